@@ -1,0 +1,135 @@
+"""The HTTP API at /api/: one NinjaAPI, one router per module (from the registry), one error
+format (RFC 7807 problem+json), session and bearer-token authentication."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.module_loading import import_string
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, AuthorizationError, HttpError, ValidationError
+from ninja.security import HttpBearer, SessionAuth
+from ninja.throttling import AuthRateThrottle
+
+from civichub.core.errors import DomainError
+from civichub.core.registry import modules
+
+logger = logging.getLogger("civichub.api")
+PROBLEM_TYPE_BASE = "https://civichub.invalid/problems/"
+
+
+class TokenAuth(HttpBearer):
+    openapi_scheme = "bearer"
+
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        from civichub.core.services import api_token_authenticate
+
+        user = api_token_authenticate(token)
+        if user is not None:
+            request.user = user
+        return user
+
+
+class ProblemResponse(HttpResponse):
+    pass
+
+
+def problem(
+    request: HttpRequest, *, status: int, code: str, title: str, detail: str,
+    errors: dict[str, list[str]] | None = None, **extra: Any,
+) -> HttpResponse:
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + code,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.path,
+    }
+    if errors:
+        body["errors"] = errors
+    body.update(extra)
+    response = api.create_response(request, body, status=status)
+    response["Content-Type"] = "application/problem+json"
+    return response
+
+
+def _pydantic_errors(exc: ValidationError) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    for error in exc.errors:
+        location = [str(p) for p in error.get("loc", ()) if p not in ("body", "payload")]
+        key = ".".join(location) or "request"
+        errors.setdefault(key, []).append(str(error.get("msg", "invalid")))
+    return errors
+
+
+api = NinjaAPI(
+    title="civichub API",
+    version="1",
+    description=(
+        "The civichub platform API. Errors use RFC 7807 (application/problem+json). "
+        "Authenticate with a session cookie (and the CSRF token) or `Authorization: Bearer <token>`."
+    ),
+    urls_namespace="api",
+    auth=[TokenAuth(), SessionAuth(csrf=True)],
+    throttle=[AuthRateThrottle("6000/m")],
+)
+
+
+@api.exception_handler(DomainError)
+def _domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
+    return problem(request, status=exc.status, code=exc.code, title=exc.title,
+                   detail=exc.message, errors=exc.errors or None)
+
+
+@api.exception_handler(ValidationError)
+def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    return problem(request, status=422, code="validation_failed", title="Validation failed",
+                   detail="The request is not valid; see errors.", errors=_pydantic_errors(exc))
+
+
+@api.exception_handler(AuthenticationError)
+def _authentication_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return problem(request, status=401, code="not_authenticated",
+                   title="Authentication required",
+                   detail="Sign in, or send a valid bearer token; cookie sessions need the "
+                          "X-CSRFToken header on writes.")
+
+
+@api.exception_handler(AuthorizationError)
+def _authorization_error(request: HttpRequest, exc: AuthorizationError) -> HttpResponse:
+    return problem(request, status=403, code="permission_denied", title="Permission denied",
+                   detail=str(exc) or "Not allowed.")
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    return problem(request, status=exc.status_code, code=f"http_{exc.status_code}",
+                   title=str(exc) or "Error", detail=str(exc))
+
+
+@api.exception_handler(Http404)
+def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return problem(request, status=404, code="not_found", title="Not found",
+                   detail=str(exc) or "No such resource.")
+
+
+@api.exception_handler(Exception)
+def _server_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+    # Never a stack trace to a client: log it with the request id, answer with the id only.
+    request_id = request.headers.get("X-Request-ID", "")
+    logger.exception("unhandled API error on %s %s", request.method, request.path)
+    return problem(request, status=500, code="server_error", title="Internal error",
+                   detail="Something went wrong on our side; it has been logged.",
+                   request_id=request_id)
+
+
+def _mount_module_routers() -> None:
+    for config, manifest in modules():
+        if manifest.api_router:
+            router = import_string(manifest.api_router.replace(":", "."))
+            api.add_router(manifest.api_prefix or f"/{config.label}/", router)
+
+
+_mount_module_routers()

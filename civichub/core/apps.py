@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+from civichub.core.registry import (
+    ActionDef,
+    CivicModuleConfig,
+    ModuleManifest,
+    NavItem,
+    RoleDef,
+    Tile,
+)
+
+STAFF_ROLES = frozenset(
+    {"community_worker", "department_handler", "department_head", "publisher", "auditor",
+     "operator", "registrar"}
+)
+
+
+def _is_own_resident_record(user, resident) -> bool:  # type: ignore[no-untyped-def]
+    return user.resident_id is not None and user.resident_id == resident.pk
+
+
+def _resident_count(user) -> int:  # type: ignore[no-untyped-def]
+    from civichub.core.models import Resident
+    from civichub.core.permissions import scope_filter
+
+    return scope_filter(user, "core.resident.view", Resident.objects.all(),
+                        "community__path").count()
+
+
+def _audit_today(user) -> int:  # type: ignore[no-untyped-def]
+    from django.utils import timezone
+
+    from civichub.core.selectors import AuditFilter, audit_search
+
+    start = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    return audit_search(actor=user, filters=AuditFilter(since=start), limit=1)[1]
+
+
+class CoreConfig(CivicModuleConfig):
+    name = "civichub.core"
+    label = "core"
+    verbose_name = _("平台核心")
+    default_auto_field = "django.db.models.BigAutoField"
+    manifest = ModuleManifest(
+        urls="civichub.core.urls",
+        api_router="civichub.core.api:router",
+        api_prefix="/",
+        roles=[
+            RoleDef("community_worker", _("社区工作者")),
+            RoleDef("department_handler", _("部门承办人")),
+            RoleDef("department_head", _("部门负责人")),
+            RoleDef("publisher", _("发布员")),
+            RoleDef("auditor", _("审计员")),
+            RoleDef("operator", _("运维管理员")),
+            RoleDef("registrar", _("户籍登记员")),
+        ],
+        actions=[
+            ActionDef("core.organisation.view", frozenset(), public=True),
+            ActionDef("core.organisation.manage", frozenset({"operator"})),
+            ActionDef("core.user.manage", frozenset({"operator"})),
+            ActionDef("core.role.manage", frozenset({"operator"})),
+            ActionDef("core.admin.access", frozenset({"operator", "auditor"})),
+            ActionDef("core.dashboard.view", STAFF_ROLES),
+            ActionDef("core.resident.view",
+                      frozenset({"community_worker", "registrar", "department_head"}), owner=True),
+            ActionDef("core.resident.create", frozenset({"community_worker", "registrar"})),
+            ActionDef("core.resident.change", frozenset({"community_worker", "registrar"}),
+                      owner=True),
+            ActionDef("core.resident.view_identity", frozenset({"registrar"})),
+            ActionDef("core.audit.view", frozenset({"auditor"})),
+        ],
+        owner_rules={"core.resident": _is_own_resident_record},
+        nav=[
+            NavItem(_("工作台"), "core:dashboard", "core.dashboard.view", order=10),
+            NavItem(_("居民"), "core:resident_list", "core.resident.view", order=20),
+            NavItem(_("审计日志"), "core:audit_log", "core.audit.view", order=90),
+        ],
+        tiles=[
+            Tile(_("辖区居民"), "core:resident_list", "core.resident.view", _resident_count, 10),
+            Tile(_("今日审计记录"), "core:audit_log", "core.audit.view", _audit_today, 90),
+        ],
+        demo_data=None,
+    )

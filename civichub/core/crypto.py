@@ -1,0 +1,62 @@
+"""Encryption of identity numbers and keyed hashes for exact lookup.
+
+Keys come from CIVICHUB_IDENTITY_KEYS (comma-separated Fernet keys, newest first, so keys can be
+rotated with MultiFernet) or, for an embedded install, from a key file created in the data
+directory on first use. The lookup hash is an HMAC-SHA256 under a key derived from the newest key,
+so the hash of a number cannot be computed without the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from functools import lru_cache
+
+from cryptography.fernet import Fernet, MultiFernet
+from django.conf import settings
+
+
+@lru_cache(maxsize=1)
+def _keys() -> tuple[bytes, ...]:
+    configured = [k.encode() for k in settings.IDENTITY_KEYS]
+    if configured:
+        return tuple(configured)
+    key_file = settings.DATA_DIR / "keys" / "identity.key"
+    if not key_file.exists():
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        key_file.write_bytes(Fernet.generate_key())
+        key_file.chmod(0o600)
+    return (key_file.read_bytes().strip(),)
+
+
+@lru_cache(maxsize=1)
+def _fernet() -> MultiFernet:
+    return MultiFernet([Fernet(k) for k in _keys()])
+
+
+@lru_cache(maxsize=1)
+def _hash_key() -> bytes:
+    return hmac.new(_keys()[-1], b"civichub identity lookup", hashlib.sha256).digest()
+
+
+def normalise_identity_number(value: str) -> str:
+    return value.strip().replace(" ", "").upper()
+
+
+def encrypt_identity(value: str) -> bytes:
+    return _fernet().encrypt(normalise_identity_number(value).encode())
+
+
+def decrypt_identity(token: bytes) -> str:
+    return _fernet().decrypt(bytes(token)).decode()
+
+
+def identity_lookup_hash(value: str) -> str:
+    digest = hmac.new(_hash_key(), normalise_identity_number(value).encode(), hashlib.sha256)
+    return digest.hexdigest()
+
+
+def reset_key_cache() -> None:
+    _keys.cache_clear()
+    _fernet.cache_clear()
+    _hash_key.cache_clear()

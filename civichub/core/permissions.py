@@ -1,0 +1,132 @@
+"""The one permission check. Pages, the API, the admin, tasks and the CLI all call `allowed` or
+`require`; list reads call `scope_filter`. A role is held over an organisation subtree: an
+assignment at a subdistrict covers its communities and the departments under them.
+
+Object scope: an Organisation is its own scope; any other object exposes `organisation`.
+Ownership (a resident acting on their own record) is decided by the module's owner rule for the
+object's model label, and only for actions declared `owner=True`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, TypeVar
+
+from django.db.models import Model, Q, QuerySet
+
+from civichub.core import registry
+from civichub.core.errors import NotAuthenticated, PermissionDenied
+from civichub.core.models import Organisation
+
+M = TypeVar("M", bound=Model)
+_CACHE_ATTR = "_civichub_role_paths"
+
+
+@lru_cache(maxsize=1)
+def _actions() -> dict[str, registry.ActionDef]:
+    return registry.all_actions()
+
+
+@lru_cache(maxsize=1)
+def _owner_rules() -> dict[str, Any]:
+    return registry.owner_rules()
+
+
+def action_def(action: str) -> registry.ActionDef:
+    try:
+        return _actions()[action]
+    except KeyError:
+        raise LookupError(f"unknown permission action {action!r}") from None
+
+
+def role_paths(user: Any) -> list[tuple[str, str]]:
+    """(role, organisation path) pairs the user holds; cached on the user object for a request.
+    Superusers are operators of the whole tree."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return []
+    cached = getattr(user, _CACHE_ATTR, None)
+    if cached is not None:
+        return cached
+    pairs = [
+        (role, path)
+        for role, path in user.role_assignments.values_list("role", "organisation__path")
+    ]
+    if user.is_superuser:
+        pairs.append(("operator", "/"))
+    setattr(user, _CACHE_ATTR, pairs)
+    return pairs
+
+
+def clear_cache(user: Any) -> None:
+    if hasattr(user, _CACHE_ATTR):
+        delattr(user, _CACHE_ATTR)
+
+
+def scope_path(obj: Any) -> str | None:
+    if isinstance(obj, Organisation):
+        return obj.path
+    organisation = getattr(obj, "organisation", None)
+    if isinstance(organisation, Organisation):
+        return organisation.path
+    return None
+
+
+def _is_owner(user: Any, obj: Any) -> bool:
+    if obj is None or not getattr(user, "is_authenticated", False):
+        return False
+    rule = _owner_rules().get(obj._meta.label_lower) if isinstance(obj, Model) else None
+    return bool(rule and rule(user, obj))
+
+
+def allowed(user: Any, action: str, obj: Any = None) -> bool:
+    definition = action_def(action)
+    if definition.public:
+        return True
+    if definition.owner and _is_owner(user, obj):
+        return True
+    granted = [path for role, path in role_paths(user) if role in definition.roles]
+    if not granted:
+        return False
+    if obj is None:
+        return True
+    target = scope_path(obj)
+    if target is None:
+        # An object outside the tree (a global setting) needs a role held at the root.
+        return any(path == "/" or path.count("/") <= 2 for path in granted)
+    return any(target.startswith(path) for path in granted)
+
+
+def require(user: Any, action: str, obj: Any = None) -> None:
+    if allowed(user, action, obj):
+        return
+    if not getattr(user, "is_authenticated", False):
+        raise NotAuthenticated("Sign in to continue.")
+    raise PermissionDenied(f"You may not do '{action}' here.", action=action)
+
+
+def granted_paths(user: Any, action: str) -> list[str]:
+    definition = action_def(action)
+    return [path for role, path in role_paths(user) if role in definition.roles]
+
+
+def scope_filter(
+    user: Any, action: str, queryset: QuerySet[M], path_field: str, owner_q: Q | None = None
+) -> QuerySet[M]:
+    """Narrows a queryset to the objects the user may do `action` on. `path_field` is the lookup
+    to the owning organisation's path (e.g. "community__path"); `owner_q` adds the user's own."""
+    definition = action_def(action)
+    if definition.public:
+        return queryset
+    condition = Q(pk__in=[])
+    for path in granted_paths(user, action):
+        if path == "/":
+            return queryset
+        condition |= Q(**{f"{path_field}__startswith": path})
+    if definition.owner and owner_q is not None and getattr(user, "is_authenticated", False):
+        condition |= owner_q
+    return queryset.filter(condition)
+
+
+def reset_registry_cache() -> None:
+    _actions.cache_clear()
+    _owner_rules.cache_clear()

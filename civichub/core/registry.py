@@ -1,0 +1,121 @@
+"""The module registry. Each module app declares a `manifest` on its AppConfig; core assembles
+URLs, API routers, navigation, permissions, dashboard tiles, demo data and periodic tasks from
+them, so core never imports a module by name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from django.apps import AppConfig, apps
+
+if TYPE_CHECKING:
+    from civichub.core.models import User
+
+
+@dataclass(frozen=True)
+class RoleDef:
+    key: str
+    label: str  # zh-Hans, translated with gettext
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ActionDef:
+    """A permission: which roles may do it within their organisation subtree. `owner` lets a
+    user act on their own object (as decided by the module's owner rule); `public` lets anyone."""
+
+    key: str
+    roles: frozenset[str]
+    owner: bool = False
+    public: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    url_name: str
+    action: str | None = None  # shown only to users allowed this action somewhere
+    order: int = 100
+    staff_only: bool = False
+
+
+@dataclass(frozen=True)
+class Tile:
+    """A dashboard tile. `value` returns a figure for the user (already scope-filtered)."""
+
+    label: str
+    url_name: str
+    action: str
+    value: Callable[[User], str | int] | None = None
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class PeriodicTask:
+    name: str
+    task: str  # dotted path to a django-tasks Task
+    every_seconds: int
+
+
+@dataclass
+class ModuleManifest:
+    url_prefix: str = ""
+    urls: str | None = None  # dotted module path with urlpatterns and app_name
+    api_router: str | None = None  # dotted path "pkg.api:router"
+    api_prefix: str = ""
+    roles: list[RoleDef] = field(default_factory=list)
+    actions: list[ActionDef] = field(default_factory=list)
+    owner_rules: dict[str, Callable[[Any, Any], bool]] = field(default_factory=dict)
+    nav: list[NavItem] = field(default_factory=list)
+    tiles: list[Tile] = field(default_factory=list)
+    demo_data: str | None = None  # dotted path "pkg.demo:seed", called with (city, size)
+    periodic_tasks: list[PeriodicTask] = field(default_factory=list)
+
+
+class CivicModuleConfig(AppConfig):
+    """Base for every civichub app config; subclasses set `manifest`."""
+
+    manifest: ModuleManifest = ModuleManifest()
+
+
+def modules() -> Iterator[tuple[AppConfig, ModuleManifest]]:
+    for config in apps.get_app_configs():
+        manifest = getattr(config, "manifest", None)
+        if isinstance(manifest, ModuleManifest):
+            yield config, manifest
+
+
+def all_roles() -> dict[str, RoleDef]:
+    return {role.key: role for _, m in modules() for role in m.roles}
+
+
+def all_actions() -> dict[str, ActionDef]:
+    actions: dict[str, ActionDef] = {}
+    for _, manifest in modules():
+        for action in manifest.actions:
+            if action.key in actions:
+                raise RuntimeError(f"permission action {action.key} declared twice")
+            actions[action.key] = action
+    return actions
+
+
+def owner_rules() -> dict[str, Callable[[Any, Any], bool]]:
+    rules: dict[str, Callable[[Any, Any], bool]] = {}
+    for _, manifest in modules():
+        rules.update(manifest.owner_rules)
+    return rules
+
+
+def navigation() -> list[NavItem]:
+    return sorted((i for _, m in modules() for i in m.nav), key=lambda i: i.order)
+
+
+def tiles() -> list[Tile]:
+    return sorted((t for _, m in modules() for t in m.tiles), key=lambda t: t.order)
+
+
+def periodic_tasks() -> list[PeriodicTask]:
+    return [t for _, m in modules() for t in m.periodic_tasks]

@@ -1,0 +1,162 @@
+"""Reads that pages, the API and tasks share. Reads of personal data check permission and write
+an audit row with the stated purpose, in the same call, so no caller can forget either."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q, QuerySet
+
+from civichub.core import crypto
+from civichub.core.audit import audit_record
+from civichub.core.errors import NotFound, ValidationFailed
+from civichub.core.models import AuditEvent, Organisation, Resident, User
+from civichub.core.permissions import granted_paths, require, scope_filter
+
+DEFAULT_PURPOSE = "casework"
+
+
+def _purpose(purpose: str) -> str:
+    purpose = purpose.strip()
+    if not purpose:
+        raise ValidationFailed("State the purpose of viewing personal data.",
+                               errors={"purpose": ["required"]})
+    return purpose
+
+
+def organisation_list(*, kind: str | None = None, parent: Organisation | None = None
+                      ) -> QuerySet[Organisation]:
+    queryset = Organisation.objects.all()
+    if kind:
+        queryset = queryset.filter(kind=kind)
+    if parent is not None:
+        queryset = queryset.filter(parent=parent)
+    return queryset
+
+
+def organisation_get(*, pk: int) -> Organisation:
+    try:
+        return Organisation.objects.get(pk=pk)
+    except Organisation.DoesNotExist:
+        raise NotFound(f"No organisation {pk}.") from None
+
+
+def organisation_by_code(*, code: str) -> Organisation:
+    try:
+        return Organisation.objects.get(code=code)
+    except Organisation.DoesNotExist:
+        raise NotFound(f"No organisation with code {code}.") from None
+
+
+@transaction.atomic
+def resident_get(*, actor: User | None, pk: int, purpose: str) -> Resident:
+    try:
+        resident = Resident.objects.select_related("community").get(pk=pk)
+    except Resident.DoesNotExist:
+        raise NotFound(f"No resident {pk}.") from None
+    if actor is not None:
+        require(actor, "core.resident.view", resident)
+    audit_record(actor=actor, action="resident.view", obj=resident, purpose=_purpose(purpose))
+    return resident
+
+
+@transaction.atomic
+def resident_identity_reveal(*, actor: User, resident: Resident, purpose: str) -> str:
+    require(actor, "core.resident.view_identity", resident)
+    audit_record(actor=actor, action="resident.view_identity", obj=resident,
+                 purpose=_purpose(purpose))
+    if not resident.identity_encrypted:
+        return ""
+    return crypto.decrypt_identity(resident.identity_encrypted)
+
+
+@transaction.atomic
+def resident_find_by_identity(*, actor: User, identity_number: str, purpose: str
+                              ) -> Resident | None:
+    """Exact lookup by identity number through the keyed hash; audited like a view."""
+    digest = crypto.identity_lookup_hash(identity_number)
+    resident = Resident.objects.select_related("community").filter(identity_hash=digest).first()
+    if resident is None:
+        audit_record(actor=actor, action="resident.lookup", object_type="core.resident",
+                     purpose=_purpose(purpose), changes={"found": False})
+        return None
+    require(actor, "core.resident.view", resident)
+    audit_record(actor=actor, action="resident.lookup", obj=resident, purpose=_purpose(purpose),
+                 changes={"found": True})
+    return resident
+
+
+@dataclass
+class ResidentPage:
+    items: list[Resident]
+    total: int
+
+
+@transaction.atomic
+def resident_list(
+    *, actor: User, purpose: str, community: Organisation | None = None, query: str = "",
+    offset: int = 0, limit: int = 50,
+) -> ResidentPage:
+    require(actor, "core.resident.view")
+    queryset = scope_filter(
+        actor, "core.resident.view", Resident.objects.select_related("community"),
+        "community__path", owner_q=Q(account=actor),
+    )
+    if community is not None:
+        queryset = queryset.filter(community__path__startswith=community.path)
+    if query:
+        queryset = queryset.filter(Q(name__contains=query) | Q(name_en__icontains=query))
+    total = queryset.count()
+    items = list(queryset.order_by("pk")[offset: offset + min(limit, 200)])
+    audit_record(
+        actor=actor, action="resident.list", object_type="core.resident",
+        organisation=community, purpose=_purpose(purpose),
+        changes={"query": query, "shown": [r.pk for r in items]},
+    )
+    return ResidentPage(items=items, total=total)
+
+
+@dataclass
+class AuditFilter:
+    actor: str = ""
+    action: str = ""
+    object_type: str = ""
+    object_id: str = ""
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+
+def audit_search(*, actor: User, filters: AuditFilter, offset: int = 0, limit: int = 50
+                 ) -> tuple[list[AuditEvent], int]:
+    """Auditors see the events in their subtree; root auditors also see system-wide events."""
+    require(actor, "core.audit.view")
+    queryset: QuerySet[AuditEvent] = AuditEvent.objects.all()
+    scope = Q(pk__in=[])
+    for path in granted_paths(actor, "core.audit.view"):
+        scope |= Q(organisation_path__startswith=path)
+        if path.count("/") <= 2:  # held at the root of the tree: system-wide events too
+            scope |= Q(organisation_path="")
+    queryset = queryset.filter(scope)
+    conditions: dict[str, Any] = {}
+    if filters.actor:
+        conditions["actor_label__icontains"] = filters.actor
+    if filters.action:
+        conditions["action__startswith"] = filters.action
+    if filters.object_type:
+        conditions["object_type"] = filters.object_type
+    if filters.object_id:
+        conditions["object_id"] = filters.object_id
+    if filters.since:
+        conditions["at__gte"] = filters.since
+    if filters.until:
+        conditions["at__lt"] = filters.until
+    queryset = queryset.filter(**conditions)
+    total = queryset.count()
+    return list(queryset.order_by("-at", "-id")[offset: offset + min(limit, 500)]), total
+
+
+def user_roles(*, user: User) -> list[tuple[str, Organisation]]:
+    return [(a.role, a.organisation) for a in user.role_assignments.select_related("organisation")]

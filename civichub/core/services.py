@@ -1,0 +1,330 @@
+"""Every write to core's tables. Keyword-only, typed, atomic, permission-checked and audited.
+
+`actor=None` means the system itself (migrations, seeding, a scheduled task acting on its own);
+such calls skip the permission check but are still audited as "system:<channel>".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from typing import Any
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from civichub.core import crypto, geo
+from civichub.core.audit import audit_record
+from civichub.core.errors import Conflict, NotFound, ValidationFailed
+from civichub.core.identity import birth_year, identity_number_error
+from civichub.core.models import (
+    AREA_CHILDREN,
+    ApiToken,
+    CoordinateSystem,
+    Organisation,
+    OrganisationKind,
+    Resident,
+    RoleAssignment,
+    User,
+)
+from civichub.core.permissions import clear_cache, require
+from civichub.core.registry import all_roles
+
+
+def _check(actor: Any, action: str, obj: Any = None) -> None:
+    if actor is not None:
+        require(actor, action, obj)
+
+
+# Organisations ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def organisation_create(
+    *,
+    actor: User | None,
+    kind: str,
+    name: str,
+    code: str,
+    parent: Organisation | None = None,
+    name_en: str = "",
+    function: str = "",
+) -> Organisation:
+    if kind not in OrganisationKind.values:
+        raise ValidationFailed("Unknown organisation kind.", errors={"kind": [f"unknown: {kind}"]})
+    if parent is None and kind != OrganisationKind.CITY:
+        raise ValidationFailed("Only a city may be the root.", errors={"parent": ["required"]})
+    if parent is not None and kind not in AREA_CHILDREN[parent.kind]:
+        raise ValidationFailed(
+            f"A {kind} cannot be placed under a {parent.kind}.", errors={"kind": ["not allowed"]}
+        )
+    if kind == OrganisationKind.DEPARTMENT and not function:
+        raise ValidationFailed("A department needs a function.", errors={"function": ["required"]})
+    if not name.strip():
+        raise ValidationFailed("Name is required.", errors={"name": ["required"]})
+    _check(actor, "core.organisation.manage", parent)
+    if Organisation.objects.filter(code=code).exists():
+        raise Conflict(f"Organisation code {code} is already used.", errors={"code": ["taken"]})
+    organisation = Organisation(
+        kind=kind, name=name.strip(), name_en=name_en.strip(), code=code, parent=parent,
+        function=function, depth=(parent.depth + 1) if parent else 0, path="",
+    )
+    organisation.save()
+    organisation.path = f"{parent.path if parent else '/'}{organisation.pk}/"
+    organisation.save(update_fields=["path"])
+    audit_record(actor=actor, action="organisation.create", obj=organisation,
+                 changes={"kind": kind, "name": name, "code": code})
+    return organisation
+
+
+# Accounts and roles ----------------------------------------------------------------------
+
+
+@transaction.atomic
+def user_create(
+    *,
+    actor: User | None,
+    username: str,
+    password: str | None,
+    email: str = "",
+    first_name: str = "",
+    last_name: str = "",
+    phone: str = "",
+    language: str = "zh-hans",
+    resident: Resident | None = None,
+    validate: bool = True,
+) -> User:
+    _check(actor, "core.user.manage")
+    if User.objects.filter(username=username).exists():
+        raise Conflict("That username is taken.", errors={"username": ["taken"]})
+    user = User(username=username, email=email, first_name=first_name, last_name=last_name,
+                phone=phone, language=language, resident=resident)
+    if password is None:
+        user.set_unusable_password()
+    else:
+        if validate:
+            try:
+                validate_password(password, user)
+            except DjangoValidationError as exc:
+                raise ValidationFailed("The password is too weak.",
+                                       errors={"password": list(exc.messages)}) from exc
+        user.set_password(password)
+    user.save()
+    audit_record(actor=actor, action="user.create", obj=user,
+                 changes={"username": username, "resident": resident.pk if resident else None})
+    return user
+
+
+@transaction.atomic
+def user_set_password(*, actor: User, user: User, old_password: str, new_password: str) -> None:
+    if actor.pk != user.pk:
+        _check(actor, "core.user.manage")
+    elif not user.check_password(old_password):
+        raise ValidationFailed("The current password is wrong.",
+                               errors={"old_password": ["incorrect"]})
+    try:
+        validate_password(new_password, user)
+    except DjangoValidationError as exc:
+        raise ValidationFailed("The new password is too weak.",
+                               errors={"new_password": list(exc.messages)}) from exc
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    audit_record(actor=actor, action="user.password_change", obj=user)
+
+
+@transaction.atomic
+def user_set_language(*, actor: User, language: str) -> None:
+    if language not in {"zh-hans", "en"}:
+        raise ValidationFailed("Unknown language.", errors={"language": [language]})
+    actor.language = language
+    actor.save(update_fields=["language"])
+    audit_record(actor=actor, action="user.language", obj=actor, changes={"language": language})
+
+
+@transaction.atomic
+def role_grant(
+    *, actor: User | None, user: User, role: str, organisation: Organisation
+) -> RoleAssignment:
+    if role not in all_roles():
+        raise ValidationFailed(f"Unknown role {role}.", errors={"role": ["unknown"]})
+    _check(actor, "core.role.manage", organisation)
+    try:
+        with transaction.atomic():
+            assignment = RoleAssignment.objects.create(user=user, role=role,
+                                                       organisation=organisation)
+    except IntegrityError as exc:
+        raise Conflict("The user already holds this role here.") from exc
+    clear_cache(user)
+    audit_record(actor=actor, action="role.grant", obj=user, organisation=organisation,
+                 changes={"role": role, "organisation": organisation.code})
+    return assignment
+
+
+@transaction.atomic
+def role_revoke(*, actor: User | None, assignment: RoleAssignment) -> None:
+    _check(actor, "core.role.manage", assignment.organisation)
+    user, organisation, role = assignment.user, assignment.organisation, assignment.role
+    assignment.delete()
+    clear_cache(user)
+    audit_record(actor=actor, action="role.revoke", obj=user, organisation=organisation,
+                 changes={"role": role, "organisation": organisation.code})
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@transaction.atomic
+def api_token_create(*, actor: User, name: str) -> tuple[ApiToken, str]:
+    """Returns the token record and the secret, which is shown once and never stored."""
+    if not name.strip():
+        raise ValidationFailed("Name the token.", errors={"name": ["required"]})
+    secret = "chb_" + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(user=actor, name=name.strip()[:100],
+                                    token_hash=_token_hash(secret), prefix=secret[:8])
+    audit_record(actor=actor, action="api_token.create", obj=token)
+    return token, secret
+
+
+@transaction.atomic
+def api_token_revoke(*, actor: User, token: ApiToken) -> None:
+    if token.user_id != actor.pk:
+        _check(actor, "core.user.manage")
+    token.revoked_at = timezone.now()
+    token.save(update_fields=["revoked_at"])
+    audit_record(actor=actor, action="api_token.revoke", obj=token)
+
+
+def api_token_authenticate(secret: str) -> User | None:
+    token = (ApiToken.objects.select_related("user")
+             .filter(token_hash=_token_hash(secret), revoked_at__isnull=True).first())
+    if token is None or not token.user.is_active:
+        return None
+    now = timezone.now()
+    # Touch at most once a minute: a write per request would serialise API reads on SQLite.
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token.user
+
+
+# Residents -------------------------------------------------------------------------------
+
+
+def _resident_fields(
+    *,
+    community: Organisation,
+    latitude: float | None,
+    longitude: float | None,
+    crs: str,
+    identity_number: str | None,
+) -> dict[str, Any]:
+    errors: dict[str, list[str]] = {}
+    if community.kind != OrganisationKind.COMMUNITY:
+        errors["community"] = ["must be a community"]
+    if crs not in CoordinateSystem.values:
+        errors["crs"] = [f"unknown coordinate system {crs}"]
+    if (latitude is None) != (longitude is None):
+        errors["location"] = ["give both latitude and longitude, or neither"]
+    elif latitude is not None and longitude is not None and not (
+        -90 <= latitude <= 90 and -180 <= longitude <= 180
+    ):
+        errors["location"] = ["out of range"]
+    values: dict[str, Any] = {}
+    if identity_number:
+        number = crypto.normalise_identity_number(identity_number)
+        problem = identity_number_error(number)
+        if problem:
+            errors["identity_number"] = [problem]
+        else:
+            values.update(
+                identity_encrypted=crypto.encrypt_identity(number),
+                identity_hash=crypto.identity_lookup_hash(number),
+                identity_last4=number[-4:],
+                birth_year=birth_year(number),
+            )
+    if errors:
+        raise ValidationFailed("The resident record is not valid.", errors=errors)
+    if latitude is not None and longitude is not None and crs in CoordinateSystem.values:
+        values["wgs84_latitude"], values["wgs84_longitude"] = geo.to_wgs84(latitude, longitude, crs)
+    else:
+        values["wgs84_latitude"] = values["wgs84_longitude"] = None
+    return values
+
+
+@transaction.atomic
+def resident_create(
+    *,
+    actor: User | None,
+    name: str,
+    community: Organisation,
+    phone: str = "",
+    address: str = "",
+    name_en: str = "",
+    latitude: float | None = None,
+    longitude: float | None = None,
+    crs: str = CoordinateSystem.GCJ02,
+    identity_number: str | None = None,
+) -> Resident:
+    _check(actor, "core.resident.create", community)
+    if not name.strip():
+        raise ValidationFailed("Name is required.", errors={"name": ["required"]})
+    values = _resident_fields(community=community, latitude=latitude, longitude=longitude,
+                              crs=crs, identity_number=identity_number)
+    if values.get("identity_hash") and Resident.objects.filter(
+        identity_hash=values["identity_hash"]
+    ).exists():
+        raise Conflict("A resident with this identity number is already registered.",
+                       errors={"identity_number": ["already registered"]})
+    resident = Resident.objects.create(
+        name=name.strip(), name_en=name_en, phone=phone, address=address, community=community,
+        latitude=latitude, longitude=longitude, crs=crs, **values,
+    )
+    audit_record(actor=actor, action="resident.create", obj=resident,
+                 changes={"community": community.code,
+                          "identity_number": "set" if identity_number else "none"})
+    return resident
+
+
+_RESIDENT_EDITABLE = {"name", "name_en", "phone", "address", "latitude", "longitude", "crs"}
+
+
+@transaction.atomic
+def resident_update(
+    *,
+    actor: User | None,
+    resident: Resident,
+    changes: dict[str, Any],
+    community: Organisation | None = None,
+    identity_number: str | None = None,
+) -> Resident:
+    _check(actor, "core.resident.change", resident)
+    unknown = set(changes) - _RESIDENT_EDITABLE
+    if unknown:
+        raise ValidationFailed("These fields cannot be changed.",
+                               errors={f: ["not editable"] for f in sorted(unknown)})
+    if community is not None and community.pk != resident.community_id:
+        _check(actor, "core.resident.change", community)
+    merged = {f: changes.get(f, getattr(resident, f)) for f in ("latitude", "longitude", "crs")}
+    values = _resident_fields(community=community or resident.community,
+                              identity_number=identity_number, **merged)
+    if values.get("identity_hash") and Resident.objects.filter(
+        identity_hash=values["identity_hash"]
+    ).exclude(pk=resident.pk).exists():
+        raise Conflict("A resident with this identity number is already registered.",
+                       errors={"identity_number": ["already registered"]})
+    before = {f: getattr(resident, f) for f in changes}
+    for field, value in {**changes, **values}.items():
+        setattr(resident, field, value)
+    if community is not None:
+        resident.community = community
+    resident.updated_at = timezone.now()
+    resident.save()
+    diff = {f: [before[f], changes[f]] for f in changes if before[f] != changes[f]}
+    if identity_number:
+        diff["identity_number"] = ["…", "changed"]
+    if community is not None:
+        diff["community"] = [None, community.code]
+    audit_record(actor=actor, action="resident.update", obj=resident, changes=diff)
+    return resident

@@ -1,0 +1,162 @@
+"""Core pages: thin, calling the same selectors and services as the API."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LoginView
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import NoReverseMatch, reverse
+from django.utils.dateparse import parse_date
+from django.utils.translation import gettext as _
+
+from civichub.core import registry, selectors
+from civichub.core.errors import DomainError, NotAuthenticated, NotFound
+from civichub.core.errors import PermissionDenied as DomainPermissionDenied
+from civichub.core.models import User
+from civichub.core.permissions import allowed
+
+
+class CivicLoginView(LoginView):
+    template_name = "core/login.html"
+    redirect_authenticated_user = True
+
+
+def page_number_from(request: HttpRequest) -> int:
+    raw = request.GET.get("page", "1")
+    return min(int(raw), 1_000_000) if raw.isdigit() and int(raw) > 0 else 1
+
+
+def _user(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User)
+    return user
+
+
+def domain_errors_as_http(func: Any) -> Any:
+    """Pages turn domain errors into the right HTTP answer: 403 and 404 pages."""
+
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return func(request, *args, **kwargs)  # type: ignore[no-any-return]
+        except (DomainPermissionDenied, NotAuthenticated) as exc:
+            raise DjangoPermissionDenied(exc.message) from exc
+        except NotFound as exc:
+            return render(request, "core/error.html", {"message": exc.message}, status=404)
+
+    wrapper.__name__ = func.__name__
+    wrapper.__doc__ = func.__doc__
+    return wrapper
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    return dashboard(request)
+
+
+@login_required
+@domain_errors_as_http
+def dashboard(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    tiles = []
+    for tile in registry.tiles():
+        if not allowed(user, tile.action):
+            continue
+        try:
+            url = reverse(tile.url_name)
+        except NoReverseMatch:
+            url = ""
+        tiles.append({"label": tile.label, "url": url,
+                      "value": tile.value(user) if tile.value else None})
+    roles = selectors.user_roles(user=user)
+    role_labels = registry.all_roles()
+    return render(request, "core/dashboard.html", {
+        "tiles": tiles,
+        "roles": [(role_labels[r].label if r in role_labels else r, org) for r, org in roles],
+    })
+
+
+@login_required
+@domain_errors_as_http
+def resident_list(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    query = request.GET.get("q", "").strip()[:50]
+    page_number = page_number_from(request)
+    per_page = 25
+    page = selectors.resident_list(actor=user, purpose=_("居民名册查询"), query=query,
+                                   offset=(page_number - 1) * per_page, limit=per_page)
+    paginator = Paginator(range(page.total), per_page)
+    return render(request, "core/resident_list.html", {
+        "residents": page.items, "total": page.total, "query": query,
+        "page_obj": paginator.get_page(page_number),
+    })
+
+
+@login_required
+@domain_errors_as_http
+def resident_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    resident = selectors.resident_get(actor=user, pk=pk, purpose=_("查看居民档案"))
+    identity = None
+    error = ""
+    if request.method == "POST" and allowed(user, "core.resident.view_identity", resident):
+        purpose = request.POST.get("purpose", "")
+        try:
+            identity = selectors.resident_identity_reveal(actor=user, resident=resident,
+                                                          purpose=purpose)
+        except DomainError as exc:
+            error = exc.message
+    return render(request, "core/resident_detail.html", {
+        "resident": resident, "identity": identity, "error": error,
+        "may_reveal": allowed(user, "core.resident.view_identity", resident),
+    })
+
+
+def _parse_day(value: str) -> dt.date | None:
+    try:
+        return parse_date(value) if value else None
+    except ValueError:
+        return None
+
+
+@login_required
+@domain_errors_as_http
+def audit_log(request: HttpRequest) -> HttpResponse:
+    from django.utils import timezone
+
+    user = _user(request)
+    since_day = _parse_day(request.GET.get("since", ""))
+    until_day = _parse_day(request.GET.get("until", ""))
+    tz = timezone.get_current_timezone()
+    filters = selectors.AuditFilter(
+        actor=request.GET.get("actor", "").strip()[:150],
+        action=request.GET.get("action", "").strip()[:64],
+        object_type=request.GET.get("object_type", "").strip()[:64],
+        object_id=request.GET.get("object_id", "").strip()[:64],
+        since=dt.datetime.combine(since_day, dt.time.min, tz) if since_day else None,
+        until=(dt.datetime.combine(until_day, dt.time.min, tz) + dt.timedelta(days=1)
+               if until_day else None),
+    )
+    page_number = page_number_from(request)
+    per_page = 50
+    events, total = selectors.audit_search(actor=user, filters=filters,
+                                           offset=(page_number - 1) * per_page, limit=per_page)
+    paginator = Paginator(range(total), per_page)
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "core/audit_log.html", {
+        "events": events, "total": total, "filters": request.GET,
+        "page_obj": paginator.get_page(page_number), "query": query.urlencode(),
+    })
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    message = str(exception) if exception else ""
+    return render(request, "core/error.html",
+                  {"title": _("无权访问"), "message": message or _("您没有权限查看此页面。")},
+                  status=403)
