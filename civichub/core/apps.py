@@ -39,6 +39,7 @@ def _audit_today(user) -> int:  # type: ignore[no-untyped-def]
 
 
 class CoreConfig(CivicModuleConfig):
+    default = True
     name = "civichub.core"
     label = "core"
     verbose_name = _("平台核心")

@@ -6,6 +6,7 @@ from civichub.core.registry import CivicModuleConfig, ModuleManifest
 
 
 class NotifyConfig(CivicModuleConfig):
+    default = True
     name = "civichub.notify"
     label = "notify"
     verbose_name = _("通知")

@@ -1,0 +1,48 @@
+"""Shared test set-up: the audit guard around database flushes, a small city built through the
+services, and users in every role."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs a loop
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from django.db.backends.base.operations import BaseDatabaseOperations
+
+    from civichub.core import dbguard
+
+    original = BaseDatabaseOperations.execute_sql_flush
+
+    def execute_sql_flush(self: Any, sql_list: list[str]) -> None:
+        # The append-only triggers would refuse the flush between transactional tests.
+        with dbguard.lifted(self.connection):
+            original(self, sql_list)
+
+    BaseDatabaseOperations.execute_sql_flush = execute_sql_flush  # type: ignore[method-assign]
+
+
+def require_service(name: str, reason: str) -> None:
+    """Skip on a laptop without the service; in CI (CI=true) nothing may skip."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{name} is required in CI: {reason}")
+    pytest.skip(f"{name} not available: {reason}")
+
+
+@pytest.fixture
+def city(db: Any) -> Any:
+    from civichub.core.testing import build_city
+
+    return build_city()
+
+
+@pytest.fixture
+def make_user(db: Any) -> Callable[..., Any]:
+    from civichub.core.testing import staff_user
+
+    return staff_user
