@@ -118,6 +118,8 @@ if _database_url:
     DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if os.environ.get("CIVICHUB_TEST_DATABASE_NAME"):
+        DATABASES["default"]["TEST"] = {"NAME": os.environ["CIVICHUB_TEST_DATABASE_NAME"]}
 else:
     DATABASES = {
         "default": {

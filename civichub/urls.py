@@ -9,7 +9,7 @@ from django.urls import URLPattern, URLResolver, include, path
 
 from civichub.api import api
 from civichub.core.registry import modules
-from civichub.core.views import CivicLoginView
+from civichub.core.views import CivicLoginView, CivicPasswordChangeView
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -27,8 +27,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/login/", CivicLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("accounts/password/", auth_views.PasswordChangeView.as_view(
-        template_name="core/password_change.html"), name="password_change"),
+    path("accounts/password/", CivicPasswordChangeView.as_view(), name="password_change"),
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(
         template_name="core/password_change_done.html"), name="password_change_done"),
 ]

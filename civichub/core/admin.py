@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from civichub.core.models import AuditEvent, Organisation, RoleAssignment, User
@@ -70,3 +71,9 @@ class AuditEventAdmin(CivicModelAdmin):
     list_filter = ("action", "object_type")
     search_fields = ("actor_label", "object_id", "action")
     date_hierarchy = "at"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AuditEvent]:
+        # The same scope as the audit page: the auditor's subtree only.
+        from civichub.core.selectors import audit_scope
+
+        return audit_scope(request.user, super().get_queryset(request))

@@ -129,17 +129,21 @@ class AuditFilter:
     until: dt.datetime | None = None
 
 
+def audit_scope(actor: Any, queryset: QuerySet[AuditEvent]) -> QuerySet[AuditEvent]:
+    """Auditors see events in their subtree; auditors at the root also see system-wide ones."""
+    scope = Q(pk__in=[])
+    for path in granted_paths(actor, "core.audit.view"):
+        scope |= Q(organisation_path__startswith=path)
+        if path.count("/") <= 2:
+            scope |= Q(organisation_path="")
+    return queryset.filter(scope)
+
+
 def audit_search(*, actor: User, filters: AuditFilter, offset: int = 0, limit: int = 50
                  ) -> tuple[list[AuditEvent], int]:
     """Auditors see the events in their subtree; root auditors also see system-wide events."""
     require(actor, "core.audit.view")
-    queryset: QuerySet[AuditEvent] = AuditEvent.objects.all()
-    scope = Q(pk__in=[])
-    for path in granted_paths(actor, "core.audit.view"):
-        scope |= Q(organisation_path__startswith=path)
-        if path.count("/") <= 2:  # held at the root of the tree: system-wide events too
-            scope |= Q(organisation_path="")
-    queryset = queryset.filter(scope)
+    queryset = audit_scope(actor, AuditEvent.objects.all())
     conditions: dict[str, Any] = {}
     if filters.actor:
         conditions["actor_label__icontains"] = filters.actor

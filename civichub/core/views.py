@@ -6,16 +6,18 @@ import datetime as dt
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import LoginView
+from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth.forms import PasswordChangeForm
+from django.contrib.auth.views import LoginView, PasswordChangeView
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 
-from civichub.core import registry, selectors
+from civichub.core import registry, selectors, services
 from civichub.core.errors import DomainError, NotAuthenticated, NotFound
 from civichub.core.errors import PermissionDenied as DomainPermissionDenied
 from civichub.core.models import User
@@ -25,6 +27,29 @@ from civichub.core.permissions import allowed
 class CivicLoginView(LoginView):
     template_name = "core/login.html"
     redirect_authenticated_user = True
+
+
+class CivicPasswordChangeView(PasswordChangeView):
+    """Django's form for the fields and messages; the change itself goes through the service so
+    that it is validated and audited like any other change."""
+
+    template_name = "core/password_change.html"
+
+    def form_valid(self, form: PasswordChangeForm) -> HttpResponse:
+        user = _user(self.request)
+        try:
+            services.user_set_password(
+                actor=user, user=user, old_password=form.cleaned_data["old_password"],
+                new_password=form.cleaned_data["new_password1"],
+            )
+        except DomainError as exc:
+            for field, messages in exc.errors.items():
+                target = "new_password1" if field == "new_password" else field
+                for message in messages:
+                    form.add_error(target if target in form.fields else None, message)
+            return self.form_invalid(form)
+        update_session_auth_hash(self.request, user)
+        return HttpResponseRedirect(self.get_success_url())
 
 
 def page_number_from(request: HttpRequest) -> int:
