@@ -46,3 +46,15 @@ def make_user(db: Any) -> Callable[..., Any]:
     from civichub.core.testing import staff_user
 
     return staff_user
+
+
+@pytest.fixture
+def api_as(db: Any) -> Callable[..., Any]:
+    """api_as(user) or api_as(token="...") or api_as(None): a client whose every response is
+    checked against the committed OpenAPI document."""
+    from civichub.core.testing import ContractClient
+
+    def make(user: Any = None, *, token: str | None = None) -> ContractClient:
+        return ContractClient(user=user, token=token)
+
+    return make

@@ -37,8 +37,14 @@ class ProblemResponse(HttpResponse):
 
 
 def problem(
-    request: HttpRequest, *, status: int, code: str, title: str, detail: str,
-    errors: dict[str, list[str]] | None = None, **extra: Any,
+    request: HttpRequest,
+    *,
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    errors: dict[str, list[str]] | None = None,
+    **extra: Any,
 ) -> HttpResponse:
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_BASE + code,
@@ -55,21 +61,77 @@ def problem(
     return response
 
 
+_LOCATION_PARTS = {"body", "payload", "query", "path", "header", "cookie", "form", "file"}
+
+
 def _pydantic_errors(exc: ValidationError) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     for error in exc.errors:
-        location = [str(p) for p in error.get("loc", ()) if p not in ("body", "payload")]
+        location = [str(p) for p in error.get("loc", ()) if p not in _LOCATION_PARTS]
         key = ".".join(location) or "request"
         errors.setdefault(key, []).append(str(error.get("msg", "invalid")))
     return errors
 
 
-api = NinjaAPI(
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "RFC 7807 problem details.",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "object",
+            "description": "Per-field messages.",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "additionalProperties": True,
+}
+PROBLEM_STATUSES = {
+    400: "Bad request",
+    401: "Authentication required",
+    403: "Permission denied",
+    404: "Not found",
+    409: "Conflict",
+    422: "Validation failed",
+    429: "Too many requests",
+    500: "Internal error",
+}
+
+
+class CivicNinjaAPI(NinjaAPI):
+    """Adds the problem responses every operation can give to the generated schema, so that
+    responses can be checked against the document for errors as well as for success."""
+
+    def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
+        schema = super().get_openapi_schema(*args, **kwargs)
+        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+        reference = {"$ref": "#/components/schemas/Problem"}
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                for status, description in PROBLEM_STATUSES.items():
+                    responses.setdefault(
+                        status,
+                        {
+                            "description": description,
+                            "content": {"application/problem+json": {"schema": reference}},
+                        },
+                    )
+        return schema
+
+
+api = CivicNinjaAPI(
     title="civichub API",
     version="1",
     description=(
         "The civichub platform API. Errors use RFC 7807 (application/problem+json). "
-        "Authenticate with a session cookie (and the CSRF token) or `Authorization: Bearer <token>`."
+        "Authenticate with a session cookie (and the CSRF token) or "
+        "`Authorization: Bearer <token>`."
     ),
     urls_namespace="api",
     auth=[TokenAuth(), SessionAuth(csrf=True)],
@@ -79,40 +141,71 @@ api = NinjaAPI(
 
 @api.exception_handler(DomainError)
 def _domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
-    return problem(request, status=exc.status, code=exc.code, title=exc.title,
-                   detail=exc.message, errors=exc.errors or None)
+    return problem(
+        request,
+        status=exc.status,
+        code=exc.code,
+        title=exc.title,
+        detail=exc.message,
+        errors=exc.errors or None,
+    )
 
 
 @api.exception_handler(ValidationError)
 def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-    return problem(request, status=422, code="validation_failed", title="Validation failed",
-                   detail="The request is not valid; see errors.", errors=_pydantic_errors(exc))
+    return problem(
+        request,
+        status=422,
+        code="validation_failed",
+        title="Validation failed",
+        detail="The request is not valid; see errors.",
+        errors=_pydantic_errors(exc),
+    )
 
 
 @api.exception_handler(AuthenticationError)
 def _authentication_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-    return problem(request, status=401, code="not_authenticated",
-                   title="Authentication required",
-                   detail="Sign in, or send a valid bearer token; cookie sessions need the "
-                          "X-CSRFToken header on writes.")
+    return problem(
+        request,
+        status=401,
+        code="not_authenticated",
+        title="Authentication required",
+        detail="Sign in, or send a valid bearer token; cookie sessions need the "
+        "X-CSRFToken header on writes.",
+    )
 
 
 @api.exception_handler(AuthorizationError)
 def _authorization_error(request: HttpRequest, exc: AuthorizationError) -> HttpResponse:
-    return problem(request, status=403, code="permission_denied", title="Permission denied",
-                   detail=str(exc) or "Not allowed.")
+    return problem(
+        request,
+        status=403,
+        code="permission_denied",
+        title="Permission denied",
+        detail=str(exc) or "Not allowed.",
+    )
 
 
 @api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-    return problem(request, status=exc.status_code, code=f"http_{exc.status_code}",
-                   title=str(exc) or "Error", detail=str(exc))
+    return problem(
+        request,
+        status=exc.status_code,
+        code=f"http_{exc.status_code}",
+        title=str(exc) or "Error",
+        detail=str(exc),
+    )
 
 
 @api.exception_handler(Http404)
 def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
-    return problem(request, status=404, code="not_found", title="Not found",
-                   detail=str(exc) or "No such resource.")
+    return problem(
+        request,
+        status=404,
+        code="not_found",
+        title="Not found",
+        detail=str(exc) or "No such resource.",
+    )
 
 
 @api.exception_handler(Exception)
@@ -120,9 +213,14 @@ def _server_error(request: HttpRequest, exc: Exception) -> HttpResponse:
     # Never a stack trace to a client: log it with the request id, answer with the id only.
     request_id = request.headers.get("X-Request-ID", "")
     logger.exception("unhandled API error on %s %s", request.method, request.path)
-    return problem(request, status=500, code="server_error", title="Internal error",
-                   detail="Something went wrong on our side; it has been logged.",
-                   request_id=request_id)
+    return problem(
+        request,
+        status=500,
+        code="server_error",
+        title="Internal error",
+        detail="Something went wrong on our side; it has been logged.",
+        request_id=request_id,
+    )
 
 
 def _mount_module_routers() -> None:

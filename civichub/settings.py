@@ -71,9 +71,7 @@ INSTALLED_APPS = [
     "civichub.notify",
 ]
 # Module apps: each is one Django app that declares itself to core's registry (see docs).
-INSTALLED_APPS += [
-    app for app in env_list("CIVICHUB_EXTRA_APPS") if app not in INSTALLED_APPS
-]
+INSTALLED_APPS += [app for app in env_list("CIVICHUB_EXTRA_APPS") if app not in INSTALLED_APPS]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -230,6 +228,7 @@ USE_TZ = True
 # Files -------------------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 MEDIA_URL = "media/"
 MEDIA_ROOT = DATA_DIR / "media"
 STORAGES = {

@@ -28,11 +28,14 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("accounts/login/", CivicLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", CivicPasswordChangeView.as_view(), name="password_change"),
-    path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(
-        template_name="core/password_change_done.html"), name="password_change_done"),
+    path(
+        "accounts/password/done/",
+        auth_views.PasswordChangeDoneView.as_view(template_name="core/password_change_done.html"),
+        name="password_change_done",
+    ),
 ]
 
-for config, manifest in modules():
+for _config, manifest in modules():
     if manifest.urls:
         urlpatterns.append(path(manifest.url_prefix, include(manifest.urls)))
 

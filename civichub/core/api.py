@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Literal
 
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 
 from civichub.core import selectors, services
 from civichub.core.errors import NotFound
@@ -41,10 +41,15 @@ class MeOut(Schema):
 def me(request: HttpRequest) -> MeOut:
     user = _user(request)
     return MeOut(
-        id=user.pk, username=user.username, display_name=user.display_name(),
-        language=user.language, resident_id=user.resident_id,
-        roles=[RoleOut(role=role, organisation_id=org.pk, organisation_name=org.name)
-               for role, org in selectors.user_roles(user=user)],
+        id=user.pk,
+        username=user.username,
+        display_name=user.display_name(),
+        language=user.language,
+        resident_id=user.resident_id,
+        roles=[
+            RoleOut(role=role, organisation_id=org.pk, organisation_name=org.name)
+            for role, org in selectors.user_roles(user=user)
+        ],
     )
 
 
@@ -61,20 +66,28 @@ class TokenOut(Schema):
 
 
 @router.post("/tokens", response={201: TokenOut}, summary="Create an API token")
-def token_create(request: HttpRequest, payload: TokenIn) -> tuple[int, TokenOut]:
+def token_create(request: HttpRequest, payload: TokenIn) -> Status[TokenOut]:
     token, secret = services.api_token_create(actor=_user(request), name=payload.name)
-    return 201, TokenOut(id=token.pk, name=token.name, prefix=token.prefix,
-                         created_at=token.created_at, token=secret)
+    return Status(
+        201,
+        TokenOut(
+            id=token.pk,
+            name=token.name,
+            prefix=token.prefix,
+            created_at=token.created_at,
+            token=secret,
+        ),
+    )
 
 
 @router.delete("/tokens/{token_id}", response={204: None}, summary="Revoke an API token")
-def token_revoke(request: HttpRequest, token_id: int) -> tuple[int, None]:
+def token_revoke(request: HttpRequest, token_id: int) -> Status[None]:
     user = _user(request)
     token = ApiToken.objects.filter(pk=token_id, user=user).first()
     if token is None:
         raise NotFound(f"No token {token_id}.")
     services.api_token_revoke(actor=user, token=token)
-    return 204, None
+    return Status(204, None)
 
 
 class OrganisationOut(Schema):
@@ -88,8 +101,12 @@ class OrganisationOut(Schema):
     depth: int
 
 
-@router.get("/organisations", response=list[OrganisationOut], auth=None,
-            summary="The organisation tree (public)")
+@router.get(
+    "/organisations",
+    response=list[OrganisationOut],
+    auth=None,
+    summary="The organisation tree (public)",
+)
 def organisation_list(
     request: HttpRequest, kind: str | None = None, parent_id: int | None = None
 ) -> list[Organisation]:
@@ -123,25 +140,37 @@ class ResidentPageOut(Schema):
 
 
 class PurposeQuery(Schema):
-    purpose: str = Field(..., min_length=1, max_length=200,
-                         description="Why the personal data is viewed; recorded in the audit log.")
+    purpose: str = Field(
+        ...,
+        min_length=1,
+        max_length=200,
+        description="Why the personal data is viewed; recorded in the audit log.",
+    )
 
 
 @router.get("/residents", response=ResidentPageOut, summary="Residents in the caller's scope")
 def resident_list(
-    request: HttpRequest, purpose: Query[PurposeQuery], community_id: int | None = None,
-    q: str = "", offset: int = Field(0, ge=0), limit: int = Field(50, ge=1, le=200),
+    request: HttpRequest,
+    purpose: Query[PurposeQuery],
+    community_id: int | None = None,
+    q: str = "",
+    offset: int = Query(0, ge=0),
+    limit: int = Query(50, ge=1, le=200),
 ) -> ResidentPageOut:
     community = selectors.organisation_get(pk=community_id) if community_id else None
-    page = selectors.resident_list(actor=_user(request), purpose=purpose.purpose,
-                                   community=community, query=q, offset=offset, limit=limit)
-    return ResidentPageOut(total=page.total,
-                           items=[ResidentOut.from_orm(r) for r in page.items])
+    page = selectors.resident_list(
+        actor=_user(request),
+        purpose=purpose.purpose,
+        community=community,
+        query=q,
+        offset=offset,
+        limit=limit,
+    )
+    return ResidentPageOut(total=page.total, items=[ResidentOut.from_orm(r) for r in page.items])
 
 
 @router.get("/residents/{resident_id}", response=ResidentOut)
-def resident_get(request: HttpRequest, resident_id: int, purpose: Query[PurposeQuery]
-                 ) -> Resident:
+def resident_get(request: HttpRequest, resident_id: int, purpose: Query[PurposeQuery]) -> Resident:
     return selectors.resident_get(actor=_user(request), pk=resident_id, purpose=purpose.purpose)
 
 
@@ -158,10 +187,10 @@ class ResidentIn(Schema):
 
 
 @router.post("/residents", response={201: ResidentOut}, summary="Register a resident")
-def resident_create(request: HttpRequest, payload: ResidentIn) -> tuple[int, Resident]:
+def resident_create(request: HttpRequest, payload: ResidentIn) -> Status[Resident]:
     community = selectors.organisation_get(pk=payload.community_id)
     data = payload.dict(exclude={"community_id"})
-    return 201, services.resident_create(actor=_user(request), community=community, **data)
+    return Status(201, services.resident_create(actor=_user(request), community=community, **data))
 
 
 class ResidentPatch(Schema):
@@ -181,24 +210,33 @@ def resident_update(request: HttpRequest, resident_id: int, payload: ResidentPat
     user = _user(request)
     resident = selectors.resident_get(actor=user, pk=resident_id, purpose="record update")
     changes = payload.dict(exclude_unset=True, exclude={"community_id", "identity_number"})
-    community = (selectors.organisation_get(pk=payload.community_id)
-                 if payload.community_id else None)
-    return services.resident_update(actor=user, resident=resident, changes=changes,
-                                    community=community, identity_number=payload.identity_number)
+    community = (
+        selectors.organisation_get(pk=payload.community_id) if payload.community_id else None
+    )
+    return services.resident_update(
+        actor=user,
+        resident=resident,
+        changes=changes,
+        community=community,
+        identity_number=payload.identity_number,
+    )
 
 
 class IdentityOut(Schema):
     identity_number: str
 
 
-@router.post("/residents/{resident_id}/identity", response=IdentityOut,
-             summary="Reveal the full identity number (audited, registrars only)")
-def resident_identity(request: HttpRequest, resident_id: int, payload: PurposeQuery
-                      ) -> IdentityOut:
+@router.post(
+    "/residents/{resident_id}/identity",
+    response=IdentityOut,
+    summary="Reveal the full identity number (audited, registrars only)",
+)
+def resident_identity(request: HttpRequest, resident_id: int, payload: PurposeQuery) -> IdentityOut:
     user = _user(request)
     resident = selectors.resident_get(actor=user, pk=resident_id, purpose=payload.purpose)
-    number = selectors.resident_identity_reveal(actor=user, resident=resident,
-                                                purpose=payload.purpose)
+    number = selectors.resident_identity_reveal(
+        actor=user, resident=resident, purpose=payload.purpose
+    )
     return IdentityOut(identity_number=number)
 
 
@@ -223,15 +261,28 @@ class AuditPageOut(Schema):
 
 @router.get("/audit", response=AuditPageOut, summary="Search the audit log (auditors)")
 def audit_search(
-    request: HttpRequest, actor: str = "", action: str = "", object_type: str = "",
-    object_id: str = "", since: dt.datetime | None = None, until: dt.datetime | None = None,
-    offset: int = Field(0, ge=0), limit: int = Field(50, ge=1, le=500),
+    request: HttpRequest,
+    actor: str = "",
+    action: str = "",
+    object_type: str = "",
+    object_id: str = "",
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    offset: int = Query(0, ge=0),
+    limit: int = Query(50, ge=1, le=500),
 ) -> AuditPageOut:
     items, total = selectors.audit_search(
         actor=_user(request),
-        filters=selectors.AuditFilter(actor=actor, action=action, object_type=object_type,
-                                      object_id=object_id, since=since, until=until),
-        offset=offset, limit=limit,
+        filters=selectors.AuditFilter(
+            actor=actor,
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            since=since,
+            until=until,
+        ),
+        offset=offset,
+        limit=limit,
     )
     return AuditPageOut(total=total, items=[AuditEventOut.from_orm(e) for e in items])
 
@@ -241,10 +292,14 @@ class PermissionCheckOut(Schema):
     allowed: bool
 
 
-@router.get("/permissions/{action}", response=PermissionCheckOut,
-            summary="Whether the caller may do an action (optionally on an organisation)")
-def permission_check(request: HttpRequest, action: str, organisation_id: int | None = None
-                     ) -> PermissionCheckOut:
+@router.get(
+    "/permissions/{action}",
+    response=PermissionCheckOut,
+    summary="Whether the caller may do an action (optionally on an organisation)",
+)
+def permission_check(
+    request: HttpRequest, action: str, organisation_id: int | None = None
+) -> PermissionCheckOut:
     from civichub.core.permissions import action_def
 
     try:

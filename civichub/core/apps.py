@@ -12,8 +12,15 @@ from civichub.core.registry import (
 )
 
 STAFF_ROLES = frozenset(
-    {"community_worker", "department_handler", "department_head", "publisher", "auditor",
-     "operator", "registrar"}
+    {
+        "community_worker",
+        "department_handler",
+        "department_head",
+        "publisher",
+        "auditor",
+        "operator",
+        "registrar",
+    }
 )
 
 
@@ -25,8 +32,9 @@ def _resident_count(user) -> int:  # type: ignore[no-untyped-def]
     from civichub.core.models import Resident
     from civichub.core.permissions import scope_filter
 
-    return scope_filter(user, "core.resident.view", Resident.objects.all(),
-                        "community__path").count()
+    return scope_filter(
+        user, "core.resident.view", Resident.objects.all(), "community__path"
+    ).count()
 
 
 def _audit_today(user) -> int:  # type: ignore[no-untyped-def]
@@ -64,11 +72,15 @@ class CoreConfig(CivicModuleConfig):
             ActionDef("core.role.manage", frozenset({"operator"})),
             ActionDef("core.admin.access", frozenset({"operator", "auditor"})),
             ActionDef("core.dashboard.view", STAFF_ROLES),
-            ActionDef("core.resident.view",
-                      frozenset({"community_worker", "registrar", "department_head"}), owner=True),
+            ActionDef(
+                "core.resident.view",
+                frozenset({"community_worker", "registrar", "department_head"}),
+                owner=True,
+            ),
             ActionDef("core.resident.create", frozenset({"community_worker", "registrar"})),
-            ActionDef("core.resident.change", frozenset({"community_worker", "registrar"}),
-                      owner=True),
+            ActionDef(
+                "core.resident.change", frozenset({"community_worker", "registrar"}), owner=True
+            ),
             ActionDef("core.resident.view_identity", frozenset({"registrar"})),
             ActionDef("core.audit.view", frozenset({"auditor"})),
         ],

@@ -17,7 +17,11 @@ class ActingContext:
     channel: str = "system"  # web, api, task, cli, admin, system
 
 
-_current: ContextVar[ActingContext] = ContextVar("civichub_acting", default=ActingContext())
+# ActingContext is a frozen dataclass, so one shared default is safe.
+_current: ContextVar[ActingContext] = ContextVar(
+    "civichub_acting",
+    default=ActingContext(),  # noqa: B039
+)
 
 
 def current() -> ActingContext:
@@ -27,8 +31,9 @@ def current() -> ActingContext:
 @contextlib.contextmanager
 def acting(*, ip_address: str | None = None, channel: str, request_id: str = "") -> Iterator[None]:
     token = _current.set(
-        ActingContext(ip_address=ip_address, request_id=request_id or str(uuid.uuid4()),
-                      channel=channel)
+        ActingContext(
+            ip_address=ip_address, request_id=request_id or str(uuid.uuid4()), channel=channel
+        )
     )
     try:
         yield

@@ -21,6 +21,5 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
                 url = reverse(item.url_name)
             except NoReverseMatch:
                 continue
-            items.append({"label": item.label, "url": url,
-                          "current": request.path.startswith(url)})
+            items.append({"label": item.label, "url": url, "current": request.path.startswith(url)})
     return {"civichub_nav": items}

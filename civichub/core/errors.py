@@ -11,8 +11,9 @@ class DomainError(Exception):
     code = "invalid"
     title = "Invalid request"
 
-    def __init__(self, message: str, *, errors: dict[str, list[str]] | None = None,
-                 **extra: Any) -> None:
+    def __init__(
+        self, message: str, *, errors: dict[str, list[str]] | None = None, **extra: Any
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.errors = errors or {}

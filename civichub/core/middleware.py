@@ -19,8 +19,9 @@ class RequestContextMiddleware:
         channel = "api" if request.path.startswith("/api/") else "web"
         if request.path.startswith("/admin/"):
             channel = "admin"
-        with acting(ip_address=request.META.get("REMOTE_ADDR"), channel=channel,
-                    request_id=request_id):
+        with acting(
+            ip_address=request.META.get("REMOTE_ADDR"), channel=channel, request_id=request_id
+        ):
             response = self.get_response(request)
         response["X-Request-ID"] = request_id
         return response

@@ -93,9 +93,7 @@ class Resident(models.Model):
     name_en = models.CharField(max_length=100, blank=True, default="")
     phone = models.CharField(max_length=32, blank=True, default="")
     address = models.CharField(max_length=300, blank=True, default="")
-    community = models.ForeignKey(
-        Organisation, on_delete=models.PROTECT, related_name="residents"
-    )
+    community = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="residents")
     # The coordinate as given, with its system, and the WGS-84 equivalent for computation.
     latitude = models.FloatField(null=True, blank=True)
     longitude = models.FloatField(null=True, blank=True)
@@ -205,7 +203,11 @@ class AuditEvent(models.Model):
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(
-        User, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False,
+        User,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
         related_name="+",
     )
     actor_label = models.CharField(max_length=150)
@@ -247,3 +249,6 @@ class PeriodicTaskRun(models.Model):
         constraints: ClassVar[list[models.BaseConstraint]] = [
             models.UniqueConstraint(fields=["name", "slot"], name="periodic_task_slot_unique")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.slot}"

@@ -22,13 +22,15 @@ DEFAULT_PURPOSE = "casework"
 def _purpose(purpose: str) -> str:
     purpose = purpose.strip()
     if not purpose:
-        raise ValidationFailed("State the purpose of viewing personal data.",
-                               errors={"purpose": ["required"]})
+        raise ValidationFailed(
+            "State the purpose of viewing personal data.", errors={"purpose": ["required"]}
+        )
     return purpose
 
 
-def organisation_list(*, kind: str | None = None, parent: Organisation | None = None
-                      ) -> QuerySet[Organisation]:
+def organisation_list(
+    *, kind: str | None = None, parent: Organisation | None = None
+) -> QuerySet[Organisation]:
     queryset = Organisation.objects.all()
     if kind:
         queryset = queryset.filter(kind=kind)
@@ -66,26 +68,38 @@ def resident_get(*, actor: User | None, pk: int, purpose: str) -> Resident:
 @transaction.atomic
 def resident_identity_reveal(*, actor: User, resident: Resident, purpose: str) -> str:
     require(actor, "core.resident.view_identity", resident)
-    audit_record(actor=actor, action="resident.view_identity", obj=resident,
-                 purpose=_purpose(purpose))
+    audit_record(
+        actor=actor, action="resident.view_identity", obj=resident, purpose=_purpose(purpose)
+    )
     if not resident.identity_encrypted:
         return ""
     return crypto.decrypt_identity(resident.identity_encrypted)
 
 
 @transaction.atomic
-def resident_find_by_identity(*, actor: User, identity_number: str, purpose: str
-                              ) -> Resident | None:
+def resident_find_by_identity(
+    *, actor: User, identity_number: str, purpose: str
+) -> Resident | None:
     """Exact lookup by identity number through the keyed hash; audited like a view."""
     digest = crypto.identity_lookup_hash(identity_number)
     resident = Resident.objects.select_related("community").filter(identity_hash=digest).first()
     if resident is None:
-        audit_record(actor=actor, action="resident.lookup", object_type="core.resident",
-                     purpose=_purpose(purpose), changes={"found": False})
+        audit_record(
+            actor=actor,
+            action="resident.lookup",
+            object_type="core.resident",
+            purpose=_purpose(purpose),
+            changes={"found": False},
+        )
         return None
     require(actor, "core.resident.view", resident)
-    audit_record(actor=actor, action="resident.lookup", obj=resident, purpose=_purpose(purpose),
-                 changes={"found": True})
+    audit_record(
+        actor=actor,
+        action="resident.lookup",
+        obj=resident,
+        purpose=_purpose(purpose),
+        changes={"found": True},
+    )
     return resident
 
 
@@ -97,23 +111,34 @@ class ResidentPage:
 
 @transaction.atomic
 def resident_list(
-    *, actor: User, purpose: str, community: Organisation | None = None, query: str = "",
-    offset: int = 0, limit: int = 50,
+    *,
+    actor: User,
+    purpose: str,
+    community: Organisation | None = None,
+    query: str = "",
+    offset: int = 0,
+    limit: int = 50,
 ) -> ResidentPage:
     require(actor, "core.resident.view")
     queryset = scope_filter(
-        actor, "core.resident.view", Resident.objects.select_related("community"),
-        "community__path", owner_q=Q(account=actor),
+        actor,
+        "core.resident.view",
+        Resident.objects.select_related("community"),
+        "community__path",
+        owner_q=Q(account=actor),
     )
     if community is not None:
         queryset = queryset.filter(community__path__startswith=community.path)
     if query:
         queryset = queryset.filter(Q(name__contains=query) | Q(name_en__icontains=query))
     total = queryset.count()
-    items = list(queryset.order_by("pk")[offset: offset + min(limit, 200)])
+    items = list(queryset.order_by("pk")[offset : offset + min(limit, 200)])
     audit_record(
-        actor=actor, action="resident.list", object_type="core.resident",
-        organisation=community, purpose=_purpose(purpose),
+        actor=actor,
+        action="resident.list",
+        object_type="core.resident",
+        organisation=community,
+        purpose=_purpose(purpose),
         changes={"query": query, "shown": [r.pk for r in items]},
     )
     return ResidentPage(items=items, total=total)
@@ -139,8 +164,9 @@ def audit_scope(actor: Any, queryset: QuerySet[AuditEvent]) -> QuerySet[AuditEve
     return queryset.filter(scope)
 
 
-def audit_search(*, actor: User, filters: AuditFilter, offset: int = 0, limit: int = 50
-                 ) -> tuple[list[AuditEvent], int]:
+def audit_search(
+    *, actor: User, filters: AuditFilter, offset: int = 0, limit: int = 50
+) -> tuple[list[AuditEvent], int]:
     """Auditors see the events in their subtree; root auditors also see system-wide events."""
     require(actor, "core.audit.view")
     queryset = audit_scope(actor, AuditEvent.objects.all())
@@ -159,7 +185,7 @@ def audit_search(*, actor: User, filters: AuditFilter, offset: int = 0, limit: i
         conditions["at__lt"] = filters.until
     queryset = queryset.filter(**conditions)
     total = queryset.count()
-    return list(queryset.order_by("-at", "-id")[offset: offset + min(limit, 500)]), total
+    return list(queryset.order_by("-at", "-id")[offset : offset + min(limit, 500)]), total
 
 
 def user_roles(*, user: User) -> list[tuple[str, Organisation]]:

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from civichub.core import crypto, geo
 from civichub.core.audit import audit_record
-from civichub.core.errors import Conflict, NotFound, ValidationFailed
+from civichub.core.errors import Conflict, ValidationFailed
 from civichub.core.identity import birth_year, identity_number_error
 from civichub.core.models import (
     AREA_CHILDREN,
@@ -68,14 +68,24 @@ def organisation_create(
     if Organisation.objects.filter(code=code).exists():
         raise Conflict(f"Organisation code {code} is already used.", errors={"code": ["taken"]})
     organisation = Organisation(
-        kind=kind, name=name.strip(), name_en=name_en.strip(), code=code, parent=parent,
-        function=function, depth=(parent.depth + 1) if parent else 0, path="",
+        kind=kind,
+        name=name.strip(),
+        name_en=name_en.strip(),
+        code=code,
+        parent=parent,
+        function=function,
+        depth=(parent.depth + 1) if parent else 0,
+        path="",
     )
     organisation.save()
     organisation.path = f"{parent.path if parent else '/'}{organisation.pk}/"
     organisation.save(update_fields=["path"])
-    audit_record(actor=actor, action="organisation.create", obj=organisation,
-                 changes={"kind": kind, "name": name, "code": code})
+    audit_record(
+        actor=actor,
+        action="organisation.create",
+        obj=organisation,
+        changes={"kind": kind, "name": name, "code": code},
+    )
     return organisation
 
 
@@ -99,8 +109,15 @@ def user_create(
     _check(actor, "core.user.manage")
     if User.objects.filter(username=username).exists():
         raise Conflict("That username is taken.", errors={"username": ["taken"]})
-    user = User(username=username, email=email, first_name=first_name, last_name=last_name,
-                phone=phone, language=language, resident=resident)
+    user = User(
+        username=username,
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        phone=phone,
+        language=language,
+        resident=resident,
+    )
     if password is None:
         user.set_unusable_password()
     else:
@@ -108,12 +125,17 @@ def user_create(
             try:
                 validate_password(password, user)
             except DjangoValidationError as exc:
-                raise ValidationFailed("The password is too weak.",
-                                       errors={"password": list(exc.messages)}) from exc
+                raise ValidationFailed(
+                    "The password is too weak.", errors={"password": list(exc.messages)}
+                ) from exc
         user.set_password(password)
     user.save()
-    audit_record(actor=actor, action="user.create", obj=user,
-                 changes={"username": username, "resident": resident.pk if resident else None})
+    audit_record(
+        actor=actor,
+        action="user.create",
+        obj=user,
+        changes={"username": username, "resident": resident.pk if resident else None},
+    )
     return user
 
 
@@ -122,13 +144,15 @@ def user_set_password(*, actor: User, user: User, old_password: str, new_passwor
     if actor.pk != user.pk:
         _check(actor, "core.user.manage")
     elif not user.check_password(old_password):
-        raise ValidationFailed("The current password is wrong.",
-                               errors={"old_password": ["incorrect"]})
+        raise ValidationFailed(
+            "The current password is wrong.", errors={"old_password": ["incorrect"]}
+        )
     try:
         validate_password(new_password, user)
     except DjangoValidationError as exc:
-        raise ValidationFailed("The new password is too weak.",
-                               errors={"new_password": list(exc.messages)}) from exc
+        raise ValidationFailed(
+            "The new password is too weak.", errors={"new_password": list(exc.messages)}
+        ) from exc
     user.set_password(new_password)
     user.save(update_fields=["password"])
     audit_record(actor=actor, action="user.password_change", obj=user)
@@ -152,13 +176,19 @@ def role_grant(
     _check(actor, "core.role.manage", organisation)
     try:
         with transaction.atomic():
-            assignment = RoleAssignment.objects.create(user=user, role=role,
-                                                       organisation=organisation)
+            assignment = RoleAssignment.objects.create(
+                user=user, role=role, organisation=organisation
+            )
     except IntegrityError as exc:
         raise Conflict("The user already holds this role here.") from exc
     clear_cache(user)
-    audit_record(actor=actor, action="role.grant", obj=user, organisation=organisation,
-                 changes={"role": role, "organisation": organisation.code})
+    audit_record(
+        actor=actor,
+        action="role.grant",
+        obj=user,
+        organisation=organisation,
+        changes={"role": role, "organisation": organisation.code},
+    )
     return assignment
 
 
@@ -168,8 +198,13 @@ def role_revoke(*, actor: User | None, assignment: RoleAssignment) -> None:
     user, organisation, role = assignment.user, assignment.organisation, assignment.role
     assignment.delete()
     clear_cache(user)
-    audit_record(actor=actor, action="role.revoke", obj=user, organisation=organisation,
-                 changes={"role": role, "organisation": organisation.code})
+    audit_record(
+        actor=actor,
+        action="role.revoke",
+        obj=user,
+        organisation=organisation,
+        changes={"role": role, "organisation": organisation.code},
+    )
 
 
 def _token_hash(token: str) -> str:
@@ -182,8 +217,9 @@ def api_token_create(*, actor: User, name: str) -> tuple[ApiToken, str]:
     if not name.strip():
         raise ValidationFailed("Name the token.", errors={"name": ["required"]})
     secret = "chb_" + secrets.token_urlsafe(32)
-    token = ApiToken.objects.create(user=actor, name=name.strip()[:100],
-                                    token_hash=_token_hash(secret), prefix=secret[:8])
+    token = ApiToken.objects.create(
+        user=actor, name=name.strip()[:100], token_hash=_token_hash(secret), prefix=secret[:8]
+    )
     audit_record(actor=actor, action="api_token.create", obj=token)
     return token, secret
 
@@ -198,8 +234,11 @@ def api_token_revoke(*, actor: User, token: ApiToken) -> None:
 
 
 def api_token_authenticate(secret: str) -> User | None:
-    token = (ApiToken.objects.select_related("user")
-             .filter(token_hash=_token_hash(secret), revoked_at__isnull=True).first())
+    token = (
+        ApiToken.objects.select_related("user")
+        .filter(token_hash=_token_hash(secret), revoked_at__isnull=True)
+        .first()
+    )
     if token is None or not token.user.is_active:
         return None
     now = timezone.now()
@@ -227,8 +266,10 @@ def _resident_fields(
         errors["crs"] = [f"unknown coordinate system {crs}"]
     if (latitude is None) != (longitude is None):
         errors["location"] = ["give both latitude and longitude, or neither"]
-    elif latitude is not None and longitude is not None and not (
-        -90 <= latitude <= 90 and -180 <= longitude <= 180
+    elif (
+        latitude is not None
+        and longitude is not None
+        and not (-90 <= latitude <= 90 and -180 <= longitude <= 180)
     ):
         errors["location"] = ["out of range"]
     values: dict[str, Any] = {}
@@ -270,20 +311,41 @@ def resident_create(
     _check(actor, "core.resident.create", community)
     if not name.strip():
         raise ValidationFailed("Name is required.", errors={"name": ["required"]})
-    values = _resident_fields(community=community, latitude=latitude, longitude=longitude,
-                              crs=crs, identity_number=identity_number)
-    if values.get("identity_hash") and Resident.objects.filter(
-        identity_hash=values["identity_hash"]
-    ).exists():
-        raise Conflict("A resident with this identity number is already registered.",
-                       errors={"identity_number": ["already registered"]})
-    resident = Resident.objects.create(
-        name=name.strip(), name_en=name_en, phone=phone, address=address, community=community,
-        latitude=latitude, longitude=longitude, crs=crs, **values,
+    values = _resident_fields(
+        community=community,
+        latitude=latitude,
+        longitude=longitude,
+        crs=crs,
+        identity_number=identity_number,
     )
-    audit_record(actor=actor, action="resident.create", obj=resident,
-                 changes={"community": community.code,
-                          "identity_number": "set" if identity_number else "none"})
+    if (
+        values.get("identity_hash")
+        and Resident.objects.filter(identity_hash=values["identity_hash"]).exists()
+    ):
+        raise Conflict(
+            "A resident with this identity number is already registered.",
+            errors={"identity_number": ["already registered"]},
+        )
+    resident = Resident.objects.create(
+        name=name.strip(),
+        name_en=name_en,
+        phone=phone,
+        address=address,
+        community=community,
+        latitude=latitude,
+        longitude=longitude,
+        crs=crs,
+        **values,
+    )
+    audit_record(
+        actor=actor,
+        action="resident.create",
+        obj=resident,
+        changes={
+            "community": community.code,
+            "identity_number": "set" if identity_number else "none",
+        },
+    )
     return resident
 
 
@@ -302,18 +364,25 @@ def resident_update(
     _check(actor, "core.resident.change", resident)
     unknown = set(changes) - _RESIDENT_EDITABLE
     if unknown:
-        raise ValidationFailed("These fields cannot be changed.",
-                               errors={f: ["not editable"] for f in sorted(unknown)})
+        raise ValidationFailed(
+            "These fields cannot be changed.", errors={f: ["not editable"] for f in sorted(unknown)}
+        )
     if community is not None and community.pk != resident.community_id:
         _check(actor, "core.resident.change", community)
     merged = {f: changes.get(f, getattr(resident, f)) for f in ("latitude", "longitude", "crs")}
-    values = _resident_fields(community=community or resident.community,
-                              identity_number=identity_number, **merged)
-    if values.get("identity_hash") and Resident.objects.filter(
-        identity_hash=values["identity_hash"]
-    ).exclude(pk=resident.pk).exists():
-        raise Conflict("A resident with this identity number is already registered.",
-                       errors={"identity_number": ["already registered"]})
+    values = _resident_fields(
+        community=community or resident.community, identity_number=identity_number, **merged
+    )
+    if (
+        values.get("identity_hash")
+        and Resident.objects.filter(identity_hash=values["identity_hash"])
+        .exclude(pk=resident.pk)
+        .exists()
+    ):
+        raise Conflict(
+            "A resident with this identity number is already registered.",
+            errors={"identity_number": ["already registered"]},
+        )
     before = {f: getattr(resident, f) for f in changes}
     for field, value in {**changes, **values}.items():
         setattr(resident, field, value)

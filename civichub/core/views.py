@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.contrib.auth.decorators import login_required
 from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordChangeForm
 from django.contrib.auth.views import LoginView, PasswordChangeView
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -39,7 +39,9 @@ class CivicPasswordChangeView(PasswordChangeView):
         user = _user(self.request)
         try:
             services.user_set_password(
-                actor=user, user=user, old_password=form.cleaned_data["old_password"],
+                actor=user,
+                user=user,
+                old_password=form.cleaned_data["old_password"],
                 new_password=form.cleaned_data["new_password1"],
             )
         except DomainError as exc:
@@ -96,14 +98,19 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             url = reverse(tile.url_name)
         except NoReverseMatch:
             url = ""
-        tiles.append({"label": tile.label, "url": url,
-                      "value": tile.value(user) if tile.value else None})
+        tiles.append(
+            {"label": tile.label, "url": url, "value": tile.value(user) if tile.value else None}
+        )
     roles = selectors.user_roles(user=user)
     role_labels = registry.all_roles()
-    return render(request, "core/dashboard.html", {
-        "tiles": tiles,
-        "roles": [(role_labels[r].label if r in role_labels else r, org) for r, org in roles],
-    })
+    return render(
+        request,
+        "core/dashboard.html",
+        {
+            "tiles": tiles,
+            "roles": [(role_labels[r].label if r in role_labels else r, org) for r, org in roles],
+        },
+    )
 
 
 @login_required
@@ -113,13 +120,24 @@ def resident_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:50]
     page_number = page_number_from(request)
     per_page = 25
-    page = selectors.resident_list(actor=user, purpose=_("居民名册查询"), query=query,
-                                   offset=(page_number - 1) * per_page, limit=per_page)
+    page = selectors.resident_list(
+        actor=user,
+        purpose=_("居民名册查询"),
+        query=query,
+        offset=(page_number - 1) * per_page,
+        limit=per_page,
+    )
     paginator = Paginator(range(page.total), per_page)
-    return render(request, "core/resident_list.html", {
-        "residents": page.items, "total": page.total, "query": query,
-        "page_obj": paginator.get_page(page_number),
-    })
+    return render(
+        request,
+        "core/resident_list.html",
+        {
+            "residents": page.items,
+            "total": page.total,
+            "query": query,
+            "page_obj": paginator.get_page(page_number),
+        },
+    )
 
 
 @login_required
@@ -132,14 +150,21 @@ def resident_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and allowed(user, "core.resident.view_identity", resident):
         purpose = request.POST.get("purpose", "")
         try:
-            identity = selectors.resident_identity_reveal(actor=user, resident=resident,
-                                                          purpose=purpose)
+            identity = selectors.resident_identity_reveal(
+                actor=user, resident=resident, purpose=purpose
+            )
         except DomainError as exc:
             error = exc.message
-    return render(request, "core/resident_detail.html", {
-        "resident": resident, "identity": identity, "error": error,
-        "may_reveal": allowed(user, "core.resident.view_identity", resident),
-    })
+    return render(
+        request,
+        "core/resident_detail.html",
+        {
+            "resident": resident,
+            "identity": identity,
+            "error": error,
+            "may_reveal": allowed(user, "core.resident.view_identity", resident),
+        },
+    )
 
 
 def _parse_day(value: str) -> dt.date | None:
@@ -164,24 +189,38 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         object_type=request.GET.get("object_type", "").strip()[:64],
         object_id=request.GET.get("object_id", "").strip()[:64],
         since=dt.datetime.combine(since_day, dt.time.min, tz) if since_day else None,
-        until=(dt.datetime.combine(until_day, dt.time.min, tz) + dt.timedelta(days=1)
-               if until_day else None),
+        until=(
+            dt.datetime.combine(until_day, dt.time.min, tz) + dt.timedelta(days=1)
+            if until_day
+            else None
+        ),
     )
     page_number = page_number_from(request)
     per_page = 50
-    events, total = selectors.audit_search(actor=user, filters=filters,
-                                           offset=(page_number - 1) * per_page, limit=per_page)
+    events, total = selectors.audit_search(
+        actor=user, filters=filters, offset=(page_number - 1) * per_page, limit=per_page
+    )
     paginator = Paginator(range(total), per_page)
     query = request.GET.copy()
     query.pop("page", None)
-    return render(request, "core/audit_log.html", {
-        "events": events, "total": total, "filters": request.GET,
-        "page_obj": paginator.get_page(page_number), "query": query.urlencode(),
-    })
+    return render(
+        request,
+        "core/audit_log.html",
+        {
+            "events": events,
+            "total": total,
+            "filters": request.GET,
+            "page_obj": paginator.get_page(page_number),
+            "query": query.urlencode(),
+        },
+    )
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     message = str(exception) if exception else ""
-    return render(request, "core/error.html",
-                  {"title": _("无权访问"), "message": message or _("您没有权限查看此页面。")},
-                  status=403)
+    return render(
+        request,
+        "core/error.html",
+        {"title": _("无权访问"), "message": message or _("您没有权限查看此页面。")},
+        status=403,
+    )

@@ -12,22 +12,29 @@ from civichub.core.models import AppendOnlyError, AuditEvent
 
 @pytest.fixture
 def resident(city: Any) -> Any:
-    return services.resident_create(actor=None, name="王小明", community=city.community_a1,
-                                    identity_number="11010519491231002X")
+    return services.resident_create(
+        actor=None, name="王小明", community=city.community_a1, identity_number="11010519491231002X"
+    )
 
 
-def test_viewing_a_resident_is_audited_with_who_what_and_purpose(city: Any, make_user: Any,
-                                                                 resident: Any) -> None:
+def test_viewing_a_resident_is_audited_with_who_what_and_purpose(
+    city: Any, make_user: Any, resident: Any
+) -> None:
     worker = make_user("community_worker", city.community_a1)
     selectors.resident_get(actor=worker, pk=resident.pk, purpose="入户走访")
     event = AuditEvent.objects.filter(action="resident.view").get()
     assert (event.actor, event.object_type, event.object_id, event.purpose) == (
-        worker, "core.resident", str(resident.pk), "入户走访")
+        worker,
+        "core.resident",
+        str(resident.pk),
+        "入户走访",
+    )
     assert event.organisation_path == city.community_a1.path
 
 
-def test_viewing_personal_data_without_a_purpose_is_refused(city: Any, make_user: Any,
-                                                            resident: Any) -> None:
+def test_viewing_personal_data_without_a_purpose_is_refused(
+    city: Any, make_user: Any, resident: Any
+) -> None:
     worker = make_user("community_worker", city.community_a1)
     with pytest.raises(ValidationFailed):
         selectors.resident_get(actor=worker, pk=resident.pk, purpose="  ")
@@ -41,20 +48,23 @@ def test_refused_view_leaves_no_view_event(city: Any, make_user: Any, resident: 
     assert not AuditEvent.objects.filter(action="resident.view").exists()
 
 
-def test_identity_reveal_is_registrar_only_and_audited(city: Any, make_user: Any,
-                                                       resident: Any) -> None:
+def test_identity_reveal_is_registrar_only_and_audited(
+    city: Any, make_user: Any, resident: Any
+) -> None:
     worker = make_user("community_worker", city.community_a1)
     with pytest.raises(PermissionDenied):
         selectors.resident_identity_reveal(actor=worker, resident=resident, purpose="核验")
     registrar = make_user("registrar", city.city)
-    number = selectors.resident_identity_reveal(actor=registrar, resident=resident,
-                                                purpose="户籍核验")
+    number = selectors.resident_identity_reveal(
+        actor=registrar, resident=resident, purpose="户籍核验"
+    )
     assert number == "11010519491231002X"
     assert AuditEvent.objects.filter(action="resident.view_identity", actor=registrar).exists()
 
 
-def test_listing_residents_audits_which_records_were_shown(city: Any, make_user: Any,
-                                                           resident: Any) -> None:
+def test_listing_residents_audits_which_records_were_shown(
+    city: Any, make_user: Any, resident: Any
+) -> None:
     worker = make_user("community_worker", city.community_a1)
     page = selectors.resident_list(actor=worker, purpose="名册")
     assert [r.pk for r in page.items] == [resident.pk]
@@ -72,10 +82,13 @@ def test_audit_events_cannot_be_changed_or_deleted_through_the_orm(resident: Any
         event.delete()
 
 
-@pytest.mark.parametrize("statement", [
-    "UPDATE core_auditevent SET purpose = 'tampered'",
-    "DELETE FROM core_auditevent",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE core_auditevent SET purpose = 'tampered'",
+        "DELETE FROM core_auditevent",
+    ],
+)
 def test_the_database_itself_refuses_to_change_audit_rows(resident: Any, statement: str) -> None:
     with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(statement)
@@ -95,11 +108,13 @@ def test_auditor_sees_only_events_of_their_subtree(city: Any, make_user: Any) ->
     services.resident_create(actor=None, name="乙", community=city.community_b1)
     district_auditor = make_user("auditor", city.district_a)
     events, total = selectors.audit_search(
-        actor=district_auditor, filters=selectors.AuditFilter(action="resident.create"))
+        actor=district_auditor, filters=selectors.AuditFilter(action="resident.create")
+    )
     assert total == 1 and events[0].organisation_path.startswith(city.district_a.path)
     city_auditor = make_user("auditor", city.city)
     _, city_total = selectors.audit_search(
-        actor=city_auditor, filters=selectors.AuditFilter(action="resident.create"))
+        actor=city_auditor, filters=selectors.AuditFilter(action="resident.create")
+    )
     assert city_total == 2
 
 

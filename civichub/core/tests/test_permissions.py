@@ -11,11 +11,18 @@ import pytest
 
 from civichub.core import services
 from civichub.core.errors import NotAuthenticated, PermissionDenied
-from civichub.core.permissions import allowed, require, scope_filter
 from civichub.core.models import Resident
+from civichub.core.permissions import allowed, require, scope_filter
 
-ROLES = ["community_worker", "department_handler", "department_head", "publisher", "auditor",
-         "operator", "registrar"]
+ROLES = [
+    "community_worker",
+    "department_handler",
+    "department_head",
+    "publisher",
+    "auditor",
+    "operator",
+    "registrar",
+]
 STAFF = set(ROLES)
 
 EXPECTED: dict[str, set[str]] = {
@@ -32,8 +39,12 @@ EXPECTED: dict[str, set[str]] = {
 }
 # Which object stands for "in scope" / "out of scope" for each action.
 RESIDENT_ACTIONS = {"core.resident.view", "core.resident.change", "core.resident.view_identity"}
-ORGANISATION_ACTIONS = {"core.organisation.manage", "core.role.manage", "core.resident.create",
-                        "core.dashboard.view"}
+ORGANISATION_ACTIONS = {
+    "core.organisation.manage",
+    "core.role.manage",
+    "core.resident.create",
+    "core.dashboard.view",
+}
 
 
 @pytest.fixture
@@ -56,8 +67,9 @@ MATRIX = [(role, action) for role in ROLES for action in EXPECTED]
 
 
 @pytest.mark.parametrize(("role", "action"), MATRIX, ids=[f"{r}-{a}" for r, a in MATRIX])
-def test_role_action_matrix_in_and_out_of_scope(world: dict[str, Any], make_user: Any,
-                                                 role: str, action: str) -> None:
+def test_role_action_matrix_in_and_out_of_scope(
+    world: dict[str, Any], make_user: Any, role: str, action: str
+) -> None:
     user = make_user(role, world["city"].subdistrict_a)
     inside, outside = _objects(action, world)
     should = role in EXPECTED[action]
@@ -69,23 +81,22 @@ def test_role_action_matrix_in_and_out_of_scope(world: dict[str, Any], make_user
         assert allowed(user, action, outside) is False
 
 
-def test_role_at_the_city_root_covers_every_district(world: dict[str, Any],
-                                                     make_user: Any) -> None:
+def test_role_at_the_city_root_covers_every_district(world: dict[str, Any], make_user: Any) -> None:
     worker = make_user("community_worker", world["city"].city)
     assert allowed(worker, "core.resident.view", world["inside"])
     assert allowed(worker, "core.resident.view", world["outside"])
 
 
-def test_department_role_does_not_reach_the_area_around_it(world: dict[str, Any],
-                                                           make_user: Any) -> None:
+def test_department_role_does_not_reach_the_area_around_it(
+    world: dict[str, Any], make_user: Any
+) -> None:
     head = make_user("department_head", world["city"].health_a)
     assert allowed(head, "core.resident.view")  # somewhere: its own subtree
     assert not allowed(head, "core.resident.view", world["inside"])
 
 
 def test_resident_may_view_and_change_own_record_only(world: dict[str, Any]) -> None:
-    own = services.user_create(actor=None, username="wxm", password=None,
-                               resident=world["inside"])
+    own = services.user_create(actor=None, username="wxm", password=None, resident=world["inside"])
     assert allowed(own, "core.resident.view", world["inside"])
     assert allowed(own, "core.resident.change", world["inside"])
     assert not allowed(own, "core.resident.view", world["outside"])
@@ -110,9 +121,7 @@ def test_inactive_user_loses_every_role(world: dict[str, Any], make_user: Any) -
     assert not allowed(user, "core.resident.view", world["inside"])
 
 
-def test_superuser_is_operator_everywhere_but_reads_no_personal_data(
-    world: dict[str, Any]
-) -> None:
+def test_superuser_is_operator_everywhere_but_reads_no_personal_data(world: dict[str, Any]) -> None:
     from civichub.core.models import User
 
     root = User.objects.create_superuser("root", "root@example.org", "x" * 12)
@@ -120,8 +129,9 @@ def test_superuser_is_operator_everywhere_but_reads_no_personal_data(
     assert not allowed(root, "core.resident.view", world["inside"])
 
 
-def test_require_raises_permission_denied_naming_the_action(world: dict[str, Any],
-                                                            make_user: Any) -> None:
+def test_require_raises_permission_denied_naming_the_action(
+    world: dict[str, Any], make_user: Any
+) -> None:
     user = make_user("publisher", world["city"].city)
     with pytest.raises(PermissionDenied) as info:
         require(user, "core.resident.view", world["inside"])
@@ -136,8 +146,7 @@ def test_unknown_action_is_a_programming_error(world: dict[str, Any], make_user:
 
 def test_scope_filter_lists_only_the_subtree(world: dict[str, Any], make_user: Any) -> None:
     worker = make_user("community_worker", world["city"].community_a1)
-    visible = scope_filter(worker, "core.resident.view", Resident.objects.all(),
-                           "community__path")
+    visible = scope_filter(worker, "core.resident.view", Resident.objects.all(), "community__path")
     assert list(visible) == [world["inside"]]
 
 

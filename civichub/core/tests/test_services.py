@@ -28,9 +28,9 @@ def test_organisation_tree_paths_nest(city: Any) -> None:
         ("department", "T1.1", "needs a function"),
     ],
 )
-def test_organisation_create_refuses_a_misplaced_node(city: Any, kind: str,
-                                                      parent_code: str | None,
-                                                      message: str) -> None:
+def test_organisation_create_refuses_a_misplaced_node(
+    city: Any, kind: str, parent_code: str | None, message: str
+) -> None:
     parent = city.all[parent_code] if parent_code else None
     with pytest.raises(ValidationFailed, match=message):
         services.organisation_create(actor=None, kind=kind, name="X", code="NEW", parent=parent)
@@ -38,27 +38,36 @@ def test_organisation_create_refuses_a_misplaced_node(city: Any, kind: str,
 
 def test_organisation_code_is_unique(city: Any) -> None:
     with pytest.raises(Conflict):
-        services.organisation_create(actor=None, kind="district", name="重复", code="T1.1",
-                                     parent=city.city)
+        services.organisation_create(
+            actor=None, kind="district", name="重复", code="T1.1", parent=city.city
+        )
 
 
 def test_organisation_create_needs_the_operator_role(city: Any, make_user: Any) -> None:
     worker = make_user("community_worker", city.city)
     with pytest.raises(PermissionDenied):
-        services.organisation_create(actor=worker, kind="community", name="新社区",
-                                     code="T1.1.1.9", parent=city.subdistrict_a)
+        services.organisation_create(
+            actor=worker,
+            kind="community",
+            name="新社区",
+            code="T1.1.1.9",
+            parent=city.subdistrict_a,
+        )
     operator = make_user("operator", city.city)
-    created = services.organisation_create(actor=operator, kind="community", name="新社区",
-                                           code="T1.1.1.9", parent=city.subdistrict_a)
+    created = services.organisation_create(
+        actor=operator, kind="community", name="新社区", code="T1.1.1.9", parent=city.subdistrict_a
+    )
     event = AuditEvent.objects.get(action="organisation.create", object_id=str(created.pk))
     assert event.actor == operator
     assert event.organisation_path == created.path
 
 
-def test_identity_number_is_encrypted_at_rest_and_found_by_keyed_hash(city: Any,
-                                                                     make_user: Any) -> None:
-    resident = services.resident_create(actor=None, name="张三", community=city.community_a1,
-                                        identity_number=VALID_ID.lower())
+def test_identity_number_is_encrypted_at_rest_and_found_by_keyed_hash(
+    city: Any, make_user: Any
+) -> None:
+    resident = services.resident_create(
+        actor=None, name="张三", community=city.community_a1, identity_number=VALID_ID.lower()
+    )
     with connection.cursor() as cursor:
         cursor.execute("SELECT * FROM core_resident WHERE id = %s", [resident.pk])
         raw_row = repr(cursor.fetchone())
@@ -67,8 +76,9 @@ def test_identity_number_is_encrypted_at_rest_and_found_by_keyed_hash(city: Any,
     assert resident.birth_year == 1949
     assert crypto.decrypt_identity(resident.identity_encrypted) == VALID_ID
     registrar = make_user("registrar", city.district_a)
-    found = selectors.resident_find_by_identity(actor=registrar, identity_number=VALID_ID,
-                                                purpose="户籍核验")
+    found = selectors.resident_find_by_identity(
+        actor=registrar, identity_number=VALID_ID, purpose="户籍核验"
+    )
     assert found == resident
 
 
@@ -80,21 +90,25 @@ def test_identity_number_is_encrypted_at_rest_and_found_by_keyed_hash(city: Any,
         ("110105194902300021", "impossible date"),
     ],
 )
-def test_resident_create_rejects_a_bad_identity_number(city: Any, number: str,
-                                                      problem: str) -> None:
+def test_resident_create_rejects_a_bad_identity_number(
+    city: Any, number: str, problem: str
+) -> None:
     with pytest.raises(ValidationFailed) as info:
-        services.resident_create(actor=None, name="张三", community=city.community_a1,
-                                 identity_number=number)
+        services.resident_create(
+            actor=None, name="张三", community=city.community_a1, identity_number=number
+        )
     assert problem in info.value.errors["identity_number"][0]
     assert not Resident.objects.exists()
 
 
 def test_the_same_identity_number_cannot_be_registered_twice(city: Any) -> None:
-    services.resident_create(actor=None, name="张三", community=city.community_a1,
-                             identity_number=VALID_ID)
+    services.resident_create(
+        actor=None, name="张三", community=city.community_a1, identity_number=VALID_ID
+    )
     with pytest.raises(Conflict):
-        services.resident_create(actor=None, name="张三", community=city.community_b1,
-                                 identity_number=VALID_ID)
+        services.resident_create(
+            actor=None, name="张三", community=city.community_b1, identity_number=VALID_ID
+        )
 
 
 def test_resident_must_live_in_a_community(city: Any) -> None:
@@ -106,8 +120,14 @@ def test_resident_must_live_in_a_community(city: Any) -> None:
 def test_gcj02_location_is_kept_with_its_system_and_converted(city: Any) -> None:
     import eviltransform
 
-    resident = services.resident_create(actor=None, name="张三", community=city.community_a1,
-                                        latitude=39.91010, longitude=116.40374, crs="gcj02")
+    resident = services.resident_create(
+        actor=None,
+        name="张三",
+        community=city.community_a1,
+        latitude=39.91010,
+        longitude=116.40374,
+        crs="gcj02",
+    )
     expected = eviltransform.gcj2wgs_exact(39.91010, 116.40374)
     assert resident.crs == "gcj02" and resident.latitude == 39.91010
     assert resident.wgs84_latitude == pytest.approx(expected[0], abs=1e-6)
@@ -116,17 +136,20 @@ def test_gcj02_location_is_kept_with_its_system_and_converted(city: Any) -> None
 
 def test_half_a_coordinate_is_refused(city: Any) -> None:
     with pytest.raises(ValidationFailed) as info:
-        services.resident_create(actor=None, name="张三", community=city.community_a1,
-                                 latitude=39.9)
+        services.resident_create(
+            actor=None, name="张三", community=city.community_a1, latitude=39.9
+        )
     assert "location" in info.value.errors
 
 
 def test_resident_update_audits_what_changed(city: Any, make_user: Any) -> None:
     worker = make_user("community_worker", city.community_a1)
-    resident = services.resident_create(actor=worker, name="张三", community=city.community_a1,
-                                        phone="13800000000")
-    services.resident_update(actor=worker, resident=resident,
-                             changes={"phone": "13900000000", "name": "张三"})
+    resident = services.resident_create(
+        actor=worker, name="张三", community=city.community_a1, phone="13800000000"
+    )
+    services.resident_update(
+        actor=worker, resident=resident, changes={"phone": "13900000000", "name": "张三"}
+    )
     event = AuditEvent.objects.get(action="resident.update")
     assert event.changes == {"phone": ["13800000000", "13900000000"]}
     assert event.actor == worker
@@ -135,24 +158,22 @@ def test_resident_update_audits_what_changed(city: Any, make_user: Any) -> None:
 def test_resident_update_refuses_fields_that_are_not_editable(city: Any) -> None:
     resident = services.resident_create(actor=None, name="张三", community=city.community_a1)
     with pytest.raises(ValidationFailed) as info:
-        services.resident_update(actor=None, resident=resident,
-                                 changes={"identity_hash": "x"})
+        services.resident_update(actor=None, resident=resident, changes={"identity_hash": "x"})
     assert "identity_hash" in info.value.errors
 
 
-def test_moving_a_resident_needs_scope_over_the_new_community(city: Any,
-                                                              make_user: Any) -> None:
+def test_moving_a_resident_needs_scope_over_the_new_community(city: Any, make_user: Any) -> None:
     worker = make_user("community_worker", city.community_a1)
     resident = services.resident_create(actor=worker, name="张三", community=city.community_a1)
     with pytest.raises(PermissionDenied):
-        services.resident_update(actor=worker, resident=resident, changes={},
-                                 community=city.community_b1)
+        services.resident_update(
+            actor=worker, resident=resident, changes={}, community=city.community_b1
+        )
     resident.refresh_from_db()
     assert resident.community == city.community_a1
 
 
-def test_api_token_is_stored_only_as_a_hash_and_can_be_revoked(city: Any,
-                                                               make_user: Any) -> None:
+def test_api_token_is_stored_only_as_a_hash_and_can_be_revoked(city: Any, make_user: Any) -> None:
     user = make_user("operator", city.city)
     token, secret = services.api_token_create(actor=user, name="集成")
     assert secret not in token.token_hash and secret.startswith("chb_")
@@ -161,17 +182,19 @@ def test_api_token_is_stored_only_as_a_hash_and_can_be_revoked(city: Any,
     assert services.api_token_authenticate(secret) is None
 
 
-def test_password_change_checks_the_old_password_and_is_audited(city: Any,
-                                                                make_user: Any) -> None:
+def test_password_change_checks_the_old_password_and_is_audited(city: Any, make_user: Any) -> None:
     user = make_user(None, None, password="old password 123")
     with pytest.raises(ValidationFailed):
-        services.user_set_password(actor=user, user=user, old_password="wrong",
-                                   new_password="brand new pass 456")
+        services.user_set_password(
+            actor=user, user=user, old_password="wrong", new_password="brand new pass 456"
+        )
     with pytest.raises(ValidationFailed):
-        services.user_set_password(actor=user, user=user, old_password="old password 123",
-                                   new_password="123")
-    services.user_set_password(actor=user, user=user, old_password="old password 123",
-                               new_password="brand new pass 456")
+        services.user_set_password(
+            actor=user, user=user, old_password="old password 123", new_password="123"
+        )
+    services.user_set_password(
+        actor=user, user=user, old_password="old password 123", new_password="brand new pass 456"
+    )
     user.refresh_from_db()
     assert user.check_password("brand new pass 456")
     assert AuditEvent.objects.filter(action="user.password_change", actor=user).count() == 1

@@ -1,0 +1,228 @@
+"""The core API: problem format for every error, both kinds of authentication, and responses
+that match the committed OpenAPI document (checked by the api_as client)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from civichub.core import services
+from civichub.core.models import AuditEvent
+
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture
+def resident(city: Any) -> Any:
+    return services.resident_create(
+        actor=None,
+        name="王小明",
+        community=city.community_a1,
+        identity_number="11010519491231002X",
+        phone="13800000000",
+    )
+
+
+def test_committed_openapi_document_matches_the_code() -> None:
+    from civichub.core.management.commands.openapi import DEFAULT_PATH, current_schema
+
+    assert DEFAULT_PATH.read_text() == current_schema(), (
+        "docs/openapi.json is out of date: run `civichub openapi` and review the diff"
+    )
+
+
+def test_committed_openapi_document_is_valid_openapi() -> None:
+    import json
+
+    from openapi_spec_validator import validate
+
+    from civichub.core.management.commands.openapi import DEFAULT_PATH
+
+    validate(json.loads(DEFAULT_PATH.read_text()))
+
+
+def test_anonymous_call_gets_401_problem(api_as: Any) -> None:
+    response = api_as(None).get("/api/me")
+    assert response.status_code == 401
+    assert response["Content-Type"] == PROBLEM
+    body = response.json()
+    assert body["status"] == 401 and body["title"] == "Authentication required"
+    assert "token" in body["detail"]
+
+
+def test_bearer_token_authenticates(api_as: Any, city: Any, make_user: Any) -> None:
+    user = make_user("community_worker", city.community_a1, username="worker1")
+    _, secret = services.api_token_create(actor=user, name="cli")
+    response = api_as(token=secret).get("/api/me")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["username"] == "worker1"
+    assert body["roles"] == [
+        {
+            "role": "community_worker",
+            "organisation_id": city.community_a1.pk,
+            "organisation_name": "桃源社区",
+        }
+    ]
+
+
+def test_wrong_bearer_token_is_401(api_as: Any) -> None:
+    assert api_as(token="chb_nonsense").get("/api/me").status_code == 401
+
+
+def test_session_write_without_csrf_token_is_refused(city: Any, make_user: Any) -> None:
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(make_user("community_worker", city.community_a1))
+    response = client.post("/api/tokens", data={"name": "x"}, content_type="application/json")
+    assert response.status_code in (401, 403)
+    assert response["Content-Type"] == PROBLEM
+
+
+def test_session_write_with_csrf_token_works(api_as: Any, city: Any, make_user: Any) -> None:
+    user = make_user("community_worker", city.community_a1)
+    response = api_as(user).post("/api/tokens", {"name": "脚本"})
+    assert response.status_code == 201
+    assert response.json()["token"].startswith("chb_")
+
+
+def test_resident_read_requires_a_purpose_and_audits_it(
+    api_as: Any, city: Any, make_user: Any, resident: Any
+) -> None:
+    client = api_as(make_user("community_worker", city.community_a1))
+    missing = client.get(f"/api/residents/{resident.pk}")
+    assert missing.status_code == 422
+    assert "purpose" in missing.json()["errors"]
+    ok = client.get(f"/api/residents/{resident.pk}", purpose="入户走访")
+    assert ok.status_code == 200
+    assert ok.json()["identity_masked"] == "*" * 14 + "002X"
+    assert "11010519491231002X" not in ok.content.decode()
+    assert AuditEvent.objects.filter(action="resident.view", purpose="入户走访").count() == 1
+
+
+def test_resident_out_of_scope_is_403_problem(
+    api_as: Any, city: Any, make_user: Any, resident: Any
+) -> None:
+    client = api_as(make_user("community_worker", city.community_b1))
+    response = client.get(f"/api/residents/{resident.pk}", purpose="x")
+    assert response.status_code == 403
+    assert response.json()["title"] == "Permission denied"
+
+
+def test_unknown_resident_is_404_problem(api_as: Any, city: Any, make_user: Any) -> None:
+    client = api_as(make_user("community_worker", city.community_a1))
+    response = client.get("/api/residents/999999", purpose="x")
+    assert response.status_code == 404
+    assert response["Content-Type"] == PROBLEM
+
+
+def test_create_resident_with_field_errors_says_which_fields(
+    api_as: Any, city: Any, make_user: Any
+) -> None:
+    client = api_as(make_user("registrar", city.district_a))
+    response = client.post(
+        "/api/residents",
+        {
+            "name": "赵六",
+            "community_id": city.community_a1.pk,
+            "identity_number": "110105194912310021",
+            "latitude": 39.9,
+        },
+    )
+    assert response.status_code == 422
+    errors = response.json()["errors"]
+    assert set(errors) == {"identity_number", "location"}
+    assert "check digit" in errors["identity_number"][0]
+
+
+def test_wrong_json_types_are_422_with_the_field_named(
+    api_as: Any, city: Any, make_user: Any
+) -> None:
+    client = api_as(make_user("registrar", city.district_a))
+    response = client.post("/api/residents", {"name": "赵六", "community_id": "abc"})
+    assert response.status_code == 422
+    assert "community_id" in response.json()["errors"]
+
+
+def test_create_and_patch_resident(api_as: Any, city: Any, make_user: Any) -> None:
+    client = api_as(make_user("registrar", city.district_a))
+    created = client.post(
+        "/api/residents",
+        {
+            "name": "赵六",
+            "community_id": city.community_a1.pk,
+            "latitude": 39.91,
+            "longitude": 116.40,
+            "crs": "gcj02",
+            "identity_number": "11010519491231002X",
+        },
+    )
+    assert created.status_code == 201
+    rid = created.json()["id"]
+    patched = client.patch(f"/api/residents/{rid}", {"phone": "13912345678"})
+    assert patched.status_code == 200 and patched.json()["phone"] == "13912345678"
+
+
+def test_registrar_reveals_identity_number_with_a_purpose(
+    api_as: Any, city: Any, make_user: Any, resident: Any
+) -> None:
+    client = api_as(make_user("registrar", city.city))
+    response = client.post(f"/api/residents/{resident.pk}/identity", {"purpose": "户籍核验"})
+    assert response.status_code == 200
+    assert response.json() == {"identity_number": "11010519491231002X"}
+    worker = api_as(make_user("community_worker", city.community_a1))
+    refused = worker.post(f"/api/residents/{resident.pk}/identity", {"purpose": "看看"})
+    assert refused.status_code == 403
+
+
+def test_audit_api_is_for_auditors(api_as: Any, city: Any, make_user: Any, resident: Any) -> None:
+    refused = api_as(make_user("community_worker", city.city)).get("/api/audit")
+    assert refused.status_code == 403
+    response = api_as(make_user("auditor", city.city)).get("/api/audit", action="resident.create")
+    assert response.status_code == 200
+    assert response.json()["total"] == 1
+    assert response.json()["items"][0]["object_id"] == str(resident.pk)
+
+
+def test_organisations_are_public(api_as: Any, city: Any) -> None:
+    response = api_as(None).get("/api/organisations", kind="community")
+    assert response.status_code == 200
+    assert {o["code"] for o in response.json()} == {"T1.1.1.1", "T1.1.1.2", "T1.2.1.1"}
+
+
+def test_unexpected_error_is_500_problem_without_a_traceback(
+    api_as: Any,
+    city: Any,
+    make_user: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from civichub.core import selectors
+
+    def explode(**kwargs: Any) -> None:
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr(selectors, "user_roles", explode)
+    response = api_as(make_user("community_worker", city.city)).get("/api/me")
+    assert response.status_code == 500
+    text = response.content.decode()
+    assert "Traceback" not in text and "secret internal detail" not in text
+    assert response.json()["title"] == "Internal error"
+
+
+def test_unknown_api_path_is_a_404_problem(city: Any) -> None:
+    from django.test import Client
+
+    response = Client().get("/api/no/such/thing")
+    assert response.status_code == 404
+
+
+def test_permission_probe(api_as: Any, city: Any, make_user: Any) -> None:
+    client = api_as(make_user("community_worker", city.community_a1))
+    inside = client.get("/api/permissions/core.resident.view", organisation_id=city.community_a1.pk)
+    outside = client.get(
+        "/api/permissions/core.resident.view", organisation_id=city.community_b1.pk
+    )
+    assert inside.json()["allowed"] is True and outside.json()["allowed"] is False
+    assert client.get("/api/permissions/core.nope").status_code == 404
