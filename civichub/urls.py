@@ -9,7 +9,7 @@ from django.urls import URLPattern, URLResolver, include, path
 
 from civichub.api import api
 from civichub.core.registry import modules
-from civichub.core.views import CivicLoginView, CivicPasswordChangeView
+from civichub.core.views import CivicLoginView, CivicPasswordChangeView, language_switch
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -24,7 +24,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("healthz", healthz, name="healthz"),
     path("api/", api.urls),
     path("admin/", admin.site.urls),
-    path("i18n/", include("django.conf.urls.i18n")),
+    path("i18n/setlang/", language_switch, name="set_language"),
     path("accounts/login/", CivicLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", CivicPasswordChangeView.as_view(), name="password_change"),

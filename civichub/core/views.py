@@ -224,3 +224,17 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None) 
         {"title": _("无权访问"), "message": message or _("您没有权限查看此页面。")},
         status=403,
     )
+
+
+def language_switch(request: HttpRequest) -> HttpResponse:
+    """Django's language switch (cookie, works without JavaScript); a signed-in user's choice is
+    also kept on the account, so notifications arrive in the same language."""
+    from django.views.i18n import set_language
+
+    response = set_language(request)
+    language = request.POST.get("language", "")
+    user = request.user
+    if (request.method == "POST" and isinstance(user, User) and user.is_authenticated
+            and language in {"zh-hans", "en"} and user.language != language):
+        services.user_set_language(actor=user, language=language)
+    return response

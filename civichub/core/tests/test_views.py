@@ -1,0 +1,137 @@
+"""Core pages through Django's test client (the browser tests in tests/browser drive Chromium)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.test import Client
+
+from civichub.core import services
+from civichub.core.models import AuditEvent, User
+
+
+def _client(user: Any) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_login_page_is_served_in_chinese_by_default(db: Any) -> None:
+    response = Client().get("/accounts/login/")
+    assert response.status_code == 200
+    assert '<html lang="zh-Hans">' in response.content.decode()
+    assert "登录" in response.content.decode()
+
+
+def test_pages_send_a_content_security_policy(db: Any) -> None:
+    response = Client().get("/accounts/login/")
+    policy = response["Content-Security-Policy"]
+    assert "default-src 'self'" in policy and "object-src 'none'" in policy
+
+
+def test_dashboard_shows_the_tiles_of_the_users_roles(city: Any, make_user: Any) -> None:
+    services.resident_create(actor=None, name="甲", community=city.community_a1)
+    worker = make_user("community_worker", city.community_a1)
+    page = _client(worker).get("/dashboard/").content.decode()
+    assert "辖区居民" in page and "今日审计记录" not in page
+    auditor = make_user("auditor", city.city)
+    page = _client(auditor).get("/dashboard/").content.decode()
+    assert "今日审计记录" in page and "辖区居民" not in page
+
+
+def test_dashboard_needs_a_login(db: Any) -> None:
+    response = Client().get("/dashboard/")
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_audit_page_is_refused_to_a_community_worker(city: Any, make_user: Any) -> None:
+    response = _client(make_user("community_worker", city.city)).get("/audit/")
+    assert response.status_code == 403
+
+
+def test_audit_page_filters_by_action(city: Any, make_user: Any) -> None:
+    services.resident_create(actor=None, name="甲", community=city.community_a1)
+    page = _client(make_user("auditor", city.city)).get("/audit/", {"action": "resident."})
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert "resident.create" in text and "organisation.create" not in text
+
+
+def test_audit_page_tolerates_nonsense_filters(city: Any, make_user: Any) -> None:
+    client = _client(make_user("auditor", city.city))
+    response = client.get("/audit/", {"since": "not-a-date", "page": "-3"})
+    assert response.status_code == 200
+
+
+def test_resident_page_shows_the_masked_number_and_audits_the_view(city: Any,
+                                                                  make_user: Any) -> None:
+    resident = services.resident_create(actor=None, name="甲", community=city.community_a1,
+                                        identity_number="11010519491231002X")
+    worker = make_user("community_worker", city.community_a1)
+    text = _client(worker).get(f"/residents/{resident.pk}/").content.decode()
+    assert "**************002X" in text and "11010519491231002X" not in text
+    assert AuditEvent.objects.filter(action="resident.view", actor=worker).count() == 1
+
+
+def test_registrar_reveals_the_number_after_stating_a_purpose(city: Any,
+                                                             make_user: Any) -> None:
+    resident = services.resident_create(actor=None, name="甲", community=city.community_a1,
+                                        identity_number="11010519491231002X")
+    registrar = make_user("registrar", city.city)
+    client = _client(registrar)
+    refused = client.post(f"/residents/{resident.pk}/", {"purpose": ""}).content.decode()
+    assert "11010519491231002X" not in refused
+    shown = client.post(f"/residents/{resident.pk}/", {"purpose": "户籍核验"}).content.decode()
+    assert "11010519491231002X" in shown
+    assert AuditEvent.objects.filter(action="resident.view_identity",
+                                     purpose="户籍核验").count() == 1
+
+
+def test_resident_page_outside_scope_is_403(city: Any, make_user: Any) -> None:
+    resident = services.resident_create(actor=None, name="甲", community=city.community_a1)
+    client = _client(make_user("community_worker", city.community_b1))
+    assert client.get(f"/residents/{resident.pk}/").status_code == 403
+
+
+def test_password_change_page_goes_through_the_service(city: Any, make_user: Any) -> None:
+    user = make_user("community_worker", city.city, password="old password 123")
+    client = _client(user)
+    weak = client.post("/accounts/password/", {"old_password": "old password 123",
+                                               "new_password1": "1234",
+                                               "new_password2": "1234"})
+    assert weak.status_code == 200
+    done = client.post("/accounts/password/", {"old_password": "old password 123",
+                                               "new_password1": "a much better one 77",
+                                               "new_password2": "a much better one 77"})
+    assert done.status_code == 302
+    user.refresh_from_db()
+    assert user.check_password("a much better one 77")
+    assert AuditEvent.objects.filter(action="user.password_change").count() == 1
+    assert client.get("/dashboard/").status_code == 200  # still signed in
+
+
+def test_language_switch_sets_the_cookie_and_the_account_language(city: Any,
+                                                                  make_user: Any) -> None:
+    user = make_user("community_worker", city.city)
+    client = _client(user)
+    response = client.post("/i18n/setlang/", {"language": "en", "next": "/dashboard/"})
+    assert response.status_code == 302
+    assert response.cookies["django_language"].value == "en"
+    assert User.objects.get(pk=user.pk).language == "en"
+    page = client.get("/dashboard/").content.decode()
+    assert '<html lang="en">' in page
+
+
+def test_login_is_throttled_after_repeated_failures(city: Any, make_user: Any) -> None:
+    make_user(None, None, username="target", password="the right one 123")
+    client = Client()
+    for _ in range(5):
+        client.post("/accounts/login/", {"username": "target", "password": "wrong"})
+    locked = client.post("/accounts/login/", {"username": "target",
+                                              "password": "the right one 123"})
+    assert locked.status_code == 429
+    assert "锁定" in locked.content.decode()
+
+
+def test_healthz_answers(db: Any) -> None:
+    assert Client().get("/healthz").json() == {"status": "ok"}
