@@ -44,12 +44,18 @@ def enqueue_task(periodic: PeriodicTask) -> None:
 
 
 def claim_and_enqueue(
-    periodic: PeriodicTask, slot: int, enqueue: Callable[[PeriodicTask], None] = enqueue_task
+    periodic: PeriodicTask,
+    slot: int,
+    enqueue: Callable[[PeriodicTask], None] = enqueue_task,
+    *,
+    at: dt.datetime | None = None,
 ) -> bool:
     """Claim `slot` for `periodic` and enqueue it; False when another scheduler has the slot."""
     try:
         with transaction.atomic():
-            PeriodicTaskRun.objects.create(name=periodic.name, slot=slot)
+            PeriodicTaskRun.objects.create(
+                name=periodic.name, slot=slot, claimed_at=at or dt.datetime.now(tz=dt.UTC)
+            )
             enqueue(periodic)
     except IntegrityError:
         return False
@@ -88,7 +94,9 @@ class Scheduler:
             if self._settled.get(periodic.name) == slot:
                 continue
             try:
-                won = claim_and_enqueue(periodic, slot, self.enqueue)
+                won = claim_and_enqueue(
+                    periodic, slot, self.enqueue, at=dt.datetime.fromtimestamp(moment, tz=dt.UTC)
+                )
             except Exception:
                 # Leave the slot unsettled: the next tick tries again.
                 logger.exception("could not enqueue periodic task %s", periodic.name)

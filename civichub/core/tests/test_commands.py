@@ -114,9 +114,10 @@ def test_old_claims_are_pruned(db: Any) -> None:
 
 # Running the commands as processes ------------------------------------------------------------
 
-# Variables that would point a child process at the services of the test run instead of its own
-# fresh SQLite data directory.
-_SERVICE_VARIABLES = (
+# Variables of the test run that a child process must not inherit: they would point it at the
+# run's services instead of its own fresh SQLite data directory, or relax its checks.
+_TEST_RUN_VARIABLES = (
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
     "DATABASE_URL",
     "REDIS_URL",
     "CIVICHUB_TEST_DATABASE_URL",
@@ -129,7 +130,7 @@ _SERVICE_VARIABLES = (
 
 
 def civichub_env(data_dir: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _SERVICE_VARIABLES}
+    env = {k: v for k, v in os.environ.items() if k not in _TEST_RUN_VARIABLES}
     env.update(
         CIVICHUB_DATA_DIR=str(data_dir),
         DJANGO_SETTINGS_MODULE="civichub.settings",
