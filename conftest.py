@@ -24,7 +24,7 @@ def pytest_configure(config: pytest.Config) -> None:
         with dbguard.lifted(self.connection):
             original(self, sql_list)
 
-    BaseDatabaseOperations.execute_sql_flush = execute_sql_flush  # type: ignore[method-assign]
+    BaseDatabaseOperations.execute_sql_flush = execute_sql_flush  # type: ignore[assignment,method-assign]
 
 
 def require_service(name: str, reason: str) -> None:

@@ -122,7 +122,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "civichub.sqlite3",
+            "NAME": str(DATA_DIR / "civichub.sqlite3"),
             "OPTIONS": {
                 # WAL lets readers run beside the one writer; IMMEDIATE avoids lock upgrades
                 # failing mid-transaction when the web server and the worker both write.

@@ -21,7 +21,7 @@ admin.site.has_permission = _admin_has_permission  # type: ignore[method-assign]
 admin.site.site_header = "civichub"
 
 
-class CivicModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class CivicModelAdmin(admin.ModelAdmin[Any]):
     """Read-only by default; writes go through services, exposed as admin actions or pages."""
 
     view_action = "core.admin.access"

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.utils.translation import gettext_lazy as _
 
 from civichub.core.registry import (
@@ -10,6 +12,9 @@ from civichub.core.registry import (
     RoleDef,
     Tile,
 )
+
+if TYPE_CHECKING:
+    from civichub.core.models import Resident, User
 
 STAFF_ROLES = frozenset(
     {
@@ -24,11 +29,11 @@ STAFF_ROLES = frozenset(
 )
 
 
-def _is_own_resident_record(user, resident) -> bool:  # type: ignore[no-untyped-def]
+def _is_own_resident_record(user: User, resident: Resident) -> bool:
     return user.resident_id is not None and user.resident_id == resident.pk
 
 
-def _resident_count(user) -> int:  # type: ignore[no-untyped-def]
+def _resident_count(user: User) -> int:
     from civichub.core.models import Resident
     from civichub.core.permissions import scope_filter
 
@@ -37,7 +42,7 @@ def _resident_count(user) -> int:  # type: ignore[no-untyped-def]
     ).count()
 
 
-def _audit_today(user) -> int:  # type: ignore[no-untyped-def]
+def _audit_today(user: User) -> int:
     from django.utils import timezone
 
     from civichub.core.selectors import AuditFilter, audit_search

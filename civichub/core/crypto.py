@@ -47,7 +47,7 @@ def encrypt_identity(value: str) -> bytes:
     return _fernet().encrypt(normalise_identity_number(value).encode())
 
 
-def decrypt_identity(token: bytes) -> str:
+def decrypt_identity(token: bytes | memoryview) -> str:
     return _fernet().decrypt(bytes(token)).decode()
 
 

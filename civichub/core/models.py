@@ -141,7 +141,7 @@ class User(AbstractUser):
         max_length=10, choices=[("zh-hans", "简体中文"), ("en", "English")], default="zh-hans"
     )
 
-    class Meta(AbstractUser.Meta):
+    class Meta(AbstractUser.Meta):  # type: ignore[name-defined]
         swappable = "AUTH_USER_MODEL"
         verbose_name = _("账号")
         verbose_name_plural = _("账号")

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.apps import AppConfig, apps
+from django.utils.functional import Promise
 
 if TYPE_CHECKING:
     from civichub.core.models import User
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class RoleDef:
     key: str
-    label: str  # zh-Hans, translated with gettext
+    label: str | Promise  # zh-Hans source text, translated with gettext
     description: str = ""
 
 
@@ -35,7 +36,7 @@ class ActionDef:
 
 @dataclass(frozen=True)
 class NavItem:
-    label: str
+    label: str | Promise
     url_name: str
     action: str | None = None  # shown only to users allowed this action somewhere
     order: int = 100
@@ -46,7 +47,7 @@ class NavItem:
 class Tile:
     """A dashboard tile. `value` returns a figure for the user (already scope-filtered)."""
 
-    label: str
+    label: str | Promise
     url_name: str
     action: str
     value: Callable[[User], str | int] | None = None

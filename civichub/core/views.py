@@ -70,7 +70,8 @@ def domain_errors_as_http(func: Any) -> Any:
 
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
-            return func(request, *args, **kwargs)  # type: ignore[no-any-return]
+            response: HttpResponse = func(request, *args, **kwargs)
+            return response
         except (DomainPermissionDenied, NotAuthenticated) as exc:
             raise DjangoPermissionDenied(exc.message) from exc
         except NotFound as exc:
@@ -234,7 +235,12 @@ def language_switch(request: HttpRequest) -> HttpResponse:
     response = set_language(request)
     language = request.POST.get("language", "")
     user = request.user
-    if (request.method == "POST" and isinstance(user, User) and user.is_authenticated
-            and language in {"zh-hans", "en"} and user.language != language):
+    if (
+        request.method == "POST"
+        and isinstance(user, User)
+        and user.is_authenticated
+        and language in {"zh-hans", "en"}
+        and user.language != language
+    ):
         services.user_set_language(actor=user, language=language)
     return response

@@ -74,6 +74,7 @@ def test_identity_number_is_encrypted_at_rest_and_found_by_keyed_hash(
     assert VALID_ID not in raw_row and VALID_ID[:14] not in raw_row
     assert resident.identity_masked == "*" * 14 + "002X"
     assert resident.birth_year == 1949
+    assert resident.identity_encrypted is not None
     assert crypto.decrypt_identity(resident.identity_encrypted) == VALID_ID
     registrar = make_user("registrar", city.district_a)
     found = selectors.resident_find_by_identity(

@@ -63,28 +63,31 @@ def test_audit_page_tolerates_nonsense_filters(city: Any, make_user: Any) -> Non
     assert response.status_code == 200
 
 
-def test_resident_page_shows_the_masked_number_and_audits_the_view(city: Any,
-                                                                  make_user: Any) -> None:
-    resident = services.resident_create(actor=None, name="甲", community=city.community_a1,
-                                        identity_number="11010519491231002X")
+def test_resident_page_shows_the_masked_number_and_audits_the_view(
+    city: Any, make_user: Any
+) -> None:
+    resident = services.resident_create(
+        actor=None, name="甲", community=city.community_a1, identity_number="11010519491231002X"
+    )
     worker = make_user("community_worker", city.community_a1)
     text = _client(worker).get(f"/residents/{resident.pk}/").content.decode()
     assert "**************002X" in text and "11010519491231002X" not in text
     assert AuditEvent.objects.filter(action="resident.view", actor=worker).count() == 1
 
 
-def test_registrar_reveals_the_number_after_stating_a_purpose(city: Any,
-                                                             make_user: Any) -> None:
-    resident = services.resident_create(actor=None, name="甲", community=city.community_a1,
-                                        identity_number="11010519491231002X")
+def test_registrar_reveals_the_number_after_stating_a_purpose(city: Any, make_user: Any) -> None:
+    resident = services.resident_create(
+        actor=None, name="甲", community=city.community_a1, identity_number="11010519491231002X"
+    )
     registrar = make_user("registrar", city.city)
     client = _client(registrar)
     refused = client.post(f"/residents/{resident.pk}/", {"purpose": ""}).content.decode()
     assert "11010519491231002X" not in refused
     shown = client.post(f"/residents/{resident.pk}/", {"purpose": "户籍核验"}).content.decode()
     assert "11010519491231002X" in shown
-    assert AuditEvent.objects.filter(action="resident.view_identity",
-                                     purpose="户籍核验").count() == 1
+    assert (
+        AuditEvent.objects.filter(action="resident.view_identity", purpose="户籍核验").count() == 1
+    )
 
 
 def test_resident_page_outside_scope_is_403(city: Any, make_user: Any) -> None:
@@ -96,13 +99,19 @@ def test_resident_page_outside_scope_is_403(city: Any, make_user: Any) -> None:
 def test_password_change_page_goes_through_the_service(city: Any, make_user: Any) -> None:
     user = make_user("community_worker", city.city, password="old password 123")
     client = _client(user)
-    weak = client.post("/accounts/password/", {"old_password": "old password 123",
-                                               "new_password1": "1234",
-                                               "new_password2": "1234"})
+    weak = client.post(
+        "/accounts/password/",
+        {"old_password": "old password 123", "new_password1": "1234", "new_password2": "1234"},
+    )
     assert weak.status_code == 200
-    done = client.post("/accounts/password/", {"old_password": "old password 123",
-                                               "new_password1": "a much better one 77",
-                                               "new_password2": "a much better one 77"})
+    done = client.post(
+        "/accounts/password/",
+        {
+            "old_password": "old password 123",
+            "new_password1": "a much better one 77",
+            "new_password2": "a much better one 77",
+        },
+    )
     assert done.status_code == 302
     user.refresh_from_db()
     assert user.check_password("a much better one 77")
@@ -110,8 +119,9 @@ def test_password_change_page_goes_through_the_service(city: Any, make_user: Any
     assert client.get("/dashboard/").status_code == 200  # still signed in
 
 
-def test_language_switch_sets_the_cookie_and_the_account_language(city: Any,
-                                                                  make_user: Any) -> None:
+def test_language_switch_sets_the_cookie_and_the_account_language(
+    city: Any, make_user: Any
+) -> None:
     user = make_user("community_worker", city.city)
     client = _client(user)
     response = client.post("/i18n/setlang/", {"language": "en", "next": "/dashboard/"})
@@ -127,8 +137,9 @@ def test_login_is_throttled_after_repeated_failures(city: Any, make_user: Any) -
     client = Client()
     for _ in range(5):
         client.post("/accounts/login/", {"username": "target", "password": "wrong"})
-    locked = client.post("/accounts/login/", {"username": "target",
-                                              "password": "the right one 123"})
+    locked = client.post(
+        "/accounts/login/", {"username": "target", "password": "the right one 123"}
+    )
     assert locked.status_code == 429
     assert "锁定" in locked.content.decode()
 
