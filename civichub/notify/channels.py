@@ -1,0 +1,282 @@
+"""Channel adapters: email over SMTP, SMS through a pluggable gateway, Web Push. Each has
+`send(delivery) -> None` and raises `TemporaryDeliveryError` (try again later) or
+`PermanentDeliveryError` (do not retry). An adapter instance serves one batch of deliveries and
+is closed after it, so that, for example, one SMTP connection carries the whole batch."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import smtplib
+from functools import lru_cache
+from typing import Any
+
+import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.module_loading import import_string
+from py_vapid import Vapid01
+from pywebpush import WebPushException, webpush
+
+from civichub.notify.models import (
+    Channel,
+    Delivery,
+    Notification,
+    Priority,
+    PushSubscription,
+    SmsLog,
+)
+
+logger = logging.getLogger("civichub.notify")
+
+
+class DeliveryError(Exception):
+    permanent = False
+
+
+class TemporaryDeliveryError(DeliveryError):
+    """The channel could not take the message now (network, server busy): retry with backoff."""
+
+
+class PermanentDeliveryError(DeliveryError):
+    """Retrying cannot help (no address, address refused, subscription gone)."""
+
+    permanent = True
+
+
+class ChannelAdapter:
+    channel: str = ""
+
+    def send(self, delivery: Delivery) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what the adapter holds open across a batch."""
+
+
+def recipient_phone(notification: Notification) -> str:
+    user = notification.recipient
+    if user.phone:
+        return str(user.phone)
+    resident = user.resident
+    return str(resident.phone) if resident is not None else ""
+
+
+# Email -----------------------------------------------------------------------------------
+
+
+class EmailAdapter(ChannelAdapter):
+    """Plain-text mail through Django's email backend (SMTP settings from CIVICHUB_SMTP_*)."""
+
+    channel = Channel.EMAIL
+
+    def __init__(self) -> None:
+        self._connection: Any = None
+
+    def _open(self) -> Any:
+        if self._connection is None:
+            self._connection = get_connection(fail_silently=False)
+        return self._connection
+
+    def send(self, delivery: Delivery) -> None:
+        notification = delivery.notification
+        address = notification.recipient.email
+        if not address:
+            raise PermanentDeliveryError("the recipient has no email address")
+        message = EmailMessage(
+            subject=notification.subject,
+            body=notification.body,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[address],
+            headers={
+                "Content-Language": "zh-Hans"
+                if notification.language == "zh-hans"
+                else notification.language,
+                "X-Civichub-Delivery": str(delivery.pk),
+            },
+            connection=self._open(),
+        )
+        try:
+            message.send()
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _msg in exc.recipients.values()]
+            if codes and all(code >= 500 for code in codes):
+                raise PermanentDeliveryError(f"address refused: {codes}") from exc
+            self._drop()
+            raise TemporaryDeliveryError(f"address refused for now: {codes}") from exc
+        except smtplib.SMTPResponseException as exc:
+            # Authentication and sender problems are configuration an operator can fix; the
+            # message itself is fine, so they are retried like an outage.
+            permanent = exc.smtp_code >= 500 and not isinstance(
+                exc, smtplib.SMTPAuthenticationError | smtplib.SMTPSenderRefused
+            )
+            self._drop()
+            text = f"SMTP {exc.smtp_code}: {exc.smtp_error!r}"
+            if permanent:
+                raise PermanentDeliveryError(text) from exc
+            raise TemporaryDeliveryError(text) from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            self._drop()
+            raise TemporaryDeliveryError(f"SMTP unavailable: {exc}") from exc
+
+    def _drop(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.close()
+            except (smtplib.SMTPException, OSError):
+                logger.debug("closing a broken SMTP connection failed", exc_info=True)
+            self._connection = None
+
+    def close(self) -> None:
+        self._drop()
+
+
+# SMS -------------------------------------------------------------------------------------
+
+
+def sms_text(notification: Notification) -> str:
+    separator = "：" if notification.language == "zh-hans" else ": "
+    return f"{notification.subject}{separator}{notification.body}"
+
+
+class LoggingSmsAdapter(ChannelAdapter):
+    """For the demo and for development: logs the text and records it in SmsLog instead of
+    handing it to a gateway. A real gateway adapter subclasses ChannelAdapter the same way and
+    is named in CIVICHUB_SMS_ADAPTER."""
+
+    channel = Channel.SMS
+
+    def send(self, delivery: Delivery) -> None:
+        phone = recipient_phone(delivery.notification)
+        if not phone:
+            raise PermanentDeliveryError("the recipient has no phone number")
+        text = sms_text(delivery.notification)
+        logger.info("SMS to …%s: %s", phone[-4:], text)
+        SmsLog.objects.create(delivery=delivery, phone=phone, text=text)
+
+
+# Web Push --------------------------------------------------------------------------------
+
+# How long a push service keeps a message for an offline browser, and how urgently it wakes the
+# device (RFC 8030 §5.2 and §5.3).
+PUSH_TTL_SECONDS: dict[str, int] = {Priority.NORMAL: 24 * 3600, Priority.EMERGENCY: 12 * 3600}
+PUSH_URGENCY: dict[str, str] = {Priority.NORMAL: "normal", Priority.EMERGENCY: "high"}
+PUSH_TIMEOUT_SECONDS = 10
+
+
+@lru_cache(maxsize=1)
+def vapid_key() -> Vapid01:
+    """The VAPID signing key: from CIVICHUB_VAPID_PRIVATE_KEY (PEM, or base64url DER or raw),
+    else a P-256 key generated once into the data directory."""
+    configured = settings.WEBPUSH_VAPID_PRIVATE_KEY.strip()
+    if configured:
+        if "-----BEGIN" in configured:
+            return Vapid01.from_pem(configured.encode())
+        return Vapid01.from_string(configured)
+    key_file = settings.DATA_DIR / "keys" / "vapid_private.pem"
+    if not key_file.exists():
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        key = ec.generate_private_key(ec.SECP256R1())
+        key_file.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        key_file.chmod(0o600)
+    return Vapid01.from_pem(key_file.read_bytes())
+
+
+def vapid_public_key() -> str:
+    """The application server key a browser passes to pushManager.subscribe()."""
+    raw = vapid_key().public_key.public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def push_payload(notification: Notification) -> str:
+    return json.dumps(
+        {
+            "title": notification.subject,
+            "body": notification.body,
+            "url": reverse("notify:inbox"),
+            "id": notification.pk,
+            "priority": notification.dispatch.priority,
+        },
+        ensure_ascii=False,
+    )
+
+
+class WebPushAdapter(ChannelAdapter):
+    """Sends to every browser the user subscribed. Delivered if any browser accepted it; a
+    subscription the push service no longer knows (404, 410) is removed."""
+
+    channel = Channel.PUSH
+
+    def __init__(self) -> None:
+        self._session = requests.Session()
+
+    def send(self, delivery: Delivery) -> None:
+        notification = delivery.notification
+        subscriptions = list(PushSubscription.objects.filter(user_id=notification.recipient_id))
+        if not subscriptions:
+            raise PermanentDeliveryError("the recipient has no push subscription")
+        priority = notification.dispatch.priority
+        payload = push_payload(notification)
+        delivered, temporary, permanent = 0, [], []
+        for subscription in subscriptions:
+            try:
+                webpush(
+                    subscription_info=subscription.subscription_info(),
+                    data=payload,
+                    vapid_private_key=vapid_key(),
+                    vapid_claims={"sub": settings.WEBPUSH_VAPID_SUBJECT},
+                    ttl=PUSH_TTL_SECONDS.get(priority, PUSH_TTL_SECONDS[Priority.NORMAL]),
+                    headers={"Urgency": PUSH_URGENCY.get(priority, "normal")},
+                    timeout=PUSH_TIMEOUT_SECONDS,
+                    requests_session=self._session,
+                )
+            except WebPushException as exc:
+                status = exc.status_code
+                if status in (404, 410):
+                    subscription.delete()
+                    permanent.append(f"{status} subscription gone")
+                elif status is not None and (status == 429 or status >= 500):
+                    temporary.append(f"{status}")
+                else:
+                    permanent.append(f"{status}: {exc.message}"[:200])
+            except (requests.RequestException, OSError) as exc:
+                temporary.append(type(exc).__name__)
+            except ValueError as exc:  # malformed subscription keys
+                permanent.append(f"bad subscription: {exc}"[:200])
+            else:
+                delivered += 1
+                PushSubscription.objects.filter(pk=subscription.pk).update(
+                    last_success_at=timezone.now()
+                )
+        if delivered:
+            return
+        if temporary:
+            raise TemporaryDeliveryError("push service unavailable: " + ", ".join(temporary))
+        raise PermanentDeliveryError("push refused: " + "; ".join(permanent))
+
+    def close(self) -> None:
+        self._session.close()
+
+
+def adapter_for(channel: str) -> ChannelAdapter:
+    if channel == Channel.EMAIL:
+        return EmailAdapter()
+    if channel == Channel.SMS:
+        adapter: ChannelAdapter = import_string(settings.SMS_ADAPTER)()
+        return adapter
+    if channel == Channel.PUSH:
+        return WebPushAdapter()
+    raise ValueError(f"no adapter for channel {channel!r}")

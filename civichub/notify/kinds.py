@@ -1,0 +1,137 @@
+"""The registry of notification kinds. A module registers each kind it sends, with its
+preference category, its default channels and a subject and body template in every language, from
+its AppConfig.ready():
+
+    from civichub.notify.kinds import NotificationKind, register
+    register(NotificationKind(key="casework.case_assigned", category="service", ...))
+
+Templates are Django templates rendered without HTML escaping (they become mail, SMS and push
+text; pages escape them when they show them)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from django.template import Context, Engine, Template
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+LANGUAGES: tuple[str, ...] = ("zh-hans", "en")
+DEFAULT_LANGUAGE = "zh-hans"
+
+
+@dataclass(frozen=True)
+class Category:
+    """A group of kinds that a user switches on or off per channel on the preferences page."""
+
+    key: str
+    label: str | Promise
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class NotificationKind:
+    key: str
+    category: str
+    subject: dict[str, str]  # language → template source
+    body: dict[str, str]
+    default_channels: tuple[str, ...] = ("inapp",)
+    description: str = ""
+
+
+_categories: dict[str, Category] = {}
+_kinds: dict[str, NotificationKind] = {}
+
+
+def register_category(category: Category) -> None:
+    _categories[category.key] = category
+
+
+def register(kind: NotificationKind) -> None:
+    from civichub.notify.models import Channel
+
+    if kind.key in _kinds and _kinds[kind.key] != kind:
+        raise RuntimeError(f"notification kind {kind.key} registered twice")
+    if kind.category not in _categories:
+        raise RuntimeError(f"notification kind {kind.key}: unknown category {kind.category}")
+    missing = [lang for lang in LANGUAGES if lang not in kind.subject or lang not in kind.body]
+    if missing:
+        raise RuntimeError(f"notification kind {kind.key}: no template for {', '.join(missing)}")
+    unknown = set(kind.default_channels) - set(Channel.values)
+    if unknown:
+        raise RuntimeError(f"notification kind {kind.key}: unknown channels {sorted(unknown)}")
+    _kinds[kind.key] = kind
+
+
+def get(key: str) -> NotificationKind | None:
+    return _kinds.get(key)
+
+
+def all_kinds() -> dict[str, NotificationKind]:
+    return dict(_kinds)
+
+
+def categories() -> list[Category]:
+    return sorted(_categories.values(), key=lambda c: c.order)
+
+
+@lru_cache(maxsize=512)
+def _compiled(source: str) -> Template:
+    engine = Engine.get_default()
+    return engine.from_string("{% autoescape off %}" + source + "{% endautoescape %}")
+
+
+_SPACE = re.compile(r"\s+")
+
+
+def render(kind: NotificationKind, language: str, context: dict[str, Any]) -> dict[str, str]:
+    """The subject (one line) and body for one language."""
+    if language not in kind.subject:
+        language = DEFAULT_LANGUAGE
+    ctx = Context(context, autoescape=False)
+    subject = _SPACE.sub(" ", _compiled(kind.subject[language]).render(ctx)).strip()
+    body = _compiled(kind.body[language]).render(ctx).strip()
+    return {"subject": subject[:200], "body": body}
+
+
+# Platform categories and kinds -----------------------------------------------------------
+
+register_category(Category("account", _("账号与安全"), 10))
+register_category(Category("service", _("办事进度"), 20))
+register_category(Category("alert", _("预警与公告"), 30))
+register_category(Category("system", _("系统消息"), 90))
+
+register(
+    NotificationKind(
+        key="notify.test",
+        category="system",
+        subject={"zh-hans": "测试通知", "en": "Test notification"},
+        body={
+            "zh-hans": "这是一条由{{ sender }}发出的测试通知，用于检查通知渠道是否畅通。"
+            "{% if message %}\n\n{{ message }}{% endif %}",
+            "en": "This is a test notification sent by {{ sender }} to check that the notification "
+            "channels work.{% if message %}\n\n{{ message }}{% endif %}",
+        },
+        default_channels=("inapp",),
+        description="An operator checks the channels.",
+    )
+)
+
+register(
+    NotificationKind(
+        key="core.password_changed",
+        category="account",
+        subject={"zh-hans": "您的密码已修改", "en": "Your password was changed"},
+        body={
+            "zh-hans": "{{ name }}，您的 civichub 账号密码已于 {{ changed_at }} 修改。"
+            "如果不是您本人操作，请立即联系管理员。",
+            "en": "{{ name }}, the password of your civichub account was changed at "
+            "{{ changed_at }}. If you did not do this, contact the administrator at once.",
+        },
+        default_channels=("inapp", "email"),
+        description="Sent to the account holder after a password change.",
+    )
+)

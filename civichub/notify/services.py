@@ -1,0 +1,767 @@
+"""Every write to the outbox. Keyword-only, typed, atomic and audited.
+
+Sending is in two halves. `notification_send` writes the inbox rows and the deliveries in bulk
+and, once the transaction commits, enqueues one task per chunk of delivery ids. A worker then
+claims deliveries with a conditional UPDATE (state queued → sending, with a fresh lease token),
+sends them through the channel adapter, and records the outcome only while its claim still
+holds. `delivery_sweep` runs periodically: it re-queues deferred deliveries and temporary
+failures that are due, and takes back leases that expired with their worker.
+
+`notification_send` does not check a permission: a module calls it after checking its own
+(a case handler notifying a resident need not be allowed anything in `notify`). The actor is
+recorded in the audit log.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import logging
+import random
+import secrets
+import zoneinfo
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+from urllib.parse import urlparse
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+
+from civichub.core.audit import audit_record
+from civichub.core.errors import NotFound, ValidationFailed
+from civichub.core.models import User
+from civichub.core.permissions import require
+from civichub.notify import kinds
+from civichub.notify.channels import ChannelAdapter, DeliveryError, adapter_for
+from civichub.notify.models import (
+    OUTSIDE_CHANNELS,
+    Channel,
+    Delivery,
+    DeliveryState,
+    Dispatch,
+    FailureKind,
+    Notification,
+    NotificationPreference,
+    Priority,
+    PushSubscription,
+)
+
+logger = logging.getLogger("civichub.notify")
+
+RECIPIENT_CHUNK = 2000  # recipients read and written per round trip
+DELIVERY_TASK_CHUNK = 500  # deliveries per enqueued task
+CLAIM_BATCH = 20  # deliveries a worker claims at once; the lease must cover sending them all
+LEASE_SECONDS = 600
+SWEEP_PAGE = 5000
+SWEEP_MAX_PAGES = 400  # 2 million rows per sweep run; the next run continues
+STALE_QUEUE_SECONDS = 900  # a queued row whose task was lost is enqueued again after this
+MAX_BACKOFF_SECONDS = 6 * 3600
+EMERGENCY_TASK_PRIORITY = 50
+
+
+def _chunks(values: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for value in values:
+        chunk.append(value)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _profile_int(key: str, default: int) -> int:
+    value = settings.CIVICHUB_PROFILE.get(key, default)
+    return int(value) if isinstance(value, int | str) else default
+
+
+def _max_attempts() -> int:
+    return _profile_int("notification_max_attempts", 6)
+
+
+def retry_delay(attempt: int) -> dt.timedelta:
+    """Exponential backoff with "equal jitter": between half and all of base·2^(attempt-1), so
+    that deliveries failing together (a gateway outage) do not all come back at once."""
+    base = _profile_int("notification_backoff_seconds", 30)
+    ceiling = min(base * 2 ** max(attempt - 1, 0), MAX_BACKOFF_SECONDS)
+    return dt.timedelta(seconds=ceiling / 2 + random.uniform(0, ceiling / 2))
+
+
+def _preference_or_default(
+    preferences: dict[int, NotificationPreference], user_id: int
+) -> NotificationPreference:
+    return preferences.get(user_id) or NotificationPreference(user_id=user_id)
+
+
+# Sending ---------------------------------------------------------------------------------
+
+
+def _recipient_ids(recipients: Iterable[User | int] | QuerySet[User]) -> Iterator[list[int]]:
+    if isinstance(recipients, QuerySet):
+        ids: Iterable[int] = (
+            recipients.order_by("pk")
+            .values_list("pk", flat=True)
+            .distinct()
+            .iterator(chunk_size=RECIPIENT_CHUNK)
+        )
+    else:
+        seen: set[int] = set()
+        ids = (
+            pk
+            for pk in (r if isinstance(r, int) else r.pk for r in recipients)
+            if not (pk in seen or seen.add(pk))  # type: ignore[func-returns-value]
+        )
+    yield from _chunks(ids, RECIPIENT_CHUNK)
+
+
+def _validated_channels(kind: kinds.NotificationKind, channels: Iterable[str] | None) -> list[str]:
+    requested = list(channels) if channels is not None else list(kind.default_channels)
+    unknown = sorted(set(requested) - set(Channel.values))
+    if unknown:
+        raise ValidationFailed(
+            "Unknown notification channel.", errors={"channels": [f"unknown: {c}" for c in unknown]}
+        )
+    return [c for c in OUTSIDE_CHANNELS if c in requested]
+
+
+def _delivery_plan(
+    channel: str,
+    *,
+    preference: NotificationPreference,
+    category: str,
+    emergency: bool,
+    reachable: bool,
+    now: dt.datetime,
+) -> tuple[str, dt.datetime | None] | None:
+    """The initial state of one delivery, or None when it should not exist at all."""
+    if not reachable or preference.is_blocked(channel):
+        return None
+    if not emergency and not preference.channel_enabled(category, channel):
+        return None
+    if not emergency:
+        quiet_until = preference.quiet_until(now)
+        if quiet_until is not None:
+            return DeliveryState.DEFERRED, quiet_until
+    return DeliveryState.QUEUED, None
+
+
+@dataclass
+class _SendTally:
+    recipients: int = 0
+    deferred: int = 0
+    queued: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+
+    @property
+    def deliveries(self) -> int:
+        return self.deferred + sum(len(ids) for ids in self.queued.values())
+
+
+def _send_chunk(
+    *,
+    dispatch: Dispatch,
+    user_ids: list[int],
+    channels: list[str],
+    dedupe_key: str,
+    emergency: bool,
+    now: dt.datetime,
+    tally: _SendTally,
+) -> None:
+    contacts = list(
+        User.objects.filter(pk__in=user_ids, is_active=True).values_list(
+            "pk", "email", "phone", "resident__phone", "language"
+        )
+    )
+    if dedupe_key:
+        already = set(
+            Notification.objects.filter(
+                recipient_id__in=user_ids, dedupe_key=dedupe_key
+            ).values_list("recipient_id", flat=True)
+        )
+        contacts = [c for c in contacts if c[0] not in already]
+    if not contacts:
+        return
+    preferences = (
+        {p.user_id: p for p in NotificationPreference.objects.filter(user_id__in=user_ids)}
+        if channels
+        else {}
+    )
+    with_push = (
+        set(PushSubscription.objects.filter(user_id__in=user_ids).values_list("user_id", flat=True))
+        if Channel.PUSH in channels
+        else set()
+    )
+
+    notifications = [
+        Notification(
+            dispatch=dispatch,
+            recipient_id=pk,
+            dedupe_key=dedupe_key,
+            created_at=now,
+            language=language if language in kinds.LANGUAGES else kinds.DEFAULT_LANGUAGE,
+        )
+        for pk, _email, _phone, _resident_phone, language in contacts
+    ]
+    Notification.objects.bulk_create(notifications, batch_size=1000)
+    tally.recipients += len(notifications)
+    if not channels:
+        return
+
+    deliveries: list[Delivery] = []
+    for notification, (pk, email, phone, resident_phone, _lang) in zip(
+        notifications, contacts, strict=True
+    ):
+        preference = _preference_or_default(preferences, pk)
+        reachable: dict[str, bool] = {
+            Channel.EMAIL: bool(email),
+            Channel.SMS: bool(phone or resident_phone),
+            Channel.PUSH: pk in with_push,
+        }
+        for channel in channels:
+            plan = _delivery_plan(
+                channel,
+                preference=preference,
+                category=dispatch.category,
+                emergency=emergency,
+                reachable=reachable[channel],
+                now=now,
+            )
+            if plan is None:
+                continue
+            state, next_attempt_at = plan
+            deliveries.append(
+                Delivery(
+                    notification=notification,
+                    channel=channel,
+                    state=state,
+                    next_attempt_at=next_attempt_at,
+                    created_at=now,
+                    updated_at=now,
+                    enqueued_at=now if state == DeliveryState.QUEUED else None,
+                )
+            )
+    Delivery.objects.bulk_create(deliveries, batch_size=1000)
+    for delivery in deliveries:
+        if delivery.state == DeliveryState.QUEUED:
+            tally.queued[delivery.channel].append(delivery.pk)
+        else:
+            tally.deferred += 1
+
+
+@transaction.atomic
+def notification_send(
+    *,
+    recipients: Iterable[User | int] | QuerySet[User],
+    kind: str,
+    context: dict[str, Any],
+    priority: str = Priority.NORMAL,
+    channels: Iterable[str] | None = None,
+    actor: User | None = None,
+    dedupe_key: str | None = None,
+) -> Dispatch:
+    """Notify every recipient: an inbox row each, and a delivery per outside channel that their
+    preferences allow and that can reach them. Non-emergency deliveries in a recipient's quiet
+    hours wait, deferred, until the hours end. One audit row per call."""
+    definition = kinds.get(kind)
+    if definition is None:
+        raise ValidationFailed(f"Unknown notification kind {kind}.", errors={"kind": ["unknown"]})
+    if priority not in Priority.values:
+        raise ValidationFailed("Unknown priority.", errors={"priority": [f"unknown: {priority}"]})
+    if dedupe_key is not None and len(dedupe_key) > 200:
+        raise ValidationFailed("The dedupe key is too long.", errors={"dedupe_key": ["max 200"]})
+    outside = _validated_channels(definition, channels)
+    emergency = priority == Priority.EMERGENCY
+    now = timezone.now()
+    dispatch = Dispatch.objects.create(
+        kind=kind,
+        category=definition.category,
+        priority=priority,
+        actor=actor,
+        created_at=now,
+        texts={lang: kinds.render(definition, lang, context) for lang in kinds.LANGUAGES},
+    )
+    tally = _SendTally()
+    for user_ids in _recipient_ids(recipients):
+        _send_chunk(
+            dispatch=dispatch,
+            user_ids=user_ids,
+            channels=outside,
+            dedupe_key=dedupe_key or "",
+            emergency=emergency,
+            now=now,
+            tally=tally,
+        )
+    dispatch.recipient_count = tally.recipients
+    dispatch.delivery_count = tally.deliveries
+    dispatch.save(update_fields=["recipient_count", "delivery_count"])
+    audit_record(
+        actor=actor,
+        action="notification.send",
+        obj=dispatch,
+        changes={
+            "kind": kind,
+            "priority": priority,
+            "channels": ["inapp", *outside],
+            "recipients": tally.recipients,
+            "deliveries": tally.deliveries,
+            "deferred": tally.deferred,
+            "dedupe_key": dedupe_key or "",
+        },
+    )
+    for ids in tally.queued.values():
+        transaction.on_commit(partial(deliveries_enqueue, ids, emergency=emergency), robust=True)
+    return dispatch
+
+
+def deliveries_enqueue(delivery_ids: list[int], *, emergency: bool = False) -> int:
+    """One task per chunk of deliveries; returns how many tasks were enqueued."""
+    from civichub.notify.tasks import deliveries_send
+
+    task = deliveries_send
+    if emergency and task.get_backend().supports_priority:
+        task = task.using(priority=EMERGENCY_TASK_PRIORITY)
+    count = 0
+    for chunk in _chunks(delivery_ids, DELIVERY_TASK_CHUNK):
+        task.enqueue(chunk)
+        count += 1
+    return count
+
+
+def notification_test_send(
+    *,
+    actor: User,
+    recipient: User,
+    channels: list[str],
+    priority: str = Priority.NORMAL,
+    message: str = "",
+) -> Dispatch:
+    """An operator checks the channels end to end by notifying one account."""
+    require(actor, "notify.test.send")
+    return notification_send(
+        recipients=[recipient],
+        kind="notify.test",
+        priority=priority,
+        channels=channels,
+        actor=actor,
+        context={"sender": actor.display_name(), "message": message[:500]},
+    )
+
+
+# Delivering ------------------------------------------------------------------------------
+
+
+@dataclass
+class Claim:
+    token: str
+    expires_at: dt.datetime
+    deliveries: list[Delivery]
+
+
+def delivery_claim(
+    *,
+    delivery_ids: list[int],
+    now: dt.datetime | None = None,
+    lease_seconds: int = LEASE_SECONDS,
+) -> Claim:
+    """Takes the queued deliveries among `delivery_ids` for this worker alone: one conditional
+    UPDATE moves them to `sending` under a fresh lease token, and only rows still queued at that
+    moment move. A second worker claiming the same ids gets none of them."""
+    now = now or timezone.now()
+    token = secrets.token_hex(16)
+    expires_at = now + dt.timedelta(seconds=lease_seconds)
+    with transaction.atomic():
+        # SKIP LOCKED (PostgreSQL) keeps two workers from waiting on, or deadlocking over, rows
+        # the other is claiming; SQLite serialises the transaction instead.
+        free = list(
+            Delivery.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=delivery_ids, state=DeliveryState.QUEUED)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        if free:
+            Delivery.objects.filter(pk__in=free, state=DeliveryState.QUEUED).update(
+                state=DeliveryState.SENDING,
+                lease_token=token,
+                lease_expires_at=expires_at,
+                attempts=F("attempts") + 1,
+                updated_at=now,
+            )
+    claimed = list(
+        Delivery.objects.filter(pk__in=delivery_ids, state=DeliveryState.SENDING, lease_token=token)
+        .select_related("notification__dispatch", "notification__recipient__resident")
+        .order_by("pk")
+    )
+    return Claim(token=token, expires_at=expires_at, deliveries=claimed)
+
+
+def delivery_mark_sent(*, delivery: Delivery, token: str, now: dt.datetime | None = None) -> bool:
+    """Sent, if this worker's claim still holds; False if the lease was lost meanwhile."""
+    now = now or timezone.now()
+    return bool(
+        Delivery.objects.filter(
+            pk=delivery.pk, state=DeliveryState.SENDING, lease_token=token
+        ).update(
+            state=DeliveryState.SENT,
+            failure=FailureKind.NONE,
+            sent_at=now,
+            last_error="",
+            lease_token="",
+            lease_expires_at=None,
+            next_attempt_at=None,
+            updated_at=now,
+        )
+    )
+
+
+def _next_attempt_at(delivery: Delivery, now: dt.datetime) -> dt.datetime:
+    at = now + retry_delay(delivery.attempts)
+    if delivery.notification.dispatch.priority == Priority.EMERGENCY:
+        return at
+    preference = NotificationPreference.objects.filter(
+        user_id=delivery.notification.recipient_id
+    ).first()
+    if preference is None:
+        preference = NotificationPreference(user_id=delivery.notification.recipient_id)
+    return preference.quiet_until(at) or at
+
+
+def delivery_mark_failed(
+    *, delivery: Delivery, token: str, error: DeliveryError, now: dt.datetime | None = None
+) -> str:
+    """Records a failed attempt: retried later if temporary and attempts remain, otherwise
+    failed for good. Returns the resulting failure kind, or "" if the claim was lost."""
+    now = now or timezone.now()
+    permanent = error.permanent or delivery.attempts >= _max_attempts()
+    values: dict[str, Any] = {
+        "state": DeliveryState.FAILED,
+        "last_error": str(error)[:500],
+        "lease_token": "",
+        "lease_expires_at": None,
+        "updated_at": now,
+    }
+    if permanent:
+        values.update(failure=FailureKind.PERMANENT, next_attempt_at=None)
+    else:
+        values.update(
+            failure=FailureKind.TEMPORARY, next_attempt_at=_next_attempt_at(delivery, now)
+        )
+    updated = Delivery.objects.filter(
+        pk=delivery.pk, state=DeliveryState.SENDING, lease_token=token
+    ).update(**values)
+    if not updated:
+        return ""
+    return FailureKind.PERMANENT if permanent else FailureKind.TEMPORARY
+
+
+def delivery_attempt(
+    *, delivery: Delivery, token: str, expires_at: dt.datetime, adapter: ChannelAdapter
+) -> str:
+    """Sends one claimed delivery. Returns "sent", "temporary", "permanent", "lapsed" (the lease
+    ran out before sending, so another worker may own the row: nothing was sent) or "lost"."""
+    if timezone.now() >= expires_at:
+        return "lapsed"
+    try:
+        adapter.send(delivery)
+    except DeliveryError as exc:
+        return delivery_mark_failed(delivery=delivery, token=token, error=exc) or "lost"
+    except Exception as exc:
+        # An adapter bug or an unforeseen library error: retry like an outage, but log it loudly.
+        logger.exception("channel %s failed on delivery %s", delivery.channel, delivery.pk)
+        from civichub.notify.channels import TemporaryDeliveryError
+
+        error = TemporaryDeliveryError(f"{type(exc).__name__}: {exc}")
+        return delivery_mark_failed(delivery=delivery, token=token, error=error) or "lost"
+    if delivery_mark_sent(delivery=delivery, token=token):
+        return "sent"
+    logger.warning("delivery %s was sent after its lease was lost", delivery.pk)
+    return "lost"
+
+
+def delivery_batch_send(*, delivery_ids: list[int]) -> dict[str, int]:
+    """What a delivery task does: claim in small batches, send, record; one audit row."""
+    outcomes: dict[str, int] = defaultdict(int)
+    adapters: dict[str, ChannelAdapter] = {}
+    try:
+        for batch in _chunks(delivery_ids, CLAIM_BATCH):
+            claim = delivery_claim(delivery_ids=batch)
+            outcomes["not_claimed"] += len(batch) - len(claim.deliveries)
+            for delivery in claim.deliveries:
+                if delivery.channel not in adapters:
+                    adapters[delivery.channel] = adapter_for(delivery.channel)
+                outcome = delivery_attempt(
+                    delivery=delivery,
+                    token=claim.token,
+                    expires_at=claim.expires_at,
+                    adapter=adapters[delivery.channel],
+                )
+                outcomes[outcome] += 1
+    finally:
+        for adapter in adapters.values():
+            adapter.close()
+    result = dict(outcomes)
+    if any(v for k, v in result.items() if k != "not_claimed"):
+        with transaction.atomic():
+            audit_record(
+                actor=None,
+                action="notification.deliver",
+                object_type="notify.delivery",
+                changes={"outcomes": result, "deliveries": delivery_ids},
+            )
+    return result
+
+
+@dataclass
+class SweepResult:
+    requeued: int = 0
+    reclaimed: int = 0
+    abandoned: int = 0
+    tasks: int = 0
+
+
+def delivery_sweep(*, now: dt.datetime | None = None) -> SweepResult:
+    """Moves due deliveries back to the queue and enqueues them in chunks: deferred ones whose
+    quiet hours ended, temporary failures whose backoff ran out, stale queued ones whose task
+    was lost, and `sending` ones whose lease expired (their worker died). One audit row."""
+    now = now or timezone.now()
+    result = SweepResult()
+    due = (
+        Q(state=DeliveryState.DEFERRED, next_attempt_at__lte=now)
+        | Q(state=DeliveryState.FAILED, failure=FailureKind.TEMPORARY, next_attempt_at__lte=now)
+        | Q(
+            state=DeliveryState.QUEUED,
+            enqueued_at__lte=now - dt.timedelta(seconds=STALE_QUEUE_SECONDS),
+        )
+        | Q(state=DeliveryState.QUEUED, enqueued_at__isnull=True)
+    )
+    expired = Q(state=DeliveryState.SENDING, lease_expires_at__lte=now)
+
+    # A delivery whose workers died on every attempt is given up rather than retried forever.
+    result.abandoned = Delivery.objects.filter(expired, attempts__gte=_max_attempts()).update(
+        state=DeliveryState.FAILED,
+        failure=FailureKind.PERMANENT,
+        lease_token="",
+        lease_expires_at=None,
+        last_error="worker lease expired on the last attempt",
+        updated_at=now,
+    )
+    for _page in range(SWEEP_MAX_PAGES):
+        with transaction.atomic():
+            ids = list(
+                Delivery.objects.select_for_update(skip_locked=True)
+                .filter(due | expired)
+                .order_by("pk")
+                .values_list("pk", flat=True)[:SWEEP_PAGE]
+            )
+            if not ids:
+                break
+            reclaimed = Delivery.objects.filter(pk__in=ids).filter(expired).count()
+            Delivery.objects.filter(pk__in=ids).filter(due | expired).update(
+                state=DeliveryState.QUEUED,
+                lease_token="",
+                lease_expires_at=None,
+                next_attempt_at=None,
+                enqueued_at=now,
+                updated_at=now,
+            )
+            emergency = set(
+                Delivery.objects.filter(
+                    pk__in=ids, notification__dispatch__priority=Priority.EMERGENCY
+                ).values_list("pk", flat=True)
+            )
+            normal = [pk for pk in ids if pk not in emergency]
+            result.requeued += len(ids) - reclaimed
+            result.reclaimed += reclaimed
+            result.tasks += -(-len(normal) // DELIVERY_TASK_CHUNK) + -(
+                -len(emergency) // DELIVERY_TASK_CHUNK
+            )
+            if emergency:
+                transaction.on_commit(
+                    partial(deliveries_enqueue, sorted(emergency), emergency=True), robust=True
+                )
+            if normal:
+                transaction.on_commit(partial(deliveries_enqueue, normal), robust=True)
+        if len(ids) < SWEEP_PAGE:
+            break
+    if result.requeued or result.reclaimed or result.abandoned:
+        with transaction.atomic():
+            audit_record(
+                actor=None,
+                action="notification.sweep",
+                object_type="notify.delivery",
+                changes={
+                    "requeued": result.requeued,
+                    "reclaimed": result.reclaimed,
+                    "abandoned": result.abandoned,
+                },
+            )
+    return result
+
+
+# The recipient's own actions -------------------------------------------------------------
+
+
+def _own_notification(actor: User, notification_id: int) -> Notification:
+    notification = Notification.objects.filter(pk=notification_id, recipient=actor).first()
+    if notification is None:
+        raise NotFound(f"No notification {notification_id}.")
+    return notification
+
+
+@transaction.atomic
+def notification_mark_read(*, actor: User, notification_id: int) -> Notification:
+    notification = _own_notification(actor, notification_id)
+    if notification.read_at is None:
+        notification.read_at = timezone.now()
+        notification.save(update_fields=["read_at"])
+        audit_record(actor=actor, action="notification.read", obj=notification)
+    return notification
+
+
+@transaction.atomic
+def notification_mark_all_read(*, actor: User) -> int:
+    count = Notification.objects.filter(recipient=actor, read_at__isnull=True).update(
+        read_at=timezone.now()
+    )
+    if count:
+        audit_record(
+            actor=actor,
+            action="notification.read_all",
+            object_type="notify.notification",
+            changes={"count": count},
+        )
+    return count
+
+
+@transaction.atomic
+def preference_update(
+    *,
+    actor: User,
+    channels: dict[str, dict[str, bool]],
+    blocked_channels: list[str],
+    quiet_hours_enabled: bool,
+    quiet_start: dt.time | None,
+    quiet_end: dt.time | None,
+    time_zone: str = "",
+) -> NotificationPreference:
+    """The actor's own preferences. In-app notifications cannot be switched off: the inbox is
+    the record of what the city told a person."""
+    errors: dict[str, list[str]] = {}
+    known_categories = {c.key for c in kinds.categories()}
+    for category, switches in channels.items():
+        if category not in known_categories:
+            errors.setdefault("channels", []).append(f"unknown category: {category}")
+        elif set(switches) - set(OUTSIDE_CHANNELS):
+            errors.setdefault("channels", []).append(
+                f"unknown channels for {category}: {sorted(set(switches) - set(OUTSIDE_CHANNELS))}"
+            )
+    if set(blocked_channels) - set(OUTSIDE_CHANNELS):
+        errors["blocked_channels"] = [
+            f"unknown: {sorted(set(blocked_channels) - set(OUTSIDE_CHANNELS))}"
+        ]
+    if (quiet_start is None) != (quiet_end is None):
+        errors["quiet_hours"] = ["give both start and end, or neither"]
+    if time_zone:
+        try:
+            zoneinfo.ZoneInfo(time_zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            errors["time_zone"] = [f"unknown time zone: {time_zone}"]
+    if errors:
+        raise ValidationFailed("The notification preferences are not valid.", errors=errors)
+    preference, _created = NotificationPreference.objects.get_or_create(user=actor)
+    before = {
+        "channels": preference.channels,
+        "blocked_channels": preference.blocked_channels,
+        "quiet_hours_enabled": preference.quiet_hours_enabled,
+        "quiet_start": str(preference.quiet_start or ""),
+        "quiet_end": str(preference.quiet_end or ""),
+        "time_zone": preference.time_zone,
+    }
+    preference.channels = {c: {ch: bool(on) for ch, on in s.items()} for c, s in channels.items()}
+    preference.blocked_channels = sorted(set(blocked_channels))
+    preference.quiet_hours_enabled = quiet_hours_enabled
+    preference.quiet_start = quiet_start
+    preference.quiet_end = quiet_end
+    preference.time_zone = time_zone
+    preference.updated_at = timezone.now()
+    preference.save()
+    after = {
+        "channels": preference.channels,
+        "blocked_channels": preference.blocked_channels,
+        "quiet_hours_enabled": quiet_hours_enabled,
+        "quiet_start": str(quiet_start or ""),
+        "quiet_end": str(quiet_end or ""),
+        "time_zone": time_zone,
+    }
+    audit_record(
+        actor=actor,
+        action="notification.preference_update",
+        obj=actor,
+        changes={k: [before[k], after[k]] for k in after if before[k] != after[k]},
+    )
+    return preference
+
+
+def _b64url_decode(value: str) -> bytes:
+    return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+
+
+def _check_push_endpoint(endpoint: str) -> list[str]:
+    parsed = urlparse(endpoint)
+    if parsed.scheme == "https" and parsed.hostname:
+        return []
+    # Plain http only where the operator allows it (a local test push service): otherwise a
+    # user could point the server's POSTs at an internal address.
+    if (
+        parsed.scheme == "http"
+        and parsed.hostname
+        and getattr(settings, "WEBPUSH_ALLOW_HTTP_ENDPOINTS", settings.DEBUG)
+    ):
+        return []
+    return ["must be an https URL of a push service"]
+
+
+@transaction.atomic
+def push_subscription_save(
+    *, actor: User, endpoint: str, p256dh: str, auth: str, user_agent: str = ""
+) -> PushSubscription:
+    """Registers (or moves to the actor) a browser's push subscription."""
+    errors: dict[str, list[str]] = {}
+    endpoint_errors = _check_push_endpoint(endpoint) if len(endpoint) <= 2000 else ["too long"]
+    if endpoint_errors:
+        errors["endpoint"] = endpoint_errors
+    try:
+        key = _b64url_decode(p256dh)
+        if len(key) != 65 or key[0] != 4:
+            errors["p256dh"] = ["must be an uncompressed P-256 public key"]
+    except (binascii.Error, ValueError):
+        errors["p256dh"] = ["not base64url"]
+    try:
+        if len(_b64url_decode(auth)) != 16:
+            errors["auth"] = ["must be a 16-byte secret"]
+    except (binascii.Error, ValueError):
+        errors["auth"] = ["not base64url"]
+    if errors:
+        raise ValidationFailed("The push subscription is not valid.", errors=errors)
+    subscription, created = PushSubscription.objects.update_or_create(
+        endpoint=endpoint,
+        defaults={"user": actor, "p256dh": p256dh, "auth": auth, "user_agent": user_agent[:300]},
+    )
+    audit_record(
+        actor=actor, action="push_subscription.save", obj=subscription, changes={"created": created}
+    )
+    return subscription
+
+
+@transaction.atomic
+def push_subscription_delete(*, actor: User, endpoint: str) -> bool:
+    subscription = PushSubscription.objects.filter(user=actor, endpoint=endpoint).first()
+    if subscription is None:
+        return False
+    audit_record(actor=actor, action="push_subscription.delete", obj=subscription)
+    subscription.delete()
+    return True
