@@ -1,0 +1,145 @@
+"""Photo checks for intake, done before anything is stored: the real type (from the bytes, not
+the name or the declared type), the size in bytes and in pixels, and a decode of the whole
+image. Every accepted photo is re-encoded, which drops all metadata (EXIF, GPS, XMP, comments);
+when the sender chose to keep the location, only the GPS block is written back."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from civichub.core.errors import ValidationFailed
+
+GPS_IFD = 0x8825
+CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
+
+
+@dataclass(frozen=True)
+class PhotoUpload:
+    """What a page or the API received: the bytes and the name the sender gave."""
+
+    name: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class CheckedPhoto:
+    data: bytes
+    format: str
+    content_type: str
+    extension: str
+    width: int
+    height: int
+    original_name: str
+    location_kept: bool
+    gps: dict[int, Any] | None
+
+
+def _refuse(index: int, message: str) -> ValidationFailed:
+    return ValidationFailed(message, errors={f"photos.{index}": [message]})
+
+
+def check_photo(
+    upload: PhotoUpload,
+    *,
+    index: int,
+    keep_location: bool,
+    max_bytes: int,
+    max_pixels: int,
+    allowed_formats: list[str],
+) -> CheckedPhoto:
+    name = (upload.name or "photo")[:200]
+    if not upload.data:
+        raise _refuse(index, f"{name}: the file is empty.")
+    if len(upload.data) > max_bytes:
+        raise _refuse(
+            index,
+            f"{name}: the photo is {len(upload.data) // 1024} KiB; "
+            f"at most {max_bytes // 1024} KiB is accepted.",
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(upload.data)) as probe:
+                image_format = probe.format or ""
+                width, height = probe.size
+                if image_format not in allowed_formats:
+                    raise _refuse(
+                        index,
+                        f"{name}: {image_format or 'this type'} is not accepted; "
+                        f"send {', '.join(allowed_formats)}.",
+                    )
+                if width * height > max_pixels:
+                    raise _refuse(index, f"{name}: the picture has too many pixels.")
+                exif = probe.getexif()
+                gps = dict(exif.get_ifd(GPS_IFD)) if keep_location else None
+                probe.load()
+                image = ImageOps.exif_transpose(probe)
+    except ValidationFailed:
+        raise
+    except (
+        UnidentifiedImageError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+        OSError,
+        ValueError,
+        SyntaxError,
+    ) as exc:
+        raise _refuse(
+            index, f"{name}: this is not a readable image ({type(exc).__name__})."
+        ) from exc
+    out = io.BytesIO()
+    save_args: dict[str, Any] = {}
+    if image_format == "JPEG":
+        if image.mode not in {"RGB", "L"}:
+            image = image.convert("RGB")
+        save_args.update(quality=88, optimize=True)
+    elif image_format == "WEBP":
+        save_args.update(quality=88)
+    if gps:
+        fresh = Image.Exif()
+        fresh[GPS_IFD] = gps
+        save_args["exif"] = fresh.tobytes()
+    image.save(out, format=image_format, **save_args)
+    data = out.getvalue()
+    return CheckedPhoto(
+        data=data,
+        format=image_format,
+        content_type=CONTENT_TYPES[image_format],
+        extension=EXTENSIONS[image_format],
+        width=image.width,
+        height=image.height,
+        original_name=name,
+        location_kept=bool(gps),
+        gps=gps or None,
+    )
+
+
+def _rational(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError, ZeroDivisionError):
+        return 0.0
+
+
+def gps_point(gps: dict[int, Any] | None) -> tuple[float, float] | None:
+    """(lat, lng) in WGS-84 from an EXIF GPS block, or None."""
+    if not gps or 2 not in gps or 4 not in gps:
+        return None
+    try:
+        lat = sum(_rational(v) / 60**i for i, v in enumerate(gps[2]))
+        lng = sum(_rational(v) / 60**i for i, v in enumerate(gps[4]))
+    except TypeError:
+        return None
+    if str(gps.get(1, "N")).upper().startswith("S"):
+        lat = -lat
+    if str(gps.get(3, "E")).upper().startswith("W"):
+        lng = -lng
+    if not (-90 <= lat <= 90 and -180 <= lng <= 180) or (lat == 0 and lng == 0):
+        return None
+    return lat, lng
