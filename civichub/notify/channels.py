@@ -20,7 +20,7 @@ from django.core.mail import EmailMessage, get_connection
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.module_loading import import_string
-from py_vapid import Vapid01
+from py_vapid import Vapid02
 from pywebpush import WebPushException, webpush
 
 from civichub.notify.models import (
@@ -170,14 +170,14 @@ PUSH_TIMEOUT_SECONDS = 10
 
 
 @lru_cache(maxsize=1)
-def vapid_key() -> Vapid01:
-    """The VAPID signing key: from CIVICHUB_VAPID_PRIVATE_KEY (PEM, or base64url DER or raw),
-    else a P-256 key generated once into the data directory."""
+def vapid_key() -> Vapid02:
+    """The VAPID (RFC 8292) signing key: from CIVICHUB_VAPID_PRIVATE_KEY (PEM, or base64url DER
+    or raw), else a P-256 key generated once into the data directory."""
     configured = settings.WEBPUSH_VAPID_PRIVATE_KEY.strip()
     if configured:
         if "-----BEGIN" in configured:
-            return Vapid01.from_pem(configured.encode())
-        return Vapid01.from_string(configured)
+            return Vapid02.from_pem(configured.encode())
+        return Vapid02.from_string(configured)
     key_file = settings.DATA_DIR / "keys" / "vapid_private.pem"
     if not key_file.exists():
         key_file.parent.mkdir(parents=True, exist_ok=True)
@@ -190,7 +190,7 @@ def vapid_key() -> Vapid01:
             )
         )
         key_file.chmod(0o600)
-    return Vapid01.from_pem(key_file.read_bytes())
+    return Vapid02.from_pem(key_file.read_bytes())
 
 
 def vapid_public_key() -> str:

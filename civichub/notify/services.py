@@ -463,7 +463,14 @@ def delivery_attempt(
 ) -> str:
     """Sends one claimed delivery. Returns "sent", "temporary", "permanent", "lapsed" (the lease
     ran out before sending, so another worker may own the row: nothing was sent) or "lost"."""
-    if timezone.now() >= expires_at:
+    # The clock says whether our lease ran out; the row says whether the sweep took it back
+    # meanwhile (another machine's clock may run ahead). Either way another worker may own it.
+    if (
+        timezone.now() >= expires_at
+        or not Delivery.objects.filter(
+            pk=delivery.pk, state=DeliveryState.SENDING, lease_token=token
+        ).exists()
+    ):
         return "lapsed"
     try:
         adapter.send(delivery)
@@ -489,7 +496,8 @@ def delivery_batch_send(*, delivery_ids: list[int]) -> dict[str, int]:
     try:
         for batch in _chunks(delivery_ids, CLAIM_BATCH):
             claim = delivery_claim(delivery_ids=batch)
-            outcomes["not_claimed"] += len(batch) - len(claim.deliveries)
+            if len(claim.deliveries) < len(batch):
+                outcomes["not_claimed"] += len(batch) - len(claim.deliveries)
             for delivery in claim.deliveries:
                 if delivery.channel not in adapters:
                     adapters[delivery.channel] = adapter_for(delivery.channel)

@@ -69,6 +69,13 @@ def immediate_tasks() -> Iterator[None]:
         yield
 
 
+def profile(**changes: Any) -> override_settings:
+    """The deployment profile with some values changed."""
+    from django.conf import settings
+
+    return override_settings(CIVICHUB_PROFILE={**settings.CIVICHUB_PROFILE, **changes})
+
+
 def no_quiet_hours(user: User) -> None:
     """Most tests must not depend on the clock: switch the user's quiet hours off."""
     from civichub.notify.models import NotificationPreference
@@ -186,6 +193,10 @@ class BrowserKeys:
 
     private_key: ec.EllipticCurvePrivateKey
     auth_secret: bytes
+
+    @classmethod
+    def generate(cls) -> BrowserKeys:
+        return cls(private_key=ec.generate_private_key(ec.SECP256R1()), auth_secret=os.urandom(16))
 
     @property
     def p256dh(self) -> str:

@@ -20,7 +20,7 @@ from civichub.notify.models import (
     NotificationPreference,
     PushSubscription,
 )
-from civichub.notify.tests.conftest import BrowserKeys, local_now, no_quiet_hours
+from civichub.notify.tests.conftest import BrowserKeys, local_now, no_quiet_hours, profile
 
 pytestmark = pytest.mark.usefixtures("db_tasks")
 
@@ -259,17 +259,12 @@ def test_emergency_bypasses_quiet_hours(
     assert priorities == {services.EMERGENCY_TASK_PRIORITY}
 
 
-def test_deployment_default_quiet_hours_apply_to_users_who_never_chose(
-    resident: User, settings: Any
-) -> None:
+def test_deployment_default_quiet_hours_apply_to_users_who_never_chose(resident: User) -> None:
     now = local_now()
     start = (now - dt.timedelta(hours=2)).strftime("%H:%M")
     end = (now + dt.timedelta(hours=2)).strftime("%H:%M")
-    settings.CIVICHUB_PROFILE = {
-        **settings.CIVICHUB_PROFILE,
-        "quiet_hours_default": f"{start}-{end}",
-    }
-    send([resident], channels=["sms"])
+    with profile(quiet_hours_default=f"{start}-{end}"):
+        send([resident], channels=["sms"])
     assert deliveries_of(resident)["sms"].state == DeliveryState.DEFERRED
 
 
