@@ -2,9 +2,13 @@
 
 The backend follows settings.TASKS: the database backend (the embedded default) runs
 django-tasks-db's worker loop in this process; the RQ backend (REDIS_URL set) runs an RQ worker
-with django-tasks-rq's Job class, which forks one work horse per job. In both cases the periodic
-scheduler (civichub.core.scheduler) runs in a background thread; run as many workers as the load
-needs, each periodic slot is still enqueued once.
+with django-tasks-rq's Job class. Either way tasks run one at a time in this process: RQ's usual
+fork per job would hand the child the parent's database connections (the scheduler thread's, a
+connection pool's) to use behind their owners' backs, and civichub's tasks are short, idempotent
+database work. For more parallelism run more worker processes.
+
+The periodic scheduler (civichub.core.scheduler) runs in a background thread; however many
+workers run it, each periodic slot is enqueued once.
 
 SIGTERM and SIGINT stop the worker gracefully: the task in progress finishes, then the process
 exits with status 0. A second signal while a task runs abandons it.
@@ -140,10 +144,9 @@ class Command(BaseCommand):
 
     def _run_rq_worker(self, queues: list[str]) -> None:
         import django_rq
-        from django_rq.utils import reset_db_connections
 
-        worker = django_rq.get_worker(*queues, job_class="django_tasks_rq.Job")
-        # The work horses are forked: no open database connection may be shared with them.
-        reset_db_connections()
+        worker = django_rq.get_worker(
+            *queues, job_class="django_tasks_rq.Job", worker_class="rq.SimpleWorker"
+        )
         # with_scheduler moves deferred tasks (run_after) to their queue when they are due.
         worker.work(with_scheduler=True, logging_level="INFO")

@@ -1,0 +1,189 @@
+"""civichub scaled out: two web processes and a task worker sharing PostgreSQL and Redis, as in a
+production deployment. A test notification sent through the first web process is delivered by
+the worker, and the second web process reports the delivery as sent.
+
+Needs PostgreSQL (CIVICHUB_TEST_DATABASE_URL, or postgres@127.0.0.1:5432) and Redis (REDIS_URL,
+or 127.0.0.1:6379). The test creates its own database and uses its own Redis database number, and
+removes both afterwards."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import pytest
+
+from civichub.core.tests.test_commands import Output, civichub, civichub_env, free_port, start
+
+pytestmark = pytest.mark.postgres
+
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+# Not the database number the test run itself uses (CI: 15), so the flush touches only ours.
+SCALE_OUT_REDIS_DB = 13
+PHONE = "13800138000"
+
+SETUP_OPERATOR = """
+import json
+from civichub.core import services
+city = services.organisation_create(actor=None, kind="city", name="青山市", name_en="Qingshan",
+                                    code="S1")
+operator = services.user_create(actor=None, username="operator", password=None,
+                                phone="{phone}", validate=False)
+services.role_grant(actor=None, user=operator, role="operator", organisation=city)
+token, secret = services.api_token_create(actor=operator, name="scale-out test")
+print("SETUP " + json.dumps({{"user_id": operator.pk, "token": secret}}))
+"""
+
+
+def _with_path(url: str, path: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty database on the test run's PostgreSQL server."""
+    import psycopg
+    from psycopg import sql
+
+    server = os.environ.get("CIVICHUB_TEST_DATABASE_URL") or DEFAULT_POSTGRES
+    maintenance = _with_path(server, "/postgres")
+    name = f"civichub_scale_out_{secrets.token_hex(4)}"
+    try:
+        admin = psycopg.connect(maintenance, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        from conftest import require_service
+
+        require_service("PostgreSQL", f"{urlsplit(maintenance).netloc}: {exc}")
+    with admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        try:
+            yield _with_path(server, f"/{name}")
+        finally:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A flushed Redis database of its own."""
+    import redis
+
+    url = _with_path(os.environ.get("REDIS_URL") or DEFAULT_REDIS, f"/{SCALE_OUT_REDIS_DB}")
+    client = redis.Redis.from_url(url, socket_connect_timeout=5)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        from conftest import require_service
+
+        require_service("Redis", f"{urlsplit(url).netloc}: {exc}")
+    client.flushdb()
+    try:
+        yield url
+    finally:
+        client.flushdb()
+        client.close()
+
+
+@pytest.fixture
+def deployment(postgres_url: str, redis_url: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """Migrated database, an operator with an API token, two web processes and one worker."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    env = civichub_env(
+        data_dir,
+        DATABASE_URL=postgres_url,
+        REDIS_URL=redis_url,
+        CIVICHUB_SECRET_KEY=secrets.token_urlsafe(48),
+    )
+    subprocess.run(civichub("migrate", "--verbosity", "0"), env=env, check=True, timeout=300)
+    setup = subprocess.run(
+        civichub("shell", "--command", SETUP_OPERATOR.format(phone=PHONE)),
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    operator = json.loads(setup.stdout.split("SETUP ", 1)[1])
+
+    ports = [free_port(), free_port()]
+    started: list[tuple[subprocess.Popen[str], Output]] = []
+    try:
+        for port in ports:
+            started.append(start(civichub("serve", "--port", str(port), "--workers", "1"), env))
+        started.append(start(civichub("worker"), env))
+        for process, output in started[:2]:
+            output.wait_for("Uvicorn running on", process, 60)
+        worker, worker_output = started[2]
+        worker_output.wait_for("civichub worker: rq backend", worker, 60)
+        yield {
+            "web": [f"http://127.0.0.1:{port}" for port in ports],
+            "token": operator["token"],
+            "user_id": operator["user_id"],
+            "worker_output": worker_output,
+        }
+    finally:
+        for process, _ in started:
+            if process.poll() is None:
+                process.terminate()
+        for process, _ in started:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def test_a_notification_sent_through_one_web_process_is_delivered_and_seen_by_another(
+    deployment: dict[str, Any],
+) -> None:
+    web1, web2 = deployment["web"]
+    auth = {"Authorization": f"Bearer {deployment['token']}"}
+    with httpx.Client(base_url=web1, headers=auth, timeout=30) as first:
+        # Quiet hours would defer the SMS when the test runs at night.
+        preferences = first.put(
+            "/api/notifications/preferences",
+            json={
+                "quiet_hours_enabled": False,
+            },
+        )
+        assert preferences.status_code == 200, preferences.text
+        sent = first.post(
+            "/api/notifications/test",
+            json={
+                "user_id": deployment["user_id"],
+                "channels": ["inapp", "sms"],
+                "message": "scale-out check",
+            },
+        )
+    assert sent.status_code == 202, sent.text
+    dispatch = sent.json()
+    assert [d["channel"] for d in dispatch["deliveries"]] == ["sms"]
+
+    deadline = time.monotonic() + 60
+    with httpx.Client(base_url=web2, headers=auth, timeout=30) as second:
+        while True:
+            report = second.get(f"/api/notifications/dispatches/{dispatch['id']}")
+            assert report.status_code == 200, report.text
+            states = {d["channel"]: d["state"] for d in report.json()["deliveries"]}
+            if states.get("sms") == "sent" or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert states == {"sms": "sent"}, deployment["worker_output"].text
+        inbox = second.get("/api/notifications/")
+        assert inbox.status_code == 200, inbox.text
+        assert [n["kind"] for n in inbox.json()["items"]] == ["notify.test"]
+
+    # The worker, not a web process, ran the delivery task.
+    assert "civichub.notify.tasks.deliveries_send" in deployment["worker_output"].text
