@@ -29,6 +29,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, connections
 
+from civichub.core.context import acting
+
 READY_TIMEOUT_SECONDS = 90
 STOP_TIMEOUT_SECONDS = 20
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -70,7 +72,8 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         if demo.database_is_empty():
             self._say(f"Seeding the demo city ({options['size']})...")
-            demo.seed_city(size=options["size"], progress=True)
+            with acting(channel="cli"):
+                demo.seed_city(size=options["size"], progress=True)
         else:
             self._say("The database already holds data: not seeding (--reset starts afresh).")
         # The children open their own connections; this process only supervises.
