@@ -567,3 +567,36 @@ class ContactVerification(models.Model):
     def is_usable(self, now: dt.datetime | None = None) -> bool:
         moment = now or timezone.now()
         return self.verified_at is not None and self.used_at is None and moment < self.expires_at
+
+
+class Open311ApiKey(models.Model):
+    """A key that lets an Open311 client (a FixMyStreet-style front end, a city app) post
+    requests and poll updates. Only a SHA-256 of the key is kept and `prefix` identifies it
+    to operators. A revoked key stays for the audit trail; a name is unique among active keys,
+    so a revoked key's name can be issued again."""
+
+    name = models.CharField(max_length=100)
+    key_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=12)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["name", "-created_at"]
+        verbose_name = _("Open311 接口密钥")
+        verbose_name_plural = _("Open311 接口密钥")
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(
+                fields=["name"],
+                condition=Q(revoked_at__isnull=True),
+                name="casework_open311_key_active_name_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
