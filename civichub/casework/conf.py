@@ -30,6 +30,9 @@ Keys:
   on weekdays or weekends (days off) and of weekend days worked in exchange. The defaults are
   China's 2026 schedule (State Council General Office notice of 2025-11-04). Rows of the
   `CalendarDay` table (edited per deployment) override these.
+- `route_to_local_department` — send a case to the department of its category's function that
+  sits nearest above its community (the district's bureau rather than the city's), when one
+  exists; off, every case goes to the category's own department.
 - `jurisdiction_code` — the organisation code of the area that receives cases before routing;
   empty means the root of the organisation tree.
 """
@@ -100,6 +103,7 @@ DEFAULTS: dict[str, Any] = {
     "holidays": _HOLIDAYS_2026,
     "makeup_workdays": _MAKEUP_2026,
     "jurisdiction_code": "",
+    "route_to_local_department": True,
 }
 
 

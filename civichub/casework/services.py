@@ -442,32 +442,39 @@ def contact_verification_start(*, channel: str, address: str) -> ContactVerifica
     return verification
 
 
-@transaction.atomic
 def contact_verification_confirm(*, verification_id: int, code: str) -> ContactVerification:
+    """Checks the code. A wrong try is counted (and committed) before the error is raised, so
+    the attempt limit holds."""
     conf = casework_settings()
-    verification = (
-        ContactVerification.objects.select_for_update().filter(pk=verification_id).first()
-    )
-    if verification is None:
-        raise NotFound("No such verification.")
-    now = timezone.now()
-    if verification.verified_at is not None:
-        return verification
-    if now >= verification.expires_at:
-        raise ValidationFailed(
-            "The code has expired; ask for a new one.", errors={"code": ["expired"]}
+    with transaction.atomic():
+        verification = (
+            ContactVerification.objects.select_for_update().filter(pk=verification_id).first()
         )
-    if verification.attempts >= int(conf["verification_max_attempts"]):
-        raise RateLimited("Too many wrong codes; ask for a new one.")
-    verification.attempts += 1
-    if not hmac.compare_digest(verification.code_hash, _code_hash(code.strip())):
-        verification.save(update_fields=["attempts"])
+        if verification is None:
+            raise NotFound("No such verification.")
+        now = timezone.now()
+        if verification.verified_at is not None:
+            return verification
+        if now >= verification.expires_at:
+            raise ValidationFailed(
+                "The code has expired; ask for a new one.", errors={"code": ["expired"]}
+            )
+        if verification.attempts >= int(conf["verification_max_attempts"]):
+            raise RateLimited("Too many wrong codes; ask for a new one.")
+        verification.attempts += 1
+        correct = hmac.compare_digest(verification.code_hash, _code_hash(code.strip()))
+        if correct:
+            verification.verified_at = now
+            # A verified contact may be used for a message within the use window.
+            verification.expires_at = now + dt.timedelta(hours=int(conf["verification_use_hours"]))
+        verification.save(update_fields=["attempts", "verified_at", "expires_at"])
+        audit_record(
+            actor=None,
+            action="casework.contact.verified" if correct else "casework.contact.wrong_code",
+            obj=verification,
+        )
+    if not correct:
         raise ValidationFailed("The code is not right.", errors={"code": ["incorrect"]})
-    verification.verified_at = now
-    # A verified contact may be used for a message within the use window.
-    verification.expires_at = now + dt.timedelta(hours=int(conf["verification_use_hours"]))
-    verification.save(update_fields=["attempts", "verified_at", "expires_at"])
-    audit_record(actor=None, action="casework.contact.verified", obj=verification)
     return verification
 
 
@@ -599,8 +606,8 @@ def case_submit(
     *,
     actor: User | None,
     kind: str,
-    title: str,
     text: str,
+    title: str = "",
     channel: str = CaseChannel.WEB,
     is_public: bool = False,
     address: str = "",
@@ -734,23 +741,7 @@ def case_submit(
                 access_code = secrets.token_urlsafe(9)
                 case.access_code_hash = _code_hash(access_code)
             case.save()
-            for photo in checked:
-                stored = CasePhoto(
-                    case=case,
-                    content_type=photo.content_type,
-                    width=photo.width,
-                    height=photo.height,
-                    size=len(photo.data),
-                    original_name=photo.original_name,
-                    location_kept=photo.location_kept,
-                )
-                stored.image.save(
-                    f"{case.tracking_number}-{secrets.token_hex(6)}.{photo.extension}",
-                    ContentFile(photo.data),
-                    save=False,
-                )
-                written.append(stored.image.name)
-                stored.save()
+            _store_photos(case, checked, written)
             if verification is not None and not signed_in:
                 updated = ContactVerification.objects.filter(
                     pk=verification.pk, used_at__isnull=True
@@ -788,6 +779,71 @@ def case_submit(
     return Submitted(case=case, access_code=access_code)
 
 
+def _store_photos(
+    case: Case, checked: Sequence[CheckedPhoto], written: list[str]
+) -> list[CasePhoto]:
+    """Writes the files and rows; each file name goes into `written` at once, so the caller
+    can remove the files if its transaction fails."""
+    stored_photos = []
+    for photo in checked:
+        stored = CasePhoto(
+            case=case,
+            content_type=photo.content_type,
+            width=photo.width,
+            height=photo.height,
+            size=len(photo.data),
+            original_name=photo.original_name,
+            location_kept=photo.location_kept,
+        )
+        stored.image.save(
+            f"{case.tracking_number}-{secrets.token_hex(6)}.{photo.extension}",
+            ContentFile(photo.data),
+            save=False,
+        )
+        written.append(stored.image.name)
+        stored.save()
+        stored_photos.append(stored)
+    return stored_photos
+
+
+def case_photos_add(
+    *, actor: User | None, case: Case, photos: Sequence[PhotoUpload], keep_location: bool = False
+) -> list[CasePhoto]:
+    """Adds photos to a case: its sender, or staff who may note on it. Every photo is checked
+    before any is stored; a refusal leaves the case and its photos as they were."""
+    if actor is not None and not (
+        (may(actor, "casework.case.view", case) and case.submitter_id == actor.pk)
+        or may(actor, "casework.case.note", case)
+    ):
+        raise PermissionDenied("Only the sender or staff handling the case may add photos.")
+    if not photos:
+        raise ValidationFailed("Choose a photo.", errors={"photos": ["required"]})
+    existing = case.photos.count()
+    limit = int(casework_settings()["photo_max_count"])
+    if existing + len(photos) > limit:
+        raise ValidationFailed(
+            f"At most {limit} photos per message.", errors={"photos": [f"at most {limit}"]}
+        )
+    checked = _checked_photos(photos, keep_location)
+    written: list[str] = []
+    try:
+        with transaction.atomic():
+            case = _locked(case)
+            stored = _store_photos(case, checked, written)
+            _save(case, [])
+            audit_record(
+                actor=actor,
+                action="casework.case.photos_add",
+                obj=case,
+                changes={"photos": len(stored)},
+            )
+    except BaseException:
+        for name in written:
+            default_storage.delete(name)
+        raise
+    return stored
+
+
 def _enqueue_after_intake(case_id: int) -> None:
     from civichub.casework.tasks import acknowledge_case, route_case
 
@@ -818,6 +874,29 @@ def _department_heads(department: Organisation | None, fallback: Organisation) -
             return heads
         node = node.parent
     return _staff_at(fallback, ["case_dispatcher"])
+
+
+def local_department(
+    department: Organisation | None, community: Organisation | None
+) -> Organisation | None:
+    """The department that serves the case's place: with the profile's
+    `route_to_local_department`, a department of the same function under the nearest area above
+    the community (a district's education bureau rather than the city's); else `department`."""
+    if (
+        department is None
+        or community is None
+        or not department.function
+        or not casework_settings()["route_to_local_department"]
+    ):
+        return department
+    ancestors = [int(pk) for pk in community.path.strip("/").split("/") if pk]
+    candidates = Organisation.objects.filter(
+        kind=OrganisationKind.DEPARTMENT,
+        function=department.function,
+        parent_id__in=ancestors,
+    ).select_related("parent")
+    best = max(candidates, key=lambda o: o.depth, default=None)
+    return best or department
 
 
 @transaction.atomic
@@ -853,7 +932,7 @@ def case_route(*, case_id: int, now: dt.datetime | None = None) -> Case:
         and (case.category_source == CategorySource.SENDER or (confidence or 0) >= threshold)
     )
     if confident and category is not None:
-        case.department = category.department
+        case.department = local_department(category.department, community)
         case.status = CaseStatus.ASSIGNED
     else:
         case.status = CaseStatus.TRIAGE
@@ -996,7 +1075,7 @@ def case_triage(
     _require_open(case)
     if case.status not in {CaseStatus.RECEIVED, CaseStatus.TRIAGE}:
         raise Conflict("Only cases waiting for triage are triaged; transfer it instead.")
-    target = department or category.department
+    target = department or local_department(category.department, case.community)
     if target is None or target.kind != OrganisationKind.DEPARTMENT:
         raise ValidationFailed(
             "Choose a department.", errors={"department": ["the category has no department"]}
@@ -1090,7 +1169,9 @@ def case_transfer(
     _require_open(case)
     if not reason.strip():
         raise ValidationFailed("Give the reason for the transfer.", errors={"reason": ["required"]})
-    target = department or (category.department if category else None)
+    target = department or (
+        local_department(category.department, case.community) if category else None
+    )
     if target is None or target.kind != OrganisationKind.DEPARTMENT:
         raise ValidationFailed(
             "Choose the department to transfer to.", errors={"department": ["required"]}

@@ -1,0 +1,903 @@
+"""Casework's API at /api/casework/: intake, the staff inbox and actions, the sender's side, the
+public board and statistics. Thin: parse, call a selector or service, shape the answer."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from django.http import HttpRequest
+from ninja import Field, File, Query, Router, Schema, Status
+from ninja.files import UploadedFile
+
+from civichub.casework import selectors, services
+from civichub.casework.models import Case, CaseEvent, Category, ContactVerification
+from civichub.casework.permissions import may
+from civichub.casework.photos import PhotoUpload
+from civichub.core.errors import ValidationFailed
+from civichub.core.models import Organisation, User
+
+router = Router(tags=["casework"])
+
+Kind = Literal["complaint", "help", "consultation", "suggestion", "praise"]
+Crs = Literal["wgs84", "gcj02"]
+
+
+def _user(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User)
+    return user
+
+
+def _organisation(pk: int | None, field: str) -> Organisation | None:
+    if pk is None:
+        return None
+    organisation = Organisation.objects.filter(pk=pk).first()
+    if organisation is None:
+        raise ValidationFailed(f"No organisation {pk}.", errors={field: ["unknown"]})
+    return organisation
+
+
+def _category(key: str | None) -> Category | None:
+    if not key:
+        return None
+    category = Category.objects.filter(key=key).select_related("department").first()
+    if category is None:
+        raise ValidationFailed(f"No category {key}.", errors={"category": ["unknown"]})
+    return category
+
+
+# Schemas -----------------------------------------------------------------------------------
+
+
+class AttributeValueOut(Schema):
+    key: str
+    name: str
+
+
+class AttributeOut(Schema):
+    code: str
+    variable: bool
+    datatype: str
+    required: bool
+    datatype_description: str
+    description: str
+    order: int
+    values: list[AttributeValueOut]
+
+
+class CategoryOut(Schema):
+    key: str
+    name: str
+    name_en: str
+    description: str
+    group: str
+    default_kind: str
+    department_id: int | None
+    department_name: str
+    attributes: list[AttributeOut]
+
+
+def _category_out(category: Category) -> CategoryOut:
+    return CategoryOut(
+        key=category.key,
+        name=category.name,
+        name_en=category.name_en,
+        description=category.description,
+        group=category.group,
+        default_kind=category.default_kind,
+        department_id=category.department_id,
+        department_name=category.department.name if category.department else "",
+        attributes=[
+            AttributeOut(
+                code=a.code,
+                variable=a.variable,
+                datatype=a.datatype,
+                required=a.required,
+                datatype_description=a.datatype_description,
+                description=a.description,
+                order=a.order,
+                values=[
+                    AttributeValueOut(key=str(v["key"]), name=str(v["name"])) for v in a.values
+                ],
+            )
+            for a in category.attributes.all()
+        ],
+    )
+
+
+class PhotoOut(Schema):
+    id: int
+    content_type: str
+    width: int
+    height: int
+    size: int
+    location_kept: bool
+
+
+class RatingOut(Schema):
+    value: str
+    comment: str
+    round: int
+    created_at: dt.datetime
+
+
+class CaseOut(Schema):
+    """A case as its sender or staff see it. Contact fields are filled for staff only."""
+
+    id: int
+    tracking_number: str
+    kind: str
+    title: str
+    text: str
+    status: str
+    channel: str
+    is_public: bool
+    address: str
+    latitude: float | None
+    longitude: float | None
+    crs: str
+    category: str | None
+    router_confidence: float | None
+    department_id: int | None
+    department_name: str
+    community_id: int | None
+    community_name: str
+    assignee_id: int | None
+    due_at: dt.datetime | None
+    due_state: str = Field(description='"overdue", "near" or ""')
+    extension_state: str
+    merged_into: str | None
+    reopen_count: int
+    created_at: dt.datetime
+    first_replied_at: dt.datetime | None
+    closed_at: dt.datetime | None
+    attributes: dict[str, Any]
+    photos: list[PhotoOut]
+    ratings: list[RatingOut]
+    contact_name: str | None = None
+    contact_phone: str | None = None
+    contact_email: str | None = None
+    contact_verified: bool | None = None
+
+
+def case_out(case: Case, *, staff: bool) -> CaseOut:
+    return CaseOut(
+        id=case.pk,
+        tracking_number=case.tracking_number,
+        kind=case.kind,
+        title=case.title,
+        text=case.text,
+        status=case.status,
+        channel=case.channel,
+        is_public=case.is_public,
+        address=case.address,
+        latitude=case.latitude,
+        longitude=case.longitude,
+        crs=case.crs,
+        category=case.category.key if case.category else None,
+        router_confidence=case.router_confidence,
+        department_id=case.department_id,
+        department_name=case.department.name if case.department else "",
+        community_id=case.community_id,
+        community_name=case.community.name if case.community else "",
+        assignee_id=case.assignee_id,
+        due_at=case.due_at,
+        due_state=selectors.due_state(case),
+        extension_state=case.extension_state,
+        merged_into=case.merged_into.tracking_number if case.merged_into else None,
+        reopen_count=case.reopen_count,
+        created_at=case.created_at,
+        first_replied_at=case.first_replied_at,
+        closed_at=case.closed_at,
+        attributes=case.attributes,
+        photos=[
+            PhotoOut(
+                id=p.pk,
+                content_type=p.content_type,
+                width=p.width,
+                height=p.height,
+                size=p.size,
+                location_kept=p.location_kept,
+            )
+            for p in case.photos.all()
+        ],
+        ratings=[
+            RatingOut(value=r.value, comment=r.comment, round=r.round, created_at=r.created_at)
+            for r in case.ratings.all()
+        ],
+        contact_name=case.contact_name if staff else None,
+        contact_phone=case.contact_phone if staff else None,
+        contact_email=case.contact_email if staff else None,
+        contact_verified=case.contact_verified if staff else None,
+    )
+
+
+class CaseSummaryOut(Schema):
+    id: int
+    tracking_number: str
+    kind: str
+    title: str
+    status: str
+    category: str | None
+    department_name: str
+    community_name: str
+    due_at: dt.datetime | None
+    due_state: str
+    created_at: dt.datetime
+
+
+def _summary(case: Case) -> CaseSummaryOut:
+    return CaseSummaryOut(
+        id=case.pk,
+        tracking_number=case.tracking_number,
+        kind=case.kind,
+        title=case.title,
+        status=case.status,
+        category=case.category.key if case.category else None,
+        department_name=case.department.name if case.department else "",
+        community_name=case.community.name if case.community else "",
+        due_at=case.due_at,
+        due_state=selectors.due_state(case),
+        created_at=case.created_at,
+    )
+
+
+class CasePageOut(Schema):
+    total: int
+    items: list[CaseSummaryOut]
+
+
+class EventOut(Schema):
+    id: int
+    kind: str
+    actor: str
+    public: bool
+    text: str
+    data: dict[str, Any]
+    created_at: dt.datetime
+
+
+def _event_out(event: CaseEvent, *, staff: bool) -> EventOut:
+    return EventOut(
+        id=event.pk,
+        kind=event.kind,
+        actor=(event.actor.display_name() if event.actor else "") if staff else "",
+        public=event.public,
+        text=event.text,
+        data=event.data
+        if staff
+        else {k: v for k, v in event.data.items() if k in {"value", "into", "days", "status"}},
+        created_at=event.created_at,
+    )
+
+
+class SubmittedOut(Schema):
+    tracking_number: str
+    status: str
+    due_at: dt.datetime | None
+    access_code: str = Field(
+        "", description="For senders without an account: keep it to follow the case. Shown once."
+    )
+
+
+class CaseIn(Schema):
+    kind: Kind
+    title: str = Field("", max_length=200)
+    text: str = Field(..., min_length=1, max_length=4000)
+    category: str | None = Field(None, max_length=64, description="A category key, if known.")
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    is_public: bool = False
+    address: str = Field("", max_length=300)
+    latitude: float | None = None
+    longitude: float | None = None
+    crs: Crs | None = None
+    channel: Literal["api", "web", "phone"] = Field(
+        "api", description='"phone": staff logging a call on the caller\'s behalf.'
+    )
+    contact_name: str = Field("", max_length=100)
+    contact_phone: str = Field("", max_length=32)
+
+
+class AnonymousCaseIn(CaseIn):
+    verification_id: int
+
+
+def _submit(
+    actor: User | None, payload: CaseIn, verification: ContactVerification | None
+) -> SubmittedOut:
+    result = services.case_submit(
+        actor=actor,
+        kind=payload.kind,
+        title=payload.title,
+        text=payload.text,
+        channel=payload.channel,
+        is_public=payload.is_public,
+        address=payload.address,
+        latitude=payload.latitude,
+        longitude=payload.longitude,
+        crs=payload.crs,
+        category_key=payload.category,
+        attributes=payload.attributes,
+        contact_name=payload.contact_name,
+        contact_phone=payload.contact_phone,
+        verification=verification,
+    )
+    return SubmittedOut(
+        tracking_number=result.case.tracking_number,
+        status=result.case.status,
+        due_at=result.case.due_at,
+        access_code=result.access_code,
+    )
+
+
+# Intake ------------------------------------------------------------------------------------
+
+
+@router.get("/categories", response=list[CategoryOut], auth=None, summary="The category taxonomy")
+def category_list(request: HttpRequest) -> list[CategoryOut]:
+    return [_category_out(c) for c in selectors.category_list()]
+
+
+class VerificationIn(Schema):
+    channel: Literal["sms", "email"]
+    address: str = Field(..., min_length=3, max_length=254)
+
+
+class VerificationOut(Schema):
+    id: int
+    channel: str
+    expires_at: dt.datetime
+    verified: bool
+
+
+@router.post(
+    "/verifications",
+    response={201: VerificationOut},
+    auth=None,
+    summary="Send a one-time code to an anonymous sender's phone or email",
+)
+def verification_start(request: HttpRequest, payload: VerificationIn) -> Status[VerificationOut]:
+    verification = services.contact_verification_start(
+        channel=payload.channel, address=payload.address
+    )
+    return Status(
+        201,
+        VerificationOut(
+            id=verification.pk,
+            channel=verification.channel,
+            expires_at=verification.expires_at,
+            verified=False,
+        ),
+    )
+
+
+class CodeIn(Schema):
+    code: str = Field(..., min_length=4, max_length=12)
+
+
+@router.post(
+    "/verifications/{verification_id}/confirm",
+    response=VerificationOut,
+    auth=None,
+    summary="Confirm the one-time code",
+)
+def verification_confirm(
+    request: HttpRequest, verification_id: int, payload: CodeIn
+) -> VerificationOut:
+    verification = services.contact_verification_confirm(
+        verification_id=verification_id, code=payload.code
+    )
+    return VerificationOut(
+        id=verification.pk,
+        channel=verification.channel,
+        expires_at=verification.expires_at,
+        verified=verification.verified_at is not None,
+    )
+
+
+@router.post(
+    "/cases",
+    response={201: SubmittedOut},
+    summary="Send a message (signed in), or log a phone call (staff, channel=phone)",
+)
+def case_submit(request: HttpRequest, payload: CaseIn) -> Status[SubmittedOut]:
+    return Status(201, _submit(_user(request), payload, None))
+
+
+@router.post(
+    "/cases/anonymous",
+    response={201: SubmittedOut},
+    auth=None,
+    summary="Send a message without an account, with a verified phone or email",
+)
+def case_submit_anonymous(request: HttpRequest, payload: AnonymousCaseIn) -> Status[SubmittedOut]:
+    verification = ContactVerification.objects.filter(pk=payload.verification_id).first()
+    if verification is None:
+        raise ValidationFailed(
+            "Verify your contact first.", errors={"verification_id": ["unknown"]}
+        )
+    if payload.channel == "phone":
+        raise ValidationFailed("Only staff log phone calls.", errors={"channel": ["not allowed"]})
+    return Status(201, _submit(None, payload, verification))
+
+
+@router.post(
+    "/cases/{tracking_number}/photos",
+    response={201: list[PhotoOut]},
+    summary="Add photos to one's own message (JPEG, PNG or WebP; location removed unless kept)",
+)
+def case_photos_add(
+    request: HttpRequest,
+    tracking_number: str,
+    photos: File[list[UploadedFile]],
+    keep_location: bool = False,
+) -> Status[list[PhotoOut]]:
+    user = _user(request)
+    case = selectors.case_get(actor=user, tracking_number=tracking_number, purpose="add photos")
+    uploads = [PhotoUpload(name=f.name or "photo", data=f.read()) for f in photos]
+    stored = services.case_photos_add(
+        actor=user, case=case, photos=uploads, keep_location=keep_location
+    )
+    return Status(
+        201,
+        [
+            PhotoOut(
+                id=p.pk,
+                content_type=p.content_type,
+                width=p.width,
+                height=p.height,
+                size=p.size,
+                location_kept=p.location_kept,
+            )
+            for p in stored
+        ],
+    )
+
+
+# Staff -------------------------------------------------------------------------------------
+
+
+class InboxQuery(Schema):
+    status: str = Field("open", description='A status, "open" or "" for all.')
+    kind: str = ""
+    department_id: int | None = None
+    community_id: int | None = None
+    category: str = ""
+    q: str = Field("", max_length=100)
+    due: Literal["", "overdue", "near"] = ""
+    mine: bool = False
+
+
+@router.get("/cases", response=CasePageOut, summary="The staff inbox in the caller's scope")
+def case_inbox(
+    request: HttpRequest,
+    filters: Query[InboxQuery],
+    offset: int = Query(0, ge=0),
+    limit: int = Query(50, ge=1, le=200),
+) -> CasePageOut:
+    page = selectors.case_inbox(
+        actor=_user(request),
+        filters=selectors.InboxFilter(**filters.dict()),
+        offset=offset,
+        limit=limit,
+    )
+    return CasePageOut(total=page.total, items=[_summary(c) for c in page.items])
+
+
+@router.get("/cases/mine", response=CasePageOut, summary="The caller's own messages")
+def own_cases(
+    request: HttpRequest, offset: int = Query(0, ge=0), limit: int = Query(50, ge=1, le=200)
+) -> CasePageOut:
+    page = selectors.own_cases(actor=_user(request), offset=offset, limit=limit)
+    return CasePageOut(total=page.total, items=[_summary(c) for c in page.items])
+
+
+def _get(request: HttpRequest, tracking_number: str, purpose: str = "casework") -> Case:
+    return selectors.case_get(
+        actor=_user(request), tracking_number=tracking_number, purpose=purpose
+    )
+
+
+@router.get("/cases/{tracking_number}", response=CaseOut, summary="One case")
+def case_get(request: HttpRequest, tracking_number: str, purpose: str = "casework") -> CaseOut:
+    user = _user(request)
+    case = _get(request, tracking_number, purpose)
+    return case_out(case, staff=may(user, "casework.case.note", case))
+
+
+@router.get("/cases/{tracking_number}/events", response=list[EventOut], summary="Case history")
+def case_events(request: HttpRequest, tracking_number: str) -> list[EventOut]:
+    user = _user(request)
+    case = _get(request, tracking_number, "case history")
+    staff = may(user, "casework.case.note", case)
+    return [_event_out(e, staff=staff) for e in selectors.case_history(actor=user, case=case)]
+
+
+class TriageIn(Schema):
+    category: str = Field(..., max_length=64)
+    department_id: int | None = None
+    note: str = Field("", max_length=2000)
+
+
+@router.post("/cases/{tracking_number}/triage", response=CaseOut, summary="Triage a case")
+def case_triage(request: HttpRequest, tracking_number: str, payload: TriageIn) -> CaseOut:
+    category = _category(payload.category)
+    assert category is not None
+    case = services.case_triage(
+        actor=_user(request),
+        case=_get(request, tracking_number),
+        category=category,
+        department=_organisation(payload.department_id, "department_id"),
+        note=payload.note,
+    )
+    return case_out(selectors.case_load(case.pk), staff=True)
+
+
+class AssignIn(Schema):
+    assignee_id: int
+
+
+@router.post("/cases/{tracking_number}/assign", response=CaseOut, summary="Assign a handler")
+def case_assign(request: HttpRequest, tracking_number: str, payload: AssignIn) -> CaseOut:
+    assignee = User.objects.filter(pk=payload.assignee_id, is_active=True).first()
+    if assignee is None:
+        raise ValidationFailed("No such person.", errors={"assignee_id": ["unknown"]})
+    case = services.case_assign(
+        actor=_user(request), case=_get(request, tracking_number), assignee=assignee
+    )
+    return case_out(selectors.case_load(case.pk), staff=True)
+
+
+class TransferIn(Schema):
+    reason: str = Field(..., min_length=1, max_length=500)
+    category: str | None = Field(None, max_length=64)
+    department_id: int | None = None
+
+
+@router.post(
+    "/cases/{tracking_number}/transfer", response=CaseOut, summary="Transfer to another department"
+)
+def case_transfer(request: HttpRequest, tracking_number: str, payload: TransferIn) -> CaseOut:
+    case = services.case_transfer(
+        actor=_user(request),
+        case=_get(request, tracking_number),
+        reason=payload.reason,
+        category=_category(payload.category),
+        department=_organisation(payload.department_id, "department_id"),
+    )
+    return case_out(selectors.case_load(case.pk), staff=True)
+
+
+class TextIn(Schema):
+    text: str = Field(..., min_length=1, max_length=8000)
+    public: bool = False
+
+
+@router.post("/cases/{tracking_number}/notes", response={201: EventOut}, summary="Add a note")
+def case_note(request: HttpRequest, tracking_number: str, payload: TextIn) -> Status[EventOut]:
+    event = services.case_note(
+        actor=_user(request),
+        case=_get(request, tracking_number),
+        text=payload.text,
+        public=payload.public,
+    )
+    return Status(201, _event_out(event, staff=True))
+
+
+class ReplyIn(Schema):
+    text: str = Field(..., min_length=1, max_length=8000)
+    public: bool = Field(True, description="Also show on the public board if the case is public.")
+
+
+@router.post(
+    "/cases/{tracking_number}/replies", response={201: EventOut}, summary="Reply to the sender"
+)
+def case_reply(request: HttpRequest, tracking_number: str, payload: ReplyIn) -> Status[EventOut]:
+    event = services.case_reply(
+        actor=_user(request),
+        case=_get(request, tracking_number),
+        text=payload.text,
+        public=payload.public,
+    )
+    return Status(201, _event_out(event, staff=True))
+
+
+class CloseIn(Schema):
+    reason: str = Field("resolved", max_length=32)
+    note: str = Field("", max_length=4000)
+
+
+@router.post("/cases/{tracking_number}/close", response=CaseOut, summary="Close a case")
+def case_close(request: HttpRequest, tracking_number: str, payload: CloseIn) -> CaseOut:
+    case = services.case_close(
+        actor=_user(request),
+        case=_get(request, tracking_number),
+        reason=payload.reason,
+        note=payload.note,
+    )
+    return case_out(selectors.case_load(case.pk), staff=True)
+
+
+class ExtensionIn(Schema):
+    days: int = Field(..., ge=1, le=60)
+    reason: str = Field(..., min_length=1, max_length=500)
+
+
+@router.post("/cases/{tracking_number}/extension", response=CaseOut, summary="Request more time")
+def case_extension_request(
+    request: HttpRequest, tracking_number: str, payload: ExtensionIn
+) -> CaseOut:
+    case = services.case_extension_request(
+        actor=_user(request),
+        case=_get(request, tracking_number),
+        days=payload.days,
+        reason=payload.reason,
+    )
+    return case_out(selectors.case_load(case.pk), staff=True)
+
+
+class DecisionIn(Schema):
+    approve: bool
+    note: str = Field("", max_length=500)
+
+
+@router.post(
+    "/cases/{tracking_number}/extension/decision",
+    response=CaseOut,
+    summary="Approve or refuse an extension (department head)",
+)
+def case_extension_decide(
+    request: HttpRequest, tracking_number: str, payload: DecisionIn
+) -> CaseOut:
+    case = services.case_extension_decide(
+        actor=_user(request),
+        case=_get(request, tracking_number),
+        approve=payload.approve,
+        note=payload.note,
+    )
+    return case_out(selectors.case_load(case.pk), staff=True)
+
+
+class MergeIn(Schema):
+    into: str = Field(..., description="Tracking number of the case to keep.")
+    reason: str = Field("", max_length=500)
+
+
+@router.post(
+    "/cases/{tracking_number}/merge", response=CaseOut, summary="Merge a duplicate into a case"
+)
+def case_merge(request: HttpRequest, tracking_number: str, payload: MergeIn) -> CaseOut:
+    into = _get(request, payload.into)
+    case = services.case_merge(
+        actor=_user(request), case=_get(request, tracking_number), into=into, reason=payload.reason
+    )
+    return case_out(selectors.case_load(case.pk), staff=True)
+
+
+class DuplicateOut(Schema):
+    tracking_number: str
+    title: str
+    status: str
+    score: float
+    text_similarity: float
+    distance_m: float | None
+    hours_apart: float
+
+
+@router.get(
+    "/cases/{tracking_number}/duplicates",
+    response=list[DuplicateOut],
+    summary="Possible duplicates by text, place and time",
+)
+def case_duplicates(request: HttpRequest, tracking_number: str) -> list[DuplicateOut]:
+    case = _get(request, tracking_number, "duplicate check")
+    return [
+        DuplicateOut(
+            tracking_number=d.case.tracking_number,
+            title=d.case.title,
+            status=d.case.status,
+            score=d.score,
+            text_similarity=d.text_similarity,
+            distance_m=d.distance_m,
+            hours_apart=d.hours_apart,
+        )
+        for d in selectors.duplicate_candidates(actor=_user(request), case=case)
+    ]
+
+
+# The sender's side -------------------------------------------------------------------------
+
+
+class RatingIn(Schema):
+    value: Literal["satisfied", "basic", "unsatisfied"]
+    comment: str = Field("", max_length=2000)
+
+
+@router.post(
+    "/cases/{tracking_number}/rating", response={201: RatingOut}, summary="Rate the answer"
+)
+def case_rate(request: HttpRequest, tracking_number: str, payload: RatingIn) -> Status[RatingOut]:
+    rating = services.case_rate(
+        actor=_user(request),
+        case=_get(request, tracking_number),
+        value=payload.value,
+        comment=payload.comment,
+    )
+    return Status(
+        201,
+        RatingOut(
+            value=rating.value,
+            comment=rating.comment,
+            round=rating.round,
+            created_at=rating.created_at,
+        ),
+    )
+
+
+class TrackIn(Schema):
+    tracking_number: str = Field(..., max_length=16)
+    access_code: str = Field(..., max_length=64)
+
+
+class TrackOut(Schema):
+    case: CaseOut
+    events: list[EventOut]
+
+
+@router.post(
+    "/track",
+    response=TrackOut,
+    auth=None,
+    summary="Follow a message sent without an account (tracking number and access code)",
+)
+def track(request: HttpRequest, payload: TrackIn) -> TrackOut:
+    case = selectors.case_for_tracking(
+        tracking_number=payload.tracking_number, access_code=payload.access_code
+    )
+    events = selectors.case_history(actor=None, case=case, staff_view=False)
+    return TrackOut(
+        case=case_out(case, staff=False), events=[_event_out(e, staff=False) for e in events]
+    )
+
+
+class TrackRatingIn(TrackIn, RatingIn):
+    pass
+
+
+@router.post(
+    "/track/rating",
+    response={201: RatingOut},
+    auth=None,
+    summary="Rate the answer to a message sent without an account",
+)
+def track_rate(request: HttpRequest, payload: TrackRatingIn) -> Status[RatingOut]:
+    case = selectors.case_for_tracking(
+        tracking_number=payload.tracking_number, access_code=payload.access_code
+    )
+    rating = services.case_rate(
+        actor=None,
+        case=case,
+        value=payload.value,
+        comment=payload.comment,
+        access_code=payload.access_code,
+    )
+    return Status(
+        201,
+        RatingOut(
+            value=rating.value,
+            comment=rating.comment,
+            round=rating.round,
+            created_at=rating.created_at,
+        ),
+    )
+
+
+# Public board and statistics -----------------------------------------------------------------
+
+
+class BoardReplyOut(Schema):
+    at: dt.datetime
+    text: str
+
+
+class BoardEntryOut(Schema):
+    tracking_number: str
+    kind: str
+    title: str
+    text: str
+    status: str
+    department: str
+    department_id: int | None
+    category: str
+    created_at: dt.datetime
+    replies: list[BoardReplyOut]
+
+
+class BoardPageOut(Schema):
+    total: int
+    items: list[BoardEntryOut]
+
+
+@router.get(
+    "/board",
+    response=BoardPageOut,
+    auth=None,
+    summary="Public messages and their replies (no personal data)",
+)
+def board(
+    request: HttpRequest,
+    q: str = Query("", max_length=100),
+    department_id: int | None = None,
+    offset: int = Query(0, ge=0),
+    limit: int = Query(20, ge=1, le=100),
+) -> BoardPageOut:
+    entries, total = selectors.board_list(
+        q=q, department_id=department_id, offset=offset, limit=limit
+    )
+    return BoardPageOut(
+        total=total,
+        items=[
+            BoardEntryOut(
+                tracking_number=e.tracking_number,
+                kind=e.kind,
+                title=e.title,
+                text=e.text,
+                status=e.status,
+                department=e.department,
+                department_id=e.department_id,
+                category=e.category,
+                created_at=e.created_at,
+                replies=[BoardReplyOut(at=at, text=text) for at, text in e.replies],
+            )
+            for e in entries
+        ],
+    )
+
+
+class FiguresOut(Schema):
+    key: str
+    label: str
+    volume: int
+    responded: int
+    response_rate: float | None
+    resolved: int
+    resolution_rate: float | None
+    rated: int
+    satisfied: int
+    satisfaction_rate: float | None
+    median_hours_to_first_reply: float | None
+    overdue: int
+    late_replies: int
+
+
+class StatisticsOut(Schema):
+    since: dt.date
+    until: dt.date
+    group_by: str
+    period: str
+    total: FiguresOut
+    groups: list[FiguresOut]
+    periods: list[FiguresOut]
+
+
+@router.get("/statistics", response=StatisticsOut, summary="Casework figures in the caller's scope")
+def statistics(
+    request: HttpRequest,
+    since: dt.date,
+    until: dt.date,
+    group_by: Literal["department", "community"] = "department",
+    period: Literal["week", "month"] = "week",
+) -> StatisticsOut:
+    stats = selectors.case_statistics(
+        actor=_user(request), since=since, until=until, group_by=group_by, period=period
+    )
+    return StatisticsOut(
+        since=stats.since,
+        until=stats.until,
+        group_by=stats.group_by,
+        period=stats.period,
+        total=FiguresOut(**stats.total.as_row()),
+        groups=[FiguresOut(**g.as_row()) for g in stats.groups],
+        periods=[FiguresOut(**p.as_row()) for p in stats.periods],
+    )

@@ -1,0 +1,123 @@
+"""Page forms: field shapes and labels only; the rules live in the services, whose errors the
+views put back on these forms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from civichub.casework.models import CaseKind, Category, RatingValue
+from civichub.core.errors import DomainError
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleImageField(forms.FileField):
+    widget = MultipleFileInput
+
+    def clean(self, data: Any, initial: Any = None) -> list[Any]:
+        if not data:
+            return []
+        items = data if isinstance(data, list | tuple) else [data]
+        return [super(MultipleImageField, self).clean(item, initial) for item in items]
+
+
+def category_choices() -> list[tuple[str, str]]:
+    choices = [("", _("不确定（由系统分派）"))]
+    choices += [(c.key, c.name) for c in Category.objects.filter(active=True)]
+    return choices
+
+
+class CaseForm(forms.Form):
+    kind = forms.ChoiceField(label=_("留言类型"), choices=CaseKind.choices)
+    category = forms.ChoiceField(label=_("问题类别"), required=False, choices=())
+    title = forms.CharField(label=_("标题"), max_length=200, required=False)
+    text = forms.CharField(
+        label=_("留言内容"), max_length=4000, widget=forms.Textarea(attrs={"rows": 6})
+    )
+    address = forms.CharField(label=_("地点（地址）"), max_length=300, required=False)
+    latitude = forms.FloatField(
+        label=_("纬度"),
+        required=False,
+        min_value=-90,
+        max_value=90,
+        widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
+    )
+    longitude = forms.FloatField(
+        label=_("经度"),
+        required=False,
+        min_value=-180,
+        max_value=180,
+        widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
+    )
+    photos = MultipleImageField(
+        label=_("照片（可多选，JPEG/PNG/WebP）"),
+        required=False,
+        widget=MultipleFileInput(attrs={"accept": "image/jpeg,image/png,image/webp"}),
+    )
+    keep_location = forms.BooleanField(
+        label=_("保留照片中的位置信息（用于定位问题地点）"), required=False
+    )
+    is_public = forms.BooleanField(
+        label=_("同意在留言公开栏公开本留言（不显示姓名、联系方式和地址）"), required=False
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["category"].choices = category_choices()  # type: ignore[attr-defined]
+
+
+class PhoneCallForm(CaseForm):
+    contact_name = forms.CharField(label=_("来电人姓名"), max_length=100, required=False)
+    contact_phone = forms.CharField(label=_("来电号码"), max_length=32)
+
+
+class VerifyStartForm(forms.Form):
+    channel = forms.ChoiceField(
+        label=_("验证方式"), choices=[("sms", _("手机短信")), ("email", _("电子邮件"))]
+    )
+    address = forms.CharField(label=_("手机号码或电子邮箱"), max_length=254)
+
+
+class VerifyCodeForm(forms.Form):
+    code = forms.CharField(
+        label=_("验证码"),
+        max_length=12,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}),
+    )
+
+
+class TrackForm(forms.Form):
+    tracking_number = forms.CharField(label=_("受理编号"), max_length=16)
+    access_code = forms.CharField(label=_("查询码"), max_length=64)
+
+
+class RatingForm(forms.Form):
+    value = forms.ChoiceField(
+        label=_("您对答复是否满意？"), choices=RatingValue.choices, widget=forms.RadioSelect
+    )
+    comment = forms.CharField(
+        label=_("意见（可选）"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+def add_domain_errors(form: forms.Form, exc: DomainError) -> None:
+    """Puts a service's per-field errors on the matching form fields; the rest on the form."""
+    placed = False
+    for key, messages in exc.errors.items():
+        field = key.split(".")[0]
+        if field == "location":
+            field = "latitude"
+        if field in form.fields:
+            for message in messages:
+                form.add_error(field, message)
+            placed = True
+    if not placed:
+        form.add_error(None, exc.message)

@@ -1,0 +1,597 @@
+"""Casework pages: thin, calling the same selectors and services as the API. Plain forms that
+work without JavaScript; service errors come back as form errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from civichub.casework import forms, selectors, services
+from civichub.casework.models import (
+    Case,
+    CaseKind,
+    CaseStatus,
+    Category,
+    ContactVerification,
+    EventKind,
+    ExtensionState,
+)
+from civichub.casework.permissions import may
+from civichub.casework.photos import PhotoUpload
+from civichub.core.errors import Conflict, DomainError, NotFound, ValidationFailed
+from civichub.core.models import Organisation, OrganisationKind, User
+from civichub.core.permissions import allowed
+from civichub.core.views import domain_errors_as_http, page_number_from
+
+PER_PAGE = 25
+SESSION_VERIFICATION = "casework_verification_id"
+SESSION_ACCESS = "casework_access"  # tracking number → access code, for anonymous senders
+PURPOSE = "办理群众留言"
+
+
+def _user(request: HttpRequest) -> User | None:
+    user = request.user
+    return user if isinstance(user, User) and user.is_authenticated else None
+
+
+def _staff(request: HttpRequest) -> User:
+    user = _user(request)
+    assert user is not None
+    return user
+
+
+# Sending ---------------------------------------------------------------------------------
+
+
+def _verification(request: HttpRequest) -> ContactVerification | None:
+    pk = request.session.get(SESSION_VERIFICATION)
+    if not pk:
+        return None
+    verification = ContactVerification.objects.filter(pk=pk).first()
+    return verification if verification is not None and verification.is_usable() else None
+
+
+def _uploads(files: list[Any]) -> list[PhotoUpload]:
+    return [PhotoUpload(name=f.name or "photo", data=f.read()) for f in files]
+
+
+def _remember_access(request: HttpRequest, tracking_number: str, code: str) -> None:
+    codes = dict(request.session.get(SESSION_ACCESS, {}))
+    codes[tracking_number] = code
+    request.session[SESSION_ACCESS] = dict(list(codes.items())[-20:])
+
+
+def submit(request: HttpRequest) -> HttpResponse:
+    """The message form. Signed-in people send at once; others verify a phone or email first."""
+    user = _user(request)
+    verification = None if user else _verification(request)
+    if user is None and verification is None:
+        return HttpResponseRedirect(reverse("casework:verify"))
+    form = forms.CaseForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            result = services.case_submit(
+                actor=user,
+                kind=data["kind"],
+                title=data["title"],
+                text=data["text"],
+                category_key=data["category"] or None,
+                address=data["address"],
+                latitude=data["latitude"],
+                longitude=data["longitude"],
+                is_public=data["is_public"],
+                photos=_uploads(data["photos"]),
+                keep_photo_location=data["keep_location"],
+                verification=verification,
+            )
+        except DomainError as exc:
+            forms.add_domain_errors(form, exc)
+        else:
+            if result.access_code:
+                _remember_access(request, result.case.tracking_number, result.access_code)
+                request.session.pop(SESSION_VERIFICATION, None)
+            return HttpResponseRedirect(
+                reverse("casework:sent", args=[result.case.tracking_number])
+            )
+    return render(
+        request,
+        "casework/submit.html",
+        {"form": form, "verification": verification, "kinds": CaseKind.choices},
+    )
+
+
+def verify(request: HttpRequest) -> HttpResponse:
+    """Two steps on one page: ask for a code, then enter it."""
+    pending_id = request.session.get("casework_pending_verification")
+    start_form = forms.VerifyStartForm(
+        request.POST if request.POST.get("step") == "start" else None
+    )
+    code_form = forms.VerifyCodeForm(request.POST if request.POST.get("step") == "code" else None)
+    if request.method == "POST" and request.POST.get("step") == "start" and start_form.is_valid():
+        try:
+            verification = services.contact_verification_start(
+                channel=start_form.cleaned_data["channel"],
+                address=start_form.cleaned_data["address"],
+            )
+        except DomainError as exc:
+            forms.add_domain_errors(start_form, exc)
+        else:
+            request.session["casework_pending_verification"] = verification.pk
+            messages.success(request, _("验证码已发送，请查收。"))
+            return HttpResponseRedirect(reverse("casework:verify"))
+    if request.method == "POST" and request.POST.get("step") == "code" and code_form.is_valid():
+        if not pending_id:
+            code_form.add_error(None, _("请先获取验证码。"))
+        else:
+            try:
+                verification = services.contact_verification_confirm(
+                    verification_id=int(pending_id), code=code_form.cleaned_data["code"]
+                )
+            except DomainError as exc:
+                forms.add_domain_errors(code_form, exc)
+            else:
+                request.session[SESSION_VERIFICATION] = verification.pk
+                request.session.pop("casework_pending_verification", None)
+                return HttpResponseRedirect(reverse("casework:submit"))
+    return render(
+        request,
+        "casework/verify.html",
+        {"start_form": start_form, "code_form": code_form, "pending": bool(pending_id)},
+    )
+
+
+def sent(request: HttpRequest, tracking_number: str) -> HttpResponse:
+    """Confirmation with the tracking number (and, once, the access code)."""
+    user = _user(request)
+    access = request.session.get(SESSION_ACCESS, {}).get(tracking_number, "")
+    case = Case.objects.filter(tracking_number=tracking_number).first()
+    if case is None or not (
+        (user is not None and case.submitter_id == user.pk)
+        or (access and services.access_code_matches(case, access))
+    ):
+        return render(request, "core/error.html", {"message": _("没有找到该留言。")}, status=404)
+    return render(request, "casework/sent.html", {"case": case, "access_code": access})
+
+
+def track(request: HttpRequest) -> HttpResponse:
+    """Anonymous senders follow their message with the tracking number and access code."""
+    form = forms.TrackForm(request.POST or request.GET or None)
+    if (request.POST or request.GET.get("tracking_number")) and form.is_valid():
+        number = form.cleaned_data["tracking_number"].strip()
+        code = form.cleaned_data["access_code"].strip()
+        try:
+            selectors.case_for_tracking(tracking_number=number, access_code=code)
+        except NotFound as exc:
+            form.add_error(None, exc.message)
+        else:
+            _remember_access(request, number, code)
+            return HttpResponseRedirect(reverse("casework:case", args=[number]))
+    return render(request, "casework/track.html", {"form": form})
+
+
+@login_required
+@domain_errors_as_http
+def mine(request: HttpRequest) -> HttpResponse:
+    page_number = page_number_from(request)
+    page = selectors.own_cases(
+        actor=_staff(request), offset=(page_number - 1) * PER_PAGE, limit=PER_PAGE
+    )
+    paginator = Paginator(range(page.total), PER_PAGE)
+    return render(
+        request,
+        "casework/mine.html",
+        {"cases": page.items, "total": page.total, "page_obj": paginator.get_page(page_number)},
+    )
+
+
+# One case: the sender's view and the staff view --------------------------------------------
+
+
+def _sender_case(request: HttpRequest, tracking_number: str) -> tuple[Case, str] | None:
+    """The case if the visitor sent it (signed in, or holding its access code)."""
+    user = _user(request)
+    case = Case.objects.filter(tracking_number=tracking_number).first()
+    if case is None:
+        return None
+    if user is not None and case.submitter_id == user.pk:
+        return selectors.case_load(case.pk), ""
+    code = request.session.get(SESSION_ACCESS, {}).get(tracking_number, "")
+    if code and services.access_code_matches(case, code):
+        return selectors.case_load(case.pk), code
+    return None
+
+
+@domain_errors_as_http
+def case_detail(request: HttpRequest, tracking_number: str) -> HttpResponse:
+    user = _user(request)
+    probe = (
+        Case.objects.filter(tracking_number=tracking_number)
+        .select_related("department", "community", "jurisdiction")
+        .first()
+    )
+    if probe is not None and user is not None and may(user, "casework.case.note", probe):
+        return _staff_detail(request, tracking_number)
+    own = _sender_case(request, tracking_number)
+    if own is None:
+        if user is None:
+            return HttpResponseRedirect(
+                f"{reverse('casework:track')}?tracking_number={tracking_number}"
+            )
+        raise NotFound(_("没有找到该留言，或您无权查看。"))
+    case, access_code = own
+    rating_form = forms.RatingForm(request.POST or None)
+    if request.method == "POST" and rating_form.is_valid():
+        try:
+            services.case_rate(
+                actor=user,
+                case=case,
+                value=rating_form.cleaned_data["value"],
+                comment=rating_form.cleaned_data["comment"],
+                access_code=access_code,
+            )
+        except DomainError as exc:
+            forms.add_domain_errors(rating_form, exc)
+        else:
+            messages.success(request, _("感谢您的评价。"))
+            return HttpResponseRedirect(reverse("casework:case", args=[tracking_number]))
+    return render(
+        request,
+        "casework/case_sender.html",
+        {
+            "case": case,
+            "events": selectors.case_history(actor=user, case=case, staff_view=False),
+            "rating_form": rating_form,
+            "may_rate": case.status == CaseStatus.REPLIED,
+        },
+    )
+
+
+def _departments() -> list[Organisation]:
+    return list(Organisation.objects.filter(kind=OrganisationKind.DEPARTMENT).order_by("path"))
+
+
+def _staff_detail(request: HttpRequest, tracking_number: str) -> HttpResponse:
+    user = _staff(request)
+    case = selectors.case_get(actor=user, tracking_number=tracking_number, purpose=PURPOSE)
+    can = {
+        action: may(user, f"casework.case.{action}", case)
+        for action in (
+            "triage",
+            "assign",
+            "transfer",
+            "reply",
+            "close",
+            "extend_request",
+            "extend_approve",
+            "merge",
+            "note",
+        )
+    }
+    open_ = case.status != CaseStatus.CLOSED
+    duplicates = (
+        selectors.duplicate_candidates(actor=user, case=case) if can["merge"] and open_ else []
+    )
+    return render(
+        request,
+        "casework/case_staff.html",
+        {
+            "case": case,
+            "events": selectors.case_history(actor=user, case=case, staff_view=True),
+            "due_state": selectors.due_state(case),
+            "can": can,
+            "is_open": open_,
+            "routed": case.status not in {CaseStatus.RECEIVED, CaseStatus.TRIAGE},
+            "awaiting_triage": case.status in {CaseStatus.RECEIVED, CaseStatus.TRIAGE},
+            "extension_pending": case.extension_state == ExtensionState.REQUESTED,
+            "categories": Category.objects.filter(active=True),
+            "departments": _departments() if (can["transfer"] or can["triage"]) else [],
+            "staff": selectors.assignable_staff(case=case) if can["assign"] else [],
+            "duplicates": duplicates,
+            "errors": request.session.pop("casework_action_errors", None),
+        },
+    )
+
+
+def _category_from(request: HttpRequest) -> Category | None:
+    key = request.POST.get("category", "")
+    return Category.objects.filter(key=key).select_related("department").first() if key else None
+
+
+def _department_from(request: HttpRequest) -> Organisation | None:
+    raw = request.POST.get("department", "")
+    return (
+        Organisation.objects.filter(pk=int(raw), kind=OrganisationKind.DEPARTMENT).first()
+        if raw.isdigit()
+        else None
+    )
+
+
+def _perform(request: HttpRequest, action: str, user: User, case: Case) -> str:
+    post = request.POST
+    if action == "triage":
+        category = _category_from(request)
+        if category is None:
+            raise ValidationFailed(_("请选择类别。"), errors={"category": ["required"]})
+        services.case_triage(
+            actor=user,
+            case=case,
+            category=category,
+            department=_department_from(request),
+            note=post.get("note", ""),
+        )
+        return _("已分拣。")
+    if action == "assign":
+        raw = post.get("assignee", "")
+        assignee = User.objects.filter(pk=int(raw)).first() if raw.isdigit() else None
+        if assignee is None:
+            raise ValidationFailed(_("请选择承办人。"), errors={"assignee": ["required"]})
+        services.case_assign(actor=user, case=case, assignee=assignee)
+        return _("已指定承办人。")
+    if action == "transfer":
+        services.case_transfer(
+            actor=user,
+            case=case,
+            reason=post.get("reason", ""),
+            category=_category_from(request),
+            department=_department_from(request),
+        )
+        return _("已转办。")
+    if action == "note":
+        services.case_note(
+            actor=user, case=case, text=post.get("text", ""), public=post.get("public") == "on"
+        )
+        return _("备注已保存。")
+    if action == "reply":
+        services.case_reply(
+            actor=user, case=case, text=post.get("text", ""), public=post.get("public") == "on"
+        )
+        return _("答复已发送，来信人会收到通知。")
+    if action == "close":
+        services.case_close(actor=user, case=case, note=post.get("note", ""))
+        return _("已办结。")
+    if action == "extend_request":
+        days = post.get("days", "")
+        services.case_extension_request(
+            actor=user,
+            case=case,
+            days=int(days) if days.isdigit() else 0,
+            reason=post.get("reason", ""),
+        )
+        return _("延期申请已提交。")
+    if action == "extend_decide":
+        approve = post.get("decision") == "approve"
+        services.case_extension_decide(
+            actor=user, case=case, approve=approve, note=post.get("note", "")
+        )
+        return _("已批准延期。") if approve else _("已驳回延期。")
+    if action == "merge":
+        into = Case.objects.filter(tracking_number=post.get("into", "").strip()).first()
+        if into is None:
+            raise ValidationFailed(_("没有这个受理编号。"), errors={"into": ["unknown"]})
+        services.case_merge(actor=user, case=case, into=into, reason=post.get("reason", ""))
+        return _("已合并到 %(into)s。") % {"into": into.tracking_number}
+    raise NotFound(_("未知操作。"))
+
+
+@login_required
+@require_POST
+@domain_errors_as_http
+def case_action(request: HttpRequest, tracking_number: str, action: str) -> HttpResponse:
+    user = _staff(request)
+    case = selectors.case_get(actor=user, tracking_number=tracking_number, purpose=PURPOSE)
+    try:
+        message = _perform(request, action, user, case)
+    except (ValidationFailed, Conflict) as exc:
+        detail = [f"{', '.join(v)}" for v in exc.errors.values()]
+        request.session["casework_action_errors"] = {
+            "action": action,
+            "message": exc.message,
+            "details": detail,
+        }
+    else:
+        messages.success(request, message)
+    return HttpResponseRedirect(reverse("casework:case", args=[tracking_number]) + f"#{action}")
+
+
+# Staff inbox and statistics ---------------------------------------------------------------------
+
+
+@login_required
+@domain_errors_as_http
+def inbox(request: HttpRequest) -> HttpResponse:
+    user = _staff(request)
+    get = request.GET
+    status = get.get("status", "open")
+    if status not in {"open", "", *CaseStatus.values}:
+        status = "open"
+    filters = selectors.InboxFilter(
+        status=status,
+        kind=get.get("kind", "") if get.get("kind", "") in CaseKind.values else "",
+        category=get.get("category", "")[:64],
+        q=get.get("q", "").strip()[:100],
+        due=get.get("due", "") if get.get("due", "") in {"overdue", "near"} else "",
+        mine=get.get("mine") == "1",
+    )
+    page_number = page_number_from(request)
+    page = selectors.case_inbox(
+        actor=user, filters=filters, offset=(page_number - 1) * PER_PAGE, limit=PER_PAGE
+    )
+    now = timezone.now()
+    rows = [(case, selectors.due_state(case, now)) for case in page.items]
+    paginator = Paginator(range(page.total), PER_PAGE)
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "casework/inbox.html",
+        {
+            "rows": rows,
+            "total": page.total,
+            "filters": filters,
+            "statuses": CaseStatus.choices,
+            "kinds": CaseKind.choices,
+            "categories": Category.objects.filter(active=True),
+            "page_obj": paginator.get_page(page_number),
+            "query": query.urlencode(),
+            "may_log_call": allowed(user, "casework.case.log_call"),
+        },
+    )
+
+
+@login_required
+@domain_errors_as_http
+def log_call(request: HttpRequest) -> HttpResponse:
+    """Staff log a phone call as a message on the caller's behalf."""
+    user = _staff(request)
+    form = forms.PhoneCallForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            result = services.case_submit(
+                actor=user,
+                channel="phone",
+                kind=data["kind"],
+                title=data["title"],
+                text=data["text"],
+                category_key=data["category"] or None,
+                address=data["address"],
+                latitude=data["latitude"],
+                longitude=data["longitude"],
+                is_public=data["is_public"],
+                photos=_uploads(data["photos"]),
+                keep_photo_location=data["keep_location"],
+                contact_name=data["contact_name"],
+                contact_phone=data["contact_phone"],
+            )
+        except DomainError as exc:
+            forms.add_domain_errors(form, exc)
+        else:
+            messages.success(
+                request,
+                _("已登记，受理编号 %(number)s，查询码 %(code)s（请告知来电人）。")
+                % {"number": result.case.tracking_number, "code": result.access_code},
+            )
+            return HttpResponseRedirect(reverse("casework:inbox"))
+    return render(request, "casework/log_call.html", {"form": form})
+
+
+def _parse_day(value: str, default: dt.date) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value) if value else default
+    except ValueError:
+        return default
+
+
+def _bars(figures: list[Any], attribute: str, width: int = 300) -> list[dict[str, Any]]:
+    values = [getattr(f, attribute) or 0 for f in figures]
+    top = max(values, default=0) or 1
+    return [
+        {"label": f.label or _("未分派"), "value": v, "width": round(width * v / top), "y": i * 28}
+        for i, (f, v) in enumerate(zip(figures, values, strict=True))
+    ]
+
+
+@login_required
+@domain_errors_as_http
+def statistics(request: HttpRequest) -> HttpResponse:
+    user = _staff(request)
+    today = timezone.localdate()
+    since = _parse_day(request.GET.get("since", ""), today - dt.timedelta(days=90))
+    until = _parse_day(request.GET.get("until", ""), today)
+    group_by = request.GET.get("group_by", "department")
+    period = request.GET.get("period", "week")
+    group_by = group_by if group_by in {"department", "community"} else "department"
+    period = period if period in {"week", "month"} else "week"
+    stats = selectors.case_statistics(
+        actor=user, since=since, until=until, group_by=group_by, period=period
+    )
+    if request.GET.get("format") == "csv":
+        response = HttpResponse(
+            selectors.statistics_csv(stats), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = (
+            f'attachment; filename="casework-{since.isoformat()}-{until.isoformat()}.csv"'
+        )
+        return response
+    query = request.GET.copy()
+    query["format"] = "csv"
+    group_bars = _bars(stats.groups[:15], "volume")
+    period_bars = _bars(stats.periods[-26:], "volume")
+    return render(
+        request,
+        "casework/statistics.html",
+        {
+            "stats": stats,
+            "group_bars": group_bars,
+            "group_chart_height": len(group_bars) * 28 + 4,
+            "period_bars": period_bars,
+            "period_chart_height": len(period_bars) * 28 + 4,
+            "csv_query": query.urlencode(),
+        },
+    )
+
+
+# Public board ----------------------------------------------------------------------------------
+
+
+def board(request: HttpRequest) -> HttpResponse:
+    q = request.GET.get("q", "").strip()[:100]
+    raw_department = request.GET.get("department", "")
+    department_id = int(raw_department) if raw_department.isdigit() else None
+    page_number = page_number_from(request)
+    per_page = 20
+    entries, total = selectors.board_list(
+        q=q, department_id=department_id, offset=(page_number - 1) * per_page, limit=per_page
+    )
+    paginator = Paginator(range(total), per_page)
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "casework/board.html",
+        {
+            "entries": entries,
+            "total": total,
+            "q": q,
+            "department_id": department_id,
+            "departments": selectors.board_departments(),
+            "page_obj": paginator.get_page(page_number),
+            "query": query.urlencode(),
+            "reply_kind": EventKind.REPLY,
+        },
+    )
+
+
+@domain_errors_as_http
+def photo(request: HttpRequest, tracking_number: str, pk: int) -> HttpResponse:
+    """A case photo, for its sender and for staff who may see the case (never public)."""
+    from django.http import FileResponse
+
+    user = _user(request)
+    case = (
+        Case.objects.filter(tracking_number=tracking_number)
+        .select_related("department", "community", "jurisdiction")
+        .first()
+    )
+    if case is None:
+        raise NotFound(_("没有找到该照片。"))
+    staff = user is not None and may(user, "casework.case.view", case)
+    if not staff and _sender_case(request, tracking_number) is None:
+        raise NotFound(_("没有找到该照片。"))
+    item = case.photos.filter(pk=pk).first()
+    if item is None:
+        raise NotFound(_("没有找到该照片。"))
+    response = FileResponse(item.image.open("rb"), content_type=item.content_type)
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
