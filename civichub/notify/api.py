@@ -15,6 +15,7 @@ from civichub.notify import kinds, selectors, services
 from civichub.notify.channels import vapid_public_key
 from civichub.notify.models import Delivery, Notification, NotificationPreference
 
+# Schema names are global in the OpenAPI document, so they carry the module's words.
 router = Router(tags=["notify"])
 
 ChannelName = Literal["inapp", "email", "sms", "push"]
@@ -27,7 +28,7 @@ def _user(request: HttpRequest) -> User:
     return user
 
 
-class DeliveryOut(Schema):
+class NotificationDeliveryOut(Schema):
     id: int
     channel: str
     state: str
@@ -47,7 +48,7 @@ class NotificationOut(Schema):
     body: str
     created_at: dt.datetime
     read_at: dt.datetime | None
-    deliveries: list[DeliveryOut]
+    deliveries: list[NotificationDeliveryOut]
 
 
 def _notification_out(notification: Notification) -> NotificationOut:
@@ -61,7 +62,7 @@ def _notification_out(notification: Notification) -> NotificationOut:
         body=notification.body,
         created_at=notification.created_at,
         read_at=notification.read_at,
-        deliveries=[DeliveryOut.from_orm(d) for d in notification.deliveries.all()],
+        deliveries=[NotificationDeliveryOut.from_orm(d) for d in notification.deliveries.all()],
     )
 
 
@@ -86,16 +87,16 @@ def notification_list(
     )
 
 
-class ReadAllOut(Schema):
+class NotificationsReadOut(Schema):
     count: int
 
 
-@router.post("/read-all", response=ReadAllOut, summary="Mark all my notifications read")
-def notification_read_all(request: HttpRequest) -> ReadAllOut:
-    return ReadAllOut(count=services.notification_mark_all_read(actor=_user(request)))
+@router.post("/read-all", response=NotificationsReadOut, summary="Mark all my notifications read")
+def notification_read_all(request: HttpRequest) -> NotificationsReadOut:
+    return NotificationsReadOut(count=services.notification_mark_all_read(actor=_user(request)))
 
 
-class PreferencesIn(Schema):
+class NotificationPreferencesIn(Schema):
     channels: dict[str, dict[OutsideChannelName, bool]] = Field(
         default_factory=dict,
         description="Per category, per channel: false switches it off (emergencies override).",
@@ -109,19 +110,19 @@ class PreferencesIn(Schema):
     time_zone: str = Field("", max_length=64, description="IANA name; empty: the server's.")
 
 
-class CategoryOut(Schema):
+class NotificationCategoryOut(Schema):
     key: str
     label: str
 
 
-class PreferencesOut(PreferencesIn):
+class NotificationPreferencesOut(NotificationPreferencesIn):
     effective_quiet_hours: str | None
-    categories: list[CategoryOut]
+    categories: list[NotificationCategoryOut]
 
 
-def _preferences_out(preference: NotificationPreference) -> PreferencesOut:
+def _preferences_out(preference: NotificationPreference) -> NotificationPreferencesOut:
     hours = preference.quiet_hours()
-    return PreferencesOut(
+    return NotificationPreferencesOut(
         channels=preference.channels,
         blocked_channels=preference.blocked_channels,
         quiet_hours_enabled=preference.quiet_hours_enabled,
@@ -129,17 +130,23 @@ def _preferences_out(preference: NotificationPreference) -> PreferencesOut:
         quiet_end=preference.quiet_end,
         time_zone=preference.time_zone,
         effective_quiet_hours=(f"{hours[0]:%H:%M}-{hours[1]:%H:%M}" if hours else None),
-        categories=[CategoryOut(key=c.key, label=str(c.label)) for c in kinds.categories()],
+        categories=[
+            NotificationCategoryOut(key=c.key, label=str(c.label)) for c in kinds.categories()
+        ],
     )
 
 
-@router.get("/preferences", response=PreferencesOut, summary="My notification preferences")
-def preferences_get(request: HttpRequest) -> PreferencesOut:
+@router.get(
+    "/preferences", response=NotificationPreferencesOut, summary="My notification preferences"
+)
+def preferences_get(request: HttpRequest) -> NotificationPreferencesOut:
     return _preferences_out(selectors.preference_for(user=_user(request)))
 
 
-@router.put("/preferences", response=PreferencesOut, summary="Replace my preferences")
-def preferences_put(request: HttpRequest, payload: PreferencesIn) -> PreferencesOut:
+@router.put("/preferences", response=NotificationPreferencesOut, summary="Replace my preferences")
+def preferences_put(
+    request: HttpRequest, payload: NotificationPreferencesIn
+) -> NotificationPreferencesOut:
     preference = services.preference_update(
         actor=_user(request),
         channels={c: {str(ch): on for ch, on in s.items()} for c, s in payload.channels.items()},
@@ -166,7 +173,7 @@ def push_key(request: HttpRequest) -> PushKeyOut:
     return PushKeyOut(public_key=vapid_public_key())
 
 
-class PushKeysIn(Schema):
+class PushSubscriptionKeysIn(Schema):
     p256dh: str = Field(..., max_length=200)
     auth: str = Field(..., max_length=100)
 
@@ -175,7 +182,7 @@ class PushSubscriptionIn(Schema):
     """The shape of the browser's PushSubscription.toJSON()."""
 
     endpoint: str = Field(..., max_length=2000)
-    keys: PushKeysIn
+    keys: PushSubscriptionKeysIn
     expirationTime: int | None = None  # noqa: N815  (the browser's name)
 
 
@@ -218,19 +225,19 @@ def _inbox_only() -> list[ChannelName]:
     return ["inapp"]
 
 
-class TestSendIn(Schema):
+class NotificationTestIn(Schema):
     user_id: int
     channels: list[ChannelName] = Field(default_factory=_inbox_only)
     priority: Literal["normal", "emergency"] = "normal"
     message: str = Field("", max_length=500)
 
 
-class DispatchDeliveryOut(DeliveryOut):
+class NotificationDispatchDeliveryOut(NotificationDeliveryOut):
     notification_id: int
     recipient_id: int
 
 
-class DispatchOut(Schema):
+class NotificationDispatchOut(Schema):
     id: int
     kind: str
     priority: str
@@ -238,21 +245,21 @@ class DispatchOut(Schema):
     recipient_count: int
     delivery_count: int
     delivery_counts: dict[str, int]
-    deliveries: list[DispatchDeliveryOut]
+    deliveries: list[NotificationDispatchDeliveryOut]
 
 
-def _delivery_row(delivery: Delivery) -> DispatchDeliveryOut:
-    return DispatchDeliveryOut(
-        **DeliveryOut.from_orm(delivery).dict(),
+def _delivery_row(delivery: Delivery) -> NotificationDispatchDeliveryOut:
+    return NotificationDispatchDeliveryOut(
+        **NotificationDeliveryOut.from_orm(delivery).dict(),
         notification_id=delivery.notification_id,
         recipient_id=delivery.notification.recipient_id,
     )
 
 
-def _dispatch_out(request: HttpRequest, pk: int) -> DispatchOut:
+def _dispatch_out(request: HttpRequest, pk: int) -> NotificationDispatchOut:
     report = selectors.dispatch_report(actor=_user(request), pk=pk)
     dispatch = report.dispatch
-    return DispatchOut(
+    return NotificationDispatchOut(
         id=dispatch.pk,
         kind=dispatch.kind,
         priority=dispatch.priority,
@@ -266,10 +273,10 @@ def _dispatch_out(request: HttpRequest, pk: int) -> DispatchOut:
 
 @router.post(
     "/test",
-    response={202: DispatchOut},
+    response={202: NotificationDispatchOut},
     summary="Send a test notification to an account (operators)",
 )
-def test_send(request: HttpRequest, payload: TestSendIn) -> Status[DispatchOut]:
+def test_send(request: HttpRequest, payload: NotificationTestIn) -> Status[NotificationDispatchOut]:
     actor = _user(request)
     recipient = User.objects.filter(pk=payload.user_id, is_active=True).first()
     if recipient is None:
@@ -286,10 +293,10 @@ def test_send(request: HttpRequest, payload: TestSendIn) -> Status[DispatchOut]:
 
 @router.get(
     "/dispatches/{int:dispatch_id}",
-    response=DispatchOut,
+    response=NotificationDispatchOut,
     summary="A send and its deliveries' states (operators)",
 )
-def dispatch_get(request: HttpRequest, dispatch_id: int) -> DispatchOut:
+def dispatch_get(request: HttpRequest, dispatch_id: int) -> NotificationDispatchOut:
     return _dispatch_out(request, dispatch_id)
 
 

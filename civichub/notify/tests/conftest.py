@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import json
 import os
 import socket
@@ -228,20 +229,24 @@ def browser_keys() -> BrowserKeys:
 # The API, checked against the schema the code generates ------------------------------------
 
 
+@functools.cache
+def _live_contract() -> Any:
+    from openapi_core import Config, OpenAPI
+
+    from civichub.api import api
+
+    config = Config(extra_media_type_deserializers={"application/problem+json": json.loads})
+    schema = json.loads(json.dumps(api.get_openapi_schema(path_prefix="/api/")))
+    return OpenAPI.from_dict(schema, config=config)
+
+
 @pytest.fixture
 def notify_api(api_as: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
     """core's contract-checking client, checking against the live schema, which includes this
     module's routes even before docs/openapi.json is regenerated."""
-    from openapi_core import Config, OpenAPI
-
-    from civichub.api import api
     from civichub.core import testing
 
-    config = Config(extra_media_type_deserializers={"application/problem+json": json.loads})
-    schema = api.get_openapi_schema(path_prefix="/api/")
-    monkeypatch.setattr(
-        testing, "_contract", OpenAPI.from_dict(json.loads(json.dumps(schema)), config=config)
-    )
+    monkeypatch.setattr(testing, "_contract", _live_contract())
     return api_as
 
 
