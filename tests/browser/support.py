@@ -1,0 +1,106 @@
+"""Helpers for the browser tests: sign in, scan a page with axe and keep a screenshot of it for
+people to look at.
+
+Screenshots go to test-artifacts/ (not committed). With CIVICHUB_UPDATE_DOCS_SCREENSHOT=1 the
+dashboard test also rewrites docs/screenshot.png, the picture the README shows.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page, ViewportSize
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+DOCS_SCREENSHOT = REPO_ROOT / "docs" / "screenshot.png"
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
+PHONE: ViewportSize = {"width": 375, "height": 740}
+PASSWORD = "correct horse battery 9"
+# (name, English name, address) of the residents in the community worker's care.
+RESIDENTS = [
+    ("李秀英", "Li Xiuying", "桃园路 12 号 3 单元 402"),
+    ("张伟", "Zhang Wei", "桃园路 14 号 1 单元 101"),
+    ("陈桂兰", "Chen Guilan", "杏林街 7 号 2 单元 301"),
+]
+# Chromium sends its own locale as Accept-Language; the platform's default language is Chinese.
+BROWSER_LOCALE = "zh-CN"
+BLOCKING_IMPACTS = frozenset({"serious", "critical"})
+# An unstyled page would pass or fail the contrast checks for the wrong reasons.
+UNLOADED_STYLESHEETS = """Array.from(document.querySelectorAll('link[rel=stylesheet]'))
+    .filter((link) => link.sheet === null || link.sheet.cssRules.length === 0)
+    .map((link) => link.href)"""
+DANGLING_ARIA_REFERENCES = """Array.from(
+    document.querySelectorAll('[aria-describedby], [aria-labelledby], [aria-controls]'))
+    .flatMap((element) => ['aria-describedby', 'aria-labelledby', 'aria-controls']
+        .flatMap((name) => (element.getAttribute(name) || '').split(/\\s+/).filter(Boolean)))
+    .filter((id) => document.getElementById(id) === null)"""
+
+
+def sign_in(page: Page, username: str, password: str = PASSWORD) -> None:
+    """Signs in through the login form, as a person would."""
+    page.goto("/accounts/login/")
+    page.locator("#id_username").fill(username)
+    page.locator("#id_password").fill(password)
+    with page.expect_navigation():
+        page.locator("main button[type=submit]").click()
+
+
+def screenshot(page: Page, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def blocking_violations(page: Page) -> list[dict[str, Any]]:
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [v for v in results.response["violations"] if v.get("impact") in BLOCKING_IMPACTS]
+
+
+def describe(violations: list[dict[str, Any]]) -> str:
+    lines = []
+    for violation in violations:
+        lines.append(
+            f"{violation['id']} ({violation['impact']}): {violation['help']}"
+            f" — {violation['helpUrl']}"
+        )
+        for node in violation["nodes"]:
+            lines.append(f"    at {', '.join(map(str, node['target']))}: {node['html']}")
+            summary = node.get("failureSummary") or ""
+            lines.extend(f"      {line}" for line in summary.splitlines())
+    return "\n".join(lines)
+
+
+def check_page(page: Page, name: str) -> None:
+    """Keeps a screenshot of the page, then checks that it is styled, has one top heading, refers
+    to no missing ids and has no serious or critical axe finding."""
+    screenshot(page, name)
+    assert page.locator("h1").count() == 1, f"{name} should have exactly one heading of level 1"
+    unloaded = page.evaluate(UNLOADED_STYLESHEETS)
+    assert not unloaded, f"{name} is unstyled: these stylesheets did not load: {unloaded}"
+    # axe only lists these as "needs review", yet a screen reader then reads nothing.
+    dangling = page.evaluate(DANGLING_ARIA_REFERENCES)
+    assert not dangling, f"{name} refers to ids that are not on the page: {dangling}"
+    violations = blocking_violations(page)
+    assert not violations, f"axe found problems on {name} ({page.url}):\n{describe(violations)}"
+
+
+def update_docs_screenshot() -> bool:
+    return os.environ.get("CIVICHUB_UPDATE_DOCS_SCREENSHOT") == "1"
