@@ -1394,7 +1394,8 @@ def case_extension_decide(*, actor: User | None, case: Case, approve: bool, note
 @transaction.atomic
 def case_merge(*, actor: User | None, case: Case, into: Case, reason: str = "") -> Case:
     """Closes `case` as a duplicate of `into`; the sender is told where to follow it. The
-    primary must be open and not itself merged; the actor needs the merge action on both."""
+    primary (open, or already answered and closed) must not itself be a duplicate; the actor
+    needs the merge action on both."""
     if case.pk == into.pk:
         raise ValidationFailed("A case cannot be merged into itself.", errors={"into": ["same"]})
     case = _locked(case)
@@ -1402,8 +1403,8 @@ def case_merge(*, actor: User | None, case: Case, into: Case, reason: str = "") 
     _check(actor, "casework.case.merge", case)
     _check(actor, "casework.case.merge", into)
     _require_open(case)
-    if into.merged_into_id is not None or into.status == CaseStatus.CLOSED:
-        raise Conflict("Merge into an open case that is not itself a duplicate.")
+    if into.merged_into_id is not None:
+        raise Conflict("Merge into the case it duplicates, not into another duplicate.")
     if case.duplicates.exists():
         raise Conflict("This case has duplicates merged into it; merge the other way.")
     case.merged_into = into

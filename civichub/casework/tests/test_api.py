@@ -1,0 +1,220 @@
+"""The casework API at /api/casework/: every response is checked against docs/openapi.json."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from unittest import mock
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from civichub.casework import services
+from civichub.casework.models import Case, CaseStatus
+from civichub.casework.tests.conftest import PIN_A1, Casework, jpeg_with_gps
+
+pytestmark = pytest.mark.django_db
+
+CASE = {
+    "kind": "complaint",
+    "title": "医院挂号难",
+    "text": "社区医院每天挂号排队很久，看病很难。",
+    "latitude": PIN_A1[0],
+    "longitude": PIN_A1[1],
+    "crs": "wgs84",
+    "is_public": True,
+}
+
+
+def test_resident_sends_staff_reply_and_the_resident_rates_through_the_api(
+    cw: Casework, api_as: Callable[..., Any], after_commit: Callable[[], Any]
+) -> None:
+    resident = api_as(cw.resident)
+    with after_commit():
+        sent = resident.post("/api/casework/cases", CASE)
+    assert sent.status_code == 201, sent.content
+    number = sent.json()["tracking_number"]
+    assert sent.json()["access_code"] == ""
+
+    handler = api_as(cw.handler)
+    inbox = handler.get("/api/casework/cases", q="挂号")
+    assert [c["tracking_number"] for c in inbox.json()["items"]] == [number]
+    detail = handler.get(f"/api/casework/cases/{number}", purpose="办理")
+    assert detail.json()["contact_phone"] == "" and detail.json()["department_id"] == (
+        cw.city.health_a.pk
+    )
+    assert handler.post(
+        f"/api/casework/cases/{number}/replies", {"text": "已协调增加号源。"}
+    ).status_code == 201
+
+    own = resident.get(f"/api/casework/cases/{number}").json()
+    assert own["status"] == "replied" and own["contact_phone"] is None
+    events = resident.get(f"/api/casework/cases/{number}/events").json()
+    assert [e["kind"] for e in events] == ["submitted", "routed", "reply"]
+    assert all(e["actor"] == "" for e in events)
+    rated = resident.post(f"/api/casework/cases/{number}/rating", {"value": "satisfied"})
+    assert rated.status_code == 201
+    assert resident.get("/api/casework/cases/mine").json()["items"][0]["status"] == "closed"
+
+    board = api_as(None).get("/api/casework/board", q="挂号").json()
+    assert board["total"] == 1
+    entry = board["items"][0]
+    assert entry["replies"][0]["text"] == "已协调增加号源。"
+    assert "contact_phone" not in entry and "latitude" not in entry
+
+
+def test_anonymous_sender_verifies_sends_and_rates_with_the_access_code(
+    cw: Casework, api_as: Callable[..., Any], after_commit: Callable[[], Any]
+) -> None:
+    client = api_as(None)
+    with mock.patch("civichub.casework.services.secrets.randbelow", return_value=424242):
+        started = client.post(
+            "/api/casework/verifications", {"channel": "email", "address": "a@example.org"}
+        )
+    assert started.status_code == 201
+    verification_id = started.json()["id"]
+    wrong = client.post(f"/api/casework/verifications/{verification_id}/confirm", {"code": "0000"})
+    assert wrong.status_code == 422 and wrong["Content-Type"] == "application/problem+json"
+    confirmed = client.post(
+        f"/api/casework/verifications/{verification_id}/confirm", {"code": "424242"}
+    )
+    assert confirmed.json()["verified"] is True
+
+    with after_commit():
+        sent = client.post(
+            "/api/casework/cases/anonymous", {**CASE, "verification_id": verification_id}
+        )
+    assert sent.status_code == 201
+    number, code = sent.json()["tracking_number"], sent.json()["access_code"]
+    services.case_reply(actor=cw.handler, case=Case.objects.get(), text="答复")
+
+    tracked = client.post("/api/casework/track", {"tracking_number": number, "access_code": code})
+    assert tracked.json()["case"]["status"] == "replied"
+    bad = client.post("/api/casework/track", {"tracking_number": number, "access_code": "nope"})
+    assert bad.status_code == 404
+    rated = client.post(
+        "/api/casework/track/rating",
+        {"tracking_number": number, "access_code": code, "value": "unsatisfied", "comment": "慢"},
+    )
+    assert rated.status_code == 201
+    assert Case.objects.get().status == CaseStatus.REOPENED
+
+
+def test_bad_input_gets_problem_details(cw: Casework, api_as: Callable[..., Any]) -> None:
+    resident = api_as(cw.resident)
+
+    missing = resident.post("/api/casework/cases", {"kind": "rumour"})
+    half_pin = resident.post("/api/casework/cases", {**CASE, "longitude": None})
+    no_verification = api_as(None).post(
+        "/api/casework/cases/anonymous", {**CASE, "verification_id": 999}
+    )
+    not_signed_in = api_as(None).post("/api/casework/cases", CASE)
+
+    assert missing.status_code == 422 and set(missing.json()["errors"]) >= {"kind", "text"}
+    assert half_pin.status_code == 422 and "location" in half_pin.json()["errors"]
+    assert no_verification.status_code == 422
+    assert not_signed_in.status_code == 401
+    for response in (missing, half_pin, no_verification, not_signed_in):
+        assert response["Content-Type"] == "application/problem+json"
+    assert not Case.objects.exists()
+
+
+def test_staff_actions_are_refused_out_of_scope(
+    cw: Casework, api_as: Callable[..., Any], submit: Callable[..., Case]
+) -> None:
+    case = submit()
+
+    other = api_as(cw.worker_b1)
+    hidden = other.get(f"/api/casework/cases/{case.tracking_number}")
+    refused = other.post(f"/api/casework/cases/{case.tracking_number}/replies", {"text": "x"})
+    resident = api_as(cw.resident).post(
+        f"/api/casework/cases/{case.tracking_number}/replies", {"text": "x"}
+    )
+
+    assert hidden.status_code == 403 and refused.status_code == 403
+    assert resident.status_code == 403
+    assert api_as(cw.worker_b1).get("/api/casework/cases").json()["total"] == 0
+
+
+def test_transfer_merge_extension_and_duplicates_through_the_api(
+    cw: Casework, api_as: Callable[..., Any], submit: Callable[..., Case]
+) -> None:
+    first = submit(text="桃源社区医院挂号排队太长，看病要等半天。")
+    second = submit(text="桃源社区医院挂号排队很长，看病要等半天！")
+    head = api_as(cw.head)
+
+    duplicates = head.get(f"/api/casework/cases/{second.tracking_number}/duplicates").json()
+    assert duplicates[0]["tracking_number"] == first.tracking_number
+    merged = head.post(
+        f"/api/casework/cases/{second.tracking_number}/merge",
+        {"into": first.tracking_number, "reason": "同一问题"},
+    )
+    assert merged.json()["merged_into"] == first.tracking_number
+
+    requested = api_as(cw.handler).post(
+        f"/api/casework/cases/{first.tracking_number}/extension", {"days": 3, "reason": "核查"}
+    )
+    assert requested.json()["extension_state"] == "requested"
+    decided = head.post(
+        f"/api/casework/cases/{first.tracking_number}/extension/decision", {"approve": False}
+    )
+    assert decided.json()["extension_state"] == "rejected"
+
+    moved = head.post(
+        f"/api/casework/cases/{first.tracking_number}/transfer",
+        {"reason": "治安问题", "category": "security"},
+    )
+    assert moved.json()["department_id"] == cw.city.police_city.pk
+    assert head.get(f"/api/casework/cases/{first.tracking_number}").status_code == 403
+
+
+def test_photos_upload_strips_location_and_refuses_wrong_types(
+    cw: Casework, api_as: Callable[..., Any], submit: Callable[..., Case]
+) -> None:
+    case = submit()
+    client = api_as(cw.resident)
+    url = f"/api/casework/cases/{case.tracking_number}/photos"
+
+    good = client.client.post(
+        url,
+        {"photos": [SimpleUploadedFile("p.jpg", jpeg_with_gps(), "image/jpeg")]},
+        headers=_csrf(client),
+    )
+    bad = client.client.post(
+        url,
+        {"photos": [SimpleUploadedFile("p.jpg", b"GIF89a not really", "image/jpeg")]},
+        headers=_csrf(client),
+    )
+
+    assert good.status_code == 201, good.content
+    assert good.json()[0]["location_kept"] is False
+    assert bad.status_code == 422 and "photos.0" in bad.json()["errors"]
+    assert case.photos.count() == 1
+
+
+def _csrf(client: Any) -> dict[str, str]:
+    from django.middleware.csrf import get_token
+    from django.test import RequestFactory
+
+    token = get_token(RequestFactory().get("/"))
+    client.client.cookies["csrftoken"] = token
+    return {"X-CSRFToken": token}
+
+
+def test_categories_and_statistics(cw: Casework, api_as: Callable[..., Any]) -> None:
+    services.category_attribute_create(
+        actor=None, category=cw.health, code="ward", datatype="singlevaluelist",
+        description="科室", values=[{"key": "er", "name": "急诊"}],
+    )
+    categories = api_as(None).get("/api/casework/categories").json()
+    stats = api_as(cw.dispatcher).get(
+        "/api/casework/statistics", since="2026-01-01", until="2026-12-31"
+    )
+    refused = api_as(cw.handler).get(
+        "/api/casework/statistics", since="2026-01-01", until="2026-12-31"
+    )
+
+    health = next(c for c in categories if c["key"] == "health")
+    assert health["attributes"][0]["values"] == [{"key": "er", "name": "急诊"}]
+    assert stats.status_code == 200 and stats.json()["total"]["volume"] == 0
+    assert refused.status_code == 403

@@ -1,0 +1,231 @@
+"""Casework pages: the form, the sender's page, the inbox, staff actions, the board, statistics."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
+
+from civichub.casework import services
+from civichub.casework.models import Case, CaseStatus
+from civichub.casework.tests.conftest import PIN_A1, Casework, jpeg_with_gps
+
+pytestmark = pytest.mark.django_db
+
+
+def client_for(user: Any) -> Client:
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+FORM = {
+    "kind": "complaint",
+    "category": "",
+    "title": "医院挂号难",
+    "text": "社区医院每天挂号排队很久，看病很难。",
+    "address": "桃源路 8 号",
+    "latitude": str(PIN_A1[0]),
+    "longitude": str(PIN_A1[1]),
+    "is_public": "on",
+}
+
+
+def test_signed_in_resident_sends_a_message_with_a_photo_and_sees_the_tracking_number(
+    cw: Casework, after_commit: Callable[[], Any]
+) -> None:
+    client = client_for(cw.resident)
+    photo = SimpleUploadedFile("well.jpg", jpeg_with_gps(), "image/jpeg")
+
+    with after_commit():
+        response = client.post(reverse("casework:submit"), {**FORM, "photos": [photo]})
+
+    case = Case.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("casework:sent", args=[case.tracking_number])
+    page = client.get(response["Location"]).content.decode()
+    assert case.tracking_number in page
+    assert case.photos.count() == 1 and case.status == CaseStatus.ASSIGNED
+    photo_url = reverse("casework:photo", args=[case.tracking_number, case.photos.get().pk])
+    assert client.get(photo_url)["Content-Type"] == "image/jpeg"
+    assert client_for(cw.outsider).get(photo_url).status_code == 404
+    assert client_for(None).get(photo_url).status_code == 404
+
+
+def test_form_shows_errors_for_a_wrong_photo_and_stores_nothing(cw: Casework) -> None:
+    client = client_for(cw.resident)
+    fake = SimpleUploadedFile("x.jpg", b"not an image at all", "image/jpeg")
+
+    response = client.post(reverse("casework:submit"), {**FORM, "photos": [fake], "text": ""})
+    page = response.content.decode()
+
+    assert response.status_code == 200
+    assert 'aria-invalid="true"' in page
+    assert not Case.objects.exists()
+    again = SimpleUploadedFile("x.jpg", b"not an image at all", "image/jpeg")
+    response = client.post(reverse("casework:submit"), {**FORM, "photos": [again]})
+    assert "not a readable image" in response.content.decode()
+    assert not Case.objects.exists()
+
+
+def test_anonymous_visitor_is_asked_to_verify_a_contact_first(cw: Casework) -> None:
+    client = client_for(None)
+
+    response = client.get(reverse("casework:submit"))
+
+    assert response.status_code == 302 and response["Location"] == reverse("casework:verify")
+    assert "验证" in client.get(response["Location"]).content.decode()
+
+
+def test_anonymous_sender_verifies_by_email_sends_and_tracks_with_the_code(
+    cw: Casework, after_commit: Callable[[], Any]
+) -> None:
+    from unittest import mock
+
+    client = client_for(None)
+    with mock.patch("civichub.casework.services.secrets.randbelow", return_value=777777):
+        client.post(
+            reverse("casework:verify"),
+            {"step": "start", "channel": "email", "address": "anon@example.org"},
+        )
+    confirmed = client.post(reverse("casework:verify"), {"step": "code", "code": "777777"})
+    assert confirmed["Location"] == reverse("casework:submit")
+    with after_commit():
+        sent = client.post(reverse("casework:submit"), FORM)
+    case = Case.objects.get()
+    page = client.get(sent["Location"]).content.decode()
+    assert "查询码" in page
+
+    stranger = client_for(None)
+    assert stranger.get(reverse("casework:case", args=[case.tracking_number])).status_code == 302
+    wrong = stranger.post(
+        reverse("casework:track"),
+        {"tracking_number": case.tracking_number, "access_code": "wrong"},
+    )
+    assert "没有" in wrong.content.decode() or "No case" in wrong.content.decode()
+    assert client.get(reverse("casework:case", args=[case.tracking_number])).status_code == 200
+
+
+def test_community_worker_replies_from_the_inbox_and_the_resident_rates(
+    cw: Casework, submit: Callable[..., Case]
+) -> None:
+    case = submit()
+    worker = client_for(cw.worker_a1)
+
+    inbox = worker.get(reverse("casework:inbox")).content.decode()
+    assert case.tracking_number in inbox
+    detail = worker.get(reverse("casework:case", args=[case.tracking_number])).content.decode()
+    assert "答复来信人" in detail
+    worker.post(
+        reverse("casework:action", args=[case.tracking_number, "reply"]),
+        {"text": "已联系医院增加号源。", "public": "on"},
+    )
+    resident = client_for(cw.resident)
+    page = resident.get(reverse("casework:case", args=[case.tracking_number])).content.decode()
+    assert "已联系医院增加号源。" in page and "评价答复" in page
+
+    resident.post(reverse("casework:case", args=[case.tracking_number]), {"value": "basic"})
+
+    case.refresh_from_db()
+    assert case.status == CaseStatus.CLOSED
+    assert case.ratings.get().value == "basic"
+
+
+def test_staff_action_errors_are_shown_on_the_case_page(
+    cw: Casework, submit: Callable[..., Case]
+) -> None:
+    case = submit()
+    worker = client_for(cw.worker_a1)
+
+    response = worker.post(
+        reverse("casework:action", args=[case.tracking_number, "transfer"]),
+        {"reason": "", "category": "security"},
+        follow=True,
+    )
+
+    assert "reason" in response.content.decode() or "required" in response.content.decode()
+    case.refresh_from_db()
+    assert case.department == cw.city.health_a
+
+
+def test_out_of_scope_staff_get_a_403_page(cw: Casework, submit: Callable[..., Case]) -> None:
+    case = submit()
+
+    response = client_for(cw.worker_b1).post(
+        reverse("casework:action", args=[case.tracking_number, "reply"]), {"text": "x"}
+    )
+    page = client_for(cw.outsider).get(reverse("casework:case", args=[case.tracking_number]))
+
+    assert response.status_code == 403
+    assert page.status_code == 404
+
+
+def test_inbox_highlights_overdue_cases_in_words(
+    cw: Casework, submit: Callable[..., Case]
+) -> None:
+    import datetime as dt
+
+    case = submit()
+    Case.objects.filter(pk=case.pk).update(due_at=case.created_at - dt.timedelta(hours=1))
+
+    page = client_for(cw.handler).get(reverse("casework:inbox"), {"due": "overdue"})
+
+    assert "已超期" in page.content.decode() and case.tracking_number in page.content.decode()
+
+
+def test_staff_log_a_phone_call(cw: Casework, after_commit: Callable[[], Any]) -> None:
+    client = client_for(cw.worker_a1)
+    with after_commit():
+        response = client.post(
+            reverse("casework:log_call"),
+            {**FORM, "contact_name": "张大爷", "contact_phone": "13700000009"},
+        )
+
+    assert response.status_code == 302
+    assert Case.objects.get().channel == "phone"
+
+
+def test_public_board_shows_public_messages_and_replies_without_personal_data(
+    cw: Casework, submit: Callable[..., Case]
+) -> None:
+    public = submit(is_public=True, address="桃源路 8 号 3 单元", contact_name="李秀英")
+    private = submit(is_public=False, title="私密留言")
+    services.case_reply(actor=cw.handler, case=public, text="公开答复内容")
+    services.case_reply(actor=cw.handler, case=private, text="不公开的答复")
+
+    page = client_for(None).get(reverse("casework:board"), {"q": "挂号"}).content.decode()
+
+    assert public.tracking_number in page and "公开答复内容" in page
+    assert private.tracking_number not in page and "不公开的答复" not in page
+    assert "桃源路 8 号 3 单元" not in page and "李秀英" not in page
+
+
+def test_statistics_page_draws_bars_and_exports_csv(
+    cw: Casework, submit: Callable[..., Case]
+) -> None:
+    submit()
+    client = client_for(cw.dispatcher)
+
+    page = client.get(reverse("casework:statistics")).content.decode()
+    export = client.get(reverse("casework:statistics"), {"format": "csv"})
+
+    assert "<svg" in page and "<rect" in page and cw.city.health_a.name in page
+    assert export["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(export.content.decode())))
+    assert rows[0]["section"] == "total" and rows[0]["volume"] == "1"
+    assert client_for(cw.handler).get(reverse("casework:statistics")).status_code == 403
+
+
+def test_dashboard_shows_open_and_overdue_tiles(cw: Casework, submit: Callable[..., Case]) -> None:
+    submit()
+
+    page = client_for(cw.handler).get(reverse("core:dashboard")).content.decode()
+
+    assert "待办留言" in page and "超期留言" in page
