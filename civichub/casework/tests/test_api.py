@@ -43,9 +43,12 @@ def test_resident_sends_staff_reply_and_the_resident_rates_through_the_api(
     assert detail.json()["contact_phone"] == "" and detail.json()["department_id"] == (
         cw.city.health_a.pk
     )
-    assert handler.post(
-        f"/api/casework/cases/{number}/replies", {"text": "已协调增加号源。"}
-    ).status_code == 201
+    assert (
+        handler.post(
+            f"/api/casework/cases/{number}/replies", {"text": "已协调增加号源。"}
+        ).status_code
+        == 201
+    )
 
     own = resident.get(f"/api/casework/cases/{number}").json()
     assert own["status"] == "replied" and own["contact_phone"] is None
@@ -203,8 +206,12 @@ def _csrf(client: Any) -> dict[str, str]:
 
 def test_categories_and_statistics(cw: Casework, api_as: Callable[..., Any]) -> None:
     services.category_attribute_create(
-        actor=None, category=cw.health, code="ward", datatype="singlevaluelist",
-        description="科室", values=[{"key": "er", "name": "急诊"}],
+        actor=None,
+        category=cw.health,
+        code="ward",
+        datatype="singlevaluelist",
+        description="科室",
+        values=[{"key": "er", "name": "急诊"}],
     )
     categories = api_as(None).get("/api/casework/categories").json()
     stats = api_as(cw.dispatcher).get(

@@ -167,9 +167,7 @@ def test_out_of_scope_staff_get_a_403_page(cw: Casework, submit: Callable[..., C
     assert page.status_code == 404
 
 
-def test_inbox_highlights_overdue_cases_in_words(
-    cw: Casework, submit: Callable[..., Case]
-) -> None:
+def test_inbox_highlights_overdue_cases_in_words(cw: Casework, submit: Callable[..., Case]) -> None:
     import datetime as dt
 
     case = submit()
