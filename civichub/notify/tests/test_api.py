@@ -7,8 +7,10 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
+import pytest
 from django.core.management import call_command
 from django.test import override_settings
+from django_tasks_db.models import DBTaskResult
 
 from civichub.core import services as core_services
 from civichub.core.models import AuditEvent, User
@@ -203,29 +205,24 @@ def test_test_send_to_an_unknown_account_is_not_found(
     assert response.status_code == 404
 
 
+# Committed for real: the worker is another process's code and manages its own connection.
+@pytest.mark.django_db(transaction=True)
 @override_settings(TASKS=DB_TASKS)
 def test_operator_test_send_is_queued_here_and_delivered_by_a_worker(
-    notify_api: Callable[..., Any],
-    operator: User,
-    resident: User,
-    django_capture_on_commit_callbacks: Any,
+    notify_api: Callable[..., Any], operator: User, resident: User
 ) -> None:
     """The scale-out smoke test's path: one process accepts the request and enqueues, a worker
     delivers, and any process shows the delivery state."""
     no_quiet_hours(resident)
     _token, secret = core_services.api_token_create(actor=operator, name="smoke test")
-    with django_capture_on_commit_callbacks(execute=True):
-        response = notify_api(token=secret).post(
-            "/api/notifications/test",
-            {
-                "user_id": resident.pk,
-                "channels": ["inapp", "sms"],
-                "message": "冒烟测试",
-            },
-        )
+    response = notify_api(token=secret).post(
+        "/api/notifications/test",
+        {"user_id": resident.pk, "channels": ["inapp", "sms"], "message": "冒烟测试"},
+    )
     assert response.status_code == 202
     accepted = response.json()
     assert accepted["delivery_counts"] == {"queued": 1}
+    assert DBTaskResult.objects.filter(status="READY").count() == 1
     assert [(d["channel"], d["state"], d["recipient_id"]) for d in accepted["deliveries"]] == [
         ("sms", "queued", resident.pk)
     ]

@@ -387,15 +387,13 @@ def test_running_a_delivery_task_twice_sends_once(queued: Delivery) -> None:
     assert event.actor_label == "system:task"
 
 
+@pytest.mark.django_db(transaction=True)  # the worker manages its own connection
 @override_settings(TASKS=DB_TASKS)
-def test_the_database_worker_delivers_what_the_web_process_enqueued(
-    resident: User, django_capture_on_commit_callbacks: Any
-) -> None:
+def test_the_database_worker_delivers_what_the_web_process_enqueued(resident: User) -> None:
     no_quiet_hours(resident)
-    with django_capture_on_commit_callbacks(execute=True):
-        services.notification_send(
-            recipients=[resident], kind="notify.test", context={"sender": "运维"}, channels=["sms"]
-        )
+    services.notification_send(
+        recipients=[resident], kind="notify.test", context={"sender": "运维"}, channels=["sms"]
+    )
     assert DBTaskResult.objects.filter(status="READY").count() == 1
     call_command("db_worker", batch=True, startup_delay=False, reload=False, verbosity=0)
     assert Delivery.objects.get(notification__recipient=resident).state == DeliveryState.SENT
