@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import inspect
 import itertools
 import math
 import multiprocessing
@@ -847,7 +848,7 @@ def seed_city(
             continue
         seed_module = import_string(manifest.demo_data.replace(":", "."))
         with transaction.atomic():
-            seed_module(city=city, size=size)
+            seed_module(city=city, size=size, **_seed_argument(seed_module, seed))
         summary.modules.append(config.label)
         mark = phase(f"module:{config.label}", mark)
     summary.organisations = len(organisations)
@@ -859,6 +860,15 @@ def seed_city(
     summary.role_assignments = RoleAssignment.objects.count()
     summary.seconds = round(time.perf_counter() - started, 3)
     return summary
+
+
+def _seed_argument(function: Any, seed: int) -> dict[str, int]:
+    """Module demo data is called as function(city=..., size=...); a function that also takes
+    `seed` gets it, so it can look up the same plan (`plan_city(size=size, seed=seed)`)."""
+    parameters = inspect.signature(function).parameters.values()
+    if any(p.name == "seed" or p.kind is p.VAR_KEYWORD for p in parameters):
+        return {"seed": seed}
+    return {}
 
 
 def _create_organisations(plan: CityPlan) -> dict[str, Organisation]:
