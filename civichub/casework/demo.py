@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from civichub.casework import services, workdays
 from civichub.casework.conf import casework_settings
-from civichub.casework.models import Case, CaseEvent, CaseStatus, Category, Rating
+from civichub.casework.models import Case, CaseEvent, CaseStatus, Category, CommunityArea, Rating
 from civichub.core import services as core_services
 from civichub.core.demo import DEFAULT_SEED, plan_city
 from civichub.core.models import (
@@ -348,11 +348,7 @@ def seed(*, city: Organisation, size: str) -> None:
     _dispatcher(city)
     by_key = {c.key: c for c in categories}
     texts = {row[0]: row[7] for row in TAXONOMY}
-    areas = list(
-        Organisation.objects.filter(
-            kind=OrganisationKind.COMMUNITY, path__startswith=city.path, casework_area__isnull=False
-        ).select_related("casework_area")
-    )
+    areas = list(CommunityArea.objects.filter(community__path__startswith=city.path))
     senders = list(User.objects.filter(resident__isnull=False).order_by("pk")[:50])
     demo_resident = User.objects.filter(username="resident").first()
     count = 300 if size == "small" else 1500
@@ -361,7 +357,7 @@ def seed(*, city: Organisation, size: str) -> None:
         key = rng.choice(list(by_key))
         title, text = rng.choice(texts[key])
         road = rng.choice(ROADS)
-        area = rng.choice(areas).casework_area if areas else None
+        area = rng.choice(areas) if areas else None
         lat = lng = None
         if area is not None and rng.random() < 0.8:
             lat = area.centre_latitude + rng.uniform(-0.002, 0.002)

@@ -27,7 +27,7 @@ class MultipleImageField(forms.FileField):
 
 
 def category_choices() -> list[tuple[str, str]]:
-    choices = [("", _("不确定（由系统分派）"))]
+    choices: list[tuple[str, str]] = [("", str(_("不确定（由系统分派）")))]
     choices += [(c.key, c.name) for c in Category.objects.filter(active=True)]
     return choices
 

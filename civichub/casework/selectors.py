@@ -564,20 +564,19 @@ def case_statistics(
         "casework.stats.view",
         Case.objects.filter(created_at__gte=start, created_at__lt=end, merged_into__isnull=True),
     )
-    rows = list(
-        queryset.values(
-            "pk",
-            "created_at",
-            "first_replied_at",
-            "due_at",
-            "status",
-            "reopen_count",
-            "department_id",
-            "department__name",
-            "community_id",
-            "community__name",
-        )
+    fields = (
+        "pk",
+        "created_at",
+        "first_replied_at",
+        "due_at",
+        "status",
+        "reopen_count",
+        "department_id",
+        "department__name",
+        "community_id",
+        "community__name",
     )
+    rows: list[dict[str, Any]] = [dict(row) for row in queryset.values(*fields)]
     final_rating: dict[int, str] = {}
     for case_id, value in (
         Rating.objects.filter(case_id__in=[r["pk"] for r in rows])

@@ -639,7 +639,7 @@ def case_submit(
     """
     conf = casework_settings()
     now = received_at or timezone.now()
-    crs = crs or settings.CIVICHUB_PROFILE.get("default_crs", CoordinateSystem.GCJ02)
+    crs = crs or str(settings.CIVICHUB_PROFILE.get("default_crs", CoordinateSystem.GCJ02))
     title, text, address = title.strip(), text.strip(), address.strip()
     errors: dict[str, list[str]] = {}
     if kind not in CaseKind.values and not (kind == "" and category_key):
@@ -1544,6 +1544,7 @@ def cases_escalate_overdue(*, now: dt.datetime | None = None) -> EscalationResul
     overdue = Case.objects.filter(status__in=list(AWAITING_REPLY), due_at__lt=now)
     for case_id, due_at, level in overdue.values_list("pk", "due_at", "escalation_level"):
         result.checked += 1
+        assert due_at is not None  # filtered on due_at__lt
         step = _escalation_step(workdays.working_days_overdue(due_at, now, cal), steps)
         if step > level and _escalate(case_id=case_id, step=step, now=now):
             result.escalated += 1

@@ -9,7 +9,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -574,7 +574,7 @@ def board(request: HttpRequest) -> HttpResponse:
 
 
 @domain_errors_as_http
-def photo(request: HttpRequest, tracking_number: str, pk: int) -> HttpResponse:
+def photo(request: HttpRequest, tracking_number: str, pk: int) -> HttpResponseBase:
     """A case photo, for its sender and for staff who may see the case (never public)."""
     from django.http import FileResponse
 

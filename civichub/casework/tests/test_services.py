@@ -242,7 +242,7 @@ def test_anonymous_sender_verifies_a_phone_by_code_and_follows_with_an_access_co
     assert not services.access_code_matches(case, "guess")
     assert notified(case.submitter, "casework.contact_code") == 1
     assert notified(case.submitter, "casework.case_received") == 1
-    assert case.submitter.has_usable_password() is False
+    assert case.submitter is not None and case.submitter.has_usable_password() is False
     with pytest.raises(ValidationFailed):  # one verification, one message
         services.case_submit(
             actor=None, kind="help", text="again", verification=ContactVerification.objects.get()
@@ -505,3 +505,28 @@ def test_closed_case_refuses_further_changes(cw: Casework, submit: Callable[...,
     with pytest.raises(Conflict):
         services.case_reply(actor=cw.handler, case=case, text="迟到的答复")
     assert CaseEvent.objects.filter(case=case, kind=EventKind.REPLY).count() == 0
+
+
+@pytest.mark.postgres
+def test_inbox_search_uses_the_trigram_index_on_postgresql(
+    cw: Casework, submit: Callable[..., Case]
+) -> None:
+    from django.db import connection
+
+    from civichub.casework.selectors import InboxFilter, case_inbox, search_filter
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite scans")
+    submit(title="医院挂号难")
+    submit(title="Street light broken", text="The street light on Taoyuan Road is out.")
+
+    query = search_filter(Case.objects.all(), "挂号难").query
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        sql, params = query.sql_with_params()
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+
+    assert "casework_case_title_trgm" in plan
+    assert case_inbox(actor=cw.head, filters=InboxFilter(q="STREET light")).total == 0
+    assert case_inbox(actor=cw.dispatcher, filters=InboxFilter(q="street LIGHT")).total == 1
