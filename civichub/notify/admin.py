@@ -58,7 +58,7 @@ class NotificationPreferenceAdmin(CivicModelAdmin):
 class PushSubscriptionAdmin(CivicModelAdmin):
     list_display = ("user", "created_at", "last_success_at", "user_agent")
     raw_id_fields = ("user",)
-    exclude = ("p256dh", "auth")
+    exclude = ("endpoint", "p256dh", "auth")  # what it takes to push to the browser
 
 
 @admin.register(SmsLog)

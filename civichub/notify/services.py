@@ -18,6 +18,7 @@ import base64
 import binascii
 import datetime as dt
 import logging
+import math
 import random
 import secrets
 import zoneinfo
@@ -38,7 +39,12 @@ from civichub.core.errors import NotFound, ValidationFailed
 from civichub.core.models import User
 from civichub.core.permissions import require
 from civichub.notify import kinds
-from civichub.notify.channels import ChannelAdapter, DeliveryError, adapter_for
+from civichub.notify.channels import (
+    ChannelAdapter,
+    DeliveryError,
+    TemporaryDeliveryError,
+    adapter_for,
+)
 from civichub.notify.models import (
     OUTSIDE_CHANNELS,
     Channel,
@@ -60,7 +66,10 @@ CLAIM_BATCH = 20  # deliveries a worker claims at once; the lease must cover sen
 LEASE_SECONDS = 600
 SWEEP_PAGE = 5000
 SWEEP_MAX_PAGES = 400  # 2 million rows per sweep run; the next run continues
-STALE_QUEUE_SECONDS = 900  # a queued row whose task was lost is enqueued again after this
+# A queued row whose task was lost (the queue was down at commit) is enqueued again after this.
+# Long, because during a large send rows legitimately wait in the queue for a while, and each
+# re-enqueue of a row still waiting costs a task that finds nothing to claim.
+STALE_QUEUE_SECONDS = 3600
 MAX_BACKOFF_SECONDS = 6 * 3600
 EMERGENCY_TASK_PRIORITY = 50
 
@@ -111,13 +120,16 @@ def _recipient_ids(recipients: Iterable[User | int] | QuerySet[User]) -> Iterato
             .iterator(chunk_size=RECIPIENT_CHUNK)
         )
     else:
-        seen: set[int] = set()
-        ids = (
-            pk
-            for pk in (r if isinstance(r, int) else r.pk for r in recipients)
-            if not (pk in seen or seen.add(pk))  # type: ignore[func-returns-value]
-        )
+        ids = _unique(r if isinstance(r, int) else r.pk for r in recipients)
     yield from _chunks(ids, RECIPIENT_CHUNK)
+
+
+def _unique(ids: Iterable[int]) -> Iterator[int]:
+    seen: set[int] = set()
+    for pk in ids:
+        if pk not in seen:
+            seen.add(pk)
+            yield pk
 
 
 def _validated_channels(kind: kinds.NotificationKind, channels: Iterable[str] | None) -> list[str]:
@@ -479,8 +491,6 @@ def delivery_attempt(
     except Exception as exc:
         # An adapter bug or an unforeseen library error: retry like an outage, but log it loudly.
         logger.exception("channel %s failed on delivery %s", delivery.channel, delivery.pk)
-        from civichub.notify.channels import TemporaryDeliveryError
-
         error = TemporaryDeliveryError(f"{type(exc).__name__}: {exc}")
         return delivery_mark_failed(delivery=delivery, token=token, error=error) or "lost"
     if delivery_mark_sent(delivery=delivery, token=token):
@@ -584,8 +594,8 @@ def delivery_sweep(*, now: dt.datetime | None = None) -> SweepResult:
             normal = [pk for pk in ids if pk not in emergency]
             result.requeued += len(ids) - reclaimed
             result.reclaimed += reclaimed
-            result.tasks += -(-len(normal) // DELIVERY_TASK_CHUNK) + -(
-                -len(emergency) // DELIVERY_TASK_CHUNK
+            result.tasks += math.ceil(len(normal) / DELIVERY_TASK_CHUNK) + math.ceil(
+                len(emergency) / DELIVERY_TASK_CHUNK
             )
             if emergency:
                 transaction.on_commit(

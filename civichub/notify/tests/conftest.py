@@ -1,11 +1,10 @@
 """Fixtures for the outbox tests: recipients, task backends, a real SMTP server and a real
-(local) push service, and an API client checked against the schema generated from the code."""
+(local) push service."""
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
-import functools
 import json
 import os
 import socket
@@ -224,30 +223,6 @@ def browser_keys() -> BrowserKeys:
     return BrowserKeys(
         private_key=ec.generate_private_key(ec.SECP256R1()), auth_secret=os.urandom(16)
     )
-
-
-# The API, checked against the schema the code generates ------------------------------------
-
-
-@functools.cache
-def _live_contract() -> Any:
-    from openapi_core import Config, OpenAPI
-
-    from civichub.api import api
-
-    config = Config(extra_media_type_deserializers={"application/problem+json": json.loads})
-    schema = json.loads(json.dumps(api.get_openapi_schema(path_prefix="/api/")))
-    return OpenAPI.from_dict(schema, config=config)
-
-
-@pytest.fixture
-def notify_api(api_as: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
-    """core's contract-checking client, checking against the live schema, which includes this
-    module's routes even before docs/openapi.json is regenerated."""
-    from civichub.core import testing
-
-    monkeypatch.setattr(testing, "_contract", _live_contract())
-    return api_as
 
 
 def local_now(tz_name: str = "Asia/Shanghai") -> dt.datetime:

@@ -1,5 +1,5 @@
 """The notifications API, with session and token authentication; every response is checked
-against the OpenAPI schema."""
+against the committed OpenAPI document."""
 
 from __future__ import annotations
 
@@ -29,11 +29,11 @@ def notify(user: User, count: int = 1, **kwargs: Any) -> None:
 
 
 def test_my_notifications_newest_first_with_session_auth(
-    notify_api: Callable[..., Any], resident: User, english_resident: User
+    api_as: Callable[..., Any], resident: User, english_resident: User
 ) -> None:
     notify(resident, 3, channels=["inapp"])
     notify(english_resident, channels=["inapp"])
-    response = notify_api(resident).get("/api/notifications/")
+    response = api_as(resident).get("/api/notifications/")
     assert response.status_code == 200
     body = response.json()
     assert (body["total"], body["unread"]) == (3, 3)
@@ -43,11 +43,11 @@ def test_my_notifications_newest_first_with_session_auth(
 
 
 def test_my_notifications_with_a_bearer_token_and_paging(
-    notify_api: Callable[..., Any], english_resident: User
+    api_as: Callable[..., Any], english_resident: User
 ) -> None:
     notify(english_resident, 5, channels=["inapp"])
     _token, secret = core_services.api_token_create(actor=english_resident, name="phone app")
-    client = notify_api(token=secret)
+    client = api_as(token=secret)
     page = client.get("/api/notifications/", offset=3, limit=2).json()
     assert page["total"] == 5
     assert len(page["items"]) == 2
@@ -55,14 +55,14 @@ def test_my_notifications_with_a_bearer_token_and_paging(
     assert client.get("/api/notifications/", limit=101).status_code == 422
 
 
-def test_the_list_needs_authentication(notify_api: Callable[..., Any]) -> None:
-    response = notify_api(None).get("/api/notifications/")
+def test_the_list_needs_authentication(api_as: Callable[..., Any]) -> None:
+    response = api_as(None).get("/api/notifications/")
     assert response.status_code == 401
     assert response["Content-Type"] == PROBLEM
 
 
 def test_unread_filter_and_delivery_states_are_listed(
-    notify_api: Callable[..., Any], resident: User
+    api_as: Callable[..., Any], resident: User
 ) -> None:
     no_quiet_hours(resident)
     notify(resident, channels=["inapp", "sms"])
@@ -70,18 +70,18 @@ def test_unread_filter_and_delivery_states_are_listed(
     services.notification_mark_read(
         actor=resident, notification_id=Notification.objects.latest("pk").pk
     )
-    body = notify_api(resident).get("/api/notifications/", unread="true").json()
+    body = api_as(resident).get("/api/notifications/", unread="true").json()
     assert (body["total"], body["unread"]) == (1, 1)
     [delivery] = body["items"][0]["deliveries"]
     assert (delivery["channel"], delivery["state"], delivery["attempts"]) == ("sms", "queued", 0)
 
 
 def test_mark_one_read_and_all_read(
-    notify_api: Callable[..., Any], resident: User, english_resident: User
+    api_as: Callable[..., Any], resident: User, english_resident: User
 ) -> None:
     notify(resident, 3, channels=["inapp"])
     notify(english_resident, channels=["inapp"])
-    client = notify_api(resident)
+    client = api_as(resident)
     first = Notification.objects.filter(recipient=resident).earliest("pk")
     response = client.post(f"/api/notifications/{first.pk}/read")
     assert response.status_code == 200
@@ -92,11 +92,11 @@ def test_mark_one_read_and_all_read(
 
 
 def test_someone_elses_notification_is_not_found(
-    notify_api: Callable[..., Any], resident: User, english_resident: User
+    api_as: Callable[..., Any], resident: User, english_resident: User
 ) -> None:
     notify(english_resident, channels=["inapp"])
     theirs = Notification.objects.get(recipient=english_resident)
-    client = notify_api(resident)
+    client = api_as(resident)
     assert client.get(f"/api/notifications/{theirs.pk}").status_code == 404
     response = client.post(f"/api/notifications/{theirs.pk}/read")
     assert response.status_code == 404
@@ -104,8 +104,8 @@ def test_someone_elses_notification_is_not_found(
     assert Notification.objects.get(pk=theirs.pk).read_at is None
 
 
-def test_preferences_read_and_replace(notify_api: Callable[..., Any], resident: User) -> None:
-    client = notify_api(resident)
+def test_preferences_read_and_replace(api_as: Callable[..., Any], resident: User) -> None:
+    client = api_as(resident)
     defaults = client.get("/api/notifications/preferences").json()
     assert defaults["quiet_hours_enabled"] is True
     assert defaults["effective_quiet_hours"] == "22:00-07:00"
@@ -137,9 +137,9 @@ def test_preferences_read_and_replace(notify_api: Callable[..., Any], resident: 
 
 
 def test_invalid_preferences_are_a_validation_problem(
-    notify_api: Callable[..., Any], resident: User
+    api_as: Callable[..., Any], resident: User
 ) -> None:
-    client = notify_api(resident)
+    client = api_as(resident)
     response = client.request(
         "PUT",
         "/api/notifications/preferences",
@@ -161,11 +161,11 @@ def test_invalid_preferences_are_a_validation_problem(
 
 @override_settings(WEBPUSH_ALLOW_HTTP_ENDPOINTS=False)
 def test_a_browser_subscribes_to_push(
-    notify_api: Callable[..., Any], resident: User, browser_keys: BrowserKeys
+    api_as: Callable[..., Any], resident: User, browser_keys: BrowserKeys
 ) -> None:
-    key = notify_api(None).get("/api/notifications/push-key").json()["public_key"]
+    key = api_as(None).get("/api/notifications/push-key").json()["public_key"]
     assert len(key) == 87  # 65 bytes, base64url without padding
-    client = notify_api(resident)
+    client = api_as(resident)
     endpoint = "https://updates.push.services.mozilla.com/wpush/v2/abc"
     subscription = {
         "endpoint": endpoint,
@@ -187,10 +187,10 @@ def test_a_browser_subscribes_to_push(
 
 
 def test_only_operators_send_test_notifications(
-    notify_api: Callable[..., Any], resident: User, city: Any, make_user: Callable[..., User]
+    api_as: Callable[..., Any], resident: User, city: Any, make_user: Callable[..., User]
 ) -> None:
     worker = make_user("community_worker", city.community_a1)
-    response = notify_api(worker).post(
+    response = api_as(worker).post(
         "/api/notifications/test", {"user_id": resident.pk, "channels": ["inapp"]}
     )
     assert response.status_code == 403
@@ -199,9 +199,9 @@ def test_only_operators_send_test_notifications(
 
 
 def test_test_send_to_an_unknown_account_is_not_found(
-    notify_api: Callable[..., Any], operator: User
+    api_as: Callable[..., Any], operator: User
 ) -> None:
-    response = notify_api(operator).post("/api/notifications/test", {"user_id": 999999})
+    response = api_as(operator).post("/api/notifications/test", {"user_id": 999999})
     assert response.status_code == 404
 
 
@@ -209,13 +209,13 @@ def test_test_send_to_an_unknown_account_is_not_found(
 @pytest.mark.django_db(transaction=True)
 @override_settings(TASKS=DB_TASKS)
 def test_operator_test_send_is_queued_here_and_delivered_by_a_worker(
-    notify_api: Callable[..., Any], operator: User, resident: User
+    api_as: Callable[..., Any], operator: User, resident: User
 ) -> None:
     """The scale-out smoke test's path: one process accepts the request and enqueues, a worker
     delivers, and any process shows the delivery state."""
     no_quiet_hours(resident)
     _token, secret = core_services.api_token_create(actor=operator, name="smoke test")
-    response = notify_api(token=secret).post(
+    response = api_as(token=secret).post(
         "/api/notifications/test",
         {"user_id": resident.pk, "channels": ["inapp", "sms"], "message": "冒烟测试"},
     )
@@ -229,10 +229,10 @@ def test_operator_test_send_is_queued_here_and_delivered_by_a_worker(
 
     call_command("db_worker", batch=True, startup_delay=False, reload=False, verbosity=0)
 
-    shown = notify_api(operator).get(f"/api/notifications/dispatches/{accepted['id']}").json()
+    shown = api_as(operator).get(f"/api/notifications/dispatches/{accepted['id']}").json()
     assert shown["delivery_counts"] == {"sent": 1}
     assert shown["deliveries"][0]["sent_at"] is not None
-    inbox = notify_api(resident).get("/api/notifications/").json()
+    inbox = api_as(resident).get("/api/notifications/").json()
     assert "冒烟测试" in inbox["items"][0]["body"]
     assert inbox["items"][0]["deliveries"][0]["state"] == "sent"
     event = AuditEvent.objects.get(action="notification.send")
@@ -240,21 +240,19 @@ def test_operator_test_send_is_queued_here_and_delivered_by_a_worker(
 
 
 def test_dispatches_are_for_operators(
-    notify_api: Callable[..., Any], operator: User, resident: User
+    api_as: Callable[..., Any], operator: User, resident: User
 ) -> None:
     dispatch = services.notification_send(
         recipients=[resident], kind="notify.test", context={}, channels=["inapp"]
     )
+    assert api_as(resident).get(f"/api/notifications/dispatches/{dispatch.pk}").status_code == 403
     assert (
-        notify_api(resident).get(f"/api/notifications/dispatches/{dispatch.pk}").status_code == 403
-    )
-    assert (
-        notify_api(operator)
+        api_as(operator)
         .get(f"/api/notifications/dispatches/{dispatch.pk}")
         .json()["recipient_count"]
         == 1
     )
-    assert notify_api(operator).get("/api/notifications/dispatches/999999").status_code == 404
+    assert api_as(operator).get("/api/notifications/dispatches/999999").status_code == 404
 
 
 def test_session_writes_need_the_csrf_token(resident: User) -> None:
