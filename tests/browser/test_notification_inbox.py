@@ -33,19 +33,20 @@ def test_sent_notification_appears_unread_and_can_be_marked_read(
 
     page.goto(reverse("notify:inbox"))
 
-    item = page.locator("ol.notifications > li")
-    assert item.count() == 1
-    assert "测试通知" in item.locator("h2").inner_text()
-    assert "请确认本周入户走访安排。" in item.inner_text()
-    assert "unread" in (item.get_attribute("class") or "")
+    headings = page.get_by_role("heading", level=2)
+    assert headings.count() == 1
+    assert "测试通知" in headings.inner_text()
+    assert "未读" in headings.inner_text()
+    card = page.locator(".card", has=headings)
+    assert "请确认本周入户走访安排。" in card.inner_text()
     check_page(page, "notification-inbox")
 
     with page.expect_navigation():
-        item.get_by_role("button", name="标为已读").click()
+        card.get_by_role("button", name="标为已读").click()
 
     assert page.url.endswith(reverse("notify:inbox"))
-    item = page.locator("ol.notifications > li")
-    assert "unread" not in (item.get_attribute("class") or "")
-    assert item.get_by_role("button").count() == 0
+    assert "未读" not in headings.inner_text()
+    assert "已读" in card.inner_text()
+    assert card.get_by_role("button").count() == 0
     assert unread_count(user=community_worker) == 0
     check_page(page, "notification-inbox-read")
