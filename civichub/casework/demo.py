@@ -256,8 +256,8 @@ def seed_taxonomy(city: Organisation) -> list[Category]:
     return categories
 
 
-def seed_areas(city: Organisation, size: str) -> int:
-    plan = plan_city(size=size, seed=DEFAULT_SEED)
+def seed_areas(city: Organisation, size: str, seed: int = DEFAULT_SEED) -> int:
+    plan = plan_city(size=size, seed=seed)
     communities = {
         o.code: o
         for o in Organisation.objects.filter(
@@ -340,11 +340,11 @@ def _backdate(case: Case, received_at: dt.datetime, rng: Random) -> None:
     Rating.objects.filter(case=case).update(created_at=clock)
 
 
-def seed(*, city: Organisation, size: str) -> None:
+def seed(*, city: Organisation, size: str, seed: int = DEFAULT_SEED) -> None:
     """Called by `civichub demo` after core's data, in one transaction."""
-    rng = Random(f"{DEFAULT_SEED}:casework")
+    rng = Random(f"{seed}:casework")
     categories = seed_taxonomy(city)
-    seed_areas(city, size)
+    seed_areas(city, size, seed)
     _dispatcher(city)
     by_key = {c.key: c for c in categories}
     texts = {row[0]: row[7] for row in TAXONOMY}
