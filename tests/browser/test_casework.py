@@ -31,15 +31,29 @@ def casework_city(city: Any, community_worker: User, settings: Any, tmp_path: An
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
     settings.MEDIA_ROOT = tmp_path / "media"
     services.category_create(
-        actor=None, key="health", name="医疗卫生", department=city.health_a,
+        actor=None,
+        key="health",
+        name="医疗卫生",
+        department=city.health_a,
         keywords=["医院", "挂号", "看病"],
     )
     services.community_area_set(
-        actor=None, community=city.community_a1, centre_latitude=PIN[0],
-        centre_longitude=PIN[1], radius_m=500, crs="wgs84",
+        actor=None,
+        community=city.community_a1,
+        centre_latitude=PIN[0],
+        centre_longitude=PIN[1],
+        radius_m=500,
+        crs="wgs84",
     )
-    return staff_user(None, None, username="lixiuying", password=PASSWORD, last_name="李",
-                      first_name="秀英", phone="13800000001")
+    return staff_user(
+        None,
+        None,
+        username="lixiuying",
+        password=PASSWORD,
+        last_name="李",
+        first_name="秀英",
+        phone="13800000001",
+    )
 
 
 def _photo(tmp_path: Any) -> Any:
@@ -56,8 +70,9 @@ def _photo(tmp_path: Any) -> Any:
 
 
 def _new_page(chromium: Browser, live_server: Any) -> Page:
-    context = chromium.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 800},
-                                   locale="zh-CN")
+    context = chromium.new_context(
+        base_url=live_server.url, viewport={"width": 1280, "height": 800}, locale="zh-CN"
+    )
     context.set_default_timeout(10_000)
     return context.new_page()
 
@@ -116,14 +131,14 @@ def test_resident_writes_worker_replies_resident_rates(
     assert case.status == "closed" and case.ratings.get().value == "basic"
 
 
-def test_public_board_and_message_form_fit_a_phone(
-    page: Page, casework_city: User
-) -> None:
-    page.set_viewport_size(PHONE)  # type: ignore[arg-type]
+def test_public_board_and_message_form_fit_a_phone(page: Page, casework_city: User) -> None:
+    page.set_viewport_size(PHONE)
     sign_in(page, "lixiuying")
 
-    for url, name in (("/messages/new/", "casework-submit-phone"),
-                      ("/messages/board/", "casework-board-phone")):
+    for url, name in (
+        ("/messages/new/", "casework-submit-phone"),
+        ("/messages/board/", "casework-board-phone"),
+    ):
         page.goto(url)
         widths = page.evaluate(
             "({scroll: document.documentElement.scrollWidth, view: window.innerWidth})"
