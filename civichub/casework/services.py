@@ -396,7 +396,19 @@ def contact_account(*, phone: str = "", email: str = "") -> User:
     existing = User.objects.filter(username=username).first()
     if existing is not None:
         return existing
-    return user_create(actor=None, username=username, password=None, email=email, phone=phone)
+    account = user_create(actor=None, username=username, password=None, email=email, phone=phone)
+    # A one-time code must not wait for the morning: the sender is at the form now.
+    from civichub.notify.services import preference_update
+
+    preference_update(
+        actor=account,
+        channels={},
+        blocked_channels=[],
+        quiet_hours_enabled=False,
+        quiet_start=None,
+        quiet_end=None,
+    )
+    return account
 
 
 @transaction.atomic

@@ -1,0 +1,64 @@
+"""Tasks: thin and idempotent; a failing routing task leaves the message in place."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+from unittest import mock
+
+import pytest
+from django_tasks import TaskResultStatus
+
+from civichub.casework import services, tasks
+from civichub.casework.models import Case, CaseStatus
+from civichub.casework.tests.conftest import Casework
+from civichub.core.registry import periodic_tasks
+
+pytestmark = pytest.mark.django_db
+
+
+def test_failing_routing_task_fails_but_the_message_stays_received(cw: Casework) -> None:
+    case = services.case_submit(actor=cw.resident, kind="complaint", text="医院挂号难").case
+
+    with mock.patch(
+        "civichub.casework.routing_rules.route_category", side_effect=RuntimeError("boom")
+    ):
+        result = tasks.route_case.enqueue(case.pk)
+
+    case.refresh_from_db()
+    assert result.status == TaskResultStatus.FAILED
+    assert case.status == CaseStatus.RECEIVED and case.routing_attempts == 1
+    assert tasks.route_case.enqueue(case.pk).status == TaskResultStatus.SUCCESSFUL
+    case.refresh_from_db()
+    assert case.status == CaseStatus.ASSIGNED
+
+
+def test_acknowledgement_task_is_idempotent(cw: Casework) -> None:
+    from civichub.notify.models import Notification
+
+    case = services.case_submit(actor=cw.resident, kind="help", text="求助").case
+
+    tasks.acknowledge_case.enqueue(case.pk)
+    tasks.acknowledge_case.enqueue(case.pk)
+
+    assert Notification.objects.filter(
+        recipient=cw.resident, dispatch__kind="casework.case_received"
+    ).count() == 1
+
+
+def test_periodic_tasks_are_declared_and_run(
+    cw: Casework, submit: Callable[..., Case], frozen_now: Callable[..., Any]
+) -> None:
+    names = {p.name: p.task for p in periodic_tasks()}
+    assert names["casework.sweep"] == "civichub.casework.tasks.sweep_cases"
+    assert names["casework.escalate"] == "civichub.casework.tasks.escalate_overdue_cases"
+    case = submit()
+    assert case.due_at is not None
+
+    with frozen_now(case.due_at + dt.timedelta(hours=2)):
+        escalated = tasks.escalate_overdue_cases.enqueue()
+        swept = tasks.sweep_cases.enqueue()
+
+    assert escalated.return_value == {"checked": 1, "escalated": 1}
+    assert swept.return_value == {"routed": 0, "failed": 0, "acknowledged": 0}
