@@ -42,9 +42,12 @@ def test_acknowledgement_task_is_idempotent(cw: Casework) -> None:
     tasks.acknowledge_case.enqueue(case.pk)
     tasks.acknowledge_case.enqueue(case.pk)
 
-    assert Notification.objects.filter(
-        recipient=cw.resident, dispatch__kind="casework.case_received"
-    ).count() == 1
+    assert (
+        Notification.objects.filter(
+            recipient=cw.resident, dispatch__kind="casework.case_received"
+        ).count()
+        == 1
+    )
 
 
 def test_periodic_tasks_are_declared_and_run(
