@@ -23,6 +23,7 @@ def healthz(request: HttpRequest) -> HttpResponse:
 urlpatterns: list[URLPattern | URLResolver] = [
     path("healthz", healthz, name="healthz"),
     path("api/", api.urls),
+    path("open311/v2/", include("civichub.casework.open311.urls")),
     path("admin/", admin.site.urls),
     path("i18n/setlang/", language_switch, name="set_language"),
     path("accounts/login/", CivicLoginView.as_view(), name="login"),

@@ -1,0 +1,99 @@
+"""Open311 API keys: issued and revoked by operators (`civichub open311 create-key|revoke-key`),
+checked on every POST and on the updates feed. The key is shown once; only its SHA-256 is kept
+(a key is 32 random bytes, so a plain hash suffices, as for core's API tokens). Issuing and
+revoking are audited; `actor=None` is the operator at the command line (`system:cli`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from django.db import transaction
+from django.utils import timezone
+
+from civichub.casework.models import Open311ApiKey
+from civichub.core.audit import audit_record
+from civichub.core.errors import Conflict, NotFound, ValidationFailed
+from civichub.core.models import User
+from civichub.core.permissions import require
+
+KEY_PREFIX = "o311_"
+NAME_MAX = 100
+# Recording every use would make each POST write one more row; once a minute is enough to see
+# which keys are alive.
+LAST_USED_RESOLUTION = dt.timedelta(seconds=60)
+
+
+def key_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def _check(actor: User | None) -> None:
+    if actor is not None:
+        require(actor, "casework.taxonomy.manage")
+
+
+@transaction.atomic
+def open311_key_create(*, actor: User | None, name: str) -> tuple[Open311ApiKey, str]:
+    """Issues a key for a client named `name`; returns the record and the key, which is never
+    stored and cannot be shown again."""
+    _check(actor)
+    name = name.strip()
+    if not name or len(name) > NAME_MAX:
+        raise ValidationFailed(
+            "Name the client the key is for.", errors={"name": [f"1 to {NAME_MAX} characters"]}
+        )
+    if Open311ApiKey.objects.filter(name=name, revoked_at__isnull=True).exists():
+        raise Conflict(
+            f"An active key named {name} exists; revoke it first.", errors={"name": ["taken"]}
+        )
+    secret = KEY_PREFIX + secrets.token_urlsafe(32)
+    key = Open311ApiKey.objects.create(name=name, key_hash=key_hash(secret), prefix=secret[:12])
+    audit_record(
+        actor=actor,
+        action="casework.open311_key.create",
+        obj=key,
+        changes={"name": name, "prefix": key.prefix},
+    )
+    return key, secret
+
+
+@transaction.atomic
+def open311_key_revoke(*, actor: User | None, name: str) -> Open311ApiKey:
+    """Revokes the active key named `name`; requests carrying it are refused from now on."""
+    _check(actor)
+    key = (
+        Open311ApiKey.objects.select_for_update()
+        .filter(name=name.strip(), revoked_at__isnull=True)
+        .first()
+    )
+    if key is None:
+        raise NotFound(f"No active key named {name.strip()}.", errors={"name": ["unknown"]})
+    key.revoked_at = timezone.now()
+    key.save(update_fields=["revoked_at"])
+    audit_record(
+        actor=actor,
+        action="casework.open311_key.revoke",
+        obj=key,
+        changes={"name": key.name, "prefix": key.prefix},
+    )
+    return key
+
+
+def open311_key_authenticate(secret: str) -> Open311ApiKey | None:
+    """The active key `secret` is, or None."""
+    if not secret:
+        return None
+    key = Open311ApiKey.objects.filter(key_hash=key_hash(secret), revoked_at__isnull=True).first()
+    if key is None:
+        return None
+    now = timezone.now()
+    if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
+        Open311ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
+    return key
+
+
+def open311_keys() -> list[Open311ApiKey]:
+    return list(Open311ApiKey.objects.all())
