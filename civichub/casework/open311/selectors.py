@@ -154,6 +154,16 @@ def token_get(token: str) -> dict[str, Any]:
     return {"service_request_id": case.tracking_number, "token": token}
 
 
+def case_posted_by(*, key: Open311ApiKey, service_request_id: str) -> Case:
+    """A case this key posted; any other is not found, whether it exists or not."""
+    case = Case.objects.filter(
+        tracking_number=service_request_id, extra__open311__key_id=key.pk
+    ).first()
+    if case is None:
+        raise Open311Error(404, f"service_request_id: no request {service_request_id} of yours")
+    return case
+
+
 def updates_find(
     *, key: Open311ApiKey, start: dt.datetime, end: dt.datetime, limit: int
 ) -> list[dict[str, Any]]:

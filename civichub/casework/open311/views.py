@@ -29,6 +29,7 @@ from civichub.casework.models import (
     CaseChannel,
     Category,
     CoordinateSystem,
+    Open311ApiKey,
     ServiceType,
 )
 from civichub.casework.open311 import selectors
@@ -53,6 +54,7 @@ from civichub.casework.open311.translate import (
     parse_w3c,
     split_list,
 )
+from civichub.casework.services import TEXT_MAX
 from civichub.core.context import acting, current
 from civichub.core.errors import DomainError, NotFound, PermissionDenied
 
@@ -348,12 +350,7 @@ def _request_create(request: HttpRequest, fmt: str) -> HttpResponse:
     params = Params(_form(request), request.GET)
     params.check_text()
     selectors.check_jurisdiction(params.get("jurisdiction_id"))
-    secret = params.get("api_key")
-    if not secret:
-        raise Open311Error(403, "api_key: required to post a request")
-    key = open311_key_authenticate(secret)
-    if key is None:
-        raise Open311Error(403, "api_key: not a valid key")
+    key = _key(params)
 
     code = params.get("service_code")
     if not code:
@@ -443,16 +440,40 @@ def _request_create(request: HttpRequest, fmt: str) -> HttpResponse:
 # The mySociety updates extension ---------------------------------------------------------------
 
 
-@open311_endpoint(*GET)
+# The mySociety extension's statuses (`perllib/Open311/Endpoint/Role/mySociety.pm`), which a
+# client may send in upper case.
+MYSOCIETY_STATUSES = frozenset(
+    {
+        "open",
+        "closed",
+        "fixed",
+        "in_progress",
+        "planned",
+        "action_scheduled",
+        "investigating",
+        "duplicate",
+        "not_councils_responsibility",
+        "no_further_action",
+        "internal_referral",
+        "cancelled",
+        "reopen",
+        "for_triage",
+    }
+)
+
+
+@open311_endpoint("GET", "HEAD", "POST")
 def service_request_updates(request: HttpRequest, fmt: str) -> HttpResponse:
     """GET /servicerequestupdates: what happened to requests between start_date and end_date
-    (both or neither; neither is the last `max_days` days), for a key holder."""
+    (both or neither; neither is the last `max_days` days), for a key holder. POST: the key
+    holder passes on an update to a request it posted (a comment on FixMyStreet); it becomes an
+    internal note for the staff handling the case, through casework's `case_note`. A client
+    cannot change a case's status: the status it reports is kept in the note's text."""
+    if request.method == "POST":
+        return _update_create(request, fmt)
     params = Params(request.GET)
     selectors.check_jurisdiction(params.get("jurisdiction_id"))
-    secret = params.get("api_key")
-    key = open311_key_authenticate(secret) if secret else None
-    if key is None:
-        raise Open311Error(403, "api_key: " + ("not a valid key" if secret else "required"))
+    key = _key(params)
     start, end = _window(params, both_or_neither=True)
     updates = selectors.updates_find(
         key=key,
@@ -461,6 +482,47 @@ def service_request_updates(request: HttpRequest, fmt: str) -> HttpResponse:
         limit=int(open311_settings()["max_requests"]),
     )
     return document(fmt, "service_request_updates", Many("request_update", updates))
+
+
+def _key(params: Params) -> Open311ApiKey:
+    secret = params.get("api_key")
+    key = open311_key_authenticate(secret) if secret else None
+    if key is None:
+        raise Open311Error(403, "api_key: " + ("not a valid key" if secret else "required"))
+    return key
+
+
+def _update_create(request: HttpRequest, fmt: str) -> HttpResponse:
+    params = Params(_form(request), request.GET)
+    params.check_text()
+    selectors.check_jurisdiction(params.get("jurisdiction_id"))
+    key = _key(params)
+    problems = [
+        f"{name}: required"
+        for name in ("service_request_id", "update_id", "status", "description")
+        if not params.get(name)
+    ]
+    status = params.get("status").lower()
+    if status and status not in MYSOCIETY_STATUSES:
+        problems.append(f"status: {params.get('status')} is not a mySociety status")
+    if params.get("updated_datetime"):
+        parse_w3c("updated_datetime", params.get("updated_datetime"))
+    if len(params.get("description")) > TEXT_MAX:
+        problems.append(f"description: at most {TEXT_MAX} characters")
+    if problems:
+        raise Open311Error(400, *problems)
+    case = selectors.case_posted_by(key=key, service_request_id=params.get("service_request_id"))
+    text = f"{key.name} ({status.upper()}, update {params.get('update_id')}): "
+    context = current()
+    with acting(
+        ip_address=context.ip_address, channel=f"open311:{key.name}", request_id=context.request_id
+    ):
+        event = casework.case_note(
+            actor=None, case=case, text=text + params.get("description"), public=False
+        )
+    return document(
+        fmt, "service_request_updates", Many("request_update", [{"update_id": str(event.pk)}])
+    )
 
 
 # Anything else under the prefix -----------------------------------------------------------------

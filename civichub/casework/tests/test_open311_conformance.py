@@ -14,7 +14,7 @@ from django.test import Client
 from django.utils import timezone
 
 from civichub.casework import services
-from civichub.casework.models import Case, EventKind
+from civichub.casework.models import Case, CaseEvent, EventKind
 from civichub.casework.open311 import selectors
 from civichub.casework.open311.testing import (
     SENDER_ACCOUNT,
@@ -1020,3 +1020,69 @@ def test_19_updates_show_board_replies_only_unless_the_key_posted_the_case(
     }
     assert number not in {u["service_request_id"] for u in theirs}
     assert get(client, f"requests/{number}.json").status_code == 404
+
+
+def test_19_posted_updates_become_internal_notes_without_changing_the_status(
+    world: Open311World, client: Client
+) -> None:
+    number = world.open_case.tracking_number
+    update = {
+        "api_key": world.key,
+        "service_request_id": number,
+        "update_id": "fms-77",
+        "status": "CLOSED",
+        "updated_datetime": "2026-11-29T10:00:00+00:00",
+        "description": "Looks fixed to me",
+        "email": "commenter@example.org",
+        "first_name": "Ada",
+    }
+    response = client.post(f"{BASE}/servicerequestupdates.json", update)
+    assert response.status_code == 200, response.content
+    (created,) = as_json(response)
+    note = CaseEvent.objects.get(pk=int(created["update_id"]))
+    assert note.case_id == world.open_case.pk
+    assert note.kind == EventKind.NOTE
+    assert note.public is False
+    assert note.text == "fixmystreet (CLOSED, update fms-77): Looks fixed to me"
+    world.open_case.refresh_from_db()
+    assert world.open_case.status == "replied"
+    audit = AuditEvent.objects.filter(action="casework.case.note").latest("at")
+    assert audit.actor_label == "system:open311:fixmystreet"
+    xml = as_xml(client.post(f"{BASE}/servicerequestupdates.xml", update))
+    assert xml.tag == "service_request_updates"
+    assert xml.findtext("request_update/update_id")
+    # a note is not a status update: it is not echoed back to the poller
+    polled = as_json(get(client, "servicerequestupdates.json", api_key=world.key, **_window()))
+    assert "Looks fixed to me" not in json.dumps(polled, ensure_ascii=False)
+
+
+def test_19_posted_updates_need_a_key_the_fields_and_a_request_of_that_key(
+    world: Open311World, client: Client
+) -> None:
+    update = {
+        "api_key": world.key,
+        "service_request_id": world.open_case.tracking_number,
+        "update_id": "1",
+        "status": "OPEN",
+        "description": "Still there",
+    }
+    path = f"{BASE}/servicerequestupdates.json"
+    before = CaseEvent.objects.count()
+    assert client.post(path, {**update, "api_key": ""}).status_code == 403
+    missing = client.post(path, {"api_key": world.key})
+    assert missing.status_code == 400
+    assert [e["description"] for e in as_json(missing)] == [
+        "service_request_id: required",
+        "update_id: required",
+        "status: required",
+        "description: required",
+    ]
+    bad_status = client.post(path, {**update, "status": "EXPLODED"})
+    assert bad_status.status_code == 400
+    bad_time = client.post(path, {**update, "updated_datetime": "soon"})
+    assert bad_time.status_code == 400
+    # a public case that came in through the web form is not this key's to comment on
+    others = client.post(path, {**update, "service_request_id": world.gcj_case.tracking_number})
+    assert others.status_code == 404
+    assert client.post(path, {**update, "service_request_id": "2099-000001"}).status_code == 404
+    assert CaseEvent.objects.count() == before
