@@ -333,7 +333,7 @@ def test_bulk_send_to_5000_recipients_is_bulk_and_batched(
 ) -> None:
     ids = bulk_residents(5000)
     recipients = User.objects.filter(username__startswith="bulk")
-    with django_capture_on_commit_callbacks(execute=True), django_assert_max_num_queries(150):
+    with django_capture_on_commit_callbacks(execute=True), django_assert_max_num_queries(40):
         dispatch = send(recipients, channels=["inapp", "sms"], actor=operator)
     assert dispatch.recipient_count == 5000
     assert dispatch.delivery_count == 5000
