@@ -8,8 +8,11 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 import smtplib
+import tempfile
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -79,8 +82,12 @@ class EmailAdapter(ChannelAdapter):
         self._connection: Any = None
 
     def _open(self) -> Any:
+        # Opened here, not by send(): a connection the backend opens itself is closed after
+        # every message, and the point is to carry the whole batch on one.
         if self._connection is None:
-            self._connection = get_connection(fail_silently=False)
+            connection = get_connection(fail_silently=False)
+            connection.open()
+            self._connection = connection
         return self._connection
 
     def send(self, delivery: Delivery) -> None:
@@ -99,15 +106,15 @@ class EmailAdapter(ChannelAdapter):
                 else notification.language,
                 "X-Civichub-Delivery": str(delivery.pk),
             },
-            connection=self._open(),
         )
         try:
+            message.connection = self._open()
             message.send()
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _msg in exc.recipients.values()]
+            self._drop()
             if codes and all(code >= 500 for code in codes):
                 raise PermanentDeliveryError(f"address refused: {codes}") from exc
-            self._drop()
             raise TemporaryDeliveryError(f"address refused for now: {codes}") from exc
         except smtplib.SMTPResponseException as exc:
             # Authentication and sender problems are configuration an operator can fix; the
@@ -180,17 +187,26 @@ def vapid_key() -> Vapid02:
         return Vapid02.from_string(configured)
     key_file = settings.DATA_DIR / "keys" / "vapid_private.pem"
     if not key_file.exists():
-        key_file.parent.mkdir(parents=True, exist_ok=True)
-        key = ec.generate_private_key(ec.SECP256R1())
-        key_file.write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-        key_file.chmod(0o600)
+        _write_new_key(key_file)
     return Vapid02.from_pem(key_file.read_bytes())
+
+
+def _write_new_key(key_file: Path) -> None:
+    """Writes a fresh key unless another process got there first: written aside, then linked
+    into place, which fails if the file exists, so every process ends up with the same key."""
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    fd, temporary = tempfile.mkstemp(dir=key_file.parent, prefix=".vapid-")
+    try:
+        with os.fdopen(fd, "wb") as handle:  # mkstemp creates it readable by the owner only
+            handle.write(pem)
+        os.link(temporary, key_file)
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(temporary)
 
 
 def vapid_public_key() -> str:

@@ -31,12 +31,12 @@ from typing import Any
 from urllib.parse import urlparse
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Model, Q, QuerySet
 from django.utils import timezone
 
 from civichub.core.audit import audit_record
-from civichub.core.errors import NotFound, ValidationFailed
+from civichub.core.errors import Conflict, NotFound, ValidationFailed
 from civichub.core.models import User
 from civichub.core.permissions import require
 from civichub.notify import kinds
@@ -360,7 +360,6 @@ def _send_chunk(
             tally.deferred += 1
 
 
-@transaction.atomic
 def notification_send(
     *,
     recipients: Iterable[User | int] | QuerySet[User],
@@ -374,6 +373,35 @@ def notification_send(
     """Notify every recipient: an inbox row each, and a delivery per outside channel that their
     preferences allow and that can reach them. Non-emergency deliveries in a recipient's quiet
     hours wait, deferred, until the hours end. One audit row per call."""
+    try:
+        return _notification_send(
+            recipients=recipients,
+            kind=kind,
+            context=context,
+            priority=priority,
+            channels=channels,
+            actor=actor,
+            dedupe_key=dedupe_key,
+        )
+    except IntegrityError as exc:
+        # In practice the dedupe constraint: a concurrent send with the same key got there first.
+        raise Conflict(
+            "A send with this dedupe key is already under way for these recipients.",
+            errors={"dedupe_key": ["already used"]},
+        ) from exc
+
+
+@transaction.atomic
+def _notification_send(
+    *,
+    recipients: Iterable[User | int] | QuerySet[User],
+    kind: str,
+    context: dict[str, Any],
+    priority: str,
+    channels: Iterable[str] | None,
+    actor: User | None,
+    dedupe_key: str | None,
+) -> Dispatch:
     definition = kinds.get(kind)
     if definition is None:
         raise ValidationFailed(f"Unknown notification kind {kind}.", errors={"kind": ["unknown"]})

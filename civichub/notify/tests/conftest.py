@@ -9,6 +9,7 @@ import json
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from django.db import OperationalError
 from django.test import override_settings
 
 from civichub.core.models import User
@@ -85,6 +87,23 @@ def no_quiet_hours(user: User) -> None:
     )
 
 
+def wait_while_locked(
+    execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any
+) -> Any:
+    """The test database is SQLite in memory with a shared cache, where a connection that finds
+    a table locked by another fails at once instead of waiting as a file database with a busy
+    timeout (the deployed configuration) does. Wait the same way here; PostgreSQL never fails
+    like this, its rows wait for each other."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return execute(sql, params, many, context)
+        except OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.001)
+
+
 # A real SMTP server ------------------------------------------------------------------------
 
 
@@ -94,6 +113,7 @@ class Mailbox:
     port: int
     messages: list[Any] = field(default_factory=list)
     refuse: set[str] = field(default_factory=set)
+    connections: set[int] = field(default_factory=set)  # one entry per SMTP session
 
 
 @pytest.fixture
@@ -117,6 +137,7 @@ def smtp_server() -> Iterator[Mailbox]:
 
         async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
             box.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+            box.connections.add(id(session))
             return "250 Message accepted"
 
     controller = Controller(Handler(), hostname=box.host, port=box.port)

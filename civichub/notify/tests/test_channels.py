@@ -73,6 +73,20 @@ def test_email_arrives_at_the_smtp_server_in_the_recipients_language(
     assert "This is a test notification sent by 运维" in en.get_content()
 
 
+def test_one_smtp_connection_carries_a_batch(
+    smtp_server: Mailbox, make_user: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    people = [make_user(None, None, email=f"p{n}@example.org") for n in range(3)]
+    for person in people:
+        no_quiet_hours(person)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.notification_send(
+            recipients=people, kind="notify.test", context={"sender": "运维"}, channels=["email"]
+        )
+    assert sorted(m["To"] for m in smtp_server.messages) == [p.email for p in people]
+    assert len(smtp_server.connections) == 1
+
+
 def test_a_refused_address_fails_permanently(
     smtp_server: Mailbox, resident: User, django_capture_on_commit_callbacks: Any
 ) -> None:

@@ -1,15 +1,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.contrib.auth.hashers import make_password
-from django.db import transaction
+from django.db import connection, transaction
 from django_tasks_db.models import DBTaskResult
 
-from civichub.core.errors import NotFound, PermissionDenied, ValidationFailed
+from civichub.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from civichub.core.models import AuditEvent, User
 from civichub.notify import services
 from civichub.notify.models import (
@@ -20,7 +22,13 @@ from civichub.notify.models import (
     NotificationPreference,
     PushSubscription,
 )
-from civichub.notify.tests.conftest import BrowserKeys, local_now, no_quiet_hours, profile
+from civichub.notify.tests.conftest import (
+    BrowserKeys,
+    local_now,
+    no_quiet_hours,
+    profile,
+    wait_while_locked,
+)
 
 pytestmark = pytest.mark.usefixtures("db_tasks")
 
@@ -132,6 +140,45 @@ def test_dedupe_key_notifies_each_recipient_once(resident: User, english_residen
     assert again.recipient_count == 1
     assert Notification.objects.filter(recipient=resident).count() == 1
     assert Notification.objects.filter(recipient=english_resident).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_sends_with_one_dedupe_key_notify_once(resident: User) -> None:
+    """The second send either sees the first one's rows (SQLite: writers queue) or collides with
+    them on the unique index (PostgreSQL) and reports a conflict; never a second notification."""
+    inserted, committed = threading.Event(), threading.Event()
+    outcomes: list[str] = []
+
+    def first() -> None:
+        try:
+            with transaction.atomic():
+                send([resident], channels=["inapp"], dedupe_key="flood-warning-7")
+                inserted.set()
+                time.sleep(0.3)
+            outcomes.append("sent")
+        finally:
+            committed.set()
+            connection.close()
+
+    def second() -> None:
+        inserted.wait(10)
+        try:
+            with connection.execute_wrapper(wait_while_locked):
+                dispatch = send([resident], channels=["inapp"], dedupe_key="flood-warning-7")
+            outcomes.append("deduped" if dispatch.recipient_count == 0 else "sent twice")
+        except Conflict:
+            outcomes.append("conflict")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert outcomes[0] == "sent"
+    assert outcomes[1] in {"deduped", "conflict"}
+    assert Notification.objects.filter(recipient=resident).count() == 1
 
 
 def test_one_audit_row_per_send_call(

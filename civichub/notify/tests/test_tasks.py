@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
-from django.db import OperationalError, connection
+from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
@@ -32,6 +32,7 @@ from civichub.notify.tests.conftest import (
     local_now,
     no_quiet_hours,
     profile,
+    wait_while_locked,
 )
 
 
@@ -135,23 +136,6 @@ class SlowSms(LoggingSmsAdapter):
     def send(self, delivery: Delivery) -> None:
         time.sleep(0.01)
         super().send(delivery)
-
-
-def wait_while_locked(
-    execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any
-) -> Any:
-    """The test database is SQLite in memory with a shared cache, where a connection that finds
-    a table locked by another fails at once instead of waiting as a file database with a busy
-    timeout (the deployed configuration) does. Wait the same way here; PostgreSQL never fails
-    like this, its rows wait for each other."""
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            return execute(sql, params, many, context)
-        except OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.001)
 
 
 @pytest.mark.django_db(transaction=True)
