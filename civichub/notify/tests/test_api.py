@@ -16,7 +16,7 @@ from civichub.core import services as core_services
 from civichub.core.models import AuditEvent, User
 from civichub.notify import services
 from civichub.notify.models import Notification, NotificationPreference, PushSubscription
-from civichub.notify.tests.conftest import DB_TASKS, BrowserKeys, no_quiet_hours
+from civichub.notify.tests.conftest import DB_TASKS, BrowserKeys, no_quiet_hours, profile
 
 PROBLEM = "application/problem+json"
 
@@ -104,6 +104,7 @@ def test_someone_elses_notification_is_not_found(
     assert Notification.objects.get(pk=theirs.pk).read_at is None
 
 
+@profile(quiet_hours_default="22:00-07:00")
 def test_preferences_read_and_replace(api_as: Callable[..., Any], resident: User) -> None:
     client = api_as(resident)
     defaults = client.get("/api/notifications/preferences").json()

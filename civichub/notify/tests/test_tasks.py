@@ -237,6 +237,7 @@ def test_temporary_failures_are_retried_with_backoff_then_fail_permanently(
 
 
 @override_settings(SMS_ADAPTER=f"{__name__}.GatewayDown")
+@profile(notification_backoff_seconds=30)  # the first retry comes 15-30 s later
 def test_a_retry_that_would_wake_the_recipient_waits_for_quiet_hours_to_end(
     resident: User, django_capture_on_commit_callbacks: Any
 ) -> None:

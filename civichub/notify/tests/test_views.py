@@ -14,6 +14,7 @@ from django.urls import reverse
 from civichub.core.models import User
 from civichub.notify import services
 from civichub.notify.models import Notification, NotificationPreference
+from civichub.notify.tests.conftest import profile
 
 INBOX = "/notifications/"
 
@@ -131,6 +132,7 @@ def test_the_inbox_is_usable_on_a_phone_without_scripts(resident: User) -> None:
     assert 'method="post"' in html
 
 
+@profile(quiet_hours_default="22:00-07:00")
 def test_every_preference_field_has_a_label(resident: User) -> None:
     html = signed_in(resident).get(reverse("notify:preferences")).content.decode()
     form = html[html.index("<main") :]
