@@ -132,6 +132,11 @@ def deployment(postgres_url: str, redis_url: str, tmp_path: Path) -> Iterator[di
             "token": operator["token"],
             "user_id": operator["user_id"],
             "worker_output": worker_output,
+            "outputs": {
+                "web 1": started[0][1],
+                "web 2": started[1][1],
+                "worker": worker_output,
+            },
         }
     finally:
         for process, _ in started:
@@ -143,6 +148,13 @@ def deployment(postgres_url: str, redis_url: str, tmp_path: Path) -> Iterator[di
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def logs(deployment: dict[str, Any]) -> str:
+    """What the processes printed, for the failure message."""
+    return "\n".join(
+        f"--- {name} ---\n{output.text}" for name, output in deployment["outputs"].items()
+    )
 
 
 def test_a_notification_sent_through_one_web_process_is_delivered_and_seen_by_another(
@@ -158,7 +170,7 @@ def test_a_notification_sent_through_one_web_process_is_delivered_and_seen_by_an
                 "quiet_hours_enabled": False,
             },
         )
-        assert preferences.status_code == 200, preferences.text
+        assert preferences.status_code == 200, preferences.text + logs(deployment)
         sent = first.post(
             "/api/notifications/test",
             json={
@@ -167,7 +179,7 @@ def test_a_notification_sent_through_one_web_process_is_delivered_and_seen_by_an
                 "message": "scale-out check",
             },
         )
-    assert sent.status_code == 202, sent.text
+    assert sent.status_code == 202, sent.text + logs(deployment)
     dispatch = sent.json()
     assert [d["channel"] for d in dispatch["deliveries"]] == ["sms"]
 
@@ -175,15 +187,17 @@ def test_a_notification_sent_through_one_web_process_is_delivered_and_seen_by_an
     with httpx.Client(base_url=web2, headers=auth, timeout=30) as second:
         while True:
             report = second.get(f"/api/notifications/dispatches/{dispatch['id']}")
-            assert report.status_code == 200, report.text
+            assert report.status_code == 200, report.text + logs(deployment)
             states = {d["channel"]: d["state"] for d in report.json()["deliveries"]}
             if states.get("sms") == "sent" or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
-        assert states == {"sms": "sent"}, deployment["worker_output"].text
+        assert states == {"sms": "sent"}, logs(deployment)
         inbox = second.get("/api/notifications/")
-        assert inbox.status_code == 200, inbox.text
+        assert inbox.status_code == 200, inbox.text + logs(deployment)
         assert [n["kind"] for n in inbox.json()["items"]] == ["notify.test"]
 
     # The worker, not a web process, ran the delivery task.
-    assert "civichub.notify.tasks.deliveries_send" in deployment["worker_output"].text
+    assert "civichub.notify.tasks.deliveries_send" in deployment["worker_output"].text, logs(
+        deployment
+    )
