@@ -54,6 +54,36 @@ def service_definition(code: str) -> dict[str, Any]:
     return translate.service_definition(category, _attributes(category))
 
 
+@dataclass(frozen=True)
+class IntakeService:
+    """What POST /requests needs to know of a service before intake: its questions (variable
+    attributes, code → datatype) and its type."""
+
+    key: str
+    name: str
+    service_type: str
+    questions: dict[str, str]
+
+
+def intake_service(code: str) -> IntakeService:
+    """One query: the active service and its attributes (a LEFT JOIN row per attribute)."""
+    rows = list(
+        Category.objects.filter(key=code, active=True).values_list(
+            "key",
+            "name",
+            "service_type",
+            "attributes__code",
+            "attributes__datatype",
+            "attributes__variable",
+        )
+    )
+    if not rows:
+        raise Open311Error(404, f"service_code: unknown service {code}")
+    key, name, service_type = rows[0][:3]
+    questions = {row[3]: row[4] for row in rows if row[3] is not None and row[5]}
+    return IntakeService(key=key, name=name, service_type=service_type, questions=questions)
+
+
 def _public_events() -> QuerySet[CaseEvent]:
     """History the public may read: public events that carry a status, replies only when staff
     marked them for the board."""

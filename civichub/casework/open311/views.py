@@ -27,7 +27,6 @@ from civichub.casework import services as casework
 from civichub.casework.models import (
     AttributeDatatype,
     CaseChannel,
-    Category,
     CoordinateSystem,
     Open311ApiKey,
     ServiceType,
@@ -324,19 +323,18 @@ def _number(
 
 
 def _answers(
-    category: Category, given: dict[str, list[str]]
+    category: selectors.IntakeService, given: dict[str, list[str]]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Splits `attribute[...]` into answers to the service's questions (for the intake
     service to check) and anything else, kept with the case but not checked: FixMyStreet, for
     one, sends `attribute[fixmystreet_id]` to every service."""
-    definitions = {a.code: a for a in category.attributes.all() if a.variable}
     answers: dict[str, Any] = {}
     others: dict[str, Any] = {}
     for code, values in given.items():
-        definition = definitions.get(code)
-        if definition is None:
+        datatype = category.questions.get(code)
+        if datatype is None:
             others[code] = values[0] if len(values) == 1 else values
-        elif definition.datatype == AttributeDatatype.MULTIVALUELIST:
+        elif datatype == AttributeDatatype.MULTIVALUELIST:
             answers[code] = values
         else:
             answers[code] = values[0] if len(values) == 1 else values
@@ -355,9 +353,7 @@ def _request_create(request: HttpRequest, fmt: str) -> HttpResponse:
     code = params.get("service_code")
     if not code:
         raise Open311Error(400, "service_code: required")
-    category = Category.objects.filter(key=code, active=True).prefetch_related("attributes").first()
-    if category is None:
-        raise Open311Error(404, f"service_code: unknown service {code}")
+    category = selectors.intake_service(code)
 
     problems: list[str] = []
     latitude = _number(params, "lat", -90, 90, problems)
