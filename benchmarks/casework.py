@@ -1,0 +1,386 @@
+"""Benchmarks for casework, one section per concern.
+
+    python benchmarks/casework.py [--only SECTION] [--requests N] [--seconds S]
+
+Prints `name: value` lines on stdout (progress goes to stderr). Each section is a function in
+`SECTIONS`; `--only` runs one of them, the default runs them all.
+
+- `open311`: Open311 POST /open311/v2/requests.json per second and its latency against
+  `civichub serve` (uvicorn, two worker processes) on PostgreSQL, with 8 concurrent keep-alive
+  clients on this machine (target: at least 300 requests per second, p99 at most 100 ms). Every
+  request is a full intake through casework's `case_submit` (tracking number, history, audit row,
+  routing and acknowledgement tasks queued after commit), so the figure is end to end. The
+  section creates its own database and data directory and removes both afterwards; clients and
+  server share the machine's cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432"
+OPEN311_DATABASE = "civichub_bench_open311"
+CLIENTS = 8
+SERVER_WORKERS = 2
+READY_TIMEOUT = 90.0
+# The scale-out configuration (docs/architecture.md) queues tasks in Redis; this database number
+# is the section's own (the test suite uses 15, the scale-out test 13) and is emptied afterwards.
+OPEN311_REDIS = "redis://127.0.0.1:6379/11"
+OPEN311_TARGET_RPS = 300
+OPEN311_TARGET_P99_MS = 100.0
+
+
+def line(name: str, value: object) -> None:
+    print(f"{name}: {value}", flush=True)
+
+
+def note(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for row in Path("/proc/cpuinfo").read_text().splitlines():
+            if row.startswith("model name"):
+                return row.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def memory_gib() -> str:
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for row in Path("/proc/meminfo").read_text().splitlines():
+            if row.startswith("MemTotal:"):
+                return f"{int(row.split()[1]) / 1024**2:.1f}"
+    return "unknown"
+
+
+def print_machine() -> None:
+    import django
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    line("machine.cpu_model", cpu_model())
+    line("machine.cpu_cores", cores)
+    line("machine.memory_gib", memory_gib())
+    line("machine.os", platform.platform())
+    line("machine.python", platform.python_version())
+    line("machine.django", django.get_version())
+    line("machine.load_average_start", " ".join(f"{x:.2f}" for x in os.getloadavg()))
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+# Open311 POST throughput ---------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def postgres_database(server_url: str, name: str) -> Iterator[str]:
+    """A fresh database for the section, dropped afterwards."""
+    import psycopg
+
+    with psycopg.connect(f"{server_url}/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
+    try:
+        yield f"{server_url}/{name}"
+    finally:
+        with psycopg.connect(f"{server_url}/postgres", autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def civichub_command(*args: str) -> list[str]:
+    return [sys.executable, "-c", "from civichub.cli import main; main()", *args]
+
+
+def group_cpu_seconds(group: int) -> float:
+    """CPU time (user + system) of the live processes in process group `group`: the server's
+    master and workers. With other work on the machine, CPU per request is the figure that does
+    not depend on how much of the cores the server got."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == group:  # fields after the name: state, ppid, pgrp, ...
+                total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+@contextlib.contextmanager
+def civichub_serve(env: dict[str, str]) -> Iterator[tuple[int, int]]:
+    """`civichub serve` on a free port, stopped (SIGTERM to its own process group) at the end.
+    Yields the port; the process group id is the server's pid (a new session)."""
+    port = free_port()
+    command = civichub_command(
+        "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(SERVER_WORKERS)
+    )
+    process = subprocess.Popen(command, env=env, start_new_session=True, stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while not answers(port):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("civichub serve did not start")
+            time.sleep(0.2)
+        yield port, process.pid
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def answers(port: int) -> bool:
+    client = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+    try:
+        client.request("GET", "/healthz")
+        return client.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        client.close()
+
+
+@dataclass
+class LoadResult:
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    created: int = 0
+    seconds: float = 0.0
+
+
+def post_load(port: int, key: str, requests: int, seconds: float, first: int = 0) -> LoadResult:
+    """CLIENTS threads, each with one keep-alive connection, POST form-encoded requests (as an
+    Open311 client does) from a shared budget of `requests`, stopping at `seconds` at the
+    latest."""
+    result = LoadResult()
+    lock = threading.Lock()
+    budget = [requests]
+    counter = [first]
+    deadline = time.perf_counter() + seconds
+    headers = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
+
+    def client() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        mine: list[float] = []
+        errors = created = 0
+        try:
+            while time.perf_counter() < deadline:
+                with lock:
+                    if budget[0] <= 0:
+                        break
+                    budget[0] -= 1
+                    counter[0] += 1
+                    number = counter[0]
+                body = urllib.parse.urlencode(
+                    {
+                        "api_key": key,
+                        "service_code": "pothole",
+                        "lat": f"{30.0 + (number % 100) * 1e-4:.6f}",
+                        "long": f"{120.0 + (number % 37) * 1e-4:.6f}",
+                        "description": f"桃源路第 {number} 号路灯旁的路面有坑，请尽快修补。",
+                        "attribute[size]": "small" if number % 2 else "large",
+                        "email": f"reporter{number}@example.org",
+                    }
+                )
+                started = time.perf_counter()
+                try:
+                    connection.request("POST", "/open311/v2/requests.json", body, headers)
+                    response = connection.getresponse()
+                    payload = response.read()
+                    ok = response.status == 200 and b"service_request_id" in payload
+                except (OSError, http.client.HTTPException):
+                    ok = False
+                    connection.close()
+                mine.append(time.perf_counter() - started)
+                errors += not ok
+                created += ok
+        finally:
+            connection.close()
+            with lock:
+                result.latencies.extend(mine)
+                result.errors += errors
+                result.created += created
+
+    threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+OPEN311_SETUP = """
+import json
+import django
+django.setup()
+from civichub.casework.open311.testing import build_open311_world
+from civichub.core.context import acting
+with acting(channel="cli"):
+    world = build_open311_world()
+print(json.dumps({"key": world.key}))
+"""
+
+
+def db_sessions(database_url: str) -> int:
+    """Sessions the PostgreSQL server has opened on the database so far (statistics lag about a
+    second behind)."""
+    import psycopg
+
+    time.sleep(1.5)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        row = conn.execute(
+            "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+
+def flush_redis(url: str) -> None:
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+
+
+def open311_cases(database_url: str) -> int:
+    import psycopg
+
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("SELECT count(*) FROM casework_case WHERE channel = 'open311'")
+        return int(row.fetchone()[0])  # type: ignore[index]
+
+
+def open311(args: argparse.Namespace) -> int:
+    """Open311 POST requests per second and p99 latency against `civichub serve` on PostgreSQL."""
+    import psycopg
+
+    data_dir = Path(tempfile.mkdtemp(prefix="civichub-bench-open311-"))
+    env = os.environ.copy()
+    for name in ("REDIS_URL", "CIVICHUB_TEST_DATABASE_URL", "CIVICHUB_TASK_BACKEND"):
+        env.pop(name, None)
+    env.update(
+        CIVICHUB_DATA_DIR=str(data_dir),
+        DJANGO_SETTINGS_MODULE="civichub.settings",
+        CIVICHUB_LOG_LEVEL="WARNING",
+        PYTHONUNBUFFERED="1",
+    )
+    try:
+        with postgres_database(args.postgres, OPEN311_DATABASE) as database_url:
+            env["DATABASE_URL"] = database_url
+            with psycopg.connect(database_url) as conn:
+                version = conn.execute("SHOW server_version").fetchone()
+            line("open311.database", f"PostgreSQL {version[0] if version else 'unknown'}")
+            line("open311.server", f"civichub serve (uvicorn), {SERVER_WORKERS} worker processes")
+            if args.tasks == "redis":
+                env["REDIS_URL"] = OPEN311_REDIS
+                flush_redis(OPEN311_REDIS)
+                line("open311.task_backend", "rq on redis (the scale-out configuration)")
+            else:
+                line(
+                    "open311.task_backend", "database (django-tasks-db, the embedded configuration)"
+                )
+            line("open311.clients", CLIENTS)
+            note("[open311] migrating and setting up services and a key...")
+            subprocess.run(
+                civichub_command("migrate", "--verbosity", "0"), env=env, check=True, timeout=600
+            )
+            setup = subprocess.run(
+                [sys.executable, "-c", OPEN311_SETUP],
+                env=env,
+                check=True,
+                timeout=600,
+                capture_output=True,
+                text=True,
+            )
+            key = json.loads(setup.stdout.strip().splitlines()[-1])["key"]
+            with civichub_serve(env) as (port, group):
+                note("[open311] warming up...")
+                post_load(port, key, requests=min(300, args.requests), seconds=10, first=10**6)
+                stored_before = open311_cases(database_url)
+                sessions_before = db_sessions(database_url)
+                note(f"[open311] {args.requests} POSTs, at most {args.seconds:.0f} s...")
+                cpu_before = group_cpu_seconds(group)
+                result = post_load(port, key, args.requests, args.seconds)
+                server_cpu = group_cpu_seconds(group) - cpu_before
+                sessions = db_sessions(database_url) - sessions_before - 1
+                stored = open311_cases(database_url) - stored_before
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+        if args.tasks == "redis":
+            flush_redis(OPEN311_REDIS)
+    count = len(result.latencies)
+    rps = count / result.seconds
+    p50 = percentile(result.latencies, 0.50) * 1000
+    p99 = percentile(result.latencies, 0.99) * 1000
+    line("open311.post.requests", count)
+    line("open311.post.errors", result.errors)
+    line("open311.post.cases_stored", stored)
+    line("open311.post.seconds", f"{result.seconds:.1f}")
+    line("open311.post.requests_per_second", f"{rps:.0f}")
+    line("open311.post.p50_ms", f"{p50:.1f}")
+    line("open311.post.p99_ms", f"{p99:.1f}")
+    line("open311.post.max_ms", f"{max(result.latencies) * 1000:.1f}")
+    line("open311.post.server_cpu_ms_per_request", f"{server_cpu * 1000 / max(count, 1):.1f}")
+    line("open311.post.db_sessions_opened_per_request", f"{sessions / max(count, 1):.2f}")
+    line("open311.post.target", f">= {OPEN311_TARGET_RPS}/s, p99 <= {OPEN311_TARGET_P99_MS:.0f} ms")
+    met = rps >= OPEN311_TARGET_RPS and p99 <= OPEN311_TARGET_P99_MS and not result.errors
+    line("open311.post.target_met", "yes" if met else "no")
+    return 0 if stored == result.created else 1
+
+
+SECTIONS: dict[str, Callable[[argparse.Namespace], int]] = {"open311": open311}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", choices=sorted(SECTIONS), help="run one section")
+    parser.add_argument("--requests", type=int, default=6000, help="per load run, at most")
+    parser.add_argument("--seconds", type=float, default=30.0, help="per load run, at most")
+    parser.add_argument("--postgres", default=DEFAULT_POSTGRES, help="server URL, no database")
+    parser.add_argument(
+        "--tasks",
+        choices=["redis", "database"],
+        default="redis",
+        help="open311: where intake queues its tasks (default: redis, the scale-out setup)",
+    )
+    args = parser.parse_args()
+    print_machine()
+    failed = 0
+    for name, section in SECTIONS.items():
+        if args.only in (None, name):
+            failed += section(args) != 0
+    line("machine.load_average_end", " ".join(f"{x:.2f}" for x in os.getloadavg()))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
