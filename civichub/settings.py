@@ -15,6 +15,8 @@ import dj_database_url
 from csp.constants import NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
+from civichub.core.keyfiles import read_or_create
+
 
 def env_bool(name: str, default: bool = False) -> bool:
     value = os.environ.get(name)
@@ -44,12 +46,9 @@ def _secret_key() -> str:
     configured = os.environ.get("CIVICHUB_SECRET_KEY")
     if configured:
         return configured
-    key_file = DATA_DIR / "keys" / "secret_key"
-    if not key_file.exists():
-        key_file.parent.mkdir(parents=True, exist_ok=True)
-        key_file.write_text(secrets.token_urlsafe(64))
-        key_file.chmod(0o600)
-    return key_file.read_text().strip()
+    return read_or_create(
+        DATA_DIR / "keys" / "secret_key", lambda: secrets.token_urlsafe(64).encode()
+    ).decode()
 
 
 SECRET_KEY = _secret_key()
@@ -198,7 +197,8 @@ if PRODUCTION:
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
     SECURE_HSTS_SECONDS = int(os.environ.get("CIVICHUB_HSTS_SECONDS", "31536000"))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = env_bool("CIVICHUB_HSTS_PRELOAD", False)
+    # The preload directive only matters once the domain is submitted to the browsers' list.
+    SECURE_HSTS_PRELOAD = env_bool("CIVICHUB_HSTS_PRELOAD", True)
     SECURE_SSL_REDIRECT = env_bool("CIVICHUB_SSL_REDIRECT", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
@@ -282,4 +282,6 @@ CIVICHUB_PROFILE = {
 SMS_ADAPTER = os.environ.get("CIVICHUB_SMS_ADAPTER", "civichub.notify.channels.LoggingSmsAdapter")
 WEBPUSH_VAPID_PRIVATE_KEY = os.environ.get("CIVICHUB_VAPID_PRIVATE_KEY", "")
 WEBPUSH_VAPID_SUBJECT = os.environ.get("CIVICHUB_VAPID_SUBJECT", "mailto:operator@localhost")
+# Push services are HTTPS; plain HTTP endpoints are for a local test push service only.
+WEBPUSH_ALLOW_HTTP_ENDPOINTS = env_bool("CIVICHUB_WEBPUSH_ALLOW_HTTP", False)
 IDENTITY_KEYS = env_list("CIVICHUB_IDENTITY_KEYS")

@@ -15,18 +15,15 @@ from functools import lru_cache
 from cryptography.fernet import Fernet, MultiFernet
 from django.conf import settings
 
+from civichub.core.keyfiles import read_or_create
+
 
 @lru_cache(maxsize=1)
 def _keys() -> tuple[bytes, ...]:
     configured = [k.encode() for k in settings.IDENTITY_KEYS]
     if configured:
         return tuple(configured)
-    key_file = settings.DATA_DIR / "keys" / "identity.key"
-    if not key_file.exists():
-        key_file.parent.mkdir(parents=True, exist_ok=True)
-        key_file.write_bytes(Fernet.generate_key())
-        key_file.chmod(0o600)
-    return (key_file.read_bytes().strip(),)
+    return (read_or_create(settings.DATA_DIR / "keys" / "identity.key", Fernet.generate_key),)
 
 
 @lru_cache(maxsize=1)

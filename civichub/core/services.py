@@ -156,6 +156,18 @@ def user_set_password(*, actor: User, user: User, old_password: str, new_passwor
     user.set_password(new_password)
     user.save(update_fields=["password"])
     audit_record(actor=actor, action="user.password_change", obj=user)
+    # Tell the account holder, so a change they did not make does not go unnoticed.
+    from civichub.notify.services import notification_send
+
+    notification_send(
+        recipients=[user],
+        kind="core.password_changed",
+        actor=actor,
+        context={
+            "name": user.display_name(),
+            "changed_at": timezone.localtime().strftime("%Y-%m-%d %H:%M"),
+        },
+    )
 
 
 @transaction.atomic

@@ -226,3 +226,27 @@ def test_permission_probe(api_as: Any, city: Any, make_user: Any) -> None:
     )
     assert inside.json()["allowed"] is True and outside.json()["allowed"] is False
     assert client.get("/api/permissions/core.nope").status_code == 404
+
+
+def test_no_two_api_schemas_share_a_name() -> None:
+    """Ninja keeps only one of two schema classes with the same name, silently; the document
+    would then describe one router's responses with another's schema."""
+    from collections import defaultdict
+
+    from ninja import Schema
+
+    from civichub.api import api
+
+    seen: dict[str, set[str]] = defaultdict(set)
+    for _prefix, router in api._routers:
+        for path_view in router.path_operations.values():
+            for operation in path_view.operations:
+                models = list(operation.models) + [
+                    m for m in operation.response_models.values() if m is not None
+                ]
+                for model in models:
+                    for cls in getattr(model, "__mro__", ()):
+                        if isinstance(cls, type) and issubclass(cls, Schema) and cls is not Schema:
+                            seen[cls.__name__].add(f"{cls.__module__}.{cls.__qualname__}")
+    clashes = {name: sorted(where) for name, where in seen.items() if len(where) > 1}
+    assert clashes == {}

@@ -207,3 +207,14 @@ def test_role_grant_twice_is_a_conflict(city: Any, make_user: Any) -> None:
         services.role_grant(actor=None, user=user, role="auditor", organisation=city.city)
     with pytest.raises(ValidationFailed):
         services.role_grant(actor=None, user=user, role="emperor", organisation=city.city)
+
+
+def test_password_change_tells_the_account_holder(city: Any, make_user: Any) -> None:
+    from civichub.notify.models import Notification
+
+    user = make_user(None, None, password="old password 123")
+    services.user_set_password(
+        actor=user, user=user, old_password="old password 123", new_password="brand new pass 456"
+    )
+    notice = Notification.objects.get(recipient=user)
+    assert notice.dispatch.kind == "core.password_changed"
