@@ -6,6 +6,7 @@ silently would leave data encrypted under a key nobody kept."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Callable
@@ -21,10 +22,9 @@ def read_or_create(path: Path, generate: Callable[[], bytes]) -> bytes:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(generate())
         os.chmod(temporary, 0o600)
-        try:
+        # If another process created it first, its key is the one everybody reads.
+        with contextlib.suppress(FileExistsError):
             os.link(temporary, path)
-        except FileExistsError:
-            pass  # another process created it first: use theirs
     finally:
         os.unlink(temporary)
     return path.read_bytes().strip()
