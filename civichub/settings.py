@@ -116,6 +116,16 @@ if _database_url:
     DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+        if env_bool("CIVICHUB_DB_POOL", True):
+            # Under ASGI each request runs in a fresh thread, so persistent connections are never
+            # reused; a per-process pool (psycopg-pool) is what keeps connection counts bounded.
+            DATABASES["default"]["CONN_MAX_AGE"] = 0
+            DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+            DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+                "min_size": 1,
+                "max_size": int(os.environ.get("CIVICHUB_DB_POOL_MAX", "8")),
+                "timeout": 20,
+            }
     if os.environ.get("CIVICHUB_TEST_DATABASE_NAME"):
         DATABASES["default"]["TEST"] = {"NAME": os.environ["CIVICHUB_TEST_DATABASE_NAME"]}
 else:

@@ -42,4 +42,7 @@ for _config, manifest in modules():
 
 if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+handler400 = "civichub.core.views.bad_request"
 handler403 = "civichub.core.views.permission_denied"
+handler404 = "civichub.core.views.page_not_found"
+handler500 = "civichub.core.views.server_error"

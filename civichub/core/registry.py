@@ -74,6 +74,9 @@ class ModuleManifest:
     tiles: list[Tile] = field(default_factory=list)
     demo_data: str | None = None  # dotted path "pkg.demo:seed", called with (city, size)
     periodic_tasks: list[PeriodicTask] = field(default_factory=list)
+    # URL prefix -> "pkg.module:function(request, status, message) -> HttpResponse": errors that
+    # Django raises before a view runs (bad Host, unknown URL, crash) in a standard's own format.
+    error_renderers: dict[str, str] = field(default_factory=dict)
 
 
 class CivicModuleConfig(AppConfig):
@@ -120,3 +123,11 @@ def tiles() -> list[Tile]:
 
 def periodic_tasks() -> list[PeriodicTask]:
     return [t for _, m in modules() for t in m.periodic_tasks]
+
+
+def error_renderer_for(path: str) -> str | None:
+    for _, manifest in modules():
+        for prefix, renderer in manifest.error_renderers.items():
+            if path.startswith(prefix):
+                return renderer
+    return None

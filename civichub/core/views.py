@@ -217,14 +217,37 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _error_response(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
+    """Errors Django raises before or around a view: an API client gets a problem document, a
+    standard's client its own error format (module error renderers), a person an HTML page."""
+    from django.utils.module_loading import import_string
+
+    if request.path.startswith("/api/"):
+        from civichub.api import problem
+
+        return problem(request, status=status, code=f"http_{status}", title=title, detail=message)
+    renderer = registry.error_renderer_for(request.path)
+    if renderer:
+        response: HttpResponse = import_string(renderer.replace(":", "."))(request, status, message)
+        return response
+    return render(request, "core/error.html", {"title": title, "message": message}, status=status)
+
+
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     message = str(exception) if exception else ""
-    return render(
-        request,
-        "core/error.html",
-        {"title": _("无权访问"), "message": message or _("您没有权限查看此页面。")},
-        status=403,
-    )
+    return _error_response(request, 403, _("无权访问"), message or _("您没有权限查看此页面。"))
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error_response(request, 400, _("请求有误"), _("请求无法处理，请检查后重试。"))
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error_response(request, 404, _("页面不存在"), _("您访问的页面不存在。"))
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    return _error_response(request, 500, _("服务器出错"), _("服务器出错了，已记录，请稍后再试。"))
 
 
 def language_switch(request: HttpRequest) -> HttpResponse:

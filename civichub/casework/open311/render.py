@@ -109,3 +109,10 @@ def errors_document(fmt: str, status: int, items: Sequence[ErrorItem]) -> HttpRe
     `{code, description}`; one item per problem."""
     body = Many("error", [{"code": i.code, "description": i.description} for i in items])
     return document(fmt if fmt in FORMATS else XML, "errors", body, status=status)
+
+
+def error_for_status(request: Any, status: int, message: str) -> HttpResponse:
+    """Errors raised before an Open311 view runs (unknown URL, bad Host, crash), as the spec's
+    error document in the format the URL's suffix asks for."""
+    fmt = JSON if request.path.endswith(".json") else XML
+    return errors_document(fmt, status, [ErrorItem(code=status, description=message)])

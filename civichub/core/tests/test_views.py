@@ -146,3 +146,46 @@ def test_login_is_throttled_after_repeated_failures(city: Any, make_user: Any) -
 
 def test_healthz_answers(db: Any) -> None:
     assert Client().get("/healthz").json() == {"status": "ok"}
+
+
+def test_unknown_api_url_is_a_problem_document(db: Any) -> None:
+    response = Client().get("/api/no/such/thing")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["status"] == 404
+
+
+def test_bad_host_under_the_api_is_a_problem_document(db: Any) -> None:
+    response = Client(HTTP_HOST="attacker.example").get("/api/me")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+
+
+def test_bad_host_under_open311_is_an_open311_error_document(db: Any) -> None:
+    response = Client(HTTP_HOST="attacker.example").get("/open311/v2/services.json")
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json()[0]["code"] == 400
+    xml = Client(HTTP_HOST="attacker.example").get("/open311/v2/services.xml")
+    assert xml.status_code == 400 and b"<errors>" in xml.content
+
+
+def test_unknown_page_is_an_html_page(db: Any) -> None:
+    response = Client().get("/no/such/page/")
+    assert response.status_code == 404
+    assert "text/html" in response["Content-Type"] and "页面不存在" in response.content.decode()
+
+
+def test_a_crash_on_a_page_shows_no_traceback(city: Any, make_user: Any, monkeypatch: Any) -> None:
+    from civichub.core import views
+
+    def explode(**kwargs: Any) -> None:
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr(views.selectors, "user_roles", explode)
+    client = Client(raise_request_exception=False)
+    client.force_login(make_user("community_worker", city.city))
+    response = client.get("/dashboard/")
+    assert response.status_code == 500
+    text = response.content.decode()
+    assert "secret internal detail" not in text and "Traceback" not in text
