@@ -1,0 +1,308 @@
+"""The message router on synthetic messages: training, confidences, the saved model and its
+version check, `classify` with and without a trained model, and `casework train-router`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import joblib
+import pytest
+import sklearn
+from django.core.management import CommandError, call_command
+
+from civichub.casework import routing
+from civichub.casework.models import Case, CaseStatus, CategorySource
+from civichub.casework.routing import CategoryRouter, RouterError, RouterVersionError
+
+TOPICS: dict[str, list[str]] = {
+    "roads": ["路面坑洼", "井盖缺失", "路灯不亮", "红绿灯坏了", "公交站台", "人行道破损"],
+    "health": ["医院挂号", "医生态度", "药费太贵", "疫苗接种", "门诊排队", "医保报销"],
+    "schools": ["学校收费", "老师补课", "幼儿园入学", "校车安全", "学生作业", "招生政策"],
+}
+FILLERS = ["请尽快处理", "附近居民反映", "希望有关部门重视", "已经很久了", "我们小区", "市民来信"]
+
+
+def message(topic: str, rng: random.Random, keywords: int = 2) -> str:
+    words = rng.sample(TOPICS[topic], keywords) + rng.sample(FILLERS, 2)
+    rng.shuffle(words)
+    return "，".join(words) + "。"
+
+
+def corpus(per_topic: int, seed: int = 1) -> tuple[list[str], list[str]]:
+    rng = random.Random(seed)
+    texts: list[str] = []
+    labels: list[str] = []
+    for _ in range(per_topic):
+        for topic in TOPICS:
+            texts.append(message(topic, rng))
+            labels.append(topic)
+    return texts, labels
+
+
+@pytest.fixture(scope="module")
+def trained() -> CategoryRouter:
+    texts, labels = corpus(40)
+    return CategoryRouter().fit(texts, labels)
+
+
+@pytest.fixture
+def data_dir(settings: Any, tmp_path: Path) -> Path:
+    settings.DATA_DIR = tmp_path
+    return tmp_path
+
+
+# The model ----------------------------------------------------------------------------------
+
+
+def test_router_learns_the_categories_of_unseen_messages(trained: CategoryRouter) -> None:
+    texts, labels = corpus(10, seed=99)
+    predicted = trained.predict(texts)
+
+    assert trained.labels == sorted(TOPICS)
+    assert len(predicted) == len(texts)
+    assert all(0.0 <= confidence <= 1.0 for _, confidence in predicted)
+    correct = sum(label == truth for (label, _), truth in zip(predicted, labels, strict=True))
+    assert correct / len(texts) >= 0.9
+    assert trained.predict([]) == []
+
+
+def test_probabilities_are_a_distribution_over_the_categories(trained: CategoryRouter) -> None:
+    probabilities = trained.probabilities(["路灯不亮，井盖缺失", "学校收费太高"])
+    assert probabilities.shape == (2, 3)
+    assert probabilities.sum(axis=1) == pytest.approx([1.0, 1.0])
+    assert (probabilities >= 0).all()
+
+
+def test_confidence_is_higher_for_a_clear_message_than_for_a_mixed_or_unrelated_one(
+    trained: CategoryRouter,
+) -> None:
+    clear = "路面坑洼，井盖缺失，路灯不亮，红绿灯坏了"
+    mixed = "路面坑洼，医院挂号"
+    unrelated = "今天天气很好"
+    (clear_label, clear_conf), (_, mixed_conf), (_, unrelated_conf) = trained.predict(
+        [clear, mixed, unrelated]
+    )
+
+    assert clear_label == "roads"
+    assert clear_conf > 0.8
+    assert clear_conf > mixed_conf
+    assert clear_conf > unrelated_conf
+    # Digits and full-width characters are normalised: the same message, the same answer.
+    assert trained.predict(["路灯不亮１２３号"]) == trained.predict(["路灯不亮45号"])
+
+
+def test_training_needs_two_categories_and_matching_lengths() -> None:
+    with pytest.raises(RouterError, match="two categories"):
+        CategoryRouter().fit(["路灯不亮", "路面坑洼"], ["roads", "roads"])
+    with pytest.raises(RouterError, match="length"):
+        CategoryRouter().fit(["路灯不亮"], ["roads", "health"])
+    with pytest.raises(RouterError, match="not trained"):
+        CategoryRouter().predict(["路灯不亮"])
+
+
+def test_save_and_load_give_the_same_predictions(trained: CategoryRouter, tmp_path: Path) -> None:
+    path = trained.save(tmp_path / "models" / "router.joblib")
+    header = joblib.load(path)
+    loaded = CategoryRouter.load(path)
+    texts, _ = corpus(5, seed=7)
+
+    assert header["format_version"] == routing.FORMAT_VERSION
+    assert header["sklearn_version"] == sklearn.__version__
+    assert header["labels"] == sorted(TOPICS)
+    assert loaded.predict(texts) == trained.predict(texts)
+    assert not list(path.parent.glob(".*.tmp"))
+
+
+def test_a_model_from_another_scikit_learn_or_format_is_refused(
+    trained: CategoryRouter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = trained.save(tmp_path / "router.joblib")
+    with monkeypatch.context() as patch:
+        patch.setattr(sklearn, "__version__", "0.1.0")
+        with pytest.raises(RouterVersionError, match=r"scikit-learn .*retrain"):
+            CategoryRouter.load(path)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(routing, "FORMAT_VERSION", routing.FORMAT_VERSION + 1)
+        newer = trained.save(tmp_path / "newer.joblib")
+    with pytest.raises(RouterVersionError, match="format"):
+        CategoryRouter.load(newer)
+
+    joblib.dump(["not", "a", "model"], tmp_path / "other.joblib")
+    with pytest.raises(RouterVersionError, match="not a civichub router model"):
+        CategoryRouter.load(tmp_path / "other.joblib")
+
+
+# The deployment's model ---------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_without_a_trained_model_classify_falls_back_to_keywords(data_dir: Path) -> None:
+    assert not routing.model_path().exists()
+    assert routing.predict_category("路灯不亮") == (None, 0.0)
+    # No categories with keywords in this database either: nothing to route by.
+    assert routing.classify("路灯不亮") == (None, 0.0)
+
+
+def test_classify_uses_the_trained_model_and_reloads_it_when_the_file_changes(
+    data_dir: Path, trained: CategoryRouter
+) -> None:
+    path = trained.save(routing.model_path())
+    assert path == data_dir / "models" / "router.joblib"
+
+    label, confidence = routing.classify("路面坑洼，井盖缺失，路灯不亮")
+    assert label == "roads" and 0.5 < confidence <= 1.0
+    assert routing.predict_category("医院挂号，药费太贵")[0] == "health"
+    assert routing.deployment_router() is routing.deployment_router()  # cached
+
+    texts, labels = corpus(20, seed=3)
+    renamed = ["transport" if label == "roads" else label for label in labels]
+    CategoryRouter(calibrate=False).fit(texts, renamed).save(path)
+    assert routing.classify("路面坑洼，井盖缺失，路灯不亮")[0] == "transport"
+
+    path.unlink()
+    assert routing.predict_category("路面坑洼") == (None, 0.0)
+
+
+def test_training_report_holds_out_a_fifth_and_saves(data_dir: Path) -> None:
+    texts, labels = corpus(20)
+    report = routing.train_from_cases(zip(texts, labels, strict=True), min_per_category=5)
+
+    assert report.messages == 60 and report.held_out == 12
+    assert report.macro_f1 is not None and report.macro_f1 > 0.8
+    assert report.path == routing.model_path() and report.path.exists()
+    text = routing.describe(report)
+    assert "macro_f1:" in text and "precision" in text and "schools" in text
+
+
+def test_training_leaves_out_small_categories_and_refuses_too_little_data(
+    data_dir: Path,
+) -> None:
+    texts, labels = corpus(12)
+    texts += ["垃圾没人清理", "垃圾桶满了"]
+    labels += ["waste", "waste"]
+    report = routing.train(zip(texts, labels, strict=True), min_per_category=5)
+    assert report.dropped == {"waste": 2}
+    assert report.categories == sorted(TOPICS)
+
+    with pytest.raises(RouterError, match="too little labelled data"):
+        routing.train([("路灯不亮", "roads"), ("医院挂号", "health")] * 3, min_per_category=1)
+    with pytest.raises(RouterError, match="too little labelled data"):
+        routing.train(zip(texts, labels, strict=True), min_per_category=50)
+
+
+# Training from the cases --------------------------------------------------------------------
+
+
+def test_train_from_cases_reads_the_categories_people_decided(
+    data_dir: Path, cw: Any, submit: Callable[..., Case]
+) -> None:
+    rng = random.Random(5)
+    health = ["医院挂号排队", "医生看病", "门诊药费"]
+    security = ["小区盗窃", "小偷偷车", "治安不好"]
+    for i in range(12):
+        submit(
+            title=rng.choice(health),
+            text=f"第{i}次反映，{rng.choice(health)}。",
+            category_key="health",
+        )
+        submit(
+            title=rng.choice(security),
+            text=f"第{i}次反映，{rng.choice(security)}。",
+            category_key="security",
+        )
+    # A case the router placed and nobody has confirmed is not a label.
+    unconfirmed = submit(title="医院挂号难", text="看病难。")
+    assert unconfirmed.category_source != CategorySource.SENDER
+    assert unconfirmed.status != CaseStatus.CLOSED
+
+    report = routing.train_from_cases(min_per_category=5)
+
+    assert report.messages == 24
+    assert report.categories == ["health", "security"]
+    assert routing.classify("小区里有小偷盗窃")[0] == "security"
+
+
+# The command --------------------------------------------------------------------------------
+
+
+def write_csv(path: Path, rows: list[tuple[str, str]]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["body", "topic"])
+        writer.writerows(rows)
+    return path
+
+
+def test_train_router_command_from_csv_prints_the_report_and_saves(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    texts, labels = corpus(20)
+    source = write_csv(tmp_path / "past.csv", list(zip(texts, labels, strict=True)))
+    out = io.StringIO()
+    call_command(
+        "casework",
+        "train-router",
+        "--from-csv",
+        str(source),
+        "--text-column",
+        "body",
+        "--label-column",
+        "topic",
+        "--min-per-category",
+        "5",
+        stdout=out,
+    )
+    printed = out.getvalue()
+
+    assert "messages: 60" in printed
+    assert "precision" in printed and "recall" in printed
+    for topic in TOPICS:
+        assert topic in printed
+    assert "macro_f1: " in printed
+    assert (data_dir / "models" / "router.joblib").exists()
+    assert routing.classify("学校收费，老师补课")[0] == "schools"
+
+
+def test_train_router_command_refuses_too_little_data_and_bad_files(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    small = write_csv(tmp_path / "small.csv", [("路灯不亮", "roads"), ("医院挂号", "health")])
+    with pytest.raises(CommandError, match="too little labelled data"):
+        call_command(
+            "casework",
+            "train-router",
+            "--from-csv",
+            str(small),
+            "--text-column",
+            "body",
+            "--label-column",
+            "topic",
+            stdout=io.StringIO(),
+        )
+    with pytest.raises(CommandError, match="no column text"):
+        call_command("casework", "train-router", "--from-csv", str(small), stdout=io.StringIO())
+    with pytest.raises(CommandError, match="cannot read"):
+        call_command(
+            "casework",
+            "train-router",
+            "--from-csv",
+            str(tmp_path / "missing.csv"),
+            stdout=io.StringIO(),
+        )
+    assert not (data_dir / "models" / "router.joblib").exists()
+
+
+@pytest.mark.django_db
+def test_train_router_command_refuses_a_deployment_without_labelled_cases(
+    data_dir: Path,
+) -> None:
+    with pytest.raises(
+        CommandError, match="too little labelled data to train the router: 0 messages"
+    ):
+        call_command("casework", "train-router", stdout=io.StringIO())
