@@ -96,7 +96,10 @@ class Command(BaseCommand):
                 _civichub("serve", "--host", host, "--port", str(port), "--workers", "1"),
                 env,
             )
-            supervisor.start("task worker", _civichub("worker"), env)
+            # The worker logs every task and every (logged, not sent) SMS; in the demo's terminal
+            # that would bury the address and the logins, so it reports only problems.
+            worker_env = {**env, "CIVICHUB_LOG_LEVEL": env.get("CIVICHUB_LOG_LEVEL", "WARNING")}
+            supervisor.start("task worker", _civichub("worker"), worker_env)
             address = f"http://{_browser_host(host)}:{port}/"
             if not supervisor.wait_until(lambda: _answers(host, port), READY_TIMEOUT_SECONDS):
                 failed = supervisor.stop()
