@@ -39,6 +39,7 @@ class CaseworkConfig(CivicModuleConfig):
     default_auto_field = "django.db.models.BigAutoField"
     manifest = ModuleManifest(
         url_prefix="messages/",
+        demo_logins="civichub.casework.demo:demo_logins",
         error_renderers={"/open311/": "civichub.casework.open311.render:error_for_status"},
         urls="civichub.casework.urls",
         api_router="civichub.casework.api:router",

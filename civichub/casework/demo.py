@@ -16,7 +16,7 @@ from civichub.casework import services, workdays
 from civichub.casework.conf import casework_settings
 from civichub.casework.models import Case, CaseEvent, CaseStatus, Category, CommunityArea, Rating
 from civichub.core import services as core_services
-from civichub.core.demo import DEFAULT_SEED, plan_city
+from civichub.core.demo import DEFAULT_SEED, DemoLogin, plan_city
 from civichub.core.models import (
     DepartmentFunction,
     Organisation,
@@ -283,14 +283,35 @@ def seed_areas(city: Organisation, size: str, seed: int = DEFAULT_SEED) -> int:
     return count
 
 
+DISPATCHER_USERNAME = "dispatcher"
+DISPATCHER_PASSWORD = "demo-dispatcher-2026"  # noqa: S105  (a documented demo login)
+
+
+def demo_logins(*, seed: int = DEFAULT_SEED) -> list[DemoLogin]:
+    """The casework demo login, shown with core's in `civichub demo`."""
+    city = plan_city(size="small", seed=seed).organisations[0]
+    return [
+        DemoLogin(
+            role="case_dispatcher",
+            username=DISPATCHER_USERNAME,
+            password=DISPATCHER_PASSWORD,
+            description_zh="热线调度员：分拣待定类别的留言",
+            description_en="Hotline dispatcher: triages messages without a sure category",
+            organisation_code=city.code,
+            organisation_name=city.name,
+            organisation_name_en=city.name_en,
+        )
+    ]
+
+
 def _dispatcher(city: Organisation) -> User:
     existing = User.objects.filter(username="dispatcher").first()
     if existing is not None:
         return existing
     user = core_services.user_create(
         actor=None,
-        username="dispatcher",
-        password="demo-dispatcher-2026",  # noqa: S106  (a documented demo login)
+        username=DISPATCHER_USERNAME,
+        password=DISPATCHER_PASSWORD,
         last_name="周",
         first_name="敏",
         validate=False,

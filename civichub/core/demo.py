@@ -720,6 +720,9 @@ def demo_logins(*, seed: int = DEFAULT_SEED) -> list[DemoLogin]:
                 organisation_name_en=where.name_en,
             )
         )
+    for _config, manifest in modules():
+        if manifest.demo_logins:
+            logins.extend(import_string(manifest.demo_logins.replace(":", "."))(seed=seed))
     return logins
 
 
@@ -943,7 +946,7 @@ def _resident_values(community: Organisation, person: ResidentPlan) -> dict[str,
     duplicate query (the import checks a whole batch at once)."""
     if not person.name.strip():
         raise ValidationFailed("Name is required.", errors={"name": ["required"]})
-    values = services._resident_fields(
+    values = services.resident_derived_fields(
         community=community,
         latitude=person.latitude,
         longitude=person.longitude,

@@ -113,15 +113,26 @@ def scope_filter(
     user: Any, action: str, queryset: QuerySet[M], path_field: str, owner_q: Q | None = None
 ) -> QuerySet[M]:
     """Narrows a queryset to the objects the user may do `action` on. `path_field` is the lookup
-    to the owning organisation's path (e.g. "community__path"); `owner_q` adds the user's own."""
+    to the owning organisation's path, either through a relation ("community__path") or a path
+    stored on the row ("organisation_path"); `owner_q` adds the user's own objects."""
     definition = action_def(action)
     if definition.public:
         return queryset
-    condition = Q(pk__in=[])
-    for path in granted_paths(user, action):
-        if path == "/":
-            return queryset
-        condition |= Q(**{f"{path_field}__startswith": path})
+    paths = granted_paths(user, action)
+    if "/" in paths:
+        return queryset
+    in_tree = Q(pk__in=[])
+    for path in paths:
+        in_tree |= Q(path__startswith=path)
+    relation, _, last = path_field.rpartition("__")
+    if relation and last == "path":
+        # Select the organisations first and filter by their ids: a LIKE through the join would
+        # scan every row of a large table (every resident of a city).
+        condition = Q(**{f"{relation}__in": Organisation.objects.filter(in_tree).values("pk")})
+    else:
+        condition = Q(pk__in=[])
+        for path in paths:
+            condition |= Q(**{f"{path_field}__startswith": path})
     if definition.owner and owner_q is not None and getattr(user, "is_authenticated", False):
         condition |= owner_q
     return queryset.filter(condition)

@@ -72,7 +72,10 @@ class ModuleManifest:
     owner_rules: dict[str, Callable[[Any, Any], bool]] = field(default_factory=dict)
     nav: list[NavItem] = field(default_factory=list)
     tiles: list[Tile] = field(default_factory=list)
-    demo_data: str | None = None  # dotted path "pkg.demo:seed", called with (city, size)
+    # dotted path "pkg.demo:seed", called with city=, size= (and seed= when it accepts one)
+    demo_data: str | None = None
+    # dotted path "pkg.demo:demo_logins", called with seed=; returns core.demo.DemoLogin rows
+    demo_logins: str | None = None
     periodic_tasks: list[PeriodicTask] = field(default_factory=list)
     # URL prefix -> "pkg.module:function(request, status, message) -> HttpResponse": errors that
     # Django raises before a view runs (bad Host, unknown URL, crash) in a standard's own format.

@@ -125,7 +125,7 @@ def resident_list(
         "core.resident.view",
         Resident.objects.select_related("community"),
         "community__path",
-        owner_q=Q(account=actor),
+        owner_q=Q(pk=actor.resident_id) if actor.resident_id else None,
     )
     if community is not None:
         queryset = queryset.filter(community__path__startswith=community.path)

@@ -263,7 +263,7 @@ def api_token_authenticate(secret: str) -> User | None:
 # Residents -------------------------------------------------------------------------------
 
 
-def _resident_fields(
+def resident_derived_fields(
     *,
     community: Organisation,
     latitude: float | None,
@@ -323,7 +323,7 @@ def resident_create(
     _check(actor, "core.resident.create", community)
     if not name.strip():
         raise ValidationFailed("Name is required.", errors={"name": ["required"]})
-    values = _resident_fields(
+    values = resident_derived_fields(
         community=community,
         latitude=latitude,
         longitude=longitude,
@@ -382,7 +382,7 @@ def resident_update(
     if community is not None and community.pk != resident.community_id:
         _check(actor, "core.resident.change", community)
     merged = {f: changes.get(f, getattr(resident, f)) for f in ("latitude", "longitude", "crs")}
-    values = _resident_fields(
+    values = resident_derived_fields(
         community=community or resident.community, identity_number=identity_number, **merged
     )
     if (
