@@ -2,8 +2,9 @@
 
 Keys come from CIVICHUB_IDENTITY_KEYS (comma-separated Fernet keys, newest first, so keys can be
 rotated with MultiFernet) or, for an embedded install, from a key file created in the data
-directory on first use. The lookup hash is an HMAC-SHA256 under a key derived from the newest key,
-so the hash of a number cannot be computed without the key.
+directory on first use. The lookup hash is an HMAC-SHA256 under a key derived from the LAST key in
+the list (the original one), so putting a newer key in front for encryption keeps every stored
+lookup hash valid; the hash of a number cannot be computed without that key.
 """
 
 from __future__ import annotations
