@@ -1,0 +1,634 @@
+"""Household wellbeing detection over utility-meter readings: pure NumPy, no Django.
+
+The detector works on a common half-hour grid ("slots") for many households at once. The caller
+(ingestion) turns register values and interval readings into consumption per slot and per utility
+(water m³, electricity kWh, gas m³); a slot with no reading is NaN, never zero, because a missing
+reading says nothing about whether anybody used water. Each call to `WellbeingDetector.process`
+takes the next slots for every household as one array of shape (households, slots, 3) and returns
+the alerts those slots raise. Time is looped over (one step per half hour); households are never
+looped over, so one step costs the same few dozen array operations for ten households or a
+million.
+
+Two families of rules run side by side:
+
+- Fixed rules that the deployment configures (`Rules`), defaulting to the Chinese water-meter
+  practice: less than 0.01 m³ in 12 h is no use; more than 2 m³ in 24 h is high use; water used in
+  every half hour for 24 h is a leak; gas flowing for more than 3 h without a break is a stove
+  left on; six hours without readings is a data gap; a meter flagged faulty, or an electricity
+  meter stuck at exactly zero for a day (a home always draws standby), is a meter fault.
+- A learned routine per household: the probability of activity in each hour of the week and the
+  usual time of first use in the morning, exponentially weighted so that the routine follows a
+  changed life within a few weeks (half-life `Rules.half_life_weeks`), and the daily totals. From
+  it come the alerts a fixed rule cannot give: a quiet spell that is improbable for this household
+  at this time of the week (long before 12 h pass), activity at night where this household is
+  never active, no first use by the usual hour, and a sudden change of level over several days.
+  These rules stay silent until `Rules.learning_weeks` weeks of readings have been seen.
+
+Periods marked away (travel, a stay with children, hospital) silence the rules that look for
+absence of use and are not learned from. An alert fires once when its condition starts and is not
+repeated until the condition has cleared.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+SLOT_MINUTES = 30
+SLOTS_PER_HOUR = 60 // SLOT_MINUTES
+SLOTS_PER_DAY = 24 * SLOTS_PER_HOUR
+SLOTS_PER_WEEK = 7 * SLOTS_PER_DAY
+HOURS_PER_WEEK = 7 * 24
+# Slot 0 starts on a Monday at 00:00 local time, so slot arithmetic gives the hour of the week.
+EPOCH = datetime(1970, 1, 5)  # noqa: DTZ001 - local wall-clock time of the deployment
+
+WATER, ELECTRICITY, GAS = 0, 1, 2
+UTILITIES = ("water", "electricity", "gas")
+UNITS = ("m³", "kWh", "m³")
+
+# The activity day starts at 04:00, so that "first use of the day" never wraps round midnight.
+DAY_START_SLOT = 4 * SLOTS_PER_HOUR
+
+Float = npt.NDArray[np.float64]
+Bool = npt.NDArray[np.bool_]
+Int = npt.NDArray[np.int64]
+
+
+class Kind:
+    NO_USE = "no_use"
+    INACTIVITY = "unusual_inactivity"
+    HIGH_USE = "high_water_use"
+    CONTINUOUS_FLOW = "continuous_flow"
+    GAS_LONG_FLOW = "gas_long_flow"
+    NIGHT_ACTIVITY = "night_activity"
+    NO_FIRST_USE = "no_first_use"
+    LEVEL_CHANGE = "level_change"
+    DATA_GAP = "data_gap"
+    METER_FAULT = "meter_fault"
+
+
+class Severity:
+    URGENT = "urgent"
+    WARNING = "warning"
+    INFO = "info"
+
+
+SEVERITY = {
+    Kind.NO_USE: Severity.URGENT,
+    Kind.INACTIVITY: Severity.URGENT,
+    Kind.GAS_LONG_FLOW: Severity.URGENT,
+    Kind.CONTINUOUS_FLOW: Severity.WARNING,
+    Kind.HIGH_USE: Severity.WARNING,
+    Kind.NIGHT_ACTIVITY: Severity.WARNING,
+    Kind.NO_FIRST_USE: Severity.WARNING,
+    Kind.LEVEL_CHANGE: Severity.INFO,
+    Kind.DATA_GAP: Severity.INFO,
+    Kind.METER_FAULT: Severity.INFO,
+}
+
+EXPLANATION = {
+    Kind.NO_USE: "Only {water_12h_l:.0f} litres of water were used in the last {hours:.0f} hours "
+    "(the rule is less than {limit_l:.0f} litres). The last water use was {since_use_h:.1f} hours "
+    "ago.",
+    Kind.INACTIVITY: "No water or electricity use above standby for {quiet_h:.1f} hours, at times "
+    "when this household is usually active (a quiet spell this long happens less than once in "
+    "{odds:,.0f} at these hours of the week).",
+    Kind.HIGH_USE: "{water_24h_m3:.2f} m³ of water were used in the last 24 hours (the rule is "
+    "more than {limit_m3:.1f} m³; the usual daily use is {usual_m3:.2f} m³).",
+    Kind.CONTINUOUS_FLOW: "Water has been used in every half hour for {hours:.0f} hours without a "
+    "break: a tap left running or a leak.",
+    Kind.GAS_LONG_FLOW: "Gas has been flowing without a break for {hours:.1f} hours (the rule is "
+    "{limit_h:.1f} hours): a stove may have been left on.",
+    Kind.NIGHT_ACTIVITY: "Activity at night for {hours:.1f} hours, at an hour when this household "
+    "is active on fewer than {usual_pct:.0f} % of nights.",
+    Kind.NO_FIRST_USE: "No water or electricity used yet today; usually the first use is by "
+    "{usual_first:s} and it is now {now:s}.",
+    Kind.LEVEL_CHANGE: "Daily {utility:s} use has been {ratio:.1f} times the usual level for "
+    "{days:d} days running ({recent:.2f} {unit:s} a day against {usual:.2f}).",
+    Kind.DATA_GAP: "No {utility:s} readings for {hours:.1f} hours: the meter or its connection may "
+    "be down. This is not the same as no use.",
+    Kind.METER_FAULT: "The {utility:s} meter reports a fault ({reason:s}); its readings are not "
+    "used as evidence of use or of no use.",
+}
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What the deployment configures; the defaults are the Chinese water-meter rules."""
+
+    no_use_hours: float = 12.0
+    no_use_water_m3: float = 0.01
+    # Share of the window's half hours that must have a water reading; a reading or two lost in
+    # transit does not hold back the alert, a real gap does (and raises a data-gap alert).
+    no_use_coverage: float = 0.9
+    high_water_m3_per_day: float = 2.0
+    continuous_flow_hours: float = 24.0
+    gas_max_flow_hours: float = 3.0
+    gap_hours: float = 6.0
+    stuck_zero_hours: float = 24.0
+    water_use_m3: float = 0.001  # a slot with at least a litre of water is a use
+    gas_use_m3: float = 0.005
+    electricity_margin_kwh: float = 0.03  # above the learned standby by this much is activity
+    learning_weeks: float = 3.0
+    half_life_weeks: float = 4.0
+    inactivity_probability: float = 1e-7
+    active_probability_cap: float = 0.95
+    night_start_hour: int = 0
+    night_end_hour: int = 5
+    night_rare_probability: float = 0.15
+    night_min_hours: float = 1.5
+    first_use_grace_hours: float = 2.0
+    level_change_ratio: float = 2.5
+    level_change_days: int = 3
+
+    def slots(self, hours: float) -> int:
+        return max(1, round(hours * SLOTS_PER_HOUR))
+
+
+@dataclass
+class Alert:
+    household: int  # row in the detector's state
+    kind: str
+    slot: int  # the half hour whose reading raised it
+    evidence: dict[str, Any]
+
+    @property
+    def severity(self) -> str:
+        return SEVERITY[self.kind]
+
+    @property
+    def at(self) -> datetime:
+        return slot_end(self.slot)
+
+    @property
+    def explanation(self) -> str:
+        return EXPLANATION[self.kind].format(**self.evidence)
+
+
+def slot_of(moment: datetime) -> int:
+    """The slot holding `moment` (naive local time, or aware and taken in its own zone)."""
+    naive = moment.replace(tzinfo=None)
+    return int((naive - EPOCH) // timedelta(minutes=SLOT_MINUTES))
+
+
+def slot_start(slot: int) -> datetime:
+    return EPOCH + timedelta(minutes=SLOT_MINUTES * slot)
+
+
+def slot_end(slot: int) -> datetime:
+    return slot_start(slot + 1)
+
+
+def _clock(slot_in_day: float) -> str:
+    minutes = int(round(slot_in_day * SLOT_MINUTES)) % (24 * 60)
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+@dataclass
+class DetectorState:
+    """Everything the detector remembers per household, as arrays (saved with `np.savez`)."""
+
+    meters: Bool  # (H, 3): which utilities the household has a meter for
+    slot: int = -1  # last slot processed
+    ring: Float = field(init=False)  # (H, day, 3) last 24 h of consumption, 0 where missing
+    ring_present: Bool = field(init=False)
+    sum12: Float = field(init=False)
+    sum24: Float = field(init=False)
+    count12: Int = field(init=False)
+    count24: Int = field(init=False)
+    missing_run: Int = field(init=False)  # (H, 3) consecutive slots without a reading
+    zero_run: Int = field(init=False)  # (H, 3) consecutive readings of exactly zero
+    water_run: Int = field(init=False)  # consecutive half hours with water use
+    gas_run: Int = field(init=False)
+    since_water: Int = field(init=False)  # slots since the last water use
+    quiet_run: Int = field(init=False)
+    quiet_log_p: Float = field(init=False)  # log probability of the current quiet spell
+    night_run: Int = field(init=False)
+    p_active: Float = field(init=False)  # (H, 168) learned probability of activity
+    p_seen: Int = field(init=False)  # (H, 168) observations behind it, for the warm start
+    last_active: Bool = field(init=False)
+    away_today: Bool = field(init=False)
+    learned_slots: Int = field(init=False)
+    standby: Float = field(init=False)  # learned electricity standby per half hour
+    day_min_elec: Float = field(init=False)
+    first_use_mean: Float = field(init=False)  # in slots after DAY_START_SLOT
+    first_use_var: Float = field(init=False)
+    first_use_days: Int = field(init=False)
+    first_use_today: Int = field(init=False)  # -1 until the first use of the activity day
+    day_total: Float = field(init=False)  # (H, 3) this calendar day so far
+    day_count: Int = field(init=False)
+    usual_log_daily: Float = field(init=False)  # (H, 3)
+    usual_days: Int = field(init=False)
+    level_run: Int = field(init=False)  # (H, 3) signed run of days beyond the ratio
+    active: dict[str, Bool] = field(init=False)  # alerts whose condition still holds
+
+    def __post_init__(self) -> None:
+        h = self.meters.shape[0]
+        self.ring = np.zeros((h, SLOTS_PER_DAY, 3))
+        self.ring_present = np.zeros((h, SLOTS_PER_DAY, 3), dtype=bool)
+        self.sum12 = np.zeros((h, 3))
+        self.sum24 = np.zeros((h, 3))
+        self.count12 = np.zeros((h, 3), dtype=np.int64)
+        self.count24 = np.zeros((h, 3), dtype=np.int64)
+        self.missing_run = np.zeros((h, 3), dtype=np.int64)
+        self.zero_run = np.zeros((h, 3), dtype=np.int64)
+        self.water_run = np.zeros(h, dtype=np.int64)
+        self.gas_run = np.zeros(h, dtype=np.int64)
+        self.since_water = np.zeros(h, dtype=np.int64)
+        self.quiet_run = np.zeros(h, dtype=np.int64)
+        self.quiet_log_p = np.zeros(h)
+        self.night_run = np.zeros(h, dtype=np.int64)
+        self.p_active = np.full((h, HOURS_PER_WEEK), 0.5)
+        self.p_seen = np.zeros((h, HOURS_PER_WEEK), dtype=np.int64)
+        self.last_active = np.zeros(h, dtype=bool)
+        self.away_today = np.zeros(h, dtype=bool)
+        self.learned_slots = np.zeros(h, dtype=np.int64)
+        self.standby = np.full(h, np.nan)
+        self.day_min_elec = np.full(h, np.inf)
+        self.first_use_mean = np.zeros(h)
+        self.first_use_var = np.zeros(h)
+        self.first_use_days = np.zeros(h, dtype=np.int64)
+        self.first_use_today = np.full(h, -1, dtype=np.int64)
+        self.day_total = np.zeros((h, 3))
+        self.day_count = np.zeros((h, 3), dtype=np.int64)
+        self.usual_log_daily = np.zeros((h, 3))
+        self.usual_days = np.zeros((h, 3), dtype=np.int64)
+        self.level_run = np.zeros((h, 3), dtype=np.int64)
+        self.active = {kind: np.zeros(h, dtype=bool) for kind in SEVERITY}
+
+
+class WellbeingDetector:
+    """Incremental detection over many households; see the module docstring."""
+
+    def __init__(self, meters: npt.ArrayLike, rules: Rules | None = None) -> None:
+        self.rules = rules or Rules()
+        self.state = DetectorState(meters=np.asarray(meters, dtype=bool).reshape(-1, 3))
+        # Weight of one observation of an hour-of-week bin: each bin is seen twice a week.
+        self.alpha_week = 1.0 - 0.5 ** (1.0 / (2 * self.rules.half_life_weeks))
+        self.alpha_day = 1.0 - 0.5 ** (1.0 / (7 * self.rules.half_life_weeks))
+
+    @property
+    def households(self) -> int:
+        return int(self.state.meters.shape[0])
+
+    def process(
+        self,
+        readings: npt.ArrayLike,
+        start_slot: int,
+        *,
+        away: npt.ArrayLike | None = None,
+        fault: npt.ArrayLike | None = None,
+    ) -> list[Alert]:
+        """Consume the slots `start_slot, start_slot + 1, ...` for every household.
+
+        `readings` has shape (households, slots, 3), NaN where there is no reading. `away` marks
+        (households, slots) the household said it was away; `fault` marks (households, slots, 3)
+        readings the meter or ingestion flagged as faulty. Slots must follow on from the last
+        processed one (a gap in time is passed as NaN readings)."""
+        values = np.asarray(readings, dtype=np.float64)
+        if values.ndim != 3 or values.shape[0] != self.households or values.shape[2] != 3:
+            raise ValueError("readings must have shape (households, slots, 3)")
+        slots = values.shape[1]
+        if self.state.slot >= 0 and start_slot != self.state.slot + 1:
+            raise ValueError(f"expected slot {self.state.slot + 1}, got {start_slot}")
+        away_mask = (
+            np.zeros((self.households, slots), dtype=bool)
+            if away is None
+            else np.asarray(away, dtype=bool).reshape(self.households, slots)
+        )
+        fault_mask = (
+            np.zeros(values.shape, dtype=bool)
+            if fault is None
+            else np.asarray(fault, dtype=bool).reshape(values.shape)
+        )
+        alerts: list[Alert] = []
+        for t in range(slots):
+            self._step(values[:, t, :], start_slot + t, away_mask[:, t], fault_mask[:, t], alerts)
+        return alerts
+
+    def _fire(
+        self, kind: str, condition: Any, slot: int, alerts: list[Alert], evidence: Any
+    ) -> None:
+        """Raise `kind` where `condition` starts to hold; `evidence(rows)` gives a dict per row."""
+        condition = np.asarray(condition, dtype=bool)
+        was = self.state.active[kind]
+        rows = np.flatnonzero(condition & ~was)
+        self.state.active[kind] = condition
+        if rows.size:
+            for row, facts in zip(rows.tolist(), evidence(rows), strict=True):
+                alerts.append(Alert(household=row, kind=kind, slot=slot, evidence=facts))
+
+    def _step(self, x: Float, slot: int, away: Bool, fault: Bool, alerts: list[Alert]) -> None:
+        s, r = self.state, self.rules
+        meters = s.meters
+        present = ~np.isnan(x) & ~fault & meters
+        x0 = np.where(present, x, 0.0)
+        ring_at = slot % SLOTS_PER_DAY
+        half_ago = (slot - SLOTS_PER_DAY // 2) % SLOTS_PER_DAY
+        s.sum12 += x0 - s.ring[:, half_ago, :]
+        s.count12 += present.astype(np.int64) - s.ring_present[:, half_ago, :]
+        s.sum24 += x0 - s.ring[:, ring_at, :]
+        s.count24 += present.astype(np.int64) - s.ring_present[:, ring_at, :]
+        s.ring[:, ring_at, :] = x0
+        s.ring_present[:, ring_at, :] = present
+        s.missing_run = np.where(present, 0, s.missing_run + 1)
+        s.zero_run = np.where(
+            present & (x0 == 0.0), s.zero_run + 1, np.where(present, 0, s.zero_run)
+        )
+
+        hour_of_week = (slot // SLOTS_PER_HOUR) % HOURS_PER_WEEK
+        slot_in_day = slot % SLOTS_PER_DAY
+        hour = slot_in_day // SLOTS_PER_HOUR
+        learned = s.learned_slots >= r.learning_weeks * SLOTS_PER_WEEK
+
+        water_use = present[:, WATER] & (x0[:, WATER] >= r.water_use_m3)
+        gas_use = present[:, GAS] & (x0[:, GAS] >= r.gas_use_m3)
+        standby = np.where(np.isnan(s.standby), np.inf, s.standby)
+        elec_use = present[:, ELECTRICITY] & (
+            x0[:, ELECTRICITY] > standby + r.electricity_margin_kwh
+        )
+        activity = water_use | gas_use | elec_use
+        # A slot tells us about activity only if a meter that would show it was read.
+        observed = present[:, WATER] | present[:, ELECTRICITY] & ~np.isnan(s.standby)
+
+        s.water_run = np.where(
+            water_use, s.water_run + 1, np.where(present[:, WATER], 0, s.water_run)
+        )
+        s.gas_run = np.where(gas_use, s.gas_run + 1, np.where(present[:, GAS], 0, s.gas_run))
+        # Time away does not count towards a silence: the clock starts when the household is back.
+        s.since_water = np.where(water_use | away, 0, s.since_water + 1)
+
+        # Learned quiet spell: how improbable is this much quiet for this household, now?
+        p = np.clip(
+            s.p_active[:, hour_of_week], 1.0 - r.active_probability_cap, r.active_probability_cap
+        )
+        quiet = observed & ~activity
+        reset = activity | away
+        s.quiet_run = np.where(reset, 0, np.where(quiet, s.quiet_run + 1, s.quiet_run))
+        s.quiet_log_p = np.where(
+            reset, 0.0, np.where(quiet, s.quiet_log_p + np.log1p(-p), s.quiet_log_p)
+        )
+
+        # Night activity where this household is rarely active.
+        night = r.night_start_hour <= hour < r.night_end_hour
+        # Nights are alike through the week, so the rarity is judged over all seven of them.
+        rare = s.p_active[:, hour::24].mean(axis=1) < r.night_rare_probability
+        s.night_run = np.where(
+            night & activity & rare, s.night_run + 1, np.where(observed, 0, s.night_run)
+        )
+
+        # First use of the activity day.
+        day_slot = (slot - DAY_START_SLOT) % SLOTS_PER_DAY
+        if day_slot == 0:
+            s.first_use_today[:] = -1
+            s.away_today[:] = False
+        s.away_today |= away
+        # Getting up is activity in two half hours running; a night-time toilet visit is one.
+        getting_up = activity & s.last_active & (day_slot > 0)
+        s.first_use_today = np.where(
+            (s.first_use_today < 0) & getting_up, day_slot - 1, s.first_use_today
+        )
+        s.last_active = activity
+
+        # --- fixed rules ---
+        water_metered = meters[:, WATER]
+        # The rolling sums cover 12 h and 24 h, the two windows deployments use.
+        window_sum = s.sum12 if r.no_use_hours <= 12 else s.sum24
+        window_count = s.count12 if r.no_use_hours <= 12 else s.count24
+        no_use = (
+            water_metered
+            & (window_count[:, WATER] >= r.no_use_coverage * r.slots(min(r.no_use_hours, 24)))
+            & (window_sum[:, WATER] < r.no_use_water_m3)
+            & (s.since_water >= r.slots(r.no_use_hours))
+            & ~away
+        )
+        self._fire(
+            Kind.NO_USE,
+            no_use,
+            slot,
+            alerts,
+            lambda rows: [
+                {
+                    "water_12h_l": max(0.0, 1000 * window_sum[i, WATER]),
+                    "hours": r.no_use_hours,
+                    "limit_l": 1000 * r.no_use_water_m3,
+                    "since_use_h": s.since_water[i] / SLOTS_PER_HOUR,
+                }
+                for i in rows
+            ],
+        )
+        high = water_metered & (s.sum24[:, WATER] > r.high_water_m3_per_day)
+        self._fire(
+            Kind.HIGH_USE,
+            high,
+            slot,
+            alerts,
+            lambda rows: [
+                {
+                    "water_24h_m3": s.sum24[i, WATER],
+                    "limit_m3": r.high_water_m3_per_day,
+                    "usual_m3": math.exp(s.usual_log_daily[i, WATER])
+                    if s.usual_days[i, WATER]
+                    else 0.0,
+                }
+                for i in rows
+            ],
+        )
+        flow = s.water_run >= r.slots(r.continuous_flow_hours)
+        self._fire(
+            Kind.CONTINUOUS_FLOW,
+            flow,
+            slot,
+            alerts,
+            lambda rows: [{"hours": s.water_run[i] / SLOTS_PER_HOUR} for i in rows],
+        )
+        gas_long = s.gas_run >= r.slots(r.gas_max_flow_hours)
+        self._fire(
+            Kind.GAS_LONG_FLOW,
+            gas_long,
+            slot,
+            alerts,
+            lambda rows: [
+                {"hours": s.gas_run[i] / SLOTS_PER_HOUR, "limit_h": r.gas_max_flow_hours}
+                for i in rows
+            ],
+        )
+        gap = meters & (s.missing_run >= r.slots(r.gap_hours)) & ~fault
+        self._fire(
+            Kind.DATA_GAP,
+            gap.any(axis=1),
+            slot,
+            alerts,
+            lambda rows: [
+                {
+                    "utility": UTILITIES[int(np.argmax(gap[i]))],
+                    "hours": s.missing_run[i, int(np.argmax(gap[i]))] / SLOTS_PER_HOUR,
+                }
+                for i in rows
+            ],
+        )
+        stuck = s.zero_run[:, ELECTRICITY] >= r.slots(r.stuck_zero_hours)
+        faulty = (fault & meters).any(axis=1) | stuck
+        self._fire(
+            Kind.METER_FAULT,
+            faulty,
+            slot,
+            alerts,
+            lambda rows: [
+                {
+                    "utility": UTILITIES[int(np.argmax(fault[i]))]
+                    if fault[i].any()
+                    else "electricity",
+                    "reason": "fault flag on the reading"
+                    if fault[i].any()
+                    else "exactly zero for a whole day, below any standby",
+                }
+                for i in rows
+            ],
+        )
+
+        # --- learned rules ---
+        inactive = learned & (s.quiet_log_p < math.log(r.inactivity_probability)) & ~away
+        self._fire(
+            Kind.INACTIVITY,
+            inactive,
+            slot,
+            alerts,
+            lambda rows: [
+                {
+                    "quiet_h": s.quiet_run[i] / SLOTS_PER_HOUR,
+                    "odds": math.exp(-s.quiet_log_p[i]),
+                }
+                for i in rows
+            ],
+        )
+        night_alert = learned & (s.night_run >= r.slots(r.night_min_hours))
+        self._fire(
+            Kind.NIGHT_ACTIVITY,
+            night_alert,
+            slot,
+            alerts,
+            lambda rows: [
+                {
+                    "hours": s.night_run[i] / SLOTS_PER_HOUR,
+                    "usual_pct": 100 * r.night_rare_probability,
+                }
+                for i in rows
+            ],
+        )
+        spread = np.maximum(
+            r.first_use_grace_hours * SLOTS_PER_HOUR, 3.0 * np.sqrt(s.first_use_var)
+        )
+        late = (
+            learned
+            & (s.first_use_days >= 7)
+            & (s.first_use_today < 0)
+            & (day_slot > s.first_use_mean + spread)
+            & observed
+            & ~s.away_today
+        )
+        self._fire(
+            Kind.NO_FIRST_USE,
+            late,
+            slot,
+            alerts,
+            lambda rows: [
+                {
+                    "usual_first": _clock(DAY_START_SLOT + s.first_use_mean[i]),
+                    "now": _clock(slot_in_day + 1),
+                }
+                for i in rows
+            ],
+        )
+
+        # --- learning (not while away, so a trip does not become the routine) ---
+        learn = observed & ~away
+        # A plain mean over the first weeks, then exponential forgetting.
+        seen = s.p_seen[:, hour_of_week]
+        a = np.maximum(self.alpha_week, 1.0 / (seen + 1))
+        s.p_active[:, hour_of_week] = np.where(
+            learn,
+            s.p_active[:, hour_of_week] + a * (activity - s.p_active[:, hour_of_week]),
+            s.p_active[:, hour_of_week],
+        )
+        s.p_seen[:, hour_of_week] = seen + learn
+        s.learned_slots += learn
+        s.day_min_elec = np.where(
+            present[:, ELECTRICITY], np.minimum(s.day_min_elec, x0[:, ELECTRICITY]), s.day_min_elec
+        )
+        s.day_total += x0
+        s.day_count += present
+        if day_slot == SLOTS_PER_DAY - 1:
+            self._end_of_activity_day(s.away_today)
+        if slot_in_day == SLOTS_PER_DAY - 1:
+            self._end_of_day(slot, alerts, away)
+        s.slot = slot
+
+    def _end_of_activity_day(self, away: Bool) -> None:
+        s, ad = self.state, self.alpha_day
+        seen = (s.first_use_today >= 0) & ~away
+        first = s.first_use_today.astype(np.float64)
+        warm = s.first_use_days == 0
+        delta = first - s.first_use_mean
+        mean = np.where(warm, first, s.first_use_mean + ad * delta)
+        var = np.where(warm, 4.0, (1 - ad) * (s.first_use_var + ad * delta * delta))
+        s.first_use_mean = np.where(seen, mean, s.first_use_mean)
+        s.first_use_var = np.where(seen, var, s.first_use_var)
+        s.first_use_days += seen
+
+    def _end_of_day(self, slot: int, alerts: list[Alert], away: Bool) -> None:
+        s, r, ad = self.state, self.rules, self.alpha_day
+        full = s.day_count == SLOTS_PER_DAY
+        minimum = np.where(np.isfinite(s.day_min_elec), s.day_min_elec, np.nan)
+        has_min = full[:, ELECTRICITY] & ~np.isnan(minimum)
+        s.standby = np.where(
+            has_min,
+            np.where(np.isnan(s.standby), minimum, s.standby + ad * (minimum - s.standby)),
+            s.standby,
+        )
+        log_total = np.log(np.maximum(s.day_total, 1e-3))
+        usual = s.usual_log_daily
+        established = s.usual_days >= 14
+        deviation = log_total - usual
+        limit = math.log(r.level_change_ratio)
+        up = full & established & (deviation > limit)
+        down = full & established & (deviation < -limit) & ~away[:, None]
+        s.level_run = np.where(
+            up,
+            np.maximum(s.level_run, 0) + 1,
+            np.where(down, np.minimum(s.level_run, 0) - 1, np.where(full, 0, s.level_run)),
+        )
+        changed = np.abs(s.level_run) >= r.level_change_days
+        self._fire(
+            Kind.LEVEL_CHANGE,
+            changed.any(axis=1),
+            slot,
+            alerts,
+            lambda rows: [
+                {
+                    "utility": UTILITIES[u],
+                    "ratio": math.exp(deviation[i, u]),
+                    "days": int(abs(s.level_run[i, u])),
+                    "recent": s.day_total[i, u],
+                    "unit": UNITS[u],
+                    "usual": math.exp(usual[i, u]),
+                }
+                for i in rows
+                for u in [int(np.argmax(changed[i]))]
+            ],
+        )
+        learn = full & ~away[:, None]
+        s.usual_log_daily = np.where(
+            learn,
+            np.where(s.usual_days == 0, log_total, usual + ad * (log_total - usual)),
+            usual,
+        )
+        s.usual_days += learn
+        s.day_total[:] = 0.0
+        s.day_count[:] = 0
+        s.day_min_elec[:] = np.inf

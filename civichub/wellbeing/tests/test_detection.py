@@ -1,0 +1,211 @@
+"""The detector on synthetic households with injected incidents: each fixed rule, the learned
+routine, away periods, and missing readings told apart from no use."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from civichub.wellbeing.detection import (
+    ELECTRICITY,
+    GAS,
+    SLOTS_PER_DAY,
+    SLOTS_PER_HOUR,
+    WATER,
+    Alert,
+    Kind,
+    Rules,
+    Severity,
+    WellbeingDetector,
+    slot_end,
+    slot_of,
+)
+from civichub.wellbeing.simulation import Incident, simulate
+
+WEEKS = 5
+DAY = SLOTS_PER_DAY
+# Incidents start after the learning weeks, on a Wednesday at 10:00.
+ONSET = 4 * 7 * DAY + 2 * DAY + 10 * SLOTS_PER_HOUR
+
+
+def run(sim, rules: Rules | None = None, batch: int = 48) -> list[Alert]:
+    detector = WellbeingDetector(sim.meters, rules)
+    alerts: list[Alert] = []
+    slots = sim.readings.shape[1]
+    for start in range(0, slots, batch):
+        alerts += detector.process(
+            sim.readings[:, start : start + batch],
+            start,
+            away=sim.away[:, start : start + batch],
+        )
+    return alerts
+
+
+def kinds_for(alerts: list[Alert], household: int, after: int = 0) -> dict[str, int]:
+    first: dict[str, int] = {}
+    for alert in alerts:
+        if alert.household == household and alert.slot >= after:
+            first.setdefault(alert.kind, alert.slot)
+    return first
+
+
+def incident_run(kind: str, hours: float, start: int = ONSET, seed: int = 1):
+    incidents = [Incident(household=0, kind=kind, start=start, hours=hours)]
+    sim = simulate(4, WEEKS * 7, seed=seed, incidents=incidents)
+    sim.meters[0, GAS] = True  # household 0 cooks with gas in every scenario
+    if np.isnan(sim.readings[0, :, GAS]).all():
+        sim.readings[0, :, GAS] = 0.0
+        if kind == "stove":
+            sim.readings[0, start : start + int(hours * SLOTS_PER_HOUR), GAS] = 0.06
+    return sim, run(sim)
+
+
+def test_households_without_incidents_rarely_raise_an_urgent_alert() -> None:
+    """Fewer than 5 urgent alerts per 100 household-months once the routine is learned (the fixed
+    12 h rule alone fires on a late riser with an early bedtime; the benchmark prints the rate)."""
+    sim = simulate(100, WEEKS * 7, seed=7)
+    alerts = run(sim)
+    learned_from = 3 * 7 * DAY
+    urgent = [a for a in alerts if a.severity == Severity.URGENT and a.slot >= learned_from]
+    household_months = 100 * (WEEKS * 7 - 21) / 30
+    assert len(urgent) / household_months * 100 < 5
+
+
+def test_no_water_for_twelve_hours_raises_no_use_within_the_window() -> None:
+    _, alerts = incident_run("no_use", 30)
+    first = kinds_for(alerts, 0, after=ONSET)
+    assert Kind.NO_USE in first
+    assert first[Kind.NO_USE] - ONSET <= 12 * SLOTS_PER_HOUR + 1
+
+
+def test_learned_routine_notices_a_quiet_morning_before_the_fixed_rule() -> None:
+    _, alerts = incident_run("no_use", 30)
+    first = kinds_for(alerts, 0, after=ONSET)
+    assert first[Kind.INACTIVITY] < first[Kind.NO_USE]
+
+
+def test_marked_away_period_silences_no_use() -> None:
+    _, alerts = incident_run("away_marked", 72)
+    first = kinds_for(alerts, 0, after=ONSET)
+    assert Kind.NO_USE not in first
+    assert Kind.INACTIVITY not in first
+    assert Kind.NO_FIRST_USE not in first
+
+
+def test_unmarked_absence_still_raises_no_use() -> None:
+    _, alerts = incident_run("away_unmarked", 72)
+    assert Kind.NO_USE in kinds_for(alerts, 0, after=ONSET)
+
+
+def test_water_in_every_half_hour_for_a_day_is_continuous_flow() -> None:
+    _, alerts = incident_run("leak", 30)
+    first = kinds_for(alerts, 0, after=ONSET)
+    assert first[Kind.CONTINUOUS_FLOW] - ONSET <= 24 * SLOTS_PER_HOUR
+    assert Kind.CONTINUOUS_FLOW not in kinds_for(alerts, 1)
+
+
+def test_gas_flowing_for_hours_is_a_stove_left_on() -> None:
+    _, alerts = incident_run("stove", 5)
+    first = kinds_for(alerts, 0, after=ONSET)
+    assert first[Kind.GAS_LONG_FLOW] - ONSET == 3 * SLOTS_PER_HOUR - 1
+
+
+def test_getting_up_much_later_than_usual_is_no_first_use() -> None:
+    start = 4 * 7 * DAY + 2 * DAY  # a Wednesday
+    _, alerts = incident_run("shifted", 5, start=start)
+    assert Kind.NO_FIRST_USE in kinds_for(alerts, 0, after=start)
+    assert Kind.NO_FIRST_USE not in kinds_for(alerts, 1, after=start)
+
+
+def test_missing_readings_are_a_data_gap_not_no_use() -> None:
+    _, alerts = incident_run("fault", 20)
+    first = kinds_for(alerts, 0, after=ONSET)
+    assert Kind.DATA_GAP in first
+    assert Kind.NO_USE not in first
+    alert = next(a for a in alerts if a.kind == Kind.DATA_GAP and a.household == 0)
+    assert alert.evidence["utility"] == "water"
+    assert "not the same as no use" in alert.explanation
+
+
+def test_more_than_two_cubic_metres_a_day_is_high_use() -> None:
+    sim = simulate(2, 7, seed=3)
+    sim.readings[0, 2 * DAY : 3 * DAY, WATER] += 0.05
+    first = kinds_for(run(sim), 0)
+    assert Kind.HIGH_USE in first
+    assert Kind.HIGH_USE not in kinds_for(run(sim), 1)
+
+
+def test_activity_at_a_rare_night_hour_is_flagged() -> None:
+    sim = simulate(2, WEEKS * 7, seed=4)
+    night = 4 * 7 * DAY + 2 * DAY + 2 * SLOTS_PER_HOUR  # Wednesday 02:00
+    sim.readings[0, night : night + 3 * SLOTS_PER_HOUR, WATER] = 0.02
+    sim.readings[0, night : night + 3 * SLOTS_PER_HOUR, ELECTRICITY] += 0.5
+    first = kinds_for(run(sim), 0, after=night)
+    assert first[Kind.NIGHT_ACTIVITY] - night < 2 * SLOTS_PER_HOUR
+
+
+def test_a_lasting_drop_in_electricity_is_a_level_change() -> None:
+    sim = simulate(2, WEEKS * 7, seed=5)
+    change = 4 * 7 * DAY
+    sim.readings[0, change:, ELECTRICITY] *= 6
+    first = kinds_for(run(sim), 0, after=change)
+    assert first[Kind.LEVEL_CHANGE] - change <= 3 * DAY
+    alert = next(a for a in run(sim) if a.kind == Kind.LEVEL_CHANGE)
+    assert alert.evidence["utility"] == "electricity"
+
+
+def test_a_meter_stuck_at_zero_is_a_fault_and_a_fault_flag_is_too() -> None:
+    sim = simulate(2, 7, seed=6)
+    sim.readings[0, 2 * DAY : 4 * DAY, ELECTRICITY] = 0.0
+    assert Kind.METER_FAULT in kinds_for(run(sim), 0)
+    detector = WellbeingDetector(sim.meters)
+    fault = np.zeros(sim.readings.shape, dtype=bool)
+    fault[1, 10, WATER] = True
+    alerts = detector.process(sim.readings, 0, fault=fault)
+    flagged = [a for a in alerts if a.kind == Kind.METER_FAULT and a.household == 1]
+    assert flagged[0].evidence == {"utility": "water", "reason": "fault flag on the reading"}
+
+
+def test_the_routine_adapts_to_a_changed_life() -> None:
+    """A household that starts getting up three hours later every day stops being told off for it
+    within a few weeks."""
+    sim = simulate(1, 12 * 7, seed=8)
+    later = np.full_like(sim.readings[0], np.nan)
+    change = 4 * 7 * DAY
+    shift = 3 * SLOTS_PER_HOUR
+    later[change + shift :] = sim.readings[0, change:-shift]
+    later[:change] = sim.readings[0, :change]
+    later[change : change + shift] = sim.readings[0, change - DAY : change - DAY + shift]
+    sim.readings[0] = later
+    late = [a.slot for a in run(sim) if a.kind in (Kind.NO_FIRST_USE, Kind.INACTIVITY)]
+    assert late
+    assert max(late) < 9 * 7 * DAY
+
+
+def test_batches_of_any_size_give_the_same_alerts() -> None:
+    sim = simulate(6, 8, seed=9, incidents=[Incident(0, "no_use", 3 * DAY, 20)])
+    one = [(a.household, a.kind, a.slot) for a in run(sim, batch=1)]
+    many = [(a.household, a.kind, a.slot) for a in run(sim, batch=1000)]
+    assert one == many
+    assert (0, Kind.NO_USE, 3 * DAY + 12 * SLOTS_PER_HOUR - 1) in one or any(
+        k == Kind.NO_USE for _, k, _ in one
+    )
+
+
+def test_slots_must_follow_on() -> None:
+    detector = WellbeingDetector(np.ones((1, 3), dtype=bool))
+    detector.process(np.zeros((1, 2, 3)), 0)
+    with pytest.raises(ValueError, match="expected slot 2"):
+        detector.process(np.zeros((1, 2, 3)), 5)
+
+
+def test_every_alert_explains_itself_with_its_evidence() -> None:
+    sim = simulate(3, WEEKS * 7, seed=10, incidents=[Incident(0, "no_use", ONSET, 30)])
+    alerts = run(sim)
+    assert alerts
+    for alert in alerts:
+        assert alert.explanation
+        assert alert.severity in (Severity.URGENT, Severity.WARNING, Severity.INFO)
+    no_use = next(a for a in alerts if a.kind == Kind.NO_USE)
+    assert "litres of water" in no_use.explanation
+    assert slot_of(slot_end(no_use.slot)) == no_use.slot + 1
