@@ -5,8 +5,9 @@ Each household has its own routine: a wake-up time (around 05:30-08:00) and bedt
 21:30-23:30) that wobble from day to day by about twenty minutes, a shower or wash on rising,
 water draws in about half the waking half hours (kettle, toilet, washing up; 3-30 litres
 each), a wash before bed, a toilet visit or two most nights (common at this age), cooking with
-gas at breakfast, lunch and dinner on most days (when the household has gas), an electricity standby of 30-80 Wh per half hour with appliance use on top while awake,
-and about one reading in 500 lost in transit. Weekends start half an hour later.
+gas at breakfast, lunch and dinner on most days (when the household has gas), an electricity
+standby of 30-80 Wh per half hour with appliance use on top while awake, and about one reading
+in 500 lost in transit. Weekends start half an hour later.
 
 Incidents (`Incident.kind`):
 - `no_use`: from `start` for `hours`, everything stops (a fall, illness): no water, no gas,
