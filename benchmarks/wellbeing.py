@@ -1,0 +1,444 @@
+"""Benchmarks for wellbeing detection, one section per concern.
+
+    python benchmarks/wellbeing.py [--only SECTION] [--households N] [--days D]
+
+Prints `name: value` lines on stdout (progress goes to stderr).
+
+- `nab-check`: the port of the Numenta Anomaly Benchmark scorer (below) scores NAB's stored
+  per-row results of its windowedGaussian detector; NAB's published figure is 39.65 standard, and
+  the port must reproduce it within 0.1 before any other NAB figure means anything.
+- `nab`: the project's streaming detector (`civichub.wellbeing.streaming`) run over the whole NAB
+  corpus and scored by the same port: standard, low-FP and low-FN scores, each with its one
+  global threshold chosen by NAB's own sweep (the only tuning NAB allows). Leaders: ARTime 74.9,
+  Numenta HTM 70.1.
+- `households`: the seeded simulator (`civichub.wellbeing.simulation`) with injected incidents,
+  run through `civichub.wellbeing.detection`: detection rate per incident type, median and p95
+  delay from onset, and false alarms per 100 household-months (urgent and warning alerts outside
+  any incident, after the three learning weeks).
+- `throughput`: readings per second on one core through detection alone (BLAS pinned to one
+  thread), on simulated households in batches of one day.
+
+The NAB sections read the corpus in place from `$CIVICHUB_SHARED_DATA/nab/` or else
+`shared/data/nab/` beside the repository, and skip with a message when it is absent.
+
+The scorer follows NAB v1.1 (nab/sweeper.py, scorer.py, optimizer.py): the first
+min(15 % of rows, 750) rows of each file are probation and not scored; inside a window a
+detection is worth sigma(y) / sigma(-1) times tpWeight, with y = -(rows to the window's right
+edge + 1) / width and sigma(y) = 2 / (1 + e^(5y)) - 1 (or -1 for y > 3); only the best detection
+in a window counts; a detection outside every window costs fpWeight (times sigma of the
+distance past the previous window over its width less one, if there is a previous window); a
+missed window costs fnWeight; one threshold per detector and profile is swept over every distinct
+score in the corpus (starting from 1.1) to maximise the corpus total; and the total is
+normalised as 100 (S - S_null) / (S_perfect - S_null), with S_perfect = windows x tpWeight and
+S_null = -windows x fnWeight (the null detector's total).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+PROFILES = {
+    "standard": (1.0, 0.11, 1.0),
+    "reward_low_FP_rate": (1.0, 0.22, 1.0),
+    "reward_low_FN_rate": (1.0, 0.11, 2.0),
+}
+SHORT = {"standard": "standard", "reward_low_FP_rate": "low_fp", "reward_low_FN_rate": "low_fn"}
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def emit(name: str, value: object) -> None:
+    print(f"{name}: {value}", flush=True)
+
+
+def nab_root() -> Path | None:
+    candidates = []
+    if os.environ.get("CIVICHUB_SHARED_DATA"):
+        candidates.append(Path(os.environ["CIVICHUB_SHARED_DATA"]) / "nab")
+    candidates.append(REPO.parent / "shared" / "data" / "nab")
+    for candidate in candidates:
+        if (candidate / "labels" / "combined_windows.json").exists():
+            return candidate
+    return None
+
+
+# --- the NAB scorer -------------------------------------------------------------------------
+
+
+def scaled_sigmoid(y: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        value = 2.0 / (1.0 + np.exp(5.0 * y)) - 1.0
+    return np.where(y > 3.0, -1.0, value)
+
+
+@dataclass
+class ScoredFile:
+    """One file's rows after probation: window id per row (-1 outside) and the row's weighted
+    score as a true positive (inside) or, unweighted, as a false positive (outside)."""
+
+    window: np.ndarray
+    tp_value: np.ndarray  # sigma(y) / sigma(-1), inside windows
+    fp_value: np.ndarray  # sigma(...) or -1, outside windows (multiply by fpWeight)
+    windows: int
+
+
+def file_geometry(timestamps: list[str], windows: list[list[str]]) -> ScoredFile:
+    n = len(timestamps)
+    index = {stamp: i for i, stamp in enumerate(timestamps)}
+    window = np.full(n, -1, dtype=np.int64)
+    tp_value = np.zeros(n)
+    fp_value = np.full(n, -1.0)
+    max_tp = float(scaled_sigmoid(np.array([-1.0]))[0])
+    rows = np.arange(n)
+    bounds = []
+    for w, (start, end) in enumerate(windows):
+        left, right = index[_stamp(start)], index[_stamp(end)]
+        bounds.append((left, right))
+        width = float(right - left + 1)
+        inside = slice(left, right + 1)
+        window[inside] = w
+        tp_value[inside] = scaled_sigmoid(-(right - rows[inside] + 1) / width) / max_tp
+    # A false positive after a window costs by its distance past the most recent window; before
+    # the first window it costs the full -1 (already filled in).
+    for w, (left, right) in enumerate(bounds):
+        following = bounds[w + 1][0] if w + 1 < len(bounds) else n
+        width = right - left + 1.0
+        gap = slice(right + 1, following)
+        fp_value[gap] = scaled_sigmoid(np.abs(right - rows[gap]) / (width - 1))
+    probation = min(int(math.floor(0.15 * n)), 750)
+    keep = slice(probation, n)
+    return ScoredFile(window[keep], tp_value[keep], fp_value[keep], len(windows))
+
+
+def _stamp(label: str) -> str:
+    return label.split(".")[0]
+
+
+@dataclass
+class Corpus:
+    names: list[str]
+    files: list[ScoredFile]
+    values: list[np.ndarray]
+    timestamps: list[list[str]]
+
+    @property
+    def windows(self) -> int:
+        return sum(f.windows for f in self.files)
+
+
+def load_corpus(root: Path) -> Corpus:
+    windows = json.loads((root / "labels" / "combined_windows.json").read_text())
+    names, files, values, stamps = [], [], [], []
+    for name in sorted(windows):
+        with (root / "data" / name).open() as handle:
+            rows = list(csv.reader(handle))[1:]
+        timestamps = [row[0] for row in rows]
+        names.append(name)
+        stamps.append(timestamps)
+        values.append(np.array([float(row[1]) for row in rows]))
+        files.append(file_geometry(timestamps, windows[name]))
+    return Corpus(names, files, values, stamps)
+
+
+def optimise(corpus: Corpus, scores: list[np.ndarray], profile: str) -> tuple[float, float, float]:
+    """NAB's sweep: returns (best threshold, raw corpus score, normalised score)."""
+    tp_weight, fp_weight, fn_weight = PROFILES[profile]
+    all_scores, all_window, all_tp, all_fp = [], [], [], []
+    offset = 0
+    for f, s in zip(corpus.files, scores, strict=True):
+        probation = len(s) - len(f.window)
+        all_scores.append(np.asarray(s, dtype=np.float64)[probation:])
+        all_window.append(np.where(f.window >= 0, f.window + offset, -1))
+        all_tp.append(f.tp_value * tp_weight)
+        all_fp.append(f.fp_value * fp_weight)
+        offset += f.windows
+    score = np.concatenate(all_scores)
+    window = np.concatenate(all_window)
+    tp = np.concatenate(all_tp)
+    fp = np.concatenate(all_fp)
+    order = np.argsort(-score, kind="stable")
+    score, window, tp, fp = score[order], window[order], tp[order], fp[order]
+    total_windows = offset
+    # Contribution of each row when it becomes a detection, in descending-score order.
+    gain = np.where(window < 0, fp, 0.0)
+    best = np.full(total_windows, -fn_weight)
+    in_window = np.flatnonzero(window >= 0)
+    for i in in_window.tolist():
+        w = window[i]
+        value = tp[i]
+        if value > best[w]:
+            gain[i] = value - best[w]
+            best[w] = value
+    running = -fn_weight * total_windows + np.cumsum(gain)
+    # A threshold is a distinct score: count every row with that score.
+    last_of_run = np.flatnonzero(np.r_[score[1:] != score[:-1], True])
+    totals = running[last_of_run]
+    start = -fn_weight * total_windows  # threshold 1.1: nothing detected
+    candidates = np.r_[start, totals]
+    thresholds = np.r_[1.1, score[last_of_run]]
+    valid = thresholds <= 1.1
+    choice = int(np.argmax(np.where(valid, candidates, -np.inf)))
+    raw = float(candidates[choice])
+    perfect = total_windows * tp_weight
+    null = -total_windows * fn_weight
+    return float(thresholds[choice]), raw, 100.0 * (raw - null) / (perfect - null)
+
+
+def stored_scores(root: Path, detector: str, corpus: Corpus) -> list[np.ndarray] | None:
+    scores = []
+    for name in corpus.names:
+        category, file_name = name.split("/")
+        path = root / "results" / detector / category / f"{detector}_{file_name}"
+        if not path.exists():
+            return None
+        with path.open() as handle:
+            reader = csv.DictReader(handle)
+            scores.append(np.array([float(row["anomaly_score"]) for row in reader]))
+    return scores
+
+
+# --- sections ---------------------------------------------------------------------------------
+
+
+def section_nab_check(args: argparse.Namespace) -> None:
+    root = nab_root()
+    if root is None:
+        log("nab-check: skipped, the NAB corpus is not beside the repository")
+        emit("nab_check", "skipped (NAB corpus absent)")
+        return
+    corpus = load_corpus(root)
+    scores = stored_scores(root, "windowedGaussian", corpus)
+    if scores is None:
+        emit("nab_check", "skipped (windowedGaussian results absent)")
+        return
+    emit("nab_files", len(corpus.names))
+    emit("nab_windows", corpus.windows)
+    for profile in PROFILES:
+        threshold, raw, normalised = optimise(corpus, scores, profile)
+        emit(f"nab_windowed_gaussian_{SHORT[profile]}", f"{normalised:.2f}")
+    emit("nab_windowed_gaussian_published", "39.65 / 20.87 / 47.41")
+
+
+def section_nab(args: argparse.Namespace) -> None:
+    from civichub.wellbeing.streaming import StreamingDetector
+
+    root = nab_root()
+    if root is None:
+        emit("nab", "skipped (NAB corpus absent)")
+        return
+    corpus = load_corpus(root)
+    started = time.perf_counter()
+    scores = StreamingDetector.score_series(corpus.values)
+    elapsed = time.perf_counter() - started
+    points = sum(len(v) for v in corpus.values)
+    for profile in PROFILES:
+        threshold, raw, normalised = optimise(corpus, scores, profile)
+        emit(f"nab_{SHORT[profile]}", f"{normalised:.2f}")
+        emit(f"nab_{SHORT[profile]}_threshold", f"{threshold:.4f}")
+    emit("nab_points_per_second", f"{points / elapsed:,.0f}")
+
+
+# What each injected incident should raise (any of these kinds counts as caught).
+EXPECTED = {
+    "no_use": ("no_use", "unusual_inactivity"),
+    "leak": ("continuous_flow", "high_water_use"),
+    "stove": ("gas_long_flow",),
+    "shifted": ("no_first_use", "unusual_inactivity"),
+    "fault": ("data_gap",),
+    "away_unmarked": ("no_use", "unusual_inactivity"),
+}
+DURATION_HOURS = {
+    "no_use": (14, 36),
+    "leak": (30, 30),
+    "stove": (4, 6),
+    "shifted": (4, 4),
+    "fault": (12, 24),
+    "away_marked": (72, 168),
+    "away_unmarked": (72, 168),
+}
+LEARNING_DAYS = 21
+
+
+def plan_incidents(households: int, days: int, rng: np.random.Generator) -> list:
+    """One incident in each of two households out of three, after the learning weeks."""
+    from civichub.wellbeing.detection import SLOTS_PER_DAY, SLOTS_PER_HOUR
+    from civichub.wellbeing.simulation import Incident
+
+    kinds = list(DURATION_HOURS)
+    plan = []
+    for household in range(households):
+        if rng.random() > 2 / 3:
+            continue
+        kind = kinds[int(rng.integers(len(kinds)))]
+        low, high = DURATION_HOURS[kind]
+        hours = float(rng.uniform(low, high))
+        day = int(rng.integers(LEARNING_DAYS + 7, days - 9))
+        if kind == "shifted":
+            start = day * SLOTS_PER_DAY
+        elif kind == "stove":
+            start = day * SLOTS_PER_DAY + int(rng.integers(7, 20)) * SLOTS_PER_HOUR
+        else:
+            start = day * SLOTS_PER_DAY + int(rng.integers(0, SLOTS_PER_DAY))
+        plan.append(Incident(household=household, kind=kind, start=start, hours=hours))
+    return plan
+
+
+def section_households(args: argparse.Namespace) -> None:
+    from civichub.wellbeing.detection import (
+        GAS,
+        SLOTS_PER_DAY,
+        SLOTS_PER_HOUR,
+        Severity,
+        WellbeingDetector,
+    )
+    from civichub.wellbeing.simulation import simulate
+
+    households, days, chunk = args.households, args.days, 1000
+    rng = np.random.default_rng(2026)
+    caught: dict[str, list[float]] = {kind: [] for kind in EXPECTED}
+    missed: dict[str, int] = dict.fromkeys(EXPECTED, 0)
+    within_rule = [0, 0]
+    marked_silenced = [0, 0]
+    false_alarms = 0
+    started = time.perf_counter()
+    for first in range(0, households, chunk):
+        size = min(chunk, households - first)
+        plan = plan_incidents(size, days, rng)
+        sim = simulate(size, days, seed=first + 1, incidents=plan)
+        # A stove incident needs a gas meter; households without one get none.
+        plan = [i for i in plan if i.kind != "stove" or sim.meters[i.household, GAS]]
+        detector = WellbeingDetector(sim.meters)
+        alerts = []
+        for start in range(0, days * SLOTS_PER_DAY, SLOTS_PER_DAY):
+            stop = start + SLOTS_PER_DAY
+            alerts += detector.process(
+                sim.readings[:, start:stop], start, away=sim.away[:, start:stop]
+            )
+        by_household: dict[int, list] = {}
+        for alert in alerts:
+            by_household.setdefault(alert.household, []).append(alert)
+        explained: set[int] = set()
+        for incident in plan:
+            mine = by_household.get(incident.household, [])
+            window_end = incident.end + 24 * SLOTS_PER_HOUR
+            during = [a for a in mine if incident.start <= a.slot <= window_end]
+            explained.update(id(a) for a in during)
+            if incident.kind == "away_marked":
+                loud = [a for a in during if a.severity != Severity.INFO]
+                marked_silenced[0] += not loud
+                marked_silenced[1] += 1
+                continue
+            hits = [a for a in during if a.kind in EXPECTED[incident.kind]]
+            if hits:
+                delay = (min(a.slot for a in hits) + 1 - incident.start) / SLOTS_PER_HOUR
+                caught[incident.kind].append(delay)
+            else:
+                missed[incident.kind] += 1
+            if incident.kind == "no_use":
+                within_rule[1] += 1
+                within_rule[0] += bool(hits) and delay <= 12.5
+        learned = LEARNING_DAYS * SLOTS_PER_DAY
+        false_alarms += sum(
+            1
+            for alert in alerts
+            if alert.slot >= learned
+            and alert.severity != Severity.INFO
+            and id(alert) not in explained
+        )
+        log(f"households: {first + size}/{households}")
+    elapsed = time.perf_counter() - started
+    emit("households_simulated", households)
+    emit("households_days", days)
+    for kind in EXPECTED:
+        total = len(caught[kind]) + missed[kind]
+        if not total:
+            continue
+        delays = np.array(caught[kind]) if caught[kind] else np.array([np.nan])
+        emit(f"households_{kind}_incidents", total)
+        emit(f"households_{kind}_detection_rate", f"{100 * len(caught[kind]) / total:.2f} %")
+        emit(f"households_{kind}_delay_median_h", f"{np.nanmedian(delays):.1f}")
+        emit(f"households_{kind}_delay_p95_h", f"{np.nanpercentile(delays, 95):.1f}")
+    if within_rule[1]:
+        emit(
+            "households_no_use_within_12h_plus_one_interval",
+            f"{100 * within_rule[0] / within_rule[1]:.2f} %",
+        )
+    if marked_silenced[1]:
+        emit(
+            "households_marked_away_silent",
+            f"{100 * marked_silenced[0] / marked_silenced[1]:.2f} % of {marked_silenced[1]}",
+        )
+    months = households * (days - LEARNING_DAYS) / 30
+    emit("households_false_alarms_per_100_household_months", f"{100 * false_alarms / months:.2f}")
+    emit("households_seconds", f"{elapsed:.1f}")
+
+
+def section_throughput(args: argparse.Namespace) -> None:
+    from civichub.wellbeing.detection import SLOTS_PER_DAY, WellbeingDetector
+    from civichub.wellbeing.simulation import simulate
+
+    households, days = 20_000, 8
+    sim = simulate(households, days, seed=99)
+    detector = WellbeingDetector(sim.meters)
+    detector.process(sim.readings[:, :SLOTS_PER_DAY], 0)  # warm the caches
+    started = time.perf_counter()
+    for start in range(SLOTS_PER_DAY, days * SLOTS_PER_DAY, SLOTS_PER_DAY):
+        detector.process(sim.readings[:, start : start + SLOTS_PER_DAY], start)
+    elapsed = time.perf_counter() - started
+    readings = households * (days - 1) * SLOTS_PER_DAY * 3
+    emit("throughput_households", households)
+    emit("throughput_readings", readings)
+    emit("throughput_detection_readings_per_second_per_core", f"{readings / elapsed:,.0f}")
+
+
+SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {
+    "nab-check": section_nab_check,
+    "nab": section_nab,
+    "throughput": section_throughput,
+    "households": section_households,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=sorted(SECTIONS))
+    parser.add_argument("--households", type=int, default=10_000)
+    parser.add_argument("--days", type=int, default=90)
+    args = parser.parse_args()
+    emit(
+        "machine",
+        f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} cores".strip(),
+    )
+    emit("python", platform.python_version())
+    emit("numpy", np.__version__)
+    emit("database", "none (detection runs on arrays; ingestion is not benchmarked here)")
+    for name, section in SECTIONS.items():
+        if args.only and name != args.only:
+            continue
+        log(f"== {name}")
+        section(args)
+
+
+if __name__ == "__main__":
+    main()

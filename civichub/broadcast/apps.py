@@ -1,0 +1,28 @@
+"""Broadcast (government accounts, posts and emergency alerts): the module's manifest."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+from civichub.broadcast.permissions import ACTIONS, ROLES
+from civichub.core.registry import CivicModuleConfig, ModuleManifest, NavItem
+
+
+class BroadcastConfig(CivicModuleConfig):
+    default = True
+    name = "civichub.broadcast"
+    label = "broadcast"
+    verbose_name = _("政务发布")
+    default_auto_field = "django.db.models.BigAutoField"
+    manifest = ModuleManifest(
+        url_prefix="broadcast/",
+        urls="civichub.broadcast.urls",
+        roles=ROLES,
+        actions=ACTIONS,
+        nav=[NavItem(_("关注动态"), "broadcast:home", "broadcast.interact", order=70)],
+    )
+
+    def ready(self) -> None:
+        from civichub.broadcast.notifications import register_kinds
+
+        register_kinds()

@@ -1,0 +1,77 @@
+"""An alert as a CAP 1.2 document (OASIS Common Alerting Protocol), one `info` block per
+language the post was written in."""
+
+from __future__ import annotations
+
+import datetime as dt
+from xml.etree import ElementTree as ET
+
+from civichub.broadcast.models import Post, PostState
+from civichub.core.models import Organisation
+
+NAMESPACE = "urn:oasis:names:tc:emergency:cap:1.2"
+CONTENT_TYPE = "application/cap+xml"
+
+
+def cap_time(value: dt.datetime) -> str:
+    """CAP's dateTime form: seconds, an explicit offset, never "Z"."""
+    return value.astimezone(dt.UTC).replace(microsecond=0).isoformat()
+
+
+def cap_document(
+    post: Post, *, sender: str, web: str, areas: list[Organisation] | None = None
+) -> bytes:
+    """`sender` names the publisher (a host name); `web` is the post's page. `areas` is given
+    for a post not yet saved (the compose page's preview)."""
+    ET.register_namespace("", NAMESPACE)
+
+    def sub(parent: ET.Element, tag: str, text: str) -> ET.Element:
+        element = ET.SubElement(parent, f"{{{NAMESPACE}}}{tag}")
+        element.text = text
+        return element
+
+    alert = ET.Element(f"{{{NAMESPACE}}}alert")
+    sub(alert, "identifier", f"{sender}.broadcast.{post.pk}")
+    sub(alert, "sender", sender)
+    sub(alert, "sent", cap_time(post.published_at))
+    sub(alert, "status", "Actual")
+    # A retracted alert is re-issued as a Cancel of itself; an edited one as an Update.
+    if post.state == PostState.RETRACTED:
+        message_type = "Cancel"
+    elif post.edited_at is not None:
+        message_type = "Update"
+    else:
+        message_type = "Alert"
+    sub(alert, "msgType", message_type)
+    sub(alert, "scope", "Public")
+    if areas is None:
+        areas = list(post.target_areas.all())
+    texts = [("zh-CN", post.text, post.account.name, post.cap_event, areas, "name")]
+    if post.text_en:
+        account_en = post.account.name_en or post.account.name
+        texts.append(("en-US", post.text_en, account_en, post.cap_event, areas, "name_en"))
+    for language, text, sender_name, event, info_areas, name_field in texts:
+        info = ET.SubElement(alert, f"{{{NAMESPACE}}}info")
+        sub(info, "language", language)
+        sub(info, "category", post.cap_category)
+        sub(info, "event", event)
+        sub(info, "urgency", post.cap_urgency)
+        sub(info, "severity", post.cap_severity)
+        sub(info, "certainty", post.cap_certainty)
+        sub(info, "effective", cap_time(post.published_at))
+        if post.cap_expires is not None:
+            sub(info, "expires", cap_time(post.cap_expires))
+        sub(info, "senderName", sender_name)
+        sub(info, "headline", text[:80])
+        sub(info, "description", text)
+        if post.cap_instruction:
+            sub(info, "instruction", post.cap_instruction)
+        if web:
+            sub(info, "web", web)
+        for area in info_areas:
+            block = ET.SubElement(info, f"{{{NAMESPACE}}}area")
+            sub(block, "areaDesc", getattr(area, name_field) or area.name)
+            geocode = ET.SubElement(block, f"{{{NAMESPACE}}}geocode")
+            sub(geocode, "valueName", "civichub.organisation.code")
+            sub(geocode, "value", area.code)
+    return ET.tostring(alert, encoding="utf-8", xml_declaration=True)

@@ -1,0 +1,55 @@
+"""Atom feeds (RFC 4287) per account and per category; an alert entry links its CAP document
+with rel="alternate" type="application/cap+xml"."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from xml.etree import ElementTree as ET
+
+from civichub.broadcast.cap import CONTENT_TYPE, cap_time
+from civichub.broadcast.models import Post
+
+ATOM = "http://www.w3.org/2005/Atom"
+
+
+def atom_feed(
+    *,
+    feed_id: str,
+    title: str,
+    self_url: str,
+    page_url: str,
+    posts: Iterable[Post],
+    post_url: Callable[[Post], str],
+    cap_url: Callable[[Post], str],
+) -> bytes:
+    ET.register_namespace("", ATOM)
+
+    def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+        element = ET.SubElement(parent, f"{{{ATOM}}}{tag}", attrs)
+        if text is not None:
+            element.text = text
+        return element
+
+    posts = list(posts)
+    feed = ET.Element(f"{{{ATOM}}}feed")
+    sub(feed, "id", feed_id)
+    sub(feed, "title", title)
+    sub(feed, "link", rel="self", href=self_url, type="application/atom+xml")
+    sub(feed, "link", rel="alternate", href=page_url, type="text/html")
+    updated = max((p.edited_at or p.published_at for p in posts), default=None)
+    sub(feed, "updated", cap_time(updated) if updated else "1970-01-01T00:00:00+00:00")
+    for post in posts:
+        entry = sub(feed, "entry")
+        url = post_url(post)
+        sub(entry, "id", url)
+        sub(entry, "title", post.text[:80])
+        sub(entry, "updated", cap_time(post.edited_at or post.published_at))
+        sub(entry, "published", cap_time(post.published_at))
+        author = sub(entry, "author")
+        sub(author, "name", post.account.name)
+        sub(entry, "link", rel="alternate", href=url, type="text/html")
+        if post.is_alert:
+            sub(entry, "link", rel="alternate", href=cap_url(post), type=CONTENT_TYPE)
+        sub(entry, "category", term=post.category)
+        sub(entry, "content", post.text, type="text")
+    return ET.tostring(feed, encoding="utf-8", xml_declaration=True)

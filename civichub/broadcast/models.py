@@ -1,0 +1,225 @@
+"""Broadcast tables: accounts owned by organisations, their posts with edit history, and the
+residents' follows, reposts, favourites and comments.
+
+Publishing writes one row whatever the follower count: the home feed merges the followed
+accounts' posts at read time through the (account, published_at, id) index. Hot counters on
+a post are changed only by atomic `F()` updates in the services."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from civichub.core.models import Organisation
+
+POST_MAX_CHARS = 500
+COMMENT_MAX_CHARS = 500
+
+
+class Category(models.TextChoices):
+    TRAFFIC = "traffic", _("交通")
+    ROAD_CLOSURE = "road_closure", _("道路封闭")
+    SAFETY = "safety", _("安全")
+    WEATHER = "weather", _("天气")
+    PUBLIC_HEALTH = "public_health", _("公共卫生")
+    NEWS = "news", _("新闻")
+    NOTICE = "notice", _("通知")
+
+
+class CapCategory(models.TextChoices):
+    GEO = "Geo"
+    MET = "Met"
+    SAFETY = "Safety"
+    SECURITY = "Security"
+    RESCUE = "Rescue"
+    FIRE = "Fire"
+    HEALTH = "Health"
+    ENV = "Env"
+    TRANSPORT = "Transport"
+    INFRA = "Infra"
+    CBRNE = "CBRNE"
+    OTHER = "Other"
+
+
+class Urgency(models.TextChoices):
+    IMMEDIATE = "Immediate"
+    EXPECTED = "Expected"
+    FUTURE = "Future"
+    PAST = "Past"
+    UNKNOWN = "Unknown"
+
+
+class Severity(models.TextChoices):
+    EXTREME = "Extreme"
+    SEVERE = "Severe"
+    MODERATE = "Moderate"
+    MINOR = "Minor"
+    UNKNOWN = "Unknown"
+
+
+class Certainty(models.TextChoices):
+    OBSERVED = "Observed"
+    LIKELY = "Likely"
+    POSSIBLE = "Possible"
+    UNLIKELY = "Unlikely"
+    UNKNOWN = "Unknown"
+
+
+class BroadcastAccount(models.Model):
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="broadcast_accounts"
+    )
+    handle = models.SlugField(max_length=30, unique=True)
+    name = models.CharField(max_length=100)
+    name_en = models.CharField(max_length=100, blank=True, default="")
+    description = models.CharField(max_length=500, blank=True, default="")
+    verified = models.BooleanField(default=False)
+    followers_count = models.PositiveIntegerField(default=0)
+    posts_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"@{self.handle}"
+
+
+class PostState(models.TextChoices):
+    PUBLISHED = "published", _("已发布")
+    RETRACTED = "retracted", _("已撤回")
+
+
+class Post(models.Model):
+    account = models.ForeignKey(BroadcastAccount, on_delete=models.PROTECT, related_name="posts")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    text = models.CharField(max_length=POST_MAX_CHARS)
+    text_en = models.CharField(max_length=POST_MAX_CHARS, blank=True, default="")
+    category = models.CharField(max_length=16, choices=Category.choices)
+    target_areas = models.ManyToManyField(Organisation, blank=True, related_name="+")
+    state = models.CharField(max_length=12, choices=PostState.choices, default=PostState.PUBLISHED)
+    # A scheduled post carries its future time here and stays out of feeds until then.
+    published_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    retracted_at = models.DateTimeField(null=True, blank=True)
+    reposts_count = models.PositiveIntegerField(default=0)
+    favourites_count = models.PositiveIntegerField(default=0)
+    comments_count = models.PositiveIntegerField(default=0)
+    # Emergency alert (CAP 1.2 info fields).
+    is_alert = models.BooleanField(default=False)
+    cap_category = models.CharField(max_length=12, choices=CapCategory.choices, blank=True)
+    cap_event = models.CharField(max_length=100, blank=True, default="")
+    cap_urgency = models.CharField(max_length=12, choices=Urgency.choices, blank=True)
+    cap_severity = models.CharField(max_length=12, choices=Severity.choices, blank=True)
+    cap_certainty = models.CharField(max_length=12, choices=Certainty.choices, blank=True)
+    cap_expires = models.DateTimeField(null=True, blank=True)
+    cap_instruction = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=["account", "published_at", "id"], name="broadcast_post_feed_idx"),
+            models.Index(fields=["category", "published_at", "id"], name="broadcast_post_cat_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} #{self.pk}"
+
+    @property
+    def organisation(self) -> Organisation:
+        return self.account.organisation
+
+
+class PostRevision(models.Model):
+    """The text a post had before each edit, shown as its visible history."""
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="revisions")
+    text = models.CharField(max_length=POST_MAX_CHARS)
+    text_en = models.CharField(max_length=POST_MAX_CHARS, blank=True, default="")
+    editor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    replaced_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.post} @ {self.replaced_at:%Y-%m-%d %H:%M}"
+
+
+class Follow(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="broadcast_follows"
+    )
+    account = models.ForeignKey(BroadcastAccount, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["user", "account"], name="broadcast_follow_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} → {self.account_id}"
+
+
+class Repost(models.Model):
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="reposts")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    comment = models.CharField(max_length=COMMENT_MAX_CHARS, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["post", "user"], name="broadcast_repost_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} ↻ {self.post_id}"
+
+
+class Favourite(models.Model):
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="favourites")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["post", "user"], name="broadcast_favourite_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} ★ {self.post_id}"
+
+
+class Comment(models.Model):
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="comments")
+    parent = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="replies"
+    )
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    text = models.CharField(max_length=COMMENT_MAX_CHARS)
+    hidden = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=["post", "created_at", "id"], name="broadcast_comment_thread_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"comment {self.pk} on {self.post_id}"
+
+
+class AlertPush(models.Model):
+    """The outbox dispatch that carried an alert to the residents of its areas (one per alert)."""
+
+    post = models.OneToOneField(Post, on_delete=models.CASCADE, related_name="push")
+    dispatch = models.ForeignKey(
+        "notify.Dispatch", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"push of {self.post_id}"

@@ -1,0 +1,186 @@
+"""Reads shared by pages, feeds and tasks.
+
+The home feed is merged at read time: for each followed account the newest posts come from the
+(account, published_at, id) index, limited to one page, and the union is ordered and cut to a
+page. The cost grows with the number of accounts followed, never with an account's followers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from civichub.broadcast.models import (
+    AlertPush,
+    BroadcastAccount,
+    Comment,
+    Follow,
+    Post,
+    PostState,
+)
+from civichub.core.errors import NotFound, ValidationFailed
+from civichub.core.models import User
+
+PAGE_SIZE = 20
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+@dataclass
+class FeedPage:
+    posts: list[Post]
+    next_cursor: str | None
+
+
+def cursor_for(post: Post) -> str:
+    micros = (post.published_at - _EPOCH) // dt.timedelta(microseconds=1)
+    return f"{micros}_{post.pk}"
+
+
+def _parse_cursor(cursor: str) -> tuple[dt.datetime, int]:
+    try:
+        micros, pk = (int(part) for part in cursor.split("_", 1))
+    except ValueError:
+        message = _("分页游标无效。")
+        raise ValidationFailed(message, errors={"cursor": [message]}) from None
+    return _EPOCH + dt.timedelta(microseconds=micros), pk
+
+
+def visible_posts() -> QuerySet[Post]:
+    return Post.objects.filter(state=PostState.PUBLISHED, published_at__lte=timezone.now())
+
+
+def _before(cursor: str | None) -> Q:
+    if not cursor:
+        return Q()
+    at, pk = _parse_cursor(cursor)
+    return Q(published_at__lt=at) | Q(published_at=at, pk__lt=pk)
+
+
+def _page(posts: list[Post], limit: int) -> FeedPage:
+    more = len(posts) > limit
+    posts = posts[:limit]
+    return FeedPage(posts, cursor_for(posts[-1]) if more and posts else None)
+
+
+def _with_accounts(ids: list[int]) -> list[Post]:
+    by_id = Post.objects.select_related("account").in_bulk(ids)
+    return [by_id[pk] for pk in ids if pk in by_id]
+
+
+def home_feed(
+    user: User, *, cursor: str | None = None, limit: int = PAGE_SIZE, include_own: bool = True
+) -> FeedPage:
+    """The followed accounts' posts, newest first, one keyset page at a time."""
+    account_ids = sorted(Follow.objects.filter(user=user).values_list("account_id", flat=True))
+    if not account_ids:
+        return FeedPage([], None)
+    now = timezone.now()
+    before = _before(cursor)
+    parts: list[str] = []
+    params: list[Any] = []
+    for account_id in account_ids:
+        query = (
+            Post.objects.filter(before, account_id=account_id, published_at__lte=now)
+            .filter(state=PostState.PUBLISHED)
+            .order_by("-published_at", "-id")
+            .values("id", "published_at")[: limit + 1]
+        )
+        sql, part_params = query.query.sql_with_params()
+        # The SQL is Django's own compilation of the queryset above; values stay parameters.
+        parts.append(f"SELECT id, published_at FROM ({sql}) AS f{len(parts)}")  # noqa: S608
+        params.extend(part_params)
+    merged = " UNION ALL ".join(parts) + " ORDER BY published_at DESC, id DESC LIMIT %s"
+    params.append(limit + 1)
+    with connection.cursor() as db:
+        db.execute(merged, params)
+        ids = [row[0] for row in db.fetchall()]
+    return _page(_with_accounts(ids), limit)
+
+
+def account_timeline(
+    account: BroadcastAccount, *, cursor: str | None = None, limit: int = PAGE_SIZE
+) -> FeedPage:
+    posts = list(
+        visible_posts()
+        .filter(_before(cursor), account=account)
+        .select_related("account")
+        .order_by("-published_at", "-id")[: limit + 1]
+    )
+    return _page(posts, limit)
+
+
+def category_timeline(
+    category: str, *, cursor: str | None = None, limit: int = PAGE_SIZE
+) -> FeedPage:
+    posts = list(
+        visible_posts()
+        .filter(_before(cursor), category=category)
+        .select_related("account")
+        .order_by("-published_at", "-id")[: limit + 1]
+    )
+    return _page(posts, limit)
+
+
+def account_get(handle: str) -> BroadcastAccount:
+    account = BroadcastAccount.objects.select_related("organisation").filter(handle=handle).first()
+    if account is None:
+        raise NotFound(_("没有这个账号。"))
+    return account
+
+
+def post_get(post_id: int) -> Post:
+    post = (
+        Post.objects.select_related("account__organisation")
+        .prefetch_related("target_areas", "revisions")
+        .filter(pk=post_id, published_at__lte=timezone.now())
+        .first()
+    )
+    if post is None:
+        raise NotFound(_("没有这条发布。"))
+    return post
+
+
+def thread(post: Post) -> list[Comment]:
+    """Visible comments in order; replies follow their parent."""
+    comments = list(
+        Comment.objects.filter(post=post, hidden=False)
+        .select_related("author")
+        .order_by("created_at", "id")
+    )
+    children: dict[int | None, list[Comment]] = {}
+    for comment in comments:
+        children.setdefault(comment.parent_id, []).append(comment)
+    ordered: list[Comment] = []
+
+    def walk(parent: int | None, depth: int) -> None:
+        for comment in children.get(parent, []):
+            comment.depth = depth  # type: ignore[attr-defined]
+            ordered.append(comment)
+            walk(comment.pk, depth + 1)
+
+    walk(None, 0)
+    return ordered
+
+
+def delivery_report(post: Post) -> dict[str, int]:
+    """Recipients and deliveries of an alert's push by state, from the outbox's tables."""
+    from civichub.notify.models import Delivery, Notification
+
+    report = {"recipients": 0, "queued": 0, "sending": 0, "sent": 0, "failed": 0, "deferred": 0}
+    push = AlertPush.objects.filter(post=post).select_related("dispatch").first()
+    if push is None or push.dispatch is None:
+        return report
+    report["recipients"] = Notification.objects.filter(dispatch=push.dispatch).count()
+    states = (
+        Delivery.objects.filter(notification__dispatch=push.dispatch)
+        .values("state")
+        .annotate(n=Count("id"))
+    )
+    for row in states:
+        report[row["state"]] = row["n"]
+    return report

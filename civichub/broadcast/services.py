@@ -1,0 +1,496 @@
+"""Every write in broadcast: keyword-only, typed, atomic, permission-checked and audited.
+
+Publishing writes the post, one counter update and one audit row, whatever the account's
+follower count; nothing is written per follower (the home feed merges at read time). Counters
+change only through atomic `F()` updates; a unique constraint, not a prior read, keeps a
+resident to one repost and one favourite per post."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from civichub.broadcast.models import (
+    COMMENT_MAX_CHARS,
+    POST_MAX_CHARS,
+    AlertPush,
+    BroadcastAccount,
+    CapCategory,
+    Category,
+    Certainty,
+    Comment,
+    Favourite,
+    Follow,
+    Post,
+    PostRevision,
+    PostState,
+    Repost,
+    Severity,
+    Urgency,
+)
+from civichub.broadcast.notifications import ALERT
+from civichub.core.audit import audit_record
+from civichub.core.errors import Conflict, NotAuthenticated, NotFound, ValidationFailed
+from civichub.core.models import Organisation, User
+from civichub.core.permissions import require
+
+
+@dataclass(frozen=True)
+class AlertFields:
+    """The CAP 1.2 `info` fields an alert carries besides its text and areas."""
+
+    category: str
+    event: str
+    urgency: str
+    severity: str
+    certainty: str
+    expires: dt.datetime
+    instruction: str = ""
+
+
+def _invalid(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(message, errors={field: [message]})
+
+
+def _signed_in(actor: User | None) -> User:
+    if actor is None or not actor.is_authenticated:
+        raise NotAuthenticated(_("请先登录。"))
+    return actor
+
+
+def _check_text(field: str, text: str, limit: int, *, required: bool = True) -> str:
+    text = text.strip()
+    if required and not text:
+        raise _invalid(field, _("内容不能为空。"))
+    if len(text) > limit:
+        raise _invalid(
+            field,
+            _("内容最多 %(limit)d 个字，现有 %(count)d 个字。")
+            % {"limit": limit, "count": len(text)},
+        )
+    return text
+
+
+def _areas(area_ids: Iterable[int]) -> list[Organisation]:
+    ids = sorted({int(pk) for pk in area_ids})
+    areas = list(Organisation.objects.filter(pk__in=ids))
+    found = {a.pk for a in areas}
+    unknown = [pk for pk in ids if pk not in found]
+    if unknown or any(not a.is_area for a in areas):
+        bad = unknown or [a.pk for a in areas if not a.is_area]
+        raise _invalid(
+            "target_areas", _("未知的发布区域：%(ids)s。") % {"ids": ", ".join(map(str, bad))}
+        )
+    return areas
+
+
+def _alert_checked(alert: AlertFields, now: dt.datetime) -> AlertFields:
+    choices = {
+        "category": CapCategory.values,
+        "urgency": Urgency.values,
+        "severity": Severity.values,
+        "certainty": Certainty.values,
+    }
+    for field, allowed in choices.items():
+        if getattr(alert, field) not in allowed:
+            raise _invalid(field, _("取值必须是：%(values)s。") % {"values": ", ".join(allowed)})
+    if not alert.event.strip() or len(alert.event) > 100:
+        raise _invalid("event", _("请填写事件名称（最多 100 个字）。"))
+    if alert.expires <= now:
+        raise _invalid("expires", _("失效时间必须晚于现在。"))
+    _check_text("instruction", alert.instruction, 500, required=False)
+    return alert
+
+
+# Accounts --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def account_create(
+    *,
+    actor: User | None,
+    organisation: Organisation,
+    handle: str,
+    name: str,
+    name_en: str = "",
+    description: str = "",
+    verified: bool = False,
+) -> BroadcastAccount:
+    if actor is not None:
+        require(actor, "broadcast.account.manage", organisation)
+    if BroadcastAccount.objects.filter(handle=handle).exists():
+        raise Conflict(_("账号名已被使用。"), errors={"handle": [_("账号名已被使用。")]})
+    account = BroadcastAccount.objects.create(
+        organisation=organisation,
+        handle=handle,
+        name=_check_text("name", name, 100),
+        name_en=name_en.strip(),
+        description=_check_text("description", description, 500, required=False),
+        verified=verified,
+    )
+    audit_record(
+        actor=actor,
+        action="broadcast.account.create",
+        obj=account,
+        organisation=organisation,
+        changes={"handle": handle, "verified": verified},
+    )
+    return account
+
+
+# Posts -----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def post_publish(
+    *,
+    actor: User | None,
+    account: BroadcastAccount,
+    text: str,
+    category: str,
+    text_en: str = "",
+    target_area_ids: Iterable[int] = (),
+    publish_at: dt.datetime | None = None,
+    alert: AlertFields | None = None,
+) -> Post:
+    """Publishes now, or at `publish_at` (the post stays out of feeds until then). An alert is
+    published at once and pushed, after commit, to every resident of its target areas."""
+    if actor is not None:
+        require(actor, "broadcast.alert.publish" if alert else "broadcast.post.publish", account)
+    now = timezone.now()
+    text = _check_text("text", text, POST_MAX_CHARS)
+    text_en = _check_text("text_en", text_en, POST_MAX_CHARS, required=False)
+    if category not in Category.values:
+        raise _invalid("category", _("未知的类别：%(category)s。") % {"category": category})
+    areas = _areas(target_area_ids)
+    if publish_at is not None and publish_at < now - dt.timedelta(minutes=1):
+        raise _invalid("publish_at", _("定时发布的时间不能早于现在。"))
+    fields: dict[str, Any] = {}
+    if alert is not None:
+        if publish_at is not None and publish_at > now:
+            raise _invalid("publish_at", _("预警须立即发布，不能定时。"))
+        if not areas:
+            raise _invalid("target_areas", _("预警须选择发布区域。"))
+        alert = _alert_checked(alert, now)
+        fields = {
+            "is_alert": True,
+            "cap_category": alert.category,
+            "cap_event": alert.event.strip(),
+            "cap_urgency": alert.urgency,
+            "cap_severity": alert.severity,
+            "cap_certainty": alert.certainty,
+            "cap_expires": alert.expires,
+            "cap_instruction": alert.instruction.strip(),
+        }
+    post = Post.objects.create(
+        account=account,
+        author=actor,
+        text=text,
+        text_en=text_en,
+        category=category,
+        published_at=publish_at if publish_at is not None and publish_at > now else now,
+        created_at=now,
+        **fields,
+    )
+    if areas:
+        post.target_areas.set(areas)
+    BroadcastAccount.objects.filter(pk=account.pk).update(posts_count=F("posts_count") + 1)
+    audit_record(
+        actor=actor,
+        action="broadcast.alert.publish" if alert else "broadcast.post.publish",
+        obj=post,
+        organisation=account.organisation,
+        changes={
+            "category": category,
+            "published_at": post.published_at.isoformat(),
+            "target_areas": [a.pk for a in areas],
+        },
+    )
+    if alert is not None:
+        from civichub.broadcast.tasks import push_alert
+
+        post_id = post.pk
+        transaction.on_commit(lambda: push_alert.enqueue(post_id))
+    return post
+
+
+def _post_for_update(post_id: int) -> Post:
+    try:
+        return Post.objects.select_related("account__organisation").get(pk=post_id)
+    except Post.DoesNotExist:
+        raise NotFound(_("没有这条发布。")) from None
+
+
+@transaction.atomic
+def post_edit(*, actor: User | None, post_id: int, text: str, text_en: str | None = None) -> Post:
+    """Changes the text; the previous text stays visible in the post's history."""
+    post = _post_for_update(post_id)
+    if actor is not None:
+        require(actor, "broadcast.post.publish", post.account)
+    if post.state == PostState.RETRACTED:
+        raise Conflict(_("已撤回的发布不能修改。"))
+    new_text = _check_text("text", text, POST_MAX_CHARS)
+    new_en = (
+        post.text_en
+        if text_en is None
+        else _check_text("text_en", text_en, POST_MAX_CHARS, required=False)
+    )
+    if new_text == post.text and new_en == post.text_en:
+        return post
+    now = timezone.now()
+    PostRevision.objects.create(
+        post=post, text=post.text, text_en=post.text_en, editor=actor, replaced_at=now
+    )
+    changes = {"text": [post.text, new_text], "text_en": [post.text_en, new_en]}
+    post.text, post.text_en, post.edited_at = new_text, new_en, now
+    post.save(update_fields=["text", "text_en", "edited_at"])
+    audit_record(actor=actor, action="broadcast.post.edit", obj=post, changes=changes)
+    return post
+
+
+@transaction.atomic
+def post_retract(*, actor: User | None, post_id: int, reason: str = "") -> Post:
+    post = _post_for_update(post_id)
+    if actor is not None:
+        require(actor, "broadcast.post.publish", post.account)
+    if post.state == PostState.RETRACTED:
+        return post
+    post.state, post.retracted_at = PostState.RETRACTED, timezone.now()
+    post.save(update_fields=["state", "retracted_at"])
+    BroadcastAccount.objects.filter(pk=post.account_id).update(posts_count=F("posts_count") - 1)
+    audit_record(actor=actor, action="broadcast.post.retract", obj=post, purpose=reason, changes={})
+    return post
+
+
+# Residents' interactions -----------------------------------------------------------------
+
+
+def _visible_post(post_id: int) -> Post:
+    post = (
+        Post.objects.select_related("account__organisation")
+        .filter(pk=post_id, state=PostState.PUBLISHED, published_at__lte=timezone.now())
+        .first()
+    )
+    if post is None:
+        raise NotFound(_("没有这条发布。"))
+    return post
+
+
+def follow_create(*, actor: User | None, account_id: int) -> Follow:
+    user = _signed_in(actor)
+    account = BroadcastAccount.objects.select_related("organisation").filter(pk=account_id).first()
+    if account is None:
+        raise NotFound(_("没有这个账号。"))
+    existing = Follow.objects.filter(user=user, account=account).first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            follow = Follow.objects.create(user=user, account=account)
+            BroadcastAccount.objects.filter(pk=account.pk).update(
+                followers_count=F("followers_count") + 1
+            )
+            audit_record(
+                actor=user,
+                action="broadcast.follow.create",
+                obj=follow,
+                organisation=account.organisation,
+            )
+    except IntegrityError:
+        return Follow.objects.get(user=user, account=account)
+    return follow
+
+
+@transaction.atomic
+def follow_delete(*, actor: User | None, account_id: int) -> bool:
+    user = _signed_in(actor)
+    deleted, _rows = Follow.objects.filter(user=user, account_id=account_id).delete()
+    if not deleted:
+        return False
+    BroadcastAccount.objects.filter(pk=account_id).update(followers_count=F("followers_count") - 1)
+    audit_record(
+        actor=user,
+        action="broadcast.follow.delete",
+        object_type="broadcast.follow",
+        object_id=str(account_id),
+    )
+    return True
+
+
+def repost_create(*, actor: User | None, post_id: int, comment: str = "") -> Repost:
+    """One repost per resident per post: a second attempt is a Conflict and counts nothing."""
+    user = _signed_in(actor)
+    comment = _check_text("comment", comment, COMMENT_MAX_CHARS, required=False)
+    post = _visible_post(post_id)
+    try:
+        with transaction.atomic():
+            repost = Repost.objects.create(post=post, user=user, comment=comment)
+            Post.objects.filter(pk=post.pk).update(reposts_count=F("reposts_count") + 1)
+            audit_record(
+                actor=user,
+                action="broadcast.repost.create",
+                obj=repost,
+                organisation=post.account.organisation,
+            )
+    except IntegrityError:
+        message = _("您已转发过这条发布。")
+        raise Conflict(message, errors={"post": [message]}) from None
+    return repost
+
+
+@transaction.atomic
+def repost_delete(*, actor: User | None, post_id: int) -> bool:
+    user = _signed_in(actor)
+    deleted, _rows = Repost.objects.filter(user=user, post_id=post_id).delete()
+    if not deleted:
+        return False
+    Post.objects.filter(pk=post_id).update(reposts_count=F("reposts_count") - 1)
+    audit_record(
+        actor=user,
+        action="broadcast.repost.delete",
+        object_type="broadcast.repost",
+        object_id=str(post_id),
+    )
+    return True
+
+
+def favourite_create(*, actor: User | None, post_id: int) -> Favourite:
+    """Favouriting twice is harmless: the second call returns the first favourite."""
+    user = _signed_in(actor)
+    post = _visible_post(post_id)
+    try:
+        with transaction.atomic():
+            favourite = Favourite.objects.create(post=post, user=user)
+            Post.objects.filter(pk=post.pk).update(favourites_count=F("favourites_count") + 1)
+            audit_record(
+                actor=user,
+                action="broadcast.favourite.create",
+                obj=favourite,
+                organisation=post.account.organisation,
+            )
+    except IntegrityError:
+        return Favourite.objects.get(post=post, user=user)
+    return favourite
+
+
+@transaction.atomic
+def favourite_delete(*, actor: User | None, post_id: int) -> bool:
+    user = _signed_in(actor)
+    deleted, _rows = Favourite.objects.filter(user=user, post_id=post_id).delete()
+    if not deleted:
+        return False
+    Post.objects.filter(pk=post_id).update(favourites_count=F("favourites_count") - 1)
+    audit_record(
+        actor=user,
+        action="broadcast.favourite.delete",
+        object_type="broadcast.favourite",
+        object_id=str(post_id),
+    )
+    return True
+
+
+@transaction.atomic
+def comment_create(
+    *, actor: User | None, post_id: int, text: str, parent_id: int | None = None
+) -> Comment:
+    user = _signed_in(actor)
+    text = _check_text("text", text, COMMENT_MAX_CHARS)
+    post = _visible_post(post_id)
+    parent = None
+    if parent_id is not None:
+        parent = Comment.objects.filter(pk=parent_id, post=post, hidden=False).first()
+        if parent is None:
+            raise _invalid("parent", _("要回复的评论不存在。"))
+    comment = Comment.objects.create(post=post, parent=parent, author=user, text=text)
+    Post.objects.filter(pk=post.pk).update(comments_count=F("comments_count") + 1)
+    audit_record(
+        actor=user,
+        action="broadcast.comment.create",
+        obj=comment,
+        organisation=post.account.organisation,
+    )
+    return comment
+
+
+@transaction.atomic
+def comment_hide(*, actor: User | None, comment_id: int, reason: str = "") -> Comment:
+    comment = (
+        Comment.objects.select_related("post__account__organisation").filter(pk=comment_id).first()
+    )
+    if comment is None:
+        raise NotFound(_("没有这条评论。"))
+    if actor is not None:
+        require(actor, "broadcast.comment.moderate", comment.post.account)
+    if comment.hidden:
+        return comment
+    comment.hidden = True
+    comment.save(update_fields=["hidden"])
+    Post.objects.filter(pk=comment.post_id).update(comments_count=F("comments_count") - 1)
+    audit_record(
+        actor=actor,
+        action="broadcast.comment.hide",
+        obj=comment,
+        purpose=reason,
+        organisation=comment.post.account.organisation,
+    )
+    return comment
+
+
+# Alerts ----------------------------------------------------------------------------------
+
+
+def alert_recipients(post: Post) -> Any:
+    """Signed-up residents whose community lies within one of the alert's target areas."""
+    in_areas = Q(pk__in=[])
+    for area in post.target_areas.all():
+        in_areas |= Q(path__startswith=area.path)
+    return User.objects.filter(
+        is_active=True,
+        resident__community__in=Organisation.objects.filter(in_areas).values("pk"),
+    )
+
+
+def alert_push(*, post_id: int) -> AlertPush:
+    """Sends the alert through the outbox at emergency priority (quiet hours do not hold it).
+    Idempotent: a second run finds the push already recorded, and the outbox's dedupe key
+    refuses a second dispatch even if two runs race."""
+    post = Post.objects.select_related("account__organisation").get(pk=post_id, is_alert=True)
+    existing = AlertPush.objects.filter(post=post, dispatch__isnull=False).first()
+    if existing is not None:
+        return existing
+    from civichub.notify.services import notification_send
+
+    with transaction.atomic():
+        dispatch = notification_send(
+            recipients=alert_recipients(post),
+            kind=ALERT,
+            priority="emergency",
+            context={
+                "event": post.cap_event,
+                "event_en": post.cap_event,
+                "account": post.account.name,
+                "account_en": post.account.name_en or post.account.name,
+                "text": post.text,
+                "text_en": post.text_en or post.text,
+                "instruction": post.cap_instruction,
+                "post_id": post.pk,
+            },
+            dedupe_key=f"broadcast.alert:{post.pk}",
+        )
+        push, _created = AlertPush.objects.update_or_create(
+            post=post, defaults={"dispatch": dispatch}
+        )
+        audit_record(
+            actor=None,
+            action="broadcast.alert.push",
+            obj=post,
+            changes={"dispatch": dispatch.pk, "recipients": dispatch.recipient_count},
+        )
+    return push

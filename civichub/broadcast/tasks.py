@@ -1,0 +1,16 @@
+"""Thin, idempotent tasks: load by id, call a service."""
+
+from __future__ import annotations
+
+from django_tasks import task
+
+from civichub.broadcast import services
+from civichub.core.context import acting
+
+
+@task(priority=50)
+def push_alert(post_id: int) -> int:
+    """Pushes an alert to the residents of its areas; returns the dispatch id."""
+    with acting(channel="task"):
+        push = services.alert_push(post_id=int(post_id))
+        return int(push.dispatch_id or 0)

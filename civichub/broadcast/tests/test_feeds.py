@@ -1,0 +1,52 @@
+"""Atom feeds per account and per category, read back with feedparser."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import feedparser
+import pytest
+from django.utils import timezone
+
+from civichub.broadcast import services
+
+pytestmark = pytest.mark.django_db
+
+
+def test_account_and_category_feeds_parse_and_alert_entries_link_their_cap_document(
+    bc: Any, client: Any, after_commit: Any
+) -> None:
+    news = services.post_publish(
+        actor=bc.police_publisher, account=bc.police, text="警方提示：谨防诈骗", category="safety"
+    )
+    with after_commit():
+        warning = services.post_publish(
+            actor=bc.police_publisher,
+            account=bc.police,
+            text="大雾预警",
+            category="weather",
+            target_area_ids=[bc.city.city.pk],
+            alert=services.AlertFields(
+                category="Met",
+                event="大雾",
+                urgency="Expected",
+                severity="Moderate",
+                certainty="Likely",
+                expires=timezone.now() + dt.timedelta(hours=3),
+            ),
+        )
+    response = client.get("/broadcast/@safe-qingshan/feed.atom")
+    assert response.status_code == 200
+    feed = feedparser.parse(response.content)
+    assert not feed.bozo, feed.bozo_exception
+    assert feed.feed.title == "平安青山"
+    assert [e.title for e in feed.entries] == ["大雾预警", "警方提示：谨防诈骗"]
+    cap_links = [link.href for link in feed.entries[0].links if link.type == "application/cap+xml"]
+    assert cap_links == [f"http://testserver/broadcast/posts/{warning.pk}/cap.xml"]
+    assert not [link for link in feed.entries[1].links if link.type == "application/cap+xml"]
+
+    category = feedparser.parse(client.get("/broadcast/category/safety/feed.atom").content)
+    assert not category.bozo
+    assert [e.link for e in category.entries] == [f"http://testserver/broadcast/posts/{news.pk}/"]
+    assert client.get("/broadcast/category/gossip/feed.atom").status_code == 404

@@ -1,0 +1,105 @@
+"""The pages: account, post with its thread, home feed, compose and alert compose with the CAP
+preview. Forms work without JavaScript: they post and redirect."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from civichub.broadcast import services
+from civichub.broadcast.models import Post
+from civichub.notify.models import Notification
+
+pytestmark = pytest.mark.django_db
+
+
+def signed_in(user: Any) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_resident_follows_an_account_and_sees_its_posts_on_the_home_feed(bc: Any) -> None:
+    client = signed_in(bc.resident_a)
+    page = client.get("/broadcast/@safe-qingshan/")
+    assert page.status_code == 200 and "平安青山" in page.content.decode()
+    assert client.post("/broadcast/@safe-qingshan/follow/").status_code == 302
+    services.post_publish(
+        actor=bc.police_publisher, account=bc.police, text="假期高速免费通行", category="traffic"
+    )
+    home = client.get("/broadcast/").content.decode()
+    assert "假期高速免费通行" in home
+
+
+def test_repost_favourite_and_comment_through_the_post_page(bc: Any) -> None:
+    post = services.post_publish(
+        actor=bc.police_publisher, account=bc.police, text="道路封闭通知", category="road_closure"
+    )
+    client = signed_in(bc.resident_a)
+    url = f"/broadcast/posts/{post.pk}/"
+    client.post(url + "repost/", {"comment": "扩散"})
+    again = client.post(url + "repost/", follow=True).content.decode()
+    assert "您已转发过这条发布。" in again
+    client.post(url + "favourite/")
+    client.post(url + "comment/", {"text": "几点恢复？"})
+    post.refresh_from_db()
+    assert (post.reposts_count, post.favourites_count, post.comments_count) == (1, 1, 1)
+    assert "几点恢复？" in client.get(url).content.decode()
+
+
+def test_publisher_composes_a_scheduled_post(bc: Any) -> None:
+    client = signed_in(bc.police_publisher)
+    assert client.get("/broadcast/@safe-qingshan/compose/").status_code == 200
+    later = (timezone.localtime() + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    response = client.post(
+        "/broadcast/@safe-qingshan/compose/",
+        {"text": "明日演练", "category": "notice", "publish_at": later},
+    )
+    assert response.status_code == 302
+    assert Post.objects.get().published_at > timezone.now()
+    too_long = client.post(
+        "/broadcast/@safe-qingshan/compose/", {"text": "长" * 501, "category": "notice"}
+    )
+    assert too_long.status_code == 422 and "500" in too_long.content.decode()
+
+
+def test_residents_may_not_open_the_compose_page(bc: Any) -> None:
+    assert signed_in(bc.resident_a).get("/broadcast/@safe-qingshan/compose/").status_code == 403
+
+
+def test_alert_compose_previews_the_cap_document_then_publishes_and_pushes(
+    bc: Any, after_commit: Any
+) -> None:
+    client = signed_in(bc.police_publisher)
+    expires = (timezone.localtime() + dt.timedelta(hours=4)).strftime("%Y-%m-%dT%H:%M")
+    form = {
+        "text": "东湖区燃气泄漏，请撤离。",
+        "category": "safety",
+        "target_areas": [str(bc.city.district_a.pk)],
+        "cap_event": "燃气泄漏",
+        "cap_category": "Safety",
+        "cap_urgency": "Immediate",
+        "cap_severity": "Severe",
+        "cap_certainty": "Observed",
+        "cap_expires": expires,
+        "cap_instruction": "立即撤离",
+    }
+    preview = client.post("/broadcast/@safe-qingshan/alert/", {**form, "preview": "1"})
+    assert preview.status_code == 200
+    assert "&lt;cap:msgType&gt;Alert" in preview.content.decode() or "msgType&gt;Alert" in (
+        preview.content.decode()
+    )
+    assert not Post.objects.exists()
+    with after_commit():
+        response = client.post("/broadcast/@safe-qingshan/alert/", form)
+    assert response.status_code == 302
+    post = Post.objects.get()
+    assert post.is_alert
+    assert Notification.objects.filter(recipient=bc.resident_a).exists()
+    assert not Notification.objects.filter(recipient=bc.resident_b).exists()
+    report = client.get(f"/broadcast/posts/{post.pk}/").content.decode()
+    assert "送达情况" in report

@@ -1,0 +1,17 @@
+from django.urls import path
+
+from civichub.broadcast import views
+
+app_name = "broadcast"
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("category/<slug:category>/feed.atom", views.category_feed, name="category_feed"),
+    path("posts/<int:post_id>/", views.post, name="post"),
+    path("posts/<int:post_id>/cap.xml", views.cap, name="cap"),
+    path("posts/<int:post_id>/<slug:action>/", views.interact, name="interact"),
+    path("@<slug:handle>/", views.account, name="account"),
+    path("@<slug:handle>/feed.atom", views.account_feed, name="account_feed"),
+    path("@<slug:handle>/follow/", views.follow, name="follow"),
+    path("@<slug:handle>/compose/", views.compose, name="compose"),
+    path("@<slug:handle>/alert/", views.compose, {"alert": True}, name="compose_alert"),
+]

@@ -1,0 +1,315 @@
+"""Pages: thin, calling the same services and selectors as the API. No JavaScript needed:
+every action is a form that posts and redirects back."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from civichub.broadcast import selectors, services
+from civichub.broadcast.cap import CONTENT_TYPE, cap_document
+from civichub.broadcast.feeds import atom_feed
+from civichub.broadcast.models import (
+    BroadcastAccount,
+    CapCategory,
+    Category,
+    Certainty,
+    Follow,
+    Post,
+    Severity,
+    Urgency,
+)
+from civichub.core.errors import DomainError, NotFound, ValidationFailed
+from civichub.core.models import Organisation, User
+from civichub.core.permissions import allowed
+from civichub.core.views import domain_errors_as_http
+
+
+def _user(request: HttpRequest) -> User | None:
+    user = request.user
+    return user if isinstance(user, User) and user.is_authenticated else None
+
+
+def post_url(request: HttpRequest, post: Post) -> str:
+    return request.build_absolute_uri(reverse("broadcast:post", args=[post.pk]))
+
+
+def cap_url(request: HttpRequest, post: Post) -> str:
+    return request.build_absolute_uri(reverse("broadcast:cap", args=[post.pk]))
+
+
+@login_required
+@domain_errors_as_http
+def home(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    assert user is not None
+    page = selectors.home_feed(user, cursor=request.GET.get("cursor") or None)
+    followed = BroadcastAccount.objects.filter(
+        pk__in=Follow.objects.filter(user=user).values("account_id")
+    ).order_by("name")
+    return render(
+        request,
+        "broadcast/home.html",
+        {"page": page, "followed": followed, "categories": Category.choices},
+    )
+
+
+@domain_errors_as_http
+def account(request: HttpRequest, handle: str) -> HttpResponse:
+    account = selectors.account_get(handle)
+    user = _user(request)
+    page = selectors.account_timeline(account, cursor=request.GET.get("cursor") or None)
+    following = bool(user and Follow.objects.filter(user=user, account=account).exists())
+    return render(
+        request,
+        "broadcast/account.html",
+        {
+            "account": account,
+            "page": page,
+            "following": following,
+            "may_publish": allowed(user, "broadcast.post.publish", account),
+        },
+    )
+
+
+@domain_errors_as_http
+def post(request: HttpRequest, post_id: int) -> HttpResponse:
+    post = selectors.post_get(post_id)
+    user = _user(request)
+    context: dict[str, Any] = {
+        "post": post,
+        "comments": selectors.thread(post),
+        "revisions": post.revisions.order_by("-replaced_at"),
+        "may_publish": allowed(user, "broadcast.post.publish", post.account),
+    }
+    if post.is_alert and context["may_publish"]:
+        context["report"] = selectors.delivery_report(post)
+    return render(request, "broadcast/post.html", context)
+
+
+def _back(request: HttpRequest, fallback: str) -> HttpResponseRedirect:
+    return HttpResponseRedirect(fallback)
+
+
+@login_required
+@require_POST
+@domain_errors_as_http
+def interact(request: HttpRequest, post_id: int, action: str) -> HttpResponse:
+    user = _user(request)
+    target = reverse("broadcast:post", args=[post_id])
+    try:
+        if action == "repost":
+            services.repost_create(
+                actor=user, post_id=post_id, comment=request.POST.get("comment", "")
+            )
+            messages.success(request, _("已转发。"))
+        elif action == "favourite":
+            services.favourite_create(actor=user, post_id=post_id)
+            messages.success(request, _("已收藏。"))
+        elif action == "comment":
+            parent = request.POST.get("parent") or None
+            services.comment_create(
+                actor=user,
+                post_id=post_id,
+                text=request.POST.get("text", ""),
+                parent_id=int(parent) if parent and parent.isdigit() else None,
+            )
+            messages.success(request, _("评论已发表。"))
+        elif action == "hide":
+            services.comment_hide(actor=user, comment_id=int(request.POST.get("comment_id", 0)))
+            messages.success(request, _("评论已隐藏。"))
+        elif action == "retract":
+            services.post_retract(actor=user, post_id=post_id)
+            messages.success(request, _("已撤回。"))
+        else:
+            raise NotFound(_("没有这个操作。"))
+    except (ValidationFailed, DomainError) as exc:
+        if isinstance(exc, NotFound):
+            raise
+        messages.error(request, exc.message)
+    return _back(request, target)
+
+
+@login_required
+@require_POST
+@domain_errors_as_http
+def follow(request: HttpRequest, handle: str) -> HttpResponse:
+    account = selectors.account_get(handle)
+    if request.POST.get("unfollow"):
+        services.follow_delete(actor=_user(request), account_id=account.pk)
+        messages.success(request, _("已取消关注。"))
+    else:
+        services.follow_create(actor=_user(request), account_id=account.pk)
+        messages.success(request, _("已关注。"))
+    return HttpResponseRedirect(reverse("broadcast:account", args=[handle]))
+
+
+def _parse_time(value: str) -> dt.datetime | None:
+    if not value:
+        return None
+    parsed = parse_datetime(value)
+    if parsed is None:
+        message = _("时间格式无效。")
+        raise ValidationFailed(message, errors={"time": [message]})
+    return timezone.make_aware(parsed) if timezone.is_naive(parsed) else parsed
+
+
+class _Preview(Exception):
+    """The compose form asked for a preview: nothing is saved."""
+
+
+def _cap_preview(
+    request: HttpRequest,
+    account: BroadcastAccount,
+    data: Any,
+    fields: services.AlertFields,
+    area_ids: list[int],
+) -> str:
+    draft = Post(
+        pk=0,
+        account=account,
+        text=data.get("text", ""),
+        text_en=data.get("text_en", ""),
+        published_at=timezone.now(),
+        is_alert=True,
+        cap_category=fields.category,
+        cap_event=fields.event,
+        cap_urgency=fields.urgency,
+        cap_severity=fields.severity,
+        cap_certainty=fields.certainty,
+        cap_expires=fields.expires,
+        cap_instruction=fields.instruction,
+    )
+    areas = list(Organisation.objects.filter(pk__in=area_ids))
+    document = cap_document(draft, sender=request.get_host(), web="", areas=areas)
+    return document.decode()
+
+
+@login_required
+@domain_errors_as_http
+def compose(request: HttpRequest, handle: str, alert: bool = False) -> HttpResponse:
+    account = selectors.account_get(handle)
+    user = _user(request)
+    action = "broadcast.alert.publish" if alert else "broadcast.post.publish"
+    if not allowed(user, action, account):
+        from django.core.exceptions import PermissionDenied
+
+        raise PermissionDenied
+    areas = (
+        Organisation.objects.filter(
+            path__startswith=account.organisation.path.rsplit("/", 2)[0] + "/"
+        )
+        .exclude(kind="department")
+        .order_by("path")
+    )
+    data = request.POST if request.method == "POST" else None
+    error = ""
+    preview = ""
+    if data is not None:
+        try:
+            fields = (
+                services.AlertFields(
+                    category=data.get("cap_category", ""),
+                    event=data.get("cap_event", ""),
+                    urgency=data.get("cap_urgency", ""),
+                    severity=data.get("cap_severity", ""),
+                    certainty=data.get("cap_certainty", ""),
+                    expires=_parse_time(data.get("cap_expires", "")) or timezone.now(),
+                    instruction=data.get("cap_instruction", ""),
+                )
+                if alert
+                else None
+            )
+            area_ids = [int(a) for a in data.getlist("target_areas") if a.isdigit()]
+            if fields is not None and data.get("preview"):
+                preview = _cap_preview(request, account, data, fields, area_ids)
+                raise _Preview
+            created = services.post_publish(
+                actor=user,
+                account=account,
+                text=data.get("text", ""),
+                text_en=data.get("text_en", ""),
+                category=data.get("category", ""),
+                target_area_ids=area_ids,
+                publish_at=None if alert else _parse_time(data.get("publish_at", "")),
+                alert=fields,
+            )
+            messages.success(request, _("已发布。"))
+            return HttpResponseRedirect(reverse("broadcast:post", args=[created.pk]))
+        except ValidationFailed as exc:
+            error = exc.message
+        except _Preview:
+            pass
+    return render(
+        request,
+        "broadcast/compose.html",
+        {
+            "account": account,
+            "alert": alert,
+            "areas": areas,
+            "categories": Category.choices,
+            "cap_categories": CapCategory.values,
+            "urgencies": Urgency.values,
+            "severities": Severity.values,
+            "certainties": Certainty.values,
+            "data": data or {},
+            "error": error,
+            "preview": preview,
+        },
+        status=422 if error else 200,
+    )
+
+
+@domain_errors_as_http
+def cap(request: HttpRequest, post_id: int) -> HttpResponse:
+    post = selectors.post_get(post_id)
+    if not post.is_alert:
+        raise NotFound(_("这条发布不是预警。"))
+    document = cap_document(post, sender=request.get_host(), web=post_url(request, post))
+    return HttpResponse(document, content_type=CONTENT_TYPE)
+
+
+def _atom(request: HttpRequest, *, title: str, page_url: str, posts: list[Post]) -> HttpResponse:
+    document = atom_feed(
+        feed_id=request.build_absolute_uri(),
+        title=title,
+        self_url=request.build_absolute_uri(),
+        page_url=request.build_absolute_uri(page_url),
+        posts=posts,
+        post_url=lambda p: post_url(request, p),
+        cap_url=lambda p: cap_url(request, p),
+    )
+    return HttpResponse(document, content_type="application/atom+xml; charset=utf-8")
+
+
+@domain_errors_as_http
+def account_feed(request: HttpRequest, handle: str) -> HttpResponse:
+    account = selectors.account_get(handle)
+    page = selectors.account_timeline(account, limit=50)
+    return _atom(
+        request,
+        title=account.name,
+        page_url=reverse("broadcast:account", args=[handle]),
+        posts=page.posts,
+    )
+
+
+@domain_errors_as_http
+def category_feed(request: HttpRequest, category: str) -> HttpResponse:
+    labels = dict(Category.choices)
+    if category not in labels:
+        raise NotFound(_("没有这个类别。"))
+    page = selectors.category_timeline(category, limit=50)
+    return _atom(
+        request, title=str(labels[category]), page_url=reverse("broadcast:home"), posts=page.posts
+    )
