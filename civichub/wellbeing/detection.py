@@ -142,7 +142,7 @@ class Rules:
     night_end_hour: int = 5
     night_rare_probability: float = 0.15
     night_min_hours: float = 1.5
-    first_use_grace_hours: float = 2.0
+    first_use_grace_hours: float = 2.5
     level_change_ratio: float = 2.5
     level_change_days: int = 3
 
@@ -378,8 +378,11 @@ class WellbeingDetector:
         night = r.night_start_hour <= hour < r.night_end_hour
         # Nights are alike through the week, so the rarity is judged over all seven of them.
         rare = s.p_active[:, hour::24].mean(axis=1) < r.night_rare_probability
+        # At night a single flush is a toilet visit; lights, a kettle, the stove or water running
+        # in two half hours together are someone up and about.
+        up_at_night = elec_use | gas_use | (water_use & (s.water_run >= 2))
         s.night_run = np.where(
-            night & activity & rare, s.night_run + 1, np.where(observed, 0, s.night_run)
+            night & up_at_night & rare, s.night_run + 1, np.where(observed, 0, s.night_run)
         )
 
         # First use of the activity day.
