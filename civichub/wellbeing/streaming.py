@@ -32,7 +32,7 @@ Float = npt.NDArray[np.float64]
 @dataclass(frozen=True)
 class StreamingSettings:
     fast_half_life: float = 8.0
-    slow_half_life: float = 200.0
+    slow_half_life: float = 50.0
     short_window: int = 6
     history: int = 600
     warmup: int = 100
