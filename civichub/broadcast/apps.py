@@ -17,6 +17,8 @@ class BroadcastConfig(CivicModuleConfig):
     manifest = ModuleManifest(
         url_prefix="broadcast/",
         urls="civichub.broadcast.urls",
+        api_router="civichub.broadcast.api:router",
+        api_prefix="/broadcast/",
         roles=ROLES,
         actions=ACTIONS,
         nav=[NavItem(_("关注动态"), "broadcast:home", "broadcast.interact", order=70)],

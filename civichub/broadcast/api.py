@@ -1,0 +1,353 @@
+"""Broadcast's API at /api/broadcast/: accounts, posts, the home feed, reposts, favourites,
+comments and alerts. Thin: parse, call a selector or service, shape the answer."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from django.http import HttpRequest
+from ninja import Field, Query, Router, Schema, Status
+
+from civichub.broadcast import selectors, services
+from civichub.broadcast.models import BroadcastAccount, Comment, Post
+from civichub.core.models import User
+from civichub.core.permissions import require
+
+router = Router(tags=["broadcast"])
+
+CategoryKey = Literal[
+    "traffic", "road_closure", "safety", "weather", "public_health", "news", "notice"
+]
+
+
+def _user(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User)
+    return user
+
+
+class AccountOut(Schema):
+    id: int
+    handle: str
+    name: str
+    name_en: str
+    description: str
+    verified: bool
+    organisation_id: int
+    followers_count: int
+    posts_count: int
+
+
+class AlertOut(Schema):
+    category: str
+    event: str
+    urgency: str
+    severity: str
+    certainty: str
+    expires: dt.datetime | None
+    instruction: str
+    cap_url: str
+
+
+class PostOut(Schema):
+    id: int
+    account: str
+    text: str
+    text_en: str
+    category: str
+    state: str
+    published_at: dt.datetime
+    edited_at: dt.datetime | None
+    target_area_ids: list[int]
+    reposts_count: int
+    favourites_count: int
+    comments_count: int
+    alert: AlertOut | None
+
+
+class FeedOut(Schema):
+    posts: list[PostOut]
+    next_cursor: str | None
+
+
+class CursorQuery(Schema):
+    cursor: str | None = None
+    limit: int = Field(20, ge=1, le=100)
+
+
+def _account_out(account: BroadcastAccount) -> AccountOut:
+    return AccountOut(
+        id=account.pk,
+        handle=account.handle,
+        name=account.name,
+        name_en=account.name_en,
+        description=account.description,
+        verified=account.verified,
+        organisation_id=account.organisation_id,
+        followers_count=account.followers_count,
+        posts_count=account.posts_count,
+    )
+
+
+def _post_out(request: HttpRequest, post: Post, areas: list[int] | None = None) -> PostOut:
+    alert = None
+    if post.is_alert:
+        alert = AlertOut(
+            category=post.cap_category,
+            event=post.cap_event,
+            urgency=post.cap_urgency,
+            severity=post.cap_severity,
+            certainty=post.cap_certainty,
+            expires=post.cap_expires,
+            instruction=post.cap_instruction,
+            cap_url=request.build_absolute_uri(f"/broadcast/posts/{post.pk}/cap.xml"),
+        )
+    return PostOut(
+        id=post.pk,
+        account=post.account.handle,
+        text=post.text,
+        text_en=post.text_en,
+        category=post.category,
+        state=post.state,
+        published_at=post.published_at,
+        edited_at=post.edited_at,
+        target_area_ids=areas if areas is not None else [a.pk for a in post.target_areas.all()],
+        reposts_count=post.reposts_count,
+        favourites_count=post.favourites_count,
+        comments_count=post.comments_count,
+        alert=alert,
+    )
+
+
+def _feed_out(request: HttpRequest, page: selectors.FeedPage) -> FeedOut:
+    return FeedOut(posts=[_post_out(request, p) for p in page.posts], next_cursor=page.next_cursor)
+
+
+@router.get("/accounts/{handle}", response=AccountOut, auth=None, summary="A broadcast account")
+def account_get(request: HttpRequest, handle: str) -> AccountOut:
+    return _account_out(selectors.account_get(handle))
+
+
+@router.get("/accounts/{handle}/posts", response=FeedOut, auth=None, summary="An account's posts")
+def account_posts(request: HttpRequest, handle: str, query: Query[CursorQuery]) -> FeedOut:
+    account = selectors.account_get(handle)
+    page = selectors.account_timeline(account, cursor=query.cursor, limit=query.limit)
+    return _feed_out(request, page)
+
+
+class AlertIn(Schema):
+    category: str
+    event: str
+    urgency: str
+    severity: str
+    certainty: str
+    expires: dt.datetime
+    instruction: str = ""
+
+
+class PostIn(Schema):
+    text: str
+    text_en: str = ""
+    category: CategoryKey
+    target_area_ids: list[int] = []
+    publish_at: dt.datetime | None = None
+    alert: AlertIn | None = None
+
+
+@router.post(
+    "/accounts/{handle}/posts",
+    response={201: PostOut},
+    summary="Publish a post or an alert (publishers of the account's organisation)",
+)
+def post_publish(request: HttpRequest, handle: str, payload: PostIn) -> Status[PostOut]:
+    account = selectors.account_get(handle)
+    alert = services.AlertFields(**payload.alert.dict()) if payload.alert else None
+    post = services.post_publish(
+        actor=_user(request),
+        account=account,
+        text=payload.text,
+        text_en=payload.text_en,
+        category=payload.category,
+        target_area_ids=payload.target_area_ids,
+        publish_at=payload.publish_at,
+        alert=alert,
+    )
+    return Status(201, _post_out(request, post))
+
+
+class FollowOut(Schema):
+    account: str
+    following: bool
+
+
+@router.post("/accounts/{handle}/follow", response=FollowOut, summary="Follow an account")
+def follow(request: HttpRequest, handle: str) -> FollowOut:
+    account = selectors.account_get(handle)
+    services.follow_create(actor=_user(request), account_id=account.pk)
+    return FollowOut(account=handle, following=True)
+
+
+@router.delete("/accounts/{handle}/follow", response=FollowOut, summary="Unfollow an account")
+def unfollow(request: HttpRequest, handle: str) -> FollowOut:
+    account = selectors.account_get(handle)
+    services.follow_delete(actor=_user(request), account_id=account.pk)
+    return FollowOut(account=handle, following=False)
+
+
+@router.get("/home", response=FeedOut, summary="The followed accounts' posts, newest first")
+def home(request: HttpRequest, query: Query[CursorQuery]) -> FeedOut:
+    page = selectors.home_feed(_user(request), cursor=query.cursor, limit=query.limit)
+    return _feed_out(request, page)
+
+
+@router.get("/posts/{post_id}", response=PostOut, auth=None, summary="A post")
+def post_get(request: HttpRequest, post_id: int) -> PostOut:
+    return _post_out(request, selectors.post_get(post_id))
+
+
+class EditIn(Schema):
+    text: str
+    text_en: str | None = None
+
+
+@router.patch("/posts/{post_id}", response=PostOut, summary="Edit a post (history kept)")
+def post_edit(request: HttpRequest, post_id: int, payload: EditIn) -> PostOut:
+    post = services.post_edit(
+        actor=_user(request), post_id=post_id, text=payload.text, text_en=payload.text_en
+    )
+    return _post_out(request, post)
+
+
+class RetractIn(Schema):
+    reason: str = ""
+
+
+@router.post("/posts/{post_id}/retract", response=PostOut, summary="Retract a post")
+def post_retract(request: HttpRequest, post_id: int, payload: RetractIn) -> PostOut:
+    post = services.post_retract(actor=_user(request), post_id=post_id, reason=payload.reason)
+    return _post_out(request, post)
+
+
+class RepostIn(Schema):
+    comment: str = ""
+
+
+class CountsOut(Schema):
+    post_id: int
+    reposts_count: int
+    favourites_count: int
+    comments_count: int
+
+
+def _counts(post_id: int) -> CountsOut:
+    post = selectors.post_get(post_id)
+    return CountsOut(
+        post_id=post.pk,
+        reposts_count=post.reposts_count,
+        favourites_count=post.favourites_count,
+        comments_count=post.comments_count,
+    )
+
+
+@router.post(
+    "/posts/{post_id}/reposts",
+    response={201: CountsOut},
+    summary="Repost (once per resident; a repeat is 409)",
+)
+def repost(request: HttpRequest, post_id: int, payload: RepostIn) -> Status[CountsOut]:
+    services.repost_create(actor=_user(request), post_id=post_id, comment=payload.comment)
+    return Status(201, _counts(post_id))
+
+
+@router.delete("/posts/{post_id}/reposts", response=CountsOut, summary="Undo a repost")
+def unrepost(request: HttpRequest, post_id: int) -> CountsOut:
+    services.repost_delete(actor=_user(request), post_id=post_id)
+    return _counts(post_id)
+
+
+@router.post("/posts/{post_id}/favourites", response=CountsOut, summary="Favourite a post")
+def favourite(request: HttpRequest, post_id: int) -> CountsOut:
+    services.favourite_create(actor=_user(request), post_id=post_id)
+    return _counts(post_id)
+
+
+@router.delete("/posts/{post_id}/favourites", response=CountsOut, summary="Undo a favourite")
+def unfavourite(request: HttpRequest, post_id: int) -> CountsOut:
+    services.favourite_delete(actor=_user(request), post_id=post_id)
+    return _counts(post_id)
+
+
+class CommentOut(Schema):
+    id: int
+    parent_id: int | None
+    text: str
+    created_at: dt.datetime
+    depth: int
+
+
+class CommentIn(Schema):
+    text: str
+    parent_id: int | None = None
+
+
+def _depth(comment: Comment) -> int:
+    depth, parent = 0, comment.parent
+    while parent is not None:
+        depth, parent = depth + 1, parent.parent
+    return depth
+
+
+def _comment_out(comment: Comment) -> CommentOut:
+    return CommentOut(
+        id=comment.pk,
+        parent_id=comment.parent_id,
+        text=comment.text,
+        created_at=comment.created_at,
+        depth=getattr(comment, "depth", None) or _depth(comment),
+    )
+
+
+@router.get(
+    "/posts/{post_id}/comments",
+    response=list[CommentOut],
+    auth=None,
+    summary="A post's thread; replies follow their parent",
+)
+def comments(request: HttpRequest, post_id: int) -> list[CommentOut]:
+    return [_comment_out(c) for c in selectors.thread(selectors.post_get(post_id))]
+
+
+@router.post("/posts/{post_id}/comments", response={201: CommentOut}, summary="Comment or reply")
+def comment(request: HttpRequest, post_id: int, payload: CommentIn) -> Status[CommentOut]:
+    created = services.comment_create(
+        actor=_user(request), post_id=post_id, text=payload.text, parent_id=payload.parent_id
+    )
+    return Status(201, _comment_out(created))
+
+
+@router.post(
+    "/comments/{comment_id}/hide", response=CommentOut, summary="Hide a comment (publishers)"
+)
+def comment_hide(request: HttpRequest, comment_id: int) -> CommentOut:
+    return _comment_out(services.comment_hide(actor=_user(request), comment_id=comment_id))
+
+
+class DeliveryReportOut(Schema):
+    recipients: int
+    queued: int
+    sending: int
+    sent: int
+    failed: int
+    deferred: int
+
+
+@router.get(
+    "/posts/{post_id}/delivery-report",
+    response=DeliveryReportOut,
+    summary="An alert's push: recipients and deliveries by state (publishers)",
+)
+def delivery_report(request: HttpRequest, post_id: int) -> DeliveryReportOut:
+    post = selectors.post_get(post_id)
+    require(_user(request), "broadcast.post.publish", post.account)
+    return DeliveryReportOut(**selectors.delivery_report(post))
