@@ -8,6 +8,7 @@ from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, ValidationError
 from ninja.security import HttpBearer, SessionAuth
@@ -158,7 +159,7 @@ def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespons
         status=422,
         code="validation_failed",
         title="Validation failed",
-        detail="The request is not valid; see errors.",
+        detail=_("请求内容有误，详见 errors。"),
         errors=_pydantic_errors(exc),
     )
 
@@ -170,8 +171,10 @@ def _authentication_error(request: HttpRequest, exc: AuthenticationError) -> Htt
         status=401,
         code="not_authenticated",
         title="Authentication required",
-        detail="Sign in, or send a valid bearer token; cookie sessions need the "
-        "X-CSRFToken header on writes.",
+        detail=_(
+            "请先登录，或发送有效的 Bearer 令牌；"
+            "使用 Cookie 会话时，写操作须带 X-CSRFToken 请求头。"
+        ),
     )
 
 
@@ -182,7 +185,7 @@ def _authorization_error(request: HttpRequest, exc: AuthorizationError) -> HttpR
         status=403,
         code="permission_denied",
         title="Permission denied",
-        detail=str(exc) or "Not allowed.",
+        detail=str(exc) or _("不允许执行此操作。"),
     )
 
 
@@ -204,7 +207,7 @@ def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
         status=404,
         code="not_found",
         title="Not found",
-        detail=str(exc) or "No such resource.",
+        detail=str(exc) or _("没有这个资源。"),
     )
 
 
@@ -218,7 +221,7 @@ def _server_error(request: HttpRequest, exc: Exception) -> HttpResponse:
         status=500,
         code="server_error",
         title="Internal error",
-        detail="Something went wrong on our side; it has been logged.",
+        detail=_("服务器出错了，已记录，请稍后再试。"),
         request_id=request_id,
     )
 

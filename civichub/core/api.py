@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Literal
 
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 
 from civichub.core import selectors, services
@@ -85,7 +86,7 @@ def token_revoke(request: HttpRequest, token_id: int) -> Status[None]:
     user = _user(request)
     token = ApiToken.objects.filter(pk=token_id, user=user).first()
     if token is None:
-        raise NotFound(f"No token {token_id}.")
+        raise NotFound(_("没有编号为 %(pk)s 的令牌。") % {"pk": token_id})
     services.api_token_revoke(actor=user, token=token)
     return Status(204, None)
 
@@ -305,6 +306,6 @@ def permission_check(
     try:
         action_def(action)
     except LookupError:
-        raise NotFound(f"No permission action {action}.") from None
+        raise NotFound(_("没有名为 %(action)s 的权限操作。") % {"action": action}) from None
     obj = selectors.organisation_get(pk=organisation_id) if organisation_id else None
     return PermissionCheckOut(action=action, allowed=allowed(_user(request), action, obj))

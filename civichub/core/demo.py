@@ -31,6 +31,7 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext
 from tqdm import tqdm
 
 from civichub.core import crypto, services
@@ -585,7 +586,11 @@ def _select(tree: Sequence[OrganisationPlan], size: str) -> tuple[OrganisationPl
 def plan_city(*, size: str = "small", seed: int = DEFAULT_SEED) -> CityPlan:
     """The whole demo city as data, without touching the database."""
     if size not in SIZES:
-        raise ValidationFailed(f"Unknown demo size {size!r}.", errors={"size": list(SIZES)})
+        message = gettext("未知的演示规模：%(size)s（可选 %(sizes)s）。") % {
+            "size": size,
+            "sizes": ", ".join(SIZES),
+        }
+        raise ValidationFailed(message, errors={"size": [message]})
     organisations = _select(_full_tree(seed), size)
     communities = [o for o in organisations if o.kind == OrganisationKind.COMMUNITY]
     rng = Random(f"{seed}:{size}:counts")
@@ -822,10 +827,7 @@ def seed_city(
     """Builds the demo city in an empty database and returns what was created."""
     plan = plan_city(size=size, seed=seed)
     if not database_is_empty():
-        raise Conflict(
-            "The database already holds organisations; the demo city is only seeded "
-            "into an empty database."
-        )
+        raise Conflict(gettext("数据库中已有组织机构，演示城市只能写入空数据库。"))
     started = time.perf_counter()
     summary = SeedSummary(size=size, seed=seed)
 
@@ -945,7 +947,8 @@ def _resident_values(community: Organisation, person: ResidentPlan) -> dict[str,
     """The same checks and derived fields as `services.resident_create`, without the per-row
     duplicate query (the import checks a whole batch at once)."""
     if not person.name.strip():
-        raise ValidationFailed("Name is required.", errors={"name": ["required"]})
+        message = gettext("请填写姓名。")
+        raise ValidationFailed(message, errors={"name": [message]})
     values = services.resident_derived_fields(
         community=community,
         latitude=person.latitude,
@@ -1094,10 +1097,8 @@ def _insert_batch(
         Resident.objects.filter(identity_hash__in=hashes).values_list("identity_hash", flat=True)
     )
     if duplicates or len(set(hashes)) != len(hashes):
-        raise Conflict(
-            "A resident with this identity number is already registered.",
-            errors={"identity_number": ["already registered"]},
-        )
+        message = gettext("已有居民登记了这个身份证号。")
+        raise Conflict(message, errors={"identity_number": [message]})
     residents = [Resident(**row) for _, rows in values for row in rows]
     Resident.objects.bulk_create(residents)
     first: dict[str, Resident] = {}

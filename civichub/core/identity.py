@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from django.utils.translation import gettext as _
+
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
 _PATTERN = re.compile(r"^\d{17}[\dX]$")
@@ -16,15 +18,16 @@ def check_digit(first17: str) -> str:
 
 
 def identity_number_error(value: str) -> str | None:
-    """Returns why the number is invalid, or None when it is valid."""
+    """Returns why the number is invalid (a sentence in the active language), or None when it is
+    valid."""
     if not _PATTERN.match(value):
-        return "must be 17 digits followed by a digit or X"
+        return _("身份证号应为 17 位数字加 1 位数字或字母 X。")
     try:
         dt.date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     except ValueError:
-        return "contains an impossible date of birth"
+        return _("身份证号中的出生日期不存在。")
     if check_digit(value[:17]) != value[17]:
-        return "check digit does not match"
+        return _("身份证号的校验位不符。")
     return None
 
 

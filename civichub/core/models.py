@@ -8,6 +8,7 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class OrganisationKind(models.TextChoices):
@@ -64,7 +65,7 @@ class Organisation(models.Model):
     class Meta:
         ordering: ClassVar[list[str]] = ["path"]
         verbose_name = _("组织机构")
-        verbose_name_plural = _("组织机构")
+        verbose_name_plural = pgettext_lazy("plural", "组织机构")
 
     def __str__(self) -> str:
         return self.name
@@ -112,8 +113,8 @@ class Resident(models.Model):
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
-        verbose_name = _("居民")
-        verbose_name_plural = _("居民")
+        verbose_name = pgettext_lazy("singular", "居民")
+        verbose_name_plural = pgettext_lazy("plural", "居民")
         indexes: ClassVar[list[models.Index]] = [models.Index(fields=["community", "name"])]
 
     def __str__(self) -> str:
@@ -144,7 +145,7 @@ class User(AbstractUser):
     class Meta(AbstractUser.Meta):  # type: ignore[name-defined]
         swappable = "AUTH_USER_MODEL"
         verbose_name = _("账号")
-        verbose_name_plural = _("账号")
+        verbose_name_plural = pgettext_lazy("plural", "账号")
 
     def display_name(self) -> str:
         full = f"{self.last_name}{self.first_name}".strip()
@@ -168,7 +169,7 @@ class RoleAssignment(models.Model):
             )
         ]
         verbose_name = _("角色授权")
-        verbose_name_plural = _("角色授权")
+        verbose_name_plural = pgettext_lazy("plural", "角色授权")
 
     def __str__(self) -> str:
         return f"{self.user} · {self.role} @ {self.organisation}"
@@ -187,7 +188,7 @@ class ApiToken(models.Model):
 
     class Meta:
         verbose_name = _("接口令牌")
-        verbose_name_plural = _("接口令牌")
+        verbose_name_plural = pgettext_lazy("plural", "接口令牌")
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
@@ -223,8 +224,8 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering: ClassVar[list[str]] = ["-at", "-id"]
-        verbose_name = _("审计记录")
-        verbose_name_plural = _("审计记录")
+        verbose_name = pgettext_lazy("singular", "审计记录")
+        verbose_name_plural = pgettext_lazy("plural", "审计记录")
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.object_type}"

@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import Any, TypeVar
 
 from django.db.models import Model, Q, QuerySet
+from django.utils.translation import gettext as _
 
 from civichub.core import registry
 from civichub.core.errors import NotAuthenticated, PermissionDenied
@@ -100,8 +101,10 @@ def require(user: Any, action: str, obj: Any = None) -> None:
     if allowed(user, action, obj):
         return
     if not getattr(user, "is_authenticated", False):
-        raise NotAuthenticated("Sign in to continue.")
-    raise PermissionDenied(f"You may not do '{action}' here.", action=action)
+        raise NotAuthenticated(_("请先登录。"))
+    raise PermissionDenied(
+        _("您无权在此执行该操作（%(action)s）。") % {"action": action}, action=action
+    )
 
 
 def granted_paths(user: Any, action: str) -> list[str]:
@@ -124,7 +127,7 @@ def scope_filter(
     in_tree = Q(pk__in=[])
     for path in paths:
         in_tree |= Q(path__startswith=path)
-    relation, _, last = path_field.rpartition("__")
+    relation, _sep, last = path_field.rpartition("__")
     if relation and last == "path":
         # Select the organisations first and filter by their ids: a LIKE through the join would
         # scan every row of a large table (every resident of a city).

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
 
 from civichub.core import crypto
 from civichub.core.audit import audit_record
@@ -22,9 +23,8 @@ DEFAULT_PURPOSE = "casework"
 def _purpose(purpose: str) -> str:
     purpose = purpose.strip()
     if not purpose:
-        raise ValidationFailed(
-            "State the purpose of viewing personal data.", errors={"purpose": ["required"]}
-        )
+        message = _("请说明查看个人信息的事由。")
+        raise ValidationFailed(message, errors={"purpose": [message]})
     return purpose
 
 
@@ -43,14 +43,14 @@ def organisation_get(*, pk: int) -> Organisation:
     try:
         return Organisation.objects.get(pk=pk)
     except Organisation.DoesNotExist:
-        raise NotFound(f"No organisation {pk}.") from None
+        raise NotFound(_("没有编号为 %(pk)s 的组织机构。") % {"pk": pk}) from None
 
 
 def organisation_by_code(*, code: str) -> Organisation:
     try:
         return Organisation.objects.get(code=code)
     except Organisation.DoesNotExist:
-        raise NotFound(f"No organisation with code {code}.") from None
+        raise NotFound(_("没有代码为 %(code)s 的组织机构。") % {"code": code}) from None
 
 
 @transaction.atomic
@@ -58,7 +58,7 @@ def resident_get(*, actor: User | None, pk: int, purpose: str) -> Resident:
     try:
         resident = Resident.objects.select_related("community").get(pk=pk)
     except Resident.DoesNotExist:
-        raise NotFound(f"No resident {pk}.") from None
+        raise NotFound(_("没有编号为 %(pk)s 的居民。") % {"pk": pk}) from None
     if actor is not None:
         require(actor, "core.resident.view", resident)
     audit_record(actor=actor, action="resident.view", obj=resident, purpose=_purpose(purpose))

@@ -14,6 +14,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from civichub.core import crypto, geo
 from civichub.core.audit import audit_record
@@ -53,20 +54,28 @@ def organisation_create(
     function: str = "",
 ) -> Organisation:
     if kind not in OrganisationKind.values:
-        raise ValidationFailed("Unknown organisation kind.", errors={"kind": [f"unknown: {kind}"]})
+        message = _("未知的组织机构类型：%(kind)s。") % {"kind": kind}
+        raise ValidationFailed(message, errors={"kind": [message]})
     if parent is None and kind != OrganisationKind.CITY:
-        raise ValidationFailed("Only a city may be the root.", errors={"parent": ["required"]})
-    if parent is not None and kind not in AREA_CHILDREN[parent.kind]:
         raise ValidationFailed(
-            f"A {kind} cannot be placed under a {parent.kind}.", errors={"kind": ["not allowed"]}
+            _("只有市级机构可以作为顶层机构。"), errors={"parent": [_("请选择上级机构。")]}
         )
+    if parent is not None and kind not in AREA_CHILDREN[parent.kind]:
+        message = _("“%(kind)s”不能设在“%(parent)s”之下。") % {
+            "kind": OrganisationKind(kind).label,
+            "parent": OrganisationKind(parent.kind).label,
+        }
+        raise ValidationFailed(message, errors={"kind": [message]})
     if kind == OrganisationKind.DEPARTMENT and not function:
-        raise ValidationFailed("A department needs a function.", errors={"function": ["required"]})
+        message = _("部门须注明职能。")
+        raise ValidationFailed(message, errors={"function": [message]})
     if not name.strip():
-        raise ValidationFailed("Name is required.", errors={"name": ["required"]})
+        message = _("请填写名称。")
+        raise ValidationFailed(message, errors={"name": [message]})
     _check(actor, "core.organisation.manage", parent)
     if Organisation.objects.filter(code=code).exists():
-        raise Conflict(f"Organisation code {code} is already used.", errors={"code": ["taken"]})
+        message = _("机构代码 %(code)s 已被使用。") % {"code": code}
+        raise Conflict(message, errors={"code": [message]})
     organisation = Organisation(
         kind=kind,
         name=name.strip(),
@@ -108,7 +117,8 @@ def user_create(
 ) -> User:
     _check(actor, "core.user.manage")
     if User.objects.filter(username=username).exists():
-        raise Conflict("That username is taken.", errors={"username": ["taken"]})
+        message = _("该用户名已被使用。")
+        raise Conflict(message, errors={"username": [message]})
     user = User(
         username=username,
         email=email,
@@ -126,7 +136,7 @@ def user_create(
                 validate_password(password, user)
             except DjangoValidationError as exc:
                 raise ValidationFailed(
-                    "The password is too weak.", errors={"password": list(exc.messages)}
+                    _("密码强度不够。"), errors={"password": list(exc.messages)}
                 ) from exc
         user.set_password(password)
     user.save()
@@ -144,14 +154,13 @@ def user_set_password(*, actor: User, user: User, old_password: str, new_passwor
     if actor.pk != user.pk:
         _check(actor, "core.user.manage")
     elif not user.check_password(old_password):
-        raise ValidationFailed(
-            "The current password is wrong.", errors={"old_password": ["incorrect"]}
-        )
+        message = _("当前密码不正确。")
+        raise ValidationFailed(message, errors={"old_password": [message]})
     try:
         validate_password(new_password, user)
     except DjangoValidationError as exc:
         raise ValidationFailed(
-            "The new password is too weak.", errors={"new_password": list(exc.messages)}
+            _("新密码强度不够。"), errors={"new_password": list(exc.messages)}
         ) from exc
     user.set_password(new_password)
     user.save(update_fields=["password"])
@@ -173,7 +182,8 @@ def user_set_password(*, actor: User, user: User, old_password: str, new_passwor
 @transaction.atomic
 def user_set_language(*, actor: User, language: str) -> None:
     if language not in {"zh-hans", "en"}:
-        raise ValidationFailed("Unknown language.", errors={"language": [language]})
+        message = _("不支持该语言：%(language)s。") % {"language": language}
+        raise ValidationFailed(message, errors={"language": [message]})
     actor.language = language
     actor.save(update_fields=["language"])
     audit_record(actor=actor, action="user.language", obj=actor, changes={"language": language})
@@ -184,7 +194,8 @@ def role_grant(
     *, actor: User | None, user: User, role: str, organisation: Organisation
 ) -> RoleAssignment:
     if role not in all_roles():
-        raise ValidationFailed(f"Unknown role {role}.", errors={"role": ["unknown"]})
+        message = _("未知角色：%(role)s。") % {"role": role}
+        raise ValidationFailed(message, errors={"role": [message]})
     _check(actor, "core.role.manage", organisation)
     try:
         with transaction.atomic():
@@ -192,7 +203,7 @@ def role_grant(
                 user=user, role=role, organisation=organisation
             )
     except IntegrityError as exc:
-        raise Conflict("The user already holds this role here.") from exc
+        raise Conflict(_("该用户在此机构已有这个角色。")) from exc
     clear_cache(user)
     audit_record(
         actor=actor,
@@ -227,7 +238,8 @@ def _token_hash(token: str) -> str:
 def api_token_create(*, actor: User, name: str) -> tuple[ApiToken, str]:
     """Returns the token record and the secret, which is shown once and never stored."""
     if not name.strip():
-        raise ValidationFailed("Name the token.", errors={"name": ["required"]})
+        message = _("请为令牌命名。")
+        raise ValidationFailed(message, errors={"name": [message]})
     secret = "chb_" + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         user=actor, name=name.strip()[:100], token_hash=_token_hash(secret), prefix=secret[:8]
@@ -273,17 +285,17 @@ def resident_derived_fields(
 ) -> dict[str, Any]:
     errors: dict[str, list[str]] = {}
     if community.kind != OrganisationKind.COMMUNITY:
-        errors["community"] = ["must be a community"]
+        errors["community"] = [_("所选机构不是社区。")]
     if crs not in CoordinateSystem.values:
-        errors["crs"] = [f"unknown coordinate system {crs}"]
+        errors["crs"] = [_("未知的坐标系：%(crs)s。") % {"crs": crs}]
     if (latitude is None) != (longitude is None):
-        errors["location"] = ["give both latitude and longitude, or neither"]
+        errors["location"] = [_("请同时填写纬度和经度，或都不填写。")]
     elif (
         latitude is not None
         and longitude is not None
         and not (-90 <= latitude <= 90 and -180 <= longitude <= 180)
     ):
-        errors["location"] = ["out of range"]
+        errors["location"] = [_("纬度或经度超出范围。")]
     values: dict[str, Any] = {}
     if identity_number:
         number = crypto.normalise_identity_number(identity_number)
@@ -298,7 +310,7 @@ def resident_derived_fields(
                 birth_year=birth_year(number),
             )
     if errors:
-        raise ValidationFailed("The resident record is not valid.", errors=errors)
+        raise ValidationFailed(_("居民信息有误。"), errors=errors)
     if latitude is not None and longitude is not None and crs in CoordinateSystem.values:
         values["wgs84_latitude"], values["wgs84_longitude"] = geo.to_wgs84(latitude, longitude, crs)
     else:
@@ -322,7 +334,8 @@ def resident_create(
 ) -> Resident:
     _check(actor, "core.resident.create", community)
     if not name.strip():
-        raise ValidationFailed("Name is required.", errors={"name": ["required"]})
+        message = _("请填写姓名。")
+        raise ValidationFailed(message, errors={"name": [message]})
     values = resident_derived_fields(
         community=community,
         latitude=latitude,
@@ -334,10 +347,8 @@ def resident_create(
         values.get("identity_hash")
         and Resident.objects.filter(identity_hash=values["identity_hash"]).exists()
     ):
-        raise Conflict(
-            "A resident with this identity number is already registered.",
-            errors={"identity_number": ["already registered"]},
-        )
+        message = _("已有居民登记了这个身份证号。")
+        raise Conflict(message, errors={"identity_number": [message]})
     resident = Resident.objects.create(
         name=name.strip(),
         name_en=name_en,
@@ -377,7 +388,7 @@ def resident_update(
     unknown = set(changes) - _RESIDENT_EDITABLE
     if unknown:
         raise ValidationFailed(
-            "These fields cannot be changed.", errors={f: ["not editable"] for f in sorted(unknown)}
+            _("这些字段不能修改。"), errors={f: [_("此字段不能修改。")] for f in sorted(unknown)}
         )
     if community is not None and community.pk != resident.community_id:
         _check(actor, "core.resident.change", community)
@@ -391,10 +402,8 @@ def resident_update(
         .exclude(pk=resident.pk)
         .exists()
     ):
-        raise Conflict(
-            "A resident with this identity number is already registered.",
-            errors={"identity_number": ["already registered"]},
-        )
+        message = _("已有居民登记了这个身份证号。")
+        raise Conflict(message, errors={"identity_number": [message]})
     before = {f: getattr(resident, f) for f in changes}
     for field, value in {**changes, **values}.items():
         setattr(resident, field, value)

@@ -23,6 +23,11 @@ from civichub.core.errors import PermissionDenied as DomainPermissionDenied
 from civichub.core.models import User
 from civichub.core.permissions import allowed
 
+# Purposes written to the append-only audit log: fixed Chinese wording, deliberately not
+# translated, so the same read is recorded the same way whatever language the reader uses.
+RESIDENT_LIST_PURPOSE = "居民名册查询"
+RESIDENT_VIEW_PURPOSE = "查看居民档案"
+
 
 class CivicLoginView(LoginView):
     template_name = "core/login.html"
@@ -123,7 +128,7 @@ def resident_list(request: HttpRequest) -> HttpResponse:
     per_page = 25
     page = selectors.resident_list(
         actor=user,
-        purpose=_("居民名册查询"),
+        purpose=RESIDENT_LIST_PURPOSE,
         query=query,
         offset=(page_number - 1) * per_page,
         limit=per_page,
@@ -145,7 +150,7 @@ def resident_list(request: HttpRequest) -> HttpResponse:
 @domain_errors_as_http
 def resident_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
-    resident = selectors.resident_get(actor=user, pk=pk, purpose=_("查看居民档案"))
+    resident = selectors.resident_get(actor=user, pk=pk, purpose=RESIDENT_VIEW_PURPOSE)
     identity = None
     error = ""
     if request.method == "POST" and allowed(user, "core.resident.view_identity", resident):
@@ -223,9 +228,17 @@ def _error_response(request: HttpRequest, status: int, title: str, message: str)
     from django.utils.module_loading import import_string
 
     if request.path.startswith("/api/"):
-        from civichub.api import problem
+        from civichub.api import PROBLEM_STATUSES, problem
 
-        return problem(request, status=status, code=f"http_{status}", title=title, detail=message)
+        # A problem's title is machine-facing (like an HTTP reason phrase): English, as for
+        # every other API error; the detail is in the reader's language.
+        return problem(
+            request,
+            status=status,
+            code=f"http_{status}",
+            title=PROBLEM_STATUSES.get(status, title),
+            detail=message,
+        )
     renderer = registry.error_renderer_for(request.path)
     if renderer:
         response: HttpResponse = import_string(renderer.replace(":", "."))(request, status, message)

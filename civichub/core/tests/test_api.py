@@ -48,7 +48,7 @@ def test_anonymous_call_gets_401_problem(api_as: Any) -> None:
     assert response["Content-Type"] == PROBLEM
     body = response.json()
     assert body["status"] == 401 and body["title"] == "Authentication required"
-    assert "token" in body["detail"]
+    assert "Bearer" in body["detail"]
 
 
 def test_bearer_token_authenticates(api_as: Any, city: Any, make_user: Any) -> None:
@@ -118,10 +118,28 @@ def test_unknown_resident_is_404_problem(api_as: Any, city: Any, make_user: Any)
     assert response["Content-Type"] == PROBLEM
 
 
+def test_problem_detail_and_field_messages_follow_the_readers_language(
+    api_as: Any, city: Any, make_user: Any
+) -> None:
+    client = api_as(make_user("registrar", city.district_a))
+    payload = {"name": " ", "community_id": city.community_a1.pk}
+    chinese = client.post("/api/residents", payload).json()
+    client.headers["Accept-Language"] = "en"
+    english = client.post("/api/residents", payload).json()
+    # The title is machine-facing and stays English; the detail and field messages are sentences
+    # for people, in Chinese by default and in English for an English reader.
+    assert chinese["title"] == english["title"] == "Validation failed"
+    assert chinese["detail"] == "请填写姓名。" and chinese["errors"] == {"name": ["请填写姓名。"]}
+    assert english["detail"] == "Enter the name." and english["errors"] == {
+        "name": ["Enter the name."]
+    }
+
+
 def test_create_resident_with_field_errors_says_which_fields(
     api_as: Any, city: Any, make_user: Any
 ) -> None:
     client = api_as(make_user("registrar", city.district_a))
+    client.headers["Accept-Language"] = "en"
     response = client.post(
         "/api/residents",
         {
@@ -214,8 +232,11 @@ def test_unexpected_error_is_500_problem_without_a_traceback(
 def test_unknown_api_path_is_a_404_problem(city: Any) -> None:
     from django.test import Client
 
-    response = Client().get("/api/no/such/thing")
+    response = Client().get("/api/no/such/thing", headers={"Accept-Language": "en"})
     assert response.status_code == 404
+    body = response.json()
+    assert body["title"] == "Not found"
+    assert body["detail"] == "The page you asked for does not exist."
 
 
 def test_permission_probe(api_as: Any, city: Any, make_user: Any) -> None:

@@ -315,8 +315,12 @@ def test_the_dashboard_in_english_shows_english_navigation_and_tiles(
         assert text in html, text
     for text in ("工作台", "审计日志", "辖区居民", "我的角色", "修改密码", "退出登录"):
         assert text not in html, text
-    names = [user.display_name(), city.community_a1.name, city.city.name]
-    assert not _remaining(IDEOGRAPHS, html, *names)
+    # Organisations by their English names, roles listed with English punctuation.
+    assert "Community worker (Taoyuan Community)" in html
+    assert "Auditor (Qingshan)" in html and "), " in html
+    for text in (city.community_a1.name, city.city.name, "（", "、"):
+        assert text not in html, text
+    assert not _remaining(IDEOGRAPHS, html, user.display_name())
 
 
 def test_notification_kinds_have_english_texts_without_chinese() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.test import Client
 
 from civichub.core import services
@@ -88,6 +89,33 @@ def test_registrar_reveals_the_number_after_stating_a_purpose(city: Any, make_us
     assert (
         AuditEvent.objects.filter(action="resident.view_identity", purpose="户籍核验").count() == 1
     )
+
+
+def test_audit_purposes_do_not_depend_on_the_readers_language(city: Any, make_user: Any) -> None:
+    resident = services.resident_create(actor=None, name="甲", community=city.community_a1)
+    worker = make_user("community_worker", city.community_a1)
+    for language in ("zh-hans", "en"):
+        client = _client(worker)
+        client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+        assert client.get("/residents/").status_code == 200
+        assert client.get(f"/residents/{resident.pk}/").status_code == 200
+    recorded = AuditEvent.objects.filter(actor=worker).values_list("action", "purpose")
+    assert sorted(recorded) == [
+        ("resident.list", "居民名册查询"),
+        ("resident.list", "居民名册查询"),
+        ("resident.view", "查看居民档案"),
+        ("resident.view", "查看居民档案"),
+    ]
+
+
+def test_a_refusal_on_a_page_is_in_the_readers_language(city: Any, make_user: Any) -> None:
+    resident = services.resident_create(actor=None, name="甲", community=city.community_a1)
+    client = _client(make_user("registrar", city.city))
+    chinese = client.post(f"/residents/{resident.pk}/", {"purpose": " "}).content.decode()
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    english = client.post(f"/residents/{resident.pk}/", {"purpose": " "}).content.decode()
+    assert "请说明查看个人信息的事由。" in chinese
+    assert "State the purpose of viewing personal data." in english
 
 
 def test_resident_page_outside_scope_is_403(city: Any, make_user: Any) -> None:

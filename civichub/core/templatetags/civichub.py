@@ -1,0 +1,32 @@
+"""Template filters shared by every app: `{% load civichub %}`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.conf import settings
+from django.utils import translation
+
+register = template.Library()
+
+
+@register.filter
+def localized_name(obj: Any, field: str = "name") -> str:
+    """The name of an organisation, a category or anything with a `name`/`name_en` pair, in the
+    page's language: the English name on an English page when one is set, else the Chinese one.
+
+    `{{ org|localized_name }}` uses the object's `display_name(language)` when it has one;
+    `{{ entry|localized_name:"department" }}` reads the `department`/`department_en` pair of a
+    plain record (a board entry, a statistics row)."""
+    if obj is None or obj == "":
+        return ""
+    language = translation.get_language() or settings.LANGUAGE_CODE
+    display = getattr(obj, "display_name", None)
+    if field == "name" and callable(display):
+        return str(display(language))
+    name = getattr(obj, field, "")
+    english = getattr(obj, f"{field}_en", "")
+    if language.startswith("en") and english:
+        return str(english)
+    return str(name or "")
