@@ -1,0 +1,37 @@
+"""Elderly wellbeing (utility meters, anomaly alerts, home visits): the module's manifest."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+from civichub.core.registry import CivicModuleConfig, ModuleManifest, NavItem, PeriodicTask
+from civichub.wellbeing.permissions import ACTIONS, ROLES, is_own_alert, is_own_household
+
+
+class WellbeingConfig(CivicModuleConfig):
+    default = True
+    name = "civichub.wellbeing"
+    label = "wellbeing"
+    verbose_name = _("独居老人关爱")
+    default_auto_field = "django.db.models.BigAutoField"
+    manifest = ModuleManifest(
+        url_prefix="wellbeing/",
+        urls="civichub.wellbeing.urls",
+        nav=[NavItem(_("上门查看"), "wellbeing:visits", "wellbeing.visit.act", order=40)],
+        api_router="civichub.wellbeing.api:router",
+        api_prefix="/wellbeing/",
+        roles=ROLES,
+        actions=ACTIONS,
+        owner_rules={
+            "wellbeing.household": is_own_household,
+            "wellbeing.alert": is_own_alert,
+        },
+        periodic_tasks=[
+            PeriodicTask("wellbeing.escalate", "civichub.wellbeing.tasks.escalate_alerts", 60),
+        ],
+    )
+
+    def ready(self) -> None:
+        from civichub.wellbeing.notifications import register_kinds
+
+        register_kinds()

@@ -1,0 +1,197 @@
+"""Wellbeing tables: enrolled households with their consent, meters and family contacts, meter
+readings, away periods, alerts and the visit tasks they become. Business flow is in services."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from civichub.core.models import Organisation, Resident
+
+
+class ConsentGiver(models.TextChoices):
+    RESIDENT = "resident", _("本人")
+    GUARDIAN = "guardian", _("监护人（经本人同意）")
+
+
+class Household(models.Model):
+    resident = models.ForeignKey(Resident, on_delete=models.PROTECT, related_name="+")
+    community = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="wellbeing_households"
+    )
+    consent_by = models.CharField(max_length=16, choices=ConsentGiver.choices)
+    guardian_name = models.CharField(max_length=100, blank=True, default="")
+    consent_note = models.CharField(max_length=300, blank=True, default="")
+    consent_at = models.DateTimeField(default=timezone.now)
+    consent_withdrawn_at = models.DateTimeField(null=True, blank=True)
+    # The detector's memory of this household (numpy arrays, np.savez) and its last half hour.
+    detector_state = models.BinaryField(null=True, blank=True, editable=False)
+    detected_through = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("关爱住户")
+        verbose_name_plural = _("关爱住户")
+
+    def __str__(self) -> str:
+        return f"{_('关爱住户')} #{self.pk}"
+
+    @property
+    def organisation(self) -> Organisation:
+        return self.community
+
+    @property
+    def consenting(self) -> bool:
+        return self.consent_withdrawn_at is None
+
+
+class Utility(models.TextChoices):
+    WATER = "water", _("水")
+    ELECTRICITY = "electricity", _("电")
+    GAS = "gas", _("燃气")
+
+
+class Meter(models.Model):
+    household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="meters")
+    utility = models.CharField(max_length=16, choices=Utility.choices)
+    meter_id = models.CharField(max_length=64, unique=True)
+    # A register meter reports a running total; otherwise each reading is the use in its interval.
+    cumulative = models.BooleanField(default=True)
+    active = models.BooleanField(default=True)
+    installed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("表计")
+        verbose_name_plural = _("表计")
+
+    def __str__(self) -> str:
+        return self.meter_id
+
+    @property
+    def organisation(self) -> Organisation:
+        return self.household.community
+
+
+class FamilyContact(models.Model):
+    household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="contacts")
+    name = models.CharField(max_length=100)
+    phone = models.CharField(max_length=32, blank=True, default="")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["order", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Reading(models.Model):
+    meter = models.ForeignKey(Meter, on_delete=models.CASCADE, related_name="readings")
+    at = models.DateTimeField()
+    value = models.FloatField()  # the register value or the interval's use, as sent
+    use = models.FloatField()  # use since the meter's previous reading
+    reset = models.BooleanField(default=False)
+    received_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["meter", "at"], name="wellbeing_reading_once")
+        ]
+        indexes: ClassVar[list[models.Index]] = [models.Index(fields=["meter", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.meter_id}@{self.at:%Y-%m-%d %H:%M}"
+
+
+class AwayPeriod(models.Model):
+    household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="away")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    reason = models.CharField(max_length=100, blank=True, default="")
+
+    def __str__(self) -> str:
+        return f"{self.starts_at:%Y-%m-%d}–{self.ends_at:%Y-%m-%d}"
+
+
+class AlertStatus(models.TextChoices):
+    FAMILY = "family", _("已通知家属")
+    ACKNOWLEDGED = "acknowledged", _("家属已确认")
+    VISIT = "visit", _("已转上门任务")
+    CLOSED = "closed", _("已办结")
+
+
+class Alert(models.Model):
+    household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="alerts")
+    kind = models.CharField(max_length=32)
+    severity = models.CharField(max_length=16)
+    at = models.DateTimeField()
+    explanation = models.TextField()
+    evidence = models.JSONField(default=dict)
+    chart = models.JSONField(default=dict)  # recent days against the household's usual band
+    status = models.CharField(
+        max_length=16, choices=AlertStatus.choices, default=AlertStatus.FAMILY
+    )
+    family_deadline = models.DateTimeField()
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk}"
+
+    @property
+    def organisation(self) -> Organisation:
+        return self.household.community
+
+
+class VisitStatus(models.TextChoices):
+    WAITING = "waiting", _("待接单")
+    ACCEPTED = "accepted", _("已接单")
+    ON_THE_WAY = "on_the_way", _("在路上")
+    VISITED = "visited", _("已上门")
+    ESCALATED = "escalated", _("已上报")
+
+
+class VisitOutcome(models.TextChoices):
+    FINE = "fine", _("一切安好")
+    NEEDED_HELP = "needed_help", _("需要帮助")
+    HOSPITAL = "hospital", _("已送医")
+    NOT_HOME = "not_home", _("不在家")
+
+
+class VisitTask(models.Model):
+    alert = models.OneToOneField(Alert, on_delete=models.CASCADE, related_name="visit")
+    worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="wellbeing_visits"
+    )
+    status = models.CharField(
+        max_length=16, choices=VisitStatus.choices, default=VisitStatus.WAITING
+    )
+    due_at = models.DateTimeField()
+    escalated_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    outcome = models.CharField(max_length=16, choices=VisitOutcome.choices, blank=True)
+    real = models.BooleanField(null=True)  # was it a real incident (True) or a false alarm
+    note = models.TextField(blank=True, default="")
+    visited_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    def __str__(self) -> str:
+        return f"visit #{self.pk}"
+
+    @property
+    def organisation(self) -> Organisation:
+        return self.alert.household.community

@@ -1,0 +1,23 @@
+"""Thin, idempotent tasks: detection resumes from the household's last processed half hour, and
+escalation only moves alerts and visits whose deadline has passed."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from django_tasks import task
+
+from civichub.core.context import acting
+from civichub.wellbeing import services
+
+
+@task()
+def run_detection(household_id: int) -> int:
+    with acting(channel="task"):
+        return len(services.detection_run(household_id=int(household_id)))
+
+
+@task()
+def escalate_alerts() -> dict[str, int]:
+    with acting(channel="task"):
+        return asdict(services.alerts_escalate())
