@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -21,6 +20,7 @@ from civichub.wellbeing import selectors, services
 from civichub.wellbeing.models import VisitOutcome, VisitStatus
 
 CHART_WIDTH, CHART_HEIGHT = 320, 120
+ERROR_KEY = "wellbeing_visit_error"
 
 
 def _user(request: HttpRequest) -> User:
@@ -78,6 +78,7 @@ def visit(request: HttpRequest, visit_id: int) -> HttpResponse:
         {
             "task": task,
             "alert": alert,
+            "error": request.session.pop(ERROR_KEY, ""),
             "resident": alert.household.resident,
             "chart": chart_svg_points(alert.chart),
             "evidence": sorted(alert.evidence.items()),
@@ -99,10 +100,8 @@ def visit_action(request: HttpRequest, visit_id: int, action: str) -> HttpRespon
     try:
         if action == "accept":
             services.visit_accept(actor=user, task=task)
-            messages.success(request, _("已接单。"))
         elif action == "on-the-way":
             services.visit_on_the_way(actor=user, task=task)
-            messages.success(request, _("已告知正在路上。"))
         elif action == "outcome":
             services.visit_record(
                 actor=user,
@@ -111,9 +110,10 @@ def visit_action(request: HttpRequest, visit_id: int, action: str) -> HttpRespon
                 real=request.POST.get("real") == "yes",
                 note=request.POST.get("note", "")[:2000],
             )
-            messages.success(request, _("上门结果已记录。"))
         else:
             raise NotFound(_("没有这个操作。"))
     except (ValidationFailed, Conflict) as exc:
-        messages.error(request, exc.message)
+        # Shown once on the task page. (The base template's message list carries role="status",
+        # which hides its items from assistive technology as list items; see the module notes.)
+        request.session[ERROR_KEY] = exc.message
     return HttpResponseRedirect(reverse("wellbeing:visit", args=[visit_id]))
