@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Literal
 
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 
 from civichub.core.errors import NotFound
@@ -217,7 +218,7 @@ def push_subscription_delete(
     request: HttpRequest, endpoint: str = Query(..., max_length=2000)
 ) -> Status[None]:
     if not services.push_subscription_delete(actor=_user(request), endpoint=endpoint):
-        raise NotFound("No such push subscription.")
+        raise NotFound(_("没有这个推送订阅。"))
     return Status(204, None)
 
 
@@ -280,7 +281,7 @@ def test_send(request: HttpRequest, payload: NotificationTestIn) -> Status[Notif
     actor = _user(request)
     recipient = User.objects.filter(pk=payload.user_id, is_active=True).first()
     if recipient is None:
-        raise NotFound(f"No active account {payload.user_id}.")
+        raise NotFound(_("没有编号为 %(pk)s 的有效账号。") % {"pk": payload.user_id})
     dispatch = services.notification_test_send(
         actor=actor,
         recipient=recipient,

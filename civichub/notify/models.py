@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Priority(models.TextChoices):
@@ -68,7 +69,7 @@ class Dispatch(models.Model):
     class Meta:
         ordering: ClassVar[list[str]] = ["-created_at", "-id"]
         verbose_name = _("通知发送")
-        verbose_name_plural = _("通知发送")
+        verbose_name_plural = pgettext_lazy("plural", "通知发送")
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk}"
@@ -93,8 +94,8 @@ class Notification(models.Model):
 
     class Meta:
         ordering: ClassVar[list[str]] = ["-created_at", "-id"]
-        verbose_name = _("通知")
-        verbose_name_plural = _("通知")
+        verbose_name = pgettext_lazy("singular", "通知")
+        verbose_name_plural = pgettext_lazy("plural", "通知")
         indexes: ClassVar[list[models.Index]] = [
             models.Index(fields=["recipient", "-created_at", "-id"], name="notify_inbox_idx"),
             models.Index(fields=["recipient", "read_at"], name="notify_unread_idx"),
@@ -151,7 +152,7 @@ class Delivery(models.Model):
 
     class Meta:
         verbose_name = _("投递")
-        verbose_name_plural = _("投递")
+        verbose_name_plural = pgettext_lazy("plural", "投递")
         indexes: ClassVar[list[models.Index]] = [
             models.Index(fields=["state", "next_attempt_at"], name="notify_delivery_due_idx"),
         ]
@@ -212,8 +213,8 @@ class NotificationPreference(models.Model):
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        verbose_name = _("通知偏好")
-        verbose_name_plural = _("通知偏好")
+        verbose_name = pgettext_lazy("singular", "通知偏好")
+        verbose_name_plural = pgettext_lazy("plural", "通知偏好")
 
     def __str__(self) -> str:
         return f"{self.user_id}"
@@ -262,7 +263,7 @@ class PushSubscription(models.Model):
 
     class Meta:
         verbose_name = _("推送订阅")
-        verbose_name_plural = _("推送订阅")
+        verbose_name_plural = pgettext_lazy("plural", "推送订阅")
 
     def __str__(self) -> str:
         return f"{self.user_id} · {self.endpoint[:60]}"
@@ -284,7 +285,7 @@ class SmsLog(models.Model):
     class Meta:
         ordering: ClassVar[list[str]] = ["-created_at", "-id"]
         verbose_name = _("短信记录")
-        verbose_name_plural = _("短信记录")
+        verbose_name_plural = pgettext_lazy("plural", "短信记录")
 
     def __str__(self) -> str:
         return f"{self.phone}: {self.text[:40]}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db.models import Count
+from django.utils.translation import gettext as _
 
 from civichub.core.errors import NotFound
 from civichub.core.models import User
@@ -49,7 +50,7 @@ def notification_get(*, actor: User, pk: int) -> Notification:
         .first()
     )
     if notification is None:
-        raise NotFound(f"No notification {pk}.")
+        raise NotFound(_("没有编号为 %(pk)s 的通知。") % {"pk": pk})
     return notification
 
 
@@ -76,7 +77,7 @@ def dispatch_report(*, actor: User, pk: int, limit: int = 200) -> DispatchReport
     require(actor, "notify.dispatch.view")
     dispatch = Dispatch.objects.filter(pk=pk).first()
     if dispatch is None:
-        raise NotFound(f"No dispatch {pk}.")
+        raise NotFound(_("没有编号为 %(pk)s 的通知发送。") % {"pk": pk})
     deliveries = Delivery.objects.filter(notification__dispatch=dispatch)
     counts = {
         row["state"]: row["n"]

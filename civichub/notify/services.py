@@ -34,6 +34,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Model, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from civichub.core.audit import audit_record
 from civichub.core.errors import Conflict, NotFound, ValidationFailed
@@ -131,9 +132,8 @@ def _validated_channels(kind: kinds.NotificationKind, channels: Iterable[str] | 
     requested = list(channels) if channels is not None else list(kind.default_channels)
     unknown = sorted(set(requested) - set(Channel.values))
     if unknown:
-        raise ValidationFailed(
-            "Unknown notification channel.", errors={"channels": [f"unknown: {c}" for c in unknown]}
-        )
+        message = _("未知的通知渠道：%(channels)s。") % {"channels": ", ".join(unknown)}
+        raise ValidationFailed(message, errors={"channels": [message]})
     return [c for c in OUTSIDE_CHANNELS if c in requested]
 
 
@@ -385,10 +385,8 @@ def notification_send(
         )
     except IntegrityError as exc:
         # In practice the dedupe constraint: a concurrent send with the same key got there first.
-        raise Conflict(
-            "A send with this dedupe key is already under way for these recipients.",
-            errors={"dedupe_key": ["already used"]},
-        ) from exc
+        message = _("使用这个去重键的发送已在进行中。")
+        raise Conflict(message, errors={"dedupe_key": [message]}) from exc
 
 
 @transaction.atomic
@@ -404,11 +402,14 @@ def _notification_send(
 ) -> Dispatch:
     definition = kinds.get(kind)
     if definition is None:
-        raise ValidationFailed(f"Unknown notification kind {kind}.", errors={"kind": ["unknown"]})
+        message = _("未知的通知种类：%(kind)s。") % {"kind": kind}
+        raise ValidationFailed(message, errors={"kind": [message]})
     if priority not in Priority.values:
-        raise ValidationFailed("Unknown priority.", errors={"priority": [f"unknown: {priority}"]})
+        message = _("未知的优先级：%(priority)s。") % {"priority": priority}
+        raise ValidationFailed(message, errors={"priority": [message]})
     if dedupe_key is not None and len(dedupe_key) > 200:
-        raise ValidationFailed("The dedupe key is too long.", errors={"dedupe_key": ["max 200"]})
+        message = _("去重键最多 200 个字符。")
+        raise ValidationFailed(message, errors={"dedupe_key": [message]})
     outside = _validated_channels(definition, channels)
     emergency = priority == Priority.EMERGENCY
     now = timezone.now()
@@ -749,7 +750,7 @@ def delivery_sweep(*, now: dt.datetime | None = None) -> SweepResult:
 def _own_notification(actor: User, notification_id: int) -> Notification:
     notification = Notification.objects.filter(pk=notification_id, recipient=actor).first()
     if notification is None:
-        raise NotFound(f"No notification {notification_id}.")
+        raise NotFound(_("没有编号为 %(pk)s 的通知。") % {"pk": notification_id})
     return notification
 
 
@@ -795,24 +796,31 @@ def preference_update(
     known_categories = {c.key for c in kinds.categories()}
     for category, switches in channels.items():
         if category not in known_categories:
-            errors.setdefault("channels", []).append(f"unknown category: {category}")
+            errors.setdefault("channels", []).append(
+                _("未知的通知类别：%(category)s。") % {"category": category}
+            )
         elif set(switches) - set(OUTSIDE_CHANNELS):
             errors.setdefault("channels", []).append(
-                f"unknown channels for {category}: {sorted(set(switches) - set(OUTSIDE_CHANNELS))}"
+                _("通知类别 %(category)s 下有未知的渠道：%(channels)s。")
+                % {
+                    "category": category,
+                    "channels": ", ".join(sorted(set(switches) - set(OUTSIDE_CHANNELS))),
+                }
             )
     if set(blocked_channels) - set(OUTSIDE_CHANNELS):
         errors["blocked_channels"] = [
-            f"unknown: {sorted(set(blocked_channels) - set(OUTSIDE_CHANNELS))}"
+            _("未知的通知渠道：%(channels)s。")
+            % {"channels": ", ".join(sorted(set(blocked_channels) - set(OUTSIDE_CHANNELS)))}
         ]
     if (quiet_start is None) != (quiet_end is None):
-        errors["quiet_hours"] = ["give both start and end, or neither"]
+        errors["quiet_hours"] = [_("请同时填写免打扰的开始和结束时间，或都不填写。")]
     if time_zone:
         try:
             zoneinfo.ZoneInfo(time_zone)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            errors["time_zone"] = [f"unknown time zone: {time_zone}"]
+            errors["time_zone"] = [_("未知的时区：%(zone)s。") % {"zone": time_zone}]
     if errors:
-        raise ValidationFailed("The notification preferences are not valid.", errors=errors)
+        raise ValidationFailed(_("通知偏好设置有误。"), errors=errors)
     preference, _created = NotificationPreference.objects.get_or_create(user=actor)
     before = {
         "channels": preference.channels,
@@ -863,7 +871,7 @@ def _check_push_endpoint(endpoint: str) -> list[str]:
         and getattr(settings, "WEBPUSH_ALLOW_HTTP_ENDPOINTS", settings.DEBUG)
     ):
         return []
-    return ["must be an https URL of a push service"]
+    return [_("须为推送服务的 https 网址。")]
 
 
 @transaction.atomic
@@ -872,22 +880,22 @@ def push_subscription_save(
 ) -> PushSubscription:
     """Registers (or moves to the actor) a browser's push subscription."""
     errors: dict[str, list[str]] = {}
-    endpoint_errors = _check_push_endpoint(endpoint) if len(endpoint) <= 2000 else ["too long"]
+    endpoint_errors = _check_push_endpoint(endpoint) if len(endpoint) <= 2000 else [_("网址过长。")]
     if endpoint_errors:
         errors["endpoint"] = endpoint_errors
     try:
         key = _b64url_decode(p256dh)
         if len(key) != 65 or key[0] != 4:
-            errors["p256dh"] = ["must be an uncompressed P-256 public key"]
+            errors["p256dh"] = [_("须为未压缩的 P-256 公钥。")]
     except (binascii.Error, ValueError):
-        errors["p256dh"] = ["not base64url"]
+        errors["p256dh"] = [_("不是 base64url 编码。")]
     try:
         if len(_b64url_decode(auth)) != 16:
-            errors["auth"] = ["must be a 16-byte secret"]
+            errors["auth"] = [_("须为 16 字节的密钥。")]
     except (binascii.Error, ValueError):
-        errors["auth"] = ["not base64url"]
+        errors["auth"] = [_("不是 base64url 编码。")]
     if errors:
-        raise ValidationFailed("The push subscription is not valid.", errors=errors)
+        raise ValidationFailed(_("推送订阅信息有误。"), errors=errors)
     subscription, created = PushSubscription.objects.update_or_create(
         endpoint=endpoint,
         defaults={"user": actor, "p256dh": p256dh, "auth": auth, "user_agent": user_agent[:300]},

@@ -17,7 +17,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from civichub.core.errors import DomainError
@@ -78,7 +78,11 @@ def notification_read(request: HttpRequest, pk: int) -> HttpResponse:
 @domain_errors_as_http
 def notification_read_all(request: HttpRequest) -> HttpResponse:
     count = services.notification_mark_all_read(actor=_user(request))
-    messages.success(request, _("已将 %(count)d 条通知标为已读。") % {"count": count})
+    messages.success(
+        request,
+        ngettext("已将 %(count)d 条通知标为已读。", "已将 %(count)d 条通知标为已读。", count)
+        % {"count": count},
+    )
     return _back(request)
 
 
