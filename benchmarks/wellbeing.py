@@ -17,6 +17,9 @@ Prints `name: value` lines on stdout (progress goes to stderr).
   any incident, after the three learning weeks).
 - `throughput`: readings per second on one core through detection alone (BLAS pinned to one
   thread), on simulated households in batches of one day.
+- `ingest`: readings per second through the ingestion service (row by row, idempotent, with
+  per-row checks) and through ingestion plus detection, on SQLite and on PostgreSQL (a benchmark
+  database created and dropped on the server given by `--postgres`), 20 households x 3 days.
 
 The NAB sections read the corpus in place from `$CIVICHUB_SHARED_DATA/nab/` or else
 `shared/data/nab/` beside the repository, and skip with a message when it is absent.
@@ -36,6 +39,7 @@ S_null = -windows x fnWeight (the null detector's total).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import math
@@ -43,7 +47,7 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -412,11 +416,116 @@ def section_throughput(args: argparse.Namespace) -> None:
     emit("throughput_detection_readings_per_second_per_core", f"{readings / elapsed:,.0f}")
 
 
+BENCH_DATABASE = "civichub_bench_wellbeing"
+
+
+def section_ingest(args: argparse.Namespace) -> None:
+    """Ingest + detection through the services, on SQLite and on PostgreSQL, each in a child
+    process with its own data directory (Django reads its database once, at start-up)."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    for database in ("sqlite", "postgres"):
+        data_dir = Path(tempfile.mkdtemp(prefix=f"wellbeing-bench-{database}-"))
+        env = os.environ.copy()
+        env.update(
+            CIVICHUB_DATA_DIR=str(data_dir),
+            DJANGO_SETTINGS_MODULE="civichub.settings",
+            CIVICHUB_LOG_LEVEL="WARNING",
+        )
+        env.pop("DATABASE_URL", None)
+        try:
+            with contextlib.ExitStack() as stack:
+                if database == "postgres":
+                    try:
+                        env["DATABASE_URL"] = stack.enter_context(_postgres(args.postgres))
+                    except Exception as exc:
+                        emit("ingest_postgres", f"skipped ({type(exc).__name__}: {exc})")
+                        continue
+                command = [sys.executable, __file__, "--measure-ingest", database]
+                subprocess.run(command, env=env, check=False)
+        finally:
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _postgres(server_url: str) -> Iterator[str]:
+    import psycopg
+
+    with psycopg.connect(f"{server_url}/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {BENCH_DATABASE}")
+    try:
+        yield f"{server_url}/{BENCH_DATABASE}"
+    finally:
+        with psycopg.connect(f"{server_url}/postgres", autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
+
+
+def measure_ingest(database: str) -> None:
+    import django
+
+    django.setup()
+    from datetime import datetime, timedelta
+
+    from django.core.management import call_command
+    from django.db import connection
+    from django.utils import timezone
+
+    from civichub.core import services as core
+    from civichub.core.testing import build_city, staff_user
+    from civichub.wellbeing import services
+    from civichub.wellbeing.services import MeterSpec
+
+    call_command("migrate", interactive=False, verbosity=0)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW server_version")
+            emit(f"ingest_{database}_server_version", cursor.fetchone()[0])
+    city = build_city()
+    worker = staff_user("community_worker", city.community_a1)
+    households, days = 20, 3
+    for h in range(households):
+        resident = core.resident_create(actor=None, name=f"住户{h}", community=city.community_a1)
+        services.household_enrol(
+            actor=None,
+            resident=resident,
+            worker=worker,
+            consent_by="resident",
+            meters=[
+                MeterSpec("water", f"W{h}", cumulative=False),
+                MeterSpec("electricity", f"E{h}", cumulative=True),
+            ],
+        )
+    rng = np.random.default_rng(5)
+    start = timezone.make_aware(datetime(2026, 3, 2, 0, 30))  # noqa: DTZ001
+    rows = []
+    for h in range(households):
+        register = 1000.0
+        for step in range(days * 48):
+            at = (start + timedelta(minutes=30 * step)).isoformat()
+            register += float(rng.uniform(0.03, 0.3))
+            rows.append({"meter_id": f"W{h}", "at": at, "value": float(rng.uniform(0, 0.02))})
+            rows.append({"meter_id": f"E{h}", "at": at, "value": register})
+    began = time.perf_counter()
+    for first in range(0, len(rows), 1000):
+        services.readings_ingest(actor=None, rows=rows[first : first + 1000])
+    ingested = time.perf_counter() - began
+    for household_id in services.Household.objects.values_list("pk", flat=True):
+        services.detection_run(household_id=household_id)
+    total = time.perf_counter() - began
+    emit(f"ingest_{database}_readings", len(rows))
+    emit(f"ingest_{database}_readings_per_second", f"{len(rows) / ingested:,.0f}")
+    emit(f"ingest_plus_detection_{database}_readings_per_second", f"{len(rows) / total:,.0f}")
+
+
 SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {
     "nab-check": section_nab_check,
     "nab": section_nab,
     "throughput": section_throughput,
     "households": section_households,
+    "ingest": section_ingest,
 }
 
 
@@ -425,14 +534,19 @@ def main() -> None:
     parser.add_argument("--only", choices=sorted(SECTIONS))
     parser.add_argument("--households", type=int, default=10_000)
     parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432")
+    parser.add_argument("--measure-ingest", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.measure_ingest:
+        measure_ingest(args.measure_ingest)
+        return
     emit(
         "machine",
         f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} cores".strip(),
     )
     emit("python", platform.python_version())
     emit("numpy", np.__version__)
-    emit("database", "none (detection runs on arrays; ingestion is not benchmarked here)")
+    emit("database", "detection on arrays; ingest section on SQLite and PostgreSQL")
     for name, section in SECTIONS.items():
         if args.only and name != args.only:
             continue
