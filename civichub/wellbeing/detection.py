@@ -225,6 +225,9 @@ class DetectorState:
     usual_log_daily: Float = field(init=False)  # (H, 3)
     usual_days: Int = field(init=False)
     level_run: Int = field(init=False)  # (H, 3) signed run of days beyond the ratio
+    # How much more evidence the learned rules need for this household: raised by visits that
+    # found a false alarm, lowered back by real incidents.
+    sensitivity: Float = field(init=False)
     active: dict[str, Bool] = field(init=False)  # alerts whose condition still holds
 
     def __post_init__(self) -> None:
@@ -259,6 +262,7 @@ class DetectorState:
         self.usual_log_daily = np.zeros((h, 3))
         self.usual_days = np.zeros((h, 3), dtype=np.int64)
         self.level_run = np.zeros((h, 3), dtype=np.int64)
+        self.sensitivity = np.ones(h)
         self.active = {kind: np.zeros(h, dtype=bool) for kind in SEVERITY}
 
 
@@ -310,6 +314,15 @@ class WellbeingDetector:
         for t in range(slots):
             self._step(values[:, t, :], start_slot + t, away_mask[:, t], fault_mask[:, t], alerts)
         return alerts
+
+    def tune(self, household: int, *, false_alarm: bool) -> float:
+        """A visit's outcome adjusts the learned rules for that household: a false alarm makes
+        them ask for a quarter more evidence (up to twice the default), a real incident brings
+        them back to the default. The fixed rules are the deployment's and stay as they are."""
+        current = float(self.state.sensitivity[household])
+        updated = min(current * 1.25, 2.0) if false_alarm else 1.0
+        self.state.sensitivity[household] = updated
+        return updated
 
     def _fire(
         self, kind: str, condition: Any, slot: int, alerts: list[Alert], evidence: Any
@@ -496,7 +509,9 @@ class WellbeingDetector:
         )
 
         # --- learned rules ---
-        inactive = learned & (s.quiet_log_p < math.log(r.inactivity_probability)) & ~away
+        inactive = (
+            learned & (s.quiet_log_p < math.log(r.inactivity_probability) * s.sensitivity) & ~away
+        )
         self._fire(
             Kind.INACTIVITY,
             inactive,
@@ -524,7 +539,7 @@ class WellbeingDetector:
                 for i in rows
             ],
         )
-        spread = np.maximum(
+        spread = s.sensitivity * np.maximum(
             r.first_use_grace_hours * SLOTS_PER_HOUR, 3.0 * np.sqrt(s.first_use_var)
         )
         late = (

@@ -637,6 +637,7 @@ def visit_record(
     task.visited_at = timezone.now()
     task.save(update_fields=["status", "outcome", "real", "note", "visited_at"])
     Alert.objects.filter(pk=task.alert_id).update(status=AlertStatus.CLOSED)
+    _tune(task.alert.household_id, false_alarm=not real)
     audit_record(
         actor=actor,
         action="wellbeing.visit.record",
@@ -644,6 +645,19 @@ def visit_record(
         changes={"outcome": outcome, "real": real},
     )
     return task
+
+
+def _tune(household_id: int, *, false_alarm: bool) -> None:
+    household = Household.objects.select_for_update().get(pk=household_id)
+    if not household.consenting or not household.detector_state:
+        return
+    mask = np.zeros((1, 3), dtype=bool)
+    for utility in household.meters.values_list("utility", flat=True):
+        mask[0, UTILITY_INDEX[Utility(utility)]] = True
+    detector = _state_load(household, mask)
+    detector.tune(0, false_alarm=false_alarm)
+    household.detector_state = _state_dump(detector)
+    household.save(update_fields=["detector_state"])
 
 
 @transaction.atomic

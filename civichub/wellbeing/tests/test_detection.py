@@ -209,3 +209,16 @@ def test_every_alert_explains_itself_with_its_evidence() -> None:
     no_use = next(a for a in alerts if a.kind == Kind.NO_USE)
     assert "litres of water" in no_use.explanation
     assert slot_of(slot_end(no_use.slot)) == no_use.slot + 1
+
+
+def test_false_alarms_make_the_learned_rules_ask_for_more_evidence() -> None:
+    sim = simulate(2, WEEKS * 7, seed=11, incidents=[Incident(0, "no_use", ONSET, 30)])
+    plain = kinds_for(run(sim), 0, after=ONSET)[Kind.INACTIVITY]
+    detector = WellbeingDetector(sim.meters)
+    for _ in range(4):
+        detector.tune(0, false_alarm=True)
+    assert detector.state.sensitivity[0] == 2.0
+    alerts = detector.process(sim.readings, 0, away=sim.away)
+    tuned = kinds_for(alerts, 0, after=ONSET)[Kind.INACTIVITY]
+    assert tuned > plain
+    assert detector.tune(0, false_alarm=False) == 1.0

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pytest
 from django.utils import timezone
 
@@ -267,3 +268,19 @@ def test_every_view_of_a_household_is_audited(home: dict[str, Any], make_user: A
     stranger = make_user("community_worker", home["city"].community_b1)
     with pytest.raises(PermissionDenied):
         selectors.household_detail(actor=stranger, household_id=household.pk)
+
+
+def test_a_false_alarm_visit_makes_that_household_less_sensitive(
+    home: dict[str, Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    household = home["household"]
+    services.readings_ingest(actor=home["feed"], rows=quiet_day())
+    services.detection_run(household_id=household.pk)
+    services.alerts_escalate(now=timezone.now() + timedelta(minutes=30))
+    task = VisitTask.objects.get(alert__kind="no_use")
+    worker = home["worker"]
+    services.visit_accept(actor=worker, task=task)
+    services.visit_record(actor=worker, task=task, outcome=VisitOutcome.FINE, real=False)
+    household.refresh_from_db()
+    mask = np.array([[True, True, False]])
+    assert services._state_load(household, mask).state.sensitivity[0] == 1.25
