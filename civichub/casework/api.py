@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any, Literal
 
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Field, File, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
@@ -34,7 +35,8 @@ def _organisation(pk: int | None, field: str) -> Organisation | None:
         return None
     organisation = Organisation.objects.filter(pk=pk).first()
     if organisation is None:
-        raise ValidationFailed(f"No organisation {pk}.", errors={field: ["unknown"]})
+        message = _("没有编号为 %(pk)s 的组织机构。") % {"pk": pk}
+        raise ValidationFailed(message, errors={field: [message]})
     return organisation
 
 
@@ -43,7 +45,8 @@ def _category(key: str | None) -> Category | None:
         return None
     category = Category.objects.filter(key=key).select_related("department").first()
     if category is None:
-        raise ValidationFailed(f"No category {key}.", errors={"category": ["unknown"]})
+        message = _("没有代码为 %(key)s 的类别。") % {"key": key}
+        raise ValidationFailed(message, errors={"category": [message]})
     return category
 
 
@@ -414,11 +417,11 @@ def case_submit(request: HttpRequest, payload: CaseIn) -> Status[SubmittedOut]:
 def case_submit_anonymous(request: HttpRequest, payload: AnonymousCaseIn) -> Status[SubmittedOut]:
     verification = ContactVerification.objects.filter(pk=payload.verification_id).first()
     if verification is None:
-        raise ValidationFailed(
-            "Verify your contact first.", errors={"verification_id": ["unknown"]}
-        )
+        message = _("请先验证联系方式。")
+        raise ValidationFailed(message, errors={"verification_id": [message]})
     if payload.channel == "phone":
-        raise ValidationFailed("Only staff log phone calls.", errors={"channel": ["not allowed"]})
+        message = _("只有工作人员可以登记来电。")
+        raise ValidationFailed(message, errors={"channel": [message]})
     return Status(201, _submit(None, payload, verification))
 
 
@@ -542,7 +545,8 @@ class AssignIn(Schema):
 def case_assign(request: HttpRequest, tracking_number: str, payload: AssignIn) -> CaseOut:
     assignee = User.objects.filter(pk=payload.assignee_id, is_active=True).first()
     if assignee is None:
-        raise ValidationFailed("No such person.", errors={"assignee_id": ["unknown"]})
+        message = _("没有这个人员。")
+        raise ValidationFailed(message, errors={"assignee_id": [message]})
     case = services.case_assign(
         actor=_user(request), case=_get(request, tracking_number), assignee=assignee
     )

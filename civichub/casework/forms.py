@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from civichub.casework.models import CaseKind, Category, RatingValue
@@ -28,7 +30,8 @@ class MultipleImageField(forms.FileField):
 
 def category_choices() -> list[tuple[str, str]]:
     choices: list[tuple[str, str]] = [("", str(_("不确定（由系统分派）")))]
-    choices += [(c.key, c.name) for c in Category.objects.filter(active=True)]
+    language = get_language() or settings.LANGUAGE_CODE
+    choices += [(c.key, c.display_name(language)) for c in Category.objects.filter(active=True)]
     return choices
 
 

@@ -24,6 +24,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from civichub.core.models import CoordinateSystem, Organisation
 
@@ -112,7 +113,7 @@ class Category(models.Model):
     class Meta:
         ordering: ClassVar[list[str]] = ["order", "key"]
         verbose_name = _("诉求分类")
-        verbose_name_plural = _("诉求分类")
+        verbose_name_plural = pgettext_lazy("plural", "诉求分类")
 
     def __str__(self) -> str:
         return self.name
@@ -155,7 +156,7 @@ class CategoryAttribute(models.Model):
     class Meta:
         ordering: ClassVar[list[str]] = ["category", "order"]
         verbose_name = _("分类附加项")
-        verbose_name_plural = _("分类附加项")
+        verbose_name_plural = pgettext_lazy("plural", "分类附加项")
         constraints: ClassVar[list[models.BaseConstraint]] = [
             models.UniqueConstraint(fields=["category", "code"], name="casework_attr_code_unique"),
             models.UniqueConstraint(
@@ -191,7 +192,7 @@ class CommunityArea(models.Model):
 
     class Meta:
         verbose_name = _("社区范围")
-        verbose_name_plural = _("社区范围")
+        verbose_name_plural = pgettext_lazy("plural", "社区范围")
 
     def __str__(self) -> str:
         return str(self.community)
@@ -334,7 +335,7 @@ class Case(models.Model):
     class Meta:
         ordering: ClassVar[list[str]] = ["-created_at", "-id"]
         verbose_name = _("群众来信")
-        verbose_name_plural = _("群众来信")
+        verbose_name_plural = pgettext_lazy("plural", "群众来信")
         indexes: ClassVar[list[models.Index]] = [
             models.Index(fields=["department", "status"], name="casework_case_dept_idx"),
             models.Index(fields=["community", "status"], name="casework_case_comm_idx"),
@@ -401,7 +402,7 @@ class CasePhoto(models.Model):
     class Meta:
         ordering: ClassVar[list[str]] = ["case", "id"]
         verbose_name = _("来信照片")
-        verbose_name_plural = _("来信照片")
+        verbose_name_plural = pgettext_lazy("plural", "来信照片")
 
     def __str__(self) -> str:
         return f"{self.case.tracking_number} · {self.pk}"
@@ -415,18 +416,18 @@ class EventKind(models.TextChoices):
     SUBMITTED = "submitted", _("受理")
     ROUTED = "routed", _("自动分派")
     ROUTING_FAILED = "routing_failed", _("自动分派失败")
-    TRIAGED = "triaged", _("分拣")
-    ASSIGNED = "assigned", _("指定承办人")
-    TRANSFERRED = "transferred", _("转办")
+    TRIAGED = "triaged", pgettext_lazy("case event", "分拣")
+    ASSIGNED = "assigned", pgettext_lazy("case event", "指定承办人")
+    TRANSFERRED = "transferred", pgettext_lazy("case event", "转办")
     NOTE = "note", _("备注")
     REPLY = "reply", _("答复")
-    EXTENSION_REQUESTED = "extension_requested", _("申请延期")
+    EXTENSION_REQUESTED = "extension_requested", pgettext_lazy("case event", "申请延期")
     EXTENSION_APPROVED = "extension_approved", _("批准延期")
     EXTENSION_REJECTED = "extension_rejected", _("驳回延期")
-    MERGED = "merged", _("合并重复件")
+    MERGED = "merged", pgettext_lazy("case event", "合并重复件")
     RATED = "rated", _("评价")
     REOPENED = "reopened", _("重新办理")
-    CLOSED = "closed", _("办结")
+    CLOSED = "closed", pgettext_lazy("case event", "办结")
     ESCALATED = "escalated", _("超期督办")
 
 
@@ -468,8 +469,8 @@ class CaseEvent(models.Model):
 
     class Meta:
         ordering: ClassVar[list[str]] = ["case", "created_at", "id"]
-        verbose_name = _("办理记录")
-        verbose_name_plural = _("办理记录")
+        verbose_name = pgettext_lazy("singular", "办理记录")
+        verbose_name_plural = pgettext_lazy("plural", "办理记录")
 
     def __str__(self) -> str:
         return f"{self.case_id} {self.kind}"
@@ -497,7 +498,7 @@ class Rating(models.Model):
     class Meta:
         ordering: ClassVar[list[str]] = ["case", "created_at", "id"]
         verbose_name = _("满意度评价")
-        verbose_name_plural = _("满意度评价")
+        verbose_name_plural = pgettext_lazy("plural", "满意度评价")
         constraints: ClassVar[list[models.BaseConstraint]] = [
             models.UniqueConstraint(fields=["case", "round"], name="casework_rating_once_per_round")
         ]
@@ -522,7 +523,7 @@ class CalendarDay(models.Model):
     class Meta:
         ordering: ClassVar[list[str]] = ["date"]
         verbose_name = _("工作日历")
-        verbose_name_plural = _("工作日历")
+        verbose_name_plural = pgettext_lazy("plural", "工作日历")
 
     def __str__(self) -> str:
         return f"{self.date} {'工作日' if self.working else '休息日'} {self.name}"
@@ -559,7 +560,7 @@ class ContactVerification(models.Model):
 
     class Meta:
         verbose_name = _("联系方式验证")
-        verbose_name_plural = _("联系方式验证")
+        verbose_name_plural = pgettext_lazy("plural", "联系方式验证")
 
     def __str__(self) -> str:
         return f"{self.channel}:{self.address[:3]}…"
@@ -585,7 +586,7 @@ class Open311ApiKey(models.Model):
     class Meta:
         ordering: ClassVar[list[str]] = ["name", "-created_at"]
         verbose_name = _("Open311 接口密钥")
-        verbose_name_plural = _("Open311 接口密钥")
+        verbose_name_plural = pgettext_lazy("plural", "Open311 接口密钥")
         constraints: ClassVar[list[models.BaseConstraint]] = [
             models.UniqueConstraint(
                 fields=["name"],

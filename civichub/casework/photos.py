@@ -10,6 +10,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from civichub.core.errors import ValidationFailed
@@ -55,12 +56,12 @@ def check_photo(
 ) -> CheckedPhoto:
     name = (upload.name or "photo")[:200]
     if not upload.data:
-        raise _refuse(index, f"{name}: the file is empty.")
+        raise _refuse(index, _("%(name)s：文件是空的。") % {"name": name})
     if len(upload.data) > max_bytes:
         raise _refuse(
             index,
-            f"{name}: the photo is {len(upload.data) // 1024} KiB; "
-            f"at most {max_bytes // 1024} KiB is accepted.",
+            _("%(name)s：照片大小为 %(size)d KiB，最大接受 %(max)d KiB。")
+            % {"name": name, "size": len(upload.data) // 1024, "max": max_bytes // 1024},
         )
     try:
         with warnings.catch_warnings():
@@ -69,13 +70,18 @@ def check_photo(
                 image_format = probe.format or ""
                 width, height = probe.size
                 if image_format not in allowed_formats:
-                    raise _refuse(
-                        index,
-                        f"{name}: {image_format or 'this type'} is not accepted; "
-                        f"send {', '.join(allowed_formats)}.",
-                    )
+                    values = {
+                        "name": name,
+                        "format": image_format,
+                        "formats": ", ".join(allowed_formats),
+                    }
+                    if image_format:
+                        message = _("%(name)s：不接受 %(format)s 格式，请发送 %(formats)s。")
+                    else:
+                        message = _("%(name)s：不接受这种文件类型，请发送 %(formats)s。")
+                    raise _refuse(index, message % values)
                 if width * height > max_pixels:
-                    raise _refuse(index, f"{name}: the picture has too many pixels.")
+                    raise _refuse(index, _("%(name)s：图片的像素过多。") % {"name": name})
                 exif = probe.getexif()
                 gps = dict(exif.get_ifd(GPS_IFD)) if keep_location else None
                 probe.load()
@@ -91,7 +97,9 @@ def check_photo(
         SyntaxError,
     ) as exc:
         raise _refuse(
-            index, f"{name}: this is not a readable image ({type(exc).__name__})."
+            index,
+            _("%(name)s：无法读取这个图片（%(error)s）。")
+            % {"name": name, "error": type(exc).__name__},
         ) from exc
     out = io.BytesIO()
     save_args: dict[str, Any] = {}

@@ -27,6 +27,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from civichub.casework import similarity
 from civichub.casework.conf import casework_settings
@@ -57,9 +58,8 @@ CASE_RELATED = ("department", "community", "jurisdiction", "category", "assignee
 def _purpose(purpose: str) -> str:
     purpose = purpose.strip()
     if not purpose:
-        raise ValidationFailed(
-            "State the purpose of viewing personal data.", errors={"purpose": ["required"]}
-        )
+        message = _("请说明查看个人信息的事由。")
+        raise ValidationFailed(message, errors={"purpose": [message]})
     return purpose[:200]
 
 
@@ -74,7 +74,7 @@ def category_list(*, active_only: bool = True) -> QuerySet[Category]:
 def category_get(*, key: str, active_only: bool = True) -> Category:
     category = category_list(active_only=active_only).filter(key=key).first()
     if category is None:
-        raise NotFound(f"No category {key}.")
+        raise NotFound(_("没有代码为 %(key)s 的类别。") % {"key": key})
     return category
 
 
@@ -205,7 +205,7 @@ def case_load(pk: int | None = None, tracking_number: str | None = None) -> Case
         else queryset.filter(tracking_number=tracking_number or "").first()
     )
     if case is None:
-        raise NotFound(f"No case {tracking_number or pk}.")
+        raise NotFound(_("没有找到留言 %(number)s。") % {"number": tracking_number or pk})
     return case
 
 
@@ -231,7 +231,7 @@ def case_for_tracking(*, tracking_number: str, access_code: str) -> Case:
     case = Case.objects.filter(tracking_number=tracking_number.strip()).first()
     if case is None or not access_code_matches(case, access_code):
         # The same answer for "no such case" and "wrong code": numbers are guessable.
-        raise NotFound("No case with that tracking number and code.")
+        raise NotFound(_("受理编号或查询码不正确。"))
     return case_load(case.pk)
 
 
@@ -258,7 +258,7 @@ def replies(case: Case) -> list[CaseEvent]:
 
 def own_cases(*, actor: User, offset: int = 0, limit: int = 50) -> CasePage:
     if not actor.is_authenticated:
-        raise PermissionDenied("Sign in to see your messages.")
+        raise PermissionDenied(_("请登录后查看您的留言。"))
     queryset = Case.objects.filter(submitter=actor).select_related("department", "category")
     total = queryset.count()
     return CasePage(
@@ -373,6 +373,7 @@ class BoardEntry:
     category: str
     created_at: dt.datetime
     replies: list[tuple[dt.datetime, str]] = field(default_factory=list)
+    department_en: str = ""  # the department's English name, for English pages
 
 
 def board_list(
@@ -403,6 +404,7 @@ def board_list(
             status=c.status,
             status_label=str(c.get_status_display()),
             department=c.department.name if c.department else "",
+            department_en=c.department.name_en if c.department else "",
             department_id=c.department_id,
             category=c.category.name if c.category else "",
             created_at=c.created_at,
@@ -455,6 +457,7 @@ class Figures:
 
     key: str
     label: str
+    label_en: str = ""  # the group's English name, for English pages; not in the API or CSV
     volume: int = 0
     responded: int = 0
     resolved: int = 0
@@ -550,11 +553,14 @@ def case_statistics(
     caller's scope, grouped by department or community, and over time by week or month."""
     require(actor, "casework.stats.view")
     if group_by not in {"department", "community"}:
-        raise ValidationFailed("Group by department or community.", errors={"group_by": [group_by]})
+        message = _("请按部门或按社区分组。")
+        raise ValidationFailed(message, errors={"group_by": [message]})
     if period not in {"week", "month"}:
-        raise ValidationFailed("Period is week or month.", errors={"period": [period]})
+        message = _("周期须为周或月。")
+        raise ValidationFailed(message, errors={"period": [message]})
     if until < since or (until - since).days > 3660:
-        raise ValidationFailed("Give a range of at most ten years.", errors={"until": ["range"]})
+        message = _("截止日期不能早于起始日期，统计范围最长十年。")
+        raise ValidationFailed(message, errors={"until": [message]})
     now = now or timezone.now()
     tz = timezone.get_current_timezone()
     start = dt.datetime.combine(since, dt.time.min, tz)
@@ -573,8 +579,10 @@ def case_statistics(
         "reopen_count",
         "department_id",
         "department__name",
+        "department__name_en",
         "community_id",
         "community__name",
+        "community__name_en",
     )
     rows: list[dict[str, Any]] = [dict(row) for row in queryset.values(*fields)]
     final_rating: dict[int, str] = {}
@@ -593,7 +601,11 @@ def case_statistics(
         group_id = row[f"{group_by}_id"]
         key = str(group_id) if group_id else ""
         if key not in groups:
-            groups[key] = Figures(key=key, label=row[f"{group_by}__name"] or "")
+            groups[key] = Figures(
+                key=key,
+                label=row[f"{group_by}__name"] or "",
+                label_en=row[f"{group_by}__name_en"] or "",
+            )
         groups[key].add(row, rating, now)
         day = timezone.localtime(row["created_at"], tz).date()
         bucket = _period_start(day, period)

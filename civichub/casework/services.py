@@ -33,6 +33,8 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from civichub.casework import routing_rules, workdays
 from civichub.casework.conf import casework_settings
@@ -77,6 +79,17 @@ logger = logging.getLogger("civichub.casework")
 
 TITLE_MAX = 200
 TEXT_MAX = 4000  # the Open311 description limit; the web form uses the same
+ADDRESS_MAX = 300
+
+
+def _too_long(limit: int) -> str:
+    return ngettext("最多 %(limit)d 个字符。", "最多 %(limit)d 个字符。", limit) % {"limit": limit}
+
+
+def _photo_limit_message(limit: int) -> str:
+    return ngettext("每条留言最多 %(limit)d 张照片。", "每条留言最多 %(limit)d 张照片。", limit) % {
+        "limit": limit
+    }
 
 
 def _check(actor: User | None, action: str, case: Case | None = None) -> None:
@@ -185,17 +198,18 @@ def category_create(
     _check(actor, "casework.taxonomy.manage")
     errors: dict[str, list[str]] = {}
     if not key.strip() or "/" in key or " " in key:
-        errors["key"] = ["required; no spaces or slashes (it is used in URLs)"]
+        errors["key"] = [_("请填写类别代码，不含空格或斜杠（代码会用在网址中）。")]
     if not name.strip():
-        errors["name"] = ["required"]
+        errors["name"] = [_("请填写名称。")]
     if department is not None and department.kind != OrganisationKind.DEPARTMENT:
-        errors["department"] = ["must be a department"]
+        errors["department"] = [_("所选机构不是部门。")]
     if default_kind not in CaseKind.values:
-        errors["default_kind"] = [f"unknown kind {default_kind}"]
+        errors["default_kind"] = [_("未知的留言类型：%(kind)s。") % {"kind": default_kind}]
     if errors:
-        raise ValidationFailed("The category is not valid.", errors=errors)
+        raise ValidationFailed(_("类别信息有误。"), errors=errors)
     if Category.objects.filter(key=key).exists():
-        raise Conflict(f"Category {key} exists.", errors={"key": ["taken"]})
+        message = _("类别代码 %(key)s 已存在。") % {"key": key}
+        raise Conflict(message, errors={"key": [message]})
     category = Category.objects.create(
         key=key,
         name=name.strip(),
@@ -237,11 +251,12 @@ def category_update(*, actor: User | None, category: Category, changes: dict[str
     unknown = set(changes) - editable
     if unknown:
         raise ValidationFailed(
-            "These fields cannot be changed.", errors={f: ["not editable"] for f in sorted(unknown)}
+            _("这些字段不能修改。"), errors={f: [_("此字段不能修改。")] for f in sorted(unknown)}
         )
     department = changes.get("department", category.department)
     if department is not None and department.kind != OrganisationKind.DEPARTMENT:
-        raise ValidationFailed("Not a department.", errors={"department": ["must be a department"]})
+        message = _("所选机构不是部门。")
+        raise ValidationFailed(message, errors={"department": [message]})
     diff = {}
     for field, value in changes.items():
         before = getattr(category, field)
@@ -270,22 +285,26 @@ def category_attribute_create(
     _check(actor, "casework.taxonomy.manage")
     errors: dict[str, list[str]] = {}
     if not code or "/" in code or " " in code:
-        errors["code"] = ["required; no spaces or slashes"]
+        errors["code"] = [_("请填写附加项代码，不含空格或斜杠。")]
     if datatype not in AttributeDatatype.values:
-        errors["datatype"] = [f"one of {', '.join(AttributeDatatype.values)}"]
+        errors["datatype"] = [
+            _("数据类型须为以下之一：%(choices)s。")
+            % {"choices": ", ".join(AttributeDatatype.values)}
+        ]
     if datatype in LIST_DATATYPES and not values:
-        errors["values"] = ["list types need values"]
+        errors["values"] = [_("列表类型须列出可选值。")]
     if any(not isinstance(v, dict) or not v.get("key") or "name" not in v for v in values):
-        errors["values"] = ["each value needs a key and a name"]
+        errors["values"] = [_("每个可选值都须有代码和名称。")]
     if order is not None and order < 1:
-        errors["order"] = ["must be a positive integer"]
+        errors["order"] = [_("顺序须为正整数。")]
     if errors:
-        raise ValidationFailed("The attribute is not valid.", errors=errors)
+        raise ValidationFailed(_("附加项信息有误。"), errors=errors)
     if order is None:
         last = category.attributes.order_by("-order").values_list("order", flat=True).first()
         order = (last or 0) + 1
     if category.attributes.filter(Q(code=code) | Q(order=order)).exists():
-        raise Conflict("Code and order must be unique in the category.", errors={"code": ["taken"]})
+        message = _("同一类别中附加项的代码和顺序不能重复。")
+        raise Conflict(message, errors={"code": [message]})
     attribute = CategoryAttribute.objects.create(
         category=category,
         code=code,
@@ -321,11 +340,13 @@ def community_area_set(
     """Where a community lies (centre and radius, or a WGS-84 GeoJSON polygon)."""
     _check(actor, "casework.taxonomy.manage")
     if community.kind != OrganisationKind.COMMUNITY:
-        raise ValidationFailed("Not a community.", errors={"community": ["must be a community"]})
+        message = _("所选机构不是社区。")
+        raise ValidationFailed(message, errors={"community": [message]})
     if polygon is not None and (
         polygon.get("type") != "Polygon" or not isinstance(polygon.get("coordinates"), list)
     ):
-        raise ValidationFailed("Give a GeoJSON Polygon.", errors={"polygon": ["not a Polygon"]})
+        message = _("请提供 GeoJSON 多边形（Polygon）。")
+        raise ValidationFailed(message, errors={"polygon": [message]})
     lat, lng = geo.to_wgs84(centre_latitude, centre_longitude, crs)
     area, _created = CommunityArea.objects.update_or_create(
         community=community,
@@ -377,11 +398,13 @@ def _normalise_contact(channel: str, address: str) -> str:
     if channel == ContactChannel.EMAIL:
         address = address.lower()
         if "@" not in address or len(address) > 254 or address.startswith("@"):
-            raise ValidationFailed("Give a valid email address.", errors={"address": ["invalid"]})
+            message = _("请填写有效的电子邮箱。")
+            raise ValidationFailed(message, errors={"address": [message]})
         return address
     digits = "".join(ch for ch in address if ch.isdigit() or ch == "+")
     if not 6 <= len(digits.lstrip("+")) <= 15:
-        raise ValidationFailed("Give a valid phone number.", errors={"address": ["invalid"]})
+        message = _("请填写有效的手机号码。")
+        raise ValidationFailed(message, errors={"address": [message]})
     return digits
 
 
@@ -415,7 +438,8 @@ def contact_account(*, phone: str = "", email: str = "") -> User:
 def contact_verification_start(*, channel: str, address: str) -> ContactVerification:
     """Sends a six-digit one-time code to a phone (SMS) or email address, through notify."""
     if channel not in ContactChannel.values:
-        raise ValidationFailed("Unknown channel.", errors={"channel": ["sms or email"]})
+        message = _("请选择手机短信或电子邮件。")
+        raise ValidationFailed(message, errors={"channel": [message]})
     address = _normalise_contact(channel, address)
     conf = casework_settings()
     now = timezone.now()
@@ -423,7 +447,7 @@ def contact_verification_start(*, channel: str, address: str) -> ContactVerifica
         address=address, created_at__gte=now - dt.timedelta(hours=1)
     ).count()
     if recent >= 5:
-        raise RateLimited("Too many codes for this contact; try again later.")
+        raise RateLimited(_("该联系方式获取验证码的次数过多，请稍后再试。"))
     code = f"{secrets.randbelow(1_000_000):06d}"
     account = contact_account(
         phone=address if channel == ContactChannel.SMS else "",
@@ -463,16 +487,15 @@ def contact_verification_confirm(*, verification_id: int, code: str) -> ContactV
             ContactVerification.objects.select_for_update().filter(pk=verification_id).first()
         )
         if verification is None:
-            raise NotFound("No such verification.")
+            raise NotFound(_("没有找到该验证记录，请重新获取验证码。"))
         now = timezone.now()
         if verification.verified_at is not None:
             return verification
         if now >= verification.expires_at:
-            raise ValidationFailed(
-                "The code has expired; ask for a new one.", errors={"code": ["expired"]}
-            )
+            message = _("验证码已过期，请重新获取。")
+            raise ValidationFailed(message, errors={"code": [message]})
         if verification.attempts >= int(conf["verification_max_attempts"]):
-            raise RateLimited("Too many wrong codes; ask for a new one.")
+            raise RateLimited(_("验证码输错次数过多，请重新获取。"))
         verification.attempts += 1
         correct = hmac.compare_digest(verification.code_hash, _code_hash(code.strip()))
         if correct:
@@ -486,7 +509,8 @@ def contact_verification_confirm(*, verification_id: int, code: str) -> ContactV
             obj=verification,
         )
     if not correct:
-        raise ValidationFailed("The code is not right.", errors={"code": ["incorrect"]})
+        message = _("验证码不正确。")
+        raise ValidationFailed(message, errors={"code": [message]})
     return verification
 
 
@@ -503,7 +527,7 @@ def jurisdiction() -> Organisation:
     )
     root = query.order_by("path").first()
     if root is None:
-        raise Conflict("No organisation receives messages yet; set up the organisation tree.")
+        raise Conflict(_("尚无受理留言的机构，请先建立组织机构。"))
     return root
 
 
@@ -514,48 +538,48 @@ def attributes_validate(category: Category, values: dict[str, Any]) -> dict[str,
     errors: dict[str, list[str]] = {}
     cleaned: dict[str, Any] = {}
     for code in sorted(set(values) - set(definitions)):
-        errors[f"attributes.{code}"] = ["unknown attribute for this service"]
+        errors[f"attributes.{code}"] = [_("该类别没有这个附加项。")]
     for code, attribute in definitions.items():
         raw = values.get(code)
         empty = raw is None or raw == "" or raw == []
         if empty:
             if attribute.required:
-                errors[f"attributes.{code}"] = ["required"]
+                errors[f"attributes.{code}"] = [_("此项必填。")]
             continue
         key = f"attributes.{code}"
         if attribute.datatype == AttributeDatatype.MULTIVALUELIST:
             items = [str(v) for v in (raw if isinstance(raw, list) else [raw])]
             bad = [v for v in items if v not in attribute.value_keys()]
             if bad:
-                errors[key] = [f"not a listed value: {', '.join(bad)}"]
+                errors[key] = [_("不在可选值之列：%(values)s。") % {"values": ", ".join(bad)}]
             cleaned[code] = items
         elif attribute.datatype == AttributeDatatype.SINGLEVALUELIST:
             value = str(raw[0] if isinstance(raw, list) and len(raw) == 1 else raw)
             if isinstance(raw, list) and len(raw) != 1 or value not in attribute.value_keys():
-                errors[key] = ["not a listed value"]
+                errors[key] = [_("请从可选值中选择一项。")]
             cleaned[code] = value
         elif attribute.datatype == AttributeDatatype.NUMBER:
             try:
                 number = float(str(raw))
             except ValueError:
-                errors[key] = ["must be a number"]
+                errors[key] = [_("请填写数字。")]
             else:
                 if number != number or number in (float("inf"), float("-inf")):
-                    errors[key] = ["must be a finite number"]
+                    errors[key] = [_("请填写有限的数字。")]
                 cleaned[code] = number
         elif attribute.datatype == AttributeDatatype.DATETIME:
             parsed = parse_datetime(str(raw)) if not isinstance(raw, list) else None
             if parsed is None:
-                errors[key] = ["must be an ISO 8601 date and time"]
+                errors[key] = [_("请按 ISO 8601 格式填写日期和时间。")]
             else:
                 cleaned[code] = parsed.isoformat()
         else:
             if isinstance(raw, list):
-                errors[key] = ["must be a single value"]
+                errors[key] = [_("只能填写一个值。")]
             else:
                 cleaned[code] = str(raw)[:4000]
     if errors:
-        raise ValidationFailed("Some answers are missing or not valid.", errors=errors)
+        raise ValidationFailed(_("有些附加项未填写或填写有误。"), errors=errors)
     return cleaned
 
 
@@ -573,15 +597,15 @@ def _place_errors(
 ) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     if crs not in CoordinateSystem.values:
-        errors["crs"] = [f"unknown coordinate system {crs}"]
+        errors["crs"] = [_("未知的坐标系：%(crs)s。") % {"crs": crs}]
     if (latitude is None) != (longitude is None):
-        errors["location"] = ["give both latitude and longitude, or neither"]
+        errors["location"] = [_("请同时填写纬度和经度，或都不填写。")]
     elif (
         latitude is not None
         and longitude is not None
         and not (-90 <= latitude <= 90 and -180 <= longitude <= 180)
     ):
-        errors["location"] = ["out of range"]
+        errors["location"] = [_("纬度或经度超出范围。")]
     return errors
 
 
@@ -597,10 +621,8 @@ class Submitted:
 def _checked_photos(photos: Sequence[PhotoUpload], keep_location: bool) -> list[CheckedPhoto]:
     conf = casework_settings()
     if len(photos) > int(conf["photo_max_count"]):
-        raise ValidationFailed(
-            f"At most {conf['photo_max_count']} photos per message.",
-            errors={"photos": [f"at most {conf['photo_max_count']}"]},
-        )
+        message = _photo_limit_message(int(conf["photo_max_count"]))
+        raise ValidationFailed(message, errors={"photos": [message]})
     return [
         check_photo(
             upload,
@@ -655,30 +677,34 @@ def case_submit(
     title, text, address = title.strip(), text.strip(), address.strip()
     errors: dict[str, list[str]] = {}
     if kind not in CaseKind.values and not (kind == "" and category_key):
-        errors["kind"] = [f"one of {', '.join(CaseKind.values)}"]
+        errors["kind"] = [
+            _("留言类型须为以下之一：%(choices)s。") % {"choices": ", ".join(CaseKind.values)}
+        ]
     if channel not in CaseChannel.values:
-        errors["channel"] = [f"one of {', '.join(CaseChannel.values)}"]
+        errors["channel"] = [
+            _("渠道须为以下之一：%(choices)s。") % {"choices": ", ".join(CaseChannel.values)}
+        ]
     if not text:
-        errors["text"] = ["required"]
+        errors["text"] = [_("请填写留言内容。")]
     elif len(text) > TEXT_MAX:
-        errors["text"] = [f"at most {TEXT_MAX} characters"]
+        errors["text"] = [_too_long(TEXT_MAX)]
     if len(title) > TITLE_MAX:
-        errors["title"] = [f"at most {TITLE_MAX} characters"]
-    if len(address) > 300:
-        errors["address"] = ["at most 300 characters"]
+        errors["title"] = [_too_long(TITLE_MAX)]
+    if len(address) > ADDRESS_MAX:
+        errors["address"] = [_too_long(ADDRESS_MAX)]
     errors.update(_place_errors(latitude, longitude, crs))
     category: Category | None = None
     if category_key:
         category = Category.objects.filter(key=category_key, active=True).first()
         if category is None:
-            raise NotFound(f"No service {category_key}.", errors={"category": ["unknown category"]})
+            message = _("没有代码为 %(key)s 的类别。") % {"key": category_key}
+            raise NotFound(message, errors={"category": [message]})
     if errors:
-        raise ValidationFailed("The message is not complete.", errors=errors)
+        raise ValidationFailed(_("留言填写不完整或有误。"), errors=errors)
     cleaned_attributes = attributes_validate(category, attributes or {}) if category else {}
     if not category and attributes:
-        raise ValidationFailed(
-            "Answers need a category.", errors={"attributes": ["choose a category first"]}
-        )
+        message = _("请先选择类别，再填写附加项。")
+        raise ValidationFailed(message, errors={"attributes": [message]})
 
     signed_in = actor is not None and actor.is_authenticated
     submitter: User | None = None
@@ -686,7 +712,7 @@ def case_submit(
     logged_by: User | None = None
     if channel == CaseChannel.PHONE:
         if not signed_in:
-            raise PermissionDenied("Only staff log phone calls.")
+            raise PermissionDenied(_("只有工作人员可以登记来电。"))
         require(actor, "casework.case.log_call")
         logged_by = actor
         if contact_phone:
@@ -698,10 +724,8 @@ def case_submit(
         submitter = actor
     else:
         if verification is None or not verification.is_usable(now):
-            raise ValidationFailed(
-                "Sign in, or verify your phone number or email address first.",
-                errors={"contact": ["a verified phone or email is required"]},
-            )
+            message = _("请先登录，或先验证手机号码或电子邮箱。")
+            raise ValidationFailed(message, errors={"contact": [message]})
         submitter = verification.contact_user
         contact_verified = True
         if verification.channel == ContactChannel.SMS:
@@ -759,10 +783,8 @@ def case_submit(
                     pk=verification.pk, used_at__isnull=True
                 ).update(used_at=now, used_by=case)
                 if not updated:
-                    raise ValidationFailed(
-                        "This verification was used already; verify again.",
-                        errors={"contact": ["already used"]},
-                    )
+                    message = _("该验证已经用过，请重新验证。")
+                    raise ValidationFailed(message, errors={"contact": [message]})
             _event(
                 case,
                 EventKind.SUBMITTED,
@@ -827,15 +849,15 @@ def case_photos_add(
         (may(actor, "casework.case.view", case) and case.submitter_id == actor.pk)
         or may(actor, "casework.case.note", case)
     ):
-        raise PermissionDenied("Only the sender or staff handling the case may add photos.")
+        raise PermissionDenied(_("只有来信人或办理该留言的工作人员可以添加照片。"))
     if not photos:
-        raise ValidationFailed("Choose a photo.", errors={"photos": ["required"]})
+        message = _("请选择照片。")
+        raise ValidationFailed(message, errors={"photos": [message]})
     existing = case.photos.count()
     limit = int(casework_settings()["photo_max_count"])
     if existing + len(photos) > limit:
-        raise ValidationFailed(
-            f"At most {limit} photos per message.", errors={"photos": [f"at most {limit}"]}
-        )
+        message = _photo_limit_message(limit)
+        raise ValidationFailed(message, errors={"photos": [message]})
     checked = _checked_photos(photos, keep_location)
     written: list[str] = []
     try:
@@ -1068,7 +1090,7 @@ def cases_sweep(*, now: dt.datetime | None = None) -> SweepResult:
 
 def _require_open(case: Case) -> None:
     if case.status == CaseStatus.CLOSED:
-        raise Conflict(f"Case {case.tracking_number} is closed.")
+        raise Conflict(_("留言 %(number)s 已办结。") % {"number": case.tracking_number})
 
 
 @transaction.atomic
@@ -1086,12 +1108,11 @@ def case_triage(
     _check(actor, "casework.case.triage", case)
     _require_open(case)
     if case.status not in {CaseStatus.RECEIVED, CaseStatus.TRIAGE}:
-        raise Conflict("Only cases waiting for triage are triaged; transfer it instead.")
+        raise Conflict(_("只有待分拣的留言可以分拣；已派单的留言请转办。"))
     target = department or local_department(category.department, case.community)
     if target is None or target.kind != OrganisationKind.DEPARTMENT:
-        raise ValidationFailed(
-            "Choose a department.", errors={"department": ["the category has no department"]}
-        )
+        message = _("该类别没有对应的承办部门，请选择部门。")
+        raise ValidationFailed(_("请选择承办部门。"), errors={"department": [message]})
     before = {"category": case.category.key if case.category else None}
     case.category = category
     case.category_source = CategorySource.STAFF
@@ -1131,11 +1152,10 @@ def case_assign(*, actor: User | None, case: Case, assignee: User) -> Case:
     _check(actor, "casework.case.assign", case)
     _require_open(case)
     if case.status in {CaseStatus.RECEIVED, CaseStatus.TRIAGE}:
-        raise Conflict("Route or triage the case before assigning it.")
+        raise Conflict(_("请先分派或分拣留言，再指定承办人。"))
     if not may(assignee, "casework.case.reply", case):
-        raise ValidationFailed(
-            "That person cannot handle this case.", errors={"assignee": ["out of scope"]}
-        )
+        message = _("此人不能承办这件留言。")
+        raise ValidationFailed(message, errors={"assignee": [message]})
     before = case.assignee_id
     case.assignee = assignee
     if case.status in {CaseStatus.ASSIGNED, CaseStatus.REOPENED}:
@@ -1180,16 +1200,16 @@ def case_transfer(
     _check(actor, "casework.case.transfer", case)
     _require_open(case)
     if not reason.strip():
-        raise ValidationFailed("Give the reason for the transfer.", errors={"reason": ["required"]})
+        message = _("请填写转办理由。")
+        raise ValidationFailed(message, errors={"reason": [message]})
     target = department or (
         local_department(category.department, case.community) if category else None
     )
     if target is None or target.kind != OrganisationKind.DEPARTMENT:
-        raise ValidationFailed(
-            "Choose the department to transfer to.", errors={"department": ["required"]}
-        )
+        message = _("请选择转至的部门。")
+        raise ValidationFailed(message, errors={"department": [message]})
     if target.pk == case.department_id and (category is None or category.pk == case.category_id):
-        raise Conflict("The case is already with that department.")
+        raise Conflict(_("这件留言已由该部门承办。"))
     before_category = case.category.key if case.category else None
     before_department = case.department.code if case.department else None
     if category is not None:
@@ -1241,7 +1261,8 @@ def case_note(*, actor: User | None, case: Case, text: str, public: bool = False
     case = _locked(case)
     _check(actor, "casework.case.note", case)
     if not text.strip():
-        raise ValidationFailed("Write the note.", errors={"text": ["required"]})
+        message = _("请填写备注内容。")
+        raise ValidationFailed(message, errors={"text": [message]})
     event = _event(case, EventKind.NOTE, actor=actor, text=text.strip()[:4000], public=public)
     _save(case, [])
     audit_record(actor=actor, action="casework.case.note", obj=case, changes={"public": public})
@@ -1256,9 +1277,10 @@ def case_reply(*, actor: User | None, case: Case, text: str, public: bool = True
     _check(actor, "casework.case.reply", case)
     _require_open(case)
     if case.status in {CaseStatus.RECEIVED, CaseStatus.TRIAGE}:
-        raise Conflict("Route or triage the case before replying.")
+        raise Conflict(_("请先分派或分拣留言，再答复。"))
     if not text.strip():
-        raise ValidationFailed("Write the reply.", errors={"text": ["required"]})
+        message = _("请填写答复内容。")
+        raise ValidationFailed(message, errors={"text": [message]})
     now = timezone.now()
     event = _event(
         case,
@@ -1305,10 +1327,8 @@ def case_close(*, actor: User | None, case: Case, reason: str = "resolved", note
     _check(actor, "casework.case.close", case)
     _require_open(case)
     if case.first_replied_at is None and not note.strip():
-        raise ValidationFailed(
-            "A case without a reply needs a closing note for the sender.",
-            errors={"note": ["required when there is no reply"]},
-        )
+        message = _("留言尚未答复，办结时请填写给来信人的办结说明。")
+        raise ValidationFailed(message, errors={"note": [message]})
     _close(case, actor=actor, reason=reason[:32] or "resolved", text=note.strip()[:4000])
     audit_record(actor=actor, action="casework.case.close", obj=case, changes={"reason": reason})
     if case.submitter_id:
@@ -1331,13 +1351,20 @@ def case_extension_request(*, actor: User | None, case: Case, days: int, reason:
     limit = int(casework_settings()["max_extension_working_days"])
     errors: dict[str, list[str]] = {}
     if not 1 <= days <= limit:
-        errors["days"] = [f"between 1 and {limit} working days"]
+        errors["days"] = [
+            ngettext(
+                "延期天数须在 1 到 %(limit)d 个工作日之间。",
+                "延期天数须在 1 到 %(limit)d 个工作日之间。",
+                limit,
+            )
+            % {"limit": limit}
+        ]
     if not reason.strip():
-        errors["reason"] = ["required"]
+        errors["reason"] = [_("请填写延期理由。")]
     if errors:
-        raise ValidationFailed("The extension request is not complete.", errors=errors)
+        raise ValidationFailed(_("延期申请填写不完整或有误。"), errors=errors)
     if case.extension_state == ExtensionState.REQUESTED:
-        raise Conflict("An extension request is already waiting for a decision.")
+        raise Conflict(_("已有一项延期申请等待审批。"))
     case.extension_state = ExtensionState.REQUESTED
     case.extension_requested_days = days
     case.extension_reason = reason.strip()[:500]
@@ -1368,7 +1395,7 @@ def case_extension_decide(*, actor: User | None, case: Case, approve: bool, note
     case = _locked(case)
     _check(actor, "casework.case.extend_approve", case)
     if case.extension_state != ExtensionState.REQUESTED:
-        raise Conflict("No extension request is waiting.")
+        raise Conflict(_("没有等待审批的延期申请。"))
     days = case.extension_requested_days
     before = case.due_at
     if approve:
@@ -1409,16 +1436,17 @@ def case_merge(*, actor: User | None, case: Case, into: Case, reason: str = "") 
     primary (open, or already answered and closed) must not itself be a duplicate; the actor
     needs the merge action on both."""
     if case.pk == into.pk:
-        raise ValidationFailed("A case cannot be merged into itself.", errors={"into": ["same"]})
+        message = _("留言不能合并到它自己。")
+        raise ValidationFailed(message, errors={"into": [message]})
     case = _locked(case)
     into = _locked(into)
     _check(actor, "casework.case.merge", case)
     _check(actor, "casework.case.merge", into)
     _require_open(case)
     if into.merged_into_id is not None:
-        raise Conflict("Merge into the case it duplicates, not into another duplicate.")
+        raise Conflict(_("请合并到被重复的原留言，而不是另一件重复件。"))
     if case.duplicates.exists():
-        raise Conflict("This case has duplicates merged into it; merge the other way.")
+        raise Conflict(_("已有重复件合并到这件留言，请反向合并。"))
     case.merged_into = into
     _save(case, ["merged_into"])
     _close(case, actor=actor, reason="duplicate", text=reason.strip()[:500])
@@ -1480,11 +1508,12 @@ def case_rate(
         (actor is not None and may(actor, "casework.case.rate", case))
         or (access_code and access_code_matches(case, access_code))
     ):
-        raise PermissionDenied("Only the sender may rate the answer.")
+        raise PermissionDenied(_("只有来信人可以评价答复。"))
     if value not in RatingValue.values:
-        raise ValidationFailed("Choose a rating.", errors={"value": list(RatingValue.values)})
+        message = _("请选择评价。")
+        raise ValidationFailed(message, errors={"value": [message]})
     if case.status != CaseStatus.REPLIED:
-        raise Conflict("There is no answer waiting for a rating.")
+        raise Conflict(_("没有等待评价的答复。"))
     now = timezone.now()
     rating = Rating.objects.create(
         case=case,

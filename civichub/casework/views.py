@@ -31,11 +31,14 @@ from civichub.casework.photos import PhotoUpload
 from civichub.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from civichub.core.models import Organisation, OrganisationKind, User
 from civichub.core.permissions import allowed
+from civichub.core.templatetags.civichub import localized_name
 from civichub.core.views import domain_errors_as_http, page_number_from
 
 PER_PAGE = 25
 SESSION_VERIFICATION = "casework_verification_id"
 SESSION_ACCESS = "casework_access"  # tracking number → access code, for anonymous senders
+# The purpose written to the append-only audit log when staff open a case: fixed Chinese
+# wording, deliberately not translated, so the record does not depend on the reader's language.
 PURPOSE = "办理群众留言"
 
 
@@ -322,7 +325,8 @@ def _perform(request: HttpRequest, action: str, user: User, case: Case) -> str:
     if action == "triage":
         category = _category_from(request)
         if category is None:
-            raise ValidationFailed(_("请选择类别。"), errors={"category": ["required"]})
+            message = _("请选择类别。")
+            raise ValidationFailed(message, errors={"category": [message]})
         services.case_triage(
             actor=user,
             case=case,
@@ -335,7 +339,8 @@ def _perform(request: HttpRequest, action: str, user: User, case: Case) -> str:
         raw = post.get("assignee", "")
         assignee = User.objects.filter(pk=int(raw)).first() if raw.isdigit() else None
         if assignee is None:
-            raise ValidationFailed(_("请选择承办人。"), errors={"assignee": ["required"]})
+            message = _("请选择承办人。")
+            raise ValidationFailed(message, errors={"assignee": [message]})
         services.case_assign(actor=user, case=case, assignee=assignee)
         return _("已指定承办人。")
     if action == "transfer":
@@ -378,7 +383,8 @@ def _perform(request: HttpRequest, action: str, user: User, case: Case) -> str:
     if action == "merge":
         into = Case.objects.filter(tracking_number=post.get("into", "").strip()).first()
         if into is None:
-            raise ValidationFailed(_("没有这个受理编号。"), errors={"into": ["unknown"]})
+            message = _("没有这个受理编号。")
+            raise ValidationFailed(message, errors={"into": [message]})
         services.case_merge(actor=user, case=case, into=into, reason=post.get("reason", ""))
         return _("已合并到 %(into)s。") % {"into": into.tracking_number}
     raise NotFound(_("未知操作。"))
@@ -393,11 +399,13 @@ def case_action(request: HttpRequest, tracking_number: str, action: str) -> Http
     try:
         message = _perform(request, action, user, case)
     except (ValidationFailed, Conflict) as exc:
-        detail = [f"{', '.join(v)}" for v in exc.errors.values()]
+        # Field messages are sentences in the reader's language; one that repeats the summary
+        # is not shown twice.
+        details = [m for messages_ in exc.errors.values() for m in messages_ if m != exc.message]
         request.session["casework_action_errors"] = {
             "action": action,
             "message": exc.message,
-            "details": detail,
+            "details": details,
         }
     else:
         messages.success(request, message)
@@ -497,7 +505,12 @@ def _bars(figures: list[Any], attribute: str, width: int = 300) -> list[dict[str
     values = [getattr(f, attribute) or 0 for f in figures]
     top = max(values, default=0) or 1
     return [
-        {"label": f.label or _("未分派"), "value": v, "width": round(width * v / top), "y": i * 28}
+        {
+            "label": localized_name(f, "label") or _("未分派"),
+            "value": v,
+            "width": round(width * v / top),
+            "y": i * 28,
+        }
         for i, (f, v) in enumerate(zip(figures, values, strict=True))
     ]
 

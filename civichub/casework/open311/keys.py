@@ -11,6 +11,7 @@ import secrets
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from civichub.casework.models import Open311ApiKey
 from civichub.core.audit import audit_record
@@ -41,13 +42,11 @@ def open311_key_create(*, actor: User | None, name: str) -> tuple[Open311ApiKey,
     _check(actor)
     name = name.strip()
     if not name or len(name) > NAME_MAX:
-        raise ValidationFailed(
-            "Name the client the key is for.", errors={"name": [f"1 to {NAME_MAX} characters"]}
-        )
+        message = _("请填写使用该密钥的客户端名称（1 到 %(max)d 个字符）。") % {"max": NAME_MAX}
+        raise ValidationFailed(message, errors={"name": [message]})
     if Open311ApiKey.objects.filter(name=name, revoked_at__isnull=True).exists():
-        raise Conflict(
-            f"An active key named {name} exists; revoke it first.", errors={"name": ["taken"]}
-        )
+        message = _("已有名为 %(name)s 的有效密钥，请先吊销它。") % {"name": name}
+        raise Conflict(message, errors={"name": [message]})
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
     key = Open311ApiKey.objects.create(name=name, key_hash=key_hash(secret), prefix=secret[:12])
     audit_record(
@@ -69,7 +68,8 @@ def open311_key_revoke(*, actor: User | None, name: str) -> Open311ApiKey:
         .first()
     )
     if key is None:
-        raise NotFound(f"No active key named {name.strip()}.", errors={"name": ["unknown"]})
+        message = _("没有名为 %(name)s 的有效密钥。") % {"name": name.strip()}
+        raise NotFound(message, errors={"name": [message]})
     key.revoked_at = timezone.now()
     key.save(update_fields=["revoked_at"])
     audit_record(

@@ -20,7 +20,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator, validate_email
 from django.http import HttpRequest, HttpResponse, QueryDict, UnreadablePostError
 from django.http.multipartparser import MultiPartParserError
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.views.decorators.csrf import csrf_exempt
 
 from civichub.casework import services as casework
@@ -77,10 +77,16 @@ def open311_endpoint(*methods: str) -> Callable[[Endpoint], Endpoint]:
                     XML, 404, [ErrorItem(404, f"Unknown format .{fmt}; use .xml or .json")]
                 )
             context = current()
-            with acting(
-                ip_address=context.ip_address or request.META.get("REMOTE_ADDR"),
-                channel="open311",
-                request_id=context.request_id,
+            # GeoReport v2 is an English protocol: its field names and this layer's own error
+            # descriptions are English, so the services' messages (Chinese source strings) are
+            # given in English too and one error document never mixes two languages.
+            with (
+                acting(
+                    ip_address=context.ip_address or request.META.get("REMOTE_ADDR"),
+                    channel="open311",
+                    request_id=context.request_id,
+                ),
+                translation.override("en"),
             ):
                 try:
                     if request.method not in methods:

@@ -129,7 +129,7 @@ def test_malformed_arguments_are_400(
 @pytest.mark.usefixtures("untouched")
 def test_missing_required_attribute_is_400_naming_it(world: Open311World, client: Client) -> None:
     response = client.post(f"{BASE}/requests.xml", form(world, **{"attribute[size]": None}))
-    refused(response, 400, "attribute[size]: required")
+    refused(response, 400, "attribute[size]: This is required.")
 
 
 @pytest.mark.usefixtures("untouched")
@@ -140,15 +140,15 @@ def test_several_problems_are_several_errors(world: Open311World, client: Client
     )
     assert response.status_code == 400
     assert [e["description"] for e in errors_of(response)] == [
-        "attribute[depth_cm]: must be a number",
-        "attribute[size]: not a listed value",
+        "attribute[depth_cm]: Enter a number.",
+        "attribute[size]: Choose one of the listed values.",
     ]
 
 
 @pytest.mark.usefixtures("untouched")
 def test_description_over_4000_characters_is_400(world: Open311World, client: Client) -> None:
     response = client.post(f"{BASE}/requests.json", form(world, description="长" * 4001))
-    refused(response, 400, "description: at most 4000 characters")
+    refused(response, 400, "description: At most 4000 characters.")
 
 
 @pytest.mark.usefixtures("untouched")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.utils import translation
 from PIL import Image
 
 from civichub.casework import services
@@ -16,6 +17,13 @@ from civichub.casework.tests.conftest import Casework, jpeg_with_gps, png_bytes
 from civichub.core.errors import PermissionDenied, ValidationFailed
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _english() -> Iterator[None]:
+    """A refusal says in words which photo is wrong and why; these tests read it in English."""
+    with translation.override("en"):
+        yield
 
 
 def stored_exif(photo: CasePhoto) -> Image.Exif:

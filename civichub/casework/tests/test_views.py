@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
@@ -71,7 +72,7 @@ def test_form_shows_errors_for_a_wrong_photo_and_stores_nothing(cw: Casework) ->
     assert not Case.objects.exists()
     again = SimpleUploadedFile("x.jpg", b"not an image at all", "image/jpeg")
     response = client.post(reverse("casework:submit"), {**FORM, "photos": [again]})
-    assert "not a readable image" in response.content.decode()
+    assert "x.jpg：无法读取这个图片（UnidentifiedImageError）。" in response.content.decode()
     assert not Case.objects.exists()
 
 
@@ -109,7 +110,7 @@ def test_anonymous_sender_verifies_by_email_sends_and_tracks_with_the_code(
         reverse("casework:track"),
         {"tracking_number": case.tracking_number, "access_code": "wrong"},
     )
-    assert "没有" in wrong.content.decode() or "No case" in wrong.content.decode()
+    assert "受理编号或查询码不正确。" in wrong.content.decode()
     assert client.get(reverse("casework:case", args=[case.tracking_number])).status_code == 200
 
 
@@ -138,21 +139,47 @@ def test_community_worker_replies_from_the_inbox_and_the_resident_rates(
     assert case.ratings.get().value == "basic"
 
 
-def test_staff_action_errors_are_shown_on_the_case_page(
+def test_staff_action_errors_are_shown_on_the_case_page_in_the_readers_language(
     cw: Casework, submit: Callable[..., Case]
 ) -> None:
     case = submit()
     worker = client_for(cw.worker_a1)
+    url = reverse("casework:action", args=[case.tracking_number, "transfer"])
+    data = {"reason": "", "category": "security"}
 
-    response = worker.post(
-        reverse("casework:action", args=[case.tracking_number, "transfer"]),
-        {"reason": "", "category": "security"},
-        follow=True,
-    )
+    chinese = worker.post(url, data, follow=True).content.decode()
+    worker.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    english = worker.post(url, data, follow=True).content.decode()
 
-    assert "reason" in response.content.decode() or "required" in response.content.decode()
+    # The sentence once (the field's message repeats the summary), never a bare error code.
+    assert chinese.count("请填写转办理由。") == 1
+    assert english.count("Give the reason for the transfer.") == 1
+    assert "请填写转办理由" not in english and "<p>required</p>" not in english
     case.refresh_from_db()
     assert case.department == cw.city.health_a
+
+
+def test_english_pages_show_english_names_counts_and_actions(
+    cw: Casework, submit: Callable[..., Case]
+) -> None:
+    case = submit(category_key="health", is_public=True)
+    services.case_extension_request(actor=cw.handler, case=case, days=1, reason="等待化验结果")
+    client = client_for(cw.head)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+
+    inbox = client.get(reverse("casework:inbox")).content.decode()
+    detail = client.get(reverse("casework:case", args=[case.tracking_number])).content.decode()
+    board = client_for(None)
+    board.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    public = board.get(reverse("casework:board")).content.decode()
+
+    assert "1 message." in inbox and "Donghu Health Commission" in inbox
+    assert "<dd>Health" in detail and "<dd>Taoyuan Community</dd>" in detail
+    assert "Extension requested: 1 working day. Reason: 等待化验结果" in detail
+    assert "1 public message." in public and "Donghu Health Commission" in public
+    for page in (inbox, detail, public):
+        for name in (cw.city.health_a.name, cw.city.community_a1.name, cw.health.name):
+            assert name not in page, name
 
 
 def test_out_of_scope_staff_get_a_403_page(cw: Casework, submit: Callable[..., Case]) -> None:

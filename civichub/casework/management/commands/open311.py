@@ -14,6 +14,7 @@ from argparse import ArgumentParser
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import translation
 
 from civichub.casework.open311.keys import open311_key_create, open311_key_revoke, open311_keys
 from civichub.core.context import acting
@@ -34,7 +35,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
         try:
-            with acting(channel="cli"):
+            # The command speaks English (its help and output are English), so the services'
+            # messages, Chinese source strings, are reported in English as well.
+            with acting(channel="cli"), translation.override("en"):
                 if action == "create-key":
                     _key, secret = open311_key_create(actor=None, name=options["name"])
                     self.stdout.write(secret)
