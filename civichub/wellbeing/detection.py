@@ -212,6 +212,7 @@ class DetectorState:
     p_active: Float = field(init=False)  # (H, 168) learned probability of activity
     p_seen: Int = field(init=False)  # (H, 168) observations behind it, for the warm start
     last_active: Bool = field(init=False)
+    last_up: Bool = field(init=False)
     away_today: Bool = field(init=False)
     learned_slots: Int = field(init=False)
     standby: Float = field(init=False)  # learned electricity standby per half hour
@@ -249,6 +250,7 @@ class DetectorState:
         self.p_active = np.full((h, HOURS_PER_WEEK), 0.5)
         self.p_seen = np.zeros((h, HOURS_PER_WEEK), dtype=np.int64)
         self.last_active = np.zeros(h, dtype=bool)
+        self.last_up = np.zeros(h, dtype=bool)
         self.away_today = np.zeros(h, dtype=bool)
         self.learned_slots = np.zeros(h, dtype=np.int64)
         self.standby = np.full(h, np.nan)
@@ -404,12 +406,16 @@ class WellbeingDetector:
             s.first_use_today[:] = -1
             s.away_today[:] = False
         s.away_today |= away
-        # Getting up is activity in two half hours running; a night-time toilet visit is one.
-        getting_up = activity & s.last_active & (day_slot > 0)
+        # Getting up is activity in two half hours running, with lights, appliances or the stove
+        # in one of them where there is an electricity meter: a toilet visit at night is water
+        # alone.
+        up = elec_use | gas_use | ~meters[:, ELECTRICITY]
+        getting_up = activity & s.last_active & (up | s.last_up) & (day_slot > 0)
         s.first_use_today = np.where(
             (s.first_use_today < 0) & getting_up, day_slot - 1, s.first_use_today
         )
         s.last_active = activity
+        s.last_up = up & activity
 
         # --- fixed rules ---
         water_metered = meters[:, WATER]
@@ -592,7 +598,9 @@ class WellbeingDetector:
         seen = (s.first_use_today >= 0) & ~away
         first = s.first_use_today.astype(np.float64)
         warm = s.first_use_days == 0
-        delta = first - s.first_use_mean
+        # Clipped, so that one unusual morning (a lie-in, a night up) moves the routine a little
+        # and does not widen the band for weeks.
+        delta = np.clip(first - s.first_use_mean, -2.0 * SLOTS_PER_HOUR, 2.0 * SLOTS_PER_HOUR)
         mean = np.where(warm, first, s.first_use_mean + ad * delta)
         var = np.where(warm, 4.0, (1 - ad) * (s.first_use_var + ad * delta * delta))
         s.first_use_mean = np.where(seen, mean, s.first_use_mean)
