@@ -223,3 +223,18 @@ class AlertPush(models.Model):
 
     def __str__(self) -> str:
         return f"push of {self.post_id}"
+
+
+class ClientApp(models.Model):
+    """A Mastodon client registered through POST /api/v1/apps."""
+
+    name = models.CharField(max_length=100)
+    website = models.CharField(max_length=300, blank=True, default="")
+    redirect_uris = models.TextField(default="urn:ietf:wg:oauth:2.0:oob")
+    scopes = models.CharField(max_length=200, default="read")
+    client_id = models.CharField(max_length=64, unique=True)
+    client_secret_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,10 +1,11 @@
-from django.urls import path
+from django.urls import include, path
 
 from civichub.broadcast import views
 
 app_name = "broadcast"
 urlpatterns = [
     path("", views.home, name="home"),
+    path("mastodon/", include("civichub.broadcast.mastodon.urls")),
     path("category/<slug:category>/feed.atom", views.category_feed, name="category_feed"),
     path("posts/<int:post_id>/", views.post, name="post"),
     path("posts/<int:post_id>/cap.xml", views.cap, name="cap"),
