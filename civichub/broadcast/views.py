@@ -263,6 +263,9 @@ def compose(request: HttpRequest, handle: str, alert: bool = False) -> HttpRespo
             "severities": Severity.values,
             "certainties": Certainty.values,
             "data": data or {},
+            "selected_areas": [int(a) for a in data.getlist("target_areas") if a.isdigit()]
+            if data is not None
+            else [],
             "error": error,
             "preview": preview,
         },
