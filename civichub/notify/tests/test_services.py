@@ -149,7 +149,8 @@ def test_concurrent_sends_with_one_dedupe_key_notify_once(resident: User) -> Non
     """The second send either sees the first one's rows (SQLite: writers queue) or collides with
     them on the unique index (PostgreSQL) and reports a conflict; never a second notification."""
     inserted, committed = threading.Event(), threading.Event()
-    outcomes: list[str] = []
+    # Keyed by thread: after the commit either thread may record its outcome first.
+    outcomes: dict[str, str] = {}
 
     def first() -> None:
         try:
@@ -157,7 +158,7 @@ def test_concurrent_sends_with_one_dedupe_key_notify_once(resident: User) -> Non
                 send([resident], channels=["inapp"], dedupe_key="flood-warning-7")
                 inserted.set()
                 time.sleep(0.3)
-            outcomes.append("sent")
+            outcomes["first"] = "sent"
         finally:
             committed.set()
             connection.close()
@@ -167,9 +168,9 @@ def test_concurrent_sends_with_one_dedupe_key_notify_once(resident: User) -> Non
         try:
             with connection.execute_wrapper(wait_while_locked):
                 dispatch = send([resident], channels=["inapp"], dedupe_key="flood-warning-7")
-            outcomes.append("deduped" if dispatch.recipient_count == 0 else "sent twice")
+            outcomes["second"] = "deduped" if dispatch.recipient_count == 0 else "sent twice"
         except Conflict:
-            outcomes.append("conflict")
+            outcomes["second"] = "conflict"
         finally:
             connection.close()
 
@@ -178,8 +179,8 @@ def test_concurrent_sends_with_one_dedupe_key_notify_once(resident: User) -> Non
         thread.start()
     for thread in threads:
         thread.join(30)
-    assert outcomes[0] == "sent"
-    assert outcomes[1] in {"deduped", "conflict"}
+    assert outcomes["first"] == "sent"
+    assert outcomes["second"] in {"deduped", "conflict"}
     assert Notification.objects.filter(recipient=resident).count() == 1
 
 
