@@ -136,7 +136,7 @@ def household_enrol(
 @transaction.atomic
 def consent_withdraw(*, actor: User | None, household: Household, reason: str = "") -> Household:
     """Processing stops at once: readings are refused, detection does nothing, the detector's
-    memory is erased and open alerts and visit tasks are closed."""
+    memory is erased, open alerts are closed and their visit tasks no longer escalate."""
     if actor is not None:
         require(actor, "wellbeing.household.manage", household)
     household = Household.objects.select_for_update().get(pk=household.pk)
@@ -545,6 +545,7 @@ def alerts_escalate(*, now: datetime | None = None) -> EscalationReport:
     overdue = VisitTask.objects.select_for_update(skip_locked=True).filter(
         status__in=[VisitStatus.WAITING, VisitStatus.ACCEPTED, VisitStatus.ON_THE_WAY],
         due_at__lte=now,
+        alert__household__consent_withdrawn_at__isnull=True,
     )
     for task in overdue.select_related("alert__household__resident", "alert__household__community"):
         _escalate(task, actor=None)

@@ -284,3 +284,14 @@ def test_a_false_alarm_visit_makes_that_household_less_sensitive(
     household.refresh_from_db()
     mask = np.array([[True, True, False]])
     assert services._state_load(household, mask).state.sensitivity[0] == 1.25
+
+
+def test_after_withdrawal_an_open_visit_no_longer_escalates(home: dict[str, Any]) -> None:
+    services.readings_ingest(actor=home["feed"], rows=quiet_day())
+    services.detection_run(household_id=home["household"].pk)
+    services.alerts_escalate(now=timezone.now() + timedelta(minutes=30))
+    assert VisitTask.objects.exists()
+    services.consent_withdraw(actor=home["worker"], household=home["household"])
+    report = services.alerts_escalate(now=timezone.now() + timedelta(hours=3))
+    assert report.visits_escalated == 0
+    assert not VisitTask.objects.filter(status=VisitStatus.ESCALATED).exists()
