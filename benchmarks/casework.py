@@ -33,10 +33,8 @@ import contextlib
 import http.client
 import json
 import os
-import platform
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -47,6 +45,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from common import (
+    answers,
+    free_port,
+    line,
+    load_average,
+    note,
+    percentile,
+    postgres_database,
+    print_machine,
+)
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 OPEN311_DATABASE = "civichub_bench_open311"
@@ -60,70 +69,7 @@ OPEN311_TARGET_RPS = 300
 OPEN311_TARGET_P99_MS = 100.0
 
 
-def line(name: str, value: object) -> None:
-    print(f"{name}: {value}", flush=True)
-
-
-def note(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
-
-
-def cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for row in Path("/proc/cpuinfo").read_text().splitlines():
-            if row.startswith("model name"):
-                return row.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
-def memory_gib() -> str:
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        for row in Path("/proc/meminfo").read_text().splitlines():
-            if row.startswith("MemTotal:"):
-                return f"{int(row.split()[1]) / 1024**2:.1f}"
-    return "unknown"
-
-
-def print_machine() -> None:
-    import django
-
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    line("machine.cpu_model", cpu_model())
-    line("machine.cpu_cores", cores)
-    line("machine.memory_gib", memory_gib())
-    line("machine.os", platform.platform())
-    line("machine.python", platform.python_version())
-    line("machine.django", django.get_version())
-    line("machine.load_average_start", " ".join(f"{x:.2f}" for x in os.getloadavg()))
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 # Open311 POST throughput ---------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def postgres_database(server_url: str, name: str) -> Iterator[str]:
-    """A fresh database for the section, dropped afterwards."""
-    import psycopg
-
-    with psycopg.connect(f"{server_url}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {name}")
-    try:
-        yield f"{server_url}/{name}"
-    finally:
-        with psycopg.connect(f"{server_url}/postgres", autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def civichub_command(*args: str) -> list[str]:
@@ -168,17 +114,6 @@ def civichub_serve(env: dict[str, str]) -> Iterator[tuple[int, int]]:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-
-
-def answers(port: int) -> bool:
-    client = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-    try:
-        client.request("GET", "/healthz")
-        return client.getresponse().status == 200
-    except OSError:
-        return False
-    finally:
-        client.close()
 
 
 @dataclass
@@ -622,7 +557,7 @@ def main() -> int:
     for name, section in SECTIONS.items():
         if args.only in (None, name):
             failed += section(args) != 0
-    line("machine.load_average_end", " ".join(f"{x:.2f}" for x in os.getloadavg()))
+    line("machine.load_average_end", load_average())
     return 1 if failed else 0
 
 

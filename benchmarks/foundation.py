@@ -15,11 +15,9 @@ import argparse
 import contextlib
 import http.client
 import os
-import platform
 import resource
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +29,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from common import (
+    answers,
+    free_port,
+    line,
+    load_average,
+    note,
+    percentile,
+    postgres_database,
+    print_machine,
+)
+
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 BENCH_DATABASE = "civichub_bench"
 CLIENTS = 8
@@ -38,71 +47,10 @@ SERVER_WORKERS = 2
 READY_TIMEOUT = 90.0
 
 
-def line(name: str, value: object) -> None:
-    print(f"{name}: {value}", flush=True)
-
-
-def note(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
-
-
 # The machine -----------------------------------------------------------------------------------
 
 
-def cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for row in Path("/proc/cpuinfo").read_text().splitlines():
-            if row.startswith("model name"):
-                return row.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
-def memory_gib() -> str:
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        for row in Path("/proc/meminfo").read_text().splitlines():
-            if row.startswith("MemTotal:"):
-                return f"{int(row.split()[1]) / 1024**2:.1f}"
-    return "unknown"
-
-
-def load_average() -> str:
-    with contextlib.suppress(OSError):
-        return " ".join(f"{x:.2f}" for x in os.getloadavg())
-    return "unknown"
-
-
-def print_machine() -> None:
-    import sqlite3
-
-    import django
-
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    line("machine.cpu_model", cpu_model())
-    line("machine.cpu_cores", cores)
-    line("machine.memory_gib", memory_gib())
-    line("machine.os", platform.platform())
-    line("machine.python", platform.python_version())
-    line("machine.django", django.get_version())
-    line("machine.sqlite_version", sqlite3.sqlite_version)
-    line("machine.load_average_start", load_average())
-
-
 # PostgreSQL benchmark database ---------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def postgres_database(server_url: str) -> Iterator[str]:
-    """Creates the benchmark database afresh and drops it afterwards."""
-    import psycopg
-
-    with psycopg.connect(f"{server_url}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DATABASE}")
-    try:
-        yield f"{server_url}/{BENCH_DATABASE}"
-    finally:
-        with psycopg.connect(f"{server_url}/postgres", autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
 
 
 def run_database(database: str, args: argparse.Namespace) -> int:
@@ -123,7 +71,9 @@ def run_database(database: str, args: argparse.Namespace) -> int:
     try:
         with contextlib.ExitStack() as stack:
             if database == "postgres":
-                env["DATABASE_URL"] = stack.enter_context(postgres_database(args.postgres))
+                env["DATABASE_URL"] = stack.enter_context(
+                    postgres_database(args.postgres, BENCH_DATABASE)
+                )
             return subprocess.run(command, env=env, check=False).returncode
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
@@ -248,12 +198,6 @@ def client_tokens() -> list[str]:
     return tokens
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextlib.contextmanager
 def server() -> Iterator[int]:
     port = free_port()
@@ -276,17 +220,6 @@ def server() -> Iterator[int]:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-
-
-def answers(port: int) -> bool:
-    client = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-    try:
-        client.request("GET", "/healthz")
-        return client.getresponse().status == 200
-    except OSError:
-        return False
-    finally:
-        client.close()
 
 
 @dataclass
@@ -341,11 +274,6 @@ def run_load(
         thread.join()
     result.seconds = time.perf_counter() - started
     return result
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 class SessionCounter:
@@ -438,7 +366,7 @@ def main() -> int:
         measure(args.measure, args)
         return 0
 
-    print_machine()
+    print_machine(sqlite=True)
     line("run.size", args.size)
     line("run.requests_per_endpoint_max", args.requests)
     line("run.seconds_per_endpoint_max", args.seconds)

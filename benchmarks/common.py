@@ -1,0 +1,98 @@
+"""What every benchmark script shares: `name: value` output, the machine it ran on, a scratch
+PostgreSQL database, and the small helpers for driving a live server on localhost."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import os
+import platform
+import socket
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def line(name: str, value: object) -> None:
+    print(f"{name}: {value}", flush=True)
+
+
+def note(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for row in Path("/proc/cpuinfo").read_text().splitlines():
+            if row.startswith("model name"):
+                return row.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def memory_gib() -> str:
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for row in Path("/proc/meminfo").read_text().splitlines():
+            if row.startswith("MemTotal:"):
+                return f"{int(row.split()[1]) / 1024**2:.1f}"
+    return "unknown"
+
+
+def load_average() -> str:
+    with contextlib.suppress(OSError):
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return "unknown"
+
+
+def print_machine(*, sqlite: bool = False) -> None:
+    """The machine lines every script starts with; the load average shows how busy it was."""
+    import django
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    line("machine.cpu_model", cpu_model())
+    line("machine.cpu_cores", cores)
+    line("machine.memory_gib", memory_gib())
+    line("machine.os", platform.platform())
+    line("machine.python", platform.python_version())
+    line("machine.django", django.get_version())
+    if sqlite:
+        import sqlite3
+
+        line("machine.sqlite_version", sqlite3.sqlite_version)
+    line("machine.load_average_start", load_average())
+
+
+@contextlib.contextmanager
+def postgres_database(server_url: str, name: str) -> Iterator[str]:
+    """A fresh database for the run, dropped afterwards."""
+    import psycopg
+
+    with psycopg.connect(f"{server_url}/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
+    try:
+        yield f"{server_url}/{name}"
+    finally:
+        with psycopg.connect(f"{server_url}/postgres", autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def answers(port: int) -> bool:
+    client = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+    try:
+        client.request("GET", "/healthz")
+        return client.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        client.close()
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
