@@ -718,6 +718,15 @@ class RatingIn(Schema):
     comment: str = Field("", max_length=2000)
 
 
+def _rating_out(rating: Any) -> RatingOut:
+    return RatingOut(
+        value=rating.value,
+        comment=rating.comment,
+        round=rating.round,
+        created_at=rating.created_at,
+    )
+
+
 @router.post(
     "/cases/{tracking_number}/rating", response={201: RatingOut}, summary="Rate the answer"
 )
@@ -728,15 +737,7 @@ def case_rate(request: HttpRequest, tracking_number: str, payload: RatingIn) -> 
         value=payload.value,
         comment=payload.comment,
     )
-    return Status(
-        201,
-        RatingOut(
-            value=rating.value,
-            comment=rating.comment,
-            round=rating.round,
-            created_at=rating.created_at,
-        ),
-    )
+    return Status(201, _rating_out(rating))
 
 
 class TrackIn(Schema):
@@ -786,15 +787,7 @@ def track_rate(request: HttpRequest, payload: TrackRatingIn) -> Status[RatingOut
         comment=payload.comment,
         access_code=payload.access_code,
     )
-    return Status(
-        201,
-        RatingOut(
-            value=rating.value,
-            comment=rating.comment,
-            round=rating.round,
-            created_at=rating.created_at,
-        ),
-    )
+    return Status(201, _rating_out(rating))
 
 
 # Public board and statistics -----------------------------------------------------------------
