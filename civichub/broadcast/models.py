@@ -18,6 +18,9 @@ from civichub.core.models import Organisation
 
 POST_MAX_CHARS = 500
 COMMENT_MAX_CHARS = 500
+POST_MAX_IMAGES = 4
+ALT_TEXT_MAX_CHARS = 500
+KEYWORD_MAX_CHARS = 50
 
 
 class Category(models.TextChoices):
@@ -81,6 +84,9 @@ class BroadcastAccount(models.Model):
     followers_count = models.PositiveIntegerField(default=0)
     posts_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
+    # Re-encoded like post images (metadata removed); empty when the account has none.
+    avatar = models.FileField(upload_to="broadcast/avatars/", max_length=200, blank=True)
+    avatar_content_type = models.CharField(max_length=32, blank=True, default="")
 
     def __str__(self) -> str:
         return f"@{self.handle}"
@@ -201,6 +207,8 @@ class Comment(models.Model):
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     text = models.CharField(max_length=COMMENT_MAX_CHARS)
     hidden = models.BooleanField(default=False)
+    # Held by one of the account's keyword filters: hidden until its staff release it.
+    held = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -210,6 +218,129 @@ class Comment(models.Model):
 
     def __str__(self) -> str:
         return f"comment {self.pk} on {self.post_id}"
+
+
+class Block(models.Model):
+    """A user the account's staff barred from commenting on and reposting its posts."""
+
+    account = models.ForeignKey(BroadcastAccount, on_delete=models.CASCADE, related_name="blocks")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    reason = models.CharField(max_length=200, blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["account", "user"], name="broadcast_block_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} ⊘ {self.user_id}"
+
+
+class KeywordFilter(models.Model):
+    """A word that holds a comment on the account's posts for review."""
+
+    account = models.ForeignKey(
+        BroadcastAccount, on_delete=models.CASCADE, related_name="keyword_filters"
+    )
+    word = models.CharField(max_length=KEYWORD_MAX_CHARS)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["account", "word"], name="broadcast_keyword_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account}: {self.word}"
+
+
+class PostImage(models.Model):
+    """An image re-encoded on upload (real type and pixel count checked, metadata removed).
+    Uploaded through the API first (post empty), then attached when the post is published."""
+
+    account = models.ForeignKey(BroadcastAccount, on_delete=models.CASCADE, related_name="+")
+    post = models.ForeignKey(
+        Post, on_delete=models.CASCADE, null=True, blank=True, related_name="images"
+    )
+    image = models.FileField(upload_to="broadcast/images/", max_length=200)
+    alt_text = models.CharField(max_length=ALT_TEXT_MAX_CHARS)
+    content_type = models.CharField(max_length=32)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    size = models.PositiveIntegerField()
+    position = models.PositiveSmallIntegerField(default=0)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["post", "position", "id"]
+
+    def __str__(self) -> str:
+        return f"image {self.pk} of {self.post_id}"
+
+
+class AreaSubscription(models.Model):
+    """A resident's wish to receive the alerts of an area they do not (only) live in."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="broadcast_area_subscriptions",
+    )
+    area = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["user", "area"], name="broadcast_area_sub_once"),
+        ]
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=["area", "user"], name="broadcast_area_sub_area_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} ⌖ {self.area_id}"
+
+
+class PostViewHour(models.Model):
+    """Views of a post by signed-in readers, one row per post and hour, raised by `F()`."""
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="+")
+    hour = models.DateTimeField()
+    views = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["post", "hour"], name="broadcast_view_hour_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.post_id} @ {self.hour:%Y-%m-%d %H}: {self.views}"
+
+
+class FollowerHour(models.Model):
+    """Follows gained and lost by an account, one row per account and hour."""
+
+    account = models.ForeignKey(BroadcastAccount, on_delete=models.CASCADE, related_name="+")
+    hour = models.DateTimeField()
+    gained = models.PositiveIntegerField(default=0)
+    lost = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(
+                fields=["account", "hour"], name="broadcast_follower_hour_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} @ {self.hour:%Y-%m-%d %H}: +{self.gained} -{self.lost}"
 
 
 class AlertPush(models.Model):
