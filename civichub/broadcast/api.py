@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
 from civichub.broadcast import selectors, services
-from civichub.broadcast.models import BroadcastAccount, Comment, Post
+from civichub.broadcast.models import Block, BroadcastAccount, Comment, Post
 from civichub.core.models import User
 from civichub.core.permissions import require
 
@@ -284,6 +284,7 @@ class CommentOut(Schema):
     text: str
     created_at: dt.datetime
     depth: int
+    held: bool = Field(description="Held by a keyword filter until the account's staff review it")
 
 
 class CommentIn(Schema):
@@ -305,6 +306,7 @@ def _comment_out(comment: Comment) -> CommentOut:
         text=comment.text,
         created_at=comment.created_at,
         depth=getattr(comment, "depth", None) or _depth(comment),
+        held=comment.held,
     )
 
 
@@ -326,11 +328,167 @@ def comment(request: HttpRequest, post_id: int, payload: CommentIn) -> Status[Co
     return Status(201, _comment_out(created))
 
 
+class ModerationIn(Schema):
+    reason: str = ""
+
+
 @router.post(
-    "/comments/{comment_id}/hide", response=CommentOut, summary="Hide a comment (publishers)"
+    "/comments/{comment_id}/hide",
+    response=CommentOut,
+    summary="Hide a comment, or keep a held one hidden (the account's staff)",
 )
-def comment_hide(request: HttpRequest, comment_id: int) -> CommentOut:
-    return _comment_out(services.comment_hide(actor=_user(request), comment_id=comment_id))
+def comment_hide(
+    request: HttpRequest, comment_id: int, payload: ModerationIn | None = None
+) -> CommentOut:
+    reason = payload.reason if payload else ""
+    return _comment_out(
+        services.comment_hide(actor=_user(request), comment_id=comment_id, reason=reason)
+    )
+
+
+@router.post(
+    "/comments/{comment_id}/unhide",
+    response=CommentOut,
+    summary="Show a hidden comment again, or release a held one (the account's staff)",
+)
+def comment_unhide(
+    request: HttpRequest, comment_id: int, payload: ModerationIn | None = None
+) -> CommentOut:
+    reason = payload.reason if payload else ""
+    return _comment_out(
+        services.comment_unhide(actor=_user(request), comment_id=comment_id, reason=reason)
+    )
+
+
+class ModeratedCommentOut(Schema):
+    id: int
+    post_id: int
+    parent_id: int | None
+    author_id: int
+    author: str
+    text: str
+    created_at: dt.datetime
+    hidden: bool
+    held: bool
+
+
+class BlockOut(Schema):
+    user_id: int
+    user: str
+    reason: str
+    created_at: dt.datetime
+
+
+class KeywordFilterOut(Schema):
+    id: int
+    word: str
+
+
+class ModerationOut(Schema):
+    held: list[ModeratedCommentOut]
+    hidden: list[ModeratedCommentOut]
+    blocks: list[BlockOut]
+    keyword_filters: list[KeywordFilterOut]
+
+
+def _moderated(comment: Comment) -> ModeratedCommentOut:
+    return ModeratedCommentOut(
+        id=comment.pk,
+        post_id=comment.post_id,
+        parent_id=comment.parent_id,
+        author_id=comment.author_id,
+        author=comment.author.get_username(),
+        text=comment.text,
+        created_at=comment.created_at,
+        hidden=comment.hidden,
+        held=comment.held,
+    )
+
+
+def _block_out(block: Block) -> BlockOut:
+    return BlockOut(
+        user_id=block.user_id,
+        user=block.user.get_username(),
+        reason=block.reason,
+        created_at=block.created_at,
+    )
+
+
+@router.get(
+    "/accounts/{handle}/moderation",
+    response=ModerationOut,
+    summary="Held and hidden comments, blocked users and keyword filters (the account's staff)",
+)
+def moderation(request: HttpRequest, handle: str) -> ModerationOut:
+    queue = selectors.moderation(_user(request), selectors.account_get(handle))
+    return ModerationOut(
+        held=[_moderated(c) for c in queue.held],
+        hidden=[_moderated(c) for c in queue.hidden],
+        blocks=[_block_out(b) for b in queue.blocks],
+        keyword_filters=[KeywordFilterOut(id=k.pk, word=k.word) for k in queue.keyword_filters],
+    )
+
+
+class BlockIn(Schema):
+    user_id: int
+    reason: str = ""
+
+
+@router.post(
+    "/accounts/{handle}/blocks",
+    response={201: BlockOut},
+    summary="Bar a user from commenting on and reposting the account's posts (its staff)",
+)
+def block_create(request: HttpRequest, handle: str, payload: BlockIn) -> Status[BlockOut]:
+    block = services.block_create(
+        actor=_user(request),
+        account=selectors.account_get(handle),
+        user_id=payload.user_id,
+        reason=payload.reason,
+    )
+    return Status(201, _block_out(block))
+
+
+@router.delete(
+    "/accounts/{handle}/blocks/{user_id}",
+    response={204: None},
+    summary="Lift a block (the account's staff)",
+)
+def block_delete(request: HttpRequest, handle: str, user_id: int) -> Status[None]:
+    services.block_delete(
+        actor=_user(request), account=selectors.account_get(handle), user_id=user_id
+    )
+    return Status(204, None)
+
+
+class KeywordFilterIn(Schema):
+    word: str
+
+
+@router.post(
+    "/accounts/{handle}/keyword-filters",
+    response={201: KeywordFilterOut},
+    summary="Hold comments containing a word for review (the account's staff)",
+)
+def keyword_filter_add(
+    request: HttpRequest, handle: str, payload: KeywordFilterIn
+) -> Status[KeywordFilterOut]:
+    keyword = services.keyword_filter_add(
+        actor=_user(request), account=selectors.account_get(handle), word=payload.word
+    )
+    return Status(201, KeywordFilterOut(id=keyword.pk, word=keyword.word))
+
+
+@router.delete(
+    "/accounts/{handle}/keyword-filters/{filter_id}",
+    response={204: None},
+    summary="Remove a keyword filter (the account's staff)",
+)
+def keyword_filter_remove(request: HttpRequest, handle: str, filter_id: int) -> Status[None]:
+    services.keyword_filter_remove(
+        actor=_user(request), account=selectors.account_get(handle), filter_id=filter_id
+    )
+    return Status(204, None)
 
 
 class DeliveryReportOut(Schema):

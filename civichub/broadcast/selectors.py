@@ -17,14 +17,17 @@ from django.utils.translation import gettext as _
 
 from civichub.broadcast.models import (
     AlertPush,
+    Block,
     BroadcastAccount,
     Comment,
     Follow,
+    KeywordFilter,
     Post,
     PostState,
 )
 from civichub.core.errors import NotFound, ValidationFailed
 from civichub.core.models import User
+from civichub.core.permissions import require
 
 PAGE_SIZE = 20
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -201,3 +204,31 @@ def delivery_report(post: Post) -> dict[str, int]:
     for row in states:
         report[row["state"]] = row["n"]
     return report
+
+
+@dataclass
+class Moderation:
+    held: list[Comment]
+    hidden: list[Comment]
+    blocks: list[Block]
+    keyword_filters: list[KeywordFilter]
+
+
+MODERATION_LIST_SIZE = 100
+
+
+def moderation(actor: User | None, account: BroadcastAccount) -> Moderation:
+    """What the account's staff review: comments held by a keyword filter (oldest first),
+    comments hidden lately, blocked users and the filter words."""
+    require(actor, "broadcast.comment.moderate", account)
+    on_account = Comment.objects.filter(post__account=account).select_related("author", "post")
+    return Moderation(
+        held=list(on_account.filter(held=True).order_by("created_at", "id")[:MODERATION_LIST_SIZE]),
+        hidden=list(
+            on_account.filter(hidden=True, held=False).order_by("-created_at", "-id")[
+                :MODERATION_LIST_SIZE
+            ]
+        ),
+        blocks=list(Block.objects.filter(account=account).select_related("user").order_by("-id")),
+        keyword_filters=list(KeywordFilter.objects.filter(account=account).order_by("word")),
+    )

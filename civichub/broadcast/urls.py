@@ -13,6 +13,7 @@ urlpatterns = [
     path("@<slug:handle>/", views.account, name="account"),
     path("@<slug:handle>/feed.atom", views.account_feed, name="account_feed"),
     path("@<slug:handle>/follow/", views.follow, name="follow"),
+    path("@<slug:handle>/moderation/", views.moderation, name="moderation"),
     path("@<slug:handle>/compose/", views.compose, name="compose"),
     path("@<slug:handle>/alert/", views.compose, {"alert": True}, name="compose_alert"),
 ]

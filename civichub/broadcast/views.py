@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from civichub.broadcast import selectors, services
@@ -78,6 +79,7 @@ def account(request: HttpRequest, handle: str) -> HttpResponse:
             "page": page,
             "following": following,
             "may_publish": allowed(user, "broadcast.post.publish", account),
+            "may_moderate": allowed(user, "broadcast.comment.moderate", account),
         },
     )
 
@@ -118,13 +120,16 @@ def interact(request: HttpRequest, post_id: int, action: str) -> HttpResponse:
             messages.success(request, _("已收藏。"))
         elif action == "comment":
             parent = request.POST.get("parent") or None
-            services.comment_create(
+            created = services.comment_create(
                 actor=user,
                 post_id=post_id,
                 text=request.POST.get("text", ""),
                 parent_id=int(parent) if parent and parent.isdigit() else None,
             )
-            messages.success(request, _("评论已发表。"))
+            if created.held:
+                messages.info(request, _("评论已提交，经账号管理员审核后显示。"))
+            else:
+                messages.success(request, _("评论已发表。"))
         elif action == "hide":
             services.comment_hide(actor=user, comment_id=int(request.POST.get("comment_id", 0)))
             messages.success(request, _("评论已隐藏。"))
@@ -138,6 +143,68 @@ def interact(request: HttpRequest, post_id: int, action: str) -> HttpResponse:
             raise
         messages.error(request, exc.message)
     return _back(request, target)
+
+
+def _int(value: str | None) -> int:
+    return int(value) if value and value.isdigit() else 0
+
+
+_MODERATION_DONE = {
+    "release": gettext_lazy("评论已放行。"),
+    "hide": gettext_lazy("评论已隐藏。"),
+    "unhide": gettext_lazy("评论已恢复显示。"),
+    "block": gettext_lazy("已禁止该用户评论和转发。"),
+    "unblock": gettext_lazy("已解除禁止。"),
+    "filter_add": gettext_lazy("已添加过滤词。"),
+    "filter_remove": gettext_lazy("已删除过滤词。"),
+}
+
+
+@login_required
+@domain_errors_as_http
+def moderation(request: HttpRequest, handle: str) -> HttpResponse:
+    """The account's staff review held comments, hidden comments, blocks and filter words."""
+    account = selectors.account_get(handle)
+    user = _user(request)
+    queue = selectors.moderation(user, account)  # checks the moderation permission
+    if request.method == "POST":
+        data = request.POST
+        action = data.get("action", "")
+        try:
+            if action in {"release", "unhide"}:
+                services.comment_unhide(actor=user, comment_id=_int(data.get("comment_id")))
+            elif action == "hide":
+                services.comment_hide(actor=user, comment_id=_int(data.get("comment_id")))
+            elif action == "block":
+                services.block_create(
+                    actor=user,
+                    account=account,
+                    user_id=_int(data.get("user_id")),
+                    reason=data.get("reason", ""),
+                )
+            elif action == "unblock":
+                services.block_delete(
+                    actor=user, account=account, user_id=_int(data.get("user_id"))
+                )
+            elif action == "filter_add":
+                services.keyword_filter_add(actor=user, account=account, word=data.get("word", ""))
+            elif action == "filter_remove":
+                services.keyword_filter_remove(
+                    actor=user, account=account, filter_id=_int(data.get("filter_id"))
+                )
+            else:
+                raise NotFound(_("没有这个操作。"))
+        except ValidationFailed as exc:
+            messages.error(request, exc.message)
+            return render(
+                request,
+                "broadcast/moderation.html",
+                {"account": account, "queue": queue, "data": data},
+                status=422,
+            )
+        messages.success(request, str(_MODERATION_DONE[action]))
+        return HttpResponseRedirect(reverse("broadcast:moderation", args=[handle]))
+    return render(request, "broadcast/moderation.html", {"account": account, "queue": queue})
 
 
 @login_required
