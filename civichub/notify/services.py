@@ -294,30 +294,81 @@ def _send_chunk(
         if Channel.PUSH in channels
         else set()
     )
-    # Most people never change their preferences: plan their deliveries once per chunk.
-    default_plans = {
+    _deliveries_insert(
+        dispatch=dispatch,
+        contacts=[
+            _Contact(notification_id, pk, email, phone or resident_phone or "", pk in with_push)
+            for notification_id, (pk, email, phone, resident_phone, _lang) in zip(
+                notification_ids, contacts, strict=True
+            )
+        ],
+        preferences=preferences,
+        channels=channels,
+        emergency=emergency,
+        now=now,
+        tally=tally,
+    )
+
+
+@dataclass(frozen=True)
+class _Contact:
+    """What deciding a recipient's deliveries needs: their inbox row and how to reach them."""
+
+    notification_id: int
+    user_id: int
+    email: str
+    phone: str
+    has_push: bool
+
+    def reachable(self, channel: str) -> bool:
+        if channel == Channel.EMAIL:
+            return bool(self.email)
+        if channel == Channel.SMS:
+            return bool(self.phone)
+        return self.has_push
+
+
+def _default_plans(
+    *, channels: list[str], category: str, emergency: bool, now: dt.datetime
+) -> dict[str, tuple[str, dt.datetime | None] | None]:
+    """The plan of each channel for someone who never changed their preferences (most people),
+    decided once per send by the same rule as everyone else's."""
+    return {
         channel: _delivery_plan(
             channel,
             preference=NotificationPreference(),
-            category=dispatch.category,
+            category=category,
             emergency=emergency,
             now=now,
         )
         for channel in channels
     }
+
+
+def _deliveries_insert(
+    *,
+    dispatch: Dispatch,
+    contacts: list[_Contact],
+    preferences: dict[int, NotificationPreference],
+    channels: list[str],
+    emergency: bool,
+    now: dt.datetime,
+    tally: _SendTally,
+) -> None:
+    """A delivery per channel that can reach the contact and that their preferences allow."""
+    if not contacts or not channels:
+        return
+    db_value = connection.ops.adapt_datetimefield_value
+    db_now = db_value(now)
+    default_plans = _default_plans(
+        channels=channels, category=dispatch.category, emergency=emergency, now=now
+    )
     rows: list[tuple[Any, ...]] = []
     planned: list[tuple[str, str]] = []  # (channel, state) of each row
-    for notification_id, (pk, email, phone, resident_phone, _lang) in zip(
-        notification_ids, contacts, strict=True
-    ):
-        reachable: dict[str, bool] = {
-            Channel.EMAIL: bool(email),
-            Channel.SMS: bool(phone or resident_phone),
-            Channel.PUSH: pk in with_push,
-        }
-        preference = preferences.get(pk)
+    for contact in contacts:
+        preference = preferences.get(contact.user_id)
         for channel in channels:
-            if not reachable[channel]:
+            if not contact.reachable(channel):
                 continue
             plan = (
                 default_plans[channel]
@@ -337,7 +388,7 @@ def _send_chunk(
             rows.append(
                 _row(
                     DELIVERY_COLUMNS,
-                    notification_id=notification_id,
+                    notification_id=contact.notification_id,
                     channel=channel,
                     state=state,
                     failure=FailureKind.NONE,
@@ -384,9 +435,89 @@ def notification_send(
             dedupe_key=dedupe_key,
         )
     except IntegrityError as exc:
-        # In practice the dedupe constraint: a concurrent send with the same key got there first.
-        message = _("使用这个去重键的发送已在进行中。")
-        raise Conflict(message, errors={"dedupe_key": [message]}) from exc
+        raise _dedupe_conflict() from exc
+
+
+def _dedupe_conflict() -> Conflict:
+    # In practice the dedupe constraint: a concurrent send with the same key got there first.
+    message = _("使用这个去重键的发送已在进行中。")
+    return Conflict(message, errors={"dedupe_key": [message]})
+
+
+@dataclass
+class _Send:
+    dispatch: Dispatch
+    channels: list[str]  # the outside channels asked for
+    emergency: bool
+    now: dt.datetime
+    dedupe_key: str
+    tally: _SendTally = field(default_factory=_SendTally)
+
+
+def _send_open(
+    *,
+    kind: str,
+    context: dict[str, Any],
+    priority: str,
+    channels: Iterable[str] | None,
+    actor: User | None,
+    dedupe_key: str | None,
+) -> _Send:
+    """Checks the request and writes the dispatch with its texts rendered once per language."""
+    definition = kinds.get(kind)
+    if definition is None:
+        message = _("未知的通知种类：%(kind)s。") % {"kind": kind}
+        raise ValidationFailed(message, errors={"kind": [message]})
+    if priority not in Priority.values:
+        message = _("未知的优先级：%(priority)s。") % {"priority": priority}
+        raise ValidationFailed(message, errors={"priority": [message]})
+    if dedupe_key is not None and len(dedupe_key) > 200:
+        message = _("去重键最多 200 个字符。")
+        raise ValidationFailed(message, errors={"dedupe_key": [message]})
+    outside = _validated_channels(definition, channels)
+    now = timezone.now()
+    dispatch = Dispatch.objects.create(
+        kind=kind,
+        category=definition.category,
+        priority=priority,
+        actor=actor,
+        created_at=now,
+        texts={lang: kinds.render(definition, lang, context) for lang in kinds.LANGUAGES},
+    )
+    return _Send(
+        dispatch=dispatch,
+        channels=outside,
+        emergency=priority == Priority.EMERGENCY,
+        now=now,
+        dedupe_key=dedupe_key or "",
+    )
+
+
+def _send_close(send: _Send, *, actor: User | None) -> Dispatch:
+    """Counts, audits (one row per send) and enqueues the queued deliveries after commit."""
+    dispatch, tally = send.dispatch, send.tally
+    dispatch.recipient_count = tally.recipients
+    dispatch.delivery_count = tally.deliveries
+    dispatch.save(update_fields=["recipient_count", "delivery_count"])
+    audit_record(
+        actor=actor,
+        action="notification.send",
+        obj=dispatch,
+        changes={
+            "kind": dispatch.kind,
+            "priority": dispatch.priority,
+            "channels": ["inapp", *send.channels],
+            "recipients": tally.recipients,
+            "deliveries": tally.deliveries,
+            "deferred": tally.deferred,
+            "dedupe_key": send.dedupe_key,
+        },
+    )
+    for ids in tally.queued.values():
+        transaction.on_commit(
+            partial(deliveries_enqueue, ids, emergency=send.emergency), robust=True
+        )
+    return dispatch
 
 
 @transaction.atomic
@@ -400,58 +531,210 @@ def _notification_send(
     actor: User | None,
     dedupe_key: str | None,
 ) -> Dispatch:
-    definition = kinds.get(kind)
-    if definition is None:
-        message = _("未知的通知种类：%(kind)s。") % {"kind": kind}
-        raise ValidationFailed(message, errors={"kind": [message]})
-    if priority not in Priority.values:
-        message = _("未知的优先级：%(priority)s。") % {"priority": priority}
-        raise ValidationFailed(message, errors={"priority": [message]})
-    if dedupe_key is not None and len(dedupe_key) > 200:
-        message = _("去重键最多 200 个字符。")
-        raise ValidationFailed(message, errors={"dedupe_key": [message]})
-    outside = _validated_channels(definition, channels)
-    emergency = priority == Priority.EMERGENCY
-    now = timezone.now()
-    dispatch = Dispatch.objects.create(
+    send = _send_open(
         kind=kind,
-        category=definition.category,
+        context=context,
         priority=priority,
+        channels=channels,
         actor=actor,
-        created_at=now,
-        texts={lang: kinds.render(definition, lang, context) for lang in kinds.LANGUAGES},
+        dedupe_key=dedupe_key,
     )
-    tally = _SendTally()
     for user_ids in _recipient_ids(recipients):
         _send_chunk(
-            dispatch=dispatch,
+            dispatch=send.dispatch,
             user_ids=user_ids,
-            channels=outside,
-            dedupe_key=dedupe_key or "",
-            emergency=emergency,
-            now=now,
-            tally=tally,
+            channels=send.channels,
+            dedupe_key=send.dedupe_key,
+            emergency=send.emergency,
+            now=send.now,
+            tally=send.tally,
         )
-    dispatch.recipient_count = tally.recipients
-    dispatch.delivery_count = tally.deliveries
-    dispatch.save(update_fields=["recipient_count", "delivery_count"])
-    audit_record(
+    return _send_close(send, actor=actor)
+
+
+def notification_broadcast(
+    *,
+    recipients: QuerySet[Any],
+    kind: str,
+    context: dict[str, Any],
+    priority: str = Priority.NORMAL,
+    channels: Iterable[str] | None = None,
+    actor: User | None = None,
+    dedupe_key: str | None = None,
+) -> Dispatch:
+    """`notification_send` for a recipient set the database can select (a queryset of users or
+    of user ids), at a million recipients: the inbox rows and deliveries are written by
+    INSERT … SELECT straight from the recipient query, with no Python object per recipient.
+
+    The same rules decide the same deliveries: `_delivery_plan` is evaluated once per channel for
+    everyone without preferences (a parameter of the statement), and per person, exactly as
+    `notification_send` does, for the few who have set preferences."""
+    try:
+        return _notification_broadcast(
+            recipients=recipients,
+            kind=kind,
+            context=context,
+            priority=priority,
+            channels=channels,
+            actor=actor,
+            dedupe_key=dedupe_key,
+        )
+    except IntegrityError as exc:
+        raise _dedupe_conflict() from exc
+
+
+def _table(model: type[Model]) -> str:
+    return str(connection.ops.quote_name(model._meta.db_table))
+
+
+@transaction.atomic
+def _notification_broadcast(
+    *,
+    recipients: QuerySet[Any],
+    kind: str,
+    context: dict[str, Any],
+    priority: str,
+    channels: Iterable[str] | None,
+    actor: User | None,
+    dedupe_key: str | None,
+) -> Dispatch:
+    send = _send_open(
+        kind=kind,
+        context=context,
+        priority=priority,
+        channels=channels,
         actor=actor,
-        action="notification.send",
-        obj=dispatch,
-        changes={
-            "kind": kind,
-            "priority": priority,
-            "channels": ["inapp", *outside],
-            "recipients": tally.recipients,
-            "deliveries": tally.deliveries,
-            "deferred": tally.deferred,
-            "dedupe_key": dedupe_key or "",
-        },
+        dedupe_key=dedupe_key,
     )
-    for ids in tally.queued.values():
-        transaction.on_commit(partial(deliveries_enqueue, ids, emergency=emergency), robust=True)
-    return dispatch
+    dispatch, now, tally = send.dispatch, send.now, send.tally
+    db_now = connection.ops.adapt_datetimefield_value(now)
+    users = User.objects.filter(pk__in=recipients, is_active=True)
+    if send.dedupe_key:
+        users = users.exclude(
+            pk__in=Notification.objects.filter(dedupe_key=send.dedupe_key).values("recipient_id")
+        )
+    selected, selected_params = users.values("pk").query.sql_with_params()
+    user_table, notification_table = _table(User), _table(Notification)
+    languages = ", ".join(["%s"] * len(kinds.LANGUAGES))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {notification_table} ({', '.join(NOTIFICATION_COLUMNS)}) "  # noqa: S608
+            f"SELECT %s, u.id, CASE WHEN u.language IN ({languages}) THEN u.language ELSE %s END,"
+            f" %s, %s, NULL FROM {user_table} u WHERE u.id IN ({selected}) ORDER BY u.id",
+            [
+                dispatch.pk,
+                *kinds.LANGUAGES,
+                kinds.DEFAULT_LANGUAGE,
+                send.dedupe_key,
+                db_now,
+                *selected_params,
+            ],
+        )
+        tally.recipients = cursor.rowcount
+    if send.channels and tally.recipients:
+        _broadcast_default_deliveries(send)
+        _broadcast_preference_deliveries(send)
+    return _send_close(send, actor=actor)
+
+
+# How each outside channel reaches a recipient, as SQL over the inbox row `n`, the user `u` and
+# their resident record `r`: the same tests as `_Contact.reachable`.
+_REACHABLE_SQL: dict[str, str] = {
+    Channel.EMAIL: "u.email <> ''",
+    Channel.SMS: "(u.phone <> '' OR COALESCE(r.phone, '') <> '')",
+    Channel.PUSH: "EXISTS (SELECT 1 FROM {push} s WHERE s.user_id = n.recipient_id)",
+}
+
+
+def _contacts_sql() -> str:
+    from civichub.core.models import Resident
+
+    return (
+        f"FROM {_table(Notification)} n JOIN {_table(User)} u ON u.id = n.recipient_id"
+        f" LEFT JOIN {_table(Resident)} r ON r.id = u.resident_id WHERE n.dispatch_id = %s"
+    )
+
+
+def _broadcast_default_deliveries(send: _Send) -> None:
+    """One INSERT … SELECT per channel for the recipients without preferences."""
+    db_value = connection.ops.adapt_datetimefield_value
+    db_now = db_value(send.now)
+    plans = _default_plans(
+        channels=send.channels,
+        category=send.dispatch.category,
+        emergency=send.emergency,
+        now=send.now,
+    )
+    no_preference = (
+        f"NOT EXISTS (SELECT 1 FROM {_table(NotificationPreference)} p"  # noqa: S608
+        " WHERE p.user_id = n.recipient_id)"
+    )
+    columns = ", ".join(DELIVERY_COLUMNS)
+    for channel in send.channels:
+        plan = plans[channel]
+        if plan is None:
+            continue
+        state, next_attempt_at = plan
+        queued = state == DeliveryState.QUEUED
+        values = _row(
+            DELIVERY_COLUMNS,
+            notification_id=None,
+            channel=channel,
+            state=state,
+            failure=FailureKind.NONE,
+            attempts=0,
+            next_attempt_at=None if next_attempt_at is None else db_value(next_attempt_at),
+            enqueued_at=db_now if queued else None,
+            lease_token="",
+            lease_expires_at=None,
+            last_error="",
+            sent_at=None,
+            created_at=db_now,
+            updated_at=db_now,
+        )[1:]
+        reachable = _REACHABLE_SQL[channel].format(push=_table(PushSubscription))
+        sql = (
+            f"INSERT INTO {_table(Delivery)} ({columns}) "  # noqa: S608  (names are ours)
+            f"SELECT n.id, {', '.join(['%s'] * len(values))} {_contacts_sql()}"
+            f" AND {no_preference} AND {reachable} ORDER BY n.id"
+        )
+        with connection.cursor() as cursor:
+            if queued:
+                cursor.execute(f"{sql} RETURNING id", [*values, send.dispatch.pk])
+                send.tally.queued[channel].extend(row[0] for row in cursor.fetchall())
+            else:
+                cursor.execute(sql, [*values, send.dispatch.pk])
+                send.tally.deferred += cursor.rowcount
+
+
+def _broadcast_preference_deliveries(send: _Send) -> None:
+    """The recipients who have set preferences, person by person, as `notification_send` does."""
+    sql = (
+        "SELECT n.id, u.id, u.email, u.phone, COALESCE(r.phone, ''), "  # noqa: S608
+        f"EXISTS (SELECT 1 FROM {_table(PushSubscription)} s WHERE s.user_id = u.id) "
+        f"{_contacts_sql()} AND EXISTS (SELECT 1 FROM {_table(NotificationPreference)} p"
+        " WHERE p.user_id = n.recipient_id) ORDER BY n.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [send.dispatch.pk])
+        rows = cursor.fetchall()
+    for chunk in _chunks(rows, RECIPIENT_CHUNK):
+        preferences = {
+            p.user_id: p
+            for p in NotificationPreference.objects.filter(user_id__in=[row[1] for row in chunk])
+        }
+        _deliveries_insert(
+            dispatch=send.dispatch,
+            contacts=[
+                _Contact(notification_id, pk, email, phone or resident_phone, bool(push))
+                for notification_id, pk, email, phone, resident_phone, push in chunk
+            ],
+            preferences=preferences,
+            channels=send.channels,
+            emergency=send.emergency,
+            now=send.now,
+            tally=send.tally,
+        )
 
 
 def deliveries_enqueue(delivery_ids: list[int], *, emergency: bool = False) -> int:
