@@ -616,10 +616,12 @@ def alert_push(*, post_id: int) -> AlertPush:
     existing = AlertPush.objects.filter(post=post, dispatch__isnull=False).first()
     if existing is not None:
         return existing
-    from civichub.notify.services import notification_send
+    from civichub.notify.services import notification_broadcast
 
     with transaction.atomic():
-        dispatch = notification_send(
+        # Set-based: a million residents' inbox rows and deliveries are written by the
+        # database from the recipient query, not one Python object per resident.
+        dispatch = notification_broadcast(
             recipients=alert_recipients(post),
             kind=ALERT,
             priority="emergency",
