@@ -1,44 +1,56 @@
-"""A streaming anomaly score for many univariate series at once (pure NumPy).
+"""A streaming novelty score for many univariate series at once (pure NumPy).
 
-Each new value of every series is scored in one step against that series' own recent past, so
-the detector runs over millions of series as easily as one. The score of a step is a probability
-in [0, 1] that the series has just left its usual behaviour:
+Each new value of every series is scored in one step against that series' own past, so the
+detector runs over millions of series as easily as one (one step is a few dozen array operations
+over all series; no Python loop per series or per reading). The score of a step is in [0, 1) and
+answers "has this series just done something it has never done before?":
 
-1. Two raw surprises per step: how far the value is from an exponentially weighted mean, in units
-   of the weighted standard deviation (a spike), and how far the mean of the last few values is
-   from the mean before them (a level shift).
-2. An "anomaly likelihood" in the manner of Numenta's: the short moving average of a raw
-   surprise is compared with the distribution of that surprise over a long history, so a series
-   that is always noisy needs a larger surprise than a quiet one. The score is the Gaussian tail
-   probability of that comparison.
-3. After a score above `report_level`, the series is held quiet for `refractory` steps: one
-   event is reported once rather than for every step it lasts.
+1. Records. For a few statistics of the series the detector keeps the lowest and highest value
+   seen so far: the value itself and its smoothed level (an exponentially weighted mean, so a
+   sustained shift counts even when no single value is extreme). A step whose statistic goes
+   beyond that range is surprising in proportion to how far beyond it goes, measured in units of
+   the range itself, so the score needs no per-series scale and a noisy series needs a larger
+   excursion than a quiet one. The ranges forget very slowly (`range_half_life`), so a
+   series that has moved to a new normal can surprise again later.
+2. Learning. For the first `learning` steps of a series (NAB's probationary period when run
+   there) the ranges are learned and the score is 0.
+3. One event, one report. After a score of `report_level` or more, the series is held quiet for
+   `refractory` times its learning length: an incident is reported once, when it starts, rather
+   than for every step it lasts (the Numenta Anomaly Benchmark also rewards only the earliest
+   detection in a window and charges every further one outside it).
 
-The household detector's learned routine answers "is this usual for this home at this hour"; this
-detector answers "did this series change just now", which is the question the Numenta Anomaly
-Benchmark asks, and the benchmark scores it there.
+The combined surprise s (the largest weighted excess over all statistics) is reported as
+s / (1 + s). The household detector's learned routine answers "is this usual for this home at
+this hour"; this detector answers "did this series change just now", which is the question the
+Numenta Anomaly Benchmark asks; `benchmarks/wellbeing.py` scores it there.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 Float = npt.NDArray[np.float64]
+Bool = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True)
 class StreamingSettings:
-    fast_half_life: float = 8.0
-    slow_half_life: float = 50.0
-    short_window: int = 6
-    history: int = 600
-    warmup: int = 100
-    scale: float = 10.0
-    report_level: float = 0.5  # a surprise of `scale` standard deviations
-    refractory: int = 300
+    # Steps before a series is scored, when the caller gives no learning length of its own.
+    learning: int = 100
+    # Half-life, in steps, of the smoothed level whose record is watched beside the value's.
+    level_half_life: float = 12.0
+    # Weights of the excess of each statistic: the value, its smoothed level.
+    value_weight: float = 1.0
+    level_weight: float = 1.0
+    # Half-life, in steps, with which the recorded range shrinks towards its middle (0: never).
+    range_half_life: float = 20_000.0
+    # A score at or above this starts a quiet period of `refractory` x the learning length.
+    report_level: float = 1 / 6  # an excess of a fifth of the range
+    refractory: float = 0.3
 
 
 def _alpha(half_life: float) -> float:
@@ -46,77 +58,70 @@ def _alpha(half_life: float) -> float:
 
 
 class StreamingDetector:
-    def __init__(self, series: int, settings: StreamingSettings | None = None) -> None:
-        self.settings = settings or StreamingSettings()
-        st = self.settings
-        n = series
-        self.count = np.zeros(n, dtype=np.int64)
-        self.mean = np.zeros(n)
-        self.var = np.zeros(n)
-        self.slow_mean = np.zeros(n)
-        self.slow_var = np.zeros(n)
-        self.recent = np.zeros((n, st.short_window))
-        self.raw = np.zeros((n, 2, st.history))
-        self.raw_sum = np.zeros((n, 2))
-        self.raw_sq = np.zeros((n, 2))
-        self.quiet = np.zeros(n, dtype=np.int64)
-        self.a_fast = _alpha(st.fast_half_life)
-        self.a_slow = _alpha(st.slow_half_life)
+    """Scores one value per series per `step`; `learning` is steps per series (or one for all)."""
 
-    def step(self, value: Float, live: npt.NDArray[np.bool_] | None = None) -> Float:
+    STATISTICS = 2  # the value, its smoothed level
+
+    def __init__(
+        self,
+        series: int,
+        settings: StreamingSettings | None = None,
+        learning: int | Sequence[int] | npt.NDArray[np.int64] | None = None,
+    ) -> None:
+        self.settings = st = settings or StreamingSettings()
+        n = series
+        span = st.learning if learning is None else learning
+        self.learning = np.broadcast_to(np.asarray(span, dtype=np.int64), (n,)).copy()
+        self.quiet_steps = np.ceil(st.refractory * self.learning).astype(np.int64)
+        self.count = np.zeros(n, dtype=np.int64)
+        self.quiet = np.zeros(n, dtype=np.int64)
+        self.level = np.zeros(n)
+        self.low = np.zeros((n, self.STATISTICS))
+        self.high = np.zeros((n, self.STATISTICS))
+        self.weights = np.array([st.value_weight, st.level_weight])
+        self.a_level = _alpha(st.level_half_life)
+        self.a_range = _alpha(st.range_half_life) if st.range_half_life > 0 else 0.0
+
+    def step(self, value: Float, live: Bool | None = None) -> Float:
         """Score one new value per series; `live` marks the series that have a value this step."""
         st = self.settings
         x = np.asarray(value, dtype=np.float64)
-        on = np.ones(x.shape, dtype=bool) if live is None else live
-        x = np.where(on, x, self.mean)
+        on = np.ones(x.shape, dtype=bool) if live is None else np.asarray(live, dtype=bool)
         first = self.count == 0
-        self.mean = np.where(first, x, self.mean)
-        self.slow_mean = np.where(first, x, self.slow_mean)
-        spread = np.sqrt(self.slow_var) + 1e-9 + 1e-3 * np.abs(self.slow_mean)
-        spike = np.abs(x - self.mean) / spread
-        k = st.short_window
-        self.recent = np.roll(self.recent, -1, axis=1)
-        self.recent[:, -1] = x
-        short_mean = self.recent.mean(axis=1)
-        shift = np.abs(short_mean - self.slow_mean) / spread
-        raw = np.stack([spike, shift], axis=1)
-        slot = self.count % st.history
-        rows = np.arange(x.shape[0])
-        old = self.raw[rows, :, slot]
-        filled = np.minimum(self.count, st.history)[:, None].astype(np.float64)
-        mu = self.raw_sum / np.maximum(filled, 1.0)
-        sd = np.sqrt(np.maximum(self.raw_sq / np.maximum(filled, 1.0) - mu * mu, 0.0)) + 1e-6
-        z = (raw - mu) / sd
-        # A monotone map of the larger surprise to [0, 1) that keeps large ones apart (a Gaussian
-        # tail would round them all to 1 and leave the threshold nothing to choose between).
-        surprise = np.maximum(np.max(z, axis=1), 0.0)
-        score = surprise / (surprise + st.scale)
-        score = np.where((self.count < st.warmup) | (self.quiet > 0) | ~on, 0.0, score)
+        level = np.where(first, x, self.level + self.a_level * (x - self.level))
+        stats = np.stack([x, level], axis=1)
+        fresh = first[:, None]
+        low = np.where(fresh, stats, self.low)
+        high = np.where(fresh, stats, self.high)
+        span = np.maximum(high - low, 1e-9 * (1.0 + np.abs(high)))
+        excess = np.maximum(np.maximum(stats - high, low - stats), 0.0) / span
+        surprise = np.max(excess * self.weights, axis=1)
+        score = surprise / (1.0 + surprise)
+        scored = on & (self.count >= self.learning) & (self.quiet == 0)
+        score = np.where(scored, score, 0.0)
         self.quiet = np.where(
-            score >= st.report_level, st.refractory, np.maximum(self.quiet - 1, 0)
+            score >= st.report_level, self.quiet_steps, np.maximum(self.quiet - on, 0)
         )
         # Learn after scoring, so a value is never compared with itself.
-        replace = (self.count >= st.history)[:, None]
-        self.raw_sum += np.where(on[:, None], raw - np.where(replace, old, 0.0), 0.0)
-        self.raw_sq += np.where(on[:, None], raw * raw - np.where(replace, old * old, 0.0), 0.0)
-        self.raw[rows, :, slot] = np.where(on[:, None], raw, old)
-        d_fast = x - self.mean
-        self.mean += self.a_fast * d_fast * on
-        self.var = np.where(
-            on, (1 - self.a_fast) * (self.var + self.a_fast * d_fast * d_fast), self.var
-        )
-        d_slow = x - self.slow_mean
-        self.slow_mean += self.a_slow * d_slow * on
-        self.slow_var = np.where(
-            on, (1 - self.a_slow) * (self.slow_var + self.a_slow * d_slow * d_slow), self.slow_var
-        )
+        keep = on[:, None]
+        low = np.minimum(low, stats)
+        high = np.maximum(high, stats)
+        if self.a_range:
+            middle = 0.5 * (low + high)
+            low += self.a_range * (middle - low)
+            high -= self.a_range * (high - middle)
+        self.low = np.where(keep, low, self.low)
+        self.high = np.where(keep, high, self.high)
+        self.level = np.where(on, level, self.level)
         self.count += on
-        del k
         return score
 
     @classmethod
     def score_series(
-        cls, series: list[Float], settings: StreamingSettings | None = None
+        cls,
+        series: Sequence[Float],
+        settings: StreamingSettings | None = None,
+        learning: Sequence[int] | None = None,
     ) -> list[Float]:
         """Score whole series of different lengths side by side, one step for all at a time."""
         n = len(series)
@@ -126,7 +131,7 @@ class StreamingDetector:
         for i, s in enumerate(series):
             values[i, : len(s)] = s
             live[i, : len(s)] = True
-        detector = cls(n, settings)
+        detector = cls(n, settings, learning)
         out = np.zeros((n, longest))
         for t in range(longest):
             out[:, t] = detector.step(values[:, t], live[:, t])
