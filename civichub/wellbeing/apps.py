@@ -17,7 +17,10 @@ class WellbeingConfig(CivicModuleConfig):
     manifest = ModuleManifest(
         url_prefix="wellbeing/",
         urls="civichub.wellbeing.urls",
-        nav=[NavItem(_("上门查看"), "wellbeing:visits", "wellbeing.visit.act", order=40)],
+        nav=[
+            NavItem(_("社区关爱"), "wellbeing:dashboard", "wellbeing.household.view", order=39),
+            NavItem(_("上门查看"), "wellbeing:visits", "wellbeing.visit.act", order=40),
+        ],
         api_router="civichub.wellbeing.api:router",
         api_prefix="/wellbeing/",
         roles=ROLES,

@@ -14,8 +14,17 @@ from civichub.core.models import Organisation, Resident
 
 
 class ConsentGiver(models.TextChoices):
+    """Who enrolled the household. The consent is always the resident's own."""
+
     RESIDENT = "resident", _("本人")
     GUARDIAN = "guardian", _("监护人（经本人同意）")
+    WORKER = "worker", _("社区工作者（经本人同意）")
+
+
+class ConsentMethod(models.TextChoices):
+    SIGNED_FORM = "signed_form", _("签署书面同意书")
+    IN_PERSON = "in_person", _("当面口头同意")
+    APP = "app", _("本人在应用中同意")
 
 
 class Household(models.Model):
@@ -28,6 +37,13 @@ class Household(models.Model):
     guardian_name = models.CharField(max_length=100, blank=True, default="")
     consent_note = models.CharField(max_length=300, blank=True, default="")
     consent_at = models.DateTimeField(default=timezone.now)
+    consent_method = models.CharField(
+        max_length=16, choices=ConsentMethod.choices, default=ConsentMethod.IN_PERSON
+    )
+    consent_document = models.CharField(max_length=100, blank=True, default="")
+    enrolled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     consent_withdrawn_at = models.DateTimeField(null=True, blank=True)
     # The detector's memory of this household (numpy arrays, np.savez) and its last half hour.
     detector_state = models.BinaryField(null=True, blank=True, editable=False)
@@ -111,14 +127,35 @@ class Reading(models.Model):
         return f"{self.meter_id}@{self.at:%Y-%m-%d %H:%M}"
 
 
+class AwayKind(models.TextChoices):
+    TRAVEL = "travel", _("外出旅行")
+    CHILDREN = "children", _("住在子女家")
+    HOSPITAL = "hospital", _("住院")
+    OTHER = "other", _("其他")
+
+
 class AwayPeriod(models.Model):
     household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="away")
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
     reason = models.CharField(max_length=100, blank=True, default="")
+    kind = models.CharField(max_length=16, choices=AwayKind.choices, default=AwayKind.OTHER)
+    marked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # A cancelled period no longer silences anything; it stays listed for the record.
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["-starts_at"]
 
     def __str__(self) -> str:
         return f"{self.starts_at:%Y-%m-%d}–{self.ends_at:%Y-%m-%d}"
+
+    @property
+    def organisation(self) -> Organisation:
+        return self.household.community
 
 
 class AlertStatus(models.TextChoices):
@@ -126,6 +163,11 @@ class AlertStatus(models.TextChoices):
     ACKNOWLEDGED = "acknowledged", _("家属已确认")
     VISIT = "visit", _("已转上门任务")
     CLOSED = "closed", _("已办结")
+
+
+class FamilyAnswer(models.TextChoices):
+    FINE = "fine", _("已联系上，一切安好")
+    UNREACHABLE = "unreachable", _("联系不上，请上门查看")
 
 
 class Alert(models.Model):
@@ -143,6 +185,15 @@ class Alert(models.Model):
     acknowledged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Who in the family answered (also when they answered from a signed link without an account)
+    # and what they said.
+    acknowledged_contact = models.ForeignKey(
+        FamilyContact, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    acknowledged_answer = models.CharField(
+        max_length=16, choices=FamilyAnswer.choices, blank=True, default=""
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:

@@ -13,10 +13,11 @@ def register_kinds() -> None:
             subject={"zh-hans": "关爱提醒：请联系{{ name }}", "en": "Please check on {{ name }}"},
             body={
                 "zh-hans": "{{ name }}家中用水用电出现异常：{{ explanation }}"
-                "请在 {{ minutes }} 分钟内确认，否则将由社区工作者上门查看。",
+                "请联系老人，并在 {{ minutes }} 分钟内告诉我们结果，否则将由社区工作者上门查看："
+                "{{ link }}",
                 "en": "Unusual water or electricity use at {{ name }}'s home: {{ explanation }} "
-                "Please acknowledge within {{ minutes }} minutes, or a community worker will "
-                "visit.",
+                "Please check on them and tell us within {{ minutes }} minutes, or a community "
+                "worker will visit: {{ link }}",
             },
             default_channels=("inapp", "sms"),
             description="Sent to a household's family contacts when an alert is raised.",

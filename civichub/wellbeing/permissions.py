@@ -1,6 +1,7 @@
 """Wellbeing's rules, plugged into core's single check. Everything a household has is scoped by
-its community: workers and community heads act within their subtree. Family contacts with an
-account may acknowledge their own household's alerts and mark it away (owner rules)."""
+its community: workers and community heads act within their subtree. A resident with an account
+may enrol their own home (core's owner rule for their resident record); family contacts with an
+account may see their own household, acknowledge its alerts and mark it away (owner rules)."""
 
 from __future__ import annotations
 
@@ -22,10 +23,16 @@ ROLES = [
 STAFF = frozenset({WORKER, HEAD})
 
 ACTIONS = [
-    ActionDef("wellbeing.household.enrol", STAFF, description="Enrol a household with consent."),
+    ActionDef(
+        "wellbeing.household.enrol",
+        STAFF,
+        owner=True,
+        description="Enrol a household with consent; a resident for their own home.",
+    ),
     ActionDef(
         "wellbeing.household.view",
         STAFF,
+        owner=True,
         description="See a household's readings, alerts and visits (audited).",
     ),
     ActionDef(
@@ -50,10 +57,12 @@ ACTIONS = [
 
 
 def _is_family(user: Any, household: Any) -> bool:
-    return bool(
-        getattr(user, "is_authenticated", False)
-        and household.contacts.filter(user_id=user.pk).exists()
-    )
+    """The resident themselves, or one of the household's family contacts."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    if user.resident_id is not None and user.resident_id == household.resident_id:
+        return True
+    return bool(household.contacts.filter(user_id=user.pk).exists())
 
 
 def is_own_household(user: Any, household: Any) -> bool:

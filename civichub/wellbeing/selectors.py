@@ -1,43 +1,279 @@
 """Reads shared by pages, the API and tasks, scoped by the permission check. Every read of a
-household's data is audited."""
+household's data is audited, with a purpose in fixed Chinese wording (never translated, so the
+same read is recorded the same way whatever the reader's language)."""
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from civichub.core.audit import audit_record
 from civichub.core.errors import NotFound
 from civichub.core.models import User
 from civichub.core.permissions import require, scope_filter
-from civichub.wellbeing.models import Alert, Household, VisitTask
+from civichub.wellbeing import services
+from civichub.wellbeing.models import (
+    Alert,
+    AlertStatus,
+    AwayPeriod,
+    FamilyContact,
+    Household,
+    VisitStatus,
+    VisitTask,
+)
+
+HOUSEHOLD_VIEW_PURPOSE = "查看关爱住户"
+DASHBOARD_PURPOSE = "社区关爱总览"
+LINK_PURPOSE = "家属通过确认链接查看提醒"
+DASHBOARD_LIMIT = 2000
+
+OPEN_VISIT = (
+    VisitStatus.WAITING,
+    VisitStatus.ACCEPTED,
+    VisitStatus.ON_THE_WAY,
+    VisitStatus.ESCALATED,
+)
+
+# A household's state on the dashboard, most pressing first.
+STATES: list[tuple[str, object]] = [
+    ("visit", gettext_lazy("待上门")),
+    ("alert", gettext_lazy("等待家属确认")),
+    ("away", gettext_lazy("外出中")),
+    ("ok", gettext_lazy("正常")),
+    ("withdrawn", gettext_lazy("已撤回同意")),
+]
 
 
-def household_detail(*, actor: User, household_id: int, purpose: str = "") -> Household:
-    household = Household.objects.select_related("resident", "community").get(pk=household_id)
+def _not_found() -> NotFound:
+    return NotFound(_("没有这个关爱住户。"))
+
+
+def _own_q(actor: User, prefix: str = "") -> Q:
+    """The households the actor is the resident of or a family contact of."""
+    own = Q(**{f"{prefix}contacts__user_id": actor.pk})
+    if actor.resident_id is not None:
+        own |= Q(**{f"{prefix}resident_id": actor.resident_id})
+    return own
+
+
+@transaction.atomic
+def household_detail(
+    *, actor: User, household_id: int, purpose: str = HOUSEHOLD_VIEW_PURPOSE
+) -> Household:
+    household = (
+        Household.objects.select_related("resident", "community", "worker")
+        .filter(pk=household_id)
+        .first()
+    )
+    if household is None:
+        raise _not_found()
     require(actor, "wellbeing.household.view", household)
     audit_record(actor=actor, action="wellbeing.household.view", obj=household, purpose=purpose)
     return household
 
 
+def household_for_change(*, actor: User, household_id: int) -> Household:
+    """A household the actor may manage (a write follows; the service audits it)."""
+    household = Household.objects.select_related("resident", "community").filter(pk=household_id)
+    found = household.first()
+    if found is None:
+        raise _not_found()
+    require(actor, "wellbeing.household.manage", found)
+    return found
+
+
+def away_for_change(*, actor: User, away_id: int) -> AwayPeriod:
+    period = AwayPeriod.objects.select_related("household__community").filter(pk=away_id).first()
+    if period is None:
+        raise NotFound(_("没有这个外出时段。"))
+    require(actor, "wellbeing.household.manage", period.household)
+    return period
+
+
+def households_mine(*, actor: User) -> QuerySet[Household]:
+    """The households a resident or a family member belongs to (shown to them only)."""
+    if not actor.is_authenticated:
+        return Household.objects.none()
+    return Household.objects.filter(_own_q(actor)).distinct().select_related("resident")
+
+
+@transaction.atomic
 def alert_detail(*, actor: User, alert_id: int) -> Alert:
-    alert = Alert.objects.select_related("household__resident", "household__community").get(
-        pk=alert_id
+    alert = (
+        Alert.objects.select_related("household__resident", "household__community")
+        .filter(pk=alert_id)
+        .first()
     )
+    if alert is None:
+        raise NotFound(_("没有这个提醒。"))
     require(actor, "wellbeing.household.view", alert)
     audit_record(actor=actor, action="wellbeing.alert.view", obj=alert)
     return alert
 
 
+@transaction.atomic
+def alert_by_link(*, token: str) -> tuple[Alert, FamilyContact]:
+    """The alert a family contact's signed link is for; audited with the contact's name."""
+    alert, contact = services.ack_token_read(token)
+    audit_record(
+        actor=None,
+        action="wellbeing.alert.view",
+        obj=alert,
+        purpose=f"{LINK_PURPOSE}：{contact.name}",
+        changes={"contact": contact.pk},
+    )
+    return alert, contact
+
+
 def visits_open(*, actor: User) -> QuerySet[VisitTask]:
-    tasks = VisitTask.objects.exclude(status="visited").select_related("alert__household")
+    tasks = VisitTask.objects.filter(status__in=OPEN_VISIT).select_related(
+        "alert__household__resident"
+    )
     return scope_filter(actor, "wellbeing.visit.act", tasks, "alert__household__community__path")
 
 
+@transaction.atomic
+def visits_list(*, actor: User) -> list[VisitTask]:
+    """The open visit tasks in the actor's area, soonest due first; audited as one read."""
+    require(actor, "wellbeing.visit.act")
+    tasks = list(visits_open(actor=actor).order_by("due_at")[:200])
+    audit_record(
+        actor=actor,
+        action="wellbeing.visit.list",
+        object_type="wellbeing.visittask",
+        changes={"shown": [t.pk for t in tasks]},
+    )
+    return tasks
+
+
+@transaction.atomic
 def visit_detail(*, actor: User, visit_id: int) -> VisitTask:
-    task = VisitTask.objects.filter(pk=visit_id).select_related("alert__household").first()
+    task = (
+        VisitTask.objects.filter(pk=visit_id)
+        .select_related("alert__household__resident", "alert__household__community")
+        .first()
+    )
     if task is None:
         raise NotFound(_("没有这个上门任务。"))
     require(actor, "wellbeing.visit.act", task)
     audit_record(actor=actor, action="wellbeing.visit.view", obj=task)
     return task
+
+
+# --- the community dashboard ----------------------------------------------------------------
+
+
+@dataclass
+class HouseholdMarker:
+    household_id: int
+    name: str
+    address: str
+    community: str
+    state: str
+    latitude: float | None  # WGS-84
+    longitude: float | None
+
+
+@dataclass
+class Dashboard:
+    households: list[HouseholdMarker]
+    counts: dict[str, int]
+    total: int
+    open_alerts: list[Alert]
+    open_visits: list[VisitTask]
+    truncated: bool = False
+    generated_at: datetime = field(default_factory=timezone.now)
+
+
+def _state(household: Household, now: datetime) -> str:
+    if not household.consenting:
+        return "withdrawn"
+    if getattr(household, "has_open_visit", False):
+        return "visit"
+    if getattr(household, "has_family_alert", False):
+        return "alert"
+    if getattr(household, "is_away", False):
+        return "away"
+    return "ok"
+
+
+@transaction.atomic
+def dashboard(*, actor: User) -> Dashboard:
+    """The enrolled households in the actor's area with their state, the counts by state, the
+    open alerts and the open visit tasks. One audit row names the households shown."""
+    require(actor, "wellbeing.household.view")
+    now = timezone.now()
+    households = scope_filter(
+        actor,
+        "wellbeing.household.view",
+        Household.objects.all(),
+        "community__path",
+    )
+    households = households.annotate(
+        has_open_visit=Exists(
+            VisitTask.objects.filter(alert__household=OuterRef("pk"), status__in=OPEN_VISIT)
+        ),
+        has_family_alert=Exists(
+            Alert.objects.filter(household=OuterRef("pk"), status=AlertStatus.FAMILY)
+        ),
+        is_away=Exists(
+            AwayPeriod.objects.filter(
+                household=OuterRef("pk"),
+                cancelled_at__isnull=True,
+                starts_at__lte=now,
+                ends_at__gt=now,
+            )
+        ),
+    ).select_related("resident", "community")
+    ordered = households.order_by("community__path", "resident__name", "pk")
+    rows = list(ordered[: DASHBOARD_LIMIT + 1])
+    truncated = len(rows) > DASHBOARD_LIMIT
+    rows = rows[:DASHBOARD_LIMIT]
+    markers = [
+        HouseholdMarker(
+            household_id=h.pk,
+            name=h.resident.name,
+            address=h.resident.address,
+            community=h.community.name,
+            state=_state(h, now),
+            latitude=h.resident.wgs84_latitude,
+            longitude=h.resident.wgs84_longitude,
+        )
+        for h in rows
+    ]
+    counts = Counter(m.state for m in markers)
+    in_scope = Q(household__in=households.values("pk"))
+    alerts = list(
+        Alert.objects.filter(in_scope, status=AlertStatus.FAMILY)
+        .select_related("household__resident")
+        .order_by("-at")[:100]
+    )
+    visits = list(
+        VisitTask.objects.filter(
+            alert__household__in=households.values("pk"), status__in=OPEN_VISIT
+        )
+        .select_related("alert__household__resident")
+        .order_by("due_at")[:100]
+    )
+    audit_record(
+        actor=actor,
+        action="wellbeing.household.list",
+        object_type="wellbeing.household",
+        purpose=DASHBOARD_PURPOSE,
+        changes={"shown": [m.household_id for m in markers], "truncated": truncated},
+    )
+    return Dashboard(
+        households=markers,
+        counts={state: counts.get(state, 0) for state, _label in STATES},
+        total=len(markers),
+        open_alerts=alerts,
+        open_visits=visits,
+        truncated=truncated,
+    )

@@ -2,9 +2,10 @@
 and the alert → family → visit task → outcome → escalation flow. Keyword-only, atomic, audited.
 
 Deployment settings (`settings.CIVICHUB_WELLBEING`, all optional): `family_minutes` (how long the
-family has to acknowledge an alert before it becomes a visit task, default 15) and
-`visit_minutes` (how long the worker has to visit before the task goes to the community head,
-default 60)."""
+family has to acknowledge an alert before it becomes a visit task, default 15), `visit_minutes`
+(how long the worker has to visit before the task goes to the community head, default 60),
+`ack_link_hours` (how long the signed link a family contact receives stays valid, default 24) and
+`site_url` (the public address put in front of that link in SMS and email, default none)."""
 
 from __future__ import annotations
 
@@ -13,17 +14,20 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import numpy as np
 from django.conf import settings
+from django.core import signing
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from civichub.core.audit import audit_record
-from civichub.core.errors import Conflict, ValidationFailed
+from civichub.core.errors import Conflict, PermissionDenied, ValidationFailed
 from civichub.core.models import Organisation, Resident, RoleAssignment, User
 from civichub.core.permissions import require
 from civichub.notify.models import Priority
@@ -32,8 +36,11 @@ from civichub.wellbeing import detection
 from civichub.wellbeing.models import (
     Alert,
     AlertStatus,
+    AwayKind,
     AwayPeriod,
     ConsentGiver,
+    ConsentMethod,
+    FamilyAnswer,
     FamilyContact,
     Household,
     Meter,
@@ -43,7 +50,7 @@ from civichub.wellbeing.models import (
     VisitStatus,
     VisitTask,
 )
-from civichub.wellbeing.permissions import HEAD
+from civichub.wellbeing.permissions import HEAD, WORKER
 
 UTILITY_INDEX = {Utility.WATER: detection.WATER, Utility.ELECTRICITY: detection.ELECTRICITY}
 UTILITY_INDEX[Utility.GAS] = detection.GAS
@@ -70,6 +77,52 @@ class ContactSpec:
     user: User | None = None
 
 
+def _meter_errors(meters: list[MeterSpec]) -> list[str]:
+    errors: list[str] = []
+    seen: set[str] = set()
+    for spec in meters:
+        meter_id = spec.meter_id.strip()
+        if spec.utility not in Utility.values:
+            errors.append(_("未知的表计类型：%s") % spec.utility)
+        elif not meter_id:
+            errors.append(_("请填写表号。"))
+        elif meter_id in seen or Meter.objects.filter(meter_id=meter_id).exists():
+            errors.append(_("表号已登记：%s") % meter_id)
+        seen.add(meter_id)
+    return errors
+
+
+def _contact_errors(contacts: list[ContactSpec]) -> list[str]:
+    errors: list[str] = []
+    for contact in contacts:
+        if not contact.name.strip():
+            errors.append(_("请填写家属姓名。"))
+        elif not (contact.phone.strip() or contact.user is not None):
+            errors.append(_("家属 %s 须留手机号或账号。") % contact.name)
+    return errors
+
+
+def _contacts_store(household: Household, contacts: list[ContactSpec]) -> None:
+    for order, contact in enumerate(contacts):
+        FamilyContact.objects.create(
+            household=household,
+            name=contact.name.strip(),
+            phone=contact.phone.strip(),
+            user=contact.user,
+            order=order,
+        )
+
+
+def workers_for(community: Organisation) -> list[User]:
+    """The community workers who can be responsible for a household in this community: those
+    holding the role at the community or above it."""
+    ancestors = [community.path[: i + 1] for i, ch in enumerate(community.path) if ch == "/"]
+    user_ids = RoleAssignment.objects.filter(
+        role=WORKER, organisation__path__in=ancestors
+    ).values_list("user_id", flat=True)
+    return list(User.objects.filter(pk__in=user_ids, is_active=True).order_by("pk"))
+
+
 @transaction.atomic
 def household_enrol(
     *,
@@ -81,56 +134,147 @@ def household_enrol(
     contacts: list[ContactSpec] | None = None,
     guardian_name: str = "",
     consent_note: str = "",
+    consent_method: str = "",
+    consent_at: datetime | None = None,
+    consent_document: str = "",
 ) -> Household:
-    """Enrols a resident's home. The resident consents, or a guardian does with the resident's
-    recorded consent (the note says how it was given)."""
+    """Enrols a resident's home. The resident enrols it themselves (consent given in the app), or
+    a guardian or a community worker does with the resident's recorded consent: how it was given
+    (a signed form needs its document reference), when, and in the note how the resident said
+    so. The family contacts are called in the order given."""
     community: Organisation = resident.community
     if actor is not None:
-        require(actor, "wellbeing.household.enrol", community)
+        require(actor, "wellbeing.household.enrol", resident)
+    contacts = contacts or []
     errors: dict[str, list[str]] = {}
+    now = timezone.now()
     if consent_by not in ConsentGiver.values:
         errors["consent_by"] = [_("请说明由谁同意。")]
-    if consent_by == ConsentGiver.GUARDIAN and not (guardian_name and consent_note):
-        errors["consent_note"] = [_("监护人代为登记时，须写明监护人姓名及本人如何表示同意。")]
+    if not consent_method:
+        # Callers that predate the method field: the resident in the app, otherwise in person
+        # (the note, required below, says how).
+        consent_method = (
+            ConsentMethod.APP if consent_by == ConsentGiver.RESIDENT else ConsentMethod.IN_PERSON
+        )
+    if consent_method not in ConsentMethod.values:
+        errors["consent_method"] = [_("请说明本人以何种方式表示同意。")]
+    elif consent_method == ConsentMethod.APP and consent_by != ConsentGiver.RESIDENT:
+        errors["consent_method"] = [_("只有本人登记时才能在应用中表示同意。")]
+    if consent_method == ConsentMethod.SIGNED_FORM and not consent_document.strip():
+        errors["consent_document"] = [_("签署书面同意书的，请填写同意书编号。")]
+    if consent_by == ConsentGiver.GUARDIAN and not guardian_name.strip():
+        errors["guardian_name"] = [_("请填写监护人姓名。")]
+    if consent_by in (ConsentGiver.GUARDIAN, ConsentGiver.WORKER) and not consent_note.strip():
+        errors["consent_note"] = [_("代为登记时，须写明本人如何表示同意。")]
+    if consent_at is not None and consent_at > now + timedelta(minutes=5):
+        errors["consent_at"] = [_("同意时间不能晚于现在。")]
     if not meters:
         errors["meters"] = [_("至少登记一块表。")]
-    for spec in meters:
-        if spec.utility not in Utility.values:
-            errors.setdefault("meters", []).append(_("未知的表计类型：%s") % spec.utility)
-        elif Meter.objects.filter(meter_id=spec.meter_id).exists():
-            errors.setdefault("meters", []).append(_("表号已登记：%s") % spec.meter_id)
+    meter_errors = _meter_errors(meters)
+    if meter_errors:
+        errors.setdefault("meters", []).extend(meter_errors)
+    contact_errors = _contact_errors(contacts)
+    if contact_errors:
+        errors["contacts"] = contact_errors
+    if worker.pk not in {w.pk for w in workers_for(community)}:
+        errors["worker"] = [_("负责的社区工作者须在本社区任职。")]
     if errors:
         raise ValidationFailed(_("登记信息不完整。"), errors=errors)
+    if Household.objects.filter(resident=resident, consent_withdrawn_at__isnull=True).exists():
+        raise Conflict(_("该居民的住户已登记关爱服务。"))
     household = Household.objects.create(
         resident=resident,
         community=community,
         worker=worker,
         consent_by=consent_by,
-        guardian_name=guardian_name,
-        consent_note=consent_note,
+        guardian_name=guardian_name.strip(),
+        consent_note=consent_note.strip(),
+        consent_method=consent_method,
+        consent_at=consent_at or now,
+        consent_document=consent_document.strip(),
+        enrolled_by=actor,
     )
     for spec in meters:
         Meter.objects.create(
             household=household,
             utility=spec.utility,
-            meter_id=spec.meter_id,
+            meter_id=spec.meter_id.strip(),
             cumulative=spec.cumulative,
         )
-    for order, contact in enumerate(contacts or []):
-        FamilyContact.objects.create(
-            household=household,
-            name=contact.name,
-            phone=contact.phone,
-            user=contact.user,
-            order=order,
-        )
+    _contacts_store(household, contacts)
     audit_record(
         actor=actor,
         action="wellbeing.household.enrol",
         obj=household,
-        changes={"consent_by": consent_by, "meters": [m.meter_id for m in meters]},
+        changes={
+            "consent_by": consent_by,
+            "consent_method": consent_method,
+            "consent_document": household.consent_document,
+            "meters": [m.meter_id for m in meters],
+            "contacts": len(contacts),
+        },
     )
     return household
+
+
+@transaction.atomic
+def household_contacts_set(
+    *, actor: User | None, household: Household, contacts: list[ContactSpec]
+) -> list[FamilyContact]:
+    """Replaces the family contacts; the order given is the order they are called in."""
+    if actor is not None:
+        require(actor, "wellbeing.household.manage", household)
+    errors = _contact_errors(contacts)
+    if errors:
+        raise ValidationFailed(_("家属信息不完整。"), errors={"contacts": errors})
+    household.contacts.all().delete()
+    _contacts_store(household, contacts)
+    audit_record(
+        actor=actor,
+        action="wellbeing.contacts.set",
+        obj=household,
+        changes={"contacts": [c.name for c in contacts]},
+    )
+    return list(household.contacts.all())
+
+
+@transaction.atomic
+def meter_add(*, actor: User | None, household: Household, spec: MeterSpec) -> Meter:
+    if actor is not None:
+        require(actor, "wellbeing.household.manage", household)
+    if not household.consenting:
+        raise Conflict(_("该户已撤回同意。"))
+    errors = _meter_errors([spec])
+    if errors:
+        raise ValidationFailed(errors[0], errors={"meter_id": errors})
+    meter = Meter.objects.create(
+        household=household,
+        utility=spec.utility,
+        meter_id=spec.meter_id.strip(),
+        cumulative=spec.cumulative,
+    )
+    audit_record(
+        actor=actor, action="wellbeing.meter.add", obj=household, changes={"meter": meter.meter_id}
+    )
+    return meter
+
+
+@transaction.atomic
+def meter_remove(*, actor: User | None, meter: Meter) -> Meter:
+    """The meter stops counting for the household (its readings are refused); its past readings
+    stay until retention removes them."""
+    if actor is not None:
+        require(actor, "wellbeing.household.manage", meter.household)
+    if meter.active:
+        meter.active = False
+        meter.save(update_fields=["active"])
+        audit_record(
+            actor=actor,
+            action="wellbeing.meter.remove",
+            obj=meter.household,
+            changes={"meter": meter.meter_id},
+        )
+    return meter
 
 
 @transaction.atomic
@@ -158,17 +302,85 @@ def away_mark(
     starts_at: datetime,
     ends_at: datetime,
     reason: str = "",
+    kind: str = AwayKind.OTHER,
 ) -> AwayPeriod:
+    """The resident is away (travelling, staying with their children, in hospital): no-use
+    alerts are silenced for that time."""
     if actor is not None:
         require(actor, "wellbeing.household.manage", household)
+    errors: dict[str, list[str]] = {}
+    if kind not in AwayKind.values:
+        errors["kind"] = [_("请选择外出类型。")]
     if ends_at <= starts_at:
-        raise ValidationFailed(
-            _("结束时间须晚于开始时间。"), errors={"ends_at": [_("结束时间须晚于开始时间。")]}
-        )
+        errors["ends_at"] = [_("结束时间须晚于开始时间。")]
+    if errors:
+        raise ValidationFailed(next(iter(errors.values()))[0], errors=errors)
+    if not household.consenting:
+        raise Conflict(_("该户已撤回同意。"))
     period = AwayPeriod.objects.create(
-        household=household, starts_at=starts_at, ends_at=ends_at, reason=reason
+        household=household,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        reason=reason.strip()[:100],
+        kind=kind,
+        marked_by=actor,
     )
-    audit_record(actor=actor, action="wellbeing.away.mark", obj=household, purpose=reason)
+    audit_record(
+        actor=actor,
+        action="wellbeing.away.mark",
+        obj=household,
+        purpose=reason,
+        changes={
+            "away": period.pk,
+            "kind": kind,
+            "starts_at": starts_at.isoformat(),
+            "ends_at": ends_at.isoformat(),
+        },
+    )
+    return period
+
+
+def _away_for_update(actor: User | None, period: AwayPeriod) -> AwayPeriod:
+    if actor is not None:
+        require(actor, "wellbeing.household.manage", period.household)
+    period = AwayPeriod.objects.select_for_update().select_related("household").get(pk=period.pk)
+    if period.cancelled_at is not None:
+        raise Conflict(_("该外出时段已取消。"))
+    return period
+
+
+@transaction.atomic
+def away_end(*, actor: User | None, period: AwayPeriod) -> AwayPeriod:
+    """The resident is back early: the period ends now and no-use alerts apply again."""
+    period = _away_for_update(actor, period)
+    now = timezone.now()
+    if period.ends_at <= now:
+        raise Conflict(_("该外出时段已结束。"))
+    if period.starts_at > now:
+        raise Conflict(_("该外出时段尚未开始，请取消它。"))
+    period.ends_at = now
+    period.save(update_fields=["ends_at"])
+    audit_record(
+        actor=actor,
+        action="wellbeing.away.end",
+        obj=period.household,
+        changes={"away": period.pk, "ends_at": now.isoformat()},
+    )
+    return period
+
+
+@transaction.atomic
+def away_cancel(*, actor: User | None, period: AwayPeriod) -> AwayPeriod:
+    """The trip did not happen: the period no longer silences anything, and stays listed."""
+    period = _away_for_update(actor, period)
+    period.cancelled_at = timezone.now()
+    period.save(update_fields=["cancelled_at"])
+    audit_record(
+        actor=actor,
+        action="wellbeing.away.cancel",
+        obj=period.household,
+        changes={"away": period.pk},
+    )
     return period
 
 
@@ -396,7 +608,7 @@ def detection_run(*, household_id: int) -> list[Alert]:
             current = values[0, slot, column]
             values[0, slot, column] = reading.use + (0.0 if np.isnan(current) else current)
     away = np.zeros((1, slots), dtype=bool)
-    for period in household.away.all():
+    for period in household.away.filter(cancelled_at__isnull=True):
         a = max(_local_slot(period.starts_at) - first, 0)
         b = min(_local_slot(period.ends_at) - first, slots)
         if a < b:
@@ -457,40 +669,138 @@ def _alert_raise(
         family_deadline=timezone.now() + timedelta(minutes=minutes),
     )
     audit_record(actor=None, action="wellbeing.alert.raise", obj=alert)
-    family = [c.user for c in household.contacts.all() if c.user is not None]
-    if family:
-        resident = household.resident
-        context = {"name": resident.name, "explanation": alert.explanation, "minutes": minutes}
-        priority = (
-            Priority.EMERGENCY if found.severity == detection.Severity.URGENT else Priority.NORMAL
-        )
-        transaction.on_commit(
-            lambda: notification_send(
-                recipients=family,
-                kind="wellbeing.alert_family",
-                context=context,
-                priority=priority,
-                dedupe_key=f"wellbeing.alert.{alert.pk}.family",
-            )
-        )
+    _family_notify(alert, household, minutes, urgent=found.severity == detection.Severity.URGENT)
     return alert
 
 
 # --- alerts and visits --------------------------------------------------------------------
 
+ACK_SALT = "civichub.wellbeing.alert-acknowledge"
 
-@transaction.atomic
-def alert_acknowledge(*, actor: User, alert: Alert) -> Alert:
-    """A family member (or the worker) has checked: no visit is needed."""
-    require(actor, "wellbeing.alert.acknowledge", alert)
-    alert = Alert.objects.select_for_update().get(pk=alert.pk)
+
+def ack_token(*, alert: Alert, contact: FamilyContact) -> str:
+    """A signed, expiring token for one family contact to answer one alert without an account
+    (the link in the SMS). It names the alert and the contact and nothing else."""
+    return signing.dumps({"a": alert.pk, "c": contact.pk}, salt=ACK_SALT, compress=True)
+
+
+def ack_link(*, alert: Alert, contact: FamilyContact) -> str:
+    """The acknowledgement page's address, absolute when the deployment set `site_url`."""
+    site = str(getattr(settings, "CIVICHUB_WELLBEING", {}).get("site_url", "")).rstrip("/")
+    return site + reverse("wellbeing:acknowledge", args=[ack_token(alert=alert, contact=contact)])
+
+
+def ack_token_read(token: str) -> tuple[Alert, FamilyContact]:
+    """The alert and the contact a signed link was made for; refused when the signature is wrong,
+    the link has expired or the contact is no longer one of the household's."""
+    hours = _setting("ack_link_hours", 24)
+    try:
+        data = signing.loads(token, salt=ACK_SALT, max_age=timedelta(hours=hours))
+    except signing.SignatureExpired as exc:
+        raise PermissionDenied(_("这个确认链接已过期，请直接联系社区。")) from exc
+    except signing.BadSignature as exc:
+        raise PermissionDenied(_("这个确认链接无效。")) from exc
+    alert = (
+        Alert.objects.filter(pk=data.get("a"))
+        .select_related("household__resident", "household__community")
+        .first()
+    )
+    contact = FamilyContact.objects.filter(pk=data.get("c")).first()
+    if alert is None or contact is None or contact.household_id != alert.household_id:
+        raise PermissionDenied(_("这个确认链接无效。"))
+    return alert, contact
+
+
+def _family_notify(alert: Alert, household: Household, minutes: int, *, urgent: bool) -> None:
+    """Each family contact with an account gets the alert with their own signed link."""
+    resident = household.resident
+    priority = Priority.EMERGENCY if urgent else Priority.NORMAL
+    for contact in household.contacts.all():
+        if contact.user is None:
+            continue
+        context = {
+            "name": resident.name,
+            "explanation": alert.explanation,
+            "minutes": minutes,
+            "link": ack_link(alert=alert, contact=contact),
+        }
+        transaction.on_commit(
+            partial(
+                notification_send,
+                recipients=[contact.user],
+                kind="wellbeing.alert_family",
+                context=context,
+                priority=priority,
+                dedupe_key=f"wellbeing.alert.{alert.pk}.family.{contact.pk}",
+            )
+        )
+
+
+def _alert_answer(
+    alert: Alert,
+    *,
+    actor: User | None,
+    contact: FamilyContact | None,
+    answer: str,
+    via: str,
+) -> Alert:
+    if answer not in FamilyAnswer.values:
+        message = _("请选择：已联系上，或联系不上。")
+        raise ValidationFailed(message, errors={"answer": [message]})
+    alert = (
+        Alert.objects.select_for_update()
+        .select_related("household__resident", "household__worker", "household__community")
+        .get(pk=alert.pk)
+    )
     if alert.status != AlertStatus.FAMILY:
         raise Conflict(_("该提醒已不在等待家属确认。"))
+    if not alert.household.consenting:
+        raise Conflict(_("该户已撤回同意。"))
+    now = timezone.now()
+    alert.acknowledged_by = actor if actor is not None and actor.is_authenticated else None
+    alert.acknowledged_contact = contact
+    alert.acknowledged_answer = answer
+    alert.acknowledged_at = now
     alert.status = AlertStatus.ACKNOWLEDGED
-    alert.acknowledged_by = actor
-    alert.save(update_fields=["status", "acknowledged_by"])
-    audit_record(actor=actor, action="wellbeing.alert.acknowledge", obj=alert)
+    alert.save(
+        update_fields=[
+            "status",
+            "acknowledged_by",
+            "acknowledged_contact",
+            "acknowledged_answer",
+            "acknowledged_at",
+        ]
+    )
+    audit_record(
+        actor=actor,
+        action="wellbeing.alert.acknowledge",
+        obj=alert,
+        purpose=via,
+        changes={"answer": answer, "contact": contact.pk if contact else None},
+    )
+    if answer == FamilyAnswer.UNREACHABLE:
+        # Nobody could reach them: the visit cannot wait for the family deadline.
+        _visit_create(alert, now=now)
     return alert
+
+
+@transaction.atomic
+def alert_acknowledge(*, actor: User, alert: Alert, answer: str = FamilyAnswer.FINE) -> Alert:
+    """A family member with an account (or the worker) answers: they reached the resident and all
+    is fine, or they cannot reach them and a visit task is made at once."""
+    require(actor, "wellbeing.alert.acknowledge", alert)
+    contact = alert.household.contacts.filter(user_id=actor.pk).first()
+    return _alert_answer(alert, actor=actor, contact=contact, answer=answer, via="账号确认")
+
+
+@transaction.atomic
+def alert_acknowledge_by_link(*, token: str, answer: str) -> Alert:
+    """The same answer from the signed link a family contact received by SMS, without an
+    account. The audit row names the contact the link was made for."""
+    alert, contact = ack_token_read(token)
+    return _alert_answer(
+        alert, actor=None, contact=contact, answer=answer, via=f"家属短信链接确认：{contact.name}"
+    )
 
 
 @dataclass
@@ -517,13 +827,25 @@ def _visit_context(task: VisitTask) -> dict[str, Any]:
     }
 
 
+def _visit_create(alert: Alert, *, now: datetime) -> VisitTask:
+    task = VisitTask.objects.create(
+        alert=alert,
+        worker=alert.household.worker,
+        due_at=now + timedelta(minutes=_setting("visit_minutes", 60)),
+    )
+    alert.status = AlertStatus.VISIT
+    alert.save(update_fields=["status"])
+    audit_record(actor=None, action="wellbeing.visit.create", obj=task)
+    transaction.on_commit(_visit_notifier(task))
+    return task
+
+
 @transaction.atomic
 def alerts_escalate(*, now: datetime | None = None) -> EscalationReport:
     """Alerts nobody in the family acknowledged in time become visit tasks for the household's
     worker; visit tasks not done in time go to the community head."""
     now = now or timezone.now()
     report = EscalationReport()
-    visit_minutes = _setting("visit_minutes", 60)
     waiting = (
         Alert.objects.select_for_update(skip_locked=True)
         .filter(status=AlertStatus.FAMILY, family_deadline__lte=now)
@@ -532,15 +854,7 @@ def alerts_escalate(*, now: datetime | None = None) -> EscalationReport:
     for alert in waiting:
         if not alert.household.consenting:
             continue
-        task = VisitTask.objects.create(
-            alert=alert,
-            worker=alert.household.worker,
-            due_at=now + timedelta(minutes=visit_minutes),
-        )
-        alert.status = AlertStatus.VISIT
-        alert.save(update_fields=["status"])
-        audit_record(actor=None, action="wellbeing.visit.create", obj=task)
-        transaction.on_commit(_visit_notifier(task))
+        _visit_create(alert, now=now)
         report.visits_created += 1
     overdue = VisitTask.objects.select_for_update(skip_locked=True).filter(
         status__in=[VisitStatus.WAITING, VisitStatus.ACCEPTED, VisitStatus.ON_THE_WAY],

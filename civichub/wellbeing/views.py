@@ -1,32 +1,63 @@
-"""The community worker's pages, made for a phone: open visit tasks, and one task with the
-alert's explanation, evidence and chart, and the accept / on the way / outcome forms. Thin: the
-same selectors and services as the API."""
+"""Wellbeing's pages: the community dashboard with its map, enrolment with consent, a household's
+page (meters, family contacts, time away, withdrawal), the family's acknowledgement page reached
+from a signed link, and the community worker's visit pages, made for a phone. Thin: the same
+selectors and services as the API; every page works without JavaScript."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from civichub.core.errors import Conflict, NotFound, ValidationFailed
-from civichub.core.models import User
+from civichub.core import selectors as core_selectors
+from civichub.core.errors import Conflict, DomainError, NotFound, ValidationFailed
+from civichub.core.models import Resident, User
+from civichub.core.permissions import allowed
 from civichub.core.views import domain_errors_as_http
 from civichub.wellbeing import selectors, services
-from civichub.wellbeing.models import VisitOutcome, VisitStatus
+from civichub.wellbeing.maps import community_map, legend
+from civichub.wellbeing.models import (
+    AwayKind,
+    ConsentGiver,
+    ConsentMethod,
+    FamilyAnswer,
+    Utility,
+    VisitOutcome,
+    VisitStatus,
+)
+from civichub.wellbeing.services import ContactSpec, MeterSpec
 
 CHART_WIDTH, CHART_HEIGHT = 320, 120
 ERROR_KEY = "wellbeing_visit_error"
+NOTICE_KEY = "wellbeing_notice"
+ENROL_PURPOSE = "登记关爱服务"
+CONTACT_ROWS = 3
 
 
 def _user(request: HttpRequest) -> User:
     user = request.user
     assert isinstance(user, User)
     return user
+
+
+def _flash(request: HttpRequest, key: str, text: str) -> None:
+    request.session[key] = text
+
+
+def _local_datetime(raw: str) -> datetime | None:
+    """A `datetime-local` field's value in the deployment's time zone."""
+    moment = parse_datetime(raw.strip()) if raw.strip() else None
+    if moment is not None and timezone.is_naive(moment):
+        moment = timezone.make_aware(moment)
+    return moment
 
 
 def chart_svg_points(chart: dict[str, Any]) -> dict[str, Any]:
@@ -60,10 +91,427 @@ def chart_svg_points(chart: dict[str, Any]) -> dict[str, Any]:
     return {"bars": bars, "usual": usual, "width": CHART_WIDTH, "height": CHART_HEIGHT}
 
 
+# --- dashboard ------------------------------------------------------------------------------
+
+
+@login_required
+@domain_errors_as_http
+def dashboard(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    if not allowed(user, "wellbeing.household.view"):
+        # A resident or a family member: their own households only.
+        return render(
+            request,
+            "wellbeing/mine.html",
+            {
+                "households": list(selectors.households_mine(actor=user)),
+                "can_enrol_self": user.resident_id is not None,
+            },
+        )
+    data = selectors.dashboard(actor=user)
+    return render(
+        request,
+        "wellbeing/dashboard.html",
+        {
+            "data": data,
+            "map": community_map(data.households),
+            "legend": legend(),
+            "states": [(key, label, data.counts[key]) for key, label in selectors.STATES],
+            "can_enrol": allowed(user, "wellbeing.household.enrol"),
+        },
+    )
+
+
+# --- enrolment ------------------------------------------------------------------------------
+
+
+def _enrol_form_values(request: HttpRequest) -> dict[str, Any]:
+    post = request.POST
+    return {
+        "resident": post.get("resident", ""),
+        "worker": post.get("worker", ""),
+        "consent_by": post.get("consent_by", ""),
+        "consent_method": post.get("consent_method", ""),
+        "consent_at": post.get("consent_at", ""),
+        "consent_document": post.get("consent_document", ""),
+        "guardian_name": post.get("guardian_name", ""),
+        "consent_note": post.get("consent_note", ""),
+        "meters": {
+            utility: {
+                "meter_id": post.get(f"meter_{utility}", ""),
+                "cumulative": post.get(f"meter_{utility}_kind", "register") != "interval",
+            }
+            for utility in Utility.values
+        },
+        "contacts": [
+            {
+                "name": post.get(f"contact_{i}_name", ""),
+                "phone": post.get(f"contact_{i}_phone", ""),
+                "username": post.get(f"contact_{i}_username", ""),
+            }
+            for i in range(CONTACT_ROWS)
+        ],
+    }
+
+
+def _contact_specs(rows: list[dict[str, str]]) -> tuple[list[ContactSpec], list[str]]:
+    specs, errors = [], []
+    for row in rows:
+        name, phone, username = row["name"].strip(), row["phone"].strip(), row["username"].strip()
+        if not (name or phone or username):
+            continue
+        account = None
+        if username:
+            account = User.objects.filter(username=username, is_active=True).first()
+            if account is None:
+                errors.append(_("没有这个账号：%s") % username)
+        specs.append(ContactSpec(name=name, phone=phone, user=account))
+    return specs, errors
+
+
+@login_required
+@domain_errors_as_http
+def enrol(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    staff = allowed(user, "wellbeing.household.enrol")
+    own = None if staff else user.resident
+    if not staff and own is None:
+        raise NotFound(_("只有社区工作者或居民本人可以登记。"))
+    query = request.GET.get("q", "").strip()[:50]
+    candidates: list[Resident] = []
+    if staff and query:
+        candidates = core_selectors.resident_list(
+            actor=user, purpose=ENROL_PURPOSE, query=query, limit=20
+        ).items
+    values: dict[str, Any] = {"consent_by": ConsentGiver.RESIDENT if own else ""}
+    errors: dict[str, list[str]] = {}
+    message = ""
+    if request.method == "POST":
+        values = _enrol_form_values(request)
+        contacts, contact_errors = _contact_specs(values["contacts"])
+        meters = [
+            MeterSpec(utility, row["meter_id"].strip(), row["cumulative"])
+            for utility, row in values["meters"].items()
+            if row["meter_id"].strip()
+        ]
+        resident: Resident | None = own
+        if resident is None and values["resident"].isdigit():
+            resident = core_selectors.resident_get(
+                actor=user, pk=int(values["resident"]), purpose=ENROL_PURPOSE
+            )
+        try:
+            if resident is None:
+                raise ValidationFailed(
+                    _("请选择要登记的居民。"), errors={"resident": [_("请选择要登记的居民。")]}
+                )
+            if contact_errors:
+                raise ValidationFailed(contact_errors[0], errors={"contacts": contact_errors})
+            workers = {str(w.pk): w for w in services.workers_for(resident.community)}
+            worker = workers.get(values["worker"])
+            if worker is None:
+                raise ValidationFailed(
+                    _("请选择负责的社区工作者。"),
+                    errors={"worker": [_("请选择负责的社区工作者。")]},
+                )
+            household = services.household_enrol(
+                actor=user,
+                resident=resident,
+                worker=worker,
+                consent_by=ConsentGiver.RESIDENT if own else values["consent_by"],
+                consent_method=ConsentMethod.APP if own else values["consent_method"],
+                consent_at=_local_datetime(values["consent_at"]),
+                consent_document=values["consent_document"],
+                guardian_name=values["guardian_name"],
+                consent_note=values["consent_note"],
+                meters=meters,
+                contacts=contacts,
+            )
+        except (ValidationFailed, Conflict) as exc:
+            message, errors = exc.message, exc.errors
+        else:
+            _flash(request, NOTICE_KEY, _("已登记，关爱服务即日起生效。"))
+            return HttpResponseRedirect(reverse("wellbeing:household", args=[household.pk]))
+    chosen = own
+    if chosen is None and not candidates and str(values.get("resident", "")).isdigit():
+        chosen = Resident.objects.select_related("community").filter(pk=values["resident"]).first()
+    # Without JavaScript the worker list cannot follow the chosen resident: it offers the
+    # workers of every community shown, and the service checks the pair.
+    communities = {r.community_id: r.community for r in [*candidates, *filter(None, [chosen])]}
+    workers = {w.pk: w for c in communities.values() for w in services.workers_for(c)}
+    return render(
+        request,
+        "wellbeing/enrol.html",
+        {
+            "own": own,
+            "query": query,
+            "candidates": candidates,
+            "chosen": chosen,
+            "workers": list(workers.values()),
+            "values": values,
+            "errors": errors,
+            "message": message,
+            "givers": [c for c in ConsentGiver.choices if own or c[0] != ConsentGiver.RESIDENT],
+            "methods": [c for c in ConsentMethod.choices if c[0] != ConsentMethod.APP],
+            "utilities": Utility.choices,
+            "contact_rows": list(enumerate(values.get("contacts") or [{}] * CONTACT_ROWS)),
+        },
+    )
+
+
+# --- one household ----------------------------------------------------------------------------
+
+
+@login_required
+@domain_errors_as_http
+def household(request: HttpRequest, household_id: int) -> HttpResponse:
+    user = _user(request)
+    home = selectors.household_detail(actor=user, household_id=household_id)
+    now = timezone.now()
+    contacts = list(home.contacts.select_related("user"))
+    away = [
+        {
+            "period": period,
+            "current": period.cancelled_at is None and period.starts_at <= now < period.ends_at,
+            "upcoming": period.cancelled_at is None and period.starts_at > now,
+        }
+        for period in home.away.all()[:20]
+    ]
+    return render(
+        request,
+        "wellbeing/household.html",
+        {
+            "home": home,
+            "resident": home.resident,
+            "meters": list(home.meters.all()),
+            "contacts": contacts,
+            "contact_rows": [
+                {"i": i, "c": contacts[i] if i < len(contacts) else None}
+                for i in range(max(CONTACT_ROWS, len(contacts) + 1))
+            ],
+            "away": away,
+            "alerts": list(home.alerts.all()[:10]),
+            "can_manage": allowed(user, "wellbeing.household.manage", home),
+            "can_acknowledge": allowed(user, "wellbeing.alert.acknowledge", home),
+            "away_kinds": AwayKind.choices,
+            "utilities": Utility.choices,
+            "answers": FamilyAnswer.choices,
+            "notice": request.session.pop(NOTICE_KEY, ""),
+            "error": request.session.pop(ERROR_KEY, ""),
+        },
+    )
+
+
+def _back_to(household_id: int) -> HttpResponseRedirect:
+    return HttpResponseRedirect(reverse("wellbeing:household", args=[household_id]))
+
+
+def _household_change(
+    request: HttpRequest, household_id: int, change: Any, done: str
+) -> HttpResponse:
+    """Runs a change from a household page's form and returns to the page with its outcome."""
+    try:
+        change()
+    except (ValidationFailed, Conflict) as exc:
+        _flash(request, ERROR_KEY, exc.message)
+    else:
+        _flash(request, NOTICE_KEY, done)
+    return _back_to(household_id)
+
+
+@login_required
+@require_POST
+@domain_errors_as_http
+def contacts_set(request: HttpRequest, household_id: int) -> HttpResponse:
+    user = _user(request)
+    home = selectors.household_for_change(actor=user, household_id=household_id)
+    rows = [
+        {
+            "name": request.POST.get(f"contact_{i}_name", ""),
+            "phone": request.POST.get(f"contact_{i}_phone", ""),
+            "username": request.POST.get(f"contact_{i}_username", ""),
+            "order": request.POST.get(f"contact_{i}_order", str(i)),
+        }
+        for i in range(20)
+    ]
+    rows.sort(key=lambda r: int(r["order"]) if r["order"].lstrip("-").isdigit() else 99)
+    specs, errors = _contact_specs(rows)
+
+    def change() -> None:
+        if errors:
+            raise ValidationFailed(errors[0], errors={"contacts": errors})
+        services.household_contacts_set(actor=user, household=home, contacts=specs)
+
+    return _household_change(request, household_id, change, _("家属联系人已更新。"))
+
+
+@login_required
+@require_POST
+@domain_errors_as_http
+def meter_add(request: HttpRequest, household_id: int) -> HttpResponse:
+    user = _user(request)
+    home = selectors.household_for_change(actor=user, household_id=household_id)
+    spec = MeterSpec(
+        request.POST.get("utility", ""),
+        request.POST.get("meter_id", "").strip(),
+        request.POST.get("kind", "register") != "interval",
+    )
+    return _household_change(
+        request,
+        household_id,
+        lambda: services.meter_add(actor=user, household=home, spec=spec),
+        _("已添加表计。"),
+    )
+
+
+@login_required
+@require_POST
+@domain_errors_as_http
+def meter_remove(request: HttpRequest, household_id: int, meter_id: int) -> HttpResponse:
+    user = _user(request)
+    home = selectors.household_for_change(actor=user, household_id=household_id)
+    meter = home.meters.filter(pk=meter_id).first()
+    if meter is None:
+        raise NotFound(_("没有这块表。"))
+    return _household_change(
+        request,
+        household_id,
+        lambda: services.meter_remove(actor=user, meter=meter),
+        _("该表已停用。"),
+    )
+
+
+@login_required
+@require_POST
+@domain_errors_as_http
+def away_mark(request: HttpRequest, household_id: int) -> HttpResponse:
+    user = _user(request)
+    home = selectors.household_for_change(actor=user, household_id=household_id)
+    starts, ends = (
+        _local_datetime(request.POST.get("starts_at", "")),
+        _local_datetime(request.POST.get("ends_at", "")),
+    )
+
+    def change() -> None:
+        if starts is None or ends is None:
+            message = _("请填写开始和结束时间。")
+            raise ValidationFailed(message, errors={"starts_at": [message]})
+        services.away_mark(
+            actor=user,
+            household=home,
+            starts_at=starts,
+            ends_at=ends,
+            kind=request.POST.get("kind", AwayKind.OTHER),
+            reason=request.POST.get("reason", "")[:100],
+        )
+
+    return _household_change(request, household_id, change, _("已登记外出时段。"))
+
+
+@login_required
+@require_POST
+@domain_errors_as_http
+def away_change(request: HttpRequest, away_id: int, action: str) -> HttpResponse:
+    user = _user(request)
+    period = selectors.away_for_change(actor=user, away_id=away_id)
+    if action == "end":
+        return _household_change(
+            request,
+            period.household_id,
+            lambda: services.away_end(actor=user, period=period),
+            _("外出时段已提前结束。"),
+        )
+    if action == "cancel":
+        return _household_change(
+            request,
+            period.household_id,
+            lambda: services.away_cancel(actor=user, period=period),
+            _("外出时段已取消。"),
+        )
+    raise NotFound(_("没有这个操作。"))
+
+
+@login_required
+@domain_errors_as_http
+def withdraw(request: HttpRequest, household_id: int) -> HttpResponse:
+    user = _user(request)
+    home = selectors.household_for_change(actor=user, household_id=household_id)
+    if request.method == "POST":
+        if request.POST.get("confirm") == "yes":
+            services.consent_withdraw(
+                actor=user, household=home, reason=request.POST.get("reason", "")[:200]
+            )
+            _flash(request, NOTICE_KEY, _("已撤回同意，即日起不再处理该户的数据。"))
+            return _back_to(household_id)
+        return render(
+            request,
+            "wellbeing/withdraw.html",
+            {"home": home, "error": _("请勾选确认撤回同意。")},
+        )
+    return render(request, "wellbeing/withdraw.html", {"home": home, "error": ""})
+
+
+@login_required
+@require_POST
+@domain_errors_as_http
+def alert_acknowledge(request: HttpRequest, alert_id: int) -> HttpResponse:
+    user = _user(request)
+    alert = selectors.alert_detail(actor=user, alert_id=alert_id)
+    return _household_change(
+        request,
+        alert.household_id,
+        lambda: services.alert_acknowledge(
+            actor=user, alert=alert, answer=request.POST.get("answer", "")
+        ),
+        _("已记录您的确认。"),
+    )
+
+
+# --- the family's signed link -----------------------------------------------------------------
+
+
+def acknowledge(request: HttpRequest, token: str) -> HttpResponse:
+    """Reached from the SMS a family contact received; no account needed: the signed token
+    names the alert and the contact, and expires."""
+    try:
+        alert, contact = selectors.alert_by_link(token=token)
+    except DomainError as exc:
+        return render(request, "wellbeing/acknowledge.html", {"invalid": exc.message}, status=403)
+    message, done = "", ""
+    if request.method == "POST":
+        try:
+            alert = services.alert_acknowledge_by_link(
+                token=token, answer=request.POST.get("answer", "")
+            )
+        except (ValidationFailed, Conflict) as exc:
+            message = exc.message
+        else:
+            done = (
+                _("谢谢，已记录：一切安好。")
+                if alert.acknowledged_answer == FamilyAnswer.FINE
+                else _("已通知社区工作者立即上门查看。")
+            )
+    return render(
+        request,
+        "wellbeing/acknowledge.html",
+        {
+            "alert": alert,
+            "contact": contact,
+            "resident": alert.household.resident,
+            "waiting": alert.status == "family",
+            "answers": FamilyAnswer.choices,
+            "message": message,
+            "done": done,
+        },
+    )
+
+
+# --- the worker's visit pages -----------------------------------------------------------------
+
+
 @login_required
 @domain_errors_as_http
 def visits(request: HttpRequest) -> HttpResponse:
-    tasks = selectors.visits_open(actor=_user(request)).order_by("due_at")[:100]
+    tasks = selectors.visits_list(actor=_user(request))
     return render(request, "wellbeing/visits.html", {"tasks": tasks})
 
 
@@ -87,6 +535,8 @@ def visit(request: HttpRequest, visit_id: int) -> HttpResponse:
             "can_go": task.status == VisitStatus.ACCEPTED,
             "can_record": task.status
             in {VisitStatus.ACCEPTED, VisitStatus.ON_THE_WAY, VisitStatus.ESCALATED},
+            "can_escalate": task.status
+            in {VisitStatus.WAITING, VisitStatus.ACCEPTED, VisitStatus.ON_THE_WAY},
         },
     )
 
@@ -110,6 +560,8 @@ def visit_action(request: HttpRequest, visit_id: int, action: str) -> HttpRespon
                 real=request.POST.get("real") == "yes",
                 note=request.POST.get("note", "")[:2000],
             )
+        elif action == "escalate":
+            services.visit_escalate(actor=user, task=task, note=request.POST.get("note", "")[:2000])
         else:
             raise NotFound(_("没有这个操作。"))
     except (ValidationFailed, Conflict) as exc:
