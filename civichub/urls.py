@@ -22,6 +22,7 @@ def healthz(request: HttpRequest) -> HttpResponse:
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("healthz", healthz, name="healthz"),
+    *(path("", include(m.root_urls)) for _c, m in modules() if m.root_urls),
     path("api/", api.urls),
     path("open311/v2/", include("civichub.casework.open311.urls")),
     path("admin/", admin.site.urls),

@@ -17,6 +17,7 @@ class BroadcastConfig(CivicModuleConfig):
     manifest = ModuleManifest(
         url_prefix="broadcast/",
         urls="civichub.broadcast.urls",
+        root_urls="civichub.broadcast.mastodon.urls",
         api_router="civichub.broadcast.api:router",
         api_prefix="/broadcast/",
         roles=ROLES,

@@ -369,3 +369,7 @@ class ClientApp(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# Mastodon client API OAuth tables (authorization codes, access tokens).
+from civichub.broadcast.mastodon.models import OAuthAuthorization, OAuthToken  # noqa: E402, F401

@@ -65,6 +65,9 @@ class PeriodicTask:
 class ModuleManifest:
     url_prefix: str = ""
     urls: str | None = None  # dotted module path with urlpatterns and app_name
+    # dotted module path of URL patterns a standard fixes at the site's root (Mastodon's /api/v1/
+    # and /oauth/); they come before civichub's own /api/
+    root_urls: str | None = None
     api_router: str | None = None  # dotted path "pkg.api:router"
     api_prefix: str = ""
     roles: list[RoleDef] = field(default_factory=list)

@@ -1,24 +1,51 @@
-"""The Mastodon client API subset, under /broadcast/mastodon/ (the client's API base URL)."""
+"""The Mastodon client API, at the site's root where Mastodon clients look for it (/api/v1/…,
+/api/v2/instance, /oauth/…), each path with or without a trailing slash. Also served under
+/broadcast/mastodon/ for clients configured with that base URL."""
 
-from django.urls import path, re_path
+from __future__ import annotations
 
-from civichub.broadcast.mastodon import views
+import re
+from collections.abc import Callable
+from typing import Any
+
+from django.urls import URLPattern, re_path
+
+from civichub.broadcast.mastodon import oauth, views
+
+
+def route(pattern: str, view: Callable[..., Any]) -> URLPattern:
+    """`api/v1/statuses/<status_id>` matches with and without a trailing slash."""
+    regex = re.sub(r"<(\w+)>", r"(?P<\1>[^/]+)", pattern)
+    return re_path(rf"^{regex}/?$", view)
+
 
 urlpatterns = [
-    re_path(r"^api/v1/instance/?$", views.instance_v1),
-    re_path(r"^api/v2/instance/?$", views.instance_v2),
-    path("api/v1/apps", views.app_register),
-    path("oauth/token", views.token),
-    path("api/v1/accounts/verify_credentials", views.verify_credentials),
-    path("api/v1/accounts/<str:account_id>", views.account),
-    path("api/v1/accounts/<str:account_id>/statuses", views.account_statuses),
-    path("api/v1/accounts/<str:account_id>/follow", views.account_follow),
-    path("api/v1/accounts/<str:account_id>/unfollow", views.account_unfollow),
-    path("api/v1/statuses", views.status_post),
-    path("api/v1/statuses/<int:post_id>", views.status_get),
-    path("api/v1/statuses/<int:post_id>/reblog", views.status_reblog),
-    path("api/v1/statuses/<int:post_id>/favourite", views.status_favourite),
-    path("api/v1/timelines/home", views.timeline_home),
-    path("api/v1/notifications", views.notifications),
-    path("api/v1/streaming/user", views.streaming_user),
+    route(".well-known/oauth-authorization-server", views.oauth_server_metadata),
+    route("oauth/authorize", oauth.authorize),
+    route("oauth/token", oauth.token),
+    route("oauth/revoke", oauth.revoke),
+    route("api/v1/instance", views.instance_v1),
+    route("api/v2/instance", views.instance_v2),
+    route("api/v1/apps", views.app_register),
+    route("api/v1/apps/verify_credentials", views.app_verify_credentials),
+    route("api/v1/accounts/verify_credentials", views.verify_credentials),
+    route("api/v1/accounts/relationships", views.account_relationships),
+    route("api/v1/accounts/<account_id>", views.account),
+    route("api/v1/accounts/<account_id>/statuses", views.account_statuses),
+    route("api/v1/accounts/<account_id>/follow", views.account_follow),
+    route("api/v1/accounts/<account_id>/unfollow", views.account_unfollow),
+    route("api/v1/statuses", views.status_post),
+    route("api/v1/statuses/<status_id>", views.status_detail),
+    route("api/v1/statuses/<status_id>/context", views.status_context),
+    route("api/v1/statuses/<status_id>/reblog", views.status_reblog),
+    route("api/v1/statuses/<status_id>/unreblog", views.status_unreblog),
+    route("api/v1/statuses/<status_id>/favourite", views.status_favourite),
+    route("api/v1/statuses/<status_id>/unfavourite", views.status_unfavourite),
+    route("api/v1/timelines/home", views.timeline_home),
+    route("api/v1/timelines/public", views.timeline_public),
+    route("api/v1/notifications", views.notifications),
+    route("api/v1/notifications/<notification_id>", views.notification),
+    route("api/v1/streaming/user", views.streaming_user),
+    # Anything else under Mastodon's API prefixes is Mastodon's 404, not civichub's API's.
+    re_path(r"^api/v[12]/", views.api_not_found),
 ]

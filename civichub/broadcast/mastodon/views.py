@@ -1,20 +1,23 @@
 """Mastodon client API over broadcast's services (research notes §5). Broadcast accounts are
-Mastodon accounts with ids "a<pk>", residents are "u<pk>"; posts are statuses; a resident's
-reply is a comment; a reblog is a repost. Errors are Mastodon's `{"error": "..."}`."""
+Mastodon accounts with ids "a<pk>", residents are "u<pk>"; posts are statuses with their own
+ids, a resident's reply is a comment ("c<pk>"), a reblog is a repost ("r<pk>").
+
+Every endpoint names the OAuth scopes it accepts (as Mastodon does): a token without one of
+them gets 403 `{"error": "This action is outside the authorized scopes"}`, a missing or bad
+token on an endpoint that needs one 401. Errors are Mastodon's `{"error": "..."}`."""
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
-import secrets
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any
 
-from django.contrib.auth import authenticate
 from django.db import DatabaseError
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -25,54 +28,126 @@ from django.http import (
 from django.views.decorators.csrf import csrf_exempt
 
 from civichub.broadcast import selectors, services
+from civichub.broadcast.mastodon import oauth, scopes
+from civichub.broadcast.mastodon import services as oauth_services
 from civichub.broadcast.models import (
     AlertPush,
     BroadcastAccount,
-    ClientApp,
     Comment,
     Favourite,
     Follow,
     Post,
+    PostImage,
+    PostState,
     Repost,
 )
 from civichub.broadcast.notifications import ALERT
 from civichub.core.errors import DomainError, NotAuthenticated, NotFound, ValidationFailed
 from civichub.core.models import User
 from civichub.core.permissions import allowed
-from civichub.core.services import api_token_authenticate, api_token_create
+from civichub.core.services import api_token_authenticate
 
 VERSION = "4.3.0 (compatible; civichub 0.1.0)"
 HEARTBEAT_SECONDS = 15.0
 STREAM_POLL_SECONDS = 0.5
 STREAM_MAX_SECONDS = 3600.0
+MAX_LIMIT = 40
+OUTSIDE_SCOPES = "This action is outside the authorized scopes"
+INVALID_TOKEN = "The access token is invalid"  # noqa: S105 (a message, not a secret)
+NOT_FOUND = "Record not found"
+# A civichub API token (made on the token page, not through OAuth) already acts as its owner
+# everywhere in civichub's own API, so the Mastodon API gives it every scope too.
+PERSONAL_TOKEN_SCOPES = "read write follow push"  # noqa: S105
+
+# Scopes each kind of call accepts (any one of them), as Mastodon's controllers declare them.
+READ_ACCOUNTS = ("read:accounts",)
+OWN_ACCOUNT = ("read:accounts", "profile")
+READ_STATUSES = ("read:statuses",)
+WRITE_STATUSES = ("write:statuses",)
+WRITE_FAVOURITES = ("write:favourites",)
+WRITE_FOLLOWS = ("write:follows",)
+READ_FOLLOWS = ("read:follows",)
+READ_NOTIFICATIONS = ("read:notifications",)
 
 
 def _error(message: str, status: int) -> JsonResponse:
     return JsonResponse({"error": message}, status=status)
 
 
+def _domain_error(exc: DomainError) -> JsonResponse:
+    if exc.status == 422 and not exc.message.startswith("Validation failed"):
+        return _error(f"Validation failed: {exc.message}", 422)
+    return _error(exc.message, exc.status)
+
+
+@dataclass
+class Credential:
+    user: User | None  # None: an app's own token (client credentials grant)
+    scopes: str
+    app_name: str = ""
+    app_website: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _credential(secret: str) -> Credential | None:
+    token = oauth_services.token_authenticate(secret)
+    if token is not None:
+        return Credential(token.user, token.scopes, token.app.name, token.app.website)
+    user = api_token_authenticate(secret)
+    if user is None:
+        return None
+    return Credential(user, PERSONAL_TOKEN_SCOPES)
+
+
 def _bearer(request: HttpRequest) -> User | None:
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
         return None
-    return api_token_authenticate(header[7:].strip())
+    credential = _credential(header[7:].strip())
+    return credential.user if credential else None
 
 
-def endpoint(*, auth: bool = True) -> Callable[[Callable[..., HttpResponseBase]], Any]:
-    """Bearer authentication and Mastodon's error format around a view."""
+def endpoint(
+    *,
+    auth: bool = True,
+    scopes_needed: tuple[str, ...] | None = None,
+    methods: tuple[str, ...] | None = None,
+) -> Callable[[Callable[..., HttpResponseBase]], Any]:
+    """Bearer authentication, the scope check and Mastodon's error format around a view.
+
+    `auth=True`: a user's token is required. `auth=False`: the call is public, but a token that
+    is sent must be valid and hold the scope (Mastodon's "authorize if got token")."""
 
     def decorate(view: Callable[..., HttpResponseBase]) -> Any:
         @csrf_exempt
         @wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-            user = _bearer(request)
-            if auth and user is None:
-                return _error("The access token is invalid", 401)
-            request.mastodon_user = user  # type: ignore[attr-defined]
+            if methods and request.method not in methods:
+                response = _error("Method not allowed", 405)
+                response["Allow"] = ", ".join(methods)
+                return response
+            header = request.headers.get("Authorization", "")
+            credential = None
+            if header.startswith("Bearer "):
+                credential = _credential(header[7:].strip())
+                if credential is None:
+                    return _error(INVALID_TOKEN, 401)
+            elif auth:
+                return _error(INVALID_TOKEN, 401)
+            if auth and credential is not None and credential.user is None:
+                return _error("This method requires an authenticated user", 422)
+            if (
+                credential is not None
+                and scopes_needed
+                and not scopes.allows(credential.scopes, scopes_needed)
+            ):
+                return _error(OUTSIDE_SCOPES, 403)
+            request.mastodon_user = credential.user if credential else None  # type: ignore[attr-defined]
+            request.mastodon_credential = credential  # type: ignore[attr-defined]
             try:
                 return view(request, *args, **kwargs)
             except DomainError as exc:
-                return _error(exc.message, exc.status)
+                return _domain_error(exc)
 
         return wrapper
 
@@ -82,12 +157,17 @@ def endpoint(*, auth: bool = True) -> Callable[[Callable[..., HttpResponseBase]]
 def _user(request: HttpRequest) -> User:
     user = getattr(request, "mastodon_user", None)
     if user is None:
-        raise NotAuthenticated("The access token is invalid")
+        raise NotAuthenticated(INVALID_TOKEN)
     return user
 
 
+def _viewer(request: HttpRequest) -> User | None:
+    return getattr(request, "mastodon_user", None)
+
+
 def _base(request: HttpRequest) -> str:
-    return request.build_absolute_uri("/broadcast/mastodon")
+    """The API base: Mastodon clients expect /api/v1/… and /oauth/… at the site's root."""
+    return request.build_absolute_uri("/").rstrip("/")
 
 
 def _time(value: Any) -> str:
@@ -141,7 +221,34 @@ def user_json(request: HttpRequest, user: User) -> dict[str, Any]:
     }
 
 
-def status_json(request: HttpRequest, post: Post, user: User | None) -> dict[str, Any]:
+@dataclass
+class Marks:
+    """Which of a page's posts the viewer has favourited and reblogged (two queries a page)."""
+
+    favourited: set[int]
+    reblogged: set[int]
+
+
+def marks_for(user: User | None, post_ids: list[int]) -> Marks:
+    if user is None or not post_ids:
+        return Marks(set(), set())
+    return Marks(
+        set(
+            Favourite.objects.filter(user=user, post_id__in=post_ids).values_list(
+                "post_id", flat=True
+            )
+        ),
+        set(
+            Repost.objects.filter(user=user, post_id__in=post_ids).values_list("post_id", flat=True)
+        ),
+    )
+
+
+def status_json(
+    request: HttpRequest, post: Post, user: User | None, *, marks: Marks | None = None
+) -> dict[str, Any]:
+    if marks is None:
+        marks = marks_for(user, [post.pk])
     url = request.build_absolute_uri(f"/broadcast/posts/{post.pk}/")
     return {
         "id": str(post.pk),
@@ -158,29 +265,35 @@ def status_json(request: HttpRequest, post: Post, user: User | None) -> dict[str
         "in_reply_to_account_id": None,
         "reblog": None,
         "mentions": [],
-        "media_attachments": [],
+        "media_attachments": selectors.media_attachments(post, request.build_absolute_uri),
         "tags": [],
         "emojis": [],
         "reblogs_count": post.reposts_count,
         "favourites_count": post.favourites_count,
         "replies_count": post.comments_count,
-        "favourited": bool(user and Favourite.objects.filter(post=post, user=user).exists()),
-        "reblogged": bool(user and Repost.objects.filter(post=post, user=user).exists()),
+        "favourited": post.pk in marks.favourited,
+        "reblogged": post.pk in marks.reblogged,
         "language": "zh",
     }
 
 
-def comment_json(request: HttpRequest, comment: Comment, user: User) -> dict[str, Any]:
+def comment_json(request: HttpRequest, comment: Comment, user: User | None) -> dict[str, Any]:
     post = comment.post
     return {
-        **status_json(request, post, user),
+        **status_json(request, post, user, marks=Marks(set(), set())),
         "id": f"c{comment.pk}",
         "uri": request.build_absolute_uri(f"/broadcast/posts/{post.pk}/#c{comment.pk}"),
+        "url": request.build_absolute_uri(f"/broadcast/posts/{post.pk}/#c{comment.pk}"),
         "created_at": _time(comment.created_at),
+        "edited_at": None,
         "account": user_json(request, comment.author),
         "content": f"<p>{_escape(comment.text)}</p>",
-        "in_reply_to_id": str(post.pk),
-        "in_reply_to_account_id": f"a{post.account_id}",
+        "in_reply_to_id": f"c{comment.parent_id}" if comment.parent_id else str(post.pk),
+        "in_reply_to_account_id": (
+            f"u{comment.parent.author_id}"
+            if comment.parent_id and comment.parent
+            else f"a{post.account_id}"
+        ),
         "reblogs_count": 0,
         "favourites_count": 0,
         "replies_count": 0,
@@ -200,38 +313,97 @@ def _broadcast_account(account_id: str) -> BroadcastAccount:
     if account_id.startswith("a") and account_id[1:].isdigit():
         account = BroadcastAccount.objects.filter(pk=int(account_id[1:])).first()
     if account is None:
-        raise NotFound("Record not found")
+        raise NotFound(NOT_FOUND)
     return account
 
 
-def _paged(request: HttpRequest, page: selectors.FeedPage, user: User | None) -> JsonResponse:
-    response = JsonResponse([status_json(request, p, user) for p in page.posts], safe=False)
-    links = []
+def _resident(account_id: str) -> User | None:
+    if account_id.startswith("u") and account_id[1:].isdigit():
+        return User.objects.filter(pk=int(account_id[1:]), is_active=True).first()
+    return None
+
+
+def _limit(request: HttpRequest) -> int:
+    raw = request.GET.get("limit", "20")
+    return max(1, min(MAX_LIMIT, int(raw))) if raw.isdigit() else 20
+
+
+def _flag(request: HttpRequest, name: str) -> bool:
+    return request.GET.get(name, "").lower() in {"1", "true", "on", "yes"}
+
+
+def _linked(
+    request: HttpRequest, body: list[dict[str, Any]], *, next_max: str | None, prev_min: str | None
+) -> JsonResponse:
+    """A list response with Mastodon's Link header; the links keep the request's other
+    parameters (limit, local, only_media, …)."""
+    response = JsonResponse(body, safe=False)
     path = request.build_absolute_uri(request.path)
-    if page.next_cursor and page.posts:
-        links.append(f'<{path}?max_id={page.posts[-1].pk}>; rel="next"')
-    if page.posts:
-        links.append(f'<{path}?min_id={page.posts[0].pk}>; rel="prev"')
+    query = request.GET.copy()
+    for name in ("max_id", "min_id", "since_id"):
+        query.pop(name, None)
+    links = []
+    if next_max:
+        query["max_id"] = next_max
+        links.append(f'<{path}?{query.urlencode()}>; rel="next"')
+        query.pop("max_id")
+    if prev_min:
+        query["min_id"] = prev_min
+        links.append(f'<{path}?{query.urlencode()}>; rel="prev"')
     if links:
         response["Link"] = ", ".join(links)
     return response
 
 
-def _cursor(request: HttpRequest) -> str | None:
-    max_id = request.GET.get("max_id")
-    if not max_id:
+def _statuses(request: HttpRequest, posts: list[Post], *, more: bool) -> JsonResponse:
+    user = _viewer(request)
+    marks = marks_for(user, [p.pk for p in posts])
+    return _linked(
+        request,
+        [status_json(request, p, user, marks=marks) for p in posts],
+        next_max=str(posts[-1].pk) if posts and more else None,
+        prev_min=str(posts[0].pk) if posts else None,
+    )
+
+
+def _anchor(request: HttpRequest, name: str) -> Post | None:
+    raw = request.GET.get(name, "")
+    if not raw:
         return None
-    if not max_id.isdigit():
-        raise ValidationFailed("max_id is not valid")
-    post = Post.objects.filter(pk=int(max_id)).first()
+    if not raw.isdigit():
+        raise ValidationFailed(f"{name} is not valid", errors={name: ["not an id"]})
+    post = Post.objects.filter(pk=int(raw)).first()
     if post is None:
-        raise NotFound("Record not found")
-    return selectors.cursor_for(post)
+        raise NotFound(NOT_FOUND)
+    return post
 
 
-def _limit(request: HttpRequest) -> int:
-    raw = request.GET.get("limit", "20")
-    return max(1, min(40, int(raw))) if raw.isdigit() else 20
+def _older(post: Post) -> Q:
+    return Q(published_at__lt=post.published_at) | Q(published_at=post.published_at, pk__lt=post.pk)
+
+
+def _newer(post: Post) -> Q:
+    return Q(published_at__gt=post.published_at) | Q(published_at=post.published_at, pk__gt=post.pk)
+
+
+def _timeline(request: HttpRequest, posts: QuerySet[Post]) -> JsonResponse:
+    """One page of a timeline, newest first: `max_id` pages back, `since_id` gives the newest
+    posts after a post, `min_id` the posts just after it (Mastodon's three paging parameters)."""
+    limit = _limit(request)
+    posts = posts.select_related("account")
+    older_than = _anchor(request, "max_id")
+    if older_than is not None:
+        posts = posts.filter(_older(older_than))
+    min_post = _anchor(request, "min_id")
+    if min_post is not None:
+        rows = list(posts.filter(_newer(min_post)).order_by("published_at", "id")[:limit])
+        rows.reverse()
+        return _statuses(request, rows, more=bool(rows))
+    since = _anchor(request, "since_id")
+    if since is not None:
+        posts = posts.filter(_newer(since))
+    rows = list(posts.order_by("-published_at", "-id")[: limit + 1])
+    return _statuses(request, rows[:limit], more=len(rows) > limit)
 
 
 # Discovery and sign-in ------------------------------------------------------------------
@@ -243,8 +415,15 @@ def instance_v1(request: HttpRequest) -> HttpResponse:
         {
             "uri": request.get_host(),
             "title": "civichub",
+            "short_description": "",
+            "description": "",
+            "email": "",
             "version": VERSION,
             "urls": {"streaming_api": _base(request)},
+            "languages": ["zh", "en"],
+            "registrations": False,
+            "approval_required": False,
+            "configuration": {"statuses": {"max_characters": 500, "max_media_attachments": 0}},
         }
     )
 
@@ -256,69 +435,61 @@ def instance_v2(request: HttpRequest) -> HttpResponse:
             "domain": request.get_host(),
             "title": "civichub",
             "version": VERSION,
+            "source_url": "",
+            "description": "",
+            "languages": ["zh", "en"],
             "api_versions": {"mastodon": 2},
-            "configuration": {"urls": {"streaming": _base(request)}},
+            "registrations": {"enabled": False, "approval_required": False, "message": None},
+            "configuration": {
+                "urls": {"streaming": _base(request)},
+                "statuses": {"max_characters": 500, "max_media_attachments": 0},
+                "timelines_access": {
+                    "live_feeds": {"local": "public", "remote": "public"},
+                    "hashtag_feeds": {"local": "public", "remote": "public"},
+                    "trending_link_feeds": {"local": "public", "remote": "public"},
+                },
+            },
         }
     )
 
 
-@endpoint(auth=False)
+def oauth_server_metadata(request: HttpRequest) -> HttpResponse:
+    return JsonResponse(oauth.server_metadata(request))
+
+
+@endpoint(auth=False, methods=("POST",))
 def app_register(request: HttpRequest) -> HttpResponse:
-    if request.method != "POST":
-        return _error("Method not allowed", 405)
-    name = request.POST.get("client_name", "").strip()
-    if not name:
-        return _error("Validation failed: client_name can't be blank", 422)
-    secret = secrets.token_urlsafe(32)
-    app = ClientApp.objects.create(
-        name=name[:100],
-        website=request.POST.get("website", "")[:300],
-        redirect_uris=request.POST.get("redirect_uris", "urn:ietf:wg:oauth:2.0:oob"),
-        scopes=request.POST.get("scopes", "read"),
-        client_id=secrets.token_urlsafe(24),
-        client_secret_hash=hashlib.sha256(secret.encode()).hexdigest(),
+    app, secret = oauth_services.client_app_register(
+        name=request.POST.get("client_name", ""),
+        website=request.POST.get("website", ""),
+        redirect_uris=request.POST.get("redirect_uris", oauth_services.OOB),
+        scopes_text=request.POST.get("scopes", ""),
     )
     return JsonResponse(
         {
             "id": str(app.pk),
             "name": app.name,
-            "website": app.website,
-            "redirect_uri": app.redirect_uris,
+            "website": app.website or None,
+            "redirect_uri": "\n".join(app.redirect_uris.split()),
             "redirect_uris": app.redirect_uris.split(),
             "scopes": app.scopes.split(),
             "client_id": app.client_id,
             "client_secret": secret,
+            "vapid_key": "",
         }
     )
 
 
 @endpoint(auth=False)
-def token(request: HttpRequest) -> HttpResponse:
-    if request.method != "POST":
-        return _error("Method not allowed", 405)
-    app = ClientApp.objects.filter(client_id=request.POST.get("client_id", "")).first()
-    secret = request.POST.get("client_secret", "")
-    if app is None or not secrets.compare_digest(
-        app.client_secret_hash, hashlib.sha256(secret.encode()).hexdigest()
-    ):
-        return _error("Client authentication failed", 401)
-    if request.POST.get("grant_type") != "password":
-        return _error("The authorization grant type is not supported", 400)
-    user = authenticate(
-        request,
-        username=request.POST.get("username", ""),
-        password=request.POST.get("password", ""),
-    )
-    if not isinstance(user, User):
-        return _error("The provided authorization grant is invalid", 400)
-    _record, access = api_token_create(actor=user, name=f"Mastodon: {app.name}")
-    scope = request.POST.get("scope") or app.scopes
+def app_verify_credentials(request: HttpRequest) -> HttpResponse:
+    credential: Credential | None = request.mastodon_credential  # type: ignore[attr-defined]
+    if credential is None:
+        return _error(INVALID_TOKEN, 401)
     return JsonResponse(
         {
-            "access_token": access,
-            "token_type": "Bearer",
-            "scope": scope,
-            "created_at": int(time.time()),
+            "name": credential.app_name or "civichub",
+            "website": credential.app_website or None,
+            "scopes": credential.scopes.split(),
         }
     )
 
@@ -326,69 +497,137 @@ def token(request: HttpRequest) -> HttpResponse:
 # Accounts ---------------------------------------------------------------------------------
 
 
-@endpoint()
+@endpoint(scopes_needed=OWN_ACCOUNT)
 def verify_credentials(request: HttpRequest) -> HttpResponse:
     return JsonResponse(user_json(request, _user(request)))
 
 
-@endpoint(auth=False)
+@endpoint(auth=False, scopes_needed=READ_ACCOUNTS)
 def account(request: HttpRequest, account_id: str) -> HttpResponse:
+    resident = _resident(account_id)
+    if resident is not None:
+        return JsonResponse(user_json(request, resident))
     return JsonResponse(account_json(request, _broadcast_account(account_id)))
 
 
-@endpoint(auth=False)
+@endpoint(auth=False, scopes_needed=READ_STATUSES)
 def account_statuses(request: HttpRequest, account_id: str) -> HttpResponse:
+    if _resident(account_id) is not None:
+        return _linked(request, [], next_max=None, prev_min=None)  # residents publish nothing
     account = _broadcast_account(account_id)
-    page = selectors.account_timeline(account, cursor=_cursor(request), limit=_limit(request))
-    return _paged(request, page, getattr(request, "mastodon_user", None))
+    if _flag(request, "pinned"):
+        return _linked(request, [], next_max=None, prev_min=None)  # nothing is pinned
+    posts = selectors.visible_posts().filter(account=account)
+    if _flag(request, "only_media"):
+        posts = posts.filter(Exists(PostImage.objects.filter(post=OuterRef("pk"))))
+    return _timeline(request, posts)
 
 
-def _relationship(account: BroadcastAccount, following: bool) -> JsonResponse:
-    return JsonResponse(
-        {
-            "id": f"a{account.pk}",
-            "following": following,
-            "followed_by": False,
-            "requested": False,
-            "showing_reblogs": True,
-            "notifying": False,
-            "blocking": False,
-            "muting": False,
-            "endorsed": False,
-        }
-    )
+def _relationship(account: BroadcastAccount, following: bool) -> dict[str, Any]:
+    return {
+        "id": f"a{account.pk}",
+        "following": following,
+        "followed_by": False,
+        "requested": False,
+        "showing_reblogs": True,
+        "notifying": False,
+        "blocking": False,
+        "muting": False,
+        "muting_notifications": False,
+        "endorsed": False,
+        "domain_blocking": False,
+        "note": "",
+    }
 
 
-@endpoint()
+@endpoint(scopes_needed=WRITE_FOLLOWS, methods=("POST",))
 def account_follow(request: HttpRequest, account_id: str) -> HttpResponse:
     account = _broadcast_account(account_id)
     services.follow_create(actor=_user(request), account_id=account.pk)
-    return _relationship(account, True)
+    return JsonResponse(_relationship(account, True))
 
 
-@endpoint()
+@endpoint(scopes_needed=WRITE_FOLLOWS, methods=("POST",))
 def account_unfollow(request: HttpRequest, account_id: str) -> HttpResponse:
     account = _broadcast_account(account_id)
     services.follow_delete(actor=_user(request), account_id=account.pk)
-    return _relationship(account, False)
+    return JsonResponse(_relationship(account, False))
+
+
+@endpoint(scopes_needed=READ_FOLLOWS)
+def account_relationships(request: HttpRequest) -> HttpResponse:
+    ids = request.GET.getlist("id[]") or request.GET.getlist("id")
+    pks = [int(i[1:]) for i in ids if i.startswith("a") and i[1:].isdigit()]
+    accounts = BroadcastAccount.objects.in_bulk(pks)
+    followed = set(
+        Follow.objects.filter(user=_user(request), account_id__in=pks).values_list(
+            "account_id", flat=True
+        )
+    )
+    return JsonResponse(
+        [_relationship(accounts[pk], pk in followed) for pk in pks if pk in accounts], safe=False
+    )
 
 
 # Statuses ---------------------------------------------------------------------------------
 
 
-@endpoint()
+def _status_ref(status_id: str) -> tuple[str, int]:
+    """A status id names a post ("12"), a comment ("c12") or a reblog ("r12")."""
+    if status_id.isdigit():
+        return "post", int(status_id)
+    if status_id[:1] in {"c", "r"} and status_id[1:].isdigit():
+        return {"c": "comment", "r": "reblog"}[status_id[0]], int(status_id[1:])
+    raise NotFound(NOT_FOUND)
+
+
+def _post(status_id: str) -> Post:
+    kind, pk = _status_ref(status_id)
+    if kind == "reblog":
+        repost = Repost.objects.filter(pk=pk).first()
+        if repost is None:
+            raise NotFound(NOT_FOUND)
+        pk, kind = repost.post_id, "post"
+    if kind != "post":
+        raise NotFound(NOT_FOUND)
+    post = selectors.post_get(pk)
+    if post.state != PostState.PUBLISHED:
+        raise NotFound(NOT_FOUND)
+    return post
+
+
+def _comment(pk: int) -> Comment:
+    comment = (
+        Comment.objects.select_related("post__account", "author", "parent")
+        .filter(pk=pk, hidden=False, post__state=PostState.PUBLISHED)
+        .first()
+    )
+    if comment is None:
+        raise NotFound(NOT_FOUND)
+    return comment
+
+
+@endpoint(scopes_needed=WRITE_STATUSES, methods=("POST",))
 def status_post(request: HttpRequest) -> HttpResponse:
     """A publisher's status is a post of the first account they may publish for; a status in
-    reply to a post is a comment on it."""
-    if request.method != "POST":
-        return _error("Method not allowed", 405)
+    reply to a post (or to a comment on it) is a comment."""
     user = _user(request)
     text = request.POST.get("status", "")
+    if request.POST.get("visibility", "public") in {"private", "direct"}:
+        raise ValidationFailed(
+            "Validation failed: only public statuses are supported",
+            errors={"visibility": ["public or unlisted"]},
+        )
     reply_to = request.POST.get("in_reply_to_id", "")
     if reply_to:
-        if not reply_to.isdigit():
-            raise NotFound("Record not found")
-        comment = services.comment_create(actor=user, post_id=int(reply_to), text=text)
+        kind, pk = _status_ref(reply_to)
+        if kind == "comment":
+            parent = _comment(pk)
+            comment = services.comment_create(
+                actor=user, post_id=parent.post_id, text=text, parent_id=parent.pk
+            )
+        else:
+            comment = services.comment_create(actor=user, post_id=_post(reply_to).pk, text=text)
         return JsonResponse(comment_json(request, comment, user))
     account = next(
         (
@@ -399,7 +638,7 @@ def status_post(request: HttpRequest) -> HttpResponse:
         None,
     )
     if account is None:
-        return _error("This action is outside the authorized scopes", 403)
+        return _error("Only publishers of a broadcast account may post statuses", 403)
     post = services.post_publish(
         actor=user,
         account=account,
@@ -409,70 +648,209 @@ def status_post(request: HttpRequest) -> HttpResponse:
     return JsonResponse(status_json(request, post, user))
 
 
-@endpoint(auth=False)
-def status_get(request: HttpRequest, post_id: int) -> HttpResponse:
-    post = selectors.post_get(post_id)
-    return JsonResponse(status_json(request, post, getattr(request, "mastodon_user", None)))
+@endpoint(auth=False, scopes_needed=READ_STATUSES)
+def status_get(request: HttpRequest, status_id: str) -> HttpResponse:
+    kind, pk = _status_ref(status_id)
+    if kind == "comment":
+        return JsonResponse(comment_json(request, _comment(pk), _viewer(request)))
+    return JsonResponse(status_json(request, _post(status_id), _viewer(request)))
 
 
-@endpoint()
-def status_reblog(request: HttpRequest, post_id: int) -> HttpResponse:
-    user = _user(request)
-    repost = services.repost_create(actor=user, post_id=post_id)
-    original = selectors.post_get(post_id)
-    wrapper = {
-        **status_json(request, original, user),
+@endpoint(scopes_needed=WRITE_STATUSES, methods=("DELETE",))
+def status_delete(request: HttpRequest, status_id: str) -> HttpResponse:
+    """A publisher retracts a post (it stays in the record, out of every timeline)."""
+    post = _post(status_id)
+    body = status_json(request, post, _user(request))
+    services.post_retract(actor=_user(request), post_id=post.pk)
+    return JsonResponse({**body, "text": post.text})
+
+
+@csrf_exempt
+def status_detail(request: HttpRequest, status_id: str) -> HttpResponseBase:
+    view = status_delete if request.method == "DELETE" else status_get
+    response: HttpResponseBase = view(request, status_id)
+    return response
+
+
+@endpoint(auth=False, scopes_needed=READ_STATUSES)
+def status_context(request: HttpRequest, status_id: str) -> HttpResponse:
+    """The thread around a status: a post's visible comments in thread order; for a comment,
+    the post and the comments it answers, and the replies below it."""
+    user = _viewer(request)
+    kind, pk = _status_ref(status_id)
+    if kind == "comment":
+        comment = _comment(pk)
+        post = _post(str(comment.post_id))
+    else:
+        comment, post = None, _post(status_id)
+    thread = selectors.thread(post)
+    if comment is None:
+        return JsonResponse(
+            {"ancestors": [], "descendants": [comment_json(request, c, user) for c in thread]}
+        )
+    by_id = {c.pk: c for c in thread}
+    ancestors: list[dict[str, Any]] = []
+    parent_id = comment.parent_id
+    while parent_id is not None and parent_id in by_id:
+        ancestors.insert(0, comment_json(request, by_id[parent_id], user))
+        parent_id = by_id[parent_id].parent_id
+    descendants: list[dict[str, Any]] = []
+    position = next((i for i, c in enumerate(thread) if c.pk == comment.pk), len(thread))
+    if position < len(thread):
+        depth = thread[position].depth  # type: ignore[attr-defined]
+        for reply in thread[position + 1 :]:
+            if reply.depth <= depth:  # type: ignore[attr-defined]
+                break
+            descendants.append(comment_json(request, reply, user))
+    return JsonResponse(
+        {"ancestors": [status_json(request, post, user), *ancestors], "descendants": descendants}
+    )
+
+
+def _reblog_json(
+    request: HttpRequest, repost: Repost, original: Post, user: User
+) -> dict[str, Any]:
+    inner = status_json(request, original, user)
+    return {
+        **inner,
         "id": f"r{repost.pk}",
         "account": user_json(request, user),
-        "reblog": status_json(request, original, user),
+        "reblog": inner,
         "reblogged": True,
     }
-    return JsonResponse(wrapper)
 
 
-@endpoint()
-def status_favourite(request: HttpRequest, post_id: int) -> HttpResponse:
+@endpoint(scopes_needed=WRITE_STATUSES, methods=("POST",))
+def status_reblog(request: HttpRequest, status_id: str) -> HttpResponse:
     user = _user(request)
-    services.favourite_create(actor=user, post_id=post_id)
-    return JsonResponse(status_json(request, selectors.post_get(post_id), user))
+    post = _post(status_id)
+    repost = services.repost_create(actor=user, post_id=post.pk)
+    return JsonResponse(_reblog_json(request, repost, selectors.post_get(post.pk), user))
 
 
-@endpoint()
+@endpoint(scopes_needed=WRITE_STATUSES, methods=("POST",))
+def status_unreblog(request: HttpRequest, status_id: str) -> HttpResponse:
+    user = _user(request)
+    post = _post(status_id)
+    services.repost_delete(actor=user, post_id=post.pk)
+    return JsonResponse(status_json(request, selectors.post_get(post.pk), user))
+
+
+@endpoint(scopes_needed=WRITE_FAVOURITES, methods=("POST",))
+def status_favourite(request: HttpRequest, status_id: str) -> HttpResponse:
+    user = _user(request)
+    post = _post(status_id)
+    services.favourite_create(actor=user, post_id=post.pk)
+    return JsonResponse(status_json(request, selectors.post_get(post.pk), user))
+
+
+@endpoint(scopes_needed=WRITE_FAVOURITES, methods=("POST",))
+def status_unfavourite(request: HttpRequest, status_id: str) -> HttpResponse:
+    user = _user(request)
+    post = _post(status_id)
+    services.favourite_delete(actor=user, post_id=post.pk)
+    return JsonResponse(status_json(request, selectors.post_get(post.pk), user))
+
+
+# Timelines --------------------------------------------------------------------------------
+
+
+@endpoint(scopes_needed=READ_STATUSES)
 def timeline_home(request: HttpRequest) -> HttpResponse:
     user = _user(request)
-    page = selectors.home_feed(user, cursor=_cursor(request), limit=_limit(request))
-    return _paged(request, page, user)
+    older_than = _anchor(request, "max_id")
+    cursor = selectors.cursor_for(older_than) if older_than else None
+    page = selectors.home_feed(user, cursor=cursor, limit=_limit(request))
+    return _statuses(request, page.posts, more=page.next_cursor is not None)
 
 
-@endpoint()
-def notifications(request: HttpRequest) -> HttpResponse:
-    """The resident's alert notifications from the outbox, as Mastodon "status" notifications."""
+@endpoint(auth=False, scopes_needed=READ_STATUSES)
+def timeline_public(request: HttpRequest) -> HttpResponse:
+    """Every published post, newest first. All of civichub's accounts are local: `remote=true`
+    gives an empty page, `local` changes nothing, `only_media` keeps posts with images."""
+    if _flag(request, "remote"):
+        return _linked(request, [], next_max=None, prev_min=None)
+    posts = selectors.visible_posts()
+    if _flag(request, "only_media"):
+        posts = posts.filter(Exists(PostImage.objects.filter(post=OuterRef("pk"))))
+    return _timeline(request, posts)
+
+
+# Notifications ----------------------------------------------------------------------------
+
+
+def _notification_rows(
+    request: HttpRequest, user: User, *, only: int | None = None
+) -> list[dict[str, Any]]:
+    """The resident's alert notifications from the outbox, as Mastodon "status" notifications
+    (the type Mastodon gives a post by an account one asked to be notified about)."""
     from civichub.notify.models import Notification
 
-    user = _user(request)
-    rows = list(
-        Notification.objects.filter(recipient=user, dispatch__kind=ALERT).order_by("-id")[
-            : _limit(request)
-        ]
-    )
+    types = request.GET.getlist("types[]") or request.GET.getlist("types")
+    excluded = request.GET.getlist("exclude_types[]") or request.GET.getlist("exclude_types")
+    if (types and "status" not in types) or "status" in excluded:
+        return []
+    rows = Notification.objects.filter(recipient=user, dispatch__kind=ALERT)
+    if only is not None:
+        rows = rows.filter(pk=only)
+    for name, lookup in (("max_id", "pk__lt"), ("since_id", "pk__gt"), ("min_id", "pk__gt")):
+        raw = request.GET.get(name, "")
+        if raw.isdigit():
+            rows = rows.filter(**{lookup: int(raw)})
+    min_mode = bool(request.GET.get("min_id"))
+    page = list(rows.order_by("id" if min_mode else "-id")[: _limit(request)])
+    if min_mode:
+        page.reverse()
     posts = {
         push.dispatch_id: push.post
         for push in AlertPush.objects.filter(
-            dispatch_id__in=[n.dispatch_id for n in rows]
+            dispatch_id__in=[n.dispatch_id for n in page]
         ).select_related("post__account")
     }
-    body = [
+    marks = marks_for(user, [p.pk for p in posts.values()])
+    account_id = request.GET.get("account_id", "")
+    return [
         {
             "id": str(n.pk),
             "type": "status",
             "created_at": _time(n.created_at),
             "account": account_json(request, posts[n.dispatch_id].account),
-            "status": status_json(request, posts[n.dispatch_id], user),
+            "status": status_json(request, posts[n.dispatch_id], user, marks=marks),
         }
-        for n in rows
+        for n in page
         if n.dispatch_id in posts
+        and (not account_id or account_id == f"a{posts[n.dispatch_id].account_id}")
     ]
-    return JsonResponse(body, safe=False)
+
+
+@endpoint(scopes_needed=READ_NOTIFICATIONS)
+def notifications(request: HttpRequest) -> HttpResponse:
+    body = _notification_rows(request, _user(request))
+    return _linked(
+        request,
+        body,
+        next_max=body[-1]["id"] if len(body) >= _limit(request) else None,
+        prev_min=body[0]["id"] if body else None,
+    )
+
+
+@endpoint(scopes_needed=READ_NOTIFICATIONS)
+def notification(request: HttpRequest, notification_id: str) -> HttpResponse:
+    if not notification_id.isdigit():
+        raise NotFound(NOT_FOUND)
+    rows = _notification_rows(request, _user(request), only=int(notification_id))
+    if not rows:
+        raise NotFound(NOT_FOUND)
+    return JsonResponse(rows[0])
+
+
+@csrf_exempt
+def api_not_found(request: HttpRequest) -> HttpResponse:
+    """Any other path under /api/v1/ or /api/v2/: Mastodon's 404, not civichub's own API's."""
+    return _error(NOT_FOUND, 404)
+
+
+# Streaming --------------------------------------------------------------------------------
 
 
 @endpoint()

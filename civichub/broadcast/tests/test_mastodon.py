@@ -1,16 +1,16 @@
-"""Mastodon.py (PyPI `Mastodon.py`) driven against a live test server: app registration,
-password grant, verify_credentials, status_post, timeline_home with fetch_next, follow, reblog,
-favourite, reply, notifications, and an update received through stream_user."""
+"""Mastodon.py (PyPI `Mastodon.py`) driven against a live test server, with the API at the site's
+root as Mastodon clients expect: app registration, password grant, verify_credentials,
+status_post, timeline_home with fetch_next, follow, reblog, favourite, reply and notifications.
+The streams are specified in test_streaming.py (they need the ASGI server)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from typing import Any
 
 import pytest
 from django.utils import timezone
-from mastodon import Mastodon, StreamListener
+from mastodon import Mastodon
 from mastodon.errors import MastodonAPIError
 
 from civichub.broadcast import services
@@ -25,13 +25,16 @@ def client_for(base: str, username: str) -> Mastodon:
         "civichub tests", api_base_url=base, scopes=["read", "write", "follow"]
     )
     client = Mastodon(client_id=client_id, client_secret=client_secret, api_base_url=base)
-    client.log_in(username=username, password=PASSWORD, scopes=["read", "write", "follow"])
+    # The test server speaks plain HTTP; Mastodon.py wants https OAuth endpoints unless told.
+    client.log_in(
+        username=username, password=PASSWORD, scopes=["read", "write", "follow"], allow_http=True
+    )
     return client
 
 
 @pytest.mark.django_db(transaction=True)
 def test_mastodon_py_drives_the_client_api(live_server: Any, bc: Broadcast) -> None:
-    base = f"{live_server.url}/broadcast/mastodon"
+    base = live_server.url
     publisher = client_for(base, bc.police_publisher.username)
     resident = client_for(base, bc.resident_a.username)
 
@@ -82,46 +85,3 @@ def test_mastodon_py_drives_the_client_api(live_server: Any, bc: Broadcast) -> N
     )
     notes = resident.notifications()
     assert [n.status.content for n in notes] == ["<p>东湖区大风预警</p>"]
-
-    received: list[Any] = []
-    arrived = threading.Event()
-
-    class Listener(StreamListener):
-        def on_update(self, status: Any) -> None:
-            received.append(status)
-            arrived.set()
-
-    handle = resident.stream_user(Listener(), run_async=True, reconnect_async=False)
-    streamed = []
-    try:
-        # The stream connects in the background: post until an update arrives (a post made
-        # before the connection opened is not replayed, as on Mastodon).
-        for attempt in range(10):
-            streamed.append(publisher.status_post(f"实时：青山隧道恢复通行（{attempt}）").id)
-            if arrived.wait(timeout=2):
-                break
-    finally:
-        handle.close()
-    assert received and received[0].id in streamed
-    assert received[0].account.acct == "safe-qingshan"
-
-
-@pytest.mark.django_db(transaction=True)
-def test_the_stream_sends_heartbeats_and_refuses_a_missing_token(
-    live_server: Any, bc: Broadcast, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import requests
-
-    from civichub.broadcast.mastodon import views
-
-    monkeypatch.setattr(views, "HEARTBEAT_SECONDS", 0.2)
-    base = f"{live_server.url}/broadcast/mastodon"
-    resident = client_for(base, bc.resident_a.username)
-    url = f"{base}/api/v1/streaming/user"
-    assert requests.get(url, timeout=5).json() == {"error": "The access token is invalid"}
-    headers = {"Authorization": f"Bearer {resident.access_token}"}
-    with requests.get(url, headers=headers, stream=True, timeout=10) as response:
-        assert response.status_code == 200
-        assert response.headers["Content-Type"] == "text/event-stream"
-        lines = response.iter_lines(decode_unicode=True)
-        assert any(line == ":thump" for line, _ in zip(lines, range(20), strict=False))
