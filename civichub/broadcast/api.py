@@ -7,10 +7,12 @@ import datetime as dt
 from typing import Literal
 
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema, Status
+from ninja import Field, File, Form, Query, Router, Schema, Status
+from ninja.files import UploadedFile
 
 from civichub.broadcast import selectors, services
-from civichub.broadcast.models import Block, BroadcastAccount, Comment, Post
+from civichub.broadcast.models import Block, BroadcastAccount, Comment, Post, PostImage
+from civichub.core.images import ImageUpload
 from civichub.core.models import User
 from civichub.core.permissions import require
 
@@ -37,6 +39,16 @@ class AccountOut(Schema):
     organisation_id: int
     followers_count: int
     posts_count: int
+    avatar_url: str | None
+
+
+class ImageOut(Schema):
+    id: int
+    url: str
+    alt_text: str
+    content_type: str
+    width: int
+    height: int
 
 
 class AlertOut(Schema):
@@ -64,6 +76,7 @@ class PostOut(Schema):
     favourites_count: int
     comments_count: int
     alert: AlertOut | None
+    images: list[ImageOut]
 
 
 class FeedOut(Schema):
@@ -76,7 +89,19 @@ class CursorQuery(Schema):
     limit: int = Field(20, ge=1, le=100)
 
 
-def _account_out(account: BroadcastAccount) -> AccountOut:
+def _image_out(request: HttpRequest, image: PostImage) -> ImageOut:
+    return ImageOut(
+        id=image.pk,
+        url=request.build_absolute_uri(selectors.image_url(image)),
+        alt_text=image.alt_text,
+        content_type=image.content_type,
+        width=image.width,
+        height=image.height,
+    )
+
+
+def _account_out(account: BroadcastAccount, request: HttpRequest | None = None) -> AccountOut:
+    avatar = selectors.avatar_url(account)
     return AccountOut(
         id=account.pk,
         handle=account.handle,
@@ -87,6 +112,7 @@ def _account_out(account: BroadcastAccount) -> AccountOut:
         organisation_id=account.organisation_id,
         followers_count=account.followers_count,
         posts_count=account.posts_count,
+        avatar_url=request.build_absolute_uri(avatar) if avatar and request else avatar,
     )
 
 
@@ -117,6 +143,7 @@ def _post_out(request: HttpRequest, post: Post, areas: list[int] | None = None) 
         favourites_count=post.favourites_count,
         comments_count=post.comments_count,
         alert=alert,
+        images=[_image_out(request, image) for image in post.images.all()],
     )
 
 
@@ -126,7 +153,7 @@ def _feed_out(request: HttpRequest, page: selectors.FeedPage) -> FeedOut:
 
 @router.get("/accounts/{handle}", response=AccountOut, auth=None, summary="A broadcast account")
 def account_get(request: HttpRequest, handle: str) -> AccountOut:
-    return _account_out(selectors.account_get(handle))
+    return _account_out(selectors.account_get(handle), request)
 
 
 @router.get("/accounts/{handle}/posts", response=FeedOut, auth=None, summary="An account's posts")
@@ -153,6 +180,9 @@ class PostIn(Schema):
     target_area_ids: list[int] = []
     publish_at: dt.datetime | None = None
     alert: AlertIn | None = None
+    media_ids: list[int] = Field(
+        [], description="Images uploaded through POST /accounts/{handle}/media (at most 4)"
+    )
 
 
 @router.post(
@@ -172,8 +202,43 @@ def post_publish(request: HttpRequest, handle: str, payload: PostIn) -> Status[P
         target_area_ids=payload.target_area_ids,
         publish_at=payload.publish_at,
         alert=alert,
+        media_ids=payload.media_ids,
     )
     return Status(201, _post_out(request, post))
+
+
+@router.post(
+    "/accounts/{handle}/media",
+    response={201: ImageOut},
+    summary="Upload an image for a coming post, with its alt text (publishers); JPEG, PNG or "
+    "WebP, re-encoded without metadata",
+)
+def media_upload(
+    request: HttpRequest,
+    handle: str,
+    file: File[UploadedFile],
+    alt_text: Form[str],
+) -> Status[ImageOut]:
+    image = services.media_upload(
+        actor=_user(request),
+        account=selectors.account_get(handle),
+        image=services.ImageIn(name=file.name or "image", data=file.read(), alt_text=alt_text),
+    )
+    return Status(201, _image_out(request, image))
+
+
+@router.post(
+    "/accounts/{handle}/avatar",
+    response=AccountOut,
+    summary="Set the account's avatar (publishers); JPEG, PNG or WebP",
+)
+def avatar_set(request: HttpRequest, handle: str, file: File[UploadedFile]) -> AccountOut:
+    account = services.account_avatar_set(
+        actor=_user(request),
+        account=selectors.account_get(handle),
+        upload=ImageUpload(name=file.name or "avatar", data=file.read()),
+    )
+    return _account_out(account, request)
 
 
 class FollowOut(Schema):

@@ -7,11 +7,13 @@ page. The cost grows with the number of accounts followed, never with an account
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
 from django.db.models import Count, Q, QuerySet
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -23,11 +25,12 @@ from civichub.broadcast.models import (
     Follow,
     KeywordFilter,
     Post,
+    PostImage,
     PostState,
 )
 from civichub.core.errors import NotFound, ValidationFailed
 from civichub.core.models import User
-from civichub.core.permissions import require
+from civichub.core.permissions import allowed, require
 
 PAGE_SIZE = 20
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -71,7 +74,7 @@ def _page(posts: list[Post], limit: int) -> FeedPage:
 
 
 def _with_accounts(ids: list[int]) -> list[Post]:
-    by_id = Post.objects.select_related("account").in_bulk(ids)
+    by_id = Post.objects.select_related("account").prefetch_related("images").in_bulk(ids)
     return [by_id[pk] for pk in ids if pk in by_id]
 
 
@@ -129,6 +132,7 @@ def account_timeline(
         visible_posts()
         .filter(_before(cursor), account=account)
         .select_related("account")
+        .prefetch_related("images")
         .order_by("-published_at", "-id")[: limit + 1]
     )
     return _page(posts, limit)
@@ -141,6 +145,7 @@ def category_timeline(
         visible_posts()
         .filter(_before(cursor), category=category)
         .select_related("account")
+        .prefetch_related("images")
         .order_by("-published_at", "-id")[: limit + 1]
     )
     return _page(posts, limit)
@@ -156,7 +161,7 @@ def account_get(handle: str) -> BroadcastAccount:
 def post_get(post_id: int) -> Post:
     post = (
         Post.objects.select_related("account__organisation")
-        .prefetch_related("target_areas", "revisions")
+        .prefetch_related("target_areas", "revisions", "images")
         .filter(pk=post_id, published_at__lte=timezone.now())
         .first()
     )
@@ -232,3 +237,57 @@ def moderation(actor: User | None, account: BroadcastAccount) -> Moderation:
         blocks=list(Block.objects.filter(account=account).select_related("user").order_by("-id")),
         keyword_filters=list(KeywordFilter.objects.filter(account=account).order_by("word")),
     )
+
+
+# Images --------------------------------------------------------------------------------
+
+
+def image_url(image: PostImage) -> str:
+    return reverse("broadcast:image", args=[image.pk])
+
+
+def avatar_url(account: BroadcastAccount) -> str | None:
+    return reverse("broadcast:avatar", args=[account.handle]) if account.avatar else None
+
+
+def image_get(actor: User | None, image_id: int) -> PostImage:
+    """An image of a visible post for anyone; of a scheduled or retracted post, or not yet
+    attached, only for the account's publishers."""
+    image = PostImage.objects.select_related("post", "account__organisation").filter(pk=image_id)
+    found = image.first()
+    if found is None:
+        raise NotFound(_("没有这张图片。"))
+    post = found.post
+    public = (
+        post is not None
+        and post.state == PostState.PUBLISHED
+        and post.published_at <= timezone.now()
+    )
+    if not public and not allowed(actor, "broadcast.post.publish", found.account):
+        raise NotFound(_("没有这张图片。"))
+    return found
+
+
+def media_attachments(post: Post, absolute: Callable[[str], str]) -> list[dict[str, Any]]:
+    """A post's images as Mastodon `MediaAttachment` objects; `absolute` turns a path into
+    a full URL."""
+    attachments = []
+    for image in post.images.all():
+        url = absolute(image_url(image))
+        size = f"{image.width}x{image.height}"
+        aspect = round(image.width / image.height, 4) if image.height else 1.0
+        dimensions = {"width": image.width, "height": image.height, "size": size, "aspect": aspect}
+        attachments.append(
+            {
+                "id": str(image.pk),
+                "type": "image",
+                "url": url,
+                "preview_url": url,
+                "remote_url": None,
+                "text_url": None,
+                "meta": {"original": dimensions, "small": dimensions},
+                "description": image.alt_text,
+                "blurhash": None,
+            }
+        )
+    return attachments

@@ -8,19 +8,24 @@ resident to one repost and one favourite per post."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+import secrets
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from civichub.broadcast.models import (
+    ALT_TEXT_MAX_CHARS,
     COMMENT_MAX_CHARS,
     KEYWORD_MAX_CHARS,
     POST_MAX_CHARS,
+    POST_MAX_IMAGES,
     AlertPush,
     Block,
     BroadcastAccount,
@@ -32,6 +37,7 @@ from civichub.broadcast.models import (
     Follow,
     KeywordFilter,
     Post,
+    PostImage,
     PostRevision,
     PostState,
     Repost,
@@ -47,6 +53,7 @@ from civichub.core.errors import (
     PermissionDenied,
     ValidationFailed,
 )
+from civichub.core.images import CheckedImage, ImageUpload, check_image
 from civichub.core.models import Organisation, User
 from civichub.core.permissions import require
 
@@ -118,6 +125,124 @@ def _alert_checked(alert: AlertFields, now: dt.datetime) -> AlertFields:
     return alert
 
 
+# Images ----------------------------------------------------------------------------------
+
+IMAGE_MAX_BYTES = 10 * 1024 * 1024
+IMAGE_MAX_PIXELS = 40_000_000
+IMAGE_FORMATS = ["JPEG", "PNG", "WEBP"]
+
+
+@dataclass(frozen=True)
+class ImageIn:
+    """An image for a post as received, with the text a screen reader says in its place."""
+
+    name: str
+    data: bytes
+    alt_text: str
+
+
+def _checked_image(image: ImageIn, field: str) -> tuple[CheckedImage, str]:
+    alt = image.alt_text.strip()
+    if not alt:
+        raise _invalid(f"{field}.alt_text", _("请为每张图片填写替代文字，供看不见图片的读者使用。"))
+    alt = _check_text(f"{field}.alt_text", alt, ALT_TEXT_MAX_CHARS)
+    checked = check_image(
+        ImageUpload(name=image.name, data=image.data),
+        field=field,
+        max_bytes=IMAGE_MAX_BYTES,
+        max_pixels=IMAGE_MAX_PIXELS,
+        allowed_formats=IMAGE_FORMATS,
+    )
+    return checked, alt
+
+
+def _stored_name(prefix: str, checked: CheckedImage) -> str:
+    return f"{prefix}-{secrets.token_hex(8)}.{checked.extension}"
+
+
+def _image_store(
+    *,
+    account: BroadcastAccount,
+    checked: CheckedImage,
+    alt_text: str,
+    uploader: User | None,
+    post: Post | None = None,
+    position: int = 0,
+) -> PostImage:
+    """Writes the file, then the row; if the row fails the file is removed again."""
+    image = PostImage(
+        account=account,
+        post=post,
+        alt_text=alt_text,
+        content_type=checked.content_type,
+        width=checked.width,
+        height=checked.height,
+        size=len(checked.data),
+        position=position,
+        uploaded_by=uploader,
+    )
+    image.image.save(_stored_name(account.handle, checked), ContentFile(checked.data), save=False)
+    name = image.image.name
+    try:
+        image.save()
+    except BaseException:
+        default_storage.delete(name)
+        raise
+    return image
+
+
+@transaction.atomic
+def media_upload(*, actor: User | None, account: BroadcastAccount, image: ImageIn) -> PostImage:
+    """An image uploaded ahead of its post (the API's two steps, as Mastodon clients do):
+    checked and re-encoded now, attached by `post_publish(media_ids=...)`."""
+    if actor is not None:
+        require(actor, "broadcast.post.publish", account)
+    checked, alt = _checked_image(image, "file")
+    stored = _image_store(account=account, checked=checked, alt_text=alt, uploader=actor)
+    audit_record(
+        actor=actor,
+        action="broadcast.media.upload",
+        obj=stored,
+        organisation=account.organisation,
+        changes={"content_type": stored.content_type, "size": stored.size},
+    )
+    return stored
+
+
+@transaction.atomic
+def account_avatar_set(
+    *, actor: User | None, account: BroadcastAccount, upload: ImageUpload
+) -> BroadcastAccount:
+    """The account's picture, re-encoded like post images. The previous file is removed once
+    the change is committed."""
+    if actor is not None:
+        require(actor, "broadcast.post.publish", account)
+    checked = check_image(
+        upload,
+        field="avatar",
+        max_bytes=IMAGE_MAX_BYTES,
+        max_pixels=IMAGE_MAX_PIXELS,
+        allowed_formats=IMAGE_FORMATS,
+    )
+    account = BroadcastAccount.objects.select_for_update().get(pk=account.pk)
+    old = account.avatar.name if account.avatar else ""
+    account.avatar.save(
+        _stored_name(account.handle, checked), ContentFile(checked.data), save=False
+    )
+    account.avatar_content_type = checked.content_type
+    account.save(update_fields=["avatar", "avatar_content_type"])
+    audit_record(
+        actor=actor,
+        action="broadcast.account.avatar",
+        obj=account,
+        organisation=account.organisation,
+        changes={"content_type": checked.content_type, "size": len(checked.data)},
+    )
+    if old:
+        transaction.on_commit(lambda: default_storage.delete(old))
+    return account
+
+
 # Accounts --------------------------------------------------------------------------------
 
 
@@ -168,9 +293,13 @@ def post_publish(
     target_area_ids: Iterable[int] = (),
     publish_at: dt.datetime | None = None,
     alert: AlertFields | None = None,
+    images: Sequence[ImageIn] = (),
+    media_ids: Sequence[int] = (),
 ) -> Post:
     """Publishes now, or at `publish_at` (the post stays out of feeds until then). An alert is
-    published at once and pushed, after commit, to every resident of its target areas."""
+    published at once and pushed, after commit, to every resident of its target areas.
+    Up to four images: new ones in `images`, uploaded ones by `media_ids`; every image is
+    checked before anything is stored."""
     if actor is not None:
         require(actor, "broadcast.alert.publish" if alert else "broadcast.post.publish", account)
     now = timezone.now()
@@ -198,6 +327,10 @@ def post_publish(
             "cap_expires": alert.expires,
             "cap_instruction": alert.instruction.strip(),
         }
+    if len(images) + len(set(media_ids)) > POST_MAX_IMAGES:
+        raise _invalid("images", _("一条发布最多 %(n)d 张图片。") % {"n": POST_MAX_IMAGES})
+    checked_images = [_checked_image(image, f"images.{i}") for i, image in enumerate(images)]
+    uploaded = _uploaded_media(account, media_ids)
     post = Post.objects.create(
         account=account,
         author=actor,
@@ -210,6 +343,7 @@ def post_publish(
     )
     if areas:
         post.target_areas.set(areas)
+    _attach_images(post, actor, uploaded, checked_images)
     BroadcastAccount.objects.filter(pk=account.pk).update(posts_count=F("posts_count") + 1)
     audit_record(
         actor=actor,
@@ -220,6 +354,7 @@ def post_publish(
             "category": category,
             "published_at": post.published_at.isoformat(),
             "target_areas": [a.pk for a in areas],
+            "images": len(uploaded) + len(checked_images),
         },
     )
     if alert is not None:
@@ -228,6 +363,43 @@ def post_publish(
         post_id = post.pk
         transaction.on_commit(lambda: push_alert.enqueue(post_id))
     return post
+
+
+def _uploaded_media(account: BroadcastAccount, media_ids: Sequence[int]) -> list[PostImage]:
+    ids = list(dict.fromkeys(int(pk) for pk in media_ids))
+    if not ids:
+        return []
+    found = PostImage.objects.select_for_update().in_bulk(ids)
+    usable = [found[pk] for pk in ids if pk in found]
+    bad = [pk for pk in ids if pk not in found]
+    bad += [m.pk for m in usable if m.account_id != account.pk or m.post_id is not None]
+    if bad:
+        raise _invalid(
+            "media_ids",
+            _("这些图片不存在或已用于别的发布：%(ids)s。")
+            % {"ids": ", ".join(map(str, sorted(bad)))},
+        )
+    return usable
+
+
+def _attach_images(
+    post: Post,
+    actor: User | None,
+    uploaded: list[PostImage],
+    checked_images: list[tuple[CheckedImage, str]],
+) -> None:
+    for position, media in enumerate(uploaded):
+        media.post, media.position = post, position
+        media.save(update_fields=["post", "position"])
+    for offset, (checked, alt) in enumerate(checked_images, start=len(uploaded)):
+        _image_store(
+            account=post.account,
+            checked=checked,
+            alt_text=alt,
+            uploader=actor,
+            post=post,
+            position=offset,
+        )
 
 
 def _post_for_update(post_id: int) -> Post:

@@ -1,10 +1,11 @@
 from django.urls import include, path
 
-from civichub.broadcast import views
+from civichub.broadcast import streaming, views
 
 app_name = "broadcast"
 urlpatterns = [
     path("", views.home, name="home"),
+    path("stream/", streaming.page_stream, name="stream"),
     path("mastodon/", include("civichub.broadcast.mastodon.urls")),
     path("category/<slug:category>/feed.atom", views.category_feed, name="category_feed"),
     path("posts/<int:post_id>/", views.post, name="post"),
@@ -14,6 +15,9 @@ urlpatterns = [
     path("@<slug:handle>/feed.atom", views.account_feed, name="account_feed"),
     path("@<slug:handle>/follow/", views.follow, name="follow"),
     path("@<slug:handle>/moderation/", views.moderation, name="moderation"),
+    path("@<slug:handle>/avatar", views.avatar, name="avatar"),
+    path("@<slug:handle>/avatar/set/", views.avatar_set, name="avatar_set"),
+    path("images/<int:image_id>", views.image, name="image"),
     path("@<slug:handle>/compose/", views.compose, name="compose"),
     path("@<slug:handle>/alert/", views.compose, {"alert": True}, name="compose_alert"),
 ]

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -31,6 +31,7 @@ from civichub.broadcast.models import (
     Urgency,
 )
 from civichub.core.errors import DomainError, NotFound, ValidationFailed
+from civichub.core.images import ImageUpload
 from civichub.core.models import Organisation, User
 from civichub.core.permissions import allowed
 from civichub.core.views import domain_errors_as_http
@@ -231,6 +232,25 @@ def _parse_time(value: str) -> dt.datetime | None:
     return timezone.make_aware(parsed) if timezone.is_naive(parsed) else parsed
 
 
+IMAGE_SLOTS = range(1, 5)
+
+
+def _images_in(request: HttpRequest) -> list[services.ImageIn]:
+    """The compose form's image fields (`image_1`…`image_4`, each with `alt_1`…`alt_4`)."""
+    images = []
+    for n in IMAGE_SLOTS:
+        upload = request.FILES.get(f"image_{n}")
+        if upload is not None:
+            images.append(
+                services.ImageIn(
+                    name=upload.name or f"image {n}",
+                    data=upload.read(),
+                    alt_text=request.POST.get(f"alt_{n}", ""),
+                )
+            )
+    return images
+
+
 class _Preview(Exception):
     """The compose form asked for a preview: nothing is saved."""
 
@@ -310,11 +330,14 @@ def compose(request: HttpRequest, handle: str, alert: bool = False) -> HttpRespo
                 target_area_ids=area_ids,
                 publish_at=None if alert else _parse_time(data.get("publish_at", "")),
                 alert=fields,
+                images=_images_in(request),
             )
             messages.success(request, _("已发布。"))
             return HttpResponseRedirect(reverse("broadcast:post", args=[created.pk]))
         except ValidationFailed as exc:
             error = exc.message
+            if any(request.FILES.get(f"image_{n}") for n in IMAGE_SLOTS):
+                error += " " + _("图片未保存，请重新选择。")
         except _Preview:
             pass
     return render(
@@ -335,6 +358,7 @@ def compose(request: HttpRequest, handle: str, alert: bool = False) -> HttpRespo
             else [],
             "error": error,
             "preview": preview,
+            "image_slots": IMAGE_SLOTS,
         },
         status=422 if error else 200,
     )
@@ -383,3 +407,47 @@ def category_feed(request: HttpRequest, category: str) -> HttpResponse:
     return _atom(
         request, title=str(labels[category]), page_url=reverse("broadcast:home"), posts=page.posts
     )
+
+
+@domain_errors_as_http
+def image(request: HttpRequest, image_id: int) -> FileResponse:
+    found = selectors.image_get(_user(request), image_id)
+    response = FileResponse(found.image.open("rb"), content_type=found.content_type)
+    public = (
+        found.post_id is not None and found.post is not None and found.post.state == "published"
+    )
+    response["Cache-Control"] = "public, max-age=86400" if public else "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@domain_errors_as_http
+def avatar(request: HttpRequest, handle: str) -> FileResponse:
+    account = selectors.account_get(handle)
+    if not account.avatar:
+        raise NotFound(_("这个账号没有头像。"))
+    response = FileResponse(account.avatar.open("rb"), content_type=account.avatar_content_type)
+    response["Cache-Control"] = "public, max-age=3600"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@login_required
+@require_POST
+@domain_errors_as_http
+def avatar_set(request: HttpRequest, handle: str) -> HttpResponse:
+    account = selectors.account_get(handle)
+    upload = request.FILES.get("avatar")
+    try:
+        if upload is None:
+            message = _("请选择一张图片。")
+            raise ValidationFailed(message, errors={"avatar": [message]})
+        services.account_avatar_set(
+            actor=_user(request),
+            account=account,
+            upload=ImageUpload(name=upload.name or "avatar", data=upload.read()),
+        )
+        messages.success(request, _("头像已更新。"))
+    except ValidationFailed as exc:
+        messages.error(request, exc.message)
+    return HttpResponseRedirect(reverse("broadcast:account", args=[handle]))
