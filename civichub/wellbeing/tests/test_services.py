@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from civichub.core import services as core
-from civichub.core.errors import PermissionDenied, ValidationFailed
+from civichub.core.errors import Conflict, PermissionDenied, ValidationFailed
 from civichub.core.models import AuditEvent
 from civichub.notify.models import Notification
 from civichub.wellbeing import selectors, services
@@ -295,3 +295,270 @@ def test_after_withdrawal_an_open_visit_no_longer_escalates(home: dict[str, Any]
     report = services.alerts_escalate(now=timezone.now() + timedelta(hours=3))
     assert report.visits_escalated == 0
     assert not VisitTask.objects.filter(status=VisitStatus.ESCALATED).exists()
+
+
+# --- enrolment, contacts, meters, time away and the family's answer ---------------------------
+
+
+def _resident(home: dict[str, Any], name: str = "赵桂兰") -> Any:
+    return core.resident_create(actor=None, name=name, community=home["city"].community_a1)
+
+
+def test_a_signed_form_needs_its_document_reference_and_the_record_keeps_how_and_when(
+    home: dict[str, Any],
+) -> None:
+    resident = _resident(home)
+    when = timezone.now() - timedelta(days=1)
+    spec = {
+        "actor": home["worker"],
+        "resident": resident,
+        "worker": home["worker"],
+        "consent_by": "worker",
+        "consent_method": "signed_form",
+        "consent_at": when,
+        "consent_note": "本人在社区服务中心签字",
+        "meters": [MeterSpec("gas", "G-1")],
+    }
+    with pytest.raises(ValidationFailed) as caught:
+        services.household_enrol(**spec)
+    assert set(caught.value.errors) == {"consent_document"}
+    household = services.household_enrol(**spec, consent_document="TY-2026-0042")
+    assert (household.consent_method, household.consent_document, household.consent_at) == (
+        "signed_form",
+        "TY-2026-0042",
+        when,
+    )
+    assert household.enrolled_by == home["worker"]
+    event = AuditEvent.objects.get(action="wellbeing.household.enrol", object_id=str(household.pk))
+    assert event.changes["consent_document"] == "TY-2026-0042"
+
+
+def test_only_the_resident_can_consent_in_the_app_and_the_worker_must_serve_the_community(
+    home: dict[str, Any], make_user: Any
+) -> None:
+    elsewhere = make_user("community_worker", home["city"].community_b1)
+    with pytest.raises(ValidationFailed) as caught:
+        services.household_enrol(
+            actor=home["worker"],
+            resident=_resident(home),
+            worker=elsewhere,
+            consent_by="guardian",
+            guardian_name="赵强",
+            consent_note="电话中本人同意",
+            consent_method="app",
+            meters=[MeterSpec("water", "W-9"), MeterSpec("gas", "W-9")],
+        )
+    assert {"consent_method", "worker", "meters"} <= set(caught.value.errors)
+
+
+def test_a_resident_enrols_their_own_home_in_the_app(home: dict[str, Any], make_user: Any) -> None:
+    resident = _resident(home)
+    account = make_user(None, None, resident=resident)
+    household = services.household_enrol(
+        actor=account,
+        resident=resident,
+        worker=home["worker"],
+        consent_by="resident",
+        meters=[MeterSpec("electricity", "E-77")],
+    )
+    assert household.consent_method == "app"
+    other = _resident(home, "钱多多")
+    with pytest.raises(PermissionDenied):
+        services.household_enrol(
+            actor=account,
+            resident=other,
+            worker=home["worker"],
+            consent_by="resident",
+            meters=[MeterSpec("electricity", "E-78")],
+        )
+
+
+def test_a_household_cannot_be_enrolled_twice_while_consent_stands(home: dict[str, Any]) -> None:
+    with pytest.raises(Conflict):
+        services.household_enrol(
+            actor=home["worker"],
+            resident=home["household"].resident,
+            worker=home["worker"],
+            consent_by="worker",
+            consent_note="当面同意",
+            meters=[MeterSpec("gas", "G-2")],
+        )
+
+
+def test_contacts_are_replaced_in_calling_order_and_meters_added_and_removed(
+    home: dict[str, Any],
+) -> None:
+    household = home["household"]
+    contacts = services.household_contacts_set(
+        actor=home["worker"],
+        household=household,
+        contacts=[ContactSpec("李红", "13900000001"), ContactSpec("李明", "13800000000")],
+    )
+    assert [(c.name, c.order) for c in contacts] == [("李红", 0), ("李明", 1)]
+    with pytest.raises(ValidationFailed) as caught:
+        services.household_contacts_set(
+            actor=home["worker"], household=household, contacts=[ContactSpec("无号码")]
+        )
+    assert "contacts" in caught.value.errors
+    meter = services.meter_add(
+        actor=home["worker"], household=household, spec=MeterSpec("gas", "G-5")
+    )
+    services.meter_remove(actor=home["worker"], meter=meter)
+    meter.refresh_from_db()
+    assert not meter.active
+    report = services.readings_ingest(
+        actor=home["feed"], rows=[{"meter_id": "G-5", "at": at(0), "value": 1.0}]
+    )
+    assert report.accepted == 0 and report.errors
+
+
+def test_time_away_can_be_ended_early_or_cancelled(home: dict[str, Any]) -> None:
+    household = home["household"]
+    now = timezone.now()
+    current = services.away_mark(
+        actor=home["daughter"],
+        household=household,
+        starts_at=now - timedelta(days=1),
+        ends_at=now + timedelta(days=3),
+        kind="hospital",
+    )
+    upcoming = services.away_mark(
+        actor=home["worker"],
+        household=household,
+        starts_at=now + timedelta(days=10),
+        ends_at=now + timedelta(days=12),
+        kind="travel",
+    )
+    with pytest.raises(Conflict):
+        services.away_end(actor=home["worker"], period=upcoming)  # not started: cancel it instead
+    ended = services.away_end(actor=home["daughter"], period=current)
+    assert ended.ends_at <= timezone.now()
+    with pytest.raises(Conflict):
+        services.away_end(actor=home["daughter"], period=ended)
+    cancelled = services.away_cancel(actor=home["worker"], period=upcoming)
+    assert cancelled.cancelled_at is not None
+    with pytest.raises(ValidationFailed) as caught:
+        services.away_mark(
+            actor=home["worker"], household=household, starts_at=now, ends_at=now, kind="moon"
+        )
+    assert {"kind", "ends_at"} <= set(caught.value.errors)
+    actions = set(AuditEvent.objects.values_list("action", flat=True))
+    assert {"wellbeing.away.mark", "wellbeing.away.end", "wellbeing.away.cancel"} <= actions
+
+
+def test_a_cancelled_away_period_no_longer_silences_no_use(home: dict[str, Any]) -> None:
+    household = home["household"]
+    period = services.away_mark(
+        actor=home["daughter"],
+        household=household,
+        starts_at=timezone.make_aware(START + timedelta(hours=7)),
+        ends_at=timezone.now() + timedelta(days=2),
+    )
+    services.away_cancel(actor=home["daughter"], period=period)
+    services.readings_ingest(actor=home["feed"], rows=quiet_day())
+    alerts = services.detection_run(household_id=household.pk)
+    assert [a.kind for a in alerts if a.kind == "no_use"] == ["no_use"]
+
+
+def _alert(home: dict[str, Any], capture: Any) -> Any:
+    with capture(execute=True):
+        services.readings_ingest(actor=home["feed"], rows=quiet_day())
+        alerts = services.detection_run(household_id=home["household"].pk)
+    return next(a for a in alerts if a.kind == "no_use")
+
+
+def test_the_family_notification_carries_a_signed_link_for_that_contact(
+    home: dict[str, Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    alert = _alert(home, django_capture_on_commit_callbacks)
+    note = Notification.objects.get(
+        recipient=home["daughter"], dispatch__kind="wellbeing.alert_family"
+    )
+    contact = home["household"].contacts.get()
+    token = note.body.rsplit("/wellbeing/ack/", 1)[1].rstrip("/")
+    assert services.ack_token_read(token) == (alert, contact)
+
+
+def test_a_family_answer_from_the_signed_link_closes_the_alert_and_is_audited(
+    home: dict[str, Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    alert = _alert(home, django_capture_on_commit_callbacks)
+    contact = home["household"].contacts.get()
+    token = services.ack_token(alert=alert, contact=contact)
+    answered = services.alert_acknowledge_by_link(token=token, answer="fine")
+    assert (answered.status, answered.acknowledged_answer) == (AlertStatus.ACKNOWLEDGED, "fine")
+    assert answered.acknowledged_contact == contact and answered.acknowledged_by is None
+    event = AuditEvent.objects.get(action="wellbeing.alert.acknowledge")
+    assert contact.name in event.purpose and event.changes["answer"] == "fine"
+    with pytest.raises(Conflict):
+        services.alert_acknowledge_by_link(token=token, answer="fine")
+    services.alerts_escalate(now=timezone.now() + timedelta(hours=1))
+    assert not VisitTask.objects.filter(alert=alert).exists()
+
+
+def test_cannot_reach_them_makes_a_visit_task_at_once(
+    home: dict[str, Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    alert = _alert(home, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.alert_acknowledge(actor=home["daughter"], alert=alert, answer="unreachable")
+    task = VisitTask.objects.get(alert=alert)  # before the family deadline has passed
+    assert task.worker == home["worker"]
+    alert.refresh_from_db()
+    assert alert.status == AlertStatus.VISIT
+    assert Notification.objects.filter(
+        recipient=home["worker"], dispatch__kind="wellbeing.visit_task"
+    ).exists()
+
+
+def test_a_tampered_expired_or_foreign_link_is_refused(
+    home: dict[str, Any], django_capture_on_commit_callbacks: Any, settings: Any
+) -> None:
+    alert = _alert(home, django_capture_on_commit_callbacks)
+    contact = home["household"].contacts.get()
+    token = services.ack_token(alert=alert, contact=contact)
+    with pytest.raises(PermissionDenied):
+        services.alert_acknowledge_by_link(token=token[:-2] + "xx", answer="fine")
+    settings.CIVICHUB_WELLBEING = {"ack_link_hours": 0}
+    with pytest.raises(PermissionDenied):
+        services.alert_acknowledge_by_link(token=token, answer="fine")
+    settings.CIVICHUB_WELLBEING = {}
+    services.household_contacts_set(
+        actor=home["worker"], household=home["household"], contacts=[ContactSpec("新联系人", "1")]
+    )
+    with pytest.raises(PermissionDenied):  # the contact the link was made for is gone
+        services.alert_acknowledge_by_link(token=token, answer="fine")
+    alert.refresh_from_db()
+    assert alert.status == AlertStatus.FAMILY
+
+
+def test_the_dashboard_counts_households_by_state_within_the_callers_area(
+    home: dict[str, Any], make_user: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    worker = home["worker"]
+    away = services.household_enrol(
+        actor=worker,
+        resident=_resident(home),
+        worker=worker,
+        consent_by="worker",
+        consent_note="当面同意",
+        meters=[MeterSpec("gas", "G-10")],
+    )
+    now = timezone.now()
+    services.away_mark(
+        actor=worker, household=away, starts_at=now - timedelta(hours=1), ends_at=now + timedelta(1)
+    )
+    alert = _alert(home, django_capture_on_commit_callbacks)
+    board = selectors.dashboard(actor=worker)
+    states = {m.household_id: m.state for m in board.households}
+    assert states == {home["household"].pk: "alert", away.pk: "away"}
+    assert (board.counts["alert"], board.counts["away"], board.counts["ok"]) == (1, 1, 0)
+    assert [a.pk for a in board.open_alerts] == [alert.pk]
+    services.alerts_escalate(now=timezone.now() + timedelta(minutes=20))
+    assert selectors.dashboard(actor=worker).counts["visit"] == 1
+    event = AuditEvent.objects.filter(action="wellbeing.household.list").last()
+    assert event is not None and set(event.changes["shown"]) == {home["household"].pk, away.pk}
+    stranger = make_user("community_worker", home["city"].community_b1)
+    assert selectors.dashboard(actor=stranger).total == 0
+    with pytest.raises(PermissionDenied):
+        selectors.dashboard(actor=home["daughter"])
