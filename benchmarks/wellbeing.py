@@ -299,6 +299,7 @@ def nab_throughput(series: int = 100_000, steps: int = 200) -> None:
 # What each injected incident should raise (any of these kinds counts as caught).
 EXPECTED = {
     "no_use": ("no_use", "unusual_inactivity"),
+    "no_use_lamp": ("no_use", "unusual_inactivity"),
     "leak": ("continuous_flow", "high_water_use"),
     "stove": ("gas_long_flow",),
     "shifted": ("no_first_use", "unusual_inactivity"),
@@ -336,6 +337,8 @@ def plan_incidents(households: int, days: int, rng: np.random.Generator) -> list
         kind = kinds[int(rng.integers(len(kinds)))]
         low, high = DURATION_HOURS[kind]
         hours = float(rng.uniform(low, high))
+        if kind == "no_use" and rng.random() < 1 / 3:
+            kind = "no_use_lamp"  # a lamp or the television left on
         day = int(rng.integers(LEARNING_DAYS + 7, days - 9))
         if kind == "shifted":
             start = day * SLOTS_PER_DAY
@@ -403,7 +406,7 @@ def section_households(args: argparse.Namespace) -> None:
                 caught[incident.kind].append(delay)
             else:
                 missed[incident.kind] += 1
-            if incident.kind == "no_use":
+            if incident.kind in ("no_use", "no_use_lamp"):
                 within_rule[1] += 1
                 within_rule[0] += bool(hits) and delay <= 12.5
         learned = LEARNING_DAYS * SLOTS_PER_DAY

@@ -132,17 +132,24 @@ class Rules:
     gap_hours: float = 6.0
     stuck_zero_hours: float = 24.0
     water_use_m3: float = 0.001  # a slot with at least a litre of water is a use
+    wash_m3: float = 0.015  # more than a toilet flush: a wash or a shower, someone is up
     gas_use_m3: float = 0.005
     electricity_margin_kwh: float = 0.03  # above the learned standby by this much is activity
     learning_weeks: float = 3.0
     half_life_weeks: float = 4.0
     inactivity_probability: float = 1e-7
-    active_probability_cap: float = 0.95
+    active_probability_cap: float = 0.9
     night_start_hour: int = 0
     night_end_hour: int = 5
     night_rare_probability: float = 0.15
     night_min_hours: float = 1.5
     first_use_grace_hours: float = 2.5
+    # Learned leak and stove rules: water in every half hour for a spell this household's
+    # routine makes this improbable (and at least `flow_min_hours` long), gas flowing an hour
+    # longer than this household's longest cooking lately (and at least `gas_min_learned_hours`).
+    flow_probability: float = 1e-9
+    flow_min_hours: float = 3.0
+    gas_min_learned_hours: float = 1.5
     level_change_ratio: float = 2.5
     level_change_days: int = 3
 
@@ -206,6 +213,16 @@ class DetectorState:
     water_run: Int = field(init=False)  # consecutive half hours with water use
     gas_run: Int = field(init=False)
     since_water: Int = field(init=False)  # slots since the last water use
+    # Slots since the last sign of someone about: water, gas, or electricity switched (a change
+    # between half hours; a lamp or television left on is a steady level, not a sign).
+    since_stir: Int = field(init=False)
+    p_water: Float = field(init=False)  # (H, 168) learned probability of a water draw
+    flow_log_p: Float = field(init=False)  # log probability of the current run of water draws
+    gas_longest: Float = field(init=False)  # usual longest gas run of a day, decaying
+    gas_day_longest: Int = field(init=False)
+    last_observed: Bool = field(init=False)
+    active_before: Bool = field(init=False)  # activity two half hours ago
+    up_before: Bool = field(init=False)
     quiet_run: Int = field(init=False)
     quiet_log_p: Float = field(init=False)  # log probability of the current quiet spell
     night_run: Int = field(init=False)
@@ -244,6 +261,14 @@ class DetectorState:
         self.water_run = np.zeros(h, dtype=np.int64)
         self.gas_run = np.zeros(h, dtype=np.int64)
         self.since_water = np.zeros(h, dtype=np.int64)
+        self.since_stir = np.zeros(h, dtype=np.int64)
+        self.p_water = np.full((h, HOURS_PER_WEEK), 0.5)
+        self.flow_log_p = np.zeros(h)
+        self.gas_longest = np.zeros(h)
+        self.gas_day_longest = np.zeros(h, dtype=np.int64)
+        self.last_observed = np.zeros(h, dtype=bool)
+        self.active_before = np.zeros(h, dtype=bool)
+        self.up_before = np.zeros(h, dtype=bool)
         self.quiet_run = np.zeros(h, dtype=np.int64)
         self.quiet_log_p = np.zeros(h)
         self.night_run = np.zeros(h, dtype=np.int64)
@@ -345,6 +370,15 @@ class WellbeingDetector:
         x0 = np.where(present, x, 0.0)
         ring_at = slot % SLOTS_PER_DAY
         half_ago = (slot - SLOTS_PER_DAY // 2) % SLOTS_PER_DAY
+        previous = (slot - 1) % SLOTS_PER_DAY
+        elec_switch = (
+            present[:, ELECTRICITY]
+            & s.ring_present[:, previous, ELECTRICITY]
+            & (
+                np.abs(x0[:, ELECTRICITY] - s.ring[:, previous, ELECTRICITY])
+                > r.electricity_margin_kwh
+            )
+        )
         s.sum12 += x0 - s.ring[:, half_ago, :]
         s.count12 += present.astype(np.int64) - s.ring_present[:, half_ago, :]
         s.sum24 += x0 - s.ring[:, ring_at, :]
@@ -377,6 +411,17 @@ class WellbeingDetector:
         s.gas_run = np.where(gas_use, s.gas_run + 1, np.where(present[:, GAS], 0, s.gas_run))
         # Time away does not count towards a silence: the clock starts when the household is back.
         s.since_water = np.where(water_use | away, 0, s.since_water + 1)
+        s.since_stir = np.where(water_use | gas_use | elec_switch | away, 0, s.since_stir + 1)
+        # How improbable is this run of water draws for this household at these hours?
+        pw = np.clip(
+            s.p_water[:, hour_of_week], 1.0 - r.active_probability_cap, r.active_probability_cap
+        )
+        s.flow_log_p = np.where(
+            water_use,
+            s.flow_log_p + np.log(pw),
+            np.where(present[:, WATER], 0.0, s.flow_log_p),
+        )
+        s.gas_day_longest = np.maximum(s.gas_day_longest, s.gas_run)
 
         # Learned quiet spell: how improbable is this much quiet for this household, now?
         p = np.clip(
@@ -395,7 +440,11 @@ class WellbeingDetector:
         rare = s.p_active[:, hour::24].mean(axis=1) < r.night_rare_probability
         # At night a single flush is a toilet visit; lights, a kettle, the stove or water running
         # in two half hours together are someone up and about.
-        up_at_night = elec_use | gas_use | (water_use & (s.water_run >= 2))
+        # Where there is an electricity meter, being up shows on it (lights, a kettle, the
+        # television): a run of toilet flushes in the dark is not it.
+        up_at_night = (
+            elec_use | gas_use | (water_use & (s.water_run >= 2) & ~meters[:, ELECTRICITY])
+        )
         s.night_run = np.where(
             night & up_at_night & rare, s.night_run + 1, np.where(observed, 0, s.night_run)
         )
@@ -406,16 +455,27 @@ class WellbeingDetector:
             s.first_use_today[:] = -1
             s.away_today[:] = False
         s.away_today |= away
-        # Getting up is activity in two half hours running, with lights, appliances or the stove
-        # in one of them where there is an electricity meter: a toilet visit at night is water
-        # alone.
-        up = elec_use | gas_use | ~meters[:, ELECTRICITY]
-        getting_up = activity & s.last_active & (up | s.last_up) & (day_slot > 0)
-        s.first_use_today = np.where(
-            (s.first_use_today < 0) & getting_up, day_slot - 1, s.first_use_today
+        # Getting up is activity in two of three half hours running, with lights, appliances or
+        # the stove in one of them where there is an electricity meter (a toilet visit at night
+        # is water alone); the first use is the earliest of them. Two of three, not two in a
+        # row, so that a quiet half hour after the morning wash does not put the first use late.
+        up = elec_use | gas_use | ~meters[:, ELECTRICITY] | (x0[:, WATER] >= r.wash_m3)
+        this_up = up & activity
+        count = activity.astype(np.int64) + s.last_active + s.active_before
+        # A wash or a shower, or water drawn with the lights or an appliance on in the same half
+        # hour (the kettle), is getting up on its own: some go out straight after.
+        washing = water_use & (elec_use | gas_use | (x0[:, WATER] >= r.wash_m3))
+        getting_up = washing | (count >= 2) & (this_up | s.last_up | s.up_before)
+        earliest = np.where(
+            s.active_before, day_slot - 2, np.where(s.last_active, day_slot - 1, day_slot)
         )
+        s.first_use_today = np.where(
+            (s.first_use_today < 0) & getting_up, np.maximum(earliest, 0), s.first_use_today
+        )
+        s.active_before = s.last_active & (day_slot > 0)
+        s.up_before = s.last_up & (day_slot > 0)
         s.last_active = activity
-        s.last_up = up & activity
+        s.last_up = this_up
 
         # --- fixed rules ---
         water_metered = meters[:, WATER]
@@ -427,6 +487,9 @@ class WellbeingDetector:
             & (window_count[:, WATER] >= r.no_use_coverage * r.slots(min(r.no_use_hours, 24)))
             & (window_sum[:, WATER] < r.no_use_water_m3)
             & (s.since_water >= r.slots(r.no_use_hours))
+            # Every meter must agree: gas used or electricity switched in the window means
+            # someone was about, whatever the water meter says.
+            & (s.since_stir >= r.slots(r.no_use_hours))
             & ~away
         )
         self._fire(
@@ -461,7 +524,11 @@ class WellbeingDetector:
                 for i in rows
             ],
         )
-        flow = s.water_run >= r.slots(r.continuous_flow_hours)
+        flow = (s.water_run >= r.slots(r.continuous_flow_hours)) | (
+            learned
+            & (s.water_run >= r.slots(r.flow_min_hours))
+            & (s.flow_log_p < math.log(r.flow_probability) * s.sensitivity)
+        )
         self._fire(
             Kind.CONTINUOUS_FLOW,
             flow,
@@ -469,7 +536,12 @@ class WellbeingDetector:
             alerts,
             lambda rows: [{"hours": s.water_run[i] / SLOTS_PER_HOUR} for i in rows],
         )
-        gas_long = s.gas_run >= r.slots(r.gas_max_flow_hours)
+        gas_learned = np.maximum(
+            r.slots(r.gas_min_learned_hours), (s.gas_longest + SLOTS_PER_HOUR) * s.sensitivity
+        )
+        gas_long = (s.gas_run >= r.slots(r.gas_max_flow_hours)) | (
+            learned & (s.gas_run >= gas_learned)
+        )
         self._fire(
             Kind.GAS_LONG_FLOW,
             gas_long,
@@ -553,7 +625,10 @@ class WellbeingDetector:
             & (s.first_use_days >= 7)
             & (s.first_use_today < 0)
             & (day_slot > s.first_use_mean + spread)
+            # Readings for this half hour and the one before, so that a morning lost in transit
+            # is not taken for a late start.
             & observed
+            & s.last_observed
             & ~s.away_today
         )
         self._fire(
@@ -580,7 +655,14 @@ class WellbeingDetector:
             s.p_active[:, hour_of_week] + a * (activity - s.p_active[:, hour_of_week]),
             s.p_active[:, hour_of_week],
         )
+        learn_water = present[:, WATER] & ~away
+        s.p_water[:, hour_of_week] = np.where(
+            learn_water,
+            s.p_water[:, hour_of_week] + a * (water_use - s.p_water[:, hour_of_week]),
+            s.p_water[:, hour_of_week],
+        )
         s.p_seen[:, hour_of_week] = seen + learn
+        s.last_observed = observed
         s.learned_slots += learn
         s.day_min_elec = np.where(
             present[:, ELECTRICITY], np.minimum(s.day_min_elec, x0[:, ELECTRICITY]), s.day_min_elec
@@ -595,29 +677,40 @@ class WellbeingDetector:
 
     def _end_of_activity_day(self, away: Bool) -> None:
         s, ad = self.state, self.alpha_day
-        seen = (s.first_use_today >= 0) & ~away
+        # Until the standby is known, lights and appliances cannot be told from it, so a first
+        # use seen then is not learned.
+        known = ~np.isnan(s.standby) | ~s.meters[:, ELECTRICITY]
+        seen = (s.first_use_today >= 0) & ~away & known
         first = s.first_use_today.astype(np.float64)
         warm = s.first_use_days == 0
-        # Clipped, so that one unusual morning (a lie-in, a night up) moves the routine a little
+        # A plain mean over the first week, then exponential forgetting. Clipped once the
+        # routine is known, so that one unusual morning (a lie-in, a night up) moves it a little
         # and does not widen the band for weeks.
-        delta = np.clip(first - s.first_use_mean, -2.0 * SLOTS_PER_HOUR, 2.0 * SLOTS_PER_HOUR)
-        mean = np.where(warm, first, s.first_use_mean + ad * delta)
-        var = np.where(warm, 4.0, (1 - ad) * (s.first_use_var + ad * delta * delta))
+        a = np.maximum(ad, 1.0 / (s.first_use_days + 1))
+        raw = first - s.first_use_mean
+        clipped = np.clip(raw, -2.0 * SLOTS_PER_HOUR, 2.0 * SLOTS_PER_HOUR)
+        delta = np.where(s.first_use_days >= 7, clipped, raw)
+        mean = np.where(warm, first, s.first_use_mean + a * delta)
+        var = np.where(warm, 4.0, (1 - a) * (s.first_use_var + a * delta * delta))
         s.first_use_mean = np.where(seen, mean, s.first_use_mean)
         s.first_use_var = np.where(seen, var, s.first_use_var)
         s.first_use_days += seen
 
     def _end_of_day(self, slot: int, alerts: list[Alert], away: Bool) -> None:
         s, r, ad = self.state, self.rules, self.alpha_day
-        full = s.day_count == SLOTS_PER_DAY
+        # A day counts when nine in ten of its readings came; its total is scaled up for the
+        # rest (a reading or an hour lost in transit does not hide a change for a day).
+        full = s.day_count >= 0.9 * SLOTS_PER_DAY
         minimum = np.where(np.isfinite(s.day_min_elec), s.day_min_elec, np.nan)
-        has_min = full[:, ELECTRICITY] & ~np.isnan(minimum)
+        # A meter stuck at zero is a fault, not a lower standby.
+        has_min = full[:, ELECTRICITY] & ~np.isnan(minimum) & (minimum > 0)
         s.standby = np.where(
             has_min,
             np.where(np.isnan(s.standby), minimum, s.standby + ad * (minimum - s.standby)),
             s.standby,
         )
-        log_total = np.log(np.maximum(s.day_total, 1e-3))
+        total = s.day_total * SLOTS_PER_DAY / np.maximum(s.day_count, 1)
+        log_total = np.log(np.maximum(total, 1e-3))
         usual = s.usual_log_daily
         established = s.usual_days >= 14
         deviation = log_total - usual
@@ -640,7 +733,7 @@ class WellbeingDetector:
                     "utility": UTILITIES[u],
                     "ratio": math.exp(deviation[i, u]),
                     "days": int(abs(s.level_run[i, u])),
-                    "recent": s.day_total[i, u],
+                    "recent": total[i, u],
                     "unit": UNITS[u],
                     "usual": math.exp(usual[i, u]),
                 }
@@ -655,6 +748,15 @@ class WellbeingDetector:
             usual,
         )
         s.usual_days += learn
+        # Longest cooking of the day; a run that reached the fixed rule was an incident, not
+        # cooking, and is not learned.
+        cooked = np.where(
+            s.gas_day_longest < r.slots(r.gas_max_flow_hours), s.gas_day_longest, 0
+        ).astype(np.float64)
+        s.gas_longest = np.where(
+            ~away, np.maximum(cooked, s.gas_longest + ad * (cooked - s.gas_longest)), s.gas_longest
+        )
+        s.gas_day_longest[:] = 0
         s.day_total[:] = 0.0
         s.day_count[:] = 0
         s.day_min_elec[:] = np.inf

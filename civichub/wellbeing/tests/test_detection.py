@@ -98,16 +98,38 @@ def test_unmarked_absence_still_raises_no_use() -> None:
 
 
 def test_water_in_every_half_hour_for_a_day_is_continuous_flow() -> None:
-    _, alerts = incident_run("leak", 30)
-    first = kinds_for(alerts, 0, after=ONSET)
-    assert first[Kind.CONTINUOUS_FLOW] - ONSET <= 24 * SLOTS_PER_HOUR
+    """Before the routine is learned, the fixed rule: water in every half hour for 24 hours."""
+    start = 7 * DAY + 10 * SLOTS_PER_HOUR
+    _, alerts = incident_run("leak", 30, start=start)
+    first = kinds_for(alerts, 0, after=start)
+    # The run may have begun with ordinary draws just before the leak.
+    assert 22 * SLOTS_PER_HOUR <= first[Kind.CONTINUOUS_FLOW] - start < 24 * SLOTS_PER_HOUR
     assert Kind.CONTINUOUS_FLOW not in kinds_for(alerts, 1)
 
 
-def test_gas_flowing_for_hours_is_a_stove_left_on() -> None:
+def test_a_leak_running_through_hours_that_are_usually_dry_is_caught_sooner() -> None:
+    """Once the routine is learned, water in every half hour through the evening and the night
+    (when this household draws water rarely) is improbable long before 24 hours pass."""
+    _, alerts = incident_run("leak", 30)
+    first = kinds_for(alerts, 0, after=ONSET)
+    assert 3 * SLOTS_PER_HOUR <= first[Kind.CONTINUOUS_FLOW] - ONSET < 20 * SLOTS_PER_HOUR
+    assert all(Kind.CONTINUOUS_FLOW not in kinds_for(alerts, h) for h in (1, 2, 3))
+
+
+def test_gas_flowing_for_three_hours_is_a_stove_left_on_by_the_fixed_rule() -> None:
+    """Before the routine is learned only the deployment's rule (3 hours) speaks."""
+    start = 7 * DAY + 10 * SLOTS_PER_HOUR
+    _, alerts = incident_run("stove", 5, start=start)
+    first = kinds_for(alerts, 0, after=start)
+    assert first[Kind.GAS_LONG_FLOW] - start == 3 * SLOTS_PER_HOUR - 1
+
+
+def test_gas_flowing_an_hour_past_the_usual_cooking_is_a_stove_left_on() -> None:
+    """This household cooks for half an hour at a time, so a stove on for 1.5 hours is enough."""
     _, alerts = incident_run("stove", 5)
     first = kinds_for(alerts, 0, after=ONSET)
-    assert first[Kind.GAS_LONG_FLOW] - ONSET == 3 * SLOTS_PER_HOUR - 1
+    assert first[Kind.GAS_LONG_FLOW] - ONSET == 3 - 1
+    assert not [a for a in alerts if a.kind == Kind.GAS_LONG_FLOW and a.slot < ONSET]
 
 
 def test_getting_up_much_later_than_usual_is_no_first_use() -> None:
