@@ -8,7 +8,7 @@ the token passes when it holds that scope or a top-level scope that includes it 
 from __future__ import annotations
 
 from django.utils.functional import Promise
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 READ_SCOPES = (
     "read:accounts",
@@ -58,35 +58,35 @@ DEFAULT_SCOPES = "read"
 
 # What the consent page tells the resident each scope allows.
 DESCRIPTIONS: dict[str, Promise] = {
-    "read": _("读取您的账号信息、关注、动态和通知"),
-    "write": _("以您的名义发布、转发、点赞和关注"),
-    "follow": _("管理您的关注"),
-    "push": _("接收推送通知"),
-    "profile": _("只读取您的账号基本信息"),
-    "read:accounts": _("读取账号信息"),
-    "read:blocks": _("读取屏蔽列表"),
-    "read:bookmarks": _("读取书签"),
-    "read:favourites": _("读取点赞"),
-    "read:filters": _("读取过滤规则"),
-    "read:follows": _("读取关注"),
-    "read:lists": _("读取列表"),
-    "read:mutes": _("读取隐藏列表"),
-    "read:notifications": _("读取通知"),
-    "read:search": _("以您的名义搜索"),
-    "read:statuses": _("读取动态和时间线"),
-    "write:accounts": _("修改账号信息"),
-    "write:blocks": _("屏蔽账号"),
-    "write:bookmarks": _("添加书签"),
-    "write:conversations": _("管理私信会话"),
-    "write:favourites": _("点赞"),
-    "write:filters": _("设置过滤规则"),
-    "write:follows": _("关注和取消关注"),
-    "write:lists": _("管理列表"),
-    "write:media": _("上传媒体文件"),
-    "write:mutes": _("隐藏账号"),
-    "write:notifications": _("清除通知"),
-    "write:reports": _("举报"),
-    "write:statuses": _("发布、转发和回复"),
+    "read": pgettext_lazy("OAuth scope", "读取您的账号信息、关注、动态和通知"),
+    "write": pgettext_lazy("OAuth scope", "以您的名义发布、转发、点赞和关注"),
+    "follow": pgettext_lazy("OAuth scope", "管理您的关注"),
+    "push": pgettext_lazy("OAuth scope", "接收推送通知"),
+    "profile": pgettext_lazy("OAuth scope", "只读取您的账号基本信息"),
+    "read:accounts": pgettext_lazy("OAuth scope", "读取账号信息"),
+    "read:blocks": pgettext_lazy("OAuth scope", "读取屏蔽列表"),
+    "read:bookmarks": pgettext_lazy("OAuth scope", "读取书签"),
+    "read:favourites": pgettext_lazy("OAuth scope", "读取点赞"),
+    "read:filters": pgettext_lazy("OAuth scope", "读取过滤规则"),
+    "read:follows": pgettext_lazy("OAuth scope", "读取关注"),
+    "read:lists": pgettext_lazy("OAuth scope", "读取列表"),
+    "read:mutes": pgettext_lazy("OAuth scope", "读取隐藏列表"),
+    "read:notifications": pgettext_lazy("OAuth scope", "读取通知"),
+    "read:search": pgettext_lazy("OAuth scope", "以您的名义搜索"),
+    "read:statuses": pgettext_lazy("OAuth scope", "读取动态和时间线"),
+    "write:accounts": pgettext_lazy("OAuth scope", "修改账号信息"),
+    "write:blocks": pgettext_lazy("OAuth scope", "屏蔽账号"),
+    "write:bookmarks": pgettext_lazy("OAuth scope", "添加书签"),
+    "write:conversations": pgettext_lazy("OAuth scope", "管理私信会话"),
+    "write:favourites": pgettext_lazy("OAuth scope", "点赞"),
+    "write:filters": pgettext_lazy("OAuth scope", "设置过滤规则"),
+    "write:follows": pgettext_lazy("OAuth scope", "关注和取消关注"),
+    "write:lists": pgettext_lazy("OAuth scope", "管理列表"),
+    "write:media": pgettext_lazy("OAuth scope", "上传媒体文件"),
+    "write:mutes": pgettext_lazy("OAuth scope", "隐藏账号"),
+    "write:notifications": pgettext_lazy("OAuth scope", "清除通知"),
+    "write:reports": pgettext_lazy("OAuth scope", "举报"),
+    "write:statuses": pgettext_lazy("OAuth scope", "发布、转发和回复"),
 }
 
 
