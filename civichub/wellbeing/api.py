@@ -1,16 +1,26 @@
-"""Wellbeing's API at /api/wellbeing/: the JSON batch of meter readings a utility sends, and the
-visit actions a worker's phone calls. Thin: parse, call a service, shape the answer."""
+"""Wellbeing's API at /api/wellbeing/: the JSON batch of meter readings a utility sends;
+enrolment with consent, family contacts, meters, time away and withdrawal; the community
+dashboard; the family's answer to an alert (signed in, or with the signed link's token); and the
+visit actions a worker's phone calls. Thin: parse, call a selector or a service, shape the
+answer. Every read of a household's data is audited by the selector it calls; errors are RFC 7807
+problems."""
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import datetime
+from typing import Any, Literal
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from django.utils.translation import gettext as _
+from ninja import Field, Router, Schema, Status
 
+from civichub.core import selectors as core_selectors
+from civichub.core.errors import NotFound, ValidationFailed
 from civichub.core.models import User
 from civichub.wellbeing import selectors, services
-from civichub.wellbeing.models import VisitTask
+from civichub.wellbeing.models import Alert, AwayPeriod, Household, VisitTask
+
+ENROL_PURPOSE = "登记关爱服务"
 
 router = Router(tags=["wellbeing"])
 
@@ -94,5 +104,457 @@ def visit_outcome(request: HttpRequest, visit_id: int, payload: OutcomeIn) -> Vi
         outcome=payload.outcome,
         real=payload.real,
         note=payload.note,
+    )
+    return _visit(task)
+
+
+# --- households, consent, contacts, meters --------------------------------------------------
+
+
+class MeterIn(Schema):
+    utility: Literal["water", "electricity", "gas"]
+    meter_id: str = Field(min_length=1, max_length=64)
+    cumulative: bool = True
+
+
+class ContactIn(Schema):
+    name: str = Field(min_length=1, max_length=100)
+    phone: str = Field("", max_length=32)
+    username: str = Field(
+        "", max_length=150, description="The contact's account, if they have one."
+    )
+
+
+class EnrolIn(Schema):
+    resident_id: int
+    worker_id: int
+    consent_by: Literal["resident", "guardian", "worker"]
+    consent_method: Literal["signed_form", "in_person", "app"] | None = None
+    consent_at: datetime | None = None
+    consent_document: str = Field("", max_length=100)
+    guardian_name: str = Field("", max_length=100)
+    consent_note: str = Field("", max_length=300)
+    meters: list[MeterIn]
+    contacts: list[ContactIn] = Field(default_factory=list, description="In the order to call.")
+
+
+class MeterOut(Schema):
+    id: int
+    utility: str
+    meter_id: str
+    cumulative: bool
+    active: bool
+
+
+class ContactOut(Schema):
+    name: str
+    phone: str
+    username: str
+    order: int
+
+
+class AwayOut(Schema):
+    id: int
+    kind: str
+    starts_at: datetime
+    ends_at: datetime
+    reason: str
+    cancelled_at: datetime | None
+
+
+class HouseholdOut(Schema):
+    id: int
+    resident_id: int
+    resident_name: str
+    community_id: int
+    worker_id: int
+    consent_by: str
+    consent_method: str
+    consent_at: datetime
+    consent_document: str
+    guardian_name: str
+    consent_note: str
+    consent_withdrawn_at: datetime | None
+    meters: list[MeterOut]
+    contacts: list[ContactOut]
+    away: list[AwayOut]
+
+
+def _away(period: AwayPeriod) -> AwayOut:
+    return AwayOut(
+        id=period.pk,
+        kind=period.kind,
+        starts_at=period.starts_at,
+        ends_at=period.ends_at,
+        reason=period.reason,
+        cancelled_at=period.cancelled_at,
+    )
+
+
+def _household(home: Household) -> HouseholdOut:
+    return HouseholdOut(
+        id=home.pk,
+        resident_id=home.resident_id,
+        resident_name=home.resident.name,
+        community_id=home.community_id,
+        worker_id=home.worker_id,
+        consent_by=home.consent_by,
+        consent_method=home.consent_method,
+        consent_at=home.consent_at,
+        consent_document=home.consent_document,
+        guardian_name=home.guardian_name,
+        consent_note=home.consent_note,
+        consent_withdrawn_at=home.consent_withdrawn_at,
+        meters=[
+            MeterOut(
+                id=m.pk,
+                utility=m.utility,
+                meter_id=m.meter_id,
+                cumulative=m.cumulative,
+                active=m.active,
+            )
+            for m in home.meters.order_by("pk")
+        ],
+        contacts=[
+            ContactOut(
+                name=c.name,
+                phone=c.phone,
+                username=c.user.username if c.user else "",
+                order=c.order,
+            )
+            for c in home.contacts.select_related("user")
+        ],
+        away=[_away(p) for p in home.away.all()[:50]],
+    )
+
+
+def _contacts(rows: list[ContactIn]) -> list[services.ContactSpec]:
+    specs = []
+    for index, row in enumerate(rows):
+        account = None
+        if row.username:
+            account = User.objects.filter(username=row.username, is_active=True).first()
+            if account is None:
+                message = _("没有这个账号：%s") % row.username
+                raise ValidationFailed(message, errors={f"contacts.{index}.username": [message]})
+        specs.append(services.ContactSpec(name=row.name, phone=row.phone, user=account))
+    return specs
+
+
+@router.post("/households", response={201: HouseholdOut}, summary="Enrol a household")
+def household_enrol(request: HttpRequest, payload: EnrolIn) -> Status[HouseholdOut]:
+    user = _user(request)
+    resident = core_selectors.resident_get(
+        actor=user, pk=payload.resident_id, purpose=ENROL_PURPOSE
+    )
+    worker = User.objects.filter(pk=payload.worker_id, is_active=True).first()
+    if worker is None:
+        message = _("请选择负责的社区工作者。")
+        raise ValidationFailed(message, errors={"worker_id": [message]})
+    home = services.household_enrol(
+        actor=user,
+        resident=resident,
+        worker=worker,
+        consent_by=payload.consent_by,
+        consent_method=payload.consent_method or "",
+        consent_at=payload.consent_at,
+        consent_document=payload.consent_document,
+        guardian_name=payload.guardian_name,
+        consent_note=payload.consent_note,
+        meters=[services.MeterSpec(m.utility, m.meter_id, m.cumulative) for m in payload.meters],
+        contacts=_contacts(payload.contacts),
+    )
+    return Status(201, _household(home))
+
+
+class MarkerOut(Schema):
+    household_id: int
+    name: str
+    community: str
+    state: Literal["visit", "alert", "away", "ok", "withdrawn"]
+    latitude: float | None = Field(description="WGS-84")
+    longitude: float | None = Field(description="WGS-84")
+
+
+class DashboardOut(Schema):
+    total: int
+    counts: dict[str, int]
+    truncated: bool
+    households: list[MarkerOut]
+    open_alert_ids: list[int]
+    open_visit_ids: list[int]
+
+
+@router.get("/dashboard", response=DashboardOut, summary="Enrolled households by state (audited)")
+def dashboard(request: HttpRequest) -> DashboardOut:
+    data = selectors.dashboard(actor=_user(request))
+    return DashboardOut(
+        total=data.total,
+        counts=data.counts,
+        truncated=data.truncated,
+        households=[
+            MarkerOut(
+                household_id=m.household_id,
+                name=m.name,
+                community=m.community,
+                state=m.state,  # type: ignore[arg-type]
+                latitude=m.latitude,
+                longitude=m.longitude,
+            )
+            for m in data.households
+        ],
+        open_alert_ids=[a.pk for a in data.open_alerts],
+        open_visit_ids=[t.pk for t in data.open_visits],
+    )
+
+
+@router.get("/households/{household_id}", response=HouseholdOut, summary="A household (audited)")
+def household_get(request: HttpRequest, household_id: int) -> HouseholdOut:
+    return _household(selectors.household_detail(actor=_user(request), household_id=household_id))
+
+
+class ContactsIn(Schema):
+    contacts: list[ContactIn]
+
+
+@router.put(
+    "/households/{household_id}/contacts",
+    response=list[ContactOut],
+    summary="Replace the family contacts (in calling order)",
+)
+def contacts_set(request: HttpRequest, household_id: int, payload: ContactsIn) -> list[ContactOut]:
+    user = _user(request)
+    home = selectors.household_for_change(actor=user, household_id=household_id)
+    saved = services.household_contacts_set(
+        actor=user, household=home, contacts=_contacts(payload.contacts)
+    )
+    return [
+        ContactOut(
+            name=c.name, phone=c.phone, username=c.user.username if c.user else "", order=c.order
+        )
+        for c in saved
+    ]
+
+
+@router.post("/households/{household_id}/meters", response={201: MeterOut}, summary="Add a meter")
+def meter_add(request: HttpRequest, household_id: int, payload: MeterIn) -> Status[MeterOut]:
+    user = _user(request)
+    home = selectors.household_for_change(actor=user, household_id=household_id)
+    meter = services.meter_add(
+        actor=user,
+        household=home,
+        spec=services.MeterSpec(payload.utility, payload.meter_id, payload.cumulative),
+    )
+    return Status(
+        201,
+        MeterOut(
+            id=meter.pk,
+            utility=meter.utility,
+            meter_id=meter.meter_id,
+            cumulative=meter.cumulative,
+            active=meter.active,
+        ),
+    )
+
+
+@router.post(
+    "/households/{household_id}/meters/{meter_pk}/remove",
+    response=MeterOut,
+    summary="Stop using a meter",
+)
+def meter_remove(request: HttpRequest, household_id: int, meter_pk: int) -> MeterOut:
+    user = _user(request)
+    home = selectors.household_for_change(actor=user, household_id=household_id)
+    meter = home.meters.filter(pk=meter_pk).first()
+    if meter is None:
+        raise NotFound(_("没有这块表。"))
+    meter = services.meter_remove(actor=user, meter=meter)
+    return MeterOut(
+        id=meter.pk,
+        utility=meter.utility,
+        meter_id=meter.meter_id,
+        cumulative=meter.cumulative,
+        active=meter.active,
+    )
+
+
+class WithdrawIn(Schema):
+    reason: str = Field("", max_length=200)
+
+
+@router.post(
+    "/households/{household_id}/withdraw",
+    response=HouseholdOut,
+    summary="Withdraw consent: processing stops at once",
+)
+def withdraw(request: HttpRequest, household_id: int, payload: WithdrawIn) -> HouseholdOut:
+    user = _user(request)
+    home = selectors.household_for_change(actor=user, household_id=household_id)
+    services.consent_withdraw(actor=user, household=home, reason=payload.reason)
+    return _household(selectors.household_detail(actor=user, household_id=household_id))
+
+
+# --- time away ------------------------------------------------------------------------------
+
+
+class AwayIn(Schema):
+    kind: Literal["travel", "children", "hospital", "other"] = "other"
+    starts_at: datetime
+    ends_at: datetime
+    reason: str = Field("", max_length=100)
+
+
+@router.get(
+    "/households/{household_id}/away", response=list[AwayOut], summary="Time away (audited)"
+)
+def away_list(request: HttpRequest, household_id: int) -> list[AwayOut]:
+    home = selectors.household_detail(actor=_user(request), household_id=household_id)
+    return [_away(p) for p in home.away.all()[:200]]
+
+
+@router.post("/households/{household_id}/away", response={201: AwayOut}, summary="Mark time away")
+def away_mark(request: HttpRequest, household_id: int, payload: AwayIn) -> Status[AwayOut]:
+    user = _user(request)
+    home = selectors.household_for_change(actor=user, household_id=household_id)
+    period = services.away_mark(
+        actor=user,
+        household=home,
+        starts_at=payload.starts_at,
+        ends_at=payload.ends_at,
+        kind=payload.kind,
+        reason=payload.reason,
+    )
+    return Status(201, _away(period))
+
+
+@router.post("/away/{away_id}/end", response=AwayOut, summary="End time away early")
+def away_end(request: HttpRequest, away_id: int) -> AwayOut:
+    user = _user(request)
+    period = selectors.away_for_change(actor=user, away_id=away_id)
+    return _away(services.away_end(actor=user, period=period))
+
+
+@router.post("/away/{away_id}/cancel", response=AwayOut, summary="Cancel time away")
+def away_cancel(request: HttpRequest, away_id: int) -> AwayOut:
+    user = _user(request)
+    period = selectors.away_for_change(actor=user, away_id=away_id)
+    return _away(services.away_cancel(actor=user, period=period))
+
+
+# --- alerts and the family's answer ---------------------------------------------------------
+
+
+class AnswerIn(Schema):
+    answer: Literal["fine", "unreachable"]
+
+
+class AlertOut(Schema):
+    id: int
+    household_id: int
+    kind: str
+    severity: str
+    at: datetime
+    explanation: str
+    status: str
+    family_deadline: datetime
+    acknowledged_answer: str
+    visit_id: int | None
+
+
+def _alert(alert: Alert) -> AlertOut:
+    visit = VisitTask.objects.filter(alert=alert).values_list("pk", flat=True).first()
+    return AlertOut(
+        id=alert.pk,
+        household_id=alert.household_id,
+        kind=alert.kind,
+        severity=alert.severity,
+        at=alert.at,
+        explanation=alert.explanation,
+        status=alert.status,
+        family_deadline=alert.family_deadline,
+        acknowledged_answer=alert.acknowledged_answer,
+        visit_id=visit,
+    )
+
+
+@router.get("/alerts/{alert_id}", response=AlertOut, summary="An alert (audited)")
+def alert_get(request: HttpRequest, alert_id: int) -> AlertOut:
+    return _alert(selectors.alert_detail(actor=_user(request), alert_id=alert_id))
+
+
+@router.post(
+    "/alerts/{alert_id}/acknowledge",
+    response=AlertOut,
+    summary="Answer an alert: all fine, or cannot reach them (a visit task at once)",
+)
+def alert_acknowledge(request: HttpRequest, alert_id: int, payload: AnswerIn) -> AlertOut:
+    user = _user(request)
+    alert = selectors.alert_detail(actor=user, alert_id=alert_id)
+    return _alert(services.alert_acknowledge(actor=user, alert=alert, answer=payload.answer))
+
+
+@router.post(
+    "/acknowledge/{token}",
+    response=AlertOut,
+    auth=None,
+    summary="Answer an alert with the signed link's token (no account)",
+)
+def alert_acknowledge_by_link(request: HttpRequest, token: str, payload: AnswerIn) -> AlertOut:
+    selectors.alert_by_link(token=token)
+    return _alert(services.alert_acknowledge_by_link(token=token, answer=payload.answer))
+
+
+# --- visit tasks ----------------------------------------------------------------------------
+
+
+class VisitDetailOut(Schema):
+    id: int
+    status: str
+    outcome: str
+    alert_id: int
+    household_id: int
+    resident_name: str
+    address: str
+    due_at: datetime
+    explanation: str
+    evidence: dict[str, Any]
+    chart: dict[str, Any]
+
+
+@router.get("/visits", response=list[VisitOut], summary="Open visit tasks in your area")
+def visits_list(request: HttpRequest) -> list[VisitOut]:
+    return [_visit(t) for t in selectors.visits_list(actor=_user(request))]
+
+
+@router.get("/visits/{visit_id}", response=VisitDetailOut, summary="A visit task (audited)")
+def visit_get(request: HttpRequest, visit_id: int) -> VisitDetailOut:
+    task = _task(request, visit_id)
+    alert = task.alert
+    resident = alert.household.resident
+    return VisitDetailOut(
+        id=task.pk,
+        status=task.status,
+        outcome=task.outcome,
+        alert_id=alert.pk,
+        household_id=alert.household_id,
+        resident_name=resident.name,
+        address=resident.address,
+        due_at=task.due_at,
+        explanation=alert.explanation,
+        evidence=alert.evidence,
+        chart=alert.chart,
+    )
+
+
+class EscalateIn(Schema):
+    note: str = Field("", max_length=2000)
+
+
+@router.post(
+    "/visits/{visit_id}/escalate", response=VisitOut, summary="Hand a visit to the community head"
+)
+def visit_escalate(request: HttpRequest, visit_id: int, payload: EscalateIn) -> VisitOut:
+    task = services.visit_escalate(
+        actor=_user(request), task=_task(request, visit_id), note=payload.note
     )
     return _visit(task)

@@ -237,7 +237,7 @@ def enrol(request: HttpRequest) -> HttpResponse:
     # Without JavaScript the worker list cannot follow the chosen resident: it offers the
     # workers of every community shown, and the service checks the pair.
     communities = {r.community_id: r.community for r in [*candidates, *filter(None, [chosen])]}
-    workers = {w.pk: w for c in communities.values() for w in services.workers_for(c)}
+    offered = {w.pk: w for c in communities.values() for w in services.workers_for(c)}
     return render(
         request,
         "wellbeing/enrol.html",
@@ -246,7 +246,7 @@ def enrol(request: HttpRequest) -> HttpResponse:
             "query": query,
             "candidates": candidates,
             "chosen": chosen,
-            "workers": list(workers.values()),
+            "workers": list(offered.values()),
             "values": values,
             "errors": errors,
             "message": message,

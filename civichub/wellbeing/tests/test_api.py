@@ -3,7 +3,7 @@ visit actions; every response checked against the committed OpenAPI document."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,8 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from civichub.core import services as core
+from civichub.core.models import AuditEvent
 from civichub.wellbeing import services
 from civichub.wellbeing.models import Reading, VisitTask
 from civichub.wellbeing.tests.test_services import at, home, quiet_day  # noqa: F401
@@ -82,3 +84,146 @@ def test_csv_import_reports_bad_lines_and_keeps_the_rest(
     assert "accepted: 2" in out
     assert "duplicates: 1" in out
     assert "line 3:" in out
+
+
+def _enrol_body(home: dict[str, Any], resident_id: int, **extra: Any) -> dict[str, Any]:  # noqa: F811
+    return {
+        "resident_id": resident_id,
+        "worker_id": home["worker"].pk,
+        "consent_by": "worker",
+        "consent_method": "signed_form",
+        "consent_document": "TY-7",
+        "consent_note": "本人签字",
+        "meters": [{"utility": "water", "meter_id": "W-API", "cumulative": False}],
+        "contacts": [
+            {"name": "儿子", "phone": "13700000000"},
+            {"name": "女儿", "phone": "", "username": home["daughter"].username},
+        ],
+        **extra,
+    }
+
+
+def test_a_worker_enrols_a_household_and_reads_it_back(
+    home: dict[str, Any],  # noqa: F811
+    api_as: Any,
+) -> None:
+    resident = core.resident_create(actor=None, name="孙玉珍", community=home["city"].community_a1)
+    client = api_as(home["worker"])
+    created = client.post("/api/wellbeing/households", _enrol_body(home, resident.pk))
+    assert created.status_code == 201
+    body = created.json()
+    assert [c["name"] for c in body["contacts"]] == ["儿子", "女儿"]
+    assert body["contacts"][1]["username"] == home["daughter"].username
+    assert (body["consent_method"], body["consent_document"]) == ("signed_form", "TY-7")
+    again = client.get(f"/api/wellbeing/households/{body['id']}")
+    assert again.json()["meters"][0]["meter_id"] == "W-API"
+    assert AuditEvent.objects.filter(
+        action="wellbeing.household.view", object_id=str(body["id"])
+    ).exists()
+
+
+def test_enrolment_errors_are_problems_naming_the_fields(
+    home: dict[str, Any],  # noqa: F811
+    api_as: Any,
+) -> None:
+    resident = core.resident_create(actor=None, name="周大爷", community=home["city"].community_a1)
+    body = _enrol_body(home, resident.pk, consent_document="", meters=[])
+    response = api_as(home["worker"]).post("/api/wellbeing/households", body)
+    assert response.status_code == 422
+    assert response["Content-Type"].startswith("application/problem+json")
+    assert {"consent_document", "meters"} <= set(response.json()["errors"])
+
+
+def test_a_worker_of_another_community_cannot_read_the_household(
+    home: dict[str, Any],  # noqa: F811
+    api_as: Any,
+    make_user: Any,
+) -> None:
+    stranger = make_user("community_worker", home["city"].community_b1)
+    response = api_as(stranger).get(f"/api/wellbeing/households/{home['household'].pk}")
+    assert response.status_code == 403
+    assert response.json()["status"] == 403
+
+
+def test_the_family_marks_time_away_and_ends_it_early(
+    home: dict[str, Any],  # noqa: F811
+    api_as: Any,
+) -> None:
+    client = api_as(home["daughter"])
+    now = timezone.now()
+    household_id = home["household"].pk
+    marked = client.post(
+        f"/api/wellbeing/households/{household_id}/away",
+        {
+            "kind": "children",
+            "starts_at": (now - timedelta(hours=2)).isoformat(),
+            "ends_at": (now + timedelta(days=5)).isoformat(),
+            "reason": "去女儿家",
+        },
+    )
+    assert marked.status_code == 201
+    away_id = marked.json()["id"]
+    listed = client.get(f"/api/wellbeing/households/{household_id}/away").json()
+    assert [p["id"] for p in listed] == [away_id]
+    ended = client.post(f"/api/wellbeing/away/{away_id}/end").json()
+    assert datetime.fromisoformat(ended["ends_at"]) <= timezone.now()
+    assert client.post(f"/api/wellbeing/away/{away_id}/end").status_code == 409
+    assert client.post(f"/api/wellbeing/away/{away_id}/cancel").json()["cancelled_at"]
+
+
+def test_contacts_and_meters_are_kept_up_to_date(
+    home: dict[str, Any],  # noqa: F811
+    api_as: Any,
+) -> None:
+    client = api_as(home["worker"])
+    household_id = home["household"].pk
+    contacts = client.request(
+        "PUT",
+        f"/api/wellbeing/households/{household_id}/contacts",
+        {"contacts": [{"name": "外甥", "phone": "13600000000"}, {"name": "李明", "phone": "1"}]},
+    )
+    assert [c["order"] for c in contacts.json()] == [0, 1]
+    meter = client.post(
+        f"/api/wellbeing/households/{household_id}/meters",
+        {"utility": "gas", "meter_id": "G-API"},
+    ).json()
+    removed = client.post(f"/api/wellbeing/households/{household_id}/meters/{meter['id']}/remove")
+    assert removed.json()["active"] is False
+
+
+def test_a_family_contact_answers_from_the_signed_link_without_an_account(
+    home: dict[str, Any],  # noqa: F811
+    api_as: Any,
+) -> None:
+    services.readings_ingest(actor=home["feed"], rows=quiet_day())
+    alert = next(
+        a for a in services.detection_run(household_id=home["household"].pk) if a.kind == "no_use"
+    )
+    token = services.ack_token(alert=alert, contact=home["household"].contacts.get())
+    anonymous = api_as(None)
+    assert (
+        anonymous.post(f"/api/wellbeing/acknowledge/{token}x", {"answer": "fine"}).status_code
+        == 403
+    )
+    answered = anonymous.post(f"/api/wellbeing/acknowledge/{token}", {"answer": "unreachable"})
+    assert answered.status_code == 200
+    assert answered.json()["status"] == "visit" and answered.json()["visit_id"]
+    task = api_as(home["worker"]).get(f"/api/wellbeing/visits/{answered.json()['visit_id']}")
+    assert task.json()["chart"]["hours"] and task.json()["explanation"] == alert.explanation
+
+
+def test_the_dashboard_gives_counts_and_markers_and_a_task_can_be_escalated(
+    home: dict[str, Any],  # noqa: F811
+    api_as: Any,
+) -> None:
+    services.readings_ingest(actor=home["feed"], rows=quiet_day())
+    services.detection_run(household_id=home["household"].pk)
+    services.alerts_escalate(now=timezone.now() + timedelta(minutes=30))
+    client = api_as(home["worker"])
+    board = client.get("/api/wellbeing/dashboard").json()
+    assert board["counts"]["visit"] == 1 and board["households"][0]["state"] == "visit"
+    visit_id = board["open_visit_ids"][0]
+    assert [v["id"] for v in client.get("/api/wellbeing/visits").json()] == [visit_id]
+    escalated = client.post(f"/api/wellbeing/visits/{visit_id}/escalate", {"note": "需要两人"})
+    assert escalated.json()["status"] == "escalated"
+    assert api_as(home["daughter"]).get("/api/wellbeing/dashboard").status_code == 403
