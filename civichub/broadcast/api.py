@@ -11,7 +11,14 @@ from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from civichub.broadcast import selectors, services
-from civichub.broadcast.models import Block, BroadcastAccount, Comment, Post, PostImage
+from civichub.broadcast.models import (
+    AreaSubscription,
+    Block,
+    BroadcastAccount,
+    Comment,
+    Post,
+    PostImage,
+)
 from civichub.core.images import ImageUpload
 from civichub.core.models import User
 from civichub.core.permissions import require
@@ -574,3 +581,55 @@ def delivery_report(request: HttpRequest, post_id: int) -> DeliveryReportOut:
     post = selectors.post_get(post_id)
     require(_user(request), "broadcast.post.publish", post.account)
     return DeliveryReportOut(**selectors.delivery_report(post))
+
+
+class AreaSubscriptionOut(Schema):
+    area_id: int
+    name: str
+    name_en: str
+    kind: str
+    created_at: dt.datetime
+
+
+class AreaSubscriptionIn(Schema):
+    area_id: int
+
+
+def _subscription_out(subscription: AreaSubscription) -> AreaSubscriptionOut:
+    area = subscription.area
+    return AreaSubscriptionOut(
+        area_id=area.pk,
+        name=area.name,
+        name_en=area.name_en,
+        kind=area.kind,
+        created_at=subscription.created_at,
+    )
+
+
+@router.get(
+    "/area-subscriptions",
+    response=list[AreaSubscriptionOut],
+    summary="The areas whose alerts reach me besides where I live",
+)
+def area_subscriptions(request: HttpRequest) -> list[AreaSubscriptionOut]:
+    return [_subscription_out(s) for s in selectors.area_subscriptions(_user(request))]
+
+
+@router.post(
+    "/area-subscriptions",
+    response={201: AreaSubscriptionOut},
+    summary="Receive the alerts of an area (a district, subdistrict or community)",
+)
+def area_subscribe(
+    request: HttpRequest, payload: AreaSubscriptionIn
+) -> Status[AreaSubscriptionOut]:
+    subscription = services.area_subscribe(actor=_user(request), area_id=payload.area_id)
+    return Status(201, _subscription_out(subscription))
+
+
+@router.delete(
+    "/area-subscriptions/{area_id}", response={204: None}, summary="Stop an area subscription"
+)
+def area_unsubscribe(request: HttpRequest, area_id: int) -> Status[None]:
+    services.area_unsubscribe(actor=_user(request), area_id=area_id)
+    return Status(204, None)

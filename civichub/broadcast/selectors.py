@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from civichub.broadcast.models import (
     AlertPush,
+    AreaSubscription,
     Block,
     BroadcastAccount,
     Comment,
@@ -29,7 +30,7 @@ from civichub.broadcast.models import (
     PostState,
 )
 from civichub.core.errors import NotFound, ValidationFailed
-from civichub.core.models import User
+from civichub.core.models import Organisation, OrganisationKind, User
 from civichub.core.permissions import allowed, require
 
 PAGE_SIZE = 20
@@ -291,3 +292,26 @@ def media_attachments(post: Post, absolute: Callable[[str], str]) -> list[dict[s
             }
         )
     return attachments
+
+
+# Area subscriptions ----------------------------------------------------------------------
+
+
+def area_subscriptions(user: User) -> list[AreaSubscription]:
+    return list(
+        AreaSubscription.objects.filter(user=user).select_related("area").order_by("area__path")
+    )
+
+
+def subscribable_areas() -> list[Organisation]:
+    """Districts, subdistricts and communities in tree order (the city itself is left out:
+    its alerts reach everyone who lives in it)."""
+    return list(
+        Organisation.objects.filter(
+            kind__in=[
+                OrganisationKind.DISTRICT,
+                OrganisationKind.SUBDISTRICT,
+                OrganisationKind.COMMUNITY,
+            ]
+        ).order_by("path")
+    )

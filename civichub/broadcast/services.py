@@ -27,6 +27,7 @@ from civichub.broadcast.models import (
     POST_MAX_CHARS,
     POST_MAX_IMAGES,
     AlertPush,
+    AreaSubscription,
     Block,
     BroadcastAccount,
     CapCategory,
@@ -769,15 +770,82 @@ def keyword_filter_remove(*, actor: User | None, account: BroadcastAccount, filt
 # Alerts ----------------------------------------------------------------------------------
 
 
+def _overlapping_areas(areas: Iterable[Organisation]) -> Any:
+    """Areas that overlap the given ones: everything inside them, and the areas they lie in
+    (a subscriber to a district hears of an alert for one of its communities, and the other
+    way round)."""
+    inside = Q(pk__in=[])
+    around: set[int] = set()
+    for area in areas:
+        inside |= Q(path__startswith=area.path)
+        around.update(int(pk) for pk in area.path.strip("/").split("/") if pk)
+    return Organisation.objects.filter(inside | Q(pk__in=sorted(around)))
+
+
 def alert_recipients(post: Post) -> Any:
-    """Signed-up residents whose community lies within one of the alert's target areas."""
+    """The users an alert reaches, as a queryset of users the outbox can stream from: active
+    residents whose community lies within one of the alert's target areas, and users who
+    subscribed to an area overlapping them. A resident who is both is one row."""
+    areas = list(post.target_areas.all())
     in_areas = Q(pk__in=[])
-    for area in post.target_areas.all():
+    for area in areas:
         in_areas |= Q(path__startswith=area.path)
-    return User.objects.filter(
-        is_active=True,
-        resident__community__in=Organisation.objects.filter(in_areas).values("pk"),
+    residents = Q(resident__community__in=Organisation.objects.filter(in_areas).values("pk"))
+    subscribers = AreaSubscription.objects.filter(
+        area__in=_overlapping_areas(areas).values("pk")
+    ).values("user_id")
+    if not areas or not subscribers.exists():
+        # Without subscribers the plain join keeps the million-resident plan the outbox's
+        # set-based send is tuned for.
+        return User.objects.filter(residents, is_active=True)
+    return User.objects.filter(residents | Q(pk__in=subscribers), is_active=True)
+
+
+# Area subscriptions -----------------------------------------------------------------------
+
+AREA_SUBSCRIPTIONS_MAX = 20
+
+
+@transaction.atomic
+def area_subscribe(*, actor: User | None, area_id: int) -> AreaSubscription:
+    """A resident asks for the alerts of an area (where their parents live, where they work).
+    Subscribing twice keeps the first subscription."""
+    user = _signed_in(actor)
+    area = Organisation.objects.filter(pk=area_id).first()
+    if area is None or not area.is_area:
+        raise _invalid("area_id", _("未知的区域：%(id)s。") % {"id": area_id})
+    existing = AreaSubscription.objects.filter(user=user, area=area).first()
+    if existing is not None:
+        return existing
+    if AreaSubscription.objects.filter(user=user).count() >= AREA_SUBSCRIPTIONS_MAX:
+        raise _invalid(
+            "area_id",
+            _("最多订阅 %(n)d 个区域，请先取消一些。") % {"n": AREA_SUBSCRIPTIONS_MAX},
+        )
+    subscription = AreaSubscription.objects.create(user=user, area=area)
+    audit_record(
+        actor=user,
+        action="broadcast.area.subscribe",
+        obj=subscription,
+        organisation=area,
+        changes={"area": area.pk},
     )
+    return subscription
+
+
+@transaction.atomic
+def area_unsubscribe(*, actor: User | None, area_id: int) -> bool:
+    user = _signed_in(actor)
+    deleted, _rows = AreaSubscription.objects.filter(user=user, area_id=area_id).delete()
+    if deleted:
+        audit_record(
+            actor=user,
+            action="broadcast.area.unsubscribe",
+            object_type="broadcast.areasubscription",
+            object_id=f"{user.pk}:{area_id}",
+            changes={"area": area_id},
+        )
+    return bool(deleted)
 
 
 def alert_push(*, post_id: int) -> AlertPush:

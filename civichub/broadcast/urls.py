@@ -5,6 +5,7 @@ from civichub.broadcast import streaming, views
 app_name = "broadcast"
 urlpatterns = [
     path("", views.home, name="home"),
+    path("areas/", views.areas, name="areas"),
     path("stream/", streaming.page_stream, name="stream"),
     path("mastodon/", include("civichub.broadcast.mastodon.urls")),
     path("category/<slug:category>/feed.atom", views.category_feed, name="category_feed"),

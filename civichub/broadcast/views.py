@@ -451,3 +451,37 @@ def avatar_set(request: HttpRequest, handle: str) -> HttpResponse:
     except ValidationFailed as exc:
         messages.error(request, exc.message)
     return HttpResponseRedirect(reverse("broadcast:account", args=[handle]))
+
+
+@login_required
+@domain_errors_as_http
+def areas(request: HttpRequest) -> HttpResponse:
+    """A resident's area subscriptions: alerts for these areas reach them as well as alerts
+    for where they live."""
+    user = _user(request)
+    status = 200
+    if request.method == "POST":
+        area_id = _int(request.POST.get("area_id"))
+        try:
+            if request.POST.get("action") == "unsubscribe":
+                services.area_unsubscribe(actor=user, area_id=area_id)
+                messages.success(request, _("已取消订阅。"))
+            else:
+                services.area_subscribe(actor=user, area_id=area_id)
+                messages.success(request, _("已订阅该区域的预警。"))
+            return HttpResponseRedirect(reverse("broadcast:areas"))
+        except ValidationFailed as exc:
+            messages.error(request, exc.message)
+            status = 422
+    assert user is not None
+    subscribed = selectors.area_subscriptions(user)
+    taken = {s.area_id for s in subscribed}
+    return render(
+        request,
+        "broadcast/areas.html",
+        {
+            "subscriptions": subscribed,
+            "choices": [a for a in selectors.subscribable_areas() if a.pk not in taken],
+        },
+        status=status,
+    )
