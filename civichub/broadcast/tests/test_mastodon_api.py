@@ -1,0 +1,232 @@
+"""The Mastodon client API's reads, undo calls, scopes and errors, driven by Mastodon.py against a
+live test server: public and account timelines with Link paging, a status and its context,
+unreblog and unfavourite, retraction; each endpoint's scope (403), bad tokens (401), unknown
+records (404) and oversized posts (422), all as Mastodon's `{"error": ...}`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import requests
+from mastodon import Mastodon
+from mastodon.errors import (
+    MastodonAPIError,
+    MastodonNotFoundError,
+    MastodonUnauthorizedError,
+)
+
+from civichub.broadcast import services
+from civichub.broadcast.models import Post, PostState
+from civichub.broadcast.tests.conftest import Broadcast
+
+PASSWORD = "correct horse battery 9"
+OUTSIDE = "This action is outside the authorized scopes"
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def signed_in(base: str, username: str, scopes: list[str]) -> Mastodon:
+    client_id, client_secret = Mastodon.create_app(
+        "civichub tests", api_base_url=base, scopes=scopes
+    )
+    client = Mastodon(client_id=client_id, client_secret=client_secret, api_base_url=base)
+    client.log_in(username=username, password=PASSWORD, scopes=scopes, allow_http=True)
+    return client
+
+
+def status_of(error: MastodonAPIError) -> tuple[int, str]:
+    """Mastodon.py's error arguments: (message, HTTP status, reason, the server's "error")."""
+    return error.args[1], error.args[3]
+
+
+def publish(bc: Broadcast, count: int, account: Any = None) -> list[Post]:
+    return [
+        services.post_publish(
+            actor=bc.health_publisher if account is bc.health else bc.police_publisher,
+            account=account or bc.police,
+            text=f"第{i}条",
+            category="traffic",
+        )
+        for i in range(count)
+    ]
+
+
+def test_the_public_timeline_pages_through_every_account_without_a_token(
+    live_server: Any, bc: Broadcast
+) -> None:
+    police = publish(bc, 3)
+    health = publish(bc, 2, bc.health)
+    services.post_retract(actor=bc.police_publisher, post_id=police[0].pk)
+    anonymous = Mastodon(api_base_url=live_server.url)
+
+    first = anonymous.timeline_public(limit=2)
+    assert [s.id for s in first] == [str(health[1].pk), str(health[0].pk)]
+    second = anonymous.fetch_next(first)
+    assert [s.id for s in second] == [str(police[2].pk), str(police[1].pk)]
+    assert anonymous.fetch_next(second) is None  # the retracted post is not there
+    newer = anonymous.timeline_public(min_id=police[2].pk, limit=1)
+    assert [s.id for s in newer] == [str(health[0].pk)]
+    since = anonymous.timeline_public(since_id=police[2].pk)
+    assert [s.id for s in since] == [str(health[1].pk), str(health[0].pk)]
+
+    assert len(anonymous.timeline_local()) == 4
+    assert anonymous.timeline_public(remote=True) == []
+    assert anonymous.timeline_public(only_media=True) == []  # no post has an image
+
+    # Link headers keep the other parameters.
+    response = requests.get(
+        f"{live_server.url}/api/v1/timelines/public/?local=true&limit=1", timeout=10
+    )
+    assert response.status_code == 200
+    assert f"local=true&limit=1&max_id={health[1].pk}" in response.headers["Link"]
+
+
+def test_an_accounts_statuses_page_with_links(live_server: Any, bc: Broadcast) -> None:
+    posts = publish(bc, 3)
+    publish(bc, 1, bc.health)
+    reader = signed_in(live_server.url, bc.resident_a.username, ["read"])
+    first = reader.account_statuses(f"a{bc.police.pk}", limit=2)
+    assert [s.id for s in first] == [str(posts[2].pk), str(posts[1].pk)]
+    assert [s.id for s in reader.fetch_next(first)] == [str(posts[0].pk)]
+    assert reader.account(f"a{bc.police.pk}").statuses_count == 3
+    me = reader.account_verify_credentials()
+    assert reader.account_statuses(me.id) == []
+
+
+def test_unreblog_and_unfavourite_undo_and_count_once(live_server: Any, bc: Broadcast) -> None:
+    (post,) = publish(bc, 1)
+    resident = signed_in(live_server.url, bc.resident_a.username, ["read", "write"])
+    resident.status_reblog(post.pk)
+    resident.status_favourite(post.pk)
+    seen = resident.status(post.pk)
+    assert (seen.reblogged, seen.favourited) == (True, True)
+    assert (seen.reblogs_count, seen.favourites_count) == (1, 1)
+
+    undone = resident.status_unreblog(post.pk)
+    assert not undone.reblogged and undone.reblogs_count == 0
+    assert resident.status_unreblog(post.pk).reblogs_count == 0  # twice changes nothing
+    unfavourited = resident.status_unfavourite(post.pk)
+    assert not unfavourited.favourited and unfavourited.favourites_count == 0
+    post.refresh_from_db()
+    assert (post.reposts_count, post.favourites_count) == (0, 0)
+
+
+def test_a_status_and_its_thread_of_replies(live_server: Any, bc: Broadcast) -> None:
+    (post,) = publish(bc, 1)
+    a = signed_in(live_server.url, bc.resident_a.username, ["read", "write"])
+    b = signed_in(live_server.url, bc.resident_b.username, ["read", "write"])
+    question = a.status_reply(a.status(post.pk), "几点恢复？")
+    answer = b.status_reply(question, "听说三点")
+    assert answer.in_reply_to_id == question.id
+    assert b.status(answer.id).content.endswith("听说三点</p>")
+
+    around_post = a.status_context(post.pk)
+    assert around_post.ancestors == []
+    assert [s.id for s in around_post.descendants] == [question.id, answer.id]
+    around_question = a.status_context(question.id)
+    assert [s.id for s in around_question.ancestors] == [str(post.pk)]
+    assert [s.id for s in around_question.descendants] == [answer.id]
+    around_answer = a.status_context(answer.id)
+    assert [s.id for s in around_answer.ancestors] == [str(post.pk), question.id]
+
+
+def test_a_publisher_retracts_a_status_and_it_is_gone(live_server: Any, bc: Broadcast) -> None:
+    publisher = signed_in(live_server.url, bc.police_publisher.username, ["read", "write"])
+    posted = publisher.status_post("临时封路")
+    publisher.status_delete(posted.id)
+    assert Post.objects.get(pk=int(posted.id)).state == PostState.RETRACTED
+    with pytest.raises(MastodonNotFoundError):
+        publisher.status(posted.id)
+
+
+def test_each_endpoint_needs_its_scope(live_server: Any, bc: Broadcast) -> None:
+    (post,) = publish(bc, 1)
+    police = f"a{bc.police.pk}"
+    reader = signed_in(live_server.url, bc.resident_a.username, ["read:statuses"])
+    assert reader.timeline_home() == []
+    assert reader.status(post.pk).id == str(post.pk)
+    with pytest.raises(MastodonAPIError) as refused:
+        reader.notifications()  # read:notifications
+    # Mastodon.py drops the message of an error from a list endpoint; the body has it.
+    assert status_of(refused.value)[0] == 403
+    headers = {"Authorization": f"Bearer {reader.access_token}"}
+    response = requests.get(f"{live_server.url}/api/v1/notifications", headers=headers, timeout=10)
+    assert (response.status_code, response.json()) == (403, {"error": OUTSIDE})
+    for call in (
+        lambda: reader.account_verify_credentials(),  # read:accounts
+        lambda: reader.status_favourite(post.pk),  # write:favourites
+        lambda: reader.status_reblog(post.pk),  # write:statuses
+        lambda: reader.account_follow(police),  # write:follows
+    ):
+        with pytest.raises(MastodonAPIError) as refused:
+            call()
+        assert status_of(refused.value) == (403, OUTSIDE)
+
+    liker = signed_in(live_server.url, bc.resident_a.username, ["write:favourites", "follow"])
+    assert liker.status_favourite(post.pk).favourited
+    assert liker.account_follow(police).following  # the legacy follow scope covers it
+    with pytest.raises(MastodonAPIError) as refused:
+        liker.status_reblog(post.pk)
+    assert status_of(refused.value) == (403, OUTSIDE)
+    with pytest.raises(MastodonAPIError) as refused:
+        liker.account(police)  # a public read, but a token sent must hold the scope
+    assert status_of(refused.value) == (403, OUTSIDE)
+
+    # Posting needs write:statuses and the publisher role.
+    reading_publisher = signed_in(live_server.url, bc.police_publisher.username, ["read"])
+    with pytest.raises(MastodonAPIError) as refused:
+        reading_publisher.status_post("不该发出")
+    assert status_of(refused.value) == (403, OUTSIDE)
+    resident = signed_in(live_server.url, bc.resident_a.username, ["write:statuses"])
+    with pytest.raises(MastodonAPIError) as refused:
+        resident.status_post("居民不能发布")
+    assert status_of(refused.value)[0] == 403
+    assert Post.objects.count() == 1
+
+
+def test_errors_are_mastodons_with_the_right_status(live_server: Any, bc: Broadcast) -> None:
+    publisher = signed_in(live_server.url, bc.police_publisher.username, ["read", "write"])
+    with pytest.raises(MastodonAPIError) as too_long:
+        publisher.status_post("长" * 501)
+    assert status_of(too_long.value)[0] == 422
+    assert status_of(too_long.value)[1].startswith("Validation failed: ")
+    assert Post.objects.count() == 0
+
+    with pytest.raises(MastodonNotFoundError):
+        publisher.status(999999)
+    with pytest.raises(MastodonNotFoundError):
+        publisher.account("a999999")
+
+    forged = Mastodon(access_token="not-a-token", api_base_url=live_server.url)
+    with pytest.raises(MastodonUnauthorizedError, match="The access token is invalid"):
+        forged.account_verify_credentials()
+    with pytest.raises(MastodonUnauthorizedError):
+        forged.timeline_home()
+    with pytest.raises(MastodonUnauthorizedError):
+        forged.timeline_public()  # a public read, but a bad token is refused
+    anonymous = Mastodon(api_base_url=live_server.url)
+    with pytest.raises(MastodonUnauthorizedError):
+        anonymous.timeline_home()
+
+    unknown = requests.get(f"{live_server.url}/api/v1/no/such/thing", timeout=10)
+    assert (unknown.status_code, unknown.json()) == (404, {"error": "Record not found"})
+    wrong_method = requests.get(f"{live_server.url}/api/v1/statuses", timeout=10)
+    assert wrong_method.status_code == 405 and "error" in wrong_method.json()
+
+
+def test_the_api_answers_at_the_root_with_and_without_a_trailing_slash(
+    live_server: Any, bc: Broadcast
+) -> None:
+    for path in ("/api/v1/instance", "/api/v1/instance/", "/api/v2/instance/"):
+        body = requests.get(f"{live_server.url}{path}", timeout=10).json()
+        assert body["version"].startswith("4.3.0 ")
+    instance = requests.get(f"{live_server.url}/api/v2/instance", timeout=10).json()
+    assert instance["configuration"]["urls"]["streaming"] == live_server.url
+    metadata = requests.get(
+        f"{live_server.url}/.well-known/oauth-authorization-server", timeout=10
+    ).json()
+    assert metadata["token_endpoint"] == f"{live_server.url}/oauth/token"
+    assert "authorization_code" in metadata["grant_types_supported"]
+    (post,) = publish(bc, 1)
+    slashed = requests.get(f"{live_server.url}/api/v1/statuses/{post.pk}/context/", timeout=10)
+    assert slashed.json() == {"ancestors": [], "descendants": []}
