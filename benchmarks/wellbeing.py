@@ -22,9 +22,11 @@ Prints `name: value` lines on stdout (progress goes to stderr).
   any incident, after the three learning weeks).
 - `throughput`: readings per second on one core through detection alone (BLAS pinned to one
   thread), on simulated households in batches of one day.
-- `ingest`: readings per second through the ingestion service (row by row, idempotent, with
-  per-row checks) and through ingestion plus detection, on SQLite and on PostgreSQL (a benchmark
-  database created and dropped on the server given by `--postgres`), 20 households x 3 days.
+- `ingest`: readings per second through the ingestion service (set-based: per-row checks, one
+  bulk insert per batch of 5,000, idempotent), through ingestion plus detection, and for the
+  same rows sent again (all duplicates), on SQLite and on PostgreSQL (a scratch database
+  created and dropped on the server given by `--postgres`); `--ingest-households` (200) x
+  `--ingest-days` (7) of half-hourly water and electricity readings.
 
 The NAB sections read the corpus in place from `$CIVICHUB_SHARED_DATA/nab/` or else
 `shared/data/nab/` beside the repository, and skip with a message when it is absent.
@@ -52,7 +54,7 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -142,6 +144,13 @@ def file_geometry(timestamps: list[str], windows: list[list[str]]) -> ScoredFile
 def probation_rows(n: int) -> int:
     """NAB's probationary period: the first 15 % of a file's rows, at most 750."""
     return min(int(math.floor(0.15 * n)), 750)
+
+
+def steps_per_day(timestamps: list[str]) -> int:
+    from datetime import datetime
+
+    interval = datetime.fromisoformat(timestamps[1]) - datetime.fromisoformat(timestamps[0])
+    return max(1, round(86400 / interval.total_seconds()))
 
 
 def _stamp(label: str) -> str:
@@ -264,8 +273,11 @@ def section_nab(args: argparse.Namespace) -> None:
     # NAB hands every detector its file's probationary length (nab/detectors/base.py); the
     # detector learns for that long, as NAB's own detectors do.
     learning = [probation_rows(len(v)) for v in corpus.values]
+    # Rows per day from the interval between a file's first two timestamps (known by its second
+    # row), as a meter's reading interval is known in production.
+    period = [steps_per_day(t) for t in corpus.timestamps]
     started = time.perf_counter()
-    scores = StreamingDetector.score_series(corpus.values, learning=learning)
+    scores = StreamingDetector.score_series(corpus.values, learning=learning, period=period)
     elapsed = time.perf_counter() - started
     points = sum(len(v) for v in corpus.values)
     for profile in PROFILES:
@@ -282,7 +294,7 @@ def nab_throughput(series: int = 100_000, steps: int = 200) -> None:
     from civichub.wellbeing.streaming import StreamingDetector
 
     rng = np.random.default_rng(7)
-    detector = StreamingDetector(series, learning=10)
+    detector = StreamingDetector(series, learning=10, period=96)
     value = np.zeros(series)
     for _ in range(20):
         value += rng.normal(size=series)
@@ -473,11 +485,14 @@ BENCH_DATABASE = "civichub_bench_wellbeing"
 
 
 def section_ingest(args: argparse.Namespace) -> None:
-    """Ingest + detection through the services, on SQLite and on PostgreSQL, each in a child
-    process with its own data directory (Django reads its database once, at start-up)."""
+    """Ingest, and ingest + detection, through the services on SQLite and on PostgreSQL, each in
+    a child process with its own data directory (Django reads its database once, at start-up)
+    and a scratch database."""
     import shutil
     import subprocess
     import tempfile
+
+    from benchmarks.common import postgres_database
 
     for database in ("sqlite", "postgres"):
         data_dir = Path(tempfile.mkdtemp(prefix=f"wellbeing-bench-{database}-"))
@@ -492,31 +507,31 @@ def section_ingest(args: argparse.Namespace) -> None:
             with contextlib.ExitStack() as stack:
                 if database == "postgres":
                     try:
-                        env["DATABASE_URL"] = stack.enter_context(_postgres(args.postgres))
+                        env["DATABASE_URL"] = stack.enter_context(
+                            postgres_database(args.postgres, BENCH_DATABASE)
+                        )
                     except Exception as exc:
                         emit("ingest_postgres", f"skipped ({type(exc).__name__}: {exc})")
                         continue
-                command = [sys.executable, __file__, "--measure-ingest", database]
+                command = [
+                    sys.executable,
+                    __file__,
+                    "--measure-ingest",
+                    database,
+                    "--ingest-households",
+                    str(args.ingest_households),
+                    "--ingest-days",
+                    str(args.ingest_days),
+                ]
                 subprocess.run(command, env=env, check=False)
         finally:
             shutil.rmtree(data_dir, ignore_errors=True)
 
 
-@contextlib.contextmanager
-def _postgres(server_url: str) -> Iterator[str]:
-    import psycopg
-
-    with psycopg.connect(f"{server_url}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DATABASE}")
-    try:
-        yield f"{server_url}/{BENCH_DATABASE}"
-    finally:
-        with psycopg.connect(f"{server_url}/postgres", autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
-
-
-def measure_ingest(database: str) -> None:
+def measure_ingest(database: str, households: int, days: int) -> None:
+    """Households with an interval water meter and a register electricity meter read every half
+    hour, sent in batches of 5,000 rows as a utility's feed would; then the same rows again
+    (every one a duplicate: the idempotent path); then detection for every household."""
     import django
 
     django.setup()
@@ -526,19 +541,23 @@ def measure_ingest(database: str) -> None:
     from django.db import connection
     from django.utils import timezone
 
+    from benchmarks.common import load_average
     from civichub.core import services as core
     from civichub.core.testing import build_city, staff_user
     from civichub.wellbeing import services
     from civichub.wellbeing.services import MeterSpec
 
     call_command("migrate", interactive=False, verbosity=0)
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
             cursor.execute("SHOW server_version")
-            emit(f"ingest_{database}_server_version", cursor.fetchone()[0])
+            emit(f"ingest_{database}_database", f"PostgreSQL {cursor.fetchone()[0]}")
+        else:
+            cursor.execute("SELECT sqlite_version()")
+            emit(f"ingest_{database}_database", f"SQLite {cursor.fetchone()[0]} (WAL)")
+    emit(f"ingest_{database}_load_average_start", load_average())
     city = build_city()
     worker = staff_user("community_worker", city.community_a1)
-    households, days = 20, 3
     for h in range(households):
         resident = core.resident_create(actor=None, name=f"住户{h}", community=city.community_a1)
         services.household_enrol(
@@ -553,24 +572,42 @@ def measure_ingest(database: str) -> None:
         )
     rng = np.random.default_rng(5)
     start = timezone.make_aware(datetime(2026, 3, 2, 0, 30))  # noqa: DTZ001
+    stamps = [(start + timedelta(minutes=30 * step)).isoformat() for step in range(days * 48)]
+    registers = 1000.0 + np.cumsum(rng.uniform(0.03, 0.3, (households, len(stamps))), axis=1)
+    water = rng.uniform(0, 0.02, (households, len(stamps)))
     rows = []
-    for h in range(households):
-        register = 1000.0
-        for step in range(days * 48):
-            at = (start + timedelta(minutes=30 * step)).isoformat()
-            register += float(rng.uniform(0.03, 0.3))
-            rows.append({"meter_id": f"W{h}", "at": at, "value": float(rng.uniform(0, 0.02))})
-            rows.append({"meter_id": f"E{h}", "at": at, "value": register})
+    # Time-major, as a feed sends them: every meter's reading for a half hour, then the next.
+    for step, stamp in enumerate(stamps):
+        for h in range(households):
+            rows.append({"meter_id": f"W{h}", "at": stamp, "value": float(water[h, step])})
+            rows.append({"meter_id": f"E{h}", "at": stamp, "value": float(registers[h, step])})
+    batch = 5000
+
+    def send_all() -> tuple[float, int, int]:
+        accepted = duplicates = 0
+        began = time.perf_counter()
+        for first in range(0, len(rows), batch):
+            report = services.readings_ingest(actor=None, rows=rows[first : first + batch])
+            accepted += report.accepted
+            duplicates += report.duplicates
+        return time.perf_counter() - began, accepted, duplicates
+
+    ingested, accepted, _ = send_all()
     began = time.perf_counter()
-    for first in range(0, len(rows), 1000):
-        services.readings_ingest(actor=None, rows=rows[first : first + 1000])
-    ingested = time.perf_counter() - began
     for household_id in services.Household.objects.values_list("pk", flat=True):
         services.detection_run(household_id=household_id)
-    total = time.perf_counter() - began
-    emit(f"ingest_{database}_readings", len(rows))
+    detected = time.perf_counter() - began
+    resent, _, duplicates = send_all()
+    emit(f"ingest_{database}_readings", f"{len(rows)} ({households} households x {days} days)")
+    emit(f"ingest_{database}_accepted", accepted)
     emit(f"ingest_{database}_readings_per_second", f"{len(rows) / ingested:,.0f}")
-    emit(f"ingest_plus_detection_{database}_readings_per_second", f"{len(rows) / total:,.0f}")
+    emit(
+        f"ingest_plus_detection_{database}_readings_per_second",
+        f"{len(rows) / (ingested + detected):,.0f}",
+    )
+    emit(f"ingest_{database}_resent_duplicates", duplicates)
+    emit(f"ingest_{database}_resent_readings_per_second", f"{len(rows) / resent:,.0f}")
+    emit(f"ingest_{database}_load_average_end", load_average())
 
 
 SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {
@@ -589,9 +626,11 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432")
     parser.add_argument("--measure-ingest", help=argparse.SUPPRESS)
+    parser.add_argument("--ingest-households", type=int, default=200)
+    parser.add_argument("--ingest-days", type=int, default=7)
     args = parser.parse_args()
     if args.measure_ingest:
-        measure_ingest(args.measure_ingest)
+        measure_ingest(args.measure_ingest, args.ingest_households, args.ingest_days)
         return
     emit(
         "machine",

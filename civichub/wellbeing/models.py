@@ -80,6 +80,8 @@ class Meter(models.Model):
     cumulative = models.BooleanField(default=True)
     active = models.BooleanField(default=True)
     installed_at = models.DateTimeField(default=timezone.now)
+    # When a replaced meter stopped counting: its late readings from before then are still taken.
+    removed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("表计")
@@ -246,3 +248,29 @@ class VisitTask(models.Model):
     @property
     def organisation(self) -> Organisation:
         return self.alert.household.community
+
+
+class AggregatePeriod(models.TextChoices):
+    HOUR = "hour", _("小时")
+    DAY = "day", _("日")
+
+
+class ReadingAggregate(models.Model):
+    """A meter's use over one local hour or day. Made from the raw readings before retention
+    deletes them, and kept longer than they are (the retention settings say how long)."""
+
+    meter = models.ForeignKey(Meter, on_delete=models.CASCADE, related_name="aggregates")
+    period = models.CharField(max_length=8, choices=AggregatePeriod.choices)
+    starts_at = models.DateTimeField()
+    use = models.FloatField()
+    readings = models.PositiveIntegerField()
+
+    class Meta:
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(
+                fields=["meter", "period", "starts_at"], name="wellbeing_aggregate_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.meter_id} {self.period} {self.starts_at:%Y-%m-%d %H:%M}"

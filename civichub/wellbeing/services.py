@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
 import numpy as np
 from django.conf import settings
 from django.core import signing
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -34,6 +35,7 @@ from civichub.notify.models import Priority
 from civichub.notify.services import notification_send
 from civichub.wellbeing import detection
 from civichub.wellbeing.models import (
+    AggregatePeriod,
     Alert,
     AlertStatus,
     AwayKind,
@@ -45,6 +47,7 @@ from civichub.wellbeing.models import (
     Household,
     Meter,
     Reading,
+    ReadingAggregate,
     Utility,
     VisitOutcome,
     VisitStatus,
@@ -385,19 +388,25 @@ def away_cancel(*, actor: User | None, period: AwayPeriod) -> AwayPeriod:
 
 
 @transaction.atomic
-def meter_replace(*, actor: User | None, meter: Meter, new_meter_id: str) -> Meter:
-    """A new meter takes over; its register starts from its own first reading."""
+def meter_replace(
+    *, actor: User | None, meter: Meter, new_meter_id: str, at: datetime | None = None
+) -> Meter:
+    """A new meter takes over at `at` (default now); its register starts from its own first
+    reading. The old meter still takes its late readings up to that time, none after."""
     if actor is not None:
         require(actor, "wellbeing.household.manage", meter.household)
     if Meter.objects.filter(meter_id=new_meter_id).exists():
         raise Conflict(_("表号已登记：%s") % new_meter_id)
+    at = at or timezone.now()
     meter.active = False
-    meter.save(update_fields=["active"])
+    meter.removed_at = at
+    meter.save(update_fields=["active", "removed_at"])
     new = Meter.objects.create(
         household=meter.household,
         utility=meter.utility,
         meter_id=new_meter_id,
         cumulative=meter.cumulative,
+        installed_at=at,
     )
     audit_record(
         actor=actor,
@@ -410,81 +419,185 @@ def meter_replace(*, actor: User | None, meter: Meter, new_meter_id: str) -> Met
 
 # --- ingestion ----------------------------------------------------------------------------
 
+# Words a CSV file or a stream entry may use for a true reset flag.
+_TRUE_WORDS = frozenset({"1", "true", "yes", "y", "t", "on"})
+# Meter ids per query, well under every database's limit on query parameters.
+_CHUNK = 5000
+
 
 @dataclass
 class IngestReport:
+    """What became of a batch: accepted and duplicate counts, one error per refused row (`row`:
+    its index in the batch, `code`: a stable key, `error`: the sentence for people) and the
+    households with new readings, each with its earliest new reading."""
+
     accepted: int = 0
     duplicates: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
     households: set[int] = field(default_factory=set)
+    since: dict[int, datetime] = field(default_factory=dict)
 
 
-def _row_error(report: IngestReport, row: int, message: str) -> None:
-    report.errors.append({"row": row, "error": message})
+def _row_error(report: IngestReport, row: int, code: str, message: str) -> None:
+    report.errors.append({"row": row, "code": code, "error": message})
 
 
-def _parse_time(value: Any) -> datetime | None:
+def _parse_time(value: Any, zone: Any = None) -> datetime | None:
+    """An aware time in UTC, from a datetime or an ISO 8601 text; naive times are the
+    deployment's local time."""
     if isinstance(value, datetime):
         moment = value
-    else:
+    elif isinstance(value, str):
         try:
-            moment = parse_datetime(str(value))  # type: ignore[assignment]
+            moment = datetime.fromisoformat(value.strip())
         except ValueError:
-            return None
-        if moment is None:
-            return None
-    if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment)
-    return moment
+            try:
+                parsed = parse_datetime(value.strip())
+            except ValueError:
+                return None
+            if parsed is None:
+                return None
+            moment = parsed
+    else:
+        return None
+    if moment.tzinfo is None:
+        moment = timezone.make_aware(moment, zone or timezone.get_current_timezone())
+    return moment.astimezone(UTC)
 
 
-def readings_ingest(*, actor: User | None, rows: list[dict[str, Any]]) -> IngestReport:
-    """Stores readings, each row on its own: a bad row gets an error in the report and the good
-    rows are kept. The same reading sent twice counts once. Register meters report a running
-    total: a value below the previous one is refused unless the row says the register was
-    reset; interval meters report the use in the interval, which cannot be negative."""
+def _reading_value(raw: Any) -> float | None:
+    if isinstance(raw, bool) or raw is None:
+        return None
+    try:
+        return float(raw.strip() if isinstance(raw, str) else raw)
+    except (TypeError, ValueError):
+        return None
+
+
+def _flag(raw: Any) -> bool:
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", "replace")
+    if isinstance(raw, str):
+        return raw.strip().lower() in _TRUE_WORDS
+    return bool(raw)
+
+
+@dataclass(slots=True)
+class _MeterRow:
+    pk: int
+    household_id: int
+    cumulative: bool
+    active: bool
+    removed_at: datetime | None
+    withdrawn: bool
+    last_at: datetime | None
+    last_value: float | None
+
+
+@dataclass(slots=True)
+class _Candidate:
+    row: int
+    at: datetime
+    value: float
+    reset: bool
+
+
+@dataclass(slots=True)
+class _Stored:
+    at: datetime
+    value: float
+    reset: bool
+    pk: int
+    use: float
+
+
+def _meters_locked(meter_ids: set[str]) -> dict[str, _MeterRow]:
+    """The batch's meters with their latest stored reading, locked for the transaction so that
+    two batches for the same meter take turns (SQLite's write lock does the same there)."""
+    latest = Reading.objects.filter(meter=OuterRef("pk")).order_by("-at")
+    found: dict[str, _MeterRow] = {}
+    wanted = sorted(meter_ids)
+    for first in range(0, len(wanted), _CHUNK):
+        rows = (
+            Meter.objects.select_for_update(of=("self",))
+            .filter(meter_id__in=wanted[first : first + _CHUNK])
+            .annotate(
+                last_at=Subquery(latest.values("at")[:1]),
+                last_value=Subquery(latest.values("value")[:1]),
+            )
+            .order_by("pk")
+            .values_list(
+                "meter_id",
+                "pk",
+                "household_id",
+                "cumulative",
+                "active",
+                "removed_at",
+                "household__consent_withdrawn_at",
+                "last_at",
+                "last_value",
+            )
+        )
+        for meter_id, pk, household_id, cumulative, active, removed, withdrawn, at, value in rows:
+            found[meter_id] = _MeterRow(
+                pk, household_id, cumulative, active, removed, withdrawn is not None, at, value
+            )
+    return found
+
+
+@transaction.atomic
+def readings_ingest(*, actor: User | None, rows: Sequence[Mapping[str, Any]]) -> IngestReport:
+    """Stores a batch of readings (`meter_id`, `at`, `value`, optionally `reset`) set-wise: each
+    row is checked, the good ones are stored with a few statements, and each bad one gets an
+    error in the report while the good rows are kept. The same reading sent twice counts once; a
+    different value for a time already stored is a conflict, never an overwrite. Register meters
+    report a running total: a value below the previous one is refused unless the row says the
+    register was reset, and a late reading splits the use its successor had counted; interval
+    meters report the use in the interval, which cannot be negative. A replaced meter still takes
+    its late readings from before the replacement. Detection is enqueued once per household
+    with new readings, after the commit. The API, the CSV and Parquet import and the stream
+    consumer all come here."""
     if actor is not None:
         require(actor, "wellbeing.readings.ingest")
     report = IngestReport()
-    meters = {
-        m.meter_id: m
-        for m in Meter.objects.filter(
-            meter_id__in=[str(r.get("meter_id", "")) for r in rows]
-        ).select_related("household")
-    }
+    meters = _meters_locked({str(row.get("meter_id") or "").strip() for row in rows})
+    zone = timezone.get_current_timezone()
+    latest = timezone.now() + timedelta(minutes=_setting("future_minutes", 15))
+    candidates: dict[int, list[_Candidate]] = {}
     for index, row in enumerate(rows):
-        meter = meters.get(str(row.get("meter_id", "")))
+        meter = meters.get(str(row.get("meter_id") or "").strip())
         if meter is None:
-            _row_error(report, index, _("未知的表号。"))
+            _row_error(report, index, "unknown_meter", _("未知的表号。"))
             continue
-        if not meter.household.consenting:
-            _row_error(report, index, _("该户已撤回同意，不再处理其数据。"))
+        if meter.withdrawn:
+            _row_error(report, index, "consent_withdrawn", _("该户已撤回同意，不再处理其数据。"))
             continue
-        if not meter.active:
-            _row_error(report, index, _("该表已更换停用。"))
-            continue
-        at = _parse_time(row.get("at"))
+        at = _parse_time(row.get("at"), zone)
         if at is None:
-            _row_error(report, index, _("读数时间无法识别。"))
+            _row_error(report, index, "bad_time", _("读数时间无法识别。"))
             continue
-        try:
-            value = float(row.get("value"))  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            _row_error(report, index, _("读数不是数字。"))
+        if at > latest:
+            _row_error(report, index, "future_time", _("读数时间晚于当前时间。"))
             continue
-        if not math.isfinite(value) or value < 0:
-            _row_error(report, index, _("读数不能为负数或非数字。"))
+        if not meter.active and (meter.removed_at is None or at > meter.removed_at):
+            _row_error(report, index, "meter_removed", _("该表已更换停用。"))
             continue
-        reset = bool(row.get("reset", False))
-        with transaction.atomic():
-            outcome = _reading_store(meter, at, value, reset)
-        if outcome == "duplicate":
-            report.duplicates += 1
-        elif outcome == "stored":
-            report.accepted += 1
-            report.households.add(meter.household_id)
-        else:
-            _row_error(report, index, outcome)
+        value = _reading_value(row.get("value"))
+        if value is None:
+            _row_error(report, index, "not_a_number", _("读数不是数字。"))
+            continue
+        if not math.isfinite(value):
+            _row_error(report, index, "not_finite", _("读数不是有限的数字。"))
+            continue
+        if value < 0:
+            _row_error(report, index, "negative", _("读数不能为负数。"))
+            continue
+        candidates.setdefault(meter.pk, []).append(
+            _Candidate(index, at, value, _flag(row.get("reset")))
+        )
+    by_pk = {meter.pk: meter for meter in meters.values()}
+    _reading_store(by_pk, candidates, report)
+    report.errors.sort(key=lambda error: int(error["row"]))
     audit_record(
         actor=actor,
         action="wellbeing.readings.ingest",
@@ -501,6 +614,7 @@ def readings_ingest(*, actor: User | None, rows: list[dict[str, Any]]) -> Ingest
     return report
 
 
+
 def _enqueue_detection(households: list[int]) -> None:
     from civichub.wellbeing.tasks import run_detection
 
@@ -508,31 +622,325 @@ def _enqueue_detection(households: list[int]) -> None:
         run_detection.enqueue(household_id)
 
 
-def _reading_store(meter: Meter, at: datetime, value: float, reset: bool) -> str:
-    existing = Reading.objects.select_for_update().filter(meter=meter, at=at).first()
-    if existing is not None:
-        if existing.value == value:
-            return "duplicate"
-        return _("同一时间已有不同的读数。")
-    if not meter.cumulative:
-        Reading.objects.create(meter=meter, at=at, value=value, use=value, reset=reset)
-        return "stored"
-    before = Reading.objects.filter(meter=meter, at__lt=at).order_by("-at").first()
-    after = Reading.objects.filter(meter=meter, at__gt=at).order_by("at").first()
-    if before is not None and value < before.value and not reset:
-        return _("累计读数倒退（%(value)s < %(before)s），且未标明表计清零。") % {
-            "value": value,
-            "before": before.value,
-        }
-    if after is not None and not after.reset and after.value < value:
-        return _("累计读数大于之后的读数（%(after)s）。") % {"after": after.value}
-    use = value if reset else (value - before.value if before is not None else 0.0)
-    Reading.objects.create(meter=meter, at=at, value=value, use=use, reset=reset)
-    if after is not None and not after.reset:
-        # A late reading splits the use its successor had counted.
-        after.use = after.value - value
-        after.save(update_fields=["use"])
-    return "stored"
+def _reading_store(
+    meters: dict[int, _MeterRow], candidates: dict[int, list[_Candidate]], report: IngestReport
+) -> None:
+    """Decides every candidate row against what is stored, then writes the accepted rows in one
+    bulk insert and the successors whose use a late reading split in one bulk update. The
+    meters are locked, so what was read stays true until the commit; the unique (meter, time)
+    constraint is the last guard and fails the whole batch rather than lose a row silently."""
+    for rows in candidates.values():
+        rows.sort(key=lambda row: row.at)  # stable: the first of two equal times comes first
+    overlapping = [
+        pk
+        for pk, rows in candidates.items()
+        if meters[pk].last_at is not None and rows[0].at <= meters[pk].last_at  # type: ignore[operator]
+    ]
+    stored = _stored_between(overlapping, meters, candidates)
+    inserts: list[tuple[int, datetime, float, float, bool]] = []
+    updates: dict[int, float] = {}
+    for pk, rows in candidates.items():
+        meter = meters[pk]
+        existing = stored.get(pk, {})
+        fresh: list[_Candidate] = []
+        for row in rows:
+            known = existing.get(row.at)
+            if known is None and fresh and fresh[-1].at == row.at:
+                known_value: float | None = fresh[-1].value
+            else:
+                known_value = known.value if known is not None else None
+            if known_value is None:
+                fresh.append(row)
+            elif known_value == row.value:
+                report.duplicates += 1
+            else:
+                _row_error(
+                    report,
+                    row.row,
+                    "conflict",
+                    _("同一时间已有不同的读数（%(stored)s）。") % {"stored": known_value},
+                )
+        if not fresh:
+            continue
+        if meter.cumulative:
+            accepted = _register_walk(meter, fresh, existing, report, updates)
+        else:
+            accepted = [(row, row.value) for row in fresh]
+        for row, use in accepted:
+            inserts.append((pk, row.at, row.value, use, row.reset))
+        if accepted:
+            report.accepted += len(accepted)
+            report.households.add(meter.household_id)
+            first = accepted[0][0].at
+            since = report.since.get(meter.household_id)
+            if since is None or first < since:
+                report.since[meter.household_id] = first
+    _readings_insert(inserts)
+    if updates:
+        Reading.objects.bulk_update(
+            [Reading(pk=pk, use=use) for pk, use in updates.items()], ["use"], batch_size=500
+        )
+
+
+def _stored_between(
+    overlapping: list[int], meters: dict[int, _MeterRow], candidates: dict[int, list[_Candidate]]
+) -> dict[int, dict[datetime, _Stored]]:
+    """The stored readings inside each overlapping meter's span of new times (one query per
+    chunk of meters): duplicates, conflicts and the neighbours of late readings."""
+    found: dict[int, dict[datetime, _Stored]] = {}
+    for first in range(0, len(overlapping), _CHUNK):
+        chunk = overlapping[first : first + _CHUNK]
+        low = min(candidates[pk][0].at for pk in chunk)
+        high = max(min(candidates[pk][-1].at, meters[pk].last_at) for pk in chunk)  # type: ignore[type-var]
+        rows = Reading.objects.filter(meter_id__in=chunk, at__gte=low, at__lte=high).values_list(
+            "meter_id", "at", "value", "reset", "pk", "use"
+        )
+        for pk, at, value, reset, reading_pk, use in rows:
+            span = candidates[pk]
+            if span[0].at <= at <= span[-1].at:
+                found.setdefault(pk, {})[at] = _Stored(at, value, reset, reading_pk, use)
+    return found
+
+
+def _neighbour(meter_pk: int, at: datetime, *, before: bool) -> _Stored | None:
+    query = Reading.objects.filter(meter_id=meter_pk)
+    if before:
+        query = query.filter(at__lt=at).order_by("-at")
+    else:
+        query = query.filter(at__gt=at).order_by("at")
+    row = query.values_list("at", "value", "reset", "pk", "use")[:1]
+    return next((_Stored(*values) for values in row), None)
+
+
+def _register_walk(
+    meter: _MeterRow,
+    fresh: list[_Candidate],
+    existing: dict[datetime, _Stored],
+    report: IngestReport,
+    updates: dict[int, float],
+) -> list[tuple[_Candidate, float]]:
+    """Walks a register meter's new readings in time order among the stored ones around them:
+    each must not fall below the reading before it (unless reset) nor rise above the stored one
+    after it (unless that one is a reset). Returns the accepted rows with their use, and puts in
+    `updates` the new use of each stored reading whose predecessor is now a late reading."""
+    timeline: list[_Stored] = []
+    if meter.last_at is not None and fresh[0].at > meter.last_at:
+        # The usual case: every new reading comes after the last stored one.
+        assert meter.last_value is not None
+        timeline.append(_Stored(meter.last_at, meter.last_value, False, 0, 0.0))
+    elif meter.last_at is not None:
+        before = _neighbour(meter.pk, fresh[0].at, before=True)
+        after = _neighbour(meter.pk, fresh[-1].at, before=False)
+        around = {s.at: s for s in (before, *existing.values(), after) if s is not None}
+        timeline = sorted(around.values(), key=lambda stored: stored.at)
+    accepted: list[tuple[_Candidate, float]] = []
+    previous: float | None = None
+    position = 0
+    # A stored reading that now follows a new one: its index in timeline -> the new value.
+    predecessor: dict[int, float] = {}
+    for row in fresh:
+        while position < len(timeline) and timeline[position].at < row.at:
+            previous = timeline[position].value
+            position += 1
+        following = timeline[position] if position < len(timeline) else None
+        if previous is not None and row.value < previous and not row.reset:
+            message = _("累计读数倒退（%(value)s < %(before)s），且未标明表计清零。") % {
+                "value": row.value,
+                "before": previous,
+            }
+            _row_error(report, row.row, "backwards", message)
+            continue
+        if following is not None and not following.reset and following.value < row.value:
+            message = _("累计读数大于之后的读数（%(after)s）。") % {"after": following.value}
+            _row_error(report, row.row, "above_later", message)
+            continue
+        use = row.value if row.reset else (row.value - previous if previous is not None else 0.0)
+        accepted.append((row, use))
+        previous = row.value
+        if following is not None:
+            predecessor[position] = row.value
+    for position, value in predecessor.items():
+        stored = timeline[position]
+        if not stored.reset and stored.pk and stored.use != stored.value - value:
+            updates[stored.pk] = stored.value - value
+    return accepted
+
+
+def _readings_insert(rows: list[tuple[int, datetime, float, float, bool]]) -> None:
+    """One COPY on PostgreSQL, one executemany elsewhere: the ORM's per-object work would cost
+    more than the database's."""
+    if not rows:
+        return
+    received = timezone.now()
+    table = connection.ops.quote_name(Reading._meta.db_table)
+    names = ("meter_id", "at", "value", "use", "reset", "received_at")
+    columns = ", ".join(connection.ops.quote_name(name) for name in names)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row((*row, received))
+            return
+        # Times are UTC already; this is the text Django's SQLite backend stores for them
+        # (adapt_datetimefield_value), without its per-value settings lookups.
+        stamp = connection.ops.adapt_datetimefield_value(received)
+        cursor.executemany(
+            f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s, %s)",  # noqa: S608
+            [
+                (meter, str(at.replace(tzinfo=None)), value, use, reset, stamp)
+                for meter, at, value, use, reset in rows
+            ],
+        )
+
+
+# --- retention ----------------------------------------------------------------------------
+
+
+@dataclass
+class RetentionReport:
+    readings_expired: int = 0
+    aggregates_written: int = 0
+    hourly_expired: int = 0
+    daily_expired: int = 0
+    withdrawn_households: int = 0
+    withdrawn_readings_deleted: int = 0
+    withdrawn_aggregates_deleted: int = 0
+
+
+def _local_midnight(moment: datetime) -> datetime:
+    return timezone.localtime(moment).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def retention_apply(*, now: datetime | None = None, batch: int = 5000) -> RetentionReport:
+    """The retention policy, run periodically: raw readings older than `raw_retention_days`
+    (default 400) are summed into hourly and daily aggregates and deleted; hourly aggregates go
+    after `hourly_retention_days` (default 1095), daily ones after `daily_retention_days`
+    (default 3650); a household that withdrew consent more than `withdrawn_retention_days`
+    (default 30) ago loses its readings, its aggregates and the charts and evidence of its
+    alerts (the alerts and visits stay as the record of what was done). Deletes in batches of
+    `batch` rows, each batch its own transaction, and audits the run once with its counts."""
+    now = now or timezone.now()
+    report = RetentionReport()
+    withdrawn_before = now - timedelta(days=_setting("withdrawn_retention_days", 30))
+    gone = list(
+        Household.objects.filter(consent_withdrawn_at__lt=withdrawn_before).values_list(
+            "pk", flat=True
+        )
+    )
+    for first in range(0, len(gone), _CHUNK):
+        chunk = gone[first : first + _CHUNK]
+        holding = set(
+            Meter.objects.filter(household_id__in=chunk)
+            .filter(
+                Exists(Reading.objects.filter(meter=OuterRef("pk")))
+                | Exists(ReadingAggregate.objects.filter(meter=OuterRef("pk")))
+            )
+            .values_list("household_id", flat=True)
+        )
+        charted = Alert.objects.filter(household_id__in=chunk).exclude(chart={}, evidence={})
+        holding |= set(charted.values_list("household_id", flat=True))
+        charted.update(chart={}, evidence={})
+        report.withdrawn_households += len(holding)
+        report.withdrawn_readings_deleted += _delete_batched(
+            Reading.objects.filter(meter__household_id__in=chunk), batch
+        )
+        report.withdrawn_aggregates_deleted += _delete_batched(
+            ReadingAggregate.objects.filter(meter__household_id__in=chunk), batch
+        )
+    raw_cutoff = _local_midnight(now - timedelta(days=_setting("raw_retention_days", 400)))
+    while True:
+        with transaction.atomic():
+            expired, written = _readings_summarise_and_expire(raw_cutoff, batch)
+        report.readings_expired += expired
+        report.aggregates_written += written
+        if expired < batch:
+            break
+    for period, name, default in (
+        (AggregatePeriod.HOUR, "hourly_retention_days", 1095),
+        (AggregatePeriod.DAY, "daily_retention_days", 3650),
+    ):
+        cutoff = _local_midnight(now - timedelta(days=_setting(name, default)))
+        deleted = _delete_batched(
+            ReadingAggregate.objects.filter(period=period, starts_at__lt=cutoff), batch
+        )
+        if period == AggregatePeriod.HOUR:
+            report.hourly_expired = deleted
+        else:
+            report.daily_expired = deleted
+    audit_record(
+        actor=None,
+        action="wellbeing.retention.apply",
+        object_type="wellbeing.reading",
+        changes=asdict(report),
+    )
+    return report
+
+
+def _delete_batched(query: QuerySet[Any], batch: int) -> int:
+    deleted = 0
+    while True:
+        ids = list(query.order_by("pk").values_list("pk", flat=True)[:batch])
+        if not ids:
+            return deleted
+        with transaction.atomic():
+            deleted += query.model.objects.filter(pk__in=ids).delete()[0]
+        if len(ids) < batch:
+            return deleted
+
+
+def _readings_summarise_and_expire(cutoff: datetime, batch: int) -> tuple[int, int]:
+    """One batch of expired readings: their use is added to the hourly and daily aggregates of
+    the local hour and day their interval falls in, then they are deleted. On PostgreSQL the
+    rows are locked and skipped by a concurrent run, so no reading is counted twice."""
+    query = Reading.objects.filter(at__lt=cutoff).order_by("pk")
+    rows = list(
+        query.select_for_update(skip_locked=True).values_list("pk", "meter_id", "at", "use")[:batch]
+    )
+    if not rows:
+        return 0, 0
+    zone = timezone.get_current_timezone()
+    sums: dict[tuple[int, str, datetime], list[float]] = {}
+    for _pk, meter_id, at, use in rows:
+        # A reading covers the interval that ends at its time.
+        local = (at - timedelta(microseconds=1)).astimezone(zone)
+        hour = local.replace(minute=0, second=0, microsecond=0)
+        for key in (
+            (meter_id, AggregatePeriod.HOUR.value, hour),
+            (meter_id, AggregatePeriod.DAY.value, hour.replace(hour=0)),
+        ):
+            total = sums.setdefault(key, [0.0, 0])
+            total[0] += use
+            total[1] += 1
+    meter_ids = {key[0] for key in sums}
+    starts = [key[2] for key in sums]
+    existing = {
+        (aggregate.meter_id, aggregate.period, aggregate.starts_at): aggregate
+        for aggregate in ReadingAggregate.objects.select_for_update().filter(
+            meter_id__in=meter_ids, starts_at__gte=min(starts), starts_at__lte=max(starts)
+        )
+    }
+    fresh: list[ReadingAggregate] = []
+    topped: list[ReadingAggregate] = []
+    for (meter_id, period, starts_at), (use, count) in sums.items():
+        aggregate = existing.get((meter_id, period, starts_at))
+        if aggregate is None:
+            fresh.append(
+                ReadingAggregate(
+                    meter_id=meter_id,
+                    period=period,
+                    starts_at=starts_at,
+                    use=use,
+                    readings=int(count),
+                )
+            )
+        else:
+            aggregate.use += use
+            aggregate.readings += int(count)
+            topped.append(aggregate)
+    ReadingAggregate.objects.bulk_create(fresh, batch_size=1000)
+    ReadingAggregate.objects.bulk_update(topped, ["use", "readings"], batch_size=1000)
+    Reading.objects.filter(pk__in=[row[0] for row in rows]).delete()
+    return len(rows), len(fresh) + len(topped)
 
 
 # --- detection ----------------------------------------------------------------------------

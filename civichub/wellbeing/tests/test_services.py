@@ -153,7 +153,8 @@ def test_a_replaced_meter_refuses_readings_and_the_new_one_starts_afresh(
     services.readings_ingest(
         actor=home["feed"], rows=[{"meter_id": "E-001", "at": at(0), "value": 500}]
     )
-    services.meter_replace(actor=home["worker"], meter=old, new_meter_id="E-002")
+    swap = timezone.make_aware(START + timedelta(minutes=10))
+    services.meter_replace(actor=home["worker"], meter=old, new_meter_id="E-002", at=swap)
     report = services.readings_ingest(
         actor=home["feed"],
         rows=[
