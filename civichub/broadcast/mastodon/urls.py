@@ -34,6 +34,8 @@ urlpatterns = [
     route("api/v1/accounts/<account_id>/statuses", views.account_statuses),
     route("api/v1/accounts/<account_id>/follow", views.account_follow),
     route("api/v1/accounts/<account_id>/unfollow", views.account_unfollow),
+    route("api/v1/media", views.media_upload),
+    route("api/v2/media", views.media_upload),
     route("api/v1/statuses", views.status_post),
     route("api/v1/statuses/<status_id>", views.status_detail),
     route("api/v1/statuses/<status_id>/context", views.status_context),

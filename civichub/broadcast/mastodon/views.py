@@ -31,6 +31,8 @@ from civichub.broadcast import selectors, services
 from civichub.broadcast.mastodon import oauth, scopes
 from civichub.broadcast.mastodon import services as oauth_services
 from civichub.broadcast.models import (
+    POST_MAX_CHARS,
+    POST_MAX_IMAGES,
     AlertPush,
     BroadcastAccount,
     Comment,
@@ -42,7 +44,13 @@ from civichub.broadcast.models import (
     Repost,
 )
 from civichub.broadcast.notifications import ALERT
-from civichub.core.errors import DomainError, NotAuthenticated, NotFound, ValidationFailed
+from civichub.core.errors import (
+    DomainError,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
 from civichub.core.models import User
 from civichub.core.permissions import allowed
 from civichub.core.services import api_token_authenticate
@@ -65,6 +73,7 @@ OWN_ACCOUNT = ("read:accounts", "profile")
 READ_STATUSES = ("read:statuses",)
 WRITE_STATUSES = ("write:statuses",)
 WRITE_FAVOURITES = ("write:favourites",)
+WRITE_MEDIA = ("write:media",)
 WRITE_FOLLOWS = ("write:follows",)
 READ_FOLLOWS = ("read:follows",)
 READ_NOTIFICATIONS = ("read:notifications",)
@@ -175,6 +184,8 @@ def _time(value: Any) -> str:
 
 
 def account_json(request: HttpRequest, account: BroadcastAccount) -> dict[str, Any]:
+    avatar_path = selectors.avatar_url(account)
+    avatar = request.build_absolute_uri(avatar_path) if avatar_path else ""
     return {
         "id": f"a{account.pk}",
         "username": account.handle,
@@ -183,8 +194,8 @@ def account_json(request: HttpRequest, account: BroadcastAccount) -> dict[str, A
         "url": request.build_absolute_uri(f"/broadcast/@{account.handle}/"),
         "created_at": _time(account.created_at),
         "note": account.description,
-        "avatar": "",
-        "avatar_static": "",
+        "avatar": avatar,
+        "avatar_static": avatar,
         "header": "",
         "header_static": "",
         "followers_count": account.followers_count,
@@ -390,7 +401,7 @@ def _timeline(request: HttpRequest, posts: QuerySet[Post]) -> JsonResponse:
     """One page of a timeline, newest first: `max_id` pages back, `since_id` gives the newest
     posts after a post, `min_id` the posts just after it (Mastodon's three paging parameters)."""
     limit = _limit(request)
-    posts = posts.select_related("account")
+    posts = posts.select_related("account").prefetch_related("images")
     older_than = _anchor(request, "max_id")
     if older_than is not None:
         posts = posts.filter(_older(older_than))
@@ -423,7 +434,12 @@ def instance_v1(request: HttpRequest) -> HttpResponse:
             "languages": ["zh", "en"],
             "registrations": False,
             "approval_required": False,
-            "configuration": {"statuses": {"max_characters": 500, "max_media_attachments": 0}},
+            "configuration": {
+                "statuses": {
+                    "max_characters": POST_MAX_CHARS,
+                    "max_media_attachments": POST_MAX_IMAGES,
+                }
+            },
         }
     )
 
@@ -442,7 +458,10 @@ def instance_v2(request: HttpRequest) -> HttpResponse:
             "registrations": {"enabled": False, "approval_required": False, "message": None},
             "configuration": {
                 "urls": {"streaming": _base(request)},
-                "statuses": {"max_characters": 500, "max_media_attachments": 0},
+                "statuses": {
+                    "max_characters": POST_MAX_CHARS,
+                    "max_media_attachments": POST_MAX_IMAGES,
+                },
                 "timelines_access": {
                     "live_feeds": {"local": "public", "remote": "public"},
                     "hashtag_feeds": {"local": "public", "remote": "public"},
@@ -629,6 +648,23 @@ def status_post(request: HttpRequest) -> HttpResponse:
         else:
             comment = services.comment_create(actor=user, post_id=_post(reply_to).pk, text=text)
         return JsonResponse(comment_json(request, comment, user))
+    media_ids = request.POST.getlist("media_ids[]") or request.POST.getlist("media_ids")
+    if any(not m.isdigit() for m in media_ids):
+        raise ValidationFailed(
+            "Validation failed: media_ids are not valid", errors={"media_ids": ["not ids"]}
+        )
+    post = services.post_publish(
+        actor=user,
+        account=_publishing_account(user),
+        text=text,
+        category=request.POST.get("category", "news"),
+        media_ids=[int(m) for m in media_ids],
+    )
+    return JsonResponse(status_json(request, post, user))
+
+
+def _publishing_account(user: User) -> BroadcastAccount:
+    """The account a publisher's statuses and media go to: the first they may publish for."""
     account = next(
         (
             a
@@ -638,14 +674,42 @@ def status_post(request: HttpRequest) -> HttpResponse:
         None,
     )
     if account is None:
-        return _error("Only publishers of a broadcast account may post statuses", 403)
-    post = services.post_publish(
+        raise PermissionDenied("Only publishers of a broadcast account may post statuses")
+    return account
+
+
+@endpoint(scopes_needed=WRITE_MEDIA, methods=("POST",))
+def media_upload(request: HttpRequest) -> HttpResponse:
+    """POST /api/v1/media and /api/v2/media: an image for a coming status, checked and
+    re-encoded at once (so the answer is 200 with its URL, never 202)."""
+    user = _user(request)
+    upload = request.FILES.get("file")
+    if upload is None:
+        raise ValidationFailed("Validation failed: file can't be blank", errors={"file": ["blank"]})
+    image = services.media_upload(
         actor=user,
-        account=account,
-        text=text,
-        category=request.POST.get("category", "news"),
+        account=_publishing_account(user),
+        image=services.ImageIn(
+            name=upload.name or "upload",
+            data=upload.read(),
+            alt_text=request.POST.get("description", ""),
+        ),
     )
-    return JsonResponse(status_json(request, post, user))
+    url = request.build_absolute_uri(selectors.image_url(image))
+    size = {"width": image.width, "height": image.height, "size": f"{image.width}x{image.height}"}
+    return JsonResponse(
+        {
+            "id": str(image.pk),
+            "type": "image",
+            "url": url,
+            "preview_url": url,
+            "remote_url": None,
+            "text_url": None,
+            "meta": {"original": size, "small": size},
+            "description": image.alt_text,
+            "blurhash": None,
+        }
+    )
 
 
 @endpoint(auth=False, scopes_needed=READ_STATUSES)

@@ -230,3 +230,36 @@ def test_the_api_answers_at_the_root_with_and_without_a_trailing_slash(
     (post,) = publish(bc, 1)
     slashed = requests.get(f"{live_server.url}/api/v1/statuses/{post.pk}/context/", timeout=10)
     assert slashed.json() == {"ancestors": [], "descendants": []}
+
+
+def test_a_publisher_attaches_an_uploaded_image_and_only_media_finds_it(
+    live_server: Any, bc: Broadcast
+) -> None:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), "blue").save(out, format="PNG")
+    publisher = signed_in(live_server.url, bc.police_publisher.username, ["read", "write"])
+    media = publisher.media_post(
+        out.getvalue(), mime_type="image/png", description="封闭路段示意图"
+    )
+    assert media.type == "image" and media.description == "封闭路段示意图"
+    assert (media.meta.original.width, media.meta.original.height) == (40, 30)
+    with_image = publisher.status_post("青山路封闭", media_ids=[media])
+    publisher.status_post("没有图片")
+    assert [m.id for m in with_image.media_attachments] == [media.id]
+    assert requests.get(with_image.media_attachments[0].url, timeout=10).status_code == 200
+
+    only_media = publisher.timeline_public(only_media=True)
+    assert [s.id for s in only_media] == [with_image.id]
+
+    resident = signed_in(live_server.url, bc.resident_a.username, ["write"])
+    with pytest.raises(MastodonAPIError) as refused:
+        resident.media_post(out.getvalue(), mime_type="image/png", description="x")
+    assert status_of(refused.value)[0] == 403
+    reader = signed_in(live_server.url, bc.police_publisher.username, ["write:statuses"])
+    with pytest.raises(MastodonAPIError) as refused:
+        reader.media_post(out.getvalue(), mime_type="image/png", description="x")
+    assert status_of(refused.value) == (403, OUTSIDE)
