@@ -3,6 +3,7 @@ forms accept the visit and record the outcome."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -10,9 +11,11 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from civichub.core import services as core
 from civichub.core.models import AuditEvent
 from civichub.wellbeing import services
-from civichub.wellbeing.models import VisitStatus, VisitTask
+from civichub.wellbeing.models import Household, VisitStatus, VisitTask
+from civichub.wellbeing.services import MeterSpec
 from civichub.wellbeing.tests.test_services import home, quiet_day  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -52,3 +55,167 @@ def test_a_worker_of_another_community_cannot_open_the_visit(
     client = Client()
     client.force_login(stranger)
     assert client.get(f"/wellbeing/visits/{task.pk}/").status_code == 403
+
+
+def _located_resident(home: dict[str, Any], name: str, lat: float, lng: float) -> Any:  # noqa: F811
+    return core.resident_create(
+        actor=None,
+        name=name,
+        community=home["city"].community_a1,
+        address=f"{name}家",
+        latitude=lat,
+        longitude=lng,
+        crs="wgs84",
+    )
+
+
+def test_a_worker_enrols_a_household_with_recorded_consent_from_the_page(
+    home: dict[str, Any],  # noqa: F811
+) -> None:
+    resident = _located_resident(home, "陈淑芬", 39.91, 116.40)
+    client = Client()
+    client.force_login(home["worker"])
+    found = client.get("/wellbeing/enrol/", {"q": "陈淑"}).content.decode()
+    assert f'value="{resident.pk}"' in found
+    form = {
+        "resident": str(resident.pk),
+        "worker": str(home["worker"].pk),
+        "consent_by": "worker",
+        "consent_method": "signed_form",
+        "consent_at": "2026-03-01T10:00",
+        "consent_document": "",
+        "consent_note": "本人在社区签字",
+        "meter_water": "W-PAGE",
+        "meter_water_kind": "interval",
+        "contact_0_name": "陈强",
+        "contact_0_phone": "13500000000",
+    }
+    refused = client.post("/wellbeing/enrol/", form)
+    assert refused.status_code == 200
+    assert 'role="alert"' in refused.content.decode()
+    assert "W-PAGE" in refused.content.decode()  # what was typed is kept
+    done = client.post("/wellbeing/enrol/", {**form, "consent_document": "F-1"})
+    household = Household.objects.get(resident=resident)
+    assert done["Location"] == f"/wellbeing/households/{household.pk}/"
+    assert (household.consent_method, household.consent_document) == ("signed_form", "F-1")
+    assert household.meters.get().cumulative is False
+    page = client.get(done["Location"]).content.decode()
+    assert "F-1" in page and "陈强" in page
+
+
+def test_a_resident_enrols_their_own_home_and_sees_it(
+    home: dict[str, Any],  # noqa: F811
+    make_user: Any,
+) -> None:
+    resident = _located_resident(home, "刘奶奶", 39.9, 116.4)
+    account = make_user(None, None, resident=resident)
+    client = Client()
+    client.force_login(account)
+    assert "为自己的住所登记" in client.get("/wellbeing/").content.decode()
+    page = client.get("/wellbeing/enrol/").content.decode()
+    assert "刘奶奶" in page and 'name="consent_method"' not in page
+    client.post(
+        "/wellbeing/enrol/", {"worker": str(home["worker"].pk), "meter_electricity": "E-SELF"}
+    )
+    household = Household.objects.get(resident=resident)
+    assert (household.consent_by, household.consent_method) == ("resident", "app")
+    assert "刘奶奶" in client.get("/wellbeing/").content.decode()
+
+
+def test_the_dashboard_draws_the_map_and_lists_the_same_households(
+    home: dict[str, Any],  # noqa: F811
+) -> None:
+    worker = home["worker"]
+    for name, lat, lng, meter in [("甲", 39.90, 116.40, "G-A"), ("乙", 39.92, 116.43, "G-B")]:
+        services.household_enrol(
+            actor=worker,
+            resident=_located_resident(home, name, lat, lng),
+            worker=worker,
+            consent_by="worker",
+            consent_note="当面同意",
+            meters=[MeterSpec("gas", meter)],
+        )
+    client = Client()
+    client.force_login(worker)
+    page = client.get("/wellbeing/").content.decode()
+    markers = re.findall(r'wb-state-(\w+)" d="[^"]+" data-household="(\d+)"', page)
+    located = Household.objects.exclude(resident__name="王秀英")  # she has no coordinates
+    assert sorted(markers) == sorted(("ok", str(h.pk)) for h in located)
+    assert "1 户没有住址坐标" in page
+    rows = re.findall(
+        r'<tr class="wb-row-(\w+)"><td><a href="/wellbeing/households/\d+/">(.+?)<', page
+    )
+    assert sorted(rows) == [("ok", "乙"), ("ok", "王秀英"), ("ok", "甲")]
+    assert AuditEvent.objects.filter(action="wellbeing.household.list").count() == 1
+
+
+def test_the_family_marks_time_away_and_ends_it_on_the_household_page(
+    home: dict[str, Any],  # noqa: F811
+) -> None:
+    household = home["household"]
+    client = Client()
+    client.force_login(home["daughter"])
+    now = timezone.localtime()
+    client.post(
+        f"/wellbeing/households/{household.pk}/away/",
+        {
+            "kind": "hospital",
+            "starts_at": (now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
+            "ends_at": (now + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M"),
+        },
+    )
+    period = household.away.get()
+    assert period.kind == "hospital" and period.marked_by == home["daughter"]
+    page = client.get(f"/wellbeing/households/{household.pk}/").content.decode()
+    assert f"/wellbeing/away/{period.pk}/end/" in page
+    client.post(f"/wellbeing/away/{period.pk}/end/")
+    period.refresh_from_db()
+    assert period.ends_at <= timezone.now()
+
+
+def test_contacts_are_reordered_and_consent_withdrawn_from_the_pages(
+    home: dict[str, Any],  # noqa: F811
+) -> None:
+    household = home["household"]
+    client = Client()
+    client.force_login(home["worker"])
+    client.post(
+        f"/wellbeing/households/{household.pk}/contacts/",
+        {
+            "contact_0_order": "2",
+            "contact_0_name": "李明",
+            "contact_0_phone": "13800000000",
+            "contact_1_order": "1",
+            "contact_1_name": "李红",
+            "contact_1_phone": "13900000001",
+        },
+    )
+    assert list(household.contacts.values_list("name", flat=True)) == ["李红", "李明"]
+    assert client.post(f"/wellbeing/households/{household.pk}/withdraw/", {}).status_code == 200
+    household.refresh_from_db()
+    assert household.consenting  # not without ticking the confirmation
+    client.post(f"/wellbeing/households/{household.pk}/withdraw/", {"confirm": "yes"})
+    household.refresh_from_db()
+    assert not household.consenting
+
+
+def test_a_family_member_answers_from_the_sms_link_without_signing_in(
+    home: dict[str, Any],  # noqa: F811
+) -> None:
+    services.readings_ingest(actor=home["feed"], rows=quiet_day())
+    alert = next(
+        a for a in services.detection_run(household_id=home["household"].pk) if a.kind == "no_use"
+    )
+    link = services.ack_link(alert=alert, contact=home["household"].contacts.get())
+    client = Client()
+    page = client.get(link).content.decode()
+    assert "王秀英" in page and alert.explanation in page
+    client.post(link, {"answer": "fine"})
+    alert.refresh_from_db()
+    assert (alert.status, alert.acknowledged_answer) == ("acknowledged", "fine")
+    assert "已处理" in client.get(link).content.decode()
+    assert client.get(link[:-3] + "xx/").status_code == 403
+    purposes = AuditEvent.objects.filter(action="wellbeing.alert.view").values_list(
+        "purpose", flat=True
+    )
+    assert any("李明" in p for p in purposes)
