@@ -371,5 +371,31 @@ class ClientApp(models.Model):
         return self.name
 
 
+# Hot counters (reposts and favourites of a post) --------------------------------------------
+
+
+COUNTER_SLOTS = 16
+
+
+class PostCounterShard(models.Model):
+    """Part of a post's repost and favourite counts, kept apart from the post's row while many
+    residents repost it at once: a writer that finds the post's row locked by another adds to
+    one of `COUNTER_SLOTS` slots instead of queueing behind it. The exact count is the post's
+    column plus its slots; a writer holding the post's row folds the free slots into it."""
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="+")
+    slot = models.PositiveSmallIntegerField()
+    reposts = models.IntegerField(default=0)
+    favourites = models.IntegerField(default=0)
+
+    class Meta:
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["post", "slot"], name="broadcast_counter_slot_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.post_id}[{self.slot}]: {self.reposts} reposts, {self.favourites} favourites"
+
+
 # Mastodon client API OAuth tables (authorization codes, access tokens).
 from civichub.broadcast.mastodon.models import OAuthAuthorization, OAuthToken  # noqa: E402, F401

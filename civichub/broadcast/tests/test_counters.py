@@ -1,0 +1,134 @@
+"""Hot counters: reposts and favourites of a post stay exact when many residents act at once,
+and a repeated repost by one resident counts once."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import connection, connections, transaction
+
+from civichub.broadcast import services
+from civichub.broadcast.models import Favourite, Post, PostCounterShard, Repost
+from civichub.core.errors import Conflict
+from civichub.core.models import AuditEvent, User
+
+
+def publish(bc: Any) -> Post:
+    return services.post_publish(
+        actor=bc.police_publisher, account=bc.police, text="国庆出行提示", category="traffic"
+    )
+
+
+def residents(count: int) -> list[User]:
+    return [User.objects.create_user(username=f"counter{i}", password=None) for i in range(count)]
+
+
+def test_a_repost_counts_once_is_audited_once_and_a_repeat_changes_nothing(bc: Any) -> None:
+    post = publish(bc)
+    services.repost_create(actor=bc.resident_a, post_id=post.pk, comment="转给家人")
+    with pytest.raises(Conflict):
+        services.repost_create(actor=bc.resident_a, post_id=post.pk, comment="再转一次")
+    post = services.post_counters_fold(post_id=post.pk)
+    assert post.reposts_count == 1 == Repost.objects.filter(post=post).count()
+    assert Repost.objects.get(post=post).comment == "转给家人"
+    assert AuditEvent.objects.filter(action="broadcast.repost.create").count() == 1
+
+
+def test_favourites_and_unfavourites_keep_the_count_exact(bc: Any) -> None:
+    post = publish(bc)
+    first = services.favourite_create(actor=bc.resident_a, post_id=post.pk)
+    assert services.favourite_create(actor=bc.resident_a, post_id=post.pk) == first
+    services.favourite_create(actor=bc.resident_b, post_id=post.pk)
+    assert services.favourite_delete(actor=bc.resident_a, post_id=post.pk)
+    assert not services.favourite_delete(actor=bc.resident_a, post_id=post.pk)
+    post = services.post_counters_fold(post_id=post.pk)
+    assert post.favourites_count == 1 == Favourite.objects.filter(post=post).count()
+
+
+def in_other_connection(work: Callable[[], Any]) -> Any:
+    """Runs `work` in a thread, that is on a connection of its own, and returns its result."""
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = work()
+        except BaseException as exc:  # noqa: BLE001  (handed back to the test)
+            outcome["error"] = exc
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(timeout=30)
+    assert not thread.is_alive(), "the other connection waited"
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_repost_does_not_wait_for_another_writer_holding_the_posts_row(bc: Any) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite has one writer at a time")
+    post = publish(bc)
+    with transaction.atomic():
+        # Another repost in flight holds the post's row until its commit.
+        Post.objects.select_for_update(no_key=True).get(pk=post.pk)
+        in_other_connection(lambda: services.repost_create(actor=bc.resident_a, post_id=post.pk))
+        assert PostCounterShard.objects.filter(post=post).count() == 1
+    assert Post.objects.get(pk=post.pk).reposts_count == 0  # counted in a slot meanwhile
+    services.repost_create(actor=bc.resident_b, post_id=post.pk)  # takes the row and folds
+    assert Post.objects.get(pk=post.pk).reposts_count == 2
+    assert not PostCounterShard.objects.filter(post=post).exists()
+    # A withdrawal while the row is held goes to a slot too, and the sum stays exact.
+    with transaction.atomic():
+        Post.objects.select_for_update(no_key=True).get(pk=post.pk)
+        in_other_connection(lambda: services.repost_delete(actor=bc.resident_a, post_id=post.pk))
+    assert services.post_counters_fold(post_id=post.pk).reposts_count == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_reposts_from_eight_clients_count_exactly(bc: Any) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only: concurrent writers")
+    post = publish(bc)
+    people = residents(240)
+    shares = [people[i::8] for i in range(8)]
+    refused: list[int] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def client(share: list[User]) -> None:
+        try:
+            start.wait()
+            for person in share:
+                services.repost_create(actor=person, post_id=post.pk)
+                services.favourite_create(actor=person, post_id=post.pk)
+            for person in share[:5]:  # repeats by the same residents count nothing
+                try:
+                    services.repost_create(actor=person, post_id=post.pk)
+                except Conflict:
+                    refused.append(person.pk)
+            for person in share[:10]:
+                services.favourite_delete(actor=person, post_id=post.pk)
+        except BaseException as exc:  # noqa: BLE001  (reported below)
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=client, args=(share,)) for share in shares]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors
+    assert len(refused) == 40
+    folded = services.post_counters_fold(post_id=post.pk)
+    assert folded.reposts_count == 240 == Repost.objects.filter(post=post).count()
+    assert folded.favourites_count == 160 == Favourite.objects.filter(post=post).count()
+    assert not PostCounterShard.objects.filter(post=post).exists()
