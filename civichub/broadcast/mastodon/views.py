@@ -821,11 +821,19 @@ def status_unfavourite(request: HttpRequest, status_id: str) -> HttpResponse:
 
 @endpoint(scopes_needed=READ_STATUSES)
 def timeline_home(request: HttpRequest) -> HttpResponse:
+    """The followed accounts' posts, merged at read time one page at a time (selectors.home_feed).
+    `since_id` and `min_id` both give the newest posts after the one named: the merge reads
+    from the newest end only."""
     user = _user(request)
     older_than = _anchor(request, "max_id")
     cursor = selectors.cursor_for(older_than) if older_than else None
     page = selectors.home_feed(user, cursor=cursor, limit=_limit(request))
-    return _statuses(request, page.posts, more=page.next_cursor is not None)
+    newer_than = _anchor(request, "since_id") or _anchor(request, "min_id")
+    if newer_than is None:
+        return _statuses(request, page.posts, more=page.next_cursor is not None)
+    after = (newer_than.published_at, newer_than.pk)
+    posts = [p for p in page.posts if (p.published_at, p.pk) > after]
+    return _statuses(request, posts, more=len(posts) == len(page.posts) and bool(page.next_cursor))
 
 
 @endpoint(auth=False, scopes_needed=READ_STATUSES)

@@ -55,6 +55,10 @@ def test_mastodon_py_drives_the_client_api(live_server: Any, bc: Broadcast) -> N
     second = resident.fetch_next(first)
     assert second is not None
     assert [s.id for s in second] == [posted[2].id, posted[1].id]
+    newer = resident.timeline_home(since_id=posted[2].id)
+    assert [s.id for s in newer] == [posted[4].id, posted[3].id]
+    previous = resident.fetch_previous(second)
+    assert previous is not None and [s.id for s in previous] == [posted[4].id, posted[3].id]
 
     reblog = resident.status_reblog(posted[4].id)
     assert reblog.reblog.id == posted[4].id
