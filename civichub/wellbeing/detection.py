@@ -31,6 +31,7 @@ repeated until the condition has cleared.
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -299,6 +300,12 @@ class WellbeingDetector:
     def __init__(self, meters: npt.ArrayLike, rules: Rules | None = None) -> None:
         self.rules = rules or Rules()
         self.state = DetectorState(meters=np.asarray(meters, dtype=bool).reshape(-1, 3))
+        # States saved at day boundaries, oldest first, so that readings arriving late can be
+        # detected again from the last boundary before them (see `snapshot` and `restore`).
+        self.checkpoints: list[DetectorState] = []
+        # The readings (slots, 3) seen since the oldest checkpoint, for one household: the caller
+        # compares them with what is stored now to find the half hours a late reading changed.
+        self.seen: Float = np.zeros((0, 3))
         # Weight of one observation of an hour-of-week bin: each bin is seen twice a week.
         self.alpha_week = 1.0 - 0.5 ** (1.0 / (2 * self.rules.half_life_weeks))
         self.alpha_day = 1.0 - 0.5 ** (1.0 / (7 * self.rules.half_life_weeks))
@@ -342,6 +349,13 @@ class WellbeingDetector:
             self._step(values[:, t, :], start_slot + t, away_mask[:, t], fault_mask[:, t], alerts)
         return alerts
 
+    def snapshot(self) -> DetectorState:
+        """A copy of everything the detector remembers, to go back to with `restore`."""
+        return copy.deepcopy(self.state)
+
+    def restore(self, state: DetectorState) -> None:
+        self.state = copy.deepcopy(state)
+
     def tune(self, household: int, *, false_alarm: bool) -> float:
         """A visit's outcome adjusts the learned rules for that household: a false alarm makes
         them ask for a quarter more evidence (up to twice the default), a real incident brings
@@ -349,6 +363,8 @@ class WellbeingDetector:
         current = float(self.state.sensitivity[household])
         updated = min(current * 1.25, 2.0) if false_alarm else 1.0
         self.state.sensitivity[household] = updated
+        for saved in self.checkpoints:  # a replay from a checkpoint keeps the outcome's lesson
+            saved.sensitivity[household] = updated
         return updated
 
     def _fire(

@@ -48,6 +48,9 @@ class Household(models.Model):
     # The detector's memory of this household (numpy arrays, np.savez) and its last half hour.
     detector_state = models.BinaryField(null=True, blank=True, editable=False)
     detected_through = models.DateTimeField(null=True, blank=True)
+    # When a detection task for this household was queued and has not started yet: another is
+    # not queued meanwhile (the queued one will read every reading stored until it starts).
+    detection_queued_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:

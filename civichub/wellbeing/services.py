@@ -614,12 +614,25 @@ def readings_ingest(*, actor: User | None, rows: Sequence[Mapping[str, Any]]) ->
     return report
 
 
+# Detection is queued at most once per household at a time: a task queued more than this long
+# ago and still not started is taken for lost, and another is queued.
+DETECTION_QUEUE_STALE = timedelta(minutes=10)
+
 
 def _enqueue_detection(households: list[int]) -> None:
+    """Queues detection for households with new readings, unless a task for that household is
+    already queued and not started: that task will read these readings too."""
     from civichub.wellbeing.tasks import run_detection
 
+    now = timezone.now()
     for household_id in households:
-        run_detection.enqueue(household_id)
+        claimed = (
+            Household.objects.filter(pk=household_id)
+            .exclude(detection_queued_at__gte=now - DETECTION_QUEUE_STALE)
+            .update(detection_queued_at=now)
+        )
+        if claimed:
+            run_detection.enqueue(household_id)
 
 
 def _reading_store(
@@ -946,31 +959,59 @@ def _readings_summarise_and_expire(cutoff: datetime, batch: int) -> tuple[int, i
 # --- detection ----------------------------------------------------------------------------
 
 
+# Readings that arrive this late or less are detected again from the last day boundary before
+# them; older ones are stored (and charted) but not detected again.
+CHECKPOINT_DAYS = 3
+
+
+def _state_arrays(state: detection.DetectorState, prefix: str = "") -> dict[str, Any]:
+    arrays: dict[str, Any] = {
+        prefix + name: value for name, value in vars(state).items() if isinstance(value, np.ndarray)
+    }
+    arrays[prefix + "slot"] = np.array(state.slot)
+    for kind, flags in state.active.items():
+        arrays[f"{prefix}active__{kind}"] = flags
+    return arrays
+
+
+def _state_fill(state: detection.DetectorState, saved: Any, prefix: str = "") -> None:
+    for full in saved.files:
+        if not full.startswith(prefix) or (not prefix and full.startswith("checkpoint")):
+            continue
+        name = full.removeprefix(prefix)
+        if name == "slot":
+            state.slot = int(saved[full])
+        elif name.startswith("active__"):
+            state.active[name.removeprefix("active__")] = saved[full]
+        elif "__" not in name:
+            setattr(state, name, saved[full])
+
+
 def _state_load(household: Household, meters: np.ndarray) -> detection.WellbeingDetector:
+    """The household's detector as last saved, with its day-boundary checkpoints and the
+    readings it has seen since the oldest of them (`seen`, one row per half hour)."""
     detector = detection.WellbeingDetector(meters)
     if household.detector_state:
         with np.load(io.BytesIO(bytes(household.detector_state))) as saved:
-            state = detector.state
-            for name in saved.files:
-                if name == "slot":
-                    state.slot = int(saved[name])
-                elif name.startswith("active__"):
-                    state.active[name.removeprefix("active__")] = saved[name]
-                else:
-                    setattr(state, name, saved[name])
+            _state_fill(detector.state, saved)
+            count = int(saved["checkpoints"]) if "checkpoints" in saved.files else 0
+            for n in range(count):
+                checkpoint = detection.DetectorState(meters=detector.state.meters)
+                _state_fill(checkpoint, saved, f"checkpoint{n}__")
+                detector.checkpoints.append(checkpoint)
+            if "seen" in saved.files:
+                detector.seen = saved["seen"]
     return detector
 
 
 def _state_dump(detector: detection.WellbeingDetector) -> bytes:
-    state = detector.state
-    arrays: dict[str, Any] = {
-        name: value for name, value in vars(state).items() if isinstance(value, np.ndarray)
-    }
-    arrays["slot"] = np.array(state.slot)
-    for kind, flags in state.active.items():
-        arrays[f"active__{kind}"] = flags
+    arrays = _state_arrays(detector.state)
+    arrays["checkpoints"] = np.array(len(detector.checkpoints))
+    for n, checkpoint in enumerate(detector.checkpoints):
+        arrays.update(_state_arrays(checkpoint, f"checkpoint{n}__"))
+    arrays["seen"] = detector.seen
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.savez_compressed(buffer, **arrays)
     return buffer.getvalue()
 
 
@@ -978,54 +1019,118 @@ def _local_slot(moment: datetime) -> int:
     return detection.slot_of(timezone.localtime(moment))
 
 
-@transaction.atomic
+def _aware_slot_start(slot: int) -> datetime:
+    return timezone.make_aware(detection.slot_start(slot))
+
+
 def detection_run(*, household_id: int) -> list[Alert]:
-    """Runs the detector over the half hours that have readings since it last ran. A reading for
-    a half hour already processed is stored but not detected again."""
+    """Runs the detector over the half hours that have readings since it last ran, and raises
+    what it finds. Readings that arrived late, for half hours already detected, are detected
+    again from the last day boundary before them (up to `CHECKPOINT_DAYS` back); an alert the
+    first pass already raised is not raised again (one alert per household, kind and
+    incident)."""
+    # Cleared before reading, so that readings stored from now on queue another run.
+    Household.objects.filter(pk=household_id).update(detection_queued_at=None)
+    return _detection_pass(household_id)
+
+
+@transaction.atomic
+def _detection_pass(household_id: int) -> list[Alert]:
     household = Household.objects.select_for_update().get(pk=household_id)
     if not household.consenting:
         return []
-    meters = list(household.meters.all())
     mask = np.zeros((1, 3), dtype=bool)
-    for meter in meters:
-        mask[0, UTILITY_INDEX[Utility(meter.utility)]] = True
-    readings = list(
-        Reading.objects.filter(meter__household=household)
-        .select_related("meter")
-        .order_by("at")
-        .only("at", "use", "meter__utility")
-    )
-    if not readings:
-        return []
+    for utility in household.meters.values_list("utility", flat=True):
+        mask[0, UTILITY_INDEX[Utility(utility)]] = True
     detector = _state_load(household, mask)
-    # A reading covers the interval that ends at its time.
-    latest = _local_slot(readings[-1].at - timedelta(microseconds=1))
-    first = (
-        detector.state.slot + 1
-        if detector.state.slot >= 0
-        else _local_slot(readings[0].at - timedelta(microseconds=1))
-    )
-    if latest < first:
+    done = detector.state.slot  # last half hour detected, -1 before the first run
+    window = detector.checkpoints[0].slot + 1 if detector.checkpoints else done + 1
+    readings = Reading.objects.filter(meter__household=household).order_by("at")
+    if done >= 0:
+        # A reading covers the interval that ends at its time.
+        readings = readings.filter(at__gt=_aware_slot_start(window))
+    rows = list(readings.values_list("at", "use", "meter__utility"))
+    if not rows:
         return []
-    slots = latest - first + 1
-    values = np.full((1, slots, 3), np.nan)
-    for reading in readings:
-        slot = _local_slot(reading.at - timedelta(microseconds=1)) - first
-        if 0 <= slot < slots:
-            column = UTILITY_INDEX[Utility(reading.meter.utility)]
-            current = values[0, slot, column]
-            values[0, slot, column] = reading.use + (0.0 if np.isnan(current) else current)
-    away = np.zeros((1, slots), dtype=bool)
+    slots_of = [_local_slot(row[0] - timedelta(microseconds=1)) for row in rows]
+    if done < 0:
+        window = slots_of[0]
+        detector.state.slot = window - 1
+        detector.checkpoints = [detector.snapshot()]
+    latest = max(max(slots_of), done)
+    values = np.full((1, latest - window + 1, 3), np.nan)
+    for slot, (_moment, use, utility) in zip(slots_of, rows, strict=True):
+        column = UTILITY_INDEX[Utility(utility)]
+        current = values[0, slot - window, column]
+        values[0, slot - window, column] = use + (0.0 if np.isnan(current) else current)
+
+    # Go back to the last checkpoint before the first half hour whose readings changed.
+    seen = detector.seen[: done - window + 1]
+    before = values[0, : seen.shape[0]]
+    same = np.isclose(before, seen, rtol=1e-9, atol=1e-12) | (np.isnan(before) & np.isnan(seen))
+    changed = np.flatnonzero(~same.all(axis=1))
+    start = detector.state.slot + 1
+    if changed.size:
+        first_changed = window + int(changed[0])
+        kept = [c for c in detector.checkpoints if c.slot < first_changed]
+        if kept:
+            detector.restore(kept[-1])
+            detector.checkpoints = kept
+            start = kept[-1].slot + 1
+    if start > latest:
+        return []
+
+    away = np.zeros((1, latest - window + 1), dtype=bool)
     for period in household.away.filter(cancelled_at__isnull=True):
-        a = max(_local_slot(period.starts_at) - first, 0)
-        b = min(_local_slot(period.ends_at) - first, slots)
+        a = max(_local_slot(period.starts_at) - window, 0)
+        b = min(_local_slot(period.ends_at) - window, away.shape[1])
         if a < b:
             away[0, a:b] = True
-    found = detector.process(values, first, away=away)
+    found: list[detection.Alert] = []
+    step = start
+    while step <= latest:
+        # Up to the next day boundary, where a checkpoint is saved.
+        stop = min(latest, (step // detection.SLOTS_PER_DAY + 1) * detection.SLOTS_PER_DAY - 1)
+        found += detector.process(
+            values[:, step - window : stop - window + 1],
+            step,
+            away=away[:, step - window : stop - window + 1],
+        )
+        if (stop + 1) % detection.SLOTS_PER_DAY == 0:
+            detector.checkpoints.append(detector.snapshot())
+        step = stop + 1
+    detector.checkpoints = detector.checkpoints[-CHECKPOINT_DAYS:]
+    oldest = detector.checkpoints[0].slot + 1
+    detector.seen = values[0, oldest - window :].copy()
+
     household.detector_state = _state_dump(detector)
     household.detected_through = timezone.make_aware(detection.slot_end(latest))
     household.save(update_fields=["detector_state", "detected_through"])
-    return [_alert_raise(household, detector, values, first, alert) for alert in found]
+    return [
+        _alert_raise(household, detector, values, window, alert)
+        for alert in _new_alerts(household, found, replayed_from=start if start <= done else None)
+    ]
+
+
+def _new_alerts(
+    household: Household, found: list[detection.Alert], *, replayed_from: int | None
+) -> list[detection.Alert]:
+    """An alert is raised once per incident: when half hours were detected again, the alerts of
+    each kind the first pass raised in them stand for the first ones found again."""
+    if replayed_from is None:
+        return found
+    raised: dict[str, int] = {}
+    for kind in household.alerts.filter(at__gt=_aware_slot_start(replayed_from)).values_list(
+        "kind", flat=True
+    ):
+        raised[kind] = raised.get(kind, 0) + 1
+    fresh = []
+    for alert in sorted(found, key=lambda a: a.slot):
+        if raised.get(alert.kind, 0) > 0:
+            raised[alert.kind] -= 1
+        else:
+            fresh.append(alert)
+    return fresh
 
 
 def _plain(value: Any) -> Any:

@@ -3,9 +3,14 @@ routine, away periods, and missing readings told apart from no use."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
 import numpy as np
 import pytest
+from django.utils import timezone
 
+from civichub.wellbeing import services
 from civichub.wellbeing.detection import (
     ELECTRICITY,
     GAS,
@@ -20,9 +25,12 @@ from civichub.wellbeing.detection import (
     slot_end,
     slot_of,
 )
+from civichub.wellbeing.models import Household
 from civichub.wellbeing.simulation import Incident, simulate
+from civichub.wellbeing.tests.test_services import START, at, home, quiet_day  # noqa: F401
 
 WEEKS = 5
+MASK = np.array([[True, True, False]])  # the test home: water and electricity meters
 DAY = SLOTS_PER_DAY
 # Incidents start after the learning weeks, on a Wednesday at 10:00.
 ONSET = 4 * 7 * DAY + 2 * DAY + 10 * SLOTS_PER_HOUR
@@ -244,3 +252,110 @@ def test_false_alarms_make_the_learned_rules_ask_for_more_evidence() -> None:
     tuned = kinds_for(alerts, 0, after=ONSET)[Kind.INACTIVITY]
     assert tuned > plain
     assert detector.tune(0, false_alarm=False) == 1.0
+
+
+# --- detection from stored readings: late readings and queued runs --------------------------
+
+
+def _step(row: dict[str, Any]) -> int:
+    return next(step for step in range(48) if at(30 * step) == row["at"])
+
+
+def _queued_runs(household_id: int) -> int:
+    from django_tasks_db.models import DBTaskResult
+
+    return sum(
+        1
+        for result in DBTaskResult.objects.filter(
+            task_path__endswith="run_detection", status="READY"
+        )
+        if result.args_kwargs["args"] == [household_id]
+    )
+
+
+@pytest.mark.django_db
+def test_late_readings_are_detected_again_and_raise_the_alert_they_complete(
+    home: dict[str, Any],  # noqa: F811
+) -> None:
+    """The water readings for the afternoon arrive only the next morning. Until then the
+    afternoon is a data gap, not no use; once they are in, the half hours already detected are
+    detected again and the no-use alert is raised, once."""
+    household = home["household"]
+    gap = range(16, 40)  # 08:00-20:00 local
+    rows = quiet_day()
+    first = [r for r in rows if not (r["meter_id"] == "W-001" and _step(r) in gap)]
+    late = [r for r in rows if r["meter_id"] == "W-001" and _step(r) in gap]
+    services.readings_ingest(actor=home["feed"], rows=first)
+    kinds = [a.kind for a in services.detection_run(household_id=household.pk)]
+    assert "data_gap" in kinds
+    assert "no_use" not in kinds
+
+    services.readings_ingest(actor=home["feed"], rows=late)
+    again = services.detection_run(household_id=household.pk)
+    assert [a.kind for a in again] == ["no_use"]
+    assert again[0].at == timezone.make_aware(START + timedelta(minutes=30 * 39))
+
+    services.readings_ingest(actor=home["feed"], rows=late)  # sent once more: duplicates
+    assert services.detection_run(household_id=household.pk) == []
+    assert household.alerts.filter(kind="no_use").count() == 1
+
+
+@pytest.mark.django_db
+def test_a_late_reading_that_changes_nothing_raises_no_second_alert(
+    home: dict[str, Any],  # noqa: F811
+) -> None:
+    """An electricity reading from the morning arrives after the evening's no-use alert: the day
+    is detected again, finds the same incident, and the alert is not raised twice."""
+    household = home["household"]
+    rows = quiet_day()
+    missing = next(r for r in rows if r["meter_id"] == "E-001" and _step(r) == 5)
+    services.readings_ingest(actor=home["feed"], rows=[r for r in rows if r is not missing])
+    assert [a.kind for a in services.detection_run(household_id=household.pk)] == ["no_use"]
+
+    report = services.readings_ingest(actor=home["feed"], rows=[missing])
+    assert report.accepted == 1
+    detector = services._state_load(Household.objects.get(pk=household.pk), MASK)
+    assert np.isnan(detector.seen[5, ELECTRICITY])  # the detector has not seen it yet
+    assert services.detection_run(household_id=household.pk) == []
+    assert household.alerts.filter(kind="no_use").count() == 1
+    detector = services._state_load(Household.objects.get(pk=household.pk), MASK)
+    assert not np.isnan(detector.seen[5, ELECTRICITY])  # ... and now it has
+
+
+@pytest.mark.django_db
+def test_detection_is_queued_once_per_household_until_it_starts(
+    home: dict[str, Any],  # noqa: F811
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """Readings arriving while a run is queued do not queue another (the queued run reads them
+    too); once the run has started, new readings queue the next one."""
+    household = home["household"]
+    rows = quiet_day()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.readings_ingest(actor=home["feed"], rows=rows[:20])
+    with django_capture_on_commit_callbacks(execute=True):
+        services.readings_ingest(actor=home["feed"], rows=rows[20:40])
+    assert _queued_runs(household.pk) == 1
+
+    services.detection_run(household_id=household.pk)  # the worker starts the queued run
+    with django_capture_on_commit_callbacks(execute=True):
+        services.readings_ingest(actor=home["feed"], rows=rows[40:60])
+    assert _queued_runs(household.pk) == 2
+
+
+@pytest.mark.django_db
+def test_a_queued_run_that_never_started_is_queued_again(
+    home: dict[str, Any],  # noqa: F811
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """A task lost by the queue does not stop detection for good: after ten minutes another is
+    queued."""
+    household = home["household"]
+    with django_capture_on_commit_callbacks(execute=True):
+        services.readings_ingest(actor=home["feed"], rows=quiet_day()[:20])
+    Household.objects.filter(pk=household.pk).update(
+        detection_queued_at=timezone.now() - timedelta(minutes=11)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        services.readings_ingest(actor=home["feed"], rows=quiet_day()[20:40])
+    assert _queued_runs(household.pk) == 2
