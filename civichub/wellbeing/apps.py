@@ -31,6 +31,7 @@ class WellbeingConfig(CivicModuleConfig):
         },
         periodic_tasks=[
             PeriodicTask("wellbeing.escalate", "civichub.wellbeing.tasks.escalate_alerts", 60),
+            PeriodicTask("wellbeing.retention", "civichub.wellbeing.tasks.apply_retention", 3600),
         ],
     )
 

@@ -1,5 +1,6 @@
 """Thin, idempotent tasks: detection resumes from the household's last processed half hour, and
-escalation only moves alerts and visits whose deadline has passed."""
+escalation only moves alerts and visits whose deadline has passed, and retention only removes
+what has expired."""
 
 from __future__ import annotations
 
@@ -21,3 +22,11 @@ def run_detection(household_id: int) -> int:
 def escalate_alerts() -> dict[str, int]:
     with acting(channel="task"):
         return asdict(services.alerts_escalate())
+
+
+@task()
+def apply_retention() -> dict[str, int]:
+    """Hourly: expired raw readings become aggregates, old aggregates and the data of households
+    that withdrew consent long enough ago are deleted (services.retention_apply)."""
+    with acting(channel="task"):
+        return asdict(services.retention_apply())
