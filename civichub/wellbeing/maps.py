@@ -15,6 +15,7 @@ WIDTH = 640
 MAX_HEIGHT = 480
 PADDING = 16
 SIZE = 6.0
+MIN_SPAN_DEGREES = 0.005
 
 
 class Located(Protocol):
@@ -75,10 +76,14 @@ def community_map(households: Sequence[Located]) -> dict[str, Any]:
         return {"markers": [], "width": WIDTH, "height": 0, "unplaced": len(households)}
     lats = [float(h.latitude) for h in placed]  # type: ignore[arg-type]
     lngs = [float(h.longitude) for h in placed]  # type: ignore[arg-type]
-    south, north, west, east = min(lats), max(lats), min(lngs), max(lngs)
-    scale_x = math.cos(math.radians((south + north) / 2))
-    span_x = max((east - west) * scale_x, 1e-4)
-    span_y = max(north - south, 1e-4)
+    # At least about 500 m each way, centred on the homes, so that one home or a few close
+    # together sit in the middle of the map rather than in a corner of an extreme zoom.
+    mid_lat, mid_lng = (min(lats) + max(lats)) / 2, (min(lngs) + max(lngs)) / 2
+    scale_x = math.cos(math.radians(mid_lat))
+    span_y = max(max(lats) - min(lats), MIN_SPAN_DEGREES)
+    span_x = max((max(lngs) - min(lngs)) * scale_x, MIN_SPAN_DEGREES)
+    north = mid_lat + span_y / 2
+    west = mid_lng - span_x / scale_x / 2
     inner = WIDTH - 2 * PADDING
     per_degree = min(inner / span_x, (MAX_HEIGHT - 2 * PADDING) / span_y)
     height = round(span_y * per_degree + 2 * PADDING)

@@ -92,3 +92,104 @@ def test_a_worker_accepts_a_no_activity_visit_and_records_the_outcome(
         "not_home",
         False,
     )
+
+
+def test_a_worker_enrols_a_household_with_consent_and_sees_it_on_the_dashboard_map(
+    chromium: Browser, live_server: Any, city: Any, community_worker: User
+) -> None:
+    """Without JavaScript-only controls: find the resident, record how they consented, list the
+    meters and the family contacts, then mark time away; the dashboard draws the home on its map
+    and lists it in the table. Each page is checked with axe on a phone-sized screen."""
+    from civichub.core import services as core
+    from civichub.wellbeing.models import Household
+
+    resident = core.resident_create(
+        actor=None,
+        name="郑桂芝",
+        address="桃园路 8 号",
+        community=city.community_a1,
+        latitude=39.905,
+        longitude=116.391,
+        crs="wgs84",
+    )
+    context = chromium.new_context(base_url=live_server.url, viewport=PHONE, locale="zh-CN")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    try:
+        sign_in(page, community_worker.username)
+        page.goto("/wellbeing/enrol/")
+        check_page(page, "wellbeing-enrol")
+        page.get_by_label("查找居民（姓名）").fill("郑桂")
+        with page.expect_navigation():
+            page.get_by_role("button", name="查找").click()
+        page.get_by_label("郑桂芝").check()
+        page.get_by_label("由谁代为登记").select_option("worker")
+        page.get_by_label("本人如何表示同意").select_option("signed_form")
+        page.get_by_label("书面同意书编号").fill("TY-2026-0101")
+        page.get_by_label("同意经过").fill("本人在社区服务中心签字，女儿在场")
+        page.get_by_label("水表表号").fill("W-BROWSER")
+        page.locator("#contact_0_name").fill("郑丽")
+        page.locator("#contact_0_phone").fill("13500000001")
+        check_page(page, "wellbeing-enrol-filled")
+        with page.expect_navigation():
+            page.get_by_role("button", name="登记", exact=True).click()
+        household = Household.objects.get(resident=resident)
+        page.wait_for_url(f"**/wellbeing/households/{household.pk}/")
+        assert "TY-2026-0101" in page.locator(".wb-facts").inner_text()
+        check_page(page, "wellbeing-household")
+
+        page.get_by_label("外出类型").select_option("children")
+        page.get_by_label("开始", exact=True).fill("2026-01-01T08:00")
+        page.get_by_label("结束", exact=True).fill("2099-01-01T08:00")
+        with page.expect_navigation():
+            page.get_by_role("button", name="登记外出").click()
+        assert "住在子女家" in page.get_by_role("list", name="外出时段").inner_text()
+
+        page.goto("/wellbeing/")
+        marker = page.locator(f'svg.wb-map path[data-household="{household.pk}"]')
+        assert marker.get_attribute("class") == "wb-marker wb-state-away"
+        row = page.get_by_role("row", name="郑桂芝")
+        assert "外出中" in row.inner_text()
+        check_page(page, "wellbeing-dashboard")
+    finally:
+        context.close()
+    household.refresh_from_db()
+    assert (household.consent_method, household.consent_document) == ("signed_form", "TY-2026-0101")
+
+
+def test_a_family_member_answers_the_alert_from_the_sms_link_without_an_account(
+    chromium: Browser, live_server: Any, visit_task: Any
+) -> None:
+    """A second alert for the same home: the daughter opens the link from her SMS, says she
+    cannot reach her mother, and a visit task is made at once."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from civichub.wellbeing import services
+    from civichub.wellbeing.models import Alert, AlertStatus, VisitTask
+
+    household = visit_task.alert.household
+    alert = Alert.objects.create(
+        household=household,
+        kind="no_use",
+        severity="urgent",
+        at=timezone.now(),
+        explanation="No water for 12 hours.",
+        family_deadline=timezone.now() + timedelta(minutes=15),
+    )
+    link = services.ack_link(alert=alert, contact=household.contacts.get())
+    context = chromium.new_context(base_url=live_server.url, viewport=PHONE, locale="zh-CN")
+    page = context.new_page()
+    try:
+        page.goto(link)
+        check_page(page, "wellbeing-acknowledge")
+        with page.expect_navigation():
+            page.get_by_role("button", name="联系不上，请上门查看").click()
+        assert "立即上门" in page.get_by_role("status").inner_text()
+        check_page(page, "wellbeing-acknowledge-done")
+    finally:
+        context.close()
+    alert.refresh_from_db()
+    assert alert.status == AlertStatus.VISIT
+    assert VisitTask.objects.filter(alert=alert).exists()
