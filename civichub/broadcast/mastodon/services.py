@@ -51,6 +51,10 @@ def secret_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+# Schemes a browser would run or read locally instead of handing to an app.
+UNSAFE_SCHEMES = frozenset({"javascript", "data", "vbscript", "file", "blob", "about"})
+
+
 def _valid_redirect_uri(uri: str) -> bool:
     if uri == OOB:
         return True
@@ -58,9 +62,16 @@ def _valid_redirect_uri(uri: str) -> bool:
     # Native apps register custom schemes (org.example.app:/callback); no fragment is allowed.
     return (
         bool(parts.scheme)
+        and parts.scheme.lower() not in UNSAFE_SCHEMES
         and not parts.fragment
         and (parts.scheme not in {"http", "https"} or bool(parts.netloc))
     )
+
+
+def _valid_website(url: str) -> bool:
+    """The app's website is shown as a link on the consent page: a web address or nothing."""
+    parts = urlsplit(url)
+    return not url or (parts.scheme in {"http", "https"} and bool(parts.netloc))
 
 
 def _scopes_checked(requested: list[str], field: str) -> str:
@@ -89,6 +100,12 @@ def client_app_register(
         raise ValidationFailed(
             "Validation failed: Redirect URI must be an absolute URI.",
             errors={"redirect_uris": bad},
+        )
+    website = website.strip()
+    if not _valid_website(website):
+        raise ValidationFailed(
+            "Validation failed: Website must be an http or https address.",
+            errors={"website": ["not a web address"]},
         )
     granted = _scopes_checked(scopes.parse(scopes_text or scopes.DEFAULT_SCOPES), "scopes")
     secret = secrets.token_urlsafe(32)

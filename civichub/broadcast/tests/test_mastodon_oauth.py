@@ -253,6 +253,18 @@ def test_scopes_are_granted_only_within_the_apps_and_are_checked(
         timeout=10,
     )
     assert refused.status_code == 422 and "write:everything" in refused.json()["error"]
+    for field, value in (
+        ("redirect_uris", "javascript:alert(1)"),
+        ("redirect_uris", "https://client.example/cb#fragment"),
+        ("website", "javascript:alert(1)"),
+    ):
+        bad = requests.post(
+            f"{live_server.url}/api/v1/apps",
+            data={"client_name": "x", "scopes": "read", field: value},
+            timeout=10,
+        )
+        assert bad.status_code == 422, (field, value)
+        assert bad.json()["error"].startswith("Validation failed: ")
     bad_client = requests.post(
         f"{live_server.url}/oauth/token",
         data={"grant_type": "password", "client_id": "nobody", "client_secret": "x"},
