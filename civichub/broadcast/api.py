@@ -30,6 +30,18 @@ CategoryKey = Literal[
 ]
 
 
+def _reader(request: HttpRequest) -> User | None:
+    """The signed-in reader of a public endpoint (session or bearer token), if any."""
+    if isinstance(request.user, User) and request.user.is_authenticated:
+        return request.user
+    scheme, _space, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token:
+        from civichub.core.services import api_token_authenticate
+
+        return api_token_authenticate(token)
+    return None
+
+
 def _user(request: HttpRequest) -> User:
     user = request.user
     assert isinstance(user, User)
@@ -275,7 +287,9 @@ def home(request: HttpRequest, query: Query[CursorQuery]) -> FeedOut:
 
 @router.get("/posts/{post_id}", response=PostOut, auth=None, summary="A post")
 def post_get(request: HttpRequest, post_id: int) -> PostOut:
-    return _post_out(request, selectors.post_get(post_id))
+    post = selectors.post_get(post_id)
+    services.post_view_record(viewer=_reader(request), post=post)
+    return _post_out(request, post)
 
 
 class EditIn(Schema):
@@ -633,3 +647,61 @@ def area_subscribe(
 def area_unsubscribe(request: HttpRequest, area_id: int) -> Status[None]:
     services.area_unsubscribe(actor=_user(request), area_id=area_id)
     return Status(204, None)
+
+
+class ReachHourOut(Schema):
+    hour: dt.datetime
+    views: int
+    reposts: int
+    favourites: int
+    followers: int
+
+
+class ReachOut(Schema):
+    account: str
+    post_id: int | None
+    days: int
+    followers: int
+    views: int
+    reposts: int
+    favourites: int
+    hours: list[ReachHourOut]
+
+
+class ReachQuery(Schema):
+    days: int = Field(7, description="The last 1, 7 or 30 days")
+
+
+def _reach_out(report: selectors.ReachReport) -> ReachOut:
+    return ReachOut(
+        account=report.account.handle,
+        post_id=report.post.pk if report.post else None,
+        days=report.days,
+        followers=report.followers,
+        views=report.views,
+        reposts=report.reposts,
+        favourites=report.favourites,
+        hours=[ReachHourOut(**vars(h)) for h in report.hours],
+    )
+
+
+@router.get(
+    "/accounts/{handle}/reach",
+    response=ReachOut,
+    summary="An account's reach per hour: followers, views, reposts, favourites (its staff)",
+)
+def account_reach(request: HttpRequest, handle: str, query: Query[ReachQuery]) -> ReachOut:
+    account = selectors.account_get(handle)
+    return _reach_out(selectors.reach_report(_user(request), account, days=query.days))
+
+
+@router.get(
+    "/posts/{post_id}/reach",
+    response=ReachOut,
+    summary="A post's reach per hour: views, reposts, favourites (the account's staff)",
+)
+def post_reach(request: HttpRequest, post_id: int, query: Query[ReachQuery]) -> ReachOut:
+    post = selectors.post_get(post_id)
+    return _reach_out(
+        selectors.reach_report(_user(request), post.account, post=post, days=query.days)
+    )

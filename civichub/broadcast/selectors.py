@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models.functions import TruncHour
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -23,11 +24,15 @@ from civichub.broadcast.models import (
     Block,
     BroadcastAccount,
     Comment,
+    Favourite,
     Follow,
+    FollowerHour,
     KeywordFilter,
     Post,
     PostImage,
     PostState,
+    PostViewHour,
+    Repost,
 )
 from civichub.core.errors import NotFound, ValidationFailed
 from civichub.core.models import Organisation, OrganisationKind, User
@@ -314,4 +319,109 @@ def subscribable_areas() -> list[Organisation]:
                 OrganisationKind.COMMUNITY,
             ]
         ).order_by("path")
+    )
+
+
+# Reach -----------------------------------------------------------------------------------
+
+REACH_DAYS = (1, 7, 30)
+
+
+@dataclass
+class ReachHour:
+    hour: dt.datetime
+    views: int
+    reposts: int
+    favourites: int
+    followers: int
+
+
+@dataclass
+class ReachReport:
+    account: BroadcastAccount
+    post: Post | None
+    days: int
+    followers: int
+    views: int
+    reposts: int
+    favourites: int
+    hours: list[ReachHour]
+
+
+def _per_hour(rows: Any, value: str = "n") -> dict[dt.datetime, int]:
+    return {row["at"]: int(row[value] or 0) for row in rows}
+
+
+def reach_report(
+    actor: User | None, account: BroadcastAccount, *, post: Post | None = None, days: int = 7
+) -> ReachReport:
+    """Followers, views, reposts and favourites of an account or one of its posts, per hour
+    over the last `days` days (hours in UTC), for the account's staff. Views come from the
+    hourly view buckets; reposts and favourites from their rows (an undone repost no longer
+    counts); the follower count at each hour is today's count less the later net gains."""
+    require(actor, "broadcast.post.publish", account)
+    if days not in REACH_DAYS:
+        message = _("时间范围只能是 %(values)s 天。") % {
+            "values": "、".join(str(d) for d in REACH_DAYS)
+        }
+        raise ValidationFailed(message, errors={"days": [message]})
+    now = timezone.now().replace(minute=0, second=0, microsecond=0)
+    since = now - dt.timedelta(hours=days * 24 - 1)
+    on_posts = Q(post=post) if post is not None else Q(post__account=account)
+    utc_hour = TruncHour("created_at", tzinfo=dt.UTC)
+    views = _per_hour(
+        PostViewHour.objects.filter(on_posts, hour__gte=since)
+        .values(at=F("hour"))
+        .annotate(n=Sum("views"))
+    )
+    reposts, favourites = (
+        _per_hour(
+            model.objects.filter(on_posts, created_at__gte=since)
+            .annotate(at=utc_hour)
+            .values("at")
+            .annotate(n=Count("id"))
+        )
+        for model in (Repost, Favourite)
+    )
+    net = {
+        row["hour"]: row["gained"] - row["lost"]
+        for row in FollowerHour.objects.filter(account=account, hour__gte=since).values(
+            "hour", "gained", "lost"
+        )
+    }
+    account.refresh_from_db(fields=["followers_count"])
+    hours = [since + dt.timedelta(hours=n) for n in range(days * 24)]
+    followers_at: dict[dt.datetime, int] = {}
+    level = account.followers_count
+    for hour in reversed(hours):
+        followers_at[hour] = level
+        level -= net.get(hour, 0)
+    if post is not None:
+        # Counted from the rows: exact even while hot counters are being folded.
+        reposts_total = Repost.objects.filter(post=post).count()
+        favourites_total = Favourite.objects.filter(post=post).count()
+    else:
+        totals = Post.objects.filter(account=account).aggregate(
+            r=Sum("reposts_count"), f=Sum("favourites_count")
+        )
+        reposts_total, favourites_total = totals["r"] or 0, totals["f"] or 0
+    views_total = PostViewHour.objects.filter(on_posts).aggregate(n=Sum("views"))["n"] or 0
+    return ReachReport(
+        account=account,
+        post=post,
+        days=days,
+        followers=account.followers_count,
+        views=int(views_total),
+        reposts=int(reposts_total),
+        favourites=int(favourites_total),
+        hours=[
+            ReachHour(
+                hour=hour,
+                views=views.get(hour, 0),
+                reposts=reposts.get(hour, 0),
+                favourites=favourites.get(hour, 0),
+                followers=followers_at[hour],
+            )
+            for hour in hours
+        ],
     )

@@ -38,12 +38,14 @@ from civichub.broadcast.models import (
     Comment,
     Favourite,
     Follow,
+    FollowerHour,
     KeywordFilter,
     Post,
     PostCounterShard,
     PostImage,
     PostRevision,
     PostState,
+    PostViewHour,
     Repost,
     Severity,
     Urgency,
@@ -482,6 +484,7 @@ def follow_create(*, actor: User | None, account_id: int) -> Follow:
             BroadcastAccount.objects.filter(pk=account.pk).update(
                 followers_count=F("followers_count") + 1
             )
+            _bump_hour(FollowerHour, {"account_id": account.pk}, "gained")
             audit_record(
                 actor=user,
                 action="broadcast.follow.create",
@@ -500,6 +503,7 @@ def follow_delete(*, actor: User | None, account_id: int) -> bool:
     if not deleted:
         return False
     BroadcastAccount.objects.filter(pk=account_id).update(followers_count=F("followers_count") - 1)
+    _bump_hour(FollowerHour, {"account_id": account_id}, "lost")
     audit_record(
         actor=user,
         action="broadcast.follow.delete",
@@ -892,6 +896,31 @@ def keyword_filter_remove(*, actor: User | None, account: BroadcastAccount, filt
         changes={"word": word},
     )
     return True
+
+
+# Reach -----------------------------------------------------------------------------------
+
+
+def _bump_hour(model: type[PostViewHour | FollowerHour], key: dict[str, int], field: str) -> None:
+    """Adds one to this hour's bucket: an atomic `F()` update, or the bucket's first row. Two
+    writers racing for the first row both end up counted (the loser updates)."""
+    hour = timezone.now().replace(minute=0, second=0, microsecond=0)
+    bucket = model.objects.filter(hour=hour, **key)
+    if bucket.update(**{field: F(field) + 1}):
+        return
+    try:
+        with transaction.atomic():
+            model.objects.create(hour=hour, **key, **{field: 1})
+    except IntegrityError:
+        bucket.update(**{field: F(field) + 1})
+
+
+def post_view_record(*, viewer: User | None, post: Post) -> None:
+    """Counts a signed-in reader's view of a post in its hourly bucket. Only the number is
+    kept, never who read what, so there is nothing personal to audit."""
+    if viewer is None or not viewer.is_authenticated or post.state != PostState.PUBLISHED:
+        return
+    _bump_hour(PostViewHour, {"post_id": post.pk}, "views")
 
 
 # Alerts ----------------------------------------------------------------------------------
