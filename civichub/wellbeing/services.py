@@ -614,10 +614,6 @@ def readings_ingest(*, actor: User | None, rows: Sequence[Mapping[str, Any]]) ->
     return report
 
 
-# Detection is queued at most once per household at a time: a task queued more than this long
-# ago and still not started is taken for lost, and another is queued.
-DETECTION_QUEUE_STALE = timedelta(minutes=10)
-
 
 def _enqueue_detection(households: list[int]) -> None:
     """Queues detection for households with new readings, unless a task for that household is
@@ -905,7 +901,8 @@ def _readings_summarise_and_expire(cutoff: datetime, batch: int) -> tuple[int, i
     """One batch of expired readings: their use is added to the hourly and daily aggregates of
     the local hour and day their interval falls in, then they are deleted. On PostgreSQL the
     rows are locked and skipped by a concurrent run, so no reading is counted twice."""
-    query = Reading.objects.filter(at__lt=cutoff).order_by("pk")
+    # A reading at midnight closes the day before: it goes with that day.
+    query = Reading.objects.filter(at__lte=cutoff).order_by("pk")
     rows = list(
         query.select_for_update(skip_locked=True).values_list("pk", "meter_id", "at", "use")[:batch]
     )
