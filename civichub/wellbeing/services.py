@@ -614,6 +614,10 @@ def readings_ingest(*, actor: User | None, rows: Sequence[Mapping[str, Any]]) ->
     return report
 
 
+# Detection is queued at most once per household at a time: a task queued more than this long
+# ago and still not started is taken for lost, and another is queued.
+DETECTION_QUEUE_STALE = timedelta(minutes=10)
+
 
 def _enqueue_detection(households: list[int]) -> None:
     """Queues detection for households with new readings, unless a task for that household is
