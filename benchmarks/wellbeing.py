@@ -384,6 +384,7 @@ def section_households(args: argparse.Namespace) -> None:
     marked_silenced = [0, 0]
     false_alarms = 0
     false_by_kind: dict[str, int] = {}
+    info_by_kind: dict[str, int] = {}
     started = time.perf_counter()
     for first in range(0, households, chunk):
         size = min(chunk, households - first)
@@ -423,11 +424,13 @@ def section_households(args: argparse.Namespace) -> None:
                 within_rule[0] += bool(hits) and delay <= 12.5
         learned = LEARNING_DAYS * SLOTS_PER_DAY
         for alert in alerts:
-            if (
-                alert.slot >= learned
-                and alert.severity != Severity.INFO
-                and id(alert) not in explained
-            ):
+            if alert.slot < learned or id(alert) in explained:
+                continue
+            if alert.severity == Severity.INFO:
+                # Data gaps, meter faults and level changes go to the operator's list, not to the
+                # family; they are counted apart.
+                info_by_kind[alert.kind] = info_by_kind.get(alert.kind, 0) + 1
+            else:
                 false_alarms += 1
                 false_by_kind[alert.kind] = false_by_kind.get(alert.kind, 0) + 1
         log(f"households: {first + size}/{households}")
@@ -458,6 +461,11 @@ def section_households(args: argparse.Namespace) -> None:
     for kind, count in sorted(false_by_kind.items()):
         emit(
             f"households_false_alarms_{kind}_per_100_household_months",
+            f"{100 * count / months:.2f}",
+        )
+    for kind, count in sorted(info_by_kind.items()):
+        emit(
+            f"households_info_outside_incidents_{kind}_per_100_household_months",
             f"{100 * count / months:.2f}",
         )
     emit("households_seconds", f"{elapsed:.1f}")

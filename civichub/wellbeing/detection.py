@@ -151,7 +151,7 @@ class Rules:
     flow_probability: float = 1e-9
     flow_min_hours: float = 3.0
     gas_min_learned_hours: float = 1.5
-    level_change_ratio: float = 2.5
+    level_change_ratio: float = 2.0
     level_change_days: int = 3
 
     def slots(self, hours: float) -> int:
@@ -242,6 +242,7 @@ class DetectorState:
     day_total: Float = field(init=False)  # (H, 3) this calendar day so far
     day_count: Int = field(init=False)
     usual_log_daily: Float = field(init=False)  # (H, 3)
+    usual_log_var: Float = field(init=False)  # (H, 3) its day-to-day variance
     usual_days: Int = field(init=False)
     level_run: Int = field(init=False)  # (H, 3) signed run of days beyond the ratio
     # How much more evidence the learned rules need for this household: raised by visits that
@@ -288,6 +289,7 @@ class DetectorState:
         self.day_total = np.zeros((h, 3))
         self.day_count = np.zeros((h, 3), dtype=np.int64)
         self.usual_log_daily = np.zeros((h, 3))
+        self.usual_log_var = np.zeros((h, 3))
         self.usual_days = np.zeros((h, 3), dtype=np.int64)
         self.level_run = np.zeros((h, 3), dtype=np.int64)
         self.sensitivity = np.ones(h)
@@ -730,7 +732,9 @@ class WellbeingDetector:
         usual = s.usual_log_daily
         established = s.usual_days >= 14
         deviation = log_total - usual
-        limit = math.log(r.level_change_ratio)
+        # Beyond the ratio and beyond this household's own day-to-day spread (gas for one to
+        # three meals a day varies far more than electricity).
+        limit = np.maximum(math.log(r.level_change_ratio), 2.5 * np.sqrt(s.usual_log_var))
         up = full & established & (deviation > limit)
         down = full & established & (deviation < -limit) & ~away[:, None]
         s.level_run = np.where(
@@ -758,10 +762,13 @@ class WellbeingDetector:
             ],
         )
         learn = full & ~away[:, None]
-        s.usual_log_daily = np.where(
-            learn,
-            np.where(s.usual_days == 0, log_total, usual + ad * (log_total - usual)),
-            usual,
+        # A plain mean over the first weeks, then exponential forgetting.
+        a = np.maximum(ad, 1.0 / (s.usual_days + 1))
+        s.usual_log_daily = np.where(learn, usual + a * deviation, usual)
+        s.usual_log_var = np.where(
+            learn & (s.usual_days > 0),
+            (1 - a) * (s.usual_log_var + a * deviation * deviation),
+            s.usual_log_var,
         )
         s.usual_days += learn
         # Longest cooking of the day; a run that reached the fixed rule was an incident, not
