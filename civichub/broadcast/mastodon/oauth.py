@@ -9,15 +9,17 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.contrib.auth import authenticate, logout
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
-from civichub.broadcast.mastodon import scopes, services
+from civichub.broadcast.mastodon import scopes, selectors, services
 from civichub.broadcast.mastodon.services import OOB, OAuthError
 from civichub.broadcast.models import ClientApp
 from civichub.core.errors import DomainError
@@ -217,3 +219,23 @@ def server_metadata(request: HttpRequest) -> dict[str, Any]:
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "app_registration_endpoint": f"{base}/api/v1/apps",
     }
+
+
+@login_required
+@never_cache
+def authorized_apps(request: HttpRequest) -> HttpResponse:
+    """The apps the signed-in person has let use their account; withdrawing one revokes its
+    tokens at once."""
+    user = request.user
+    assert isinstance(user, User)
+    if request.method == "POST":
+        app_id = request.POST.get("app", "")
+        if app_id.isdigit() and services.authorization_revoke(actor=user, app_id=int(app_id)):
+            messages.success(request, _("已撤销该应用的授权。"))
+        return redirect("mastodon_authorized_apps")
+    apps = selectors.authorized_apps(user)
+    return render(
+        request,
+        "broadcast/oauth/authorized_apps.html",
+        {"apps": [(app, [(s, scopes.DESCRIPTIONS.get(s, s)) for s in app.scopes]) for app in apps]},
+    )

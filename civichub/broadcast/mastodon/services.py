@@ -292,3 +292,24 @@ def token_json(token: OAuthToken, secret: str) -> dict[str, Any]:
         "scope": token.scopes,
         "created_at": int(token.created_at.timestamp()),
     }
+
+
+@transaction.atomic
+def authorization_revoke(*, actor: User, app_id: int) -> int:
+    """A resident withdraws an app's access: every token the app holds for them stops working
+    and its unused codes with them. Returns the number of tokens revoked."""
+    now = timezone.now()
+    app = ClientApp.objects.filter(pk=app_id).first()
+    if app is None:
+        return 0
+    revoked = OAuthToken.objects.filter(app=app, user=actor, revoked_at__isnull=True).update(
+        revoked_at=now
+    )
+    OAuthAuthorization.objects.filter(app=app, user=actor, used_at__isnull=True).update(used_at=now)
+    audit_record(
+        actor=actor,
+        action="mastodon.authorization.revoke",
+        obj=app,
+        changes={"tokens": revoked},
+    )
+    return revoked

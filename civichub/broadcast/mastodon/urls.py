@@ -24,6 +24,11 @@ urlpatterns = [
     route("oauth/authorize", oauth.authorize),
     route("oauth/token", oauth.token),
     route("oauth/revoke", oauth.revoke),
+    re_path(
+        r"^oauth/authorized_applications/?$",
+        oauth.authorized_apps,
+        name="mastodon_authorized_apps",
+    ),
     route("api/v1/instance", views.instance_v1),
     route("api/v2/instance", views.instance_v2),
     route("api/v1/apps", views.app_register),

@@ -301,3 +301,61 @@ def test_client_credentials_give_an_app_token_that_reads_public_data_only(
     home = requests.get(f"{live_server.url}/api/v1/timelines/home", headers=headers, timeout=10)
     assert home.status_code == 422
     assert home.json() == {"error": "This method requires an authenticated user"}
+
+
+def test_a_resident_sees_the_apps_they_authorised_and_withdraws_one(
+    live_server: Any, bc: Broadcast
+) -> None:
+    reader = new_app(live_server.url, scopes=["read"])
+    reader.log_in(
+        username=bc.resident_a.username, password=PASSWORD, scopes=["read"], allow_http=True
+    )
+    other_client_id, other_secret = Mastodon.create_app(
+        "Weather Widget", api_base_url=live_server.url, scopes=["read:statuses"]
+    )
+    widget = Mastodon(
+        client_id=other_client_id, client_secret=other_secret, api_base_url=live_server.url
+    )
+    widget.log_in(
+        username=bc.resident_a.username,
+        password=PASSWORD,
+        scopes=["read:statuses"],
+        allow_http=True,
+    )
+    Mastodon.create_app("Never Used", api_base_url=live_server.url)  # no token: not listed
+
+    browser = requests.Session()
+    url = f"{live_server.url}/oauth/authorized_applications"
+    page = sign_in(browser, browser.get(url), bc.resident_a.username)
+    assert "Qingshan Reader" in page.text and "Weather Widget" in page.text
+    assert "Never Used" not in page.text
+    assert "(read:statuses)" in page.text
+
+    reader_app = OAuthToken.objects.get(app__name="Qingshan Reader").app_id
+    form = Form(page.text)
+    withdrawn = browser.post(
+        url,
+        data={"csrfmiddlewaretoken": form.fields["csrfmiddlewaretoken"], "app": reader_app},
+        headers={"Referer": url},
+    )
+    assert withdrawn.status_code == 200
+    assert "Qingshan Reader" not in withdrawn.text and "Weather Widget" in withdrawn.text
+    with pytest.raises(MastodonUnauthorizedError):
+        reader.account_verify_credentials()
+    assert widget.timeline_home() == []
+    assert AuditEvent.objects.filter(action="mastodon.authorization.revoke").count() == 1
+
+    # Another resident's page lists none of these, and cannot withdraw them.
+    other = requests.Session()
+    theirs = sign_in(other, other.get(url), bc.resident_b.username)
+    assert "Weather Widget" not in theirs.text
+    widget_app = OAuthToken.objects.get(app__name="Weather Widget").app_id
+    other.post(
+        url,
+        data={
+            "csrfmiddlewaretoken": Form(theirs.text).fields["csrfmiddlewaretoken"],
+            "app": widget_app,
+        },
+        headers={"Referer": url},
+    )
+    assert widget.timeline_home() == []
