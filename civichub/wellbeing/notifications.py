@@ -12,7 +12,7 @@ def register_kinds() -> None:
             category="alert",
             subject={"zh-hans": "关爱提醒：请联系{{ name }}", "en": "Please check on {{ name }}"},
             body={
-                "zh-hans": "{{ name }}家中用水用电出现异常：{{ explanation }}"
+                "zh-hans": "{{ name }}家中用水用电出现异常：{{ explanation_zh }}"
                 "请联系老人，并在 {{ minutes }} 分钟内告诉我们结果，否则将由社区工作者上门查看："
                 "{{ link }}",
                 "en": "Unusual water or electricity use at {{ name }}'s home: {{ explanation }} "
@@ -30,7 +30,7 @@ def register_kinds() -> None:
             subject={"zh-hans": "上门查看任务：{{ name }}", "en": "Home visit: {{ name }}"},
             body={
                 "zh-hans": "{{ name }}（{{ address }}）的异常提醒无人确认，请于 {{ due_at }} 前"
-                "上门查看：{{ explanation }}",
+                "上门查看：{{ explanation_zh }}",
                 "en": "Nobody acknowledged the alert for {{ name }} ({{ address }}). Please visit "
                 "by {{ due_at }}: {{ explanation }}",
             },

@@ -23,7 +23,7 @@ from django.core import signing
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
@@ -1234,7 +1234,7 @@ def _family_notify(alert: Alert, household: Household, minutes: int, *, urgent: 
             continue
         context = {
             "name": resident.name,
-            "explanation": alert.explanation,
+            **_explanations(alert),
             "minutes": minutes,
             "link": ack_link(alert=alert, contact=contact),
         }
@@ -1331,12 +1331,23 @@ def _heads(community: Organisation) -> list[User]:
     return list(User.objects.filter(pk__in=user_ids, is_active=True))
 
 
+def _explanations(alert: Alert) -> dict[str, str]:
+    """The alert in plain words in each language a notification is written in."""
+    from civichub.wellbeing.wording import explain
+
+    with translation.override("zh-hans"):
+        chinese = explain(alert.kind, alert.evidence, alert.explanation)
+    with translation.override("en"):
+        english = explain(alert.kind, alert.evidence, alert.explanation)
+    return {"explanation": english, "explanation_zh": chinese}
+
+
 def _visit_context(task: VisitTask) -> dict[str, Any]:
     resident = task.alert.household.resident
     return {
         "name": resident.name,
         "address": resident.address,
-        "explanation": task.alert.explanation,
+        **_explanations(task.alert),
         "due_at": timezone.localtime(task.due_at).strftime("%Y-%m-%d %H:%M"),
     }
 

@@ -34,6 +34,7 @@ from civichub.wellbeing.models import (
     VisitStatus,
 )
 from civichub.wellbeing.services import ContactSpec, MeterSpec
+from civichub.wellbeing.wording import KINDS, SEVERITIES, evidence_rows, explain
 
 CHART_WIDTH, CHART_HEIGHT = 320, 120
 ERROR_KEY = "wellbeing_visit_error"
@@ -109,6 +110,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             },
         )
     data = selectors.dashboard(actor=user)
+    alerts = [
+        {"alert": a, "explanation": explain(a.kind, a.evidence, a.explanation)}
+        for a in data.open_alerts
+    ]
     return render(
         request,
         "wellbeing/dashboard.html",
@@ -116,6 +121,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "data": data,
             "map": community_map(data.households),
             "legend": legend(),
+            "alerts": alerts,
             "states": [(key, label, data.counts[key]) for key, label in selectors.STATES],
             "can_enrol": allowed(user, "wellbeing.household.enrol"),
         },
@@ -289,7 +295,10 @@ def household(request: HttpRequest, household_id: int) -> HttpResponse:
                 for i in range(max(CONTACT_ROWS, len(contacts) + 1))
             ],
             "away": away,
-            "alerts": list(home.alerts.all()[:10]),
+            "alerts": [
+                {"alert": a, "explanation": explain(a.kind, a.evidence, a.explanation)}
+                for a in home.alerts.all()[:10]
+            ],
             "can_manage": allowed(user, "wellbeing.household.manage", home),
             "can_acknowledge": allowed(user, "wellbeing.alert.acknowledge", home),
             "away_kinds": AwayKind.choices,
@@ -495,6 +504,7 @@ def acknowledge(request: HttpRequest, token: str) -> HttpResponse:
         "wellbeing/acknowledge.html",
         {
             "alert": alert,
+            "explanation": explain(alert.kind, alert.evidence, alert.explanation),
             "contact": contact,
             "resident": alert.household.resident,
             "waiting": alert.status == "family",
@@ -528,8 +538,12 @@ def visit(request: HttpRequest, visit_id: int) -> HttpResponse:
             "alert": alert,
             "error": request.session.pop(ERROR_KEY, ""),
             "resident": alert.household.resident,
+            "explanation": explain(alert.kind, alert.evidence, alert.explanation),
+            "kind": KINDS.get(alert.kind, alert.kind),
+            "severity": SEVERITIES.get(alert.severity, alert.severity),
+            "contacts": list(alert.household.contacts.all()),
             "chart": chart_svg_points(alert.chart),
-            "evidence": sorted(alert.evidence.items()),
+            "evidence": evidence_rows(alert.evidence),
             "outcomes": VisitOutcome.choices,
             "can_accept": task.status in {VisitStatus.WAITING, VisitStatus.ESCALATED},
             "can_go": task.status == VisitStatus.ACCEPTED,

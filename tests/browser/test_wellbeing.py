@@ -72,7 +72,8 @@ def test_a_worker_accepts_a_no_activity_visit_and_records_the_outcome(
         page.get_by_role("link", name=visit_task.alert.household.resident.name).click()
         page.wait_for_url(f"**/wellbeing/visits/{visit_task.pk}/")
         assert page.locator("svg.wb-chart rect.wb-bar").count() > 0
-        assert "litres of water" in page.locator(".wb-explanation").inner_text()
+        assert "升水" in page.locator(".wb-explanation").inner_text()  # in the reader's language
+        assert page.get_by_role("row", name="规则下限（升）").count() == 1
         check_page(page, "wellbeing-visit")
         with page.expect_navigation():
             page.get_by_role("button", name="接单").click()

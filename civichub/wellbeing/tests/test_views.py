@@ -32,7 +32,10 @@ def test_a_worker_sees_the_alert_and_records_the_visit(home: dict[str, Any]) -> 
     assert "王秀英" in listing.content.decode()
     page = client.get(f"/wellbeing/visits/{task.pk}/").content.decode()
     assert "<svg" in page and "wb-bar" in page
-    assert task.alert.explanation in page
+    evidence = task.alert.evidence
+    assert f"过去 {evidence['hours']:.0f} 小时只用了 {evidence['water_12h_l']:.0f} 升水" in page
+    assert "规则下限（升）" in page  # evidence labelled in words
+    assert 'href="tel:13800000000"' in page  # the family to call first
     assert AuditEvent.objects.filter(action="wellbeing.visit.view").exists()
     client.post(f"/wellbeing/visits/{task.pk}/accept/")
     client.post(
@@ -209,7 +212,7 @@ def test_a_family_member_answers_from_the_sms_link_without_signing_in(
     link = services.ack_link(alert=alert, contact=home["household"].contacts.get())
     client = Client()
     page = client.get(link).content.decode()
-    assert "王秀英" in page and alert.explanation in page
+    assert "王秀英" in page and "升水（规则：少于" in page
     client.post(link, {"answer": "fine"})
     alert.refresh_from_db()
     assert (alert.status, alert.acknowledged_answer) == ("acknowledged", "fine")
