@@ -1,7 +1,8 @@
 """A resident lets a Mastodon app use their account on a phone: the app's authorization URL
 (Mastodon.py's `auth_request_url`) leads through sign-in to the consent page, which names the app
-and what it may do; approving shows a code that the app exchanges for a token (`log_in(code=)`).
-axe finds no serious or critical problem on the pages."""
+and what it may do; approving shows a code that the app exchanges for a token (`log_in(code=)`);
+on the page of authorised apps the resident withdraws the app's access again. axe finds no
+serious or critical problem on the pages."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ def test_a_resident_authorises_a_mastodon_app_on_a_phone(
     phone_page: Page, live_server: Any, city: Any, make_user: Any
 ) -> None:
     from mastodon import Mastodon
+    from mastodon.errors import MastodonUnauthorizedError
 
     from civichub.core import services as core_services
 
@@ -63,3 +65,15 @@ def test_a_resident_authorises_a_mastodon_app_on_a_phone(
 
     app.log_in(code=code, scopes=scopes, allow_http=True)
     assert app.account_verify_credentials().username == "zhangsan"
+
+    # The resident changes their mind: the app's access is withdrawn on the apps page.
+    phone_page.goto("/oauth/authorized_applications")
+    card = phone_page.get_by_role("region", name="青山路况")
+    assert "(write)" in card.inner_text()
+    check_page(phone_page, "mastodon-authorized-apps-phone")
+    with phone_page.expect_navigation():
+        card.get_by_role("button", name="撤销授权").click()
+    assert phone_page.get_by_role("region", name="青山路况").count() == 0
+    assert phone_page.get_by_role("status").inner_text().strip() == "已撤销该应用的授权。"
+    with pytest.raises(MastodonUnauthorizedError):
+        app.account_verify_credentials()
