@@ -50,6 +50,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
@@ -72,6 +73,7 @@ DATABASE = "civichub_bench_broadcast"
 CLIENTS = 8
 SQLITE_CHUNK = 50_000
 PROGRESS_STEP = 50_000
+PREFIX = ""  # the database's name in the printed lines
 QUICK = {
     "followers": 20_000,
     "district_residents": 10_000,
@@ -86,6 +88,7 @@ def run_child(database: str, args: argparse.Namespace) -> int:
     env = dict(os.environ, CIVICHUB_DATA_DIR=data_dir, DJANGO_SETTINGS_MODULE="civichub.settings")
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)  # the task queue in the database, as the embedded install has it
+    env["CIVICHUB_DB_POOL"] = "off"  # one connection per client, as the services run in tasks
     command = [sys.executable, __file__, "--measure", database]
     for option in ("followers", "district_residents", "posts", "reposts", "feed_readers"):
         command += [f"--{option.replace('_', '-')}", str(getattr(args, option))]
@@ -205,7 +208,7 @@ def indexes_built_after(tables: list[str]) -> Iterator[None]:
             started = time.perf_counter()
             for _name, ddl in sqlite_indexes:
                 cursor.execute(ddl)
-    line(f"{connection.vendor}.load_index_build_seconds", f"{time.perf_counter() - started:.1f}")
+    line(f"{PREFIX}.load_index_build_seconds", f"{time.perf_counter() - started:.1f}")
 
 
 @contextlib.contextmanager
@@ -253,11 +256,10 @@ def reset_sequences(models: list[Any]) -> None:
 
 
 def timed_phase(name: str, func: Callable[[], None]) -> None:
-    from django.db import connection
 
     started = time.perf_counter()
     func()
-    line(f"{connection.vendor}.load_seconds.{name}", f"{time.perf_counter() - started:.1f}")
+    line(f"{PREFIX}.load_seconds.{name}", f"{time.perf_counter() - started:.1f}")
 
 
 def load(args: argparse.Namespace) -> dict[str, Any]:
@@ -442,7 +444,7 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
-    line(f"{connection.vendor}.load_analyze_seconds", f"{time.perf_counter() - started:.1f}")
+    line(f"{PREFIX}.load_analyze_seconds", f"{time.perf_counter() - started:.1f}")
     return {
         "city": city,
         "publisher": publisher,
@@ -456,9 +458,21 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
 # Inside the child: measuring -------------------------------------------------------------------
 
 
-def repost_share(post_id: int, share: list[int]) -> tuple[int, int, list[str]]:
-    """One client: reposts by each resident of its share, then one repeated repost.
-    Returns (reposts made, repeats refused, errors)."""
+_START: Any = None  # the barrier all clients pass together once set up
+
+
+def client_setup(start: Any) -> None:
+    import django
+
+    global _START
+    _START = start
+    django.setup()
+
+
+def repost_share(post_id: int, share: list[int]) -> tuple[int, int, list[str], float, float]:
+    """One client: reposts by each resident of its share, then one repeated repost. Returns
+    (reposts made, repeats refused, errors, start, end); the clock is the machine's monotonic
+    one, the same in every process, and starts when all clients are ready."""
     import django.db
     from django.db import connections
 
@@ -467,6 +481,9 @@ def repost_share(post_id: int, share: list[int]) -> tuple[int, int, list[str]]:
     from civichub.core.models import User
 
     made, refused, errors = 0, 0, []
+    if _START is not None:
+        _START.wait()
+    began = time.monotonic()
     try:
         for start in range(0, len(share), 500):
             # The client knows its users (a signed-in session would): loaded 500 at a time.
@@ -481,6 +498,7 @@ def repost_share(post_id: int, share: list[int]) -> tuple[int, int, list[str]]:
                         time.sleep(0.001 * (attempt + 1))
                 else:
                     errors.append(f"gave up on {pk}")
+        ended = time.monotonic()
         if share:
             try:
                 services.repost_create(actor=User.objects.get(pk=share[0]), post_id=post_id)
@@ -489,14 +507,13 @@ def repost_share(post_id: int, share: list[int]) -> tuple[int, int, list[str]]:
                 refused += 1
     finally:
         connections.close_all()
-    return made, refused, errors
+    return made, refused, errors, began, ended
 
 
 def measure_reposts(p: str, args: argparse.Namespace, data: dict[str, Any]) -> None:
-    from django.db import connections
 
     from civichub.broadcast import services
-    from civichub.broadcast.models import Post, Repost
+    from civichub.broadcast.models import PostCounterShard, Repost
 
     target = services.post_publish(
         actor=data["publisher"], account=data["big"], text="转发测试", category="news"
@@ -506,25 +523,33 @@ def measure_reposts(p: str, args: argparse.Namespace, data: dict[str, Any]) -> N
     shares = [ids[i::CLIENTS] for i in range(CLIENTS)]
     pool: Executor
     if args.repost_clients == "processes":
-        connections.close_all()  # each forked client opens its own connection
-        pool = ProcessPoolExecutor(CLIENTS, mp_context=multiprocessing.get_context("fork"))
+        context = multiprocessing.get_context("spawn")
+        pool = ProcessPoolExecutor(
+            CLIENTS,
+            mp_context=context,
+            initializer=client_setup,
+            initargs=(context.Barrier(CLIENTS),),
+        )
     else:
+        global _START
+        _START = threading.Barrier(CLIENTS)
         pool = ThreadPoolExecutor(CLIENTS)
-    started = time.perf_counter()
     with pool:
         results = list(pool.map(repost_share, [target.pk] * CLIENTS, shares))
-    elapsed = time.perf_counter() - started
+    elapsed = max(r[4] for r in results) - min(r[3] for r in results)
     made = sum(r[0] for r in results)
     refused = sum(r[1] for r in results)
     errors = [e for r in results for e in r[2]]
     for error in errors[:5]:
         note(error)
-    counter = Post.objects.get(pk=target.pk).reposts_count
+    slots = PostCounterShard.objects.filter(post=target).count()
+    counter = services.post_counters_fold(post_id=target.pk).reposts_count
     rows = Repost.objects.filter(post=target).count()
     line(f"{p}.reposts", reposts)
     line(f"{p}.repost_clients", f"{CLIENTS} {args.repost_clients}")
     line(f"{p}.reposts_seconds", f"{elapsed:.1f}")
     line(f"{p}.reposts_per_second", f"{made / elapsed:.0f}")
+    line(f"{p}.reposts_counter_slots_left_to_fold", slots)
     line(f"{p}.reposts_counter", counter)
     line(f"{p}.reposts_rows", rows)
     line(f"{p}.reposts_repeats_refused", refused)
@@ -544,7 +569,8 @@ def measure(database: str, args: argparse.Namespace) -> None:
     from civichub.core.models import User
     from civichub.notify.models import Delivery, Notification
 
-    p = database
+    global PREFIX
+    p = PREFIX = database
     call_command("migrate", interactive=False, verbosity=0)
     line(f"{p}.vendor", connection.vendor)
     started = time.perf_counter()
