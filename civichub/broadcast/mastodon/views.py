@@ -209,21 +209,26 @@ def account_json(request: HttpRequest, account: BroadcastAccount) -> dict[str, A
     }
 
 
-def user_json(request: HttpRequest, user: User) -> dict[str, Any]:
+def user_json(request: HttpRequest, user: User, *, viewer: User | None) -> dict[str, Any]:
+    """A resident as a Mastodon account. Residents are private people: anyone but the resident
+    sees only a pseudonym (`u<pk>`), never their user name, join time or follows."""
+    own = viewer is not None and viewer.pk == user.pk
+    name = user.username if own else f"u{user.pk}"
+    joined = user.date_joined if own else user.date_joined.replace(hour=0, minute=0, second=0)
     return {
         "id": f"u{user.pk}",
-        "username": user.username,
-        "acct": user.username,
-        "display_name": user.username,
+        "username": name,
+        "acct": name,
+        "display_name": name,
         "url": "",
-        "created_at": _time(user.date_joined),
+        "created_at": _time(joined.replace(microsecond=0)),
         "note": "",
         "avatar": "",
         "avatar_static": "",
         "header": "",
         "header_static": "",
         "followers_count": 0,
-        "following_count": Follow.objects.filter(user=user).count(),
+        "following_count": Follow.objects.filter(user=user).count() if own else 0,
         "statuses_count": 0,
         "locked": False,
         "bot": False,
@@ -297,7 +302,7 @@ def comment_json(request: HttpRequest, comment: Comment, user: User | None) -> d
         "url": request.build_absolute_uri(f"/broadcast/posts/{post.pk}/#c{comment.pk}"),
         "created_at": _time(comment.created_at),
         "edited_at": None,
-        "account": user_json(request, comment.author),
+        "account": user_json(request, comment.author, viewer=user),
         "content": f"<p>{_escape(comment.text)}</p>",
         "in_reply_to_id": f"c{comment.parent_id}" if comment.parent_id else str(post.pk),
         "in_reply_to_account_id": (
@@ -518,14 +523,14 @@ def app_verify_credentials(request: HttpRequest) -> HttpResponse:
 
 @endpoint(scopes_needed=OWN_ACCOUNT)
 def verify_credentials(request: HttpRequest) -> HttpResponse:
-    return JsonResponse(user_json(request, _user(request)))
+    return JsonResponse(user_json(request, _user(request), viewer=_user(request)))
 
 
 @endpoint(auth=False, scopes_needed=READ_ACCOUNTS)
 def account(request: HttpRequest, account_id: str) -> HttpResponse:
     resident = _resident(account_id)
     if resident is not None:
-        return JsonResponse(user_json(request, resident))
+        return JsonResponse(user_json(request, resident, viewer=_viewer(request)))
     return JsonResponse(account_json(request, _broadcast_account(account_id)))
 
 
@@ -778,7 +783,7 @@ def _reblog_json(
     return {
         **inner,
         "id": f"r{repost.pk}",
-        "account": user_json(request, user),
+        "account": user_json(request, user, viewer=user),
         "reblog": inner,
         "reblogged": True,
     }

@@ -119,6 +119,12 @@ def test_a_status_and_its_thread_of_replies(live_server: Any, bc: Broadcast) -> 
     answer = b.status_reply(question, "听说三点")
     assert answer.in_reply_to_id == question.id
     assert b.status(answer.id).content.endswith("听说三点</p>")
+    # A resident sees their own name; everyone else a pseudonym.
+    assert a.status(question.id).account.acct == bc.resident_a.username
+    assert b.status(question.id).account.acct == f"u{bc.resident_a.pk}"
+    anonymous = Mastodon(api_base_url=live_server.url)
+    seen = anonymous.account(f"u{bc.resident_a.pk}")
+    assert bc.resident_a.username not in (seen.username, seen.acct, seen.display_name)
 
     around_post = a.status_context(post.pk)
     assert around_post.ancestors == []
