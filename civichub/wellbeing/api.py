@@ -16,7 +16,7 @@ from ninja import Field, Router, Schema, Status
 
 from civichub.core import selectors as core_selectors
 from civichub.core.errors import NotFound, ValidationFailed
-from civichub.core.models import User
+from civichub.core.models import Organisation, User
 from civichub.wellbeing import selectors, services
 from civichub.wellbeing.models import Alert, AwayPeriod, Household, VisitTask
 
@@ -286,8 +286,14 @@ class DashboardOut(Schema):
 
 
 @router.get("/dashboard", response=DashboardOut, summary="Enrolled households by state (audited)")
-def dashboard(request: HttpRequest) -> DashboardOut:
-    data = selectors.dashboard(actor=_user(request))
+def dashboard(request: HttpRequest, area_id: int | None = None) -> DashboardOut:
+    user = _user(request)
+    area = None
+    if area_id is not None:
+        area = Organisation.objects.filter(pk=area_id).first()
+        if area is None:
+            raise NotFound(_("没有这个辖区。"))
+    data = selectors.dashboard(actor=user, area=area)
     return DashboardOut(
         total=data.total,
         counts=data.counts,

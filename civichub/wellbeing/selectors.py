@@ -16,8 +16,8 @@ from django.utils.translation import gettext_lazy
 
 from civichub.core.audit import audit_record
 from civichub.core.errors import NotFound
-from civichub.core.models import User
-from civichub.core.permissions import require, scope_filter
+from civichub.core.models import Organisation, OrganisationKind, User
+from civichub.core.permissions import granted_paths, require, scope_filter
 from civichub.wellbeing import services
 from civichub.wellbeing.models import (
     Alert,
@@ -32,6 +32,7 @@ from civichub.wellbeing.models import (
 HOUSEHOLD_VIEW_PURPOSE = "查看关爱住户"
 DASHBOARD_PURPOSE = "社区关爱总览"
 LINK_PURPOSE = "家属通过确认链接查看提醒"
+WITHDRAW_PURPOSE = "撤回同意前查看住户"
 DASHBOARD_LIMIT = 2000
 
 OPEN_VISIT = (
@@ -204,11 +205,27 @@ def _state(household: Household, now: datetime) -> str:
     return "ok"
 
 
+def dashboard_areas(*, actor: User) -> list[Organisation]:
+    """The areas (districts, subdistricts, communities) a dashboard can be narrowed to: those
+    inside the actor's granted subtrees."""
+    paths = granted_paths(actor, "wellbeing.household.view")
+    if not paths:
+        return []
+    inside = Q(pk__in=[])
+    for path in paths:
+        inside |= Q(path__startswith=path)
+    areas = Organisation.objects.filter(inside).exclude(kind=OrganisationKind.DEPARTMENT)
+    return list(areas.order_by("path")[:200])
+
+
 @transaction.atomic
-def dashboard(*, actor: User) -> Dashboard:
-    """The enrolled households in the actor's area with their state, the counts by state, the
-    open alerts and the open visit tasks. One audit row names the households shown."""
+def dashboard(*, actor: User, area: Organisation | None = None) -> Dashboard:
+    """The enrolled households in the actor's area (narrowed to `area` if given, within it) with
+    their state, the counts by state, the open alerts and the open visit tasks. One audit row
+    names the households shown."""
     require(actor, "wellbeing.household.view")
+    if area is not None:
+        require(actor, "wellbeing.household.view", area)
     now = timezone.now()
     households = scope_filter(
         actor,
@@ -216,6 +233,8 @@ def dashboard(*, actor: User) -> Dashboard:
         Household.objects.all(),
         "community__path",
     )
+    if area is not None:
+        households = households.filter(community__path__startswith=area.path)
     households = households.annotate(
         has_open_visit=Exists(
             VisitTask.objects.filter(alert__household=OuterRef("pk"), status__in=OPEN_VISIT)
@@ -267,6 +286,7 @@ def dashboard(*, actor: User) -> Dashboard:
         action="wellbeing.household.list",
         object_type="wellbeing.household",
         purpose=DASHBOARD_PURPOSE,
+        organisation=area,
         changes={"shown": [m.household_id for m in markers], "truncated": truncated},
     )
     return Dashboard(

@@ -109,7 +109,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
                 "can_enrol_self": user.resident_id is not None,
             },
         )
-    data = selectors.dashboard(actor=user)
+    areas = selectors.dashboard_areas(actor=user)
+    chosen = request.GET.get("area", "")
+    area = next((a for a in areas if str(a.pk) == chosen), None)
+    data = selectors.dashboard(actor=user, area=area)
     alerts = [
         {"alert": a, "explanation": explain(a.kind, a.evidence, a.explanation)}
         for a in data.open_alerts
@@ -121,6 +124,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "data": data,
             "map": community_map(data.households),
             "legend": legend(),
+            "areas": areas,
+            "area": area,
             "alerts": alerts,
             "states": [(key, label, data.counts[key]) for key, label in selectors.STATES],
             "can_enrol": allowed(user, "wellbeing.household.enrol"),
@@ -456,7 +461,11 @@ def withdraw(request: HttpRequest, household_id: int) -> HttpResponse:
             "wellbeing/withdraw.html",
             {"home": home, "error": _("请勾选确认撤回同意。")},
         )
-    return render(request, "wellbeing/withdraw.html", {"home": home, "error": ""})
+    # The confirmation page shows the household: an audited read like any other.
+    shown = selectors.household_detail(
+        actor=user, household_id=household_id, purpose=selectors.WITHDRAW_PURPOSE
+    )
+    return render(request, "wellbeing/withdraw.html", {"home": shown, "error": ""})
 
 
 @login_required

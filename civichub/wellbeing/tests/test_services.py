@@ -563,3 +563,28 @@ def test_the_dashboard_counts_households_by_state_within_the_callers_area(
     assert selectors.dashboard(actor=stranger).total == 0
     with pytest.raises(PermissionDenied):
         selectors.dashboard(actor=home["daughter"])
+
+
+def test_a_community_head_narrows_the_dashboard_to_one_community_of_their_area(
+    home: dict[str, Any], make_user: Any
+) -> None:
+    city = home["city"]
+    worker_a2 = make_user("community_worker", city.community_a2)
+    other = services.household_enrol(
+        actor=worker_a2,
+        resident=core.resident_create(actor=None, name="吴婆婆", community=city.community_a2),
+        worker=worker_a2,
+        consent_by="worker",
+        consent_note="当面同意",
+        meters=[MeterSpec("gas", "G-A2")],
+    )
+    head = home["head"]
+    areas = selectors.dashboard_areas(actor=head)
+    assert {city.community_a1, city.community_a2} <= set(areas)
+    assert city.community_b1 not in areas
+    everything = {m.household_id for m in selectors.dashboard(actor=head).households}
+    assert everything == {home["household"].pk, other.pk}
+    narrowed = selectors.dashboard(actor=head, area=city.community_a2)
+    assert [m.household_id for m in narrowed.households] == [other.pk]
+    with pytest.raises(PermissionDenied):
+        selectors.dashboard(actor=head, area=city.community_b1)

@@ -222,3 +222,13 @@ def test_a_family_member_answers_from_the_sms_link_without_signing_in(
         "purpose", flat=True
     )
     assert any("李明" in p for p in purposes)
+
+
+def test_the_withdrawal_page_is_an_audited_read(home: dict[str, Any]) -> None:  # noqa: F811
+    household = home["household"]
+    client = Client()
+    client.force_login(home["daughter"])
+    page = client.get(f"/wellbeing/households/{household.pk}/withdraw/").content.decode()
+    assert "王秀英" in page
+    event = AuditEvent.objects.get(action="wellbeing.household.view")
+    assert (event.actor, event.object_id) == (home["daughter"], str(household.pk))
