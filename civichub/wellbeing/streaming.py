@@ -49,12 +49,15 @@ Bool = npt.NDArray[np.bool_]
 class StreamingSettings:
     # Steps before a series is scored, when the caller gives no learning length of its own.
     learning: int = 100
-    # Half-life, in steps, of the smoothed level whose record is watched beside the value's.
+    # Half-lives, in steps, of the smoothed level (a shift) and of the slow level (a drift) whose
+    # records are watched beside the value's.
     level_half_life: float = 12.0
-    # Weights of the excess of each statistic: the value, its smoothed level, its smoothed
-    # difference from the usual value at this time of day.
+    drift_half_life: float = 100.0
+    # Weights of the excess of each statistic: the value, its smoothed level, its slow level, its
+    # smoothed difference from the usual value at this time of day.
     value_weight: float = 1.0
     level_weight: float = 1.0
+    drift_weight: float = 1.0
     season_weight: float = 0.4
     # Half-life, in steps, of the smoothed difference from the daily profile; and how much of
     # each day's value goes into the profile (an exponentially weighted mean over days).
@@ -77,7 +80,7 @@ class StreamingDetector:
     """Scores one value per series per `step`. `learning` is the learning length in steps and
     `period` the number of steps in a day (1: no daily rhythm), each per series or one for all."""
 
-    STATISTICS = 3  # the value, its smoothed level, its smoothed difference from the profile
+    STATISTICS = 4  # the value, its level, its slow level, its difference from the profile
 
     def __init__(
         self,
@@ -91,20 +94,26 @@ class StreamingDetector:
         span = st.learning if learning is None else learning
         self.learning = np.broadcast_to(np.asarray(span, dtype=np.int64), (n,)).copy()
         self.quiet_steps = np.ceil(st.refractory * self.learning).astype(np.int64)
-        self.count = np.zeros(n, dtype=np.int64)
-        self.quiet = np.zeros(n, dtype=np.int64)
-        self.level = np.zeros(n)
-        self.low = np.zeros((n, self.STATISTICS))
-        self.high = np.zeros((n, self.STATISTICS))
-        self.weights = np.array([st.value_weight, st.level_weight, st.season_weight])
         self.period = np.broadcast_to(
             np.asarray(1 if period is None else period, dtype=np.int64), (n,)
         ).copy()
+        self.daily = self.period > 1
+        self.count = np.zeros(n, dtype=np.int64)
+        self.phase = np.zeros(n, dtype=np.int64)
+        self.quiet = np.zeros(n, dtype=np.int64)
+        # Statistic first, series second: each statistic is one contiguous row.
+        self.stats = np.zeros((self.STATISTICS, n))  # value, level, slow level, season
+        self.low = np.zeros((self.STATISTICS, n))
+        self.high = np.zeros((self.STATISTICS, n))
+        self.weights = np.array(
+            [st.value_weight, st.level_weight, st.drift_weight, st.season_weight]
+        )[:, None]
         # Time of day first: series stepping together read one contiguous row of the profile.
         self.profile = np.zeros((int(self.period.max()), n), dtype=np.float32)
-        self.season = np.zeros(n)
         self.rows = np.arange(n)
-        self.a_level = _alpha(st.level_half_life)
+        self.rates = np.array([1.0, _alpha(st.level_half_life), _alpha(st.drift_half_life)])[
+            :, None
+        ]
         self.a_season = _alpha(st.season_half_life)
         self.a_range = _alpha(st.range_half_life) if st.range_half_life > 0 else 0.0
 
@@ -112,43 +121,59 @@ class StreamingDetector:
         """Score one new value per series; `live` marks the series that have a value this step."""
         st = self.settings
         x = np.asarray(value, dtype=np.float64)
+        n = x.shape[0]
+        everyone = live is None or bool(np.all(live))
         on = np.ones(x.shape, dtype=bool) if live is None else np.asarray(live, dtype=bool)
-        first = self.count == 0
-        level = np.where(first, x, self.level + self.a_level * (x - self.level))
-        phase = self.count % self.period
-        usual = self.profile[phase, self.rows].astype(np.float64)
-        day_seen = self.count >= self.period
-        season = self.season + self.a_season * (np.where(day_seen, x - usual, 0.0) - self.season)
-        stats = np.stack([x, level, season], axis=1)
+        count = self.count
+        # The value, its smoothed levels and the smoothed difference from the daily profile.
+        stats = self.stats.copy()
+        stats[:3] += self.rates * (x - stats[:3])
+        # Series read in step share one time of day: one row of the profile, no gather.
+        lockstep = n > 0 and bool((self.phase == self.phase[0]).all())
+        today = self.profile[self.phase[0]] if lockstep else self.profile[self.phase, self.rows]
+        usual = today.astype(np.float64)
+        day_seen = (count >= self.period) & self.daily
+        stats[3] += self.a_season * (np.where(day_seen, x - usual, 0.0) - stats[3])
+        low, high = self.low.copy(), self.high.copy()
+        first = count == 0
+        if first.any():
+            stats[:3, first] = x[first]
+            low[:3, first] = high[:3, first] = x[first]
         # The difference from the profile starts its range once a whole day has been seen.
-        fresh = np.stack([first, first, self.count <= self.period], axis=1)
-        low = np.where(fresh, stats, self.low)
-        high = np.where(fresh, stats, self.high)
+        young_day = count <= self.period
+        if young_day.any():
+            low[3, young_day] = high[3, young_day] = stats[3, young_day]
         span = np.maximum(high - low, 1e-9 * (1.0 + np.abs(high)))
-        excess = np.maximum(np.maximum(stats - high, low - stats), 0.0) / span
-        surprise = np.max(excess * self.weights, axis=1)
-        age = self.count / (self.count + st.young * self.learning + 1e-9)
+        excess = np.maximum(np.maximum(stats - high, low - stats), 0.0)
+        excess /= span
+        excess *= self.weights
+        surprise = excess.max(axis=0)
+        age = count / (count + st.young * self.learning + 1e-9)
         surprise *= age * age
         score = surprise / (1.0 + surprise)
-        scored = on & (self.count >= self.learning) & (self.quiet == 0)
-        score = np.where(scored, score, 0.0)
-        self.quiet = np.where(
-            score >= st.report_level, self.quiet_steps, np.maximum(self.quiet - on, 0)
-        )
+        score[~(on & (count >= self.learning) & (self.quiet == 0))] = 0.0
+        reported = score >= st.report_level
+        self.quiet = np.where(reported, self.quiet_steps, np.maximum(self.quiet - on, 0))
         # Learn after scoring, so a value is never compared with itself.
-        keep = on[:, None]
-        low = np.minimum(low, stats)
-        high = np.maximum(high, stats)
+        np.minimum(low, stats, out=low)
+        np.maximum(high, stats, out=high)
         if self.a_range:
-            middle = 0.5 * (low + high)
-            low += self.a_range * (middle - low)
-            high -= self.a_range * (high - middle)
-        self.low = np.where(keep, low, self.low)
-        self.high = np.where(keep, high, self.high)
-        self.level = np.where(on, level, self.level)
-        self.season = np.where(on, season, self.season)
+            shrink = self.a_range * 0.5 * (high - low)
+            low += shrink
+            high -= shrink
         learned = np.where(day_seen, usual + st.profile_rate * (x - usual), x)
-        self.profile[phase, self.rows] = np.where(on, learned, usual)
+        if everyone:
+            self.stats, self.low, self.high = stats, low, high
+        else:
+            np.copyto(self.stats, stats, where=on)
+            np.copyto(self.low, low, where=on)
+            np.copyto(self.high, high, where=on)
+            learned = np.where(on, learned, usual)
+        if lockstep:
+            self.profile[self.phase[0]] = learned
+        else:
+            self.profile[self.phase, self.rows] = learned
+        self.phase = np.where(on, (self.phase + 1) % self.period, self.phase)
         self.count += on
         return score
 
