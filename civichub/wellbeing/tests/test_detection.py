@@ -68,15 +68,16 @@ def incident_run(kind: str, hours: float, start: int = ONSET, seed: int = 1):
     return sim, run(sim)
 
 
-def test_households_without_incidents_rarely_raise_an_urgent_alert() -> None:
-    """Fewer than 5 urgent alerts per 100 household-months once the routine is learned (the fixed
-    12 h rule alone fires on a late riser with an early bedtime; the benchmark prints the rate)."""
-    sim = simulate(100, WEEKS * 7, seed=7)
+def test_households_without_incidents_rarely_alert_the_family() -> None:
+    """Fewer than 2 urgent or warning alerts per 100 household-months once the routine is learned,
+    through outings, link outages, nights without a toilet visit and the seasons' drift (the
+    benchmark prints the rate over 10,000 households)."""
+    sim = simulate(200, WEEKS * 7, seed=7)
     alerts = run(sim)
     learned_from = 3 * 7 * DAY
-    urgent = [a for a in alerts if a.severity == Severity.URGENT and a.slot >= learned_from]
-    household_months = 100 * (WEEKS * 7 - 21) / 30
-    assert len(urgent) / household_months * 100 < 5
+    loud = [a for a in alerts if a.severity != Severity.INFO and a.slot >= learned_from]
+    household_months = 200 * (WEEKS * 7 - 21) / 30
+    assert len(loud) / household_months * 100 < 2
 
 
 def test_no_water_for_twelve_hours_raises_no_use_within_the_window() -> None:
@@ -84,6 +85,28 @@ def test_no_water_for_twelve_hours_raises_no_use_within_the_window() -> None:
     first = kinds_for(alerts, 0, after=ONSET)
     assert Kind.NO_USE in first
     assert first[Kind.NO_USE] - ONSET <= 12 * SLOTS_PER_HOUR + 1
+
+
+def test_a_lamp_left_on_does_not_hide_no_use() -> None:
+    """After a fall the television may stay on: electricity above standby but steady. Only a
+    change between half hours (something switched) counts as someone about."""
+    _, alerts = incident_run("no_use_lamp", 30)
+    first = kinds_for(alerts, 0, after=ONSET)
+    assert first[Kind.NO_USE] - ONSET <= 12 * SLOTS_PER_HOUR + 1
+
+
+def test_an_afternoon_out_is_not_inactivity() -> None:
+    """Two and a half hours out shopping, at hours when this household is usually busy at home,
+    raise nothing."""
+    sim = simulate(4, WEEKS * 7, seed=12)
+    out = slice(ONSET + 4 * SLOTS_PER_HOUR, ONSET + 6 * SLOTS_PER_HOUR + 1)  # 14:00-16:30
+    sim.readings[:, out, WATER] = 0.0
+    sim.readings[:, out, GAS] = np.where(sim.meters[:, GAS, None], 0.0, np.nan)
+    sim.readings[:, out, ELECTRICITY] = sim.readings[:, ONSET - 7 * SLOTS_PER_HOUR, ELECTRICITY][
+        :, None
+    ]
+    alerts = [a for a in run(sim) if ONSET <= a.slot < ONSET + DAY]
+    assert [a for a in alerts if a.severity != Severity.INFO] == []
 
 
 def test_learned_routine_notices_a_quiet_morning_before_the_fixed_rule() -> None:
@@ -165,6 +188,20 @@ def test_more_than_two_cubic_metres_a_day_is_high_use() -> None:
     assert Kind.HIGH_USE not in kinds_for(run(sim), 1)
 
 
+def test_being_up_at_night_with_the_lights_on_is_night_activity() -> None:
+    night = 4 * 7 * DAY + 2 * DAY + 1 * SLOTS_PER_HOUR  # Wednesday 01:00
+    _, alerts = incident_run("night", 3, start=night)
+    first = kinds_for(alerts, 0, after=night)
+    assert first[Kind.NIGHT_ACTIVITY] - night == 3 - 1
+
+
+def test_toilet_flushes_in_the_dark_are_not_night_activity() -> None:
+    sim = simulate(2, WEEKS * 7, seed=4)
+    night = 4 * 7 * DAY + 2 * DAY + 1 * SLOTS_PER_HOUR  # Wednesday 01:00
+    sim.readings[0, night : night + 2 * SLOTS_PER_HOUR, WATER] = 0.006
+    assert Kind.NIGHT_ACTIVITY not in kinds_for(run(sim), 0, after=night)
+
+
 def test_activity_at_a_rare_night_hour_is_flagged() -> None:
     sim = simulate(2, WEEKS * 7, seed=4)
     night = 4 * 7 * DAY + 2 * DAY + 2 * SLOTS_PER_HOUR  # Wednesday 02:00
@@ -182,6 +219,29 @@ def test_a_lasting_drop_in_electricity_is_a_level_change() -> None:
     assert first[Kind.LEVEL_CHANGE] - change <= 3 * DAY
     alert = next(a for a in run(sim) if a.kind == Kind.LEVEL_CHANGE)
     assert alert.evidence["utility"] == "electricity"
+
+
+def test_daily_water_falling_to_a_quarter_is_a_level_change() -> None:
+    """Someone who has stopped washing and cooking: a quarter of the usual water, day after
+    day."""
+    sim = simulate(2, WEEKS * 7, seed=5)
+    change = 4 * 7 * DAY
+    sim.readings[0, change:, WATER] *= 0.25
+    alerts = run(sim)
+    first = kinds_for(alerts, 0, after=change)
+    assert first[Kind.LEVEL_CHANGE] - change < 3 * DAY
+    alert = next(a for a in alerts if a.kind == Kind.LEVEL_CHANGE and a.household == 0)
+    assert alert.evidence["utility"] == "water"
+    assert alert.evidence["ratio"] < 0.5
+    assert Kind.LEVEL_CHANGE not in kinds_for(alerts, 1)
+
+
+def test_a_stuck_electricity_meter_is_a_fault_not_inactivity() -> None:
+    _, alerts = incident_run("stuck", 36)
+    first = kinds_for(alerts, 0, after=ONSET)
+    assert first[Kind.METER_FAULT] - ONSET == 24 * SLOTS_PER_HOUR - 1
+    assert Kind.INACTIVITY not in first
+    assert Kind.NO_USE not in first
 
 
 def test_a_meter_stuck_at_zero_is_a_fault_and_a_fault_flag_is_too() -> None:
@@ -252,6 +312,18 @@ def test_false_alarms_make_the_learned_rules_ask_for_more_evidence() -> None:
     tuned = kinds_for(alerts, 0, after=ONSET)[Kind.INACTIVITY]
     assert tuned > plain
     assert detector.tune(0, false_alarm=False) == 1.0
+
+
+def test_a_visits_lesson_survives_detecting_late_readings_again() -> None:
+    """Tuning reaches the saved checkpoints too, so going back to one keeps the outcome."""
+    detector = WellbeingDetector(np.ones((1, 3), dtype=bool))
+    detector.process(np.zeros((1, DAY, 3)), 0)
+    detector.checkpoints.append(detector.snapshot())
+    detector.tune(0, false_alarm=True)
+    detector.process(np.zeros((1, 4, 3)), DAY)
+    detector.restore(detector.checkpoints[-1])
+    assert detector.state.slot == DAY - 1
+    assert detector.state.sensitivity[0] == 1.25
 
 
 # --- detection from stored readings: late readings and queued runs --------------------------
