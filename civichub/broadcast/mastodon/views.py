@@ -9,6 +9,7 @@ token on an endpoint that needs one 401. Errors are Mastodon's `{"error": "..."}
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any
 
+from django.core.cache import cache
 from django.db import DatabaseError
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import (
@@ -60,6 +62,7 @@ HEARTBEAT_SECONDS = 15.0
 STREAM_POLL_SECONDS = 0.5
 STREAM_MAX_SECONDS = 3600.0
 MAX_LIMIT = 40
+IDEMPOTENCY_SECONDS = 3600
 OUTSIDE_SCOPES = "This action is outside the authorized scopes"
 INVALID_TOKEN = "The access token is invalid"  # noqa: S105 (a message, not a secret)
 NOT_FOUND = "Record not found"
@@ -634,8 +637,34 @@ def _comment(pk: int) -> Comment:
 @endpoint(scopes_needed=WRITE_STATUSES, methods=("POST",))
 def status_post(request: HttpRequest) -> HttpResponse:
     """A publisher's status is a post of the first account they may publish for; a status in
-    reply to a post (or to a comment on it) is a comment."""
+    reply to a post (or to a comment on it) is a comment.
+
+    With an `Idempotency-Key` header, a retry of the same request within the hour (a client
+    that lost the answer) gets the status made the first time instead of a second one. The
+    keys live in the cache: shared by every process with Redis, per process otherwise."""
     user = _user(request)
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if not key:
+        return _status_create(request, user)
+    slot = "mastodon:idempotency:" + hashlib.sha256(f"{user.pk}:{key}".encode()).hexdigest()
+    if not cache.add(slot, "", IDEMPOTENCY_SECONDS):
+        made = cache.get(slot)
+        if not made:
+            return _error("A request with this Idempotency-Key is being processed", 409)
+        kind, pk = _status_ref(made)
+        if kind == "comment":
+            return JsonResponse(comment_json(request, _comment(pk), user))
+        return JsonResponse(status_json(request, _post(made), user))
+    try:
+        response = _status_create(request, user)
+    except BaseException:
+        cache.delete(slot)
+        raise
+    cache.set(slot, json.loads(response.content)["id"], IDEMPOTENCY_SECONDS)
+    return response
+
+
+def _status_create(request: HttpRequest, user: User) -> JsonResponse:
     text = request.POST.get("status", "")
     if request.POST.get("visibility", "public") in {"private", "direct"}:
         raise ValidationFailed(

@@ -269,3 +269,27 @@ def test_a_publisher_attaches_an_uploaded_image_and_only_media_finds_it(
     with pytest.raises(MastodonAPIError) as refused:
         reader.media_post(out.getvalue(), mime_type="image/png", description="x")
     assert status_of(refused.value) == (403, OUTSIDE)
+
+
+def test_a_retried_status_with_the_same_idempotency_key_is_made_once(
+    live_server: Any, bc: Broadcast
+) -> None:
+    from civichub.broadcast.models import Comment
+
+    publisher = signed_in(live_server.url, bc.police_publisher.username, ["read", "write"])
+    first = publisher.status_post("青山隧道恢复通行", idempotency_key="compose-1")
+    again = publisher.status_post("青山隧道恢复通行", idempotency_key="compose-1")
+    assert again.id == first.id
+    other = publisher.status_post("青山隧道恢复通行", idempotency_key="compose-2")
+    assert other.id != first.id
+    assert Post.objects.count() == 2
+
+    resident = signed_in(live_server.url, bc.resident_a.username, ["read", "write"])
+    replies = {resident.status_reply(first, "好的", idempotency_key="reply-1").id for _ in range(3)}
+    assert len(replies) == 1 and Comment.objects.count() == 1
+
+    # A refused request does not use its key up.
+    with pytest.raises(MastodonAPIError):
+        publisher.status_post("长" * 501, idempotency_key="compose-3")
+    fixed = publisher.status_post("长" * 50, idempotency_key="compose-3")
+    assert Post.objects.filter(pk=int(fixed.id)).exists()
