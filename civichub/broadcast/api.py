@@ -16,6 +16,7 @@ from civichub.broadcast.models import (
     Block,
     BroadcastAccount,
     Comment,
+    DrawnArea,
     Post,
     PostImage,
 )
@@ -70,6 +71,17 @@ class ImageOut(Schema):
     height: int
 
 
+class DrawnAreaOut(Schema):
+    kind: Literal["circle", "polygon"]
+    crs: str = Field(description="The system the publisher drew in; the shape below is WGS-84")
+    lat: float | None = Field(None, description="Circle centre, WGS-84")
+    lon: float | None = Field(None, description="Circle centre, WGS-84")
+    radius_m: float | None = None
+    points: list[list[float]] = Field(
+        [], description="Polygon ring of [lat, lon], WGS-84, the first point repeated last"
+    )
+
+
 class AlertOut(Schema):
     category: str
     event: str
@@ -96,6 +108,7 @@ class PostOut(Schema):
     comments_count: int
     alert: AlertOut | None
     images: list[ImageOut]
+    drawn_areas: list[DrawnAreaOut]
 
 
 class FeedOut(Schema):
@@ -116,6 +129,18 @@ def _image_out(request: HttpRequest, image: PostImage) -> ImageOut:
         content_type=image.content_type,
         width=image.width,
         height=image.height,
+    )
+
+
+def _drawn_out(area: DrawnArea) -> DrawnAreaOut:
+    circle = area.kind == "circle"
+    return DrawnAreaOut(
+        kind="circle" if circle else "polygon",
+        crs=area.crs,
+        lat=area.shape["lat"] if circle else None,
+        lon=area.shape["lon"] if circle else None,
+        radius_m=area.radius_m,
+        points=[] if circle else area.shape["points"],
     )
 
 
@@ -163,6 +188,7 @@ def _post_out(request: HttpRequest, post: Post, areas: list[int] | None = None) 
         comments_count=post.comments_count,
         alert=alert,
         images=[_image_out(request, image) for image in post.images.all()],
+        drawn_areas=[_drawn_out(area) for area in post.drawn_areas.all()],
     )
 
 
@@ -192,6 +218,19 @@ class AlertIn(Schema):
     instruction: str = ""
 
 
+class DrawnAreaIn(Schema):
+    kind: Literal["circle", "polygon"]
+    lat: float | None = Field(None, description="Circle centre")
+    lon: float | None = Field(None, description="Circle centre")
+    radius_m: float | None = Field(None, description="Circle radius, 50 to 50,000 m")
+    points: list[list[float]] = Field(
+        [], description="Polygon: a closed ring of [lat, lon], at most 200 points"
+    )
+    crs: Literal["wgs84", "gcj02", ""] = Field(
+        "", description="Coordinate system; empty means the deployment's default"
+    )
+
+
 class PostIn(Schema):
     text: str
     text_en: str = ""
@@ -199,6 +238,9 @@ class PostIn(Schema):
     target_area_ids: list[int] = []
     publish_at: dt.datetime | None = None
     alert: AlertIn | None = None
+    drawn_areas: list[DrawnAreaIn] = Field(
+        [], description="Circles and polygons targeted besides target_area_ids (at most 5)"
+    )
     media_ids: list[int] = Field(
         [], description="Images uploaded through POST /accounts/{handle}/media (at most 4)"
     )
@@ -222,6 +264,7 @@ def post_publish(request: HttpRequest, handle: str, payload: PostIn) -> Status[P
         publish_at=payload.publish_at,
         alert=alert,
         media_ids=payload.media_ids,
+        drawn_areas=[services.DrawnAreaIn(**area.dict()) for area in payload.drawn_areas],
     )
     return Status(201, _post_out(request, post))
 

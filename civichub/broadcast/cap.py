@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from xml.etree import ElementTree as ET
 
+from civichub.broadcast import geometry
 from civichub.broadcast.models import Post, PostState
 from civichub.core.models import Organisation
 
@@ -18,11 +19,26 @@ def cap_time(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).replace(microsecond=0).isoformat()
 
 
+def cap_polygon(shape: geometry.Polygon) -> str:
+    """CAP's polygon: WGS-84 "lat,lon" pairs separated by spaces, the first repeated last."""
+    return " ".join(f"{lat:.6f},{lon:.6f}" for lat, lon in shape.points)
+
+
+def cap_circle(shape: geometry.Circle) -> str:
+    """CAP's circle: the centre "lat,lon", a space, and the radius in kilometres."""
+    return f"{shape.lat:.6f},{shape.lon:.6f} {shape.radius_m / 1000:.3f}"
+
+
 def cap_document(
-    post: Post, *, sender: str, web: str, areas: list[Organisation] | None = None
+    post: Post,
+    *,
+    sender: str,
+    web: str,
+    areas: list[Organisation] | None = None,
+    drawn: list[geometry.Shape] | None = None,
 ) -> bytes:
-    """`sender` names the publisher (a host name); `web` is the post's page. `areas` is given
-    for a post not yet saved (the compose page's preview)."""
+    """`sender` names the publisher (a host name); `web` is the post's page. `areas` and
+    `drawn` are given for a post not yet saved (the compose page's preview)."""
     ET.register_namespace("", NAMESPACE)
 
     def sub(parent: ET.Element, tag: str, text: str) -> ET.Element:
@@ -46,6 +62,10 @@ def cap_document(
     sub(alert, "scope", "Public")
     if areas is None:
         areas = list(post.target_areas.all())
+    if drawn is None:
+        from civichub.broadcast.services import drawn_shape
+
+        drawn = [drawn_shape(area) for area in post.drawn_areas.all()]
     texts = [("zh-CN", post.text, post.account.name, post.cap_event, areas, "name")]
     if post.text_en:
         account_en = post.account.name_en or post.account.name
@@ -74,4 +94,15 @@ def cap_document(
             geocode = ET.SubElement(block, f"{{{NAMESPACE}}}geocode")
             sub(geocode, "valueName", "civichub.organisation.code")
             sub(geocode, "value", area.code)
+        for n, shape in enumerate(drawn, start=1):
+            block = ET.SubElement(info, f"{{{NAMESPACE}}}area")
+            english = language.startswith("en")
+            if isinstance(shape, geometry.Circle):
+                label = "Drawn circle" if english else "圆形区域"
+                sub(block, "areaDesc", f"{label} {n}")
+                sub(block, "circle", cap_circle(shape))
+            else:
+                label = "Drawn polygon" if english else "多边形区域"
+                sub(block, "areaDesc", f"{label} {n}")
+                sub(block, "polygon", cap_polygon(shape))
     return ET.tostring(alert, encoding="utf-8", xml_declaration=True)

@@ -343,6 +343,31 @@ class FollowerHour(models.Model):
         return f"{self.account_id} @ {self.hour:%Y-%m-%d %H}: +{self.gained} -{self.lost}"
 
 
+class DrawnAreaKind(models.TextChoices):
+    CIRCLE = "circle", _("圆形区域")
+    POLYGON = "polygon", _("多边形区域")
+
+
+class DrawnArea(models.Model):
+    """A circle or polygon a post targets besides organisations. `given` keeps the shape as the
+    publisher entered it (in `crs`); `shape` and the bounding box are WGS-84, the system of
+    residents' computed home coordinates and of CAP."""
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="drawn_areas")
+    kind = models.CharField(max_length=8, choices=DrawnAreaKind.choices)
+    crs = models.CharField(max_length=8)
+    given = models.JSONField()
+    shape = models.JSONField()
+    radius_m = models.FloatField(null=True, blank=True)
+    min_lat = models.FloatField()
+    max_lat = models.FloatField()
+    min_lon = models.FloatField()
+    max_lon = models.FloatField()
+
+    def __str__(self) -> str:
+        return f"{self.kind} of {self.post_id}"
+
+
 class AlertPush(models.Model):
     """The outbox dispatch that carried an alert to the residents of its areas (one per alert)."""
 

@@ -80,7 +80,11 @@ def _page(posts: list[Post], limit: int) -> FeedPage:
 
 
 def _with_accounts(ids: list[int]) -> list[Post]:
-    by_id = Post.objects.select_related("account").prefetch_related("images").in_bulk(ids)
+    by_id = (
+        Post.objects.select_related("account")
+        .prefetch_related("images", "drawn_areas")
+        .in_bulk(ids)
+    )
     return [by_id[pk] for pk in ids if pk in by_id]
 
 
@@ -138,7 +142,7 @@ def account_timeline(
         visible_posts()
         .filter(_before(cursor), account=account)
         .select_related("account")
-        .prefetch_related("images")
+        .prefetch_related("images", "drawn_areas")
         .order_by("-published_at", "-id")[: limit + 1]
     )
     return _page(posts, limit)
@@ -151,7 +155,7 @@ def category_timeline(
         visible_posts()
         .filter(_before(cursor), category=category)
         .select_related("account")
-        .prefetch_related("images")
+        .prefetch_related("images", "drawn_areas")
         .order_by("-published_at", "-id")[: limit + 1]
     )
     return _page(posts, limit)
@@ -167,7 +171,7 @@ def account_get(handle: str) -> BroadcastAccount:
 def post_get(post_id: int) -> Post:
     post = (
         Post.objects.select_related("account__organisation")
-        .prefetch_related("target_areas", "revisions", "images")
+        .prefetch_related("target_areas", "revisions", "images", "drawn_areas")
         .filter(pk=post_id, published_at__lte=timezone.now())
         .first()
     )
