@@ -5,26 +5,42 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('broadcast', '0005_post_counter_shards'),
+        ("broadcast", "0005_post_counter_shards"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='DrawnArea',
+            name="DrawnArea",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('circle', '圆形区域'), ('polygon', '多边形区域')], max_length=8)),
-                ('crs', models.CharField(max_length=8)),
-                ('given', models.JSONField()),
-                ('shape', models.JSONField()),
-                ('radius_m', models.FloatField(blank=True, null=True)),
-                ('min_lat', models.FloatField()),
-                ('max_lat', models.FloatField()),
-                ('min_lon', models.FloatField()),
-                ('max_lon', models.FloatField()),
-                ('post', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='drawn_areas', to='broadcast.post')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("circle", "圆形区域"), ("polygon", "多边形区域")], max_length=8
+                    ),
+                ),
+                ("crs", models.CharField(max_length=8)),
+                ("given", models.JSONField()),
+                ("shape", models.JSONField()),
+                ("radius_m", models.FloatField(blank=True, null=True)),
+                ("min_lat", models.FloatField()),
+                ("max_lat", models.FloatField()),
+                ("min_lon", models.FloatField()),
+                ("max_lon", models.FloatField()),
+                (
+                    "post",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="drawn_areas",
+                        to="broadcast.post",
+                    ),
+                ),
             ],
         ),
     ]
