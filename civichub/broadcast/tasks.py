@@ -14,3 +14,11 @@ def push_alert(post_id: int) -> int:
     with acting(channel="task"):
         push = services.alert_push(post_id=int(post_id))
         return int(push.dispatch_id or 0)
+
+
+@task(priority=50)
+def announce_scheduled_post(post_id: int) -> bool:
+    """Streams a scheduled post to its followers when its time comes (enqueued to run then)."""
+    from civichub.broadcast import streaming
+
+    return streaming.scheduled_post_live(int(post_id))

@@ -43,8 +43,9 @@ class BatchIn(Schema):
 
 
 class RowErrorOut(Schema):
-    row: int
-    error: str
+    row: int = Field(description="The row's index in the batch, from 0")
+    code: str = Field(description="Why, as a stable key: unknown_meter, conflict, backwards, ...")
+    error: str = Field(description="Why, in words, in the language of the request")
 
 
 class BatchOut(Schema):

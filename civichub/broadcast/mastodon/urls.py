@@ -10,7 +10,7 @@ from typing import Any
 
 from django.urls import URLPattern, re_path
 
-from civichub.broadcast.mastodon import oauth, views
+from civichub.broadcast.mastodon import oauth, streaming, views
 
 
 def route(pattern: str, view: Callable[..., Any]) -> URLPattern:
@@ -52,7 +52,12 @@ urlpatterns = [
     route("api/v1/timelines/public", views.timeline_public),
     route("api/v1/notifications", views.notifications),
     route("api/v1/notifications/<notification_id>", views.notification),
-    route("api/v1/streaming/user", views.streaming_user),
+    route("api/v1/streaming/health", streaming.streaming_health),
+    route("api/v1/streaming/user", streaming.streaming_user),
+    route("api/v1/streaming/user/notification", streaming.streaming_user_notification),
+    route("api/v1/streaming/public", streaming.streaming_public),
+    route("api/v1/streaming/public/local", streaming.streaming_public),
+    route("api/v1/streaming/public/remote", streaming.streaming_public),
     # Anything else under Mastodon's API prefixes is Mastodon's 404, not civichub's API's.
     re_path(r"^api/v[12]/", views.api_not_found),
 ]

@@ -336,3 +336,26 @@ def test_only_a_meter_feed_may_send_readings(homes: dict[str, Any]) -> None:
             actor=homes["worker"], rows=[{"meter_id": "W-1", "at": at(0), "value": 0.02}]
         )
     assert not Reading.objects.exists()
+
+
+def test_the_batch_api_reports_each_refused_row_with_its_code(
+    homes: dict[str, Any], api_as: Any
+) -> None:
+    response = api_as(homes["feed"]).post(
+        "/api/wellbeing/readings",
+        {
+            "readings": [
+                {"meter_id": "E-1", "at": at(0), "value": 10.0},
+                {"meter_id": "E-1", "at": at(30), "value": 9.0},
+                {"meter_id": "E-1", "at": at(0), "value": 10.0},
+                {"meter_id": "X", "at": at(0), "value": 1},
+            ]
+        },
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["accepted"], body["duplicates"]) == (1, 1)
+    assert [(e["row"], e["code"]) for e in body["errors"]] == [
+        (1, "backwards"),
+        (3, "unknown_meter"),
+    ]

@@ -1,0 +1,174 @@
+"""Mastodon's streaming API over server-sent events (research notes §2 and §5 item 17):
+`/api/v1/streaming/user`, `/user/notification`, `/public` (and `/public/local`, `/public/remote`,
+the same here) and `/health`, fed by broadcast's event bus (civichub.broadcast.streaming).
+
+Events: `update` (a status went live), `status.update` (edited), `delete` (retracted; the data is
+the id) and `notification` (an alert for the resident's area), each `event: <name>` with one
+`data: <json>` line, and a `:thump` comment when nothing else was sent for HEARTBEAT_SECONDS.
+The token comes as `Authorization: Bearer` or the `access_token` query parameter."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.utils import timezone
+
+from civichub.broadcast import streaming
+from civichub.broadcast.models import AlertPush, Post, PostState
+from civichub.core.models import User
+from civichub.core.services import api_token_authenticate
+
+_renders = streaming.SharedRenders()
+USER_EVENTS = frozenset({streaming.UPDATE, streaming.STATUS_UPDATE, streaming.DELETE})
+
+
+def _error(message: str, status: int) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
+
+
+def _token(request: HttpRequest) -> str:
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        return header[7:].strip()
+    return request.GET.get("access_token", "").strip()
+
+
+def _user_for_token(token: str) -> User | None:
+    """The token's user, as the other Mastodon endpoints find it (OAuth or personal tokens)."""
+    from civichub.broadcast.mastodon import views
+
+    credential = getattr(views, "_credential", None)
+    if credential is None:
+        return api_token_authenticate(token)
+    found = credential(token)
+    return found.user if found is not None else None
+
+
+async def _authenticated(request: HttpRequest) -> User | None | JsonResponse:
+    """The token's user, None without a token, or the error to answer."""
+    token = _token(request)
+    if not token:
+        return None
+    user = await streaming.db(_user_for_token)(token)
+    if user is None:
+        return _error("The access token is invalid", 401)
+    return user
+
+
+def _status(request: HttpRequest, post_id: int) -> str | None:
+    from civichub.broadcast.mastodon.views import status_json
+
+    post = (
+        Post.objects.select_related("account")
+        .filter(pk=post_id, state=PostState.PUBLISHED, published_at__lte=timezone.now())
+        .first()
+    )
+    if post is None:
+        return None
+    # Rendered once for every stream of the process: `favourited` and `reblogged` are the
+    # reader's own and so left false, as for a status nobody has touched yet.
+    return json.dumps(status_json(request, post, None), ensure_ascii=False)
+
+
+def _notification(request: HttpRequest, user: User, event: streaming.Event) -> str | None:
+    from civichub.broadcast.mastodon.views import _time, account_json, status_json
+    from civichub.notify.models import Notification
+
+    if event.dispatch_id is None:
+        return None
+    note = Notification.objects.filter(recipient=user, dispatch_id=event.dispatch_id).first()
+    push = AlertPush.objects.filter(dispatch_id=event.dispatch_id).select_related("post__account")
+    alert = push.first()
+    if note is None or alert is None:
+        return None  # the resident was not among the alert's recipients
+    return json.dumps(
+        {
+            "id": str(note.pk),
+            "type": "status",
+            "created_at": _time(note.created_at),
+            "account": account_json(request, alert.post.account),
+            "status": status_json(request, alert.post, user),
+        },
+        ensure_ascii=False,
+    )
+
+
+def _handler(
+    request: HttpRequest, user: User | None, kinds: frozenset[str]
+) -> Callable[[streaming.Event], Awaitable[bytes | None]]:
+    host = request.build_absolute_uri("/")
+
+    async def handle(event: streaming.Event) -> bytes | None:
+        if event.kind not in kinds or event.post_id is None:
+            return None
+        if event.kind == streaming.DELETE:
+            return streaming.sse_event("delete", str(event.post_id))
+        if event.kind == streaming.NOTIFICATION:
+            if user is None:
+                return None
+            data = await streaming.db(_notification)(request, user, event)
+        else:
+            post_id = event.post_id
+            data = await _renders.get(
+                (event.id, host), lambda: streaming.db(_status)(request, post_id)
+            )
+        return streaming.sse_event(event.kind, data) if data else None
+
+    return handle
+
+
+def _stream(
+    request: HttpRequest,
+    user: User | None,
+    channels: Callable[[], Awaitable[list[str]]],
+    kinds: frozenset[str],
+) -> HttpResponseBase:
+    if not streaming.is_asgi(request):
+        return _error("Streaming needs the ASGI server", 503)
+    return streaming.event_stream(streaming.sse(channels, _handler(request, user, kinds)))
+
+
+async def streaming_user(request: HttpRequest) -> HttpResponseBase:
+    """The home timeline's new, edited and retracted statuses and the resident's notifications."""
+    user = await _authenticated(request)
+    if not isinstance(user, User):
+        return user or _error("The access token is invalid", 401)
+    signed_in = user
+
+    async def channels() -> list[str]:
+        found: list[str] = await streaming.db(streaming.channels_for)(signed_in)
+        return found
+
+    return _stream(request, user, channels, USER_EVENTS | {streaming.NOTIFICATION})
+
+
+async def streaming_user_notification(request: HttpRequest) -> HttpResponseBase:
+    user = await _authenticated(request)
+    if not isinstance(user, User):
+        return user or _error("The access token is invalid", 401)
+    signed_in = user
+
+    async def channels() -> list[str]:
+        found = await streaming.db(streaming.channels_for)(signed_in)
+        return [c for c in found if not c.startswith("timeline:")]
+
+    return _stream(request, user, channels, frozenset({streaming.NOTIFICATION}))
+
+
+async def streaming_public(request: HttpRequest, **_kwargs: Any) -> HttpResponseBase:
+    """Every account's statuses. Public posts need no token; a token given must be valid."""
+    user = await _authenticated(request)
+    if isinstance(user, JsonResponse):
+        return user
+
+    async def channels() -> list[str]:
+        return [streaming.PUBLIC]
+
+    return _stream(request, user, channels, USER_EVENTS)
+
+
+async def streaming_health(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("OK", content_type="text/plain")

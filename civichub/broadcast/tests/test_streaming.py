@@ -1,0 +1,414 @@
+"""Live updates: the event bus publishes after commit to the channels of the post's account,
+and the Mastodon streaming API and the pages' live feed deliver the events, served by uvicorn
+(the ASGI server `civichub serve` runs) in a thread of the test process. Mastodon.py's own
+`stream_user` and `stream_public` are the clients."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from django.db import transaction
+from django.test import Client
+from django.utils import timezone
+from mastodon import StreamListener
+
+from civichub.broadcast import services, streaming
+from civichub.broadcast.tests.conftest import Broadcast
+from civichub.broadcast.tests.test_mastodon import client_for
+from civichub.core.tests.test_commands import free_port
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class Collector:
+    """A subscriber on an event loop of its own thread, as a stream in the server would be."""
+
+    def __init__(self, channels: list[str]) -> None:
+        self.events: list[streaming.Event] = []
+        self.arrived = threading.Condition()
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = threading.Thread(target=asyncio.run, args=(self._run(channels),))
+        self._thread.start()
+        assert self._ready.wait(10)
+
+    async def _run(self, channels: list[str]) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        async with streaming.bus().subscribe(channels) as subscription:
+            self._ready.set()
+            while not self._stop.is_set():
+                event = await subscription.get(0.05)
+                if event is not None:
+                    with self.arrived:
+                        self.events.append(event)
+                        self.arrived.notify_all()
+
+    def wait_for(self, count: int, timeout: float = 5) -> list[streaming.Event]:
+        with self.arrived:
+            self.arrived.wait_for(lambda: len(self.events) >= count, timeout)
+            return list(self.events)
+
+    def close(self) -> None:
+        assert self._loop is not None and self._stop is not None
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
+
+
+@pytest.fixture
+def collector() -> Iterator[Any]:
+    made: list[Collector] = []
+
+    def make(channels: list[str]) -> Collector:
+        made.append(Collector(channels))
+        return made[-1]
+
+    yield make
+    for c in made:
+        c.close()
+
+
+@pytest.fixture
+def asgi_server(bc: Broadcast, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """civichub's ASGI application under uvicorn, with a heartbeat every 0.2 s."""
+    import uvicorn
+    from django.core.asgi import get_asgi_application
+
+    monkeypatch.setattr(streaming, "HEARTBEAT_SECONDS", 0.2)
+    port = free_port()
+    config = uvicorn.Config(
+        get_asgi_application(),
+        host="127.0.0.1",
+        port=port,
+        lifespan="off",
+        log_level="warning",
+        timeout_graceful_shutdown=2,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(15)
+
+
+def publish(bc: Broadcast, text: str, **extra: Any) -> Any:
+    return services.post_publish(
+        actor=bc.police_publisher, account=bc.police, text=text, category="traffic", **extra
+    )
+
+
+# The bus --------------------------------------------------------------------------------------
+
+
+def test_a_post_is_published_to_its_account_and_the_public_timeline_after_commit(
+    bc: Broadcast, collector: Any
+) -> None:
+    police = collector([streaming.account_channel(bc.police.pk)])
+    public = collector([streaming.PUBLIC])
+    health = collector([streaming.account_channel(bc.health.pk)])
+
+    with transaction.atomic():
+        post = publish(bc, "青山隧道封闭")
+        time.sleep(0.2)
+        assert police.events == [], "nothing is announced before the post commits"
+
+    for c in (police, public):
+        assert [(e.kind, e.post_id) for e in c.wait_for(1)] == [(streaming.UPDATE, post.pk)]
+    assert health.events == []
+
+
+def test_a_rolled_back_post_is_never_announced(bc: Broadcast, collector: Any) -> None:
+    police = collector([streaming.account_channel(bc.police.pk)])
+
+    def publish_then_fail() -> None:
+        with transaction.atomic():
+            publish(bc, "不会发布")
+            raise RuntimeError("the request failed after the post was written")
+
+    with pytest.raises(RuntimeError):
+        publish_then_fail()
+    kept = publish(bc, "会发布")
+    assert [e.post_id for e in police.wait_for(1)] == [kept.pk]
+
+
+def test_edits_retractions_and_reposts_reach_the_account_channel(
+    bc: Broadcast, collector: Any
+) -> None:
+    post = publish(bc, "路况")
+    police = collector([streaming.account_channel(bc.police.pk)])
+    public = collector([streaming.PUBLIC])
+
+    services.post_edit(actor=bc.police_publisher, post_id=post.pk, text="路况（更新）")
+    services.repost_create(actor=bc.resident_a, post_id=post.pk)
+    services.post_retract(actor=bc.police_publisher, post_id=post.pk)
+
+    kinds = [e.kind for e in police.wait_for(3)]
+    assert kinds == [streaming.STATUS_UPDATE, streaming.REPOST, streaming.DELETE]
+    # Counter changes stay on the account's channel; the public timeline gets the post's own.
+    assert [e.kind for e in public.wait_for(2)] == [streaming.STATUS_UPDATE, streaming.DELETE]
+
+
+def test_an_alert_is_one_event_per_target_area_not_per_resident(
+    bc: Broadcast, collector: Any
+) -> None:
+    district_a = collector([streaming.area_channel(bc.city.district_a.pk)])
+    district_b = collector([streaming.area_channel(bc.city.district_b.pk)])
+    publish(
+        bc,
+        "东湖区暴雨预警",
+        target_area_ids=[bc.city.district_a.pk],
+        alert=services.AlertFields(
+            category="Met",
+            event="暴雨",
+            urgency="Immediate",
+            severity="Severe",
+            certainty="Likely",
+            expires=timezone.now() + dt.timedelta(hours=2),
+        ),
+    )
+    events = district_a.wait_for(1)
+    assert [e.kind for e in events] == [streaming.NOTIFICATION]
+    assert events[0].dispatch_id is not None
+    time.sleep(0.2)
+    assert district_b.events == []
+    # Residents of district A listen on it; a resident of district B does not.
+    assert streaming.area_channel(bc.city.district_a.pk) in streaming.channels_for(bc.resident_a)
+    assert streaming.area_channel(bc.city.district_a.pk) not in streaming.channels_for(
+        bc.resident_b
+    )
+
+
+def test_a_scheduled_post_is_announced_when_it_goes_live(
+    bc: Broadcast, collector: Any, settings: Any
+) -> None:
+    from django_tasks import default_task_backend
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    police = collector([streaming.account_channel(bc.police.pk)])
+    at = timezone.now() + dt.timedelta(seconds=1)
+    post = publish(bc, "明早八点起封路", publish_at=at)
+
+    [queued] = default_task_backend.results  # type: ignore[attr-defined]
+    assert queued.task.module_path.endswith("announce_scheduled_post")
+    assert queued.task.run_after == at and queued.args == [post.pk]
+    from civichub.broadcast.tasks import announce_scheduled_post
+
+    assert announce_scheduled_post.call(post.pk) is False, "too early: not live yet"
+    time.sleep(max(0.0, (at - timezone.now()).total_seconds()) + 0.05)
+    assert announce_scheduled_post.call(post.pk) is True
+    assert [(e.kind, e.post_id) for e in police.wait_for(1)] == [(streaming.UPDATE, post.pk)]
+
+
+# The Mastodon streaming API -------------------------------------------------------------------
+
+
+class Listener(StreamListener):
+    def __init__(self) -> None:
+        self.events: list[tuple[str, Any]] = []
+        self.arrived = threading.Condition()
+
+    def _add(self, name: str, payload: Any) -> None:
+        with self.arrived:
+            self.events.append((name, payload))
+            self.arrived.notify_all()
+
+    def on_update(self, status: Any) -> None:
+        self._add("update", status)
+
+    def on_status_update(self, status: Any) -> None:
+        self._add("status.update", status)
+
+    def on_delete(self, status_id: Any) -> None:
+        self._add("delete", status_id)
+
+    def on_notification(self, notification: Any) -> None:
+        self._add("notification", notification)
+
+    def wait_for(self, name: str, timeout: float = 5) -> list[Any]:
+        with self.arrived:
+            self.arrived.wait_for(lambda: any(n == name for n, _ in self.events), timeout)
+            return [p for n, p in self.events if n == name]
+
+
+def _connected(base: str, token: str, path: str = "user") -> None:
+    """Waits until the server holds the stream, so that nothing published next is missed."""
+    with httpx.stream(
+        "GET", f"{base}/api/v1/streaming/{path}", params={"access_token": token}, timeout=5
+    ) as response:
+        assert response.status_code == 200
+
+
+def test_mastodon_py_stream_user_receives_updates_edits_retractions_and_alerts(
+    asgi_server: str, bc: Broadcast
+) -> None:
+    base = f"{asgi_server}/broadcast/mastodon"
+    resident = client_for(base, bc.resident_a.username)
+    resident.account_follow(f"a{bc.police.pk}")
+    listener = Listener()
+    handle = resident.stream_user(listener, run_async=True, reconnect_async=False)
+    try:
+        _until_subscribed(bc, streaming.user_channel(bc.resident_a.pk))
+        post = publish(bc, "实时：青山隧道恢复通行")
+        services.post_publish(
+            actor=bc.health_publisher, account=bc.health, text="未关注的账号", category="news"
+        )
+        [update] = listener.wait_for("update")
+        assert update.id == str(post.pk)
+        assert update.account.acct == "safe-qingshan"
+        assert update.content == "<p>实时：青山隧道恢复通行</p>"
+
+        services.post_edit(actor=bc.police_publisher, post_id=post.pk, text="隧道已恢复通行")
+        [edited] = listener.wait_for("status.update")
+        assert edited.id == str(post.pk) and edited.content == "<p>隧道已恢复通行</p>"
+
+        services.post_retract(actor=bc.police_publisher, post_id=post.pk)
+        assert [str(i) for i in listener.wait_for("delete")] == [str(post.pk)]
+
+        publish(
+            bc,
+            "东湖区大风预警",
+            target_area_ids=[bc.city.district_a.pk],
+            alert=services.AlertFields(
+                category="Met",
+                event="大风",
+                urgency="Expected",
+                severity="Moderate",
+                certainty="Likely",
+                expires=timezone.now() + dt.timedelta(hours=3),
+            ),
+        )
+        [note] = listener.wait_for("notification")
+        assert note.type == "status" and note.status.content == "<p>东湖区大风预警</p>"
+        # The unfollowed account's post never came.
+        assert [p.id for p in listener.wait_for("update")] == [str(post.pk), note.status.id]
+    finally:
+        handle.close()
+
+
+def _until_subscribed(bc: Broadcast, channel: str, timeout: float = 10) -> None:
+    """The client connects in the background: wait until a stream listens on `channel`."""
+    deadline = time.monotonic() + timeout
+    while channel not in streaming.bus().channels():
+        assert time.monotonic() < deadline, f"no stream subscribed to {channel}"
+        time.sleep(0.02)
+
+
+def test_mastodon_py_stream_public_receives_every_accounts_posts(
+    asgi_server: str, bc: Broadcast
+) -> None:
+    base = f"{asgi_server}/broadcast/mastodon"
+    reader = client_for(base, bc.resident_b.username)
+    listener = Listener()
+    handle = reader.stream_public(listener, run_async=True, reconnect_async=False)
+    try:
+        _until_subscribed(bc, streaming.PUBLIC)
+        first = publish(bc, "全市路况")
+        second = services.post_publish(
+            actor=bc.health_publisher, account=bc.health, text="接种通知", category="notice"
+        )
+        deadline = time.monotonic() + 5
+        while len(listener.wait_for("update")) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [s.id for s in listener.wait_for("update")] == [str(first.pk), str(second.pk)]
+    finally:
+        handle.close()
+
+
+def test_the_stream_sends_heartbeats_takes_the_token_as_a_parameter_and_refuses_a_bad_one(
+    asgi_server: str, bc: Broadcast
+) -> None:
+    base = f"{asgi_server}/broadcast/mastodon"
+    resident = client_for(base, bc.resident_a.username)
+    url = f"{base}/api/v1/streaming/user"
+    assert httpx.get(url, timeout=5).status_code == 401
+    refused = httpx.get(url, params={"access_token": "wrong"}, timeout=5)
+    assert (refused.status_code, refused.json()) == (401, {"error": "The access token is invalid"})
+    assert resident.stream_healthy()
+    with httpx.stream(
+        "GET", url, params={"access_token": str(resident.access_token)}, timeout=5
+    ) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "text/event-stream"
+        started = time.monotonic()
+        beats = 0
+        for line in response.iter_lines():
+            beats += line == ":thump"
+            if beats == 3:
+                break
+        # Three heartbeats of 0.2 s each: they come on time, not all at once at the end.
+        assert 0.4 <= time.monotonic() - started < 3
+
+
+# The pages' live feed -------------------------------------------------------------------------
+
+
+def _events(lines: Iterator[str], name: str, count: int) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    current = None
+    for line in lines:
+        if line.startswith("event: "):
+            current = line[7:]
+        elif line.startswith("data: ") and current == name:
+            found.append(json.loads(line[6:]))
+            if len(found) == count:
+                return found
+    return found
+
+
+def test_the_home_feed_stream_sends_new_posts_of_followed_accounts_as_page_fragments(
+    asgi_server: str, bc: Broadcast
+) -> None:
+    services.follow_create(actor=bc.resident_a, account_id=bc.police.pk)
+    browser = Client()
+    browser.force_login(bc.resident_a)
+    cookies = {k: v.value for k, v in browser.cookies.items()}
+    with httpx.stream(
+        "GET",
+        f"{asgi_server}/broadcast/stream/",
+        cookies=cookies,
+        headers={"Accept-Language": "en"},
+        timeout=5,
+    ) as response:
+        assert response.status_code == 200
+        _until_subscribed(bc, streaming.user_channel(bc.resident_a.pk))
+        services.post_publish(
+            actor=bc.health_publisher, account=bc.health, text="未关注", category="news"
+        )
+        post = publish(bc, "青山路口施工", text_en="Roadworks at Qingshan junction")
+        lines = response.iter_lines()
+        [new] = _events(lines, "post", 1)
+        assert new["id"] == post.pk and new["live"] is True
+        assert "青山路口施工" in new["html"] and "Reposts 0" in new["html"]
+        services.repost_create(actor=bc.resident_b, post_id=post.pk)
+        [changed] = _events(lines, "replace", 1)
+        assert changed["id"] == post.pk and "Reposts 1" in changed["html"]
+
+
+def test_the_page_stream_needs_a_signed_in_person_or_an_account(
+    asgi_server: str, bc: Broadcast
+) -> None:
+    assert httpx.get(f"{asgi_server}/broadcast/stream/", timeout=5).status_code == 204
+    unknown = httpx.get(f"{asgi_server}/broadcast/stream/?account=nobody", timeout=5)
+    assert unknown.status_code == 204
+    with httpx.stream(
+        "GET", f"{asgi_server}/broadcast/stream/", params={"account": "safe-qingshan"}, timeout=5
+    ) as response:
+        assert response.status_code == 200
+        _until_subscribed(bc, streaming.account_channel(bc.police.pk))
+        post = publish(bc, "公开页面也能实时更新")
+        [new] = _events(response.iter_lines(), "post", 1)
+        assert new["id"] == post.pk
