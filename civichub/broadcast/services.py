@@ -21,7 +21,7 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from civichub.broadcast import streaming
+from civichub.broadcast import geometry, streaming
 from civichub.broadcast.models import (
     ALT_TEXT_MAX_CHARS,
     COMMENT_MAX_CHARS,
@@ -37,6 +37,8 @@ from civichub.broadcast.models import (
     Category,
     Certainty,
     Comment,
+    DrawnArea,
+    DrawnAreaKind,
     Favourite,
     Follow,
     FollowerHour,
@@ -61,7 +63,7 @@ from civichub.core.errors import (
     ValidationFailed,
 )
 from civichub.core.images import CheckedImage, ImageUpload, check_image
-from civichub.core.models import Organisation, User
+from civichub.core.models import Organisation, Resident, User
 from civichub.core.permissions import require
 
 
@@ -250,6 +252,79 @@ def account_avatar_set(
     return account
 
 
+# Drawn areas -----------------------------------------------------------------------------
+
+DRAWN_AREAS_MAX = 5
+
+
+@dataclass(frozen=True)
+class DrawnAreaIn:
+    """A circle (`lat`, `lon`, `radius_m`) or polygon (`points`, a closed ring of [lat, lon])
+    as entered, in `crs` (the deployment's default system when empty)."""
+
+    kind: str
+    lat: float | None = None
+    lon: float | None = None
+    radius_m: float | None = None
+    points: Sequence[Sequence[float]] = ()
+    crs: str = ""
+
+
+def _drawn_checked(drawn: Sequence[DrawnAreaIn]) -> list[tuple[DrawnAreaIn, geometry.Shape]]:
+    if len(drawn) > DRAWN_AREAS_MAX:
+        raise _invalid("drawn_areas", _("最多画 %(n)d 个区域。") % {"n": DRAWN_AREAS_MAX})
+    checked: list[tuple[DrawnAreaIn, geometry.Shape]] = []
+    for n, area in enumerate(drawn):
+        field = f"drawn_areas.{n}"
+        shape: geometry.Shape
+        if area.kind == DrawnAreaKind.CIRCLE:
+            shape = geometry.circle_checked(
+                lat=area.lat, lon=area.lon, radius_m=area.radius_m, crs=area.crs, field=field
+            )
+        elif area.kind == DrawnAreaKind.POLYGON:
+            shape = geometry.polygon_checked(points=area.points, crs=area.crs, field=field)
+        else:
+            raise _invalid(f"{field}.kind", _("区域类型须是 circle 或 polygon。"))
+        checked.append((area, shape))
+    return checked
+
+
+def _drawn_store(post: Post, checked: list[tuple[DrawnAreaIn, geometry.Shape]]) -> None:
+    rows = []
+    for area, shape in checked:
+        min_lat, max_lat, min_lon, max_lon = geometry.bounds(shape)
+        if isinstance(shape, geometry.Circle):
+            given: dict[str, Any] = {"lat": area.lat, "lon": area.lon, "radius_m": area.radius_m}
+            stored: dict[str, Any] = {"lat": shape.lat, "lon": shape.lon}
+        else:
+            given = {"points": [list(p) for p in area.points]}
+            stored = {"points": [list(p) for p in shape.points]}
+        rows.append(
+            DrawnArea(
+                post=post,
+                kind=area.kind,
+                crs=area.crs or str(geometry.default_crs()),
+                given=given,
+                shape=stored,
+                radius_m=shape.radius_m if isinstance(shape, geometry.Circle) else None,
+                min_lat=min_lat,
+                max_lat=max_lat,
+                min_lon=min_lon,
+                max_lon=max_lon,
+            )
+        )
+    DrawnArea.objects.bulk_create(rows)
+
+
+def drawn_shape(area: DrawnArea) -> geometry.Shape:
+    """The stored WGS-84 shape of a drawn area."""
+    if area.kind == DrawnAreaKind.CIRCLE:
+        return geometry.Circle(
+            lat=area.shape["lat"], lon=area.shape["lon"], radius_m=float(area.radius_m or 0)
+        )
+    return geometry.Polygon(points=tuple((p[0], p[1]) for p in area.shape["points"]))
+
+
 # Accounts --------------------------------------------------------------------------------
 
 
@@ -302,6 +377,7 @@ def post_publish(
     alert: AlertFields | None = None,
     images: Sequence[ImageIn] = (),
     media_ids: Sequence[int] = (),
+    drawn_areas: Sequence[DrawnAreaIn] = (),
 ) -> Post:
     """Publishes now, or at `publish_at` (the post stays out of feeds until then). An alert is
     published at once and pushed, after commit, to every resident of its target areas.
@@ -315,13 +391,14 @@ def post_publish(
     if category not in Category.values:
         raise _invalid("category", _("未知的类别：%(category)s。") % {"category": category})
     areas = _areas(target_area_ids)
+    shapes = _drawn_checked(drawn_areas)
     if publish_at is not None and publish_at < now - dt.timedelta(minutes=1):
         raise _invalid("publish_at", _("定时发布的时间不能早于现在。"))
     fields: dict[str, Any] = {}
     if alert is not None:
         if publish_at is not None and publish_at > now:
             raise _invalid("publish_at", _("预警须立即发布，不能定时。"))
-        if not areas:
+        if not areas and not shapes:
             raise _invalid("target_areas", _("预警须选择发布区域。"))
         alert = _alert_checked(alert, now)
         fields = {
@@ -351,6 +428,8 @@ def post_publish(
     if areas:
         post.target_areas.set(areas)
     _attach_images(post, actor, uploaded, checked_images)
+    if shapes:
+        _drawn_store(post, shapes)
     BroadcastAccount.objects.filter(pk=account.pk).update(posts_count=F("posts_count") + 1)
     audit_record(
         actor=actor,
@@ -362,6 +441,7 @@ def post_publish(
             "published_at": post.published_at.isoformat(),
             "target_areas": [a.pk for a in areas],
             "images": len(uploaded) + len(checked_images),
+            "drawn_areas": [area.kind for area, _shape in shapes],
         },
     )
     streaming.post_published(post)
@@ -947,8 +1027,9 @@ def _overlapping_areas(areas: Iterable[Organisation]) -> Any:
 
 def alert_recipients(post: Post) -> Any:
     """The users an alert reaches, as a queryset of users the outbox can stream from: active
-    residents whose community lies within one of the alert's target areas, and users who
-    subscribed to an area overlapping them. A resident who is both is one row."""
+    residents whose community lies within one of the alert's target areas or whose home lies
+    inside one of its drawn areas, and users who subscribed to an area overlapping its target
+    areas. Someone who qualifies several ways is one row."""
     areas = list(post.target_areas.all())
     in_areas = Q(pk__in=[])
     for area in areas:
@@ -957,6 +1038,10 @@ def alert_recipients(post: Post) -> Any:
     subscribers = AreaSubscription.objects.filter(
         area__in=_overlapping_areas(areas).values("pk")
     ).values("user_id")
+    for drawn in post.drawn_areas.all():
+        inside, aliases = geometry.residents_inside(drawn_shape(drawn))
+        homes = Resident.objects.alias(**aliases).filter(inside).values("pk")
+        residents |= Q(resident__in=homes)
     if not areas or not subscribers.exists():
         # Without subscribers the plain join keeps the million-resident plan the outbox's
         # set-based send is tuned for.
