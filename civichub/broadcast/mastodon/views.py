@@ -13,7 +13,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
@@ -98,7 +98,6 @@ class Credential:
     scopes: str
     app_name: str = ""
     app_website: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _credential(secret: str) -> Credential | None:
@@ -109,14 +108,6 @@ def _credential(secret: str) -> Credential | None:
     if user is None:
         return None
     return Credential(user, PERSONAL_TOKEN_SCOPES)
-
-
-def _bearer(request: HttpRequest) -> User | None:
-    header = request.headers.get("Authorization", "")
-    if not header.startswith("Bearer "):
-        return None
-    credential = _credential(header[7:].strip())
-    return credential.user if credential else None
 
 
 def endpoint(
@@ -385,24 +376,43 @@ def _statuses(request: HttpRequest, posts: list[Post], *, more: bool) -> JsonRes
     )
 
 
-def _anchor(request: HttpRequest, name: str) -> Post | None:
+# Mastodon ids are snowflakes (milliseconds << 16), and Mastodon.py turns a datetime given as
+# max_id, min_id or since_id into one; numbers this large are times, smaller ones post ids.
+SNOWFLAKE_FROM = 2**40
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A place in a timeline ordered by (published_at, id)."""
+
+    at: dt.datetime
+    pk: int
+
+
+def _anchor(request: HttpRequest, name: str) -> Anchor | None:
     raw = request.GET.get(name, "")
     if not raw:
         return None
-    if not raw.isdigit():
+    if not raw.isdigit() or len(raw) > 18:
         raise ValidationFailed(f"{name} is not valid", errors={name: ["not an id"]})
-    post = Post.objects.filter(pk=int(raw)).first()
+    number = int(raw)
+    if number >= SNOWFLAKE_FROM:
+        at = _EPOCH + dt.timedelta(milliseconds=number >> 16)
+        # max_id: before that moment; min_id and since_id: after it.
+        return Anchor(at, 0 if name == "max_id" else 2**62)
+    post = Post.objects.filter(pk=number).first()
     if post is None:
         raise NotFound(NOT_FOUND)
-    return post
+    return Anchor(post.published_at, post.pk)
 
 
-def _older(post: Post) -> Q:
-    return Q(published_at__lt=post.published_at) | Q(published_at=post.published_at, pk__lt=post.pk)
+def _older(anchor: Anchor) -> Q:
+    return Q(published_at__lt=anchor.at) | Q(published_at=anchor.at, pk__lt=anchor.pk)
 
 
-def _newer(post: Post) -> Q:
-    return Q(published_at__gt=post.published_at) | Q(published_at=post.published_at, pk__gt=post.pk)
+def _newer(anchor: Anchor) -> Q:
+    return Q(published_at__gt=anchor.at) | Q(published_at=anchor.at, pk__gt=anchor.pk)
 
 
 def _timeline(request: HttpRequest, posts: QuerySet[Post]) -> JsonResponse:
@@ -860,12 +870,16 @@ def timeline_home(request: HttpRequest) -> HttpResponse:
     from the newest end only."""
     user = _user(request)
     older_than = _anchor(request, "max_id")
-    cursor = selectors.cursor_for(older_than) if older_than else None
+    cursor = (
+        selectors.cursor_for(Post(pk=older_than.pk, published_at=older_than.at))
+        if older_than
+        else None
+    )
     page = selectors.home_feed(user, cursor=cursor, limit=_limit(request))
     newer_than = _anchor(request, "since_id") or _anchor(request, "min_id")
     if newer_than is None:
         return _statuses(request, page.posts, more=page.next_cursor is not None)
-    after = (newer_than.published_at, newer_than.pk)
+    after = (newer_than.at, newer_than.pk)
     posts = [p for p in page.posts if (p.published_at, p.pk) > after]
     return _statuses(request, posts, more=len(posts) == len(page.posts) and bool(page.next_cursor))
 

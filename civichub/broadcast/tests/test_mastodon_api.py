@@ -5,10 +5,12 @@ records (404) and oversized posts (422), all as Mastodon's `{"error": ...}`."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
 import requests
+from django.utils import timezone
 from mastodon import Mastodon
 from mastodon.errors import (
     MastodonAPIError,
@@ -68,6 +70,13 @@ def test_the_public_timeline_pages_through_every_account_without_a_token(
     assert [s.id for s in newer] == [str(health[0].pk)]
     since = anonymous.timeline_public(since_id=police[2].pk)
     assert [s.id for s in since] == [str(health[1].pk), str(health[0].pk)]
+
+    # Mastodon.py pages by time too: it sends a datetime as a snowflake id.
+    hour = dt.timedelta(hours=1)
+    assert len(anonymous.timeline_public(max_id=timezone.now() + hour)) == 4
+    assert anonymous.timeline_public(max_id=timezone.now() - hour) == []
+    assert len(anonymous.timeline_public(since_id=timezone.now() - hour)) == 4
+    assert anonymous.timeline_public(min_id=timezone.now() + hour) == []
 
     assert len(anonymous.timeline_local()) == 4
     assert anonymous.timeline_public(remote=True) == []
