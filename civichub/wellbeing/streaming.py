@@ -5,32 +5,34 @@ detector runs over millions of series as easily as one (one step is a few dozen 
 over all series; no Python loop per series or per reading). The score of a step is in [0, 1) and
 answers "has this series just done something it has never done before?":
 
-1. Records. For three statistics of the series the detector keeps the lowest and highest value
-   seen so far: the value itself; its smoothed level (an exponentially weighted mean, so a
-   sustained shift counts even when no single value is extreme); and, for a series with a daily
-   rhythm (`period` steps a day), the smoothed difference between the value and the usual value
-   at this time of day (an exponentially weighted profile of past days), so a day that goes
-   differently is noticed even when every value is ordinary. A step whose statistic goes beyond
-   its range is surprising in proportion to how far beyond it goes, in units of the range
-   itself, so the score needs no per-series scale and a noisy series needs a larger excursion
-   than a quiet one. The ranges forget very slowly (`range_half_life`), so a series that has
-   moved to a new normal can surprise again later.
+1. Records. For four statistics of the series the detector keeps the lowest and highest value
+   seen so far: the value itself (a spike); its smoothed level, an exponentially weighted mean
+   (a shift, even when no single value is extreme); a slowly smoothed level (a drift); and, for a
+   series with a daily rhythm (`period` steps a day), the smoothed difference between the value
+   and the usual value at this time of day, from an exponentially weighted profile of past days
+   (a day that goes differently although every value is ordinary). A step that takes a statistic
+   beyond its range is surprising in proportion to how far beyond, in units of the range itself,
+   so the score needs no per-series scale and a noisy series needs a larger excursion than a
+   quiet one. The ranges forget very slowly (`range_half_life`), so a series that has moved to a
+   new normal can surprise again later. The surprise of a step is the largest weighted excess.
 2. Learning. For the first `learning` steps of a series (NAB's probationary period when run
    there) the ranges are learned and the score is 0. A range learned from few steps is broken
    often, by small amounts, just by chance; the excess is therefore discounted by
    (t / (t + `young` x learning))^2 after t steps, which fades as the series ages.
-3. One event, one report. After a score of `report_level` or more, the series is held quiet for
+3. Accumulation. Surprises add up with a short half-life (`surprise_half_life` steps), so several
+   small breaks of records in quick succession count like one large one.
+4. One event, one report. After a score of `report_level` or more, the series is held quiet for
    `refractory` times its learning length: an incident is reported once, when it starts, rather
    than for every step it lasts (the Numenta Anomaly Benchmark also rewards only the earliest
    detection in a window and charges every further one outside it).
 
-The combined surprise s (the largest weighted excess over the statistics) is reported as
-s / (1 + s). The household detector's learned routine answers "is this usual for this home at
-this hour"; this detector answers "did this series change just now", which is the question the
-Numenta Anomaly Benchmark asks; `benchmarks/wellbeing.py` scores it there.
+The accumulated surprise s is reported as s / (1 + s). The defaults are the settings that scored
+best on the Numenta Anomaly Benchmark (`benchmarks/wellbeing.py`, `docs/wellbeing.md`), which asks
+"did this series change just now"; the household detector's learned routine answers the other
+question, "is this usual for this home at this hour".
 
-Memory: a few numbers per series plus the daily profile (`period` float32 values per series, so
-96 values for 15-minute readings).
+Memory: about a dozen numbers per series plus the daily profile (`period` float32 values per
+series, so 96 values for 15-minute readings).
 """
 
 from __future__ import annotations
@@ -65,6 +67,8 @@ class StreamingSettings:
     profile_rate: float = 0.3
     # How long a young range's excess is discounted, in learning lengths.
     young: float = 1.0
+    # Half-life, in steps, with which the surprises of recent steps add up.
+    surprise_half_life: float = 2.0
     # Half-life, in steps, with which the recorded range shrinks towards its middle (0: never).
     range_half_life: float = 20_000.0
     # A score at or above this starts a quiet period of `refractory` x the learning length.
@@ -101,6 +105,7 @@ class StreamingDetector:
         self.count = np.zeros(n, dtype=np.int64)
         self.phase = np.zeros(n, dtype=np.int64)
         self.quiet = np.zeros(n, dtype=np.int64)
+        self.surprise = np.zeros(n)
         # Statistic first, series second: each statistic is one contiguous row.
         self.stats = np.zeros((self.STATISTICS, n))  # value, level, slow level, season
         self.low = np.zeros((self.STATISTICS, n))
@@ -115,6 +120,7 @@ class StreamingDetector:
             :, None
         ]
         self.a_season = _alpha(st.season_half_life)
+        self.keep_surprise = 0.5 ** (1.0 / st.surprise_half_life)
         self.a_range = _alpha(st.range_half_life) if st.range_half_life > 0 else 0.0
 
     def step(self, value: Float, live: Bool | None = None) -> Float:
@@ -150,6 +156,8 @@ class StreamingDetector:
         surprise = excess.max(axis=0)
         age = count / (count + st.young * self.learning + 1e-9)
         surprise *= age * age
+        # Several small breaks of a record in quick succession count like one large one.
+        surprise += self.keep_surprise * self.surprise
         score = surprise / (1.0 + surprise)
         score[~(on & (count >= self.learning) & (self.quiet == 0))] = 0.0
         reported = score >= st.report_level
@@ -164,7 +172,9 @@ class StreamingDetector:
         learned = np.where(day_seen, usual + st.profile_rate * (x - usual), x)
         if everyone:
             self.stats, self.low, self.high = stats, low, high
+            self.surprise = surprise
         else:
+            np.copyto(self.surprise, surprise, where=on)
             np.copyto(self.stats, stats, where=on)
             np.copyto(self.low, low, where=on)
             np.copyto(self.high, high, where=on)
