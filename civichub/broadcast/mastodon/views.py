@@ -27,6 +27,7 @@ from django.http import (
     JsonResponse,
     StreamingHttpResponse,
 )
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from civichub.broadcast import selectors, services
@@ -604,6 +605,105 @@ def account_relationships(request: HttpRequest) -> HttpResponse:
     return JsonResponse(
         [_relationship(accounts[pk], pk in followed) for pk in pks if pk in accounts], safe=False
     )
+
+
+@endpoint(auth=False, scopes_needed=READ_ACCOUNTS)
+def account_lookup(request: HttpRequest) -> HttpResponse:
+    """A broadcast account by its handle (`acct`, with or without `@` and this site's host)."""
+    handle = request.GET.get("acct", "").lstrip("@").split("@")[0]
+    account = BroadcastAccount.objects.filter(handle=handle).first() if handle else None
+    if account is None:
+        raise NotFound(NOT_FOUND)
+    return JsonResponse(account_json(request, account))
+
+
+def _id_page(request: HttpRequest, rows: QuerySet[Any]) -> tuple[list[Any], bool]:
+    """A page of rows by their own ids (follows, favourites): Mastodon pages these lists by
+    the id of the follow or favourite, not of the account or status shown."""
+    limit = _limit(request)
+    for name, lookup in (("max_id", "pk__lt"), ("since_id", "pk__gt"), ("min_id", "pk__gt")):
+        raw = request.GET.get(name, "")
+        if raw.isdigit() and len(raw) <= 18:
+            rows = rows.filter(**{lookup: int(raw)})
+    if request.GET.get("min_id"):
+        page = list(rows.order_by("pk")[:limit])
+        page.reverse()
+        return page, bool(page)
+    page = list(rows.order_by("-pk")[: limit + 1])
+    return page[:limit], len(page) > limit
+
+
+@endpoint(auth=False, scopes_needed=READ_ACCOUNTS)
+def account_following(request: HttpRequest, account_id: str) -> HttpResponse:
+    """The accounts a resident follows, shown to that resident only; broadcast accounts follow
+    no one."""
+    resident = _resident(account_id)
+    if resident is None:
+        _broadcast_account(account_id)  # a 404 for an account that does not exist
+        return _linked(request, [], next_max=None, prev_min=None)
+    viewer = _viewer(request)
+    if viewer is None or viewer.pk != resident.pk:
+        return _linked(request, [], next_max=None, prev_min=None)
+    follows, more = _id_page(
+        request, Follow.objects.filter(user=resident).select_related("account")
+    )
+    return _linked(
+        request,
+        [account_json(request, f.account) for f in follows],
+        next_max=str(follows[-1].pk) if follows and more else None,
+        prev_min=str(follows[0].pk) if follows else None,
+    )
+
+
+@endpoint(auth=False, scopes_needed=READ_ACCOUNTS)
+def account_followers(request: HttpRequest, account_id: str) -> HttpResponse:
+    """Followers are residents, whose follows are their own business: the count is on the
+    account, the list is empty."""
+    if _resident(account_id) is None:
+        _broadcast_account(account_id)
+    return _linked(request, [], next_max=None, prev_min=None)
+
+
+@endpoint(scopes_needed=("read:favourites",))
+def favourites(request: HttpRequest) -> HttpResponse:
+    """The statuses the resident favourited, most recently favourited first."""
+    user = _user(request)
+    rows, more = _id_page(
+        request,
+        Favourite.objects.filter(
+            user=user,
+            post__state=PostState.PUBLISHED,
+            post__published_at__lte=timezone.now(),
+        ).select_related("post__account"),
+    )
+    posts = [f.post for f in rows]
+    marks = marks_for(user, [p.pk for p in posts])
+    return _linked(
+        request,
+        [status_json(request, p, user, marks=marks) for p in posts],
+        next_max=str(rows[-1].pk) if rows and more else None,
+        prev_min=str(rows[0].pk) if rows else None,
+    )
+
+
+@endpoint(scopes_needed=READ_ACCOUNTS)
+def preferences(request: HttpRequest) -> HttpResponse:
+    return JsonResponse(
+        {
+            "posting:default:visibility": "public",
+            "posting:default:sensitive": False,
+            "posting:default:language": "zh",
+            "reading:expand:media": "default",
+            "reading:expand:spoilers": False,
+        }
+    )
+
+
+@endpoint(auth=False)
+def nothing_here(request: HttpRequest) -> HttpResponse:
+    """Mastodon features civichub does not have (custom emojis, filters, lists, announcements,
+    bookmarks): an empty list, so that clients asking at start-up carry on."""
+    return _linked(request, [], next_max=None, prev_min=None)
 
 
 # Statuses ---------------------------------------------------------------------------------

@@ -302,3 +302,36 @@ def test_a_retried_status_with_the_same_idempotency_key_is_made_once(
         publisher.status_post("长" * 501, idempotency_key="compose-3")
     fixed = publisher.status_post("长" * 50, idempotency_key="compose-3")
     assert Post.objects.filter(pk=int(fixed.id)).exists()
+
+
+def test_lookup_following_and_favourites_with_links(live_server: Any, bc: Broadcast) -> None:
+    posts = publish(bc, 3)
+    resident = signed_in(live_server.url, bc.resident_a.username, ["read", "write", "follow"])
+    police = resident.account_lookup("safe-qingshan")
+    assert police.id == f"a{bc.police.pk}"
+    with pytest.raises(MastodonNotFoundError):
+        resident.account_lookup("no-such-account")
+
+    resident.account_follow(police.id)
+    resident.account_follow(f"a{bc.health.pk}")
+    me = resident.account_verify_credentials()
+    following = resident.account_following(me.id, limit=1)
+    assert [a.acct for a in following] == ["donghu-health"]
+    assert [a.acct for a in resident.fetch_next(following)] == ["safe-qingshan"]
+    # Nobody else sees whom a resident follows, nor who follows an account.
+    other = signed_in(live_server.url, bc.resident_b.username, ["read"])
+    assert other.account_following(me.id) == []
+    assert other.account_followers(police.id) == []
+    assert other.account(police.id).followers_count == 1
+
+    for post in posts:
+        resident.status_favourite(post.pk)
+    services.post_retract(actor=bc.police_publisher, post_id=posts[1].pk)
+    first = resident.favourites(limit=1)
+    assert [s.id for s in first] == [str(posts[2].pk)]
+    assert [s.id for s in resident.fetch_next(first)] == [str(posts[0].pk)]
+
+    # What clients ask for at start-up answers, empty where civichub has no such thing.
+    assert resident.custom_emojis() == []
+    assert resident.filters() == []
+    assert resident.preferences()["posting:default:visibility"] == "public"
