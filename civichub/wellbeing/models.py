@@ -199,6 +199,9 @@ class Alert(models.Model):
         max_length=16, choices=FamilyAnswer.choices, blank=True, default=""
     )
     acknowledged_at = models.DateTimeField(null=True, blank=True)
+    # How many of the household's reachable family contacts, in calling order, have been sent
+    # the alert so far (the next one follows when nobody has answered).
+    family_notified = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:

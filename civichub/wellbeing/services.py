@@ -4,7 +4,9 @@ and the alert → family → visit task → outcome → escalation flow. Keyword
 Deployment settings (`settings.CIVICHUB_WELLBEING`, all optional): `family_minutes` (how long the
 family has to acknowledge an alert before it becomes a visit task, default 15), `visit_minutes`
 (how long the worker has to visit before the task goes to the community head, default 60),
-`ack_link_hours` (how long the signed link a family contact receives stays valid, default 24) and
+`ack_link_hours` (how long the signed link a family contact receives stays valid, default 24),
+`contact_minutes` (while nobody has answered, the next family contact in calling order is sent the
+alert this many minutes after the previous one; 0 sends to all at once; default 5) and
 `site_url` (the public address put in front of that link in SMS and email, default none)."""
 
 from __future__ import annotations
@@ -1225,13 +1227,37 @@ def ack_token_read(token: str) -> tuple[Alert, FamilyContact]:
     return alert, contact
 
 
+def _family_reachable(household: Household) -> list[FamilyContact]:
+    """The contacts the outbox can reach (those with an account), in calling order."""
+    return [c for c in household.contacts.select_related("user") if c.user is not None]
+
+
+def _family_due(alert: Alert, now: datetime) -> int:
+    """How many contacts should have the alert by now: the first at once, then one more every
+    `contact_minutes` (0: all at once) while nobody has answered."""
+    step = _setting("contact_minutes", 5)
+    if step <= 0:
+        return 1_000
+    return 1 + int((now - alert.created_at) / timedelta(minutes=step))
+
+
 def _family_notify(alert: Alert, household: Household, minutes: int, *, urgent: bool) -> None:
-    """Each family contact with an account gets the alert with their own signed link."""
+    """The family contacts are sent the alert in calling order, each with their own signed
+    link: the first now, the next ones by the escalation task while nobody has answered."""
+    _family_notify_due(alert, household, minutes, urgent=urgent, now=alert.created_at)
+
+
+def _family_notify_due(
+    alert: Alert, household: Household, minutes: int, *, urgent: bool, now: datetime
+) -> int:
     resident = household.resident
     priority = Priority.EMERGENCY if urgent else Priority.NORMAL
-    for contact in household.contacts.all():
-        if contact.user is None:
-            continue
+    reachable = _family_reachable(household)
+    due = min(_family_due(alert, now), len(reachable))
+    if due <= alert.family_notified:
+        return 0
+    for contact in reachable[alert.family_notified : due]:
+        assert contact.user is not None
         context = {
             "name": resident.name,
             **_explanations(alert),
@@ -1248,6 +1274,10 @@ def _family_notify(alert: Alert, household: Household, minutes: int, *, urgent: 
                 dedupe_key=f"wellbeing.alert.{alert.pk}.family.{contact.pk}",
             )
         )
+    sent = due - alert.family_notified
+    Alert.objects.filter(pk=alert.pk).update(family_notified=due)
+    alert.family_notified = due
+    return sent
 
 
 def _alert_answer(
@@ -1321,6 +1351,7 @@ def alert_acknowledge_by_link(*, token: str, answer: str) -> Alert:
 class EscalationReport:
     visits_created: int = 0
     visits_escalated: int = 0
+    family_notified: int = 0
 
 
 def _heads(community: Organisation) -> list[User]:
@@ -1381,6 +1412,25 @@ def alerts_escalate(*, now: datetime | None = None) -> EscalationReport:
             continue
         _visit_create(alert, now=now)
         report.visits_created += 1
+    # Before the deadline: the next family contacts in calling order, while nobody has answered.
+    pending = (
+        Alert.objects.select_for_update(skip_locked=True)
+        .filter(
+            status=AlertStatus.FAMILY,
+            family_deadline__gt=now,
+            household__consent_withdrawn_at__isnull=True,
+        )
+        .select_related("household__resident")
+    )
+    family_minutes = _setting("family_minutes", 15)
+    for alert in pending:
+        report.family_notified += _family_notify_due(
+            alert,
+            alert.household,
+            family_minutes,
+            urgent=alert.severity == detection.Severity.URGENT,
+            now=now,
+        )
     overdue = VisitTask.objects.select_for_update(skip_locked=True).filter(
         status__in=[VisitStatus.WAITING, VisitStatus.ACCEPTED, VisitStatus.ON_THE_WAY],
         due_at__lte=now,

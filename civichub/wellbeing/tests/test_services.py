@@ -588,3 +588,40 @@ def test_a_community_head_narrows_the_dashboard_to_one_community_of_their_area(
     assert [m.household_id for m in narrowed.households] == [other.pk]
     with pytest.raises(PermissionDenied):
         selectors.dashboard(actor=head, area=city.community_b1)
+
+
+def test_the_family_is_sent_the_alert_in_calling_order_until_someone_answers(
+    home: dict[str, Any], make_user: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    son, niece = make_user(None, None), make_user(None, None)
+    services.household_contacts_set(
+        actor=home["worker"],
+        household=home["household"],
+        contacts=[
+            ContactSpec("儿子", "13700000000", son),
+            ContactSpec("邻居", "13600000000"),  # no account: on the worker's page only
+            ContactSpec("女儿", "13800000000", home["daughter"]),
+            ContactSpec("外甥女", "13900000000", niece),
+        ],
+    )
+
+    def told() -> list[Any]:
+        return [
+            n.recipient
+            for n in Notification.objects.filter(dispatch__kind="wellbeing.alert_family")
+            .select_related("recipient")
+            .order_by("pk")
+        ]
+
+    alert = _alert(home, django_capture_on_commit_callbacks)
+    assert told() == [son]
+    with django_capture_on_commit_callbacks(execute=True):
+        services.alerts_escalate(now=alert.created_at + timedelta(minutes=2))
+    assert told() == [son]
+    with django_capture_on_commit_callbacks(execute=True):
+        report = services.alerts_escalate(now=alert.created_at + timedelta(minutes=6))
+    assert report.family_notified == 1 and told() == [son, home["daughter"]]
+    services.alert_acknowledge(actor=home["daughter"], alert=alert, answer="fine")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.alerts_escalate(now=alert.created_at + timedelta(minutes=11))
+    assert told() == [son, home["daughter"]]  # answered: nobody else is disturbed
