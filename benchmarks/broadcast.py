@@ -373,7 +373,7 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
             for i in range(n):
                 yield (first_user + i, big.pk, stamp)
             for i in range(10):
-                yield (first_user + district + i, small.pk, stamp)
+                yield (first_user + i, small.pk, stamp)
             for reader, accounts in reader_follows.items():
                 for account in accounts:
                     yield (reader, account.pk, stamp)

@@ -745,9 +745,13 @@ def deliveries_enqueue(delivery_ids: list[int], *, emergency: bool = False) -> i
     if emergency and task.get_backend().supports_priority:
         task = task.using(priority=EMERGENCY_TASK_PRIORITY)
     count = 0
-    for chunk in _chunks(delivery_ids, DELIVERY_TASK_CHUNK):
-        task.enqueue(chunk)
-        count += 1
+    # One transaction for all the chunks: with the task queue in the database, a million
+    # deliveries are 2,000 task rows, and committing each alone would cost one disk flush per
+    # row. If it fails, the sweep re-enqueues the deliveries still queued.
+    with transaction.atomic():
+        for chunk in _chunks(delivery_ids, DELIVERY_TASK_CHUNK):
+            task.enqueue(chunk)
+            count += 1
     return count
 
 
