@@ -595,14 +595,14 @@ def measure_ingest(database: str, households: int, days: int) -> None:
     batch = 5000
     # The time spent queueing detection after each commit, to tell it apart from storing.
     queueing = [0.0]
-    enqueue = services._enqueue_detection
+    enqueue = services._detection_queue
 
     def timed_enqueue(households: list[int]) -> None:
         began = time.perf_counter()
         enqueue(households)
         queueing[0] += time.perf_counter() - began
 
-    services._enqueue_detection = timed_enqueue  # type: ignore[assignment]
+    services._detection_queue = timed_enqueue  # type: ignore[assignment]
 
     def send_all() -> tuple[float, int, int]:
         accepted = duplicates = 0

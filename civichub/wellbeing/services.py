@@ -612,8 +612,14 @@ def readings_ingest(*, actor: User | None, rows: Sequence[Mapping[str, Any]]) ->
     )
     if report.households:
         households = sorted(report.households)
-        transaction.on_commit(lambda: _enqueue_detection(households))
+        transaction.on_commit(lambda: _detection_queue(households))
     return report
+
+
+def _detection_queue(households: list[int]) -> None:
+    # The batch's households are queued in one transaction: one commit, not one per household.
+    with transaction.atomic():
+        _enqueue_detection(households)
 
 
 # Detection is queued at most once per household at a time: a task queued more than this long
