@@ -232,6 +232,9 @@ class DetectorState:
     last_active: Bool = field(init=False)
     last_up: Bool = field(init=False)
     away_today: Bool = field(init=False)
+    # Half hours without readings since this household could have got up today: a morning
+    # lost in transit says nothing about whether it did.
+    morning_missing: Int = field(init=False)
     learned_slots: Int = field(init=False)
     standby: Float = field(init=False)  # learned electricity standby per half hour
     day_min_elec: Float = field(init=False)
@@ -279,6 +282,7 @@ class DetectorState:
         self.last_active = np.zeros(h, dtype=bool)
         self.last_up = np.zeros(h, dtype=bool)
         self.away_today = np.zeros(h, dtype=bool)
+        self.morning_missing = np.zeros(h, dtype=np.int64)
         self.learned_slots = np.zeros(h, dtype=np.int64)
         self.standby = np.full(h, np.nan)
         self.day_min_elec = np.full(h, np.inf)
@@ -472,6 +476,7 @@ class WellbeingDetector:
         if day_slot == 0:
             s.first_use_today[:] = -1
             s.away_today[:] = False
+            s.morning_missing[:] = 0
         s.away_today |= away
         # Getting up is activity in two of three half hours running, with lights, appliances or
         # the stove in one of them where there is an electricity meter (a toilet visit at night
@@ -635,8 +640,11 @@ class WellbeingDetector:
                 for i in rows
             ],
         )
+        deviation = np.sqrt(s.first_use_var)
+        earliest_up = s.first_use_mean - np.maximum(2.0, 3.0 * deviation)
+        s.morning_missing += ~observed & (day_slot >= earliest_up)
         spread = s.sensitivity * np.maximum(
-            r.first_use_grace_hours * SLOTS_PER_HOUR, 3.0 * np.sqrt(s.first_use_var)
+            r.first_use_grace_hours * SLOTS_PER_HOUR, 3.0 * deviation
         )
         late = (
             learned
@@ -647,6 +655,7 @@ class WellbeingDetector:
             # is not taken for a late start.
             & observed
             & s.last_observed
+            & (s.morning_missing <= 1)
             & ~s.away_today
         )
         self._fire(

@@ -170,6 +170,23 @@ def test_getting_up_much_later_than_usual_is_no_first_use() -> None:
     assert Kind.NO_FIRST_USE not in kinds_for(alerts, 1, after=start)
 
 
+def test_a_morning_lost_in_transit_is_not_a_late_start() -> None:
+    """The link is down from 04:00 to 11:00, while the household gets up as usual and goes out
+    until 13:00: its first use is unknown, not late."""
+    sim = simulate(2, WEEKS * 7, seed=13)
+    day = 4 * 7 * DAY + 2 * DAY
+    sim.readings[:, day + 4 * SLOTS_PER_HOUR : day + 11 * SLOTS_PER_HOUR, :] = np.nan
+    out = slice(day + 11 * SLOTS_PER_HOUR, day + 13 * SLOTS_PER_HOUR)
+    sim.readings[:, out, WATER] = 0.0
+    sim.readings[:, out, GAS] = np.where(sim.meters[:, GAS, None], 0.0, np.nan)
+    sim.readings[:, out, ELECTRICITY] = sim.readings[:, day + 3 * SLOTS_PER_HOUR, ELECTRICITY][
+        :, None
+    ]
+    first = kinds_for(run(sim), 0, after=day)
+    assert Kind.NO_FIRST_USE not in first
+    assert first[Kind.DATA_GAP] == day + 10 * SLOTS_PER_HOUR - 1
+
+
 def test_missing_readings_are_a_data_gap_not_no_use() -> None:
     _, alerts = incident_run("fault", 20)
     first = kinds_for(alerts, 0, after=ONSET)
