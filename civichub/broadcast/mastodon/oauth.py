@@ -20,6 +20,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
 from civichub.broadcast.mastodon import scopes, selectors, services
+from civichub.broadcast.mastodon.bodies import json_form
 from civichub.broadcast.mastodon.services import OOB, OAuthError
 from civichub.broadcast.models import ClientApp
 from civichub.core.errors import DomainError
@@ -150,6 +151,7 @@ def token(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return JsonResponse({"error": "Method not allowed"}, status=405)
     try:
+        json_form(request)
         app = services.client_app_authenticate(*_credentials(request))
         grant_type = request.POST.get("grant_type", "")
         scope = request.POST.get("scope", "")
@@ -197,9 +199,14 @@ def revoke(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return JsonResponse({"error": "Method not allowed"}, status=405)
     try:
+        json_form(request)
         app = services.client_app_authenticate(*_credentials(request))
     except OAuthError as exc:
         return oauth_error(exc)
+    except DomainError as exc:
+        return JsonResponse(
+            {"error": "invalid_request", "error_description": exc.message}, status=400
+        )
     services.token_revoke(app=app, secret=request.POST.get("token", ""))
     return JsonResponse({})
 

@@ -33,6 +33,7 @@ from django.views.decorators.csrf import csrf_exempt
 from civichub.broadcast import selectors, services
 from civichub.broadcast.mastodon import oauth, scopes
 from civichub.broadcast.mastodon import services as oauth_services
+from civichub.broadcast.mastodon.bodies import json_form
 from civichub.broadcast.models import (
     POST_MAX_CHARS,
     POST_MAX_IMAGES,
@@ -149,6 +150,7 @@ def endpoint(
             request.mastodon_user = credential.user if credential else None  # type: ignore[attr-defined]
             request.mastodon_credential = credential  # type: ignore[attr-defined]
             try:
+                json_form(request)
                 return view(request, *args, **kwargs)
             except DomainError as exc:
                 return _domain_error(exc)
@@ -500,8 +502,10 @@ def app_register(request: HttpRequest) -> HttpResponse:
     app, secret = oauth_services.client_app_register(
         name=request.POST.get("client_name", ""),
         website=request.POST.get("website", ""),
-        redirect_uris=request.POST.get("redirect_uris", oauth_services.OOB),
-        scopes_text=request.POST.get("scopes", ""),
+        redirect_uris=request.POST.get("redirect_uris")
+        or "\n".join(request.POST.getlist("redirect_uris[]"))
+        or oauth_services.OOB,
+        scopes_text=request.POST.get("scopes") or " ".join(request.POST.getlist("scopes[]")),
     )
     return JsonResponse(
         {

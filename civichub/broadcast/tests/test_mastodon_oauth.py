@@ -359,3 +359,46 @@ def test_a_resident_sees_the_apps_they_authorised_and_withdraws_one(
         headers={"Referer": url},
     )
     assert widget.timeline_home() == []
+
+
+def test_apps_that_send_json_bodies_register_sign_in_and_post(
+    live_server: Any, bc: Broadcast
+) -> None:
+    registered = requests.post(
+        f"{live_server.url}/api/v1/apps",
+        json={
+            "client_name": "JSON Client",
+            "redirect_uris": [CALLBACK, "urn:ietf:wg:oauth:2.0:oob"],
+            "scopes": "read write",
+        },
+        timeout=10,
+    ).json()
+    assert registered["redirect_uris"] == [CALLBACK, "urn:ietf:wg:oauth:2.0:oob"]
+    token = requests.post(
+        f"{live_server.url}/oauth/token",
+        json={
+            "grant_type": "password",
+            "client_id": registered["client_id"],
+            "client_secret": registered["client_secret"],
+            "username": bc.police_publisher.username,
+            "password": PASSWORD,
+            "scope": "read write",
+        },
+        timeout=10,
+    ).json()
+    assert token["scope"] == "read write"
+    headers = {"Authorization": f"Bearer {token['access_token']}"}
+    posted = requests.post(
+        f"{live_server.url}/api/v1/statuses",
+        json={"status": "JSON 发布", "sensitive": False},
+        headers=headers,
+        timeout=10,
+    )
+    assert posted.status_code == 200 and posted.json()["content"] == "<p>JSON 发布</p>"
+    broken = requests.post(
+        f"{live_server.url}/api/v1/statuses",
+        data="{not json",
+        headers={**headers, "Content-Type": "application/json"},
+        timeout=10,
+    )
+    assert broken.status_code == 422 and broken.json()["error"].startswith("Validation failed")
