@@ -615,19 +615,19 @@ def _count(post_id: int, *, reposts: int = 0, favourites: int = 0) -> None:
     post_table = connection.ops.quote_name(Post._meta.db_table)
     shard_table = connection.ops.quote_name(PostCounterShard._meta.db_table)
     with connection.cursor() as cursor:
+        # The post's row if no other writer holds it, with its free slots: no row at all when
+        # it is held, one row (slot columns empty) when it has no free slot.
         cursor.execute(
-            f"SELECT reposts_count, favourites_count FROM {post_table}"  # noqa: S608
-            " WHERE id = %s FOR NO KEY UPDATE SKIP LOCKED",
+            "SELECT p.reposts_count, p.favourites_count, s.id, s.reposts, s.favourites FROM ("  # noqa: S608
+            f"SELECT id, reposts_count, favourites_count FROM {post_table} WHERE id = %s"
+            " FOR NO KEY UPDATE SKIP LOCKED) p LEFT JOIN LATERAL (SELECT id, reposts, favourites"
+            f" FROM {shard_table} WHERE post_id = p.id FOR UPDATE SKIP LOCKED) s ON true",
             [post_id],
         )
-        row = cursor.fetchone()
-        if row is not None:
-            cursor.execute(
-                f"SELECT id, reposts, favourites FROM {shard_table}"  # noqa: S608
-                " WHERE post_id = %s FOR UPDATE SKIP LOCKED",
-                [post_id],
-            )
-            slots = cursor.fetchall()
+        rows = cursor.fetchall()
+        if rows:
+            base_reposts, base_favourites = rows[0][0], rows[0][1]
+            slots = [(pk, r, f) for _br, _bf, pk, r, f in rows if pk is not None]
             plans = [
                 (
                     reposts + sum(r for _pk, r, _f in slots),
@@ -639,17 +639,13 @@ def _count(post_id: int, *, reposts: int = 0, favourites: int = 0) -> None:
             # The column stays a true partial sum, never below zero: free slots may hold
             # decrements whose increments sit in slots locked by other writers.
             for add_reposts, add_favourites, folded in plans:
-                if row[0] + add_reposts >= 0 and row[1] + add_favourites >= 0:
+                if base_reposts + add_reposts >= 0 and base_favourites + add_favourites >= 0:
                     cursor.execute(
-                        f"UPDATE {post_table} SET reposts_count = reposts_count + %s,"  # noqa: S608
+                        f"WITH folded AS (DELETE FROM {shard_table} WHERE id = ANY(%s))"  # noqa: S608
+                        f" UPDATE {post_table} SET reposts_count = reposts_count + %s,"
                         " favourites_count = favourites_count + %s WHERE id = %s",
-                        [add_reposts, add_favourites, post_id],
+                        [folded, add_reposts, add_favourites, post_id],
                     )
-                    if folded:
-                        cursor.execute(
-                            f"DELETE FROM {shard_table} WHERE id = ANY(%s)",  # noqa: S608
-                            [folded],
-                        )
                     return
         cursor.execute(
             f"INSERT INTO {shard_table} AS s (post_id, slot, reposts, favourites)"  # noqa: S608
