@@ -11,8 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import Avg, Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncHour
 from django.urls import reverse
 from django.utils import timezone
@@ -35,7 +36,7 @@ from civichub.broadcast.models import (
     Repost,
 )
 from civichub.core.errors import NotFound, ValidationFailed
-from civichub.core.models import Organisation, OrganisationKind, User
+from civichub.core.models import Organisation, OrganisationKind, Resident, User
 from civichub.core.permissions import allowed, require
 
 PAGE_SIZE = 20
@@ -429,3 +430,60 @@ def reach_report(
             for hour in hours
         ],
     )
+
+
+# The compose page's map ------------------------------------------------------------------
+
+MAP_CACHE_SECONDS = 3600
+
+
+@dataclass
+class MapPlace:
+    """A community on the compose page's map: the mean of its residents' home coordinates
+    (WGS-84), and the district it lies in."""
+
+    community: Organisation
+    district: Organisation | None
+    lat: float
+    lon: float
+    residents: int
+
+
+def area_map(root: Organisation) -> list[MapPlace]:
+    """The communities under `root` that have residents with a known home, placed at their
+    residents' mean position. One grouped query, cached for an hour: the map is a guide, the
+    checkboxes and the drawn circle decide."""
+    key = f"broadcast:area-map:{root.pk}:{root.path}"
+    rows: list[tuple[int, float, float, int]] | None = cache.get(key)
+    if rows is None:
+        rows = [
+            (r["community"], float(r["lat"]), float(r["lon"]), int(r["n"]))
+            for r in Resident.objects.filter(
+                community__path__startswith=root.path, wgs84_latitude__isnull=False
+            )
+            .values("community")
+            .annotate(lat=Avg("wgs84_latitude"), lon=Avg("wgs84_longitude"), n=Count("id"))
+        ]
+        cache.set(key, rows, MAP_CACHE_SECONDS)
+    communities = Organisation.objects.in_bulk([r[0] for r in rows])
+    ancestors = {int(pk) for c in communities.values() for pk in c.path.strip("/").split("/") if pk}
+    districts = {
+        o.path: o
+        for o in Organisation.objects.filter(pk__in=ancestors, kind=OrganisationKind.DISTRICT)
+    }
+    places = []
+    for community_id, lat, lon, n in rows:
+        community = communities.get(community_id)
+        if community is None:
+            continue
+        district = next((d for p, d in districts.items() if community.path.startswith(p)), None)
+        places.append(MapPlace(community, district, lat, lon, n))
+    places.sort(key=lambda p: p.community.path)
+    return places
+
+
+def default_crs() -> str:
+    """The coordinate system coordinates are taken in when the form names none."""
+    from civichub.broadcast.geometry import default_crs as crs
+
+    return crs()

@@ -224,13 +224,16 @@ def follow(request: HttpRequest, handle: str) -> HttpResponse:
     return HttpResponseRedirect(reverse("broadcast:account", args=[handle]))
 
 
-def _parse_time(value: str) -> dt.datetime | None:
+def _parse_time(value: str, field: str = "publish_at") -> dt.datetime | None:
     if not value:
         return None
-    parsed = parse_datetime(value)
+    try:
+        parsed = parse_datetime(value)
+    except ValueError:
+        parsed = None
     if parsed is None:
         message = _("时间格式无效。")
-        raise ValidationFailed(message, errors={"time": [message]})
+        raise ValidationFailed(message, errors={field: [message]})
     return timezone.make_aware(parsed) if timezone.is_naive(parsed) else parsed
 
 
@@ -263,7 +266,12 @@ def _cap_preview(
     data: Any,
     fields: services.AlertFields,
     area_ids: list[int],
+    drawn: list[services.DrawnAreaIn],
 ) -> str:
+    """The CAP document the alert would have, checked like a real one but not saved."""
+    areas, shapes = services.alert_preview_checked(
+        alert=fields, target_area_ids=area_ids, drawn_areas=drawn
+    )
     draft = Post(
         pk=0,
         account=account,
@@ -279,9 +287,157 @@ def _cap_preview(
         cap_expires=fields.expires,
         cap_instruction=fields.instruction,
     )
-    areas = list(Organisation.objects.filter(pk__in=area_ids))
-    document = cap_document(draft, sender=request.get_host(), web="", areas=areas)
+    document = cap_document(draft, sender=request.get_host(), web="", areas=areas, drawn=shapes)
     return document.decode()
+
+
+def _float_or_none(value: str) -> float | None:
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return float("nan")  # refused by the checks with the field named
+
+
+def _drawn_in(data: Any) -> list[services.DrawnAreaIn]:
+    """The compose form's circle (centre and radius) and polygon (one "lat, lon" per line; the
+    page closes the ring) as drawn areas."""
+    crs = data.get("shape_crs", "")
+    drawn = []
+    circle = [data.get(f"circle_{k}", "") for k in ("lat", "lon", "radius")]
+    if any(v.strip() for v in circle):
+        lat, lon, radius = (_float_or_none(v) for v in circle)
+        drawn.append(
+            services.DrawnAreaIn(kind="circle", lat=lat, lon=lon, radius_m=radius, crs=crs)
+        )
+    lines = [line.strip() for line in data.get("polygon", "").splitlines() if line.strip()]
+    if lines:
+        points: list[list[Any]] = [
+            line.replace("，", ",").replace(",", " ").split() for line in lines
+        ]
+        if points and points[0] != points[-1]:
+            points.append(points[0])
+        drawn.append(services.DrawnAreaIn(kind="polygon", points=points, crs=crs))
+    return drawn
+
+
+# Error keys from the services, mapped to the compose form's fields (for links and marks).
+_FIELD_IDS = {
+    "text": "text",
+    "text_en": "text_en",
+    "category": "category",
+    "target_areas": "areas-legend",
+    "publish_at": "publish_at",
+    "time": "publish_at",
+    "event": "cap_event",
+    "urgency": "cap_urgency",
+    "severity": "cap_severity",
+    "certainty": "cap_certainty",
+    "expires": "cap_expires",
+    "instruction": "cap_instruction",
+    "images": "image_1",
+    "media_ids": "image_1",
+}
+
+
+def _field_id(key: str, drawn: list[services.DrawnAreaIn]) -> str:
+    if key in _FIELD_IDS:
+        return _FIELD_IDS[key]
+    parts = key.split(".")
+    if parts[0] == "images" and len(parts) > 1 and parts[1].isdigit():
+        return f"{'alt' if parts[-1] == 'alt_text' else 'image'}_{int(parts[1]) + 1}"
+    if parts[0] == "drawn_areas" and len(parts) > 1 and parts[1].isdigit():
+        index = int(parts[1])
+        kind = drawn[index].kind if index < len(drawn) else "circle"
+        if kind == "circle":
+            return "circle_radius" if parts[-1] == "radius_m" else "circle_lat"
+        return "polygon"
+    return "text"
+
+
+def _map(account: BroadcastAccount, drawn: list[services.DrawnAreaIn]) -> dict[str, Any] | None:
+    """A server-drawn SVG map: communities at their residents' mean home, districts as the
+    outline around their communities, and the circle being drawn (WGS-84 throughout)."""
+    from shapely import MultiPoint
+
+    from civichub.broadcast import geometry
+
+    root = account.organisation
+    while root.parent_id is not None and root.kind == "department":
+        root = root.parent  # type: ignore[assignment]
+    places = selectors.area_map(root)
+    if not places:
+        return None
+    width, pad = 640.0, 24.0
+    lats = [p.lat for p in places]
+    lons = [p.lon for p in places]
+    min_lat, max_lat, min_lon, max_lon = min(lats), max(lats), min(lons), max(lons)
+    span_lat = max(max_lat - min_lat, 0.005)
+    span_lon = max(max_lon - min_lon, 0.005)
+    import math
+
+    squash = math.cos(math.radians((min_lat + max_lat) / 2))
+    scale = (width - 2 * pad) / (span_lon * squash)
+    height = round(span_lat * scale + 2 * pad, 1)
+
+    def xy(lat: float, lon: float) -> tuple[float, float]:
+        return (
+            round(pad + (lon - min_lon) * squash * scale, 1),
+            round(pad + (max_lat - lat) * scale, 1),
+        )
+
+    by_district: dict[int, list[Any]] = {}
+    for place in places:
+        if place.district is not None:
+            by_district.setdefault(place.district.pk, []).append(place)
+    districts = []
+    for n, group in enumerate(by_district.values()):
+        hull = MultiPoint([xy(p.lat, p.lon) for p in group]).convex_hull.buffer(14)
+        outline = " ".join(f"{x:.1f},{y:.1f}" for x, y in hull.exterior.coords)
+        label_x, label_y = xy(max(p.lat for p in group), min(p.lon for p in group))
+        districts.append(
+            {
+                "name": group[0].district.name,
+                "outline": outline,
+                "shade": n % 4,
+                "x": label_x,
+                "y": max(label_y - 16, 10),
+            }
+        )
+    dots = [
+        {"name": p.community.name, "xy": xy(p.lat, p.lon), "residents": p.residents} for p in places
+    ]
+    circle = None
+    for area in drawn:
+        if area.kind != "circle":
+            continue
+        try:
+            shape = geometry.circle_checked(
+                lat=area.lat, lon=area.lon, radius_m=area.radius_m, crs=area.crs
+            )
+        except ValidationFailed:
+            break
+        cx, cy = xy(shape.lat, shape.lon)
+        circle = {
+            "x": cx,
+            "y": cy,
+            "r": round(shape.radius_m / geometry.METRES_PER_DEGREE_LAT * scale, 1),
+        }
+    return {
+        "width": width,
+        "height": height,
+        "districts": districts,
+        "dots": dots,
+        "circle": circle,
+        # For the click-to-fill script: the inverse of xy().
+        "min_lon": min_lon,
+        "max_lat": max_lat,
+        "scale": scale,
+        "squash": squash,
+        "pad": pad,
+    }
 
 
 @login_required
@@ -302,9 +458,11 @@ def compose(request: HttpRequest, handle: str, alert: bool = False) -> HttpRespo
         .order_by("path")
     )
     data = request.POST if request.method == "POST" else None
-    error = ""
+    errors: list[dict[str, str]] = []
     preview = ""
+    drawn: list[services.DrawnAreaIn] = []
     if data is not None:
+        drawn = _drawn_in(data)
         try:
             fields = (
                 services.AlertFields(
@@ -313,7 +471,7 @@ def compose(request: HttpRequest, handle: str, alert: bool = False) -> HttpRespo
                     urgency=data.get("cap_urgency", ""),
                     severity=data.get("cap_severity", ""),
                     certainty=data.get("cap_certainty", ""),
-                    expires=_parse_time(data.get("cap_expires", "")) or timezone.now(),
+                    expires=_parse_time(data.get("cap_expires", ""), "expires") or timezone.now(),
                     instruction=data.get("cap_instruction", ""),
                 )
                 if alert
@@ -321,7 +479,7 @@ def compose(request: HttpRequest, handle: str, alert: bool = False) -> HttpRespo
             )
             area_ids = [int(a) for a in data.getlist("target_areas") if a.isdigit()]
             if fields is not None and data.get("preview"):
-                preview = _cap_preview(request, account, data, fields, area_ids)
+                preview = _cap_preview(request, account, data, fields, area_ids, drawn)
                 raise _Preview
             created = services.post_publish(
                 actor=user,
@@ -333,13 +491,16 @@ def compose(request: HttpRequest, handle: str, alert: bool = False) -> HttpRespo
                 publish_at=None if alert else _parse_time(data.get("publish_at", "")),
                 alert=fields,
                 images=_images_in(request),
+                drawn_areas=drawn,
             )
             messages.success(request, _("已发布。"))
             return HttpResponseRedirect(reverse("broadcast:post", args=[created.pk]))
         except ValidationFailed as exc:
-            error = exc.message
+            for key, texts in (exc.errors or {"text": [exc.message]}).items():
+                for text in texts:
+                    errors.append({"field": _field_id(key, drawn), "message": text})
             if any(request.FILES.get(f"image_{n}") for n in IMAGE_SLOTS):
-                error += " " + _("图片未保存，请重新选择。")
+                errors.append({"field": "image_1", "message": _("图片未保存，请重新选择。")})
         except _Preview:
             pass
     return render(
@@ -358,11 +519,14 @@ def compose(request: HttpRequest, handle: str, alert: bool = False) -> HttpRespo
             "selected_areas": [int(a) for a in data.getlist("target_areas") if a.isdigit()]
             if data is not None
             else [],
-            "error": error,
+            "errors": errors,
+            "invalid": {e["field"] for e in errors},
             "preview": preview,
             "image_slots": IMAGE_SLOTS,
+            "map": _map(account, drawn),
+            "default_crs": selectors.default_crs(),
         },
-        status=422 if error else 200,
+        status=422 if errors else 200,
     )
 
 

@@ -99,3 +99,50 @@ def test_alert_for_one_district_reaches_its_residents_only(
 
     assert Notification.objects.filter(recipient=people["east"]).count() == 1
     assert not Notification.objects.filter(recipient=people["west"]).exists()
+
+
+def test_publisher_clicks_the_map_to_centre_a_circle_and_staff_pages_pass_axe(
+    page: Page, people: dict[str, Any], city: Any, make_user: Any
+) -> None:
+    """With scripts on, a click on the compose page's map fills the circle's centre; the post
+    then targets the drawn circle. The moderation and reach pages pass axe too."""
+    from django.core.cache import cache
+
+    from civichub.broadcast.models import DrawnArea, Post
+    from civichub.core import services as core_services
+
+    cache.clear()
+    for n, (community, lat, lon) in enumerate(
+        [
+            (city.community_a1, 30.25, 120.15),
+            (city.community_a2, 30.27, 120.18),
+            (city.community_b1, 30.21, 120.10),
+        ]
+    ):
+        resident = core_services.resident_create(
+            actor=None,
+            name=f"居民{n}",
+            community=community,
+            latitude=lat,
+            longitude=lon,
+            crs="wgs84",
+        )
+        make_user(None, None, resident=resident)
+    sign_in(page, "fabu")
+    page.goto(reverse("broadcast:compose", args=["safe-qingshan"]))
+    check_page(page, "broadcast-compose-map")
+    page.get_by_label("内容（中文）").fill("体育中心周边交通管制")
+    page.locator("#area-map").click()  # the middle of the map
+    assert page.get_by_label("圆心纬度").input_value() != ""
+    assert page.get_by_label("坐标系").input_value() == "wgs84"
+    assert page.locator("#area-map-circle").count() == 1
+    page.get_by_label("半径（米）").fill("2000")
+    with page.expect_navigation():
+        page.get_by_role("button", name="发布", exact=True).click()
+    area = DrawnArea.objects.get(post=Post.objects.get(text="体育中心周边交通管制"))
+    assert 30.20 < area.shape["lat"] < 30.28 and area.radius_m == 2000
+
+    page.goto(reverse("broadcast:moderation", args=["safe-qingshan"]))
+    check_page(page, "broadcast-moderation")
+    page.goto(reverse("broadcast:account_reach", args=["safe-qingshan"]))
+    check_page(page, "broadcast-reach")

@@ -1,0 +1,161 @@
+"""The compose pages: a map of the city's districts and communities drawn on the server, a
+circle or polygon entered beside the community checkboxes, the CAP preview checked like a real
+alert, and an error summary that names each field and keeps everything typed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+
+from civichub.broadcast.models import DrawnArea, Post
+from civichub.core import services as core_services
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def publisher(bc: Any) -> Client:
+    cache.clear()
+    client = Client()
+    client.force_login(bc.police_publisher)
+    return client
+
+
+def homes(bc: Any, make_user: Any) -> None:
+    for n, (community, lat, lon) in enumerate(
+        [
+            (bc.city.community_a1, 30.250, 120.150),
+            (bc.city.community_a2, 30.260, 120.170),
+            (bc.city.community_b1, 30.200, 120.100),
+        ]
+    ):
+        resident = core_services.resident_create(
+            actor=None,
+            name=f"居民{n}",
+            community=community,
+            latitude=lat,
+            longitude=lon,
+            crs="wgs84",
+        )
+        make_user(None, None, resident=resident)
+
+
+def test_the_compose_page_draws_the_city_map_with_districts_and_communities(
+    bc: Any, make_user: Any, publisher: Client
+) -> None:
+    homes(bc, make_user)
+    page = publisher.get("/broadcast/@safe-qingshan/compose/").content.decode()
+    assert 'id="area-map"' in page and 'role="img"' in page
+    assert page.count('class="community"') == 3
+    assert page.count('class="district district-') == 2
+    assert "东湖区" in page and "<title>松风社区</title>" in page
+    assert "compose-map.js" in page
+
+
+def test_a_circle_entered_on_the_page_targets_the_post(
+    bc: Any, make_user: Any, publisher: Client
+) -> None:
+    homes(bc, make_user)
+    answer = publisher.post(
+        "/broadcast/@safe-qingshan/compose/",
+        {
+            "text": "体育中心周边交通管制",
+            "category": "traffic",
+            "shape_crs": "wgs84",
+            "circle_lat": "30.25",
+            "circle_lon": "120.15",
+            "circle_radius": "1500",
+        },
+    )
+    assert answer.status_code == 302
+    area = DrawnArea.objects.get(post=Post.objects.get())
+    assert (area.kind, area.radius_m, area.shape["lat"]) == ("circle", 1500, 30.25)
+
+
+def test_a_bad_polygon_is_named_in_the_error_summary_and_nothing_typed_is_lost(
+    bc: Any, publisher: Client
+) -> None:
+    crossing = "30.20, 120.10\n30.21, 120.11\n30.20, 120.11\n30.21, 120.10"
+    answer = publisher.post(
+        "/broadcast/@safe-qingshan/compose/",
+        {"text": "施工提示", "category": "notice", "polygon": crossing, "shape_crs": "wgs84"},
+    )
+    assert answer.status_code == 422
+    page = answer.content.decode()
+    assert 'role="alert"' in page and 'href="#polygon"' in page
+    assert 'id="polygon" name="polygon" rows="4" aria-invalid="true"' in page
+    assert "施工提示" in page and "30.21, 120.11" in page
+    assert not Post.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("form", "field"),
+    [
+        ({"text": "长" * 501, "category": "notice"}, "text"),
+        ({"text": "演练", "category": "notice", "publish_at": "2026-13-45T99:00"}, "publish_at"),
+        ({"text": "演练", "category": "notice", "target_areas": "999999"}, "areas-legend"),
+    ],
+    ids=["oversized", "unreadable-time", "unknown-area"],
+)
+def test_bad_posts_are_named_in_the_error_summary(
+    bc: Any, publisher: Client, form: dict[str, str], field: str
+) -> None:
+    answer = publisher.post("/broadcast/@safe-qingshan/compose/", form)
+    assert answer.status_code == 422
+    assert f'href="#{field}"' in answer.content.decode()
+    assert not Post.objects.exists()
+
+
+def alert_form(**overrides: str) -> dict[str, Any]:
+    form: dict[str, Any] = {
+        "text": "化工厂附近燃气泄漏",
+        "category": "safety",
+        "cap_event": "燃气泄漏",
+        "cap_category": "Safety",
+        "cap_urgency": "Immediate",
+        "cap_severity": "Severe",
+        "cap_certainty": "Observed",
+        "cap_expires": "2099-01-01T08:00",
+        "cap_instruction": "请向北撤离。",
+        "shape_crs": "wgs84",
+        "circle_lat": "30.25",
+        "circle_lon": "120.15",
+        "circle_radius": "800",
+        "preview": "1",
+    }
+    form.update(overrides)
+    return form
+
+
+def test_the_cap_preview_shows_the_drawn_circle_and_saves_nothing(
+    bc: Any, publisher: Client
+) -> None:
+    answer = publisher.post("/broadcast/@safe-qingshan/alert/", alert_form())
+    assert answer.status_code == 200
+    page = answer.content.decode()
+    assert "&lt;circle&gt;30.250000,120.150000 0.800&lt;/circle&gt;" in page
+    assert 'value="燃气泄漏"' in page and not Post.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"cap_urgency": "Whenever"}, "cap_urgency"),
+        ({"cap_expires": "2001-01-01T08:00"}, "cap_expires"),
+        ({"cap_expires": "not a time"}, "cap_expires"),
+        ({"circle_lat": "", "circle_lon": "", "circle_radius": ""}, "areas-legend"),
+    ],
+    ids=["unknown-urgency", "expired", "unreadable-expiry", "no-area"],
+)
+def test_malformed_cap_fields_are_refused_in_the_preview_too(
+    bc: Any, publisher: Client, overrides: dict[str, str], field: str
+) -> None:
+    answer = publisher.post("/broadcast/@safe-qingshan/alert/", alert_form(**overrides))
+    assert answer.status_code == 422
+    page = answer.content.decode()
+    assert f'href="#{field}"' in page
+    assert "&lt;alert" not in page  # no preview of a document that would be refused
+    assert not Post.objects.exists()
