@@ -1,4 +1,4 @@
-"""Request bodies as Mastodon takes them: forms or JSON."""
+"""Request bodies as Mastodon takes them: forms (also on PUT) or JSON."""
 
 from __future__ import annotations
 
@@ -11,7 +11,15 @@ from civichub.core.errors import ValidationFailed
 
 def json_form(request: HttpRequest) -> None:
     """Mastodon takes JSON bodies as well as forms (some apps send only JSON): a JSON object
-    becomes the request's form, lists as `name[]` the way form clients send them."""
+    becomes the request's form, lists as `name[]` the way form clients send them. A form sent
+    with PUT or PATCH is parsed too."""
+    if request.method in {"PUT", "PATCH"} and request.content_type in {
+        "application/x-www-form-urlencoded",
+        "",
+    }:
+        # Django parses forms of POST requests only; Mastodon edits a status with PUT.
+        request.POST = QueryDict(request.body, encoding=request.encoding)
+        return
     if request.method not in {"POST", "PUT", "PATCH"} or request.content_type != "application/json":
         return
     try:

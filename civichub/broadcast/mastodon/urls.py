@@ -55,6 +55,8 @@ urlpatterns = [
     route("api/v1/statuses", views.status_post),
     route("api/v1/statuses/<status_id>", views.status_detail),
     route("api/v1/statuses/<status_id>/context", views.status_context),
+    route("api/v1/statuses/<status_id>/history", views.status_history),
+    route("api/v1/statuses/<status_id>/source", views.status_source),
     route("api/v1/statuses/<status_id>/reblog", views.status_reblog),
     route("api/v1/statuses/<status_id>/unreblog", views.status_unreblog),
     route("api/v1/statuses/<status_id>/favourite", views.status_favourite),

@@ -877,11 +877,55 @@ def status_delete(request: HttpRequest, status_id: str) -> HttpResponse:
     return JsonResponse({**body, "text": post.text})
 
 
+@endpoint(scopes_needed=WRITE_STATUSES, methods=("PUT",))
+def status_edit(request: HttpRequest, status_id: str) -> HttpResponse:
+    """A publisher edits a post's text; the earlier text stays in its history."""
+    post = services.post_edit(
+        actor=_user(request), post_id=_post(status_id).pk, text=request.POST.get("status", "")
+    )
+    return JsonResponse(status_json(request, selectors.post_get(post.pk), _user(request)))
+
+
 @csrf_exempt
 def status_detail(request: HttpRequest, status_id: str) -> HttpResponseBase:
-    view = status_delete if request.method == "DELETE" else status_get
-    response: HttpResponseBase = view(request, status_id)
+    views = {"DELETE": status_delete, "PUT": status_edit}
+    response: HttpResponseBase = views.get(request.method or "", status_get)(request, status_id)
     return response
+
+
+@endpoint(auth=False, scopes_needed=READ_STATUSES)
+def status_history(request: HttpRequest, status_id: str) -> HttpResponse:
+    """Every version of a post, oldest first, the current one last (Mastodon's StatusEdit)."""
+    post = _post(status_id)
+    revisions = list(post.revisions.order_by("replaced_at", "id"))
+    account = account_json(request, post.account)
+    media = selectors.media_attachments(post, request.build_absolute_uri)
+    versions = [
+        (revision.text, revisions[i - 1].replaced_at if i else post.published_at)
+        for i, revision in enumerate(revisions)
+    ]
+    versions.append((post.text, post.edited_at or post.published_at))
+    return JsonResponse(
+        [
+            {
+                "content": f"<p>{_escape(text)}</p>",
+                "spoiler_text": "",
+                "sensitive": False,
+                "created_at": _time(at),
+                "account": account,
+                "media_attachments": media,
+                "emojis": [],
+            }
+            for text, at in versions
+        ],
+        safe=False,
+    )
+
+
+@endpoint(scopes_needed=READ_STATUSES)
+def status_source(request: HttpRequest, status_id: str) -> HttpResponse:
+    post = _post(status_id)
+    return JsonResponse({"id": str(post.pk), "text": post.text, "spoiler_text": ""})
 
 
 @endpoint(auth=False, scopes_needed=READ_STATUSES)

@@ -335,3 +335,33 @@ def test_lookup_following_and_favourites_with_links(live_server: Any, bc: Broadc
     assert resident.custom_emojis() == []
     assert resident.filters() == []
     assert resident.preferences()["posting:default:visibility"] == "public"
+
+
+def test_a_publisher_edits_a_status_and_its_history_shows_every_version(
+    live_server: Any, bc: Broadcast
+) -> None:
+    publisher = signed_in(live_server.url, bc.police_publisher.username, ["read", "write"])
+    posted = publisher.status_post("青山路 9 点封闭")
+    publisher.status_update(posted.id, status="青山路 10 点封闭")
+    edited = publisher.status_update(posted.id, status="青山路 10 点半封闭")
+    assert edited.content == "<p>青山路 10 点半封闭</p>" and edited.edited_at is not None
+    assert publisher.status_source(posted.id).text == "青山路 10 点半封闭"
+
+    anonymous = Mastodon(api_base_url=live_server.url)
+    history = anonymous.status_history(posted.id)
+    assert [v.content for v in history] == [
+        "<p>青山路 9 点封闭</p>",
+        "<p>青山路 10 点封闭</p>",
+        "<p>青山路 10 点半封闭</p>",
+    ]
+    assert history[0].created_at <= history[1].created_at <= history[2].created_at
+
+    resident = signed_in(live_server.url, bc.resident_a.username, ["read", "write"])
+    with pytest.raises(MastodonAPIError) as refused:
+        resident.status_update(posted.id, status="改掉")
+    assert status_of(refused.value)[0] == 403
+    reader = signed_in(live_server.url, bc.police_publisher.username, ["read"])
+    with pytest.raises(MastodonAPIError) as refused:
+        reader.status_update(posted.id, status="改掉")
+    assert status_of(refused.value) == (403, OUTSIDE)
+    assert len(anonymous.status_history(posted.id)) == 3
