@@ -316,6 +316,22 @@ def _drawn_store(post: Post, checked: list[tuple[DrawnAreaIn, geometry.Shape]]) 
     DrawnArea.objects.bulk_create(rows)
 
 
+def alert_preview_checked(
+    *,
+    alert: AlertFields,
+    target_area_ids: Iterable[int] = (),
+    drawn_areas: Sequence[DrawnAreaIn] = (),
+) -> tuple[list[Organisation], list[geometry.Shape]]:
+    """The checks `post_publish` makes on an alert's areas and CAP fields, for a preview that
+    saves nothing: the areas and WGS-84 shapes, or ValidationFailed naming the field."""
+    areas = _areas(target_area_ids)
+    shapes = _drawn_checked(drawn_areas)
+    if not areas and not shapes:
+        raise _invalid("target_areas", _("预警须选择发布区域。"))
+    _alert_checked(alert, timezone.now())
+    return areas, [shape for _area, shape in shapes]
+
+
 def drawn_shape(area: DrawnArea) -> geometry.Shape:
     """The stored WGS-84 shape of a drawn area."""
     if area.kind == DrawnAreaKind.CIRCLE:
