@@ -53,17 +53,17 @@ class StreamingSettings:
     learning: int = 100
     # Half-lives, in steps, of the smoothed level (a shift) and of the slow level (a drift) whose
     # records are watched beside the value's.
-    level_half_life: float = 12.0
+    level_half_life: float = 18.0
     drift_half_life: float = 100.0
     # Weights of the excess of each statistic: the value, its smoothed level, its slow level, its
     # smoothed difference from the usual value at this time of day.
-    value_weight: float = 1.0
+    value_weight: float = 0.5
     level_weight: float = 1.0
     drift_weight: float = 1.0
     season_weight: float = 0.4
     # Half-life, in steps, of the smoothed difference from the daily profile; and how much of
     # each day's value goes into the profile (an exponentially weighted mean over days).
-    season_half_life: float = 12.0
+    season_half_life: float = 24.0
     profile_rate: float = 0.3
     # How long a young range's excess is discounted, in learning lengths.
     young: float = 1.0
