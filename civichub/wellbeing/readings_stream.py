@@ -71,6 +71,11 @@ def _text(value: Any) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
+def _order(entry_id: str) -> tuple[int, int]:
+    milliseconds, _, sequence = entry_id.partition("-")
+    return int(milliseconds), int(sequence or 0)
+
+
 def _row(fields: Mapping[Any, Any] | None) -> dict[str, str]:
     return {_text(k): _text(v) for k, v in (fields or {}).items()}
 
@@ -99,6 +104,7 @@ class ReadingsConsumer:
         batch: int = 1000,
         block_ms: int = 5000,
         claim_idle_ms: int = 60_000,
+        max_deliveries: int = 10,
     ) -> None:
         self.client = client
         self.streams = streams
@@ -107,6 +113,7 @@ class ReadingsConsumer:
         self.batch = batch
         self.block_ms = block_ms
         self.claim_idle_ms = claim_idle_ms
+        self.max_deliveries = max_deliveries
         self.report = ConsumerReport()
         # Entries this consumer name was given before a restart and never acknowledged.
         self._recovering = set(streams)
@@ -131,7 +138,7 @@ class ReadingsConsumer:
             if not entries:
                 self._recovering.discard(stream)
                 continue
-            handled += self._handle(stream, entries)
+            handled += self._handle(stream, entries, redelivered=True)
         if handled:
             return handled
         for stream in self.streams:
@@ -141,7 +148,7 @@ class ReadingsConsumer:
             entries = claimed[1] if claimed else []
             if entries:
                 self.report.claimed += len(entries)
-                handled += self._handle(stream, entries)
+                handled += self._handle(stream, entries, redelivered=True)
         if handled:
             return handled
         reply = self.client.xreadgroup(
@@ -181,11 +188,33 @@ class ReadingsConsumer:
                 break
         return self.report
 
-    def _handle(self, stream: str, entries: list[tuple[Any, Any]]) -> int:
+    def _delivered(self, stream: str, ids: list[str]) -> dict[str, int]:
+        """How many times each of these pending entries has been delivered."""
+        first, last = min(ids, key=_order), max(ids, key=_order)
+        pending = self.client.xpending_range(
+            stream, self.group, min=first, max=last, count=len(ids)
+        )
+        return {_text(p["message_id"]): int(p["times_delivered"]) for p in pending}
+
+    def _handle(
+        self, stream: str, entries: list[tuple[Any, Any]], redelivered: bool = False
+    ) -> int:
         ids = [_text(entry_id) for entry_id, _ in entries]
         rows = [_row(fields) for _, fields in entries]
+        refused: list[tuple[int, str, str]] = []
+        if redelivered:
+            # An entry whose batch failed again and again is set aside, so that it cannot
+            # hold up the rest of the stream for ever.
+            delivered = self._delivered(stream, ids)
+            for index, entry_id in enumerate(ids):
+                times = delivered.get(entry_id, 0)
+                if rows[index] and times > self.max_deliveries:
+                    refused.append(
+                        (index, "undeliverable", f"delivered {times} times, never stored")
+                    )
         # Entries deleted from the stream while pending come back without fields.
-        live = [i for i, row in enumerate(rows) if row]
+        set_aside = {index for index, _, _ in refused}
+        live = [i for i, row in enumerate(rows) if row and i not in set_aside]
         started = time.perf_counter()
         if live:
             with acting(channel="stream"):
@@ -193,18 +222,17 @@ class ReadingsConsumer:
             # readings_ingest has committed: only now may the entries be acknowledged.
             self.report.accepted += result.accepted
             self.report.duplicates += result.duplicates
-            errors = result.errors
-        else:
-            errors = []
+            refused += [
+                (live[int(e["row"])], str(e["code"]), str(e["error"])) for e in result.errors
+            ]
         pipe = self.client.pipeline(transaction=True)
-        for error in errors:
-            index = live[int(error["row"])]
+        for index, code, error in refused:
             letter = {
                 **{name: rows[index].get(name, "") for name in FIELDS},
                 "entry": ids[index],
                 "stream": stream,
-                "code": str(error["code"]),
-                "error": str(error["error"]),
+                "code": code,
+                "error": error,
             }
             pipe.xadd(stream + DEAD_LETTER_SUFFIX, letter)
             self.report.dead_letters.append(letter)
@@ -212,12 +240,12 @@ class ReadingsConsumer:
         pipe.execute()
         self.report.batches += 1
         self.report.entries += len(ids)
-        self.report.dead_lettered += len(errors)
+        self.report.dead_lettered += len(refused)
         log.info(
             "stream %s: %d entries, %d refused, %.3f s",
             stream,
             len(ids),
-            len(errors),
+            len(refused),
             time.perf_counter() - started,
         )
         return len(ids)

@@ -462,9 +462,12 @@ def _parse_time(value: Any, zone: Any = None) -> datetime | None:
             moment = parsed
     else:
         return None
-    if moment.tzinfo is None:
-        moment = timezone.make_aware(moment, zone or timezone.get_current_timezone())
-    return moment.astimezone(UTC)
+    try:
+        if moment.tzinfo is None:
+            moment = timezone.make_aware(moment, zone or timezone.get_current_timezone())
+        return moment.astimezone(UTC)
+    except (OverflowError, ValueError):  # the first or last days of the calendar
+        return None
 
 
 def _reading_value(raw: Any) -> float | None:
@@ -472,7 +475,7 @@ def _reading_value(raw: Any) -> float | None:
         return None
     try:
         return float(raw.strip() if isinstance(raw, str) else raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
 
 

@@ -75,6 +75,8 @@ def test_good_rows_are_kept_and_each_bad_row_is_reported_with_its_reason(
         {"meter_id": "E-1", "at": at(0), "value": "100.5"},
         {"meter_id": "E-1", "at": at(30), "value": 99.0},
         {"at": at(30), "value": 1.0},
+        {"meter_id": "W-1", "at": "9999-12-31T23:59:59-01:00", "value": 0.01},
+        {"meter_id": "W-1", "at": at(180), "value": 10**400},
     ]
     report = services.readings_ingest(actor=homes["feed"], rows=rows)
     assert report.accepted == 2
@@ -89,6 +91,8 @@ def test_good_rows_are_kept_and_each_bad_row_is_reported_with_its_reason(
         (8, "not_a_number"),
         (10, "backwards"),
         (11, "unknown_meter"),
+        (12, "bad_time"),
+        (13, "not_a_number"),
     ]
     assert all(e["error"] for e in report.errors)
     assert "99.0" in report.errors[8]["error"]  # says which value went backwards

@@ -199,3 +199,28 @@ def test_the_consume_command_reads_the_partitions_it_is_given(
     out = capsys.readouterr().out
     assert "accepted: 2" in out
     assert Reading.objects.count() == 2
+
+
+def test_an_entry_that_fails_again_and_again_is_set_aside_and_the_rest_goes_on(
+    homes: dict[str, Any],  # noqa: F811
+    client: Any,
+    stream: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    reading_publish(client, meter_id="W-1", at=at(0), value=0.01, stream=stream)
+    working = services.readings_ingest
+
+    def crashes(**kwargs: Any) -> Any:
+        raise RuntimeError("a reading this code cannot handle")
+
+    monkeypatch.setattr(services, "readings_ingest", crashes)
+    for _ in range(2):  # delivered, then read again after a restart: twice, both failing
+        with pytest.raises(RuntimeError):
+            consumer(client, [stream], "c1", max_deliveries=2).run(max_batches=1)
+    monkeypatch.setattr(services, "readings_ingest", working)
+    reading_publish(client, meter_id="W-1", at=at(30), value=0.01, stream=stream)
+    report = consumer(client, [stream], "c1", max_deliveries=2).run(max_batches=5)
+    assert report.dead_lettered == 1
+    assert report.dead_letters[0]["code"] == "undeliverable"
+    assert report.accepted == 1  # the next entry
+    assert pending(client, stream) == 0

@@ -190,6 +190,12 @@ class Command(BaseCommand):
             help="take over other consumers' entries pending this long",
         )
         consuming.add_argument(
+            "--max-deliveries",
+            type=int,
+            default=10,
+            help="an entry whose batch failed this often goes to the dead-letter stream",
+        )
+        consuming.add_argument(
             "--max-batches", type=int, help="stop after this many batches or when idle"
         )
         actions.add_parser("retention", help="Apply the retention policy now.")
@@ -226,6 +232,7 @@ class Command(BaseCommand):
         batch: int,
         block_ms: int,
         claim_idle_ms: int,
+        max_deliveries: int,
         max_batches: int | None,
         **_: Any,
     ) -> None:
@@ -244,6 +251,7 @@ class Command(BaseCommand):
             batch=batch,
             block_ms=block_ms,
             claim_idle_ms=claim_idle_ms,
+            max_deliveries=max_deliveries,
         )
         stopping = False
 
