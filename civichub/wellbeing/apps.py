@@ -22,6 +22,7 @@ class WellbeingConfig(CivicModuleConfig):
             NavItem(_("上门查看"), "wellbeing:visits", "wellbeing.visit.act", order=40),
         ],
         api_router="civichub.wellbeing.api:router",
+        demo_data="civichub.wellbeing.demo:seed",
         api_prefix="/wellbeing/",
         roles=ROLES,
         actions=ACTIONS,
