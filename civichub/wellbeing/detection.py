@@ -144,11 +144,11 @@ class Rules:
     night_end_hour: int = 5
     night_rare_probability: float = 0.15
     night_min_hours: float = 1.5
-    first_use_grace_hours: float = 2.5
+    first_use_grace_hours: float = 2.0
     # Learned leak and stove rules: water in every half hour for a spell this household's
     # routine makes this improbable (and at least `flow_min_hours` long), gas flowing an hour
     # longer than this household's longest cooking lately (and at least `gas_min_learned_hours`).
-    flow_probability: float = 1e-9
+    flow_probability: float = 1e-7
     flow_min_hours: float = 3.0
     gas_min_learned_hours: float = 1.5
     level_change_ratio: float = 2.0

@@ -73,6 +73,9 @@ class Simulation:
     away: np.ndarray  # (households, slots) marked away
     meters: np.ndarray  # (households, 3)
     incidents: list[Incident]
+    # (households,) each household's usual weekday wake-up, in slots after midnight, before the
+    # seasonal drift: the moment a late start is measured from.
+    usual_wake: np.ndarray
 
 
 def _between(tod: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
@@ -191,4 +194,10 @@ def simulate(
     link_down = _between(tod, np.where(outages, start, -1), np.where(outages, start + length, -1))
     lost |= link_down[:, :, None]
     readings[lost] = np.nan
-    return Simulation(readings=readings, away=away, meters=meters, incidents=incidents or [])
+    return Simulation(
+        readings=readings,
+        away=away,
+        meters=meters,
+        incidents=incidents or [],
+        usual_wake=wake_base,
+    )
