@@ -250,21 +250,28 @@ class PostIn(Schema):
     "/accounts/{handle}/posts",
     response={201: PostOut},
     summary="Publish a post or an alert (publishers of the account's organisation)",
+    description="Send an `Idempotency-Key` header to make a retry safe: the same key from the "
+    "same caller gives back the post the first request made, never a second post.",
 )
 def post_publish(request: HttpRequest, handle: str, payload: PostIn) -> Status[PostOut]:
     account = selectors.account_get(handle)
     alert = services.AlertFields(**payload.alert.dict()) if payload.alert else None
-    post = services.post_publish(
-        actor=_user(request),
-        account=account,
-        text=payload.text,
-        text_en=payload.text_en,
-        category=payload.category,
-        target_area_ids=payload.target_area_ids,
-        publish_at=payload.publish_at,
-        alert=alert,
-        media_ids=payload.media_ids,
-        drawn_areas=[services.DrawnAreaIn(**area.dict()) for area in payload.drawn_areas],
+    actor = _user(request)
+    post, _repeated = services.publish_once(
+        actor=actor,
+        key=request.headers.get("Idempotency-Key", ""),
+        publish=lambda: services.post_publish(
+            actor=actor,
+            account=account,
+            text=payload.text,
+            text_en=payload.text_en,
+            category=payload.category,
+            target_area_ids=payload.target_area_ids,
+            publish_at=payload.publish_at,
+            alert=alert,
+            media_ids=payload.media_ids,
+            drawn_areas=[services.DrawnAreaIn(**area.dict()) for area in payload.drawn_areas],
+        ),
     )
     return Status(201, _post_out(request, post))
 

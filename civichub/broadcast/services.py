@@ -10,10 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import random
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, transaction
@@ -314,6 +315,38 @@ def _drawn_store(post: Post, checked: list[tuple[DrawnAreaIn, geometry.Shape]]) 
             )
         )
     DrawnArea.objects.bulk_create(rows)
+
+
+# Repeated submissions ---------------------------------------------------------------------
+
+SUBMISSION_SECONDS = 24 * 3600
+
+
+class SubmissionPending(Conflict):
+    """The same submission is being published by another request right now."""
+
+
+def publish_once(*, actor: User | None, key: str, publish: Callable[[], Post]) -> tuple[Post, bool]:
+    """Runs `publish` once per (actor, key): a form sent twice (a double click, a resent
+    request with the same Idempotency-Key) gives back the post the first one made instead of
+    a second post. A refused attempt leaves the key free, so the corrected form can be sent.
+    Returns the post and whether it came from an earlier submission."""
+    if not key:
+        return publish(), False
+    slot = f"broadcast:submission:{actor.pk if actor else 0}:{key[:100]}"
+    if not cache.add(slot, 0, SUBMISSION_SECONDS):
+        post_id = cache.get(slot)
+        post = Post.objects.select_related("account").filter(pk=post_id).first()
+        if post is None:
+            raise SubmissionPending(_("这份内容正在发布，请稍候刷新。"))
+        return post, True
+    try:
+        post = publish()
+    except BaseException:
+        cache.delete(slot)
+        raise
+    cache.set(slot, post.pk, SUBMISSION_SECONDS)
+    return post, False
 
 
 def alert_preview_checked(

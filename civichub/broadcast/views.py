@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import uuid
 from typing import Any
 
 from django.contrib import messages
@@ -481,19 +482,27 @@ def compose(request: HttpRequest, handle: str, alert: bool = False) -> HttpRespo
             if fields is not None and data.get("preview"):
                 preview = _cap_preview(request, account, data, fields, area_ids, drawn)
                 raise _Preview
-            created = services.post_publish(
+            publish_at = None if alert else _parse_time(data.get("publish_at", ""))
+            created, repeated = services.publish_once(
                 actor=user,
-                account=account,
-                text=data.get("text", ""),
-                text_en=data.get("text_en", ""),
-                category=data.get("category", ""),
-                target_area_ids=area_ids,
-                publish_at=None if alert else _parse_time(data.get("publish_at", "")),
-                alert=fields,
-                images=_images_in(request),
-                drawn_areas=drawn,
+                key=data.get("submission", ""),
+                publish=lambda: services.post_publish(
+                    actor=user,
+                    account=account,
+                    text=data.get("text", ""),
+                    text_en=data.get("text_en", ""),
+                    category=data.get("category", ""),
+                    target_area_ids=area_ids,
+                    publish_at=publish_at,
+                    alert=fields,
+                    images=_images_in(request),
+                    drawn_areas=drawn,
+                ),
             )
-            messages.success(request, _("已发布。"))
+            if repeated:
+                messages.info(request, _("这份内容已经发布过，没有再发一次。"))
+            else:
+                messages.success(request, _("已发布。"))
             return HttpResponseRedirect(reverse("broadcast:post", args=[created.pk]))
         except ValidationFailed as exc:
             for key, texts in (exc.errors or {"text": [exc.message]}).items():
@@ -501,6 +510,8 @@ def compose(request: HttpRequest, handle: str, alert: bool = False) -> HttpRespo
                     errors.append({"field": _field_id(key, drawn), "message": text})
             if any(request.FILES.get(f"image_{n}") for n in IMAGE_SLOTS):
                 errors.append({"field": "image_1", "message": _("图片未保存，请重新选择。")})
+        except services.SubmissionPending as exc:
+            errors.append({"field": "text", "message": exc.message})
         except _Preview:
             pass
     return render(
@@ -525,6 +536,9 @@ def compose(request: HttpRequest, handle: str, alert: bool = False) -> HttpRespo
             "image_slots": IMAGE_SLOTS,
             "map": _map(account, drawn),
             "default_crs": selectors.default_crs(),
+            # One token per form: sending the same form twice publishes once.
+            "submission": (data.get("submission") if data is not None else None)
+            or uuid.uuid4().hex,
         },
         status=422 if errors else 200,
     )
