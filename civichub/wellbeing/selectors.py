@@ -4,12 +4,11 @@ same read is recorded the same way whatever the reader's language)."""
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -267,7 +266,19 @@ def dashboard(*, actor: User, area: Organisation | None = None) -> Dashboard:
         )
         for h in rows
     ]
-    counts = Counter(m.state for m in markers)
+    # Counted over the whole area, not only the homes drawn (a city has more than the map shows).
+    withdrawn = Q(consent_withdrawn_at__isnull=False)
+    visit = ~withdrawn & Q(has_open_visit=True)
+    alert = ~withdrawn & ~visit & Q(has_family_alert=True)
+    away = ~withdrawn & ~visit & ~alert & Q(is_away=True)
+    counts = households.aggregate(
+        total=Count("pk"),
+        visit=Count("pk", filter=visit),
+        alert=Count("pk", filter=alert),
+        away=Count("pk", filter=away),
+        withdrawn=Count("pk", filter=withdrawn),
+    )
+    counts["ok"] = counts["total"] - sum(counts[k] for k in ("visit", "alert", "away", "withdrawn"))
     in_scope = Q(household__in=households.values("pk"))
     alerts = list(
         Alert.objects.filter(in_scope, status=AlertStatus.FAMILY)
@@ -291,8 +302,8 @@ def dashboard(*, actor: User, area: Organisation | None = None) -> Dashboard:
     )
     return Dashboard(
         households=markers,
-        counts={state: counts.get(state, 0) for state, _label in STATES},
-        total=len(markers),
+        counts={state: counts[state] for state, _label in STATES},
+        total=counts["total"],
         open_alerts=alerts,
         open_visits=visits,
         truncated=truncated,

@@ -625,3 +625,22 @@ def test_the_family_is_sent_the_alert_in_calling_order_until_someone_answers(
     with django_capture_on_commit_callbacks(execute=True):
         services.alerts_escalate(now=alert.created_at + timedelta(minutes=11))
     assert told() == [son, home["daughter"]]  # answered: nobody else is disturbed
+
+
+def test_the_dashboard_counts_every_household_even_when_the_map_shows_only_some(
+    home: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    worker = home["worker"]
+    second = services.household_enrol(
+        actor=worker,
+        resident=_resident(home),
+        worker=worker,
+        consent_by="worker",
+        consent_note="当面同意",
+        meters=[MeterSpec("gas", "G-11")],
+    )
+    services.consent_withdraw(actor=worker, household=second)
+    monkeypatch.setattr(selectors, "DASHBOARD_LIMIT", 1)
+    board = selectors.dashboard(actor=worker)
+    assert board.truncated and len(board.households) == 1
+    assert (board.total, board.counts["ok"], board.counts["withdrawn"]) == (2, 1, 1)
