@@ -85,6 +85,21 @@ def test_a_day_that_goes_differently_stands_out_against_the_daily_profile() -> N
     assert scores[hours].max() < 3 * calm.max()
 
 
+def test_small_record_breaks_in_a_row_add_up_to_a_report() -> None:
+    calm = np.random.default_rng(10).uniform(0.0, 1.0, 3000)
+    top = calm[:2000].max()
+    once = calm.copy()
+    once[2000] = top + 0.02  # just above everything seen, once
+    climbing = calm.copy()
+    climbing[2000:2005] = top + 0.02 * np.arange(1, 6)  # the same small step, five times
+    _, single, several = StreamingDetector.score_series([calm, once, climbing], learning=[300] * 3)
+    assert 0 < single[2000] < REPORT
+    later = first_report_after(single, 2000)
+    assert later is None or later > 2010
+    onset = first_report_after(several, 2000)
+    assert onset is not None and onset < 2005
+
+
 def test_stationary_noise_raises_few_reports_and_fewer_as_it_ages() -> None:
     rng = np.random.default_rng(4)
     series = list(rng.normal(0.0, 1.0, (200, 5000)))
