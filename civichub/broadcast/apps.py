@@ -18,6 +18,10 @@ class BroadcastConfig(CivicModuleConfig):
         url_prefix="broadcast/",
         urls="civichub.broadcast.urls",
         root_urls="civichub.broadcast.mastodon.urls",
+        error_renderers=dict.fromkeys(
+            ("/api/v1/", "/api/v2/", "/oauth/token", "/oauth/revoke"),
+            "civichub.broadcast.mastodon.views:error_for_status",
+        ),
         api_router="civichub.broadcast.api:router",
         api_prefix="/broadcast/",
         roles=ROLES,

@@ -227,6 +227,11 @@ def _error_response(request: HttpRequest, status: int, title: str, message: str)
     standard's client its own error format (module error renderers), a person an HTML page."""
     from django.utils.module_loading import import_string
 
+    # A standard's own prefix (Mastodon's /api/v1/) wins over civichub's API under /api/.
+    renderer = registry.error_renderer_for(request.path)
+    if renderer:
+        response: HttpResponse = import_string(renderer.replace(":", "."))(request, status, message)
+        return response
     if request.path.startswith("/api/"):
         from civichub.api import PROBLEM_STATUSES, problem
 
@@ -239,10 +244,6 @@ def _error_response(request: HttpRequest, status: int, title: str, message: str)
             title=PROBLEM_STATUSES.get(status, title),
             detail=message,
         )
-    renderer = registry.error_renderer_for(request.path)
-    if renderer:
-        response: HttpResponse = import_string(renderer.replace(":", "."))(request, status, message)
-        return response
     return render(request, "core/error.html", {"title": title, "message": message}, status=status)
 
 

@@ -1112,6 +1112,12 @@ def notification(request: HttpRequest, notification_id: str) -> HttpResponse:
     return JsonResponse(rows[0])
 
 
+def error_for_status(request: HttpRequest, status: int, message: str) -> HttpResponse:
+    """Errors Django raises around a Mastodon view (a crash, a bad Host header) in Mastodon's
+    format; the module manifest registers it for the API's prefixes."""
+    return _error(NOT_FOUND if status == 404 else message, status)
+
+
 @csrf_exempt
 def api_not_found(request: HttpRequest) -> HttpResponse:
     """Any other path under /api/v1/ or /api/v2/: Mastodon's 404, not civichub's own API's."""

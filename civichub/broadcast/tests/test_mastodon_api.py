@@ -18,7 +18,7 @@ from mastodon.errors import (
     MastodonUnauthorizedError,
 )
 
-from civichub.broadcast import services
+from civichub.broadcast import selectors, services
 from civichub.broadcast.models import Post, PostState
 from civichub.broadcast.tests.conftest import Broadcast
 
@@ -365,3 +365,23 @@ def test_a_publisher_edits_a_status_and_its_history_shows_every_version(
         reader.status_update(posted.id, status="改掉")
     assert status_of(refused.value) == (403, OUTSIDE)
     assert len(anonymous.status_history(posted.id)) == 3
+
+
+@pytest.mark.django_db
+def test_errors_raised_around_the_views_are_mastodons_too(
+    bc: Broadcast, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.test import Client
+
+    def broken() -> Any:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(selectors, "visible_posts", broken)
+    client = Client(raise_request_exception=False)
+    crashed = client.get("/api/v1/timelines/public")
+    assert crashed.status_code == 500 and set(crashed.json()) == {"error"}
+    bad_host = client.get("/api/v1/instance", HTTP_HOST="evil.example")
+    assert bad_host.status_code == 400 and set(bad_host.json()) == {"error"}
+    # civichub's own API keeps its problem documents.
+    own = client.get("/api/no-such-thing")
+    assert own.status_code == 404 and own["Content-Type"] == "application/problem+json"
