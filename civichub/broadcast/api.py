@@ -82,7 +82,7 @@ class DrawnAreaOut(Schema):
     )
 
 
-class AlertOut(Schema):
+class CapAlertOut(Schema):
     category: str
     event: str
     urgency: str
@@ -106,7 +106,7 @@ class PostOut(Schema):
     reposts_count: int
     favourites_count: int
     comments_count: int
-    alert: AlertOut | None
+    alert: CapAlertOut | None
     images: list[ImageOut]
     drawn_areas: list[DrawnAreaOut]
 
@@ -163,7 +163,7 @@ def _account_out(account: BroadcastAccount, request: HttpRequest | None = None) 
 def _post_out(request: HttpRequest, post: Post, areas: list[int] | None = None) -> PostOut:
     alert = None
     if post.is_alert:
-        alert = AlertOut(
+        alert = CapAlertOut(
             category=post.cap_category,
             event=post.cap_event,
             urgency=post.cap_urgency,
@@ -208,7 +208,7 @@ def account_posts(request: HttpRequest, handle: str, query: Query[CursorQuery]) 
     return _feed_out(request, page)
 
 
-class AlertIn(Schema):
+class CapAlertIn(Schema):
     category: str
     event: str
     urgency: str
@@ -237,7 +237,7 @@ class PostIn(Schema):
     category: CategoryKey
     target_area_ids: list[int] = []
     publish_at: dt.datetime | None = None
-    alert: AlertIn | None = None
+    alert: CapAlertIn | None = None
     drawn_areas: list[DrawnAreaIn] = Field(
         [], description="Circles and polygons targeted besides target_area_ids (at most 5)"
     )
