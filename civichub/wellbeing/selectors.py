@@ -10,8 +10,8 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from civichub.core.audit import audit_record
 from civichub.core.errors import NotFound
@@ -259,7 +259,7 @@ def dashboard(*, actor: User, area: Organisation | None = None) -> Dashboard:
             household_id=h.pk,
             name=h.resident.name,
             address=h.resident.address,
-            community=h.community.name,
+            community=h.community.display_name(get_language() or ""),
             state=_state(h, now),
             latitude=h.resident.wgs84_latitude,
             longitude=h.resident.wgs84_longitude,

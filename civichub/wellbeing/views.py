@@ -531,6 +531,8 @@ def acknowledge(request: HttpRequest, token: str) -> HttpResponse:
 @domain_errors_as_http
 def visits(request: HttpRequest) -> HttpResponse:
     tasks = selectors.visits_list(actor=_user(request))
+    for task in tasks:
+        task.kind_label = KINDS.get(task.alert.kind, task.alert.kind)  # type: ignore[attr-defined]
     return render(request, "wellbeing/visits.html", {"tasks": tasks})
 
 
