@@ -523,9 +523,17 @@ def _meters_locked(meter_ids: set[str]) -> dict[str, _MeterRow]:
     found: dict[str, _MeterRow] = {}
     wanted = sorted(meter_ids)
     for first in range(0, len(wanted), _CHUNK):
-        rows = (
+        chunk = wanted[first : first + _CHUNK]
+        # Lock first, then read: on PostgreSQL a statement that waited for a lock still reads
+        # with the snapshot it started with, so the latest readings must come from a new one.
+        list(
             Meter.objects.select_for_update(of=("self",))
-            .filter(meter_id__in=wanted[first : first + _CHUNK])
+            .filter(meter_id__in=chunk)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        rows = (
+            Meter.objects.filter(meter_id__in=chunk)
             .annotate(
                 last_at=Subquery(latest.values("at")[:1]),
                 last_value=Subquery(latest.values("value")[:1]),

@@ -363,3 +363,48 @@ def test_the_batch_api_reports_each_refused_row_with_its_code(
         (1, "backwards"),
         (3, "unknown_meter"),
     ]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_feeds_sending_overlapping_batches_at_once_store_each_reading_once(
+    homes: dict[str, Any],
+) -> None:
+    import threading
+
+    from django.db import connection, connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite lets one writer in at a time anyway")
+
+    def rows(steps: range) -> list[dict[str, Any]]:
+        return [
+            {"meter_id": meter, "at": at(30 * step), "value": 100 + 0.25 * step}
+            for step in steps
+            for meter in ("E-1", "W-1")
+        ]
+
+    batches = [rows(range(0, 60)), rows(range(30, 90))]
+    start = threading.Barrier(len(batches))
+    reports: list[services.IngestReport] = []
+    failures: list[BaseException] = []
+
+    def send(batch: list[dict[str, Any]]) -> None:
+        try:
+            start.wait()
+            reports.append(services.readings_ingest(actor=homes["feed"], rows=batch))
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            failures.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=send, args=(batch,)) for batch in batches]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert sum(r.accepted for r in reports) == 180
+    assert sum(r.duplicates for r in reports) == 60
+    assert all(r.errors == [] for r in reports)
+    assert [use for _, use, _ in stored("E-1")] == [0.0] + [0.25] * 89
