@@ -402,3 +402,26 @@ def test_apps_that_send_json_bodies_register_sign_in_and_post(
         timeout=10,
     )
     assert broken.status_code == 422 and broken.json()["error"].startswith("Validation failed")
+
+
+def test_the_consent_pages_speak_english_to_an_english_reader(
+    live_server: Any, bc: Broadcast
+) -> None:
+    import re
+
+    client = new_app(live_server.url, scopes=["read", "write:statuses"])
+    browser = requests.Session()
+    browser.headers["Accept-Language"] = "en"
+    login = browser.get(client.auth_request_url(scopes=["read", "write:statuses"], allow_http=True))
+    page = sign_in(browser, login, bc.resident_a.username)
+    assert "Let “Qingshan Reader” use your account?" in page.text
+    assert "post, repost and reply" in page.text
+    code_page = consent(browser, page)
+    client.log_in(
+        code=Form(code_page.text).code, scopes=["read", "write:statuses"], allow_http=True
+    )
+    apps_page = browser.get(f"{live_server.url}/oauth/authorized_applications")
+    assert "Withdraw access" in apps_page.text and "post, repost and reply" in apps_page.text
+    for shown in (page, code_page, apps_page):
+        main = shown.text.split('<main id="main" tabindex="-1">')[1].split("</main>")[0]
+        assert not re.search(r"[\u4e00-\u9fff]", main), main
