@@ -232,3 +232,43 @@ def test_the_withdrawal_page_is_an_audited_read(home: dict[str, Any]) -> None:  
     assert "王秀英" in page
     event = AuditEvent.objects.get(action="wellbeing.household.view")
     assert (event.actor, event.object_id) == (home["daughter"], str(household.pk))
+
+
+IDEOGRAPHS_AND_FULL_WIDTH = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]")
+
+
+def test_the_pages_in_english_show_no_chinese_interface_text(
+    home: dict[str, Any],  # noqa: F811
+) -> None:
+    services.readings_ingest(actor=home["feed"], rows=quiet_day())
+    services.detection_run(household_id=home["household"].pk)
+    services.alerts_escalate(now=timezone.now() + timedelta(minutes=30))
+    task = VisitTask.objects.get(alert__kind="no_use")
+    household = home["household"]
+    client = Client()
+    client.cookies["django_language"] = "en"
+    client.force_login(home["worker"])
+    data = [
+        "王秀英",
+        "桃园路 3 号 2 单元 401",
+        "李明",
+        "本人口头同意，社区工作者在场记录",
+        home["city"].community_a1.name,
+        "简体中文",  # the language switcher names each language in itself
+    ]
+    for path in [
+        "/wellbeing/",
+        "/wellbeing/enrol/",
+        f"/wellbeing/households/{household.pk}/",
+        f"/wellbeing/households/{household.pk}/withdraw/",
+        "/wellbeing/visits/",
+        f"/wellbeing/visits/{task.pk}/",
+    ]:
+        html = client.get(path).content.decode()
+        for value in sorted(data, key=len, reverse=True):
+            html = html.replace(value, "")
+        found = [
+            html[max(m.start() - 40, 0) : m.end() + 40]
+            for m in IDEOGRAPHS_AND_FULL_WIDTH.finditer(html)
+        ]
+        assert not found, (path, found[:3])
