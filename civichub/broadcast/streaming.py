@@ -235,7 +235,9 @@ class _RedisHub:
         self.prefix = prefix
         self.fanout = _Fanout()
         self.lock = asyncio.Lock()
-        self.pubsub: Any = redis.asyncio.Redis.from_url(url).pubsub(ignore_subscribe_messages=True)
+        self.pubsub: Any = redis.asyncio.Redis.from_url(url).pubsub()
+        # Channels Redis has confirmed: from then on no event published to them is missed.
+        self.confirmed: set[str] = set()
         self.reader: asyncio.Task[None] | None = None
         self.failed = False
 
@@ -261,12 +263,18 @@ class _RedisHub:
                 if not self.pubsub.subscribed:
                     await asyncio.sleep(0.05)
                     continue
-                message = await self.pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                if message is None or message.get("type") != "message":
+                message = await self.pubsub.get_message(timeout=1.0)
+                if message is None:
                     continue
                 channel = message["channel"]
                 if isinstance(channel, bytes):
                     channel = channel.decode()
+                if message["type"] == "subscribe":
+                    self.confirmed.add(channel.removeprefix(self.prefix))
+                elif message["type"] == "unsubscribe":
+                    self.confirmed.discard(channel.removeprefix(self.prefix))
+                if message["type"] != "message":
+                    continue
                 try:
                     event = Event.decode(message["data"])
                 except (ValueError, TypeError):
@@ -325,7 +333,7 @@ class RedisBus(LocalBus):
     def channels(self) -> set[str]:
         with self._lock:
             hubs = list(self._hubs.values())
-        return set().union(*(hub.fanout.channels() for hub in hubs))
+        return set().union(*(hub.fanout.channels() & hub.confirmed for hub in hubs))
 
     @asynccontextmanager
     async def subscribe(self, channels: Iterable[str]) -> AsyncIterator[Subscription]:

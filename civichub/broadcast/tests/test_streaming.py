@@ -40,6 +40,10 @@ class Collector:
         self._thread = threading.Thread(target=asyncio.run, args=(self._run(channels),))
         self._thread.start()
         assert self._ready.wait(10)
+        deadline = time.monotonic() + 10
+        while not set(channels) <= streaming.bus().channels():  # Redis confirms a moment later
+            assert time.monotonic() < deadline, f"not subscribed to {channels}"
+            time.sleep(0.02)
 
     async def _run(self, channels: list[str]) -> None:
         self._loop = asyncio.get_running_loop()
@@ -357,9 +361,14 @@ def test_the_stream_sends_heartbeats_takes_the_token_as_a_parameter_and_refuses_
 
 
 def _events(lines: Iterator[str], name: str, count: int) -> list[dict[str, Any]]:
+    """The data of the next `count` events called `name`, or fewer if 10 s pass first (the
+    heartbeats keep the lines coming)."""
     found: list[dict[str, Any]] = []
     current = None
+    deadline = time.monotonic() + 10
     for line in lines:
+        if time.monotonic() > deadline:
+            break
         if line.startswith("event: "):
             current = line[7:]
         elif line.startswith("data: ") and current == name:
