@@ -484,6 +484,16 @@ def _alert(alert: Alert) -> AlertOut:
     )
 
 
+@router.get(
+    "/households/{household_id}/alerts",
+    response=list[AlertOut],
+    summary="A household's recent alerts, newest first (audited)",
+)
+def household_alerts(request: HttpRequest, household_id: int) -> list[AlertOut]:
+    home = selectors.household_detail(actor=_user(request), household_id=household_id)
+    return [_alert(a) for a in home.alerts.all()[:50]]
+
+
 @router.get("/alerts/{alert_id}", response=AlertOut, summary="An alert (audited)")
 def alert_get(request: HttpRequest, alert_id: int) -> AlertOut:
     return _alert(selectors.alert_detail(actor=_user(request), alert_id=alert_id))

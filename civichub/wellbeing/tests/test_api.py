@@ -227,3 +227,21 @@ def test_the_dashboard_gives_counts_and_markers_and_a_task_can_be_escalated(
     escalated = client.post(f"/api/wellbeing/visits/{visit_id}/escalate", {"note": "需要两人"})
     assert escalated.json()["status"] == "escalated"
     assert api_as(home["daughter"]).get("/api/wellbeing/dashboard").status_code == 403
+
+
+def test_the_family_reads_the_households_alerts_and_answers_one(
+    home: dict[str, Any],  # noqa: F811
+    api_as: Any,
+    make_user: Any,
+) -> None:
+    services.readings_ingest(actor=home["feed"], rows=quiet_day())
+    services.detection_run(household_id=home["household"].pk)
+    client = api_as(home["daughter"])
+    alerts = client.get(f"/api/wellbeing/households/{home['household'].pk}/alerts").json()
+    no_use = next(a for a in alerts if a["kind"] == "no_use")
+    assert no_use["status"] == "family"
+    answered = client.post(f"/api/wellbeing/alerts/{no_use['id']}/acknowledge", {"answer": "fine"})
+    assert answered.json()["acknowledged_answer"] == "fine"
+    stranger = api_as(make_user(None, None))
+    path = f"/api/wellbeing/households/{home['household'].pk}/alerts"
+    assert stranger.get(path).status_code == 403
