@@ -1,6 +1,7 @@
 """civichub scaled out: two web processes and a task worker sharing PostgreSQL and Redis, as in a
 production deployment. A test notification sent through the first web process is delivered by
-the worker, and the second web process reports the delivery as sent.
+the worker, and the second web process reports the delivery as sent; a post published through
+the second web process reaches a Mastodon stream held open by the first (Redis pub/sub).
 
 Needs PostgreSQL (CIVICHUB_TEST_DATABASE_URL, or postgres@127.0.0.1:5432) and Redis (REDIS_URL,
 or 127.0.0.1:6379). The test creates its own database and uses its own Redis database number, and
@@ -128,6 +129,7 @@ def deployment(postgres_url: str, redis_url: str, tmp_path: Path) -> Iterator[di
         worker, worker_output = started[2]
         worker_output.wait_for("civichub worker: rq backend", worker, 60)
         yield {
+            "env": env,
             "web": [f"http://127.0.0.1:{port}" for port in ports],
             "token": operator["token"],
             "user_id": operator["user_id"],
@@ -201,3 +203,74 @@ def test_a_notification_sent_through_one_web_process_is_delivered_and_seen_by_an
     assert "civichub.notify.tasks.deliveries_send" in deployment["worker_output"].text, logs(
         deployment
     )
+
+
+# Streaming across processes ---------------------------------------------------------------------
+
+SETUP_BROADCAST = """
+import json
+from civichub.broadcast import services as broadcast
+from civichub.core import services
+from civichub.core.models import Organisation
+city = Organisation.objects.get(code="S1")
+publisher = services.user_create(actor=None, username="publisher", password=None,
+                                 phone="13800138001", validate=False)
+services.role_grant(actor=None, user=publisher, role="broadcast_publisher", organisation=city)
+reader = services.user_create(actor=None, username="reader", password=None,
+                              phone="13800138002", validate=False)
+account = broadcast.account_create(actor=None, organisation=city, handle="safe-qingshan",
+                                   name="平安青山")
+broadcast.follow_create(actor=reader, account_id=account.pk)
+_, publisher_token = services.api_token_create(actor=publisher, name="scale-out publisher")
+_, reader_token = services.api_token_create(actor=reader, name="scale-out reader")
+print("SETUP " + json.dumps({"publisher": publisher_token, "reader": reader_token}))
+"""
+
+
+def test_a_post_published_through_one_web_process_reaches_a_stream_held_by_another(
+    deployment: dict[str, Any],
+) -> None:
+    env = deployment["env"]
+    setup = subprocess.run(
+        civichub("shell", "--command", SETUP_BROADCAST),
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    tokens = json.loads(setup.stdout.split("SETUP ", 1)[1])
+    web1, web2 = deployment["web"]
+    stream_url = f"{web1}/broadcast/mastodon/api/v1/streaming/user"
+    publish_url = f"{web2}/api/broadcast/accounts/safe-qingshan/posts"
+    publisher = {"Authorization": f"Bearer {tokens['publisher']}"}
+
+    timeout = httpx.Timeout(30, read=30)
+    with httpx.stream(
+        "GET", stream_url, params={"access_token": tokens["reader"]}, timeout=timeout
+    ) as stream:
+        assert stream.status_code == 200, logs(deployment)
+        lines = stream.iter_lines()
+        assert next(lines) == ":)", "the stream subscribes before its first line"
+        time.sleep(0.5)  # Redis confirms the subscription a moment after it is sent
+        published = httpx.post(
+            publish_url,
+            headers=publisher,
+            json={"text": "跨进程：青山隧道恢复通行", "category": "traffic"},
+            timeout=30,
+        )
+        assert published.status_code == 201, published.text + logs(deployment)
+        post_id = str(published.json()["id"])
+        event, data = None, None
+        deadline = time.monotonic() + 20
+        for line in lines:
+            if line.startswith("event: "):
+                event = line[7:]
+            elif line.startswith("data: ") and event == "update":
+                data = json.loads(line[6:])
+                break
+            assert time.monotonic() < deadline, "no update arrived" + logs(deployment)
+    assert data is not None, logs(deployment)
+    assert data["id"] == post_id
+    assert data["content"] == "<p>跨进程：青山隧道恢复通行</p>"
+    assert data["account"]["acct"] == "safe-qingshan"
