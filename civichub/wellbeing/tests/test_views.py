@@ -272,3 +272,22 @@ def test_the_pages_in_english_show_no_chinese_interface_text(
             for m in IDEOGRAPHS_AND_FULL_WIDTH.finditer(html)
         ]
         assert not found, (path, found[:3])
+
+
+def test_someone_elses_family_cannot_open_or_change_the_household(
+    home: dict[str, Any],  # noqa: F811
+    make_user: Any,
+) -> None:
+    household = home["household"]
+    outsider = make_user(None, None)
+    client = Client()
+    client.force_login(outsider)
+    assert client.get(f"/wellbeing/households/{household.pk}/").status_code == 403
+    response = client.post(
+        f"/wellbeing/households/{household.pk}/contacts/",
+        {"contact_0_name": "冒充者", "contact_0_phone": "1"},
+    )
+    assert response.status_code == 403
+    assert list(household.contacts.values_list("name", flat=True)) == ["李明"]
+    assert client.get("/wellbeing/enrol/").status_code == 404  # neither staff nor a resident
+    assert "王秀英" not in client.get("/wellbeing/").content.decode()
