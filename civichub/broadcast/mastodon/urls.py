@@ -63,6 +63,8 @@ urlpatterns = [
     route("api/v1/statuses/<status_id>/unfavourite", views.status_unfavourite),
     route("api/v1/timelines/home", views.timeline_home),
     route("api/v1/timelines/public", views.timeline_public),
+    route("api/v1/timelines/tag/<hashtag>", views.timeline_tag),
+    route("api/v2/search", views.search),
     route("api/v1/notifications", views.notifications),
     route("api/v1/notifications/<notification_id>", views.notification),
     route("api/v1/streaming/health", streaming.streaming_health),

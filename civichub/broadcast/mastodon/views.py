@@ -39,6 +39,7 @@ from civichub.broadcast.models import (
     POST_MAX_IMAGES,
     AlertPush,
     BroadcastAccount,
+    Category,
     Comment,
     Favourite,
     Follow,
@@ -279,7 +280,12 @@ def status_json(
         "reblog": None,
         "mentions": [],
         "media_attachments": selectors.media_attachments(post, request.build_absolute_uri),
-        "tags": [],
+        "tags": [
+            {
+                "name": post.category,
+                "url": request.build_absolute_uri(f"/broadcast/category/{post.category}/feed.atom"),
+            }
+        ],
         "emojis": [],
         "reblogs_count": post.reposts_count,
         "favourites_count": post.favourites_count,
@@ -1042,6 +1048,50 @@ def timeline_public(request: HttpRequest) -> HttpResponse:
     if _flag(request, "only_media"):
         posts = posts.filter(Exists(PostImage.objects.filter(post=OuterRef("pk"))))
     return _timeline(request, posts)
+
+
+def _category(tag: str) -> str | None:
+    """A hashtag names a category by its value (#road_closure) or its label (#道路封闭)."""
+    tag = tag.lstrip("#").lower()
+    for value, label in Category.choices:
+        if tag in {value, str(label).lower()}:
+            return value
+    return None
+
+
+@endpoint(auth=False, scopes_needed=READ_STATUSES)
+def timeline_tag(request: HttpRequest, hashtag: str) -> HttpResponse:
+    """Categories are the hashtags: #traffic, #weather, … (or their Chinese names)."""
+    category = _category(hashtag)
+    if category is None or _flag(request, "remote"):
+        return _linked(request, [], next_max=None, prev_min=None)
+    return _timeline(request, selectors.visible_posts().filter(category=category))
+
+
+@endpoint(auth=False, scopes_needed=("read:search",))
+def search(request: HttpRequest) -> HttpResponse:
+    """Broadcast accounts by handle or name, and categories as hashtags; statuses are not
+    searched."""
+    q = request.GET.get("q", "").strip().lstrip("@").split("@")[0]
+    kind = request.GET.get("type", "")
+    accounts: list[dict[str, Any]] = []
+    hashtags: list[dict[str, Any]] = []
+    if q and kind in {"", "accounts"}:
+        found = BroadcastAccount.objects.filter(
+            Q(handle__icontains=q) | Q(name__icontains=q) | Q(name_en__icontains=q)
+        ).order_by("-followers_count", "pk")[: _limit(request)]
+        accounts = [account_json(request, a) for a in found]
+    if q and kind in {"", "hashtags"}:
+        hashtags = [
+            {
+                "name": value,
+                "url": request.build_absolute_uri(f"/broadcast/category/{value}/feed.atom"),
+                "history": [],
+            }
+            for value, label in Category.choices
+            if q.lstrip("#").lower() in value or q.lstrip("#") in str(label)
+        ]
+    return JsonResponse({"accounts": accounts, "statuses": [], "hashtags": hashtags})
 
 
 # Notifications ----------------------------------------------------------------------------

@@ -392,3 +392,23 @@ def test_errors_raised_around_the_views_are_mastodons_too(
     # civichub's own API keeps its problem documents.
     own = client.get("/api/no-such-thing")
     assert own.status_code == 404 and own["Content-Type"] == "application/problem+json"
+
+
+def test_categories_are_hashtags_and_search_finds_accounts(live_server: Any, bc: Broadcast) -> None:
+    traffic = publish(bc, 2)
+    weather = services.post_publish(
+        actor=bc.police_publisher, account=bc.police, text="明天大风", category="weather"
+    )
+    anonymous = Mastodon(api_base_url=live_server.url)
+    assert [t.name for t in anonymous.status(weather.pk).tags] == ["weather"]
+    by_value = anonymous.timeline_hashtag("traffic", limit=1)
+    assert [s.id for s in by_value] == [str(traffic[1].pk)]
+    assert [s.id for s in next_page(anonymous, by_value)] == [str(traffic[0].pk)]
+    assert [s.id for s in anonymous.timeline_hashtag("天气")] == [str(weather.pk)]
+    assert anonymous.timeline_hashtag("no_such_tag") == []
+
+    reader = signed_in(live_server.url, bc.resident_a.username, ["read"])
+    found = reader.search_v2("qingshan")
+    assert [a.acct for a in found.accounts] == ["safe-qingshan"]
+    assert [h.name for h in reader.search_v2("天气").hashtags] == ["weather"]
+    assert found.statuses == []
