@@ -211,3 +211,25 @@ def test_the_worker_runs_retention_hourly_from_the_manifest(
     )
     assert result["readings_expired"] == int(expired)
     assert Reading.objects.exists() is not expired
+
+
+@pytest.mark.postgres
+def test_on_postgresql_expired_readings_are_found_through_the_brin_index_on_time(
+    homes: dict[str, Any],  # noqa: F811
+) -> None:
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite has no BRIN index")
+    two_days(homes["feed"])
+    cutoff = timezone.make_aware(START) + timedelta(days=1)
+    query = Reading.objects.filter(at__lte=cutoff).order_by().values_list("pk")[:50].query
+    with connection.cursor() as cursor:
+        # A test table is too small for the planner to prefer any index: rule out the scans a
+        # large table would make slow (the whole table, or the whole (meter, at) index).
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_indexscan = off")
+        sql, params = query.sql_with_params()
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "wellbeing_reading_at_brin" in plan
