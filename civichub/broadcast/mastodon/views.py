@@ -547,7 +547,17 @@ def app_verify_credentials(request: HttpRequest) -> HttpResponse:
 
 @endpoint(scopes_needed=OWN_ACCOUNT)
 def verify_credentials(request: HttpRequest) -> HttpResponse:
-    return JsonResponse(user_json(request, _user(request), viewer=_user(request)))
+    user = _user(request)
+    # Mastodon's CredentialAccount: the account plus the defaults its owner posts with.
+    source = {
+        "privacy": "public",
+        "sensitive": False,
+        "language": "zh",
+        "note": "",
+        "fields": [],
+        "follow_requests_count": 0,
+    }
+    return JsonResponse({**user_json(request, user, viewer=user), "source": source})
 
 
 @endpoint(auth=False, scopes_needed=READ_ACCOUNTS)

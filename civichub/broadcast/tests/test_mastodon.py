@@ -40,6 +40,7 @@ def test_mastodon_py_drives_the_client_api(live_server: Any, bc: Broadcast) -> N
 
     me = resident.account_verify_credentials()
     assert me.username == bc.resident_a.username
+    assert me.source.privacy == "public"  # some apps read the posting defaults from here
 
     police_id = f"a{bc.police.pk}"
     relationship = resident.account_follow(police_id)
