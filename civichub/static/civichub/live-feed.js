@@ -9,7 +9,13 @@
     return;
   }
   var status = region.querySelector("[data-live-status]");
-  var button = region.querySelector("button");
+  // The button exists only where it can work, and shows only while posts are waiting.
+  var button = document.createElement("button");
+  button.type = "button";
+  button.className = "button";
+  button.textContent = region.dataset.show;
+  button.style.display = "none";
+  region.appendChild(button);
   var waiting = [];
 
   function fragment(html) {
@@ -27,7 +33,7 @@
     var n = waiting.length;
     status.textContent =
       n === 0 ? "" : n === 1 ? region.dataset.one : region.dataset.other.replace("{n}", String(n));
-    button.hidden = n === 0;
+    button.style.display = n === 0 ? "none" : "";
   }
 
   var source = new EventSource(region.dataset.stream);
