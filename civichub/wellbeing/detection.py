@@ -137,6 +137,7 @@ class Rules:
     gas_use_m3: float = 0.005
     electricity_margin_kwh: float = 0.03  # above the learned standby by this much is activity
     learning_weeks: float = 3.0
+    standby_half_life_days: float = 2.0
     half_life_weeks: float = 4.0
     inactivity_probability: float = 1e-7
     active_probability_cap: float = 0.9
@@ -315,6 +316,9 @@ class WellbeingDetector:
         # Weight of one observation of an hour-of-week bin: each bin is seen twice a week.
         self.alpha_week = 1.0 - 0.5 ** (1.0 / (2 * self.rules.half_life_weeks))
         self.alpha_day = 1.0 - 0.5 ** (1.0 / (7 * self.rules.half_life_weeks))
+        # The standby is a property of the appliances (a new fridge, a heater for the winter)
+        # and follows them within days, not weeks.
+        self.alpha_standby = 1.0 - 0.5 ** (1.0 / self.rules.standby_half_life_days)
 
     @property
     def households(self) -> int:
@@ -393,14 +397,16 @@ class WellbeingDetector:
         ring_at = slot % SLOTS_PER_DAY
         half_ago = (slot - SLOTS_PER_DAY // 2) % SLOTS_PER_DAY
         previous = (slot - 1) % SLOTS_PER_DAY
-        elec_switch = (
-            present[:, ELECTRICITY]
-            & s.ring_present[:, previous, ELECTRICITY]
-            & (
-                np.abs(x0[:, ELECTRICITY] - s.ring[:, previous, ELECTRICITY])
-                > r.electricity_margin_kwh
-            )
+        elec_change = np.where(
+            present[:, ELECTRICITY] & s.ring_present[:, previous, ELECTRICITY],
+            x0[:, ELECTRICITY] - s.ring[:, previous, ELECTRICITY],
+            0.0,
         )
+        # The standby wobbles in proportion to itself (a fridge's cycles), so the margin that
+        # tells an appliance from the standby grows with it.
+        margin = np.maximum(r.electricity_margin_kwh, 0.25 * np.nan_to_num(s.standby))
+        elec_switch = np.abs(elec_change) > margin
+        elec_switch_on = elec_change > margin
         s.sum12 += x0 - s.ring[:, half_ago, :]
         s.count12 += present.astype(np.int64) - s.ring_present[:, half_ago, :]
         s.sum24 += x0 - s.ring[:, ring_at, :]
@@ -420,9 +426,7 @@ class WellbeingDetector:
         water_use = present[:, WATER] & (x0[:, WATER] >= r.water_use_m3)
         gas_use = present[:, GAS] & (x0[:, GAS] >= r.gas_use_m3)
         standby = np.where(np.isnan(s.standby), np.inf, s.standby)
-        elec_use = present[:, ELECTRICITY] & (
-            x0[:, ELECTRICITY] > standby + r.electricity_margin_kwh
-        )
+        elec_use = present[:, ELECTRICITY] & (x0[:, ELECTRICITY] > standby + margin)
         activity = water_use | gas_use | elec_use
         # A slot tells us about activity only if a meter that would show it was read.
         observed = present[:, WATER] | present[:, ELECTRICITY] & ~np.isnan(s.standby)
@@ -460,12 +464,15 @@ class WellbeingDetector:
         night = r.night_start_hour <= hour < r.night_end_hour
         # Nights are alike through the week, so the rarity is judged over all seven of them.
         rare = s.p_active[:, hour::24].mean(axis=1) < r.night_rare_probability
-        # At night a single flush is a toilet visit; lights, a kettle, the stove or water running
-        # in two half hours together are someone up and about.
-        # Where there is an electricity meter, being up shows on it (lights, a kettle, the
-        # television): a run of toilet flushes in the dark is not it.
+        # Someone up at night switches something on (lights, a kettle, the television) or lights
+        # the stove, and it counts for as long as it stays on. Toilet flushes in the dark are
+        # not it, nor a heater or a lamp left on all evening (a steady level, switched on before
+        # the night). Without an electricity meter, water in two half hours running is.
         up_at_night = (
-            elec_use | gas_use | (water_use & (s.water_run >= 2) & ~meters[:, ELECTRICITY])
+            elec_switch_on
+            | gas_use
+            | (elec_use & (s.night_run > 0))
+            | (water_use & (s.water_run >= 2) & ~meters[:, ELECTRICITY])
         )
         s.night_run = np.where(
             night & up_at_night & rare, s.night_run + 1, np.where(observed, 0, s.night_run)
@@ -657,6 +664,9 @@ class WellbeingDetector:
             & s.last_observed
             & (s.morning_missing <= 1)
             & ~s.away_today
+            # Already alerted: nobody about since yesterday is one incident, not a second one.
+            & ~s.active[Kind.NO_USE]
+            & ~s.active[Kind.INACTIVITY]
         )
         self._fire(
             Kind.NO_FIRST_USE,
@@ -733,7 +743,11 @@ class WellbeingDetector:
         has_min = full[:, ELECTRICITY] & ~np.isnan(minimum) & (minimum > 0)
         s.standby = np.where(
             has_min,
-            np.where(np.isnan(s.standby), minimum, s.standby + ad * (minimum - s.standby)),
+            np.where(
+                np.isnan(s.standby),
+                minimum,
+                s.standby + self.alpha_standby * (minimum - s.standby),
+            ),
             s.standby,
         )
         total = s.day_total * SLOTS_PER_DAY / np.maximum(s.day_count, 1)

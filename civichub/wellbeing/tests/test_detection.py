@@ -115,6 +115,16 @@ def test_learned_routine_notices_a_quiet_morning_before_the_fixed_rule() -> None
     assert first[Kind.INACTIVITY] < first[Kind.NO_USE]
 
 
+def test_a_late_start_is_not_raised_on_top_of_an_alert_that_nobody_is_about() -> None:
+    """A fall in the evening: the no-use alert has gone out; the next morning's missing first
+    use is the same incident, not a second alert."""
+    evening = 4 * 7 * DAY + 2 * DAY + 20 * SLOTS_PER_HOUR  # Wednesday 20:00
+    _, alerts = incident_run("no_use", 30, start=evening)
+    first = kinds_for(alerts, 0, after=evening)
+    assert Kind.NO_USE in first or Kind.INACTIVITY in first
+    assert Kind.NO_FIRST_USE not in first
+
+
 def test_marked_away_period_silences_no_use() -> None:
     _, alerts = incident_run("away_marked", 72)
     first = kinds_for(alerts, 0, after=ONSET)
@@ -210,6 +220,14 @@ def test_being_up_at_night_with_the_lights_on_is_night_activity() -> None:
     _, alerts = incident_run("night", 3, start=night)
     first = kinds_for(alerts, 0, after=night)
     assert first[Kind.NIGHT_ACTIVITY] - night == 3 - 1
+
+
+def test_a_heater_left_on_through_the_night_is_not_night_activity() -> None:
+    """Electricity well above standby all night but steady: nobody switched anything on."""
+    sim = simulate(2, WEEKS * 7, seed=4)
+    evening = 4 * 7 * DAY + DAY + 21 * SLOTS_PER_HOUR  # Tuesday 21:00 to Wednesday 07:00
+    sim.readings[0, evening : evening + 10 * SLOTS_PER_HOUR, ELECTRICITY] += 0.4
+    assert Kind.NIGHT_ACTIVITY not in kinds_for(run(sim), 0, after=evening)
 
 
 def test_toilet_flushes_in_the_dark_are_not_night_activity() -> None:
