@@ -75,14 +75,24 @@ def test_a_worker_accepts_a_no_activity_visit_and_records_the_outcome(
         assert "升水" in page.locator(".wb-explanation").inner_text()  # in the reader's language
         assert page.get_by_role("row", name="规则下限（升）").count() == 1
         check_page(page, "wellbeing-visit")
+        # By keyboard alone, as with a phone's external keyboard or a switch device.
+        page.get_by_role("button", name="接单").focus()
         with page.expect_navigation():
-            page.get_by_role("button", name="接单").click()
-        page.get_by_label("不在家").check()
-        page.get_by_label("误报").check()
-        page.get_by_label("备注").fill("老人在女儿家，电话确认平安")
+            page.keyboard.press("Enter")
+        page.get_by_label("需要帮助").focus()
+        page.keyboard.press("Space")
+        page.keyboard.press("ArrowDown")  # arrows move through the group: taken to hospital,
+        page.keyboard.press("ArrowDown")  # then not at home
+        assert page.get_by_label("不在家").is_checked()
+        page.get_by_label("误报").focus()
+        page.keyboard.press("Space")
+        page.keyboard.press("Tab")
+        page.keyboard.type("老人在女儿家，电话确认平安")
+        assert page.get_by_label("备注").input_value() == "老人在女儿家，电话确认平安"
         check_page(page, "wellbeing-visit-accepted")
+        page.get_by_role("button", name="记录结果").focus()
         with page.expect_navigation():
-            page.get_by_role("button", name="记录结果").click()
+            page.keyboard.press("Enter")
         assert "不在家" in page.locator(".wb-forms").inner_text()
         check_page(page, "wellbeing-visit-done")
     finally:
