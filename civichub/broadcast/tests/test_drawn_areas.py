@@ -280,3 +280,19 @@ def test_drawn_areas_through_the_api(bc: Any, api_as: Any) -> None:
     assert refused.status_code == 422
     assert "drawn_areas.0" in refused.json()["errors"]
     assert Post.objects.count() == 1
+
+
+def test_the_post_page_names_the_areas_and_drawn_shapes(bc: Any, after_commit: Any) -> None:
+    from django.test import Client
+
+    corners = ring(offset(0, 0), offset(0, 800), offset(800, 800), offset(0, 0))
+    post = alert(
+        bc,
+        after_commit,
+        services.DrawnAreaIn(
+            kind="circle", lat=CENTRE[0], lon=CENTRE[1], radius_m=1500, crs="wgs84"
+        ),
+        services.DrawnAreaIn(kind="polygon", points=corners, crs="wgs84"),
+    )
+    page = Client().get(f"/broadcast/posts/{post.pk}/").content.decode()
+    assert "半径 1500 米的圆形区域" in page and "3 个顶点的多边形区域" in page
