@@ -1107,48 +1107,151 @@ def search(request: HttpRequest) -> HttpResponse:
 # Notifications ----------------------------------------------------------------------------
 
 
-def _notification_rows(
-    request: HttpRequest, user: User, *, only: int | None = None
-) -> list[dict[str, Any]]:
-    """The resident's alert notifications from the outbox, as Mastodon "status" notifications
-    (the type Mastodon gives a post by an account one asked to be notified about)."""
+@dataclass(frozen=True)
+class Place:
+    """A notification's place in the list, newest first by (time, kind, id): alerts (kind 0)
+    and mentions (kind 1) come from different tables, so their ids alone cannot order them."""
+
+    at: dt.datetime
+    kind: int
+    pk: int
+
+
+ALERT_KIND, MENTION_KIND = 0, 1
+
+
+def _place(user: User, raw: str) -> Place | None:
     from civichub.notify.models import Notification
 
-    types = request.GET.getlist("types[]") or request.GET.getlist("types")
-    excluded = request.GET.getlist("exclude_types[]") or request.GET.getlist("exclude_types")
-    if (types and "status" not in types) or "status" in excluded:
+    if raw.isdigit() and len(raw) <= 18:
+        alert = Notification.objects.filter(pk=int(raw), recipient=user).first()
+        return Place(alert.created_at, ALERT_KIND, alert.pk) if alert else None
+    if raw[:1] == "m" and raw[1:].isdigit() and len(raw) <= 19:
+        comment = Comment.objects.filter(pk=int(raw[1:])).first()
+        return Place(comment.created_at, MENTION_KIND, comment.pk) if comment else None
+    return None
+
+
+def _after(place: Place, kind: int) -> Q:
+    """Rows of `kind` that come after `place` in the list (older)."""
+    q = Q(created_at__lt=place.at)
+    if kind < place.kind:
+        q |= Q(created_at=place.at)
+    elif kind == place.kind:
+        q |= Q(created_at=place.at, pk__lt=place.pk)
+    return q
+
+
+def _before(place: Place, kind: int) -> Q:
+    """Rows of `kind` that come before `place` in the list (newer)."""
+    q = Q(created_at__gt=place.at)
+    if kind > place.kind:
+        q |= Q(created_at=place.at)
+    elif kind == place.kind:
+        q |= Q(created_at=place.at, pk__gt=place.pk)
+    return q
+
+
+def _published_accounts(user: User) -> list[int]:
+    """The broadcast accounts the user publishes for (none for a resident)."""
+    if not user.role_assignments.exists() and not user.is_superuser:
         return []
-    rows = Notification.objects.filter(recipient=user, dispatch__kind=ALERT)
+    accounts = BroadcastAccount.objects.select_related("organisation").order_by("pk")
+    return [a.pk for a in accounts if allowed(user, "broadcast.post.publish", a)]
+
+
+def _notification_rows(
+    request: HttpRequest, user: User, *, only: str | None = None
+) -> list[dict[str, Any]]:
+    """A resident's alert notifications from the outbox, as Mastodon "status" notifications
+    (the type Mastodon gives a post by an account one asked to be notified about); for a
+    publisher also the replies to their accounts' posts, as "mention" notifications (ids
+    "m<comment id>"). Newest first, paged by max_id, since_id and min_id."""
+    from civichub.notify.models import Notification
+
+    types = set(request.GET.getlist("types[]") or request.GET.getlist("types"))
+    excluded = set(request.GET.getlist("exclude_types[]") or request.GET.getlist("exclude_types"))
+    wanted = {t for t in ("status", "mention") if (not types or t in types) and t not in excluded}
+    account_id = request.GET.get("account_id", "")
+    sources: list[tuple[int, QuerySet[Any]]] = []
+    if "status" in wanted and not account_id.startswith("u"):
+        alerts = Notification.objects.filter(recipient=user, dispatch__kind=ALERT)
+        if account_id:
+            alerts = alerts.filter(
+                dispatch_id__in=AlertPush.objects.filter(
+                    post__account_id=int(account_id[1:]) if account_id[1:].isdigit() else 0
+                ).values("dispatch_id")
+            )
+        sources.append((ALERT_KIND, alerts))
+    accounts = _published_accounts(user) if "mention" in wanted else []
+    if accounts and not account_id.startswith("a"):
+        mentions = (
+            Comment.objects.filter(
+                post__account_id__in=accounts, hidden=False, post__state=PostState.PUBLISHED
+            )
+            .exclude(author=user)
+            .select_related("post__account", "author", "parent")
+        )
+        if account_id:
+            mentions = mentions.filter(
+                author_id=int(account_id[1:]) if account_id[1:].isdigit() else 0
+            )
+        sources.append((MENTION_KIND, mentions))
     if only is not None:
-        rows = rows.filter(pk=only)
-    for name, lookup in (("max_id", "pk__lt"), ("since_id", "pk__gt"), ("min_id", "pk__gt")):
-        raw = request.GET.get(name, "")
-        if raw.isdigit():
-            rows = rows.filter(**{lookup: int(raw)})
-    min_mode = bool(request.GET.get("min_id"))
-    page = list(rows.order_by("id" if min_mode else "-id")[: _limit(request)])
-    if min_mode:
+        place = _place(user, only)
+        if place is None:
+            return []
+        sources = [(kind, rows.filter(pk=place.pk)) for kind, rows in sources if kind == place.kind]
+    limit = _limit(request)
+    anchors = {name: request.GET.get(name, "") for name in ("max_id", "since_id", "min_id")}
+    places = {name: _place(user, raw) for name, raw in anchors.items() if raw}
+    if any(place is None for place in places.values()):
+        return []  # an id that names no notification of this person
+    oldest_first = "min_id" in places
+    found: list[tuple[Place, Any]] = []
+    for kind, rows in sources:
+        if (max_place := places.get("max_id")) is not None:
+            rows = rows.filter(_after(max_place, kind))
+        for name in ("since_id", "min_id"):
+            if (newer_place := places.get(name)) is not None:
+                rows = rows.filter(_before(newer_place, kind))
+        order = ("created_at", "pk") if oldest_first else ("-created_at", "-pk")
+        found += [(Place(r.created_at, kind, r.pk), r) for r in rows.order_by(*order)[:limit]]
+    found.sort(key=lambda item: (item[0].at, item[0].kind, item[0].pk), reverse=not oldest_first)
+    page = found[:limit]
+    if oldest_first:
         page.reverse()
-    posts = {
+    pushes = {
         push.dispatch_id: push.post
         for push in AlertPush.objects.filter(
-            dispatch_id__in=[n.dispatch_id for n in page]
+            dispatch_id__in=[r.dispatch_id for place, r in page if place.kind == ALERT_KIND]
         ).select_related("post__account")
     }
-    marks = marks_for(user, [p.pk for p in posts.values()])
-    account_id = request.GET.get("account_id", "")
-    return [
-        {
-            "id": str(n.pk),
-            "type": "status",
-            "created_at": _time(n.created_at),
-            "account": account_json(request, posts[n.dispatch_id].account),
-            "status": status_json(request, posts[n.dispatch_id], user, marks=marks),
-        }
-        for n in page
-        if n.dispatch_id in posts
-        and (not account_id or account_id == f"a{posts[n.dispatch_id].account_id}")
-    ]
+    marks = marks_for(user, [p.pk for p in pushes.values()])
+    body = []
+    for place, row in page:
+        if place.kind == MENTION_KIND:
+            body.append(
+                {
+                    "id": f"m{row.pk}",
+                    "type": "mention",
+                    "created_at": _time(row.created_at),
+                    "account": user_json(request, row.author, viewer=user),
+                    "status": comment_json(request, row, user),
+                }
+            )
+        elif row.dispatch_id in pushes:
+            post = pushes[row.dispatch_id]
+            body.append(
+                {
+                    "id": str(row.pk),
+                    "type": "status",
+                    "created_at": _time(row.created_at),
+                    "account": account_json(request, post.account),
+                    "status": status_json(request, post, user, marks=marks),
+                }
+            )
+    return body
 
 
 @endpoint(scopes_needed=READ_NOTIFICATIONS)
@@ -1164,9 +1267,7 @@ def notifications(request: HttpRequest) -> HttpResponse:
 
 @endpoint(scopes_needed=READ_NOTIFICATIONS)
 def notification(request: HttpRequest, notification_id: str) -> HttpResponse:
-    if not notification_id.isdigit():
-        raise NotFound(NOT_FOUND)
-    rows = _notification_rows(request, _user(request), only=int(notification_id))
+    rows = _notification_rows(request, _user(request), only=notification_id)
     if not rows:
         raise NotFound(NOT_FOUND)
     return JsonResponse(rows[0])

@@ -412,3 +412,30 @@ def test_categories_are_hashtags_and_search_finds_accounts(live_server: Any, bc:
     assert [a.acct for a in found.accounts] == ["safe-qingshan"]
     assert [h.name for h in reader.search_v2("天气").hashtags] == ["weather"]
     assert found.statuses == []
+
+
+def test_a_publisher_is_notified_of_replies_to_the_accounts_posts(
+    live_server: Any, bc: Broadcast
+) -> None:
+    (post,) = publish(bc, 1)
+    (elsewhere,) = publish(bc, 1, bc.health)
+    a = signed_in(live_server.url, bc.resident_a.username, ["read", "write"])
+    b = signed_in(live_server.url, bc.resident_b.username, ["read", "write"])
+    first = a.status_reply(a.status(post.pk), "几点恢复？")
+    second = b.status_reply(first, "同问")
+    a.status_reply(a.status(elsewhere.pk), "别的账号")  # not this publisher's account
+    publisher = signed_in(live_server.url, bc.police_publisher.username, ["read", "write"])
+    own = publisher.status_reply(publisher.status(post.pk), "十点恢复")  # their own reply
+
+    page = publisher.notifications(limit=1)
+    assert [(n.type, n.status.id) for n in page] == [("mention", second.id)]
+    assert page[0].account.acct == f"u{bc.resident_b.pk}"  # a pseudonym
+    rest = next_page(publisher, page)
+    assert [(n.type, n.status.id) for n in rest] == [("mention", first.id)]
+    assert list(next_page(publisher, rest)) == []
+    assert own.id not in {n.status.id for n in publisher.notifications()}
+    assert publisher.notifications(types=["status"]) == []
+    assert publisher.notifications(exclude_types=["mention"]) == []
+    assert publisher.notifications(id=page[0].id).status.id == second.id
+    # Residents get no mentions: their notifications are the alerts for their area.
+    assert a.notifications() == []
