@@ -5,10 +5,11 @@ same read is recorded the same way whatever the reader's language)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 
 from django.db import transaction
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
@@ -24,6 +25,7 @@ from civichub.wellbeing.models import (
     AwayPeriod,
     FamilyContact,
     Household,
+    Reading,
     VisitStatus,
     VisitTask,
 )
@@ -77,6 +79,47 @@ def household_detail(
     require(actor, "wellbeing.household.view", household)
     audit_record(actor=actor, action="wellbeing.household.view", obj=household, purpose=purpose)
     return household
+
+
+@dataclass
+class DailyUse:
+    day: date
+    water_l: float | None  # None: no reading that day, which is not the same as no use
+    electricity_kwh: float | None
+    gas_m3: float | None
+
+
+def household_daily_use(*, household: Household, days: int = 7) -> list[DailyUse]:
+    """The household's use per local day over the last `days` days, newest first, for a page
+    that has already read the household through `household_detail` (and audited it there)."""
+    today = timezone.localdate()
+    since = timezone.make_aware(datetime.combine(today - timedelta(days=days - 1), time()))
+    totals = (
+        Reading.objects.filter(meter__household=household, at__gt=since)
+        .annotate(day=TruncDate("at", tzinfo=timezone.get_current_timezone()))
+        .values("day", "meter__utility")
+        .annotate(total=Sum("use"))
+    )
+    by_day: dict[tuple[date, str], float] = {
+        (row["day"], row["meter__utility"]): row["total"] for row in totals
+    }
+
+    def amount(day: date, utility: str, scale: float) -> float | None:
+        total = by_day.get((day, utility))
+        return None if total is None else round(total * scale, 1)
+
+    result = []
+    for offset in range(days):
+        day = today - timedelta(days=offset)
+        result.append(
+            DailyUse(
+                day=day,
+                water_l=amount(day, "water", 1000.0),
+                electricity_kwh=amount(day, "electricity", 1.0),
+                gas_m3=amount(day, "gas", 1.0),
+            )
+        )
+    return result
 
 
 def household_for_change(*, actor: User, household_id: int) -> Household:

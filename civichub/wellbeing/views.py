@@ -294,6 +294,7 @@ def household(request: HttpRequest, household_id: int) -> HttpResponse:
             "home": home,
             "resident": home.resident,
             "meters": list(home.meters.all()),
+            "daily": selectors.household_daily_use(household=home),
             "contacts": contacts,
             "contact_rows": [
                 {"i": i, "c": contacts[i] if i < len(contacts) else None}

@@ -291,3 +291,25 @@ def test_someone_elses_family_cannot_open_or_change_the_household(
     assert list(household.contacts.values_list("name", flat=True)) == ["李明"]
     assert client.get("/wellbeing/enrol/").status_code == 404  # neither staff nor a resident
     assert "王秀英" not in client.get("/wellbeing/").content.decode()
+
+
+def test_the_household_page_shows_each_days_use_and_no_reading_is_not_zero(
+    home: dict[str, Any],  # noqa: F811
+) -> None:
+    yesterday = timezone.localtime().replace(hour=9, minute=0, second=0, microsecond=0)
+    yesterday -= timedelta(days=1)
+    rows = [
+        {"meter_id": "W-001", "at": (yesterday + timedelta(minutes=30 * i)).isoformat(), "value": v}
+        for i, v in enumerate([0.01, 0.02, 0.0])
+    ] + [
+        {"meter_id": "E-001", "at": (yesterday + timedelta(minutes=30 * i)).isoformat(), "value": v}
+        for i, v in enumerate([100.0, 100.5, 101.5])
+    ]
+    assert services.readings_ingest(actor=home["feed"], rows=rows).accepted == 6
+    client = Client()
+    client.force_login(home["worker"])
+    page = client.get(f"/wellbeing/households/{home['household'].pk}/").content.decode()
+    day = yesterday.strftime("%m-%d")
+    assert f'<th scope="row">{day}</th><td>30.0</td><td>1.5</td><td>—</td>' in page
+    today = timezone.localdate().strftime("%m-%d")
+    assert f'<th scope="row">{today}</th><td>—</td><td>—</td><td>—</td>' in page
