@@ -9,6 +9,7 @@ removes both afterwards."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -207,6 +208,7 @@ def test_a_notification_sent_through_one_web_process_is_delivered_and_seen_by_an
 
 # Streaming across processes ---------------------------------------------------------------------
 
+STREAMS_BEYOND_THE_POOL = 10
 SETUP_BROADCAST = """
 import json
 from civichub.broadcast import services as broadcast
@@ -244,11 +246,29 @@ def test_a_post_published_through_one_web_process_reaches_a_stream_held_by_anoth
     stream_url = f"{web1}/broadcast/mastodon/api/v1/streaming/user"
     publish_url = f"{web2}/api/broadcast/accounts/safe-qingshan/posts"
     publisher = {"Authorization": f"Bearer {tokens['publisher']}"}
+    reader = {"access_token": tokens["reader"]}
 
     timeout = httpx.Timeout(30, read=30)
-    with httpx.stream(
-        "GET", stream_url, params={"access_token": tokens["reader"]}, timeout=timeout
-    ) as stream:
+    with (
+        contextlib.ExitStack() as idle,
+        httpx.stream("GET", stream_url, params=reader, timeout=timeout) as stream,
+    ):
+        # More open streams than the process's pool has database connections (8): a stream
+        # holds none while it waits, so ordinary requests to the same process still get one.
+        for _ in range(STREAMS_BEYOND_THE_POOL):
+            other = idle.enter_context(
+                httpx.stream("GET", stream_url, params=reader, timeout=timeout)
+            )
+            assert other.status_code == 200, logs(deployment)
+            assert next(other.iter_lines()) == ":)"
+        started = time.monotonic()
+        home = httpx.get(
+            f"{web1}/api/broadcast/home",
+            headers={"Authorization": f"Bearer {tokens['reader']}"},
+            timeout=30,
+        )
+        assert home.status_code == 200, home.text + logs(deployment)
+        assert time.monotonic() - started < 5, "the request waited for a pooled connection"
         assert stream.status_code == 200, logs(deployment)
         lines = stream.iter_lines()
         assert next(lines) == ":)", "the stream subscribes before its first line"

@@ -630,18 +630,22 @@ async def page_stream(request: HttpRequest) -> HttpResponseBase:
         return HttpResponse(status=204)
     from civichub.broadcast.models import BroadcastAccount
 
-    user = await request.auser()
     handle = request.GET.get("account", "")
     language = translation.get_language() or settings.LANGUAGE_CODE
-    account_id: int | None = None
-    if handle:
-        account = await BroadcastAccount.objects.filter(handle=handle).only("pk").afirst()
-        if account is None:
-            return HttpResponse(status=204)
-        account_id = account.pk
-    elif not user.is_authenticated:
+
+    def reader_and_account() -> tuple[Any, int | None]:
+        user = (
+            request.user
+        )  # the session is read here, through `db`, which gives back the connection
+        signed_in = user if user.is_authenticated else None
+        found = BroadcastAccount.objects.filter(handle=handle).values_list("pk", flat=True)
+        return signed_in, (found.first() if handle else None)
+
+    signed_in, account_id = await db(reader_and_account)()
+    if handle and account_id is None:
         return HttpResponse(status=204)
-    signed_in = user if user.is_authenticated else None
+    if not handle and signed_in is None:
+        return HttpResponse(status=204)
 
     async def channels() -> list[str]:
         if account_id is not None:
