@@ -32,7 +32,18 @@ from urllib.parse import urlparse
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Model, Q, QuerySet
+from django.db.models import (
+    Case,
+    CharField,
+    DateTimeField,
+    F,
+    Model,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -607,28 +618,35 @@ def _notification_broadcast(
         dedupe_key=dedupe_key,
     )
     dispatch, now, tally = send.dispatch, send.now, send.tally
-    db_now = connection.ops.adapt_datetimefield_value(now)
-    users = User.objects.filter(pk__in=recipients, is_active=True)
+    # The recipient query itself, not `id IN (query)`: the database then starts from what
+    # selects the recipients (a district's residents) instead of scanning every account.
+    users = recipients if recipients.model is User else User.objects.filter(pk__in=recipients)
+    users = users.filter(is_active=True)
     if send.dedupe_key:
         users = users.exclude(
             pk__in=Notification.objects.filter(dedupe_key=send.dedupe_key).values("recipient_id")
         )
-    selected, selected_params = users.values("pk").query.sql_with_params()
-    user_table, notification_table = _table(User), _table(Notification)
-    languages = ", ".join(["%s"] * len(kinds.LANGUAGES))
+    rows = (
+        users.order_by("pk")
+        .annotate(
+            n_dispatch=Value(dispatch.pk),
+            n_language=Case(
+                When(language__in=kinds.LANGUAGES, then=F("language")),
+                default=Value(kinds.DEFAULT_LANGUAGE),
+                output_field=CharField(),
+            ),
+            n_dedupe_key=Value(send.dedupe_key, output_field=CharField()),
+            n_created_at=Value(now, output_field=DateTimeField()),
+            n_read_at=Cast(Value(None), output_field=DateTimeField()),
+        )
+        .values_list("n_dispatch", "pk", "n_language", "n_dedupe_key", "n_created_at", "n_read_at")
+        .distinct()
+    )
+    selected, params = rows.query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {notification_table} ({', '.join(NOTIFICATION_COLUMNS)}) "  # noqa: S608
-            f"SELECT %s, u.id, CASE WHEN u.language IN ({languages}) THEN u.language ELSE %s END,"
-            f" %s, %s, NULL FROM {user_table} u WHERE u.id IN ({selected}) ORDER BY u.id",
-            [
-                dispatch.pk,
-                *kinds.LANGUAGES,
-                kinds.DEFAULT_LANGUAGE,
-                send.dedupe_key,
-                db_now,
-                *selected_params,
-            ],
+            f"INSERT INTO {_table(Notification)} ({', '.join(NOTIFICATION_COLUMNS)}) {selected}",
+            params,
         )
         tally.recipients = cursor.rowcount
     if send.channels and tally.recipients:
