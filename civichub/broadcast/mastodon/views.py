@@ -297,27 +297,37 @@ def status_json(
 
 
 def comment_json(request: HttpRequest, comment: Comment, user: User | None) -> dict[str, Any]:
-    post = comment.post
+    """A comment as a reply status: text only (no images, tags or counts of its own)."""
+    post_id = comment.post_id
+    url = request.build_absolute_uri(f"/broadcast/posts/{post_id}/#c{comment.pk}")
     return {
-        **status_json(request, post, user, marks=Marks(set(), set())),
         "id": f"c{comment.pk}",
-        "uri": request.build_absolute_uri(f"/broadcast/posts/{post.pk}/#c{comment.pk}"),
-        "url": request.build_absolute_uri(f"/broadcast/posts/{post.pk}/#c{comment.pk}"),
+        "uri": url,
+        "url": url,
         "created_at": _time(comment.created_at),
         "edited_at": None,
         "account": user_json(request, comment.author, viewer=user),
         "content": f"<p>{_escape(comment.text)}</p>",
-        "in_reply_to_id": f"c{comment.parent_id}" if comment.parent_id else str(post.pk),
+        "visibility": "public",
+        "sensitive": False,
+        "spoiler_text": "",
+        "in_reply_to_id": f"c{comment.parent_id}" if comment.parent_id else str(post_id),
         "in_reply_to_account_id": (
             f"u{comment.parent.author_id}"
             if comment.parent_id and comment.parent
-            else f"a{post.account_id}"
+            else f"a{comment.post.account_id}"
         ),
+        "reblog": None,
+        "mentions": [],
+        "media_attachments": [],
+        "tags": [],
+        "emojis": [],
         "reblogs_count": 0,
         "favourites_count": 0,
         "replies_count": 0,
         "favourited": False,
         "reblogged": False,
+        "language": "zh",
     }
 
 
@@ -956,11 +966,15 @@ def status_context(request: HttpRequest, status_id: str) -> HttpResponse:
     else:
         comment, post = None, _post(status_id)
     thread = selectors.thread(post)
+    by_id = {c.pk: c for c in thread}
+    for reply in thread:  # the thread's post and parents are already here: no query per reply
+        reply.post = post
+        if reply.parent_id in by_id:
+            reply.parent = by_id[reply.parent_id]
     if comment is None:
         return JsonResponse(
             {"ancestors": [], "descendants": [comment_json(request, c, user) for c in thread]}
         )
-    by_id = {c.pk: c for c in thread}
     ancestors: list[dict[str, Any]] = []
     parent_id = comment.parent_id
     while parent_id is not None and parent_id in by_id:

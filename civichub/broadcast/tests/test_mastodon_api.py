@@ -439,3 +439,24 @@ def test_a_publisher_is_notified_of_replies_to_the_accounts_posts(
     assert publisher.notifications(id=page[0].id).status.id == second.id
     # Residents get no mentions: their notifications are the alerts for their area.
     assert a.notifications() == []
+
+
+@pytest.mark.django_db
+def test_a_threads_context_costs_the_same_few_queries_however_many_replies(
+    bc: Broadcast, django_assert_max_num_queries: Any
+) -> None:
+    from django.test import Client
+
+    (post,) = publish(bc, 1)
+    client = Client()
+
+    def replies(n: int) -> None:
+        for i in range(n):
+            services.comment_create(actor=bc.resident_a, post_id=post.pk, text=f"回复{i}")
+
+    replies(2)
+    with django_assert_max_num_queries(12) as few:
+        assert len(client.get(f"/api/v1/statuses/{post.pk}/context").json()["descendants"]) == 2
+    replies(20)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert len(client.get(f"/api/v1/statuses/{post.pk}/context").json()["descendants"]) == 22
