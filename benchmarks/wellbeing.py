@@ -31,10 +31,13 @@ Prints `name: value` lines on stdout (progress goes to stderr).
 - `throughput`: readings per second on one core through detection alone (BLAS pinned to one
   thread), on simulated households in batches of one day.
 - `ingest`: readings per second through the ingestion service (set-based: per-row checks, one
-  bulk insert per batch of 5,000, idempotent), through ingestion plus detection, and for the
-  same rows sent again (all duplicates), on SQLite and on PostgreSQL (a scratch database
-  created and dropped on the server given by `--postgres`); `--ingest-households` (200) x
-  `--ingest-days` (7) of half-hourly water and electricity readings.
+  bulk insert per batch of 5,000, idempotent), of which the time spent queueing detection after
+  each commit and the rate storing alone, per second of this process's CPU (on SQLite that
+  includes the database's work, on PostgreSQL not the server's), through ingestion plus
+  detection, and for the same rows sent again (all duplicates), on SQLite and on PostgreSQL (a
+  scratch database created and dropped on the server given by `--postgres`);
+  `--ingest-households` (200) x `--ingest-days` (7) of half-hourly water and electricity
+  readings. Wall-clock figures depend on the machine's load: the load average is printed.
 
 The NAB sections read the corpus in place from `$CIVICHUB_SHARED_DATA/nab/` or else
 `shared/data/nab/` beside the repository, and skip with a message when it is absent.
@@ -784,7 +787,9 @@ def measure_ingest(database: str, households: int, days: int) -> None:
             duplicates += report.duplicates
         return time.perf_counter() - began, accepted, duplicates
 
+    cpu = time.process_time()
     ingested, accepted, _ = send_all()
+    cpu = time.process_time() - cpu
     queued = queueing[0]
     began = time.perf_counter()
     for household_id in services.Household.objects.values_list("pk", flat=True):
@@ -797,6 +802,11 @@ def measure_ingest(database: str, households: int, days: int) -> None:
     emit(
         f"ingest_{database}_of_which_queueing_detection_seconds", f"{queued:.1f} of {ingested:.1f}"
     )
+    emit(
+        f"ingest_{database}_storing_readings_per_second", f"{len(rows) / (ingested - queued):,.0f}"
+    )
+    # This process's CPU time: on SQLite the database's work too, on PostgreSQL not the server's.
+    emit(f"ingest_{database}_readings_per_process_cpu_second", f"{len(rows) / cpu:,.0f}")
     emit(
         f"ingest_plus_detection_{database}_readings_per_second",
         f"{len(rows) / (ingested + detected):,.0f}",
