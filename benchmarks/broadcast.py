@@ -469,10 +469,10 @@ def client_setup(start: Any) -> None:
     django.setup()
 
 
-def repost_share(post_id: int, share: list[int]) -> tuple[int, int, list[str], float, float]:
+def repost_share(post_id: int, share: list[int]) -> tuple[int, int, list[str], float, float, float]:
     """One client: reposts by each resident of its share, then one repeated repost. Returns
-    (reposts made, repeats refused, errors, start, end); the clock is the machine's monotonic
-    one, the same in every process, and starts when all clients are ready."""
+    (reposts made, repeats refused, errors, start, end, CPU seconds); the clock is the machine's
+    monotonic one, the same in every process, and starts when all clients are ready."""
     import django.db
     from django.db import connections
 
@@ -483,7 +483,7 @@ def repost_share(post_id: int, share: list[int]) -> tuple[int, int, list[str], f
     made, refused, errors = 0, 0, []
     if _START is not None:
         _START.wait()
-    began = time.monotonic()
+    began, cpu = time.monotonic(), time.process_time()
     try:
         for start in range(0, len(share), 500):
             # The client knows its users (a signed-in session would): loaded 500 at a time.
@@ -498,7 +498,7 @@ def repost_share(post_id: int, share: list[int]) -> tuple[int, int, list[str], f
                         time.sleep(0.001 * (attempt + 1))
                 else:
                     errors.append(f"gave up on {pk}")
-        ended = time.monotonic()
+        ended, cpu = time.monotonic(), time.process_time() - cpu
         if share:
             try:
                 services.repost_create(actor=User.objects.get(pk=share[0]), post_id=post_id)
@@ -507,7 +507,7 @@ def repost_share(post_id: int, share: list[int]) -> tuple[int, int, list[str], f
                 refused += 1
     finally:
         connections.close_all()
-    return made, refused, errors, began, ended
+    return made, refused, errors, began, ended, cpu
 
 
 def measure_reposts(p: str, args: argparse.Namespace, data: dict[str, Any]) -> None:
@@ -549,6 +549,12 @@ def measure_reposts(p: str, args: argparse.Namespace, data: dict[str, Any]) -> N
     line(f"{p}.repost_clients", f"{CLIENTS} {args.repost_clients}")
     line(f"{p}.reposts_seconds", f"{elapsed:.1f}")
     line(f"{p}.reposts_per_second", f"{made / elapsed:.0f}")
+    if args.repost_clients == "processes":
+        # The clients' own CPU per repost (Python, Django, the driver; not the database's):
+        # with the wall time it shows how much of the machine the clients got.
+        cpu = sum(r[5] for r in results)
+        line(f"{p}.reposts_client_cpu_ms_per_repost", f"{cpu / max(made, 1) * 1000:.2f}")
+        line(f"{p}.reposts_client_cpu_share_of_one_core", f"{cpu / elapsed:.2f}")
     line(f"{p}.reposts_counter_slots_left_to_fold", slots)
     line(f"{p}.reposts_counter", counter)
     line(f"{p}.reposts_rows", rows)
