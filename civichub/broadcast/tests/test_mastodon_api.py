@@ -460,3 +460,18 @@ def test_a_threads_context_costs_the_same_few_queries_however_many_replies(
     replies(20)
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert len(client.get(f"/api/v1/statuses/{post.pk}/context").json()["descendants"]) == 22
+
+
+@pytest.mark.django_db
+def test_a_timeline_page_costs_the_same_few_queries_however_long(
+    bc: Broadcast, django_assert_max_num_queries: Any
+) -> None:
+    from django.test import Client
+
+    publish(bc, 2)
+    client = Client()
+    with django_assert_max_num_queries(12) as few:
+        assert len(client.get("/api/v1/timelines/public?limit=40").json()) == 2
+    publish(bc, 30)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert len(client.get("/api/v1/timelines/public?limit=40").json()) == 32
