@@ -233,3 +233,18 @@ def test_on_postgresql_expired_readings_are_found_through_the_brin_index_on_time
         cursor.execute(f"EXPLAIN {sql}", params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "wellbeing_reading_at_brin" in plan
+
+
+def test_the_retention_command_applies_the_policy_now_and_prints_the_counts(
+    homes: dict[str, Any],  # noqa: F811
+    policy: dict[str, int],
+    capsys: Any,
+) -> None:
+    from django.core.management import call_command
+
+    two_days(homes["feed"])  # March 2026: long expired under a ten-day policy by today
+    call_command("wellbeing", "retention")
+    out = capsys.readouterr().out
+    assert f"readings_expired: {4 * 96}" in out
+    assert not Reading.objects.exists()
+    assert AuditEvent.objects.filter(action="wellbeing.retention.apply").count() == 1
