@@ -776,7 +776,7 @@ def measure_ingest(database: str, households: int, days: int) -> None:
         enqueue(households)
         queueing[0] += time.perf_counter() - began
 
-    services._detection_queue = timed_enqueue  # type: ignore[assignment]
+    services._detection_queue = timed_enqueue
 
     def send_all() -> tuple[float, int, int]:
         accepted = duplicates = 0
