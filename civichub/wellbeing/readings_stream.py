@@ -88,6 +88,7 @@ class ConsumerReport:
     duplicates: int = 0
     dead_lettered: int = 0
     claimed: int = 0
+    trimmed: int = 0
     dead_letters: list[dict[str, str]] = field(default_factory=list)
 
 
@@ -105,6 +106,7 @@ class ReadingsConsumer:
         block_ms: int = 5000,
         claim_idle_ms: int = 60_000,
         max_deliveries: int = 10,
+        trim_every: int = 100,
     ) -> None:
         self.client = client
         self.streams = streams
@@ -114,6 +116,7 @@ class ReadingsConsumer:
         self.block_ms = block_ms
         self.claim_idle_ms = claim_idle_ms
         self.max_deliveries = max_deliveries
+        self.trim_every = trim_every
         self.report = ConsumerReport()
         # Entries this consumer name was given before a restart and never acknowledged.
         self._recovering = set(streams)
@@ -184,9 +187,34 @@ class ReadingsConsumer:
                 time.sleep(retry_after)
                 self._recovering = set(self.streams)
                 continue
+            if not handled or self.report.batches % self.trim_every == 0:
+                self.trim()
             if max_batches is not None and (self.report.batches >= max_batches or not handled):
                 break
         return self.report
+
+    def trim(self) -> int:
+        """Deletes from each stream the entries every consumer group has read and acknowledged
+        (XTRIM MINID), so that the streams do not grow for ever. Returns entries deleted."""
+        deleted = 0
+        for stream in self.streams:
+            keep: tuple[int, int] | None = None
+            for group in self.client.xinfo_groups(stream):
+                name = _text(group["name"])
+                # The next entry the group has not read, or its oldest unacknowledged one.
+                last = _order(_text(group["last-delivered-id"]))
+                candidates = [(last[0], last[1] + 1)]
+                oldest = self.client.xpending(stream, name)["min"]
+                if oldest is not None:
+                    candidates.append(_order(_text(oldest)))
+                floor = min(candidates)
+                keep = floor if keep is None else min(keep, floor)
+            if keep is not None and keep > (0, 0):
+                deleted += int(
+                    self.client.xtrim(stream, minid=f"{keep[0]}-{keep[1]}", approximate=False)
+                )
+        self.report.trimmed += deleted
+        return deleted
 
     def _delivered(self, stream: str, ids: list[str]) -> dict[str, int]:
         """How many times each of these pending entries has been delivered."""

@@ -64,7 +64,7 @@ def test_entries_are_stored_acknowledged_and_refused_rows_dead_lettered(
 ) -> None:
     reading_publish(client, meter_id="E-1", at=at(0), value=100.0, stream=stream)
     reading_publish(client, meter_id="E-1", at=at(30), value=100.5, stream=stream)
-    reading_publish(client, meter_id="NOPE", at=at(30), value=1, stream=stream)
+    unknown = reading_publish(client, meter_id="NOPE", at=at(30), value=1, stream=stream)
     reading_publish(client, meter_id="E-1", at=at(60), value=1.5, reset=True, stream=stream)
     report = consumer(client, [stream], "c1").run(max_batches=10)
     assert (report.accepted, report.dead_lettered) == (3, 1)
@@ -76,7 +76,7 @@ def test_entries_are_stored_acknowledged_and_refused_rows_dead_lettered(
     assert fields["meter_id"] == "NOPE"
     assert fields["code"] == "unknown_meter"
     assert fields["error"]
-    assert fields["entry"] == client.xrange(stream)[2][0].decode()
+    assert fields["entry"] == unknown
 
 
 def test_a_failing_batch_is_not_acknowledged_and_is_stored_once_when_read_again(
@@ -224,3 +224,25 @@ def test_an_entry_that_fails_again_and_again_is_set_aside_and_the_rest_goes_on(
     assert report.dead_letters[0]["code"] == "undeliverable"
     assert report.accepted == 1  # the next entry
     assert pending(client, stream) == 0
+
+
+def test_acknowledged_entries_are_trimmed_but_not_those_another_group_has_yet_to_read(
+    homes: dict[str, Any],  # noqa: F811
+    client: Any,
+    stream: str,
+) -> None:
+    ids = [
+        reading_publish(client, meter_id="W-1", at=at(30 * step), value=0.01, stream=stream)
+        for step in range(4)
+    ]
+    # An archive group has read (and acknowledged) only the first two entries.
+    client.xgroup_create(stream, "archive", id="0")
+    read = client.xreadgroup("archive", "a", {stream: ">"}, count=2)
+    client.xack(stream, "archive", *[entry_id for entry_id, _ in read[0][1]])
+    report = consumer(client, [stream], "c1").run(max_batches=5)
+    assert report.accepted == 4
+    assert report.trimmed == 2
+    assert [entry_id.decode() for entry_id, _ in client.xrange(stream)] == ids[2:]
+    client.xgroup_destroy(stream, "archive")
+    consumer(client, [stream], "c1").trim()
+    assert client.xlen(stream) == 0
