@@ -17,22 +17,29 @@ in its client's language and for its host, once per process (the renders are sha
 stream in the process).
 
 Backends: Redis pub/sub when `settings.REDIS_URL` is set, so a post published through one web
-process or the task worker reaches the streams held open by every other process; otherwise an
-in-process bus, which reaches the streams of the process that published."""
+process or the task worker reaches the streams held open by every other process, on any machine;
+otherwise the processes of one machine that share the database reach each other through Unix
+datagram sockets (an embedded install: the web server beside its task worker). Within a process
+the events fan out to its streams' queues."""
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import dataclasses
+import hashlib
 import json
 import logging
 import os
+import socket
+import tempfile
 import threading
 import time
 import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
@@ -366,19 +373,99 @@ def redis_prefix() -> str:
     return f"civichub:{where}:broadcast:"
 
 
+class MachineBus(LocalBus):
+    """Without Redis: the processes of one machine that share the database (the web server's
+    workers and the task worker of an embedded install) reach each other through Unix datagram
+    sockets, one per process that holds streams, in a directory named after the database. Each
+    event goes to every socket there, its own process's included; a socket left by a process
+    that died is removed by the first publisher that finds it refusing."""
+
+    name = "machine"
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__()
+        self.directory = directory
+        self._lock = threading.Lock()
+        self._sender: socket.socket | None = None
+        self._receiver_pid = 0
+
+    def publish(self, channels: Sequence[str], event: Event) -> None:
+        message = json.dumps({"channels": list(channels), "event": event.encode()}).encode()
+        with self._lock:
+            if self._sender is None:
+                self._sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            sender = self._sender
+            try:
+                listeners = [p for p in self.directory.iterdir() if p.suffix == ".sock"]
+            except FileNotFoundError:
+                return  # nobody has ever listened
+            for path in listeners:
+                try:
+                    sender.sendto(message, socket.MSG_DONTWAIT, str(path))
+                except (ConnectionRefusedError, FileNotFoundError):
+                    path.unlink(missing_ok=True)  # its process has gone
+                except BlockingIOError:
+                    logger.warning("a stream process is not keeping up; an event was dropped")
+
+    def _listen(self) -> None:
+        """Starts this process's receiver once (again in a forked child)."""
+        with self._lock:
+            if self._receiver_pid == os.getpid():
+                return
+            self._receiver_pid = os.getpid()
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            path = self.directory / f"{os.getpid()}.sock"
+            path.unlink(missing_ok=True)
+            receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            receiver.bind(str(path))
+            atexit.register(path.unlink, missing_ok=True)
+        threading.Thread(
+            target=self._receive, args=(receiver,), name="civichub-streams", daemon=True
+        ).start()
+
+    def _receive(self, receiver: socket.socket) -> None:
+        while True:
+            raw = receiver.recv(65536)
+            try:
+                message = json.loads(raw)
+                event = Event.decode(message["event"])
+                channels = [str(c) for c in message["channels"]]
+            except (ValueError, KeyError, TypeError):
+                logger.warning("ignoring a malformed stream event")
+                continue
+            self.fanout.deliver(channels, event)
+
+    @asynccontextmanager
+    async def subscribe(self, channels: Iterable[str]) -> AsyncIterator[Subscription]:
+        self._listen()
+        async with super().subscribe(channels) as subscription:
+            yield subscription
+
+
+def machine_directory() -> Path:
+    """Short (a socket's path is limited to about 100 bytes) and the same for every process of
+    this installation and database."""
+    key = f"{settings.DATA_DIR}|{redis_prefix()}".encode()
+    return Path(tempfile.gettempdir()) / f"civichub-streams-{hashlib.sha256(key).hexdigest()[:16]}"
+
+
 _bus: LocalBus | None = None
 _bus_lock = threading.Lock()
 
 
 def bus() -> LocalBus:
-    """The process's bus, chosen by settings.REDIS_URL."""
+    """The process's bus: Redis when settings.REDIS_URL is set, else this machine's sockets."""
     global _bus
     with _bus_lock:
         url = getattr(settings, "REDIS_URL", "")
-        wanted = RedisBus if url else LocalBus
         current = _bus
-        if current is None or type(current) is not wanted or getattr(current, "url", url) != url:
-            current = _bus = RedisBus(url) if url else LocalBus()
+        if url and not (isinstance(current, RedisBus) and current.url == url):
+            current = _bus = RedisBus(url)
+        elif not url:
+            directory = machine_directory()
+            if not (isinstance(current, MachineBus) and current.directory == directory):
+                current = _bus = MachineBus(directory)
+        assert current is not None
         return current
 
 
