@@ -27,6 +27,7 @@ class BroadcastConfig(CivicModuleConfig):
         roles=ROLES,
         actions=ACTIONS,
         nav=[NavItem(_("关注动态"), "broadcast:home", "broadcast.interact", order=70)],
+        demo_data="civichub.broadcast.demo:seed",
     )
 
     def ready(self) -> None:

@@ -371,15 +371,19 @@ def _map(account: BroadcastAccount, drawn: list[services.DrawnAreaIn]) -> dict[s
     places = selectors.area_map(root)
     if not places:
         return None
-    width, pad = 640.0, 24.0
+    width, pad = 640.0, 28.0
     lats = [p.lat for p in places]
     lons = [p.lon for p in places]
     min_lat, max_lat, min_lon, max_lon = min(lats), max(lats), min(lons), max(lons)
-    span_lat = max(max_lat - min_lat, 0.005)
-    span_lon = max(max_lon - min_lon, 0.005)
     import math
 
     squash = math.cos(math.radians((min_lat + max_lat) / 2))
+    # At least 0.01° (about a kilometre) each way, and never flatter than 5:3, so that a
+    # city strung along a river still leaves room to draw a circle.
+    span_lon = max(max_lon - min_lon, 0.01)
+    span_lat = max(max_lat - min_lat, 0.01, span_lon * squash * 0.6)
+    middle_lat = (min_lat + max_lat) / 2
+    min_lat, max_lat = middle_lat - span_lat / 2, middle_lat + span_lat / 2
     scale = (width - 2 * pad) / (span_lon * squash)
     height = round(span_lat * scale + 2 * pad, 1)
 
@@ -432,6 +436,7 @@ def _map(account: BroadcastAccount, drawn: list[services.DrawnAreaIn]) -> dict[s
         "districts": districts,
         "dots": dots,
         "circle": circle,
+        "labels": len(dots) <= 30,  # names beside the dots while they fit
         # For the click-to-fill script: the inverse of xy().
         "min_lon": min_lon,
         "max_lat": max_lat,

@@ -21,7 +21,7 @@
     lat.value = clickedLat.toFixed(6);
     lon.value = clickedLon.toFixed(6);
     crs.value = "wgs84";
-    if (!radius.value) radius.value = "1000";
+    if (!radius.value) radius.value = "500";
     var circle = document.getElementById("area-map-circle");
     if (!circle) {
       circle = document.createElementNS("http://www.w3.org/2000/svg", "circle");
