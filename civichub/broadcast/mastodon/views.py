@@ -11,21 +11,18 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
 from django.core.cache import cache
-from django.db import DatabaseError
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import (
     HttpRequest,
     HttpResponse,
     HttpResponseBase,
     JsonResponse,
-    StreamingHttpResponse,
 )
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -61,9 +58,6 @@ from civichub.core.permissions import allowed
 from civichub.core.services import api_token_authenticate
 
 VERSION = "4.3.0 (compatible; civichub 0.1.0)"
-HEARTBEAT_SECONDS = 15.0
-STREAM_POLL_SECONDS = 0.5
-STREAM_MAX_SECONDS = 3600.0
 MAX_LIMIT = 40
 IDEMPOTENCY_SECONDS = 3600
 OUTSIDE_SCOPES = "This action is outside the authorized scopes"
@@ -1297,39 +1291,3 @@ def error_for_status(request: HttpRequest, status: int, message: str) -> HttpRes
 def api_not_found(request: HttpRequest) -> HttpResponse:
     """Any other path under /api/v1/ or /api/v2/: Mastodon's 404, not civichub's own API's."""
     return _error(NOT_FOUND, 404)
-
-
-# Streaming --------------------------------------------------------------------------------
-
-
-@endpoint()
-def streaming_user(request: HttpRequest) -> HttpResponseBase:
-    """Server-sent events: an `update` for each new post of a followed account, and a `:thump`
-    heartbeat well inside the client's 300-second read timeout."""
-    user = _user(request)
-    newest = selectors.home_feed(user, limit=1).posts
-    last_seen = newest[0].pk if newest else 0
-
-    def events() -> Iterator[bytes]:
-        nonlocal last_seen
-        yield b":)\n\n"
-        started = last_beat = time.monotonic()
-        while time.monotonic() - started < STREAM_MAX_SECONDS:
-            try:
-                page = selectors.home_feed(user, limit=20)
-            except (DatabaseError, RuntimeError):
-                return  # the server is shutting down; the client reconnects
-            fresh = [p for p in page.posts if p.pk > last_seen]
-            for post in reversed(fresh):
-                data = json.dumps(status_json(request, post, user), ensure_ascii=False)
-                yield f"event: update\ndata: {data}\n\n".encode()
-                last_seen = max(last_seen, post.pk)
-            if time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
-                last_beat = time.monotonic()
-                yield b":thump\n\n"
-            time.sleep(STREAM_POLL_SECONDS)
-
-    response = StreamingHttpResponse(events(), content_type="text/event-stream")
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"
-    return response
