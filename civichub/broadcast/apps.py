@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 
 from civichub.broadcast.permissions import ACTIONS, ROLES
-from civichub.core.registry import CivicModuleConfig, ModuleManifest, NavItem
+from civichub.core.registry import CivicModuleConfig, ModuleManifest, NavItem, PeriodicTask
 
 
 class BroadcastConfig(CivicModuleConfig):
@@ -28,6 +28,11 @@ class BroadcastConfig(CivicModuleConfig):
         actions=ACTIONS,
         nav=[NavItem(_("关注动态"), "broadcast:home", "broadcast.interact", order=70)],
         demo_data="civichub.broadcast.demo:seed",
+        periodic_tasks=[
+            PeriodicTask(
+                "broadcast.media_expire", "civichub.broadcast.tasks.expire_unattached_media", 3600
+            ),
+        ],
     )
 
     def ready(self) -> None:

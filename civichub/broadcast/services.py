@@ -219,6 +219,35 @@ def media_upload(*, actor: User | None, account: BroadcastAccount, image: ImageI
     return stored
 
 
+UNATTACHED_MEDIA_HOURS = 24
+
+
+@transaction.atomic
+def media_unattached_delete(*, older_than: dt.timedelta | None = None) -> int:
+    """Removes images uploaded for a post that was never published (rows, then their files
+    once the deletion is committed). The system's own housekeeping, audited as one change."""
+    cutoff = timezone.now() - (older_than or dt.timedelta(hours=UNATTACHED_MEDIA_HOURS))
+    stale = list(PostImage.objects.filter(post__isnull=True, created_at__lt=cutoff)[:1000])
+    if not stale:
+        return 0
+    names = [image.image.name for image in stale]
+    PostImage.objects.filter(pk__in=[image.pk for image in stale]).delete()
+    audit_record(
+        actor=None,
+        action="broadcast.media.expire",
+        object_type="broadcast.postimage",
+        object_id=",".join(str(image.pk) for image in stale[:50]),
+        changes={"images": len(stale)},
+    )
+
+    def remove_files() -> None:
+        for name in names:
+            default_storage.delete(name)
+
+    transaction.on_commit(remove_files)
+    return len(stale)
+
+
 @transaction.atomic
 def account_avatar_set(
     *, actor: User | None, account: BroadcastAccount, upload: ImageUpload

@@ -22,3 +22,10 @@ def announce_scheduled_post(post_id: int) -> bool:
     from civichub.broadcast import streaming
 
     return streaming.scheduled_post_live(int(post_id))
+
+
+@task(priority=10)
+def expire_unattached_media() -> int:
+    """Removes images uploaded for posts that were never published (periodic)."""
+    with acting(channel="task"):
+        return services.media_unattached_delete()

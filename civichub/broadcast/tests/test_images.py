@@ -211,3 +211,34 @@ def test_compose_page_publishes_images_and_keeps_the_text_when_an_image_is_bad(b
     )
     assert done.status_code == 302
     assert Post.objects.get().images.get().alt_text == "演练地点"
+
+
+def test_images_never_attached_to_a_post_expire_with_their_files(
+    bc: Any, settings: Any, after_commit: Any
+) -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from civichub.broadcast.tasks import expire_unattached_media
+
+    kept = services.media_upload(
+        actor=bc.police_publisher, account=bc.police, image=image_in(png())
+    )
+    publish(bc, media_ids=[kept.pk])
+    orphan = services.media_upload(
+        actor=bc.police_publisher, account=bc.police, image=image_in(png())
+    )
+    fresh = services.media_upload(
+        actor=bc.police_publisher, account=bc.police, image=image_in(png())
+    )
+    PostImage.objects.filter(pk__in=[kept.pk, orphan.pk]).update(
+        created_at=timezone.now() - dt.timedelta(days=2)
+    )
+    with after_commit():
+        removed = expire_unattached_media.call()
+    assert removed == 1
+    assert set(PostImage.objects.values_list("pk", flat=True)) == {kept.pk, fresh.pk}
+    assert not (settings.MEDIA_ROOT / orphan.image.name).exists()
+    assert (settings.MEDIA_ROOT / kept.image.name).exists()
+    assert AuditEvent.objects.filter(action="broadcast.media.expire").count() == 1
