@@ -1,11 +1,12 @@
 """Atom feeds (RFC 4287) per account and per category; an alert entry links its CAP document
-with rel="alternate" type="application/cap+xml"."""
+with rel="alternate" type="application/cap+xml", and a post's images are enclosures."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from xml.etree import ElementTree as ET
 
+from civichub.broadcast import selectors
 from civichub.broadcast.cap import CONTENT_TYPE, cap_time
 from civichub.broadcast.models import Post
 
@@ -21,7 +22,10 @@ def atom_feed(
     posts: Iterable[Post],
     post_url: Callable[[Post], str],
     cap_url: Callable[[Post], str],
+    image_url: Callable[[str], str] | None = None,
 ) -> bytes:
+    """`image_url` turns an image's path into a full URL; with it each image of a post is an
+    enclosure link carrying its alt text as the title."""
     ET.register_namespace("", ATOM)
 
     def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
@@ -50,6 +54,17 @@ def atom_feed(
         sub(entry, "link", rel="alternate", href=url, type="text/html")
         if post.is_alert:
             sub(entry, "link", rel="alternate", href=cap_url(post), type=CONTENT_TYPE)
+        if image_url is not None:
+            for image in post.images.all():
+                sub(
+                    entry,
+                    "link",
+                    rel="enclosure",
+                    href=image_url(selectors.image_url(image)),
+                    type=image.content_type,
+                    length=str(image.size),
+                    title=image.alt_text,
+                )
         sub(entry, "category", term=post.category)
         sub(entry, "content", post.text, type="text")
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True)

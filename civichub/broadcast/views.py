@@ -567,6 +567,7 @@ def _atom(request: HttpRequest, *, title: str, page_url: str, posts: list[Post])
         posts=posts,
         post_url=lambda p: post_url(request, p),
         cap_url=lambda p: cap_url(request, p),
+        image_url=request.build_absolute_uri,
     )
     return HttpResponse(document, content_type="application/atom+xml; charset=utf-8")
 

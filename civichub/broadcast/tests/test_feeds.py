@@ -50,3 +50,30 @@ def test_account_and_category_feeds_parse_and_alert_entries_link_their_cap_docum
     assert not category.bozo
     assert [e.link for e in category.entries] == [f"http://testserver/broadcast/posts/{news.pk}/"]
     assert client.get("/broadcast/category/gossip/feed.atom").status_code == 404
+
+
+def test_a_posts_images_are_enclosures_with_their_alt_text(bc: Any) -> None:
+    import io
+
+    from django.test import Client
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), "green").save(out, format="PNG")
+    post = services.post_publish(
+        actor=bc.police_publisher,
+        account=bc.police,
+        text="新开通的公交专用道",
+        category="traffic",
+        images=[
+            services.ImageIn(name="lane.png", data=out.getvalue(), alt_text="红色路面的公交专用道")
+        ],
+    )
+    image = post.images.get()
+    feed = feedparser.parse(Client().get("/broadcast/@safe-qingshan/feed.atom").content)
+    [entry] = feed.entries
+    [enclosure] = entry.enclosures
+    assert enclosure.href == f"http://testserver/broadcast/images/{image.pk}"
+    assert (enclosure.type, int(enclosure.length)) == ("image/png", image.size)
+    [link] = [link for link in entry.links if link.rel == "enclosure"]
+    assert link.title == "红色路面的公交专用道"
