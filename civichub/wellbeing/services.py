@@ -675,9 +675,14 @@ def _reading_store(
         meter = meters[pk]
         existing = stored.get(pk, {})
         fresh: list[_Candidate] = []
+        # A row repeated within the batch shares the fate of its first copy.
+        twins: dict[int, list[_Candidate]] = {}
         for row in rows:
             known = existing.get(row.at)
             if known is None and fresh and fresh[-1].at == row.at:
+                if fresh[-1].value == row.value:
+                    twins.setdefault(fresh[-1].row, []).append(row)
+                    continue
                 known_value: float | None = fresh[-1].value
             else:
                 known_value = known.value if known is not None else None
@@ -698,6 +703,16 @@ def _reading_store(
             accepted = _register_walk(meter, fresh, existing, report, updates)
         else:
             accepted = [(row, row.value) for row in fresh]
+        if twins:
+            taken = {row.row for row, _ in accepted}
+            refused = {e["row"]: e for e in report.errors if e["row"] in twins}
+            for first_row, copies in twins.items():
+                if first_row in taken:
+                    report.duplicates += len(copies)
+                else:
+                    for copy in copies:
+                        error = refused[first_row]
+                        _row_error(report, copy.row, error["code"], error["error"])
         for row, use in accepted:
             inserts.append((pk, row.at, row.value, use, row.reset))
         if accepted:

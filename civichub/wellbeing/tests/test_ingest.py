@@ -124,6 +124,18 @@ def test_the_same_reading_twice_counts_once_within_a_batch_and_across_batches(
     assert again.households == set()
 
 
+def test_a_refused_row_sent_twice_in_a_batch_is_refused_twice_not_counted_as_a_duplicate(
+    homes: dict[str, Any],
+) -> None:
+    backwards = {"meter_id": "E-1", "at": at(30), "value": 5.0}
+    report = services.readings_ingest(
+        actor=homes["feed"],
+        rows=[{"meter_id": "E-1", "at": at(0), "value": 10.0}, backwards, dict(backwards)],
+    )
+    assert (report.accepted, report.duplicates) == (1, 0)
+    assert codes(report) == [(1, "backwards"), (2, "backwards")]
+
+
 def test_a_different_value_for_a_stored_time_is_a_conflict_not_an_overwrite(
     homes: dict[str, Any],
 ) -> None:
