@@ -152,18 +152,22 @@ def test_a_rolled_back_post_is_never_announced(bc: Broadcast, collector: Any) ->
 def test_edits_retractions_and_reposts_reach_the_account_channel(
     bc: Broadcast, collector: Any
 ) -> None:
-    post = publish(bc, "路况")
     police = collector([streaming.account_channel(bc.police.pk)])
     public = collector([streaming.PUBLIC])
+    post = publish(bc, "路况")
 
     services.post_edit(actor=bc.police_publisher, post_id=post.pk, text="路况（更新）")
     services.repost_create(actor=bc.resident_a, post_id=post.pk)
     services.post_retract(actor=bc.police_publisher, post_id=post.pk)
 
-    kinds = [e.kind for e in police.wait_for(3)]
-    assert kinds == [streaming.STATUS_UPDATE, streaming.REPOST, streaming.DELETE]
+    kinds = [e.kind for e in police.wait_for(4)]
+    assert kinds == [streaming.UPDATE, streaming.STATUS_UPDATE, streaming.REPOST, streaming.DELETE]
     # Counter changes stay on the account's channel; the public timeline gets the post's own.
-    assert [e.kind for e in public.wait_for(2)] == [streaming.STATUS_UPDATE, streaming.DELETE]
+    assert [e.kind for e in public.wait_for(3)] == [
+        streaming.UPDATE,
+        streaming.STATUS_UPDATE,
+        streaming.DELETE,
+    ]
 
 
 def test_an_alert_is_one_event_per_target_area_not_per_resident(
