@@ -1103,20 +1103,22 @@ def alert_recipients(post: Post) -> Any:
     """The users an alert reaches, as a queryset of users the outbox can stream from: active
     residents whose community lies within one of the alert's target areas or whose home lies
     inside one of its drawn areas, and users who subscribed to an area overlapping its target
-    areas. Someone who qualifies several ways is one row."""
+    areas or holding a home inside a drawn area. Someone who qualifies several ways is one row."""
     areas = list(post.target_areas.all())
     in_areas = Q(pk__in=[])
     for area in areas:
         in_areas |= Q(path__startswith=area.path)
     residents = Q(resident__community__in=Organisation.objects.filter(in_areas).values("pk"))
-    subscribers = AreaSubscription.objects.filter(
-        area__in=_overlapping_areas(areas).values("pk")
-    ).values("user_id")
+    subscribed = Q(area__in=_overlapping_areas(areas).values("pk")) if areas else Q(pk__in=[])
     for drawn in post.drawn_areas.all():
         inside, aliases = geometry.residents_inside(drawn_shape(drawn))
-        homes = Resident.objects.alias(**aliases).filter(inside).values("pk")
-        residents |= Q(resident__in=homes)
-    if not areas or not subscribers.exists():
+        homes = Resident.objects.alias(**aliases).filter(inside)
+        residents |= Q(resident__in=homes.values("pk"))
+        # A subscriber to a community with a home inside the shape, or to an area around it.
+        touched = Organisation.objects.filter(pk__in=homes.values("community_id"))
+        subscribed |= Q(Exists(touched.filter(path__startswith=OuterRef("area__path"))))
+    subscribers = AreaSubscription.objects.filter(subscribed).values("user_id")
+    if not subscribers.exists():
         # Without subscribers the plain join keeps the million-resident plan the outbox's
         # set-based send is tuned for.
         return User.objects.filter(residents, is_active=True)

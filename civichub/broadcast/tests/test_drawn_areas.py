@@ -296,3 +296,23 @@ def test_the_post_page_names_the_areas_and_drawn_shapes(bc: Any, after_commit: A
     )
     page = Client().get(f"/broadcast/posts/{post.pk}/").content.decode()
     assert "半径 1500 米的圆形区域" in page and "3 个顶点的多边形区域" in page
+
+
+def test_subscribers_hear_of_a_shape_over_homes_of_their_area(
+    bc: Any, make_user: Any, after_commit: Any
+) -> None:
+    inside = resident_at(bc, make_user, "圈内", offset(100, 100))  # lives in community_b1
+    community_fan = make_user(None, None)
+    district_fan = make_user(None, None)
+    elsewhere_fan = make_user(None, None)
+    services.area_subscribe(actor=community_fan, area_id=bc.city.community_b1.pk)
+    services.area_subscribe(actor=district_fan, area_id=bc.city.district_b.pk)
+    services.area_subscribe(actor=elsewhere_fan, area_id=bc.city.district_a.pk)
+    post = alert(
+        bc,
+        after_commit,
+        services.DrawnAreaIn(
+            kind="circle", lat=CENTRE[0], lon=CENTRE[1], radius_m=500, crs="wgs84"
+        ),
+    )
+    assert notified(post) == {inside.pk, community_fan.pk, district_fan.pk}
