@@ -425,3 +425,30 @@ def test_the_page_stream_needs_a_signed_in_person_or_an_account(
         post = publish(bc, "公开页面也能实时更新")
         [new] = _events(response.iter_lines(), "post", 1)
         assert new["id"] == post.pk
+
+
+def test_an_open_user_stream_follows_the_accounts_the_resident_follows_meanwhile(
+    asgi_server: str, bc: Broadcast
+) -> None:
+    base = f"{asgi_server}/broadcast/mastodon"
+    resident = client_for(base, bc.resident_a.username)
+    listener = Listener()
+    handle = resident.stream_user(listener, run_async=True, reconnect_async=False)
+    try:
+        _until_subscribed(bc, streaming.user_channel(bc.resident_a.pk))
+        assert streaming.account_channel(bc.police.pk) not in streaming.bus().channels()
+        resident.account_follow(f"a{bc.police.pk}")
+        _until_subscribed(bc, streaming.account_channel(bc.police.pk))
+        post = publish(bc, "关注之后的第一条")
+        assert [s.id for s in listener.wait_for("update")] == [str(post.pk)]
+
+        resident.account_unfollow(f"a{bc.police.pk}")
+        deadline = time.monotonic() + 10
+        while streaming.account_channel(bc.police.pk) in streaming.bus().channels():
+            assert time.monotonic() < deadline, "the stream kept the unfollowed account"
+            time.sleep(0.02)
+        publish(bc, "取消关注之后")
+        time.sleep(0.5)
+        assert [s.id for s in listener.wait_for("update", timeout=0)] == [str(post.pk)]
+    finally:
+        handle.close()
