@@ -168,6 +168,15 @@ def token(request: HttpRequest) -> HttpResponse:
                 username=request.POST.get("username", ""),
                 password=request.POST.get("password", ""),
             )
+            if getattr(request, "axes_locked_out", False):
+                # The login throttle (django-axes) locked this user name and address out. Its
+                # middleware would answer with the login page's HTML; an OAuth client gets JSON.
+                request.axes_locked_out = False  # type: ignore[attr-defined]
+                raise OAuthError(
+                    "invalid_grant",
+                    "Too many failed sign-ins; try again later.",
+                    status=429,
+                )
             if not isinstance(user, User):
                 raise OAuthError(
                     "invalid_grant",

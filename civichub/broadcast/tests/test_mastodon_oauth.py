@@ -425,3 +425,26 @@ def test_the_consent_pages_speak_english_to_an_english_reader(
     for shown in (page, code_page, apps_page):
         main = shown.text.split('<main id="main" tabindex="-1">')[1].split("</main>")[0]
         assert not re.search(r"[\u4e00-\u9fff]", main), main
+
+
+def test_password_guessing_at_the_token_endpoint_is_locked_out_like_the_login_page(
+    live_server: Any, bc: Broadcast
+) -> None:
+    client = new_app(live_server.url, scopes=["read"])
+    form = {
+        "grant_type": "password",
+        "client_id": client.client_id,
+        "client_secret": client.client_secret,
+        "username": bc.resident_a.username,
+        "scope": "read",
+    }
+    url = f"{live_server.url}/oauth/token"
+    for guess in range(4):
+        wrong = requests.post(url, data={**form, "password": f"guess {guess}"}, timeout=10)
+        assert (wrong.status_code, wrong.json()["error"]) == (400, "invalid_grant")
+    # The fifth failure locks the user name out from this address, the right password too.
+    for password in ("guess 4", PASSWORD):
+        locked = requests.post(url, data={**form, "password": password}, timeout=10)
+        assert locked.status_code == 429
+        assert locked.json()["error"] == "invalid_grant" and "access_token" not in locked.json()
+    assert not OAuthToken.objects.filter(user=bc.resident_a).exists()
