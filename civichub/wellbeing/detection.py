@@ -249,6 +249,9 @@ class DetectorState:
     usual_log_var: Float = field(init=False)  # (H, 3) its day-to-day variance
     usual_days: Int = field(init=False)
     level_run: Int = field(init=False)  # (H, 3) signed run of days beyond the ratio
+    level_up: Float = field(init=False)  # (H, 3) cumulative sums of the daily deviation
+    level_down: Float = field(init=False)
+    level_days: Int = field(init=False)
     # How much more evidence the learned rules need for this household: raised by visits that
     # found a false alarm, lowered back by real incidents.
     sensitivity: Float = field(init=False)
@@ -297,6 +300,9 @@ class DetectorState:
         self.usual_log_var = np.zeros((h, 3))
         self.usual_days = np.zeros((h, 3), dtype=np.int64)
         self.level_run = np.zeros((h, 3), dtype=np.int64)
+        self.level_up = np.zeros((h, 3))
+        self.level_down = np.zeros((h, 3))
+        self.level_days = np.zeros((h, 3), dtype=np.int64)
         self.sensitivity = np.ones(h)
         self.active = {kind: np.zeros(h, dtype=bool) for kind in SEVERITY}
 
@@ -765,7 +771,26 @@ class WellbeingDetector:
             np.maximum(s.level_run, 0) + 1,
             np.where(down, np.minimum(s.level_run, 0) - 1, np.where(full, 0, s.level_run)),
         )
-        changed = np.abs(s.level_run) >= r.level_change_days
+        # A large change need not wait the days out: one-sided cumulative sums of the deviation
+        # beyond three quarters of the limit reach one and a half limits in two days for a
+        # tripling or a quartering. Each day counts at most two limits, so that one odd day (no
+        # cooking at all) is never enough.
+        counted = full & established
+        slack = 0.75 * limit
+        capped = np.clip(deviation, -2 * limit, 2 * limit)
+        s.level_up = np.where(counted, np.maximum(0.0, s.level_up + capped - slack), s.level_up)
+        s.level_down = np.where(
+            counted & ~away[:, None],
+            np.maximum(0.0, s.level_down - capped - slack),
+            s.level_down,
+        )
+        building = (s.level_up > 0) | (s.level_down > 0)
+        s.level_days = np.where(counted, np.where(building, s.level_days + 1, 0), s.level_days)
+        changed = (
+            (np.abs(s.level_run) >= r.level_change_days)
+            | (s.level_up >= 1.5 * limit)
+            | (s.level_down >= 1.5 * limit)
+        )
         self._fire(
             Kind.LEVEL_CHANGE,
             changed.any(axis=1),
@@ -775,7 +800,7 @@ class WellbeingDetector:
                 {
                     "utility": UTILITIES[u],
                     "ratio": math.exp(deviation[i, u]),
-                    "days": int(abs(s.level_run[i, u])),
+                    "days": int(max(abs(s.level_run[i, u]), s.level_days[i, u])),
                     "recent": total[i, u],
                     "unit": UNITS[u],
                     "usual": math.exp(usual[i, u]),
