@@ -599,8 +599,11 @@ def category_feed(request: HttpRequest, category: str) -> HttpResponse:
 def image(request: HttpRequest, image_id: int) -> FileResponse:
     found = selectors.image_get(_user(request), image_id)
     response = FileResponse(found.image.open("rb"), content_type=found.content_type)
+    # Only an image anyone may see goes into shared caches (not one of a scheduled post).
     public = (
-        found.post_id is not None and found.post is not None and found.post.state == "published"
+        found.post is not None
+        and found.post.state == "published"
+        and found.post.published_at <= timezone.now()
     )
     response["Cache-Control"] = "public, max-age=86400" if public else "private, no-store"
     response["X-Content-Type-Options"] = "nosniff"

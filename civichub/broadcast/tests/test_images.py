@@ -242,3 +242,19 @@ def test_images_never_attached_to_a_post_expire_with_their_files(
     assert not (settings.MEDIA_ROOT / orphan.image.name).exists()
     assert (settings.MEDIA_ROOT / kept.image.name).exists()
     assert AuditEvent.objects.filter(action="broadcast.media.expire").count() == 1
+
+
+def test_an_image_of_a_scheduled_post_is_only_for_its_publishers_and_never_cached(
+    bc: Any,
+) -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    post = publish(bc, images=[image_in(png())], publish_at=timezone.now() + dt.timedelta(hours=2))
+    image = post.images.get()
+    assert Client().get(f"/broadcast/images/{image.pk}").status_code == 404
+    staff = Client()
+    staff.force_login(bc.police_publisher)
+    served = staff.get(f"/broadcast/images/{image.pk}")
+    assert served.status_code == 200 and served["Cache-Control"] == "private, no-store"
