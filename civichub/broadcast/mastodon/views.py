@@ -465,6 +465,9 @@ def instance_v1(request: HttpRequest) -> HttpResponse:
             "languages": ["zh", "en"],
             "registrations": False,
             "approval_required": False,
+            "thumbnail": None,
+            "contact_account": None,
+            "rules": [],
             "configuration": {
                 "statuses": {
                     "max_characters": POST_MAX_CHARS,
@@ -487,6 +490,9 @@ def instance_v2(request: HttpRequest) -> HttpResponse:
             "languages": ["zh", "en"],
             "api_versions": {"mastodon": 2},
             "registrations": {"enabled": False, "approval_required": False, "message": None},
+            "thumbnail": {"url": ""},
+            "contact": {"email": "", "account": None},
+            "rules": [],
             "configuration": {
                 "urls": {"streaming": _base(request)},
                 "statuses": {

@@ -242,6 +242,9 @@ def test_the_api_answers_at_the_root_with_and_without_a_trailing_slash(
     for path in ("/api/v1/instance", "/api/v1/instance/", "/api/v2/instance/"):
         body = requests.get(f"{live_server.url}{path}", timeout=10).json()
         assert body["version"].startswith("4.3.0 ")
+    described = Mastodon(api_base_url=live_server.url).instance_v2()
+    assert described.configuration.statuses.max_characters == 500
+    assert described.registrations.enabled is False
     instance = requests.get(f"{live_server.url}/api/v2/instance", timeout=10).json()
     assert instance["configuration"]["urls"]["streaming"] == live_server.url
     metadata = requests.get(
