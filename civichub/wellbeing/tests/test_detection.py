@@ -258,17 +258,27 @@ def test_a_lasting_drop_in_electricity_is_a_level_change() -> None:
 
 def test_daily_water_falling_to_a_quarter_is_a_level_change() -> None:
     """Someone who has stopped washing and cooking: a quarter of the usual water, day after
-    day."""
+    day. A change this large is reported after two days."""
     sim = simulate(2, WEEKS * 7, seed=5)
     change = 4 * 7 * DAY
     sim.readings[0, change:, WATER] *= 0.25
     alerts = run(sim)
     first = kinds_for(alerts, 0, after=change)
-    assert first[Kind.LEVEL_CHANGE] - change < 3 * DAY
+    assert first[Kind.LEVEL_CHANGE] - change == 2 * DAY - 1
     alert = next(a for a in alerts if a.kind == Kind.LEVEL_CHANGE and a.household == 0)
     assert alert.evidence["utility"] == "water"
     assert alert.evidence["ratio"] < 0.5
     assert Kind.LEVEL_CHANGE not in kinds_for(alerts, 1)
+
+
+def test_one_day_without_cooking_is_not_a_level_change() -> None:
+    sim = simulate(4, WEEKS * 7, seed=14)
+    sim.meters[:, GAS] = True
+    sim.readings[:, :, GAS] = np.nan_to_num(sim.readings[:, :, GAS])
+    day = 4 * 7 * DAY
+    sim.readings[:, day : day + DAY, GAS] = 0.0
+    alerts = run(sim)
+    assert not [a for a in alerts if a.kind == Kind.LEVEL_CHANGE and a.slot >= day]
 
 
 def test_a_stuck_electricity_meter_is_a_fault_not_inactivity() -> None:
