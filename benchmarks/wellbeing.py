@@ -37,7 +37,9 @@ Prints `name: value` lines on stdout (progress goes to stderr).
   detection, and for the same rows sent again (all duplicates), on SQLite and on PostgreSQL (a
   scratch database created and dropped on the server given by `--postgres`);
   `--ingest-households` (200) x `--ingest-days` (7) of half-hourly water and electricity
-  readings. Wall-clock figures depend on the machine's load: the load average is printed.
+  readings; then as many days more through the Redis stream consumer (Redis at `REDIS_URL` or
+  127.0.0.1:6379/15; skipped without one). Wall-clock figures depend on the machine's load: the
+  load average is printed.
 
 The NAB sections read the corpus in place from `$CIVICHUB_SHARED_DATA/nab/` or else
 `shared/data/nab/` beside the repository, and skip with a message when it is absent.
@@ -757,7 +759,8 @@ def measure_ingest(database: str, households: int, days: int) -> None:
         )
     rng = np.random.default_rng(5)
     start = timezone.make_aware(datetime(2026, 3, 2, 0, 30))  # noqa: DTZ001
-    stamps = [(start + timedelta(minutes=30 * step)).isoformat() for step in range(days * 48)]
+    # Twice the days: the first half sent as batches, the second through the stream.
+    stamps = [(start + timedelta(minutes=30 * step)).isoformat() for step in range(days * 96)]
     registers = 1000.0 + np.cumsum(rng.uniform(0.03, 0.3, (households, len(stamps))), axis=1)
     water = rng.uniform(0, 0.02, (households, len(stamps)))
     rows = []
@@ -766,6 +769,7 @@ def measure_ingest(database: str, households: int, days: int) -> None:
         for h in range(households):
             rows.append({"meter_id": f"W{h}", "at": stamp, "value": float(water[h, step])})
             rows.append({"meter_id": f"E{h}", "at": stamp, "value": float(registers[h, step])})
+    rows, streamed = rows[: len(rows) // 2], rows[len(rows) // 2 :]
     batch = 5000
     # The time spent queueing detection after each commit, to tell it apart from storing.
     queueing = [0.0]
@@ -813,7 +817,42 @@ def measure_ingest(database: str, households: int, days: int) -> None:
     )
     emit(f"ingest_{database}_resent_duplicates", duplicates)
     emit(f"ingest_{database}_resent_readings_per_second", f"{len(rows) / resent:,.0f}")
+    measure_stream(database, streamed)
     emit(f"ingest_{database}_load_average_end", load_average())
+
+
+def measure_stream(database: str, rows: list[dict[str, object]]) -> None:
+    """The next days' readings put on a Redis stream, then consumed through the consumer group
+    by one consumer in batches of 5,000 (detection queued as usual, not run)."""
+    import uuid
+
+    import redis
+
+    from civichub.wellbeing.readings_stream import ReadingsConsumer
+
+    client = redis.Redis.from_url(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15")
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        emit(f"ingest_{database}_stream", f"skipped (Redis: {exc})")
+        return
+    key = f"civichub:bench:wellbeing:{uuid.uuid4().hex}"
+    try:
+        for first in range(0, len(rows), 2000):
+            pipe = client.pipeline(transaction=False)
+            for row in rows[first : first + 2000]:
+                pipe.xadd(key, {name: str(value) for name, value in row.items()})
+            pipe.execute()
+        consumer = ReadingsConsumer(
+            client, streams=[key], consumer="bench", batch=5000, block_ms=100
+        )
+        began = time.perf_counter()
+        report = consumer.run(max_batches=len(rows))
+        elapsed = time.perf_counter() - began
+        emit(f"ingest_{database}_stream_accepted", report.accepted)
+        emit(f"ingest_{database}_stream_readings_per_second", f"{len(rows) / elapsed:,.0f}")
+    finally:
+        client.delete(key, key + ":dead")
 
 
 SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {
