@@ -17,9 +17,16 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonRespons
 from django.utils import timezone
 
 from civichub.broadcast import streaming
+from civichub.broadcast.mastodon import scopes
+from civichub.broadcast.mastodon.views import (
+    INVALID_TOKEN,
+    OUTSIDE_SCOPES,
+    READ_NOTIFICATIONS,
+    READ_STATUSES,
+    _credential,
+)
 from civichub.broadcast.models import AlertPush, Post, PostState
 from civichub.core.models import User
-from civichub.core.services import api_token_authenticate
 
 _renders = streaming.SharedRenders()
 USER_EVENTS = frozenset({streaming.UPDATE, streaming.STATUS_UPDATE, streaming.DELETE})
@@ -36,26 +43,22 @@ def _token(request: HttpRequest) -> str:
     return request.GET.get("access_token", "").strip()
 
 
-def _user_for_token(token: str) -> User | None:
-    """The token's user, as the other Mastodon endpoints find it (OAuth or personal tokens)."""
-    from civichub.broadcast.mastodon import views
-
-    credential = getattr(views, "_credential", None)
-    if credential is None:
-        return api_token_authenticate(token)
-    found = credential(token)
-    return found.user if found is not None else None
-
-
-async def _authenticated(request: HttpRequest) -> User | None | JsonResponse:
-    """The token's user, None without a token, or the error to answer."""
+async def _reader(
+    request: HttpRequest, needed: tuple[str, ...], *, user_required: bool
+) -> User | None | JsonResponse:
+    """The token's user (None for no token or an app's own token where that is allowed), or the
+    error to answer: a bad token, or one without the scope the stream needs."""
     token = _token(request)
     if not token:
-        return None
-    user = await streaming.db(_user_for_token)(token)
-    if user is None:
-        return _error("The access token is invalid", 401)
-    return user
+        return _error(INVALID_TOKEN, 401) if user_required else None
+    credential = await streaming.db(_credential)(token)
+    if credential is None:
+        return _error(INVALID_TOKEN, 401)
+    if not scopes.allows(credential.scopes, needed):
+        return _error(OUTSIDE_SCOPES, 403)
+    if credential.user is None and user_required:
+        return _error("This method requires an authenticated user", 422)
+    return credential.user
 
 
 def _status(request: HttpRequest, post_id: int) -> str | None:
@@ -133,9 +136,9 @@ def _stream(
 
 async def streaming_user(request: HttpRequest) -> HttpResponseBase:
     """The home timeline's new, edited and retracted statuses and the resident's notifications."""
-    user = await _authenticated(request)
+    user = await _reader(request, READ_STATUSES, user_required=True)
     if not isinstance(user, User):
-        return user or _error("The access token is invalid", 401)
+        return user or _error(INVALID_TOKEN, 401)
     signed_in = user
 
     async def channels() -> list[str]:
@@ -146,9 +149,9 @@ async def streaming_user(request: HttpRequest) -> HttpResponseBase:
 
 
 async def streaming_user_notification(request: HttpRequest) -> HttpResponseBase:
-    user = await _authenticated(request)
+    user = await _reader(request, READ_NOTIFICATIONS, user_required=True)
     if not isinstance(user, User):
-        return user or _error("The access token is invalid", 401)
+        return user or _error(INVALID_TOKEN, 401)
     signed_in = user
 
     async def channels() -> list[str]:
@@ -160,7 +163,7 @@ async def streaming_user_notification(request: HttpRequest) -> HttpResponseBase:
 
 async def streaming_public(request: HttpRequest, **_kwargs: Any) -> HttpResponseBase:
     """Every account's statuses. Public posts need no token; a token given must be valid."""
-    user = await _authenticated(request)
+    user = await _reader(request, READ_STATUSES, user_required=False)
     if isinstance(user, JsonResponse):
         return user
 

@@ -18,11 +18,11 @@ import pytest
 from django.db import transaction
 from django.test import Client
 from django.utils import timezone
-from mastodon import StreamListener
+from mastodon import Mastodon, StreamListener
 
 from civichub.broadcast import services, streaming
 from civichub.broadcast.tests.conftest import Broadcast
-from civichub.broadcast.tests.test_mastodon import client_for
+from civichub.broadcast.tests.test_mastodon import PASSWORD, client_for
 from civichub.core.tests.test_commands import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -345,6 +345,13 @@ def test_the_stream_sends_heartbeats_takes_the_token_as_a_parameter_and_refuses_
     assert httpx.get(url, timeout=5).status_code == 401
     refused = httpx.get(url, params={"access_token": "wrong"}, timeout=5)
     assert (refused.status_code, refused.json()) == (401, {"error": "The access token is invalid"})
+    app_id, app_secret = Mastodon.create_app("writer", api_base_url=base, scopes=["write"])
+    writer = Mastodon(client_id=app_id, client_secret=app_secret, api_base_url=base)
+    writer.log_in(
+        username=bc.resident_a.username, password=PASSWORD, scopes=["write"], allow_http=True
+    )
+    unread = httpx.get(url, params={"access_token": str(writer.access_token)}, timeout=5)
+    assert unread.status_code == 403, "reading the stream needs read:statuses"
     assert resident.stream_healthy()
     with httpx.stream(
         "GET", url, params={"access_token": str(resident.access_token)}, timeout=5
