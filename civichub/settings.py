@@ -291,6 +291,19 @@ CIVICHUB_PROFILE = {
     "notification_max_attempts": int(os.environ.get("CIVICHUB_NOTIFY_MAX_ATTEMPTS", "6")),
     "notification_backoff_seconds": int(os.environ.get("CIVICHUB_NOTIFY_BACKOFF", "30")),
 }
+# Wellbeing readings (docs/wellbeing.md, "Ingestion"): a key is set only when its variable is,
+# so that the module's documented default holds otherwise.
+CIVICHUB_WELLBEING = {
+    key: int(os.environ[variable])
+    for key, variable in {
+        "future_minutes": "CIVICHUB_WELLBEING_FUTURE_MINUTES",
+        "raw_retention_days": "CIVICHUB_WELLBEING_RAW_DAYS",
+        "hourly_retention_days": "CIVICHUB_WELLBEING_HOURLY_DAYS",
+        "daily_retention_days": "CIVICHUB_WELLBEING_DAILY_DAYS",
+        "withdrawn_retention_days": "CIVICHUB_WELLBEING_WITHDRAWN_DAYS",
+    }.items()
+    if os.environ.get(variable)
+}
 SMS_ADAPTER = os.environ.get("CIVICHUB_SMS_ADAPTER", "civichub.notify.channels.LoggingSmsAdapter")
 WEBPUSH_VAPID_PRIVATE_KEY = os.environ.get("CIVICHUB_VAPID_PRIVATE_KEY", "")
 WEBPUSH_VAPID_SUBJECT = os.environ.get("CIVICHUB_VAPID_SUBJECT", "mailto:operator@localhost")

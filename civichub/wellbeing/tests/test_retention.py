@@ -248,3 +248,29 @@ def test_the_retention_command_applies_the_policy_now_and_prints_the_counts(
     assert f"readings_expired: {4 * 96}" in out
     assert not Reading.objects.exists()
     assert AuditEvent.objects.filter(action="wellbeing.retention.apply").count() == 1
+
+
+def test_a_deployment_sets_the_periods_through_environment_variables(tmp_path: Any) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CIVICHUB_WELLBEING_")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="civichub.settings",
+        CIVICHUB_DATA_DIR=str(tmp_path),
+        CIVICHUB_WELLBEING_RAW_DAYS="30",
+        CIVICHUB_WELLBEING_WITHDRAWN_DAYS="0",
+    )
+    shown = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from django.conf import settings; print(sorted(settings.CIVICHUB_WELLBEING.items()))",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert shown.strip() == "[('raw_retention_days', 30), ('withdrawn_retention_days', 0)]"
