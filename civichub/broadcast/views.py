@@ -140,6 +140,14 @@ def interact(request: HttpRequest, post_id: int, action: str) -> HttpResponse:
         elif action == "retract":
             services.post_retract(actor=user, post_id=post_id)
             messages.success(request, _("已撤回。"))
+        elif action == "edit":
+            services.post_edit(
+                actor=user,
+                post_id=post_id,
+                text=request.POST.get("text", ""),
+                text_en=request.POST.get("text_en", ""),
+            )
+            messages.success(request, _("已修改，原文保留在修改记录中。"))
         else:
             raise NotFound(_("没有这个操作。"))
     except (ValidationFailed, DomainError) as exc:

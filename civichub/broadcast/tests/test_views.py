@@ -103,3 +103,25 @@ def test_alert_compose_previews_the_cap_document_then_publishes_and_pushes(
     assert not Notification.objects.filter(recipient=bc.resident_b).exists()
     report = client.get(f"/broadcast/posts/{post.pk}/").content.decode()
     assert "送达情况" in report
+
+
+def test_publisher_edits_a_post_on_its_page_and_the_old_text_stays_in_its_history(
+    bc: Any,
+) -> None:
+    post = services.post_publish(
+        actor=bc.police_publisher, account=bc.police, text="周六封路", category="road_closure"
+    )
+    url = f"/broadcast/posts/{post.pk}/"
+    assert "保存修改" not in signed_in(bc.resident_a).get(url).content.decode()
+    publisher = signed_in(bc.police_publisher)
+    page = publisher.post(url + "edit/", {"text": "周日封路", "text_en": ""}, follow=True)
+    html = page.content.decode()
+    assert "周日封路" in html and "修改记录" in html and "周六封路" in html
+    too_long = publisher.post(url + "edit/", {"text": "长" * 501}, follow=True).content.decode()
+    assert "最多 500 个字" in too_long
+    post.refresh_from_db()
+    assert post.text == "周日封路"
+    refused = signed_in(bc.resident_a).post(url + "edit/", {"text": "冒改"}, follow=True)
+    assert "您无权在此执行该操作" in refused.content.decode()
+    post.refresh_from_db()
+    assert post.text == "周日封路"
