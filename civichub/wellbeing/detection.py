@@ -480,8 +480,13 @@ class WellbeingDetector:
             | (elec_use & (s.night_run > 0))
             | (water_use & (s.water_run >= 2) & ~meters[:, ELECTRICITY])
         )
+        # Rarity is judged when the spell starts (the spell itself teaches the routine a little);
+        # a half hour whose electricity reading was lost neither extends nor ends it.
+        seen_up = np.where(meters[:, ELECTRICITY], present[:, ELECTRICITY], observed)
         s.night_run = np.where(
-            night & up_at_night & rare, s.night_run + 1, np.where(observed, 0, s.night_run)
+            night & up_at_night & (rare | (s.night_run > 0)),
+            s.night_run + 1,
+            np.where(seen_up, 0, s.night_run),
         )
 
         # First use of the activity day.
