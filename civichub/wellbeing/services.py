@@ -470,6 +470,15 @@ def _parse_time(value: Any, zone: Any = None) -> datetime | None:
         return None
 
 
+def _meter_key(raw: Any) -> str:
+    """A meter id as text: a Parquet column may hold numbers, a stream sends bytes."""
+    if raw is None:
+        return ""
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", "replace")
+    return str(raw).strip()
+
+
 def _reading_value(raw: Any) -> float | None:
     if isinstance(raw, bool) or raw is None:
         return None
@@ -573,12 +582,12 @@ def readings_ingest(*, actor: User | None, rows: Sequence[Mapping[str, Any]]) ->
     if actor is not None:
         require(actor, "wellbeing.readings.ingest")
     report = IngestReport()
-    meters = _meters_locked({str(row.get("meter_id") or "").strip() for row in rows})
+    meters = _meters_locked({_meter_key(row.get("meter_id")) for row in rows})
     zone = timezone.get_current_timezone()
     latest = timezone.now() + timedelta(minutes=_setting("future_minutes", 15))
     candidates: dict[int, list[_Candidate]] = {}
     for index, row in enumerate(rows):
-        meter = meters.get(str(row.get("meter_id") or "").strip())
+        meter = meters.get(_meter_key(row.get("meter_id")))
         if meter is None:
             _row_error(report, index, "unknown_meter", _("未知的表号。"))
             continue

@@ -139,6 +139,30 @@ def test_a_parquet_file_with_naive_times_and_text_values_reads_them_as_local(
     assert timezone.localtime(reading.at).strftime("%H:%M") == "08:00"
 
 
+def test_a_parquet_file_may_number_its_meters(
+    city: Any,
+    homes: dict[str, Any],  # noqa: F811
+    tmp_path: Path,
+    capsys: Any,
+) -> None:
+    from civichub.core import services as core
+    from civichub.wellbeing import services
+    from civichub.wellbeing.services import MeterSpec
+
+    resident = core.resident_create(actor=None, name="钱玉兰", community=city.community_a1)
+    services.household_enrol(
+        actor=None,
+        resident=resident,
+        worker=homes["worker"],
+        consent_by="resident",
+        meters=[MeterSpec("water", "0", cumulative=False), MeterSpec("gas", "4711")],
+    )
+    table = pa.table({"meter_id": [0, 4711], "at": [at(0), at(0)], "value": [0.01, 3.0]})
+    path = tmp_path / "readings.parquet"
+    pq.write_table(table, path)
+    assert "accepted: 2" in run("import", str(path), "--no-progress", capsys=capsys)
+
+
 def test_a_file_without_the_needed_columns_is_refused_before_anything_is_stored(
     homes: dict[str, Any],  # noqa: F811
     tmp_path: Path,
