@@ -15,6 +15,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -35,7 +36,10 @@ AUTHORIZE_FIELDS = (
     "state",
     "code_challenge",
     "code_challenge_method",
+    "lang",
 )
+# The `lang` an app asks the consent pages to speak (ISO 639-1), as civichub's languages.
+LANGUAGES = {"en": "en", "zh": "zh-hans", "zh-hans": "zh-hans", "zh-cn": "zh-hans"}
 TRUE = {"1", "true", "True", "on", "yes"}
 
 
@@ -62,8 +66,17 @@ def _with_state(params: dict[str, str], state: str) -> dict[str, str]:
 
 @never_cache
 def authorize(request: HttpRequest) -> HttpResponse:
-    """GET shows the consent page (after sign-in); POST records the resident's decision."""
+    """GET shows the consent page (after sign-in); POST records the resident's decision. The
+    pages speak the language the app asks for with `lang`, else the reader's."""
     data: QueryDict = request.POST if request.method == "POST" else request.GET
+    language = LANGUAGES.get(data.get("lang", "").lower())
+    if language is None:
+        return _authorize(request, data)
+    with translation.override(language):
+        return _authorize(request, data)
+
+
+def _authorize(request: HttpRequest, data: QueryDict) -> HttpResponse:
     app = services.client_app_get(data.get("client_id", ""))
     if app is None:
         return _error_page(request, _("没有这个应用，请检查应用的设置。"))

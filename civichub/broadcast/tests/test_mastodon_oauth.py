@@ -448,3 +448,18 @@ def test_password_guessing_at_the_token_endpoint_is_locked_out_like_the_login_pa
         assert locked.status_code == 429
         assert locked.json()["error"] == "invalid_grant" and "access_token" not in locked.json()
     assert not OAuthToken.objects.filter(user=bc.resident_a).exists()
+
+
+def test_the_consent_page_speaks_the_language_the_app_asks_for(
+    live_server: Any, bc: Broadcast
+) -> None:
+    client = new_app(live_server.url, scopes=["read"])
+    browser = requests.Session()
+    sign_in(browser, browser.get(f"{live_server.url}/accounts/login/"), bc.resident_a.username)
+    chinese = browser.get(client.auth_request_url(scopes=["read"], allow_http=True))
+    assert "授权“Qingshan Reader”使用您的账号？" in chinese.text
+    english = browser.get(client.auth_request_url(scopes=["read"], lang="en", allow_http=True))
+    assert '<html lang="en">' in english.text
+    assert "Let “Qingshan Reader” use your account?" in english.text
+    shown = consent(browser, english)
+    assert '<html lang="en">' in shown.text and "Authorisation code" in shown.text
