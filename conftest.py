@@ -4,10 +4,13 @@ services, and users in every role."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs a loop
 
@@ -58,3 +61,19 @@ def api_as(db: Any) -> Callable[..., Any]:
         return ContractClient(user=user, token=token)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Browser]:
+    """One Chromium for the whole session, shared by every browser test wherever it lives (two
+    Playwright instances cannot run in one thread)."""
+    from tests.browser.support import CHROMIUM, CHROMIUM_ARGS
+
+    if not CHROMIUM.exists():
+        require_service("chromium", f"{CHROMIUM} is missing; install the distribution's package")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -13,14 +13,13 @@ import pytest
 from civichub.broadcast import services, streaming
 from civichub.broadcast.tests.conftest import Broadcast
 from civichub.broadcast.tests.test_streaming import _until_subscribed, asgi_server, publish
-from tests.browser.conftest import chromium
 from tests.browser.support import BROWSER_LOCALE, DESKTOP, check_page, sign_in
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-__all__ = ["asgi_server", "chromium"]  # fixtures used here
+__all__ = ["asgi_server"]  # fixture used here
 
 
 @pytest.fixture
@@ -67,9 +66,7 @@ def test_a_new_post_is_announced_and_shown_when_the_reader_asks(
     assert button.is_hidden() and status.inner_text() == ""
 
     services.post_edit(actor=bc.police_publisher, post_id=older.pk, text="早间路况：东湖路拥堵")
-    page.locator(f"#post-{older.pk}-h").locator("xpath=..").filter(
-        has_text="东湖路拥堵"
-    ).wait_for()
+    page.locator(f"#post-{older.pk}-h").locator("xpath=..").filter(has_text="东湖路拥堵").wait_for()
     assert articles.count() == 2
     check_page(page, "broadcast live feed, new post shown")
 
