@@ -379,15 +379,20 @@ def _step(row: dict[str, Any]) -> int:
 
 
 def _queued_runs(household_id: int) -> int:
-    from django_tasks_db.models import DBTaskResult
+    """Detection runs queued for the household, read from the tests' in-memory task backend
+    (the same whichever queue a deployment configures)."""
+    from django_tasks import default_task_backend
 
     return sum(
         1
-        for result in DBTaskResult.objects.filter(
-            task_path__endswith="run_detection", status="READY"
-        )
-        if result.args_kwargs["args"] == [household_id]
+        for result in default_task_backend.results  # type: ignore[attr-defined]
+        if result.task.module_path.endswith("run_detection") and result.args == [household_id]
     )
+
+
+@pytest.fixture
+def task_queue(settings: Any) -> None:
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
 
 
 @pytest.mark.django_db
@@ -443,6 +448,7 @@ def test_a_late_reading_that_changes_nothing_raises_no_second_alert(
 def test_detection_is_queued_once_per_household_until_it_starts(
     home: dict[str, Any],  # noqa: F811
     django_capture_on_commit_callbacks: Any,
+    task_queue: None,
 ) -> None:
     """Readings arriving while a run is queued do not queue another (the queued run reads them
     too); once the run has started, new readings queue the next one."""
@@ -464,6 +470,7 @@ def test_detection_is_queued_once_per_household_until_it_starts(
 def test_a_queued_run_that_never_started_is_queued_again(
     home: dict[str, Any],  # noqa: F811
     django_capture_on_commit_callbacks: Any,
+    task_queue: None,
 ) -> None:
     """A task lost by the queue does not stop detection for good: after ten minutes another is
     queued."""
