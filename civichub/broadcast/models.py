@@ -3,7 +3,8 @@ residents' follows, reposts, favourites and comments.
 
 Publishing writes one row whatever the follower count: the home feed merges the followed
 accounts' posts at read time through the (account, published_at, id) index. Hot counters on
-a post are changed only by atomic `F()` updates in the services."""
+a post are changed only by atomic updates in the services, never read-modify-write; reposts
+and favourites may sit in the post's counter slots for a moment (`PostCounterShard`)."""
 
 from __future__ import annotations
 

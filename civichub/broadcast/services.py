@@ -2,8 +2,9 @@
 
 Publishing writes the post, one counter update and one audit row, whatever the account's
 follower count; nothing is written per follower (the home feed merges at read time). Counters
-change only through atomic `F()` updates; a unique constraint, not a prior read, keeps a
-resident to one repost and one favourite per post."""
+change only through atomic updates (`F()`, and for reposts and favourites the post's counter
+slots, see `_count`); a unique constraint, not a prior read, keeps a resident to one repost
+and one favourite per post."""
 
 from __future__ import annotations
 
