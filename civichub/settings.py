@@ -77,6 +77,7 @@ INSTALLED_APPS += [app for app in env_list("CIVICHUB_EXTRA_APPS") if app not in 
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "civichub.core.middleware.AsyncFileResponseMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import cast
 
-from django.http import HttpRequest, HttpResponse
+from asgiref.sync import sync_to_async
+from django.core.handlers.asgi import ASGIRequest
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 
 from civichub.core.context import acting
 
@@ -25,3 +29,33 @@ class RequestContextMiddleware:
             response = self.get_response(request)
         response["X-Request-ID"] = request_id
         return response
+
+
+class AsyncFileResponseMiddleware:
+    """Under ASGI, hands file responses (static files served by WhiteNoise, which has no async
+    support) to the server as an asynchronous iterator, read in a worker thread. Otherwise Django
+    reads them in the event loop's thread and warns on every static file."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.get_response(request)
+        if (
+            isinstance(request, ASGIRequest)
+            and isinstance(response, StreamingHttpResponse)
+            and not response.is_async
+        ):
+            content = cast(Iterator[bytes], response.streaming_content)
+            response.streaming_content = _in_thread(iter(content))
+        return response
+
+
+def _next_chunk(chunks: Iterator[bytes]) -> bytes | None:
+    return next(chunks, None)
+
+
+async def _in_thread(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    read = sync_to_async(_next_chunk, thread_sensitive=False)
+    while (chunk := await read(chunks)) is not None:
+        yield chunk
