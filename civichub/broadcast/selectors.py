@@ -7,14 +7,14 @@ page. The cost grows with the number of accounts followed, never with an account
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Avg, Count, F, Q, QuerySet, Sum
-from django.db.models.functions import TruncHour
+from django.db.models import Avg, Count, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce, TruncHour
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -30,6 +30,7 @@ from civichub.broadcast.models import (
     FollowerHour,
     KeywordFilter,
     Post,
+    PostCounterShard,
     PostImage,
     PostState,
     PostViewHour,
@@ -74,9 +75,44 @@ def _before(cursor: str | None) -> Q:
     return Q(published_at__lt=at) | Q(published_at=at, pk__lt=pk)
 
 
+def _unfolded(column: str) -> Coalesce:
+    """A post's counter slots' sum of `column`, as a subquery on the outer post."""
+    slots = (
+        PostCounterShard.objects.filter(post_id=OuterRef("pk"))
+        .order_by()
+        .values("post_id")
+        .annotate(n=Sum(column))
+        .values("n")
+    )
+    return Coalesce(Subquery(slots), 0)
+
+
+def exact_counts(posts: Iterable[Post]) -> None:
+    """Sets the posts' repost and favourite counts to the exact ones: each post's column plus
+    its counter slots not yet folded in (see `services._count`), read together in ONE query for
+    all the posts, so the sum comes from one snapshot and a fold in between cannot hide a part.
+    Posts already made exact are left alone (no second query for them)."""
+    todo: dict[int, list[Post]] = {}
+    for post in posts:
+        if not getattr(post, "counts_exact", False):
+            todo.setdefault(post.pk, []).append(post)
+    if not todo:
+        return
+    rows = Post.objects.filter(pk__in=todo).values_list(
+        "pk",
+        F("reposts_count") + _unfolded("reposts"),
+        F("favourites_count") + _unfolded("favourites"),
+    )
+    for pk, reposts, favourites in rows:
+        for post in todo[pk]:
+            post.reposts_count, post.favourites_count = reposts, favourites
+            post.counts_exact = True  # type: ignore[attr-defined]
+
+
 def _page(posts: list[Post], limit: int) -> FeedPage:
     more = len(posts) > limit
     posts = posts[:limit]
+    exact_counts(posts)
     return FeedPage(posts, cursor_for(posts[-1]) if more and posts else None)
 
 
@@ -178,6 +214,7 @@ def post_get(post_id: int) -> Post:
     )
     if post is None:
         raise NotFound(_("没有这条发布。"))
+    exact_counts([post])
     return post
 
 
@@ -407,7 +444,8 @@ def reach_report(
         favourites_total = Favourite.objects.filter(post=post).count()
     else:
         totals = Post.objects.filter(account=account).aggregate(
-            r=Sum("reposts_count"), f=Sum("favourites_count")
+            r=Sum(F("reposts_count") + _unfolded("reposts")),
+            f=Sum(F("favourites_count") + _unfolded("favourites")),
         )
         reposts_total, favourites_total = totals["r"] or 0, totals["f"] or 0
     views_total = PostViewHour.objects.filter(on_posts).aggregate(n=Sum("views"))["n"] or 0

@@ -380,6 +380,7 @@ def _linked(
 
 def _statuses(request: HttpRequest, posts: list[Post], *, more: bool) -> JsonResponse:
     user = _viewer(request)
+    selectors.exact_counts(posts)
     marks = marks_for(user, [p.pk for p in posts])
     return _linked(
         request,
@@ -707,6 +708,7 @@ def favourites(request: HttpRequest) -> HttpResponse:
         ).select_related("post__account"),
     )
     posts = [f.post for f in rows]
+    selectors.exact_counts(posts)
     marks = marks_for(user, [p.pk for p in posts])
     return _linked(
         request,
@@ -1241,6 +1243,7 @@ def _notification_rows(
             dispatch_id__in=[r.dispatch_id for place, r in page if place.kind == ALERT_KIND]
         ).select_related("post__account")
     }
+    selectors.exact_counts(pushes.values())
     marks = marks_for(user, [p.pk for p in pushes.values()])
     body = []
     for place, row in page:

@@ -132,3 +132,70 @@ def test_concurrent_reposts_from_eight_clients_count_exactly(bc: Any) -> None:
     assert folded.reposts_count == 240 == Repost.objects.filter(post=post).count()
     assert folded.favourites_count == 160 == Favourite.objects.filter(post=post).count()
     assert not PostCounterShard.objects.filter(post=post).exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_pages_the_api_and_mastodon_show_exact_counts_before_the_slots_are_folded(
+    bc: Any, api_as: Any, live_server: Any
+) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only: concurrent writers")
+    import requests
+    from django.test import Client
+
+    post = publish(bc)
+    services.follow_create(actor=bc.resident_a, account_id=bc.police.pk)
+    people = residents(40)
+    shares = [people[i::8] for i in range(8)]
+    errors: list[BaseException] = []
+
+    def client(share: list[User]) -> None:
+        try:
+            for person in share:
+                services.repost_create(actor=person, post_id=post.pk)
+                if person.pk % 2:
+                    services.favourite_create(actor=person, post_id=post.pk)
+        except BaseException as exc:  # noqa: BLE001  (reported below)
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    # Eight clients repost while another writer holds the post's row: every count goes to a slot.
+    with transaction.atomic():
+        Post.objects.select_for_update(no_key=True).get(pk=post.pk)
+        threads = [threading.Thread(target=client, args=(share,)) for share in shares]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert not errors
+    reposts = Repost.objects.filter(post=post).count()
+    favourites = Favourite.objects.filter(post=post).count()
+    assert (reposts, favourites) == (40, sum(1 for p in people if p.pk % 2))
+    stored = Post.objects.get(pk=post.pk)
+    assert (stored.reposts_count, stored.favourites_count) == (0, 0)  # nothing folded yet
+    assert PostCounterShard.objects.filter(post=post).exists()
+
+    assert (
+        api_as(None).get(f"/api/broadcast/posts/{post.pk}").json()["reposts_count"],
+        api_as(None).get(f"/api/broadcast/posts/{post.pk}").json()["favourites_count"],
+    ) == (reposts, favourites)
+    home = api_as(bc.resident_a).get("/api/broadcast/home").json()["posts"]
+    assert (home[0]["reposts_count"], home[0]["favourites_count"]) == (reposts, favourites)
+
+    status = requests.get(f"{live_server.url}/api/v1/statuses/{post.pk}", timeout=10).json()
+    assert (status["reblogs_count"], status["favourites_count"]) == (reposts, favourites)
+    (listed,) = requests.get(f"{live_server.url}/api/v1/timelines/public", timeout=10).json()
+    assert (listed["reblogs_count"], listed["favourites_count"]) == (reposts, favourites)
+
+    browser = Client()
+    browser.force_login(bc.resident_a)
+    for page in ("/broadcast/", f"/broadcast/posts/{post.pk}/", "/broadcast/@safe-qingshan/"):
+        html = browser.get(page).content.decode()
+        assert f"转发 {reposts}" in html and f"收藏 {favourites}" in html, page
+
+    # Reading changed nothing: the slots are still there, and folding gives the same counts.
+    assert PostCounterShard.objects.filter(post=post).exists()
+    folded = services.post_counters_fold(post_id=post.pk)
+    assert (folded.reposts_count, folded.favourites_count) == (reposts, favourites)
