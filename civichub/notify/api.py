@@ -235,7 +235,7 @@ class NotificationTestIn(Schema):
 
 class NotificationDispatchDeliveryOut(NotificationDeliveryOut):
     notification_id: int
-    recipient_id: int
+    recipient_id: int | None
 
 
 class NotificationDispatchOut(Schema):

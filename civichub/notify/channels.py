@@ -64,10 +64,23 @@ class ChannelAdapter:
 
 def recipient_phone(notification: Notification) -> str:
     user = notification.recipient
+    if user is None:
+        return ""
     if user.phone:
         return str(user.phone)
     resident = user.resident
     return str(resident.phone) if resident is not None else ""
+
+
+def delivery_phone(delivery: Delivery) -> str:
+    """The number an SMS delivery goes to: the one it was sent to, for someone without an
+    account, else the recipient's current one. Gateway adapters use this too."""
+    return delivery.address or recipient_phone(delivery.notification)
+
+
+def delivery_email(delivery: Delivery) -> str:
+    recipient = delivery.notification.recipient
+    return delivery.address or (recipient.email if recipient is not None else "")
 
 
 # Email -----------------------------------------------------------------------------------
@@ -92,7 +105,7 @@ class EmailAdapter(ChannelAdapter):
 
     def send(self, delivery: Delivery) -> None:
         notification = delivery.notification
-        address = notification.recipient.email
+        address = delivery_email(delivery)
         if not address:
             raise PermanentDeliveryError("the recipient has no email address")
         message = EmailMessage(
@@ -159,7 +172,7 @@ class LoggingSmsAdapter(ChannelAdapter):
     channel = Channel.SMS
 
     def send(self, delivery: Delivery) -> None:
-        phone = recipient_phone(delivery.notification)
+        phone = delivery_phone(delivery)
         if not phone:
             raise PermanentDeliveryError("the recipient has no phone number")
         text = sms_text(delivery.notification)
@@ -241,6 +254,8 @@ class WebPushAdapter(ChannelAdapter):
 
     def send(self, delivery: Delivery) -> None:
         notification = delivery.notification
+        if notification.recipient_id is None:
+            raise PermanentDeliveryError("push reaches accounts only")
         subscriptions = list(PushSubscription.objects.filter(user_id=notification.recipient_id))
         if not subscriptions:
             raise PermanentDeliveryError("the recipient has no push subscription")

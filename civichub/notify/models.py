@@ -81,13 +81,17 @@ class Dispatch(models.Model):
 
 class Notification(models.Model):
     """A recipient's inbox row. `dedupe_key`, when given, is unique per recipient so that a
-    retried caller cannot notify the same person twice about the same thing."""
+    retried caller cannot notify the same person twice about the same thing. A notification
+    sent to an address of someone without an account (`notification_send_to_address`) has no
+    recipient: it is in nobody's inbox, and its one delivery carries the address."""
 
     dispatch = models.ForeignKey(Dispatch, on_delete=models.CASCADE, related_name="notifications")
     # No index of its own: the inbox index starts with the recipient (one index less to write
     # per row of a million-recipient alert).
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
         on_delete=models.CASCADE,
         related_name="notifications",
         db_index=False,
@@ -110,7 +114,13 @@ class Notification(models.Model):
                 fields=["recipient", "dedupe_key"],
                 condition=~Q(dedupe_key=""),
                 name="notify_notification_dedupe",
-            )
+            ),
+            # The same for sends to an address, which have no recipient.
+            models.UniqueConstraint(
+                fields=["dedupe_key"],
+                condition=Q(recipient__isnull=True) & ~Q(dedupe_key=""),
+                name="notify_address_dedupe",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -155,6 +165,9 @@ class Delivery(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+    # The phone number or e-mail address of a delivery to someone without an account; empty for
+    # a recipient's delivery, which reaches them at the account's current address.
+    address = models.CharField(max_length=254, blank=True, default="")
 
     class Meta:
         verbose_name = _("投递")

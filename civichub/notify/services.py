@@ -1,6 +1,7 @@
 """Every write to the outbox. Keyword-only, typed, atomic and audited.
 
-Sending is in two halves. `notification_send` writes the inbox rows and the deliveries in bulk
+Sending is in two halves. `notification_send` (and, for one address of someone without an
+account, `notification_send_to_address`) writes the inbox rows and the deliveries in bulk
 and, once the transaction commits, enqueues one task per chunk of delivery ids. A worker then
 claims deliveries with a conditional UPDATE (state queued → sending, with a fresh lease token),
 sends them through the channel adapter, and records the outcome only while its claim still
@@ -31,6 +32,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.db.models import (
     Case,
@@ -202,6 +205,7 @@ DELIVERY_COLUMNS = (
     "sent_at",
     "created_at",
     "updated_at",
+    "address",
 )
 
 
@@ -412,6 +416,7 @@ def _deliveries_insert(
                     sent_at=None,
                     created_at=db_now,
                     updated_at=db_now,
+                    address="",  # an account's delivery goes to its current address
                 )
             )
     delivery_ids = _insert_returning_ids(Delivery, DELIVERY_COLUMNS, rows)
@@ -504,7 +509,7 @@ def _send_open(
     )
 
 
-def _send_close(send: _Send, *, actor: User | None) -> Dispatch:
+def _send_close(send: _Send, *, actor: User | None, address: str = "") -> Dispatch:
     """Counts, audits (one row per send) and enqueues the queued deliveries after commit."""
     dispatch, tally = send.dispatch, send.tally
     dispatch.recipient_count = tally.recipients
@@ -522,6 +527,7 @@ def _send_close(send: _Send, *, actor: User | None) -> Dispatch:
             "deliveries": tally.deliveries,
             "deferred": tally.deferred,
             "dedupe_key": send.dedupe_key,
+            **({"address": address} if address else {}),
         },
     )
     for ids in tally.queued.values():
@@ -561,6 +567,131 @@ def _notification_send(
             tally=send.tally,
         )
     return _send_close(send, actor=actor)
+
+
+ADDRESS_CHANNELS: tuple[str, ...] = (Channel.SMS, Channel.EMAIL)
+_PHONE_CHARACTERS = frozenset("0123456789+-() ")
+
+
+def _address_errors(channel: str, address: str) -> list[str]:
+    if channel == Channel.EMAIL:
+        try:
+            validate_email(address)
+        except DjangoValidationError:
+            return [_("不是有效的电子邮件地址。")]
+        return []
+    digits = sum(ch.isdigit() for ch in address)
+    if not address or len(address) > 32 or set(address) - _PHONE_CHARACTERS or digits < 3:
+        return [_("不是有效的手机号码。")]
+    return []
+
+
+def masked_address(address: str) -> str:
+    """How the audit log names an address: enough to tell deliveries apart, not to reach anyone
+    (the last four digits of a phone number; the first letter and domain of an e-mail)."""
+    if "@" in address:
+        local, _at, domain = address.rpartition("@")
+        return f"{local[:1]}…@{domain}"
+    return f"…{address[-4:]}"
+
+
+def notification_send_to_address(
+    *,
+    kind: str,
+    channel: str,
+    address: str,
+    language: str = kinds.DEFAULT_LANGUAGE,
+    context: dict[str, Any],
+    priority: str = Priority.NORMAL,
+    actor: User | None = None,
+    dedupe_key: str | None = None,
+) -> Dispatch:
+    """Notifies someone who has no account (a resident's relative known by a phone number) on
+    one outside channel, SMS or e-mail: the same kinds and templates, the same delivery with its
+    retries, backoff and lease, and the same audit row as `notification_send`. There is no
+    inbox and there are no preferences: the deployment's default quiet hours defer a normal
+    notification, an emergency goes at once. The address is kept on the delivery alone (it is
+    needed for the retries) and the audit row names it masked. A `dedupe_key` already used for
+    an address send makes this a no-op, as for a recipient already notified."""
+    try:
+        return _notification_send_to_address(
+            kind=kind,
+            channel=channel,
+            address=address.strip(),
+            language=language,
+            context=context,
+            priority=priority,
+            actor=actor,
+            dedupe_key=dedupe_key,
+        )
+    except IntegrityError as exc:
+        raise _dedupe_conflict() from exc
+
+
+def _notification_send_to_address(
+    *,
+    kind: str,
+    channel: str,
+    address: str,
+    language: str,
+    context: dict[str, Any],
+    priority: str,
+    actor: User | None,
+    dedupe_key: str | None,
+) -> Dispatch:
+    if channel not in ADDRESS_CHANNELS:
+        message = _("只能通过短信或电子邮件发送到地址。")
+        raise ValidationFailed(message, errors={"channel": [message]})
+    address_errors = _address_errors(channel, address)
+    if address_errors:
+        raise ValidationFailed(address_errors[0], errors={"address": address_errors})
+    if language not in kinds.LANGUAGES:
+        language = kinds.DEFAULT_LANGUAGE
+    with transaction.atomic():
+        send = _send_open(
+            kind=kind,
+            context=context,
+            priority=priority,
+            channels=[channel],
+            actor=actor,
+            dedupe_key=dedupe_key,
+        )
+        already = bool(send.dedupe_key) and (
+            Notification.objects.filter(recipient__isnull=True, dedupe_key=send.dedupe_key)
+            .exclude(dispatch=send.dispatch)
+            .exists()
+        )
+        plan = _default_plans(
+            channels=[channel],
+            category=send.dispatch.category,
+            emergency=send.emergency,
+            now=send.now,
+        )[channel]
+        if not already and plan is not None:
+            notification = Notification.objects.create(
+                dispatch=send.dispatch,
+                recipient=None,
+                language=language,
+                dedupe_key=send.dedupe_key,
+                created_at=send.now,
+            )
+            state, next_attempt_at = plan
+            delivery = Delivery.objects.create(
+                notification=notification,
+                channel=channel,
+                address=address,
+                state=state,
+                next_attempt_at=next_attempt_at,
+                enqueued_at=send.now if state == DeliveryState.QUEUED else None,
+                created_at=send.now,
+                updated_at=send.now,
+            )
+            send.tally.recipients = 1
+            if state == DeliveryState.QUEUED:
+                send.tally.queued[channel].append(delivery.pk)
+            else:
+                send.tally.deferred += 1
+        return _send_close(send, actor=actor, address=masked_address(address))
 
 
 def notification_broadcast(
@@ -709,6 +840,7 @@ def _broadcast_default_deliveries(send: _Send) -> None:
             sent_at=None,
             created_at=db_now,
             updated_at=db_now,
+            address="",
         )[1:]
         reachable = _REACHABLE_SQL[channel].format(push=_table(PushSubscription))
         sql = (
@@ -863,11 +995,14 @@ def _next_attempt_at(delivery: Delivery, now: dt.datetime) -> dt.datetime:
     at = now + retry_delay(delivery.attempts)
     if delivery.notification.dispatch.priority == Priority.EMERGENCY:
         return at
-    preference = NotificationPreference.objects.filter(
-        user_id=delivery.notification.recipient_id
-    ).first()
+    recipient_id = delivery.notification.recipient_id
+    preference = (
+        None
+        if recipient_id is None  # an address without an account: the deployment's defaults
+        else NotificationPreference.objects.filter(user_id=recipient_id).first()
+    )
     if preference is None:
-        preference = NotificationPreference(user_id=delivery.notification.recipient_id)
+        preference = NotificationPreference()
     return preference.quiet_until(at) or at
 
 
