@@ -12,6 +12,7 @@ alert this many minutes after the previous one; 0 sends to all at once; default 
 from __future__ import annotations
 
 import io
+import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -33,8 +34,8 @@ from civichub.core.audit import audit_record
 from civichub.core.errors import Conflict, PermissionDenied, ValidationFailed
 from civichub.core.models import Organisation, Resident, RoleAssignment, User
 from civichub.core.permissions import require
-from civichub.notify.models import Priority
-from civichub.notify.services import notification_send
+from civichub.notify.models import Channel, Priority
+from civichub.notify.services import notification_send, notification_send_to_address
 from civichub.wellbeing import detection
 from civichub.wellbeing.models import (
     AggregatePeriod,
@@ -56,6 +57,8 @@ from civichub.wellbeing.models import (
     VisitTask,
 )
 from civichub.wellbeing.permissions import HEAD, WORKER
+
+logger = logging.getLogger("civichub.wellbeing")
 
 UTILITY_INDEX = {Utility.WATER: detection.WATER, Utility.ELECTRICITY: detection.ELECTRICITY}
 UTILITY_INDEX[Utility.GAS] = detection.GAS
@@ -1270,8 +1273,43 @@ def ack_token_read(token: str) -> tuple[Alert, FamilyContact]:
 
 
 def _family_reachable(household: Household) -> list[FamilyContact]:
-    """The contacts the outbox can reach (those with an account), in calling order."""
-    return [c for c in household.contacts.select_related("user") if c.user is not None]
+    """The contacts the outbox can reach, in calling order: those with an account (in-app and
+    their own channels) and those known only by a phone number (SMS)."""
+    return [c for c in household.contacts.select_related("user") if c.user is not None or c.phone]
+
+
+def _family_send(
+    *,
+    user: User | None,
+    phone: str,
+    context: dict[str, Any],
+    priority: str,
+    dedupe_key: str,
+) -> None:
+    """One family contact is sent the alert: through their account when they have one, else by
+    SMS to the number on the contact (the outbox keeps it on the delivery for the retries)."""
+    if user is not None:
+        notification_send(
+            recipients=[user],
+            kind="wellbeing.alert_family",
+            context=context,
+            priority=priority,
+            dedupe_key=dedupe_key,
+        )
+        return
+    try:
+        notification_send_to_address(
+            kind="wellbeing.alert_family",
+            channel=Channel.SMS,
+            address=phone,
+            context=context,
+            priority=priority,
+            dedupe_key=f"{dedupe_key}.sms",
+        )
+    except ValidationFailed:
+        # A number the outbox refuses: the worker's page shows the contact to call by hand, and
+        # the visit follows the family deadline as for anyone who does not answer.
+        logger.warning("family contact %s: the phone number cannot take an SMS", dedupe_key)
 
 
 def _family_due(alert: Alert, now: datetime) -> int:
@@ -1299,7 +1337,6 @@ def _family_notify_due(
     if due <= alert.family_notified:
         return 0
     for contact in reachable[alert.family_notified : due]:
-        assert contact.user is not None
         context = {
             "name": resident.name,
             **_explanations(alert),
@@ -1308,9 +1345,9 @@ def _family_notify_due(
         }
         transaction.on_commit(
             partial(
-                notification_send,
-                recipients=[contact.user],
-                kind="wellbeing.alert_family",
+                _family_send,
+                user=contact.user,
+                phone=contact.phone,
                 context=context,
                 priority=priority,
                 dedupe_key=f"wellbeing.alert.{alert.pk}.family.{contact.pk}",

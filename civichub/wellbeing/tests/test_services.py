@@ -3,17 +3,19 @@ family → visit task → outcome → escalation flow, through the services."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from civichub.core import services as core
 from civichub.core.errors import Conflict, PermissionDenied, ValidationFailed
 from civichub.core.models import AuditEvent
-from civichub.notify.models import Notification
+from civichub.notify.models import DeliveryState, Notification, SmsLog
 from civichub.wellbeing import selectors, services
 from civichub.wellbeing.models import (
     AlertStatus,
@@ -599,15 +601,16 @@ def test_the_family_is_sent_the_alert_in_calling_order_until_someone_answers(
         household=home["household"],
         contacts=[
             ContactSpec("儿子", "13700000000", son),
-            ContactSpec("邻居", "13600000000"),  # no account: on the worker's page only
+            ContactSpec("邻居", "13600000000"),  # no account: an SMS to the number
             ContactSpec("女儿", "13800000000", home["daughter"]),
             ContactSpec("外甥女", "13900000000", niece),
         ],
     )
 
     def told() -> list[Any]:
+        """Whom the alert went to: an account, or the number of someone without one."""
         return [
-            n.recipient
+            n.recipient or n.deliveries.get(channel="sms").address
             for n in Notification.objects.filter(dispatch__kind="wellbeing.alert_family")
             .select_related("recipient")
             .order_by("pk")
@@ -620,11 +623,88 @@ def test_the_family_is_sent_the_alert_in_calling_order_until_someone_answers(
     assert told() == [son]
     with django_capture_on_commit_callbacks(execute=True):
         report = services.alerts_escalate(now=alert.created_at + timedelta(minutes=6))
-    assert report.family_notified == 1 and told() == [son, home["daughter"]]
-    services.alert_acknowledge(actor=home["daughter"], alert=alert, answer="fine")
+    assert report.family_notified == 1 and told() == [son, "13600000000"]
     with django_capture_on_commit_callbacks(execute=True):
         services.alerts_escalate(now=alert.created_at + timedelta(minutes=11))
-    assert told() == [son, home["daughter"]]  # answered: nobody else is disturbed
+    assert told() == [son, "13600000000", home["daughter"]]
+    services.alert_acknowledge(actor=home["daughter"], alert=alert, answer="fine")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.alerts_escalate(now=alert.created_at + timedelta(minutes=16))
+    assert told() == [son, "13600000000", home["daughter"]]  # answered: nobody else disturbed
+
+
+@pytest.fixture
+def delivering(settings: Any) -> None:
+    """Deliveries are sent as soon as they are queued, and no quiet hours hold them back."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    settings.CIVICHUB_PROFILE = {**settings.CIVICHUB_PROFILE, "quiet_hours_default": "off"}
+
+
+@pytest.mark.usefixtures("delivering")
+def test_a_contact_known_only_by_phone_gets_an_sms_whose_link_answers_the_alert(
+    home: dict[str, Any],
+    make_user: Any,
+    django_capture_on_commit_callbacks: Any,
+    settings: Any,
+) -> None:
+    settings.CIVICHUB_WELLBEING = {"contact_minutes": 10}
+    son = make_user(None, None, phone="13700000000", email="son@example.org")
+    services.household_contacts_set(
+        actor=home["worker"],
+        household=home["household"],
+        contacts=[ContactSpec("邻居张阿姨", "13600000000"), ContactSpec("儿子", "", son)],
+    )
+    alert = _alert(home, django_capture_on_commit_callbacks)
+
+    sms = SmsLog.objects.get()
+    assert sms.phone == "13600000000"
+    assert sms.delivery is not None and sms.delivery.state == DeliveryState.SENT
+    assert sms.delivery.notification.recipient is None
+    assert sms.text.startswith("关爱提醒：请联系王秀英：王秀英家中用水用电出现异常")
+    link = re.search(r"/wellbeing/ack/[^/\s]+/", sms.text)
+    assert link is not None
+    sent = AuditEvent.objects.get(
+        action="notification.send", changes__kind="wellbeing.alert_family"
+    )
+    assert sent.changes["address"] == "…0000" and "13600000000" not in str(sent.changes)
+
+    # Nobody answers: the next contact in calling order, who has an account, follows after the
+    # configured minutes, in the inbox and on their own channels.
+    with django_capture_on_commit_callbacks(execute=True):
+        services.alerts_escalate(now=alert.created_at + timedelta(minutes=9))
+    assert not Notification.objects.filter(recipient=son).exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        report = services.alerts_escalate(now=alert.created_at + timedelta(minutes=11))
+    assert report.family_notified == 1
+    inbox = Notification.objects.get(recipient=son, dispatch__kind="wellbeing.alert_family")
+    assert [(d.channel, d.state) for d in inbox.deliveries.all()] == [("sms", "sent")]
+    assert SmsLog.objects.get(delivery__notification=inbox).phone == "13700000000"
+
+    # The neighbour follows the link in the SMS, without an account, and answers.
+    client = Client()
+    page = client.get(link.group(0))
+    assert page.status_code == 200 and "王秀英" in page.content.decode()
+    client.post(link.group(0), {"answer": "fine"})
+    alert.refresh_from_db()
+    assert (alert.status, alert.acknowledged_answer) == (AlertStatus.ACKNOWLEDGED, "fine")
+    assert alert.acknowledged_contact is not None
+    assert alert.acknowledged_contact.name == "邻居张阿姨"
+    services.alerts_escalate(now=alert.created_at + timedelta(hours=1))
+    assert not VisitTask.objects.filter(alert=alert).exists()
+
+
+@pytest.mark.usefixtures("delivering")
+def test_a_number_that_cannot_take_an_sms_does_not_stop_the_alert(
+    home: dict[str, Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    services.household_contacts_set(
+        actor=home["worker"], household=home["household"], contacts=[ContactSpec("邻居", "1")]
+    )
+    alert = _alert(home, django_capture_on_commit_callbacks)
+    assert alert.status == AlertStatus.FAMILY and not SmsLog.objects.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.alerts_escalate(now=alert.created_at + timedelta(minutes=20))
+    assert VisitTask.objects.filter(alert=alert).exists()
 
 
 def test_the_dashboard_counts_every_household_even_when_the_map_shows_only_some(
