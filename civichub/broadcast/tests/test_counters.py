@@ -37,6 +37,53 @@ def test_a_repost_counts_once_is_audited_once_and_a_repeat_changes_nothing(bc: A
     assert AuditEvent.objects.filter(action="broadcast.repost.create").count() == 1
 
 
+def test_a_repost_writes_the_same_audit_row_as_any_change_and_streams_after_commit(
+    bc: Any, monkeypatch: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from civichub.broadcast import streaming
+    from civichub.core.context import acting
+
+    post = publish(bc)
+    sent: list[tuple[list[str], str]] = []
+    monkeypatch.setattr(streaming, "publish_now", lambda ch, event: sent.append((ch, event.kind)))
+    with (
+        acting(ip_address="203.0.113.7", channel="web", request_id="req-1"),
+        django_capture_on_commit_callbacks(execute=False) as pending,
+    ):
+        repost = services.repost_create(actor=bc.resident_a, post_id=post.pk, comment="转")
+        favourite = services.favourite_create(actor=bc.resident_a, post_id=post.pk)
+    assert sent == []  # nothing is published before the repost commits
+    for callback in pending:
+        callback()
+    assert sent == [([streaming.account_channel(bc.police.pk)], streaming.REPOST)]
+    assert repost.post == post and Repost.objects.get(pk=repost.pk).comment == "转"
+    for row, action in (
+        (repost, "broadcast.repost.create"),
+        (favourite, "broadcast.favourite.create"),
+    ):
+        event = AuditEvent.objects.get(action=action)
+        assert (event.actor, event.actor_label) == (bc.resident_a, bc.resident_a.username)
+        assert (event.object_type, event.object_id) == (row._meta.label_lower, str(row.pk))
+        assert event.object_label == str(row)
+        assert event.organisation_path == bc.police.organisation.path
+        assert (event.ip_address, event.request_id) == ("203.0.113.7", "req-1")
+    folded = services.post_counters_fold(post_id=post.pk)
+    assert (folded.reposts_count, folded.favourites_count) == (1, 1)
+
+
+def test_a_blocked_resident_is_refused_and_nothing_is_written_or_counted(bc: Any) -> None:
+    from civichub.core.errors import PermissionDenied
+
+    post = publish(bc)
+    services.block_create(actor=bc.police_publisher, account=bc.police, user_id=bc.resident_a.pk)
+    audit_rows = AuditEvent.objects.count()
+    with pytest.raises(PermissionDenied):
+        services.repost_create(actor=bc.resident_a, post_id=post.pk)
+    assert not Repost.objects.filter(post=post).exists()
+    assert AuditEvent.objects.count() == audit_rows
+    assert services.post_counters_fold(post_id=post.pk).reposts_count == 0
+
+
 def test_favourites_and_unfavourites_keep_the_count_exact(bc: Any) -> None:
     post = publish(bc)
     first = services.favourite_create(actor=bc.resident_a, post_id=post.pk)
