@@ -121,6 +121,7 @@ class MeterIn(Schema):
 class ContactIn(Schema):
     name: str = Field(min_length=1, max_length=100)
     phone: str = Field("", max_length=32)
+    email: str = Field("", max_length=254, description="For a contact without an account.")
     username: str = Field(
         "", max_length=150, description="The contact's account, if they have one."
     )
@@ -150,6 +151,7 @@ class MeterOut(Schema):
 class ContactOut(Schema):
     name: str
     phone: str
+    email: str
     username: str
     order: int
 
@@ -220,6 +222,7 @@ def _household(home: Household) -> HouseholdOut:
             ContactOut(
                 name=c.name,
                 phone=c.phone,
+                email=c.email,
                 username=c.user.username if c.user else "",
                 order=c.order,
             )
@@ -238,7 +241,9 @@ def _contacts(rows: list[ContactIn]) -> list[services.ContactSpec]:
             if account is None:
                 message = _("没有这个账号：%s") % row.username
                 raise ValidationFailed(message, errors={f"contacts.{index}.username": [message]})
-        specs.append(services.ContactSpec(name=row.name, phone=row.phone, user=account))
+        specs.append(
+            services.ContactSpec(name=row.name, phone=row.phone, email=row.email, user=account)
+        )
     return specs
 
 
@@ -337,7 +342,11 @@ def contacts_set(request: HttpRequest, household_id: int, payload: ContactsIn) -
     )
     return [
         ContactOut(
-            name=c.name, phone=c.phone, username=c.user.username if c.user else "", order=c.order
+            name=c.name,
+            phone=c.phone,
+            email=c.email,
+            username=c.user.username if c.user else "",
+            order=c.order,
         )
         for c in saved
     ]

@@ -102,6 +102,7 @@ class FamilyContact(models.Model):
     household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="contacts")
     name = models.CharField(max_length=100)
     phone = models.CharField(max_length=32, blank=True, default="")
+    email = models.EmailField(blank=True, default="")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.core import signing
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.urls import reverse
@@ -83,6 +85,7 @@ class ContactSpec:
     name: str
     phone: str = ""
     user: User | None = None
+    email: str = ""
 
 
 def _meter_errors(meters: list[MeterSpec]) -> list[str]:
@@ -105,8 +108,13 @@ def _contact_errors(contacts: list[ContactSpec]) -> list[str]:
     for contact in contacts:
         if not contact.name.strip():
             errors.append(_("请填写家属姓名。"))
-        elif not (contact.phone.strip() or contact.user is not None):
-            errors.append(_("家属 %s 须留手机号或账号。") % contact.name)
+        elif not (contact.phone.strip() or contact.email.strip() or contact.user is not None):
+            errors.append(_("家属 %s 须留手机号、电子邮箱或账号。") % contact.name)
+        elif contact.email.strip():
+            try:
+                validate_email(contact.email.strip())
+            except DjangoValidationError:
+                errors.append(_("家属 %s 的电子邮箱无效。") % contact.name)
     return errors
 
 
@@ -116,6 +124,7 @@ def _contacts_store(household: Household, contacts: list[ContactSpec]) -> None:
             household=household,
             name=contact.name.strip(),
             phone=contact.phone.strip(),
+            email=contact.email.strip(),
             user=contact.user,
             order=order,
         )
@@ -1274,20 +1283,26 @@ def ack_token_read(token: str) -> tuple[Alert, FamilyContact]:
 
 def _family_reachable(household: Household) -> list[FamilyContact]:
     """The contacts the outbox can reach, in calling order: those with an account (in-app and
-    their own channels) and those known only by a phone number (SMS)."""
-    return [c for c in household.contacts.select_related("user") if c.user is not None or c.phone]
+    their own channels) and those known only by a phone number (SMS) or an e-mail address."""
+    return [
+        c
+        for c in household.contacts.select_related("user")
+        if c.user is not None or c.phone or c.email
+    ]
 
 
 def _family_send(
     *,
     user: User | None,
     phone: str,
+    email: str,
     context: dict[str, Any],
     priority: str,
     dedupe_key: str,
 ) -> None:
     """One family contact is sent the alert: through their account when they have one, else by
-    SMS to the number on the contact (the outbox keeps it on the delivery for the retries)."""
+    SMS to the number and by e-mail to the address on the contact (the outbox keeps each on its
+    delivery for the retries)."""
     if user is not None:
         notification_send(
             recipients=[user],
@@ -1297,19 +1312,22 @@ def _family_send(
             dedupe_key=dedupe_key,
         )
         return
-    try:
-        notification_send_to_address(
-            kind="wellbeing.alert_family",
-            channel=Channel.SMS,
-            address=phone,
-            context=context,
-            priority=priority,
-            dedupe_key=f"{dedupe_key}.sms",
-        )
-    except ValidationFailed:
-        # A number the outbox refuses: the worker's page shows the contact to call by hand, and
-        # the visit follows the family deadline as for anyone who does not answer.
-        logger.warning("family contact %s: the phone number cannot take an SMS", dedupe_key)
+    for channel, address in ((Channel.SMS, phone), (Channel.EMAIL, email)):
+        if not address:
+            continue
+        try:
+            notification_send_to_address(
+                kind="wellbeing.alert_family",
+                channel=channel,
+                address=address,
+                context=context,
+                priority=priority,
+                dedupe_key=f"{dedupe_key}.{channel}",
+            )
+        except ValidationFailed:
+            # An address the outbox refuses: the worker's page shows the contact to call by
+            # hand, and the visit follows the family deadline as for anyone who does not answer.
+            logger.warning("family contact %s: cannot send by %s", dedupe_key, channel)
 
 
 def _family_due(alert: Alert, now: datetime) -> int:
@@ -1348,6 +1366,7 @@ def _family_notify_due(
                 _family_send,
                 user=contact.user,
                 phone=contact.phone,
+                email=contact.email,
                 context=context,
                 priority=priority,
                 dedupe_key=f"wellbeing.alert.{alert.pk}.family.{contact.pk}",

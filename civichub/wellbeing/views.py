@@ -158,6 +158,7 @@ def _enrol_form_values(request: HttpRequest) -> dict[str, Any]:
             {
                 "name": post.get(f"contact_{i}_name", ""),
                 "phone": post.get(f"contact_{i}_phone", ""),
+                "email": post.get(f"contact_{i}_email", ""),
                 "username": post.get(f"contact_{i}_username", ""),
             }
             for i in range(CONTACT_ROWS)
@@ -169,14 +170,15 @@ def _contact_specs(rows: list[dict[str, str]]) -> tuple[list[ContactSpec], list[
     specs, errors = [], []
     for row in rows:
         name, phone, username = row["name"].strip(), row["phone"].strip(), row["username"].strip()
-        if not (name or phone or username):
+        email = row.get("email", "").strip()
+        if not (name or phone or email or username):
             continue
         account = None
         if username:
             account = User.objects.filter(username=username, is_active=True).first()
             if account is None:
                 errors.append(_("没有这个账号：%s") % username)
-        specs.append(ContactSpec(name=name, phone=phone, user=account))
+        specs.append(ContactSpec(name=name, phone=phone, user=account, email=email))
     return specs, errors
 
 
@@ -343,6 +345,7 @@ def contacts_set(request: HttpRequest, household_id: int) -> HttpResponse:
         {
             "name": request.POST.get(f"contact_{i}_name", ""),
             "phone": request.POST.get(f"contact_{i}_phone", ""),
+            "email": request.POST.get(f"contact_{i}_email", ""),
             "username": request.POST.get(f"contact_{i}_username", ""),
             "order": request.POST.get(f"contact_{i}_order", str(i)),
         }

@@ -16,6 +16,7 @@ from civichub.core import services as core
 from civichub.core.errors import Conflict, PermissionDenied, ValidationFailed
 from civichub.core.models import AuditEvent
 from civichub.notify.models import DeliveryState, Notification, SmsLog
+from civichub.notify.tests.conftest import Mailbox, smtp_server  # noqa: F401  (a fixture)
 from civichub.wellbeing import selectors, services
 from civichub.wellbeing.models import (
     AlertStatus,
@@ -691,6 +692,45 @@ def test_a_contact_known_only_by_phone_gets_an_sms_whose_link_answers_the_alert(
     assert alert.acknowledged_contact.name == "邻居张阿姨"
     services.alerts_escalate(now=alert.created_at + timedelta(hours=1))
     assert not VisitTask.objects.filter(alert=alert).exists()
+
+
+@pytest.mark.usefixtures("delivering")
+def test_a_contact_with_a_number_and_an_email_address_is_sent_both(
+    home: dict[str, Any],
+    smtp_server: Mailbox,  # noqa: F811
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    services.household_contacts_set(
+        actor=home["worker"],
+        household=home["household"],
+        contacts=[ContactSpec("外孙", "13500000000", email="grandson@example.org")],
+    )
+    alert = _alert(home, django_capture_on_commit_callbacks)
+    contact = home["household"].contacts.get()
+    [mail] = smtp_server.messages
+    assert mail["To"] == "grandson@example.org"
+    assert mail["Subject"] == "关爱提醒：请联系王秀英"
+    link = re.search(r"/wellbeing/ack/[^/\s]+/", mail.get_content())
+    assert link is not None
+    token = link.group(0).removeprefix("/wellbeing/ack/").rstrip("/")
+    assert services.ack_token_read(token) == (alert, contact)
+    assert SmsLog.objects.get().phone == "13500000000"
+    assert (
+        AuditEvent.objects.filter(
+            action="notification.send", changes__kind="wellbeing.alert_family"
+        ).count()
+        == 2
+    )
+
+
+def test_a_contact_email_address_must_be_valid(home: dict[str, Any]) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        services.household_contacts_set(
+            actor=home["worker"],
+            household=home["household"],
+            contacts=[ContactSpec("外孙", email="grandson at example")],
+        )
+    assert "外孙" in caught.value.errors["contacts"][0]
 
 
 @pytest.mark.usefixtures("delivering")
