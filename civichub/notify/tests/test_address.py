@@ -12,7 +12,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from civichub.core.errors import ValidationFailed
-from civichub.core.models import AuditEvent
+from civichub.core.models import AuditEvent, User
 from civichub.notify import channels, services
 from civichub.notify.channels import TemporaryDeliveryError
 from civichub.notify.models import Delivery, DeliveryState, FailureKind, Notification, SmsLog
@@ -50,6 +50,20 @@ def test_an_sms_to_a_phone_number_is_delivered_and_audited_without_the_full_numb
     assert "13912345678" not in str(sent.changes)
     delivered = AuditEvent.objects.get(action="notification.deliver")
     assert delivered.changes["outcomes"] == {"sent": 1}
+
+
+def test_the_delivery_report_shows_a_send_to_an_address_without_a_recipient(
+    operator: User, api_as: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    with profile(quiet_hours_default="off"), django_capture_on_commit_callbacks(execute=True):
+        dispatch = services.notification_send_to_address(
+            kind="notify.test", channel="sms", address="13912345678", context=CONTEXT
+        )
+    report = api_as(operator).get(f"/api/notifications/dispatches/{dispatch.pk}").json()
+    assert (report["recipient_count"], report["delivery_counts"]) == (1, {"sent": 1})
+    [row] = report["deliveries"]
+    assert (row["channel"], row["state"], row["recipient_id"]) == ("sms", "sent", None)
+    assert "13912345678" not in str(report)
 
 
 def test_an_email_to_an_address_arrives_in_the_language_asked_for(

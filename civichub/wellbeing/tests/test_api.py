@@ -180,9 +180,23 @@ def test_contacts_and_meters_are_kept_up_to_date(
     contacts = client.request(
         "PUT",
         f"/api/wellbeing/households/{household_id}/contacts",
-        {"contacts": [{"name": "外甥", "phone": "13600000000"}, {"name": "李明", "phone": "1"}]},
+        {
+            "contacts": [
+                {"name": "外甥", "phone": "13600000000"},
+                {"name": "李明", "phone": "1", "email": "li.ming@example.org"},
+            ]
+        },
     )
     assert [c["order"] for c in contacts.json()] == [0, 1]
+    assert [c["email"] for c in contacts.json()] == ["", "li.ming@example.org"]
+    shown = client.get(f"/api/wellbeing/households/{household_id}").json()
+    assert [c["email"] for c in shown["contacts"]] == ["", "li.ming@example.org"]
+    refused = client.request(
+        "PUT",
+        f"/api/wellbeing/households/{household_id}/contacts",
+        {"contacts": [{"name": "外甥", "email": "not an address"}]},
+    )
+    assert refused.status_code == 422
     meter = client.post(
         f"/api/wellbeing/households/{household_id}/meters",
         {"utility": "gas", "meter_id": "G-API"},

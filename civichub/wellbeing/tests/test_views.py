@@ -191,9 +191,18 @@ def test_contacts_are_reordered_and_consent_withdrawn_from_the_pages(
             "contact_1_order": "1",
             "contact_1_name": "李红",
             "contact_1_phone": "13900000001",
+            "contact_2_order": "3",
+            "contact_2_name": "李华",
+            "contact_2_email": "li.hua@example.org",
         },
     )
-    assert list(household.contacts.values_list("name", flat=True)) == ["李红", "李明"]
+    assert list(household.contacts.values_list("name", "email")) == [
+        ("李红", ""),
+        ("李明", ""),
+        ("李华", "li.hua@example.org"),
+    ]
+    page = client.get(f"/wellbeing/households/{household.pk}/").content.decode()
+    assert 'value="li.hua@example.org"' in page
     assert client.post(f"/wellbeing/households/{household.pk}/withdraw/", {}).status_code == 200
     household.refresh_from_db()
     assert household.consenting  # not without ticking the confirmation
