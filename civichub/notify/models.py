@@ -165,8 +165,9 @@ class Delivery(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
-    # The phone number or e-mail address of a delivery to someone without an account; empty for
-    # a recipient's delivery, which reaches them at the account's current address.
+    # The phone number or e-mail address of a delivery to someone without an account, kept until
+    # the delivery is sent or fails for good; empty for a recipient's delivery, which reaches
+    # them at the account's current address.
     address = models.CharField(max_length=254, blank=True, default="")
 
     class Meta:

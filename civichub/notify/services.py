@@ -610,8 +610,9 @@ def notification_send_to_address(
     one outside channel, SMS or e-mail: the same kinds and templates, the same delivery with its
     retries, backoff and lease, and the same audit row as `notification_send`. There is no
     inbox and there are no preferences: the deployment's default quiet hours defer a normal
-    notification, an emergency goes at once. The address is kept on the delivery alone (it is
-    needed for the retries) and the audit row names it masked. A `dedupe_key` already used for
+    notification, an emergency goes at once. The address is kept on the delivery alone, and only
+    until it is sent or has failed for good (the retries need it); the audit row names it
+    masked. A `dedupe_key` already used for
     an address send makes this a no-op, as for a recipient already notified."""
     try:
         return _notification_send_to_address(
@@ -973,7 +974,8 @@ def delivery_claim(
 
 
 def delivery_mark_sent(*, delivery: Delivery, token: str, now: dt.datetime | None = None) -> bool:
-    """Sent, if this worker's claim still holds; False if the lease was lost meanwhile."""
+    """Sent, if this worker's claim still holds; False if the lease was lost meanwhile. The
+    address of a send to someone without an account is forgotten: it was kept for the retries."""
     now = now or timezone.now()
     return bool(
         Delivery.objects.filter(
@@ -987,6 +989,7 @@ def delivery_mark_sent(*, delivery: Delivery, token: str, now: dt.datetime | Non
             lease_expires_at=None,
             next_attempt_at=None,
             updated_at=now,
+            address="",
         )
     )
 
@@ -1021,7 +1024,8 @@ def delivery_mark_failed(
         "updated_at": now,
     }
     if permanent:
-        values.update(failure=FailureKind.PERMANENT, next_attempt_at=None)
+        # No retry will need the address of a send to someone without an account.
+        values.update(failure=FailureKind.PERMANENT, next_attempt_at=None, address="")
     else:
         values.update(
             failure=FailureKind.TEMPORARY, next_attempt_at=_next_attempt_at(delivery, now)
@@ -1130,6 +1134,7 @@ def delivery_sweep(*, now: dt.datetime | None = None) -> SweepResult:
         lease_expires_at=None,
         last_error="worker lease expired on the last attempt",
         updated_at=now,
+        address="",
     )
     for _page in range(SWEEP_MAX_PAGES):
         with transaction.atomic():

@@ -39,7 +39,8 @@ def test_an_sms_to_a_phone_number_is_delivered_and_audited_without_the_full_numb
         )
     delivery = Delivery.objects.get(notification__dispatch=dispatch)
     assert (delivery.channel, delivery.state, delivery.attempts) == ("sms", "sent", 1)
-    assert delivery.address == "13912345678" and delivery.notification.recipient is None
+    assert delivery.notification.recipient is None
+    assert delivery.address == ""  # sent: the number is no longer kept
     record = SmsLog.objects.get(delivery=delivery)
     assert record.phone == "13912345678"
     assert record.text.startswith("测试通知：这是一条由社区发出的测试通知")
@@ -132,13 +133,37 @@ def test_a_failed_sms_is_retried_after_backoff_to_the_same_number(
         delivery = Delivery.objects.get()
         assert (delivery.state, delivery.failure) == (DeliveryState.FAILED, FailureKind.TEMPORARY)
         assert delivery.next_attempt_at is not None
+        assert delivery.address == "13900000003"  # kept for the retry
         assert not SmsLog.objects.exists()
         with django_capture_on_commit_callbacks(execute=True):
             assert services.delivery_sweep(now=timezone.now()).requeued == 0  # not yet due
             assert services.delivery_sweep(now=delivery.next_attempt_at).requeued == 1
     delivery.refresh_from_db()
-    assert (delivery.state, delivery.attempts) == (DeliveryState.SENT, 2)
+    assert (delivery.state, delivery.attempts, delivery.address) == (DeliveryState.SENT, 2, "")
     assert SmsLog.objects.get().phone == "13900000003"
+
+
+class Refused(channels.ChannelAdapter):
+    """A gateway that refuses the number for good."""
+
+    def send(self, delivery: Delivery) -> None:
+        raise channels.PermanentDeliveryError("number does not exist")
+
+
+def test_a_permanently_refused_address_is_not_kept(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    with (
+        profile(quiet_hours_default="off"),
+        override_settings(SMS_ADAPTER=f"{__name__}.Refused"),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        services.notification_send_to_address(
+            kind="notify.test", channel="sms", address="13900000006", context=CONTEXT
+        )
+    delivery = Delivery.objects.get()
+    assert (delivery.state, delivery.failure) == (DeliveryState.FAILED, FailureKind.PERMANENT)
+    assert (delivery.address, delivery.last_error) == ("", "number does not exist")
 
 
 def test_a_dedupe_key_sends_to_an_address_once(django_capture_on_commit_callbacks: Any) -> None:

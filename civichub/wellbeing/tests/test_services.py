@@ -608,30 +608,35 @@ def test_the_family_is_sent_the_alert_in_calling_order_until_someone_answers(
         ],
     )
 
-    def told() -> list[Any]:
-        """Whom the alert went to: an account, or the number of someone without one."""
+    names = {c.pk: c.name for c in home["household"].contacts.all()}
+
+    def told() -> list[tuple[str, Any]]:
+        """Which contact the alert went to (their link's key names them), and which account."""
         return [
-            n.recipient or n.deliveries.get(channel="sms").address
+            (names[int(n.dedupe_key.split(".")[4])], n.recipient)
             for n in Notification.objects.filter(dispatch__kind="wellbeing.alert_family")
             .select_related("recipient")
             .order_by("pk")
         ]
 
     alert = _alert(home, django_capture_on_commit_callbacks)
-    assert told() == [son]
+    assert told() == [("儿子", son)]
     with django_capture_on_commit_callbacks(execute=True):
         services.alerts_escalate(now=alert.created_at + timedelta(minutes=2))
-    assert told() == [son]
+    assert told() == [("儿子", son)]
     with django_capture_on_commit_callbacks(execute=True):
         report = services.alerts_escalate(now=alert.created_at + timedelta(minutes=6))
-    assert report.family_notified == 1 and told() == [son, "13600000000"]
+    assert report.family_notified == 1 and told() == [("儿子", son), ("邻居", None)]
+    neighbour = Notification.objects.get(recipient=None, dispatch__kind="wellbeing.alert_family")
+    assert [d.channel for d in neighbour.deliveries.all()] == ["sms"]
     with django_capture_on_commit_callbacks(execute=True):
         services.alerts_escalate(now=alert.created_at + timedelta(minutes=11))
-    assert told() == [son, "13600000000", home["daughter"]]
+    everyone = [("儿子", son), ("邻居", None), ("女儿", home["daughter"])]
+    assert told() == everyone
     services.alert_acknowledge(actor=home["daughter"], alert=alert, answer="fine")
     with django_capture_on_commit_callbacks(execute=True):
         services.alerts_escalate(now=alert.created_at + timedelta(minutes=16))
-    assert told() == [son, "13600000000", home["daughter"]]  # answered: nobody else disturbed
+    assert told() == everyone  # answered: nobody else is disturbed
 
 
 @pytest.fixture
