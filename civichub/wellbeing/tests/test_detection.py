@@ -383,10 +383,13 @@ def _queued_runs(household_id: int) -> int:
     (the same whichever queue a deployment configures)."""
     from django_tasks import default_task_backend
 
-    return sum(
-        1
-        for result in default_task_backend.results  # type: ignore[attr-defined]
-        if result.task.module_path.endswith("run_detection") and result.args == [household_id]
+    results: list[Any] = default_task_backend.results  # type: ignore[attr-defined]
+    return len(
+        [
+            result
+            for result in results
+            if result.task.module_path.endswith("run_detection") and result.args == [household_id]
+        ]
     )
 
 
