@@ -20,7 +20,7 @@ import psycopg
 from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -790,6 +790,9 @@ def _insert_once(
     return None if row is None else int(row[0])
 
 
+_DEADLOCK_RETRIES = 3
+
+
 @functools.cache
 def _audit_fields() -> list[Any]:
     """The audit table's columns, but its id (the same list `audit_record` fills)."""
@@ -906,10 +909,21 @@ def _interact_once(
     # A prepared statement, on the connection's own session (and transaction, if any): planning
     # the statement costs the database twice what running it does, so it is planned once per
     # connection (Django's cursors send each statement as text, to be planned anew).
-    connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(_interaction_sql(model, refuse_blocked), params, prepare=True)
-        row = cursor.fetchone()
+    sql = _interaction_sql(model, refuse_blocked)
+    for attempt in range(_DEADLOCK_RETRIES + 1):
+        connection.ensure_connection()
+        try:
+            with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+                cursor.execute(sql, params, prepare=True)
+                row = cursor.fetchone()
+            break
+        except OperationalError as exc:
+            # Rarely, under many concurrent writers of one post, PostgreSQL finds a lock cycle
+            # and cancels one statement. Alone in its transaction the statement changed
+            # nothing and can run again; inside a caller's transaction, the caller decides.
+            deadlock = getattr(exc.__cause__, "sqlstate", None) == "40P01"
+            if not deadlock or connection.in_atomic_block or attempt == _DEADLOCK_RETRIES:
+                raise
     if row is None:
         raise NotFound(_("没有这条发布。"))
     account_id, blocked, pk = row
