@@ -38,8 +38,16 @@ class ReadingIn(Schema):
     reset: bool = False
 
 
+# A utility sends large volumes as several batches, or as a file or a stream: one request stays
+# small enough to be stored in one short transaction and answered row by row.
+READINGS_PER_BATCH = 10_000
+
+
 class BatchIn(Schema):
-    readings: list[ReadingIn]
+    readings: list[ReadingIn] = Field(
+        max_length=READINGS_PER_BATCH,
+        description=f"At most {READINGS_PER_BATCH:,} readings; send more as several batches",
+    )
 
 
 class RowErrorOut(Schema):

@@ -41,6 +41,28 @@ def test_a_batch_keeps_good_rows_reports_bad_ones_and_counts_repeats_once(
     assert Reading.objects.count() == 1
 
 
+def test_an_oversized_batch_is_refused_whole_with_a_problem_naming_the_limit(
+    home: dict[str, Any],  # noqa: F811
+    api_as: Any,
+) -> None:
+    from civichub.wellbeing.api import READINGS_PER_BATCH
+
+    row = {"meter_id": "W-001", "at": at(0), "value": 0.02}
+    response = api_as(home["feed"]).post(
+        "/api/wellbeing/readings", {"readings": [row] * (READINGS_PER_BATCH + 1)}
+    )
+    assert response.status_code == 422
+    assert response["Content-Type"].startswith("application/problem+json")
+    assert "readings" in response.json()["errors"]
+    assert Reading.objects.count() == 0
+    at_limit = api_as(home["feed"]).post(
+        "/api/wellbeing/readings", {"readings": [row] * READINGS_PER_BATCH}
+    )
+    assert at_limit.status_code == 200
+    assert at_limit.json()["accepted"] == 1
+    assert at_limit.json()["duplicates"] == READINGS_PER_BATCH - 1
+
+
 def test_a_worker_cannot_send_readings(home: dict[str, Any], api_as: Any) -> None:  # noqa: F811
     response = api_as(home["worker"]).post("/api/wellbeing/readings", {"readings": []})
     assert response.status_code == 403
