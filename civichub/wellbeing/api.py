@@ -18,7 +18,7 @@ from civichub.core import selectors as core_selectors
 from civichub.core.errors import NotFound, ValidationFailed
 from civichub.core.models import Organisation, User
 from civichub.wellbeing import selectors, services
-from civichub.wellbeing.models import Alert, AwayPeriod, Household, VisitTask
+from civichub.wellbeing.models import Alert, AwayPeriod, FamilyContact, Household, Meter, VisitTask
 
 ENROL_PURPOSE = "登记关爱服务"
 
@@ -202,6 +202,26 @@ def _away(period: AwayPeriod) -> AwayOut:
     )
 
 
+def _meter(meter: Meter) -> MeterOut:
+    return MeterOut(
+        id=meter.pk,
+        utility=meter.utility,
+        meter_id=meter.meter_id,
+        cumulative=meter.cumulative,
+        active=meter.active,
+    )
+
+
+def _contact(contact: FamilyContact) -> ContactOut:
+    return ContactOut(
+        name=contact.name,
+        phone=contact.phone,
+        email=contact.email,
+        username=contact.user.username if contact.user else "",
+        order=contact.order,
+    )
+
+
 def _household(home: Household) -> HouseholdOut:
     return HouseholdOut(
         id=home.pk,
@@ -216,26 +236,8 @@ def _household(home: Household) -> HouseholdOut:
         guardian_name=home.guardian_name,
         consent_note=home.consent_note,
         consent_withdrawn_at=home.consent_withdrawn_at,
-        meters=[
-            MeterOut(
-                id=m.pk,
-                utility=m.utility,
-                meter_id=m.meter_id,
-                cumulative=m.cumulative,
-                active=m.active,
-            )
-            for m in home.meters.order_by("pk")
-        ],
-        contacts=[
-            ContactOut(
-                name=c.name,
-                phone=c.phone,
-                email=c.email,
-                username=c.user.username if c.user else "",
-                order=c.order,
-            )
-            for c in home.contacts.select_related("user")
-        ],
+        meters=[_meter(m) for m in home.meters.order_by("pk")],
+        contacts=[_contact(c) for c in home.contacts.select_related("user")],
         away=[_away(p) for p in home.away.all()[:50]],
     )
 
@@ -348,16 +350,7 @@ def contacts_set(request: HttpRequest, household_id: int, payload: ContactsIn) -
     saved = services.household_contacts_set(
         actor=user, household=home, contacts=_contacts(payload.contacts)
     )
-    return [
-        ContactOut(
-            name=c.name,
-            phone=c.phone,
-            email=c.email,
-            username=c.user.username if c.user else "",
-            order=c.order,
-        )
-        for c in saved
-    ]
+    return [_contact(c) for c in saved]
 
 
 @router.post("/households/{household_id}/meters", response={201: MeterOut}, summary="Add a meter")
@@ -369,16 +362,7 @@ def meter_add(request: HttpRequest, household_id: int, payload: MeterIn) -> Stat
         household=home,
         spec=services.MeterSpec(payload.utility, payload.meter_id, payload.cumulative),
     )
-    return Status(
-        201,
-        MeterOut(
-            id=meter.pk,
-            utility=meter.utility,
-            meter_id=meter.meter_id,
-            cumulative=meter.cumulative,
-            active=meter.active,
-        ),
-    )
+    return Status(201, _meter(meter))
 
 
 @router.post(
@@ -392,14 +376,7 @@ def meter_remove(request: HttpRequest, household_id: int, meter_pk: int) -> Mete
     meter = home.meters.filter(pk=meter_pk).first()
     if meter is None:
         raise NotFound(_("没有这块表。"))
-    meter = services.meter_remove(actor=user, meter=meter)
-    return MeterOut(
-        id=meter.pk,
-        utility=meter.utility,
-        meter_id=meter.meter_id,
-        cumulative=meter.cumulative,
-        active=meter.active,
-    )
+    return _meter(services.meter_remove(actor=user, meter=meter))
 
 
 class WithdrawIn(Schema):
