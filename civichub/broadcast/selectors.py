@@ -125,9 +125,7 @@ def _with_accounts(ids: list[int]) -> list[Post]:
     return [by_id[pk] for pk in ids if pk in by_id]
 
 
-def home_feed(
-    user: User, *, cursor: str | None = None, limit: int = PAGE_SIZE, include_own: bool = True
-) -> FeedPage:
+def home_feed(user: User, *, cursor: str | None = None, limit: int = PAGE_SIZE) -> FeedPage:
     """The followed accounts' posts, newest first, one keyset page at a time."""
     account_ids = sorted(Follow.objects.filter(user=user).values_list("account_id", flat=True))
     if not account_ids:
@@ -172,30 +170,27 @@ def home_feed(
     return _page(_with_accounts(ids), limit)
 
 
-def account_timeline(
-    account: BroadcastAccount, *, cursor: str | None = None, limit: int = PAGE_SIZE
-) -> FeedPage:
+def _timeline(cursor: str | None, limit: int, **where: Any) -> FeedPage:
     posts = list(
         visible_posts()
-        .filter(_before(cursor), account=account)
+        .filter(_before(cursor), **where)
         .select_related("account")
         .prefetch_related("images", "drawn_areas")
         .order_by("-published_at", "-id")[: limit + 1]
     )
     return _page(posts, limit)
+
+
+def account_timeline(
+    account: BroadcastAccount, *, cursor: str | None = None, limit: int = PAGE_SIZE
+) -> FeedPage:
+    return _timeline(cursor, limit, account=account)
 
 
 def category_timeline(
     category: str, *, cursor: str | None = None, limit: int = PAGE_SIZE
 ) -> FeedPage:
-    posts = list(
-        visible_posts()
-        .filter(_before(cursor), category=category)
-        .select_related("account")
-        .prefetch_related("images", "drawn_areas")
-        .order_by("-published_at", "-id")[: limit + 1]
-    )
-    return _page(posts, limit)
+    return _timeline(cursor, limit, category=category)
 
 
 def account_get(handle: str) -> BroadcastAccount:
