@@ -360,6 +360,39 @@ def _default_plans(
     }
 
 
+def _delivery_row(
+    *,
+    notification_id: int | None,
+    channel: str,
+    plan: tuple[str, dt.datetime | None],
+    db_now: Any,
+) -> tuple[Any, ...]:
+    """A new delivery in `DELIVERY_COLUMNS` order, in database form. An account's delivery has
+    no address: it goes to the account's current one."""
+    state, next_attempt_at = plan
+    return _row(
+        DELIVERY_COLUMNS,
+        notification_id=notification_id,
+        channel=channel,
+        state=state,
+        failure=FailureKind.NONE,
+        attempts=0,
+        next_attempt_at=(
+            None
+            if next_attempt_at is None
+            else connection.ops.adapt_datetimefield_value(next_attempt_at)
+        ),
+        enqueued_at=db_now if state == DeliveryState.QUEUED else None,
+        lease_token="",
+        lease_expires_at=None,
+        last_error="",
+        sent_at=None,
+        created_at=db_now,
+        updated_at=db_now,
+        address="",
+    )
+
+
 def _deliveries_insert(
     *,
     dispatch: Dispatch,
@@ -373,8 +406,7 @@ def _deliveries_insert(
     """A delivery per channel that can reach the contact and that their preferences allow."""
     if not contacts or not channels:
         return
-    db_value = connection.ops.adapt_datetimefield_value
-    db_now = db_value(now)
+    db_now = connection.ops.adapt_datetimefield_value(now)
     default_plans = _default_plans(
         channels=channels, category=dispatch.category, emergency=emergency, now=now
     )
@@ -398,25 +430,13 @@ def _deliveries_insert(
             )
             if plan is None:
                 continue
-            state, next_attempt_at = plan
-            planned.append((channel, state))
+            planned.append((channel, plan[0]))
             rows.append(
-                _row(
-                    DELIVERY_COLUMNS,
+                _delivery_row(
                     notification_id=contact.notification_id,
                     channel=channel,
-                    state=state,
-                    failure=FailureKind.NONE,
-                    attempts=0,
-                    next_attempt_at=None if next_attempt_at is None else db_value(next_attempt_at),
-                    enqueued_at=db_now if state == DeliveryState.QUEUED else None,
-                    lease_token="",
-                    lease_expires_at=None,
-                    last_error="",
-                    sent_at=None,
-                    created_at=db_now,
-                    updated_at=db_now,
-                    address="",  # an account's delivery goes to its current address
+                    plan=plan,
+                    db_now=db_now,
                 )
             )
     delivery_ids = _insert_returning_ids(Delivery, DELIVERY_COLUMNS, rows)
@@ -807,8 +827,7 @@ def _contacts_sql() -> str:
 
 def _broadcast_default_deliveries(send: _Send) -> None:
     """One INSERT … SELECT per channel for the recipients without preferences."""
-    db_value = connection.ops.adapt_datetimefield_value
-    db_now = db_value(send.now)
+    db_now = connection.ops.adapt_datetimefield_value(send.now)
     plans = _default_plans(
         channels=send.channels,
         category=send.dispatch.category,
@@ -824,25 +843,8 @@ def _broadcast_default_deliveries(send: _Send) -> None:
         plan = plans[channel]
         if plan is None:
             continue
-        state, next_attempt_at = plan
-        queued = state == DeliveryState.QUEUED
-        values = _row(
-            DELIVERY_COLUMNS,
-            notification_id=None,
-            channel=channel,
-            state=state,
-            failure=FailureKind.NONE,
-            attempts=0,
-            next_attempt_at=None if next_attempt_at is None else db_value(next_attempt_at),
-            enqueued_at=db_now if queued else None,
-            lease_token="",
-            lease_expires_at=None,
-            last_error="",
-            sent_at=None,
-            created_at=db_now,
-            updated_at=db_now,
-            address="",
-        )[1:]
+        queued = plan[0] == DeliveryState.QUEUED
+        values = _delivery_row(notification_id=None, channel=channel, plan=plan, db_now=db_now)[1:]
         reachable = _REACHABLE_SQL[channel].format(push=_table(PushSubscription))
         sql = (
             f"INSERT INTO {_table(Delivery)} ({columns}) "  # noqa: S608  (names are ours)
