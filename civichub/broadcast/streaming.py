@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -445,7 +446,13 @@ class MachineBus(LocalBus):
 def machine_directory() -> Path:
     """Short (a socket's path is limited to about 100 bytes) and the same for every process of
     this installation and database."""
-    key = f"{settings.DATA_DIR}|{redis_prefix()}".encode()
+    return _machine_directory(str(settings.DATA_DIR), redis_prefix())
+
+
+@functools.lru_cache(maxsize=8)
+def _machine_directory(data_dir: str, prefix: str) -> Path:
+    # Hashed once per installation and database, not on every publication.
+    key = f"{data_dir}|{prefix}".encode()
     return Path(tempfile.gettempdir()) / f"civichub-streams-{hashlib.sha256(key).hexdigest()[:16]}"
 
 
