@@ -1044,6 +1044,14 @@ def _state_fill(state: detection.DetectorState, saved: Any, prefix: str = "") ->
             setattr(state, name, saved[full])
 
 
+def _detector(household: Household) -> detection.WellbeingDetector:
+    """The household's saved detector, over the utilities it has meters for."""
+    mask = np.zeros((1, 3), dtype=bool)
+    for utility in household.meters.values_list("utility", flat=True):
+        mask[0, UTILITY_INDEX[Utility(utility)]] = True
+    return _state_load(household, mask)
+
+
 def _state_load(household: Household, meters: np.ndarray) -> detection.WellbeingDetector:
     """The household's detector as last saved, with its day-boundary checkpoints and the
     readings it has seen since the oldest of them (`seen`, one row per half hour)."""
@@ -1096,10 +1104,7 @@ def _detection_pass(household_id: int) -> list[Alert]:
     household = Household.objects.select_for_update().get(pk=household_id)
     if not household.consenting:
         return []
-    mask = np.zeros((1, 3), dtype=bool)
-    for utility in household.meters.values_list("utility", flat=True):
-        mask[0, UTILITY_INDEX[Utility(utility)]] = True
-    detector = _state_load(household, mask)
+    detector = _detector(household)
     done = detector.state.slot  # last half hour detected, -1 before the first run
     window = detector.checkpoints[0].slot + 1 if detector.checkpoints else done + 1
     readings = Reading.objects.filter(meter__household=household).order_by("at")
@@ -1639,10 +1644,7 @@ def _tune(household_id: int, *, false_alarm: bool) -> None:
     household = Household.objects.select_for_update().get(pk=household_id)
     if not household.consenting or not household.detector_state:
         return
-    mask = np.zeros((1, 3), dtype=bool)
-    for utility in household.meters.values_list("utility", flat=True):
-        mask[0, UTILITY_INDEX[Utility(utility)]] = True
-    detector = _state_load(household, mask)
+    detector = _detector(household)
     detector.tune(0, false_alarm=false_alarm)
     household.detector_state = _state_dump(detector)
     household.save(update_fields=["detector_state"])
