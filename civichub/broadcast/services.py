@@ -985,20 +985,26 @@ def repost_create(*, actor: User | None, post_id: int, comment: str = "") -> Rep
     return repost
 
 
-@transaction.atomic
-def repost_delete(*, actor: User | None, post_id: int) -> bool:
-    user = _signed_in(actor)
-    deleted, _rows = Repost.objects.filter(user=user, post_id=post_id).delete()
+def _interaction_delete(model: type[Repost | Favourite], user: User, post_id: int) -> bool:
+    """Removes the resident's repost or favourite of the post, takes it off the post's counter
+    and audits it; False when there was none."""
+    deleted, _rows = model.objects.filter(user=user, post_id=post_id).delete()
     if not deleted:
         return False
-    _count(post_id, reposts=-1)
+    name = model._meta.model_name
+    _count(post_id, **{f"{name}s": -1})
     audit_record(
         actor=user,
-        action="broadcast.repost.delete",
-        object_type="broadcast.repost",
+        action=f"broadcast.{name}.delete",
+        object_type=f"broadcast.{name}",
         object_id=str(post_id),
     )
     return True
+
+
+@transaction.atomic
+def repost_delete(*, actor: User | None, post_id: int) -> bool:
+    return _interaction_delete(Repost, _signed_in(actor), post_id)
 
 
 def favourite_create(*, actor: User | None, post_id: int) -> Favourite:
@@ -1036,18 +1042,7 @@ def favourite_create(*, actor: User | None, post_id: int) -> Favourite:
 
 @transaction.atomic
 def favourite_delete(*, actor: User | None, post_id: int) -> bool:
-    user = _signed_in(actor)
-    deleted, _rows = Favourite.objects.filter(user=user, post_id=post_id).delete()
-    if not deleted:
-        return False
-    _count(post_id, favourites=-1)
-    audit_record(
-        actor=user,
-        action="broadcast.favourite.delete",
-        object_type="broadcast.favourite",
-        object_id=str(post_id),
-    )
-    return True
+    return _interaction_delete(Favourite, _signed_in(actor), post_id)
 
 
 def _refuse_blocked(user: User, account_id: int) -> None:
