@@ -182,6 +182,13 @@ class _SendTally:
     def deliveries(self) -> int:
         return self.deferred + sum(len(ids) for ids in self.queued.values())
 
+    def add(self, channel: str, state: str, delivery_id: int) -> None:
+        """Counts a new delivery: a queued one is enqueued after commit, a deferred one waits."""
+        if state == DeliveryState.QUEUED:
+            self.queued[channel].append(delivery_id)
+        else:
+            self.deferred += 1
+
 
 NOTIFICATION_COLUMNS = (
     "dispatch_id",
@@ -441,10 +448,7 @@ def _deliveries_insert(
             )
     delivery_ids = _insert_returning_ids(Delivery, DELIVERY_COLUMNS, rows)
     for delivery_id, (channel, state) in zip(delivery_ids, planned, strict=True):
-        if state == DeliveryState.QUEUED:
-            tally.queued[channel].append(delivery_id)
-        else:
-            tally.deferred += 1
+        tally.add(channel, state, delivery_id)
 
 
 def notification_send(
@@ -708,10 +712,7 @@ def _notification_send_to_address(
                 updated_at=send.now,
             )
             send.tally.recipients = 1
-            if state == DeliveryState.QUEUED:
-                send.tally.queued[channel].append(delivery.pk)
-            else:
-                send.tally.deferred += 1
+            send.tally.add(channel, state, delivery.pk)
         return _send_close(send, actor=actor, address=masked_address(address))
 
 
