@@ -372,10 +372,7 @@ def meter_add(request: HttpRequest, household_id: int, payload: MeterIn) -> Stat
 )
 def meter_remove(request: HttpRequest, household_id: int, meter_pk: int) -> MeterOut:
     user = _user(request)
-    home = selectors.household_for_change(actor=user, household_id=household_id)
-    meter = home.meters.filter(pk=meter_pk).first()
-    if meter is None:
-        raise NotFound(_("没有这块表。"))
+    meter = selectors.meter_for_change(actor=user, household_id=household_id, meter_pk=meter_pk)
     return _meter(services.meter_remove(actor=user, meter=meter))
 
 

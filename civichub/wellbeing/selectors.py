@@ -25,6 +25,7 @@ from civichub.wellbeing.models import (
     AwayPeriod,
     FamilyContact,
     Household,
+    Meter,
     Reading,
     VisitStatus,
     VisitTask,
@@ -130,6 +131,18 @@ def household_for_change(*, actor: User, household_id: int) -> Household:
         raise _not_found()
     require(actor, "wellbeing.household.manage", found)
     return found
+
+
+def meter_for_change(*, actor: User, household_id: int, meter_pk: int) -> Meter:
+    """One of the meters of a household the actor may manage."""
+    meter = (
+        household_for_change(actor=actor, household_id=household_id)
+        .meters.filter(pk=meter_pk)
+        .first()
+    )
+    if meter is None:
+        raise NotFound(_("没有这块表。"))
+    return meter
 
 
 def away_for_change(*, actor: User, away_id: int) -> AwayPeriod:

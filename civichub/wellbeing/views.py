@@ -386,10 +386,7 @@ def meter_add(request: HttpRequest, household_id: int) -> HttpResponse:
 @domain_errors_as_http
 def meter_remove(request: HttpRequest, household_id: int, meter_id: int) -> HttpResponse:
     user = _user(request)
-    home = selectors.household_for_change(actor=user, household_id=household_id)
-    meter = home.meters.filter(pk=meter_id).first()
-    if meter is None:
-        raise NotFound(_("没有这块表。"))
+    meter = selectors.meter_for_change(actor=user, household_id=household_id, meter_pk=meter_id)
     return _household_change(
         request,
         household_id,
