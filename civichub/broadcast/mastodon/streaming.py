@@ -17,13 +17,12 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonRespons
 from django.utils import timezone
 
 from civichub.broadcast import streaming
-from civichub.broadcast.mastodon import scopes
 from civichub.broadcast.mastodon.views import (
     INVALID_TOKEN,
-    OUTSIDE_SCOPES,
     READ_NOTIFICATIONS,
     READ_STATUSES,
     _credential,
+    refusal,
 )
 from civichub.broadcast.models import AlertPush, Post, PostState
 from civichub.core.models import User
@@ -54,11 +53,7 @@ async def _reader(
     credential = await streaming.db(_credential)(token)
     if credential is None:
         return _error(INVALID_TOKEN, 401)
-    if not scopes.allows(credential.scopes, needed):
-        return _error(OUTSIDE_SCOPES, 403)
-    if credential.user is None and user_required:
-        return _error("This method requires an authenticated user", 422)
-    return credential.user
+    return refusal(credential, needed, user_required=user_required) or credential.user
 
 
 def _status(request: HttpRequest, post_id: int) -> str | None:

@@ -107,6 +107,17 @@ def _credential(secret: str) -> Credential | None:
     return Credential(user, PERSONAL_TOKEN_SCOPES)
 
 
+def refusal(
+    credential: Credential, needed: tuple[str, ...] | None, *, user_required: bool
+) -> JsonResponse | None:
+    """What a valid token is refused with, if anything: the one rule for endpoints and streams."""
+    if user_required and credential.user is None:
+        return _error("This method requires an authenticated user", 422)
+    if needed and not scopes.allows(credential.scopes, needed):
+        return _error(OUTSIDE_SCOPES, 403)
+    return None
+
+
 def endpoint(
     *,
     auth: bool = True,
@@ -134,14 +145,10 @@ def endpoint(
                     return _error(INVALID_TOKEN, 401)
             elif auth:
                 return _error(INVALID_TOKEN, 401)
-            if auth and credential is not None and credential.user is None:
-                return _error("This method requires an authenticated user", 422)
-            if (
-                credential is not None
-                and scopes_needed
-                and not scopes.allows(credential.scopes, scopes_needed)
-            ):
-                return _error(OUTSIDE_SCOPES, 403)
+            if credential is not None:
+                refused = refusal(credential, scopes_needed, user_required=auth)
+                if refused is not None:
+                    return refused
             request.mastodon_user = credential.user if credential else None  # type: ignore[attr-defined]
             request.mastodon_credential = credential  # type: ignore[attr-defined]
             try:
