@@ -25,6 +25,7 @@ import secrets
 import zoneinfo
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import partial
@@ -464,9 +465,8 @@ def notification_send(
     """Notify every recipient: an inbox row each, and a delivery per outside channel that their
     preferences allow and that can reach them. Non-emergency deliveries in a recipient's quiet
     hours wait, deferred, until the hours end. One audit row per call."""
-    try:
-        return _notification_send(
-            recipients=recipients,
+    with _dedupe_conflicts(), transaction.atomic():
+        send = _send_open(
             kind=kind,
             context=context,
             priority=priority,
@@ -474,14 +474,28 @@ def notification_send(
             actor=actor,
             dedupe_key=dedupe_key,
         )
+        for user_ids in _recipient_ids(recipients):
+            _send_chunk(
+                dispatch=send.dispatch,
+                user_ids=user_ids,
+                channels=send.channels,
+                dedupe_key=send.dedupe_key,
+                emergency=send.emergency,
+                now=send.now,
+                tally=send.tally,
+            )
+        return _send_close(send, actor=actor)
+
+
+@contextmanager
+def _dedupe_conflicts() -> Iterator[None]:
+    """An integrity error in a send is in practice the dedupe constraint: a concurrent send with
+    the same key got there first."""
+    try:
+        yield
     except IntegrityError as exc:
-        raise _dedupe_conflict() from exc
-
-
-def _dedupe_conflict() -> Conflict:
-    # In practice the dedupe constraint: a concurrent send with the same key got there first.
-    message = _("使用这个去重键的发送已在进行中。")
-    return Conflict(message, errors={"dedupe_key": [message]})
+        message = _("使用这个去重键的发送已在进行中。")
+        raise Conflict(message, errors={"dedupe_key": [message]}) from exc
 
 
 @dataclass
@@ -561,38 +575,6 @@ def _send_close(send: _Send, *, actor: User | None, address: str = "") -> Dispat
     return dispatch
 
 
-@transaction.atomic
-def _notification_send(
-    *,
-    recipients: Iterable[User | int] | QuerySet[User],
-    kind: str,
-    context: dict[str, Any],
-    priority: str,
-    channels: Iterable[str] | None,
-    actor: User | None,
-    dedupe_key: str | None,
-) -> Dispatch:
-    send = _send_open(
-        kind=kind,
-        context=context,
-        priority=priority,
-        channels=channels,
-        actor=actor,
-        dedupe_key=dedupe_key,
-    )
-    for user_ids in _recipient_ids(recipients):
-        _send_chunk(
-            dispatch=send.dispatch,
-            user_ids=user_ids,
-            channels=send.channels,
-            dedupe_key=send.dedupe_key,
-            emergency=send.emergency,
-            now=send.now,
-            tally=send.tally,
-        )
-    return _send_close(send, actor=actor)
-
-
 ADDRESS_CHANNELS: tuple[str, ...] = (Channel.SMS, Channel.EMAIL)
 _PHONE_CHARACTERS = frozenset("0123456789+-() ")
 
@@ -638,32 +620,7 @@ def notification_send_to_address(
     until it is sent or has failed for good (the retries need it); the audit row names it
     masked. A `dedupe_key` already used for
     an address send makes this a no-op, as for a recipient already notified."""
-    try:
-        return _notification_send_to_address(
-            kind=kind,
-            channel=channel,
-            address=address.strip(),
-            language=language,
-            context=context,
-            priority=priority,
-            actor=actor,
-            dedupe_key=dedupe_key,
-        )
-    except IntegrityError as exc:
-        raise _dedupe_conflict() from exc
-
-
-def _notification_send_to_address(
-    *,
-    kind: str,
-    channel: str,
-    address: str,
-    language: str,
-    context: dict[str, Any],
-    priority: str,
-    actor: User | None,
-    dedupe_key: str | None,
-) -> Dispatch:
+    address = address.strip()
     if channel not in ADDRESS_CHANNELS:
         message = _("只能通过短信或电子邮件发送到地址。")
         raise ValidationFailed(message, errors={"channel": [message]})
@@ -672,7 +629,7 @@ def _notification_send_to_address(
         raise ValidationFailed(address_errors[0], errors={"address": address_errors})
     if language not in kinds.LANGUAGES:
         language = kinds.DEFAULT_LANGUAGE
-    with transaction.atomic():
+    with _dedupe_conflicts(), transaction.atomic():
         send = _send_open(
             kind=kind,
             context=context,
@@ -733,9 +690,8 @@ def notification_broadcast(
     The same rules decide the same deliveries: `_delivery_plan` is evaluated once per channel for
     everyone without preferences (a parameter of the statement), and per person, exactly as
     `notification_send` does, for the few who have set preferences."""
-    try:
-        return _notification_broadcast(
-            recipients=recipients,
+    with _dedupe_conflicts(), transaction.atomic():
+        send = _send_open(
             kind=kind,
             context=context,
             priority=priority,
@@ -743,69 +699,48 @@ def notification_broadcast(
             actor=actor,
             dedupe_key=dedupe_key,
         )
-    except IntegrityError as exc:
-        raise _dedupe_conflict() from exc
+        dispatch, now, tally = send.dispatch, send.now, send.tally
+        # The recipient query itself, not `id IN (query)`: the database then starts from what
+        # selects the recipients (a district's residents) instead of scanning every account.
+        users = recipients if recipients.model is User else User.objects.filter(pk__in=recipients)
+        users = users.filter(is_active=True)
+        if send.dedupe_key:
+            users = users.exclude(
+                pk__in=Notification.objects.filter(dedupe_key=send.dedupe_key).values(
+                    "recipient_id"
+                )
+            )
+        rows = (
+            users.order_by("pk")
+            .annotate(
+                n_dispatch=Value(dispatch.pk),
+                n_language=Case(
+                    When(language__in=kinds.LANGUAGES, then=F("language")),
+                    default=Value(kinds.DEFAULT_LANGUAGE),
+                    output_field=CharField(),
+                ),
+                n_dedupe_key=Value(send.dedupe_key, output_field=CharField()),
+                n_created_at=Value(now, output_field=DateTimeField()),
+                n_read_at=Cast(Value(None), output_field=DateTimeField()),
+            )
+            .values_list(
+                "n_dispatch", "pk", "n_language", "n_dedupe_key", "n_created_at", "n_read_at"
+            )
+            .distinct()
+        )
+        selected, params = rows.query.sql_with_params()
+        with connection.cursor() as cursor:
+            columns = ", ".join(NOTIFICATION_COLUMNS)
+            cursor.execute(f"INSERT INTO {_table(Notification)} ({columns}) {selected}", params)
+            tally.recipients = cursor.rowcount
+        if send.channels and tally.recipients:
+            _broadcast_default_deliveries(send)
+            _broadcast_preference_deliveries(send)
+        return _send_close(send, actor=actor)
 
 
 def _table(model: type[Model]) -> str:
     return str(connection.ops.quote_name(model._meta.db_table))
-
-
-@transaction.atomic
-def _notification_broadcast(
-    *,
-    recipients: QuerySet[Any],
-    kind: str,
-    context: dict[str, Any],
-    priority: str,
-    channels: Iterable[str] | None,
-    actor: User | None,
-    dedupe_key: str | None,
-) -> Dispatch:
-    send = _send_open(
-        kind=kind,
-        context=context,
-        priority=priority,
-        channels=channels,
-        actor=actor,
-        dedupe_key=dedupe_key,
-    )
-    dispatch, now, tally = send.dispatch, send.now, send.tally
-    # The recipient query itself, not `id IN (query)`: the database then starts from what
-    # selects the recipients (a district's residents) instead of scanning every account.
-    users = recipients if recipients.model is User else User.objects.filter(pk__in=recipients)
-    users = users.filter(is_active=True)
-    if send.dedupe_key:
-        users = users.exclude(
-            pk__in=Notification.objects.filter(dedupe_key=send.dedupe_key).values("recipient_id")
-        )
-    rows = (
-        users.order_by("pk")
-        .annotate(
-            n_dispatch=Value(dispatch.pk),
-            n_language=Case(
-                When(language__in=kinds.LANGUAGES, then=F("language")),
-                default=Value(kinds.DEFAULT_LANGUAGE),
-                output_field=CharField(),
-            ),
-            n_dedupe_key=Value(send.dedupe_key, output_field=CharField()),
-            n_created_at=Value(now, output_field=DateTimeField()),
-            n_read_at=Cast(Value(None), output_field=DateTimeField()),
-        )
-        .values_list("n_dispatch", "pk", "n_language", "n_dedupe_key", "n_created_at", "n_read_at")
-        .distinct()
-    )
-    selected, params = rows.query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {_table(Notification)} ({', '.join(NOTIFICATION_COLUMNS)}) {selected}",
-            params,
-        )
-        tally.recipients = cursor.rowcount
-    if send.channels and tally.recipients:
-        _broadcast_default_deliveries(send)
-        _broadcast_preference_deliveries(send)
-    return _send_close(send, actor=actor)
 
 
 # How each outside channel reaches a recipient, as SQL over the inbox row `n`, the user `u` and
