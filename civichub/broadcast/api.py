@@ -377,12 +377,12 @@ class CountsOut(Schema):
 
 
 def _counts(post_id: int) -> CountsOut:
-    post = selectors.post_get(post_id)
+    reposts, favourites, comments = selectors.post_counts(post_id)
     return CountsOut(
-        post_id=post.pk,
-        reposts_count=post.reposts_count,
-        favourites_count=post.favourites_count,
-        comments_count=post.comments_count,
+        post_id=post_id,
+        reposts_count=reposts,
+        favourites_count=favourites,
+        comments_count=comments,
     )
 
 
