@@ -89,8 +89,9 @@ def _unfolded(column: str) -> Coalesce:
 
 def exact_counts(posts: Iterable[Post]) -> None:
     """Sets the posts' repost and favourite counts to the exact ones: each post's column plus
-    its counter slots not yet folded in (see `services._count`), read together in ONE query for
-    all the posts, so the sum comes from one snapshot and a fold in between cannot hide a part.
+    its counter slots not yet folded in (see `services.interactions._count`), read together in
+    ONE query for all the posts, so the sum comes from one snapshot and a fold in between cannot
+    hide a part.
     Posts already made exact are left alone (no second query for them)."""
     todo: dict[int, list[Post]] = {}
     for post in posts:

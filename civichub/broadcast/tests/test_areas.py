@@ -99,7 +99,7 @@ def test_subscriptions_are_checked_kept_once_and_audited(bc: Any) -> None:
 
 
 def test_there_is_a_limit_on_subscriptions(bc: Any, monkeypatch: Any) -> None:
-    monkeypatch.setattr(services, "AREA_SUBSCRIPTIONS_MAX", 2)
+    monkeypatch.setattr(services.areas, "AREA_SUBSCRIPTIONS_MAX", 2)
     services.area_subscribe(actor=bc.resident_a, area_id=bc.city.community_b1.pk)
     services.area_subscribe(actor=bc.resident_a, area_id=bc.city.district_b.pk)
     with pytest.raises(ValidationFailed) as caught:

@@ -1,0 +1,116 @@
+"""Checks the broadcast services share: text limits, target areas, CAP fields, the
+signed-in resident and the block rule."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from civichub.broadcast.models import (
+    Block,
+    CapCategory,
+    Certainty,
+    Post,
+    PostState,
+    Severity,
+    Urgency,
+)
+from civichub.core.errors import (
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
+from civichub.core.models import Organisation, User
+
+
+@dataclass(frozen=True)
+class AlertFields:
+    """The CAP 1.2 `info` fields an alert carries besides its text and areas."""
+
+    category: str
+    event: str
+    urgency: str
+    severity: str
+    certainty: str
+    expires: dt.datetime
+    instruction: str = ""
+
+
+def invalid(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(message, errors={field: [message]})
+
+
+def signed_in(actor: User | None) -> User:
+    if actor is None or not actor.is_authenticated:
+        raise NotAuthenticated(_("请先登录。"))
+    return actor
+
+
+def check_text(field: str, text: str, limit: int, *, required: bool = True) -> str:
+    text = text.strip()
+    if required and not text:
+        raise invalid(field, _("内容不能为空。"))
+    if len(text) > limit:
+        raise invalid(
+            field,
+            _("内容最多 %(limit)d 个字，现有 %(count)d 个字。")
+            % {"limit": limit, "count": len(text)},
+        )
+    return text
+
+
+def target_areas(area_ids: Iterable[int]) -> list[Organisation]:
+    ids = sorted({int(pk) for pk in area_ids})
+    areas = list(Organisation.objects.filter(pk__in=ids))
+    found = {a.pk for a in areas}
+    unknown = [pk for pk in ids if pk not in found]
+    if unknown or any(not a.is_area for a in areas):
+        bad = unknown or [a.pk for a in areas if not a.is_area]
+        raise invalid(
+            "target_areas", _("未知的发布区域：%(ids)s。") % {"ids": ", ".join(map(str, bad))}
+        )
+    return areas
+
+
+def alert_checked(alert: AlertFields, now: dt.datetime) -> AlertFields:
+    choices = {
+        "category": CapCategory.values,
+        "urgency": Urgency.values,
+        "severity": Severity.values,
+        "certainty": Certainty.values,
+    }
+    for field, allowed in choices.items():
+        if getattr(alert, field) not in allowed:
+            raise invalid(field, _("取值必须是：%(values)s。") % {"values": ", ".join(allowed)})
+    if not alert.event.strip() or len(alert.event) > 100:
+        raise invalid("event", _("请填写事件名称（最多 100 个字）。"))
+    if alert.expires <= now:
+        raise invalid("expires", _("失效时间必须晚于现在。"))
+    check_text("instruction", alert.instruction, 500, required=False)
+    return alert
+
+
+def blocked_error() -> PermissionDenied:
+    message = _("此账号已禁止您评论和转发它的发布。")
+    return PermissionDenied(message, errors={"post": [message]})
+
+
+def refuse_blocked(user: User, account_id: int) -> None:
+    if Block.objects.filter(account_id=account_id, user=user).exists():
+        raise blocked_error()
+
+
+def visible_post(post_id: int) -> Post:
+    post = (
+        Post.objects.select_related("account__organisation")
+        .filter(pk=post_id, state=PostState.PUBLISHED, published_at__lte=timezone.now())
+        .first()
+    )
+    if post is None:
+        raise NotFound(_("没有这条发布。"))
+    return post

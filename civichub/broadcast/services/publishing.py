@@ -1,0 +1,250 @@
+"""Posts: publishing (once per submission), editing and retracting.
+
+Publishing writes the post, one counter update and one audit row, whatever the account's
+follower count; nothing is written per follower (the home feed merges at read time)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from civichub.broadcast import streaming
+from civichub.broadcast.models import (
+    POST_MAX_CHARS,
+    POST_MAX_IMAGES,
+    BroadcastAccount,
+    Category,
+    Post,
+    PostImage,
+    PostRevision,
+    PostState,
+)
+from civichub.broadcast.services.areas import DrawnAreaIn, drawn_checked, drawn_store
+from civichub.broadcast.services.checks import (
+    AlertFields,
+    alert_checked,
+    check_text,
+    invalid,
+    target_areas,
+)
+from civichub.broadcast.services.media import ImageIn, image_checked, image_store
+from civichub.core.audit import audit_record
+from civichub.core.errors import (
+    Conflict,
+    NotFound,
+)
+from civichub.core.images import CheckedImage
+from civichub.core.models import User
+from civichub.core.permissions import require
+
+SUBMISSION_SECONDS = 24 * 3600
+
+
+class SubmissionPending(Conflict):
+    """The same submission is being published by another request right now."""
+
+
+def publish_once(*, actor: User | None, key: str, publish: Callable[[], Post]) -> tuple[Post, bool]:
+    """Runs `publish` once per (actor, key): a form sent twice (a double click, a resent
+    request with the same Idempotency-Key) gives back the post the first one made instead of
+    a second post. A refused attempt leaves the key free, so the corrected form can be sent.
+    Returns the post and whether it came from an earlier submission."""
+    if not key:
+        return publish(), False
+    slot = f"broadcast:submission:{actor.pk if actor else 0}:{key[:100]}"
+    if not cache.add(slot, 0, SUBMISSION_SECONDS):
+        post_id = cache.get(slot)
+        post = Post.objects.select_related("account").filter(pk=post_id).first()
+        if post is None:
+            raise SubmissionPending(_("这份内容正在发布，请稍候刷新。"))
+        return post, True
+    try:
+        post = publish()
+    except BaseException:
+        cache.delete(slot)
+        raise
+    cache.set(slot, post.pk, SUBMISSION_SECONDS)
+    return post, False
+
+
+@transaction.atomic
+def post_publish(
+    *,
+    actor: User | None,
+    account: BroadcastAccount,
+    text: str,
+    category: str,
+    text_en: str = "",
+    target_area_ids: Iterable[int] = (),
+    publish_at: dt.datetime | None = None,
+    alert: AlertFields | None = None,
+    images: Sequence[ImageIn] = (),
+    media_ids: Sequence[int] = (),
+    drawn_areas: Sequence[DrawnAreaIn] = (),
+) -> Post:
+    """Publishes now, or at `publish_at` (the post stays out of feeds until then). An alert is
+    published at once and pushed, after commit, to every resident of its target areas.
+    Up to four images: new ones in `images`, uploaded ones by `media_ids`; every image is
+    checked before anything is stored."""
+    if actor is not None:
+        require(actor, "broadcast.alert.publish" if alert else "broadcast.post.publish", account)
+    now = timezone.now()
+    text = check_text("text", text, POST_MAX_CHARS)
+    text_en = check_text("text_en", text_en, POST_MAX_CHARS, required=False)
+    if category not in Category.values:
+        raise invalid("category", _("未知的类别：%(category)s。") % {"category": category})
+    areas = target_areas(target_area_ids)
+    shapes = drawn_checked(drawn_areas)
+    if publish_at is not None and publish_at < now - dt.timedelta(minutes=1):
+        raise invalid("publish_at", _("定时发布的时间不能早于现在。"))
+    fields: dict[str, Any] = {}
+    if alert is not None:
+        if publish_at is not None and publish_at > now:
+            raise invalid("publish_at", _("预警须立即发布，不能定时。"))
+        if not areas and not shapes:
+            raise invalid("target_areas", _("预警须选择发布区域。"))
+        alert = alert_checked(alert, now)
+        fields = {
+            "is_alert": True,
+            "cap_category": alert.category,
+            "cap_event": alert.event.strip(),
+            "cap_urgency": alert.urgency,
+            "cap_severity": alert.severity,
+            "cap_certainty": alert.certainty,
+            "cap_expires": alert.expires,
+            "cap_instruction": alert.instruction.strip(),
+        }
+    if len(images) + len(set(media_ids)) > POST_MAX_IMAGES:
+        raise invalid("images", _("一条发布最多 %(n)d 张图片。") % {"n": POST_MAX_IMAGES})
+    checked_images = [image_checked(image, f"images.{i}") for i, image in enumerate(images)]
+    uploaded = _uploaded_media(account, media_ids)
+    post = Post.objects.create(
+        account=account,
+        author=actor,
+        text=text,
+        text_en=text_en,
+        category=category,
+        published_at=publish_at if publish_at is not None and publish_at > now else now,
+        created_at=now,
+        **fields,
+    )
+    if areas:
+        post.target_areas.set(areas)
+    _attach_images(post, actor, uploaded, checked_images)
+    if shapes:
+        drawn_store(post, shapes)
+    BroadcastAccount.objects.filter(pk=account.pk).update(posts_count=F("posts_count") + 1)
+    audit_record(
+        actor=actor,
+        action="broadcast.alert.publish" if alert else "broadcast.post.publish",
+        obj=post,
+        organisation=account.organisation,
+        changes={
+            "category": category,
+            "published_at": post.published_at.isoformat(),
+            "target_areas": [a.pk for a in areas],
+            "images": len(uploaded) + len(checked_images),
+            "drawn_areas": [area.kind for area, _shape in shapes],
+        },
+    )
+    streaming.post_published(post)
+    if alert is not None:
+        from civichub.broadcast.tasks import push_alert
+
+        post_id = post.pk
+        transaction.on_commit(lambda: push_alert.enqueue(post_id))
+    return post
+
+
+def _uploaded_media(account: BroadcastAccount, media_ids: Sequence[int]) -> list[PostImage]:
+    ids = list(dict.fromkeys(int(pk) for pk in media_ids))
+    if not ids:
+        return []
+    found = PostImage.objects.select_for_update().in_bulk(ids)
+    usable = [found[pk] for pk in ids if pk in found]
+    bad = [pk for pk in ids if pk not in found]
+    bad += [m.pk for m in usable if m.account_id != account.pk or m.post_id is not None]
+    if bad:
+        raise invalid(
+            "media_ids",
+            _("这些图片不存在或已用于别的发布：%(ids)s。")
+            % {"ids": ", ".join(map(str, sorted(bad)))},
+        )
+    return usable
+
+
+def _attach_images(
+    post: Post,
+    actor: User | None,
+    uploaded: list[PostImage],
+    checked_images: list[tuple[CheckedImage, str]],
+) -> None:
+    for position, media in enumerate(uploaded):
+        media.post, media.position = post, position
+        media.save(update_fields=["post", "position"])
+    for offset, (checked, alt) in enumerate(checked_images, start=len(uploaded)):
+        image_store(
+            account=post.account,
+            checked=checked,
+            alt_text=alt,
+            uploader=actor,
+            post=post,
+            position=offset,
+        )
+
+
+def _post_for_update(post_id: int) -> Post:
+    try:
+        return Post.objects.select_related("account__organisation").get(pk=post_id)
+    except Post.DoesNotExist:
+        raise NotFound(_("没有这条发布。")) from None
+
+
+@transaction.atomic
+def post_edit(*, actor: User | None, post_id: int, text: str, text_en: str | None = None) -> Post:
+    """Changes the text; the previous text stays visible in the post's history."""
+    post = _post_for_update(post_id)
+    if actor is not None:
+        require(actor, "broadcast.post.publish", post.account)
+    if post.state == PostState.RETRACTED:
+        raise Conflict(_("已撤回的发布不能修改。"))
+    new_text = check_text("text", text, POST_MAX_CHARS)
+    new_en = (
+        post.text_en
+        if text_en is None
+        else check_text("text_en", text_en, POST_MAX_CHARS, required=False)
+    )
+    if new_text == post.text and new_en == post.text_en:
+        return post
+    now = timezone.now()
+    PostRevision.objects.create(
+        post=post, text=post.text, text_en=post.text_en, editor=actor, replaced_at=now
+    )
+    changes = {"text": [post.text, new_text], "text_en": [post.text_en, new_en]}
+    post.text, post.text_en, post.edited_at = new_text, new_en, now
+    post.save(update_fields=["text", "text_en", "edited_at"])
+    audit_record(actor=actor, action="broadcast.post.edit", obj=post, changes=changes)
+    streaming.post_edited(post)
+    return post
+
+
+@transaction.atomic
+def post_retract(*, actor: User | None, post_id: int, reason: str = "") -> Post:
+    post = _post_for_update(post_id)
+    if actor is not None:
+        require(actor, "broadcast.post.publish", post.account)
+    if post.state == PostState.RETRACTED:
+        return post
+    post.state, post.retracted_at = PostState.RETRACTED, timezone.now()
+    post.save(update_fields=["state", "retracted_at"])
+    BroadcastAccount.objects.filter(pk=post.account_id).update(posts_count=F("posts_count") - 1)
+    audit_record(actor=actor, action="broadcast.post.retract", obj=post, purpose=reason, changes={})
+    streaming.post_retracted(post)
+    return post
