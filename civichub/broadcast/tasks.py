@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from django_tasks import task
+import datetime as dt
+import logging
 
-from civichub.broadcast import services
+from django_tasks import task, task_backends
+
+from civichub.broadcast import services, streaming
 from civichub.core.context import acting
+
+logger = logging.getLogger(__name__)
 
 
 @task(priority=50)
@@ -19,9 +24,20 @@ def push_alert(post_id: int) -> int:
 @task(priority=50)
 def announce_scheduled_post(post_id: int) -> bool:
     """Streams a scheduled post to its followers when its time comes (enqueued to run then)."""
-    from civichub.broadcast import streaming
-
     return streaming.scheduled_post_live(int(post_id))
+
+
+def announce_when_live(post_id: int, when: dt.datetime) -> None:
+    """Enqueues `announce_scheduled_post` to run at `when`, where the task backend can defer."""
+    backend = task_backends[announce_scheduled_post.backend]
+    if not backend.supports_defer:
+        logger.warning("the task backend cannot defer: post %s will not be streamed", post_id)
+        return
+    announce_scheduled_post.using(run_after=when).enqueue(post_id)
+
+
+def enqueue_alert_push(post_id: int) -> None:
+    push_alert.enqueue(post_id)
 
 
 @task(priority=10)

@@ -126,7 +126,7 @@ def _stream(
 ) -> HttpResponseBase:
     if not streaming.is_asgi(request):
         return _error("Streaming needs the ASGI server", 503)
-    return streaming.event_stream(streaming.sse(channels, _handler(request, user, kinds)))
+    return streaming.event_stream(streaming.stream(channels, _handler(request, user, kinds)))
 
 
 async def streaming_user(request: HttpRequest) -> HttpResponseBase:

@@ -18,6 +18,7 @@ from civichub.broadcast.notifications import ALERT
 from civichub.broadcast.services.areas import drawn_shape
 from civichub.core.audit import audit_record
 from civichub.core.models import Organisation, Resident, User
+from civichub.notify.services import notification_broadcast
 
 
 def _overlapping_areas(areas: Iterable[Organisation]) -> Any:
@@ -66,8 +67,6 @@ def alert_push(*, post_id: int) -> AlertPush:
     existing = AlertPush.objects.filter(post=post, dispatch__isnull=False).first()
     if existing is not None:
         return existing
-    from civichub.notify.services import notification_broadcast
-
     with transaction.atomic():
         # Set-based: a million residents' inbox rows and deliveries are written by the
         # database from the recipient query, not one Python object per resident.

@@ -15,7 +15,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from civichub.broadcast import streaming
+from civichub.broadcast import deferred, streaming
 from civichub.broadcast.models import (
     POST_MAX_CHARS,
     POST_MAX_IMAGES,
@@ -156,10 +156,7 @@ def post_publish(
     )
     streaming.post_published(post)
     if alert is not None:
-        from civichub.broadcast.tasks import push_alert
-
-        post_id = post.pk
-        transaction.on_commit(lambda: push_alert.enqueue(post_id))
+        deferred.alert_push_after_commit(post.pk)
     return post
 
 

@@ -41,11 +41,14 @@ def test_a_repost_writes_the_same_audit_row_as_any_change_and_streams_after_comm
     bc: Any, monkeypatch: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     from civichub.broadcast import streaming
+    from civichub.core import events
     from civichub.core.context import acting
 
     post = publish(bc)
     sent: list[tuple[list[str], str]] = []
-    monkeypatch.setattr(streaming, "publish_now", lambda ch, event: sent.append((ch, event.kind)))
+    monkeypatch.setattr(
+        events.publishing, "publish_now", lambda ch, event: sent.append((ch, event.kind))
+    )
     with (
         acting(ip_address="203.0.113.7", channel="web", request_id="req-1"),
         django_capture_on_commit_callbacks(execute=False) as pending,

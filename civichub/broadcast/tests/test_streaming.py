@@ -23,6 +23,7 @@ from mastodon import Mastodon, StreamListener
 from civichub.broadcast import services, streaming
 from civichub.broadcast.tests.conftest import Broadcast
 from civichub.broadcast.tests.test_mastodon import PASSWORD, client_for
+from civichub.core import events
 from civichub.core.tests.test_commands import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -32,7 +33,7 @@ class Collector:
     """A subscriber on an event loop of its own thread, as a stream in the server would be."""
 
     def __init__(self, channels: list[str]) -> None:
-        self.events: list[streaming.Event] = []
+        self.events: list[Any] = []
         self.arrived = threading.Condition()
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
@@ -57,7 +58,7 @@ class Collector:
                         self.events.append(event)
                         self.arrived.notify_all()
 
-    def wait_for(self, count: int, timeout: float = 5) -> list[streaming.Event]:
+    def wait_for(self, count: int, timeout: float = 5) -> list[Any]:
         with self.arrived:
             self.arrived.wait_for(lambda: len(self.events) >= count, timeout)
             return list(self.events)
@@ -87,7 +88,7 @@ def asgi_server(bc: Broadcast, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]
     import uvicorn
     from django.core.asgi import get_asgi_application
 
-    monkeypatch.setattr(streaming, "HEARTBEAT_SECONDS", 0.2)
+    monkeypatch.setattr(events.streams, "HEARTBEAT_SECONDS", 0.2)
     port = free_port()
     config = uvicorn.Config(
         get_asgi_application(),

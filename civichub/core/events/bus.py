@@ -1,0 +1,187 @@
+"""Events, subscriptions and the fan-out within one process, and the in-process bus."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import threading
+import uuid
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, ClassVar
+
+logger = logging.getLogger(__name__)
+
+# Events a stream may fall behind by before it is closed (the client reconnects and reloads).
+QUEUE_SIZE = 1000
+
+_event_types: dict[str, type[Event]] = {}
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    """Something that happened, named by `kind`, carrying ids, never rendered content: each
+    subscribing process renders what it sends. A module subclasses it with the fields of its
+    own events, naming the subclass's `topic` (`class PostEvent(Event, topic="broadcast")`),
+    so that a receiving process decodes an event into the same class."""
+
+    topic: ClassVar[str] = ""
+
+    kind: str
+    # Unique per publication: a process renders each event once for all its streams.
+    id: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex, kw_only=True)
+
+    def __init_subclass__(cls, *, topic: str = "", **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if topic:
+            if topic in _event_types:
+                raise ValueError(f"the event topic {topic!r} is taken")
+            cls.topic = topic
+            _event_types[topic] = cls
+
+    def encode(self) -> str:
+        data = {"type": self.topic, **dataclasses.asdict(self)}
+        return json.dumps(data, separators=(",", ":"))
+
+    @staticmethod
+    def decode(raw: str | bytes) -> Event:
+        """The event `encode` gave; ValueError for a message of no known topic."""
+        data = json.loads(raw)
+        topic = data.pop("type", "")
+        cls = _event_types.get(topic, Event) if topic else Event
+        if topic and cls is Event:
+            raise ValueError(f"no event type for the topic {topic!r}")
+        fields = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in fields})
+
+
+class Subscription:
+    """One stream's queue of events, on the event loop that reads it. Fed from any thread."""
+
+    def __init__(self, channels: Iterable[str], loop: asyncio.AbstractEventLoop) -> None:
+        self.channels = set(channels)
+        self.loop = loop
+        self.queue: asyncio.Queue[Event | None] = asyncio.Queue(QUEUE_SIZE)
+        self.closed = False
+
+    def deliver(self, event: Event) -> None:
+        try:
+            self.loop.call_soon_threadsafe(self._put, event)
+        except RuntimeError:  # the loop has closed: the stream is gone
+            self.closed = True
+
+    def _put(self, event: Event | None) -> None:
+        if self.closed:
+            return
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            # A stream this far behind is ended rather than left to grow without bound.
+            logger.warning("closing a stream that fell %d events behind", QUEUE_SIZE)
+            self.closed = True
+            self.queue.get_nowait()
+            self.queue.put_nowait(None)
+
+    def end(self) -> None:
+        try:
+            self.loop.call_soon_threadsafe(self._put, None)
+        except RuntimeError:
+            self.closed = True
+
+    async def get(self, timeout: float) -> Event | None:
+        """The next event, or None when `timeout` passes first. Raises EOFError once ended."""
+        if self.closed and self.queue.empty():
+            raise EOFError
+        try:
+            event = await asyncio.wait_for(self.queue.get(), timeout)
+        except TimeoutError:
+            return None
+        if event is None:
+            self.closed = True
+            raise EOFError
+        return event
+
+
+class Fanout:
+    """The subscriptions of this process by channel."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_channel: dict[str, set[Subscription]] = {}
+
+    def add(self, subscription: Subscription, channels: Iterable[str]) -> list[str]:
+        """Registers; returns the channels that had no subscriber in this process before."""
+        fresh = []
+        with self._lock:
+            for channel in channels:
+                subscribers = self._by_channel.setdefault(channel, set())
+                if not subscribers:
+                    fresh.append(channel)
+                subscribers.add(subscription)
+        return fresh
+
+    def remove(self, subscription: Subscription, channels: Iterable[str]) -> list[str]:
+        """Unregisters; returns the channels left without a subscriber in this process."""
+        emptied = []
+        with self._lock:
+            for channel in channels:
+                subscribers = self._by_channel.get(channel)
+                if subscribers is None:
+                    continue
+                subscribers.discard(subscription)
+                if not subscribers:
+                    del self._by_channel[channel]
+                    emptied.append(channel)
+        return emptied
+
+    def deliver(self, channels: Iterable[str], event: Event) -> int:
+        with self._lock:
+            targets: set[Subscription] = set()
+            for channel in channels:
+                targets.update(self._by_channel.get(channel, ()))
+        for subscription in targets:
+            subscription.deliver(event)
+        return len(targets)
+
+    def end_all(self) -> None:
+        with self._lock:
+            everyone = {s for subs in self._by_channel.values() for s in subs}
+        for subscription in everyone:
+            subscription.end()
+
+    def channels(self) -> set[str]:
+        with self._lock:
+            return set(self._by_channel)
+
+
+class LocalBus:
+    """Events reach the streams of this process only (one process, no Redis)."""
+
+    name = "local"
+
+    def __init__(self) -> None:
+        self.fanout = Fanout()
+
+    def publish(self, channels: Sequence[str], event: Event) -> None:
+        self.fanout.deliver(channels, event)
+
+    def channels(self) -> set[str]:
+        """The channels some stream of this process listens to."""
+        return self.fanout.channels()
+
+    @asynccontextmanager
+    async def subscribe(self, channels: Iterable[str]) -> AsyncIterator[Subscription]:
+        subscription = Subscription(channels, asyncio.get_running_loop())
+        self.fanout.add(subscription, subscription.channels)
+        try:
+            yield subscription
+        finally:
+            self.fanout.remove(subscription, subscription.channels)
+
+    async def resubscribe(self, subscription: Subscription, channels: Iterable[str]) -> None:
+        """Changes what an open stream listens to (the person followed or unfollowed)."""
+        self.fanout.remove(subscription, subscription.channels - set(channels))
+        subscription.channels = set(channels)
+        self.fanout.add(subscription, subscription.channels)

@@ -1,0 +1,107 @@
+"""The event bus without Redis: the processes of one machine reach each other through Unix
+datagram sockets, and a publication lists the socket directory only when it changed."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from civichub.core import events
+from civichub.core.events import MachineBus
+
+
+class Peer:
+    """A process listening in the bus's directory, as `MachineBus._listen` would bind it."""
+
+    def __init__(self, directory: Path, name: str) -> None:
+        self.path = directory / f"{name}.sock"
+        self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.socket.bind(str(self.path))
+        self.socket.settimeout(2)
+
+    def received(self) -> events.Event:
+        message = json.loads(self.socket.recv(65536))
+        return events.Event.decode(message["event"])
+
+    def close(self) -> None:
+        self.socket.close()
+        self.path.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def directory() -> Iterator[Path]:
+    # Short: a socket's path is limited to about 100 bytes.
+    path = Path("/tmp") / f"civichub-test-bus-{os.getpid()}"  # noqa: S108
+    path.mkdir(mode=0o700)
+    yield path
+    for entry in path.iterdir():
+        entry.unlink()
+    path.rmdir()
+
+
+def _settle(directory: Path) -> None:
+    """Makes the directory look unchanged for a while (as it is between processes starting)."""
+    past = time.time() - 10
+    os.utime(directory, (past, past))
+
+
+def test_machine_bus_lists_its_directory_only_when_it_changes(
+    directory: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bus = MachineBus(directory)
+    listings: list[list[str]] = []
+    list_peers = bus._list_peers
+
+    def counted() -> list[str]:
+        listings.append(list_peers())
+        return listings[-1]
+
+    monkeypatch.setattr(bus, "_list_peers", counted)
+    first = Peer(directory, "1")
+    _settle(directory)
+    try:
+        kinds = []
+        for n in range(50):
+            bus.publish(["a"], events.Event(f"e{n}"))
+            kinds.append(first.received().kind)
+        assert kinds == [f"e{n}" for n in range(50)]
+        assert len(listings) == 1
+
+        # A process that starts listening changes the directory: the next event reaches it.
+        second = Peer(directory, "2")
+        bus.publish(["a"], events.Event("after"))
+        assert first.received().kind == second.received().kind == "after"
+        assert len(listings) == 2
+
+        # A process that went away without removing its socket: the failed send lists again.
+        second.socket.close()
+        _settle(directory)
+        bus.publish(["a"], events.Event("gone"))
+        assert first.received().kind == "gone"
+        assert not second.path.exists()
+        bus.publish(["a"], events.Event("later"))
+        assert first.received().kind == "later"
+        assert len(listings) == 4
+    finally:
+        first.close()
+
+
+def test_an_event_of_a_module_comes_back_as_its_own_class() -> None:
+    import dataclasses
+
+    @dataclasses.dataclass(frozen=True)
+    class Parcel(events.Event, topic="test.parcel"):
+        parcel_id: int | None = None
+
+    sent = Parcel("arrived", parcel_id=7)
+    received = events.Event.decode(sent.encode())
+    assert isinstance(received, Parcel)
+    assert (received.kind, received.parcel_id, received.id) == ("arrived", 7, sent.id)
+    with pytest.raises(ValueError, match="topic"):
+        events.Event.decode(json.dumps({"type": "nobody", "kind": "x"}))
