@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 from django.apps import AppConfig, apps
 from django.utils.functional import Promise
 
+from civichub.core.config import ModuleConfig
+
 if TYPE_CHECKING:
     from civichub.core.models import User
 
@@ -83,6 +85,11 @@ class ModuleManifest:
     # URL prefix -> "pkg.module:function(request, status, message) -> HttpResponse": errors that
     # Django raises before a view runs (bad Host, unknown URL, crash) in a standard's own format.
     error_renderers: dict[str, str] = field(default_factory=dict)
+    # dotted path "pkg.notifications:KINDS" of a sequence of notify's NotificationKind; notify
+    # registers them (core does not know notify's types)
+    notification_kinds: str | None = None
+    # the module's part of the deployment profile: a `core.config.ModuleConfig` dataclass
+    config: type[ModuleConfig] | None = None
 
 
 class CivicModuleConfig(AppConfig):
@@ -137,3 +144,13 @@ def error_renderer_for(path: str) -> str | None:
             if path.startswith(prefix):
                 return renderer
     return None
+
+
+def notification_kind_paths() -> list[str]:
+    """Dotted paths of every module's notification kinds, for notify to register."""
+    return [m.notification_kinds for _, m in modules() if m.notification_kinds]
+
+
+def module_config_types() -> list[type[ModuleConfig]]:
+    """Every module's configuration dataclass (documentation, `civichub check`)."""
+    return [m.config for _, m in modules() if m.config is not None]
