@@ -36,15 +36,6 @@ class BroadcastConfig(CivicModuleConfig):
     )
 
     def ready(self) -> None:
-        # Imported once the apps are loaded (tasks and notifications reach the models).
-        from civichub.broadcast import deferred, tasks
         from civichub.broadcast.notifications import register_kinds
 
         register_kinds()
-        # The services leave work to the task queue without importing the tasks, which sit
-        # above them (see `deferred`).
-        deferred.connect(
-            deferred.Queue(
-                alert_push=tasks.enqueue_alert_push, post_announce=tasks.announce_when_live
-            )
-        )

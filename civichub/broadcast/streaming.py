@@ -20,16 +20,19 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
 import json
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from django_tasks import task, task_backends
 
-from civichub.broadcast import deferred
 from civichub.broadcast.models import BroadcastAccount, Follow, Post, PostState
 from civichub.core import events
 from civichub.core.events import (
@@ -68,6 +71,8 @@ __all__ = [
     "stream",
     "user_channel",
 ]
+
+logger = logging.getLogger(__name__)
 
 PUBLIC = "timeline:public"
 
@@ -128,7 +133,22 @@ def post_published(post: Any) -> None:
             Event(UPDATE, post_id=post.pk, account_id=post.account_id),
         )
         return
-    deferred.post_announce_after_commit(post.pk, post.published_at)
+    post_id, when = post.pk, post.published_at
+    transaction.on_commit(lambda: _announce_later(post_id, when), robust=True)
+
+
+def _announce_later(post_id: int, when: dt.datetime) -> None:
+    backend = task_backends[announce_scheduled_post.backend]
+    if not backend.supports_defer:
+        logger.warning("the task backend cannot defer: post %s will not be streamed", post_id)
+        return
+    announce_scheduled_post.using(run_after=when).enqueue(post_id)
+
+
+@task(priority=50)
+def announce_scheduled_post(post_id: int) -> bool:
+    """Streams a scheduled post to its followers when its time comes (enqueued to run then)."""
+    return scheduled_post_live(int(post_id))
 
 
 def scheduled_post_live(post_id: int) -> bool:

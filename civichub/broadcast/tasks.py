@@ -1,43 +1,17 @@
-"""Thin, idempotent tasks: load by id, call a service."""
+"""The module's task index: thin, idempotent tasks that load by id and call a service. A task a
+service or the streams enqueue after commit is declared beside the function it calls (the
+services and streams sit below this module) and listed here."""
 
 from __future__ import annotations
 
-import datetime as dt
-import logging
+from django_tasks import task
 
-from django_tasks import task, task_backends
-
-from civichub.broadcast import services, streaming
+from civichub.broadcast import services
+from civichub.broadcast.services.alerts import push_alert
+from civichub.broadcast.streaming import announce_scheduled_post
 from civichub.core.context import acting
 
-logger = logging.getLogger(__name__)
-
-
-@task(priority=50)
-def push_alert(post_id: int) -> int:
-    """Pushes an alert to the residents of its areas; returns the dispatch id."""
-    with acting(channel="task"):
-        push = services.alert_push(post_id=int(post_id))
-        return int(push.dispatch_id or 0)
-
-
-@task(priority=50)
-def announce_scheduled_post(post_id: int) -> bool:
-    """Streams a scheduled post to its followers when its time comes (enqueued to run then)."""
-    return streaming.scheduled_post_live(int(post_id))
-
-
-def announce_when_live(post_id: int, when: dt.datetime) -> None:
-    """Enqueues `announce_scheduled_post` to run at `when`, where the task backend can defer."""
-    backend = task_backends[announce_scheduled_post.backend]
-    if not backend.supports_defer:
-        logger.warning("the task backend cannot defer: post %s will not be streamed", post_id)
-        return
-    announce_scheduled_post.using(run_after=when).enqueue(post_id)
-
-
-def enqueue_alert_push(post_id: int) -> None:
-    push_alert.enqueue(post_id)
+__all__ = ["announce_scheduled_post", "expire_unattached_media", "push_alert"]
 
 
 @task(priority=10)

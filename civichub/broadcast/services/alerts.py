@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
+from django_tasks import task
 
 from civichub.broadcast import geometry, streaming
 from civichub.broadcast.models import (
@@ -17,6 +18,7 @@ from civichub.broadcast.models import (
 from civichub.broadcast.notifications import ALERT
 from civichub.broadcast.services.areas import drawn_shape
 from civichub.core.audit import audit_record
+from civichub.core.context import acting
 from civichub.core.models import Organisation, Resident, User
 from civichub.notify.services import notification_broadcast
 
@@ -97,3 +99,12 @@ def alert_push(*, post_id: int) -> AlertPush:
         )
         streaming.alert_sent(post, dispatch.pk)
     return push
+
+
+@task(priority=50)
+def push_alert(post_id: int) -> int:
+    """Pushes an alert to the residents of its areas; returns the dispatch id. Enqueued by
+    `post_publish` once the alert has committed."""
+    with acting(channel="task"):
+        push = alert_push(post_id=int(post_id))
+        return int(push.dispatch_id or 0)

@@ -15,7 +15,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from civichub.broadcast import deferred, streaming
+from civichub.broadcast import streaming
 from civichub.broadcast.models import (
     POST_MAX_CHARS,
     POST_MAX_IMAGES,
@@ -26,6 +26,7 @@ from civichub.broadcast.models import (
     PostRevision,
     PostState,
 )
+from civichub.broadcast.services.alerts import push_alert
 from civichub.broadcast.services.areas import DrawnAreaIn, drawn_checked, drawn_store
 from civichub.broadcast.services.checks import (
     AlertFields,
@@ -156,7 +157,8 @@ def post_publish(
     )
     streaming.post_published(post)
     if alert is not None:
-        deferred.alert_push_after_commit(post.pk)
+        post_id = post.pk
+        transaction.on_commit(lambda: push_alert.enqueue(post_id))
     return post
 
 
