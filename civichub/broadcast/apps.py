@@ -28,6 +28,7 @@ class BroadcastConfig(CivicModuleConfig):
         actions=ACTIONS,
         nav=[NavItem(_("关注动态"), "broadcast:home", "broadcast.interact", order=70)],
         demo_data="civichub.broadcast.demo:seed",
+        notification_kinds="civichub.broadcast.notifications:KINDS",
         periodic_tasks=[
             PeriodicTask(
                 "broadcast.media_expire", "civichub.broadcast.tasks.expire_unattached_media", 3600
@@ -36,6 +37,11 @@ class BroadcastConfig(CivicModuleConfig):
     )
 
     def ready(self) -> None:
-        from civichub.broadcast.notifications import register_kinds
+        # Until notify registers the kinds every manifest names (`notification_kinds`), the
+        # module registers its own; the same kinds twice are harmless. Imported here: notify's
+        # kinds load notify's models, which only exist once the apps are loaded.
+        from civichub.broadcast.notifications import KINDS
+        from civichub.notify.kinds import register
 
-        register_kinds()
+        for kind in KINDS:
+            register(kind)

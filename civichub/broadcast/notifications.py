@@ -1,25 +1,24 @@
-"""The notification kind broadcast sends, registered with notify from `BroadcastConfig.ready`."""
+"""The notification kinds broadcast sends, named by the manifest (`notification_kinds`) for notify
+to register."""
 
 from __future__ import annotations
 
-from civichub.notify.kinds import NotificationKind, register
+from civichub.notify.kinds import NotificationKind
 
 ALERT = "broadcast.alert"
 
 
-def register_kinds() -> None:
-    register(
-        NotificationKind(
-            key=ALERT,
-            category="alert",
-            subject={"zh-hans": "【预警】{{ event }}", "en": "[Alert] {{ event_en }}"},
-            body={
-                "zh-hans": "{{ account }}：{{ text }}{% if instruction %} {{ instruction }}"
-                "{% endif %}",
-                "en": "{{ account_en }}: {{ text_en }}{% if instruction %} {{ instruction }}"
-                "{% endif %}",
-            },
-            default_channels=("inapp", "sms", "push"),
-            description="An emergency alert for the area the resident lives in.",
-        )
-    )
+KINDS = (
+    NotificationKind(
+        key=ALERT,
+        category="alert",
+        subject={"zh-hans": "【预警】{{ event }}", "en": "[Alert] {{ event_en }}"},
+        body={
+            "zh-hans": "{{ account }}：{{ text }}{% if instruction %} {{ instruction }}{% endif %}",
+            "en": "{{ account_en }}: {{ text_en }}{% if instruction %} {{ instruction }}"
+            "{% endif %}",
+        },
+        default_channels=("inapp", "sms", "push"),
+        description="An emergency alert for the area the resident lives in.",
+    ),
+)
