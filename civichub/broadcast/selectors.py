@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from civichub.broadcast import geometry
 from civichub.broadcast.models import (
     AlertPush,
     AreaSubscription,
@@ -39,6 +40,7 @@ from civichub.broadcast.models import (
 from civichub.core.errors import NotFound, ValidationFailed
 from civichub.core.models import Organisation, OrganisationKind, Resident, User
 from civichub.core.permissions import allowed, require
+from civichub.notify import selectors as notify_selectors
 
 PAGE_SIZE = 20
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -254,21 +256,14 @@ def thread(post: Post) -> list[Comment]:
 
 
 def delivery_report(post: Post) -> dict[str, int]:
-    """Recipients and deliveries of an alert's push by state, from the outbox's tables."""
-    from civichub.notify.models import Delivery, Notification
-
+    """Recipients and deliveries of an alert's push by state, from the outbox."""
     report = {"recipients": 0, "queued": 0, "sending": 0, "sent": 0, "failed": 0, "deferred": 0}
-    push = AlertPush.objects.filter(post=post).select_related("dispatch").first()
-    if push is None or push.dispatch is None:
+    push = AlertPush.objects.filter(post=post).values_list("dispatch_id", flat=True).first()
+    if push is None:
         return report
-    report["recipients"] = Notification.objects.filter(dispatch=push.dispatch).count()
-    states = (
-        Delivery.objects.filter(notification__dispatch=push.dispatch)
-        .values("state")
-        .annotate(n=Count("id"))
-    )
-    for row in states:
-        report[row["state"]] = row["n"]
+    counts = notify_selectors.dispatch_counts(dispatch_id=push)
+    report["recipients"] = counts.recipients
+    report.update(counts.deliveries)
     return report
 
 
@@ -535,6 +530,43 @@ def area_map(root: Organisation) -> list[MapPlace]:
 
 def default_crs() -> str:
     """The coordinate system coordinates are taken in when the form names none."""
-    from civichub.broadcast.geometry import default_crs as crs
+    return geometry.default_crs()
 
-    return crs()
+
+@dataclass
+class Marks:
+    """Which of a page's posts the reader has favourited and reposted (two queries a page)."""
+
+    favourited: set[int]
+    reblogged: set[int]
+
+
+def marks_for(user: User | None, post_ids: list[int]) -> Marks:
+    if user is None or not post_ids:
+        return Marks(set(), set())
+    return Marks(
+        set(
+            Favourite.objects.filter(user=user, post_id__in=post_ids).values_list(
+                "post_id", flat=True
+            )
+        ),
+        set(
+            Repost.objects.filter(user=user, post_id__in=post_ids).values_list("post_id", flat=True)
+        ),
+    )
+
+
+def following_count(user: User) -> int:
+    return Follow.objects.filter(user=user).count()
+
+
+def post_versions(post: Post) -> list[tuple[str, dt.datetime]]:
+    """Every text a post has had, oldest first, with the time each was published (its
+    revisions, then the current text)."""
+    revisions = list(post.revisions.order_by("replaced_at", "id"))
+    versions = [
+        (revision.text, revisions[i - 1].replaced_at if i else post.published_at)
+        for i, revision in enumerate(revisions)
+    ]
+    versions.append((post.text, post.edited_at or post.published_at))
+    return versions

@@ -3,9 +3,11 @@ notifications; dispatches and their deliveries are for operators."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils.translation import gettext as _
 
 from civichub.core.errors import NotFound
@@ -85,3 +87,82 @@ def dispatch_report(*, actor: User, pk: int, limit: int = 200) -> DispatchReport
     }
     listed = list(deliveries.select_related("notification").order_by("pk")[: min(limit, 1000)])
     return DispatchReport(dispatch=dispatch, delivery_counts=counts, deliveries=listed)
+
+
+# Reads for other modules' own feeds (broadcast's Mastodon notifications and streams) --------
+
+
+@dataclass(frozen=True)
+class NotificationRef:
+    """A person's notification as another module lists it: its id, the send it came from and
+    when it was made (its place in the person's list, ordered by (created_at, id))."""
+
+    pk: int
+    dispatch_id: int
+    created_at: dt.datetime
+
+
+# A place in a list ordered by (created_at, id): rows strictly before or after it.
+Keyset = tuple[dt.datetime, int]
+
+
+def notification_ref(
+    *, recipient: User, pk: int | None = None, dispatch_id: int | None = None
+) -> NotificationRef | None:
+    """One of the person's own notifications, by its id or by the send that made it; None
+    when the person has none such."""
+    rows = Notification.objects.filter(recipient=recipient)
+    if pk is not None:
+        rows = rows.filter(pk=pk)
+    if dispatch_id is not None:
+        rows = rows.filter(dispatch_id=dispatch_id)
+    found = rows.values_list("pk", "dispatch_id", "created_at").first()
+    return NotificationRef(*found) if found else None
+
+
+def notification_refs(
+    *,
+    recipient: User,
+    kind: str,
+    limit: int,
+    dispatch_ids: Iterable[int] | None = None,
+    pk: int | None = None,
+    older_than: Keyset | None = None,
+    newer_than: Sequence[Keyset] = (),
+    oldest_first: bool = False,
+) -> list[NotificationRef]:
+    """The person's notifications of one kind, newest first (or oldest first), at most `limit`:
+    only those of the sends `dispatch_ids` (a list or a subquery of ids) or the one `pk` when
+    given; only those before `older_than` and after each of `newer_than` in (created_at, id)
+    order, so another module can page them with rows of its own."""
+    rows = Notification.objects.filter(recipient=recipient, dispatch__kind=kind)
+    if dispatch_ids is not None:
+        rows = rows.filter(dispatch_id__in=dispatch_ids)
+    if pk is not None:
+        rows = rows.filter(pk=pk)
+    if older_than is not None:
+        at, bound = older_than
+        rows = rows.filter(Q(created_at__lt=at) | Q(created_at=at, pk__lt=bound))
+    for at, bound in newer_than:
+        rows = rows.filter(Q(created_at__gt=at) | Q(created_at=at, pk__gt=bound))
+    order = ("created_at", "pk") if oldest_first else ("-created_at", "-pk")
+    found = rows.order_by(*order).values_list("pk", "dispatch_id", "created_at")[:limit]
+    return [NotificationRef(*row) for row in found]
+
+
+@dataclass(frozen=True)
+class DispatchCounts:
+    recipients: int
+    deliveries: dict[str, int]  # by state
+
+
+def dispatch_counts(*, dispatch_id: int) -> DispatchCounts:
+    """How far a send has gone: its recipients and its deliveries by state. Figures only, no
+    personal data; the module that made the send decides who may see them."""
+    recipients = Notification.objects.filter(dispatch_id=dispatch_id).count()
+    states = (
+        Delivery.objects.filter(notification__dispatch_id=dispatch_id)
+        .values("state")
+        .annotate(n=Count("id"))
+    )
+    return DispatchCounts(recipients, {row["state"]: row["n"] for row in states})

@@ -14,56 +14,39 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
-from django.utils import timezone
 
-from civichub.broadcast import streaming
-from civichub.broadcast.mastodon.views import (
+from civichub.broadcast import selectors, streaming
+from civichub.broadcast.mastodon.endpoint import (
     INVALID_TOKEN,
     READ_NOTIFICATIONS,
     READ_STATUSES,
-    _credential,
-    refusal,
+    authenticated,
+    error,
 )
-from civichub.broadcast.models import AlertPush, Post, PostState
+from civichub.broadcast.mastodon.render import notification_json, status_json
+from civichub.broadcast.mastodon.selectors import alert_notification
+from civichub.core.http import bearer_token
 from civichub.core.models import User
 
 _renders = streaming.SharedRenders()
 USER_EVENTS = frozenset({streaming.UPDATE, streaming.STATUS_UPDATE, streaming.DELETE})
 
 
-def _error(message: str, status: int) -> JsonResponse:
-    return JsonResponse({"error": message}, status=status)
-
-
-def _token(request: HttpRequest) -> str:
-    header = request.headers.get("Authorization", "")
-    if header.startswith("Bearer "):
-        return header[7:].strip()
-    return request.GET.get("access_token", "").strip()
-
-
 async def _reader(
     request: HttpRequest, needed: tuple[str, ...], *, user_required: bool
 ) -> User | None | JsonResponse:
     """The token's user (None for no token or an app's own token where that is allowed), or the
-    error to answer: a bad token, or one without the scope the stream needs."""
-    token = _token(request)
-    if not token:
-        return _error(INVALID_TOKEN, 401) if user_required else None
-    credential = await streaming.db(_credential)(token)
-    if credential is None:
-        return _error(INVALID_TOKEN, 401)
-    return refusal(credential, needed, user_required=user_required) or credential.user
+    error to answer: a bad token, or one without the scope the stream needs. The token comes
+    as `Authorization: Bearer` or the `access_token` query parameter."""
+    token = bearer_token(request) or request.GET.get("access_token", "").strip()
+    found = await streaming.db(authenticated)(
+        request, needed, user_required=user_required, token=token
+    )
+    return found.user if found is not None and not isinstance(found, JsonResponse) else found
 
 
 def _status(request: HttpRequest, post_id: int) -> str | None:
-    from civichub.broadcast.mastodon.views import status_json
-
-    post = (
-        Post.objects.select_related("account")
-        .filter(pk=post_id, state=PostState.PUBLISHED, published_at__lte=timezone.now())
-        .first()
-    )
+    post = selectors.visible_posts().select_related("account").filter(pk=post_id).first()
     if post is None:
         return None
     # Rendered once for every stream of the process: `favourited` and `reblogged` are the
@@ -72,26 +55,12 @@ def _status(request: HttpRequest, post_id: int) -> str | None:
 
 
 def _notification(request: HttpRequest, user: User, event: streaming.Event) -> str | None:
-    from civichub.broadcast.mastodon.views import _time, account_json, status_json
-    from civichub.notify.models import Notification
-
     if event.dispatch_id is None:
         return None
-    note = Notification.objects.filter(recipient=user, dispatch_id=event.dispatch_id).first()
-    push = AlertPush.objects.filter(dispatch_id=event.dispatch_id).select_related("post__account")
-    alert = push.first()
-    if note is None or alert is None:
+    row = alert_notification(user, event.dispatch_id)
+    if row is None:
         return None  # the resident was not among the alert's recipients
-    return json.dumps(
-        {
-            "id": str(note.pk),
-            "type": "status",
-            "created_at": _time(note.created_at),
-            "account": account_json(request, alert.post.account),
-            "status": status_json(request, alert.post, user),
-        },
-        ensure_ascii=False,
-    )
+    return json.dumps(notification_json(request, row, user), ensure_ascii=False)
 
 
 def _handler(
@@ -125,7 +94,7 @@ def _stream(
     kinds: frozenset[str],
 ) -> HttpResponseBase:
     if not streaming.is_asgi(request):
-        return _error("Streaming needs the ASGI server", 503)
+        return error("Streaming needs the ASGI server", 503)
     return streaming.event_stream(streaming.stream(channels, _handler(request, user, kinds)))
 
 
@@ -133,7 +102,7 @@ async def streaming_user(request: HttpRequest) -> HttpResponseBase:
     """The home timeline's new, edited and retracted statuses and the resident's notifications."""
     user = await _reader(request, READ_STATUSES, user_required=True)
     if not isinstance(user, User):
-        return user or _error(INVALID_TOKEN, 401)
+        return user or error(INVALID_TOKEN, 401)
     signed_in = user
 
     async def channels() -> list[str]:
@@ -146,7 +115,7 @@ async def streaming_user(request: HttpRequest) -> HttpResponseBase:
 async def streaming_user_notification(request: HttpRequest) -> HttpResponseBase:
     user = await _reader(request, READ_NOTIFICATIONS, user_required=True)
     if not isinstance(user, User):
-        return user or _error(INVALID_TOKEN, 401)
+        return user or error(INVALID_TOKEN, 401)
     signed_in = user
 
     async def channels() -> list[str]:

@@ -48,6 +48,7 @@ from civichub.broadcast.services.publishing import (
     post_publish,
     post_retract,
     publish_once,
+    submit_once,
 )
 from civichub.broadcast.services.reach import post_view_record
 
@@ -92,4 +93,5 @@ __all__ = [
     "publish_once",
     "repost_create",
     "repost_delete",
+    "submit_once",
 ]

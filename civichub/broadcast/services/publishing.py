@@ -6,8 +6,9 @@ follower count; nothing is written per follower (the home feed merges at read ti
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.cache import cache
 from django.db import transaction
@@ -52,27 +53,51 @@ class SubmissionPending(Conflict):
     """The same submission is being published by another request right now."""
 
 
-def publish_once(*, actor: User | None, key: str, publish: Callable[[], Post]) -> tuple[Post, bool]:
-    """Runs `publish` once per (actor, key): a form sent twice (a double click, a resent
-    request with the same Idempotency-Key) gives back the post the first one made instead of
-    a second post. A refused attempt leaves the key free, so the corrected form can be sent.
-    Returns the post and whether it came from an earlier submission."""
+T = TypeVar("T")
+
+
+def submit_once(
+    *,
+    actor: User | None,
+    key: str,
+    submit: Callable[[], T],
+    ref: Callable[[T], str | int],
+    load: Callable[[Any], T | None],
+) -> tuple[T, bool]:
+    """Runs `submit` once per (actor, key) for SUBMISSION_SECONDS: a form sent twice (a double
+    click, a request resent with the same Idempotency-Key) gives back what the first one made
+    instead of a second one. `ref` names the result for the cache, `load` finds it again. A
+    refused attempt leaves the key free, so the corrected form can be sent. Returns the result
+    and whether it came from an earlier submission."""
     if not key:
-        return publish(), False
-    slot = f"broadcast:submission:{actor.pk if actor else 0}:{key[:100]}"
-    if not cache.add(slot, 0, SUBMISSION_SECONDS):
-        post_id = cache.get(slot)
-        post = Post.objects.select_related("account").filter(pk=post_id).first()
-        if post is None:
+        return submit(), False
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    slot = f"broadcast:submission:{actor.pk if actor else 0}:{digest}"
+    if not cache.add(slot, "", SUBMISSION_SECONDS):
+        made = cache.get(slot)
+        found = load(made) if made else None
+        if found is None:
             raise SubmissionPending(_("这份内容正在发布，请稍候刷新。"))
-        return post, True
+        return found, True
     try:
-        post = publish()
+        result = submit()
     except BaseException:
         cache.delete(slot)
         raise
-    cache.set(slot, post.pk, SUBMISSION_SECONDS)
-    return post, False
+    cache.set(slot, ref(result), SUBMISSION_SECONDS)
+    return result, False
+
+
+def publish_once(*, actor: User | None, key: str, publish: Callable[[], Post]) -> tuple[Post, bool]:
+    """`submit_once` for a post (the pages' forms, the API): the post and whether it came from
+    an earlier submission."""
+    return submit_once(
+        actor=actor,
+        key=key,
+        submit=publish,
+        ref=lambda post: post.pk,
+        load=lambda pk: Post.objects.select_related("account").filter(pk=pk).first(),
+    )
 
 
 @transaction.atomic
