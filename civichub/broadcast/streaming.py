@@ -34,6 +34,7 @@ from django.utils import timezone, translation
 from django_tasks import task, task_backends
 
 from civichub.broadcast.models import BroadcastAccount, Follow, Post, PostState
+from civichub.broadcast.queue import priority
 from civichub.core import events
 from civichub.core.events import (
     REFRESH_SECONDS,
@@ -145,7 +146,7 @@ def _announce_later(post_id: int, when: dt.datetime) -> None:
     announce_scheduled_post.using(run_after=when).enqueue(post_id)
 
 
-@task(priority=50)
+@task(priority=priority(50))
 def announce_scheduled_post(post_id: int) -> bool:
     """Streams a scheduled post to its followers when its time comes (enqueued to run then)."""
     return scheduled_post_live(int(post_id))

@@ -7,6 +7,7 @@ from __future__ import annotations
 from django_tasks import task
 
 from civichub.broadcast import services
+from civichub.broadcast.queue import priority
 from civichub.broadcast.services.alerts import push_alert
 from civichub.broadcast.streaming import announce_scheduled_post
 from civichub.core.context import acting
@@ -14,7 +15,7 @@ from civichub.core.context import acting
 __all__ = ["announce_scheduled_post", "expire_unattached_media", "push_alert"]
 
 
-@task(priority=10)
+@task(priority=priority(10))
 def expire_unattached_media() -> int:
     """Removes images uploaded for posts that were never published (periodic)."""
     with acting(channel="task"):

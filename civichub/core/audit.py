@@ -3,8 +3,12 @@ data calls `audit_record` inside its transaction, so a change and its audit row 
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model
 
 from civichub.core.context import current
@@ -18,6 +22,40 @@ def _actor_label(actor: Any) -> str:
     return str(actor.get_username())
 
 
+def audit_fields(
+    *,
+    actor: Any,
+    action: str,
+    obj: Model | None = None,
+    object_type: str = "",
+    object_id: str = "",
+    purpose: str = "",
+    changes: dict[str, Any] | None = None,
+    organisation: Organisation | None = None,
+    organisation_path: str | None = None,
+) -> dict[str, Any]:
+    """The field values of an audit row: who acts, on what, where in the tree and why, with
+    the request's context. The one mapping `audit_record` and `audit_sql_params` write."""
+    context = current()
+    if organisation_path is None:
+        organisation_path = (
+            organisation.path if organisation is not None else (scope_path(obj) or "")
+        )
+    return {
+        "actor": actor if getattr(actor, "is_authenticated", False) else None,
+        "actor_label": _actor_label(actor),
+        "action": action,
+        "object_type": object_type or (obj._meta.label_lower if obj is not None else ""),
+        "object_id": object_id or (str(obj.pk) if obj is not None else ""),
+        "object_label": str(obj)[:200] if obj is not None else "",
+        "organisation_path": organisation_path,
+        "purpose": purpose[:200],
+        "changes": changes or {},
+        "ip_address": context.ip_address,
+        "request_id": context.request_id,
+    }
+
+
 def audit_record(
     *,
     actor: Any,
@@ -29,21 +67,73 @@ def audit_record(
     changes: dict[str, Any] | None = None,
     organisation: Organisation | None = None,
 ) -> AuditEvent:
-    context = current()
-    path = organisation.path if organisation is not None else (scope_path(obj) or "")
     return AuditEvent.objects.create(
-        actor=actor if getattr(actor, "is_authenticated", False) else None,
-        actor_label=_actor_label(actor),
-        action=action,
-        object_type=object_type or (obj._meta.label_lower if obj is not None else ""),
-        object_id=object_id or (str(obj.pk) if obj is not None else ""),
-        object_label=str(obj)[:200] if obj is not None else "",
-        organisation_path=path,
-        purpose=purpose[:200],
-        changes=changes or {},
-        ip_address=context.ip_address,
-        request_id=context.request_id,
+        **audit_fields(
+            actor=actor,
+            action=action,
+            obj=obj,
+            object_type=object_type,
+            object_id=object_id,
+            purpose=purpose,
+            changes=changes,
+            organisation=organisation,
+        )
     )
+
+
+# Set-based paths -------------------------------------------------------------------------------
+# A statement that writes its audit rows itself (INSERT INTO the audit table … SELECT … FROM the
+# rows it changed) takes the columns and values from here, so the mapping stays `audit_fields`.
+
+_PARAM = "audit_"
+
+
+def _audit_columns() -> list[Any]:
+    """The audit table's fields, but its id."""
+    return [f for f in AuditEvent._meta.concrete_fields if not f.primary_key]
+
+
+@dataclass(frozen=True)
+class AuditSql:
+    table: str  # quoted
+    columns: str  # "col, col, …", quoted
+    select: str  # the select list matching `columns`
+
+
+def audit_sql(connection: BaseDatabaseWrapper, *, computed: Mapping[str, str]) -> AuditSql:
+    """For `INSERT INTO {table} ({columns}) SELECT {select} FROM …`: a field (by attribute name)
+    named in `computed` takes that SQL expression (the changed row's id, its organisation's
+    path); every other field is a named parameter `%(audit_<name>)s`, cast to its column's
+    type (so that a prepared statement needs no guess), whose values `audit_sql_params` gives."""
+    q = connection.ops.quote_name
+    columns, select = [], []
+    for field in _audit_columns():
+        columns.append(q(field.column))
+        if field.attname in computed:
+            select.append(computed[field.attname])
+        else:
+            select.append(f"CAST(%({_PARAM}{field.attname})s AS {field.db_type(connection)})")
+    return AuditSql(q(AuditEvent._meta.db_table), ", ".join(columns), ", ".join(select))
+
+
+def audit_sql_params(
+    connection: BaseDatabaseWrapper,
+    *,
+    computed: Iterable[str],
+    at: dt.datetime | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """The parameters of `audit_sql`'s fragment: `audit_fields(**fields)` (at `at`, else now),
+    ready for the database, but for the `computed` fields."""
+    skip = set(computed)
+    if "organisation_path" in skip:
+        fields.setdefault("organisation_path", "")
+    row = AuditEvent(**audit_fields(**fields), **({"at": at} if at is not None else {}))
+    return {
+        f"{_PARAM}{f.attname}": f.get_db_prep_save(getattr(row, f.attname), connection)
+        for f in _audit_columns()
+        if f.attname not in skip
+    }
 
 
 def audit_records_bulk(rows: list[AuditEvent]) -> None:

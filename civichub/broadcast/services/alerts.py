@@ -16,6 +16,7 @@ from civichub.broadcast.models import (
     Post,
 )
 from civichub.broadcast.notifications import ALERT
+from civichub.broadcast.queue import priority
 from civichub.broadcast.services.areas import drawn_shape
 from civichub.core.audit import audit_record
 from civichub.core.context import acting
@@ -101,7 +102,7 @@ def alert_push(*, post_id: int) -> AlertPush:
     return push
 
 
-@task(priority=50)
+@task(priority=priority(50))
 def push_alert(post_id: int) -> int:
     """Pushes an alert to the residents of its areas; returns the dispatch id. Enqueued by
     `post_publish` once the alert has committed."""

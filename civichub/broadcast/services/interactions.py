@@ -38,13 +38,12 @@ from civichub.broadcast.services.checks import (
     signed_in,
 )
 from civichub.broadcast.services.reach import bump_hour
-from civichub.core.audit import audit_record
-from civichub.core.context import current
+from civichub.core.audit import audit_record, audit_sql, audit_sql_params
 from civichub.core.errors import (
     Conflict,
     NotFound,
 )
-from civichub.core.models import AuditEvent, Organisation, User
+from civichub.core.models import Organisation, User
 
 
 def follow_create(*, actor: User | None, account_id: int) -> Follow:
@@ -202,12 +201,8 @@ def _insert_once(
 
 
 _DEADLOCK_RETRIES = 3
-
-
-@functools.cache
-def _audit_fields() -> list[Any]:
-    """The audit table's columns, but its id (the same list `audit_record` fills)."""
-    return [f for f in AuditEvent._meta.concrete_fields if not f.primary_key]
+# The audit row's columns the statement fills from its own rows: the new row, the post's place.
+_AUDIT_COMPUTED = {"object_id": "i.id::text", "organisation_path": "t.path"}
 
 
 @functools.cache
@@ -222,21 +217,9 @@ def _interaction_sql(model: type[Repost | Favourite], refuse_blocked: bool) -> s
     q = connection.ops.quote_name
     post_t, shard_t = q(Post._meta.db_table), q(PostCounterShard._meta.db_table)
     account_t, org_t = q(BroadcastAccount._meta.db_table), q(Organisation._meta.db_table)
-    block_t, table, audit_t = (
-        q(Block._meta.db_table),
-        q(model._meta.db_table),
-        q(AuditEvent._meta.db_table),
-    )
+    block_t, table = q(Block._meta.db_table), q(model._meta.db_table)
     extra = ", comment" if model is Repost else ""
-    audit_columns, audit_values = [], []
-    for field in _audit_fields():
-        audit_columns.append(q(field.column))
-        if field.attname == "object_id":
-            audit_values.append("i.id::text")
-        elif field.attname == "organisation_path":
-            audit_values.append("t.path")
-        else:  # typed, so that the prepared statement needs no guess (see `_interact_once`)
-            audit_values.append(f"CAST(%({field.attname})s AS {field.db_type(connection)})")
+    audit = audit_sql(connection, computed=_AUDIT_COMPUTED)
     allowed_only = " WHERE NOT t.blocked" if refuse_blocked else ""
     return (
         "WITH t AS (SELECT p.id, p.account_id, o.path, EXISTS (SELECT 1"  # noqa: S608 (names are ours)
@@ -248,8 +231,8 @@ def _interaction_sql(model: type[Repost | Favourite], refuse_blocked: bool) -> s
         f" SELECT t.id, %(user)s, %(now)s{extra and ', CAST(%(comment)s AS text)'}"
         f" FROM t{allowed_only}"
         " ON CONFLICT (post_id, user_id) DO NOTHING RETURNING id),"
-        f" audit AS (INSERT INTO {audit_t} ({', '.join(audit_columns)})"
-        f" SELECT {', '.join(audit_values)} FROM i CROSS JOIN t),"
+        f" audit AS (INSERT INTO {audit.table} ({audit.columns})"
+        f" SELECT {audit.select} FROM i CROSS JOIN t),"
         # The post's row, if no other writer holds it, and then its free slots.
         " r AS (SELECT id, reposts_count, favourites_count FROM "
         f"{post_t} WHERE id = %(post)s AND EXISTS (SELECT 1 FROM i)"
@@ -290,22 +273,14 @@ def _interact_once(
 ) -> tuple[int, bool, int | None]:
     """Runs `_interaction_sql` (PostgreSQL): (the post's account, whether the account blocked
     the resident, the new row's id or None). NotFound when the post is not visible."""
-    context = current()
-    audit = AuditEvent(
+    params = audit_sql_params(
+        connection,
+        computed=_AUDIT_COMPUTED,
         at=now,
         actor=user,
-        actor_label=str(user.get_username()),
         action=action,
-        object_type=model._meta.label_lower,
-        object_label=str(model(post_id=post_id, user_id=user.pk))[:200],
-        ip_address=context.ip_address,
-        request_id=context.request_id,
+        obj=model(post_id=post_id, user_id=user.pk),
     )
-    params: dict[str, Any] = {
-        f.attname: f.get_db_prep_save(getattr(audit, f.attname), connection)
-        for f in _audit_fields()
-        if f.attname not in ("object_id", "organisation_path")
-    }
     is_repost = model is Repost
     params.update(
         user=user.pk,
