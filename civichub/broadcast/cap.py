@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from xml.etree import ElementTree as ET
 
-from civichub.broadcast import geometry
+from civichub.broadcast import geometry, selectors
 from civichub.broadcast.models import Post, PostState
 from civichub.core.models import Organisation
 
@@ -39,14 +39,15 @@ def cap_document(
 ) -> bytes:
     """`sender` names the publisher (a host name); `web` is the post's page. `areas` and
     `drawn` are given for a post not yet saved (the compose page's preview)."""
-    ET.register_namespace("", NAMESPACE)
 
     def sub(parent: ET.Element, tag: str, text: str) -> ET.Element:
-        element = ET.SubElement(parent, f"{{{NAMESPACE}}}{tag}")
+        element = ET.SubElement(parent, tag)
         element.text = text
         return element
 
-    alert = ET.Element(f"{{{NAMESPACE}}}alert")
+    # The namespace is declared on the root and the tags left unqualified: ElementTree's prefix
+    # registry is process-wide, and a render in another thread could change it mid-way.
+    alert = ET.Element("alert", xmlns=NAMESPACE)
     sub(alert, "identifier", f"{sender}.broadcast.{post.pk}")
     sub(alert, "sender", sender)
     sub(alert, "sent", cap_time(post.published_at))
@@ -63,15 +64,13 @@ def cap_document(
     if areas is None:
         areas = list(post.target_areas.all())
     if drawn is None:
-        from civichub.broadcast.services import drawn_shape
-
-        drawn = [drawn_shape(area) for area in post.drawn_areas.all()]
+        drawn = [selectors.drawn_shape(area) for area in post.drawn_areas.all()]
     texts = [("zh-CN", post.text, post.account.name, post.cap_event, areas, "name")]
     if post.text_en:
         account_en = post.account.name_en or post.account.name
         texts.append(("en-US", post.text_en, account_en, post.cap_event, areas, "name_en"))
     for language, text, sender_name, event, info_areas, name_field in texts:
-        info = ET.SubElement(alert, f"{{{NAMESPACE}}}info")
+        info = ET.SubElement(alert, "info")
         sub(info, "language", language)
         sub(info, "category", post.cap_category)
         sub(info, "event", event)
@@ -89,13 +88,13 @@ def cap_document(
         if web:
             sub(info, "web", web)
         for area in info_areas:
-            block = ET.SubElement(info, f"{{{NAMESPACE}}}area")
+            block = ET.SubElement(info, "area")
             sub(block, "areaDesc", getattr(area, name_field) or area.name)
-            geocode = ET.SubElement(block, f"{{{NAMESPACE}}}geocode")
+            geocode = ET.SubElement(block, "geocode")
             sub(geocode, "valueName", "civichub.organisation.code")
             sub(geocode, "value", area.code)
         for n, shape in enumerate(drawn, start=1):
-            block = ET.SubElement(info, f"{{{NAMESPACE}}}area")
+            block = ET.SubElement(info, "area")
             english = language.startswith("en")
             if isinstance(shape, geometry.Circle):
                 label = "Drawn circle" if english else "圆形区域"

@@ -26,16 +26,17 @@ def atom_feed(
 ) -> bytes:
     """`image_url` turns an image's path into a full URL; with it each image of a post is an
     enclosure link carrying its alt text as the title."""
-    ET.register_namespace("", ATOM)
 
     def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
-        element = ET.SubElement(parent, f"{{{ATOM}}}{tag}", attrs)
+        element = ET.SubElement(parent, tag, attrs)
         if text is not None:
             element.text = text
         return element
 
     posts = list(posts)
-    feed = ET.Element(f"{{{ATOM}}}feed")
+    # The namespace is declared on the root and the tags left unqualified: ElementTree's prefix
+    # registry is process-wide, and a render in another thread could change it mid-way.
+    feed = ET.Element("feed", xmlns=ATOM)
     sub(feed, "id", feed_id)
     sub(feed, "title", title)
     sub(feed, "link", rel="self", href=self_url, type="application/atom+xml")

@@ -26,6 +26,8 @@ from civichub.broadcast.models import (
     Block,
     BroadcastAccount,
     Comment,
+    DrawnArea,
+    DrawnAreaKind,
     Favourite,
     Follow,
     FollowerHour,
@@ -570,3 +572,12 @@ def post_versions(post: Post) -> list[tuple[str, dt.datetime]]:
     ]
     versions.append((post.text, post.edited_at or post.published_at))
     return versions
+
+
+def drawn_shape(area: DrawnArea) -> geometry.Shape:
+    """The stored WGS-84 shape of a drawn area."""
+    if area.kind == DrawnAreaKind.CIRCLE:
+        return geometry.Circle(
+            lat=area.shape["lat"], lon=area.shape["lon"], radius_m=float(area.radius_m or 0)
+        )
+    return geometry.Polygon(points=tuple((p[0], p[1]) for p in area.shape["points"]))

@@ -2,6 +2,7 @@
 module per subject. This package names the public surface; pages, the API, the Mastodon
 adapter, tasks and other modules import from here."""
 
+from civichub.broadcast.selectors import drawn_shape
 from civichub.broadcast.services.accounts import account_avatar_set, account_create
 from civichub.broadcast.services.alerts import alert_push, alert_recipients
 from civichub.broadcast.services.areas import (
@@ -11,7 +12,6 @@ from civichub.broadcast.services.areas import (
     alert_preview_checked,
     area_subscribe,
     area_unsubscribe,
-    drawn_shape,
 )
 from civichub.broadcast.services.checks import AlertFields
 from civichub.broadcast.services.interactions import (

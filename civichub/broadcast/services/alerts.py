@@ -17,7 +17,7 @@ from civichub.broadcast.models import (
 )
 from civichub.broadcast.notifications import ALERT
 from civichub.broadcast.queue import priority
-from civichub.broadcast.services.areas import drawn_shape
+from civichub.broadcast.selectors import drawn_shape
 from civichub.core.audit import audit_record
 from civichub.core.context import acting
 from civichub.core.models import Organisation, Resident, User

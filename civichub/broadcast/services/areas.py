@@ -105,15 +105,6 @@ def alert_preview_checked(
     return areas, [shape for _area, shape in shapes]
 
 
-def drawn_shape(area: DrawnArea) -> geometry.Shape:
-    """The stored WGS-84 shape of a drawn area."""
-    if area.kind == DrawnAreaKind.CIRCLE:
-        return geometry.Circle(
-            lat=area.shape["lat"], lon=area.shape["lon"], radius_m=float(area.radius_m or 0)
-        )
-    return geometry.Polygon(points=tuple((p[0], p[1]) for p in area.shape["points"]))
-
-
 AREA_SUBSCRIPTIONS_MAX = 20
 
 

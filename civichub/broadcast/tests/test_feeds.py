@@ -77,3 +77,59 @@ def test_a_posts_images_are_enclosures_with_their_alt_text(bc: Any) -> None:
     assert (enclosure.type, int(enclosure.length)) == ("image/png", image.size)
     [link] = [link for link in entry.links if link.rel == "enclosure"]
     assert link.title == "红色路面的公交专用道"
+
+
+def test_atom_feeds_and_cap_documents_rendered_at_once_in_threads_keep_their_namespaces(
+    bc: Any, after_commit: Any
+) -> None:
+    """ElementTree's namespace prefixes are process-wide: a render must not depend on them, or
+    a feed rendered while a CAP document is rendered in another thread gets `ns0:` tags."""
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    from civichub.broadcast.cap import NAMESPACE, cap_document
+    from civichub.broadcast.feeds import ATOM, atom_feed
+
+    with after_commit():
+        warning = services.post_publish(
+            actor=bc.police_publisher,
+            account=bc.police,
+            text="大风预警",
+            category="weather",
+            target_area_ids=[bc.city.city.pk],
+            alert=services.AlertFields(
+                category="Met",
+                event="大风",
+                urgency="Expected",
+                severity="Moderate",
+                certainty="Likely",
+                expires=timezone.now() + dt.timedelta(hours=3),
+            ),
+        )
+    areas = list(warning.target_areas.all())
+
+    def feed(_n: int) -> bytes:
+        return atom_feed(
+            feed_id="urn:test",
+            title="t",
+            self_url="http://x/feed.atom",
+            page_url="http://x/",
+            posts=[warning],
+            post_url=lambda p: f"http://x/{p.pk}",
+            cap_url=lambda p: f"http://x/{p.pk}/cap.xml",
+        )
+
+    def cap(_n: int) -> bytes:
+        return cap_document(warning, sender="x", web="http://x/", areas=areas, drawn=[])
+
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns every few bytecodes: races show at once
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            rendered = list(pool.map(lambda n: (feed if n % 2 else cap)(n), range(400)))
+    finally:
+        sys.setswitchinterval(switch)
+    for n, document in enumerate(rendered):
+        root = f'<feed xmlns="{ATOM}">' if n % 2 else f'<alert xmlns="{NAMESPACE}">'
+        assert document.split(b"\n", 1)[1].startswith(root.encode())
+        assert b"ns0:" not in document and b"xmlns:" not in document
