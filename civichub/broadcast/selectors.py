@@ -581,3 +581,23 @@ def drawn_shape(area: DrawnArea) -> geometry.Shape:
             lat=area.shape["lat"], lon=area.shape["lon"], radius_m=float(area.radius_m or 0)
         )
     return geometry.Polygon(points=tuple((p[0], p[1]) for p in area.shape["points"]))
+
+
+def compose_account(actor: User | None, handle: str, *, alert: bool = False) -> BroadcastAccount:
+    """The account a compose page publishes for, if the actor may publish there (alerts need
+    their own permission)."""
+    account = account_get(handle)
+    require(actor, "broadcast.alert.publish" if alert else "broadcast.post.publish", account)
+    return account
+
+
+def compose_areas(account: BroadcastAccount) -> QuerySet[Organisation]:
+    """The areas an account's post may target: those of the district it serves (the account's
+    organisation's parent's subtree), departments left out."""
+    return (
+        Organisation.objects.filter(
+            path__startswith=account.organisation.path.rsplit("/", 2)[0] + "/"
+        )
+        .exclude(kind="department")
+        .order_by("path")
+    )

@@ -4,7 +4,6 @@ every action is a form that posts and redirects back."""
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import uuid
 from typing import Any
 
@@ -14,7 +13,6 @@ from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRed
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -22,6 +20,7 @@ from django.views.decorators.http import require_POST
 from civichub.broadcast import selectors, services
 from civichub.broadcast.cap import CONTENT_TYPE, cap_document
 from civichub.broadcast.feeds import atom_feed
+from civichub.broadcast.forms import IMAGE_SLOTS, ComposeForm, IdsField
 from civichub.broadcast.models import (
     BroadcastAccount,
     CapCategory,
@@ -33,15 +32,10 @@ from civichub.broadcast.models import (
     Urgency,
 )
 from civichub.core.errors import DomainError, NotFound, ValidationFailed
+from civichub.core.http import request_user, request_user_or_none
 from civichub.core.images import ImageUpload
-from civichub.core.models import Organisation, User
 from civichub.core.permissions import allowed
 from civichub.core.views import domain_errors_as_http
-
-
-def _user(request: HttpRequest) -> User | None:
-    user = request.user
-    return user if isinstance(user, User) and user.is_authenticated else None
 
 
 def post_url(request: HttpRequest, post: Post) -> str:
@@ -55,7 +49,7 @@ def cap_url(request: HttpRequest, post: Post) -> str:
 @login_required
 @domain_errors_as_http
 def home(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = request_user_or_none(request)
     assert user is not None
     page = selectors.home_feed(user, cursor=request.GET.get("cursor") or None)
     followed = BroadcastAccount.objects.filter(
@@ -71,7 +65,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @domain_errors_as_http
 def account(request: HttpRequest, handle: str) -> HttpResponse:
     account = selectors.account_get(handle)
-    user = _user(request)
+    user = request_user_or_none(request)
     page = selectors.account_timeline(account, cursor=request.GET.get("cursor") or None)
     following = bool(user and Follow.objects.filter(user=user, account=account).exists())
     return render(
@@ -90,7 +84,7 @@ def account(request: HttpRequest, handle: str) -> HttpResponse:
 @domain_errors_as_http
 def post(request: HttpRequest, post_id: int) -> HttpResponse:
     post = selectors.post_get(post_id)
-    user = _user(request)
+    user = request_user_or_none(request)
     services.post_view_record(viewer=user, post=post)
     context: dict[str, Any] = {
         "post": post,
@@ -111,7 +105,7 @@ def _back(request: HttpRequest, fallback: str) -> HttpResponseRedirect:
 @require_POST
 @domain_errors_as_http
 def interact(request: HttpRequest, post_id: int, action: str) -> HttpResponse:
-    user = _user(request)
+    user = request_user_or_none(request)
     target = reverse("broadcast:post", args=[post_id])
     try:
         if action == "repost":
@@ -177,7 +171,7 @@ _MODERATION_DONE = {
 def moderation(request: HttpRequest, handle: str) -> HttpResponse:
     """The account's staff review held comments, hidden comments, blocks and filter words."""
     account = selectors.account_get(handle)
-    user = _user(request)
+    user = request_user_or_none(request)
     queue = selectors.moderation(user, account)  # checks the moderation permission
     if request.method == "POST":
         data = request.POST
@@ -225,54 +219,18 @@ def moderation(request: HttpRequest, handle: str) -> HttpResponse:
 def follow(request: HttpRequest, handle: str) -> HttpResponse:
     account = selectors.account_get(handle)
     if request.POST.get("unfollow"):
-        services.follow_delete(actor=_user(request), account_id=account.pk)
+        services.follow_delete(actor=request_user_or_none(request), account_id=account.pk)
         messages.success(request, _("已取消关注。"))
     else:
-        services.follow_create(actor=_user(request), account_id=account.pk)
+        services.follow_create(actor=request_user_or_none(request), account_id=account.pk)
         messages.success(request, _("已关注。"))
     return HttpResponseRedirect(reverse("broadcast:account", args=[handle]))
-
-
-def _parse_time(value: str, field: str = "publish_at") -> dt.datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = parse_datetime(value)
-    except ValueError:
-        parsed = None
-    if parsed is None:
-        message = _("时间格式无效。")
-        raise ValidationFailed(message, errors={field: [message]})
-    return timezone.make_aware(parsed) if timezone.is_naive(parsed) else parsed
-
-
-IMAGE_SLOTS = range(1, 5)
-
-
-def _images_in(request: HttpRequest) -> list[services.ImageIn]:
-    """The compose form's image fields (`image_1`…`image_4`, each with `alt_1`…`alt_4`)."""
-    images = []
-    for n in IMAGE_SLOTS:
-        upload = request.FILES.get(f"image_{n}")
-        if upload is not None:
-            images.append(
-                services.ImageIn(
-                    name=upload.name or f"image {n}",
-                    data=upload.read(),
-                    alt_text=request.POST.get(f"alt_{n}", ""),
-                )
-            )
-    return images
-
-
-class _Preview(Exception):
-    """The compose form asked for a preview: nothing is saved."""
 
 
 def _cap_preview(
     request: HttpRequest,
     account: BroadcastAccount,
-    data: Any,
+    form: ComposeForm,
     fields: services.AlertFields,
     area_ids: list[int],
     drawn: list[services.DrawnAreaIn],
@@ -284,8 +242,8 @@ def _cap_preview(
     draft = Post(
         pk=0,
         account=account,
-        text=data.get("text", ""),
-        text_en=data.get("text_en", ""),
+        text=form.cleaned_data["text"],
+        text_en=form.cleaned_data["text_en"],
         published_at=timezone.now(),
         is_alert=True,
         cap_category=fields.category,
@@ -298,38 +256,6 @@ def _cap_preview(
     )
     document = cap_document(draft, sender=request.get_host(), web="", areas=areas, drawn=shapes)
     return document.decode()
-
-
-def _float_or_none(value: str) -> float | None:
-    value = value.strip()
-    if not value:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        return float("nan")  # refused by the checks with the field named
-
-
-def _drawn_in(data: Any) -> list[services.DrawnAreaIn]:
-    """The compose form's circle (centre and radius) and polygon (one "lat, lon" per line; the
-    page closes the ring) as drawn areas."""
-    crs = data.get("shape_crs", "")
-    drawn = []
-    circle = [data.get(f"circle_{k}", "") for k in ("lat", "lon", "radius")]
-    if any(v.strip() for v in circle):
-        lat, lon, radius = (_float_or_none(v) for v in circle)
-        drawn.append(
-            services.DrawnAreaIn(kind="circle", lat=lat, lon=lon, radius_m=radius, crs=crs)
-        )
-    lines = [line.strip() for line in data.get("polygon", "").splitlines() if line.strip()]
-    if lines:
-        points: list[list[Any]] = [
-            line.replace("，", ",").replace(",", " ").split() for line in lines
-        ]
-        if points and points[0] != points[-1]:
-            points.append(points[0])
-        drawn.append(services.DrawnAreaIn(kind="polygon", points=points, crs=crs))
-    return drawn
 
 
 # Error keys from the services, mapped to the compose form's fields (for links and marks).
@@ -454,95 +380,31 @@ def _map(account: BroadcastAccount, drawn: list[services.DrawnAreaIn]) -> dict[s
     }
 
 
-@login_required
-@domain_errors_as_http
-def compose(request: HttpRequest, handle: str, alert: bool = False) -> HttpResponse:
-    account = selectors.account_get(handle)
-    user = _user(request)
-    action = "broadcast.alert.publish" if alert else "broadcast.post.publish"
-    if not allowed(user, action, account):
-        from django.core.exceptions import PermissionDenied
-
-        raise PermissionDenied
-    areas = (
-        Organisation.objects.filter(
-            path__startswith=account.organisation.path.rsplit("/", 2)[0] + "/"
-        )
-        .exclude(kind="department")
-        .order_by("path")
-    )
-    data = request.POST if request.method == "POST" else None
-    errors: list[dict[str, str]] = []
-    preview = ""
-    drawn: list[services.DrawnAreaIn] = []
-    if data is not None:
-        drawn = _drawn_in(data)
-        try:
-            fields = (
-                services.AlertFields(
-                    category=data.get("cap_category", ""),
-                    event=data.get("cap_event", ""),
-                    urgency=data.get("cap_urgency", ""),
-                    severity=data.get("cap_severity", ""),
-                    certainty=data.get("cap_certainty", ""),
-                    expires=_parse_time(data.get("cap_expires", ""), "expires") or timezone.now(),
-                    instruction=data.get("cap_instruction", ""),
-                )
-                if alert
-                else None
-            )
-            area_ids = [int(a) for a in data.getlist("target_areas") if a.isdigit()]
-            if fields is not None and data.get("preview"):
-                preview = _cap_preview(request, account, data, fields, area_ids, drawn)
-                raise _Preview
-            publish_at = None if alert else _parse_time(data.get("publish_at", ""))
-            created, repeated = services.publish_once(
-                actor=user,
-                key=data.get("submission", ""),
-                publish=lambda: services.post_publish(
-                    actor=user,
-                    account=account,
-                    text=data.get("text", ""),
-                    text_en=data.get("text_en", ""),
-                    category=data.get("category", ""),
-                    target_area_ids=area_ids,
-                    publish_at=publish_at,
-                    alert=fields,
-                    images=_images_in(request),
-                    drawn_areas=drawn,
-                ),
-            )
-            if repeated:
-                messages.info(request, _("这份内容已经发布过，没有再发一次。"))
-            else:
-                messages.success(request, _("已发布。"))
-            return HttpResponseRedirect(reverse("broadcast:post", args=[created.pk]))
-        except ValidationFailed as exc:
-            for key, texts in (exc.errors or {"text": [exc.message]}).items():
-                for text in texts:
-                    errors.append({"field": _field_id(key, drawn), "message": text})
-            if any(request.FILES.get(f"image_{n}") for n in IMAGE_SLOTS):
-                errors.append({"field": "image_1", "message": _("图片未保存，请重新选择。")})
-        except services.SubmissionPending as exc:
-            errors.append({"field": "text", "message": exc.message})
-        except _Preview:
-            pass
+def _compose_page(
+    request: HttpRequest,
+    account: BroadcastAccount,
+    form: ComposeForm,
+    *,
+    errors: list[dict[str, str]] | None = None,
+    preview: str = "",
+) -> HttpResponse:
+    errors = errors or []
+    data = request.POST if form.is_bound else None
+    drawn = form.drawn() if form.is_bound else []
     return render(
         request,
         "broadcast/compose.html",
         {
             "account": account,
-            "alert": alert,
-            "areas": areas,
+            "alert": form.alert,
+            "areas": selectors.compose_areas(account),
             "categories": Category.choices,
             "cap_categories": CapCategory.values,
             "urgencies": Urgency.values,
             "severities": Severity.values,
             "certainties": Certainty.values,
             "data": data or {},
-            "selected_areas": [int(a) for a in data.getlist("target_areas") if a.isdigit()]
-            if data is not None
-            else [],
+            "selected_areas": IdsField().to_python(data.getlist("target_areas")) if data else [],
             "errors": errors,
             "invalid": {e["field"] for e in errors},
             "preview": preview,
@@ -555,6 +417,66 @@ def compose(request: HttpRequest, handle: str, alert: bool = False) -> HttpRespo
         },
         status=422 if errors else 200,
     )
+
+
+def _form_errors(
+    form: ComposeForm, errors: dict[str, list[str]], drawn: list[services.DrawnAreaIn]
+) -> list[dict[str, str]]:
+    """Errors as the page lists them: each linked to its field. Images are not kept."""
+    listed = [
+        {"field": _field_id(key, drawn), "message": text}
+        for key, texts in errors.items()
+        for text in texts
+    ]
+    if form.has_images():
+        listed.append({"field": "image_1", "message": _("图片未保存，请重新选择。")})
+    return listed
+
+
+@login_required
+@domain_errors_as_http
+def compose(request: HttpRequest, handle: str, alert: bool = False) -> HttpResponse:
+    user = request_user(request)
+    account = selectors.compose_account(user, handle, alert=alert)
+    if request.method != "POST":
+        return _compose_page(request, account, ComposeForm(alert=alert))
+    form = ComposeForm(request.POST, request.FILES, alert=alert)
+    drawn = form.drawn()
+    if not form.is_valid():
+        errors = _form_errors(form, form.errors_by_service_name(), drawn)
+        return _compose_page(request, account, form, errors=errors)
+    fields, area_ids = form.alert_fields(), form.cleaned_data["target_areas"]
+    try:
+        if fields is not None and form.wants_preview():
+            preview = _cap_preview(request, account, form, fields, area_ids, drawn)
+            return _compose_page(request, account, form, preview=preview)
+        created, repeated = services.publish_once(
+            actor=user,
+            key=form.cleaned_data["submission"],
+            publish=lambda: services.post_publish(
+                actor=user,
+                account=account,
+                text=form.cleaned_data["text"],
+                text_en=form.cleaned_data["text_en"],
+                category=form.cleaned_data["category"],
+                target_area_ids=area_ids,
+                publish_at=form.cleaned_data.get("publish_at"),
+                alert=fields,
+                images=form.images(),
+                drawn_areas=drawn,
+            ),
+        )
+    except ValidationFailed as exc:
+        errors = _form_errors(form, exc.errors or {"text": [exc.message]}, drawn)
+        return _compose_page(request, account, form, errors=errors)
+    except services.SubmissionPending as exc:
+        errors = [{"field": "text", "message": exc.message}]
+        return _compose_page(request, account, form, errors=errors)
+    if repeated:
+        messages.info(request, _("这份内容已经发布过，没有再发一次。"))
+    else:
+        messages.success(request, _("已发布。"))
+    return HttpResponseRedirect(reverse("broadcast:post", args=[created.pk]))
 
 
 @domain_errors_as_http
@@ -605,7 +527,7 @@ def category_feed(request: HttpRequest, category: str) -> HttpResponse:
 
 @domain_errors_as_http
 def image(request: HttpRequest, image_id: int) -> FileResponse:
-    found = selectors.image_get(_user(request), image_id)
+    found = selectors.image_get(request_user_or_none(request), image_id)
     response = FileResponse(found.image.open("rb"), content_type=found.content_type)
     # Only an image anyone may see goes into shared caches (not one of a scheduled post).
     public = (
@@ -640,7 +562,7 @@ def avatar_set(request: HttpRequest, handle: str) -> HttpResponse:
             message = _("请选择一张图片。")
             raise ValidationFailed(message, errors={"avatar": [message]})
         services.account_avatar_set(
-            actor=_user(request),
+            actor=request_user_or_none(request),
             account=account,
             upload=ImageUpload(name=upload.name or "avatar", data=upload.read()),
         )
@@ -655,7 +577,7 @@ def avatar_set(request: HttpRequest, handle: str) -> HttpResponse:
 def areas(request: HttpRequest) -> HttpResponse:
     """A resident's area subscriptions: alerts for these areas reach them as well as alerts
     for where they live."""
-    user = _user(request)
+    user = request_user_or_none(request)
     status = 200
     if request.method == "POST":
         area_id = _int(request.POST.get("area_id"))
@@ -751,7 +673,7 @@ def _reach(
 ) -> HttpResponse:
     days_text = request.GET.get("days", "7")
     report = selectors.reach_report(
-        _user(request),
+        request_user_or_none(request),
         account,
         post=post,
         days=int(days_text) if days_text.isdigit() else 0,
