@@ -13,13 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.db.models import Case, ExpressionWrapper, F, FloatField, IntegerField, Q, Value, When
 from django.db.models.functions import Mod
 from django.utils.translation import gettext as _
 from shapely import Polygon as ShapelyPolygon
 from shapely.validation import explain_validity
 
+from civichub.broadcast.config import BroadcastModuleConfig
+from civichub.core.config import module_config
 from civichub.core.errors import ValidationFailed
 from civichub.core.geo import to_wgs84
 
@@ -49,18 +50,14 @@ class Polygon:
 Shape = Circle | Polygon
 
 
-def _invalid(field: str, message: str) -> ValidationFailed:
-    return ValidationFailed(message, errors={field: [message]})
-
-
 def default_crs() -> str:
-    return str(settings.CIVICHUB_PROFILE.get("default_crs", "gcj02"))
+    return module_config(BroadcastModuleConfig).default_crs
 
 
 def _crs(crs: str | None, field: str) -> str:
     crs = crs or default_crs()
     if crs not in CRS_CHOICES:
-        raise _invalid(
+        raise ValidationFailed.on(
             f"{field}.crs", _("坐标系必须是：%(values)s。") % {"values": ", ".join(CRS_CHOICES)}
         )
     return crs
@@ -70,11 +67,11 @@ def _point(lat: Any, lon: Any, field: str) -> tuple[float, float]:
     try:
         lat_f, lon_f = float(lat), float(lon)
     except (TypeError, ValueError):
-        raise _invalid(field, _("坐标必须是数字。")) from None
+        raise ValidationFailed.on(field, _("坐标必须是数字。")) from None
     if not (math.isfinite(lat_f) and math.isfinite(lon_f)):
-        raise _invalid(field, _("坐标必须是数字。"))
+        raise ValidationFailed.on(field, _("坐标必须是数字。"))
     if not (-90 <= lat_f <= 90 and -180 <= lon_f <= 180):
-        raise _invalid(field, _("纬度须在 -90 到 90 之间，经度须在 -180 到 180 之间。"))
+        raise ValidationFailed.on(field, _("纬度须在 -90 到 90 之间，经度须在 -180 到 180 之间。"))
     return lat_f, lon_f
 
 
@@ -97,7 +94,7 @@ def circle_checked(
     except (TypeError, ValueError):
         radius = math.nan
     if not math.isfinite(radius) or not MIN_RADIUS_M <= radius <= MAX_RADIUS_M:
-        raise _invalid(
+        raise ValidationFailed.on(
             f"{field}.radius_m",
             _("半径须在 %(min)d 到 %(max)d 米之间。") % {"min": MIN_RADIUS_M, "max": MAX_RADIUS_M},
         )
@@ -113,21 +110,23 @@ def polygon_checked(
     `MAX_SPAN_M` in either direction."""
     system = _crs(crs, field)
     if not isinstance(points, Sequence) or isinstance(points, str):
-        raise _invalid(field, _("多边形须是 [纬度, 经度] 点的列表。"))
+        raise ValidationFailed.on(field, _("多边形须是 [纬度, 经度] 点的列表。"))
     if len(points) > MAX_POINTS:
-        raise _invalid(field, _("多边形最多 %(n)d 个点。") % {"n": MAX_POINTS})
+        raise ValidationFailed.on(field, _("多边形最多 %(n)d 个点。") % {"n": MAX_POINTS})
     ring: list[tuple[float, float]] = []
     for n, pair in enumerate(points):
         if not isinstance(pair, Sequence) or isinstance(pair, str) or len(pair) != 2:
-            raise _invalid(f"{field}.{n}", _("每个点须是 [纬度, 经度]。"))
+            raise ValidationFailed.on(f"{field}.{n}", _("每个点须是 [纬度, 经度]。"))
         ring.append(_point(pair[0], pair[1], f"{field}.{n}"))
     if len(ring) < 4 or ring[0] != ring[-1]:
-        raise _invalid(field, _("多边形须闭合：最后一个点与第一个点相同，且至少有三个不同的顶点。"))
+        raise ValidationFailed.on(
+            field, _("多边形须闭合：最后一个点与第一个点相同，且至少有三个不同的顶点。")
+        )
     if len(set(ring)) < 3:
-        raise _invalid(field, _("多边形至少要有三个不同的顶点。"))
+        raise ValidationFailed.on(field, _("多边形至少要有三个不同的顶点。"))
     shape = ShapelyPolygon([(lon, lat) for lat, lon in ring])
     if not shape.is_valid or shape.area == 0:
-        raise _invalid(
+        raise ValidationFailed.on(
             field,
             _("多边形的边不能相交或重叠（%(reason)s）。") % {"reason": explain_validity(shape)},
         )
@@ -136,7 +135,7 @@ def polygon_checked(
         metres_between((min_lat, min_lon), (max_lat, min_lon)) > MAX_SPAN_M
         or metres_between((min_lat, min_lon), (min_lat, max_lon)) > MAX_SPAN_M
     ):
-        raise _invalid(
+        raise ValidationFailed.on(
             field,
             _("多边形过大：南北和东西跨度都不能超过 %(km)d 公里。") % {"km": MAX_SPAN_M // 1000},
         )

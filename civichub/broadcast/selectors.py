@@ -63,8 +63,7 @@ def _parse_cursor(cursor: str) -> tuple[dt.datetime, int]:
     try:
         micros, pk = (int(part) for part in cursor.split("_", 1))
     except ValueError:
-        message = _("分页游标无效。")
-        raise ValidationFailed(message, errors={"cursor": [message]}) from None
+        raise ValidationFailed.on("cursor", _("分页游标无效。")) from None
     return _EPOCH + dt.timedelta(microseconds=micros), pk
 
 
@@ -416,7 +415,7 @@ def reach_report(
         message = _("时间范围只能是 %(values)s 天。") % {
             "values": "、".join(str(d) for d in REACH_DAYS)
         }
-        raise ValidationFailed(message, errors={"days": [message]})
+        raise ValidationFailed.on("days", message)
     now = timezone.now().replace(minute=0, second=0, microsecond=0)
     since = now - dt.timedelta(hours=days * 24 - 1)
     on_posts = Q(post=post) if post is not None else Q(post__account=account)

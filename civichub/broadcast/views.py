@@ -559,8 +559,7 @@ def avatar_set(request: HttpRequest, handle: str) -> HttpResponse:
     upload = request.FILES.get("avatar")
     try:
         if upload is None:
-            message = _("请选择一张图片。")
-            raise ValidationFailed(message, errors={"avatar": [message]})
+            raise ValidationFailed.on("avatar", _("请选择一张图片。"))
         services.account_avatar_set(
             actor=request_user_or_none(request),
             account=account,

@@ -20,11 +20,11 @@ from civichub.broadcast.models import (
 from civichub.broadcast.services.checks import (
     AlertFields,
     alert_checked,
-    invalid,
     signed_in,
     target_areas,
 )
 from civichub.core.audit import audit_record
+from civichub.core.errors import ValidationFailed
 from civichub.core.models import Organisation, User
 
 DRAWN_AREAS_MAX = 5
@@ -45,7 +45,9 @@ class DrawnAreaIn:
 
 def drawn_checked(drawn: Sequence[DrawnAreaIn]) -> list[tuple[DrawnAreaIn, geometry.Shape]]:
     if len(drawn) > DRAWN_AREAS_MAX:
-        raise invalid("drawn_areas", _("最多画 %(n)d 个区域。") % {"n": DRAWN_AREAS_MAX})
+        raise ValidationFailed.on(
+            "drawn_areas", _("最多画 %(n)d 个区域。") % {"n": DRAWN_AREAS_MAX}
+        )
     checked: list[tuple[DrawnAreaIn, geometry.Shape]] = []
     for n, area in enumerate(drawn):
         field = f"drawn_areas.{n}"
@@ -57,7 +59,7 @@ def drawn_checked(drawn: Sequence[DrawnAreaIn]) -> list[tuple[DrawnAreaIn, geome
         elif area.kind == DrawnAreaKind.POLYGON:
             shape = geometry.polygon_checked(points=area.points, crs=area.crs, field=field)
         else:
-            raise invalid(f"{field}.kind", _("区域类型须是 circle 或 polygon。"))
+            raise ValidationFailed.on(f"{field}.kind", _("区域类型须是 circle 或 polygon。"))
         checked.append((area, shape))
     return checked
 
@@ -100,7 +102,7 @@ def alert_preview_checked(
     areas = target_areas(target_area_ids)
     shapes = drawn_checked(drawn_areas)
     if not areas and not shapes:
-        raise invalid("target_areas", _("预警须选择发布区域。"))
+        raise ValidationFailed.on("target_areas", _("预警须选择发布区域。"))
     alert_checked(alert, timezone.now())
     return areas, [shape for _area, shape in shapes]
 
@@ -115,12 +117,12 @@ def area_subscribe(*, actor: User | None, area_id: int) -> AreaSubscription:
     user = signed_in(actor)
     area = Organisation.objects.filter(pk=area_id).first()
     if area is None or not area.is_area:
-        raise invalid("area_id", _("未知的区域：%(id)s。") % {"id": area_id})
+        raise ValidationFailed.on("area_id", _("未知的区域：%(id)s。") % {"id": area_id})
     existing = AreaSubscription.objects.filter(user=user, area=area).first()
     if existing is not None:
         return existing
     if AreaSubscription.objects.filter(user=user).count() >= AREA_SUBSCRIPTIONS_MAX:
-        raise invalid(
+        raise ValidationFailed.on(
             "area_id",
             _("最多订阅 %(n)d 个区域，请先取消一些。") % {"n": AREA_SUBSCRIPTIONS_MAX},
         )

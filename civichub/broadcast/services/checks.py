@@ -41,10 +41,6 @@ class AlertFields:
     instruction: str = ""
 
 
-def invalid(field: str, message: str) -> ValidationFailed:
-    return ValidationFailed(message, errors={field: [message]})
-
-
 def signed_in(actor: User | None) -> User:
     if actor is None or not actor.is_authenticated:
         raise NotAuthenticated(_("请先登录。"))
@@ -54,9 +50,9 @@ def signed_in(actor: User | None) -> User:
 def check_text(field: str, text: str, limit: int, *, required: bool = True) -> str:
     text = text.strip()
     if required and not text:
-        raise invalid(field, _("内容不能为空。"))
+        raise ValidationFailed.on(field, _("内容不能为空。"))
     if len(text) > limit:
-        raise invalid(
+        raise ValidationFailed.on(
             field,
             _("内容最多 %(limit)d 个字，现有 %(count)d 个字。")
             % {"limit": limit, "count": len(text)},
@@ -71,7 +67,7 @@ def target_areas(area_ids: Iterable[int]) -> list[Organisation]:
     unknown = [pk for pk in ids if pk not in found]
     if unknown or any(not a.is_area for a in areas):
         bad = unknown or [a.pk for a in areas if not a.is_area]
-        raise invalid(
+        raise ValidationFailed.on(
             "target_areas", _("未知的发布区域：%(ids)s。") % {"ids": ", ".join(map(str, bad))}
         )
     return areas
@@ -86,11 +82,13 @@ def alert_checked(alert: AlertFields, now: dt.datetime) -> AlertFields:
     }
     for field, allowed in choices.items():
         if getattr(alert, field) not in allowed:
-            raise invalid(field, _("取值必须是：%(values)s。") % {"values": ", ".join(allowed)})
+            raise ValidationFailed.on(
+                field, _("取值必须是：%(values)s。") % {"values": ", ".join(allowed)}
+            )
     if not alert.event.strip() or len(alert.event) > 100:
-        raise invalid("event", _("请填写事件名称（最多 100 个字）。"))
+        raise ValidationFailed.on("event", _("请填写事件名称（最多 100 个字）。"))
     if alert.expires <= now:
-        raise invalid("expires", _("失效时间必须晚于现在。"))
+        raise ValidationFailed.on("expires", _("失效时间必须晚于现在。"))
     check_text("instruction", alert.instruction, 500, required=False)
     return alert
 

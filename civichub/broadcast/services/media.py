@@ -18,8 +18,9 @@ from civichub.broadcast.models import (
     Post,
     PostImage,
 )
-from civichub.broadcast.services.checks import check_text, invalid
+from civichub.broadcast.services.checks import check_text
 from civichub.core.audit import audit_record
+from civichub.core.errors import ValidationFailed
 from civichub.core.images import CheckedImage, ImageUpload, check_image
 from civichub.core.models import User
 from civichub.core.permissions import require
@@ -41,7 +42,9 @@ class ImageIn:
 def image_checked(image: ImageIn, field: str) -> tuple[CheckedImage, str]:
     alt = image.alt_text.strip()
     if not alt:
-        raise invalid(f"{field}.alt_text", _("请为每张图片填写替代文字，供看不见图片的读者使用。"))
+        raise ValidationFailed.on(
+            f"{field}.alt_text", _("请为每张图片填写替代文字，供看不见图片的读者使用。")
+        )
     alt = check_text(f"{field}.alt_text", alt, ALT_TEXT_MAX_CHARS)
     checked = check_image(
         ImageUpload(name=image.name, data=image.data),

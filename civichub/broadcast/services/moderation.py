@@ -17,7 +17,6 @@ from civichub.broadcast.models import (
 )
 from civichub.broadcast.services.checks import (
     check_text,
-    invalid,
     refuse_blocked,
     signed_in,
     visible_post,
@@ -25,6 +24,7 @@ from civichub.broadcast.services.checks import (
 from civichub.core.audit import audit_record
 from civichub.core.errors import (
     NotFound,
+    ValidationFailed,
 )
 from civichub.core.models import User
 from civichub.core.permissions import require
@@ -51,7 +51,7 @@ def comment_create(
     if parent_id is not None:
         parent = Comment.objects.filter(pk=parent_id, post=post, hidden=False).first()
         if parent is None:
-            raise invalid("parent", _("要回复的评论不存在。"))
+            raise ValidationFailed.on("parent", _("要回复的评论不存在。"))
     held = _held_by_filters(post.account_id, text)
     comment = Comment.objects.create(
         post=post, parent=parent, author=user, text=text, hidden=held, held=held
@@ -139,7 +139,7 @@ def block_create(
     _moderates(actor, account)
     user = User.objects.filter(pk=user_id).first()
     if user is None:
-        raise invalid("user_id", _("没有这个用户。"))
+        raise ValidationFailed.on("user_id", _("没有这个用户。"))
     reason = check_text("reason", reason, 200, required=False)
     block, created = Block.objects.get_or_create(
         account=account, user=user, defaults={"reason": reason, "created_by": actor}

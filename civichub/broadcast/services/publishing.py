@@ -33,7 +33,6 @@ from civichub.broadcast.services.checks import (
     AlertFields,
     alert_checked,
     check_text,
-    invalid,
     target_areas,
 )
 from civichub.broadcast.services.media import ImageIn, image_checked, image_store
@@ -41,6 +40,7 @@ from civichub.core.audit import audit_record
 from civichub.core.errors import (
     Conflict,
     NotFound,
+    ValidationFailed,
 )
 from civichub.core.images import CheckedImage
 from civichub.core.models import User
@@ -125,17 +125,19 @@ def post_publish(
     text = check_text("text", text, POST_MAX_CHARS)
     text_en = check_text("text_en", text_en, POST_MAX_CHARS, required=False)
     if category not in Category.values:
-        raise invalid("category", _("未知的类别：%(category)s。") % {"category": category})
+        raise ValidationFailed.on(
+            "category", _("未知的类别：%(category)s。") % {"category": category}
+        )
     areas = target_areas(target_area_ids)
     shapes = drawn_checked(drawn_areas)
     if publish_at is not None and publish_at < now - dt.timedelta(minutes=1):
-        raise invalid("publish_at", _("定时发布的时间不能早于现在。"))
+        raise ValidationFailed.on("publish_at", _("定时发布的时间不能早于现在。"))
     fields: dict[str, Any] = {}
     if alert is not None:
         if publish_at is not None and publish_at > now:
-            raise invalid("publish_at", _("预警须立即发布，不能定时。"))
+            raise ValidationFailed.on("publish_at", _("预警须立即发布，不能定时。"))
         if not areas and not shapes:
-            raise invalid("target_areas", _("预警须选择发布区域。"))
+            raise ValidationFailed.on("target_areas", _("预警须选择发布区域。"))
         alert = alert_checked(alert, now)
         fields = {
             "is_alert": True,
@@ -148,7 +150,9 @@ def post_publish(
             "cap_instruction": alert.instruction.strip(),
         }
     if len(images) + len(set(media_ids)) > POST_MAX_IMAGES:
-        raise invalid("images", _("一条发布最多 %(n)d 张图片。") % {"n": POST_MAX_IMAGES})
+        raise ValidationFailed.on(
+            "images", _("一条发布最多 %(n)d 张图片。") % {"n": POST_MAX_IMAGES}
+        )
     checked_images = [image_checked(image, f"images.{i}") for i, image in enumerate(images)]
     uploaded = _uploaded_media(account, media_ids)
     post = Post.objects.create(
@@ -196,7 +200,7 @@ def _uploaded_media(account: BroadcastAccount, media_ids: Sequence[int]) -> list
     bad = [pk for pk in ids if pk not in found]
     bad += [m.pk for m in usable if m.account_id != account.pk or m.post_id is not None]
     if bad:
-        raise invalid(
+        raise ValidationFailed.on(
             "media_ids",
             _("这些图片不存在或已用于别的发布：%(ids)s。")
             % {"ids": ", ".join(map(str, sorted(bad)))},
