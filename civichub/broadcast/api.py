@@ -20,9 +20,11 @@ from civichub.broadcast.models import (
     Post,
     PostImage,
 )
+from civichub.core.http import bearer_token, request_user, request_user_or_none
 from civichub.core.images import ImageUpload
 from civichub.core.models import User
 from civichub.core.permissions import require
+from civichub.core.services import api_token_authenticate
 
 router = Router(tags=["broadcast"])
 
@@ -33,20 +35,8 @@ CategoryKey = Literal[
 
 def _reader(request: HttpRequest) -> User | None:
     """The signed-in reader of a public endpoint (session or bearer token), if any."""
-    if isinstance(request.user, User) and request.user.is_authenticated:
-        return request.user
-    scheme, _space, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and token:
-        from civichub.core.services import api_token_authenticate
-
-        return api_token_authenticate(token)
-    return None
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
+    token = bearer_token(request)
+    return request_user_or_none(request) or (api_token_authenticate(token) if token else None)
 
 
 class AccountOut(Schema):
@@ -256,7 +246,7 @@ class PostIn(Schema):
 def post_publish(request: HttpRequest, handle: str, payload: PostIn) -> Status[PostOut]:
     account = selectors.account_get(handle)
     alert = services.AlertFields(**payload.alert.dict()) if payload.alert else None
-    actor = _user(request)
+    actor = request_user(request)
     post, _repeated = services.publish_once(
         actor=actor,
         key=request.headers.get("Idempotency-Key", ""),
@@ -289,7 +279,7 @@ def media_upload(
     alt_text: Form[str],
 ) -> Status[ImageOut]:
     image = services.media_upload(
-        actor=_user(request),
+        actor=request_user(request),
         account=selectors.account_get(handle),
         image=services.ImageIn(name=file.name or "image", data=file.read(), alt_text=alt_text),
     )
@@ -303,7 +293,7 @@ def media_upload(
 )
 def avatar_set(request: HttpRequest, handle: str, file: File[UploadedFile]) -> AccountOut:
     account = services.account_avatar_set(
-        actor=_user(request),
+        actor=request_user(request),
         account=selectors.account_get(handle),
         upload=ImageUpload(name=file.name or "avatar", data=file.read()),
     )
@@ -318,20 +308,20 @@ class FollowOut(Schema):
 @router.post("/accounts/{handle}/follow", response=FollowOut, summary="Follow an account")
 def follow(request: HttpRequest, handle: str) -> FollowOut:
     account = selectors.account_get(handle)
-    services.follow_create(actor=_user(request), account_id=account.pk)
+    services.follow_create(actor=request_user(request), account_id=account.pk)
     return FollowOut(account=handle, following=True)
 
 
 @router.delete("/accounts/{handle}/follow", response=FollowOut, summary="Unfollow an account")
 def unfollow(request: HttpRequest, handle: str) -> FollowOut:
     account = selectors.account_get(handle)
-    services.follow_delete(actor=_user(request), account_id=account.pk)
+    services.follow_delete(actor=request_user(request), account_id=account.pk)
     return FollowOut(account=handle, following=False)
 
 
 @router.get("/home", response=FeedOut, summary="The followed accounts' posts, newest first")
 def home(request: HttpRequest, query: Query[CursorQuery]) -> FeedOut:
-    page = selectors.home_feed(_user(request), cursor=query.cursor, limit=query.limit)
+    page = selectors.home_feed(request_user(request), cursor=query.cursor, limit=query.limit)
     return _feed_out(request, page)
 
 
@@ -350,7 +340,7 @@ class EditIn(Schema):
 @router.patch("/posts/{post_id}", response=PostOut, summary="Edit a post (history kept)")
 def post_edit(request: HttpRequest, post_id: int, payload: EditIn) -> PostOut:
     post = services.post_edit(
-        actor=_user(request), post_id=post_id, text=payload.text, text_en=payload.text_en
+        actor=request_user(request), post_id=post_id, text=payload.text, text_en=payload.text_en
     )
     return _post_out(request, post)
 
@@ -361,7 +351,9 @@ class RetractIn(Schema):
 
 @router.post("/posts/{post_id}/retract", response=PostOut, summary="Retract a post")
 def post_retract(request: HttpRequest, post_id: int, payload: RetractIn) -> PostOut:
-    post = services.post_retract(actor=_user(request), post_id=post_id, reason=payload.reason)
+    post = services.post_retract(
+        actor=request_user(request), post_id=post_id, reason=payload.reason
+    )
     return _post_out(request, post)
 
 
@@ -392,25 +384,25 @@ def _counts(post_id: int) -> CountsOut:
     summary="Repost (once per resident; a repeat is 409)",
 )
 def repost(request: HttpRequest, post_id: int, payload: RepostIn) -> Status[CountsOut]:
-    services.repost_create(actor=_user(request), post_id=post_id, comment=payload.comment)
+    services.repost_create(actor=request_user(request), post_id=post_id, comment=payload.comment)
     return Status(201, _counts(post_id))
 
 
 @router.delete("/posts/{post_id}/reposts", response=CountsOut, summary="Undo a repost")
 def unrepost(request: HttpRequest, post_id: int) -> CountsOut:
-    services.repost_delete(actor=_user(request), post_id=post_id)
+    services.repost_delete(actor=request_user(request), post_id=post_id)
     return _counts(post_id)
 
 
 @router.post("/posts/{post_id}/favourites", response=CountsOut, summary="Favourite a post")
 def favourite(request: HttpRequest, post_id: int) -> CountsOut:
-    services.favourite_create(actor=_user(request), post_id=post_id)
+    services.favourite_create(actor=request_user(request), post_id=post_id)
     return _counts(post_id)
 
 
 @router.delete("/posts/{post_id}/favourites", response=CountsOut, summary="Undo a favourite")
 def unfavourite(request: HttpRequest, post_id: int) -> CountsOut:
-    services.favourite_delete(actor=_user(request), post_id=post_id)
+    services.favourite_delete(actor=request_user(request), post_id=post_id)
     return _counts(post_id)
 
 
@@ -459,7 +451,7 @@ def comments(request: HttpRequest, post_id: int) -> list[CommentOut]:
 @router.post("/posts/{post_id}/comments", response={201: CommentOut}, summary="Comment or reply")
 def comment(request: HttpRequest, post_id: int, payload: CommentIn) -> Status[CommentOut]:
     created = services.comment_create(
-        actor=_user(request), post_id=post_id, text=payload.text, parent_id=payload.parent_id
+        actor=request_user(request), post_id=post_id, text=payload.text, parent_id=payload.parent_id
     )
     return Status(201, _comment_out(created))
 
@@ -478,7 +470,7 @@ def comment_hide(
 ) -> CommentOut:
     reason = payload.reason if payload else ""
     return _comment_out(
-        services.comment_hide(actor=_user(request), comment_id=comment_id, reason=reason)
+        services.comment_hide(actor=request_user(request), comment_id=comment_id, reason=reason)
     )
 
 
@@ -492,7 +484,7 @@ def comment_unhide(
 ) -> CommentOut:
     reason = payload.reason if payload else ""
     return _comment_out(
-        services.comment_unhide(actor=_user(request), comment_id=comment_id, reason=reason)
+        services.comment_unhide(actor=request_user(request), comment_id=comment_id, reason=reason)
     )
 
 
@@ -556,7 +548,7 @@ def _block_out(block: Block) -> BlockOut:
     summary="Held and hidden comments, blocked users and keyword filters (the account's staff)",
 )
 def moderation(request: HttpRequest, handle: str) -> ModerationOut:
-    queue = selectors.moderation(_user(request), selectors.account_get(handle))
+    queue = selectors.moderation(request_user(request), selectors.account_get(handle))
     return ModerationOut(
         held=[_moderated(c) for c in queue.held],
         hidden=[_moderated(c) for c in queue.hidden],
@@ -577,7 +569,7 @@ class BlockIn(Schema):
 )
 def block_create(request: HttpRequest, handle: str, payload: BlockIn) -> Status[BlockOut]:
     block = services.block_create(
-        actor=_user(request),
+        actor=request_user(request),
         account=selectors.account_get(handle),
         user_id=payload.user_id,
         reason=payload.reason,
@@ -592,7 +584,7 @@ def block_create(request: HttpRequest, handle: str, payload: BlockIn) -> Status[
 )
 def block_delete(request: HttpRequest, handle: str, user_id: int) -> Status[None]:
     services.block_delete(
-        actor=_user(request), account=selectors.account_get(handle), user_id=user_id
+        actor=request_user(request), account=selectors.account_get(handle), user_id=user_id
     )
     return Status(204, None)
 
@@ -610,7 +602,7 @@ def keyword_filter_add(
     request: HttpRequest, handle: str, payload: KeywordFilterIn
 ) -> Status[KeywordFilterOut]:
     keyword = services.keyword_filter_add(
-        actor=_user(request), account=selectors.account_get(handle), word=payload.word
+        actor=request_user(request), account=selectors.account_get(handle), word=payload.word
     )
     return Status(201, KeywordFilterOut(id=keyword.pk, word=keyword.word))
 
@@ -622,7 +614,7 @@ def keyword_filter_add(
 )
 def keyword_filter_remove(request: HttpRequest, handle: str, filter_id: int) -> Status[None]:
     services.keyword_filter_remove(
-        actor=_user(request), account=selectors.account_get(handle), filter_id=filter_id
+        actor=request_user(request), account=selectors.account_get(handle), filter_id=filter_id
     )
     return Status(204, None)
 
@@ -643,7 +635,7 @@ class DeliveryReportOut(Schema):
 )
 def delivery_report(request: HttpRequest, post_id: int) -> DeliveryReportOut:
     post = selectors.post_get(post_id)
-    require(_user(request), "broadcast.post.publish", post.account)
+    require(request_user(request), "broadcast.post.publish", post.account)
     return DeliveryReportOut(**selectors.delivery_report(post))
 
 
@@ -676,7 +668,7 @@ def _subscription_out(subscription: AreaSubscription) -> AreaSubscriptionOut:
     summary="The areas whose alerts reach me besides where I live",
 )
 def area_subscriptions(request: HttpRequest) -> list[AreaSubscriptionOut]:
-    return [_subscription_out(s) for s in selectors.area_subscriptions(_user(request))]
+    return [_subscription_out(s) for s in selectors.area_subscriptions(request_user(request))]
 
 
 @router.post(
@@ -687,7 +679,7 @@ def area_subscriptions(request: HttpRequest) -> list[AreaSubscriptionOut]:
 def area_subscribe(
     request: HttpRequest, payload: AreaSubscriptionIn
 ) -> Status[AreaSubscriptionOut]:
-    subscription = services.area_subscribe(actor=_user(request), area_id=payload.area_id)
+    subscription = services.area_subscribe(actor=request_user(request), area_id=payload.area_id)
     return Status(201, _subscription_out(subscription))
 
 
@@ -695,7 +687,7 @@ def area_subscribe(
     "/area-subscriptions/{area_id}", response={204: None}, summary="Stop an area subscription"
 )
 def area_unsubscribe(request: HttpRequest, area_id: int) -> Status[None]:
-    services.area_unsubscribe(actor=_user(request), area_id=area_id)
+    services.area_unsubscribe(actor=request_user(request), area_id=area_id)
     return Status(204, None)
 
 
@@ -742,7 +734,7 @@ def _reach_out(report: selectors.ReachReport) -> ReachOut:
 )
 def account_reach(request: HttpRequest, handle: str, query: Query[ReachQuery]) -> ReachOut:
     account = selectors.account_get(handle)
-    return _reach_out(selectors.reach_report(_user(request), account, days=query.days))
+    return _reach_out(selectors.reach_report(request_user(request), account, days=query.days))
 
 
 @router.get(
@@ -753,5 +745,5 @@ def account_reach(request: HttpRequest, handle: str, query: Query[ReachQuery]) -
 def post_reach(request: HttpRequest, post_id: int, query: Query[ReachQuery]) -> ReachOut:
     post = selectors.post_get(post_id)
     return _reach_out(
-        selectors.reach_report(_user(request), post.account, post=post, days=query.days)
+        selectors.reach_report(request_user(request), post.account, post=post, days=query.days)
     )
