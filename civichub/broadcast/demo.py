@@ -9,11 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import io
 
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.text import slugify
+from PIL import Image, ImageDraw
 
 from civichub.broadcast import services
-from civichub.broadcast.models import BroadcastAccount
+from civichub.broadcast.models import BroadcastAccount, Post
 from civichub.broadcast.permissions import PUBLISHER
 from civichub.core import services as core_services
 from civichub.core.models import Organisation, OrganisationKind, User
@@ -52,8 +54,6 @@ POSTS = [
 
 def _road_picture() -> bytes:
     """A small drawn map of the closure: two roads, the closed stretch in red."""
-    from PIL import Image, ImageDraw
-
     image = Image.new("RGB", (480, 270), "#eef1f4")
     draw = ImageDraw.Draw(image)
     draw.rectangle((0, 120, 480, 150), fill="#9aa5b1")
@@ -101,27 +101,7 @@ def seed(*, city: Organisation, size: str) -> None:
     if publisher is not None:
         core_services.role_grant(actor=None, user=publisher, role=PUBLISHER, organisation=city)
 
-    posts = []
-    for category, text, text_en in POSTS:
-        images = []
-        if category == "road_closure":
-            images = [
-                services.ImageIn(
-                    name="binjiang.png",
-                    data=_road_picture(),
-                    alt_text="示意图：滨江路人民桥至东湖路段（红色）封闭，可经东西向主路绕行。",
-                )
-            ]
-        posts.append(
-            services.post_publish(
-                actor=None,
-                account=account,
-                text=text,
-                text_en=text_en,
-                category=category,
-                images=images,
-            )
-        )
+    posts = _seed_posts(account)
     if district_account is not None and district is not None:
         services.post_publish(
             actor=None,
@@ -143,11 +123,46 @@ def seed(*, city: Organisation, size: str) -> None:
     services.keyword_filter_add(actor=None, account=account, word="代购")
 
     resident = User.objects.filter(username=RESIDENT_USERNAME).first()
-    if resident is None:
-        return
-    services.follow_create(actor=resident, account_id=account.pk)
-    if district_account is not None:
-        services.follow_create(actor=resident, account_id=district_account.pk)
+    if resident is not None:
+        _seed_resident(resident, in_city, district, [account, district_account], posts)
+
+
+def _seed_posts(account: BroadcastAccount) -> list[Post]:
+    posts = []
+    for category, text, text_en in POSTS:
+        images = []
+        if category == "road_closure":
+            images = [
+                services.ImageIn(
+                    name="binjiang.png",
+                    data=_road_picture(),
+                    alt_text="示意图：滨江路人民桥至东湖路段（红色）封闭，可经东西向主路绕行。",
+                )
+            ]
+        posts.append(
+            services.post_publish(
+                actor=None,
+                account=account,
+                text=text,
+                text_en=text_en,
+                category=category,
+                images=images,
+            )
+        )
+    return posts
+
+
+def _seed_resident(
+    resident: User,
+    in_city: QuerySet[Organisation],
+    district: Organisation | None,
+    accounts: list[BroadcastAccount | None],
+    posts: list[Post],
+) -> None:
+    """The demo resident follows, reposts, favourites, comments, reads and subscribes."""
+    for followed in accounts:
+        if followed is not None:
+            services.follow_create(actor=resident, account_id=followed.pk)
     services.repost_create(actor=resident, post_id=posts[1].pk, comment="周末出行的朋友注意")
     services.favourite_create(actor=resident, post_id=posts[2].pk)
     question = services.comment_create(

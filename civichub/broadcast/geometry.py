@@ -16,6 +16,7 @@ from typing import Any
 from django.db.models import Case, ExpressionWrapper, F, FloatField, IntegerField, Q, Value, When
 from django.db.models.functions import Mod
 from django.utils.translation import gettext as _
+from shapely import Point
 from shapely import Polygon as ShapelyPolygon
 from shapely.validation import explain_validity
 
@@ -163,8 +164,6 @@ def inside(shape: Shape, lat: float, lon: float) -> bool:
     """The same test as `residents_inside`, in Python (for one point)."""
     if isinstance(shape, Circle):
         return metres_between((shape.lat, shape.lon), (lat, lon)) <= shape.radius_m
-    from shapely import Point
-
     polygon = ShapelyPolygon([(p[1], p[0]) for p in shape.points])
     return bool(polygon.covers(Point(lon, lat)))
 

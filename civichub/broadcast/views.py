@@ -4,6 +4,7 @@ every action is a form that posts and redirects back."""
 from __future__ import annotations
 
 import csv
+import math
 import uuid
 from typing import Any
 
@@ -16,8 +17,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
+from shapely import MultiPoint
 
-from civichub.broadcast import selectors, services
+from civichub.broadcast import geometry, selectors, services
 from civichub.broadcast.cap import CONTENT_TYPE, cap_document
 from civichub.broadcast.feeds import atom_feed
 from civichub.broadcast.forms import IMAGE_SLOTS, ComposeForm, IdsField
@@ -295,10 +297,6 @@ def _field_id(key: str, drawn: list[services.DrawnAreaIn]) -> str:
 def _map(account: BroadcastAccount, drawn: list[services.DrawnAreaIn]) -> dict[str, Any] | None:
     """A server-drawn SVG map: communities at their residents' mean home, districts as the
     outline around their communities, and the circle being drawn (WGS-84 throughout)."""
-    from shapely import MultiPoint
-
-    from civichub.broadcast import geometry
-
     root = account.organisation
     while root.parent_id is not None and root.kind == "department":
         root = root.parent  # type: ignore[assignment]
@@ -309,8 +307,6 @@ def _map(account: BroadcastAccount, drawn: list[services.DrawnAreaIn]) -> dict[s
     lats = [p.lat for p in places]
     lons = [p.lon for p in places]
     min_lat, max_lat, min_lon, max_lon = min(lats), max(lats), min(lons), max(lons)
-    import math
-
     squash = math.cos(math.radians((min_lat + max_lat) / 2))
     # At least 0.01° (about a kilometre) each way, and never flatter than 5:3, so that a
     # city strung along a river still leaves room to draw a circle.

@@ -6,8 +6,10 @@ revocation endpoints answer RFC 6749's `{"error", "error_description"}`."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 from django.contrib import messages
 from django.contrib.auth import authenticate, logout
@@ -143,10 +145,6 @@ def _refused(
 
 def _credentials(request: HttpRequest) -> tuple[str, str]:
     """Client credentials from the form or from HTTP Basic authentication (RFC 6749 §2.3.1)."""
-    import base64
-    import binascii
-    from urllib.parse import unquote
-
     header = request.headers.get("Authorization", "")
     if header.startswith("Basic "):
         try:
