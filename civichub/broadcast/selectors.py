@@ -7,7 +7,7 @@ page. The cost grows with the number of accounts followed, never with an account
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -323,31 +323,6 @@ def image_get(actor: User | None, image_id: int) -> PostImage:
     if not public and not allowed(actor, "broadcast.post.publish", found.account):
         raise NotFound(_("没有这张图片。"))
     return found
-
-
-def media_attachments(post: Post, absolute: Callable[[str], str]) -> list[dict[str, Any]]:
-    """A post's images as Mastodon `MediaAttachment` objects; `absolute` turns a path into
-    a full URL."""
-    attachments = []
-    for image in post.images.all():
-        url = absolute(image_url(image))
-        size = f"{image.width}x{image.height}"
-        aspect = round(image.width / image.height, 4) if image.height else 1.0
-        dimensions = {"width": image.width, "height": image.height, "size": size, "aspect": aspect}
-        attachments.append(
-            {
-                "id": str(image.pk),
-                "type": "image",
-                "url": url,
-                "preview_url": url,
-                "remote_url": None,
-                "text_url": None,
-                "meta": {"original": dimensions, "small": dimensions},
-                "description": image.alt_text,
-                "blurhash": None,
-            }
-        )
-    return attachments
 
 
 # Area subscriptions ----------------------------------------------------------------------

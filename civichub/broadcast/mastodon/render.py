@@ -100,7 +100,7 @@ def status_json(
         "in_reply_to_account_id": None,
         "reblog": None,
         "mentions": [],
-        "media_attachments": selectors.media_attachments(post, request.build_absolute_uri),
+        "media_attachments": media_attachments(request, post),
         "tags": [
             {
                 "name": post.category,
@@ -184,9 +184,17 @@ def reblog_json(request: HttpRequest, repost: Repost, original: Post, user: User
     }
 
 
-def media_json(request: HttpRequest, image: PostImage) -> dict[str, Any]:
+def media_json(request: HttpRequest, image: PostImage, *, aspect: bool = False) -> dict[str, Any]:
+    """An image as a Mastodon `MediaAttachment`; a status's attachments also give the image's
+    aspect ratio (an uploaded one's answer does not)."""
     url = request.build_absolute_uri(selectors.image_url(image))
-    size = {"width": image.width, "height": image.height, "size": f"{image.width}x{image.height}"}
+    size: dict[str, Any] = {
+        "width": image.width,
+        "height": image.height,
+        "size": f"{image.width}x{image.height}",
+    }
+    if aspect:
+        size["aspect"] = round(image.width / image.height, 4) if image.height else 1.0
     return {
         "id": str(image.pk),
         "type": "image",
@@ -198,6 +206,10 @@ def media_json(request: HttpRequest, image: PostImage) -> dict[str, Any]:
         "description": image.alt_text,
         "blurhash": None,
     }
+
+
+def media_attachments(request: HttpRequest, post: Post) -> list[dict[str, Any]]:
+    return [media_json(request, image, aspect=True) for image in post.images.all()]
 
 
 def notification_json(

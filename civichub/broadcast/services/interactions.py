@@ -340,8 +340,7 @@ def repost_create(*, actor: User | None, post_id: int, comment: str = "") -> Rep
         if blocked:
             raise blocked_error()
         if repost_pk is None:
-            message = _("您已转发过这条发布。")
-            raise Conflict(message, errors={"post": [message]})
+            raise _already_reposted()
         streaming.post_reposted(Post(pk=post_id, account_id=account_id))
         return Repost(pk=repost_pk, post_id=post_id, user=user, comment=comment, created_at=now)
     post = _interaction_target(user, post_id)
@@ -352,8 +351,7 @@ def repost_create(*, actor: User | None, post_id: int, comment: str = "") -> Rep
             Repost, post_id=post.pk, user_id=user.pk, comment=comment, created_at=now
         )
         if repost_pk is None:
-            message = _("您已转发过这条发布。")
-            raise Conflict(message, errors={"post": [message]})
+            raise _already_reposted()
         repost = Repost(pk=repost_pk, post=post, user=user, comment=comment, created_at=now)
         audit_record(
             actor=user,
@@ -364,6 +362,11 @@ def repost_create(*, actor: User | None, post_id: int, comment: str = "") -> Rep
         _count(post.pk, reposts=1)
         streaming.post_reposted(post)
     return repost
+
+
+def _already_reposted() -> Conflict:
+    message = _("您已转发过这条发布。")
+    return Conflict(message, errors={"post": [message]})
 
 
 def _interaction_delete(model: type[Repost | Favourite], user: User, post_id: int) -> bool:

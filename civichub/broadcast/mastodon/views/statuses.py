@@ -5,6 +5,7 @@ media for a coming status; a status's thread, history and source."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
@@ -22,6 +23,7 @@ from civichub.broadcast.mastodon.render import (
     account_json,
     comment_json,
     escape_text,
+    media_attachments,
     media_json,
     reblog_json,
     status_json,
@@ -158,7 +160,7 @@ def status_history(request: HttpRequest, status_id: str) -> HttpResponse:
     """Every version of a post, oldest first, the current one last (Mastodon's StatusEdit)."""
     post = post_of(status_id)
     account = account_json(request, post.account)
-    media = selectors.media_attachments(post, request.build_absolute_uri)
+    media = media_attachments(request, post)
     return JsonResponse(
         [
             {
@@ -229,25 +231,24 @@ def status_reblog(request: HttpRequest, status_id: str) -> HttpResponse:
     return JsonResponse(reblog_json(request, repost, selectors.post_get(post.pk), user))
 
 
-@endpoint(scopes_needed=WRITE_STATUSES, methods=("POST",))
-def status_unreblog(request: HttpRequest, status_id: str) -> HttpResponse:
+def _changed(request: HttpRequest, status_id: str, change: Callable[..., object]) -> HttpResponse:
+    """Applies `change(actor=, post_id=)` to the status's post; answers the post as it is now."""
     user = request_user(request)
     post = post_of(status_id)
-    services.repost_delete(actor=user, post_id=post.pk)
+    change(actor=user, post_id=post.pk)
     return JsonResponse(status_json(request, selectors.post_get(post.pk), user))
+
+
+@endpoint(scopes_needed=WRITE_STATUSES, methods=("POST",))
+def status_unreblog(request: HttpRequest, status_id: str) -> HttpResponse:
+    return _changed(request, status_id, services.repost_delete)
 
 
 @endpoint(scopes_needed=WRITE_FAVOURITES, methods=("POST",))
 def status_favourite(request: HttpRequest, status_id: str) -> HttpResponse:
-    user = request_user(request)
-    post = post_of(status_id)
-    services.favourite_create(actor=user, post_id=post.pk)
-    return JsonResponse(status_json(request, selectors.post_get(post.pk), user))
+    return _changed(request, status_id, services.favourite_create)
 
 
 @endpoint(scopes_needed=WRITE_FAVOURITES, methods=("POST",))
 def status_unfavourite(request: HttpRequest, status_id: str) -> HttpResponse:
-    user = request_user(request)
-    post = post_of(status_id)
-    services.favourite_delete(actor=user, post_id=post.pk)
-    return JsonResponse(status_json(request, selectors.post_get(post.pk), user))
+    return _changed(request, status_id, services.favourite_delete)
