@@ -98,31 +98,37 @@ def _stream(
     return streaming.event_stream(streaming.stream(channels, _handler(request, user, kinds)))
 
 
-async def streaming_user(request: HttpRequest) -> HttpResponseBase:
-    """The home timeline's new, edited and retracted statuses and the resident's notifications."""
-    user = await _reader(request, READ_STATUSES, user_required=True)
+async def _user_stream(
+    request: HttpRequest,
+    needed: tuple[str, ...],
+    kinds: frozenset[str],
+    keep: Callable[[str], bool] = lambda _channel: True,
+) -> HttpResponseBase:
+    """A signed-in person's stream: the `keep` channels of `streaming.channels_for`."""
+    user = await _reader(request, needed, user_required=True)
     if not isinstance(user, User):
         return user or error(INVALID_TOKEN, 401)
     signed_in = user
 
     async def channels() -> list[str]:
         found: list[str] = await streaming.db(streaming.channels_for)(signed_in)
-        return found
+        return [c for c in found if keep(c)]
 
-    return _stream(request, user, channels, USER_EVENTS | {streaming.NOTIFICATION})
+    return _stream(request, user, channels, kinds)
+
+
+async def streaming_user(request: HttpRequest) -> HttpResponseBase:
+    """The home timeline's new, edited and retracted statuses and the resident's notifications."""
+    return await _user_stream(request, READ_STATUSES, USER_EVENTS | {streaming.NOTIFICATION})
 
 
 async def streaming_user_notification(request: HttpRequest) -> HttpResponseBase:
-    user = await _reader(request, READ_NOTIFICATIONS, user_required=True)
-    if not isinstance(user, User):
-        return user or error(INVALID_TOKEN, 401)
-    signed_in = user
-
-    async def channels() -> list[str]:
-        found = await streaming.db(streaming.channels_for)(signed_in)
-        return [c for c in found if not c.startswith("timeline:")]
-
-    return _stream(request, user, channels, frozenset({streaming.NOTIFICATION}))
+    return await _user_stream(
+        request,
+        READ_NOTIFICATIONS,
+        frozenset({streaming.NOTIFICATION}),
+        keep=lambda channel: not channel.startswith("timeline:"),
+    )
 
 
 async def streaming_public(request: HttpRequest, **_kwargs: Any) -> HttpResponseBase:
