@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from civichub.core.demo.hooks import demo_login_hooks
@@ -55,3 +57,23 @@ def core_demo_logins(*, seed: int = DEFAULT_SEED) -> list[DemoLogin]:
             )
         )
     return logins
+
+
+def logins_table(logins: Sequence[DemoLogin]) -> str:
+    """The demo logins as an aligned text table (CJK characters count two columns)."""
+    header = ("role", "username", "password", "description")
+    rows = [header] + [
+        (str(x.role), str(x.username), str(x.password), str(x.description)) for x in logins
+    ]
+    widths = [max(_width(row[i]) for row in rows) for i in range(len(header))]
+
+    def line(row: Sequence[str]) -> str:
+        cells = [cell + " " * (widths[i] - _width(cell)) for i, cell in enumerate(row)]
+        return "  " + " | ".join(cells).rstrip()
+
+    rule = "  " + "-+-".join("-" * w for w in widths)
+    return "\n".join([line(rows[0]), rule, *(line(row) for row in rows[1:])])
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)

@@ -6,11 +6,15 @@ from __future__ import annotations
 import inspect
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from django.db import transaction
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection, connections, transaction
 from django.utils.translation import gettext
 
+from civichub.core import dbguard
 from civichub.core.demo.accounts import resident_accounts_create
 from civichub.core.demo.hooks import demo_data_hooks
 from civichub.core.demo.organisations import organisations_create
@@ -97,3 +101,18 @@ def _seed_argument(function: Any, seed: int) -> dict[str, int]:
     if any(p.name == "seed" or p.kind is p.VAR_KEYWORD for p in parameters):
         return {"seed": seed}
     return {}
+
+
+def database_reset() -> None:
+    """Wipe the demo database. SQLite: delete the database files (before any connection is
+    open). PostgreSQL: flush every table, lifting the audit log's append-only guard."""
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        connections.close_all()
+        name = Path(str(db["NAME"]))
+        for path in (name, *(Path(f"{name}{suffix}") for suffix in ("-wal", "-shm", "-journal"))):
+            path.unlink(missing_ok=True)
+        return
+    call_command("migrate", interactive=False, verbosity=0)
+    with dbguard.lifted(connection):
+        call_command("flush", interactive=False, verbosity=0)
