@@ -43,7 +43,7 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--size",
-            choices=["small", "city"],
+            choices=demo.SIZES,
             default="small",
             help="small: a few communities (seconds); city: a city-sized data set (minutes).",
         )
