@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.apps import AppConfig, apps
 from django.utils.functional import Promise
+from django.utils.module_loading import import_string
 
 from civichub.core.config import ModuleConfig
 
@@ -47,13 +48,25 @@ class NavItem:
 
 @dataclass(frozen=True)
 class Tile:
-    """A dashboard tile. `value` returns a figure for the user (already scope-filtered)."""
+    """A dashboard tile. `value` gives a figure for the user (already scope-filtered): a
+    callable, or the dotted path "pkg.selectors:function" of one, resolved when the dashboard
+    is drawn (a manifest is read while the apps load, before a selector can be imported)."""
 
     label: str | Promise
     url_name: str
     action: str
-    value: Callable[[User], str | int] | None = None
+    value: Callable[[User], str | int] | str | None = None
     order: int = 100
+
+    def figure(self, user: User) -> str | int | None:
+        if self.value is None:
+            return None
+        value = (
+            import_string(self.value.replace(":", "."))
+            if isinstance(self.value, str)
+            else self.value
+        )
+        return value(user)
 
 
 @dataclass(frozen=True)
