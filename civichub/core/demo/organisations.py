@@ -124,6 +124,8 @@ class OrganisationPlan:
 
 
 def offset(lat: float, lng: float, east_m: float, north_m: float) -> tuple[float, float]:
+    """The point east_m metres east and north_m metres north of (lat, lng); flat-earth
+    arithmetic is close enough across one city."""
     return (
         lat + north_m / _METRES_PER_DEGREE,
         lng + east_m / (_METRES_PER_DEGREE * math.cos(math.radians(lat))),

@@ -1,5 +1,5 @@
-"""The demo city's staff: the documented demo accounts placed where each role can be tried, and
-one or more staff members drawn for every organisation."""
+"""The demo city's staff: the documented demo accounts, placed where each role can be tried, and
+staff drawn for every district, subdistrict, community and department."""
 
 from __future__ import annotations
 
