@@ -58,20 +58,26 @@ class Command(BaseCommand):
         port: int = options["port"]
         if not port_is_free(host, port):
             raise CommandError(f"Port {port} on {host} is in use; choose another with --port.")
-        if options["reset"]:
+        self._prepare_database(reset=options["reset"], size=options["size"])
+        # The children open their own connections; this process only supervises.
+        connections.close_all()
+        self._run(host, port)
+
+    def _prepare_database(self, *, reset: bool, size: str) -> None:
+        if reset:
             self._say("Wiping the database...")
             demo.database_reset()
         self._say("Preparing the database...")
         call_command("migrate", interactive=False, verbosity=0)
         if demo.database_is_empty():
-            self._say(f"Seeding the demo city ({options['size']})...")
+            self._say(f"Seeding the demo city ({size})...")
             with acting(channel="cli"):
-                demo.seed_city(size=options["size"], progress=True)
+                demo.seed_city(size=size, progress=True)
         else:
             self._say("The database already holds data: not seeding (--reset starts afresh).")
-        # The children open their own connections; this process only supervises.
-        connections.close_all()
 
+    def _run(self, host: str, port: int) -> None:
+        """The web server and a task worker as children, until Ctrl-C or one of them stops."""
         env = os.environ.copy()
         env.setdefault("DJANGO_SETTINGS_MODULE", "civichub.settings")
         env["PYTHONUNBUFFERED"] = "1"
