@@ -15,7 +15,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from civichub.core.models import Organisation
+from civichub.core.models import CreatedModel, Organisation
 
 POST_MAX_CHARS = 500
 COMMENT_MAX_CHARS = 500
@@ -73,7 +73,7 @@ class Certainty(models.TextChoices):
     UNKNOWN = "Unknown"
 
 
-class BroadcastAccount(models.Model):
+class BroadcastAccount(CreatedModel):
     organisation = models.ForeignKey(
         Organisation, on_delete=models.PROTECT, related_name="broadcast_accounts"
     )
@@ -84,7 +84,6 @@ class BroadcastAccount(models.Model):
     verified = models.BooleanField(default=False)
     followers_count = models.PositiveIntegerField(default=0)
     posts_count = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(default=timezone.now)
     # Re-encoded like post images (metadata removed); empty when the account has none.
     avatar = models.FileField(upload_to="broadcast/avatars/", max_length=200, blank=True)
     avatar_content_type = models.CharField(max_length=32, blank=True, default="")
@@ -98,7 +97,7 @@ class PostState(models.TextChoices):
     RETRACTED = "retracted", _("已撤回")
 
 
-class Post(models.Model):
+class Post(CreatedModel):
     account = models.ForeignKey(BroadcastAccount, on_delete=models.PROTECT, related_name="posts")
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
@@ -110,7 +109,6 @@ class Post(models.Model):
     state = models.CharField(max_length=12, choices=PostState.choices, default=PostState.PUBLISHED)
     # A scheduled post carries its future time here and stays out of feeds until then.
     published_at = models.DateTimeField(default=timezone.now)
-    created_at = models.DateTimeField(default=timezone.now)
     edited_at = models.DateTimeField(null=True, blank=True)
     retracted_at = models.DateTimeField(null=True, blank=True)
     reposts_count = models.PositiveIntegerField(default=0)
@@ -155,12 +153,11 @@ class PostRevision(models.Model):
         return f"{self.post} @ {self.replaced_at:%Y-%m-%d %H:%M}"
 
 
-class Follow(models.Model):
+class Follow(CreatedModel):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="broadcast_follows"
     )
     account = models.ForeignKey(BroadcastAccount, on_delete=models.CASCADE, related_name="+")
-    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints: ClassVar[list[models.BaseConstraint]] = [
@@ -171,11 +168,10 @@ class Follow(models.Model):
         return f"{self.user_id} → {self.account_id}"
 
 
-class Repost(models.Model):
+class Repost(CreatedModel):
     post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="reposts")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     comment = models.CharField(max_length=COMMENT_MAX_CHARS, blank=True, default="")
-    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints: ClassVar[list[models.BaseConstraint]] = [
@@ -186,10 +182,9 @@ class Repost(models.Model):
         return f"{self.user_id} ↻ {self.post_id}"
 
 
-class Favourite(models.Model):
+class Favourite(CreatedModel):
     post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="favourites")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints: ClassVar[list[models.BaseConstraint]] = [
@@ -200,7 +195,7 @@ class Favourite(models.Model):
         return f"{self.user_id} ★ {self.post_id}"
 
 
-class Comment(models.Model):
+class Comment(CreatedModel):
     post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="comments")
     parent = models.ForeignKey(
         "self", on_delete=models.CASCADE, null=True, blank=True, related_name="replies"
@@ -210,7 +205,6 @@ class Comment(models.Model):
     hidden = models.BooleanField(default=False)
     # Held by one of the account's keyword filters: hidden until its staff release it.
     held = models.BooleanField(default=False)
-    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         indexes: ClassVar[list[models.Index]] = [
@@ -221,7 +215,7 @@ class Comment(models.Model):
         return f"comment {self.pk} on {self.post_id}"
 
 
-class Block(models.Model):
+class Block(CreatedModel):
     """A user the account's staff barred from commenting on and reposting its posts."""
 
     account = models.ForeignKey(BroadcastAccount, on_delete=models.CASCADE, related_name="blocks")
@@ -230,7 +224,6 @@ class Block(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
-    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints: ClassVar[list[models.BaseConstraint]] = [
@@ -241,14 +234,13 @@ class Block(models.Model):
         return f"{self.account} ⊘ {self.user_id}"
 
 
-class KeywordFilter(models.Model):
+class KeywordFilter(CreatedModel):
     """A word that holds a comment on the account's posts for review."""
 
     account = models.ForeignKey(
         BroadcastAccount, on_delete=models.CASCADE, related_name="keyword_filters"
     )
     word = models.CharField(max_length=KEYWORD_MAX_CHARS)
-    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints: ClassVar[list[models.BaseConstraint]] = [
@@ -259,7 +251,7 @@ class KeywordFilter(models.Model):
         return f"{self.account}: {self.word}"
 
 
-class PostImage(models.Model):
+class PostImage(CreatedModel):
     """An image re-encoded on upload (real type and pixel count checked, metadata removed).
     Uploaded through the API first (post empty), then attached when the post is published."""
 
@@ -277,7 +269,6 @@ class PostImage(models.Model):
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
-    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering: ClassVar[list[str]] = ["post", "position", "id"]
@@ -286,7 +277,7 @@ class PostImage(models.Model):
         return f"image {self.pk} of {self.post_id}"
 
 
-class AreaSubscription(models.Model):
+class AreaSubscription(CreatedModel):
     """A resident's wish to receive the alerts of an area they do not (only) live in."""
 
     user = models.ForeignKey(
@@ -295,7 +286,6 @@ class AreaSubscription(models.Model):
         related_name="broadcast_area_subscriptions",
     )
     area = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
-    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints: ClassVar[list[models.BaseConstraint]] = [
@@ -369,20 +359,19 @@ class DrawnArea(models.Model):
         return f"{self.kind} of {self.post_id}"
 
 
-class AlertPush(models.Model):
+class AlertPush(CreatedModel):
     """The outbox dispatch that carried an alert to the residents of its areas (one per alert)."""
 
     post = models.OneToOneField(Post, on_delete=models.CASCADE, related_name="push")
     dispatch = models.ForeignKey(
         "notify.Dispatch", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    created_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:
         return f"push of {self.post_id}"
 
 
-class ClientApp(models.Model):
+class ClientApp(CreatedModel):
     """A Mastodon client registered through POST /api/v1/apps."""
 
     name = models.CharField(max_length=100)
@@ -391,7 +380,6 @@ class ClientApp(models.Model):
     scopes = models.CharField(max_length=200, default="read")
     client_id = models.CharField(max_length=64, unique=True)
     client_secret_hash = models.CharField(max_length=64)
-    created_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:
         return self.name
@@ -428,7 +416,7 @@ class PostCounterShard(models.Model):
 # secret itself is shown once.
 
 
-class OAuthAuthorization(models.Model):
+class OAuthAuthorization(CreatedModel):
     """An authorization code a resident granted an app on the consent page: single use and
     valid for ten minutes, redeemed at POST /oauth/token with the same redirect URI."""
 
@@ -439,7 +427,6 @@ class OAuthAuthorization(models.Model):
     scopes = models.CharField(max_length=1000)
     # PKCE (RFC 7636): the S256 challenge the client sent with the authorization request.
     code_challenge = models.CharField(max_length=128, blank=True, default="")
-    created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
 
@@ -447,7 +434,7 @@ class OAuthAuthorization(models.Model):
         return f"code for {self.app_id} by {self.user_id}"
 
 
-class OAuthToken(models.Model):
+class OAuthToken(CreatedModel):
     """An access token of a Mastodon client, with the scopes it was granted. A token without a
     user is the app's own (client credentials grant): it can read public data only."""
 
@@ -461,7 +448,6 @@ class OAuthToken(models.Model):
     )
     token_hash = models.CharField(max_length=64, unique=True)
     scopes = models.CharField(max_length=1000)
-    created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
