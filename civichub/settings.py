@@ -92,6 +92,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "civichub.urls"
+# The Ninja API of the project (`civichub openapi` writes its document).
+CIVICHUB_API = "civichub.api.api"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",

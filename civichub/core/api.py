@@ -12,7 +12,7 @@ from ninja import Field, Query, Router, Schema, Status
 from civichub.core import selectors, services
 from civichub.core.errors import NotFound
 from civichub.core.models import ApiToken, Organisation, Resident, User
-from civichub.core.permissions import allowed
+from civichub.core.permissions import action_def, allowed
 
 router = Router(tags=["core"])
 
@@ -301,8 +301,6 @@ class PermissionCheckOut(Schema):
 def permission_check(
     request: HttpRequest, action: str, organisation_id: int | None = None
 ) -> PermissionCheckOut:
-    from civichub.core.permissions import action_def
-
     try:
         action_def(action)
     except LookupError:

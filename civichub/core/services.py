@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from civichub.core import crypto, geo
+from civichub.core import crypto, geo, hooks
 from civichub.core.audit import audit_record
 from civichub.core.errors import Conflict, ValidationFailed
 from civichub.core.identity import birth_year, identity_number_error
@@ -165,17 +165,9 @@ def user_set_password(*, actor: User, user: User, old_password: str, new_passwor
     user.set_password(new_password)
     user.save(update_fields=["password"])
     audit_record(actor=actor, action="user.password_change", obj=user)
-    # Tell the account holder, so a change they did not make does not go unnoticed.
-    from civichub.notify.services import notification_send
-
-    notification_send(
-        recipients=[user],
-        kind="core.password_changed",
-        actor=actor,
-        context={
-            "name": user.display_name(),
-            "changed_at": timezone.localtime().strftime("%Y-%m-%d %H:%M"),
-        },
+    # Notify tells the account holder, so a change they did not make does not go unnoticed.
+    hooks.password_changed.send(
+        hooks.PasswordChanged(user=user, actor=actor, at=timezone.localtime())
     )
 
 

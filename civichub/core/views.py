@@ -14,14 +14,18 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 from django.utils.dateparse import parse_date
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
+from django.views.i18n import set_language
 
 from civichub.core import registry, selectors, services
 from civichub.core.errors import DomainError, NotAuthenticated, NotFound
 from civichub.core.errors import PermissionDenied as DomainPermissionDenied
 from civichub.core.models import User
 from civichub.core.permissions import allowed
+from civichub.core.problems import PROBLEM_STATUSES, problem
 
 # Purposes written to the append-only audit log: fixed Chinese wording, deliberately not
 # translated, so the same read is recorded the same way whatever language the reader uses.
@@ -183,8 +187,6 @@ def _parse_day(value: str) -> dt.date | None:
 @login_required
 @domain_errors_as_http
 def audit_log(request: HttpRequest) -> HttpResponse:
-    from django.utils import timezone
-
     user = _user(request)
     since_day = _parse_day(request.GET.get("since", ""))
     until_day = _parse_day(request.GET.get("until", ""))
@@ -225,16 +227,12 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 def _error_response(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
     """Errors Django raises before or around a view: an API client gets a problem document, a
     standard's client its own error format (module error renderers), a person an HTML page."""
-    from django.utils.module_loading import import_string
-
     # A standard's own prefix (Mastodon's /api/v1/) wins over civichub's API under /api/.
     renderer = registry.error_renderer_for(request.path)
     if renderer:
         response: HttpResponse = import_string(renderer.replace(":", "."))(request, status, message)
         return response
     if request.path.startswith("/api/"):
-        from civichub.api import PROBLEM_STATUSES, problem
-
         # A problem's title is machine-facing (like an HTTP reason phrase): English, as for
         # every other API error; the detail is in the reader's language.
         return problem(
@@ -267,8 +265,6 @@ def server_error(request: HttpRequest) -> HttpResponse:
 def language_switch(request: HttpRequest) -> HttpResponse:
     """Django's language switch (cookie, works without JavaScript); a signed-in user's choice is
     also kept on the account, so notifications arrive in the same language."""
-    from django.views.i18n import set_language
-
     response = set_language(request)
     language = request.POST.get("language", "")
     user = request.user

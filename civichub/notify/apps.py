@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING
 
 from django.utils.translation import gettext_lazy as _
 
+from civichub.core import hooks
 from civichub.core.registry import (
     ActionDef,
     CivicModuleConfig,
@@ -64,3 +65,7 @@ class NotifyConfig(CivicModuleConfig):
 
     def ready(self) -> None:
         from civichub.notify import kinds  # noqa: F401  (registers the platform's kinds)
+
+        hooks.password_changed.subscribe(
+            "civichub.notify.services.accounts:password_changed_notify"
+        )

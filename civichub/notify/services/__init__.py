@@ -12,7 +12,8 @@ are due, and takes back leases that expired with their worker.
 
 By subject: `sending` (to accounts), `broadcasting` (to a database-selected set), `addresses`
 (to someone without an account), `planning` (what the three sends share), `inbox`,
-`preferences`, `push` (Web Push subscriptions).
+`preferences`, `push` (Web Push subscriptions), `accounts` (what notify tells a person on core's
+account events, subscribed from the app's ready()).
 
 Other modules import from here only: the functions below, the kinds' type to declare their own,
 and the choices they pass (`Channel`, `Priority`) or compare with (`DeliveryState`,
