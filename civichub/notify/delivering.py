@@ -5,8 +5,12 @@ periodic sweep that brings due deliveries back to the queue.
 A worker claims deliveries with a conditional UPDATE (state queued → sending, with a fresh lease
 token), sends them, and records the outcome only while its claim still holds. `delivery_sweep`
 re-queues deferred deliveries and temporary failures that are due, and takes back leases that
-expired with their worker. The sweep is given the function that enqueues the delivery task, so
-that this half needs neither the tasks nor the sending services.
+expired with their worker.
+
+The tasks (`civichub.notify.tasks`) call this module, and the sends and the sweep enqueue the
+delivery task through `deliveries_enqueue`, which finds it by its dotted path as the task
+framework's workers and the registry's periodic tasks do: the task module sits above the
+services, so nothing below it imports it.
 """
 
 from __future__ import annotations
@@ -17,15 +21,17 @@ import math
 import random
 import secrets
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.module_loading import import_string
+from django_tasks.base import Task
 
 from civichub.core.audit import audit_record
 from civichub.notify.channels import (
@@ -44,7 +50,9 @@ from civichub.notify.models import (
 
 logger = logging.getLogger("civichub.notify")
 
+DELIVERY_TASK = "civichub.notify.tasks.deliveries_send"
 DELIVERY_TASK_CHUNK = 500  # deliveries per enqueued task
+EMERGENCY_TASK_PRIORITY = 50
 CLAIM_BATCH = 20  # deliveries a worker claims at once; the lease must cover sending them all
 LEASE_SECONDS = 600
 SWEEP_PAGE = 5000
@@ -264,15 +272,10 @@ class SweepResult:
     tasks: int = 0
 
 
-# Enqueues delivery ids as delivery tasks: `enqueue(ids, emergency=...)`.
-Enqueue = Callable[..., int]
-
-
-def delivery_sweep(*, enqueue: Enqueue, now: dt.datetime | None = None) -> SweepResult:
-    """Moves due deliveries back to the queue and enqueues them in chunks with `enqueue` once
-    each page commits: deferred ones whose quiet hours ended, temporary failures whose backoff
-    ran out, stale queued ones whose task was lost, and `sending` ones whose lease expired (their
-    worker died). One audit row."""
+def delivery_sweep(*, now: dt.datetime | None = None) -> SweepResult:
+    """Moves due deliveries back to the queue and enqueues them in chunks: deferred ones whose
+    quiet hours ended, temporary failures whose backoff ran out, stale queued ones whose task
+    was lost, and `sending` ones whose lease expired (their worker died). One audit row."""
     now = now or timezone.now()
     result = SweepResult()
     due = (
@@ -328,10 +331,10 @@ def delivery_sweep(*, enqueue: Enqueue, now: dt.datetime | None = None) -> Sweep
             )
             if emergency:
                 transaction.on_commit(
-                    partial(enqueue, sorted(emergency), emergency=True), robust=True
+                    partial(deliveries_enqueue, sorted(emergency), emergency=True), robust=True
                 )
             if normal:
-                transaction.on_commit(partial(enqueue, normal), robust=True)
+                transaction.on_commit(partial(deliveries_enqueue, normal), robust=True)
         if len(ids) < SWEEP_PAGE:
             break
     if result.requeued or result.reclaimed or result.abandoned:
@@ -347,3 +350,25 @@ def delivery_sweep(*, enqueue: Enqueue, now: dt.datetime | None = None) -> Sweep
                 },
             )
     return result
+
+
+@cache
+def _delivery_task() -> Task[[list[int]], dict[str, int]]:
+    task: Task[[list[int]], dict[str, int]] = import_string(DELIVERY_TASK)
+    return task
+
+
+def deliveries_enqueue(delivery_ids: list[int], *, emergency: bool = False) -> int:
+    """One task per chunk of deliveries; returns how many tasks were enqueued."""
+    task = _delivery_task()
+    if emergency and task.get_backend().supports_priority:
+        task = task.using(priority=EMERGENCY_TASK_PRIORITY)
+    count = 0
+    # One transaction for all the chunks: with the task queue in the database, a million
+    # deliveries are 2,000 task rows, and committing each alone would cost one disk flush per
+    # row. If it fails, the sweep re-enqueues the deliveries still queued.
+    with transaction.atomic():
+        for chunk in chunks(delivery_ids, DELIVERY_TASK_CHUNK):
+            task.enqueue(chunk)
+            count += 1
+    return count

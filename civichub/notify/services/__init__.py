@@ -22,12 +22,10 @@ and the choices they pass (`Channel`, `Priority`) or compare with (`DeliveryStat
 
 from __future__ import annotations
 
-import datetime as dt
-
-from civichub.notify import delivering
 from civichub.notify.delivering import (
     CLAIM_BATCH,
     DELIVERY_TASK_CHUNK,
+    EMERGENCY_TASK_PRIORITY,
     LEASE_SECONDS,
     MAX_BACKOFF_SECONDS,
     STALE_QUEUE_SECONDS,
@@ -35,11 +33,13 @@ from civichub.notify.delivering import (
     SWEEP_PAGE,
     Claim,
     SweepResult,
+    deliveries_enqueue,
     delivery_attempt,
     delivery_batch_send,
     delivery_claim,
     delivery_mark_failed,
     delivery_mark_sent,
+    delivery_sweep,
     retry_delay,
 )
 from civichub.notify.kinds import Category, NotificationKind
@@ -58,14 +58,6 @@ from civichub.notify.services.sending import (
     notification_send,
     notification_test_send,
 )
-from civichub.notify.tasks import EMERGENCY_TASK_PRIORITY, deliveries_enqueue
-
-
-def delivery_sweep(*, now: dt.datetime | None = None) -> SweepResult:
-    """The periodic sweep (`civichub.notify.delivering.delivery_sweep`), enqueueing what it
-    brings back as delivery tasks."""
-    return delivering.delivery_sweep(enqueue=deliveries_enqueue, now=now)
-
 
 __all__ = [
     "ADDRESS_CHANNELS",

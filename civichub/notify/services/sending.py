@@ -25,7 +25,7 @@ from civichub.core.errors import Conflict, ValidationFailed
 from civichub.core.models import User
 from civichub.core.permissions import require
 from civichub.notify import kinds
-from civichub.notify.delivering import chunks
+from civichub.notify.delivering import chunks, deliveries_enqueue
 from civichub.notify.models import (
     OUTSIDE_CHANNELS,
     Channel,
@@ -43,7 +43,6 @@ from civichub.notify.services.planning import (
     insert_returning_ids,
     row_values,
 )
-from civichub.notify.tasks import deliveries_enqueue
 
 RECIPIENT_CHUNK = 2000  # recipients read and written per round trip
 
