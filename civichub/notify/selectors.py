@@ -58,6 +58,11 @@ def unread_count(*, user: User) -> int:
     return Notification.objects.filter(recipient=user, read_at__isnull=True).count()
 
 
+def unread_figure(user: User) -> int:
+    """The unread count, for the dashboard tile."""
+    return unread_count(user=user)
+
+
 def preference_for(*, user: User) -> NotificationPreference:
     """The user's saved preferences, or the defaults (unsaved) if they never chose."""
     return NotificationPreference.objects.filter(user=user).first() or NotificationPreference(
