@@ -11,7 +11,7 @@ from civichub.core.registry import (
     PeriodicTask,
     Tile,
 )
-from civichub.notify import kinds
+from civichub.notify import kinds, profile
 
 
 class NotifyConfig(CivicModuleConfig):
@@ -60,6 +60,7 @@ class NotifyConfig(CivicModuleConfig):
             ),
         ],
         notification_kinds="civichub.notify.notifications:KINDS",
+        config=profile.NotifyConfig,
     )
 
     def ready(self) -> None:

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from functools import cache, partial
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -47,6 +46,7 @@ from civichub.notify.models import (
     NotificationPreference,
     Priority,
 )
+from civichub.notify.profile import notify_config
 
 logger = logging.getLogger("civichub.notify")
 
@@ -75,19 +75,14 @@ def chunks(values: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
-def _profile_int(key: str, default: int) -> int:
-    value = settings.CIVICHUB_PROFILE.get(key, default)
-    return int(value) if isinstance(value, int | str) else default
-
-
 def _max_attempts() -> int:
-    return _profile_int("notification_max_attempts", 6)
+    return int(notify_config().notification_max_attempts)
 
 
 def retry_delay(attempt: int) -> dt.timedelta:
     """Exponential backoff with "equal jitter": between half and all of base·2^(attempt-1), so
     that deliveries failing together (a gateway outage) do not all come back at once."""
-    base = _profile_int("notification_backoff_seconds", 30)
+    base = int(notify_config().notification_backoff_seconds)
     ceiling = min(base * 2 ** max(attempt - 1, 0), MAX_BACKOFF_SECONDS)
     return dt.timedelta(seconds=ceiling / 2 + random.uniform(0, ceiling / 2))
 

@@ -25,6 +25,7 @@ from civichub.core.models import User
 from civichub.core.views import domain_errors_as_http, page_number_from
 from civichub.notify import kinds, selectors, services
 from civichub.notify.models import OUTSIDE_CHANNELS, Channel, NotificationPreference
+from civichub.notify.profile import notify_config
 
 PER_PAGE = 20
 
@@ -200,6 +201,6 @@ def preferences(request: HttpRequest) -> HttpResponse:
             "channel_labels": [Channel(ch).label for ch in OUTSIDE_CHANNELS],
             "blocks": [form[f"block_{ch}"] for ch in OUTSIDE_CHANNELS],
             "quiet_fields": [form["quiet_start"], form["quiet_end"], form["time_zone"]],
-            "default_quiet_hours": settings.CIVICHUB_PROFILE.get("quiet_hours_default", ""),
+            "default_quiet_hours": notify_config().quiet_hours_default,
         },
     )
