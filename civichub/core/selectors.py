@@ -16,6 +16,7 @@ from civichub.core import crypto
 from civichub.core.audit import audit_record
 from civichub.core.errors import NotFound, ValidationFailed
 from civichub.core.models import AuditEvent, Organisation, Resident, User
+from civichub.core.paging import Page
 from civichub.core.permissions import granted_paths, require, scope_filter
 
 DEFAULT_PURPOSE = "casework"
@@ -24,8 +25,7 @@ DEFAULT_PURPOSE = "casework"
 def _purpose(purpose: str) -> str:
     purpose = purpose.strip()
     if not purpose:
-        message = _("请说明查看个人信息的事由。")
-        raise ValidationFailed(message, errors={"purpose": [message]})
+        raise ValidationFailed.on("purpose", _("请说明查看个人信息的事由。"))
     return purpose
 
 
@@ -104,10 +104,7 @@ def resident_find_by_identity(
     return resident
 
 
-@dataclass
-class ResidentPage:
-    items: list[Resident]
-    total: int
+ResidentPage = Page[Resident]
 
 
 @transaction.atomic
@@ -119,7 +116,7 @@ def resident_list(
     query: str = "",
     offset: int = 0,
     limit: int = 50,
-) -> ResidentPage:
+) -> Page[Resident]:
     require(actor, "core.resident.view")
     queryset = scope_filter(
         actor,
@@ -142,7 +139,7 @@ def resident_list(
         purpose=_purpose(purpose),
         changes={"query": query, "shown": [r.pk for r in items]},
     )
-    return ResidentPage(items=items, total=total)
+    return Page(items=items, total=total, offset=offset, limit=min(limit, 200))
 
 
 @dataclass

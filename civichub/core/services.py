@@ -54,24 +54,24 @@ def organisation_create(
     function: str = "",
 ) -> Organisation:
     if kind not in OrganisationKind.values:
-        message = _("未知的组织机构类型：%(kind)s。") % {"kind": kind}
-        raise ValidationFailed(message, errors={"kind": [message]})
+        raise ValidationFailed.on("kind", _("未知的组织机构类型：%(kind)s。") % {"kind": kind})
     if parent is None and kind != OrganisationKind.CITY:
         raise ValidationFailed(
             _("只有市级机构可以作为顶层机构。"), errors={"parent": [_("请选择上级机构。")]}
         )
     if parent is not None and kind not in AREA_CHILDREN[parent.kind]:
-        message = _("“%(kind)s”不能设在“%(parent)s”之下。") % {
-            "kind": OrganisationKind(kind).label,
-            "parent": OrganisationKind(parent.kind).label,
-        }
-        raise ValidationFailed(message, errors={"kind": [message]})
+        raise ValidationFailed.on(
+            "kind",
+            _("“%(kind)s”不能设在“%(parent)s”之下。")
+            % {
+                "kind": OrganisationKind(kind).label,
+                "parent": OrganisationKind(parent.kind).label,
+            },
+        )
     if kind == OrganisationKind.DEPARTMENT and not function:
-        message = _("部门须注明职能。")
-        raise ValidationFailed(message, errors={"function": [message]})
+        raise ValidationFailed.on("function", _("部门须注明职能。"))
     if not name.strip():
-        message = _("请填写名称。")
-        raise ValidationFailed(message, errors={"name": [message]})
+        raise ValidationFailed.on("name", _("请填写名称。"))
     _check(actor, "core.organisation.manage", parent)
     if Organisation.objects.filter(code=code).exists():
         message = _("机构代码 %(code)s 已被使用。") % {"code": code}
@@ -154,8 +154,7 @@ def user_set_password(*, actor: User, user: User, old_password: str, new_passwor
     if actor.pk != user.pk:
         _check(actor, "core.user.manage")
     elif not user.check_password(old_password):
-        message = _("当前密码不正确。")
-        raise ValidationFailed(message, errors={"old_password": [message]})
+        raise ValidationFailed.on("old_password", _("当前密码不正确。"))
     try:
         validate_password(new_password, user)
     except DjangoValidationError as exc:
@@ -174,8 +173,9 @@ def user_set_password(*, actor: User, user: User, old_password: str, new_passwor
 @transaction.atomic
 def user_set_language(*, actor: User, language: str) -> None:
     if language not in {"zh-hans", "en"}:
-        message = _("不支持该语言：%(language)s。") % {"language": language}
-        raise ValidationFailed(message, errors={"language": [message]})
+        raise ValidationFailed.on(
+            "language", _("不支持该语言：%(language)s。") % {"language": language}
+        )
     actor.language = language
     actor.save(update_fields=["language"])
     audit_record(actor=actor, action="user.language", obj=actor, changes={"language": language})
@@ -186,8 +186,7 @@ def role_grant(
     *, actor: User | None, user: User, role: str, organisation: Organisation
 ) -> RoleAssignment:
     if role not in all_roles():
-        message = _("未知角色：%(role)s。") % {"role": role}
-        raise ValidationFailed(message, errors={"role": [message]})
+        raise ValidationFailed.on("role", _("未知角色：%(role)s。") % {"role": role})
     _check(actor, "core.role.manage", organisation)
     try:
         with transaction.atomic():
@@ -230,8 +229,7 @@ def _token_hash(token: str) -> str:
 def api_token_create(*, actor: User, name: str) -> tuple[ApiToken, str]:
     """Returns the token record and the secret, which is shown once and never stored."""
     if not name.strip():
-        message = _("请为令牌命名。")
-        raise ValidationFailed(message, errors={"name": [message]})
+        raise ValidationFailed.on("name", _("请为令牌命名。"))
     secret = "chb_" + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         user=actor, name=name.strip()[:100], token_hash=_token_hash(secret), prefix=secret[:8]
@@ -326,8 +324,7 @@ def resident_create(
 ) -> Resident:
     _check(actor, "core.resident.create", community)
     if not name.strip():
-        message = _("请填写姓名。")
-        raise ValidationFailed(message, errors={"name": [message]})
+        raise ValidationFailed.on("name", _("请填写姓名。"))
     values = resident_derived_fields(
         community=community,
         latitude=latitude,

@@ -10,7 +10,6 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordChangeForm
 from django.contrib.auth.views import LoginView, PasswordChangeView
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
@@ -23,7 +22,9 @@ from django.views.i18n import set_language
 from civichub.core import registry, selectors, services
 from civichub.core.errors import DomainError, NotAuthenticated, NotFound
 from civichub.core.errors import PermissionDenied as DomainPermissionDenied
+from civichub.core.http import request_user
 from civichub.core.models import User
+from civichub.core.paging import page_links
 from civichub.core.permissions import allowed
 from civichub.core.problems import PROBLEM_STATUSES, problem
 
@@ -45,7 +46,7 @@ class CivicPasswordChangeView(PasswordChangeView):
     template_name = "core/password_change.html"
 
     def form_valid(self, form: PasswordChangeForm) -> HttpResponse:
-        user = _user(self.request)
+        user = request_user(self.request)
         try:
             services.user_set_password(
                 actor=user,
@@ -66,12 +67,6 @@ class CivicPasswordChangeView(PasswordChangeView):
 def page_number_from(request: HttpRequest) -> int:
     raw = request.GET.get("page", "1")
     return min(int(raw), 1_000_000) if raw.isdigit() and int(raw) > 0 else 1
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
 
 
 def domain_errors_as_http(func: Any) -> Any:
@@ -99,7 +94,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 @domain_errors_as_http
 def dashboard(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     tiles = []
     for tile in registry.tiles():
         if not allowed(user, tile.action):
@@ -124,7 +119,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @login_required
 @domain_errors_as_http
 def resident_list(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     query = request.GET.get("q", "").strip()[:50]
     page_number = page_number_from(request)
     per_page = 25
@@ -135,7 +130,6 @@ def resident_list(request: HttpRequest) -> HttpResponse:
         offset=(page_number - 1) * per_page,
         limit=per_page,
     )
-    paginator = Paginator(range(page.total), per_page)
     return render(
         request,
         "core/resident_list.html",
@@ -143,7 +137,7 @@ def resident_list(request: HttpRequest) -> HttpResponse:
             "residents": page.items,
             "total": page.total,
             "query": query,
-            "page_obj": paginator.get_page(page_number),
+            "page_obj": page_links(total=page.total, per_page=per_page, number=page_number),
         },
     )
 
@@ -151,7 +145,7 @@ def resident_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @domain_errors_as_http
 def resident_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     resident = selectors.resident_get(actor=user, pk=pk, purpose=RESIDENT_VIEW_PURPOSE)
     identity = None
     error = ""
@@ -185,7 +179,7 @@ def _parse_day(value: str) -> dt.date | None:
 @login_required
 @domain_errors_as_http
 def audit_log(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     since_day = _parse_day(request.GET.get("since", ""))
     until_day = _parse_day(request.GET.get("until", ""))
     tz = timezone.get_current_timezone()
@@ -206,7 +200,6 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     events, total = selectors.audit_search(
         actor=user, filters=filters, offset=(page_number - 1) * per_page, limit=per_page
     )
-    paginator = Paginator(range(total), per_page)
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -216,7 +209,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
             "events": events,
             "total": total,
             "filters": request.GET,
-            "page_obj": paginator.get_page(page_number),
+            "page_obj": page_links(total=total, per_page=per_page, number=page_number),
             "query": query.urlencode(),
         },
     )

@@ -71,8 +71,7 @@ def notification_send_to_address(
     an address send makes this a no-op, as for a recipient already notified."""
     address = address.strip()
     if channel not in ADDRESS_CHANNELS:
-        message = _("只能通过短信或电子邮件发送到地址。")
-        raise ValidationFailed(message, errors={"channel": [message]})
+        raise ValidationFailed.on("channel", _("只能通过短信或电子邮件发送到地址。"))
     address_errors = _address_errors(channel, address)
     if address_errors:
         raise ValidationFailed(address_errors[0], errors={"address": address_errors})

@@ -72,8 +72,9 @@ def _validated_channels(kind: kinds.NotificationKind, channels: Iterable[str] | 
     requested = list(channels) if channels is not None else list(kind.default_channels)
     unknown = sorted(set(requested) - set(Channel.values))
     if unknown:
-        message = _("未知的通知渠道：%(channels)s。") % {"channels": ", ".join(unknown)}
-        raise ValidationFailed(message, errors={"channels": [message]})
+        raise ValidationFailed.on(
+            "channels", _("未知的通知渠道：%(channels)s。") % {"channels": ", ".join(unknown)}
+        )
     return [c for c in OUTSIDE_CHANNELS if c in requested]
 
 
@@ -215,14 +216,13 @@ def send_open(
     """Checks the request and writes the dispatch with its texts rendered once per language."""
     definition = kinds.get(kind)
     if definition is None:
-        message = _("未知的通知种类：%(kind)s。") % {"kind": kind}
-        raise ValidationFailed(message, errors={"kind": [message]})
+        raise ValidationFailed.on("kind", _("未知的通知种类：%(kind)s。") % {"kind": kind})
     if priority not in Priority.values:
-        message = _("未知的优先级：%(priority)s。") % {"priority": priority}
-        raise ValidationFailed(message, errors={"priority": [message]})
+        raise ValidationFailed.on(
+            "priority", _("未知的优先级：%(priority)s。") % {"priority": priority}
+        )
     if dedupe_key is not None and len(dedupe_key) > 200:
-        message = _("去重键最多 200 个字符。")
-        raise ValidationFailed(message, errors={"dedupe_key": [message]})
+        raise ValidationFailed.on("dedupe_key", _("去重键最多 200 个字符。"))
     outside = _validated_channels(definition, channels)
     now = timezone.now()
     dispatch = Dispatch.objects.create(
