@@ -186,6 +186,14 @@ def audit_search(
     return list(queryset.order_by("-at", "-id")[offset : offset + min(limit, 500)]), total
 
 
+def active_user_get(*, pk: int) -> User:
+    """An account that can sign in and be notified."""
+    user = User.objects.filter(pk=pk, is_active=True).first()
+    if user is None:
+        raise NotFound(_("没有编号为 %(pk)s 的有效账号。") % {"pk": pk})
+    return user
+
+
 def user_roles(*, user: User) -> list[tuple[str, Organisation]]:
     return [(a.role, a.organisation) for a in user.role_assignments.select_related("organisation")]
 

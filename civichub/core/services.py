@@ -308,6 +308,19 @@ def resident_derived_fields(
     return values
 
 
+def _refuse_identity_taken(values: dict[str, Any], *, resident: Resident | None = None) -> None:
+    """One identity number, one resident: a number another resident holds is a conflict."""
+    digest = values.get("identity_hash")
+    if not digest:
+        return
+    others = Resident.objects.filter(identity_hash=digest)
+    if resident is not None:
+        others = others.exclude(pk=resident.pk)
+    if others.exists():
+        message = _("已有居民登记了这个身份证号。")
+        raise Conflict(message, errors={"identity_number": [message]})
+
+
 @transaction.atomic
 def resident_create(
     *,
@@ -332,12 +345,7 @@ def resident_create(
         crs=crs,
         identity_number=identity_number,
     )
-    if (
-        values.get("identity_hash")
-        and Resident.objects.filter(identity_hash=values["identity_hash"]).exists()
-    ):
-        message = _("已有居民登记了这个身份证号。")
-        raise Conflict(message, errors={"identity_number": [message]})
+    _refuse_identity_taken(values)
     resident = Resident.objects.create(
         name=name.strip(),
         name_en=name_en,
@@ -385,14 +393,7 @@ def resident_update(
     values = resident_derived_fields(
         community=community or resident.community, identity_number=identity_number, **merged
     )
-    if (
-        values.get("identity_hash")
-        and Resident.objects.filter(identity_hash=values["identity_hash"])
-        .exclude(pk=resident.pk)
-        .exists()
-    ):
-        message = _("已有居民登记了这个身份证号。")
-        raise Conflict(message, errors={"identity_number": [message]})
+    _refuse_identity_taken(values, resident=resident)
     before = {f: getattr(resident, f) for f in changes}
     for field, value in {**changes, **values}.items():
         setattr(resident, field, value)

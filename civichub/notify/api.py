@@ -10,9 +10,9 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 
+from civichub.core import selectors as core_selectors
 from civichub.core.errors import NotFound
 from civichub.core.http import request_user
-from civichub.core.models import User
 from civichub.notify import kinds, selectors, services
 from civichub.notify.channels import vapid_public_key
 from civichub.notify.models import Delivery, Notification, NotificationPreference
@@ -276,9 +276,7 @@ def _dispatch_out(request: HttpRequest, pk: int) -> NotificationDispatchOut:
 )
 def test_send(request: HttpRequest, payload: NotificationTestIn) -> Status[NotificationDispatchOut]:
     actor = request_user(request)
-    recipient = User.objects.filter(pk=payload.user_id, is_active=True).first()
-    if recipient is None:
-        raise NotFound(_("没有编号为 %(pk)s 的有效账号。") % {"pk": payload.user_id})
+    recipient = core_selectors.active_user_get(pk=payload.user_id)
     dispatch = services.notification_test_send(
         actor=actor,
         recipient=recipient,
