@@ -5,10 +5,13 @@ dependency rules between apps are import-linter contracts (pyproject.toml), run 
 from __future__ import annotations
 
 import ast
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from django.conf import settings
 
 PACKAGE = Path(__file__).resolve().parents[2]
 MAX_FILE_LINES = 800
@@ -109,3 +112,22 @@ def test_the_import_check_sees_imports_in_functions(source: str, expected: list[
         for name in _imported(node)
     ]
     assert names == expected
+
+
+def _contracts() -> dict[str, dict[str, Any]]:
+    pyproject = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    return {c["id"]: c for c in pyproject["tool"]["importlinter"]["contracts"]}
+
+
+def test_every_installed_module_is_bound_by_the_dependency_contracts() -> None:
+    modules = {
+        app
+        for app in settings.INSTALLED_APPS
+        if app.startswith("civichub.") and app not in ("civichub.core", "civichub.notify")
+    }
+    contracts = _contracts()
+    assert modules  # the installed modules are found at all
+    assert modules <= set(contracts["core-imports-no-module"]["protected_modules"])
+    assert modules <= set(contracts["modules-independent"]["modules"])
+    assert modules <= set(contracts["layers"]["containers"])
+    assert not any(c.get("ignore_imports") for c in contracts.values())
