@@ -11,7 +11,7 @@ from civichub.core.registry import (
     PeriodicTask,
     Tile,
 )
-from civichub.notify import kinds, profile
+from civichub.notify import conf, kinds
 
 
 class NotifyConfig(CivicModuleConfig):
@@ -60,7 +60,7 @@ class NotifyConfig(CivicModuleConfig):
             ),
         ],
         notification_kinds="civichub.notify.notifications:KINDS",
-        config=profile.NotifyConfig,
+        config=conf.NotifyConfig,
     )
 
     def ready(self) -> None:

@@ -39,6 +39,7 @@ from civichub.notify.channels import (
     TemporaryDeliveryError,
     adapter_for,
 )
+from civichub.notify.conf import notify_config
 from civichub.notify.models import (
     Delivery,
     DeliveryState,
@@ -46,7 +47,6 @@ from civichub.notify.models import (
     NotificationPreference,
     Priority,
 )
-from civichub.notify.profile import notify_config
 
 logger = logging.getLogger("civichub.notify")
 

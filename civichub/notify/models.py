@@ -22,7 +22,7 @@ from civichub.notify.choices import (
     FailureKind,
     Priority,
 )
-from civichub.notify.profile import notify_config
+from civichub.notify.conf import notify_config
 
 __all__ = [
     "OUTSIDE_CHANNELS",

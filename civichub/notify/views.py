@@ -24,8 +24,8 @@ from civichub.core.http import request_user
 from civichub.core.paging import page_links
 from civichub.core.views import domain_errors_as_http, page_number_from
 from civichub.notify import kinds, selectors, services
+from civichub.notify.conf import notify_config
 from civichub.notify.models import OUTSIDE_CHANNELS, Channel, NotificationPreference
-from civichub.notify.profile import notify_config
 
 PER_PAGE = 20
 

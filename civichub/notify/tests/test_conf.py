@@ -9,8 +9,8 @@ from django.test import override_settings
 
 from civichub.core.profile import CoreConfig, core_config
 from civichub.notify.apps import NotifyConfig as NotifyAppConfig
+from civichub.notify.conf import NotifyConfig, notify_config
 from civichub.notify.models import NotificationPreference
-from civichub.notify.profile import NotifyConfig, notify_config
 
 
 @override_settings(CIVICHUB_PROFILE={})
