@@ -12,7 +12,7 @@ from ninja import Field, Query, Router, Schema, Status
 from civichub.core import selectors, services
 from civichub.core.errors import NotFound
 from civichub.core.http import request_user
-from civichub.core.models import ApiToken, Organisation, Resident
+from civichub.core.models import Organisation, Resident
 from civichub.core.permissions import action_def, allowed
 
 router = Router(tags=["core"])
@@ -79,9 +79,7 @@ def token_create(request: HttpRequest, payload: TokenIn) -> Status[TokenOut]:
 @router.delete("/tokens/{token_id}", response={204: None}, summary="Revoke an API token")
 def token_revoke(request: HttpRequest, token_id: int) -> Status[None]:
     user = request_user(request)
-    token = ApiToken.objects.filter(pk=token_id, user=user).first()
-    if token is None:
-        raise NotFound(_("没有编号为 %(pk)s 的令牌。") % {"pk": token_id})
+    token = selectors.api_token_get(user=user, pk=token_id)
     services.api_token_revoke(actor=user, token=token)
     return Status(204, None)
 

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from civichub.core import crypto
 from civichub.core.audit import audit_record
 from civichub.core.errors import NotFound, ValidationFailed
-from civichub.core.models import AuditEvent, Organisation, Resident, User
+from civichub.core.models import ApiToken, AuditEvent, Organisation, Resident, User
 from civichub.core.paging import Page
 from civichub.core.permissions import granted_paths, require, scope_filter
 
@@ -184,6 +184,14 @@ def audit_search(
     queryset = queryset.filter(**conditions)
     total = queryset.count()
     return list(queryset.order_by("-at", "-id")[offset : offset + min(limit, 500)]), total
+
+
+def api_token_get(*, user: User, pk: int) -> ApiToken:
+    """One of the user's own API tokens."""
+    token = ApiToken.objects.filter(pk=pk, user=user).first()
+    if token is None:
+        raise NotFound(_("没有编号为 %(pk)s 的令牌。") % {"pk": pk})
+    return token
 
 
 def active_user_get(*, pk: int) -> User:
