@@ -6,12 +6,13 @@ database selects, and `notification_send_to_address` for one address of someone 
 account) writes the inbox rows and the deliveries in bulk and, once the transaction commits,
 enqueues one task per chunk of delivery ids. A worker then claims deliveries with a conditional
 UPDATE (state queued → sending, with a fresh lease token), sends them through the channel
-adapter, and records the outcome only while its claim still holds (`civichub.notify.delivering`).
+adapter, and records the outcome only while its claim still holds (`delivering`).
 `delivery_sweep` runs periodically: it re-queues deferred deliveries and temporary failures that
 are due, and takes back leases that expired with their worker.
 
-By subject: `sending` (to accounts), `broadcasting` (to a database-selected set), `addresses`
-(to someone without an account), `planning` (what the three sends share), `inbox`,
+By subject: `delivering` (the worker's half: claims, attempts, retries, the sweep, and enqueueing
+the delivery task), `sending` (to accounts), `broadcasting` (to a database-selected set),
+`addresses` (to someone without an account), `planning` (what the three sends share), `inbox`,
 `preferences`, `push` (Web Push subscriptions), `accounts` (what notify tells a person on core's
 account events, subscribed from the app's ready()).
 
@@ -22,7 +23,15 @@ and the choices they pass (`Channel`, `Priority`) or compare with (`DeliveryStat
 
 from __future__ import annotations
 
-from civichub.notify.delivering import (
+from civichub.notify.kinds import Category, NotificationKind
+from civichub.notify.models import OUTSIDE_CHANNELS, Channel, DeliveryState, FailureKind, Priority
+from civichub.notify.services.addresses import (
+    ADDRESS_CHANNELS,
+    masked_address,
+    notification_send_to_address,
+)
+from civichub.notify.services.broadcasting import notification_broadcast
+from civichub.notify.services.delivering import (
     CLAIM_BATCH,
     DELIVERY_TASK_CHUNK,
     EMERGENCY_TASK_PRIORITY,
@@ -42,14 +51,6 @@ from civichub.notify.delivering import (
     delivery_sweep,
     retry_delay,
 )
-from civichub.notify.kinds import Category, NotificationKind
-from civichub.notify.models import OUTSIDE_CHANNELS, Channel, DeliveryState, FailureKind, Priority
-from civichub.notify.services.addresses import (
-    ADDRESS_CHANNELS,
-    masked_address,
-    notification_send_to_address,
-)
-from civichub.notify.services.broadcasting import notification_broadcast
 from civichub.notify.services.inbox import notification_mark_all_read, notification_mark_read
 from civichub.notify.services.preferences import preference_update
 from civichub.notify.services.push import push_subscription_delete, push_subscription_save

@@ -12,7 +12,6 @@ from django.db.models.functions import Cast
 
 from civichub.core.models import Resident, User
 from civichub.notify import kinds
-from civichub.notify.delivering import chunks
 from civichub.notify.models import (
     Channel,
     Delivery,
@@ -23,6 +22,7 @@ from civichub.notify.models import (
     Priority,
     PushSubscription,
 )
+from civichub.notify.services.delivering import chunks
 from civichub.notify.services.planning import (
     DELIVERY_COLUMNS,
     NOTIFICATION_COLUMNS,

@@ -25,7 +25,6 @@ from civichub.core.errors import Conflict, ValidationFailed
 from civichub.core.models import User
 from civichub.core.permissions import require
 from civichub.notify import kinds
-from civichub.notify.delivering import chunks, deliveries_enqueue
 from civichub.notify.models import (
     OUTSIDE_CHANNELS,
     Channel,
@@ -35,6 +34,7 @@ from civichub.notify.models import (
     Priority,
     PushSubscription,
 )
+from civichub.notify.services.delivering import chunks, deliveries_enqueue
 from civichub.notify.services.planning import (
     NOTIFICATION_COLUMNS,
     Contact,

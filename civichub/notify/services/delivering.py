@@ -7,10 +7,11 @@ token), sends them, and records the outcome only while its claim still holds. `d
 re-queues deferred deliveries and temporary failures that are due, and takes back leases that
 expired with their worker.
 
-The tasks (`civichub.notify.tasks`) call this module, and the sends and the sweep enqueue the
+The tasks (`civichub.notify.tasks`) call these services, and the sends and the sweep enqueue the
 delivery task through `deliveries_enqueue`, which finds it by its dotted path as the task
 framework's workers and the registry's periodic tasks do: the task module sits above the
-services, so nothing below it imports it.
+services, so no service imports it. (The task stays in tasks.py, not beside this service, so
+that it keeps the name the workers log and queued rows carry.)
 """
 
 from __future__ import annotations
