@@ -22,8 +22,7 @@ from django.views.i18n import set_language
 from civichub.core import registry, selectors, services
 from civichub.core.errors import DomainError, NotAuthenticated, NotFound
 from civichub.core.errors import PermissionDenied as DomainPermissionDenied
-from civichub.core.http import request_user
-from civichub.core.models import User
+from civichub.core.http import request_user, request_user_or_none
 from civichub.core.paging import page_links
 from civichub.core.permissions import allowed
 from civichub.core.problems import PROBLEM_STATUSES, problem
@@ -258,11 +257,10 @@ def language_switch(request: HttpRequest) -> HttpResponse:
     also kept on the account, so notifications arrive in the same language."""
     response = set_language(request)
     language = request.POST.get("language", "")
-    user = request.user
+    user = request_user_or_none(request)
     if (
         request.method == "POST"
-        and isinstance(user, User)
-        and user.is_authenticated
+        and user is not None
         and language in {"zh-hans", "en"}
         and user.language != language
     ):
