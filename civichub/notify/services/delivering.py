@@ -305,32 +305,7 @@ def delivery_sweep(*, now: dt.datetime | None = None) -> SweepResult:
             )
             if not ids:
                 break
-            reclaimed = Delivery.objects.filter(pk__in=ids).filter(expired).count()
-            Delivery.objects.filter(pk__in=ids).filter(due | expired).update(
-                state=DeliveryState.QUEUED,
-                lease_token="",
-                lease_expires_at=None,
-                next_attempt_at=None,
-                enqueued_at=now,
-                updated_at=now,
-            )
-            emergency = set(
-                Delivery.objects.filter(
-                    pk__in=ids, notification__dispatch__priority=Priority.EMERGENCY
-                ).values_list("pk", flat=True)
-            )
-            normal = [pk for pk in ids if pk not in emergency]
-            result.requeued += len(ids) - reclaimed
-            result.reclaimed += reclaimed
-            result.tasks += math.ceil(len(normal) / DELIVERY_TASK_CHUNK) + math.ceil(
-                len(emergency) / DELIVERY_TASK_CHUNK
-            )
-            if emergency:
-                transaction.on_commit(
-                    partial(deliveries_enqueue, sorted(emergency), emergency=True), robust=True
-                )
-            if normal:
-                transaction.on_commit(partial(deliveries_enqueue, normal), robust=True)
+            _requeue(ids, due=due, expired=expired, now=now, result=result)
         if len(ids) < SWEEP_PAGE:
             break
     if result.requeued or result.reclaimed or result.abandoned:
@@ -346,6 +321,37 @@ def delivery_sweep(*, now: dt.datetime | None = None) -> SweepResult:
                 },
             )
     return result
+
+
+def _requeue(ids: list[int], *, due: Q, expired: Q, now: dt.datetime, result: SweepResult) -> None:
+    """One page of the sweep, inside its transaction: back to `queued`, counted, and enqueued
+    (emergencies on their own, first in line) once the page commits."""
+    reclaimed = Delivery.objects.filter(pk__in=ids).filter(expired).count()
+    Delivery.objects.filter(pk__in=ids).filter(due | expired).update(
+        state=DeliveryState.QUEUED,
+        lease_token="",
+        lease_expires_at=None,
+        next_attempt_at=None,
+        enqueued_at=now,
+        updated_at=now,
+    )
+    emergency = set(
+        Delivery.objects.filter(
+            pk__in=ids, notification__dispatch__priority=Priority.EMERGENCY
+        ).values_list("pk", flat=True)
+    )
+    normal = [pk for pk in ids if pk not in emergency]
+    result.requeued += len(ids) - reclaimed
+    result.reclaimed += reclaimed
+    result.tasks += math.ceil(len(normal) / DELIVERY_TASK_CHUNK) + math.ceil(
+        len(emergency) / DELIVERY_TASK_CHUNK
+    )
+    if emergency:
+        transaction.on_commit(
+            partial(deliveries_enqueue, sorted(emergency), emergency=True), robust=True
+        )
+    if normal:
+        transaction.on_commit(partial(deliveries_enqueue, normal), robust=True)
 
 
 @cache
