@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from civichub.casework.codes import access_code_matches
 from civichub.core.registry import ActionDef, RoleDef
 
 if TYPE_CHECKING:
@@ -119,11 +120,18 @@ ACTIONS = [
 
 
 def is_own_case(user: Any, case: Case) -> bool:
+    """Whether `user` is signed in as the case's sender (the owner rule of `casework.case`)."""
     return bool(
         getattr(user, "is_authenticated", False)
         and case.submitter_id is not None
         and case.submitter_id == user.pk
     )
+
+
+def is_sender(user: Any, case: Case, access_code: str = "") -> bool:
+    """Whether the visitor sent the case: signed in as its sender, or holding its access code
+    (an anonymous sender). The one rule behind every "only the sender may" in casework."""
+    return is_own_case(user, case) or (bool(access_code) and access_code_matches(case, access_code))
 
 
 def case_scopes(case: Case) -> list[Organisation]:

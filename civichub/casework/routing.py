@@ -13,9 +13,14 @@ The model is trained on the deployment's own past messages (`train_from_cases`, 
   (temperature scaling), so that a confidence of 0.8 is right about four times in five and the
   triage threshold means what it says.
 
-`classify(text)` is what routing calls: the trained model when there is one, else the keyword
-rules of `routing_rules`, so that a new deployment routes by keywords until it has trained a
-model. `predict_category(text)` is the trained model alone and returns `(None, 0.0)` without one.
+`classify(text)` is what routing calls, and the one place that chooses the classifier: the
+trained model when there is one, else the keyword rules of `routing_rules`, so that a new
+deployment routes by keywords until it has trained a model. `predict_category(text)` is the
+trained model alone and returns `(None, 0.0)` without one.
+
+scikit-learn, SciPy and joblib take over a second to import, so they are imported inside the
+functions that train, save or load a model: a process that never routes by a trained model
+(every web process of a deployment that has not trained one) does not pay for them.
 """
 
 from __future__ import annotations
@@ -31,17 +36,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import joblib
 import numpy as np
-import sklearn
-from scipy import sparse
-from scipy.optimize import minimize_scalar
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.metrics import classification_report, f1_score
-from sklearn.model_selection import StratifiedKFold, train_test_split
-from sklearn.svm import LinearSVC
+from django.conf import settings
+
+from civichub.casework import routing_rules
+from civichub.casework.selectors import routing_training_examples
+
+if TYPE_CHECKING:
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
 FORMAT_VERSION = 1
 MODEL_FILENAME = "router.joblib"
@@ -112,6 +116,11 @@ class CategoryRouter:
         self, texts: Sequence[str], y: np.ndarray, n_labels: int
     ) -> tuple[TfidfVectorizer, np.ndarray, np.ndarray]:
         """Vectoriser, weight matrix (features × labels) and biases for one training set."""
+        # scikit-learn and SciPy are heavy (over a second to import): loaded only to train.
+        from scipy import sparse
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.svm import LinearSVC
+
         vectorizer = TfidfVectorizer(
             analyzer="char",
             ngram_range=tuple(self.ngram_range),
@@ -140,6 +149,10 @@ class CategoryRouter:
 
     def _fit_scale(self, texts: Sequence[str], y: np.ndarray, n_labels: int) -> float:
         """The softmax scale that minimises the log loss of out-of-fold scores."""
+        # scikit-learn and SciPy are heavy (over a second to import): loaded only to train.
+        from scipy.optimize import minimize_scalar
+        from sklearn.model_selection import StratifiedKFold
+
         folds = min(3, int(np.bincount(y, minlength=n_labels).min()))
         if folds < 2:
             return 1.0
@@ -196,6 +209,10 @@ class CategoryRouter:
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Writes the model atomically (a temporary file renamed over the old one)."""
+        # Heavy (scikit-learn takes over a second to import): loaded only with a model.
+        import joblib
+        import sklearn
+
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         document = {
@@ -215,6 +232,10 @@ class CategoryRouter:
     def load(cls, path: str | os.PathLike[str]) -> CategoryRouter:
         """Reads a model written by `save`. Refuses one written by another format version or
         another scikit-learn version: retrain it with `civichub casework train-router`."""
+        # Heavy (scikit-learn takes over a second to import): loaded only with a model.
+        import joblib
+        import sklearn
+
         document = joblib.load(Path(path))
         if not isinstance(document, dict) or "format_version" not in document:
             raise RouterVersionError(f"{path} is not a civichub router model")
@@ -239,8 +260,6 @@ class CategoryRouter:
 
 
 def model_path() -> Path:
-    from django.conf import settings
-
     return Path(settings.DATA_DIR) / "models" / MODEL_FILENAME
 
 
@@ -282,14 +301,11 @@ def predict_category(text: str) -> tuple[str | None, float]:
 
 
 def classify(text: str) -> tuple[str | None, float]:
-    """(category key, confidence): the trained model's, or by keywords until one is trained."""
-    router = deployment_router()
-    if router is None:
-        from civichub.casework import routing_rules
-
+    """(category key, confidence): the trained model's, or by keywords until one is trained.
+    The one place that decides which classifier routing uses."""
+    if deployment_router() is None:
         return routing_rules.classify(text)
-    label, confidence = router.predict([text])[0]
-    return label, round(confidence, 4)
+    return predict_category(text)
 
 
 # Training --------------------------------------------------------------------------------------
@@ -351,6 +367,10 @@ def train(
     """Trains on (text, category) pairs: scores a model trained on 80 % against the other 20 %
     (stratified), then trains on everything and saves it (to the deployment's model file unless
     `path` is given). Categories with fewer than `min_per_category` examples are left out."""
+    # scikit-learn is heavy (over a second to import): loaded only to train.
+    from sklearn.metrics import classification_report, f1_score
+    from sklearn.model_selection import train_test_split
+
     texts, labels, dropped = _prepare(samples, max(1, min_per_category))
     report = TrainingReport(messages=len(texts), categories=sorted(set(labels)), dropped=dropped)
     counts = Counter(labels)
@@ -380,8 +400,6 @@ def train_from_cases(
     closed without a transfer; see `selectors.routing_training_examples`). `samples` replaces
     the database query with (text, category key) pairs."""
     if samples is None:
-        from civichub.casework.selectors import routing_training_examples
-
         samples = routing_training_examples()
     return train(samples, min_per_category=min_per_category, path=path)
 

@@ -30,6 +30,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from civichub.casework import similarity
+from civichub.casework.codes import access_code_matches
 from civichub.casework.conf import casework_settings
 from civichub.casework.models import (
     AWAITING_REPLY,
@@ -44,10 +45,9 @@ from civichub.casework.models import (
     RatingValue,
 )
 from civichub.casework.permissions import case_scope_filter, is_own_case, may, require_case
-from civichub.casework.services import access_code_matches
 from civichub.core import geo
 from civichub.core.audit import audit_record
-from civichub.core.errors import NotFound, PermissionDenied, ValidationFailed
+from civichub.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from civichub.core.models import Organisation, User
 from civichub.core.permissions import require
 
@@ -76,6 +76,20 @@ def category_get(*, key: str, active_only: bool = True) -> Category:
     if category is None:
         raise NotFound(_("没有代码为 %(key)s 的类别。") % {"key": key})
     return category
+
+
+def jurisdiction() -> Organisation:
+    """The area that receives cases before routing: the profile's code, else the tree's root."""
+    code = casework_settings()["jurisdiction_code"]
+    query = (
+        Organisation.objects.filter(code=code)
+        if code
+        else Organisation.objects.filter(parent__isnull=True)
+    )
+    root = query.order_by("path").first()
+    if root is None:
+        raise Conflict(_("尚无受理留言的机构，请先建立组织机构。"))
+    return root
 
 
 # Staff inbox ---------------------------------------------------------------------------------

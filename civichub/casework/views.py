@@ -26,7 +26,7 @@ from civichub.casework.models import (
     EventKind,
     ExtensionState,
 )
-from civichub.casework.permissions import may
+from civichub.casework.permissions import is_own_case, is_sender, may
 from civichub.casework.photos import PhotoUpload
 from civichub.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from civichub.core.models import Organisation, OrganisationKind, User
@@ -159,10 +159,7 @@ def sent(request: HttpRequest, tracking_number: str) -> HttpResponse:
     user = _user(request)
     access = request.session.get(SESSION_ACCESS, {}).get(tracking_number, "")
     case = Case.objects.filter(tracking_number=tracking_number).first()
-    if case is None or not (
-        (user is not None and case.submitter_id == user.pk)
-        or (access and services.access_code_matches(case, access))
-    ):
+    if case is None or not is_sender(user, case, access):
         return render(request, "core/error.html", {"message": _("没有找到该留言。")}, status=404)
     return render(request, "casework/sent.html", {"case": case, "access_code": access})
 
@@ -207,12 +204,14 @@ def _sender_case(request: HttpRequest, tracking_number: str) -> tuple[Case, str]
     case = Case.objects.filter(tracking_number=tracking_number).first()
     if case is None:
         return None
-    if user is not None and case.submitter_id == user.pk:
-        return selectors.case_load(case.pk), ""
-    code = request.session.get(SESSION_ACCESS, {}).get(tracking_number, "")
-    if code and services.access_code_matches(case, code):
-        return selectors.case_load(case.pk), code
-    return None
+    code = (
+        ""
+        if is_own_case(user, case)
+        else request.session.get(SESSION_ACCESS, {}).get(tracking_number, "")
+    )
+    if not is_sender(user, case, code):
+        return None
+    return selectors.case_load(case.pk), code
 
 
 @domain_errors_as_http

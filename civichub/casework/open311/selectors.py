@@ -21,14 +21,13 @@ from civichub.casework.models import (
 from civichub.casework.open311 import translate
 from civichub.casework.open311.conf import open311_settings
 from civichub.casework.open311.translate import Open311Error
+from civichub.casework.selectors import jurisdiction
 
 
 def own_jurisdiction_id() -> str:
     configured = str(open311_settings()["jurisdiction_id"] or "").strip()
     if configured:
         return configured
-    from civichub.casework.services import jurisdiction
-
     return jurisdiction().code
 
 
