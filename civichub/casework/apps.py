@@ -42,6 +42,7 @@ class CaseworkConfig(CivicModuleConfig):
         demo_logins="civichub.casework.demo:demo_logins",
         error_renderers={"/open311/": "civichub.casework.open311.render:error_for_status"},
         urls="civichub.casework.urls",
+        root_urls="civichub.casework.root_urls",
         api_router="civichub.casework.api:router",
         api_prefix="/casework/",
         roles=ROLES,
