@@ -9,7 +9,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.utils import timezone
-from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -147,9 +146,3 @@ def close_case(case: Case, *, actor: User | None, reason: str, text: str = "") -
     add_event(
         case, EventKind.CLOSED, actor=actor, text=text, public=True, data={"reason": reason}, at=now
     )
-
-
-def enqueue(task_path: str, *args: Any) -> None:
-    """Enqueues a task of `casework.tasks`, named by dotted path as the manifest names its
-    periodic tasks: tasks sit above services and call them, so services do not import them."""
-    import_string(task_path).enqueue(*args)

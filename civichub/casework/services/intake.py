@@ -41,13 +41,13 @@ from civichub.casework.photos import CheckedPhoto, PhotoUpload, check_photo, gps
 from civichub.casework.selectors import jurisdiction
 from civichub.casework.services._shared import (
     add_event,
-    enqueue,
     locked,
     photo_limit_message,
     save_case,
     too_long,
 )
 from civichub.casework.services.contacts import contact_account, normalise_contact
+from civichub.casework.services.routing import acknowledge_case, route_case
 from civichub.core import geo
 from civichub.core.audit import audit_record
 from civichub.core.errors import NotFound, PermissionDenied, ValidationFailed
@@ -57,11 +57,6 @@ from civichub.core.permissions import require
 TITLE_MAX = 200
 TEXT_MAX = 4000  # the Open311 description limit; the web form uses the same
 ADDRESS_MAX = 300
-# Routing and the acknowledgement, after the intake commits.
-AFTER_INTAKE_TASKS = (
-    "civichub.casework.tasks.route_case",
-    "civichub.casework.tasks.acknowledge_case",
-)
 
 
 def attributes_validate(category: Category, values: dict[str, Any]) -> dict[str, Any]:
@@ -501,5 +496,5 @@ def case_photos_add(
 
 
 def _enqueue_after_intake(case_id: int) -> None:
-    for task_path in AFTER_INTAKE_TASKS:
-        enqueue(task_path, case_id)
+    route_case.enqueue(case_id)
+    acknowledge_case.enqueue(case_id)

@@ -1,5 +1,9 @@
 """Routing (system): a received case gets its category, department and community after
-intake commits; the periodic sweep routes and acknowledges any case a lost task missed."""
+intake commits; the periodic sweep routes and acknowledges any case a lost task missed.
+
+`route_case` and `acknowledge_case` are the tasks intake enqueues after commit. They are
+declared here, beside the services they call, so that intake needs nothing above the services
+layer; `casework.tasks` lists them with the periodic tasks."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
+from django_tasks import task
 
 from civichub.casework import routing as category_router
 from civichub.casework import routing_rules
@@ -24,6 +29,7 @@ from civichub.casework.services._shared import (
     staff_at,
 )
 from civichub.core.audit import audit_record
+from civichub.core.context import acting
 from civichub.core.models import Organisation, OrganisationKind
 
 logger = logging.getLogger("civichub.casework")
@@ -202,3 +208,22 @@ def cases_sweep(*, now: dt.datetime | None = None) -> SweepResult:
         if case_acknowledge(case_id=case_id):
             result.acknowledged += 1
     return result
+
+
+@task()
+def route_case(case_id: int) -> str:
+    """Routes one case. On failure the attempt is recorded and the task fails; the case stays
+    `received` and the periodic sweep routes it later."""
+    with acting(channel="task"):
+        try:
+            case = case_route(case_id=int(case_id))
+        except Exception as exc:
+            case_routing_failed(case_id=int(case_id), error=f"{type(exc).__name__}: {exc}")
+            raise
+        return case.status
+
+
+@task()
+def acknowledge_case(case_id: int) -> bool:
+    with acting(channel="task"):
+        return case_acknowledge(case_id=int(case_id))
