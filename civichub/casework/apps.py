@@ -6,10 +6,11 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
 from civichub.casework.actions import ACTIONS, ROLES, is_own_case
+from civichub.casework.conf import CaseworkConfig
 from civichub.core.registry import CivicModuleConfig, ModuleManifest, NavItem, PeriodicTask, Tile
 
 
-class CaseworkConfig(CivicModuleConfig):
+class CaseworkAppConfig(CivicModuleConfig):
     default = True
     name = "civichub.casework"
     label = "casework"
@@ -19,6 +20,7 @@ class CaseworkConfig(CivicModuleConfig):
         url_prefix="messages/",
         demo_logins="civichub.casework.demo:demo_logins",
         notification_kinds="civichub.casework.notifications:KINDS",
+        config=CaseworkConfig,
         error_renderers={"/open311/": "civichub.casework.open311.render:error_for_status"},
         urls="civichub.casework.urls",
         root_urls="civichub.casework.root_urls",

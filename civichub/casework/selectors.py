@@ -31,7 +31,7 @@ from django.utils.translation import gettext as _
 
 from civichub.casework import similarity
 from civichub.casework.codes import access_code_matches
-from civichub.casework.conf import casework_settings
+from civichub.casework.conf import casework_config
 from civichub.casework.models import (
     AWAITING_REPLY,
     OPEN_STATUSES,
@@ -80,7 +80,7 @@ def category_get(*, key: str, active_only: bool = True) -> Category:
 
 def jurisdiction() -> Organisation:
     """The area that receives cases before routing: the profile's code, else the tree's root."""
-    code = casework_settings()["jurisdiction_code"]
+    code = casework_config().jurisdiction_code
     query = (
         Organisation.objects.filter(code=code)
         if code
@@ -150,7 +150,7 @@ def _inbox_queryset(actor: User, filters: InboxFilter, now: dt.datetime) -> Quer
     if filters.due == "overdue":
         queryset = queryset.filter(status__in=list(AWAITING_REPLY), due_at__lt=now)
     elif filters.due == "near":
-        hours = int(casework_settings()["near_due_hours"])
+        hours = int(casework_config().near_due_hours)
         queryset = queryset.filter(
             status__in=list(AWAITING_REPLY),
             due_at__gte=now,
@@ -176,7 +176,7 @@ def due_state(case: Case, now: dt.datetime | None = None) -> str:
         return ""
     if now > case.due_at:
         return "overdue"
-    if case.due_at - now < dt.timedelta(hours=int(casework_settings()["near_due_hours"])):
+    if case.due_at - now < dt.timedelta(hours=int(casework_config().near_due_hours)):
         return "near"
     return ""
 
@@ -319,9 +319,9 @@ def duplicate_candidates(*, actor: User, case: Case, limit: int = 5) -> list[Dup
     profile's duplicate_radius_m, or the same community when either has no pin) and closeness
     in time (0.15, falling to 0 over the duplicate window). Above duplicate_min_score only."""
     require_case(actor, "casework.case.merge", case)
-    conf = casework_settings()
-    window = dt.timedelta(days=int(conf["duplicate_window_days"]))
-    radius = float(conf["duplicate_radius_m"])
+    conf = casework_config()
+    window = dt.timedelta(days=int(conf.duplicate_window_days))
+    radius = float(conf.duplicate_radius_m)
     pool = case_scope_filter(
         actor,
         "casework.case.merge",
@@ -354,7 +354,7 @@ def duplicate_candidates(*, actor: User, case: Case, limit: int = 5) -> list[Dup
         hours = abs((other.created_at - case.created_at).total_seconds()) / 3600
         time_score = max(0.0, 1 - hours / (window.total_seconds() / 3600))
         score = 0.6 * text_score + 0.25 * place_score + 0.15 * time_score
-        if score >= float(conf["duplicate_min_score"]):
+        if score >= float(conf.duplicate_min_score):
             found.append(
                 DuplicateCandidate(
                     case=other,

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from civichub.casework.codes import code_hash, code_matches
-from civichub.casework.conf import casework_settings
+from civichub.casework.conf import casework_config
 from civichub.casework.models import ContactChannel, ContactVerification
 from civichub.core.audit import audit_record
 from civichub.core.errors import NotFound, RateLimited, ValidationFailed
@@ -65,7 +65,7 @@ def contact_verification_start(*, channel: str, address: str) -> ContactVerifica
         message = _("请选择手机短信或电子邮件。")
         raise ValidationFailed(message, errors={"channel": [message]})
     address = normalise_contact(channel, address)
-    conf = casework_settings()
+    conf = casework_config()
     now = timezone.now()
     recent = ContactVerification.objects.filter(
         address=address, created_at__gte=now - dt.timedelta(hours=1)
@@ -82,13 +82,13 @@ def contact_verification_start(*, channel: str, address: str) -> ContactVerifica
         address=address,
         code_hash=code_hash(code),
         created_at=now,
-        expires_at=now + dt.timedelta(minutes=int(conf["verification_code_minutes"])),
+        expires_at=now + dt.timedelta(minutes=int(conf.verification_code_minutes)),
         contact_user=account,
     )
     notification_send(
         recipients=[account],
         kind="casework.contact_code",
-        context={"code": code, "minutes": conf["verification_code_minutes"]},
+        context={"code": code, "minutes": conf.verification_code_minutes},
         channels=["inapp", channel],
     )
     audit_record(
@@ -103,7 +103,7 @@ def contact_verification_start(*, channel: str, address: str) -> ContactVerifica
 def contact_verification_confirm(*, verification_id: int, code: str) -> ContactVerification:
     """Checks the code. A wrong try is counted (and committed) before the error is raised, so
     the attempt limit holds."""
-    conf = casework_settings()
+    conf = casework_config()
     with transaction.atomic():
         verification = (
             ContactVerification.objects.select_for_update().filter(pk=verification_id).first()
@@ -116,14 +116,14 @@ def contact_verification_confirm(*, verification_id: int, code: str) -> ContactV
         if now >= verification.expires_at:
             message = _("验证码已过期，请重新获取。")
             raise ValidationFailed(message, errors={"code": [message]})
-        if verification.attempts >= int(conf["verification_max_attempts"]):
+        if verification.attempts >= int(conf.verification_max_attempts):
             raise RateLimited(_("验证码输错次数过多，请重新获取。"))
         verification.attempts += 1
         correct = code_matches(verification.code_hash, code)
         if correct:
             verification.verified_at = now
             # A verified contact may be used for a message within the use window.
-            verification.expires_at = now + dt.timedelta(hours=int(conf["verification_use_hours"]))
+            verification.expires_at = now + dt.timedelta(hours=int(conf.verification_use_hours))
         verification.save(update_fields=["attempts", "verified_at", "expires_at"])
         audit_record(
             actor=None,

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 
 from civichub.casework import workdays
 from civichub.casework.codes import code_hash
-from civichub.casework.conf import casework_settings
+from civichub.casework.conf import casework_config
 from civichub.casework.models import (
     AttributeDatatype,
     Case,
@@ -147,18 +147,18 @@ class Submitted:
 
 
 def checked_photos(photos: Sequence[PhotoUpload], keep_location: bool) -> list[CheckedPhoto]:
-    conf = casework_settings()
-    if len(photos) > int(conf["photo_max_count"]):
-        message = photo_limit_message(int(conf["photo_max_count"]))
+    conf = casework_config()
+    if len(photos) > int(conf.photo_max_count):
+        message = photo_limit_message(int(conf.photo_max_count))
         raise ValidationFailed(message, errors={"photos": [message]})
     return [
         check_photo(
             upload,
             index=i,
             keep_location=keep_location,
-            max_bytes=int(conf["photo_max_bytes"]),
-            max_pixels=int(conf["photo_max_pixels"]),
-            allowed_formats=list(conf["photo_types"]),
+            max_bytes=int(conf.photo_max_bytes),
+            max_pixels=int(conf.photo_max_pixels),
+            allowed_formats=list(conf.photo_types),
         )
         for i, upload in enumerate(photos)
     ]
@@ -376,13 +376,13 @@ def _store_submission(
     """Numbers and saves the case with its photos, spends the verification, records the event
     and the audit row, and schedules routing: all in one transaction. Photo files written
     before a failure are removed."""
-    conf = casework_settings()
+    conf = casework_config()
     written: list[str] = []
     try:
         with transaction.atomic():
             case.tracking_number = _next_tracking_number(now)
             case.jurisdiction = jurisdiction()
-            case.due_at = workdays.deadline(now, int(conf["deadline_working_days"][case.kind]))
+            case.due_at = workdays.deadline(now, int(conf.deadline_working_days[case.kind]))
             access_code = ""
             if (
                 sender.submitter is None
@@ -471,7 +471,7 @@ def case_photos_add(
         message = _("请选择照片。")
         raise ValidationFailed(message, errors={"photos": [message]})
     existing = case.photos.count()
-    limit = int(casework_settings()["photo_max_count"])
+    limit = int(casework_config().photo_max_count)
     if existing + len(photos) > limit:
         message = photo_limit_message(limit)
         raise ValidationFailed(message, errors={"photos": [message]})
