@@ -16,6 +16,7 @@ from civichub.casework.models import Case, CaseEvent, Category, ContactVerificat
 from civichub.casework.permissions import may
 from civichub.casework.photos import PhotoUpload
 from civichub.core.errors import ValidationFailed
+from civichub.core.http import request_user
 from civichub.core.models import Organisation, User
 
 router = Router(tags=["casework"])
@@ -24,19 +25,12 @@ Kind = Literal["complaint", "help", "consultation", "suggestion", "praise"]
 Crs = Literal["wgs84", "gcj02"]
 
 
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
-
-
 def _organisation(pk: int | None, field: str) -> Organisation | None:
     if pk is None:
         return None
     organisation = Organisation.objects.filter(pk=pk).first()
     if organisation is None:
-        message = _("没有编号为 %(pk)s 的组织机构。") % {"pk": pk}
-        raise ValidationFailed(message, errors={field: [message]})
+        raise ValidationFailed.on(field, _("没有编号为 %(pk)s 的组织机构。") % {"pk": pk})
     return organisation
 
 
@@ -45,8 +39,7 @@ def _category(key: str | None) -> Category | None:
         return None
     category = Category.objects.filter(key=key).select_related("department").first()
     if category is None:
-        message = _("没有代码为 %(key)s 的类别。") % {"key": key}
-        raise ValidationFailed(message, errors={"category": [message]})
+        raise ValidationFailed.on("category", _("没有代码为 %(key)s 的类别。") % {"key": key})
     return category
 
 
@@ -405,7 +398,7 @@ def verification_confirm(
     summary="Send a message (signed in), or log a phone call (staff, channel=phone)",
 )
 def case_submit(request: HttpRequest, payload: CaseIn) -> Status[SubmittedOut]:
-    return Status(201, _submit(_user(request), payload, None))
+    return Status(201, _submit(request_user(request), payload, None))
 
 
 @router.post(
@@ -417,11 +410,9 @@ def case_submit(request: HttpRequest, payload: CaseIn) -> Status[SubmittedOut]:
 def case_submit_anonymous(request: HttpRequest, payload: AnonymousCaseIn) -> Status[SubmittedOut]:
     verification = ContactVerification.objects.filter(pk=payload.verification_id).first()
     if verification is None:
-        message = _("请先验证联系方式。")
-        raise ValidationFailed(message, errors={"verification_id": [message]})
+        raise ValidationFailed.on("verification_id", _("请先验证联系方式。"))
     if payload.channel == "phone":
-        message = _("只有工作人员可以登记来电。")
-        raise ValidationFailed(message, errors={"channel": [message]})
+        raise ValidationFailed.on("channel", _("只有工作人员可以登记来电。"))
     return Status(201, _submit(None, payload, verification))
 
 
@@ -436,7 +427,7 @@ def case_photos_add(
     photos: File[list[UploadedFile]],
     keep_location: bool = False,
 ) -> Status[list[PhotoOut]]:
-    user = _user(request)
+    user = request_user(request)
     case = selectors.case_get(actor=user, tracking_number=tracking_number, purpose="add photos")
     uploads = [PhotoUpload(name=f.name or "photo", data=f.read()) for f in photos]
     stored = services.case_photos_add(
@@ -480,7 +471,7 @@ def case_inbox(
     limit: int = Query(50, ge=1, le=200),
 ) -> CasePageOut:
     page = selectors.case_inbox(
-        actor=_user(request),
+        actor=request_user(request),
         filters=selectors.InboxFilter(**filters.dict()),
         offset=offset,
         limit=limit,
@@ -492,26 +483,26 @@ def case_inbox(
 def own_cases(
     request: HttpRequest, offset: int = Query(0, ge=0), limit: int = Query(50, ge=1, le=200)
 ) -> CasePageOut:
-    page = selectors.own_cases(actor=_user(request), offset=offset, limit=limit)
+    page = selectors.own_cases(actor=request_user(request), offset=offset, limit=limit)
     return CasePageOut(total=page.total, items=[_summary(c) for c in page.items])
 
 
 def _get(request: HttpRequest, tracking_number: str, purpose: str = "casework") -> Case:
     return selectors.case_get(
-        actor=_user(request), tracking_number=tracking_number, purpose=purpose
+        actor=request_user(request), tracking_number=tracking_number, purpose=purpose
     )
 
 
 @router.get("/cases/{tracking_number}", response=CaseOut, summary="One case")
 def case_get(request: HttpRequest, tracking_number: str, purpose: str = "casework") -> CaseOut:
-    user = _user(request)
+    user = request_user(request)
     case = _get(request, tracking_number, purpose)
     return case_out(case, staff=may(user, "casework.case.note", case))
 
 
 @router.get("/cases/{tracking_number}/events", response=list[EventOut], summary="Case history")
 def case_events(request: HttpRequest, tracking_number: str) -> list[EventOut]:
-    user = _user(request)
+    user = request_user(request)
     case = _get(request, tracking_number, "case history")
     staff = may(user, "casework.case.note", case)
     return [_event_out(e, staff=staff) for e in selectors.case_history(actor=user, case=case)]
@@ -528,7 +519,7 @@ def case_triage(request: HttpRequest, tracking_number: str, payload: TriageIn) -
     category = _category(payload.category)
     assert category is not None
     case = services.case_triage(
-        actor=_user(request),
+        actor=request_user(request),
         case=_get(request, tracking_number),
         category=category,
         department=_organisation(payload.department_id, "department_id"),
@@ -545,10 +536,9 @@ class AssignIn(Schema):
 def case_assign(request: HttpRequest, tracking_number: str, payload: AssignIn) -> CaseOut:
     assignee = User.objects.filter(pk=payload.assignee_id, is_active=True).first()
     if assignee is None:
-        message = _("没有这个人员。")
-        raise ValidationFailed(message, errors={"assignee_id": [message]})
+        raise ValidationFailed.on("assignee_id", _("没有这个人员。"))
     case = services.case_assign(
-        actor=_user(request), case=_get(request, tracking_number), assignee=assignee
+        actor=request_user(request), case=_get(request, tracking_number), assignee=assignee
     )
     return case_out(selectors.case_load(case.pk), staff=True)
 
@@ -564,7 +554,7 @@ class TransferIn(Schema):
 )
 def case_transfer(request: HttpRequest, tracking_number: str, payload: TransferIn) -> CaseOut:
     case = services.case_transfer(
-        actor=_user(request),
+        actor=request_user(request),
         case=_get(request, tracking_number),
         reason=payload.reason,
         category=_category(payload.category),
@@ -581,7 +571,7 @@ class TextIn(Schema):
 @router.post("/cases/{tracking_number}/notes", response={201: EventOut}, summary="Add a note")
 def case_note(request: HttpRequest, tracking_number: str, payload: TextIn) -> Status[EventOut]:
     event = services.case_note(
-        actor=_user(request),
+        actor=request_user(request),
         case=_get(request, tracking_number),
         text=payload.text,
         public=payload.public,
@@ -599,7 +589,7 @@ class ReplyIn(Schema):
 )
 def case_reply(request: HttpRequest, tracking_number: str, payload: ReplyIn) -> Status[EventOut]:
     event = services.case_reply(
-        actor=_user(request),
+        actor=request_user(request),
         case=_get(request, tracking_number),
         text=payload.text,
         public=payload.public,
@@ -615,7 +605,7 @@ class CloseIn(Schema):
 @router.post("/cases/{tracking_number}/close", response=CaseOut, summary="Close a case")
 def case_close(request: HttpRequest, tracking_number: str, payload: CloseIn) -> CaseOut:
     case = services.case_close(
-        actor=_user(request),
+        actor=request_user(request),
         case=_get(request, tracking_number),
         reason=payload.reason,
         note=payload.note,
@@ -633,7 +623,7 @@ def case_extension_request(
     request: HttpRequest, tracking_number: str, payload: ExtensionIn
 ) -> CaseOut:
     case = services.case_extension_request(
-        actor=_user(request),
+        actor=request_user(request),
         case=_get(request, tracking_number),
         days=payload.days,
         reason=payload.reason,
@@ -655,7 +645,7 @@ def case_extension_decide(
     request: HttpRequest, tracking_number: str, payload: DecisionIn
 ) -> CaseOut:
     case = services.case_extension_decide(
-        actor=_user(request),
+        actor=request_user(request),
         case=_get(request, tracking_number),
         approve=payload.approve,
         note=payload.note,
@@ -674,7 +664,10 @@ class MergeIn(Schema):
 def case_merge(request: HttpRequest, tracking_number: str, payload: MergeIn) -> CaseOut:
     into = _get(request, payload.into)
     case = services.case_merge(
-        actor=_user(request), case=_get(request, tracking_number), into=into, reason=payload.reason
+        actor=request_user(request),
+        case=_get(request, tracking_number),
+        into=into,
+        reason=payload.reason,
     )
     return case_out(selectors.case_load(case.pk), staff=True)
 
@@ -706,7 +699,7 @@ def case_duplicates(request: HttpRequest, tracking_number: str) -> list[Duplicat
             distance_m=d.distance_m,
             hours_apart=d.hours_apart,
         )
-        for d in selectors.duplicate_candidates(actor=_user(request), case=case)
+        for d in selectors.duplicate_candidates(actor=request_user(request), case=case)
     ]
 
 
@@ -732,7 +725,7 @@ def _rating_out(rating: Any) -> RatingOut:
 )
 def case_rate(request: HttpRequest, tracking_number: str, payload: RatingIn) -> Status[RatingOut]:
     rating = services.case_rate(
-        actor=_user(request),
+        actor=request_user(request),
         case=_get(request, tracking_number),
         value=payload.value,
         comment=payload.comment,
@@ -887,7 +880,7 @@ def statistics(
     period: Literal["week", "month"] = "week",
 ) -> StatisticsOut:
     stats = selectors.case_statistics(
-        actor=_user(request), since=since, until=until, group_by=group_by, period=period
+        actor=request_user(request), since=since, until=until, group_by=group_by, period=period
     )
     return StatisticsOut(
         since=stats.since,

@@ -29,29 +29,9 @@ def classify(text: str) -> tuple[str | None, float]:
     return best, round(confidence, 4)
 
 
-def _in_polygon(lat: float, lng: float, polygon: dict[str, object]) -> bool:
-    """Ray casting over the outer ring of a GeoJSON Polygon ([lng, lat] pairs); holes honoured."""
-    rings = polygon.get("coordinates") if isinstance(polygon, dict) else None
-    if not isinstance(rings, list) or not rings:
-        return False
-
-    def inside(ring: list[list[float]]) -> bool:
-        result = False
-        j = len(ring) - 1
-        for i in range(len(ring)):
-            xi, yi = ring[i][0], ring[i][1]
-            xj, yj = ring[j][0], ring[j][1]
-            if (yi > lat) != (yj > lat) and lng < (xj - xi) * (lat - yi) / (yj - yi) + xi:
-                result = not result
-            j = i
-        return result
-
-    return inside(rings[0]) and not any(inside(hole) for hole in rings[1:])
-
-
 def area_contains(area: CommunityArea, lat: float, lng: float) -> bool:
     if area.polygon:
-        return _in_polygon(lat, lng, area.polygon)
+        return geo.geojson_contains(area.polygon, lat, lng)
     return geo.distance_m(lat, lng, area.centre_latitude, area.centre_longitude) <= area.radius_m
 
 

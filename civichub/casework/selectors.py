@@ -58,8 +58,7 @@ CASE_RELATED = ("department", "community", "jurisdiction", "category", "assignee
 def _purpose(purpose: str) -> str:
     purpose = purpose.strip()
     if not purpose:
-        message = _("请说明查看个人信息的事由。")
-        raise ValidationFailed(message, errors={"purpose": [message]})
+        raise ValidationFailed.on("purpose", _("请说明查看个人信息的事由。"))
     return purpose[:200]
 
 
@@ -567,14 +566,11 @@ def case_statistics(
     caller's scope, grouped by department or community, and over time by week or month."""
     require(actor, "casework.stats.view")
     if group_by not in {"department", "community"}:
-        message = _("请按部门或按社区分组。")
-        raise ValidationFailed(message, errors={"group_by": [message]})
+        raise ValidationFailed.on("group_by", _("请按部门或按社区分组。"))
     if period not in {"week", "month"}:
-        message = _("周期须为周或月。")
-        raise ValidationFailed(message, errors={"period": [message]})
+        raise ValidationFailed.on("period", _("周期须为周或月。"))
     if until < since or (until - since).days > 3660:
-        message = _("截止日期不能早于起始日期，统计范围最长十年。")
-        raise ValidationFailed(message, errors={"until": [message]})
+        raise ValidationFailed.on("until", _("截止日期不能早于起始日期，统计范围最长十年。"))
     now = now or timezone.now()
     tz = timezone.get_current_timezone()
     start = dt.datetime.combine(since, dt.time.min, tz)

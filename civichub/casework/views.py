@@ -8,7 +8,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -29,7 +28,9 @@ from civichub.casework.models import (
 from civichub.casework.permissions import is_own_case, is_sender, may
 from civichub.casework.photos import PhotoUpload
 from civichub.core.errors import Conflict, DomainError, NotFound, ValidationFailed
+from civichub.core.http import request_user, request_user_or_none
 from civichub.core.models import Organisation, OrganisationKind, User
+from civichub.core.paging import page_links
 from civichub.core.permissions import allowed
 from civichub.core.templatetags.civichub import localized_name
 from civichub.core.views import domain_errors_as_http, page_number_from
@@ -40,17 +41,6 @@ SESSION_ACCESS = "casework_access"  # tracking number → access code, for anony
 # The purpose written to the append-only audit log when staff open a case: fixed Chinese
 # wording, deliberately not translated, so the record does not depend on the reader's language.
 PURPOSE = "办理群众留言"
-
-
-def _user(request: HttpRequest) -> User | None:
-    user = request.user
-    return user if isinstance(user, User) and user.is_authenticated else None
-
-
-def _staff(request: HttpRequest) -> User:
-    user = _user(request)
-    assert user is not None
-    return user
 
 
 # Sending ---------------------------------------------------------------------------------
@@ -76,7 +66,7 @@ def _remember_access(request: HttpRequest, tracking_number: str, code: str) -> N
 
 def submit(request: HttpRequest) -> HttpResponse:
     """The message form. Signed-in people send at once; others verify a phone or email first."""
-    user = _user(request)
+    user = request_user_or_none(request)
     verification = None if user else _verification(request)
     if user is None and verification is None:
         return HttpResponseRedirect(reverse("casework:verify"))
@@ -156,7 +146,7 @@ def verify(request: HttpRequest) -> HttpResponse:
 
 def sent(request: HttpRequest, tracking_number: str) -> HttpResponse:
     """Confirmation with the tracking number (and, once, the access code)."""
-    user = _user(request)
+    user = request_user_or_none(request)
     access = request.session.get(SESSION_ACCESS, {}).get(tracking_number, "")
     case = Case.objects.filter(tracking_number=tracking_number).first()
     if case is None or not is_sender(user, case, access):
@@ -185,13 +175,16 @@ def track(request: HttpRequest) -> HttpResponse:
 def mine(request: HttpRequest) -> HttpResponse:
     page_number = page_number_from(request)
     page = selectors.own_cases(
-        actor=_staff(request), offset=(page_number - 1) * PER_PAGE, limit=PER_PAGE
+        actor=request_user(request), offset=(page_number - 1) * PER_PAGE, limit=PER_PAGE
     )
-    paginator = Paginator(range(page.total), PER_PAGE)
     return render(
         request,
         "casework/mine.html",
-        {"cases": page.items, "total": page.total, "page_obj": paginator.get_page(page_number)},
+        {
+            "cases": page.items,
+            "total": page.total,
+            "page_obj": page_links(total=page.total, per_page=PER_PAGE, number=page_number),
+        },
     )
 
 
@@ -200,7 +193,7 @@ def mine(request: HttpRequest) -> HttpResponse:
 
 def _sender_case(request: HttpRequest, tracking_number: str) -> tuple[Case, str] | None:
     """The case if the visitor sent it (signed in, or holding its access code)."""
-    user = _user(request)
+    user = request_user_or_none(request)
     case = Case.objects.filter(tracking_number=tracking_number).first()
     if case is None:
         return None
@@ -216,7 +209,7 @@ def _sender_case(request: HttpRequest, tracking_number: str) -> tuple[Case, str]
 
 @domain_errors_as_http
 def case_detail(request: HttpRequest, tracking_number: str) -> HttpResponse:
-    user = _user(request)
+    user = request_user_or_none(request)
     probe = (
         Case.objects.filter(tracking_number=tracking_number)
         .select_related("department", "community", "jurisdiction")
@@ -264,7 +257,7 @@ def _departments() -> list[Organisation]:
 
 
 def _staff_detail(request: HttpRequest, tracking_number: str) -> HttpResponse:
-    user = _staff(request)
+    user = request_user(request)
     case = selectors.case_get(actor=user, tracking_number=tracking_number, purpose=PURPOSE)
     can = {
         action: may(user, f"casework.case.{action}", case)
@@ -324,8 +317,7 @@ def _perform(request: HttpRequest, action: str, user: User, case: Case) -> str:
     if action == "triage":
         category = _category_from(request)
         if category is None:
-            message = _("请选择类别。")
-            raise ValidationFailed(message, errors={"category": [message]})
+            raise ValidationFailed.on("category", _("请选择类别。"))
         services.case_triage(
             actor=user,
             case=case,
@@ -338,8 +330,7 @@ def _perform(request: HttpRequest, action: str, user: User, case: Case) -> str:
         raw = post.get("assignee", "")
         assignee = User.objects.filter(pk=int(raw)).first() if raw.isdigit() else None
         if assignee is None:
-            message = _("请选择承办人。")
-            raise ValidationFailed(message, errors={"assignee": [message]})
+            raise ValidationFailed.on("assignee", _("请选择承办人。"))
         services.case_assign(actor=user, case=case, assignee=assignee)
         return _("已指定承办人。")
     if action == "transfer":
@@ -382,8 +373,7 @@ def _perform(request: HttpRequest, action: str, user: User, case: Case) -> str:
     if action == "merge":
         into = Case.objects.filter(tracking_number=post.get("into", "").strip()).first()
         if into is None:
-            message = _("没有这个受理编号。")
-            raise ValidationFailed(message, errors={"into": [message]})
+            raise ValidationFailed.on("into", _("没有这个受理编号。"))
         services.case_merge(actor=user, case=case, into=into, reason=post.get("reason", ""))
         return _("已合并到 %(into)s。") % {"into": into.tracking_number}
     raise NotFound(_("未知操作。"))
@@ -393,7 +383,7 @@ def _perform(request: HttpRequest, action: str, user: User, case: Case) -> str:
 @require_POST
 @domain_errors_as_http
 def case_action(request: HttpRequest, tracking_number: str, action: str) -> HttpResponse:
-    user = _staff(request)
+    user = request_user(request)
     case = selectors.case_get(actor=user, tracking_number=tracking_number, purpose=PURPOSE)
     try:
         message = _perform(request, action, user, case)
@@ -417,7 +407,7 @@ def case_action(request: HttpRequest, tracking_number: str, action: str) -> Http
 @login_required
 @domain_errors_as_http
 def inbox(request: HttpRequest) -> HttpResponse:
-    user = _staff(request)
+    user = request_user(request)
     get = request.GET
     status = get.get("status", "open")
     if status not in {"open", "", *CaseStatus.values}:
@@ -436,7 +426,6 @@ def inbox(request: HttpRequest) -> HttpResponse:
     )
     now = timezone.now()
     rows = [(case, selectors.due_state(case, now)) for case in page.items]
-    paginator = Paginator(range(page.total), PER_PAGE)
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -449,7 +438,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
             "statuses": CaseStatus.choices,
             "kinds": CaseKind.choices,
             "categories": Category.objects.filter(active=True),
-            "page_obj": paginator.get_page(page_number),
+            "page_obj": page_links(total=page.total, per_page=PER_PAGE, number=page_number),
             "query": query.urlencode(),
             "may_log_call": allowed(user, "casework.case.log_call"),
         },
@@ -460,7 +449,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
 @domain_errors_as_http
 def log_call(request: HttpRequest) -> HttpResponse:
     """Staff log a phone call as a message on the caller's behalf."""
-    user = _staff(request)
+    user = request_user(request)
     form = forms.PhoneCallForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -517,7 +506,7 @@ def _bars(figures: list[Any], attribute: str, width: int = 300) -> list[dict[str
 @login_required
 @domain_errors_as_http
 def statistics(request: HttpRequest) -> HttpResponse:
-    user = _staff(request)
+    user = request_user(request)
     today = timezone.localdate()
     since = _parse_day(request.GET.get("since", ""), today - dt.timedelta(days=90))
     until = _parse_day(request.GET.get("until", ""), today)
@@ -566,7 +555,6 @@ def board(request: HttpRequest) -> HttpResponse:
     entries, total = selectors.board_list(
         q=q, department_id=department_id, offset=(page_number - 1) * per_page, limit=per_page
     )
-    paginator = Paginator(range(total), per_page)
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -578,7 +566,7 @@ def board(request: HttpRequest) -> HttpResponse:
             "q": q,
             "department_id": department_id,
             "departments": selectors.board_departments(),
-            "page_obj": paginator.get_page(page_number),
+            "page_obj": page_links(total=total, per_page=per_page, number=page_number),
             "query": query.urlencode(),
             "reply_kind": EventKind.REPLY,
         },
@@ -590,7 +578,7 @@ def photo(request: HttpRequest, tracking_number: str, pk: int) -> HttpResponseBa
     """A case photo, for its sender and for staff who may see the case (never public)."""
     from django.http import FileResponse
 
-    user = _user(request)
+    user = request_user_or_none(request)
     case = (
         Case.objects.filter(tracking_number=tracking_number)
         .select_related("department", "community", "jurisdiction")

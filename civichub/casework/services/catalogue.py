@@ -104,8 +104,7 @@ def category_update(*, actor: User | None, category: Category, changes: dict[str
         )
     department = changes.get("department", category.department)
     if department is not None and department.kind != OrganisationKind.DEPARTMENT:
-        message = _("所选机构不是部门。")
-        raise ValidationFailed(message, errors={"department": [message]})
+        raise ValidationFailed.on("department", _("所选机构不是部门。"))
     diff = {}
     for field, value in changes.items():
         before = getattr(category, field)
@@ -189,13 +188,11 @@ def community_area_set(
     """Where a community lies (centre and radius, or a WGS-84 GeoJSON polygon)."""
     check(actor, "casework.taxonomy.manage")
     if community.kind != OrganisationKind.COMMUNITY:
-        message = _("所选机构不是社区。")
-        raise ValidationFailed(message, errors={"community": [message]})
+        raise ValidationFailed.on("community", _("所选机构不是社区。"))
     if polygon is not None and (
         polygon.get("type") != "Polygon" or not isinstance(polygon.get("coordinates"), list)
     ):
-        message = _("请提供 GeoJSON 多边形（Polygon）。")
-        raise ValidationFailed(message, errors={"polygon": [message]})
+        raise ValidationFailed.on("polygon", _("请提供 GeoJSON 多边形（Polygon）。"))
     lat, lng = geo.to_wgs84(centre_latitude, centre_longitude, crs)
     area, _created = CommunityArea.objects.update_or_create(
         community=community,

@@ -26,13 +26,11 @@ def normalise_contact(channel: str, address: str) -> str:
     if channel == ContactChannel.EMAIL:
         address = address.lower()
         if "@" not in address or len(address) > 254 or address.startswith("@"):
-            message = _("请填写有效的电子邮箱。")
-            raise ValidationFailed(message, errors={"address": [message]})
+            raise ValidationFailed.on("address", _("请填写有效的电子邮箱。"))
         return address
     digits = "".join(ch for ch in address if ch.isdigit() or ch == "+")
     if not 6 <= len(digits.lstrip("+")) <= 15:
-        message = _("请填写有效的手机号码。")
-        raise ValidationFailed(message, errors={"address": [message]})
+        raise ValidationFailed.on("address", _("请填写有效的手机号码。"))
     return digits
 
 
@@ -62,8 +60,7 @@ def contact_account(*, phone: str = "", email: str = "") -> User:
 def contact_verification_start(*, channel: str, address: str) -> ContactVerification:
     """Sends a six-digit one-time code to a phone (SMS) or email address, through notify."""
     if channel not in ContactChannel.values:
-        message = _("请选择手机短信或电子邮件。")
-        raise ValidationFailed(message, errors={"channel": [message]})
+        raise ValidationFailed.on("channel", _("请选择手机短信或电子邮件。"))
     address = normalise_contact(channel, address)
     conf = casework_config()
     now = timezone.now()
@@ -114,8 +111,7 @@ def contact_verification_confirm(*, verification_id: int, code: str) -> ContactV
         if verification.verified_at is not None:
             return verification
         if now >= verification.expires_at:
-            message = _("验证码已过期，请重新获取。")
-            raise ValidationFailed(message, errors={"code": [message]})
+            raise ValidationFailed.on("code", _("验证码已过期，请重新获取。"))
         if verification.attempts >= int(conf.verification_max_attempts):
             raise RateLimited(_("验证码输错次数过多，请重新获取。"))
         verification.attempts += 1
@@ -131,6 +127,5 @@ def contact_verification_confirm(*, verification_id: int, code: str) -> ContactV
             obj=verification,
         )
     if not correct:
-        message = _("验证码不正确。")
-        raise ValidationFailed(message, errors={"code": [message]})
+        raise ValidationFailed.on("code", _("验证码不正确。"))
     return verification

@@ -51,8 +51,7 @@ def case_rate(
     if not is_sender(actor, case, access_code):
         raise PermissionDenied(_("只有来信人可以评价答复。"))
     if value not in RatingValue.values:
-        message = _("请选择评价。")
-        raise ValidationFailed(message, errors={"value": [message]})
+        raise ValidationFailed.on("value", _("请选择评价。"))
     if case.status != CaseStatus.REPLIED:
         raise Conflict(_("没有等待评价的答复。"))
     now = timezone.now()

@@ -100,8 +100,7 @@ def case_assign(*, actor: User | None, case: Case, assignee: User) -> Case:
     if case.status in {CaseStatus.RECEIVED, CaseStatus.TRIAGE}:
         raise Conflict(_("请先分派或分拣留言，再指定承办人。"))
     if not may(assignee, "casework.case.reply", case):
-        message = _("此人不能承办这件留言。")
-        raise ValidationFailed(message, errors={"assignee": [message]})
+        raise ValidationFailed.on("assignee", _("此人不能承办这件留言。"))
     before = case.assignee_id
     case.assignee = assignee
     if case.status in {CaseStatus.ASSIGNED, CaseStatus.REOPENED}:
@@ -146,14 +145,12 @@ def case_transfer(
     check(actor, "casework.case.transfer", case)
     require_open(case)
     if not reason.strip():
-        message = _("请填写转办理由。")
-        raise ValidationFailed(message, errors={"reason": [message]})
+        raise ValidationFailed.on("reason", _("请填写转办理由。"))
     target = department or (
         local_department(category.department, case.community) if category else None
     )
     if target is None or target.kind != OrganisationKind.DEPARTMENT:
-        message = _("请选择转至的部门。")
-        raise ValidationFailed(message, errors={"department": [message]})
+        raise ValidationFailed.on("department", _("请选择转至的部门。"))
     if target.pk == case.department_id and (category is None or category.pk == case.category_id):
         raise Conflict(_("这件留言已由该部门承办。"))
     before_category = case.category.key if case.category else None
@@ -209,8 +206,7 @@ def case_note(*, actor: User | None, case: Case, text: str, public: bool = False
     case = locked(case)
     check(actor, "casework.case.note", case)
     if not text.strip():
-        message = _("请填写备注内容。")
-        raise ValidationFailed(message, errors={"text": [message]})
+        raise ValidationFailed.on("text", _("请填写备注内容。"))
     event = add_event(case, EventKind.NOTE, actor=actor, text=text.strip()[:4000], public=public)
     save_case(case, [])
     audit_record(actor=actor, action="casework.case.note", obj=case, changes={"public": public})
@@ -227,8 +223,7 @@ def case_reply(*, actor: User | None, case: Case, text: str, public: bool = True
     if case.status in {CaseStatus.RECEIVED, CaseStatus.TRIAGE}:
         raise Conflict(_("请先分派或分拣留言，再答复。"))
     if not text.strip():
-        message = _("请填写答复内容。")
-        raise ValidationFailed(message, errors={"text": [message]})
+        raise ValidationFailed.on("text", _("请填写答复内容。"))
     now = timezone.now()
     event = add_event(
         case,
@@ -264,8 +259,7 @@ def case_close(*, actor: User | None, case: Case, reason: str = "resolved", note
     check(actor, "casework.case.close", case)
     require_open(case)
     if case.first_replied_at is None and not note.strip():
-        message = _("留言尚未答复，办结时请填写给来信人的办结说明。")
-        raise ValidationFailed(message, errors={"note": [message]})
+        raise ValidationFailed.on("note", _("留言尚未答复，办结时请填写给来信人的办结说明。"))
     close_case(case, actor=actor, reason=reason[:32] or "resolved", text=note.strip()[:4000])
     audit_record(actor=actor, action="casework.case.close", obj=case, changes={"reason": reason})
     if case.submitter_id:
@@ -373,8 +367,7 @@ def case_merge(*, actor: User | None, case: Case, into: Case, reason: str = "") 
     primary (open, or already answered and closed) must not itself be a duplicate; the actor
     needs the merge action on both."""
     if case.pk == into.pk:
-        message = _("留言不能合并到它自己。")
-        raise ValidationFailed(message, errors={"into": [message]})
+        raise ValidationFailed.on("into", _("留言不能合并到它自己。"))
     case = locked(case)
     into = locked(into)
     check(actor, "casework.case.merge", case)

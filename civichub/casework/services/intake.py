@@ -149,8 +149,7 @@ class Submitted:
 def checked_photos(photos: Sequence[PhotoUpload], keep_location: bool) -> list[CheckedPhoto]:
     conf = casework_config()
     if len(photos) > int(conf.photo_max_count):
-        message = photo_limit_message(int(conf.photo_max_count))
-        raise ValidationFailed(message, errors={"photos": [message]})
+        raise ValidationFailed.on("photos", photo_limit_message(int(conf.photo_max_count)))
     return [
         check_photo(
             upload,
@@ -215,8 +214,7 @@ def case_submit(
     )
     cleaned_attributes = attributes_validate(category, attributes or {}) if category else {}
     if not category and attributes:
-        message = _("请先选择类别，再填写附加项。")
-        raise ValidationFailed(message, errors={"attributes": [message]})
+        raise ValidationFailed.on("attributes", _("请先选择类别，再填写附加项。"))
     sender = _sender(
         actor=actor,
         channel=channel,
@@ -346,8 +344,7 @@ def _sender(
         submitter = actor
     else:
         if verification is None or not verification.is_usable(now):
-            message = _("请先登录，或先验证手机号码或电子邮箱。")
-            raise ValidationFailed(message, errors={"contact": [message]})
+            raise ValidationFailed.on("contact", _("请先登录，或先验证手机号码或电子邮箱。"))
         submitter = verification.contact_user
         contact_verified = True
         if verification.channel == ContactChannel.SMS:
@@ -429,8 +426,7 @@ def _spend_verification(verification: ContactVerification, case: Case, now: dt.d
         used_at=now, used_by=case
     )
     if not updated:
-        message = _("该验证已经用过，请重新验证。")
-        raise ValidationFailed(message, errors={"contact": [message]})
+        raise ValidationFailed.on("contact", _("该验证已经用过，请重新验证。"))
 
 
 def store_photos(
@@ -468,13 +464,11 @@ def case_photos_add(
     if actor is not None and not (is_sender(actor, case) or may(actor, "casework.case.note", case)):
         raise PermissionDenied(_("只有来信人或办理该留言的工作人员可以添加照片。"))
     if not photos:
-        message = _("请选择照片。")
-        raise ValidationFailed(message, errors={"photos": [message]})
+        raise ValidationFailed.on("photos", _("请选择照片。"))
     existing = case.photos.count()
     limit = int(casework_config().photo_max_count)
     if existing + len(photos) > limit:
-        message = photo_limit_message(limit)
-        raise ValidationFailed(message, errors={"photos": [message]})
+        raise ValidationFailed.on("photos", photo_limit_message(limit))
     checked = checked_photos(photos, keep_location)
     written: list[str] = []
     try:
