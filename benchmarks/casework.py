@@ -193,7 +193,7 @@ OPEN311_SETUP = """
 import json
 import django
 django.setup()
-from civichub.casework.open311.testing import build_open311_world
+from civichub.testing.open311 import build_open311_world
 from civichub.core.context import acting
 with acting(channel="cli"):
     world = build_open311_world()

@@ -12,8 +12,8 @@ import pytest
 from django.test import Client
 
 from civichub.casework.models import Case, CaseEvent, CasePhoto, Open311ApiKey, TrackingCounter
-from civichub.casework.open311.testing import Open311World, build_open311_world
 from civichub.core.models import AuditEvent
+from civichub.testing.open311 import Open311World, build_open311_world
 
 BASE = "/open311/v2"
 FORM = "application/x-www-form-urlencoded"

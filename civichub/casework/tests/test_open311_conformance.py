@@ -17,7 +17,9 @@ from django.utils import timezone
 from civichub.casework import services
 from civichub.casework.models import Case, CaseEvent, EventKind
 from civichub.casework.open311 import selectors
-from civichub.casework.open311.testing import (
+from civichub.core import geo
+from civichub.core.models import AuditEvent
+from civichub.testing.open311 import (
     SENDER_ACCOUNT,
     SENDER_DEVICE,
     SENDER_EMAIL,
@@ -26,8 +28,6 @@ from civichub.casework.open311.testing import (
     Open311World,
     build_open311_world,
 )
-from civichub.core import geo
-from civichub.core.models import AuditEvent
 
 BASE = "/open311/v2"
 SPEC_REQUEST_FIELDS = [
