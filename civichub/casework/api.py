@@ -4,7 +4,7 @@ public board and statistics. Thin: parse, call a selector or service, shape the 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Literal
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
@@ -44,6 +44,11 @@ def _organisation(pk: int | None, field: str) -> Organisation | None:
     if organisation is None:
         raise ValidationFailed.on(field, _("没有编号为 %(pk)s 的组织机构。") % {"pk": pk})
     return organisation
+
+
+def _staff_case_out(case: Case) -> CaseOut:
+    """The case after a staff action, reloaded with what the answer shows."""
+    return case_out(selectors.case_load(case.pk), staff=True)
 
 
 def _category(key: str | None) -> Category | None:
@@ -189,20 +194,7 @@ def case_photos_add(
     stored = services.case_photos_add(
         actor=user, case=case, photos=uploads, keep_location=keep_location
     )
-    return Status(
-        201,
-        [
-            PhotoOut(
-                id=p.pk,
-                content_type=p.content_type,
-                width=p.width,
-                height=p.height,
-                size=p.size,
-                location_kept=p.location_kept,
-            )
-            for p in stored
-        ],
-    )
+    return Status(201, [PhotoOut.from_orm(p) for p in stored])
 
 
 # Staff -------------------------------------------------------------------------------------
@@ -281,7 +273,7 @@ def case_triage(request: HttpRequest, tracking_number: str, payload: TriageIn) -
         department=_organisation(payload.department_id, "department_id"),
         note=payload.note,
     )
-    return case_out(selectors.case_load(case.pk), staff=True)
+    return _staff_case_out(case)
 
 
 class AssignIn(Schema):
@@ -296,7 +288,7 @@ def case_assign(request: HttpRequest, tracking_number: str, payload: AssignIn) -
     case = services.case_assign(
         actor=request_user(request), case=_get(request, tracking_number), assignee=assignee
     )
-    return case_out(selectors.case_load(case.pk), staff=True)
+    return _staff_case_out(case)
 
 
 class TransferIn(Schema):
@@ -316,7 +308,7 @@ def case_transfer(request: HttpRequest, tracking_number: str, payload: TransferI
         category=_category(payload.category),
         department=_organisation(payload.department_id, "department_id"),
     )
-    return case_out(selectors.case_load(case.pk), staff=True)
+    return _staff_case_out(case)
 
 
 class TextIn(Schema):
@@ -366,7 +358,7 @@ def case_close(request: HttpRequest, tracking_number: str, payload: CloseIn) -> 
         reason=payload.reason,
         note=payload.note,
     )
-    return case_out(selectors.case_load(case.pk), staff=True)
+    return _staff_case_out(case)
 
 
 class ExtensionIn(Schema):
@@ -384,7 +376,7 @@ def case_extension_request(
         days=payload.days,
         reason=payload.reason,
     )
-    return case_out(selectors.case_load(case.pk), staff=True)
+    return _staff_case_out(case)
 
 
 class DecisionIn(Schema):
@@ -406,7 +398,7 @@ def case_extension_decide(
         approve=payload.approve,
         note=payload.note,
     )
-    return case_out(selectors.case_load(case.pk), staff=True)
+    return _staff_case_out(case)
 
 
 class MergeIn(Schema):
@@ -425,7 +417,7 @@ def case_merge(request: HttpRequest, tracking_number: str, payload: MergeIn) -> 
         into=into,
         reason=payload.reason,
     )
-    return case_out(selectors.case_load(case.pk), staff=True)
+    return _staff_case_out(case)
 
 
 class DuplicateOut(Schema):
@@ -467,15 +459,6 @@ class RatingIn(Schema):
     comment: str = Field("", max_length=2000)
 
 
-def _rating_out(rating: Any) -> RatingOut:
-    return RatingOut(
-        value=rating.value,
-        comment=rating.comment,
-        round=rating.round,
-        created_at=rating.created_at,
-    )
-
-
 @router.post(
     "/cases/{tracking_number}/rating", response={201: RatingOut}, summary="Rate the answer"
 )
@@ -486,7 +469,7 @@ def case_rate(request: HttpRequest, tracking_number: str, payload: RatingIn) -> 
         value=payload.value,
         comment=payload.comment,
     )
-    return Status(201, _rating_out(rating))
+    return Status(201, RatingOut.from_orm(rating))
 
 
 class TrackIn(Schema):
@@ -536,7 +519,7 @@ def track_rate(request: HttpRequest, payload: TrackRatingIn) -> Status[RatingOut
         comment=payload.comment,
         access_code=payload.access_code,
     )
-    return Status(201, _rating_out(rating))
+    return Status(201, RatingOut.from_orm(rating))
 
 
 # Public board and statistics -----------------------------------------------------------------

@@ -157,21 +157,8 @@ def case_out(case: Case, *, staff: bool) -> CaseOut:
         first_replied_at=case.first_replied_at,
         closed_at=case.closed_at,
         attributes=case.attributes,
-        photos=[
-            PhotoOut(
-                id=p.pk,
-                content_type=p.content_type,
-                width=p.width,
-                height=p.height,
-                size=p.size,
-                location_kept=p.location_kept,
-            )
-            for p in case.photos.all()
-        ],
-        ratings=[
-            RatingOut(value=r.value, comment=r.comment, round=r.round, created_at=r.created_at)
-            for r in case.ratings.all()
-        ],
+        photos=[PhotoOut.from_orm(p) for p in case.photos.all()],
+        ratings=[RatingOut.from_orm(r) for r in case.ratings.all()],
         contact_name=case.contact_name if staff else None,
         contact_phone=case.contact_phone if staff else None,
         contact_email=case.contact_email if staff else None,

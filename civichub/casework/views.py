@@ -27,6 +27,7 @@ from civichub.casework.models import (
 )
 from civichub.casework.permissions import is_own_case, is_sender, may
 from civichub.casework.photos import PhotoUpload
+from civichub.casework.services import Submitted
 from civichub.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from civichub.core.http import request_user, request_user_or_none
 from civichub.core.models import Organisation, OrganisationKind, User
@@ -64,6 +65,31 @@ def _remember_access(request: HttpRequest, tracking_number: str, code: str) -> N
     request.session[SESSION_ACCESS] = dict(list(codes.items())[-20:])
 
 
+def _query_without_page(request: HttpRequest) -> str:
+    """The list's query string for its pager links, which add their own page."""
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()
+
+
+def _submit_form(data: dict[str, Any], *, actor: User | None, **sender: Any) -> Submitted:
+    """A message from the fields the sending and call-logging forms share."""
+    return services.case_submit(
+        actor=actor,
+        kind=data["kind"],
+        title=data["title"],
+        text=data["text"],
+        category_key=data["category"] or None,
+        address=data["address"],
+        latitude=data["latitude"],
+        longitude=data["longitude"],
+        is_public=data["is_public"],
+        photos=_uploads(data["photos"]),
+        keep_photo_location=data["keep_location"],
+        **sender,
+    )
+
+
 def submit(request: HttpRequest) -> HttpResponse:
     """The message form. Signed-in people send at once; others verify a phone or email first."""
     user = request_user_or_none(request)
@@ -74,20 +100,7 @@ def submit(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            result = services.case_submit(
-                actor=user,
-                kind=data["kind"],
-                title=data["title"],
-                text=data["text"],
-                category_key=data["category"] or None,
-                address=data["address"],
-                latitude=data["latitude"],
-                longitude=data["longitude"],
-                is_public=data["is_public"],
-                photos=_uploads(data["photos"]),
-                keep_photo_location=data["keep_location"],
-                verification=verification,
-            )
+            result = _submit_form(data, actor=user, verification=verification)
         except DomainError as exc:
             forms.add_domain_errors(form, exc)
         else:
@@ -426,8 +439,6 @@ def inbox(request: HttpRequest) -> HttpResponse:
     )
     now = timezone.now()
     rows = [(case, selectors.due_state(case, now)) for case in page.items]
-    query = request.GET.copy()
-    query.pop("page", None)
     return render(
         request,
         "casework/inbox.html",
@@ -439,7 +450,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
             "kinds": CaseKind.choices,
             "categories": Category.objects.filter(active=True),
             "page_obj": page_links(total=page.total, per_page=PER_PAGE, number=page_number),
-            "query": query.urlencode(),
+            "query": _query_without_page(request),
             "may_log_call": allowed(user, "casework.case.log_call"),
         },
     )
@@ -454,19 +465,10 @@ def log_call(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            result = services.case_submit(
+            result = _submit_form(
+                data,
                 actor=user,
                 channel="phone",
-                kind=data["kind"],
-                title=data["title"],
-                text=data["text"],
-                category_key=data["category"] or None,
-                address=data["address"],
-                latitude=data["latitude"],
-                longitude=data["longitude"],
-                is_public=data["is_public"],
-                photos=_uploads(data["photos"]),
-                keep_photo_location=data["keep_location"],
                 contact_name=data["contact_name"],
                 contact_phone=data["contact_phone"],
             )
@@ -555,8 +557,6 @@ def board(request: HttpRequest) -> HttpResponse:
     entries, total = selectors.board_list(
         q=q, department_id=department_id, offset=(page_number - 1) * per_page, limit=per_page
     )
-    query = request.GET.copy()
-    query.pop("page", None)
     return render(
         request,
         "casework/board.html",
@@ -567,7 +567,7 @@ def board(request: HttpRequest) -> HttpResponse:
             "department_id": department_id,
             "departments": selectors.board_departments(),
             "page_obj": page_links(total=total, per_page=per_page, number=page_number),
-            "query": query.urlencode(),
+            "query": _query_without_page(request),
             "reply_kind": EventKind.REPLY,
         },
     )

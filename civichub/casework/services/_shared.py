@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from civichub.casework.models import Case, CaseEvent, CaseStatus, EventKind
-from civichub.casework.permissions import DISPATCHER, HEAD, require_case
+from civichub.casework.permissions import DISPATCHER, HANDLER, HEAD, require_case
 from civichub.core.context import current
 from civichub.core.errors import Conflict
 from civichub.core.models import Organisation, OrganisationKind, RoleAssignment, User
@@ -117,6 +117,19 @@ def staff_at(organisation: Organisation | None, roles: Iterable[str]) -> list[in
         RoleAssignment.objects.filter(organisation=organisation, role__in=list(roles))
         .values_list("user_id", flat=True)
         .distinct()
+    )
+
+
+def notify_department(
+    department: Organisation, case: Case, *, actor: User | None, dedupe_key: str
+) -> None:
+    """Tells the department's handlers and heads that a case has come to them."""
+    notify(
+        staff_at(department, [HANDLER, HEAD]),
+        "casework.case_new",
+        case_context(case),
+        actor=actor,
+        dedupe_key=dedupe_key,
     )
 
 

@@ -20,7 +20,7 @@ from civichub.casework.models import (
     EventKind,
     ExtensionState,
 )
-from civichub.casework.permissions import HANDLER, HEAD, may
+from civichub.casework.permissions import may
 from civichub.casework.services._shared import (
     add_event,
     case_context,
@@ -29,9 +29,9 @@ from civichub.casework.services._shared import (
     department_heads,
     locked,
     notify,
+    notify_department,
     require_open,
     save_case,
-    staff_at,
 )
 from civichub.casework.services.routing import local_department
 from civichub.core.audit import audit_record
@@ -81,13 +81,7 @@ def case_triage(
         obj=case,
         changes={"category": [before["category"], category.key], "department": target.code},
     )
-    notify(
-        staff_at(target, [HANDLER, HEAD]),
-        "casework.case_new",
-        case_context(case),
-        actor=actor,
-        dedupe_key=f"casework.new:{case.pk}:{target.pk}",
-    )
+    notify_department(target, case, actor=actor, dedupe_key=f"casework.new:{case.pk}:{target.pk}")
     return case
 
 
@@ -190,12 +184,8 @@ def case_transfer(
             "reason": reason.strip()[:200],
         },
     )
-    notify(
-        staff_at(target, [HANDLER, HEAD]),
-        "casework.case_new",
-        case_context(case),
-        actor=actor,
-        dedupe_key=f"casework.transfer:{case.pk}:{case.events.count()}",
+    notify_department(
+        target, case, actor=actor, dedupe_key=f"casework.transfer:{case.pk}:{case.events.count()}"
     )
     return case
 
