@@ -40,7 +40,7 @@ router = Router(tags=["casework"])
 def _organisation(pk: int | None, field: str) -> Organisation | None:
     if pk is None:
         return None
-    organisation = Organisation.objects.filter(pk=pk).first()
+    organisation = selectors.organisation_find(pk)
     if organisation is None:
         raise ValidationFailed.on(field, _("没有编号为 %(pk)s 的组织机构。") % {"pk": pk})
     return organisation
@@ -54,7 +54,7 @@ def _staff_case_out(case: Case) -> CaseOut:
 def _category(key: str | None) -> Category | None:
     if not key:
         return None
-    category = Category.objects.filter(key=key).select_related("department").first()
+    category = selectors.category_find(key)
     if category is None:
         raise ValidationFailed.on("category", _("没有代码为 %(key)s 的类别。") % {"key": key})
     return category
@@ -169,7 +169,7 @@ def case_submit(request: HttpRequest, payload: CaseIn) -> Status[SubmittedOut]:
     summary="Send a message without an account, with a verified phone or email",
 )
 def case_submit_anonymous(request: HttpRequest, payload: AnonymousCaseIn) -> Status[SubmittedOut]:
-    verification = ContactVerification.objects.filter(pk=payload.verification_id).first()
+    verification = selectors.contact_verification_find(payload.verification_id)
     if verification is None:
         raise ValidationFailed.on("verification_id", _("请先验证联系方式。"))
     if payload.channel == "phone":
@@ -282,7 +282,7 @@ class AssignIn(Schema):
 
 @router.post("/cases/{tracking_number}/assign", response=CaseOut, summary="Assign a handler")
 def case_assign(request: HttpRequest, tracking_number: str, payload: AssignIn) -> CaseOut:
-    assignee = User.objects.filter(pk=payload.assignee_id, is_active=True).first()
+    assignee = selectors.user_find(payload.assignee_id, active_only=True)
     if assignee is None:
         raise ValidationFailed.on("assignee_id", _("没有这个人员。"))
     case = services.case_assign(

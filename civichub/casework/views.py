@@ -8,7 +8,13 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.http import (
+    FileResponse,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseRedirect,
+)
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -30,7 +36,7 @@ from civichub.casework.photos import PhotoUpload
 from civichub.casework.services import Submitted
 from civichub.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from civichub.core.http import request_user, request_user_or_none
-from civichub.core.models import Organisation, OrganisationKind, User
+from civichub.core.models import Organisation, User
 from civichub.core.paging import page_links
 from civichub.core.permissions import allowed
 from civichub.core.templatetags.civichub import localized_name
@@ -51,7 +57,7 @@ def _verification(request: HttpRequest) -> ContactVerification | None:
     pk = request.session.get(SESSION_VERIFICATION)
     if not pk:
         return None
-    verification = ContactVerification.objects.filter(pk=pk).first()
+    verification = selectors.contact_verification_find(int(pk))
     return verification if verification is not None and verification.is_usable() else None
 
 
@@ -161,7 +167,7 @@ def sent(request: HttpRequest, tracking_number: str) -> HttpResponse:
     """Confirmation with the tracking number (and, once, the access code)."""
     user = request_user_or_none(request)
     access = request.session.get(SESSION_ACCESS, {}).get(tracking_number, "")
-    case = Case.objects.filter(tracking_number=tracking_number).first()
+    case = selectors.case_find(tracking_number)
     if case is None or not is_sender(user, case, access):
         return render(request, "core/error.html", {"message": _("没有找到该留言。")}, status=404)
     return render(request, "casework/sent.html", {"case": case, "access_code": access})
@@ -207,7 +213,7 @@ def mine(request: HttpRequest) -> HttpResponse:
 def _sender_case(request: HttpRequest, tracking_number: str) -> tuple[Case, str] | None:
     """The case if the visitor sent it (signed in, or holding its access code)."""
     user = request_user_or_none(request)
-    case = Case.objects.filter(tracking_number=tracking_number).first()
+    case = selectors.case_find(tracking_number)
     if case is None:
         return None
     code = (
@@ -223,11 +229,7 @@ def _sender_case(request: HttpRequest, tracking_number: str) -> tuple[Case, str]
 @domain_errors_as_http
 def case_detail(request: HttpRequest, tracking_number: str) -> HttpResponse:
     user = request_user_or_none(request)
-    probe = (
-        Case.objects.filter(tracking_number=tracking_number)
-        .select_related("department", "community", "jurisdiction")
-        .first()
-    )
+    probe = selectors.case_find(tracking_number)
     if probe is not None and user is not None and may(user, "casework.case.note", probe):
         return _staff_detail(request, tracking_number)
     own = _sender_case(request, tracking_number)
@@ -265,10 +267,6 @@ def case_detail(request: HttpRequest, tracking_number: str) -> HttpResponse:
     )
 
 
-def _departments() -> list[Organisation]:
-    return list(Organisation.objects.filter(kind=OrganisationKind.DEPARTMENT).order_by("path"))
-
-
 def _staff_detail(request: HttpRequest, tracking_number: str) -> HttpResponse:
     user = request_user(request)
     case = selectors.case_get(actor=user, tracking_number=tracking_number, purpose=PURPOSE)
@@ -302,8 +300,8 @@ def _staff_detail(request: HttpRequest, tracking_number: str) -> HttpResponse:
             "routed": case.status not in {CaseStatus.RECEIVED, CaseStatus.TRIAGE},
             "awaiting_triage": case.status in {CaseStatus.RECEIVED, CaseStatus.TRIAGE},
             "extension_pending": case.extension_state == ExtensionState.REQUESTED,
-            "categories": Category.objects.filter(active=True),
-            "departments": _departments() if (can["transfer"] or can["triage"]) else [],
+            "categories": selectors.category_list(),
+            "departments": selectors.departments() if (can["transfer"] or can["triage"]) else [],
             "staff": selectors.assignable_staff(case=case) if can["assign"] else [],
             "duplicates": duplicates,
             "errors": request.session.pop("casework_action_errors", None),
@@ -312,17 +310,12 @@ def _staff_detail(request: HttpRequest, tracking_number: str) -> HttpResponse:
 
 
 def _category_from(request: HttpRequest) -> Category | None:
-    key = request.POST.get("category", "")
-    return Category.objects.filter(key=key).select_related("department").first() if key else None
+    return selectors.category_find(request.POST.get("category", ""))
 
 
 def _department_from(request: HttpRequest) -> Organisation | None:
     raw = request.POST.get("department", "")
-    return (
-        Organisation.objects.filter(pk=int(raw), kind=OrganisationKind.DEPARTMENT).first()
-        if raw.isdigit()
-        else None
-    )
+    return selectors.department_find(int(raw)) if raw.isdigit() else None
 
 
 def _perform(request: HttpRequest, action: str, user: User, case: Case) -> str:
@@ -341,7 +334,7 @@ def _perform(request: HttpRequest, action: str, user: User, case: Case) -> str:
         return _("已分拣。")
     if action == "assign":
         raw = post.get("assignee", "")
-        assignee = User.objects.filter(pk=int(raw)).first() if raw.isdigit() else None
+        assignee = selectors.user_find(int(raw)) if raw.isdigit() else None
         if assignee is None:
             raise ValidationFailed.on("assignee", _("请选择承办人。"))
         services.case_assign(actor=user, case=case, assignee=assignee)
@@ -384,7 +377,7 @@ def _perform(request: HttpRequest, action: str, user: User, case: Case) -> str:
         )
         return _("已批准延期。") if approve else _("已驳回延期。")
     if action == "merge":
-        into = Case.objects.filter(tracking_number=post.get("into", "").strip()).first()
+        into = selectors.case_find(post.get("into", "").strip())
         if into is None:
             raise ValidationFailed.on("into", _("没有这个受理编号。"))
         services.case_merge(actor=user, case=case, into=into, reason=post.get("reason", ""))
@@ -448,7 +441,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
             "filters": filters,
             "statuses": CaseStatus.choices,
             "kinds": CaseKind.choices,
-            "categories": Category.objects.filter(active=True),
+            "categories": selectors.category_list(),
             "page_obj": page_links(total=page.total, per_page=PER_PAGE, number=page_number),
             "query": _query_without_page(request),
             "may_log_call": allowed(user, "casework.case.log_call"),
@@ -576,20 +569,14 @@ def board(request: HttpRequest) -> HttpResponse:
 @domain_errors_as_http
 def photo(request: HttpRequest, tracking_number: str, pk: int) -> HttpResponseBase:
     """A case photo, for its sender and for staff who may see the case (never public)."""
-    from django.http import FileResponse
-
     user = request_user_or_none(request)
-    case = (
-        Case.objects.filter(tracking_number=tracking_number)
-        .select_related("department", "community", "jurisdiction")
-        .first()
-    )
+    case = selectors.case_find(tracking_number)
     if case is None:
         raise NotFound(_("没有找到该照片。"))
     staff = user is not None and may(user, "casework.case.view", case)
     if not staff and _sender_case(request, tracking_number) is None:
         raise NotFound(_("没有找到该照片。"))
-    item = case.photos.filter(pk=pk).first()
+    item = selectors.case_photo_find(case, pk)
     if item is None:
         raise NotFound(_("没有找到该照片。"))
     response = FileResponse(item.image.open("rb"), content_type=item.content_type)

@@ -37,6 +37,16 @@ from civichub.casework.selectors.catalogue import (
     jurisdiction,
     routing_training_examples,
 )
+from civichub.casework.selectors.lookups import (
+    case_find,
+    case_photo_find,
+    category_find,
+    contact_verification_find,
+    department_find,
+    departments,
+    organisation_find,
+    user_find,
+)
 from civichub.casework.selectors.statistics import (
     CSV_COLUMNS,
     Figures,
@@ -47,6 +57,14 @@ from civichub.casework.selectors.statistics import (
 )
 
 __all__ = [
+    "case_find",
+    "case_photo_find",
+    "category_find",
+    "contact_verification_find",
+    "department_find",
+    "departments",
+    "organisation_find",
+    "user_find",
     "CSV_COLUMNS",
     "BoardEntry",
     "DuplicateCandidate",
