@@ -621,12 +621,4 @@ def statistics(
     stats = selectors.case_statistics(
         actor=request_user(request), since=since, until=until, group_by=group_by, period=period
     )
-    return StatisticsOut(
-        since=stats.since,
-        until=stats.until,
-        group_by=stats.group_by,
-        period=stats.period,
-        total=FiguresOut(**stats.total.as_row()),
-        groups=[FiguresOut(**g.as_row()) for g in stats.groups],
-        periods=[FiguresOut(**p.as_row()) for p in stats.periods],
-    )
+    return StatisticsOut.from_orm(stats)
