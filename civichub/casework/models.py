@@ -17,7 +17,7 @@ A case is *open* in every state but `closed`. A case merged into another is clos
 from __future__ import annotations
 
 import datetime as dt
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 from django.conf import settings
 from django.db import models
@@ -385,7 +385,21 @@ def _photo_path(instance: CasePhoto, filename: str) -> str:
     return f"casework/photos/{now:%Y/%m}/{filename}"
 
 
-class CasePhoto(CreatedModel):
+class _OfCase(Protocol):
+    @property
+    def case(self) -> Case: ...
+
+
+class InCaseScope:
+    """A row that belongs to a case lies in the case's scope (what the permission check reads
+    as `organisation`)."""
+
+    @property
+    def organisation(self: _OfCase) -> Organisation:
+        return self.case.organisation
+
+
+class CasePhoto(InCaseScope, CreatedModel):
     """A photo re-encoded by the intake service: checked type and size, metadata removed
     (location kept only when the sender chose so)."""
 
@@ -405,10 +419,6 @@ class CasePhoto(CreatedModel):
 
     def __str__(self) -> str:
         return f"{self.case.tracking_number} · {self.pk}"
-
-    @property
-    def organisation(self) -> Organisation:
-        return self.case.organisation
 
 
 class EventKind(models.TextChoices):
@@ -481,7 +491,7 @@ class RatingValue(models.TextChoices):
     UNSATISFIED = "unsatisfied", _("不满意")
 
 
-class Rating(CreatedModel):
+class Rating(InCaseScope, CreatedModel):
     """The sender's verdict on a reply. An unsatisfied rating reopens the case once; the second
     closes it with the rating kept. The latest rating of a case is its satisfaction figure."""
 
@@ -503,10 +513,6 @@ class Rating(CreatedModel):
 
     def __str__(self) -> str:
         return f"{self.case_id} {self.value}"
-
-    @property
-    def organisation(self) -> Organisation:
-        return self.case.organisation
 
 
 class CalendarDay(models.Model):
