@@ -16,7 +16,7 @@ from civichub.casework.models import Case, Open311ApiKey
 from civichub.casework.open311.keys import open311_key_authenticate, open311_key_create
 from civichub.core.errors import PermissionDenied
 from civichub.core.models import AuditEvent
-from civichub.core.testing import staff_user
+from civichub.testing.city import staff_user
 from civichub.testing.open311 import Open311World, build_open311_world
 
 
