@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
@@ -347,20 +348,18 @@ def _answers(
     return answers, others
 
 
-def _request_create(request: HttpRequest, fmt: str) -> HttpResponse:
-    """POST /requests: checks the key and the arguments, then hands the message to casework's
-    intake (`case_submit`), which stores it, gives it a tracking number and routes it after
-    commit, exactly as a message from the web form."""
-    params = Params(_form(request), request.GET)
-    params.check_text()
-    selectors.check_jurisdiction(params.get("jurisdiction_id"))
-    key = _key(params)
+@dataclass(frozen=True)
+class _PlaceAndContact:
+    latitude: float | None
+    longitude: float | None
+    address: str
+    address_id: str
+    email: str
+    media_url: str
 
-    code = params.get("service_code")
-    if not code:
-        raise Open311Error(400, "service_code: required")
-    category = selectors.intake_service(code)
 
+def _checked_place_and_contact(params: Params) -> _PlaceAndContact:
+    """The place and the contact details of POST /requests, every problem named at once."""
     problems: list[str] = []
     latitude = _number(params, "lat", -90, 90, problems)
     longitude = _number(params, "long", -180, 180, problems)
@@ -389,6 +388,34 @@ def _request_create(request: HttpRequest, fmt: str) -> HttpResponse:
             problems.append(f"{name}: at most {OPTIONAL_TEXT_MAX} characters")
     if problems:
         raise Open311Error(400, *problems)
+    return _PlaceAndContact(
+        latitude=latitude,
+        longitude=longitude,
+        address=address,
+        address_id=address_id,
+        email=email,
+        media_url=media_url,
+    )
+
+
+def _request_create(request: HttpRequest, fmt: str) -> HttpResponse:
+    """POST /requests: checks the key and the arguments, then hands the message to casework's
+    intake (`case_submit`), which stores it, gives it a tracking number and routes it after
+    commit, exactly as a message from the web form."""
+    params = Params(_form(request), request.GET)
+    params.check_text()
+    selectors.check_jurisdiction(params.get("jurisdiction_id"))
+    key = _key(params)
+
+    code = params.get("service_code")
+    if not code:
+        raise Open311Error(400, "service_code: required")
+    category = selectors.intake_service(code)
+
+    place = _checked_place_and_contact(params)
+    latitude, longitude = place.latitude, place.longitude
+    address, address_id = place.address, place.address_id
+    email, media_url = place.email, place.media_url
 
     answers, other_attributes = _answers(category, params.attributes())
     batch = category.service_type == ServiceType.BATCH
