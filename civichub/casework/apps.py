@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
 from civichub.casework.actions import ACTIONS, ROLES, is_own_case
@@ -66,12 +65,3 @@ class CaseworkAppConfig(CivicModuleConfig):
             ),
         ],
     )
-
-    def ready(self) -> None:
-        # Until notify registers every manifest's `notification_kinds` itself (registering the
-        # same kind twice is harmless); the kinds import notify's models, loaded only now.
-        assert self.manifest.notification_kinds is not None
-        kinds = import_string(self.manifest.notification_kinds.replace(":", "."))
-        register = import_string("civichub.notify.kinds.register")
-        for kind in kinds:
-            register(kind)
