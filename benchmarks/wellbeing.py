@@ -732,7 +732,8 @@ def measure_ingest(database: str, households: int, days: int) -> None:
     from civichub.core import services as core
     from civichub.core.testing import build_city, staff_user
     from civichub.wellbeing import services
-    from civichub.wellbeing.services import MeterSpec
+    from civichub.wellbeing.models import Household
+    from civichub.wellbeing.services import MeterSpec, ingest
 
     call_command("migrate", interactive=False, verbosity=0)
     with connection.cursor() as cursor:
@@ -773,14 +774,14 @@ def measure_ingest(database: str, households: int, days: int) -> None:
     batch = 5000
     # The time spent queueing detection after each commit, to tell it apart from storing.
     queueing = [0.0]
-    enqueue = services._detection_queue
+    enqueue = ingest.detection_queue
 
     def timed_enqueue(households: list[int]) -> None:
         began = time.perf_counter()
         enqueue(households)
         queueing[0] += time.perf_counter() - began
 
-    services._detection_queue = timed_enqueue
+    ingest.detection_queue = timed_enqueue
 
     def send_all() -> tuple[float, int, int]:
         accepted = duplicates = 0
@@ -796,7 +797,7 @@ def measure_ingest(database: str, households: int, days: int) -> None:
     cpu = time.process_time() - cpu
     queued = queueing[0]
     began = time.perf_counter()
-    for household_id in services.Household.objects.values_list("pk", flat=True):
+    for household_id in Household.objects.values_list("pk", flat=True):
         services.detection_run(household_id=household_id)
     detected = time.perf_counter() - began
     resent, _, duplicates = send_all()

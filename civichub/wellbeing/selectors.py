@@ -16,9 +16,9 @@ from django.utils.translation import gettext as _
 
 from civichub.core.audit import audit_record
 from civichub.core.errors import NotFound
-from civichub.core.models import Organisation, OrganisationKind, User
+from civichub.core.models import Organisation, OrganisationKind, RoleAssignment, User
 from civichub.core.permissions import granted_paths, require, scope_filter
-from civichub.wellbeing import services
+from civichub.wellbeing.links import ack_token_read
 from civichub.wellbeing.models import (
     Alert,
     AlertStatus,
@@ -30,6 +30,7 @@ from civichub.wellbeing.models import (
     VisitStatus,
     VisitTask,
 )
+from civichub.wellbeing.permissions import HEAD, WORKER
 
 HOUSEHOLD_VIEW_PURPOSE = "查看关爱住户"
 DASHBOARD_PURPOSE = "社区关爱总览"
@@ -56,6 +57,26 @@ STATES: list[tuple[str, object]] = [
 
 def _not_found() -> NotFound:
     return NotFound(_("没有这个关爱住户。"))
+
+
+def _role_holders(community: Organisation, role: str) -> QuerySet[User]:
+    """The active users holding `role` at the community or above it."""
+    ancestors = [community.path[: i + 1] for i, ch in enumerate(community.path) if ch == "/"]
+    user_ids = RoleAssignment.objects.filter(
+        role=role, organisation__path__in=ancestors
+    ).values_list("user_id", flat=True)
+    return User.objects.filter(pk__in=user_ids, is_active=True)
+
+
+def workers_for(community: Organisation) -> list[User]:
+    """The community workers who can be responsible for a household in this community: those
+    holding the role at the community or above it."""
+    return list(_role_holders(community, WORKER).order_by("pk"))
+
+
+def heads_for(community: Organisation) -> list[User]:
+    """The community heads a visit task is handed to when it is overdue or escalated."""
+    return list(_role_holders(community, HEAD))
 
 
 def _own_q(actor: User, prefix: str = "") -> Q:
@@ -177,7 +198,7 @@ def alert_detail(*, actor: User, alert_id: int) -> Alert:
 @transaction.atomic
 def alert_by_link(*, token: str) -> tuple[Alert, FamilyContact]:
     """The alert a family contact's signed link is for; audited with the contact's name."""
-    alert, contact = services.ack_token_read(token)
+    alert, contact = ack_token_read(token)
     audit_record(
         actor=None,
         action="wellbeing.alert.view",

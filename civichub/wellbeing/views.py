@@ -219,7 +219,7 @@ def enrol(request: HttpRequest) -> HttpResponse:
                 )
             if contact_errors:
                 raise ValidationFailed(contact_errors[0], errors={"contacts": contact_errors})
-            workers = {str(w.pk): w for w in services.workers_for(resident.community)}
+            workers = {str(w.pk): w for w in selectors.workers_for(resident.community)}
             worker = workers.get(values["worker"])
             if worker is None:
                 raise ValidationFailed(
@@ -250,7 +250,7 @@ def enrol(request: HttpRequest) -> HttpResponse:
     # Without JavaScript the worker list cannot follow the chosen resident: it offers the
     # workers of every community shown, and the service checks the pair.
     communities = {r.community_id: r.community for r in [*candidates, *filter(None, [chosen])]}
-    offered = {w.pk: w for c in communities.values() for w in services.workers_for(c)}
+    offered = {w.pk: w for c in communities.values() for w in selectors.workers_for(c)}
     return render(
         request,
         "wellbeing/enrol.html",
