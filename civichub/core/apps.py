@@ -33,24 +33,6 @@ def _is_own_resident_record(user: User, resident: Resident) -> bool:
     return user.resident_id is not None and user.resident_id == resident.pk
 
 
-def _resident_count(user: User) -> int:
-    from civichub.core.models import Resident
-    from civichub.core.permissions import scope_filter
-
-    return scope_filter(
-        user, "core.resident.view", Resident.objects.all(), "community__path"
-    ).count()
-
-
-def _audit_today(user: User) -> int:
-    from django.utils import timezone
-
-    from civichub.core.selectors import AuditFilter, audit_search
-
-    start = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
-    return audit_search(actor=user, filters=AuditFilter(since=start), limit=1)[1]
-
-
 class CoreConfig(CivicModuleConfig):
     default = True
     name = "civichub.core"
@@ -96,8 +78,20 @@ class CoreConfig(CivicModuleConfig):
             NavItem(_("审计日志"), "core:audit_log", "core.audit.view", order=90),
         ],
         tiles=[
-            Tile(_("辖区居民"), "core:resident_list", "core.resident.view", _resident_count, 10),
-            Tile(_("今日审计记录"), "core:audit_log", "core.audit.view", _audit_today, 90),
+            Tile(
+                _("辖区居民"),
+                "core:resident_list",
+                "core.resident.view",
+                "civichub.core.selectors:resident_count",
+                10,
+            ),
+            Tile(
+                _("今日审计记录"),
+                "core:audit_log",
+                "core.audit.view",
+                "civichub.core.selectors:audit_today_count",
+                90,
+            ),
         ],
         demo_data=None,
     )

@@ -25,6 +25,11 @@ class ValidationFailed(DomainError):
     code = "validation_failed"
     title = "Validation failed"
 
+    @classmethod
+    def on(cls, field: str, message: str, **extra: Any) -> ValidationFailed:
+        """The error of one field: `message` as the whole message and as the field's."""
+        return cls(message, errors={field: [message]}, **extra)
+
 
 class NotFound(DomainError):
     status = 404

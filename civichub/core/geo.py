@@ -8,6 +8,10 @@ Outside China the two systems coincide.
 from __future__ import annotations
 
 import math
+from typing import Any
+
+from shapely import Point
+from shapely.geometry import shape as shapely_shape
 
 _A = 6378245.0  # Krasovsky 1940 semi-major axis used by the transform
 _EE = 0.00669342162296594323
@@ -72,3 +76,18 @@ def distance_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
     dp, dl = p2 - p1, math.radians(lng2 - lng1)
     h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     return 2 * r * math.asin(math.sqrt(h))
+
+
+def geojson_contains(geometry: Any, lat: float, lng: float) -> bool:
+    """Whether a GeoJSON Polygon or MultiPolygon ([lng, lat] positions, holes honoured) covers
+    the point; a point on the boundary counts as inside. Anything that is not a usable
+    polygon contains nothing."""
+    if not isinstance(geometry, dict) or not geometry.get("coordinates"):
+        return False
+    try:
+        polygon = shapely_shape(geometry)
+    except (ValueError, TypeError, AttributeError, IndexError, KeyError):
+        return False
+    if polygon.geom_type not in ("Polygon", "MultiPolygon") or polygon.is_empty:
+        return False
+    return bool(polygon.covers(Point(lng, lat)))

@@ -11,6 +11,25 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 
+class CreatedModel(models.Model):
+    """A row that records when it was made."""
+
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        abstract = True
+
+
+class TimestampedModel(CreatedModel):
+    """A row that records when it was made and when it last changed (services set
+    `updated_at` when they change it)."""
+
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        abstract = True
+
+
 class OrganisationKind(models.TextChoices):
     CITY = "city", _("市")
     DISTRICT = "district", _("区")

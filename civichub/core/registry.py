@@ -10,6 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from django.apps import AppConfig, apps
 from django.utils.functional import Promise
+from django.utils.module_loading import import_string
+
+from civichub.core.config import ModuleConfig
 
 if TYPE_CHECKING:
     from civichub.core.models import User
@@ -45,13 +48,25 @@ class NavItem:
 
 @dataclass(frozen=True)
 class Tile:
-    """A dashboard tile. `value` returns a figure for the user (already scope-filtered)."""
+    """A dashboard tile. `value` gives a figure for the user (already scope-filtered): a
+    callable, or the dotted path "pkg.selectors:function" of one, resolved when the dashboard
+    is drawn (a manifest is read while the apps load, before a selector can be imported)."""
 
     label: str | Promise
     url_name: str
     action: str
-    value: Callable[[User], str | int] | None = None
+    value: Callable[[User], str | int] | str | None = None
     order: int = 100
+
+    def figure(self, user: User) -> str | int | None:
+        if self.value is None:
+            return None
+        value = (
+            import_string(self.value.replace(":", "."))
+            if isinstance(self.value, str)
+            else self.value
+        )
+        return value(user)
 
 
 @dataclass(frozen=True)
@@ -83,6 +98,11 @@ class ModuleManifest:
     # URL prefix -> "pkg.module:function(request, status, message) -> HttpResponse": errors that
     # Django raises before a view runs (bad Host, unknown URL, crash) in a standard's own format.
     error_renderers: dict[str, str] = field(default_factory=dict)
+    # dotted path "pkg.notifications:KINDS" of a sequence of notify's NotificationKind; notify
+    # registers them (core does not know notify's types)
+    notification_kinds: str | None = None
+    # the module's part of the deployment profile: a `core.config.ModuleConfig` dataclass
+    config: type[ModuleConfig] | None = None
 
 
 class CivicModuleConfig(AppConfig):
@@ -137,3 +157,13 @@ def error_renderer_for(path: str) -> str | None:
             if path.startswith(prefix):
                 return renderer
     return None
+
+
+def notification_kind_paths() -> list[str]:
+    """Dotted paths of every module's notification kinds, for notify to register."""
+    return [m.notification_kinds for _, m in modules() if m.notification_kinds]
+
+
+def module_config_types() -> list[type[ModuleConfig]]:
+    """Every module's configuration dataclass (documentation, `civichub check`)."""
+    return [m.config for _, m in modules() if m.config is not None]

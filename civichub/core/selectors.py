@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from civichub.core import crypto
@@ -190,3 +191,19 @@ def audit_search(
 
 def user_roles(*, user: User) -> list[tuple[str, Organisation]]:
     return [(a.role, a.organisation) for a in user.role_assignments.select_related("organisation")]
+
+
+# Dashboard figures (the tiles of core's manifest) ---------------------------------------------
+
+
+def resident_count(user: User) -> int:
+    """Residents the user may look up, for the dashboard."""
+    return scope_filter(
+        user, "core.resident.view", Resident.objects.all(), "community__path"
+    ).count()
+
+
+def audit_today_count(user: User) -> int:
+    """Audit rows recorded today (local time) within the user's scope, for the dashboard."""
+    start = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    return audit_search(actor=user, filters=AuditFilter(since=start), limit=1)[1]

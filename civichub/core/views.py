@@ -104,9 +104,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             url = reverse(tile.url_name)
         except NoReverseMatch:
             url = ""
-        tiles.append(
-            {"label": tile.label, "url": url, "value": tile.value(user) if tile.value else None}
-        )
+        tiles.append({"label": tile.label, "url": url, "value": tile.figure(user)})
     roles = selectors.user_roles(user=user)
     role_labels = registry.all_roles()
     return render(
