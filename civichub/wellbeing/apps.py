@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 
 from civichub.core.registry import CivicModuleConfig, ModuleManifest, NavItem, PeriodicTask
+from civichub.wellbeing import config
 from civichub.wellbeing.permissions import ACTIONS, ROLES, is_own_alert, is_own_household
 
 
@@ -34,9 +35,16 @@ class WellbeingConfig(CivicModuleConfig):
             PeriodicTask("wellbeing.escalate", "civichub.wellbeing.tasks.escalate_alerts", 60),
             PeriodicTask("wellbeing.retention", "civichub.wellbeing.tasks.apply_retention", 3600),
         ],
+        notification_kinds="civichub.wellbeing.notifications:KINDS",
+        config=config.WellbeingConfig,
     )
 
     def ready(self) -> None:
-        from civichub.wellbeing.notifications import register_kinds
+        # Until notify registers every manifest's `notification_kinds` itself (registering the
+        # same kind twice is allowed, so this goes when that lands). Imported here: notify's
+        # kinds module loads notify's models, which cannot be imported while apps load.
+        from civichub.notify.kinds import register
+        from civichub.wellbeing.notifications import KINDS
 
-        register_kinds()
+        for kind in KINDS:
+            register(kind)

@@ -1,4 +1,5 @@
-"""Wellbeing's deployment settings: one frozen dataclass, each default written once here.
+"""Wellbeing's part of the deployment profile: one frozen dataclass, each default written once
+here, declared in the module's manifest.
 
 A deployment overrides any key in `settings.CIVICHUB_WELLBEING` (settings.py sets a key only when
 its environment variable is set, so that the default below holds otherwise); keys it does not
@@ -6,14 +7,16 @@ name keep their default."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
+from typing import ClassVar
 
-from django.conf import settings
+from civichub.core.config import ModuleConfig, module_config
 
 
 @dataclass(frozen=True)
-class WellbeingConfig:
+class WellbeingConfig(ModuleConfig):
+    setting: ClassVar[str] = "CIVICHUB_WELLBEING"
+
     # How long the family has to acknowledge an alert before it becomes a visit task.
     family_minutes: int = 15
     # How long the worker has to visit before the task goes to the community head.
@@ -38,11 +41,4 @@ class WellbeingConfig:
 
 def wellbeing_config() -> WellbeingConfig:
     """The defaults with the deployment's `CIVICHUB_WELLBEING` keys over them."""
-    overrides: dict[str, Any] = getattr(settings, "CIVICHUB_WELLBEING", {})
-    return WellbeingConfig(
-        **{
-            f.name: type(getattr(WellbeingConfig, f.name))(overrides[f.name])
-            for f in fields(WellbeingConfig)
-            if f.name in overrides
-        }
-    )
+    return module_config(WellbeingConfig)
