@@ -7,27 +7,28 @@ Prints `name: value` lines on stdout (progress goes to stderr).
 - `nab-check`: the port of the Numenta Anomaly Benchmark scorer (below) scores NAB's stored
   per-row results of its windowedGaussian detector; NAB's published figure is 39.65 standard, and
   the port must reproduce it within 0.1 before any other NAB figure means anything.
-- `nab`: the project's streaming detector (`civichub.wellbeing.streaming`) run over the whole NAB
-  corpus and scored by the same port: standard, low-FP and low-FN scores, each with its one
+- `nab`: the project's streaming detector (`civichub.testing.wellbeing_stream`) run over the whole
+  NAB corpus and scored by the same port: standard, low-FP and low-FN scores, each with its one
   global threshold chosen by NAB's own sweep (the only tuning NAB allows). Leaders: ARTime 74.9,
   Numenta HTM 70.1. The detector is causal, sees each file once and is told only what NAB tells
   its detectors (the probationary length, used as its learning length) and the reading interval
   (from the first two timestamps, for its daily profile). Disclosure: its design and settings
   (which statistics it watches, their weights and half-lives, the report level and the quiet
-  period) were chosen by trying about eighty variants on this corpus, the same settings for
-  every file, so its figure is optimistic compared with an unseen corpus. Then the detector's
-  throughput on one core with 100,000 series side by side, as it runs in production.
+  period) were chosen by trying about eighty variants on this corpus, the same settings for every
+  file, so its figure is optimistic compared with an unseen corpus. Then the detector's throughput
+  on one core with 100,000 series side by side, as it runs in production.
 - `nab-heldout`: the honest figure. The corpus is split in two halves (alternate files within
   each NAB category, so both halves hold every category); for each half, the settings (out of a
   declared grid of 29 around the defaults, `nab_grid`) and the threshold with the best total on
   the other half are chosen, and this half is scored with them, normalised by its own null and
   perfect scores. Also the committed defaults scored per half with a threshold chosen on the
   other half. About two minutes on a loaded two-core machine.
-- `households`: the seeded simulator (`civichub.wellbeing.simulation`) with injected incidents,
-  run through `civichub.wellbeing.detection`: detection rate per incident type, median and p95
-  delay from onset (a late start: from the household's usual wake-up), and false alarms per 100
-  household-months (urgent and warning alerts outside any incident, after the three learning
-  weeks) with their breakdown by kind; informational alerts outside incidents are counted apart.
+- `households`: the seeded simulator (`civichub.testing.wellbeing_simulation`) with injected
+  incidents, run through `civichub.wellbeing.detection`: detection rate per incident type, median
+  and p95 delay from onset (a late start: from the household's usual wake-up), and false alarms
+  per 100 household-months (urgent and warning alerts outside any incident, after the three
+  learning weeks) with their breakdown by kind; informational alerts outside incidents are counted
+  apart.
 - `throughput`: readings per second on one core through detection alone (BLAS pinned to one
   thread), on simulated households in batches of one day.
 - `ingest`: readings per second through the ingestion service (set-based: per-row checks, one
@@ -325,7 +326,7 @@ def section_nab_check(args: argparse.Namespace) -> None:
 
 
 def section_nab(args: argparse.Namespace) -> None:
-    from civichub.wellbeing.streaming import StreamingDetector
+    from civichub.testing.wellbeing_stream import StreamingDetector
 
     root = nab_root()
     if root is None:
@@ -369,7 +370,7 @@ def nab_grid() -> list[tuple[str, object]]:
     default (the other settings at their defaults). 29 settings."""
     from dataclasses import replace
 
-    from civichub.wellbeing.streaming import StreamingSettings
+    from civichub.testing.wellbeing_stream import StreamingSettings
 
     base = StreamingSettings()
     grid: list[tuple[str, object]] = [("defaults", base)]
@@ -394,7 +395,7 @@ def section_nab_heldout(args: argparse.Namespace) -> None:
     """Two-fold held-out figure: choose the settings and the threshold on one half of the corpus,
     score the other half with them, and the other way round."""
     from benchmarks.common import load_average
-    from civichub.wellbeing.streaming import StreamingDetector, StreamingSettings
+    from civichub.testing.wellbeing_stream import StreamingDetector, StreamingSettings
 
     root = nab_root()
     if root is None:
@@ -466,7 +467,7 @@ def nab_throughput(series: int = 100_000, steps: int = 200) -> None:
     side, as the detector runs in production: random walks with a daily period of 96 readings,
     all past their learning. Timed in CPU seconds of this process, so that other work on a
     shared machine does not count against it."""
-    from civichub.wellbeing.streaming import StreamingDetector
+    from civichub.testing.wellbeing_stream import StreamingDetector
 
     rng = np.random.default_rng(7)
     detector = StreamingDetector(series, learning=10, period=96)
@@ -513,8 +514,8 @@ LEARNING_DAYS = 21
 
 def plan_incidents(households: int, days: int, rng: np.random.Generator) -> list:
     """One incident in each of two households out of three, after the learning weeks."""
+    from civichub.testing.wellbeing_simulation import Incident
     from civichub.wellbeing.detection import SLOTS_PER_DAY, SLOTS_PER_HOUR
-    from civichub.wellbeing.simulation import Incident
 
     kinds = list(DURATION_HOURS)
     plan = []
@@ -542,6 +543,7 @@ def plan_incidents(households: int, days: int, rng: np.random.Generator) -> list
 
 
 def section_households(args: argparse.Namespace) -> None:
+    from civichub.testing.wellbeing_simulation import simulate
     from civichub.wellbeing.detection import (
         GAS,
         SLOTS_PER_DAY,
@@ -549,7 +551,6 @@ def section_households(args: argparse.Namespace) -> None:
         Severity,
         WellbeingDetector,
     )
-    from civichub.wellbeing.simulation import simulate
 
     households, days, chunk = args.households, args.days, 1000
     rng = np.random.default_rng(2026)
@@ -651,8 +652,8 @@ def section_households(args: argparse.Namespace) -> None:
 
 
 def section_throughput(args: argparse.Namespace) -> None:
+    from civichub.testing.wellbeing_simulation import simulate
     from civichub.wellbeing.detection import SLOTS_PER_DAY, WellbeingDetector
-    from civichub.wellbeing.simulation import simulate
 
     households, days = 20_000, 8
     sim = simulate(households, days, seed=99)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from django.utils import timezone
 
+from civichub.testing.wellbeing_simulation import Incident, simulate
 from civichub.wellbeing import services
 from civichub.wellbeing.detection import (
     ELECTRICITY,
@@ -27,7 +28,6 @@ from civichub.wellbeing.detection import (
 )
 from civichub.wellbeing.models import Household
 from civichub.wellbeing.services import detector_state
-from civichub.wellbeing.simulation import Incident, simulate
 from civichub.wellbeing.tests.test_services import START, at, home, quiet_day  # noqa: F401
 
 WEEKS = 5
