@@ -19,7 +19,8 @@ from django.views.decorators.http import require_POST
 
 from civichub.core import selectors as core_selectors
 from civichub.core.errors import Conflict, DomainError, NotFound, ValidationFailed
-from civichub.core.models import Resident, User
+from civichub.core.http import request_user
+from civichub.core.models import Resident
 from civichub.core.permissions import allowed
 from civichub.core.views import domain_errors_as_http
 from civichub.wellbeing import selectors, services
@@ -41,12 +42,6 @@ ERROR_KEY = "wellbeing_visit_error"
 NOTICE_KEY = "wellbeing_notice"
 ENROL_PURPOSE = "登记关爱服务"
 CONTACT_ROWS = 3
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
 
 
 def _flash(request: HttpRequest, key: str, text: str) -> None:
@@ -98,7 +93,7 @@ def chart_svg_points(chart: dict[str, Any]) -> dict[str, Any]:
 @login_required
 @domain_errors_as_http
 def dashboard(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     if not allowed(user, "wellbeing.household.view"):
         # A resident or a family member: their own households only.
         return render(
@@ -175,7 +170,7 @@ def _contact_specs(rows: list[dict[str, str]]) -> tuple[list[ContactSpec], list[
             continue
         account = None
         if username:
-            account = User.objects.filter(username=username, is_active=True).first()
+            account = selectors.account_by_username(username)
             if account is None:
                 errors.append(_("没有这个账号：%s") % username)
         specs.append(ContactSpec(name=name, phone=phone, user=account, email=email))
@@ -185,7 +180,7 @@ def _contact_specs(rows: list[dict[str, str]]) -> tuple[list[ContactSpec], list[
 @login_required
 @domain_errors_as_http
 def enrol(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     staff = allowed(user, "wellbeing.household.enrol")
     own = None if staff else user.resident
     if not staff and own is None:
@@ -214,18 +209,13 @@ def enrol(request: HttpRequest) -> HttpResponse:
             )
         try:
             if resident is None:
-                raise ValidationFailed(
-                    _("请选择要登记的居民。"), errors={"resident": [_("请选择要登记的居民。")]}
-                )
+                raise ValidationFailed.on("resident", _("请选择要登记的居民。"))
             if contact_errors:
                 raise ValidationFailed(contact_errors[0], errors={"contacts": contact_errors})
             workers = {str(w.pk): w for w in selectors.workers_for(resident.community)}
             worker = workers.get(values["worker"])
             if worker is None:
-                raise ValidationFailed(
-                    _("请选择负责的社区工作者。"),
-                    errors={"worker": [_("请选择负责的社区工作者。")]},
-                )
+                raise ValidationFailed.on("worker", _("请选择负责的社区工作者。"))
             household = services.household_enrol(
                 actor=user,
                 resident=resident,
@@ -246,7 +236,7 @@ def enrol(request: HttpRequest) -> HttpResponse:
             return HttpResponseRedirect(reverse("wellbeing:household", args=[household.pk]))
     chosen = own
     if chosen is None and not candidates and str(values.get("resident", "")).isdigit():
-        chosen = Resident.objects.select_related("community").filter(pk=values["resident"]).first()
+        chosen = selectors.resident_for_enrol(pk=int(values["resident"]))
     # Without JavaScript the worker list cannot follow the chosen resident: it offers the
     # workers of every community shown, and the service checks the pair.
     communities = {r.community_id: r.community for r in [*candidates, *filter(None, [chosen])]}
@@ -277,7 +267,7 @@ def enrol(request: HttpRequest) -> HttpResponse:
 @login_required
 @domain_errors_as_http
 def household(request: HttpRequest, household_id: int) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     home = selectors.household_detail(actor=user, household_id=household_id)
     now = timezone.now()
     contacts = list(home.contacts.select_related("user"))
@@ -339,7 +329,7 @@ def _household_change(
 @require_POST
 @domain_errors_as_http
 def contacts_set(request: HttpRequest, household_id: int) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     home = selectors.household_for_change(actor=user, household_id=household_id)
     rows = [
         {
@@ -366,7 +356,7 @@ def contacts_set(request: HttpRequest, household_id: int) -> HttpResponse:
 @require_POST
 @domain_errors_as_http
 def meter_add(request: HttpRequest, household_id: int) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     home = selectors.household_for_change(actor=user, household_id=household_id)
     spec = MeterSpec(
         request.POST.get("utility", ""),
@@ -385,7 +375,7 @@ def meter_add(request: HttpRequest, household_id: int) -> HttpResponse:
 @require_POST
 @domain_errors_as_http
 def meter_remove(request: HttpRequest, household_id: int, meter_id: int) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     meter = selectors.meter_for_change(actor=user, household_id=household_id, meter_pk=meter_id)
     return _household_change(
         request,
@@ -399,7 +389,7 @@ def meter_remove(request: HttpRequest, household_id: int, meter_id: int) -> Http
 @require_POST
 @domain_errors_as_http
 def away_mark(request: HttpRequest, household_id: int) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     home = selectors.household_for_change(actor=user, household_id=household_id)
     starts, ends = (
         _local_datetime(request.POST.get("starts_at", "")),
@@ -408,8 +398,7 @@ def away_mark(request: HttpRequest, household_id: int) -> HttpResponse:
 
     def change() -> None:
         if starts is None or ends is None:
-            message = _("请填写开始和结束时间。")
-            raise ValidationFailed(message, errors={"starts_at": [message]})
+            raise ValidationFailed.on("starts_at", _("请填写开始和结束时间。"))
         services.away_mark(
             actor=user,
             household=home,
@@ -426,7 +415,7 @@ def away_mark(request: HttpRequest, household_id: int) -> HttpResponse:
 @require_POST
 @domain_errors_as_http
 def away_change(request: HttpRequest, away_id: int, action: str) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     period = selectors.away_for_change(actor=user, away_id=away_id)
     if action == "end":
         return _household_change(
@@ -448,7 +437,7 @@ def away_change(request: HttpRequest, away_id: int, action: str) -> HttpResponse
 @login_required
 @domain_errors_as_http
 def withdraw(request: HttpRequest, household_id: int) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     home = selectors.household_for_change(actor=user, household_id=household_id)
     if request.method == "POST":
         if request.POST.get("confirm") == "yes":
@@ -473,7 +462,7 @@ def withdraw(request: HttpRequest, household_id: int) -> HttpResponse:
 @require_POST
 @domain_errors_as_http
 def alert_acknowledge(request: HttpRequest, alert_id: int) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     alert = selectors.alert_detail(actor=user, alert_id=alert_id)
     return _household_change(
         request,
@@ -531,7 +520,7 @@ def acknowledge(request: HttpRequest, token: str) -> HttpResponse:
 @login_required
 @domain_errors_as_http
 def visits(request: HttpRequest) -> HttpResponse:
-    tasks = selectors.visits_list(actor=_user(request))
+    tasks = selectors.visits_list(actor=request_user(request))
     for task in tasks:
         task.kind_label = KINDS.get(task.alert.kind, task.alert.kind)  # type: ignore[attr-defined]
     return render(request, "wellbeing/visits.html", {"tasks": tasks})
@@ -540,7 +529,7 @@ def visits(request: HttpRequest) -> HttpResponse:
 @login_required
 @domain_errors_as_http
 def visit(request: HttpRequest, visit_id: int) -> HttpResponse:
-    task = selectors.visit_detail(actor=_user(request), visit_id=visit_id)
+    task = selectors.visit_detail(actor=request_user(request), visit_id=visit_id)
     alert = task.alert
     return render(
         request,
@@ -571,7 +560,7 @@ def visit(request: HttpRequest, visit_id: int) -> HttpResponse:
 @require_POST
 @domain_errors_as_http
 def visit_action(request: HttpRequest, visit_id: int, action: str) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     task = selectors.visit_detail(actor=user, visit_id=visit_id)
     try:
         if action == "accept":

@@ -38,8 +38,7 @@ def _alert_answer(
     via: str,
 ) -> Alert:
     if answer not in FamilyAnswer.values:
-        message = _("请选择：已联系上，或联系不上。")
-        raise ValidationFailed(message, errors={"answer": [message]})
+        raise ValidationFailed.on("answer", _("请选择：已联系上，或联系不上。"))
     alert = (
         Alert.objects.select_for_update()
         .select_related("household__resident", "household__worker", "household__community")

@@ -128,8 +128,7 @@ def visit_record(
         actor, task, {VisitStatus.ACCEPTED, VisitStatus.ON_THE_WAY, VisitStatus.ESCALATED}
     )
     if outcome not in VisitOutcome.values:
-        message = _("请选择上门结果。")
-        raise ValidationFailed(message, errors={"outcome": [message]})
+        raise ValidationFailed.on("outcome", _("请选择上门结果。"))
     task.status = VisitStatus.VISITED
     task.outcome = outcome
     task.real = real
