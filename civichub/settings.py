@@ -292,8 +292,9 @@ CIVICHUB_PROFILE = {
     "notification_max_attempts": int(os.environ.get("CIVICHUB_NOTIFY_MAX_ATTEMPTS", "6")),
     "notification_backoff_seconds": int(os.environ.get("CIVICHUB_NOTIFY_BACKOFF", "30")),
 }
-# Wellbeing readings (docs/wellbeing.md, "Ingestion"): a key is set only when its variable is,
-# so that the module's documented default holds otherwise.
+# Wellbeing (docs/wellbeing.md, "Ingestion"; every key and its default in
+# civichub/wellbeing/conf.py): a key is set only when its variable is, so that the module's
+# documented default holds otherwise.
 CIVICHUB_WELLBEING = {
     key: int(os.environ[variable])
     for key, variable in {

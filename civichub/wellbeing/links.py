@@ -9,8 +9,9 @@ from django.core import signing
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from civichub.core.config import module_config
 from civichub.core.errors import PermissionDenied
-from civichub.wellbeing.config import wellbeing_config
+from civichub.wellbeing.conf import WellbeingSettings
 from civichub.wellbeing.models import Alert, FamilyContact
 
 ACK_SALT = "civichub.wellbeing.alert-acknowledge"
@@ -24,14 +25,14 @@ def ack_token(*, alert: Alert, contact: FamilyContact) -> str:
 
 def ack_link(*, alert: Alert, contact: FamilyContact) -> str:
     """The acknowledgement page's address, absolute when the deployment set `site_url`."""
-    site = str(wellbeing_config().site_url).rstrip("/")
+    site = str(module_config(WellbeingSettings).site_url).rstrip("/")
     return site + reverse("wellbeing:acknowledge", args=[ack_token(alert=alert, contact=contact)])
 
 
 def ack_token_read(token: str) -> tuple[Alert, FamilyContact]:
     """The alert and the contact a signed link was made for; refused when the signature is wrong,
     the link has expired or the contact is no longer one of the household's."""
-    hours = wellbeing_config().ack_link_hours
+    hours = module_config(WellbeingSettings).ack_link_hours
     try:
         data = signing.loads(token, salt=ACK_SALT, max_age=timedelta(hours=hours))
     except signing.SignatureExpired as exc:

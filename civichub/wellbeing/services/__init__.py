@@ -2,7 +2,7 @@
 and the alert → family → visit task → outcome → escalation flow. Keyword-only, atomic, audited.
 
 One file per subject; this package names the public surface. The deployment settings they read
-are `civichub.wellbeing.config.WellbeingConfig`."""
+are `civichub.wellbeing.conf.WellbeingSettings`."""
 
 from __future__ import annotations
 

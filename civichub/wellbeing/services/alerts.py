@@ -11,11 +11,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from civichub.core.audit import audit_record
+from civichub.core.config import module_config
 from civichub.core.errors import Conflict, ValidationFailed
 from civichub.core.models import User
 from civichub.core.permissions import require
 from civichub.wellbeing import detection
-from civichub.wellbeing.config import wellbeing_config
+from civichub.wellbeing.conf import WellbeingSettings
 from civichub.wellbeing.links import ack_token_read
 from civichub.wellbeing.models import (
     Alert,
@@ -128,7 +129,7 @@ def alerts_escalate(*, now: datetime | None = None) -> EscalationReport:
         )
         .select_related("household__resident")
     )
-    family_minutes = wellbeing_config().family_minutes
+    family_minutes = module_config(WellbeingSettings).family_minutes
     for alert in pending:
         report.family_notified += family_notify_due(
             alert,

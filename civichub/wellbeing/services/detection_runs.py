@@ -16,9 +16,10 @@ from django.utils import timezone
 from django_tasks import task
 
 from civichub.core.audit import audit_record
+from civichub.core.config import module_config
 from civichub.core.context import acting
 from civichub.wellbeing import detection
-from civichub.wellbeing.config import wellbeing_config
+from civichub.wellbeing.conf import WellbeingSettings
 from civichub.wellbeing.models import Alert, Household, Reading, Utility
 from civichub.wellbeing.services.detector_state import UTILITY_INDEX, detector_load, state_dump
 from civichub.wellbeing.services.family import family_notify
@@ -254,7 +255,7 @@ def _alert_raise(
     first: int,
     found: detection.Alert,
 ) -> Alert:
-    minutes = wellbeing_config().family_minutes
+    minutes = module_config(WellbeingSettings).family_minutes
     alert = Alert.objects.create(
         household=household,
         kind=found.kind,

@@ -11,6 +11,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import translation
 
+from civichub.core.config import module_config
 from civichub.core.errors import ValidationFailed
 from civichub.core.models import User
 from civichub.notify.services import (
@@ -19,7 +20,7 @@ from civichub.notify.services import (
     notification_send,
     notification_send_to_address,
 )
-from civichub.wellbeing.config import wellbeing_config
+from civichub.wellbeing.conf import WellbeingSettings
 from civichub.wellbeing.links import ack_link
 from civichub.wellbeing.models import Alert, FamilyContact, Household
 from civichub.wellbeing.wording import explain
@@ -79,7 +80,7 @@ def _family_send(
 def _family_due(alert: Alert, now: datetime) -> int:
     """How many contacts should have the alert by now: the first at once, then one more every
     `contact_minutes` (0: all at once) while nobody has answered."""
-    step = wellbeing_config().contact_minutes
+    step = module_config(WellbeingSettings).contact_minutes
     if step <= 0:
         return 1_000
     return 1 + int((now - alert.created_at) / timedelta(minutes=step))

@@ -16,9 +16,10 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from civichub.core.audit import audit_record
+from civichub.core.config import module_config
 from civichub.core.models import User
 from civichub.core.permissions import require
-from civichub.wellbeing.config import wellbeing_config
+from civichub.wellbeing.conf import WellbeingSettings
 from civichub.wellbeing.models import Meter, Reading
 from civichub.wellbeing.services.detection_runs import detection_queue
 
@@ -185,7 +186,7 @@ def readings_ingest(*, actor: User | None, rows: Sequence[Mapping[str, Any]]) ->
     report = IngestReport()
     meters = _meters_locked({_meter_key(row.get("meter_id")) for row in rows})
     zone = timezone.get_current_timezone()
-    latest = timezone.now() + timedelta(minutes=wellbeing_config().future_minutes)
+    latest = timezone.now() + timedelta(minutes=module_config(WellbeingSettings).future_minutes)
     candidates: dict[int, list[_Candidate]] = {}
     for index, row in enumerate(rows):
         meter = meters.get(_meter_key(row.get("meter_id")))

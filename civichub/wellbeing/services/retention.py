@@ -12,7 +12,8 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from civichub.core.audit import audit_record
-from civichub.wellbeing.config import wellbeing_config
+from civichub.core.config import module_config
+from civichub.wellbeing.conf import WellbeingSettings
 from civichub.wellbeing.models import (
     AggregatePeriod,
     Alert,
@@ -50,7 +51,7 @@ def retention_apply(*, now: datetime | None = None, batch: int = 5000) -> Retent
     alerts (the alerts and visits stay as the record of what was done). Deletes in batches of
     `batch` rows, each batch its own transaction, and audits the run once with its counts."""
     now = now or timezone.now()
-    config = wellbeing_config()
+    config = module_config(WellbeingSettings)
     report = RetentionReport()
     withdrawn_before = now - timedelta(days=config.withdrawn_retention_days)
     gone = list(

@@ -13,11 +13,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from civichub.core.audit import audit_record
+from civichub.core.config import module_config
 from civichub.core.errors import Conflict, ValidationFailed
 from civichub.core.models import User
 from civichub.core.permissions import require
 from civichub.notify.services import Priority, notification_send
-from civichub.wellbeing.config import wellbeing_config
+from civichub.wellbeing.conf import WellbeingSettings
 from civichub.wellbeing.models import Alert, AlertStatus, VisitOutcome, VisitStatus, VisitTask
 from civichub.wellbeing.selectors import heads_for
 from civichub.wellbeing.services.detection_runs import detector_tune
@@ -39,7 +40,7 @@ def visit_create(alert: Alert, *, now: datetime) -> VisitTask:
     task = VisitTask.objects.create(
         alert=alert,
         worker=alert.household.worker,
-        due_at=now + timedelta(minutes=wellbeing_config().visit_minutes),
+        due_at=now + timedelta(minutes=module_config(WellbeingSettings).visit_minutes),
     )
     alert.status = AlertStatus.VISIT
     alert.save(update_fields=["status"])

@@ -3,18 +3,18 @@ here, declared in the module's manifest.
 
 A deployment overrides any key in `settings.CIVICHUB_WELLBEING` (settings.py sets a key only when
 its environment variable is set, so that the default below holds otherwise); keys it does not
-name keep their default."""
+name keep their default. Code reads `module_config(WellbeingSettings).<key>`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import ClassVar
 
-from civichub.core.config import ModuleConfig, module_config
+from civichub.core.config import ModuleConfig
 
 
 @dataclass(frozen=True)
-class WellbeingConfig(ModuleConfig):
+class WellbeingSettings(ModuleConfig):
     setting: ClassVar[str] = "CIVICHUB_WELLBEING"
 
     # How long the family has to acknowledge an alert before it becomes a visit task.
@@ -37,8 +37,3 @@ class WellbeingConfig(ModuleConfig):
     daily_retention_days: int = 3650
     # A household that withdrew consent this long ago loses its readings, aggregates and charts.
     withdrawn_retention_days: int = 30
-
-
-def wellbeing_config() -> WellbeingConfig:
-    """The defaults with the deployment's `CIVICHUB_WELLBEING` keys over them."""
-    return module_config(WellbeingConfig)
