@@ -5,7 +5,6 @@ selectors and services as the API; every page works without JavaScript."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -13,7 +12,6 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -23,7 +21,7 @@ from civichub.core.http import request_user
 from civichub.core.models import Resident
 from civichub.core.permissions import allowed
 from civichub.core.views import domain_errors_as_http
-from civichub.wellbeing import selectors, services
+from civichub.wellbeing import forms, selectors, services
 from civichub.wellbeing.maps import community_map, legend
 from civichub.wellbeing.models import (
     AwayKind,
@@ -34,26 +32,16 @@ from civichub.wellbeing.models import (
     VisitOutcome,
     VisitStatus,
 )
-from civichub.wellbeing.services import ContactSpec, MeterSpec
 from civichub.wellbeing.wording import KINDS, SEVERITIES, evidence_rows, explain
 
 CHART_WIDTH, CHART_HEIGHT = 320, 120
 ERROR_KEY = "wellbeing_visit_error"
 NOTICE_KEY = "wellbeing_notice"
 ENROL_PURPOSE = "登记关爱服务"
-CONTACT_ROWS = 3
 
 
 def _flash(request: HttpRequest, key: str, text: str) -> None:
     request.session[key] = text
-
-
-def _local_datetime(raw: str) -> datetime | None:
-    """A `datetime-local` field's value in the deployment's time zone."""
-    moment = parse_datetime(raw.strip()) if raw.strip() else None
-    if moment is not None and timezone.is_naive(moment):
-        moment = timezone.make_aware(moment)
-    return moment
 
 
 def chart_svg_points(chart: dict[str, Any]) -> dict[str, Any]:
@@ -131,52 +119,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 # --- enrolment ------------------------------------------------------------------------------
 
 
-def _enrol_form_values(request: HttpRequest) -> dict[str, Any]:
-    post = request.POST
-    return {
-        "resident": post.get("resident", ""),
-        "worker": post.get("worker", ""),
-        "consent_by": post.get("consent_by", ""),
-        "consent_method": post.get("consent_method", ""),
-        "consent_at": post.get("consent_at", ""),
-        "consent_document": post.get("consent_document", ""),
-        "guardian_name": post.get("guardian_name", ""),
-        "consent_note": post.get("consent_note", ""),
-        "meters": {
-            utility: {
-                "meter_id": post.get(f"meter_{utility}", ""),
-                "cumulative": post.get(f"meter_{utility}_kind", "register") != "interval",
-            }
-            for utility in Utility.values
-        },
-        "contacts": [
-            {
-                "name": post.get(f"contact_{i}_name", ""),
-                "phone": post.get(f"contact_{i}_phone", ""),
-                "email": post.get(f"contact_{i}_email", ""),
-                "username": post.get(f"contact_{i}_username", ""),
-            }
-            for i in range(CONTACT_ROWS)
-        ],
-    }
-
-
-def _contact_specs(rows: list[dict[str, str]]) -> tuple[list[ContactSpec], list[str]]:
-    specs, errors = [], []
-    for row in rows:
-        name, phone, username = row["name"].strip(), row["phone"].strip(), row["username"].strip()
-        email = row.get("email", "").strip()
-        if not (name or phone or email or username):
-            continue
-        account = None
-        if username:
-            account = selectors.account_by_username(username)
-            if account is None:
-                errors.append(_("没有这个账号：%s") % username)
-        specs.append(ContactSpec(name=name, phone=phone, user=account, email=email))
-    return specs, errors
-
-
 @login_required
 @domain_errors_as_http
 def enrol(request: HttpRequest) -> HttpResponse:
@@ -195,13 +137,9 @@ def enrol(request: HttpRequest) -> HttpResponse:
     errors: dict[str, list[str]] = {}
     message = ""
     if request.method == "POST":
-        values = _enrol_form_values(request)
-        contacts, contact_errors = _contact_specs(values["contacts"])
-        meters = [
-            MeterSpec(utility, row["meter_id"].strip(), row["cumulative"])
-            for utility, row in values["meters"].items()
-            if row["meter_id"].strip()
-        ]
+        values = forms.enrol_values(request.POST)
+        contacts, contact_errors = forms.contact_specs(values["contacts"])
+        meters = forms.enrol_meters(values)
         resident: Resident | None = own
         if resident is None and values["resident"].isdigit():
             resident = core_selectors.resident_get(
@@ -222,7 +160,7 @@ def enrol(request: HttpRequest) -> HttpResponse:
                 worker=worker,
                 consent_by=ConsentGiver.RESIDENT if own else values["consent_by"],
                 consent_method=ConsentMethod.APP if own else values["consent_method"],
-                consent_at=_local_datetime(values["consent_at"]),
+                consent_at=forms.local_datetime(values["consent_at"]),
                 consent_document=values["consent_document"],
                 guardian_name=values["guardian_name"],
                 consent_note=values["consent_note"],
@@ -256,7 +194,7 @@ def enrol(request: HttpRequest) -> HttpResponse:
             "givers": [c for c in ConsentGiver.choices if own or c[0] != ConsentGiver.RESIDENT],
             "methods": [c for c in ConsentMethod.choices if c[0] != ConsentMethod.APP],
             "utilities": Utility.choices,
-            "contact_rows": list(enumerate(values.get("contacts") or [{}] * CONTACT_ROWS)),
+            "contact_rows": list(enumerate(values.get("contacts") or [{}] * forms.CONTACT_ROWS)),
         },
     )
 
@@ -290,7 +228,7 @@ def household(request: HttpRequest, household_id: int) -> HttpResponse:
             "contacts": contacts,
             "contact_rows": [
                 {"i": i, "c": contacts[i] if i < len(contacts) else None}
-                for i in range(max(CONTACT_ROWS, len(contacts) + 1))
+                for i in range(max(forms.CONTACT_ROWS, len(contacts) + 1))
             ],
             "away": away,
             "alerts": [
@@ -331,18 +269,7 @@ def _household_change(
 def contacts_set(request: HttpRequest, household_id: int) -> HttpResponse:
     user = request_user(request)
     home = selectors.household_for_change(actor=user, household_id=household_id)
-    rows = [
-        {
-            "name": request.POST.get(f"contact_{i}_name", ""),
-            "phone": request.POST.get(f"contact_{i}_phone", ""),
-            "email": request.POST.get(f"contact_{i}_email", ""),
-            "username": request.POST.get(f"contact_{i}_username", ""),
-            "order": request.POST.get(f"contact_{i}_order", str(i)),
-        }
-        for i in range(20)
-    ]
-    rows.sort(key=lambda r: int(r["order"]) if r["order"].lstrip("-").isdigit() else 99)
-    specs, errors = _contact_specs(rows)
+    specs, errors = forms.contact_specs(forms.contact_rows(request.POST))
 
     def change() -> None:
         if errors:
@@ -358,11 +285,7 @@ def contacts_set(request: HttpRequest, household_id: int) -> HttpResponse:
 def meter_add(request: HttpRequest, household_id: int) -> HttpResponse:
     user = request_user(request)
     home = selectors.household_for_change(actor=user, household_id=household_id)
-    spec = MeterSpec(
-        request.POST.get("utility", ""),
-        request.POST.get("meter_id", "").strip(),
-        request.POST.get("kind", "register") != "interval",
-    )
+    spec = forms.meter_spec(request.POST)
     return _household_change(
         request,
         household_id,
@@ -392,8 +315,8 @@ def away_mark(request: HttpRequest, household_id: int) -> HttpResponse:
     user = request_user(request)
     home = selectors.household_for_change(actor=user, household_id=household_id)
     starts, ends = (
-        _local_datetime(request.POST.get("starts_at", "")),
-        _local_datetime(request.POST.get("ends_at", "")),
+        forms.local_datetime(request.POST.get("starts_at", "")),
+        forms.local_datetime(request.POST.get("ends_at", "")),
     )
 
     def change() -> None:
