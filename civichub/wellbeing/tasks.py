@@ -14,7 +14,7 @@ from django_tasks import task
 
 from civichub.core.context import acting
 from civichub.wellbeing import services
-from civichub.wellbeing.services.detection_runs import run_detection
+from civichub.wellbeing.services import run_detection
 
 __all__ = ["apply_retention", "escalate_alerts", "run_detection"]
 

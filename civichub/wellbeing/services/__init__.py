@@ -19,6 +19,7 @@ from civichub.wellbeing.services.detection_runs import (
     CHECKPOINT_DAYS,
     DETECTION_QUEUE_STALE,
     detection_run,
+    run_detection,
 )
 from civichub.wellbeing.services.households import (
     ContactSpec,
@@ -66,6 +67,7 @@ __all__ = [
     "meter_replace",
     "readings_ingest",
     "retention_apply",
+    "run_detection",
     "visit_accept",
     "visit_escalate",
     "visit_on_the_way",
