@@ -69,7 +69,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -542,25 +542,26 @@ def plan_incidents(households: int, days: int, rng: np.random.Generator) -> list
     return plan
 
 
+@dataclass
+class HouseholdTally:
+    """What the households section counts, over every chunk of simulated households."""
+
+    caught: dict[str, list[float]] = field(default_factory=lambda: {kind: [] for kind in EXPECTED})
+    missed: dict[str, int] = field(default_factory=lambda: dict.fromkeys(EXPECTED, 0))
+    within_rule: list[int] = field(default_factory=lambda: [0, 0])
+    marked_silenced: list[int] = field(default_factory=lambda: [0, 0])
+    false_alarms: int = 0
+    false_by_kind: dict[str, int] = field(default_factory=dict)
+    info_by_kind: dict[str, int] = field(default_factory=dict)
+
+
 def section_households(args: argparse.Namespace) -> None:
     from civichub.testing.wellbeing_simulation import simulate
-    from civichub.wellbeing.detection import (
-        GAS,
-        SLOTS_PER_DAY,
-        SLOTS_PER_HOUR,
-        Severity,
-        WellbeingDetector,
-    )
+    from civichub.wellbeing.detection import GAS, SLOTS_PER_DAY, WellbeingDetector
 
     households, days, chunk = args.households, args.days, 1000
     rng = np.random.default_rng(2026)
-    caught: dict[str, list[float]] = {kind: [] for kind in EXPECTED}
-    missed: dict[str, int] = dict.fromkeys(EXPECTED, 0)
-    within_rule = [0, 0]
-    marked_silenced = [0, 0]
-    false_alarms = 0
-    false_by_kind: dict[str, int] = {}
-    info_by_kind: dict[str, int] = {}
+    tally = HouseholdTally()
     started = time.perf_counter()
     for first in range(0, households, chunk):
         size = min(chunk, households - first)
@@ -575,75 +576,88 @@ def section_households(args: argparse.Namespace) -> None:
             alerts += detector.process(
                 sim.readings[:, start:stop], start, away=sim.away[:, start:stop]
             )
-        by_household: dict[int, list] = {}
-        for alert in alerts:
-            by_household.setdefault(alert.household, []).append(alert)
-        explained: set[int] = set()
-        for incident in plan:
-            mine = by_household.get(incident.household, [])
-            window_end = incident.end + 24 * SLOTS_PER_HOUR
-            during = [a for a in mine if incident.start <= a.slot <= window_end]
-            explained.update(id(a) for a in during)
-            if incident.kind == "away_marked":
-                loud = [a for a in during if a.severity != Severity.INFO]
-                marked_silenced[0] += not loud
-                marked_silenced[1] += 1
-                continue
-            hits = [a for a in during if a.kind in EXPECTED[incident.kind]]
-            onset = incident.start
-            if incident.kind == "shifted":
-                # A late start is late from the household's usual wake-up, not from midnight.
-                onset += int(np.ceil(sim.usual_wake[incident.household]))
-            if hits:
-                delay = (min(a.slot for a in hits) + 1 - onset) / SLOTS_PER_HOUR
-                caught[incident.kind].append(delay)
-            else:
-                missed[incident.kind] += 1
-            if incident.kind in ("no_use", "no_use_lamp"):
-                within_rule[1] += 1
-                within_rule[0] += bool(hits) and delay <= 12.5
-        learned = LEARNING_DAYS * SLOTS_PER_DAY
-        for alert in alerts:
-            if alert.slot < learned or id(alert) in explained:
-                continue
-            if alert.severity == Severity.INFO:
-                # Data gaps, meter faults and level changes go to the operator's list, not to the
-                # family; they are counted apart.
-                info_by_kind[alert.kind] = info_by_kind.get(alert.kind, 0) + 1
-            else:
-                false_alarms += 1
-                false_by_kind[alert.kind] = false_by_kind.get(alert.kind, 0) + 1
+        households_tally(tally, plan, alerts, sim.usual_wake)
         log(f"households: {first + size}/{households}")
-    elapsed = time.perf_counter() - started
+    households_emit(tally, households, days, time.perf_counter() - started)
+
+
+def households_tally(
+    tally: HouseholdTally, plan: list, alerts: list, usual_wake: np.ndarray
+) -> None:
+    """Counts one chunk's incidents caught or missed, and its alerts outside any incident."""
+    from civichub.wellbeing.detection import SLOTS_PER_DAY, SLOTS_PER_HOUR, Severity
+
+    by_household: dict[int, list] = {}
+    for alert in alerts:
+        by_household.setdefault(alert.household, []).append(alert)
+    explained: set[int] = set()
+    for incident in plan:
+        mine = by_household.get(incident.household, [])
+        window_end = incident.end + 24 * SLOTS_PER_HOUR
+        during = [a for a in mine if incident.start <= a.slot <= window_end]
+        explained.update(id(a) for a in during)
+        if incident.kind == "away_marked":
+            loud = [a for a in during if a.severity != Severity.INFO]
+            tally.marked_silenced[0] += not loud
+            tally.marked_silenced[1] += 1
+            continue
+        hits = [a for a in during if a.kind in EXPECTED[incident.kind]]
+        onset = incident.start
+        if incident.kind == "shifted":
+            # A late start is late from the household's usual wake-up, not from midnight.
+            onset += int(np.ceil(usual_wake[incident.household]))
+        if hits:
+            delay = (min(a.slot for a in hits) + 1 - onset) / SLOTS_PER_HOUR
+            tally.caught[incident.kind].append(delay)
+        else:
+            tally.missed[incident.kind] += 1
+        if incident.kind in ("no_use", "no_use_lamp"):
+            tally.within_rule[1] += 1
+            tally.within_rule[0] += bool(hits) and delay <= 12.5
+    learned = LEARNING_DAYS * SLOTS_PER_DAY
+    for alert in alerts:
+        if alert.slot < learned or id(alert) in explained:
+            continue
+        if alert.severity == Severity.INFO:
+            # Data gaps, meter faults and level changes go to the operator's list, not to the
+            # family; they are counted apart.
+            tally.info_by_kind[alert.kind] = tally.info_by_kind.get(alert.kind, 0) + 1
+        else:
+            tally.false_alarms += 1
+            tally.false_by_kind[alert.kind] = tally.false_by_kind.get(alert.kind, 0) + 1
+
+
+def households_emit(tally: HouseholdTally, households: int, days: int, elapsed: float) -> None:
     emit("households_simulated", households)
     emit("households_days", days)
     for kind in EXPECTED:
-        total = len(caught[kind]) + missed[kind]
+        total = len(tally.caught[kind]) + tally.missed[kind]
         if not total:
             continue
-        delays = np.array(caught[kind]) if caught[kind] else np.array([np.nan])
+        delays = np.array(tally.caught[kind]) if tally.caught[kind] else np.array([np.nan])
         emit(f"households_{kind}_incidents", total)
-        emit(f"households_{kind}_detection_rate", f"{100 * len(caught[kind]) / total:.2f} %")
+        emit(f"households_{kind}_detection_rate", f"{100 * len(tally.caught[kind]) / total:.2f} %")
         emit(f"households_{kind}_delay_median_h", f"{np.nanmedian(delays):.1f}")
         emit(f"households_{kind}_delay_p95_h", f"{np.nanpercentile(delays, 95):.1f}")
-    if within_rule[1]:
+    if tally.within_rule[1]:
         emit(
             "households_no_use_within_12h_plus_one_interval",
-            f"{100 * within_rule[0] / within_rule[1]:.2f} %",
+            f"{100 * tally.within_rule[0] / tally.within_rule[1]:.2f} %",
         )
-    if marked_silenced[1]:
-        emit(
-            "households_marked_away_silent",
-            f"{100 * marked_silenced[0] / marked_silenced[1]:.2f} % of {marked_silenced[1]}",
-        )
+    silent, marked = tally.marked_silenced
+    if marked:
+        emit("households_marked_away_silent", f"{100 * silent / marked:.2f} % of {marked}")
     months = households * (days - LEARNING_DAYS) / 30
-    emit("households_false_alarms_per_100_household_months", f"{100 * false_alarms / months:.2f}")
-    for kind, count in sorted(false_by_kind.items()):
+    emit(
+        "households_false_alarms_per_100_household_months",
+        f"{100 * tally.false_alarms / months:.2f}",
+    )
+    for kind, count in sorted(tally.false_by_kind.items()):
         emit(
             f"households_false_alarms_{kind}_per_100_household_months",
             f"{100 * count / months:.2f}",
         )
-    for kind, count in sorted(info_by_kind.items()):
+    for kind, count in sorted(tally.info_by_kind.items()):
         emit(
             f"households_info_outside_incidents_{kind}_per_100_household_months",
             f"{100 * count / months:.2f}",
