@@ -21,8 +21,6 @@ from civichub.core.http import request_user
 from civichub.wellbeing import selectors, services
 from civichub.wellbeing.models import Alert, AwayPeriod, FamilyContact, Household, Meter, VisitTask
 
-ENROL_PURPOSE = "登记关爱服务"
-
 router = Router(tags=["wellbeing"])
 
 
@@ -215,7 +213,7 @@ def _contacts(rows: list[ContactIn]) -> list[services.ContactSpec]:
 def household_enrol(request: HttpRequest, payload: EnrolIn) -> Status[Household]:
     user = request_user(request)
     resident = core_selectors.resident_get(
-        actor=user, pk=payload.resident_id, purpose=ENROL_PURPOSE
+        actor=user, pk=payload.resident_id, purpose=selectors.ENROL_PURPOSE
     )
     worker = selectors.active_user(payload.worker_id)
     if worker is None:

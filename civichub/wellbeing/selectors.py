@@ -37,6 +37,8 @@ HOUSEHOLD_VIEW_PURPOSE = "查看关爱住户"
 DASHBOARD_PURPOSE = "社区关爱总览"
 LINK_PURPOSE = "家属通过确认链接查看提醒"
 WITHDRAW_PURPOSE = "撤回同意前查看住户"
+# Finding and reading the resident to enrol (core's audited resident reads).
+ENROL_PURPOSE = "登记关爱服务"
 DASHBOARD_LIMIT = 2000
 
 M = TypeVar("M", bound=Model)

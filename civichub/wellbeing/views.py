@@ -37,7 +37,6 @@ from civichub.wellbeing.wording import KINDS, SEVERITIES, evidence_rows, explain
 CHART_WIDTH, CHART_HEIGHT = 320, 120
 ERROR_KEY = "wellbeing_visit_error"
 NOTICE_KEY = "wellbeing_notice"
-ENROL_PURPOSE = "登记关爱服务"
 
 
 def _flash(request: HttpRequest, key: str, text: str) -> None:
@@ -131,7 +130,7 @@ def enrol(request: HttpRequest) -> HttpResponse:
     candidates: list[Resident] = []
     if staff and query:
         candidates = core_selectors.resident_list(
-            actor=user, purpose=ENROL_PURPOSE, query=query, limit=20
+            actor=user, purpose=selectors.ENROL_PURPOSE, query=query, limit=20
         ).items
     values: dict[str, Any] = {"consent_by": ConsentGiver.RESIDENT if own else ""}
     errors: dict[str, list[str]] = {}
@@ -143,7 +142,7 @@ def enrol(request: HttpRequest) -> HttpResponse:
         resident: Resident | None = own
         if resident is None and values["resident"].isdigit():
             resident = core_selectors.resident_get(
-                actor=user, pk=int(values["resident"]), purpose=ENROL_PURPOSE
+                actor=user, pk=int(values["resident"]), purpose=selectors.ENROL_PURPOSE
             )
         try:
             if resident is None:
