@@ -8,6 +8,12 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from django.db.backends.base.operations import BaseDatabaseOperations
+
+from civichub.core import dbguard
+from civichub.testing.city import SmallCity, build_city, staff_user
+from civichub.testing.contract import ContractClient
+from tests.browser.support import CHROMIUM, CHROMIUM_ARGS
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -16,10 +22,6 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync 
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from django.db.backends.base.operations import BaseDatabaseOperations
-
-    from civichub.core import dbguard
-
     original = BaseDatabaseOperations.execute_sql_flush
 
     def execute_sql_flush(self: Any, sql_list: list[str]) -> None:
@@ -38,16 +40,12 @@ def require_service(name: str, reason: str) -> None:
 
 
 @pytest.fixture
-def city(db: Any) -> Any:
-    from civichub.core.testing import build_city
-
+def city(db: Any) -> SmallCity:
     return build_city()
 
 
 @pytest.fixture
 def make_user(db: Any) -> Callable[..., Any]:
-    from civichub.core.testing import staff_user
-
     return staff_user
 
 
@@ -55,7 +53,6 @@ def make_user(db: Any) -> Callable[..., Any]:
 def api_as(db: Any) -> Callable[..., Any]:
     """api_as(user) or api_as(token="...") or api_as(None): a client whose every response is
     checked against the committed OpenAPI document."""
-    from civichub.core.testing import ContractClient
 
     def make(user: Any = None, *, token: str | None = None) -> ContractClient:
         return ContractClient(user=user, token=token)
@@ -67,10 +64,9 @@ def api_as(db: Any) -> Callable[..., Any]:
 def chromium() -> Iterator[Browser]:
     """One Chromium for the whole session, shared by every browser test wherever it lives (two
     Playwright instances cannot run in one thread)."""
-    from tests.browser.support import CHROMIUM, CHROMIUM_ARGS
-
     if not CHROMIUM.exists():
         require_service("chromium", f"{CHROMIUM} is missing; install the distribution's package")
+    # Loaded here rather than at the top: only the browser tests need Playwright.
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

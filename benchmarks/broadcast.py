@@ -269,7 +269,7 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
     from civichub.broadcast.models import BroadcastAccount, Follow, Post
     from civichub.broadcast.permissions import PUBLISHER
     from civichub.core.models import Resident, User
-    from civichub.core.testing import build_city, staff_user
+    from civichub.testing.city import build_city, staff_user
 
     city = build_city()
     publisher = staff_user(PUBLISHER, city.city, username="bench-publisher")

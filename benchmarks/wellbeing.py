@@ -745,7 +745,7 @@ def measure_ingest(database: str, households: int, days: int) -> None:
 
     from benchmarks.common import load_average
     from civichub.core import services as core
-    from civichub.core.testing import build_city, staff_user
+    from civichub.testing.city import build_city, staff_user
     from civichub.wellbeing import services
     from civichub.wellbeing.models import Household
     from civichub.wellbeing.services import MeterSpec, ingest

@@ -20,7 +20,13 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from django.db import DatabaseError, IntegrityError, close_old_connections, transaction
+from django.db import (
+    DatabaseError,
+    IntegrityError,
+    close_old_connections,
+    connections,
+    transaction,
+)
 from django.utils.module_loading import import_string
 
 from civichub.core.models import PeriodicTaskRun
@@ -140,7 +146,5 @@ class Scheduler:
                 # that a stop request is noticed promptly.
                 stop.wait(min(max_sleep, self.seconds_to_next_slot() + 0.01))
         finally:
-            from django.db import connections
-
             connections.close_all()
             logger.info("scheduler stopped")

@@ -42,7 +42,7 @@ def page(browser_context: BrowserContext) -> Page:
 @pytest.fixture
 def community_worker(city: Any) -> User:
     from civichub.core import services
-    from civichub.core.testing import staff_user
+    from civichub.testing.city import staff_user
 
     worker = staff_user(
         "community_worker",
@@ -61,7 +61,7 @@ def community_worker(city: Any) -> User:
 
 @pytest.fixture
 def auditor(city: Any, community_worker: User) -> User:
-    from civichub.core.testing import staff_user
+    from civichub.testing.city import staff_user
 
     return staff_user(
         "auditor", city.city, username="zhaomin", password=PASSWORD, last_name="赵", first_name="敏"

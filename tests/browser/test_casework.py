@@ -26,7 +26,7 @@ def casework_city(city: Any, community_worker: User, settings: Any, tmp_path: An
     """The health category routed to the Donghu health commission, community A1's area around
     PIN, tasks run at once; returns the resident who will write."""
     from civichub.casework import services
-    from civichub.core.testing import staff_user
+    from civichub.testing.city import staff_user
 
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
     settings.MEDIA_ROOT = tmp_path / "media"

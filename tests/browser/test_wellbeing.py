@@ -26,7 +26,7 @@ def visit_task(city: Any, community_worker: User) -> Any:
     from django.utils import timezone
 
     from civichub.core.models import Resident
-    from civichub.core.testing import staff_user
+    from civichub.testing.city import staff_user
     from civichub.wellbeing import services
     from civichub.wellbeing.models import Household, VisitTask
     from civichub.wellbeing.services import ContactSpec, MeterSpec

@@ -17,7 +17,7 @@ from civichub.casework.open311.keys import open311_key_authenticate, open311_key
 from civichub.casework.open311.testing import Open311World, build_open311_world
 from civichub.core.errors import PermissionDenied
 from civichub.core.models import AuditEvent
-from civichub.core.testing import staff_user
+from civichub.testing.city import staff_user
 
 
 @pytest.fixture

@@ -15,6 +15,8 @@ from django.test import RequestFactory
 
 from civichub.core import crypto, demo, geo, services
 from civichub.core.apps import STAFF_ROLES
+from civichub.core.demo import hooks as demo_hooks
+from civichub.core.demo import resident_import
 from civichub.core.errors import Conflict
 from civichub.core.identity import birth_year, identity_number_error
 from civichub.core.models import (
@@ -34,7 +36,7 @@ SEED = 7
 @pytest.fixture
 def core_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """Core's demo data alone: each module tests its own."""
-    monkeypatch.setattr(demo, "modules", lambda: iter(()))
+    monkeypatch.setattr(demo_hooks, "modules", lambda: iter(()))
 
 
 @pytest.fixture(scope="class")
@@ -42,7 +44,7 @@ def seeded(django_db_setup: Any, django_db_blocker: Any) -> Iterator[demo.SeedSu
     """One small city for the tests that only read it: seeded once, core's data alone, inside a
     transaction rolled back at the end; each test's own transaction nests inside it."""
     with django_db_blocker.unblock(), pytest.MonkeyPatch.context() as patch:
-        patch.setattr(demo, "modules", lambda: iter(()))
+        patch.setattr(demo_hooks, "modules", lambda: iter(()))
         with transaction.atomic():
             yield demo.seed_city(size="small", progress=False, seed=SEED)
             transaction.set_rollback(True)
@@ -211,10 +213,10 @@ class TestTheSeededSmallCity:
     ) -> None:
         plan = demo.plan_city(seed=SEED)
         organisations = {o.code: o for o in Organisation.objects.all()}
-        batch = demo._batches(plan, organisations)[0][:1]
-        values = demo._batch_values(plan, batch)
+        batch = resident_import.import_batches(plan, organisations)[0][:1]
+        values = resident_import.batch_values(plan, batch)
         with pytest.raises(Conflict):
-            demo._insert_batch(plan, organisations, values, batch_number=99)
+            resident_import.batch_insert(plan, organisations, values, batch_number=99)
 
 
 def test_modules_add_their_demo_data_after_cores(db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -240,7 +242,7 @@ def test_modules_add_their_demo_data_after_cores(db: Any, monkeypatch: pytest.Mo
         (SeedAware(), ModuleManifest(demo_data=f"{hooks}:seed_aware_hook")),
         (Plain(), ModuleManifest()),
     ]
-    monkeypatch.setattr(demo, "modules", lambda: iter(installed))
+    monkeypatch.setattr(demo_hooks, "modules", lambda: iter(installed))
     summary = demo.seed_city(size="small", progress=False, seed=SEED)
     assert calls == [
         {"city": demo.CITY_CODE, "size": "small", "residents": summary.residents},

@@ -17,6 +17,7 @@ import os
 from argparse import ArgumentParser
 from typing import Any
 
+import uvicorn
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
@@ -55,8 +56,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        import uvicorn
-
         workers = options["workers"] or default_workers()
         if workers < 1:
             raise CommandError("--workers must be at least 1")

@@ -21,16 +21,19 @@ import threading
 from argparse import ArgumentParser
 from typing import Any
 
+import django_rq
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.crypto import get_random_string
+from django_tasks import DEFAULT_TASK_BACKEND_ALIAS, task_backends
+from django_tasks.signals import task_finished, task_started
+from django_tasks_db.management.commands.db_worker import Worker
 
 from civichub.core import context
+from civichub.core.scheduler import Scheduler
 
 
 def backend_kind() -> str:
     """`database` or `rq`, from the default task backend."""
-    from django_tasks import DEFAULT_TASK_BACKEND_ALIAS, task_backends
-
     backend = task_backends[DEFAULT_TASK_BACKEND_ALIAS]
     backend_path = f"{type(backend).__module__}.{type(backend).__name__}"
     if backend_path.startswith("django_tasks_db."):
@@ -47,8 +50,6 @@ def _connect_acting_context() -> None:
     """Tasks act in the `task` channel, with the task id as request id, so that audit events
     written by a task say so. The signals fire in the thread (and, for RQ, the work horse) that
     runs the task."""
-    from django_tasks.signals import task_finished, task_started
-
     open_contexts: dict[str, Any] = {}
 
     def started(sender: Any, task_result: Any, **kwargs: Any) -> None:
@@ -96,8 +97,6 @@ class Command(BaseCommand):
         stop = threading.Event()
         scheduler_thread: threading.Thread | None = None
         if not options["no_scheduler"]:
-            from civichub.core.scheduler import Scheduler
-
             scheduler = Scheduler()
             scheduler_thread = threading.Thread(
                 target=scheduler.run, args=(stop,), name="civichub-scheduler", daemon=True
@@ -126,9 +125,6 @@ class Command(BaseCommand):
             self.stdout.flush()
 
     def _run_database_worker(self, queues: list[str], interval: float) -> None:
-        from django_tasks import DEFAULT_TASK_BACKEND_ALIAS
-        from django_tasks_db.management.commands.db_worker import Worker
-
         worker = Worker(
             queue_names=queues,
             interval=interval,
@@ -143,8 +139,6 @@ class Command(BaseCommand):
         worker.run()
 
     def _run_rq_worker(self, queues: list[str]) -> None:
-        import django_rq
-
         worker = django_rq.get_worker(
             *queues, job_class="django_tasks_rq.Job", worker_class="rq.SimpleWorker"
         )

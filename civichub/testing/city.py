@@ -1,10 +1,9 @@
-"""Test and benchmark helpers: a small city built through the services."""
+"""A small city built through the services, and staff users in it, for tests and benchmarks."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from itertools import count
-from typing import Any
 
 from civichub.core import services
 from civichub.core.models import Organisation, User
@@ -107,77 +106,3 @@ def staff_user(
     if role and organisation is not None:
         services.role_grant(actor=None, user=user, role=role, organisation=organisation)
     return user
-
-
-class ContractClient:
-    """A Django test client for /api/ that checks every response against the committed OpenAPI
-    document (docs/openapi.json), errors included."""
-
-    def __init__(self, *, user: User | None = None, token: str | None = None) -> None:
-        from django.test import Client
-
-        self.client = Client(enforce_csrf_checks=token is None and user is not None)
-        self.headers: dict[str, str] = {}
-        if token:
-            self.headers["Authorization"] = f"Bearer {token}"
-        if user is not None and token is None:
-            self.client.force_login(user)
-
-    def request(
-        self, method: str, path: str, json_body: object | None = None, **params: object
-    ) -> Any:
-        import json
-
-        from django.middleware.csrf import get_token
-        from django.test import RequestFactory
-
-        headers = dict(self.headers)
-        if method in {"POST", "PUT", "PATCH", "DELETE"} and "Authorization" not in headers:
-            # A browser client sends the CSRF cookie and header; do the same.
-            token = get_token(RequestFactory().get("/"))
-            self.client.cookies["csrftoken"] = token
-            headers["X-CSRFToken"] = token
-        call = getattr(self.client, method.lower())
-        if json_body is not None:
-            response = call(
-                path,
-                data=json.dumps(json_body),
-                content_type="application/json",
-                headers=headers,
-                query_params=params or None,
-            )
-        else:
-            response = call(path, data=params or None, headers=headers)
-        check_against_contract(response.wsgi_request, response)
-        return response
-
-    def get(self, path: str, **params: object) -> Any:
-        return self.request("GET", path, **params)
-
-    def post(self, path: str, json_body: object | None = None, **params: object) -> Any:
-        return self.request("POST", path, json_body if json_body is not None else {}, **params)
-
-    def patch(self, path: str, json_body: object) -> Any:
-        return self.request("PATCH", path, json_body)
-
-    def delete(self, path: str) -> Any:
-        return self.request("DELETE", path)
-
-
-_contract: Any = None
-
-
-def check_against_contract(request: Any, response: Any) -> None:
-    global _contract
-    import json
-    from pathlib import Path
-
-    from django.conf import settings
-    from openapi_core import Config, OpenAPI
-    from openapi_core.contrib.django import DjangoOpenAPIRequest, DjangoOpenAPIResponse
-
-    if _contract is None:
-        document = Path(settings.BASE_DIR).parent / "docs" / "openapi.json"
-        config = Config(extra_media_type_deserializers={"application/problem+json": json.loads})
-        _contract = OpenAPI.from_dict(json.loads(document.read_text()), config=config)
-    _contract.validate_response(DjangoOpenAPIRequest(request), DjangoOpenAPIResponse(response))
