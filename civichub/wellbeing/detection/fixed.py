@@ -26,6 +26,7 @@ def apply(s: DetectorState, r: Rules, step: Step) -> None:
 
 
 def _use_rules(s: DetectorState, r: Rules, step: Step) -> None:
+    """No use, high use, water running without a break, gas left on."""
     meters, away, learned = s.meters, step.away, step.learned
     water_metered = meters[:, WATER]
     # The rolling sums cover 12 h and 24 h, the two windows deployments use.
@@ -101,6 +102,7 @@ def _use_rules(s: DetectorState, r: Rules, step: Step) -> None:
 
 
 def _meter_rules(s: DetectorState, r: Rules, step: Step) -> None:
+    """Readings missing for hours (a data gap, not no use) and a faulty meter."""
     meters, fault = s.meters, step.fault
     gap = meters & (s.missing_run >= r.slots(r.gap_hours)) & ~fault
     fire(
