@@ -38,13 +38,3 @@ class WellbeingConfig(CivicModuleConfig):
         notification_kinds="civichub.wellbeing.notifications:KINDS",
         config=conf.WellbeingSettings,
     )
-
-    def ready(self) -> None:
-        # Until notify registers every manifest's `notification_kinds` itself (registering the
-        # same kind twice is allowed, so this goes when that lands). Imported here: notify's
-        # kinds module loads notify's models, which cannot be imported while apps load.
-        from civichub.notify.kinds import register
-        from civichub.wellbeing.notifications import KINDS
-
-        for kind in KINDS:
-            register(kind)
