@@ -300,8 +300,9 @@ CIVICHUB_PROFILE: dict[str, object] = {
     }.items()
     if variable in os.environ
 }
-# Wellbeing readings (docs/wellbeing.md, "Ingestion"): a key is set only when its variable is,
-# so that the module's documented default holds otherwise.
+# Wellbeing (docs/wellbeing.md, "Ingestion"; every key and its default in
+# civichub/wellbeing/conf.py): a key is set only when its variable is, so that the module's
+# documented default holds otherwise.
 CIVICHUB_WELLBEING = {
     key: int(os.environ[variable])
     for key, variable in {
