@@ -193,7 +193,7 @@ OPEN311_SETUP = """
 import json
 import django
 django.setup()
-from civichub.casework.open311.testing import build_open311_world
+from civichub.testing.open311 import build_open311_world
 from civichub.core.context import acting
 with acting(channel="cli"):
     world = build_open311_world()
@@ -425,7 +425,7 @@ def routing_quality(args: argparse.Namespace) -> int:
     from sklearn.model_selection import StratifiedKFold
     from threadpoolctl import threadpool_limits
 
-    from civichub.casework.routing import CategoryRouter
+    from civichub.casework.router import CategoryRouter
 
     print_routing_machine()
     line("routing.cross_validation", f"{ROUTING_FOLDS}-fold stratified, seed {ROUTING_SEED}")
@@ -499,7 +499,7 @@ def routing_speed(args: argparse.Namespace) -> int:
     from sklearn.model_selection import train_test_split
     from threadpoolctl import threadpool_limits
 
-    from civichub.casework.routing import CategoryRouter
+    from civichub.casework.router import CategoryRouter
 
     if args.only == "routing-speed":
         print_routing_machine()

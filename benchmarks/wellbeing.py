@@ -7,27 +7,28 @@ Prints `name: value` lines on stdout (progress goes to stderr).
 - `nab-check`: the port of the Numenta Anomaly Benchmark scorer (below) scores NAB's stored
   per-row results of its windowedGaussian detector; NAB's published figure is 39.65 standard, and
   the port must reproduce it within 0.1 before any other NAB figure means anything.
-- `nab`: the project's streaming detector (`civichub.wellbeing.streaming`) run over the whole NAB
-  corpus and scored by the same port: standard, low-FP and low-FN scores, each with its one
+- `nab`: the project's streaming detector (`civichub.testing.wellbeing_stream`) run over the whole
+  NAB corpus and scored by the same port: standard, low-FP and low-FN scores, each with its one
   global threshold chosen by NAB's own sweep (the only tuning NAB allows). Leaders: ARTime 74.9,
   Numenta HTM 70.1. The detector is causal, sees each file once and is told only what NAB tells
   its detectors (the probationary length, used as its learning length) and the reading interval
   (from the first two timestamps, for its daily profile). Disclosure: its design and settings
   (which statistics it watches, their weights and half-lives, the report level and the quiet
-  period) were chosen by trying about eighty variants on this corpus, the same settings for
-  every file, so its figure is optimistic compared with an unseen corpus. Then the detector's
-  throughput on one core with 100,000 series side by side, as it runs in production.
+  period) were chosen by trying about eighty variants on this corpus, the same settings for every
+  file, so its figure is optimistic compared with an unseen corpus. Then the detector's throughput
+  on one core with 100,000 series side by side, as it runs in production.
 - `nab-heldout`: the honest figure. The corpus is split in two halves (alternate files within
   each NAB category, so both halves hold every category); for each half, the settings (out of a
   declared grid of 29 around the defaults, `nab_grid`) and the threshold with the best total on
   the other half are chosen, and this half is scored with them, normalised by its own null and
   perfect scores. Also the committed defaults scored per half with a threshold chosen on the
   other half. About two minutes on a loaded two-core machine.
-- `households`: the seeded simulator (`civichub.wellbeing.simulation`) with injected incidents,
-  run through `civichub.wellbeing.detection`: detection rate per incident type, median and p95
-  delay from onset (a late start: from the household's usual wake-up), and false alarms per 100
-  household-months (urgent and warning alerts outside any incident, after the three learning
-  weeks) with their breakdown by kind; informational alerts outside incidents are counted apart.
+- `households`: the seeded simulator (`civichub.testing.wellbeing_simulation`) with injected
+  incidents, run through `civichub.wellbeing.detection`: detection rate per incident type, median
+  and p95 delay from onset (a late start: from the household's usual wake-up), and false alarms
+  per 100 household-months (urgent and warning alerts outside any incident, after the three
+  learning weeks) with their breakdown by kind; informational alerts outside incidents are counted
+  apart.
 - `throughput`: readings per second on one core through detection alone (BLAS pinned to one
   thread), on simulated households in batches of one day.
 - `ingest`: readings per second through the ingestion service (set-based: per-row checks, one
@@ -68,7 +69,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -325,7 +326,7 @@ def section_nab_check(args: argparse.Namespace) -> None:
 
 
 def section_nab(args: argparse.Namespace) -> None:
-    from civichub.wellbeing.streaming import StreamingDetector
+    from civichub.testing.wellbeing_stream import StreamingDetector
 
     root = nab_root()
     if root is None:
@@ -369,7 +370,7 @@ def nab_grid() -> list[tuple[str, object]]:
     default (the other settings at their defaults). 29 settings."""
     from dataclasses import replace
 
-    from civichub.wellbeing.streaming import StreamingSettings
+    from civichub.testing.wellbeing_stream import StreamingSettings
 
     base = StreamingSettings()
     grid: list[tuple[str, object]] = [("defaults", base)]
@@ -394,7 +395,7 @@ def section_nab_heldout(args: argparse.Namespace) -> None:
     """Two-fold held-out figure: choose the settings and the threshold on one half of the corpus,
     score the other half with them, and the other way round."""
     from benchmarks.common import load_average
-    from civichub.wellbeing.streaming import StreamingDetector, StreamingSettings
+    from civichub.testing.wellbeing_stream import StreamingDetector, StreamingSettings
 
     root = nab_root()
     if root is None:
@@ -466,7 +467,7 @@ def nab_throughput(series: int = 100_000, steps: int = 200) -> None:
     side, as the detector runs in production: random walks with a daily period of 96 readings,
     all past their learning. Timed in CPU seconds of this process, so that other work on a
     shared machine does not count against it."""
-    from civichub.wellbeing.streaming import StreamingDetector
+    from civichub.testing.wellbeing_stream import StreamingDetector
 
     rng = np.random.default_rng(7)
     detector = StreamingDetector(series, learning=10, period=96)
@@ -513,8 +514,8 @@ LEARNING_DAYS = 21
 
 def plan_incidents(households: int, days: int, rng: np.random.Generator) -> list:
     """One incident in each of two households out of three, after the learning weeks."""
+    from civichub.testing.wellbeing_simulation import Incident
     from civichub.wellbeing.detection import SLOTS_PER_DAY, SLOTS_PER_HOUR
-    from civichub.wellbeing.simulation import Incident
 
     kinds = list(DURATION_HOURS)
     plan = []
@@ -541,25 +542,26 @@ def plan_incidents(households: int, days: int, rng: np.random.Generator) -> list
     return plan
 
 
+@dataclass
+class HouseholdTally:
+    """What the households section counts, over every chunk of simulated households."""
+
+    caught: dict[str, list[float]] = field(default_factory=lambda: {kind: [] for kind in EXPECTED})
+    missed: dict[str, int] = field(default_factory=lambda: dict.fromkeys(EXPECTED, 0))
+    within_rule: list[int] = field(default_factory=lambda: [0, 0])
+    marked_silenced: list[int] = field(default_factory=lambda: [0, 0])
+    false_alarms: int = 0
+    false_by_kind: dict[str, int] = field(default_factory=dict)
+    info_by_kind: dict[str, int] = field(default_factory=dict)
+
+
 def section_households(args: argparse.Namespace) -> None:
-    from civichub.wellbeing.detection import (
-        GAS,
-        SLOTS_PER_DAY,
-        SLOTS_PER_HOUR,
-        Severity,
-        WellbeingDetector,
-    )
-    from civichub.wellbeing.simulation import simulate
+    from civichub.testing.wellbeing_simulation import simulate
+    from civichub.wellbeing.detection import GAS, SLOTS_PER_DAY, WellbeingDetector
 
     households, days, chunk = args.households, args.days, 1000
     rng = np.random.default_rng(2026)
-    caught: dict[str, list[float]] = {kind: [] for kind in EXPECTED}
-    missed: dict[str, int] = dict.fromkeys(EXPECTED, 0)
-    within_rule = [0, 0]
-    marked_silenced = [0, 0]
-    false_alarms = 0
-    false_by_kind: dict[str, int] = {}
-    info_by_kind: dict[str, int] = {}
+    tally = HouseholdTally()
     started = time.perf_counter()
     for first in range(0, households, chunk):
         size = min(chunk, households - first)
@@ -574,75 +576,88 @@ def section_households(args: argparse.Namespace) -> None:
             alerts += detector.process(
                 sim.readings[:, start:stop], start, away=sim.away[:, start:stop]
             )
-        by_household: dict[int, list] = {}
-        for alert in alerts:
-            by_household.setdefault(alert.household, []).append(alert)
-        explained: set[int] = set()
-        for incident in plan:
-            mine = by_household.get(incident.household, [])
-            window_end = incident.end + 24 * SLOTS_PER_HOUR
-            during = [a for a in mine if incident.start <= a.slot <= window_end]
-            explained.update(id(a) for a in during)
-            if incident.kind == "away_marked":
-                loud = [a for a in during if a.severity != Severity.INFO]
-                marked_silenced[0] += not loud
-                marked_silenced[1] += 1
-                continue
-            hits = [a for a in during if a.kind in EXPECTED[incident.kind]]
-            onset = incident.start
-            if incident.kind == "shifted":
-                # A late start is late from the household's usual wake-up, not from midnight.
-                onset += int(np.ceil(sim.usual_wake[incident.household]))
-            if hits:
-                delay = (min(a.slot for a in hits) + 1 - onset) / SLOTS_PER_HOUR
-                caught[incident.kind].append(delay)
-            else:
-                missed[incident.kind] += 1
-            if incident.kind in ("no_use", "no_use_lamp"):
-                within_rule[1] += 1
-                within_rule[0] += bool(hits) and delay <= 12.5
-        learned = LEARNING_DAYS * SLOTS_PER_DAY
-        for alert in alerts:
-            if alert.slot < learned or id(alert) in explained:
-                continue
-            if alert.severity == Severity.INFO:
-                # Data gaps, meter faults and level changes go to the operator's list, not to the
-                # family; they are counted apart.
-                info_by_kind[alert.kind] = info_by_kind.get(alert.kind, 0) + 1
-            else:
-                false_alarms += 1
-                false_by_kind[alert.kind] = false_by_kind.get(alert.kind, 0) + 1
+        households_tally(tally, plan, alerts, sim.usual_wake)
         log(f"households: {first + size}/{households}")
-    elapsed = time.perf_counter() - started
+    households_emit(tally, households, days, time.perf_counter() - started)
+
+
+def households_tally(
+    tally: HouseholdTally, plan: list, alerts: list, usual_wake: np.ndarray
+) -> None:
+    """Counts one chunk's incidents caught or missed, and its alerts outside any incident."""
+    from civichub.wellbeing.detection import SLOTS_PER_DAY, SLOTS_PER_HOUR, Severity
+
+    by_household: dict[int, list] = {}
+    for alert in alerts:
+        by_household.setdefault(alert.household, []).append(alert)
+    explained: set[int] = set()
+    for incident in plan:
+        mine = by_household.get(incident.household, [])
+        window_end = incident.end + 24 * SLOTS_PER_HOUR
+        during = [a for a in mine if incident.start <= a.slot <= window_end]
+        explained.update(id(a) for a in during)
+        if incident.kind == "away_marked":
+            loud = [a for a in during if a.severity != Severity.INFO]
+            tally.marked_silenced[0] += not loud
+            tally.marked_silenced[1] += 1
+            continue
+        hits = [a for a in during if a.kind in EXPECTED[incident.kind]]
+        onset = incident.start
+        if incident.kind == "shifted":
+            # A late start is late from the household's usual wake-up, not from midnight.
+            onset += int(np.ceil(usual_wake[incident.household]))
+        if hits:
+            delay = (min(a.slot for a in hits) + 1 - onset) / SLOTS_PER_HOUR
+            tally.caught[incident.kind].append(delay)
+        else:
+            tally.missed[incident.kind] += 1
+        if incident.kind in ("no_use", "no_use_lamp"):
+            tally.within_rule[1] += 1
+            tally.within_rule[0] += bool(hits) and delay <= 12.5
+    learned = LEARNING_DAYS * SLOTS_PER_DAY
+    for alert in alerts:
+        if alert.slot < learned or id(alert) in explained:
+            continue
+        if alert.severity == Severity.INFO:
+            # Data gaps, meter faults and level changes go to the operator's list, not to the
+            # family; they are counted apart.
+            tally.info_by_kind[alert.kind] = tally.info_by_kind.get(alert.kind, 0) + 1
+        else:
+            tally.false_alarms += 1
+            tally.false_by_kind[alert.kind] = tally.false_by_kind.get(alert.kind, 0) + 1
+
+
+def households_emit(tally: HouseholdTally, households: int, days: int, elapsed: float) -> None:
     emit("households_simulated", households)
     emit("households_days", days)
     for kind in EXPECTED:
-        total = len(caught[kind]) + missed[kind]
+        total = len(tally.caught[kind]) + tally.missed[kind]
         if not total:
             continue
-        delays = np.array(caught[kind]) if caught[kind] else np.array([np.nan])
+        delays = np.array(tally.caught[kind]) if tally.caught[kind] else np.array([np.nan])
         emit(f"households_{kind}_incidents", total)
-        emit(f"households_{kind}_detection_rate", f"{100 * len(caught[kind]) / total:.2f} %")
+        emit(f"households_{kind}_detection_rate", f"{100 * len(tally.caught[kind]) / total:.2f} %")
         emit(f"households_{kind}_delay_median_h", f"{np.nanmedian(delays):.1f}")
         emit(f"households_{kind}_delay_p95_h", f"{np.nanpercentile(delays, 95):.1f}")
-    if within_rule[1]:
+    if tally.within_rule[1]:
         emit(
             "households_no_use_within_12h_plus_one_interval",
-            f"{100 * within_rule[0] / within_rule[1]:.2f} %",
+            f"{100 * tally.within_rule[0] / tally.within_rule[1]:.2f} %",
         )
-    if marked_silenced[1]:
-        emit(
-            "households_marked_away_silent",
-            f"{100 * marked_silenced[0] / marked_silenced[1]:.2f} % of {marked_silenced[1]}",
-        )
+    silent, marked = tally.marked_silenced
+    if marked:
+        emit("households_marked_away_silent", f"{100 * silent / marked:.2f} % of {marked}")
     months = households * (days - LEARNING_DAYS) / 30
-    emit("households_false_alarms_per_100_household_months", f"{100 * false_alarms / months:.2f}")
-    for kind, count in sorted(false_by_kind.items()):
+    emit(
+        "households_false_alarms_per_100_household_months",
+        f"{100 * tally.false_alarms / months:.2f}",
+    )
+    for kind, count in sorted(tally.false_by_kind.items()):
         emit(
             f"households_false_alarms_{kind}_per_100_household_months",
             f"{100 * count / months:.2f}",
         )
-    for kind, count in sorted(info_by_kind.items()):
+    for kind, count in sorted(tally.info_by_kind.items()):
         emit(
             f"households_info_outside_incidents_{kind}_per_100_household_months",
             f"{100 * count / months:.2f}",
@@ -651,8 +666,8 @@ def section_households(args: argparse.Namespace) -> None:
 
 
 def section_throughput(args: argparse.Namespace) -> None:
+    from civichub.testing.wellbeing_simulation import simulate
     from civichub.wellbeing.detection import SLOTS_PER_DAY, WellbeingDetector
-    from civichub.wellbeing.simulation import simulate
 
     households, days = 20_000, 8
     sim = simulate(households, days, seed=99)
@@ -732,7 +747,8 @@ def measure_ingest(database: str, households: int, days: int) -> None:
     from civichub.core import services as core
     from civichub.testing.city import build_city, staff_user
     from civichub.wellbeing import services
-    from civichub.wellbeing.services import MeterSpec
+    from civichub.wellbeing.models import Household
+    from civichub.wellbeing.services import MeterSpec, ingest
 
     call_command("migrate", interactive=False, verbosity=0)
     with connection.cursor() as cursor:
@@ -773,14 +789,14 @@ def measure_ingest(database: str, households: int, days: int) -> None:
     batch = 5000
     # The time spent queueing detection after each commit, to tell it apart from storing.
     queueing = [0.0]
-    enqueue = services._detection_queue
+    enqueue = ingest.detection_queue
 
     def timed_enqueue(households: list[int]) -> None:
         began = time.perf_counter()
         enqueue(households)
         queueing[0] += time.perf_counter() - began
 
-    services._detection_queue = timed_enqueue
+    ingest.detection_queue = timed_enqueue
 
     def send_all() -> tuple[float, int, int]:
         accepted = duplicates = 0
@@ -796,7 +812,7 @@ def measure_ingest(database: str, households: int, days: int) -> None:
     cpu = time.process_time() - cpu
     queued = queueing[0]
     began = time.perf_counter()
-    for household_id in services.Household.objects.values_list("pk", flat=True):
+    for household_id in Household.objects.values_list("pk", flat=True):
         services.detection_run(household_id=household_id)
     detected = time.perf_counter() - began
     resent, _, duplicates = send_all()

@@ -15,51 +15,21 @@ from ninja.security import HttpBearer, SessionAuth
 from ninja.throttling import AuthRateThrottle
 
 from civichub.core.errors import DomainError
+from civichub.core.problems import domain_problem, problem, with_problem_responses
 from civichub.core.registry import modules
+from civichub.core.services import api_token_authenticate
 
 logger = logging.getLogger("civichub.api")
-PROBLEM_TYPE_BASE = "https://civichub.invalid/problems/"
 
 
 class TokenAuth(HttpBearer):
     openapi_scheme = "bearer"
 
     def authenticate(self, request: HttpRequest, token: str) -> Any:
-        from civichub.core.services import api_token_authenticate
-
         user = api_token_authenticate(token)
         if user is not None:
             request.user = user
         return user
-
-
-class ProblemResponse(HttpResponse):
-    pass
-
-
-def problem(
-    request: HttpRequest,
-    *,
-    status: int,
-    code: str,
-    title: str,
-    detail: str,
-    errors: dict[str, list[str]] | None = None,
-    **extra: Any,
-) -> HttpResponse:
-    body: dict[str, Any] = {
-        "type": PROBLEM_TYPE_BASE + code,
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "instance": request.path,
-    }
-    if errors:
-        body["errors"] = errors
-    body.update(extra)
-    response = api.create_response(request, body, status=status)
-    response["Content-Type"] = "application/problem+json"
-    return response
 
 
 _LOCATION_PARTS = {"body", "payload", "query", "path", "header", "cookie", "form", "file"}
@@ -74,56 +44,12 @@ def _pydantic_errors(exc: ValidationError) -> dict[str, list[str]]:
     return errors
 
 
-PROBLEM_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "description": "RFC 7807 problem details.",
-    "required": ["type", "title", "status", "detail"],
-    "properties": {
-        "type": {"type": "string"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-        "instance": {"type": "string"},
-        "errors": {
-            "type": "object",
-            "description": "Per-field messages.",
-            "additionalProperties": {"type": "array", "items": {"type": "string"}},
-        },
-    },
-    "additionalProperties": True,
-}
-PROBLEM_STATUSES = {
-    400: "Bad request",
-    401: "Authentication required",
-    403: "Permission denied",
-    404: "Not found",
-    409: "Conflict",
-    422: "Validation failed",
-    429: "Too many requests",
-    500: "Internal error",
-}
-
-
 class CivicNinjaAPI(NinjaAPI):
     """Adds the problem responses every operation can give to the generated schema, so that
     responses can be checked against the document for errors as well as for success."""
 
     def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
-        schema = super().get_openapi_schema(*args, **kwargs)
-        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
-        reference = {"$ref": "#/components/schemas/Problem"}
-        for operations in schema.get("paths", {}).values():
-            for operation in operations.values():
-                responses = operation.setdefault("responses", {})
-                for status, description in PROBLEM_STATUSES.items():
-                    responses.setdefault(
-                        status,
-                        {
-                            "description": description,
-                            "content": {"application/problem+json": {"schema": reference}},
-                        },
-                    )
-        return schema
+        return with_problem_responses(super().get_openapi_schema(*args, **kwargs))
 
 
 api = CivicNinjaAPI(
@@ -142,14 +68,7 @@ api = CivicNinjaAPI(
 
 @api.exception_handler(DomainError)
 def _domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
-    return problem(
-        request,
-        status=exc.status,
-        code=exc.code,
-        title=exc.title,
-        detail=exc.message,
-        errors=exc.errors or None,
-    )
+    return domain_problem(request, exc)
 
 
 @api.exception_handler(ValidationError)

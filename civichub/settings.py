@@ -92,6 +92,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "civichub.urls"
+# The Ninja API of the project (`civichub openapi` writes its document).
+CIVICHUB_API = "civichub.api.api"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
@@ -285,15 +287,22 @@ LOGGING = {
 }
 
 # The deployment profile: per-city differences with documented defaults (docs/architecture.md).
-CIVICHUB_PROFILE = {
-    "city_name": os.environ.get("CIVICHUB_CITY_NAME", ""),
-    "default_crs": os.environ.get("CIVICHUB_DEFAULT_CRS", "gcj02"),
-    "quiet_hours_default": os.environ.get("CIVICHUB_QUIET_HOURS", "22:00-07:00"),
-    "notification_max_attempts": int(os.environ.get("CIVICHUB_NOTIFY_MAX_ATTEMPTS", "6")),
-    "notification_backoff_seconds": int(os.environ.get("CIVICHUB_NOTIFY_BACKOFF", "30")),
+# A key is set only when its variable is: the defaults are written once, in the modules'
+# configuration dataclasses (core.profile.CoreConfig, notify.conf.NotifyConfig).
+CIVICHUB_PROFILE: dict[str, object] = {
+    key: convert(os.environ[variable])
+    for key, (variable, convert) in {
+        "city_name": ("CIVICHUB_CITY_NAME", str),
+        "default_crs": ("CIVICHUB_DEFAULT_CRS", str),
+        "quiet_hours_default": ("CIVICHUB_QUIET_HOURS", str),
+        "notification_max_attempts": ("CIVICHUB_NOTIFY_MAX_ATTEMPTS", int),
+        "notification_backoff_seconds": ("CIVICHUB_NOTIFY_BACKOFF", int),
+    }.items()
+    if variable in os.environ
 }
-# Wellbeing readings (docs/wellbeing.md, "Ingestion"): a key is set only when its variable is,
-# so that the module's documented default holds otherwise.
+# Wellbeing (docs/wellbeing.md, "Ingestion"; every key and its default in
+# civichub/wellbeing/conf.py): a key is set only when its variable is, so that the module's
+# documented default holds otherwise.
 CIVICHUB_WELLBEING = {
     key: int(os.environ[variable])
     for key, variable in {

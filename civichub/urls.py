@@ -24,7 +24,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("healthz", healthz, name="healthz"),
     *(path("", include(m.root_urls)) for _c, m in modules() if m.root_urls),
     path("api/", api.urls),
-    path("open311/v2/", include("civichub.casework.open311.urls")),
     path("admin/", admin.site.urls),
     path("i18n/setlang/", language_switch, name="set_language"),
     path("accounts/login/", CivicLoginView.as_view(), name="login"),

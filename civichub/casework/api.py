@@ -4,7 +4,7 @@ public board and statistics. Thin: parse, call a selector or service, shape the 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Literal
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
@@ -12,298 +12,52 @@ from ninja import Field, File, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from civichub.casework import selectors, services
-from civichub.casework.models import Case, CaseEvent, Category, ContactVerification
+from civichub.casework.models import Case, Category, ContactVerification
 from civichub.casework.permissions import may
 from civichub.casework.photos import PhotoUpload
+from civichub.casework.schemas import (
+    AnonymousCaseIn,
+    CaseIn,
+    CaseOut,
+    CasePageOut,
+    CategoryOut,
+    EventOut,
+    PhotoOut,
+    RatingOut,
+    SubmittedOut,
+    case_out,
+    case_summary_out,
+    category_out,
+    event_out,
+)
 from civichub.core.errors import ValidationFailed
+from civichub.core.http import request_user
 from civichub.core.models import Organisation, User
 
 router = Router(tags=["casework"])
-
-Kind = Literal["complaint", "help", "consultation", "suggestion", "praise"]
-Crs = Literal["wgs84", "gcj02"]
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
 
 
 def _organisation(pk: int | None, field: str) -> Organisation | None:
     if pk is None:
         return None
-    organisation = Organisation.objects.filter(pk=pk).first()
+    organisation = selectors.organisation_find(pk)
     if organisation is None:
-        message = _("没有编号为 %(pk)s 的组织机构。") % {"pk": pk}
-        raise ValidationFailed(message, errors={field: [message]})
+        raise ValidationFailed.on(field, _("没有编号为 %(pk)s 的组织机构。") % {"pk": pk})
     return organisation
+
+
+def _staff_case_out(case: Case) -> CaseOut:
+    """The case after a staff action, reloaded with what the answer shows."""
+    return case_out(selectors.case_load(case.pk), staff=True)
 
 
 def _category(key: str | None) -> Category | None:
     if not key:
         return None
-    category = Category.objects.filter(key=key).select_related("department").first()
+    category = selectors.category_find(key)
     if category is None:
-        message = _("没有代码为 %(key)s 的类别。") % {"key": key}
-        raise ValidationFailed(message, errors={"category": [message]})
+        raise ValidationFailed.on("category", _("没有代码为 %(key)s 的类别。") % {"key": key})
     return category
-
-
-# Schemas -----------------------------------------------------------------------------------
-
-
-class AttributeValueOut(Schema):
-    key: str
-    name: str
-
-
-class AttributeOut(Schema):
-    code: str
-    variable: bool
-    datatype: str
-    required: bool
-    datatype_description: str
-    description: str
-    order: int
-    values: list[AttributeValueOut]
-
-
-class CategoryOut(Schema):
-    key: str
-    name: str
-    name_en: str
-    description: str
-    group: str
-    default_kind: str
-    department_id: int | None
-    department_name: str
-    attributes: list[AttributeOut]
-
-
-def _category_out(category: Category) -> CategoryOut:
-    return CategoryOut(
-        key=category.key,
-        name=category.name,
-        name_en=category.name_en,
-        description=category.description,
-        group=category.group,
-        default_kind=category.default_kind,
-        department_id=category.department_id,
-        department_name=category.department.name if category.department else "",
-        attributes=[
-            AttributeOut(
-                code=a.code,
-                variable=a.variable,
-                datatype=a.datatype,
-                required=a.required,
-                datatype_description=a.datatype_description,
-                description=a.description,
-                order=a.order,
-                values=[
-                    AttributeValueOut(key=str(v["key"]), name=str(v["name"])) for v in a.values
-                ],
-            )
-            for a in category.attributes.all()
-        ],
-    )
-
-
-class PhotoOut(Schema):
-    id: int
-    content_type: str
-    width: int
-    height: int
-    size: int
-    location_kept: bool
-
-
-class RatingOut(Schema):
-    value: str
-    comment: str
-    round: int
-    created_at: dt.datetime
-
-
-class CaseOut(Schema):
-    """A case as its sender or staff see it. Contact fields are filled for staff only."""
-
-    id: int
-    tracking_number: str
-    kind: str
-    title: str
-    text: str
-    status: str
-    channel: str
-    is_public: bool
-    address: str
-    latitude: float | None
-    longitude: float | None
-    crs: str
-    category: str | None
-    router_confidence: float | None
-    department_id: int | None
-    department_name: str
-    community_id: int | None
-    community_name: str
-    assignee_id: int | None
-    due_at: dt.datetime | None
-    due_state: str = Field(description='"overdue", "near" or ""')
-    extension_state: str
-    merged_into: str | None
-    reopen_count: int
-    created_at: dt.datetime
-    first_replied_at: dt.datetime | None
-    closed_at: dt.datetime | None
-    attributes: dict[str, Any]
-    photos: list[PhotoOut]
-    ratings: list[RatingOut]
-    contact_name: str | None = None
-    contact_phone: str | None = None
-    contact_email: str | None = None
-    contact_verified: bool | None = None
-
-
-def case_out(case: Case, *, staff: bool) -> CaseOut:
-    return CaseOut(
-        id=case.pk,
-        tracking_number=case.tracking_number,
-        kind=case.kind,
-        title=case.title,
-        text=case.text,
-        status=case.status,
-        channel=case.channel,
-        is_public=case.is_public,
-        address=case.address,
-        latitude=case.latitude,
-        longitude=case.longitude,
-        crs=case.crs,
-        category=case.category.key if case.category else None,
-        router_confidence=case.router_confidence,
-        department_id=case.department_id,
-        department_name=case.department.name if case.department else "",
-        community_id=case.community_id,
-        community_name=case.community.name if case.community else "",
-        assignee_id=case.assignee_id,
-        due_at=case.due_at,
-        due_state=selectors.due_state(case),
-        extension_state=case.extension_state,
-        merged_into=case.merged_into.tracking_number if case.merged_into else None,
-        reopen_count=case.reopen_count,
-        created_at=case.created_at,
-        first_replied_at=case.first_replied_at,
-        closed_at=case.closed_at,
-        attributes=case.attributes,
-        photos=[
-            PhotoOut(
-                id=p.pk,
-                content_type=p.content_type,
-                width=p.width,
-                height=p.height,
-                size=p.size,
-                location_kept=p.location_kept,
-            )
-            for p in case.photos.all()
-        ],
-        ratings=[
-            RatingOut(value=r.value, comment=r.comment, round=r.round, created_at=r.created_at)
-            for r in case.ratings.all()
-        ],
-        contact_name=case.contact_name if staff else None,
-        contact_phone=case.contact_phone if staff else None,
-        contact_email=case.contact_email if staff else None,
-        contact_verified=case.contact_verified if staff else None,
-    )
-
-
-class CaseSummaryOut(Schema):
-    id: int
-    tracking_number: str
-    kind: str
-    title: str
-    status: str
-    category: str | None
-    department_name: str
-    community_name: str
-    due_at: dt.datetime | None
-    due_state: str
-    created_at: dt.datetime
-
-
-def _summary(case: Case) -> CaseSummaryOut:
-    return CaseSummaryOut(
-        id=case.pk,
-        tracking_number=case.tracking_number,
-        kind=case.kind,
-        title=case.title,
-        status=case.status,
-        category=case.category.key if case.category else None,
-        department_name=case.department.name if case.department else "",
-        community_name=case.community.name if case.community else "",
-        due_at=case.due_at,
-        due_state=selectors.due_state(case),
-        created_at=case.created_at,
-    )
-
-
-class CasePageOut(Schema):
-    total: int
-    items: list[CaseSummaryOut]
-
-
-class EventOut(Schema):
-    id: int
-    kind: str
-    actor: str
-    public: bool
-    text: str
-    data: dict[str, Any]
-    created_at: dt.datetime
-
-
-def _event_out(event: CaseEvent, *, staff: bool) -> EventOut:
-    return EventOut(
-        id=event.pk,
-        kind=event.kind,
-        actor=(event.actor.display_name() if event.actor else "") if staff else "",
-        public=event.public,
-        text=event.text,
-        data=event.data
-        if staff
-        else {k: v for k, v in event.data.items() if k in {"value", "into", "days", "status"}},
-        created_at=event.created_at,
-    )
-
-
-class SubmittedOut(Schema):
-    tracking_number: str
-    status: str
-    due_at: dt.datetime | None
-    access_code: str = Field(
-        "", description="For senders without an account: keep it to follow the case. Shown once."
-    )
-
-
-class CaseIn(Schema):
-    kind: Kind
-    title: str = Field("", max_length=200)
-    text: str = Field(..., min_length=1, max_length=4000)
-    category: str | None = Field(None, max_length=64, description="A category key, if known.")
-    attributes: dict[str, Any] = Field(default_factory=dict)
-    is_public: bool = False
-    address: str = Field("", max_length=300)
-    latitude: float | None = None
-    longitude: float | None = None
-    crs: Crs | None = None
-    channel: Literal["api", "web", "phone"] = Field(
-        "api", description='"phone": staff logging a call on the caller\'s behalf.'
-    )
-    contact_name: str = Field("", max_length=100)
-    contact_phone: str = Field("", max_length=32)
-
-
-class AnonymousCaseIn(CaseIn):
-    verification_id: int
 
 
 def _submit(
@@ -339,7 +93,7 @@ def _submit(
 
 @router.get("/categories", response=list[CategoryOut], auth=None, summary="The category taxonomy")
 def category_list(request: HttpRequest) -> list[CategoryOut]:
-    return [_category_out(c) for c in selectors.category_list()]
+    return [category_out(c) for c in selectors.category_list()]
 
 
 class VerificationIn(Schema):
@@ -405,7 +159,7 @@ def verification_confirm(
     summary="Send a message (signed in), or log a phone call (staff, channel=phone)",
 )
 def case_submit(request: HttpRequest, payload: CaseIn) -> Status[SubmittedOut]:
-    return Status(201, _submit(_user(request), payload, None))
+    return Status(201, _submit(request_user(request), payload, None))
 
 
 @router.post(
@@ -415,13 +169,11 @@ def case_submit(request: HttpRequest, payload: CaseIn) -> Status[SubmittedOut]:
     summary="Send a message without an account, with a verified phone or email",
 )
 def case_submit_anonymous(request: HttpRequest, payload: AnonymousCaseIn) -> Status[SubmittedOut]:
-    verification = ContactVerification.objects.filter(pk=payload.verification_id).first()
+    verification = selectors.contact_verification_find(payload.verification_id)
     if verification is None:
-        message = _("请先验证联系方式。")
-        raise ValidationFailed(message, errors={"verification_id": [message]})
+        raise ValidationFailed.on("verification_id", _("请先验证联系方式。"))
     if payload.channel == "phone":
-        message = _("只有工作人员可以登记来电。")
-        raise ValidationFailed(message, errors={"channel": [message]})
+        raise ValidationFailed.on("channel", _("只有工作人员可以登记来电。"))
     return Status(201, _submit(None, payload, verification))
 
 
@@ -436,26 +188,13 @@ def case_photos_add(
     photos: File[list[UploadedFile]],
     keep_location: bool = False,
 ) -> Status[list[PhotoOut]]:
-    user = _user(request)
+    user = request_user(request)
     case = selectors.case_get(actor=user, tracking_number=tracking_number, purpose="add photos")
     uploads = [PhotoUpload(name=f.name or "photo", data=f.read()) for f in photos]
     stored = services.case_photos_add(
         actor=user, case=case, photos=uploads, keep_location=keep_location
     )
-    return Status(
-        201,
-        [
-            PhotoOut(
-                id=p.pk,
-                content_type=p.content_type,
-                width=p.width,
-                height=p.height,
-                size=p.size,
-                location_kept=p.location_kept,
-            )
-            for p in stored
-        ],
-    )
+    return Status(201, [PhotoOut.from_orm(p) for p in stored])
 
 
 # Staff -------------------------------------------------------------------------------------
@@ -480,41 +219,41 @@ def case_inbox(
     limit: int = Query(50, ge=1, le=200),
 ) -> CasePageOut:
     page = selectors.case_inbox(
-        actor=_user(request),
+        actor=request_user(request),
         filters=selectors.InboxFilter(**filters.dict()),
         offset=offset,
         limit=limit,
     )
-    return CasePageOut(total=page.total, items=[_summary(c) for c in page.items])
+    return CasePageOut(total=page.total, items=[case_summary_out(c) for c in page.items])
 
 
 @router.get("/cases/mine", response=CasePageOut, summary="The caller's own messages")
 def own_cases(
     request: HttpRequest, offset: int = Query(0, ge=0), limit: int = Query(50, ge=1, le=200)
 ) -> CasePageOut:
-    page = selectors.own_cases(actor=_user(request), offset=offset, limit=limit)
-    return CasePageOut(total=page.total, items=[_summary(c) for c in page.items])
+    page = selectors.own_cases(actor=request_user(request), offset=offset, limit=limit)
+    return CasePageOut(total=page.total, items=[case_summary_out(c) for c in page.items])
 
 
 def _get(request: HttpRequest, tracking_number: str, purpose: str = "casework") -> Case:
     return selectors.case_get(
-        actor=_user(request), tracking_number=tracking_number, purpose=purpose
+        actor=request_user(request), tracking_number=tracking_number, purpose=purpose
     )
 
 
 @router.get("/cases/{tracking_number}", response=CaseOut, summary="One case")
 def case_get(request: HttpRequest, tracking_number: str, purpose: str = "casework") -> CaseOut:
-    user = _user(request)
+    user = request_user(request)
     case = _get(request, tracking_number, purpose)
     return case_out(case, staff=may(user, "casework.case.note", case))
 
 
 @router.get("/cases/{tracking_number}/events", response=list[EventOut], summary="Case history")
 def case_events(request: HttpRequest, tracking_number: str) -> list[EventOut]:
-    user = _user(request)
+    user = request_user(request)
     case = _get(request, tracking_number, "case history")
     staff = may(user, "casework.case.note", case)
-    return [_event_out(e, staff=staff) for e in selectors.case_history(actor=user, case=case)]
+    return [event_out(e, staff=staff) for e in selectors.case_history(actor=user, case=case)]
 
 
 class TriageIn(Schema):
@@ -528,13 +267,13 @@ def case_triage(request: HttpRequest, tracking_number: str, payload: TriageIn) -
     category = _category(payload.category)
     assert category is not None
     case = services.case_triage(
-        actor=_user(request),
+        actor=request_user(request),
         case=_get(request, tracking_number),
         category=category,
         department=_organisation(payload.department_id, "department_id"),
         note=payload.note,
     )
-    return case_out(selectors.case_load(case.pk), staff=True)
+    return _staff_case_out(case)
 
 
 class AssignIn(Schema):
@@ -543,14 +282,13 @@ class AssignIn(Schema):
 
 @router.post("/cases/{tracking_number}/assign", response=CaseOut, summary="Assign a handler")
 def case_assign(request: HttpRequest, tracking_number: str, payload: AssignIn) -> CaseOut:
-    assignee = User.objects.filter(pk=payload.assignee_id, is_active=True).first()
+    assignee = selectors.user_find(payload.assignee_id, active_only=True)
     if assignee is None:
-        message = _("没有这个人员。")
-        raise ValidationFailed(message, errors={"assignee_id": [message]})
+        raise ValidationFailed.on("assignee_id", _("没有这个人员。"))
     case = services.case_assign(
-        actor=_user(request), case=_get(request, tracking_number), assignee=assignee
+        actor=request_user(request), case=_get(request, tracking_number), assignee=assignee
     )
-    return case_out(selectors.case_load(case.pk), staff=True)
+    return _staff_case_out(case)
 
 
 class TransferIn(Schema):
@@ -564,13 +302,13 @@ class TransferIn(Schema):
 )
 def case_transfer(request: HttpRequest, tracking_number: str, payload: TransferIn) -> CaseOut:
     case = services.case_transfer(
-        actor=_user(request),
+        actor=request_user(request),
         case=_get(request, tracking_number),
         reason=payload.reason,
         category=_category(payload.category),
         department=_organisation(payload.department_id, "department_id"),
     )
-    return case_out(selectors.case_load(case.pk), staff=True)
+    return _staff_case_out(case)
 
 
 class TextIn(Schema):
@@ -581,12 +319,12 @@ class TextIn(Schema):
 @router.post("/cases/{tracking_number}/notes", response={201: EventOut}, summary="Add a note")
 def case_note(request: HttpRequest, tracking_number: str, payload: TextIn) -> Status[EventOut]:
     event = services.case_note(
-        actor=_user(request),
+        actor=request_user(request),
         case=_get(request, tracking_number),
         text=payload.text,
         public=payload.public,
     )
-    return Status(201, _event_out(event, staff=True))
+    return Status(201, event_out(event, staff=True))
 
 
 class ReplyIn(Schema):
@@ -599,12 +337,12 @@ class ReplyIn(Schema):
 )
 def case_reply(request: HttpRequest, tracking_number: str, payload: ReplyIn) -> Status[EventOut]:
     event = services.case_reply(
-        actor=_user(request),
+        actor=request_user(request),
         case=_get(request, tracking_number),
         text=payload.text,
         public=payload.public,
     )
-    return Status(201, _event_out(event, staff=True))
+    return Status(201, event_out(event, staff=True))
 
 
 class CloseIn(Schema):
@@ -615,12 +353,12 @@ class CloseIn(Schema):
 @router.post("/cases/{tracking_number}/close", response=CaseOut, summary="Close a case")
 def case_close(request: HttpRequest, tracking_number: str, payload: CloseIn) -> CaseOut:
     case = services.case_close(
-        actor=_user(request),
+        actor=request_user(request),
         case=_get(request, tracking_number),
         reason=payload.reason,
         note=payload.note,
     )
-    return case_out(selectors.case_load(case.pk), staff=True)
+    return _staff_case_out(case)
 
 
 class ExtensionIn(Schema):
@@ -633,12 +371,12 @@ def case_extension_request(
     request: HttpRequest, tracking_number: str, payload: ExtensionIn
 ) -> CaseOut:
     case = services.case_extension_request(
-        actor=_user(request),
+        actor=request_user(request),
         case=_get(request, tracking_number),
         days=payload.days,
         reason=payload.reason,
     )
-    return case_out(selectors.case_load(case.pk), staff=True)
+    return _staff_case_out(case)
 
 
 class DecisionIn(Schema):
@@ -655,12 +393,12 @@ def case_extension_decide(
     request: HttpRequest, tracking_number: str, payload: DecisionIn
 ) -> CaseOut:
     case = services.case_extension_decide(
-        actor=_user(request),
+        actor=request_user(request),
         case=_get(request, tracking_number),
         approve=payload.approve,
         note=payload.note,
     )
-    return case_out(selectors.case_load(case.pk), staff=True)
+    return _staff_case_out(case)
 
 
 class MergeIn(Schema):
@@ -674,9 +412,12 @@ class MergeIn(Schema):
 def case_merge(request: HttpRequest, tracking_number: str, payload: MergeIn) -> CaseOut:
     into = _get(request, payload.into)
     case = services.case_merge(
-        actor=_user(request), case=_get(request, tracking_number), into=into, reason=payload.reason
+        actor=request_user(request),
+        case=_get(request, tracking_number),
+        into=into,
+        reason=payload.reason,
     )
-    return case_out(selectors.case_load(case.pk), staff=True)
+    return _staff_case_out(case)
 
 
 class DuplicateOut(Schema):
@@ -706,7 +447,7 @@ def case_duplicates(request: HttpRequest, tracking_number: str) -> list[Duplicat
             distance_m=d.distance_m,
             hours_apart=d.hours_apart,
         )
-        for d in selectors.duplicate_candidates(actor=_user(request), case=case)
+        for d in selectors.duplicate_candidates(actor=request_user(request), case=case)
     ]
 
 
@@ -718,26 +459,17 @@ class RatingIn(Schema):
     comment: str = Field("", max_length=2000)
 
 
-def _rating_out(rating: Any) -> RatingOut:
-    return RatingOut(
-        value=rating.value,
-        comment=rating.comment,
-        round=rating.round,
-        created_at=rating.created_at,
-    )
-
-
 @router.post(
     "/cases/{tracking_number}/rating", response={201: RatingOut}, summary="Rate the answer"
 )
 def case_rate(request: HttpRequest, tracking_number: str, payload: RatingIn) -> Status[RatingOut]:
     rating = services.case_rate(
-        actor=_user(request),
+        actor=request_user(request),
         case=_get(request, tracking_number),
         value=payload.value,
         comment=payload.comment,
     )
-    return Status(201, _rating_out(rating))
+    return Status(201, RatingOut.from_orm(rating))
 
 
 class TrackIn(Schema):
@@ -762,7 +494,7 @@ def track(request: HttpRequest, payload: TrackIn) -> TrackOut:
     )
     events = selectors.case_history(actor=None, case=case, staff_view=False)
     return TrackOut(
-        case=case_out(case, staff=False), events=[_event_out(e, staff=False) for e in events]
+        case=case_out(case, staff=False), events=[event_out(e, staff=False) for e in events]
     )
 
 
@@ -787,7 +519,7 @@ def track_rate(request: HttpRequest, payload: TrackRatingIn) -> Status[RatingOut
         comment=payload.comment,
         access_code=payload.access_code,
     )
-    return Status(201, _rating_out(rating))
+    return Status(201, RatingOut.from_orm(rating))
 
 
 # Public board and statistics -----------------------------------------------------------------
@@ -887,14 +619,6 @@ def statistics(
     period: Literal["week", "month"] = "week",
 ) -> StatisticsOut:
     stats = selectors.case_statistics(
-        actor=_user(request), since=since, until=until, group_by=group_by, period=period
+        actor=request_user(request), since=since, until=until, group_by=group_by, period=period
     )
-    return StatisticsOut(
-        since=stats.since,
-        until=stats.until,
-        group_by=stats.group_by,
-        period=stats.period,
-        total=FiguresOut(**stats.total.as_row()),
-        groups=[FiguresOut(**g.as_row()) for g in stats.groups],
-        periods=[FiguresOut(**p.as_row()) for p in stats.periods],
-    )
+    return StatisticsOut.from_orm(stats)

@@ -2,36 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from django.utils.translation import gettext_lazy as _
 
-from civichub.casework.permissions import ACTIONS, ROLES, is_own_case
+from civichub.casework.actions import ACTIONS, ROLES, is_own_case
+from civichub.casework.conf import CaseworkConfig
 from civichub.core.registry import CivicModuleConfig, ModuleManifest, NavItem, PeriodicTask, Tile
 
-if TYPE_CHECKING:
-    from civichub.core.models import User
 
-
-def _open_cases(user: User) -> int:
-    from civichub.casework.selectors import open_count
-
-    return open_count(user)
-
-
-def _overdue_cases(user: User) -> int:
-    from civichub.casework.selectors import overdue_count
-
-    return overdue_count(user)
-
-
-def _triage_cases(user: User) -> int:
-    from civichub.casework.selectors import triage_count
-
-    return triage_count(user)
-
-
-class CaseworkConfig(CivicModuleConfig):
+class CaseworkAppConfig(CivicModuleConfig):
     default = True
     name = "civichub.casework"
     label = "casework"
@@ -40,8 +18,11 @@ class CaseworkConfig(CivicModuleConfig):
     manifest = ModuleManifest(
         url_prefix="messages/",
         demo_logins="civichub.casework.demo:demo_logins",
+        notification_kinds="civichub.casework.notifications:KINDS",
+        config=CaseworkConfig,
         error_renderers={"/open311/": "civichub.casework.open311.render:error_for_status"},
         urls="civichub.casework.urls",
+        root_urls="civichub.casework.root_urls",
         api_router="civichub.casework.api:router",
         api_prefix="/casework/",
         roles=ROLES,
@@ -54,9 +35,27 @@ class CaseworkConfig(CivicModuleConfig):
             NavItem(_("留言公开栏"), "casework:board", "casework.board.view", order=65),
         ],
         tiles=[
-            Tile(_("待办留言"), "casework:inbox", "casework.case.view", _open_cases, 30),
-            Tile(_("超期留言"), "casework:inbox", "casework.case.view", _overdue_cases, 31),
-            Tile(_("待分拣留言"), "casework:inbox", "casework.case.triage", _triage_cases, 32),
+            Tile(
+                _("待办留言"),
+                "casework:inbox",
+                "casework.case.view",
+                "civichub.casework.selectors:open_count",
+                30,
+            ),
+            Tile(
+                _("超期留言"),
+                "casework:inbox",
+                "casework.case.view",
+                "civichub.casework.selectors:overdue_count",
+                31,
+            ),
+            Tile(
+                _("待分拣留言"),
+                "casework:inbox",
+                "casework.case.triage",
+                "civichub.casework.selectors:triage_count",
+                32,
+            ),
         ],
         demo_data="civichub.casework.demo:seed",
         periodic_tasks=[
@@ -66,8 +65,3 @@ class CaseworkConfig(CivicModuleConfig):
             ),
         ],
     )
-
-    def ready(self) -> None:
-        from civichub.casework.notifications import register_kinds
-
-        register_kinds()

@@ -17,7 +17,7 @@ A case is *open* in every state but `closed`. A case merged into another is clos
 from __future__ import annotations
 
 import datetime as dt
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 from django.conf import settings
 from django.db import models
@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from civichub.core.models import CoordinateSystem, Organisation
+from civichub.core.models import CoordinateSystem, CreatedModel, Organisation
 
 
 class CaseKind(models.TextChoices):
@@ -385,7 +385,21 @@ def _photo_path(instance: CasePhoto, filename: str) -> str:
     return f"casework/photos/{now:%Y/%m}/{filename}"
 
 
-class CasePhoto(models.Model):
+class _OfCase(Protocol):
+    @property
+    def case(self) -> Case: ...
+
+
+class InCaseScope:
+    """A row that belongs to a case lies in the case's scope (what the permission check reads
+    as `organisation`)."""
+
+    @property
+    def organisation(self: _OfCase) -> Organisation:
+        return self.case.organisation
+
+
+class CasePhoto(InCaseScope, CreatedModel):
     """A photo re-encoded by the intake service: checked type and size, metadata removed
     (location kept only when the sender chose so)."""
 
@@ -397,7 +411,6 @@ class CasePhoto(models.Model):
     size = models.PositiveIntegerField(help_text=_("字节"))
     original_name = models.CharField(max_length=200, blank=True, default="")
     location_kept = models.BooleanField(default=False)
-    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering: ClassVar[list[str]] = ["case", "id"]
@@ -406,10 +419,6 @@ class CasePhoto(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case.tracking_number} · {self.pk}"
-
-    @property
-    def organisation(self) -> Organisation:
-        return self.case.organisation
 
 
 class EventKind(models.TextChoices):
@@ -482,7 +491,7 @@ class RatingValue(models.TextChoices):
     UNSATISFIED = "unsatisfied", _("不满意")
 
 
-class Rating(models.Model):
+class Rating(InCaseScope, CreatedModel):
     """The sender's verdict on a reply. An unsatisfied rating reopens the case once; the second
     closes it with the rating kept. The latest rating of a case is its satisfaction figure."""
 
@@ -493,7 +502,6 @@ class Rating(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     round = models.PositiveSmallIntegerField(default=1, help_text=_("第几次答复后的评价"))
-    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering: ClassVar[list[str]] = ["case", "created_at", "id"]
@@ -505,10 +513,6 @@ class Rating(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case_id} {self.value}"
-
-    @property
-    def organisation(self) -> Organisation:
-        return self.case.organisation
 
 
 class CalendarDay(models.Model):
@@ -534,7 +538,7 @@ class ContactChannel(models.TextChoices):
     EMAIL = "email", _("电子邮件")
 
 
-class ContactVerification(models.Model):
+class ContactVerification(CreatedModel):
     """A one-time code sent to an anonymous sender's phone or email. Only a hash of the code is
     kept; a verified record may be used for one message within its lifetime."""
 
@@ -542,7 +546,6 @@ class ContactVerification(models.Model):
     address = models.CharField(max_length=254, db_index=True)
     code_hash = models.CharField(max_length=64)
     attempts = models.PositiveSmallIntegerField(default=0)
-    created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     verified_at = models.DateTimeField(null=True, blank=True)
     used_at = models.DateTimeField(null=True, blank=True)
@@ -570,7 +573,7 @@ class ContactVerification(models.Model):
         return self.verified_at is not None and self.used_at is None and moment < self.expires_at
 
 
-class Open311ApiKey(models.Model):
+class Open311ApiKey(CreatedModel):
     """A key that lets an Open311 client (a FixMyStreet-style front end, a city app) post
     requests and poll updates. Only a SHA-256 of the key is kept and `prefix` identifies it
     to operators. A revoked key stays for the audit trail; a name is unique among active keys,
@@ -579,7 +582,6 @@ class Open311ApiKey(models.Model):
     name = models.CharField(max_length=100)
     key_hash = models.CharField(max_length=64, unique=True)
     prefix = models.CharField(max_length=12)
-    created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 

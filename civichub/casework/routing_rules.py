@@ -1,28 +1,19 @@
 """Routing rules that need no trained model: the category by keywords, the community by place.
 
-`classify` is the stand-in used only while `civichub.casework.routing` (the trained router) is
-absent: it matches each active category's keywords in the text. `route_category` calls the
-trained router when it exists.
+`classify` matches each active category's keywords in the text; `routing.classify` uses it
+until the deployment has trained a model.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
-from typing import TYPE_CHECKING
-
+from civichub.casework.models import Case, Category, CommunityArea
 from civichub.core import geo
-
-if TYPE_CHECKING:
-    from civichub.casework.models import Case, CommunityArea
-    from civichub.core.models import Organisation
+from civichub.core.models import Organisation, OrganisationKind
 
 
 def classify(text: str) -> tuple[str | None, float]:
     """(category key, confidence) by keyword match. Confidence is the share of keyword hits
     that point to the winning category, scaled down when only one keyword matched."""
-    from civichub.casework.models import Category
-
     hits: dict[str, int] = {}
     for key, keywords in Category.objects.filter(active=True).values_list("key", "keywords"):
         count = sum(1 for word in keywords or [] if word and word in text)
@@ -38,52 +29,14 @@ def classify(text: str) -> tuple[str | None, float]:
     return best, round(confidence, 4)
 
 
-def classifier() -> Callable[[str], tuple[str | None, float]]:
-    """The trained router's `classify` when `civichub.casework.routing` exists, else ours."""
-    try:
-        module = importlib.import_module("civichub.casework.routing")
-    except ModuleNotFoundError as exc:
-        if exc.name != "civichub.casework.routing":
-            raise
-        return classify
-    function: Callable[[str], tuple[str | None, float]] = module.classify
-    return function
-
-
-def route_category(text: str) -> tuple[str | None, float]:
-    return classifier()(text)
-
-
-def _in_polygon(lat: float, lng: float, polygon: dict[str, object]) -> bool:
-    """Ray casting over the outer ring of a GeoJSON Polygon ([lng, lat] pairs); holes honoured."""
-    rings = polygon.get("coordinates") if isinstance(polygon, dict) else None
-    if not isinstance(rings, list) or not rings:
-        return False
-
-    def inside(ring: list[list[float]]) -> bool:
-        result = False
-        j = len(ring) - 1
-        for i in range(len(ring)):
-            xi, yi = ring[i][0], ring[i][1]
-            xj, yj = ring[j][0], ring[j][1]
-            if (yi > lat) != (yj > lat) and lng < (xj - xi) * (lat - yi) / (yj - yi) + xi:
-                result = not result
-            j = i
-        return result
-
-    return inside(rings[0]) and not any(inside(hole) for hole in rings[1:])
-
-
 def area_contains(area: CommunityArea, lat: float, lng: float) -> bool:
     if area.polygon:
-        return _in_polygon(lat, lng, area.polygon)
+        return geo.geojson_contains(area.polygon, lat, lng)
     return geo.distance_m(lat, lng, area.centre_latitude, area.centre_longitude) <= area.radius_m
 
 
 def community_for_point(lat: float, lng: float, max_nearest_m: float) -> Organisation | None:
     """The community whose area holds the WGS-84 point; else the nearest centre in range."""
-    from civichub.casework.models import CommunityArea
-
     areas = list(CommunityArea.objects.select_related("community"))
     for area in areas:
         if area_contains(area, lat, lng):
@@ -99,9 +52,6 @@ def community_for_point(lat: float, lng: float, max_nearest_m: float) -> Organis
 def community_for_address(address: str) -> Organisation | None:
     """The community whose name or address terms occur in the address; the longest match wins
     (so "桃源社区" beats "桃源")."""
-    from civichub.casework.models import CommunityArea
-    from civichub.core.models import Organisation, OrganisationKind
-
     if not address.strip():
         return None
     best: tuple[int, Organisation] | None = None

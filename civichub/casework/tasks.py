@@ -1,5 +1,8 @@
 """Thin, idempotent tasks: load by id, call a service. Running one twice is harmless: routing
-does nothing to a case that has left `received`, and notifications carry dedupe keys."""
+does nothing to a case that has left `received`, and notifications carry dedupe keys.
+
+The casework task index: the periodic tasks are here; `route_case` and `acknowledge_case`,
+which intake enqueues after commit, are declared beside the routing services they call."""
 
 from __future__ import annotations
 
@@ -8,26 +11,10 @@ from dataclasses import asdict
 from django_tasks import task
 
 from civichub.casework import services
+from civichub.casework.services.routing import acknowledge_case, route_case
 from civichub.core.context import acting
 
-
-@task()
-def route_case(case_id: int) -> str:
-    """Routes one case. On failure the attempt is recorded and the task fails; the case stays
-    `received` and the periodic sweep routes it later."""
-    with acting(channel="task"):
-        try:
-            case = services.case_route(case_id=int(case_id))
-        except Exception as exc:
-            services.case_routing_failed(case_id=int(case_id), error=f"{type(exc).__name__}: {exc}")
-            raise
-        return case.status
-
-
-@task()
-def acknowledge_case(case_id: int) -> bool:
-    with acting(channel="task"):
-        return services.case_acknowledge(case_id=int(case_id))
+__all__ = ["acknowledge_case", "escalate_overdue_cases", "route_case", "sweep_cases"]
 
 
 @task()

@@ -8,8 +8,13 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.http import (
+    FileResponse,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseRedirect,
+)
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -26,10 +31,13 @@ from civichub.casework.models import (
     EventKind,
     ExtensionState,
 )
-from civichub.casework.permissions import may
+from civichub.casework.permissions import is_own_case, is_sender, may
 from civichub.casework.photos import PhotoUpload
+from civichub.casework.services import Submitted
 from civichub.core.errors import Conflict, DomainError, NotFound, ValidationFailed
-from civichub.core.models import Organisation, OrganisationKind, User
+from civichub.core.http import request_user, request_user_or_none
+from civichub.core.models import Organisation, User
+from civichub.core.paging import page_links
 from civichub.core.permissions import allowed
 from civichub.core.templatetags.civichub import localized_name
 from civichub.core.views import domain_errors_as_http, page_number_from
@@ -42,17 +50,6 @@ SESSION_ACCESS = "casework_access"  # tracking number → access code, for anony
 PURPOSE = "办理群众留言"
 
 
-def _user(request: HttpRequest) -> User | None:
-    user = request.user
-    return user if isinstance(user, User) and user.is_authenticated else None
-
-
-def _staff(request: HttpRequest) -> User:
-    user = _user(request)
-    assert user is not None
-    return user
-
-
 # Sending ---------------------------------------------------------------------------------
 
 
@@ -60,7 +57,7 @@ def _verification(request: HttpRequest) -> ContactVerification | None:
     pk = request.session.get(SESSION_VERIFICATION)
     if not pk:
         return None
-    verification = ContactVerification.objects.filter(pk=pk).first()
+    verification = selectors.contact_verification_find(int(pk))
     return verification if verification is not None and verification.is_usable() else None
 
 
@@ -74,9 +71,34 @@ def _remember_access(request: HttpRequest, tracking_number: str, code: str) -> N
     request.session[SESSION_ACCESS] = dict(list(codes.items())[-20:])
 
 
+def _query_without_page(request: HttpRequest) -> str:
+    """The list's query string for its pager links, which add their own page."""
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()
+
+
+def _submit_form(data: dict[str, Any], *, actor: User | None, **sender: Any) -> Submitted:
+    """A message from the fields the sending and call-logging forms share."""
+    return services.case_submit(
+        actor=actor,
+        kind=data["kind"],
+        title=data["title"],
+        text=data["text"],
+        category_key=data["category"] or None,
+        address=data["address"],
+        latitude=data["latitude"],
+        longitude=data["longitude"],
+        is_public=data["is_public"],
+        photos=_uploads(data["photos"]),
+        keep_photo_location=data["keep_location"],
+        **sender,
+    )
+
+
 def submit(request: HttpRequest) -> HttpResponse:
     """The message form. Signed-in people send at once; others verify a phone or email first."""
-    user = _user(request)
+    user = request_user_or_none(request)
     verification = None if user else _verification(request)
     if user is None and verification is None:
         return HttpResponseRedirect(reverse("casework:verify"))
@@ -84,20 +106,7 @@ def submit(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            result = services.case_submit(
-                actor=user,
-                kind=data["kind"],
-                title=data["title"],
-                text=data["text"],
-                category_key=data["category"] or None,
-                address=data["address"],
-                latitude=data["latitude"],
-                longitude=data["longitude"],
-                is_public=data["is_public"],
-                photos=_uploads(data["photos"]),
-                keep_photo_location=data["keep_location"],
-                verification=verification,
-            )
+            result = _submit_form(data, actor=user, verification=verification)
         except DomainError as exc:
             forms.add_domain_errors(form, exc)
         else:
@@ -156,13 +165,10 @@ def verify(request: HttpRequest) -> HttpResponse:
 
 def sent(request: HttpRequest, tracking_number: str) -> HttpResponse:
     """Confirmation with the tracking number (and, once, the access code)."""
-    user = _user(request)
+    user = request_user_or_none(request)
     access = request.session.get(SESSION_ACCESS, {}).get(tracking_number, "")
-    case = Case.objects.filter(tracking_number=tracking_number).first()
-    if case is None or not (
-        (user is not None and case.submitter_id == user.pk)
-        or (access and services.access_code_matches(case, access))
-    ):
+    case = selectors.case_find(tracking_number)
+    if case is None or not is_sender(user, case, access):
         return render(request, "core/error.html", {"message": _("没有找到该留言。")}, status=404)
     return render(request, "casework/sent.html", {"case": case, "access_code": access})
 
@@ -188,13 +194,16 @@ def track(request: HttpRequest) -> HttpResponse:
 def mine(request: HttpRequest) -> HttpResponse:
     page_number = page_number_from(request)
     page = selectors.own_cases(
-        actor=_staff(request), offset=(page_number - 1) * PER_PAGE, limit=PER_PAGE
+        actor=request_user(request), offset=(page_number - 1) * PER_PAGE, limit=PER_PAGE
     )
-    paginator = Paginator(range(page.total), PER_PAGE)
     return render(
         request,
         "casework/mine.html",
-        {"cases": page.items, "total": page.total, "page_obj": paginator.get_page(page_number)},
+        {
+            "cases": page.items,
+            "total": page.total,
+            "page_obj": page_links(total=page.total, per_page=PER_PAGE, number=page_number),
+        },
     )
 
 
@@ -203,26 +212,24 @@ def mine(request: HttpRequest) -> HttpResponse:
 
 def _sender_case(request: HttpRequest, tracking_number: str) -> tuple[Case, str] | None:
     """The case if the visitor sent it (signed in, or holding its access code)."""
-    user = _user(request)
-    case = Case.objects.filter(tracking_number=tracking_number).first()
+    user = request_user_or_none(request)
+    case = selectors.case_find(tracking_number)
     if case is None:
         return None
-    if user is not None and case.submitter_id == user.pk:
-        return selectors.case_load(case.pk), ""
-    code = request.session.get(SESSION_ACCESS, {}).get(tracking_number, "")
-    if code and services.access_code_matches(case, code):
-        return selectors.case_load(case.pk), code
-    return None
+    code = (
+        ""
+        if is_own_case(user, case)
+        else request.session.get(SESSION_ACCESS, {}).get(tracking_number, "")
+    )
+    if not is_sender(user, case, code):
+        return None
+    return selectors.case_load(case.pk), code
 
 
 @domain_errors_as_http
 def case_detail(request: HttpRequest, tracking_number: str) -> HttpResponse:
-    user = _user(request)
-    probe = (
-        Case.objects.filter(tracking_number=tracking_number)
-        .select_related("department", "community", "jurisdiction")
-        .first()
-    )
+    user = request_user_or_none(request)
+    probe = selectors.case_find(tracking_number)
     if probe is not None and user is not None and may(user, "casework.case.note", probe):
         return _staff_detail(request, tracking_number)
     own = _sender_case(request, tracking_number)
@@ -260,12 +267,8 @@ def case_detail(request: HttpRequest, tracking_number: str) -> HttpResponse:
     )
 
 
-def _departments() -> list[Organisation]:
-    return list(Organisation.objects.filter(kind=OrganisationKind.DEPARTMENT).order_by("path"))
-
-
 def _staff_detail(request: HttpRequest, tracking_number: str) -> HttpResponse:
-    user = _staff(request)
+    user = request_user(request)
     case = selectors.case_get(actor=user, tracking_number=tracking_number, purpose=PURPOSE)
     can = {
         action: may(user, f"casework.case.{action}", case)
@@ -297,8 +300,8 @@ def _staff_detail(request: HttpRequest, tracking_number: str) -> HttpResponse:
             "routed": case.status not in {CaseStatus.RECEIVED, CaseStatus.TRIAGE},
             "awaiting_triage": case.status in {CaseStatus.RECEIVED, CaseStatus.TRIAGE},
             "extension_pending": case.extension_state == ExtensionState.REQUESTED,
-            "categories": Category.objects.filter(active=True),
-            "departments": _departments() if (can["transfer"] or can["triage"]) else [],
+            "categories": selectors.category_list(),
+            "departments": selectors.departments() if (can["transfer"] or can["triage"]) else [],
             "staff": selectors.assignable_staff(case=case) if can["assign"] else [],
             "duplicates": duplicates,
             "errors": request.session.pop("casework_action_errors", None),
@@ -307,17 +310,12 @@ def _staff_detail(request: HttpRequest, tracking_number: str) -> HttpResponse:
 
 
 def _category_from(request: HttpRequest) -> Category | None:
-    key = request.POST.get("category", "")
-    return Category.objects.filter(key=key).select_related("department").first() if key else None
+    return selectors.category_find(request.POST.get("category", ""))
 
 
 def _department_from(request: HttpRequest) -> Organisation | None:
     raw = request.POST.get("department", "")
-    return (
-        Organisation.objects.filter(pk=int(raw), kind=OrganisationKind.DEPARTMENT).first()
-        if raw.isdigit()
-        else None
-    )
+    return selectors.department_find(int(raw)) if raw.isdigit() else None
 
 
 def _perform(request: HttpRequest, action: str, user: User, case: Case) -> str:
@@ -325,8 +323,7 @@ def _perform(request: HttpRequest, action: str, user: User, case: Case) -> str:
     if action == "triage":
         category = _category_from(request)
         if category is None:
-            message = _("请选择类别。")
-            raise ValidationFailed(message, errors={"category": [message]})
+            raise ValidationFailed.on("category", _("请选择类别。"))
         services.case_triage(
             actor=user,
             case=case,
@@ -337,10 +334,9 @@ def _perform(request: HttpRequest, action: str, user: User, case: Case) -> str:
         return _("已分拣。")
     if action == "assign":
         raw = post.get("assignee", "")
-        assignee = User.objects.filter(pk=int(raw)).first() if raw.isdigit() else None
+        assignee = selectors.user_find(int(raw)) if raw.isdigit() else None
         if assignee is None:
-            message = _("请选择承办人。")
-            raise ValidationFailed(message, errors={"assignee": [message]})
+            raise ValidationFailed.on("assignee", _("请选择承办人。"))
         services.case_assign(actor=user, case=case, assignee=assignee)
         return _("已指定承办人。")
     if action == "transfer":
@@ -381,10 +377,9 @@ def _perform(request: HttpRequest, action: str, user: User, case: Case) -> str:
         )
         return _("已批准延期。") if approve else _("已驳回延期。")
     if action == "merge":
-        into = Case.objects.filter(tracking_number=post.get("into", "").strip()).first()
+        into = selectors.case_find(post.get("into", "").strip())
         if into is None:
-            message = _("没有这个受理编号。")
-            raise ValidationFailed(message, errors={"into": [message]})
+            raise ValidationFailed.on("into", _("没有这个受理编号。"))
         services.case_merge(actor=user, case=case, into=into, reason=post.get("reason", ""))
         return _("已合并到 %(into)s。") % {"into": into.tracking_number}
     raise NotFound(_("未知操作。"))
@@ -394,7 +389,7 @@ def _perform(request: HttpRequest, action: str, user: User, case: Case) -> str:
 @require_POST
 @domain_errors_as_http
 def case_action(request: HttpRequest, tracking_number: str, action: str) -> HttpResponse:
-    user = _staff(request)
+    user = request_user(request)
     case = selectors.case_get(actor=user, tracking_number=tracking_number, purpose=PURPOSE)
     try:
         message = _perform(request, action, user, case)
@@ -418,7 +413,7 @@ def case_action(request: HttpRequest, tracking_number: str, action: str) -> Http
 @login_required
 @domain_errors_as_http
 def inbox(request: HttpRequest) -> HttpResponse:
-    user = _staff(request)
+    user = request_user(request)
     get = request.GET
     status = get.get("status", "open")
     if status not in {"open", "", *CaseStatus.values}:
@@ -437,9 +432,6 @@ def inbox(request: HttpRequest) -> HttpResponse:
     )
     now = timezone.now()
     rows = [(case, selectors.due_state(case, now)) for case in page.items]
-    paginator = Paginator(range(page.total), PER_PAGE)
-    query = request.GET.copy()
-    query.pop("page", None)
     return render(
         request,
         "casework/inbox.html",
@@ -449,9 +441,9 @@ def inbox(request: HttpRequest) -> HttpResponse:
             "filters": filters,
             "statuses": CaseStatus.choices,
             "kinds": CaseKind.choices,
-            "categories": Category.objects.filter(active=True),
-            "page_obj": paginator.get_page(page_number),
-            "query": query.urlencode(),
+            "categories": selectors.category_list(),
+            "page_obj": page_links(total=page.total, per_page=PER_PAGE, number=page_number),
+            "query": _query_without_page(request),
             "may_log_call": allowed(user, "casework.case.log_call"),
         },
     )
@@ -461,24 +453,15 @@ def inbox(request: HttpRequest) -> HttpResponse:
 @domain_errors_as_http
 def log_call(request: HttpRequest) -> HttpResponse:
     """Staff log a phone call as a message on the caller's behalf."""
-    user = _staff(request)
+    user = request_user(request)
     form = forms.PhoneCallForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            result = services.case_submit(
+            result = _submit_form(
+                data,
                 actor=user,
                 channel="phone",
-                kind=data["kind"],
-                title=data["title"],
-                text=data["text"],
-                category_key=data["category"] or None,
-                address=data["address"],
-                latitude=data["latitude"],
-                longitude=data["longitude"],
-                is_public=data["is_public"],
-                photos=_uploads(data["photos"]),
-                keep_photo_location=data["keep_location"],
                 contact_name=data["contact_name"],
                 contact_phone=data["contact_phone"],
             )
@@ -518,7 +501,7 @@ def _bars(figures: list[Any], attribute: str, width: int = 300) -> list[dict[str
 @login_required
 @domain_errors_as_http
 def statistics(request: HttpRequest) -> HttpResponse:
-    user = _staff(request)
+    user = request_user(request)
     today = timezone.localdate()
     since = _parse_day(request.GET.get("since", ""), today - dt.timedelta(days=90))
     until = _parse_day(request.GET.get("until", ""), today)
@@ -567,9 +550,6 @@ def board(request: HttpRequest) -> HttpResponse:
     entries, total = selectors.board_list(
         q=q, department_id=department_id, offset=(page_number - 1) * per_page, limit=per_page
     )
-    paginator = Paginator(range(total), per_page)
-    query = request.GET.copy()
-    query.pop("page", None)
     return render(
         request,
         "casework/board.html",
@@ -579,8 +559,8 @@ def board(request: HttpRequest) -> HttpResponse:
             "q": q,
             "department_id": department_id,
             "departments": selectors.board_departments(),
-            "page_obj": paginator.get_page(page_number),
-            "query": query.urlencode(),
+            "page_obj": page_links(total=total, per_page=per_page, number=page_number),
+            "query": _query_without_page(request),
             "reply_kind": EventKind.REPLY,
         },
     )
@@ -589,20 +569,14 @@ def board(request: HttpRequest) -> HttpResponse:
 @domain_errors_as_http
 def photo(request: HttpRequest, tracking_number: str, pk: int) -> HttpResponseBase:
     """A case photo, for its sender and for staff who may see the case (never public)."""
-    from django.http import FileResponse
-
-    user = _user(request)
-    case = (
-        Case.objects.filter(tracking_number=tracking_number)
-        .select_related("department", "community", "jurisdiction")
-        .first()
-    )
+    user = request_user_or_none(request)
+    case = selectors.case_find(tracking_number)
     if case is None:
         raise NotFound(_("没有找到该照片。"))
     staff = user is not None and may(user, "casework.case.view", case)
     if not staff and _sender_case(request, tracking_number) is None:
         raise NotFound(_("没有找到该照片。"))
-    item = case.photos.filter(pk=pk).first()
+    item = selectors.case_photo_find(case, pk)
     if item is None:
         raise NotFound(_("没有找到该照片。"))
     response = FileResponse(item.image.open("rb"), content_type=item.content_type)

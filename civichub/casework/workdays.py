@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from civichub.casework.conf import casework_settings
+from civichub.casework.conf import casework_config
+from civichub.casework.models import CalendarDay
 
 MAX_SCAN_DAYS = 3660  # no calendar has ten years without a working day
 
@@ -63,11 +64,9 @@ def _parse(values: dict[str, str] | list[str]) -> set[dt.date]:
 
 def calendar() -> WorkingCalendar:
     """The effective calendar: profile defaults, overridden by `CalendarDay` rows."""
-    from civichub.casework.models import CalendarDay
-
-    conf = casework_settings()
-    days_off = _parse(conf["holidays"])
-    days_on = _parse(conf["makeup_workdays"])
+    conf = casework_config()
+    days_off = _parse(conf.holidays)
+    days_on = _parse(conf.makeup_workdays)
     for day, working in CalendarDay.objects.values_list("date", "working"):
         if working:
             days_on.add(day)

@@ -10,6 +10,7 @@ from django.http import HttpRequest
 
 from civichub.core.models import AuditEvent, Organisation, RoleAssignment, User
 from civichub.core.permissions import allowed
+from civichub.core.selectors import audit_scope
 
 
 def _admin_has_permission(request: HttpRequest) -> bool:
@@ -74,6 +75,4 @@ class AuditEventAdmin(CivicModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[AuditEvent]:
         # The same scope as the audit page: the auditor's subtree only.
-        from civichub.core.selectors import audit_scope
-
         return audit_scope(request.user, super().get_queryset(request))

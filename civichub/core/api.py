@@ -11,16 +11,11 @@ from ninja import Field, Query, Router, Schema, Status
 
 from civichub.core import selectors, services
 from civichub.core.errors import NotFound
-from civichub.core.models import ApiToken, Organisation, Resident, User
-from civichub.core.permissions import allowed
+from civichub.core.http import request_user
+from civichub.core.models import Organisation, Resident
+from civichub.core.permissions import action_def, allowed
 
 router = Router(tags=["core"])
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
 
 
 class RoleOut(Schema):
@@ -40,7 +35,7 @@ class MeOut(Schema):
 
 @router.get("/me", response=MeOut, summary="The signed-in account and its roles")
 def me(request: HttpRequest) -> MeOut:
-    user = _user(request)
+    user = request_user(request)
     return MeOut(
         id=user.pk,
         username=user.username,
@@ -68,7 +63,7 @@ class TokenOut(Schema):
 
 @router.post("/tokens", response={201: TokenOut}, summary="Create an API token")
 def token_create(request: HttpRequest, payload: TokenIn) -> Status[TokenOut]:
-    token, secret = services.api_token_create(actor=_user(request), name=payload.name)
+    token, secret = services.api_token_create(actor=request_user(request), name=payload.name)
     return Status(
         201,
         TokenOut(
@@ -83,10 +78,8 @@ def token_create(request: HttpRequest, payload: TokenIn) -> Status[TokenOut]:
 
 @router.delete("/tokens/{token_id}", response={204: None}, summary="Revoke an API token")
 def token_revoke(request: HttpRequest, token_id: int) -> Status[None]:
-    user = _user(request)
-    token = ApiToken.objects.filter(pk=token_id, user=user).first()
-    if token is None:
-        raise NotFound(_("没有编号为 %(pk)s 的令牌。") % {"pk": token_id})
+    user = request_user(request)
+    token = selectors.api_token_get(user=user, pk=token_id)
     services.api_token_revoke(actor=user, token=token)
     return Status(204, None)
 
@@ -160,7 +153,7 @@ def resident_list(
 ) -> ResidentPageOut:
     community = selectors.organisation_get(pk=community_id) if community_id else None
     page = selectors.resident_list(
-        actor=_user(request),
+        actor=request_user(request),
         purpose=purpose.purpose,
         community=community,
         query=q,
@@ -172,7 +165,9 @@ def resident_list(
 
 @router.get("/residents/{resident_id}", response=ResidentOut)
 def resident_get(request: HttpRequest, resident_id: int, purpose: Query[PurposeQuery]) -> Resident:
-    return selectors.resident_get(actor=_user(request), pk=resident_id, purpose=purpose.purpose)
+    return selectors.resident_get(
+        actor=request_user(request), pk=resident_id, purpose=purpose.purpose
+    )
 
 
 class ResidentIn(Schema):
@@ -191,7 +186,9 @@ class ResidentIn(Schema):
 def resident_create(request: HttpRequest, payload: ResidentIn) -> Status[Resident]:
     community = selectors.organisation_get(pk=payload.community_id)
     data = payload.dict(exclude={"community_id"})
-    return Status(201, services.resident_create(actor=_user(request), community=community, **data))
+    return Status(
+        201, services.resident_create(actor=request_user(request), community=community, **data)
+    )
 
 
 class ResidentPatch(Schema):
@@ -208,7 +205,7 @@ class ResidentPatch(Schema):
 
 @router.patch("/residents/{resident_id}", response=ResidentOut)
 def resident_update(request: HttpRequest, resident_id: int, payload: ResidentPatch) -> Resident:
-    user = _user(request)
+    user = request_user(request)
     resident = selectors.resident_get(actor=user, pk=resident_id, purpose="record update")
     changes = payload.dict(exclude_unset=True, exclude={"community_id", "identity_number"})
     community = (
@@ -233,7 +230,7 @@ class IdentityOut(Schema):
     summary="Reveal the full identity number (audited, registrars only)",
 )
 def resident_identity(request: HttpRequest, resident_id: int, payload: PurposeQuery) -> IdentityOut:
-    user = _user(request)
+    user = request_user(request)
     resident = selectors.resident_get(actor=user, pk=resident_id, purpose=payload.purpose)
     number = selectors.resident_identity_reveal(
         actor=user, resident=resident, purpose=payload.purpose
@@ -273,7 +270,7 @@ def audit_search(
     limit: int = Query(50, ge=1, le=500),
 ) -> AuditPageOut:
     items, total = selectors.audit_search(
-        actor=_user(request),
+        actor=request_user(request),
         filters=selectors.AuditFilter(
             actor=actor,
             action=action,
@@ -301,11 +298,9 @@ class PermissionCheckOut(Schema):
 def permission_check(
     request: HttpRequest, action: str, organisation_id: int | None = None
 ) -> PermissionCheckOut:
-    from civichub.core.permissions import action_def
-
     try:
         action_def(action)
     except LookupError:
         raise NotFound(_("没有名为 %(action)s 的权限操作。") % {"action": action}) from None
     obj = selectors.organisation_get(pk=organisation_id) if organisation_id else None
-    return PermissionCheckOut(action=action, allowed=allowed(_user(request), action, obj))
+    return PermissionCheckOut(action=action, allowed=allowed(request_user(request), action, obj))

@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING
 
 from django.utils.translation import gettext_lazy as _
 
+from civichub.core import profile
 from civichub.core.registry import (
     ActionDef,
     CivicModuleConfig,
@@ -94,4 +95,5 @@ class CoreConfig(CivicModuleConfig):
             ),
         ],
         demo_data=None,
+        config=profile.CoreConfig,
     )

@@ -15,7 +15,8 @@ from django.utils.translation import gettext as _
 from civichub.core import crypto
 from civichub.core.audit import audit_record
 from civichub.core.errors import NotFound, ValidationFailed
-from civichub.core.models import AuditEvent, Organisation, Resident, User
+from civichub.core.models import ApiToken, AuditEvent, Organisation, Resident, User
+from civichub.core.paging import Page
 from civichub.core.permissions import granted_paths, require, scope_filter
 
 DEFAULT_PURPOSE = "casework"
@@ -24,8 +25,7 @@ DEFAULT_PURPOSE = "casework"
 def _purpose(purpose: str) -> str:
     purpose = purpose.strip()
     if not purpose:
-        message = _("请说明查看个人信息的事由。")
-        raise ValidationFailed(message, errors={"purpose": [message]})
+        raise ValidationFailed.on("purpose", _("请说明查看个人信息的事由。"))
     return purpose
 
 
@@ -104,10 +104,7 @@ def resident_find_by_identity(
     return resident
 
 
-@dataclass
-class ResidentPage:
-    items: list[Resident]
-    total: int
+ResidentPage = Page[Resident]
 
 
 @transaction.atomic
@@ -119,7 +116,7 @@ def resident_list(
     query: str = "",
     offset: int = 0,
     limit: int = 50,
-) -> ResidentPage:
+) -> Page[Resident]:
     require(actor, "core.resident.view")
     queryset = scope_filter(
         actor,
@@ -142,7 +139,7 @@ def resident_list(
         purpose=_purpose(purpose),
         changes={"query": query, "shown": [r.pk for r in items]},
     )
-    return ResidentPage(items=items, total=total)
+    return Page(items=items, total=total, offset=offset, limit=min(limit, 200))
 
 
 @dataclass
@@ -187,6 +184,22 @@ def audit_search(
     queryset = queryset.filter(**conditions)
     total = queryset.count()
     return list(queryset.order_by("-at", "-id")[offset : offset + min(limit, 500)]), total
+
+
+def api_token_get(*, user: User, pk: int) -> ApiToken:
+    """One of the user's own API tokens."""
+    token = ApiToken.objects.filter(pk=pk, user=user).first()
+    if token is None:
+        raise NotFound(_("没有编号为 %(pk)s 的令牌。") % {"pk": pk})
+    return token
+
+
+def active_user_get(*, pk: int) -> User:
+    """An account that can sign in and be notified."""
+    user = User.objects.filter(pk=pk, is_active=True).first()
+    if user is None:
+        raise NotFound(_("没有编号为 %(pk)s 的有效账号。") % {"pk": pk})
+    return user
 
 
 def user_roles(*, user: User) -> list[tuple[str, Organisation]]:

@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from civichub.core import crypto, geo
+from civichub.core import crypto, geo, hooks
 from civichub.core.audit import audit_record
 from civichub.core.errors import Conflict, ValidationFailed
 from civichub.core.identity import birth_year, identity_number_error
@@ -54,24 +54,24 @@ def organisation_create(
     function: str = "",
 ) -> Organisation:
     if kind not in OrganisationKind.values:
-        message = _("未知的组织机构类型：%(kind)s。") % {"kind": kind}
-        raise ValidationFailed(message, errors={"kind": [message]})
+        raise ValidationFailed.on("kind", _("未知的组织机构类型：%(kind)s。") % {"kind": kind})
     if parent is None and kind != OrganisationKind.CITY:
         raise ValidationFailed(
             _("只有市级机构可以作为顶层机构。"), errors={"parent": [_("请选择上级机构。")]}
         )
     if parent is not None and kind not in AREA_CHILDREN[parent.kind]:
-        message = _("“%(kind)s”不能设在“%(parent)s”之下。") % {
-            "kind": OrganisationKind(kind).label,
-            "parent": OrganisationKind(parent.kind).label,
-        }
-        raise ValidationFailed(message, errors={"kind": [message]})
+        raise ValidationFailed.on(
+            "kind",
+            _("“%(kind)s”不能设在“%(parent)s”之下。")
+            % {
+                "kind": OrganisationKind(kind).label,
+                "parent": OrganisationKind(parent.kind).label,
+            },
+        )
     if kind == OrganisationKind.DEPARTMENT and not function:
-        message = _("部门须注明职能。")
-        raise ValidationFailed(message, errors={"function": [message]})
+        raise ValidationFailed.on("function", _("部门须注明职能。"))
     if not name.strip():
-        message = _("请填写名称。")
-        raise ValidationFailed(message, errors={"name": [message]})
+        raise ValidationFailed.on("name", _("请填写名称。"))
     _check(actor, "core.organisation.manage", parent)
     if Organisation.objects.filter(code=code).exists():
         message = _("机构代码 %(code)s 已被使用。") % {"code": code}
@@ -154,8 +154,7 @@ def user_set_password(*, actor: User, user: User, old_password: str, new_passwor
     if actor.pk != user.pk:
         _check(actor, "core.user.manage")
     elif not user.check_password(old_password):
-        message = _("当前密码不正确。")
-        raise ValidationFailed(message, errors={"old_password": [message]})
+        raise ValidationFailed.on("old_password", _("当前密码不正确。"))
     try:
         validate_password(new_password, user)
     except DjangoValidationError as exc:
@@ -165,25 +164,18 @@ def user_set_password(*, actor: User, user: User, old_password: str, new_passwor
     user.set_password(new_password)
     user.save(update_fields=["password"])
     audit_record(actor=actor, action="user.password_change", obj=user)
-    # Tell the account holder, so a change they did not make does not go unnoticed.
-    from civichub.notify.services import notification_send
-
-    notification_send(
-        recipients=[user],
-        kind="core.password_changed",
-        actor=actor,
-        context={
-            "name": user.display_name(),
-            "changed_at": timezone.localtime().strftime("%Y-%m-%d %H:%M"),
-        },
+    # Notify tells the account holder, so a change they did not make does not go unnoticed.
+    hooks.password_changed.send(
+        hooks.PasswordChanged(user=user, actor=actor, at=timezone.localtime())
     )
 
 
 @transaction.atomic
 def user_set_language(*, actor: User, language: str) -> None:
     if language not in {"zh-hans", "en"}:
-        message = _("不支持该语言：%(language)s。") % {"language": language}
-        raise ValidationFailed(message, errors={"language": [message]})
+        raise ValidationFailed.on(
+            "language", _("不支持该语言：%(language)s。") % {"language": language}
+        )
     actor.language = language
     actor.save(update_fields=["language"])
     audit_record(actor=actor, action="user.language", obj=actor, changes={"language": language})
@@ -194,8 +186,7 @@ def role_grant(
     *, actor: User | None, user: User, role: str, organisation: Organisation
 ) -> RoleAssignment:
     if role not in all_roles():
-        message = _("未知角色：%(role)s。") % {"role": role}
-        raise ValidationFailed(message, errors={"role": [message]})
+        raise ValidationFailed.on("role", _("未知角色：%(role)s。") % {"role": role})
     _check(actor, "core.role.manage", organisation)
     try:
         with transaction.atomic():
@@ -238,8 +229,7 @@ def _token_hash(token: str) -> str:
 def api_token_create(*, actor: User, name: str) -> tuple[ApiToken, str]:
     """Returns the token record and the secret, which is shown once and never stored."""
     if not name.strip():
-        message = _("请为令牌命名。")
-        raise ValidationFailed(message, errors={"name": [message]})
+        raise ValidationFailed.on("name", _("请为令牌命名。"))
     secret = "chb_" + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         user=actor, name=name.strip()[:100], token_hash=_token_hash(secret), prefix=secret[:8]
@@ -318,6 +308,19 @@ def resident_derived_fields(
     return values
 
 
+def _refuse_identity_taken(values: dict[str, Any], *, resident: Resident | None = None) -> None:
+    """One identity number, one resident: a number another resident holds is a conflict."""
+    digest = values.get("identity_hash")
+    if not digest:
+        return
+    others = Resident.objects.filter(identity_hash=digest)
+    if resident is not None:
+        others = others.exclude(pk=resident.pk)
+    if others.exists():
+        message = _("已有居民登记了这个身份证号。")
+        raise Conflict(message, errors={"identity_number": [message]})
+
+
 @transaction.atomic
 def resident_create(
     *,
@@ -334,8 +337,7 @@ def resident_create(
 ) -> Resident:
     _check(actor, "core.resident.create", community)
     if not name.strip():
-        message = _("请填写姓名。")
-        raise ValidationFailed(message, errors={"name": [message]})
+        raise ValidationFailed.on("name", _("请填写姓名。"))
     values = resident_derived_fields(
         community=community,
         latitude=latitude,
@@ -343,12 +345,7 @@ def resident_create(
         crs=crs,
         identity_number=identity_number,
     )
-    if (
-        values.get("identity_hash")
-        and Resident.objects.filter(identity_hash=values["identity_hash"]).exists()
-    ):
-        message = _("已有居民登记了这个身份证号。")
-        raise Conflict(message, errors={"identity_number": [message]})
+    _refuse_identity_taken(values)
     resident = Resident.objects.create(
         name=name.strip(),
         name_en=name_en,
@@ -396,14 +393,7 @@ def resident_update(
     values = resident_derived_fields(
         community=community or resident.community, identity_number=identity_number, **merged
     )
-    if (
-        values.get("identity_hash")
-        and Resident.objects.filter(identity_hash=values["identity_hash"])
-        .exclude(pk=resident.pk)
-        .exists()
-    ):
-        message = _("已有居民登记了这个身份证号。")
-        raise Conflict(message, errors={"identity_number": [message]})
+    _refuse_identity_taken(values, resident=resident)
     before = {f: getattr(resident, f) for f in changes}
     for field, value in {**changes, **values}.items():
         setattr(resident, field, value)

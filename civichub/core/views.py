@@ -10,18 +10,22 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordChangeForm
 from django.contrib.auth.views import LoginView, PasswordChangeView
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 from django.utils.dateparse import parse_date
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
+from django.views.i18n import set_language
 
 from civichub.core import registry, selectors, services
 from civichub.core.errors import DomainError, NotAuthenticated, NotFound
 from civichub.core.errors import PermissionDenied as DomainPermissionDenied
-from civichub.core.models import User
+from civichub.core.http import request_user, request_user_or_none
+from civichub.core.paging import page_links
 from civichub.core.permissions import allowed
+from civichub.core.problems import PROBLEM_STATUSES, problem
 
 # Purposes written to the append-only audit log: fixed Chinese wording, deliberately not
 # translated, so the same read is recorded the same way whatever language the reader uses.
@@ -41,7 +45,7 @@ class CivicPasswordChangeView(PasswordChangeView):
     template_name = "core/password_change.html"
 
     def form_valid(self, form: PasswordChangeForm) -> HttpResponse:
-        user = _user(self.request)
+        user = request_user(self.request)
         try:
             services.user_set_password(
                 actor=user,
@@ -62,12 +66,6 @@ class CivicPasswordChangeView(PasswordChangeView):
 def page_number_from(request: HttpRequest) -> int:
     raw = request.GET.get("page", "1")
     return min(int(raw), 1_000_000) if raw.isdigit() and int(raw) > 0 else 1
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
 
 
 def domain_errors_as_http(func: Any) -> Any:
@@ -95,7 +93,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 @domain_errors_as_http
 def dashboard(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     tiles = []
     for tile in registry.tiles():
         if not allowed(user, tile.action):
@@ -120,7 +118,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @login_required
 @domain_errors_as_http
 def resident_list(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     query = request.GET.get("q", "").strip()[:50]
     page_number = page_number_from(request)
     per_page = 25
@@ -131,7 +129,6 @@ def resident_list(request: HttpRequest) -> HttpResponse:
         offset=(page_number - 1) * per_page,
         limit=per_page,
     )
-    paginator = Paginator(range(page.total), per_page)
     return render(
         request,
         "core/resident_list.html",
@@ -139,7 +136,7 @@ def resident_list(request: HttpRequest) -> HttpResponse:
             "residents": page.items,
             "total": page.total,
             "query": query,
-            "page_obj": paginator.get_page(page_number),
+            "page_obj": page_links(total=page.total, per_page=per_page, number=page_number),
         },
     )
 
@@ -147,7 +144,7 @@ def resident_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @domain_errors_as_http
 def resident_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     resident = selectors.resident_get(actor=user, pk=pk, purpose=RESIDENT_VIEW_PURPOSE)
     identity = None
     error = ""
@@ -181,9 +178,7 @@ def _parse_day(value: str) -> dt.date | None:
 @login_required
 @domain_errors_as_http
 def audit_log(request: HttpRequest) -> HttpResponse:
-    from django.utils import timezone
-
-    user = _user(request)
+    user = request_user(request)
     since_day = _parse_day(request.GET.get("since", ""))
     until_day = _parse_day(request.GET.get("until", ""))
     tz = timezone.get_current_timezone()
@@ -204,7 +199,6 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     events, total = selectors.audit_search(
         actor=user, filters=filters, offset=(page_number - 1) * per_page, limit=per_page
     )
-    paginator = Paginator(range(total), per_page)
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -214,7 +208,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
             "events": events,
             "total": total,
             "filters": request.GET,
-            "page_obj": paginator.get_page(page_number),
+            "page_obj": page_links(total=total, per_page=per_page, number=page_number),
             "query": query.urlencode(),
         },
     )
@@ -223,16 +217,12 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 def _error_response(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
     """Errors Django raises before or around a view: an API client gets a problem document, a
     standard's client its own error format (module error renderers), a person an HTML page."""
-    from django.utils.module_loading import import_string
-
     # A standard's own prefix (Mastodon's /api/v1/) wins over civichub's API under /api/.
     renderer = registry.error_renderer_for(request.path)
     if renderer:
         response: HttpResponse = import_string(renderer.replace(":", "."))(request, status, message)
         return response
     if request.path.startswith("/api/"):
-        from civichub.api import PROBLEM_STATUSES, problem
-
         # A problem's title is machine-facing (like an HTTP reason phrase): English, as for
         # every other API error; the detail is in the reader's language.
         return problem(
@@ -265,15 +255,12 @@ def server_error(request: HttpRequest) -> HttpResponse:
 def language_switch(request: HttpRequest) -> HttpResponse:
     """Django's language switch (cookie, works without JavaScript); a signed-in user's choice is
     also kept on the account, so notifications arrive in the same language."""
-    from django.views.i18n import set_language
-
     response = set_language(request)
     language = request.POST.get("language", "")
-    user = request.user
+    user = request_user_or_none(request)
     if (
         request.method == "POST"
-        and isinstance(user, User)
-        and user.is_authenticated
+        and user is not None
         and language in {"zh-hans", "en"}
         and user.language != language
     ):

@@ -10,8 +10,9 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 
+from civichub.core import selectors as core_selectors
 from civichub.core.errors import NotFound
-from civichub.core.models import User
+from civichub.core.http import request_user
 from civichub.notify import kinds, selectors, services
 from civichub.notify.channels import vapid_public_key
 from civichub.notify.models import Delivery, Notification, NotificationPreference
@@ -21,12 +22,6 @@ router = Router(tags=["notify"])
 
 ChannelName = Literal["inapp", "email", "sms", "push"]
 OutsideChannelName = Literal["email", "sms", "push"]
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
 
 
 class NotificationDeliveryOut(Schema):
@@ -81,7 +76,7 @@ def notification_list(
     limit: int = Query(20, ge=1, le=100),
 ) -> NotificationPageOut:
     page = selectors.notification_list(
-        actor=_user(request), offset=offset, limit=limit, unread_only=unread
+        actor=request_user(request), offset=offset, limit=limit, unread_only=unread
     )
     return NotificationPageOut(
         total=page.total, unread=page.unread, items=[_notification_out(n) for n in page.items]
@@ -94,7 +89,9 @@ class NotificationsReadOut(Schema):
 
 @router.post("/read-all", response=NotificationsReadOut, summary="Mark all my notifications read")
 def notification_read_all(request: HttpRequest) -> NotificationsReadOut:
-    return NotificationsReadOut(count=services.notification_mark_all_read(actor=_user(request)))
+    return NotificationsReadOut(
+        count=services.notification_mark_all_read(actor=request_user(request))
+    )
 
 
 class NotificationPreferencesIn(Schema):
@@ -141,7 +138,7 @@ def _preferences_out(preference: NotificationPreference) -> NotificationPreferen
     "/preferences", response=NotificationPreferencesOut, summary="My notification preferences"
 )
 def preferences_get(request: HttpRequest) -> NotificationPreferencesOut:
-    return _preferences_out(selectors.preference_for(user=_user(request)))
+    return _preferences_out(selectors.preference_for(user=request_user(request)))
 
 
 @router.put("/preferences", response=NotificationPreferencesOut, summary="Replace my preferences")
@@ -149,7 +146,7 @@ def preferences_put(
     request: HttpRequest, payload: NotificationPreferencesIn
 ) -> NotificationPreferencesOut:
     preference = services.preference_update(
-        actor=_user(request),
+        actor=request_user(request),
         channels={c: {str(ch): on for ch, on in s.items()} for c, s in payload.channels.items()},
         blocked_channels=list(payload.blocked_channels),
         quiet_hours_enabled=payload.quiet_hours_enabled,
@@ -202,7 +199,7 @@ def push_subscription_create(
     request: HttpRequest, payload: PushSubscriptionIn
 ) -> Status[PushSubscriptionOut]:
     subscription = services.push_subscription_save(
-        actor=_user(request),
+        actor=request_user(request),
         endpoint=payload.endpoint,
         p256dh=payload.keys.p256dh,
         auth=payload.keys.auth,
@@ -217,7 +214,7 @@ def push_subscription_create(
 def push_subscription_delete(
     request: HttpRequest, endpoint: str = Query(..., max_length=2000)
 ) -> Status[None]:
-    if not services.push_subscription_delete(actor=_user(request), endpoint=endpoint):
+    if not services.push_subscription_delete(actor=request_user(request), endpoint=endpoint):
         raise NotFound(_("没有这个推送订阅。"))
     return Status(204, None)
 
@@ -258,7 +255,7 @@ def _delivery_row(delivery: Delivery) -> NotificationDispatchDeliveryOut:
 
 
 def _dispatch_out(request: HttpRequest, pk: int) -> NotificationDispatchOut:
-    report = selectors.dispatch_report(actor=_user(request), pk=pk)
+    report = selectors.dispatch_report(actor=request_user(request), pk=pk)
     dispatch = report.dispatch
     return NotificationDispatchOut(
         id=dispatch.pk,
@@ -278,10 +275,8 @@ def _dispatch_out(request: HttpRequest, pk: int) -> NotificationDispatchOut:
     summary="Send a test notification to an account (operators)",
 )
 def test_send(request: HttpRequest, payload: NotificationTestIn) -> Status[NotificationDispatchOut]:
-    actor = _user(request)
-    recipient = User.objects.filter(pk=payload.user_id, is_active=True).first()
-    if recipient is None:
-        raise NotFound(_("没有编号为 %(pk)s 的有效账号。") % {"pk": payload.user_id})
+    actor = request_user(request)
+    recipient = core_selectors.active_user_get(pk=payload.user_id)
     dispatch = services.notification_test_send(
         actor=actor,
         recipient=recipient,
@@ -303,7 +298,9 @@ def dispatch_get(request: HttpRequest, dispatch_id: int) -> NotificationDispatch
 
 @router.get("/{int:notification_id}", response=NotificationOut, summary="One of my notifications")
 def notification_get(request: HttpRequest, notification_id: int) -> NotificationOut:
-    return _notification_out(selectors.notification_get(actor=_user(request), pk=notification_id))
+    return _notification_out(
+        selectors.notification_get(actor=request_user(request), pk=notification_id)
+    )
 
 
 @router.post(
@@ -312,6 +309,6 @@ def notification_get(request: HttpRequest, notification_id: int) -> Notification
     summary="Mark one of my notifications read",
 )
 def notification_read(request: HttpRequest, notification_id: int) -> NotificationOut:
-    user = _user(request)
+    user = request_user(request)
     services.notification_mark_read(actor=user, notification_id=notification_id)
     return _notification_out(selectors.notification_get(actor=user, pk=notification_id))

@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from django.utils.translation import gettext_lazy as _
 
+from civichub.core import hooks, registry
 from civichub.core.registry import (
     ActionDef,
     CivicModuleConfig,
@@ -12,15 +11,7 @@ from civichub.core.registry import (
     PeriodicTask,
     Tile,
 )
-
-if TYPE_CHECKING:
-    from civichub.core.models import User
-
-
-def _unread_count(user: User) -> int:
-    from civichub.notify.selectors import unread_count
-
-    return unread_count(user=user)
+from civichub.notify import conf, kinds
 
 
 class NotifyConfig(CivicModuleConfig):
@@ -54,13 +45,27 @@ class NotifyConfig(CivicModuleConfig):
             ),
         ],
         nav=[NavItem(_("通知"), "notify:inbox", "notify.inbox.view", order=15)],
-        tiles=[Tile(_("未读通知"), "notify:inbox", "notify.inbox.view", _unread_count, order=5)],
+        tiles=[
+            Tile(
+                _("未读通知"),
+                "notify:inbox",
+                "notify.inbox.view",
+                "civichub.notify.selectors:unread_figure",
+                order=5,
+            )
+        ],
         periodic_tasks=[
             PeriodicTask(
                 "notify.delivery_sweep", "civichub.notify.tasks.deliveries_sweep", every_seconds=60
             ),
         ],
+        notification_kinds="civichub.notify.notifications:KINDS",
+        config=conf.NotifyConfig,
     )
 
     def ready(self) -> None:
-        from civichub.notify import kinds  # noqa: F401  (registers the platform's kinds)
+        # Every module's kinds, notify's own included; core knows nothing of notify's types.
+        kinds.register_declared(registry.notification_kind_paths())
+        hooks.password_changed.subscribe(
+            "civichub.notify.services.accounts:password_changed_notify"
+        )

@@ -1,9 +1,14 @@
-"""The registry of notification kinds. A module registers each kind it sends, with its
-preference category, its default channels and a subject and body template in every language, from
-its AppConfig.ready():
+"""The registry of notification kinds. A module declares each kind it sends, with its
+preference category, its default channels and a subject and body template in every language, as
+a sequence in its `notifications.py`, and names it in its manifest; notify registers every
+module's kinds when the apps are ready:
 
-    from civichub.notify.kinds import NotificationKind, register
-    register(NotificationKind(key="casework.case_assigned", category="service", ...))
+    # civichub/casework/notifications.py
+    from civichub.notify.kinds import NotificationKind
+    KINDS = [NotificationKind(key="casework.case_assigned", category="service", ...), ...]
+
+    # civichub/casework/apps.py
+    manifest = ModuleManifest(..., notification_kinds="civichub.casework.notifications:KINDS")
 
 Templates are Django templates rendered without HTML escaping (they become mail, SMS and push
 text; pages escape them when they show them)."""
@@ -11,13 +16,17 @@ text; pages escape them when they show them)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from django.template import Context, Engine, Template
 from django.utils.functional import Promise
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
+
+from civichub.notify.choices import Channel
 
 LANGUAGES: tuple[str, ...] = ("zh-hans", "en")
 DEFAULT_LANGUAGE = "zh-hans"
@@ -51,8 +60,6 @@ def register_category(category: Category) -> None:
 
 
 def register(kind: NotificationKind) -> None:
-    from civichub.notify.models import Channel
-
     if kind.key in _kinds and _kinds[kind.key] != kind:
         raise RuntimeError(f"notification kind {kind.key} registered twice")
     if kind.category not in _categories:
@@ -64,6 +71,15 @@ def register(kind: NotificationKind) -> None:
     if unknown:
         raise RuntimeError(f"notification kind {kind.key}: unknown channels {sorted(unknown)}")
     _kinds[kind.key] = kind
+
+
+def register_declared(paths: Iterable[str]) -> None:
+    """Registers the kinds at each dotted path ("pkg.notifications:KINDS"), the manifests'
+    `notification_kinds`, with the same checks as `register`."""
+    for path in paths:
+        declared: Sequence[NotificationKind] = import_string(path.replace(":", "."))
+        for kind in declared:
+            register(kind)
 
 
 def get(key: str) -> NotificationKind | None:
@@ -97,41 +113,9 @@ def render(kind: NotificationKind, language: str, context: dict[str, Any]) -> di
     return {"subject": subject[:200], "body": body}
 
 
-# Platform categories and kinds -----------------------------------------------------------
+# The platform's categories; the kinds of each module name one of them.
 
 register_category(Category("account", _("账号与安全"), 10))
 register_category(Category("service", _("办事进度"), 20))
 register_category(Category("alert", _("预警与公告"), 30))
 register_category(Category("system", _("系统消息"), 90))
-
-register(
-    NotificationKind(
-        key="notify.test",
-        category="system",
-        subject={"zh-hans": "测试通知", "en": "Test notification"},
-        body={
-            "zh-hans": "这是一条由{{ sender }}发出的测试通知，用于检查通知渠道是否畅通。"
-            "{% if message %}\n\n{{ message }}{% endif %}",
-            "en": "This is a test notification sent by {{ sender }} to check that the notification "
-            "channels work.{% if message %}\n\n{{ message }}{% endif %}",
-        },
-        default_channels=("inapp",),
-        description="An operator checks the channels.",
-    )
-)
-
-register(
-    NotificationKind(
-        key="core.password_changed",
-        category="account",
-        subject={"zh-hans": "您的密码已修改", "en": "Your password was changed"},
-        body={
-            "zh-hans": "{{ name }}，您的 civichub 账号密码已于 {{ changed_at }} 修改。"
-            "如果不是您本人操作，请立即联系管理员。",
-            "en": "{{ name }}, the password of your civichub account was changed at "
-            "{{ changed_at }}. If you did not do this, contact the administrator at once.",
-        },
-        default_channels=("inapp", "email"),
-        description="Sent to the account holder after a password change.",
-    )
-)

@@ -15,36 +15,28 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from civichub.notify.choices import (
+    OUTSIDE_CHANNELS,
+    Channel,
+    DeliveryState,
+    FailureKind,
+    Priority,
+)
+from civichub.notify.conf import notify_config
 
-class Priority(models.TextChoices):
-    NORMAL = "normal", _("普通")
-    EMERGENCY = "emergency", _("紧急")
-
-
-class Channel(models.TextChoices):
-    """In-app is the inbox row itself and is always delivered; the others get a Delivery row."""
-
-    INAPP = "inapp", _("站内信")
-    EMAIL = "email", _("电子邮件")
-    SMS = "sms", _("短信")
-    PUSH = "push", _("浏览器推送")
-
-
-OUTSIDE_CHANNELS: tuple[str, ...] = (Channel.EMAIL, Channel.SMS, Channel.PUSH)
-
-
-class DeliveryState(models.TextChoices):
-    QUEUED = "queued", _("排队中")
-    SENDING = "sending", _("发送中")
-    SENT = "sent", _("已发送")
-    FAILED = "failed", _("失败")
-    DEFERRED = "deferred", _("已推迟")
-
-
-class FailureKind(models.TextChoices):
-    NONE = "", _("无")
-    TEMPORARY = "temporary", _("暂时失败，将重试")
-    PERMANENT = "permanent", _("永久失败")
+__all__ = [
+    "OUTSIDE_CHANNELS",
+    "Channel",
+    "Delivery",
+    "DeliveryState",
+    "Dispatch",
+    "FailureKind",
+    "Notification",
+    "NotificationPreference",
+    "Priority",
+    "PushSubscription",
+    "SmsLog",
+]
 
 
 class Dispatch(models.Model):
@@ -259,7 +251,7 @@ class NotificationPreference(models.Model):
             return (
                 None if self.quiet_start == self.quiet_end else (self.quiet_start, self.quiet_end)
             )
-        return parse_quiet_hours(str(settings.CIVICHUB_PROFILE.get("quiet_hours_default", "")))
+        return parse_quiet_hours(str(notify_config().quiet_hours_default))
 
     def quiet_until(self, now: dt.datetime) -> dt.datetime | None:
         hours = self.quiet_hours()

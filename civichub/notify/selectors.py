@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from civichub.core.errors import NotFound
 from civichub.core.models import User
+from civichub.core.paging import Page
 from civichub.core.permissions import require
 from civichub.notify.models import Delivery, Dispatch, Notification, NotificationPreference
 
@@ -19,10 +20,8 @@ MAX_PAGE = 100
 
 
 @dataclass
-class NotificationPage:
-    items: list[Notification]
-    total: int
-    unread: int
+class NotificationPage(Page[Notification]):
+    unread: int = 0  # of all the actor's notifications, whatever the page shows
 
 
 def notification_list(
@@ -36,12 +35,13 @@ def notification_list(
         total = unread
     else:
         total = queryset.count()
+    limit = min(limit, MAX_PAGE)
     items = list(
         queryset.select_related("dispatch")
         .prefetch_related("deliveries")
-        .order_by("-created_at", "-id")[offset : offset + min(limit, MAX_PAGE)]
+        .order_by("-created_at", "-id")[offset : offset + limit]
     )
-    return NotificationPage(items=items, total=total, unread=unread)
+    return NotificationPage(items=items, total=total, offset=offset, limit=limit, unread=unread)
 
 
 def notification_get(*, actor: User, pk: int) -> Notification:
@@ -58,6 +58,11 @@ def notification_get(*, actor: User, pk: int) -> Notification:
 
 def unread_count(*, user: User) -> int:
     return Notification.objects.filter(recipient=user, read_at__isnull=True).count()
+
+
+def unread_figure(user: User) -> int:
+    """The unread count, for the dashboard tile."""
+    return unread_count(user=user)
 
 
 def preference_for(*, user: User) -> NotificationPreference:

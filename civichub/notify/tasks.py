@@ -1,5 +1,7 @@
 """Thin, idempotent tasks. Running one twice is harmless: a delivery is sent only by the worker
-whose conditional claim moved it out of `queued`."""
+whose conditional claim moved it out of `queued`. The sends and the sweep enqueue
+`deliveries_send` by its dotted path (`services.delivering.deliveries_enqueue`), since services do
+not import the tasks above them; the manifest names the sweep."""
 
 from __future__ import annotations
 

@@ -11,7 +11,6 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -21,18 +20,14 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from civichub.core.errors import DomainError
-from civichub.core.models import User
+from civichub.core.http import request_user
+from civichub.core.paging import page_links
 from civichub.core.views import domain_errors_as_http, page_number_from
 from civichub.notify import kinds, selectors, services
+from civichub.notify.conf import notify_config
 from civichub.notify.models import OUTSIDE_CHANNELS, Channel, NotificationPreference
 
 PER_PAGE = 20
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
 
 
 def _back(request: HttpRequest) -> HttpResponseRedirect:
@@ -47,12 +42,11 @@ def _back(request: HttpRequest) -> HttpResponseRedirect:
 @login_required
 @domain_errors_as_http
 def inbox(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     page_number = page_number_from(request)
     page = selectors.notification_list(
         actor=user, offset=(page_number - 1) * PER_PAGE, limit=PER_PAGE
     )
-    paginator = Paginator(range(page.total), PER_PAGE)
     return render(
         request,
         "notify/inbox.html",
@@ -60,7 +54,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
             "notifications": page.items,
             "total": page.total,
             "unread": page.unread,
-            "page_obj": paginator.get_page(page_number),
+            "page_obj": page_links(total=page.total, per_page=PER_PAGE, number=page_number),
         },
     )
 
@@ -69,7 +63,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
 @require_POST
 @domain_errors_as_http
 def notification_read(request: HttpRequest, pk: int) -> HttpResponse:
-    services.notification_mark_read(actor=_user(request), notification_id=pk)
+    services.notification_mark_read(actor=request_user(request), notification_id=pk)
     return _back(request)
 
 
@@ -77,7 +71,7 @@ def notification_read(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @domain_errors_as_http
 def notification_read_all(request: HttpRequest) -> HttpResponse:
-    count = services.notification_mark_all_read(actor=_user(request))
+    count = services.notification_mark_all_read(actor=request_user(request))
     messages.success(
         request,
         ngettext("已将 %(count)d 条通知标为已读。", "已将 %(count)d 条通知标为已读。", count)
@@ -151,7 +145,7 @@ class PreferencesForm(forms.Form):
 @require_http_methods(["GET", "POST"])
 @domain_errors_as_http
 def preferences(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     preference = selectors.preference_for(user=user)
     if request.method == "POST":
         form = PreferencesForm(request.POST)
@@ -200,6 +194,6 @@ def preferences(request: HttpRequest) -> HttpResponse:
             "channel_labels": [Channel(ch).label for ch in OUTSIDE_CHANNELS],
             "blocks": [form[f"block_{ch}"] for ch in OUTSIDE_CHANNELS],
             "quiet_fields": [form["quiet_start"], form["quiet_end"], form["time_zone"]],
-            "default_quiet_hours": settings.CIVICHUB_PROFILE.get("quiet_hours_default", ""),
+            "default_quiet_hours": notify_config().quiet_hours_default,
         },
     )

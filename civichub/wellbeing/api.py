@@ -1,9 +1,10 @@
 """Wellbeing's API at /api/wellbeing/: the JSON batch of meter readings a utility sends;
 enrolment with consent, family contacts, meters, time away and withdrawal; the community
 dashboard; the family's answer to an alert (signed in, or with the signed link's token); and the
-visit actions a worker's phone calls. Thin: parse, call a selector or a service, shape the
-answer. Every read of a household's data is audited by the selector it calls; errors are RFC 7807
-problems."""
+visit actions a worker's phone calls. Thin: parse, call a selector or a service, and answer with
+what they return (the output schemas read it; a `resolve_` method says where a field comes from
+when it is not an attribute of the same name). Every read of a household's data is audited by
+the selector it calls; errors are RFC 7807 problems."""
 
 from __future__ import annotations
 
@@ -15,20 +16,12 @@ from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
 
 from civichub.core import selectors as core_selectors
-from civichub.core.errors import NotFound, ValidationFailed
-from civichub.core.models import Organisation, User
+from civichub.core.errors import ValidationFailed
+from civichub.core.http import request_user
 from civichub.wellbeing import selectors, services
 from civichub.wellbeing.models import Alert, AwayPeriod, FamilyContact, Household, Meter, VisitTask
 
-ENROL_PURPOSE = "登记关爱服务"
-
 router = Router(tags=["wellbeing"])
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
 
 
 class ReadingIn(Schema):
@@ -63,14 +56,9 @@ class BatchOut(Schema):
 
 
 @router.post("/readings", response=BatchOut, summary="Send a batch of meter readings")
-def readings_batch(request: HttpRequest, payload: BatchIn) -> BatchOut:
-    report = services.readings_ingest(
-        actor=_user(request), rows=[r.dict() for r in payload.readings]
-    )
-    return BatchOut(
-        accepted=report.accepted,
-        duplicates=report.duplicates,
-        errors=[RowErrorOut(**e) for e in report.errors],
+def readings_batch(request: HttpRequest, payload: BatchIn) -> services.IngestReport:
+    return services.readings_ingest(
+        actor=request_user(request), rows=[r.dict() for r in payload.readings]
     )
 
 
@@ -87,34 +75,29 @@ class OutcomeIn(Schema):
     note: str = ""
 
 
-def _visit(task: VisitTask) -> VisitOut:
-    return VisitOut(id=task.pk, status=task.status, outcome=task.outcome, alert_id=task.alert_id)
-
-
 def _task(request: HttpRequest, visit_id: int) -> VisitTask:
-    return selectors.visit_detail(actor=_user(request), visit_id=visit_id)
+    return selectors.visit_detail(actor=request_user(request), visit_id=visit_id)
 
 
 @router.post("/visits/{visit_id}/accept", response=VisitOut, summary="Accept a visit task")
-def visit_accept(request: HttpRequest, visit_id: int) -> VisitOut:
-    return _visit(services.visit_accept(actor=_user(request), task=_task(request, visit_id)))
+def visit_accept(request: HttpRequest, visit_id: int) -> VisitTask:
+    return services.visit_accept(actor=request_user(request), task=_task(request, visit_id))
 
 
 @router.post("/visits/{visit_id}/on-the-way", response=VisitOut, summary="Say you are on the way")
-def visit_on_the_way(request: HttpRequest, visit_id: int) -> VisitOut:
-    return _visit(services.visit_on_the_way(actor=_user(request), task=_task(request, visit_id)))
+def visit_on_the_way(request: HttpRequest, visit_id: int) -> VisitTask:
+    return services.visit_on_the_way(actor=request_user(request), task=_task(request, visit_id))
 
 
 @router.post("/visits/{visit_id}/outcome", response=VisitOut, summary="Record the visit's outcome")
-def visit_outcome(request: HttpRequest, visit_id: int, payload: OutcomeIn) -> VisitOut:
-    task = services.visit_record(
-        actor=_user(request),
+def visit_outcome(request: HttpRequest, visit_id: int, payload: OutcomeIn) -> VisitTask:
+    return services.visit_record(
+        actor=request_user(request),
         task=_task(request, visit_id),
         outcome=payload.outcome,
         real=payload.real,
         note=payload.note,
     )
-    return _visit(task)
 
 
 # --- households, consent, contacts, meters --------------------------------------------------
@@ -163,6 +146,10 @@ class ContactOut(Schema):
     username: str
     order: int
 
+    @staticmethod
+    def resolve_username(contact: FamilyContact) -> str:
+        return contact.user.username if contact.user else ""
+
 
 class AwayOut(Schema):
     id: int
@@ -190,56 +177,21 @@ class HouseholdOut(Schema):
     contacts: list[ContactOut]
     away: list[AwayOut]
 
+    @staticmethod
+    def resolve_resident_name(home: Household) -> str:
+        return home.resident.name
 
-def _away(period: AwayPeriod) -> AwayOut:
-    return AwayOut(
-        id=period.pk,
-        kind=period.kind,
-        starts_at=period.starts_at,
-        ends_at=period.ends_at,
-        reason=period.reason,
-        cancelled_at=period.cancelled_at,
-    )
+    @staticmethod
+    def resolve_meters(home: Household) -> list[Meter]:
+        return list(home.meters.order_by("pk"))
 
+    @staticmethod
+    def resolve_contacts(home: Household) -> list[FamilyContact]:
+        return list(home.contacts.select_related("user"))
 
-def _meter(meter: Meter) -> MeterOut:
-    return MeterOut(
-        id=meter.pk,
-        utility=meter.utility,
-        meter_id=meter.meter_id,
-        cumulative=meter.cumulative,
-        active=meter.active,
-    )
-
-
-def _contact(contact: FamilyContact) -> ContactOut:
-    return ContactOut(
-        name=contact.name,
-        phone=contact.phone,
-        email=contact.email,
-        username=contact.user.username if contact.user else "",
-        order=contact.order,
-    )
-
-
-def _household(home: Household) -> HouseholdOut:
-    return HouseholdOut(
-        id=home.pk,
-        resident_id=home.resident_id,
-        resident_name=home.resident.name,
-        community_id=home.community_id,
-        worker_id=home.worker_id,
-        consent_by=home.consent_by,
-        consent_method=home.consent_method,
-        consent_at=home.consent_at,
-        consent_document=home.consent_document,
-        guardian_name=home.guardian_name,
-        consent_note=home.consent_note,
-        consent_withdrawn_at=home.consent_withdrawn_at,
-        meters=[_meter(m) for m in home.meters.order_by("pk")],
-        contacts=[_contact(c) for c in home.contacts.select_related("user")],
-        away=[_away(p) for p in home.away.all()[:50]],
-    )
+    @staticmethod
+    def resolve_away(home: Household) -> list[AwayPeriod]:
+        return list(home.away.all()[:50])
 
 
 def _contacts(rows: list[ContactIn]) -> list[services.ContactSpec]:
@@ -247,10 +199,10 @@ def _contacts(rows: list[ContactIn]) -> list[services.ContactSpec]:
     for index, row in enumerate(rows):
         account = None
         if row.username:
-            account = User.objects.filter(username=row.username, is_active=True).first()
+            account = selectors.account_by_username(row.username)
             if account is None:
                 message = _("没有这个账号：%s") % row.username
-                raise ValidationFailed(message, errors={f"contacts.{index}.username": [message]})
+                raise ValidationFailed.on(f"contacts.{index}.username", message)
         specs.append(
             services.ContactSpec(name=row.name, phone=row.phone, email=row.email, user=account)
         )
@@ -258,15 +210,14 @@ def _contacts(rows: list[ContactIn]) -> list[services.ContactSpec]:
 
 
 @router.post("/households", response={201: HouseholdOut}, summary="Enrol a household")
-def household_enrol(request: HttpRequest, payload: EnrolIn) -> Status[HouseholdOut]:
-    user = _user(request)
+def household_enrol(request: HttpRequest, payload: EnrolIn) -> Status[Household]:
+    user = request_user(request)
     resident = core_selectors.resident_get(
-        actor=user, pk=payload.resident_id, purpose=ENROL_PURPOSE
+        actor=user, pk=payload.resident_id, purpose=selectors.ENROL_PURPOSE
     )
-    worker = User.objects.filter(pk=payload.worker_id, is_active=True).first()
+    worker = selectors.active_user(payload.worker_id)
     if worker is None:
-        message = _("请选择负责的社区工作者。")
-        raise ValidationFailed(message, errors={"worker_id": [message]})
+        raise ValidationFailed.on("worker_id", _("请选择负责的社区工作者。"))
     home = services.household_enrol(
         actor=user,
         resident=resident,
@@ -280,7 +231,7 @@ def household_enrol(request: HttpRequest, payload: EnrolIn) -> Status[HouseholdO
         meters=[services.MeterSpec(m.utility, m.meter_id, m.cumulative) for m in payload.meters],
         contacts=_contacts(payload.contacts),
     )
-    return Status(201, _household(home))
+    return Status(201, home)
 
 
 class MarkerOut(Schema):
@@ -300,39 +251,24 @@ class DashboardOut(Schema):
     open_alert_ids: list[int]
     open_visit_ids: list[int]
 
+    @staticmethod
+    def resolve_open_alert_ids(data: selectors.Dashboard) -> list[int]:
+        return [a.pk for a in data.open_alerts]
+
+    @staticmethod
+    def resolve_open_visit_ids(data: selectors.Dashboard) -> list[int]:
+        return [t.pk for t in data.open_visits]
+
 
 @router.get("/dashboard", response=DashboardOut, summary="Enrolled households by state (audited)")
-def dashboard(request: HttpRequest, area_id: int | None = None) -> DashboardOut:
-    user = _user(request)
-    area = None
-    if area_id is not None:
-        area = Organisation.objects.filter(pk=area_id).first()
-        if area is None:
-            raise NotFound(_("没有这个辖区。"))
-    data = selectors.dashboard(actor=user, area=area)
-    return DashboardOut(
-        total=data.total,
-        counts=data.counts,
-        truncated=data.truncated,
-        households=[
-            MarkerOut(
-                household_id=m.household_id,
-                name=m.name,
-                community=m.community,
-                state=m.state,  # type: ignore[arg-type]
-                latitude=m.latitude,
-                longitude=m.longitude,
-            )
-            for m in data.households
-        ],
-        open_alert_ids=[a.pk for a in data.open_alerts],
-        open_visit_ids=[t.pk for t in data.open_visits],
-    )
+def dashboard(request: HttpRequest, area_id: int | None = None) -> selectors.Dashboard:
+    area = None if area_id is None else selectors.dashboard_area(area_id=area_id)
+    return selectors.dashboard(actor=request_user(request), area=area)
 
 
 @router.get("/households/{household_id}", response=HouseholdOut, summary="A household (audited)")
-def household_get(request: HttpRequest, household_id: int) -> HouseholdOut:
-    return _household(selectors.household_detail(actor=_user(request), household_id=household_id))
+def household_get(request: HttpRequest, household_id: int) -> Household:
+    return selectors.household_detail(actor=request_user(request), household_id=household_id)
 
 
 class ContactsIn(Schema):
@@ -344,25 +280,26 @@ class ContactsIn(Schema):
     response=list[ContactOut],
     summary="Replace the family contacts (in calling order)",
 )
-def contacts_set(request: HttpRequest, household_id: int, payload: ContactsIn) -> list[ContactOut]:
-    user = _user(request)
+def contacts_set(
+    request: HttpRequest, household_id: int, payload: ContactsIn
+) -> list[FamilyContact]:
+    user = request_user(request)
     home = selectors.household_for_change(actor=user, household_id=household_id)
-    saved = services.household_contacts_set(
+    return services.household_contacts_set(
         actor=user, household=home, contacts=_contacts(payload.contacts)
     )
-    return [_contact(c) for c in saved]
 
 
 @router.post("/households/{household_id}/meters", response={201: MeterOut}, summary="Add a meter")
-def meter_add(request: HttpRequest, household_id: int, payload: MeterIn) -> Status[MeterOut]:
-    user = _user(request)
+def meter_add(request: HttpRequest, household_id: int, payload: MeterIn) -> Status[Meter]:
+    user = request_user(request)
     home = selectors.household_for_change(actor=user, household_id=household_id)
     meter = services.meter_add(
         actor=user,
         household=home,
         spec=services.MeterSpec(payload.utility, payload.meter_id, payload.cumulative),
     )
-    return Status(201, _meter(meter))
+    return Status(201, meter)
 
 
 @router.post(
@@ -370,10 +307,10 @@ def meter_add(request: HttpRequest, household_id: int, payload: MeterIn) -> Stat
     response=MeterOut,
     summary="Stop using a meter",
 )
-def meter_remove(request: HttpRequest, household_id: int, meter_pk: int) -> MeterOut:
-    user = _user(request)
+def meter_remove(request: HttpRequest, household_id: int, meter_pk: int) -> Meter:
+    user = request_user(request)
     meter = selectors.meter_for_change(actor=user, household_id=household_id, meter_pk=meter_pk)
-    return _meter(services.meter_remove(actor=user, meter=meter))
+    return services.meter_remove(actor=user, meter=meter)
 
 
 class WithdrawIn(Schema):
@@ -385,11 +322,11 @@ class WithdrawIn(Schema):
     response=HouseholdOut,
     summary="Withdraw consent: processing stops at once",
 )
-def withdraw(request: HttpRequest, household_id: int, payload: WithdrawIn) -> HouseholdOut:
-    user = _user(request)
+def withdraw(request: HttpRequest, household_id: int, payload: WithdrawIn) -> Household:
+    user = request_user(request)
     home = selectors.household_for_change(actor=user, household_id=household_id)
     services.consent_withdraw(actor=user, household=home, reason=payload.reason)
-    return _household(selectors.household_detail(actor=user, household_id=household_id))
+    return selectors.household_detail(actor=user, household_id=household_id)
 
 
 # --- time away ------------------------------------------------------------------------------
@@ -405,14 +342,14 @@ class AwayIn(Schema):
 @router.get(
     "/households/{household_id}/away", response=list[AwayOut], summary="Time away (audited)"
 )
-def away_list(request: HttpRequest, household_id: int) -> list[AwayOut]:
-    home = selectors.household_detail(actor=_user(request), household_id=household_id)
-    return [_away(p) for p in home.away.all()[:200]]
+def away_list(request: HttpRequest, household_id: int) -> list[AwayPeriod]:
+    home = selectors.household_detail(actor=request_user(request), household_id=household_id)
+    return list(home.away.all()[:200])
 
 
 @router.post("/households/{household_id}/away", response={201: AwayOut}, summary="Mark time away")
-def away_mark(request: HttpRequest, household_id: int, payload: AwayIn) -> Status[AwayOut]:
-    user = _user(request)
+def away_mark(request: HttpRequest, household_id: int, payload: AwayIn) -> Status[AwayPeriod]:
+    user = request_user(request)
     home = selectors.household_for_change(actor=user, household_id=household_id)
     period = services.away_mark(
         actor=user,
@@ -422,21 +359,21 @@ def away_mark(request: HttpRequest, household_id: int, payload: AwayIn) -> Statu
         kind=payload.kind,
         reason=payload.reason,
     )
-    return Status(201, _away(period))
+    return Status(201, period)
 
 
 @router.post("/away/{away_id}/end", response=AwayOut, summary="End time away early")
-def away_end(request: HttpRequest, away_id: int) -> AwayOut:
-    user = _user(request)
+def away_end(request: HttpRequest, away_id: int) -> AwayPeriod:
+    user = request_user(request)
     period = selectors.away_for_change(actor=user, away_id=away_id)
-    return _away(services.away_end(actor=user, period=period))
+    return services.away_end(actor=user, period=period)
 
 
 @router.post("/away/{away_id}/cancel", response=AwayOut, summary="Cancel time away")
-def away_cancel(request: HttpRequest, away_id: int) -> AwayOut:
-    user = _user(request)
+def away_cancel(request: HttpRequest, away_id: int) -> AwayPeriod:
+    user = request_user(request)
     period = selectors.away_for_change(actor=user, away_id=away_id)
-    return _away(services.away_cancel(actor=user, period=period))
+    return services.away_cancel(actor=user, period=period)
 
 
 # --- alerts and the family's answer ---------------------------------------------------------
@@ -458,21 +395,9 @@ class AlertOut(Schema):
     acknowledged_answer: str
     visit_id: int | None
 
-
-def _alert(alert: Alert) -> AlertOut:
-    visit = VisitTask.objects.filter(alert=alert).values_list("pk", flat=True).first()
-    return AlertOut(
-        id=alert.pk,
-        household_id=alert.household_id,
-        kind=alert.kind,
-        severity=alert.severity,
-        at=alert.at,
-        explanation=alert.explanation,
-        status=alert.status,
-        family_deadline=alert.family_deadline,
-        acknowledged_answer=alert.acknowledged_answer,
-        visit_id=visit,
-    )
+    @staticmethod
+    def resolve_visit_id(alert: Alert) -> int | None:
+        return selectors.alert_visit_id(alert)
 
 
 @router.get(
@@ -480,14 +405,14 @@ def _alert(alert: Alert) -> AlertOut:
     response=list[AlertOut],
     summary="A household's recent alerts, newest first (audited)",
 )
-def household_alerts(request: HttpRequest, household_id: int) -> list[AlertOut]:
-    home = selectors.household_detail(actor=_user(request), household_id=household_id)
-    return [_alert(a) for a in home.alerts.all()[:50]]
+def household_alerts(request: HttpRequest, household_id: int) -> list[Alert]:
+    home = selectors.household_detail(actor=request_user(request), household_id=household_id)
+    return list(home.alerts.all()[:50])
 
 
 @router.get("/alerts/{alert_id}", response=AlertOut, summary="An alert (audited)")
-def alert_get(request: HttpRequest, alert_id: int) -> AlertOut:
-    return _alert(selectors.alert_detail(actor=_user(request), alert_id=alert_id))
+def alert_get(request: HttpRequest, alert_id: int) -> Alert:
+    return selectors.alert_detail(actor=request_user(request), alert_id=alert_id)
 
 
 @router.post(
@@ -495,10 +420,10 @@ def alert_get(request: HttpRequest, alert_id: int) -> AlertOut:
     response=AlertOut,
     summary="Answer an alert: all fine, or cannot reach them (a visit task at once)",
 )
-def alert_acknowledge(request: HttpRequest, alert_id: int, payload: AnswerIn) -> AlertOut:
-    user = _user(request)
+def alert_acknowledge(request: HttpRequest, alert_id: int, payload: AnswerIn) -> Alert:
+    user = request_user(request)
     alert = selectors.alert_detail(actor=user, alert_id=alert_id)
-    return _alert(services.alert_acknowledge(actor=user, alert=alert, answer=payload.answer))
+    return services.alert_acknowledge(actor=user, alert=alert, answer=payload.answer)
 
 
 @router.post(
@@ -507,9 +432,9 @@ def alert_acknowledge(request: HttpRequest, alert_id: int, payload: AnswerIn) ->
     auth=None,
     summary="Answer an alert with the signed link's token (no account)",
 )
-def alert_acknowledge_by_link(request: HttpRequest, token: str, payload: AnswerIn) -> AlertOut:
+def alert_acknowledge_by_link(request: HttpRequest, token: str, payload: AnswerIn) -> Alert:
     selectors.alert_by_link(token=token)
-    return _alert(services.alert_acknowledge_by_link(token=token, answer=payload.answer))
+    return services.alert_acknowledge_by_link(token=token, answer=payload.answer)
 
 
 # --- visit tasks ----------------------------------------------------------------------------
@@ -528,30 +453,39 @@ class VisitDetailOut(Schema):
     evidence: dict[str, Any]
     chart: dict[str, Any]
 
+    @staticmethod
+    def resolve_household_id(task: VisitTask) -> int:
+        return task.alert.household_id
+
+    @staticmethod
+    def resolve_resident_name(task: VisitTask) -> str:
+        return task.alert.household.resident.name
+
+    @staticmethod
+    def resolve_address(task: VisitTask) -> str:
+        return task.alert.household.resident.address
+
+    @staticmethod
+    def resolve_explanation(task: VisitTask) -> str:
+        return task.alert.explanation
+
+    @staticmethod
+    def resolve_evidence(task: VisitTask) -> dict[str, Any]:
+        return task.alert.evidence
+
+    @staticmethod
+    def resolve_chart(task: VisitTask) -> dict[str, Any]:
+        return task.alert.chart
+
 
 @router.get("/visits", response=list[VisitOut], summary="Open visit tasks in your area")
-def visits_list(request: HttpRequest) -> list[VisitOut]:
-    return [_visit(t) for t in selectors.visits_list(actor=_user(request))]
+def visits_list(request: HttpRequest) -> list[VisitTask]:
+    return selectors.visits_list(actor=request_user(request))
 
 
 @router.get("/visits/{visit_id}", response=VisitDetailOut, summary="A visit task (audited)")
-def visit_get(request: HttpRequest, visit_id: int) -> VisitDetailOut:
-    task = _task(request, visit_id)
-    alert = task.alert
-    resident = alert.household.resident
-    return VisitDetailOut(
-        id=task.pk,
-        status=task.status,
-        outcome=task.outcome,
-        alert_id=alert.pk,
-        household_id=alert.household_id,
-        resident_name=resident.name,
-        address=resident.address,
-        due_at=task.due_at,
-        explanation=alert.explanation,
-        evidence=alert.evidence,
-        chart=alert.chart,
-    )
+def visit_get(request: HttpRequest, visit_id: int) -> VisitTask:
+    return _task(request, visit_id)
 
 
 class EscalateIn(Schema):
@@ -561,8 +495,7 @@ class EscalateIn(Schema):
 @router.post(
     "/visits/{visit_id}/escalate", response=VisitOut, summary="Hand a visit to the community head"
 )
-def visit_escalate(request: HttpRequest, visit_id: int, payload: EscalateIn) -> VisitOut:
-    task = services.visit_escalate(
-        actor=_user(request), task=_task(request, visit_id), note=payload.note
+def visit_escalate(request: HttpRequest, visit_id: int, payload: EscalateIn) -> VisitTask:
+    return services.visit_escalate(
+        actor=request_user(request), task=_task(request, visit_id), note=payload.note
     )
-    return _visit(task)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 
 from civichub.core.registry import CivicModuleConfig, ModuleManifest, NavItem, PeriodicTask
+from civichub.wellbeing import conf
 from civichub.wellbeing.permissions import ACTIONS, ROLES, is_own_alert, is_own_household
 
 
@@ -34,9 +35,6 @@ class WellbeingConfig(CivicModuleConfig):
             PeriodicTask("wellbeing.escalate", "civichub.wellbeing.tasks.escalate_alerts", 60),
             PeriodicTask("wellbeing.retention", "civichub.wellbeing.tasks.apply_retention", 3600),
         ],
+        notification_kinds="civichub.wellbeing.notifications:KINDS",
+        config=conf.WellbeingSettings,
     )
-
-    def ready(self) -> None:
-        from civichub.wellbeing.notifications import register_kinds
-
-        register_kinds()

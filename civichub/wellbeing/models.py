@@ -3,7 +3,7 @@ readings, away periods, alerts and the visit tasks they become. Business flow is
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 from django.conf import settings
 from django.db import models
@@ -69,13 +69,27 @@ class Household(models.Model):
         return self.consent_withdrawn_at is None
 
 
+class _OfHousehold(Protocol):
+    @property
+    def household(self) -> Household: ...
+
+
+class InHousehold:
+    """A row of one household's: the permission check and the audit scope it by the
+    household's community."""
+
+    @property
+    def organisation(self: _OfHousehold) -> Organisation:
+        return self.household.community
+
+
 class Utility(models.TextChoices):
     WATER = "water", _("水")
     ELECTRICITY = "electricity", _("电")
     GAS = "gas", _("燃气")
 
 
-class Meter(models.Model):
+class Meter(InHousehold, models.Model):
     household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="meters")
     utility = models.CharField(max_length=16, choices=Utility.choices)
     meter_id = models.CharField(max_length=64, unique=True)
@@ -92,10 +106,6 @@ class Meter(models.Model):
 
     def __str__(self) -> str:
         return self.meter_id
-
-    @property
-    def organisation(self) -> Organisation:
-        return self.household.community
 
 
 class FamilyContact(models.Model):
@@ -142,7 +152,7 @@ class AwayKind(models.TextChoices):
     OTHER = "other", _("其他")
 
 
-class AwayPeriod(models.Model):
+class AwayPeriod(InHousehold, models.Model):
     household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="away")
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
@@ -161,10 +171,6 @@ class AwayPeriod(models.Model):
     def __str__(self) -> str:
         return f"{self.starts_at:%Y-%m-%d}–{self.ends_at:%Y-%m-%d}"
 
-    @property
-    def organisation(self) -> Organisation:
-        return self.household.community
-
 
 class AlertStatus(models.TextChoices):
     FAMILY = "family", _("已通知家属")
@@ -178,7 +184,7 @@ class FamilyAnswer(models.TextChoices):
     UNREACHABLE = "unreachable", _("联系不上，请上门查看")
 
 
-class Alert(models.Model):
+class Alert(InHousehold, models.Model):
     household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="alerts")
     kind = models.CharField(max_length=32)
     severity = models.CharField(max_length=16)
@@ -212,10 +218,6 @@ class Alert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk}"
-
-    @property
-    def organisation(self) -> Organisation:
-        return self.household.community
 
 
 class VisitStatus(models.TextChoices):

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import TypeVar
 
 from django.db import transaction
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, Exists, Model, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import get_language, gettext_lazy
@@ -16,9 +17,9 @@ from django.utils.translation import gettext as _
 
 from civichub.core.audit import audit_record
 from civichub.core.errors import NotFound
-from civichub.core.models import Organisation, OrganisationKind, User
+from civichub.core.models import Organisation, OrganisationKind, Resident, RoleAssignment, User
 from civichub.core.permissions import granted_paths, require, scope_filter
-from civichub.wellbeing import services
+from civichub.wellbeing.links import ack_token_read
 from civichub.wellbeing.models import (
     Alert,
     AlertStatus,
@@ -30,12 +31,17 @@ from civichub.wellbeing.models import (
     VisitStatus,
     VisitTask,
 )
+from civichub.wellbeing.permissions import HEAD, WORKER
 
 HOUSEHOLD_VIEW_PURPOSE = "查看关爱住户"
 DASHBOARD_PURPOSE = "社区关爱总览"
 LINK_PURPOSE = "家属通过确认链接查看提醒"
 WITHDRAW_PURPOSE = "撤回同意前查看住户"
+# Finding and reading the resident to enrol (core's audited resident reads).
+ENROL_PURPOSE = "登记关爱服务"
 DASHBOARD_LIMIT = 2000
+
+M = TypeVar("M", bound=Model)
 
 OPEN_VISIT = (
     VisitStatus.WAITING,
@@ -58,6 +64,42 @@ def _not_found() -> NotFound:
     return NotFound(_("没有这个关爱住户。"))
 
 
+def _role_holders(community: Organisation, role: str) -> QuerySet[User]:
+    """The active users holding `role` at the community or above it."""
+    ancestors = [community.path[: i + 1] for i, ch in enumerate(community.path) if ch == "/"]
+    user_ids = RoleAssignment.objects.filter(
+        role=role, organisation__path__in=ancestors
+    ).values_list("user_id", flat=True)
+    return User.objects.filter(pk__in=user_ids, is_active=True)
+
+
+def workers_for(community: Organisation) -> list[User]:
+    """The community workers who can be responsible for a household in this community: those
+    holding the role at the community or above it."""
+    return list(_role_holders(community, WORKER).order_by("pk"))
+
+
+def heads_for(community: Organisation) -> list[User]:
+    """The community heads a visit task is handed to when it is overdue or escalated."""
+    return list(_role_holders(community, HEAD))
+
+
+def account_by_username(username: str) -> User | None:
+    """The active account a family contact is given by its username."""
+    return User.objects.filter(username=username, is_active=True).first()
+
+
+def resident_for_enrol(*, pk: int) -> Resident | None:
+    """The resident an enrolment form chose, shown again with the form's errors."""
+    return Resident.objects.select_related("community").filter(pk=pk).first()
+
+
+def active_user(pk: int) -> User | None:
+    """An active account by its id (the worker chosen for a household; the service checks that
+    they serve its community)."""
+    return User.objects.filter(pk=pk, is_active=True).first()
+
+
 def _own_q(actor: User, prefix: str = "") -> Q:
     """The households the actor is the resident of or a family contact of."""
     own = Q(**{f"{prefix}contacts__user_id": actor.pk})
@@ -66,20 +108,39 @@ def _own_q(actor: User, prefix: str = "") -> Q:
     return own
 
 
+def _audited_read(
+    actor: User,
+    query: QuerySet[M],
+    pk: int,
+    *,
+    missing: str,
+    permission: str,
+    audit: str,
+    purpose: str = "",
+) -> M:
+    """One row of a household's data, for an actor allowed `permission` on it, the read
+    audited as `audit` in the same transaction; NotFound with `missing` when there is none."""
+    found = query.filter(pk=pk).first()
+    if found is None:
+        raise NotFound(missing)
+    require(actor, permission, found)
+    audit_record(actor=actor, action=audit, obj=found, purpose=purpose)
+    return found
+
+
 @transaction.atomic
 def household_detail(
     *, actor: User, household_id: int, purpose: str = HOUSEHOLD_VIEW_PURPOSE
 ) -> Household:
-    household = (
-        Household.objects.select_related("resident", "community", "worker")
-        .filter(pk=household_id)
-        .first()
+    return _audited_read(
+        actor,
+        Household.objects.select_related("resident", "community", "worker"),
+        household_id,
+        missing=_("没有这个关爱住户。"),
+        permission="wellbeing.household.view",
+        audit="wellbeing.household.view",
+        purpose=purpose,
     )
-    if household is None:
-        raise _not_found()
-    require(actor, "wellbeing.household.view", household)
-    audit_record(actor=actor, action="wellbeing.household.view", obj=household, purpose=purpose)
-    return household
 
 
 @dataclass
@@ -162,22 +223,20 @@ def households_mine(*, actor: User) -> QuerySet[Household]:
 
 @transaction.atomic
 def alert_detail(*, actor: User, alert_id: int) -> Alert:
-    alert = (
-        Alert.objects.select_related("household__resident", "household__community")
-        .filter(pk=alert_id)
-        .first()
+    return _audited_read(
+        actor,
+        Alert.objects.select_related("household__resident", "household__community"),
+        alert_id,
+        missing=_("没有这个提醒。"),
+        permission="wellbeing.household.view",
+        audit="wellbeing.alert.view",
     )
-    if alert is None:
-        raise NotFound(_("没有这个提醒。"))
-    require(actor, "wellbeing.household.view", alert)
-    audit_record(actor=actor, action="wellbeing.alert.view", obj=alert)
-    return alert
 
 
 @transaction.atomic
 def alert_by_link(*, token: str) -> tuple[Alert, FamilyContact]:
     """The alert a family contact's signed link is for; audited with the contact's name."""
-    alert, contact = services.ack_token_read(token)
+    alert, contact = ack_token_read(token)
     audit_record(
         actor=None,
         action="wellbeing.alert.view",
@@ -186,6 +245,11 @@ def alert_by_link(*, token: str) -> tuple[Alert, FamilyContact]:
         changes={"contact": contact.pk},
     )
     return alert, contact
+
+
+def alert_visit_id(alert: Alert) -> int | None:
+    """The visit task an alert became, if it did."""
+    return VisitTask.objects.filter(alert=alert).values_list("pk", flat=True).first()
 
 
 def visits_open(*, actor: User) -> QuerySet[VisitTask]:
@@ -211,16 +275,16 @@ def visits_list(*, actor: User) -> list[VisitTask]:
 
 @transaction.atomic
 def visit_detail(*, actor: User, visit_id: int) -> VisitTask:
-    task = (
-        VisitTask.objects.filter(pk=visit_id)
-        .select_related("alert__household__resident", "alert__household__community")
-        .first()
+    return _audited_read(
+        actor,
+        VisitTask.objects.select_related(
+            "alert__household__resident", "alert__household__community"
+        ),
+        visit_id,
+        missing=_("没有这个上门任务。"),
+        permission="wellbeing.visit.act",
+        audit="wellbeing.visit.view",
     )
-    if task is None:
-        raise NotFound(_("没有这个上门任务。"))
-    require(actor, "wellbeing.visit.act", task)
-    audit_record(actor=actor, action="wellbeing.visit.view", obj=task)
-    return task
 
 
 # --- the community dashboard ----------------------------------------------------------------
@@ -271,6 +335,15 @@ def dashboard_areas(*, actor: User) -> list[Organisation]:
         inside |= Q(path__startswith=path)
     areas = Organisation.objects.filter(inside).exclude(kind=OrganisationKind.DEPARTMENT)
     return list(areas.order_by("path")[:200])
+
+
+def dashboard_area(*, area_id: int) -> Organisation:
+    """The area a dashboard is narrowed to; whether the actor may see it is checked by
+    `dashboard`."""
+    area = Organisation.objects.filter(pk=area_id).first()
+    if area is None:
+        raise NotFound(_("没有这个辖区。"))
+    return area
 
 
 @transaction.atomic

@@ -1,6 +1,10 @@
 """Thin, idempotent tasks: detection resumes from the household's last processed half hour, and
 escalation only moves alerts and visits whose deadline has passed, and retention only removes
-what has expired."""
+what has expired.
+
+`run_detection` is queued by ingestion, so it is defined beside the run it calls
+(`services.detection_runs`) and named here with the periodic ones; the imports run one way,
+tasks → services."""
 
 from __future__ import annotations
 
@@ -10,12 +14,9 @@ from django_tasks import task
 
 from civichub.core.context import acting
 from civichub.wellbeing import services
+from civichub.wellbeing.services import run_detection
 
-
-@task()
-def run_detection(household_id: int) -> int:
-    with acting(channel="task"):
-        return len(services.detection_run(household_id=int(household_id)))
+__all__ = ["apply_retention", "escalate_alerts", "run_detection"]
 
 
 @task()

@@ -5,7 +5,6 @@ selectors and services as the API; every page works without JavaScript."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -13,16 +12,16 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from civichub.core import selectors as core_selectors
 from civichub.core.errors import Conflict, DomainError, NotFound, ValidationFailed
-from civichub.core.models import Resident, User
+from civichub.core.http import request_user
+from civichub.core.models import Resident
 from civichub.core.permissions import allowed
 from civichub.core.views import domain_errors_as_http
-from civichub.wellbeing import selectors, services
+from civichub.wellbeing import forms, selectors, services
 from civichub.wellbeing.maps import community_map, legend
 from civichub.wellbeing.models import (
     AwayKind,
@@ -33,32 +32,15 @@ from civichub.wellbeing.models import (
     VisitOutcome,
     VisitStatus,
 )
-from civichub.wellbeing.services import ContactSpec, MeterSpec
 from civichub.wellbeing.wording import KINDS, SEVERITIES, evidence_rows, explain
 
 CHART_WIDTH, CHART_HEIGHT = 320, 120
 ERROR_KEY = "wellbeing_visit_error"
 NOTICE_KEY = "wellbeing_notice"
-ENROL_PURPOSE = "登记关爱服务"
-CONTACT_ROWS = 3
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
 
 
 def _flash(request: HttpRequest, key: str, text: str) -> None:
     request.session[key] = text
-
-
-def _local_datetime(raw: str) -> datetime | None:
-    """A `datetime-local` field's value in the deployment's time zone."""
-    moment = parse_datetime(raw.strip()) if raw.strip() else None
-    if moment is not None and timezone.is_naive(moment):
-        moment = timezone.make_aware(moment)
-    return moment
 
 
 def chart_svg_points(chart: dict[str, Any]) -> dict[str, Any]:
@@ -98,7 +80,7 @@ def chart_svg_points(chart: dict[str, Any]) -> dict[str, Any]:
 @login_required
 @domain_errors_as_http
 def dashboard(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     if not allowed(user, "wellbeing.household.view"):
         # A resident or a family member: their own households only.
         return render(
@@ -136,56 +118,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 # --- enrolment ------------------------------------------------------------------------------
 
 
-def _enrol_form_values(request: HttpRequest) -> dict[str, Any]:
-    post = request.POST
-    return {
-        "resident": post.get("resident", ""),
-        "worker": post.get("worker", ""),
-        "consent_by": post.get("consent_by", ""),
-        "consent_method": post.get("consent_method", ""),
-        "consent_at": post.get("consent_at", ""),
-        "consent_document": post.get("consent_document", ""),
-        "guardian_name": post.get("guardian_name", ""),
-        "consent_note": post.get("consent_note", ""),
-        "meters": {
-            utility: {
-                "meter_id": post.get(f"meter_{utility}", ""),
-                "cumulative": post.get(f"meter_{utility}_kind", "register") != "interval",
-            }
-            for utility in Utility.values
-        },
-        "contacts": [
-            {
-                "name": post.get(f"contact_{i}_name", ""),
-                "phone": post.get(f"contact_{i}_phone", ""),
-                "email": post.get(f"contact_{i}_email", ""),
-                "username": post.get(f"contact_{i}_username", ""),
-            }
-            for i in range(CONTACT_ROWS)
-        ],
-    }
-
-
-def _contact_specs(rows: list[dict[str, str]]) -> tuple[list[ContactSpec], list[str]]:
-    specs, errors = [], []
-    for row in rows:
-        name, phone, username = row["name"].strip(), row["phone"].strip(), row["username"].strip()
-        email = row.get("email", "").strip()
-        if not (name or phone or email or username):
-            continue
-        account = None
-        if username:
-            account = User.objects.filter(username=username, is_active=True).first()
-            if account is None:
-                errors.append(_("没有这个账号：%s") % username)
-        specs.append(ContactSpec(name=name, phone=phone, user=account, email=email))
-    return specs, errors
-
-
 @login_required
 @domain_errors_as_http
 def enrol(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     staff = allowed(user, "wellbeing.household.enrol")
     own = None if staff else user.resident
     if not staff and own is None:
@@ -194,45 +130,36 @@ def enrol(request: HttpRequest) -> HttpResponse:
     candidates: list[Resident] = []
     if staff and query:
         candidates = core_selectors.resident_list(
-            actor=user, purpose=ENROL_PURPOSE, query=query, limit=20
+            actor=user, purpose=selectors.ENROL_PURPOSE, query=query, limit=20
         ).items
     values: dict[str, Any] = {"consent_by": ConsentGiver.RESIDENT if own else ""}
     errors: dict[str, list[str]] = {}
     message = ""
     if request.method == "POST":
-        values = _enrol_form_values(request)
-        contacts, contact_errors = _contact_specs(values["contacts"])
-        meters = [
-            MeterSpec(utility, row["meter_id"].strip(), row["cumulative"])
-            for utility, row in values["meters"].items()
-            if row["meter_id"].strip()
-        ]
+        values = forms.enrol_values(request.POST)
+        contacts, contact_errors = forms.contact_specs(values["contacts"])
+        meters = forms.enrol_meters(values)
         resident: Resident | None = own
         if resident is None and values["resident"].isdigit():
             resident = core_selectors.resident_get(
-                actor=user, pk=int(values["resident"]), purpose=ENROL_PURPOSE
+                actor=user, pk=int(values["resident"]), purpose=selectors.ENROL_PURPOSE
             )
         try:
             if resident is None:
-                raise ValidationFailed(
-                    _("请选择要登记的居民。"), errors={"resident": [_("请选择要登记的居民。")]}
-                )
+                raise ValidationFailed.on("resident", _("请选择要登记的居民。"))
             if contact_errors:
                 raise ValidationFailed(contact_errors[0], errors={"contacts": contact_errors})
-            workers = {str(w.pk): w for w in services.workers_for(resident.community)}
+            workers = {str(w.pk): w for w in selectors.workers_for(resident.community)}
             worker = workers.get(values["worker"])
             if worker is None:
-                raise ValidationFailed(
-                    _("请选择负责的社区工作者。"),
-                    errors={"worker": [_("请选择负责的社区工作者。")]},
-                )
+                raise ValidationFailed.on("worker", _("请选择负责的社区工作者。"))
             household = services.household_enrol(
                 actor=user,
                 resident=resident,
                 worker=worker,
                 consent_by=ConsentGiver.RESIDENT if own else values["consent_by"],
                 consent_method=ConsentMethod.APP if own else values["consent_method"],
-                consent_at=_local_datetime(values["consent_at"]),
+                consent_at=forms.local_datetime(values["consent_at"]),
                 consent_document=values["consent_document"],
                 guardian_name=values["guardian_name"],
                 consent_note=values["consent_note"],
@@ -246,11 +173,11 @@ def enrol(request: HttpRequest) -> HttpResponse:
             return HttpResponseRedirect(reverse("wellbeing:household", args=[household.pk]))
     chosen = own
     if chosen is None and not candidates and str(values.get("resident", "")).isdigit():
-        chosen = Resident.objects.select_related("community").filter(pk=values["resident"]).first()
+        chosen = selectors.resident_for_enrol(pk=int(values["resident"]))
     # Without JavaScript the worker list cannot follow the chosen resident: it offers the
     # workers of every community shown, and the service checks the pair.
     communities = {r.community_id: r.community for r in [*candidates, *filter(None, [chosen])]}
-    offered = {w.pk: w for c in communities.values() for w in services.workers_for(c)}
+    offered = {w.pk: w for c in communities.values() for w in selectors.workers_for(c)}
     return render(
         request,
         "wellbeing/enrol.html",
@@ -266,7 +193,7 @@ def enrol(request: HttpRequest) -> HttpResponse:
             "givers": [c for c in ConsentGiver.choices if own or c[0] != ConsentGiver.RESIDENT],
             "methods": [c for c in ConsentMethod.choices if c[0] != ConsentMethod.APP],
             "utilities": Utility.choices,
-            "contact_rows": list(enumerate(values.get("contacts") or [{}] * CONTACT_ROWS)),
+            "contact_rows": list(enumerate(values.get("contacts") or [{}] * forms.CONTACT_ROWS)),
         },
     )
 
@@ -277,7 +204,7 @@ def enrol(request: HttpRequest) -> HttpResponse:
 @login_required
 @domain_errors_as_http
 def household(request: HttpRequest, household_id: int) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     home = selectors.household_detail(actor=user, household_id=household_id)
     now = timezone.now()
     contacts = list(home.contacts.select_related("user"))
@@ -300,7 +227,7 @@ def household(request: HttpRequest, household_id: int) -> HttpResponse:
             "contacts": contacts,
             "contact_rows": [
                 {"i": i, "c": contacts[i] if i < len(contacts) else None}
-                for i in range(max(CONTACT_ROWS, len(contacts) + 1))
+                for i in range(max(forms.CONTACT_ROWS, len(contacts) + 1))
             ],
             "away": away,
             "alerts": [
@@ -339,20 +266,9 @@ def _household_change(
 @require_POST
 @domain_errors_as_http
 def contacts_set(request: HttpRequest, household_id: int) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     home = selectors.household_for_change(actor=user, household_id=household_id)
-    rows = [
-        {
-            "name": request.POST.get(f"contact_{i}_name", ""),
-            "phone": request.POST.get(f"contact_{i}_phone", ""),
-            "email": request.POST.get(f"contact_{i}_email", ""),
-            "username": request.POST.get(f"contact_{i}_username", ""),
-            "order": request.POST.get(f"contact_{i}_order", str(i)),
-        }
-        for i in range(20)
-    ]
-    rows.sort(key=lambda r: int(r["order"]) if r["order"].lstrip("-").isdigit() else 99)
-    specs, errors = _contact_specs(rows)
+    specs, errors = forms.contact_specs(forms.contact_rows(request.POST))
 
     def change() -> None:
         if errors:
@@ -366,13 +282,9 @@ def contacts_set(request: HttpRequest, household_id: int) -> HttpResponse:
 @require_POST
 @domain_errors_as_http
 def meter_add(request: HttpRequest, household_id: int) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     home = selectors.household_for_change(actor=user, household_id=household_id)
-    spec = MeterSpec(
-        request.POST.get("utility", ""),
-        request.POST.get("meter_id", "").strip(),
-        request.POST.get("kind", "register") != "interval",
-    )
+    spec = forms.meter_spec(request.POST)
     return _household_change(
         request,
         household_id,
@@ -385,7 +297,7 @@ def meter_add(request: HttpRequest, household_id: int) -> HttpResponse:
 @require_POST
 @domain_errors_as_http
 def meter_remove(request: HttpRequest, household_id: int, meter_id: int) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     meter = selectors.meter_for_change(actor=user, household_id=household_id, meter_pk=meter_id)
     return _household_change(
         request,
@@ -399,17 +311,16 @@ def meter_remove(request: HttpRequest, household_id: int, meter_id: int) -> Http
 @require_POST
 @domain_errors_as_http
 def away_mark(request: HttpRequest, household_id: int) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     home = selectors.household_for_change(actor=user, household_id=household_id)
     starts, ends = (
-        _local_datetime(request.POST.get("starts_at", "")),
-        _local_datetime(request.POST.get("ends_at", "")),
+        forms.local_datetime(request.POST.get("starts_at", "")),
+        forms.local_datetime(request.POST.get("ends_at", "")),
     )
 
     def change() -> None:
         if starts is None or ends is None:
-            message = _("请填写开始和结束时间。")
-            raise ValidationFailed(message, errors={"starts_at": [message]})
+            raise ValidationFailed.on("starts_at", _("请填写开始和结束时间。"))
         services.away_mark(
             actor=user,
             household=home,
@@ -426,7 +337,7 @@ def away_mark(request: HttpRequest, household_id: int) -> HttpResponse:
 @require_POST
 @domain_errors_as_http
 def away_change(request: HttpRequest, away_id: int, action: str) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     period = selectors.away_for_change(actor=user, away_id=away_id)
     if action == "end":
         return _household_change(
@@ -448,7 +359,7 @@ def away_change(request: HttpRequest, away_id: int, action: str) -> HttpResponse
 @login_required
 @domain_errors_as_http
 def withdraw(request: HttpRequest, household_id: int) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     home = selectors.household_for_change(actor=user, household_id=household_id)
     if request.method == "POST":
         if request.POST.get("confirm") == "yes":
@@ -473,7 +384,7 @@ def withdraw(request: HttpRequest, household_id: int) -> HttpResponse:
 @require_POST
 @domain_errors_as_http
 def alert_acknowledge(request: HttpRequest, alert_id: int) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     alert = selectors.alert_detail(actor=user, alert_id=alert_id)
     return _household_change(
         request,
@@ -531,7 +442,7 @@ def acknowledge(request: HttpRequest, token: str) -> HttpResponse:
 @login_required
 @domain_errors_as_http
 def visits(request: HttpRequest) -> HttpResponse:
-    tasks = selectors.visits_list(actor=_user(request))
+    tasks = selectors.visits_list(actor=request_user(request))
     for task in tasks:
         task.kind_label = KINDS.get(task.alert.kind, task.alert.kind)  # type: ignore[attr-defined]
     return render(request, "wellbeing/visits.html", {"tasks": tasks})
@@ -540,7 +451,7 @@ def visits(request: HttpRequest) -> HttpResponse:
 @login_required
 @domain_errors_as_http
 def visit(request: HttpRequest, visit_id: int) -> HttpResponse:
-    task = selectors.visit_detail(actor=_user(request), visit_id=visit_id)
+    task = selectors.visit_detail(actor=request_user(request), visit_id=visit_id)
     alert = task.alert
     return render(
         request,
@@ -571,7 +482,7 @@ def visit(request: HttpRequest, visit_id: int) -> HttpResponse:
 @require_POST
 @domain_errors_as_http
 def visit_action(request: HttpRequest, visit_id: int, action: str) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     task = selectors.visit_detail(actor=user, visit_id=visit_id)
     try:
         if action == "accept":

@@ -42,8 +42,9 @@ def open311_key_create(*, actor: User | None, name: str) -> tuple[Open311ApiKey,
     _check(actor)
     name = name.strip()
     if not name or len(name) > NAME_MAX:
-        message = _("请填写使用该密钥的客户端名称（1 到 %(max)d 个字符）。") % {"max": NAME_MAX}
-        raise ValidationFailed(message, errors={"name": [message]})
+        raise ValidationFailed.on(
+            "name", _("请填写使用该密钥的客户端名称（1 到 %(max)d 个字符）。") % {"max": NAME_MAX}
+        )
     if Open311ApiKey.objects.filter(name=name, revoked_at__isnull=True).exists():
         message = _("已有名为 %(name)s 的有效密钥，请先吊销它。") % {"name": name}
         raise Conflict(message, errors={"name": [message]})

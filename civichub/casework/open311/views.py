@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
@@ -32,7 +33,7 @@ from civichub.casework.models import (
     ServiceType,
 )
 from civichub.casework.open311 import selectors
-from civichub.casework.open311.conf import open311_settings
+from civichub.casework.open311.conf import open311_config
 from civichub.casework.open311.keys import open311_key_authenticate
 from civichub.casework.open311.render import (
     FORMATS,
@@ -155,22 +156,22 @@ def _base_url(request: HttpRequest) -> str:
 
 @open311_endpoint(*GET)
 def discovery(request: HttpRequest, fmt: str) -> HttpResponse:
-    conf = open311_settings()
+    conf = open311_config()
     return document(
         fmt,
         "discovery",
         {
-            "changeset": conf["changeset"],
-            "contact": conf["contact"],
-            "key_service": conf["key_service"],
+            "changeset": conf.changeset,
+            "contact": conf.contact,
+            "key_service": conf.key_service,
             "endpoints": Many(
                 "endpoint",
                 [
                     {
                         "specification": SPECIFICATION,
                         "url": _base_url(request),
-                        "changeset": conf["changeset"],
-                        "type": conf["endpoint_type"],
+                        "changeset": conf.changeset,
+                        "type": conf.endpoint_type,
                         "formats": Many("format", [MEDIA_TYPES[XML], MEDIA_TYPES[JSON]]),
                     }
                 ],
@@ -237,7 +238,7 @@ def _window(
 ) -> tuple[dt.datetime | None, dt.datetime | None]:
     """start_date/end_date: both give the range (at most `max_days`), one gives `max_days` from
     or up to it, neither gives the last `max_days` days."""
-    days = int(open311_settings()["max_days"])
+    days = int(open311_config().max_days)
     span = dt.timedelta(days=days)
     raw_start, raw_end = params.get("start_date"), params.get("end_date")
     if both_or_neither and bool(raw_start) != bool(raw_end):
@@ -258,7 +259,7 @@ def _window(
 
 
 def _query(params: Params) -> selectors.RequestQuery:
-    maximum = int(open311_settings()["max_requests"])
+    maximum = int(open311_config().max_requests)
     extended = _extended(params)
     ids = split_list(params.get("service_request_id"))
     if ids:
@@ -347,20 +348,18 @@ def _answers(
     return answers, others
 
 
-def _request_create(request: HttpRequest, fmt: str) -> HttpResponse:
-    """POST /requests: checks the key and the arguments, then hands the message to casework's
-    intake (`case_submit`), which stores it, gives it a tracking number and routes it after
-    commit, exactly as a message from the web form."""
-    params = Params(_form(request), request.GET)
-    params.check_text()
-    selectors.check_jurisdiction(params.get("jurisdiction_id"))
-    key = _key(params)
+@dataclass(frozen=True)
+class _PlaceAndContact:
+    latitude: float | None
+    longitude: float | None
+    address: str
+    address_id: str
+    email: str
+    media_url: str
 
-    code = params.get("service_code")
-    if not code:
-        raise Open311Error(400, "service_code: required")
-    category = selectors.intake_service(code)
 
+def _checked_place_and_contact(params: Params) -> _PlaceAndContact:
+    """The place and the contact details of POST /requests, every problem named at once."""
     problems: list[str] = []
     latitude = _number(params, "lat", -90, 90, problems)
     longitude = _number(params, "long", -180, 180, problems)
@@ -389,6 +388,34 @@ def _request_create(request: HttpRequest, fmt: str) -> HttpResponse:
             problems.append(f"{name}: at most {OPTIONAL_TEXT_MAX} characters")
     if problems:
         raise Open311Error(400, *problems)
+    return _PlaceAndContact(
+        latitude=latitude,
+        longitude=longitude,
+        address=address,
+        address_id=address_id,
+        email=email,
+        media_url=media_url,
+    )
+
+
+def _request_create(request: HttpRequest, fmt: str) -> HttpResponse:
+    """POST /requests: checks the key and the arguments, then hands the message to casework's
+    intake (`case_submit`), which stores it, gives it a tracking number and routes it after
+    commit, exactly as a message from the web form."""
+    params = Params(_form(request), request.GET)
+    params.check_text()
+    selectors.check_jurisdiction(params.get("jurisdiction_id"))
+    key = _key(params)
+
+    code = params.get("service_code")
+    if not code:
+        raise Open311Error(400, "service_code: required")
+    category = selectors.intake_service(code)
+
+    place = _checked_place_and_contact(params)
+    latitude, longitude = place.latitude, place.longitude
+    address, address_id = place.address, place.address_id
+    email, media_url = place.email, place.media_url
 
     answers, other_attributes = _answers(category, params.attributes())
     batch = category.service_type == ServiceType.BATCH
@@ -416,7 +443,7 @@ def _request_create(request: HttpRequest, fmt: str) -> HttpResponse:
             title="",
             text=description,
             channel=CaseChannel.OPEN311,
-            is_public=bool(open311_settings()["submissions_public"]),
+            is_public=bool(open311_config().submissions_public),
             address=address,
             latitude=latitude,
             longitude=longitude,
@@ -429,7 +456,7 @@ def _request_create(request: HttpRequest, fmt: str) -> HttpResponse:
             extra={"open311": {k: v for k, v in extra.items() if v}},
         )
     case = submitted.case
-    notice = str(open311_settings()["service_notice"]).format(
+    notice = str(open311_config().service_notice).format(
         tracking_number=case.tracking_number, expected=w3c_datetime(case.due_at) or ""
     )
     created: dict[str, Any] = (
@@ -481,7 +508,7 @@ def service_request_updates(request: HttpRequest, fmt: str) -> HttpResponse:
         key=key,
         start=start or timezone.now(),
         end=end or timezone.now(),
-        limit=int(open311_settings()["max_requests"]),
+        limit=int(open311_config().max_requests),
     )
     return document(fmt, "service_request_updates", Many("request_update", updates))
 

@@ -70,7 +70,7 @@ def test_anonymous_sender_verifies_sends_and_rates_with_the_access_code(
     cw: Casework, api_as: Callable[..., Any], after_commit: Callable[[], Any]
 ) -> None:
     client = api_as(None)
-    with mock.patch("civichub.casework.services.secrets.randbelow", return_value=424242):
+    with mock.patch("civichub.casework.services.contacts.secrets.randbelow", return_value=424242):
         started = client.post(
             "/api/casework/verifications", {"channel": "email", "address": "a@example.org"}
         )

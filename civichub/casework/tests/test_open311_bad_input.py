@@ -12,8 +12,8 @@ import pytest
 from django.test import Client
 
 from civichub.casework.models import Case, CaseEvent, CasePhoto, Open311ApiKey, TrackingCounter
-from civichub.casework.open311.testing import Open311World, build_open311_world
 from civichub.core.models import AuditEvent
+from civichub.testing.open311 import Open311World, build_open311_world
 
 BASE = "/open311/v2"
 FORM = "application/x-www-form-urlencoded"
@@ -271,13 +271,13 @@ def test_a_request_for_another_jurisdiction_is_404_even_with_a_key(
 def test_a_fault_inside_intake_is_a_500_document_and_rolls_back(
     world: Open311World, client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from civichub.casework import services
+    from civichub.casework.services import intake
 
     def broken_event(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("disk full")
 
     # The case row is written, then the history event fails: the whole intake must roll back.
-    monkeypatch.setattr(services, "_event", broken_event)
+    monkeypatch.setattr(intake, "add_event", broken_event)
     response = client.post(f"{BASE}/requests.json", form(world))
     assert response.status_code == 500
     assert errors_of(response)[0]["code"] == 500

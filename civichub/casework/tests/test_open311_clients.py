@@ -32,7 +32,7 @@ import requests
 from georeport import GeoReport
 
 from civichub.casework.models import Case
-from civichub.casework.open311.testing import Open311World, build_open311_world
+from civichub.testing.open311 import Open311World, build_open311_world
 
 
 @pytest.fixture

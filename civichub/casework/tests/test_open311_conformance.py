@@ -4,6 +4,7 @@ clients (point 20) are in test_open311_clients.py, bad input in test_open311_bad
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from typing import Any
@@ -16,7 +17,9 @@ from django.utils import timezone
 from civichub.casework import services
 from civichub.casework.models import Case, CaseEvent, EventKind
 from civichub.casework.open311 import selectors
-from civichub.casework.open311.testing import (
+from civichub.core import geo
+from civichub.core.models import AuditEvent
+from civichub.testing.open311 import (
     SENDER_ACCOUNT,
     SENDER_DEVICE,
     SENDER_EMAIL,
@@ -25,8 +28,6 @@ from civichub.casework.open311.testing import (
     Open311World,
     build_open311_world,
 )
-from civichub.core import geo
-from civichub.core.models import AuditEvent
 
 BASE = "/open311/v2"
 SPEC_REQUEST_FIELDS = [
@@ -681,8 +682,9 @@ def test_12_a_time_without_timezone_is_400(world: Open311World, client: Client) 
 def test_12_at_most_1000_requests_by_default(
     world: Open311World, client: Client, settings: Any
 ) -> None:
-    from civichub.casework.open311.conf import DEFAULTS
+    from civichub.casework.open311.conf import Open311Config
 
+    DEFAULTS = dataclasses.asdict(Open311Config())
     assert DEFAULTS["max_requests"] == 1000
     settings.CIVICHUB_OPEN311 = {"max_requests": 2}
     assert len(ids_of(get(client, "requests.json"))) == 2

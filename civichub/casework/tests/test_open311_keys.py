@@ -14,10 +14,10 @@ from django.test import Client
 
 from civichub.casework.models import Case, Open311ApiKey
 from civichub.casework.open311.keys import open311_key_authenticate, open311_key_create
-from civichub.casework.open311.testing import Open311World, build_open311_world
 from civichub.core.errors import PermissionDenied
 from civichub.core.models import AuditEvent
 from civichub.testing.city import staff_user
+from civichub.testing.open311 import Open311World, build_open311_world
 
 
 @pytest.fixture

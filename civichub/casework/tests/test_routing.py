@@ -15,9 +15,9 @@ import pytest
 import sklearn
 from django.core.management import CommandError, call_command
 
-from civichub.casework import routing
+from civichub.casework import router, routing
 from civichub.casework.models import Case, CaseStatus, CategorySource
-from civichub.casework.routing import CategoryRouter, RouterError, RouterVersionError
+from civichub.casework.router import CategoryRouter, RouterError, RouterVersionError
 
 TOPICS: dict[str, list[str]] = {
     "roads": ["路面坑洼", "井盖缺失", "路灯不亮", "红绿灯坏了", "公交站台", "人行道破损"],
@@ -111,7 +111,7 @@ def test_save_and_load_give_the_same_predictions(trained: CategoryRouter, tmp_pa
     loaded = CategoryRouter.load(path)
     texts, _ = corpus(5, seed=7)
 
-    assert header["format_version"] == routing.FORMAT_VERSION
+    assert header["format_version"] == router.FORMAT_VERSION
     assert header["sklearn_version"] == sklearn.__version__
     assert header["labels"] == sorted(TOPICS)
     assert loaded.predict(texts) == trained.predict(texts)
@@ -128,7 +128,7 @@ def test_a_model_from_another_scikit_learn_or_format_is_refused(
             CategoryRouter.load(path)
 
     with monkeypatch.context() as patch:
-        patch.setattr(routing, "FORMAT_VERSION", routing.FORMAT_VERSION + 1)
+        patch.setattr(router, "FORMAT_VERSION", router.FORMAT_VERSION + 1)
         newer = trained.save(tmp_path / "newer.joblib")
     with pytest.raises(RouterVersionError, match="format"):
         CategoryRouter.load(newer)

@@ -107,7 +107,7 @@ def test_confidence_below_the_profile_threshold_goes_to_triage(
 
 def test_trained_router_is_used_when_present(cw: Casework, submit: Callable[..., Case]) -> None:
     with mock.patch(
-        "civichub.casework.routing_rules.classifier", return_value=lambda text: ("security", 0.91)
+        "civichub.casework.routing.classify", side_effect=lambda text: ("security", 0.91)
     ):
         case = submit()
 
@@ -119,9 +119,7 @@ def test_trained_router_is_used_when_present(cw: Casework, submit: Callable[...,
 def test_message_is_kept_when_routing_crashes_and_the_sweep_routes_it_later(
     cw: Casework, submit: Callable[..., Case], frozen_now: Callable[..., Any]
 ) -> None:
-    with mock.patch(
-        "civichub.casework.routing_rules.route_category", side_effect=RuntimeError("model gone")
-    ):
+    with mock.patch("civichub.casework.routing.classify", side_effect=RuntimeError("model gone")):
         case = submit()
 
     assert case.status == CaseStatus.RECEIVED
@@ -141,7 +139,7 @@ def test_message_is_kept_when_routing_crashes_and_the_sweep_routes_it_later(
 def test_sweep_leaves_fresh_messages_to_their_own_task(
     cw: Casework, submit: Callable[..., Case]
 ) -> None:
-    with mock.patch("civichub.casework.routing_rules.route_category", side_effect=RuntimeError):
+    with mock.patch("civichub.casework.routing.classify", side_effect=RuntimeError):
         case = submit()
 
     assert services.cases_sweep().routed == 0
@@ -224,7 +222,7 @@ def test_anonymous_sender_needs_a_verified_contact(cw: Casework) -> None:
 def test_anonymous_sender_verifies_a_phone_by_code_and_follows_with_an_access_code(
     cw: Casework, after_commit: Callable[[], Any]
 ) -> None:
-    with mock.patch("civichub.casework.services.secrets.randbelow", return_value=123456):
+    with mock.patch("civichub.casework.services.contacts.secrets.randbelow", return_value=123456):
         verification = services.contact_verification_start(channel="sms", address="139 0000 0002")
     with pytest.raises(ValidationFailed):
         services.contact_verification_confirm(verification_id=verification.pk, code="000000")

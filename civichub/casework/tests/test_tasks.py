@@ -21,9 +21,7 @@ pytestmark = pytest.mark.django_db
 def test_failing_routing_task_fails_but_the_message_stays_received(cw: Casework) -> None:
     case = services.case_submit(actor=cw.resident, kind="complaint", text="医院挂号难").case
 
-    with mock.patch(
-        "civichub.casework.routing_rules.route_category", side_effect=RuntimeError("boom")
-    ):
+    with mock.patch("civichub.casework.routing.classify", side_effect=RuntimeError("boom")):
         result = tasks.route_case.enqueue(case.pk)
 
     case.refresh_from_db()

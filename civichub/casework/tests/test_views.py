@@ -91,7 +91,7 @@ def test_anonymous_sender_verifies_by_email_sends_and_tracks_with_the_code(
     from unittest import mock
 
     client = client_for(None)
-    with mock.patch("civichub.casework.services.secrets.randbelow", return_value=777777):
+    with mock.patch("civichub.casework.services.contacts.secrets.randbelow", return_value=777777):
         client.post(
             reverse("casework:verify"),
             {"step": "start", "channel": "email", "address": "anon@example.org"},

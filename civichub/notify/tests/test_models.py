@@ -132,7 +132,7 @@ def test_notification_text_follows_its_language_and_falls_back_to_chinese(reside
 )
 def test_the_bulk_insert_names_every_column_of_the_big_tables(model: Any, columns: str) -> None:
     # notification_send writes these tables without the ORM; a new column must be added there.
-    from civichub.notify import services
+    from civichub.notify.services import planning as services
 
     expected = {f.column for f in model._meta.concrete_fields if not f.primary_key}
     assert set(getattr(services, columns)) == expected

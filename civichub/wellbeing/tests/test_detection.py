@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from django.utils import timezone
 
+from civichub.testing.wellbeing_simulation import Incident, simulate
 from civichub.wellbeing import services
 from civichub.wellbeing.detection import (
     ELECTRICITY,
@@ -26,7 +27,7 @@ from civichub.wellbeing.detection import (
     slot_of,
 )
 from civichub.wellbeing.models import Household
-from civichub.wellbeing.simulation import Incident, simulate
+from civichub.wellbeing.services import detector_state
 from civichub.wellbeing.tests.test_services import START, at, home, quiet_day  # noqa: F401
 
 WEEKS = 5
@@ -439,11 +440,11 @@ def test_a_late_reading_that_changes_nothing_raises_no_second_alert(
 
     report = services.readings_ingest(actor=home["feed"], rows=[missing])
     assert report.accepted == 1
-    detector = services._state_load(Household.objects.get(pk=household.pk), MASK)
+    detector = detector_state.state_load(Household.objects.get(pk=household.pk), MASK)
     assert np.isnan(detector.seen[5, ELECTRICITY])  # the detector has not seen it yet
     assert services.detection_run(household_id=household.pk) == []
     assert household.alerts.filter(kind="no_use").count() == 1
-    detector = services._state_load(Household.objects.get(pk=household.pk), MASK)
+    detector = detector_state.state_load(Household.objects.get(pk=household.pk), MASK)
     assert not np.isnan(detector.seen[5, ELECTRICITY])  # ... and now it has
 
 

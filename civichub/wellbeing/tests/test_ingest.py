@@ -15,7 +15,7 @@ from civichub.core.errors import PermissionDenied
 from civichub.core.models import AuditEvent
 from civichub.wellbeing import services
 from civichub.wellbeing.models import Household, Meter, Reading
-from civichub.wellbeing.services import MeterSpec
+from civichub.wellbeing.services import MeterSpec, detection_runs
 
 pytestmark = pytest.mark.django_db
 
@@ -296,7 +296,7 @@ def test_detection_is_enqueued_once_per_household_per_batch_after_the_commit(
     homes: dict[str, Any], monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
 ) -> None:
     calls: list[list[int]] = []
-    monkeypatch.setattr(services, "_enqueue_detection", calls.append)
+    monkeypatch.setattr(detection_runs, "_enqueue_detection", calls.append)
     rows = [
         {"meter_id": meter, "at": at(30 * step), "value": 0.01 * step}
         for step in range(48)

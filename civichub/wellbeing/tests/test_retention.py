@@ -15,6 +15,7 @@ from civichub.core.models import AuditEvent
 from civichub.wellbeing import services, tasks
 from civichub.wellbeing.apps import WellbeingConfig
 from civichub.wellbeing.models import AggregatePeriod, Alert, Reading, ReadingAggregate
+from civichub.wellbeing.services import retention
 from civichub.wellbeing.tests.test_ingest import START, at, homes  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -206,7 +207,7 @@ def test_the_worker_runs_retention_hourly_from_the_manifest(
     )
     result = tasks.apply_retention.call()
     # The reading is from March 2026: whether it has expired depends on today's date.
-    expired = timezone.make_aware(START) < services._local_midnight(
+    expired = timezone.make_aware(START) < retention.local_midnight(
         timezone.now() - timedelta(days=policy["raw_retention_days"])
     )
     assert result["readings_expired"] == int(expired)

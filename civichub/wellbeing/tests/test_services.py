@@ -26,7 +26,7 @@ from civichub.wellbeing.models import (
     VisitStatus,
     VisitTask,
 )
-from civichub.wellbeing.services import ContactSpec, MeterSpec
+from civichub.wellbeing.services import ContactSpec, MeterSpec, detector_state
 
 pytestmark = pytest.mark.django_db
 
@@ -287,7 +287,7 @@ def test_a_false_alarm_visit_makes_that_household_less_sensitive(
     services.visit_record(actor=worker, task=task, outcome=VisitOutcome.FINE, real=False)
     household.refresh_from_db()
     mask = np.array([[True, True, False]])
-    assert services._state_load(household, mask).state.sensitivity[0] == 1.25
+    assert detector_state.state_load(household, mask).state.sensitivity[0] == 1.25
 
 
 def test_after_withdrawal_an_open_visit_no_longer_escalates(home: dict[str, Any]) -> None:

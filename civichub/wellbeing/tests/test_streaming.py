@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from civichub.wellbeing.streaming import StreamingDetector, StreamingSettings
+from civichub.testing.wellbeing_stream import StreamingDetector, StreamingSettings
 
 REPORT = StreamingSettings().report_level
 ONSET = 1500

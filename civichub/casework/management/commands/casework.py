@@ -21,6 +21,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from civichub.casework import routing
+from civichub.casework.selectors import routing_training_examples
 
 
 def _csv_samples(path: Path, text_column: str, label_column: str) -> list[tuple[str, str]]:
@@ -42,8 +43,6 @@ def _csv_samples(path: Path, text_column: str, label_column: str) -> list[tuple[
 
 
 def _database_samples() -> Iterator[tuple[str, str]]:
-    from civichub.casework.selectors import routing_training_examples
-
     yield from routing_training_examples()
 
 

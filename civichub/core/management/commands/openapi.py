@@ -8,13 +8,14 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.module_loading import import_string
 
 DEFAULT_PATH = Path(settings.BASE_DIR).parent / "docs" / "openapi.json"
 
 
 def current_schema() -> str:
-    from civichub.api import api
-
+    # The project's API, named by a setting: core does not import the project root.
+    api = import_string(settings.CIVICHUB_API)
     schema = api.get_openapi_schema(path_prefix="/api/")
     return json.dumps(schema, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
 

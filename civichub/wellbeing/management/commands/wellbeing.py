@@ -19,6 +19,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Protocol
 
+import redis as redis_client
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
@@ -69,6 +70,8 @@ def csv_rows(path: Path) -> int:
 
 
 def parquet_batches(path: Path, size: int) -> Iterator[Batch]:
+    # pyarrow is heavy to load (hundreds of milliseconds, its own allocator): only a Parquet
+    # import pays for it, not a CSV import, the stream consumer or the retention run.
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -97,7 +100,7 @@ def parquet_batches(path: Path, size: int) -> Iterator[Batch]:
 
 
 def parquet_rows(path: Path) -> int:
-    import pyarrow.parquet as pq
+    import pyarrow.parquet as pq  # heavy: see parquet_batches
 
     return int(pq.ParquetFile(path).metadata.num_rows)
 
@@ -236,8 +239,6 @@ class Command(BaseCommand):
         max_batches: int | None,
         **_: Any,
     ) -> None:
-        import redis as redis_client
-
         if not redis:
             raise CommandError("no Redis: set REDIS_URL or pass --redis")
         if partition and any(not 0 <= n < partitions for n in partition):

@@ -13,7 +13,7 @@ from civichub.casework import services
 from civichub.casework.models import Case, Category
 from civichub.casework.open311.keys import open311_key_create
 from civichub.core.models import User
-from civichub.core.testing import SmallCity, build_city, staff_user
+from civichub.testing.city import SmallCity, build_city, staff_user
 
 # WGS-84 pins inside the test communities' areas.
 PIN_A1 = (30.0000, 120.0000)

@@ -89,24 +89,74 @@ def _between(tod: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
     return today | carried
 
 
+@dataclass(frozen=True)
+class _Calendar:
+    days: int
+    slots: int
+    tod: np.ndarray  # (slots,) half hour of the day
+    day: np.ndarray  # (slots,) day of each slot
+    weekend: np.ndarray  # (days,)
+    season: np.ndarray  # (1, days): 0 at the start, 1 at the end
+
+    @classmethod
+    def of(cls, days: int) -> _Calendar:
+        slots = days * SLOTS_PER_DAY
+        return cls(
+            days=days,
+            slots=slots,
+            tod=np.arange(slots) % SLOTS_PER_DAY,
+            day=np.arange(slots) // SLOTS_PER_DAY,
+            weekend=(np.arange(days) % 7) >= 5,
+            season=np.linspace(0.0, 1.0, days)[None, :],
+        )
+
+
+@dataclass(frozen=True)
+class _Routine:
+    wake_base: np.ndarray  # (households,) usual weekday wake-up, in slots
+    wake: np.ndarray  # (households, days)
+    awake: np.ndarray  # (households, slots)
+    rising: np.ndarray
+    bedtime: np.ndarray
+    home: np.ndarray
+
+
 def simulate(
     households: int, days: int, *, seed: int = 0, incidents: list[Incident] | None = None
 ) -> Simulation:
     """Simulate `days` days from a Monday 00:00 (slot 0 is a week boundary)."""
     rng = np.random.default_rng(seed)
-    slots = days * SLOTS_PER_DAY
     h = households
-    tod = np.arange(slots) % SLOTS_PER_DAY  # half hour of the day
-    day = np.arange(slots) // SLOTS_PER_DAY
-    weekend = (np.arange(days) % 7) >= 5
-    season = np.linspace(0.0, 1.0, days)[None, :]  # 0 at the start, 1 at the end
+    calendar = _Calendar.of(days)
+    routine = _routine(rng, h, calendar, incidents or [])
+    readings, standby, has_gas = _use(rng, h, calendar, routine)
+    away = np.zeros((h, calendar.slots), dtype=bool)
+    _incidents(rng, readings, away, standby[:, 0], incidents or [])
+    meters = np.ones((h, 3), dtype=bool)
+    meters[:, GAS] = has_gas
+    readings[:, :, GAS] = np.where(has_gas[:, None], readings[:, :, GAS], np.nan)
+    _transmission(rng, readings, h, calendar)
+    return Simulation(
+        readings=readings,
+        away=away,
+        meters=meters,
+        incidents=incidents or [],
+        usual_wake=routine.wake_base,
+    )
+
+
+def _routine(
+    rng: np.random.Generator, h: int, calendar: _Calendar, incidents: list[Incident]
+) -> _Routine:
+    """When each household is up, and when it is at home."""
+    days, tod, weekend, season = calendar.days, calendar.tod, calendar.weekend, calendar.season
     wake_base = rng.uniform(5.5, 8.0, h) * SLOTS_PER_HOUR
     bed_base = rng.uniform(21.5, 23.5, h) * SLOTS_PER_HOUR
     wake_drift = rng.uniform(-1.5, 1.5, h)[:, None] * season  # up to 45 minutes, in slots
     wake = wake_base[:, None] + rng.normal(0, 0.7, (h, days)) + weekend + wake_drift
     bed = bed_base[:, None] + rng.normal(0, 0.7, (h, days))
     shift = np.zeros((h, days))
-    for incident in incidents or []:
+    for incident in incidents:
         if incident.kind == "shifted":
             shift[incident.household, incident.start // SLOTS_PER_DAY] = incident.hours * 2
     wake = wake + shift
@@ -116,7 +166,7 @@ def simulate(
 
     # Going out: a weekly outing on one weekday morning for half the households, and short
     # afternoon errands on about one day in four.
-    out = np.zeros((h, slots), dtype=bool)
+    out = np.zeros((h, calendar.slots), dtype=bool)
     weekly = rng.random(h) < 0.5
     outing_day = rng.integers(0, 5, h)
     outing_start = rng.uniform(8.5, 10.0, h) * SLOTS_PER_HOUR
@@ -130,30 +180,53 @@ def simulate(
     length = rng.uniform(1.0, 2.5, (h, days)) * SLOTS_PER_HOUR
     out |= _between(tod, np.where(errand, start, -1), np.where(errand, start + length, -1))
     out &= awake & ~rising & ~bedtime
-    home = awake & ~out
+    return _Routine(
+        wake_base=wake_base,
+        wake=wake,
+        awake=awake,
+        rising=rising,
+        bedtime=bedtime,
+        home=awake & ~out,
+    )
 
+
+def _use(
+    rng: np.random.Generator, h: int, calendar: _Calendar, routine: _Routine
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Water, electricity and gas per half hour (households, slots, 3), with each household's
+    standby (households, 1) and whether it has gas (households,)."""
+    slots, tod, day = calendar.slots, calendar.tod, calendar.day
+    home, awake = routine.home, routine.awake
     water = np.where(
         home & (rng.random((h, slots)) < 0.45), rng.uniform(0.003, 0.03, (h, slots)), 0.0
     )
-    water += np.where(rising, rng.uniform(0.02, 0.06, (h, slots)), 0.0)
-    water += np.where(bedtime, rng.uniform(0.01, 0.03, (h, slots)), 0.0)
+    water += np.where(routine.rising, rng.uniform(0.02, 0.06, (h, slots)), 0.0)
+    water += np.where(routine.bedtime, rng.uniform(0.01, 0.03, (h, slots)), 0.0)
     water += np.where(~awake & (rng.random((h, slots)) < 0.07), 0.006, 0.0)
     standby = rng.uniform(0.03, 0.08, h)[:, None]
-    appliance_drift = 1.0 + rng.uniform(-0.3, 0.3, h)[:, None] * season[:, day]
+    appliance_drift = 1.0 + rng.uniform(-0.3, 0.3, h)[:, None] * calendar.season[:, day]
     electricity = standby * rng.uniform(0.9, 1.1, (h, slots))
     electricity += np.where(home, rng.gamma(2.0, 0.06, (h, slots)) * appliance_drift, 0.0)
     has_gas = rng.random(h) < 0.7
     meals = np.zeros((h, slots), dtype=bool)
     for meal_hour in (0.5, 5.0, 11.0):  # hours after waking
-        meal = np.round(wake + meal_hour * SLOTS_PER_HOUR).astype(int)[:, day]
+        meal = np.round(routine.wake + meal_hour * SLOTS_PER_HOUR).astype(int)[:, day]
         meals |= (tod[None, :] == meal) & (rng.random((h, slots)) < 0.8)
     meals &= home
     gas = np.where(meals & has_gas[:, None], rng.uniform(0.03, 0.1, (h, slots)), 0.0)
+    return np.stack([water, electricity, gas], axis=2), standby, has_gas
 
-    readings = np.stack([water, electricity, gas], axis=2)
-    away = np.zeros((h, slots), dtype=bool)
-    standby_row = standby[:, 0]
-    for incident in incidents or []:
+
+def _incidents(
+    rng: np.random.Generator,
+    readings: np.ndarray,
+    away: np.ndarray,
+    standby_row: np.ndarray,
+    incidents: list[Incident],
+) -> None:
+    """The incidents written into the readings (and the marked time away into `away`)."""
+    slots = readings.shape[1]
+    for incident in incidents:
         i, a, b = incident.household, incident.start, min(incident.end, slots)
         if b <= a:
             continue
@@ -183,10 +256,14 @@ def simulate(
             readings[i, a:b, WATER] = np.nan
         elif incident.kind == "stuck":
             readings[i, a:b, ELECTRICITY] = 0.0
-    meters = np.ones((h, 3), dtype=bool)
-    meters[:, GAS] = has_gas
-    readings[:, :, GAS] = np.where(has_gas[:, None], readings[:, :, GAS], np.nan)
-    lost = rng.random((h, slots, 3)) < 0.002
+
+
+def _transmission(
+    rng: np.random.Generator, readings: np.ndarray, h: int, calendar: _Calendar
+) -> None:
+    """Readings lost in transit, one by one and in link outages."""
+    days, tod = calendar.days, calendar.tod
+    lost = rng.random((h, calendar.slots, 3)) < 0.002
     # Link outages: about one a month per household, 1-4 hours, every meter at once.
     outages = rng.random((h, days)) < 1 / 30
     start = rng.uniform(0, SLOTS_PER_DAY, (h, days))
@@ -194,10 +271,3 @@ def simulate(
     link_down = _between(tod, np.where(outages, start, -1), np.where(outages, start + length, -1))
     lost |= link_down[:, :, None]
     readings[lost] = np.nan
-    return Simulation(
-        readings=readings,
-        away=away,
-        meters=meters,
-        incidents=incidents or [],
-        usual_wake=wake_base,
-    )

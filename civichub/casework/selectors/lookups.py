@@ -1,0 +1,48 @@
+"""Look-ups by key for pages and the API: the case a tracking number names, the category a key
+names, the department or person a form field names. No permission check here: the selector or
+service that then reads or changes the object makes it; a miss is None, which the caller turns
+into its own answer (a form error, a 404)."""
+
+from __future__ import annotations
+
+from civichub.casework.models import Case, CasePhoto, Category, ContactVerification
+from civichub.core.models import Organisation, OrganisationKind, User
+
+
+def case_find(tracking_number: str) -> Case | None:
+    """The case with its scopes (department, community, jurisdiction) loaded."""
+    return (
+        Case.objects.filter(tracking_number=tracking_number)
+        .select_related("department", "community", "jurisdiction")
+        .first()
+    )
+
+
+def case_photo_find(case: Case, pk: int) -> CasePhoto | None:
+    return case.photos.filter(pk=pk).first()
+
+
+def category_find(key: str) -> Category | None:
+    """Any category, active or not, with its department."""
+    return Category.objects.filter(key=key).select_related("department").first() if key else None
+
+
+def contact_verification_find(pk: int) -> ContactVerification | None:
+    return ContactVerification.objects.filter(pk=pk).first()
+
+
+def departments() -> list[Organisation]:
+    return list(Organisation.objects.filter(kind=OrganisationKind.DEPARTMENT).order_by("path"))
+
+
+def department_find(pk: int) -> Organisation | None:
+    return Organisation.objects.filter(pk=pk, kind=OrganisationKind.DEPARTMENT).first()
+
+
+def organisation_find(pk: int) -> Organisation | None:
+    return Organisation.objects.filter(pk=pk).first()
+
+
+def user_find(pk: int, *, active_only: bool = False) -> User | None:
+    users = User.objects.filter(is_active=True) if active_only else User.objects.all()
+    return users.filter(pk=pk).first()

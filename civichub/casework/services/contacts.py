@@ -1,0 +1,131 @@
+"""Anonymous senders: the notification account behind a phone or email address, and the
+one-time codes that verify it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from civichub.casework.codes import code_hash, code_matches
+from civichub.casework.conf import casework_config
+from civichub.casework.models import ContactChannel, ContactVerification
+from civichub.core.audit import audit_record
+from civichub.core.errors import NotFound, RateLimited, ValidationFailed
+from civichub.core.models import User
+from civichub.core.services import user_create
+from civichub.notify.services import notification_send, preference_update
+
+
+def normalise_contact(channel: str, address: str) -> str:
+    address = address.strip()
+    if channel == ContactChannel.EMAIL:
+        address = address.lower()
+        if "@" not in address or len(address) > 254 or address.startswith("@"):
+            raise ValidationFailed.on("address", _("请填写有效的电子邮箱。"))
+        return address
+    digits = "".join(ch for ch in address if ch.isdigit() or ch == "+")
+    if not 6 <= len(digits.lstrip("+")) <= 15:
+        raise ValidationFailed.on("address", _("请填写有效的手机号码。"))
+    return digits
+
+
+def contact_account(*, phone: str = "", email: str = "") -> User:
+    """The account that receives notifications for an anonymous sender's contact. It has no
+    usable password and no roles: nobody signs in with it; it only gives the notify outbox a
+    recipient with a phone or an email address."""
+    key = f"{phone}|{email}"
+    username = "contact-" + hashlib.sha256(key.encode()).hexdigest()[:20]
+    existing = User.objects.filter(username=username).first()
+    if existing is not None:
+        return existing
+    account = user_create(actor=None, username=username, password=None, email=email, phone=phone)
+    # A one-time code must not wait for the morning: the sender is at the form now.
+    preference_update(
+        actor=account,
+        channels={},
+        blocked_channels=[],
+        quiet_hours_enabled=False,
+        quiet_start=None,
+        quiet_end=None,
+    )
+    return account
+
+
+@transaction.atomic
+def contact_verification_start(*, channel: str, address: str) -> ContactVerification:
+    """Sends a six-digit one-time code to a phone (SMS) or email address, through notify."""
+    if channel not in ContactChannel.values:
+        raise ValidationFailed.on("channel", _("请选择手机短信或电子邮件。"))
+    address = normalise_contact(channel, address)
+    conf = casework_config()
+    now = timezone.now()
+    recent = ContactVerification.objects.filter(
+        address=address, created_at__gte=now - dt.timedelta(hours=1)
+    ).count()
+    if recent >= 5:
+        raise RateLimited(_("该联系方式获取验证码的次数过多，请稍后再试。"))
+    code = f"{secrets.randbelow(1_000_000):06d}"
+    account = contact_account(
+        phone=address if channel == ContactChannel.SMS else "",
+        email=address if channel == ContactChannel.EMAIL else "",
+    )
+    verification = ContactVerification.objects.create(
+        channel=channel,
+        address=address,
+        code_hash=code_hash(code),
+        created_at=now,
+        expires_at=now + dt.timedelta(minutes=int(conf.verification_code_minutes)),
+        contact_user=account,
+    )
+    notification_send(
+        recipients=[account],
+        kind="casework.contact_code",
+        context={"code": code, "minutes": conf.verification_code_minutes},
+        channels=["inapp", channel],
+    )
+    audit_record(
+        actor=None,
+        action="casework.contact.verify_start",
+        obj=verification,
+        changes={"channel": channel},
+    )
+    return verification
+
+
+def contact_verification_confirm(*, verification_id: int, code: str) -> ContactVerification:
+    """Checks the code. A wrong try is counted (and committed) before the error is raised, so
+    the attempt limit holds."""
+    conf = casework_config()
+    with transaction.atomic():
+        verification = (
+            ContactVerification.objects.select_for_update().filter(pk=verification_id).first()
+        )
+        if verification is None:
+            raise NotFound(_("没有找到该验证记录，请重新获取验证码。"))
+        now = timezone.now()
+        if verification.verified_at is not None:
+            return verification
+        if now >= verification.expires_at:
+            raise ValidationFailed.on("code", _("验证码已过期，请重新获取。"))
+        if verification.attempts >= int(conf.verification_max_attempts):
+            raise RateLimited(_("验证码输错次数过多，请重新获取。"))
+        verification.attempts += 1
+        correct = code_matches(verification.code_hash, code)
+        if correct:
+            verification.verified_at = now
+            # A verified contact may be used for a message within the use window.
+            verification.expires_at = now + dt.timedelta(hours=int(conf.verification_use_hours))
+        verification.save(update_fields=["attempts", "verified_at", "expires_at"])
+        audit_record(
+            actor=None,
+            action="casework.contact.verified" if correct else "casework.contact.wrong_code",
+            obj=verification,
+        )
+    if not correct:
+        raise ValidationFailed.on("code", _("验证码不正确。"))
+    return verification

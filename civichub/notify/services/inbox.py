@@ -1,0 +1,44 @@
+"""The recipient's own actions on their inbox."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from civichub.core.audit import audit_record
+from civichub.core.errors import NotFound
+from civichub.core.models import User
+from civichub.notify.models import Notification
+
+
+def _own_notification(actor: User, notification_id: int) -> Notification:
+    notification = Notification.objects.filter(pk=notification_id, recipient=actor).first()
+    if notification is None:
+        raise NotFound(_("没有编号为 %(pk)s 的通知。") % {"pk": notification_id})
+    return notification
+
+
+@transaction.atomic
+def notification_mark_read(*, actor: User, notification_id: int) -> Notification:
+    notification = _own_notification(actor, notification_id)
+    if notification.read_at is None:
+        notification.read_at = timezone.now()
+        notification.save(update_fields=["read_at"])
+        audit_record(actor=actor, action="notification.read", obj=notification)
+    return notification
+
+
+@transaction.atomic
+def notification_mark_all_read(*, actor: User) -> int:
+    count = Notification.objects.filter(recipient=actor, read_at__isnull=True).update(
+        read_at=timezone.now()
+    )
+    if count:
+        audit_record(
+            actor=actor,
+            action="notification.read_all",
+            object_type="notify.notification",
+            changes={"count": count},
+        )
+    return count

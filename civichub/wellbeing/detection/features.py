@@ -1,0 +1,232 @@
+"""What one half hour's readings say, for every household at once: which readings came, whether
+anybody was about, and the running counts the rules look at (the last 12 and 24 hours, runs of
+use and of quiet, night activity, the first use of the day).
+
+`observe` updates the state's running features with the half hour and returns a `Step`, which
+the fixed rules, the learned rules and the learning then read."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from civichub.wellbeing.detection.grid import (
+    DAY_START_SLOT,
+    ELECTRICITY,
+    GAS,
+    HOURS_PER_WEEK,
+    SLOTS_PER_DAY,
+    SLOTS_PER_HOUR,
+    SLOTS_PER_WEEK,
+    WATER,
+    Bool,
+    Float,
+)
+from civichub.wellbeing.detection.rules import Alert, Rules
+from civichub.wellbeing.detection.state import DetectorState
+
+
+@dataclass(slots=True)
+class Step:
+    """One half hour (`slot`) for every household, as the rules and the learning read it."""
+
+    slot: int
+    alerts: list[Alert]  # what this half hour raises, appended to by `fire`
+    away: Bool  # (H,) the household said it was away
+    fault: Bool  # (H, 3) readings flagged faulty
+    present: Bool  # (H, 3) a usable reading from a meter the household has
+    x0: Float  # (H, 3) the reading, 0 where there is none
+    hour_of_week: int
+    slot_in_day: int
+    hour: int
+    day_slot: int  # half hours since the activity day started (04:00)
+    learned: Bool  # enough weeks seen for the learned rules to speak
+    elec_switch: Bool  # electricity switched (on or off) since the half hour before
+    elec_switch_on: Bool
+    water_use: Bool
+    gas_use: Bool
+    elec_use: Bool  # electricity above the learned standby
+    activity: Bool
+    observed: Bool  # a meter that would show activity was read
+
+
+def fire(
+    state: DetectorState,
+    step: Step,
+    kind: str,
+    condition: Any,
+    evidence: Callable[[Any], Iterable[dict[str, Any]]],
+) -> None:
+    """Raise `kind` where `condition` starts to hold; `evidence(rows)` gives a dict per row."""
+    condition = np.asarray(condition, dtype=bool)
+    was = state.active[kind]
+    rows = np.flatnonzero(condition & ~was)
+    state.active[kind] = condition
+    if rows.size:
+        for row, facts in zip(rows.tolist(), evidence(rows), strict=True):
+            step.alerts.append(Alert(household=row, kind=kind, slot=step.slot, evidence=facts))
+
+
+def observe(
+    s: DetectorState,
+    r: Rules,
+    x: Float,
+    slot: int,
+    away: Bool,
+    fault: Bool,
+    alerts: list[Alert],
+) -> Step:
+    """Takes in the readings `x` (H, 3) of `slot` and returns what they say."""
+    meters = s.meters
+    present = ~np.isnan(x) & ~fault & meters
+    x0 = np.where(present, x, 0.0)
+    previous = (slot - 1) % SLOTS_PER_DAY
+    elec_change = np.where(
+        present[:, ELECTRICITY] & s.ring_present[:, previous, ELECTRICITY],
+        x0[:, ELECTRICITY] - s.ring[:, previous, ELECTRICITY],
+        0.0,
+    )
+    # The standby wobbles in proportion to itself (a fridge's cycles), so the margin that
+    # tells an appliance from the standby grows with it.
+    margin = np.maximum(r.electricity_margin_kwh, 0.25 * np.nan_to_num(s.standby))
+    _windows(s, slot, present, x0)
+    slot_in_day = slot % SLOTS_PER_DAY
+    water_use = present[:, WATER] & (x0[:, WATER] >= r.water_use_m3)
+    gas_use = present[:, GAS] & (x0[:, GAS] >= r.gas_use_m3)
+    standby = np.where(np.isnan(s.standby), np.inf, s.standby)
+    elec_use = present[:, ELECTRICITY] & (x0[:, ELECTRICITY] > standby + margin)
+    step = Step(
+        slot=slot,
+        alerts=alerts,
+        away=away,
+        fault=fault,
+        present=present,
+        x0=x0,
+        hour_of_week=(slot // SLOTS_PER_HOUR) % HOURS_PER_WEEK,
+        slot_in_day=slot_in_day,
+        hour=slot_in_day // SLOTS_PER_HOUR,
+        day_slot=(slot - DAY_START_SLOT) % SLOTS_PER_DAY,
+        learned=s.learned_slots >= r.learning_weeks * SLOTS_PER_WEEK,
+        elec_switch=np.abs(elec_change) > margin,
+        elec_switch_on=elec_change > margin,
+        water_use=water_use,
+        gas_use=gas_use,
+        elec_use=elec_use,
+        activity=water_use | gas_use | elec_use,
+        # A slot tells us about activity only if a meter that would show it was read.
+        observed=present[:, WATER] | present[:, ELECTRICITY] & ~np.isnan(s.standby),
+    )
+    _runs(s, r, step)
+    _quiet(s, r, step)
+    _night(s, r, step)
+    _first_use(s, r, step)
+    return step
+
+
+def _windows(s: DetectorState, slot: int, present: Bool, x0: Float) -> None:
+    """The last 24 hours of readings, their 12- and 24-hour sums and counts, and the runs of
+    missing readings and of readings of exactly zero."""
+    ring_at = slot % SLOTS_PER_DAY
+    half_ago = (slot - SLOTS_PER_DAY // 2) % SLOTS_PER_DAY
+    s.sum12 += x0 - s.ring[:, half_ago, :]
+    s.count12 += present.astype(np.int64) - s.ring_present[:, half_ago, :]
+    s.sum24 += x0 - s.ring[:, ring_at, :]
+    s.count24 += present.astype(np.int64) - s.ring_present[:, ring_at, :]
+    s.ring[:, ring_at, :] = x0
+    s.ring_present[:, ring_at, :] = present
+    s.missing_run = np.where(present, 0, s.missing_run + 1)
+    s.zero_run = np.where(present & (x0 == 0.0), s.zero_run + 1, np.where(present, 0, s.zero_run))
+
+
+def _runs(s: DetectorState, r: Rules, step: Step) -> None:
+    """Runs of water and gas use, the time since the last use and the last sign of anybody
+    about, and how improbable the current run of water draws is for this household."""
+    present, water_use, gas_use, away = step.present, step.water_use, step.gas_use, step.away
+    s.water_run = np.where(water_use, s.water_run + 1, np.where(present[:, WATER], 0, s.water_run))
+    s.gas_run = np.where(gas_use, s.gas_run + 1, np.where(present[:, GAS], 0, s.gas_run))
+    # Time away does not count towards a silence: the clock starts when the household is back.
+    s.since_water = np.where(water_use | away, 0, s.since_water + 1)
+    s.since_stir = np.where(water_use | gas_use | step.elec_switch | away, 0, s.since_stir + 1)
+    # How improbable is this run of water draws for this household at these hours?
+    pw = np.clip(
+        s.p_water[:, step.hour_of_week], 1.0 - r.active_probability_cap, r.active_probability_cap
+    )
+    s.flow_log_p = np.where(
+        water_use,
+        s.flow_log_p + np.log(pw),
+        np.where(present[:, WATER], 0.0, s.flow_log_p),
+    )
+    s.gas_day_longest = np.maximum(s.gas_day_longest, s.gas_run)
+
+
+def _quiet(s: DetectorState, r: Rules, step: Step) -> None:
+    """Learned quiet spell: how improbable is this much quiet for this household, now?"""
+    p = np.clip(
+        s.p_active[:, step.hour_of_week], 1.0 - r.active_probability_cap, r.active_probability_cap
+    )
+    quiet = step.observed & ~step.activity
+    reset = step.activity | step.away
+    s.quiet_run = np.where(reset, 0, np.where(quiet, s.quiet_run + 1, s.quiet_run))
+    s.quiet_log_p = np.where(
+        reset, 0.0, np.where(quiet, s.quiet_log_p + np.log1p(-p), s.quiet_log_p)
+    )
+
+
+def _night(s: DetectorState, r: Rules, step: Step) -> None:
+    """Night activity where this household is rarely active."""
+    meters, hour = s.meters, step.hour
+    night = r.night_start_hour <= hour < r.night_end_hour
+    # Nights are alike through the week, so the rarity is judged over all seven of them.
+    rare = s.p_active[:, hour::24].mean(axis=1) < r.night_rare_probability
+    # Someone up at night switches something on (lights, a kettle, the television) or lights
+    # the stove, and it counts for as long as it stays on. Toilet flushes in the dark are
+    # not it, nor a heater or a lamp left on all evening (a steady level, switched on before
+    # the night). Without an electricity meter, water in two half hours running is.
+    up_at_night = (
+        step.elec_switch_on
+        | step.gas_use
+        | (step.elec_use & (s.night_run > 0))
+        | (step.water_use & (s.water_run >= 2) & ~meters[:, ELECTRICITY])
+    )
+    # Rarity is judged when the spell starts (the spell itself teaches the routine a little);
+    # a half hour whose electricity reading was lost neither extends nor ends it.
+    seen_up = np.where(meters[:, ELECTRICITY], step.present[:, ELECTRICITY], step.observed)
+    s.night_run = np.where(
+        night & up_at_night & (rare | (s.night_run > 0)),
+        s.night_run + 1,
+        np.where(seen_up, 0, s.night_run),
+    )
+
+
+def _first_use(s: DetectorState, r: Rules, step: Step) -> None:
+    """First use of the activity day."""
+    day_slot, activity, x0 = step.day_slot, step.activity, step.x0
+    if day_slot == 0:
+        s.first_use_today[:] = -1
+        s.away_today[:] = False
+        s.morning_missing[:] = 0
+    s.away_today |= step.away
+    # Getting up is activity in two of three half hours running, with lights, appliances or
+    # the stove in one of them where there is an electricity meter (a toilet visit at night
+    # is water alone); the first use is the earliest of them. Two of three, not two in a
+    # row, so that a quiet half hour after the morning wash does not put the first use late.
+    up = step.elec_use | step.gas_use | ~s.meters[:, ELECTRICITY] | (x0[:, WATER] >= r.wash_m3)
+    this_up = up & activity
+    count = activity.astype(np.int64) + s.last_active + s.active_before
+    # A wash or a shower, or water drawn with the lights or an appliance on in the same half
+    # hour (the kettle), is getting up on its own: some go out straight after.
+    washing = step.water_use & (step.elec_use | step.gas_use | (x0[:, WATER] >= r.wash_m3))
+    getting_up = washing | (count >= 2) & (this_up | s.last_up | s.up_before)
+    earliest = np.where(
+        s.active_before, day_slot - 2, np.where(s.last_active, day_slot - 1, day_slot)
+    )
+    s.first_use_today = np.where(
+        (s.first_use_today < 0) & getting_up, np.maximum(earliest, 0), s.first_use_today
+    )
+    s.active_before = s.last_active & (day_slot > 0)
+    s.up_before = s.last_up & (day_slot > 0)
+    s.last_active = activity
+    s.last_up = this_up

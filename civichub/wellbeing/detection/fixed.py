@@ -1,0 +1,137 @@
+"""The rules the deployment fixes (`Rules`): no use, high use, a tap left running or a leak, a
+stove left on, a data gap, a meter fault. The leak and stove rules also have a learned half,
+which speaks once the household's routine is known (longer than usual for this household)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from civichub.wellbeing.detection.features import Step, fire
+from civichub.wellbeing.detection.grid import (
+    ELECTRICITY,
+    SLOTS_PER_HOUR,
+    UTILITIES,
+    WATER,
+)
+from civichub.wellbeing.detection.rules import Kind, Rules
+from civichub.wellbeing.detection.state import DetectorState
+
+
+def apply(s: DetectorState, r: Rules, step: Step) -> None:
+    """Raises the fixed rules' alerts for the half hour."""
+    _use_rules(s, r, step)
+    _meter_rules(s, r, step)
+
+
+def _use_rules(s: DetectorState, r: Rules, step: Step) -> None:
+    """No use, high use, water running without a break, gas left on."""
+    meters, away, learned = s.meters, step.away, step.learned
+    water_metered = meters[:, WATER]
+    # The rolling sums cover 12 h and 24 h, the two windows deployments use.
+    window_sum = s.sum12 if r.no_use_hours <= 12 else s.sum24
+    window_count = s.count12 if r.no_use_hours <= 12 else s.count24
+    no_use = (
+        water_metered
+        & (window_count[:, WATER] >= r.no_use_coverage * r.slots(min(r.no_use_hours, 24)))
+        & (window_sum[:, WATER] < r.no_use_water_m3)
+        & (s.since_water >= r.slots(r.no_use_hours))
+        # Every meter must agree: gas used or electricity switched in the window means
+        # someone was about, whatever the water meter says.
+        & (s.since_stir >= r.slots(r.no_use_hours))
+        & ~away
+    )
+    fire(
+        s,
+        step,
+        Kind.NO_USE,
+        no_use,
+        lambda rows: [
+            {
+                "water_12h_l": max(0.0, 1000 * window_sum[i, WATER]),
+                "hours": r.no_use_hours,
+                "limit_l": 1000 * r.no_use_water_m3,
+                "since_use_h": s.since_water[i] / SLOTS_PER_HOUR,
+            }
+            for i in rows
+        ],
+    )
+    high = water_metered & (s.sum24[:, WATER] > r.high_water_m3_per_day)
+    fire(
+        s,
+        step,
+        Kind.HIGH_USE,
+        high,
+        lambda rows: [
+            {
+                "water_24h_m3": s.sum24[i, WATER],
+                "limit_m3": r.high_water_m3_per_day,
+                "usual_m3": math.exp(s.usual_log_daily[i, WATER])
+                if s.usual_days[i, WATER]
+                else 0.0,
+            }
+            for i in rows
+        ],
+    )
+    flow = (s.water_run >= r.slots(r.continuous_flow_hours)) | (
+        learned
+        & (s.water_run >= r.slots(r.flow_min_hours))
+        & (s.flow_log_p < math.log(r.flow_probability) * s.sensitivity)
+    )
+    fire(
+        s,
+        step,
+        Kind.CONTINUOUS_FLOW,
+        flow,
+        lambda rows: [{"hours": s.water_run[i] / SLOTS_PER_HOUR} for i in rows],
+    )
+    gas_learned = np.maximum(
+        r.slots(r.gas_min_learned_hours), (s.gas_longest + SLOTS_PER_HOUR) * s.sensitivity
+    )
+    gas_long = (s.gas_run >= r.slots(r.gas_max_flow_hours)) | (learned & (s.gas_run >= gas_learned))
+    fire(
+        s,
+        step,
+        Kind.GAS_LONG_FLOW,
+        gas_long,
+        lambda rows: [
+            {"hours": s.gas_run[i] / SLOTS_PER_HOUR, "limit_h": r.gas_max_flow_hours} for i in rows
+        ],
+    )
+
+
+def _meter_rules(s: DetectorState, r: Rules, step: Step) -> None:
+    """Readings missing for hours (a data gap, not no use) and a faulty meter."""
+    meters, fault = s.meters, step.fault
+    gap = meters & (s.missing_run >= r.slots(r.gap_hours)) & ~fault
+    fire(
+        s,
+        step,
+        Kind.DATA_GAP,
+        gap.any(axis=1),
+        lambda rows: [
+            {
+                "utility": UTILITIES[int(np.argmax(gap[i]))],
+                "hours": s.missing_run[i, int(np.argmax(gap[i]))] / SLOTS_PER_HOUR,
+            }
+            for i in rows
+        ],
+    )
+    stuck = s.zero_run[:, ELECTRICITY] >= r.slots(r.stuck_zero_hours)
+    faulty = (fault & meters).any(axis=1) | stuck
+    fire(
+        s,
+        step,
+        Kind.METER_FAULT,
+        faulty,
+        lambda rows: [
+            {
+                "utility": UTILITIES[int(np.argmax(fault[i]))] if fault[i].any() else "electricity",
+                "reason": "fault flag on the reading"
+                if fault[i].any()
+                else "exactly zero for a whole day, below any standby",
+            }
+            for i in rows
+        ],
+    )

@@ -1,0 +1,129 @@
+"""What the detector can raise (kinds, severities, the explanation of each) and the rules the
+deployment configures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from civichub.wellbeing.detection.grid import SLOTS_PER_HOUR, slot_end
+
+
+class Kind:
+    NO_USE = "no_use"
+    INACTIVITY = "unusual_inactivity"
+    HIGH_USE = "high_water_use"
+    CONTINUOUS_FLOW = "continuous_flow"
+    GAS_LONG_FLOW = "gas_long_flow"
+    NIGHT_ACTIVITY = "night_activity"
+    NO_FIRST_USE = "no_first_use"
+    LEVEL_CHANGE = "level_change"
+    DATA_GAP = "data_gap"
+    METER_FAULT = "meter_fault"
+
+
+class Severity:
+    URGENT = "urgent"
+    WARNING = "warning"
+    INFO = "info"
+
+
+SEVERITY = {
+    Kind.NO_USE: Severity.URGENT,
+    Kind.INACTIVITY: Severity.URGENT,
+    Kind.GAS_LONG_FLOW: Severity.URGENT,
+    Kind.CONTINUOUS_FLOW: Severity.WARNING,
+    Kind.HIGH_USE: Severity.WARNING,
+    Kind.NIGHT_ACTIVITY: Severity.WARNING,
+    Kind.NO_FIRST_USE: Severity.WARNING,
+    Kind.LEVEL_CHANGE: Severity.INFO,
+    Kind.DATA_GAP: Severity.INFO,
+    Kind.METER_FAULT: Severity.INFO,
+}
+
+EXPLANATION = {
+    Kind.NO_USE: "Only {water_12h_l:.0f} litres of water were used in the last {hours:.0f} hours "
+    "(the rule is less than {limit_l:.0f} litres). The last water use was {since_use_h:.1f} hours "
+    "ago.",
+    Kind.INACTIVITY: "No water or electricity use above standby for {quiet_h:.1f} hours, at times "
+    "when this household is usually active (a quiet spell this long happens less than once in "
+    "{odds:,.0f} at these hours of the week).",
+    Kind.HIGH_USE: "{water_24h_m3:.2f} m³ of water were used in the last 24 hours (the rule is "
+    "more than {limit_m3:.1f} m³; the usual daily use is {usual_m3:.2f} m³).",
+    Kind.CONTINUOUS_FLOW: "Water has been used in every half hour for {hours:.0f} hours without a "
+    "break: a tap left running or a leak.",
+    Kind.GAS_LONG_FLOW: "Gas has been flowing without a break for {hours:.1f} hours (the rule is "
+    "{limit_h:.1f} hours): a stove may have been left on.",
+    Kind.NIGHT_ACTIVITY: "Activity at night for {hours:.1f} hours, at an hour when this household "
+    "is active on fewer than {usual_pct:.0f} % of nights.",
+    Kind.NO_FIRST_USE: "No water or electricity used yet today; usually the first use is by "
+    "{usual_first:s} and it is now {now:s}.",
+    Kind.LEVEL_CHANGE: "Daily {utility:s} use has been {ratio:.1f} times the usual level for "
+    "{days:d} days running ({recent:.2f} {unit:s} a day against {usual:.2f}).",
+    Kind.DATA_GAP: "No {utility:s} readings for {hours:.1f} hours: the meter or its connection may "
+    "be down. This is not the same as no use.",
+    Kind.METER_FAULT: "The {utility:s} meter reports a fault ({reason:s}); its readings are not "
+    "used as evidence of use or of no use.",
+}
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What the deployment configures; the defaults are the Chinese water-meter rules."""
+
+    no_use_hours: float = 12.0
+    no_use_water_m3: float = 0.01
+    # Share of the window's half hours that must have a water reading; a reading or two lost in
+    # transit does not hold back the alert, a real gap does (and raises a data-gap alert).
+    no_use_coverage: float = 0.9
+    high_water_m3_per_day: float = 2.0
+    continuous_flow_hours: float = 24.0
+    gas_max_flow_hours: float = 3.0
+    gap_hours: float = 6.0
+    stuck_zero_hours: float = 24.0
+    water_use_m3: float = 0.001  # a slot with at least a litre of water is a use
+    wash_m3: float = 0.015  # more than a toilet flush: a wash or a shower, someone is up
+    gas_use_m3: float = 0.005
+    electricity_margin_kwh: float = 0.03  # above the learned standby by this much is activity
+    learning_weeks: float = 3.0
+    standby_half_life_days: float = 2.0
+    half_life_weeks: float = 4.0
+    inactivity_probability: float = 1e-7
+    active_probability_cap: float = 0.9
+    night_start_hour: int = 0
+    night_end_hour: int = 5
+    night_rare_probability: float = 0.15
+    night_min_hours: float = 1.5
+    first_use_grace_hours: float = 2.0
+    # Learned leak and stove rules: water in every half hour for a spell this household's
+    # routine makes this improbable (and at least `flow_min_hours` long), gas flowing an hour
+    # longer than this household's longest cooking lately (and at least `gas_min_learned_hours`).
+    flow_probability: float = 1e-7
+    flow_min_hours: float = 3.0
+    gas_min_learned_hours: float = 1.5
+    level_change_ratio: float = 2.0
+    level_change_days: int = 3
+
+    def slots(self, hours: float) -> int:
+        return max(1, round(hours * SLOTS_PER_HOUR))
+
+
+@dataclass
+class Alert:
+    household: int  # row in the detector's state
+    kind: str
+    slot: int  # the half hour whose reading raised it
+    evidence: dict[str, Any]
+
+    @property
+    def severity(self) -> str:
+        return SEVERITY[self.kind]
+
+    @property
+    def at(self) -> datetime:
+        return slot_end(self.slot)
+
+    @property
+    def explanation(self) -> str:
+        return EXPLANATION[self.kind].format(**self.evidence)

@@ -1,0 +1,119 @@
+"""Everything the detector remembers per household, as arrays."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from civichub.wellbeing.detection.grid import HOURS_PER_WEEK, SLOTS_PER_DAY, Bool, Float, Int
+from civichub.wellbeing.detection.rules import SEVERITY
+
+
+@dataclass
+class DetectorState:
+    """Everything the detector remembers per household, as arrays (saved with `np.savez`)."""
+
+    meters: Bool  # (H, 3): which utilities the household has a meter for
+    slot: int = -1  # last slot processed
+    ring: Float = field(init=False)  # (H, day, 3) last 24 h of consumption, 0 where missing
+    ring_present: Bool = field(init=False)
+    sum12: Float = field(init=False)
+    sum24: Float = field(init=False)
+    count12: Int = field(init=False)
+    count24: Int = field(init=False)
+    missing_run: Int = field(init=False)  # (H, 3) consecutive slots without a reading
+    zero_run: Int = field(init=False)  # (H, 3) consecutive readings of exactly zero
+    water_run: Int = field(init=False)  # consecutive half hours with water use
+    gas_run: Int = field(init=False)
+    since_water: Int = field(init=False)  # slots since the last water use
+    # Slots since the last sign of someone about: water, gas, or electricity switched (a change
+    # between half hours; a lamp or television left on is a steady level, not a sign).
+    since_stir: Int = field(init=False)
+    p_water: Float = field(init=False)  # (H, 168) learned probability of a water draw
+    flow_log_p: Float = field(init=False)  # log probability of the current run of water draws
+    gas_longest: Float = field(init=False)  # usual longest gas run of a day, decaying
+    gas_day_longest: Int = field(init=False)
+    last_observed: Bool = field(init=False)
+    active_before: Bool = field(init=False)  # activity two half hours ago
+    up_before: Bool = field(init=False)
+    quiet_run: Int = field(init=False)
+    quiet_log_p: Float = field(init=False)  # log probability of the current quiet spell
+    night_run: Int = field(init=False)
+    p_active: Float = field(init=False)  # (H, 168) learned probability of activity
+    p_seen: Int = field(init=False)  # (H, 168) observations behind it, for the warm start
+    last_active: Bool = field(init=False)
+    last_up: Bool = field(init=False)
+    away_today: Bool = field(init=False)
+    # Half hours without readings since this household could have got up today: a morning
+    # lost in transit says nothing about whether it did.
+    morning_missing: Int = field(init=False)
+    learned_slots: Int = field(init=False)
+    standby: Float = field(init=False)  # learned electricity standby per half hour
+    day_min_elec: Float = field(init=False)
+    first_use_mean: Float = field(init=False)  # in slots after DAY_START_SLOT
+    first_use_var: Float = field(init=False)
+    first_use_days: Int = field(init=False)
+    first_use_today: Int = field(init=False)  # -1 until the first use of the activity day
+    day_total: Float = field(init=False)  # (H, 3) this calendar day so far
+    day_count: Int = field(init=False)
+    usual_log_daily: Float = field(init=False)  # (H, 3)
+    usual_log_var: Float = field(init=False)  # (H, 3) its day-to-day variance
+    usual_days: Int = field(init=False)
+    level_run: Int = field(init=False)  # (H, 3) signed run of days beyond the ratio
+    level_up: Float = field(init=False)  # (H, 3) cumulative sums of the daily deviation
+    level_down: Float = field(init=False)
+    level_days: Int = field(init=False)
+    # How much more evidence the learned rules need for this household: raised by visits that
+    # found a false alarm, lowered back by real incidents.
+    sensitivity: Float = field(init=False)
+    active: dict[str, Bool] = field(init=False)  # alerts whose condition still holds
+
+    def __post_init__(self) -> None:
+        h = self.meters.shape[0]
+        self.ring = np.zeros((h, SLOTS_PER_DAY, 3))
+        self.ring_present = np.zeros((h, SLOTS_PER_DAY, 3), dtype=bool)
+        self.sum12 = np.zeros((h, 3))
+        self.sum24 = np.zeros((h, 3))
+        self.count12 = np.zeros((h, 3), dtype=np.int64)
+        self.count24 = np.zeros((h, 3), dtype=np.int64)
+        self.missing_run = np.zeros((h, 3), dtype=np.int64)
+        self.zero_run = np.zeros((h, 3), dtype=np.int64)
+        self.water_run = np.zeros(h, dtype=np.int64)
+        self.gas_run = np.zeros(h, dtype=np.int64)
+        self.since_water = np.zeros(h, dtype=np.int64)
+        self.since_stir = np.zeros(h, dtype=np.int64)
+        self.p_water = np.full((h, HOURS_PER_WEEK), 0.5)
+        self.flow_log_p = np.zeros(h)
+        self.gas_longest = np.zeros(h)
+        self.gas_day_longest = np.zeros(h, dtype=np.int64)
+        self.last_observed = np.zeros(h, dtype=bool)
+        self.active_before = np.zeros(h, dtype=bool)
+        self.up_before = np.zeros(h, dtype=bool)
+        self.quiet_run = np.zeros(h, dtype=np.int64)
+        self.quiet_log_p = np.zeros(h)
+        self.night_run = np.zeros(h, dtype=np.int64)
+        self.p_active = np.full((h, HOURS_PER_WEEK), 0.5)
+        self.p_seen = np.zeros((h, HOURS_PER_WEEK), dtype=np.int64)
+        self.last_active = np.zeros(h, dtype=bool)
+        self.last_up = np.zeros(h, dtype=bool)
+        self.away_today = np.zeros(h, dtype=bool)
+        self.morning_missing = np.zeros(h, dtype=np.int64)
+        self.learned_slots = np.zeros(h, dtype=np.int64)
+        self.standby = np.full(h, np.nan)
+        self.day_min_elec = np.full(h, np.inf)
+        self.first_use_mean = np.zeros(h)
+        self.first_use_var = np.zeros(h)
+        self.first_use_days = np.zeros(h, dtype=np.int64)
+        self.first_use_today = np.full(h, -1, dtype=np.int64)
+        self.day_total = np.zeros((h, 3))
+        self.day_count = np.zeros((h, 3), dtype=np.int64)
+        self.usual_log_daily = np.zeros((h, 3))
+        self.usual_log_var = np.zeros((h, 3))
+        self.usual_days = np.zeros((h, 3), dtype=np.int64)
+        self.level_run = np.zeros((h, 3), dtype=np.int64)
+        self.level_up = np.zeros((h, 3))
+        self.level_down = np.zeros((h, 3))
+        self.level_days = np.zeros((h, 3), dtype=np.int64)
+        self.sensitivity = np.ones(h)
+        self.active = {kind: np.zeros(h, dtype=bool) for kind in SEVERITY}

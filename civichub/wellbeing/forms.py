@@ -1,0 +1,105 @@
+"""Parsing the pages' forms: the POST fields of enrolment, family contacts, a meter and time away
+turned into what the services take. The pages work without JavaScript, so the fields are plain
+inputs named by row (`contact_0_name`, `meter_water`, ...)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.http import QueryDict
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+
+from civichub.wellbeing import selectors
+from civichub.wellbeing.models import Utility
+from civichub.wellbeing.services import ContactSpec, MeterSpec
+
+CONTACT_ROWS = 3  # blank contact rows on the enrolment form
+CONTACT_ROWS_MAX = 20  # rows the household page's contact form may send
+
+
+def local_datetime(raw: str) -> datetime | None:
+    """A `datetime-local` field's value in the deployment's time zone."""
+    moment = parse_datetime(raw.strip()) if raw.strip() else None
+    if moment is not None and timezone.is_naive(moment):
+        moment = timezone.make_aware(moment)
+    return moment
+
+
+def _contact_row(post: QueryDict, i: int) -> dict[str, str]:
+    return {
+        "name": post.get(f"contact_{i}_name", ""),
+        "phone": post.get(f"contact_{i}_phone", ""),
+        "email": post.get(f"contact_{i}_email", ""),
+        "username": post.get(f"contact_{i}_username", ""),
+    }
+
+
+def enrol_values(post: QueryDict) -> dict[str, Any]:
+    """The enrolment form's fields, as given (the form is shown again with them on an error)."""
+    return {
+        "resident": post.get("resident", ""),
+        "worker": post.get("worker", ""),
+        "consent_by": post.get("consent_by", ""),
+        "consent_method": post.get("consent_method", ""),
+        "consent_at": post.get("consent_at", ""),
+        "consent_document": post.get("consent_document", ""),
+        "guardian_name": post.get("guardian_name", ""),
+        "consent_note": post.get("consent_note", ""),
+        "meters": {
+            utility: {
+                "meter_id": post.get(f"meter_{utility}", ""),
+                "cumulative": post.get(f"meter_{utility}_kind", "register") != "interval",
+            }
+            for utility in Utility.values
+        },
+        "contacts": [_contact_row(post, i) for i in range(CONTACT_ROWS)],
+    }
+
+
+def enrol_meters(values: dict[str, Any]) -> list[MeterSpec]:
+    """The meters of the enrolment form: one per utility whose meter number was filled in."""
+    return [
+        MeterSpec(utility, row["meter_id"].strip(), row["cumulative"])
+        for utility, row in values["meters"].items()
+        if row["meter_id"].strip()
+    ]
+
+
+def contact_rows(post: QueryDict) -> list[dict[str, str]]:
+    """The household page's contact rows in the calling order the form gives them."""
+    rows = [
+        {**_contact_row(post, i), "order": post.get(f"contact_{i}_order", str(i))}
+        for i in range(CONTACT_ROWS_MAX)
+    ]
+    rows.sort(key=lambda r: int(r["order"]) if r["order"].lstrip("-").isdigit() else 99)
+    return rows
+
+
+def contact_specs(rows: list[dict[str, str]]) -> tuple[list[ContactSpec], list[str]]:
+    """The filled-in contact rows (blank ones skipped), with an error for each account name that
+    does not exist."""
+    specs, errors = [], []
+    for row in rows:
+        name, phone, username = row["name"].strip(), row["phone"].strip(), row["username"].strip()
+        email = row.get("email", "").strip()
+        if not (name or phone or email or username):
+            continue
+        account = None
+        if username:
+            account = selectors.account_by_username(username)
+            if account is None:
+                errors.append(_("没有这个账号：%s") % username)
+        specs.append(ContactSpec(name=name, phone=phone, user=account, email=email))
+    return specs, errors
+
+
+def meter_spec(post: QueryDict) -> MeterSpec:
+    """The household page's form for a new meter."""
+    return MeterSpec(
+        post.get("utility", ""),
+        post.get("meter_id", "").strip(),
+        post.get("kind", "register") != "interval",
+    )

@@ -1,0 +1,424 @@
+"""Readings ingestion: a batch of meter readings checked row by row and stored set-wise. The API,
+the CSV and Parquet import and the stream consumer all come here."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import OuterRef, Subquery
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+
+from civichub.core.audit import audit_record
+from civichub.core.config import module_config
+from civichub.core.models import User
+from civichub.core.permissions import require
+from civichub.wellbeing.conf import WellbeingSettings
+from civichub.wellbeing.models import Meter, Reading
+from civichub.wellbeing.services.detection_runs import detection_queue
+
+# Words a CSV file or a stream entry may use for a true reset flag.
+_TRUE_WORDS = frozenset({"1", "true", "yes", "y", "t", "on"})
+# Meter ids per query, well under every database's limit on query parameters.
+_CHUNK = 5000
+
+
+@dataclass
+class IngestReport:
+    """What became of a batch: accepted and duplicate counts, one error per refused row (`row`:
+    its index in the batch, `code`: a stable key, `error`: the sentence for people) and the
+    households with new readings, each with its earliest new reading."""
+
+    accepted: int = 0
+    duplicates: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    households: set[int] = field(default_factory=set)
+    since: dict[int, datetime] = field(default_factory=dict)
+
+
+def _row_error(report: IngestReport, row: int, code: str, message: str) -> None:
+    report.errors.append({"row": row, "code": code, "error": message})
+
+
+def _parse_time(value: Any, zone: Any = None) -> datetime | None:
+    """An aware time in UTC, from a datetime or an ISO 8601 text; naive times are the
+    deployment's local time."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            try:
+                parsed = parse_datetime(value.strip())
+            except ValueError:
+                return None
+            if parsed is None:
+                return None
+            moment = parsed
+    else:
+        return None
+    try:
+        if moment.tzinfo is None:
+            moment = timezone.make_aware(moment, zone or timezone.get_current_timezone())
+        return moment.astimezone(UTC)
+    except (OverflowError, ValueError):  # the first or last days of the calendar
+        return None
+
+
+def _meter_key(raw: Any) -> str:
+    """A meter id as text: a Parquet column may hold numbers, a stream sends bytes."""
+    if raw is None:
+        return ""
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", "replace")
+    return str(raw).strip()
+
+
+def _reading_value(raw: Any) -> float | None:
+    if isinstance(raw, bool) or raw is None:
+        return None
+    try:
+        return float(raw.strip() if isinstance(raw, str) else raw)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _flag(raw: Any) -> bool:
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", "replace")
+    if isinstance(raw, str):
+        return raw.strip().lower() in _TRUE_WORDS
+    return bool(raw)
+
+
+@dataclass(slots=True)
+class _MeterRow:
+    pk: int
+    household_id: int
+    cumulative: bool
+    active: bool
+    removed_at: datetime | None
+    withdrawn: bool
+    last_at: datetime | None
+    last_value: float | None
+
+
+@dataclass(slots=True)
+class _Candidate:
+    row: int
+    at: datetime
+    value: float
+    reset: bool
+
+
+@dataclass(slots=True)
+class _Stored:
+    at: datetime
+    value: float
+    reset: bool
+    pk: int
+    use: float
+
+
+def _meters_locked(meter_ids: set[str]) -> dict[str, _MeterRow]:
+    """The batch's meters with their latest stored reading, locked for the transaction so that
+    two batches for the same meter take turns (SQLite's write lock does the same there)."""
+    latest = Reading.objects.filter(meter=OuterRef("pk")).order_by("-at")
+    found: dict[str, _MeterRow] = {}
+    wanted = sorted(meter_ids)
+    for first in range(0, len(wanted), _CHUNK):
+        chunk = wanted[first : first + _CHUNK]
+        # Lock first, then read: on PostgreSQL a statement that waited for a lock still reads
+        # with the snapshot it started with, so the latest readings must come from a new one.
+        list(
+            Meter.objects.select_for_update(of=("self",))
+            .filter(meter_id__in=chunk)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        rows = (
+            Meter.objects.filter(meter_id__in=chunk)
+            .annotate(
+                last_at=Subquery(latest.values("at")[:1]),
+                last_value=Subquery(latest.values("value")[:1]),
+            )
+            .order_by("pk")
+            .values_list(
+                "meter_id",
+                "pk",
+                "household_id",
+                "cumulative",
+                "active",
+                "removed_at",
+                "household__consent_withdrawn_at",
+                "last_at",
+                "last_value",
+            )
+        )
+        for meter_id, pk, household_id, cumulative, active, removed, withdrawn, at, value in rows:
+            found[meter_id] = _MeterRow(
+                pk, household_id, cumulative, active, removed, withdrawn is not None, at, value
+            )
+    return found
+
+
+@transaction.atomic
+def readings_ingest(*, actor: User | None, rows: Sequence[Mapping[str, Any]]) -> IngestReport:
+    """Stores a batch of readings (`meter_id`, `at`, `value`, optionally `reset`) set-wise: each
+    row is checked, the good ones are stored with a few statements, and each bad one gets an
+    error in the report while the good rows are kept. The same reading sent twice counts once; a
+    different value for a time already stored is a conflict, never an overwrite. Register meters
+    report a running total: a value below the previous one is refused unless the row says the
+    register was reset, and a late reading splits the use its successor had counted; interval
+    meters report the use in the interval, which cannot be negative. A replaced meter still takes
+    its late readings from before the replacement. Detection is enqueued once per household
+    with new readings, after the commit. The API, the CSV and Parquet import and the stream
+    consumer all come here."""
+    if actor is not None:
+        require(actor, "wellbeing.readings.ingest")
+    report = IngestReport()
+    meters = _meters_locked({_meter_key(row.get("meter_id")) for row in rows})
+    zone = timezone.get_current_timezone()
+    latest = timezone.now() + timedelta(minutes=module_config(WellbeingSettings).future_minutes)
+    candidates: dict[int, list[_Candidate]] = {}
+    for index, row in enumerate(rows):
+        meter = meters.get(_meter_key(row.get("meter_id")))
+        if meter is None:
+            _row_error(report, index, "unknown_meter", _("未知的表号。"))
+            continue
+        if meter.withdrawn:
+            _row_error(report, index, "consent_withdrawn", _("该户已撤回同意，不再处理其数据。"))
+            continue
+        at = _parse_time(row.get("at"), zone)
+        if at is None:
+            _row_error(report, index, "bad_time", _("读数时间无法识别。"))
+            continue
+        if at > latest:
+            _row_error(report, index, "future_time", _("读数时间晚于当前时间。"))
+            continue
+        if not meter.active and (meter.removed_at is None or at > meter.removed_at):
+            _row_error(report, index, "meter_removed", _("该表已更换停用。"))
+            continue
+        value = _reading_value(row.get("value"))
+        if value is None:
+            _row_error(report, index, "not_a_number", _("读数不是数字。"))
+            continue
+        if not math.isfinite(value):
+            _row_error(report, index, "not_finite", _("读数不是有限的数字。"))
+            continue
+        if value < 0:
+            _row_error(report, index, "negative", _("读数不能为负数。"))
+            continue
+        candidates.setdefault(meter.pk, []).append(
+            _Candidate(index, at, value, _flag(row.get("reset")))
+        )
+    by_pk = {meter.pk: meter for meter in meters.values()}
+    _reading_store(by_pk, candidates, report)
+    report.errors.sort(key=lambda error: int(error["row"]))
+    audit_record(
+        actor=actor,
+        action="wellbeing.readings.ingest",
+        object_type="wellbeing.reading",
+        changes={
+            "accepted": report.accepted,
+            "duplicates": report.duplicates,
+            "errors": len(report.errors),
+        },
+    )
+    if report.households:
+        households = sorted(report.households)
+        transaction.on_commit(lambda: detection_queue(households))
+    return report
+
+
+def _reading_store(
+    meters: dict[int, _MeterRow], candidates: dict[int, list[_Candidate]], report: IngestReport
+) -> None:
+    """Decides every candidate row against what is stored, then writes the accepted rows in one
+    bulk insert and the successors whose use a late reading split in one bulk update. The
+    meters are locked, so what was read stays true until the commit; the unique (meter, time)
+    constraint is the last guard and fails the whole batch rather than lose a row silently."""
+    for rows in candidates.values():
+        rows.sort(key=lambda row: row.at)  # stable: the first of two equal times comes first
+    overlapping = [
+        pk
+        for pk, rows in candidates.items()
+        if meters[pk].last_at is not None and rows[0].at <= meters[pk].last_at  # type: ignore[operator]
+    ]
+    stored = _stored_between(overlapping, meters, candidates)
+    inserts: list[tuple[int, datetime, float, float, bool]] = []
+    updates: dict[int, float] = {}
+    for pk, rows in candidates.items():
+        meter = meters[pk]
+        existing = stored.get(pk, {})
+        fresh: list[_Candidate] = []
+        # A row repeated within the batch shares the fate of its first copy.
+        twins: dict[int, list[_Candidate]] = {}
+        for row in rows:
+            known = existing.get(row.at)
+            if known is None and fresh and fresh[-1].at == row.at:
+                if fresh[-1].value == row.value:
+                    twins.setdefault(fresh[-1].row, []).append(row)
+                    continue
+                known_value: float | None = fresh[-1].value
+            else:
+                known_value = known.value if known is not None else None
+            if known_value is None:
+                fresh.append(row)
+            elif known_value == row.value:
+                report.duplicates += 1
+            else:
+                _row_error(
+                    report,
+                    row.row,
+                    "conflict",
+                    _("同一时间已有不同的读数（%(stored)s）。") % {"stored": known_value},
+                )
+        if not fresh:
+            continue
+        if meter.cumulative:
+            accepted = _register_walk(meter, fresh, existing, report, updates)
+        else:
+            accepted = [(row, row.value) for row in fresh]
+        if twins:
+            taken = {row.row for row, _ in accepted}
+            refused = {e["row"]: e for e in report.errors if e["row"] in twins}
+            for first_row, copies in twins.items():
+                if first_row in taken:
+                    report.duplicates += len(copies)
+                else:
+                    for copy in copies:
+                        error = refused[first_row]
+                        _row_error(report, copy.row, error["code"], error["error"])
+        for row, use in accepted:
+            inserts.append((pk, row.at, row.value, use, row.reset))
+        if accepted:
+            report.accepted += len(accepted)
+            report.households.add(meter.household_id)
+            first = accepted[0][0].at
+            since = report.since.get(meter.household_id)
+            if since is None or first < since:
+                report.since[meter.household_id] = first
+    _readings_insert(inserts)
+    if updates:
+        Reading.objects.bulk_update(
+            [Reading(pk=pk, use=use) for pk, use in updates.items()], ["use"], batch_size=500
+        )
+
+
+def _stored_between(
+    overlapping: list[int], meters: dict[int, _MeterRow], candidates: dict[int, list[_Candidate]]
+) -> dict[int, dict[datetime, _Stored]]:
+    """The stored readings inside each overlapping meter's span of new times (one query per
+    chunk of meters): duplicates, conflicts and the neighbours of late readings."""
+    found: dict[int, dict[datetime, _Stored]] = {}
+    for first in range(0, len(overlapping), _CHUNK):
+        chunk = overlapping[first : first + _CHUNK]
+        low = min(candidates[pk][0].at for pk in chunk)
+        high = max(min(candidates[pk][-1].at, meters[pk].last_at) for pk in chunk)  # type: ignore[type-var]
+        rows = Reading.objects.filter(meter_id__in=chunk, at__gte=low, at__lte=high).values_list(
+            "meter_id", "at", "value", "reset", "pk", "use"
+        )
+        for pk, at, value, reset, reading_pk, use in rows:
+            span = candidates[pk]
+            if span[0].at <= at <= span[-1].at:
+                found.setdefault(pk, {})[at] = _Stored(at, value, reset, reading_pk, use)
+    return found
+
+
+def _neighbour(meter_pk: int, at: datetime, *, before: bool) -> _Stored | None:
+    query = Reading.objects.filter(meter_id=meter_pk)
+    if before:
+        query = query.filter(at__lt=at).order_by("-at")
+    else:
+        query = query.filter(at__gt=at).order_by("at")
+    row = query.values_list("at", "value", "reset", "pk", "use")[:1]
+    return next((_Stored(*values) for values in row), None)
+
+
+def _register_walk(
+    meter: _MeterRow,
+    fresh: list[_Candidate],
+    existing: dict[datetime, _Stored],
+    report: IngestReport,
+    updates: dict[int, float],
+) -> list[tuple[_Candidate, float]]:
+    """Walks a register meter's new readings in time order among the stored ones around them:
+    each must not fall below the reading before it (unless reset) nor rise above the stored one
+    after it (unless that one is a reset). Returns the accepted rows with their use, and puts in
+    `updates` the new use of each stored reading whose predecessor is now a late reading."""
+    timeline: list[_Stored] = []
+    if meter.last_at is not None and fresh[0].at > meter.last_at:
+        # The usual case: every new reading comes after the last stored one.
+        assert meter.last_value is not None
+        timeline.append(_Stored(meter.last_at, meter.last_value, False, 0, 0.0))
+    elif meter.last_at is not None:
+        before = _neighbour(meter.pk, fresh[0].at, before=True)
+        after = _neighbour(meter.pk, fresh[-1].at, before=False)
+        around = {s.at: s for s in (before, *existing.values(), after) if s is not None}
+        timeline = sorted(around.values(), key=lambda stored: stored.at)
+    accepted: list[tuple[_Candidate, float]] = []
+    previous: float | None = None
+    position = 0
+    # A stored reading that now follows a new one: its index in timeline -> the new value.
+    predecessor: dict[int, float] = {}
+    for row in fresh:
+        while position < len(timeline) and timeline[position].at < row.at:
+            previous = timeline[position].value
+            position += 1
+        following = timeline[position] if position < len(timeline) else None
+        if previous is not None and row.value < previous and not row.reset:
+            message = _("累计读数倒退（%(value)s < %(before)s），且未标明表计清零。") % {
+                "value": row.value,
+                "before": previous,
+            }
+            _row_error(report, row.row, "backwards", message)
+            continue
+        if following is not None and not following.reset and following.value < row.value:
+            message = _("累计读数大于之后的读数（%(after)s）。") % {"after": following.value}
+            _row_error(report, row.row, "above_later", message)
+            continue
+        use = row.value if row.reset else (row.value - previous if previous is not None else 0.0)
+        accepted.append((row, use))
+        previous = row.value
+        if following is not None:
+            predecessor[position] = row.value
+    for position, value in predecessor.items():
+        stored = timeline[position]
+        if not stored.reset and stored.pk and stored.use != stored.value - value:
+            updates[stored.pk] = stored.value - value
+    return accepted
+
+
+def _readings_insert(rows: list[tuple[int, datetime, float, float, bool]]) -> None:
+    """One COPY on PostgreSQL, one executemany elsewhere: the ORM's per-object work would cost
+    more than the database's."""
+    if not rows:
+        return
+    received = timezone.now()
+    table = connection.ops.quote_name(Reading._meta.db_table)
+    names = ("meter_id", "at", "value", "use", "reset", "received_at")
+    columns = ", ".join(connection.ops.quote_name(name) for name in names)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row((*row, received))
+            return
+        # Times are UTC already; this is the text Django's SQLite backend stores for them
+        # (adapt_datetimefield_value), without its per-value settings lookups.
+        stamp = connection.ops.adapt_datetimefield_value(received)
+        cursor.executemany(
+            f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s, %s)",  # noqa: S608
+            [
+                (meter, str(at.replace(tzinfo=None)), value, use, reset, stamp)
+                for meter, at, value, use, reset in rows
+            ],
+        )
