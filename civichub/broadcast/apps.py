@@ -37,13 +37,3 @@ class BroadcastConfig(CivicModuleConfig):
             ),
         ],
     )
-
-    def ready(self) -> None:
-        # Until notify registers the kinds every manifest names (`notification_kinds`), the
-        # module registers its own; the same kinds twice are harmless. Imported here: notify's
-        # kinds load notify's models, which only exist once the apps are loaded.
-        from civichub.broadcast.notifications import KINDS
-        from civichub.notify.kinds import register
-
-        for kind in KINDS:
-            register(kind)
