@@ -21,7 +21,7 @@ from civichub.broadcast.selectors import drawn_shape
 from civichub.core.audit import audit_record
 from civichub.core.context import acting
 from civichub.core.models import Organisation, Resident, User
-from civichub.notify.services import notification_broadcast
+from civichub.notify.services import Priority, notification_broadcast
 
 
 def _overlapping_areas(areas: Iterable[Organisation]) -> Any:
@@ -76,7 +76,7 @@ def alert_push(*, post_id: int) -> AlertPush:
         dispatch = notification_broadcast(
             recipients=alert_recipients(post),
             kind=ALERT,
-            priority="emergency",
+            priority=Priority.EMERGENCY,
             context={
                 "event": post.cap_event,
                 "event_en": post.cap_event,
