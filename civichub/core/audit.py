@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model
@@ -22,22 +22,28 @@ def _actor_label(actor: Any) -> str:
     return str(actor.get_username())
 
 
+class AuditTarget(TypedDict, total=False):
+    """What an audit row is about, besides who acts and the action: the object (or its type
+    and id), where in the tree (its organisation, else the object's scope), why and what
+    changed."""
+
+    obj: Model | None
+    object_type: str
+    object_id: str
+    purpose: str
+    changes: dict[str, Any] | None
+    organisation: Organisation | None
+
+
 def audit_fields(
-    *,
-    actor: Any,
-    action: str,
-    obj: Model | None = None,
-    object_type: str = "",
-    object_id: str = "",
-    purpose: str = "",
-    changes: dict[str, Any] | None = None,
-    organisation: Organisation | None = None,
-    organisation_path: str | None = None,
+    *, actor: Any, action: str, organisation_path: str | None = None, **target: Unpack[AuditTarget]
 ) -> dict[str, Any]:
     """The field values of an audit row: who acts, on what, where in the tree and why, with
     the request's context. The one mapping `audit_record` and `audit_sql_params` write."""
     context = current()
+    obj = target.get("obj")
     if organisation_path is None:
+        organisation = target.get("organisation")
         organisation_path = (
             organisation.path if organisation is not None else (scope_path(obj) or "")
         )
@@ -45,40 +51,20 @@ def audit_fields(
         "actor": actor if getattr(actor, "is_authenticated", False) else None,
         "actor_label": _actor_label(actor),
         "action": action,
-        "object_type": object_type or (obj._meta.label_lower if obj is not None else ""),
-        "object_id": object_id or (str(obj.pk) if obj is not None else ""),
+        "object_type": target.get("object_type")
+        or (obj._meta.label_lower if obj is not None else ""),
+        "object_id": target.get("object_id") or (str(obj.pk) if obj is not None else ""),
         "object_label": str(obj)[:200] if obj is not None else "",
         "organisation_path": organisation_path,
-        "purpose": purpose[:200],
-        "changes": changes or {},
+        "purpose": target.get("purpose", "")[:200],
+        "changes": target.get("changes") or {},
         "ip_address": context.ip_address,
         "request_id": context.request_id,
     }
 
 
-def audit_record(
-    *,
-    actor: Any,
-    action: str,
-    obj: Model | None = None,
-    object_type: str = "",
-    object_id: str = "",
-    purpose: str = "",
-    changes: dict[str, Any] | None = None,
-    organisation: Organisation | None = None,
-) -> AuditEvent:
-    return AuditEvent.objects.create(
-        **audit_fields(
-            actor=actor,
-            action=action,
-            obj=obj,
-            object_type=object_type,
-            object_id=object_id,
-            purpose=purpose,
-            changes=changes,
-            organisation=organisation,
-        )
-    )
+def audit_record(*, actor: Any, action: str, **target: Unpack[AuditTarget]) -> AuditEvent:
+    return AuditEvent.objects.create(**audit_fields(actor=actor, action=action, **target))
 
 
 # Set-based paths -------------------------------------------------------------------------------
@@ -121,14 +107,16 @@ def audit_sql_params(
     *,
     computed: Iterable[str],
     at: dt.datetime | None = None,
-    **fields: Any,
+    actor: Any,
+    action: str,
+    **target: Unpack[AuditTarget],
 ) -> dict[str, Any]:
-    """The parameters of `audit_sql`'s fragment: `audit_fields(**fields)` (at `at`, else now),
-    ready for the database, but for the `computed` fields."""
+    """The parameters of `audit_sql`'s fragment: `audit_fields` (at `at`, else now), ready for
+    the database, but for the `computed` fields."""
     skip = set(computed)
-    if "organisation_path" in skip:
-        fields.setdefault("organisation_path", "")
-    row = AuditEvent(**audit_fields(**fields), **({"at": at} if at is not None else {}))
+    path = "" if "organisation_path" in skip else None
+    fields = audit_fields(actor=actor, action=action, organisation_path=path, **target)
+    row = AuditEvent(**fields, **({"at": at} if at is not None else {}))
     return {
         f"{_PARAM}{f.attname}": f.get_db_prep_save(getattr(row, f.attname), connection)
         for f in _audit_columns()
