@@ -5,11 +5,11 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 
 from civichub.casework.actions import ACTIONS, ROLES, is_own_case
-from civichub.casework.conf import CaseworkConfig
+from civichub.casework.conf import CaseworkSettings
 from civichub.core.registry import CivicModuleConfig, ModuleManifest, NavItem, PeriodicTask, Tile
 
 
-class CaseworkAppConfig(CivicModuleConfig):
+class CaseworkConfig(CivicModuleConfig):
     default = True
     name = "civichub.casework"
     label = "casework"
@@ -19,7 +19,7 @@ class CaseworkAppConfig(CivicModuleConfig):
         url_prefix="messages/",
         demo_logins="civichub.casework.demo:demo_logins",
         notification_kinds="civichub.casework.notifications:KINDS",
-        config=CaseworkConfig,
+        config=CaseworkSettings,
         error_renderers={"/open311/": "civichub.casework.open311.render:error_for_status"},
         urls="civichub.casework.urls",
         root_urls="civichub.casework.root_urls",

@@ -5,7 +5,7 @@ fields such as `deadline_working_days` are merged key by key):
 
     CIVICHUB_CASEWORK = {"deadline_working_days": {"complaint": 10}, "triage_threshold": 0.7}
 
-Code reads it with `casework_config()` (`core.config.module_config(CaseworkConfig)`).
+Code reads it with `casework_settings()` (`core.config.module_config(CaseworkSettings)`).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ _MAKEUP_2026 = {
 
 
 @dataclass(frozen=True)
-class CaseworkConfig(ModuleConfig):
+class CaseworkSettings(ModuleConfig):
     """Fields:
 
     - `deadline_working_days` — time limit per kind, in working days after the day of receipt;
@@ -117,6 +117,6 @@ class CaseworkConfig(ModuleConfig):
     route_to_local_department: bool = True
 
 
-def casework_config() -> CaseworkConfig:
+def casework_settings() -> CaseworkSettings:
     """The defaults with the deployment's `CIVICHUB_CASEWORK` overrides applied."""
-    return module_config(CaseworkConfig)
+    return module_config(CaseworkSettings)

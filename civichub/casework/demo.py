@@ -13,7 +13,7 @@ from random import Random
 from django.utils import timezone
 
 from civichub.casework import services, workdays
-from civichub.casework.conf import casework_config
+from civichub.casework.conf import casework_settings
 from civichub.casework.models import Case, CaseEvent, CaseStatus, Category, CommunityArea, Rating
 from civichub.core import services as core_services
 from civichub.core.demo import DEFAULT_SEED, DemoLogin, plan_city
@@ -348,7 +348,7 @@ def _backdate(case: Case, received_at: dt.datetime, rng: Random) -> None:
         CaseEvent.objects.filter(pk=event.pk).update(created_at=clock)
     replies = list(case.events.filter(kind="reply").order_by("created_at", "pk"))
     closed = case.events.filter(kind="closed").order_by("-created_at").first()
-    days = int(casework_config().deadline_working_days[case.kind])
+    days = int(casework_settings().deadline_working_days[case.kind])
     Case.objects.filter(pk=case.pk).update(
         created_at=received_at,
         updated_at=clock,

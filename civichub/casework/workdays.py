@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from civichub.casework.conf import casework_config
+from civichub.casework.conf import casework_settings
 from civichub.casework.models import CalendarDay
 
 MAX_SCAN_DAYS = 3660  # no calendar has ten years without a working day
@@ -64,7 +64,7 @@ def _parse(values: dict[str, str] | list[str]) -> set[dt.date]:
 
 def calendar() -> WorkingCalendar:
     """The effective calendar: profile defaults, overridden by `CalendarDay` rows."""
-    conf = casework_config()
+    conf = casework_settings()
     days_off = _parse(conf.holidays)
     days_on = _parse(conf.makeup_workdays)
     for day, working in CalendarDay.objects.values_list("date", "working"):

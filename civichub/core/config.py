@@ -5,11 +5,11 @@ that holds the deployment's overrides (a dict; `settings.py` fills it from the e
 setting a key only when its variable is set, so the dataclass's default holds otherwise):
 
     @dataclass(frozen=True)
-    class CaseworkConfig(ModuleConfig):
+    class CaseworkSettings(ModuleConfig):
         setting: ClassVar[str] = "CIVICHUB_CASEWORK"
         triage_threshold: float = 0.55
 
-and reads it with `module_config(CaseworkConfig)`. A dict field is merged key by key with the
+and reads it with `module_config(CaseworkSettings)`. A dict field is merged key by key with the
 override (a deployment changes one deadline without repeating the others). The result is cached
 and dropped when the setting changes (Django's `setting_changed`, sent by `override_settings`),
 so tests that override the profile see their values. Keys the dataclass does not know are left

@@ -60,7 +60,7 @@ class NotifyConfig(CivicModuleConfig):
             ),
         ],
         notification_kinds="civichub.notify.notifications:KINDS",
-        config=conf.NotifyConfig,
+        config=conf.NotifySettings,
     )
 
     def ready(self) -> None:

@@ -10,7 +10,7 @@ from civichub.core.config import ModuleConfig, module_config
 
 
 @dataclass(frozen=True)
-class NotifyConfig(ModuleConfig):
+class NotifySettings(ModuleConfig):
     setting: ClassVar[str] = "CIVICHUB_PROFILE"
 
     # Quiet hours of everyone who has not set their own, "HH:MM-HH:MM" in local time, across
@@ -24,5 +24,5 @@ class NotifyConfig(ModuleConfig):
     notification_backoff_seconds: int = 30
 
 
-def notify_config() -> NotifyConfig:
-    return module_config(NotifyConfig)
+def notify_settings() -> NotifySettings:
+    return module_config(NotifySettings)

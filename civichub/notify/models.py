@@ -22,7 +22,7 @@ from civichub.notify.choices import (
     FailureKind,
     Priority,
 )
-from civichub.notify.conf import notify_config
+from civichub.notify.conf import notify_settings
 
 __all__ = [
     "OUTSIDE_CHANNELS",
@@ -251,7 +251,7 @@ class NotificationPreference(models.Model):
             return (
                 None if self.quiet_start == self.quiet_end else (self.quiet_start, self.quiet_end)
             )
-        return parse_quiet_hours(str(notify_config().quiet_hours_default))
+        return parse_quiet_hours(str(notify_settings().quiet_hours_default))
 
     def quiet_until(self, now: dt.datetime) -> dt.datetime | None:
         hours = self.quiet_hours()

@@ -24,7 +24,7 @@ from civichub.core.http import request_user
 from civichub.core.paging import page_links
 from civichub.core.views import domain_errors_as_http, page_number_from
 from civichub.notify import kinds, selectors, services
-from civichub.notify.conf import notify_config
+from civichub.notify.conf import notify_settings
 from civichub.notify.models import OUTSIDE_CHANNELS, Channel, NotificationPreference
 
 PER_PAGE = 20
@@ -194,6 +194,6 @@ def preferences(request: HttpRequest) -> HttpResponse:
             "channel_labels": [Channel(ch).label for ch in OUTSIDE_CHANNELS],
             "blocks": [form[f"block_{ch}"] for ch in OUTSIDE_CHANNELS],
             "quiet_fields": [form["quiet_start"], form["quiet_end"], form["time_zone"]],
-            "default_quiet_hours": notify_config().quiet_hours_default,
+            "default_quiet_hours": notify_settings().quiet_hours_default,
         },
     )

@@ -4,7 +4,7 @@ A deployment overrides any field through the Django setting `CIVICHUB_OPEN311` (
 
     CIVICHUB_OPEN311 = {"jurisdiction_id": "qingshan.gov.cn", "contact": "12345@qingshan.gov.cn"}
 
-Code reads it with `open311_config()` (`core.config.module_config(Open311Config)`).
+Code reads it with `open311_settings()` (`core.config.module_config(Open311Settings)`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from civichub.core.config import ModuleConfig, module_config
 
 
 @dataclass(frozen=True)
-class Open311Config(ModuleConfig):
+class Open311Settings(ModuleConfig):
     """Fields:
 
     - `jurisdiction_id` — this endpoint's jurisdiction, as clients send it (the spec suggests
@@ -57,6 +57,6 @@ class Open311Config(ModuleConfig):
     service_notice: str = "Tracking number {tracking_number}; a reply is due by {expected}."
 
 
-def open311_config() -> Open311Config:
+def open311_settings() -> Open311Settings:
     """The defaults with the deployment's `CIVICHUB_OPEN311` overrides applied."""
-    return module_config(Open311Config)
+    return module_config(Open311Settings)

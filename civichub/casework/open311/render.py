@@ -20,7 +20,7 @@ from xml.etree import ElementTree as ET
 
 from django.http import HttpResponse
 
-from civichub.casework.open311.conf import open311_config
+from civichub.casework.open311.conf import open311_settings
 
 XML = "xml"
 JSON = "json"
@@ -50,7 +50,7 @@ def w3c_datetime(value: dt.datetime | None) -> str | None:
 
 def content_type(fmt: str) -> str:
     media_type = MEDIA_TYPES[fmt]
-    if open311_config().charset_in_content_type:
+    if open311_settings().charset_in_content_type:
         return f"{media_type}; charset=utf-8"
     return media_type
 

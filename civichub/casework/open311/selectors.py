@@ -19,13 +19,13 @@ from civichub.casework.models import (
     Open311ApiKey,
 )
 from civichub.casework.open311 import translate
-from civichub.casework.open311.conf import open311_config
+from civichub.casework.open311.conf import open311_settings
 from civichub.casework.open311.translate import Open311Error
 from civichub.casework.selectors import jurisdiction
 
 
 def own_jurisdiction_id() -> str:
-    configured = str(open311_config().jurisdiction_id or "").strip()
+    configured = str(open311_settings().jurisdiction_id or "").strip()
     if configured:
         return configured
     return jurisdiction().code
@@ -120,7 +120,7 @@ def published_cases(*, extended: bool = False) -> QuerySet[Case]:
 
 
 def _shape(case: Case, *, extended: bool) -> dict[str, Any]:
-    publish_place = bool(open311_config().publish_place)
+    publish_place = bool(open311_settings().publish_place)
     board_replies = getattr(case, "open311_board_replies", [])
     if not extended:
         return translate.request(case, board_replies=board_replies, publish_place=publish_place)

@@ -33,7 +33,7 @@ from civichub.casework.models import (
     ServiceType,
 )
 from civichub.casework.open311 import selectors
-from civichub.casework.open311.conf import open311_config
+from civichub.casework.open311.conf import open311_settings
 from civichub.casework.open311.keys import open311_key_authenticate
 from civichub.casework.open311.render import (
     FORMATS,
@@ -156,7 +156,7 @@ def _base_url(request: HttpRequest) -> str:
 
 @open311_endpoint(*GET)
 def discovery(request: HttpRequest, fmt: str) -> HttpResponse:
-    conf = open311_config()
+    conf = open311_settings()
     return document(
         fmt,
         "discovery",
@@ -238,7 +238,7 @@ def _window(
 ) -> tuple[dt.datetime | None, dt.datetime | None]:
     """start_date/end_date: both give the range (at most `max_days`), one gives `max_days` from
     or up to it, neither gives the last `max_days` days."""
-    days = int(open311_config().max_days)
+    days = int(open311_settings().max_days)
     span = dt.timedelta(days=days)
     raw_start, raw_end = params.get("start_date"), params.get("end_date")
     if both_or_neither and bool(raw_start) != bool(raw_end):
@@ -259,7 +259,7 @@ def _window(
 
 
 def _query(params: Params) -> selectors.RequestQuery:
-    maximum = int(open311_config().max_requests)
+    maximum = int(open311_settings().max_requests)
     extended = _extended(params)
     ids = split_list(params.get("service_request_id"))
     if ids:
@@ -443,7 +443,7 @@ def _request_create(request: HttpRequest, fmt: str) -> HttpResponse:
             title="",
             text=description,
             channel=CaseChannel.OPEN311,
-            is_public=bool(open311_config().submissions_public),
+            is_public=bool(open311_settings().submissions_public),
             address=address,
             latitude=latitude,
             longitude=longitude,
@@ -456,7 +456,7 @@ def _request_create(request: HttpRequest, fmt: str) -> HttpResponse:
             extra={"open311": {k: v for k, v in extra.items() if v}},
         )
     case = submitted.case
-    notice = str(open311_config().service_notice).format(
+    notice = str(open311_settings().service_notice).format(
         tracking_number=case.tracking_number, expected=w3c_datetime(case.due_at) or ""
     )
     created: dict[str, Any] = (
@@ -508,7 +508,7 @@ def service_request_updates(request: HttpRequest, fmt: str) -> HttpResponse:
         key=key,
         start=start or timezone.now(),
         end=end or timezone.now(),
-        limit=int(open311_config().max_requests),
+        limit=int(open311_settings().max_requests),
     )
     return document(fmt, "service_request_updates", Many("request_update", updates))
 

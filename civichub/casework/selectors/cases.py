@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from civichub.casework import similarity
 from civichub.casework.codes import access_code_matches
-from civichub.casework.conf import casework_config
+from civichub.casework.conf import casework_settings
 from civichub.casework.models import (
     AWAITING_REPLY,
     OPEN_STATUSES,
@@ -104,7 +104,7 @@ def _inbox_queryset(actor: User, filters: InboxFilter, now: dt.datetime) -> Quer
     if filters.due == "overdue":
         queryset = queryset.filter(status__in=list(AWAITING_REPLY), due_at__lt=now)
     elif filters.due == "near":
-        hours = int(casework_config().near_due_hours)
+        hours = int(casework_settings().near_due_hours)
         queryset = queryset.filter(
             status__in=list(AWAITING_REPLY),
             due_at__gte=now,
@@ -132,7 +132,7 @@ def due_state(case: Case, now: dt.datetime | None = None) -> str:
         return ""
     if now > case.due_at:
         return "overdue"
-    if case.due_at - now < dt.timedelta(hours=int(casework_config().near_due_hours)):
+    if case.due_at - now < dt.timedelta(hours=int(casework_settings().near_due_hours)):
         return "near"
     return ""
 
@@ -274,7 +274,7 @@ def duplicate_candidates(*, actor: User, case: Case, limit: int = 5) -> list[Dup
     profile's duplicate_radius_m, or the same community when either has no pin) and closeness
     in time (0.15, falling to 0 over the duplicate window). Above duplicate_min_score only."""
     require_case(actor, "casework.case.merge", case)
-    conf = casework_config()
+    conf = casework_settings()
     window = dt.timedelta(days=int(conf.duplicate_window_days))
     radius = float(conf.duplicate_radius_m)
     pool = case_scope_filter(

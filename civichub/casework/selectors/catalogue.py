@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
-from civichub.casework.conf import casework_config
+from civichub.casework.conf import casework_settings
 from civichub.casework.models import Case, CaseStatus, Category
 from civichub.core.errors import Conflict, NotFound
 from civichub.core.models import Organisation
@@ -27,7 +27,7 @@ def category_get(*, key: str, active_only: bool = True) -> Category:
 
 def jurisdiction() -> Organisation:
     """The area that receives cases before routing: the profile's code, else the tree's root."""
-    code = casework_config().jurisdiction_code
+    code = casework_settings().jurisdiction_code
     query = (
         Organisation.objects.filter(code=code)
         if code

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from civichub.casework.codes import code_hash, code_matches
-from civichub.casework.conf import casework_config
+from civichub.casework.conf import casework_settings
 from civichub.casework.models import ContactChannel, ContactVerification
 from civichub.core.audit import audit_record
 from civichub.core.errors import NotFound, RateLimited, ValidationFailed
@@ -62,7 +62,7 @@ def contact_verification_start(*, channel: str, address: str) -> ContactVerifica
     if channel not in ContactChannel.values:
         raise ValidationFailed.on("channel", _("请选择手机短信或电子邮件。"))
     address = normalise_contact(channel, address)
-    conf = casework_config()
+    conf = casework_settings()
     now = timezone.now()
     recent = ContactVerification.objects.filter(
         address=address, created_at__gte=now - dt.timedelta(hours=1)
@@ -100,7 +100,7 @@ def contact_verification_start(*, channel: str, address: str) -> ContactVerifica
 def contact_verification_confirm(*, verification_id: int, code: str) -> ContactVerification:
     """Checks the code. A wrong try is counted (and committed) before the error is raised, so
     the attempt limit holds."""
-    conf = casework_config()
+    conf = casework_settings()
     with transaction.atomic():
         verification = (
             ContactVerification.objects.select_for_update().filter(pk=verification_id).first()

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from civichub.casework import workdays
-from civichub.casework.conf import casework_config
+from civichub.casework.conf import casework_settings
 from civichub.casework.models import (
     AWAITING_REPLY,
     Case,
@@ -74,7 +74,7 @@ def case_rate(
     )
     reopened = False
     if value == RatingValue.UNSATISFIED and case.reopen_count == 0:
-        conf = casework_config()
+        conf = casework_settings()
         case.reopen_count = 1
         case.status = CaseStatus.REOPENED
         case.due_at = workdays.deadline(now, int(conf.deadline_working_days[case.kind]))
@@ -119,7 +119,7 @@ def cases_escalate_overdue(*, now: dt.datetime | None = None) -> EscalationResul
     """Notifies the department head of every overdue case, once per overdue step (the profile's
     `escalation_steps_working_days`); each case in its own transaction."""
     now = now or timezone.now()
-    steps = sorted(int(s) for s in casework_config().escalation_steps_working_days)
+    steps = sorted(int(s) for s in casework_settings().escalation_steps_working_days)
     cal = workdays.calendar()
     result = EscalationResult()
     overdue = Case.objects.filter(status__in=list(AWAITING_REPLY), due_at__lt=now)

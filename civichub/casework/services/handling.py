@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from civichub.casework import workdays
-from civichub.casework.conf import casework_config
+from civichub.casework.conf import casework_settings
 from civichub.casework.models import (
     Case,
     CaseEvent,
@@ -269,7 +269,7 @@ def case_extension_request(*, actor: User | None, case: Case, days: int, reason:
     case = locked(case)
     check(actor, "casework.case.extend_request", case)
     require_open(case)
-    limit = int(casework_config().max_extension_working_days)
+    limit = int(casework_settings().max_extension_working_days)
     errors: dict[str, list[str]] = {}
     if not 1 <= days <= limit:
         errors["days"] = [

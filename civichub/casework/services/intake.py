@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 
 from civichub.casework import workdays
 from civichub.casework.codes import code_hash
-from civichub.casework.conf import casework_config
+from civichub.casework.conf import casework_settings
 from civichub.casework.models import (
     AttributeDatatype,
     Case,
@@ -147,7 +147,7 @@ class Submitted:
 
 
 def checked_photos(photos: Sequence[PhotoUpload], keep_location: bool) -> list[CheckedPhoto]:
-    conf = casework_config()
+    conf = casework_settings()
     if len(photos) > int(conf.photo_max_count):
         raise ValidationFailed.on("photos", photo_limit_message(int(conf.photo_max_count)))
     return [
@@ -373,7 +373,7 @@ def _store_submission(
     """Numbers and saves the case with its photos, spends the verification, records the event
     and the audit row, and schedules routing: all in one transaction. Photo files written
     before a failure are removed."""
-    conf = casework_config()
+    conf = casework_settings()
     written: list[str] = []
     try:
         with transaction.atomic():
@@ -466,7 +466,7 @@ def case_photos_add(
     if not photos:
         raise ValidationFailed.on("photos", _("请选择照片。"))
     existing = case.photos.count()
-    limit = int(casework_config().photo_max_count)
+    limit = int(casework_settings().photo_max_count)
     if existing + len(photos) > limit:
         raise ValidationFailed.on("photos", photo_limit_message(limit))
     checked = checked_photos(photos, keep_location)

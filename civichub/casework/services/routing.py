@@ -17,7 +17,7 @@ from django_tasks import task
 
 from civichub.casework import routing as category_router
 from civichub.casework import routing_rules
-from civichub.casework.conf import casework_config
+from civichub.casework.conf import casework_settings
 from civichub.casework.models import Case, CaseStatus, Category, CategorySource, EventKind
 from civichub.casework.permissions import DISPATCHER, HANDLER, HEAD, WORKER
 from civichub.casework.services._shared import (
@@ -45,7 +45,7 @@ def local_department(
         department is None
         or community is None
         or not department.function
-        or not casework_config().route_to_local_department
+        or not casework_settings().route_to_local_department
     ):
         return department
     ancestors = [int(pk) for pk in community.path.strip("/").split("/") if pk]
@@ -67,7 +67,7 @@ def case_route(*, case_id: int, now: dt.datetime | None = None) -> Case:
     if case.status != CaseStatus.RECEIVED:
         return case
     now = now or timezone.now()
-    conf = casework_config()
+    conf = casework_settings()
     threshold = float(conf.triage_threshold)
     case.routing_attempts += 1
     category = case.category
@@ -190,7 +190,7 @@ def cases_sweep(*, now: dt.datetime | None = None) -> SweepResult:
     acknowledges cases whose acknowledgement was lost. Each case in its own transaction, so one
     bad case does not hold up the rest."""
     now = now or timezone.now()
-    cutoff = now - dt.timedelta(minutes=int(casework_config().routing_sweep_minutes))
+    cutoff = now - dt.timedelta(minutes=int(casework_settings().routing_sweep_minutes))
     result = SweepResult()
     stale = Case.objects.filter(status=CaseStatus.RECEIVED, created_at__lte=cutoff)
     for case_id in stale.order_by("created_at").values_list("pk", flat=True)[:2000]:

@@ -682,9 +682,9 @@ def test_12_a_time_without_timezone_is_400(world: Open311World, client: Client) 
 def test_12_at_most_1000_requests_by_default(
     world: Open311World, client: Client, settings: Any
 ) -> None:
-    from civichub.casework.open311.conf import Open311Config
+    from civichub.casework.open311.conf import Open311Settings
 
-    DEFAULTS = dataclasses.asdict(Open311Config())
+    DEFAULTS = dataclasses.asdict(Open311Settings())
     assert DEFAULTS["max_requests"] == 1000
     settings.CIVICHUB_OPEN311 = {"max_requests": 2}
     assert len(ids_of(get(client, "requests.json"))) == 2

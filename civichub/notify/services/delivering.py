@@ -40,7 +40,7 @@ from civichub.notify.channels import (
     TemporaryDeliveryError,
     adapter_for,
 )
-from civichub.notify.conf import notify_config
+from civichub.notify.conf import notify_settings
 from civichub.notify.models import (
     Delivery,
     DeliveryState,
@@ -77,13 +77,13 @@ def chunks(values: Iterable[Any], size: int) -> Iterator[list[Any]]:
 
 
 def _max_attempts() -> int:
-    return int(notify_config().notification_max_attempts)
+    return int(notify_settings().notification_max_attempts)
 
 
 def retry_delay(attempt: int) -> dt.timedelta:
     """Exponential backoff with "equal jitter": between half and all of base·2^(attempt-1), so
     that deliveries failing together (a gateway outage) do not all come back at once."""
-    base = int(notify_config().notification_backoff_seconds)
+    base = int(notify_settings().notification_backoff_seconds)
     ceiling = min(base * 2 ** max(attempt - 1, 0), MAX_BACKOFF_SECONDS)
     return dt.timedelta(seconds=ceiling / 2 + random.uniform(0, ceiling / 2))
 

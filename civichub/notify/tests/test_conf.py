@@ -1,4 +1,4 @@
-"""Notify's part of the deployment profile: each default written once, in NotifyConfig, and a
+"""Notify's part of the deployment profile: each default written once, in NotifySettings, and a
 deployment's value (or a test's override) wins key by key."""
 
 from __future__ import annotations
@@ -9,13 +9,13 @@ from django.test import override_settings
 
 from civichub.core.profile import CoreConfig, core_config
 from civichub.notify.apps import NotifyConfig as NotifyAppConfig
-from civichub.notify.conf import NotifyConfig, notify_config
+from civichub.notify.conf import NotifySettings, notify_settings
 from civichub.notify.models import NotificationPreference
 
 
 @override_settings(CIVICHUB_PROFILE={})
 def test_an_empty_profile_gives_the_documented_defaults() -> None:
-    assert notify_config() == NotifyConfig(
+    assert notify_settings() == NotifySettings(
         quiet_hours_default="22:00-07:00",
         notification_max_attempts=6,
         notification_backoff_seconds=30,
@@ -26,11 +26,11 @@ def test_an_empty_profile_gives_the_documented_defaults() -> None:
 
 @override_settings(CIVICHUB_PROFILE={"quiet_hours_default": "off", "city_name": "Testville"})
 def test_a_deployment_value_replaces_only_its_own_key() -> None:
-    assert notify_config().quiet_hours_default == "off"
-    assert notify_config().notification_max_attempts == 6
+    assert notify_settings().quiet_hours_default == "off"
+    assert notify_settings().notification_max_attempts == 6
     assert NotificationPreference().quiet_hours() is None
     assert core_config().city_name == "Testville"
 
 
 def test_the_manifest_names_the_configuration() -> None:
-    assert NotifyAppConfig.manifest.config is NotifyConfig
+    assert NotifyAppConfig.manifest.config is NotifySettings
