@@ -20,8 +20,7 @@ from shapely import Point
 from shapely import Polygon as ShapelyPolygon
 from shapely.validation import explain_validity
 
-from civichub.broadcast.config import BroadcastModuleConfig
-from civichub.core.config import module_config
+from civichub.broadcast.conf import broadcast_settings
 from civichub.core.errors import ValidationFailed
 from civichub.core.geo import to_wgs84
 
@@ -52,7 +51,7 @@ Shape = Circle | Polygon
 
 
 def default_crs() -> str:
-    return module_config(BroadcastModuleConfig).default_crs
+    return broadcast_settings().default_crs
 
 
 def _crs(crs: str | None, field: str) -> str:
