@@ -288,7 +288,7 @@ LOGGING = {
 
 # The deployment profile: per-city differences with documented defaults (docs/architecture.md).
 # A key is set only when its variable is: the defaults are written once, in the modules'
-# configuration dataclasses (core.profile.CoreConfig, notify.conf.NotifySettings).
+# configuration dataclasses (core.conf.CoreSettings, notify.conf.NotifySettings).
 CIVICHUB_PROFILE: dict[str, object] = {
     key: convert(os.environ[variable])
     for key, (variable, convert) in {

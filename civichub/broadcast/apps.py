@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from civichub.broadcast.conf import BroadcastSettings
 from civichub.broadcast.permissions import ACTIONS, ROLES
 from civichub.core.registry import CivicModuleConfig, ModuleManifest, NavItem, PeriodicTask
 
@@ -30,7 +29,6 @@ class BroadcastConfig(CivicModuleConfig):
         nav=[NavItem(_("关注动态"), "broadcast:home", "broadcast.interact", order=70)],
         demo_data="civichub.broadcast.demo:seed",
         notification_kinds="civichub.broadcast.notifications:KINDS",
-        config=BroadcastSettings,
         periodic_tasks=[
             PeriodicTask(
                 "broadcast.media_expire", "civichub.broadcast.tasks.expire_unattached_media", 3600

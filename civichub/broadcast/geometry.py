@@ -20,7 +20,7 @@ from shapely import Point
 from shapely import Polygon as ShapelyPolygon
 from shapely.validation import explain_validity
 
-from civichub.broadcast.conf import broadcast_settings
+from civichub.core.conf import core_settings
 from civichub.core.errors import ValidationFailed
 from civichub.core.geo import to_wgs84
 
@@ -51,7 +51,7 @@ Shape = Circle | Polygon
 
 
 def default_crs() -> str:
-    return broadcast_settings().default_crs
+    return core_settings().default_crs
 
 
 def _crs(crs: str | None, field: str) -> str:

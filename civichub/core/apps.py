@@ -4,7 +4,7 @@ from typing import TYPE_CHECKING
 
 from django.utils.translation import gettext_lazy as _
 
-from civichub.core import profile
+from civichub.core import conf
 from civichub.core.registry import (
     ActionDef,
     CivicModuleConfig,
@@ -95,5 +95,5 @@ class CoreConfig(CivicModuleConfig):
             ),
         ],
         demo_data=None,
-        config=profile.CoreConfig,
+        config=conf.CoreSettings,
     )

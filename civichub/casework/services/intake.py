@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -50,6 +49,7 @@ from civichub.casework.services.contacts import contact_account, normalise_conta
 from civichub.casework.services.routing import acknowledge_case, route_case
 from civichub.core import geo
 from civichub.core.audit import audit_record
+from civichub.core.conf import core_settings
 from civichub.core.errors import NotFound, PermissionDenied, ValidationFailed
 from civichub.core.models import CoordinateSystem, User
 from civichub.core.permissions import require
@@ -199,7 +199,7 @@ def case_submit(
     with `transaction.on_commit` and never delay or endanger the intake.
     """
     now = received_at or timezone.now()
-    crs = crs or str(settings.CIVICHUB_PROFILE.get("default_crs", CoordinateSystem.GCJ02))
+    crs = crs or core_settings().default_crs
     title, text, address = title.strip(), text.strip(), address.strip()
     category = _checked_message(
         kind=kind,

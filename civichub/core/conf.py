@@ -11,7 +11,7 @@ from civichub.core.config import ModuleConfig, module_config
 
 
 @dataclass(frozen=True)
-class CoreConfig(ModuleConfig):
+class CoreSettings(ModuleConfig):
     setting: ClassVar[str] = "CIVICHUB_PROFILE"
 
     # The deployment's name.
@@ -21,5 +21,5 @@ class CoreConfig(ModuleConfig):
     default_crs: str = "gcj02"
 
 
-def core_config() -> CoreConfig:
-    return module_config(CoreConfig)
+def core_settings() -> CoreSettings:
+    return module_config(CoreSettings)
