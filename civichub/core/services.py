@@ -265,6 +265,23 @@ def api_token_authenticate(secret: str) -> User | None:
 # Residents -------------------------------------------------------------------------------
 
 
+def place_errors(latitude: float | None, longitude: float | None, crs: str) -> dict[str, list[str]]:
+    """What is wrong with a place given as a latitude, a longitude and their coordinate
+    system (keys `crs` and `location`); empty when nothing is. Both or neither coordinate."""
+    errors: dict[str, list[str]] = {}
+    if crs not in CoordinateSystem.values:
+        errors["crs"] = [_("未知的坐标系：%(crs)s。") % {"crs": crs}]
+    if (latitude is None) != (longitude is None):
+        errors["location"] = [_("请同时填写纬度和经度，或都不填写。")]
+    elif (
+        latitude is not None
+        and longitude is not None
+        and not (-90 <= latitude <= 90 and -180 <= longitude <= 180)
+    ):
+        errors["location"] = [_("纬度或经度超出范围。")]
+    return errors
+
+
 def resident_derived_fields(
     *,
     community: Organisation,
@@ -276,16 +293,7 @@ def resident_derived_fields(
     errors: dict[str, list[str]] = {}
     if community.kind != OrganisationKind.COMMUNITY:
         errors["community"] = [_("所选机构不是社区。")]
-    if crs not in CoordinateSystem.values:
-        errors["crs"] = [_("未知的坐标系：%(crs)s。") % {"crs": crs}]
-    if (latitude is None) != (longitude is None):
-        errors["location"] = [_("请同时填写纬度和经度，或都不填写。")]
-    elif (
-        latitude is not None
-        and longitude is not None
-        and not (-90 <= latitude <= 90 and -180 <= longitude <= 180)
-    ):
-        errors["location"] = [_("纬度或经度超出范围。")]
+    errors.update(place_errors(latitude, longitude, crs))
     values: dict[str, Any] = {}
     if identity_number:
         number = crypto.normalise_identity_number(identity_number)

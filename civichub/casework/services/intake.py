@@ -53,6 +53,7 @@ from civichub.core.conf import core_settings
 from civichub.core.errors import NotFound, PermissionDenied, ValidationFailed
 from civichub.core.models import CoordinateSystem, User
 from civichub.core.permissions import require
+from civichub.core.services import place_errors
 
 TITLE_MAX = 200
 TEXT_MAX = 4000  # the Open311 description limit; the web form uses the same
@@ -118,23 +119,6 @@ def _next_tracking_number(now: dt.datetime) -> str:
     TrackingCounter.objects.filter(year=year).update(last=F("last") + 1)
     number = TrackingCounter.objects.filter(year=year).values_list("last", flat=True).get()
     return f"{year}-{number:06d}"
-
-
-def _place_errors(
-    latitude: float | None, longitude: float | None, crs: str
-) -> dict[str, list[str]]:
-    errors: dict[str, list[str]] = {}
-    if crs not in CoordinateSystem.values:
-        errors["crs"] = [_("未知的坐标系：%(crs)s。") % {"crs": crs}]
-    if (latitude is None) != (longitude is None):
-        errors["location"] = [_("请同时填写纬度和经度，或都不填写。")]
-    elif (
-        latitude is not None
-        and longitude is not None
-        and not (-90 <= latitude <= 90 and -180 <= longitude <= 180)
-    ):
-        errors["location"] = [_("纬度或经度超出范围。")]
-    return errors
 
 
 @dataclass(frozen=True)
@@ -291,7 +275,7 @@ def _checked_message(
         errors["title"] = [too_long(TITLE_MAX)]
     if len(address) > ADDRESS_MAX:
         errors["address"] = [too_long(ADDRESS_MAX)]
-    errors.update(_place_errors(latitude, longitude, crs))
+    errors.update(place_errors(latitude, longitude, crs))
     category: Category | None = None
     if category_key:
         category = Category.objects.filter(key=category_key, active=True).first()
