@@ -52,19 +52,27 @@ class WellbeingDetector:
         slots = values.shape[1]
         if self.state.slot >= 0 and start_slot != self.state.slot + 1:
             raise ValueError(f"expected slot {self.state.slot + 1}, got {start_slot}")
+        # Slot first, so that each half hour's masks are contiguous: the step reads them several
+        # times, and a strided (households, 3) view costs as much as a copy on every read.
         away_mask = (
-            np.zeros((self.households, slots), dtype=bool)
+            np.zeros((slots, self.households), dtype=bool)
             if away is None
-            else np.asarray(away, dtype=bool).reshape(self.households, slots)
+            else np.ascontiguousarray(
+                np.asarray(away, dtype=bool).reshape(self.households, slots).T
+            )
         )
         fault_mask = (
-            np.zeros(values.shape, dtype=bool)
+            np.zeros((slots, self.households, 3), dtype=bool)
             if fault is None
-            else np.asarray(fault, dtype=bool).reshape(values.shape)
+            else np.ascontiguousarray(
+                np.asarray(fault, dtype=bool).reshape(values.shape).transpose(1, 0, 2)
+            )
         )
         alerts: list[Alert] = []
         for t in range(slots):
-            self._step(values[:, t, :], start_slot + t, away_mask[:, t], fault_mask[:, t], alerts)
+            # One contiguous copy of the half hour's readings (the step reads them twice).
+            x = np.ascontiguousarray(values[:, t, :])
+            self._step(x, start_slot + t, away_mask[t], fault_mask[t], alerts)
         return alerts
 
     def snapshot(self) -> DetectorState:

@@ -131,10 +131,11 @@ def _windows(s: DetectorState, slot: int, present: Bool, x0: Float) -> None:
     missing readings and of readings of exactly zero."""
     ring_at = slot % SLOTS_PER_DAY
     half_ago = (slot - SLOTS_PER_DAY // 2) % SLOTS_PER_DAY
+    counted = present.astype(np.int64)
     s.sum12 += x0 - s.ring[:, half_ago, :]
-    s.count12 += present.astype(np.int64) - s.ring_present[:, half_ago, :]
+    s.count12 += counted - s.ring_present[:, half_ago, :]
     s.sum24 += x0 - s.ring[:, ring_at, :]
-    s.count24 += present.astype(np.int64) - s.ring_present[:, ring_at, :]
+    s.count24 += counted - s.ring_present[:, ring_at, :]
     s.ring[:, ring_at, :] = x0
     s.ring_present[:, ring_at, :] = present
     s.missing_run = np.where(present, 0, s.missing_run + 1)
@@ -179,8 +180,10 @@ def _night(s: DetectorState, r: Rules, step: Step) -> None:
     """Night activity where this household is rarely active."""
     meters, hour = s.meters, step.hour
     night = r.night_start_hour <= hour < r.night_end_hour
-    # Nights are alike through the week, so the rarity is judged over all seven of them.
-    rare = s.p_active[:, hour::24].mean(axis=1) < r.night_rare_probability
+    # Nights are alike through the week, so the rarity is judged over all seven of them. Only
+    # at night: by day no spell starts or goes on whatever the rarity, and the mean over seven
+    # columns of the routine is one of the dearest reads of the step.
+    rare = s.p_active[:, hour::24].mean(axis=1) < r.night_rare_probability if night else False
     # Someone up at night switches something on (lights, a kettle, the television) or lights
     # the stove, and it counts for as long as it stays on. Toilet flushes in the dark are
     # not it, nor a heater or a lamp left on all evening (a steady level, switched on before

@@ -11,9 +11,11 @@ import numpy as np
 from civichub.wellbeing.detection.features import Step, fire
 from civichub.wellbeing.detection.grid import (
     ELECTRICITY,
+    GAS,
     SLOTS_PER_HOUR,
     UTILITIES,
     WATER,
+    Bool,
 )
 from civichub.wellbeing.detection.rules import Kind, Rules
 from civichub.wellbeing.detection.state import DetectorState
@@ -109,7 +111,7 @@ def _meter_rules(s: DetectorState, r: Rules, step: Step) -> None:
         s,
         step,
         Kind.DATA_GAP,
-        gap.any(axis=1),
+        _any_utility(gap),
         lambda rows: [
             {
                 "utility": UTILITIES[int(np.argmax(gap[i]))],
@@ -119,7 +121,7 @@ def _meter_rules(s: DetectorState, r: Rules, step: Step) -> None:
         ],
     )
     stuck = s.zero_run[:, ELECTRICITY] >= r.slots(r.stuck_zero_hours)
-    faulty = (fault & meters).any(axis=1) | stuck
+    faulty = _any_utility(fault & meters) | stuck
     fire(
         s,
         step,
@@ -135,3 +137,10 @@ def _meter_rules(s: DetectorState, r: Rules, step: Step) -> None:
             for i in rows
         ],
     )
+
+
+def _any_utility(flags: Bool) -> Bool:
+    """Whether any of a household's utilities is flagged, for (H, 3) flags: the same as
+    `flags.any(axis=1)`, which reduces three values at a time and costs as much as a dozen
+    whole-column operations."""
+    return flags[:, WATER] | flags[:, ELECTRICITY] | flags[:, GAS]

@@ -60,18 +60,16 @@ def learn(s: DetectorState, step: Step, alpha_week: float) -> None:
     hour_of_week, present, x0, away = step.hour_of_week, step.present, step.x0, step.away
     learn = step.observed & ~away
     # A plain mean over the first weeks, then exponential forgetting.
-    seen = s.p_seen[:, hour_of_week]
+    seen = s.p_seen[:, hour_of_week].copy()
     a = np.maximum(alpha_week, 1.0 / (seen + 1))
-    s.p_active[:, hour_of_week] = np.where(
-        learn,
-        s.p_active[:, hour_of_week] + a * (step.activity - s.p_active[:, hour_of_week]),
-        s.p_active[:, hour_of_week],
-    )
+    # Each hour of the week is a column of the (H, 168) routine, a strided read: it is read
+    # once into a contiguous copy, and written back only where there is something to learn.
+    p_active = s.p_active[:, hour_of_week].copy()
+    np.copyto(s.p_active[:, hour_of_week], p_active + a * (step.activity - p_active), where=learn)
     learn_water = present[:, WATER] & ~away
-    s.p_water[:, hour_of_week] = np.where(
-        learn_water,
-        s.p_water[:, hour_of_week] + a * (step.water_use - s.p_water[:, hour_of_week]),
-        s.p_water[:, hour_of_week],
+    p_water = s.p_water[:, hour_of_week].copy()
+    np.copyto(
+        s.p_water[:, hour_of_week], p_water + a * (step.water_use - p_water), where=learn_water
     )
     s.p_seen[:, hour_of_week] = seen + learn
     s.last_observed = step.observed
