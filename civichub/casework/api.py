@@ -108,29 +108,40 @@ class VerificationOut(Schema):
     verified: bool
 
 
+class VerificationStartedOut(VerificationOut):
+    token: str = Field(
+        ...,
+        description="Binds the verification to this client: confirming the code and sending "
+        "the message need it. Shown once; keep it secret.",
+    )
+
+
 @router.post(
     "/verifications",
-    response={201: VerificationOut},
+    response={201: VerificationStartedOut},
     auth=None,
     summary="Send a one-time code to an anonymous sender's phone or email",
 )
-def verification_start(request: HttpRequest, payload: VerificationIn) -> Status[VerificationOut]:
-    verification = services.contact_verification_start(
-        channel=payload.channel, address=payload.address
-    )
+def verification_start(
+    request: HttpRequest, payload: VerificationIn
+) -> Status[VerificationStartedOut]:
+    started = services.contact_verification_start(channel=payload.channel, address=payload.address)
+    verification = started.verification
     return Status(
         201,
-        VerificationOut(
+        VerificationStartedOut(
             id=verification.pk,
             channel=verification.channel,
             expires_at=verification.expires_at,
             verified=False,
+            token=started.token,
         ),
     )
 
 
 class CodeIn(Schema):
     code: str = Field(..., min_length=4, max_length=12)
+    token: str = Field(..., max_length=128, description="The token the start gave.")
 
 
 @router.post(
@@ -143,7 +154,7 @@ def verification_confirm(
     request: HttpRequest, verification_id: int, payload: CodeIn
 ) -> VerificationOut:
     verification = services.contact_verification_confirm(
-        verification_id=verification_id, code=payload.code
+        verification_id=verification_id, token=payload.token, code=payload.code
     )
     return VerificationOut(
         id=verification.pk,
@@ -169,7 +180,9 @@ def case_submit(request: HttpRequest, payload: CaseIn) -> Status[SubmittedOut]:
     summary="Send a message without an account, with a verified phone or email",
 )
 def case_submit_anonymous(request: HttpRequest, payload: AnonymousCaseIn) -> Status[SubmittedOut]:
-    verification = selectors.contact_verification_find(payload.verification_id)
+    verification = selectors.contact_verification_find(
+        payload.verification_id, payload.verification_token
+    )
     if verification is None:
         raise ValidationFailed.on("verification_id", _("请先验证联系方式。"))
     if payload.channel == "phone":

@@ -540,11 +540,14 @@ class ContactChannel(models.TextChoices):
 
 class ContactVerification(CreatedModel):
     """A one-time code sent to an anonymous sender's phone or email. Only a hash of the code is
-    kept; a verified record may be used for one message within its lifetime."""
+    kept; a verified record may be used for one message within its lifetime. The client that
+    started it holds a random token (only its hash is kept here) and must present it to confirm
+    the code and to send with the record: its sequential id alone proves nothing."""
 
     channel = models.CharField(max_length=8, choices=ContactChannel.choices)
     address = models.CharField(max_length=254, db_index=True)
     code_hash = models.CharField(max_length=64)
+    token_hash = models.CharField(max_length=64, default="", editable=False)
     attempts = models.PositiveSmallIntegerField(default=0)
     expires_at = models.DateTimeField()
     verified_at = models.DateTimeField(null=True, blank=True)

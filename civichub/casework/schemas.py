@@ -254,3 +254,6 @@ class CaseIn(Schema):
 
 class AnonymousCaseIn(CaseIn):
     verification_id: int
+    verification_token: str = Field(
+        ..., min_length=1, max_length=128, description="The token the verification's start gave."
+    )

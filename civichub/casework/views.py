@@ -44,6 +44,9 @@ from civichub.core.views import domain_errors_as_http, page_number_from
 
 PER_PAGE = 25
 SESSION_VERIFICATION = "casework_verification_id"
+# The token that binds a verification to this browser: the session holds it with the id.
+SESSION_VERIFICATION_TOKEN = "casework_verification_token"  # noqa: S105 (a session key)
+SESSION_PENDING = "casework_pending_verification"
 SESSION_ACCESS = "casework_access"  # tracking number → access code, for anonymous senders
 # The purpose written to the append-only audit log when staff open a case: fixed Chinese
 # wording, deliberately not translated, so the record does not depend on the reader's language.
@@ -57,7 +60,8 @@ def _verification(request: HttpRequest) -> ContactVerification | None:
     pk = request.session.get(SESSION_VERIFICATION)
     if not pk:
         return None
-    verification = selectors.contact_verification_find(int(pk))
+    token = str(request.session.get(SESSION_VERIFICATION_TOKEN, ""))
+    verification = selectors.contact_verification_find(int(pk), token)
     return verification if verification is not None and verification.is_usable() else None
 
 
@@ -113,6 +117,7 @@ def submit(request: HttpRequest) -> HttpResponse:
             if result.access_code:
                 _remember_access(request, result.case.tracking_number, result.access_code)
                 request.session.pop(SESSION_VERIFICATION, None)
+                request.session.pop(SESSION_VERIFICATION_TOKEN, None)
             return HttpResponseRedirect(
                 reverse("casework:sent", args=[result.case.tracking_number])
             )
@@ -125,21 +130,22 @@ def submit(request: HttpRequest) -> HttpResponse:
 
 def verify(request: HttpRequest) -> HttpResponse:
     """Two steps on one page: ask for a code, then enter it."""
-    pending_id = request.session.get("casework_pending_verification")
+    pending_id = request.session.get(SESSION_PENDING)
     start_form = forms.VerifyStartForm(
         request.POST if request.POST.get("step") == "start" else None
     )
     code_form = forms.VerifyCodeForm(request.POST if request.POST.get("step") == "code" else None)
     if request.method == "POST" and request.POST.get("step") == "start" and start_form.is_valid():
         try:
-            verification = services.contact_verification_start(
+            started = services.contact_verification_start(
                 channel=start_form.cleaned_data["channel"],
                 address=start_form.cleaned_data["address"],
             )
         except DomainError as exc:
             forms.add_domain_errors(start_form, exc)
         else:
-            request.session["casework_pending_verification"] = verification.pk
+            request.session[SESSION_PENDING] = started.verification.pk
+            request.session[SESSION_VERIFICATION_TOKEN] = started.token
             messages.success(request, _("验证码已发送，请查收。"))
             return HttpResponseRedirect(reverse("casework:verify"))
     if request.method == "POST" and request.POST.get("step") == "code" and code_form.is_valid():
@@ -148,13 +154,15 @@ def verify(request: HttpRequest) -> HttpResponse:
         else:
             try:
                 verification = services.contact_verification_confirm(
-                    verification_id=int(pending_id), code=code_form.cleaned_data["code"]
+                    verification_id=int(pending_id),
+                    token=str(request.session.get(SESSION_VERIFICATION_TOKEN, "")),
+                    code=code_form.cleaned_data["code"],
                 )
             except DomainError as exc:
                 forms.add_domain_errors(code_form, exc)
             else:
                 request.session[SESSION_VERIFICATION] = verification.pk
-                request.session.pop("casework_pending_verification", None)
+                request.session.pop(SESSION_PENDING, None)
                 return HttpResponseRedirect(reverse("casework:submit"))
     return render(
         request,

@@ -5,6 +5,7 @@ into its own answer (a form error, a 404)."""
 
 from __future__ import annotations
 
+from civichub.casework.codes import code_matches
 from civichub.casework.models import Case, CasePhoto, Category, ContactVerification
 from civichub.core.models import Organisation, OrganisationKind, User
 
@@ -27,8 +28,13 @@ def category_find(key: str) -> Category | None:
     return Category.objects.filter(key=key).select_related("department").first() if key else None
 
 
-def contact_verification_find(pk: int) -> ContactVerification | None:
-    return ContactVerification.objects.filter(pk=pk).first()
+def contact_verification_find(pk: int, token: str) -> ContactVerification | None:
+    """The verification with this id, only for the client holding the token its start gave:
+    the id alone is sequential and guessable."""
+    verification = ContactVerification.objects.filter(pk=pk).first()
+    if verification is None or not code_matches(verification.token_hash, token):
+        return None
+    return verification
 
 
 def departments() -> list[Organisation]:

@@ -26,6 +26,7 @@ from civichub.casework.services.catalogue import (
     community_area_set,
 )
 from civichub.casework.services.contacts import (
+    StartedVerification,
     contact_account,
     contact_verification_confirm,
     contact_verification_start,
@@ -69,6 +70,7 @@ __all__ = [
     "TEXT_MAX",
     "TITLE_MAX",
     "EscalationResult",
+    "StartedVerification",
     "Submitted",
     "SweepResult",
     "access_code_matches",

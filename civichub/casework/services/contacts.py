@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
@@ -56,9 +57,20 @@ def contact_account(*, phone: str = "", email: str = "") -> User:
     return account
 
 
+@dataclass(frozen=True)
+class StartedVerification:
+    """A verification just started, with the token that binds it to the client that started
+    it. The token is shown only here: the record keeps only its hash."""
+
+    verification: ContactVerification
+    token: str
+
+
 @transaction.atomic
-def contact_verification_start(*, channel: str, address: str) -> ContactVerification:
-    """Sends a six-digit one-time code to a phone (SMS) or email address, through notify."""
+def contact_verification_start(*, channel: str, address: str) -> StartedVerification:
+    """Sends a six-digit one-time code to a phone (SMS) or email address, through notify, and
+    returns the record with its token: confirming the code and sending a message with the
+    record both need the token, so a client cannot use a verification another client started."""
     if channel not in ContactChannel.values:
         raise ValidationFailed.on("channel", _("请选择手机短信或电子邮件。"))
     address = normalise_contact(channel, address)
@@ -74,10 +86,12 @@ def contact_verification_start(*, channel: str, address: str) -> ContactVerifica
         phone=address if channel == ContactChannel.SMS else "",
         email=address if channel == ContactChannel.EMAIL else "",
     )
+    token = secrets.token_urlsafe(32)
     verification = ContactVerification.objects.create(
         channel=channel,
         address=address,
         code_hash=code_hash(code),
+        token_hash=code_hash(token),
         created_at=now,
         expires_at=now + dt.timedelta(minutes=int(conf.verification_code_minutes)),
         contact_user=account,
@@ -94,18 +108,21 @@ def contact_verification_start(*, channel: str, address: str) -> ContactVerifica
         obj=verification,
         changes={"channel": channel},
     )
-    return verification
+    return StartedVerification(verification=verification, token=token)
 
 
-def contact_verification_confirm(*, verification_id: int, code: str) -> ContactVerification:
+def contact_verification_confirm(
+    *, verification_id: int, token: str, code: str
+) -> ContactVerification:
     """Checks the code. A wrong try is counted (and committed) before the error is raised, so
-    the attempt limit holds."""
+    the attempt limit holds. Without the token the start gave, the record is not found, as if
+    it did not exist."""
     conf = casework_settings()
     with transaction.atomic():
         verification = (
             ContactVerification.objects.select_for_update().filter(pk=verification_id).first()
         )
-        if verification is None:
+        if verification is None or not code_matches(verification.token_hash, token):
             raise NotFound(_("没有找到该验证记录，请重新获取验证码。"))
         now = timezone.now()
         if verification.verified_at is not None:

@@ -75,17 +75,21 @@ def test_anonymous_sender_verifies_sends_and_rates_with_the_access_code(
             "/api/casework/verifications", {"channel": "email", "address": "a@example.org"}
         )
     assert started.status_code == 201
-    verification_id = started.json()["id"]
-    wrong = client.post(f"/api/casework/verifications/{verification_id}/confirm", {"code": "0000"})
+    verification_id, token = started.json()["id"], started.json()["token"]
+    wrong = client.post(
+        f"/api/casework/verifications/{verification_id}/confirm", {"code": "0000", "token": token}
+    )
     assert wrong.status_code == 422 and wrong["Content-Type"] == "application/problem+json"
     confirmed = client.post(
-        f"/api/casework/verifications/{verification_id}/confirm", {"code": "424242"}
+        f"/api/casework/verifications/{verification_id}/confirm",
+        {"code": "424242", "token": token},
     )
     assert confirmed.json()["verified"] is True
 
     with after_commit():
         sent = client.post(
-            "/api/casework/cases/anonymous", {**CASE, "verification_id": verification_id}
+            "/api/casework/cases/anonymous",
+            {**CASE, "verification_id": verification_id, "verification_token": token},
         )
     assert sent.status_code == 201
     number, code = sent.json()["tracking_number"], sent.json()["access_code"]
@@ -101,6 +105,51 @@ def test_anonymous_sender_verifies_sends_and_rates_with_the_access_code(
     )
     assert rated.status_code == 201
     assert Case.objects.get().status == CaseStatus.REOPENED
+
+
+def _verified(client: Any, address: str, code: int) -> dict[str, Any]:
+    """Starts and confirms a verification by email through the API; the start's answer."""
+    with mock.patch("civichub.casework.services.contacts.secrets.randbelow", return_value=code):
+        started = client.post(
+            "/api/casework/verifications", {"channel": "email", "address": address}
+        )
+    assert started.status_code == 201, started.content
+    body: dict[str, Any] = started.json()
+    confirmed = client.post(
+        f"/api/casework/verifications/{body['id']}/confirm",
+        {"code": f"{code:06d}", "token": body.get("token", "")},
+    )
+    assert confirmed.json()["verified"] is True
+    return body
+
+
+def test_a_verification_serves_only_the_client_that_started_it(
+    cw: Casework, api_as: Callable[..., Any]
+) -> None:
+    victim = _verified(api_as(None), "victim@example.org", 111111)
+    attacker_client = api_as(None)
+    with mock.patch("civichub.casework.services.contacts.secrets.randbelow", return_value=222222):
+        attacker = attacker_client.post(
+            "/api/casework/verifications", {"channel": "email", "address": "evil@example.org"}
+        ).json()
+
+    bare_id = attacker_client.post(
+        "/api/casework/cases/anonymous", {**CASE, "verification_id": victim["id"]}
+    )
+    own_token = attacker_client.post(
+        "/api/casework/cases/anonymous",
+        {**CASE, "verification_id": victim["id"], "verification_token": attacker.get("token", "")},
+    )
+    confirm_victims = attacker_client.post(
+        f"/api/casework/verifications/{victim['id']}/confirm",
+        {"code": "111111", "token": attacker.get("token", "")},
+    )
+
+    for refused in (bare_id, own_token):
+        assert refused.status_code == 422, refused.content
+        assert refused["Content-Type"] == "application/problem+json"
+    assert confirm_victims.status_code == 404
+    assert not Case.objects.exists()
 
 
 def test_bad_input_gets_problem_details(cw: Casework, api_as: Callable[..., Any]) -> None:

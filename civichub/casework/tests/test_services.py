@@ -223,10 +223,15 @@ def test_anonymous_sender_verifies_a_phone_by_code_and_follows_with_an_access_co
     cw: Casework, after_commit: Callable[[], Any]
 ) -> None:
     with mock.patch("civichub.casework.services.contacts.secrets.randbelow", return_value=123456):
-        verification = services.contact_verification_start(channel="sms", address="139 0000 0002")
+        started = services.contact_verification_start(channel="sms", address="139 0000 0002")
+    verification, token = started.verification, started.token
     with pytest.raises(ValidationFailed):
-        services.contact_verification_confirm(verification_id=verification.pk, code="000000")
-    services.contact_verification_confirm(verification_id=verification.pk, code="123456")
+        services.contact_verification_confirm(
+            verification_id=verification.pk, token=token, code="000000"
+        )
+    services.contact_verification_confirm(
+        verification_id=verification.pk, token=token, code="123456"
+    )
     verification.refresh_from_db()
 
     with after_commit():
@@ -250,12 +255,17 @@ def test_anonymous_sender_verifies_a_phone_by_code_and_follows_with_an_access_co
 def test_verification_code_locks_after_too_many_wrong_tries(cw: Casework) -> None:
     from civichub.core.errors import RateLimited
 
-    verification = services.contact_verification_start(channel="email", address="A@Example.org")
+    started = services.contact_verification_start(channel="email", address="A@Example.org")
+    verification, token = started.verification, started.token
     for _ in range(5):
         with pytest.raises(ValidationFailed):
-            services.contact_verification_confirm(verification_id=verification.pk, code="xxxxxx")
+            services.contact_verification_confirm(
+                verification_id=verification.pk, token=token, code="xxxxxx"
+            )
     with pytest.raises(RateLimited):
-        services.contact_verification_confirm(verification_id=verification.pk, code="xxxxxx")
+        services.contact_verification_confirm(
+            verification_id=verification.pk, token=token, code="xxxxxx"
+        )
     assert verification.address == "a@example.org"
 
 
