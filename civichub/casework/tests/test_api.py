@@ -140,12 +140,16 @@ def test_a_verification_serves_only_the_client_that_started_it(
         "/api/casework/cases/anonymous",
         {**CASE, "verification_id": victim["id"], "verification_token": attacker.get("token", "")},
     )
+    own_unconfirmed = attacker_client.post(
+        "/api/casework/cases/anonymous",
+        {**CASE, "verification_id": attacker["id"], "verification_token": attacker["token"]},
+    )
     confirm_victims = attacker_client.post(
         f"/api/casework/verifications/{victim['id']}/confirm",
         {"code": "111111", "token": attacker.get("token", "")},
     )
 
-    for refused in (bare_id, own_token):
+    for refused in (bare_id, own_token, own_unconfirmed):
         assert refused.status_code == 422, refused.content
         assert refused["Content-Type"] == "application/problem+json"
     assert confirm_victims.status_code == 404

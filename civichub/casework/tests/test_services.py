@@ -252,6 +252,24 @@ def test_anonymous_sender_verifies_a_phone_by_code_and_follows_with_an_access_co
         )
 
 
+def test_a_verification_is_confirmed_only_with_the_token_its_start_gave(cw: Casework) -> None:
+    from civichub.core.errors import NotFound
+
+    with mock.patch("civichub.casework.services.contacts.secrets.randbelow", return_value=123456):
+        started = services.contact_verification_start(channel="sms", address="139 0000 0003")
+    pk = started.verification.pk
+
+    for token in ("", "guess", started.token[:-1]):
+        with pytest.raises(NotFound):
+            services.contact_verification_confirm(verification_id=pk, token=token, code="123456")
+    assert ContactVerification.objects.get(pk=pk).attempts == 0
+    assert started.token not in ContactVerification.objects.get(pk=pk).token_hash
+    confirmed = services.contact_verification_confirm(
+        verification_id=pk, token=started.token, code="123456"
+    )
+    assert confirmed.verified_at is not None
+
+
 def test_verification_code_locks_after_too_many_wrong_tries(cw: Casework) -> None:
     from civichub.core.errors import RateLimited
 

@@ -114,6 +114,40 @@ def test_anonymous_sender_verifies_by_email_sends_and_tracks_with_the_code(
     assert client.get(reverse("casework:case", args=[case.tracking_number])).status_code == 200
 
 
+def test_a_session_naming_a_verification_without_its_token_cannot_send(
+    cw: Casework, after_commit: Callable[[], Any]
+) -> None:
+    from unittest import mock
+
+    from civichub.casework.views import SESSION_VERIFICATION, SESSION_VERIFICATION_TOKEN
+
+    victim = client_for(None)
+    with mock.patch("civichub.casework.services.contacts.secrets.randbelow", return_value=777777):
+        victim.post(
+            reverse("casework:verify"),
+            {"step": "start", "channel": "email", "address": "victim@example.org"},
+        )
+    victim.post(reverse("casework:verify"), {"step": "code", "code": "777777"})
+    verified_id = victim.session[SESSION_VERIFICATION]
+    other = client_for(None)
+    other.post(
+        reverse("casework:verify"),
+        {"step": "start", "channel": "email", "address": "other@example.org"},
+    )
+    session = other.session  # its own token, but the victim's verification id
+    session[SESSION_VERIFICATION] = verified_id
+    session.save()
+
+    refused = other.post(reverse("casework:submit"), FORM)
+
+    assert other.session[SESSION_VERIFICATION_TOKEN] != victim.session[SESSION_VERIFICATION_TOKEN]
+    assert refused.status_code == 302 and refused["Location"] == reverse("casework:verify")
+    assert not Case.objects.exists()
+    with after_commit():
+        victim.post(reverse("casework:submit"), FORM)
+    assert Case.objects.get().contact_email == "victim@example.org"
+
+
 def test_community_worker_replies_from_the_inbox_and_the_resident_rates(
     cw: Casework, submit: Callable[..., Case]
 ) -> None:
