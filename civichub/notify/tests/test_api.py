@@ -187,6 +187,29 @@ def test_a_browser_subscribes_to_push(
     assert not PushSubscription.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "https://127.0.0.1:8443/push/abc",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[::ffff:10.0.0.1]/push/abc",
+        "https://localhost/push/abc",
+    ],
+)
+def test_a_push_endpoint_inside_the_deployment_is_refused(
+    api_as: Callable[..., Any], resident: User, browser_keys: BrowserKeys, endpoint: str
+) -> None:
+    subscription = {
+        "endpoint": endpoint,
+        "keys": {"p256dh": browser_keys.p256dh, "auth": browser_keys.auth},
+    }
+    refused = api_as(resident).post("/api/notifications/push-subscriptions", subscription)
+    assert refused.status_code == 422
+    assert refused["Content-Type"] == PROBLEM
+    assert set(refused.json()["errors"]) == {"endpoint"}
+    assert not PushSubscription.objects.exists()
+
+
 def test_only_operators_send_test_notifications(
     api_as: Callable[..., Any], resident: User, city: Any, make_user: Callable[..., User]
 ) -> None:
