@@ -6,7 +6,7 @@ network: resolution is replaced and the decision is asserted, not a connection."
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -39,7 +39,7 @@ def resolver(*answers: list[str]) -> Callable[..., list[Any]]:
 
 
 @pytest.fixture
-def no_connections(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
+def no_connections(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """Records where a connection would go and refuses it, so no test reaches the network."""
     attempts: list[Any] = []
 
@@ -48,7 +48,7 @@ def no_connections(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
         raise ConnectionRefusedError(f"no network in tests: {address}")
 
     monkeypatch.setattr(outbound.connection, "create_connection", refuse)
-    yield attempts
+    return attempts
 
 
 @pytest.mark.parametrize(
@@ -67,7 +67,7 @@ def no_connections(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
         ("ff02::1", "multicast"),
         ("240.0.0.1", "reserved"),
         ("100.64.0.1", "reserved"),
-        ("0.0.0.0", "unspecified"),
+        ("0.0.0.0", "unspecified"),  # noqa: S104  (an address refused, not bound)
         ("::", "unspecified"),
         ("::ffff:127.0.0.1", "loopback"),
         ("::ffff:169.254.169.254", "link_local"),

@@ -178,7 +178,8 @@ class PushService:
 @pytest.fixture
 def push_service() -> Iterator[PushService]:
     """A local HTTP server standing in for a browser vendor's push service (RFC 8030): it records
-    each POST and answers with `status`. http endpoints are allowed for the test only."""
+    each POST and answers with `status`. http endpoints and loopback addresses are allowed for
+    the test only."""
     port = free_port()
     service = PushService(base_url=f"http://127.0.0.1:{port}")
 
@@ -201,7 +202,7 @@ def push_service() -> Iterator[PushService]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        with override_settings(WEBPUSH_ALLOW_HTTP_ENDPOINTS=True):
+        with override_settings(WEBPUSH_ALLOW_HTTP_ENDPOINTS=True, OUTBOUND_ALLOW_LOOPBACK=True):
             yield service
     finally:
         server.shutdown()
