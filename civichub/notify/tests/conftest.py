@@ -209,6 +209,29 @@ def push_service() -> Iterator[PushService]:
         server.server_close()
 
 
+# The browsers' push services, resolved without DNS ----------------------------------------------
+
+PUSH_SERVICE_ADDRESSES = {
+    "updates.push.services.mozilla.com": "34.107.221.82",
+    "fcm.googleapis.com": "142.250.185.74",
+}
+
+
+@pytest.fixture
+def push_service_dns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A push endpoint's host is resolved and checked when it is accepted, and tests have no
+    DNS: the real push services' names resolve to public addresses here, other names as usual."""
+    real_getaddrinfo = socket.getaddrinfo
+
+    def getaddrinfo(host: str, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host in PUSH_SERVICE_ADDRESSES:
+            address = PUSH_SERVICE_ADDRESSES[host]
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+        return real_getaddrinfo(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
 @dataclass
 class BrowserKeys:
     """What a browser generates when it subscribes: a P-256 key pair and a 16-byte secret."""

@@ -3,7 +3,6 @@ against the committed OpenAPI document."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
@@ -162,22 +161,10 @@ def test_invalid_preferences_are_a_validation_problem(
 
 
 @override_settings(WEBPUSH_ALLOW_HTTP_ENDPOINTS=False)
+@pytest.mark.usefixtures("push_service_dns")
 def test_a_browser_subscribes_to_push(
-    api_as: Callable[..., Any],
-    resident: User,
-    browser_keys: BrowserKeys,
-    monkeypatch: pytest.MonkeyPatch,
+    api_as: Callable[..., Any], resident: User, browser_keys: BrowserKeys
 ) -> None:
-    # The endpoint's host is resolved and checked when it is accepted; tests have no DNS, so
-    # the push service's name resolves to a public address here.
-    real_getaddrinfo = socket.getaddrinfo
-
-    def getaddrinfo(host: str, port: Any, *args: Any, **kwargs: Any) -> Any:
-        if host == "updates.push.services.mozilla.com":
-            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("34.107.221.82", port))]
-        return real_getaddrinfo(host, port, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     key = api_as(None).get("/api/notifications/push-key").json()["public_key"]
     assert len(key) == 87  # 65 bytes, base64url without padding
     client = api_as(resident)
