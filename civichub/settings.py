@@ -319,4 +319,7 @@ WEBPUSH_VAPID_PRIVATE_KEY = os.environ.get("CIVICHUB_VAPID_PRIVATE_KEY", "")
 WEBPUSH_VAPID_SUBJECT = os.environ.get("CIVICHUB_VAPID_SUBJECT", "mailto:operator@localhost")
 # Push services are HTTPS; plain HTTP endpoints are for a local test push service only.
 WEBPUSH_ALLOW_HTTP_ENDPOINTS = env_bool("CIVICHUB_WEBPUSH_ALLOW_HTTP", False)
+# Outbound requests to addresses users supply (core.outbound) never reach the deployment's own
+# network; this lets loopback alone through, for a local test push service.
+OUTBOUND_ALLOW_LOOPBACK = env_bool("CIVICHUB_OUTBOUND_ALLOW_LOOPBACK", False)
 IDENTITY_KEYS = env_list("CIVICHUB_IDENTITY_KEYS")

@@ -26,6 +26,7 @@ from django.utils.module_loading import import_string
 from py_vapid import Vapid02
 from pywebpush import WebPushException, webpush
 
+from civichub.core.outbound import OutboundRefused, guarded_session
 from civichub.notify.models import (
     Channel,
     Delivery,
@@ -250,7 +251,8 @@ class WebPushAdapter(ChannelAdapter):
     channel = Channel.PUSH
 
     def __init__(self) -> None:
-        self._session = requests.Session()
+        # Guarded: an endpoint is a URL a user gave us, checked again at every connection.
+        self._session = guarded_session()
 
     def send(self, delivery: Delivery) -> None:
         notification = delivery.notification
@@ -274,6 +276,10 @@ class WebPushAdapter(ChannelAdapter):
                     timeout=PUSH_TIMEOUT_SECONDS,
                     requests_session=self._session,
                 )
+            except OutboundRefused as exc:
+                # Stored before endpoints were checked, or its name now resolves inside: never
+                # retried, and no request was sent.
+                permanent.append(str(exc)[:200])
             except WebPushException as exc:
                 status = exc.status_code
                 if status in (404, 410):

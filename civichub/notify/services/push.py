@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-from urllib.parse import urlparse
 
 from django.conf import settings
 from django.db import transaction
@@ -13,6 +12,7 @@ from django.utils.translation import gettext as _
 from civichub.core.audit import audit_record
 from civichub.core.errors import ValidationFailed
 from civichub.core.models import User
+from civichub.core.outbound import OutboundRefused, url_check
 from civichub.notify.models import PushSubscription
 
 
@@ -21,18 +21,19 @@ def _b64url_decode(value: str) -> bytes:
 
 
 def _check_push_endpoint(endpoint: str) -> list[str]:
-    parsed = urlparse(endpoint)
-    if parsed.scheme == "https" and parsed.hostname:
-        return []
-    # Plain http only where the operator allows it (a local test push service): otherwise a
-    # user could point the server's POSTs at an internal address.
-    if (
-        parsed.scheme == "http"
-        and parsed.hostname
-        and getattr(settings, "WEBPUSH_ALLOW_HTTP_ENDPOINTS", settings.DEBUG)
-    ):
-        return []
-    return [_("须为推送服务的 https 网址。")]
+    # Plain http only where the operator allows it (a local test push service); whatever the
+    # scheme, the host must resolve outside the deployment's own network, or any user could
+    # point the worker's POSTs at an internal address.
+    allow_http = getattr(settings, "WEBPUSH_ALLOW_HTTP_ENDPOINTS", settings.DEBUG)
+    try:
+        url_check(endpoint, allow_http=allow_http)
+    except OutboundRefused as refused:
+        if refused.reason == "scheme":
+            return [_("须为推送服务的 https 网址。")]
+        if refused.reason == "unresolvable":
+            return [_("找不到该推送服务的地址。")]
+        return [_("推送服务的地址不可为内部网络地址。")]
+    return []
 
 
 @transaction.atomic

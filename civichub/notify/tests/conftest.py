@@ -178,7 +178,8 @@ class PushService:
 @pytest.fixture
 def push_service() -> Iterator[PushService]:
     """A local HTTP server standing in for a browser vendor's push service (RFC 8030): it records
-    each POST and answers with `status`. http endpoints are allowed for the test only."""
+    each POST and answers with `status`. http endpoints and loopback addresses are allowed for
+    the test only."""
     port = free_port()
     service = PushService(base_url=f"http://127.0.0.1:{port}")
 
@@ -201,11 +202,34 @@ def push_service() -> Iterator[PushService]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        with override_settings(WEBPUSH_ALLOW_HTTP_ENDPOINTS=True):
+        with override_settings(WEBPUSH_ALLOW_HTTP_ENDPOINTS=True, OUTBOUND_ALLOW_LOOPBACK=True):
             yield service
     finally:
         server.shutdown()
         server.server_close()
+
+
+# The browsers' push services, resolved without DNS ----------------------------------------------
+
+PUSH_SERVICE_ADDRESSES = {
+    "updates.push.services.mozilla.com": "34.107.221.82",
+    "fcm.googleapis.com": "142.250.185.74",
+}
+
+
+@pytest.fixture
+def push_service_dns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A push endpoint's host is resolved and checked when it is accepted, and tests have no
+    DNS: the real push services' names resolve to public addresses here, other names as usual."""
+    real_getaddrinfo = socket.getaddrinfo
+
+    def getaddrinfo(host: str, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host in PUSH_SERVICE_ADDRESSES:
+            address = PUSH_SERVICE_ADDRESSES[host]
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+        return real_getaddrinfo(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
 
 
 @dataclass

@@ -161,6 +161,7 @@ def test_invalid_preferences_are_a_validation_problem(
 
 
 @override_settings(WEBPUSH_ALLOW_HTTP_ENDPOINTS=False)
+@pytest.mark.usefixtures("push_service_dns")
 def test_a_browser_subscribes_to_push(
     api_as: Callable[..., Any], resident: User, browser_keys: BrowserKeys
 ) -> None:
@@ -184,6 +185,29 @@ def test_a_browser_subscribes_to_push(
 
     gone = client.delete("/api/notifications/push-subscriptions?endpoint=" + quote(endpoint))
     assert gone.status_code == 204
+    assert not PushSubscription.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "https://127.0.0.1:8443/push/abc",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[::ffff:10.0.0.1]/push/abc",
+        "https://localhost/push/abc",
+    ],
+)
+def test_a_push_endpoint_inside_the_deployment_is_refused(
+    api_as: Callable[..., Any], resident: User, browser_keys: BrowserKeys, endpoint: str
+) -> None:
+    subscription = {
+        "endpoint": endpoint,
+        "keys": {"p256dh": browser_keys.p256dh, "auth": browser_keys.auth},
+    }
+    refused = api_as(resident).post("/api/notifications/push-subscriptions", subscription)
+    assert refused.status_code == 422
+    assert refused["Content-Type"] == PROBLEM
+    assert set(refused.json()["errors"]) == {"endpoint"}
     assert not PushSubscription.objects.exists()
 
 

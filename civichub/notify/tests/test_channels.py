@@ -286,3 +286,45 @@ def test_a_configured_vapid_key_is_used(vapid_in: Path) -> None:
         channels.vapid_key.cache_clear()
         assert channels.vapid_public_key() == base64.urlsafe_b64encode(raw).decode().rstrip("=")
     assert not (vapid_in / "keys" / "vapid_private.pem").exists()
+
+
+def test_a_stored_internal_endpoint_fails_permanently_without_a_request(
+    push_service: PushService,
+    browser_keys: BrowserKeys,
+    resident: User,
+    vapid_in: Path,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """A subscription stored before endpoints were checked, pointing inside: the guard refuses
+    the connection, nothing reaches the listener, and the delivery is not retried."""
+    # Stored directly: the service refuses such an endpoint now.
+    PushSubscription.objects.create(
+        user=resident,
+        endpoint=f"{push_service.base_url}/push/abc",
+        p256dh=browser_keys.p256dh,
+        auth=browser_keys.auth,
+    )
+    with override_settings(OUTBOUND_ALLOW_LOOPBACK=False):
+        delivery = deliver(resident, "push", django_capture_on_commit_callbacks)
+    assert (delivery.state, delivery.failure) == (DeliveryState.FAILED, FailureKind.PERMANENT)
+    assert delivery.next_attempt_at is None
+    assert delivery.attempts == 1
+    assert "address refused (loopback" in delivery.last_error
+    assert not push_service.requests
+
+
+def test_a_stored_metadata_endpoint_fails_permanently(
+    browser_keys: BrowserKeys,
+    resident: User,
+    vapid_in: Path,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    PushSubscription.objects.create(
+        user=resident,
+        endpoint="https://169.254.169.254/latest/meta-data",
+        p256dh=browser_keys.p256dh,
+        auth=browser_keys.auth,
+    )
+    delivery = deliver(resident, "push", django_capture_on_commit_callbacks)
+    assert (delivery.state, delivery.failure) == (DeliveryState.FAILED, FailureKind.PERMANENT)
+    assert "address refused (link_local" in delivery.last_error

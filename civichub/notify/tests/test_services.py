@@ -456,6 +456,7 @@ def test_mark_all_read_touches_only_the_actors_notifications(
 # Push subscriptions ---------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("push_service_dns")
 def test_push_subscription_is_validated_saved_and_moves_with_the_browser(
     resident: User, english_resident: User, browser_keys: BrowserKeys
 ) -> None:
