@@ -11,6 +11,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, ValidationError
+from ninja.parser import Parser
 from ninja.security import HttpBearer, SessionAuth
 from ninja.throttling import AuthRateThrottle
 
@@ -44,6 +45,23 @@ def _pydantic_errors(exc: ValidationError) -> dict[str, list[str]]:
     return errors
 
 
+class BodyNotAnObject(ValueError):
+    """A JSON body that is not an object, where every operation's body is one."""
+
+
+class ObjectBodyParser(Parser):
+    """Refuses a JSON body that is not an object, once for every operation. Ninja's schemas
+    read their fields as attributes of whatever they are given (`from_attributes`, for model
+    instances), so `false`, `3.1e16`, `null` or `[null, null]` would otherwise pass as an
+    object with every field at its default: a withdrawal or a closing nobody asked for."""
+
+    def parse_body(self, request: HttpRequest) -> dict[str, Any]:
+        data = super().parse_body(request)
+        if not isinstance(data, dict):
+            raise BodyNotAnObject(type(data).__name__)
+        return data
+
+
 class CivicNinjaAPI(NinjaAPI):
     """Adds the problem responses every operation can give to the generated schema, so that
     responses can be checked against the document for errors as well as for success."""
@@ -62,6 +80,7 @@ api = CivicNinjaAPI(
     ),
     urls_namespace="api",
     auth=[TokenAuth(), SessionAuth(csrf=True)],
+    parser=ObjectBodyParser(),
     throttle=[AuthRateThrottle("6000/m")],
 )
 
@@ -110,6 +129,17 @@ def _authorization_error(request: HttpRequest, exc: AuthorizationError) -> HttpR
 
 @api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    if isinstance(exc.__cause__, BodyNotAnObject):
+        # Ninja answers any parser error with 400 "Cannot parse request body"; this body was
+        # valid JSON of the wrong type, which is a validation failure like a wrong field.
+        return problem(
+            request,
+            status=422,
+            code="validation_failed",
+            title="Validation failed",
+            detail=_("请求内容有误，详见 errors。"),
+            errors={"request": [_("请求内容须为 JSON 对象。")]},
+        )
     return problem(
         request,
         status=exc.status_code,

@@ -6,6 +6,7 @@ The embedded default needs no service: SQLite (WAL), database task backend, loca
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import sys
@@ -54,6 +55,12 @@ def _secret_key() -> str:
 SECRET_KEY = _secret_key()
 ALLOWED_HOSTS = env_list("CIVICHUB_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CIVICHUB_CSRF_TRUSTED_ORIGINS")
+# Reverse proxies whose X-Forwarded-For is believed (addresses or networks); none by default, so
+# the connecting peer is the client. civichub.core.http.client_address reads them; a wrong entry
+# stops the start rather than every request.
+CIVICHUB_TRUSTED_PROXIES = [
+    str(ipaddress.ip_network(proxy, strict=False)) for proxy in env_list("CIVICHUB_TRUSTED_PROXIES")
+]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -197,6 +204,8 @@ LOGOUT_REDIRECT_URL = "login"
 AXES_FAILURE_LIMIT = int(os.environ.get("CIVICHUB_LOGIN_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = float(os.environ.get("CIVICHUB_LOGIN_COOLOFF_HOURS", "0.25"))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The lock-out counts failures per client address as the audit log records it: one decision.
+AXES_CLIENT_IP_CALLABLE = "civichub.core.http.client_address"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "core/locked_out.html"
 AXES_ENABLED = env_bool("CIVICHUB_LOGIN_THROTTLING", True)

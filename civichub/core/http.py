@@ -1,8 +1,12 @@
-"""What pages, API handlers and protocol adapters need from a request: who is acting, and the
-bearer token they sent. One place, so that every entry point resolves the user the same way."""
+"""What pages, API handlers and protocol adapters need from a request: who is acting, from which
+address, and the bearer token they sent. One place, so that every entry point resolves the user
+and the client's address the same way."""
 
 from __future__ import annotations
 
+import ipaddress
+
+from django.conf import settings
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
@@ -35,3 +39,51 @@ def bearer_token(request: HttpRequest) -> str | None:
     if scheme.lower() != "bearer":
         return None
     return token.strip() or None
+
+
+def client_address(request: HttpRequest) -> str | None:
+    """The address of the client that sent the request: the one answer the audit log
+    (`RequestContextMiddleware`) and the login lock-out (`AXES_CLIENT_IP_CALLABLE`) both use.
+
+    `X-Forwarded-For` is whatever the client wrote followed by one address per proxy, so only
+    the hops that the deployment's own proxies appended can be believed. It is read only when
+    the connecting peer is a trusted proxy (`CIVICHUB_TRUSTED_PROXIES`, none by default), from
+    the right: the first address that is not itself a trusted proxy is the client. A hop that
+    is not an address ends the chain at the last proxy; None when the peer has no address."""
+    peer = _ip(request.META.get("REMOTE_ADDR", ""))
+    proxies = _trusted_proxies()
+    if peer is None or not _is_proxy(peer, proxies):
+        return str(peer) if peer is not None else None
+    client = peer
+    hops = request.headers.get("X-Forwarded-For", "").split(",")
+    for hop in reversed([h.strip() for h in hops if h.strip()]):
+        address = _ip(hop)
+        if address is None:
+            break
+        client = address
+        if not _is_proxy(address, proxies):
+            break
+    return str(client)
+
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _ip(text: str) -> Address | None:
+    try:
+        address = ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+    # An IPv4 client of a dual-stack socket arrives as ::ffff:a.b.c.d; it is the IPv4 client.
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _trusted_proxies() -> list[Network]:
+    return [ipaddress.ip_network(p, strict=False) for p in settings.CIVICHUB_TRUSTED_PROXIES]
+
+
+def _is_proxy(address: Address, proxies: list[Network]) -> bool:
+    return any(address in network for network in proxies)

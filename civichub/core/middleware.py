@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 
 from civichub.core.context import acting
+from civichub.core.http import client_address
 
 
 class RequestContextMiddleware:
@@ -23,9 +24,7 @@ class RequestContextMiddleware:
         channel = "api" if request.path.startswith("/api/") else "web"
         if request.path.startswith("/admin/"):
             channel = "admin"
-        with acting(
-            ip_address=request.META.get("REMOTE_ADDR"), channel=channel, request_id=request_id
-        ):
+        with acting(ip_address=client_address(request), channel=channel, request_id=request_id):
             response = self.get_response(request)
         response["X-Request-ID"] = request_id
         return response

@@ -57,6 +57,7 @@ from civichub.casework.open311.translate import (
 from civichub.casework.services import TEXT_MAX
 from civichub.core.context import acting, current
 from civichub.core.errors import DomainError, NotFound, PermissionDenied
+from civichub.core.http import client_address
 
 logger = logging.getLogger("civichub.casework.open311")
 
@@ -83,7 +84,7 @@ def open311_endpoint(*methods: str) -> Callable[[Endpoint], Endpoint]:
             # given in English too and one error document never mixes two languages.
             with (
                 acting(
-                    ip_address=context.ip_address or request.META.get("REMOTE_ADDR"),
+                    ip_address=context.ip_address or client_address(request),
                     channel="open311",
                     request_id=context.request_id,
                 ),

@@ -278,3 +278,20 @@ def test_categories_and_statistics(cw: Casework, api_as: Callable[..., Any]) -> 
     assert health["attributes"][0]["values"] == [{"key": "er", "name": "急诊"}]
     assert stats.status_code == 200 and stats.json()["total"]["volume"] == 0
     assert refused.status_code == 403
+
+
+def test_a_close_whose_body_is_not_an_object_is_refused_and_the_case_stays_open(
+    cw: Casework, api_as: Callable[..., Any], after_commit: Callable[[], Any]
+) -> None:
+    with after_commit():
+        number = api_as(cw.resident).post("/api/casework/cases", CASE).json()["tracking_number"]
+    handler = api_as(cw.handler)
+    # Answered, so that an empty closing note would be accepted: only the body's type is wrong.
+    assert (
+        handler.post(f"/api/casework/cases/{number}/replies", {"text": "已协调。"}).status_code
+        == 201
+    )
+    refused = handler.post(f"/api/casework/cases/{number}/close", 3.1e16)
+    assert refused.status_code == 422 and "request" in refused.json()["errors"]
+    assert refused["Content-Type"] == "application/problem+json"
+    assert Case.objects.get(tracking_number=number).status != CaseStatus.CLOSED

@@ -281,3 +281,31 @@ def test_the_family_reads_the_households_alerts_and_answers_one(
     stranger = api_as(make_user(None, None))
     path = f"/api/wellbeing/households/{home['household'].pk}/alerts"
     assert stranger.get(path).status_code == 403
+
+
+def test_a_withdrawal_whose_body_is_not_an_object_is_refused_and_consent_stands(
+    home: dict[str, Any],  # noqa: F811
+    api_as: Any,
+) -> None:
+    household = home["household"]
+    refused = api_as(home["worker"]).post(
+        f"/api/wellbeing/households/{household.pk}/withdraw", False
+    )
+    assert refused.status_code == 422 and "request" in refused.json()["errors"]
+    assert refused["Content-Type"] == "application/problem+json"
+    household.refresh_from_db()
+    assert household.consent_withdrawn_at is None
+
+
+def test_an_escalation_whose_body_is_not_an_object_is_refused(
+    home: dict[str, Any],  # noqa: F811
+    api_as: Any,
+) -> None:
+    services.readings_ingest(actor=home["feed"], rows=quiet_day())
+    services.detection_run(household_id=home["household"].pk)
+    services.alerts_escalate(now=timezone.now() + timedelta(minutes=30))
+    client = api_as(home["worker"])
+    visit_id = client.get("/api/wellbeing/dashboard").json()["open_visit_ids"][0]
+    refused = client.post(f"/api/wellbeing/visits/{visit_id}/escalate", [None, None])
+    assert refused.status_code == 422 and "request" in refused.json()["errors"]
+    assert VisitTask.objects.get(pk=visit_id).status != "escalated"

@@ -5,9 +5,12 @@ open, mostly idle; an event loop keeps each one for the price of a coroutine, wh
 would tie up a thread or process per subscriber. Ordinary pages and API calls run Django's sync
 views in a thread per request, as Django does under ASGI.
 
-Put it behind a reverse proxy (nginx) that terminates TLS: proxy headers are trusted from the
-addresses in FORWARDED_ALLOW_IPS (uvicorn's variable; default 127.0.0.1), so the client address
-and https scheme reach Django. SIGTERM or Ctrl-C stops it gracefully: it stops accepting, lets
+Put it behind a reverse proxy (nginx) that terminates TLS. uvicorn's own proxy-header handling is
+off: it would believe X-Forwarded-For from any client on its FORWARDED_ALLOW_IPS (127.0.0.1 by
+default), so a local client could name any address to the lock-out and the audit log. Django
+reads the headers instead: the client address from the proxies in CIVICHUB_TRUSTED_PROXIES
+(civichub.core.http.client_address), the https scheme from X-Forwarded-Proto in production mode
+(SECURE_PROXY_SSL_HEADER). SIGTERM or Ctrl-C stops it gracefully: it stops accepting, lets
 requests in flight finish (open event streams are closed after --graceful-timeout), then exits.
 """
 
@@ -76,7 +79,7 @@ class Command(BaseCommand):
             host=options["host"],
             port=options["port"],
             workers=workers,
-            proxy_headers=True,
+            proxy_headers=False,  # civichub.core.http.client_address decides
             lifespan="off",  # Django has no lifespan handler
             ws="none",  # no websockets: live updates are server-sent events over HTTP
             timeout_graceful_shutdown=options["graceful_timeout"],
