@@ -8,7 +8,7 @@ the selector it calls; errors are RFC 7807 problems."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from django.http import HttpRequest
@@ -157,6 +157,7 @@ class AwayOut(Schema):
     starts_at: datetime
     ends_at: datetime
     reason: str
+    review_on: date | None
     cancelled_at: datetime | None
 
 
@@ -337,6 +338,8 @@ class AwayIn(Schema):
     starts_at: datetime
     ends_at: datetime
     reason: str = Field("", max_length=100)
+    # Needed when the absence is longer than the review threshold.
+    review_on: date | None = None
 
 
 @router.get(
@@ -358,6 +361,7 @@ def away_mark(request: HttpRequest, household_id: int, payload: AwayIn) -> Statu
         ends_at=payload.ends_at,
         kind=payload.kind,
         reason=payload.reason,
+        review_on=payload.review_on,
     )
     return Status(201, period)
 

@@ -37,3 +37,7 @@ class WellbeingSettings(ModuleConfig):
     daily_retention_days: int = 3650
     # A household that withdrew consent this long ago loses its readings, aggregates and charts.
     withdrawn_retention_days: int = 30
+    # Time away may last at most this many days (an end far ahead would silence detection for
+    # ever); one longer than `away_review_days` needs a reason and a date to review it by.
+    away_max_days: int = 30
+    away_review_days: int = 7

@@ -4,12 +4,12 @@ inputs named by row (`contact_0_name`, `meter_water`, ...)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from django.http import QueryDict
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
+from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
 from civichub.wellbeing import selectors
@@ -26,6 +26,14 @@ def local_datetime(raw: str) -> datetime | None:
     if moment is not None and timezone.is_naive(moment):
         moment = timezone.make_aware(moment)
     return moment
+
+
+def form_date(raw: str) -> date | None:
+    """A `date` field's value; none when empty or not a date."""
+    try:
+        return parse_date(raw.strip()) if raw.strip() else None
+    except ValueError:
+        return None
 
 
 def _contact_row(post: QueryDict, i: int) -> dict[str, str]:

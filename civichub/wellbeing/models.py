@@ -158,6 +158,8 @@ class AwayPeriod(InHousehold, models.Model):
     ends_at = models.DateTimeField()
     reason = models.CharField(max_length=100, blank=True, default="")
     kind = models.CharField(max_length=16, choices=AwayKind.choices, default=AwayKind.OTHER)
+    # A long absence is reviewed by this day (none for a short one).
+    review_on = models.DateField(null=True, blank=True)
     marked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

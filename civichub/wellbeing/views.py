@@ -328,6 +328,7 @@ def away_mark(request: HttpRequest, household_id: int) -> HttpResponse:
             ends_at=ends,
             kind=request.POST.get("kind", AwayKind.OTHER),
             reason=request.POST.get("reason", "")[:100],
+            review_on=forms.form_date(request.POST.get("review_on", "")),
         )
 
     return _household_change(request, household_id, change, _("已登记外出时段。"))

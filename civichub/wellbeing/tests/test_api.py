@@ -193,6 +193,29 @@ def test_the_family_marks_time_away_and_ends_it_early(
     assert client.post(f"/api/wellbeing/away/{away_id}/cancel").json()["cancelled_at"]
 
 
+def test_time_away_until_the_year_9999_is_refused(
+    home: dict[str, Any],  # noqa: F811
+    api_as: Any,
+) -> None:
+    client = api_as(home["daughter"])
+    now = timezone.now()
+    url = f"/api/wellbeing/households/{home['household'].pk}/away"
+    refused = client.post(
+        url,
+        {"starts_at": now.isoformat(), "ends_at": "9999-12-31T00:00:00+00:00", "reason": "x"},
+    )
+    assert refused.status_code == 422
+    assert "ends_at" in refused.json()["errors"]
+    long = {"starts_at": now.isoformat(), "ends_at": (now + timedelta(days=10)).isoformat()}
+    refused = client.post(url, long)
+    assert refused.status_code == 422
+    assert {"reason", "review_on"} <= set(refused.json()["errors"])
+    review_on = (now + timedelta(days=7)).date().isoformat()
+    marked = client.post(url, {**long, "reason": "住院", "review_on": review_on})
+    assert marked.status_code == 201
+    assert marked.json()["review_on"] == review_on
+
+
 def test_contacts_and_meters_are_kept_up_to_date(
     home: dict[str, Any],  # noqa: F811
     api_as: Any,

@@ -20,6 +20,7 @@ from civichub.notify.tests.conftest import Mailbox, smtp_server  # noqa: F401  (
 from civichub.wellbeing import selectors, services
 from civichub.wellbeing.models import (
     AlertStatus,
+    AwayPeriod,
     Household,
     Reading,
     VisitOutcome,
@@ -450,13 +451,48 @@ def test_time_away_can_be_ended_early_or_cancelled(home: dict[str, Any]) -> None
     assert {"wellbeing.away.mark", "wellbeing.away.end", "wellbeing.away.cancel"} <= actions
 
 
+def test_time_away_is_bounded_and_a_long_absence_needs_a_reason_and_a_review_date(
+    home: dict[str, Any],
+) -> None:
+    household, worker = home["household"], home["worker"]
+    now = timezone.now()
+
+    def mark(days: float, **extra: Any) -> Any:
+        return services.away_mark(
+            actor=worker, household=household, starts_at=now, ends_at=now + timedelta(days), **extra
+        )
+
+    with pytest.raises(ValidationFailed) as caught:
+        services.away_mark(
+            actor=worker,
+            household=household,
+            starts_at=now,
+            ends_at=datetime(9999, 12, 31, tzinfo=now.tzinfo),
+        )
+    assert "ends_at" in caught.value.errors
+    with pytest.raises(ValidationFailed) as caught:
+        mark(31, reason="住院", review_on=(now + timedelta(days=14)).date())
+    assert "ends_at" in caught.value.errors
+    with pytest.raises(ValidationFailed) as caught:
+        mark(10)
+    assert {"reason", "review_on"} <= set(caught.value.errors)
+    with pytest.raises(ValidationFailed) as caught:
+        mark(10, reason="住院", review_on=(now - timedelta(days=1)).date())
+    assert "review_on" in caught.value.errors
+    long = mark(10, reason="住院", review_on=(now + timedelta(days=5)).date())
+    assert (long.reason, long.review_on) == ("住院", (now + timedelta(days=5)).date())
+    short = mark(3)
+    assert (short.reason, short.review_on) == ("", None)
+    assert AwayPeriod.objects.filter(household=household).count() == 2
+
+
 def test_a_cancelled_away_period_no_longer_silences_no_use(home: dict[str, Any]) -> None:
     household = home["household"]
     period = services.away_mark(
         actor=home["daughter"],
         household=household,
         starts_at=timezone.make_aware(START + timedelta(hours=7)),
-        ends_at=timezone.now() + timedelta(days=2),
+        ends_at=timezone.make_aware(START + timedelta(days=2)),
     )
     services.away_cancel(actor=home["daughter"], period=period)
     services.readings_ingest(actor=home["feed"], rows=quiet_day())
