@@ -111,6 +111,8 @@ def test_a_worker_enrols_a_household_with_consent_and_sees_it_on_the_dashboard_m
     """Without JavaScript-only controls: find the resident, record how they consented, list the
     meters and the family contacts, then mark time away; the dashboard draws the home on its map
     and lists it in the table. Each page is checked with axe on a phone-sized screen."""
+    from django.utils import timezone
+
     from civichub.core import services as core
     from civichub.wellbeing.models import Household
 
@@ -150,8 +152,10 @@ def test_a_worker_enrols_a_household_with_consent_and_sees_it_on_the_dashboard_m
         check_page(page, "wellbeing-household")
 
         page.get_by_label("外出类型").select_option("children")
-        page.get_by_label("开始", exact=True).fill("2026-01-01T08:00")
-        page.get_by_label("结束", exact=True).fill("2099-01-01T08:00")
+        # Away now, for a short stay (a long one needs a reason and a review date).
+        now = timezone.localtime()
+        page.get_by_label("开始", exact=True).fill(f"{now - timedelta(hours=1):%Y-%m-%dT%H:%M}")
+        page.get_by_label("结束", exact=True).fill(f"{now + timedelta(days=2):%Y-%m-%dT%H:%M}")
         with page.expect_navigation():
             page.get_by_role("button", name="登记外出").click()
         assert "住在子女家" in page.get_by_role("list", name="外出时段").inner_text()
