@@ -1,8 +1,9 @@
 """Image checks shared by every module that accepts pictures (casework photos, broadcast post
 images and avatars), done before anything is stored: the real type (from the bytes, not the
 name or the declared type), the size in bytes and in pixels, and a decode of the whole image.
-Every accepted image is re-encoded, which drops all metadata (EXIF, GPS, XMP, comments); when
-the sender chose to keep the location, only the GPS block is written back."""
+Every accepted image is re-encoded, which drops all metadata (EXIF, GPS, XMP, ICC profiles,
+comments and text chunks); when the sender chose to keep the location, only the GPS block is
+written back."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from civichub.core.errors import ValidationFailed
 GPS_IFD = 0x8825
 CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
+KEPT_INFO = {"transparency"}
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,9 @@ def check_image(
             _("%(name)s：无法读取这个图片（%(error)s）。")
             % {"name": name, "error": type(exc).__name__},
         ) from exc
+    # Pillow's save() writes back what `info` carries (a JPEG comment, XMP, the ICC profile,
+    # EXIF); only the transparency, which is part of the picture, is kept.
+    image.info = {key: value for key, value in image.info.items() if key in KEPT_INFO}
     out = io.BytesIO()
     save_args: dict[str, Any] = {}
     if image_format == "JPEG":

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from django.test import Client
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from civichub.broadcast import services
 from civichub.broadcast.models import Post, PostImage
@@ -62,6 +62,30 @@ def test_a_post_carries_images_in_order_re_encoded_without_metadata(bc: Any) -> 
         assert dict(reread.getexif()) == {}
     event = AuditEvent.objects.get(action="broadcast.post.publish", object_id=str(post.pk))
     assert event.changes["images"] == 2
+
+
+def test_post_images_keep_no_comment_or_text_chunk(bc: Any) -> None:
+    payload = b"<script>x</script>"
+    jpeg = io.BytesIO()
+    Image.new("RGB", (40, 30), "red").save(jpeg, format="JPEG", comment=payload)
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", payload.decode())
+    info.add_text("Description", payload.decode(), zip=True)
+    info.add_itxt("XML:com.adobe.xmp", payload.decode())
+    png_out = io.BytesIO()
+    Image.new("RGB", (40, 30), "blue").save(png_out, format="PNG", pnginfo=info)
+    uploads = [image_in(jpeg.getvalue()), image_in(png_out.getvalue(), "绕行路线", "r.png")]
+    assert all(payload in upload.data for upload in uploads)
+
+    post = publish(bc, images=uploads)
+
+    for image in post.images.order_by("position"):
+        with image.image.open("rb") as handle:
+            stored = handle.read()
+        assert payload not in stored
+        with Image.open(io.BytesIO(stored)) as reread:
+            reread.load()
+            assert "comment" not in reread.info and not getattr(reread, "text", {})
 
 
 @pytest.mark.parametrize(

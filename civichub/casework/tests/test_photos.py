@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from django.utils import translation
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from civichub.casework import services
 from civichub.casework.models import Case, CasePhoto
@@ -71,6 +71,69 @@ def test_sender_may_keep_the_photo_location_which_then_places_the_case(cw: Casew
     assert result.case.crs == "wgs84"
     assert result.case.latitude == pytest.approx(30.25)
     assert result.case.longitude == pytest.approx(120.1666667)
+
+
+PAYLOAD = b"<script>x</script>"
+
+
+def jpeg_with_comment() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), "green").save(out, format="JPEG", comment=PAYLOAD)
+    return out.getvalue()
+
+
+def png_with_text() -> bytes:
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", PAYLOAD.decode())
+    info.add_text("Description", PAYLOAD.decode(), zip=True)
+    info.add_itxt("XML:com.adobe.xmp", PAYLOAD.decode())
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), "green").save(out, format="PNG", pnginfo=info)
+    return out.getvalue()
+
+
+def jpeg_with_xmp() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), "green").save(out, format="JPEG", xmp=PAYLOAD)
+    return out.getvalue()
+
+
+def webp_with_xmp() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), "green").save(out, format="WEBP", xmp=PAYLOAD)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("c.jpg", jpeg_with_comment),
+        ("x.jpg", jpeg_with_xmp),
+        ("t.png", png_with_text),
+        ("x.webp", webp_with_xmp),
+    ],
+    ids=["jpeg-comment", "jpeg-xmp", "png-text", "webp-xmp"],
+)
+def test_photo_comments_and_text_chunks_are_not_stored(
+    cw: Casework, name: str, data: Callable[[], bytes]
+) -> None:
+    upload = data()
+    assert PAYLOAD in upload
+    result = services.case_submit(
+        actor=cw.resident,
+        kind="complaint",
+        text="井盖破损",
+        photos=[PhotoUpload(name=name, data=upload)],
+    )
+
+    with result.case.photos.get().image.open("rb") as handle:
+        stored = handle.read()
+    assert PAYLOAD not in stored
+    with Image.open(io.BytesIO(stored)) as image:
+        image.load()
+        text_keys = {"comment", "Comment", "Description", "xmp", "XML:com.adobe.xmp"}
+        assert not text_keys & set(image.info)
+        assert not getattr(image, "text", {})
 
 
 @pytest.mark.parametrize(
