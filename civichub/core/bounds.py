@@ -6,6 +6,8 @@ database, enforced once for the whole API rather than field by field.
   as a 500, after the request had been accepted.
 - Dates and times lie well inside the calendar (years 1000 to 8999): a window reaching a
   span or a time zone past year 1 or 9999 would otherwise fail in Python's `datetime` as a 500.
+- Text holds no NUL and no unpaired surrogate (JSON can carry both as escapes): PostgreSQL
+  refuses NUL in text and no database encodes a lone surrogate, so either would be a 500.
 - A time of day carries no UTC offset: the offset of a wall-clock time depends on the day and
   the time zone is given separately (quiet hours), and SQLite cannot store one at all.
 
@@ -18,6 +20,7 @@ covered without opting in; protocol adapters that parse by hand (Open311) use
 from __future__ import annotations
 
 import datetime as dt
+import re
 import types
 from typing import Annotated, Any, Union, get_args, get_origin
 
@@ -64,9 +67,21 @@ def _without_offset(value: dt.time) -> dt.time:
     return value
 
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _storable(value: str) -> str:
+    if _UNSTORABLE.search(value):
+        raise PydanticCustomError(
+            "unstorable_character", _("文本中有无法保存的字符（NUL 或不成对的代理项）。")
+        )
+    return value
+
+
 _BoundedInt = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
 _GUARDED: dict[Any, Any] = {
     int: _BoundedInt,
+    str: Annotated[str, AfterValidator(_storable)],
     dt.datetime: Annotated[dt.datetime, AfterValidator(_in_calendar)],
     dt.date: Annotated[dt.date, AfterValidator(_in_calendar)],
     dt.time: Annotated[dt.time, AfterValidator(_without_offset)],
@@ -74,8 +89,8 @@ _GUARDED: dict[Any, Any] = {
 
 
 def _bounded(annotation: Any, seen: set[type[BaseModel]]) -> Any:
-    """The annotation with every int, date, datetime and time in it guarded, and every model
-    it names bounded in place."""
+    """The annotation with every int, str, date, datetime and time in it guarded, and every
+    model it names bounded in place."""
     if annotation in _GUARDED:
         return _GUARDED[annotation]
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):

@@ -96,6 +96,17 @@ def bearer(user: Any) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+@pytest.mark.parametrize("text", ["走访\u0000", "走访\ud800"])
+def test_text_a_database_cannot_store_is_a_422_naming_the_field(
+    api_as: Any, registrar: Any, resident: Any, text: str
+) -> None:
+    # PostgreSQL refuses NUL in text and no database encodes an unpaired surrogate; JSON
+    # carries both as escapes.
+    response = api_as(registrar).post(f"/api/residents/{resident.pk}/identity", {"purpose": text})
+    assert response.status_code == 422
+    assert "purpose" in errors_of(response)
+
+
 def test_a_json_body_over_the_limit_is_a_413_naming_the_limit(registrar: Any) -> None:
     # A plain client: the contract client's validator would itself read the body too large.
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
@@ -151,6 +162,8 @@ class _Child(BaseModel):
 
 class _Input(BaseModel):
     offset: int = 0
+    name: str = ""
+    tags: dict[str, str] = {}
     ids: list[int] = []
     parent_id: int | None = None
     at: dt.datetime | None = None
@@ -173,6 +186,8 @@ bound_model(_Input)
         {"at": "9999-12-31T23:59:59+08:00"},
         {"day": "0001-01-01"},
         {"starts": "22:00+08:00"},
+        {"name": "a\u0000b"},
+        {"tags": {"\ud800": "x"}},
     ],
 )
 def test_bounded_models_refuse_values_the_database_or_calendar_cannot_take(
@@ -190,6 +205,7 @@ def test_bounded_models_take_ordinary_values() -> None:
             "at": "2026-05-01T08:00:00+08:00",
             "day": "2026-05-01",
             "starts": "22:00",
+            "name": "王小明 🙂",
             "child": {"count": 3},
         }
     )
