@@ -25,10 +25,14 @@ from ninja.throttling import AuthRateThrottle
 
 from civichub.core.bounds import bound_api_inputs
 from civichub.core.errors import DomainError
-from civichub.core.problems import domain_problem, problem, with_problem_responses
+from civichub.core.problems import (
+    content_too_large_message,
+    domain_problem,
+    problem,
+    with_problem_responses,
+)
 from civichub.core.registry import modules
 from civichub.core.services import api_token_authenticate
-from civichub.core.views import content_too_large_message
 
 logger = logging.getLogger("civichub.api")
 

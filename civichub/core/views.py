@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordChangeForm
@@ -27,7 +26,7 @@ from civichub.core.errors import PermissionDenied as DomainPermissionDenied
 from civichub.core.http import request_user, request_user_or_none
 from civichub.core.paging import page_links
 from civichub.core.permissions import allowed
-from civichub.core.problems import PROBLEM_STATUSES, problem
+from civichub.core.problems import PROBLEM_STATUSES, content_too_large_message, problem
 
 # Purposes written to the append-only audit log: fixed Chinese wording, deliberately not
 # translated, so the same read is recorded the same way whatever language the reader uses.
@@ -246,15 +245,6 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
     if isinstance(exception, RequestDataTooBig):
         return error_response(request, 413, _("请求内容过大"), content_too_large_message())
     return error_response(request, 400, _("请求有误"), _("请求无法处理，请检查后重试。"))
-
-
-def content_too_large_message() -> str:
-    """The refusal of a body over Django's limit, naming the limit: the API and pages alike."""
-    limit = int(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
-    return _("请求内容超过 %(limit)s 字节（%(megabytes)s MB）的上限。") % {
-        "limit": limit,
-        "megabytes": f"{limit / 1024 / 1024:g}",
-    }
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.test import Client
 from pydantic import BaseModel, ValidationError
 
+from civichub.broadcast.mastodon import services as mastodon_services
 from civichub.core import services
 from civichub.core.bounds import INT64_MAX, bound_model
 
@@ -118,6 +119,25 @@ def test_a_json_body_over_the_limit_is_a_413_naming_the_limit(registrar: Any) ->
     body = response.json()
     assert response["Content-Type"] == PROBLEM
     assert body["max_bytes"] == limit and str(limit) in body["detail"]
+
+
+def test_a_json_body_over_the_limit_in_the_mastodon_api_is_a_413_in_its_format(
+    registrar: Any,
+) -> None:
+    app, _secret = mastodon_services.client_app_register(name="app", scopes_text="read write")
+    _token, secret = mastodon_services.token_for_password(
+        app=app, user=registrar, scope_text="read write"
+    )
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    body = json.dumps({"status": "x" * (limit + 1)})
+    response = Client().post(
+        "/api/v1/statuses",
+        body,
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {secret}"},
+    )
+    assert response.status_code == 413
+    assert str(limit) in response.json()["error"]
 
 
 def test_a_multipart_upload_without_a_boundary_is_a_400_problem(city: Any, make_user: Any) -> None:
