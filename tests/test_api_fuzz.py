@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from typing import Any
 import pytest
 import schemathesis
 from django.conf import settings
+from django.test import Client
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -186,3 +188,24 @@ def test_every_operation_answers_without_server_errors_html_or_schema_violations
     )
     report = "\n\n".join(f"{label}:\n{message}" for label, message in tally.failures.items())
     assert not tally.failures, f"{len(tally.failures)} operations failed:\n\n{report}"
+
+
+METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+
+
+def test_every_method_a_path_lacks_is_a_405_problem_naming_the_allowed_ones(db: Any) -> None:
+    """Schemathesis sends only the documented methods; the others are tried here, on every
+    path of the document: a 405 problem with the Allow header, never an HTML page."""
+    document = json.loads(DOCUMENT.read_text())
+    client = Client()
+    tried = 0
+    for template, operations in document["paths"].items():
+        path = re.sub(r"\{[^}]+\}", "1", template)
+        allowed = {method.upper() for method in operations}
+        for method in sorted(METHODS - allowed):
+            response = client.generic(method, path)
+            tried += 1
+            assert response.status_code == 405, (method, path, response.status_code)
+            assert response["Content-Type"] == "application/problem+json", (method, path)
+            assert {m.strip() for m in response["Allow"].split(",")} == allowed, (method, path)
+    assert tried > 300
