@@ -42,6 +42,29 @@ SEVERITY = {
     Kind.METER_FAULT: Severity.INFO,
 }
 
+# Kinds that describe the same incident: while one of them is open for a household, another
+# kind of its family updates the open alert (a follow-up) instead of raising a second one.
+FAMILIES = ("absence", "water", "gas", "night", "level", "gap", "fault")
+FAMILY = {
+    Kind.NO_USE: "absence",
+    Kind.INACTIVITY: "absence",
+    Kind.NO_FIRST_USE: "absence",
+    Kind.CONTINUOUS_FLOW: "water",
+    Kind.HIGH_USE: "water",
+    Kind.GAS_LONG_FLOW: "gas",
+    Kind.NIGHT_ACTIVITY: "night",
+    Kind.LEVEL_CHANGE: "level",
+    Kind.DATA_GAP: "gap",
+    Kind.METER_FAULT: "fault",
+}
+KIND_BIT = {kind: 1 << n for n, kind in enumerate(SEVERITY)}
+SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.URGENT: 2}
+
+# Readings arrive as litres and watt-hours turned into m³ and kWh, so a value exactly at a
+# threshold may sit a rounding error either side of it (0.030000000000000002 kWh): every
+# comparison with a threshold allows this much (a millilitre, a milliwatt-hour).
+TOLERANCE = 1e-6
+
 EXPLANATION = {
     Kind.NO_USE: "Only {water_12h_l:.0f} litres of water were used in the last {hours:.0f} hours "
     "(the rule is less than {limit_l:.0f} litres). The last water use was {since_use_h:.1f} hours "
@@ -104,6 +127,22 @@ class Rules:
     gas_min_learned_hours: float = 1.5
     level_change_ratio: float = 2.0
     level_change_days: int = 3
+    # What runs by itself (a fridge, a water heater, a boiler or heating on a thermostat, a
+    # cistern that leaks a little) is learned from the hours when nearly everybody sleeps, over
+    # the last `automatic_nights` nights: the highest electricity and gas levels and the largest
+    # change of electricity between half hours seen then, and the least water. Only what that
+    # pattern cannot explain counts as a sign of a person.
+    automatic_start_hour: int = 1
+    automatic_end_hour: int = 4
+    automatic_nights: int = 7
+    automatic_change_factor: float = 1.25
+    # Electricity alone is a sign of a person only when it changes beyond the automatic
+    # pattern in two of the last `corroboration_slots` half hours (one change may be a defrost
+    # or a reheat at an hour the nights did not show).
+    corroboration_slots: int = 4
+    # An absence incident ends when signs of a person come in two of the last four half
+    # hours; the other incidents end when their condition has not held for these hours.
+    clear_hours: float = 2.0
 
     def slots(self, hours: float) -> int:
         return max(1, round(hours * SLOTS_PER_HOUR))
@@ -115,6 +154,13 @@ class Alert:
     kind: str
     slot: int  # the half hour whose reading raised it
     evidence: dict[str, Any]
+    # True when the alert updates the open alert of the same incident (another kind of its
+    # family, see `FAMILY`) rather than raising a new one.
+    follow_up: bool = False
+
+    @property
+    def family(self) -> str:
+        return FAMILY[self.kind]
 
     @property
     def severity(self) -> str:

