@@ -23,6 +23,7 @@ from civichub.wellbeing.conf import WellbeingSettings
 from civichub.wellbeing.models import Alert, Household, Reading, Utility
 from civichub.wellbeing.services.detector_state import UTILITY_INDEX, detector_load, state_dump
 from civichub.wellbeing.services.family import family_notify
+from civichub.wellbeing.services.incidents import alert_follow_up
 
 # Detection is queued at most once per household at a time: a task queued more than this long
 # ago and still not started is taken for lost, and another is queued.
@@ -112,10 +113,17 @@ def _detection_pass(household_id: int) -> list[Alert]:
     household.detector_state = state_dump(detector)
     household.detected_through = timezone.make_aware(detection.slot_end(grid.latest))
     household.save(update_fields=["detector_state", "detected_through"])
-    return [
-        _alert_raise(household, detector, grid.values, grid.window, alert)
-        for alert in _new_alerts(household, found, replayed_from=start if start <= done else None)
-    ]
+    raised = []
+    for alert in _new_alerts(household, found, replayed_from=start if start <= done else None):
+        chart = _chart(detector, grid.values, grid.window, alert.slot)
+        evidence = {k: _plain(v) for k, v in alert.evidence.items()}
+        followed = (
+            alert_follow_up(household, alert, evidence=evidence, chart=chart)
+            if alert.follow_up
+            else None
+        )
+        raised.append(followed or _alert_raise(household, alert, evidence, chart))
+    return raised
 
 
 def _readings_grid(
@@ -201,18 +209,23 @@ def _new_alerts(
     household: Household, found: list[detection.Alert], *, replayed_from: int | None
 ) -> list[detection.Alert]:
     """An alert is raised once per incident: when half hours were detected again, the alerts of
-    each kind the first pass raised in them stand for the first ones found again."""
+    each family the first pass raised in them stand for the first ones found again (a follow-up
+    may have changed a raised alert's kind within its family). Follow-ups pass: applying one
+    again changes nothing."""
     if replayed_from is None:
         return found
     raised: dict[str, int] = {}
     for kind in household.alerts.filter(at__gt=_aware_slot_start(replayed_from)).values_list(
         "kind", flat=True
     ):
-        raised[kind] = raised.get(kind, 0) + 1
+        family = detection.FAMILY.get(kind, kind)
+        raised[family] = raised.get(family, 0) + 1
     fresh = []
     for alert in sorted(found, key=lambda a: a.slot):
-        if raised.get(alert.kind, 0) > 0:
-            raised[alert.kind] -= 1
+        if alert.follow_up:
+            fresh.append(alert)
+        elif raised.get(alert.family, 0) > 0:
+            raised[alert.family] -= 1
         else:
             fresh.append(alert)
     return fresh
@@ -249,11 +262,7 @@ def _chart(
 
 
 def _alert_raise(
-    household: Household,
-    detector: detection.WellbeingDetector,
-    values: np.ndarray,
-    first: int,
-    found: detection.Alert,
+    household: Household, found: detection.Alert, evidence: dict[str, Any], chart: dict[str, Any]
 ) -> Alert:
     minutes = module_config(WellbeingSettings).family_minutes
     alert = Alert.objects.create(
@@ -262,8 +271,8 @@ def _alert_raise(
         severity=found.severity,
         at=timezone.make_aware(found.at),
         explanation=found.explanation,
-        evidence={k: _plain(v) for k, v in found.evidence.items()},
-        chart=_chart(detector, values, first, found.slot),
+        evidence=evidence,
+        chart=chart,
         family_deadline=timezone.now() + timedelta(minutes=minutes),
     )
     audit_record(actor=None, action="wellbeing.alert.raise", obj=alert)
