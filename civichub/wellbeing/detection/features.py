@@ -63,6 +63,7 @@ class Step:
     elec_use: Bool  # electricity above what runs by itself
     activity: Bool
     person: Bool  # a sign of a person: water, gas or corroborated electricity
+    person_around: Bool  # signs of a person in two of the last six half hours
     observed: Bool  # a meter that would show activity was read
 
 
@@ -109,9 +110,8 @@ def incidents_close(s: DetectorState, r: Rules, step: Step) -> None:
         held[:, FAMILY_COLUMN[FAMILY[kind]]] |= flags
     s.incident_calm = np.where(held, 0, s.incident_calm + 1)
     close = s.incident_open & (s.incident_calm >= r.slots(r.clear_hours))
-    window = (1 << (r.corroboration_slots + 2)) - 1
     absence, night = FAMILY_COLUMN["absence"], FAMILY_COLUMN["night"]
-    close[:, absence] = s.incident_open[:, absence] & (_bits(s.person_bits & window) >= 2)
+    close[:, absence] = s.incident_open[:, absence] & step.person_around
     if r.night_start_hour <= step.hour < r.night_end_hour:
         close[:, night] = False
     s.incident_open &= ~close
@@ -166,7 +166,7 @@ def observe(
     )
     # A stove left on flows without a break; a boiler's cycles dip below the nights' highest.
     gas_flow = present[:, GAS] & (
-        x0[:, GAS] >= np.maximum(auto_lo[:, GAS] + r.gas_use_m3, auto_hi[:, GAS]) - TOLERANCE
+        x0[:, GAS] - auto_lo[:, GAS] >= np.maximum(r.stove_flow_m3, 2 * swing[:, GAS]) - TOLERANCE
     )
     level = np.fmax(s.auto_hi[:, ELECTRICITY], s.standby)
     level = np.where(np.isnan(level), np.inf, level) + np.maximum(margin, swing[:, ELECTRICITY])
@@ -199,6 +199,7 @@ def observe(
         elec_use=elec_use,
         activity=water_use | gas_use | elec_use,
         person=person,
+        person_around=_bits(s.person_bits & 0x3F) >= 2,
         # A slot tells us about activity only if a meter that would show it was read.
         observed=present[:, WATER] | present[:, ELECTRICITY] & ~np.isnan(level),
     )
@@ -301,13 +302,30 @@ def _first_use(s: DetectorState, r: Rules, step: Step) -> None:
     # the stove in one of them where there is an electricity meter (a toilet visit at night
     # is water alone); the first use is the earliest of them. Two of three, not two in a
     # row, so that a quiet half hour after the morning wash does not put the first use late.
-    up = step.elec_use | step.gas_use | ~s.meters[:, ELECTRICITY] | (x0[:, WATER] >= r.wash_m3)
+    up = (
+        step.elec_use
+        | step.elec_switch
+        | step.gas_use
+        | ~s.meters[:, ELECTRICITY]
+        | (x0[:, WATER] >= r.wash_m3)
+    )
     this_up = up & activity
     count = activity.astype(np.int64) + s.last_active + s.active_before
     # A wash or a shower, or water drawn with the lights or an appliance on in the same half
     # hour (the kettle), is getting up on its own: some go out straight after.
-    washing = step.water_use & (step.elec_use | step.gas_use | (x0[:, WATER] >= r.wash_m3))
-    getting_up = washing | (count >= 2) & (this_up | s.last_up | s.up_before)
+    washing = step.water_use & (
+        step.elec_use | step.elec_switch | step.gas_use | (x0[:, WATER] >= r.wash_m3)
+    )
+    # Or water drawn in two of three half hours adding up to a wash (an hourly meter spreads
+    # each draw over two half hours; a toilet visit is less).
+    slot = step.slot
+    water3 = s.ring[:, slot % SLOTS_PER_DAY, WATER] + s.ring[:, (slot - 1) % SLOTS_PER_DAY, WATER]
+    water3 = water3 + s.ring[:, (slot - 2) % SLOTS_PER_DAY, WATER]
+    getting_up = (
+        washing
+        | (count >= 2) & (this_up | s.last_up | s.up_before)
+        | (count >= 2) & (water3 >= r.wash_m3 - TOLERANCE)
+    )
     earliest = np.where(
         s.active_before, day_slot - 2, np.where(s.last_active, day_slot - 1, day_slot)
     )

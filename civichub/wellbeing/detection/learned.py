@@ -80,6 +80,8 @@ def apply(s: DetectorState, r: Rules, step: Step) -> None:
         & ~s.away_today
         # Already alerted: nobody about since yesterday is one incident, not a second one.
         & ~s.incident_open[:, FAMILY_COLUMN["absence"]]
+        # Signs of a person now: up, whatever the morning looked like.
+        & ~step.person_around
     )
     fire(
         s,

@@ -108,6 +108,9 @@ class Rules:
     water_use_m3: float = 0.001  # a slot with at least a litre of water is a use
     wash_m3: float = 0.015  # more than a toilet flush: a wash or a shower, someone is up
     gas_use_m3: float = 0.005
+    # A burner on its lowest flame burns about 0.05 m³ an hour: less in a half hour is the
+    # tail of a meal (or a meter's resolution), not a stove left on.
+    stove_flow_m3: float = 0.02
     electricity_margin_kwh: float = 0.03  # above the learned standby by this much is activity
     learning_weeks: float = 3.0
     standby_half_life_days: float = 2.0
