@@ -87,7 +87,7 @@ class Meters:
 
     @classmethod
     def draw(cls, rng: np.random.Generator, gas: Bool) -> Meters:
-        h = gas.shape[0]
+        h = int(gas.shape[0])
         interval = np.zeros((h, 3), dtype=np.int64)
         report = np.zeros((h, 3), dtype=np.int64)
         step = np.zeros((h, 3))
@@ -229,8 +229,8 @@ def _meter_registers(
     u, hh, day = np.nonzero(outage)
     first = day * TICKS_PER_DAY + rng.integers(0, TICKS_PER_DAY, u.size)
     length = np.round(rng.uniform(1, 6, u.size) * 60 / TICK_MINUTES).astype(np.int64)
-    for a, b, c, n in zip(u, hh, first, length, strict=True):
-        lost[a, b, c : c + n] = True
+    for meter, household, tick, span in zip(u, hh, first, length, strict=True):
+        lost[meter, household, tick : tick + span] = True
     for incident in incidents:
         if incident.kind not in (FAULT_GAP, FAULT_STUCK):
             continue

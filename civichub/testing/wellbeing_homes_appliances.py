@@ -27,6 +27,7 @@ from civichub.testing.wellbeing_homes_canvas import (
     Canvas,
     at,
     cycles,
+    daily,
 )
 from civichub.wellbeing.detection import Bool, Float, Int
 
@@ -161,15 +162,15 @@ def appliances(
 def _refrigeration(
     rng: np.random.Generator, calendar: Calendar, eq: Equipment, canvas: Canvas, minutes: int
 ) -> None:
-    h = eq.fridge.shape[0]
+    h = int(eq.fridge.shape[0])
     warm = np.clip((calendar.daily_mean_c - 10) / 20, 0, 1)  # a warmer kitchen in summer
     for owned, period_range, on_range, watts_range in (
         (eq.fridge, (30, 90), (10, 40), (50, 150)),
         (eq.freezer, (40, 120), (15, 45), (60, 120)),
     ):
-        period = rng.uniform(*period_range, h)
-        on = np.minimum(rng.uniform(*on_range, h), 0.6 * period)
-        watts = rng.uniform(*watts_range, h)
+        period = rng.uniform(period_range[0], period_range[1], h)
+        on = np.minimum(rng.uniform(on_range[0], on_range[1], h), 0.6 * period)
+        watts = rng.uniform(watts_range[0], watts_range[1], h)
         hh, start, gap = cycles(rng, period, minutes)
         day = np.minimum(start // DAY_MINUTES, calendar.days - 1).astype(np.int64)
         length = on[hh] * (1 + 0.35 * warm[day]) * rng.uniform(0.85, 1.15, hh.size)
@@ -197,7 +198,7 @@ def _water_heaters(
 ) -> None:
     """Storage heaters reheat against their standing losses every few hours; a night-rate one
     only between 23:00 and 07:00, with one long reheat at 23:00 for the day's hot water."""
-    h = eq.hot_water.shape[0]
+    h = int(eq.hot_water.shape[0])
     period = rng.uniform(180, 480, h)
     hh, start, _ = cycles(rng, period, minutes, jitter=0.25)
     keep = eq.hot_water[hh] == ELECTRIC_HEATER
@@ -233,8 +234,10 @@ def _thermostat(
     """Cycles of a thermostat-driven appliance: `active` (households, bins) when it may run,
     `duty` (households, bins) the share of each cycle it runs; `draw` (utility, per-minute rate
     per household). Returns the cycles drawn (household, start, end)."""
-    h = owners.shape[0]
-    hh, start, gap = cycles(rng, rng.uniform(*period_range, h), minutes, jitter=0.2)
+    h = int(owners.shape[0])
+    hh, start, gap = cycles(
+        rng, rng.uniform(period_range[0], period_range[1], h), minutes, jitter=0.2
+    )
     keep = owners[hh]
     hh, start, gap = hh[keep], start[keep], gap[keep]
     share = at(duty, hh, start) * at(active, hh, start)
@@ -253,7 +256,7 @@ def _heating(
     away: Bool,
     minutes: int,
 ) -> None:
-    h = eq.heating.shape[0]
+    h = int(eq.heating.shape[0])
     threshold = rng.uniform(4, 10, h)
     by_weather = calendar.daily_mean_c[None, :] < threshold[:, None]
     season = np.where(eq.heating_official[:, None], calendar.official_heating[None, :], by_weather)
@@ -313,7 +316,7 @@ def _cooling(
     minutes: int,
 ) -> None:
     """Air conditioning on hot days whenever somebody is home, through the night for most."""
-    h = eq.air_conditioning.shape[0]
+    h = int(eq.air_conditioning.shape[0])
     threshold = rng.uniform(24, 28, h)
     hot_day = calendar.daily_mean_c[None, :] > threshold[:, None]
     nights = rng.random(h) < 0.7
@@ -357,8 +360,7 @@ def _timers(
     """A washing machine set to run early on two fixed weekdays; a rice cooker set the evening
     before to have porridge ready for breakfast. Neither runs while the household is away."""
     h, days = canvas.households, calendar.days
-    hh, day = np.meshgrid(np.arange(h), np.arange(days), indexing="ij")
-    hh, day = hh.ravel(), day.ravel()
+    hh, day = daily(h, days)
     first, second = rng.integers(0, 7, h), rng.integers(0, 7, h)
     wash_at = rng.choice([5.0, 5.5, 6.0, 21.5, 22.0], h) * 60
     weekday = calendar.weekday[day]
@@ -397,7 +399,7 @@ def _water_by_itself(rng: np.random.Generator, eq: Equipment, canvas: Canvas, mi
         np.full(leaking.size, float(minutes)),
         eq.cistern_leak[leaking] / 30,
     )
-    h = eq.purifier.shape[0]
+    h = int(eq.purifier.shape[0])
     hh, start, _ = cycles(rng, rng.uniform(120, 360, h), minutes, jitter=0.3)
     keep = eq.purifier[hh]
     hh, start = hh[keep], start[keep]

@@ -14,10 +14,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from civichub.wellbeing.detection import Bool, Float, Int
+
+# Minutes, households and rates passed around in bulk: integer or float arrays alike.
+Array = npt.NDArray[Any]
 
 BIN_MINUTES = 5
 BINS_PER_DAY = 24 * 60 // BIN_MINUTES
@@ -93,10 +98,10 @@ class Canvas:
     def box(
         self,
         utility: int,
-        household: Int,
-        start: Float,
-        end: Float,
-        per_minute: Float | float,
+        household: Array,
+        start: Array,
+        end: Array,
+        per_minute: Array | float,
     ) -> None:
         """Draw `per_minute` (litres or watt-hours per minute) from minute `start` to `end`."""
         n = self.bins
@@ -133,7 +138,7 @@ class Canvas:
         return self.use
 
 
-def interval_mask(households: int, bins: int, household: Int, start: Float, end: Float) -> Bool:
+def interval_mask(households: int, bins: int, household: Array, start: Array, end: Array) -> Bool:
     """(households, bins): the bins whose start lies in [start, end) minutes, for each interval
     (household[i], start[i], end[i]); intervals may overlap."""
     first = np.clip(np.ceil(np.asarray(start) / BIN_MINUTES), 0, bins).astype(np.int64)
@@ -156,7 +161,7 @@ def cycles(
 ) -> tuple[Int, Float, Float]:
     """Cycle starts of a free-running appliance per household: (household, start, gap) of every
     cycle in [0, minutes), each gap `period` (per household, minutes) give or take `jitter`."""
-    households = period.shape[0]
+    households = int(period.shape[0])
     count = int(minutes / (period.min() * (1 - jitter))) + 2
     gaps = period[:, None] * rng.uniform(1 - jitter, 1 + jitter, (households, count))
     starts = (
@@ -167,13 +172,13 @@ def cycles(
     return household[keep], starts[keep], gaps[keep]
 
 
-def at(grid: np.ndarray, household: Int, minute: Float) -> np.ndarray:
+def at(grid: np.ndarray, household: Array, minute: Array) -> Array:
     """The value of a (households, bins) grid at each (household, minute)."""
     index = np.clip((np.asarray(minute) // BIN_MINUTES).astype(np.int64), 0, grid.shape[1] - 1)
     return grid[household, index]
 
 
-def daily(households: int, days: int) -> tuple[Int, Int]:
+def daily(households: int, days: int) -> tuple[Array, Array]:
     """(household, day) of every household-day, flat."""
     h, d = np.meshgrid(np.arange(households), np.arange(days), indexing="ij")
     return h.ravel(), d.ravel()

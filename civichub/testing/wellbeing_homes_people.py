@@ -26,6 +26,7 @@ from civichub.testing.wellbeing_homes_canvas import (
     ELECTRICITY_WH,
     GAS_L,
     WATER_L,
+    Array,
     Calendar,
     Canvas,
     at,
@@ -83,9 +84,9 @@ def _person_intervals(
     habits: Habits,
     person: int,
     incidents: list[HomeIncident],
-) -> tuple[Int, Float, Float, Float]:
+) -> tuple[Array, Array, Array, Array]:
     """(household, day, wake, bed) of one person's days, wake and bed in minutes from the start."""
-    h = habits.wake.shape[0]
+    h = int(habits.wake.shape[0])
     hh, day = daily(h, calendar.days)
     weekend = calendar.weekday[day] >= 5
     base = day * DAY_MINUTES
@@ -106,7 +107,7 @@ def life(
     habits: Habits,
     incidents: list[HomeIncident],
 ) -> Life:
-    h, n = eq.two_person.shape[0], calendar.bins
+    h, n = int(eq.two_person.shape[0]), calendar.bins
     hh, day = daily(h, calendar.days)
     base = day * DAY_MINUTES
     outings = _outings(rng, calendar, eq, hh, base)
@@ -154,16 +155,16 @@ def life(
     home = (home | blocked) & ~away
     tv = _television(rng, calendar, habits, h, n) & active
     visit = _visitors(rng, calendar, h, n, active)
-    evening = active.reshape(h, calendar.days, BINS_PER_DAY)[:, :, 14 * 12 :].any(axis=2)
+    evening = np.any(active.reshape(h, calendar.days, BINS_PER_DAY)[:, :, 14 * 12 :], axis=2)
     evening_active = np.concatenate([np.ones((h, 1), dtype=bool), evening[:, :-1]], axis=1)
     return Life(active, asleep, home, away, tv, visit, evening_active)
 
 
 def _outings(
-    rng: np.random.Generator, calendar: Calendar, eq: Equipment, hh: Int, base: Float
+    rng: np.random.Generator, calendar: Calendar, eq: Equipment, hh: Array, base: Array
 ) -> list[tuple[Int, Float, Float]]:
     """(household, start, end) of each person's time out: market, walks, the clinic."""
-    h = eq.two_person.shape[0]
+    h = int(eq.two_person.shape[0])
     households, starts, ends, owners = [], [], [], []
     for chance, at_hour, spread, length in (
         (rng.uniform(0.1, 0.6, h), 7.5, (0, 120), (60, 150)),  # the morning market
@@ -171,10 +172,10 @@ def _outings(
         (np.full(h, 1 / 15), 8.0, (0, 60), (120, 360)),  # the clinic
     ):
         on = rng.random(hh.size) < chance[hh]
-        start = base + at_hour * 60 + rng.uniform(*spread, hh.size)
+        start = base + at_hour * 60 + rng.uniform(spread[0], spread[1], hh.size)
         households.append(hh[on])
         starts.append(start[on])
-        ends.append((start + rng.uniform(*length, hh.size))[on])
+        ends.append((start + rng.uniform(length[0], length[1], hh.size))[on])
         # In a couple both go together, or one of the two alone.
         together = rng.random(int(on.sum())) < 0.6
         who = rng.integers(0, 2, int(on.sum()))
@@ -239,6 +240,7 @@ def person_use(
     canvas: Canvas,
 ) -> None:
     """Everything the residents (and visitors) use."""
+    h = int(eq.two_person.shape[0])
     people = np.where(eq.two_person, 1.6, 1.0)[:, None]
     # Watching television, little else happens.
     busy = np.where(living.tv, 0.3, 1.0) * living.active * people + living.visit
@@ -253,7 +255,7 @@ def person_use(
         rng.uniform(1500, 2200, hh.size) / 60,
     )
     # Toilet visits at night: a flush, a little water, a light for a few minutes.
-    nightly = rng.uniform(0, 2.5, eq.two_person.shape[0])[:, None] * people
+    nightly = rng.uniform(0, 2.5, h)[:, None] * people
     hh, start = _events(rng, living.asleep * nightly / (8 * 60 / BIN_MINUTES))
     _flushes(canvas, eq, hh, start + 3)
     _taps(rng, canvas, eq, hh, start + 4, (0.3, 1.0))
@@ -264,23 +266,21 @@ def person_use(
         start + rng.uniform(3, 8, hh.size),
         rng.uniform(10, 40, hh.size) / 60,
     )
-    lamps = rng.uniform(15, 60, eq.two_person.shape[0])[:, None] * people
+    lamps = rng.uniform(15, 60, h)[:, None] * people
     canvas.power(
         lamps * (living.active & calendar.dark[None, :])
         + 20.0 * living.visit * calendar.dark[None, :]
     )
-    canvas.power(rng.uniform(60, 150, eq.two_person.shape[0])[:, None] * living.tv)
+    canvas.power(rng.uniform(60, 150, h)[:, None] * living.tv)
     _meals(rng, calendar, eq, habits, living, canvas)
     _showers(rng, calendar, eq, habits, living, canvas)
-    hh, day = daily(eq.two_person.shape[0], calendar.days)
+    hh, day = daily(h, calendar.days)
     start = day * DAY_MINUTES + 9 * 60 + rng.normal(0, 60, hh.size)
-    laundry = (rng.random(hh.size) < rng.uniform(0.1, 0.35, eq.two_person.shape[0])[hh]) & at(
-        living.active, hh, start
-    )
+    laundry = (rng.random(hh.size) < rng.uniform(0.1, 0.35, h)[hh]) & at(living.active, hh, start)
     washing_machine(rng, canvas, hh[laundry], start[laundry])
 
 
-def _flushes(canvas: Canvas, eq: Equipment, hh: Int, start: Float) -> None:
+def _flushes(canvas: Canvas, eq: Equipment, hh: Array, start: Array) -> None:
     canvas.box(WATER_L, hh, start, start + 1, eq.cistern_litres[hh])
 
 
@@ -293,7 +293,7 @@ def _taps(
     litres: tuple[float, float],
 ) -> None:
     minutes = rng.uniform(0.5, 2, hh.size)
-    per_minute = rng.uniform(*litres, hh.size) / minutes
+    per_minute = rng.uniform(litres[0], litres[1], hh.size) / minutes
     end = start + minutes
     canvas.box(WATER_L, hh, start, end, per_minute)
     hot = rng.random(hh.size) < 0.3
@@ -310,7 +310,7 @@ def _meals(
 ) -> None:
     """Breakfast, lunch and dinner, each cooked on most days when somebody is up, then washed up;
     rice in the cooker for half of the lunches and dinners."""
-    hh, day = daily(eq.two_person.shape[0], calendar.days)
+    hh, day = daily(int(eq.two_person.shape[0]), calendar.days)
     base = day * DAY_MINUTES
     for meal, when in enumerate(
         (
@@ -321,22 +321,22 @@ def _meals(
     ):
         start = base + when
         on = (rng.random(hh.size) < 0.85) & at(living.active, hh, start)
-        h, s = hh[on], start[on]
-        end = s + rng.uniform(10, 40, h.size)
-        gas = eq.cooks_on_gas[h]
-        canvas.box(GAS_L, h[gas], s[gas], end[gas], rng.uniform(2.5, 5, int(gas.sum())))
+        who, s = hh[on], start[on]
+        end = s + rng.uniform(10, 40, who.size)
+        gas = eq.cooks_on_gas[who]
+        canvas.box(GAS_L, who[gas], s[gas], end[gas], rng.uniform(2.5, 5, int(gas.sum())))
         canvas.box(
             ELECTRICITY_WH,
-            h[~gas],
+            who[~gas],
             s[~gas],
             end[~gas],
             rng.uniform(1200, 2000, int((~gas).sum())) / 60,
         )
         if meal:
-            rice = rng.random(h.size) < 0.5
-            canvas.box(ELECTRICITY_WH, h[rice], s[rice] - 30, s[rice] + 5, 700 / 60)
-        wash = end + rng.uniform(5, 20, h.size)
-        _taps(rng, canvas, eq, h, wash, (8, 20))
+            rice = rng.random(who.size) < 0.5
+            canvas.box(ELECTRICITY_WH, who[rice], s[rice] - 30, s[rice] + 5, 700 / 60)
+        wash = end + rng.uniform(5, 20, who.size)
+        _taps(rng, canvas, eq, who, wash, (8, 20))
 
 
 def _showers(
@@ -348,7 +348,7 @@ def _showers(
     canvas: Canvas,
 ) -> None:
     """A shower every one to three days per person, more often in summer; evenings for most."""
-    h = eq.two_person.shape[0]
+    h = int(eq.two_person.shape[0])
     hh, day = daily(h, calendar.days)
     base = day * DAY_MINUTES
     evening = rng.random(h) < 0.7
