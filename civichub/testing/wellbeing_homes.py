@@ -130,6 +130,7 @@ class Homes:
     meter_facts: Meters
     equipment: Equipment
     usual_wake: Float  # (households,) the (first) resident's usual weekday wake-up, minutes
+    active: Bool  # (households, slots) somebody up and about at home in some part of the half hour
     registers: Float  # (3, households, ticks + 1) floored register values, base units
     lost: Bool  # (3, households, ticks) the reading ending with each 15-minute tick was lost
     seed: int
@@ -191,6 +192,8 @@ def simulate_homes(
     person_use(rng, calendar, eq, habits, living, canvas)
     incident_use(rng, calendar, incidents, meters.step[:, 0], canvas)
     use = canvas.render()
+    # Somebody up and about at home in some part of each half hour.
+    active = np.any(living.active.reshape(households, days * SLOTS_PER_DAY, -1), axis=2)
     del canvas, living
     registers, lost = _meter_registers(rng, use, meters, incidents, days)
     del use
@@ -210,6 +213,7 @@ def simulate_homes(
         meter_facts=meters,
         equipment=eq,
         usual_wake=habits.wake[:, 0],
+        active=active,
         registers=registers,
         lost=lost,
         seed=seed,

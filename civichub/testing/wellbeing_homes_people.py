@@ -7,9 +7,9 @@ of them. Per household: the morning market on 10-60 % of days, an afternoon walk
 10-50 %, the clinic about twice a month for 2-6 hours (in a couple, one goes alone half the
 time); children visiting on some weekends for 2-5 hours. While somebody is up at home: toilet
 flushes (6 or 9 litres), taps (0.5-5 litres), the kettle, three meals on gas or induction with
-the washing-up, a shower every one to three days, laundry, lamps after dark, the television for
-long spells in which little else happens (awake but idle). At night, asleep: toilet visits
-(0-2.5 a night, a flush, a little water and a light for a few minutes).
+the washing-up, a shower every one to three days, laundry, lamps after dark; the television and
+reading for long spells in which little else happens (awake but idle). At night, asleep: toilet
+visits (0-2.5 a night, a flush, a little water and a light for a few minutes).
 """
 
 from __future__ import annotations
@@ -74,6 +74,7 @@ class Life:
     home: Bool  # somebody in the home, whatever their state
     away: Bool  # the household away for days
     tv: Bool  # a television spell (somebody watching: awake, idle)
+    idle: Bool  # awake but idle: watching television or reading
     visit: Bool  # visitors in the home
     evening_active: Bool  # (households, days) somebody up the evening before
 
@@ -154,10 +155,14 @@ def life(
     asleep &= ~blocked & ~away & ~confused
     home = (home | blocked) & ~away
     tv = _television(rng, calendar, habits, h, n) & active
+    reads = rng.random(hh.size) < rng.uniform(0.2, 0.6, h)[hh]
+    start = day * DAY_MINUTES + rng.uniform(9.5, 16, hh.size) * 60
+    end = start + rng.uniform(30, 120, hh.size)
+    idle = (tv | interval_mask(h, n, hh[reads], start[reads], end[reads])) & active
     visit = _visitors(rng, calendar, h, n, active)
     evening = np.any(active.reshape(h, calendar.days, BINS_PER_DAY)[:, :, 14 * 12 :], axis=2)
     evening_active = np.concatenate([np.ones((h, 1), dtype=bool), evening[:, :-1]], axis=1)
-    return Life(active, asleep, home, away, tv, visit, evening_active)
+    return Life(active, asleep, home, away, tv, idle, visit, evening_active)
 
 
 def _outings(
@@ -242,8 +247,8 @@ def person_use(
     """Everything the residents (and visitors) use."""
     h = int(eq.two_person.shape[0])
     people = np.where(eq.two_person, 1.6, 1.0)[:, None]
-    # Watching television, little else happens.
-    busy = np.where(living.tv, 0.3, 1.0) * living.active * people + living.visit
+    # Watching television or reading, little else happens.
+    busy = np.where(living.idle, 0.3, 1.0) * living.active * people + living.visit
     _flushes(canvas, eq, *_events(rng, busy * (BIN_MINUTES / 120)))
     _taps(rng, canvas, eq, *_events(rng, busy * (BIN_MINUTES / 60)), (0.5, 5.0))
     hh, start = _events(rng, busy * (BIN_MINUTES / 360))
