@@ -352,8 +352,8 @@ def evaluate(
             if progress:
                 progress(f"seed {seed}: {first + size}/{share} households")
     return tally.report(
-        households=households,
-        days=days,
+        simulated_households=households,
+        simulated_days=days,
         seeds=_seed_text(seeds),
         warmup_days=warmup_days,
         simulation_seconds=f"{simulating:.1f}",

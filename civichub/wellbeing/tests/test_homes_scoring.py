@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import subprocess
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -185,8 +188,22 @@ def test_a_miss_has_no_delay_and_the_targets_say_so(base: Homes) -> None:
 def test_evaluate_runs_a_detector_over_chunks_of_simulated_homes() -> None:
     report = evaluate(WellbeingDetector, households=30, days=25, seeds=[1, 2], chunk=10)
     figures = {f.name: f.value for f in report.figures}
-    assert figures["households"] == "30"
+    assert figures["simulated_households"] == "30"
     assert figures["seeds"] == "1,2"
     assert figures["household_months"] == pytest.approx(30 * (25 - WARMUP) / 30, abs=0.1)
     assert isinstance(figures["false_alarms_per_100_household_months"], float)
     assert isinstance(figures["marked_absences"], int)
+
+
+def test_the_households_benchmark_has_a_quick_mode_that_prints_figures_and_targets() -> None:
+    script = Path(__file__).resolve().parents[3] / "benchmarks" / "wellbeing_households.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--quick"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    lines = dict(line.split(": ", 1) for line in done.stdout.splitlines())
+    assert lines["households_seeds_kind"] == "held-out"
+    assert lines["households_simulated_households"] == "60"
+    assert "(target >= 99 %: " in lines["households_falls_ge_12h_caught_within_window"]
+    assert "(target <= 1: " in lines["households_false_alarms_per_100_household_months"]
+    assert "(target <= 1.1: " in lines["households_alerts_per_incident_mean"]
