@@ -11,7 +11,8 @@ Choose a detector's settings on TUNING seeds (1-99) and report on HELD-OUT seeds
 up) that nobody tunes on (`wellbeing_homes.TUNING_SEEDS`, `HELD_OUT_SEEDS`).
 
 How alerts are counted (an alert is anything with `.household`, `.kind`, `.slot` and
-`.severity`; one with a true `.follow_up` updates an alert already open and is not counted):
+`.severity`; one with a true `.follow_up` updates an alert already open and is not counted, except
+that the kind it gives the open alert counts towards a fall's window, see below):
 
 - An incident is in progress from its start to its end plus one reading interval of the
   household's slowest meter (the reading that shows it over may come that much later). No other
@@ -111,8 +112,14 @@ class Tally:
         self.household_days += homes.households * max(homes.slots - warmup, 0) / SLOTS_PER_DAY
         interval = np.ceil(homes.meter_facts.slowest_minutes / 30).astype(int)
         by_household: dict[int, list[tuple[str, int, str]]] = {}
+        # A follow-up raises nothing new, but the open alert now says its kind (no use, after a
+        # late start opened it): it counts for the fall's window, nowhere else.
+        followed: dict[int, list[tuple[str, int]]] = {}
         for alert in alerts:
             if getattr(alert, "follow_up", False):
+                followed.setdefault(int(alert.household), []).append(
+                    (alert.kind, int(alert.slot) - homes.start_slot)
+                )
                 continue
             self.alerts_seen += 1
             row = (alert.kind, int(alert.slot) - homes.start_slot, str(alert.severity))
@@ -137,10 +144,16 @@ class Tally:
                     self.info_outside[kind] += 1
         for incident in homes.incidents:
             rows = by_household.get(incident.household, [])
-            self._incident(homes, incident, rows, int(interval[incident.household]))
+            updates = followed.get(incident.household, [])
+            self._incident(homes, incident, rows, updates, int(interval[incident.household]))
 
     def _incident(
-        self, homes: Homes, incident: HomeIncident, rows: list[tuple[str, int, str]], interval: int
+        self,
+        homes: Homes,
+        incident: HomeIncident,
+        rows: list[tuple[str, int, str]],
+        updates: list[tuple[str, int]],
+        interval: int,
     ) -> None:
         during = [r for r in rows if incident.start_slot <= r[1] < incident.end_slot + interval]
         if incident.kind == TRIP_MARKED:
@@ -150,6 +163,12 @@ class Tally:
         hits = sorted(r[1] for r in during if r[0] in incident.fits)
         delay = (hits[0] + 1) * 30 / 60 - onset / 60 if hits else math.nan
         absence = [r[1] for r in during if r[0] in (Kind.NO_USE, Kind.INACTIVITY)]
+        absence += [
+            slot
+            for kind, slot in updates
+            if kind in (Kind.NO_USE, Kind.INACTIVITY)
+            and incident.start_slot <= slot < incident.end_slot + interval
+        ]
         allowance = NO_USE_WINDOW_HOURS + interval * 0.5
         within = bool(absence) and (min(absence) + 1) * 0.5 - onset / 60 <= allowance
         self.outcomes.append(

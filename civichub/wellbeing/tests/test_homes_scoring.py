@@ -83,6 +83,23 @@ def test_a_fall_caught_in_time_once_with_a_follow_up_not_counted(base: Homes) ->
     assert report["false_alarms_per_100_household_months"] == 0.0
 
 
+def test_a_no_use_follow_up_of_a_late_start_counts_for_the_window_only(base: Homes) -> None:
+    """A night fall: the late start opens the alert (a warning), no use escalates it as a
+    follow-up within the window. One alert; the fall is caught within the window."""
+    start = 22 * DAY + 2 * 60  # 02:00
+    homes = homes_with(base, [HomeIncident(0, FALL, start, start + 16 * 60)])
+    alerts = [
+        Raised(0, Kind.NO_FIRST_USE, at(homes, start + 8 * 60)),
+        Raised(0, Kind.NO_USE, at(homes, start + 11 * 60), follow_up=True),
+    ]
+    report = score(homes, alerts)
+    assert report["falls_ge_12h_caught_within_window"] == 100.0
+    assert report["alerts_per_incident_mean"] == 1.0
+    # Without the follow-up, the late start alone is not the window's no use.
+    report = score(homes, alerts[:1])
+    assert report["falls_ge_12h_caught_within_window"] == 0.0
+
+
 def test_a_fall_caught_after_the_window_plus_one_interval_is_late(base: Homes) -> None:
     start = 22 * DAY + 10 * 60
     fall = HomeIncident(0, FALL, start, start + 20 * 60)
