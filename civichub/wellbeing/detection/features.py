@@ -155,9 +155,11 @@ def observe(
     change_limit = np.maximum(
         margin, r.automatic_change_factor * np.nan_to_num(s.auto_change[:, ELECTRICITY], nan=0.0)
     )
-    # A trickle counts as running by itself up to two litres a half hour, never more.
-    trickle = np.minimum(auto_lo[:, WATER], 0.002)
-    water_use = present[:, WATER] & (x0[:, WATER] - trickle >= r.water_use_m3 - TOLERANCE)
+    # A cistern's trickle runs by itself (up to `Rules.trickle_max_m3`); water is a person's
+    # when it is beyond the trickle by a litre and as much again as the trickle (a meter
+    # of coarse resolution shows a trickle in steps).
+    trickle = np.minimum(auto_lo[:, WATER], r.trickle_max_m3)
+    water_use = present[:, WATER] & (x0[:, WATER] - trickle >= r.water_use_m3 + trickle - TOLERANCE)
     # A few quiet hours a night show a thermostat's cycles, not their extremes over a day:
     # levels count as a person's only half the nightly swing above the nights' highest.
     swing = 0.5 * (auto_hi - auto_lo)

@@ -173,6 +173,9 @@ def learn_automatic(s: DetectorState, r: Rules, step: Step) -> None:
         change[:, ELECTRICITY] = np.abs(step.elec_change)
         s.night_change = np.where(present, np.maximum(s.night_change, change), s.night_change)
         s.night_seen += present
+        at = step.slot_in_day - r.automatic_start_hour * SLOTS_PER_HOUR
+        if at < s.night_water.shape[1]:
+            s.night_water[:, at] = np.where(present[:, WATER], x0[:, WATER], np.nan)
     elif step.slot_in_day == r.automatic_end_hour * SLOTS_PER_HOUR:
         _night_over(s, r)
 
@@ -188,7 +191,9 @@ def _night_over(s: DetectorState, r: Rules) -> None:
     rows = np.arange(s.meters.shape[0])
     s.nights_hi[rows, at] = np.where(counted, s.night_hi, np.nan)
     s.nights_change[rows, at] = np.where(counted, s.night_change, np.nan)
-    s.nights_lo[rows, at] = np.where(counted, s.night_lo, np.nan)
+    lows = np.where(counted, s.night_lo, np.nan)
+    lows[:, WATER] = _trickle(s.night_water)
+    s.nights_lo[rows, at] = lows
     s.nights_at += 1
     last_hi = np.where(counted, s.night_hi, -np.inf)
     last_change = np.where(counted, s.night_change, -np.inf)
@@ -202,6 +207,19 @@ def _night_over(s: DetectorState, r: Rules) -> None:
     s.night_lo[:] = np.inf
     s.night_change[:] = -np.inf
     s.night_seen[:] = 0
+    s.night_water[:] = np.nan
+
+
+def _trickle(water: Float) -> Float:
+    """(H, night half hours) -> (H,): the mean of all but the two largest readings, where at
+    least four came (NaN elsewhere)."""
+    seen = (~np.isnan(water)).sum(axis=1)
+    ordered = np.sort(water, axis=1)  # NaN last
+    kept = seen - 2
+    totals = np.cumsum(np.nan_to_num(ordered), axis=1)
+    index = np.clip(kept - 1, 0, water.shape[1] - 1)[:, None]
+    total = np.take_along_axis(totals, index, axis=1)[:, 0]
+    return np.where(seen >= 4, total / np.maximum(kept, 1), np.nan)
 
 
 def _envelope(nights: Float, last: Float) -> Float:

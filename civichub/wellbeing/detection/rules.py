@@ -135,10 +135,12 @@ class Rules:
     # the last `automatic_nights` nights: the highest electricity and gas levels and the largest
     # change of electricity between half hours seen then, and the least water. Only what that
     # pattern cannot explain counts as a sign of a person.
-    automatic_start_hour: int = 1
-    automatic_end_hour: int = 4
+    automatic_start_hour: int = 0
+    automatic_end_hour: int = 5
     automatic_nights: int = 7
     automatic_change_factor: float = 1.25
+    # A cistern leaking more than this (240 litres a day) is a leak to mend, not a pattern.
+    trickle_max_m3: float = 0.005
     # Electricity alone is a sign of a person only when it changes beyond the automatic
     # pattern in two of the last `corroboration_slots` half hours (one change may be a defrost
     # or a reheat at an hour the nights did not show).

@@ -11,6 +11,8 @@ from civichub.wellbeing.detection.rules import FAMILIES, SEVERITY
 
 # Nights of the automatic pattern kept, and mornings of first use (see `Rules`).
 NIGHTS = 7
+# Half hours of the night the automatic pattern is learned from (at most; see `Rules`).
+NIGHT_SLOTS = 10
 MORNINGS = 28
 
 
@@ -79,6 +81,9 @@ class DetectorState:
     night_change: Float = field(init=False)  # (H, 3)
     night_lo: Float = field(init=False)  # (H, 3)
     night_seen: Int = field(init=False)  # (H, 3) readings this night
+    # (H, night half hours) this night's water, NaN where none: the trickle is the mean of
+    # all but its two largest (a toilet visit or two is not a trickle).
+    night_water: Float = field(init=False)
     nights_hi: Float = field(init=False)  # (H, NIGHTS, 3), NaN where no night
     nights_change: Float = field(init=False)
     nights_lo: Float = field(init=False)
@@ -152,6 +157,7 @@ class DetectorState:
         self.night_change = np.full((h, 3), -np.inf)
         self.night_lo = np.full((h, 3), np.inf)
         self.night_seen = np.zeros((h, 3), dtype=np.int64)
+        self.night_water = np.full((h, NIGHT_SLOTS), np.nan)
         self.nights_hi = np.full((h, NIGHTS, 3), np.nan)
         self.nights_change = np.full((h, NIGHTS, 3), np.nan)
         self.nights_lo = np.full((h, NIGHTS, 3), np.nan)
