@@ -61,7 +61,7 @@ def test_litres_and_watt_hours_are_kept_as_sent_and_used_in_cubic_metres_and_kil
             MeterSpec("gas", "G-L", unit="L", interval_minutes=15),
         ],
     )
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"meter_id": "W-L", "at": at(0), "value": 12},
         {"meter_id": "W-L", "at": at(15), "value": "7"},
         # A fridge's 30 Wh on a register that reads millions of watt-hours: exactly 0.03 kWh
@@ -101,7 +101,7 @@ def test_an_implausible_reading_is_refused_with_its_row_and_the_rest_of_the_batc
             MeterSpec("gas", "G-15", cumulative=False, unit="L", interval_minutes=15),
         ],
     )
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"meter_id": "W-15", "at": at(0), "value": 0.02},
         {"meter_id": "W-15", "at": at(15), "value": 30},  # 30 m³ of water in 15 minutes
         {"meter_id": "W-15", "at": at(30), "value": 1.25},  # 5 m³/h, the pipe's most: plausible
