@@ -5,9 +5,13 @@ the time it covers."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
+from django.core.management import call_command
 from django.test import override_settings
 from django.utils import timezone
 
@@ -215,3 +219,23 @@ def test_meter_add_and_replace_keep_units(city: Any, worker: Any) -> None:
     assert (other.unit, other.interval_minutes, other.report_every_minutes) == ("m3", 15, 15)
     with pytest.raises(ValidationFailed):
         services.meter_replace(actor=worker, meter=other, new_meter_id="W-5", unit="Wh")
+
+
+def test_a_parquet_file_in_litres_is_converted_and_its_implausible_row_reported(
+    city: Any, worker: Any, tmp_path: Path, capsys: Any
+) -> None:
+    enrol(city, worker, [MeterSpec("water", "W-F", cumulative=False, unit="L")])
+    table = pa.table(
+        {
+            "meter_id": ["W-F", "W-F", "W-F"],
+            "at": [at(0), at(30), at(60)],
+            "value": [6, 30_000, 45],  # 30,000 L is 30 m³ in half an hour
+        }
+    )
+    path = tmp_path / "readings.parquet"
+    pq.write_table(table, path)
+    call_command("wellbeing", "import", str(path), "--no-progress")
+    out = capsys.readouterr().out
+    assert "accepted: 2" in out
+    assert "row 2:" in out and "(implausible)" in out
+    assert stored("W-F") == [(6.0, 0.006), (45.0, 0.045)]
