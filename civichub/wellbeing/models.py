@@ -170,8 +170,10 @@ class FamilyContact(models.Model):
 class Reading(models.Model):
     meter = models.ForeignKey(Meter, on_delete=models.CASCADE, related_name="readings")
     at = models.DateTimeField()
-    value = models.FloatField()  # the register value or the interval's use, as sent
-    use = models.FloatField()  # use since the meter's previous reading
+    # The register value or the interval's use, as sent, in the meter's unit.
+    value = models.FloatField()
+    # Use since the meter's previous reading, in the canonical unit (m³ or kWh).
+    use = models.FloatField()
     reset = models.BooleanField(default=False)
     received_at = models.DateTimeField(default=timezone.now, editable=False)
 
