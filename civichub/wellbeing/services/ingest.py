@@ -30,6 +30,8 @@ _CHUNK = 5000
 # Relative slack at the plausibility limit, so that a use exactly at it is never refused for a
 # rounding error in the last bit.
 _LIMIT_TOLERANCE = 1e-9
+# Decimal places a register's difference is rounded to (in the meter's unit).
+_REGISTER_DECIMALS = 9
 # The canonical unit of each utility, the one `Reading.use` and detection are in.
 _CANONICAL = {Utility.WATER: "m³", Utility.ELECTRICITY: "kWh", Utility.GAS: "m³"}
 
@@ -451,7 +453,7 @@ def _register_walk(
             predecessor[position] = row.value
     for position, value in predecessor.items():
         stored = timeline[position]
-        use = _canonical(stored.value - value, meter.divisor)
+        use = _canonical(_difference(stored.value, value), meter.divisor)
         if not stored.reset and stored.pk and stored.use != use:
             updates[stored.pk] = use
     return accepted
@@ -465,7 +467,14 @@ def _register_use(
         return _canonical(row.value, meter.divisor)
     if previous is None:
         return 0.0
-    return _canonical(row.value - previous.value, meter.divisor)
+    return _canonical(_difference(row.value, previous.value), meter.divisor)
+
+
+def _difference(later: float, earlier: float) -> float:
+    """Two register values' difference without the binary round-off of the subtraction: meters
+    send decimals (12345.708 - 12345.678 kWh is 0.030000000000654836 in floating point, not
+    0.03), so it is rounded to `_REGISTER_DECIMALS` places, far below any meter's resolution."""
+    return round(later - earlier, _REGISTER_DECIMALS)
 
 
 def _register_check(

@@ -93,6 +93,21 @@ def test_canonical_units_are_stored_unchanged(city: Any, worker: Any) -> None:
     assert Meter.objects.get(meter_id="W-M3").unit == "m3"
 
 
+def test_a_decimal_register_in_kilowatt_hours_gives_its_use_without_round_off(
+    city: Any, worker: Any
+) -> None:
+    enrol(city, worker, [MeterSpec("electricity", "E-KWH")])
+    rows = [
+        {"meter_id": "E-KWH", "at": at(minutes), "value": value}
+        for minutes, value in ((0, 12345.678), (30, 12345.708), (60, 12345.738))
+    ]
+    # A late reading splits its successor's use, without round-off too.
+    late = {"meter_id": "E-KWH", "at": at(45), "value": 12345.718}
+    assert services.readings_ingest(actor=None, rows=rows).accepted == 3
+    assert services.readings_ingest(actor=None, rows=[late]).accepted == 1
+    assert [use for _, use in stored("E-KWH")] == [0.0, 0.03, 0.01, 0.02]
+
+
 def test_an_implausible_reading_is_refused_with_its_row_and_the_rest_of_the_batch_lands(
     city: Any, worker: Any
 ) -> None:
