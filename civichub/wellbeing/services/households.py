@@ -75,30 +75,41 @@ def _meter_errors(meters: list[MeterSpec]) -> list[str]:
         elif meter_id in seen or Meter.objects.filter(meter_id=meter_id).exists():
             errors.append(_("表号已登记：%s") % meter_id)
         else:
-            errors.extend(_reading_errors(spec))
+            errors.extend(e for field in _reading_errors(spec).values() for e in field)
         seen.add(meter_id)
     return errors
 
 
-def _reading_errors(spec: MeterSpec) -> list[str]:
-    """What is wrong with a meter's unit, reading interval and reporting."""
-    errors: list[str] = []
+def _one_meter_errors(spec: MeterSpec) -> dict[str, list[str]]:
+    """What is wrong with one meter added to a household, by field."""
+    errors = _meter_errors([MeterSpec(spec.utility, spec.meter_id)])
+    found = {"meter_id": errors} if errors else {}
+    if spec.utility in Utility.values:
+        found.update(_reading_errors(spec))
+    return found
+
+
+def _reading_errors(spec: MeterSpec) -> dict[str, list[str]]:
+    """What is wrong with a meter's unit, reading interval and reporting, by field."""
+    errors: dict[str, list[str]] = {}
     if spec.unit_or_default not in UTILITY_UNITS[spec.utility]:
-        errors.append(
+        errors["unit"] = [
             _("%(utility)s表的单位只能是 %(units)s。")
             % {
                 "utility": Utility(spec.utility).label,
                 "units": " / ".join(UTILITY_UNITS[spec.utility]),
             }
-        )
+        ]
     if spec.interval_minutes not in INTERVAL_MINUTES:
-        errors.append(_("读数间隔须为以下分钟数之一：%s。") % ", ".join(map(str, INTERVAL_MINUTES)))
+        errors["interval_minutes"] = [
+            _("读数间隔须为以下分钟数之一：%s。") % ", ".join(map(str, INTERVAL_MINUTES))
+        ]
     elif (
         spec.report_every < spec.interval_minutes
         or spec.report_every % spec.interval_minutes
         or spec.report_every > REPORT_EVERY_MAX_MINUTES
     ):
-        errors.append(_("上报间隔须为读数间隔的整数倍，且不超过 7 天。"))
+        errors["report_every_minutes"] = [_("上报间隔须为读数间隔的整数倍，且不超过 7 天。")]
     return errors
 
 
@@ -301,9 +312,9 @@ def meter_add(*, actor: User | None, household: Household, spec: MeterSpec) -> M
         require(actor, "wellbeing.household.manage", household)
     if not household.consenting:
         raise Conflict(_("该户已撤回同意。"))
-    errors = _meter_errors([spec])
+    errors = _one_meter_errors(spec)
     if errors:
-        raise ValidationFailed(errors[0], errors={"meter_id": errors})
+        raise ValidationFailed(next(iter(errors.values()))[0], errors=errors)
     meter = _meter_create(household, spec)
     audit_record(
         actor=actor, action="wellbeing.meter.add", obj=household, changes=_meter_facts(meter)
@@ -374,9 +385,9 @@ def meter_replace(
         report_every_minutes=report_every_minutes
         or (meter.report_every_minutes if interval_minutes is None else interval),
     )
-    errors = _meter_errors([spec])
+    errors = _one_meter_errors(spec)
     if errors:
-        raise ValidationFailed(errors[0], errors={"meter_id": errors})
+        raise ValidationFailed(next(iter(errors.values()))[0], errors=errors)
     at = at or timezone.now()
     meter.active = False
     meter.removed_at = at

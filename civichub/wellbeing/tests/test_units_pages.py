@@ -140,9 +140,10 @@ def test_the_api_enrols_meters_with_units_and_shows_the_detection_delay(
     )
     refused = client.post(
         f"/api/wellbeing/households/{shown['id']}/meters",
-        {"utility": "gas", "meter_id": "G-API", "unit": "kWh"},
+        {"utility": "gas", "meter_id": "G-API", "unit": "kWh", "interval_minutes": 7},
     )
     assert refused.status_code == 422
+    assert {"unit", "interval_minutes"} <= set(refused.json()["errors"])
     added = client.post(
         f"/api/wellbeing/households/{shown['id']}/meters",
         {"utility": "gas", "meter_id": "G-API", "unit": "L", "interval_minutes": 60},
