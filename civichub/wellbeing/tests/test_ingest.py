@@ -390,10 +390,11 @@ def test_two_feeds_sending_overlapping_batches_at_once_store_each_reading_once(
         pytest.skip("PostgreSQL only: SQLite lets one writer in at a time anyway")
 
     def rows(steps: range) -> list[dict[str, Any]]:
+        # The electricity register climbs; the water meter reads each half hour's use.
         return [
-            {"meter_id": meter, "at": at(30 * step), "value": 100 + 0.25 * step}
+            {"meter_id": meter, "at": at(30 * step), "value": value}
             for step in steps
-            for meter in ("E-1", "W-1")
+            for meter, value in (("E-1", 100 + 0.25 * step), ("W-1", 0.02))
         ]
 
     batches = [rows(range(0, 60)), rows(range(30, 90))]
