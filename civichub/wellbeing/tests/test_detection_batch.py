@@ -82,3 +82,33 @@ def test_households_at_different_half_hours_are_not_stacked() -> None:
     behind.process(sim.readings[1:, : DAY - 1], 0)
     with pytest.raises(ValueError, match="slot"):
         stack([ahead.state, behind.state])
+
+
+def test_a_saved_detector_reads_back_the_same_also_from_the_older_numpy_archive() -> None:
+    """The detector is saved as one compressed blob; one saved as a NumPy archive before is
+    still read."""
+    import io
+
+    from civichub.wellbeing.models import Household
+    from civichub.wellbeing.services import detector_state
+
+    sim = simulate(1, 3, seed=5)
+    detector = WellbeingDetector(sim.meters)
+    detector.checkpoints = [detector.snapshot()]
+    detector.process(sim.readings[:, : 2 * DAY], 0)
+    detector.checkpoints.append(detector.snapshot())
+    detector.seen = sim.readings[0, : 2 * DAY].copy()
+    arrays = detector_state._state_arrays(detector.state)
+    arrays["checkpoints"] = np.array(len(detector.checkpoints))
+    for n, checkpoint in enumerate(detector.checkpoints):
+        arrays.update(detector_state._state_arrays(checkpoint, f"checkpoint{n}__"))
+    arrays["seen"] = detector.seen
+    archive = io.BytesIO()
+    np.savez_compressed(archive, **arrays)
+    for blob in (detector_state.state_dump(detector), archive.getvalue()):
+        loaded = detector_state.state_load(Household(detector_state=blob), sim.meters)
+        _assert_same_state(loaded.state, detector.state)
+        assert len(loaded.checkpoints) == 2
+        for got, saved in zip(loaded.checkpoints, detector.checkpoints, strict=True):
+            _assert_same_state(got, saved)
+        np.testing.assert_array_equal(loaded.seen, detector.seen)
