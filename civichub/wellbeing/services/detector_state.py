@@ -77,15 +77,16 @@ def _pack(arrays: dict[str, Any]) -> bytes:
 
 
 def _unpack(blob: bytes) -> _Saved:
-    raw = zlib.decompress(blob[len(_MAGIC) :])
+    # A bytearray, so that the arrays read from it are writable without a copy each.
+    raw = bytearray(zlib.decompress(blob[len(_MAGIC) :]))
     (length,) = struct.unpack_from("<I", raw)
     offset = 4 + length
     saved = _Saved()
-    for name, dtype, shape in json.loads(raw[4:offset]):
+    for name, dtype, shape in json.loads(bytes(raw[4:offset])):
         kind = np.dtype(dtype)
         count = int(np.prod(shape, dtype=np.int64))
-        saved[name] = (
-            np.frombuffer(raw, dtype=kind, count=count, offset=offset).reshape(tuple(shape)).copy()
+        saved[name] = np.frombuffer(raw, dtype=kind, count=count, offset=offset).reshape(
+            tuple(shape)
         )
         offset += count * kind.itemsize
     return saved

@@ -158,8 +158,11 @@ def grids_build(
     last_slot = _last_slots(readings)
     grids: dict[int, HouseholdGrid] = {}
     rows_of = _rows_by_household(readings, spread, by_pk)
+    meters_of_household: dict[int, list[MeterInfo]] = {}
+    for meter in meters:
+        meters_of_household.setdefault(meter.household_id, []).append(meter)
     for request in requests:
-        own = [m for m in meters if m.household_id == request.household]
+        own = meters_of_household.get(request.household, [])
         latest = _frontier(
             [last_slot[m.pk] for m in own if m.active and m.pk in last_slot], gap_slots
         )

@@ -21,7 +21,6 @@ from civichub.wellbeing.models import Alert, AwayPeriod, Household
 from civichub.wellbeing.services.detection_runs.grid import (
     GridRequest,
     HouseholdGrid,
-    MeterInfo,
     grids_build,
     meters_of,
     readings_fetch,
@@ -73,7 +72,10 @@ def detection_pass(
     if not consenting:
         return []
     meters = meters_of([h.pk for h in consenting])
-    members = [_member(h, meters, since.get(h.pk)) for h in consenting]
+    utilities: dict[int, list[int]] = {}
+    for meter in meters:
+        utilities.setdefault(meter.household_id, []).append(meter.utility)
+    members = [_member(h, utilities.get(h.pk, []), since.get(h.pk)) for h in consenting]
     rules = detection.Rules()
     requests = [_request(m) for m in members]
     # A reading's predecessor is needed to tell its interval: the fetch reaches back as far as
@@ -99,11 +101,9 @@ def _fetch_after(requests: Sequence[GridRequest]) -> datetime:
     return min(_aware_slot_start(r.window) for r in requests)
 
 
-def _member(household: Household, meters: Sequence[MeterInfo], since: datetime | None) -> _Member:
+def _member(household: Household, utilities: list[int], since: datetime | None) -> _Member:
     mask = np.zeros((1, 3), dtype=bool)
-    for meter in meters:
-        if meter.household_id == household.pk:
-            mask[0, meter.utility] = True
+    mask[0, utilities] = True
     detector = state_load(household, mask)
     done = detector.state.slot  # last half hour detected, -1 before the first run
     oldest = detector.checkpoints[0].slot + 1 if detector.checkpoints else done + 1
