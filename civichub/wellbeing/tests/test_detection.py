@@ -486,4 +486,6 @@ def test_households_left_due_by_a_lost_task_are_detected_by_the_periodic_run(
     tasks.detect_due.call()
     household.refresh_from_db()
     assert household.detection_queued_at is None
-    assert household.detected_through == timezone.make_aware(START + timedelta(hours=23, minutes=30))
+    assert household.detected_through == timezone.make_aware(
+        START + timedelta(hours=23, minutes=30)
+    )
