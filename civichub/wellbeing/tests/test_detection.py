@@ -451,7 +451,6 @@ def test_detection_is_queued_once_while_households_wait(
 ) -> None:
     """Readings arriving while the household waits for detection do not queue another run (the
     queued one reads them too); once the worker has taken it, new readings queue the next."""
-    household = home["household"]
     rows = quiet_day()
     with django_capture_on_commit_callbacks(execute=True):
         services.readings_ingest(actor=home["feed"], rows=rows[:20])

@@ -4,6 +4,7 @@ batch gives each household exactly what its own detector gives."""
 from __future__ import annotations
 
 import dataclasses
+import io
 
 import numpy as np
 import pytest
@@ -11,6 +12,8 @@ import pytest
 from civichub.testing.wellbeing_simulation import Incident, simulate
 from civichub.wellbeing.detection import SLOTS_PER_DAY, DetectorState, WellbeingDetector
 from civichub.wellbeing.detection.batch import split, stack, take
+from civichub.wellbeing.models import Household
+from civichub.wellbeing.services import detector_state
 
 DAY = SLOTS_PER_DAY
 
@@ -53,8 +56,8 @@ def test_a_batch_pass_over_many_households_equals_each_households_own_pass() -> 
 
     batch = WellbeingDetector(sim.meters)
     batch.state = stack(before)
-    found = batch.process(sim.readings[:, start:], start, away=sim.away[:, start:])
-    got = [(a.household, a.kind, a.slot, a.evidence) for a in found]
+    raised = batch.process(sim.readings[:, start:], start, away=sim.away[:, start:])
+    got = [(a.household, a.kind, a.slot, a.evidence) for a in raised]
     assert {"no_use", "gas_long_flow"} <= {kind for _, kind, _, _ in expected}
     assert sorted(got, key=repr) == sorted(expected, key=repr)
     for h, state in enumerate(split(batch.state)):
@@ -87,11 +90,6 @@ def test_households_at_different_half_hours_are_not_stacked() -> None:
 def test_a_saved_detector_reads_back_the_same_also_from_the_older_numpy_archive() -> None:
     """The detector is saved as one compressed blob; one saved as a NumPy archive before is
     still read."""
-    import io
-
-    from civichub.wellbeing.models import Household
-    from civichub.wellbeing.services import detector_state
-
     sim = simulate(1, 3, seed=5)
     detector = WellbeingDetector(sim.meters)
     detector.checkpoints = [detector.snapshot()]

@@ -12,6 +12,7 @@ import pytest
 from django.db import connection, connections
 
 from civichub.core import services as core
+from civichub.testing.city import staff_user
 from civichub.wellbeing import services
 from civichub.wellbeing.detection import ELECTRICITY, WATER
 from civichub.wellbeing.models import Household
@@ -23,13 +24,14 @@ MASK = np.array([[True, True, False]])
 
 
 def _enrol(city: Any, n: int) -> list[int]:
+    worker = staff_user("community_worker", city.community_a1)
     ids = []
     for h in range(n):
         resident = core.resident_create(actor=None, name=f"住户{h}", community=city.community_a1)
         household = services.household_enrol(
             actor=None,
             resident=resident,
-            worker=city.worker if hasattr(city, "worker") else _worker(city),
+            worker=worker,
             consent_by="resident",
             meters=[
                 MeterSpec("water", f"W{h}", cumulative=False),
@@ -38,13 +40,6 @@ def _enrol(city: Any, n: int) -> list[int]:
         )
         ids.append(household.pk)
     return ids
-
-
-def _worker(city: Any) -> Any:
-    from civichub.testing.city import staff_user
-
-    city.worker = staff_user("community_worker", city.community_a1)
-    return city.worker
 
 
 def _seen(household_id: int) -> np.ndarray:

@@ -15,7 +15,7 @@ from civichub.core.models import AuditEvent
 from civichub.wellbeing import services, tasks
 from civichub.wellbeing.apps import WellbeingConfig
 from civichub.wellbeing.models import AggregatePeriod, Alert, Reading, ReadingAggregate
-from civichub.wellbeing.services import retention
+from civichub.wellbeing.services import partitions, retention
 from civichub.wellbeing.tests.test_ingest import START, at, homes  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -299,8 +299,6 @@ def test_on_postgresql_an_expired_month_is_summed_and_its_partition_dropped(
     the readings the default partition held for it), and retention sums a month wholly past
     the raw retention into the aggregates and drops its partition instead of deleting rows."""
     from django.db import connection
-
-    from civichub.wellbeing.services import partitions
 
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL only: SQLite keeps one table")
