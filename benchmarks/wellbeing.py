@@ -41,6 +41,8 @@ Prints `name: value` lines on stdout (progress goes to stderr).
   readings; then as many days more through the Redis stream consumer (Redis at `REDIS_URL` or
   127.0.0.1:6379/15; skipped without one). Wall-clock figures depend on the machine's load: the
   load average is printed.
+- `pipeline`: ingest + detection end to end through the worker's batched detection against the
+  per-household path, on SQLite and PostgreSQL (`benchmarks/wellbeing_pipeline.py`; `--quick`).
 
 The NAB sections read the corpus in place from `$CIVICHUB_SHARED_DATA/nab/` or else
 `shared/data/nab/` beside the repository, and skip with a message when it is absent.
@@ -68,7 +70,7 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -616,9 +618,9 @@ def measure_ingest(database: str, households: int, days: int) -> None:
     queueing = [0.0]
     enqueue = ingest.detection_queue
 
-    def timed_enqueue(households: list[int]) -> None:
+    def timed_enqueue(since: Mapping[int, datetime]) -> None:
         began = time.perf_counter()
-        enqueue(households)
+        enqueue(since)
         queueing[0] += time.perf_counter() - began
 
     ingest.detection_queue = timed_enqueue
@@ -696,6 +698,13 @@ def measure_stream(database: str, rows: list[dict[str, object]]) -> None:
         client.delete(key, key + ":dead")
 
 
+def section_pipeline(args: argparse.Namespace) -> None:
+    """Ingest + detection end to end, batched and per household (`wellbeing_pipeline.py`)."""
+    from benchmarks import wellbeing_pipeline
+
+    wellbeing_pipeline.section(wellbeing_pipeline.arguments(["--quick"] if args.quick else []))
+
+
 SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {
     "nab-check": section_nab_check,
     "nab": section_nab,
@@ -703,6 +712,7 @@ SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {
     "throughput": section_throughput,
     "households": section_households,
     "ingest": section_ingest,
+    "pipeline": section_pipeline,
 }
 
 
@@ -715,6 +725,7 @@ def main() -> None:
     parser.add_argument("--measure-ingest", help=argparse.SUPPRESS)
     parser.add_argument("--ingest-households", type=int, default=200)
     parser.add_argument("--ingest-days", type=int, default=7)
+    parser.add_argument("--quick", action="store_true", help="the pipeline section's small run")
     args = parser.parse_args()
     if args.measure_ingest:
         measure_ingest(args.measure_ingest, args.ingest_households, args.ingest_days)

@@ -51,11 +51,22 @@ class Household(models.Model):
     # When a detection task for this household was queued and has not started yet: another is
     # not queued meanwhile (the queued one will read every reading stored until it starts).
     detection_queued_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The earliest reading stored since the household's last detection pass: a pass detects
+    # again from a checkpoint only when it is at or before the half hours already detected.
+    detection_since = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
         verbose_name = _("关爱住户")
         verbose_name_plural = _("关爱住户")
+        indexes: ClassVar[list[models.Index]] = [
+            # The worker's claim reads the households due, longest waiting first.
+            models.Index(
+                fields=["detection_queued_at", "id"],
+                condition=models.Q(detection_queued_at__isnull=False),
+                name="wellbeing_household_due",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{_('关爱住户')} #{self.pk}"

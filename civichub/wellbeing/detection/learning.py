@@ -99,7 +99,8 @@ def end_of_activity_day(s: DetectorState, alpha_day: float) -> None:
     delta = np.where(s.first_use_days >= 7, clipped, raw)
     mean = np.where(warm, first, s.first_use_mean + a * delta)
     var = np.where(warm, 4.0, (1 - a) * (s.first_use_var + a * delta * delta))
-    s.mornings[:, s.mornings_at % MORNINGS] = np.where(seen, s.first_use_today, -1)
+    rows = np.arange(s.mornings.shape[0])
+    s.mornings[rows, s.mornings_at % MORNINGS] = np.where(seen, s.first_use_today, -1)
     s.mornings_at += 1
     s.first_use_mean = np.where(seen, mean, s.first_use_mean)
     s.first_use_var = np.where(seen, var, s.first_use_var)

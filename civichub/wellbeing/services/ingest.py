@@ -300,8 +300,8 @@ def readings_ingest(*, actor: User | None, rows: Sequence[Mapping[str, Any]]) ->
         },
     )
     if report.households:
-        households = sorted(report.households)
-        transaction.on_commit(lambda: detection_queue(households))
+        since = dict(report.since)
+        transaction.on_commit(lambda: detection_queue(since))
     return report
 
 

@@ -295,7 +295,7 @@ def test_naive_times_are_the_deployments_local_time(homes: dict[str, Any]) -> No
 def test_detection_is_enqueued_once_per_household_per_batch_after_the_commit(
     homes: dict[str, Any], monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
 ) -> None:
-    calls: list[list[int]] = []
+    calls: list[dict[int, Any]] = []
     monkeypatch.setattr(detection_runs, "_enqueue_detection", calls.append)
     rows = [
         {"meter_id": meter, "at": at(30 * step), "value": 0.01 * step}
@@ -307,7 +307,8 @@ def test_detection_is_enqueued_once_per_household_per_batch_after_the_commit(
     assert calls == []  # nothing before the commit
     for callback in callbacks:
         callback()
-    assert calls == [sorted([homes["first"].pk, homes["second"].pk])]
+    assert [sorted(call) for call in calls] == [sorted([homes["first"].pk, homes["second"].pk])]
+    assert calls[0] == report.since  # with each household's earliest new reading
     first = report.since[homes["first"].pk]
     assert first == timezone.make_aware(START)
     with django_capture_on_commit_callbacks(execute=True):
