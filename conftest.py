@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from django.core.cache import cache, caches
+from django.core.cache.backends.locmem import LocMemCache
 from django.db.backends.base.operations import BaseDatabaseOperations
 
 from civichub.core import dbguard
@@ -37,6 +39,18 @@ def require_service(name: str, reason: str) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"{name} is required in CI: {reason}")
     pytest.skip(f"{name} not available: {reason}")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    """Counters in the cache (rate limits, budgets) belong to one test: local memory would
+    otherwise carry them from test to test. (Redis is left alone: the task queue lives there.)"""
+    local = isinstance(caches["default"], LocMemCache)
+    if local:
+        cache.clear()
+    yield
+    if local:
+        cache.clear()
 
 
 @pytest.fixture

@@ -35,7 +35,7 @@ from civichub.casework.permissions import is_own_case, is_sender, may
 from civichub.casework.photos import PhotoUpload
 from civichub.casework.services import Submitted
 from civichub.core.errors import Conflict, DomainError, NotFound, ValidationFailed
-from civichub.core.http import request_user, request_user_or_none
+from civichub.core.http import client_address, request_user, request_user_or_none
 from civichub.core.models import Organisation, User
 from civichub.core.paging import page_links
 from civichub.core.permissions import allowed
@@ -140,6 +140,7 @@ def verify(request: HttpRequest) -> HttpResponse:
             started = services.contact_verification_start(
                 channel=start_form.cleaned_data["channel"],
                 address=start_form.cleaned_data["address"],
+                client=client_address(request),
             )
         except DomainError as exc:
             forms.add_domain_errors(start_form, exc)

@@ -44,6 +44,7 @@ from civichub.casework.selectors.lookups import (
     contact_verification_find,
     department_find,
     departments,
+    operators,
     organisation_find,
     user_find,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "contact_verification_find",
     "department_find",
     "departments",
+    "operators",
     "organisation_find",
     "user_find",
     "CSV_COLUMNS",
