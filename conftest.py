@@ -43,14 +43,18 @@ def require_service(name: str, reason: str) -> None:
 
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> Iterator[None]:
-    """Counters in the cache (rate limits, budgets) belong to one test: local memory would
-    otherwise carry them from test to test. (Redis is left alone: the task queue lives there.)"""
-    local = isinstance(caches["default"], LocMemCache)
-    if local:
-        cache.clear()
+    """Counters in the cache (rate limits, budgets) belong to one test, or they would carry over
+    from test to test. On Redis only the cache's own keys go: the task queue lives there too."""
+    _cache_forget()
     yield
-    if local:
+    _cache_forget()
+
+
+def _cache_forget() -> None:
+    if isinstance(caches["default"], LocMemCache):
         cache.clear()
+    elif hasattr(cache, "delete_pattern"):  # django-redis: keys under the cache's prefix only
+        cache.delete_pattern("*")
 
 
 @pytest.fixture
