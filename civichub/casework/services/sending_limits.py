@@ -64,7 +64,7 @@ def verification_send_check(*, channel: str, client: str | None) -> None:
         if _raise_counter(f"{_PREFIX}:client:{client}:{window}") > int(
             conf.verification_per_client_hour
         ):
-            raise RateLimited(_("您获取验证码的次数过多，请一小时后再试。"), limit="client")
+            raise RateLimited(_("您获取验证码的次数过多，请稍后再试。"), limit="client")
         network = client_network(client)
         if _raise_counter(f"{_PREFIX}:network:{network}:{window}") > int(
             conf.verification_per_network_hour
