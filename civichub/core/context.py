@@ -1,5 +1,6 @@
 """Who is acting, from where: set by the request middleware, the task runner and the CLI, read by
-the audit log so that services need not pass the request around."""
+the audit log so that services need not pass the request around. The context also holds the
+work to do once the act is over (`after_act`), whatever its transactions did."""
 
 from __future__ import annotations
 
