@@ -233,7 +233,14 @@ def _runs(s: DetectorState, r: Rules, step: Step) -> None:
     about, and how improbable the current run of water draws is for this household."""
     present, water_use, away = step.present, step.water_use, step.away
     s.water_run = np.where(water_use, s.water_run + 1, np.where(present[:, WATER], 0, s.water_run))
-    s.gas_run = np.where(step.gas_flow, s.gas_run + 1, np.where(present[:, GAS], 0, s.gas_run))
+    # Gas burnt while water runs heats it (a gas water heater, the washing-up): it neither
+    # lengthens a stove's run nor breaks it; a stove left on is gas with the taps shut.
+    hot_water = present[:, WATER] & (step.x0[:, WATER] >= r.hot_water_m3 - TOLERANCE)
+    s.gas_run = np.where(
+        step.gas_flow,
+        s.gas_run + ~hot_water,
+        np.where(present[:, GAS], 0, s.gas_run),
+    )
     # Time away does not count towards a silence: the clock starts when the household is back.
     s.since_water = np.where(water_use | away, 0, s.since_water + 1)
     s.since_stir = np.where(step.person | away, 0, s.since_stir + 1)

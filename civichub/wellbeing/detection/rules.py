@@ -111,6 +111,8 @@ class Rules:
     # A burner on its lowest flame burns about 0.05 m³ an hour: less in a half hour is the
     # tail of a meal (or a meter's resolution), not a stove left on.
     stove_flow_m3: float = 0.02
+    # Water in a half hour from which on gas burnt with it may be heating it.
+    hot_water_m3: float = 0.02
     electricity_margin_kwh: float = 0.03  # above the learned standby by this much is activity
     learning_weeks: float = 3.0
     standby_half_life_days: float = 2.0
