@@ -246,7 +246,7 @@ def _runs(s: DetectorState, r: Rules, step: Step) -> None:
     s.since_stir = np.where(step.person | away, 0, s.since_stir + 1)
     # How improbable is this run of water draws for this household at these hours?
     pw = np.clip(
-        s.p_water[:, step.hour_of_week], 1.0 - r.active_probability_cap, r.active_probability_cap
+        s.p_water[:, step.hour_of_week], 1.0 - r.active_probability_cap, r.flow_probability_cap
     )
     s.flow_log_p = np.where(
         water_use,

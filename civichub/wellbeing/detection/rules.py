@@ -119,6 +119,10 @@ class Rules:
     half_life_weeks: float = 4.0
     inactivity_probability: float = 1e-7
     active_probability_cap: float = 0.9
+    # A household that draws water in nearly every half hour of its day (an hourly meter shows
+    # each draw in two) must not make a busy day look like a leak: water drawn at hours it
+    # usually draws counts as little as this allows.
+    flow_probability_cap: float = 0.98
     night_start_hour: int = 0
     night_end_hour: int = 5
     night_rare_probability: float = 0.15
