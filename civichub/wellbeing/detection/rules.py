@@ -117,7 +117,7 @@ class Rules:
     learning_weeks: float = 3.0
     standby_half_life_days: float = 2.0
     half_life_weeks: float = 4.0
-    inactivity_probability: float = 1e-7
+    inactivity_probability: float = 1e-10
     active_probability_cap: float = 0.9
     # A household that draws water in nearly every half hour of its day (an hourly meter shows
     # each draw in two) must not make a busy day look like a leak: water drawn at hours it
