@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from django.core.cache import cache, caches
+from django.core.cache.backends.locmem import LocMemCache
 from django.db.backends.base.operations import BaseDatabaseOperations
 
 from civichub.core import dbguard
@@ -37,6 +39,22 @@ def require_service(name: str, reason: str) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"{name} is required in CI: {reason}")
     pytest.skip(f"{name} not available: {reason}")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    """Counters in the cache (rate limits, budgets) belong to one test, or they would carry over
+    from test to test. On Redis only the cache's own keys go: the task queue lives there too."""
+    _cache_forget()
+    yield
+    _cache_forget()
+
+
+def _cache_forget() -> None:
+    if isinstance(caches["default"], LocMemCache):
+        cache.clear()
+    elif hasattr(cache, "delete_pattern"):  # django-redis: keys under the cache's prefix only
+        cache.delete_pattern("*")
 
 
 @pytest.fixture

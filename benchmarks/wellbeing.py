@@ -23,12 +23,12 @@ Prints `name: value` lines on stdout (progress goes to stderr).
   the other half are chosen, and this half is scored with them, normalised by its own null and
   perfect scores. Also the committed defaults scored per half with a threshold chosen on the
   other half. About two minutes on a loaded two-core machine.
-- `households`: the seeded simulator (`civichub.testing.wellbeing_simulation`) with injected
-  incidents, run through `civichub.wellbeing.detection`: detection rate per incident type, median
-  and p95 delay from onset (a late start: from the household's usual wake-up), and false alarms
-  per 100 household-months (urgent and warning alerts outside any incident, after the three
-  learning weeks) with their breakdown by kind; informational alerts outside incidents are counted
-  apart.
+- `households`: `benchmarks/wellbeing_households.py`: the household simulator
+  (`civichub.testing.wellbeing_homes`, appliances that run by themselves, incidents on both sides
+  of each rule's threshold) on held-out seeds, run through `civichub.wellbeing.detection` and
+  scored by `civichub.testing.wellbeing_scoring`: catch rate and median/p95 delay per incident
+  type and fall duration, false alarms per 100 household-months by kind, alerts per incident,
+  each with its target.
 - `throughput`: readings per second on one core through detection alone (BLAS pinned to one
   thread), on simulated households in batches of one day.
 - `ingest`: readings per second through the ingestion service (set-based: per-row checks, one
@@ -41,6 +41,8 @@ Prints `name: value` lines on stdout (progress goes to stderr).
   readings; then as many days more through the Redis stream consumer (Redis at `REDIS_URL` or
   127.0.0.1:6379/15; skipped without one). Wall-clock figures depend on the machine's load: the
   load average is printed.
+- `pipeline`: ingest + detection end to end through the worker's batched detection against the
+  per-household path, on SQLite and PostgreSQL (`benchmarks/wellbeing_pipeline.py`; `--quick`).
 
 The NAB sections read the corpus in place from `$CIVICHUB_SHARED_DATA/nab/` or else
 `shared/data/nab/` beside the repository, and skip with a message when it is absent.
@@ -68,8 +70,8 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -484,185 +486,10 @@ def nab_throughput(series: int = 100_000, steps: int = 200) -> None:
     emit("nab_detector_readings_per_second_per_core", f"{series * steps / elapsed:,.0f}")
 
 
-# What each injected incident should raise (any of these kinds counts as caught).
-EXPECTED = {
-    "no_use": ("no_use", "unusual_inactivity"),
-    "no_use_lamp": ("no_use", "unusual_inactivity"),
-    "leak": ("continuous_flow", "high_water_use"),
-    "stove": ("gas_long_flow",),
-    "shifted": ("no_first_use", "unusual_inactivity"),
-    "night": ("night_activity",),
-    "level": ("level_change",),
-    "fault": ("data_gap",),
-    "stuck": ("meter_fault",),
-    "away_unmarked": ("no_use", "unusual_inactivity"),
-}
-DURATION_HOURS = {
-    "no_use": (14, 36),
-    "leak": (30, 30),
-    "stove": (4, 6),
-    "shifted": (4, 4),
-    "night": (2, 4),
-    "level": (10 * 24, 20 * 24),
-    "fault": (12, 24),
-    "stuck": (24, 48),
-    "away_marked": (72, 168),
-    "away_unmarked": (72, 168),
-}
-LEARNING_DAYS = 21
-
-
-def plan_incidents(households: int, days: int, rng: np.random.Generator) -> list:
-    """One incident in each of two households out of three, after the learning weeks."""
-    from civichub.testing.wellbeing_simulation import Incident
-    from civichub.wellbeing.detection import SLOTS_PER_DAY, SLOTS_PER_HOUR
-
-    kinds = list(DURATION_HOURS)
-    plan = []
-    for household in range(households):
-        if rng.random() > 2 / 3:
-            continue
-        kind = kinds[int(rng.integers(len(kinds)))]
-        low, high = DURATION_HOURS[kind]
-        hours = float(rng.uniform(low, high))
-        if kind == "no_use" and rng.random() < 1 / 3:
-            kind = "no_use_lamp"  # a lamp or the television left on
-        day = int(rng.integers(LEARNING_DAYS + 7, days - 9))
-        if kind == "shifted":
-            start = day * SLOTS_PER_DAY
-        elif kind == "stove":
-            start = day * SLOTS_PER_DAY + int(rng.integers(7, 20)) * SLOTS_PER_HOUR
-        elif kind == "night":
-            start = day * SLOTS_PER_DAY + int(rng.integers(0, 3 * SLOTS_PER_HOUR))
-        elif kind == "level":
-            start = (day - 7) * SLOTS_PER_DAY
-        else:
-            start = day * SLOTS_PER_DAY + int(rng.integers(0, SLOTS_PER_DAY))
-        plan.append(Incident(household=household, kind=kind, start=start, hours=hours))
-    return plan
-
-
-@dataclass
-class HouseholdTally:
-    """What the households section counts, over every chunk of simulated households."""
-
-    caught: dict[str, list[float]] = field(default_factory=lambda: {kind: [] for kind in EXPECTED})
-    missed: dict[str, int] = field(default_factory=lambda: dict.fromkeys(EXPECTED, 0))
-    within_rule: list[int] = field(default_factory=lambda: [0, 0])
-    marked_silenced: list[int] = field(default_factory=lambda: [0, 0])
-    false_alarms: int = 0
-    false_by_kind: dict[str, int] = field(default_factory=dict)
-    info_by_kind: dict[str, int] = field(default_factory=dict)
-
-
 def section_households(args: argparse.Namespace) -> None:
-    from civichub.testing.wellbeing_simulation import simulate
-    from civichub.wellbeing.detection import GAS, SLOTS_PER_DAY, WellbeingDetector
+    from benchmarks import wellbeing_households
 
-    households, days, chunk = args.households, args.days, 1000
-    rng = np.random.default_rng(2026)
-    tally = HouseholdTally()
-    started = time.perf_counter()
-    for first in range(0, households, chunk):
-        size = min(chunk, households - first)
-        plan = plan_incidents(size, days, rng)
-        sim = simulate(size, days, seed=first + 1, incidents=plan)
-        # A stove incident needs a gas meter; households without one get none.
-        plan = [i for i in plan if i.kind != "stove" or sim.meters[i.household, GAS]]
-        detector = WellbeingDetector(sim.meters)
-        alerts = []
-        for start in range(0, days * SLOTS_PER_DAY, SLOTS_PER_DAY):
-            stop = start + SLOTS_PER_DAY
-            alerts += detector.process(
-                sim.readings[:, start:stop], start, away=sim.away[:, start:stop]
-            )
-        households_tally(tally, plan, alerts, sim.usual_wake)
-        log(f"households: {first + size}/{households}")
-    households_emit(tally, households, days, time.perf_counter() - started)
-
-
-def households_tally(
-    tally: HouseholdTally, plan: list, alerts: list, usual_wake: np.ndarray
-) -> None:
-    """Counts one chunk's incidents caught or missed, and its alerts outside any incident."""
-    from civichub.wellbeing.detection import SLOTS_PER_DAY, SLOTS_PER_HOUR, Severity
-
-    by_household: dict[int, list] = {}
-    for alert in alerts:
-        by_household.setdefault(alert.household, []).append(alert)
-    explained: set[int] = set()
-    for incident in plan:
-        mine = by_household.get(incident.household, [])
-        window_end = incident.end + 24 * SLOTS_PER_HOUR
-        during = [a for a in mine if incident.start <= a.slot <= window_end]
-        explained.update(id(a) for a in during)
-        if incident.kind == "away_marked":
-            loud = [a for a in during if a.severity != Severity.INFO]
-            tally.marked_silenced[0] += not loud
-            tally.marked_silenced[1] += 1
-            continue
-        hits = [a for a in during if a.kind in EXPECTED[incident.kind]]
-        onset = incident.start
-        if incident.kind == "shifted":
-            # A late start is late from the household's usual wake-up, not from midnight.
-            onset += int(np.ceil(usual_wake[incident.household]))
-        if hits:
-            delay = (min(a.slot for a in hits) + 1 - onset) / SLOTS_PER_HOUR
-            tally.caught[incident.kind].append(delay)
-        else:
-            tally.missed[incident.kind] += 1
-        if incident.kind in ("no_use", "no_use_lamp"):
-            tally.within_rule[1] += 1
-            tally.within_rule[0] += bool(hits) and delay <= 12.5
-    learned = LEARNING_DAYS * SLOTS_PER_DAY
-    for alert in alerts:
-        if alert.slot < learned or id(alert) in explained:
-            continue
-        if alert.severity == Severity.INFO:
-            # Data gaps, meter faults and level changes go to the operator's list, not to the
-            # family; they are counted apart.
-            tally.info_by_kind[alert.kind] = tally.info_by_kind.get(alert.kind, 0) + 1
-        else:
-            tally.false_alarms += 1
-            tally.false_by_kind[alert.kind] = tally.false_by_kind.get(alert.kind, 0) + 1
-
-
-def households_emit(tally: HouseholdTally, households: int, days: int, elapsed: float) -> None:
-    emit("households_simulated", households)
-    emit("households_days", days)
-    for kind in EXPECTED:
-        total = len(tally.caught[kind]) + tally.missed[kind]
-        if not total:
-            continue
-        delays = np.array(tally.caught[kind]) if tally.caught[kind] else np.array([np.nan])
-        emit(f"households_{kind}_incidents", total)
-        emit(f"households_{kind}_detection_rate", f"{100 * len(tally.caught[kind]) / total:.2f} %")
-        emit(f"households_{kind}_delay_median_h", f"{np.nanmedian(delays):.1f}")
-        emit(f"households_{kind}_delay_p95_h", f"{np.nanpercentile(delays, 95):.1f}")
-    if tally.within_rule[1]:
-        emit(
-            "households_no_use_within_12h_plus_one_interval",
-            f"{100 * tally.within_rule[0] / tally.within_rule[1]:.2f} %",
-        )
-    silent, marked = tally.marked_silenced
-    if marked:
-        emit("households_marked_away_silent", f"{100 * silent / marked:.2f} % of {marked}")
-    months = households * (days - LEARNING_DAYS) / 30
-    emit(
-        "households_false_alarms_per_100_household_months",
-        f"{100 * tally.false_alarms / months:.2f}",
-    )
-    for kind, count in sorted(tally.false_by_kind.items()):
-        emit(
-            f"households_false_alarms_{kind}_per_100_household_months",
-            f"{100 * count / months:.2f}",
-        )
-    for kind, count in sorted(tally.info_by_kind.items()):
-        emit(
-            f"households_info_outside_incidents_{kind}_per_100_household_months",
-            f"{100 * count / months:.2f}",
-        )
-    emit("households_seconds", f"{elapsed:.1f}")
+    wellbeing_households.section(args)
 
 
 def section_throughput(args: argparse.Namespace) -> None:
@@ -791,9 +618,9 @@ def measure_ingest(database: str, households: int, days: int) -> None:
     queueing = [0.0]
     enqueue = ingest.detection_queue
 
-    def timed_enqueue(households: list[int]) -> None:
+    def timed_enqueue(since: Mapping[int, datetime]) -> None:
         began = time.perf_counter()
-        enqueue(households)
+        enqueue(since)
         queueing[0] += time.perf_counter() - began
 
     ingest.detection_queue = timed_enqueue
@@ -871,6 +698,13 @@ def measure_stream(database: str, rows: list[dict[str, object]]) -> None:
         client.delete(key, key + ":dead")
 
 
+def section_pipeline(args: argparse.Namespace) -> None:
+    """Ingest + detection end to end, batched and per household (`wellbeing_pipeline.py`)."""
+    from benchmarks import wellbeing_pipeline
+
+    wellbeing_pipeline.section(wellbeing_pipeline.arguments(["--quick"] if args.quick else []))
+
+
 SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {
     "nab-check": section_nab_check,
     "nab": section_nab,
@@ -878,6 +712,7 @@ SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {
     "throughput": section_throughput,
     "households": section_households,
     "ingest": section_ingest,
+    "pipeline": section_pipeline,
 }
 
 
@@ -890,6 +725,7 @@ def main() -> None:
     parser.add_argument("--measure-ingest", help=argparse.SUPPRESS)
     parser.add_argument("--ingest-households", type=int, default=200)
     parser.add_argument("--ingest-days", type=int, default=7)
+    parser.add_argument("--quick", action="store_true", help="the pipeline section's small run")
     args = parser.parse_args()
     if args.measure_ingest:
         measure_ingest(args.measure_ingest, args.ingest_households, args.ingest_days)

@@ -307,6 +307,18 @@ CIVICHUB_PROFILE: dict[str, object] = {
         "quiet_hours_default": ("CIVICHUB_QUIET_HOURS", str),
         "notification_max_attempts": ("CIVICHUB_NOTIFY_MAX_ATTEMPTS", int),
         "notification_backoff_seconds": ("CIVICHUB_NOTIFY_BACKOFF", int),
+        "image_max_pixels": ("CIVICHUB_IMAGE_MAX_PIXELS", int),
+        "image_max_pixels_per_byte": ("CIVICHUB_IMAGE_MAX_PIXELS_PER_BYTE", int),
+    }.items()
+    if variable in os.environ
+}
+# Casework (every key and its default in civichub/casework/conf.py): the hourly SMS budget for
+# one-time codes is the deployment's money, so it has its own variables.
+CIVICHUB_CASEWORK: dict[str, object] = {
+    key: float(os.environ[variable])
+    for key, variable in {
+        "sms_cost": "CIVICHUB_SMS_COST",
+        "sms_budget_per_hour": "CIVICHUB_SMS_BUDGET_PER_HOUR",
     }.items()
     if variable in os.environ
 }

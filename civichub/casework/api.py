@@ -31,7 +31,7 @@ from civichub.casework.schemas import (
     event_out,
 )
 from civichub.core.errors import ValidationFailed
-from civichub.core.http import request_user
+from civichub.core.http import client_address, request_user
 from civichub.core.models import Organisation, User
 
 router = Router(tags=["casework"])
@@ -125,7 +125,9 @@ class VerificationStartedOut(VerificationOut):
 def verification_start(
     request: HttpRequest, payload: VerificationIn
 ) -> Status[VerificationStartedOut]:
-    started = services.contact_verification_start(channel=payload.channel, address=payload.address)
+    started = services.contact_verification_start(
+        channel=payload.channel, address=payload.address, client=client_address(request)
+    )
     verification = started.verification
     return Status(
         201,

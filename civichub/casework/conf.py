@@ -73,6 +73,14 @@ class CaseworkSettings(ModuleConfig):
     - `photo_max_bytes`, `photo_max_pixels`, `photo_max_count`, `photo_types` — upload limits.
     - `verification_code_minutes`, `verification_max_attempts`, `verification_use_hours` —
       one-time codes for anonymous senders.
+    - `verification_per_address_hour`, `verification_per_client_hour`,
+      `verification_per_network_hour` — codes sent in an hour at most to one phone or email
+      address, for one client address, and for one network (a /24 of IPv4, a /48 of IPv6):
+      one client cannot pump SMS to many numbers. A network is many residents behind one
+      carrier's NAT, so its limit is the larger.
+    - `sms_cost`, `sms_budget_per_hour` — what one verification SMS costs and what the whole
+      deployment may spend on them in an hour (in the same currency, yuan by default); past
+      the budget, codes by SMS are refused until the hour ends and operators are told once.
     - `holidays`, `makeup_workdays` — the default calendar: ISO dates of public holidays that
       fall on weekdays or weekends (days off) and of weekend days worked in exchange. The
       defaults are China's 2026 schedule (State Council General Office notice of 2025-11-04).
@@ -111,6 +119,11 @@ class CaseworkSettings(ModuleConfig):
     verification_code_minutes: int = 15
     verification_max_attempts: int = 5
     verification_use_hours: int = 24
+    verification_per_address_hour: int = 5
+    verification_per_client_hour: int = 10
+    verification_per_network_hour: int = 40
+    sms_cost: float = 0.05
+    sms_budget_per_hour: float = 100.0
     holidays: dict[str, str] = field(default_factory=lambda: dict(_HOLIDAYS_2026))
     makeup_workdays: dict[str, str] = field(default_factory=lambda: dict(_MAKEUP_2026))
     jurisdiction_code: str = ""

@@ -22,6 +22,24 @@ KINDS: tuple[NotificationKind, ...] = (
         description="A one-time code for an anonymous sender's phone or email.",
     ),
     NotificationKind(
+        key="casework.sms_budget_spent",
+        category="system",
+        subject={
+            "zh-hans": "短信验证码本小时额度已用完",
+            "en": "This hour's SMS budget for one-time codes is spent",
+        },
+        body={
+            "zh-hans": "本小时短信验证码的费用已达上限（{{ budget }}，每条 {{ cost }}），"
+            "本小时内通过短信获取验证码的请求将被拒绝。请检查是否有人盗刷短信，"
+            "必要时调整额度（sms_budget_per_hour）。",
+            "en": "One-time codes by SMS reached this hour's budget ({{ budget }}, {{ cost }} "
+            "each); further codes by SMS are refused until the hour ends. Check for SMS "
+            "pumping, and change the budget (sms_budget_per_hour) if needed.",
+        },
+        default_channels=("inapp", "email"),
+        description="Sent to operators, once an hour, when the SMS budget is spent.",
+    ),
+    NotificationKind(
         key="casework.case_received",
         category="service",
         subject={

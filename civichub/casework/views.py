@@ -35,7 +35,7 @@ from civichub.casework.permissions import is_own_case, is_sender, may
 from civichub.casework.photos import PhotoUpload
 from civichub.casework.services import Submitted
 from civichub.core.errors import Conflict, DomainError, NotFound, ValidationFailed
-from civichub.core.http import request_user, request_user_or_none
+from civichub.core.http import client_address, request_user, request_user_or_none
 from civichub.core.models import Organisation, User
 from civichub.core.paging import page_links
 from civichub.core.permissions import allowed
@@ -140,6 +140,7 @@ def verify(request: HttpRequest) -> HttpResponse:
             started = services.contact_verification_start(
                 channel=start_form.cleaned_data["channel"],
                 address=start_form.cleaned_data["address"],
+                client=client_address(request),
             )
         except DomainError as exc:
             forms.add_domain_errors(start_form, exc)
@@ -581,11 +582,14 @@ def photo(request: HttpRequest, tracking_number: str, pk: int) -> HttpResponseBa
     case = selectors.case_find(tracking_number)
     if case is None:
         raise NotFound(_("没有找到该照片。"))
-    staff = user is not None and may(user, "casework.case.view", case)
-    if not staff and _sender_case(request, tracking_number) is None:
-        raise NotFound(_("没有找到该照片。"))
-    item = selectors.case_photo_find(case, pk)
-    if item is None:
+    if user is not None and may(user, "casework.case.view", case):
+        item = selectors.case_photo_get(actor=user, case=case, pk=pk)  # audited for staff
+    elif _sender_case(request, tracking_number) is not None:
+        found = selectors.case_photo_find(case, pk)  # the sender's own photo
+        if found is None:
+            raise NotFound(_("没有找到该照片。"))
+        item = found
+    else:
         raise NotFound(_("没有找到该照片。"))
     response = FileResponse(item.image.open("rb"), content_type=item.content_type)
     response["Cache-Control"] = "private, max-age=3600"

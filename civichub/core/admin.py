@@ -1,4 +1,7 @@
-"""The admin goes through the same permission check as pages and the API."""
+"""The admin goes through the same permission check as pages and the API: a refused object is
+audited like a refusal anywhere else. Operators, who manage accounts and roles but read no
+personal data, see accounts without names, phone numbers, email addresses or the resident
+record an account belongs to."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from civichub.core.audit import audit_refusal
 from civichub.core.models import AuditEvent, Organisation, RoleAssignment, User
 from civichub.core.permissions import allowed
 from civichub.core.selectors import audit_scope
@@ -28,7 +32,11 @@ class CivicModelAdmin(admin.ModelAdmin[Any]):
     view_action = "core.admin.access"
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return allowed(request.user, self.view_action, obj)
+        if allowed(request.user, self.view_action, obj):
+            return True
+        if obj is not None:
+            audit_refusal(actor=request.user, action=self.view_action, obj=obj)
+        return False
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return allowed(request.user, self.view_action)
@@ -52,10 +60,22 @@ class OrganisationAdmin(CivicModelAdmin):
 
 @admin.register(User)
 class UserAdmin(CivicModelAdmin):
+    """What an operator needs to manage an account, and nothing of the person: no name, phone,
+    email or linked resident record (shown, searched or filtered)."""
+
     view_action = "core.user.manage"
-    list_display = ("username", "email", "is_active", "last_login")
-    search_fields = ("username", "email")
-    exclude = ("password",)
+    list_display = ("username", "is_active", "is_staff", "last_login")
+    list_filter = ("is_active", "is_staff")
+    search_fields = ("username",)
+    fields = (
+        "username",
+        "is_active",
+        "is_staff",
+        "is_superuser",
+        "language",
+        "last_login",
+        "date_joined",
+    )
 
 
 @admin.register(RoleAssignment)

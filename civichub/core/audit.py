@@ -1,19 +1,26 @@
 """Writing the audit log. Every service that changes data and every selector that reads personal
-data calls `audit_record` inside its transaction, so a change and its audit row commit together."""
+data calls `audit_record` inside its transaction, so a change and its audit row commit together.
+A refusal by the permission check is recorded too (`audit_refusal`), after the refused
+request's transaction is over."""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypedDict, Unpack
 
+from django.core.cache import cache
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model
 
-from civichub.core.context import current
+from civichub.core.context import after_act, current
 from civichub.core.models import AuditEvent, Organisation
-from civichub.core.permissions import scope_path
+from civichub.core.scope import scope_path
+
+logger = logging.getLogger(__name__)
 
 
 def _actor_label(actor: Any) -> str:
@@ -65,6 +72,51 @@ def audit_fields(
 
 def audit_record(*, actor: Any, action: str, **target: Unpack[AuditTarget]) -> AuditEvent:
     return AuditEvent.objects.create(**audit_fields(actor=actor, action=action, **target))
+
+
+# Refusals ------------------------------------------------------------------------------------
+# A refused read is as telling as a read: a worker trying residents of another district. The
+# refusal is raised inside the read's transaction, which then rolls back, so the row is written
+# once the request (task, command) is over (`core.context.after_act`). So that refusals cannot
+# flood the log, one actor gets one row per object and minute, and at most
+# REFUSALS_PER_MINUTE rows a minute; the row past that says the rest of the minute is untold.
+
+REFUSAL_ACTION = "permission.refused"
+REFUSALS_PER_MINUTE = 60
+_REFUSAL_KEY = "audit:refused"
+
+
+def audit_refusal(*, actor: Any, action: str, obj: Any = None) -> None:
+    """Records that the permission check refused `actor` the permission `action` (on `obj`),
+    after the current request or task; a visitor's refusal (not signed in) is not recorded."""
+    if not getattr(actor, "is_authenticated", False):
+        return
+    target: AuditTarget = {"changes": {"refused": action}}
+    if isinstance(obj, Model):
+        target["obj"] = obj
+    path = scope_path(obj) or ""
+    after_act(lambda: _refusal_write(actor=actor, action=action, path=path, target=target))
+
+
+def _refusal_write(*, actor: Any, action: str, path: str, target: AuditTarget) -> None:
+    try:
+        minute = int(time.time() // 60)
+        obj = target.get("obj")
+        about = f"{obj._meta.label_lower}:{obj.pk}" if obj is not None else action
+        if not cache.add(f"{_REFUSAL_KEY}:{actor.pk}:{about}:{minute}", 1, 120):
+            return
+        counter = f"{_REFUSAL_KEY}:{actor.pk}:{minute}"
+        cache.add(counter, 0, 120)
+        count = int(cache.incr(counter))
+        if count > REFUSALS_PER_MINUTE + 1:
+            return
+        if count == REFUSALS_PER_MINUTE + 1:
+            target = {"changes": {"refused": action, "untold": "rest of this minute"}}
+        AuditEvent.objects.create(
+            **audit_fields(actor=actor, action=REFUSAL_ACTION, organisation_path=path, **target)
+        )
+    except Exception:
+        logger.exception("could not record a refusal of %s to %s", action, actor.pk)
 
 
 # Set-based paths -------------------------------------------------------------------------------

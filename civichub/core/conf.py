@@ -19,6 +19,21 @@ class CoreSettings(ModuleConfig):
     # The coordinate system assumed for incoming coordinates that do not name one (a value of
     # `core.models.CoordinateSystem`): "gcj02" (Chinese maps) or "wgs84" (GPS).
     default_crs: str = "gcj02"
+    # Images (core.images, for every module that takes pictures). The most pixels any image
+    # may have, whatever a module allows: read from the file's header and refused before
+    # anything is decoded (a 40-megapixel RGB picture takes 120 MB decoded).
+    image_max_pixels: int = 40_000_000
+    # Decode amplification: above `image_free_pixels`, an image may have at most this many
+    # pixels per byte of its file. Photographs have under 20 and line-art scans under 100; a
+    # few hundred is a picture made to be expensive to decode (a plain 6300×6300 PNG is
+    # 131 KB: 303 pixels per byte, 120 MB and seconds of work).
+    image_max_pixels_per_byte: int = 200
+    image_free_pixels: int = 4_000_000
+    # Large images (above `image_free_pixels`) decoded at once per process, and how long a
+    # request waits for its turn before it is refused (429): memory stays bounded when many
+    # arrive together.
+    image_large_decodes: int = 2
+    image_large_wait_seconds: float = 10.0
 
 
 def core_settings() -> CoreSettings:

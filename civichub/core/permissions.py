@@ -16,8 +16,22 @@ from django.db.models import Model, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from civichub.core import registry
+from civichub.core.audit import audit_refusal
 from civichub.core.errors import NotAuthenticated, PermissionDenied
 from civichub.core.models import Organisation
+from civichub.core.scope import scope_path
+
+__all__ = [
+    "action_def",
+    "allowed",
+    "clear_cache",
+    "granted_paths",
+    "require",
+    "reset_registry_cache",
+    "role_paths",
+    "scope_filter",
+    "scope_path",
+]
 
 M = TypeVar("M", bound=Model)
 _CACHE_ATTR = "_civichub_role_paths"
@@ -63,15 +77,6 @@ def clear_cache(user: Any) -> None:
         delattr(user, _CACHE_ATTR)
 
 
-def scope_path(obj: Any) -> str | None:
-    if isinstance(obj, Organisation):
-        return obj.path
-    organisation = getattr(obj, "organisation", None)
-    if isinstance(organisation, Organisation):
-        return organisation.path
-    return None
-
-
 def _is_owner(user: Any, obj: Any) -> bool:
     if obj is None or not getattr(user, "is_authenticated", False):
         return False
@@ -98,10 +103,13 @@ def allowed(user: Any, action: str, obj: Any = None) -> bool:
 
 
 def require(user: Any, action: str, obj: Any = None) -> None:
+    """Raises unless `allowed`. Every refusal of a signed-in user passes here, whichever entry
+    point asked (page, API, protocol adapter, task), and is audited once the request is over."""
     if allowed(user, action, obj):
         return
     if not getattr(user, "is_authenticated", False):
         raise NotAuthenticated(_("请先登录。"))
+    audit_refusal(actor=user, action=action, obj=obj)
     raise PermissionDenied(
         _("您无权在此执行该操作（%(action)s）。") % {"action": action}, action=action
     )

@@ -20,15 +20,24 @@ from civichub.core.errors import ValidationFailed
 from civichub.core.http import request_user
 from civichub.wellbeing import selectors, services
 from civichub.wellbeing.models import Alert, AwayPeriod, FamilyContact, Household, Meter, VisitTask
+from civichub.wellbeing.wording import detection_delay
 
 router = Router(tags=["wellbeing"])
 
 
 class ReadingIn(Schema):
     meter_id: str
-    at: str
-    value: float | str | None
-    reset: bool = False
+    at: str = Field(description="ISO 8601; a time without an offset is the deployment's local time")
+    value: float | str | None = Field(
+        description=(
+            "In the meter's own unit (its `unit`: m3 or L for water and gas, kWh or Wh for "
+            "electricity), as the meter sends it: a register meter's running total, or an "
+            "interval meter's use in the interval ending at `at`. Stored as sent; the use is "
+            "converted to m3 or kWh. A use more than a household can have in the time it covers "
+            "is refused with the code `implausible`."
+        )
+    )
+    reset: bool = Field(False, description="A register meter was reset or rolled over")
 
 
 # A utility sends large volumes as several batches, or as a file or a stream: one request stays
@@ -45,7 +54,9 @@ class BatchIn(Schema):
 
 class RowErrorOut(Schema):
     row: int = Field(description="The row's index in the batch, from 0")
-    code: str = Field(description="Why, as a stable key: unknown_meter, conflict, backwards, ...")
+    code: str = Field(
+        description="Why, as a stable key: unknown_meter, conflict, backwards, implausible, ..."
+    )
     error: str = Field(description="Why, in words, in the language of the request")
 
 
@@ -103,10 +114,40 @@ def visit_outcome(request: HttpRequest, visit_id: int, payload: OutcomeIn) -> Vi
 # --- households, consent, contacts, meters --------------------------------------------------
 
 
+UNIT_DESCRIPTION = (
+    "The unit its readings are sent in: m3 or L for water and gas, kWh or Wh for electricity"
+)
+
+
 class MeterIn(Schema):
     utility: Literal["water", "electricity", "gas"]
     meter_id: str = Field(min_length=1, max_length=64)
-    cumulative: bool = True
+    cumulative: bool = Field(
+        True, description="A register (running total); false: each reading is its interval's use"
+    )
+    unit: Literal["m3", "L", "kWh", "Wh"] | None = Field(
+        None, description=f"{UNIT_DESCRIPTION}; left out: m3 (water, gas) or kWh (electricity)"
+    )
+    interval_minutes: int = Field(
+        30, description="Minutes between readings: 5, 10, 15, 20, 30, 60, ... (divides a day)"
+    )
+    report_every_minutes: int = Field(
+        0,
+        description=(
+            "How often it sends: 0 with each reading, or a multiple of the interval up to a "
+            "week (1440: a day of readings once a day, as NB-IoT water meters do)"
+        ),
+    )
+
+    def spec(self) -> services.MeterSpec:
+        return services.MeterSpec(
+            self.utility,
+            self.meter_id,
+            self.cumulative,
+            unit=self.unit or "",
+            interval_minutes=self.interval_minutes,
+            report_every_minutes=self.report_every_minutes,
+        )
 
 
 class ContactIn(Schema):
@@ -136,6 +177,11 @@ class MeterOut(Schema):
     utility: str
     meter_id: str
     cumulative: bool
+    unit: str = Field(description=UNIT_DESCRIPTION)
+    interval_minutes: int = Field(description="Minutes between readings")
+    report_every_minutes: int = Field(
+        description="How often it sends its readings (equal to the interval: with each one)"
+    )
     active: bool
 
 
@@ -177,10 +223,25 @@ class HouseholdOut(Schema):
     meters: list[MeterOut]
     contacts: list[ContactOut]
     away: list[AwayOut]
+    detection_delay_minutes: int | None = Field(
+        description=(
+            "At most how long from something happening at home until detection can see it: "
+            "the slowest active meter's reporting; null without an active meter"
+        )
+    )
+    detection_delay: str = Field(description="The same in words, in the request's language")
 
     @staticmethod
     def resolve_resident_name(home: Household) -> str:
         return home.resident.name
+
+    @staticmethod
+    def resolve_detection_delay_minutes(home: Household) -> int | None:
+        return selectors.detection_delay_minutes(home.meters.all())
+
+    @staticmethod
+    def resolve_detection_delay(home: Household) -> str:
+        return detection_delay(selectors.detection_delay_minutes(home.meters.all()))
 
     @staticmethod
     def resolve_meters(home: Household) -> list[Meter]:
@@ -229,7 +290,7 @@ def household_enrol(request: HttpRequest, payload: EnrolIn) -> Status[Household]
         consent_document=payload.consent_document,
         guardian_name=payload.guardian_name,
         consent_note=payload.consent_note,
-        meters=[services.MeterSpec(m.utility, m.meter_id, m.cumulative) for m in payload.meters],
+        meters=[m.spec() for m in payload.meters],
         contacts=_contacts(payload.contacts),
     )
     return Status(201, home)
@@ -298,7 +359,7 @@ def meter_add(request: HttpRequest, household_id: int, payload: MeterIn) -> Stat
     meter = services.meter_add(
         actor=user,
         household=home,
-        spec=services.MeterSpec(payload.utility, payload.meter_id, payload.cumulative),
+        spec=payload.spec(),
     )
     return Status(201, meter)
 

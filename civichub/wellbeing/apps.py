@@ -34,6 +34,11 @@ class WellbeingConfig(CivicModuleConfig):
         periodic_tasks=[
             PeriodicTask("wellbeing.escalate", "civichub.wellbeing.tasks.escalate_alerts", 60),
             PeriodicTask("wellbeing.retention", "civichub.wellbeing.tasks.apply_retention", 3600),
+            # Households left due by a lost task are detected within a minute.
+            PeriodicTask("wellbeing.detect", "civichub.wellbeing.tasks.detect_due", 60),
+            PeriodicTask(
+                "wellbeing.partitions", "civichub.wellbeing.tasks.ensure_reading_partitions", 86400
+            ),
         ],
         notification_kinds="civichub.wellbeing.notifications:KINDS",
         config=conf.WellbeingSettings,

@@ -41,3 +41,13 @@ class WellbeingSettings(ModuleConfig):
     # ever); one longer than `away_review_days` needs a reason and a date to review it by.
     away_max_days: int = 30
     away_review_days: int = 7
+    # The most a household can plausibly use per hour, by utility, in the canonical units; a
+    # reading whose use over its interval (a register's: over the time since the reading before
+    # it, at least one interval) is more than this is refused as `implausible`, never alerted
+    # on. Water: the overload flow Q4 of a DN20 household water meter (ISO 4064 / GB/T 778,
+    # Q3 = 4 m³/h), 5 m³/h. Electricity: a three-phase 60 A household supply at 230/400 V,
+    # 3 × 60 A × 230 V = 41.4 kW (a single-phase 60 A supply at 220 V is 13.2 kW). Gas: the maximum
+    # flow of a G4 household gas meter (EN 1359 / GB/T 6968), 6 m³/h.
+    water_max_m3_per_hour: float = 5.0
+    electricity_max_kw: float = 41.4
+    gas_max_m3_per_hour: float = 6.0

@@ -11,13 +11,22 @@ from django.http import QueryDict
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from civichub.wellbeing import selectors
-from civichub.wellbeing.models import Utility
+from civichub.wellbeing.models import INTERVAL_MINUTES, UTILITY_UNITS, MeterUnit, Utility
 from civichub.wellbeing.services import ContactSpec, MeterSpec
 
 CONTACT_ROWS = 3  # blank contact rows on the enrolment form
 CONTACT_ROWS_MAX = 20  # rows the household page's contact form may send
+DEFAULT_INTERVAL = 30  # minutes between readings, shown chosen on the forms
+# How often a meter may send, as the forms offer it.
+REPORT_CHOICES = (
+    ("0", gettext_lazy("随每次读数上报")),
+    ("60", gettext_lazy("每小时上报一次")),
+    ("240", gettext_lazy("每 4 小时上报一次")),
+    ("1440", gettext_lazy("每天上报一次（如 NB-IoT 水表）")),
+)
 
 
 def local_datetime(raw: str) -> datetime | None:
@@ -60,6 +69,9 @@ def enrol_values(post: QueryDict) -> dict[str, Any]:
             utility: {
                 "meter_id": post.get(f"meter_{utility}", ""),
                 "cumulative": post.get(f"meter_{utility}_kind", "register") != "interval",
+                "unit": post.get(f"meter_{utility}_unit", ""),
+                "interval": post.get(f"meter_{utility}_interval", str(DEFAULT_INTERVAL)),
+                "report": post.get(f"meter_{utility}_report", "0"),
             }
             for utility in Utility.values
         },
@@ -70,10 +82,54 @@ def enrol_values(post: QueryDict) -> dict[str, Any]:
 def enrol_meters(values: dict[str, Any]) -> list[MeterSpec]:
     """The meters of the enrolment form: one per utility whose meter number was filled in."""
     return [
-        MeterSpec(utility, row["meter_id"].strip(), row["cumulative"])
+        MeterSpec(
+            utility,
+            row["meter_id"].strip(),
+            row["cumulative"],
+            unit=row["unit"],
+            interval_minutes=_minutes(row["interval"]),
+            report_every_minutes=_minutes(row["report"]),
+        )
         for utility, row in values["meters"].items()
         if row["meter_id"].strip()
     ]
+
+
+def _minutes(raw: str) -> int:
+    """A number of minutes from a form; what is not one becomes -1, which the service refuses."""
+    raw = raw.strip()
+    return int(raw) if raw.isdigit() else -1
+
+
+def meter_rows(values: dict[str, Any]) -> list[dict[str, Any]]:
+    """The enrolment form's meter rows: per utility its units (the canonical one first, chosen
+    unless another was), and what was entered."""
+    entered = values.get("meters") or {}
+    rows = []
+    for utility, label in Utility.choices:
+        row = entered.get(utility) or {}
+        rows.append(
+            {
+                "utility": utility,
+                "label": label,
+                "units": [(unit, MeterUnit(unit).label) for unit in UTILITY_UNITS[utility]],
+                "meter_id": row.get("meter_id", ""),
+                "kind": "register" if row.get("cumulative", True) else "interval",
+                "unit": row.get("unit") or UTILITY_UNITS[utility][0],
+                "interval": row.get("interval") or str(DEFAULT_INTERVAL),
+                "report": row.get("report") or "0",
+            }
+        )
+    return rows
+
+
+def reading_choices() -> dict[str, Any]:
+    """The intervals and reporting the meter forms offer, with the default chosen."""
+    return {
+        "intervals": [(str(m), _("%d 分钟") % m) for m in INTERVAL_MINUTES],
+        "reports": REPORT_CHOICES,
+        "units": MeterUnit.choices,
+    }
 
 
 def contact_rows(post: QueryDict) -> list[dict[str, str]]:
@@ -110,4 +166,7 @@ def meter_spec(post: QueryDict) -> MeterSpec:
         post.get("utility", ""),
         post.get("meter_id", "").strip(),
         post.get("kind", "register") != "interval",
+        unit=post.get("unit", ""),
+        interval_minutes=_minutes(post.get("interval_minutes", str(DEFAULT_INTERVAL))),
+        report_every_minutes=_minutes(post.get("report_every_minutes", "0")),
     )

@@ -51,11 +51,22 @@ class Household(models.Model):
     # When a detection task for this household was queued and has not started yet: another is
     # not queued meanwhile (the queued one will read every reading stored until it starts).
     detection_queued_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The earliest reading stored since the household's last detection pass: a pass detects
+    # again from a checkpoint only when it is at or before the half hours already detected.
+    detection_since = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
         verbose_name = _("关爱住户")
         verbose_name_plural = _("关爱住户")
+        indexes: ClassVar[list[models.Index]] = [
+            # The worker's claim reads the households due, longest waiting first.
+            models.Index(
+                fields=["detection_queued_at", "id"],
+                condition=models.Q(detection_queued_at__isnull=False),
+                name="wellbeing_household_due",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{_('关爱住户')} #{self.pk}"
@@ -89,12 +100,48 @@ class Utility(models.TextChoices):
     GAS = "gas", _("燃气")
 
 
+class MeterUnit(models.TextChoices):
+    """The unit a meter's readings are sent in. Detection works in m³ (water, gas) and kWh
+    (electricity); ingestion converts the others once, by dividing by `UNIT_DIVISOR`."""
+
+    CUBIC_METRE = "m3", _("立方米（m³）")
+    LITRE = "L", _("升（L）")
+    KILOWATT_HOUR = "kWh", _("千瓦时（kWh）")
+    WATT_HOUR = "Wh", _("瓦时（Wh）")
+
+
+# Each utility's units, the canonical one (what detection works in, the default) first.
+UTILITY_UNITS: dict[str, tuple[str, ...]] = {
+    Utility.WATER: (MeterUnit.CUBIC_METRE, MeterUnit.LITRE),
+    Utility.ELECTRICITY: (MeterUnit.KILOWATT_HOUR, MeterUnit.WATT_HOUR),
+    Utility.GAS: (MeterUnit.CUBIC_METRE, MeterUnit.LITRE),
+}
+# A reading in this unit divided by this is in the canonical unit (an integer, so that integer
+# litres or watt-hours become m³ or kWh by one correctly rounded division).
+UNIT_DIVISOR: dict[str, int] = {
+    MeterUnit.CUBIC_METRE: 1,
+    MeterUnit.LITRE: 1000,
+    MeterUnit.KILOWATT_HOUR: 1,
+    MeterUnit.WATT_HOUR: 1000,
+}
+# Reading intervals a meter may have, in minutes: each divides a day.
+INTERVAL_MINUTES: tuple[int, ...] = (5, 10, 15, 20, 30, 60, 120, 180, 240, 360, 720, 1440)
+
+
 class Meter(InHousehold, models.Model):
     household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="meters")
     utility = models.CharField(max_length=16, choices=Utility.choices)
     meter_id = models.CharField(max_length=64, unique=True)
     # A register meter reports a running total; otherwise each reading is the use in its interval.
     cumulative = models.BooleanField(default=True)
+    # The unit its readings are sent in (one of `UTILITY_UNITS[utility]`); `Reading.value` keeps
+    # it, `Reading.use` is converted to the canonical unit.
+    unit = models.CharField(max_length=8, choices=MeterUnit.choices)
+    # Minutes between its readings (one of `INTERVAL_MINUTES`).
+    interval_minutes = models.PositiveIntegerField(default=30)
+    # How often it sends them: with each reading (equal to the interval) or in bunches, say a
+    # day of hourly values once a day (an NB-IoT water meter). A multiple of the interval.
+    report_every_minutes = models.PositiveIntegerField(default=30)
     active = models.BooleanField(default=True)
     installed_at = models.DateTimeField(default=timezone.now)
     # When a replaced meter stopped counting: its late readings from before then are still taken.
@@ -103,6 +150,12 @@ class Meter(InHousehold, models.Model):
     class Meta:
         verbose_name = _("表计")
         verbose_name_plural = _("表计")
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.CheckConstraint(
+                condition=models.Q(report_every_minutes__gte=models.F("interval_minutes")),
+                name="wellbeing_meter_reports_after_reading",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.meter_id
@@ -128,8 +181,10 @@ class FamilyContact(models.Model):
 class Reading(models.Model):
     meter = models.ForeignKey(Meter, on_delete=models.CASCADE, related_name="readings")
     at = models.DateTimeField()
-    value = models.FloatField()  # the register value or the interval's use, as sent
-    use = models.FloatField()  # use since the meter's previous reading
+    # The register value or the interval's use, as sent, in the meter's unit.
+    value = models.FloatField()
+    # Use since the meter's previous reading, in the canonical unit (m³ or kWh).
+    use = models.FloatField()
     reset = models.BooleanField(default=False)
     received_at = models.DateTimeField(default=timezone.now, editable=False)
 

@@ -1,5 +1,6 @@
 """Readings that utilities push, through Redis Streams: each entry is one reading with the
-fields `meter_id`, `at` (ISO 8601), `value` and optionally `reset`.
+fields `meter_id`, `at` (ISO 8601), `value` (in the meter's enrolled unit; ingestion converts it)
+and optionally `reset`.
 
 The consumer reads with a consumer group (XREADGROUP), hands each batch to
 `services.readings_ingest` and acknowledges the entries (XACK) only after that batch has been

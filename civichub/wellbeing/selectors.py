@@ -4,6 +4,7 @@ same read is recorded the same way whatever the reader's language)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import TypeVar
@@ -19,6 +20,7 @@ from civichub.core.audit import audit_record
 from civichub.core.errors import NotFound
 from civichub.core.models import Organisation, OrganisationKind, Resident, RoleAssignment, User
 from civichub.core.permissions import granted_paths, require, scope_filter
+from civichub.wellbeing.detection.grid import SLOT_MINUTES
 from civichub.wellbeing.links import ack_token_read
 from civichub.wellbeing.models import (
     Alert,
@@ -182,6 +184,15 @@ def household_daily_use(*, household: Household, days: int = 7) -> list[DailyUse
             )
         )
     return result
+
+
+def detection_delay_minutes(meters: Iterable[Meter]) -> int | None:
+    """How long, at most, from something happening at home until detection can see it: the
+    slowest active meter's reporting (a reading covers its interval and is sent with it, or
+    a day of hourly values arrives once a day), and never less than the detector's half-hour
+    step. None without an active meter (nothing is watched)."""
+    reporting = [max(m.report_every_minutes, m.interval_minutes) for m in meters if m.active]
+    return max(max(reporting), SLOT_MINUTES) if reporting else None
 
 
 def household_for_change(*, actor: User, household_id: int) -> Household:

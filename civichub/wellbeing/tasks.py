@@ -1,10 +1,10 @@
-"""Thin, idempotent tasks: detection resumes from the household's last processed half hour, and
-escalation only moves alerts and visits whose deadline has passed, and retention only removes
-what has expired.
+"""Thin, idempotent tasks: detection resumes from each household's last processed half hour,
+escalation only moves alerts and visits whose deadline has passed, retention only removes what
+has expired, and partitions are only made where missing.
 
-`run_detection` is queued by ingestion, so it is defined beside the run it calls
-(`services.detection_runs`) and named here with the periodic ones; the imports run one way,
-tasks → services."""
+`detect_due` and `run_detection` are queued by ingestion, so they are defined beside the runs
+they call (`services.detection_runs`) and named here with the periodic ones; the imports run one
+way, tasks → services."""
 
 from __future__ import annotations
 
@@ -14,9 +14,16 @@ from django_tasks import task
 
 from civichub.core.context import acting
 from civichub.wellbeing import services
-from civichub.wellbeing.services import run_detection
+from civichub.wellbeing.services import detect_due, run_detection
+from civichub.wellbeing.services.partitions import readings_partitions_ensure
 
-__all__ = ["apply_retention", "escalate_alerts", "run_detection"]
+__all__ = [
+    "apply_retention",
+    "detect_due",
+    "ensure_reading_partitions",
+    "escalate_alerts",
+    "run_detection",
+]
 
 
 @task()
@@ -31,3 +38,10 @@ def apply_retention() -> dict[str, int]:
     that withdrew consent long enough ago are deleted (services.retention_apply)."""
     with acting(channel="task"):
         return asdict(services.retention_apply())
+
+
+@task()
+def ensure_reading_partitions() -> int:
+    """Daily: the readings' monthly partitions for the coming months, on PostgreSQL."""
+    with acting(channel="task"):
+        return readings_partitions_ensure()

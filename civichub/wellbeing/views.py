@@ -32,7 +32,13 @@ from civichub.wellbeing.models import (
     VisitOutcome,
     VisitStatus,
 )
-from civichub.wellbeing.wording import KINDS, SEVERITIES, evidence_rows, explain
+from civichub.wellbeing.wording import (
+    KINDS,
+    SEVERITIES,
+    detection_delay,
+    evidence_rows,
+    explain,
+)
 
 CHART_WIDTH, CHART_HEIGHT = 320, 120
 ERROR_KEY = "wellbeing_visit_error"
@@ -192,7 +198,8 @@ def enrol(request: HttpRequest) -> HttpResponse:
             "message": message,
             "givers": [c for c in ConsentGiver.choices if own or c[0] != ConsentGiver.RESIDENT],
             "methods": [c for c in ConsentMethod.choices if c[0] != ConsentMethod.APP],
-            "utilities": Utility.choices,
+            "meter_rows": forms.meter_rows(values),
+            "reading": forms.reading_choices(),
             "contact_rows": list(enumerate(values.get("contacts") or [{}] * forms.CONTACT_ROWS)),
         },
     )
@@ -208,6 +215,7 @@ def household(request: HttpRequest, household_id: int) -> HttpResponse:
     home = selectors.household_detail(actor=user, household_id=household_id)
     now = timezone.now()
     contacts = list(home.contacts.select_related("user"))
+    meters = list(home.meters.all())
     away = [
         {
             "period": period,
@@ -222,7 +230,10 @@ def household(request: HttpRequest, household_id: int) -> HttpResponse:
         {
             "home": home,
             "resident": home.resident,
-            "meters": list(home.meters.all()),
+            "meters": meters,
+            "delay": detection_delay(selectors.detection_delay_minutes(meters)),
+            "reading": forms.reading_choices(),
+            "default_interval": str(forms.DEFAULT_INTERVAL),
             "daily": selectors.household_daily_use(household=home),
             "contacts": contacts,
             "contact_rows": [

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.template.defaultfilters import floatformat
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 KINDS = {
     "no_use": gettext_lazy("长时间没有用水"),
@@ -117,3 +117,18 @@ def evidence_rows(evidence: dict[str, Any]) -> list[tuple[str, str]]:
             shown = floatformat(value, -2)
         rows.append((str(EVIDENCE.get(key, key)), shown))
     return rows
+
+
+def detection_delay(minutes: int | None) -> str:
+    """A household's detection delay in words: minutes under an hour, whole hours (rounded up)
+    from there."""
+    if minutes is None:
+        return _("检测延迟：没有在用的表计，不做检测")
+    if minutes < 60:
+        return ngettext("检测延迟：最长约 %(n)d 分钟", "检测延迟：最长约 %(n)d 分钟", minutes) % {
+            "n": minutes
+        }
+    hours = -(-minutes // 60)
+    return ngettext("检测延迟：最长约 %(n)d 小时", "检测延迟：最长约 %(n)d 小时", hours) % {
+        "n": hours
+    }

@@ -21,6 +21,7 @@ from civichub.casework.models import (
     RESIDENT_VISIBLE_EVENTS,
     Case,
     CaseEvent,
+    CasePhoto,
     CaseStatus,
     EventKind,
     Rating,
@@ -42,6 +43,9 @@ from civichub.core.paging import Page
 from civichub.core.permissions import require
 
 TRACKING_NUMBER = re.compile(r"^\d{4}-\d{6}$")
+# Purposes the code states in the append-only audit log: fixed Chinese wording, never translated.
+INBOX_PURPOSE = "留言办理：待办列表"
+PHOTO_PURPOSE = "留言办理：查看照片"
 CASE_RELATED = ("department", "community", "jurisdiction", "category", "assignee", "submitter")
 
 
@@ -113,15 +117,24 @@ def _inbox_queryset(actor: User, filters: InboxFilter, now: dt.datetime) -> Quer
     return search_filter(queryset, filters.q)
 
 
+@transaction.atomic
 def case_inbox(
     *, actor: User, filters: InboxFilter, offset: int = 0, limit: int = 50
 ) -> Page[Case]:
-    """Cases in the caller's department and community scope, most urgent first."""
+    """Cases in the caller's department and community scope, most urgent first. The list shows
+    what residents wrote, so it is audited like a list of residents: which cases were shown."""
     require(actor, "casework.case.view")
     now = timezone.now()
     queryset = _inbox_queryset(actor, filters, now)
     total = queryset.count()
     items = list(queryset.order_by("due_at", "pk")[offset : offset + min(limit, 200)])
+    audit_record(
+        actor=actor,
+        action="casework.case.list",
+        object_type="casework.case",
+        purpose=INBOX_PURPOSE,
+        changes={"shown": [case.pk for case in items], "offset": offset},
+    )
     return Page(items=items, total=total, offset=offset, limit=min(limit, 200))
 
 
@@ -194,6 +207,19 @@ def case_get(
     if not is_own_case(actor, case):
         audit_record(actor=actor, action="casework.case.view", obj=case, purpose=_purpose(purpose))
     return case
+
+
+@transaction.atomic
+def case_photo_get(*, actor: User, case: Case, pk: int) -> CasePhoto:
+    """A photo of a case for staff who may see the case (audited: a photo shows the sender's
+    surroundings, often their home) or for its signed-in sender."""
+    require_case(actor, "casework.case.view", case)
+    photo = case.photos.filter(pk=pk).first()
+    if photo is None:
+        raise NotFound(_("没有找到该照片。"))
+    if not is_own_case(actor, case):
+        audit_record(actor=actor, action="casework.photo.view", obj=photo, purpose=PHOTO_PURPOSE)
+    return photo
 
 
 def case_for_tracking(*, tracking_number: str, access_code: str) -> Case:

@@ -5,6 +5,8 @@ into its own answer (a form error, a 404)."""
 
 from __future__ import annotations
 
+from django.db.models import Q, QuerySet
+
 from civichub.casework.codes import code_matches
 from civichub.casework.models import Case, CasePhoto, Category, ContactVerification
 from civichub.core.models import Organisation, OrganisationKind, User
@@ -52,3 +54,11 @@ def organisation_find(pk: int) -> Organisation | None:
 def user_find(pk: int, *, active_only: bool = False) -> User | None:
     users = User.objects.filter(is_active=True) if active_only else User.objects.all()
     return users.filter(pk=pk).first()
+
+
+def operators() -> QuerySet[User]:
+    """The active accounts that run the deployment (the operator role, or superusers): who is
+    told when the platform itself needs attention."""
+    return User.objects.filter(
+        Q(role_assignments__role="operator") | Q(is_superuser=True), is_active=True
+    ).distinct()

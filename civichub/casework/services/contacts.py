@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from civichub.casework.codes import code_hash, code_matches
 from civichub.casework.conf import casework_settings
 from civichub.casework.models import ContactChannel, ContactVerification
+from civichub.casework.services.sending_limits import verification_send_check
 from civichub.core.audit import audit_record
 from civichub.core.errors import NotFound, RateLimited, ValidationFailed
 from civichub.core.models import User
@@ -66,11 +67,17 @@ class StartedVerification:
     token: str
 
 
-@transaction.atomic
-def contact_verification_start(*, channel: str, address: str) -> StartedVerification:
+def contact_verification_start(
+    *, channel: str, address: str, client: str | None
+) -> StartedVerification:
     """Sends a six-digit one-time code to a phone (SMS) or email address, through notify, and
     returns the record with its token: confirming the code and sending a message with the
-    record both need the token, so a client cannot use a verification another client started."""
+    record both need the token, so a client cannot use a verification another client started.
+
+    `client` is the requester's address (`core.http.client_address`; None for the platform
+    itself): codes are limited per client, per network, per phone or email address, and by the
+    deployment's SMS budget (`sending_limits`). The limits are counted before the transaction,
+    so that a refusal past the budget still alerts operators."""
     if channel not in ContactChannel.values:
         raise ValidationFailed.on("channel", _("请选择手机短信或电子邮件。"))
     address = normalise_contact(channel, address)
@@ -79,8 +86,15 @@ def contact_verification_start(*, channel: str, address: str) -> StartedVerifica
     recent = ContactVerification.objects.filter(
         address=address, created_at__gte=now - dt.timedelta(hours=1)
     ).count()
-    if recent >= 5:
-        raise RateLimited(_("该联系方式获取验证码的次数过多，请稍后再试。"))
+    if recent >= int(conf.verification_per_address_hour):
+        raise RateLimited(_("该联系方式获取验证码的次数过多，请稍后再试。"), limit="address")
+    verification_send_check(channel=channel, client=client)
+    with transaction.atomic():
+        return _verification_open(channel=channel, address=address, now=now)
+
+
+def _verification_open(*, channel: str, address: str, now: dt.datetime) -> StartedVerification:
+    conf = casework_settings()
     code = f"{secrets.randbelow(1_000_000):06d}"
     account = contact_account(
         phone=address if channel == ContactChannel.SMS else "",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 from unittest import mock
@@ -12,6 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from civichub.casework import services
 from civichub.casework.models import Case, CaseStatus
 from civichub.casework.tests.conftest import PIN_A1, Casework, jpeg_with_gps
+from civichub.testing.images import plain_png
 
 pytestmark = pytest.mark.django_db
 
@@ -246,6 +248,28 @@ def test_photos_upload_strips_location_and_refuses_wrong_types(
     assert good.json()[0]["location_kept"] is False
     assert bad.status_code == 422 and "photos.0" in bad.json()["errors"]
     assert case.photos.count() == 1
+
+
+def test_a_photo_made_to_be_costly_to_decode_is_refused_at_once(
+    cw: Casework, api_as: Callable[..., Any], submit: Callable[..., Case]
+) -> None:
+    case = submit()
+    client = api_as(cw.resident)
+    bomb = plain_png(6300, 6300)  # 131 KB, 39.7 million pixels
+
+    started = time.perf_counter()
+    refused = client.client.post(
+        f"/api/casework/cases/{case.tracking_number}/photos",
+        {"photos": [SimpleUploadedFile("bomb.png", bomb, "image/png")]},
+        headers=_csrf(client),
+    )
+    elapsed = time.perf_counter() - started
+
+    assert refused.status_code == 422, refused.content
+    assert refused["Content-Type"] == "application/problem+json"
+    assert "photos.0" in refused.json()["errors"]
+    assert elapsed < 0.5  # decoding and re-encoding it took 1.6 s and 300 MB
+    assert case.photos.count() == 0
 
 
 def _csrf(client: Any) -> dict[str, str]:

@@ -223,7 +223,9 @@ def test_anonymous_sender_verifies_a_phone_by_code_and_follows_with_an_access_co
     cw: Casework, after_commit: Callable[[], Any]
 ) -> None:
     with mock.patch("civichub.casework.services.contacts.secrets.randbelow", return_value=123456):
-        started = services.contact_verification_start(channel="sms", address="139 0000 0002")
+        started = services.contact_verification_start(
+            channel="sms", address="139 0000 0002", client=None
+        )
     verification, token = started.verification, started.token
     with pytest.raises(ValidationFailed):
         services.contact_verification_confirm(
@@ -256,7 +258,9 @@ def test_a_verification_is_confirmed_only_with_the_token_its_start_gave(cw: Case
     from civichub.core.errors import NotFound
 
     with mock.patch("civichub.casework.services.contacts.secrets.randbelow", return_value=123456):
-        started = services.contact_verification_start(channel="sms", address="139 0000 0003")
+        started = services.contact_verification_start(
+            channel="sms", address="139 0000 0003", client=None
+        )
     pk = started.verification.pk
 
     for token in ("", "guess", started.token[:-1]):
@@ -273,7 +277,9 @@ def test_a_verification_is_confirmed_only_with_the_token_its_start_gave(cw: Case
 def test_verification_code_locks_after_too_many_wrong_tries(cw: Casework) -> None:
     from civichub.core.errors import RateLimited
 
-    started = services.contact_verification_start(channel="email", address="A@Example.org")
+    started = services.contact_verification_start(
+        channel="email", address="A@Example.org", client=None
+    )
     verification, token = started.verification, started.token
     for _ in range(5):
         with pytest.raises(ValidationFailed):

@@ -15,7 +15,9 @@ from django.urls import reverse
 
 from civichub.casework import services
 from civichub.casework.models import Case, CaseStatus
+from civichub.casework.photos import PhotoUpload
 from civichub.casework.tests.conftest import PIN_A1, Casework, jpeg_with_gps
+from civichub.core.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -288,3 +290,37 @@ def test_dashboard_shows_open_and_overdue_tiles(cw: Casework, submit: Callable[.
     page = client_for(cw.handler).get(reverse("core:dashboard")).content.decode()
 
     assert "待办留言" in page and "超期留言" in page
+
+
+def test_staff_reading_the_inbox_and_a_photo_leave_audit_rows_the_sender_does_not(
+    cw: Casework, submit: Callable[..., Case]
+) -> None:
+    case = submit(photos=[PhotoUpload(name="home.jpg", data=jpeg_with_gps())])
+    photo = case.photos.get()
+    photo_url = reverse("casework:photo", args=[case.tracking_number, photo.pk])
+    staff = client_for(cw.handler)
+
+    assert case.tracking_number in staff.get(reverse("casework:inbox")).content.decode()
+    assert staff.get(photo_url)["Content-Type"] == "image/jpeg"
+    assert client_for(cw.resident).get(photo_url)["Content-Type"] == "image/jpeg"
+
+    listed = AuditEvent.objects.get(action="casework.case.list")
+    assert (listed.actor, listed.changes["shown"]) == (cw.handler, [case.pk])
+    viewed = AuditEvent.objects.get(action="casework.photo.view")
+    assert (viewed.actor, viewed.object_type, viewed.object_id) == (
+        cw.handler,
+        "casework.casephoto",
+        str(photo.pk),
+    )
+    assert viewed.organisation_path and viewed.purpose
+
+
+def test_the_inbox_through_the_api_is_audited_too(
+    cw: Casework, submit: Callable[..., Case], api_as: Callable[..., Any]
+) -> None:
+    case = submit()
+
+    assert api_as(cw.handler).get("/api/casework/cases").json()["total"] == 1
+
+    listed = AuditEvent.objects.get(action="casework.case.list")
+    assert listed.changes["shown"] == [case.pk]

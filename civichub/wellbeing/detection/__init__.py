@@ -25,8 +25,12 @@ Two families of rules run side by side:
   These rules stay silent until `Rules.learning_weeks` weeks of readings have been seen.
 
 Periods marked away (travel, a stay with children, hospital) silence the rules that look for
-absence of use and are not learned from. An alert fires once when its condition starts and is not
-repeated until the condition has cleared.
+absence of use and are not learned from. What runs by itself (a fridge, a water heater, a boiler
+or heating on a thermostat, a cistern's trickle) is learned from the quiet hours of recent nights
+and does not count as a sign of a person. One alert per incident: kinds that describe the same
+incident form a family (`rules.FAMILY`); while its incident is open, another kind of the family is
+a follow-up that updates the open alert (`Alert.follow_up`); an absence ends only on signs of a
+person held for a while, never on an appliance's cycle.
 
 The package: `grid` (the half-hour slots), `rules` (what can be raised, and the configured
 rules), `state` (what is remembered per household), `features` (what a half hour's readings
@@ -57,7 +61,16 @@ from civichub.wellbeing.detection.grid import (
     slot_of,
     slot_start,
 )
-from civichub.wellbeing.detection.rules import EXPLANATION, SEVERITY, Alert, Kind, Rules, Severity
+from civichub.wellbeing.detection.rules import (
+    EXPLANATION,
+    FAMILY,
+    SEVERITY,
+    SEVERITY_RANK,
+    Alert,
+    Kind,
+    Rules,
+    Severity,
+)
 from civichub.wellbeing.detection.state import DetectorState
 
 __all__ = [
@@ -65,9 +78,11 @@ __all__ = [
     "ELECTRICITY",
     "EPOCH",
     "EXPLANATION",
+    "FAMILY",
     "GAS",
     "HOURS_PER_WEEK",
     "SEVERITY",
+    "SEVERITY_RANK",
     "SLOTS_PER_DAY",
     "SLOTS_PER_HOUR",
     "SLOTS_PER_WEEK",

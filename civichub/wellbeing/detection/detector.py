@@ -100,7 +100,9 @@ class WellbeingDetector:
         step = features.observe(s, r, x, slot, away, fault, alerts)
         fixed.apply(s, r, step)
         learned.apply(s, r, step)
+        features.incidents_close(s, r, step)
         learning.learn(s, step, rates.week)
+        learning.learn_automatic(s, r, step)
         if step.day_slot == SLOTS_PER_DAY - 1:
             learning.end_of_activity_day(s, rates.day)
         if step.slot_in_day == SLOTS_PER_DAY - 1:

@@ -24,9 +24,19 @@ from civichub.wellbeing.detection.grid import (
     WATER,
     Bool,
     Float,
+    Int,
 )
-from civichub.wellbeing.detection.rules import Alert, Rules
+from civichub.wellbeing.detection.rules import (
+    FAMILIES,
+    FAMILY,
+    KIND_BIT,
+    TOLERANCE,
+    Alert,
+    Rules,
+)
 from civichub.wellbeing.detection.state import DetectorState
+
+FAMILY_COLUMN = {family: n for n, family in enumerate(FAMILIES)}
 
 
 @dataclass(slots=True)
@@ -44,12 +54,16 @@ class Step:
     hour: int
     day_slot: int  # half hours since the activity day started (04:00)
     learned: Bool  # enough weeks seen for the learned rules to speak
-    elec_switch: Bool  # electricity switched (on or off) since the half hour before
-    elec_switch_on: Bool
-    water_use: Bool
-    gas_use: Bool
-    elec_use: Bool  # electricity above the learned standby
+    elec_change: Float  # (H,) electricity against the half hour before, 0 where unknown
+    elec_switch: Bool  # electricity changed beyond what runs by itself
+    elec_person: Bool  # ... and again within `Rules.corroboration_slots`: a person
+    water_use: Bool  # water beyond what runs by itself (a cistern's trickle): a person
+    gas_use: Bool  # gas beyond what runs by itself (a boiler): a person
+    gas_flow: Bool  # gas flowing beyond a boiler's floor and swing (for the stove rule)
+    elec_use: Bool  # electricity above what runs by itself
     activity: Bool
+    person: Bool  # a sign of a person: water, gas or corroborated electricity
+    person_around: Bool  # signs of a person in two of the last six half hours
     observed: Bool  # a meter that would show activity was read
 
 
@@ -60,14 +74,58 @@ def fire(
     condition: Any,
     evidence: Callable[[Any], Iterable[dict[str, Any]]],
 ) -> None:
-    """Raise `kind` where `condition` starts to hold; `evidence(rows)` gives a dict per row."""
+    """Raise `kind` where `condition` starts to hold and no incident of its family is open;
+    where one is open and has not reported this kind yet, the alert is a follow-up that
+    updates it. `evidence(rows)` gives a dict per row."""
     condition = np.asarray(condition, dtype=bool)
-    was = state.active[kind]
-    rows = np.flatnonzero(condition & ~was)
+    family, bit = FAMILY_COLUMN[FAMILY[kind]], KIND_BIT[kind]
+    opened = state.incident_open[:, family].copy()
+    kinds = state.incident_kinds[:, family].copy()
+    new = condition & ~opened
+    follow = condition & opened & ((kinds & bit) == 0)
     state.active[kind] = condition
+    state.incident_open[:, family] = opened | condition
+    state.incident_kinds[:, family] = np.where(condition, kinds | bit, kinds)
+    rows = np.flatnonzero(new | follow)
     if rows.size:
         for row, facts in zip(rows.tolist(), evidence(rows), strict=True):
-            step.alerts.append(Alert(household=row, kind=kind, slot=step.slot, evidence=facts))
+            step.alerts.append(
+                Alert(
+                    household=row,
+                    kind=kind,
+                    slot=step.slot,
+                    evidence=facts,
+                    follow_up=bool(follow[row]),
+                )
+            )
+
+
+def incidents_close(s: DetectorState, r: Rules, step: Step) -> None:
+    """Ends the incidents whose conditions no longer hold: an absence only when somebody is
+    evidently back (never on an appliance's cycle), a night's activity once the night is over,
+    the others when none of their conditions has held for `Rules.clear_hours`."""
+    held = np.zeros_like(s.incident_open)
+    for kind, flags in s.active.items():
+        held[:, FAMILY_COLUMN[FAMILY[kind]]] |= flags
+    s.incident_calm = np.where(held, 0, s.incident_calm + 1)
+    close = s.incident_open & (s.incident_calm >= r.slots(r.clear_hours))
+    absence, night = FAMILY_COLUMN["absence"], FAMILY_COLUMN["night"]
+    # Somebody is back: water drawn in two of the last six half hours, or signs of a person
+    # in four of them (a thermostat's cycles in an empty home are not).
+    back = (_bits(s.water_bits & 0x3F) >= 2) | (_bits(s.person_bits & 0x3F) >= 4)
+    close[:, absence] = s.incident_open[:, absence] & back
+    if r.night_start_hour <= step.hour < r.night_end_hour:
+        close[:, night] = False
+    s.incident_open &= ~close
+    s.incident_kinds = np.where(close, 0, s.incident_kinds)
+
+
+_POPCOUNT = np.array([bin(n).count("1") for n in range(256)], dtype=np.int64)
+
+
+def _bits(flags: Int) -> Int:
+    """How many of the low eight bits are set."""
+    return _POPCOUNT[flags & 0xFF]
 
 
 def observe(
@@ -89,15 +147,47 @@ def observe(
         x0[:, ELECTRICITY] - s.ring[:, previous, ELECTRICITY],
         0.0,
     )
-    # The standby wobbles in proportion to itself (a fridge's cycles), so the margin that
-    # tells an appliance from the standby grows with it.
-    margin = np.maximum(r.electricity_margin_kwh, 0.25 * np.nan_to_num(s.standby))
     _windows(s, slot, present, x0)
     slot_in_day = slot % SLOTS_PER_DAY
-    water_use = present[:, WATER] & (x0[:, WATER] >= r.water_use_m3)
-    gas_use = present[:, GAS] & (x0[:, GAS] >= r.gas_use_m3)
-    standby = np.where(np.isnan(s.standby), np.inf, s.standby)
-    elec_use = present[:, ELECTRICITY] & (x0[:, ELECTRICITY] > standby + margin)
+    margin = r.electricity_margin_kwh
+    # What runs by itself, as the quiet hours of recent nights showed it (NaN until a night
+    # has been seen: then only the configured margins apply).
+    auto_hi = np.nan_to_num(s.auto_hi, nan=0.0)
+    auto_lo = np.nan_to_num(s.auto_lo, nan=0.0)
+    change_limit = np.maximum(
+        margin, r.automatic_change_factor * np.nan_to_num(s.auto_change[:, ELECTRICITY], nan=0.0)
+    )
+    # A cistern's trickle runs by itself (up to `Rules.trickle_max_m3`); water is a person's
+    # when it is beyond the trickle by a litre and as much again as the trickle (a meter
+    # of coarse resolution shows a trickle in steps).
+    trickle = np.minimum(auto_lo[:, WATER], r.trickle_max_m3)
+    water_use = present[:, WATER] & (x0[:, WATER] - trickle >= r.water_use_m3 + trickle - TOLERANCE)
+    # A few quiet hours a night show a thermostat's cycles, not their extremes over a day:
+    # levels count as a person's only half the nightly swing above the nights' highest.
+    swing = 0.5 * (auto_hi - auto_lo)
+    # Where the nights burn gas (a boiler on a thermostat), gas follows the weather, not a
+    # person: it is no sign of one there.
+    boiler = auto_hi[:, GAS] > 2 * r.gas_use_m3
+    gas_use = (
+        present[:, GAS]
+        & ~boiler
+        & (x0[:, GAS] - auto_hi[:, GAS] >= np.maximum(r.gas_use_m3, swing[:, GAS]) - TOLERANCE)
+    )
+    # A stove left on flows without a break; a boiler's cycles dip below the nights' highest.
+    gas_flow = present[:, GAS] & (
+        x0[:, GAS] - auto_lo[:, GAS] >= np.maximum(r.stove_flow_m3, 2 * swing[:, GAS]) - TOLERANCE
+    )
+    level = np.fmax(s.auto_hi[:, ELECTRICITY], s.standby)
+    level = np.where(np.isnan(level), np.inf, level) + np.maximum(margin, swing[:, ELECTRICITY])
+    elec_use = present[:, ELECTRICITY] & (x0[:, ELECTRICITY] > level + TOLERANCE)
+    elec_switch = np.abs(elec_change) > change_limit + TOLERANCE
+    # Switched on, twice: an appliance that switches itself on and off again is one event.
+    elec_on = elec_switch & (elec_change > 0)
+    s.elec_bits = ((s.elec_bits << 1) | elec_on) & ((1 << r.corroboration_slots) - 1)
+    elec_person = elec_on & (_bits(s.elec_bits) >= 2)
+    person = water_use | gas_use | elec_person
+    s.person_bits = ((s.person_bits << 1) | person) & 0xFF
+    s.water_bits = ((s.water_bits << 1) | water_use) & 0xFF
     step = Step(
         slot=slot,
         alerts=alerts,
@@ -110,14 +200,18 @@ def observe(
         hour=slot_in_day // SLOTS_PER_HOUR,
         day_slot=(slot - DAY_START_SLOT) % SLOTS_PER_DAY,
         learned=s.learned_slots >= r.learning_weeks * SLOTS_PER_WEEK,
-        elec_switch=np.abs(elec_change) > margin,
-        elec_switch_on=elec_change > margin,
+        elec_change=elec_change,
+        elec_switch=elec_switch,
+        elec_person=elec_person,
         water_use=water_use,
         gas_use=gas_use,
+        gas_flow=gas_flow,
         elec_use=elec_use,
         activity=water_use | gas_use | elec_use,
+        person=person,
+        person_around=_bits(s.person_bits & 0x3F) >= 2,
         # A slot tells us about activity only if a meter that would show it was read.
-        observed=present[:, WATER] | present[:, ELECTRICITY] & ~np.isnan(s.standby),
+        observed=present[:, WATER] | present[:, ELECTRICITY] & ~np.isnan(level),
     )
     _runs(s, r, step)
     _quiet(s, r, step)
@@ -145,15 +239,22 @@ def _windows(s: DetectorState, slot: int, present: Bool, x0: Float) -> None:
 def _runs(s: DetectorState, r: Rules, step: Step) -> None:
     """Runs of water and gas use, the time since the last use and the last sign of anybody
     about, and how improbable the current run of water draws is for this household."""
-    present, water_use, gas_use, away = step.present, step.water_use, step.gas_use, step.away
+    present, water_use, away = step.present, step.water_use, step.away
     s.water_run = np.where(water_use, s.water_run + 1, np.where(present[:, WATER], 0, s.water_run))
-    s.gas_run = np.where(gas_use, s.gas_run + 1, np.where(present[:, GAS], 0, s.gas_run))
+    # Gas burnt while water runs heats it (a gas water heater, the washing-up): it neither
+    # lengthens a stove's run nor breaks it; a stove left on is gas with the taps shut.
+    hot_water = present[:, WATER] & (step.x0[:, WATER] >= r.hot_water_m3 - TOLERANCE)
+    s.gas_run = np.where(
+        step.gas_flow,
+        s.gas_run + ~hot_water,
+        np.where(present[:, GAS], 0, s.gas_run),
+    )
     # Time away does not count towards a silence: the clock starts when the household is back.
     s.since_water = np.where(water_use | away, 0, s.since_water + 1)
-    s.since_stir = np.where(water_use | gas_use | step.elec_switch | away, 0, s.since_stir + 1)
+    s.since_stir = np.where(step.person | away, 0, s.since_stir + 1)
     # How improbable is this run of water draws for this household at these hours?
     pw = np.clip(
-        s.p_water[:, step.hour_of_week], 1.0 - r.active_probability_cap, r.active_probability_cap
+        s.p_water[:, step.hour_of_week], 1.0 - r.active_probability_cap, r.flow_probability_cap
     )
     s.flow_log_p = np.where(
         water_use,
@@ -189,7 +290,9 @@ def _night(s: DetectorState, r: Rules, step: Step) -> None:
     # not it, nor a heater or a lamp left on all evening (a steady level, switched on before
     # the night). Without an electricity meter, water in two half hours running is.
     up_at_night = (
-        step.elec_switch_on
+        # At night a switch beyond what runs by itself needs no second one: the appliances
+        # that run at night are what the automatic pattern is learned from.
+        (step.elec_switch & (step.elec_change > 0))
         | step.gas_use
         | (step.elec_use & (s.night_run > 0))
         | (step.water_use & (s.water_run >= 2) & ~meters[:, ELECTRICITY])
@@ -216,13 +319,30 @@ def _first_use(s: DetectorState, r: Rules, step: Step) -> None:
     # the stove in one of them where there is an electricity meter (a toilet visit at night
     # is water alone); the first use is the earliest of them. Two of three, not two in a
     # row, so that a quiet half hour after the morning wash does not put the first use late.
-    up = step.elec_use | step.gas_use | ~s.meters[:, ELECTRICITY] | (x0[:, WATER] >= r.wash_m3)
+    up = (
+        step.elec_use
+        | step.elec_switch
+        | step.gas_use
+        | ~s.meters[:, ELECTRICITY]
+        | (x0[:, WATER] >= r.wash_m3)
+    )
     this_up = up & activity
     count = activity.astype(np.int64) + s.last_active + s.active_before
     # A wash or a shower, or water drawn with the lights or an appliance on in the same half
     # hour (the kettle), is getting up on its own: some go out straight after.
-    washing = step.water_use & (step.elec_use | step.gas_use | (x0[:, WATER] >= r.wash_m3))
-    getting_up = washing | (count >= 2) & (this_up | s.last_up | s.up_before)
+    washing = step.water_use & (
+        step.elec_use | step.elec_switch | step.gas_use | (x0[:, WATER] >= r.wash_m3)
+    )
+    # Or water drawn in two of three half hours adding up to a wash (an hourly meter spreads
+    # each draw over two half hours; a toilet visit is less).
+    slot = step.slot
+    water3 = s.ring[:, slot % SLOTS_PER_DAY, WATER] + s.ring[:, (slot - 1) % SLOTS_PER_DAY, WATER]
+    water3 = water3 + s.ring[:, (slot - 2) % SLOTS_PER_DAY, WATER]
+    getting_up = (
+        washing
+        | (count >= 2) & (this_up | s.last_up | s.up_before)
+        | (count >= 2) & (water3 >= r.wash_m3 - TOLERANCE)
+    )
     earliest = np.where(
         s.active_before, day_slot - 2, np.where(s.last_active, day_slot - 1, day_slot)
     )

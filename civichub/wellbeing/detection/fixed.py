@@ -17,7 +17,7 @@ from civichub.wellbeing.detection.grid import (
     WATER,
     Bool,
 )
-from civichub.wellbeing.detection.rules import Kind, Rules
+from civichub.wellbeing.detection.rules import TOLERANCE, Kind, Rules
 from civichub.wellbeing.detection.state import DetectorState
 
 
@@ -34,10 +34,13 @@ def _use_rules(s: DetectorState, r: Rules, step: Step) -> None:
     # The rolling sums cover 12 h and 24 h, the two windows deployments use.
     window_sum = s.sum12 if r.no_use_hours <= 12 else s.sum24
     window_count = s.count12 if r.no_use_hours <= 12 else s.count24
+    # What a cistern's trickle explains (learned from recent nights) is not use.
+    trickle = np.minimum(np.nan_to_num(s.auto_lo[:, WATER], nan=0.0), r.trickle_max_m3)
+    used = window_sum[:, WATER] - trickle * window_count[:, WATER]
     no_use = (
         water_metered
         & (window_count[:, WATER] >= r.no_use_coverage * r.slots(min(r.no_use_hours, 24)))
-        & (window_sum[:, WATER] < r.no_use_water_m3)
+        & (used < r.no_use_water_m3 - TOLERANCE)
         & (s.since_water >= r.slots(r.no_use_hours))
         # Every meter must agree: gas used or electricity switched in the window means
         # someone was about, whatever the water meter says.
@@ -51,7 +54,7 @@ def _use_rules(s: DetectorState, r: Rules, step: Step) -> None:
         no_use,
         lambda rows: [
             {
-                "water_12h_l": max(0.0, 1000 * window_sum[i, WATER]),
+                "water_12h_l": max(0.0, 1000 * used[i]),
                 "hours": r.no_use_hours,
                 "limit_l": 1000 * r.no_use_water_m3,
                 "since_use_h": s.since_water[i] / SLOTS_PER_HOUR,
@@ -59,7 +62,7 @@ def _use_rules(s: DetectorState, r: Rules, step: Step) -> None:
             for i in rows
         ],
     )
-    high = water_metered & (s.sum24[:, WATER] > r.high_water_m3_per_day)
+    high = water_metered & (s.sum24[:, WATER] > r.high_water_m3_per_day + TOLERANCE)
     fire(
         s,
         step,

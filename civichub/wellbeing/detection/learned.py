@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from civichub.wellbeing.detection.features import Step, fire
+from civichub.wellbeing.detection.features import FAMILY_COLUMN, Step, fire
 from civichub.wellbeing.detection.grid import (
     DAY_START_SLOT,
     SLOTS_PER_HOUR,
@@ -59,7 +59,14 @@ def apply(s: DetectorState, r: Rules, step: Step) -> None:
     deviation = np.sqrt(s.first_use_var)
     earliest_up = s.first_use_mean - np.maximum(2.0, 3.0 * deviation)
     s.morning_missing += ~observed & (day_slot >= earliest_up)
-    spread = s.sensitivity * np.maximum(r.first_use_grace_hours * SLOTS_PER_HOUR, 3.0 * deviation)
+    # Later than this household got up on its last four weeks of mornings, by an hour,
+    # beyond the grace and three deviations of its usual time: calibrated to its own spread.
+    # (The second latest, so that one lie-in does not blunt the rule for four weeks.)
+    latest = np.partition(s.mornings, -2, axis=1)[:, -2].astype(np.float64) - s.first_use_mean
+    spread = s.sensitivity * np.maximum(
+        np.maximum(r.first_use_grace_hours * SLOTS_PER_HOUR, 3.0 * deviation),
+        latest + SLOTS_PER_HOUR,
+    )
     late = (
         learned
         & (s.first_use_days >= 7)
@@ -72,8 +79,9 @@ def apply(s: DetectorState, r: Rules, step: Step) -> None:
         & (s.morning_missing <= 1)
         & ~s.away_today
         # Already alerted: nobody about since yesterday is one incident, not a second one.
-        & ~s.active[Kind.NO_USE]
-        & ~s.active[Kind.INACTIVITY]
+        & ~s.incident_open[:, FAMILY_COLUMN["absence"]]
+        # Signs of a person now: up, whatever the morning looked like.
+        & ~step.person_around
     )
     fire(
         s,

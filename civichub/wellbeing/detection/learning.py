@@ -20,7 +20,7 @@ from civichub.wellbeing.detection.grid import (
     Float,
 )
 from civichub.wellbeing.detection.rules import Rules
-from civichub.wellbeing.detection.state import DetectorState
+from civichub.wellbeing.detection.state import MORNINGS, NIGHTS, DetectorState
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,9 @@ def end_of_activity_day(s: DetectorState, alpha_day: float) -> None:
     delta = np.where(s.first_use_days >= 7, clipped, raw)
     mean = np.where(warm, first, s.first_use_mean + a * delta)
     var = np.where(warm, 4.0, (1 - a) * (s.first_use_var + a * delta * delta))
+    rows = np.arange(s.mornings.shape[0])
+    s.mornings[rows, s.mornings_at % MORNINGS] = np.where(seen, s.first_use_today, -1)
+    s.mornings_at += 1
     s.first_use_mean = np.where(seen, mean, s.first_use_mean)
     s.first_use_var = np.where(seen, var, s.first_use_var)
     s.first_use_days += seen
@@ -156,3 +159,74 @@ def learn_day(s: DetectorState, r: Rules, day: Day, alpha_day: float, away: Bool
     s.day_total[:] = 0.0
     s.day_count[:] = 0
     s.day_min_elec[:] = np.inf
+
+
+def learn_automatic(s: DetectorState, r: Rules, step: Step) -> None:
+    """What runs by itself, from the hours when nearly everybody sleeps (see `Rules`): this
+    night's highest and least level and largest change per utility, and, when the night is
+    over, the envelope of the last nights. Nights marked away count (nobody is home)."""
+    hour = step.hour
+    if r.automatic_start_hour <= hour < r.automatic_end_hour:
+        present, x0 = step.present, step.x0
+        s.night_hi = np.where(present, np.maximum(s.night_hi, x0), s.night_hi)
+        s.night_lo = np.where(present, np.minimum(s.night_lo, x0), s.night_lo)
+        change = np.zeros_like(x0)
+        change[:, ELECTRICITY] = np.abs(step.elec_change)
+        s.night_change = np.where(present, np.maximum(s.night_change, change), s.night_change)
+        s.night_seen += present
+        at = step.slot_in_day - r.automatic_start_hour * SLOTS_PER_HOUR
+        if at < s.night_water.shape[1]:
+            s.night_water[:, at] = np.where(present[:, WATER], x0[:, WATER], np.nan)
+    elif step.slot_in_day == r.automatic_end_hour * SLOTS_PER_HOUR:
+        _night_over(s, r)
+
+
+def _night_over(s: DetectorState, r: Rules) -> None:
+    """The night that ended joins the last nights (where half its readings came), and the
+    automatic pattern is taken from them: the second highest level and change of the nights
+    kept, or the last night's where it is higher (a boiler switched on for the winter is
+    learned in a night); the median of their least levels."""
+    hours = r.automatic_end_hour - r.automatic_start_hour
+    counted = s.night_seen >= hours * SLOTS_PER_HOUR / 2
+    at = s.nights_at % NIGHTS
+    rows = np.arange(s.meters.shape[0])
+    s.nights_hi[rows, at] = np.where(counted, s.night_hi, np.nan)
+    s.nights_change[rows, at] = np.where(counted, s.night_change, np.nan)
+    lows = np.where(counted, s.night_lo, np.nan)
+    lows[:, WATER] = _trickle(s.night_water)
+    s.nights_lo[rows, at] = lows
+    s.nights_at += 1
+    last_hi = np.where(counted, s.night_hi, -np.inf)
+    last_change = np.where(counted, s.night_change, -np.inf)
+    s.auto_hi = _envelope(s.nights_hi, last_hi)
+    s.auto_change = _envelope(s.nights_change, last_change)
+    lows = np.sort(np.where(np.isnan(s.nights_lo), np.inf, s.nights_lo), axis=1)
+    kept = (~np.isnan(s.nights_lo)).sum(axis=1)  # (H, 3)
+    middle = np.take_along_axis(lows, np.maximum(kept - 1, 0)[:, None, :] // 2, axis=1)[:, 0]
+    s.auto_lo = np.where(kept > 0, middle, np.nan)
+    s.night_hi[:] = -np.inf
+    s.night_lo[:] = np.inf
+    s.night_change[:] = -np.inf
+    s.night_seen[:] = 0
+    s.night_water[:] = np.nan
+
+
+def _trickle(water: Float) -> Float:
+    """(H, night half hours) -> (H,): the mean of all but the two largest readings, where at
+    least four came (NaN elsewhere)."""
+    seen = (~np.isnan(water)).sum(axis=1)
+    ordered = np.sort(water, axis=1)  # NaN last
+    kept = seen - 2
+    totals = np.cumsum(np.nan_to_num(ordered), axis=1)
+    index = np.clip(kept - 1, 0, water.shape[1] - 1)[:, None]
+    total = np.take_along_axis(totals, index, axis=1)[:, 0]
+    return np.where(seen >= 4, total / np.maximum(kept, 1), np.nan)
+
+
+def _envelope(nights: Float, last: Float) -> Float:
+    """(H, NIGHTS, 3) -> (H, 3): the second highest of the nights kept (the highest when only
+    one is), or `last` where higher; NaN where no night is kept."""
+    ordered = np.sort(np.where(np.isnan(nights), -np.inf, nights), axis=1)
+    top, second = ordered[:, -1], ordered[:, -2]
+    envelope = np.maximum(np.where(np.isfinite(second), second, top), last)
+    return np.where(np.isfinite(envelope), envelope, np.nan)

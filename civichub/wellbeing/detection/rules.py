@@ -42,6 +42,29 @@ SEVERITY = {
     Kind.METER_FAULT: Severity.INFO,
 }
 
+# Kinds that describe the same incident: while one of them is open for a household, another
+# kind of its family updates the open alert (a follow-up) instead of raising a second one.
+FAMILIES = ("absence", "water", "gas", "night", "level", "gap", "fault")
+FAMILY = {
+    Kind.NO_USE: "absence",
+    Kind.INACTIVITY: "absence",
+    Kind.NO_FIRST_USE: "absence",
+    Kind.CONTINUOUS_FLOW: "water",
+    Kind.HIGH_USE: "water",
+    Kind.GAS_LONG_FLOW: "gas",
+    Kind.NIGHT_ACTIVITY: "night",
+    Kind.LEVEL_CHANGE: "level",
+    Kind.DATA_GAP: "gap",
+    Kind.METER_FAULT: "fault",
+}
+KIND_BIT = {kind: 1 << n for n, kind in enumerate(SEVERITY)}
+SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.URGENT: 2}
+
+# Readings arrive as litres and watt-hours turned into m³ and kWh, so a value exactly at a
+# threshold may sit a rounding error either side of it (0.030000000000000002 kWh): every
+# comparison with a threshold allows this much (a millilitre, a milliwatt-hour).
+TOLERANCE = 1e-6
+
 EXPLANATION = {
     Kind.NO_USE: "Only {water_12h_l:.0f} litres of water were used in the last {hours:.0f} hours "
     "(the rule is less than {limit_l:.0f} litres). The last water use was {since_use_h:.1f} hours "
@@ -85,12 +108,21 @@ class Rules:
     water_use_m3: float = 0.001  # a slot with at least a litre of water is a use
     wash_m3: float = 0.015  # more than a toilet flush: a wash or a shower, someone is up
     gas_use_m3: float = 0.005
+    # A burner on its lowest flame burns about 0.05 m³ an hour: less in a half hour is the
+    # tail of a meal (or a meter's resolution), not a stove left on.
+    stove_flow_m3: float = 0.02
+    # Water in a half hour from which on gas burnt with it may be heating it.
+    hot_water_m3: float = 0.02
     electricity_margin_kwh: float = 0.03  # above the learned standby by this much is activity
     learning_weeks: float = 3.0
     standby_half_life_days: float = 2.0
     half_life_weeks: float = 4.0
-    inactivity_probability: float = 1e-7
+    inactivity_probability: float = 1e-10
     active_probability_cap: float = 0.9
+    # A household that draws water in nearly every half hour of its day (an hourly meter shows
+    # each draw in two) must not make a busy day look like a leak: water drawn at hours it
+    # usually draws counts as little as this allows.
+    flow_probability_cap: float = 0.98
     night_start_hour: int = 0
     night_end_hour: int = 5
     night_rare_probability: float = 0.15
@@ -104,6 +136,24 @@ class Rules:
     gas_min_learned_hours: float = 1.5
     level_change_ratio: float = 2.0
     level_change_days: int = 3
+    # What runs by itself (a fridge, a water heater, a boiler or heating on a thermostat, a
+    # cistern that leaks a little) is learned from the hours when nearly everybody sleeps, over
+    # the last `automatic_nights` nights: the highest electricity and gas levels and the largest
+    # change of electricity between half hours seen then, and the least water. Only what that
+    # pattern cannot explain counts as a sign of a person.
+    automatic_start_hour: int = 0
+    automatic_end_hour: int = 5
+    automatic_nights: int = 7
+    automatic_change_factor: float = 1.25
+    # A cistern leaking more than this (240 litres a day) is a leak to mend, not a pattern.
+    trickle_max_m3: float = 0.005
+    # Electricity alone is a sign of a person only when it changes beyond the automatic
+    # pattern in two of the last `corroboration_slots` half hours (one change may be a defrost
+    # or a reheat at an hour the nights did not show).
+    corroboration_slots: int = 4
+    # An absence incident ends when signs of a person come in two of the last four half
+    # hours; the other incidents end when their condition has not held for these hours.
+    clear_hours: float = 2.0
 
     def slots(self, hours: float) -> int:
         return max(1, round(hours * SLOTS_PER_HOUR))
@@ -115,6 +165,13 @@ class Alert:
     kind: str
     slot: int  # the half hour whose reading raised it
     evidence: dict[str, Any]
+    # True when the alert updates the open alert of the same incident (another kind of its
+    # family, see `FAMILY`) rather than raising a new one.
+    follow_up: bool = False
+
+    @property
+    def family(self) -> str:
+        return FAMILY[self.kind]
 
     @property
     def severity(self) -> str:

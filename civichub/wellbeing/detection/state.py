@@ -7,7 +7,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from civichub.wellbeing.detection.grid import HOURS_PER_WEEK, SLOTS_PER_DAY, Bool, Float, Int
-from civichub.wellbeing.detection.rules import SEVERITY
+from civichub.wellbeing.detection.rules import FAMILIES, SEVERITY
+
+# Nights of the automatic pattern kept, and mornings of first use (see `Rules`).
+NIGHTS = 7
+# Half hours of the night the automatic pattern is learned from (at most; see `Rules`).
+NIGHT_SLOTS = 10
+MORNINGS = 28
 
 
 @dataclass
@@ -68,6 +74,37 @@ class DetectorState:
     # found a false alarm, lowered back by real incidents.
     sensitivity: Float = field(init=False)
     active: dict[str, Bool] = field(init=False)  # alerts whose condition still holds
+    # The automatic pattern (see `Rules.automatic_start_hour`): this night so far, the last
+    # nights, and what they give. Per utility: the highest level, the largest change from the
+    # half hour before, the least level; NaN until a night has been seen.
+    night_hi: Float = field(init=False)  # (H, 3)
+    night_change: Float = field(init=False)  # (H, 3)
+    night_lo: Float = field(init=False)  # (H, 3)
+    night_seen: Int = field(init=False)  # (H, 3) readings this night
+    # (H, night half hours) this night's water, NaN where none: the trickle is the mean of
+    # all but its two largest (a toilet visit or two is not a trickle).
+    night_water: Float = field(init=False)
+    nights_hi: Float = field(init=False)  # (H, NIGHTS, 3), NaN where no night
+    nights_change: Float = field(init=False)
+    nights_lo: Float = field(init=False)
+    nights_at: Int = field(init=False)  # (H,) where the next night goes in the ring
+    auto_hi: Float = field(init=False)  # (H, 3) highest level the automatic pattern explains
+    auto_change: Float = field(init=False)  # (H, 3) largest change it explains
+    auto_lo: Float = field(init=False)  # (H, 3) its floor (a cistern's trickle, a boiler's)
+    # Half hours (bits, newest lowest) with electricity changed beyond the automatic pattern,
+    # and with any sign of a person.
+    elec_bits: Int = field(init=False)
+    person_bits: Int = field(init=False)
+    water_bits: Int = field(init=False)  # half hours with water drawn by a person
+    # First use of the last mornings, in slots after DAY_START_SLOT, -1 where none was seen.
+    mornings: Int = field(init=False)  # (H, MORNINGS)
+    mornings_at: Int = field(init=False)
+    # One alert per incident, per family of kinds (`rules.FAMILIES`): whether an incident is
+    # open, which kinds it has reported (bits of `rules.KIND_BIT`) and how many half hours its
+    # conditions have not held.
+    incident_open: Bool = field(init=False)  # (H, families)
+    incident_kinds: Int = field(init=False)
+    incident_calm: Int = field(init=False)
 
     def __post_init__(self) -> None:
         h = self.meters.shape[0]
@@ -117,3 +154,23 @@ class DetectorState:
         self.level_days = np.zeros((h, 3), dtype=np.int64)
         self.sensitivity = np.ones(h)
         self.active = {kind: np.zeros(h, dtype=bool) for kind in SEVERITY}
+        self.night_hi = np.full((h, 3), -np.inf)
+        self.night_change = np.full((h, 3), -np.inf)
+        self.night_lo = np.full((h, 3), np.inf)
+        self.night_seen = np.zeros((h, 3), dtype=np.int64)
+        self.night_water = np.full((h, NIGHT_SLOTS), np.nan)
+        self.nights_hi = np.full((h, NIGHTS, 3), np.nan)
+        self.nights_change = np.full((h, NIGHTS, 3), np.nan)
+        self.nights_lo = np.full((h, NIGHTS, 3), np.nan)
+        self.nights_at = np.zeros(h, dtype=np.int64)
+        self.auto_hi = np.full((h, 3), np.nan)
+        self.auto_change = np.full((h, 3), np.nan)
+        self.auto_lo = np.full((h, 3), np.nan)
+        self.elec_bits = np.zeros(h, dtype=np.int64)
+        self.person_bits = np.zeros(h, dtype=np.int64)
+        self.water_bits = np.zeros(h, dtype=np.int64)
+        self.mornings = np.full((h, MORNINGS), -1, dtype=np.int64)
+        self.mornings_at = np.zeros(h, dtype=np.int64)
+        self.incident_open = np.zeros((h, len(FAMILIES)), dtype=bool)
+        self.incident_kinds = np.zeros((h, len(FAMILIES)), dtype=np.int64)
+        self.incident_calm = np.zeros((h, len(FAMILIES)), dtype=np.int64)

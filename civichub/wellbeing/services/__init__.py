@@ -17,7 +17,10 @@ from civichub.wellbeing.services.alerts import (
 from civichub.wellbeing.services.away import away_cancel, away_end, away_mark
 from civichub.wellbeing.services.detection_runs import (
     CHECKPOINT_DAYS,
-    DETECTION_QUEUE_STALE,
+    DETECTION_BATCH,
+    DetectionReport,
+    detect_due,
+    detection_due_run,
     detection_run,
     run_detection,
 )
@@ -43,8 +46,9 @@ from civichub.wellbeing.services.visits import (
 __all__ = [
     "ACK_SALT",
     "CHECKPOINT_DAYS",
-    "DETECTION_QUEUE_STALE",
+    "DETECTION_BATCH",
     "ContactSpec",
+    "DetectionReport",
     "EscalationReport",
     "IngestReport",
     "MeterSpec",
@@ -59,6 +63,8 @@ __all__ = [
     "away_end",
     "away_mark",
     "consent_withdraw",
+    "detect_due",
+    "detection_due_run",
     "detection_run",
     "household_contacts_set",
     "household_enrol",

@@ -1,9 +1,18 @@
 """A household's detector as saved in the database: its state arrays, the day-boundary
-checkpoints and the readings seen since the oldest of them, in one compressed NumPy archive."""
+checkpoints and the readings seen since the oldest of them, in one compressed blob.
+
+The blob is a short JSON header naming each array (its dtype and shape) followed by the arrays'
+bytes, compressed once: a batch pass loads and saves hundreds of households, and a NumPy zip
+archive costs a file entry per array (well over a hundred with the checkpoints). Blobs saved
+as NumPy archives (`np.savez_compressed`) are still read. No pickle: nothing in the blob is
+executed."""
 
 from __future__ import annotations
 
 import io
+import json
+import struct
+import zlib
 from typing import Any
 
 import numpy as np
@@ -38,6 +47,57 @@ def _state_fill(state: detection.DetectorState, saved: Any, prefix: str = "") ->
             setattr(state, name, saved[full])
 
 
+_MAGIC = b"CHDS1"
+_ZIP = b"PK"
+
+
+class _Saved(dict[str, np.ndarray]):
+    """The saved arrays by name, read the way a NumPy archive is (`files`, `[name]`)."""
+
+    @property
+    def files(self) -> list[str]:
+        return list(self)
+
+    def __enter__(self) -> _Saved:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _pack(arrays: dict[str, Any]) -> bytes:
+    header: list[list[Any]] = []
+    body: list[bytes] = []
+    for name, value in arrays.items():
+        array = np.asarray(value)  # tobytes() writes C order; a 0-d array stays 0-d
+        header.append([name, array.dtype.str, list(array.shape)])
+        body.append(array.tobytes())
+    head = json.dumps(header, separators=(",", ":")).encode()
+    return _MAGIC + zlib.compress(struct.pack("<I", len(head)) + head + b"".join(body), 1)
+
+
+def _unpack(blob: bytes) -> _Saved:
+    # A bytearray, so that the arrays read from it are writable without a copy each.
+    raw = bytearray(zlib.decompress(blob[len(_MAGIC) :]))
+    (length,) = struct.unpack_from("<I", raw)
+    offset = 4 + length
+    saved = _Saved()
+    for name, dtype, shape in json.loads(bytes(raw[4:offset])):
+        kind = np.dtype(dtype)
+        count = int(np.prod(shape, dtype=np.int64))
+        saved[name] = np.frombuffer(raw, dtype=kind, count=count, offset=offset).reshape(
+            tuple(shape)
+        )
+        offset += count * kind.itemsize
+    return saved
+
+
+def _open(blob: bytes) -> Any:
+    if blob.startswith(_ZIP):
+        return np.load(io.BytesIO(blob))
+    return _unpack(blob)
+
+
 def detector_load(household: Household) -> detection.WellbeingDetector:
     """The household's saved detector, over the utilities it has meters for."""
     mask = np.zeros((1, 3), dtype=bool)
@@ -51,7 +111,7 @@ def state_load(household: Household, meters: np.ndarray) -> detection.WellbeingD
     readings it has seen since the oldest of them (`seen`, one row per half hour)."""
     detector = detection.WellbeingDetector(meters)
     if household.detector_state:
-        with np.load(io.BytesIO(bytes(household.detector_state))) as saved:
+        with _open(bytes(household.detector_state)) as saved:
             _state_fill(detector.state, saved)
             count = int(saved["checkpoints"]) if "checkpoints" in saved.files else 0
             for n in range(count):
@@ -69,6 +129,4 @@ def state_dump(detector: detection.WellbeingDetector) -> bytes:
     for n, checkpoint in enumerate(detector.checkpoints):
         arrays.update(_state_arrays(checkpoint, f"checkpoint{n}__"))
     arrays["seen"] = detector.seen
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
-    return buffer.getvalue()
+    return _pack(arrays)

@@ -93,9 +93,17 @@ def family_notify(alert: Alert, household: Household, minutes: int, *, urgent: b
 
 
 def family_notify_due(
-    alert: Alert, household: Household, minutes: int, *, urgent: bool, now: datetime
+    alert: Alert,
+    household: Household,
+    minutes: int,
+    *,
+    urgent: bool,
+    now: datetime,
+    round_key: str = "",
 ) -> int:
-    """Sends the alert to the contacts due by `now` that have not had it yet; returns how many."""
+    """Sends the alert to the contacts due by `now` that have not had it yet; returns how many.
+    `round_key` names a second round of the same alert (it became graver), which the outbox
+    must not take for a repeat of the first."""
     resident = household.resident
     priority = Priority.EMERGENCY if urgent else Priority.NORMAL
     reachable = _family_reachable(household)
@@ -117,7 +125,7 @@ def family_notify_due(
                 email=contact.email,
                 context=context,
                 priority=priority,
-                dedupe_key=f"wellbeing.alert.{alert.pk}.family.{contact.pk}",
+                dedupe_key=f"wellbeing.alert.{alert.pk}.family.{contact.pk}{round_key}",
             )
         )
     sent = due - alert.family_notified

@@ -16,6 +16,8 @@ from civichub.core.errors import Conflict, ValidationFailed
 from civichub.core.models import Organisation, Resident, User
 from civichub.core.permissions import require
 from civichub.wellbeing.models import (
+    INTERVAL_MINUTES,
+    UTILITY_UNITS,
     AlertStatus,
     ConsentGiver,
     ConsentMethod,
@@ -26,12 +28,31 @@ from civichub.wellbeing.models import (
 )
 from civichub.wellbeing.selectors import workers_for
 
+# A meter that sends in bunches sends at least once a week (a day of hourly values once a day
+# is the usual NB-IoT water meter); detection cannot be later than that.
+REPORT_EVERY_MAX_MINUTES = 7 * 24 * 60
+
 
 @dataclass(frozen=True)
 class MeterSpec:
+    """A meter to enrol: its unit (empty: the utility's canonical one, m³ or kWh), its reading
+    interval in minutes and how often it sends its readings (0: with each reading)."""
+
     utility: str
     meter_id: str
     cumulative: bool = True
+    unit: str = ""
+    interval_minutes: int = 30
+    report_every_minutes: int = 0
+
+    @property
+    def unit_or_default(self) -> str:
+        units = UTILITY_UNITS.get(self.utility, ("",))
+        return self.unit or units[0]
+
+    @property
+    def report_every(self) -> int:
+        return self.report_every_minutes or self.interval_minutes
 
 
 @dataclass(frozen=True)
@@ -53,7 +74,42 @@ def _meter_errors(meters: list[MeterSpec]) -> list[str]:
             errors.append(_("请填写表号。"))
         elif meter_id in seen or Meter.objects.filter(meter_id=meter_id).exists():
             errors.append(_("表号已登记：%s") % meter_id)
+        else:
+            errors.extend(e for field in _reading_errors(spec).values() for e in field)
         seen.add(meter_id)
+    return errors
+
+
+def _one_meter_errors(spec: MeterSpec) -> dict[str, list[str]]:
+    """What is wrong with one meter added to a household, by field."""
+    errors = _meter_errors([MeterSpec(spec.utility, spec.meter_id)])
+    found = {"meter_id": errors} if errors else {}
+    if spec.utility in Utility.values:
+        found.update(_reading_errors(spec))
+    return found
+
+
+def _reading_errors(spec: MeterSpec) -> dict[str, list[str]]:
+    """What is wrong with a meter's unit, reading interval and reporting, by field."""
+    errors: dict[str, list[str]] = {}
+    if spec.unit_or_default not in UTILITY_UNITS[spec.utility]:
+        errors["unit"] = [
+            _("%(utility)s表的单位只能是 %(units)s。")
+            % {
+                "utility": Utility(spec.utility).label,
+                "units": " / ".join(UTILITY_UNITS[spec.utility]),
+            }
+        ]
+    if spec.interval_minutes not in INTERVAL_MINUTES:
+        errors["interval_minutes"] = [
+            _("读数间隔须为以下分钟数之一：%s。") % ", ".join(map(str, INTERVAL_MINUTES))
+        ]
+    elif (
+        spec.report_every < spec.interval_minutes
+        or spec.report_every % spec.interval_minutes
+        or spec.report_every > REPORT_EVERY_MAX_MINUTES
+    ):
+        errors["report_every_minutes"] = [_("上报间隔须为读数间隔的整数倍，且不超过 7 天。")]
     return errors
 
 
@@ -160,7 +216,15 @@ def household_enrol(
             "consent_by": consent_by,
             "consent_method": consent_method,
             "consent_document": household.consent_document,
-            "meters": [m.meter_id for m in meters],
+            "meters": [
+                {
+                    "meter": m.meter_id.strip(),
+                    "unit": m.unit_or_default,
+                    "interval_minutes": m.interval_minutes,
+                    "report_every_minutes": m.report_every,
+                }
+                for m in meters
+            ],
             "contacts": len(contacts),
         },
     )
@@ -196,13 +260,29 @@ def _consent_errors(
     return errors
 
 
-def _meter_create(household: Household, spec: MeterSpec) -> Meter:
+def _meter_create(
+    household: Household, spec: MeterSpec, installed_at: datetime | None = None
+) -> Meter:
     return Meter.objects.create(
         household=household,
         utility=spec.utility,
         meter_id=spec.meter_id.strip(),
         cumulative=spec.cumulative,
+        unit=spec.unit_or_default,
+        interval_minutes=spec.interval_minutes,
+        report_every_minutes=spec.report_every,
+        installed_at=installed_at or timezone.now(),
     )
+
+
+def _meter_facts(meter: Meter) -> dict[str, object]:
+    """What the audit records of a meter."""
+    return {
+        "meter": meter.meter_id,
+        "unit": meter.unit,
+        "interval_minutes": meter.interval_minutes,
+        "report_every_minutes": meter.report_every_minutes,
+    }
 
 
 @transaction.atomic
@@ -232,12 +312,12 @@ def meter_add(*, actor: User | None, household: Household, spec: MeterSpec) -> M
         require(actor, "wellbeing.household.manage", household)
     if not household.consenting:
         raise Conflict(_("该户已撤回同意。"))
-    errors = _meter_errors([spec])
+    errors = _one_meter_errors(spec)
     if errors:
-        raise ValidationFailed(errors[0], errors={"meter_id": errors})
+        raise ValidationFailed(next(iter(errors.values()))[0], errors=errors)
     meter = _meter_create(household, spec)
     audit_record(
-        actor=actor, action="wellbeing.meter.add", obj=household, changes={"meter": meter.meter_id}
+        actor=actor, action="wellbeing.meter.add", obj=household, changes=_meter_facts(meter)
     )
     return meter
 
@@ -279,29 +359,44 @@ def consent_withdraw(*, actor: User | None, household: Household, reason: str = 
 
 @transaction.atomic
 def meter_replace(
-    *, actor: User | None, meter: Meter, new_meter_id: str, at: datetime | None = None
+    *,
+    actor: User | None,
+    meter: Meter,
+    new_meter_id: str,
+    at: datetime | None = None,
+    unit: str = "",
+    interval_minutes: int | None = None,
+    report_every_minutes: int | None = None,
 ) -> Meter:
     """A new meter takes over at `at` (default now); its register starts from its own first
-    reading. The old meter still takes its late readings up to that time, none after."""
+    reading. The old meter still takes its late readings up to that time, none after. The new
+    meter reads in the old one's unit, interval and reporting unless others are given."""
     if actor is not None:
         require(actor, "wellbeing.household.manage", meter.household)
     if Meter.objects.filter(meter_id=new_meter_id).exists():
         raise Conflict(_("表号已登记：%s") % new_meter_id)
+    interval = interval_minutes or meter.interval_minutes
+    spec = MeterSpec(
+        meter.utility,
+        new_meter_id,
+        meter.cumulative,
+        unit=unit or meter.unit,
+        interval_minutes=interval,
+        report_every_minutes=report_every_minutes
+        or (meter.report_every_minutes if interval_minutes is None else interval),
+    )
+    errors = _one_meter_errors(spec)
+    if errors:
+        raise ValidationFailed(next(iter(errors.values()))[0], errors=errors)
     at = at or timezone.now()
     meter.active = False
     meter.removed_at = at
     meter.save(update_fields=["active", "removed_at"])
-    new = Meter.objects.create(
-        household=meter.household,
-        utility=meter.utility,
-        meter_id=new_meter_id,
-        cumulative=meter.cumulative,
-        installed_at=at,
-    )
+    new = _meter_create(meter.household, spec, installed_at=at)
     audit_record(
         actor=actor,
         action="wellbeing.meter.replace",
         obj=meter.household,
-        changes={"old": meter.meter_id, "new": new_meter_id},
+        changes={"old": meter.meter_id, "new": new_meter_id, **_meter_facts(new)},
     )
     return new

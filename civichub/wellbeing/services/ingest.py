@@ -20,13 +20,20 @@ from civichub.core.config import module_config
 from civichub.core.models import User
 from civichub.core.permissions import require
 from civichub.wellbeing.conf import WellbeingSettings
-from civichub.wellbeing.models import Meter, Reading
+from civichub.wellbeing.models import UNIT_DIVISOR, Meter, Reading, Utility
 from civichub.wellbeing.services.detection_runs import detection_queue
 
 # Words a CSV file or a stream entry may use for a true reset flag.
 _TRUE_WORDS = frozenset({"1", "true", "yes", "y", "t", "on"})
 # Meter ids per query, well under every database's limit on query parameters.
 _CHUNK = 5000
+# Relative slack at the plausibility limit, so that a use exactly at it is never refused for a
+# rounding error in the last bit.
+_LIMIT_TOLERANCE = 1e-9
+# Decimal places a register's difference is rounded to (in the meter's unit).
+_REGISTER_DECIMALS = 9
+# The canonical unit of each utility, the one `Reading.use` and detection are in.
+_CANONICAL = {Utility.WATER: "m³", Utility.ELECTRICITY: "kWh", Utility.GAS: "m³"}
 
 
 @dataclass
@@ -102,7 +109,13 @@ def _flag(raw: Any) -> bool:
 class _MeterRow:
     pk: int
     household_id: int
+    utility: str
     cumulative: bool
+    # A reading's amount divided by this is in the canonical unit (m³ or kWh).
+    divisor: int
+    interval_minutes: int
+    # The most the household can use in an hour, in the canonical unit.
+    max_per_hour: float
     active: bool
     removed_at: datetime | None
     withdrawn: bool
@@ -131,6 +144,7 @@ def _meters_locked(meter_ids: set[str]) -> dict[str, _MeterRow]:
     """The batch's meters with their latest stored reading, locked for the transaction so that
     two batches for the same meter take turns (SQLite's write lock does the same there)."""
     latest = Reading.objects.filter(meter=OuterRef("pk")).order_by("-at")
+    limits = _hourly_limits()
     found: dict[str, _MeterRow] = {}
     wanted = sorted(meter_ids)
     for first in range(0, len(wanted), _CHUNK):
@@ -154,7 +168,10 @@ def _meters_locked(meter_ids: set[str]) -> dict[str, _MeterRow]:
                 "meter_id",
                 "pk",
                 "household_id",
+                "utility",
                 "cumulative",
+                "unit",
+                "interval_minutes",
                 "active",
                 "removed_at",
                 "household__consent_withdrawn_at",
@@ -162,11 +179,56 @@ def _meters_locked(meter_ids: set[str]) -> dict[str, _MeterRow]:
                 "last_value",
             )
         )
-        for meter_id, pk, household_id, cumulative, active, removed, withdrawn, at, value in rows:
+        for meter_id, pk, home, utility, cumulative, unit, interval, *rest in rows:
+            active, removed, withdrawn, at, value = rest
             found[meter_id] = _MeterRow(
-                pk, household_id, cumulative, active, removed, withdrawn is not None, at, value
+                pk,
+                home,
+                utility,
+                cumulative,
+                UNIT_DIVISOR[unit],
+                interval,
+                limits[utility],
+                active,
+                removed,
+                withdrawn is not None,
+                at,
+                value,
             )
     return found
+
+
+def _hourly_limits() -> dict[str, float]:
+    config = module_config(WellbeingSettings)
+    return {
+        Utility.WATER: config.water_max_m3_per_hour,
+        Utility.ELECTRICITY: config.electricity_max_kw,
+        Utility.GAS: config.gas_max_m3_per_hour,
+    }
+
+
+def _canonical(amount: float, divisor: int) -> float:
+    """An amount in the meter's unit in the canonical one: one division, so that an integer
+    number of litres or watt-hours gives the correctly rounded m³ or kWh."""
+    return amount if divisor == 1 else amount / divisor
+
+
+def _implausible(meter: _MeterRow, use: float, minutes: float) -> str | None:
+    """Why a use (canonical unit) over `minutes` is more than the household could use, or None
+    when it is plausible. A span shorter than the meter's interval counts as one interval."""
+    span = max(minutes, meter.interval_minutes)
+    limit = meter.max_per_hour * span / 60
+    if use <= limit * (1 + _LIMIT_TOLERANCE):
+        return None
+    return _(
+        "读数不合理：%(minutes)s 分钟内用量 %(use)s %(unit)s，超过住户的上限"
+        "（每小时 %(rate)s %(unit)s）；请核对表计的单位。"
+    ) % {
+        "minutes": round(span),
+        "use": round(use, 6),
+        "unit": _CANONICAL[Utility(meter.utility)],
+        "rate": meter.max_per_hour,
+    }
 
 
 @transaction.atomic
@@ -216,6 +278,11 @@ def readings_ingest(*, actor: User | None, rows: Sequence[Mapping[str, Any]]) ->
         if value < 0:
             _row_error(report, index, "negative", _("读数不能为负数。"))
             continue
+        if not meter.cumulative:
+            reason = _implausible(meter, _canonical(value, meter.divisor), meter.interval_minutes)
+            if reason is not None:
+                _row_error(report, index, "implausible", reason)
+                continue
         candidates.setdefault(meter.pk, []).append(
             _Candidate(index, at, value, _flag(row.get("reset")))
         )
@@ -233,8 +300,8 @@ def readings_ingest(*, actor: User | None, rows: Sequence[Mapping[str, Any]]) ->
         },
     )
     if report.households:
-        households = sorted(report.households)
-        transaction.on_commit(lambda: detection_queue(households))
+        since = dict(report.since)
+        transaction.on_commit(lambda: detection_queue(since))
     return report
 
 
@@ -286,7 +353,7 @@ def _reading_store(
         if meter.cumulative:
             accepted = _register_walk(meter, fresh, existing, report, updates)
         else:
-            accepted = [(row, row.value) for row in fresh]
+            accepted = [(row, _canonical(row.value, meter.divisor)) for row in fresh]
         if twins:
             taken = {row.row for row, _ in accepted}
             refused = {e["row"]: e for e in report.errors if e["row"] in twins}
@@ -352,7 +419,8 @@ def _register_walk(
 ) -> list[tuple[_Candidate, float]]:
     """Walks a register meter's new readings in time order among the stored ones around them:
     each must not fall below the reading before it (unless reset) nor rise above the stored one
-    after it (unless that one is a reset). Returns the accepted rows with their use, and puts in
+    after it (unless that one is a reset), and the use on either side must be plausible for the
+    time between. Returns the accepted rows with their use (canonical unit), and puts in
     `updates` the new use of each stored reading whose predecessor is now a late reading."""
     timeline: list[_Stored] = []
     if meter.last_at is not None and fresh[0].at > meter.last_at:
@@ -365,36 +433,79 @@ def _register_walk(
         around = {s.at: s for s in (before, *existing.values(), after) if s is not None}
         timeline = sorted(around.values(), key=lambda stored: stored.at)
     accepted: list[tuple[_Candidate, float]] = []
-    previous: float | None = None
+    previous: _Stored | _Candidate | None = None
     position = 0
     # A stored reading that now follows a new one: its index in timeline -> the new value.
     predecessor: dict[int, float] = {}
     for row in fresh:
         while position < len(timeline) and timeline[position].at < row.at:
-            previous = timeline[position].value
+            previous = timeline[position]
             position += 1
         following = timeline[position] if position < len(timeline) else None
-        if previous is not None and row.value < previous and not row.reset:
-            message = _("累计读数倒退（%(value)s < %(before)s），且未标明表计清零。") % {
-                "value": row.value,
-                "before": previous,
-            }
-            _row_error(report, row.row, "backwards", message)
+        code, message = _register_check(meter, previous, row, following)
+        if code:
+            _row_error(report, row.row, code, message)
             continue
-        if following is not None and not following.reset and following.value < row.value:
-            message = _("累计读数大于之后的读数（%(after)s）。") % {"after": following.value}
-            _row_error(report, row.row, "above_later", message)
-            continue
-        use = row.value if row.reset else (row.value - previous if previous is not None else 0.0)
+        use = _register_use(meter, previous, row)
         accepted.append((row, use))
-        previous = row.value
+        previous = row
         if following is not None:
             predecessor[position] = row.value
     for position, value in predecessor.items():
         stored = timeline[position]
-        if not stored.reset and stored.pk and stored.use != stored.value - value:
-            updates[stored.pk] = stored.value - value
+        use = _canonical(_difference(stored.value, value), meter.divisor)
+        if not stored.reset and stored.pk and stored.use != use:
+            updates[stored.pk] = use
     return accepted
+
+
+def _register_use(
+    meter: _MeterRow, previous: _Stored | _Candidate | None, row: _Stored | _Candidate
+) -> float:
+    """A register reading's use since the reading before it, in the canonical unit."""
+    if row.reset:
+        return _canonical(row.value, meter.divisor)
+    if previous is None:
+        return 0.0
+    return _canonical(_difference(row.value, previous.value), meter.divisor)
+
+
+def _difference(later: float, earlier: float) -> float:
+    """Two register values' difference without the binary round-off of the subtraction: meters
+    send decimals (12345.708 - 12345.678 kWh is 0.030000000000654836 in floating point, not
+    0.03), so it is rounded to `_REGISTER_DECIMALS` places, far below any meter's resolution."""
+    return round(later - earlier, _REGISTER_DECIMALS)
+
+
+def _register_check(
+    meter: _MeterRow,
+    previous: _Stored | _Candidate | None,
+    row: _Candidate,
+    following: _Stored | None,
+) -> tuple[str, str]:
+    """Why a new register reading is refused between its neighbours (code and sentence), or
+    two empty strings."""
+    if previous is not None and row.value < previous.value and not row.reset:
+        message = _("累计读数倒退（%(value)s < %(before)s），且未标明表计清零。") % {
+            "value": row.value,
+            "before": previous.value,
+        }
+        return "backwards", message
+    if following is not None and not following.reset and following.value < row.value:
+        message = _("累计读数大于之后的读数（%(after)s）。") % {"after": following.value}
+        return "above_later", message
+    if previous is not None:
+        minutes = (row.at - previous.at).total_seconds() / 60
+        reason = _implausible(meter, _register_use(meter, previous, row), minutes)
+        if reason is not None:
+            return "implausible", reason
+    if following is not None and not following.reset:
+        # The stored reading after a late one would count the rest of the use, in less time.
+        minutes = (following.at - row.at).total_seconds() / 60
+        reason = _implausible(meter, _register_use(meter, row, following), minutes)
+        if reason is not None:
+            return "implausible", reason
+    return "", ""
 
 
 def _readings_insert(rows: list[tuple[int, datetime, float, float, bool]]) -> None:

@@ -1,5 +1,7 @@
 """The retention policy: raw readings become hourly and daily aggregates, old aggregates go, and
-the data of households that withdrew consent is deleted."""
+the data of households that withdrew consent is deleted. On PostgreSQL, where readings are
+partitioned by month, a month wholly past the raw retention is summed and its partition
+dropped; the rest (and SQLite's one table) is deleted row by row."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from civichub.wellbeing.models import (
     Reading,
     ReadingAggregate,
 )
+from civichub.wellbeing.services.partitions import partition_retire, partitions_expired
 
 # Households per query, well under every database's limit on query parameters.
 _CHUNK = 5000
@@ -36,6 +39,7 @@ class RetentionReport:
     withdrawn_households: int = 0
     withdrawn_readings_deleted: int = 0
     withdrawn_aggregates_deleted: int = 0
+    partitions_dropped: int = 0
 
 
 def local_midnight(moment: datetime) -> datetime:
@@ -49,7 +53,8 @@ def retention_apply(*, now: datetime | None = None, batch: int = 5000) -> Retent
     (default 3650); a household that withdrew consent more than `withdrawn_retention_days`
     (default 30) ago loses its readings, its aggregates and the charts and evidence of its
     alerts (the alerts and visits stay as the record of what was done). Deletes in batches of
-    `batch` rows, each batch its own transaction, and audits the run once with its counts."""
+    `batch` rows, each batch its own transaction (a month's partition past the raw retention
+    on PostgreSQL: summed and dropped at once), and audits the run once with its counts."""
     now = now or timezone.now()
     config = module_config(WellbeingSettings)
     report = RetentionReport()
@@ -80,6 +85,9 @@ def retention_apply(*, now: datetime | None = None, batch: int = 5000) -> Retent
             ReadingAggregate.objects.filter(meter__household_id__in=chunk), batch
         )
     raw_cutoff = local_midnight(now - timedelta(days=config.raw_retention_days))
+    for partition in partitions_expired(raw_cutoff):
+        report.readings_expired += partition_retire(partition)
+        report.partitions_dropped += 1
     while True:
         with transaction.atomic():
             expired, written = _readings_summarise_and_expire(raw_cutoff, batch)

@@ -295,7 +295,7 @@ def test_naive_times_are_the_deployments_local_time(homes: dict[str, Any]) -> No
 def test_detection_is_enqueued_once_per_household_per_batch_after_the_commit(
     homes: dict[str, Any], monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
 ) -> None:
-    calls: list[list[int]] = []
+    calls: list[dict[int, Any]] = []
     monkeypatch.setattr(detection_runs, "_enqueue_detection", calls.append)
     rows = [
         {"meter_id": meter, "at": at(30 * step), "value": 0.01 * step}
@@ -307,7 +307,8 @@ def test_detection_is_enqueued_once_per_household_per_batch_after_the_commit(
     assert calls == []  # nothing before the commit
     for callback in callbacks:
         callback()
-    assert calls == [sorted([homes["first"].pk, homes["second"].pk])]
+    assert [sorted(call) for call in calls] == [sorted([homes["first"].pk, homes["second"].pk])]
+    assert calls[0] == report.since  # with each household's earliest new reading
     first = report.since[homes["first"].pk]
     assert first == timezone.make_aware(START)
     with django_capture_on_commit_callbacks(execute=True):
@@ -390,10 +391,11 @@ def test_two_feeds_sending_overlapping_batches_at_once_store_each_reading_once(
         pytest.skip("PostgreSQL only: SQLite lets one writer in at a time anyway")
 
     def rows(steps: range) -> list[dict[str, Any]]:
+        # The electricity register climbs; the water meter reads each half hour's use.
         return [
-            {"meter_id": meter, "at": at(30 * step), "value": 100 + 0.25 * step}
+            {"meter_id": meter, "at": at(30 * step), "value": value}
             for step in steps
-            for meter in ("E-1", "W-1")
+            for meter, value in (("E-1", 100 + 0.25 * step), ("W-1", 0.02))
         ]
 
     batches = [rows(range(0, 60)), rows(range(30, 90))]

@@ -15,7 +15,7 @@ from civichub.core.models import AuditEvent
 from civichub.wellbeing import services, tasks
 from civichub.wellbeing.apps import WellbeingConfig
 from civichub.wellbeing.models import AggregatePeriod, Alert, Reading, ReadingAggregate
-from civichub.wellbeing.services import retention
+from civichub.wellbeing.services import partitions, retention
 from civichub.wellbeing.tests.test_ingest import START, at, homes  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -233,7 +233,13 @@ def test_on_postgresql_expired_readings_are_found_through_the_brin_index_on_time
         sql, params = query.sql_with_params()
         cursor.execute(f"EXPLAIN {sql}", params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
-    assert "wellbeing_reading_at_brin" in plan
+        # Readings are partitioned by month: each partition has its own part of the index.
+        cursor.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = 'wellbeing_reading_at_brin'::regclass"
+        )
+        parts = [row[0] for row in cursor.fetchall()]
+    assert any(f"Index Scan on {name}" in plan for name in ["wellbeing_reading_at_brin", *parts])
 
 
 def test_the_retention_command_applies_the_policy_now_and_prints_the_counts(
@@ -275,3 +281,45 @@ def test_a_deployment_sets_the_periods_through_environment_variables(tmp_path: A
         check=True,
     ).stdout
     assert shown.strip() == "[('raw_retention_days', 30), ('withdrawn_retention_days', 0)]"
+
+
+def _partition_rows(cursor: Any, name: str) -> int:
+    cursor.execute(f"SELECT count(*) FROM {name}")  # noqa: S608
+    return int(cursor.fetchone()[0])
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_an_expired_month_is_summed_and_its_partition_dropped(
+    homes: dict[str, Any],  # noqa: F811
+    policy: dict[str, int],
+    settings: Any,
+) -> None:
+    """Readings are partitioned by month: the periodic task makes a month's partition (moving
+    the readings the default partition held for it), and retention sums a month wholly past
+    the raw retention into the aggregates and drops its partition instead of deleting rows."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite keeps one table")
+    assert partitions.readings_partitioned()
+    settings.CIVICHUB_WELLBEING = {**policy, "hourly_retention_days": 400}
+    two_days(homes["feed"])  # March 2026: before the months the migration made
+    hourly = expected_sums("E-2", AggregatePeriod.HOUR)
+    daily = expected_sums("W-1", AggregatePeriod.DAY)
+    with connection.cursor() as cursor:
+        assert _partition_rows(cursor, "wellbeing_reading_default") == 4 * 96
+        assert partitions.readings_partitions_ensure(now=timezone.make_aware(START)) == 4
+        assert _partition_rows(cursor, "wellbeing_reading_default") == 0
+        assert _partition_rows(cursor, "wellbeing_reading_p202603") == 4 * 96
+    assert partitions.readings_partitions_ensure(now=timezone.make_aware(START)) == 0
+    assert Reading.objects.count() == 4 * 96
+
+    report = services.retention_apply(now=timezone.make_aware(datetime(2026, 4, 20)))  # noqa: DTZ001
+    assert report.partitions_dropped == 1
+    assert report.readings_expired == 4 * 96
+    assert not Reading.objects.exists()
+    assert "wellbeing_reading_p202603" not in {p.name for p in partitions.readings_partitions()}
+    assert "wellbeing_reading_p202604" in {p.name for p in partitions.readings_partitions()}
+    assert aggregates("E-2", AggregatePeriod.HOUR) == hourly
+    assert aggregates("W-1", AggregatePeriod.DAY) == daily

@@ -1,7 +1,7 @@
 """`civichub wellbeing import FILE`: meter readings from a CSV or Parquet file (columns
-`meter_id`, `at`, `value` and optionally `reset`), read and sent in batches with a progress bar
-on stderr and one line per refused row on stdout (optionally also written to a CSV file of
-rejects with the reason).
+`meter_id`, `at`, `value` in the meter's enrolled unit, and optionally `reset`), read and sent in
+batches with a progress bar on stderr and one line per refused row on stdout (optionally also
+written to a CSV file of rejects with the reason).
 
 `civichub wellbeing consume`: the Redis Streams consumer (`civichub.wellbeing.readings_stream`).
 
@@ -160,7 +160,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         actions = parser.add_subparsers(dest="action", required=True)
         importing = actions.add_parser(
-            "import", help="Import meter readings from a .csv or .parquet file."
+            "import",
+            help=(
+                "Import meter readings from a .csv or .parquet file: meter_id, at, value (in the "
+                "meter's enrolled unit: m3 or L, kWh or Wh), optionally reset."
+            ),
         )
         importing.add_argument("path", type=Path)
         importing.add_argument("--batch", type=int, default=BATCH, help="rows per transaction")

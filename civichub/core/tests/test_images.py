@@ -1,0 +1,86 @@
+"""Image decode amplification: a pixel budget read from the header before anything is decoded,
+a bound on pixels per byte of file, and large decodes taken a few at a time."""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import Any
+
+import pytest
+from django.utils import translation
+from PIL import Image
+
+from civichub.core.errors import RateLimited, ValidationFailed
+from civichub.core.images import ImageUpload, _large_decode_slots, check_image
+from civichub.testing.images import plain_png
+
+
+def noisy_jpeg(width: int, height: int) -> bytes:
+    pixels = bytes((i * 7919) % 251 for i in range(width * height * 3))
+    out = io.BytesIO()
+    Image.frombytes("RGB", (width, height), pixels).save(out, format="JPEG", quality=90)
+    return out.getvalue()
+
+
+def _check(data: bytes, *, max_pixels: int = 40_000_000, name: str = "a.png") -> Any:
+    return check_image(
+        ImageUpload(name=name, data=data),
+        field="photos.0",
+        max_bytes=8 * 1024 * 1024,
+        max_pixels=max_pixels,
+        allowed_formats=["JPEG", "PNG", "WEBP"],
+    )
+
+
+@pytest.fixture(scope="module")
+def bomb() -> bytes:
+    return plain_png(6300, 6300)
+
+
+def test_a_small_png_of_forty_million_pixels_is_refused_before_it_is_decoded(bomb: bytes) -> None:
+    assert len(bomb) < 200_000  # 39.7 million pixels, under every module's pixel limit
+
+    started = time.perf_counter()
+    with translation.override("en"), pytest.raises(ValidationFailed) as caught:
+        _check(bomb, name="bomb.png")
+    elapsed = time.perf_counter() - started
+
+    assert elapsed < 0.2  # the header alone; decoding it took over a second and 300 MB
+    assert list(caught.value.errors) == ["photos.0"]
+    assert "6300×6300" in caught.value.message and "bomb.png" in caught.value.message
+
+
+def test_the_deployment_pixel_budget_caps_what_a_module_allows(settings: Any) -> None:
+    settings.CIVICHUB_PROFILE = {"image_max_pixels": 1_000}
+
+    with translation.override("en"), pytest.raises(ValidationFailed, match="too many pixels"):
+        _check(plain_png(40, 40))
+    assert _check(plain_png(20, 20)).width == 20
+
+
+def test_photographs_of_many_pixels_are_still_accepted(settings: Any) -> None:
+    # Every image counts as large here: a real photograph is far under the bound per byte.
+    settings.CIVICHUB_PROFILE = {"image_free_pixels": 0}
+
+    checked = _check(noisy_jpeg(600, 400), name="photo.jpg")
+
+    assert (checked.width, checked.height, checked.format) == (600, 400, "JPEG")
+
+
+def test_a_large_decode_waits_its_turn_and_is_refused_past_the_wait(settings: Any) -> None:
+    settings.CIVICHUB_PROFILE = {
+        "image_free_pixels": 100,
+        "image_large_decodes": 1,
+        "image_large_wait_seconds": 0.05,
+    }
+    slots = _large_decode_slots(1)
+    assert slots.acquire(timeout=1)  # another request is decoding a large image
+    try:
+        with pytest.raises(RateLimited) as caught:
+            _check(noisy_jpeg(40, 40), name="b.jpg")
+        assert list(caught.value.errors) == ["photos.0"]
+        assert _check(plain_png(10, 10)).width == 10  # small images need no turn
+    finally:
+        slots.release()
+    assert _check(noisy_jpeg(40, 40), name="b.jpg").width == 40

@@ -1,0 +1,134 @@
+"""Readings partitioned by month on PostgreSQL (PostgreSQL only; SQLite keeps one table).
+
+The table is rebuilt as `PARTITION BY RANGE (at)` with the same columns, constraint, index and
+foreign key names, a default partition for readings outside every month, and monthly partitions
+from the oldest reading's month to three months ahead (a periodic task keeps making them ahead,
+`services.partitions`). A partitioned table's unique keys must hold the partition key, so the
+primary key becomes (id, at); `id` still comes from one sequence and stays unique. Nothing
+references a reading by its key."""
+
+from datetime import UTC, datetime
+
+from django.db import migrations
+
+TABLE = "wellbeing_reading"
+OLD = "wellbeing_reading_unpartitioned"
+
+
+def _month(moment):
+    return datetime(moment.year, moment.month, 1, tzinfo=UTC)
+
+
+def _next(moment):
+    return datetime(moment.year + moment.month // 12, moment.month % 12 + 1, 1, tzinfo=UTC)
+
+
+def _definitions(cursor, table):
+    """The table's indexes (other than its constraints') and foreign keys, by name."""
+    cursor.execute(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s AND indexname NOT IN "
+        "(SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass)",
+        [table, table],
+    )
+    indexes = cursor.fetchall()
+    cursor.execute(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = %s::regclass AND contype = 'f'",
+        [table],
+    )
+    return indexes, cursor.fetchall()
+
+
+def partition(apps, schema_editor):
+    connection = schema_editor.connection
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        indexes, foreign = _definitions(cursor, TABLE)
+        cursor.execute(f"ALTER TABLE {TABLE} RENAME TO {OLD}")
+        cursor.execute(f"ALTER TABLE {OLD} RENAME CONSTRAINT {TABLE}_pkey TO {OLD}_pkey")
+        cursor.execute(f"ALTER TABLE {OLD} RENAME CONSTRAINT wellbeing_reading_once TO {OLD}_once")
+        for name, _definition in foreign:
+            cursor.execute(f"ALTER TABLE {OLD} DROP CONSTRAINT {name}")
+        for name, _definition in indexes:
+            cursor.execute(f"DROP INDEX {name}")
+        cursor.execute(f"CREATE SEQUENCE {TABLE}_pk_seq")
+        cursor.execute(
+            f"CREATE TABLE {TABLE} ("
+            f"id bigint NOT NULL DEFAULT nextval('{TABLE}_pk_seq'), "
+            "meter_id bigint NOT NULL, at timestamp with time zone NOT NULL, "
+            "value double precision NOT NULL, use double precision NOT NULL, "
+            "reset boolean NOT NULL, received_at timestamp with time zone NOT NULL, "
+            f"CONSTRAINT {TABLE}_pkey PRIMARY KEY (id, at), "
+            "CONSTRAINT wellbeing_reading_once UNIQUE (meter_id, at)"
+            ") PARTITION BY RANGE (at)"
+        )
+        cursor.execute(f"ALTER SEQUENCE {TABLE}_pk_seq OWNED BY {TABLE}.id")
+        cursor.execute(f"CREATE TABLE {TABLE}_default PARTITION OF {TABLE} DEFAULT")
+        cursor.execute(f"SELECT min(at) FROM {OLD}")
+        oldest = cursor.fetchone()[0]
+        month = _month(min(oldest or datetime.now(UTC), datetime.now(UTC)))
+        last = _month(datetime.now(UTC))
+        for _ in range(3):
+            last = _next(last)
+        while month <= last:
+            cursor.execute(
+                f"CREATE TABLE {TABLE}_p{month:%Y%m} PARTITION OF {TABLE} "
+                "FOR VALUES FROM (%s) TO (%s)",
+                [month, _next(month)],
+            )
+            month = _next(month)
+        for name, definition in foreign:
+            cursor.execute(f"ALTER TABLE {TABLE} ADD CONSTRAINT {name} {definition}")
+        for _name, definition in indexes:
+            cursor.execute(definition.replace(f" ON {OLD} ", f" ON {TABLE} "))
+        cursor.execute(
+            f"INSERT INTO {TABLE} (id, meter_id, at, value, use, reset, received_at) "
+            f"SELECT id, meter_id, at, value, use, reset, received_at FROM {OLD}"
+        )
+        cursor.execute(
+            f"SELECT setval('{TABLE}_pk_seq', COALESCE((SELECT max(id) FROM {TABLE}), 0) + 1, false)"
+        )
+        cursor.execute(f"DROP TABLE {OLD}")
+
+
+def unpartition(apps, schema_editor):
+    connection = schema_editor.connection
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        indexes, foreign = _definitions(cursor, TABLE)
+        cursor.execute(f"ALTER TABLE {TABLE} RENAME TO {OLD}")
+        cursor.execute(f"ALTER TABLE {OLD} RENAME CONSTRAINT {TABLE}_pkey TO {OLD}_pkey")
+        cursor.execute(f"ALTER TABLE {OLD} RENAME CONSTRAINT wellbeing_reading_once TO {OLD}_once")
+        for name, _definition in foreign:
+            cursor.execute(f"ALTER TABLE {OLD} DROP CONSTRAINT {name}")
+        for name, _definition in indexes:
+            cursor.execute(f"DROP INDEX {name}")
+        cursor.execute(
+            f"CREATE TABLE {TABLE} ("
+            "id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, "
+            "meter_id bigint NOT NULL, at timestamp with time zone NOT NULL, "
+            "value double precision NOT NULL, use double precision NOT NULL, "
+            "reset boolean NOT NULL, received_at timestamp with time zone NOT NULL, "
+            "CONSTRAINT wellbeing_reading_once UNIQUE (meter_id, at))"
+        )
+        for name, definition in foreign:
+            cursor.execute(f"ALTER TABLE {TABLE} ADD CONSTRAINT {name} {definition}")
+        for _name, definition in indexes:
+            cursor.execute(definition.replace(f" ON ONLY {OLD} ", f" ON {TABLE} ").replace(f" ON {OLD} ", f" ON {TABLE} "))
+        cursor.execute(f"INSERT INTO {TABLE} SELECT id, meter_id, at, value, use, reset, received_at FROM {OLD}")
+        cursor.execute(
+            f"SELECT setval(pg_get_serial_sequence('{TABLE}', 'id'), "
+            f"COALESCE((SELECT max(id) FROM {TABLE}), 0) + 1, false)"
+        )
+        cursor.execute(f"DROP TABLE {OLD} CASCADE")
+        cursor.execute(f"DROP SEQUENCE IF EXISTS {TABLE}_pk_seq")
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("wellbeing", "0009_meter_units"),
+    ]
+
+    operations = [migrations.RunPython(partition, unpartition)]

@@ -1,0 +1,145 @@
+"""The worker's detection over batches of households: reading intervals as meters send them,
+waiting for every meter, and several workers sharing the due households."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pytest
+from django.db import connection, connections
+
+from civichub.core import services as core
+from civichub.testing.city import staff_user
+from civichub.wellbeing import services
+from civichub.wellbeing.detection import ELECTRICITY, WATER
+from civichub.wellbeing.models import Household
+from civichub.wellbeing.services import MeterSpec, detection_runs, detector_state
+from civichub.wellbeing.services.detection_runs import passes
+from civichub.wellbeing.tests.test_services import at
+
+MASK = np.array([[True, True, False]])
+
+
+def _enrol(city: Any, n: int) -> list[int]:
+    worker = staff_user("community_worker", city.community_a1)
+    ids = []
+    for h in range(n):
+        resident = core.resident_create(actor=None, name=f"住户{h}", community=city.community_a1)
+        household = services.household_enrol(
+            actor=None,
+            resident=resident,
+            worker=worker,
+            consent_by="resident",
+            meters=[
+                MeterSpec("water", f"W{h}", cumulative=False),
+                MeterSpec("electricity", f"E{h}", cumulative=True),
+            ],
+        )
+        ids.append(household.pk)
+    return ids
+
+
+def _seen(household_id: int) -> np.ndarray:
+    return detector_state.state_load(Household.objects.get(pk=household_id), MASK).seen
+
+
+@pytest.mark.django_db
+def test_hourly_values_are_split_in_two_and_quarter_hours_sum_into_their_half_hour(
+    city: Any,
+) -> None:
+    """Water read every hour, electricity every 15 minutes: each half hour gets half an hourly
+    value, and the two quarter hours' use of each half hour."""
+    [household] = _enrol(city, 1)
+    rows = [{"meter_id": "W0", "at": at(60 * k), "value": 0.02 * k} for k in range(1, 13)]
+    rows += [{"meter_id": "E0", "at": at(15 * k), "value": 100 + 0.01 * k} for k in range(0, 49)]
+    services.readings_ingest(actor=None, rows=rows)
+    services.detection_run(household_id=household)
+    seen = _seen(household)
+    # The first hourly value covers 00:30-01:30, the 12th 11:30-12:30: 24 half hours.
+    water = seen[:, WATER]
+    np.testing.assert_allclose(water[:24], np.repeat([0.01 * k for k in range(1, 13)], 2))
+    # Electricity from the second quarter hour on: 0.01 kWh a quarter, 0.02 a half hour.
+    np.testing.assert_allclose(seen[1:24, ELECTRICITY], 0.02)
+
+
+@pytest.mark.django_db
+def test_detection_waits_for_every_meter_but_not_for_one_silent_past_the_data_gap_rule(
+    city: Any,
+) -> None:
+    """Electricity has reported until 12:30 and water only until 06:30: the household is detected
+    through 06:30 (what happened later cannot be decided yet). Once the water meter has been
+    silent longer than the data-gap rule (6 h), detection goes on without it and the data-gap
+    alert fires."""
+    [household] = _enrol(city, 1)
+    water = [{"meter_id": "W0", "at": at(30 * k), "value": 0.01} for k in range(0, 13)]
+    power = [{"meter_id": "E0", "at": at(30 * k), "value": 100 + 0.1 * k} for k in range(0, 25)]
+    services.readings_ingest(actor=None, rows=water + power)
+    services.detection_run(household_id=household)
+    detected = Household.objects.get(pk=household).detected_through
+    assert detected == datetime.fromisoformat(at(30 * 12))
+    assert _seen(household).shape[0] == 13  # 00:00-06:30: the first reading covers 00:00-00:30
+
+    later = [{"meter_id": "E0", "at": at(30 * k), "value": 100 + 0.1 * k} for k in range(25, 40)]
+    services.readings_ingest(actor=None, rows=later)
+    kinds = [a.kind for a in services.detection_run(household_id=household)]
+    assert "data_gap" in kinds
+    detected = Household.objects.get(pk=household).detected_through
+    assert detected == datetime.fromisoformat(at(30 * 39))
+    assert _seen(household).shape[0] == 40
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_share_the_due_households_without_doing_one_twice(
+    city: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two workers run the queued detection at once on PostgreSQL: each claims its own batches
+    (the other's locked rows are skipped, not waited for), together they do every household,
+    and none is done twice."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite has one writer at a time")
+    ids = _enrol(city, 12)
+    rows = [
+        {"meter_id": f"{utility}{h}", "at": at(30 * k), "value": 0.01 * k}
+        for k in range(0, 20)
+        for h in range(12)
+        for utility in ("W", "E")
+    ]
+    services.readings_ingest(actor=None, rows=rows)
+    assert Household.objects.filter(detection_queued_at__isnull=False).count() == 12
+
+    done: dict[str, list[int]] = {"a": [], "b": []}
+    both_inside = threading.Barrier(2, timeout=20)
+    original = passes.detection_pass
+
+    def recorded(households: Any, since: Any) -> Any:
+        name = threading.current_thread().name
+        if not done[name]:
+            both_inside.wait()  # both workers hold a claimed batch at the same time
+        done[name] += [h.pk for h in households]
+        return original(households, since)
+
+    monkeypatch.setattr(detection_runs, "detection_pass", recorded)
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            services.detection_due_run(batch=4)
+        except BaseException as exc:  # noqa: BLE001  (reported below)
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, name=name) for name in done]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors
+    assert done["a"] and done["b"]
+    assert sorted(done["a"] + done["b"]) == sorted(ids)
+    assert not Household.objects.filter(detection_queued_at__isnull=False).exists()
+    assert Household.objects.filter(detected_through__isnull=False).count() == 12
