@@ -110,9 +110,16 @@ def incidents_close(s: DetectorState, r: Rules, step: Step) -> None:
     s.incident_calm = np.where(held, 0, s.incident_calm + 1)
     close = s.incident_open & (s.incident_calm >= r.slots(r.clear_hours))
     absence, night = FAMILY_COLUMN["absence"], FAMILY_COLUMN["night"]
-    # Somebody is back: water drawn in two of the last six half hours, or signs of a person
-    # in four of them (a thermostat's cycles in an empty home are not).
-    back = (_bits(s.water_bits & 0x3F) >= 2) | (_bits(s.person_bits & 0x3F) >= 4)
+    # Somebody is back: water drawn in two of the last six half hours adding up to a wash, or
+    # signs of a person in four of them (a thermostat's cycles in an empty home are not, nor a
+    # register stepping a litre now and then under a cistern's trickle).
+    trickle = np.minimum(np.nan_to_num(s.auto_lo[:, WATER], nan=0.0), r.trickle_max_m3)
+    drawn = np.zeros_like(trickle)
+    for back_slots in range(6):
+        drawn += np.maximum(s.ring[:, (step.slot - back_slots) % SLOTS_PER_DAY, WATER] - trickle, 0)
+    back = ((_bits(s.water_bits & 0x3F) >= 2) & (drawn >= r.wash_m3 - TOLERANCE)) | (
+        _bits(s.person_bits & 0x3F) >= 4
+    )
     close[:, absence] = s.incident_open[:, absence] & back
     if r.night_start_hour <= step.hour < r.night_end_hour:
         close[:, night] = False

@@ -204,3 +204,23 @@ def test_a_leak_is_one_incident_whose_later_kinds_follow_up_the_first_alert() ->
     follow = [a for a in alerts if a.follow_up]
     assert [a.kind for a in follow] == [Kind.HIGH_USE]
     assert follow[0].family == new[0].family == "water"
+
+
+def test_days_away_unannounced_are_one_alert_under_a_register_stepping_now_and_then() -> None:
+    """A cistern trickling 0.2 litres a half hour into a meter counting whole litres shows a
+    litre every few hours: no sign that anybody is back, so five days away are one alert."""
+    machines, use = home(("fridge",), seed=30)
+    use[QUIET_FROM - 5 * DAY : QUIET_FROM] = 0.0  # away since five days before
+    water = machines[:, WATER] + use[:, WATER] + 0.0002
+    register = np.floor(np.cumsum(water) / 0.001) * 0.001
+    readings = (machines + use)[None].copy()
+    readings[0, :, WATER] = np.diff(register, prepend=0.0)
+    readings[0, 0, WATER] = 0.0
+    gone = [
+        a
+        for a in detect(readings, np.array([[True, True, True]]))
+        if QUIET_FROM - 5 * DAY <= a.slot < QUIET_FROM and a.severity != Severity.INFO
+    ]
+    assert [a.family for a in gone if not a.follow_up] == ["absence"], [
+        (a.kind, a.slot, a.follow_up) for a in gone
+    ]
