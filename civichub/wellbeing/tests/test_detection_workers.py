@@ -230,6 +230,7 @@ def test_a_detector_saved_in_one_blob_is_read_and_saved_with_its_checkpoints_apa
     for household in (old, new):
         services.detection_run(household_id=household)
     stored = Household.objects.get(pk=old)
+    assert stored.detector_state is not None
     assert detector_state.is_row_blob(bytes(stored.detector_state))
     assert len(detector_state.checkpoints_split(stored.detector_checkpoints)) == 3
     got = detector_state.state_load(stored, MASK)
