@@ -3,7 +3,10 @@ waiting for every meter, and several workers sharing the due households."""
 
 from __future__ import annotations
 
+import json
+import struct
 import threading
+import zlib
 from datetime import datetime
 from typing import Any
 
@@ -13,8 +16,9 @@ from django.db import connection, connections
 
 from civichub.core import services as core
 from civichub.testing.city import staff_user
+from civichub.testing.wellbeing_simulation import simulate
 from civichub.wellbeing import services
-from civichub.wellbeing.detection import ELECTRICITY, WATER
+from civichub.wellbeing.detection import ELECTRICITY, SLOTS_PER_DAY, WATER, WellbeingDetector
 from civichub.wellbeing.models import Household
 from civichub.wellbeing.services import MeterSpec, detection_runs, detector_state
 from civichub.wellbeing.services.detection_runs import passes
@@ -239,3 +243,26 @@ def test_a_detector_saved_in_one_blob_is_read_and_saved_with_its_checkpoints_apa
     for a, b in zip([got.state, *got.checkpoints], [want.state, *want.checkpoints], strict=True):
         assert a.slot == b.slot
         np.testing.assert_array_equal(detector_state.rows_encode(a), detector_state.rows_encode(b))
+
+
+def test_a_state_saved_before_a_field_was_added_is_read_with_that_fields_start() -> None:
+    """A state whose saved layout lacks a field the detector has now (one added since) is read
+    field by field by name: the missing field starts as a new state's, the others are kept."""
+    sim = simulate(1, 2, seed=5)
+    detector = WellbeingDetector(sim.meters)
+    detector.process(sim.readings[:, :SLOTS_PER_DAY], 0)
+    detector.state.sensitivity[:] = 1.5
+    detector.state.p_active[:] = 0.25
+    row = detector_state.rows_encode(detector.state)[0]
+    layout = detector_state._layout()
+    older = [f for f in layout.fields if f.name != "sensitivity"]
+    head = json.dumps(
+        [[f.name, f.dtype.str, list(f.shape)] for f in older], separators=(",", ":")
+    ).encode()
+    body = b"".join(row[f.offset : f.offset + f.size].tobytes() for f in older)
+    payload = zlib.compress(struct.pack("<I", len(head)) + head + body)
+    read = detector_state.checkpoint_row(payload)
+    state = detector_state.rows_decode(read[np.newaxis], detector.state.slot)
+    np.testing.assert_array_equal(state.sensitivity, [1.0])
+    np.testing.assert_array_equal(state.p_active, detector.state.p_active)
+    np.testing.assert_array_equal(state.ring, detector.state.ring)
