@@ -242,6 +242,9 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=21)
     parser.add_argument("--databases", default="sqlite,postgres")
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432")
+    parser.add_argument(
+        "--postgres-database", default=DATABASE, help="the scratch database's name (dropped)"
+    )
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick:
@@ -269,7 +272,7 @@ def section(args: argparse.Namespace) -> None:
                 if database == "postgres":
                     try:
                         env["DATABASE_URL"] = stack.enter_context(
-                            postgres_database(args.postgres, DATABASE)
+                            postgres_database(args.postgres, args.postgres_database)
                         )
                     except Exception as exc:
                         line("pipeline_postgres", f"skipped ({type(exc).__name__}: {exc})")

@@ -45,8 +45,11 @@ class Household(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     consent_withdrawn_at = models.DateTimeField(null=True, blank=True)
-    # The detector's memory of this household (numpy arrays, np.savez) and its last half hour.
+    # The detector's memory of this household (its state and the readings it has seen since its
+    # oldest checkpoint) and its last half hour; the day-boundary checkpoints apart, read only
+    # when a late reading makes the detector go back (services/detector_state.py).
     detector_state = models.BinaryField(null=True, blank=True, editable=False)
+    detector_checkpoints = models.BinaryField(null=True, blank=True, editable=False)
     detected_through = models.DateTimeField(null=True, blank=True)
     # When a detection task for this household was queued and has not started yet: another is
     # not queued meanwhile (the queued one will read every reading stored until it starts).

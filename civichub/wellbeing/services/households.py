@@ -351,7 +351,8 @@ def consent_withdraw(*, actor: User | None, household: Household, reason: str = 
         return household
     household.consent_withdrawn_at = timezone.now()
     household.detector_state = None
-    household.save(update_fields=["consent_withdrawn_at", "detector_state"])
+    household.detector_checkpoints = None
+    household.save(update_fields=["consent_withdrawn_at", "detector_state", "detector_checkpoints"])
     household.alerts.exclude(status=AlertStatus.CLOSED).update(status=AlertStatus.CLOSED)
     audit_record(actor=actor, action="wellbeing.consent.withdraw", obj=household, purpose=reason)
     return household

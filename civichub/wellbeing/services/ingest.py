@@ -246,19 +246,28 @@ def readings_ingest(*, actor: User | None, rows: Sequence[Mapping[str, Any]]) ->
     if actor is not None:
         require(actor, "wellbeing.readings.ingest")
     report = IngestReport()
-    meters = _meters_locked({_meter_key(row.get("meter_id")) for row in rows})
+    keys = [_meter_key(row.get("meter_id")) for row in rows]
+    meters = _meters_locked(set(keys))
     zone = timezone.get_current_timezone()
+    # A feed's batch shares a few times among many meters: each is parsed once.
+    times: dict[Any, datetime | None] = {}
     latest = timezone.now() + timedelta(minutes=module_config(WellbeingSettings).future_minutes)
     candidates: dict[int, list[_Candidate]] = {}
     for index, row in enumerate(rows):
-        meter = meters.get(_meter_key(row.get("meter_id")))
+        meter = meters.get(keys[index])
         if meter is None:
             _row_error(report, index, "unknown_meter", _("未知的表号。"))
             continue
         if meter.withdrawn:
             _row_error(report, index, "consent_withdrawn", _("该户已撤回同意，不再处理其数据。"))
             continue
-        at = _parse_time(row.get("at"), zone)
+        raw_at = row.get("at")
+        if isinstance(raw_at, str):
+            if raw_at not in times:
+                times[raw_at] = _parse_time(raw_at, zone)
+            at = times[raw_at]
+        else:
+            at = _parse_time(raw_at, zone)
         if at is None:
             _row_error(report, index, "bad_time", _("读数时间无法识别。"))
             continue
@@ -526,10 +535,11 @@ def _readings_insert(rows: list[tuple[int, datetime, float, float, bool]]) -> No
         # Times are UTC already; this is the text Django's SQLite backend stores for them
         # (adapt_datetimefield_value), without its per-value settings lookups.
         stamp = connection.ops.adapt_datetimefield_value(received)
+        texts: dict[datetime, str] = {}  # a batch shares a few times among many meters
+        for _meter, at, *_rest in rows:
+            if at not in texts:
+                texts[at] = str(at.replace(tzinfo=None))
         cursor.executemany(
             f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s, %s)",  # noqa: S608
-            [
-                (meter, str(at.replace(tzinfo=None)), value, use, reset, stamp)
-                for meter, at, value, use, reset in rows
-            ],
+            [(meter, texts[at], value, use, reset, stamp) for meter, at, value, use, reset in rows],
         )

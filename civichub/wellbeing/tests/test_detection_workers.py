@@ -3,7 +3,10 @@ waiting for every meter, and several workers sharing the due households."""
 
 from __future__ import annotations
 
+import json
+import struct
 import threading
+import zlib
 from datetime import datetime
 from typing import Any
 
@@ -13,8 +16,9 @@ from django.db import connection, connections
 
 from civichub.core import services as core
 from civichub.testing.city import staff_user
+from civichub.testing.wellbeing_simulation import simulate
 from civichub.wellbeing import services
-from civichub.wellbeing.detection import ELECTRICITY, WATER
+from civichub.wellbeing.detection import ELECTRICITY, SLOTS_PER_DAY, WATER, WellbeingDetector
 from civichub.wellbeing.models import Household
 from civichub.wellbeing.services import MeterSpec, detection_runs, detector_state
 from civichub.wellbeing.services.detection_runs import passes
@@ -143,3 +147,122 @@ def test_two_workers_share_the_due_households_without_doing_one_twice(
     assert sorted(done["a"] + done["b"]) == sorted(ids)
     assert not Household.objects.filter(detection_queued_at__isnull=False).exists()
     assert Household.objects.filter(detected_through__isnull=False).count() == 12
+
+
+def _day_rows(meter: str, steps: range) -> list[dict[str, Any]]:
+    """Water drawn every other half hour, or an electricity register rising unevenly."""
+    if meter.startswith("W"):
+        return [{"meter_id": meter, "at": at(30 * k), "value": 0.01 * (k % 2)} for k in steps]
+    return [
+        {"meter_id": meter, "at": at(30 * k), "value": 100 + 0.05 * k + 0.01 * (k % 3)}
+        for k in steps
+    ]
+
+
+@pytest.mark.django_db
+def test_checkpoints_are_decoded_only_when_a_late_reading_makes_the_detector_go_back(
+    city: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The day-boundary checkpoints are kept apart from the state: passes whose readings follow
+    what was detected decode none; a late reading for a half hour already detected makes the
+    detector go back to the last checkpoint before it, and it ends where a household whose
+    readings all came on time ends."""
+    decoded: list[int] = []
+    decode = passes.checkpoint_row
+
+    def counting(payload: bytes) -> np.ndarray:
+        decoded.append(1)
+        return decode(payload)
+
+    monkeypatch.setattr(passes, "checkpoint_row", counting)
+    late, on_time = _enrol(city, 2)
+    # Four days first, so that the first run's own checkpoint is no longer kept (a pass from it
+    # reads the meters' opening readings as gaps and goes back to it).
+    late_step = 170  # the fourth day, 13:00
+    first = range(0, 200)
+    rows = _day_rows("E0", first) + _day_rows("E1", first) + _day_rows("W1", first)
+    rows += _day_rows("W0", range(0, late_step)) + _day_rows("W0", range(late_step + 1, 200))
+    services.readings_ingest(actor=None, rows=rows)
+    for household in (late, on_time):
+        services.detection_run(household_id=household)
+    then = range(200, 210)
+    rows = [r for meter in ("E0", "E1", "W0", "W1") for r in _day_rows(meter, then)]
+    services.readings_ingest(actor=None, rows=rows)
+    for household in (late, on_time):
+        services.detection_run(household_id=household)
+    assert decoded == []
+    stored = Household.objects.get(pk=late)
+    assert len(detector_state.checkpoints_split(stored.detector_checkpoints)) == 3
+
+    services.readings_ingest(actor=None, rows=_day_rows("W0", range(late_step, late_step + 1)))
+    services.detection_run(household_id=late)
+    assert decoded == [1]
+    replayed = detector_state.state_load(Household.objects.get(pk=late), MASK)
+    expected = detector_state.state_load(Household.objects.get(pk=on_time), MASK)
+    np.testing.assert_array_equal(replayed.seen, expected.seen)
+    assert [c.slot for c in replayed.checkpoints] == [c.slot for c in expected.checkpoints]
+    for got, want in zip(
+        [replayed.state, *replayed.checkpoints],
+        [expected.state, *expected.checkpoints],
+        strict=True,
+    ):
+        assert got.slot == want.slot
+        np.testing.assert_array_equal(
+            detector_state.rows_encode(got), detector_state.rows_encode(want)
+        )
+
+
+@pytest.mark.django_db
+def test_a_detector_saved_in_one_blob_is_read_and_saved_with_its_checkpoints_apart(
+    city: Any,
+) -> None:
+    """A detector saved before checkpoints had their own column (state, checkpoints and seen in
+    one blob) goes on from where it was; the pass saves its checkpoints in their column."""
+    old, new = _enrol(city, 2)
+    first = range(0, 200)
+    rows = [r for meter in ("E0", "E1", "W0", "W1") for r in _day_rows(meter, first)]
+    services.readings_ingest(actor=None, rows=rows)
+    for household in (old, new):
+        services.detection_run(household_id=household)
+    saved = detector_state.state_load(Household.objects.get(pk=old), MASK)
+    Household.objects.filter(pk=old).update(
+        detector_state=detector_state.state_dump(saved), detector_checkpoints=None
+    )
+    then = range(200, 250)
+    rows = [r for meter in ("E0", "E1", "W0", "W1") for r in _day_rows(meter, then)]
+    services.readings_ingest(actor=None, rows=rows)
+    for household in (old, new):
+        services.detection_run(household_id=household)
+    stored = Household.objects.get(pk=old)
+    assert stored.detector_state is not None
+    assert detector_state.is_row_blob(bytes(stored.detector_state))
+    assert len(detector_state.checkpoints_split(stored.detector_checkpoints)) == 3
+    got = detector_state.state_load(stored, MASK)
+    want = detector_state.state_load(Household.objects.get(pk=new), MASK)
+    np.testing.assert_array_equal(got.seen, want.seen)
+    for a, b in zip([got.state, *got.checkpoints], [want.state, *want.checkpoints], strict=True):
+        assert a.slot == b.slot
+        np.testing.assert_array_equal(detector_state.rows_encode(a), detector_state.rows_encode(b))
+
+
+def test_a_state_saved_before_a_field_was_added_is_read_with_that_fields_start() -> None:
+    """A state whose saved layout lacks a field the detector has now (one added since) is read
+    field by field by name: the missing field starts as a new state's, the others are kept."""
+    sim = simulate(1, 2, seed=5)
+    detector = WellbeingDetector(sim.meters)
+    detector.process(sim.readings[:, :SLOTS_PER_DAY], 0)
+    detector.state.sensitivity[:] = 1.5
+    detector.state.p_active[:] = 0.25
+    row = detector_state.rows_encode(detector.state)[0]
+    layout = detector_state._layout()
+    older = [f for f in layout.fields if f.name != "sensitivity"]
+    head = json.dumps(
+        [[f.name, f.dtype.str, list(f.shape)] for f in older], separators=(",", ":")
+    ).encode()
+    body = b"".join(row[f.offset : f.offset + f.size].tobytes() for f in older)
+    payload = zlib.compress(struct.pack("<I", len(head)) + head + body)
+    read = detector_state.checkpoint_row(payload)
+    state = detector_state.rows_decode(read[np.newaxis], detector.state.slot)
+    np.testing.assert_array_equal(state.sensitivity, [1.0])
+    np.testing.assert_array_equal(state.p_active, detector.state.p_active)
+    np.testing.assert_array_equal(state.ring, detector.state.ring)

@@ -30,7 +30,7 @@ from civichub.wellbeing.services.detection_runs.passes import (
     detection_clear,
     detection_pass,
 )
-from civichub.wellbeing.services.detector_state import detector_load, state_dump
+from civichub.wellbeing.services.detector_state import detector_blobs, detector_load
 
 # Households per pass: enough that the detector's step is spread over many, few enough that a
 # batch's transaction (and on SQLite the write lock) is held for a second or two.
@@ -164,5 +164,5 @@ def detector_tune(household_id: int, *, false_alarm: bool) -> None:
         return
     detector = detector_load(household)
     detector.tune(0, false_alarm=false_alarm)
-    household.detector_state = state_dump(detector)
-    household.save(update_fields=["detector_state"])
+    household.detector_state, household.detector_checkpoints = detector_blobs(detector)
+    household.save(update_fields=["detector_state", "detector_checkpoints"])

@@ -4,7 +4,11 @@ same half hour, then the states saved and what was found raised as alerts.
 
 Readings that arrived late, for half hours already detected, are detected again from the last
 day boundary before them (up to `CHECKPOINT_DAYS` back); an alert the first pass already raised
-is not raised again (one alert per household, kind and incident)."""
+is not raised again (one alert per household, kind and incident).
+
+States travel through the pass as rows of bytes (`detector_state.rows_encode`): a group's rows are
+decoded into one stacked state at once and encoded back at once, at each day boundary (a
+checkpoint) and at the end. A household's checkpoints are decoded only when it is replayed."""
 
 from __future__ import annotations
 
@@ -13,10 +17,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
+from django.db import connection
 from django.utils import timezone
 
 from civichub.wellbeing import detection
-from civichub.wellbeing.detection.batch import split, stack, take
 from civichub.wellbeing.models import Alert, AwayPeriod, Household
 from civichub.wellbeing.services.detection_runs.grid import (
     GridRequest,
@@ -26,7 +30,18 @@ from civichub.wellbeing.services.detection_runs.grid import (
     readings_fetch,
 )
 from civichub.wellbeing.services.detection_runs.raising import alert_raise, alerts_new
-from civichub.wellbeing.services.detector_state import state_dump, state_load
+from civichub.wellbeing.services.detector_state import (
+    checkpoint_compress,
+    checkpoint_row,
+    checkpoints_pack,
+    checkpoints_split,
+    is_row_blob,
+    rows_decode,
+    rows_encode,
+    saved_state,
+    state_load,
+    state_pack,
+)
 
 # Readings that arrive this late or less are detected again from the last day boundary before
 # them; older ones are stored (and charted) but not detected again.
@@ -43,12 +58,21 @@ def _local_slot(moment: datetime) -> int:
 
 @dataclass
 class _Member:
-    """A household in the pass: its detector, its readings grid and what the pass found."""
+    """A household in the pass: its state (a row of bytes at half hour `slot`), its checkpoints,
+    its readings grid and what the pass found."""
 
     household: Household
-    detector: detection.WellbeingDetector
+    meters: np.ndarray  # (1, 3): the utilities it has meters for
+    slot: int  # the half hour `row` stands at: the last detected, -1 before the first run
+    row: np.ndarray
+    # (half hour, compressed row as stored or a new row), oldest first; None: not read yet
+    # (only the half hours are known, in `checkpoint_slots`).
+    checkpoints: list[tuple[int, bytes | np.ndarray]] | None
+    checkpoint_slots: list[int]
+    seen: np.ndarray
     done: int
     full: bool  # read from the oldest checkpoint and compared with what was seen
+    checkpoints_changed: bool = False
     grid: HouseholdGrid | None = None
     away: np.ndarray = field(default_factory=lambda: np.zeros((1, 0), dtype=bool))
     start: int = 0
@@ -59,6 +83,22 @@ class _Member:
     def latest(self) -> int:
         assert self.grid is not None
         return self.grid.latest
+
+    @property
+    def oldest(self) -> int:
+        """The first half hour after the oldest checkpoint (what `seen` starts at)."""
+        return self.checkpoint_slots[0] + 1 if self.checkpoint_slots else self.done + 1
+
+    def checkpoints_read(self) -> list[tuple[int, bytes | np.ndarray]]:
+        if self.checkpoints is None:
+            self.checkpoints = list(checkpoints_split(self.household.detector_checkpoints))
+        return self.checkpoints
+
+    def detector(self) -> detection.WellbeingDetector:
+        """A detector holding the member's state (to chart an alert)."""
+        detector = detection.WellbeingDetector(self.meters)
+        detector.state = rows_decode(self.row[np.newaxis], self.slot)
+        return detector
 
 
 def detection_pass(
@@ -104,24 +144,55 @@ def _fetch_after(requests: Sequence[GridRequest]) -> datetime:
 def _member(household: Household, utilities: list[int], since: datetime | None) -> _Member:
     mask = np.zeros((1, 3), dtype=bool)
     mask[0, utilities] = True
-    detector = state_load(household, mask)
-    done = detector.state.slot  # last half hour detected, -1 before the first run
-    oldest = detector.checkpoints[0].slot + 1 if detector.checkpoints else done + 1
-    fast = (
+    blob = bytes(household.detector_state) if household.detector_state else b""
+    if is_row_blob(blob):
+        saved = saved_state(blob)
+        member = _Member(
+            household,
+            mask,
+            saved.slot,
+            saved.row,
+            None,
+            saved.checkpoint_slots,
+            saved.seen,
+            done=saved.slot,
+            full=True,
+        )
+    else:
+        # A first run, or a detector saved in one blob with its checkpoints (the older kind):
+        # its checkpoints move to their own column when the pass saves it.
+        detector = state_load(household, mask)
+        checkpoints: list[tuple[int, bytes | np.ndarray]] = [
+            (c.slot, rows_encode(c)[0]) for c in detector.checkpoints
+        ]
+        member = _Member(
+            household,
+            mask,
+            detector.state.slot,
+            rows_encode(detector.state)[0],
+            checkpoints,
+            [slot for slot, _ in checkpoints],
+            detector.seen,
+            done=detector.state.slot,
+            full=True,
+            checkpoints_changed=True,
+        )
+    done = member.done
+    member.full = not (
         since is not None
         and done >= 0
         and _local_slot(since - timedelta(microseconds=1)) > done
-        and detector.seen.shape[0] == done - oldest + 1
+        and member.seen.shape[0] == done - member.oldest + 1
     )
-    return _Member(household=household, detector=detector, done=done, full=not fast)
+    return member
 
 
 def _request(member: _Member) -> GridRequest:
-    detector, done = member.detector, member.done
+    done = member.done
     if done < 0:
         window = -1
     elif member.full:
-        window = detector.checkpoints[0].slot + 1 if detector.checkpoints else done + 1
+        window = member.oldest
     else:
         window = done + 1
     return GridRequest(household=member.household.pk, window=window, done=done)
@@ -132,41 +203,46 @@ def _prepare(member: _Member, grid: HouseholdGrid | None) -> bool:
     when there is nothing new."""
     if grid is None:
         return False
-    detector, done = member.detector, member.done
+    done = member.done
     if done < 0:
-        detector.state.slot = grid.window - 1
-        detector.checkpoints = [detector.snapshot()]
+        member.slot = grid.window - 1
+        member.checkpoints = [(member.slot, member.row.copy())]
+        member.checkpoint_slots = [member.slot]
+        member.checkpoints_changed = True
         member.grid, member.start = grid, grid.window
         return grid.latest >= grid.window
     if not member.full:
         # Nothing arrived for the half hours already detected: what was seen stands.
-        oldest = detector.checkpoints[0].slot + 1 if detector.checkpoints else done + 1
-        values = np.concatenate([detector.seen[np.newaxis], grid.values], axis=1)
-        grid = HouseholdGrid(window=oldest, latest=grid.latest, values=values)
+        values = np.concatenate([member.seen[np.newaxis], grid.values], axis=1)
+        grid = HouseholdGrid(window=member.oldest, latest=grid.latest, values=values)
         member.grid, member.start = grid, done + 1
     else:
-        member.grid, member.start = grid, _replay_start(detector, grid, done)
+        member.grid, member.start = grid, _replay_start(member, grid, done)
         if member.start <= done:
             member.replayed_from = member.start
     return member.start <= grid.latest
 
 
-def _replay_start(detector: detection.WellbeingDetector, grid: HouseholdGrid, done: int) -> int:
+def _replay_start(member: _Member, grid: HouseholdGrid, done: int) -> int:
     """The first half hour to detect: the next one, or, when readings changed half hours
     already detected, the last checkpoint before the first of them (the detector goes back
     to it)."""
-    seen = detector.seen[: done - grid.window + 1]
+    seen = member.seen[: done - grid.window + 1]
     before = grid.values[0, : seen.shape[0]]
     same = np.isclose(before, seen, rtol=1e-9, atol=1e-12) | (np.isnan(before) & np.isnan(seen))
     changed = np.flatnonzero(~same.all(axis=1))
-    start = detector.state.slot + 1
+    start = member.slot + 1
     if changed.size:
         first_changed = grid.window + int(changed[0])
-        kept = [c for c in detector.checkpoints if c.slot < first_changed]
+        kept = [c for c in member.checkpoints_read() if c[0] < first_changed]
         if kept:
-            detector.restore(kept[-1])
-            detector.checkpoints = kept
-            start = kept[-1].slot + 1
+            slot, saved = kept[-1]
+            member.row = saved.copy() if isinstance(saved, np.ndarray) else checkpoint_row(saved)
+            member.slot = slot
+            member.checkpoints = kept
+            member.checkpoint_slots = [c[0] for c in kept]
+            member.checkpoints_changed = True
+            start = slot + 1
     return start
 
 
@@ -209,9 +285,8 @@ def _run(members: list[_Member]) -> None:
 
 def _run_group(group: list[_Member], start: int, end: int) -> None:
     """One stacked detector from `start` to `end`, saving a checkpoint at each day boundary."""
-    first = group[0].detector
-    stacked = detection.WellbeingDetector(np.zeros((0, 3), dtype=bool), first.rules)
-    stacked.state = stack([m.detector.state for m in group])
+    stacked = detection.WellbeingDetector(np.zeros((0, 3), dtype=bool), detection.Rules())
+    stacked.state = rows_decode(np.stack([m.row for m in group]), start - 1)
     step = start
     while step <= end:
         # Up to the next day boundary, where a checkpoint is saved.
@@ -223,14 +298,13 @@ def _run_group(group: list[_Member], start: int, end: int) -> None:
             alert.household = 0
             member.found.append(alert)
         if (stop + 1) % detection.SLOTS_PER_DAY == 0:
-            for member, saved in zip(group, split(stacked.state), strict=True):
-                member.detector.checkpoints.append(saved)
+            for member, row in zip(group, rows_encode(stacked.state), strict=True):
+                member.checkpoints_read().append((stop, row))
+                member.checkpoint_slots.append(stop)
+                member.checkpoints_changed = True
         step = stop + 1
-    if len(group) == 1:
-        group[0].detector.state = take(stacked.state, slice(0, 1))
-        return
-    for member, state in zip(group, split(stacked.state), strict=True):
-        member.detector.state = state
+    for member, row in zip(group, rows_encode(stacked.state), strict=True):
+        member.row, member.slot = row, end
 
 
 def _cut(array: np.ndarray, member: _Member, step: int, stop: int) -> np.ndarray:
@@ -240,32 +314,66 @@ def _cut(array: np.ndarray, member: _Member, step: int, stop: int) -> np.ndarray
 
 
 def _finish(members: list[_Member]) -> list[Alert]:
-    """Saves every member's detector (one statement per chunk) and raises what was found."""
-    updated = []
+    """Saves every member's detector (one statement per household, sent at once) and raises
+    what was found."""
+    states, checkpoints = [], []
     for member in members:
-        detector, grid = member.detector, member.grid
+        grid = member.grid
         assert grid is not None
-        detector.checkpoints = detector.checkpoints[-CHECKPOINT_DAYS:]
-        oldest = detector.checkpoints[0].slot + 1
-        detector.seen = grid.values[0, oldest - grid.window :].copy()
-        household = member.household
-        household.detector_state = state_dump(detector)
-        household.detected_through = timezone.make_aware(detection.slot_end(grid.latest))
-        updated.append(household)
-    Household.objects.bulk_update(updated, ["detector_state", "detected_through"], batch_size=200)
+        slots = member.checkpoint_slots[-CHECKPOINT_DAYS:]
+        seen = grid.values[0, slots[0] + 1 - grid.window :]
+        through = timezone.make_aware(detection.slot_end(grid.latest))
+        states.append((state_pack(member.slot, slots, seen, member.row), through, member))
+        if member.checkpoints_changed:
+            kept = member.checkpoints_read()[-CHECKPOINT_DAYS:]
+            packed = [
+                (slot, checkpoint_compress(saved) if isinstance(saved, np.ndarray) else saved)
+                for slot, saved in kept
+            ]
+            checkpoints.append((checkpoints_pack(packed), member))
+    _states_save(states, checkpoints)
     raised: list[Alert] = []
     for member in members:
         if not member.found:
             continue
         assert member.grid is not None
         found_now = alerts_new(member.household, member.found, replayed_from=member.replayed_from)
+        detector = member.detector() if found_now else None
         for found in found_now:
+            assert detector is not None
             raised.append(
                 alert_raise(
-                    member.household, member.detector, member.grid.values, member.grid.window, found
+                    member.household, detector, member.grid.values, member.grid.window, found
                 )
             )
     return raised
+
+
+def _states_save(
+    states: list[tuple[bytes, datetime, _Member]], checkpoints: list[tuple[bytes, _Member]]
+) -> None:
+    """The detectors' columns, written with one prepared statement each (the ORM's bulk
+    update builds a CASE per column over the whole batch, which costs more than the writes)."""
+    quote = connection.ops.quote_name
+    table = quote(Household._meta.db_table)
+    state, through, checkpoint, pk = (
+        quote(name) for name in ("detector_state", "detected_through", "detector_checkpoints", "id")
+    )
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {table} SET {state} = %s, {through} = %s WHERE {pk} = %s",  # noqa: S608
+            [(blob, adapt(at), m.household.pk) for blob, at, m in states],
+        )
+        if checkpoints:
+            cursor.executemany(
+                f"UPDATE {table} SET {checkpoint} = %s WHERE {pk} = %s",  # noqa: S608
+                [(blob, m.household.pk) for blob, m in checkpoints],
+            )
+    for blob, at, m in states:
+        m.household.detector_state, m.household.detected_through = blob, at
+    for blob, m in checkpoints:
+        m.household.detector_checkpoints = blob
 
 
 def detection_clear(household_ids: Sequence[int]) -> None:
