@@ -24,7 +24,7 @@ class MeasureOut(Schema):
     breakdown: str
 
 
-class FigureOut(Schema):
+class MeasureFigureOut(Schema):
     key: str
     label: str
     value: float
@@ -32,26 +32,26 @@ class FigureOut(Schema):
     figure: float | None
 
 
-class TotalOut(FigureOut):
+class MeasureTotalOut(MeasureFigureOut):
     kind: Literal["count", "mean", "rate"]
     unit: str
 
 
-class FiguresOut(Schema):
+class MeasureFiguresOut(Schema):
     since: dt.date
     until: dt.date
     period: Literal["day", "week", "month"]
     measure: str
     organisation_id: int | None
     area_id: int | None
-    totals: list[TotalOut]
-    series: list[FigureOut]
-    organisations: list[FigureOut]
-    breakdown: list[FigureOut]
+    totals: list[MeasureTotalOut]
+    series: list[MeasureFigureOut]
+    organisations: list[MeasureFigureOut]
+    breakdown: list[MeasureFigureOut]
 
 
-def _figure(f: Figure) -> FigureOut:
-    return FigureOut(key=f.key, label=f.label, value=f.value, count=f.count, figure=f.figure)
+def _figure(f: Figure) -> MeasureFigureOut:
+    return MeasureFigureOut(key=f.key, label=f.label, value=f.value, count=f.count, figure=f.figure)
 
 
 @router.get("/measures", response=list[MeasureOut], summary="The measures every module declares")
@@ -70,7 +70,7 @@ def measure_list(request: HttpRequest) -> list[MeasureOut]:
 
 
 @router.get(
-    "/figures", response=FiguresOut, summary="Figures of every module in the caller's scope"
+    "/figures", response=MeasureFiguresOut, summary="Figures of every module in the caller's scope"
 )
 def figures(
     request: HttpRequest,
@@ -80,7 +80,7 @@ def figures(
     measure: str = Query("casework.received", max_length=64),
     organisation: int | None = Query(None, ge=1, le=2**63 - 1),
     area: int | None = Query(None, ge=1, le=2**63 - 1),
-) -> FiguresOut:
+) -> MeasureFiguresOut:
     report = selectors.figures_report(
         actor=request_user(request),
         since=since,
@@ -90,7 +90,7 @@ def figures(
         organisation_id=organisation,
         area_id=area,
     )
-    return FiguresOut(
+    return MeasureFiguresOut(
         since=report.since,
         until=report.until,
         period=period,
@@ -98,7 +98,7 @@ def figures(
         organisation_id=report.organisation.pk if report.organisation else None,
         area_id=report.area.pk if report.area else None,
         totals=[
-            TotalOut(
+            MeasureTotalOut(
                 **_figure(f).dict(),
                 kind=m.kind,
                 unit=str(m.unit),
@@ -111,7 +111,7 @@ def figures(
     )
 
 
-class GradeOut(Schema):
+class EvaluationGradeOut(Schema):
     key: str
     label: str
     rated: int
@@ -123,13 +123,13 @@ class GradeOut(Schema):
 class EvaluationOut(Schema):
     month: str | None
     months: list[str]
-    total: GradeOut
-    departments: list[GradeOut]
-    services: list[GradeOut]
+    total: EvaluationGradeOut
+    departments: list[EvaluationGradeOut]
+    services: list[EvaluationGradeOut]
 
 
-def _grade(g: Grade) -> GradeOut:
-    return GradeOut(
+def _grade(g: Grade) -> EvaluationGradeOut:
+    return EvaluationGradeOut(
         key=g.key, label=g.label, rated=g.rated, good=g.good, bad=g.bad, good_rate=g.good_rate
     )
 

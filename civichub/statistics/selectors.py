@@ -104,11 +104,11 @@ def _scoped(
     require(actor, VIEW)
     if until < since or (until - since).days > MAX_DAYS:
         raise ValidationFailed.on("until", _("截止日期不能早于起始日期，统计范围最长十年。"))
-    rows = scope_filter(
-        actor,
-        VIEW,
-        DailyFigure.objects.filter(day__gte=since, day__lte=until),
-        "organisation__path",
+    in_range = DailyFigure.objects.filter(day__gte=since, day__lte=until)
+    # a figure belongs to the organisation it counts under and to the area it happened in:
+    # a district sees its departments' figures and every figure of its communities
+    rows = scope_filter(actor, VIEW, in_range, "organisation__path") | scope_filter(
+        actor, VIEW, in_range, "area__path"
     )
     organisation = area = None
     if organisation_id is not None:
