@@ -12,21 +12,12 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import AnonymousUser
 
-from civichub.casework.models import Case
 from civichub.casework.tests.conftest import Casework
 from civichub.core.errors import NotAuthenticated, PermissionDenied, ValidationFailed
 from civichub.statistics import selectors
-from civichub.statistics.services import figures_roll_up
-from civichub.statistics.tests.test_services import LATER
 
 pytestmark = pytest.mark.django_db
-MARCH = {"since": dt.date(2026, 3, 1), "until": dt.date(2026, 3, 31)}
-
-
-@pytest.fixture
-def rolled(cw: Casework, known: dict[str, Case]) -> Casework:
-    figures_roll_up(now=LATER)
-    return cw
+MARCH: dict[str, Any] = {"since": dt.date(2026, 3, 1), "until": dt.date(2026, 3, 31)}
 
 
 def totals(report: selectors.Report) -> dict[str, float | None]:

@@ -15,10 +15,10 @@ from civichub.casework.tests.conftest import Casework
 from civichub.core.models import AuditEvent
 from civichub.statistics.models import DailyFigure, Watermark
 from civichub.statistics.services import figures_roll_up
+from civichub.statistics.tests.conftest import LATER
 
 pytestmark = pytest.mark.django_db
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-LATER = dt.datetime(2026, 4, 30, tzinfo=SHANGHAI)
 
 
 def totals(measure: str, **where: Any) -> tuple[float, int]:
