@@ -27,7 +27,7 @@ def bar_chart(items: Sequence[tuple[str, float | int | None]], width: int = 300)
         [
             {
                 "label": label,
-                "value": value,
+                "value": int(value) if isinstance(value, float) and value.is_integer() else value,
                 "width": max(round(width * value / top), 0),
                 "y": i * BAR_PITCH,
             }

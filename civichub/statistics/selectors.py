@@ -49,6 +49,14 @@ class Figure:
         ratio = self.value / self.count
         return round(ratio * 100, 1) if self.kind == "rate" else round(ratio, 2)
 
+    @property
+    def shown(self) -> str:
+        """The figure as a page shows it: whole numbers without decimals, a dash for none."""
+        figure = self.figure
+        if figure is None:
+            return "—"
+        return str(int(figure)) if figure == int(figure) else str(figure)
+
 
 @dataclass
 class Report:
