@@ -73,3 +73,4 @@ def test_evaluation_page_is_public_in_both_languages(rolled: Casework) -> None:
     assert rolled.city.health_a.name in page and "66.7%" in page
     assert english.status_code == 200
     assert rolled.city.health_a.name_en in english.content.decode()
+    assert "Public service ratings" in english.content.decode()
