@@ -43,9 +43,7 @@ def _fits(page: Page) -> None:
     assert widths["scroll"] <= widths["view"], f"the page scrolls sideways: {widths}"
 
 
-def test_dispatcher_reads_the_figures_and_downloads_them(
-    page: Page, rolled_up: Casework
-) -> None:
+def test_dispatcher_reads_the_figures_and_downloads_them(page: Page, rolled_up: Casework) -> None:
     sign_in(page, rolled_up.dispatcher.username)
     page.goto(f"/statistics/{MARCH}")
 
