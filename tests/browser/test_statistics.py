@@ -77,7 +77,7 @@ def test_visitor_reads_the_public_evaluation(page: Page, rolled_up: Casework) ->
 
     departments = page.get_by_role("table", name="各部门评价").inner_text()
     assert rolled_up.city.health_a.name in departments and "66.7%" in departments
-    assert page.get_by_role("img", name="各部门好评率柱状图（%）").is_visible()
+    assert page.get_by_role("img", name="各部门好评率柱状图").is_visible()
     check_page(page, "statistics-evaluation")
 
     page.set_viewport_size(PHONE)
