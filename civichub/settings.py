@@ -336,6 +336,15 @@ CIVICHUB_WELLBEING = {
     }.items()
     if os.environ.get(variable)
 }
+# Statistics (docs/statistics.md; every key and its default in civichub/statistics/conf.py).
+CIVICHUB_STATISTICS = {
+    key: int(os.environ[variable])
+    for key, variable in {
+        "settle_minutes": "CIVICHUB_STATISTICS_SETTLE_MINUTES",
+        "evaluation_min_ratings": "CIVICHUB_EVALUATION_MIN_RATINGS",
+    }.items()
+    if os.environ.get(variable)
+}
 SMS_ADAPTER = os.environ.get("CIVICHUB_SMS_ADAPTER", "civichub.notify.channels.LoggingSmsAdapter")
 WEBPUSH_VAPID_PRIVATE_KEY = os.environ.get("CIVICHUB_VAPID_PRIVATE_KEY", "")
 WEBPUSH_VAPID_SUBJECT = os.environ.get("CIVICHUB_VAPID_SUBJECT", "mailto:operator@localhost")
