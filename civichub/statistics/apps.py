@@ -29,5 +29,6 @@ class StatisticsConfig(CivicModuleConfig):
         periodic_tasks=[
             PeriodicTask("statistics.roll_up", "civichub.statistics.tasks.roll_up_figures", 300)
         ],
+        demo_data="civichub.statistics.demo:seed",
         config=StatisticsSettings,
     )
