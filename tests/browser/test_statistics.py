@@ -20,8 +20,8 @@ from civichub.casework.tests.conftest import (  # noqa: F401 (fixtures)
 )
 from civichub.casework.tests.test_statistics import known  # noqa: F401 (fixture)
 from civichub.statistics.services import figures_roll_up
-from civichub.statistics.tests.conftest import LATER
 from tests.browser.support import PHONE, check_page, sign_in
+from tests.statistics.conftest import LATER
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page

@@ -1,5 +1,7 @@
-"""The statistics tests use casework's small known data set (and its fixtures): the figures
-rolled up from it must agree with casework's own statistics."""
+"""Statistics across services: the rollup, the figures, their scope, CSV, API and pages, on
+casework's small known data set (and its fixtures), whose rolled-up figures must agree with
+casework's own statistics. These tests need several modules at once, so they live beside the
+browser tests rather than inside the statistics app, which imports no other module."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from civichub.casework.tests.conftest import Casework
 from civichub.core.models import AuditEvent
 from civichub.statistics.models import DailyFigure, Watermark
 from civichub.statistics.services import figures_roll_up
-from civichub.statistics.tests.conftest import LATER
+from tests.statistics.conftest import LATER
 
 pytestmark = pytest.mark.django_db
 SHANGHAI = ZoneInfo("Asia/Shanghai")
