@@ -6,7 +6,8 @@ A figure counts under the department responsible for the case when it is rolled 
 jurisdiction while none is), in the case's community, by the case's service (its category). A
 rating replaced by the sender's later one (after a reopened case's second reply) takes the
 earlier rating back from the day it counted on, so each case counts once, with its latest
-rating, as in casework's own statistics."""
+rating, as in casework's own statistics; a duplicate's merge takes its message back from the
+messages received."""
 
 from __future__ import annotations
 
@@ -57,6 +58,9 @@ def case_measures(*, after: str, until: dt.datetime, limit: int) -> Collected:
         last = event["pk"]
     counted = [e for e in events if e["kind"] in _COUNTED]
     contributions = _contributions(counted) if counted else []
+    merged = [e for e in events if e["kind"] == EventKind.MERGED and "into" in (e["data"] or {})]
+    if merged:
+        contributions += _merged(merged)
     return Collected(contributions=contributions, watermark=str(last), more=more)
 
 
@@ -82,8 +86,8 @@ def _contributions(events: list[dict[str, Any]]) -> list[Contribution]:
         .values("case_id", "kind")
         .annotate(first=Min("pk"))
     }
-    ratings = {
-        (row["case_id"], (row["data"] or {}).get("round")): row
+    ratings: dict[tuple[int, Any], dict[str, Any]] = {
+        (row["case_id"], (row["data"] or {}).get("round")): dict(row)
         for row in CaseEvent.objects.filter(case_id__in=case_ids, kind=EventKind.RATED).values(
             "case_id", "created_at", "data"
         )
@@ -91,9 +95,13 @@ def _contributions(events: list[dict[str, Any]]) -> list[Contribution]:
     out: list[Contribution] = []
     for event in events:
         case = cases.get(event["case_id"])
-        if case is None or case["merged_into_id"] is not None:
+        if case is None:
             continue
-        where = {
+        # a merged duplicate's message is counted, then taken back by its merge (whichever
+        # step each falls in); its other figures count only while it is not merged
+        if case["merged_into_id"] is not None and event["kind"] != EventKind.SUBMITTED:
+            continue
+        where: dict[str, Any] = {
             "organisation_id": case["department_id"] or case["jurisdiction_id"],
             "area_id": case["community_id"],
             "breakdown": case["category__key"] or "",
@@ -109,6 +117,26 @@ def _contributions(events: list[dict[str, Any]]) -> list[Contribution]:
                 out.append(Contribution(measure, day, value=hours, **where))
         else:
             out.extend(_rating(event, ratings, day, where))
+    return out
+
+
+def _merged(events: list[dict[str, Any]]) -> list[Contribution]:
+    """A duplicate merged into another case is taken back from the messages received."""
+    out = []
+    for row in Case.objects.filter(pk__in={e["case_id"] for e in events}).values(
+        "pk", "created_at", "department_id", "jurisdiction_id", "community_id", "category__key"
+    ):
+        out.append(
+            Contribution(
+                RECEIVED,
+                _day(row["created_at"]),
+                row["department_id"] or row["jurisdiction_id"],
+                row["community_id"],
+                row["category__key"] or "",
+                value=-1,
+                count=-1,
+            )
+        )
     return out
 
 

@@ -118,3 +118,20 @@ def test_a_rollup_in_small_steps_gives_the_same_figures(
     assert totals("casework.received") == (6, 6)
     assert totals("casework.response_hours") == (23.0, 5)
     assert totals("casework.satisfaction") == (2, 3)
+
+
+def test_a_duplicate_merged_after_it_was_counted_is_taken_back(
+    cw: Casework, submit: Callable[..., Case], frozen_now: Any
+) -> None:
+    with frozen_now(LATER):
+        first = submit(title="路灯不亮")
+        duplicate = submit(title="路灯又不亮")
+    figures_roll_up(now=LATER + dt.timedelta(hours=1))
+    assert totals("casework.received") == (2, 2)
+
+    with frozen_now(LATER + dt.timedelta(days=1)):
+        casework.case_merge(actor=cw.head, case=duplicate, into=first)
+    figures_roll_up(now=LATER + dt.timedelta(days=2))
+
+    assert totals("casework.received") == (1, 1)
+    assert totals("casework.received", day=LATER.date()) == (1, 1)
