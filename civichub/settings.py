@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "civichub.casework",
     "civichub.broadcast",
     "civichub.wellbeing",
+    "civichub.statistics",
 ]
 # Module apps: each is one Django app that declares itself to core's registry (see docs).
 INSTALLED_APPS += [app for app in env_list("CIVICHUB_EXTRA_APPS") if app not in INSTALLED_APPS]
@@ -333,6 +334,15 @@ CIVICHUB_WELLBEING = {
         "hourly_retention_days": "CIVICHUB_WELLBEING_HOURLY_DAYS",
         "daily_retention_days": "CIVICHUB_WELLBEING_DAILY_DAYS",
         "withdrawn_retention_days": "CIVICHUB_WELLBEING_WITHDRAWN_DAYS",
+    }.items()
+    if os.environ.get(variable)
+}
+# Statistics (docs/statistics.md; every key and its default in civichub/statistics/conf.py).
+CIVICHUB_STATISTICS = {
+    key: int(os.environ[variable])
+    for key, variable in {
+        "settle_minutes": "CIVICHUB_STATISTICS_SETTLE_MINUTES",
+        "evaluation_min_ratings": "CIVICHUB_EVALUATION_MIN_RATINGS",
     }.items()
     if os.environ.get(variable)
 }

@@ -5,7 +5,31 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 
 from civichub.broadcast.permissions import ACTIONS, ROLES
+from civichub.core.measures import Measure, MeasureSource
 from civichub.core.registry import CivicModuleConfig, ModuleManifest, NavItem, PeriodicTask
+
+MEASURES = [
+    MeasureSource(
+        "broadcast.posts",
+        "civichub.broadcast.measures:post_measures",
+        (
+            Measure(
+                "broadcast.posts",
+                _("发布信息"),
+                "count",
+                _("条"),
+                "civichub.broadcast.measures:category_names",
+                _("类别"),
+                20,
+            ),
+        ),
+    ),
+    MeasureSource(
+        "broadcast.reach",
+        "civichub.broadcast.measures:reach_measures",
+        (Measure("broadcast.views", _("信息阅读量"), "count", _("次"), order=21),),
+    ),
+]
 
 
 class BroadcastConfig(CivicModuleConfig):
@@ -27,6 +51,7 @@ class BroadcastConfig(CivicModuleConfig):
         roles=ROLES,
         actions=ACTIONS,
         nav=[NavItem(_("关注动态"), "broadcast:home", "broadcast.interact", order=70)],
+        measures=MEASURES,
         demo_data="civichub.broadcast.demo:seed",
         notification_kinds="civichub.broadcast.notifications:KINDS",
         periodic_tasks=[

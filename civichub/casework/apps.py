@@ -6,7 +6,36 @@ from django.utils.translation import gettext_lazy as _
 
 from civichub.casework.actions import ACTIONS, ROLES, is_own_case
 from civichub.casework.conf import CaseworkSettings
+from civichub.core.measures import Measure, MeasureSource
 from civichub.core.registry import CivicModuleConfig, ModuleManifest, NavItem, PeriodicTask, Tile
+
+SERVICES = "civichub.casework.measures:service_names"
+MEASURES = MeasureSource(
+    "casework.cases",
+    "civichub.casework.measures:case_measures",
+    (
+        Measure("casework.received", _("收到留言"), "count", _("件"), SERVICES, _("服务事项"), 10),
+        Measure(
+            "casework.response_hours",
+            _("首次答复平均用时"),
+            "mean",
+            _("小时"),
+            SERVICES,
+            _("服务事项"),
+            11,
+        ),
+        Measure(
+            "casework.resolution_hours",
+            _("办结平均用时"),
+            "mean",
+            _("小时"),
+            SERVICES,
+            _("服务事项"),
+            12,
+        ),
+        Measure("casework.satisfaction", _("满意率"), "rate", "%", SERVICES, _("服务事项"), 13),
+    ),
+)
 
 
 class CaseworkConfig(CivicModuleConfig):
@@ -57,6 +86,7 @@ class CaseworkConfig(CivicModuleConfig):
                 32,
             ),
         ],
+        measures=[MEASURES],
         demo_data="civichub.casework.demo:seed",
         periodic_tasks=[
             PeriodicTask("casework.sweep", "civichub.casework.tasks.sweep_cases", 300),

@@ -34,6 +34,7 @@ from civichub.casework.models import (
 from civichub.casework.permissions import is_own_case, is_sender, may
 from civichub.casework.photos import PhotoUpload
 from civichub.casework.services import Submitted
+from civichub.core.charts import Chart, bar_chart
 from civichub.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from civichub.core.http import client_address, request_user, request_user_or_none
 from civichub.core.models import Organisation, User
@@ -493,18 +494,10 @@ def _parse_day(value: str, default: dt.date) -> dt.date:
         return default
 
 
-def _bars(figures: list[Any], attribute: str, width: int = 300) -> list[dict[str, Any]]:
-    values = [getattr(f, attribute) or 0 for f in figures]
-    top = max(values, default=0) or 1
-    return [
-        {
-            "label": localized_name(f, "label") or _("未分派"),
-            "value": v,
-            "width": round(width * v / top),
-            "y": i * 28,
-        }
-        for i, (f, v) in enumerate(zip(figures, values, strict=True))
-    ]
+def _bars(figures: list[Any], attribute: str) -> Chart:
+    return bar_chart(
+        [(localized_name(f, "label") or _("未分派"), getattr(f, attribute)) for f in figures]
+    )
 
 
 @login_required
@@ -538,10 +531,8 @@ def statistics(request: HttpRequest) -> HttpResponse:
         "casework/statistics.html",
         {
             "stats": stats,
-            "group_bars": group_bars,
-            "group_chart_height": len(group_bars) * 28 + 4,
-            "period_bars": period_bars,
-            "period_chart_height": len(period_bars) * 28 + 4,
+            "group_chart": group_bars,
+            "period_chart": period_bars,
             "csv_query": query.urlencode(),
         },
     )

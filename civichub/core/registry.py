@@ -13,6 +13,7 @@ from django.utils.functional import Promise
 from django.utils.module_loading import import_string
 
 from civichub.core.config import ModuleConfig
+from civichub.core.measures import Measure, MeasureSource
 
 if TYPE_CHECKING:
     from civichub.core.models import User
@@ -103,6 +104,9 @@ class ModuleManifest:
     notification_kinds: str | None = None
     # the module's part of the deployment profile: a `core.config.ModuleConfig` dataclass
     config: type[ModuleConfig] | None = None
+    # the figures the module produces for the statistics module's daily rollups
+    # (`core.measures`): each source names the read that turns new rows into contributions
+    measures: list[MeasureSource] = field(default_factory=list)
 
 
 class CivicModuleConfig(AppConfig):
@@ -167,3 +171,14 @@ def notification_kind_paths() -> list[str]:
 def module_config_types() -> list[type[ModuleConfig]]:
     """Every module's configuration dataclass (documentation, `civichub check`)."""
     return [m.config for _, m in modules() if m.config is not None]
+
+
+def measure_sources() -> list[MeasureSource]:
+    """Every module's measure sources, for the statistics module's rollups."""
+    return [source for _, m in modules() for source in m.measures]
+
+
+def measures() -> dict[str, Measure]:
+    """Every declared measure by key, in the order the modules give them."""
+    found = [measure for source in measure_sources() for measure in source.measures]
+    return {m.key: m for m in sorted(found, key=lambda m: m.order)}

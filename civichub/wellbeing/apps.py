@@ -4,9 +4,43 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
+from civichub.core.measures import Measure, MeasureSource
 from civichub.core.registry import CivicModuleConfig, ModuleManifest, NavItem, PeriodicTask
 from civichub.wellbeing import conf
 from civichub.wellbeing.permissions import ACTIONS, ROLES, is_own_alert, is_own_household
+
+MEASURES = [
+    MeasureSource(
+        "wellbeing.alerts",
+        "civichub.wellbeing.measures:alert_measures",
+        (
+            Measure(
+                "wellbeing.alerts",
+                _("关爱预警"),
+                "count",
+                _("条"),
+                "civichub.wellbeing.measures:alert_kind_names",
+                _("预警类型"),
+                30,
+            ),
+        ),
+    ),
+    MeasureSource(
+        "wellbeing.visits",
+        "civichub.wellbeing.measures:visit_measures",
+        (
+            Measure(
+                "wellbeing.visits",
+                _("上门走访"),
+                "count",
+                _("次"),
+                "civichub.wellbeing.measures:visit_outcome_names",
+                _("走访结果"),
+                31,
+            ),
+        ),
+    ),
+]
 
 
 class WellbeingConfig(CivicModuleConfig):
@@ -23,6 +57,7 @@ class WellbeingConfig(CivicModuleConfig):
             NavItem(_("上门查看"), "wellbeing:visits", "wellbeing.visit.act", order=40),
         ],
         api_router="civichub.wellbeing.api:router",
+        measures=MEASURES,
         demo_data="civichub.wellbeing.demo:seed",
         api_prefix="/wellbeing/",
         roles=ROLES,
