@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import URLPattern, URLResolver, include, path
 
 from civichub.api import api
+from civichub.core.health import readiness
 from civichub.core.registry import modules
 from civichub.core.views import CivicLoginView, CivicPasswordChangeView, language_switch
 
@@ -20,8 +21,17 @@ def healthz(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"status": "ok"})
 
 
+def readyz(request: HttpRequest) -> HttpResponse:
+    """503 naming what failed, while the database, the cache or the task queue cannot answer."""
+    checks = readiness()
+    failed = sorted(name for name, outcome in checks.items() if outcome != "ok")
+    body = {"status": "failed" if failed else "ok", "failed": failed, "checks": checks}
+    return JsonResponse(body, status=503 if failed else 200)
+
+
 urlpatterns: list[URLPattern | URLResolver] = [
     path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
     *(path("", include(m.root_urls)) for _c, m in modules() if m.root_urls),
     path("api/", api.urls),
     path("admin/", admin.site.urls),
