@@ -12,7 +12,7 @@ from typing import Any
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -416,3 +416,28 @@ def resident_update(
         diff["community"] = [None, community.code]
     audit_record(actor=actor, action="resident.update", obj=resident, changes=diff)
     return resident
+
+
+def database_backup_record(*, output: str, media: str | None) -> None:
+    """A backup reads every resident's personal data: the audit log says when and where to."""
+    with transaction.atomic():
+        audit_record(
+            actor=None,
+            action="backup.created",
+            object_type="database",
+            object_id=str(connection.vendor),
+            purpose="backup",
+            changes={"output": output, "media": media or ""},
+        )
+
+
+def database_restore_record(*, backup: str, into: str, media: str | None) -> None:
+    with transaction.atomic():
+        audit_record(
+            actor=None,
+            action="backup.restored",
+            object_type="database",
+            object_id=str(connection.vendor),
+            purpose="restore",
+            changes={"backup": backup, "into": into, "media": media or ""},
+        )
