@@ -441,3 +441,34 @@ def database_restore_record(*, backup: str, into: str, media: str | None) -> Non
             purpose="restore",
             changes={"backup": backup, "into": into, "media": media or ""},
         )
+
+
+def resident_identity_key_rotate(*, after_id: int, batch_size: int) -> tuple[int, int, int]:
+    """Re-encrypts, under the newest identity key, the identity numbers of the next `batch_size`
+    residents after `after_id` (in id order) that are still under an older key: one transaction
+    and one audit row per batch, so an interrupted rotation resumes where it stopped (a number
+    already under the newest key is skipped). Returns (last id seen, scanned, re-encrypted);
+    last id 0 when nothing is left. The lookup hash does not change (crypto's docstring)."""
+    with transaction.atomic():
+        batch = list(
+            Resident.objects.select_for_update()
+            .filter(pk__gt=after_id, identity_encrypted__isnull=False)
+            .order_by("pk")
+            .only("pk", "identity_encrypted")[:batch_size]
+        )
+        stale = [r for r in batch if not crypto.encrypted_with_newest_key(r.identity_encrypted)]
+        for resident in stale:
+            resident.identity_encrypted = crypto.reencrypt_with_newest_key(
+                resident.identity_encrypted
+            )
+        Resident.objects.bulk_update(stale, ["identity_encrypted"])
+        if stale:
+            audit_record(
+                actor=None,
+                action="core.resident.identity_key_rotated",
+                object_type="core.resident",
+                object_id=f"{stale[0].pk}-{stale[-1].pk}",
+                purpose="identity key rotation",
+                changes={"residents": [r.pk for r in stale]},
+            )
+    return (batch[-1].pk if batch else 0), len(batch), len(stale)
