@@ -83,6 +83,8 @@ INSTALLED_APPS = [
 INSTALLED_APPS += [app for app in env_list("CIVICHUB_EXTRA_APPS") if app not in INSTALLED_APPS]
 
 MIDDLEWARE = [
+    # First, so that it times everything below it (core.metrics, `/metrics`).
+    "civichub.core.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "civichub.core.middleware.AsyncFileResponseMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -344,3 +346,5 @@ WEBPUSH_ALLOW_HTTP_ENDPOINTS = env_bool("CIVICHUB_WEBPUSH_ALLOW_HTTP", False)
 # network; this lets loopback alone through, for a local test push service.
 OUTBOUND_ALLOW_LOOPBACK = env_bool("CIVICHUB_OUTBOUND_ALLOW_LOOPBACK", False)
 IDENTITY_KEYS = env_list("CIVICHUB_IDENTITY_KEYS")
+# The bearer token a Prometheus scraper presents at /metrics; signed-in operators need none.
+CIVICHUB_METRICS_TOKEN = os.environ.get("CIVICHUB_METRICS_TOKEN", "")

@@ -103,6 +103,9 @@ class ModuleManifest:
     notification_kinds: str | None = None
     # the module's part of the deployment profile: a `core.config.ModuleConfig` dataclass
     config: type[ModuleConfig] | None = None
+    # dotted path "pkg.metrics:readings" of a function returning `core.metrics.Reading`s, read
+    # when /metrics is scraped (the module's backlogs and lags)
+    metrics: str | None = None
 
 
 class CivicModuleConfig(AppConfig):

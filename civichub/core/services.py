@@ -456,8 +456,14 @@ def resident_identity_key_rotate(*, after_id: int, batch_size: int) -> tuple[int
             .order_by("pk")
             .only("pk", "identity_encrypted")[:batch_size]
         )
-        stale = [r for r in batch if not crypto.encrypted_with_newest_key(r.identity_encrypted)]
+        stale = [
+            r
+            for r in batch
+            if r.identity_encrypted is not None
+            and not crypto.encrypted_with_newest_key(r.identity_encrypted)
+        ]
         for resident in stale:
+            assert resident.identity_encrypted is not None
             resident.identity_encrypted = crypto.reencrypt_with_newest_key(
                 resident.identity_encrypted
             )
@@ -465,7 +471,7 @@ def resident_identity_key_rotate(*, after_id: int, batch_size: int) -> tuple[int
         if stale:
             audit_record(
                 actor=None,
-                action="core.resident.identity_key_rotated",
+                action="resident.identity_key_rotated",
                 object_type="core.resident",
                 object_id=f"{stale[0].pk}-{stale[-1].pk}",
                 purpose="identity key rotation",

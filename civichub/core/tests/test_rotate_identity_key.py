@@ -52,6 +52,7 @@ def residents(city: SmallCity, keys: Any) -> list[Resident]:
 
 def _under_new_key_only(resident: Resident) -> str | None:
     resident.refresh_from_db()
+    assert resident.identity_encrypted is not None
     try:
         return Fernet(NEW_KEY.encode()).decrypt(bytes(resident.identity_encrypted)).decode()
     except InvalidToken:
@@ -70,7 +71,7 @@ def test_rotation_reencrypts_every_number_under_the_newest_key(
     # The lookup hash is untouched: residents are still found by number.
     digest = crypto.identity_lookup_hash(_number(3))
     assert Resident.objects.get(identity_hash=digest).pk == residents[3].pk
-    rows = AuditEvent.objects.filter(action="core.resident.identity_key_rotated")
+    rows = AuditEvent.objects.filter(action="resident.identity_key_rotated")
     assert rows.count() == 3  # batches of 2, 2 and 1
     audited = sorted(pk for row in rows for pk in row.changes["residents"])
     assert audited == sorted(r.pk for r in residents)
@@ -88,11 +89,11 @@ def test_an_interrupted_rotation_resumes_without_redoing_finished_batches(
     assert "5 identity numbers checked, 3 re-encrypted" in out.getvalue()
     assert all(_under_new_key_only(r) is not None for r in residents)
     # Once more: nothing left to do, and no further audit row.
-    before = AuditEvent.objects.filter(action="core.resident.identity_key_rotated").count()
+    before = AuditEvent.objects.filter(action="resident.identity_key_rotated").count()
     out = io.StringIO()
     call_command("rotate_identity_key", stdout=out)
     assert "5 identity numbers checked, 0 re-encrypted" in out.getvalue()
-    after = AuditEvent.objects.filter(action="core.resident.identity_key_rotated").count()
+    after = AuditEvent.objects.filter(action="resident.identity_key_rotated").count()
     assert after == before
 
 
@@ -104,4 +105,5 @@ def test_after_rotation_the_numbers_read_with_the_new_key_alone(
     _use_keys(keys, NEW_KEY)
     for n, resident in enumerate(residents):
         resident.refresh_from_db()
+        assert resident.identity_encrypted is not None
         assert crypto.decrypt_identity(resident.identity_encrypted) == _number(n)
