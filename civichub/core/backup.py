@@ -14,7 +14,7 @@ import hashlib
 import os
 import shutil
 import sqlite3
-import subprocess  # nosec B404: pg_dump and pg_restore, run with argument lists, no shell
+import subprocess  # pg_dump and pg_restore, with argument lists, no shell  # nosec B404
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -228,7 +228,8 @@ def _checksum(cursor: Any, engine: str, table: str) -> str:
     columns = _columns(cursor, engine, table)
     cast = "quote({})" if engine == "sqlite" else "{}::text"
     select = ", ".join(cast.format(f'"{column}"') for column in columns)
-    query = f'SELECT {select} FROM "{table}" ORDER BY 1'  # noqa: S608  # nosec B608: catalogue names
+    # Names from the database's own catalogue, quoted.
+    query = f'SELECT {select} FROM "{table}" ORDER BY 1'  # noqa: S608  # nosec B608
     cursor.execute(query)
     digest = hashlib.sha256()
     for row in cursor.fetchall():
@@ -242,7 +243,7 @@ def database_summary(cursor: Any, engine: str) -> DatabaseSummary:
     if engine == "postgresql":
         cursor.execute("SET TIME ZONE 'UTC'")  # timestamps rendered alike on every connection
     for table in _table_names(cursor, engine):
-        query = f'SELECT count(*) FROM "{table}"'  # noqa: S608  # nosec B608: catalogue name
+        query = f'SELECT count(*) FROM "{table}"'  # noqa: S608  # nosec B608
         cursor.execute(query)
         summary.rows[table] = int(cursor.fetchone()[0])
         if table in CHECKSUM_TABLES:

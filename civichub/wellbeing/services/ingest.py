@@ -527,7 +527,7 @@ def _readings_insert(rows: list[tuple[int, datetime, float, float, bool]]) -> No
         # (adapt_datetimefield_value), without its per-value settings lookups.
         stamp = connection.ops.adapt_datetimefield_value(received)
         cursor.executemany(
-            f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s, %s)",  # noqa: S608
+            f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s, %s)",  # noqa: S608  # nosec B608
             [
                 (meter, str(at.replace(tzinfo=None)), value, use, reset, stamp)
                 for meter, at, value, use, reset in rows
