@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from django.db.models import Count
 
-from civichub.casework.models import Case
+from civichub.casework.models import Case, CaseStatus
 from civichub.core.metrics import Reading
 
 HELP = "Residents' messages by status"
 
 
 def readings() -> list[Reading]:
-    by_status = Case.objects.order_by().values("status").annotate(n=Count("pk"))
+    rows = Case.objects.order_by().values("status").annotate(n=Count("pk"))
+    counts = {row["status"]: row["n"] for row in rows}
+    # Every status, zeros included: no messages is a figure, not a gap.
     return [
-        Reading(
-            "casework_cases", "Residents' messages by status", row["n"], {"status": row["status"]}
-        )
-        for row in by_status
+        Reading("casework_cases", HELP, counts.get(status, 0), {"status": status})
+        for status in CaseStatus.values
     ]
