@@ -5,7 +5,7 @@ Two kinds of figure:
 - **Counted in the processes** with `prometheus_client` (the Prometheus project's own client,
   maintained with the exposition format and the only one with a tested multi-process mode):
   requests by route and status with their latency, tasks run by the workers with their wait and
-  run time, and actions per module (committed audit events). Several `civichub serve` processes
+  run time, and actions per module (audit rows written). Several `civichub serve` processes
   and workers run at once, each with its own counters; with `PROMETHEUS_MULTIPROC_DIR` set (the
   same directory for every process on the machine, emptied at boot) each writes its counters to
   files there and a scrape of any one process sums them all. Without it, a scrape sees only the
