@@ -4,6 +4,8 @@ depending on the exposition (`core.metrics`)."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from django.apps import apps
 from django.http import HttpRequest
 from prometheus_client import Counter, Histogram
@@ -43,6 +45,7 @@ MODULE_ACTIONS = Counter(
 _ACTION_MODULES = {"mastodon": "broadcast", "notification": "notify"}
 
 
+@lru_cache(maxsize=1024)  # a fixed set of actions, named in the code
 def _module_of(action: str) -> str:
     """The app an action belongs to: its first word when that is an app's label (`casework.`),
     else core's (core's own actions are `resident.view`, `user.create`, ...)."""
