@@ -6,7 +6,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.conf import settings
+from django.core.exceptions import (
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
+from django.http import Http404, HttpRequest, HttpResponse, UnreadablePostError
+from django.http.multipartparser import MultiPartParserError
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
@@ -15,8 +23,14 @@ from ninja.parser import Parser
 from ninja.security import HttpBearer, SessionAuth
 from ninja.throttling import AuthRateThrottle
 
+from civichub.core.bounds import bound_api_inputs
 from civichub.core.errors import DomainError
-from civichub.core.problems import domain_problem, problem, with_problem_responses
+from civichub.core.problems import (
+    content_too_large_message,
+    domain_problem,
+    problem,
+    with_problem_responses,
+)
 from civichub.core.registry import modules
 from civichub.core.services import api_token_authenticate
 
@@ -160,6 +174,32 @@ def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     )
 
 
+@api.exception_handler(RequestDataTooBig)
+def _content_too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    limit = int(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+    return problem(
+        request,
+        status=413,
+        code="content_too_large",
+        title="Content too large",
+        detail=content_too_large_message(),
+        max_bytes=limit,
+    )
+
+
+@api.exception_handler(MultiPartParserError)
+@api.exception_handler(UnreadablePostError)
+@api.exception_handler(SuspiciousOperation)
+def _unreadable_body(request: HttpRequest, exc: Exception) -> HttpResponse:
+    # A multipart body without its boundary, a body cut short, too many fields: the client's
+    # request cannot be read, which is its error, not the server's.
+    if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
+        detail = _("请求的字段太多。")
+    else:
+        detail = _("无法读取请求内容；上传文件须为带 boundary 的 multipart/form-data。")
+    return problem(request, status=400, code="bad_request", title="Bad request", detail=detail)
+
+
 @api.exception_handler(Exception)
 def _server_error(request: HttpRequest, exc: Exception) -> HttpResponse:
     # Never a stack trace to a client: log it with the request id, answer with the id only.
@@ -183,3 +223,4 @@ def _mount_module_routers() -> None:
 
 
 _mount_module_routers()
+bound_api_inputs(api)

@@ -97,6 +97,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "civichub.core.middleware.RequestContextMiddleware",
+    "civichub.core.middleware.ApiErrorMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 

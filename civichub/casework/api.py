@@ -272,18 +272,20 @@ def case_events(request: HttpRequest, tracking_number: str) -> list[EventOut]:
 
 
 class TriageIn(Schema):
-    category: str = Field(..., max_length=64)
+    category: str = Field(..., min_length=1, max_length=64)
     department_id: int | None = None
     note: str = Field("", max_length=2000)
 
 
 @router.post("/cases/{tracking_number}/triage", response=CaseOut, summary="Triage a case")
 def case_triage(request: HttpRequest, tracking_number: str, payload: TriageIn) -> CaseOut:
+    case = _get(request, tracking_number)
     category = _category(payload.category)
-    assert category is not None
+    if category is None:
+        raise ValidationFailed.on("category", _("请选择类别。"))
     case = services.case_triage(
         actor=request_user(request),
-        case=_get(request, tracking_number),
+        case=case,
         category=category,
         department=_organisation(payload.department_id, "department_id"),
         note=payload.note,

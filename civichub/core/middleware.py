@@ -3,16 +3,19 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from http import HTTPStatus
 from typing import cast
 
 from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
+from django.utils.translation import gettext as _
 
 from civichub.core.context import acting
 from civichub.core.counters import request_observed
 from civichub.core.http import client_address
+from civichub.core.views import error_response
 
 
 class RequestContextMiddleware:
@@ -43,6 +46,50 @@ class RequestMetricsMiddleware:
         response = self.get_response(request)
         request_observed(request, response.status_code, time.perf_counter() - started)
         return response
+
+
+class ApiErrorMiddleware:
+    """An error under /api/ is always JSON: a problem document, or a standard's own format
+    under its prefix (Mastodon's /api/v1/). Exception handlers and Django's error views already
+    answer so; this catches the answers no exception made, such as the router's 405 for a
+    method a path does not have (which Ninja writes as text/html), keeping their headers."""
+
+    KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.get_response(request)
+        if (
+            not request.path.startswith("/api/")
+            or response.status_code < 400
+            or "json" in response.get("Content-Type", "")
+        ):
+            return response
+        status = response.status_code
+        replacement = error_response(request, status, _title(status), _message(request, status))
+        for header in self.KEPT_HEADERS:
+            if header in response:
+                replacement[header] = response[header]
+        return replacement
+
+
+def _title(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def _message(request: HttpRequest, status: int) -> str:
+    if status == 405:
+        return _("此地址不支持 %(method)s 请求；可用的方法见 Allow 响应头。") % {
+            "method": request.method
+        }
+    if status == 404:
+        return _("您访问的页面不存在。")
+    return _("请求无法处理，请检查后重试。")
 
 
 class AsyncFileResponseMiddleware:

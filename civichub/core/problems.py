@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
 from ninja.renderers import JSONRenderer
 
 from civichub.core.errors import DomainError
@@ -38,7 +40,9 @@ PROBLEM_STATUSES = {
     401: "Authentication required",
     403: "Permission denied",
     404: "Not found",
+    405: "Method not allowed",
     409: "Conflict",
+    413: "Content too large",
     422: "Validation failed",
     429: "Too many requests",
     500: "Internal error",
@@ -69,6 +73,15 @@ def problem(
     body.update(extra)
     content = _renderer.render(request, body, response_status=status)
     return HttpResponse(content, status=status, content_type=PROBLEM_CONTENT_TYPE)
+
+
+def content_too_large_message() -> str:
+    """The refusal of a body over Django's limit, naming the limit: the API and pages alike."""
+    limit = int(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+    return _("请求内容超过 %(limit)s 字节（%(megabytes)s MB）的上限。") % {
+        "limit": limit,
+        "megabytes": f"{limit / 1024 / 1024:g}",
+    }
 
 
 def domain_problem(request: HttpRequest, exc: DomainError) -> HttpResponse:

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -380,6 +380,27 @@ def resident_create(
 _RESIDENT_EDITABLE = {"name", "name_en", "phone", "address", "latitude", "longitude", "crs"}
 
 
+def _nulls_resolved(changes: dict[str, Any]) -> dict[str, Any]:
+    """A null in a change clears the field, as in a JSON merge patch: a nullable field becomes
+    null, a text field that may be empty becomes empty; a field that must hold a value
+    refuses it (a 422 naming the field, never the database's NOT NULL)."""
+    resolved = dict(changes)
+    refused: dict[str, list[str]] = {}
+    for name, value in changes.items():
+        if value is not None:
+            continue
+        field = Resident._meta.get_field(name)
+        if getattr(field, "null", False):
+            continue
+        if getattr(field, "blank", False) and isinstance(field, models.CharField):
+            resolved[name] = ""
+        else:
+            refused[name] = [_("此字段不能为空。")]
+    if refused:
+        raise ValidationFailed(_("有字段不能为空。"), errors=refused)
+    return resolved
+
+
 @transaction.atomic
 def resident_update(
     *,
@@ -395,6 +416,7 @@ def resident_update(
         raise ValidationFailed(
             _("这些字段不能修改。"), errors={f: [_("此字段不能修改。")] for f in sorted(unknown)}
         )
+    changes = _nulls_resolved(changes)
     if community is not None and community.pk != resident.community_id:
         _check(actor, "core.resident.change", community)
     merged = {f: changes.get(f, getattr(resident, f)) for f in ("latitude", "longitude", "crs")}

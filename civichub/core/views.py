@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordChangeForm
 from django.contrib.auth.views import LoginView, PasswordChangeView
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
@@ -25,7 +26,7 @@ from civichub.core.errors import PermissionDenied as DomainPermissionDenied
 from civichub.core.http import request_user, request_user_or_none
 from civichub.core.paging import page_links
 from civichub.core.permissions import allowed
-from civichub.core.problems import PROBLEM_STATUSES, problem
+from civichub.core.problems import PROBLEM_STATUSES, content_too_large_message, problem
 
 # Purposes written to the append-only audit log: fixed Chinese wording, deliberately not
 # translated, so the same read is recorded the same way whatever language the reader uses.
@@ -214,7 +215,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _error_response(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
+def error_response(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
     """Errors Django raises before or around a view: an API client gets a problem document, a
     standard's client its own error format (module error renderers), a person an HTML page."""
     # A standard's own prefix (Mastodon's /api/v1/) wins over civichub's API under /api/.
@@ -237,19 +238,21 @@ def _error_response(request: HttpRequest, status: int, title: str, message: str)
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     message = str(exception) if exception else ""
-    return _error_response(request, 403, _("无权访问"), message or _("您没有权限查看此页面。"))
+    return error_response(request, 403, _("无权访问"), message or _("您没有权限查看此页面。"))
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return _error_response(request, 400, _("请求有误"), _("请求无法处理，请检查后重试。"))
+    if isinstance(exception, RequestDataTooBig):
+        return error_response(request, 413, _("请求内容过大"), content_too_large_message())
+    return error_response(request, 400, _("请求有误"), _("请求无法处理，请检查后重试。"))
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return _error_response(request, 404, _("页面不存在"), _("您访问的页面不存在。"))
+    return error_response(request, 404, _("页面不存在"), _("您访问的页面不存在。"))
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    return _error_response(request, 500, _("服务器出错"), _("服务器出错了，已记录，请稍后再试。"))
+    return error_response(request, 500, _("服务器出错"), _("服务器出错了，已记录，请稍后再试。"))
 
 
 def language_switch(request: HttpRequest) -> HttpResponse:

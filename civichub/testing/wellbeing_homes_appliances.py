@@ -41,6 +41,7 @@ HEATING = ("district", "gas boiler", "electric", "heat pump")
 # four litres of natural gas per litre of hot water.
 WH_PER_HOT_LITRE = 41.0
 GAS_L_PER_HOT_LITRE = 4.0
+IGNITION = 2.5  # litres of hot water a minute
 
 
 @dataclass(frozen=True)
@@ -118,9 +119,10 @@ def hot_water(
 ) -> None:
     """Heating for hot water drawn from `start` to `end`: gas at once from an instantaneous
     heater or a combination boiler; an electric storage heater reheats after the draw (a
-    night-rate one reheats at 23:00, see `appliances`)."""
+    night-rate one reheats at 23:00, see `appliances`). A gas burner lights only for a flow of
+    at least 2.5 litres a minute (a trickle to rinse a cup stays cold)."""
     source = eq.hot_water[household]
-    burner = (source == GAS_HEATER) | (source == COMBI_BOILER)
+    burner = ((source == GAS_HEATER) | (source == COMBI_BOILER)) & (hot_per_minute >= IGNITION)
     canvas.box(
         GAS_L,
         household[burner],

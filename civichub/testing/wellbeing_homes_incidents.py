@@ -70,7 +70,9 @@ _COUPLE = {
 
 @dataclass(frozen=True)
 class HomeIncident:
-    """One incident: minutes are counted from the simulation's first midnight."""
+    """One incident. Minutes and slots are counted from the simulation's first midnight (add
+    `Homes.start_slot` for the detector's slot numbers); `end_slot` is the first half hour after
+    the incident."""
 
     household: int
     kind: str
@@ -86,7 +88,6 @@ class HomeIncident:
 
     @property
     def end_slot(self) -> int:
-        """The first half hour after the incident."""
         return int(math.ceil(self.end_minute / 30))
 
     @property

@@ -4,9 +4,10 @@ sleep, nap, go out and are up and about, what they use then, and what the incide
 Per person: a usual wake-up at 05:00-07:30 and bedtime at 20:30-23:00, each wobbling by about
 25 minutes a day, up to half an hour later at weekends; an afternoon nap on most days for half
 of them. Per household: the morning market on 10-60 % of days, an afternoon walk or errand on
-10-50 %, the clinic about twice a month for 2-6 hours (in a couple, one goes alone half the
-time); children visiting on some weekends for 2-5 hours. While somebody is up at home: toilet
-flushes (6 or 9 litres), taps (0.5-5 litres), the kettle, three meals on gas or induction with
+10-50 %, the clinic about twice a month for 2-6 hours (in a couple, one goes alone four times
+in ten; nobody goes out asleep); children visiting on some weekends for 2-5 hours. On getting
+up: the toilet and a wash. While somebody is up at home: toilet flushes (6 or 9 litres), taps
+(0.5-5 litres at 2-8 litres a minute), the kettle, three meals on gas or induction with
 the washing-up, a shower every one to three days, laundry, lamps after dark; the television and
 reading for long spells in which little else happens (awake but idle). At night, asleep: toilet
 visits (0-2.5 a night, a flush, a little water and a light for a few minutes).
@@ -77,6 +78,7 @@ class Life:
     idle: Bool  # awake but idle: watching television or reading
     visit: Bool  # visitors in the home
     evening_active: Bool  # (households, days) somebody up the evening before
+    rising: tuple[Array, Array]  # (household, minute) each time somebody gets up in the morning
 
 
 def _person_intervals(
@@ -115,9 +117,12 @@ def life(
     active = np.zeros((h, n), dtype=bool)
     asleep = np.zeros((h, n), dtype=bool)
     home = np.zeros((h, n), dtype=bool)
+    risers, rising = [], []
     for person in (0, 1):
-        ph, pday, wake, bed = _person_intervals(rng, calendar, habits, person, incidents)
+        ph, _, wake, bed = _person_intervals(rng, calendar, habits, person, incidents)
         there = (person == 0) | eq.two_person[ph]
+        risers.append(ph[there])
+        rising.append(wake[there])
         awake = interval_mask(h, n, ph[there], wake[there], bed[there])
         napper = rng.random(h) < 0.5
         naps = napper[ph] & (rng.random(ph.size) < 0.7) & there
@@ -126,7 +131,8 @@ def life(
             h, n, ph[naps], nap_start[naps], nap_start[naps] + rng.uniform(30, 90, naps.sum())
         )
         out_h, out_start, out_end = outings[person]
-        out = interval_mask(h, n, out_h, out_start, out_end)
+        up = at(awake, out_h, out_start)  # nobody goes to the market in their sleep
+        out = interval_mask(h, n, out_h[up], out_start[up], out_end[up])
         present = np.zeros(h, dtype=bool)
         present[ph[there]] = True
         in_home = ~out & present[:, None]
@@ -162,7 +168,17 @@ def life(
     visit = _visitors(rng, calendar, h, n, active)
     evening = np.any(active.reshape(h, calendar.days, BINS_PER_DAY)[:, :, 14 * 12 :], axis=2)
     evening_active = np.concatenate([np.ones((h, 1), dtype=bool), evening[:, :-1]], axis=1)
-    return Life(active, asleep, home, away, tv, idle, visit, evening_active)
+    return Life(
+        active,
+        asleep,
+        home,
+        away,
+        tv,
+        idle,
+        visit,
+        evening_active,
+        (np.concatenate(risers), np.concatenate(rising)),
+    )
 
 
 def _outings(
@@ -259,6 +275,12 @@ def person_use(
         start + rng.uniform(3, 5, hh.size),
         rng.uniform(1500, 2200, hh.size) / 60,
     )
+    # Getting up: the toilet and a wash within minutes (unless the day starts elsewhere).
+    hh, start = living.rising
+    start = start + rng.uniform(1, 10, hh.size)
+    up = at(living.active, hh, start)
+    _flushes(canvas, eq, hh[up], start[up])
+    _taps(rng, canvas, eq, hh[up], start[up] + 2, (2.0, 8.0))
     # Toilet visits at night: a flush, a little water, a light for a few minutes.
     nightly = rng.uniform(0, 2.5, h)[:, None] * people
     hh, start = _events(rng, living.asleep * nightly / (8 * 60 / BIN_MINUTES))
@@ -297,9 +319,9 @@ def _taps(
     start: Float,
     litres: tuple[float, float],
 ) -> None:
-    minutes = rng.uniform(0.5, 2, hh.size)
-    per_minute = rng.uniform(litres[0], litres[1], hh.size) / minutes
-    end = start + minutes
+    """Water drawn at a tap at 2-8 litres a minute; three draws in ten are warm."""
+    per_minute = rng.uniform(2, 8, hh.size)
+    end = start + rng.uniform(litres[0], litres[1], hh.size) / per_minute
     canvas.box(WATER_L, hh, start, end, per_minute)
     hot = rng.random(hh.size) < 0.3
     hot_water(canvas, eq, hh[hot], start[hot], end[hot], 0.6 * per_minute[hot])

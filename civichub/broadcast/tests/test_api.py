@@ -130,3 +130,11 @@ def test_alert_through_the_api_with_its_delivery_report(
         },
     )
     assert bad.status_code == 422 and "urgency" in bad.json()["errors"]
+
+
+@pytest.mark.parametrize("what", ["reposts", "favourites"])
+def test_undoing_on_a_post_id_beyond_64_bits_is_a_422(bc: Any, api_as: Any, what: str) -> None:
+    response = api_as(bc.resident_a).delete(f"/api/broadcast/posts/{2**64}/{what}")
+    assert response.status_code == 422
+    assert response["Content-Type"] == "application/problem+json"
+    assert "post_id" in response.json()["errors"]

@@ -26,6 +26,7 @@ from civichub.casework.models import (
     EventKind,
 )
 from civichub.casework.open311.render import ErrorItem, Many, w3c_datetime
+from civichub.core.bounds import EARLIEST_YEAR, LATEST_YEAR, in_calendar
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 STATUSES = ("open", "closed")
@@ -128,6 +129,11 @@ def parse_w3c(name: str, value: str) -> dt.datetime:
         )
     try:
         day = dt.date.fromisoformat(match["date"])
+        if not in_calendar(day):
+            # Still a date Python can hold, but a window around it would not be.
+            raise Open311Error(
+                400, f"{name}: a date from the year {EARLIEST_YEAR} to {LATEST_YEAR}"
+            )
         if match["hour"] is None:
             return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
         if match["tz"] is None:

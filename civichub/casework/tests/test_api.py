@@ -319,3 +319,16 @@ def test_a_close_whose_body_is_not_an_object_is_refused_and_the_case_stays_open(
     assert refused.status_code == 422 and "request" in refused.json()["errors"]
     assert refused["Content-Type"] == "application/problem+json"
     assert Case.objects.get(tracking_number=number).status != CaseStatus.CLOSED
+
+
+@pytest.mark.parametrize("who", ["dispatcher", "resident", "outsider"])
+def test_triage_with_an_empty_category_is_a_422_for_anyone(
+    cw: Casework, api_as: Callable[..., Any], submit: Callable[..., Case], who: str
+) -> None:
+    number = submit().tracking_number
+    response = api_as(getattr(cw, who)).post(
+        f"/api/casework/cases/{number}/triage", {"category": ""}
+    )
+    assert response.status_code == 422
+    assert response["Content-Type"] == "application/problem+json"
+    assert "category" in response.json()["errors"]

@@ -162,6 +162,10 @@ def test_description_over_4000_characters_is_400(world: Open311World, client: Cl
         ({"start_date": "2026-01-01T00:00:00+25:00"}, "start_date: not a valid date and time"),
         ({"start_date": "2026-01-01T00:00:00"}, "start_date: add the timezone"),
         ({"start_date": "%ZZ"}, "start_date: not a W3C date and time"),
+        # Dates Python holds but a window of max_days around them would not: 400, not 500.
+        ({"end_date": "0001-01-01T00:00:00Z"}, "end_date: a date from the year 1000 to 8999"),
+        ({"start_date": "9999-12-31T00:00:00Z"}, "start_date: a date from the year 1000"),
+        ({"start_date": "9999-12-31"}, "start_date: a date from the year 1000"),
         (
             {"start_date": "2026-03-01T00:00:00Z", "end_date": "2026-02-01T00:00:00Z"},
             "end_date: before start_date",

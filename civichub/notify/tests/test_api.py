@@ -160,6 +160,22 @@ def test_invalid_preferences_are_a_validation_problem(
     assert not NotificationPreference.objects.exists()
 
 
+@pytest.mark.parametrize("start", ["22:00:00+08:00", "22:00Z"])
+def test_quiet_hours_with_a_utc_offset_are_a_validation_problem(
+    api_as: Callable[..., Any], resident: User, start: str
+) -> None:
+    # Quiet hours are wall-clock times in the resident's time zone, which is given apart.
+    response = api_as(resident).request(
+        "PUT",
+        "/api/notifications/preferences",
+        {"quiet_start": start, "quiet_end": "07:00:00", "time_zone": "Asia/Shanghai"},
+    )
+    assert response.status_code == 422
+    assert response["Content-Type"] == PROBLEM
+    assert "quiet_start" in response.json()["errors"]
+    assert not NotificationPreference.objects.exists()
+
+
 @override_settings(WEBPUSH_ALLOW_HTTP_ENDPOINTS=False)
 @pytest.mark.usefixtures("push_service_dns")
 def test_a_browser_subscribes_to_push(

@@ -101,17 +101,19 @@ def fire(
 
 
 def incidents_close(s: DetectorState, r: Rules, step: Step) -> None:
-    """Ends the incidents whose conditions no longer hold: an absence only on signs of a
-    person in two of the last `Rules.corroboration_slots` + 2 half hours (never on an
-    appliance's cycle), a night's activity once the night is over, the others when none of
-    their conditions has held for `Rules.clear_hours`."""
+    """Ends the incidents whose conditions no longer hold: an absence only when somebody is
+    evidently back (never on an appliance's cycle), a night's activity once the night is over,
+    the others when none of their conditions has held for `Rules.clear_hours`."""
     held = np.zeros_like(s.incident_open)
     for kind, flags in s.active.items():
         held[:, FAMILY_COLUMN[FAMILY[kind]]] |= flags
     s.incident_calm = np.where(held, 0, s.incident_calm + 1)
     close = s.incident_open & (s.incident_calm >= r.slots(r.clear_hours))
     absence, night = FAMILY_COLUMN["absence"], FAMILY_COLUMN["night"]
-    close[:, absence] = s.incident_open[:, absence] & step.person_around
+    # Somebody is back: water drawn in two of the last six half hours, or signs of a person
+    # in four of them (a thermostat's cycles in an empty home are not).
+    back = (_bits(s.water_bits & 0x3F) >= 2) | (_bits(s.person_bits & 0x3F) >= 4)
+    close[:, absence] = s.incident_open[:, absence] & back
     if r.night_start_hour <= step.hour < r.night_end_hour:
         close[:, night] = False
     s.incident_open &= ~close
@@ -163,8 +165,13 @@ def observe(
     # A few quiet hours a night show a thermostat's cycles, not their extremes over a day:
     # levels count as a person's only half the nightly swing above the nights' highest.
     swing = 0.5 * (auto_hi - auto_lo)
-    gas_use = present[:, GAS] & (
-        x0[:, GAS] - auto_hi[:, GAS] >= np.maximum(r.gas_use_m3, swing[:, GAS]) - TOLERANCE
+    # Where the nights burn gas (a boiler on a thermostat), gas follows the weather, not a
+    # person: it is no sign of one there.
+    boiler = auto_hi[:, GAS] > 2 * r.gas_use_m3
+    gas_use = (
+        present[:, GAS]
+        & ~boiler
+        & (x0[:, GAS] - auto_hi[:, GAS] >= np.maximum(r.gas_use_m3, swing[:, GAS]) - TOLERANCE)
     )
     # A stove left on flows without a break; a boiler's cycles dip below the nights' highest.
     gas_flow = present[:, GAS] & (
@@ -180,6 +187,7 @@ def observe(
     elec_person = elec_on & (_bits(s.elec_bits) >= 2)
     person = water_use | gas_use | elec_person
     s.person_bits = ((s.person_bits << 1) | person) & 0xFF
+    s.water_bits = ((s.water_bits << 1) | water_use) & 0xFF
     step = Step(
         slot=slot,
         alerts=alerts,
@@ -233,13 +241,20 @@ def _runs(s: DetectorState, r: Rules, step: Step) -> None:
     about, and how improbable the current run of water draws is for this household."""
     present, water_use, away = step.present, step.water_use, step.away
     s.water_run = np.where(water_use, s.water_run + 1, np.where(present[:, WATER], 0, s.water_run))
-    s.gas_run = np.where(step.gas_flow, s.gas_run + 1, np.where(present[:, GAS], 0, s.gas_run))
+    # Gas burnt while water runs heats it (a gas water heater, the washing-up): it neither
+    # lengthens a stove's run nor breaks it; a stove left on is gas with the taps shut.
+    hot_water = present[:, WATER] & (step.x0[:, WATER] >= r.hot_water_m3 - TOLERANCE)
+    s.gas_run = np.where(
+        step.gas_flow,
+        s.gas_run + ~hot_water,
+        np.where(present[:, GAS], 0, s.gas_run),
+    )
     # Time away does not count towards a silence: the clock starts when the household is back.
     s.since_water = np.where(water_use | away, 0, s.since_water + 1)
     s.since_stir = np.where(step.person | away, 0, s.since_stir + 1)
     # How improbable is this run of water draws for this household at these hours?
     pw = np.clip(
-        s.p_water[:, step.hour_of_week], 1.0 - r.active_probability_cap, r.active_probability_cap
+        s.p_water[:, step.hour_of_week], 1.0 - r.active_probability_cap, r.flow_probability_cap
     )
     s.flow_log_p = np.where(
         water_use,

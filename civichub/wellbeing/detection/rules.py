@@ -111,12 +111,18 @@ class Rules:
     # A burner on its lowest flame burns about 0.05 m³ an hour: less in a half hour is the
     # tail of a meal (or a meter's resolution), not a stove left on.
     stove_flow_m3: float = 0.02
+    # Water in a half hour from which on gas burnt with it may be heating it.
+    hot_water_m3: float = 0.02
     electricity_margin_kwh: float = 0.03  # above the learned standby by this much is activity
     learning_weeks: float = 3.0
     standby_half_life_days: float = 2.0
     half_life_weeks: float = 4.0
-    inactivity_probability: float = 1e-7
+    inactivity_probability: float = 1e-10
     active_probability_cap: float = 0.9
+    # A household that draws water in nearly every half hour of its day (an hourly meter shows
+    # each draw in two) must not make a busy day look like a leak: water drawn at hours it
+    # usually draws counts as little as this allows.
+    flow_probability_cap: float = 0.98
     night_start_hour: int = 0
     night_end_hour: int = 5
     night_rare_probability: float = 0.15

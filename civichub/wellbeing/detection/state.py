@@ -95,6 +95,7 @@ class DetectorState:
     # and with any sign of a person.
     elec_bits: Int = field(init=False)
     person_bits: Int = field(init=False)
+    water_bits: Int = field(init=False)  # half hours with water drawn by a person
     # First use of the last mornings, in slots after DAY_START_SLOT, -1 where none was seen.
     mornings: Int = field(init=False)  # (H, MORNINGS)
     mornings_at: Int = field(init=False)
@@ -167,6 +168,7 @@ class DetectorState:
         self.auto_lo = np.full((h, 3), np.nan)
         self.elec_bits = np.zeros(h, dtype=np.int64)
         self.person_bits = np.zeros(h, dtype=np.int64)
+        self.water_bits = np.zeros(h, dtype=np.int64)
         self.mornings = np.full((h, MORNINGS), -1, dtype=np.int64)
         self.mornings_at = np.zeros(h, dtype=np.int64)
         self.incident_open = np.zeros((h, len(FAMILIES)), dtype=bool)

@@ -188,6 +188,26 @@ def test_an_alert_during_a_marked_absence_breaks_its_silence(base: Homes) -> Non
     assert report["false_alarms_no_use_per_100_household_months"] == pytest.approx(100 / months)
 
 
+def test_the_delivered_delay_waits_for_a_meter_that_sends_a_day_at_once(base: Homes) -> None:
+    start = 22 * DAY + 10 * 60
+    homes = homes_with(base, [HomeIncident(0, FALL, start, start + 30 * 60)], interval=60)
+    alert = Raised(0, Kind.NO_USE, at(homes, start + 11 * 60))  # half hour ending at 11.5 h
+    facts = homes.meter_facts
+    live = dataclasses.replace(facts, report_every_minutes=np.full_like(facts.interval_minutes, 60))
+    report = score(dataclasses.replace(homes, meter_facts=live), [alert])
+    assert report["fall_delay_median"] == pytest.approx(11.5)
+    assert report["fall_delay_delivered_median"] == pytest.approx(12.0)  # the hourly reading
+    batched = dataclasses.replace(
+        facts,
+        report_every_minutes=np.full_like(facts.interval_minutes, 1440),
+        send_minute=np.full(facts.send_minute.shape, 120.0),  # sent at 02:00
+    )
+    report = score(dataclasses.replace(homes, meter_facts=batched), [alert])
+    # The fall began at 10:00; the readings up to 22:00 reach the platform at 02:00.
+    assert report["fall_delay_median"] == pytest.approx(11.5)
+    assert report["fall_delay_delivered_median"] == pytest.approx(16.0)
+
+
 def test_a_miss_has_no_delay_and_the_targets_say_so(base: Homes) -> None:
     start = 22 * DAY + 3 * 60
     homes = homes_with(base, [HomeIncident(0, FALL, start, start + 30 * 60)])
