@@ -14,11 +14,11 @@ its alerts with `civichub.testing.wellbeing_scoring` (definitions there).
 By default 10,000 households x 90 days on HELD-OUT seeds 1000-1009 (1,000 households each, each
 seed its own start date and weather): about 2.5 minutes of CPU and 1.4 GB of memory (5-8
 minutes on a loaded two-core machine). Settings are chosen on TUNING seeds 1-99 only, never on
-these. `--quick` is a smoke test (60 households x 28 days, a few seconds). Prints `name: value` lines (progress on stderr), each figure with the issue's
-target and whether it is met: falls with no use >= 12 h caught by no_use or
-unusual_inactivity within 12 h + one reading interval >= 99 %; false alarms <= 1 per 100
-household-months; alerts per incident <= 1.1; leaks and stoves longer than the rule 100 %
-caught; marked absences silent.
+these. `--quick` is a smoke test (60 households x 28 days, a few seconds). Prints `name: value`
+lines (progress on stderr), each figure with the issue's target and whether it is met: falls
+with no use >= 12 h caught by no_use or unusual_inactivity within 12 h + one reading interval
+>= 99 %; false alarms <= 1 per 100 household-months; alerts per incident <= 1.1; leaks and
+stoves longer than the rule 100 % caught; marked absences silent.
 """
 
 from __future__ import annotations
