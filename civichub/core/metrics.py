@@ -34,6 +34,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_tasks.signals import task_finished
+from django_tasks_db.models import DBTaskResult
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -94,8 +95,6 @@ def task_queue_readings() -> list[Reading]:
     readings: list[Reading] = []
     depth_help = "Tasks waiting in the queue"
     if kind == "database":
-        from django_tasks_db.models import DBTaskResult  # a model: loaded once the apps are
-
         waiting = DBTaskResult.objects.ready()
         by_queue = dict(
             waiting.order_by()
