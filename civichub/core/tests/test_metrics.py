@@ -13,13 +13,17 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import django_rq
 import pytest
+from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
+from django_tasks import task
 from prometheus_client.parser import text_string_to_metric_families
 
 from civichub.core import metrics
 from civichub.core.counters import MODULE_ACTIONS, TASK_RUN, TASK_WAIT
+from civichub.core.health import task_backend_kind
 from civichub.testing.city import SmallCity, build_city, staff_user
 
 TOKEN = "scrape-token-for-tests-0123456789"
@@ -133,7 +137,7 @@ def test_shared_state_readings_include_queue_and_every_module(db: Any, token: st
     families = _scrape()
     providers = {s.labels["provider"]: s.value for s in families["civichub_metrics_provider_up"]}
     assert providers == {"core": 1, "notify": 1, "casework": 1, "wellbeing": 1}
-    assert _value(families["civichub_task_queue_depth"], "civichub_task_queue_depth") == 0
+    assert "default" in {s.labels["queue"] for s in families["civichub_task_queue_depth"]}
     assert "civichub_wellbeing_detection_backlog" in families
     assert "civichub_notify_deliveries_failed" in families
 
@@ -190,3 +194,24 @@ def test_every_metric_the_grafana_dashboard_queries_is_exposed(db: Any, token: s
     # Only present once a meter reading is stored (civichub/wellbeing/tests/test_metrics.py).
     needs_data = {"civichub_wellbeing_ingestion_lag_seconds"}
     assert queried - exposed == needs_data
+
+
+@task()
+def queued_for_the_depth_test() -> None:
+    """Never run: it only waits in the queue."""
+
+
+def test_the_queue_depth_counts_a_waiting_task(db: Any, token: str) -> None:
+    def depth() -> float:
+        cache.delete(metrics.READINGS_CACHE_KEY)  # read afresh, not the cached figures
+        return _value(
+            _scrape()["civichub_task_queue_depth"], "civichub_task_queue_depth", queue="default"
+        )
+
+    before = depth()
+    result = queued_for_the_depth_test.enqueue()
+    try:
+        assert depth() == before + 1
+    finally:
+        if task_backend_kind() == "rq":  # Redis keeps it past the test's transaction
+            django_rq.get_queue("default").remove(result.id)
