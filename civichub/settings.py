@@ -84,6 +84,8 @@ INSTALLED_APPS = [
 INSTALLED_APPS += [app for app in env_list("CIVICHUB_EXTRA_APPS") if app not in INSTALLED_APPS]
 
 MIDDLEWARE = [
+    # First, so that it times everything below it (core.metrics, `/metrics`).
+    "civichub.core.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "civichub.core.middleware.AsyncFileResponseMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -227,7 +229,7 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = env_bool("CIVICHUB_HSTS_PRELOAD", True)
     SECURE_SSL_REDIRECT = env_bool("CIVICHUB_SSL_REDIRECT", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
@@ -355,3 +357,5 @@ WEBPUSH_ALLOW_HTTP_ENDPOINTS = env_bool("CIVICHUB_WEBPUSH_ALLOW_HTTP", False)
 # network; this lets loopback alone through, for a local test push service.
 OUTBOUND_ALLOW_LOOPBACK = env_bool("CIVICHUB_OUTBOUND_ALLOW_LOOPBACK", False)
 IDENTITY_KEYS = env_list("CIVICHUB_IDENTITY_KEYS")
+# The bearer token a Prometheus scraper presents at /metrics; signed-in operators need none.
+CIVICHUB_METRICS_TOKEN = os.environ.get("CIVICHUB_METRICS_TOKEN", "")

@@ -8,6 +8,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import URLPattern, URLResolver, include, path
 
 from civichub.api import api
+from civichub.core import metrics
+from civichub.core.health import readiness
 from civichub.core.registry import modules
 from civichub.core.views import CivicLoginView, CivicPasswordChangeView, language_switch
 
@@ -20,8 +22,28 @@ def healthz(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"status": "ok"})
 
 
+def readyz(request: HttpRequest) -> HttpResponse:
+    """503 naming what failed, while the database, the cache or the task queue cannot answer."""
+    checks = readiness()
+    failed = sorted(name for name, outcome in checks.items() if outcome != "ok")
+    body = {"status": "failed" if failed else "ok", "failed": failed, "checks": checks}
+    return JsonResponse(body, status=503 if failed else 200)
+
+
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """Prometheus's scrape: a bearer token (CIVICHUB_METRICS_TOKEN) or a signed-in operator."""
+    if not metrics.scrape_allowed(request):
+        status = 403 if request.user.is_authenticated else 401
+        response = JsonResponse({"status": status, "detail": "metrics need a token"}, status=status)
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    return HttpResponse(metrics.exposition(), content_type=metrics.CONTENT_TYPE)
+
+
 urlpatterns: list[URLPattern | URLResolver] = [
     path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     *(path("", include(m.root_urls)) for _c, m in modules() if m.root_urls),
     path("api/", api.urls),
     path("admin/", admin.site.urls),

@@ -148,7 +148,7 @@ def home_feed(user: User, *, cursor: str | None = None, limit: int = PAGE_SIZE) 
         # One plan whatever the number of accounts: a LATERAL index scan per account.
         lateral = conditions.replace("account_id = %s", "account_id = a.account_id")
         sql = (
-            "SELECT p.id FROM unnest(%s::bigint[]) AS a(account_id) CROSS JOIN LATERAL ("  # noqa: S608
+            "SELECT p.id FROM unnest(%s::bigint[]) AS a(account_id) CROSS JOIN LATERAL ("  # noqa: S608  # nosec B608
             f"SELECT id, published_at FROM {table} WHERE {lateral}"
             " ORDER BY published_at DESC, id DESC LIMIT %s) AS p"
             " ORDER BY p.published_at DESC, p.id DESC LIMIT %s"
@@ -158,7 +158,7 @@ def home_feed(user: User, *, cursor: str | None = None, limit: int = PAGE_SIZE) 
             ids = [row[0] for row in db.fetchall()]
         return _page(_with_accounts(ids), limit)
     part = (
-        f"SELECT * FROM (SELECT id, published_at FROM {table} WHERE {conditions}"  # noqa: S608
+        f"SELECT * FROM (SELECT id, published_at FROM {table} WHERE {conditions}"  # noqa: S608  # nosec B608
         " ORDER BY published_at DESC, id DESC LIMIT %s) AS f"
     )
     parts: list[str] = []

@@ -48,6 +48,7 @@ class CaseworkConfig(CivicModuleConfig):
         url_prefix="messages/",
         demo_logins="civichub.casework.demo:demo_logins",
         notification_kinds="civichub.casework.notifications:KINDS",
+        metrics="civichub.casework.metrics:readings",
         config=CaseworkSettings,
         error_renderers={"/open311/": "civichub.casework.open311.render:error_for_status"},
         urls="civichub.casework.urls",

@@ -238,7 +238,7 @@ class CategoryRouter:
                 f"installation has {sklearn.__version__}; retrain it with "
                 "`civichub casework train-router`"
             )
-        model = pickle.loads(document["model"])  # noqa: S301 - the deployment's own file
+        model = pickle.loads(document["model"])  # noqa: S301 - the deployment's own file  # nosec B301
         if not isinstance(model, cls):
             raise RouterVersionError(f"{path} does not hold a {cls.__name__}")
         return model

@@ -59,6 +59,7 @@ class CoreConfig(CivicModuleConfig):
             ActionDef("core.user.manage", frozenset({"operator"})),
             ActionDef("core.role.manage", frozenset({"operator"})),
             ActionDef("core.admin.access", frozenset({"operator", "auditor"})),
+            ActionDef("core.metrics.view", frozenset({"operator"})),
             ActionDef("core.dashboard.view", STAFF_ROLES),
             ActionDef(
                 "core.resident.view",

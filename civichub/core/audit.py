@@ -17,6 +17,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model
 
 from civichub.core.context import after_act, current
+from civichub.core.counters import action_written
 from civichub.core.models import AuditEvent, Organisation
 from civichub.core.scope import scope_path
 
@@ -71,7 +72,9 @@ def audit_fields(
 
 
 def audit_record(*, actor: Any, action: str, **target: Unpack[AuditTarget]) -> AuditEvent:
-    return AuditEvent.objects.create(**audit_fields(actor=actor, action=action, **target))
+    event = AuditEvent.objects.create(**audit_fields(actor=actor, action=action, **target))
+    action_written(action)
+    return event
 
 
 # Refusals ------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import hashlib
 import hmac
 from functools import lru_cache
 
-from cryptography.fernet import Fernet, MultiFernet
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 
 from civichub.core.keyfiles import read_or_create
@@ -52,6 +52,20 @@ def decrypt_identity(token: bytes | memoryview) -> str:
 def identity_lookup_hash(value: str) -> str:
     digest = hmac.new(_hash_key(), normalise_identity_number(value).encode(), hashlib.sha256)
     return digest.hexdigest()
+
+
+def encrypted_with_newest_key(token: bytes | memoryview) -> bool:
+    """Whether `token` is already under the first (newest) key, so rotation can skip it."""
+    try:
+        Fernet(_keys()[0]).decrypt(bytes(token))
+    except InvalidToken:
+        return False
+    return True
+
+
+def reencrypt_with_newest_key(token: bytes | memoryview) -> bytes:
+    """The same plaintext under the newest key (MultiFernet.rotate keeps the original time)."""
+    return _fernet().rotate(bytes(token))
 
 
 def reset_key_cache() -> None:

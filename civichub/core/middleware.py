@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from http import HTTPStatus
@@ -12,6 +13,7 @@ from django.http.response import HttpResponseBase
 from django.utils.translation import gettext as _
 
 from civichub.core.context import acting
+from civichub.core.counters import request_observed
 from civichub.core.http import client_address
 from civichub.core.views import error_response
 
@@ -30,6 +32,19 @@ class RequestContextMiddleware:
         with acting(ip_address=client_address(request), channel=channel, request_id=request_id):
             response = self.get_response(request)
         response["X-Request-ID"] = request_id
+        return response
+
+
+class RequestMetricsMiddleware:
+    """Counts every response by route and status, with the time taken (`core.metrics`)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        started = time.perf_counter()
+        response = self.get_response(request)
+        request_observed(request, response.status_code, time.perf_counter() - started)
         return response
 
 

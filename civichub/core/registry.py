@@ -107,6 +107,9 @@ class ModuleManifest:
     # the figures the module produces for the statistics module's daily rollups
     # (`core.measures`): each source names the read that turns new rows into contributions
     measures: list[MeasureSource] = field(default_factory=list)
+    # dotted path "pkg.metrics:readings" of a function returning `core.metrics.Reading`s, read
+    # when /metrics is scraped (the module's backlogs and lags)
+    metrics: str | None = None
 
 
 class CivicModuleConfig(AppConfig):

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -438,3 +438,65 @@ def resident_update(
         diff["community"] = [None, community.code]
     audit_record(actor=actor, action="resident.update", obj=resident, changes=diff)
     return resident
+
+
+def database_backup_record(*, output: str, media: str | None) -> None:
+    """A backup reads every resident's personal data: the audit log says when and where to."""
+    with transaction.atomic():
+        audit_record(
+            actor=None,
+            action="backup.created",
+            object_type="database",
+            object_id=str(connection.vendor),
+            purpose="backup",
+            changes={"output": output, "media": media or ""},
+        )
+
+
+def database_restore_record(*, backup: str, into: str, media: str | None) -> None:
+    with transaction.atomic():
+        audit_record(
+            actor=None,
+            action="backup.restored",
+            object_type="database",
+            object_id=str(connection.vendor),
+            purpose="restore",
+            changes={"backup": backup, "into": into, "media": media or ""},
+        )
+
+
+def resident_identity_key_rotate(*, after_id: int, batch_size: int) -> tuple[int, int, int]:
+    """Re-encrypts, under the newest identity key, the identity numbers of the next `batch_size`
+    residents after `after_id` (in id order) that are still under an older key: one transaction
+    and one audit row per batch, so an interrupted rotation resumes where it stopped (a number
+    already under the newest key is skipped). Returns (last id seen, scanned, re-encrypted);
+    last id 0 when nothing is left. The lookup hash does not change (crypto's docstring)."""
+    with transaction.atomic():
+        batch = list(
+            Resident.objects.select_for_update()
+            .filter(pk__gt=after_id, identity_encrypted__isnull=False)
+            .order_by("pk")
+            .only("pk", "identity_encrypted")[:batch_size]
+        )
+        stale = [
+            r
+            for r in batch
+            if r.identity_encrypted is not None
+            and not crypto.encrypted_with_newest_key(r.identity_encrypted)
+        ]
+        for resident in stale:
+            assert resident.identity_encrypted is not None
+            resident.identity_encrypted = crypto.reencrypt_with_newest_key(
+                resident.identity_encrypted
+            )
+        Resident.objects.bulk_update(stale, ["identity_encrypted"])
+        if stale:
+            audit_record(
+                actor=None,
+                action="resident.identity_key_rotated",
+                object_type="core.resident",
+                object_id=f"{stale[0].pk}-{stale[-1].pk}",
+                purpose="identity key rotation",
+                changes={"residents": [r.pk for r in stale]},
+            )
+    return (batch[-1].pk if batch else 0), len(batch), len(stale)

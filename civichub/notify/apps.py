@@ -60,6 +60,7 @@ class NotifyConfig(CivicModuleConfig):
             ),
         ],
         notification_kinds="civichub.notify.notifications:KINDS",
+        metrics="civichub.notify.metrics:readings",
         config=conf.NotifySettings,
     )
 

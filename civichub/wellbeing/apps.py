@@ -76,5 +76,6 @@ class WellbeingConfig(CivicModuleConfig):
             ),
         ],
         notification_kinds="civichub.wellbeing.notifications:KINDS",
+        metrics="civichub.wellbeing.metrics:readings",
         config=conf.WellbeingSettings,
     )

@@ -110,7 +110,7 @@ def _count(post_id: int, *, reposts: int = 0, favourites: int = 0) -> None:
         # The post's row if no other writer holds it, with its free slots: no row at all when
         # it is held, one row (slot columns empty) when it has no free slot.
         cursor.execute(
-            "SELECT p.reposts_count, p.favourites_count, s.id, s.reposts, s.favourites FROM ("  # noqa: S608
+            "SELECT p.reposts_count, p.favourites_count, s.id, s.reposts, s.favourites FROM ("  # noqa: S608  # nosec B608
             f"SELECT id, reposts_count, favourites_count FROM {post_table} WHERE id = %s"
             " FOR NO KEY UPDATE SKIP LOCKED) p LEFT JOIN LATERAL (SELECT id, reposts, favourites"
             f" FROM {shard_table} WHERE post_id = p.id FOR UPDATE SKIP LOCKED) s ON true",
@@ -133,14 +133,14 @@ def _count(post_id: int, *, reposts: int = 0, favourites: int = 0) -> None:
             for add_reposts, add_favourites, folded in plans:
                 if base_reposts + add_reposts >= 0 and base_favourites + add_favourites >= 0:
                     cursor.execute(
-                        f"WITH folded AS (DELETE FROM {shard_table} WHERE id = ANY(%s))"  # noqa: S608
+                        f"WITH folded AS (DELETE FROM {shard_table} WHERE id = ANY(%s))"  # noqa: S608  # nosec B608
                         f" UPDATE {post_table} SET reposts_count = reposts_count + %s,"
                         " favourites_count = favourites_count + %s WHERE id = %s",
                         [folded, add_reposts, add_favourites, post_id],
                     )
                     return
         cursor.execute(
-            f"INSERT INTO {shard_table} AS s (post_id, slot, reposts, favourites)"  # noqa: S608
+            f"INSERT INTO {shard_table} AS s (post_id, slot, reposts, favourites)"  # noqa: S608  # nosec B608
             " VALUES (%s, %s, %s, %s) ON CONFLICT (post_id, slot) DO UPDATE SET"
             " reposts = s.reposts + EXCLUDED.reposts,"
             " favourites = s.favourites + EXCLUDED.favourites",
@@ -191,7 +191,7 @@ def _insert_once(
     columns = ["post_id", "user_id", *values]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608  (names are ours)
+            f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608  (names are ours)  # nosec B608
             f"VALUES ({', '.join(['%s'] * len(columns))}) "
             "ON CONFLICT (post_id, user_id) DO NOTHING RETURNING id",
             [post_id, user_id, *values.values()],
@@ -222,7 +222,7 @@ def _interaction_sql(model: type[Repost | Favourite], refuse_blocked: bool) -> s
     audit = audit_sql(connection, computed=_AUDIT_COMPUTED)
     allowed_only = " WHERE NOT t.blocked" if refuse_blocked else ""
     return (
-        "WITH t AS (SELECT p.id, p.account_id, o.path, EXISTS (SELECT 1"  # noqa: S608 (names are ours)
+        "WITH t AS (SELECT p.id, p.account_id, o.path, EXISTS (SELECT 1"  # noqa: S608 (names are ours)  # nosec B608
         f" FROM {block_t} b WHERE b.account_id = p.account_id AND b.user_id = %(user)s) AS blocked"
         f" FROM {post_t} p JOIN {account_t} a ON a.id = p.account_id"
         f" JOIN {org_t} o ON o.id = a.organisation_id"

@@ -120,7 +120,7 @@ def civichub_command(*arguments: str) -> list[str]:
 
 
 def _connect_host(host: str) -> str:
-    return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)  # noqa: S104
+    return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)  # noqa: S104  # nosec B104
 
 
 def browser_host(host: str) -> str:

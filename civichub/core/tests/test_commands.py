@@ -21,6 +21,7 @@ import httpx
 import pytest
 from django.test import override_settings
 from django_tasks import task
+from prometheus_client.parser import text_string_to_metric_families
 
 from civichub.core.models import PeriodicTaskRun
 from civichub.core.registry import PeriodicTask
@@ -358,3 +359,69 @@ def test_production_settings_pass_the_deployment_check(data_dir: Path) -> None:
     )
     assert check.returncode == 0, check.stdout + check.stderr
     assert "System check identified no issues" in check.stdout
+
+
+# Metrics across processes ------------------------------------------------------------------
+METRICS_TOKEN = "scrape-token-for-the-process-test"
+
+
+def _metric_samples(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+    return {
+        tuple(sorted(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == name
+    }
+
+
+def test_one_scrape_sums_every_web_process_and_the_worker(
+    migrated_data_dir: Path,
+    processes: list[subprocess.Popen[str]],
+    tmp_path: Path,
+) -> None:
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    env = civichub_env(
+        migrated_data_dir,
+        PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+        CIVICHUB_METRICS_TOKEN=METRICS_TOKEN,
+    )
+    port = free_port()
+    web, web_output = start(civichub("serve", "--port", str(port), "--workers", "2"), env)
+    processes.append(web)
+    worker, worker_output = start(civichub("worker", "--interval", "0.2"), env)
+    processes.append(worker)
+    worker_output.wait_for("civichub worker: database backend", worker, 60)
+
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            httpx.get(f"{base}/healthz", timeout=5)
+            break
+        except httpx.TransportError:
+            assert time.monotonic() < deadline, web_output.text
+            time.sleep(0.3)
+    for _ in range(20):  # new connections: the two processes share them
+        assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200
+
+    marks = tmp_path / "marks.txt"
+    enqueue = f"from {__name__} import leave_mark; leave_mark.enqueue({str(marks)!r})"
+    subprocess.run(civichub("shell", "--command", enqueue), env=env, check=True, timeout=120)
+    deadline = time.monotonic() + 60
+    while not marks.exists():
+        assert time.monotonic() < deadline, worker_output.text
+        time.sleep(0.2)
+    time.sleep(0.5)  # the finished signal follows the task's return
+
+    scrape = httpx.get(
+        f"{base}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=10
+    )
+    assert scrape.status_code == 200, scrape.text
+    requests = _metric_samples(scrape.text, "civichub_http_requests_total")
+    healthz = (("method", "GET"), ("route", "healthz"), ("status", "200"))
+    assert requests[healthz] == 21
+    ran = _metric_samples(scrape.text, "civichub_task_duration_seconds_count")
+    task = f"{__name__}.leave_mark"
+    assert ran[(("status", "successful"), ("task", task))] == 1
+    assert len(list(metrics_dir.glob("counter_*.db"))) >= 2  # more than one process counted

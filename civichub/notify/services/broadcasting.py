@@ -133,7 +133,7 @@ def _broadcast_default_deliveries(send: Send) -> None:
         now=send.now,
     )
     no_preference = (
-        f"NOT EXISTS (SELECT 1 FROM {table_name(NotificationPreference)} p"  # noqa: S608
+        f"NOT EXISTS (SELECT 1 FROM {table_name(NotificationPreference)} p"  # noqa: S608  # nosec B608
         " WHERE p.user_id = n.recipient_id)"
     )
     columns = ", ".join(DELIVERY_COLUMNS)
@@ -161,7 +161,7 @@ def _broadcast_default_deliveries(send: Send) -> None:
 def _broadcast_preference_deliveries(send: Send) -> None:
     """The recipients who have set preferences, person by person, as `notification_send` does."""
     sql = (
-        "SELECT n.id, u.id, u.email, u.phone, COALESCE(r.phone, ''), "  # noqa: S608
+        "SELECT n.id, u.id, u.email, u.phone, COALESCE(r.phone, ''), "  # noqa: S608  # nosec B608
         f"EXISTS (SELECT 1 FROM {table_name(PushSubscription)} s WHERE s.user_id = u.id) "
         f"{_contacts_sql()} AND EXISTS (SELECT 1 FROM {table_name(NotificationPreference)} p"
         " WHERE p.user_id = n.recipient_id) ORDER BY n.id"

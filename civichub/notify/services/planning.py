@@ -115,7 +115,7 @@ def insert_returning_ids(
             for start in range(0, len(rows), 10000):
                 part = rows[start : start + 10000]
                 cursor.execute(
-                    f"INSERT INTO {table} ({column_list}) "  # noqa: S608  (names are ours)
+                    f"INSERT INTO {table} ({column_list}) "  # noqa: S608  (names are ours)  # nosec B608
                     f"SELECT * FROM unnest({arrays}) RETURNING {returning}",
                     [list(column) for column in zip(*part, strict=True)],
                 )
@@ -126,7 +126,7 @@ def insert_returning_ids(
         for start in range(0, len(rows), per_statement):
             part = rows[start : start + per_statement]
             cursor.execute(
-                f"INSERT INTO {table} ({column_list}) VALUES "  # noqa: S608  (names are ours)
+                f"INSERT INTO {table} ({column_list}) VALUES "  # noqa: S608  (names are ours)  # nosec B608
                 f"{', '.join([placeholders] * len(part))} RETURNING {returning}",
                 [value for row in part for value in row],
             )

@@ -540,6 +540,6 @@ def _readings_insert(rows: list[tuple[int, datetime, float, float, bool]]) -> No
             if at not in texts:
                 texts[at] = str(at.replace(tzinfo=None))
         cursor.executemany(
-            f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s, %s)",  # noqa: S608
+            f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s, %s)",  # noqa: S608  # nosec B608
             [(meter, texts[at], value, use, reset, stamp) for meter, at, value, use, reset in rows],
         )

@@ -98,7 +98,7 @@ def partition_create(lower: datetime) -> bool:
         # into it first (attaching checks the default partition holds none).
         cursor.execute(f"CREATE TABLE {quoted} (LIKE {table} INCLUDING DEFAULTS)")
         cursor.execute(
-            f"WITH moved AS (DELETE FROM {default} WHERE at >= %s AND at < %s RETURNING *) "  # noqa: S608
+            f"WITH moved AS (DELETE FROM {default} WHERE at >= %s AND at < %s RETURNING *) "  # noqa: S608  # nosec B608
             f"INSERT INTO {quoted} SELECT * FROM moved",
             [lower, upper],
         )
@@ -139,12 +139,12 @@ def partition_retire(partition: Partition) -> int:
     zone = timezone.get_current_timezone_name()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"LOCK TABLE {quoted} IN ACCESS EXCLUSIVE MODE")
-        cursor.execute(f"SELECT count(*) FROM {quoted}")  # noqa: S608
+        cursor.execute(f"SELECT count(*) FROM {quoted}")  # noqa: S608  # nosec B608
         count = int(cursor.fetchone()[0])
         for period, unit in (("hour", "hour"), ("day", "day")):
             # A reading covers the interval that ends at its time.
             cursor.execute(
-                f"INSERT INTO {aggregates} (meter_id, period, starts_at, use, readings) "  # noqa: S608
+                f"INSERT INTO {aggregates} (meter_id, period, starts_at, use, readings) "  # noqa: S608  # nosec B608
                 f"SELECT meter_id, %s, "
                 f"date_trunc(%s, (at - interval '1 microsecond') AT TIME ZONE %s) AT TIME ZONE %s, "
                 f"sum(use), count(*) FROM {quoted} GROUP BY 1, 2, 3 "

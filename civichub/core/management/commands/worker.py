@@ -28,7 +28,7 @@ from django_tasks import DEFAULT_TASK_BACKEND_ALIAS, task_backends
 from django_tasks.signals import task_finished, task_started
 from django_tasks_db.management.commands.db_worker import Worker
 
-from civichub.core import context
+from civichub.core import context, metrics
 from civichub.core.scheduler import Scheduler
 
 
@@ -93,6 +93,7 @@ class Command(BaseCommand):
             raise CommandError("--queue needs at least one queue name")
         kind = backend_kind()
         _connect_acting_context()
+        metrics.connect_task_signals()
 
         stop = threading.Event()
         scheduler_thread: threading.Thread | None = None
