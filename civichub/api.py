@@ -16,6 +16,7 @@ from ninja.security import HttpBearer, SessionAuth
 from ninja.throttling import AuthRateThrottle
 
 from civichub.core.errors import DomainError
+from civichub.core.outages import RETRY_AFTER_SECONDS, is_outage
 from civichub.core.problems import domain_problem, problem, with_problem_responses
 from civichub.core.registry import modules
 from civichub.core.services import api_token_authenticate
@@ -164,6 +165,19 @@ def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 def _server_error(request: HttpRequest, exc: Exception) -> HttpResponse:
     # Never a stack trace to a client: log it with the request id, answer with the id only.
     request_id = request.headers.get("X-Request-ID", "")
+    if is_outage(exc):
+        # The database or Redis is unreachable: a clear 503 that says to retry, not a fault.
+        logger.warning("service unavailable on %s %s: %s", request.method, request.path, exc)
+        response = problem(
+            request,
+            status=503,
+            code="service_unavailable",
+            title="Service unavailable",
+            detail=_("数据库或缓存暂时无法连接，请稍后再试。"),
+            request_id=request_id,
+        )
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     logger.exception("unhandled API error on %s %s", request.method, request.path)
     return problem(
         request,
