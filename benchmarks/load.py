@@ -236,6 +236,19 @@ def case_counts(database_url: str) -> dict[str, int]:
         return {str(channel): int(count) for channel, count in rows.fetchall()}
 
 
+def group_cpu_seconds(groups: list[int]) -> float:
+    """CPU time (user + system) of the live processes in the given process groups: the web
+    servers' masters and workers. With other work on the machine, CPU per request is the figure
+    that does not depend on how much of the cores the servers got."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) in groups:  # after the name: state, ppid, pgrp, ...
+                total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
@@ -376,6 +389,7 @@ def drive(
     ports = [free_port() for _ in range(args.servers)]
     https, http = free_port(), free_port()
     failed = False
+    groups: list[int] = []
     with contextlib.ExitStack() as stack:
         for number, port in enumerate(ports):
             command = civichub_command(
@@ -383,6 +397,7 @@ def drive(
             )
             process = stack.enter_context(started(command, env, directory / f"serve-{number}.log"))
             wait_until(lambda port=port: answers(port), process, f"civichub serve on {port}")
+            groups.append(process.pid)
         stack.enter_context(started(civichub_command("worker"), env, directory / "worker.log"))
         config = nginx_config(directory, ports, https, http)
         proxy = stack.enter_context(
@@ -392,8 +407,19 @@ def drive(
         for users in args.users:
             note(f"[load] {users} users for {args.seconds} s...")
             before = case_counts(database_url)
+            cpu_before = group_cpu_seconds(groups)
             stats = run_locust(users, args.seconds, https, world, directory)
+            cpu = group_cpu_seconds(groups) - cpu_before
             errors, p99 = report(users, stats, args.seconds)
+            requests = sum(
+                int(r["Request Count"])
+                for r in csv.DictReader(stats.open(encoding="utf-8"))
+                if r["Name"] == "Aggregated"
+            )
+            line(
+                f"load.users_{users}.server_cpu_ms_per_request",
+                f"{cpu * 1000 / max(requests, 1):.1f}",
+            )
             time.sleep(2)  # the last intakes commit
             after = case_counts(database_url)
             rows = {r["Name"]: r for r in csv.DictReader(stats.open(encoding="utf-8"))}
