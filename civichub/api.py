@@ -25,6 +25,7 @@ from ninja.throttling import AuthRateThrottle
 
 from civichub.core.bounds import bound_api_inputs
 from civichub.core.errors import DomainError
+from civichub.core.outages import RETRY_AFTER_SECONDS, is_outage
 from civichub.core.problems import (
     content_too_large_message,
     domain_problem,
@@ -204,6 +205,19 @@ def _unreadable_body(request: HttpRequest, exc: Exception) -> HttpResponse:
 def _server_error(request: HttpRequest, exc: Exception) -> HttpResponse:
     # Never a stack trace to a client: log it with the request id, answer with the id only.
     request_id = request.headers.get("X-Request-ID", "")
+    if is_outage(exc):
+        # The database or Redis is unreachable: a clear 503 that says to retry, not a fault.
+        logger.warning("service unavailable on %s %s: %s", request.method, request.path, exc)
+        response = problem(
+            request,
+            status=503,
+            code="service_unavailable",
+            title="Service unavailable",
+            detail=_("数据库或缓存暂时无法连接，请稍后再试。"),
+            request_id=request_id,
+        )
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     logger.exception("unhandled API error on %s %s", request.method, request.path)
     return problem(
         request,

@@ -136,7 +136,11 @@ if _database_url:
             # Under ASGI each request runs in a fresh thread, so persistent connections are never
             # reused; a per-process pool (psycopg-pool) is what keeps connection counts bounded.
             DATABASES["default"]["CONN_MAX_AGE"] = 0
-            DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+            # With the pool, health checks make Django hand the pool psycopg's check: a
+            # connection the server dropped while it sat in the pool (a restart, a failover,
+            # pg_terminate_backend) is replaced before a request gets it, so the requests after
+            # an outage do not fail one per pooled connection.
+            DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
             DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
                 "min_size": 1,
                 "max_size": int(os.environ.get("CIVICHUB_DB_POOL_MAX", "8")),

@@ -46,6 +46,7 @@ PROBLEM_STATUSES = {
     422: "Validation failed",
     429: "Too many requests",
     500: "Internal error",
+    503: "Service unavailable",
 }
 
 _renderer = JSONRenderer()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from typing import Any
 
 from django.contrib.auth import update_session_auth_hash
@@ -16,6 +17,7 @@ from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date
+from django.utils.html import format_html
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.views.i18n import set_language
@@ -24,6 +26,7 @@ from civichub.core import registry, selectors, services
 from civichub.core.errors import DomainError, NotAuthenticated, NotFound
 from civichub.core.errors import PermissionDenied as DomainPermissionDenied
 from civichub.core.http import request_user, request_user_or_none
+from civichub.core.outages import RETRY_AFTER_SECONDS, is_outage
 from civichub.core.paging import page_links
 from civichub.core.permissions import allowed
 from civichub.core.problems import PROBLEM_STATUSES, content_too_large_message, problem
@@ -252,7 +255,33 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    # Django calls this inside its `except`: the exception in hand tells an outage of the
+    # database or Redis (503, try again shortly) from a fault (500).
+    if is_outage(sys.exc_info()[1]):
+        return service_unavailable(request)
     return error_response(request, 500, _("服务器出错"), _("服务器出错了，已记录，请稍后再试。"))
+
+
+def service_unavailable(request: HttpRequest) -> HttpResponse:
+    """The database or Redis is unreachable: 503 with Retry-After, in the client's format. The
+    page is plain HTML, since the site's templates read the session and the account from the
+    database that is down."""
+    title, message = _("服务暂时不可用"), _("数据库或缓存暂时无法连接，请稍后再试。")
+    if registry.error_renderer_for(request.path) or request.path.startswith("/api/"):
+        response = error_response(request, 503, title, message)
+    else:
+        response = HttpResponse(
+            format_html(
+                '<!doctype html><html lang="zh-Hans"><meta charset="utf-8"><title>{}</title>'
+                "<h1>{}</h1><p>{}</p></html>",
+                title,
+                title,
+                message,
+            ),
+            status=503,
+        )
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def language_switch(request: HttpRequest) -> HttpResponse:
