@@ -1,8 +1,9 @@
 """Benchmarks for wellbeing detection, one section per concern.
 
-    python benchmarks/wellbeing.py [--only SECTION] [--households N] [--days D]
+    python benchmarks/wellbeing.py [--only SECTION] [--households N] [--days D] [--quick]
 
-Prints `name: value` lines on stdout (progress goes to stderr).
+Prints `name: value` lines on stdout (progress goes to stderr). `--quick` is a smoke test of every
+section, not a timing: small numbers everywhere, three settings of the held-out grid.
 
 - `nab-check`: the port of the Numenta Anomaly Benchmark scorer (below) scores NAB's stored
   per-row results of its windowedGaussian detector and compares them with NAB's published ones
@@ -395,7 +396,10 @@ def section_nab(args: argparse.Namespace) -> None:
         emit(f"nab_{SHORT[profile]}", f"{normalised:.2f}")
         emit(f"nab_{SHORT[profile]}_threshold", f"{threshold:.4f}")
     emit("nab_points_per_second", f"{points / elapsed:,.0f}")
-    nab_throughput()
+    if args.quick:
+        nab_throughput(series=2_000, steps=50)
+    else:
+        nab_throughput()
 
 
 def nab_halves(corpus: Corpus) -> tuple[list[int], list[int]]:
@@ -453,7 +457,7 @@ def section_nab_heldout(args: argparse.Namespace) -> None:
     learning = [probation_rows(len(v)) for v in corpus.values]
     period = [steps_per_day(t) for t in corpus.timestamps]
     halves = nab_halves(corpus)
-    grid = nab_grid()
+    grid = nab_grid()[: 3 if args.quick else None]
     # The detector scores each file on its own, so one run over the corpus per setting serves
     # both halves.
     runs = []
@@ -541,7 +545,7 @@ def section_throughput(args: argparse.Namespace) -> None:
     from civichub.testing.wellbeing_simulation import simulate
     from civichub.wellbeing.detection import SLOTS_PER_DAY, WellbeingDetector
 
-    households, days = 20_000, 8
+    households, days = (500, 3) if args.quick else (20_000, 8)
     sim = simulate(households, days, seed=99)
     detector = WellbeingDetector(sim.meters)
     detector.process(sim.readings[:, :SLOTS_PER_DAY], 0)  # warm the caches
@@ -770,8 +774,10 @@ def main() -> None:
     parser.add_argument("--measure-ingest", help=argparse.SUPPRESS)
     parser.add_argument("--ingest-households", type=int, default=200)
     parser.add_argument("--ingest-days", type=int, default=7)
-    parser.add_argument("--quick", action="store_true", help="the pipeline section's small run")
+    parser.add_argument("--quick", action="store_true", help="a smoke test: small numbers")
     args = parser.parse_args()
+    if args.quick:
+        args.ingest_households, args.ingest_days = 10, 2
     if args.measure_ingest:
         measure_ingest(args.measure_ingest, args.ingest_households, args.ingest_days)
         return
