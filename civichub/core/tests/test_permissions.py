@@ -293,6 +293,25 @@ def test_require_lets_an_allowed_user_through_without_a_refusal(
     assert not AuditEvent.objects.filter(action=REFUSAL_ACTION).exists()
 
 
+def test_scope_filter_through_a_relation_lists_the_whole_subtree(
+    world: dict[str, Any], make_user: Any
+) -> None:
+    city = world["city"]
+    neighbour = services.resident_create(actor=None, name="赵小刚", community=city.community_a2)
+    worker = make_user("community_worker", city.subdistrict_a)
+    visible = scope_filter(worker, "core.resident.view", Resident.objects.all(), "community__path")
+    assert set(visible) == {world["inside"], neighbour}
+
+
+def test_scope_filter_lists_nothing_for_a_role_that_is_not_the_actions(
+    world: dict[str, Any], make_user: Any
+) -> None:
+    publisher = make_user("publisher", world["city"].city)
+    residents = Resident.objects.all()
+    assert not scope_filter(publisher, "core.resident.view", residents, "community__path")
+    assert granted_paths(publisher, "core.resident.view") == []
+
+
 def test_scope_filter_of_a_public_action_lists_everything(world: dict[str, Any]) -> None:
     from django.contrib.auth.models import AnonymousUser
 
