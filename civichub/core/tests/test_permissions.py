@@ -289,7 +289,7 @@ def test_require_lets_an_allowed_user_through_without_a_refusal(
     from civichub.core.models import AuditEvent
 
     worker = make_user("community_worker", world["city"].community_a1)
-    assert require(worker, "core.resident.view", world["inside"]) is None
+    require(worker, "core.resident.view", world["inside"])  # raises if refused
     assert not AuditEvent.objects.filter(action=REFUSAL_ACTION).exists()
 
 
@@ -315,7 +315,9 @@ def test_scope_filter_lists_nothing_for_a_role_that_is_not_the_actions(
 def test_scope_filter_of_a_public_action_lists_everything(world: dict[str, Any]) -> None:
     from django.contrib.auth.models import AnonymousUser
 
-    visible = scope_filter(AnonymousUser(), "core.organisation.view", Organisation.objects, "path")
+    visible = scope_filter(
+        AnonymousUser(), "core.organisation.view", Organisation.objects.all(), "path"
+    )
     assert visible.count() == Organisation.objects.count()
 
 
@@ -333,7 +335,7 @@ def test_scope_filter_for_the_whole_tree_adds_no_condition(world: dict[str, Any]
 def test_scope_filter_on_a_path_stored_on_the_row(world: dict[str, Any], make_user: Any) -> None:
     city = world["city"]
     operator = make_user("operator", city.subdistrict_a)
-    visible = scope_filter(operator, "core.organisation.manage", Organisation.objects, "path")
+    visible = scope_filter(operator, "core.organisation.manage", Organisation.objects.all(), "path")
     assert set(visible) == {city.subdistrict_a, city.community_a1, city.community_a2}
 
 
