@@ -15,10 +15,12 @@ on a copy of the corpus (links to the files, one file rewritten) with one score 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import secrets
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -192,16 +194,57 @@ def run_benchmark(
         command += ["--redis", _redis_url()]
     environment = dict(os.environ if env is None else env)
     # Scratch databases of their own: a full run at the same time keeps its database.
-    environment["CIVICHUB_BENCH_DATABASE_SUFFIX"] = f"_quick_{secrets.token_hex(4)}"
-    return subprocess.run(
+    suffix = f"_quick_{secrets.token_hex(4)}"
+    environment["CIVICHUB_BENCH_DATABASE_SUFFIX"] = suffix
+    process = subprocess.Popen(
         command,
         cwd=REPO,
         env=environment,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=RUN_TIMEOUT,
-        check=False,
+        start_new_session=True,
     )
+    try:
+        stdout, stderr = process.communicate(timeout=RUN_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        # The script, its children and their servers (in sessions of their own), then the
+        # databases they could not drop.
+        for pid in [process.pid, *_descendants(process.pid)]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        stdout, stderr = process.communicate()
+        _drop_scratch_databases(suffix)
+        pytest.fail(f"{script} took longer than {RUN_TIMEOUT} s: {stderr[-2000:]}")
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            children.setdefault(parent, []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _drop_scratch_databases(suffix: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(f"{_postgres_server()}/postgres", autocommit=True) as conn:
+        names = conn.execute(
+            "SELECT datname FROM pg_database WHERE right(datname, %s) = %s", [len(suffix), suffix]
+        ).fetchall()
+        for (name,) in names:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
 
 
 def printed(stdout: str) -> dict[str, str]:
