@@ -33,7 +33,7 @@ Then it measures:
   its wall time (target ≥ 100,000/s).
 - `peak_memory_mib`: the peak resident set of the child process (`getrusage`).
 
-`--quick` is a smoke test with small numbers (about a minute per database).
+`--quick` is a smoke test of the script with small numbers, not a timing.
 """
 
 from __future__ import annotations
@@ -75,11 +75,11 @@ SQLITE_CHUNK = 50_000
 PROGRESS_STEP = 50_000
 PREFIX = ""  # the database's name in the printed lines
 QUICK = {
-    "followers": 20_000,
-    "district_residents": 10_000,
-    "posts": 20_000,
-    "reposts": 4_000,
-    "feed_readers": 100,
+    "followers": 2_000,
+    "district_residents": 1_000,
+    "posts": 2_000,
+    "reposts": 400,
+    "feed_readers": 20,
 }
 
 

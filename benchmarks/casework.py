@@ -1,6 +1,6 @@
 """Benchmarks for casework, one section per concern.
 
-    python benchmarks/casework.py [--only SECTION] [--requests N] [--seconds S]
+    python benchmarks/casework.py [--only SECTION] [--requests N] [--seconds S] [--quick]
 
 Prints `name: value` lines on stdout (progress goes to stderr). Each section is a function in
 `SECTIONS`; `--only` runs one of them, the default runs them all.
@@ -19,6 +19,9 @@ Prints `name: value` lines on stdout (progress goes to stderr). Each section is 
   the router's calibration (ECE) and the share of messages it would route without triage.
 - `routing-speed`: messages classified per second on one core (BLAS/OpenMP pinned to one thread),
   router and baseline, in batches and one at a time (target: at least 5,000 per second).
+
+`--quick` is a smoke test of the script, not a timing: 100 Open311 requests for at most 3
+seconds, and the routing sections on every sixth message with 2 folds.
 
 The routing sections read the labelled messages in place, from
 `$CIVICHUB_SHARED_DATA/messages/teddycup2020c/full/` or else `shared/data/...` beside the
@@ -251,8 +254,8 @@ def open311(args: argparse.Namespace) -> int:
             line("open311.database", f"PostgreSQL {version[0] if version else 'unknown'}")
             line("open311.server", f"civichub serve (uvicorn), {SERVER_WORKERS} worker processes")
             if args.tasks == "redis":
-                env["REDIS_URL"] = OPEN311_REDIS
-                flush_redis(OPEN311_REDIS)
+                env["REDIS_URL"] = args.redis
+                flush_redis(args.redis)
                 line("open311.task_backend", "rq on redis (the scale-out configuration)")
             else:
                 line(
@@ -286,7 +289,7 @@ def open311(args: argparse.Namespace) -> int:
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
         if args.tasks == "redis":
-            flush_redis(OPEN311_REDIS)
+            flush_redis(args.redis)
     count = len(result.latencies)
     rps = count / result.seconds
     p50 = percentile(result.latencies, 0.50) * 1000
@@ -318,6 +321,8 @@ DETAILS_FILE = "fj2_details_labelled_partial.csv"
 ROUTER_TARGET_F1_TITLES = 0.93
 ROUTER_TARGET_RATE = 5000
 ROUTING_FOLDS = 5
+QUICK_FOLDS = 2
+QUICK_MESSAGES_STEP = 6
 ROUTING_SEED = 0
 TRIAGE_THRESHOLD = 0.5  # casework's default `triage_threshold`
 BASELINE_MAX_CHARS = 1000
@@ -354,17 +359,20 @@ def read_labelled(path: Path, text_column: str) -> tuple[list[str], list[str], i
     return list(seen), list(seen.values()), rows - len(seen)
 
 
-def routing_corpora() -> dict[str, tuple[list[str], list[str], int]] | None:
+def routing_corpora(args: argparse.Namespace) -> dict[str, tuple[list[str], list[str], int]] | None:
+    """Titles and bodies; with `--quick`, every `QUICK_MESSAGES_STEP`th message only."""
     folder = messages_dir()
     titles, details = folder / TITLES_FILE, folder / DETAILS_FILE
     if not (titles.is_file() and details.is_file()):
         line("routing.skipped", f"labelled messages not found in {folder}")
         note(f"[routing] set CIVICHUB_SHARED_DATA to the folder holding {MESSAGES_DIR}")
         return None
-    return {
+    corpora = {
         "titles": read_labelled(titles, "title"),
         "details": read_labelled(details, "detail"),
     }
+    step = QUICK_MESSAGES_STEP if args.quick else 1
+    return {name: (t[::step], y[::step], d) for name, (t, y, d) in corpora.items()}
 
 
 def baseline_model() -> Any:
@@ -417,7 +425,7 @@ def routing_quality(args: argparse.Namespace) -> int:
     """Macro-F1 of the router and the baseline from the same 5-fold stratified cross-validation
     (duplicates dropped before splitting), on titles and on message bodies."""
     pin_one_thread()
-    corpora = routing_corpora()
+    corpora = routing_corpora(args)
     if corpora is None:
         return 0
     import numpy as np
@@ -428,7 +436,8 @@ def routing_quality(args: argparse.Namespace) -> int:
     from civichub.casework.router import CategoryRouter
 
     print_routing_machine()
-    line("routing.cross_validation", f"{ROUTING_FOLDS}-fold stratified, seed {ROUTING_SEED}")
+    fold_count = QUICK_FOLDS if args.quick else ROUTING_FOLDS
+    line("routing.cross_validation", f"{fold_count}-fold stratified, seed {ROUTING_SEED}")
     for name, (texts, labels, duplicates) in corpora.items():
         x = np.asarray(texts, dtype=object)
         y = np.asarray(labels)
@@ -439,11 +448,11 @@ def routing_quality(args: argparse.Namespace) -> int:
         router_pred = np.empty(len(y), dtype=object)
         confidence = np.zeros(len(y))
         baseline_pred = np.empty(len(y), dtype=object)
-        folds = StratifiedKFold(ROUTING_FOLDS, shuffle=True, random_state=ROUTING_SEED)
+        folds = StratifiedKFold(fold_count, shuffle=True, random_state=ROUTING_SEED)
         started = time.perf_counter()
         with threadpool_limits(limits=1):
             for number, (train, test) in enumerate(folds.split(x, y), 1):
-                note(f"[routing] {name}: fold {number}/{ROUTING_FOLDS}")
+                note(f"[routing] {name}: fold {number}/{fold_count}")
                 router = CategoryRouter().fit(list(x[train]), list(y[train]))
                 predicted = router.predict(list(x[test]))
                 router_pred[test] = [label for label, _ in predicted]
@@ -492,7 +501,7 @@ def routing_speed(args: argparse.Namespace) -> int:
     80 % of them, for the router and the baseline; and the latency of one message at a time,
     as routing calls it."""
     pin_one_thread()
-    corpora = routing_corpora()
+    corpora = routing_corpora(args)
     if corpora is None:
         return 0
     import numpy as np
@@ -553,7 +562,15 @@ def main() -> int:
         default="redis",
         help="open311: where intake queues its tasks (default: redis, the scale-out setup)",
     )
+    parser.add_argument(
+        "--redis",
+        default=OPEN311_REDIS,
+        help="open311: the Redis database it queues in and empties",
+    )
+    parser.add_argument("--quick", action="store_true", help="a smoke test of the script")
     args = parser.parse_args()
+    if args.quick:
+        args.requests, args.seconds = min(args.requests, 100), min(args.seconds, 3.0)
     print_machine()
     failed = 0
     for name, section in SECTIONS.items():

@@ -63,8 +63,15 @@ def print_machine(*, sqlite: bool = False) -> None:
 
 @contextlib.contextmanager
 def postgres_database(server_url: str, name: str) -> Iterator[str]:
-    """A fresh database for the run, dropped afterwards."""
+    """A fresh database for the run, dropped afterwards. `CIVICHUB_BENCH_DATABASE_SUFFIX` is
+    appended to its name, so that two runs at once (the quick runs of the test suite beside a
+    full run) do not drop each other's database."""
     import psycopg
+
+    suffix = os.environ.get("CIVICHUB_BENCH_DATABASE_SUFFIX", "")
+    if suffix and not suffix.replace("_", "").isalnum():
+        raise ValueError(f"CIVICHUB_BENCH_DATABASE_SUFFIX: letters, digits and _ only: {suffix!r}")
+    name += suffix.lower()
 
     with psycopg.connect(f"{server_url}/postgres", autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -70,6 +70,7 @@ def run_database(database: str, args: argparse.Namespace) -> int:
     env.pop("DATABASE_URL", None)
     command = [sys.executable, __file__, "--measure", database, "--size", args.size]
     command += ["--requests", str(args.requests), "--seconds", str(args.seconds)]
+    command += ["--quick"] if args.quick else []
     try:
         with contextlib.ExitStack() as stack:
             if database == "postgres":
@@ -124,7 +125,7 @@ def measure(database: str, args: argparse.Namespace) -> None:
         line(f"{prefix}.seed_phase.{phase}_seconds", f"{seconds:.1f}")
     line(f"{prefix}.database_size_mib", f"{database_size_mib():.0f}")
 
-    permission_check(prefix)
+    permission_check(prefix, calls=1_000 if args.quick else 100_000)
     tokens = client_tokens()
     connections.close_all()
     load(prefix, tokens, args)
@@ -143,7 +144,7 @@ def database_size_mib() -> float:
     return sum(p.stat().st_size for p in files if p.exists()) / 2**20
 
 
-def permission_check(prefix: str) -> None:
+def permission_check(prefix: str, calls: int) -> None:
     """`allowed` for a community worker on a resident of their community (in scope) and of
     another community (out of scope): warm = roles cached on the user object, as within a
     request; cold = the roles are read from the database first, as on a request's first check."""
@@ -164,14 +165,14 @@ def permission_check(prefix: str) -> None:
         best = min(timeit.repeat(statement, number=number, repeat=5))
         return best / number * 1e6
 
-    warm = per_call_us(lambda: allowed(user, action, mine), 100_000)
-    denied = per_call_us(lambda: allowed(user, action, other), 100_000)
+    warm = per_call_us(lambda: allowed(user, action, mine), calls)
+    denied = per_call_us(lambda: allowed(user, action, other), calls)
 
     def cold_check() -> None:
         clear_cache(user)
         allowed(user, action, mine)
 
-    cold = per_call_us(cold_check, 2_000)
+    cold = per_call_us(cold_check, max(calls // 50, 10))
     line(f"{prefix}.permission_check_warm_us", f"{warm:.2f}")
     line(f"{prefix}.permission_check_denied_warm_us", f"{denied:.2f}")
     line(f"{prefix}.permission_check_cold_us", f"{cold:.1f}")
@@ -350,7 +351,7 @@ def main() -> int:
     parser.add_argument("--database", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--size", choices=["small", "city"], default="city")
     parser.add_argument(
-        "--quick", action="store_true", help="small city and few requests: a smoke run"
+        "--quick", action="store_true", help="small city and few requests: a smoke test"
     )
     parser.add_argument("--requests", type=int, default=None, help="per endpoint")
     parser.add_argument("--seconds", type=float, default=None, help="at most, per endpoint")
@@ -360,9 +361,9 @@ def main() -> int:
     if args.quick:
         args.size = "small"
     if args.requests is None:
-        args.requests = 300 if args.quick else 20_000
+        args.requests = 30 if args.quick else 20_000
     if args.seconds is None:
-        args.seconds = 3.0 if args.quick else 15.0
+        args.seconds = 1.0 if args.quick else 15.0
 
     if args.measure:
         measure(args.measure, args)

@@ -1,12 +1,15 @@
 """Benchmarks for wellbeing detection, one section per concern.
 
-    python benchmarks/wellbeing.py [--only SECTION] [--households N] [--days D]
+    python benchmarks/wellbeing.py [--only SECTION] [--households N] [--days D] [--quick]
 
-Prints `name: value` lines on stdout (progress goes to stderr).
+Prints `name: value` lines on stdout (progress goes to stderr). `--quick` is a smoke test of every
+section, not a timing: small numbers everywhere, three settings of the held-out grid.
 
 - `nab-check`: the port of the Numenta Anomaly Benchmark scorer (below) scores NAB's stored
-  per-row results of its windowedGaussian detector; NAB's published figure is 39.65 standard, and
-  the port must reproduce it within 0.1 before any other NAB figure means anything.
+  per-row results of its windowedGaussian detector and compares them with NAB's published ones
+  (39.65 standard, 20.87 low-FP, 47.41 low-FN, and every file's raw score): the port must
+  reproduce them before any other NAB figure means anything, and the script exits non-zero when
+  it does not.
 - `nab`: the project's streaming detector (`civichub.testing.wellbeing_stream`) run over the whole
   NAB corpus and scored by the same port: standard, low-FP and low-FN scores, each with its one
   global threshold chosen by NAB's own sweep (the only tuning NAB allows). Leaders: ARTime 74.9,
@@ -285,7 +288,8 @@ def score_at(
     hit = detected & (window >= 0)
     np.maximum.at(best, window[hit], tp[hit])
     raw = false_positives + float(best.sum())
-    return raw, normalise(raw, total_windows, profile)
+    # A file without windows has no normalised score (its null and perfect scores are both 0).
+    return raw, normalise(raw, total_windows, profile) if total_windows else math.nan
 
 
 def stored_scores(root: Path, detector: str, corpus: Corpus) -> list[np.ndarray] | None:
@@ -304,7 +308,29 @@ def stored_scores(root: Path, detector: str, corpus: Corpus) -> list[np.ndarray]
 # --- sections ---------------------------------------------------------------------------------
 
 
+PublishedFiles = dict[str, dict[str, tuple[float, float]]]
+
+
+def published_scores(root: Path, detector: str) -> tuple[dict[str, float], PublishedFiles]:
+    """NAB's published figures for a detector: the normalised score per profile
+    (results/final_results.json) and, per profile, each file's (threshold, raw score) from
+    results/<detector>/<detector>_<profile>_scores.csv (its "Totals" row left out)."""
+    final = json.loads((root / "results" / "final_results.json").read_text())[detector]
+    files: PublishedFiles = {}
+    for profile in PROFILES:
+        path = root / "results" / detector / f"{detector}_{profile}_scores.csv"
+        with path.open() as handle:
+            rows = [row for row in csv.DictReader(handle) if row["Detector"] != "Totals"]
+        files[profile] = {
+            row["File"]: (float(row["Threshold"]), float(row["Score"])) for row in rows
+        }
+    return {profile: float(final[profile]) for profile in PROFILES}, files
+
+
 def section_nab_check(args: argparse.Namespace) -> None:
+    """The scorer port against NAB's published windowedGaussian results: the swept threshold and
+    normalised score of each profile, and each file's raw score at NAB's threshold, must agree
+    with NAB's (to 1e-6; they agree to 1e-10). Exits non-zero on any mismatch."""
     root = nab_root()
     if root is None:
         log("nab-check: skipped, the NAB corpus is not beside the repository")
@@ -315,16 +341,36 @@ def section_nab_check(args: argparse.Namespace) -> None:
     if scores is None:
         emit("nab_check", "skipped (windowedGaussian results absent)")
         return
+    published, published_files = published_scores(root, "windowedGaussian")
     emit("nab_files", len(corpus.names))
     emit("nab_windows", corpus.windows)
+    mismatches = []
     agrees = True
     for profile in PROFILES:
         threshold, raw, normalised = optimise(corpus, scores, profile)
         emit(f"nab_windowed_gaussian_{SHORT[profile]}", f"{normalised:.2f}")
+        if not math.isclose(normalised, published[profile], abs_tol=1e-6):
+            mismatches.append(f"{profile}: {normalised:.6f}, published {published[profile]:.6f}")
+        files_agreeing = 0
+        for i, name in enumerate(corpus.names):
+            file_threshold, file_raw = published_files[profile].get(name, (math.nan, math.nan))
+            if file_threshold != threshold:
+                mismatches.append(f"{profile} {name}: threshold {threshold}, NAB {file_threshold}")
+            ours = score_at(corpus, scores, profile, file_threshold, [i])[0]
+            if math.isclose(ours, file_raw, abs_tol=1e-6):
+                files_agreeing += 1
+            else:
+                mismatches.append(f"{profile} {name}: {ours:.6f}, published {file_raw:.6f}")
+        emit(f"nab_windowed_gaussian_{SHORT[profile]}_files_agreeing", files_agreeing)
         # Scoring at the swept threshold, as the held-out figures do, must give the sweep's total.
         agrees &= math.isclose(score_at(corpus, scores, profile, threshold)[0], raw, abs_tol=1e-9)
-    emit("nab_windowed_gaussian_published", "39.65 / 20.87 / 47.41")
+    emit("nab_windowed_gaussian_published", " / ".join(f"{published[p]:.2f}" for p in PROFILES))
     emit("nab_check_fixed_threshold_agrees", "yes" if agrees else "NO")
+    emit("nab_check", "agrees with NAB" if agrees and not mismatches else "MISMATCH")
+    if mismatches or not agrees:
+        for mismatch in mismatches[:20]:
+            log(f"nab-check: {mismatch}")
+        raise SystemExit("nab-check: the scorer does not reproduce NAB's published results")
 
 
 def section_nab(args: argparse.Namespace) -> None:
@@ -350,7 +396,10 @@ def section_nab(args: argparse.Namespace) -> None:
         emit(f"nab_{SHORT[profile]}", f"{normalised:.2f}")
         emit(f"nab_{SHORT[profile]}_threshold", f"{threshold:.4f}")
     emit("nab_points_per_second", f"{points / elapsed:,.0f}")
-    nab_throughput()
+    if args.quick:
+        nab_throughput(series=2_000, steps=50)
+    else:
+        nab_throughput()
 
 
 def nab_halves(corpus: Corpus) -> tuple[list[int], list[int]]:
@@ -408,7 +457,7 @@ def section_nab_heldout(args: argparse.Namespace) -> None:
     learning = [probation_rows(len(v)) for v in corpus.values]
     period = [steps_per_day(t) for t in corpus.timestamps]
     halves = nab_halves(corpus)
-    grid = nab_grid()
+    grid = nab_grid()[: 3 if args.quick else None]
     # The detector scores each file on its own, so one run over the corpus per setting serves
     # both halves.
     runs = []
@@ -496,7 +545,7 @@ def section_throughput(args: argparse.Namespace) -> None:
     from civichub.testing.wellbeing_simulation import simulate
     from civichub.wellbeing.detection import SLOTS_PER_DAY, WellbeingDetector
 
-    households, days = 20_000, 8
+    households, days = (500, 3) if args.quick else (20_000, 8)
     sim = simulate(households, days, seed=99)
     detector = WellbeingDetector(sim.meters)
     detector.process(sim.readings[:, :SLOTS_PER_DAY], 0)  # warm the caches
@@ -725,8 +774,10 @@ def main() -> None:
     parser.add_argument("--measure-ingest", help=argparse.SUPPRESS)
     parser.add_argument("--ingest-households", type=int, default=200)
     parser.add_argument("--ingest-days", type=int, default=7)
-    parser.add_argument("--quick", action="store_true", help="the pipeline section's small run")
+    parser.add_argument("--quick", action="store_true", help="a smoke test: small numbers")
     args = parser.parse_args()
+    if args.quick:
+        args.ingest_households, args.ingest_days = 10, 2
     if args.measure_ingest:
         measure_ingest(args.measure_ingest, args.ingest_households, args.ingest_days)
         return
