@@ -146,6 +146,11 @@ QUICK_RUNS = [
         expect=tuple(f"pipeline_{db}_same_alerts_both_paths: True" for db in BOTH),
     ),
     QuickRun("wellbeing_households.py", expect=("households_leak_caught",), services=()),
+    QuickRun(
+        "statistics_rollup.py",
+        expect=("statistics.rollup_first_seconds", "statistics.evaluation_ms"),
+        services=(),
+    ),
     # Its section already ran on both databases above (`wellbeing.py --only pipeline`): here its
     # own entry point, on SQLite only.
     QuickRun(
@@ -155,6 +160,12 @@ QUICK_RUNS = [
         services=(),
     ),
 ]
+
+
+# Scripts with no database to point at (they use SQLite of their own, or none).
+SQLITE_ONLY = frozenset({"wellbeing_households.py", "statistics_rollup.py"})
+# Scripts whose quick mode another test runs (behind nginx, with its own servers).
+QUICK_ELSEWHERE = {"load.py": "tests/test_load.py"}
 
 
 def _postgres_server() -> str:
@@ -188,7 +199,7 @@ def run_benchmark(
     script: str, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, str(BENCHMARKS / script), "--quick", *args]
-    if script != "wellbeing_households.py":  # the only one without a database
+    if script not in SQLITE_ONLY:
         command += ["--postgres", _postgres_server()]
     if script == "casework.py":
         command += ["--redis", _redis_url()]
@@ -285,7 +296,7 @@ def test_every_benchmark_script_has_a_quick_run() -> None:
         for path in BENCHMARKS.glob("*.py")
         if 'if __name__ == "__main__":' in path.read_text(encoding="utf-8")
     }
-    assert scripts == {run.script for run in QUICK_RUNS}
+    assert scripts == {run.script for run in QUICK_RUNS} | set(QUICK_ELSEWHERE)
     for script in scripts:
         assert "--quick" in (BENCHMARKS / script).read_text(encoding="utf-8"), script
 
