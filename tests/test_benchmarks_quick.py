@@ -271,7 +271,13 @@ def printed(stdout: str) -> dict[str, str]:
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("run", QUICK_RUNS, ids=[run.id for run in QUICK_RUNS])
+@pytest.mark.parametrize(
+    "run",
+    [
+        pytest.param(run, marks=[pytest.mark.shared_data] if run.data else [], id=run.id)
+        for run in QUICK_RUNS
+    ],
+)
 def test_benchmark_quick_mode_runs_to_the_end(run: QuickRun) -> None:
     if run.data is not None:
         what, locate = run.data
@@ -352,6 +358,7 @@ def _tamper_anomaly_score(root: Path, real: Path) -> None:
     path.write_text("\n".join(rows) + "\n")
 
 
+@pytest.mark.shared_data
 @pytest.mark.parametrize(
     "tamper", [_tamper_published_score, _tamper_anomaly_score], ids=["published", "computed"]
 )
