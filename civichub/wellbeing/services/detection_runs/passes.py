@@ -362,12 +362,12 @@ def _states_save(
     adapt = connection.ops.adapt_datetimefield_value
     with connection.cursor() as cursor:
         cursor.executemany(
-            f"UPDATE {table} SET {state} = %s, {through} = %s WHERE {pk} = %s",  # noqa: S608
+            f"UPDATE {table} SET {state} = %s, {through} = %s WHERE {pk} = %s",  # noqa: S608  # nosec B608
             [(blob, adapt(at), m.household.pk) for blob, at, m in states],
         )
         if checkpoints:
             cursor.executemany(
-                f"UPDATE {table} SET {checkpoint} = %s WHERE {pk} = %s",  # noqa: S608
+                f"UPDATE {table} SET {checkpoint} = %s WHERE {pk} = %s",  # noqa: S608  # nosec B608
                 [(blob, m.household.pk) for blob, m in checkpoints],
             )
     for blob, at, m in states:
