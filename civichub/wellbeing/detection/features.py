@@ -57,6 +57,7 @@ class Step:
     elec_change: Float  # (H,) electricity against the half hour before, 0 where unknown
     elec_switch: Bool  # electricity changed beyond what runs by itself
     elec_person: Bool  # ... and again within `Rules.corroboration_slots`: a person
+    trickle: Float  # (H,) water per half hour a cistern's trickle explains
     water_use: Bool  # water beyond what runs by itself (a cistern's trickle): a person
     gas_use: Bool  # gas beyond what runs by itself (a boiler): a person
     gas_flow: Bool  # gas flowing beyond a boiler's floor and swing (for the stove rule)
@@ -113,7 +114,7 @@ def incidents_close(s: DetectorState, r: Rules, step: Step) -> None:
     # Somebody is back: water drawn in two of the last six half hours adding up to a wash, or
     # signs of a person in four of them (a thermostat's cycles in an empty home are not, nor a
     # register stepping a litre now and then under a cistern's trickle).
-    trickle = np.minimum(np.nan_to_num(s.auto_lo[:, WATER], nan=0.0), r.trickle_max_m3)
+    trickle = step.trickle
     drawn = np.zeros_like(trickle)
     for back_slots in range(6):
         drawn += np.maximum(s.ring[:, (step.slot - back_slots) % SLOTS_PER_DAY, WATER] - trickle, 0)
@@ -210,6 +211,7 @@ def observe(
         elec_change=elec_change,
         elec_switch=elec_switch,
         elec_person=elec_person,
+        trickle=trickle,
         water_use=water_use,
         gas_use=gas_use,
         gas_flow=gas_flow,

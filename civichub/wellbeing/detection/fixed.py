@@ -35,8 +35,7 @@ def _use_rules(s: DetectorState, r: Rules, step: Step) -> None:
     window_sum = s.sum12 if r.no_use_hours <= 12 else s.sum24
     window_count = s.count12 if r.no_use_hours <= 12 else s.count24
     # What a cistern's trickle explains (learned from recent nights) is not use.
-    trickle = np.minimum(np.nan_to_num(s.auto_lo[:, WATER], nan=0.0), r.trickle_max_m3)
-    used = window_sum[:, WATER] - trickle * window_count[:, WATER]
+    used = window_sum[:, WATER] - step.trickle * window_count[:, WATER]
     no_use = (
         water_metered
         & (window_count[:, WATER] >= r.no_use_coverage * r.slots(min(r.no_use_hours, 24)))
