@@ -63,9 +63,9 @@ def alert_follow_up(
         changes={"kind": found.kind, "graver": graver},
     )
     if graver and alert.status == AlertStatus.FAMILY:
-        # Everyone told so far hears again, at the graver level.
+        # Everyone told so far hears again, at the graver level (`family_notify_due` stores
+        # how many have been sent this round).
         alert.family_notified = 0
-        alert.save(update_fields=["family_notified"])
         minutes = module_config(WellbeingSettings).family_minutes
         family_notify_due(
             alert,
