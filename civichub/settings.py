@@ -314,6 +314,7 @@ CIVICHUB_PROFILE: dict[str, object] = {
         "quiet_hours_default": ("CIVICHUB_QUIET_HOURS", str),
         "notification_max_attempts": ("CIVICHUB_NOTIFY_MAX_ATTEMPTS", int),
         "notification_backoff_seconds": ("CIVICHUB_NOTIFY_BACKOFF", int),
+        "notification_lease_seconds": ("CIVICHUB_NOTIFY_LEASE", int),
         "image_max_pixels": ("CIVICHUB_IMAGE_MAX_PIXELS", int),
         "image_max_pixels_per_byte": ("CIVICHUB_IMAGE_MAX_PIXELS_PER_BYTE", int),
     }.items()

@@ -1,8 +1,9 @@
 """Faults, on PostgreSQL and Redis with real processes: a web process killed (SIGKILL) during
 Open311 POSTs loses no acknowledged message and stores none twice; the readings stream consumer
-killed mid-batch loses and doubles no reading; the database dropping the platform's connections
-(pg_terminate_backend) and Redis stopping for a while are answered with 503 problems, and the
-platform recovers by itself once the service is back.
+killed mid-batch loses and doubles no reading; the task worker killed mid-notification leaves
+no message unsent and repeats at most the one in flight, under its own Message-ID; the database
+dropping the platform's connections (pg_terminate_backend) and Redis stopping for a while are
+answered with 503 problems, and the platform recovers by itself once the service is back.
 
 Each test has its own database on the run's PostgreSQL server (CIVICHUB_TEST_DATABASE_URL) and
 its own Redis: a database number of its own on the run's server (REDIS_URL), or a redis-server of
@@ -11,6 +12,7 @@ stopped: dropping the connections is what a restart does to the application."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -21,6 +23,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -29,6 +32,7 @@ import httpx
 import psycopg
 import pytest
 import redis
+from aiosmtpd.controller import Controller
 from psycopg import sql
 
 from civichub.core.tests.test_commands import Output, civichub, civichub_env, free_port, start
@@ -323,6 +327,96 @@ def test_the_stream_consumer_killed_mid_batch_loses_and_doubles_no_reading(
     assert (stored, distinct) == (total, total), processes.logs()
     assert int(client.xpending(stream, "civichub-wellbeing")["pending"]) == 0
     assert client.xlen(f"{stream}:dead") == 0
+
+
+# The worker killed mid-notification ------------------------------------------------------------
+
+NOTIFY_SETUP = """
+import json
+from django.contrib.auth.hashers import make_password
+from civichub.core.context import acting
+from civichub.core.models import User
+from civichub.notify import services
+from civichub.notify.models import NotificationPreference
+password = make_password(None)
+User.objects.bulk_create([
+    User(username=f"fault{n:03d}", password=password, email=f"f{n}@example.org")
+    for n in range(200)
+])
+ids = list(User.objects.filter(username__startswith="fault").values_list("pk", flat=True))
+NotificationPreference.objects.bulk_create(
+    [NotificationPreference(user_id=pk, quiet_hours_enabled=False) for pk in ids]
+)
+with acting(channel="cli"):
+    services.notification_send(
+        recipients=ids, kind="notify.test", context={"sender": "运维"}, channels=["email"]
+    )
+print("RESULT " + json.dumps(len(ids)))
+"""
+
+
+@contextlib.contextmanager
+def slow_mail_server(seconds_per_message: float) -> Iterator[tuple[int, list[Any]]]:
+    """A real SMTP server (aiosmtpd) on a free port that takes its time over each message, so
+    that a kill lands mid-batch; the messages it accepted, parsed."""
+    received: list[Any] = []
+
+    class Handler:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+            await asyncio.sleep(seconds_per_message)
+            received.append(message_from_bytes(envelope.content, policy=policy.default))
+            return "250 Message accepted"
+
+    port = free_port()
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield port, received
+    finally:
+        controller.stop()
+
+
+def test_a_worker_killed_mid_notification_leaves_no_message_unsent_and_repeats_none_unmarked(
+    tmp_path: Path, database_url: str, redis_url: str, processes: Processes
+) -> None:
+    with slow_mail_server(0.03) as (port, received):
+        env = deployment_env(tmp_path, database_url, redis_url)
+        env.update(CIVICHUB_SMTP_HOST="127.0.0.1", CIVICHUB_SMTP_PORT=str(port))
+        env["CIVICHUB_NOTIFY_LEASE"] = "5"
+        total = shell(env, NOTIFY_SETUP)
+        worker, _ = processes.start(civichub("worker"), env)
+        deadline = time.monotonic() + 120
+        while len(received) < 40:
+            assert worker.poll() is None and time.monotonic() < deadline, processes.logs()
+            time.sleep(0.01)
+        kill_group(worker)  # mid-batch: the one task holds all 200 deliveries
+        at_kill = len(received)
+        assert at_kill < total
+        processes.start(civichub("worker"), env)
+        # Nothing re-runs the dead worker's task: its lease runs out (5 s) and the minute's
+        # sweep hands the rest to the new worker.
+        deadline = time.monotonic() + 150
+        while len({m["X-Civichub-Delivery"] for m in received}) < total:
+            assert time.monotonic() < deadline, processes.logs()
+            time.sleep(0.2)
+        time.sleep(1)
+        with psycopg.connect(database_url) as conn:
+            states = dict(
+                conn.execute(
+                    "SELECT state, count(*) FROM notify_delivery GROUP BY state"
+                ).fetchall()
+            )
+    assert states == {"sent": total}
+    copies: dict[str, list[str]] = {}
+    for message in received:
+        copies.setdefault(message["X-Civichub-Delivery"], []).append(message["Message-ID"])
+    assert len(copies) == total
+    repeated = {delivery: ids for delivery, ids in copies.items() if len(ids) > 1}
+    # At most the one message in flight at the kill (accepted, not yet marked sent) goes again,
+    # and then as the same message: one Message-ID, which receiving systems deduplicate.
+    assert len(repeated) <= 1, repeated
+    assert all(len(set(ids)) == 1 for ids in repeated.values())
+    assert len({ids[0] for ids in copies.values()}) == total
 
 
 # The database drops the platform's connections; Redis stops ------------------------------------

@@ -11,6 +11,7 @@ import logging
 import os
 import smtplib
 import tempfile
+from email.utils import parseaddr
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.module_loading import import_string
 from py_vapid import Vapid02
 from pywebpush import WebPushException, webpush
@@ -87,6 +89,21 @@ def delivery_email(delivery: Delivery) -> str:
 # Email -----------------------------------------------------------------------------------
 
 
+def delivery_key(delivery: Delivery) -> str:
+    """The delivery's idempotency key: the same on every attempt of one delivery, different for
+    every other delivery and deployment (keyed by the secret key, so it reveals nothing)."""
+    digest = salted_hmac("civichub.notify.delivery", str(delivery.pk)).hexdigest()[:20]
+    return f"{delivery.pk}.{digest}"
+
+
+def delivery_message_id(delivery: Delivery) -> str:
+    """A Message-ID that stays the same when a delivery is sent again (RFC 5322 §3.6.4: one
+    message, one identifier), so a repeat after a worker died mid-send is recognisable as the
+    same message by the receiving system."""
+    domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "localhost"
+    return f"<civichub.{delivery_key(delivery)}@{domain}>"
+
+
 class EmailAdapter(ChannelAdapter):
     """Plain-text mail through Django's email backend (SMTP settings from CIVICHUB_SMTP_*)."""
 
@@ -119,6 +136,7 @@ class EmailAdapter(ChannelAdapter):
                 if notification.language == "zh-hans"
                 else notification.language,
                 "X-Civichub-Delivery": str(delivery.pk),
+                "Message-ID": delivery_message_id(delivery),
             },
         )
         try:
@@ -177,8 +195,13 @@ class LoggingSmsAdapter(ChannelAdapter):
         if not phone:
             raise PermanentDeliveryError("the recipient has no phone number")
         text = sms_text(delivery.notification)
-        logger.info("SMS to …%s: %s", phone[-4:], text)
-        SmsLog.objects.create(delivery=delivery, phone=phone, text=text)
+        # One record per delivery, as a gateway given the delivery's key as its message
+        # reference keeps one: a repeat after a worker died mid-send is not sent twice.
+        _log, created = SmsLog.objects.get_or_create(
+            delivery=delivery, defaults={"phone": phone, "text": text}
+        )
+        if created:
+            logger.info("SMS to …%s: %s", phone[-4:], text)
 
 
 # Web Push --------------------------------------------------------------------------------
@@ -244,6 +267,11 @@ def push_payload(notification: Notification) -> str:
     )
 
 
+def push_topic(delivery: Delivery) -> str:
+    """RFC 8030 allows at most 32 characters of the URL-safe base64 alphabet."""
+    return "d" + delivery_key(delivery).replace(".", "-")[:31]
+
+
 class WebPushAdapter(ChannelAdapter):
     """Sends to every browser the user subscribed. Delivered if any browser accepted it; a
     subscription the push service no longer knows (404, 410) is removed."""
@@ -272,7 +300,12 @@ class WebPushAdapter(ChannelAdapter):
                     vapid_private_key=vapid_key(),
                     vapid_claims={"sub": settings.WEBPUSH_VAPID_SUBJECT},
                     ttl=PUSH_TTL_SECONDS.get(priority, PUSH_TTL_SECONDS[Priority.NORMAL]),
-                    headers={"Urgency": PUSH_URGENCY.get(priority, "normal")},
+                    # The Topic (RFC 8030 §5.4) makes a repeat of this delivery replace,
+                    # not join, a copy the push service still holds for an offline browser.
+                    headers={
+                        "Urgency": PUSH_URGENCY.get(priority, "normal"),
+                        "Topic": push_topic(delivery),
+                    },
                     timeout=PUSH_TIMEOUT_SECONDS,
                     requests_session=self._session,
                 )

@@ -22,6 +22,11 @@ class NotifySettings(ModuleConfig):
     # Seconds before the first retry of a failed delivery; each further retry waits about twice
     # as long, up to six hours.
     notification_backoff_seconds: int = 30
+    # Seconds a worker's claim on its deliveries lasts unless renewed; the worker renews it
+    # while it sends. A worker that dies holds its deliveries this long, then the sweep (every
+    # minute) gives them to another. It must exceed the longest single send: the SMTP timeout
+    # (15 s per step) or the push timeout (10 s) for each of a person's browsers.
+    notification_lease_seconds: int = 180
 
 
 def notify_settings() -> NotifySettings:

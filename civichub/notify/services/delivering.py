@@ -2,10 +2,16 @@
 through the channel adapters, recording each outcome only while the claim still holds, and the
 periodic sweep that brings due deliveries back to the queue.
 
-A worker claims deliveries with a conditional UPDATE (state queued → sending, with a fresh lease
-token), sends them, and records the outcome only while its claim still holds. `delivery_sweep`
-re-queues deferred deliveries and temporary failures that are due, and takes back leases that
-expired with their worker.
+A worker claims all the deliveries of its task with one conditional UPDATE (state queued →
+sending, with a fresh lease token), renews the lease while it sends, and records each outcome
+only while its claim still holds. `delivery_sweep` re-queues deferred deliveries and temporary
+failures that are due, and takes back leases that expired with their worker: a worker killed
+mid-task leaves nothing waiting longer than its lease and the sweep's minute.
+
+A kill between a channel accepting a message and the row being marked sent cannot be told
+from a kill just before the send, so that one message goes again: delivery is at least once.
+Each channel carries the delivery's own idempotency key (a stable Message-ID for mail, a push
+Topic, one SMS log row per delivery) so the repeat is recognisable downstream.
 
 The tasks (`civichub.notify.tasks`) call these services, and the sends and the sweep enqueue the
 delivery task through `deliveries_enqueue`, which finds it by its dotted path as the task
@@ -54,8 +60,12 @@ logger = logging.getLogger("civichub.notify")
 DELIVERY_TASK = "civichub.notify.tasks.deliveries_send"
 DELIVERY_TASK_CHUNK = 500  # deliveries per enqueued task
 EMERGENCY_TASK_PRIORITY = 50
-CLAIM_BATCH = 20  # deliveries a worker claims at once; the lease must cover sending them all
-LEASE_SECONDS = 600
+# Deliveries a worker claims at once: a whole task's chunk, so that a worker killed mid-task
+# leaves none of them queued without a task (they would wait for the stale-queue sweep).
+CLAIM_BATCH = DELIVERY_TASK_CHUNK
+# The lease is renewed once this share of it has passed, so a live worker never loses it.
+LEASE_RENEW_AFTER = 1 / 3
+MIN_LEASE_SECONDS = 5
 SWEEP_PAGE = 5000
 SWEEP_MAX_PAGES = 400  # 2 million rows per sweep run; the next run continues
 # A queued row whose task was lost (the queue was down at commit) is enqueued again after this.
@@ -80,6 +90,11 @@ def _max_attempts() -> int:
     return int(notify_settings().notification_max_attempts)
 
 
+def claim_lease_seconds() -> int:
+    """The deployment's lease on claimed deliveries (`notification_lease_seconds`)."""
+    return max(MIN_LEASE_SECONDS, int(notify_settings().notification_lease_seconds))
+
+
 def retry_delay(attempt: int) -> dt.timedelta:
     """Exponential backoff with "equal jitter": between half and all of base·2^(attempt-1), so
     that deliveries failing together (a gateway outage) do not all come back at once."""
@@ -93,19 +108,26 @@ class Claim:
     token: str
     expires_at: dt.datetime
     deliveries: list[Delivery]
+    lease_seconds: int = 0
+
+    def renewal_due(self, now: dt.datetime) -> bool:
+        left = (self.expires_at - now).total_seconds()
+        return left < self.lease_seconds * (1 - LEASE_RENEW_AFTER)
 
 
 def delivery_claim(
     *,
     delivery_ids: list[int],
     now: dt.datetime | None = None,
-    lease_seconds: int = LEASE_SECONDS,
+    lease_seconds: int | None = None,
 ) -> Claim:
     """Takes the queued deliveries among `delivery_ids` for this worker alone: one conditional
     UPDATE moves them to `sending` under a fresh lease token, and only rows still queued at that
     moment move. A second worker claiming the same ids gets none of them."""
     now = now or timezone.now()
     token = secrets.token_hex(16)
+    if lease_seconds is None:
+        lease_seconds = claim_lease_seconds()
     expires_at = now + dt.timedelta(seconds=lease_seconds)
     with transaction.atomic():
         # SKIP LOCKED (PostgreSQL) keeps two workers from waiting on, or deadlocking over, rows
@@ -129,7 +151,24 @@ def delivery_claim(
         .select_related("notification__dispatch", "notification__recipient__resident")
         .order_by("pk")
     )
-    return Claim(token=token, expires_at=expires_at, deliveries=claimed)
+    return Claim(
+        token=token, expires_at=expires_at, deliveries=claimed, lease_seconds=lease_seconds
+    )
+
+
+def delivery_claim_renew(*, claim: Claim, now: dt.datetime | None = None) -> int:
+    """Extends the lease on the claim's deliveries still being sent, so that a worker working
+    through a slow batch keeps them; returns how many it still holds. Rows the sweep took back
+    (a clock that jumped, a stall longer than the lease) stay with their new owner."""
+    now = now or timezone.now()
+    if now >= claim.expires_at:
+        return 0  # lapsed: another worker may already own them
+    expires_at = now + dt.timedelta(seconds=claim.lease_seconds)
+    held = Delivery.objects.filter(
+        lease_token=claim.token, state=DeliveryState.SENDING, lease_expires_at__gt=now
+    ).update(lease_expires_at=expires_at, updated_at=now)
+    claim.expires_at = expires_at
+    return held
 
 
 def delivery_mark_sent(*, delivery: Delivery, token: str, now: dt.datetime | None = None) -> bool:
@@ -236,6 +275,8 @@ def delivery_batch_send(*, delivery_ids: list[int]) -> dict[str, int]:
             if len(claim.deliveries) < len(batch):
                 outcomes["not_claimed"] += len(batch) - len(claim.deliveries)
             for delivery in claim.deliveries:
+                if claim.renewal_due(timezone.now()):
+                    delivery_claim_renew(claim=claim)
                 if delivery.channel not in adapters:
                     adapters[delivery.channel] = adapter_for(delivery.channel)
                 outcome = delivery_attempt(

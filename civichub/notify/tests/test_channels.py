@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import string
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from django.test import override_settings
 from py_vapid import Vapid02
 
 from civichub.core.models import User
-from civichub.notify import channels, services
+from civichub.notify import channels, services, tasks
 from civichub.notify.channels import TemporaryDeliveryError
 from civichub.notify.models import (
     Delivery,
@@ -32,6 +33,13 @@ from civichub.notify.tests.conftest import (
 )
 
 pytestmark = pytest.mark.usefixtures("immediate_tasks")
+
+
+def send_again(delivery: Delivery) -> None:
+    """What happens after a worker died between the channel's acceptance and marking the row
+    sent: the sweep hands the delivery to another worker, which sends it again."""
+    Delivery.objects.filter(pk=delivery.pk).update(state=DeliveryState.QUEUED)
+    assert tasks.deliveries_send.call([delivery.pk]) == {"sent": 1}
 
 
 def deliver(recipient: User, channel: str, capture: Any, **kwargs: Any) -> Delivery:
@@ -87,6 +95,27 @@ def test_one_smtp_connection_carries_a_batch(
     assert len(smtp_server.connections) == 1
 
 
+@override_settings(DEFAULT_FROM_EMAIL="平洲市 <notice@pingzhou.example.gov.cn>")
+def test_a_repeated_email_keeps_its_message_id_and_other_deliveries_get_their_own(
+    smtp_server: Mailbox,
+    resident: User,
+    english_resident: User,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    delivery = deliver(resident, "email", django_capture_on_commit_callbacks)
+    other = deliver(english_resident, "email", django_capture_on_commit_callbacks)
+    send_again(delivery)
+    first, second_person, repeat = smtp_server.messages
+    assert first["Message-ID"] == repeat["Message-ID"]
+    assert first["Message-ID"] != second_person["Message-ID"]
+    assert first["Message-ID"].startswith(f"<civichub.{delivery.pk}.")
+    assert first["Message-ID"].endswith("@pingzhou.example.gov.cn>")
+    assert second_person["X-Civichub-Delivery"] == str(other.pk)
+    # Keyed by the deployment's secret: another deployment's delivery 1 is another message.
+    with override_settings(SECRET_KEY="another deployment's secret key, long enough" * 2):
+        assert channels.delivery_message_id(delivery) != first["Message-ID"]
+
+
 def test_a_refused_address_fails_permanently(
     smtp_server: Mailbox, resident: User, django_capture_on_commit_callbacks: Any
 ) -> None:
@@ -131,6 +160,14 @@ def test_logging_sms_adapter_records_the_text(
     assert record.text.startswith("测试通知：这是一条由运维发出的测试通知")
     assert SmsLog.objects.get(phone="13800000002").text.startswith("Test notification: This is")
     assert "SMS to …0001" in caplog.text
+
+
+def test_an_sms_delivery_sent_again_is_recorded_once(
+    resident: User, django_capture_on_commit_callbacks: Any
+) -> None:
+    delivery = deliver(resident, "sms", django_capture_on_commit_callbacks)
+    send_again(delivery)
+    assert SmsLog.objects.filter(delivery=delivery).count() == 1
 
 
 class GatewayDown(channels.ChannelAdapter):
@@ -206,6 +243,26 @@ def test_web_push_posts_an_encrypted_message_with_ttl_and_urgency(
     assert Vapid02.verify(headers["authorization"])
     assert (vapid_in / "keys" / "vapid_private.pem").stat().st_mode & 0o777 == 0o600
     assert PushSubscription.objects.get(user=resident).last_success_at is not None
+
+
+def test_a_push_sent_again_carries_the_same_topic_so_the_service_replaces_it(
+    push_service: PushService,
+    browser_keys: BrowserKeys,
+    resident: User,
+    english_resident: User,
+    vapid_in: Path,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    subscribe(resident, push_service, browser_keys)
+    subscribe(english_resident, push_service, browser_keys, name="def")
+    delivery = deliver(resident, "push", django_capture_on_commit_callbacks)
+    deliver(english_resident, "push", django_capture_on_commit_callbacks)
+    send_again(delivery)
+    topics = [{k.lower(): v for k, v in r.headers.items()}["topic"] for r in push_service.requests]
+    assert topics[0] == topics[2] != topics[1]
+    for topic in topics:  # RFC 8030 §5.4: at most 32 characters of the URL-safe alphabet
+        assert len(topic) <= 32
+        assert set(topic) <= set(string.ascii_letters + string.digits + "-_")
 
 
 def test_normal_push_uses_normal_urgency_and_a_day_of_ttl(

@@ -333,6 +333,109 @@ def test_the_sweep_takes_back_leases_of_dead_workers_and_gives_up_after_the_last
     assert (row.state, row.failure) == (DeliveryState.FAILED, FailureKind.PERMANENT)
 
 
+class WorkerKilled(BaseException):
+    """Stands in for kill -9: not an Exception, so nothing on the way out records an outcome."""
+
+
+class DyingAdapter(LoggingSmsAdapter):
+    def __init__(self, sends_before_death: int) -> None:
+        self.left = sends_before_death
+
+    def send(self, delivery: Delivery) -> None:
+        if self.left == 0:
+            raise WorkerKilled
+        self.left -= 1
+        super().send(delivery)
+
+
+@override_settings(TASKS=DB_TASKS)
+@profile(notification_lease_seconds=30)
+def test_a_worker_killed_mid_task_leaves_the_rest_of_its_chunk_to_the_sweep_after_the_lease(
+    make_user: Callable[..., User], django_capture_on_commit_callbacks: Any, monkeypatch: Any
+) -> None:
+    people = [make_user(None, None, phone=f"1390000{n:04d}") for n in range(45)]
+    for person in people:
+        no_quiet_hours(person)
+    with django_capture_on_commit_callbacks(execute=False):
+        services.notification_send(
+            recipients=people, kind="notify.test", context={"sender": "运维"}, channels=["sms"]
+        )
+    ids = sorted(Delivery.objects.values_list("pk", flat=True))
+    adapter = DyingAdapter(sends_before_death=7)
+    monkeypatch.setattr("civichub.notify.services.delivering.adapter_for", lambda _c: adapter)
+    with pytest.raises(WorkerKilled):
+        services.delivery_batch_send(delivery_ids=ids)
+    assert SmsLog.objects.count() == 7
+    # Every delivery the dead worker had not finished is under its lease, none left queued
+    # without a task for the hour-long stale sweep.
+    states = list(Delivery.objects.values_list("state", flat=True))
+    assert states.count(DeliveryState.SENT) == 7
+    assert states.count(DeliveryState.SENDING) == 38
+    lease_end = max(
+        at
+        for at in Delivery.objects.filter(state=DeliveryState.SENDING).values_list(
+            "lease_expires_at", flat=True
+        )
+        if at is not None
+    )
+    assert lease_end <= timezone.now() + dt.timedelta(seconds=30)
+    with django_capture_on_commit_callbacks(execute=True):
+        result = services.delivery_sweep(now=lease_end)
+    assert (result.reclaimed, result.requeued) == (38, 0)
+    monkeypatch.undo()
+    for task in DBTaskResult.objects.all():
+        tasks.deliveries_send.call(*task.args_kwargs["args"])
+    assert Delivery.objects.filter(state=DeliveryState.SENT).count() == 45
+    assert SmsLog.objects.count() == 45
+
+
+@profile(notification_lease_seconds=30)
+def test_a_live_worker_renews_its_lease_so_a_slow_batch_is_not_taken_back(
+    queued: Delivery,
+) -> None:
+    claim = services.delivery_claim(delivery_ids=[queued.pk])
+    assert claim.lease_seconds == 30
+    started = claim.expires_at - dt.timedelta(seconds=30)
+    assert not claim.renewal_due(started + dt.timedelta(seconds=9))
+    assert claim.renewal_due(started + dt.timedelta(seconds=11))
+    assert services.delivery_claim_renew(claim=claim, now=started + dt.timedelta(seconds=20)) == 1
+    assert claim.expires_at == started + dt.timedelta(seconds=50)
+    # The sweep at the original end of the lease finds nothing to take back.
+    assert services.delivery_sweep(now=started + dt.timedelta(seconds=31)).reclaimed == 0
+    assert refreshed(queued).lease_expires_at == claim.expires_at
+    # A worker that stalled past its lease cannot renew it.
+    assert services.delivery_claim_renew(claim=claim, now=claim.expires_at) == 0
+
+
+def test_a_delivery_task_renews_its_lease_between_sends(
+    make_user: Callable[..., User], django_capture_on_commit_callbacks: Any, monkeypatch: Any
+) -> None:
+    people = [make_user(None, None, phone=f"1380000{n:04d}") for n in range(3)]
+    for person in people:
+        no_quiet_hours(person)
+    with django_capture_on_commit_callbacks(execute=False):
+        services.notification_send(
+            recipients=people, kind="notify.test", context={"sender": "运维"}, channels=["sms"]
+        )
+    renewals: list[int] = []
+    real_renew = services.delivering.delivery_claim_renew
+
+    def renew(*, claim: services.Claim) -> int:
+        renewals.append(real_renew(claim=claim))
+        return renewals[-1]
+
+    monkeypatch.setattr(services.delivering.Claim, "renewal_due", lambda self, now: True)
+    monkeypatch.setattr(services.delivering, "delivery_claim_renew", renew)
+    ids = list(Delivery.objects.values_list("pk", flat=True))
+    assert services.delivery_batch_send(delivery_ids=ids) == {"sent": 3}
+    assert renewals == [3, 2, 1]  # each renewal covers what the worker has still to send
+
+
+def test_the_lease_has_a_floor() -> None:
+    with profile(notification_lease_seconds=0):
+        assert services.claim_lease_seconds() == 5
+
+
 @override_settings(TASKS=DB_TASKS)
 def test_the_sweep_enqueues_again_a_queued_delivery_whose_task_was_lost(
     queued: Delivery, django_capture_on_commit_callbacks: Any
