@@ -20,6 +20,7 @@ KINDS: tuple[NotificationKind, ...] = (
         },
         default_channels=("inapp",),
         description="A one-time code for an anonymous sender's phone or email.",
+        secret=("code",),
     ),
     NotificationKind(
         key="casework.sms_budget_spent",

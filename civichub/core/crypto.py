@@ -54,6 +54,16 @@ def identity_lookup_hash(value: str) -> str:
     return digest.hexdigest()
 
 
+def encrypt_text(value: str) -> bytes:
+    """A short secret kept only until it is used (a one-time code inside a message to send),
+    under the same keys as identity numbers, so key rotation covers it."""
+    return _fernet().encrypt(value.encode())
+
+
+def decrypt_text(token: bytes | memoryview) -> str:
+    return _fernet().decrypt(bytes(token)).decode()
+
+
 def encrypted_with_newest_key(token: bytes | memoryview) -> bool:
     """Whether `token` is already under the first (newest) key, so rotation can skip it."""
     try:

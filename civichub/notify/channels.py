@@ -28,6 +28,7 @@ from django.utils.module_loading import import_string
 from py_vapid import Vapid02
 from pywebpush import WebPushException, webpush
 
+from civichub.core.crypto import decrypt_text
 from civichub.core.outbound import OutboundRefused, guarded_session
 from civichub.notify.models import (
     Channel,
@@ -89,6 +90,18 @@ def delivery_email(delivery: Delivery) -> str:
 # Email -----------------------------------------------------------------------------------
 
 
+def message_text(notification: Notification) -> tuple[str, str]:
+    """The subject and body an outside channel sends: with the kind's one-time secrets where the
+    dispatch sealed them (the stored texts carry a mask), else the stored texts."""
+    sealed = notification.dispatch.sealed_texts
+    if sealed is not None:
+        texts: dict[str, dict[str, str]] = json.loads(decrypt_text(sealed))
+        text = texts.get(notification.language) or texts.get("zh-hans")
+        if text:
+            return text["subject"], text["body"]
+    return notification.subject, notification.body
+
+
 def delivery_key(delivery: Delivery) -> str:
     """The delivery's idempotency key: the same on every attempt of one delivery, different for
     every other delivery and deployment (keyed by the secret key, so it reveals nothing)."""
@@ -126,9 +139,10 @@ class EmailAdapter(ChannelAdapter):
         address = delivery_email(delivery)
         if not address:
             raise PermanentDeliveryError("the recipient has no email address")
+        subject, body = message_text(notification)
         message = EmailMessage(
-            subject=notification.subject,
-            body=notification.body,
+            subject=subject,
+            body=body,
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=[address],
             headers={
@@ -178,9 +192,15 @@ class EmailAdapter(ChannelAdapter):
 # SMS -------------------------------------------------------------------------------------
 
 
-def sms_text(notification: Notification) -> str:
+def sms_text(notification: Notification, *, sealed: bool = True) -> str:
+    """The text a gateway sends (`sealed`: with the one-time secrets), or the one a record may
+    keep (masked)."""
     separator = "：" if notification.language == "zh-hans" else ": "
-    return f"{notification.subject}{separator}{notification.body}"
+    if sealed:
+        subject, body = message_text(notification)
+    else:
+        subject, body = notification.subject, notification.body
+    return f"{subject}{separator}{body}"
 
 
 class LoggingSmsAdapter(ChannelAdapter):
@@ -194,14 +214,16 @@ class LoggingSmsAdapter(ChannelAdapter):
         phone = delivery_phone(delivery)
         if not phone:
             raise PermanentDeliveryError("the recipient has no phone number")
-        text = sms_text(delivery.notification)
         # One record per delivery, as a gateway given the delivery's key as its message
-        # reference keeps one: a repeat after a worker died mid-send is not sent twice.
+        # reference keeps one: a repeat after a worker died mid-send is not sent twice. The
+        # record, which operators read, keeps the text with one-time codes masked; the log line
+        # stands for the handset (the demo's resident reads the code there).
+        record = sms_text(delivery.notification, sealed=False)
         _log, created = SmsLog.objects.get_or_create(
-            delivery=delivery, defaults={"phone": phone, "text": text}
+            delivery=delivery, defaults={"phone": phone, "text": record}
         )
         if created:
-            logger.info("SMS to …%s: %s", phone[-4:], text)
+            logger.info("SMS to …%s: %s", phone[-4:], sms_text(delivery.notification))
 
 
 # Web Push --------------------------------------------------------------------------------
@@ -255,10 +277,11 @@ def vapid_public_key() -> str:
 
 
 def push_payload(notification: Notification) -> str:
+    subject, body = message_text(notification)
     return json.dumps(
         {
-            "title": notification.subject,
-            "body": notification.body,
+            "title": subject,
+            "body": body,
             "url": reverse("notify:inbox"),
             "id": notification.pk,
             "priority": notification.dispatch.priority,

@@ -49,6 +49,10 @@ class NotificationKind:
     body: dict[str, str]
     default_channels: tuple[str, ...] = ("inapp",)
     description: str = ""
+    # Context keys holding a one-time secret (a verification code, a sign-in link). The stored
+    # and shown texts (inbox, admin, SMS records) carry a mask instead; only the message an
+    # outside channel sends carries the value, kept encrypted until it is sent.
+    secret: tuple[str, ...] = ()
 
 
 _categories: dict[str, Category] = {}
@@ -111,6 +115,15 @@ def render(kind: NotificationKind, language: str, context: dict[str, Any]) -> di
     subject = _SPACE.sub(" ", _compiled(kind.subject[language]).render(ctx)).strip()
     body = _compiled(kind.body[language]).render(ctx).strip()
     return {"subject": subject[:200], "body": body}
+
+
+MASKED = "••••••"
+
+
+def render_masked(kind: NotificationKind, language: str, context: dict[str, Any]) -> dict[str, str]:
+    """The texts anyone may read: the kind's secret values replaced by a mask."""
+    masked = {key: MASKED if key in kind.secret else value for key, value in context.items()}
+    return render(kind, language, masked)
 
 
 # The platform's categories; the kinds of each module name one of them.

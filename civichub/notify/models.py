@@ -47,6 +47,9 @@ class Dispatch(models.Model):
     category = models.CharField(max_length=50)
     priority = models.CharField(max_length=16, choices=Priority.choices, default=Priority.NORMAL)
     texts = models.JSONField(default=dict, help_text=_("按语言渲染的标题与正文"))
+    # For kinds with one-time secrets: the texts with the secrets, encrypted, for the outside
+    # channels alone; `texts` then holds them masked. Cleared by the sweep after a day.
+    sealed_texts = models.BinaryField(null=True, blank=True, editable=False)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -60,6 +63,14 @@ class Dispatch(models.Model):
 
     class Meta:
         ordering: ClassVar[list[str]] = ["-created_at", "-id"]
+        indexes: ClassVar[list[models.Index]] = [
+            # The sweep finds the sealed texts to clear without reading every dispatch.
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(sealed_texts__isnull=False),
+                name="notify_dispatch_sealed_idx",
+            )
+        ]
         verbose_name = _("通知发送")
         verbose_name_plural = pgettext_lazy("plural", "通知发送")
 

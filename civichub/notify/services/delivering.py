@@ -50,6 +50,7 @@ from civichub.notify.conf import notify_settings
 from civichub.notify.models import (
     Delivery,
     DeliveryState,
+    Dispatch,
     FailureKind,
     NotificationPreference,
     Priority,
@@ -73,6 +74,9 @@ SWEEP_MAX_PAGES = 400  # 2 million rows per sweep run; the next run continues
 # re-enqueue of a row still waiting costs a task that finds nothing to claim.
 STALE_QUEUE_SECONDS = 3600
 MAX_BACKOFF_SECONDS = 6 * 3600
+# A one-time secret sealed into a dispatch for its outside channels is kept this long: enough
+# for every retry of a code that is valid for minutes.
+SEALED_TEXT_SECONDS = 24 * 3600
 
 
 def chunks(values: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -307,12 +311,14 @@ class SweepResult:
     reclaimed: int = 0
     abandoned: int = 0
     tasks: int = 0
+    unsealed: int = 0
 
 
 def delivery_sweep(*, now: dt.datetime | None = None) -> SweepResult:
     """Moves due deliveries back to the queue and enqueues them in chunks: deferred ones whose
     quiet hours ended, temporary failures whose backoff ran out, stale queued ones whose task
-    was lost, and `sending` ones whose lease expired (their worker died). One audit row."""
+    was lost, and `sending` ones whose lease expired (their worker died); and forgets one-time
+    secrets sealed into dispatches more than a day old. One audit row."""
     now = now or timezone.now()
     result = SweepResult()
     due = (
@@ -336,6 +342,10 @@ def delivery_sweep(*, now: dt.datetime | None = None) -> SweepResult:
         updated_at=now,
         address="",
     )
+    result.unsealed = Dispatch.objects.filter(
+        sealed_texts__isnull=False,
+        created_at__lt=now - dt.timedelta(seconds=SEALED_TEXT_SECONDS),
+    ).update(sealed_texts=None)
     for _page in range(SWEEP_MAX_PAGES):
         with transaction.atomic():
             ids = list(
@@ -349,7 +359,7 @@ def delivery_sweep(*, now: dt.datetime | None = None) -> SweepResult:
             _requeue(ids, due=due, expired=expired, now=now, result=result)
         if len(ids) < SWEEP_PAGE:
             break
-    if result.requeued or result.reclaimed or result.abandoned:
+    if result.requeued or result.reclaimed or result.abandoned or result.unsealed:
         with transaction.atomic():
             audit_record(
                 actor=None,
@@ -359,6 +369,7 @@ def delivery_sweep(*, now: dt.datetime | None = None) -> SweepResult:
                     "requeued": result.requeued,
                     "reclaimed": result.reclaimed,
                     "abandoned": result.abandoned,
+                    "unsealed": result.unsealed,
                 },
             )
     return result

@@ -9,6 +9,7 @@ recorded in the audit log."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from civichub.core.audit import audit_record
+from civichub.core.crypto import encrypt_text
 from civichub.core.errors import Conflict, ValidationFailed
 from civichub.core.models import User
 from civichub.core.permissions import require
@@ -204,6 +206,13 @@ class Send:
     tally: SendTally = field(default_factory=SendTally)
 
 
+def _sealed_texts(definition: kinds.NotificationKind, context: dict[str, Any]) -> bytes | None:
+    if not definition.secret:
+        return None
+    texts = {lang: kinds.render(definition, lang, context) for lang in kinds.LANGUAGES}
+    return encrypt_text(json.dumps(texts, ensure_ascii=False))
+
+
 def send_open(
     *,
     kind: str,
@@ -231,7 +240,8 @@ def send_open(
         priority=priority,
         actor=actor,
         created_at=now,
-        texts={lang: kinds.render(definition, lang, context) for lang in kinds.LANGUAGES},
+        texts={lang: kinds.render_masked(definition, lang, context) for lang in kinds.LANGUAGES},
+        sealed_texts=_sealed_texts(definition, context),
     )
     return Send(
         dispatch=dispatch,

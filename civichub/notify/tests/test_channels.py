@@ -4,6 +4,7 @@ service on localhost (encrypted with a browser's real P-256 keys), SMS through t
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import string
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from civichub.notify.channels import TemporaryDeliveryError
 from civichub.notify.models import (
     Delivery,
     DeliveryState,
+    Dispatch,
     FailureKind,
     PushSubscription,
     SmsLog,
@@ -114,6 +116,54 @@ def test_a_repeated_email_keeps_its_message_id_and_other_deliveries_get_their_ow
     # Keyed by the deployment's secret: another deployment's delivery 1 is another message.
     with override_settings(SECRET_KEY="another deployment's secret key, long enough" * 2):
         assert channels.delivery_message_id(delivery) != first["Message-ID"]
+
+
+CODE = "482913"
+
+
+def send_code(recipient: User, channel: str, capture: Any) -> Delivery:
+    return deliver(
+        recipient,
+        channel,
+        capture,
+        kind="casework.contact_code",
+        context={"code": CODE, "minutes": 10},
+    )
+
+
+def test_a_one_time_code_reaches_the_mailbox_but_is_stored_and_shown_masked(
+    smtp_server: Mailbox, resident: User, django_capture_on_commit_callbacks: Any
+) -> None:
+    delivery = send_code(resident, "email", django_capture_on_commit_callbacks)
+    [mail] = smtp_server.messages
+    assert f"验证码是 {CODE}" in mail.get_content()
+    dispatch = Dispatch.objects.get()
+    assert CODE not in json.dumps(dispatch.texts, ensure_ascii=False)
+    assert "验证码是 ••••••" in delivery.notification.body
+    assert dispatch.sealed_texts is not None and CODE.encode() not in bytes(dispatch.sealed_texts)
+
+
+def test_a_one_time_code_by_sms_is_kept_masked_in_the_sms_records(
+    resident: User, django_capture_on_commit_callbacks: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("INFO", logger="civichub.notify"):
+        delivery = send_code(resident, "sms", django_capture_on_commit_callbacks)
+    record = SmsLog.objects.get(delivery=delivery)
+    assert CODE not in record.text and "••••••" in record.text
+    assert f"验证码是 {CODE}" in caplog.text  # the demo's stand-in for the handset
+
+
+def test_the_sweep_forgets_a_sealed_code_after_a_day_and_a_later_retry_sends_it_masked(
+    smtp_server: Mailbox, resident: User, django_capture_on_commit_callbacks: Any
+) -> None:
+    delivery = send_code(resident, "email", django_capture_on_commit_callbacks)
+    dispatch = Dispatch.objects.get()
+    assert services.delivery_sweep(now=dispatch.created_at + dt.timedelta(hours=23)).unsealed == 0
+    swept = services.delivery_sweep(now=dispatch.created_at + dt.timedelta(hours=25))
+    assert swept.unsealed == 1
+    assert Dispatch.objects.get().sealed_texts is None
+    send_again(delivery)
+    assert "验证码是 ••••••" in smtp_server.messages[-1].get_content()
 
 
 def test_a_refused_address_fails_permanently(

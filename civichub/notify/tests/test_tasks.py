@@ -457,7 +457,7 @@ def test_the_periodic_sweep_task_runs_the_sweep(
     Delivery.objects.filter(pk=queued.pk).update(enqueued_at=None)
     with django_capture_on_commit_callbacks(execute=True):
         result = tasks.deliveries_sweep.call()
-    assert result == {"requeued": 1, "reclaimed": 0, "abandoned": 0, "tasks": 1}
+    assert result == {"requeued": 1, "reclaimed": 0, "abandoned": 0, "tasks": 1, "unsealed": 0}
     assert AuditEvent.objects.get(action="notification.sweep").actor_label == "system:task"
 
 
