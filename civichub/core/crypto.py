@@ -2,9 +2,11 @@
 
 Keys come from CIVICHUB_IDENTITY_KEYS (comma-separated Fernet keys, newest first, so keys can be
 rotated with MultiFernet) or, for an embedded install, from a key file created in the data
-directory on first use. The lookup hash is an HMAC-SHA256 under a key derived from the LAST key in
-the list (the original one), so putting a newer key in front for encryption keeps every stored
-lookup hash valid; the hash of a number cannot be computed without that key.
+directory on first use. The lookup hash is an HMAC-SHA256 under a key derived from the newest
+key; the hash of a number cannot be computed without it. Rotation: put a new key first; until
+`civichub rotate_identity_key` has re-encrypted every number and recomputed its hash, lookups try
+the hash under every key (`identity_lookup_hashes`), so residents stay findable; then the old
+key can be removed, and nothing stored depends on it any more.
 """
 
 from __future__ import annotations
@@ -33,8 +35,9 @@ def _fernet() -> MultiFernet:
 
 
 @lru_cache(maxsize=1)
-def _hash_key() -> bytes:
-    return hmac.new(_keys()[-1], b"civichub identity lookup", hashlib.sha256).digest()
+def _hash_keys() -> tuple[bytes, ...]:
+    """One HMAC key per identity key, newest first."""
+    return tuple(hmac.new(k, b"civichub identity lookup", hashlib.sha256).digest() for k in _keys())
 
 
 def normalise_identity_number(value: str) -> str:
@@ -49,9 +52,18 @@ def decrypt_identity(token: bytes | memoryview) -> str:
     return _fernet().decrypt(bytes(token)).decode()
 
 
+def _lookup_hash(key: bytes, value: str) -> str:
+    return hmac.new(key, normalise_identity_number(value).encode(), hashlib.sha256).hexdigest()
+
+
 def identity_lookup_hash(value: str) -> str:
-    digest = hmac.new(_hash_key(), normalise_identity_number(value).encode(), hashlib.sha256)
-    return digest.hexdigest()
+    """The hash to store: under the newest key."""
+    return _lookup_hash(_hash_keys()[0], value)
+
+
+def identity_lookup_hashes(value: str) -> list[str]:
+    """The hashes to look for: under every key, newest first (a rotation may be under way)."""
+    return [_lookup_hash(key, value) for key in _hash_keys()]
 
 
 def encrypt_text(value: str) -> bytes:
@@ -81,4 +93,4 @@ def reencrypt_with_newest_key(token: bytes | memoryview) -> bytes:
 def reset_key_cache() -> None:
     _keys.cache_clear()
     _fernet.cache_clear()
-    _hash_key.cache_clear()
+    _hash_keys.cache_clear()

@@ -82,8 +82,10 @@ def resident_find_by_identity(
     *, actor: User, identity_number: str, purpose: str
 ) -> Resident | None:
     """Exact lookup by identity number through the keyed hash; audited like a view."""
-    digest = crypto.identity_lookup_hash(identity_number)
-    resident = Resident.objects.select_related("community").filter(identity_hash=digest).first()
+    digests = crypto.identity_lookup_hashes(identity_number)
+    resident = (
+        Resident.objects.select_related("community").filter(identity_hash__in=digests).first()
+    )
     if resident is None:
         audit_record(
             actor=actor,

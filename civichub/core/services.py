@@ -317,11 +317,13 @@ def resident_derived_fields(
 
 
 def _refuse_identity_taken(values: dict[str, Any], *, resident: Resident | None = None) -> None:
-    """One identity number, one resident: a number another resident holds is a conflict."""
-    digest = values.get("identity_hash")
-    if not digest:
+    """One identity number, one resident: a number another resident holds is a conflict (found
+    under any key while a rotation is under way)."""
+    encrypted = values.get("identity_encrypted")
+    if not encrypted:
         return
-    others = Resident.objects.filter(identity_hash=digest)
+    digests = crypto.identity_lookup_hashes(crypto.decrypt_identity(encrypted))
+    others = Resident.objects.filter(identity_hash__in=digests)
     if resident is not None:
         others = others.exclude(pk=resident.pk)
     if others.exists():
@@ -470,26 +472,30 @@ def resident_identity_key_rotate(*, after_id: int, batch_size: int) -> tuple[int
     residents after `after_id` (in id order) that are still under an older key: one transaction
     and one audit row per batch, so an interrupted rotation resumes where it stopped (a number
     already under the newest key is skipped). Returns (last id seen, scanned, re-encrypted);
-    last id 0 when nothing is left. The lookup hash does not change (crypto's docstring)."""
+    last id 0 when nothing is left. The lookup hash is recomputed under the newest key with it,
+    so that once the rotation is done the old key can go (crypto's docstring)."""
     with transaction.atomic():
         batch = list(
             Resident.objects.select_for_update()
             .filter(pk__gt=after_id, identity_encrypted__isnull=False)
             .order_by("pk")
-            .only("pk", "identity_encrypted")[:batch_size]
+            .only("pk", "identity_encrypted", "identity_hash")[:batch_size]
         )
-        stale = [
-            r
-            for r in batch
-            if r.identity_encrypted is not None
-            and not crypto.encrypted_with_newest_key(r.identity_encrypted)
-        ]
-        for resident in stale:
+        stale = []
+        for resident in batch:
             assert resident.identity_encrypted is not None
+            number = crypto.decrypt_identity(resident.identity_encrypted)
+            digest = crypto.identity_lookup_hash(number)
+            if crypto.encrypted_with_newest_key(resident.identity_encrypted) and (
+                resident.identity_hash == digest
+            ):
+                continue
             resident.identity_encrypted = crypto.reencrypt_with_newest_key(
                 resident.identity_encrypted
             )
-        Resident.objects.bulk_update(stale, ["identity_encrypted"])
+            resident.identity_hash = digest
+            stale.append(resident)
+        Resident.objects.bulk_update(stale, ["identity_encrypted", "identity_hash"])
         if stale:
             audit_record(
                 actor=None,

@@ -11,7 +11,8 @@ import pytest
 from cryptography.fernet import Fernet, InvalidToken
 from django.core.management import call_command
 
-from civichub.core import crypto, services
+from civichub.core import crypto, selectors, services
+from civichub.core.errors import Conflict
 from civichub.core.identity import check_digit
 from civichub.core.models import AuditEvent, Resident
 from civichub.testing.city import SmallCity
@@ -68,9 +69,10 @@ def test_rotation_reencrypts_every_number_under_the_newest_key(
     call_command("rotate_identity_key", batch_size=2, stdout=out)
     assert "5 identity numbers checked, 5 re-encrypted" in out.getvalue()
     assert [_under_new_key_only(r) for r in residents] == [_number(n) for n in range(5)]
-    # The lookup hash is untouched: residents are still found by number.
+    # The lookup hash moved to the newest key with the number: found by it alone.
     digest = crypto.identity_lookup_hash(_number(3))
     assert Resident.objects.get(identity_hash=digest).pk == residents[3].pk
+    assert digest == crypto.identity_lookup_hashes(_number(3))[0]
     rows = AuditEvent.objects.filter(action="resident.identity_key_rotated")
     assert rows.count() == 3  # batches of 2, 2 and 1
     audited = sorted(pk for row in rows for pk in row.changes["residents"])
@@ -98,8 +100,9 @@ def test_an_interrupted_rotation_resumes_without_redoing_finished_batches(
 
 
 def test_after_rotation_the_numbers_read_with_the_new_key_alone(
-    residents: list[Resident], keys: Any
+    residents: list[Resident], keys: Any, city: SmallCity, make_user: Any
 ) -> None:
+    operator = make_user("registrar", city.district_a)
     _use_keys(keys, NEW_KEY, OLD_KEY)
     call_command("rotate_identity_key", stdout=io.StringIO())
     _use_keys(keys, NEW_KEY)
@@ -107,3 +110,36 @@ def test_after_rotation_the_numbers_read_with_the_new_key_alone(
         resident.refresh_from_db()
         assert resident.identity_encrypted is not None
         assert crypto.decrypt_identity(resident.identity_encrypted) == _number(n)
+    # Nothing stored depends on the old key any more: found by number, duplicates refused.
+    found = selectors.resident_find_by_identity(
+        actor=operator, identity_number=_number(2), purpose="核对"
+    )
+    assert found is not None and found.pk == residents[2].pk
+    with pytest.raises(Conflict):
+        services.resident_create(
+            actor=None, name="重复", community=residents[0].community, identity_number=_number(2)
+        )
+
+
+def test_during_a_rotation_residents_are_found_and_duplicates_refused_under_either_key(
+    residents: list[Resident], keys: Any, city: SmallCity, make_user: Any
+) -> None:
+    operator = make_user("registrar", city.district_a)
+    _use_keys(keys, NEW_KEY, OLD_KEY)
+    services.resident_identity_key_rotate(after_id=0, batch_size=2)  # residents 0 and 1 moved
+    newcomer = services.resident_create(
+        actor=None, name="新居民", community=residents[0].community, identity_number=_number(9)
+    )
+    for n, resident in [(0, residents[0]), (4, residents[4]), (9, newcomer)]:
+        found = selectors.resident_find_by_identity(
+            actor=operator, identity_number=_number(n), purpose="核对"
+        )
+        assert found is not None and found.pk == resident.pk
+    for n in (1, 4):  # one moved, one still under the old key
+        with pytest.raises(Conflict):
+            services.resident_create(
+                actor=None,
+                name="重复",
+                community=residents[0].community,
+                identity_number=_number(n),
+            )
