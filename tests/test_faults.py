@@ -26,64 +26,34 @@ from collections.abc import Iterator
 from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import httpx
 import psycopg
 import pytest
 import redis
 from aiosmtpd.controller import Controller
-from psycopg import sql
 
 from civichub.core.tests.test_commands import Output, civichub, civichub_env, free_port, start
 from conftest import require_service
+from tests.services import redis_database, scratch_postgres, with_path
 
 pytestmark = pytest.mark.postgres
 
-DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
-DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 # Not the test run's own Redis database (CI: 15), nor the scale-out (13) or load (5) tests'.
 FAULTS_REDIS_DB = 4
 
 
-def _with_path(url: str, path: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
-
-
 @pytest.fixture
 def database_url() -> Iterator[str]:
-    server = os.environ.get("CIVICHUB_TEST_DATABASE_URL") or DEFAULT_POSTGRES
-    maintenance = _with_path(server, "/postgres")
-    name = f"civichub_t_fault_{secrets.token_hex(4)}"
-    try:
-        admin = psycopg.connect(maintenance, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        require_service("PostgreSQL", f"{urlsplit(maintenance).netloc}: {exc}")
-    with admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        try:
-            yield _with_path(server, f"/{name}")
-        finally:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+    with scratch_postgres("civichub_t_fault") as url:
+        yield url
 
 
 @pytest.fixture
 def redis_url() -> Iterator[str]:
-    url = _with_path(os.environ.get("REDIS_URL") or DEFAULT_REDIS, f"/{FAULTS_REDIS_DB}")
-    client = redis.Redis.from_url(url, socket_connect_timeout=5)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        require_service("Redis", f"{urlsplit(url).netloc}: {exc}")
-    client.flushdb()
-    try:
+    with redis_database(FAULTS_REDIS_DB) as url:
         yield url
-    finally:
-        client.flushdb()
-        client.close()
 
 
 class Processes:
@@ -425,7 +395,7 @@ def test_a_worker_killed_mid_notification_leaves_no_message_unsent_and_repeats_n
 def terminate_connections(database_url: str) -> int:
     """What a PostgreSQL restart does to the platform: every connection to its database ends."""
     name = urlsplit(database_url).path.lstrip("/")
-    with psycopg.connect(_with_path(database_url, "/postgres"), autocommit=True) as conn:
+    with psycopg.connect(with_path(database_url, "/postgres"), autocommit=True) as conn:
         rows = conn.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname = %s AND pid <> pg_backend_pid()",

@@ -11,24 +11,21 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import secrets
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
 
 from civichub.core.tests.test_commands import Output, civichub, civichub_env, free_port, start
+from tests.services import redis_database, scratch_postgres
 
 pytestmark = pytest.mark.postgres
 
-DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
-DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 # Not the database number the test run itself uses (CI: 15), so the flush touches only ours.
 SCALE_OUT_REDIS_DB = 13
 PHONE = "13800138000"
@@ -46,55 +43,18 @@ print("SETUP " + json.dumps({{"user_id": operator.pk, "token": secret}}))
 """
 
 
-def _with_path(url: str, path: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
-
-
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh, empty database on the test run's PostgreSQL server."""
-    import psycopg
-    from psycopg import sql
-
-    server = os.environ.get("CIVICHUB_TEST_DATABASE_URL") or DEFAULT_POSTGRES
-    maintenance = _with_path(server, "/postgres")
-    name = f"civichub_scale_out_{secrets.token_hex(4)}"
-    try:
-        admin = psycopg.connect(maintenance, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        from conftest import require_service
-
-        require_service("PostgreSQL", f"{urlsplit(maintenance).netloc}: {exc}")
-    with admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        try:
-            yield _with_path(server, f"/{name}")
-        finally:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+    with scratch_postgres("civichub_scale_out") as url:
+        yield url
 
 
 @pytest.fixture
 def redis_url() -> Iterator[str]:
     """A flushed Redis database of its own."""
-    import redis
-
-    url = _with_path(os.environ.get("REDIS_URL") or DEFAULT_REDIS, f"/{SCALE_OUT_REDIS_DB}")
-    client = redis.Redis.from_url(url, socket_connect_timeout=5)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        from conftest import require_service
-
-        require_service("Redis", f"{urlsplit(url).netloc}: {exc}")
-    client.flushdb()
-    try:
+    with redis_database(SCALE_OUT_REDIS_DB) as url:
         yield url
-    finally:
-        client.flushdb()
-        client.close()
 
 
 @pytest.fixture
