@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from civichub.broadcast import services
 from civichub.broadcast.conf import absolute
+from civichub.broadcast.models import Post
 
 pytestmark = pytest.mark.django_db
 
@@ -109,6 +110,12 @@ def test_atom_feeds_and_cap_documents_rendered_at_once_in_threads_keep_their_nam
             ),
         )
     areas = list(warning.target_areas.all())
+    # Everything the renders read is loaded here: the threads render, they do not query.
+    warning = (
+        Post.objects.select_related("account")
+        .prefetch_related("images", "cap_messages", "drawn_areas")
+        .get(pk=warning.pk)
+    )
 
     def feed(_n: int) -> bytes:
         return atom_feed(path="/feed.atom", title="t", page_path="/", posts=[warning])
