@@ -349,3 +349,40 @@ def test_alerts_published_before_cap_messages_were_recorded_get_theirs(
     assert str(read.references_to_list()[0].sent).startswith(
         f"{alert.sent.astimezone(dt.UTC):%Y-%m-%dT%H:%M:%S}"
     )
+
+
+def test_the_alert_form_takes_the_english_texts_and_its_preview_names_the_configured_sender(
+    bc: Any, after_commit: Any, schema: etree.XMLSchema
+) -> None:
+    client = Client(HTTP_HOST="localhost:8123")
+    client.force_login(bc.police_publisher)
+    expires = (timezone.localtime() + dt.timedelta(hours=4)).strftime("%Y-%m-%dT%H:%M")
+    form = {
+        "text": "东湖区燃气泄漏，请撤离。",
+        "text_en": "Gas leak in Donghu: leave the area.",
+        "category": "safety",
+        "target_areas": [str(bc.city.district_a.pk)],
+        "cap_event": "燃气泄漏",
+        "cap_event_en": "Gas leak",
+        "cap_category": "Safety",
+        "cap_urgency": "Immediate",
+        "cap_severity": "Severe",
+        "cap_certainty": "Observed",
+        "cap_expires": expires,
+        "cap_instruction": "立即撤离",
+        "cap_instruction_en": "Leave now",
+    }
+    preview = client.post("/broadcast/@safe-qingshan/alert/", {**form, "preview": "1"})
+    html = preview.content.decode()
+    assert f"&lt;sender&gt;{SENDER}&lt;/sender&gt;" in html and "localhost" not in html
+    assert "Gas leak" in html
+    refused = client.post(
+        "/broadcast/@safe-qingshan/alert/", {**form, "cap_instruction_en": ""}, follow=True
+    )
+    assert refused.status_code == 422 and 'id="cap_instruction_en"' in refused.content.decode()
+    with after_commit():
+        assert client.post("/broadcast/@safe-qingshan/alert/", form).status_code == 302
+    post = Post.objects.get()
+    assert (post.cap_event_en, post.cap_instruction_en) == ("Gas leak", "Leave now")
+    zh, en = read_cap(post.cap_messages.get().document.encode(), schema).infos
+    assert (en.event, en.instruction, zh.instruction) == ("Gas leak", "Leave now", "立即撤离")
