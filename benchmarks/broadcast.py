@@ -410,6 +410,10 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
                 "cap_severity",
                 "cap_certainty",
                 "cap_instruction",
+                "cap_headline",
+                "cap_event_en",
+                "cap_headline_en",
+                "cap_instruction_en",
             ],
             (
                 (
@@ -424,12 +428,7 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
                     0,
                     0,
                     False,
-                    "",
-                    "",
-                    "",
-                    "",
-                    "",
-                    "",
+                    *[""] * 10,
                 )
                 for i in range(args.posts)
             ),

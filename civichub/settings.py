@@ -310,6 +310,7 @@ CIVICHUB_PROFILE: dict[str, object] = {
     key: convert(os.environ[variable])
     for key, (variable, convert) in {
         "city_name": ("CIVICHUB_CITY_NAME", str),
+        "site_url": ("CIVICHUB_SITE_URL", str),
         "default_crs": ("CIVICHUB_DEFAULT_CRS", str),
         "quiet_hours_default": ("CIVICHUB_QUIET_HOURS", str),
         "notification_max_attempts": ("CIVICHUB_NOTIFY_MAX_ATTEMPTS", int),
@@ -341,6 +342,16 @@ CIVICHUB_WELLBEING = {
         "hourly_retention_days": "CIVICHUB_WELLBEING_HOURLY_DAYS",
         "daily_retention_days": "CIVICHUB_WELLBEING_DAILY_DAYS",
         "withdrawn_retention_days": "CIVICHUB_WELLBEING_WITHDRAWN_DAYS",
+    }.items()
+    if os.environ.get(variable)
+}
+# Broadcast (docs/broadcast.md, "CAP messages"; every key and its default in
+# civichub/broadcast/conf.py).
+CIVICHUB_BROADCAST: dict[str, object] = {
+    key: convert(os.environ[variable])
+    for key, (variable, convert) in {
+        "cap_sender": ("CIVICHUB_CAP_SENDER", str),
+        "cap_cancelled_hours": ("CIVICHUB_CAP_CANCELLED_HOURS", int),
     }.items()
     if os.environ.get(variable)
 }

@@ -7,10 +7,12 @@ import datetime as dt
 from typing import Literal
 
 from django.http import HttpRequest
+from django.urls import reverse
 from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from civichub.broadcast import selectors, services
+from civichub.broadcast.conf import absolute
 from civichub.broadcast.models import (
     AreaSubscription,
     Block,
@@ -80,7 +82,11 @@ class CapAlertOut(Schema):
     certainty: str
     expires: dt.datetime | None
     instruction: str
-    cap_url: str
+    headline: str = Field(description="Empty: the CAP headline is the start of the text")
+    event_en: str
+    headline_en: str
+    instruction_en: str
+    cap_url: str = Field(description="The alert's newest CAP message, on the configured site")
 
 
 class PostOut(Schema):
@@ -161,7 +167,11 @@ def _post_out(request: HttpRequest, post: Post, areas: list[int] | None = None) 
             certainty=post.cap_certainty,
             expires=post.cap_expires,
             instruction=post.cap_instruction,
-            cap_url=request.build_absolute_uri(f"/broadcast/posts/{post.pk}/cap.xml"),
+            headline=post.cap_headline,
+            event_en=post.cap_event_en,
+            headline_en=post.cap_headline_en,
+            instruction_en=post.cap_instruction_en,
+            cap_url=absolute(reverse("broadcast:cap", args=[post.pk])),
         )
     return PostOut(
         id=post.pk,
@@ -206,6 +216,12 @@ class CapAlertIn(Schema):
     certainty: str
     expires: dt.datetime
     instruction: str = ""
+    headline: str = Field("", description="At most 80 characters; empty: the start of the text")
+    event_en: str = Field(
+        "", description="English event; with text_en it gives the CAP en-US block"
+    )
+    headline_en: str = ""
+    instruction_en: str = Field("", description="Required with English texts and instruction")
 
 
 class DrawnAreaIn(Schema):
@@ -335,12 +351,23 @@ def post_get(request: HttpRequest, post_id: int) -> PostOut:
 class EditIn(Schema):
     text: str
     text_en: str | None = None
+    event_en: str | None = Field(None, description="An alert's English event (None: unchanged)")
+    headline_en: str | None = None
+    instruction_en: str | None = None
 
 
 @router.patch("/posts/{post_id}", response=PostOut, summary="Edit a post (history kept)")
 def post_edit(request: HttpRequest, post_id: int, payload: EditIn) -> PostOut:
     post = services.post_edit(
-        actor=request_user(request), post_id=post_id, text=payload.text, text_en=payload.text_en
+        actor=request_user(request),
+        post_id=post_id,
+        text=payload.text,
+        text_en=payload.text_en,
+        english=services.AlertEnglish(
+            event_en=payload.event_en,
+            headline_en=payload.headline_en,
+            instruction_en=payload.instruction_en,
+        ),
     )
     return _post_out(request, post)
 

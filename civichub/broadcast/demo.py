@@ -118,6 +118,9 @@ def seed(*, city: Organisation, size: str) -> None:
                 certainty="Likely",
                 expires=timezone.now() + dt.timedelta(days=1),
                 instruction="请远离低洼地带和地下空间，非必要不外出。",
+                event_en="Orange rainstorm warning",
+                instruction_en="Keep away from low-lying streets and underground spaces; "
+                "stay indoors unless you must go out.",
             ),
         )
     services.keyword_filter_add(actor=None, account=account, word="代购")

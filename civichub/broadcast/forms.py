@@ -76,6 +76,10 @@ class ComposeForm(forms.Form):
     cap_certainty = RawText()
     cap_expires = TimeField()
     cap_instruction = RawText()
+    cap_headline = RawText()
+    cap_event_en = RawText()
+    cap_headline_en = RawText()
+    cap_instruction_en = RawText()
     submission = RawText()
     preview = RawText()
 
@@ -100,6 +104,10 @@ class ComposeForm(forms.Form):
             certainty=data["cap_certainty"],
             expires=data["cap_expires"] or timezone.now(),
             instruction=data["cap_instruction"],
+            headline=data["cap_headline"],
+            event_en=data["cap_event_en"],
+            headline_en=data["cap_headline_en"],
+            instruction_en=data["cap_instruction_en"],
         )
 
     def wants_preview(self) -> bool:

@@ -8,6 +8,7 @@ and favourites may sit in the post's counter slots for a moment (`PostCounterSha
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import ClassVar
 
 from django.conf import settings
@@ -123,6 +124,12 @@ class Post(CreatedModel):
     cap_certainty = models.CharField(max_length=12, choices=Certainty.choices, blank=True)
     cap_expires = models.DateTimeField(null=True, blank=True)
     cap_instruction = models.CharField(max_length=500, blank=True, default="")
+    # The headline (empty: the start of the text) and the English texts of the alert's en-US
+    # `info` block, which is written only when the English event and text are both given.
+    cap_headline = models.CharField(max_length=80, blank=True, default="")
+    cap_event_en = models.CharField(max_length=100, blank=True, default="")
+    cap_headline_en = models.CharField(max_length=80, blank=True, default="")
+    cap_instruction_en = models.CharField(max_length=500, blank=True, default="")
 
     class Meta:
         indexes: ClassVar[list[models.Index]] = [
@@ -369,6 +376,55 @@ class AlertPush(CreatedModel):
 
     def __str__(self) -> str:
         return f"push of {self.post_id}"
+
+
+class CapMessageType(models.TextChoices):
+    ALERT = "Alert"
+    UPDATE = "Update"
+    CANCEL = "Cancel"
+
+
+class CapMessage(models.Model):
+    """One CAP 1.2 message of an alert: the Alert when it is published, an Update for each edit,
+    the Cancel when it is retracted. Each has its own identifier and `sent`, and the document
+    as it was issued (an Update or Cancel references every earlier message of the alert), so
+    that aggregators which deduplicate by identifier see every change. Written only by the
+    services that publish, edit and retract."""
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="cap_messages")
+    # 1 for the Alert, then 2, 3, … in the order issued.
+    sequence = models.PositiveSmallIntegerField()
+    msg_type = models.CharField(max_length=8, choices=CapMessageType.choices)
+    sender = models.CharField(max_length=200)
+    identifier = models.CharField(max_length=250)
+    # Whole seconds, as written in the document and in later messages' references.
+    sent = models.DateTimeField()
+    # The CAP document as issued; empty for a message recorded before documents were kept,
+    # which is rendered from the post when asked for.
+    document = models.TextField(blank=True, default="")
+
+    class Meta:
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["post", "sequence"], name="broadcast_cap_seq_once"),
+            models.UniqueConstraint(
+                fields=["identifier", "sender"], name="broadcast_cap_identifier_once"
+            ),
+        ]
+        ordering: ClassVar[list[str]] = ["post", "sequence"]
+
+    def __str__(self) -> str:
+        return self.identifier
+
+    @property
+    def reference(self) -> str:
+        """The message as another message's `references` name it: "sender,identifier,sent"."""
+        return f"{self.sender},{self.identifier},{cap_time(self.sent)}"
+
+
+def cap_time(value: dt.datetime) -> str:
+    """CAP 1.2's dateTime: whole seconds in UTC, written with the offset "-00:00" (§3.3.2: UTC
+    is "-00:00", never "Z" or "+00:00")."""
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S-00:00")
 
 
 class ClientApp(CreatedModel):

@@ -15,7 +15,7 @@ KINDS = (
         subject={"zh-hans": "【预警】{{ event }}", "en": "[Alert] {{ event_en }}"},
         body={
             "zh-hans": "{{ account }}：{{ text }}{% if instruction %} {{ instruction }}{% endif %}",
-            "en": "{{ account_en }}: {{ text_en }}{% if instruction %} {{ instruction }}"
+            "en": "{{ account_en }}: {{ text_en }}{% if instruction_en %} {{ instruction_en }}"
             "{% endif %}",
         },
         default_channels=("inapp", "sms", "push"),

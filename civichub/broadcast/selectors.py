@@ -20,11 +20,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from civichub.broadcast import geometry
+from civichub.broadcast.conf import broadcast_settings
 from civichub.broadcast.models import (
     AlertPush,
     AreaSubscription,
     Block,
     BroadcastAccount,
+    CapMessage,
     Comment,
     DrawnArea,
     DrawnAreaKind,
@@ -195,6 +197,58 @@ def category_timeline(
     category: str, *, cursor: str | None = None, limit: int = PAGE_SIZE
 ) -> FeedPage:
     return _timeline(cursor, limit, category=category)
+
+
+def syndicated_posts(*, limit: int, **where: Any) -> list[Post]:
+    """The newest posts for a feed: visible ones, and retracted alerts, which stay as their
+    cancellations; with their CAP messages."""
+    now = timezone.now()
+    return list(
+        Post.objects.filter(
+            Q(state=PostState.PUBLISHED) | Q(state=PostState.RETRACTED, is_alert=True),
+            published_at__lte=now,
+            **where,
+        )
+        .select_related("account")
+        .prefetch_related("images", "cap_messages")
+        .order_by("-published_at", "-id")[:limit]
+    )
+
+
+def cap_index_posts() -> list[Post]:
+    """The alerts of the public CAP index: those in force (published, not expired) and those
+    cancelled within the last `cap_cancelled_hours`, newest first, with their CAP messages."""
+    now = timezone.now()
+    recent = now - dt.timedelta(hours=broadcast_settings().cap_cancelled_hours)
+    return list(
+        Post.objects.filter(
+            Q(state=PostState.PUBLISHED, cap_expires__gt=now)
+            | Q(state=PostState.RETRACTED, retracted_at__gte=recent),
+            is_alert=True,
+            published_at__lte=now,
+        )
+        .select_related("account")
+        .prefetch_related("cap_messages")
+        .order_by("-published_at", "-id")
+    )
+
+
+def cap_messages(post: Post) -> list[CapMessage]:
+    """An alert's CAP messages, oldest first."""
+    return list(CapMessage.objects.filter(post=post).order_by("sequence"))
+
+
+def cap_message_get(identifier: str) -> CapMessage:
+    """One CAP message by its identifier (of any alert that was published)."""
+    message = (
+        CapMessage.objects.select_related("post__account")
+        .filter(identifier=identifier, post__published_at__lte=timezone.now())
+        .order_by("-sent")
+        .first()
+    )
+    if message is None:
+        raise NotFound(_("没有这条预警消息。"))
+    return message
 
 
 def account_get(handle: str) -> BroadcastAccount:

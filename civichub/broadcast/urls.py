@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from civichub.broadcast import streaming, views
+from civichub.broadcast import streaming, syndication, views
 
 app_name = "broadcast"
 urlpatterns = [
@@ -8,13 +8,15 @@ urlpatterns = [
     path("areas/", views.areas, name="areas"),
     path("stream/", streaming.page_stream, name="stream"),
     path("mastodon/", include("civichub.broadcast.mastodon.urls")),
-    path("category/<slug:category>/feed.atom", views.category_feed, name="category_feed"),
+    path("category/<slug:category>/feed.atom", syndication.category_feed, name="category_feed"),
+    path("cap/index.atom", syndication.cap_index, name="cap_index"),
+    path("cap/messages/<str:identifier>.xml", syndication.cap_message, name="cap_message"),
     path("posts/<int:post_id>/", views.post, name="post"),
-    path("posts/<int:post_id>/cap.xml", views.cap, name="cap"),
+    path("posts/<int:post_id>/cap.xml", syndication.cap, name="cap"),
     path("posts/<int:post_id>/reach/", views.post_reach, name="post_reach"),
     path("posts/<int:post_id>/<slug:action>/", views.interact, name="interact"),
     path("@<slug:handle>/", views.account, name="account"),
-    path("@<slug:handle>/feed.atom", views.account_feed, name="account_feed"),
+    path("@<slug:handle>/feed.atom", syndication.account_feed, name="account_feed"),
     path("@<slug:handle>/follow/", views.follow, name="follow"),
     path("@<slug:handle>/moderation/", views.moderation, name="moderation"),
     path("@<slug:handle>/reach/", views.account_reach, name="account_reach"),

@@ -20,8 +20,8 @@ from django.views.decorators.http import require_POST
 from shapely import MultiPoint
 
 from civichub.broadcast import geometry, selectors, services
-from civichub.broadcast.cap import CONTENT_TYPE, cap_document
-from civichub.broadcast.feeds import atom_feed
+from civichub.broadcast.cap import CapIdentity, cap_document
+from civichub.broadcast.conf import cap_sender
 from civichub.broadcast.forms import IMAGE_SLOTS, ComposeForm, IdsField
 from civichub.broadcast.models import (
     BroadcastAccount,
@@ -38,14 +38,6 @@ from civichub.core.http import request_user, request_user_or_none
 from civichub.core.images import ImageUpload
 from civichub.core.permissions import allowed
 from civichub.core.views import domain_errors_as_http
-
-
-def post_url(request: HttpRequest, post: Post) -> str:
-    return request.build_absolute_uri(reverse("broadcast:post", args=[post.pk]))
-
-
-def cap_url(request: HttpRequest, post: Post) -> str:
-    return request.build_absolute_uri(reverse("broadcast:cap", args=[post.pk]))
 
 
 @login_required
@@ -255,8 +247,19 @@ def _cap_preview(
         cap_certainty=fields.certainty,
         cap_expires=fields.expires,
         cap_instruction=fields.instruction,
+        cap_headline=fields.headline,
+        cap_event_en=fields.event_en,
+        cap_headline_en=fields.headline_en,
+        cap_instruction_en=fields.instruction_en,
     )
-    document = cap_document(draft, sender=request.get_host(), web="", areas=areas, drawn=shapes)
+    sender = cap_sender()
+    identity = CapIdentity(
+        sender=sender,
+        identifier=f"{sender}.broadcast.preview",
+        sent=draft.published_at,
+        msg_type="Alert",
+    )
+    document = cap_document(draft, identity=identity, web="", areas=areas, drawn=shapes)
     return document.decode()
 
 
@@ -274,6 +277,10 @@ _FIELD_IDS = {
     "certainty": "cap_certainty",
     "expires": "cap_expires",
     "instruction": "cap_instruction",
+    "headline": "cap_headline",
+    "event_en": "cap_event_en",
+    "headline_en": "cap_headline_en",
+    "instruction_en": "cap_instruction_en",
     "images": "image_1",
     "media_ids": "image_1",
 }
@@ -473,52 +480,6 @@ def compose(request: HttpRequest, handle: str, alert: bool = False) -> HttpRespo
     else:
         messages.success(request, _("已发布。"))
     return HttpResponseRedirect(reverse("broadcast:post", args=[created.pk]))
-
-
-@domain_errors_as_http
-def cap(request: HttpRequest, post_id: int) -> HttpResponse:
-    post = selectors.post_get(post_id)
-    if not post.is_alert:
-        raise NotFound(_("这条发布不是预警。"))
-    document = cap_document(post, sender=request.get_host(), web=post_url(request, post))
-    return HttpResponse(document, content_type=CONTENT_TYPE)
-
-
-def _atom(request: HttpRequest, *, title: str, page_url: str, posts: list[Post]) -> HttpResponse:
-    document = atom_feed(
-        feed_id=request.build_absolute_uri(),
-        title=title,
-        self_url=request.build_absolute_uri(),
-        page_url=request.build_absolute_uri(page_url),
-        posts=posts,
-        post_url=lambda p: post_url(request, p),
-        cap_url=lambda p: cap_url(request, p),
-        image_url=request.build_absolute_uri,
-    )
-    return HttpResponse(document, content_type="application/atom+xml; charset=utf-8")
-
-
-@domain_errors_as_http
-def account_feed(request: HttpRequest, handle: str) -> HttpResponse:
-    account = selectors.account_get(handle)
-    page = selectors.account_timeline(account, limit=50)
-    return _atom(
-        request,
-        title=account.name,
-        page_url=reverse("broadcast:account", args=[handle]),
-        posts=page.posts,
-    )
-
-
-@domain_errors_as_http
-def category_feed(request: HttpRequest, category: str) -> HttpResponse:
-    labels = dict(Category.choices)
-    if category not in labels:
-        raise NotFound(_("没有这个类别。"))
-    page = selectors.category_timeline(category, limit=50)
-    return _atom(
-        request, title=str(labels[category]), page_url=reverse("broadcast:home"), posts=page.posts
-    )
 
 
 @domain_errors_as_http

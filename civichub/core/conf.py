@@ -16,6 +16,11 @@ class CoreSettings(ModuleConfig):
 
     # The deployment's name.
     city_name: str = ""
+    # The public address of the site (scheme, host, optional port and path), put in front of
+    # every link that leaves the request it was made in: CAP identifiers and senders, Atom ids
+    # and links. Never taken from a request's Host header, which the client chooses. The
+    # default is the address `civichub serve` and `civichub demo` listen on.
+    site_url: str = "http://127.0.0.1:8000"
     # The coordinate system assumed for incoming coordinates that do not name one (a value of
     # `core.models.CoordinateSystem`): "gcj02" (Chinese maps) or "wgs84" (GPS).
     default_crs: str = "gcj02"

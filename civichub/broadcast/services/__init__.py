@@ -13,6 +13,7 @@ from civichub.broadcast.services.areas import (
     area_subscribe,
     area_unsubscribe,
 )
+from civichub.broadcast.services.capmessages import cap_identifier, cap_message_issue
 from civichub.broadcast.services.checks import AlertFields
 from civichub.broadcast.services.interactions import (
     favourite_create,
@@ -43,6 +44,7 @@ from civichub.broadcast.services.moderation import (
 )
 from civichub.broadcast.services.publishing import (
     SUBMISSION_SECONDS,
+    AlertEnglish,
     SubmissionPending,
     post_edit,
     post_publish,
@@ -60,6 +62,7 @@ __all__ = [
     "IMAGE_MAX_PIXELS",
     "SUBMISSION_SECONDS",
     "UNATTACHED_MEDIA_HOURS",
+    "AlertEnglish",
     "AlertFields",
     "DrawnAreaIn",
     "ImageIn",
@@ -72,6 +75,8 @@ __all__ = [
     "area_subscribe",
     "area_unsubscribe",
     "block_create",
+    "cap_identifier",
+    "cap_message_issue",
     "block_delete",
     "comment_create",
     "comment_hide",

@@ -39,6 +39,11 @@ class AlertFields:
     certainty: str
     expires: dt.datetime
     instruction: str = ""
+    # The headline (empty: the start of the text) and the texts of the English (en-US) block.
+    headline: str = ""
+    event_en: str = ""
+    headline_en: str = ""
+    instruction_en: str = ""
 
 
 def signed_in(actor: User | None) -> User:
@@ -90,7 +95,26 @@ def alert_checked(alert: AlertFields, now: dt.datetime) -> AlertFields:
     if alert.expires <= now:
         raise ValidationFailed.on("expires", _("失效时间必须晚于现在。"))
     check_text("instruction", alert.instruction, 500, required=False)
+    check_text("headline", alert.headline, 80, required=False)
+    check_text("headline_en", alert.headline_en, 80, required=False)
+    check_text("instruction_en", alert.instruction_en, 500, required=False)
+    if len(alert.event_en) > 100:
+        raise ValidationFailed.on("event_en", _("英文事件名称最多 100 个字。"))
     return alert
+
+
+def alert_english_checked(
+    *, text_en: str, event_en: str, instruction: str, instruction_en: str
+) -> None:
+    """An alert's en-US block is written when its English text and English event are both
+    given, and then it must be whole: the English instruction is required when there is a
+    Chinese one. English alert texts without the English text are refused. An alert with an
+    English text but no English event has no en-US block (its English text still shows on the
+    pages and in notifications); the Chinese texts are never repeated under an English label."""
+    if not text_en and (event_en.strip() or instruction_en.strip()):
+        raise ValidationFailed.on("text_en", _("填写了英文预警内容时，须同时填写英文正文。"))
+    if text_en and event_en.strip() and instruction.strip() and not instruction_en.strip():
+        raise ValidationFailed.on("instruction_en", _("有英文事件的预警须填写英文避险指引。"))
 
 
 def blocked_error() -> PermissionDenied:

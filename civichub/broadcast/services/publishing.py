@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.core.cache import cache
@@ -21,6 +22,7 @@ from civichub.broadcast.models import (
     POST_MAX_CHARS,
     POST_MAX_IMAGES,
     BroadcastAccount,
+    CapMessageType,
     Category,
     Post,
     PostImage,
@@ -29,9 +31,11 @@ from civichub.broadcast.models import (
 )
 from civichub.broadcast.services.alerts import push_alert
 from civichub.broadcast.services.areas import DrawnAreaIn, drawn_checked, drawn_store
+from civichub.broadcast.services.capmessages import cap_message_issue
 from civichub.broadcast.services.checks import (
     AlertFields,
     alert_checked,
+    alert_english_checked,
     check_text,
     target_areas,
 )
@@ -139,6 +143,12 @@ def post_publish(
         if not areas and not shapes:
             raise ValidationFailed.on("target_areas", _("预警须选择发布区域。"))
         alert = alert_checked(alert, now)
+        alert_english_checked(
+            text_en=text_en,
+            event_en=alert.event_en,
+            instruction=alert.instruction,
+            instruction_en=alert.instruction_en,
+        )
         fields = {
             "is_alert": True,
             "cap_category": alert.category,
@@ -148,6 +158,10 @@ def post_publish(
             "cap_certainty": alert.certainty,
             "cap_expires": alert.expires,
             "cap_instruction": alert.instruction.strip(),
+            "cap_headline": alert.headline.strip(),
+            "cap_event_en": alert.event_en.strip(),
+            "cap_headline_en": alert.headline_en.strip(),
+            "cap_instruction_en": alert.instruction_en.strip(),
         }
     if len(images) + len(set(media_ids)) > POST_MAX_IMAGES:
         raise ValidationFailed.on(
@@ -184,6 +198,8 @@ def post_publish(
             "drawn_areas": [area.kind for area, _shape in shapes],
         },
     )
+    if alert is not None:
+        cap_message_issue(actor=actor, post=post, msg_type=CapMessageType.ALERT, sent=now)
     streaming.post_published(post)
     if alert is not None:
         post_id = post.pk
@@ -235,9 +251,26 @@ def _post_for_update(post_id: int) -> Post:
         raise NotFound(_("没有这条发布。")) from None
 
 
+@dataclass(frozen=True)
+class AlertEnglish:
+    """An alert's English texts as an edit sets them (None: unchanged)."""
+
+    event_en: str | None = None
+    headline_en: str | None = None
+    instruction_en: str | None = None
+
+
 @transaction.atomic
-def post_edit(*, actor: User | None, post_id: int, text: str, text_en: str | None = None) -> Post:
-    """Changes the text; the previous text stays visible in the post's history."""
+def post_edit(
+    *,
+    actor: User | None,
+    post_id: int,
+    text: str,
+    text_en: str | None = None,
+    english: AlertEnglish | None = None,
+) -> Post:
+    """Changes the text (and an alert's English texts); the previous text stays visible in the
+    post's history. An edited alert issues a CAP Update referencing its earlier messages."""
     post = _post_for_update(post_id)
     if actor is not None:
         require(actor, "broadcast.post.publish", post.account)
@@ -249,18 +282,48 @@ def post_edit(*, actor: User | None, post_id: int, text: str, text_en: str | Non
         if text_en is None
         else check_text("text_en", text_en, POST_MAX_CHARS, required=False)
     )
-    if new_text == post.text and new_en == post.text_en:
+    alert_changes = _alert_english_changes(post, new_en, english) if post.is_alert else {}
+    if new_text == post.text and new_en == post.text_en and not alert_changes:
         return post
     now = timezone.now()
     PostRevision.objects.create(
         post=post, text=post.text, text_en=post.text_en, editor=actor, replaced_at=now
     )
-    changes = {"text": [post.text, new_text], "text_en": [post.text_en, new_en]}
+    changes: dict[str, Any] = {"text": [post.text, new_text], "text_en": [post.text_en, new_en]}
+    for name, value in alert_changes.items():
+        changes[name] = [getattr(post, name), value]
+        setattr(post, name, value)
     post.text, post.text_en, post.edited_at = new_text, new_en, now
-    post.save(update_fields=["text", "text_en", "edited_at"])
+    post.save(update_fields=["text", "text_en", "edited_at", *alert_changes])
     audit_record(actor=actor, action="broadcast.post.edit", obj=post, changes=changes)
+    if post.is_alert:
+        cap_message_issue(actor=actor, post=post, msg_type=CapMessageType.UPDATE, sent=now)
     streaming.post_edited(post)
     return post
+
+
+def _alert_english_changes(
+    post: Post, text_en: str, english: AlertEnglish | None
+) -> dict[str, str]:
+    """The English alert fields the edit changes, checked as publishing checks them."""
+    english = english or AlertEnglish()
+    wanted = {
+        "cap_event_en": english.event_en,
+        "cap_headline_en": english.headline_en,
+        "cap_instruction_en": english.instruction_en,
+    }
+    new = {name: getattr(post, name) if v is None else v.strip() for name, v in wanted.items()}
+    if len(new["cap_event_en"]) > 100:
+        raise ValidationFailed.on("event_en", _("英文事件名称最多 100 个字。"))
+    check_text("headline_en", new["cap_headline_en"], 80, required=False)
+    check_text("instruction_en", new["cap_instruction_en"], 500, required=False)
+    alert_english_checked(
+        text_en=text_en,
+        event_en=new["cap_event_en"],
+        instruction=post.cap_instruction,
+        instruction_en=new["cap_instruction_en"],
+    )
+    return {name: value for name, value in new.items() if value != getattr(post, name)}
 
 
 @transaction.atomic
@@ -270,9 +333,13 @@ def post_retract(*, actor: User | None, post_id: int, reason: str = "") -> Post:
         require(actor, "broadcast.post.publish", post.account)
     if post.state == PostState.RETRACTED:
         return post
-    post.state, post.retracted_at = PostState.RETRACTED, timezone.now()
+    now = timezone.now()
+    post.state, post.retracted_at = PostState.RETRACTED, now
     post.save(update_fields=["state", "retracted_at"])
     BroadcastAccount.objects.filter(pk=post.account_id).update(posts_count=F("posts_count") - 1)
     audit_record(actor=actor, action="broadcast.post.retract", obj=post, purpose=reason, changes={})
+    if post.is_alert:
+        # The alert's Cancel: the feeds and the CAP index carry it in the alert's place.
+        cap_message_issue(actor=actor, post=post, msg_type=CapMessageType.CANCEL, sent=now)
     streaming.post_retracted(post)
     return post

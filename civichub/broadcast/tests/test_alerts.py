@@ -36,6 +36,8 @@ def fields(**overrides: Any) -> services.AlertFields:
         "certainty": "Likely",
         "expires": timezone.now() + dt.timedelta(hours=6),
         "instruction": "请避免外出，远离低洼地带。",
+        "event_en": "Red rainstorm warning",
+        "instruction_en": "Stay indoors and keep away from low-lying areas.",
     }
     values.update(overrides)
     return services.AlertFields(**values)
@@ -134,7 +136,7 @@ def test_cap_document_validates_against_the_cap_1_2_schema(
     assert [i.findtext("cap:language", namespaces=CAP_NS) for i in infos] == ["zh-CN", "en-US"]
     assert infos[0].findtext("cap:severity", namespaces=CAP_NS) == "Severe"
     assert infos[0].findtext("cap:area/cap:areaDesc", namespaces=CAP_NS) == "东湖区"
-    assert document.findtext("cap:sent", namespaces=CAP_NS).endswith("+00:00")
+    assert document.findtext("cap:sent", namespaces=CAP_NS).endswith("-00:00")
 
     services.post_retract(actor=bc.police_publisher, post_id=post.pk)
     cancel = etree.fromstring(client.get(f"/broadcast/posts/{post.pk}/cap.xml").content)

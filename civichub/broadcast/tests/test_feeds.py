@@ -10,6 +10,8 @@ import pytest
 from django.utils import timezone
 
 from civichub.broadcast import services
+from civichub.broadcast.conf import absolute
+from civichub.broadcast.models import Post
 
 pytestmark = pytest.mark.django_db
 
@@ -43,12 +45,13 @@ def test_account_and_category_feeds_parse_and_alert_entries_link_their_cap_docum
     assert feed.feed.title == "平安青山"
     assert [e.title for e in feed.entries] == ["大雾预警", "警方提示：谨防诈骗"]
     cap_links = [link.href for link in feed.entries[0].links if link.type == "application/cap+xml"]
-    assert cap_links == [f"http://testserver/broadcast/posts/{warning.pk}/cap.xml"]
+    [message] = warning.cap_messages.all()
+    assert cap_links == [absolute(f"/broadcast/cap/messages/{message.identifier}.xml")]
     assert not [link for link in feed.entries[1].links if link.type == "application/cap+xml"]
 
     category = feedparser.parse(client.get("/broadcast/category/safety/feed.atom").content)
     assert not category.bozo
-    assert [e.link for e in category.entries] == [f"http://testserver/broadcast/posts/{news.pk}/"]
+    assert [e.link for e in category.entries] == [absolute(f"/broadcast/posts/{news.pk}/")]
     assert client.get("/broadcast/category/gossip/feed.atom").status_code == 404
 
 
@@ -73,7 +76,7 @@ def test_a_posts_images_are_enclosures_with_their_alt_text(bc: Any) -> None:
     feed = feedparser.parse(Client().get("/broadcast/@safe-qingshan/feed.atom").content)
     [entry] = feed.entries
     [enclosure] = entry.enclosures
-    assert enclosure.href == f"http://testserver/broadcast/images/{image.pk}"
+    assert enclosure.href == absolute(f"/broadcast/images/{image.pk}")
     assert (enclosure.type, int(enclosure.length)) == ("image/png", image.size)
     [link] = [link for link in entry.links if link.rel == "enclosure"]
     assert link.title == "红色路面的公交专用道"
@@ -87,7 +90,7 @@ def test_atom_feeds_and_cap_documents_rendered_at_once_in_threads_keep_their_nam
     import sys
     from concurrent.futures import ThreadPoolExecutor
 
-    from civichub.broadcast.cap import NAMESPACE, cap_document
+    from civichub.broadcast.cap import NAMESPACE, CapIdentity, cap_document
     from civichub.broadcast.feeds import ATOM, atom_feed
 
     with after_commit():
@@ -107,20 +110,21 @@ def test_atom_feeds_and_cap_documents_rendered_at_once_in_threads_keep_their_nam
             ),
         )
     areas = list(warning.target_areas.all())
+    # Everything the renders read is loaded here: the threads render, they do not query.
+    warning = (
+        Post.objects.select_related("account")
+        .prefetch_related("images", "cap_messages", "drawn_areas")
+        .get(pk=warning.pk)
+    )
 
     def feed(_n: int) -> bytes:
-        return atom_feed(
-            feed_id="urn:test",
-            title="t",
-            self_url="http://x/feed.atom",
-            page_url="http://x/",
-            posts=[warning],
-            post_url=lambda p: f"http://x/{p.pk}",
-            cap_url=lambda p: f"http://x/{p.pk}/cap.xml",
-        )
+        return atom_feed(path="/feed.atom", title="t", page_path="/", posts=[warning])
 
     def cap(_n: int) -> bytes:
-        return cap_document(warning, sender="x", web="http://x/", areas=areas, drawn=[])
+        identity = CapIdentity(
+            sender="x", identifier="x.1", sent=warning.published_at, msg_type="Alert"
+        )
+        return cap_document(warning, identity=identity, web="http://x/", areas=areas, drawn=[])
 
     switch = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)  # threads take turns every few bytecodes: races show at once

@@ -1,0 +1,53 @@
+"""Broadcast's part of the deployment profile (`CIVICHUB_BROADCAST`, set from the environment
+in settings.py; the README lists the variables), and the addresses CAP messages and Atom feeds
+are written with: the configured site, never a request's Host header."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+from civichub.core.conf import core_settings
+from civichub.core.config import ModuleConfig, module_config
+
+# CAP 1.2 §3.2.1: a sender or identifier has no spaces, commas or restricted characters.
+_CAP_FORBIDDEN = frozenset(" ,<&\t\r\n")
+
+
+@dataclass(frozen=True)
+class BroadcastSettings(ModuleConfig):
+    setting: ClassVar[str] = "CIVICHUB_BROADCAST"
+
+    # The CAP `sender` of every alert, unique to the deployment (CAP suggests an Internet
+    # domain name or an address). Empty: the host name of the site address (`site_url`).
+    cap_sender: str = ""
+    # How long a cancelled alert stays in the public CAP index after its Cancel message, so
+    # that aggregators polling it see the cancellation.
+    cap_cancelled_hours: int = 24
+
+
+def broadcast_settings() -> BroadcastSettings:
+    return module_config(BroadcastSettings)
+
+
+def site_url() -> str:
+    """The site's public address without a trailing slash."""
+    return core_settings().site_url.rstrip("/")
+
+
+def absolute(path: str) -> str:
+    """A path of this site (as `reverse` gives it) as a full address on the configured site."""
+    return site_url() + path
+
+
+def cap_sender() -> str:
+    sender = broadcast_settings().cap_sender or (urlsplit(site_url()).hostname or "")
+    if not sender or _CAP_FORBIDDEN & set(sender):
+        raise ImproperlyConfigured(
+            f"The CAP sender {sender!r} must be non-empty and free of spaces, commas, '<' and '&'"
+            " (set CIVICHUB_CAP_SENDER or CIVICHUB_SITE_URL)."
+        )
+    return sender
