@@ -18,7 +18,7 @@ REGULATOR_USERNAME = "food_regulator"
 REGULATOR_PASSWORD = "demo-regulator-2026"
 STALL_USERNAME = "stall_keeper"
 STALL_PASSWORD = "demo-stall-2026"
-GTIN = "06901234000019"
+GTIN = "06901234000016"
 
 _NODES = (
     (ParticipantKind.FARM, "秦川生态养殖场", "Qinchuan Eco Farm", "6901234000016", 34.37, 108.63),

@@ -26,7 +26,6 @@ from civichub.traceability.gs1.identifiers import (
     trace_code_verified,
 )
 from civichub.traceability.models import (
-    RETAIL_KINDS,
     Event,
     EventEpc,
     Lot,
@@ -161,16 +160,25 @@ def _walk(start: str, rules: Any, trace: Trace, limit: int) -> set[str]:
     return seen - {start}
 
 
-def _participants_at(codes: set[str], steps: Iterable[str] | None = None) -> list[Participant]:
-    events = Event.objects.filter(epcs__epc__in=codes, declared_error=False)
-    if steps is not None:
-        events = events.filter(biz_step__in=list(steps))
-    locations = set(events.exclude(biz_location="").values_list("biz_location", flat=True))
+def _locations(events: QuerySet[Event]) -> set[str]:
+    return set(
+        events.filter(declared_error=False)
+        .exclude(biz_location="")
+        .values_list("biz_location", flat=True)
+    )
+
+
+def _participants(locations: set[str]) -> list[Participant]:
     return list(Participant.objects.filter(location_uri__in=locations).order_by("kind", "pk"))
 
 
+_MADE = ("commissioning", "https://ref.gs1.org/cbv/BizStep-commissioning")
+
+
 def trace_code(code: str) -> Trace:
-    """Backward and forward from one identifier, through transformations and aggregations."""
+    """Backward and forward from one identifier, through transformations and aggregations.
+    Upstream participants are where its inputs were and where it was made (an output, or
+    commissioned); downstream participants are every other place it or what it became went."""
     try:
         start = epc_canonical(code, verify=False)[0]
     except IdentifierError as exc:
@@ -179,12 +187,14 @@ def trace_code(code: str) -> Trace:
     trace = Trace(start=start)
     trace.upstream = _walk(start, _BACKWARD, trace, limit)
     trace.downstream = _walk(start, _FORWARD, trace, limit)
-    trace.participants_upstream = _participants_at(trace.upstream | {start})
-    trace.participants_downstream = [
-        p
-        for p in _participants_at(trace.downstream | {start})
-        if p not in trace.participants_upstream or p.kind in RETAIL_KINDS
-    ]
+    made = EventEpc.objects.filter(epc=start).filter(
+        Q(role="output") | Q(role="epc", event__biz_step__in=_MADE)
+    )
+    origin = _locations(Event.objects.filter(epcs__epc__in=trace.upstream))
+    origin |= _locations(Event.objects.filter(pk__in=made.values("event_id")))
+    reached = _locations(Event.objects.filter(epcs__epc__in=trace.downstream | {start}))
+    trace.participants_upstream = _participants(origin)
+    trace.participants_downstream = _participants(reached - origin)
     return trace
 
 

@@ -14,7 +14,7 @@ from urllib.parse import quote, unquote, urlsplit
 from biip import ParseError
 from biip.gs1_digital_link_uris import GS1DigitalLinkURI
 
-from civichub.traceability.gs1.identifiers import IdentifierError, gtin_verified
+from civichub.traceability.gs1.identifiers import IdentifierError, gtin_verified, lot_verified
 
 _GTIN_QUALIFIERS = ("22", "10", "21", "235")
 _SEGMENT = re.compile(r"/(01|22|10|21|235)/([^/]+)")
@@ -42,7 +42,11 @@ class DigitalLink:
 
 def digital_link_compose(*, gtin: str, lot: str = "", serial: str = "", base: str) -> str:
     """The uncompressed Digital Link of a GTIN (+ lot, + serial) under `base`."""
-    return DigitalLink(gtin=gtin_verified(gtin), lot=lot, serial=serial).uri(base)
+    return DigitalLink(
+        gtin=gtin_verified(gtin),
+        lot=lot_verified(lot) if lot else "",
+        serial=lot_verified(serial, "serial") if serial else "",
+    ).uri(base)
 
 
 def digital_link_parse(uri: str) -> DigitalLink:

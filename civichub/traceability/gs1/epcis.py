@@ -9,6 +9,7 @@ never poses as a CBV hash."""
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from dataclasses import dataclass
@@ -140,11 +141,15 @@ def _canonical_json_hash(event: dict[str, Any]) -> str:
 
 def event_hash(event: dict[str, Any], context: Any = None) -> str:
     """The CBV 2.0 event hash (`ni:///sha-256;…?ver=CBV2.0`) of one event."""
-    single = {
-        "@context": event.get("@context", context or DEFAULT_CONTEXT),
-        "type": "EPCISDocument",
-        "epcisBody": {"eventList": [{k: v for k, v in event.items() if k != "@context"}]},
-    }
+    # A deep copy: the reference code expands bare values in place, which would change the
+    # event we store.
+    single = copy.deepcopy(
+        {
+            "@context": event.get("@context", context or DEFAULT_CONTEXT),
+            "type": "EPCISDocument",
+            "epcisBody": {"eventList": [{k: v for k, v in event.items() if k != "@context"}]},
+        }
+    )
     try:
         events = json_to_py.event_list_from_epcis_document_json(single)
         hashes = hash_generator.epcis_hashes_from_events(events, "sha256")

@@ -135,13 +135,27 @@ def sgln_location(gln: str, extension: str = "0") -> str:
     return f"{CANONICAL_DOMAIN}/414/{verified}/254/{quote(extension, safe='')}"
 
 
+# GS1 AI encodable character set 82, the one AI 10 (lot) and AI 21 (serial) allow.
+_CSET82 = re.compile(r'^[!%-?A-Z_a-z"]{1,20}$')
+
+
+def lot_verified(value: str, kind: str = "lot") -> str:
+    """A lot or serial of 1 to 20 characters of GS1's set 82 (no spaces, no Chinese)."""
+    if not _CSET82.match(value):
+        raise IdentifierError(
+            f"{kind} {value!r}: 1 to 20 characters of GS1 set 82 (letters, digits, !\"%&'()*+,-./:;<=>?_)"
+        )
+    return value
+
+
 def lot_class(gtin: str, lot: str) -> str:
     """The canonical class of a lot: GTIN + AI 10."""
-    return f"{CANONICAL_DOMAIN}/01/{gtin_verified(gtin)}/10/{quote(lot, safe='')}"
+    return f"{CANONICAL_DOMAIN}/01/{gtin_verified(gtin)}/10/{quote(lot_verified(lot), safe='')}"
 
 
 def serial_instance(gtin: str, serial: str) -> str:
     """An animal or carcass: GTIN + serial (AI 21), the SGTIN."""
+    serial = lot_verified(serial, "serial")
     return f"{CANONICAL_DOMAIN}/01/{gtin_verified(gtin)}/21/{quote(serial, safe='')}"
 
 

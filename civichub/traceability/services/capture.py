@@ -30,6 +30,7 @@ from civichub.traceability.gs1.identifiers import (
     gln_verified,
     gtin_verified,
     lot_class,
+    lot_verified,
     sgln_location,
 )
 from civichub.traceability.models import (
@@ -127,8 +128,10 @@ def lot_register(
     """A lot (GTIN + AI 10) and the 20-digit trace code printed on its receipts."""
     if actor is not None:
         require(actor, "traceability.event.capture")
-    if not lot or len(lot) > 20:
-        raise ValidationFailed.on("lot", _("批号须为 1 至 20 个字符（GS1 AI 10）。"))
+    try:
+        lot_verified(lot)
+    except IdentifierError as exc:
+        raise ValidationFailed.on("lot", _("批号须为 1 至 20 个 GS1 允许的字符（AI 10）。")) from exc
     stamp = timezone.localtime(day or timezone.now()).strftime("%y%m%d")
     with transaction.atomic():
         if Lot.objects.filter(product=product, lot=lot).exists():
