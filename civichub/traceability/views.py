@@ -43,7 +43,8 @@ def _lot_from_path(gtin: str, lot: str) -> Lot:
     try:
         verified = gtin_verified(gtin)
     except IdentifierError as exc:
-        raise ValidationFailed.on("gtin", str(exc)) from exc
+        # A mistyped code names no product: the page says why rather than guessing.
+        raise NotFound(str(exc)) from exc
     return selectors.lot_by_link(gtin=verified, lot=lot)
 
 
