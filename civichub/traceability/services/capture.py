@@ -172,7 +172,7 @@ def _when(value: Any) -> datetime | None:
     return parsed if parsed is not None and parsed.tzinfo is not None else None
 
 
-def _prepare(index: int, event: dict[str, Any], context: Any) -> _Prepared:
+def _prepare(index: int, event: dict[str, Any], context: Any, digest: str) -> _Prepared:
     path = f"$.epcisBody.eventList[{index}]"
     when = _when(event.get("eventTime"))
     if when is None:
@@ -187,7 +187,6 @@ def _prepare(index: int, event: dict[str, Any], context: Any) -> _Prepared:
     body.setdefault("eventID", f"urn:uuid:{uuid.uuid4()}")
     if context is not None:
         body.setdefault("@context", context)
-    digest = epcis.event_hash(body, context)
     declares = ""
     if isinstance(body.get("errorDeclaration"), dict):
         declares, digest = digest, f"{digest}#errorDeclaration"
@@ -296,9 +295,10 @@ def events_capture(
     _check_limits(events)
     result = CaptureResult()
     prepared: list[_Prepared] = []
+    hashes = epcis.event_hashes(events, document.get("@context"))
     for index, event in enumerate(events):
         try:
-            prepared.append(_prepare(index, event, document.get("@context")))
+            prepared.append(_prepare(index, event, document.get("@context"), hashes[index]))
         except ValidationFailed as exc:
             result.errors += [{"path": p, "message": m[0]} for p, m in exc.errors.items()]
     with transaction.atomic():
