@@ -48,7 +48,9 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--events", type=int, default=1_000_000, help="background events stored")
     parser.add_argument("--chains", type=int, default=1000, help="6-hop chains captured")
     parser.add_argument("--capture", type=int, default=3000, help="events captured for timing")
-    parser.add_argument("--postgres", default="", help="server URL, e.g. postgresql://postgres@127.0.0.1:5432")
+    parser.add_argument(
+        "--postgres", default="", help="server URL, e.g. postgresql://postgres@127.0.0.1:5432"
+    )
     args = parser.parse_args()
     if args.quick:
         args.events, args.chains, args.capture = 2000, 20, 200
@@ -91,21 +93,48 @@ def _chain(n: int, start: Any, places: list[str]) -> tuple[list[dict[str, Any]],
     case, pallet = (_sscc(case), _sscc(pallet))
     h = timedelta(hours=1)
     events = [
-        _event("TransformationEvent", start, places[0], inputEPCList=pigs,
-               outputQuantityList=[{"epcClass": lots[0]}], bizStep="killing")
+        _event(
+            "TransformationEvent",
+            start,
+            places[0],
+            inputEPCList=pigs,
+            outputQuantityList=[{"epcClass": lots[0]}],
+            bizStep="killing",
+        )
     ]
     for step in range(3):
         events.append(
-            _event("TransformationEvent", start + (step + 1) * h, places[1],
-                   inputQuantityList=[{"epcClass": lots[step]}],
-                   outputQuantityList=[{"epcClass": lots[step + 1]}])
+            _event(
+                "TransformationEvent",
+                start + (step + 1) * h,
+                places[1],
+                inputQuantityList=[{"epcClass": lots[step]}],
+                outputQuantityList=[{"epcClass": lots[step + 1]}],
+            )
         )
-    events.append(_event("AggregationEvent", start + 4 * h, places[1], parentID=case,
-                         childQuantityList=[{"epcClass": lots[3]}], bizStep="packing"))
-    events.append(_event("AggregationEvent", start + 5 * h, places[1], parentID=pallet,
-                         childEPCs=[case], bizStep="packing"))
-    events.append(_event("ObjectEvent", start + 6 * h, places[2], epcList=[pallet],
-                         bizStep="receiving"))
+    events.append(
+        _event(
+            "AggregationEvent",
+            start + 4 * h,
+            places[1],
+            parentID=case,
+            childQuantityList=[{"epcClass": lots[3]}],
+            bizStep="packing",
+        )
+    )
+    events.append(
+        _event(
+            "AggregationEvent",
+            start + 5 * h,
+            places[1],
+            parentID=pallet,
+            childEPCs=[case],
+            bizStep="packing",
+        )
+    )
+    events.append(
+        _event("ObjectEvent", start + 6 * h, places[2], epcList=[pallet], bizStep="receiving")
+    )
     return events, lots[1]
 
 
@@ -130,18 +159,26 @@ def _background(count: int, places: list[str]) -> None:
         codes = []
         for n in range(offset, min(count, offset + batch)):
             code = _lot(GTINS[2], f"B{n}")
-            rows.append(Event(
-                event_id=f"urn:uuid:00000000-0000-4000-8000-{n:012d}",
-                event_hash=f"ni:///sha-256;background{n}?ver=bench",
-                event_type="ObjectEvent", event_time=now - timedelta(minutes=n % 100000),
-                action="OBSERVE", biz_step="receiving", biz_location=places[n % len(places)],
-                body={"type": "ObjectEvent", "quantityList": [{"epcClass": code}]},
-            ))
+            rows.append(
+                Event(
+                    event_id=f"urn:uuid:00000000-0000-4000-8000-{n:012d}",
+                    event_hash=f"ni:///sha-256;background{n}?ver=bench",
+                    event_type="ObjectEvent",
+                    event_time=now - timedelta(minutes=n % 100000),
+                    action="OBSERVE",
+                    biz_step="receiving",
+                    biz_location=places[n % len(places)],
+                    body={"type": "ObjectEvent", "quantityList": [{"epcClass": code}]},
+                )
+            )
             codes.append(code)
         with transaction.atomic():
             stored = Event.objects.bulk_create(rows)
             EventEpc.objects.bulk_create(
-                [EventEpc(event=e, epc=c, role="epc", is_class=True) for e, c in zip(stored, codes, strict=True)]
+                [
+                    EventEpc(event=e, epc=c, role="epc", is_class=True)
+                    for e, c in zip(stored, codes, strict=True)
+                ]
             )
         note(f"background events: {offset + len(rows)}/{count}")
 
@@ -179,8 +216,12 @@ def measure(args: argparse.Namespace) -> None:
     line("traceability.capture_schema", "gs1" if schema else "civichub")
     city = build_city()
     glns = ("6901234000016", "6901234000023", "6901234000030", "6901234000047")
-    kinds = (ParticipantKind.SLAUGHTERHOUSE, ParticipantKind.PROCESSOR,
-             ParticipantKind.STALL, ParticipantKind.FARM)
+    kinds = (
+        ParticipantKind.SLAUGHTERHOUSE,
+        ParticipantKind.PROCESSOR,
+        ParticipantKind.STALL,
+        ParticipantKind.FARM,
+    )
     places = [
         services.participant_register(
             actor=None, kind=k, name=f"node {g}", gln=g, organisation=city.city
@@ -192,12 +233,22 @@ def measure(args: argparse.Namespace) -> None:
     start = timezone.now() - timedelta(days=2)
     documents = []
     for d in range(max(1, args.capture // 100)):
-        documents.append(_document([
-            _event("ObjectEvent", start + timedelta(seconds=d * 100 + i), places[2],
-                   quantityList=[{"epcClass": _lot(GTINS[2], f"C{d}-{i}"), "quantity": 1, "uom": "KGM"}],
-                   bizStep="receiving")
-            for i in range(min(100, args.capture))
-        ]))
+        documents.append(
+            _document(
+                [
+                    _event(
+                        "ObjectEvent",
+                        start + timedelta(seconds=d * 100 + i),
+                        places[2],
+                        quantityList=[
+                            {"epcClass": _lot(GTINS[2], f"C{d}-{i}"), "quantity": 1, "uom": "KGM"}
+                        ],
+                        bizStep="receiving",
+                    )
+                    for i in range(min(100, args.capture))
+                ]
+            )
+        )
     began = time.perf_counter()
     captured = 0
     for doc in documents:

@@ -119,7 +119,9 @@ def _recall(request: HttpRequest, recall: Recall) -> RecallOut:
     )
 
 
-@router.get("/codes/{code}", response=JourneyOut, auth=None, summary="A lot's journey by trace code")
+@router.get(
+    "/codes/{code}", response=JourneyOut, auth=None, summary="A lot's journey by trace code"
+)
 def journey_by_code(request: HttpRequest, code: str) -> JourneyOut:
     lot = selectors.lot_by_trace_code(code)
     journey = selectors.lot_journey(lot=lot)

@@ -15,17 +15,45 @@ from civichub.traceability import services
 from civichub.traceability.models import Participant, ParticipantKind
 
 REGULATOR_USERNAME = "food_regulator"
-REGULATOR_PASSWORD = "demo-regulator-2026"
+REGULATOR_PASSWORD = "demo-regulator-2026"  # noqa: S105  (a documented demo login)
 STALL_USERNAME = "stall_keeper"
-STALL_PASSWORD = "demo-stall-2026"
+STALL_PASSWORD = "demo-stall-2026"  # noqa: S105  (a documented demo login)
 GTIN = "06901234000016"
 
 _NODES = (
     (ParticipantKind.FARM, "秦川生态养殖场", "Qinchuan Eco Farm", "6901234000016", 34.37, 108.63),
-    (ParticipantKind.SLAUGHTERHOUSE, "城北定点屠宰场", "North Slaughterhouse", "6901234000023", 34.38, 108.95),
-    (ParticipantKind.WHOLESALE_MARKET, "朱雀农产品批发市场", "Zhuque Wholesale Market", "6901234000030", 34.22, 108.93),
-    (ParticipantKind.STALL, "东关菜市场 12 号摊位", "Dongguan Market Stall 12", "6901234000047", 34.26, 108.97),
-    (ParticipantKind.CANTEEN, "第一中学食堂", "No. 1 Middle School Canteen", "6901234000054", 34.25, 108.94),
+    (
+        ParticipantKind.SLAUGHTERHOUSE,
+        "城北定点屠宰场",
+        "North Slaughterhouse",
+        "6901234000023",
+        34.38,
+        108.95,
+    ),
+    (
+        ParticipantKind.WHOLESALE_MARKET,
+        "朱雀农产品批发市场",
+        "Zhuque Wholesale Market",
+        "6901234000030",
+        34.22,
+        108.93,
+    ),
+    (
+        ParticipantKind.STALL,
+        "东关菜市场 12 号摊位",
+        "Dongguan Market Stall 12",
+        "6901234000047",
+        34.26,
+        108.97,
+    ),
+    (
+        ParticipantKind.CANTEEN,
+        "第一中学食堂",
+        "No. 1 Middle School Canteen",
+        "6901234000054",
+        34.25,
+        108.94,
+    ),
 )
 
 
@@ -67,7 +95,11 @@ def seed(*, city: Organisation, size: str) -> None:
     lot = services.lot_register(actor=None, product=product, lot="P20261201", origin=farm)
     start = timezone.now() - timedelta(days=2)
     steps = (
-        ("killing", slaughterhouse, {"certificate": "A61010012345", "animals": ["PIG-0001", "PIG-0002"]}),
+        (
+            "killing",
+            slaughterhouse,
+            {"certificate": "A61010012345", "animals": ["PIG-0001", "PIG-0002"]},
+        ),
         ("inspecting", slaughterhouse, {"results": {"瘦肉精": 0.0}}),
         ("shipping", slaughterhouse, {"destination": market}),
         ("receiving", market, {"quantity": 180.0}),

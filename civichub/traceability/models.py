@@ -109,6 +109,9 @@ class CaptureJob(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
     )
 
+    def __str__(self) -> str:
+        return f"capture {self.pk} ({self.state})"
+
 
 class Event(models.Model):
     """One EPCIS event as captured. Never edited: an error declaration is a new event."""
@@ -130,6 +133,9 @@ class Event(models.Model):
 
     class Meta:
         ordering = ["event_time", "id"]
+
+    def __str__(self) -> str:
+        return self.event_id
 
 
 class EpcRole(models.TextChoices):
@@ -154,6 +160,9 @@ class EventEpc(models.Model):
     class Meta:
         indexes = [models.Index(fields=["epc", "role"], name="trace_epc_role")]
 
+    def __str__(self) -> str:
+        return f"{self.role} {self.epc}"
+
 
 class Recall(CreatedModel):
     class State(models.TextChoices):
@@ -171,6 +180,9 @@ class Recall(CreatedModel):
     graph = models.JSONField(default=dict)
     affected_codes = models.JSONField(default=list)  # canonical EPCs/classes under recall
 
+    def __str__(self) -> str:
+        return f"recall {self.pk}"
+
 
 class RecallNotice(models.Model):
     recall = models.ForeignKey(Recall, on_delete=models.CASCADE, related_name="notices")
@@ -187,6 +199,9 @@ class RecallNotice(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["recall", "participant"], name="trace_notice_once")
         ]
+
+    def __str__(self) -> str:
+        return f"notice {self.pk}"
 
     @property
     def organisation(self) -> Organisation:

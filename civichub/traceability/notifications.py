@@ -14,8 +14,9 @@ KINDS = (
             "en": "Food recall: {{ product_en }} lot {{ lot }}",
         },
         body={
-            "zh-hans": "{{ participant }}：您收到的 {{ product }}（批次 {{ lot }}）已被监管部门召回，"
-            "原因：{{ reason }}。请立即停止销售、下架封存，并确认下架数量：{{ link }}",
+            "zh-hans": "{{ participant }}：您收到的 {{ product }}（批次 {{ lot }}）"
+            "已被监管部门召回，原因：{{ reason }}。"
+            "请立即停止销售、下架封存，并确认下架数量：{{ link }}",
             "en": "{{ participant_en }}: {{ product_en }} (lot {{ lot }}) that you received has "
             "been recalled by the regulator. Reason: {{ reason }}. Stop selling it, withdraw "
             "it and confirm the quantity withdrawn: {{ link }}",

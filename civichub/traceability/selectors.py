@@ -49,9 +49,9 @@ def location_key(uri: str) -> str:
 
 
 def lot_by_link(*, gtin: str, lot: str) -> Lot:
-    found = Lot.objects.select_related("product", "origin").filter(
-        product__gtin=gtin, lot=lot
-    ).first()
+    found = (
+        Lot.objects.select_related("product", "origin").filter(product__gtin=gtin, lot=lot).first()
+    )
     if found is None:
         raise NotFound(_("未找到该批次：%(gtin)s / %(lot)s") % {"gtin": gtin, "lot": lot})
     return found
@@ -279,14 +279,13 @@ def lot_journey(*, lot: Lot) -> Journey:
     trace = trace_code(lot.epc_class)
     carriers = {b for a, b, kind, _e in trace.edges if kind != "TransformationEvent"}
     codes = trace.upstream | {trace.start} | (carriers & trace.downstream)
-    events = (
-        Event.objects.filter(epcs__epc__in=codes)
-        .distinct()
-        .order_by("event_time", "pk")[:200]
-    )
-    places = {p.location_uri: p for p in Participant.objects.filter(
-        location_uri__in={e.biz_location for e in events if e.biz_location}
-    )}
+    events = Event.objects.filter(epcs__epc__in=codes).distinct().order_by("event_time", "pk")[:200]
+    places = {
+        p.location_uri: p
+        for p in Participant.objects.filter(
+            location_uri__in={e.biz_location for e in events if e.biz_location}
+        )
+    }
     steps = []
     last_received = None
     for event in events:
@@ -448,9 +447,9 @@ def my_notices(*, user: User) -> QuerySet[RecallNotice]:
 
 
 def notice_for_acknowledgement(*, user: User, notice_id: int) -> RecallNotice:
-    notice = RecallNotice.objects.select_related("recall", "participant").filter(
-        pk=notice_id
-    ).first()
+    notice = (
+        RecallNotice.objects.select_related("recall", "participant").filter(pk=notice_id).first()
+    )
     if notice is None:
         raise NotFound(_("没有该召回通知。"))
     require(user, "traceability.recall.acknowledge", notice)

@@ -203,7 +203,10 @@ def recalls(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "traceability/recalls.html",
-        {"recalls": selectors.recall_list(user=user)[:100], "notices": selectors.my_notices(user=user)},
+        {
+            "recalls": selectors.recall_list(user=user)[:100],
+            "notices": selectors.my_notices(user=user),
+        },
     )
 
 

@@ -27,7 +27,9 @@ def test_shopper_sees_the_journey_and_after_a_recall_the_warning(page: Page, cha
     page.set_viewport_size(PHONE)
     page.goto(f"/01/{chain.carcass.product.gtin}/10/C1")
     journey = page.get_by_role("region", name="流通过程")
-    assert chain.farm.name in journey.inner_text() or chain.slaughterhouse.name in journey.inner_text()
+    assert (
+        chain.farm.name in journey.inner_text() or chain.slaughterhouse.name in journey.inner_text()
+    )
     assert "clenbuterol" in journey.inner_text()
     assert page.get_by_role("alert").count() == 0
     check_page(page, "traceability-shopper")

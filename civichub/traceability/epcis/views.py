@@ -41,7 +41,7 @@ _EXCEPTIONS = {
     NotAuthenticated: "epcisException:SecurityException",
     Conflict: "epcisException:ConflictException",
 }
-_TOKEN_SALT = "traceability.epcis.page"
+_TOKEN_SALT = "traceability.epcis.page"  # noqa: S105  (a signing salt, not a secret)
 
 
 def _headers(response: HttpResponse) -> HttpResponse:
@@ -99,9 +99,7 @@ def _json_body(request: HttpRequest) -> dict[str, Any]:
 
 @epcis_endpoint("GET")
 def top_level(request: HttpRequest) -> HttpResponse:
-    return JsonResponse(
-        ["capture", "events", "eventTypes", "epcs"], safe=False
-    )
+    return JsonResponse(["capture", "events", "eventTypes", "epcs"], safe=False)
 
 
 @epcis_endpoint("GET", "POST")
@@ -178,7 +176,9 @@ def _page(request: HttpRequest, params: dict[str, str], path: str) -> HttpRespon
             after = signing.loads(token, salt=_TOKEN_SALT)
         except signing.BadSignature as exc:
             raise ValidationFailed.on("nextPageToken", "unknown or expired token") from exc
-        when = parse_datetime(after["t"])
+        when = parse_datetime(str(after.get("t", "")))
+        if when is None:
+            raise ValidationFailed.on("nextPageToken", "unknown or expired token")
         if descending:
             events = events.filter(event_time__lt=when) | events.filter(
                 event_time=when, pk__lt=after["i"]

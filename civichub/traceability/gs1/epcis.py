@@ -48,7 +48,11 @@ _EVENT_SCHEMA: dict[str, Any] = {
     },
     "allOf": [
         {
-            "if": {"properties": {"type": {"enum": [t for t in EVENT_TYPES if t != "TransformationEvent"]}}},
+            "if": {
+                "properties": {
+                    "type": {"enum": [t for t in EVENT_TYPES if t != "TransformationEvent"]}
+                }
+            },
             "then": {"required": ["action"]},
         }
     ],
@@ -168,7 +172,9 @@ def event_hashes(events: list[dict[str, Any]], context: Any = None) -> list[str]
         {
             "@context": context or DEFAULT_CONTEXT,
             "type": "EPCISDocument",
-            "epcisBody": {"eventList": [{k: v for k, v in e.items() if k != "@context"} for e in events]},
+            "epcisBody": {
+                "eventList": [{k: v for k, v in e.items() if k != "@context"} for e in events]
+            },
         }
     )
     try:
@@ -190,10 +196,18 @@ class Edge:
     uom: str = ""
 
 
-_LISTS = (("epcList", "epc"), ("childEPCs", "child"), ("inputEPCList", "input"))
-_LISTS += (("outputEPCList", "output"),)
-_QUANTITIES = (("quantityList", "epc"), ("childQuantityList", "child"))
-_QUANTITIES += (("inputQuantityList", "input"), ("outputQuantityList", "output"))
+_LISTS: tuple[tuple[str, str], ...] = (
+    ("epcList", "epc"),
+    ("childEPCs", "child"),
+    ("inputEPCList", "input"),
+    ("outputEPCList", "output"),
+)
+_QUANTITIES: tuple[tuple[str, str], ...] = (
+    ("quantityList", "epc"),
+    ("childQuantityList", "child"),
+    ("inputQuantityList", "input"),
+    ("outputQuantityList", "output"),
+)
 
 
 def event_edges(event: dict[str, Any]) -> list[Edge]:

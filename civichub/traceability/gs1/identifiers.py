@@ -143,7 +143,8 @@ def lot_verified(value: str, kind: str = "lot") -> str:
     """A lot or serial of 1 to 20 characters of GS1's set 82 (no spaces, no Chinese)."""
     if not _CSET82.match(value):
         raise IdentifierError(
-            f"{kind} {value!r}: 1 to 20 characters of GS1 set 82 (letters, digits, !\"%&'()*+,-./:;<=>?_)"
+            f"{kind} {value!r}: 1 to 20 characters of GS1 set 82 "
+            "(letters, digits, !\"%&'()*+,-./:;<=>?_)"
         )
     return value
 

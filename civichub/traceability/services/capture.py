@@ -16,11 +16,11 @@ from django.utils.translation import gettext as _
 from django_tasks import task
 
 from civichub.core.audit import audit_record
+from civichub.core.config import module_config
 from civichub.core.context import acting
 from civichub.core.errors import Conflict, NotFound, ValidationFailed
 from civichub.core.models import Organisation, User
 from civichub.core.permissions import require
-from civichub.core.config import module_config
 from civichub.traceability import selectors
 from civichub.traceability.conf import TraceabilitySettings
 from civichub.traceability.gs1 import epcis
@@ -40,8 +40,6 @@ from civichub.traceability.models import (
     Lot,
     Participant,
     Product,
-    Recall,
-    RecallNotice,
 )
 
 
@@ -131,7 +129,9 @@ def lot_register(
     try:
         lot_verified(lot)
     except IdentifierError as exc:
-        raise ValidationFailed.on("lot", _("批号须为 1 至 20 个 GS1 允许的字符（AI 10）。")) from exc
+        raise ValidationFailed.on(
+            "lot", _("批号须为 1 至 20 个 GS1 允许的字符（AI 10）。")
+        ) from exc
     stamp = timezone.localtime(day or timezone.now()).strftime("%y%m%d")
     with transaction.atomic():
         if Lot.objects.filter(product=product, lot=lot).exists():
@@ -284,7 +284,9 @@ def events_capture(
     if actor is not None:
         require(actor, "traceability.event.capture")
     if error_behaviour not in ("rollback", "proceed", "all"):
-        raise ValidationFailed.on("GS1-Capture-Error-Behaviour", _("须为 rollback、proceed 或 all。"))
+        raise ValidationFailed.on(
+            "GS1-Capture-Error-Behaviour", _("须为 rollback、proceed 或 all。")
+        )
     try:
         epcis.validate(document, schema_path=_conf().epcis_json_schema_path)
     except epcis.DocumentInvalid as exc:

@@ -4,7 +4,7 @@ same EPCIS 2.0 event an outside system would send and captures it through `event
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -22,7 +22,7 @@ NODE_STEPS = ("commissioning", "receiving", "killing", "inspecting", "shipping",
 
 
 def _offset(when: datetime) -> str:
-    minutes = int((when.utcoffset() or timezone.timedelta()).total_seconds() // 60)
+    minutes = int((when.utcoffset() or timedelta()).total_seconds() // 60)
     sign = "+" if minutes >= 0 else "-"
     return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
@@ -83,9 +83,7 @@ def node_event_document(
             }
         ]
     if destination is not None:
-        event["destinationList"] = [
-            {"type": "location", "destination": destination.location_uri}
-        ]
+        event["destinationList"] = [{"type": "location", "destination": destination.location_uri}]
     return {
         "@context": [DEFAULT_CONTEXT],
         "type": "EPCISDocument",

@@ -6,7 +6,6 @@ stall. Also the GS1 example data, read in place when it is present."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -39,13 +38,13 @@ def epcis_data() -> Path:
 
 
 @pytest.fixture
-def gs1_schema(settings: Any) -> Iterator[Path]:
+def gs1_schema(settings: Any) -> Path:
     """GS1's own JSON Schema in force for the test (as a deployment configures it)."""
     folder = epcis_data()
     settings.CIVICHUB_TRACEABILITY = {
         "epcis_json_schema_path": str(folder / "schema" / "EPCIS-JSON-Schema.json")
     }
-    yield folder
+    return folder
 
 
 def document(*events: dict[str, Any]) -> dict[str, Any]:
@@ -98,8 +97,12 @@ def chain_build(city: SmallCity) -> Chain:
     slaughterhouse = _node(city, ParticipantKind.SLAUGHTERHOUSE, "城北屠宰场", "6901234000023")
     processor = _node(city, ParticipantKind.PROCESSOR, "肉制品加工厂", "6901234000061")
     market = _node(
-        city, ParticipantKind.WHOLESALE_MARKET, "朱雀批发市场", "6901234000030",
-        latitude=34.22, longitude=108.93,
+        city,
+        ParticipantKind.WHOLESALE_MARKET,
+        "朱雀批发市场",
+        "6901234000030",
+        latitude=34.22,
+        longitude=108.93,
     )
     stall = _node(
         city, ParticipantKind.STALL, "东关市场 12 号摊位", "6901234000047", members=[keeper]
@@ -120,40 +123,110 @@ def chain_build(city: SmallCity) -> Chain:
     services.events_capture(
         actor=None,
         document=document(
-            at(t, type="ObjectEvent", action="ADD", bizStep="commissioning",
-               epcList=pigs, bizLocation=place(farm)),
-            at(t + h, type="TransformationEvent", bizStep="killing", inputEPCList=pigs,
-               outputQuantityList=[{"epcClass": carcass.epc_class, "quantity": 200, "uom": "KGM"}],
-               certificationInfo="urn:civichub:certificate:A6101",
-               bizLocation=place(slaughterhouse)),
-            at(t + 2 * h, type="ObjectEvent", action="OBSERVE", bizStep="inspecting",
-               quantityList=[{"epcClass": carcass.epc_class}],
-               sensorElementList=[{"sensorReport": [
-                   {"type": "gs1:MassFraction", "chemicalSubstance": "urn:civichub:substance:clenbuterol", "value": 0, "uom": "59"}
-               ]}],
-               bizLocation=place(slaughterhouse)),
-            at(t + 3 * h, type="AggregationEvent", action="ADD", bizStep="packing",
-               parentID=SSCC, childQuantityList=[{"epcClass": carcass.epc_class, "quantity": 120, "uom": "KGM"}],
-               bizLocation=place(slaughterhouse)),
-            at(t + 4 * h, type="ObjectEvent", action="OBSERVE", bizStep="receiving",
-               epcList=[SSCC], bizLocation=place(market)),
-            at(t + 5 * h, type="TransformationEvent", bizStep="commissioning",
-               inputQuantityList=[{"epcClass": carcass.epc_class, "quantity": 80, "uom": "KGM"}],
-               outputQuantityList=[{"epcClass": mince.epc_class, "quantity": 80, "uom": "KGM"}],
-               bizLocation=place(processor)),
-            at(t + 6 * h, type="ObjectEvent", action="OBSERVE", bizStep="receiving",
-               quantityList=[{"epcClass": carcass.epc_class, "quantity": 40, "uom": "KGM"}],
-               bizLocation=place(stall)),
-            at(t + 7 * h, type="ObjectEvent", action="OBSERVE", bizStep="receiving",
-               quantityList=[{"epcClass": mince.epc_class, "quantity": 30, "uom": "KGM"}],
-               bizLocation=place(canteen)),
-            at(t + 8 * h, type="ObjectEvent", action="OBSERVE", bizStep="receiving",
-               quantityList=[{"epcClass": other.epc_class, "quantity": 10, "uom": "KGM"}],
-               bizLocation=place(other_stall)),
+            at(
+                t,
+                type="ObjectEvent",
+                action="ADD",
+                bizStep="commissioning",
+                epcList=pigs,
+                bizLocation=place(farm),
+            ),
+            at(
+                t + h,
+                type="TransformationEvent",
+                bizStep="killing",
+                inputEPCList=pigs,
+                outputQuantityList=[{"epcClass": carcass.epc_class, "quantity": 200, "uom": "KGM"}],
+                certificationInfo="urn:civichub:certificate:A6101",
+                bizLocation=place(slaughterhouse),
+            ),
+            at(
+                t + 2 * h,
+                type="ObjectEvent",
+                action="OBSERVE",
+                bizStep="inspecting",
+                quantityList=[{"epcClass": carcass.epc_class}],
+                sensorElementList=[
+                    {
+                        "sensorReport": [
+                            {
+                                "type": "gs1:MassFraction",
+                                "chemicalSubstance": "urn:civichub:substance:clenbuterol",
+                                "value": 0,
+                                "uom": "59",
+                            }
+                        ]
+                    }
+                ],
+                bizLocation=place(slaughterhouse),
+            ),
+            at(
+                t + 3 * h,
+                type="AggregationEvent",
+                action="ADD",
+                bizStep="packing",
+                parentID=SSCC,
+                childQuantityList=[{"epcClass": carcass.epc_class, "quantity": 120, "uom": "KGM"}],
+                bizLocation=place(slaughterhouse),
+            ),
+            at(
+                t + 4 * h,
+                type="ObjectEvent",
+                action="OBSERVE",
+                bizStep="receiving",
+                epcList=[SSCC],
+                bizLocation=place(market),
+            ),
+            at(
+                t + 5 * h,
+                type="TransformationEvent",
+                bizStep="commissioning",
+                inputQuantityList=[{"epcClass": carcass.epc_class, "quantity": 80, "uom": "KGM"}],
+                outputQuantityList=[{"epcClass": mince.epc_class, "quantity": 80, "uom": "KGM"}],
+                bizLocation=place(processor),
+            ),
+            at(
+                t + 6 * h,
+                type="ObjectEvent",
+                action="OBSERVE",
+                bizStep="receiving",
+                quantityList=[{"epcClass": carcass.epc_class, "quantity": 40, "uom": "KGM"}],
+                bizLocation=place(stall),
+            ),
+            at(
+                t + 7 * h,
+                type="ObjectEvent",
+                action="OBSERVE",
+                bizStep="receiving",
+                quantityList=[{"epcClass": mince.epc_class, "quantity": 30, "uom": "KGM"}],
+                bizLocation=place(canteen),
+            ),
+            at(
+                t + 8 * h,
+                type="ObjectEvent",
+                action="OBSERVE",
+                bizStep="receiving",
+                quantityList=[{"epcClass": other.epc_class, "quantity": 10, "uom": "KGM"}],
+                bizLocation=place(other_stall),
+            ),
         ),
     )
-    return Chain(city, regulator, keeper, farm, slaughterhouse, processor, market, stall,
-                 canteen, other_stall, carcass, mince, other, pig)
+    return Chain(
+        city,
+        regulator,
+        keeper,
+        farm,
+        slaughterhouse,
+        processor,
+        market,
+        stall,
+        canteen,
+        other_stall,
+        carcass,
+        mince,
+        other,
+        pig,
+    )
 
 
 @pytest.fixture

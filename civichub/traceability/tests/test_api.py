@@ -43,8 +43,11 @@ def test_recall_started_and_acknowledged(chain: Chain, api_as: Any) -> None:
         json_body={"quantity_withdrawn": 20},
     )
     assert acknowledged.status_code == 200 and acknowledged.json()["quantity_withdrawn"] == 20
-    assert api_as(chain.keeper).post(
-        "/api/traceability/recalls", json_body={"lot_id": chain.carcass.pk, "reason": "x"}
-    ).status_code == 403
+    assert (
+        api_as(chain.keeper)
+        .post("/api/traceability/recalls", json_body={"lot_id": chain.carcass.pk, "reason": "x"})
+        .status_code
+        == 403
+    )
     journey = api_as(None).get(f"/api/traceability/codes/{chain.mince.trace_code}").json()
     assert journey["recalled"] is True and journey["recall_reasons"] == ["检出瘦肉精"]

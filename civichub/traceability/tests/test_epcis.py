@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 import pytest
-
 from django.db import transaction
 
 from civichub.core.errors import ValidationFailed
@@ -35,10 +35,10 @@ def _load(name: str) -> dict[str, Any]:
 
 
 def _own_event() -> dict[str, Any]:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     return at(
-        datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc),
+        datetime(2026, 12, 1, 8, 0, tzinfo=UTC),
         type="ObjectEvent",
         action="OBSERVE",
         bizStep="receiving",
@@ -142,7 +142,10 @@ def test_event_hash_agrees_with_the_reference_generator_on_the_examples() -> Non
 
 def test_hash_ignores_event_id_and_record_time_but_not_the_offset() -> None:
     event = _own_event()
-    same = event | {"eventID": "urn:uuid:6c7f3b7c-1111-4d6e-9d3c-1e2f3a4b5c6d", "recordTime": "2026-12-01T09:00:00Z"}
+    same = event | {
+        "eventID": "urn:uuid:6c7f3b7c-1111-4d6e-9d3c-1e2f3a4b5c6d",
+        "recordTime": "2026-12-01T09:00:00Z",
+    }
     later_offset = event | {"eventTimeZoneOffset": "+01:00"}
     assert epcis.event_hash(event).endswith("?ver=CBV2.0")
     assert epcis.event_hash(same) == epcis.event_hash(event)
@@ -160,7 +163,10 @@ def test_own_schema_refuses_what_the_structure_forbids() -> None:
 def test_capture_stores_once_and_reports_the_duplicate() -> None:
     first = services.events_capture(actor=None, document=document(_own_event()))
     again = services.events_capture(
-        actor=None, document=document(_own_event() | {"eventID": "urn:uuid:0b7a4c8e-2f1d-4c3b-9a8e-7d6c5b4a3f2e"})
+        actor=None,
+        document=document(
+            _own_event() | {"eventID": "urn:uuid:0b7a4c8e-2f1d-4c3b-9a8e-7d6c5b4a3f2e"}
+        ),
     )
     assert len(first.captured) == 1 and again.captured == []
     assert len(again.duplicates) == 1

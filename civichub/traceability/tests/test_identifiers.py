@@ -33,16 +33,30 @@ def test_gln_check_digit_is_verified() -> None:
     ("written", "canonical", "is_class"),
     [
         # The indicator digit moves to the front: SGTIN 0614141.107346 is GTIN 10614141073464.
-        ("urn:epc:id:sgtin:0614141.107346.2017", "https://id.gs1.org/01/10614141073464/21/2017", False),
-        ("https://example.org/01/10614141073464/21/2017", "https://id.gs1.org/01/10614141073464/21/2017", False),
-        ("urn:epc:class:lgtin:4012345.012345.998877", "https://id.gs1.org/01/04012345123456/10/998877", True),
+        (
+            "urn:epc:id:sgtin:0614141.107346.2017",
+            "https://id.gs1.org/01/10614141073464/21/2017",
+            False,
+        ),
+        (
+            "https://example.org/01/10614141073464/21/2017",
+            "https://id.gs1.org/01/10614141073464/21/2017",
+            False,
+        ),
+        (
+            "urn:epc:class:lgtin:4012345.012345.998877",
+            "https://id.gs1.org/01/04012345123456/10/998877",
+            True,
+        ),
         ("urn:epc:idpat:sgtin:4012345.098765.*", "https://id.gs1.org/01/04012345987652", True),
         ("urn:epc:id:sscc:0614141.1234567890", "https://id.gs1.org/00/106141412345678908", False),
         ("urn:epc:id:sgln:0614141.07346.0", "https://id.gs1.org/414/0614141073467", False),
         ("urn:civichub:location:market-7", "urn:civichub:location:market-7", False),
     ],
 )
-def test_one_thing_written_two_ways_is_one_node(written: str, canonical: str, is_class: bool) -> None:
+def test_one_thing_written_two_ways_is_one_node(
+    written: str, canonical: str, is_class: bool
+) -> None:
     assert epc_canonical(written) == (canonical, is_class)
 
 

@@ -19,14 +19,17 @@ from civichub.traceability.tests.conftest import Chain, at, document, place
 
 
 def _receiving(chain: Chain, **extra: Any) -> dict[str, Any]:
-    return at(
-        timezone.now() - timedelta(hours=1),
-        type="ObjectEvent",
-        action="OBSERVE",
-        bizStep="receiving",
-        quantityList=[{"epcClass": chain.other.epc_class, "quantity": 5, "uom": "KGM"}],
-        bizLocation=place(chain.stall),
-    ) | extra
+    return (
+        at(
+            timezone.now() - timedelta(hours=1),
+            type="ObjectEvent",
+            action="OBSERVE",
+            bizStep="receiving",
+            quantityList=[{"epcClass": chain.other.epc_class, "quantity": 5, "uom": "KGM"}],
+            bizLocation=place(chain.stall),
+        )
+        | extra
+    )
 
 
 def test_rollback_stores_nothing_when_one_event_is_bad(chain: Chain) -> None:
@@ -56,7 +59,10 @@ def test_an_error_declaration_marks_the_event_and_edits_nothing(chain: Chain) ->
     event = _receiving(chain, eventID="urn:uuid:2f0c6a8e-1d3b-4c5a-9e7f-0a1b2c3d4e5f")
     services.events_capture(actor=chain.keeper, document=document(event))
     declaration = event | {
-        "errorDeclaration": {"declarationTime": timezone.now().isoformat(), "reason": "incorrect_data"}
+        "errorDeclaration": {
+            "declarationTime": timezone.now().isoformat(),
+            "reason": "incorrect_data",
+        }
     }
     result = services.events_capture(actor=chain.keeper, document=document(declaration))
     assert result.captured == ["urn:uuid:2f0c6a8e-1d3b-4c5a-9e7f-0a1b2c3d4e5f#errorDeclaration"]

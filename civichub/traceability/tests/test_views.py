@@ -15,7 +15,6 @@ from django.test import Client
 from django.utils import timezone
 from PIL import Image
 
-from civichub.traceability import services
 from civichub.traceability.models import CaptureJob, Event
 from civichub.traceability.tests.conftest import Chain, at, document, place
 
@@ -28,14 +27,17 @@ def _client(user: Any = None) -> Client:
 
 
 def _event(chain: Chain, **extra: Any) -> dict[str, Any]:
-    return at(
-        timezone.now() - timedelta(minutes=5),
-        type="ObjectEvent",
-        action="OBSERVE",
-        bizStep="retail_selling",
-        quantityList=[{"epcClass": chain.carcass.epc_class, "quantity": 1.5, "uom": "KGM"}],
-        bizLocation=place(chain.stall),
-    ) | extra
+    return (
+        at(
+            timezone.now() - timedelta(minutes=5),
+            type="ObjectEvent",
+            action="OBSERVE",
+            bizStep="retail_selling",
+            quantityList=[{"epcClass": chain.carcass.epc_class, "quantity": 1.5, "uom": "KGM"}],
+            bizLocation=place(chain.stall),
+        )
+        | extra
+    )
 
 
 def test_capture_answers_202_with_the_job_and_the_limits(
@@ -56,7 +58,9 @@ def test_capture_answers_202_with_the_job_and_the_limits(
 def test_a_bad_document_is_refused_with_the_path(chain: Chain) -> None:
     before = Event.objects.count()
     response = _client(chain.keeper).post(
-        "/epcis/events", _event(chain, action="FOO") | {"@context": []}, content_type="application/json"
+        "/epcis/events",
+        _event(chain, action="FOO") | {"@context": []},
+        content_type="application/json",
     )
     assert response.status_code == 422
     body = response.json()
@@ -67,7 +71,9 @@ def test_a_bad_document_is_refused_with_the_path(chain: Chain) -> None:
 
 def test_one_event_is_captured_once(chain: Chain) -> None:
     client = _client(chain.keeper)
-    event = _event(chain) | {"@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]}
+    event = _event(chain) | {
+        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
+    }
     first = client.post("/epcis/events", event, content_type="application/json")
     assert first.status_code == 201
     again = client.post("/epcis/events", event, content_type="application/json")
@@ -77,7 +83,10 @@ def test_one_event_is_captured_once(chain: Chain) -> None:
 
 
 def test_visitors_cannot_capture_or_query(chain: Chain) -> None:
-    assert _client().post("/epcis/events", _event(chain), content_type="application/json").status_code == 401
+    assert (
+        _client().post("/epcis/events", _event(chain), content_type="application/json").status_code
+        == 401
+    )
     assert _client().get("/epcis/events").status_code == 401
 
 
@@ -128,7 +137,9 @@ def test_resolver_answers_link_types_and_describes_itself(chain: Chain) -> None:
     client = _client()
     path = f"/01/{chain.carcass.product.gtin}/10/C1"
     epcis = client.get(f"{path}?linkType=gs1:epcis")
-    assert epcis.status_code == 302 and epcis["Location"].startswith("/epcis/events?MATCH_anyEPCClass=")
+    assert epcis.status_code == 302 and epcis["Location"].startswith(
+        "/epcis/events?MATCH_anyEPCClass="
+    )
     linkset = client.get(path, HTTP_ACCEPT="application/linkset+json").json()["linkset"][0]
     assert linkset["anchor"].endswith(path) and "https://gs1.org/voc/epcis" in linkset
     assert client.get(f"{path}?linkType=gs1:recipeInfo").status_code == 404
@@ -175,7 +186,12 @@ def test_staff_form_records_an_event(chain: Chain) -> None:
     before = Event.objects.count()
     response = keeper.post(
         "/trace/record/",
-        {"step": "receiving", "participant": chain.stall.pk, "trace_code": chain.other.trace_code, "quantity": "3"},
+        {
+            "step": "receiving",
+            "participant": chain.stall.pk,
+            "trace_code": chain.other.trace_code,
+            "quantity": "3",
+        },
     )
     assert response.status_code == 200 and "已登记" in response.content.decode()
     assert Event.objects.count() == before + 1
