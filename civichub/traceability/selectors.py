@@ -132,15 +132,16 @@ def _links(frontier: set[str], rules: Iterable[tuple[str, str]]) -> list[tuple[s
     codes = sorted(frontier)
     epc_table = EventEpc._meta.db_table
     event_table = Event._meta.db_table
-    sql = (
-        f"SELECT a.epc, a.role, b.epc, b.role, e.event_type, e.event_id "  # noqa: S608
+    # Table names are the models' own and every value is a parameter.
+    sql = (  # nosec B608
+        f"SELECT a.epc, a.role, b.epc, b.role, e.event_type, e.event_id "  # noqa: S608  # nosec B608
         f'FROM "{epc_table}" a JOIN "{epc_table}" b ON b.event_id = a.event_id '
         f'JOIN "{event_table}" e ON e.id = a.event_id '
         f"WHERE a.epc IN ({', '.join(['%s'] * len(codes))}) "
         f"AND a.role IN ({', '.join(['%s'] * len(known_roles))}) "
         f"AND b.role IN ({', '.join(['%s'] * len(next_roles))}) "
         "AND e.declared_error = %s"
-    )  # nosec B608 - table names are the models' own; every value is a parameter
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, [*codes, *known_roles, *next_roles, False])
         rows = cursor.fetchall()
