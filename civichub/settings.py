@@ -353,6 +353,16 @@ CIVICHUB_STATISTICS = {
     }.items()
     if os.environ.get(variable)
 }
+# Traceability (docs/traceability.md; every key and its default in civichub/traceability/conf.py).
+CIVICHUB_TRACEABILITY: dict[str, object] = {
+    key: os.environ[variable]
+    for key, variable in {
+        "epcis_json_schema_path": "CIVICHUB_EPCIS_JSON_SCHEMA",
+        "resolver_base_url": "CIVICHUB_RESOLVER_BASE_URL",
+        "trace_code_area": "CIVICHUB_TRACE_CODE_AREA",
+    }.items()
+    if os.environ.get(variable)
+}
 SMS_ADAPTER = os.environ.get("CIVICHUB_SMS_ADAPTER", "civichub.notify.channels.LoggingSmsAdapter")
 WEBPUSH_VAPID_PRIVATE_KEY = os.environ.get("CIVICHUB_VAPID_PRIVATE_KEY", "")
 WEBPUSH_VAPID_SUBJECT = os.environ.get("CIVICHUB_VAPID_SUBJECT", "mailto:operator@localhost")
