@@ -117,7 +117,7 @@ class Event(models.Model):
     """One EPCIS event as captured. Never edited: an error declaration is a new event."""
 
     event_id = models.CharField(max_length=300, unique=True)
-    event_hash = models.CharField(max_length=100, unique=True)
+    event_hash = models.CharField(max_length=200, unique=True)
     event_type = models.CharField(max_length=32, db_index=True)
     event_time = models.DateTimeField(db_index=True)
     record_time = models.DateTimeField(default=timezone.now, db_index=True)
