@@ -253,7 +253,21 @@ def node_event(request: HttpRequest) -> HttpResponse:
     mine = Participant.objects.filter(members=user).order_by("name")
     errors: list[str] = []
     done = False
-    if request.method == "POST":
+    if request.method == "POST" and "file" in request.FILES:
+        try:
+            participant = mine.filter(pk=int(request.POST.get("participant", "0") or 0)).first()
+            if participant is None:
+                raise ValidationFailed.on("participant", _("请选择您所在的经营单位。"))
+            text = request.FILES["file"].read(1_000_000).decode("utf-8-sig")
+            services.node_events_from_csv(actor=user, text=text, participant=participant)
+            done = True
+        except UnicodeDecodeError:
+            errors.append(_("文件须为 UTF-8 编码的 CSV。"))
+        except DomainError as exc:
+            errors += [f"{where}: {'; '.join(m)}" for where, m in exc.errors.items()] or [
+                exc.message
+            ]
+    elif request.method == "POST":
         try:
             lot = selectors.lot_by_trace_code(request.POST.get("trace_code", ""))
             participant = mine.filter(pk=int(request.POST.get("participant", "0") or 0)).first()

@@ -10,7 +10,12 @@ from civichub.traceability.services.capture import (
     participant_register,
     product_register,
 )
-from civichub.traceability.services.nodes import NODE_STEPS, node_event_document, node_event_record
+from civichub.traceability.services.nodes import (
+    NODE_STEPS,
+    node_event_document,
+    node_event_record,
+    node_events_from_csv,
+)
 from civichub.traceability.services.recalls import recall_acknowledge, recall_close, recall_start
 
 __all__ = [
@@ -23,6 +28,7 @@ __all__ = [
     "lot_register",
     "node_event_document",
     "node_event_record",
+    "node_events_from_csv",
     "participant_register",
     "product_register",
     "recall_acknowledge",

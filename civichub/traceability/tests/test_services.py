@@ -166,3 +166,19 @@ def test_only_a_regulator_starts_a_recall(chain: Chain) -> None:
         services.recall_start(
             actor=chain.keeper, lot=chain.carcass, reason="x", organisation=chain.city.city
         )
+
+
+def test_csv_batch_is_captured_all_or_nothing_with_the_row_named(chain: Chain) -> None:
+    before = Event.objects.count()
+    good = (
+        "step,trace_code,quantity,certificate,when\n"
+        f"receiving,{chain.other.trace_code},12.5,A6101,2026-12-01T08:00:00+08:00\n"
+        f"retail_selling,{chain.other.trace_code},0.8,,2026-12-01T09:00:00+08:00\n"
+    )
+    result = services.node_events_from_csv(actor=chain.keeper, text=good, participant=chain.stall)
+    assert len(result.captured) == 2 and Event.objects.count() == before + 2
+    bad = good.replace("retail_selling", "cooking") + "receiving,12345,1,,\n"
+    with pytest.raises(ValidationFailed) as refused:
+        services.node_events_from_csv(actor=chain.keeper, text=bad, participant=chain.stall)
+    assert set(refused.value.errors) == {"row 3", "row 4"}
+    assert Event.objects.count() == before + 2

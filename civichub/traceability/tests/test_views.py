@@ -200,3 +200,15 @@ def test_staff_form_records_an_event(chain: Chain) -> None:
 @pytest.mark.parametrize("path", ["/trace/", "/trace/recalls/"])
 def test_staff_pages_need_a_login(chain: Chain, path: str) -> None:
     assert _client().get(path).status_code == 302
+
+
+def test_staff_upload_a_csv_batch(chain: Chain) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    keeper = _client(chain.keeper)
+    before = Event.objects.count()
+    text = f"step,trace_code,quantity\nreceiving,{chain.other.trace_code},4\n"
+    upload = SimpleUploadedFile("batch.csv", text.encode(), content_type="text/csv")
+    response = keeper.post("/trace/record/", {"participant": chain.stall.pk, "file": upload})
+    assert "已登记" in response.content.decode()
+    assert Event.objects.count() == before + 1
