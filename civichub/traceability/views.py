@@ -258,7 +258,10 @@ def node_event(request: HttpRequest) -> HttpResponse:
             participant = mine.filter(pk=int(request.POST.get("participant", "0") or 0)).first()
             if participant is None:
                 raise ValidationFailed.on("participant", _("请选择您所在的经营单位。"))
-            text = request.FILES["file"].read(1_000_000).decode("utf-8-sig")
+            upload = request.FILES.get("file")
+            if upload is None:
+                raise ValidationFailed.on("file", _("文件中没有记录。"))
+            text = upload.read(1_000_000).decode("utf-8-sig")
             services.node_events_from_csv(actor=user, text=text, participant=participant)
             done = True
         except UnicodeDecodeError:

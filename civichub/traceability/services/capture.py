@@ -214,10 +214,8 @@ def _check_limits(events: list[dict[str, Any]]) -> None:
         )
 
 
-def _split(
-    prepared: list[_Prepared], result: CaptureResult
-) -> tuple[list[_Prepared], list[_Prepared]]:
-    """(new events, error declarations of stored events); duplicates by hash go to the result."""
+def _split(prepared: list[_Prepared], result: CaptureResult) -> list[_Prepared]:
+    """The events to store; duplicates by hash and reused eventIDs go to the result."""
     hashes = [p.row.event_hash for p in prepared]
     held = set(Event.objects.filter(event_hash__in=hashes).values_list("event_hash", flat=True))
     ids = [p.row.event_id for p in prepared]
@@ -241,7 +239,7 @@ def _split(
                 continue
         seen.add(p.row.event_hash)
         fresh.append(p)
-    return fresh, []
+    return fresh
 
 
 def _store(fresh: list[_Prepared], job: CaptureJob | None) -> None:
@@ -304,7 +302,7 @@ def events_capture(
         except ValidationFailed as exc:
             result.errors += [{"path": p, "message": m[0]} for p, m in exc.errors.items()]
     with transaction.atomic():
-        fresh, _unused = _split(prepared, result)
+        fresh = _split(prepared, result)
         if result.errors and error_behaviour == "rollback":
             raise ValidationFailed(
                 _("文档有错误，未保存任何事件。"),
