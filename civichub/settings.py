@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "civichub.broadcast",
     "civichub.wellbeing",
     "civichub.statistics",
+    "civichub.traceability",
 ]
 # Module apps: each is one Django app that declares itself to core's registry (see docs).
 INSTALLED_APPS += [app for app in env_list("CIVICHUB_EXTRA_APPS") if app not in INSTALLED_APPS]
@@ -361,6 +362,16 @@ CIVICHUB_STATISTICS = {
     for key, variable in {
         "settle_minutes": "CIVICHUB_STATISTICS_SETTLE_MINUTES",
         "evaluation_min_ratings": "CIVICHUB_EVALUATION_MIN_RATINGS",
+    }.items()
+    if os.environ.get(variable)
+}
+# Traceability (docs/traceability.md; every key and its default in civichub/traceability/conf.py).
+CIVICHUB_TRACEABILITY: dict[str, object] = {
+    key: os.environ[variable]
+    for key, variable in {
+        "epcis_json_schema_path": "CIVICHUB_EPCIS_JSON_SCHEMA",
+        "resolver_base_url": "CIVICHUB_RESOLVER_BASE_URL",
+        "trace_code_area": "CIVICHUB_TRACE_CODE_AREA",
     }.items()
     if os.environ.get(variable)
 }

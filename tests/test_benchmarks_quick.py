@@ -151,6 +151,14 @@ QUICK_RUNS = [
         expect=("statistics.rollup_first_seconds", "statistics.evaluation_ms"),
         services=(),
     ),
+    QuickRun(
+        "traceability.py",
+        expect=(
+            "traceability.capture_events_per_second",
+            "traceability.trace_p99_ms",
+            "traceability.shopper_page_p99_ms",
+        ),
+    ),
     # Its section already ran on both databases above (`wellbeing.py --only pipeline`): here its
     # own entry point, on SQLite only.
     QuickRun(

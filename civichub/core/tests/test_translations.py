@@ -65,6 +65,17 @@ def _catalogue() -> polib.POFile:
     return polib.pofile(str(PO))
 
 
+def _app_catalogue_paths() -> list[Path]:
+    """Modules may keep their English in their own locale directory (Django reads every
+    installed app's `locale/`), so that two modules' work never touches one file; those count
+    as much as the shared catalogue."""
+    return sorted(PACKAGE.glob("*/locale/en/LC_MESSAGES/django.po"))
+
+
+def _app_catalogues() -> list[polib.POFile]:
+    return [polib.pofile(str(p)) for p in _app_catalogue_paths()]
+
+
 def _live(po: polib.POFile) -> list[polib.POEntry]:
     return [e for e in po if not e.obsolete]
 
@@ -205,7 +216,10 @@ def test_translations_keep_the_placeholders_of_their_source() -> None:
 
 def test_english_translations_contain_no_chinese() -> None:
     chinese = [
-        (e.msgid, e.msgstr) for e in _live(_catalogue()) if e.msgstr and CJK.search(e.msgstr)
+        (e.msgid, e.msgstr)
+        for po in [_catalogue(), *_app_catalogues()]
+        for e in _live(po)
+        if e.msgstr and CJK.search(e.msgstr)
     ]
     assert not chinese
 
@@ -245,14 +259,8 @@ def test_the_source_scan_finds_python_and_template_messages() -> None:
     assert (None, "出错了") in found
 
 
-def _app_catalogues() -> list[Path]:
-    """Modules may keep their English in their own catalogue (civichub/<app>/locale/en), which
-    Django finds for every installed app; those count as much as the shared one."""
-    return sorted(PACKAGE.glob("*/locale/en/LC_MESSAGES/django.po"))
-
-
 def test_app_catalogues_are_translated_and_compiled() -> None:
-    for path in _app_catalogues():
+    for path in _app_catalogue_paths():
         po, mo = polib.pofile(str(path)), polib.mofile(str(path.with_suffix(".mo")))
         assert not po.untranslated_entries() and not po.fuzzy_entries(), path
         assert {e.msgid: e.msgstr for e in po.translated_entries()} == {
@@ -262,11 +270,12 @@ def test_app_catalogues_are_translated_and_compiled() -> None:
 
 
 def test_every_message_marked_in_the_code_is_in_the_catalogue() -> None:
-    translated: set[Key] = set()
-    for po in [_catalogue(), *(polib.pofile(str(p)) for p in _app_catalogues())]:
-        translated |= {
-            (e.msgctxt, e.msgid) for e in po.translated_entries() if "fuzzy" not in e.flags
-        }
+    translated = {
+        (e.msgctxt, e.msgid)
+        for po in [_catalogue(), *_app_catalogues()]
+        for e in po.translated_entries()
+        if "fuzzy" not in e.flags
+    }
     missing = {
         f"{msgid!r}" + (f" (context {context!r})" if context else "") + f" at {', '.join(where)}"
         for (context, msgid), where in source_messages().items()

@@ -1,0 +1,318 @@
+"""Benchmarks for food traceability.
+
+    python benchmarks/traceability.py [--quick] [--events N] [--chains N] [--postgres URL]
+
+Prints `name: value` lines on stdout (progress on stderr):
+
+- `capture`: EPCIS 2.0 documents of 100 ObjectEvents each through `events_capture` (JSON Schema
+  validation with format checking, the CBV 2.0 event hash from the reference generator,
+  duplicate check, storage of events and their identifiers): events per second on one process.
+- `trace`: backward + forward trace of a lot through 6 hops (pigs → carcass → cuts → mince →
+  pack → case → pallet: transformations, then aggregations) among `--events` stored events
+  (the target of the issue is 10,000,000; the default here is what one run on a shared laptop
+  takes in minutes), p50 and p99 over 200 lots.
+- `shopper`: the shopper's page (resolver → journey → template) rendered in process by Django's
+  test client, one client, p50 and p99.
+
+The background events are written with bulk inserts (rows of the same shape the service writes,
+without validating each) so that a large repository can be built in minutes; the chains that
+are traced are captured through the service. SQLite by default, in a temporary directory;
+`--postgres postgresql://user@host:port` runs on a fresh PostgreSQL database, dropped after.
+`--quick` is a smoke test of the script, not a timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import line, note, percentile, postgres_database, print_machine  # noqa: E402
+
+CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
+GTINS = ("06901234000016", "06901234000023", "06901234000030")
+
+
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--events", type=int, default=1_000_000, help="background events stored")
+    parser.add_argument("--chains", type=int, default=1000, help="6-hop chains captured")
+    parser.add_argument("--capture", type=int, default=3000, help="events captured for timing")
+    parser.add_argument(
+        "--postgres", default="", help="server URL, e.g. postgresql://postgres@127.0.0.1:5432"
+    )
+    args = parser.parse_args()
+    if args.quick:
+        args.events, args.chains, args.capture = 300, 5, 20
+    return args
+
+
+def _document(events: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "@context": CONTEXT,
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-12-01T08:00:00+08:00",
+        "epcisBody": {"eventList": events},
+    }
+
+
+def _event(kind: str, when: Any, location: str, **fields: Any) -> dict[str, Any]:
+    event = {
+        "type": kind,
+        "eventTime": when.isoformat(),
+        "eventTimeZoneOffset": "+08:00",
+        "bizLocation": {"id": location},
+    }
+    if kind != "TransformationEvent":
+        event["action"] = "ADD" if kind == "AggregationEvent" else "OBSERVE"
+    return event | fields
+
+
+def _lot(gtin: str, lot: str) -> str:
+    return f"https://id.gs1.org/01/{gtin}/10/{lot}"
+
+
+def _chain(n: int, start: Any, places: list[str]) -> tuple[list[dict[str, Any]], str]:
+    """Seven events, six hops: 2 pigs → carcass → cuts → mince → pack (transformations),
+    pack → case → pallet (aggregations), and the pallet received at a stall."""
+    pigs = [f"https://id.gs1.org/01/{GTINS[0]}/21/P{n}-{i}" for i in (1, 2)]
+    lots = [_lot(GTINS[1], f"K{n}-{step}") for step in range(4)]
+    case = f"https://id.gs1.org/00/0690123400{n:07d}"
+    pallet = f"https://id.gs1.org/00/1690123400{n:07d}"
+    case, pallet = (_sscc(case), _sscc(pallet))
+    h = timedelta(hours=1)
+    events = [
+        _event(
+            "TransformationEvent",
+            start,
+            places[0],
+            inputEPCList=pigs,
+            outputQuantityList=[{"epcClass": lots[0]}],
+            bizStep="killing",
+        )
+    ]
+    for step in range(3):
+        events.append(
+            _event(
+                "TransformationEvent",
+                start + (step + 1) * h,
+                places[1],
+                inputQuantityList=[{"epcClass": lots[step]}],
+                outputQuantityList=[{"epcClass": lots[step + 1]}],
+            )
+        )
+    events.append(
+        _event(
+            "AggregationEvent",
+            start + 4 * h,
+            places[1],
+            parentID=case,
+            childQuantityList=[{"epcClass": lots[3]}],
+            bizStep="packing",
+        )
+    )
+    events.append(
+        _event(
+            "AggregationEvent",
+            start + 5 * h,
+            places[1],
+            parentID=pallet,
+            childEPCs=[case],
+            bizStep="packing",
+        )
+    )
+    events.append(
+        _event("ObjectEvent", start + 6 * h, places[2], epcList=[pallet], bizStep="receiving")
+    )
+    return events, lots[1]
+
+
+def _sscc(uri: str) -> str:
+    from biip.checksums import gs1_standard_check_digit
+
+    body = uri.rsplit("/", 1)[1][:17]
+    return f"https://id.gs1.org/00/{body}{gs1_standard_check_digit(body)}"
+
+
+def _background(count: int, places: list[str]) -> None:
+    """Unrelated receiving events on their own lots, bulk-inserted."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from civichub.traceability.models import Event, EventEpc
+
+    now = timezone.now()
+    batch = 5000
+    for offset in range(0, count, batch):
+        rows = []
+        codes = []
+        for n in range(offset, min(count, offset + batch)):
+            code = _lot(GTINS[2], f"B{n}")
+            rows.append(
+                Event(
+                    event_id=f"urn:uuid:00000000-0000-4000-8000-{n:012d}",
+                    event_hash=f"ni:///sha-256;background{n}?ver=bench",
+                    event_type="ObjectEvent",
+                    event_time=now - timedelta(minutes=n % 100000),
+                    action="OBSERVE",
+                    biz_step="receiving",
+                    biz_location=places[n % len(places)],
+                    body={"type": "ObjectEvent", "quantityList": [{"epcClass": code}]},
+                )
+            )
+            codes.append(code)
+        with transaction.atomic():
+            stored = Event.objects.bulk_create(rows)
+            EventEpc.objects.bulk_create(
+                [
+                    EventEpc(event=e, epc=c, role="epc", is_class=True)
+                    for e, c in zip(stored, codes, strict=True)
+                ]
+            )
+        note(f"background events: {offset + len(rows)}/{count}")
+
+
+def _gs1_schema() -> str:
+    """GS1's JSON Schema from the shared data when it is there (what a deployment installs)."""
+    root = os.environ.get("CIVICHUB_SHARED_DATA")
+    base = Path(root) if root else Path(__file__).resolve().parents[2] / "shared" / "data"
+    schema = base / "epcis" / "schema" / "EPCIS-JSON-Schema.json"
+    if schema.is_file():
+        return str(schema)
+    note(f"GS1's schema not found at {schema}: capture validates with civichub's own schema")
+    return ""
+
+
+def measure(args: argparse.Namespace) -> None:
+    import django
+    from django.conf import settings
+
+    schema = _gs1_schema()
+    django.setup()
+    settings.CIVICHUB_TRACEABILITY = {"epcis_json_schema_path": schema}
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+    from django.utils import timezone
+
+    from civichub.testing.city import build_city
+    from civichub.traceability import selectors, services
+    from civichub.traceability.models import Event, ParticipantKind
+
+    call_command("migrate", interactive=False, verbosity=0)
+    print_machine(sqlite=connection.vendor == "sqlite")
+    line("traceability.database", connection.vendor)
+    line("traceability.capture_schema", "gs1" if schema else "civichub")
+    city = build_city()
+    glns = ("6901234000016", "6901234000023", "6901234000030", "6901234000047")
+    kinds = (
+        ParticipantKind.SLAUGHTERHOUSE,
+        ParticipantKind.PROCESSOR,
+        ParticipantKind.STALL,
+        ParticipantKind.FARM,
+    )
+    places = [
+        services.participant_register(
+            actor=None, kind=k, name=f"node {g}", gln=g, organisation=city.city
+        ).location_uri
+        for k, g in zip(kinds, glns, strict=True)
+    ]
+    product = services.product_register(actor=None, gtin=GTINS[1], name="猪肉")
+
+    start = timezone.now() - timedelta(days=2)
+    documents = []
+    for d in range(max(1, args.capture // 100)):
+        documents.append(
+            _document(
+                [
+                    _event(
+                        "ObjectEvent",
+                        start + timedelta(seconds=d * 100 + i),
+                        places[2],
+                        quantityList=[
+                            {"epcClass": _lot(GTINS[2], f"C{d}-{i}"), "quantity": 1, "uom": "KGM"}
+                        ],
+                        bizStep="receiving",
+                    )
+                    for i in range(min(100, args.capture))
+                ]
+            )
+        )
+    began = time.perf_counter()
+    captured = 0
+    for doc in documents:
+        captured += len(services.events_capture(actor=None, document=doc).captured)
+    seconds = time.perf_counter() - began
+    line("traceability.capture_events", captured)
+    line("traceability.capture_events_per_second", f"{captured / seconds:.0f}")
+
+    note(f"capturing {args.chains} chains")
+    starts = []
+    for n in range(args.chains):
+        events, traced = _chain(n, start, places)
+        services.events_capture(actor=None, document=_document(events))
+        starts.append(traced)
+    _background(args.events, places)
+    with connection.cursor() as cursor:  # what autovacuum does after a bulk load
+        cursor.execute("ANALYZE")
+    line("traceability.events_stored", Event.objects.count())
+
+    rng = random.Random(14)
+    timings = []
+    reached = hops = 0
+    for code in rng.choices(starts, k=200):
+        began = time.perf_counter()
+        trace = selectors.trace_code(code)
+        timings.append((time.perf_counter() - began) * 1000)
+        hops = max(hops, trace.hops)
+        reached = max(reached, len(trace.upstream) + len(trace.downstream))
+    line("traceability.trace_longest_direction_hops", hops)
+    line("traceability.trace_codes_reached", reached)
+    line("traceability.trace_p50_ms", f"{percentile(timings, 0.5):.2f}")
+    line("traceability.trace_p99_ms", f"{percentile(timings, 0.99):.2f}")
+
+    lot = services.lot_register(actor=None, product=product, lot="K0-1")
+    client = Client(SERVER_NAME="localhost")
+    url = f"/01/{product.gtin}/10/{lot.lot}"
+    page_timings = []
+    for _ in range(5 if args.quick else 200):
+        began = time.perf_counter()
+        response = client.get(url)
+        page_timings.append((time.perf_counter() - began) * 1000)
+        assert response.status_code == 200
+    line("traceability.shopper_page_clients", 1)
+    line("traceability.shopper_page_p50_ms", f"{percentile(page_timings, 0.5):.2f}")
+    line("traceability.shopper_page_p99_ms", f"{percentile(page_timings, 0.99):.2f}")
+
+
+def main() -> None:
+    args = arguments()
+    data_dir = tempfile.mkdtemp(prefix="civichub-bench-traceability-")
+    os.environ.update(
+        CIVICHUB_DATA_DIR=data_dir, DJANGO_SETTINGS_MODULE="civichub.settings", CIVICHUB_TESTING=""
+    )
+    os.environ.pop("DATABASE_URL", None)
+    try:
+        if args.postgres:
+            with postgres_database(args.postgres, "bench_traceability") as url:
+                os.environ["DATABASE_URL"] = url
+                measure(args)
+        else:
+            measure(args)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

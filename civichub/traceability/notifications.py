@@ -1,0 +1,27 @@
+"""The notification kinds traceability sends: the manifest names `KINDS` and notify registers
+them."""
+
+from __future__ import annotations
+
+from civichub.notify.kinds import NotificationKind
+
+KINDS = (
+    NotificationKind(
+        key="traceability.recall",
+        category="alert",
+        subject={
+            "zh-hans": "食品召回：{{ product }} 批次 {{ lot }}",
+            "en": "Food recall: {{ product_en }} lot {{ lot }}",
+        },
+        body={
+            "zh-hans": "{{ participant }}：您收到的 {{ product }}（批次 {{ lot }}）"
+            "已被监管部门召回，原因：{{ reason }}。"
+            "请立即停止销售、下架封存，并确认下架数量：{{ link }}",
+            "en": "{{ participant_en }}: {{ product_en }} (lot {{ lot }}) that you received has "
+            "been recalled by the regulator. Reason: {{ reason }}. Stop selling it, withdraw "
+            "it and confirm the quantity withdrawn: {{ link }}",
+        },
+        default_channels=("inapp", "sms"),
+        description="Sent to each participant downstream of a recalled lot.",
+    ),
+)

@@ -1,0 +1,480 @@
+"""Reads shared by the pages, the API, the EPCIS adapter and the tasks: lots by code or Digital
+Link, the trace of a lot upstream and downstream, the shopper's journey, EPCIS queries, recalls."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import unquote
+
+from django.db import connection
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+
+from civichub.core.config import module_config
+from civichub.core.errors import NotFound, ValidationFailed
+from civichub.core.models import Organisation, User
+from civichub.core.permissions import allowed, granted_paths, require, scope_filter
+from civichub.traceability.conf import TraceabilitySettings
+from civichub.traceability.gs1.identifiers import (
+    IdentifierError,
+    epc_canonical,
+    location_canonical,
+    trace_code_verified,
+)
+from civichub.traceability.models import (
+    Event,
+    EventEpc,
+    Lot,
+    Participant,
+    Recall,
+    RecallNotice,
+)
+
+
+def _conf() -> TraceabilitySettings:
+    return module_config(TraceabilitySettings)
+
+
+def location_key(uri: str) -> str:
+    """The form locations are stored and matched in (GLN-based ones canonical)."""
+    return location_canonical(uri) if uri else ""
+
+
+# Lots --------------------------------------------------------------------------------------
+
+
+def lot_by_link(*, gtin: str, lot: str) -> Lot:
+    found = (
+        Lot.objects.select_related("product", "origin").filter(product__gtin=gtin, lot=lot).first()
+    )
+    if found is None:
+        raise NotFound(_("未找到该批次：%(gtin)s / %(lot)s") % {"gtin": gtin, "lot": lot})
+    return found
+
+
+def lot_by_trace_code(code: str) -> Lot:
+    try:
+        verified = trace_code_verified(code)
+    except IdentifierError as exc:
+        raise ValidationFailed.on("code", str(exc)) from exc
+    found = Lot.objects.select_related("product", "origin").filter(trace_code=verified).first()
+    if found is None:
+        raise NotFound(_("未找到追溯码 %(code)s 对应的批次。") % {"code": verified})
+    return found
+
+
+def lot_list(*, user: User, query: str = "") -> QuerySet[Lot]:
+    require(user, "traceability.event.view")
+    lots = Lot.objects.select_related("product", "origin").order_by("-created_at", "-pk")
+    if query:
+        lots = lots.filter(
+            Q(trace_code=query) | Q(lot__icontains=query) | Q(product__name__icontains=query)
+        )
+    return lots
+
+
+# The trace ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Trace:
+    """A lot's trace: the identifiers reached backward (what it was made from) and forward
+    (what it became, what carried it), the events on them, and the participants met."""
+
+    start: str
+    upstream: set[str] = field(default_factory=set)
+    downstream: set[str] = field(default_factory=set)
+    edges: list[tuple[str, str, str, str]] = field(default_factory=list)  # from, to, type, id
+    hops: int = 0
+    participants_upstream: list[Participant] = field(default_factory=list)
+    participants_downstream: list[Participant] = field(default_factory=list)
+
+    @property
+    def codes(self) -> set[str]:
+        return {self.start} | self.upstream | self.downstream
+
+    def as_graph(self) -> dict[str, Any]:
+        """Nodes and edges for the regulator to read (and to store with a recall)."""
+        nodes = [{"id": self.start, "kind": "start"}]
+        nodes += [{"id": c, "kind": "upstream"} for c in sorted(self.upstream)]
+        nodes += [{"id": c, "kind": "downstream"} for c in sorted(self.downstream)]
+        places = [
+            {"id": p.location_uri, "kind": f"participant:{p.kind}", "name": p.name}
+            for p in self.participants_upstream + self.participants_downstream
+        ]
+        return {
+            "nodes": nodes + places,
+            "edges": [
+                {"from": a, "to": b, "via": kind, "event": event}
+                for a, b, kind, event in self.edges
+            ],
+            "hops": self.hops,
+        }
+
+
+# (role the known code plays, role of the code reached): forward through a transformation
+# (input → output) and into a container (child → parent); backward the other way round.
+_FORWARD = (("input", "output"), ("child", "parent"))
+_BACKWARD = (("output", "input"),)
+
+
+def _links(frontier: set[str], rules: Iterable[tuple[str, str]]) -> list[tuple[str, ...]]:
+    """(known code, its role, code reached, its role, event type, eventID) of every stored,
+    undeclared event joining a frontier code to another: one self-join per hop."""
+    pairs = tuple(rules)
+    known_roles = sorted({a for a, _b in pairs})
+    next_roles = sorted({b for _a, b in pairs})
+    codes = sorted(frontier)
+    epc_table = EventEpc._meta.db_table
+    event_table = Event._meta.db_table
+    # Table names are the models' own and every value is a parameter.
+    sql = (  # nosec B608
+        f"SELECT a.epc, a.role, b.epc, b.role, e.event_type, e.event_id "  # noqa: S608  # nosec B608
+        f'FROM "{epc_table}" a JOIN "{epc_table}" b ON b.event_id = a.event_id '
+        f'JOIN "{event_table}" e ON e.id = a.event_id '
+        f"WHERE a.epc IN ({', '.join(['%s'] * len(codes))}) "
+        f"AND a.role IN ({', '.join(['%s'] * len(known_roles))}) "
+        f"AND b.role IN ({', '.join(['%s'] * len(next_roles))}) "
+        "AND e.declared_error = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*codes, *known_roles, *next_roles, False])
+        rows = cursor.fetchall()
+    return [row for row in rows if (row[1], row[3]) in pairs]
+
+
+def _step(frontier: set[str], rules: Iterable[tuple[str, str]], trace: Trace) -> set[str]:
+    reached: set[str] = set()
+    for source, _role, target, _next_role, kind, event_id in _links(frontier, rules):
+        trace.edges.append((source, target, kind, event_id))
+        reached.add(target)
+    return reached
+
+
+def _walk(start: str, rules: Any, trace: Trace, limit: int) -> set[str]:
+    seen: set[str] = {start}
+    frontier = {start}
+    hops = 0
+    while frontier and hops < limit:
+        frontier = _step(frontier, rules, trace) - seen
+        seen |= frontier
+        hops += 1 if frontier else 0
+    trace.hops = max(trace.hops, hops)
+    return seen - {start}
+
+
+def _locations(events: QuerySet[Event]) -> set[str]:
+    return set(
+        events.filter(declared_error=False)
+        .exclude(biz_location="")
+        .values_list("biz_location", flat=True)
+    )
+
+
+def _participants(locations: set[str]) -> list[Participant]:
+    return list(Participant.objects.filter(location_uri__in=locations).order_by("kind", "pk"))
+
+
+_MADE = ("commissioning", "https://ref.gs1.org/cbv/BizStep-commissioning")
+
+
+def trace_code(code: str) -> Trace:
+    """Backward and forward from one identifier, through transformations and aggregations.
+    Upstream participants are where its inputs were and where it was made (an output, or
+    commissioned); downstream participants are every other place it or what it became went."""
+    try:
+        start = epc_canonical(code, verify=False)[0]
+    except IdentifierError as exc:
+        raise ValidationFailed.on("epc", str(exc)) from exc
+    limit = _conf().trace_max_hops
+    trace = Trace(start=start)
+    trace.upstream = _walk(start, _BACKWARD, trace, limit)
+    trace.downstream = _walk(start, _FORWARD, trace, limit)
+    made = EventEpc.objects.filter(epc=start).filter(
+        Q(role="output") | Q(role="epc", event__biz_step__in=_MADE)
+    )
+    origin = _locations(Event.objects.filter(epcs__epc__in=trace.upstream))
+    origin |= _locations(Event.objects.filter(pk__in=made.values("event_id")))
+    reached = _locations(Event.objects.filter(epcs__epc__in=trace.downstream | {start}))
+    trace.participants_upstream = _participants(origin)
+    trace.participants_downstream = _participants(reached - origin)
+    return trace
+
+
+def lot_trace(*, user: User, lot: Lot) -> Trace:
+    require(user, "traceability.event.view")
+    return trace_code(lot.epc_class)
+
+
+# The shopper's journey -------------------------------------------------------------------
+
+STEP_LABELS: dict[str, tuple[str, str]] = {
+    "commissioning": ("入栏/建档", "Registered"),
+    "killing": ("屠宰", "Slaughtered"),
+    "inspecting": ("检验检疫", "Inspected"),
+    "sampling": ("抽样检测", "Sampled"),
+    "shipping": ("发货", "Shipped"),
+    "receiving": ("到货", "Received"),
+    "storing": ("入库", "Stored"),
+    "packing": ("包装", "Packed"),
+    "unpacking": ("拆包", "Unpacked"),
+    "retail_selling": ("零售", "Sold"),
+    "transforming": ("加工", "Processed"),
+}
+
+
+def step_word(biz_step: str) -> str:
+    """`shipping` from a bare word, a CBV web URI or a CBV URN alike."""
+    for marker in ("BizStep-", "bizstep:"):
+        if marker in biz_step:
+            return biz_step.rsplit(marker, 1)[1]
+    return biz_step
+
+
+@dataclass
+class JourneyStep:
+    when: datetime
+    step: str
+    label_zh: str
+    label_en: str
+    participant: Participant | None
+    certificates: list[str]
+    results: list[str]
+    declared_error: bool
+
+
+@dataclass
+class Journey:
+    lot: Lot
+    steps: list[JourneyStep]
+    recalls: list[Recall]
+    fresh: bool | None
+    last_received: datetime | None
+
+
+def _results(body: dict[str, Any]) -> list[str]:
+    """Inspection results from the sensor reports: `type value uom` (a residue test, a
+    temperature) and any exception the device raised."""
+    found: list[str] = []
+    for element in body.get("sensorElementList") or []:
+        for report in element.get("sensorReport") or []:
+            name = str(report.get("chemicalSubstance") or report.get("type") or "")
+            name = unquote(name.rsplit("/", 1)[-1].rsplit(":", 1)[-1])
+            value = report.get("value", report.get("stringValue", report.get("booleanValue")))
+            found.append(f"{name} {value if value is not None else ''} {report.get('uom', '')}")
+    return [f.strip() for f in found]
+
+
+def _certificates(body: dict[str, Any]) -> list[str]:
+    value = body.get("certificationInfo") or []
+    return [value] if isinstance(value, str) else [str(v) for v in value]
+
+
+def lot_journey(*, lot: Lot) -> Journey:
+    """What the shopper's page shows: the public trace of one lot (no personal data)."""
+    trace = trace_code(lot.epc_class)
+    carriers = {b for a, b, kind, _e in trace.edges if kind != "TransformationEvent"}
+    codes = trace.upstream | {trace.start} | (carriers & trace.downstream)
+    events = Event.objects.filter(epcs__epc__in=codes).distinct().order_by("event_time", "pk")[:200]
+    places = {
+        p.location_uri: p
+        for p in Participant.objects.filter(
+            location_uri__in={e.biz_location for e in events if e.biz_location}
+        )
+    }
+    steps = []
+    last_received = None
+    for event in events:
+        word = step_word(event.biz_step)
+        zh, en = STEP_LABELS.get(word, (word or event.event_type, word or event.event_type))
+        if word == "receiving":
+            last_received = event.event_time
+        steps.append(
+            JourneyStep(
+                when=event.event_time,
+                step=word,
+                label_zh=zh,
+                label_en=en,
+                participant=places.get(event.biz_location),
+                certificates=_certificates(event.body),
+                results=_results(event.body),
+                declared_error=event.declared_error,
+            )
+        )
+    fresh = None
+    if last_received is not None:
+        fresh = timezone.now() - last_received <= timedelta(days=_conf().freshness_days)
+    return Journey(lot, steps, recalls_for_code(lot.epc_class), fresh, last_received)
+
+
+def recalls_for_code(code: str) -> list[Recall]:
+    """Open recalls whose trace reached this identifier."""
+    return [
+        r
+        for r in Recall.objects.filter(state=Recall.State.OPEN).select_related("lot__product")
+        if code in r.affected_codes
+    ]
+
+
+# EPCIS queries ---------------------------------------------------------------------------
+
+_EQ_FIELDS = {
+    "EQ_action": "action",
+    "EQ_bizStep": "biz_step",
+    "EQ_disposition": "disposition",
+    "EQ_readPoint": "read_point",
+    "EQ_bizLocation": "biz_location",
+    "EQ_eventID": "event_id",
+    "eventType": "event_type",
+}
+_TIMES = {
+    "GE_eventTime": "event_time__gte",
+    "LT_eventTime": "event_time__lt",
+    "GE_recordTime": "record_time__gte",
+    "LT_recordTime": "record_time__lt",
+}
+_MATCH = {
+    "MATCH_epc": (("epc",), False),
+    "MATCH_parentID": (("parent",), False),
+    "MATCH_inputEPC": (("input",), False),
+    "MATCH_outputEPC": (("output",), False),
+    "MATCH_anyEPC": (("epc", "parent", "child", "input", "output"), False),
+    "MATCH_epcClass": (("epc",), True),
+    "MATCH_inputEPCClass": (("input",), True),
+    "MATCH_outputEPCClass": (("output",), True),
+    "MATCH_anyEPCClass": (("epc", "child", "input", "output"), True),
+}
+QUERY_CONTROLS = {"perPage", "nextPageToken", "orderBy", "orderDirection", "eventCountLimit"}
+
+
+def _values(raw: str) -> list[str]:
+    return [v for v in raw.split("|") if v]
+
+
+def _step_values(raw: str) -> list[str]:
+    out: list[str] = []
+    for value in _values(raw):
+        word = step_word(value)
+        out += [value, word, f"https://ref.gs1.org/cbv/BizStep-{word}"]
+    return out
+
+
+def _epc_values(raw: str) -> list[str]:
+    out: list[str] = []
+    for value in _values(raw):
+        try:
+            out.append(epc_canonical(value, verify=False)[0])
+        except IdentifierError:
+            out.append(value)
+    return out
+
+
+def events_query(*, user: User | None, params: dict[str, str]) -> QuerySet[Event]:
+    """The events matching EPCIS 2.0 query parameters (the common subset); an unknown
+    parameter is refused (the standard's QueryParameterException) rather than ignored."""
+    require(user, "traceability.event.view")
+    events = Event.objects.all()
+    for name, raw in params.items():
+        if name in QUERY_CONTROLS:
+            continue
+        if name in _TIMES:
+            when = parse_datetime(raw)
+            if when is None or when.tzinfo is None:
+                raise ValidationFailed.on(name, _("时间须为带时区的 ISO 8601 格式。"))
+            events = events.filter(**{_TIMES[name]: when})
+        elif name == "EQ_bizStep":
+            events = events.filter(biz_step__in=_step_values(raw))
+        elif name in ("EQ_bizLocation", "EQ_readPoint"):
+            keys = [location_key(v) for v in _values(raw)]
+            events = events.filter(**{f"{_EQ_FIELDS[name]}__in": keys})
+        elif name in _EQ_FIELDS:
+            events = events.filter(**{f"{_EQ_FIELDS[name]}__in": _values(raw)})
+        elif name in _MATCH:
+            roles, classes = _MATCH[name]
+            match = EventEpc.objects.filter(epc__in=_epc_values(raw), role__in=roles)
+            if not classes:
+                match = match.filter(is_class=False)
+            events = events.filter(pk__in=match.values("event_id"))
+        else:
+            raise ValidationFailed.on(name, _("不支持的查询参数：%(name)s") % {"name": name})
+    return events
+
+
+def event_by_id(*, user: User | None, event_id: str) -> Event:
+    require(user, "traceability.event.view")
+    event = Event.objects.filter(event_id=event_id).first()
+    if event is None:
+        raise NotFound(_("没有该事件。"))
+    return event
+
+
+# Recalls ---------------------------------------------------------------------------------
+
+
+def recall_list(*, user: User) -> QuerySet[Recall]:
+    recalls = Recall.objects.select_related("lot__product").order_by("-created_at", "-pk")
+    if allowed(user, "traceability.recall.start"):
+        return scope_filter(user, "traceability.recall.start", recalls, "organisation__path")
+    return recalls.filter(notices__participant__members=user).distinct()
+
+
+def recall_detail(*, user: User, recall_id: int) -> Recall:
+    recall = Recall.objects.select_related("lot__product").filter(pk=recall_id).first()
+    if recall is None:
+        raise NotFound(_("没有该召回。"))
+    require(user, "traceability.recall.view", recall)
+    return recall
+
+
+def notices_for(*, user: User, recall: Recall) -> QuerySet[RecallNotice]:
+    """All notices for the regulator; a stall's member sees their own."""
+    notices = recall.notices.select_related("participant", "acknowledged_by").order_by("pk")
+    if allowed(user, "traceability.recall.start", recall):
+        return notices
+    return notices.filter(participant__members=user)
+
+
+def my_notices(*, user: User) -> QuerySet[RecallNotice]:
+    return (
+        RecallNotice.objects.filter(participant__members=user, recall__state=Recall.State.OPEN)
+        .select_related("recall__lot__product", "participant")
+        .order_by("-notified_at")
+    )
+
+
+def notice_for_acknowledgement(*, user: User, notice_id: int) -> RecallNotice:
+    notice = (
+        RecallNotice.objects.select_related("recall", "participant").filter(pk=notice_id).first()
+    )
+    if notice is None:
+        raise NotFound(_("没有该召回通知。"))
+    require(user, "traceability.recall.acknowledge", notice)
+    return notice
+
+
+def open_recall_count(user: User) -> int:
+    return recall_list(user=user).filter(state=Recall.State.OPEN).count()
+
+
+def participants(*, user: User) -> QuerySet[Participant]:
+    return scope_filter(
+        user,
+        "traceability.participant.manage",
+        Participant.objects.order_by("kind", "name"),
+        "organisation__path",
+    )
+
+
+def regulator_organisation(user: User) -> Organisation:
+    """The highest organisation where the user may start recalls (their recall's scope)."""
+    paths = granted_paths(user, "traceability.recall.start")
+    organisation = Organisation.objects.filter(path__in=paths).order_by("depth", "pk").first()
+    if organisation is None:
+        require(user, "traceability.recall.start")
+        raise NotFound(_("没有可发起召回的机构。"))
+    return organisation

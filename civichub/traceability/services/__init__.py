@@ -1,0 +1,37 @@
+"""The traceability module's writes, by subject; callers import from here."""
+
+from civichub.traceability.services.capture import (
+    CaptureResult,
+    capture_job_run,
+    capture_job_submit,
+    capture_job_task,
+    events_capture,
+    lot_register,
+    participant_register,
+    product_register,
+)
+from civichub.traceability.services.nodes import (
+    NODE_STEPS,
+    node_event_document,
+    node_event_record,
+    node_events_from_csv,
+)
+from civichub.traceability.services.recalls import recall_acknowledge, recall_close, recall_start
+
+__all__ = [
+    "NODE_STEPS",
+    "CaptureResult",
+    "capture_job_run",
+    "capture_job_submit",
+    "capture_job_task",
+    "events_capture",
+    "lot_register",
+    "node_event_document",
+    "node_event_record",
+    "node_events_from_csv",
+    "participant_register",
+    "product_register",
+    "recall_acknowledge",
+    "recall_close",
+    "recall_start",
+]

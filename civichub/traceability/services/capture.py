@@ -1,0 +1,373 @@
+"""Every write of the traceability module: participants, products and lots, EPCIS event
+capture (the API, the staff forms and CSV all end here), capture jobs, recalls and their
+acknowledgements. Keyword-only, atomic, permission-checked, audited."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from django_tasks import task
+
+from civichub.core.audit import audit_record
+from civichub.core.config import module_config
+from civichub.core.context import acting
+from civichub.core.errors import Conflict, NotFound, ValidationFailed
+from civichub.core.models import Organisation, User
+from civichub.core.permissions import require
+from civichub.traceability import selectors
+from civichub.traceability.conf import TraceabilitySettings
+from civichub.traceability.gs1 import epcis
+from civichub.traceability.gs1.identifiers import (
+    IdentifierError,
+    TraceCode,
+    gln_verified,
+    gtin_verified,
+    lot_class,
+    lot_verified,
+    sgln_location,
+)
+from civichub.traceability.models import (
+    CaptureJob,
+    Event,
+    EventEpc,
+    Lot,
+    Participant,
+    Product,
+)
+
+
+def _conf() -> TraceabilitySettings:
+    return module_config(TraceabilitySettings)
+
+
+# Participants, products, lots ---------------------------------------------------------------
+
+
+def participant_register(
+    *,
+    actor: User | None,
+    kind: str,
+    name: str,
+    organisation: Organisation,
+    name_en: str = "",
+    gln: str = "",
+    local_code: str = "",
+    parent: Participant | None = None,
+    address: str = "",
+    latitude: float | None = None,
+    longitude: float | None = None,
+    members: list[User] | None = None,
+) -> Participant:
+    """A node of the supply chain, located by its GLN or else by the deployment's own code."""
+    if actor is not None:
+        require(actor, "traceability.participant.manage", organisation)
+    if not gln and not local_code:
+        raise ValidationFailed.on("gln", _("请填写全球位置码（GLN）或本地编码。"))
+    try:
+        verified = gln_verified(gln) if gln else None
+    except IdentifierError as exc:
+        raise ValidationFailed.on("gln", str(exc)) from exc
+    location = sgln_location(verified) if verified else f"urn:civichub:location:{local_code}"
+    with transaction.atomic():
+        try:
+            participant = Participant.objects.create(
+                kind=kind,
+                name=name,
+                name_en=name_en,
+                gln=verified,
+                local_code=local_code or None,
+                location_uri=location,
+                organisation=organisation,
+                parent=parent,
+                address=address,
+                latitude=latitude,
+                longitude=longitude,
+            )
+        except IntegrityError as exc:
+            raise Conflict(_("该位置码已登记。")) from exc
+        if members:
+            participant.members.add(*members)
+        audit_record(actor=actor, action="traceability.participant.register", obj=participant)
+    return participant
+
+
+def product_register(
+    *, actor: User | None, gtin: str, name: str, name_en: str = "", category: str = "meat"
+) -> Product:
+    if actor is not None:
+        require(actor, "traceability.participant.manage")
+    try:
+        verified = gtin_verified(gtin)
+    except IdentifierError as exc:
+        raise ValidationFailed.on("gtin", str(exc)) from exc
+    with transaction.atomic():
+        product, _created = Product.objects.get_or_create(
+            gtin=verified, defaults={"name": name, "name_en": name_en, "category": category}
+        )
+        audit_record(actor=actor, action="traceability.product.register", obj=product)
+    return product
+
+
+def lot_register(
+    *,
+    actor: User | None,
+    product: Product,
+    lot: str,
+    origin: Participant | None = None,
+    day: datetime | None = None,
+) -> Lot:
+    """A lot (GTIN + AI 10) and the 20-digit trace code printed on its receipts."""
+    if actor is not None:
+        require(actor, "traceability.event.capture")
+    try:
+        lot_verified(lot)
+    except IdentifierError as exc:
+        raise ValidationFailed.on(
+            "lot", _("批号须为 1 至 20 个 GS1 允许的字符（AI 10）。")
+        ) from exc
+    stamp = timezone.localtime(day or timezone.now()).strftime("%y%m%d")
+    with transaction.atomic():
+        if Lot.objects.filter(product=product, lot=lot).exists():
+            raise Conflict(_("该批次已登记。"))
+        serial = Lot.objects.select_for_update().count() + 1
+        code = TraceCode(_conf().trace_code_area, stamp, serial).code
+        created = Lot.objects.create(
+            product=product,
+            lot=lot,
+            trace_code=code,
+            epc_class=lot_class(product.gtin, lot),
+            origin=origin,
+        )
+        audit_record(actor=actor, action="traceability.lot.register", obj=created)
+    return created
+
+
+# Capture ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class CaptureResult:
+    captured: list[str] = field(default_factory=list)  # eventIDs stored
+    duplicates: list[str] = field(default_factory=list)  # eventIDs already held (same hash)
+    errors: list[dict[str, str]] = field(default_factory=list)  # {"path", "message"}
+
+
+@dataclass
+class _Prepared:
+    index: int
+    row: Event
+    edges: list[epcis.Edge]
+    declares: str = ""  # the hash of the event this one declares erroneous
+
+
+def _when(value: Any) -> datetime | None:
+    parsed = parse_datetime(str(value)) if value else None
+    return parsed if parsed is not None and parsed.tzinfo is not None else None
+
+
+def _prepare(index: int, event: dict[str, Any], context: Any, digest: str) -> _Prepared:
+    path = f"$.epcisBody.eventList[{index}]"
+    when = _when(event.get("eventTime"))
+    if when is None:
+        raise ValidationFailed.on(f"{path}.eventTime", _("事件时间须带时区。"))
+    if when > timezone.now() + timedelta(days=1):
+        raise ValidationFailed.on(f"{path}.eventTime", _("事件时间不能晚于当前时间。"))
+    try:
+        edges = epcis.event_edges(event)
+    except IdentifierError as exc:
+        raise ValidationFailed.on(path, str(exc)) from exc
+    body = dict(event)
+    body.setdefault("eventID", f"urn:uuid:{uuid.uuid4()}")
+    if context is not None:
+        body.setdefault("@context", context)
+    declares = ""
+    if isinstance(body.get("errorDeclaration"), dict):
+        declares, digest = digest, f"{digest}#errorDeclaration"
+    row = Event(
+        event_id=str(body["eventID"]),
+        event_hash=digest,
+        event_type=str(body.get("type", "")),
+        event_time=when,
+        action=str(body.get("action", "")),
+        biz_step=str(body.get("bizStep", "")),
+        disposition=str(body.get("disposition", "")),
+        read_point=selectors.location_key(epcis.field_uri(body.get("readPoint"))),
+        biz_location=selectors.location_key(epcis.field_uri(body.get("bizLocation"))),
+        body=body,
+    )
+    return _Prepared(index, row, edges, declares)
+
+
+def _check_limits(events: list[dict[str, Any]]) -> None:
+    limit = _conf().capture_limit
+    if len(events) > limit:
+        raise ValidationFailed.on(
+            "$.epcisBody.eventList",
+            _("一次最多提交 %(limit)s 个事件（GS1-EPCIS-Capture-Limit）。") % {"limit": limit},
+        )
+
+
+def _split(prepared: list[_Prepared], result: CaptureResult) -> list[_Prepared]:
+    """The events to store; duplicates by hash and reused eventIDs go to the result."""
+    hashes = [p.row.event_hash for p in prepared]
+    held = set(Event.objects.filter(event_hash__in=hashes).values_list("event_hash", flat=True))
+    ids = [p.row.event_id for p in prepared]
+    taken = dict(Event.objects.filter(event_id__in=ids).values_list("event_id", "event_hash"))
+    fresh: list[_Prepared] = []
+    seen: set[str] = set()
+    for p in prepared:
+        if p.row.event_hash in held or p.row.event_hash in seen:
+            result.duplicates.append(p.row.event_id)
+            continue
+        if p.row.event_id in taken:
+            if p.declares and taken[p.row.event_id] == p.declares:
+                p.row.event_id = f"{p.row.event_id}#errorDeclaration"
+            else:
+                result.errors.append(
+                    {
+                        "path": f"$.epcisBody.eventList[{p.index}].eventID",
+                        "message": _("事件标识已被另一内容不同的事件使用。"),
+                    }
+                )
+                continue
+        seen.add(p.row.event_hash)
+        fresh.append(p)
+    return fresh
+
+
+def _store(fresh: list[_Prepared], job: CaptureJob | None) -> None:
+    now = timezone.now()
+    for p in fresh:
+        p.row.record_time = now
+        p.row.job = job
+        p.row.body.setdefault("recordTime", now.isoformat())
+    rows = Event.objects.bulk_create([p.row for p in fresh])
+    EventEpc.objects.bulk_create(
+        [
+            EventEpc(
+                event=row,
+                epc=e.epc,
+                role=e.role,
+                is_class=e.is_class,
+                quantity=e.quantity,
+                uom=e.uom,
+            )
+            for row, p in zip(rows, fresh, strict=True)
+            for e in p.edges
+        ]
+    )
+    declared = [p.declares for p in fresh if p.declares]
+    if declared:
+        Event.objects.filter(event_hash__in=declared).update(declared_error=True)
+
+
+def events_capture(
+    *,
+    actor: User | None,
+    document: dict[str, Any],
+    error_behaviour: str = "rollback",
+    job: CaptureJob | None = None,
+) -> CaptureResult:
+    """Validates the document against the EPCIS JSON Schema (with format checking), hashes each
+    event, stores the new ones. `rollback` (the default) stores nothing unless every event is
+    good; `proceed` and `all` store the good ones and report the rest. Duplicates (same event
+    hash) are skipped and reported, never stored twice."""
+    if actor is not None:
+        require(actor, "traceability.event.capture")
+    if error_behaviour not in ("rollback", "proceed", "all"):
+        raise ValidationFailed.on(
+            "GS1-Capture-Error-Behaviour", _("须为 rollback、proceed 或 all。")
+        )
+    try:
+        epcis.validate(document, schema_path=_conf().epcis_json_schema_path)
+    except epcis.DocumentInvalid as exc:
+        raise ValidationFailed(
+            str(exc), errors={path: [message] for path, message in exc.problems}
+        ) from exc
+    events = epcis.events_of(document)
+    _check_limits(events)
+    result = CaptureResult()
+    prepared: list[_Prepared] = []
+    hashes = epcis.event_hashes(events, document.get("@context"))
+    for index, event in enumerate(events):
+        try:
+            prepared.append(_prepare(index, event, document.get("@context"), hashes[index]))
+        except ValidationFailed as exc:
+            result.errors += [{"path": p, "message": m[0]} for p, m in exc.errors.items()]
+    with transaction.atomic():
+        fresh = _split(prepared, result)
+        if result.errors and error_behaviour == "rollback":
+            raise ValidationFailed(
+                _("文档有错误，未保存任何事件。"),
+                errors={e["path"]: [e["message"]] for e in result.errors},
+            )
+        _store(fresh, job)
+        result.captured = [p.row.event_id for p in fresh]
+        audit_record(
+            actor=actor,
+            action="traceability.events.capture",
+            object_type="traceability.capturejob" if job else "traceability.event",
+            object_id=str(job.pk) if job else "",
+            changes={
+                "captured": len(result.captured),
+                "duplicates": len(result.duplicates),
+                "errors": len(result.errors),
+            },
+        )
+    return result
+
+
+def capture_job_submit(
+    *, actor: User | None, document: dict[str, Any], error_behaviour: str = "rollback"
+) -> CaptureJob:
+    """An asynchronous capture (EPCIS `POST /capture`): the job is stored and run after commit."""
+    if actor is not None:
+        require(actor, "traceability.event.capture")
+    with transaction.atomic():
+        job = CaptureJob.objects.create(
+            document=document, error_behaviour=error_behaviour, created_by=actor
+        )
+        transaction.on_commit(lambda: capture_job_task.enqueue(str(job.pk)))
+    return job
+
+
+def capture_job_run(*, job_id: str) -> CaptureJob:
+    """Runs a job once: a finished job is left as it is (the task may be delivered twice)."""
+    job = CaptureJob.objects.filter(pk=job_id).first()
+    if job is None:
+        raise NotFound(_("没有该采集任务。"))
+    if job.state != CaptureJob.State.RUNNING:
+        return job
+    try:
+        result = events_capture(
+            actor=job.created_by,
+            document=job.document,
+            error_behaviour=job.error_behaviour,
+            job=job,
+        )
+    except ValidationFailed as exc:
+        job.state = CaptureJob.State.FAILED
+        job.errors = [{"path": p, "message": m[0]} for p, m in exc.errors.items()] or [
+            {"path": "$", "message": exc.message}
+        ]
+    else:
+        job.state = CaptureJob.State.SUCCESS
+        job.errors = result.errors
+        job.captured = len(result.captured)
+        job.duplicates = len(result.duplicates)
+    job.finished_at = timezone.now()
+    job.save(update_fields=["state", "errors", "captured", "duplicates", "finished_at"])
+    return job
+
+
+@task()
+def capture_job_task(job_id: str) -> str:
+    with acting(channel="task"):
+        return capture_job_run(job_id=job_id).state

@@ -1,0 +1,307 @@
+"""Pages: the shopper's page reached from the QR code (the GS1 Digital Link resolver), the trace
+code lookup, QR codes and label sheets, the staff lot list and trace graph, recalls (start,
+follow, acknowledge) and the staff form for small markets. Thin: parse, call, render."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import segno
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from civichub.core.config import module_config
+from civichub.core.errors import DomainError, NotFound, ValidationFailed
+from civichub.core.http import request_user
+from civichub.core.views import domain_errors_as_http
+from civichub.traceability import selectors, services
+from civichub.traceability.conf import TraceabilitySettings
+from civichub.traceability.gs1.digital_link import DigitalLink
+from civichub.traceability.gs1.identifiers import IdentifierError, gtin_verified
+from civichub.traceability.models import Lot, Participant
+
+LINK_TYPES = ("gs1:pip", "gs1:epcis", "gs1:traceability", "gs1:defaultLink")
+
+
+def _base(request: HttpRequest) -> str:
+    return module_config(TraceabilitySettings).resolver_base_url or request.build_absolute_uri("/")
+
+
+def lot_link(request: HttpRequest, lot: Lot) -> str:
+    """The Digital Link printed in the lot's QR code."""
+    return DigitalLink(gtin=lot.product.gtin, lot=lot.lot).uri(_base(request))
+
+
+def _lot_from_path(gtin: str, lot: str) -> Lot:
+    try:
+        verified = gtin_verified(gtin)
+    except IdentifierError as exc:
+        # A mistyped code names no product: the page says why rather than guessing.
+        raise NotFound(str(exc)) from exc
+    return selectors.lot_by_link(gtin=verified, lot=lot)
+
+
+def _linkset(request: HttpRequest, lot: Lot) -> dict[str, Any]:
+    anchor = lot_link(request, lot)
+    page = anchor
+    events = request.build_absolute_uri(
+        "/epcis/events?" + urlencode({"MATCH_anyEPCClass": lot.epc_class})
+    )
+    return {
+        "linkset": [
+            {
+                "anchor": anchor,
+                "https://gs1.org/voc/pip": [{"href": page, "type": "text/html"}],
+                "https://gs1.org/voc/traceability": [{"href": page, "type": "text/html"}],
+                "https://gs1.org/voc/epcis": [{"href": events, "type": "application/ld+json"}],
+                "https://gs1.org/voc/defaultLink": [{"href": page}],
+            }
+        ]
+    }
+
+
+@domain_errors_as_http
+def resolve(request: HttpRequest, gtin: str, lot: str) -> HttpResponse:
+    """The Digital Link resolver: the shopper's page by default; `linkType=gs1:epcis` redirects
+    to the lot's events; `Accept: application/linkset+json` answers the linkset."""
+    found = _lot_from_path(gtin, lot)
+    link_type = request.GET.get("linkType", "")
+    if link_type == "gs1:epcis":
+        query = urlencode({"MATCH_anyEPCClass": found.epc_class})
+        return HttpResponseRedirect(f"/epcis/events?{query}")
+    if link_type == "all" or "application/linkset+json" in request.headers.get("Accept", ""):
+        return JsonResponse(_linkset(request, found), content_type="application/linkset+json")
+    if link_type and link_type not in LINK_TYPES:
+        raise NotFound(_("该商品没有此类链接：%(type)s") % {"type": link_type})
+    return _shopper_page(request, found)
+
+
+def resolver_description(request: HttpRequest) -> JsonResponse:
+    """/.well-known/gs1resolver (GS1-Conformant Resolver Standard 1.2)."""
+    root = request.build_absolute_uri("/").rstrip("/")
+    return JsonResponse(
+        {
+            "name": "civichub food traceability",
+            "resolverRoot": root,
+            "supportedPrimaryKeys": ["01"],
+            "supportedLinkType": [
+                {"namespace": "https://gs1.org/voc/", "prefix": "gs1:", "profile": t[4:]}
+                for t in LINK_TYPES
+            ],
+            "linkTypeDefaultCanBeLinkset": True,
+            "supportedContextValuesEnumerated": [],
+        }
+    )
+
+
+def _shopper_page(request: HttpRequest, lot: Lot) -> HttpResponse:
+    journey = selectors.lot_journey(lot=lot)
+    places = [s.participant for s in journey.steps if s.participant is not None]
+    mapped = [p for p in dict.fromkeys(places) if p.latitude is not None]
+    return render(
+        request,
+        "traceability/shopper.html",
+        {"journey": journey, "lot": lot, "mapped": mapped, "link": lot_link(request, lot)},
+    )
+
+
+@domain_errors_as_http
+def lookup(request: HttpRequest) -> HttpResponse:
+    """The receipt's 20-digit trace code typed in (the kiosk, the website)."""
+    code = request.GET.get("code", "").strip()
+    error = ""
+    if code:
+        try:
+            lot = selectors.lot_by_trace_code(code)
+        except DomainError as exc:
+            error = exc.message
+        else:
+            return redirect(DigitalLink(gtin=lot.product.gtin, lot=lot.lot).path())
+    return render(request, "traceability/lookup.html", {"code": code, "error": error})
+
+
+@domain_errors_as_http
+def lot_qr(request: HttpRequest, lot_id: int, fmt: str) -> HttpResponse:
+    lot = Lot.objects.select_related("product").filter(pk=lot_id).first()
+    if lot is None:
+        raise NotFound(_("没有该批次。"))
+    code = segno.make_qr(lot_link(request, lot), error="m")
+    buffer = io.BytesIO()
+    if fmt == "svg":
+        code.save(buffer, kind="svg", scale=4, title=f"{lot.product.name} {lot.lot}")
+        return HttpResponse(buffer.getvalue(), content_type="image/svg+xml")
+    code.save(buffer, kind="png", scale=6)
+    return HttpResponse(buffer.getvalue(), content_type="image/png")
+
+
+@login_required
+@domain_errors_as_http
+def labels(request: HttpRequest, lot_id: int) -> HttpResponse:
+    """A printable sheet of labels for one lot: QR code, product, lot and trace code."""
+    lots = selectors.lot_list(user=request_user(request)).filter(pk=lot_id)
+    lot = lots.first()
+    if lot is None:
+        raise NotFound(_("没有该批次。"))
+    svg = segno.make_qr(lot_link(request, lot), error="m").svg_inline(scale=3)
+    return render(
+        request,
+        "traceability/labels.html",
+        {"lot": lot, "svg": svg, "count": range(12), "link": lot_link(request, lot)},
+    )
+
+
+@login_required
+@domain_errors_as_http
+def lots(request: HttpRequest) -> HttpResponse:
+    found = selectors.lot_list(user=request_user(request), query=request.GET.get("q", ""))
+    return render(request, "traceability/lots.html", {"lots": found[:100]})
+
+
+@login_required
+@domain_errors_as_http
+def lot_detail(request: HttpRequest, lot_id: int) -> HttpResponse:
+    user = request_user(request)
+    lot = selectors.lot_list(user=user).filter(pk=lot_id).first()
+    if lot is None:
+        raise NotFound(_("没有该批次。"))
+    trace = selectors.lot_trace(user=user, lot=lot)
+    return render(
+        request,
+        "traceability/lot.html",
+        {"lot": lot, "trace": trace, "graph": trace.as_graph(), "link": lot_link(request, lot)},
+    )
+
+
+@login_required
+@domain_errors_as_http
+@require_http_methods(["POST"])
+def recall_start(request: HttpRequest, lot_id: int) -> HttpResponse:
+    user = request_user(request)
+    lot = selectors.lot_list(user=user).filter(pk=lot_id).first()
+    if lot is None:
+        raise NotFound(_("没有该批次。"))
+    recall = services.recall_start(
+        actor=user,
+        lot=lot,
+        reason=request.POST.get("reason", ""),
+        organisation=selectors.regulator_organisation(user),
+    )
+    return redirect("traceability:recall", recall.pk)
+
+
+@login_required
+@domain_errors_as_http
+def recalls(request: HttpRequest) -> HttpResponse:
+    user = request_user(request)
+    return render(
+        request,
+        "traceability/recalls.html",
+        {
+            "recalls": selectors.recall_list(user=user)[:100],
+            "notices": selectors.my_notices(user=user),
+        },
+    )
+
+
+@login_required
+@domain_errors_as_http
+def recall(request: HttpRequest, recall_id: int) -> HttpResponse:
+    user = request_user(request)
+    found = selectors.recall_detail(user=user, recall_id=recall_id)
+    errors: list[str] = []
+    if request.method == "POST":
+        notice = selectors.notice_for_acknowledgement(
+            user=user, notice_id=int(request.POST.get("notice", "0") or 0)
+        )
+        try:
+            quantity = float(request.POST.get("quantity_withdrawn", ""))
+            services.recall_acknowledge(
+                actor=user,
+                notice=notice,
+                quantity_withdrawn=quantity,
+                note=request.POST.get("note", ""),
+            )
+        except ValueError:
+            errors.append(_("请填写下架数量。"))
+        except ValidationFailed as exc:
+            errors.append(exc.message)
+        else:
+            return redirect("traceability:recall", found.pk)
+    return render(
+        request,
+        "traceability/recall.html",
+        {
+            "recall": found,
+            "notices": selectors.notices_for(user=user, recall=found),
+            "errors": errors,
+        },
+    )
+
+
+@login_required
+@domain_errors_as_http
+def node_event(request: HttpRequest) -> HttpResponse:
+    """The staff form: one receiving, slaughter, inspection, shipping or sale."""
+    user = request_user(request)
+    mine = Participant.objects.filter(members=user).order_by("name")
+    errors: list[str] = []
+    done = False
+    if request.method == "POST" and "file" in request.FILES:
+        try:
+            participant = mine.filter(pk=int(request.POST.get("participant", "0") or 0)).first()
+            if participant is None:
+                raise ValidationFailed.on("participant", _("请选择您所在的经营单位。"))
+            upload = request.FILES.get("file")
+            if upload is None:
+                raise ValidationFailed.on("file", _("文件中没有记录。"))
+            text = upload.read(1_000_000).decode("utf-8-sig")
+            services.node_events_from_csv(actor=user, text=text, participant=participant)
+            done = True
+        except UnicodeDecodeError:
+            errors.append(_("文件须为 UTF-8 编码的 CSV。"))
+        except DomainError as exc:
+            errors += [f"{where}: {'; '.join(m)}" for where, m in exc.errors.items()] or [
+                exc.message
+            ]
+    elif request.method == "POST":
+        try:
+            lot = selectors.lot_by_trace_code(request.POST.get("trace_code", ""))
+            participant = mine.filter(pk=int(request.POST.get("participant", "0") or 0)).first()
+            if participant is None:
+                raise ValidationFailed.on("participant", _("请选择您所在的经营单位。"))
+            when = parse_datetime(request.POST.get("when", "")) or timezone.now()
+            if timezone.is_naive(when):
+                when = timezone.make_aware(when)
+            results = {}
+            if request.POST.get("residue_name"):
+                results[request.POST["residue_name"]] = float(
+                    request.POST.get("residue_value") or 0
+                )
+            quantity = request.POST.get("quantity")
+            services.node_event_record(
+                actor=user,
+                step=request.POST.get("step", ""),
+                lot=lot,
+                participant=participant,
+                when=when,
+                quantity=float(quantity) if quantity else None,
+                certificate=request.POST.get("certificate", "").strip(),
+                results=results or None,
+            )
+            done = True
+        except ValueError:
+            errors.append(_("数量须为数字。"))
+        except DomainError as exc:
+            errors.append(exc.message)
+    return render(
+        request,
+        "traceability/node_event.html",
+        {"participants": mine, "steps": services.NODE_STEPS, "errors": errors, "done": done},
+    )

@@ -1,0 +1,57 @@
+"""Food traceability in a real browser, on a phone screen: a shopper opens the lot's Digital
+Link (what the QR code holds) and reads its journey; the regulator recalls the lot from its
+trace page; the stall keeper sees the recall and acknowledges it; the shopper's page of the
+mince made from the lot now warns. axe finds no serious or critical problem."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from civichub.traceability.tests.conftest import Chain, chain_build
+from tests.browser.support import PHONE, check_page, sign_in
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def chain(city: Any) -> Chain:
+    return chain_build(city)
+
+
+def test_shopper_sees_the_journey_and_after_a_recall_the_warning(page: Page, chain: Chain) -> None:
+    page.set_viewport_size(PHONE)
+    page.goto(f"/01/{chain.carcass.product.gtin}/10/C1")
+    journey = page.get_by_role("region", name="流通过程")
+    assert (
+        chain.farm.name in journey.inner_text() or chain.slaughterhouse.name in journey.inner_text()
+    )
+    assert "clenbuterol" in journey.inner_text()
+    assert page.get_by_role("alert").count() == 0
+    check_page(page, "traceability-shopper")
+
+    sign_in(page, chain.regulator.username)
+    page.goto(f"/trace/lots/{chain.carcass.pk}/")
+    page.get_by_label("召回原因").fill("瘦肉精抽检阳性")
+    with page.expect_navigation():
+        page.get_by_role("button", name="召回该批次").click()
+    assert chain.stall.name in page.get_by_role("table").inner_text()
+    page.context.clear_cookies()
+
+    sign_in(page, chain.keeper.username)
+    page.goto("/trace/recalls/")
+    page.get_by_role("link", name=f"{chain.carcass.product.name} · C1").first.click()
+    page.get_by_label("下架数量（千克）").fill("38")
+    with page.expect_navigation():
+        page.get_by_role("button", name="确认已下架").click()
+    assert "38" in page.get_by_role("table").inner_text()
+    check_page(page, "traceability-recall")
+    page.context.clear_cookies()
+
+    page.goto(f"/01/{chain.mince.product.gtin}/10/M1")
+    assert "瘦肉精抽检阳性" in page.get_by_role("alert").inner_text()
+    check_page(page, "traceability-shopper-recalled")
