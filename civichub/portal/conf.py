@@ -10,7 +10,7 @@ from civichub.core.config import ModuleConfig
 
 # Words residents use for the same thing: a query for one also finds the others.
 DEFAULT_SYNONYMS: tuple[tuple[str, ...], ...] = (
-    ("社保", "社会保险"),
+    ("社保", "社会保险", "社会保障"),
     ("医保", "医疗保险"),
     ("户口", "户籍"),
     ("身份证", "居民身份证"),

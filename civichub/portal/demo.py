@@ -76,17 +76,25 @@ def guide_content(row: tuple[Any, ...], department: Organisation) -> dict[str, A
     }
 
 
-def seed(*, city: Organisation, size: str) -> int:
-    """Publishes the demo catalogue (idempotent: existing codes are skipped)."""
-    del size  # the catalogue is the same at every size
+def service_codes() -> list[str]:
+    """The code of each demo service, numbered within its department (e.g. 99010000MZ-GG-0008)."""
     division = module_config(PortalSettings).division_code
-    created = 0
     counters: dict[str, int] = {}
+    codes = []
     for row in SERVICES:
-        function, kind, name, name_en, events = row[:5]
-        letters = DEPARTMENTS[function][0]
+        letters = DEPARTMENTS[row[0]][0]
         counters[letters] = counters.get(letters, 0) + 1
-        code = f"{division}{letters}-{kind}-{counters[letters]:04d}"
+        codes.append(f"{division}{letters}-{row[1]}-{counters[letters]:04d}")
+    return codes
+
+
+def publish_catalogue(city: Organisation, names: set[str] | None = None) -> int:
+    """Publishes the demo services (those named, or all), skipping codes already there."""
+    created = 0
+    for code, row in zip(service_codes(), SERVICES, strict=True):
+        function, kind, name, name_en, events = row[:5]
+        if names is not None and name not in names:
+            continue
         department = _department(city, function)
         if department is None or Service.objects.filter(code=code).exists():
             continue
@@ -105,3 +113,9 @@ def seed(*, city: Organisation, size: str) -> int:
         services.version_publish(actor=None, version=version, note="演示数据")
         created += 1
     return created
+
+
+def seed(*, city: Organisation, size: str) -> int:
+    """Publishes the demo catalogue (idempotent: existing codes are skipped)."""
+    del size  # the catalogue is the same at every size
+    return publish_catalogue(city)

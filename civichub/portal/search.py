@@ -158,11 +158,16 @@ class IndexTerms:
 
 
 def index_terms(*, title: str, title_en: str, body: str, body_en: str) -> IndexTerms:
+    """The index terms of a document. The title's pinyin keys cover its synonym variants too,
+    so `sbk` finds 社会保障卡 (as 社保卡)."""
     jieba_tokenizer = tokenizer()
+    keys: list[str] = []
+    for variant in sorted(_synonym_variants(title)):
+        keys += [k for k in pinyin_keys(variant, jieba_tokenizer) if k not in keys]
     return IndexTerms(
         title_terms=" ".join([han_chars(title), *english_words(title_en)]),
         body_terms=" ".join([han_chars(body), *english_words(body_en)]),
-        pinyin_terms=" ".join(pinyin_keys(title, jieba_tokenizer)),
+        pinyin_terms=" ".join(keys),
     )
 
 
