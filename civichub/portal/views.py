@@ -118,7 +118,7 @@ def apply(request: HttpRequest, code: str) -> HttpResponse:
                 materials=request.FILES.getlist("materials"),
             )
         except DomainError as exc:
-            errors = exc.errors or {"__all__": [exc.message]}
+            errors = exc.errors or {"service": [exc.message]}
         else:
             messages.success(
                 request, _("申请已提交，办件编号 %(ref)s。") % {"ref": application.reference}
@@ -144,7 +144,9 @@ def apply(request: HttpRequest, code: str) -> HttpResponse:
             "step": step,
             "consent": consent,
             "rows": rows,
-            "errors": errors,
+            "general_errors": [
+                m for k, msgs in errors.items() if k not in {f["key"] for f in fields} for m in msgs
+            ],
             "source_labels": SOURCE_LABELS,
         },
         status=422 if errors else 200,
