@@ -23,7 +23,7 @@ def _department(city: Organisation, function: str) -> Organisation | None:
     )
 
 
-def guide_content(row: tuple[Any, ...], department: Organisation) -> dict[str, Any]:
+def guide_content(row: list[Any], department: Organisation) -> dict[str, Any]:
     (
         function,
         _kind,
