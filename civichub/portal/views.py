@@ -40,7 +40,8 @@ def home(request: HttpRequest) -> HttpResponse:
     """The public front door, phone first: search, life events, notices for the visitor's
     area, quick links; a signed-in resident also sees their applications and notifications."""
     user = request_user_or_none(request)
-    area = user.resident.community if user is not None and user.resident_id else None
+    resident = user.resident if user is not None else None
+    area = resident.community if resident is not None else None
     context: dict[str, Any] = {
         "life_events": selectors.life_events(),
         "notices": selectors.home_notices(area=area),

@@ -173,16 +173,14 @@ def application_submit(
 ) -> Application:
     """Applies online for a published service. With consent, fields the registry holds are
     filled from it (each tagged with its source); a flagged value is kept with the resident's
-    correction for staff to check. The promised deadline runs on the working-day calendar."""
+    correction for staff to check. The promised deadline runs on the working-day calendar.
+    Materials may come with the application or later, when staff ask for what is missing."""
     if not actor.is_authenticated:
         raise NotAuthenticated(_("请先登录。"))
     require(actor, "portal.service.view", service)
     if service.published is None or not service.online_application:
         raise ValidationFailed.on("service", _("该事项暂不支持网上申请。"))
     version = service.published
-    required = [m for m in version.content.get("materials", []) if m.get("required", True)]
-    if required and not materials and version.content.get("fully_online"):
-        raise ValidationFailed.on("materials", _("请上传申请材料。"))
     recorded = _answers(service, actor, answers, consent, set(flagged))
     now = timezone.now()
     for _attempt in range(5):
