@@ -25,7 +25,10 @@ import bisect
 import difflib
 import re
 import threading
+import time
+import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 
 import jieba
 from django.core.cache import cache
@@ -97,26 +100,34 @@ VOCABULARY_KEY = "portal:search:vocabulary"
 _lock = threading.Lock()
 _tokenizer: jieba.Tokenizer | None = None
 _user_words: set[str] = set()
+_words_read_at = 0.0
+_vocabulary_words: list[str] = []
+_vocabulary_token = ""
+WORDS_REFRESH_SECONDS = 60.0
 
 
 # Segmentation ----------------------------------------------------------------------------------
 
 
-def tokenizer() -> jieba.Tokenizer:
+def tokenizer(*, refresh: bool = False) -> jieba.Tokenizer:
     """jieba's tokenizer, loaded once a process, with the deployment's place and department
-    names as a user dictionary (and again whenever new names appear in the tree)."""
-    global _tokenizer
+    names as a user dictionary; names new in the tree are added when the index is rebuilt
+    (`refresh`) and at most once a minute otherwise."""
+    global _tokenizer, _words_read_at
     with _lock:
         if _tokenizer is None:
             _tokenizer = jieba.Tokenizer()
             _tokenizer.initialize()
-        words = set(Organisation.objects.values_list("name", flat=True))
-        for group in module_config(PortalSettings).synonyms:
-            words.update(group)
-        for word in words - _user_words:
-            if word and HAN.search(word):
-                _tokenizer.add_word(word, freq=2000)
-        _user_words.update(words)
+            refresh = True
+        if refresh or time.monotonic() - _words_read_at > WORDS_REFRESH_SECONDS:
+            words = set(Organisation.objects.values_list("name", flat=True))
+            for group in module_config(PortalSettings).synonyms:
+                words.update(group)
+            for word in words - _user_words:
+                if word and HAN.search(word):
+                    _tokenizer.add_word(word, freq=2000)
+            _user_words.update(words)
+            _words_read_at = time.monotonic()
         return _tokenizer
 
 
@@ -197,8 +208,14 @@ def _synonym_variants(word: str) -> set[str]:
 
 
 def _pinyin_synonyms() -> dict[str, set[str]]:
+    return _pinyin_keys_of(module_config(PortalSettings).synonyms)
+
+
+@lru_cache(maxsize=4)
+def _pinyin_keys_of(synonyms: tuple[tuple[str, ...], ...]) -> dict[str, set[str]]:
+    """Pinyin and initials of every synonym -> the synonym's group."""
     found: dict[str, set[str]] = {}
-    for group in module_config(PortalSettings).synonyms:
+    for group in synonyms:
         for member in group:
             for key in (
                 "".join(lazy_pinyin(member)),
@@ -210,14 +227,19 @@ def _pinyin_synonyms() -> dict[str, set[str]]:
 
 
 def _vocabulary() -> list[str]:
-    words: list[str] | None = cache.get(VOCABULARY_KEY)
-    if words is None:
+    """The indexed ASCII words (English and pinyin keys), sorted; kept in the process and read
+    again when another process's publication changed the index (a token in the cache)."""
+    global _vocabulary_words, _vocabulary_token
+    token = cache.get(VOCABULARY_KEY)
+    if token is None:
+        token = uuid.uuid4().hex
+        cache.set(VOCABULARY_KEY, token, None)
+    if token != _vocabulary_token:
         seen: set[str] = set()
         for row in SearchEntry.objects.values_list("title_terms", "pinyin_terms").iterator():
             seen.update(w for w in " ".join(row).split() if w.isascii())
-        words = sorted(seen)
-        cache.set(VOCABULARY_KEY, words, 3600)
-    return words
+        _vocabulary_words, _vocabulary_token = sorted(seen), token
+    return _vocabulary_words
 
 
 def _ascii_alternatives(word: str, vocabulary: list[str]) -> tuple[str, ...]:
@@ -285,9 +307,9 @@ def _run(terms: list[Term], joiner: str, limit: int) -> list[tuple[int, float]]:
         return [(row[0], -float(row[1])) for row in db.fetchall()]
 
 
-def search_ids(text: str, *, limit: int = 50) -> list[tuple[int, float]]:
-    """Entry ids matching `text`, best first: every word if any entry has them all, else any."""
-    terms = parse_query(text)
+def search_ids(terms: list[Term], *, limit: int = 50) -> list[tuple[int, float]]:
+    """Entry ids matching the query's terms, best first: every word if any entry has them all,
+    else any."""
     if not terms:
         return []
     found = _run(terms, "AND", limit)
@@ -296,10 +318,10 @@ def search_ids(text: str, *, limit: int = 50) -> list[tuple[int, float]]:
     return found
 
 
-def highlight_terms(text: str) -> list[str]:
-    """The strings worth marking in a shown result for the query `text`."""
+def highlight_terms(terms: list[Term]) -> list[str]:
+    """The strings worth marking in a shown result for the query's terms."""
     marks: set[str] = set()
-    for term in parse_query(text):
+    for term in terms:
         marks.update(term.phrases)
         marks.update(p for p in term.prefixes if len(p) >= 2)
     return sorted(marks, key=len, reverse=True)

@@ -147,11 +147,12 @@ def service_search(*, text: str, english: bool = False, limit: int | None = None
     with the query's words marked in the snippets."""
     per_group = limit or module_config(PortalSettings).search_results
     results = SearchResults(query=text)
-    found = search.search_ids(text, limit=per_group * 3)
+    terms = search.parse_query(text)
+    found = search.search_ids(terms, limit=per_group * 3)
     if not found:
         return results
     entries = SearchEntry.objects.select_related("service").in_bulk([pk for pk, _s in found])
-    marks = search.highlight_terms(text)
+    marks = search.highlight_terms(terms)
     for pk, score in found:
         entry = entries.get(pk)
         if entry is None:

@@ -231,6 +231,7 @@ def _entry(
 def catalogue_reindex() -> int:
     """Rebuilds the whole search index from the published versions (after a change of the
     synonyms, the segmenter's dictionary or the index's shape); returns the services indexed."""
+    search.tokenizer(refresh=True)
     count = 0
     for service in Service.objects.filter(published__isnull=False).select_related(
         "published", "department"

@@ -74,7 +74,7 @@ def test_a_synonym_inside_a_word_is_expanded(portal: Portal) -> None:
 
 
 def test_place_names_from_the_org_tree_stay_whole_in_queries(portal: Portal) -> None:
-    words = list(search.tokenizer().cut("东湖区卫生健康委员会出生证明"))
+    words = list(search.tokenizer(refresh=True).cut("东湖区卫生健康委员会出生证明"))
     assert "东湖区卫生健康委员会" in words
 
 
