@@ -27,6 +27,7 @@ from civichub.portal.models import (
     Application,
     ApplicationEvent,
     ApplicationStatus,
+    Material,
     SearchEntry,
     Service,
     ServiceVersion,
@@ -388,6 +389,15 @@ def application_get(*, actor: User, reference: str) -> Application:
         raise NotFound(_("没有编号为 %(ref)s 的办件。") % {"ref": reference})
     require(actor, "portal.application.view", application)
     return application
+
+
+def material_get(*, actor: User, reference: str, pk: int) -> Material:
+    """An uploaded document, for the applicant and the department's staff."""
+    application = application_get(actor=actor, reference=reference)
+    material = application.materials.filter(pk=pk).first()
+    if material is None:
+        raise NotFound(_("没有该材料。"))
+    return material
 
 
 def application_events(application: Application) -> list[ApplicationEvent]:

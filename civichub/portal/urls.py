@@ -15,6 +15,11 @@ urlpatterns = [
     path("manage/<str:code>/", views.guide_edit, name="guide_edit"),
     path("applications/<str:reference>/", views.application_detail, name="application"),
     path(
+        "applications/<str:reference>/materials/<int:pk>/",
+        views.material_file,
+        name="material",
+    ),
+    path(
         "applications/<str:reference>/<slug:action>/",
         views.application_action,
         name="application_action",

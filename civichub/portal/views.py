@@ -8,7 +8,13 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import (
+    FileResponse,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    JsonResponse,
+)
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import translation
@@ -190,6 +196,16 @@ def application_detail(request: HttpRequest, reference: str) -> HttpResponse:
             "statuses": ApplicationStatus,
         },
     )
+
+
+@login_required
+@domain_errors_as_http
+def material_file(request: HttpRequest, reference: str, pk: int) -> HttpResponse:
+    material = selectors.material_get(actor=request_user(request), reference=reference, pk=pk)
+    response = FileResponse(material.file.open("rb"), content_type=material.content_type)
+    response["Content-Disposition"] = "attachment"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @login_required

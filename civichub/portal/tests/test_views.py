@@ -103,6 +103,12 @@ def test_staff_handle_from_the_queue(portal: Portal, handler: Any) -> None:
     application = Application.objects.get()
     staff = _signed_in(handler)
     assert application.reference in staff.get("/services/queue/").content.decode()
+    material = application.materials.get()
+    download = staff.get(f"/services/applications/{application.reference}/materials/{material.pk}/")
+    assert download.status_code == 200 and b"".join(download.streaming_content).startswith(b"%PDF")
+    other = _signed_in(staff_user(None, None))
+    url = f"/services/applications/{application.reference}/materials/{material.pk}/"
+    assert other.get(url).status_code == 403
     staff.post(f"/services/applications/{application.reference}/approve/")
     application.refresh_from_db()
     assert application.status == "approved"
