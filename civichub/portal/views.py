@@ -200,7 +200,7 @@ def application_detail(request: HttpRequest, reference: str) -> HttpResponse:
 
 @login_required
 @domain_errors_as_http
-def material_file(request: HttpRequest, reference: str, pk: int) -> HttpResponse:
+def material_file(request: HttpRequest, reference: str, pk: int) -> FileResponse:
     material = selectors.material_get(actor=request_user(request), reference=reference, pk=pk)
     response = FileResponse(material.file.open("rb"), content_type=material.content_type)
     response["Content-Disposition"] = "attachment"

@@ -105,7 +105,7 @@ def test_staff_handle_from_the_queue(portal: Portal, handler: Any) -> None:
     assert application.reference in staff.get("/services/queue/").content.decode()
     material = application.materials.get()
     download = staff.get(f"/services/applications/{application.reference}/materials/{material.pk}/")
-    assert download.status_code == 200 and b"".join(download.streaming_content).startswith(b"%PDF")
+    assert download.status_code == 200 and download.getvalue().startswith(b"%PDF")
     other = _signed_in(staff_user(None, None))
     url = f"/services/applications/{application.reference}/materials/{material.pk}/"
     assert other.get(url).status_code == 403
