@@ -30,7 +30,7 @@ QUERIES = [
     ("shebao", "社会保障卡申领"),
     ("sbk", "社会保障卡申领"),
     ("hukou", "户口迁移（市内迁移）"),
-    ("gongjijin", "住房公积金缴存证明"),
+    ("gongjijin tiqu", "住房公积金提取（租房）"),
     ("passport", "出入境通行证件申领（护照）"),
     ("pasport", "出入境通行证件申领（护照）"),
     ("kindergarten", "幼儿园入园报名"),
