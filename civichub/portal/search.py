@@ -291,8 +291,8 @@ def _run(terms: list[Term], joiner: str, limit: int) -> list[tuple[int, float]]:
         if connection.vendor == "postgresql":
             query = f" {'&' if joiner == 'AND' else '|'} ".join(_tsquery_term(t) for t in terms)
             db.execute(
-                f"SELECT id, ts_rank({VECTOR_SQL}, q) AS rank FROM {table},"  # noqa: S608  # nosec B608
-                f" to_tsquery('simple', %s) q WHERE {VECTOR_SQL} @@ q"
+                f"SELECT id, ts_rank(search_vector, q) AS rank FROM {table},"  # noqa: S608  # nosec B608
+                " to_tsquery('simple', %s) q WHERE search_vector @@ q"
                 " ORDER BY rank DESC, id LIMIT %s",
                 [query, limit],
             )
@@ -327,9 +327,5 @@ def highlight_terms(terms: list[Term]) -> list[str]:
     return sorted(marks, key=len, reverse=True)
 
 
-# The PostgreSQL document: title (A), pinyin (B), body (C), all pre-segmented, 'simple' config.
-VECTOR_SQL = (
-    "(setweight(to_tsvector('simple', title_terms), 'A') || "
-    "setweight(to_tsvector('simple', pinyin_terms), 'B') || "
-    "setweight(to_tsvector('simple', body_terms), 'C'))"
-)
+# On PostgreSQL the document is the stored column `search_vector` (migration 0002): title (A),
+# pinyin (B), body (C), all pre-segmented, in the 'simple' configuration.
