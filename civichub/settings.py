@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "civichub.wellbeing",
     "civichub.statistics",
     "civichub.traceability",
+    "civichub.portal",
 ]
 # Module apps: each is one Django app that declares itself to core's registry (see docs).
 INSTALLED_APPS += [app for app in env_list("CIVICHUB_EXTRA_APPS") if app not in INSTALLED_APPS]

@@ -40,6 +40,7 @@ class BroadcastConfig(CivicModuleConfig):
     default_auto_field = "django.db.models.BigAutoField"
     manifest = ModuleManifest(
         url_prefix="broadcast/",
+        provides={"public_notices": "civichub.broadcast.selectors:area_notices"},
         urls="civichub.broadcast.urls",
         root_urls="civichub.broadcast.mastodon.urls",
         error_renderers=dict.fromkeys(

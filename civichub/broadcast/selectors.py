@@ -176,6 +176,41 @@ def home_feed(user: User, *, cursor: str | None = None, limit: int = PAGE_SIZE) 
     return _page(_with_accounts(ids), limit)
 
 
+@dataclass(frozen=True)
+class PublicNotice:
+    """A published post as other modules show it (the portal's home page): no model leaves."""
+
+    text: str
+    text_en: str
+    category: str
+    is_alert: bool
+    published_at: dt.datetime
+    url: str
+
+
+def area_notices(area: Organisation | None, *, limit: int = 5) -> list[PublicNotice]:
+    """The newest published notices and alerts for everyone or for `area` and the areas above
+    it (a post aimed at a district reaches its communities); alerts first. Public data only."""
+    posts = visible_posts().filter(retracted_at__isnull=True)
+    if area is not None:
+        above = [int(pk) for pk in area.path.strip("/").split("/") if pk]
+        posts = posts.filter(Q(target_areas__isnull=True) | Q(target_areas__in=above))
+    else:
+        posts = posts.filter(target_areas__isnull=True)
+    rows = posts.distinct().order_by("-is_alert", "-published_at", "-id")[:limit]
+    return [
+        PublicNotice(
+            text=post.text,
+            text_en=post.text_en,
+            category=post.category,
+            is_alert=post.is_alert,
+            published_at=post.published_at,
+            url=reverse("broadcast:post", args=[post.pk]),
+        )
+        for post in rows
+    ]
+
+
 def _timeline(cursor: str | None, limit: int, **where: Any) -> FeedPage:
     posts = list(
         visible_posts()

@@ -46,6 +46,7 @@ class CaseworkConfig(CivicModuleConfig):
     default_auto_field = "django.db.models.BigAutoField"
     manifest = ModuleManifest(
         url_prefix="messages/",
+        provides={"working_day_deadline": "civichub.casework.workdays:deadline"},
         demo_logins="civichub.casework.demo:demo_logins",
         notification_kinds="civichub.casework.notifications:KINDS",
         metrics="civichub.casework.metrics:readings",

@@ -84,6 +84,13 @@ class ModuleManifest:
     # dotted module path of URL patterns a standard fixes at the site's root (Mastodon's /api/v1/
     # and /oauth/); they come before civichub's own /api/
     root_urls: str | None = None
+    # dotted path "pkg.views:home" of the page shown at `/` to visitors and to users who hold
+    # no staff role (residents); staff keep core's workbench. The first module declaring one wins.
+    public_home: str | None = None
+    # capabilities the module offers other modules without being imported by them: a name
+    # ("public_notices", "working_day_deadline") -> dotted path "pkg.selectors:function".
+    # A module that uses one reads it with `registry.provided(name)` and copes with its absence.
+    provides: dict[str, str] = field(default_factory=dict)
     api_router: str | None = None  # dotted path "pkg.api:router"
     api_prefix: str = ""
     roles: list[RoleDef] = field(default_factory=list)
@@ -144,6 +151,24 @@ def owner_rules() -> dict[str, Callable[[Any, Any], bool]]:
     for _, manifest in modules():
         rules.update(manifest.owner_rules)
     return rules
+
+
+def public_home() -> Callable[..., Any] | None:
+    """The view a module offers as the public home page, if one does."""
+    for _, manifest in modules():
+        if manifest.public_home:
+            view: Callable[..., Any] = import_string(manifest.public_home.replace(":", "."))
+            return view
+    return None
+
+
+def provided(name: str) -> Callable[..., Any] | None:
+    """The function some installed module provides under `name` (`ModuleManifest.provides`)."""
+    for _, manifest in modules():
+        if name in manifest.provides:
+            function: Callable[..., Any] = import_string(manifest.provides[name].replace(":", "."))
+            return function
+    return None
 
 
 def navigation() -> list[NavItem]:

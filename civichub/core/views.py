@@ -28,7 +28,7 @@ from civichub.core.errors import PermissionDenied as DomainPermissionDenied
 from civichub.core.http import request_user, request_user_or_none
 from civichub.core.outages import RETRY_AFTER_SECONDS, is_outage
 from civichub.core.paging import page_links
-from civichub.core.permissions import allowed
+from civichub.core.permissions import allowed, role_paths
 from civichub.core.problems import PROBLEM_STATUSES, content_too_large_message, problem
 
 # Purposes written to the append-only audit log: fixed Chinese wording, deliberately not
@@ -89,9 +89,16 @@ def domain_errors_as_http(func: Any) -> Any:
     return wrapper
 
 
-@login_required
 def home(request: HttpRequest) -> HttpResponse:
-    return dashboard(request)
+    """`/`: staff get their workbench; visitors and residents get the public home page a module
+    offers (the portal), or the sign-in page where no module offers one."""
+    user = request_user_or_none(request)
+    is_staff = user is not None and (user.is_staff or bool(role_paths(user)))
+    public = None if is_staff else registry.public_home()
+    if public is not None:
+        response: HttpResponse = public(request)
+        return response
+    return login_required(dashboard)(request)
 
 
 @login_required

@@ -61,8 +61,17 @@ KEYWORDS: dict[str, tuple[int | None, int]] = {
 }
 
 
+# A module may keep its English in its own catalogue (civichub/<module>/locale/en/...), which
+# Django loads too; the checks read the shared catalogue and the modules' as one.
+APP_CATALOGUES = sorted(PACKAGE.glob("*/locale/en/LC_MESSAGES/django.po"))
+
+
 def _catalogue() -> polib.POFile:
-    return polib.pofile(str(PO))
+    po = polib.pofile(str(PO))
+    for path in APP_CATALOGUES:
+        for entry in polib.pofile(str(path)):
+            po.append(entry)
+    return po
 
 
 def _app_catalogue_paths() -> list[Path]:
@@ -235,9 +244,10 @@ def test_the_compiled_catalogue_matches_the_po_file() -> None:
             and (all(e.msgstr_plural.values()) if e.msgid_plural else e.msgstr)
         }
 
-    po, mo = _catalogue(), polib.mofile(str(MO))
-    assert content(list(mo)) == content(list(po)), f"django.mo is stale: {HOW_TO_UPDATE}"
-    assert mo.metadata.get("Plural-Forms") == po.metadata["Plural-Forms"]
+    for po_path in [PO, *APP_CATALOGUES]:
+        po, mo = polib.pofile(str(po_path)), polib.mofile(str(po_path.with_suffix(".mo")))
+        assert content(list(mo)) == content(list(po)), f"{po_path} is stale: {HOW_TO_UPDATE}"
+        assert mo.metadata.get("Plural-Forms") == po.metadata["Plural-Forms"]
 
 
 def test_django_loads_the_english_catalogue() -> None:

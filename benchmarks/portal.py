@@ -1,0 +1,240 @@
+"""Benchmark of the resident portal: search relevance and latency on the demo catalogue, search
+latency at scale, and page timings.
+
+    python benchmarks/portal.py [--docs N] [--quick] [--database sqlite|postgres] [--postgres URL]
+
+On SQLite (FTS5), or PostgreSQL (tsvector + GIN) in a fresh database dropped afterwards, with a
+temporary data directory (removed afterwards): the small test city with
+the five departments, the demo catalogue (about sixty services) published through the services,
+then
+
+- relevance on a labelled query set: the hand-written residents' queries of the search tests
+  plus, for every service, its name, a pinyin spelling, pinyin initials, its English name and
+  that name with a typo. `portal.success_at_3` and `portal.ndcg_at_10` for the portal's search,
+  `portal.baseline_*` for a plain `LIKE '%query%'` on names and summaries;
+- `portal.search_p50_ms` / `portal.search_p99_ms` over the query set on the catalogue;
+- `portal.scale_search_p50_ms` / `_p99_ms` after N extra documents (default 100,000; 5,000 with
+  --quick) made from the catalogue's words;
+- `portal.home_ms` / `portal.service_page_ms`: mean time of a request to `/` and to a guide page
+  through Django's test client (one client, in process).
+
+Prints `name: value` lines on stdout (progress on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from benchmarks.common import line, note, postgres_database, print_machine  # noqa: E402
+
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432"
+DATABASE = "civichub_bench_portal"
+
+
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
+    parser.add_argument("--docs", type=int, default=100_000)
+    parser.add_argument("--quick", action="store_true", help="5,000 extra documents")
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--postgres", default=DEFAULT_POSTGRES, help="server URL, no database")
+    args = parser.parse_args()
+    if args.quick:
+        args.docs = 5_000
+    return args
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(math.ceil(q * len(ordered))) - 1)]
+
+
+def typo(word: str, rng: random.Random) -> str:
+    """One letter dropped or doubled inside the longest word (as people mistype)."""
+    words = word.split()
+    longest = max(range(len(words)), key=lambda i: len(words[i]))
+    target = words[longest]
+    if len(target) < 5:
+        return word
+    at = rng.randrange(1, len(target) - 1)
+    words[longest] = (
+        target[:at] + target[at + 1 :]
+        if rng.random() < 0.5
+        else target[:at] + target[at] + target[at:]
+    )
+    return " ".join(words)
+
+
+def labelled_queries(services: list[Any]) -> list[tuple[str, str]]:
+    """(query, code of the one relevant service)."""
+    from pypinyin import Style, lazy_pinyin
+
+    from civichub.portal.tests.test_search import QUERIES
+
+    by_name = {s.published.name: s.code for s in services}
+    rng = random.Random(7)
+    labelled = [(q, by_name[name]) for q, name in QUERIES if name in by_name]
+    for service in services:
+        name = service.published.name.split("（")[0]
+        labelled.append((name, service.code))
+        labelled.append(("".join(lazy_pinyin(name)), service.code))
+        labelled.append(("".join(lazy_pinyin(name, style=Style.FIRST_LETTER)), service.code))
+        english = service.published.name_en.lower()
+        labelled.append((english, service.code))
+        labelled.append((typo(english, rng), service.code))
+    return labelled
+
+
+def relevance(found: list[str], relevant: str) -> tuple[float, float]:
+    """(success@3, nDCG@10) of one ranked list with one relevant item."""
+    top = found[:10]
+    success = 1.0 if relevant in top[:3] else 0.0
+    ndcg = 1.0 / math.log2(top.index(relevant) + 2) if relevant in top else 0.0
+    return success, ndcg
+
+
+def measure_relevance(labelled: list[tuple[str, str]]) -> list[float]:
+    from civichub.portal import selectors
+
+    ours, base, times = [], [], []
+    for query, code in labelled:
+        began = time.perf_counter()
+        found = [h.code for h in selectors.service_search(text=query, limit=10).services]
+        times.append((time.perf_counter() - began) * 1000)
+        ours.append(relevance(found, code))
+        base.append(relevance(selectors.like_search_codes(text=query), code))
+    line("portal.queries", len(labelled))
+    line("portal.success_at_3", f"{sum(s for s, _n in ours) / len(ours):.3f}")
+    line("portal.ndcg_at_10", f"{sum(n for _s, n in ours) / len(ours):.3f}")
+    line("portal.baseline_success_at_3", f"{sum(s for s, _n in base) / len(base):.3f}")
+    line("portal.baseline_ndcg_at_10", f"{sum(n for _s, n in base) / len(base):.3f}")
+    return times
+
+
+def add_documents(count: int, services: list[Any]) -> None:
+    """Extra search documents made of the catalogue's words, through the same index terms."""
+    from django.db import connection
+
+    from civichub.portal import search
+    from civichub.portal.models import SearchEntry
+
+    rng = random.Random(11)
+    words = sorted(
+        {w for s in services for w in search.tokenizer().cut(s.published.name) if len(w) > 1}
+    )
+    english = sorted({w for s in services for w in s.published.name_en.lower().split()})
+    batch: list[SearchEntry] = []
+    for n in range(count):
+        title = "".join(rng.sample(words, 3))
+        title_en = " ".join(rng.sample(english, 3))
+        terms = search.index_terms(title=title, title_en=title_en, body=title, body_en=title_en)
+        batch.append(
+            SearchEntry(
+                kind="extra",
+                service=services[n % len(services)],
+                title=title,
+                title_en=title_en,
+                title_terms=terms.title_terms,
+                body_terms=terms.body_terms,
+                pinyin_terms=terms.pinyin_terms,
+            )
+        )
+        if len(batch) == 2000:
+            SearchEntry.objects.bulk_create(batch)
+            batch = []
+            note(f"{n + 1} documents")
+    SearchEntry.objects.bulk_create(batch)
+    search.vocabulary_changed()
+    with connection.cursor() as db:
+        db.execute("ANALYZE portal_searchentry")  # as autovacuum would after a bulk load
+
+
+def page_timings(services: list[Any]) -> None:
+    from django.test import Client
+
+    client = Client(HTTP_HOST="localhost")
+    for name, path in (("home", "/"), ("service_page", f"/services/{services[0].code}/")):
+        client.get(path)  # warm
+        times = []
+        for _ in range(50):
+            began = time.perf_counter()
+            response = client.get(path)
+            times.append((time.perf_counter() - began) * 1000)
+            assert response.status_code == 200, (path, response.status_code)
+        line(f"portal.{name}_ms", f"{sum(times) / len(times):.1f}")
+        line(f"portal.{name}_p99_ms", f"{percentile(times, 0.99):.1f}")
+
+
+def measure(args: argparse.Namespace) -> None:
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from civichub.portal import demo, search, selectors
+    from civichub.portal.tests.conftest import add_departments
+    from civichub.testing.city import build_city
+
+    call_command("migrate", interactive=False, verbosity=0)
+    print_machine(sqlite=args.database == "sqlite")
+    line("portal.database", args.database)
+    city = build_city()
+    add_departments(city)
+    began = time.perf_counter()
+    search.tokenizer()
+    line("portal.segmenter_load_seconds", f"{time.perf_counter() - began:.2f}")
+    began = time.perf_counter()
+    demo.seed(city=city.city, size="small")
+    line("portal.catalogue_publish_seconds", f"{time.perf_counter() - began:.2f}")
+    services = selectors.service_list()
+    line("portal.services", len(services))
+    labelled = labelled_queries(services)
+    times = measure_relevance(labelled)
+    line("portal.search_p50_ms", f"{percentile(times, 0.5):.2f}")
+    line("portal.search_p99_ms", f"{percentile(times, 0.99):.2f}")
+    page_timings(services)
+
+    began = time.perf_counter()
+    add_documents(args.docs, services)
+    line("portal.scale_documents", args.docs)
+    line("portal.scale_index_seconds", f"{time.perf_counter() - began:.1f}")
+    scale_times = []
+    for query, _code in labelled:
+        began = time.perf_counter()
+        selectors.service_search(text=query, limit=10)
+        scale_times.append((time.perf_counter() - began) * 1000)
+    line("portal.scale_search_p50_ms", f"{percentile(scale_times, 0.5):.2f}")
+    line("portal.scale_search_p99_ms", f"{percentile(scale_times, 0.99):.2f}")
+
+
+def main() -> None:
+    args = arguments()
+    data_dir = tempfile.mkdtemp(prefix="civichub-bench-portal-")
+    os.environ.update(
+        CIVICHUB_DATA_DIR=data_dir, DJANGO_SETTINGS_MODULE="civichub.settings", CIVICHUB_TESTING=""
+    )
+    os.environ.pop("DATABASE_URL", None)
+    try:
+        if args.database == "postgres":
+            with postgres_database(args.postgres, DATABASE) as url:
+                os.environ["DATABASE_URL"] = url
+                measure(args)
+        else:
+            measure(args)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""The portal's part of the deployment profile: one frozen dataclass, each default written once
+here. A deployment overrides keys in `settings.CIVICHUB_PORTAL`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from civichub.core.config import ModuleConfig
+
+# Words residents use for the same thing: a query for one also finds the others.
+DEFAULT_SYNONYMS: tuple[tuple[str, ...], ...] = (
+    ("社保", "社会保险", "社会保障"),
+    ("医保", "医疗保险"),
+    ("户口", "户籍"),
+    ("身份证", "居民身份证"),
+    ("低保", "最低生活保障"),
+    ("结婚", "婚姻登记"),
+    ("离婚", "婚姻登记"),
+    ("养老金", "养老保险"),
+    ("生孩子", "生育"),
+    ("上学", "入学"),
+    ("搬家", "迁移"),
+    ("死亡", "身故"),
+    ("公租房", "公共租赁住房"),
+)
+
+# Life events on the home page: (key, zh-Hans, English). Services name the events they serve.
+DEFAULT_LIFE_EVENTS: tuple[tuple[str, str, str], ...] = (
+    ("birth", "生育", "Having a baby"),
+    ("school", "上学", "Going to school"),
+    ("work", "就业", "Work"),
+    ("marriage", "婚姻", "Marriage"),
+    ("old_age", "养老", "Old age"),
+    ("illness", "就医", "Illness"),
+    ("moving", "搬家", "Moving house"),
+    ("death", "身后事", "Death of a family member"),
+)
+
+
+@dataclass(frozen=True)
+class PortalSettings(ModuleConfig):
+    setting: ClassVar[str] = "CIVICHUB_PORTAL"
+
+    # How many notices and alerts from broadcast the home page shows.
+    home_notices: int = 5
+    # Search results per group (services, guides' questions).
+    search_results: int = 10
+    # Synonym groups for search; every word of a group finds the others.
+    synonyms: tuple[tuple[str, ...], ...] = DEFAULT_SYNONYMS
+    # The life events offered on the home page.
+    life_events: tuple[tuple[str, str, str], ...] = DEFAULT_LIFE_EVENTS
+    # The largest uploaded material, in bytes, and the content types accepted.
+    material_max_bytes: int = 10 * 1024 * 1024
+    material_types: tuple[str, ...] = field(default=("application/pdf", "image/jpeg", "image/png"))
+    # Site address used in exported catalogues (schema.org, CPSV-AP) for absolute links.
+    site_url: str = "http://localhost:8000"
+    # The area code prefix of service codes (6-digit division + 2-digit township).
+    division_code: str = "99010000"

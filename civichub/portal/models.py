@@ -1,0 +1,195 @@
+"""The portal's tables: the service catalogue with its versioned guides, the search index over
+it, and online applications with their materials and history."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from civichub.core.models import CreatedModel, Organisation, Resident, TimestampedModel
+
+
+class ServiceKind(models.TextChoices):
+    """事项类型, with the two letters a service code carries."""
+
+    LICENSING = "XK", _("行政许可")
+    CONFIRMATION = "QR", _("行政确认")
+    BENEFIT = "JF", _("行政给付")
+    PUBLIC = "GG", _("公共服务")
+    OTHER = "QT", _("其他行政权力")
+
+
+class Service(TimestampedModel):
+    """A service in the catalogue (政务服务事项). Its guide lives in versions; the published
+    one is what residents read and apply under."""
+
+    code = models.CharField(max_length=32, unique=True, help_text=_("事项编码"))
+    kind = models.CharField(max_length=2, choices=ServiceKind.choices)
+    department = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    # life event keys (conf.life_events) this service belongs to
+    life_events = models.JSONField(default=list, blank=True)
+    online_application = models.BooleanField(default=False)
+    published = models.ForeignKey(
+        "ServiceVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return self.code
+
+    @property
+    def organisation(self) -> Organisation:
+        return self.department
+
+
+class VersionState(models.TextChoices):
+    DRAFT = "draft", _("草稿")
+    IN_REVIEW = "in_review", _("待审核")
+    PUBLISHED = "published", _("已发布")
+    SUPERSEDED = "superseded", _("已替换")
+    RETURNED = "returned", _("已退回")
+
+
+class ServiceVersion(CreatedModel):
+    """One version of a service guide: every element, in zh-Hans and English, as a document
+    checked by `guide.GuideContent`. Published versions are never edited again."""
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    state = models.CharField(max_length=12, choices=VersionState.choices)
+    name = models.CharField(max_length=200)
+    name_en = models.CharField(max_length=200, blank=True, default="")
+    content = models.JSONField(default=dict)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    review_note = models.CharField(max_length=500, blank=True, default="")
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["service", "number"], name="portal_version_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service.code} v{self.number}"
+
+    @property
+    def organisation(self) -> Organisation:
+        return self.service.department
+
+
+class SearchEntry(models.Model):
+    """One searchable document (a published service, one of its questions): the text shown and
+    the pre-segmented text the full-text index reads (`search.py` writes and queries it)."""
+
+    kind = models.CharField(max_length=16)  # "service" or "faq"
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="+")
+    title = models.CharField(max_length=300)
+    title_en = models.CharField(max_length=300, blank=True, default="")
+    summary = models.TextField(blank=True, default="")
+    summary_en = models.TextField(blank=True, default="")
+    # space-separated index terms: title words (jieba) and title Han characters in order, body
+    # words and characters, and pinyin keys (word pinyin, whole-title pinyin and initials)
+    title_terms = models.TextField(default="")
+    body_terms = models.TextField(default="")
+    pinyin_terms = models.TextField(default="")
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class ApplicationStatus(models.TextChoices):
+    SUBMITTED = "submitted", _("已提交")
+    ACCEPTED = "accepted", _("已受理")
+    MORE_NEEDED = "more_needed", _("待补正")
+    APPROVED = "approved", _("已办结（准予）")
+    REFUSED = "refused", _("已办结（不予）")
+    WITHDRAWN = "withdrawn", _("已撤回")
+
+
+OPEN_STATUSES = (
+    ApplicationStatus.SUBMITTED,
+    ApplicationStatus.ACCEPTED,
+    ApplicationStatus.MORE_NEEDED,
+)
+
+
+class Application(TimestampedModel):
+    """An online application (一网通办): the answers with their sources, the consent to prefill,
+    the promised deadline on the working-day calendar, and the decision."""
+
+    reference = models.CharField(max_length=24, unique=True)
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="applications")
+    version = models.ForeignKey(ServiceVersion, on_delete=models.PROTECT, related_name="+")
+    applicant = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    resident = models.ForeignKey(
+        Resident, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(
+        max_length=12, choices=ApplicationStatus.choices, default=ApplicationStatus.SUBMITTED
+    )
+    # {field key: {"value": str, "source": "registry" | "applicant", "flagged": bool}}
+    answers = models.JSONField(default=dict)
+    prefill_consent_at = models.DateTimeField(null=True, blank=True)
+    due_at = models.DateTimeField(null=True, blank=True)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.CharField(max_length=500, blank=True, default="")
+    verification_code = models.CharField(max_length=32, blank=True, default="", db_index=True)
+    rating = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    class Meta:
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=["applicant", "created_at"], name="portal_app_applicant_idx"),
+            models.Index(fields=["status", "due_at"], name="portal_app_queue_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    @property
+    def organisation(self) -> Organisation:
+        return self.service.department
+
+    def answer(self, key: str) -> Any:
+        return (self.answers.get(key) or {}).get("value", "")
+
+
+class Material(CreatedModel):
+    """An uploaded document for an application (申请材料)."""
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="materials")
+    name = models.CharField(max_length=200)
+    file = models.FileField(upload_to="portal/materials/%Y/%m/")
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def organisation(self) -> Organisation:
+        return self.application.organisation
+
+
+class ApplicationEvent(CreatedModel):
+    """One step of an application's history, shown to the applicant and to staff."""
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="events")
+    status = models.CharField(max_length=12, choices=ApplicationStatus.choices)
+    note = models.CharField(max_length=500, blank=True, default="")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"{self.application} {self.status}"

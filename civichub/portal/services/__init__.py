@@ -1,0 +1,38 @@
+"""The portal's writes: the catalogue (services, guide versions, the search index) and online
+applications. Callers import from here, never from a subject file."""
+
+from civichub.portal.services.applications import (
+    application_accept,
+    application_approve,
+    application_rate,
+    application_refuse,
+    application_request_more,
+    application_submit,
+    material_add,
+    working_day_deadline,
+)
+from civichub.portal.services.catalogue import (
+    catalogue_reindex,
+    service_create,
+    version_draft,
+    version_publish,
+    version_return,
+    version_submit,
+)
+
+__all__ = [
+    "application_accept",
+    "application_approve",
+    "application_rate",
+    "application_refuse",
+    "application_request_more",
+    "application_submit",
+    "catalogue_reindex",
+    "material_add",
+    "service_create",
+    "version_draft",
+    "version_publish",
+    "version_return",
+    "version_submit",
+    "working_day_deadline",
+]

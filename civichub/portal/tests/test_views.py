@@ -1,0 +1,140 @@
+"""The portal's pages: the public home at `/` (staff keep their workbench), the guide with its
+JSON-LD, the CPSV-AP export, applying with prefill, and the staff pages."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+
+from civichub.portal.models import Application, Service
+from civichub.portal.tests.conftest import Portal
+from civichub.testing.city import staff_user
+
+pytestmark = pytest.mark.django_db
+
+
+def _signed_in(user: Any) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_an_anonymous_visitor_gets_the_public_home_page(portal: Portal) -> None:
+    page = Client().get("/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert 'role="search"' in text and "按人生大事找服务" in text
+    assert "/messages/new/" in text and "/messages/board/" in text
+
+
+def test_a_resident_sees_their_own_corner_and_staff_keep_the_workbench(portal: Portal) -> None:
+    text = _signed_in(portal.applicant).get("/").content.decode()
+    assert "我的办件" in text and "我的信息" in text
+    workbench = _signed_in(staff_user("department_head", portal.departments["health"])).get("/")
+    assert workbench.status_code == 200
+    assert "按人生大事找服务" not in workbench.content.decode()
+
+
+def test_the_guide_page_carries_every_element_and_government_service_json_ld(
+    portal: Portal,
+) -> None:
+    service = Service.objects.get(published__name="居住证申领")
+    text = Client().get(f"/services/{service.code}/").content.decode()
+    for element in ("事项编码", "设定依据", "受理条件", "承诺办结时限", "到现场次数", "申请材料"):
+        assert element in text
+    block = re.search(r'<script type="application/ld\+json">(.*?)</script>', text, re.S)
+    assert block is not None
+    data = json.loads(block.group(1))
+    assert data["@type"] == "GovernmentService" and data["identifier"] == service.code
+    assert data["serviceOperator"]["name"] == "青山市公安局"
+    english = Client(headers={"accept-language": "en"}).get(f"/services/{service.code}/")
+    assert "Residence permit application" in english.content.decode()
+
+
+def test_the_catalogue_exports_cpsv_ap_with_the_mandatory_properties(portal: Portal) -> None:
+    data = Client().get("/services/catalogue.jsonld").json()
+    services = [n for n in data["@graph"] if n["@type"] == "cpsv:PublicService"]
+    assert len(services) == Service.objects.count()
+    for node in services:
+        assert {
+            "dct:identifier",
+            "dct:title",
+            "dct:description",
+            "cv:hasCompetentAuthority",
+        } <= set(node)
+
+
+def test_search_page_groups_results(portal: Portal) -> None:
+    text = Client().get("/services/", {"q": "shebao"}).content.decode()
+    assert "社会保障卡申领" in text and "服务事项" in text
+
+
+def test_a_resident_applies_with_prefilled_values_shown_with_their_source(portal: Portal) -> None:
+    service = Service.objects.get(published__name="社会保障卡申领")
+    client = _signed_in(portal.applicant)
+    consent = client.get(f"/services/{service.code}/apply/")
+    assert "同意读取并自动填写" in consent.content.decode()
+    form = client.post(f"/services/{service.code}/apply/", {"step": "form", "consent": "yes"})
+    text = form.content.decode()
+    assert "王小梅" in text and "居民信息登记" in text
+    photo = SimpleUploadedFile("照片.png", b"\x89PNG\r\n\x1a\n....", content_type="image/png")
+    done = client.post(
+        f"/services/{service.code}/apply/",
+        {"step": "submit", "consent": "yes", "materials": photo},
+    )
+    application = Application.objects.get()
+    assert done.status_code == 302 and application.reference in done["Location"]
+    mine = client.get("/services/mine/").content.decode()
+    assert application.reference in mine
+
+
+def test_staff_handle_from_the_queue(portal: Portal, handler: Any) -> None:
+    service = Service.objects.get(published__name="最低生活保障申请")
+    client = _signed_in(portal.applicant)
+    pdf = SimpleUploadedFile("a.pdf", b"%PDF-1.4 x", content_type="application/pdf")
+    client.post(
+        f"/services/{service.code}/apply/", {"step": "submit", "consent": "yes", "materials": pdf}
+    )
+    application = Application.objects.get()
+    staff = _signed_in(handler)
+    assert application.reference in staff.get("/services/queue/").content.decode()
+    material = application.materials.get()
+    download = staff.get(f"/services/applications/{application.reference}/materials/{material.pk}/")
+    assert download.status_code == 200 and download.getvalue().startswith(b"%PDF")
+    other = _signed_in(staff_user(None, None))
+    url = f"/services/applications/{application.reference}/materials/{material.pk}/"
+    assert other.get(url).status_code == 403
+    staff.post(f"/services/applications/{application.reference}/approve/")
+    application.refresh_from_db()
+    assert application.status == "approved"
+    verify = Client().get("/services/verify/", {"code": application.verification_code})
+    assert "核验通过" in verify.content.decode()
+    assert Client().get("/services/verify/", {"code": "NOPE"}).content.decode().count("核验码无效")
+
+
+def test_staff_edit_a_guide_and_publish_it_from_the_pages(
+    portal: Portal, handler: Any, head: Any
+) -> None:
+    service = Service.objects.get(published__name="最低生活保障申请")
+    assert service.published is not None
+    content = dict(service.published.content, phone="0990-88888888")
+    editor = _signed_in(handler)
+    editor.post(
+        f"/services/manage/{service.code}/",
+        {
+            "name": "最低生活保障申请",
+            "name_en": "Dibao",
+            "content": json.dumps(content, ensure_ascii=False),
+            "submit_for_review": "on",
+        },
+    )
+    draft = service.versions.get(number=2)
+    assert draft.state == "in_review"
+    _signed_in(head).post(f"/services/manage/versions/{draft.pk}/publish/", {"note": "ok"})
+    page = Client().get(f"/services/{service.code}/").content.decode()
+    assert "0990-88888888" in page

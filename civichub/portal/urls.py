@@ -1,0 +1,29 @@
+from django.urls import path
+
+from civichub.portal import views
+
+app_name = "portal"
+urlpatterns = [
+    path("", views.service_index, name="index"),
+    path("catalogue.jsonld", views.catalogue_cpsv, name="catalogue"),
+    path("mine/", views.mine, name="mine"),
+    path("queue/", views.queue, name="queue"),
+    path("my-data/", views.my_data, name="my_data"),
+    path("verify/", views.verify, name="verify"),
+    path("manage/", views.guide_admin, name="guide_admin"),
+    path("manage/versions/<int:pk>/<slug:action>/", views.version_action, name="version_action"),
+    path("manage/<str:code>/", views.guide_edit, name="guide_edit"),
+    path("applications/<str:reference>/", views.application_detail, name="application"),
+    path(
+        "applications/<str:reference>/materials/<int:pk>/",
+        views.material_file,
+        name="material",
+    ),
+    path(
+        "applications/<str:reference>/<slug:action>/",
+        views.application_action,
+        name="application_action",
+    ),
+    path("<str:code>/", views.service_detail, name="service"),
+    path("<str:code>/apply/", views.apply, name="apply"),
+]
