@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "civichub.broadcast",
     "civichub.wellbeing",
     "civichub.statistics",
+    "civichub.datahub",
 ]
 # Module apps: each is one Django app that declares itself to core's registry (see docs).
 INSTALLED_APPS += [app for app in env_list("CIVICHUB_EXTRA_APPS") if app not in INSTALLED_APPS]
