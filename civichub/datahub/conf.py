@@ -21,7 +21,7 @@ class DatahubSettings(ModuleConfig):
     link_weight: float = 14.0
     # Between this weight and `link_weight` a pair goes to the clerical review queue; below it
     # the record becomes a new person.
-    review_weight: float = 5.0
+    review_weight: float = 8.0
     # A source that has not delivered for this many hours is shown as stale.
     stale_hours: int = 48
     # The most rows one import reads (a larger file is refused before anything is written).
