@@ -75,7 +75,8 @@ def record_keys(person: dict[str, str]) -> dict[str, Any]:
     """What linkage compares of one record, computed once when the record arrives."""
     name = person.get("name", "")
     syllables = pinyin_syllables(name)
-    address = address_normalise(person.get("address", ""))
+    raw_address = unicodedata.normalize("NFKC", person.get("address", ""))
+    address = address_normalise(raw_address)
     return {
         "name": unicodedata.normalize("NFKC", name).replace(" ", ""),
         "name_key": "".join(syllables),
@@ -83,7 +84,7 @@ def record_keys(person: dict[str, str]) -> dict[str, Any]:
         "birth_date": person.get("birth_date", ""),
         "gender": person.get("gender", ""),
         "address": address,
-        "address_numbers": "-".join(re.findall(r"\d+", address)),
+        "address_numbers": "-".join(re.findall(r"\d+", raw_address)),
         "phone": re.sub(r"\D", "", person.get("phone", ""))[-11:],
     }
 
