@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 
 from civichub.core.http import request_user
 from civichub.core.selectors import organisation_get
@@ -200,14 +200,14 @@ def source_list(request: HttpRequest) -> list[SourceOut]:
     response={201: BatchOut},
     summary="Push records to a source (a JSON delivery); the same items again change nothing",
 )
-def records_push(request: HttpRequest, key: str, body: RecordsIn) -> tuple[int, ImportBatch]:
+def records_push(request: HttpRequest, key: str, body: RecordsIn) -> Status:
     actor = request_user(request)
     source = selectors.source_get(actor=actor, key=key)
     content = json.dumps(body.items, ensure_ascii=False, sort_keys=True).encode()
     batch = services.import_start(
         actor=actor, source=source, content=content, file_name="api", fmt="json"
     )
-    return 201, batch
+    return Status(201, batch)
 
 
 @router.get("/imports/{batch_id}", response=BatchOut, summary="An import and its progress")
@@ -252,7 +252,7 @@ def agreement_list(request: HttpRequest) -> list[Agreement]:
 
 
 @router.post("/agreements", response={201: AgreementOut}, summary="Approve a sharing agreement")
-def agreement_create(request: HttpRequest, body: AgreementIn) -> tuple[int, Agreement]:
+def agreement_create(request: HttpRequest, body: AgreementIn) -> Status:
     actor = request_user(request)
     agreement = services.agreement_create(
         actor=actor,
@@ -266,7 +266,7 @@ def agreement_create(request: HttpRequest, body: AgreementIn) -> tuple[int, Agre
         valid_from=body.valid_from,
         valid_until=body.valid_until,
     )
-    return 201, agreement
+    return Status(201, agreement)
 
 
 @router.post("/agreements/{agreement_id}/end", response=AgreementOut, summary="End an agreement")
