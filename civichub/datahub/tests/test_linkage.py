@@ -21,7 +21,7 @@ from civichub.datahub.linkage import (
 )
 from civichub.datahub.models import ReviewItem, SourceRecord
 from civichub.datahub.tests.conftest import HEALTH_HEADER, POLICE_HEADER, Hub, csv_bytes, xlsx_bytes
-from civichub.testing.datahub_population import pair_scores, population
+from civichub.datahub.synthetic import pair_scores, population
 
 
 def test_a_fifteen_digit_number_gains_its_century_and_check_digit() -> None:

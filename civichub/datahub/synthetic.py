@@ -5,7 +5,8 @@ extracts: no identity number, traditional characters, homophone surnames, romani
 in either order, a mistyped given-name character, a mistyped or day/month-swapped birth date,
 and addresses written another way. Each record carries the index of its true person.
 
-Deterministic for a seed; the tests use small seeds and the benchmark held-out ones."""
+Deterministic for a seed; the tests use small seeds, the benchmark held-out ones, and the demo
+city the same mess functions over its own residents (`demo.py`)."""
 
 from __future__ import annotations
 
@@ -68,7 +69,7 @@ def _person(rng: random.Random, index: int, seq: dict[str, int]) -> Person:
                   f"13{rng.randrange(10**9):09d}", rng.choice(COMMUNITIES))
 
 
-def _address(p: Person, rng: random.Random) -> str:
+def address_written(p: Person, rng: random.Random) -> str:
     styles = (
         f"{p.road}{p.building}号{p.unit}单元{p.room}室",
         f"{p.road}{p.building}号楼{p.unit}-{p.room}",
@@ -77,7 +78,7 @@ def _address(p: Person, rng: random.Random) -> str:
     return rng.choice(styles)
 
 
-def _messy_name(name: str, rng: random.Random) -> str:
+def messy_name(name: str, rng: random.Random) -> str:
     roll = rng.random()
     if roll < 0.12:
         return "".join(TRADITIONAL.get(c, c) for c in name)
@@ -93,7 +94,7 @@ def _messy_name(name: str, rng: random.Random) -> str:
     return name
 
 
-def _messy_birth(birth: dt.date, rng: random.Random) -> str:
+def messy_birth(birth: dt.date, rng: random.Random) -> str:
     roll = rng.random()
     if roll < 0.03 and birth.day <= 12 and birth.day != birth.month:
         return f"{birth.year}-{birth.day:02d}-{birth.month:02d}"
@@ -123,17 +124,17 @@ def population(size: int, *, seed: int, health_share: float = 0.6, civil_share: 
         pop.police.append({
             "rkbh": rid, "xm": p.name, "sfzh": _old_number(p.identity) if old else p.identity,
             "csrq": p.birth.isoformat(), "xb": "男" if p.gender == "M" else "女",
-            "hjdz": _address(p, rng), "lxdh": p.phone if rng.random() < 0.7 else "",
+            "hjdz": address_written(p, rng), "lxdh": p.phone if rng.random() < 0.7 else "",
             "sqdm": p.community, "hh": f"H{p.index // 3:06d}", "yhzgx": "户主", "djrq": "2010-05-01",
         })
         pop.truth[("public_security", rid)] = p.index
         if rng.random() < health_share:
             rid = f"D{p.index:07d}"
             pop.health.append({
-                "档案号": rid, "姓名": _messy_name(p.name, rng),
+                "档案号": rid, "姓名": messy_name(p.name, rng),
                 "身份证号": p.identity if rng.random() < 0.5 else "",
-                "出生日期": _messy_birth(p.birth, rng), "性别": "男" if p.gender == "M" else "女",
-                "住址": _address(p, rng) if rng.random() < 0.8 else "",
+                "出生日期": messy_birth(p.birth, rng), "性别": "男" if p.gender == "M" else "女",
+                "住址": address_written(p, rng) if rng.random() < 0.8 else "",
                 "电话": p.phone if rng.random() < 0.5 else "",
                 "签约医生": "刘医生", "慢病": rng.choice(("高血压", "糖尿病", "无", "无")),
                 "血型": rng.choice("ABO") if rng.random() < 0.9 else "AB", "末次接种": "",
@@ -142,10 +143,10 @@ def population(size: int, *, seed: int, health_share: float = 0.6, civil_share: 
         if rng.random() < civil_share:
             rid = f"C{p.index:07d}"
             pop.civil.append({
-                "record_id": rid, "name": _messy_name(p.name, rng),
+                "record_id": rid, "name": messy_name(p.name, rng),
                 "id_number": p.identity if rng.random() < 0.3 else "",
-                "birth_date": _messy_birth(p.birth, rng), "gender": "男" if p.gender == "M" else "女",
-                "address": _address(p, rng), "dibao": rng.random() < 0.1,
+                "birth_date": messy_birth(p.birth, rng), "gender": "男" if p.gender == "M" else "女",
+                "address": address_written(p, rng), "dibao": rng.random() < 0.1,
                 "elderly_subsidy": "200" if p.birth.year < 1946 else "",
                 "lives_alone": rng.random() < 0.2,
             })
