@@ -211,6 +211,12 @@ def _import_step(
 ) -> None:
     communities: dict[str, Organisation | None] = {}
     errors = []
+    ids = [str(raw.get(mapping.record_id) or "").strip() for _n, raw in rows]
+    known = {
+        r.record_id: r
+        for r in SourceRecord.objects.filter(source=batch.source, record_id__in=ids)
+        .select_related("person")
+    }
     for number, raw in rows:
         clean = row_clean(mapping, raw)
         if isinstance(clean, CleanRow) and clean.record_id in seen:
@@ -232,7 +238,7 @@ def _import_step(
             communities[clean.community] = Organisation.objects.filter(
                 code=clean.community
             ).first()
-        written = _record_apply(batch, clean, communities.get(clean.community))
+        written = _record_apply(batch, clean, communities.get(clean.community), known)
         batch.rows_accepted += 1
         batch.values_written += written
         batch.rows_unchanged += written == 0
@@ -250,10 +256,15 @@ def _import_step(
     )
 
 
-def _record_apply(batch: ImportBatch, clean: CleanRow, community: Organisation | None) -> int:
+def _record_apply(
+    batch: ImportBatch,
+    clean: CleanRow,
+    community: Organisation | None,
+    known: dict[str, SourceRecord],
+) -> int:
     """Stores one valid row: links a new record, then writes the values that changed (closing
     the ones they replace). Returns the number of values written."""
-    record = SourceRecord.objects.filter(source=batch.source, record_id=clean.record_id).first()
+    record = known.get(clean.record_id)
     if record is None:
         record = record_link(
             SourceRecord(source=batch.source, record_id=clean.record_id, batch=batch),
@@ -264,7 +275,11 @@ def _record_apply(batch: ImportBatch, clean: CleanRow, community: Organisation |
     now = timezone.now()
     delivered = {k: v for k, v in clean.person.items() if k != "identity_number"}
     delivered.update(clean.values)
-    current = {v.name: v for v in AttributeValue.objects.filter(record=record, valid_to=None)}
+    current = (
+        {v.name: v for v in AttributeValue.objects.filter(record=record, valid_to=None)}
+        if clean.record_id in known
+        else {}
+    )
     closing = [v.pk for name, v in current.items() if delivered.get(name) != v.value]
     if closing:
         AttributeValue.objects.filter(pk__in=closing).update(valid_to=now, closed_by=batch)
