@@ -21,7 +21,7 @@ from civichub.core.demo import DEFAULT_SEED, DemoLogin, plan_city
 from civichub.core.models import Organisation, OrganisationKind, Resident, User
 from civichub.datahub import selectors, services
 from civichub.datahub.models import ImportBatch, Person, Source
-from civichub.datahub.synthetic import messy_birth, messy_name
+from civichub.datahub.synthetic import HOMOPHONES, messy_birth, messy_name
 
 SIZES = {"small": 300, "medium": 2000, "large": 5000}
 STAFF = (
@@ -80,10 +80,12 @@ def _extracts(residents: list[Resident], rng: Random) -> dict[str, bytes]:
             "sqdm": resident.community.code, "hh": f"H{resident.pk // 3:06d}", "yhzgx": "户主",
             "djrq": "2012-03-01",
         })
-        if rng.random() < 0.6:
+        clean = resident is residents[-1]  # the demo resident's own record links surely
+        if clean or rng.random() < 0.6:
             health.append({
-                "档案号": f"J{resident.pk:07d}", "姓名": messy_name(resident.name, rng),
-                "身份证号": number if rng.random() < 0.5 else "",
+                "档案号": f"J{resident.pk:07d}",
+                "姓名": resident.name if clean else messy_name(resident.name, rng),
+                "身份证号": number if clean or rng.random() < 0.5 else "",
                 "出生日期": messy_birth(born, rng), "性别": gender,
                 "住址": resident.address if rng.random() < 0.7 else "", "电话": resident.phone,
                 "签约医生": "刘洋", "慢病": rng.choice(("高血压", "糖尿病", "无", "无", "无")),
@@ -99,11 +101,31 @@ def _extracts(residents: list[Resident], rng: Random) -> dict[str, bytes]:
                 "lives_alone": rng.random() < 0.25,
             })
     health.append({**health[0], "档案号": "J9999999", "血型": "熊猫血"})  # one refused row
+    health.extend(_uncertain(residents[:60])[:3])
     return {
         "public_security": _csv(police),
         "health": _xlsx(health),
         "civil_affairs": json.dumps(civil, ensure_ascii=False).encode(),
     }
+
+
+def _uncertain(residents: list[Resident]) -> list[dict[str, Any]]:
+    """Records a clinic typed from memory: a homophone surname, day and month swapped, no
+    number, address or phone. Linkage cannot be sure: they wait for the review queue."""
+    rows = []
+    for resident in residents:
+        number = crypto.decrypt_identity(resident.identity_encrypted or b"")
+        month, day = int(number[10:12]), int(number[12:14])
+        surname = HOMOPHONES.get(resident.name[0])
+        if day > 12 or day == month or surname is None:
+            continue
+        rows.append({
+            "档案号": f"K{resident.pk:07d}", "姓名": surname + resident.name[1:], "身份证号": "",
+            "出生日期": f"{number[6:10]}-{day:02d}-{month:02d}",
+            "性别": "男" if int(number[16]) % 2 else "女", "住址": "", "电话": "", "签约医生": "刘洋",
+            "慢病": "无", "血型": "O", "末次接种": "",
+        })
+    return rows
 
 
 def _staff(city: Organisation) -> dict[str, User]:
@@ -159,8 +181,11 @@ def seed(*, city: Organisation, size: str, seed: int = DEFAULT_SEED) -> None:
         .order_by("pk")[: SIZES.get(size, 300)]
     )
     own = User.objects.filter(username="resident").select_related("resident").first()
-    if own is not None and own.resident is not None and own.resident not in residents:
-        residents.append(own.resident)
+    if own is not None and own.resident is not None:
+        # the demo resident's neighbours first, so their community worker has pairs to review
+        neighbours = [r for r in residents if r.community_id == own.resident.community_id]
+        rest = [r for r in residents if r.community_id != own.resident.community_id]
+        residents = [r for r in neighbours if r.pk != own.resident_id] + rest + [own.resident]
     if not residents:
         return
     for key, content in _extracts(residents, rng).items():
