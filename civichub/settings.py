@@ -353,6 +353,17 @@ CIVICHUB_STATISTICS = {
     }.items()
     if os.environ.get(variable)
 }
+# Data hub (docs/datahub.md; every key and its default in civichub/datahub/conf.py).
+CIVICHUB_DATAHUB: dict[str, object] = {
+    key: cast(os.environ[variable])
+    for key, (variable, cast) in {
+        "sources_dir": ("CIVICHUB_DATAHUB_SOURCES_DIR", str),
+        "link_weight": ("CIVICHUB_DATAHUB_LINK_WEIGHT", float),
+        "review_weight": ("CIVICHUB_DATAHUB_REVIEW_WEIGHT", float),
+        "stale_hours": ("CIVICHUB_DATAHUB_STALE_HOURS", int),
+    }.items()
+    if os.environ.get(variable)
+}
 SMS_ADAPTER = os.environ.get("CIVICHUB_SMS_ADAPTER", "civichub.notify.channels.LoggingSmsAdapter")
 WEBPUSH_VAPID_PRIVATE_KEY = os.environ.get("CIVICHUB_VAPID_PRIVATE_KEY", "")
 WEBPUSH_VAPID_SUBJECT = os.environ.get("CIVICHUB_VAPID_SUBJECT", "mailto:operator@localhost")
