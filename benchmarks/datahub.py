@@ -72,8 +72,11 @@ def baseline(pop: Any) -> dict[tuple[str, str], int]:
         "health": ("档案号", "姓名", "身份证号", "出生日期"),
         "civil_affairs": ("record_id", "name", "id_number", "birth_date"),
     }
-    for source, rows in (("public_security", pop.police), ("health", pop.health),
-                         ("civil_affairs", pop.civil)):
+    for source, rows in (
+        ("public_security", pop.police),
+        ("health", pop.health),
+        ("civil_affairs", pop.civil),
+    ):
         rid, name, number, born = columns[source]
         for row in rows:
             upgraded = identity_upgrade(str(row[number])) if row[number] else None
@@ -129,7 +132,11 @@ def measure(args: argparse.Namespace) -> None:
     city = build_city()
     for code, function in (("T1.D2", "civil_affairs"), ("T1.D3", "education")):
         core_services.organisation_create(
-            actor=None, kind="department", name=function, code=code, parent=city.city,
+            actor=None,
+            kind="department",
+            name=function,
+            code=code,
+            parent=city.city,
             function=function,
         )
     sources = {s.key: s for s in services.source_sync(city=city.city)}
@@ -167,8 +174,10 @@ def measure(args: argparse.Namespace) -> None:
     line("datahub.baseline_precision", f"{b_precision:.4f}")
     line("datahub.baseline_recall", f"{b_recall:.4f}")
     line("datahub.baseline_f1", f"{_f1(b_precision, b_recall):.4f}")
-    keys = [record_keys({"name": p.name, "birth_date": p.birth.isoformat(), "gender": p.gender})
-            for p in pop.people[:2000]]
+    keys = [
+        record_keys({"name": p.name, "birth_date": p.birth.isoformat(), "gender": p.gender})
+        for p in pop.people[:2000]
+    ]
     started = time.perf_counter()
     pairs = 0
     for i, a in enumerate(keys):

@@ -138,7 +138,9 @@ class AttributeQuery(Schema):
     purpose: str = Field(
         ..., min_length=1, max_length=100, description="Why the data is read; the person sees it."
     )
-    names: str = Field("", max_length=1000, description="Comma-separated attribute names; all if empty.")
+    names: str = Field(
+        "", max_length=1000, description="Comma-separated attribute names; all if empty."
+    )
 
 
 class ReadingOut(Schema):

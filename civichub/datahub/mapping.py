@@ -38,7 +38,16 @@ ROW_CODES = {
     "gender_invalid": "性别无法识别",
 }
 
-_GENDERS = {"男": "M", "m": "M", "male": "M", "1": "M", "女": "F", "f": "F", "female": "F", "2": "F"}
+_GENDERS = {
+    "男": "M",
+    "m": "M",
+    "male": "M",
+    "1": "M",
+    "女": "F",
+    "f": "F",
+    "female": "F",
+    "2": "F",
+}
 _TRUE = {"是", "true", "yes", "y", "1"}
 _FALSE = {"否", "false", "no", "n", "0"}
 _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y.%m.%d", "%Y年%m月%d日")
@@ -214,7 +223,9 @@ def _typed(spec: AttributeSpec, text: str) -> tuple[str, str | None]:
     return (text, None)
 
 
-def _person_fields(mapping: Mapping, raw: dict[str, Any]) -> tuple[dict[str, str], RowProblem | None]:
+def _person_fields(
+    mapping: Mapping, raw: dict[str, Any]
+) -> tuple[dict[str, str], RowProblem | None]:
     person: dict[str, str] = {}
     for name, column in mapping.person.items():
         text = _text(raw, column)

@@ -12,7 +12,9 @@ from django.utils.translation import gettext_lazy as _
 from civichub.core.registry import ActionDef, RoleDef
 
 ROLES = [
-    RoleDef("data_steward", _("数据管理员"), "Runs a department's imports and watches its sources."),
+    RoleDef(
+        "data_steward", _("数据管理员"), "Runs a department's imports and watches its sources."
+    ),
     RoleDef("family_doctor", _("家庭医生"), "Reads the health data of contracted residents."),
 ]
 

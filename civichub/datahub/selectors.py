@@ -70,7 +70,10 @@ class SourceHealth:
 
 def _sources(actor: User) -> QuerySet[Source]:
     return scope_filter(
-        actor, "datahub.source.view", Source.objects.select_related("department"), "department__path"
+        actor,
+        "datahub.source.view",
+        Source.objects.select_related("department"),
+        "department__path",
     )
 
 
@@ -369,9 +372,7 @@ def my_record(*, actor: User) -> MyRecord | None:
     require(actor, "datahub.mydata.view", person)
     values = [_reading(v) for v in _values(person)]
     history = [_reading(v) for v in _values(person, current=False).exclude(valid_to=None)]
-    accesses = list(
-        AccessEntry.objects.filter(person=person).select_related("organisation")[:500]
-    )
+    accesses = list(AccessEntry.objects.filter(person=person).select_related("organisation")[:500])
     audit_record(actor=actor, action="datahub.mydata.view", obj=person, purpose="本人查看")
     return MyRecord(person=person, values=values, history=history, accesses=accesses)
 
@@ -380,4 +381,3 @@ def access_log(*, actor: User, person: Person) -> list[AccessEntry]:
     """Auditors: every read of one person's data."""
     require(actor, "datahub.access.view", person)
     return list(AccessEntry.objects.filter(person=person).select_related("organisation"))
-

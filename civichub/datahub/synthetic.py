@@ -18,15 +18,68 @@ from pypinyin import lazy_pinyin
 
 from civichub.core.identity import check_digit
 
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾萧田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
-GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰红梅鹏飞波辉斌宇浩凯健俊帆帅旭宁雪琳晨晶欣怡佳嘉鑫悦思雨婷颖轩子涵梓萱浩然博文宏建国志海峰亮成斌林春燕慧莉"
-TRADITIONAL = {"张": "張", "刘": "劉", "陈": "陳", "杨": "楊", "黄": "黃", "赵": "趙", "吴": "吳",
-               "伟": "偉", "丽": "麗", "强": "強", "军": "軍", "杰": "傑", "涛": "濤", "华": "華",
-               "红": "紅", "鹏": "鵬", "飞": "飛", "辉": "輝", "宁": "寧", "晶": "晶", "国": "國",
-               "志": "誌", "海": "海", "峰": "峰", "亮": "亮", "春": "春", "燕": "燕", "马": "馬"}
-HOMOPHONES = {"张": "章", "章": "张", "王": "汪", "汪": "王", "李": "黎", "黎": "李", "刘": "留",
-              "陈": "程", "林": "琳", "徐": "许", "许": "徐", "孙": "荪", "周": "州", "吴": "武",
-              "伟": "玮", "芳": "方", "静": "靜", "敏": "民", "丽": "莉", "军": "君", "杰": "洁"}
+SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾萧田董袁潘于蒋蔡余杜叶"
+    "程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾"
+    "毛郝龚邵万钱严覃武戴莫孔向汤"
+)
+GIVEN = (
+    "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰红梅鹏飞波辉斌宇浩凯健俊帆帅旭宁雪琳"
+    "晨晶欣怡佳嘉鑫悦思雨婷颖轩子涵梓萱浩然博文宏建国志海峰亮成斌林春燕慧莉"
+)
+TRADITIONAL = {
+    "张": "張",
+    "刘": "劉",
+    "陈": "陳",
+    "杨": "楊",
+    "黄": "黃",
+    "赵": "趙",
+    "吴": "吳",
+    "伟": "偉",
+    "丽": "麗",
+    "强": "強",
+    "军": "軍",
+    "杰": "傑",
+    "涛": "濤",
+    "华": "華",
+    "红": "紅",
+    "鹏": "鵬",
+    "飞": "飛",
+    "辉": "輝",
+    "宁": "寧",
+    "晶": "晶",
+    "国": "國",
+    "志": "誌",
+    "海": "海",
+    "峰": "峰",
+    "亮": "亮",
+    "春": "春",
+    "燕": "燕",
+    "马": "馬",
+}
+HOMOPHONES = {
+    "张": "章",
+    "章": "张",
+    "王": "汪",
+    "汪": "王",
+    "李": "黎",
+    "黎": "李",
+    "刘": "留",
+    "陈": "程",
+    "林": "琳",
+    "徐": "许",
+    "许": "徐",
+    "孙": "荪",
+    "周": "州",
+    "吴": "武",
+    "伟": "玮",
+    "芳": "方",
+    "静": "靜",
+    "敏": "民",
+    "丽": "莉",
+    "军": "君",
+    "杰": "洁",
+}
 AREAS = ("650202", "650203", "650204", "650205")  # Karamay's districts
 ROADS = ("幸福路", "友谊路", "准噶尔路", "迎宾大道", "塔河路", "昆仑路", "南新路", "世纪大道")
 COMMUNITIES = ("T1.1.1.1", "T1.1.1.2", "T1.2.1.1")
@@ -64,9 +117,19 @@ def _person(rng: random.Random, index: int, seq: dict[str, int]) -> Person:
     order = seq[key] * 2 + (1 if gender == "M" else 0)  # odd for men, as in GB 11643
     first17 = f"{key}{order % 1000:03d}"
     name = rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2, 2))))
-    return Person(index, name, gender, birth, first17 + check_digit(first17), rng.choice(ROADS),
-                  rng.randint(1, 60), rng.randint(1, 6), rng.randint(1, 30) * 100 + rng.randint(1, 4),
-                  f"13{rng.randrange(10**9):09d}", rng.choice(COMMUNITIES))
+    return Person(
+        index,
+        name,
+        gender,
+        birth,
+        first17 + check_digit(first17),
+        rng.choice(ROADS),
+        rng.randint(1, 60),
+        rng.randint(1, 6),
+        rng.randint(1, 30) * 100 + rng.randint(1, 4),
+        f"13{rng.randrange(10**9):09d}",
+        rng.choice(COMMUNITIES),
+    )
 
 
 def address_written(p: Person, rng: random.Random) -> str:
@@ -113,7 +176,9 @@ def _old_number(identity: str) -> str:
     return identity[:6] + identity[8:17]
 
 
-def population(size: int, *, seed: int, health_share: float = 0.6, civil_share: float = 0.3) -> Population:
+def population(
+    size: int, *, seed: int, health_share: float = 0.6, civil_share: float = 0.3
+) -> Population:
     rng = random.Random(seed)
     seq: dict[str, int] = {}
     people = [_person(rng, i, seq) for i in range(size)]
@@ -121,35 +186,55 @@ def population(size: int, *, seed: int, health_share: float = 0.6, civil_share: 
     for p in people:
         old = p.birth.year < 1980 and rng.random() < 0.15
         rid = f"P{p.index:07d}"
-        pop.police.append({
-            "rkbh": rid, "xm": p.name, "sfzh": _old_number(p.identity) if old else p.identity,
-            "csrq": p.birth.isoformat(), "xb": "男" if p.gender == "M" else "女",
-            "hjdz": address_written(p, rng), "lxdh": p.phone if rng.random() < 0.7 else "",
-            "sqdm": p.community, "hh": f"H{p.index // 3:06d}", "yhzgx": "户主", "djrq": "2010-05-01",
-        })
+        pop.police.append(
+            {
+                "rkbh": rid,
+                "xm": p.name,
+                "sfzh": _old_number(p.identity) if old else p.identity,
+                "csrq": p.birth.isoformat(),
+                "xb": "男" if p.gender == "M" else "女",
+                "hjdz": address_written(p, rng),
+                "lxdh": p.phone if rng.random() < 0.7 else "",
+                "sqdm": p.community,
+                "hh": f"H{p.index // 3:06d}",
+                "yhzgx": "户主",
+                "djrq": "2010-05-01",
+            }
+        )
         pop.truth[("public_security", rid)] = p.index
         if rng.random() < health_share:
             rid = f"D{p.index:07d}"
-            pop.health.append({
-                "档案号": rid, "姓名": messy_name(p.name, rng),
-                "身份证号": p.identity if rng.random() < 0.5 else "",
-                "出生日期": messy_birth(p.birth, rng), "性别": "男" if p.gender == "M" else "女",
-                "住址": address_written(p, rng) if rng.random() < 0.8 else "",
-                "电话": p.phone if rng.random() < 0.5 else "",
-                "签约医生": "刘医生", "慢病": rng.choice(("高血压", "糖尿病", "无", "无")),
-                "血型": rng.choice("ABO") if rng.random() < 0.9 else "AB", "末次接种": "",
-            })
+            pop.health.append(
+                {
+                    "档案号": rid,
+                    "姓名": messy_name(p.name, rng),
+                    "身份证号": p.identity if rng.random() < 0.5 else "",
+                    "出生日期": messy_birth(p.birth, rng),
+                    "性别": "男" if p.gender == "M" else "女",
+                    "住址": address_written(p, rng) if rng.random() < 0.8 else "",
+                    "电话": p.phone if rng.random() < 0.5 else "",
+                    "签约医生": "刘医生",
+                    "慢病": rng.choice(("高血压", "糖尿病", "无", "无")),
+                    "血型": rng.choice("ABO") if rng.random() < 0.9 else "AB",
+                    "末次接种": "",
+                }
+            )
             pop.truth[("health", rid)] = p.index
         if rng.random() < civil_share:
             rid = f"C{p.index:07d}"
-            pop.civil.append({
-                "record_id": rid, "name": messy_name(p.name, rng),
-                "id_number": p.identity if rng.random() < 0.3 else "",
-                "birth_date": messy_birth(p.birth, rng), "gender": "男" if p.gender == "M" else "女",
-                "address": address_written(p, rng), "dibao": rng.random() < 0.1,
-                "elderly_subsidy": "200" if p.birth.year < 1946 else "",
-                "lives_alone": rng.random() < 0.2,
-            })
+            pop.civil.append(
+                {
+                    "record_id": rid,
+                    "name": messy_name(p.name, rng),
+                    "id_number": p.identity if rng.random() < 0.3 else "",
+                    "birth_date": messy_birth(p.birth, rng),
+                    "gender": "男" if p.gender == "M" else "女",
+                    "address": address_written(p, rng),
+                    "dibao": rng.random() < 0.1,
+                    "elderly_subsidy": "200" if p.birth.year < 1946 else "",
+                    "lives_alone": rng.random() < 0.2,
+                }
+            )
             pop.truth[("civil_affairs", rid)] = p.index
     return pop
 

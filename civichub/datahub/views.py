@@ -23,9 +23,7 @@ from civichub.datahub.models import BatchStatus
 @domain_errors_as_http
 def sources(request: HttpRequest) -> HttpResponse:
     health = selectors.source_list(actor=request_user(request))
-    chart = bar_chart(
-        [(h.source.name, round(100 * (h.linkage_rate or 0), 1)) for h in health]
-    )
+    chart = bar_chart([(h.source.name, round(100 * (h.linkage_rate or 0), 1)) for h in health])
     return render(request, "datahub/sources.html", {"health": health, "chart": chart})
 
 
@@ -125,8 +123,13 @@ def review_detail(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             return redirect("datahub:reviews")
     fields = [
-        (part["field"], item.record.keys.get(part["field"], ""),
-         item.candidate.keys.get(part["field"], ""), part["level"], part["weight"])
+        (
+            part["field"],
+            item.record.keys.get(part["field"], ""),
+            item.candidate.keys.get(part["field"], ""),
+            part["level"],
+            part["weight"],
+        )
         for part in item.explanation
     ]
     return render(

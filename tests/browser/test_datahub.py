@@ -44,12 +44,20 @@ def linked(
     )
     health_import([["D2", "汪芳", "", "1975-04-03", "女", "", "", "刘医生", "无", "B", None]])
     services.agreement_create(
-        actor=hub.health_head, source=hub.sources["health"], reader=hub.city.health_a,
-        role="family_doctor", area=hub.city.city, attributes=["blood_group"], purpose=CARE,
-        legal_basis="基本医疗卫生与健康促进法", valid_from=dt.date(2025, 1, 1),
+        actor=hub.health_head,
+        source=hub.sources["health"],
+        reader=hub.city.health_a,
+        role="family_doctor",
+        area=hub.city.city,
+        attributes=["blood_group"],
+        purpose=CARE,
+        legal_basis="基本医疗卫生与健康促进法",
+        valid_from=dt.date(2025, 1, 1),
     )
     police_import([police_row("P1", "张伟", ZHANG_WEI, "1980-01-01", "男")])
-    health_import([["D1", "张伟", ZHANG_WEI, "1980-01-01", "男", "", "", "刘医生", "无", "A", None]])
+    health_import(
+        [["D1", "张伟", ZHANG_WEI, "1980-01-01", "男", "", "", "刘医生", "无", "A", None]]
+    )
     zhang = Person.objects.get(identity_hash__isnull=False)
     selectors.person_attributes(actor=hub.doctor, person=zhang, names=None, purpose=CARE)
     return hub

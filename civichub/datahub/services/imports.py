@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import requests
-
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
@@ -214,8 +213,9 @@ def _import_step(
     ids = [str(raw.get(mapping.record_id) or "").strip() for _n, raw in rows]
     known = {
         r.record_id: r
-        for r in SourceRecord.objects.filter(source=batch.source, record_id__in=ids)
-        .select_related("person")
+        for r in SourceRecord.objects.filter(source=batch.source, record_id__in=ids).select_related(
+            "person"
+        )
     }
     for number, raw in rows:
         clean = row_clean(mapping, raw)
@@ -235,9 +235,7 @@ def _import_step(
             continue
         seen.add(clean.record_id)
         if clean.community and clean.community not in communities:
-            communities[clean.community] = Organisation.objects.filter(
-                code=clean.community
-            ).first()
+            communities[clean.community] = Organisation.objects.filter(code=clean.community).first()
         written = _record_apply(batch, clean, communities.get(clean.community), known)
         batch.rows_accepted += 1
         batch.values_written += written
@@ -338,9 +336,7 @@ def source_pull(*, actor: User | None, source: Source) -> list[ImportBatch]:
                 "url", _("不允许连接该地址（%(reason)s）。") % {"reason": exc.reason}
             ) from exc
         except (requests.RequestException, DeliveryUnreadable) as exc:
-            raise ValidationFailed.on(
-                "url", _("无法读取部门接口：%(why)s") % {"why": exc}
-            ) from exc
+            raise ValidationFailed.on("url", _("无法读取部门接口：%(why)s") % {"why": exc}) from exc
         if page.items:
             batch = import_start(
                 actor=None, source=source, content=page.body, file_name=f"cursor={source.cursor}"
@@ -370,4 +366,3 @@ def sources_pull_due() -> int:
     for source in sources_due():
         pulled += len(source_pull(actor=None, source=source))
     return pulled
-

@@ -53,7 +53,9 @@ def _person_new(keys: dict[str, Any], identity: str = "") -> Person:
     return person
 
 
-def _candidates(keys: dict[str, Any], *, without_identity: bool) -> list[tuple[int, dict[str, Any]]]:
+def _candidates(
+    keys: dict[str, Any], *, without_identity: bool
+) -> list[tuple[int, dict[str, Any]]]:
     blocks = Q(name_key=keys["name_key"])
     if keys["birth_date"]:
         blocks |= Q(birth_date=keys["birth_date"])

@@ -21,7 +21,6 @@ from civichub.datahub.models import ImportBatch, Source
 from civichub.testing.city import SmallCity, staff_user
 
 
-
 def identity(first17: str) -> str:
     return first17 + check_digit(first17)
 
@@ -56,12 +55,30 @@ def _immediate_tasks(settings: Any) -> None:
 @pytest.fixture
 def hub(city: SmallCity) -> Hub:
     create = core_services.organisation_create
-    civil = create(actor=None, kind="department", name="青山市民政局", code="T1.D2",
-                   parent=city.city, function="civil_affairs")
-    education = create(actor=None, kind="department", name="青山市教育局", code="T1.D3",
-                       parent=city.city, function="education")
-    tourism = create(actor=None, kind="department", name="青山市文旅局", code="T1.D4",
-                     parent=city.city, function="tourism")
+    civil = create(
+        actor=None,
+        kind="department",
+        name="青山市民政局",
+        code="T1.D2",
+        parent=city.city,
+        function="civil_affairs",
+    )
+    education = create(
+        actor=None,
+        kind="department",
+        name="青山市教育局",
+        code="T1.D3",
+        parent=city.city,
+        function="education",
+    )
+    tourism = create(
+        actor=None,
+        kind="department",
+        name="青山市文旅局",
+        code="T1.D4",
+        parent=city.city,
+        function="tourism",
+    )
     sources = {s.key: s for s in services.source_sync(city=city.city)}
     resident = core_services.resident_create(
         actor=None, name="张伟", community=city.community_a1, identity_number=ZHANG_WEI
@@ -78,8 +95,9 @@ def hub(city: SmallCity) -> Hub:
         steward=staff_user("data_steward", city.police_city, username="steward"),
         health_steward=staff_user("data_steward", city.health_a, username="hsteward"),
         health_head=staff_user("department_head", city.health_a, username="hhead"),
-        doctor=staff_user("family_doctor", city.health_a, username="doctor",
-                          last_name="刘", first_name="医生"),
+        doctor=staff_user(
+            "family_doctor", city.health_a, username="doctor", last_name="刘", first_name="医生"
+        ),
         worker=staff_user("community_worker", city.community_a1, username="worker"),
         auditor=staff_user("auditor", city.city, username="auditor"),
         resident=resident,
@@ -109,10 +127,17 @@ POLICE_HEADER = ["rkbh", "xm", "sfzh", "csrq", "xb", "hjdz", "lxdh", "sqdm", "hh
 
 def police_row(rid: str, name: str, number: str, born: str, gender: str, **extra: str) -> list[str]:
     row = {
-        "rkbh": rid, "xm": name, "sfzh": number, "csrq": born, "xb": gender,
-        "hjdz": extra.get("address", "桃园街道幸福路12号3单元501室"), "lxdh": extra.get("phone", ""),
-        "sqdm": extra.get("community", "T1.1.1.1"), "hh": extra.get("household", "H001"),
-        "yhzgx": extra.get("relation", "户主"), "djrq": extra.get("registered", "2010-05-01"),
+        "rkbh": rid,
+        "xm": name,
+        "sfzh": number,
+        "csrq": born,
+        "xb": gender,
+        "hjdz": extra.get("address", "桃园街道幸福路12号3单元501室"),
+        "lxdh": extra.get("phone", ""),
+        "sqdm": extra.get("community", "T1.1.1.1"),
+        "hh": extra.get("household", "H001"),
+        "yhzgx": extra.get("relation", "户主"),
+        "djrq": extra.get("registered", "2010-05-01"),
     }
     return [row[h] for h in POLICE_HEADER]
 
@@ -133,8 +158,19 @@ def police_import(hub: Hub, django_capture_on_commit_callbacks: Any) -> Callable
     return run
 
 
-HEALTH_HEADER = ["档案号", "姓名", "身份证号", "出生日期", "性别", "住址", "电话", "签约医生", "慢病",
-                 "血型", "末次接种"]
+HEALTH_HEADER = [
+    "档案号",
+    "姓名",
+    "身份证号",
+    "出生日期",
+    "性别",
+    "住址",
+    "电话",
+    "签约医生",
+    "慢病",
+    "血型",
+    "末次接种",
+]
 
 
 @pytest.fixture

@@ -22,21 +22,36 @@ def test_a_department_pushes_records_and_reads_the_refusals(
     hub: Hub, api_as: Callable[..., Any], django_capture_on_commit_callbacks: Any
 ) -> None:
     civil = api_as(hub.steward)
-    assert civil.post("/api/datahub/sources/civil_affairs/records", {"items": [_item("C1", "x")]}
-                      ).status_code == 404  # the police's steward does not see civil affairs
+    assert (
+        civil.post(
+            "/api/datahub/sources/civil_affairs/records", {"items": [_item("C1", "x")]}
+        ).status_code
+        == 404
+    )  # the police's steward does not see civil affairs
     steward = staff_user("data_steward", hub.civil_affairs)
     client = api_as(steward)
     with django_capture_on_commit_callbacks(execute=True):
         pushed = client.post(
             "/api/datahub/sources/civil_affairs/records",
-            {"items": [_item("C1", "李秀英", dibao=True), _item("C2", "王兰", disability_grade="二")]},
+            {
+                "items": [
+                    _item("C1", "李秀英", dibao=True),
+                    _item("C2", "王兰", disability_grade="二"),
+                ]
+            },
         )
     assert pushed.status_code == 201
     batch = client.get(f"/api/datahub/imports/{pushed.json()['id']}").json()
     assert (batch["status"], batch["rows_accepted"], batch["rows_rejected"]) == ("done", 1, 1)
     rejects = client.get(f"/api/datahub/imports/{batch['id']}/rejects").json()
-    assert rejects == [{"row_number": 2, "code": "integer_invalid", "field": "disability_grade",
-                        "message": rejects[0]["message"]}]
+    assert rejects == [
+        {
+            "row_number": 2,
+            "code": "integer_invalid",
+            "field": "disability_grade",
+            "message": rejects[0]["message"],
+        }
+    ]
     sources = {s["key"]: s for s in client.get("/api/datahub/sources").json()}
     assert sources["civil_affairs"]["rows_accepted"] == 1
     refused = client.post(f"/api/datahub/imports/{batch['id']}/rollback")
@@ -49,11 +64,20 @@ def test_an_agreement_made_over_the_api_scopes_the_read(
     police_import([police_row("P1", "张伟", ZHANG_WEI, "1980-01-01", "男")])
     person = Person.objects.get()
     head = api_as(hub.health_head)
-    body = {"source": "health", "reader_id": hub.city.health_a.pk, "role": "family_doctor",
-            "area_id": hub.city.city.pk, "attributes": ["blood_group"], "purpose": "紧急用血",
-            "legal_basis": "献血法", "valid_from": "2025-01-01"}
-    assert head.post("/api/datahub/agreements", {**body, "attributes": ["religion"]}
-                     ).status_code == 422
+    body = {
+        "source": "health",
+        "reader_id": hub.city.health_a.pk,
+        "role": "family_doctor",
+        "area_id": hub.city.city.pk,
+        "attributes": ["blood_group"],
+        "purpose": "紧急用血",
+        "legal_basis": "献血法",
+        "valid_from": "2025-01-01",
+    }
+    assert (
+        head.post("/api/datahub/agreements", {**body, "attributes": ["religion"]}).status_code
+        == 422
+    )
     created = head.post("/api/datahub/agreements", body)
     assert created.status_code == 201
     doctor = api_as(hub.doctor)
@@ -70,7 +94,9 @@ def test_an_agreement_made_over_the_api_scopes_the_read(
 
 
 def test_a_reviewer_settles_a_pair_over_the_api(
-    hub: Hub, api_as: Callable[..., Any], police_import: Callable[..., ImportBatch],
+    hub: Hub,
+    api_as: Callable[..., Any],
+    police_import: Callable[..., ImportBatch],
     health_import: Callable[..., ImportBatch],
 ) -> None:
     police_import([police_row("P1", "张伟", "", "1980-03-04", "男")])
@@ -79,6 +105,8 @@ def test_a_reviewer_settles_a_pair_over_the_api(
     (item,) = worker.get("/api/datahub/reviews").json()
     decided = worker.post(f"/api/datahub/reviews/{item['id']}/decision", {"same": False})
     assert decided.status_code == 200 and decided.json()["status"] == "different"
-    assert worker.post(f"/api/datahub/reviews/{item['id']}/decision", {"same": True}
-                       ).status_code == 409
+    assert (
+        worker.post(f"/api/datahub/reviews/{item['id']}/decision", {"same": True}).status_code
+        == 409
+    )
     assert Person.objects.count() == 2

@@ -24,8 +24,11 @@ def test_the_demo_city_has_a_hub_to_show(hub: Hub) -> None:
     for n in range(40):
         first17 = f"650202{1930 + n}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}{n:03d}"
         core_services.resident_create(
-            actor=None, name=f"居民{n}", community=hub.city.community_a2,
-            identity_number=first17 + check_digit(first17), address=f"幸福路{n}号",
+            actor=None,
+            name=f"居民{n}",
+            community=hub.city.community_a2,
+            identity_number=first17 + check_digit(first17),
+            address=f"幸福路{n}号",
         )
     hub.resident_user.username = "resident"
     hub.resident_user.save()

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from civichub.core.identity import check_digit
-
 from civichub.datahub import services
 from civichub.datahub.linkage import (
     LEVELS,
@@ -20,8 +19,8 @@ from civichub.datahub.linkage import (
     score,
 )
 from civichub.datahub.models import ReviewItem, SourceRecord
-from civichub.datahub.tests.conftest import HEALTH_HEADER, POLICE_HEADER, Hub, csv_bytes, xlsx_bytes
 from civichub.datahub.synthetic import pair_scores, population
+from civichub.datahub.tests.conftest import HEALTH_HEADER, POLICE_HEADER, Hub, csv_bytes, xlsx_bytes
 
 
 def test_a_fifteen_digit_number_gains_its_century_and_check_digit() -> None:
@@ -47,7 +46,7 @@ def test_a_fifteen_digit_number_gains_its_century_and_check_digit() -> None:
 )
 def test_names_compare_by_hanzi_then_pinyin(left: str, right: str, level: str) -> None:
     found = score(record_keys({"name": left}), record_keys({"name": right}))
-    assert dict((f, lv) for f, lv, _w in found.parts)["name"] == level
+    assert {f: lv for f, lv, _w in found.parts}["name"] == level
 
 
 def test_pinyin_syllables_ignore_tones_and_script() -> None:
@@ -64,16 +63,18 @@ def test_pinyin_syllables_ignore_tones_and_script() -> None:
     ],
 )
 def test_birth_dates_allow_one_slip(left: str, right: str, level: str) -> None:
-    found = score(record_keys({"name": "a", "birth_date": left}),
-                  record_keys({"name": "a", "birth_date": right}))
-    assert dict((f, lv) for f, lv, _w in found.parts)["birth_date"] == level
+    found = score(
+        record_keys({"name": "a", "birth_date": left}),
+        record_keys({"name": "a", "birth_date": right}),
+    )
+    assert {f: lv for f, lv, _w in found.parts}["birth_date"] == level
 
 
 def test_addresses_written_differently_share_their_numbers() -> None:
     a = record_keys({"name": "a", "address": "幸福路12号3单元501室"})
     b = record_keys({"name": "a", "address": "幸福路 12栋 3-501"})
     assert address_normalise("幸福路１２號") == "幸福路12号"
-    assert dict((f, lv) for f, lv, _w in score(a, b).parts)["address"] == "numbers"
+    assert {f: lv for f, lv, _w in score(a, b).parts}["address"] == "numbers"
 
 
 def test_every_agreeing_level_weighs_more_than_disagreeing() -> None:
@@ -89,10 +90,18 @@ def test_linkage_on_a_generated_population_matches_the_truth(
 ) -> None:
     pop = population(80, seed=11)
     deliveries = [
-        ("public_security", hub.steward, csv_bytes(
-            POLICE_HEADER, [[r[h] for h in POLICE_HEADER] for r in pop.police]), ""),
-        ("health", hub.health_steward, xlsx_bytes(
-            HEALTH_HEADER, [[r[h] for h in HEALTH_HEADER] for r in pop.health]), ""),
+        (
+            "public_security",
+            hub.steward,
+            csv_bytes(POLICE_HEADER, [[r[h] for h in POLICE_HEADER] for r in pop.police]),
+            "",
+        ),
+        (
+            "health",
+            hub.health_steward,
+            xlsx_bytes(HEALTH_HEADER, [[r[h] for h in HEALTH_HEADER] for r in pop.health]),
+            "",
+        ),
         ("civil_affairs", None, json.dumps(pop.civil, ensure_ascii=False).encode(), ""),
     ]
     for key, actor, content, _name in deliveries:

@@ -37,7 +37,11 @@ def test_health_marks_its_sensitive_attributes() -> None:
 )
 def test_a_wrong_mapping_says_which_key(change: dict[str, object], words: str) -> None:
     base: dict[str, object] = {
-        "key": "k", "name": "n", "department": "health", "format": "csv", "record_id": "id",
+        "key": "k",
+        "name": "n",
+        "department": "health",
+        "format": "csv",
+        "record_id": "id",
         "person": {"name": "xm"},
     }
     with pytest.raises(MappingError, match=words):
@@ -48,13 +52,23 @@ def test_a_row_is_cleaned_into_canonical_values() -> None:
     mapping = mapping_load(SOURCES_DIR / "civil_affairs.toml")
     clean = row_clean(
         mapping,
-        {"record_id": 7, "name": " 李 娜 ", "birth_date": "1992年03月15日", "gender": "female",
-         "dibao": "是", "disability_grade": "2", "elderly_subsidy": "200.50"},
+        {
+            "record_id": 7,
+            "name": " 李 娜 ",
+            "birth_date": "1992年03月15日",
+            "gender": "female",
+            "dibao": "是",
+            "disability_grade": "2",
+            "elderly_subsidy": "200.50",
+        },
     )
     assert not isinstance(clean, RowProblem)
     assert clean.record_id == "7"
     assert clean.person == {"name": "李 娜", "birth_date": "1992-03-15", "gender": "F"}
-    assert clean.values == {"minimum_living_allowance": "true", "disability_grade": "2",
-                            "elderly_subsidy": "200.50"}
+    assert clean.values == {
+        "minimum_living_allowance": "true",
+        "disability_grade": "2",
+        "elderly_subsidy": "200.50",
+    }
     bad = row_clean(mapping, {"record_id": 8, "name": "x", "disability_grade": "二级"})
     assert bad == RowProblem("integer_invalid", "disability_grade")

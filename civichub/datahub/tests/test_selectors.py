@@ -35,18 +35,40 @@ def zhang(
     )
     city = hub.city
     agree = services.agreement_create
-    agree(actor=hub.health_head, source=hub.sources["health"], reader=city.health_a,
-          role="family_doctor", area=city.district_a,
-          attributes=["chronic_condition", "blood_group", "family_doctor"], purpose=CARE,
-          legal_basis="基本医疗卫生与健康促进法第三十一条", valid_from=dt.date(2025, 1, 1))
-    agree(actor=hub.health_head, source=hub.sources["health"], reader=city.health_a,
-          role="department_head", area=city.city, attributes=["blood_group"], purpose=BLOOD,
-          legal_basis="献血法；紧急用血预案", valid_from=dt.date(2025, 1, 1))
+    agree(
+        actor=hub.health_head,
+        source=hub.sources["health"],
+        reader=city.health_a,
+        role="family_doctor",
+        area=city.district_a,
+        attributes=["chronic_condition", "blood_group", "family_doctor"],
+        purpose=CARE,
+        legal_basis="基本医疗卫生与健康促进法第三十一条",
+        valid_from=dt.date(2025, 1, 1),
+    )
+    agree(
+        actor=hub.health_head,
+        source=hub.sources["health"],
+        reader=city.health_a,
+        role="department_head",
+        area=city.city,
+        attributes=["blood_group"],
+        purpose=BLOOD,
+        legal_basis="献血法；紧急用血预案",
+        valid_from=dt.date(2025, 1, 1),
+    )
     police_head = staff_user("department_head", city.police_city, username="phead")
-    agree(actor=police_head, source=hub.sources["public_security"], reader=city.community_a1,
-          role="community_worker", area=city.community_a1,
-          attributes=["name", "address", "household_number"], purpose=VISIT,
-          legal_basis="城市居民委员会组织法", valid_from=dt.date(2025, 1, 1))
+    agree(
+        actor=police_head,
+        source=hub.sources["public_security"],
+        reader=city.community_a1,
+        role="community_worker",
+        area=city.community_a1,
+        attributes=["name", "address", "household_number"],
+        purpose=VISIT,
+        legal_basis="城市居民委员会组织法",
+        valid_from=dt.date(2025, 1, 1),
+    )
     return Person.objects.get()
 
 
@@ -105,16 +127,28 @@ def test_an_ended_agreement_admits_no_one(hub: Hub, zhang: Person) -> None:
 def test_an_agreement_names_attributes_the_source_has_and_a_legal_basis(hub: Hub) -> None:
     with pytest.raises(ValidationFailed) as refused:
         services.agreement_create(
-            actor=hub.health_head, source=hub.sources["health"], reader=hub.city.health_a,
-            role="family_doctor", area=hub.city.city, attributes=["religion"], purpose=CARE,
-            legal_basis=" ", valid_from=dt.date(2025, 1, 1),
+            actor=hub.health_head,
+            source=hub.sources["health"],
+            reader=hub.city.health_a,
+            role="family_doctor",
+            area=hub.city.city,
+            attributes=["religion"],
+            purpose=CARE,
+            legal_basis=" ",
+            valid_from=dt.date(2025, 1, 1),
         )
     assert set(refused.value.errors) == {"attributes", "legal_basis"}
     with pytest.raises(PermissionDenied):
         services.agreement_create(
-            actor=hub.health_head, source=hub.sources["public_security"], reader=hub.city.health_a,
-            role="family_doctor", area=hub.city.city, attributes=["address"], purpose=CARE,
-            legal_basis="—", valid_from=dt.date(2025, 1, 1),
+            actor=hub.health_head,
+            source=hub.sources["public_security"],
+            reader=hub.city.health_a,
+            role="family_doctor",
+            area=hub.city.city,
+            attributes=["address"],
+            purpose=CARE,
+            legal_basis="—",
+            valid_from=dt.date(2025, 1, 1),
         )
 
 
@@ -128,8 +162,13 @@ def test_the_resident_sees_exactly_the_reads_of_their_record(hub: Hub, zhang: Pe
     seen = [(a.reader, a.organisation, a.role, a.purpose, a.attributes) for a in mine.accesses]
     assert seen == [
         (hub.worker, hub.city.community_a1, "community_worker", VISIT, ["address"]),
-        (hub.doctor, hub.city.health_a, "family_doctor", CARE,
-         ["blood_group", "chronic_condition", "family_doctor"]),
+        (
+            hub.doctor,
+            hub.city.health_a,
+            "family_doctor",
+            CARE,
+            ["blood_group", "chronic_condition", "family_doctor"],
+        ),
     ]
     reads = AuditEvent.objects.filter(action="datahub.person.read", object_id=str(zhang.pk))
     assert reads.count() == 2

@@ -57,7 +57,10 @@ class Command(BaseCommand):
             raise CommandError(f"no source {options['source']}")
         path = Path(options["file"])
         batch = services.import_start(
-            actor=None, source=source, content=path.read_bytes(), file_name=path.name,
+            actor=None,
+            source=source,
+            content=path.read_bytes(),
+            file_name=path.name,
             fmt=FORMATS.get(path.suffix.lower(), ""),
         )
         batch = services.import_run(batch_id=batch.pk)
