@@ -245,9 +245,28 @@ def test_the_source_scan_finds_python_and_template_messages() -> None:
     assert (None, "出错了") in found
 
 
+def _app_catalogues() -> list[Path]:
+    """Modules may keep their English in their own catalogue (civichub/<app>/locale/en), which
+    Django finds for every installed app; those count as much as the shared one."""
+    return sorted(PACKAGE.glob("*/locale/en/LC_MESSAGES/django.po"))
+
+
+def test_app_catalogues_are_translated_and_compiled() -> None:
+    for path in _app_catalogues():
+        po, mo = polib.pofile(str(path)), polib.mofile(str(path.with_suffix(".mo")))
+        assert not po.untranslated_entries() and not po.fuzzy_entries(), path
+        assert {e.msgid: e.msgstr for e in po.translated_entries()} == {
+            e.msgid: e.msgstr for e in mo
+        }, f"{path} and its .mo differ: msgfmt -c -o {path.with_suffix('.mo')} {path}"
+        assert not [e.msgstr for e in po if CJK.search(e.msgstr)], path
+
+
 def test_every_message_marked_in_the_code_is_in_the_catalogue() -> None:
-    po = _catalogue()
-    translated = {(e.msgctxt, e.msgid) for e in po.translated_entries() if "fuzzy" not in e.flags}
+    translated: set[Key] = set()
+    for po in [_catalogue(), *(polib.pofile(str(p)) for p in _app_catalogues())]:
+        translated |= {
+            (e.msgctxt, e.msgid) for e in po.translated_entries() if "fuzzy" not in e.flags
+        }
     missing = {
         f"{msgid!r}" + (f" (context {context!r})" if context else "") + f" at {', '.join(where)}"
         for (context, msgid), where in source_messages().items()
