@@ -99,7 +99,9 @@ class RowError(models.Model):
     code = models.CharField(max_length=32)
     field = models.CharField(max_length=64, blank=True, default="")
     message = models.CharField(max_length=300)
-    raw = models.JSONField(default=dict)
+    # [[column, value], ...] in the delivery's order (a JSON object's keys lose their order in
+    # PostgreSQL's jsonb)
+    raw = models.JSONField(default=list)
 
     class Meta:
         ordering: ClassVar[list[str]] = ["row_number", "pk"]

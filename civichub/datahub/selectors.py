@@ -143,14 +143,14 @@ def batch_rejects_csv(*, actor: User, batch: ImportBatch) -> str:
     errors = list(batch.row_errors.all())
     columns: list[str] = []
     for error in errors:
-        columns.extend(c for c in error.raw if c not in columns)
+        columns.extend(c for c, _value in error.raw if c not in columns)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["row_number", "code", "field", "message", *columns])
     for error in errors:
         writer.writerow(
             [error.row_number, error.code, error.field, error.message]
-            + [error.raw.get(c, "") for c in columns]
+            + [dict(error.raw).get(c, "") for c in columns]
         )
     audit_record(
         actor=actor,

@@ -229,7 +229,7 @@ def _import_step(
                     code=clean.code,
                     field=clean.field,
                     message=clean.message,
-                    raw={str(k): str(v) if v is not None else "" for k, v in raw.items()},
+                    raw=[[str(k), str(v) if v is not None else ""] for k, v in raw.items()],
                 )
             )
             continue

@@ -117,7 +117,11 @@ def person_community_set(person: Person, community: Organisation | None) -> None
 def review_decide(*, actor: User, item: ReviewItem, same: bool) -> SourceRecord:
     """Settles an uncertain pair: the same person (the record joins the candidate) or not
     (the record starts a person of its own)."""
-    item = ReviewItem.objects.select_for_update().select_related("candidate").get(pk=item.pk)
+    item = (
+        ReviewItem.objects.select_for_update(of=("self",))
+        .select_related("candidate")
+        .get(pk=item.pk)
+    )
     require(actor, "datahub.review.decide", item)
     if item.status != ReviewStatus.OPEN:
         raise Conflict(_("该待审核记录已处理。"))
@@ -147,7 +151,11 @@ def review_decide(*, actor: User, item: ReviewItem, same: bool) -> SourceRecord:
 def record_relink(*, actor: User, record: SourceRecord, person: Person | None) -> SourceRecord:
     """Moves a record to another person (a merge) or, with no person, to a new person of its
     own (a split). The audit row keeps where it was, so the opposite move undoes it."""
-    record = SourceRecord.objects.select_for_update().select_related("person").get(pk=record.pk)
+    record = (
+        SourceRecord.objects.select_for_update(of=("self",))
+        .select_related("person")
+        .get(pk=record.pk)
+    )
     if record.person is not None:
         require(actor, "datahub.review.decide", record.person)
     if person is not None:
