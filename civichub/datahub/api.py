@@ -15,7 +15,13 @@ from ninja import Field, Query, Router, Schema, Status
 from civichub.core.http import request_user
 from civichub.core.selectors import organisation_get
 from civichub.datahub import selectors, services
-from civichub.datahub.models import AccessEntry, Agreement, ImportBatch, ReviewItem
+from civichub.datahub.models import (
+    AccessEntry,
+    Agreement,
+    CorrectionRequest,
+    ImportBatch,
+    ReviewItem,
+)
 from civichub.datahub.selectors import AttributeReading, SourceHealth
 
 router = Router(tags=["datahub"])
@@ -144,6 +150,7 @@ class AttributeQuery(Schema):
 
 
 class ReadingOut(Schema):
+    id: int
     name: str
     value: str
     source: str
@@ -185,11 +192,36 @@ def _access(a: AccessEntry) -> AccessOut:
     )
 
 
+class CorrectionIn(Schema):
+    value_id: int
+    proposed_value: str = Field("", max_length=300)
+    reason: str = Field(..., min_length=1, max_length=500)
+
+
+class CorrectionOut(Schema):
+    id: int
+    source: str = Field(..., alias="source.key")
+    attribute: str
+    current_value: str
+    proposed_value: str
+    reason: str
+    status: str
+    answer: str
+    created_at: dt.datetime
+    answered_at: dt.datetime | None
+
+
+class AnswerIn(Schema):
+    corrected: bool
+    answer: str = Field(..., min_length=1, max_length=500)
+
+
 class MyRecordOut(Schema):
     person_id: int | None
     values: list[ReadingOut]
     history: list[ReadingOut]
     accesses: list[AccessOut]
+    corrections: list[CorrectionOut]
 
 
 @router.get("/sources", response=list[SourceOut], summary="Sources in scope, with their health")
@@ -306,10 +338,43 @@ def person_attributes(
 def my_record(request: HttpRequest) -> MyRecordOut:
     mine = selectors.my_record(actor=request_user(request))
     if mine is None:
-        return MyRecordOut(person_id=None, values=[], history=[], accesses=[])
+        return MyRecordOut(person_id=None, values=[], history=[], accesses=[], corrections=[])
     return MyRecordOut(
         person_id=mine.person.pk,
         values=[_reading(r) for r in mine.values],
         history=[_reading(r) for r in mine.history],
         accesses=[_access(a) for a in mine.accesses],
+        corrections=[CorrectionOut.from_orm(c) for c in mine.corrections],
+    )
+
+
+@router.post(
+    "/me/corrections",
+    response={201: CorrectionOut},
+    summary="Ask the source department to correct one of my values",
+)
+def correction_request(request: HttpRequest, body: CorrectionIn) -> Status:
+    actor = request_user(request)
+    value = selectors.my_value_get(actor=actor, pk=body.value_id)
+    made = services.correction_request(
+        actor=actor, value=value, proposed_value=body.proposed_value, reason=body.reason
+    )
+    return Status(201, made)
+
+
+@router.get(
+    "/corrections", response=list[CorrectionOut], summary="Correction requests to my departments"
+)
+def correction_list(request: HttpRequest) -> list[CorrectionRequest]:
+    return list(selectors.correction_list(actor=request_user(request))[:500])
+
+
+@router.post(
+    "/corrections/{correction_id}/answer", response=CorrectionOut, summary="Answer a request"
+)
+def correction_answer(request: HttpRequest, correction_id: int, body: AnswerIn) -> Any:
+    actor = request_user(request)
+    found = selectors.correction_get(actor=actor, pk=correction_id)
+    return services.correction_answer(
+        actor=actor, request=found, corrected=body.corrected, answer=body.answer
     )

@@ -36,6 +36,7 @@ class DatahubConfig(CivicModuleConfig):
             NavItem(_("关联审核"), "datahub:reviews", "datahub.review.decide", order=61),
             NavItem(_("共享协议"), "datahub:agreements", "datahub.agreement.view", order=62),
             NavItem(_("我的数据"), "datahub:my_data", order=63),
+            NavItem(_("更正申请"), "datahub:corrections", "datahub.correction.answer", order=64),
         ],
         tiles=[
             Tile(

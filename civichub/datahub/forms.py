@@ -30,3 +30,9 @@ class AgreementForm(forms.Form):
 
 class ReadForm(forms.Form):
     purpose = forms.CharField(label=_("查看事由（本人可见）"), max_length=100)
+
+
+class CorrectionForm(forms.Form):
+    value = forms.IntegerField(label=_("需要更正的信息"), min_value=1)
+    proposed_value = forms.CharField(label=_("正确的值"), max_length=300, required=False)
+    reason = forms.CharField(label=_("原因"), max_length=500)

@@ -290,3 +290,43 @@ class AccessEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.person_id} read by {self.reader_label} at {self.at}"
+
+
+class CorrectionStatus(models.TextChoices):
+    OPEN = "open", _("待答复")
+    CORRECTED = "corrected", _("已更正")
+    DECLINED = "declined", _("未更正")
+
+
+class CorrectionRequest(CreatedModel):
+    """A resident asks the source department to correct a value. The department answers; the
+    corrected value arrives with its next delivery (the hub never edits a source's value)."""
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="corrections")
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="corrections")
+    value = models.ForeignKey(
+        AttributeValue, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    attribute = models.CharField(max_length=64)
+    current_value = models.TextField()
+    proposed_value = models.CharField(max_length=300, blank=True, default="")
+    reason = models.CharField(max_length=500)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=10, choices=CorrectionStatus.choices, default="open")
+    answer = models.CharField(max_length=500, blank=True, default="")
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["-pk"]
+
+    def __str__(self) -> str:
+        return f"correction {self.pk}: {self.attribute}"
+
+    @property
+    def organisation(self) -> Organisation:
+        return self.source.department

@@ -71,6 +71,11 @@ ACTIONS = [
         description="A resident reads their own record and who looked at it.",
     ),
     ActionDef(
+        "datahub.correction.answer",
+        IMPORTERS | frozenset({"department_head"}),
+        description="Answer residents' requests to correct a department's value.",
+    ),
+    ActionDef(
         "datahub.access.view",
         frozenset({"auditor"}),
         description="Search the hub's access log.",

@@ -30,6 +30,8 @@ from civichub.datahub.models import (
     Agreement,
     AttributeValue,
     BatchStatus,
+    CorrectionRequest,
+    CorrectionStatus,
     ImportBatch,
     Person,
     ReviewItem,
@@ -247,6 +249,7 @@ def _grants(actor: User, person: Person, purpose: str) -> list[Grant]:
 class AttributeReading:
     """One value with its provenance (the Myinfo model: each value says where it came from)."""
 
+    id: int
     name: str
     value: str
     source: str
@@ -267,6 +270,7 @@ class PersonAttributes:
 
 def _reading(value: AttributeValue) -> AttributeReading:
     return AttributeReading(
+        id=value.pk,
         name=value.name,
         value=value.value,
         source=value.record.source.key,
@@ -358,6 +362,7 @@ class MyRecord:
     values: list[AttributeReading]
     history: list[AttributeReading]
     accesses: list[AccessEntry]
+    corrections: list[CorrectionRequest]
 
 
 @transaction.atomic
@@ -373,8 +378,44 @@ def my_record(*, actor: User) -> MyRecord | None:
     values = [_reading(v) for v in _values(person)]
     history = [_reading(v) for v in _values(person, current=False).exclude(valid_to=None)]
     accesses = list(AccessEntry.objects.filter(person=person).select_related("organisation")[:500])
+    corrections = list(CorrectionRequest.objects.filter(person=person).select_related("source"))
     audit_record(actor=actor, action="datahub.mydata.view", obj=person, purpose="本人查看")
-    return MyRecord(person=person, values=values, history=history, accesses=accesses)
+    return MyRecord(
+        person=person,
+        values=values,
+        history=history,
+        accesses=accesses,
+        corrections=corrections,
+    )
+
+
+def my_value_get(*, actor: User, pk: int) -> AttributeValue:
+    """One of the signed-in resident's own current values (for a correction request)."""
+    value = AttributeValue.objects.select_related("record__person").filter(pk=pk).first()
+    person = value.record.person if value is not None else None
+    if value is None or person is None:
+        raise NotFound(_("没有编号为 %(pk)s 的信息。") % {"pk": pk})
+    require(actor, "datahub.mydata.view", person)
+    return value
+
+
+def correction_list(*, actor: User) -> QuerySet[CorrectionRequest]:
+    """Correction requests to the caller's departments, open ones first."""
+    queryset = CorrectionRequest.objects.select_related("source", "person").order_by(
+        "-status", "-pk"
+    )
+    return scope_filter(actor, "datahub.correction.answer", queryset, "source__department__path")
+
+
+def correction_get(*, actor: User, pk: int) -> CorrectionRequest:
+    found = correction_list(actor=actor).filter(pk=pk).first()
+    if found is None:
+        raise NotFound(_("没有编号为 %(pk)s 的更正申请。") % {"pk": pk})
+    return found
+
+
+def correction_open_count(user: User) -> int:
+    return correction_list(actor=user).filter(status=CorrectionStatus.OPEN).count()
 
 
 def access_log(*, actor: User, person: Person) -> list[AccessEntry]:

@@ -16,4 +16,5 @@ urlpatterns = [
     path("agreements/", views.agreements, name="agreements"),
     path("persons/<int:pk>/", views.person_detail, name="person"),
     path("my-data/", views.my_data, name="my_data"),
+    path("corrections/", views.corrections, name="corrections"),
 ]

@@ -198,5 +198,40 @@ def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @domain_errors_as_http
 def my_data(request: HttpRequest) -> HttpResponse:
-    mine = selectors.my_record(actor=request_user(request))
-    return render(request, "datahub/my_data.html", {"mine": mine})
+    user = request_user(request)
+    form = forms.CorrectionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.correction_request(
+                actor=user,
+                value=selectors.my_value_get(actor=user, pk=form.cleaned_data["value"]),
+                proposed_value=form.cleaned_data["proposed_value"],
+                reason=form.cleaned_data["reason"],
+            )
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+        else:
+            return redirect("datahub:my_data")
+    mine = selectors.my_record(actor=user)
+    return render(request, "datahub/my_data.html", {"mine": mine, "form": form})
+
+
+@login_required
+@domain_errors_as_http
+def corrections(request: HttpRequest) -> HttpResponse:
+    user = request_user(request)
+    error = ""
+    if request.method == "POST":
+        try:
+            services.correction_answer(
+                actor=user,
+                request=selectors.correction_get(actor=user, pk=int(request.POST.get("pk", 0))),
+                corrected=request.POST.get("corrected") == "1",
+                answer=request.POST.get("answer", ""),
+            )
+        except (DomainError, ValueError) as exc:
+            error = getattr(exc, "message", str(exc))
+        else:
+            return redirect("datahub:corrections")
+    items = selectors.correction_list(actor=user)[:100]
+    return render(request, "datahub/corrections.html", {"items": items, "error": error})

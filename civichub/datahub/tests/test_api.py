@@ -89,6 +89,18 @@ def test_an_agreement_made_over_the_api_scopes_the_read(
     mine = api_as(hub.resident_user).get("/api/datahub/me").json()
     assert mine["person_id"] == person.pk
     assert [(a["role"], a["purpose"]) for a in mine["accesses"]] == [("family_doctor", "紧急用血")]
+    resident = api_as(hub.resident_user)
+    value_id = next(v["id"] for v in mine["values"] if v["name"] == "household_number")
+    asked = resident.post(
+        "/api/datahub/me/corrections", {"value_id": value_id, "reason": "户号有误"}
+    )
+    assert asked.status_code == 201 and asked.json()["status"] == "open"
+    (open_request,) = api_as(hub.steward).get("/api/datahub/corrections").json()
+    answered = api_as(hub.steward).post(
+        f"/api/datahub/corrections/{open_request['id']}/answer",
+        {"corrected": False, "answer": "核对无误"},
+    )
+    assert answered.status_code == 200 and answered.json()["status"] == "declined"
     assert head.post(f"/api/datahub/agreements/{created.json()['id']}/end").status_code == 200
     assert doctor.get(url, purpose="紧急用血").status_code == 403
 

@@ -302,3 +302,28 @@ def test_a_split_is_undone_by_the_opposite_merge(
     assert [m.changes["from_person"] for m in moves] == [zhang.pk, split.pk]
     # linkage never changed the health department's values
     assert _current("D1", "blood_group") == ["A"]
+
+
+def test_a_resident_asks_the_department_to_correct_a_value(
+    hub: Hub, police_import: Importer
+) -> None:
+    police_import([police_row("P1", "张伟", ZHANG_WEI, "1980-01-01", "男")])
+    mine = selectors.my_record(actor=hub.resident_user)
+    assert mine is not None
+    address = next(v for v in mine.values if v.name == "address")
+    value = selectors.my_value_get(actor=hub.resident_user, pk=address.id)
+    with pytest.raises(PermissionDenied):
+        selectors.my_value_get(actor=hub.worker, pk=address.id)
+    asked = services.correction_request(
+        actor=hub.resident_user, value=value, proposed_value="幸福路14号", reason="已搬家"
+    )
+    assert list(selectors.correction_list(actor=hub.health_steward)) == []
+    (seen,) = selectors.correction_list(actor=hub.steward)
+    answered = services.correction_answer(
+        actor=hub.steward, request=seen, corrected=True, answer="已在户籍系统更正"
+    )
+    assert answered.status == "corrected" and asked.pk == answered.pk
+    with pytest.raises(Conflict):
+        services.correction_answer(actor=hub.steward, request=seen, corrected=False, answer="x")
+    # the hub's value is the department's until its next delivery
+    assert _current("P1", "address") == [address.value]
