@@ -267,6 +267,7 @@ def _record_apply(
         record = record_link(
             SourceRecord(source=batch.source, record_id=clean.record_id, batch=batch),
             clean.person,
+            community,
         )
     if record.person is not None:
         person_community_set(record.person, community)

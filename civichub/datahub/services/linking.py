@@ -37,8 +37,11 @@ from civichub.datahub.models import (
 CANDIDATE_LIMIT = 200
 
 
-def _person_new(keys: dict[str, Any], identity: str = "") -> Person:
+def _person_new(
+    keys: dict[str, Any], identity: str = "", community: Organisation | None = None
+) -> Person:
     person = Person(
+        community=community,
         name=keys["name"],
         name_key=keys["name_key"],
         birth_date=keys["birth_date"] or None,
@@ -65,7 +68,9 @@ def _candidates(
     return list(queryset.values_list("pk", "keys")[:CANDIDATE_LIMIT])
 
 
-def record_link(record: SourceRecord, person_fields: dict[str, str]) -> SourceRecord:
+def record_link(
+    record: SourceRecord, person_fields: dict[str, str], community: Organisation | None = None
+) -> SourceRecord:
     """Links a new record (called inside the import's transaction, which is audited as a
     whole). Saves the record."""
     config = module_config(DatahubSettings)
@@ -102,7 +107,7 @@ def record_link(record: SourceRecord, person_fields: dict[str, str]) -> SourceRe
             explanation=best[1].explanation(),
         )
         return record
-    record.person, record.link_method = _person_new(keys, identity), LinkMethod.NEW
+    record.person, record.link_method = _person_new(keys, identity, community), LinkMethod.NEW
     record.save()
     return record
 
