@@ -9,16 +9,18 @@ import datetime as dt
 import json
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Field, Query, Router, Schema, Status
 
 from civichub.core.http import request_user
 from civichub.core.selectors import organisation_get
 from civichub.datahub import selectors, services
+from civichub.datahub.exchange import exchange_record
 from civichub.datahub.models import (
     AccessEntry,
     Agreement,
     CorrectionRequest,
+    ExchangeEntry,
     ImportBatch,
     ReviewItem,
 )
@@ -241,6 +243,14 @@ def records_push(request: HttpRequest, key: str, body: RecordsIn) -> Status:
     batch = services.import_start(
         actor=actor, source=source, content=content, file_name="api", fmt="json"
     )
+    exchange_record(
+        request,
+        client=actor,
+        service=f"datahub.records.push:{source.key}",
+        purpose="",
+        status=201,
+        body=batch.content_hash.encode(),
+    )
     return Status(201, batch)
 
 
@@ -317,21 +327,33 @@ def agreement_end(request: HttpRequest, agreement_id: int) -> Agreement:
 )
 def person_attributes(
     request: HttpRequest, person_id: int, query: Query[AttributeQuery]
-) -> PersonAttributesOut:
+) -> HttpResponse:
     names = [n.strip() for n in query.names.split(",") if n.strip()]
+    actor = request_user(request)
     found = selectors.person_attributes(
-        actor=request_user(request),
+        actor=actor,
         person=selectors.person_get(pk=person_id),
         names=names or None,
         purpose=query.purpose,
         channel="api",
     )
-    return PersonAttributesOut(
+    answer = PersonAttributesOut(
         person_id=found.person_id,
         purpose=found.purpose,
         values=[_reading(r) for r in found.values],
         withheld=found.withheld,
     )
+    # rendered here, so that the logged hash is the hash of the very bytes sent
+    response = JsonResponse(answer.model_dump(mode="json"))
+    exchange_record(
+        request,
+        client=actor,
+        service="datahub.person.attributes",
+        purpose=found.purpose,
+        status=200,
+        body=response.content,
+    )
+    return response
 
 
 @router.get("/me", response=MyRecordOut, summary="My own record and who looked at it")
@@ -378,3 +400,31 @@ def correction_answer(request: HttpRequest, correction_id: int, body: AnswerIn) 
     return services.correction_answer(
         actor=actor, request=found, corrected=body.corrected, answer=body.answer
     )
+
+
+class ExchangeOut(Schema):
+    at: dt.datetime
+    request_id: str
+    client: str = Field(..., alias="client_label")
+    service: str
+    acting_user: str
+    purpose: str
+    status: int
+    response_hash: str
+
+
+class ExchangeQuery(Schema):
+    service: str = Field("", max_length=100)
+    request_id: str = Field("", max_length=36)
+
+
+@router.get(
+    "/exchange-log",
+    response=list[ExchangeOut],
+    summary="The exchange API's message log (auditors)",
+)
+def exchange_log(request: HttpRequest, query: Query[ExchangeQuery]) -> list[ExchangeEntry]:
+    found = selectors.exchange_log(
+        actor=request_user(request), service=query.service, request_id=query.request_id
+    )
+    return list(found[:500])

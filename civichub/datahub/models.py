@@ -330,3 +330,29 @@ class CorrectionRequest(CreatedModel):
     @property
     def organisation(self) -> Organisation:
         return self.source.department
+
+
+class ExchangeEntry(models.Model):
+    """One call of a department system to the hub's exchange API, logged like X-Road's
+    message log: the request id, the client (the account its token belongs to), the service,
+    the acting official it names (`X-Acting-User`), the purpose or case, and the SHA-256 of
+    the response, so a returned record is provably tied to its query. Never changed."""
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    request_id = models.CharField(max_length=36, db_index=True)
+    client = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    client_label = models.CharField(max_length=150)
+    organisation_path = models.CharField(max_length=255, blank=True, default="")
+    service = models.CharField(max_length=100)
+    acting_user = models.CharField(max_length=100, blank=True, default="")
+    purpose = models.CharField(max_length=200, blank=True, default="")
+    status = models.PositiveSmallIntegerField()
+    response_hash = models.CharField(max_length=64)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.request_id} {self.service}"

@@ -32,6 +32,7 @@ from civichub.datahub.models import (
     BatchStatus,
     CorrectionRequest,
     CorrectionStatus,
+    ExchangeEntry,
     ImportBatch,
     Person,
     ReviewItem,
@@ -422,3 +423,15 @@ def access_log(*, actor: User, person: Person) -> list[AccessEntry]:
     """Auditors: every read of one person's data."""
     require(actor, "datahub.access.view", person)
     return list(AccessEntry.objects.filter(person=person).select_related("organisation"))
+
+
+def exchange_log(
+    *, actor: User, service: str = "", request_id: str = ""
+) -> QuerySet[ExchangeEntry]:
+    """Auditors search the exchange API's message log within their subtree."""
+    queryset = ExchangeEntry.objects.all()
+    if service:
+        queryset = queryset.filter(service=service)
+    if request_id:
+        queryset = queryset.filter(request_id=request_id)
+    return scope_filter(actor, "datahub.access.view", queryset, "organisation_path")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -83,9 +84,21 @@ def test_an_agreement_made_over_the_api_scopes_the_read(
     doctor = api_as(hub.doctor)
     url = f"/api/datahub/persons/{person.pk}/attributes"
     assert doctor.get(url, purpose="体检").status_code == 403
+    doctor.headers["X-Acting-User"] = "CN-doctor-7"
     read = doctor.get(url, purpose="紧急用血", names="blood_group,address")
     assert read.status_code == 200
     assert read.json()["values"] == [] and read.json()["withheld"] == ["address", "blood_group"]
+    (logged,) = api_as(hub.auditor).get("/api/datahub/exchange-log").json()
+    assert (logged["client"], logged["service"], logged["acting_user"], logged["purpose"]) == (
+        hub.doctor.username,
+        "datahub.person.attributes",
+        "CN-doctor-7",
+        "紧急用血",
+    )
+    assert logged["request_id"] == read["X-Request-ID"]
+    assert hashlib.sha256(read.content).hexdigest() == logged["response_hash"]
+    assert api_as(hub.doctor).get("/api/datahub/exchange-log").status_code == 200
+    assert api_as(hub.doctor).get("/api/datahub/exchange-log").json() == []
     mine = api_as(hub.resident_user).get("/api/datahub/me").json()
     assert mine["person_id"] == person.pk
     assert [(a["role"], a["purpose"]) for a in mine["accesses"]] == [("family_doctor", "紧急用血")]
