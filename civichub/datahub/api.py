@@ -15,7 +15,7 @@ from ninja import Field, Query, Router, Schema, Status
 from civichub.core.http import request_user
 from civichub.core.selectors import organisation_get
 from civichub.datahub import selectors, services
-from civichub.datahub.exchange import exchange_record
+from civichub.datahub.exchange import exchange_allow, exchange_record
 from civichub.datahub.models import (
     AccessEntry,
     Agreement,
@@ -238,6 +238,7 @@ def source_list(request: HttpRequest) -> list[SourceOut]:
 )
 def records_push(request: HttpRequest, key: str, body: RecordsIn) -> Status:
     actor = request_user(request)
+    exchange_allow(actor)
     source = selectors.source_get(actor=actor, key=key)
     content = json.dumps(body.items, ensure_ascii=False, sort_keys=True).encode()
     batch = services.import_start(
@@ -330,6 +331,7 @@ def person_attributes(
 ) -> HttpResponse:
     names = [n.strip() for n in query.names.split(",") if n.strip()]
     actor = request_user(request)
+    exchange_allow(actor)
     found = selectors.person_attributes(
         actor=actor,
         person=selectors.person_get(pk=person_id),

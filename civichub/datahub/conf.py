@@ -32,3 +32,5 @@ class DatahubSettings(ModuleConfig):
     pull_timeout_seconds: float = 20.0
     # The most pages one REST pull reads before it stops (the cursor is kept for the next run).
     pull_max_pages: int = 50
+    # Calls one client (an account's token) may make to the exchange operations a minute.
+    exchange_calls_per_minute: int = 600

@@ -5,13 +5,28 @@ the answer. Written by the API handlers of the exchange operations after they an
 from __future__ import annotations
 
 import hashlib
+import time
 
+from django.core.cache import cache
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 
+from civichub.core.config import module_config
 from civichub.core.context import current
+from civichub.core.errors import RateLimited
 from civichub.core.models import User
 from civichub.core.permissions import role_paths
+from civichub.datahub.conf import DatahubSettings
 from civichub.datahub.models import ExchangeEntry
+
+
+def exchange_allow(client: User) -> None:
+    """Counts a client's call in the current minute; past `exchange_calls_per_minute` the call
+    is refused (429), so one department's runaway job cannot starve the others."""
+    key = f"datahub:exchange:{client.pk}:{int(time.time() // 60)}"
+    cache.add(key, 0, 120)
+    if int(cache.incr(key)) > module_config(DatahubSettings).exchange_calls_per_minute:
+        raise RateLimited(_("调用过于频繁，请一分钟后再试。"), limit="client")
 
 
 def exchange_record(

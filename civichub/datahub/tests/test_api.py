@@ -135,3 +135,14 @@ def test_a_reviewer_settles_a_pair_over_the_api(
         == 409
     )
     assert Person.objects.count() == 2
+
+
+def test_a_client_past_its_rate_is_refused(
+    hub: Hub, api_as: Callable[..., Any], settings: Any
+) -> None:
+    settings.CIVICHUB_DATAHUB = {"exchange_calls_per_minute": 2}
+    steward = staff_user("data_steward", hub.civil_affairs)
+    client = api_as(steward)
+    url = "/api/datahub/sources/civil_affairs/records"
+    body = {"items": [{"record_id": "C1", "name": "李秀英"}]}
+    assert [client.post(url, body).status_code for _ in range(3)] == [201, 201, 429]
