@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "civichub.statistics",
     "civichub.traceability",
     "civichub.portal",
+    "civichub.datahub",
 ]
 # Module apps: each is one Django app that declares itself to core's registry (see docs).
 INSTALLED_APPS += [app for app in env_list("CIVICHUB_EXTRA_APPS") if app not in INSTALLED_APPS]
@@ -373,6 +374,17 @@ CIVICHUB_TRACEABILITY: dict[str, object] = {
         "epcis_json_schema_path": "CIVICHUB_EPCIS_JSON_SCHEMA",
         "resolver_base_url": "CIVICHUB_RESOLVER_BASE_URL",
         "trace_code_area": "CIVICHUB_TRACE_CODE_AREA",
+    }.items()
+    if os.environ.get(variable)
+}
+# Data hub (docs/datahub.md; every key and its default in civichub/datahub/conf.py).
+CIVICHUB_DATAHUB: dict[str, object] = {
+    key: cast(os.environ[variable])
+    for key, (variable, cast) in {
+        "sources_dir": ("CIVICHUB_DATAHUB_SOURCES_DIR", str),
+        "link_weight": ("CIVICHUB_DATAHUB_LINK_WEIGHT", float),
+        "review_weight": ("CIVICHUB_DATAHUB_REVIEW_WEIGHT", float),
+        "stale_hours": ("CIVICHUB_DATAHUB_STALE_HOURS", int),
     }.items()
     if os.environ.get(variable)
 }

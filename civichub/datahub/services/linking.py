@@ -1,0 +1,182 @@
+"""Record linkage into the person registry, and the clerical review of uncertain pairs.
+
+A record with a valid identity number is linked by the number's keyed lookup hash (core's
+crypto helpers; the number itself is stored only encrypted). A record without one is scored
+against the registry's candidates (same birth date or same pinyin name) with the
+Fellegi-Sunter weights of `linkage`: at or above `link_weight` it is linked, from
+`review_weight` it waits for a person in the review queue, below it starts a new person.
+Linkage only links: a source's values are never changed, and every move of a record between
+people (a review decision, a merge, a split) is audited with where it came from, so it can be
+undone by the opposite move."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from civichub.core import crypto
+from civichub.core.audit import audit_record
+from civichub.core.config import module_config
+from civichub.core.errors import Conflict
+from civichub.core.models import Organisation, Resident, User
+from civichub.core.permissions import require
+from civichub.datahub.conf import DatahubSettings
+from civichub.datahub.linkage import best_candidate, record_keys
+from civichub.datahub.models import (
+    LinkMethod,
+    Person,
+    ReviewItem,
+    ReviewStatus,
+    SourceRecord,
+)
+
+CANDIDATE_LIMIT = 200
+
+
+def _person_new(
+    keys: dict[str, Any], identity: str = "", community: Organisation | None = None
+) -> Person:
+    person = Person(
+        community=community,
+        name=keys["name"],
+        name_key=keys["name_key"],
+        birth_date=keys["birth_date"] or None,
+        gender=keys["gender"],
+        keys=keys,
+    )
+    if identity:
+        person.identity_hash = crypto.identity_lookup_hash(identity)
+        person.identity_encrypted = crypto.encrypt_identity(identity)
+        person.resident = Resident.objects.filter(identity_hash=person.identity_hash).first()
+    person.save()
+    return person
+
+
+def _candidates(
+    keys: dict[str, Any], *, without_identity: bool
+) -> list[tuple[int, dict[str, Any]]]:
+    blocks = Q(name_key=keys["name_key"])
+    if keys["birth_date"]:
+        blocks |= Q(birth_date=keys["birth_date"])
+    queryset = Person.objects.filter(blocks)
+    if without_identity:
+        queryset = queryset.filter(identity_hash__isnull=True)
+    return list(queryset.values_list("pk", "keys")[:CANDIDATE_LIMIT])
+
+
+def record_link(
+    record: SourceRecord, person_fields: dict[str, str], community: Organisation | None = None
+) -> SourceRecord:
+    """Links a new record (called inside the import's transaction, which is audited as a
+    whole). Saves the record."""
+    config = module_config(DatahubSettings)
+    keys = record_keys(person_fields)
+    identity = person_fields.get("identity_number", "")
+    record.keys = keys
+    if identity:
+        record.identity_hash = crypto.identity_lookup_hash(identity)
+        person = Person.objects.filter(identity_hash=record.identity_hash).first()
+        if person is not None:
+            record.person, record.link_method = person, LinkMethod.IDENTITY
+            record.save()
+            return record
+    best = best_candidate(keys, _candidates(keys, without_identity=bool(identity)))
+    if best is not None and best[1].weight >= config.link_weight:
+        person = Person.objects.get(pk=best[0])
+        if identity:
+            person.identity_hash = record.identity_hash
+            person.identity_encrypted = crypto.encrypt_identity(identity)
+            person.resident = Resident.objects.filter(identity_hash=record.identity_hash).first()
+            person.save(update_fields=["identity_hash", "identity_encrypted", "resident"])
+        record.person, record.link_method = person, LinkMethod.SCORE
+        record.link_weight = best[1].weight
+        record.save()
+        return record
+    if best is not None and not identity and best[1].weight >= config.review_weight:
+        record.person, record.link_method = None, LinkMethod.PENDING
+        record.link_weight = best[1].weight
+        record.save()
+        ReviewItem.objects.create(
+            record=record,
+            candidate_id=best[0],
+            weight=best[1].weight,
+            explanation=best[1].explanation(),
+        )
+        return record
+    record.person, record.link_method = _person_new(keys, identity, community), LinkMethod.NEW
+    record.save()
+    return record
+
+
+def person_community_set(person: Person, community: Organisation | None) -> None:
+    if community is not None and person.community_id != community.pk:
+        person.community = community
+        person.save(update_fields=["community"])
+
+
+@transaction.atomic
+def review_decide(*, actor: User, item: ReviewItem, same: bool) -> SourceRecord:
+    """Settles an uncertain pair: the same person (the record joins the candidate) or not
+    (the record starts a person of its own)."""
+    item = (
+        ReviewItem.objects.select_for_update(of=("self",))
+        .select_related("candidate")
+        .get(pk=item.pk)
+    )
+    require(actor, "datahub.review.decide", item)
+    if item.status != ReviewStatus.OPEN:
+        raise Conflict(_("该待审核记录已处理。"))
+    record = item.record
+    if same:
+        record.person = item.candidate
+    else:
+        record.person = _person_new(record.keys)
+        record.person.community = item.candidate.community
+        record.person.save(update_fields=["community"])
+    record.link_method = LinkMethod.REVIEW
+    record.save(update_fields=["person", "link_method"])
+    item.status = ReviewStatus.SAME if same else ReviewStatus.DIFFERENT
+    item.decided_by, item.decided_at = actor, timezone.now()
+    item.save(update_fields=["status", "decided_by", "decided_at"])
+    audit_record(
+        actor=actor,
+        action="datahub.review.decide",
+        obj=item,
+        organisation=item.candidate.community,
+        changes={"record": record.pk, "same": same, "person": record.person_id},
+    )
+    return record
+
+
+@transaction.atomic
+def record_relink(*, actor: User, record: SourceRecord, person: Person | None) -> SourceRecord:
+    """Moves a record to another person (a merge) or, with no person, to a new person of its
+    own (a split). The audit row keeps where it was, so the opposite move undoes it."""
+    record = (
+        SourceRecord.objects.select_for_update(of=("self",))
+        .select_related("person")
+        .get(pk=record.pk)
+    )
+    if record.person is not None:
+        require(actor, "datahub.review.decide", record.person)
+    if person is not None:
+        require(actor, "datahub.review.decide", person)
+    before = record.person
+    if person is None:
+        person = _person_new(record.keys)
+        person.community = before.community if before else None
+        person.save(update_fields=["community"])
+    record.person, record.link_method = person, LinkMethod.REVIEW
+    record.save(update_fields=["person", "link_method"])
+    audit_record(
+        actor=actor,
+        action="datahub.record.relink",
+        obj=record,
+        organisation=person.community,
+        changes={"from_person": before.pk if before else None, "to_person": person.pk},
+    )
+    return record
