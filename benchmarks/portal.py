@@ -50,7 +50,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--postgres", default=DEFAULT_POSTGRES, help="server URL, no database")
     args = parser.parse_args()
-    if args.quick:
+    if args.quick and args.docs == 100_000:
         args.docs = 5_000
     return args
 

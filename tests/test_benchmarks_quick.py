@@ -159,6 +159,20 @@ QUICK_RUNS = [
             "traceability.shopper_page_p99_ms",
         ),
     ),
+    QuickRun(
+        "portal.py",
+        ("--docs", "500"),
+        expect=(
+            "portal.success_at_3",
+            "portal.baseline_success_at_3",
+            "portal.scale_search_p99_ms",
+        ),
+    ),
+    QuickRun(
+        "datahub.py",
+        ("--people", "300"),
+        expect=("datahub.linkage_f1", "datahub.baseline_f1"),
+    ),
     # Its section already ran on both databases above (`wellbeing.py --only pipeline`): here its
     # own entry point, on SQLite only.
     QuickRun(
