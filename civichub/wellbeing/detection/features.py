@@ -271,6 +271,7 @@ def _runs(s: DetectorState, r: Rules, step: Step) -> None:
         np.where(present[:, WATER], 0.0, s.flow_log_p),
     )
     s.gas_day_longest = np.maximum(s.gas_day_longest, s.gas_run)
+    s.water_day_longest = np.maximum(s.water_day_longest, s.water_run)
 
 
 def _quiet(s: DetectorState, r: Rules, step: Step) -> None:

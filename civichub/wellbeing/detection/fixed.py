@@ -81,8 +81,12 @@ def _use_rules(s: DetectorState, r: Rules, step: Step) -> None:
     flow = (s.water_run >= r.slots(r.continuous_flow_hours)) | (
         learned
         & (s.water_run >= r.slots(r.flow_min_hours))
+        & (s.water_run >= (s.water_longest + r.slots(r.flow_beyond_longest_hours)) * s.sensitivity)
         & (s.flow_log_p < math.log(r.flow_probability) * s.sensitivity)
     )
+    # A run that raised the alert is a leak, not the household's routine: that day's longest
+    # run is not learned.
+    s.flow_today |= flow
     fire(
         s,
         step,

@@ -156,6 +156,15 @@ def learn_day(s: DetectorState, r: Rules, day: Day, alpha_day: float, away: Bool
         s.gas_longest,
     )
     s.gas_day_longest[:] = 0
+    # Likewise the longest run of water draws, but for a day that held a leak.
+    ran = s.water_day_longest.astype(np.float64)
+    s.water_longest = np.where(
+        ~away & ~s.flow_today,
+        np.maximum(ran, s.water_longest + alpha_day * (ran - s.water_longest)),
+        s.water_longest,
+    )
+    s.water_day_longest[:] = 0
+    s.flow_today[:] = False
     s.day_total[:] = 0.0
     s.day_count[:] = 0
     s.day_min_elec[:] = np.inf

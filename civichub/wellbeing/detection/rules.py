@@ -133,6 +133,10 @@ class Rules:
     # longer than this household's longest cooking lately (and at least `gas_min_learned_hours`).
     flow_probability: float = 1e-7
     flow_min_hours: float = 3.0
+    # ... and longer by this much than this household's own longest run of draws in a day
+    # lately: draws are not independent hour by hour (a day at home draws in every hour, a day
+    # out in none), so the improbability alone calls a busy day a leak.
+    flow_beyond_longest_hours: float = 2.0
     gas_min_learned_hours: float = 1.5
     level_change_ratio: float = 2.0
     level_change_days: int = 3

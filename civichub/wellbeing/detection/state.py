@@ -40,6 +40,11 @@ class DetectorState:
     flow_log_p: Float = field(init=False)  # log probability of the current run of water draws
     gas_longest: Float = field(init=False)  # usual longest gas run of a day, decaying
     gas_day_longest: Int = field(init=False)
+    # The household's own longest run of water draws in a day lately, decaying like the
+    # cooking (a day at home with the taps and the toilet in every hour is its routine).
+    water_longest: Float = field(init=False)
+    water_day_longest: Int = field(init=False)
+    flow_today: Bool = field(init=False)  # a continuous-flow incident held today
     last_observed: Bool = field(init=False)
     active_before: Bool = field(init=False)  # activity two half hours ago
     up_before: Bool = field(init=False)
@@ -124,6 +129,9 @@ class DetectorState:
         self.flow_log_p = np.zeros(h)
         self.gas_longest = np.zeros(h)
         self.gas_day_longest = np.zeros(h, dtype=np.int64)
+        self.water_longest = np.zeros(h)
+        self.water_day_longest = np.zeros(h, dtype=np.int64)
+        self.flow_today = np.zeros(h, dtype=bool)
         self.last_observed = np.zeros(h, dtype=bool)
         self.active_before = np.zeros(h, dtype=bool)
         self.up_before = np.zeros(h, dtype=bool)
