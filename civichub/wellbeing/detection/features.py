@@ -253,6 +253,10 @@ def _runs(s: DetectorState, r: Rules, step: Step) -> None:
     # Gas burnt while water runs heats it (a gas water heater, the washing-up): it neither
     # lengthens a stove's run nor breaks it; a stove left on is gas with the taps shut.
     hot_water = present[:, WATER] & (step.x0[:, WATER] >= r.hot_water_m3 - TOLERANCE)
+    s.since_hands = np.where(water_use | step.elec_person, 0, s.since_hands + 1)
+    s.gas_lit = np.where(
+        step.gas_flow & (s.gas_run == 0), s.since_hands <= r.slots(r.lit_hours), s.gas_lit
+    )
     s.gas_run = np.where(
         step.gas_flow,
         s.gas_run + ~hot_water,

@@ -97,7 +97,9 @@ def _use_rules(s: DetectorState, r: Rules, step: Step) -> None:
     gas_learned = np.maximum(
         r.slots(r.gas_min_learned_hours), (s.gas_longest + SLOTS_PER_HOUR) * s.sensitivity
     )
-    gas_long = (s.gas_run >= r.slots(r.gas_max_flow_hours)) | (learned & (s.gas_run >= gas_learned))
+    gas_long = s.gas_lit & (
+        (s.gas_run >= r.slots(r.gas_max_flow_hours)) | (learned & (s.gas_run >= gas_learned))
+    )
     fire(
         s,
         step,

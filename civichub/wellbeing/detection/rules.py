@@ -138,6 +138,10 @@ class Rules:
     # out in none), so the improbability alone calls a busy day a leak.
     flow_beyond_longest_hours: float = 2.0
     gas_min_learned_hours: float = 1.5
+    # A stove is lit by somebody up and about: water drawn or electricity switched by a person
+    # within this long before its run began. A run that began without (a boiler firing in the
+    # night on its thermostat, before the nights have taught its pattern) is not a stove.
+    lit_hours: float = 4.0
     level_change_ratio: float = 2.0
     level_change_days: int = 3
     # What runs by itself (a fridge, a water heater, a boiler or heating on a thermostat, a

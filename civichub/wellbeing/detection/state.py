@@ -36,6 +36,11 @@ class DetectorState:
     # Slots since the last sign of someone about: water, gas, or electricity switched (a change
     # between half hours; a lamp or television left on is a steady level, not a sign).
     since_stir: Int = field(init=False)
+    # Slots since water was drawn or electricity switched by a person (gas aside), and
+    # whether the current gas run started within `Rules.lit_hours` of one: a stove is lit by
+    # somebody up and about; a boiler fires on its thermostat.
+    since_hands: Int = field(init=False)
+    gas_lit: Bool = field(init=False)
     p_water: Float = field(init=False)  # (H, 168) learned probability of a water draw
     flow_log_p: Float = field(init=False)  # log probability of the current run of water draws
     gas_longest: Float = field(init=False)  # usual longest gas run of a day, decaying
@@ -125,6 +130,8 @@ class DetectorState:
         self.gas_run = np.zeros(h, dtype=np.int64)
         self.since_water = np.zeros(h, dtype=np.int64)
         self.since_stir = np.zeros(h, dtype=np.int64)
+        self.since_hands = np.zeros(h, dtype=np.int64)
+        self.gas_lit = np.zeros(h, dtype=bool)
         self.p_water = np.full((h, HOURS_PER_WEEK), 0.5)
         self.flow_log_p = np.zeros(h)
         self.gas_longest = np.zeros(h)
