@@ -169,7 +169,13 @@ def observe(
     # when it is beyond the trickle by a litre and as much again as the trickle (a meter
     # of coarse resolution shows a trickle in steps).
     trickle = np.minimum(auto_lo[:, WATER], r.trickle_max_m3)
-    water_use = present[:, WATER] & (x0[:, WATER] - trickle >= r.water_use_m3 + trickle - TOLERANCE)
+    # Nor is a draw no larger than what the nights draw by themselves (a purifier's flush).
+    draw = np.minimum(np.nan_to_num(s.auto_draw, nan=0.0), r.automatic_draw_max_m3)
+    water_use = (
+        present[:, WATER]
+        & (x0[:, WATER] - trickle >= r.water_use_m3 + trickle - TOLERANCE)
+        & (x0[:, WATER] > draw + TOLERANCE)
+    )
     # A few quiet hours a night show a thermostat's cycles, not their extremes over a day:
     # levels count as a person's only half the nightly swing above the nights' highest.
     swing = 0.5 * (auto_hi - auto_lo)
@@ -265,6 +271,7 @@ def _runs(s: DetectorState, r: Rules, step: Step) -> None:
     # Time away does not count towards a silence: the clock starts when the household is back.
     s.since_water = np.where(water_use | away, 0, s.since_water + 1)
     s.since_stir = np.where(step.person | away, 0, s.since_stir + 1)
+    s.quiet_today = np.maximum(s.quiet_today, s.since_stir)
     # How improbable is this run of water draws for this household at these hours?
     pw = np.clip(
         s.p_water[:, step.hour_of_week], 1.0 - r.active_probability_cap, r.flow_probability_cap

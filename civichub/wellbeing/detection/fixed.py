@@ -44,6 +44,7 @@ def _use_rules(s: DetectorState, r: Rules, step: Step) -> None:
         # Every meter must agree: gas used or electricity switched in the window means
         # someone was about, whatever the water meter says.
         & (s.since_stir >= r.slots(r.no_use_hours))
+        & (s.since_stir >= np.minimum(s.quiet_usual + SLOTS_PER_HOUR, r.slots(r.no_use_hours + r.no_use_quiet_extra_hours)))
         & ~away
     )
     fire(

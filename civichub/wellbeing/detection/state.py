@@ -97,6 +97,10 @@ class DetectorState:
     nights_hi: Float = field(init=False)  # (H, NIGHTS, 3), NaN where no night
     nights_change: Float = field(init=False)
     nights_lo: Float = field(init=False)
+    # (H, NIGHTS) each night's largest water reading, and what the nights give (see
+    # `Rules.automatic_draw_max_m3`): a purifier's flush, a coarse register's step of a trickle.
+    nights_draw: Float = field(init=False)
+    auto_draw: Float = field(init=False)  # (H,)
     nights_at: Int = field(init=False)  # (H,) where the next night goes in the ring
     auto_hi: Float = field(init=False)  # (H, 3) highest level the automatic pattern explains
     auto_change: Float = field(init=False)  # (H, 3) largest change it explains
@@ -108,6 +112,12 @@ class DetectorState:
     water_bits: Int = field(init=False)  # half hours with water drawn by a person
     # First use of the last mornings, in slots after DAY_START_SLOT, -1 where none was seen.
     mornings: Int = field(init=False)  # (H, MORNINGS)
+    # The longest spell without a sign of a person that ended (or went on) in each of the last
+    # days, in half hours (-1 where none was learned), this day's so far, and the household's
+    # own long quiet spell from them (see `Rules.no_use_quiet_extra_hours`).
+    quiet_days: Int = field(init=False)  # (H, MORNINGS)
+    quiet_today: Int = field(init=False)
+    quiet_usual: Int = field(init=False)
     mornings_at: Int = field(init=False)
     # One alert per incident, per family of kinds (`rules.FAMILIES`): whether an incident is
     # open, which kinds it has reported (bits of `rules.KIND_BIT`) and how many half hours its
@@ -177,6 +187,8 @@ class DetectorState:
         self.nights_hi = np.full((h, NIGHTS, 3), np.nan)
         self.nights_change = np.full((h, NIGHTS, 3), np.nan)
         self.nights_lo = np.full((h, NIGHTS, 3), np.nan)
+        self.nights_draw = np.full((h, NIGHTS), np.nan)
+        self.auto_draw = np.full(h, np.nan)
         self.nights_at = np.zeros(h, dtype=np.int64)
         self.auto_hi = np.full((h, 3), np.nan)
         self.auto_change = np.full((h, 3), np.nan)
@@ -185,6 +197,9 @@ class DetectorState:
         self.person_bits = np.zeros(h, dtype=np.int64)
         self.water_bits = np.zeros(h, dtype=np.int64)
         self.mornings = np.full((h, MORNINGS), -1, dtype=np.int64)
+        self.quiet_days = np.full((h, MORNINGS), -1, dtype=np.int64)
+        self.quiet_today = np.zeros(h, dtype=np.int64)
+        self.quiet_usual = np.full(h, -1, dtype=np.int64)
         self.mornings_at = np.zeros(h, dtype=np.int64)
         self.incident_open = np.zeros((h, len(FAMILIES)), dtype=bool)
         self.incident_kinds = np.zeros((h, len(FAMILIES)), dtype=np.int64)
