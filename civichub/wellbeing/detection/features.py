@@ -314,7 +314,8 @@ def _night(s: DetectorState, r: Rules, step: Step) -> None:
         # At night a switch beyond what runs by itself needs no second one: the appliances
         # that run at night are what the automatic pattern is learned from.
         (step.elec_switch & (step.elec_change > 0))
-        | step.gas_use
+        # Gas lit by somebody (see `Rules.lit_hours`), not a boiler's first winter nights.
+        | (step.gas_use & s.gas_lit)
         | (step.elec_use & (s.night_run > 0))
         | (step.water_use & (s.water_run >= 2) & ~meters[:, ELECTRICITY])
     )
