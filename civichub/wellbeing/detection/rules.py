@@ -141,7 +141,7 @@ class Rules:
     # ... and longer by this much than this household's own longest run of draws in a day
     # lately: draws are not independent hour by hour (a day at home draws in every hour, a day
     # out in none), so the improbability alone calls a busy day a leak.
-    flow_beyond_longest_hours: float = 2.0
+    flow_beyond_longest_hours: float = 4.0
     gas_min_learned_hours: float = 1.5
     # A stove is lit by somebody up and about: water drawn or electricity switched by a person
     # within this long before its run began. A run that began without (a boiler firing in the
