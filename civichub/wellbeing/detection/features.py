@@ -260,8 +260,12 @@ def _runs(s: DetectorState, r: Rules, step: Step) -> None:
     # lengthens a stove's run nor breaks it; a stove left on is gas with the taps shut.
     hot_water = present[:, WATER] & (step.x0[:, WATER] >= r.hot_water_m3 - TOLERANCE)
     s.since_hands = np.where(water_use | step.elec_person, 0, s.since_hands + 1)
+    # ... at an hour this household is usually up (a boiler's run starts in the night too).
+    awake_hour = s.p_active[:, step.hour_of_week] >= r.night_rare_probability
     s.gas_lit = np.where(
-        step.gas_flow & (s.gas_run == 0), s.since_hands <= r.slots(r.lit_hours), s.gas_lit
+        step.gas_flow & (s.gas_run == 0),
+        (s.since_hands <= r.slots(r.lit_hours)) & awake_hour,
+        s.gas_lit,
     )
     s.gas_run = np.where(
         step.gas_flow,

@@ -36,6 +36,7 @@ def _use_rules(s: DetectorState, r: Rules, step: Step) -> None:
     window_count = s.count12 if r.no_use_hours <= 12 else s.count24
     # What a cistern's trickle explains (learned from recent nights) is not use.
     used = window_sum[:, WATER] - step.trickle * window_count[:, WATER]
+    patience = r.slots(r.no_use_hours + r.no_use_quiet_extra_hours)
     no_use = (
         water_metered
         & (window_count[:, WATER] >= r.no_use_coverage * r.slots(min(r.no_use_hours, 24)))
@@ -44,7 +45,8 @@ def _use_rules(s: DetectorState, r: Rules, step: Step) -> None:
         # Every meter must agree: gas used or electricity switched in the window means
         # someone was about, whatever the water meter says.
         & (s.since_stir >= r.slots(r.no_use_hours))
-        & (s.since_stir >= np.minimum(s.quiet_usual + SLOTS_PER_HOUR, r.slots(r.no_use_hours + r.no_use_quiet_extra_hours)))
+        # A household whose ordinary nights are this quiet waits for more (an option).
+        & (s.since_stir >= np.minimum(s.quiet_usual + SLOTS_PER_HOUR, patience))
         & ~away
     )
     fire(
