@@ -153,3 +153,18 @@ def test_no_use_may_wait_for_the_households_own_long_quiet_spells() -> None:
     alerts = _kinds(_run(fall, patient), Kind.NO_USE, after=_at(days - 2, 17.5))
     assert len(alerts) == 1
     assert alerts[0].slot <= _at(days - 2, 17.0) + 14 * H
+
+
+def test_a_gas_run_started_at_an_hour_the_household_is_rarely_up_is_not_a_stove() -> None:
+    use = _routine(3)
+    use[_at(1, 18.5) : _at(1, 23.0), GAS] = 0.05  # lit half an hour after water was drawn
+    outcomes = {}
+    for usual_up in (0.05, 0.5):
+        detector = WellbeingDetector(np.array([[True, True, True]]))
+        detector.process(use[None, : _at(1, 0)], 0)
+        detector.state.p_active[:] = usual_up  # how often this household is up at each hour,
+        detector.state.p_seen[:] = 1000  # learned over many weeks
+        alerts = detector.process(use[None, _at(1, 0) :], _at(1, 0))
+        outcomes[usual_up] = _kinds(alerts, Kind.GAS_LONG_FLOW)
+    assert outcomes[0.05] == []
+    assert len(outcomes[0.5]) == 1
