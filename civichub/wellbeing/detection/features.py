@@ -169,7 +169,13 @@ def observe(
     # when it is beyond the trickle by a litre and as much again as the trickle (a meter
     # of coarse resolution shows a trickle in steps).
     trickle = np.minimum(auto_lo[:, WATER], r.trickle_max_m3)
-    water_use = present[:, WATER] & (x0[:, WATER] - trickle >= r.water_use_m3 + trickle - TOLERANCE)
+    # Nor is a draw no larger than what the nights draw by themselves (a purifier's flush).
+    draw = np.minimum(np.nan_to_num(s.auto_draw, nan=0.0), r.automatic_draw_max_m3)
+    water_use = (
+        present[:, WATER]
+        & (x0[:, WATER] - trickle >= r.water_use_m3 + trickle - TOLERANCE)
+        & (x0[:, WATER] > draw + TOLERANCE)
+    )
     # A few quiet hours a night show a thermostat's cycles, not their extremes over a day:
     # levels count as a person's only half the nightly swing above the nights' highest.
     swing = 0.5 * (auto_hi - auto_lo)
@@ -253,6 +259,14 @@ def _runs(s: DetectorState, r: Rules, step: Step) -> None:
     # Gas burnt while water runs heats it (a gas water heater, the washing-up): it neither
     # lengthens a stove's run nor breaks it; a stove left on is gas with the taps shut.
     hot_water = present[:, WATER] & (step.x0[:, WATER] >= r.hot_water_m3 - TOLERANCE)
+    s.since_hands = np.where(water_use | step.elec_person, 0, s.since_hands + 1)
+    # ... at an hour this household is usually up (a boiler's run starts in the night too).
+    awake_hour = s.p_active[:, step.hour_of_week] >= r.night_rare_probability
+    s.gas_lit = np.where(
+        step.gas_flow & (s.gas_run == 0),
+        (s.since_hands <= r.slots(r.lit_hours)) & awake_hour,
+        s.gas_lit,
+    )
     s.gas_run = np.where(
         step.gas_flow,
         s.gas_run + ~hot_water,
@@ -261,6 +275,7 @@ def _runs(s: DetectorState, r: Rules, step: Step) -> None:
     # Time away does not count towards a silence: the clock starts when the household is back.
     s.since_water = np.where(water_use | away, 0, s.since_water + 1)
     s.since_stir = np.where(step.person | away, 0, s.since_stir + 1)
+    s.quiet_today = np.maximum(s.quiet_today, s.since_stir)
     # How improbable is this run of water draws for this household at these hours?
     pw = np.clip(
         s.p_water[:, step.hour_of_week], 1.0 - r.active_probability_cap, r.flow_probability_cap
@@ -271,6 +286,7 @@ def _runs(s: DetectorState, r: Rules, step: Step) -> None:
         np.where(present[:, WATER], 0.0, s.flow_log_p),
     )
     s.gas_day_longest = np.maximum(s.gas_day_longest, s.gas_run)
+    s.water_day_longest = np.maximum(s.water_day_longest, s.water_run)
 
 
 def _quiet(s: DetectorState, r: Rules, step: Step) -> None:
@@ -302,7 +318,8 @@ def _night(s: DetectorState, r: Rules, step: Step) -> None:
         # At night a switch beyond what runs by itself needs no second one: the appliances
         # that run at night are what the automatic pattern is learned from.
         (step.elec_switch & (step.elec_change > 0))
-        | step.gas_use
+        # Gas lit by somebody (see `Rules.lit_hours`), not a boiler's first winter nights.
+        | (step.gas_use & s.gas_lit)
         | (step.elec_use & (s.night_run > 0))
         | (step.water_use & (s.water_run >= 2) & ~meters[:, ELECTRICITY])
     )

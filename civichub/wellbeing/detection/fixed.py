@@ -36,6 +36,7 @@ def _use_rules(s: DetectorState, r: Rules, step: Step) -> None:
     window_count = s.count12 if r.no_use_hours <= 12 else s.count24
     # What a cistern's trickle explains (learned from recent nights) is not use.
     used = window_sum[:, WATER] - step.trickle * window_count[:, WATER]
+    patience = r.slots(r.no_use_hours + r.no_use_quiet_extra_hours)
     no_use = (
         water_metered
         & (window_count[:, WATER] >= r.no_use_coverage * r.slots(min(r.no_use_hours, 24)))
@@ -44,6 +45,8 @@ def _use_rules(s: DetectorState, r: Rules, step: Step) -> None:
         # Every meter must agree: gas used or electricity switched in the window means
         # someone was about, whatever the water meter says.
         & (s.since_stir >= r.slots(r.no_use_hours))
+        # A household whose ordinary nights are this quiet waits for more (an option).
+        & (s.since_stir >= np.minimum(s.quiet_usual + SLOTS_PER_HOUR, patience))
         & ~away
     )
     fire(
@@ -81,8 +84,12 @@ def _use_rules(s: DetectorState, r: Rules, step: Step) -> None:
     flow = (s.water_run >= r.slots(r.continuous_flow_hours)) | (
         learned
         & (s.water_run >= r.slots(r.flow_min_hours))
+        & (s.water_run >= (s.water_longest + r.slots(r.flow_beyond_longest_hours)) * s.sensitivity)
         & (s.flow_log_p < math.log(r.flow_probability) * s.sensitivity)
     )
+    # A run that raised the alert is a leak, not the household's routine: that day's longest
+    # run is not learned.
+    s.flow_today |= flow
     fire(
         s,
         step,
@@ -93,7 +100,9 @@ def _use_rules(s: DetectorState, r: Rules, step: Step) -> None:
     gas_learned = np.maximum(
         r.slots(r.gas_min_learned_hours), (s.gas_longest + SLOTS_PER_HOUR) * s.sensitivity
     )
-    gas_long = (s.gas_run >= r.slots(r.gas_max_flow_hours)) | (learned & (s.gas_run >= gas_learned))
+    gas_long = s.gas_lit & (
+        (s.gas_run >= r.slots(r.gas_max_flow_hours)) | (learned & (s.gas_run >= gas_learned))
+    )
     fire(
         s,
         step,

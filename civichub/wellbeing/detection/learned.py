@@ -67,6 +67,8 @@ def apply(s: DetectorState, r: Rules, step: Step) -> None:
         np.maximum(r.first_use_grace_hours * SLOTS_PER_HOUR, 3.0 * deviation),
         latest + SLOTS_PER_HOUR,
     )
+    seen = np.where(s.mornings >= 0, s.mornings, np.iinfo(np.int64).max)
+    earliest_morning = np.partition(seen, 1, axis=1)[:, 1]
     late = (
         learned
         & (s.first_use_days >= 7)
@@ -82,6 +84,10 @@ def apply(s: DetectorState, r: Rules, step: Step) -> None:
         & ~s.incident_open[:, FAMILY_COLUMN["absence"]]
         # Signs of a person now: up, whatever the morning looked like.
         & ~step.person_around
+        # No sign of a person since the household's own early mornings (the second earliest
+        # of the last four weeks): a flush or a kettle after that hour, on a meter too coarse
+        # to show a wash, is somebody up, not a late start.
+        & (s.since_stir >= day_slot - earliest_morning)
     )
     fire(
         s,

@@ -156,6 +156,21 @@ def learn_day(s: DetectorState, r: Rules, day: Day, alpha_day: float, away: Bool
         s.gas_longest,
     )
     s.gas_day_longest[:] = 0
+    # The day's longest quiet spell joins the last days' (not a day away: the clock stood),
+    # and the household's own long quiet spell is the second longest of them.
+    today = np.where(away, -1, s.quiet_today)
+    s.quiet_days = np.concatenate([s.quiet_days[:, 1:], today[:, None]], axis=1)
+    s.quiet_usual = np.partition(s.quiet_days, -2, axis=1)[:, -2]
+    s.quiet_today = np.where(s.since_stir > 0, s.since_stir, 0)
+    # Likewise the longest run of water draws, but for a day that held a leak.
+    ran = s.water_day_longest.astype(np.float64)
+    s.water_longest = np.where(
+        ~away & ~s.flow_today,
+        np.maximum(ran, s.water_longest + alpha_day * (ran - s.water_longest)),
+        s.water_longest,
+    )
+    s.water_day_longest[:] = 0
+    s.flow_today[:] = False
     s.day_total[:] = 0.0
     s.day_count[:] = 0
     s.day_min_elec[:] = np.inf
@@ -194,6 +209,13 @@ def _night_over(s: DetectorState, r: Rules) -> None:
     s.nights_change[rows, at] = np.where(counted, s.night_change, np.nan)
     lows = np.where(counted, s.night_lo, np.nan)
     lows[:, WATER] = _trickle(s.night_water)
+    seen = (~np.isnan(s.night_water)).sum(axis=1)
+    largest = np.nanmax(np.where(seen[:, None] > 0, s.night_water, 0.0), axis=1)
+    s.nights_draw[rows, at] = np.where(seen >= 4, largest, np.nan)
+    ordered = np.sort(s.nights_draw, axis=1)  # NaN last
+    kept = (~np.isnan(s.nights_draw)).sum(axis=1)
+    # The second smallest where three nights or more were kept.
+    s.auto_draw = np.where(kept >= 3, ordered[:, 1], np.nan)
     s.nights_lo[rows, at] = lows
     s.nights_at += 1
     last_hi = np.where(counted, s.night_hi, -np.inf)

@@ -100,6 +100,11 @@ class Rules:
     # Share of the window's half hours that must have a water reading; a reading or two lost in
     # transit does not hold back the alert, a real gap does (and raises a data-gap alert).
     no_use_coverage: float = 0.9
+    # Some households go 12 hours without a sign of anybody on ordinary nights (an idle evening
+    # with the television, no toilet at night, a late riser). Where the household's own
+    # second longest quiet spell of the last four weeks was longer than the rule's window,
+    # no use waits for that spell and an hour more, at most this many hours beyond the window.
+    no_use_quiet_extra_hours: float = 0.0
     high_water_m3_per_day: float = 2.0
     continuous_flow_hours: float = 24.0
     gas_max_flow_hours: float = 3.0
@@ -133,7 +138,15 @@ class Rules:
     # longer than this household's longest cooking lately (and at least `gas_min_learned_hours`).
     flow_probability: float = 1e-7
     flow_min_hours: float = 3.0
+    # ... and longer by this much than this household's own longest run of draws in a day
+    # lately: draws are not independent hour by hour (a day at home draws in every hour, a day
+    # out in none), so the improbability alone calls a busy day a leak.
+    flow_beyond_longest_hours: float = 4.0
     gas_min_learned_hours: float = 1.5
+    # A stove is lit by somebody up and about: water drawn or electricity switched by a person
+    # within this long before its run began. A run that began without (a boiler firing in the
+    # night on its thermostat, before the nights have taught its pattern) is not a stove.
+    lit_hours: float = 4.0
     level_change_ratio: float = 2.0
     level_change_days: int = 3
     # What runs by itself (a fridge, a water heater, a boiler or heating on a thermostat, a
@@ -147,6 +160,11 @@ class Rules:
     automatic_change_factor: float = 1.25
     # A cistern leaking more than this (240 litres a day) is a leak to mend, not a pattern.
     trickle_max_m3: float = 0.005
+    # Water that draws itself every night (a purifier flushing its membrane every few hours, a
+    # trickle that a register of 10 litres shows as a step now and then): the second smallest
+    # of the nights' largest readings, up to this much, is no sign of a person (a toilet flush
+    # is 6-9 litres; a night without a toilet visit keeps it out).
+    automatic_draw_max_m3: float = 0.0015
     # Electricity alone is a sign of a person only when it changes beyond the automatic
     # pattern in two of the last `corroboration_slots` half hours (one change may be a defrost
     # or a reheat at an hour the nights did not show).

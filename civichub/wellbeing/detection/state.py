@@ -36,10 +36,20 @@ class DetectorState:
     # Slots since the last sign of someone about: water, gas, or electricity switched (a change
     # between half hours; a lamp or television left on is a steady level, not a sign).
     since_stir: Int = field(init=False)
+    # Slots since water was drawn or electricity switched by a person (gas aside), and
+    # whether the current gas run started within `Rules.lit_hours` of one: a stove is lit by
+    # somebody up and about; a boiler fires on its thermostat.
+    since_hands: Int = field(init=False)
+    gas_lit: Bool = field(init=False)
     p_water: Float = field(init=False)  # (H, 168) learned probability of a water draw
     flow_log_p: Float = field(init=False)  # log probability of the current run of water draws
     gas_longest: Float = field(init=False)  # usual longest gas run of a day, decaying
     gas_day_longest: Int = field(init=False)
+    # The household's own longest run of water draws in a day lately, decaying like the
+    # cooking (a day at home with the taps and the toilet in every hour is its routine).
+    water_longest: Float = field(init=False)
+    water_day_longest: Int = field(init=False)
+    flow_today: Bool = field(init=False)  # a continuous-flow incident held today
     last_observed: Bool = field(init=False)
     active_before: Bool = field(init=False)  # activity two half hours ago
     up_before: Bool = field(init=False)
@@ -87,6 +97,10 @@ class DetectorState:
     nights_hi: Float = field(init=False)  # (H, NIGHTS, 3), NaN where no night
     nights_change: Float = field(init=False)
     nights_lo: Float = field(init=False)
+    # (H, NIGHTS) each night's largest water reading, and what the nights give (see
+    # `Rules.automatic_draw_max_m3`): a purifier's flush, a coarse register's step of a trickle.
+    nights_draw: Float = field(init=False)
+    auto_draw: Float = field(init=False)  # (H,)
     nights_at: Int = field(init=False)  # (H,) where the next night goes in the ring
     auto_hi: Float = field(init=False)  # (H, 3) highest level the automatic pattern explains
     auto_change: Float = field(init=False)  # (H, 3) largest change it explains
@@ -98,6 +112,12 @@ class DetectorState:
     water_bits: Int = field(init=False)  # half hours with water drawn by a person
     # First use of the last mornings, in slots after DAY_START_SLOT, -1 where none was seen.
     mornings: Int = field(init=False)  # (H, MORNINGS)
+    # The longest spell without a sign of a person that ended (or went on) in each of the last
+    # days, in half hours (-1 where none was learned), this day's so far, and the household's
+    # own long quiet spell from them (see `Rules.no_use_quiet_extra_hours`).
+    quiet_days: Int = field(init=False)  # (H, MORNINGS)
+    quiet_today: Int = field(init=False)
+    quiet_usual: Int = field(init=False)
     mornings_at: Int = field(init=False)
     # One alert per incident, per family of kinds (`rules.FAMILIES`): whether an incident is
     # open, which kinds it has reported (bits of `rules.KIND_BIT`) and how many half hours its
@@ -120,10 +140,15 @@ class DetectorState:
         self.gas_run = np.zeros(h, dtype=np.int64)
         self.since_water = np.zeros(h, dtype=np.int64)
         self.since_stir = np.zeros(h, dtype=np.int64)
+        self.since_hands = np.zeros(h, dtype=np.int64)
+        self.gas_lit = np.zeros(h, dtype=bool)
         self.p_water = np.full((h, HOURS_PER_WEEK), 0.5)
         self.flow_log_p = np.zeros(h)
         self.gas_longest = np.zeros(h)
         self.gas_day_longest = np.zeros(h, dtype=np.int64)
+        self.water_longest = np.zeros(h)
+        self.water_day_longest = np.zeros(h, dtype=np.int64)
+        self.flow_today = np.zeros(h, dtype=bool)
         self.last_observed = np.zeros(h, dtype=bool)
         self.active_before = np.zeros(h, dtype=bool)
         self.up_before = np.zeros(h, dtype=bool)
@@ -162,6 +187,8 @@ class DetectorState:
         self.nights_hi = np.full((h, NIGHTS, 3), np.nan)
         self.nights_change = np.full((h, NIGHTS, 3), np.nan)
         self.nights_lo = np.full((h, NIGHTS, 3), np.nan)
+        self.nights_draw = np.full((h, NIGHTS), np.nan)
+        self.auto_draw = np.full(h, np.nan)
         self.nights_at = np.zeros(h, dtype=np.int64)
         self.auto_hi = np.full((h, 3), np.nan)
         self.auto_change = np.full((h, 3), np.nan)
@@ -170,6 +197,9 @@ class DetectorState:
         self.person_bits = np.zeros(h, dtype=np.int64)
         self.water_bits = np.zeros(h, dtype=np.int64)
         self.mornings = np.full((h, MORNINGS), -1, dtype=np.int64)
+        self.quiet_days = np.full((h, MORNINGS), -1, dtype=np.int64)
+        self.quiet_today = np.zeros(h, dtype=np.int64)
+        self.quiet_usual = np.full(h, -1, dtype=np.int64)
         self.mornings_at = np.zeros(h, dtype=np.int64)
         self.incident_open = np.zeros((h, len(FAMILIES)), dtype=bool)
         self.incident_kinds = np.zeros((h, len(FAMILIES)), dtype=np.int64)
