@@ -1,0 +1,1 @@
+"""Emergency blood donors: the registry, requests and call-ups."""
