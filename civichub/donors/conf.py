@@ -41,9 +41,11 @@ class DonorsSettings(ModuleConfig):
     call_up_link_hours: int = 24
     # The public address put in front of that link in SMS (none: a relative link).
     site_url: str = ""
-    # H3 resolution of the coarse place stored for a donor (8: cells of about 0.74 km²); the
-    # search index uses the coarser `search_resolution` (6: about 36 km²).
+    # H3 resolution of the coarse place stored for a donor (8: cells of about 0.74 km²); a
+    # search reads the rings of `search_resolution` cells (7: about 5 km²), or of
+    # `region_resolution` cells (5: about 250 km²) when the radius would need too many.
     cell_resolution: int = 8
-    search_resolution: int = 6
+    search_resolution: int = 7
+    region_resolution: int = 5
     # Distance bands staff see instead of an address, in kilometres.
     distance_bands_km: tuple[float, ...] = (2.0, 5.0, 10.0, 20.0, 50.0)
