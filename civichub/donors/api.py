@@ -8,7 +8,7 @@ import datetime as dt
 from typing import Literal
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from civichub.core import selectors as core_selectors
 from civichub.core.errors import NotFound
@@ -146,12 +146,12 @@ def _request_out(actor: object, blood_request: BloodRequest) -> RequestOut:
 
 
 @router.post("/requests", response={201: RequestOut}, summary="Create an emergency request")
-def request_create(request: HttpRequest, payload: RequestIn) -> tuple[int, RequestOut]:
+def request_create(request: HttpRequest, payload: RequestIn) -> Status:
     user = request_user(request)
     hospital = core_selectors.organisation_get(pk=payload.hospital_id)
     values = payload.dict(exclude={"hospital_id"})
     created = services.blood_request_create(actor=user, hospital=hospital, **values)
-    return 201, _request_out(user, created)
+    return Status(201, _request_out(user, created))
 
 
 @router.get("/requests/{request_id}", response=RequestOut, summary="A request and its call-ups")
@@ -199,7 +199,7 @@ def call_up_answer(request: HttpRequest, token: str, payload: AnswerIn) -> Answe
 
 
 @router.post("/donors", response={201: DonorOut}, summary="Register a donor with consent")
-def donor_register(request: HttpRequest, payload: DonorIn) -> tuple[int, DonorOut]:
+def donor_register(request: HttpRequest, payload: DonorIn) -> Status:
     user = request_user(request)
     community = core_selectors.organisation_get(pk=payload.community_id)
     donor = services.donor_register(
@@ -223,13 +223,16 @@ def donor_register(request: HttpRequest, payload: DonorIn) -> tuple[int, DonorOu
         identity_number=payload.identity_number,
         verified=payload.verified,
     )
-    return 201, DonorOut(
-        id=donor.pk,
-        community_id=donor.community_id,
-        group=donor.group_label,
-        verified=donor.group_source == "centre",
-        health_consent=donor.health_consent,
-        location_consent=donor.location_consent,
-        whole_blood_from=donor.whole_blood_from,
-        platelets_from=donor.platelets_from,
+    return Status(
+        201,
+        DonorOut(
+            id=donor.pk,
+            community_id=donor.community_id,
+            group=donor.group_label,
+            verified=donor.group_source == "centre",
+            health_consent=donor.health_consent,
+            location_consent=donor.location_consent,
+            whole_blood_from=donor.whole_blood_from,
+            platelets_from=donor.platelets_from,
+        ),
     )
