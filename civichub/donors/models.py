@@ -159,6 +159,11 @@ class Donor(TimestampedModel):
             )
         ]
         indexes: ClassVar[list[models.Index]] = [
+            # The call-up search: the rings of cells around a hospital, one group at a time
+            # (the cell centre in the index, so distance is computed before a row is read).
+            models.Index(
+                fields=["cell", "abo", "rhd", "cell_lat", "cell_lng"], name="donors_donor_cell"
+            ),
             models.Index(fields=["search_cell", "abo", "rhd"], name="donors_donor_search"),
             models.Index(fields=["region_cell", "abo", "rhd"], name="donors_donor_region"),
             models.Index(fields=["community", "name"], name="donors_donor_community"),

@@ -36,20 +36,24 @@ def coarse_place(
     )
 
 
+def _k(lat: float, lng: float, radius_km: float, resolution: int) -> tuple[str, int]:
+    """The cell holding the point and the number of rings around it that cover every place
+    within `radius_km`: neighbouring centres are √3 edges apart (the edge measured on the cell
+    itself, 10 % spare), plus one ring for a child's centre lying just outside its parent."""
+    centre = h3.latlng_to_cell(lat, lng, resolution)
+    edge = math.sqrt(2 * h3.cell_area(centre, "km^2") / (3 * math.sqrt(3)))
+    return centre, math.ceil(radius_km / (0.9 * math.sqrt(3) * edge)) + 1
+
+
 def rings_for(lat: float, lng: float, radius_km: float, resolution: int) -> list[str]:
     """The cells of `resolution` around a WGS-84 point that cover every place within
-    `radius_km` (a disk of k rings, k from the cells' smallest centre spacing)."""
-    centre = h3.latlng_to_cell(lat, lng, resolution)
-    # Neighbouring centres are √3 edges apart; the smallest cells of a resolution are about
-    # half the average's edge, so k is counted from that with one ring to spare.
-    spacing = math.sqrt(3) * h3.average_hexagon_edge_length(resolution, "km") * 0.5
-    k = math.ceil(radius_km / spacing) + 1
+    `radius_km`."""
+    centre, k = _k(lat, lng, radius_km, resolution)
     return list(h3.grid_disk(centre, k))
 
 
-def ring_count(radius_km: float, resolution: int) -> int:
-    spacing = math.sqrt(3) * h3.average_hexagon_edge_length(resolution, "km") * 0.5
-    k = math.ceil(radius_km / spacing) + 1
+def ring_count(lat: float, lng: float, radius_km: float, resolution: int) -> int:
+    _centre, k = _k(lat, lng, radius_km, resolution)
     return 3 * k * (k + 1) + 1
 
 

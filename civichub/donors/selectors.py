@@ -8,6 +8,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Case, ExpressionWrapper, F, FloatField, IntegerField, Q, QuerySet, When
@@ -25,10 +26,13 @@ from civichub.donors.conf import DonorsSettings
 from civichub.donors.models import (
     ACTIVE_STATES,
     COMMITTED_STATES,
+    AvailabilityWindow,
     BloodRequest,
     CallUp,
     CallUpState,
     Component,
+    Deferral,
+    Donation,
     DonationKind,
     Donor,
     RequestStatus,
@@ -47,6 +51,7 @@ DONATION_FOR = {
 }
 
 _KM_PER_DEGREE = 111.195
+MAX_CELLS = 200
 
 
 def settings_() -> DonorsSettings:
@@ -106,63 +111,14 @@ class Candidate:
     verified: bool
 
 
-def _in_window(donor: Donor, moment: datetime) -> bool:
-    windows = list(donor.windows.all())
-    if not windows:
-        return True
-    local = timezone.localtime(moment)
-    return any(w.weekday == local.weekday() and w.starts <= local.time() < w.ends for w in windows)
-
-
-def candidate_queryset(
-    *,
-    component: str,
-    patient: compatibility.Patient,
-    lat: float,
-    lng: float,
-    radius_km: float,
-    now: datetime,
-) -> QuerySet[Donor]:
-    """Donors who may be called now for this patient within `radius_km`, best first: the
-    order of preference of their group, their distance band, a verified group before a
-    declared one, those who answer before those who do not, the longest rested first. Age,
-    weight, intervals and deferrals are filtered here on stored dates; the full rule runs again
-    on each donor before the call (`rank_candidates`)."""
+def _callable(*, component: str, now: datetime) -> QuerySet[Donor]:
+    """Donors who may be called now for `component`, whatever their group and place: both
+    consents, not paused, age, weight, intervals and deferrals by the stored dates, under the
+    monthly cap, and not taken by an open call-up. The full rule runs again on each donor
+    before a call (`rank_candidates`)."""
     conf = settings_()
     ruleset = rules()
     today = timezone.localdate(now)
-    groups = compatibility.donor_groups(component, patient)
-    if not groups:
-        return Donor.objects.none()
-    rank_case = Case(
-        *[
-            When(abo=abo.value, rhd=rhd.value, then=V(i))
-            for i, (abo, rhd, _verdict) in enumerate(groups)
-        ],
-        default=V(99),
-        output_field=IntegerField(),
-    )
-    group_q = Q(pk__in=[])
-    for abo, rhd, _verdict in groups:
-        group_q |= Q(abo=abo.value, rhd=rhd.value)
-    resolution, field = (
-        (conf.search_resolution, "search_cell")
-        if places.ring_count(radius_km, conf.search_resolution) <= 400
-        else (conf.region_resolution, "region_cell")
-    )
-    cells = places.rings_for(lat, lng, radius_km, resolution)
-    cos_lat = math.cos(math.radians(lat))
-    # An equirectangular distance in km², exact enough within 100 km to band and order by.
-    dist2 = ExpressionWrapper(
-        ((F("cell_lat") - V(lat)) * V(_KM_PER_DEGREE)) ** 2
-        + ((F("cell_lng") - V(lng)) * V(_KM_PER_DEGREE * cos_lat)) ** 2,
-        output_field=FloatField(),
-    )
-    band_case = Case(
-        *[When(dist2__lte=V(b * b), then=V(i)) for i, b in enumerate(conf.distance_bands_km)],
-        default=V(len(conf.distance_bands_km)),
-        output_field=IntegerField(),
-    )
     oldest = max(ruleset.max_age_first, ruleset.max_age_repeat)
     ready_field = (
         "platelets_from"
@@ -170,8 +126,7 @@ def candidate_queryset(
         else "whole_blood_from"
     )
     return (
-        Donor.objects.filter(group_q, **{f"{field}__in": cells})
-        .filter(health_consent_at__isnull=False, health_revoked_at__isnull=True)
+        Donor.objects.filter(health_consent_at__isnull=False, health_revoked_at__isnull=True)
         .filter(location_consent_at__isnull=False, location_revoked_at__isnull=True)
         .filter(Q(paused_until__isnull=True) | Q(paused_until__lte=now))
         .filter(Q(**{f"{ready_field}__isnull": True}) | Q(**{f"{ready_field}__lte": today}))
@@ -184,15 +139,112 @@ def candidate_queryset(
             | Q(sex=Sex.FEMALE, weight_kg__gte=ruleset.min_weight_kg_female)
         )
         .filter(~Q(month_key=month_key(now)) | Q(month_call_ups__lt=conf.monthly_call_up_cap))
-        .annotate(dist2=dist2)
-        .filter(dist2__lte=radius_km * radius_km)
-        .annotate(pref=rank_case, band=band_case)
-        .order_by("pref", "band", "group_source", "-accepts", "calls", "last_called_at", "pk")
+        .exclude(pk__in=CallUp.objects.filter(state__in=ACTIVE_STATES).values("donor_id"))
     )
+
+
+def _within(
+    queryset: QuerySet[Donor], lat: float, lng: float, inner_km: float, outer_km: float
+) -> QuerySet[Donor]:
+    """The donors whose cell centre lies farther than `inner_km` and at most `outer_km` from
+    the point, found through the rings of cells that cover `outer_km`."""
+    conf = settings_()
+    # The finest cells that cover the radius in at most MAX_CELLS: few rows read for the
+    # nearest bands, a short list of coarse cells for a whole city.
+    resolution, field = conf.region_resolution, "region_cell"
+    for option in (
+        (conf.cell_resolution, "cell"),
+        (conf.search_resolution, "search_cell"),
+    ):
+        if places.ring_count(lat, lng, outer_km, option[0]) <= MAX_CELLS:
+            resolution, field = option
+            break
+    cos_lat = math.cos(math.radians(lat))
+    # An equirectangular distance in km², exact enough within 100 km to band and order by.
+    dist2 = ExpressionWrapper(
+        ((F("cell_lat") - V(lat)) * V(_KM_PER_DEGREE)) ** 2
+        + ((F("cell_lng") - V(lng)) * V(_KM_PER_DEGREE * cos_lat)) ** 2,
+        output_field=FloatField(),
+    )
+    queryset = queryset.filter(**{f"{field}__in": places.rings_for(lat, lng, outer_km, resolution)})
+    queryset = queryset.annotate(dist2=dist2).filter(dist2__lte=outer_km * outer_km)
+    if inner_km > 0:
+        queryset = queryset.filter(dist2__gt=inner_km * inner_km)
+    return queryset
+
+
+def candidate_queryset(
+    *,
+    component: str,
+    patient: compatibility.Patient,
+    lat: float,
+    lng: float,
+    radius_km: float,
+    now: datetime,
+) -> QuerySet[Donor]:
+    """Every compatible donor who may be called now within `radius_km` (stored dates only),
+    unordered: the pool a request can reach."""
+    group_q = Q(pk__in=[])
+    for abo, rhd, _verdict in compatibility.donor_groups(component, patient):
+        group_q |= Q(abo=abo.value, rhd=rhd.value)
+    return _within(_callable(component=component, now=now).filter(group_q), lat, lng, 0, radius_km)
 
 
 def _years_before(day: date, years: int) -> date:
     return eligibility.Interval(months=-12 * years).after(day)
+
+
+def _bands(radius_km: float) -> list[float]:
+    inside = [b for b in settings_().distance_bands_km if b < radius_km]
+    return [*inside, radius_km]
+
+
+_ROW = ("pk", "sex", "birth_date", "weight_kg", "had_reaction", "group_source", "dist2")
+
+
+def _facts_bulk(donors: list[Any]) -> dict[int, tuple[eligibility.DonorFacts, list]]:
+    """Each callable donor's eligibility facts and availability windows, in three queries
+    for all (`donors` are rows of `_ROW`)."""
+    ids = [d.pk for d in donors]
+    donations: dict[int, list[eligibility.Donation]] = {i: [] for i in ids}
+    for donor_id, kind, on in Donation.objects.filter(donor_id__in=ids).values_list(
+        "donor_id", "kind", "on"
+    ):
+        donations[donor_id].append(eligibility.Donation(eligibility.DonationKind(kind), on))
+    deferrals: dict[int, list[eligibility.Deferral]] = {i: [] for i in ids}
+    for donor_id, starts, ends, reason in Deferral.objects.filter(donor_id__in=ids).values_list(
+        "donor_id", "starts_on", "ends_on", "reason"
+    ):
+        deferrals[donor_id].append(eligibility.Deferral(starts, ends, reason))
+    windows: dict[int, list] = {i: [] for i in ids}
+    for donor_id, weekday, starts, ends in AvailabilityWindow.objects.filter(
+        donor_id__in=ids
+    ).values_list("donor_id", "weekday", "starts", "ends"):
+        windows[donor_id].append((weekday, starts, ends))
+    return {
+        donor.pk: (
+            eligibility.DonorFacts(
+                birth_date=donor.birth_date,
+                sex=eligibility.Sex(donor.sex),
+                weight_kg=donor.weight_kg,
+                donations=tuple(donations[donor.pk]),
+                deferrals=tuple(deferrals[donor.pk]),
+                had_reaction=donor.had_reaction,
+            ),
+            windows[donor.pk],
+        )
+        for donor in donors
+    }
+
+
+def _in_window(windows: list, moment: datetime) -> bool:
+    if not windows:
+        return True
+    local = timezone.localtime(moment)
+    return any(
+        weekday == local.weekday() and starts <= local.time() < ends
+        for weekday, starts, ends in windows
+    )
 
 
 def rank_candidates(
@@ -206,47 +258,71 @@ def rank_candidates(
     limit: int,
     exclude: Iterable[int] = (),
 ) -> list[Candidate]:
-    """The first `limit` donors to call, best first, each checked by the full eligibility rule
-    for the day and by their availability windows; donors already taken by a call-up (this
-    request's or another's) and those in `exclude` are left out."""
-    queryset = candidate_queryset(
-        component=component, patient=patient, lat=lat, lng=lng, radius_km=radius_km, now=now
-    ).exclude(pk__in=list(exclude))
-    queryset = queryset.exclude(
-        pk__in=CallUp.objects.filter(state__in=ACTIVE_STATES).values("donor_id")
-    )
+    """The first `limit` donors to call, best first: the order of preference of their group,
+    then their distance band, then a group tested by the centre ("centre") before a declared
+    one, those who answer before those who do not, the least called and the longest rested.
+    Each is checked by the full eligibility rule for the day and by their availability
+    windows; donors taken by an open call-up and those in `exclude` are left out. One small
+    query per group and band, nearest first, until `limit` are found."""
     kind = DONATION_FOR[Component(component)]
     today = timezone.localdate(now)
+    ruleset = rules()
+    base = _callable(component=component, now=now).exclude(pk__in=list(exclude))
+    order = (
+        "group_source",
+        "-accepts",
+        "calls",
+        F("last_called_at").asc(nulls_first=True),
+        "pk",
+    )
     found: list[Candidate] = []
-    batch = max(limit * 2, 20)
-    offset = 0
-    while len(found) < limit:
-        rows = list(
-            queryset.prefetch_related("donations", "deferrals", "windows")[offset : offset + batch]
-        )
-        if not rows:
-            break
-        offset += batch
-        for donor in rows:
-            decision = donor_decision(donor, kind, today)
-            if decision is None or not decision.eligible or not _in_window(donor, now):
-                continue
-            verdict = compatibility.verdict(component, patient, donor.abo, donor.rhd)
-            if not verdict.allowed:  # the query's groups are the table's; this never happens
-                continue
-            found.append(
-                Candidate(
-                    donor_id=donor.pk,
-                    abo=donor.abo,
-                    rhd=donor.rhd,
-                    rank=verdict.rank,
-                    conditions=verdict.conditions,
-                    distance_km=math.sqrt(getattr(donor, "dist2", 0.0)),
-                    verified=donor.group_source == "centre",
-                )
-            )
-            if len(found) == limit:
-                break
+    bands = settings_().distance_bands_km
+    band_case = Case(
+        *[When(dist2__lte=V(b * b), then=V(i)) for i, b in enumerate(bands)],
+        default=V(len(bands)),
+        output_field=IntegerField(),
+    )
+    for abo, rhd, verdict in compatibility.donor_groups(component, patient):
+        inner = 0.0
+        # RhD-negative donors are few (0.3 %): one query over the whole radius, ordered by
+        # band; the others band by band, so that each query sorts only the nearest.
+        sparse = rhd == compatibility.RhD.NEG
+        for band in [radius_km] if sparse else _bands(radius_km):
+            queryset = _within(base.filter(abo=abo.value, rhd=rhd.value), lat, lng, inner, band)
+            if sparse:
+                queryset = queryset.annotate(band=band_case).order_by("band", *order)
+            else:
+                queryset = queryset.order_by(*order)
+            queryset = queryset.values_list(*_ROW, named=True)  # type: ignore[assignment]
+            inner = band
+            offset, batch = 0, max(2 * (limit - len(found)), 20)
+            while len(found) < limit:
+                rows = list(queryset[offset : offset + batch])
+                offset += batch
+                if not rows:
+                    break
+                facts = _facts_bulk(rows)
+                for donor in rows:
+                    donor_facts_, windows = facts[donor.pk]
+                    if not _in_window(windows, now):
+                        continue
+                    if not eligibility.assess(donor_facts_, kind, today, ruleset).eligible:
+                        continue
+                    found.append(
+                        Candidate(
+                            donor_id=donor.pk,
+                            abo=abo.value,
+                            rhd=rhd.value,
+                            rank=verdict.rank,
+                            conditions=verdict.conditions,
+                            distance_km=math.sqrt(donor.dist2),
+                            verified=donor.group_source == "centre",
+                        )
+                    )
+                    if len(found) == limit:
+                        return found
+                if len(rows) < batch:
+                    break
     return found
 
 
