@@ -65,6 +65,12 @@ def _catalogue() -> polib.POFile:
     return polib.pofile(str(PO))
 
 
+def _module_catalogues() -> list[Path]:
+    """A module may keep its English in its own catalogue (civichub/<module>/locale/en), which
+    Django reads beside the project's."""
+    return sorted(PACKAGE.glob("*/locale/en/LC_MESSAGES/django.po"))
+
+
 def _live(po: polib.POFile) -> list[polib.POEntry]:
     return [e for e in po if not e.obsolete]
 
@@ -226,6 +232,16 @@ def test_the_compiled_catalogue_matches_the_po_file() -> None:
     assert mo.metadata.get("Plural-Forms") == po.metadata["Plural-Forms"]
 
 
+def test_module_catalogues_are_translated_and_compiled() -> None:
+    for path in _module_catalogues():
+        po, mo = polib.pofile(str(path)), polib.mofile(str(path.with_suffix(".mo")))
+        assert not po.untranslated_entries() and not po.fuzzy_entries(), path
+        assert not [e.msgstr for e in _live(po) if CJK.search(e.msgstr)], path
+        assert {e.msgid: e.msgstr for e in mo if e.msgid} == {
+            e.msgid: e.msgstr for e in _live(po) if e.msgid
+        }, f"{path.with_suffix('.mo')} is stale: msgfmt -o django.mo django.po"
+
+
 def test_django_loads_the_english_catalogue() -> None:
     with translation.override("en"):
         assert translation.gettext("登录") == "Sign in"
@@ -246,8 +262,11 @@ def test_the_source_scan_finds_python_and_template_messages() -> None:
 
 
 def test_every_message_marked_in_the_code_is_in_the_catalogue() -> None:
-    po = _catalogue()
-    translated = {(e.msgctxt, e.msgid) for e in po.translated_entries() if "fuzzy" not in e.flags}
+    translated = set()
+    for po in [_catalogue(), *(polib.pofile(str(path)) for path in _module_catalogues())]:
+        translated |= {
+            (e.msgctxt, e.msgid) for e in po.translated_entries() if "fuzzy" not in e.flags
+        }
     missing = {
         f"{msgid!r}" + (f" (context {context!r})" if context else "") + f" at {', '.join(where)}"
         for (context, msgid), where in source_messages().items()

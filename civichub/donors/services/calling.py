@@ -15,7 +15,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django_tasks import task
 
@@ -173,9 +173,10 @@ def _take(request: BloodRequest, candidate: Any, wave: int, now: datetime) -> Ca
 
 def _call_context(call_up: CallUp) -> dict[str, Any]:
     request = call_up.request
+    with translation.override(call_up.donor.language):
+        component = str(Component(request.component).label)
     return {
-        "group": f"{request.patient_abo}" if request.patient_abo != "unknown" else "?",
-        "component": str(Component(request.component).label),
+        "component": component,
         "hospital": request.hospital.name,
         "link": call_up_link(call_up),
     }
