@@ -170,7 +170,7 @@ def scan_first_50(
         LIMIT 50
     """  # noqa: S608  (constant SQL; values are parameters)
     k = 111.195 * cos_lat
-    params = [lat, lat, lng, k, lng, k, *flat]
+    params: list[Any] = [lat, lat, lng, k, lng, k, *flat]
     params += [
         timezone.now(),
         today,
@@ -263,7 +263,8 @@ def simulate(args: argparse.Namespace, pools: list[int], label: str, rng: random
         accepted = sorted(delay for ok, delay in answers if ok)
         _record(results["blast"], accepted, units, pool)
         # Waves: wave k at 10(k-1) minutes while fewer than `units` have accepted by then.
-        called, start, wave, times = 0, 0.0, 0, []
+        called, start, wave = 0, 0.0, 0
+        times: list[float] = []
         while called < pool:
             if len([t for t in times if t <= start]) >= units:
                 break

@@ -217,10 +217,10 @@ def _facts_bulk(donors: list[Any]) -> dict[int, tuple[eligibility.DonorFacts, li
     ):
         deferrals[donor_id].append(eligibility.Deferral(starts, ends, reason))
     windows: dict[int, list] = {i: [] for i in ids}
-    for donor_id, weekday, starts, ends in AvailabilityWindow.objects.filter(
-        donor_id__in=ids
-    ).values_list("donor_id", "weekday", "starts", "ends"):
-        windows[donor_id].append((weekday, starts, ends))
+    for window in AvailabilityWindow.objects.filter(donor_id__in=ids).values_list(
+        "donor_id", "weekday", "starts", "ends"
+    ):
+        windows[window[0]].append(window[1:])
     return {
         donor.pk: (
             eligibility.DonorFacts(
@@ -293,11 +293,11 @@ def rank_candidates(
                 queryset = queryset.annotate(band=band_case).order_by("band", *order)
             else:
                 queryset = queryset.order_by(*order)
-            queryset = queryset.values_list(*_ROW, named=True)  # type: ignore[assignment]
+            rows_query = queryset.values_list(*_ROW, named=True)
             inner = band
             offset, batch = 0, max(2 * (limit - len(found)), 20)
             while len(found) < limit:
-                rows = list(queryset[offset : offset + batch])
+                rows: list[Any] = list(rows_query[offset : offset + batch])
                 offset += batch
                 if not rows:
                     break

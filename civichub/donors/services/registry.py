@@ -236,7 +236,7 @@ def donor_consent_withdraw(*, actor: User | None, donor: Donor, which: str) -> D
     if which == "health":
         Donation.objects.filter(donor=donor).delete()
         Deferral.objects.filter(donor=donor).delete()
-        for field, empty in {
+        erased: dict[str, Any] = {
             "abo": "",
             "rhd": "",
             "sex": "",
@@ -245,7 +245,8 @@ def donor_consent_withdraw(*, actor: User | None, donor: Donor, which: str) -> D
             "phenotype": {},
             "group_source": GroupSource.SELF,
             "health_revoked_at": now,
-        }.items():
+        }
+        for field, empty in erased.items():
             setattr(donor, field, empty)
     elif which == "location":
         for field in ("cell", "search_cell", "region_cell"):

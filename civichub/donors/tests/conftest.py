@@ -91,7 +91,7 @@ def make_donor(city: Any, staff: dict[str, Any]) -> Callable[..., Donor]:
 @pytest.fixture
 def make_request(hospital: Organisation, staff: dict[str, Any]) -> Callable[..., Any]:
     def make(**values: Any) -> Any:
-        defaults = {
+        defaults: dict[str, Any] = {
             "component": "red_cells",
             "units": 1,
             "patient_abo": "A",
