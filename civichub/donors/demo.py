@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from random import Random
+from typing import Any
 
 from django.utils import timezone
 
@@ -25,14 +26,14 @@ ABO_GROUPS = ("O", "A", "B", "AB")
 ABO_WEIGHTS = (30, 28, 31, 11)
 
 
-def _hospital(city: Organisation) -> Organisation | None:
-    return (
-        Organisation.objects.filter(
-            path__startswith=city.path, function=DepartmentFunction.HOSPITAL
-        )
-        .order_by("depth", "pk")
-        .first()
-    )
+def _hospital_plan(size: str, seed: int) -> Any:
+    """The demo city's first hospital in the plan (the hospital account's place)."""
+    hospitals = [
+        o
+        for o in plan_city(size=size, seed=seed).organisations
+        if o.function == DepartmentFunction.HOSPITAL
+    ]
+    return min(hospitals, key=lambda o: (len(o.code), o.code)) if hospitals else None
 
 
 def _account(username: str, password: str, role: str, where: Organisation, names: tuple) -> User:
@@ -52,7 +53,12 @@ def _account(username: str, password: str, role: str, where: Organisation, names
 
 
 def seed(*, city: Organisation, size: str, seed: int = DEFAULT_SEED) -> None:
-    hospital = _hospital(city)
+    planned = _hospital_plan(size, seed)
+    hospital = (
+        Organisation.objects.filter(code=planned.code, path__startswith=city.path).first()
+        if planned is not None
+        else None
+    )
     if hospital is not None:
         _account(HOSPITAL_USERNAME, HOSPITAL_PASSWORD, "hospital_staff", hospital, ("林", "医生"))
     _account(CENTRE_USERNAME, CENTRE_PASSWORD, "blood_centre", city, ("陈", "站长"))
@@ -107,6 +113,7 @@ def seed(*, city: Organisation, size: str, seed: int = DEFAULT_SEED) -> None:
 def demo_logins(*, seed: int = DEFAULT_SEED) -> list[DemoLogin]:
     """The donors demo logins, shown with core's in `civichub demo`."""
     city = plan_city(size="small", seed=seed).organisations[0]
+    hospital = _hospital_plan("small", seed) or city
     return [
         DemoLogin(
             role="hospital_staff",
@@ -114,9 +121,9 @@ def demo_logins(*, seed: int = DEFAULT_SEED) -> list[DemoLogin]:
             password=HOSPITAL_PASSWORD,
             description_zh="医院输血科：发起紧急用血召集、登记到达和献血",
             description_en="Hospital transfusion staff: raise emergency requests, record arrivals",
-            organisation_code=city.code,
-            organisation_name=city.name,
-            organisation_name_en=city.name_en,
+            organisation_code=hospital.code,
+            organisation_name=hospital.name,
+            organisation_name_en=hospital.name_en,
         ),
         DemoLogin(
             role="blood_centre",
