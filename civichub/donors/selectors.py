@@ -427,6 +427,36 @@ def donor_get(*, actor: User, pk: int, purpose: str) -> Donor:
     return donor
 
 
+@dataclass(frozen=True)
+class MyDonorPage:
+    donor: Donor
+    decisions: list[tuple[str, eligibility.Decision | None]]
+    donations: list[Donation]
+    call_ups: list[CallUp]
+
+
+@transaction.atomic
+def donor_mine(*, actor: User) -> MyDonorPage | None:
+    """A signed-in donor's own record: eligibility today for each kind of donation (with its
+    reasons and return date), history and call-ups; None when the person is not registered."""
+    donor = Donor.objects.select_related("community").filter(user=actor).first()
+    if donor is None:
+        return None
+    require(actor, "donors.donor.view", donor)
+    audit_record(actor=actor, action="donors.donor.view", obj=donor, purpose="own record")
+    today = timezone.localdate()
+    decisions: list[tuple[str, eligibility.Decision | None]] = [
+        (str(DonationKind(kind).label), donor_decision(donor, kind, today))
+        for kind in DonationKind.values
+    ]
+    return MyDonorPage(
+        donor=donor,
+        decisions=decisions,
+        donations=list(donor.donations.all()[:50]),
+        call_ups=list(donor.call_ups.select_related("request__hospital").order_by("-pk")[:50]),
+    )
+
+
 def eligible_count(user: User) -> int:
     """The dashboard tile: donors with both consents who are not paused, in the user's scope."""
     now = timezone.now()

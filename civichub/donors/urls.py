@@ -8,5 +8,6 @@ urlpatterns = [
     path("requests/<int:request_id>/", views.request_detail, name="request"),
     path("call-ups/<int:call_up_id>/mark/", views.call_up_mark, name="mark"),
     path("registry/", views.registry, name="list"),
+    path("me/", views.mine, name="mine"),
     path("r/<str:token>/", views.respond, name="respond"),
 ]

@@ -5,6 +5,8 @@ every page works without JavaScript."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -119,6 +121,30 @@ def registry(request: HttpRequest) -> HttpResponse:
     rhd = request.GET.get("rhd") or None
     donors = list(selectors.donor_list(actor=user, purpose="registry page", rhd=rhd)[:200])
     return render(request, "donors/registry.html", {"donors": donors, "rhd": rhd or ""})
+
+
+@login_required
+@domain_errors_as_http
+def mine(request: HttpRequest) -> HttpResponse:
+    """A donor's own page: eligibility and when it returns, history, pause and the consents."""
+    user = request_user(request)
+    page = selectors.donor_mine(actor=user)
+    if page is not None and request.method == "POST":
+        action = request.POST.get("action", "")
+        if action == "pause":
+            services.donor_pause(
+                actor=user, donor=page.donor, until=timezone.now() + timedelta(days=30)
+            )
+        elif action == "resume":
+            services.donor_pause(actor=user, donor=page.donor, until=None)
+        elif action in ("health", "location"):
+            services.donor_consent_withdraw(actor=user, donor=page.donor, which=action)
+        return HttpResponseRedirect(reverse("donors:mine"))
+    return render(
+        request,
+        "donors/mine.html",
+        {"page": page, "language": request.LANGUAGE_CODE, "now": timezone.now()},
+    )
 
 
 def respond(request: HttpRequest, token: str) -> HttpResponse:

@@ -104,3 +104,26 @@ def test_a_forged_link_is_refused() -> None:
     response = Client().get("/donors/r/forged-token/")
     assert response.status_code == 403
     assert "这个链接无效。" in response.content.decode()
+
+
+def test_a_donor_sees_when_they_can_give_again_and_can_pause(
+    make_donor: Any, make_user: Any, staff: Any
+) -> None:
+    from django.utils import timezone
+
+    me = make_user(None, None)
+    donor = make_donor(user=me)
+    services.donation_record(
+        actor=staff["centre"], donor=donor, kind="whole_blood", on=timezone.localdate()
+    )
+    client = _client(me)
+    html = client.get("/donors/me/").content.decode()
+    assert "个月" in html and "单采血小板" in html  # the whole-blood interval, in words
+    client.post("/donors/me/", {"action": "pause"})
+    donor.refresh_from_db()
+    assert donor.paused_until is not None
+    client.post("/donors/me/", {"action": "location"})
+    donor.refresh_from_db()
+    assert not donor.location_consent
+    other = _client(make_user(None, None)).get("/donors/me/").content.decode()
+    assert "您还没有登记为献血志愿者。" in other
