@@ -8,6 +8,7 @@ import datetime as dt
 from typing import Literal
 
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
 
 from civichub.core import selectors as core_selectors
@@ -174,7 +175,7 @@ def call_up_mark(request: HttpRequest, call_up_id: int, payload: MarkIn) -> Requ
     user = request_user(request)
     call_up = CallUp.objects.filter(pk=call_up_id).first()
     if call_up is None:
-        raise NotFound("no such call-up")
+        raise NotFound(_("没有这个召集。"))
     services.call_up_mark(actor=user, call_up=call_up, state=payload.state)
     return _request_out(user, selectors.request_get(actor=user, pk=call_up.request_id))
 
