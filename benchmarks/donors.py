@@ -62,7 +62,9 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--simulations", type=int, default=400)
     parser.add_argument("--accept", type=float, default=0.284)
     parser.add_argument("--delay", type=float, default=8.0)
-    parser.add_argument("--quick", action="store_true", help="20,000 donors, 40 queries")
+    parser.add_argument(
+        "--quick", action="store_true", help="3,000 donors, 10 queries: a smoke run"
+    )
     parser.add_argument(
         "--postgres",
         default="",
@@ -71,7 +73,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--database", default="sqlite", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.quick:
-        args.donors, args.queries, args.simulations, args.scan_queries = 20_000, 40, 100, 10
+        args.donors, args.queries, args.simulations, args.scan_queries = 3_000, 10, 100, 3
     return args
 
 
