@@ -85,8 +85,8 @@ def blood_request_create(
         errors["units"] = [_("需要的人数应在 1 到 20 之间。")]
     if urgency not in Urgency.values:
         errors["urgency"] = [_("紧急程度无效。")]
-    if not address.strip():
-        errors["address"] = [_("请填写献血地点。")]
+    if not address.strip() or len(address.strip()) > 300:
+        errors["address"] = [_("请填写献血地点（不超过 300 字）。")]
     if crs not in CoordinateSystem.values or not (
         -90 <= latitude <= 90 and -180 <= longitude <= 180
     ):

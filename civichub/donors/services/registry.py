@@ -4,6 +4,7 @@ availability windows and the pause, donations and deferrals."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
@@ -171,10 +172,10 @@ def donor_register(
             "health_consent", _("登记血型等健康信息需要您单独同意（可随时撤回）。")
         )
     errors = _details_errors(details, timezone.localdate())
-    if not name.strip():
-        errors["name"] = [_("请填写姓名。")]
-    if not phone.strip():
-        errors["phone"] = [_("请填写手机号码。")]
+    if not name.strip() or len(name.strip()) > 100:
+        errors["name"] = [_("请填写姓名（不超过 100 字）。")]
+    if not re.fullmatch(r"\+?[0-9 -]{5,31}", phone.strip()):
+        errors["phone"] = [_("请填写有效的手机号码。")]
     if community.kind != OrganisationKind.COMMUNITY:
         errors["community"] = [_("所选机构不是社区。")]
     if errors:

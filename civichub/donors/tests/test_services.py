@@ -91,6 +91,27 @@ def test_impossible_registrations_are_refused_and_nothing_is_stored(
     assert Donor.objects.count() == 0
 
 
+@pytest.mark.parametrize(
+    ("name", "phone", "field"),
+    [("名" * 101, "13800000000", "name"), ("张三", "call me", "phone"), ("  ", "138", "name")],
+)
+def test_names_and_phones_that_cannot_be_stored_are_refused(
+    city: Any, staff: Any, name: str, phone: str, field: str
+) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        services.donor_register(
+            actor=staff["centre"],
+            name=name,
+            phone=phone,
+            community=city.community_a1,
+            details=services.DonorDetails("male", dt.date(1990, 1, 1), 70, "O", "pos"),
+            health_consent=True,
+            location_consent=False,
+        )
+    assert field in caught.value.errors
+    assert Donor.objects.count() == 0
+
+
 def test_withdrawing_consents_erases_what_they_covered(make_donor: Any, staff: Any) -> None:
     donor = make_donor()
     services.donation_record(
@@ -241,6 +262,7 @@ def test_the_exception_is_refused_for_a_patient_with_anti_d(make_request: Any) -
         ({"units": 0}, "units"),
         ({"latitude": 123.0}, "location"),
         ({"rhd_exception_consent": True}, "consent_note"),
+        ({"address": "路" * 301}, "address"),
     ],
 )
 def test_impossible_requests_are_refused(make_request: Any, values: dict, field: str) -> None:
