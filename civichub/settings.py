@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "civichub.traceability",
     "civichub.portal",
     "civichub.datahub",
+    "civichub.donors",
 ]
 # Module apps: each is one Django app that declares itself to core's registry (see docs).
 INSTALLED_APPS += [app for app in env_list("CIVICHUB_EXTRA_APPS") if app not in INSTALLED_APPS]
@@ -386,6 +387,17 @@ CIVICHUB_DATAHUB: dict[str, object] = {
         "review_weight": ("CIVICHUB_DATAHUB_REVIEW_WEIGHT", float),
         "stale_hours": ("CIVICHUB_DATAHUB_STALE_HOURS", int),
     }.items()
+    if os.environ.get(variable)
+}
+# Emergency blood donors (docs/donors.md; every key and its default in civichub/donors/conf.py).
+CIVICHUB_DONORS: dict[str, object] = {
+    key: cast(os.environ[variable])
+    for key, variable, cast in (
+        ("eligibility_profile", "CIVICHUB_DONORS_ELIGIBILITY_PROFILE", str),
+        ("wave_minutes", "CIVICHUB_DONORS_WAVE_MINUTES", int),
+        ("monthly_call_up_cap", "CIVICHUB_DONORS_MONTHLY_CAP", int),
+        ("site_url", "CIVICHUB_DONORS_SITE_URL", str),
+    )
     if os.environ.get(variable)
 }
 SMS_ADAPTER = os.environ.get("CIVICHUB_SMS_ADAPTER", "civichub.notify.channels.LoggingSmsAdapter")

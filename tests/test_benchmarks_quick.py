@@ -176,6 +176,15 @@ QUICK_RUNS = [
     # Its section already ran on both databases above (`wellbeing.py --only pipeline`): here its
     # own entry point, on SQLite only.
     QuickRun(
+        "donors.py",
+        expect=(
+            "donors.rank_pos_p99_ms",
+            "donors.scan_pos_p99_ms",
+            "donors.sim_neg_waves_met_p90_min",
+        ),
+        services=(),
+    ),
+    QuickRun(
         "wellbeing_pipeline.py",
         ("--databases", "sqlite"),
         expect=("pipeline_sqlite_batched_readings_per_second",),
@@ -185,7 +194,7 @@ QUICK_RUNS = [
 
 
 # Scripts with no database to point at (they use SQLite of their own, or none).
-SQLITE_ONLY = frozenset({"wellbeing_households.py", "statistics_rollup.py"})
+SQLITE_ONLY = frozenset({"wellbeing_households.py", "statistics_rollup.py", "donors.py"})
 # Scripts whose quick mode another test runs (behind nginx, with its own servers).
 QUICK_ELSEWHERE = {"load.py": "tests/test_load.py"}
 

@@ -1,0 +1,506 @@
+"""Reads that pages, the API and tasks share: the ranking of donors for a request, the request
+board, the registry list (a community and a distance band, never an address) and a donor's
+own page. Reads of personal data check permission and are audited."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Case, ExpressionWrapper, F, FloatField, IntegerField, Q, QuerySet, When
+from django.db.models import Value as V
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from civichub.core.audit import audit_record
+from civichub.core.config import module_config
+from civichub.core.errors import NotFound
+from civichub.core.models import User
+from civichub.core.permissions import require, scope_filter
+from civichub.donors import compatibility, eligibility, places
+from civichub.donors.conf import DonorsSettings
+from civichub.donors.models import (
+    ACTIVE_STATES,
+    COMMITTED_STATES,
+    AvailabilityWindow,
+    BloodRequest,
+    CallUp,
+    CallUpState,
+    Component,
+    Deferral,
+    Donation,
+    DonationKind,
+    Donor,
+    RequestStatus,
+    RhD,
+    Sex,
+)
+
+# The donation a component is collected by: apheresis for platelets, whole blood (separated
+# at the centre) for the others.
+DONATION_FOR = {
+    Component.RED_CELLS: DonationKind.WHOLE_BLOOD,
+    Component.WHOLE_BLOOD: DonationKind.WHOLE_BLOOD,
+    Component.PLASMA: DonationKind.WHOLE_BLOOD,
+    Component.CRYO: DonationKind.WHOLE_BLOOD,
+    Component.PLATELETS: DonationKind.PLATELETS,
+}
+
+_KM_PER_DEGREE = 111.195
+MAX_CELLS = 200
+
+
+def settings_() -> DonorsSettings:
+    return module_config(DonorsSettings)
+
+
+def rules() -> eligibility.RuleSet:
+    conf = settings_()
+    return eligibility.rule_set(conf.eligibility_profile, conf.eligibility_overrides)
+
+
+def patient_of(request: BloodRequest) -> compatibility.Patient:
+    return compatibility.Patient(
+        abo=request.patient_abo,
+        rhd=request.patient_rhd,
+        anti_d=request.anti_d,
+        rhd_exception_consent=request.rhd_exception_consent,
+    )
+
+
+def donor_facts(donor: Donor) -> eligibility.DonorFacts | None:
+    """The donor's facts for the eligibility rule; None without health data."""
+    if not donor.health_consent or donor.birth_date is None or donor.weight_kg is None:
+        return None
+    return eligibility.DonorFacts(
+        birth_date=donor.birth_date,
+        sex=eligibility.Sex(donor.sex),
+        weight_kg=donor.weight_kg,
+        donations=tuple(
+            eligibility.Donation(eligibility.DonationKind(d.kind), d.on)
+            for d in donor.donations.all()
+        ),
+        deferrals=tuple(
+            eligibility.Deferral(d.starts_on, d.ends_on, d.reason) for d in donor.deferrals.all()
+        ),
+        had_reaction=donor.had_reaction,
+    )
+
+
+def donor_decision(donor: Donor, kind: str, on: date) -> eligibility.Decision | None:
+    facts = donor_facts(donor)
+    return None if facts is None else eligibility.assess(facts, kind, on, rules())
+
+
+def month_key(moment: datetime) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    donor_id: int
+    abo: str
+    rhd: str
+    rank: tuple[int, int]
+    conditions: frozenset[str]
+    distance_km: float
+    verified: bool
+
+
+def _callable(*, component: str, now: datetime) -> QuerySet[Donor]:
+    """Donors who may be called now for `component`, whatever their group and place: both
+    consents, not paused, age, weight, intervals and deferrals by the stored dates, under the
+    monthly cap, and not taken by an open call-up. The full rule runs again on each donor
+    before a call (`rank_candidates`)."""
+    conf = settings_()
+    ruleset = rules()
+    today = timezone.localdate(now)
+    oldest = max(ruleset.max_age_first, ruleset.max_age_repeat)
+    ready_field = (
+        "platelets_from"
+        if DONATION_FOR[Component(component)] == DonationKind.PLATELETS
+        else "whole_blood_from"
+    )
+    return (
+        Donor.objects.filter(health_consent_at__isnull=False, health_revoked_at__isnull=True)
+        .filter(location_consent_at__isnull=False, location_revoked_at__isnull=True)
+        .filter(Q(paused_until__isnull=True) | Q(paused_until__lte=now))
+        .filter(Q(**{f"{ready_field}__isnull": True}) | Q(**{f"{ready_field}__lte": today}))
+        .filter(
+            birth_date__lte=_years_before(today, ruleset.min_age),
+            birth_date__gt=_years_before(today, oldest + 1),
+        )
+        .filter(
+            Q(sex=Sex.MALE, weight_kg__gte=ruleset.min_weight_kg_male)
+            | Q(sex=Sex.FEMALE, weight_kg__gte=ruleset.min_weight_kg_female)
+        )
+        .filter(~Q(month_key=month_key(now)) | Q(month_call_ups__lt=conf.monthly_call_up_cap))
+        .exclude(pk__in=CallUp.objects.filter(state__in=ACTIVE_STATES).values("donor_id"))
+    )
+
+
+def _within(
+    queryset: QuerySet[Donor], lat: float, lng: float, inner_km: float, outer_km: float
+) -> QuerySet[Donor]:
+    """The donors whose cell centre lies farther than `inner_km` and at most `outer_km` from
+    the point, found through the rings of cells that cover `outer_km`."""
+    conf = settings_()
+    # The finest cells that cover the radius in at most MAX_CELLS: few rows read for the
+    # nearest bands, a short list of coarse cells for a whole city.
+    resolution, field = conf.region_resolution, "region_cell"
+    for option in (
+        (conf.cell_resolution, "cell"),
+        (conf.search_resolution, "search_cell"),
+    ):
+        if places.ring_count(lat, lng, outer_km, option[0]) <= MAX_CELLS:
+            resolution, field = option
+            break
+    cos_lat = math.cos(math.radians(lat))
+    # An equirectangular distance in km², exact enough within 100 km to band and order by.
+    dist2 = ExpressionWrapper(
+        ((F("cell_lat") - V(lat)) * V(_KM_PER_DEGREE)) ** 2
+        + ((F("cell_lng") - V(lng)) * V(_KM_PER_DEGREE * cos_lat)) ** 2,
+        output_field=FloatField(),
+    )
+    queryset = queryset.filter(**{f"{field}__in": places.rings_for(lat, lng, outer_km, resolution)})
+    queryset = queryset.annotate(dist2=dist2).filter(dist2__lte=outer_km * outer_km)
+    if inner_km > 0:
+        queryset = queryset.filter(dist2__gt=inner_km * inner_km)
+    return queryset
+
+
+def candidate_queryset(
+    *,
+    component: str,
+    patient: compatibility.Patient,
+    lat: float,
+    lng: float,
+    radius_km: float,
+    now: datetime,
+) -> QuerySet[Donor]:
+    """Every compatible donor who may be called now within `radius_km` (stored dates only),
+    unordered: the pool a request can reach."""
+    group_q = Q(pk__in=[])
+    for abo, rhd, _verdict in compatibility.donor_groups(component, patient):
+        group_q |= Q(abo=abo.value, rhd=rhd.value)
+    return _within(_callable(component=component, now=now).filter(group_q), lat, lng, 0, radius_km)
+
+
+def _years_before(day: date, years: int) -> date:
+    return eligibility.Interval(months=-12 * years).after(day)
+
+
+def _bands(radius_km: float) -> list[float]:
+    inside = [b for b in settings_().distance_bands_km if b < radius_km]
+    return [*inside, radius_km]
+
+
+_ROW = ("pk", "sex", "birth_date", "weight_kg", "had_reaction", "group_source", "dist2")
+
+
+def _history(ids: list[int]) -> list[tuple[int, str, str, str | None, str | None]]:
+    """Donations, deferrals and availability windows of these donors in one query, every
+    value as text (the three tables' columns differ in type): (donor, "d", kind, on, None),
+    (donor, "f", reason, starts_on, ends_on), (donor, "w", weekday, starts, ends)."""
+    if not ids:
+        return []
+    quote = connection.ops.quote_name
+    marks = ", ".join(["%s"] * len(ids))
+
+    def text(column: str) -> str:
+        return f"CAST({quote(column)} AS VARCHAR(200))"
+
+    parts = [
+        (Donation, "d", text("kind"), text("on"), "NULL"),
+        (Deferral, "f", text("reason"), text("starts_on"), text("ends_on")),
+        (AvailabilityWindow, "w", text("weekday"), text("starts"), text("ends")),
+    ]
+    sql = " UNION ALL ".join(
+        f"SELECT {quote('donor_id')}, '{tag}', {a}, {b}, {c} "  # noqa: S608  # nosec B608
+        f"FROM {quote(model._meta.db_table)} WHERE {quote('donor_id')} IN ({marks})"
+        for model, tag, a, b, c in parts
+    )
+    with connection.cursor() as cursor:
+        # Names are the models' own, quoted; the ids are parameters.
+        cursor.execute(sql, ids * len(parts))  # nosec B608
+        return [tuple(row) for row in cursor.fetchall()]
+
+
+def _facts_bulk(donors: list[Any]) -> dict[int, tuple[eligibility.DonorFacts, list]]:
+    """Each callable donor's eligibility facts and availability windows, in one query for
+    all (`donors` are rows of `_ROW`)."""
+    ids = [d.pk for d in donors]
+    donations: dict[int, list[eligibility.Donation]] = {i: [] for i in ids}
+    deferrals: dict[int, list[eligibility.Deferral]] = {i: [] for i in ids}
+    windows: dict[int, list] = {i: [] for i in ids}
+    for donor_id, tag, a, b, c in _history(ids):
+        if tag == "d":
+            on = date.fromisoformat(str(b)[:10])
+            donations[donor_id].append(eligibility.Donation(eligibility.DonationKind(a), on))
+        elif tag == "f":
+            ends = date.fromisoformat(str(c)[:10]) if c else None
+            deferrals[donor_id].append(
+                eligibility.Deferral(date.fromisoformat(str(b)[:10]), ends, a)
+            )
+        else:
+            windows[donor_id].append(
+                (int(a), time.fromisoformat(str(b)), time.fromisoformat(str(c)))
+            )
+    return {
+        donor.pk: (
+            eligibility.DonorFacts(
+                birth_date=donor.birth_date,
+                sex=eligibility.Sex(donor.sex),
+                weight_kg=donor.weight_kg,
+                donations=tuple(donations[donor.pk]),
+                deferrals=tuple(deferrals[donor.pk]),
+                had_reaction=donor.had_reaction,
+            ),
+            windows[donor.pk],
+        )
+        for donor in donors
+    }
+
+
+def _in_window(windows: list, moment: datetime) -> bool:
+    if not windows:
+        return True
+    local = timezone.localtime(moment)
+    return any(
+        weekday == local.weekday() and starts <= local.time() < ends
+        for weekday, starts, ends in windows
+    )
+
+
+def rank_candidates(
+    *,
+    component: str,
+    patient: compatibility.Patient,
+    lat: float,
+    lng: float,
+    radius_km: float,
+    now: datetime,
+    limit: int,
+    exclude: Iterable[int] = (),
+) -> list[Candidate]:
+    """The first `limit` donors to call, best first: the order of preference of their group,
+    then their distance band, then a group tested by the centre ("centre") before a declared
+    one, those who answer before those who do not, the least called and the longest rested.
+    Each is checked by the full eligibility rule for the day and by their availability
+    windows; donors taken by an open call-up and those in `exclude` are left out. One small
+    query per group and band, nearest first, until `limit` are found."""
+    kind = DONATION_FOR[Component(component)]
+    today = timezone.localdate(now)
+    ruleset = rules()
+    base = _callable(component=component, now=now).exclude(pk__in=list(exclude))
+    order = (
+        "group_source",
+        "-accepts",
+        "calls",
+        F("last_called_at").asc(nulls_first=True),
+        "pk",
+    )
+    found: list[Candidate] = []
+    bands = settings_().distance_bands_km
+    band_case = Case(
+        *[When(dist2__lte=V(b * b), then=V(i)) for i, b in enumerate(bands)],
+        default=V(len(bands)),
+        output_field=IntegerField(),
+    )
+    for abo, rhd, verdict in compatibility.donor_groups(component, patient):
+        inner = 0.0
+        # RhD-negative donors are few (0.3 %): one query over the whole radius, ordered by
+        # band; the others band by band, so that each query sorts only the nearest.
+        sparse = rhd == compatibility.RhD.NEG
+        for band in [radius_km] if sparse else _bands(radius_km):
+            queryset = _within(base.filter(abo=abo.value, rhd=rhd.value), lat, lng, inner, band)
+            if sparse:
+                queryset = queryset.annotate(band=band_case).order_by("band", *order)
+            else:
+                queryset = queryset.order_by(*order)
+            rows_query = queryset.values_list(*_ROW, named=True)
+            inner = band
+            offset, batch = 0, max(2 * (limit - len(found)), 20)
+            while len(found) < limit:
+                rows: list[Any] = list(rows_query[offset : offset + batch])
+                offset += batch
+                if not rows:
+                    break
+                facts = _facts_bulk(rows)
+                for donor in rows:
+                    donor_facts_, windows = facts[donor.pk]
+                    if not _in_window(windows, now):
+                        continue
+                    if not eligibility.assess(donor_facts_, kind, today, ruleset).eligible:
+                        continue
+                    found.append(
+                        Candidate(
+                            donor_id=donor.pk,
+                            abo=abo.value,
+                            rhd=rhd.value,
+                            rank=verdict.rank,
+                            conditions=verdict.conditions,
+                            distance_km=math.sqrt(donor.dist2),
+                            verified=donor.group_source == "centre",
+                        )
+                    )
+                    if len(found) == limit:
+                        return found
+                if len(rows) < batch:
+                    break
+    return found
+
+
+# Requests and the board ----------------------------------------------------------------------
+
+
+def request_get(*, actor: User, pk: int) -> BloodRequest:
+    found = BloodRequest.objects.select_related("hospital").filter(pk=pk).first()
+    if found is None:
+        raise NotFound(_("没有编号为 %(pk)s 的用血需求。") % {"pk": pk})
+    require(actor, "donors.request.view", found)
+    return found
+
+
+def request_list(*, actor: User, status: str | None = None) -> QuerySet[BloodRequest]:
+    require(actor, "donors.request.view")
+    queryset = scope_filter(
+        actor, "donors.request.view", BloodRequest.objects.all(), "hospital__path"
+    ).select_related("hospital")
+    if status:
+        queryset = queryset.filter(status=status)
+    return queryset.order_by("-created_at", "-pk")
+
+
+@dataclass(frozen=True)
+class BoardRow:
+    """One call-up as staff see it: the donor's group, community and distance band; no name,
+    no phone, no address."""
+
+    call_up_id: int
+    state: str
+    state_label: str
+    group: str
+    verified: bool
+    community: str
+    band_km: float | None
+    wave: int
+    check_in_code: str
+
+
+def request_counts(blood_request: BloodRequest) -> dict[str, int]:
+    counts = {state.value: 0 for state in CallUpState}
+    for state in blood_request.call_ups.values_list("state", flat=True):
+        counts[state] += 1
+    counts["committed"] = sum(counts[s] for s in COMMITTED_STATES)
+    return counts
+
+
+def request_board(*, actor: User, blood_request: BloodRequest) -> list[BoardRow]:
+    require(actor, "donors.request.view", blood_request)
+    bands = settings_().distance_bands_km
+    rows = []
+    for call_up in blood_request.call_ups.select_related("donor__community").order_by(
+        "wave", "rank_rhd", "rank_abo", "distance_km", "pk"
+    ):
+        donor = call_up.donor
+        rows.append(
+            BoardRow(
+                call_up_id=call_up.pk,
+                state=call_up.state,
+                state_label=str(CallUpState(call_up.state).label),
+                group=donor.group_label,
+                verified=donor.group_source == "centre",
+                community=donor.community.name,
+                band_km=places.band_km(call_up.distance_km, bands),
+                wave=call_up.wave,
+                check_in_code=call_up.check_in_code
+                if call_up.state in (CallUpState.ACCEPTED, CallUpState.ARRIVED)
+                else "",
+            )
+        )
+    return rows
+
+
+# The registry --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def donor_list(*, actor: User, purpose: str, rhd: str | None = None) -> QuerySet[Donor]:
+    """The registry in the actor's scope (audited: health data)."""
+    require(actor, "donors.donor.view")
+    queryset = scope_filter(
+        actor,
+        "donors.donor.view",
+        Donor.objects.select_related("community"),
+        "community__path",
+        owner_q=Q(user=actor),
+    )
+    if rhd in RhD.values:
+        queryset = queryset.filter(rhd=rhd)
+    audit_record(actor=actor, action="donors.donor.list", purpose=purpose or "registry")
+    return queryset.order_by("community__name", "pk")
+
+
+@transaction.atomic
+def donor_get(*, actor: User, pk: int, purpose: str) -> Donor:
+    donor = Donor.objects.select_related("community").filter(pk=pk).first()
+    if donor is None:
+        raise NotFound(_("没有编号为 %(pk)s 的献血志愿者。") % {"pk": pk})
+    require(actor, "donors.donor.view", donor)
+    audit_record(actor=actor, action="donors.donor.view", obj=donor, purpose=purpose or "registry")
+    return donor
+
+
+@dataclass(frozen=True)
+class MyDonorPage:
+    donor: Donor
+    decisions: list[tuple[str, eligibility.Decision | None]]
+    donations: list[Donation]
+    call_ups: list[CallUp]
+
+
+@transaction.atomic
+def donor_mine(*, actor: User) -> MyDonorPage | None:
+    """A signed-in donor's own record: eligibility today for each kind of donation (with its
+    reasons and return date), history and call-ups; None when the person is not registered."""
+    donor = Donor.objects.select_related("community").filter(user=actor).first()
+    if donor is None:
+        return None
+    require(actor, "donors.donor.view", donor)
+    audit_record(actor=actor, action="donors.donor.view", obj=donor, purpose="own record")
+    today = timezone.localdate()
+    decisions: list[tuple[str, eligibility.Decision | None]] = [
+        (str(DonationKind(kind).label), donor_decision(donor, kind, today))
+        for kind in DonationKind.values
+    ]
+    return MyDonorPage(
+        donor=donor,
+        decisions=decisions,
+        donations=list(donor.donations.all()[:50]),
+        call_ups=list(donor.call_ups.select_related("request__hospital").order_by("-pk")[:50]),
+    )
+
+
+def eligible_count(user: User) -> int:
+    """The dashboard tile: donors with both consents who are not paused, in the user's scope."""
+    now = timezone.now()
+    queryset = scope_filter(user, "donors.donor.view", Donor.objects.all(), "community__path")
+    return (
+        queryset.filter(health_consent_at__isnull=False, health_revoked_at__isnull=True)
+        .filter(location_consent_at__isnull=False, location_revoked_at__isnull=True)
+        .filter(Q(paused_until__isnull=True) | Q(paused_until__lte=now))
+        .count()
+    )
+
+
+def open_requests_due(now: datetime) -> list[int]:
+    return list(
+        BloodRequest.objects.filter(
+            status=RequestStatus.OPEN, next_wave_at__isnull=False, next_wave_at__lte=now
+        ).values_list("pk", flat=True)[:200]
+    )

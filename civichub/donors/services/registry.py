@@ -1,0 +1,354 @@
+"""The registry's writes: registering (a second registration of the same identity number merges
+into the first), the two consents and their withdrawal, the blood centre's verified group,
+availability windows and the pause, donations and deferrals."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from civichub.core import crypto
+from civichub.core.audit import audit_record
+from civichub.core.errors import ValidationFailed
+from civichub.core.identity import identity_number_error
+from civichub.core.models import CoordinateSystem, Organisation, OrganisationKind, User
+from civichub.core.permissions import require
+from civichub.donors import eligibility, places
+from civichub.donors.models import (
+    ABO,
+    AvailabilityWindow,
+    Deferral,
+    Donation,
+    DonationKind,
+    Donor,
+    GroupSource,
+    RhD,
+    Sex,
+)
+from civichub.donors.selectors import donor_facts, rules, settings_
+
+PHENOTYPE_ANTIGENS = frozenset(
+    {"C", "c", "E", "e", "K", "k", "Fya", "Fyb", "Jka", "Jkb", "Dia", "DEL"}
+)
+
+
+def _check(actor: User | None, action: str, obj: Any = None) -> None:
+    if actor is not None:
+        require(actor, action, obj)
+
+
+@dataclass(frozen=True)
+class DonorDetails:
+    """What a donor tells about themselves (health data, under the health consent)."""
+
+    sex: str
+    birth_date: date
+    weight_kg: float
+    abo: str
+    rhd: str
+    phenotype: dict[str, str] | None = None
+
+
+def _details_errors(details: DonorDetails, today: date) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if details.abo not in ABO.values:
+        errors["abo"] = [_("ABO 血型只能是 O、A、B 或 AB。")]
+    if details.rhd not in RhD.values:
+        errors["rhd"] = [_("RhD 只能是阳性或阴性。")]
+    if details.sex not in Sex.values:
+        errors["sex"] = [_("请选择性别。")]
+        return errors
+    facts = eligibility.DonorFacts(
+        details.birth_date, eligibility.Sex(details.sex), details.weight_kg
+    )
+    for field, message_zh, _message_en in eligibility.validate(facts, today):
+        errors.setdefault(field, []).append(message_zh)
+    for antigen, value in (details.phenotype or {}).items():
+        if antigen not in PHENOTYPE_ANTIGENS or value not in ("+", "-"):
+            errors["phenotype"] = [_("表型只能记录已知抗原的阳性（+）或阴性（-）。")]
+            break
+    return errors
+
+
+def _place_values(latitude: float | None, longitude: float | None, crs: str) -> dict[str, Any]:
+    if latitude is None or longitude is None:
+        raise ValidationFailed.on("location", _("同意位置信息时请给出大致位置。"))
+    if crs not in CoordinateSystem.values or not (
+        -90 <= latitude <= 90 and -180 <= longitude <= 180
+    ):
+        raise ValidationFailed.on("location", _("纬度或经度超出范围。"))
+    conf = settings_()
+    place = places.coarse_place(
+        latitude,
+        longitude,
+        crs,
+        resolution=conf.cell_resolution,
+        search=conf.search_resolution,
+        region=conf.region_resolution,
+    )
+    return {
+        "cell": place.cell,
+        "search_cell": place.search_cell,
+        "region_cell": place.region_cell,
+        "cell_lat": place.lat,
+        "cell_lng": place.lng,
+    }
+
+
+def _identity_values(identity_number: str) -> dict[str, Any]:
+    number = crypto.normalise_identity_number(identity_number)
+    problem = identity_number_error(number)
+    if problem:
+        raise ValidationFailed.on("identity_number", problem)
+    return {
+        "identity_encrypted": crypto.encrypt_identity(number),
+        "identity_hash": crypto.identity_lookup_hash(number),
+        "identity_last4": number[-4:],
+    }
+
+
+def donor_refresh_dates(donor: Donor, today: date | None = None) -> None:
+    """Stores the first days each kind of donation is possible again by intervals, the yearly
+    count and deferrals (the stored dates the ranking filters on)."""
+    today = today or timezone.localdate()
+    facts = donor_facts(donor)
+    values: dict[str, date | None] = {"whole_blood_from": None, "platelets_from": None}
+    if facts is not None:
+        timeless = eligibility.DonorFacts(
+            birth_date=date(today.year - 30, 1, 1),
+            sex=facts.sex,
+            weight_kg=300,
+            donations=facts.donations,
+            deferrals=facts.deferrals,
+        )
+        for kind, field in (
+            (eligibility.DonationKind.WHOLE_BLOOD, "whole_blood_from"),
+            (eligibility.DonationKind.PLATELETS, "platelets_from"),
+        ):
+            decision = eligibility.assess(timeless, kind, today, rules())
+            # Deferred for good: a day no search reaches.
+            values[field] = (
+                None if decision.eligible else (decision.eligible_from or date(9999, 12, 31))
+            )
+    Donor.objects.filter(pk=donor.pk).update(**values)
+    for field, value in values.items():
+        setattr(donor, field, value)
+
+
+@transaction.atomic
+def donor_register(
+    *,
+    actor: User | None,
+    name: str,
+    phone: str,
+    community: Organisation,
+    details: DonorDetails,
+    health_consent: bool,
+    location_consent: bool,
+    latitude: float | None = None,
+    longitude: float | None = None,
+    crs: str = CoordinateSystem.GCJ02,
+    identity_number: str = "",
+    verified: bool = False,
+    user: User | None = None,
+    language: str = "zh-hans",
+) -> Donor:
+    """Registers a volunteer, phone first, or imports one from the blood centre (`verified`).
+    The same identity number again merges into the record that has it: a verified group is
+    never replaced by a declared one."""
+    own = actor is not None and user is not None and user.pk == actor.pk
+    if not own:
+        _check(actor, "donors.donor.manage", community)
+    if verified and actor is not None:
+        require(actor, "donors.donor.manage", community)
+    if not health_consent:
+        raise ValidationFailed.on(
+            "health_consent", _("登记血型等健康信息需要您单独同意（可随时撤回）。")
+        )
+    errors = _details_errors(details, timezone.localdate())
+    if not name.strip() or len(name.strip()) > 100:
+        errors["name"] = [_("请填写姓名（不超过 100 字）。")]
+    if not re.fullmatch(r"\+?[0-9 -]{5,31}", phone.strip()):
+        errors["phone"] = [_("请填写有效的手机号码。")]
+    if community.kind != OrganisationKind.COMMUNITY:
+        errors["community"] = [_("所选机构不是社区。")]
+    if errors:
+        raise ValidationFailed(_("志愿者信息有误。"), errors=errors)
+    now = timezone.now()
+    values: dict[str, Any] = {
+        "name": name.strip(),
+        "phone": phone.strip(),
+        "community": community,
+        "language": language,
+        "sex": details.sex,
+        "birth_date": details.birth_date,
+        "weight_kg": details.weight_kg,
+        "health_consent_at": now,
+        "health_revoked_at": None,
+        "updated_at": now,
+    }
+    if location_consent:
+        values.update(_place_values(latitude, longitude, crs))
+        values.update(location_consent_at=now, location_revoked_at=None)
+    identity = _identity_values(identity_number) if identity_number.strip() else {}
+    existing = (
+        Donor.objects.select_for_update().filter(identity_hash=identity["identity_hash"]).first()
+        if identity
+        else None
+    )
+    group = {"abo": details.abo, "rhd": details.rhd}
+    source = GroupSource.CENTRE if verified else GroupSource.SELF
+    if existing is None or existing.group_source != GroupSource.CENTRE or verified:
+        values.update(group, group_source=source)
+    if details.phenotype is not None:
+        values["phenotype"] = details.phenotype
+    if user is not None:
+        values["user"] = user
+    if existing is not None:
+        for key, value in values.items():
+            setattr(existing, key, value)
+        existing.save()
+        donor, action = existing, "donors.donor.merge"
+    else:
+        donor = Donor.objects.create(**values, **identity)
+        action = "donors.donor.register"
+    donor_refresh_dates(donor)
+    audit_record(
+        actor=actor,
+        action=action,
+        obj=donor,
+        changes={"group": donor.group_label, "source": donor.group_source},
+    )
+    return donor
+
+
+@transaction.atomic
+def donor_consent_withdraw(*, actor: User | None, donor: Donor, which: str) -> Donor:
+    """Withdraws one consent; the data it covered is erased at once and the donor is no longer
+    called (health: group, weight, birth date, phenotype, history; location: the place)."""
+    _check(actor, "donors.donor.manage", donor)
+    now = timezone.now()
+    if which == "health":
+        Donation.objects.filter(donor=donor).delete()
+        Deferral.objects.filter(donor=donor).delete()
+        erased: dict[str, Any] = {
+            "abo": "",
+            "rhd": "",
+            "sex": "",
+            "birth_date": None,
+            "weight_kg": None,
+            "phenotype": {},
+            "group_source": GroupSource.SELF,
+            "health_revoked_at": now,
+        }
+        for field, empty in erased.items():
+            setattr(donor, field, empty)
+    elif which == "location":
+        for field in ("cell", "search_cell", "region_cell"):
+            setattr(donor, field, "")
+        donor.cell_lat = donor.cell_lng = None
+        donor.location_revoked_at = now
+    else:
+        raise ValidationFailed.on("which", _("只能撤回健康信息或位置信息的同意。"))
+    donor.updated_at = now
+    donor.save()
+    audit_record(actor=actor, action=f"donors.consent.withdraw.{which}", obj=donor)
+    return donor
+
+
+@transaction.atomic
+def donor_group_verify(*, actor: User, donor: Donor, abo: str, rhd: str) -> Donor:
+    """The blood centre's tested group replaces a declared one."""
+    require(actor, "donors.donor.manage", donor)
+    if abo not in ABO.values or rhd not in RhD.values:
+        raise ValidationFailed.on("abo", _("血型无效。"))
+    if not donor.health_consent:
+        raise ValidationFailed.on("health_consent", _("该志愿者已撤回健康信息同意。"))
+    before = donor.group_label
+    Donor.objects.filter(pk=donor.pk).update(abo=abo, rhd=rhd, group_source=GroupSource.CENTRE)
+    donor.refresh_from_db()
+    audit_record(
+        actor=actor,
+        action="donors.donor.verify",
+        obj=donor,
+        changes={"group": [before, donor.group_label]},
+    )
+    return donor
+
+
+@transaction.atomic
+def donor_pause(*, actor: User | None, donor: Donor, until: datetime | None) -> Donor:
+    """Pauses calls until a time (None resumes them)."""
+    _check(actor, "donors.donor.manage", donor)
+    if until is not None and timezone.is_naive(until):
+        raise ValidationFailed.on("until", _("时间须带时区。"))
+    Donor.objects.filter(pk=donor.pk).update(paused_until=until)
+    donor.paused_until = until
+    audit_record(actor=actor, action="donors.donor.pause", obj=donor, changes={"until": str(until)})
+    return donor
+
+
+@transaction.atomic
+def donor_windows_set(
+    *, actor: User | None, donor: Donor, windows: list[tuple[int, time, time]]
+) -> Donor:
+    _check(actor, "donors.donor.manage", donor)
+    for weekday, starts, ends in windows:
+        if not 0 <= weekday <= 6 or starts >= ends:
+            raise ValidationFailed.on("windows", _("时段无效：开始须早于结束，星期为 0 到 6。"))
+    AvailabilityWindow.objects.filter(donor=donor).delete()
+    AvailabilityWindow.objects.bulk_create(
+        AvailabilityWindow(donor=donor, weekday=w, starts=s, ends=e) for w, s, e in windows
+    )
+    audit_record(actor=actor, action="donors.donor.windows", obj=donor)
+    return donor
+
+
+@transaction.atomic
+def donation_record(
+    *,
+    actor: User | None,
+    donor: Donor,
+    kind: str,
+    on: date,
+    volume_ml: int = 400,
+    reaction: bool = False,
+) -> Donation:
+    _check(actor, "donors.donor.manage", donor)
+    if kind not in DonationKind.values:
+        raise ValidationFailed.on("kind", _("献血种类无效。"))
+    today = timezone.localdate()
+    if on > today or (donor.birth_date is not None and on < donor.birth_date):
+        raise ValidationFailed.on("on", _("献血日期不合理。"))
+    if kind == DonationKind.WHOLE_BLOOD and volume_ml not in (200, 300, 400):
+        raise ValidationFailed.on("volume_ml", _("全血献血量为 200、300 或 400 毫升。"))
+    donation = Donation.objects.create(
+        donor=donor, kind=kind, on=on, volume_ml=volume_ml, reaction=reaction
+    )
+    if reaction and not donor.had_reaction:
+        Donor.objects.filter(pk=donor.pk).update(had_reaction=True)
+        donor.had_reaction = True
+    donor_refresh_dates(donor, today)
+    audit_record(actor=actor, action="donors.donation.record", obj=donor, changes={"kind": kind})
+    return donation
+
+
+@transaction.atomic
+def deferral_add(
+    *, actor: User | None, donor: Donor, starts_on: date, ends_on: date | None, reason: str
+) -> Deferral:
+    _check(actor, "donors.donor.manage", donor)
+    if ends_on is not None and ends_on < starts_on:
+        raise ValidationFailed.on("ends_on", _("暂缓的结束日期早于开始日期。"))
+    deferral = Deferral.objects.create(
+        donor=donor, starts_on=starts_on, ends_on=ends_on, reason=reason[:200]
+    )
+    donor_refresh_dates(donor)
+    audit_record(actor=actor, action="donors.deferral.add", obj=donor)
+    return deferral

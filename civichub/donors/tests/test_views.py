@@ -1,0 +1,129 @@
+"""The donors pages: the board's form (bad input shown, nothing stored), the registry without
+phones or addresses, and the donor's page from the link: accept, late answers, forged links."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from civichub.donors import services
+from civichub.donors.links import call_up_token
+from civichub.donors.models import BloodRequest, CallUp
+from civichub.donors.tests.conftest import HOSPITAL_LAT, HOSPITAL_LNG
+
+pytestmark = pytest.mark.django_db
+
+
+def _client(user: Any) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_the_board_refuses_bad_input_and_stores_nothing(hospital: Any, staff: Any) -> None:
+    response = _client(staff["hospital"]).post(
+        "/donors/",
+        {
+            "hospital": hospital.pk,
+            "component": "red_cells",
+            "units": "0",
+            "patient_abo": "A",
+            "patient_rhd": "neg",
+            "anti_d": "on",
+            "rhd_exception_consent": "on",
+            "address": "",
+            "latitude": "north",
+            "longitude": "104.06",
+        },
+    )
+    assert response.status_code == 422
+    html = response.content.decode()
+    assert 'role="alert"' in html and "请填写数字。" in html
+    assert BloodRequest.objects.count() == 0
+
+
+def test_the_board_creates_a_request_and_shows_it(hospital: Any, staff: Any) -> None:
+    client = _client(staff["hospital"])
+    response = client.post(
+        "/donors/",
+        {
+            "hospital": hospital.pk,
+            "component": "platelets",
+            "units": "2",
+            "patient_abo": "B",
+            "patient_rhd": "pos",
+            "urgency": "critical",
+            "address": "输血科",
+            "latitude": str(HOSPITAL_LAT),
+            "longitude": str(HOSPITAL_LNG),
+            "crs": "wgs84",
+        },
+    )
+    created = BloodRequest.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/donors/requests/{created.pk}/"
+    page = client.get(response["Location"]).content.decode()
+    assert "B+ → O+ → A+ → AB+ → B- → O- → A- → AB-" in page
+
+
+def test_staff_without_a_role_here_are_refused(staff: Any) -> None:
+    assert _client(staff["worker"]).get("/donors/").status_code == 403
+    assert _client(staff["worker"]).get("/donors/registry/").status_code == 403
+
+
+def test_the_registry_shows_no_phone_and_no_place(staff: Any, make_donor: Any) -> None:
+    donor = make_donor("O", "neg")
+    html = _client(staff["centre"]).get("/donors/registry/?rhd=neg").content.decode()
+    assert "O-" in html and f"#{donor.pk}" in html
+    assert donor.phone not in html and donor.cell not in html
+
+
+def test_the_donor_accepts_from_the_link_and_a_late_answer_changes_nothing(
+    make_donor: Any, make_request: Any, staff: Any
+) -> None:
+    make_donor()
+    make_donor(km=0.8)
+    request = make_request(units=1)
+    services.call_up_wave(request_id=request.pk)
+    first, second = CallUp.objects.order_by("pk")
+    page = Client().get(f"/donors/r/{call_up_token(first)}/")
+    assert page.status_code == 200 and "我能来献血" in page.content.decode()
+    accepted = Client().post(f"/donors/r/{call_up_token(first)}/", {"answer": "accept"})
+    html = accepted.content.decode()
+    first.refresh_from_db()
+    assert first.check_in_code in html and request.address in html
+    services.call_up_mark(actor=staff["hospital"], call_up=first, state="donated")
+    late = Client().post(f"/donors/r/{call_up_token(second)}/", {"answer": "accept"})
+    assert "无需前往" in late.content.decode()
+    second.refresh_from_db()
+    assert second.state == "stood_down" and not second.check_in_code
+
+
+def test_a_forged_link_is_refused() -> None:
+    response = Client().get("/donors/r/forged-token/")
+    assert response.status_code == 403
+    assert "这个链接无效。" in response.content.decode()
+
+
+def test_a_donor_sees_when_they_can_give_again_and_can_pause(
+    make_donor: Any, make_user: Any, staff: Any
+) -> None:
+    from django.utils import timezone
+
+    me = make_user(None, None)
+    donor = make_donor(user=me)
+    services.donation_record(
+        actor=staff["centre"], donor=donor, kind="whole_blood", on=timezone.localdate()
+    )
+    client = _client(me)
+    html = client.get("/donors/me/").content.decode()
+    assert "个月" in html and "单采血小板" in html  # the whole-blood interval, in words
+    client.post("/donors/me/", {"action": "pause"})
+    donor.refresh_from_db()
+    assert donor.paused_until is not None
+    client.post("/donors/me/", {"action": "location"})
+    donor.refresh_from_db()
+    assert not donor.location_consent
+    other = _client(make_user(None, None)).get("/donors/me/").content.decode()
+    assert "您还没有登记为献血志愿者。" in other

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from civichub.donors import views
+
+app_name = "donors"
+urlpatterns = [
+    path("", views.board, name="board"),
+    path("requests/<int:request_id>/", views.request_detail, name="request"),
+    path("call-ups/<int:call_up_id>/mark/", views.call_up_mark, name="mark"),
+    path("registry/", views.registry, name="list"),
+    path("me/", views.mine, name="mine"),
+    path("r/<str:token>/", views.respond, name="respond"),
+]
