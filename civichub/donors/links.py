@@ -9,6 +9,7 @@ from django.core import signing
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from civichub.core.conf import core_settings
 from civichub.core.config import module_config
 from civichub.core.errors import PermissionDenied
 from civichub.donors.conf import DonorsSettings
@@ -22,7 +23,8 @@ def call_up_token(call_up: CallUp) -> str:
 
 
 def call_up_link(call_up: CallUp) -> str:
-    site = str(module_config(DonorsSettings).site_url).rstrip("/")
+    # The module's own address if the deployment gave one, else the platform's (CIVICHUB_SITE_URL).
+    site = str(module_config(DonorsSettings).site_url or core_settings().site_url).rstrip("/")
     return site + reverse("donors:respond", args=[call_up_token(call_up)])
 
 

@@ -53,7 +53,8 @@ class PortalSettings(ModuleConfig):
     # The largest uploaded material, in bytes, and the content types accepted.
     material_max_bytes: int = 10 * 1024 * 1024
     material_types: tuple[str, ...] = field(default=("application/pdf", "image/jpeg", "image/png"))
-    # Site address used in exported catalogues (schema.org, CPSV-AP) for absolute links.
-    site_url: str = "http://localhost:8000"
+    # Site address used in exported catalogues (schema.org, CPSV-AP) for absolute links; empty:
+    # the platform's (core's `site_url`, CIVICHUB_SITE_URL).
+    site_url: str = ""
     # The area code prefix of service codes (6-digit division + 2-digit township).
     division_code: str = "99010000"

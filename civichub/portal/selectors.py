@@ -16,6 +16,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from civichub.core import registry
+from civichub.core.conf import core_settings
 from civichub.core.config import module_config
 from civichub.core.errors import NotFound
 from civichub.core.models import Organisation, User
@@ -194,7 +195,8 @@ def like_search_codes(*, text: str, limit: int = 10) -> list[str]:
 
 
 def _absolute(path: str) -> str:
-    return module_config(PortalSettings).site_url.rstrip("/") + path
+    site = module_config(PortalSettings).site_url or core_settings().site_url
+    return site.rstrip("/") + path
 
 
 def _iso_days(days: int) -> str:

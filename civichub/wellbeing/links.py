@@ -9,6 +9,7 @@ from django.core import signing
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from civichub.core.conf import core_settings
 from civichub.core.config import module_config
 from civichub.core.errors import PermissionDenied
 from civichub.wellbeing.conf import WellbeingSettings
@@ -24,8 +25,9 @@ def ack_token(*, alert: Alert, contact: FamilyContact) -> str:
 
 
 def ack_link(*, alert: Alert, contact: FamilyContact) -> str:
-    """The acknowledgement page's address, absolute when the deployment set `site_url`."""
-    site = str(module_config(WellbeingSettings).site_url).rstrip("/")
+    """The acknowledgement page's absolute address: the module's `site_url` if the deployment
+    gave one, else the platform's (core's `site_url`, CIVICHUB_SITE_URL)."""
+    site = str(module_config(WellbeingSettings).site_url or core_settings().site_url).rstrip("/")
     return site + reverse("wellbeing:acknowledge", args=[ack_token(alert=alert, contact=contact)])
 
 
