@@ -28,6 +28,7 @@ class DatahubConfig(CivicModuleConfig):
         urls="civichub.datahub.urls",
         api_router="civichub.datahub.api:router",
         api_prefix="/datahub/",
+        provides={"resident_facts": "civichub.datahub.capabilities:resident_facts"},
         roles=ROLES,
         actions=ACTIONS,
         owner_rules={"datahub.person": _is_own_person},
