@@ -126,6 +126,7 @@ def _extracts(residents: list[Resident], rng: Random) -> dict[str, bytes]:
                     "签约医生": "刘洋",
                     "慢病": rng.choice(("高血压", "糖尿病", "无", "无", "无")),
                     "血型": rng.choice(("A", "B", "AB", "O")),
+                    "Rh血型": "阴性" if resident.pk % 300 == 0 else "阳性",
                     "末次接种": "2025-10-15",
                 }
             )
@@ -221,7 +222,7 @@ def _agreements(city: Organisation, sources: dict[str, Source], head: User) -> N
         reader=health.department,
         role="department_head",
         area=city,
-        attributes=["blood_group"],
+        attributes=["blood_group", "rh_factor"],
         purpose=BLOOD,
         legal_basis="献血法；临床紧急用血预案",
         valid_from=start,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -13,12 +14,13 @@ from civichub.core import registry
 from civichub.core.models import AuditEvent
 from civichub.datahub import capabilities, services
 from civichub.datahub.models import AccessEntry, ImportBatch, Person
-from civichub.datahub.tests.conftest import ZHANG_WEI, Hub, police_row
+from civichub.datahub.tests.conftest import HEALTH_HEADER, LI_NA, ZHANG_WEI, Hub, police_row
 from civichub.testing.city import staff_user
 
 pytestmark = pytest.mark.django_db
 
 PREFILL = "网上办事预填（本人同意）"
+BLOOD = "紧急用血"
 
 
 @pytest.fixture
@@ -72,3 +74,50 @@ def test_resident_facts_are_empty_and_unlogged_without_an_agreement_for_the_purp
 def test_resident_facts_are_empty_for_an_account_with_no_linked_person(hub: Hub) -> None:
     _prefill_agreement(hub)
     assert capabilities.resident_facts(actor=hub.resident_user, purpose=PREFILL) == {}
+
+
+def _blood_agreement(hub: Hub, attributes: list[str]) -> None:
+    services.agreement_create(
+        actor=hub.health_head,
+        source=hub.sources["health"],
+        reader=hub.city.health_a,
+        role="department_head",
+        area=hub.city.city,
+        attributes=attributes,
+        purpose=BLOOD,
+        legal_basis="献血法；临床紧急用血预案",
+        valid_from=dt.date(2025, 1, 1),
+    )
+
+
+def _health_row(rh: str) -> list[Any]:
+    row: list[Any] = ["D1", "张伟", ZHANG_WEI, "1980-01-01", "男", "", "", "刘医生", "无", "B"]
+    return [*row, None, rh]
+
+
+def test_a_health_blood_group_is_given_with_its_department_and_the_read_logged(
+    hub: Hub, police_person: Person, health_import: Callable[..., ImportBatch]
+) -> None:
+    health_import([_health_row("阴性")], header=[*HEALTH_HEADER, "Rh血型"])
+    _blood_agreement(hub, ["blood_group", "rh_factor"])
+    provided = registry.provided("verified_blood_group")
+    assert provided is capabilities.verified_blood_group
+    group = provided(actor=None, identity_number=ZHANG_WEI.lower(), purpose=BLOOD)
+    assert group is not None
+    assert (group["abo"], group["rhd"]) == ("B", "neg")
+    assert group["source"] == hub.city.health_a.name
+    entry = AccessEntry.objects.get(person=police_person)
+    assert entry.purpose == BLOOD and entry.attributes == ["blood_group", "rh_factor"]
+    assert entry.channel == "donors"
+
+
+def test_no_group_without_the_rh_factor_an_agreement_or_the_person(
+    hub: Hub, police_person: Person, health_import: Callable[..., ImportBatch]
+) -> None:
+    health_import([_health_row("")], header=[*HEALTH_HEADER, "Rh血型"])
+    _blood_agreement(hub, ["blood_group", "rh_factor"])
+    read = capabilities.verified_blood_group
+    assert read(actor=None, identity_number=ZHANG_WEI, purpose=BLOOD) is None  # no RhD
+    assert read(actor=None, identity_number=LI_NA, purpose=BLOOD) is None  # not in the hub
+    assert read(actor=None, identity_number=ZHANG_WEI, purpose="入户走访") is None
+    assert not AccessEntry.objects.exists()
