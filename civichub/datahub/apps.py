@@ -28,6 +28,10 @@ class DatahubConfig(CivicModuleConfig):
         urls="civichub.datahub.urls",
         api_router="civichub.datahub.api:router",
         api_prefix="/datahub/",
+        provides={
+            "resident_facts": "civichub.datahub.capabilities:resident_facts",
+            "verified_blood_group": "civichub.datahub.capabilities:verified_blood_group",
+        },
         roles=ROLES,
         actions=ACTIONS,
         owner_rules={"datahub.person": _is_own_person},

@@ -58,6 +58,7 @@ STAFF = (
     ),
 )
 CARE, VISIT, BLOOD = "家庭医生签约服务", "入户走访", "紧急用血"
+PREFILL = "网上办事预填（本人同意）"  # the purpose the resident portal's prefill reads with
 
 
 def _department(city: Organisation, function: str) -> Organisation | None:
@@ -126,6 +127,7 @@ def _extracts(residents: list[Resident], rng: Random) -> dict[str, bytes]:
                     "签约医生": "刘洋",
                     "慢病": rng.choice(("高血压", "糖尿病", "无", "无", "无")),
                     "血型": rng.choice(("A", "B", "AB", "O")),
+                    "Rh血型": "阴性" if resident.pk % 300 == 0 else "阳性",
                     "末次接种": "2025-10-15",
                 }
             )
@@ -221,7 +223,7 @@ def _agreements(city: Organisation, sources: dict[str, Source], head: User) -> N
         reader=health.department,
         role="department_head",
         area=city,
-        attributes=["blood_group"],
+        attributes=["blood_group", "rh_factor"],
         purpose=BLOOD,
         legal_basis="献血法；临床紧急用血预案",
         valid_from=start,
@@ -239,6 +241,18 @@ def _agreements(city: Organisation, sources: dict[str, Source], head: User) -> N
             attributes=["name", "address", "phone", "household_number"],
             purpose=VISIT,
             legal_basis="城市居民委员会组织法",
+            valid_from=start,
+        )
+        # the resident portal's prefill: the resident's own values, with their consent
+        services.agreement_create(
+            actor=police_head,
+            source=police,
+            reader=city,
+            role="community_worker",
+            area=city,
+            attributes=["name", "address", "phone"],
+            purpose=PREFILL,
+            legal_basis="个人信息保护法第十三条（本人同意）",
             valid_from=start,
         )
 

@@ -16,7 +16,7 @@ from civichub.core.errors import NotFound
 from civichub.core.http import request_user
 from civichub.donors import selectors, services
 from civichub.donors.links import call_up_from_token
-from civichub.donors.models import BloodRequest, CallUp
+from civichub.donors.models import VERIFIED_SOURCES, BloodRequest, CallUp
 
 router = Router(tags=["donors"])
 
@@ -230,7 +230,7 @@ def donor_register(request: HttpRequest, payload: DonorIn) -> Status:
             id=donor.pk,
             community_id=donor.community_id,
             group=donor.group_label,
-            verified=donor.group_source == "centre",
+            verified=donor.group_source in VERIFIED_SOURCES,
             health_consent=donor.health_consent,
             location_consent=donor.location_consent,
             whole_blood_from=donor.whole_blood_from,

@@ -51,6 +51,11 @@ class PatientRhD(models.TextChoices):
 class GroupSource(models.TextChoices):
     SELF = "self", _("本人填报")
     CENTRE = "centre", _("血站检测")
+    HUB = "hub", _("数据中台（卫健）")  # a health department's record, through the data hub
+
+
+# Groups someone tested (not declared by the donor); ordered as "centre" < "hub" < "self".
+VERIFIED_SOURCES = frozenset({GroupSource.CENTRE, GroupSource.HUB})
 
 
 class Component(models.TextChoices):

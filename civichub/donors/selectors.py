@@ -26,6 +26,7 @@ from civichub.donors.conf import DonorsSettings
 from civichub.donors.models import (
     ACTIVE_STATES,
     COMMITTED_STATES,
+    VERIFIED_SOURCES,
     AvailabilityWindow,
     BloodRequest,
     CallUp,
@@ -288,8 +289,9 @@ def rank_candidates(
     exclude: Iterable[int] = (),
 ) -> list[Candidate]:
     """The first `limit` donors to call, best first: the order of preference of their group,
-    then their distance band, then a group tested by the centre ("centre") before a declared
-    one, those who answer before those who do not, the least called and the longest rested.
+    then their distance band, then a group tested by the centre ("centre"), then one a
+    health department holds ("hub"), before a declared one ("self"), those who answer before
+    those who do not, the least called and the longest rested.
     Each is checked by the full eligibility rule for the day and by their availability
     windows; donors taken by an open call-up and those in `exclude` are left out. One small
     query per group and band, nearest first, until `limit` are found."""
@@ -345,7 +347,7 @@ def rank_candidates(
                             rank=verdict.rank,
                             conditions=verdict.conditions,
                             distance_km=math.sqrt(donor.dist2),
-                            verified=donor.group_source == "centre",
+                            verified=donor.group_source in VERIFIED_SOURCES,
                         )
                     )
                     if len(found) == limit:
@@ -414,7 +416,7 @@ def request_board(*, actor: User, blood_request: BloodRequest) -> list[BoardRow]
                 state=call_up.state,
                 state_label=str(CallUpState(call_up.state).label),
                 group=donor.group_label,
-                verified=donor.group_source == "centre",
+                verified=donor.group_source in VERIFIED_SOURCES,
                 community=donor.community.name,
                 band_km=places.band_km(call_up.distance_km, bands),
                 wave=call_up.wave,

@@ -1,13 +1,15 @@
 """Prefill: the facts the government already holds about a resident, each with its source.
 
-Until the data hub serves them, they are read from core's resident registry; `resident_facts`
-is the one function that changes when the hub lands (a hub capability found through the
-registry, `registry.provided("resident_facts")`, is preferred when a module provides one)."""
+They are read from core's resident registry; a module that provides `resident_facts` through
+core's registry (the data hub) is asked too, and its values, each a mapping with `value`,
+`source` (the providing department's name) and `updated_at`, replace the registry's for the
+keys it knows. The hub gives nothing unless a sharing agreement covers the purpose."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -43,10 +45,6 @@ def resident_facts(*, actor: User, purpose: str = PREFILL_PURPOSE) -> dict[str, 
     """The actor's own facts by prefill key (guide.PREFILL_SOURCES); empty for an account with
     no resident record. The read is permission-checked (the resident's own record) and
     audited with its purpose; call it only after the resident consented."""
-    provided = registry.provided("resident_facts")
-    if provided is not None:
-        facts: dict[str, Fact] = provided(actor=actor, purpose=purpose)
-        return facts
     if actor.resident_id is None:
         return {}
     try:
@@ -62,4 +60,11 @@ def resident_facts(*, actor: User, purpose: str = PREFILL_PURPOSE) -> dict[str, 
         "community": resident.community.name,
         "identity_number": resident.identity_masked,
     }
-    return {key: Fact(value, REGISTRY_SOURCE, now) for key, value in values.items() if value}
+    facts = {key: Fact(value, REGISTRY_SOURCE, now) for key, value in values.items() if value}
+    provided = registry.provided("resident_facts")
+    if provided is not None:
+        hub: dict[str, dict[str, Any]] = provided(actor=actor, purpose=purpose)
+        for key, item in hub.items():
+            if item.get("value"):
+                facts[key] = Fact(str(item["value"]), str(item["source"]), item.get("updated_at"))
+    return facts

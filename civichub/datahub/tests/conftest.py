@@ -175,12 +175,12 @@ HEALTH_HEADER = [
 
 @pytest.fixture
 def health_import(hub: Hub, django_capture_on_commit_callbacks: Any) -> Callable[..., ImportBatch]:
-    def run(rows: list[list[Any]]) -> ImportBatch:
+    def run(rows: list[list[Any]], header: list[str] | None = None) -> ImportBatch:
         with django_capture_on_commit_callbacks(execute=True):
             batch = services.import_start(
                 actor=hub.health_steward,
                 source=hub.sources["health"],
-                content=xlsx_bytes(HEALTH_HEADER, rows),
+                content=xlsx_bytes(header or HEALTH_HEADER, rows),
                 file_name="qianyue.xlsx",
             )
         batch.refresh_from_db()

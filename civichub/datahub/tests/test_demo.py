@@ -40,7 +40,7 @@ def test_the_demo_city_has_a_hub_to_show(hub: Hub) -> None:
     assert RowError.objects.get().code == "choice_invalid"
     linked = SourceRecord.objects.exclude(person=None).count()
     assert linked / SourceRecord.objects.count() > 0.9
-    assert Agreement.objects.count() == 3
+    assert Agreement.objects.count() == 4
     mine = selectors.my_record(actor=hub.resident_user)
     assert mine is not None
     assert {a.purpose for a in mine.accesses} == {"家庭医生签约服务", "入户走访"}

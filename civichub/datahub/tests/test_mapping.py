@@ -22,7 +22,12 @@ def test_every_shipped_mapping_loads() -> None:
 
 def test_health_marks_its_sensitive_attributes() -> None:
     health = mapping_load(SOURCES_DIR / "health.toml")
-    assert health.sensitive_names() == {"chronic_condition", "blood_group", "last_vaccination"}
+    assert health.sensitive_names() == {
+        "chronic_condition",
+        "blood_group",
+        "rh_factor",
+        "last_vaccination",
+    }
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 """The registry's writes: registering (a second registration of the same identity number merges
-into the first), the two consents and their withdrawal, the blood centre's verified group,
+into the first; a group a health department holds, read through the data hub, counts as
+verified), the two consents and their withdrawal, the blood centre's verified group,
 availability windows and the pause, donations and deferrals."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from civichub.core import crypto
+from civichub.core import crypto, registry
 from civichub.core.audit import audit_record
 from civichub.core.errors import ValidationFailed
 from civichub.core.identity import identity_number_error
@@ -36,6 +37,27 @@ from civichub.donors.selectors import donor_facts, rules, settings_
 PHENOTYPE_ANTIGENS = frozenset(
     {"C", "c", "E", "e", "K", "k", "Fya", "Fyb", "Jka", "Jkb", "Dia", "DEL"}
 )
+
+
+# Who vouches for a group: a declared one never replaces one a health department holds, and
+# neither replaces the blood centre's test.
+_RANK = {GroupSource.SELF: 0, GroupSource.HUB: 1, GroupSource.CENTRE: 2}
+# The purpose the data hub's agreement must name for the registry to read a blood group.
+HUB_PURPOSE = "紧急用血"
+
+
+def _hub_group(actor: User | None, identity_number: str) -> dict[str, Any] | None:
+    """The ABO and RhD group a health department holds for this identity number, read through
+    the data hub's `verified_blood_group` capability when a module provides it."""
+    provided = registry.provided("verified_blood_group")
+    if provided is None:
+        return None
+    found: dict[str, Any] | None = provided(
+        actor=actor, identity_number=identity_number, purpose=HUB_PURPOSE
+    )
+    if found is None or found.get("abo") not in ABO.values or found.get("rhd") not in RhD.values:
+        return None
+    return found
 
 
 def _check(actor: User | None, action: str, obj: Any = None) -> None:
@@ -161,7 +183,8 @@ def donor_register(
 ) -> Donor:
     """Registers a volunteer, phone first, or imports one from the blood centre (`verified`).
     The same identity number again merges into the record that has it: a verified group is
-    never replaced by a declared one."""
+    never replaced by a declared one. A group the data hub has from a health department for
+    the identity number replaces a declared one (source "hub"), never the centre's."""
     own = actor is not None and user is not None and user.pk == actor.pk
     if not own:
         _check(actor, "donors.donor.manage", community)
@@ -204,7 +227,12 @@ def donor_register(
     )
     group = {"abo": details.abo, "rhd": details.rhd}
     source = GroupSource.CENTRE if verified else GroupSource.SELF
-    if existing is None or existing.group_source != GroupSource.CENTRE or verified:
+    centre_held = existing is not None and existing.group_source == GroupSource.CENTRE
+    ask_hub = bool(identity) and not verified and not centre_held
+    known = _hub_group(actor, identity_number) if ask_hub else None
+    if known is not None:
+        group, source = {"abo": known["abo"], "rhd": known["rhd"]}, GroupSource.HUB
+    if existing is None or _RANK[source] >= _RANK[GroupSource(existing.group_source)]:
         values.update(group, group_source=source)
     if details.phenotype is not None:
         values["phenotype"] = details.phenotype

@@ -12,7 +12,7 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from civichub.core import crypto
+from civichub.core import crypto, registry
 from civichub.core.errors import Conflict, PermissionDenied, ValidationFailed
 from civichub.core.models import AuditEvent
 from civichub.donors import services
@@ -63,6 +63,53 @@ def test_a_declared_group_is_replaced_by_the_centres(make_donor: Any, staff: Any
     services.donor_group_verify(actor=staff["centre"], donor=donor, abo="O", rhd="neg")
     donor.refresh_from_db()
     assert (donor.group_label, donor.group_source) == ("O-", "centre")
+
+
+def _hub_knows(monkeypatch: pytest.MonkeyPatch, group: dict[str, Any] | None) -> list[Any]:
+    """A module providing `verified_blood_group` (the data hub), met through core's registry."""
+    asked: list[Any] = []
+
+    def verified_blood_group(**kwargs: Any) -> dict[str, Any] | None:
+        asked.append(kwargs)
+        return group
+
+    original = registry.provided
+    monkeypatch.setattr(
+        registry,
+        "provided",
+        lambda name: verified_blood_group if name == "verified_blood_group" else original(name),
+    )
+    return asked
+
+
+def test_a_group_the_hub_holds_is_verified_and_never_overrides_the_centres(
+    make_donor: Any, staff: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked = _hub_knows(monkeypatch, {"abo": "O", "rhd": "neg", "source": "青山市卫健委"})
+    donor = make_donor("A", "pos", identity_number=ID_A, verified=False)
+    assert (donor.abo, donor.rhd, donor.group_source) == ("O", "neg", "hub")
+    assert donor.get_group_source_display() == "数据中台（卫健）"
+    assert asked == [{"actor": staff["centre"], "identity_number": ID_A, "purpose": "紧急用血"}]
+    # a declared group again does not replace the hub's
+    again = make_donor("B", "pos", identity_number=ID_A, verified=False)
+    assert (again.pk, again.group_label, again.group_source) == (donor.pk, "O-", "hub")
+    # the centre's test replaces it, and the hub no longer replaces the centre's
+    make_donor("AB", "pos", identity_number=ID_A, verified=True)
+    calls = len(asked)
+    later = make_donor("B", "neg", identity_number=ID_A, verified=False)
+    assert (later.group_label, later.group_source) == ("AB+", "centre")
+    assert len(asked) == calls  # with the centre's group held, the hub is not read
+
+
+def test_without_a_hub_group_the_declared_one_stays(
+    make_donor: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked = _hub_knows(monkeypatch, None)
+    donor = make_donor("A", "pos", identity_number=ID_A, verified=False)
+    assert (donor.group_label, donor.group_source) == ("A+", "self")
+    assert len(asked) == 1
+    make_donor("B", "pos", verified=False)  # no identity number: nothing to ask the hub
+    assert len(asked) == 1
 
 
 def test_no_health_data_without_the_health_consent(make_donor: Any) -> None:

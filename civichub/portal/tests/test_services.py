@@ -10,10 +10,11 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
+from civichub.core import registry
 from civichub.core.errors import Conflict, PermissionDenied, ValidationFailed
 from civichub.core.models import AuditEvent
 from civichub.notify.models import Notification
-from civichub.portal import selectors, services
+from civichub.portal import prefill, selectors, services
 from civichub.portal.models import ApplicationStatus, Service, VersionState
 from civichub.portal.tests.conftest import Portal
 from civichub.testing.city import staff_user
@@ -90,6 +91,44 @@ def test_prefill_takes_the_registry_values_with_their_source_after_consent(
     assert answers["note"] == {"value": "家中无收入", "source": "applicant", "flagged": False}
     read = AuditEvent.objects.get(action="resident.view", object_id=str(portal.resident.pk))
     assert "预填" in read.purpose
+
+
+def test_prefill_shows_the_source_a_providing_module_gives(
+    portal: Portal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A module providing `resident_facts` (the data hub) is met through core's registry only:
+    its plain values replace the registry's for the keys it gives, with its source's name."""
+    asked: list[dict[str, Any]] = []
+    updated = timezone.now()
+
+    def hub_facts(**kwargs: Any) -> dict[str, dict[str, Any]]:
+        asked.append(kwargs)
+        return {
+            "address": {
+                "value": "桃源街道幸福路 12 号",
+                "source": "青山市公安局",
+                "updated_at": updated,
+            }
+        }
+
+    original = registry.provided
+    monkeypatch.setattr(
+        registry,
+        "provided",
+        lambda name: hub_facts if name == "resident_facts" else original(name),
+    )
+    application = services.application_submit(
+        actor=portal.applicant,
+        service=_dibao(),
+        answers={"note": "家中无收入"},
+        consent=True,
+        materials=[_pdf()],
+    )
+    answers = application.answers
+    assert answers["address"]["value"] == "桃源街道幸福路 12 号"
+    assert answers["address"]["source"] == "青山市公安局"
+    assert answers["name"]["source"] == "registry"  # the hub gave no name: the registry's stays
+    assert asked == [{"actor": portal.applicant, "purpose": prefill.PREFILL_PURPOSE}]
 
 
 def test_without_consent_nothing_is_read_and_the_resident_types(portal: Portal) -> None:
