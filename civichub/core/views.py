@@ -121,7 +121,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "core/dashboard.html",
         {
             "tiles": tiles,
-            "roles": [(role_labels[r].label if r in role_labels else r, org) for r, org in roles],
+            # One line per role and organisation, however many assignments give it.
+            "roles": [
+                (role_labels[r].label if r in role_labels else r, org)
+                for r, org in dict.fromkeys(roles)
+            ],
         },
     )
 
