@@ -112,3 +112,21 @@ def test_the_demo_leaves_each_inbox_with_its_newest_few_unread(
     newest = Notification.objects.filter(recipient=resident).order_by("-created_at", "-id")[:3]
     assert set(unread) == set(newest)
     assert Notification.objects.get(recipient=english_resident).read_at is None
+
+
+def test_the_modules_kinds_lead_to_their_objects() -> None:
+    replied = kinds.get("casework.case_replied")
+    alert = kinds.get("broadcast.alert")
+    visit = kinds.get("wellbeing.visit_task")
+    assert replied is not None and alert is not None and visit is not None
+    assert kinds.target(replied, {"tracking_number": "PZ-7"}) == "/messages/PZ-7/#rate"
+    assert kinds.target(alert, {"post_id": 5}) == "/broadcast/posts/5/"
+    assert kinds.target(visit, {"visit_id": 3}) == "/wellbeing/visits/3/"
+    for key in ("wellbeing.alert_family", "donors.call_up", "traceability.recall"):
+        kind = kinds.get(key)
+        assert kind is not None
+        assert kinds.target(kind, {"link": "https://city.example/x"}) == "https://city.example/x"
+    # Every declared URL name exists (the arguments are the kinds' own context keys).
+    for kind in kinds.all_kinds().values():
+        if kind.link is not None and kind.link.name:
+            assert kinds.target(kind, dict.fromkeys(kind.link.args, "1")), kind.key
