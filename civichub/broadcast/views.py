@@ -684,9 +684,7 @@ def publish(request: HttpRequest) -> HttpResponse:
     require(user, "broadcast.post.publish")
     accounts = selectors.publishable_accounts(user)
     may_alert = {a.pk for a in accounts if allowed(user, "broadcast.alert.publish", a)}
-    return render(
-        request, "broadcast/publish.html", {"accounts": accounts, "may_alert": may_alert}
-    )
+    return render(request, "broadcast/publish.html", {"accounts": accounts, "may_alert": may_alert})
 
 
 @login_required

@@ -24,9 +24,9 @@ from django.views.i18n import set_language
 
 from civichub.core import registry, selectors, services
 from civichub.core.errors import DomainError, NotAuthenticated, NotFound
-from civichub.core.models import Organisation
 from civichub.core.errors import PermissionDenied as DomainPermissionDenied
 from civichub.core.http import request_user, request_user_or_none
+from civichub.core.models import Organisation
 from civichub.core.outages import RETRY_AFTER_SECONDS, is_outage
 from civichub.core.paging import page_links
 from civichub.core.permissions import allowed, role_paths

@@ -4,9 +4,9 @@ forms that work without JavaScript."""
 from __future__ import annotations
 
 import zoneinfo
-from urllib.parse import urlsplit
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit
 
 from django import forms
 from django.conf import settings

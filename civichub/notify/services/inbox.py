@@ -55,9 +55,7 @@ DEMO_UNREAD_KEEP = 3
 def demo_inbox_settle(event: DemoSeeded) -> int:
     """Marks all but each recipient's newest `DEMO_UNREAD_KEEP` unread demo notifications read
     (at the time they were sent). Returns how many it marked."""
-    ranked = Notification.objects.filter(
-        recipient__isnull=False, read_at__isnull=True
-    ).annotate(
+    ranked = Notification.objects.filter(recipient__isnull=False, read_at__isnull=True).annotate(
         rank=Window(
             RowNumber(),
             partition_by=[F("recipient_id")],
