@@ -4,6 +4,8 @@ it, the inbox shows it as a link that reads the notification, push and mail carr
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -130,3 +132,11 @@ def test_the_modules_kinds_lead_to_their_objects() -> None:
     for kind in kinds.all_kinds().values():
         if kind.link is not None and kind.link.name:
             assert kinds.target(kind, dict.fromkeys(kind.link.args, "1")), kind.key
+
+
+@pytest.mark.django_db
+def test_the_api_gives_the_link(api_as: Callable[..., Any], resident: User) -> None:
+    notification = send(resident, LINKED.key, {"n": 3})
+    items = api_as(resident).get("/api/notifications/").json()["items"]
+    mine = next(item for item in items if item["id"] == notification.pk)
+    assert mine["link"] == "/notifications/preferences/#channels"
