@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from civichub.broadcast.permissions import ACTIONS, ROLES
 from civichub.core.measures import Measure, MeasureSource
-from civichub.core.registry import CivicModuleConfig, ModuleManifest, NavItem, PeriodicTask
+from civichub.core.registry import CivicModuleConfig, ModuleManifest, NavItem, PeriodicTask, Tile
 
 MEASURES = [
     MeasureSource(
@@ -51,7 +51,13 @@ class BroadcastConfig(CivicModuleConfig):
         api_prefix="/broadcast/",
         roles=ROLES,
         actions=ACTIONS,
-        nav=[NavItem(_("关注动态"), "broadcast:home", "broadcast.interact", order=70)],
+        nav=[
+            NavItem(_("关注动态"), "broadcast:home", "broadcast.interact", order=70),
+            NavItem(_("政务账号"), "broadcast:directory", "broadcast.interact", order=71),
+            NavItem(_("发布"), "broadcast:publish", "broadcast.post.publish", order=69),
+        ],
+        # The publisher's landing leads to compose first.
+        tiles=[Tile(_("发布"), "broadcast:publish", "broadcast.post.publish", order=1)],
         measures=MEASURES,
         demo_data="civichub.broadcast.demo:seed",
         notification_kinds="civichub.broadcast.notifications:KINDS",

@@ -3,7 +3,7 @@ to register."""
 
 from __future__ import annotations
 
-from civichub.notify.kinds import NotificationKind
+from civichub.notify.kinds import Link, NotificationKind
 
 ALERT = "broadcast.alert"
 
@@ -11,6 +11,7 @@ ALERT = "broadcast.alert"
 KINDS = (
     NotificationKind(
         key=ALERT,
+        link=Link("broadcast:post", ("post_id",)),
         category="alert",
         subject={"zh-hans": "【预警】{{ event }}", "en": "[Alert] {{ event_en }}"},
         body={

@@ -664,3 +664,24 @@ def compose_areas(account: BroadcastAccount) -> QuerySet[Organisation]:
         .exclude(kind="department")
         .order_by("path")
     )
+
+
+def publishable_accounts(actor: User) -> list[BroadcastAccount]:
+    """The accounts the actor may publish for (their compose pages), by name."""
+    accounts = BroadcastAccount.objects.select_related("organisation").order_by("name", "pk")
+    return [a for a in accounts if allowed(actor, "broadcast.post.publish", a)]
+
+
+def account_directory(query: str = "") -> QuerySet[BroadcastAccount]:
+    """Every government account, the most followed first, narrowed by a search of its names,
+    handle and description."""
+    accounts = BroadcastAccount.objects.all()
+    query = query.strip()[:50]
+    if query:
+        accounts = accounts.filter(
+            Q(name__icontains=query)
+            | Q(name_en__icontains=query)
+            | Q(handle__icontains=query)
+            | Q(description__icontains=query)
+        )
+    return accounts.order_by("-verified", "-followers_count", "name", "pk")

@@ -6,6 +6,8 @@ app_name = "broadcast"
 urlpatterns = [
     path("", views.home, name="home"),
     path("areas/", views.areas, name="areas"),
+    path("publish/", views.publish, name="publish"),
+    path("accounts/", views.directory, name="directory"),
     path("stream/", streaming.page_stream, name="stream"),
     path("mastodon/", include("civichub.broadcast.mastodon.urls")),
     path("category/<slug:category>/feed.atom", syndication.category_feed, name="category_feed"),

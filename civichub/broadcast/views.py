@@ -36,8 +36,11 @@ from civichub.broadcast.models import (
 from civichub.core.errors import DomainError, NotFound, ValidationFailed
 from civichub.core.http import request_user, request_user_or_none
 from civichub.core.images import ImageUpload
-from civichub.core.permissions import allowed
-from civichub.core.views import domain_errors_as_http
+from civichub.core.paging import page_links
+from civichub.core.permissions import allowed, require
+from civichub.core.views import domain_errors_as_http, page_number_from
+
+DIRECTORY_PAGE = 20
 
 
 @login_required
@@ -218,6 +221,9 @@ def follow(request: HttpRequest, handle: str) -> HttpResponse:
     else:
         services.follow_create(actor=request_user_or_none(request), account_id=account.pk)
         messages.success(request, _("已关注。"))
+    target = request.POST.get("next", "")
+    if target.startswith(reverse("broadcast:directory")) and "//" not in target:
+        return HttpResponseRedirect(target)  # back to the directory page it was followed from
     return HttpResponseRedirect(reverse("broadcast:account", args=[handle]))
 
 
@@ -668,3 +674,41 @@ def account_reach(request: HttpRequest, handle: str) -> HttpResponse:
 def post_reach(request: HttpRequest, post_id: int) -> HttpResponse:
     post = selectors.post_get(post_id)
     return _reach(request, post.account, post)
+
+
+@login_required
+@domain_errors_as_http
+def publish(request: HttpRequest) -> HttpResponse:
+    """The publisher's way in: the accounts they may publish for, each with its compose page."""
+    user = request_user(request)
+    require(user, "broadcast.post.publish")
+    accounts = selectors.publishable_accounts(user)
+    may_alert = {a.pk for a in accounts if allowed(user, "broadcast.alert.publish", a)}
+    return render(request, "broadcast/publish.html", {"accounts": accounts, "may_alert": may_alert})
+
+
+@login_required
+@domain_errors_as_http
+def directory(request: HttpRequest) -> HttpResponse:
+    """Government accounts to follow: all of them, or those a search finds."""
+    user = request_user(request)
+    query = request.GET.get("q", "").strip()[:50]
+    page_number = page_number_from(request)
+    accounts = selectors.account_directory(query)
+    total = accounts.count()
+    start = (page_number - 1) * DIRECTORY_PAGE
+    shown = list(accounts[start : start + DIRECTORY_PAGE])
+    followed = set(
+        Follow.objects.filter(user=user, account__in=shown).values_list("account_id", flat=True)
+    )
+    return render(
+        request,
+        "broadcast/directory.html",
+        {
+            "accounts": shown,
+            "followed": followed,
+            "query": query,
+            "total": total,
+            "page_obj": page_links(total=total, per_page=DIRECTORY_PAGE, number=page_number),
+        },
+    )

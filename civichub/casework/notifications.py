@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from civichub.notify.kinds import NotificationKind
+from civichub.notify.kinds import Link, NotificationKind
 
 _CASE = "{{ tracking_number }}「{{ title }}」"
 _CASE_EN = '{{ tracking_number }} "{{ title }}"'
@@ -42,6 +42,7 @@ KINDS: tuple[NotificationKind, ...] = (
     ),
     NotificationKind(
         key="casework.case_received",
+        link=Link("casework:case", ("tracking_number",)),
         category="service",
         subject={
             "zh-hans": "留言已受理：{{ tracking_number }}",
@@ -58,6 +59,7 @@ KINDS: tuple[NotificationKind, ...] = (
     ),
     NotificationKind(
         key="casework.case_new",
+        link=Link("casework:case", ("tracking_number",)),
         category="service",
         subject={
             "zh-hans": "新留言待办：{{ tracking_number }}",
@@ -74,6 +76,7 @@ KINDS: tuple[NotificationKind, ...] = (
     ),
     NotificationKind(
         key="casework.case_assigned",
+        link=Link("casework:case", ("tracking_number",)),
         category="service",
         subject={
             "zh-hans": "交办给您：{{ tracking_number }}",
@@ -88,6 +91,7 @@ KINDS: tuple[NotificationKind, ...] = (
     ),
     NotificationKind(
         key="casework.case_replied",
+        link=Link("casework:case", ("tracking_number",), fragment="rate"),
         category="service",
         subject={
             "zh-hans": "您的留言有答复：{{ tracking_number }}",
@@ -103,6 +107,7 @@ KINDS: tuple[NotificationKind, ...] = (
     ),
     NotificationKind(
         key="casework.case_closed",
+        link=Link("casework:case", ("tracking_number",)),
         category="service",
         subject={
             "zh-hans": "留言已办结：{{ tracking_number }}",
@@ -117,6 +122,7 @@ KINDS: tuple[NotificationKind, ...] = (
     ),
     NotificationKind(
         key="casework.case_merged",
+        link=Link("casework:case", ("tracking_number",)),
         category="service",
         subject={
             "zh-hans": "留言已合并办理：{{ tracking_number }}",
@@ -133,6 +139,7 @@ KINDS: tuple[NotificationKind, ...] = (
     ),
     NotificationKind(
         key="casework.case_reopened",
+        link=Link("casework:case", ("tracking_number",)),
         category="service",
         subject={
             "zh-hans": "留言不满意，重新办理：{{ tracking_number }}",
@@ -149,6 +156,7 @@ KINDS: tuple[NotificationKind, ...] = (
     ),
     NotificationKind(
         key="casework.extension_requested",
+        link=Link("casework:case", ("tracking_number",)),
         category="service",
         subject={
             "zh-hans": "延期申请待审批：{{ tracking_number }}",
@@ -163,6 +171,7 @@ KINDS: tuple[NotificationKind, ...] = (
     ),
     NotificationKind(
         key="casework.case_overdue",
+        link=Link("casework:case", ("tracking_number",)),
         category="service",
         subject={
             "zh-hans": "超期督办：{{ tracking_number }}",

@@ -57,3 +57,13 @@ class PasswordChanged:
 
 
 password_changed: Hook[PasswordChanged] = Hook("core.password_changed")
+
+
+@dataclass(frozen=True)
+class DemoSeeded:
+    """The demo city is written, every module's demo data included (sent once, at the end)."""
+
+    size: str
+
+
+demo_seeded: Hook[DemoSeeded] = Hook("core.demo_seeded")

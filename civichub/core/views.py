@@ -26,6 +26,7 @@ from civichub.core import registry, selectors, services
 from civichub.core.errors import DomainError, NotAuthenticated, NotFound
 from civichub.core.errors import PermissionDenied as DomainPermissionDenied
 from civichub.core.http import request_user, request_user_or_none
+from civichub.core.models import Organisation
 from civichub.core.outages import RETRY_AFTER_SECONDS, is_outage
 from civichub.core.paging import page_links
 from civichub.core.permissions import allowed, role_paths
@@ -121,9 +122,22 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "core/dashboard.html",
         {
             "tiles": tiles,
-            "roles": [(role_labels[r].label if r in role_labels else r, org) for r, org in roles],
+            # One line per role and organisation, however many assignments give it.
+            "roles": _role_lines(roles, role_labels),
         },
     )
+
+
+def _role_lines(
+    roles: list[tuple[str, Organisation]], labels: dict[str, registry.RoleDef]
+) -> list[tuple[str, Organisation]]:
+    """(label, organisation) once each: two roles of the same name at the same organisation
+    (core's publisher and a module's) read as one."""
+    lines: dict[tuple[str, int], tuple[str, Organisation]] = {}
+    for role, org in roles:
+        label = str(labels[role].label) if role in labels else role
+        lines.setdefault((label, org.pk), (label, org))
+    return list(lines.values())
 
 
 @login_required

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from civichub.notify.kinds import NotificationKind
+from civichub.notify.kinds import Link, NotificationKind
 
 KINDS = (
     NotificationKind(
         key="donors.call_up",
+        link=Link(context_key="link"),
         category="alert",
         subject={
             "zh-hans": "紧急献血召集：{{ hospital }}",

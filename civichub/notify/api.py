@@ -42,6 +42,8 @@ class NotificationOut(Schema):
     priority: str
     subject: str
     body: str
+    # What the notification is about: a path on this site or an address ("" when none).
+    link: str
     created_at: dt.datetime
     read_at: dt.datetime | None
     deliveries: list[NotificationDeliveryOut]
@@ -56,6 +58,7 @@ def _notification_out(notification: Notification) -> NotificationOut:
         priority=dispatch.priority,
         subject=notification.subject,
         body=notification.body,
+        link=notification.link,
         created_at=notification.created_at,
         read_at=notification.read_at,
         deliveries=[NotificationDeliveryOut.from_orm(d) for d in notification.deliveries.all()],

@@ -70,3 +70,4 @@ class NotifyConfig(CivicModuleConfig):
         hooks.password_changed.subscribe(
             "civichub.notify.services.accounts:password_changed_notify"
         )
+        hooks.demo_seeded.subscribe("civichub.notify.services.inbox:demo_inbox_settle")

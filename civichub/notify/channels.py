@@ -28,6 +28,7 @@ from django.utils.module_loading import import_string
 from py_vapid import Vapid02
 from pywebpush import WebPushException, webpush
 
+from civichub.core.conf import core_settings
 from civichub.core.crypto import decrypt_text
 from civichub.core.outbound import OutboundRefused, guarded_session
 from civichub.notify.models import (
@@ -102,6 +103,26 @@ def message_text(notification: Notification) -> tuple[str, str]:
     return notification.subject, notification.body
 
 
+def absolute(path: str) -> str:
+    """A path on this site as an address from core's `site_url`; other addresses unchanged."""
+    if path.startswith("/") and not path.startswith("//"):
+        return core_settings().site_url.rstrip("/") + path
+    return path
+
+
+def absolute_link(notification: Notification) -> str:
+    """The address of what the notification is about, for mail and push ("" when none)."""
+    return absolute(notification.link) if notification.link else ""
+
+
+def mail_body(notification: Notification, body: str) -> str:
+    """The body with the link to what it is about, unless the text already carries it."""
+    link = absolute_link(notification)
+    if not link or link in body:
+        return body
+    return f"{body}\n\n{link}"
+
+
 def delivery_key(delivery: Delivery) -> str:
     """The delivery's idempotency key: the same on every attempt of one delivery, different for
     every other delivery and deployment (keyed by the secret key, so it reveals nothing)."""
@@ -142,7 +163,7 @@ class EmailAdapter(ChannelAdapter):
         subject, body = message_text(notification)
         message = EmailMessage(
             subject=subject,
-            body=body,
+            body=mail_body(notification, body),
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=[address],
             headers={
@@ -282,7 +303,11 @@ def push_payload(notification: Notification) -> str:
         {
             "title": subject,
             "body": body,
-            "url": reverse("notify:inbox"),
+            # Opening the push opens the notification: read, then on to what it is about.
+            "url": absolute(reverse("notify:open", args=[notification.pk]))
+            if notification.link
+            else absolute(reverse("notify:inbox")),
+            "link": absolute_link(notification),
             "id": notification.pk,
             "priority": notification.dispatch.priority,
         },

@@ -22,6 +22,7 @@ from functools import lru_cache
 from typing import Any
 
 from django.template import Context, Engine, Template
+from django.urls import NoReverseMatch, reverse
 from django.utils.functional import Promise
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
@@ -42,6 +43,18 @@ class Category:
 
 
 @dataclass(frozen=True)
+class Link:
+    """Where a notification leads: a URL name, the context keys giving its arguments in order,
+    and an optional fragment (`#rate`). A kind whose context already carries an address (a
+    signed answer link) names that key as `context_key` instead."""
+
+    name: str = ""
+    args: tuple[str, ...] = ()
+    fragment: str = ""
+    context_key: str = ""
+
+
+@dataclass(frozen=True)
 class NotificationKind:
     key: str
     category: str
@@ -53,6 +66,8 @@ class NotificationKind:
     # and shown texts (inbox, admin, SMS records) carry a mask instead; only the message an
     # outside channel sends carries the value, kept encrypted until it is sent.
     secret: tuple[str, ...] = ()
+    # What the notification is about; the inbox, push and mail lead there.
+    link: Link | None = None
 
 
 _categories: dict[str, Category] = {}
@@ -104,6 +119,7 @@ def _compiled(source: str) -> Template:
     return engine.from_string("{% autoescape off %}" + source + "{% endautoescape %}")
 
 
+MASKED = "••••••"
 _SPACE = re.compile(r"\s+")
 
 
@@ -114,10 +130,23 @@ def render(kind: NotificationKind, language: str, context: dict[str, Any]) -> di
     ctx = Context(context, autoescape=False)
     subject = _SPACE.sub(" ", _compiled(kind.subject[language]).render(ctx)).strip()
     body = _compiled(kind.body[language]).render(ctx).strip()
-    return {"subject": subject[:200], "body": body}
+    return {"subject": subject[:200], "body": body, "link": target(kind, context)}
 
 
-MASKED = "••••••"
+def target(kind: NotificationKind, context: dict[str, Any]) -> str:
+    """The kind's link for this context: a path on this site, an address from the context, or
+    "" when the kind has none or the context lacks what it needs (a masked secret included)."""
+    link = kind.link
+    if link is None:
+        return ""
+    if link.context_key:
+        value = str(context.get(link.context_key) or "")
+        return "" if value == MASKED else value
+    try:
+        path = reverse(link.name, args=[context[key] for key in link.args])
+    except (KeyError, NoReverseMatch):
+        return ""
+    return path + (f"#{link.fragment}" if link.fragment else "")
 
 
 def render_masked(kind: NotificationKind, language: str, context: dict[str, Any]) -> dict[str, str]:

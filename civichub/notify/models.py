@@ -138,6 +138,11 @@ class Notification(models.Model):
         return self.dispatch.text(self.language)["body"]
 
     @property
+    def link(self) -> str:
+        """Where the notification leads (a path on this site or an address), or ""."""
+        return self.dispatch.text(self.language).get("link", "")
+
+    @property
     def is_read(self) -> bool:
         return self.read_at is not None
 

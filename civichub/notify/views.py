@@ -6,6 +6,7 @@ from __future__ import annotations
 import zoneinfo
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit
 
 from django import forms
 from django.conf import settings
@@ -19,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
+from civichub.core.conf import core_settings
 from civichub.core.errors import DomainError
 from civichub.core.http import request_user
 from civichub.core.paging import page_links
@@ -65,6 +67,21 @@ def inbox(request: HttpRequest) -> HttpResponse:
 def notification_read(request: HttpRequest, pk: int) -> HttpResponse:
     services.notification_mark_read(actor=request_user(request), notification_id=pk)
     return _back(request)
+
+
+@login_required
+@require_http_methods(["GET"])
+@domain_errors_as_http
+def notification_open(request: HttpRequest, pk: int) -> HttpResponse:
+    """Following a notification: it is read, and the reader goes on to what it is about (the
+    inbox when it has no link or its link leads off this site)."""
+    notification = services.notification_mark_read(actor=request_user(request), notification_id=pk)
+    target = notification.link
+    site = urlsplit(core_settings().site_url)
+    hosts = {request.get_host(), site.netloc}
+    if not target or not url_has_allowed_host_and_scheme(target, allowed_hosts=hosts):
+        target = reverse("notify:inbox")
+    return HttpResponseRedirect(target)
 
 
 @login_required

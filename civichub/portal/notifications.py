@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from civichub.notify.kinds import NotificationKind
+from civichub.notify.kinds import Link, NotificationKind
 
 KINDS = (
     NotificationKind(
         key="portal.application_status",
+        link=Link(context_key="link"),
         category="service",
         subject={
             "zh-hans": "办件 {{ reference }}：{{ status_zh }}",

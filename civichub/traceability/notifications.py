@@ -3,11 +3,12 @@ them."""
 
 from __future__ import annotations
 
-from civichub.notify.kinds import NotificationKind
+from civichub.notify.kinds import Link, NotificationKind
 
 KINDS = (
     NotificationKind(
         key="traceability.recall",
+        link=Link(context_key="link"),
         category="alert",
         subject={
             "zh-hans": "食品召回：{{ product }} 批次 {{ lot }}",

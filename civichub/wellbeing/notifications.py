@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from civichub.notify.kinds import NotificationKind
+from civichub.notify.kinds import Link, NotificationKind
 
 KINDS = (
     NotificationKind(
         key="wellbeing.alert_family",
+        link=Link(context_key="link"),
         category="alert",
         subject={"zh-hans": "关爱提醒：请联系{{ name }}", "en": "Please check on {{ name }}"},
         body={
@@ -22,6 +23,7 @@ KINDS = (
     ),
     NotificationKind(
         key="wellbeing.visit_task",
+        link=Link("wellbeing:visit", ("visit_id",)),
         category="alert",
         subject={"zh-hans": "上门查看任务：{{ name }}", "en": "Home visit: {{ name }}"},
         body={
@@ -35,6 +37,7 @@ KINDS = (
     ),
     NotificationKind(
         key="wellbeing.visit_escalated",
+        link=Link("wellbeing:visit", ("visit_id",)),
         category="alert",
         subject={
             "zh-hans": "上门任务已上报：{{ name }}",

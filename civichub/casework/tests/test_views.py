@@ -18,6 +18,7 @@ from civichub.casework.models import Case, CaseStatus
 from civichub.casework.photos import PhotoUpload
 from civichub.casework.tests.conftest import PIN_A1, Casework, jpeg_with_gps
 from civichub.core.models import AuditEvent
+from civichub.notify.models import Notification
 
 pytestmark = pytest.mark.django_db
 
@@ -165,8 +166,20 @@ def test_community_worker_replies_from_the_inbox_and_the_resident_rates(
         {"text": "已联系医院增加号源。", "public": "on"},
     )
     resident = client_for(cw.resident)
-    page = resident.get(reverse("casework:case", args=[case.tracking_number])).content.decode()
-    assert "已联系医院增加号源。" in page and "评价答复" in page
+    # The notification of the reply leads to the rating form and is read once followed.
+    replied = Notification.objects.get(
+        recipient=cw.resident, dispatch__kind="casework.case_replied"
+    )
+    assert (
+        f'href="/notifications/{replied.pk}/open/"'
+        in resident.get("/notifications/").content.decode()
+    )
+    opened = resident.get(f"/notifications/{replied.pk}/open/")
+    assert opened["Location"] == reverse("casework:case", args=[case.tracking_number]) + "#rate"
+    replied.refresh_from_db()
+    assert replied.read_at is not None
+    page = resident.get(opened["Location"]).content.decode()
+    assert "已联系医院增加号源。" in page and "评价答复" in page and 'id="rate"' in page
 
     resident.post(reverse("casework:case", args=[case.tracking_number]), {"value": "basic"})
 

@@ -14,7 +14,7 @@ from django.core.management import call_command
 from django.db import connection, connections, transaction
 from django.utils.translation import gettext
 
-from civichub.core import dbguard
+from civichub.core import dbguard, hooks
 from civichub.core.demo.accounts import resident_accounts_create
 from civichub.core.demo.hooks import demo_data_hooks
 from civichub.core.demo.organisations import organisations_create
@@ -83,6 +83,8 @@ def seed_city(
             seed_module(city=city, size=size, **_seed_argument(seed_module, seed))
         summary.modules.append(label)
         mark = phase(f"module:{label}", mark)
+    with transaction.atomic():
+        hooks.demo_seeded.send(hooks.DemoSeeded(size=size))
     summary.organisations = len(organisations)
     summary.departments = sum(
         1 for o in plan.organisations if o.kind == OrganisationKind.DEPARTMENT

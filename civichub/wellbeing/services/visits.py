@@ -28,6 +28,7 @@ from civichub.wellbeing.services.family import alert_explanations
 def _visit_context(task: VisitTask) -> dict[str, Any]:
     resident = task.alert.household.resident
     return {
+        "visit_id": task.pk,
         "name": resident.name,
         "address": resident.address,
         **alert_explanations(task.alert),
