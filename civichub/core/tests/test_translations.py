@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import polib  # type: ignore[import-untyped]  # no stubs in the test dependencies
+import polib  # type: ignore[import-untyped, unused-ignore]  # typed only in newer releases
 from django.conf import settings
 from django.test import Client
 from django.utils import translation
