@@ -8,6 +8,7 @@ applicant, answer or material."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from django.utils import timezone
@@ -54,7 +55,7 @@ def application_measures(*, after: str, until: dt.datetime, limit: int) -> Colle
     return Collected(contributions=out, watermark=str(last), more=more)
 
 
-def _contributions(event: dict[str, Any]) -> list[Contribution]:
+def _contributions(event: Mapping[str, Any]) -> list[Contribution]:
     day = timezone.localtime(event["created_at"]).date()
     department = event["application__service__department_id"]
     service = event["application__service__code"]

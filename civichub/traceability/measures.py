@@ -80,6 +80,7 @@ def acknowledgement_measures(*, after: str, until: dt.datetime, limit: int) -> C
     watermark = after
     for notice in batch[:limit]:
         acknowledged_at = notice["acknowledged_at"]
+        assert acknowledged_at is not None  # filtered above
         day = _day(acknowledged_at)
         organisation = notice["recall__organisation_id"]
         kind = notice["participant__kind"]
