@@ -20,6 +20,15 @@ MEASURES = [
             Measure(
                 "donors.requests", _("用血需求"), "count", _("件"), COMPONENTS, _("血液成分"), 50
             ),
+            Measure(
+                "donors.requests_by_group",
+                _("用血需求（按患者血型）"),
+                "count",
+                _("件"),
+                _M + "group_names",
+                _("患者血型"),
+                56,
+            ),
         ),
     ),
     MeasureSource(

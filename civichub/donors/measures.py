@@ -14,9 +14,17 @@ from django.db.models import Q
 from django.utils import timezone
 
 from civichub.core.measures import Collected, Contribution
-from civichub.donors.models import BloodRequest, CallUp, Component, RequestStatus
+from civichub.donors.models import (
+    BloodRequest,
+    CallUp,
+    Component,
+    PatientABO,
+    PatientRhD,
+    RequestStatus,
+)
 
 REQUESTS = "donors.requests"
+REQUESTS_BY_GROUP = "donors.requests_by_group"
 MET = "donors.met"
 FULFILMENT = "donors.fulfilment"
 ACCEPTANCE_MINUTES = "donors.acceptance_minutes"
@@ -33,7 +41,9 @@ def request_measures(*, after: str, until: dt.datetime, limit: int) -> Collected
     batch = list(
         BloodRequest.objects.filter(pk__gt=last)
         .order_by("pk")
-        .values("pk", "created_at", "component", "hospital_id")[: limit + 1]
+        .values("pk", "created_at", "component", "patient_abo", "patient_rhd", "hospital_id")[
+            : limit + 1
+        ]
     )
     more = len(batch) > limit
     out: list[Contribution] = []
@@ -41,14 +51,12 @@ def request_measures(*, after: str, until: dt.datetime, limit: int) -> Collected
         if request["created_at"] >= until:
             more = False
             break
+        day = _day(request["created_at"])
+        group = f"{request['patient_abo']}_{request['patient_rhd']}"
         out.append(
-            Contribution(
-                REQUESTS,
-                _day(request["created_at"]),
-                request["hospital_id"],
-                breakdown=request["component"],
-            )
+            Contribution(REQUESTS, day, request["hospital_id"], breakdown=request["component"])
         )
+        out.append(Contribution(REQUESTS_BY_GROUP, day, request["hospital_id"], breakdown=group))
         last = request["pk"]
     return Collected(contributions=out, watermark=str(last), more=more)
 
@@ -144,3 +152,12 @@ def call_up_measures(*, after: str, until: dt.datetime, limit: int) -> Collected
 
 def component_names() -> dict[str, str]:
     return {str(value): str(label) for value, label in Component.choices}
+
+
+def group_names() -> dict[str, str]:
+    """The patient's blood group as recorded on the request ("A_pos": "A RhD 阳性")."""
+    return {
+        f"{abo}_{rhd}": f"{abo_label} {rhd_label}"
+        for abo, abo_label in PatientABO.choices
+        for rhd, rhd_label in PatientRhD.choices
+    }

@@ -15,6 +15,7 @@ from civichub.donors.measures import (
     acceptance_measures,
     call_up_measures,
     closing_measures,
+    group_names,
     request_measures,
 )
 from civichub.donors.models import CallUp
@@ -43,17 +44,24 @@ def test_requests_and_call_ups_are_counted_once_under_the_hospital(
     again = request_measures(after=first.watermark, until=later, limit=100)
     calls = call_up_measures(after="", until=later, limit=100)
 
-    assert sorted((c.organisation_id, c.breakdown) for c in first.contributions) == [
+    by_component = [c for c in first.contributions if c.measure == "donors.requests"]
+    assert sorted((c.organisation_id, c.breakdown) for c in by_component) == [
         (hospital.pk, "plasma"),
         (hospital.pk, "red_cells"),
     ]
     assert again.contributions == [] and again.watermark == first.watermark
+    groups = [c.breakdown for c in first.contributions if c.measure == "donors.requests_by_group"]
+    assert groups == ["A_pos", "A_pos"] and group_names()["A_pos"] == "A RhD 阳性"
     assert [(c.organisation_id, c.breakdown) for c in calls.contributions] == [
         (hospital.pk, "red_cells")
     ] * 2
     # a limit stops a step and says more is left
     step = request_measures(after="", until=later, limit=1)
-    assert len(step.contributions) == 1 and step.more
+    assert {c.measure for c in step.contributions} == {
+        "donors.requests",
+        "donors.requests_by_group",
+    }
+    assert len(step.contributions) == 2 and step.more
 
 
 def test_acceptance_and_closing_count_when_they_happen(
