@@ -8,6 +8,7 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
+from civichub.core.measures import Measure, MeasureSource
 from civichub.core.registry import CivicModuleConfig, ModuleManifest, NavItem, PeriodicTask, Tile
 from civichub.datahub.conf import DatahubSettings
 from civichub.datahub.permissions import ACTIONS, ROLES
@@ -15,6 +16,23 @@ from civichub.datahub.permissions import ACTIONS, ROLES
 
 def _is_own_person(user: Any, person: Any) -> bool:
     return user.resident_id is not None and person.resident_id == user.resident_id
+
+
+MEASURES = MeasureSource(
+    "datahub.reads",
+    "civichub.datahub.measures:read_measures",
+    (
+        Measure(
+            "datahub.reads",
+            _("按协议查看个人信息"),
+            "count",
+            _("次"),
+            "civichub.datahub.measures:purpose_names",
+            _("用途"),
+            80,
+        ),
+    ),
+)
 
 
 class DatahubConfig(CivicModuleConfig):
@@ -52,6 +70,7 @@ class DatahubConfig(CivicModuleConfig):
             )
         ],
         periodic_tasks=[PeriodicTask("datahub.pull", "civichub.datahub.tasks.pull_sources", 300)],
+        measures=[MEASURES],
         demo_data="civichub.datahub.demo:seed",
         demo_logins="civichub.datahub.demo:demo_logins",
         config=DatahubSettings,

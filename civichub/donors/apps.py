@@ -5,9 +5,82 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
+from civichub.core.measures import Measure, MeasureSource
 from civichub.core.registry import CivicModuleConfig, ModuleManifest, NavItem, PeriodicTask, Tile
 from civichub.donors import conf
 from civichub.donors.permissions import ACTIONS, ROLES, is_own_donor
+
+COMPONENTS = "civichub.donors.measures:component_names"
+_M = "civichub.donors.measures:"
+MEASURES = [
+    MeasureSource(
+        "donors.requests",
+        _M + "request_measures",
+        (
+            Measure(
+                "donors.requests", _("用血需求"), "count", _("件"), COMPONENTS, _("血液成分"), 50
+            ),
+            Measure(
+                "donors.requests_by_group",
+                _("用血需求（按患者血型）"),
+                "count",
+                _("件"),
+                _M + "group_names",
+                _("患者血型"),
+                56,
+            ),
+        ),
+    ),
+    MeasureSource(
+        "donors.acceptance",
+        _M + "acceptance_measures",
+        (
+            Measure(
+                "donors.acceptance_minutes",
+                _("首位献血者接受平均用时"),
+                "mean",
+                _("分钟"),
+                COMPONENTS,
+                _("血液成分"),
+                52,
+            ),
+        ),
+    ),
+    MeasureSource(
+        "donors.closing",
+        _M + "closing_measures",
+        (
+            Measure("donors.met", _("已满足需求"), "count", _("件"), COMPONENTS, _("血液成分"), 51),
+            Measure(
+                "donors.met_hours",
+                _("需求满足平均用时"),
+                "mean",
+                _("小时"),
+                COMPONENTS,
+                _("血液成分"),
+                53,
+            ),
+            Measure(
+                "donors.fulfilment", _("需求满足率"), "rate", "%", COMPONENTS, _("血液成分"), 54
+            ),
+        ),
+    ),
+    MeasureSource(
+        "donors.call_ups",
+        _M + "call_up_measures",
+        (
+            Measure(
+                "donors.call_ups",
+                _("发出献血召集"),
+                "count",
+                _("人次"),
+                COMPONENTS,
+                _("血液成分"),
+                55,
+            ),
+        ),
+    ),
+]
 
 
 class DonorsConfig(CivicModuleConfig):
@@ -39,6 +112,7 @@ class DonorsConfig(CivicModuleConfig):
         ],
         notification_kinds="civichub.donors.notifications:KINDS",
         periodic_tasks=[PeriodicTask("donors.waves", "civichub.donors.tasks.waves_due", 60)],
+        measures=MEASURES,
         demo_data="civichub.donors.demo:seed",
         demo_logins="civichub.donors.demo:demo_logins",
         config=conf.DonorsSettings,

@@ -5,9 +5,38 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
+from civichub.core.measures import Measure, MeasureSource
 from civichub.core.registry import CivicModuleConfig, ModuleManifest, NavItem, Tile
 from civichub.portal.conf import PortalSettings
 from civichub.portal.permissions import ACTIONS, is_own_application
+
+SERVICES = "civichub.portal.measures:service_names"
+MEASURES = MeasureSource(
+    "portal.applications",
+    "civichub.portal.measures:application_measures",
+    (
+        Measure("portal.submitted", _("网上申请"), "count", _("件"), SERVICES, _("服务事项"), 60),
+        Measure(
+            "portal.decided",
+            _("办结申请"),
+            "count",
+            _("件"),
+            "civichub.portal.measures:decision_names",
+            _("办理结果"),
+            61,
+        ),
+        Measure(
+            "portal.decision_days",
+            _("申请办结平均用时"),
+            "mean",
+            _("天"),
+            SERVICES,
+            _("服务事项"),
+            62,
+        ),
+        Measure("portal.approval", _("准予办理率"), "rate", "%", SERVICES, _("服务事项"), 63),
+    ),
+)
 
 
 class PortalConfig(CivicModuleConfig):
@@ -38,6 +67,7 @@ class PortalConfig(CivicModuleConfig):
             )
         ],
         notification_kinds="civichub.portal.notifications:KINDS",
+        measures=[MEASURES],
         demo_data="civichub.portal.demo:seed",
         config=PortalSettings,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
+from civichub.core.measures import Measure, MeasureSource
 from civichub.core.registry import CivicModuleConfig, ModuleManifest, NavItem, Tile
 from civichub.traceability.conf import TraceabilitySettings
 from civichub.traceability.permissions import (
@@ -12,6 +13,50 @@ from civichub.traceability.permissions import (
     is_participant_member,
     is_recall_recipient,
 )
+
+KINDS = "civichub.traceability.measures:participant_kind_names"
+MEASURES = [
+    MeasureSource(
+        "traceability.recalls",
+        "civichub.traceability.measures:recall_measures",
+        (
+            Measure("traceability.recalls", _("启动召回"), "count", _("次"), order=70),
+            Measure(
+                "traceability.notices",
+                _("召回通知"),
+                "count",
+                _("份"),
+                KINDS,
+                _("经营主体类型"),
+                71,
+            ),
+        ),
+    ),
+    MeasureSource(
+        "traceability.acknowledgements",
+        "civichub.traceability.measures:acknowledgement_measures",
+        (
+            Measure(
+                "traceability.acknowledged",
+                _("召回确认下架"),
+                "count",
+                _("份"),
+                KINDS,
+                _("经营主体类型"),
+                72,
+            ),
+            Measure(
+                "traceability.acknowledge_hours",
+                _("召回确认平均用时"),
+                "mean",
+                _("小时"),
+                KINDS,
+                _("经营主体类型"),
+                73,
+            ),
+        ),
+    ),
+]
 
 
 class TraceabilityConfig(CivicModuleConfig):
@@ -46,6 +91,7 @@ class TraceabilityConfig(CivicModuleConfig):
             )
         ],
         notification_kinds="civichub.traceability.notifications:KINDS",
+        measures=MEASURES,
         demo_data="civichub.traceability.demo:seed",
         demo_logins="civichub.traceability.demo:demo_logins",
         config=TraceabilitySettings,
