@@ -63,7 +63,7 @@ def _source(h: SourceHealth) -> SourceOut:
     )
 
 
-class BatchOut(Schema):
+class ImportBatchOut(Schema):
     id: int
     source: str = Field(..., alias="source.key")
     status: str
@@ -79,7 +79,7 @@ class BatchOut(Schema):
     rolled_back_at: dt.datetime | None
 
 
-class RowErrorOut(Schema):
+class ImportRowErrorOut(Schema):
     row_number: int
     code: str
     field: str
@@ -112,7 +112,7 @@ def _review(item: ReviewItem) -> ReviewOut:
     )
 
 
-class DecisionIn(Schema):
+class ReviewDecisionIn(Schema):
     same: bool
 
 
@@ -213,7 +213,7 @@ class CorrectionOut(Schema):
     answered_at: dt.datetime | None
 
 
-class AnswerIn(Schema):
+class CorrectionAnswerIn(Schema):
     corrected: bool
     answer: str = Field(..., min_length=1, max_length=500)
 
@@ -233,7 +233,7 @@ def source_list(request: HttpRequest) -> list[SourceOut]:
 
 @router.post(
     "/sources/{key}/records",
-    response={201: BatchOut},
+    response={201: ImportBatchOut},
     summary="Push records to a source (a JSON delivery); the same items again change nothing",
 )
 def records_push(request: HttpRequest, key: str, body: RecordsIn) -> Status:
@@ -255,13 +255,15 @@ def records_push(request: HttpRequest, key: str, body: RecordsIn) -> Status:
     return Status(201, batch)
 
 
-@router.get("/imports/{batch_id}", response=BatchOut, summary="An import and its progress")
+@router.get("/imports/{batch_id}", response=ImportBatchOut, summary="An import and its progress")
 def batch_get(request: HttpRequest, batch_id: int) -> ImportBatch:
     return selectors.batch_get(actor=request_user(request), pk=batch_id)
 
 
 @router.get(
-    "/imports/{batch_id}/rejects", response=list[RowErrorOut], summary="The rows an import refused"
+    "/imports/{batch_id}/rejects",
+    response=list[ImportRowErrorOut],
+    summary="The rows an import refused",
 )
 def batch_rejects(request: HttpRequest, batch_id: int) -> list[Any]:
     actor = request_user(request)
@@ -269,7 +271,7 @@ def batch_rejects(request: HttpRequest, batch_id: int) -> list[Any]:
     return selectors.batch_row_errors(actor=actor, batch=batch, limit=1000)
 
 
-@router.post("/imports/{batch_id}/rollback", response=BatchOut, summary="Withdraw an import")
+@router.post("/imports/{batch_id}/rollback", response=ImportBatchOut, summary="Withdraw an import")
 def batch_rollback(request: HttpRequest, batch_id: int) -> ImportBatch:
     actor = request_user(request)
     batch = selectors.batch_get(actor=actor, pk=batch_id)
@@ -283,7 +285,7 @@ def review_list(request: HttpRequest) -> list[ReviewOut]:
 
 
 @router.post("/reviews/{review_id}/decision", response=ReviewOut, summary="Settle a pair")
-def review_decide(request: HttpRequest, review_id: int, body: DecisionIn) -> ReviewOut:
+def review_decide(request: HttpRequest, review_id: int, body: ReviewDecisionIn) -> ReviewOut:
     actor = request_user(request)
     item = selectors.review_get(actor=actor, pk=review_id)
     services.review_decide(actor=actor, item=item, same=body.same)
@@ -396,7 +398,7 @@ def correction_list(request: HttpRequest) -> list[CorrectionRequest]:
 @router.post(
     "/corrections/{correction_id}/answer", response=CorrectionOut, summary="Answer a request"
 )
-def correction_answer(request: HttpRequest, correction_id: int, body: AnswerIn) -> Any:
+def correction_answer(request: HttpRequest, correction_id: int, body: CorrectionAnswerIn) -> Any:
     actor = request_user(request)
     found = selectors.correction_get(actor=actor, pk=correction_id)
     return services.correction_answer(

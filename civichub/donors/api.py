@@ -71,7 +71,7 @@ class MarkIn(Schema):
     state: Literal["arrived", "donated", "no_show"]
 
 
-class AnswerIn(Schema):
+class CallUpAnswerIn(Schema):
     accept: bool
 
 
@@ -186,7 +186,7 @@ def call_up_mark(request: HttpRequest, call_up_id: int, payload: MarkIn) -> Requ
     auth=None,
     summary="A donor's answer from the signed link (no sign-in)",
 )
-def call_up_answer(request: HttpRequest, token: str, payload: AnswerIn) -> AnswerOut:
+def call_up_answer(request: HttpRequest, token: str, payload: CallUpAnswerIn) -> AnswerOut:
     call_up = call_up_from_token(token)
     changed = services.call_up_respond(call_up=call_up, accept=payload.accept)
     call_up.refresh_from_db()

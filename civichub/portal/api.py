@@ -158,7 +158,7 @@ class ApplicationIn(Schema):
     flagged: list[str] = []
 
 
-class EventOut(Schema):
+class ApplicationEventOut(Schema):
     status: str
     note: str
     at: dt.datetime
@@ -173,7 +173,7 @@ class ApplicationOut(Schema):
     decided_at: dt.datetime | None
     decision_reason: str
     verification_code: str
-    events: list[EventOut]
+    events: list[ApplicationEventOut]
 
 
 def _application_out(application: Application) -> ApplicationOut:
@@ -187,7 +187,7 @@ def _application_out(application: Application) -> ApplicationOut:
         decision_reason=application.decision_reason,
         verification_code=application.verification_code,
         events=[
-            EventOut(status=e.status, note=e.note, at=e.created_at)
+            ApplicationEventOut(status=e.status, note=e.note, at=e.created_at)
             for e in selectors.application_events(application)
         ],
     )
@@ -221,7 +221,7 @@ def application_get(request: HttpRequest, reference: str) -> ApplicationOut:
     )
 
 
-class VerificationOut(Schema):
+class CertificateVerificationOut(Schema):
     reference: str
     service: str
     service_en: str
@@ -230,7 +230,12 @@ class VerificationOut(Schema):
     applicant: str
 
 
-@router.get("/verify/{code}", response=VerificationOut, auth=None, summary="Check a result's code")
-def verify(request: HttpRequest, code: str) -> VerificationOut:
+@router.get(
+    "/verify/{code}",
+    response=CertificateVerificationOut,
+    auth=None,
+    summary="Check a result's code",
+)
+def verify(request: HttpRequest, code: str) -> CertificateVerificationOut:
     found = selectors.verification_get(code=code)
-    return VerificationOut(**found.__dict__)
+    return CertificateVerificationOut(**found.__dict__)

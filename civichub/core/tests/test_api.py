@@ -42,6 +42,27 @@ def test_committed_openapi_document_is_valid_openapi() -> None:
     validate(json.loads(DEFAULT_PATH.read_text()))
 
 
+def test_no_two_schemas_of_the_api_share_a_name() -> None:
+    """Django Ninja names each OpenAPI component after its schema class: two modules' classes of
+    one name become one component, and the document then describes one of them wrongly (it
+    happened: casework's and the portal's `EventOut`, wellbeing's and the data hub's
+    `BatchOut`)."""
+    from ninja import Schema
+
+    from civichub.core.management.commands.openapi import current_schema
+
+    current_schema()  # imports every module's router and schemas
+    modules: dict[str, set[str]] = {}
+    pending = list(Schema.__subclasses__())
+    while pending:
+        schema = pending.pop()
+        pending.extend(schema.__subclasses__())
+        if schema.__module__.startswith("civichub.") and ".tests" not in schema.__module__:
+            modules.setdefault(schema.__name__, set()).add(schema.__module__)
+    shared = {name: sorted(found) for name, found in modules.items() if len(found) > 1}
+    assert not shared, f"schema classes sharing a name (rename one): {shared}"
+
+
 def test_anonymous_call_gets_401_problem(api_as: Any) -> None:
     response = api_as(None).get("/api/me")
     assert response.status_code == 401
