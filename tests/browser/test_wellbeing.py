@@ -173,10 +173,12 @@ def test_a_worker_enrols_a_household_with_consent_and_sees_it_on_the_dashboard_m
 
 
 def test_a_family_member_answers_the_alert_from_the_sms_link_without_an_account(
-    chromium: Browser, live_server: Any, visit_task: Any
+    chromium: Browser, live_server: Any, visit_task: Any, settings: Any
 ) -> None:
     """A second alert for the same home: the daughter opens the link from her SMS, says she
-    cannot reach her mother, and a visit task is made at once."""
+    cannot reach her mother, and a visit task is made at once. The SMS carries an absolute
+    link on the deployment's address, here the live server's."""
+    settings.CIVICHUB_PROFILE = {**settings.CIVICHUB_PROFILE, "site_url": live_server.url}
     from datetime import timedelta
 
     from django.utils import timezone
@@ -194,6 +196,7 @@ def test_a_family_member_answers_the_alert_from_the_sms_link_without_an_account(
         family_deadline=timezone.now() + timedelta(minutes=15),
     )
     link = services.ack_link(alert=alert, contact=household.contacts.get())
+    assert link.startswith(live_server.url + "/")
     context = chromium.new_context(base_url=live_server.url, viewport=PHONE, locale="zh-CN")
     page = context.new_page()
     try:
