@@ -51,7 +51,11 @@ def test_the_quick_load_run_behind_nginx_has_no_errors() -> None:
     assert figures["load.users_20.all.errors"] == "0", output
     for channel in ("api", "open311"):
         acknowledged = int(figures[f"load.users_20.messages.{channel}.acknowledged"])
-        assert int(figures[f"load.users_20.messages.{channel}.stored"]) == acknowledged, output
+        stored = int(figures[f"load.users_20.messages.{channel}.stored"])
+        # Nothing acknowledged is lost. A message in flight when the run stops can be stored
+        # without its answer reaching the client: at most one per user (20). Doubling is the
+        # fault tests' to catch, message by message (tests/test_faults.py).
+        assert acknowledged <= stored <= acknowledged + 20, output
     # The alert to a district went out during the run.
     assert figures["load.users_20.page.api_alert_to_a_district.requests"] == "1", output
     assert figures["load.users_20.page.api_alert_to_a_district.errors"] == "0", output
