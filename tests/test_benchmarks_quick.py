@@ -302,6 +302,7 @@ def printed(stdout: str) -> dict[str, str]:
 
 
 @pytest.mark.postgres
+@pytest.mark.system
 @pytest.mark.parametrize(
     "run",
     [

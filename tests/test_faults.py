@@ -38,7 +38,7 @@ from civichub.core.tests.test_commands import Output, civichub, civichub_env, fr
 from conftest import require_service
 from tests.services import redis_database, scratch_postgres, with_path
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.system]
 
 # Not the test run's own Redis database (CI: 15), nor the scale-out (13) or load (5) tests'.
 FAULTS_REDIS_DB = 4

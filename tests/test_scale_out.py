@@ -24,7 +24,7 @@ import pytest
 from civichub.core.tests.test_commands import Output, civichub, civichub_env, free_port, start
 from tests.services import redis_database, scratch_postgres
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.system]
 
 # Not the database number the test run itself uses (CI: 15), so the flush touches only ours.
 SCALE_OUT_REDIS_DB = 13
