@@ -347,6 +347,12 @@ def case_note(request: HttpRequest, tracking_number: str, payload: TextIn) -> St
 class ReplyIn(Schema):
     text: str = Field(..., min_length=1, max_length=8000)
     public: bool = Field(True, description="Also show on the public board if the case is public.")
+    resolved: bool = Field(
+        True,
+        description="True when the reply resolves the matter: the sender is asked to rate it "
+        "(satisfied closes the case). False for a progress reply (work promised, not yet done): "
+        "the case stays in hand, its deadline running, and the sender is not asked to rate.",
+    )
 
 
 @router.post(
@@ -358,6 +364,7 @@ def case_reply(request: HttpRequest, tracking_number: str, payload: ReplyIn) -> 
         case=_get(request, tracking_number),
         text=payload.text,
         public=payload.public,
+        resolved=payload.resolved,
     )
     return Status(201, event_out(event, staff=True))
 

@@ -110,6 +110,12 @@ class RatingForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
     )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # The question ends in its own punctuation (“？”), which Django does not know: it would
+        # add a colon after it.
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
 
 def add_domain_errors(form: forms.Form, exc: DomainError) -> None:
     """Puts a service's per-field errors on the matching form fields; the rest on the form."""

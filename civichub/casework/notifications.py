@@ -106,6 +106,23 @@ KINDS: tuple[NotificationKind, ...] = (
         description="Sent to the sender on each reply.",
     ),
     NotificationKind(
+        key="casework.case_progress",
+        link=Link("casework:case", ("tracking_number",)),
+        category="service",
+        subject={
+            "zh-hans": "您的留言有办理进展：{{ tracking_number }}",
+            "en": "Progress on your message: {{ tracking_number }}",
+        },
+        body={
+            "zh-hans": "您的留言" + _CASE + "有办理进展：\n{{ reply }}\n\n"
+            "事项办完后，部门会再次答复，届时请您评价。",
+            "en": "Progress on your message " + _CASE_EN + ":\n{{ reply }}\n\n"
+            "When the work is done the department will answer again, and you can rate it then.",
+        },
+        default_channels=("inapp", "sms", "email"),
+        description="Sent to the sender on a progress reply (the work promised, not yet done).",
+    ),
+    NotificationKind(
         key="casework.case_closed",
         link=Link("casework:case", ("tracking_number",)),
         category="service",

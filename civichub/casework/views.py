@@ -364,10 +364,19 @@ def _perform(request: HttpRequest, action: str, user: User, case: Case) -> str:
         )
         return _("备注已保存。")
     if action == "reply":
+        # No default: whether the reply resolves the matter decides whether the sender is asked
+        # to rate it (and a satisfied rating closes the case), so the handler must say.
+        outcome = post.get("resolved", "")
         services.case_reply(
-            actor=user, case=case, text=post.get("text", ""), public=post.get("public") == "on"
+            actor=user,
+            case=case,
+            text=post.get("text", ""),
+            public=post.get("public") == "on",
+            resolved={"yes": True, "no": False}.get(outcome),
         )
-        return _("答复已发送，来信人会收到通知。")
+        if outcome == "no":
+            return _("进展答复已发送；事项办完后，请再答复来信人。")
+        return _("答复已发送，来信人会收到通知并评价。")
     if action == "close":
         services.case_close(actor=user, case=case, note=post.get("note", ""))
         return _("已办结。")
@@ -411,6 +420,8 @@ def case_action(request: HttpRequest, tracking_number: str, action: str) -> Http
             "action": action,
             "message": exc.message,
             "details": details,
+            # What was typed comes back into the form: a refused reply loses nothing.
+            "text": request.POST.get("text", "")[:8000],
         }
     else:
         messages.success(request, message)

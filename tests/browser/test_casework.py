@@ -112,6 +112,7 @@ def test_resident_writes_worker_replies_resident_rates(
     assert worker.get_by_role("img", name="留言照片 1").is_visible()
     check_page(worker, "casework-case-staff")
     worker.get_by_label("答复内容").fill("您好，已协调社区医院增加上午号源，并开通电话预约。")
+    worker.get_by_label("已解决：请来信人评价，满意即办结").check()
     with worker.expect_navigation():
         worker.get_by_role("button", name="发送答复").click()
     assert "答复已发送" in worker.locator("main").inner_text()

@@ -204,16 +204,37 @@ def case_note(*, actor: User | None, case: Case, text: str, public: bool = False
 
 
 @transaction.atomic
-def case_reply(*, actor: User | None, case: Case, text: str, public: bool = True) -> CaseEvent:
+def case_reply(
+    *,
+    actor: User | None,
+    case: Case,
+    text: str,
+    public: bool = True,
+    resolved: bool | None = True,
+) -> CaseEvent:
     """Answers the sender (always visible to them); `public` also shows the reply on the public
-    board when the message itself is public. The sender is notified; they may then rate it."""
+    board when the message itself is public. The sender is notified.
+
+    A reply that resolves the matter (`resolved`) waits for the sender's rating, which closes
+    the case or reopens it. A progress reply (the work is promised, not done: "the light will be
+    repaired tomorrow") answers the sender without asking for a rating: the case stays in hand,
+    its deadline running, until a reply that resolves it or a staff decision closes it."""
     case = locked(case)
     check(actor, "casework.case.reply", case)
     require_open(case)
     if case.status in {CaseStatus.RECEIVED, CaseStatus.TRIAGE}:
         raise Conflict(_("请先分派或分拣留言，再答复。"))
+    errors: dict[str, list[str]] = {}
     if not text.strip():
-        raise ValidationFailed.on("text", _("请填写答复内容。"))
+        errors["text"] = [_("请填写答复内容。")]
+    if resolved is None:  # the staff form has no default: the handler must say
+        errors["resolved"] = [_("请选择这条答复是否已解决来信人反映的问题。")]
+    if len(errors) == 1:
+        [(field, [message])] = errors.items()
+        raise ValidationFailed.on(field, message)
+    if errors:
+        raise ValidationFailed(_("答复填写不完整。"), errors=errors)
+    resolved = bool(resolved)
     now = timezone.now()
     event = add_event(
         case,
@@ -221,20 +242,29 @@ def case_reply(*, actor: User | None, case: Case, text: str, public: bool = True
         actor=actor,
         text=text.strip()[:8000],
         public=True,
-        data={"board": bool(public and case.is_public), "round": case.reopen_count + 1},
+        data={
+            "board": bool(public and case.is_public),
+            "round": case.reopen_count + 1,
+            "resolved": resolved,
+        },
         at=now,
     )
-    case.status = CaseStatus.REPLIED
+    case.status = CaseStatus.REPLIED if resolved else CaseStatus.IN_PROGRESS
     case.first_replied_at = case.first_replied_at or now
     case.last_replied_at = now
     if case.assignee_id is None and actor is not None:
         case.assignee = actor
     save_case(case, ["status", "first_replied_at", "last_replied_at", "assignee"])
-    audit_record(actor=actor, action="casework.case.reply", obj=case, changes={"public": public})
+    audit_record(
+        actor=actor,
+        action="casework.case.reply",
+        obj=case,
+        changes={"public": public, "resolved": resolved},
+    )
     if case.submitter_id:
         notify(
             [case.submitter_id],
-            "casework.case_replied",
+            "casework.case_replied" if resolved else "casework.case_progress",
             {**case_context(case), "reply": event.text[:500]},
             actor=actor,
             dedupe_key=f"casework.reply:{event.pk}",

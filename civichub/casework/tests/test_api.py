@@ -68,6 +68,24 @@ def test_resident_sends_staff_reply_and_the_resident_rates_through_the_api(
     assert "contact_phone" not in entry and "latitude" not in entry
 
 
+def test_a_progress_reply_through_the_api_is_not_open_to_rating(
+    cw: Casework, api_as: Callable[..., Any], after_commit: Callable[[], Any]
+) -> None:
+    resident = api_as(cw.resident)
+    with after_commit():
+        number = resident.post("/api/casework/cases", CASE).json()["tracking_number"]
+    handler = api_as(cw.handler)
+    progress = handler.post(
+        f"/api/casework/cases/{number}/replies", {"text": "明天派人处理。", "resolved": False}
+    )
+    assert progress.status_code == 201, progress.content
+    assert resident.get(f"/api/casework/cases/{number}").json()["status"] == "in_progress"
+    refused = resident.post(f"/api/casework/cases/{number}/rating", {"value": "satisfied"})
+    assert refused.status_code == 409
+    assert refused["Content-Type"].startswith("application/problem+json")
+    assert resident.get(f"/api/casework/cases/{number}").json()["status"] == "in_progress"
+
+
 def test_anonymous_sender_verifies_sends_and_rates_with_the_access_code(
     cw: Casework, api_as: Callable[..., Any], after_commit: Callable[[], Any]
 ) -> None:

@@ -318,6 +318,47 @@ def test_staff_log_a_phone_call_on_the_callers_behalf(
 # The loop ---------------------------------------------------------------------------------------
 
 
+def test_a_progress_reply_asks_for_no_rating_and_a_satisfied_rating_needs_a_resolving_reply(
+    cw: Casework, submit: Callable[..., Case]
+) -> None:
+    case = submit()
+    services.case_reply(actor=cw.handler, case=case, text="明天派人维修。", resolved=False)
+    case.refresh_from_db()
+    assert case.status == CaseStatus.IN_PROGRESS and case.first_replied_at is not None
+    assert notified(cw.resident, "casework.case_progress") == 1
+    assert notified(cw.resident, "casework.case_replied") == 0
+    reply = case.events.get(kind="reply")
+    assert reply.data["resolved"] is False
+    audit = AuditEvent.objects.filter(action="casework.case.reply").latest("pk")
+    assert audit.changes["resolved"] is False
+    with pytest.raises(Conflict):
+        services.case_rate(actor=cw.resident, case=case, value="basic", comment="修好告诉我")
+    case.refresh_from_db()
+    assert case.status == CaseStatus.IN_PROGRESS and not case.ratings.exists()
+
+    services.case_reply(actor=cw.handler, case=case, text="已修好。")
+    services.case_rate(actor=cw.resident, case=case, value="basic")
+    case.refresh_from_db()
+    assert case.status == CaseStatus.CLOSED
+
+
+def test_a_reply_that_does_not_say_whether_it_resolves_is_refused(
+    cw: Casework, submit: Callable[..., Case]
+) -> None:
+    case = submit()
+    with pytest.raises(ValidationFailed) as refused:
+        services.case_reply(actor=cw.handler, case=case, text="已处理。", resolved=None)
+    assert set(refused.value.errors) == {"resolved"}
+    with pytest.raises(ValidationFailed) as both:
+        services.case_reply(actor=cw.handler, case=case, text=" ", resolved=None)
+    assert set(both.value.errors) == {"text", "resolved"}
+    case.refresh_from_db()
+    assert case.first_replied_at is None and not case.events.filter(kind="reply").exists()
+    # Someone who may not reply learns nothing about the form: the permission check comes first.
+    with pytest.raises(PermissionDenied):
+        services.case_reply(actor=cw.worker_b1, case=case, text="", resolved=None)
+
+
 def test_whole_loop_sent_routed_assigned_replied_rated_closed(
     cw: Casework, submit: Callable[..., Case]
 ) -> None:

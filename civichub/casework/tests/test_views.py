@@ -163,7 +163,7 @@ def test_community_worker_replies_from_the_inbox_and_the_resident_rates(
     assert "答复来信人" in detail
     worker.post(
         reverse("casework:action", args=[case.tracking_number, "reply"]),
-        {"text": "已联系医院增加号源。", "public": "on"},
+        {"text": "已联系医院增加号源。", "public": "on", "resolved": "yes"},
     )
     resident = client_for(cw.resident)
     # The notification of the reply leads to the rating form and is read once followed.
@@ -186,6 +186,49 @@ def test_community_worker_replies_from_the_inbox_and_the_resident_rates(
     case.refresh_from_db()
     assert case.status == CaseStatus.CLOSED
     assert case.ratings.get().value == "basic"
+
+
+def test_a_progress_reply_is_not_rated_and_leaves_the_case_in_hand_until_the_work_is_done(
+    cw: Casework, submit: Callable[..., Case]
+) -> None:
+    case = submit()
+    worker = client_for(cw.worker_a1)
+    url = reverse("casework:action", args=[case.tracking_number, "reply"])
+
+    # Whether the reply resolves the matter has no default: a reply without it is refused, and
+    # what was typed comes back.
+    refused = worker.post(url, {"text": "明天上午派人维修路灯。"}, follow=True).content.decode()
+    assert "请选择这条答复是否已解决来信人反映的问题。" in refused
+    assert ">明天上午派人维修路灯。</textarea>" in refused
+    case.refresh_from_db()
+    assert case.first_replied_at is None and not case.events.filter(kind="reply").exists()
+
+    worker.post(url, {"text": "明天上午派人维修路灯。", "resolved": "no"})
+    case.refresh_from_db()
+    assert case.status == CaseStatus.IN_PROGRESS and case.first_replied_at is not None
+    assert Notification.objects.filter(
+        recipient=cw.resident, dispatch__kind="casework.case_progress"
+    ).exists()
+    assert not Notification.objects.filter(
+        recipient=cw.resident, dispatch__kind="casework.case_replied"
+    ).exists()
+    resident = client_for(cw.resident)
+    page = resident.get(reverse("casework:case", args=[case.tracking_number])).content.decode()
+    assert "明天上午派人维修路灯。" in page and "办理进展" in page
+    assert "评价答复" not in page and "届时请您评价" in page
+    # A rating sent anyway (an old form, a crafted request) is refused: nothing waits for it.
+    resident.post(reverse("casework:case", args=[case.tracking_number]), {"value": "basic"})
+    case.refresh_from_db()
+    assert case.status == CaseStatus.IN_PROGRESS and not case.ratings.exists()
+
+    # The work done, the reply that resolves it is rated; the rules of closing are stated.
+    worker.post(url, {"text": "路灯已修好。", "resolved": "yes"})
+    page = resident.get(reverse("casework:case", args=[case.tracking_number])).content.decode()
+    assert "评价答复" in page and "留言即办结" in page
+    assert "您对答复是否满意？</legend>" in page or "您对答复是否满意？</label>" in page
+    resident.post(reverse("casework:case", args=[case.tracking_number]), {"value": "basic"})
+    case.refresh_from_db()
+    assert case.status == CaseStatus.CLOSED
 
 
 def test_staff_action_errors_are_shown_on_the_case_page_in_the_readers_language(
