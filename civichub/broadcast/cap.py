@@ -51,9 +51,11 @@ def cap_document(
     web: str,
     areas: list[Organisation] | None = None,
     drawn: list[geometry.Shape] | None = None,
+    indent: bool = False,
 ) -> bytes:
     """`identity` is the message's header; `web` is the post's page. `areas` and `drawn` are
-    given for a post not yet saved (the compose page's preview)."""
+    given for a post not yet saved (the compose page's preview), which is also `indent`ed for
+    people to read."""
 
     def sub(parent: ET.Element, tag: str, text: str) -> ET.Element:
         element = ET.SubElement(parent, tag)
@@ -118,6 +120,8 @@ def cap_document(
         if web:
             sub(info, "web", web)
         _areas(info, language, areas, drawn, name_field)
+    if indent:
+        ET.indent(alert)
     return ET.tostring(alert, encoding="utf-8", xml_declaration=True)
 
 

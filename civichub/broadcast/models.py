@@ -16,6 +16,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from civichub.broadcast import capwords
 from civichub.core.models import CreatedModel, Organisation
 
 POST_MAX_CHARS = 500
@@ -143,6 +144,20 @@ class Post(CreatedModel):
     @property
     def organisation(self) -> Organisation:
         return self.account.organisation
+
+    @property
+    def cap_words(self) -> str:
+        """An alert's severity, urgency and certainty as residents read them, in their
+        language ("严重 · 立即行动 · 已发生"); CAP's own words stay in the CAP document."""
+        if not self.is_alert:
+            return ""
+        return " · ".join(
+            (
+                capwords.word(capwords.SEVERITY_SHORT, self.cap_severity),
+                capwords.word(capwords.URGENCY_SHORT, self.cap_urgency),
+                capwords.word(capwords.CERTAINTY_SHORT, self.cap_certainty),
+            )
+        )
 
 
 class PostRevision(models.Model):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import math
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
@@ -19,7 +20,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 from shapely import MultiPoint
 
-from civichub.broadcast import geometry, selectors, services
+from civichub.broadcast import capwords, geometry, selectors, services
 from civichub.broadcast.cap import CapIdentity, cap_document
 from civichub.broadcast.conf import cap_sender
 from civichub.broadcast.forms import IMAGE_SLOTS, ComposeForm, IdsField
@@ -36,6 +37,7 @@ from civichub.broadcast.models import (
 from civichub.core.errors import DomainError, NotFound, ValidationFailed
 from civichub.core.http import request_user, request_user_or_none
 from civichub.core.images import ImageUpload
+from civichub.core.models import Organisation
 from civichub.core.paging import page_links
 from civichub.core.permissions import allowed, require
 from civichub.core.views import domain_errors_as_http, page_number_from
@@ -227,6 +229,13 @@ def follow(request: HttpRequest, handle: str) -> HttpResponse:
     return HttpResponseRedirect(reverse("broadcast:account", args=[handle]))
 
 
+@dataclass(frozen=True)
+class AlertPreview:
+    post: Post
+    document: str
+    areas: list[Organisation]
+
+
 def _cap_preview(
     request: HttpRequest,
     account: BroadcastAccount,
@@ -234,8 +243,9 @@ def _cap_preview(
     fields: services.AlertFields,
     area_ids: list[int],
     drawn: list[services.DrawnAreaIn],
-) -> str:
-    """The CAP document the alert would have, checked like a real one but not saved."""
+) -> AlertPreview:
+    """The alert as residents would read it and the CAP document it would have, checked like a
+    real one but not saved."""
     areas, shapes = services.alert_preview_checked(
         alert=fields, target_area_ids=area_ids, drawn_areas=drawn
     )
@@ -265,8 +275,10 @@ def _cap_preview(
         sent=draft.published_at,
         msg_type="Alert",
     )
-    document = cap_document(draft, identity=identity, web="", areas=areas, drawn=shapes)
-    return document.decode()
+    document = cap_document(
+        draft, identity=identity, web="", areas=areas, drawn=shapes, indent=True
+    )
+    return AlertPreview(post=draft, document=document.decode(), areas=areas)
 
 
 # Error keys from the services, mapped to the compose form's fields (for links and marks).
@@ -274,6 +286,7 @@ _FIELD_IDS = {
     "text": "text",
     "text_en": "text_en",
     "category": "category",
+    "alert.category": "cap_category",
     "target_areas": "areas-legend",
     "publish_at": "publish_at",
     "time": "publish_at",
@@ -395,7 +408,7 @@ def _compose_page(
     form: ComposeForm,
     *,
     errors: list[dict[str, str]] | None = None,
-    preview: str = "",
+    preview: AlertPreview | None = None,
 ) -> HttpResponse:
     errors = errors or []
     data = request.POST if form.is_bound else None
@@ -408,10 +421,10 @@ def _compose_page(
             "alert": form.alert,
             "areas": selectors.compose_areas(account),
             "categories": Category.choices,
-            "cap_categories": CapCategory.values,
-            "urgencies": Urgency.values,
-            "severities": Severity.values,
-            "certainties": Certainty.values,
+            "cap_categories": _choices(CapCategory.values, capwords.CATEGORY),
+            "urgencies": _choices(Urgency.values, capwords.URGENCY),
+            "severities": _choices(Severity.values, capwords.SEVERITY),
+            "certainties": _choices(Certainty.values, capwords.CERTAINTY),
             "data": data or {},
             "selected_areas": IdsField().to_python(data.getlist("target_areas")) if data else [],
             "errors": errors,
@@ -426,6 +439,10 @@ def _compose_page(
         },
         status=422 if errors else 200,
     )
+
+
+def _choices(values: list[str], words: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(value, capwords.word(words, value)) for value in values]
 
 
 def _form_errors(

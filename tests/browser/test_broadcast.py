@@ -70,18 +70,27 @@ def test_alert_for_one_district_reaches_its_residents_only(
     page.goto(reverse("broadcast:compose_alert", args=["safe-qingshan"]))
     check_page(page, "broadcast-alert-compose")
     page.get_by_label("内容（中文）").fill("东湖区今夜特大暴雨，请勿外出。")
-    page.get_by_label("类别").select_option("weather")
+    page.get_by_label("类别", exact=True).select_option("weather")
     page.get_by_label("东湖区", exact=True).check()
     page.get_by_label("事件", exact=True).fill("暴雨红色预警")
-    page.get_by_label("CAP category").select_option("Met")
-    page.get_by_label("Urgency").select_option("Immediate")
-    page.get_by_label("Severity").select_option("Extreme")
-    page.get_by_label("Certainty").select_option("Likely")
+    # Nothing is preselected: the publisher chooses each level, in words.
+    for label in ("预警类别", "紧急程度（居民应何时行动）", "严重程度", "确定程度（是否已经发生）"):
+        assert page.get_by_label(label).input_value() == ""
+    page.get_by_label("预警类别").select_option("Met")
+    page.get_by_label("紧急程度（居民应何时行动）").select_option(label="立即行动")
+    page.get_by_label("严重程度").select_option(label="特别严重：严重威胁生命或财产")
+    page.get_by_label("确定程度（是否已经发生）").select_option(label="很可能发生（可能性过半）")
     page.get_by_label("失效时间").fill("2099-01-01T08:00")
     page.get_by_label("避险指引", exact=True).fill("远离低洼地带。")
     with page.expect_navigation():
-        page.get_by_role("button", name="预览 CAP 文档").click()
-    assert "urn:oasis:names:tc:emergency:cap:1.2" in page.locator("pre").inner_text()
+        page.get_by_role("button", name="预览", exact=True).click()
+    preview = page.locator("#preview")
+    assert "特别严重 · 立即行动 · 很可能发生" in preview.locator(".alert-card").inner_text()
+    document = preview.locator("pre.cap-document").inner_text()
+    assert "urn:oasis:names:tc:emergency:cap:1.2" in document
+    assert "\n  <info>" in document  # indented for people to read
+    # The CAP document scrolls in its box; the page itself keeps its width.
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     with page.expect_navigation():
         page.get_by_role("button", name="发布", exact=True).click()
     assert "/broadcast/posts/" in page.url
@@ -92,6 +101,7 @@ def test_alert_for_one_district_reaches_its_residents_only(
     phone_page.goto(reverse("broadcast:home"))
     feed = phone_page.locator("main").inner_text()
     assert "东湖区今夜特大暴雨，请勿外出。" in feed and "预警" in feed
+    assert "特别严重 · 立即行动 · 很可能发生" in feed and "Extreme" not in feed
     check_page(phone_page, "broadcast-home-phone")
     phone_page.goto(reverse("notify:inbox"))
     assert "暴雨红色预警" in phone_page.locator("main").inner_text()

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from civichub.broadcast import capwords
 from civichub.broadcast.models import (
     Block,
     CapCategory,
@@ -86,9 +87,16 @@ def alert_checked(alert: AlertFields, now: dt.datetime) -> AlertFields:
         "certainty": Certainty.values,
     }
     for field, allowed in choices.items():
-        if getattr(alert, field) not in allowed:
+        value = getattr(alert, field)
+        # The alert's category is not the post's: its errors say so.
+        key = "alert.category" if field == "category" else field
+        if not value:  # nothing is preselected: the publisher must choose
             raise ValidationFailed.on(
-                field, _("取值必须是：%(values)s。") % {"values": ", ".join(allowed)}
+                key, _("请选择%(field)s。") % {"field": capwords.FIELD_LABELS[field]}
+            )
+        if value not in allowed:
+            raise ValidationFailed.on(
+                key, _("取值必须是：%(values)s。") % {"values": ", ".join(allowed)}
             )
     if not alert.event.strip() or len(alert.event) > 100:
         raise ValidationFailed.on("event", _("请填写事件名称（最多 100 个字）。"))

@@ -107,7 +107,7 @@ def test_only_publishers_of_the_account_post_alerts(bc: Any, after_commit: Any) 
         ({"urgency": "Soon"}, "urgency"),
         ({"severity": "Huge"}, "severity"),
         ({"certainty": "Sure"}, "certainty"),
-        ({"category": "Weather"}, "category"),
+        ({"category": "Weather"}, "alert.category"),
         ({"event": ""}, "event"),
         ({"expires": timezone.now() - dt.timedelta(minutes=5)}, "expires"),
         ({"areas": []}, "target_areas"),

@@ -159,3 +159,62 @@ def test_malformed_cap_fields_are_refused_in_the_preview_too(
     assert f'href="#{field}"' in page
     assert "&lt;alert" not in page  # no preview of a document that would be refused
     assert not Post.objects.exists()
+
+
+def test_the_alert_form_preselects_no_level_and_names_each_in_words(
+    bc: Any, publisher: Client
+) -> None:
+    page = publisher.get("/broadcast/@safe-qingshan/alert/").content.decode()
+    for field in ("cap_category", "cap_urgency", "cap_severity", "cap_certainty"):
+        select = page[page.index(f'<select id="{field}"') :]
+        select = select[: select.index("</select>")]
+        assert " selected" not in select, field
+        assert '<option value="">请选择</option>' in select, field
+    assert "特别严重：严重威胁生命或财产" in page and "立即行动" in page
+    assert ">Extreme<" not in page and ">Immediate<" not in page and ">CBRNE<" not in page
+    assert "Urgency" not in page and "CAP category" not in page
+
+
+@pytest.mark.parametrize(
+    ("field", "sentence"),
+    [
+        ("cap_category", "请选择预警类别。"),
+        ("cap_urgency", "请选择紧急程度（居民应何时行动）。"),
+        ("cap_severity", "请选择严重程度。"),
+        ("cap_certainty", "请选择确定程度（是否已经发生）。"),
+    ],
+)
+def test_an_alert_level_left_unchosen_is_asked_for_and_nothing_typed_is_lost(
+    bc: Any, publisher: Client, field: str, sentence: str
+) -> None:
+    answer = publisher.post(
+        "/broadcast/@safe-qingshan/alert/", alert_form(**{field: "", "preview": ""})
+    )
+    assert answer.status_code == 422
+    page = answer.content.decode()
+    assert f'<a href="#{field}">{sentence}</a>' in page
+    assert 'value="燃气泄漏"' in page and "请向北撤离。" in page
+    assert not Post.objects.exists()
+
+
+def test_the_preview_shows_the_alert_as_residents_read_it_and_an_indented_document(
+    bc: Any, publisher: Client
+) -> None:
+    page = publisher.post("/broadcast/@safe-qingshan/alert/", alert_form()).content.decode()
+    card = page[page.index('class="post alert-card"') :]
+    card = card[: card.index("</div>")]
+    assert "燃气泄漏" in card and "严重 · 立即行动 · 已发生" in card and "请向北撤离。" in card
+    assert '<pre class="cap-document"' in page and "\n  &lt;info&gt;" in page
+
+
+def test_residents_read_the_levels_in_their_language(bc: Any) -> None:
+    from django.utils import translation
+
+    post = Post(
+        is_alert=True, cap_severity="Extreme", cap_urgency="Expected", cap_certainty="Possible"
+    )
+    with translation.override("zh-hans"):
+        assert post.cap_words == "特别严重 · 一小时内行动 · 可能发生"
+    with translation.override("en"):
+        assert post.cap_words == "Extreme · Act within the hour · Possible"
+    assert Post(is_alert=False).cap_words == ""
