@@ -298,19 +298,29 @@ def _staff_detail(request: HttpRequest, tracking_number: str) -> HttpResponse:
     duplicates = (
         selectors.duplicate_candidates(actor=user, case=case) if can["merge"] and open_ else []
     )
+    events = selectors.case_history(actor=user, case=case, staff_view=True)
+    categories = selectors.category_list()
+    # The history keeps codes (a category's key, a department's code); staff read names.
+    codes = {
+        str(e.data.get(key) or "")
+        for e in events
+        for key in ("department", "from_department", "to_department")
+    }
     return render(
         request,
         "casework/case_staff.html",
         {
             "case": case,
-            "events": selectors.case_history(actor=user, case=case, staff_view=True),
+            "events": events,
+            "category_names": {c.key: c for c in categories},
+            "organisation_names": selectors.organisations_by_code(codes),
             "due_state": selectors.due_state(case),
             "can": can,
             "is_open": open_,
             "routed": case.status not in {CaseStatus.RECEIVED, CaseStatus.TRIAGE},
             "awaiting_triage": case.status in {CaseStatus.RECEIVED, CaseStatus.TRIAGE},
             "extension_pending": case.extension_state == ExtensionState.REQUESTED,
-            "categories": selectors.category_list(),
+            "categories": categories,
             "departments": selectors.departments() if (can["transfer"] or can["triage"]) else [],
             "staff": selectors.assignable_staff(case=case) if can["assign"] else [],
             "duplicates": duplicates,

@@ -123,5 +123,6 @@ def test_publisher_edits_a_post_on_its_page_and_the_old_text_stays_in_its_histor
     assert post.text == "周日封路"
     refused = signed_in(bc.resident_a).post(url + "edit/", {"text": "冒改"}, follow=True)
     assert "您无权在此执行该操作" in refused.content.decode()
+    assert "broadcast.post." not in refused.content.decode()  # no internal code shown
     post.refresh_from_db()
     assert post.text == "周日封路"

@@ -47,6 +47,7 @@ from civichub.casework.selectors.lookups import (
     departments,
     operators,
     organisation_find,
+    organisations_by_code,
     user_find,
 )
 from civichub.casework.selectors.statistics import (
@@ -64,6 +65,7 @@ __all__ = [
     "category_find",
     "contact_verification_find",
     "department_find",
+    "organisations_by_code",
     "departments",
     "operators",
     "organisation_find",

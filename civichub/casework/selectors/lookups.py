@@ -43,6 +43,12 @@ def departments() -> list[Organisation]:
     return list(Organisation.objects.filter(kind=OrganisationKind.DEPARTMENT).order_by("path"))
 
 
+def organisations_by_code(codes: set[str]) -> dict[str, Organisation]:
+    """Organisations named by code in a case's history (routing, transfers), to show by name."""
+    found = Organisation.objects.filter(code__in=[c for c in codes if c])
+    return {o.code: o for o in found}
+
+
 def department_find(pk: int) -> Organisation | None:
     return Organisation.objects.filter(pk=pk, kind=OrganisationKind.DEPARTMENT).first()
 

@@ -380,3 +380,21 @@ def test_the_inbox_through_the_api_is_audited_too(
 
     listed = AuditEvent.objects.get(action="casework.case.list")
     assert listed.changes["shown"] == [case.pk]
+
+
+def test_staff_read_the_routing_and_transfers_in_words_not_codes(
+    cw: Casework, submit: Callable[..., Case]
+) -> None:
+    case = submit()
+    services.case_transfer(actor=cw.handler, case=case, reason="是治安问题", category=cw.police)
+    page = client_for(cw.police_handler).get(reverse("casework:case", args=[case.tracking_number]))
+    html = page.content.decode()
+    routed = case.events.get(kind="routed").data
+    category = case.category
+    assert category is not None and routed["category"] == category.key
+    assert f"{category.name}" in html
+    at = html.find(f"类别 {routed['category']}")
+    assert at == -1, html[at - 300 : at + 100]
+    assert "置信度" not in html
+    assert f"{cw.city.health_a.name} → {cw.city.police_city.name}" in html
+    assert f"{cw.city.health_a.code} →" not in html

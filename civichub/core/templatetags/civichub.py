@@ -30,3 +30,11 @@ def localized_name(obj: Any, field: str = "name") -> str:
     if language.startswith("en") and english:
         return str(english)
     return str(name or "")
+
+
+@register.filter
+def lookup(mapping: Any, key: Any) -> Any:
+    """`{{ names|lookup:code }}`: the mapping's entry for `key`, or "" when there is none."""
+    if not hasattr(mapping, "get"):
+        return ""
+    return mapping.get(key if key is not None else "", "")
