@@ -3,19 +3,20 @@ sleep, nap, go out and are up and about, what they use then, and what the incide
 
 Per person: a usual wake-up at 05:00-07:30 (one in seven a late riser, up at 07:30-09:00) and
 bedtime at 20:30-23:00, each wobbling by about 25 minutes a day, up to half an hour later at
-weekends; an afternoon nap on most days for three in five of them (59.3 % of Chinese people over
-60 nap, CHARLS 2015: Xin et al., BMC Geriatrics 20:2, 2020; and the very old sleep long, 15.5 %
-ten hours or more, CLHLS 2005: Gu et al., Sleep 33:601, 2010). Before going to bed, on most
-nights (85-98 % per person), a bedtime routine in the last half hour up: the toilet and a wash
-(face, teeth; for some a warm foot bath, a northern Chinese habit), the evening peak that
-residential water end-use studies show before the night's lull. Per household: the morning market on 10-60 % of days, an afternoon walk or errand on
-10-50 %, the clinic about twice a month for 2-6 hours (in a couple, one goes alone four times
-in ten; nobody goes out asleep); children visiting on some weekends for 2-5 hours. On getting
-up: the toilet and a wash. While somebody is up at home: toilet flushes (6 or 9 litres), taps
-(0.5-5 litres at 2-8 litres a minute), the kettle, three meals on gas or induction with
-the washing-up, a shower every one to three days, laundry, lamps after dark; the television and
-reading for long spells in which little else happens (awake but idle). At night, asleep: toilet
-visits (0-2.5 a night, a flush, a little water and a light for a few minutes).
+weekends; an afternoon nap on most days for three in five of them (59.3 % of Chinese people over 60
+nap, CHARLS 2015: Xin et al., BMC Geriatrics 20:2, 2020; and the very old sleep long, 15.5 % ten
+hours or more, CLHLS 2005: Gu et al., Sleep 33:601, 2010). Before going to bed, on most nights
+(85-98 % per person), a bedtime routine in the last half hour up: the toilet and a wash (face,
+teeth; for some a warm foot bath, a northern Chinese habit), the evening peak that residential
+water end-use studies show before the night's lull (the routine's frequency is this simulator's
+assumption). Per household: the morning market on 10-60 % of days, an afternoon walk or errand on
+10-50 %, the clinic about twice a month for 2-6 hours (in a couple, one goes alone four times in
+ten; nobody goes out asleep); children visiting on some weekends for 2-5 hours. On getting up: the
+toilet and a wash. While somebody is up at home: toilet flushes (6 or 9 litres), taps (0.5-5 litres
+at 2-8 litres a minute), the kettle, three meals on gas or induction with the washing-up, a shower
+every one to three days, laundry, lamps after dark; the television and reading for long spells in
+which little else happens (awake but idle). At night, asleep: toilet visits (0-2.5 a night, a
+flush, a little water and a light for a few minutes).
 """
 
 from __future__ import annotations
