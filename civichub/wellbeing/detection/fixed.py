@@ -36,6 +36,9 @@ def _use_rules(s: DetectorState, r: Rules, step: Step) -> None:
     # Only what a person drew counts: what runs by itself (a cistern's trickle, a purifier's
     # flushes, learned from recent nights) is not use, however much it adds up to.
     used = s.person_water12 if r.no_use_hours <= 12 else s.person_water24
+    if r.no_use_counts_automatic_water:
+        window_sum = s.sum12 if r.no_use_hours <= 12 else s.sum24
+        used = window_sum[:, WATER] - step.trickle * window_count[:, WATER]
     patience = r.slots(r.no_use_hours + r.no_use_quiet_extra_hours)
     # Asleep in the household's own night (see `Rules.no_use_sleep_extra_hours`).
     began = spell_start(step.slot, s.since_stir)

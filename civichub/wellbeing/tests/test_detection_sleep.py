@@ -68,6 +68,10 @@ def test_a_trickle_on_a_coarse_register_is_not_water_used_by_a_person() -> None:
     # window and one reading interval.
     assert len(alerts) == 1
     assert alerts[0].slot < _at(days - 2, 12.0) + 13 * H
+    # Counting all the window's water less the trickle the nights show (as before), the
+    # register's steps add up to more than ten litres: nothing within the window.
+    before = _run(use, Rules(no_use_counts_automatic_water=True))
+    assert [a for a in _no_use(before, after=fall) if a.slot < _at(days - 2, 12.0) + 13 * H] == []
 
 
 SLEEPY = Rules(no_use_sleep_extra_hours=3.0)
