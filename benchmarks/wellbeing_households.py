@@ -18,7 +18,9 @@ these. `--quick` is a smoke test (60 households x 28 days, a few seconds). Print
 lines (progress on stderr), each figure with the issue's target and whether it is met: falls
 with no use >= 12 h caught by no_use or unusual_inactivity within 12 h + one reading interval
 >= 99 %; false alarms <= 1 per 100 household-months; alerts per incident <= 1.1; leaks and
-stoves longer than the rule 100 % caught; marked absences silent.
+stoves longer than the rule 100 % caught; marked absences silent. Then the same figures for the
+baseline, the detector as it was before this change (see `baseline`), on the same
+households, prefixed `households_baseline_`.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ if str(REPO) not in sys.path:
 
 from civichub.testing.wellbeing_homes import HELD_OUT_SEEDS, TUNING_SEEDS  # noqa: E402
 from civichub.testing.wellbeing_scoring import evaluate  # noqa: E402
-from civichub.wellbeing.detection import WellbeingDetector  # noqa: E402
+from civichub.wellbeing.detection import Rules, WellbeingDetector  # noqa: E402
 
 DEFAULT_SEEDS = "1000-1009"
 QUICK_HOUSEHOLDS, QUICK_DAYS, QUICK_SEEDS = 60, 28, "1000"
@@ -72,11 +74,19 @@ def seed_kind(seeds: list[int]) -> str:
     return "mixed (figures not comparable)"
 
 
+def baseline(meters: np.ndarray) -> WellbeingDetector:
+    """The comparison in the same run: the detector as it was before no use counted only the
+    water a person drew (`Rules.no_use_counts_automatic_water`)."""
+    return WellbeingDetector(meters, Rules(no_use_counts_automatic_water=True))
+
+
 def run(households: int, days: int, seeds: list[int], chunk: int = 500) -> None:
-    """Print the households figures, prefixed `households_`."""
+    """Print the households figures, prefixed `households_`, then the baseline's on the same
+    households, prefixed `households_baseline_`."""
     emit("households_seeds_kind", seed_kind(seeds))
     report = evaluate(
         WellbeingDetector,
+        baseline=baseline,
         households=households,
         days=days,
         seeds=seeds,

@@ -1,16 +1,22 @@
 """The people of the household simulator (`wellbeing_homes`): when one or two elderly residents
 sleep, nap, go out and are up and about, what they use then, and what the incidents change.
 
-Per person: a usual wake-up at 05:00-07:30 and bedtime at 20:30-23:00, each wobbling by about
-25 minutes a day, up to half an hour later at weekends; an afternoon nap on most days for half
-of them. Per household: the morning market on 10-60 % of days, an afternoon walk or errand on
-10-50 %, the clinic about twice a month for 2-6 hours (in a couple, one goes alone four times
-in ten; nobody goes out asleep); children visiting on some weekends for 2-5 hours. On getting
-up: the toilet and a wash. While somebody is up at home: toilet flushes (6 or 9 litres), taps
-(0.5-5 litres at 2-8 litres a minute), the kettle, three meals on gas or induction with
-the washing-up, a shower every one to three days, laundry, lamps after dark; the television and
-reading for long spells in which little else happens (awake but idle). At night, asleep: toilet
-visits (0-2.5 a night, a flush, a little water and a light for a few minutes).
+Per person: a usual wake-up at 05:00-07:30 (one in seven a late riser, up at 07:30-09:00) and
+bedtime at 20:30-23:00, each wobbling by about 25 minutes a day, up to half an hour later at
+weekends; an afternoon nap on most days for three in five of them (59.3 % of Chinese people over 60
+nap, CHARLS 2015: Xin et al., BMC Geriatrics 20:2, 2020; and the very old sleep long, 15.5 % ten
+hours or more, CLHLS 2005: Gu et al., Sleep 33:601, 2010). Before going to bed, on most nights
+(85-98 % per person), a bedtime routine in the last half hour up: the toilet and a wash (face,
+teeth; for some a warm foot bath, a northern Chinese habit), the evening peak that residential
+water end-use studies show before the night's lull (the routine's frequency is this simulator's
+assumption). Per household: the morning market on 10-60 % of days, an afternoon walk or errand on
+10-50 %, the clinic about twice a month for 2-6 hours (in a couple, one goes alone four times in
+ten; nobody goes out asleep); children visiting on some weekends for 2-5 hours. On getting up: the
+toilet and a wash. While somebody is up at home: toilet flushes (6 or 9 litres), taps (0.5-5 litres
+at 2-8 litres a minute), the kettle, three meals on gas or induction with the washing-up, a shower
+every one to three days, laundry, lamps after dark; the television and reading for long spells in
+which little else happens (awake but idle). At night, asleep: toilet visits (0-2.5 a night, a
+flush, a little water and a light for a few minutes).
 """
 
 from __future__ import annotations
@@ -57,7 +63,8 @@ class Habits:
 
     @classmethod
     def draw(cls, rng: np.random.Generator, households: int) -> Habits:
-        wake = rng.uniform(300, 450, households)
+        late = rng.random(households) < 1 / 7
+        wake = np.where(late, rng.uniform(450, 540, households), rng.uniform(300, 450, households))
         bed = rng.uniform(1230, 1380, households)
         return cls(
             wake=np.stack([wake, wake + rng.normal(0, 30, households)], axis=1),
@@ -79,6 +86,7 @@ class Life:
     visit: Bool  # visitors in the home
     evening_active: Bool  # (households, days) somebody up the evening before
     rising: tuple[Array, Array]  # (household, minute) each time somebody gets up in the morning
+    retiring: tuple[Array, Array]  # (household, minute) each time somebody goes to bed
 
 
 def _person_intervals(
@@ -117,14 +125,16 @@ def life(
     active = np.zeros((h, n), dtype=bool)
     asleep = np.zeros((h, n), dtype=bool)
     home = np.zeros((h, n), dtype=bool)
-    risers, rising = [], []
+    risers, rising, sleepers, retiring = [], [], [], []
     for person in (0, 1):
         ph, _, wake, bed = _person_intervals(rng, calendar, habits, person, incidents)
         there = (person == 0) | eq.two_person[ph]
         risers.append(ph[there])
         rising.append(wake[there])
+        sleepers.append(ph[there])
+        retiring.append(bed[there])
         awake = interval_mask(h, n, ph[there], wake[there], bed[there])
-        napper = rng.random(h) < 0.5
+        napper = rng.random(h) < 0.6
         naps = napper[ph] & (rng.random(ph.size) < 0.7) & there
         nap_start = base + 13 * 60 + rng.uniform(0, 90, ph.size)
         nap = interval_mask(
@@ -178,6 +188,7 @@ def life(
         visit,
         evening_active,
         (np.concatenate(risers), np.concatenate(rising)),
+        (np.concatenate(sleepers), np.concatenate(retiring)),
     )
 
 
@@ -281,6 +292,7 @@ def person_use(
     up = at(living.active, hh, start)
     _flushes(canvas, eq, hh[up], start[up])
     _taps(rng, canvas, eq, hh[up], start[up] + 2, (2.0, 8.0))
+    _bedtime(rng, canvas, eq, living)
     # Toilet visits at night: a flush, a little water, a light for a few minutes.
     nightly = rng.uniform(0, 2.5, h)[:, None] * people
     hh, start = _events(rng, living.asleep * nightly / (8 * 60 / BIN_MINUTES))
@@ -305,6 +317,26 @@ def person_use(
     start = day * DAY_MINUTES + 9 * 60 + rng.normal(0, 60, hh.size)
     laundry = (rng.random(hh.size) < rng.uniform(0.1, 0.35, h)[hh]) & at(living.active, hh, start)
     washing_machine(rng, canvas, hh[laundry], start[laundry])
+
+
+def _bedtime(rng: np.random.Generator, canvas: Canvas, eq: Equipment, living: Life) -> None:
+    """The bedtime routine in the last half hour up: the toilet and a wash on most nights, a
+    warm foot bath in some households (unless the person is not at home and up then)."""
+    h = int(eq.two_person.shape[0])
+    habit = rng.uniform(0.85, 0.98, h)
+    foot_bath = rng.uniform(0.0, 0.6, h) * (rng.random(h) < 0.5)
+    hh, bed = living.retiring
+    start = bed - rng.uniform(5, 30, hh.size)
+    on = (rng.random(hh.size) < habit[hh]) & at(living.active, hh, start)
+    hh, start = hh[on], start[on]
+    _flushes(canvas, eq, hh, start)
+    _taps(rng, canvas, eq, hh, start + 2, (1.0, 4.0))
+    bath = rng.random(hh.size) < foot_bath[hh]
+    feet, at_ = hh[bath], start[bath] + 4
+    end = at_ + rng.uniform(0.5, 1.0, feet.size)
+    litres = rng.uniform(3, 6, feet.size)
+    canvas.box(WATER_L, feet, at_, end, litres / (end - at_))
+    hot_water(canvas, eq, feet, at_, end, 0.6 * litres / (end - at_))
 
 
 def _flushes(canvas: Canvas, eq: Equipment, hh: Array, start: Array) -> None:

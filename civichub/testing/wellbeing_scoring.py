@@ -38,6 +38,7 @@ that the kind it gives the open alert counts towards a fall's window, see below)
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections import Counter
@@ -377,12 +378,15 @@ def evaluate(
     chunk: int = 500,
     warmup_days: int = 21,
     progress: Callable[[str], None] | None = None,
+    baseline: Callable[[np.ndarray], DetectorLike] | None = None,
 ) -> Report:
     """Simulate `households` households in all (shared evenly among `seeds`) for `days` days, in
     chunks of `chunk`, run a detector made by `make_detector(meters)` over each chunk one day at a
-    time (`process(readings, start_slot, away=...)`), and score its alerts."""
+    time (`process(readings, start_slot, away=...)`), and score its alerts. With `baseline`, a
+    second detector runs over the same households; its figures follow, named `baseline_...`."""
     seeds = list(seeds)
     tally = Tally(warmup_days=warmup_days)
+    before = Tally(warmup_days=warmup_days)
     started = time.perf_counter()
     simulating = detecting = 0.0
     for index, seed in enumerate(seeds):
@@ -397,9 +401,11 @@ def evaluate(
             simulating += t1 - t0
             detecting += t2 - t1
             tally.add(homes, alerts)
+            if baseline is not None:
+                before.add(homes, run_detector(baseline(homes.meters), homes))
             if progress:
                 progress(f"seed {seed}: {first + size}/{share} households")
-    return tally.report(
+    report = tally.report(
         simulated_households=households,
         simulated_days=days,
         seeds=_seed_text(seeds),
@@ -408,6 +414,11 @@ def evaluate(
         detection_seconds=f"{detecting:.1f}",
         seconds=f"{time.perf_counter() - started:.1f}",
     )
+    if baseline is None:
+        return report
+    compared = before.report()
+    renamed = [dataclasses.replace(f, name=f"baseline_{f.name}") for f in compared.figures]
+    return Report(report.figures + renamed)
 
 
 def run_detector(detector: DetectorLike, homes: Homes) -> list[Any]:

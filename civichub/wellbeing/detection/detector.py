@@ -108,5 +108,5 @@ class WellbeingDetector:
         if step.slot_in_day == SLOTS_PER_DAY - 1:
             day = learning.day_figures(s, rates.standby)
             learned.level_change(s, r, day, step)
-            learning.learn_day(s, r, day, rates.day, away)
+            learning.learn_day(s, r, day, rates.day, away, slot)
         s.slot = slot

@@ -200,6 +200,7 @@ def observe(
     s.elec_bits = ((s.elec_bits << 1) | elec_on) & ((1 << r.corroboration_slots) - 1)
     elec_person = elec_on & (_bits(s.elec_bits) >= 2)
     person = water_use | gas_use | elec_person
+    _person_water(s, slot, np.where(water_use, np.maximum(x0[:, WATER] - trickle, 0.0), 0.0))
     s.person_bits = ((s.person_bits << 1) | person) & 0xFF
     s.water_bits = ((s.water_bits << 1) | water_use) & 0xFF
     step = Step(
@@ -251,6 +252,21 @@ def _windows(s: DetectorState, slot: int, present: Bool, x0: Float) -> None:
     s.zero_run = np.where(present & (x0 == 0.0), s.zero_run + 1, np.where(present, 0, s.zero_run))
 
 
+def spell_start(slot: int, quiet: Int) -> Int:
+    """When a quiet spell of `quiet` half hours up to `slot` began, in half hours after noon
+    (so that a night's spell that began at 21:00 or at 01:00 is 18 or 26, in order)."""
+    return (slot - quiet + 1 - SLOTS_PER_DAY // 2) % SLOTS_PER_DAY
+
+
+def _person_water(s: DetectorState, slot: int, drawn: Float) -> None:
+    """The water a person drew this half hour joins the last 24 hours' and their sums."""
+    ring_at = slot % SLOTS_PER_DAY
+    half_ago = (slot - SLOTS_PER_DAY // 2) % SLOTS_PER_DAY
+    s.person_water12 += drawn - s.person_water[:, half_ago]
+    s.person_water24 += drawn - s.person_water[:, ring_at]
+    s.person_water[:, ring_at] = drawn
+
+
 def _runs(s: DetectorState, r: Rules, step: Step) -> None:
     """Runs of water and gas use, the time since the last use and the last sign of anybody
     about, and how improbable the current run of water draws is for this household."""
@@ -275,6 +291,10 @@ def _runs(s: DetectorState, r: Rules, step: Step) -> None:
     # Time away does not count towards a silence: the clock starts when the household is back.
     s.since_water = np.where(water_use | away, 0, s.since_water + 1)
     s.since_stir = np.where(step.person | away, 0, s.since_stir + 1)
+    longer = s.since_stir > s.quiet_today
+    s.quiet_start_today = np.where(
+        longer, spell_start(step.slot, s.since_stir), s.quiet_start_today
+    )
     s.quiet_today = np.maximum(s.quiet_today, s.since_stir)
     # How improbable is this run of water draws for this household at these hours?
     pw = np.clip(

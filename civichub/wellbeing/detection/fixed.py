@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from civichub.wellbeing.detection.features import Step, fire
+from civichub.wellbeing.detection.features import Step, fire, spell_start
 from civichub.wellbeing.detection.grid import (
     ELECTRICITY,
     GAS,
@@ -32,11 +32,23 @@ def _use_rules(s: DetectorState, r: Rules, step: Step) -> None:
     meters, away, learned = s.meters, step.away, step.learned
     water_metered = meters[:, WATER]
     # The rolling sums cover 12 h and 24 h, the two windows deployments use.
-    window_sum = s.sum12 if r.no_use_hours <= 12 else s.sum24
     window_count = s.count12 if r.no_use_hours <= 12 else s.count24
-    # What a cistern's trickle explains (learned from recent nights) is not use.
-    used = window_sum[:, WATER] - step.trickle * window_count[:, WATER]
+    # Only what a person drew counts: what runs by itself (a cistern's trickle, a purifier's
+    # flushes, learned from recent nights) is not use, however much it adds up to.
+    used = s.person_water12 if r.no_use_hours <= 12 else s.person_water24
+    if r.no_use_counts_automatic_water:
+        window_sum = s.sum12 if r.no_use_hours <= 12 else s.sum24
+        used = window_sum[:, WATER] - step.trickle * window_count[:, WATER]
     patience = r.slots(r.no_use_hours + r.no_use_quiet_extra_hours)
+    # Asleep in the household's own night (see `Rules.no_use_sleep_extra_hours`).
+    began = spell_start(step.slot, s.since_stir)
+    asleep = (
+        (s.bedtime_early >= 0)
+        & (s.rising_late >= 0)
+        & (began >= s.bedtime_early - r.slots(r.no_use_bedtime_margin_hours))
+        & (step.day_slot <= s.rising_late + r.slots(r.no_use_rising_margin_hours))
+        & (s.since_stir < r.slots(r.no_use_hours + r.no_use_sleep_extra_hours))
+    )
     no_use = (
         water_metered
         & (window_count[:, WATER] >= r.no_use_coverage * r.slots(min(r.no_use_hours, 24)))
@@ -47,6 +59,7 @@ def _use_rules(s: DetectorState, r: Rules, step: Step) -> None:
         & (s.since_stir >= r.slots(r.no_use_hours))
         # A household whose ordinary nights are this quiet waits for more (an option).
         & (s.since_stir >= np.minimum(s.quiet_usual + SLOTS_PER_HOUR, patience))
+        & ~asleep
         & ~away
     )
     fire(

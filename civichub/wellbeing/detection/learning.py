@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from civichub.wellbeing.detection.features import Step
+from civichub.wellbeing.detection.features import Step, spell_start
 from civichub.wellbeing.detection.grid import (
     ELECTRICITY,
     SLOTS_PER_DAY,
@@ -105,6 +105,9 @@ def end_of_activity_day(s: DetectorState, alpha_day: float) -> None:
     s.first_use_mean = np.where(seen, mean, s.first_use_mean)
     s.first_use_var = np.where(seen, var, s.first_use_var)
     s.first_use_days += seen
+    # The household's late mornings: the second latest first use of the last four weeks.
+    late = np.partition(s.mornings, -2, axis=1)[:, -2]
+    s.rising_late = np.where((s.mornings >= 0).sum(axis=1) >= 7, late, -1)
 
 
 def day_figures(s: DetectorState, alpha_standby: float) -> Day:
@@ -131,7 +134,9 @@ def day_figures(s: DetectorState, alpha_standby: float) -> Day:
     return Day(full=full, total=total, usual=usual, deviation=log_total - usual)
 
 
-def learn_day(s: DetectorState, r: Rules, day: Day, alpha_day: float, away: Bool) -> None:
+def learn_day(
+    s: DetectorState, r: Rules, day: Day, alpha_day: float, away: Bool, slot: int
+) -> None:
     """The usual daily use and the longest cooking learned from the day that ends, and the
     day's running figures started again."""
     learn = day.full & ~away[:, None]
@@ -161,7 +166,15 @@ def learn_day(s: DetectorState, r: Rules, day: Day, alpha_day: float, away: Bool
     today = np.where(away, -1, s.quiet_today)
     s.quiet_days = np.concatenate([s.quiet_days[:, 1:], today[:, None]], axis=1)
     s.quiet_usual = np.partition(s.quiet_days, -2, axis=1)[:, -2]
+    # When the day's longest spell began, where it was a night's (six hours or more).
+    night = today >= 6 * SLOTS_PER_HOUR
+    start = np.where(night, s.quiet_start_today, -1)
+    s.quiet_starts = np.concatenate([s.quiet_starts[:, 1:], start[:, None]], axis=1)
+    known = s.quiet_starts >= 0
+    starts = np.sort(np.where(known, s.quiet_starts, SLOTS_PER_DAY), axis=1)
+    s.bedtime_early = np.where(known.sum(axis=1) >= 7, starts[:, 1], -1)
     s.quiet_today = np.where(s.since_stir > 0, s.since_stir, 0)
+    s.quiet_start_today = spell_start(slot, s.since_stir)
     # Likewise the longest run of water draws, but for a day that held a leak.
     ran = s.water_day_longest.astype(np.float64)
     s.water_longest = np.where(

@@ -28,6 +28,11 @@ class DetectorState:
     sum24: Float = field(init=False)
     count12: Int = field(init=False)
     count24: Int = field(init=False)
+    # Water a person drew (what runs by itself left out), the last 24 h of it and its 12- and
+    # 24-hour sums: what the no-use rule measures (a purifier's flushes are nobody's use).
+    person_water: Float = field(init=False)  # (H, day)
+    person_water12: Float = field(init=False)
+    person_water24: Float = field(init=False)
     missing_run: Int = field(init=False)  # (H, 3) consecutive slots without a reading
     zero_run: Int = field(init=False)  # (H, 3) consecutive readings of exactly zero
     water_run: Int = field(init=False)  # consecutive half hours with water use
@@ -118,6 +123,14 @@ class DetectorState:
     quiet_days: Int = field(init=False)  # (H, MORNINGS)
     quiet_today: Int = field(init=False)
     quiet_usual: Int = field(init=False)
+    # The household's own night: when each of the last days' longest quiet spell began, in
+    # half hours after noon (-1 where it was no night's length), this day's so far, the
+    # second earliest of them (its early bedtime) and the second latest first use of the
+    # mornings (its late rising), -1 until learned (see `Rules.no_use_sleep_extra_hours`).
+    quiet_starts: Int = field(init=False)  # (H, MORNINGS)
+    quiet_start_today: Int = field(init=False)
+    bedtime_early: Int = field(init=False)
+    rising_late: Int = field(init=False)
     mornings_at: Int = field(init=False)
     # One alert per incident, per family of kinds (`rules.FAMILIES`): whether an incident is
     # open, which kinds it has reported (bits of `rules.KIND_BIT`) and how many half hours its
@@ -134,6 +147,9 @@ class DetectorState:
         self.sum24 = np.zeros((h, 3))
         self.count12 = np.zeros((h, 3), dtype=np.int64)
         self.count24 = np.zeros((h, 3), dtype=np.int64)
+        self.person_water = np.zeros((h, SLOTS_PER_DAY))
+        self.person_water12 = np.zeros(h)
+        self.person_water24 = np.zeros(h)
         self.missing_run = np.zeros((h, 3), dtype=np.int64)
         self.zero_run = np.zeros((h, 3), dtype=np.int64)
         self.water_run = np.zeros(h, dtype=np.int64)
@@ -200,6 +216,10 @@ class DetectorState:
         self.quiet_days = np.full((h, MORNINGS), -1, dtype=np.int64)
         self.quiet_today = np.zeros(h, dtype=np.int64)
         self.quiet_usual = np.full(h, -1, dtype=np.int64)
+        self.quiet_starts = np.full((h, MORNINGS), -1, dtype=np.int64)
+        self.quiet_start_today = np.zeros(h, dtype=np.int64)
+        self.bedtime_early = np.full(h, -1, dtype=np.int64)
+        self.rising_late = np.full(h, -1, dtype=np.int64)
         self.mornings_at = np.zeros(h, dtype=np.int64)
         self.incident_open = np.zeros((h, len(FAMILIES)), dtype=bool)
         self.incident_kinds = np.zeros((h, len(FAMILIES)), dtype=np.int64)
