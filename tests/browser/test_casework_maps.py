@@ -95,6 +95,8 @@ def offline(chromium: Browser, live_server: Any) -> Iterator[tuple[BrowserContex
         base_url=live_server.url, viewport={"width": 1280, "height": 800}, locale="zh-CN"
     )
     context.set_default_timeout(10_000)
+    # The first page of a session also waits for the server's first answer on a busy machine.
+    context.set_default_navigation_timeout(30_000)
     yield context, Offline(context, live_server.url)
     context.close()
 

@@ -68,6 +68,7 @@ def test_pin_in_the_maps_coordinate_system_reaches_its_community(
     assert response.status_code == 302
     case = Case.objects.get()
     assert case.crs == "gcj02" and case.community == cw.city.community_a2
+    assert case.wgs84_latitude is not None and case.wgs84_longitude is not None
     assert geo.distance_m(case.wgs84_latitude, case.wgs84_longitude, *PIN_A2) < 0.01
 
 
@@ -125,9 +126,7 @@ def test_community_areas_are_served_in_the_maps_coordinate_system(
     assert corner == pytest.approx(list(reversed(geo.wgs84_to_gcj02(30.2, 120.3))), abs=1e-6)
 
 
-def test_staff_see_the_place_on_the_message_page(
-    cw: Casework, submit: Callable[..., Case]
-) -> None:
+def test_staff_see_the_place_on_the_message_page(cw: Casework, submit: Callable[..., Case]) -> None:
     case = submit(address="桃源路 8 号")
 
     page = client_for(cw.worker_a1).get(reverse("casework:case", args=[case.tracking_number]))

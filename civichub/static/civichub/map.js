@@ -118,9 +118,23 @@
             return L.circle(latlng, {radius: feature.properties.radius_m || 500});
           },
           onEachFeature: function (feature, shape) {
+            if (feature.geometry.type === "Point") {
+              return;  // a circle is named at its top edge, below
+            }
             shape.bindTooltip(feature.properties.name, {
               permanent: true, direction: "center", className: "map-area-label"
             });
+          }
+        });
+        // A circle's name sits on its top edge, clear of a pin at its centre.
+        data.features.forEach(function (feature) {
+          var g = feature.geometry;
+          if (g.type === "Point") {
+            var north = g.coordinates[1] + (feature.properties.radius_m || 500) / 111320;
+            L.tooltip({permanent: true, direction: "top", className: "map-area-label", interactive: false})
+              .setLatLng([north, g.coordinates[0]])
+              .setContent(feature.properties.name)
+              .addTo(map);
           }
         });
         then(extent.isValid() ? extent : null);
@@ -156,7 +170,7 @@
       bounds.push([p.lat, p.lng]);
     });
     if (bounds.length) {
-      map.fitBounds(bounds, {maxZoom: 16, padding: [30, 30]});
+      map.fitBounds(bounds, {maxZoom: 15, padding: [30, 30]});
     }
     drawAreas(el, map, function (extent) {
       if (!bounds.length) {
