@@ -11,6 +11,7 @@ import os
 import secrets
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from csp.constants import NONE, SELF
@@ -239,12 +240,35 @@ if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 
+
+def tile_sources(*templates: str) -> list[str]:
+    """The CSP sources that let maps load the configured tiles and nothing else: the scheme
+    and host of each tile template, a host label with a placeholder ({s}) widened to "*"."""
+    sources = []
+    for template in filter(None, templates):
+        parts = urlsplit(template)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            continue
+        labels = parts.netloc.split(".")
+        if "{" in labels[0]:
+            labels[0] = "*"
+        sources.append(f"{parts.scheme}://{'.'.join(labels)}")
+    return sorted(set(sources))
+
+
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
         "script-src": [SELF],
         "style-src": [SELF],
-        "img-src": [SELF, "data:"],
+        "img-src": [
+            SELF,
+            "data:",
+            *tile_sources(
+                os.environ.get("CIVICHUB_MAP_TILES", ""),
+                os.environ.get("CIVICHUB_MAP_LABEL_TILES", ""),
+            ),
+        ],
         "connect-src": [SELF],
         "font-src": [SELF],
         "object-src": [NONE],
@@ -316,6 +340,13 @@ CIVICHUB_PROFILE: dict[str, object] = {
         "city_name": ("CIVICHUB_CITY_NAME", str),
         "site_url": ("CIVICHUB_SITE_URL", str),
         "default_crs": ("CIVICHUB_DEFAULT_CRS", str),
+        "map_tiles": ("CIVICHUB_MAP_TILES", str),
+        "map_label_tiles": ("CIVICHUB_MAP_LABEL_TILES", str),
+        "map_tiles_key": ("CIVICHUB_MAP_TILES_KEY", str),
+        "map_tiles_subdomains": ("CIVICHUB_MAP_TILES_SUBDOMAINS", str),
+        "map_tiles_crs": ("CIVICHUB_MAP_TILES_CRS", str),
+        "map_tiles_attribution": ("CIVICHUB_MAP_TILES_ATTRIBUTION", str),
+        "map_max_zoom": ("CIVICHUB_MAP_MAX_ZOOM", int),
         "quiet_hours_default": ("CIVICHUB_QUIET_HOURS", str),
         "notification_max_attempts": ("CIVICHUB_NOTIFY_MAX_ATTEMPTS", int),
         "notification_backoff_seconds": ("CIVICHUB_NOTIFY_BACKOFF", int),

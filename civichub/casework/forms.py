@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from civichub.casework.models import CaseKind, Category, RatingValue
 from civichub.core.errors import DomainError
+from civichub.core.models import CoordinateSystem
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -42,20 +43,24 @@ class CaseForm(forms.Form):
     text = forms.CharField(
         label=_("留言内容"), max_length=4000, widget=forms.Textarea(attrs={"rows": 6})
     )
-    address = forms.CharField(label=_("地点（地址）"), max_length=300, required=False)
-    latitude = forms.FloatField(
-        label=_("纬度"),
+    address = forms.CharField(
+        label=_("地点（地址）"),
+        max_length=300,
         required=False,
-        min_value=-90,
-        max_value=90,
-        widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
+        help_text=_("填写路名门牌、小区或社区名称，系统据此确定所属社区。"),
+    )
+    # The place as a pin on the map (map.js fills these; people never type coordinates). The
+    # pin is in the base map's coordinate system, which `crs` names.
+    latitude = forms.FloatField(
+        required=False, min_value=-90, max_value=90, widget=forms.HiddenInput
     )
     longitude = forms.FloatField(
-        label=_("经度"),
+        required=False, min_value=-180, max_value=180, widget=forms.HiddenInput
+    )
+    crs = forms.ChoiceField(
         required=False,
-        min_value=-180,
-        max_value=180,
-        widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
+        choices=[("", ""), *CoordinateSystem.choices],
+        widget=forms.HiddenInput,
     )
     photos = MultipleImageField(
         label=_("照片（可多选，JPEG/PNG/WebP）"),
@@ -122,9 +127,14 @@ def add_domain_errors(form: forms.Form, exc: DomainError) -> None:
     placed = False
     for key, messages in exc.errors.items():
         field = key.split(".")[0]
-        if field == "location":
-            field = "latitude"
-        if field in form.fields:
+        if field in ("location", "latitude", "longitude", "crs"):
+            # The pin is hidden fields: its errors are the form's, shown above it.
+            field = "__all__"
+        if field == "__all__":
+            for message in messages:
+                form.add_error(None, message)
+            placed = True
+        elif field in form.fields:
             for message in messages:
                 form.add_error(field, message)
             placed = True

@@ -14,6 +14,7 @@ from django.http import (
     HttpResponse,
     HttpResponseBase,
     HttpResponseRedirect,
+    JsonResponse,
 )
 from django.shortcuts import render
 from django.urls import reverse
@@ -94,6 +95,7 @@ def _submit_form(data: dict[str, Any], *, actor: User | None, **sender: Any) -> 
         address=data["address"],
         latitude=data["latitude"],
         longitude=data["longitude"],
+        crs=data["crs"] or None,
         is_public=data["is_public"],
         photos=_uploads(data["photos"]),
         keep_photo_location=data["keep_location"],
@@ -273,6 +275,7 @@ def case_detail(request: HttpRequest, tracking_number: str) -> HttpResponse:
             "events": selectors.case_history(actor=user, case=case, staff_view=False),
             "rating_form": rating_form,
             "may_rate": case.status == CaseStatus.REPLIED,
+            "map_points": [p.as_json() for p in selectors.case_map_points(case)],
         },
     )
 
@@ -325,6 +328,7 @@ def _staff_detail(request: HttpRequest, tracking_number: str) -> HttpResponse:
             "staff": selectors.assignable_staff(case=case) if can["assign"] else [],
             "duplicates": duplicates,
             "errors": request.session.pop("casework_action_errors", None),
+            "map_points": [p.as_json() for p in selectors.case_map_points(case)],
         },
     )
 
@@ -476,6 +480,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
             "page_obj": page_links(total=page.total, per_page=PER_PAGE, number=page_number),
             "query": _query_without_page(request),
             "may_log_call": allowed(user, "casework.case.log_call"),
+            "map_points": [p.as_json() for p in selectors.inbox_map_points(page.items)],
         },
     )
 
@@ -583,8 +588,15 @@ def board(request: HttpRequest) -> HttpResponse:
             "page_obj": page_links(total=total, per_page=per_page, number=page_number),
             "query": _query_without_page(request),
             "reply_kind": EventKind.REPLY,
+            "map_points": [p.as_json() for p in selectors.board_map_points(entries)],
         },
     )
+
+
+def map_areas(request: HttpRequest) -> HttpResponse:
+    """The communities' areas as GeoJSON, in the base map's coordinate system: the offline
+    base map and the outlines on every casework map. Public, like the board."""
+    return JsonResponse(selectors.community_area_features())
 
 
 @domain_errors_as_http

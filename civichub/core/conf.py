@@ -24,6 +24,26 @@ class CoreSettings(ModuleConfig):
     # The coordinate system assumed for incoming coordinates that do not name one (a value of
     # `core.models.CoordinateSystem`): "gcj02" (Chinese maps) or "wgs84" (GPS).
     default_crs: str = "gcj02"
+    # Maps (core.maps, for every page that shows or takes a place). The base map's tile
+    # address as a URL template with {z}/{x}/{y} (and {s} for `map_tiles_subdomains`, {key}
+    # for `map_tiles_key`), e.g. OpenStreetMap "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+    # Tianditu "https://t{s}.tianditu.gov.cn/vec_w/wmts?...&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk={key}"
+    # or AMap "https://webrd0{s}.is.autonavi.com/appmaptile?style=8&x={x}&y={y}&z={z}".
+    # Empty: no outside tiles at all; maps show the platform's own base map, drawn from the
+    # communities' areas on a plain background, so a demo or a test never needs the internet.
+    map_tiles: str = ""
+    # A second tile layer drawn over the first (Tianditu's labels, "cva_w"); empty for none.
+    map_label_tiles: str = ""
+    map_tiles_key: str = ""
+    map_tiles_subdomains: str = "abc"
+    # The coordinate system the tiles are drawn in (a `core.models.CoordinateSystem` value):
+    # "wgs84" for OpenStreetMap and Tianditu (CGCS2000 agrees with WGS-84 to centimetres),
+    # "gcj02" for AMap, Tencent and other Chinese commercial maps. Pages hand the browser
+    # coordinates in this system and the map form says which system its pin is in.
+    map_tiles_crs: str = "wgs84"
+    # The tiles' attribution, shown on every map (required by every provider's terms).
+    map_tiles_attribution: str = ""
+    map_max_zoom: int = 18
     # Images (core.images, for every module that takes pictures). The most pixels any image
     # may have, whatever a module allows: read from the file's header and refused before
     # anything is decoded (a 40-megapixel RGB picture takes 120 MB decoded).

@@ -89,8 +89,7 @@ def test_resident_writes_worker_replies_resident_rates(
     page.get_by_label("留言类型").select_option("complaint")
     page.get_by_label("标题").fill("社区医院挂号难")
     page.get_by_label("留言内容").fill("桃源社区医院每天挂号排队很久，老人看病很难。")
-    page.get_by_label("纬度").fill(str(PIN[0]))
-    page.get_by_label("经度").fill(str(PIN[1]))
+    page.get_by_label("地点（地址）").fill("桃源社区卫生服务站")
     page.get_by_label("照片（可多选，JPEG/PNG/WebP）").set_input_files(str(_photo(tmp_path)))
     page.get_by_label("同意在留言公开栏公开本留言（不显示姓名、联系方式和地址）").check()
     with page.expect_navigation():

@@ -50,6 +50,12 @@ from civichub.casework.selectors.lookups import (
     organisations_by_code,
     user_find,
 )
+from civichub.casework.selectors.maps import (
+    board_map_points,
+    case_map_points,
+    community_area_features,
+    inbox_map_points,
+)
 from civichub.casework.selectors.statistics import (
     CSV_COLUMNS,
     Figures,
@@ -60,6 +66,10 @@ from civichub.casework.selectors.statistics import (
 )
 
 __all__ = [
+    "board_map_points",
+    "case_map_points",
+    "community_area_features",
+    "inbox_map_points",
     "case_find",
     "case_photo_find",
     "category_find",

@@ -29,6 +29,10 @@ class BoardEntry:
     created_at: dt.datetime
     replies: list[tuple[dt.datetime, str]] = field(default_factory=list)
     department_en: str = ""  # the department's English name, for English pages
+    # The community the message concerns: the board places a message no closer than that.
+    community: str = ""
+    community_en: str = ""
+    community_id: int | None = None
 
 
 def board_list(
@@ -36,7 +40,7 @@ def board_list(
 ) -> tuple[list[BoardEntry], int]:
     queryset = Case.objects.filter(
         is_public=True, department__isnull=False, merged_into__isnull=True
-    ).select_related("department", "category")
+    ).select_related("department", "category", "community")
     if department_id:
         queryset = queryset.filter(department_id=department_id)
     queryset = search_filter(queryset, q)
@@ -64,6 +68,9 @@ def board_list(
             category=c.category.name if c.category else "",
             created_at=c.created_at,
             replies=board_replies.get(c.pk, []),
+            community=c.community.name if c.community else "",
+            community_en=c.community.name_en if c.community else "",
+            community_id=c.community_id,
         )
         for c in cases
     ]

@@ -7,6 +7,9 @@ from typing import Any
 from django import template
 from django.conf import settings
 from django.utils import translation
+from django.utils.html import format_html_join
+
+from civichub.core import maps
 
 register = template.Library()
 
@@ -38,3 +41,10 @@ def lookup(mapping: Any, key: Any) -> Any:
     if not hasattr(mapping, "get"):
         return ""
     return mapping.get(key if key is not None else "", "")
+
+
+@register.simple_tag
+def map_attributes() -> str:
+    """The base map's data attributes for a map element (`<div {% map_attributes %}>`), read by
+    static/civichub/map.js."""
+    return format_html_join(" ", '{}="{}"', maps.map_attributes().items())

@@ -1,0 +1,309 @@
+/* Maps on civichub's pages (Leaflet, vendored under static/vendor/leaflet).
+ *
+ * A page describes each map with data attributes (core.maps.map_attributes): the tiles, their
+ * coordinate system, the marker images, the controls' words, the communities' areas (GeoJSON)
+ * and, for "show" maps, the id of a JSON block of points. "pick" maps put one draggable pin
+ * into hidden latitude/longitude/crs fields; without this script those fields stay empty and
+ * the form is sent with its address. No inline script or style, so the CSP stays strict.
+ */
+(function () {
+  "use strict";
+  if (typeof L === "undefined") {
+    return;
+  }
+
+  // WGS-84 → GCJ-02, the public forward transform (the same as core.geo.wgs84_to_gcj02), for
+  // a phone's GPS position on a map drawn in GCJ-02.
+  var A = 6378245.0;
+  var EE = 0.00669342162296594323;
+  function outsideChina(lat, lng) {
+    return !(lng > 73.66 && lng < 135.05 && lat > 3.86 && lat < 53.55);
+  }
+  function toGcj02(lat, lng) {
+    if (outsideChina(lat, lng)) {
+      return [lat, lng];
+    }
+    var x = lng - 105.0;
+    var y = lat - 35.0;
+    var PI = Math.PI;
+    var dlat = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * Math.sqrt(Math.abs(x));
+    dlat += (20.0 * Math.sin(6.0 * x * PI) + 20.0 * Math.sin(2.0 * x * PI)) * 2.0 / 3.0;
+    dlat += (20.0 * Math.sin(y * PI) + 40.0 * Math.sin(y / 3.0 * PI)) * 2.0 / 3.0;
+    dlat += (160.0 * Math.sin(y / 12.0 * PI) + 320 * Math.sin(y * PI / 30.0)) * 2.0 / 3.0;
+    var dlng = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * Math.sqrt(Math.abs(x));
+    dlng += (20.0 * Math.sin(6.0 * x * PI) + 20.0 * Math.sin(2.0 * x * PI)) * 2.0 / 3.0;
+    dlng += (20.0 * Math.sin(x * PI) + 40.0 * Math.sin(x / 3.0 * PI)) * 2.0 / 3.0;
+    dlng += (150.0 * Math.sin(x / 12.0 * PI) + 300.0 * Math.sin(x / 30.0 * PI)) * 2.0 / 3.0;
+    var rad = lat / 180.0 * PI;
+    var magic = 1 - EE * Math.sin(rad) * Math.sin(rad);
+    var sqrtMagic = Math.sqrt(magic);
+    dlat = (dlat * 180.0) / ((A * (1 - EE)) / (magic * sqrtMagic) * PI);
+    dlng = (dlng * 180.0) / (A / sqrtMagic * Math.cos(rad) * PI);
+    return [lat + dlat, lng + dlng];
+  }
+
+  function markerIcon(el) {
+    return L.icon({
+      iconUrl: el.dataset.icon,
+      iconRetinaUrl: el.dataset.icon2x,
+      shadowUrl: el.dataset.shadow,
+      iconSize: [25, 41],
+      iconAnchor: [12, 41],
+      popupAnchor: [1, -34],
+      tooltipAnchor: [16, -28],
+      shadowSize: [41, 41]
+    });
+  }
+
+  function baseMap(el) {
+    var map = L.map(el, {
+      zoomControl: false,
+      maxZoom: Number(el.dataset.maxZoom) || 18,
+      attributionControl: Boolean(el.dataset.attribution)
+    });
+    L.control.zoom({zoomInTitle: el.dataset.zoomIn, zoomOutTitle: el.dataset.zoomOut}).addTo(map);
+    if (el.dataset.attribution) {
+      map.attributionControl.setPrefix(false);
+    }
+    if (el.dataset.tiles) {
+      L.tileLayer(el.dataset.tiles, {
+        subdomains: el.dataset.subdomains || "abc",
+        maxZoom: Number(el.dataset.maxZoom) || 18,
+        attribution: el.dataset.attribution || ""
+      }).addTo(map);
+      if (el.dataset.labelTiles) {
+        L.tileLayer(el.dataset.labelTiles, {
+          subdomains: el.dataset.subdomains || "abc",
+          maxZoom: Number(el.dataset.maxZoom) || 18
+        }).addTo(map);
+      }
+    } else {
+      // No outside tiles: the communities' areas on a plain background are the base map.
+      el.classList.add("map-offline");
+    }
+    return map;
+  }
+
+  function drawAreas(el, map, then) {
+    var url = el.dataset.areas;
+    if (!url || !window.fetch) {
+      then(null);
+      return;
+    }
+    fetch(url, {credentials: "same-origin"})
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (data) {
+        if (!data || !data.features || !data.features.length) {
+          then(null);
+          return;
+        }
+        // The areas' extent, worked out from the data: a circle has no bounds until it is
+        // on a map, and a map without a view holds its layers back.
+        var extent = L.latLngBounds([]);
+        data.features.forEach(function (feature) {
+          var g = feature.geometry;
+          if (g.type === "Point") {
+            extent.extend(L.latLng(g.coordinates[1], g.coordinates[0])
+              .toBounds(2 * (feature.properties.radius_m || 500)));
+          } else if (g.type === "Polygon") {
+            g.coordinates[0].forEach(function (p) { extent.extend([p[1], p[0]]); });
+          }
+        });
+        var layer = L.geoJSON(data, {
+          interactive: false,
+          style: function () {
+            return {color: "#1d5a8e", weight: 2, fillColor: "#8fb8de", fillOpacity: 0.2};
+          },
+          pointToLayer: function (feature, latlng) {
+            return L.circle(latlng, {radius: feature.properties.radius_m || 500});
+          },
+          onEachFeature: function (feature, shape) {
+            if (feature.geometry.type === "Point") {
+              return;  // a circle is named at its top edge, below
+            }
+            shape.bindTooltip(feature.properties.name, {
+              permanent: true, direction: "center", className: "map-area-label"
+            });
+          }
+        });
+        // A circle's name sits on its top edge, clear of a pin at its centre.
+        data.features.forEach(function (feature) {
+          var g = feature.geometry;
+          if (g.type === "Point") {
+            var north = g.coordinates[1] + (feature.properties.radius_m || 500) / 111320;
+            L.tooltip({permanent: true, direction: "top", className: "map-area-label", interactive: false})
+              .setLatLng([north, g.coordinates[0]])
+              .setContent(feature.properties.name)
+              .addTo(map);
+          }
+        });
+        then(extent.isValid() ? extent : null);
+        layer.addTo(map);
+      })
+      .catch(function () { then(null); });
+  }
+
+  function pointsOf(el) {
+    var block = el.dataset.points && document.getElementById(el.dataset.points);
+    if (!block) {
+      return [];
+    }
+    try {
+      return JSON.parse(block.textContent) || [];
+    } catch (e) {
+      return [];
+    }
+  }
+
+  function showMap(el) {
+    var map = baseMap(el);
+    var icon = markerIcon(el);
+    var points = pointsOf(el);
+    var bounds = [];
+    points.forEach(function (p) {
+      var marker = L.marker([p.lat, p.lng], {icon: icon, alt: p.label, title: p.label, keyboard: Boolean(p.url)});
+      marker.bindTooltip(p.label);
+      if (p.url) {
+        marker.on("click keypress", function () { window.location.href = p.url; });
+      }
+      marker.addTo(map);
+      bounds.push([p.lat, p.lng]);
+    });
+    if (bounds.length) {
+      map.fitBounds(bounds, {maxZoom: 15, padding: [30, 30]});
+    }
+    drawAreas(el, map, function (extent) {
+      if (!bounds.length) {
+        if (extent) {
+          map.fitBounds(extent, {padding: [10, 10]});
+        } else {
+          map.setView([35, 105], 4);
+        }
+      }
+    });
+    return map;
+  }
+
+  function pickMap(el) {
+    var picker = el.closest("[hidden]");
+    if (picker) {
+      picker.hidden = false;
+    }
+    var lat = document.getElementById(el.dataset.latitude);
+    var lng = document.getElementById(el.dataset.longitude);
+    var crs = document.getElementById(el.dataset.crsInput);
+    var status = document.getElementById("place-status");
+    var map = baseMap(el);
+    var marker = null;
+    var icon = markerIcon(el);
+
+    function say(key, values) {
+      var text = (status && status.dataset[key]) || "";
+      Object.keys(values || {}).forEach(function (name) {
+        text = text.replace("{" + name + "}", values[name]);
+      });
+      if (status) {
+        status.textContent = text;
+      }
+    }
+
+    function place(latlng) {
+      var at = L.latLng(latlng);
+      if (marker === null) {
+        marker = L.marker(at, {icon: icon, draggable: true, alt: el.dataset.marker, title: el.dataset.marker});
+        marker.on("dragend", function () { place(marker.getLatLng()); });
+        marker.addTo(map);
+      } else {
+        marker.setLatLng(at);
+      }
+      lat.value = at.lat.toFixed(7);
+      lng.value = at.lng.toFixed(7);
+      crs.value = el.dataset.crs;
+      say("placed", {lat: at.lat.toFixed(5), lng: at.lng.toFixed(5)});
+    }
+
+    function clear() {
+      if (marker !== null) {
+        map.removeLayer(marker);
+        marker = null;
+      }
+      lat.value = "";
+      lng.value = "";
+      crs.value = "";
+      say("cleared");
+    }
+
+    map.on("click", function (event) { place(event.latlng); });
+    var initial = lat.value && lng.value && (!crs.value || crs.value === el.dataset.crs);
+    drawAreas(el, map, function (extent) {
+      if (initial) {
+        return;
+      }
+      if (extent) {
+        map.fitBounds(extent, {padding: [10, 10]});
+      } else {
+        map.setView([35, 105], 4);
+      }
+    });
+    if (initial) {
+      map.setView([Number(lat.value), Number(lng.value)], 16);
+      place([Number(lat.value), Number(lng.value)]);
+    } else if (lat.value || lng.value) {
+      clear();
+    }
+
+    var locate = document.getElementById("place-locate");
+    if (locate) {
+      if (!navigator.geolocation) {
+        locate.hidden = true;
+      }
+      locate.addEventListener("click", function () {
+        say("locating");
+        navigator.geolocation.getCurrentPosition(function (position) {
+          var here = [position.coords.latitude, position.coords.longitude];
+          if (el.dataset.crs === "gcj02") {
+            here = toGcj02(here[0], here[1]);
+          }
+          map.setView(here, Math.max(map.getZoom(), 16));
+          place(here);
+        }, function () {
+          say("unavailable");
+        }, {enableHighAccuracy: true, timeout: 10000, maximumAge: 60000});
+      });
+    }
+    var centre = document.getElementById("place-centre");
+    if (centre) {
+      centre.addEventListener("click", function () { place(map.getCenter()); });
+    }
+    var reset = document.getElementById("place-clear");
+    if (reset) {
+      reset.addEventListener("click", clear);
+    }
+    return map;
+  }
+
+  function start() {
+    document.querySelectorAll("[data-map]").forEach(function (el) {
+      var details = el.closest("details");
+      function make() {
+        var map = el.dataset.map === "pick" ? pickMap(el) : showMap(el);
+        el.civichubMap = map;
+      }
+      if (details && !details.open) {
+        // A map in a closed <details> has no size yet: draw it when it opens.
+        details.addEventListener("toggle", function once() {
+          details.removeEventListener("toggle", once);
+          make();
+        });
+      } else {
+        make();
+      }
+    });
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();

@@ -1,0 +1,259 @@
+"""Maps in casework, in a real browser and with no internet: a resident drops a pin (and drags
+it) and the message reaches the community the pin is in; without JavaScript the form shows no
+map and no coordinate boxes and the address places the message; staff see the place on the
+message page and on the inbox map; the board shows the community, not the pin. Every page is
+checked with axe, at phone width too, and nothing is fetched from outside the platform."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.browser.support import PASSWORD, PHONE, check_page, sign_in
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext, Page
+
+    from civichub.core.models import User
+
+pytestmark = pytest.mark.browser
+
+A1 = (30.0, 120.0)
+A2 = (30.0, 120.03)  # about 2.9 km east of A1
+
+
+@pytest.fixture
+def mapped_city(city: Any, community_worker: User, settings: Any) -> Any:
+    """Two communities with areas (A1 also by its road's name), tasks run at once, and the
+    resident who writes."""
+    from civichub.casework import services
+    from civichub.testing.city import staff_user
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    services.community_area_set(
+        actor=None,
+        community=city.community_a1,
+        centre_latitude=A1[0],
+        centre_longitude=A1[1],
+        radius_m=800,
+        crs="wgs84",
+        address_terms=["桃园路"],
+    )
+    services.community_area_set(
+        actor=None,
+        community=city.community_a2,
+        centre_latitude=A2[0],
+        centre_longitude=A2[1],
+        radius_m=800,
+        crs="wgs84",
+    )
+    staff_user(
+        None,
+        None,
+        username="lixiuying",
+        password=PASSWORD,
+        last_name="李",
+        first_name="秀英",
+        phone="13800000001",
+    )
+    return city
+
+
+class Offline:
+    """Refuses every request that leaves the platform and keeps what the page tried, and every
+    Content-Security-Policy complaint the console printed."""
+
+    def __init__(self, context: BrowserContext, base_url: str) -> None:
+        self.outside: list[str] = []
+        self.csp: list[str] = []
+        self.host = urlsplit(base_url).netloc
+        context.route("**/*", self._route)
+
+    def _route(self, route: Any) -> None:
+        url = route.request.url
+        if url.startswith(("data:", "blob:")) or urlsplit(url).netloc == self.host:
+            route.continue_()
+        else:
+            self.outside.append(url)
+            route.abort()
+
+    def watch(self, page: Page) -> Page:
+        page.on(
+            "console",
+            lambda m: self.csp.append(m.text) if "Content Security Policy" in m.text else None,
+        )
+        return page
+
+
+@pytest.fixture
+def offline(chromium: Browser, live_server: Any) -> Iterator[tuple[BrowserContext, Offline]]:
+    context = chromium.new_context(
+        base_url=live_server.url, viewport={"width": 1280, "height": 800}, locale="zh-CN"
+    )
+    context.set_default_timeout(10_000)
+    # The first page of a session also waits for the server's first answer on a busy machine.
+    context.set_default_navigation_timeout(30_000)
+    yield context, Offline(context, live_server.url)
+    context.close()
+
+
+def _map_ready(page: Page, selector: str) -> None:
+    """Waits until map.js has drawn the map and the communities' areas on it."""
+    page.wait_for_function(
+        "(s) => { const el = document.querySelector(s);"
+        " return el && el.civichubMap && el.querySelectorAll('.map-area-label').length > 0; }",
+        arg=selector,
+    )
+
+
+def _screen_point(page: Page, selector: str, lat: float, lng: float) -> tuple[float, float]:
+    page.locator(selector).scroll_into_view_if_needed()
+    box = page.locator(selector).bounding_box()
+    assert box is not None
+    point = page.evaluate(
+        "([s, lat, lng]) => { const p = document.querySelector(s).civichubMap"
+        ".latLngToContainerPoint([lat, lng]); return [p.x, p.y]; }",
+        [selector, lat, lng],
+    )
+    return box["x"] + point[0], box["y"] + point[1]
+
+
+def test_resident_drops_a_pin_and_the_message_reaches_that_community(
+    offline: tuple[BrowserContext, Offline], mapped_city: Any
+) -> None:
+    from civichub.casework.models import Case
+
+    context, guard = offline
+    page = guard.watch(context.new_page())
+    sign_in(page, "lixiuying")
+    page.goto("/messages/new/")
+    _map_ready(page, "#place-map")
+    # People never see coordinate boxes: the pin fills hidden fields.
+    assert page.locator("input[type=number]").count() == 0
+    assert page.get_by_role("group", name="在地图上标出地点（可选）").is_visible()
+    check_page(page, "casework-map-submit")
+
+    page.get_by_label("留言类型").select_option("complaint")
+    page.get_by_label("留言内容").fill("路灯坏了，晚上很黑。")
+    # A click drops the pin in A2; dragging it moves it into A1.
+    x, y = _screen_point(page, "#place-map", *A2)
+    page.mouse.click(x, y)
+    assert "已标出地点" in page.locator("#place-status").inner_text()
+    marker = page.locator("#place-map .leaflet-marker-icon")
+    assert marker.count() == 1
+    box = marker.bounding_box()
+    assert box is not None
+    tip = (box["x"] + box["width"] / 2, box["y"] + box["height"] - 2)
+    to = _screen_point(page, "#place-map", *A1)
+    page.mouse.move(*tip)
+    page.mouse.down()
+    page.mouse.move((tip[0] + to[0]) / 2, (tip[1] + to[1]) / 2, steps=5)
+    page.mouse.move(to[0], to[1] - 2, steps=5)
+    page.mouse.up()
+    lat = float(page.locator("#id_latitude").input_value())
+    lng = float(page.locator("#id_longitude").input_value())
+    assert abs(lat - A1[0]) < 0.002 and abs(lng - A1[1]) < 0.002, (lat, lng)
+    assert page.locator("#id_crs").input_value() == "wgs84"
+    with page.expect_navigation():
+        page.get_by_role("button", name="提交留言").click()
+
+    case = Case.objects.get()
+    assert case.community == mapped_city.community_a1
+    assert case.crs == "wgs84" and case.latitude == pytest.approx(lat)
+
+    # Staff see the place on the message page and on the inbox's map, which leads back to it.
+    worker = guard.watch(context.new_page())
+    context.clear_cookies()
+    sign_in(worker, "wangfang")
+    worker.goto(f"/messages/{case.tracking_number}/")
+    _map_ready(worker, "#case-map")
+    assert worker.locator("#case-map .leaflet-marker-icon").count() == 1
+    check_page(worker, "casework-map-case-staff")
+    worker.goto("/messages/inbox/?status=")
+    worker.get_by_text("在地图上查看本页 1 件有地点的留言").click()
+    _map_ready(worker, "#inbox-map")
+    check_page(worker, "casework-map-inbox")
+    with worker.expect_navigation():
+        worker.locator("#inbox-map .leaflet-marker-icon").click()
+    assert worker.url.endswith(f"/messages/{case.tracking_number}/")
+
+    assert guard.outside == [], f"pages reached outside the platform: {guard.outside}"
+    assert guard.csp == [], f"the Content-Security-Policy refused something: {guard.csp}"
+
+
+def test_without_javascript_the_address_places_the_message(
+    chromium: Browser, live_server: Any, mapped_city: Any
+) -> None:
+    from civichub.casework.models import Case
+
+    context = chromium.new_context(
+        base_url=live_server.url, viewport=PHONE, locale="zh-CN", java_script_enabled=False
+    )
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    sign_in(page, "lixiuying")
+    page.goto("/messages/new/")
+    assert not page.locator("#place-picker").is_visible()
+    assert page.locator("input[type=number]").count() == 0
+    page.get_by_label("留言类型").select_option("help")
+    page.get_by_label("留言内容").fill("楼道灯不亮。")
+    page.get_by_label("地点（地址）").fill("桃园路 12 号 3 单元")
+    with page.expect_navigation():
+        page.get_by_role("button", name="提交留言").click()
+    case = Case.objects.get()
+    assert case.latitude is None and case.community == mapped_city.community_a1
+    context.close()
+
+
+def test_maps_fit_a_phone_in_english_and_the_board_shows_only_the_community(
+    offline: tuple[BrowserContext, Offline], mapped_city: Any
+) -> None:
+    from civichub.casework import services
+    from civichub.core.models import User
+
+    resident = User.objects.get(username="lixiuying")
+    services.category_create(
+        actor=None, key="parks", name="公园绿地", department=mapped_city.health_a, keywords=[]
+    )
+    sent = services.case_submit(
+        actor=resident,
+        kind="complaint",
+        text="公园的长椅坏了。",
+        latitude=A2[0] + 0.001,
+        longitude=A2[1],
+        crs="wgs84",
+        is_public=True,
+        category_key="parks",
+    )
+    sent.case.refresh_from_db()
+    assert sent.case.community == mapped_city.community_a2
+    context, guard = offline
+    page = guard.watch(context.new_page())
+    page.set_viewport_size(PHONE)
+    sign_in(page, "lixiuying")
+    page.get_by_label("语言").select_option("en")
+    with page.expect_navigation():
+        page.get_by_role("button", name="切换").click()
+    for url, selector, name in (
+        ("/messages/new/", "#place-map", "casework-map-submit-phone-en"),
+        (f"/messages/{sent.case.tracking_number}/", "#case-map", "casework-map-sender-phone-en"),
+        ("/messages/board/", "#board-map", "casework-map-board-phone-en"),
+    ):
+        page.goto(url)
+        _map_ready(page, selector)
+        assert page.locator("html").get_attribute("lang") == "en"
+        widths = page.evaluate(
+            "({scroll: document.documentElement.scrollWidth, view: window.innerWidth})"
+        )
+        assert widths["scroll"] <= widths["view"], f"{url} scrolls sideways: {widths}"
+        check_page(page, name)
+    # The board's one marker is the community's centre, not the sender's pin.
+    assert page.locator("#board-map .leaflet-marker-icon").count() == 1
+    points = json.loads(page.locator("#board-map-points").text_content() or "[]")
+    assert [(p["lat"], p["lng"]) for p in points] == [A2]
+    assert points[0]["label"].startswith("Xinghua Community")
+    assert guard.outside == [] and guard.csp == []
