@@ -356,6 +356,12 @@ CIVICHUB_BROADCAST: dict[str, object] = {
     for key, (variable, convert) in {
         "cap_sender": ("CIVICHUB_CAP_SENDER", str),
         "cap_cancelled_hours": ("CIVICHUB_CAP_CANCELLED_HOURS", int),
+        "video_max_bytes": ("CIVICHUB_VIDEO_MAX_MB", lambda mb: int(mb) * 1024 * 1024),
+        "video_max_seconds": ("CIVICHUB_VIDEO_MAX_SECONDS", int),
+        "video_heights": (
+            "CIVICHUB_VIDEO_HEIGHTS",
+            lambda heights: tuple(sorted(int(h) for h in heights.split(",") if h.strip())),
+        ),
     }.items()
     if os.environ.get(variable)
 }

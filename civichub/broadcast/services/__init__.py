@@ -53,6 +53,17 @@ from civichub.broadcast.services.publishing import (
     submit_once,
 )
 from civichub.broadcast.services.reach import post_view_record
+from civichub.broadcast.services.video import (
+    UNATTACHED_VIDEO_HOURS,
+    VideoIn,
+    captions_checked,
+    video_captions_set,
+    video_files_delete,
+    video_transcode,
+    video_unattached_delete,
+    video_upload,
+    video_warnings,
+)
 
 __all__ = [
     "AREA_SUBSCRIPTIONS_MAX",
@@ -62,11 +73,13 @@ __all__ = [
     "IMAGE_MAX_PIXELS",
     "SUBMISSION_SECONDS",
     "UNATTACHED_MEDIA_HOURS",
+    "UNATTACHED_VIDEO_HOURS",
     "AlertEnglish",
     "AlertFields",
     "DrawnAreaIn",
     "ImageIn",
     "SubmissionPending",
+    "VideoIn",
     "account_avatar_set",
     "account_create",
     "alert_preview_checked",
@@ -76,6 +89,7 @@ __all__ = [
     "area_unsubscribe",
     "block_create",
     "cap_identifier",
+    "captions_checked",
     "cap_message_issue",
     "block_delete",
     "comment_create",
@@ -99,4 +113,10 @@ __all__ = [
     "repost_create",
     "repost_delete",
     "submit_once",
+    "video_captions_set",
+    "video_files_delete",
+    "video_transcode",
+    "video_unattached_delete",
+    "video_upload",
+    "video_warnings",
 ]
