@@ -10,6 +10,7 @@ import ipaddress
 import os
 import secrets
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import dj_database_url
@@ -349,20 +350,28 @@ CIVICHUB_WELLBEING = {
     }.items()
     if os.environ.get(variable)
 }
-# Broadcast (docs/broadcast.md, "CAP messages"; every key and its default in
+# Broadcast (docs/broadcast.md, "CAP messages" and "Short videos"; every key and its default in
 # civichub/broadcast/conf.py).
+
+
+def _megabytes(value: str) -> int:
+    return int(value) * 1024 * 1024
+
+
+def _heights(value: str) -> tuple[int, ...]:
+    return tuple(sorted(int(h) for h in value.split(",") if h.strip()))
+
+
+_BROADCAST_VARIABLES: dict[str, tuple[str, Callable[[str], object]]] = {
+    "cap_sender": ("CIVICHUB_CAP_SENDER", str),
+    "cap_cancelled_hours": ("CIVICHUB_CAP_CANCELLED_HOURS", int),
+    "video_max_bytes": ("CIVICHUB_VIDEO_MAX_MB", _megabytes),
+    "video_max_seconds": ("CIVICHUB_VIDEO_MAX_SECONDS", int),
+    "video_heights": ("CIVICHUB_VIDEO_HEIGHTS", _heights),
+}
 CIVICHUB_BROADCAST: dict[str, object] = {
     key: convert(os.environ[variable])
-    for key, (variable, convert) in {
-        "cap_sender": ("CIVICHUB_CAP_SENDER", str),
-        "cap_cancelled_hours": ("CIVICHUB_CAP_CANCELLED_HOURS", int),
-        "video_max_bytes": ("CIVICHUB_VIDEO_MAX_MB", lambda mb: int(mb) * 1024 * 1024),
-        "video_max_seconds": ("CIVICHUB_VIDEO_MAX_SECONDS", int),
-        "video_heights": (
-            "CIVICHUB_VIDEO_HEIGHTS",
-            lambda heights: tuple(sorted(int(h) for h in heights.split(",") if h.strip())),
-        ),
-    }.items()
+    for key, (variable, convert) in _BROADCAST_VARIABLES.items()
     if os.environ.get(variable)
 }
 # Statistics (docs/statistics.md; every key and its default in civichub/statistics/conf.py).

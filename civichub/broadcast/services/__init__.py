@@ -54,7 +54,9 @@ from civichub.broadcast.services.publishing import (
 )
 from civichub.broadcast.services.reach import post_view_record
 from civichub.broadcast.services.video import (
+    CAPTIONS_MAX_CHARS,
     UNATTACHED_VIDEO_HOURS,
+    VIDEO_OUTPUT,
     VideoIn,
     captions_checked,
     video_captions_set,
@@ -67,6 +69,7 @@ from civichub.broadcast.services.video import (
 
 __all__ = [
     "AREA_SUBSCRIPTIONS_MAX",
+    "CAPTIONS_MAX_CHARS",
     "DRAWN_AREAS_MAX",
     "IMAGE_FORMATS",
     "IMAGE_MAX_BYTES",
@@ -74,6 +77,7 @@ __all__ = [
     "SUBMISSION_SECONDS",
     "UNATTACHED_MEDIA_HOURS",
     "UNATTACHED_VIDEO_HOURS",
+    "VIDEO_OUTPUT",
     "AlertEnglish",
     "AlertFields",
     "DrawnAreaIn",

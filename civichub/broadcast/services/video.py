@@ -622,7 +622,12 @@ def video_unattached_delete(*, older_than: dt.timedelta | None = None) -> int:
             object_id=",".join(str(v.pk) for v in stale[:50]),
             changes={"videos": len(stale)},
         )
-        transaction.on_commit(lambda: [video_files_delete(v) for v in stale])
+
+        def remove_files() -> None:
+            for video in stale:
+                video_files_delete(video)
+
+        transaction.on_commit(remove_files)
     return len(stale)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import subprocess  # nosec B404
 from collections.abc import Callable
@@ -244,3 +245,130 @@ def test_a_failed_transcode_is_recorded_for_the_publisher(
     result = services.video_transcode(video_id=video.pk)
     assert result.state == VideoState.FAILED
     assert result.error
+
+
+def test_the_api_uploads_reports_progress_captions_and_publishes_a_video(
+    bc: Broadcast,
+    clips: dict[str, Path],
+    api_as: Any,
+    settings: Any,
+    after_commit: Callable[[], Any],
+) -> None:
+    from django.test import Client
+
+    settings.CIVICHUB_BROADCAST = {"video_heights": (120,)}
+    # Multipart uploads; the JSON calls after them are checked against the OpenAPI document.
+    uploader = Client()
+    uploader.force_login(bc.police_publisher)
+    with clips["notes.mp4"].open("rb") as fake:
+        refused = uploader.post("/api/broadcast/accounts/safe-qingshan/videos", {"file": fake})
+    assert refused.status_code == 422
+    assert refused["Content-Type"] == "application/problem+json"
+    assert "file" in refused.json()["errors"]
+    with clips["clip.webm"].open("rb") as clip, after_commit():
+        uploaded = uploader.post(
+            "/api/broadcast/accounts/safe-qingshan/videos",
+            {"file": clip, "description": "施工路段"},
+        )
+    publisher = api_as(bc.police_publisher)
+    assert uploaded.status_code == 202
+    body = uploaded.json()
+    assert body["container"] == "webm"
+    assert body["warnings"] == ["no_captions"]
+    video_id = body["id"]
+    # The task ran once the upload committed (tasks run at once in tests).
+    ready = publisher.get(f"/api/broadcast/videos/{video_id}").json()
+    assert (ready["state"], ready["progress"]) == ("ready", 100)
+    assert ready["mp4_url"].endswith("/video.mp4") and ready["hls_url"].endswith("/master.m3u8")
+    assert api_as(None).get(f"/api/broadcast/videos/{video_id}").status_code == 404
+    captioned = publisher.request(
+        "PUT",
+        f"/api/broadcast/videos/{video_id}/captions",
+        {"captions": CAPTIONS, "captions_lang": "zh-Hans"},
+    ).json()
+    assert captioned["warnings"] == [] and captioned["captions_url"]
+    post = publisher.post(
+        "/api/broadcast/accounts/safe-qingshan/posts",
+        {"text": "施工视频", "category": "traffic", "video_id": video_id},
+    )
+    assert post.status_code == 201
+    assert post.json()["video"]["id"] == video_id
+    public = api_as(None).get(f"/api/broadcast/videos/{video_id}").json()
+    assert public["post_id"] == post.json()["id"]
+
+
+def test_pages_upload_caption_publish_and_play_a_video(
+    bc: Broadcast, clips: dict[str, Path], settings: Any, after_commit: Callable[[], Any]
+) -> None:
+    from django.test import Client
+
+    settings.CIVICHUB_BROADCAST = {"video_heights": (120,)}
+    publisher = Client()
+    publisher.force_login(bc.police_publisher)
+    page = "/broadcast/@safe-qingshan/videos/"
+    with clips["notes.mp4"].open("rb") as fake:
+        refused = publisher.post(page, {"video": fake})
+    assert refused.status_code == 422
+    assert "不是可以识别的视频文件" in refused.content.decode()
+    with clips["clip.mp4"].open("rb") as clip, after_commit():
+        assert publisher.post(page, {"video": clip, "description": "施工路段"}).status_code == 302
+    video = PostVideo.objects.get()
+    assert video.state == VideoState.READY
+    listed = publisher.get(page).content.decode()
+    assert "还没有字幕" in listed and f"?video={video.pk}" in listed
+    anonymous = Client()
+    assert anonymous.get(f"/broadcast/videos/{video.pk}/video.mp4").status_code == 404
+    vtt = io.BytesIO(CAPTIONS.encode())
+    vtt.name = "captions.vtt"
+    publisher.post(f"/broadcast/videos/{video.pk}/captions/", {"captions_file": vtt})
+    video.refresh_from_db()
+    assert video.captions == CAPTIONS
+    compose = publisher.get(f"/broadcast/@safe-qingshan/compose/?video={video.pk}")
+    assert f'name="video_id" value="{video.pk}"' in compose.content.decode()
+    published = publisher.post(
+        "/broadcast/@safe-qingshan/compose/",
+        {"text": "施工视频", "category": "traffic", "video_id": video.pk, "submission": "s1"},
+    )
+    assert published.status_code == 302
+    post_page = anonymous.get(published["Location"]).content.decode()
+    assert f'src="/broadcast/videos/{video.pk}/video.mp4" type="video/mp4"' in post_page
+    assert f'src="/broadcast/videos/{video.pk}/captions.vtt"' in post_page
+    whole = anonymous.get(f"/broadcast/videos/{video.pk}/video.mp4")
+    assert whole.status_code == 200 and whole["Cache-Control"].startswith("public")
+    part = anonymous.get(f"/broadcast/videos/{video.pk}/video.mp4", headers={"Range": "bytes=0-99"})
+    assert part.status_code == 206 and len(part.content) == 100
+    assert part["Content-Range"] == f"bytes 0-99/{video.mp4_size}"
+    assert anonymous.get(f"/broadcast/videos/{video.pk}/..%2Fsecret").status_code == 404
+    captions = anonymous.get(f"/broadcast/videos/{video.pk}/captions.vtt")
+    assert captions["Content-Type"].startswith("text/vtt")
+    feed = anonymous.get("/broadcast/@safe-qingshan/feed.atom").content.decode()
+    enclosure = re.search(
+        r'<link rel="enclosure" href="([^"]+)" type="video/mp4" length="(\d+)"', feed
+    )
+    assert enclosure is not None, feed
+    assert enclosure[1].endswith(f"/broadcast/videos/{video.pk}/video.mp4")
+    assert int(enclosure[2]) == video.mp4_size
+
+
+@pytest.mark.django_db(transaction=True)
+def test_mastodon_clients_attach_a_video_with_its_meta(
+    live_server: Any, bc: Broadcast, clips: dict[str, Path], settings: Any
+) -> None:
+    from civichub.broadcast.tests.test_mastodon import client_for
+
+    settings.CIVICHUB_BROADCAST = {"video_heights": (120,)}
+    publisher = client_for(live_server.url, bc.police_publisher.username)
+    media = publisher.media_post(
+        str(clips["clip.mp4"]), mime_type="video/mp4", description="施工路段", synchronous=True
+    )
+    assert media.type == "video" and media.id.startswith("v")
+    status = publisher.status_post("施工视频", media_ids=[media])
+    attachment = status.media_attachments[0]
+    assert attachment.type == "video"
+    assert attachment.url.endswith("/video.mp4") and attachment.preview_url.endswith("poster.jpg")
+    assert (attachment.meta.original.width, attachment.meta.original.height) == (160, 120)
+    assert attachment.meta.original.duration == pytest.approx(1, abs=0.1)
+    assert attachment.meta.fps == 25 and attachment.meta.length.startswith("0:00:01")
+    assert attachment.description == "施工路段"
+    with pytest.raises(Exception, match="视频"):
+        publisher.media_post(str(clips["notes.mp4"]), mime_type="video/mp4")
