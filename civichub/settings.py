@@ -246,6 +246,8 @@ CONTENT_SECURITY_POLICY = {
         "script-src": [SELF],
         "style-src": [SELF],
         "img-src": [SELF, "data:"],
+        # hls.js hands the video element a MediaSource through a blob: address.
+        "media-src": [SELF, "blob:"],
         "connect-src": [SELF],
         "font-src": [SELF],
         "object-src": [NONE],
