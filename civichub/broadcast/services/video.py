@@ -17,7 +17,8 @@ import math
 import re
 import secrets
 import shutil
-import subprocess  # nosec B404 - ffmpeg and ffprobe run with fixed argument lists
+# ffmpeg and ffprobe run with fixed argument lists, never through a shell.
+import subprocess  # nosec B404
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -93,7 +94,7 @@ def _binary(name: str) -> str:
 
 
 def _run(args: list[str], *, timeout: float) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(  # noqa: S603  # nosec B603 - a fixed program, no shell
+    return subprocess.run(  # noqa: S603  # nosec B603
         args, capture_output=True, timeout=timeout, check=False, stdin=subprocess.DEVNULL
     )
 
@@ -403,7 +404,7 @@ def _encode(source: Path, out: Path, *, probed: PostVideo, short: int, progress:
         "-y",
         str(out),
     ]
-    process = subprocess.Popen(  # noqa: S603  # nosec B603 - a fixed program, no shell
+    process = subprocess.Popen(  # noqa: S603  # nosec B603
         args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
     )
     assert process.stdout is not None
