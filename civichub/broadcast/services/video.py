@@ -17,7 +17,6 @@ import math
 import re
 import secrets
 import shutil
-# ffmpeg and ffprobe run with fixed argument lists, never through a shell.
 import subprocess  # nosec B404
 import tempfile
 from collections.abc import Iterator
