@@ -19,7 +19,7 @@ import secrets
 import shutil
 import subprocess  # nosec B404
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -82,7 +82,6 @@ class ProbedVideo:
     duration: float
     width: int
     height: int
-    has_audio: bool
 
 
 def _binary(name: str) -> str:
@@ -142,7 +141,6 @@ def video_probe(path: Path, *, field: str = "file") -> ProbedVideo:
         for s in streams
         if s.get("codec_type") == "video" and not (s.get("disposition") or {}).get("attached_pic")
     ]
-    audio = [s for s in streams if s.get("codec_type") == "audio"]
     if not video:
         raise not_video
     codec = str(video[0].get("codec_name", ""))
@@ -172,9 +170,7 @@ def video_probe(path: Path, *, field: str = "file") -> ProbedVideo:
             _("视频时长 %(seconds)d 秒，超过了 %(limit)d 秒的上限。")
             % {"seconds": math.ceil(duration), "limit": limit},
         )
-    return ProbedVideo(
-        container=container, duration=duration, width=width, height=height, has_audio=bool(audio)
-    )
+    return ProbedVideo(container=container, duration=duration, width=width, height=height)
 
 
 def captions_checked(text: str, *, field: str = "captions") -> str:
@@ -333,25 +329,26 @@ def _scale_filter(width: int, height: int, short: int) -> str:
 
 
 class _Progress:
-    """Publishes transcoding progress to the row at most every few per cent."""
+    """Turns ffmpeg's position in each pass into per cent of the whole job, and hands it on
+    at most every few per cent."""
 
-    def __init__(self, video_id: int, total_seconds: float) -> None:
-        self.video_id, self.total, self.done, self.shown = video_id, total_seconds, 0.0, 0
+    def __init__(self, total_seconds: float, report: Callable[[int], None]) -> None:
+        self.total, self.done, self.shown, self.report = total_seconds, 0.0, 0, report
 
     def seen(self, seconds: float) -> None:
         percent = min(99, int(100 * (self.done + seconds) / self.total)) if self.total else 0
         if percent >= self.shown + 5:
             self.shown = percent
-            PostVideo.objects.filter(pk=self.video_id, state=VideoState.PROCESSING).update(
-                progress=percent
-            )
+            self.report(percent)
 
     def finished_pass(self, seconds: float) -> None:
         self.done += seconds
         self.seen(0)
 
 
-def _encode(source: Path, out: Path, *, probed: PostVideo, short: int, progress: _Progress) -> None:
+def _encode(
+    source: Path, out: Path, *, probed: ProbedVideo, short: int, progress: _Progress
+) -> None:
     args = [
         _binary("ffmpeg"),
         "-nostdin",
@@ -509,6 +506,29 @@ def _master_playlist(renditions: list[_Rendition]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def video_outputs_write(
+    source: Path, out: Path, probed: ProbedVideo, *, report: Callable[[int], None]
+) -> list[_Rendition]:
+    """Writes a video's outputs into the folder `out` (the MP4, the poster, the master
+    playlist, each rendition's playlist and segments) from the file `source`, reporting
+    progress in per cent. Touches no table: the task and the benchmark share it."""
+    heights = rendition_heights(probed.width, probed.height)
+    progress = _Progress(probed.duration * len(heights), report)
+    renditions: list[_Rendition] = []
+    for short in heights:
+        name = f"{short}p"
+        mp4 = out / f"{name}.mp4"
+        _encode(source, mp4, probed=probed, short=short, progress=progress)
+        _segment(mp4, out, name)
+        renditions.append(_described(mp4, name))
+    (out / f"{heights[-1]}p.mp4").rename(out / "video.mp4")
+    for short in heights[:-1]:
+        (out / f"{short}p.mp4").unlink()
+    _poster(out / "video.mp4", out / "poster.jpg", probed.duration)
+    (out / "master.m3u8").write_text(_master_playlist(renditions))
+    return renditions
+
+
 def video_transcode(*, video_id: int) -> PostVideo:
     """Transcodes an uploaded video (idempotent: a ready or failed video is left alone). Runs
     outside a transaction, since encoding takes long; the row changes at the end only, and a
@@ -516,29 +536,25 @@ def video_transcode(*, video_id: int) -> PostVideo:
     video = PostVideo.objects.select_related("account__organisation").filter(pk=video_id).first()
     if video is None or video.state != VideoState.PROCESSING:
         raise NotFound(_("没有待处理的这段视频。"))
-    heights = rendition_heights(video.width, video.height)
-    progress = _Progress(video.pk, video.duration * len(heights))
+    probed = ProbedVideo(
+        container=video.container,
+        duration=video.duration,
+        width=video.width,
+        height=video.height,
+    )
+
+    def report(percent: int) -> None:
+        PostVideo.objects.filter(pk=video.pk, state=VideoState.PROCESSING).update(progress=percent)
+
     folder_name = f"broadcast/videos/{video.pk}-{secrets.token_hex(6)}"
     try:
         with tempfile.TemporaryDirectory(prefix="civichub-transcode-") as work:
-            out = Path(work)
-            source = out / f"source.{video.container}"
+            source = Path(work) / f"source.{video.container}"
             with video.original.open("rb") as original, source.open("wb") as copy:
                 shutil.copyfileobj(original, copy, _COPY_CHUNK)
-            renditions: list[_Rendition] = []
-            for short in heights:
-                name = f"{short}p"
-                mp4 = out / f"{name}.mp4"
-                _encode(source, mp4, probed=video, short=short, progress=progress)
-                _segment(mp4, out, name)
-                renditions.append(_described(mp4, name))
-            top = out / f"{heights[-1]}p.mp4"
-            top.rename(out / "video.mp4")
-            for short in heights[:-1]:
-                (out / f"{short}p.mp4").unlink()
-            source.unlink()
-            _poster(out / "video.mp4", out / "poster.jpg", video.duration)
-            (out / "master.m3u8").write_text(_master_playlist(renditions))
+            out = Path(work) / "out"
+            out.mkdir()
+            renditions = video_outputs_write(source, out, probed, report=report)
             for path in sorted(out.iterdir()):
                 with path.open("rb") as handle:
                     default_storage.save(f"{folder_name}/{path.name}", File(handle))
