@@ -223,10 +223,10 @@ def _received(upload: IO[bytes], *, field: str) -> Iterator[tuple[Path, int]]:
         yield path, size
 
 
-@transaction.atomic
 def video_upload(*, actor: User | None, account: BroadcastAccount, video: VideoIn) -> PostVideo:
     """A video uploaded ahead of its post: probed now, transcoded by a task after commit,
-    attached by `post_publish(video_id=...)` once ready."""
+    attached by `post_publish(video_id=...)` once ready. The copy and the probe happen before
+    the transaction, which then only writes the row and the audit record."""
     if actor is not None:
         require(actor, "broadcast.post.publish", account)
     description = check_text("description", video.description, ALT_TEXT_MAX_CHARS, required=False)
@@ -251,24 +251,25 @@ def video_upload(*, actor: User | None, account: BroadcastAccount, video: VideoI
             row.original.save(name, File(stored), save=False)
     stored_name = row.original.name
     try:
-        row.save()
+        with transaction.atomic():
+            row.save()
+            audit_record(
+                actor=actor,
+                action="broadcast.video.upload",
+                obj=row,
+                organisation=account.organisation,
+                changes={
+                    "container": row.container,
+                    "size": size,
+                    "duration": round(row.duration, 3),
+                    "captions": bool(captions),
+                },
+            )
+            video_id = row.pk
+            transaction.on_commit(lambda: transcode_video.enqueue(video_id))
     except BaseException:
         default_storage.delete(stored_name)
         raise
-    audit_record(
-        actor=actor,
-        action="broadcast.video.upload",
-        obj=row,
-        organisation=account.organisation,
-        changes={
-            "container": row.container,
-            "size": size,
-            "duration": round(row.duration, 3),
-            "captions": bool(captions),
-        },
-    )
-    video_id = row.pk
-    transaction.on_commit(lambda: transcode_video.enqueue(video_id))
     return row
 
 
