@@ -33,6 +33,17 @@ Then it measures:
   its wall time (target ≥ 100,000/s).
 - `peak_memory_mib`: the peak resident set of the child process (`getrusage`).
 
+Then, once, without a database (`--only-video` runs this part alone): a generated
+`--video-seconds` clip (default 60; 1280x720, 30 frames/s, H.264/AAC, ffmpeg's `testsrc2`
+pattern, which is harder to compress than a still scene) is transcoded by the same function the
+task uses (`video_outputs_write`: the profile's renditions, default 360p and 720p, each an
+H.264/AAC encode cut into HLS, the MP4 and the poster), and
+
+- `video.transcode_seconds_per_minute`: its wall time per minute of video, on every core the
+  machine gives (ffmpeg's own threading);
+- `video.decode_only_seconds_per_minute`: the baseline in the same run: ffmpeg only decoding
+  the same clip (`-f null`), the floor no transcoder goes below.
+
 `--quick` is a smoke test of the script with small numbers, not a timing.
 """
 
@@ -670,21 +681,78 @@ def main() -> int:
     parser.add_argument("--reposts", type=int, default=290_000)
     parser.add_argument("--feed-readers", type=int, default=1_000)
     parser.add_argument("--repost-clients", choices=["threads", "processes"], default="processes")
+    parser.add_argument("--video-seconds", type=int, default=60)
+    parser.add_argument("--only-video", action="store_true", help="only the transcoding figures")
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.quick:
         for key, value in QUICK.items():
             setattr(args, key, value)
+        args.video_seconds = min(args.video_seconds, 5)
     if args.measure:
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "civichub.settings")
         measure(args.measure, args)
         return 0
     print_machine(sqlite=True)  # the children set Django up, each with its own data directory
-    databases = ["sqlite", "postgres"] if args.database == "both" else [args.database]
     status = 0
-    for database in databases:
-        status |= run_child(database, args)
+    if not args.only_video:
+        databases = ["sqlite", "postgres"] if args.database == "both" else [args.database]
+        for database in databases:
+            status |= run_child(database, args)
+    measure_transcoding(args.video_seconds)
     return status
+
+
+def _ffmpeg(*arguments: str) -> float:
+    """Runs ffmpeg; returns its wall time in seconds."""
+    start = time.perf_counter()
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *arguments],
+        check=True,
+    )
+    return time.perf_counter() - start
+
+
+def measure_transcoding(seconds: int) -> None:
+    """Transcoding time per minute of video against decoding alone, in this process (no
+    database: `video_outputs_write` touches no table)."""
+    if shutil.which("ffmpeg") is None:
+        note("ffmpeg is not installed: no transcoding figures")
+        return
+    with tempfile.TemporaryDirectory(prefix="civichub-bench-video-") as work:
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "civichub.settings")
+        os.environ["CIVICHUB_DATA_DIR"] = work
+        import django
+
+        django.setup()
+        from civichub.broadcast.conf import broadcast_settings
+        from civichub.broadcast.services.video import video_outputs_write, video_probe
+
+        folder = Path(work)
+        source = folder / "source.mp4"
+        note(f"generating a {seconds} s 1280x720 clip")
+        _ffmpeg(
+            *["-f", "lavfi", "-i", f"testsrc2=duration={seconds}:size=1280x720:rate=30"],
+            *["-f", "lavfi", "-i", f"sine=duration={seconds}:frequency=440", "-shortest"],
+            *["-c:v", "libx264", "-preset", "medium", "-crf", "20", "-c:a", "aac", str(source)],
+        )
+        probed = video_probe(source)
+        heights = ",".join(f"{h}p" for h in broadcast_settings().video_heights)
+        line("video.source", f"1280x720 30 fps H.264/AAC testsrc2, {probed.duration:.1f} s")
+        line("video.renditions", heights)
+        line("video.load_average_start", load_average())
+        decode = _ffmpeg("-i", str(source), "-f", "null", "-")
+        out = folder / "out"
+        out.mkdir()
+        start = time.perf_counter()
+        renditions = video_outputs_write(source, out, probed, report=lambda _percent: None)
+        transcode = time.perf_counter() - start
+        per_minute = 60 / probed.duration
+        line("video.decode_only_seconds_per_minute", f"{decode * per_minute:.1f}")
+        line("video.transcode_seconds_per_minute", f"{transcode * per_minute:.1f}")
+        line("video.transcode_vs_decode_only", f"{transcode / decode:.1f}")
+        line("video.outputs", ", ".join(f"{r.name} {r.width}x{r.height}" for r in renditions))
+        line("video.load_average_end", load_average())
 
 
 if __name__ == "__main__":

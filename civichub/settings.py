@@ -10,6 +10,7 @@ import ipaddress
 import os
 import secrets
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -269,6 +270,8 @@ CONTENT_SECURITY_POLICY = {
                 os.environ.get("CIVICHUB_MAP_LABEL_TILES", ""),
             ),
         ],
+        # hls.js hands the video element a MediaSource through a blob: address.
+        "media-src": [SELF, "blob:"],
         "connect-src": [SELF],
         "font-src": [SELF],
         "object-src": [NONE],
@@ -380,14 +383,28 @@ CIVICHUB_WELLBEING = {
     }.items()
     if os.environ.get(variable)
 }
-# Broadcast (docs/broadcast.md, "CAP messages"; every key and its default in
+# Broadcast (docs/broadcast.md, "CAP messages" and "Short videos"; every key and its default in
 # civichub/broadcast/conf.py).
+
+
+def _megabytes(value: str) -> int:
+    return int(value) * 1024 * 1024
+
+
+def _heights(value: str) -> tuple[int, ...]:
+    return tuple(sorted(int(h) for h in value.split(",") if h.strip()))
+
+
+_BROADCAST_VARIABLES: dict[str, tuple[str, Callable[[str], object]]] = {
+    "cap_sender": ("CIVICHUB_CAP_SENDER", str),
+    "cap_cancelled_hours": ("CIVICHUB_CAP_CANCELLED_HOURS", int),
+    "video_max_bytes": ("CIVICHUB_VIDEO_MAX_MB", _megabytes),
+    "video_max_seconds": ("CIVICHUB_VIDEO_MAX_SECONDS", int),
+    "video_heights": ("CIVICHUB_VIDEO_HEIGHTS", _heights),
+}
 CIVICHUB_BROADCAST: dict[str, object] = {
     key: convert(os.environ[variable])
-    for key, (variable, convert) in {
-        "cap_sender": ("CIVICHUB_CAP_SENDER", str),
-        "cap_cancelled_hours": ("CIVICHUB_CAP_CANCELLED_HOURS", int),
-    }.items()
+    for key, (variable, convert) in _BROADCAST_VARIABLES.items()
     if os.environ.get(variable)
 }
 # Statistics (docs/statistics.md; every key and its default in civichub/statistics/conf.py).

@@ -21,6 +21,7 @@ from civichub.broadcast.models import (
     DrawnArea,
     Post,
     PostImage,
+    PostVideo,
 )
 from civichub.core.http import bearer_token, request_user, request_user_or_none
 from civichub.core.images import ImageUpload
@@ -61,6 +62,35 @@ class ImageOut(Schema):
     content_type: str
     width: int
     height: int
+
+
+class RenditionOut(Schema):
+    name: str
+    width: int
+    height: int
+    bitrate: int
+
+
+class VideoOut(Schema):
+    id: int
+    state: str = Field(description="`processing`, `ready` or `failed`")
+    progress: int = Field(description="Transcoding progress, 0 to 100")
+    error: str = Field(description="Why transcoding failed (state `failed`)")
+    container: str = Field(description="The upload's probed container: `mp4`, `mov` or `webm`")
+    duration: float = Field(description="Seconds")
+    width: int
+    height: int
+    description: str
+    captions_lang: str
+    warnings: list[str] = Field(
+        description="What the publisher should fix: `no_captions` (the video has no captions)"
+    )
+    post_id: int | None
+    mp4_url: str | None = Field(description="H.264/AAC MP4, once ready")
+    hls_url: str | None = Field(description="HLS master playlist, once ready")
+    poster_url: str | None
+    captions_url: str | None = Field(description="WebVTT")
+    renditions: list[RenditionOut]
 
 
 class DrawnAreaOut(Schema):
@@ -104,6 +134,7 @@ class PostOut(Schema):
     comments_count: int
     alert: CapAlertOut | None
     images: list[ImageOut]
+    video: VideoOut | None
     drawn_areas: list[DrawnAreaOut]
 
 
@@ -115,6 +146,34 @@ class FeedOut(Schema):
 class CursorQuery(Schema):
     cursor: str | None = None
     limit: int = Field(20, ge=1, le=100)
+
+
+def _video_out(request: HttpRequest, video: PostVideo) -> VideoOut:
+    ready = video.state == "ready"
+
+    def url(name: str) -> str | None:
+        return request.build_absolute_uri(selectors.video_file_url(video, name)) if ready else None
+
+    captions = selectors.video_captions_url(video)
+    return VideoOut(
+        id=video.pk,
+        state=video.state,
+        progress=video.progress,
+        error=video.error,
+        container=video.container,
+        duration=video.duration,
+        width=video.width,
+        height=video.height,
+        description=video.description,
+        captions_lang=video.captions_lang,
+        warnings=services.video_warnings(video),
+        post_id=video.post_id,
+        mp4_url=url("video.mp4"),
+        hls_url=url("master.m3u8"),
+        poster_url=url("poster.jpg"),
+        captions_url=request.build_absolute_uri(captions) if captions else None,
+        renditions=[RenditionOut(**r) for r in video.renditions],
+    )
 
 
 def _image_out(request: HttpRequest, image: PostImage) -> ImageOut:
@@ -188,6 +247,7 @@ def _post_out(request: HttpRequest, post: Post, areas: list[int] | None = None) 
         comments_count=post.comments_count,
         alert=alert,
         images=[_image_out(request, image) for image in post.images.all()],
+        video=_video_out(request, video) if (video := selectors.post_video(post)) else None,
         drawn_areas=[_drawn_out(area) for area in post.drawn_areas.all()],
     )
 
@@ -250,6 +310,11 @@ class PostIn(Schema):
     media_ids: list[int] = Field(
         [], description="Images uploaded through POST /accounts/{handle}/media (at most 4)"
     )
+    video_id: int | None = Field(
+        None,
+        description="A video uploaded through POST /accounts/{handle}/videos, once ready "
+        "(not with images)",
+    )
 
 
 @router.post(
@@ -276,6 +341,7 @@ def post_publish(request: HttpRequest, handle: str, payload: PostIn) -> Status[P
             publish_at=payload.publish_at,
             alert=alert,
             media_ids=payload.media_ids,
+            video_id=payload.video_id,
             drawn_areas=[services.DrawnAreaIn(**area.dict()) for area in payload.drawn_areas],
         ),
     )
@@ -300,6 +366,67 @@ def media_upload(
         image=services.ImageIn(name=file.name or "image", data=file.read(), alt_text=alt_text),
     )
     return Status(201, _image_out(request, image))
+
+
+@router.post(
+    "/accounts/{handle}/videos",
+    response={202: VideoOut},
+    summary="Upload a short video for a coming post (publishers); MP4, MOV or WebM within the "
+    "deployment's size and running time, transcoded in the background",
+    description="The container is probed, whatever the file's name; a file that is not a video, "
+    "too large or too long is refused (422). Poll GET /videos/{id} until `state` is `ready`, "
+    "then publish with `video_id`. Captions are WebVTT, given here or later.",
+)
+def video_upload(
+    request: HttpRequest,
+    handle: str,
+    file: File[UploadedFile],
+    description: Form[str] = "",
+    captions: Form[str] = "",
+    captions_lang: Form[str] = "zh-Hans",
+) -> Status[VideoOut]:
+    video = services.video_upload(
+        actor=request_user(request),
+        account=selectors.account_get(handle),
+        video=services.VideoIn(
+            name=file.name or "video",
+            file=file,
+            description=description,
+            captions=captions,
+            captions_lang=captions_lang,
+        ),
+    )
+    return Status(202, _video_out(request, video))
+
+
+@router.get(
+    "/videos/{video_id}",
+    response=VideoOut,
+    auth=None,
+    summary="A video: its transcoding state and progress, then its addresses",
+)
+def video_get(request: HttpRequest, video_id: int) -> VideoOut:
+    return _video_out(request, selectors.video_get(_reader(request), video_id))
+
+
+class CaptionsIn(Schema):
+    captions: str = Field(description="WebVTT; empty removes the captions")
+    captions_lang: str = "zh-Hans"
+
+
+@router.put(
+    "/videos/{video_id}/captions",
+    response=VideoOut,
+    summary="Set a video's WebVTT captions (publishers), before or after its post",
+)
+def video_captions_set(request: HttpRequest, video_id: int, payload: CaptionsIn) -> VideoOut:
+    video = services.video_captions_set(
+        actor=request_user(request),
+        video_id=video_id,
+        captions=payload.captions,
+        captions_lang=payload.captions_lang,
+    )
+    return _video_out(request, video)
 
 
 @router.post(

@@ -27,6 +27,12 @@ class BroadcastSettings(ModuleConfig):
     # How long a cancelled alert stays in the public CAP index after its Cancel message, so
     # that aggregators polling it see the cancellation.
     cap_cancelled_hours: int = 24
+    # Short videos: the largest upload accepted and the longest running time, both checked on
+    # the probed container (not the file name), and the heights transcoded for playback
+    # (HLS renditions, smallest first; the MP4 is the largest that does not upscale).
+    video_max_bytes: int = 200 * 1024 * 1024
+    video_max_seconds: int = 180
+    video_heights: tuple[int, ...] = (360, 720)
 
 
 def broadcast_settings() -> BroadcastSettings:

@@ -4,7 +4,8 @@ Every id and link is written with the configured site address (`broadcast.conf.a
 never the request's Host header, so that a feed read through any address names the same
 entries. An alert entry links its latest CAP message by identifier (rel="alternate",
 type="application/cap+xml"); a retracted alert stays as a cancellation entry linking its Cancel
-message; a post's images are enclosures. Times are RFC 3339 (`Z`), not CAP's `-00:00`."""
+message; a post's images and video (its MP4) are enclosures. Times are RFC 3339 (`Z`), not
+CAP's `-00:00`."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from django.utils.translation import gettext as _
 from civichub.broadcast import selectors
 from civichub.broadcast.cap import CONTENT_TYPE
 from civichub.broadcast.conf import absolute
-from civichub.broadcast.models import CapMessage, CapMessageType, Post, PostState
+from civichub.broadcast.models import CapMessage, CapMessageType, Post, PostState, VideoState
 
 ATOM = "http://www.w3.org/2005/Atom"
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -105,6 +106,17 @@ def atom_feed(*, path: str, title: str, page_path: str, posts: Iterable[Post]) -
                     type=image.content_type,
                     length=str(image.size),
                     title=image.alt_text,
+                )
+            video = selectors.post_video(post)
+            if video is not None and video.state == VideoState.READY:
+                _sub(
+                    entry,
+                    "link",
+                    rel="enclosure",
+                    href=absolute(selectors.video_file_url(video, "video.mp4")),
+                    type="video/mp4",
+                    length=str(video.mp4_size),
+                    title=video.description or post.text[:80],
                 )
         _sub(entry, "category", term=post.category)
         text = _("此预警已取消。") + post.text if cancelled else post.text

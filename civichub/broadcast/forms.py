@@ -82,6 +82,7 @@ class ComposeForm(forms.Form):
     cap_instruction_en = RawText()
     submission = RawText()
     preview = RawText()
+    video_id = forms.IntegerField(required=False, min_value=1)
 
     # The form's fields as the services name them in their errors.
     service_names = {"cap_expires": "expires"}

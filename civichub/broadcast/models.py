@@ -299,6 +299,55 @@ class PostImage(CreatedModel):
         return f"image {self.pk} of {self.post_id}"
 
 
+class VideoState(models.TextChoices):
+    PROCESSING = "processing", _("处理中")
+    READY = "ready", _("可播放")
+    FAILED = "failed", _("处理失败")
+
+
+class PostVideo(CreatedModel):
+    """A short video: the original, probed on upload (real container, size and running time
+    checked), is transcoded in the background into an H.264/AAC MP4 and HLS renditions with
+    a poster frame, every output without the original's metadata. Uploaded first (post empty),
+    attached when a post is published once it is ready; the original is removed then."""
+
+    account = models.ForeignKey(BroadcastAccount, on_delete=models.CASCADE, related_name="+")
+    post = models.OneToOneField(
+        Post, on_delete=models.CASCADE, null=True, blank=True, related_name="video"
+    )
+    # The upload as received (kept only until transcoded: it carries location and device).
+    original = models.FileField(upload_to="broadcast/videos/originals/", max_length=200)
+    container = models.CharField(max_length=8)
+    description = models.CharField(max_length=ALT_TEXT_MAX_CHARS, blank=True, default="")
+    captions = models.TextField(blank=True, default="")
+    captions_lang = models.CharField(max_length=16, blank=True, default="zh-Hans")
+    state = models.CharField(
+        max_length=12, choices=VideoState.choices, default=VideoState.PROCESSING
+    )
+    progress = models.PositiveSmallIntegerField(default=0)
+    error = models.CharField(max_length=200, blank=True, default="")
+    duration = models.FloatField()
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    size = models.PositiveBigIntegerField()
+    # Outputs, under one storage folder: `video.mp4`, `poster.jpg`, `master.m3u8` and one
+    # playlist and its segments per rendition height.
+    folder = models.CharField(max_length=200, blank=True, default="")
+    renditions = models.JSONField(default=list, blank=True)
+    mp4_size = models.PositiveBigIntegerField(default=0)
+    out_width = models.PositiveIntegerField(default=0)
+    out_height = models.PositiveIntegerField(default=0)
+    bitrate = models.PositiveIntegerField(default=0)
+    frame_rate = models.CharField(max_length=16, blank=True, default="")
+    ready_at = models.DateTimeField(null=True, blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"video {self.pk} of {self.post_id}"
+
+
 class AreaSubscription(CreatedModel):
     """A resident's wish to receive the alerts of an area they do not (only) live in."""
 

@@ -38,8 +38,10 @@ from civichub.broadcast.models import (
     PostCounterShard,
     PostImage,
     PostState,
+    PostVideo,
     PostViewHour,
     Repost,
+    VideoState,
 )
 from civichub.core.errors import NotFound, ValidationFailed
 from civichub.core.models import Organisation, OrganisationKind, Resident, User
@@ -124,7 +126,7 @@ def _page(posts: list[Post], limit: int) -> FeedPage:
 
 def _with_accounts(ids: list[int]) -> list[Post]:
     by_id = (
-        Post.objects.select_related("account")
+        Post.objects.select_related("account", "video")
         .prefetch_related("images", "drawn_areas")
         .in_bulk(ids)
     )
@@ -215,7 +217,7 @@ def _timeline(cursor: str | None, limit: int, **where: Any) -> FeedPage:
     posts = list(
         visible_posts()
         .filter(_before(cursor), **where)
-        .select_related("account")
+        .select_related("account", "video")
         .prefetch_related("images", "drawn_areas")
         .order_by("-published_at", "-id")[: limit + 1]
     )
@@ -244,7 +246,7 @@ def syndicated_posts(*, limit: int, **where: Any) -> list[Post]:
             published_at__lte=now,
             **where,
         )
-        .select_related("account")
+        .select_related("account", "video")
         .prefetch_related("images", "cap_messages")
         .order_by("-published_at", "-id")[:limit]
     )
@@ -262,7 +264,7 @@ def cap_index_posts() -> list[Post]:
             is_alert=True,
             published_at__lte=now,
         )
-        .select_related("account")
+        .select_related("account", "video")
         .prefetch_related("cap_messages")
         .order_by("-published_at", "-id")
     )
@@ -295,7 +297,7 @@ def account_get(handle: str) -> BroadcastAccount:
 
 def post_get(post_id: int) -> Post:
     post = (
-        Post.objects.select_related("account__organisation")
+        Post.objects.select_related("account__organisation", "video")
         .prefetch_related("target_areas", "revisions", "images", "drawn_areas")
         .filter(pk=post_id, published_at__lte=timezone.now())
         .first()
@@ -412,6 +414,55 @@ def image_get(actor: User | None, image_id: int) -> PostImage:
     if not public and not allowed(actor, "broadcast.post.publish", found.account):
         raise NotFound(_("没有这张图片。"))
     return found
+
+
+# Videos ----------------------------------------------------------------------------------
+
+
+def post_video(post: Post) -> PostVideo | None:
+    """A post's video, if it has one (loaded with the post by the queries above)."""
+    try:
+        return post.video
+    except PostVideo.DoesNotExist:
+        return None
+
+
+def video_file_url(video: PostVideo, name: str) -> str:
+    return reverse("broadcast:video_file", args=[video.pk, name])
+
+
+def video_captions_url(video: PostVideo) -> str | None:
+    return reverse("broadcast:video_captions", args=[video.pk]) if video.captions else None
+
+
+def video_get(actor: User | None, video_id: int) -> PostVideo:
+    """A video of a visible post for anyone; of a scheduled or retracted post, or not yet
+    attached (its progress, its captions being written), only for the account's publishers."""
+    found = (
+        PostVideo.objects.select_related("post", "account__organisation")
+        .filter(pk=video_id)
+        .first()
+    )
+    if found is None or not (
+        video_public(found) or allowed(actor, "broadcast.post.publish", found.account)
+    ):
+        raise NotFound(_("没有这段视频。"))
+    return found
+
+
+def video_public(video: PostVideo) -> bool:
+    post = video.post
+    return (
+        post is not None
+        and post.state == PostState.PUBLISHED
+        and post.published_at <= timezone.now()
+        and video.state == VideoState.READY
+    )
+
+
+def account_videos_pending(account: BroadcastAccount) -> list[PostVideo]:
+    """The account's uploaded videos not yet in a post, newest first (the publisher's list)."""
+    return list(PostVideo.objects.filter(account=account, post__isnull=True).order_by("-id")[:20])
 
 
 # Area subscriptions ----------------------------------------------------------------------

@@ -9,14 +9,15 @@ from django_tasks import task
 from civichub.broadcast import services
 from civichub.broadcast.queue import priority
 from civichub.broadcast.services.alerts import push_alert
+from civichub.broadcast.services.video import transcode_video
 from civichub.broadcast.streaming import announce_scheduled_post
 from civichub.core.context import acting
 
-__all__ = ["announce_scheduled_post", "expire_unattached_media", "push_alert"]
+__all__ = ["announce_scheduled_post", "expire_unattached_media", "push_alert", "transcode_video"]
 
 
 @task(priority=priority(10))
 def expire_unattached_media() -> int:
-    """Removes images uploaded for posts that were never published (periodic)."""
+    """Removes images and videos uploaded for posts that were never published (periodic)."""
     with acting(channel="task"):
-        return services.media_unattached_delete()
+        return services.media_unattached_delete() + services.video_unattached_delete()

@@ -25,6 +25,10 @@ urlpatterns = [
     path("@<slug:handle>/avatar", views.avatar, name="avatar"),
     path("@<slug:handle>/avatar/set/", views.avatar_set, name="avatar_set"),
     path("images/<int:image_id>", views.image, name="image"),
+    path("@<slug:handle>/videos/", views.videos, name="videos"),
+    path("videos/<int:video_id>/captions.vtt", views.video_captions, name="video_captions"),
+    path("videos/<int:video_id>/captions/", views.video_captions_set, name="video_captions_set"),
+    path("videos/<int:video_id>/<str:name>", views.video_file, name="video_file"),
     path("@<slug:handle>/compose/", views.compose, name="compose"),
     path("@<slug:handle>/alert/", views.compose, {"alert": True}, name="compose_alert"),
 ]

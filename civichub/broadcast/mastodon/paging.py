@@ -121,7 +121,7 @@ def timeline_page(request: HttpRequest, posts: QuerySet[Post]) -> JsonResponse:
     """One page of a timeline, newest first: `max_id` pages back, `since_id` gives the newest
     posts after a post, `min_id` the posts just after it (Mastodon's three paging parameters)."""
     limit = limit_of(request)
-    posts = posts.select_related("account").prefetch_related("images")
+    posts = posts.select_related("account", "video").prefetch_related("images")
     older_than = anchor(request, "max_id")
     if older_than is not None:
         posts = posts.filter(_older(older_than))

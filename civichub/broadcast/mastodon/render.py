@@ -4,6 +4,7 @@ residents "u<pk>"), statuses (posts; a resident's reply is a comment "c<pk>", a 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from typing import Any
 
@@ -12,7 +13,15 @@ from django.utils.html import escape
 
 from civichub.broadcast import selectors
 from civichub.broadcast.mastodon.selectors import NotificationRow
-from civichub.broadcast.models import BroadcastAccount, Comment, Post, PostImage, Repost
+from civichub.broadcast.models import (
+    BroadcastAccount,
+    Comment,
+    Post,
+    PostImage,
+    PostVideo,
+    Repost,
+    VideoState,
+)
 from civichub.core.models import User
 
 
@@ -208,8 +217,67 @@ def media_json(request: HttpRequest, image: PostImage, *, aspect: bool = False) 
     }
 
 
+def video_media_id(video: PostVideo) -> str:
+    """Videos are "v<pk>" among media ids, beside the images' plain numbers."""
+    return f"v{video.pk}"
+
+
+def _length(seconds: float) -> str:
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{int(hours)}:{int(minutes):02d}:{secs:05.2f}"
+
+
+def video_media_json(request: HttpRequest, video: PostVideo) -> dict[str, Any]:
+    """A video as a Mastodon `MediaAttachment` of type `video`: the MP4 and its poster once
+    transcoded (both null while processing, as Mastodon answers), with the output's meta."""
+    ready = video.state == VideoState.READY
+
+    def url(name: str) -> str | None:
+        return request.build_absolute_uri(selectors.video_file_url(video, name)) if ready else None
+
+    meta: dict[str, Any] = {}
+    if ready:
+        width, height = video.out_width, video.out_height
+        aspect = round(width / height, 4) if height else 1.0
+        fps = 0.0
+        numerator, _slash, denominator = video.frame_rate.partition("/")
+        with contextlib.suppress(ValueError, ZeroDivisionError):
+            fps = float(numerator) / float(denominator or 1)
+        size = {"width": width, "height": height, "size": f"{width}x{height}", "aspect": aspect}
+        meta = {
+            "length": _length(video.duration),
+            "duration": round(video.duration, 3),
+            "fps": round(fps),
+            **size,
+            "original": {
+                "width": width,
+                "height": height,
+                "frame_rate": video.frame_rate,
+                "duration": round(video.duration, 3),
+                "bitrate": video.bitrate,
+            },
+            "small": size,
+        }
+    return {
+        "id": video_media_id(video),
+        "type": "video",
+        "url": url("video.mp4"),
+        "preview_url": url("poster.jpg"),
+        "remote_url": None,
+        "text_url": None,
+        "meta": meta,
+        "description": video.description or None,
+        "blurhash": None,
+    }
+
+
 def media_attachments(request: HttpRequest, post: Post) -> list[dict[str, Any]]:
-    return [media_json(request, image, aspect=True) for image in post.images.all()]
+    attachments = [media_json(request, image, aspect=True) for image in post.images.all()]
+    video = selectors.post_video(post)
+    if video is not None and video.state == VideoState.READY:
+        attachments.append(video_media_json(request, video))
+    return attachments
 
 
 def notification_json(

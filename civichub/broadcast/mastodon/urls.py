@@ -52,6 +52,7 @@ urlpatterns = [
     route("api/v1/bookmarks", views.nothing_here),
     route("api/v1/media", views.media_upload),
     route("api/v2/media", views.media_upload),
+    route("api/v1/media/<media_id>", views.media_get),
     route("api/v1/statuses", views.status_post),
     route("api/v1/statuses/<status_id>", views.status_detail),
     route("api/v1/statuses/<status_id>/context", views.status_context),

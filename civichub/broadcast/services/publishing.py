@@ -28,6 +28,8 @@ from civichub.broadcast.models import (
     PostImage,
     PostRevision,
     PostState,
+    PostVideo,
+    VideoState,
 )
 from civichub.broadcast.services.alerts import push_alert
 from civichub.broadcast.services.areas import DrawnAreaIn, drawn_checked, drawn_store
@@ -118,11 +120,12 @@ def post_publish(
     images: Sequence[ImageIn] = (),
     media_ids: Sequence[int] = (),
     drawn_areas: Sequence[DrawnAreaIn] = (),
+    video_id: int | None = None,
 ) -> Post:
     """Publishes now, or at `publish_at` (the post stays out of feeds until then). An alert is
     published at once and pushed, after commit, to every resident of its target areas.
     Up to four images: new ones in `images`, uploaded ones by `media_ids`; every image is
-    checked before anything is stored."""
+    checked before anything is stored. Or one uploaded video (`video_id`), once transcoded."""
     if actor is not None:
         require(actor, "broadcast.alert.publish" if alert else "broadcast.post.publish", account)
     now = timezone.now()
@@ -169,6 +172,7 @@ def post_publish(
         )
     checked_images = [image_checked(image, f"images.{i}") for i, image in enumerate(images)]
     uploaded = _uploaded_media(account, media_ids)
+    video = _uploaded_video(account, video_id, has_images=bool(images or media_ids))
     post = Post.objects.create(
         account=account,
         author=actor,
@@ -182,6 +186,9 @@ def post_publish(
     if areas:
         post.target_areas.set(areas)
     _attach_images(post, actor, uploaded, checked_images)
+    if video is not None:
+        video.post = post
+        video.save(update_fields=["post"])
     if shapes:
         drawn_store(post, shapes)
     BroadcastAccount.objects.filter(pk=account.pk).update(posts_count=F("posts_count") + 1)
@@ -195,6 +202,7 @@ def post_publish(
             "published_at": post.published_at.isoformat(),
             "target_areas": [a.pk for a in areas],
             "images": len(uploaded) + len(checked_images),
+            "video": video.pk if video is not None else None,
             "drawn_areas": [area.kind for area, _shape in shapes],
         },
     )
@@ -222,6 +230,27 @@ def _uploaded_media(account: BroadcastAccount, media_ids: Sequence[int]) -> list
             % {"ids": ", ".join(map(str, sorted(bad)))},
         )
     return usable
+
+
+def _uploaded_video(
+    account: BroadcastAccount, video_id: int | None, *, has_images: bool
+) -> PostVideo | None:
+    if video_id is None:
+        return None
+    if has_images:
+        raise ValidationFailed.on("video_id", _("一条发布不能同时带图片和视频。"))
+    video = PostVideo.objects.select_for_update().filter(pk=int(video_id)).first()
+    if video is None or video.account_id != account.pk or video.post_id is not None:
+        raise ValidationFailed.on("video_id", _("这段视频不存在或已用于别的发布。"))
+    if video.state != VideoState.READY:
+        raise ValidationFailed.on(
+            "video_id",
+            _("视频处理失败，请重新上传。")
+            if video.state == VideoState.FAILED
+            else _("视频还在处理中（%(progress)d%%），完成后才能发布。")
+            % {"progress": video.progress},
+        )
+    return video
 
 
 def _attach_images(

@@ -31,6 +31,7 @@ from civichub.broadcast.mastodon.views.instance import (
 )
 from civichub.broadcast.mastodon.views.notifications import notification, notifications
 from civichub.broadcast.mastodon.views.statuses import (
+    media_get,
     media_upload,
     status_context,
     status_detail,
@@ -66,6 +67,7 @@ __all__ = [
     "favourites",
     "instance_v1",
     "instance_v2",
+    "media_get",
     "media_upload",
     "nothing_here",
     "notification",

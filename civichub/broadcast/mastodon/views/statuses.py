@@ -28,6 +28,7 @@ from civichub.broadcast.mastodon.render import (
     reblog_json,
     status_json,
     timestamp,
+    video_media_json,
 )
 from civichub.broadcast.mastodon.selectors import (
     comment_of,
@@ -35,7 +36,7 @@ from civichub.broadcast.mastodon.selectors import (
     publishing_account,
     status_ref,
 )
-from civichub.core.errors import ValidationFailed
+from civichub.core.errors import NotFound, ValidationFailed
 from civichub.core.http import request_user, request_user_or_none
 from civichub.core.models import User
 
@@ -86,7 +87,9 @@ def _status_create(request: HttpRequest, user: User) -> JsonResponse:
             comment = services.comment_create(actor=user, post_id=post_of(reply_to).pk, text=text)
         return JsonResponse(comment_json(request, comment, user))
     media_ids = request.POST.getlist("media_ids[]") or request.POST.getlist("media_ids")
-    if any(not m.isdigit() for m in media_ids):
+    videos = [m[1:] for m in media_ids if m.startswith("v")]
+    images = [m for m in media_ids if not m.startswith("v")]
+    if any(not m.isdigit() for m in images + videos) or len(videos) > 1:
         raise ValidationFailed(
             "Validation failed: media_ids are not valid", errors={"media_ids": ["not ids"]}
         )
@@ -95,19 +98,45 @@ def _status_create(request: HttpRequest, user: User) -> JsonResponse:
         account=publishing_account(user),
         text=text,
         category=request.POST.get("category", "news"),
-        media_ids=[int(m) for m in media_ids],
+        media_ids=[int(m) for m in images],
+        video_id=int(videos[0]) if videos else None,
     )
     return JsonResponse(status_json(request, post, user))
+
+
+# The start of the image formats broadcast takes; anything else is treated as a video (and
+# probed as one, so a file that is neither is refused with the video's message).
+_IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
+
+
+def _is_image(head: bytes) -> bool:
+    return head.startswith(_IMAGE_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
 
 
 @endpoint(scopes_needed=WRITE_MEDIA, methods=("POST",))
 def media_upload(request: HttpRequest) -> HttpResponse:
     """POST /api/v1/media and /api/v2/media: an image for a coming status, checked and
-    re-encoded at once (so the answer is 200 with its URL, never 202)."""
+    re-encoded at once (200 with its URL); or a video, probed now and transcoded in the
+    background: v2 answers 202 with a null URL while it is processing, as Mastodon does."""
     user = request_user(request)
     upload = request.FILES.get("file")
     if upload is None:
         raise ValidationFailed("Validation failed: file can't be blank", errors={"file": ["blank"]})
+    head = upload.read(12)
+    upload.seek(0)
+    if not _is_image(head):
+        video = services.video_upload(
+            actor=user,
+            account=publishing_account(user),
+            video=services.VideoIn(
+                name=upload.name or "upload",
+                file=upload,
+                description=request.POST.get("description", ""),
+            ),
+        )
+        video.refresh_from_db()
+        processing = video.state == "processing" and "/api/v2/" in request.path
+        return JsonResponse(video_media_json(request, video), status=202 if processing else 200)
     image = services.media_upload(
         actor=user,
         account=publishing_account(user),
@@ -117,6 +146,20 @@ def media_upload(request: HttpRequest) -> HttpResponse:
             alt_text=request.POST.get("description", ""),
         ),
     )
+    return JsonResponse(media_json(request, image))
+
+
+@endpoint(scopes_needed=WRITE_MEDIA, methods=("GET",))
+def media_get(request: HttpRequest, media_id: str) -> HttpResponse:
+    """GET /api/v1/media/:id: an uploaded attachment; 206 while a video is still processing."""
+    user = request_user(request)
+    if media_id.startswith("v") and media_id[1:].isdigit():
+        video = selectors.video_get(user, int(media_id[1:]))
+        body = video_media_json(request, video)
+        return JsonResponse(body, status=206 if video.state == "processing" else 200)
+    if not media_id.isdigit():
+        raise NotFound("Record not found")
+    image = selectors.image_get(user, int(media_id))
     return JsonResponse(media_json(request, image))
 
 
