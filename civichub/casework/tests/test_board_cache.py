@@ -90,3 +90,26 @@ def test_a_signed_in_readers_board_page_is_never_served_to_the_next_reader(
     assert name in signed_in.content.decode()
     assert name not in visitor.content.decode()
     assert signed_in.cookies.get("sessionid") is None or "sessionid" not in visitor.cookies
+
+
+def test_the_board_page_shows_a_new_message_and_reply_at_the_next_read(
+    cw: Casework, submit: Callable[..., Case]
+) -> None:
+    first = submit(is_public=True)
+    page = Client().get(reverse("casework:board")).content.decode()
+    assert first.tracking_number in page and "尚未答复" in page
+
+    second = submit(is_public=True, title="医院停车难")
+    services.case_reply(actor=cw.handler, case=first, text="已协调增加挂号窗口")
+    page = Client().get(reverse("casework:board")).content.decode()
+    assert second.tracking_number in page and "已协调增加挂号窗口" in page
+
+
+def test_the_board_page_in_english_is_not_the_chinese_one(
+    cw: Casework, submit: Callable[..., Case]
+) -> None:
+    submit(is_public=True)
+    chinese = Client().get(reverse("casework:board")).content.decode()
+    english = Client(headers={"Accept-Language": "en"}).get(reverse("casework:board"))
+    assert cw.city.health_a.name in chinese
+    assert cw.city.health_a.name_en and cw.city.health_a.name_en in english.content.decode()
