@@ -11,7 +11,10 @@ The bump happens at once and again when the transaction commits: at once so that
 transaction reads its own change, after the commit so that a reader that read the old rows
 while the transaction was open cannot keep them under the new generation. When the cache is
 unreachable, reads go to the database and a failed bump is logged (values also expire after
-their timeout, so a missed bump cannot keep a stale value for longer than that)."""
+their timeout, so a missed bump cannot keep a stale value for longer than that).
+
+Only with a cache that all processes share (`PUBLIC_CACHE`, on with Redis): with each process's
+own memory, a change made by another process would not reach this one's copy."""
 
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import translation
@@ -76,6 +80,8 @@ def cached(
     key, since labels are translated when built. `timeout` bounds a value's life in seconds; a
     function of the value gives it for values that change with time alone (a post scheduled
     for later appears at its time without any write to invalidate the feeds)."""
+    if not settings.PUBLIC_CACHE:
+        return build()
     digest = hashlib.sha256(repr((translation.get_language(), parts)).encode()).hexdigest()[:32]
     try:
         key = f"public:{subject}:{generation(subject)}:{digest}"

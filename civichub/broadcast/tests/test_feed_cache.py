@@ -17,6 +17,12 @@ from civichub.broadcast.syndication import FEED_CACHE_SECONDS, _feed_seconds
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _public_cache(settings: Any) -> None:
+    settings.PUBLIC_CACHE = True  # on with Redis; checked here on whichever cache the run has
+
+
 FEED = "/broadcast/@safe-qingshan/feed.atom"
 CATEGORY_FEED = "/broadcast/category/safety/feed.atom"
 

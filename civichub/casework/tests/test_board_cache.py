@@ -18,6 +18,11 @@ from civichub.casework.tests.conftest import Casework
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _public_cache(settings: Any) -> None:
+    settings.PUBLIC_CACHE = True  # on with Redis; checked here on whichever cache the run has
+
+
 def board() -> dict[str, Any]:
     entries, total = selectors.board_list()
     return {"total": total, "entries": {e.tracking_number: e for e in entries}}
@@ -113,3 +118,14 @@ def test_the_board_page_in_english_is_not_the_chinese_one(
     english = Client(headers={"Accept-Language": "en"}).get(reverse("casework:board"))
     assert cw.city.health_a.name in chinese
     assert cw.city.health_a.name_en and cw.city.health_a.name_en in english.content.decode()
+
+
+def test_without_a_shared_cache_the_board_is_read_from_the_database_every_time(
+    cw: Casework, submit: Callable[..., Case], settings: Any, django_assert_num_queries: Any
+) -> None:
+    # Another process (the task worker) could not reach this process's own memory.
+    settings.PUBLIC_CACHE = False
+    submit(is_public=True)
+    board()
+    with django_assert_num_queries(3):  # the count, the page, its replies
+        assert board()["total"] == 1
