@@ -189,6 +189,10 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+# The public reads shared through the cache (`core.publiccache`: the board, the Atom feeds) need
+# a cache that every process shares: with each process's own memory, a change made in another
+# process (the task worker routing a message) would not reach the web server's copy.
+PUBLIC_CACHE = env_bool("CIVICHUB_PUBLIC_CACHE", bool(REDIS_URL))
 if os.environ.get("CIVICHUB_TASK_BACKEND") == "immediate":
     TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
 

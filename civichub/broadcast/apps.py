@@ -67,3 +67,8 @@ class BroadcastConfig(CivicModuleConfig):
             ),
         ],
     )
+
+    def ready(self) -> None:
+        from civichub.broadcast import feedcache  # the models are loaded only now
+
+        feedcache.connect()

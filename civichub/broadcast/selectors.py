@@ -252,6 +252,16 @@ def syndicated_posts(*, limit: int, **where: Any) -> list[Post]:
     )
 
 
+def next_publication(**where: Any) -> dt.datetime | None:
+    """When the next post scheduled for later (published, its time still to come) appears."""
+    return (
+        Post.objects.filter(state=PostState.PUBLISHED, published_at__gt=timezone.now(), **where)
+        .order_by("published_at")
+        .values_list("published_at", flat=True)
+        .first()
+    )
+
+
 def cap_index_posts() -> list[Post]:
     """The alerts of the public CAP index: those in force (published, not expired) and those
     cancelled within the last `cap_cancelled_hours`, newest first, with their CAP messages."""

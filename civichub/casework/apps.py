@@ -97,3 +97,8 @@ class CaseworkConfig(CivicModuleConfig):
             ),
         ],
     )
+
+    def ready(self) -> None:
+        from civichub.casework import boardcache  # the models are loaded only now
+
+        boardcache.connect()

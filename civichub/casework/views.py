@@ -17,8 +17,10 @@ from django.http import (
     JsonResponse,
 )
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -41,6 +43,7 @@ from civichub.core.http import client_address, request_user, request_user_or_non
 from civichub.core.models import Organisation, User
 from civichub.core.paging import page_links
 from civichub.core.permissions import allowed
+from civichub.core.publiccache import cached
 from civichub.core.templatetags.civichub import localized_name
 from civichub.core.views import domain_errors_as_http, page_number_from
 
@@ -573,22 +576,41 @@ def board(request: HttpRequest) -> HttpResponse:
     department_id = int(raw_department) if raw_department.isdigit() else None
     page_number = page_number_from(request)
     per_page = 20
-    entries, total = selectors.board_list(
-        q=q, department_id=department_id, offset=(page_number - 1) * per_page, limit=per_page
-    )
+    offset = (page_number - 1) * per_page
+
+    def read() -> tuple[str, int, list[Organisation], list[dict[str, Any]]]:
+        entries, total = selectors.board_list(
+            q=q, department_id=department_id, offset=offset, limit=per_page
+        )
+        html = render_to_string("casework/_board_entries.html", {"entries": entries})
+        points = [p.as_json() for p in selectors.board_map_points(entries)]
+        return html, total, selectors.board_departments(), points
+
+    if q:  # a search: the visitor's own words, not cached
+        entries_html, total, departments, map_points = read()
+    else:
+        # The same for every visitor: the entries rendered once per change of the board (most
+        # of the page's time), the rest of the page (who is signed in, the forms) per request.
+        entries_html, total, departments, map_points = cached(
+            selectors.BOARD_CACHE,
+            ("page", department_id, offset, per_page, timezone.get_current_timezone_name()),
+            read,
+            selectors.BOARD_CACHE_SECONDS,
+        )
     return render(
         request,
         "casework/board.html",
         {
-            "entries": entries,
+            # Our own template's output, escaped when it was rendered.
+            "entries_html": mark_safe(entries_html),  # noqa: S308  # nosec B308 B703
             "total": total,
             "q": q,
             "department_id": department_id,
-            "departments": selectors.board_departments(),
+            "departments": departments,
             "page_obj": page_links(total=total, per_page=per_page, number=page_number),
             "query": _query_without_page(request),
             "reply_kind": EventKind.REPLY,
-            "map_points": [p.as_json() for p in selectors.board_map_points(entries)],
+            "map_points": map_points,
         },
     )
 

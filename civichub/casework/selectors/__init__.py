@@ -12,7 +12,13 @@ Django's `icontains` compares, so the search uses an index for queries of three 
 characters; SQLite scans.
 """
 
-from civichub.casework.selectors.board import BoardEntry, board_departments, board_list
+from civichub.casework.selectors.board import (
+    BOARD_CACHE,
+    BOARD_CACHE_SECONDS,
+    BoardEntry,
+    board_departments,
+    board_list,
+)
 from civichub.casework.selectors.cases import (
     DuplicateCandidate,
     InboxFilter,
@@ -87,6 +93,8 @@ __all__ = [
     "InboxFilter",
     "Statistics",
     "assignable_staff",
+    "BOARD_CACHE",
+    "BOARD_CACHE_SECONDS",
     "board_departments",
     "board_list",
     "case_for_tracking",

@@ -10,6 +10,12 @@ from dataclasses import dataclass, field
 from civichub.casework.models import Case, CaseEvent, EventKind
 from civichub.casework.selectors.cases import search_filter
 from civichub.core.models import Organisation
+from civichub.core.publiccache import cached
+
+# The board is the same for every visitor: read once per change and shared (`core.publiccache`,
+# invalidated by `casework.apps` whenever a case, a reply, a department or a category changes).
+BOARD_CACHE = "casework.board"
+BOARD_CACHE_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,21 @@ class BoardEntry:
 
 def board_list(
     *, q: str = "", department_id: int | None = None, offset: int = 0, limit: int = 20
+) -> tuple[list[BoardEntry], int]:
+    """One page of the board and the number of entries that match. Searches are not cached:
+    their words are the visitor's own, and each is rarely asked twice."""
+    if q.strip():
+        return _board_list(q=q, department_id=department_id, offset=offset, limit=limit)
+    return cached(
+        BOARD_CACHE,
+        ("list", q, department_id, offset, limit),
+        lambda: _board_list(q=q, department_id=department_id, offset=offset, limit=limit),
+        BOARD_CACHE_SECONDS,
+    )
+
+
+def _board_list(
+    *, q: str, department_id: int | None, offset: int, limit: int
 ) -> tuple[list[BoardEntry], int]:
     queryset = Case.objects.filter(
         is_public=True, department__isnull=False, merged_into__isnull=True
@@ -78,6 +99,11 @@ def board_list(
 
 
 def board_departments() -> list[Organisation]:
+    """The departments that answer public messages, for the board's filter."""
+    return cached(BOARD_CACHE, ("departments",), _board_departments, BOARD_CACHE_SECONDS)
+
+
+def _board_departments() -> list[Organisation]:
     ids = (
         Case.objects.filter(is_public=True, department__isnull=False)
         .values_list("department_id", flat=True)

@@ -1,0 +1,131 @@
+"""The public board is read once per change and shared between visitors (`core.publiccache`):
+every change that can show on it is there at the next read, and nothing of one reader's page
+reaches another."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from civichub.casework import selectors, services
+from civichub.casework.models import Case, CaseStatus
+from civichub.casework.tests.conftest import Casework
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _public_cache(settings: Any) -> None:
+    settings.PUBLIC_CACHE = True  # on with Redis; checked here on whichever cache the run has
+
+
+def board() -> dict[str, Any]:
+    entries, total = selectors.board_list()
+    return {"total": total, "entries": {e.tracking_number: e for e in entries}}
+
+
+def test_a_second_read_of_the_board_asks_the_database_nothing(
+    cw: Casework, submit: Callable[..., Case], django_assert_num_queries: Any
+) -> None:
+    case = submit(is_public=True)
+    first = board()
+    selectors.board_departments()
+    with django_assert_num_queries(0):
+        again = board()
+        departments = selectors.board_departments()
+    assert again["total"] == first["total"] == 1 and case.tracking_number in again["entries"]
+    assert [d.pk for d in departments] == [cw.city.health_a.pk]
+
+
+def test_new_messages_replies_and_status_changes_show_at_the_next_read(
+    cw: Casework, submit: Callable[..., Case]
+) -> None:
+    first = submit(is_public=True)
+    assert board()["total"] == 1
+
+    second = submit(is_public=True, title="医院停车难")
+    assert set(board()["entries"]) == {first.tracking_number, second.tracking_number}
+
+    services.case_reply(actor=cw.handler, case=first, text="已协调增加挂号窗口")
+    replies = board()["entries"][first.tracking_number].replies
+    assert [text for _at, text in replies] == ["已协调增加挂号窗口"]
+
+    services.case_close(actor=cw.handler, case=first)
+    assert board()["entries"][first.tracking_number].status == CaseStatus.CLOSED
+
+
+def test_a_private_message_is_never_on_the_board_and_a_message_made_private_leaves_it(
+    cw: Casework, submit: Callable[..., Case]
+) -> None:
+    public = submit(is_public=True)
+    submit(is_public=False, title="私密留言")
+    assert set(board()["entries"]) == {public.tracking_number}
+
+    public.is_public = False
+    public.save(update_fields=["is_public"])
+    assert board() == {"total": 0, "entries": {}}
+
+
+def test_a_renamed_department_is_renamed_on_the_board(
+    cw: Casework, submit: Callable[..., Case]
+) -> None:
+    case = submit(is_public=True)
+    assert board()["entries"][case.tracking_number].department == cw.city.health_a.name
+    department = cw.city.health_a
+    department.name = "区卫生健康委员会"
+    department.save(update_fields=["name"])
+    assert board()["entries"][case.tracking_number].department == "区卫生健康委员会"
+
+
+def test_a_signed_in_readers_board_page_is_never_served_to_the_next_reader(
+    cw: Casework, submit: Callable[..., Case]
+) -> None:
+    submit(is_public=True)
+    reader = Client()
+    reader.force_login(cw.resident)
+    signed_in = reader.get(reverse("casework:board"))
+    visitor = Client().get(reverse("casework:board"))
+
+    assert signed_in.status_code == visitor.status_code == 200
+    name = cw.resident.username
+    assert name in signed_in.content.decode()
+    assert name not in visitor.content.decode()
+    assert signed_in.cookies.get("sessionid") is None or "sessionid" not in visitor.cookies
+
+
+def test_the_board_page_shows_a_new_message_and_reply_at_the_next_read(
+    cw: Casework, submit: Callable[..., Case]
+) -> None:
+    first = submit(is_public=True)
+    page = Client().get(reverse("casework:board")).content.decode()
+    assert first.tracking_number in page and "尚未答复" in page
+
+    second = submit(is_public=True, title="医院停车难")
+    services.case_reply(actor=cw.handler, case=first, text="已协调增加挂号窗口")
+    page = Client().get(reverse("casework:board")).content.decode()
+    assert second.tracking_number in page and "已协调增加挂号窗口" in page
+
+
+def test_the_board_page_in_english_is_not_the_chinese_one(
+    cw: Casework, submit: Callable[..., Case]
+) -> None:
+    submit(is_public=True)
+    chinese = Client().get(reverse("casework:board")).content.decode()
+    english = Client(headers={"Accept-Language": "en"}).get(reverse("casework:board"))
+    assert cw.city.health_a.name in chinese
+    assert cw.city.health_a.name_en and cw.city.health_a.name_en in english.content.decode()
+
+
+def test_without_a_shared_cache_the_board_is_read_from_the_database_every_time(
+    cw: Casework, submit: Callable[..., Case], settings: Any, django_assert_num_queries: Any
+) -> None:
+    # Another process (the task worker) could not reach this process's own memory.
+    settings.PUBLIC_CACHE = False
+    submit(is_public=True)
+    board()
+    with django_assert_num_queries(3):  # the count, the page, its replies
+        assert board()["total"] == 1

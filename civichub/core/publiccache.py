@@ -1,0 +1,101 @@
+"""Cached reads of public data (the message board, the Atom feeds): what every visitor sees the
+same, computed once and shared by all web processes through the cache (Redis in production).
+
+Each cached subject has a generation number in the cache; a value is stored under the
+generation it was read in, so changing the data bumps the generation and every value read
+before is never served again (it expires by itself). Nothing personal is ever cached here: the
+values are the selectors' public results, never a rendered page, so a page that greets its
+reader by name is still rendered per request.
+
+The bump happens at once and again when the transaction commits: at once so that the same
+transaction reads its own change, after the commit so that a reader that read the old rows
+while the transaction was open cannot keep them under the new generation. When the cache is
+unreachable, reads go to the database and a failed bump is logged (values also expire after
+their timeout, so a missed bump cannot keep a stale value for longer than that).
+
+Only with a cache that all processes share (`PUBLIC_CACHE`, on with Redis): with each process's
+own memory, a change made by another process would not reach this one's copy."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import translation
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+_MISSING = object()
+
+
+def _generation_key(subject: str) -> str:
+    return f"public:{subject}:generation"
+
+
+def generation(subject: str) -> int:
+    """The subject's current generation. A lost counter (eviction, a flushed cache) starts again
+    from the clock in nanoseconds, above any number it had reached, so an old value cannot
+    come back."""
+    key = _generation_key(subject)
+    value = cache.get(key)
+    if value is None:
+        cache.add(key, time.time_ns(), timeout=None)
+        value = cache.get(key)
+    return int(value) if value is not None else time.time_ns()
+
+
+def _bump(subject: str) -> None:
+    key = _generation_key(subject)
+    try:
+        try:
+            cache.incr(key)
+        except ValueError:  # no counter yet
+            cache.set(key, time.time_ns(), timeout=None)
+    except Exception:  # the cache is down: values expire after their timeout
+        logger.warning("could not invalidate the cached %s", subject, exc_info=True)
+
+
+def invalidate(subject: str) -> None:
+    """Forgets every cached value of the subject: now, and again when the transaction (if any)
+    commits."""
+    _bump(subject)
+    transaction.on_commit(lambda: _bump(subject))
+
+
+def cached(
+    subject: str,
+    parts: tuple[object, ...],
+    build: Callable[[], T],
+    timeout: float | Callable[[T], float],
+) -> T:
+    """The value `build()` returns for `parts` (the arguments it depends on), from the cache
+    when it was built in the subject's current generation. The active language is part of the
+    key, since labels are translated when built. `timeout` bounds a value's life in seconds; a
+    function of the value gives it for values that change with time alone (a post scheduled
+    for later appears at its time without any write to invalidate the feeds)."""
+    if not settings.PUBLIC_CACHE:
+        return build()
+    digest = hashlib.sha256(repr((translation.get_language(), parts)).encode()).hexdigest()[:32]
+    try:
+        key = f"public:{subject}:{generation(subject)}:{digest}"
+        value = cache.get(key, _MISSING)
+    except Exception:
+        logger.warning("cache unavailable: %s read from the database", subject, exc_info=True)
+        return build()
+    if value is not _MISSING:
+        return value
+    value = build()
+    try:
+        seconds = timeout(value) if callable(timeout) else timeout
+        if seconds >= 1:
+            cache.set(key, value, timeout=seconds)
+    except Exception:
+        logger.warning("could not cache %s", subject, exc_info=True)
+    return value
