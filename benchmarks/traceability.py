@@ -6,7 +6,8 @@ Prints `name: value` lines on stdout (progress on stderr):
 
 - `capture`: EPCIS 2.0 documents of 100 ObjectEvents each through `events_capture` (JSON Schema
   validation with format checking, the CBV 2.0 event hash, duplicate check, storage of events
-  and their identifiers in one transaction per document): events per second on one process.
+  and their identifiers in one transaction per document): events per second on one process,
+  by the wall clock and by the process's own CPU time.
 - `hash`: the CBV 2.0 hash of the same events alone, civichub's (`gs1/event_hash.py`) against
   the baseline, the reference generator `epcis-event-hash-generator` reading each document
   in one pass (what capture used before), on the first `--hash-baseline` events.
@@ -285,12 +286,17 @@ def measure(args: argparse.Namespace) -> None:
         )
     _hash_figures(documents, args.hash_baseline)
     began = time.perf_counter()
+    cpu = time.process_time()
     captured = 0
     for doc in documents:
         captured += len(services.events_capture(actor=None, document=doc).captured)
     seconds = time.perf_counter() - began
+    cpu = time.process_time() - cpu
     line("traceability.capture_events", captured)
     line("traceability.capture_events_per_second", f"{captured / seconds:.0f}")
+    # On a shared machine the wall clock counts the other work too: the capture's own CPU time
+    # (this process; SQLite works inside it, a PostgreSQL server's work is not counted).
+    line("traceability.capture_events_per_cpu_second", f"{captured / cpu:.0f}")
 
     note(f"capturing {args.chains} chains")
     starts = []

@@ -135,18 +135,27 @@ def vocabulary_uris(event: dict[str, Any], context: Any) -> set[str]:
     return {u for u in uris if u.startswith(_VOCABULARIES)}
 
 
-def _replacement(value: str, uris: set[str]) -> str:
-    matches = [u for u in uris if u.endswith("-" + value) or u.endswith("/" + value)]
-    return matches[0] if len(matches) == 1 else value
+@lru_cache(maxsize=1024)
+def _suffix_index(uris: frozenset[str]) -> dict[str, frozenset[str]]:
+    """For each text a bare value may be, the URIs that end with `-` or `/` and that text."""
+    index: dict[str, set[str]] = {}
+    for uri in uris:
+        for i, character in enumerate(uri):
+            if character in "-/":
+                index.setdefault(uri[i + 1 :], set()).add(uri)
+    return {text: frozenset(found) for text, found in index.items()}
 
 
-def _replace_bare(node: Any, uris: set[str]) -> Any:
+def _replace_bare(node: Any, index: dict[str, frozenset[str]]) -> Any:
+    """The reference's bare-value replacement: a value that exactly one URI ends with (after a
+    `-` or a `/`) becomes that URI."""
     if isinstance(node, str):
-        return _replacement(node, uris)
+        found = index.get(node)
+        return next(iter(found)) if found and len(found) == 1 else node
     if isinstance(node, list):
-        return [_replace_bare(item, uris) for item in node]
+        return [_replace_bare(item, index) for item in node]
     if isinstance(node, dict):
-        return {key: _replace_bare(item, uris) for key, item in node.items()}
+        return {key: _replace_bare(item, index) for key, item in node.items()}
     return node
 
 
@@ -335,8 +344,8 @@ def _generic_pre_hash(children: Any) -> str:
 
 def pre_hash(event: dict[str, Any], context: Any) -> str:
     """The CBV 2.0 canonical pre-hash string of one event (without its `@context`)."""
-    uris = vocabulary_uris(event, context)
-    replaced = _replace_bare(event, uris)
+    index = _suffix_index(frozenset(vocabulary_uris(event, context)))
+    replaced = _replace_bare(event, index) if index else event
     # The reference keeps the namespaces of every document it has read in one module-level
     # table; here they come from this event's context alone.
     tree = deep_structure_correction(_tree(replaced, _context_namespaces(context)))
