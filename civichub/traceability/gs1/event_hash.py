@@ -239,8 +239,19 @@ def _utc_millis(stamp: str) -> str:
     return moment.replace(microsecond=rounded).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
+# Canonical GS1 Digital Link URIs (what civichub stores and sends) that the reference's
+# normaliser returns unchanged: its chain of some fifty regular expressions ends in one of these
+# shapes, which it returns as they are. AI 10/21 values without `?` (it would cut a query there).
+_CANONICAL_DL = re.compile(
+    r"https://id\.gs1\.org/(?:00/\d{18}|414/\d{13}|01/\d{14}"
+    r"(?:/(?:10|21)/[\x22\x27\x2D\x2E\x30-\x39\x3B-\x3E\x41-\x5A\x5F\x61-\x7A]{0,20})?)"
+)
+
+
 @lru_cache(maxsize=50_000)
 def _canonical_value(text: str) -> str:
+    if _CANONICAL_DL.fullmatch(text):
+        return text
     text = hash_generator._try_format_web_vocabulary(text)
     text = hash_generator._try_format_numeric(text)
     converted = dl_normaliser(text)

@@ -118,3 +118,26 @@ def test_a_bare_vocabulary_value_hashes_as_its_uri() -> None:
     full = bare | {"bizStep": "https://ref.gs1.org/cbv/BizStep-receiving"}
     assert event_hash.cbv_event_hash(bare, CONTEXT) == event_hash.cbv_event_hash(full, CONTEXT)
     assert "bizStep=https://ref.gs1.org/cbv/BizStep-receiving" in event_hash.pre_hash(bare, CONTEXT)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "https://id.gs1.org/01/06901234000016/10/K1-2",
+        "https://id.gs1.org/01/06901234000016/21/P7.a_b",
+        "https://id.gs1.org/01/06901234000016",
+        "https://id.gs1.org/00/069012340000000017",
+        "https://id.gs1.org/414/6901234000016",
+        "https://id.gs1.org/01/06901234000016/10/K?1",  # a query to the reference
+        "https://id.gs1.org/01/6901234000016/10/K1",  # GTIN-13, padded
+        "https://id.gs1.org/01/06901234000016/10/K1/21/7",  # the serial wins
+        "https://example.com/01/06901234000016/10/K1",  # another domain
+        "https://id.gs1.org/01/06901234000016/10/%25",
+        "urn:epc:id:sgtin:6901234.000001.7",
+        "urn:epc:class:lgtin:6901234.000001.K1",
+        "urn:epcglobal:cbv:bizstep:receiving",
+        "+010.50",
+    ],
+)
+def test_canonical_values_are_the_reference_generators(value: str) -> None:
+    assert event_hash._canonical_value(value) == hash_generator._canonize_value(value)
