@@ -156,6 +156,7 @@ QUICK_RUNS = [
         "traceability.py",
         expect=(
             "traceability.capture_events_per_second",
+            "traceability.hash_agreement: 20/20",
             "traceability.trace_p99_ms",
             "traceability.shopper_page_p99_ms",
         ),

@@ -1,11 +1,12 @@
 """EPCIS 2.0 JSON-LD documents: validation against the JSON Schema with format checking, the
 CBV 2.0 event hash, and the identifiers each event names (the edges of the trace graph).
 
-The hash is computed by `epcis-event-hash-generator`, the reference implementation of the CBV 2.0
-canonical pre-hash, offline for the two GS1 contexts it bundles. Where it cannot hash an event
-(a context it does not hold, an example it trips over), the hash is the SHA-256 of the event's
-canonical JSON without the fields the CBV hash leaves out, marked `ver=civichub-json1` so that it
-never poses as a CBV hash."""
+The hash follows `epcis-event-hash-generator`, the reference implementation of the CBV 2.0
+canonical pre-hash, offline for the two GS1 contexts it bundles: `event_hash.py` computes the same
+string at capture speed, and the reference itself is asked only about events that reading gives
+up on. Where neither can hash an event (a context it does not hold, an example it trips over),
+the hash is the SHA-256 of the event's canonical JSON without the fields the CBV hash leaves
+out, marked `ver=civichub-json1` so that it never poses as a CBV hash."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from epcis_event_hash_generator import hash_generator, json_to_py
 from jsonschema import Draft7Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
+from civichub.traceability.gs1.event_hash import HashUnavailable, cbv_event_hash
 from civichub.traceability.gs1.identifiers import IdentifierError, epc_canonical
 
 
@@ -170,8 +172,9 @@ def _canonical_json_hash(event: dict[str, Any]) -> str:
     return f"ni:///sha-256;{digest.hexdigest()}?ver=civichub-json1"
 
 
-def event_hash(event: dict[str, Any], context: Any = None) -> str:
-    """The CBV 2.0 event hash (`ni:///sha-256;…?ver=CBV2.0`) of one event."""
+def _reference_event_hash(event: dict[str, Any], context: Any = None) -> str:
+    """The hash by the reference generator itself, for the events civichub's own reading of its
+    rules gives up on (it then mostly gives up too, and the JSON hash stands in)."""
     # A deep copy: the reference code expands bare values in place, which would change the
     # event we store.
     single = copy.deepcopy(
@@ -189,29 +192,18 @@ def event_hash(event: dict[str, Any], context: Any = None) -> str:
     return str(hashes[0]) if hashes else _canonical_json_hash(event)
 
 
-def event_hashes(events: list[dict[str, Any]], context: Any = None) -> list[str]:
-    """The hashes of a document's events in one pass of the reference generator (its JSON-LD
-    context processing is the larger part of the cost, paid once per document); one by one
-    when the pass fails, so that one event it cannot read does not cost the others their hash."""
-    if not events:
-        return []
-    document = copy.deepcopy(
-        {
-            "@context": context or DEFAULT_CONTEXT,
-            "type": "EPCISDocument",
-            "epcisBody": {
-                "eventList": [{k: v for k, v in e.items() if k != "@context"} for e in events]
-            },
-        }
-    )
+def event_hash(event: dict[str, Any], context: Any = None) -> str:
+    """The CBV 2.0 event hash (`ni:///sha-256;…?ver=CBV2.0`) of one event; it depends on the
+    event alone (and the context it is read in), never on the other events of its document."""
     try:
-        parsed = json_to_py.event_list_from_epcis_document_json(document)
-        hashes = [str(h) for h in hash_generator.epcis_hashes_from_events(parsed, "sha256")]
-    except Exception:  # noqa: BLE001 - the reference code's own bugs: fall back, never fail
-        hashes = []
-    if len(hashes) != len(events):
-        return [event_hash(e, context) for e in events]
-    return hashes
+        return cbv_event_hash(event, event.get("@context", context or DEFAULT_CONTEXT))
+    except HashUnavailable:
+        return _reference_event_hash(event, context)
+
+
+def event_hashes(events: list[dict[str, Any]], context: Any = None) -> list[str]:
+    """The hashes of a document's events, each computed on its own."""
+    return [event_hash(e, context) for e in events]
 
 
 @dataclass(frozen=True)

@@ -215,7 +215,9 @@ def _check_limits(events: list[dict[str, Any]]) -> None:
 
 
 def _split(prepared: list[_Prepared], result: CaptureResult) -> list[_Prepared]:
-    """The events to store; duplicates by hash and reused eventIDs go to the result."""
+    """The events to store; duplicates by hash (held already, or earlier in the same document)
+    go to the result, and so does an eventID that names a different event (held, or earlier in
+    the document), as an error at its index. Two queries for the whole document."""
     hashes = [p.row.event_hash for p in prepared]
     held = set(Event.objects.filter(event_hash__in=hashes).values_list("event_hash", flat=True))
     ids = [p.row.event_id for p in prepared]
@@ -238,6 +240,7 @@ def _split(prepared: list[_Prepared], result: CaptureResult) -> list[_Prepared]:
                 )
                 continue
         seen.add(p.row.event_hash)
+        taken[p.row.event_id] = p.row.event_hash
         fresh.append(p)
     return fresh
 
@@ -315,10 +318,13 @@ def events_capture(
             action="traceability.events.capture",
             object_type="traceability.capturejob" if job else "traceability.event",
             object_id=str(job.pk) if job else "",
+            # One entry for the document: the eventIDs it stored and those it found held.
             changes={
                 "captured": len(result.captured),
                 "duplicates": len(result.duplicates),
                 "errors": len(result.errors),
+                "event_ids": result.captured,
+                "duplicate_event_ids": result.duplicates,
             },
         )
     return result
