@@ -145,10 +145,21 @@ def _callable(*, component: str, now: datetime) -> QuerySet[Donor]:
     )
 
 
-def _cells(lat: float, lng: float, outer_km: float) -> tuple[str, list[str]]:
+def _dist2(lat: float, lng: float, cell_lat: float, cell_lng: float) -> float:
+    """The ranking's distance in km² (an equirectangular one, exact enough within 100 km to
+    band and order by), computed exactly as the SQL computes it."""
+    k_lng = _KM_PER_DEGREE * math.cos(math.radians(lat))
+    north = (cell_lat - lat) * _KM_PER_DEGREE
+    east = (cell_lng - lng) * k_lng
+    return north * north + east * east
+
+
+def _cells(lat: float, lng: float, inner_km: float, outer_km: float) -> tuple[str, list[str]]:
     """The column and the cells whose rings cover every place within `outer_km` of the point:
     the finest cells that do it in at most MAX_CELLS (few rows read for the nearest bands), or
-    a short list of coarse cells for a whole city."""
+    a short list of coarse cells for a whole city. A donor's place is the centre of their
+    finest cell, so of those only the cells whose centre lies in the band can hold one (a
+    metre of margin either side: the query checks the distance again)."""
     conf = settings_()
     resolution, field = conf.region_resolution, "region_cell"
     for option in (
@@ -158,7 +169,16 @@ def _cells(lat: float, lng: float, outer_km: float) -> tuple[str, list[str]]:
         if places.ring_count(lat, lng, outer_km, option[0]) <= MAX_CELLS:
             resolution, field = option
             break
-    return field, places.rings_for(lat, lng, outer_km, resolution)
+    cells = places.rings_for(lat, lng, outer_km, resolution)
+    if field == "cell":
+        low, high = max(inner_km - 0.001, 0.0) ** 2, (outer_km + 0.001) ** 2
+
+        def in_band(cell: str) -> bool:
+            dist2 = _dist2(lat, lng, *places.cell_centre(cell))
+            return dist2 <= high and (inner_km <= 0 or dist2 > low)
+
+        cells = [cell for cell in cells if in_band(cell)]
+    return field, cells
 
 
 def _within(
@@ -166,7 +186,7 @@ def _within(
 ) -> QuerySet[Donor]:
     """The donors whose cell centre lies farther than `inner_km` and at most `outer_km` from
     the point, found through the rings of cells that cover `outer_km`."""
-    field, cells = _cells(lat, lng, outer_km)
+    field, cells = _cells(lat, lng, inner_km, outer_km)
     cos_lat = math.cos(math.radians(lat))
     # An equirectangular distance in km², exact enough within 100 km to band and order by.
     dist2 = ExpressionWrapper(
@@ -356,7 +376,7 @@ def _ranked_rows(
     rings of cells are the prefilter; the distance is computed from the cell centre kept in
     the index, so the covering index answers without reading the table."""
     quote = connection.ops.quote_name
-    field, cells = _cells(lat, lng, outer_km)
+    field, cells = _cells(lat, lng, inner_km, outer_km)
     where, where_params = callable_sql
     k_lat = _KM_PER_DEGREE
     k_lng = _KM_PER_DEGREE * math.cos(math.radians(lat))
