@@ -21,6 +21,7 @@ from civichub.donors.models import (
     BloodRequest,
     CallUp,
     CallUpState,
+    Component,
     Deferral,
     Donation,
     Donor,
@@ -171,7 +172,7 @@ def _plain_reading(
     exclude: set[int],
 ) -> list[tuple[int, float]]:
     """Every donor read and judged in Python, in the ranking's order: (donor, distance)."""
-    kind = DONATION_FOR[compatibility.Component(component)]
+    kind = DONATION_FOR[Component(component)]
     today = timezone.localdate(now)
     ruleset = rules()
     bands = settings_().distance_bands_km
@@ -195,6 +196,7 @@ def _plain_reading(
             continue
         if donor.month_key == month_key(now) and donor.month_call_ups >= cap:
             continue
+        assert donor.cell_lat is not None and donor.cell_lng is not None
         dist2 = ((donor.cell_lat - lat) * KM_PER_DEGREE) ** 2 + (
             (donor.cell_lng - lng) * k_lng
         ) ** 2
