@@ -318,7 +318,7 @@ def _callable_sql(*, component: str, now: datetime, exclude: list[int]) -> tuple
     )
     active = ", ".join(["%s"] * len(ACTIVE_STATES))
     sql = (
-        "health_consent_at IS NOT NULL AND health_revoked_at IS NULL"  # noqa: S608  (names are the models' own; values are parameters)
+        "health_consent_at IS NOT NULL AND health_revoked_at IS NULL"  # noqa: S608  # nosec B608  (names are the models' own; values are parameters)
         " AND location_consent_at IS NOT NULL AND location_revoked_at IS NULL"
         " AND (paused_until IS NULL OR paused_until <= %s)"
         f" AND ({ready} IS NULL OR {ready} <= %s)"
@@ -397,7 +397,7 @@ def _ranked_rows(
     )
     # Every name is the model's own or a constant above; every value is a parameter.
     sql = (
-        "SELECT id, sex, birth_date, weight_kg, had_reaction, group_source, dist2 FROM ("  # noqa: S608
+        "SELECT id, sex, birth_date, weight_kg, had_reaction, group_source, dist2 FROM ("  # noqa: S608  # nosec B608
         " SELECT id, sex, birth_date, weight_kg, had_reaction, group_source, accepts, calls,"
         " last_called_at,"
         " ((cell_lat - %s) * %s) * ((cell_lat - %s) * %s)"
