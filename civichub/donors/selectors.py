@@ -391,6 +391,9 @@ def _ranked_rows(
             + order
         )
         order_params = [b * b for b in bands]
+    # RhD written out (one of two constants), so that the planner sees that the partial index
+    # of RhD-negative donors holds every row asked for.
+    rhd_sql = "rhd = 'neg'" if rhd == RhD.NEG else "rhd = 'pos'"
     outer = "dist2 <= %s" + (" AND dist2 > %s" if inner_km > 0 else "")
     outer_params: list[Any] = [outer_km * outer_km] + (
         [inner_km * inner_km] if inner_km > 0 else []
@@ -404,10 +407,10 @@ def _ranked_rows(
         " + ((cell_lng - %s) * %s) * ((cell_lng - %s) * %s) AS dist2"
         f" FROM {quote(Donor._meta.db_table)}"
         f" WHERE {quote(field)} IN ({', '.join(['%s'] * len(cells))})"
-        f" AND abo = %s AND rhd = %s AND {where}"
+        f" AND abo = %s AND {rhd_sql} AND {where}"
         f") AS candidates WHERE {outer} ORDER BY {order} LIMIT %s OFFSET %s"
     )
-    params: list[Any] = [lat, k_lat, lat, k_lat, lng, k_lng, lng, k_lng, *cells, abo, rhd]
+    params: list[Any] = [lat, k_lat, lat, k_lat, lng, k_lng, lng, k_lng, *cells, abo]
     params += [*where_params, *outer_params, *order_params, limit, offset]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)  # nosec B608
