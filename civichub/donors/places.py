@@ -4,6 +4,7 @@ Coordinates arrive in WGS-84 or GCJ-02 and are turned into WGS-84 by core's geo 
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -55,6 +56,13 @@ def rings_for(lat: float, lng: float, radius_km: float, resolution: int) -> list
 def ring_count(lat: float, lng: float, radius_km: float, resolution: int) -> int:
     _centre, k = _k(lat, lng, radius_km, resolution)
     return 3 * k * (k + 1) + 1
+
+
+@functools.lru_cache(maxsize=65536)
+def cell_centre(cell: str) -> tuple[float, float]:
+    """The WGS-84 centre of a cell: the place kept for every donor in it."""
+    lat, lng = h3.cell_to_latlng(cell)
+    return lat, lng
 
 
 def band_km(distance_km: float, bands: tuple[float, ...]) -> float | None:

@@ -11,7 +11,7 @@ from datetime import date, datetime, time
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Case, ExpressionWrapper, F, FloatField, IntegerField, Q, QuerySet, When
+from django.db.models import ExpressionWrapper, F, FloatField, Q, QuerySet
 from django.db.models import Value as V
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -52,7 +52,8 @@ DONATION_FOR = {
 }
 
 _KM_PER_DEGREE = 111.195
-MAX_CELLS = 200
+# At most this many cells in one search (a 10 km disc of resolution-8 cells is 721).
+MAX_CELLS = 800
 
 
 def settings_() -> DonorsSettings:
@@ -144,14 +145,22 @@ def _callable(*, component: str, now: datetime) -> QuerySet[Donor]:
     )
 
 
-def _within(
-    queryset: QuerySet[Donor], lat: float, lng: float, inner_km: float, outer_km: float
-) -> QuerySet[Donor]:
-    """The donors whose cell centre lies farther than `inner_km` and at most `outer_km` from
-    the point, found through the rings of cells that cover `outer_km`."""
+def _dist2(lat: float, lng: float, cell_lat: float, cell_lng: float) -> float:
+    """The ranking's distance in km² (an equirectangular one, exact enough within 100 km to
+    band and order by), computed exactly as the SQL computes it."""
+    k_lng = _KM_PER_DEGREE * math.cos(math.radians(lat))
+    north = (cell_lat - lat) * _KM_PER_DEGREE
+    east = (cell_lng - lng) * k_lng
+    return north * north + east * east
+
+
+def _cells(lat: float, lng: float, inner_km: float, outer_km: float) -> tuple[str, list[str]]:
+    """The column and the cells whose rings cover every place within `outer_km` of the point:
+    the finest cells that do it in at most MAX_CELLS (few rows read for the nearest bands), or
+    a short list of coarse cells for a whole city. A donor's place is the centre of their
+    finest cell, so of those only the cells whose centre lies in the band can hold one (a
+    metre of margin either side: the query checks the distance again)."""
     conf = settings_()
-    # The finest cells that cover the radius in at most MAX_CELLS: few rows read for the
-    # nearest bands, a short list of coarse cells for a whole city.
     resolution, field = conf.region_resolution, "region_cell"
     for option in (
         (conf.cell_resolution, "cell"),
@@ -160,6 +169,24 @@ def _within(
         if places.ring_count(lat, lng, outer_km, option[0]) <= MAX_CELLS:
             resolution, field = option
             break
+    cells = places.rings_for(lat, lng, outer_km, resolution)
+    if field == "cell":
+        low, high = max(inner_km - 0.001, 0.0) ** 2, (outer_km + 0.001) ** 2
+
+        def in_band(cell: str) -> bool:
+            dist2 = _dist2(lat, lng, *places.cell_centre(cell))
+            return dist2 <= high and (inner_km <= 0 or dist2 > low)
+
+        cells = [cell for cell in cells if in_band(cell)]
+    return field, cells
+
+
+def _within(
+    queryset: QuerySet[Donor], lat: float, lng: float, inner_km: float, outer_km: float
+) -> QuerySet[Donor]:
+    """The donors whose cell centre lies farther than `inner_km` and at most `outer_km` from
+    the point, found through the rings of cells that cover `outer_km`."""
+    field, cells = _cells(lat, lng, inner_km, outer_km)
     cos_lat = math.cos(math.radians(lat))
     # An equirectangular distance in km², exact enough within 100 km to band and order by.
     dist2 = ExpressionWrapper(
@@ -167,7 +194,7 @@ def _within(
         + ((F("cell_lng") - V(lng)) * V(_KM_PER_DEGREE * cos_lat)) ** 2,
         output_field=FloatField(),
     )
-    queryset = queryset.filter(**{f"{field}__in": places.rings_for(lat, lng, outer_km, resolution)})
+    queryset = queryset.filter(**{f"{field}__in": cells})
     queryset = queryset.annotate(dist2=dist2).filter(dist2__lte=outer_km * outer_km)
     if inner_km > 0:
         queryset = queryset.filter(dist2__gt=inner_km * inner_km)
@@ -200,9 +227,6 @@ def _bands(radius_km: float) -> list[float]:
     return [*inside, radius_km]
 
 
-_ROW = ("pk", "sex", "birth_date", "weight_kg", "had_reaction", "group_source", "dist2")
-
-
 def _history(ids: list[int]) -> list[tuple[int, str, str, str | None, str | None]]:
     """Donations, deferrals and availability windows of these donors in one query, every
     value as text (the three tables' columns differ in type): (donor, "d", kind, on, None),
@@ -233,7 +257,7 @@ def _history(ids: list[int]) -> list[tuple[int, str, str, str | None, str | None
 
 def _facts_bulk(donors: list[Any]) -> dict[int, tuple[eligibility.DonorFacts, list]]:
     """Each callable donor's eligibility facts and availability windows, in one query for
-    all (`donors` are rows of `_ROW`)."""
+    all (`donors` are `_Row`s)."""
     ids = [d.pk for d in donors]
     donations: dict[int, list[eligibility.Donation]] = {i: [] for i in ids}
     deferrals: dict[int, list[eligibility.Deferral]] = {i: [] for i in ids}
@@ -277,6 +301,134 @@ def _in_window(windows: list, moment: datetime) -> bool:
     )
 
 
+def _callable_sql(*, component: str, now: datetime, exclude: list[int]) -> tuple[str, list[Any]]:
+    """`_callable` as a WHERE clause of plain SQL with its parameters (the ranking's hot path
+    builds no ORM query). The consent terms are those of the partial index
+    `donors_donor_callable`, written the same way so that both databases use it."""
+    conf = settings_()
+    ruleset = rules()
+    ops = connection.ops
+    quote = ops.quote_name
+    today = timezone.localdate(now)
+    oldest = max(ruleset.max_age_first, ruleset.max_age_repeat)
+    ready = quote(
+        "platelets_from"
+        if DONATION_FOR[Component(component)] == DonationKind.PLATELETS
+        else "whole_blood_from"
+    )
+    active = ", ".join(["%s"] * len(ACTIVE_STATES))
+    sql = (
+        "health_consent_at IS NOT NULL AND health_revoked_at IS NULL"  # noqa: S608  # nosec B608  (names are the models' own; values are parameters)
+        " AND location_consent_at IS NOT NULL AND location_revoked_at IS NULL"
+        " AND (paused_until IS NULL OR paused_until <= %s)"
+        f" AND ({ready} IS NULL OR {ready} <= %s)"
+        " AND birth_date <= %s AND birth_date > %s"
+        " AND ((sex = %s AND weight_kg >= %s) OR (sex = %s AND weight_kg >= %s))"
+        " AND (month_key <> %s OR month_call_ups < %s)"
+        f" AND id NOT IN (SELECT donor_id FROM {quote(CallUp._meta.db_table)}"
+        f" WHERE state IN ({active}))"
+    )
+    params: list[Any] = [
+        ops.adapt_datetimefield_value(now),
+        ops.adapt_datefield_value(today),
+        ops.adapt_datefield_value(_years_before(today, ruleset.min_age)),
+        ops.adapt_datefield_value(_years_before(today, oldest + 1)),
+        Sex.MALE.value,
+        ruleset.min_weight_kg_male,
+        Sex.FEMALE.value,
+        ruleset.min_weight_kg_female,
+        month_key(now),
+        conf.monthly_call_up_cap,
+        *[state.value for state in ACTIVE_STATES],
+    ]
+    if exclude:
+        sql += f" AND id NOT IN ({', '.join(['%s'] * len(exclude))})"
+        params += exclude
+    return sql, params
+
+
+@dataclass(frozen=True)
+class _Row:
+    pk: int
+    sex: str
+    birth_date: date
+    weight_kg: float
+    had_reaction: bool
+    group_source: str
+    dist2: float
+
+
+def _ranked_rows(
+    *,
+    callable_sql: tuple[str, list[Any]],
+    abo: str,
+    rhd: str,
+    lat: float,
+    lng: float,
+    inner_km: float,
+    outer_km: float,
+    band_order: bool,
+    offset: int,
+    limit: int,
+) -> list[_Row]:
+    """One group's callable donors farther than `inner_km` and at most `outer_km` away, in
+    ranking order (by distance band first when `band_order`), `limit` from `offset`. The
+    rings of cells are the prefilter; the distance is computed from the cell centre kept in
+    the index, so the covering index answers without reading the table."""
+    quote = connection.ops.quote_name
+    field, cells = _cells(lat, lng, inner_km, outer_km)
+    where, where_params = callable_sql
+    k_lat = _KM_PER_DEGREE
+    k_lng = _KM_PER_DEGREE * math.cos(math.radians(lat))
+    order = "group_source, accepts DESC, calls, last_called_at ASC NULLS FIRST, id"
+    order_params: list[Any] = []
+    if band_order:
+        bands = settings_().distance_bands_km
+        order = (
+            "CASE "
+            + " ".join(f"WHEN dist2 <= %s THEN {i}" for i in range(len(bands)))
+            + f" ELSE {len(bands)} END, "
+            + order
+        )
+        order_params = [b * b for b in bands]
+    # RhD written out (one of two constants), so that the planner sees that the partial index
+    # of RhD-negative donors holds every row asked for.
+    rhd_sql = "rhd = 'neg'" if rhd == RhD.NEG else "rhd = 'pos'"
+    outer = "dist2 <= %s" + (" AND dist2 > %s" if inner_km > 0 else "")
+    outer_params: list[Any] = [outer_km * outer_km] + (
+        [inner_km * inner_km] if inner_km > 0 else []
+    )
+    # Every name is the model's own or a constant above; every value is a parameter.
+    sql = (
+        "SELECT id, sex, birth_date, weight_kg, had_reaction, group_source, dist2 FROM ("  # noqa: S608  # nosec B608
+        " SELECT id, sex, birth_date, weight_kg, had_reaction, group_source, accepts, calls,"
+        " last_called_at,"
+        " ((cell_lat - %s) * %s) * ((cell_lat - %s) * %s)"
+        " + ((cell_lng - %s) * %s) * ((cell_lng - %s) * %s) AS dist2"
+        f" FROM {quote(Donor._meta.db_table)}"
+        f" WHERE {quote(field)} IN ({', '.join(['%s'] * len(cells))})"
+        f" AND abo = %s AND {rhd_sql} AND {where}"
+        f") AS candidates WHERE {outer} ORDER BY {order} LIMIT %s OFFSET %s"
+    )
+    params: list[Any] = [lat, k_lat, lat, k_lat, lng, k_lng, lng, k_lng, *cells, abo]
+    params += [*where_params, *outer_params, *order_params, limit, offset]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)  # nosec B608
+        rows = cursor.fetchall()
+    return [
+        _Row(
+            pk=row[0],
+            sex=row[1],
+            birth_date=row[2] if isinstance(row[2], date) else date.fromisoformat(row[2]),
+            weight_kg=row[3],
+            had_reaction=bool(row[4]),
+            group_source=row[5],
+            dist2=row[6],
+        )
+        for row in rows
+    ]
+
+
 def rank_candidates(
     *,
     component: str,
@@ -298,37 +450,28 @@ def rank_candidates(
     kind = DONATION_FOR[Component(component)]
     today = timezone.localdate(now)
     ruleset = rules()
-    base = _callable(component=component, now=now).exclude(pk__in=list(exclude))
-    order = (
-        "group_source",
-        "-accepts",
-        "calls",
-        F("last_called_at").asc(nulls_first=True),
-        "pk",
-    )
+    callable_sql = _callable_sql(component=component, now=now, exclude=list(exclude))
     found: list[Candidate] = []
-    bands = settings_().distance_bands_km
-    band_case = Case(
-        *[When(dist2__lte=V(b * b), then=V(i)) for i, b in enumerate(bands)],
-        default=V(len(bands)),
-        output_field=IntegerField(),
-    )
     for abo, rhd, verdict in compatibility.donor_groups(component, patient):
         inner = 0.0
         # RhD-negative donors are few (0.3 %): one query over the whole radius, ordered by
         # band; the others band by band, so that each query sorts only the nearest.
         sparse = rhd == compatibility.RhD.NEG
         for band in [radius_km] if sparse else _bands(radius_km):
-            queryset = _within(base.filter(abo=abo.value, rhd=rhd.value), lat, lng, inner, band)
-            if sparse:
-                queryset = queryset.annotate(band=band_case).order_by("band", *order)
-            else:
-                queryset = queryset.order_by(*order)
-            rows_query = queryset.values_list(*_ROW, named=True)
-            inner = band
             offset, batch = 0, max(2 * (limit - len(found)), 20)
             while len(found) < limit:
-                rows: list[Any] = list(rows_query[offset : offset + batch])
+                rows = _ranked_rows(
+                    callable_sql=callable_sql,
+                    abo=abo.value,
+                    rhd=rhd.value,
+                    lat=lat,
+                    lng=lng,
+                    inner_km=inner,
+                    outer_km=band,
+                    band_order=sparse,
+                    offset=offset,
+                    limit=batch,
+                )
                 offset += batch
                 if not rows:
                     break
@@ -354,6 +497,7 @@ def rank_candidates(
                         return found
                 if len(rows) < batch:
                     break
+            inner = band
     return found
 
 

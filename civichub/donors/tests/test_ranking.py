@@ -1,0 +1,305 @@
+"""The ranking's index-based prefilter (rings of H3 cells, stored eligibility dates, one SQL
+query per group and band) never drops or reorders a donor: on random registries its answer is
+the first `limit` of a plain reading of every donor, checked in Python by the full
+eligibility rule, the compatibility tables, the availability windows and the distance."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import random
+from typing import Any
+
+import h3
+import pytest
+from django.utils import timezone
+
+from civichub.donors import compatibility, eligibility, places
+from civichub.donors.models import (
+    ACTIVE_STATES,
+    AvailabilityWindow,
+    BloodRequest,
+    CallUp,
+    CallUpState,
+    Component,
+    Deferral,
+    Donation,
+    Donor,
+)
+from civichub.donors.selectors import (
+    DONATION_FOR,
+    donor_facts,
+    month_key,
+    rank_candidates,
+    rules,
+    settings_,
+)
+from civichub.donors.tests.conftest import HOSPITAL_LAT, HOSPITAL_LNG, at_km
+
+KM_PER_DEGREE = 111.195
+COMPONENTS = ("red_cells", "plasma", "platelets", "cryo", "whole_blood")
+
+
+def _birth_date(rng: random.Random, today: dt.date) -> dt.date:
+    """Ages across the whole range, a quarter of them a day either side of a limit."""
+    if rng.random() < 0.25:
+        years = rng.choice((18, 55, 56, 60, 61))
+        day = rng.choice((-1, 0, 1))
+        return eligibility.Interval(months=-12 * years).after(today) + dt.timedelta(days=day)
+    return today - dt.timedelta(days=rng.randint(16 * 365, 64 * 365))
+
+
+def _maybe_day(rng: random.Random, today: dt.date) -> dt.date | None:
+    return rng.choice((None, None, today, today + dt.timedelta(days=rng.randint(-90, 90))))
+
+
+def _registry(rng: random.Random, community: Any, hospital: Any, count: int) -> None:
+    """`count` donors: half within 3 km of the hospital, the rest up to 60 km; every field the
+    ranking reads at random, with many ties in the ordering fields."""
+    now = timezone.now()
+    today = timezone.localdate(now)
+    this_month = month_key(now)
+    conf = settings_()
+    donors = []
+    for n in range(count):
+        reach = 3.0 if n % 2 else 60.0
+        distance, bearing = reach * math.sqrt(rng.random()), rng.random() * 2 * math.pi
+        lat, lng = at_km(distance * math.cos(bearing), distance * math.sin(bearing))
+        place = places.coarse_place(
+            lat,
+            lng,
+            "wgs84",
+            resolution=conf.cell_resolution,
+            search=conf.search_resolution,
+            region=conf.region_resolution,
+        )
+        consented = now - dt.timedelta(days=30)
+        donors.append(
+            Donor(
+                name="",
+                phone=f"139{n:08d}",
+                community=community,
+                sex=rng.choice(("male", "female")),
+                birth_date=_birth_date(rng, today),
+                weight_kg=rng.choice((44.0, 45.0, 49.5, 50.0, 51.0, 70.0)),
+                abo=rng.choice(("O", "A", "B", "AB")),
+                rhd="neg" if rng.random() < 0.3 else "pos",
+                group_source=rng.choice(("self", "centre", "hub")),
+                had_reaction=rng.random() < 0.1,
+                health_consent_at=None if rng.random() < 0.05 else consented,
+                health_revoked_at=now if rng.random() < 0.05 else None,
+                location_consent_at=None if rng.random() < 0.05 else consented,
+                location_revoked_at=now if rng.random() < 0.05 else None,
+                cell=place.cell,
+                search_cell=place.search_cell,
+                region_cell=place.region_cell,
+                cell_lat=place.lat,
+                cell_lng=place.lng,
+                paused_until=rng.choice(
+                    (None, None, None, now - dt.timedelta(hours=1), now + dt.timedelta(hours=1))
+                ),
+                whole_blood_from=_maybe_day(rng, today),
+                platelets_from=_maybe_day(rng, today),
+                month_key=rng.choice((this_month, this_month, "2001-01", "")),
+                month_call_ups=rng.randint(0, 4),
+                calls=rng.randint(0, 2),
+                accepts=rng.randint(0, 1),
+                last_called_at=rng.choice((None, now - dt.timedelta(days=rng.randint(1, 3)))),
+            )
+        )
+    donors = Donor.objects.bulk_create(donors)
+    donations, deferrals, windows = [], [], []
+    for donor in donors:
+        for _ in range(rng.choice((0, 0, 1, 2, 3))):
+            donations.append(
+                Donation(
+                    donor=donor,
+                    kind=rng.choice(("whole_blood", "platelets")),
+                    on=today - dt.timedelta(days=rng.randint(1, 700)),
+                )
+            )
+        if rng.random() < 0.1:
+            starts = today - dt.timedelta(days=rng.randint(0, 60))
+            ends = rng.choice((None, starts + dt.timedelta(days=rng.randint(0, 120))))
+            deferrals.append(Deferral(donor=donor, starts_on=starts, ends_on=ends, reason="x"))
+        if rng.random() < 0.1:
+            local = timezone.localtime(now)
+            weekday = rng.choice((local.weekday(), (local.weekday() + 1) % 7))
+            windows.append(
+                AvailabilityWindow(
+                    donor=donor, weekday=weekday, starts=dt.time(0, 0), ends=dt.time(23, 59)
+                )
+            )
+    Donation.objects.bulk_create(donations)
+    Deferral.objects.bulk_create(deferrals)
+    AvailabilityWindow.objects.bulk_create(windows)
+    # Some donors are taken by another request's open call-up, some were called and are free.
+    taker = BloodRequest.objects.create(
+        hospital=hospital,
+        component="red_cells",
+        units=1,
+        patient_abo="O",
+        patient_rhd="pos",
+        address="-",
+        latitude=HOSPITAL_LAT,
+        longitude=HOSPITAL_LNG,
+    )
+    for donor in rng.sample(donors, count // 10):
+        CallUp.objects.create(
+            request=taker,
+            donor=donor,
+            wave=1,
+            distance_km=1.0,
+            state=rng.choice(list(CallUpState.values)),
+        )
+
+
+def _in_window(windows: list[AvailabilityWindow], now: dt.datetime) -> bool:
+    local = timezone.localtime(now)
+    return not windows or any(
+        w.weekday == local.weekday() and w.starts <= local.time() < w.ends for w in windows
+    )
+
+
+def _plain_reading(
+    *,
+    component: str,
+    patient: compatibility.Patient,
+    lat: float,
+    lng: float,
+    radius_km: float,
+    now: dt.datetime,
+    exclude: set[int],
+) -> list[tuple[int, float]]:
+    """Every donor read and judged in Python, in the ranking's order: (donor, distance)."""
+    kind = DONATION_FOR[Component(component)]
+    today = timezone.localdate(now)
+    ruleset = rules()
+    bands = settings_().distance_bands_km
+    cap = settings_().monthly_call_up_cap
+    groups = {
+        (abo.value, rhd.value): i
+        for i, (abo, rhd, _v) in enumerate(compatibility.donor_groups(component, patient))
+    }
+    taken = set(CallUp.objects.filter(state__in=ACTIVE_STATES).values_list("donor_id", flat=True))
+    k_lng = KM_PER_DEGREE * math.cos(math.radians(lat))
+    found = []
+    for donor in Donor.objects.prefetch_related("donations", "deferrals", "windows"):
+        if (donor.abo, donor.rhd) not in groups or donor.pk in taken or donor.pk in exclude:
+            continue
+        if not (donor.health_consent and donor.location_consent):
+            continue
+        if donor.paused_until is not None and donor.paused_until > now:
+            continue
+        ready = donor.platelets_from if kind == "platelets" else donor.whole_blood_from
+        if ready is not None and ready > today:
+            continue
+        if donor.month_key == month_key(now) and donor.month_call_ups >= cap:
+            continue
+        assert donor.cell_lat is not None and donor.cell_lng is not None
+        dist2 = ((donor.cell_lat - lat) * KM_PER_DEGREE) ** 2 + (
+            (donor.cell_lng - lng) * k_lng
+        ) ** 2
+        if dist2 > radius_km * radius_km or not _in_window(list(donor.windows.all()), now):
+            continue
+        facts = donor_facts(donor)
+        if facts is None or not eligibility.assess(facts, kind, today, ruleset).eligible:
+            continue
+        band = next((i for i, b in enumerate(bands) if dist2 <= b * b), len(bands))
+        last = donor.last_called_at
+        key = (
+            groups[(donor.abo, donor.rhd)],
+            band,
+            donor.group_source,
+            -donor.accepts,
+            donor.calls,
+            (last is not None, last.timestamp() if last else 0.0),
+            donor.pk,
+        )
+        found.append((key, donor.pk, math.sqrt(dist2)))
+    return [(pk, distance) for _key, pk, distance in sorted(found)]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_prefilter_never_drops_or_reorders_a_donor_the_plain_reading_finds(
+    seed: int, city: Any, hospital: Any
+) -> None:
+    rng = random.Random(seed)
+    _registry(rng, city.community_a1, hospital, 500)
+    now = timezone.now()
+    ids = list(Donor.objects.values_list("pk", flat=True))
+    checked = 0
+    for _ in range(24):
+        negative = rng.random() < 0.5
+        patient = compatibility.Patient(
+            abo=rng.choice(("O", "A", "B", "AB", "unknown")),
+            rhd=rng.choice(("neg", "unknown")) if negative else "pos",
+            anti_d=rng.random() < 0.3,
+            rhd_exception_consent=rng.random() < 0.5,
+        )
+        component = rng.choice(COMPONENTS)
+        radius = rng.choice((2.0, 3.0, 7.5, 10.0, 40.0, 100.0))
+        limit = rng.choice((3, 20, 10_000))
+        east, north = rng.uniform(-3, 3), rng.uniform(-3, 3)
+        lat, lng = at_km(east, north)
+        exclude = set(rng.sample(ids, 10))
+        got = rank_candidates(
+            component=component,
+            patient=patient,
+            lat=lat,
+            lng=lng,
+            radius_km=radius,
+            now=now,
+            limit=limit,
+            exclude=exclude,
+        )
+        expected = _plain_reading(
+            component=component,
+            patient=patient,
+            lat=lat,
+            lng=lng,
+            radius_km=radius,
+            now=now,
+            exclude=exclude,
+        )[:limit]
+        assert [c.donor_id for c in got] == [pk for pk, _d in expected], (
+            component,
+            patient,
+            radius,
+            limit,
+        )
+        for candidate, (_pk, distance) in zip(got, expected, strict=True):
+            assert candidate.distance_km == pytest.approx(distance, abs=1e-6)
+        checked += len(expected)
+    # The registries are large enough that most queries find someone.
+    assert checked > 200
+
+
+@pytest.mark.django_db
+def test_the_rings_hold_every_donor_cell_whose_centre_is_within_the_radius() -> None:
+    """The prefilter's cells: a donor's cell (resolution 8) whose centre lies within the
+    radius has its parent at each search resolution among the rings, around points across
+    the city (a child's centre may lie just outside its parent)."""
+    rng = random.Random(7)
+    conf = settings_()
+    for _ in range(30):
+        lat, lng = at_km(rng.uniform(-20, 20), rng.uniform(-20, 20))
+        radius = rng.choice((2.0, 5.0, 10.0, 50.0))
+        k_lng = KM_PER_DEGREE * math.cos(math.radians(lat))
+        for resolution in (conf.cell_resolution, conf.search_resolution, conf.region_resolution):
+            if places.ring_count(lat, lng, radius, resolution) > 3000:
+                continue
+            rings = set(places.rings_for(lat, lng, radius, resolution))
+            for _ in range(100):
+                distance = radius * math.sqrt(rng.random())
+                bearing = rng.random() * 2 * math.pi
+                point_lat = lat + distance * math.cos(bearing) / KM_PER_DEGREE
+                point_lng = lng + distance * math.sin(bearing) / k_lng
+                cell = h3.latlng_to_cell(point_lat, point_lng, conf.cell_resolution)
+                centre_lat, centre_lng = h3.cell_to_latlng(cell)
+                dist2 = ((centre_lat - lat) * KM_PER_DEGREE) ** 2 + (
+                    (centre_lng - lng) * k_lng
+                ) ** 2
+                if dist2 <= radius * radius:
+                    assert h3.cell_to_parent(cell, resolution) in rings
