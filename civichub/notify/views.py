@@ -97,9 +97,26 @@ def notification_read_all(request: HttpRequest) -> HttpResponse:
     return _back(request)
 
 
+# The zones people here use, first and in words; every other zone follows, by name.
+COMMON_TIME_ZONES = (
+    ("Asia/Shanghai", gettext_lazy("北京时间")),
+    ("Asia/Urumqi", gettext_lazy("乌鲁木齐时间")),
+    ("Asia/Hong_Kong", gettext_lazy("香港时间")),
+    ("Asia/Macau", gettext_lazy("澳门时间")),
+    ("Asia/Taipei", gettext_lazy("台北时间")),
+    ("UTC", gettext_lazy("协调世界时")),
+)
+
+
 @lru_cache(maxsize=1)
-def _timezone_choices() -> list[tuple[str, str]]:
-    return [(name, name) for name in sorted(zoneinfo.available_timezones())]
+def _all_zones() -> list[tuple[str, str]]:
+    common = {name for name, _label in COMMON_TIME_ZONES}
+    return [(n, n) for n in sorted(zoneinfo.available_timezones()) if n not in common]
+
+
+def _timezone_choices() -> list[tuple[str, Any]]:
+    common = [(name, f"{label}（{name}）") for name, label in COMMON_TIME_ZONES]
+    return [(_("常用时区"), common), (_("其他时区"), _all_zones())]
 
 
 def _switch_name(category: str, channel: str) -> str:

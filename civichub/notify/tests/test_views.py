@@ -144,6 +144,17 @@ def test_every_preference_field_has_a_label(resident: User) -> None:
     assert "22:00-07:00" in html  # the deployment default is explained
 
 
+def test_the_time_zones_people_use_come_first_in_words(resident: User) -> None:
+    html = signed_in(resident).get(reverse("notify:preferences")).content.decode()
+    select = html[html.index('name="time_zone"') :]
+    select = select[: select.index("</select>")]
+    options = re.findall(r'<option value="([^"]*)"', select)
+    assert options[:3] == ["", "Asia/Shanghai", "Asia/Urumqi"]
+    assert "北京时间（Asia/Shanghai）" in select and '<optgroup label="常用时区">' in select
+    # Every other zone is still there, once.
+    assert "Africa/Abidjan" in options and options.count("Asia/Shanghai") == 1
+
+
 def test_saving_preferences_from_the_page(resident: User) -> None:
     client = signed_in(resident, csrf=True)
     token = csrf_token(client, reverse("notify:preferences"))
