@@ -340,11 +340,17 @@ def _staff_for(case: Case) -> User | None:
 
 def _backdate(case: Case, received_at: dt.datetime, rng: Random) -> None:
     """Moves the case's history back so it starts at `received_at`: the demo's clock. Each
-    later event follows the one before by a few hours to a few days."""
+    later event follows the one before by a few hours to a few days, and none lies in the
+    future: for a recent case the steps are shortened to end before now."""
+    events = list(case.events.order_by("created_at", "pk"))
+    steps = [
+        0.0 if event.kind in {"submitted", "routed"} else rng.uniform(2, 60) for event in events
+    ]
+    room = (timezone.now() - received_at).total_seconds() / 3600 - 0.25
+    scale = min(1.0, max(room, 0.0) / sum(steps)) if sum(steps) else 1.0
     clock = received_at
-    for event in case.events.order_by("created_at", "pk"):
-        if event.kind not in {"submitted", "routed"}:
-            clock += dt.timedelta(hours=rng.uniform(2, 60))
+    for event, hours in zip(events, steps, strict=True):
+        clock += dt.timedelta(hours=hours * scale)
         CaseEvent.objects.filter(pk=event.pk).update(created_at=clock)
     replies = list(case.events.filter(kind="reply").order_by("created_at", "pk"))
     closed = case.events.filter(kind="closed").order_by("-created_at").first()
