@@ -33,6 +33,7 @@ from civichub.casework.selectors.cases import (
     triage_count,
 )
 from civichub.casework.selectors.catalogue import (
+    active_category,
     category_get,
     category_list,
     jurisdiction,
@@ -74,6 +75,7 @@ __all__ = [
     "Figures",
     "InboxFilter",
     "Statistics",
+    "active_category",
     "assignable_staff",
     "board_departments",
     "board_list",
