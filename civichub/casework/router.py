@@ -30,9 +30,10 @@ import pickle
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import lru_cache, partial
+from functools import partial
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -80,13 +81,35 @@ def _lower_cut(text: str, max_chars: int = 1000) -> str:
 _WORD = re.compile(r"\w", re.UNICODE)
 
 
-@lru_cache(maxsize=50_000)
+# Segmentations kept while a selection runs (cross-validation segments each message once per
+# fold and candidate); None otherwise, so that a process predicting message after message keeps
+# none of them.
+_kept_segmentations: dict[str, tuple[str, ...]] | None = None
+
+
 def _segmented(text: str) -> tuple[str, ...]:
     # jieba loads its dictionary (about a second) on first use: only models with word features
-    # pay for it. Kept per text, since cross-validation segments each message several times.
+    # pay for it.
     import jieba
 
-    return tuple(w for w in jieba.lcut(text, HMM=False) if _WORD.search(w))
+    kept = _kept_segmentations
+    if kept is not None and text in kept:
+        return kept[text]
+    words = tuple(w for w in jieba.lcut(text, HMM=False) if _WORD.search(w))
+    if kept is not None:
+        kept[text] = words
+    return words
+
+
+@contextmanager
+def _segmentations_kept() -> Iterator[None]:
+    global _kept_segmentations
+    outer = _kept_segmentations
+    _kept_segmentations = {} if outer is None else outer
+    try:
+        yield
+    finally:
+        _kept_segmentations = outer
 
 
 def word_ngrams(text: str) -> list[str]:
