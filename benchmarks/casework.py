@@ -20,7 +20,7 @@ Prints `name: value` lines on stdout (progress goes to stderr). Each section is 
   folds; mean and spread over the folds, on the Teddy Cup 2020 problem C messages (titles, and
   the bodies we have), near-duplicates dropped before splitting (target: macro-F1 at least 0.93
   on titles); also the chosen models, the calibration (ECE) and the share of messages routed
-  without triage. `--corpus`, `--folds` and `--selection-folds` narrow a run.
+  without triage. `--corpus`, `--folds`, `--selection-folds` and `--every` narrow a run.
 - `routing-speed`: messages classified per second on one core (BLAS/OpenMP pinned to one thread),
   router and baseline, in batches and one at a time (target: at least 5,000 per second).
 
@@ -385,7 +385,7 @@ def routing_corpora(args: argparse.Namespace) -> dict[str, tuple[list[str], list
         "titles": read_labelled(titles, "title"),
         "details": read_labelled(details, "detail"),
     }
-    step = QUICK_MESSAGES_STEP if args.quick else 1
+    step = QUICK_MESSAGES_STEP if args.quick else args.every
     return {
         name: (t[::step], y[::step], d)
         for name, (t, y, d) in corpora.items()
@@ -610,6 +610,9 @@ def main() -> int:
     )
     parser.add_argument(
         "--folds", type=int, default=ROUTING_FOLDS, help="routing-quality: outer folds"
+    )
+    parser.add_argument(
+        "--every", type=int, default=1, help="routing: every Nth message only (a shorter run)"
     )
     parser.add_argument(
         "--selection-folds",
