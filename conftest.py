@@ -12,6 +12,7 @@ from django.core.cache import cache, caches
 from django.core.cache.backends.locmem import LocMemCache
 from django.db.backends.base.operations import BaseDatabaseOperations
 
+from civichub.casework import reference
 from civichub.core import dbguard
 from civichub.testing.city import SmallCity, build_city, staff_user
 from civichub.testing.contract import ContractClient
@@ -46,8 +47,10 @@ def _fresh_cache() -> Iterator[None]:
     """Counters in the cache (rate limits, budgets) belong to one test, or they would carry over
     from test to test. On Redis only the cache's own keys go: the task queue lives there too."""
     _cache_forget()
+    reference.forget()  # casework's copies of categories, calendar and receiving area
     yield
     _cache_forget()
+    reference.forget()
 
 
 def _cache_forget() -> None:

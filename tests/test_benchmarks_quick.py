@@ -90,7 +90,12 @@ QUICK_RUNS = [
     QuickRun(
         "casework.py",
         ("--only", "routing-quality"),
-        expect=("router_macro_f1_titles", "baseline_macro_f1_details"),
+        expect=(
+            "router_macro_f1_titles",
+            "baseline_macro_f1_details",
+            "router_fixed_macro_f1_titles",
+            "router_chosen_models_details",
+        ),
         data=("the labelled messages", _messages),
         services=(),
     ),

@@ -99,6 +99,18 @@ class CaseworkConfig(CivicModuleConfig):
     )
 
     def ready(self) -> None:
-        from civichub.casework import boardcache  # the models are loaded only now
+        super().ready()
+        # Intake keeps categories, the calendar and the receiving area in the process; any
+        # change to them, by a service, the admin or a data load, replaces the copies.
+        from django.db.models.signals import post_delete, post_save
+
+        from civichub.casework import models, reference
+        from civichub.core.models import Organisation
+
+        for model in (models.Category, models.CategoryAttribute, models.CalendarDay, Organisation):
+            post_save.connect(reference.changed, sender=model, dispatch_uid=f"reference-{model}")
+            post_delete.connect(reference.changed, sender=model, dispatch_uid=f"reference-{model}-")
+
+        from civichub.casework import boardcache
 
         boardcache.connect()

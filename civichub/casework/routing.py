@@ -22,6 +22,7 @@ from django.conf import settings
 from civichub.casework import routing_rules
 from civichub.casework.router import (
     DEFAULT_MIN_PER_CATEGORY,
+    SELECTION_FOLDS,
     CategoryRouter,
     RouterError,
     RouterVersionError,
@@ -103,15 +104,16 @@ def train(
     samples: Iterable[tuple[str, str]],
     *,
     min_per_category: int = DEFAULT_MIN_PER_CATEGORY,
-    held_out_share: float = 0.2,
+    folds: int = SELECTION_FOLDS,
     path: str | os.PathLike[str] | None = None,
     random_state: int = 0,
 ) -> TrainingReport:
-    """`router.train`, saving to the deployment's model file unless `path` is given."""
+    """`router.train` (the model chosen by cross-validation on `samples`), saving to the
+    deployment's model file unless `path` is given."""
     return train_model(
         samples,
         min_per_category=min_per_category,
-        held_out_share=held_out_share,
+        folds=folds,
         path=path if path is not None else model_path(),
         random_state=random_state,
     )

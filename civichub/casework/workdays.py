@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
+from civichub.casework import reference
 from civichub.casework.conf import casework_settings
 from civichub.casework.models import CalendarDay
 
@@ -62,8 +63,7 @@ def _parse(values: dict[str, str] | list[str]) -> set[dt.date]:
     return {dt.date.fromisoformat(v) for v in values}
 
 
-def calendar() -> WorkingCalendar:
-    """The effective calendar: profile defaults, overridden by `CalendarDay` rows."""
+def _read_calendar() -> WorkingCalendar:
     conf = casework_settings()
     days_off = _parse(conf.holidays)
     days_on = _parse(conf.makeup_workdays)
@@ -75,6 +75,15 @@ def calendar() -> WorkingCalendar:
             days_off.add(day)
             days_on.discard(day)
     return WorkingCalendar(days_off=frozenset(days_off), days_on=frozenset(days_on))
+
+
+_calendar = reference.ProcessCached(_read_calendar)
+
+
+def calendar() -> WorkingCalendar:
+    """The effective calendar: profile defaults, overridden by `CalendarDay` rows; kept in the
+    process until a calendar day changes (`casework.reference`)."""
+    return _calendar.get()
 
 
 def end_of_day(day: dt.date) -> dt.datetime:

@@ -21,7 +21,7 @@ from civichub.casework.models import (
 from civichub.casework.open311 import translate
 from civichub.casework.open311.conf import open311_settings
 from civichub.casework.open311.translate import Open311Error
-from civichub.casework.selectors import jurisdiction
+from civichub.casework.selectors import active_category, jurisdiction
 
 
 def own_jurisdiction_id() -> str:
@@ -65,22 +65,18 @@ class IntakeService:
 
 
 def intake_service(code: str) -> IntakeService:
-    """One query: the active service and its attributes (a LEFT JOIN row per attribute)."""
-    rows = list(
-        Category.objects.filter(key=code, active=True).values_list(
-            "key",
-            "name",
-            "service_type",
-            "attributes__code",
-            "attributes__datatype",
-            "attributes__variable",
-        )
-    )
-    if not rows:
+    """The active service and its attributes, from the categories kept in the process (no
+    query while they are unchanged)."""
+    category = active_category(code)
+    if category is None:
         raise Open311Error(404, f"service_code: unknown service {code}")
-    key, name, service_type = rows[0][:3]
-    questions = {row[3]: row[4] for row in rows if row[3] is not None and row[5]}
-    return IntakeService(key=key, name=name, service_type=service_type, questions=questions)
+    questions = {a.code: a.datatype for a in category.attributes.all() if a.variable}
+    return IntakeService(
+        key=category.key,
+        name=category.name,
+        service_type=category.service_type,
+        questions=questions,
+    )
 
 
 def _public_events() -> QuerySet[CaseEvent]:

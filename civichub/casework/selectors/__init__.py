@@ -39,6 +39,7 @@ from civichub.casework.selectors.cases import (
     triage_count,
 )
 from civichub.casework.selectors.catalogue import (
+    active_category,
     category_get,
     category_list,
     jurisdiction,
@@ -92,6 +93,7 @@ __all__ = [
     "Figures",
     "InboxFilter",
     "Statistics",
+    "active_category",
     "assignable_staff",
     "BOARD_CACHE",
     "BOARD_CACHE_SECONDS",

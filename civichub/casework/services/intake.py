@@ -13,8 +13,7 @@ from typing import Any
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
@@ -33,11 +32,10 @@ from civichub.casework.models import (
     ContactChannel,
     ContactVerification,
     EventKind,
-    TrackingCounter,
 )
 from civichub.casework.permissions import is_sender, may
 from civichub.casework.photos import CheckedPhoto, PhotoUpload, check_photo, gps_point
-from civichub.casework.selectors import jurisdiction
+from civichub.casework.selectors import active_category, jurisdiction
 from civichub.casework.services._shared import (
     add_event,
     locked,
@@ -112,13 +110,22 @@ def attributes_validate(category: Category, values: dict[str, Any]) -> dict[str,
     return cleaned
 
 
+# One statement (an upsert returning the new value; SQLite 3.35+ and PostgreSQL): it creates the
+# year's row or takes its lock until commit, so concurrent intakes queue here, briefly, and the
+# numbers of committed cases are gap-free and never repeat. `TrackingCounter` is the table.
+_NEXT_NUMBER_SQL = (
+    'INSERT INTO "casework_trackingcounter" ("year", "last") VALUES (%s, 1) '
+    'ON CONFLICT ("year") DO UPDATE SET "last" = "casework_trackingcounter"."last" + 1 '
+    'RETURNING "last"'
+)
+
+
 def _next_tracking_number(now: dt.datetime) -> str:
     year = timezone.localtime(now).year
-    TrackingCounter.objects.bulk_create([TrackingCounter(year=year, last=0)], ignore_conflicts=True)
-    # The UPDATE takes the row lock until commit: concurrent intakes queue here, briefly.
-    TrackingCounter.objects.filter(year=year).update(last=F("last") + 1)
-    number = TrackingCounter.objects.filter(year=year).values_list("last", flat=True).get()
-    return f"{year}-{number:06d}"
+    with connection.cursor() as cursor:
+        cursor.execute(_NEXT_NUMBER_SQL, [year])
+        row = cursor.fetchone()
+    return f"{year}-{int(row[0]):06d}"
 
 
 @dataclass(frozen=True)
@@ -278,7 +285,7 @@ def _checked_message(
     errors.update(place_errors(latitude, longitude, crs))
     category: Category | None = None
     if category_key:
-        category = Category.objects.filter(key=category_key, active=True).first()
+        category = active_category(category_key)
         if category is None:
             message = _("没有代码为 %(key)s 的类别。") % {"key": category_key}
             raise NotFound(message, errors={"category": [message]})

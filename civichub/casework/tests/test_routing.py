@@ -169,31 +169,125 @@ def test_classify_uses_the_trained_model_and_reloads_it_when_the_file_changes(
     assert routing.predict_category("路面坑洼") == (None, 0.0)
 
 
-def test_training_report_holds_out_a_fifth_and_saves(data_dir: Path) -> None:
+def test_training_chooses_by_cross_validation_and_reports_every_candidate(
+    data_dir: Path,
+) -> None:
     texts, labels = corpus(20)
     report = routing.train_from_cases(zip(texts, labels, strict=True), min_per_category=5)
 
-    assert report.messages == 60 and report.held_out == 12
-    assert report.macro_f1 is not None and report.macro_f1 > 0.8
+    assert report.messages == 60 and report.folds == 3
+    assert set(report.candidates) == {c.name for c in router.CANDIDATES}
+    assert report.chosen in report.candidates
+    assert report.macro_f1 == report.candidates[report.chosen][0]
+    assert report.baseline_macro_f1 == report.candidates[router.BASELINE.name][0]
+    assert report.macro_f1 >= report.baseline_macro_f1
+    assert report.macro_f1 > 0.8
     assert report.path == routing.model_path() and report.path.exists()
+    assert CategoryRouter.load(report.path).settings.name == report.chosen
     text = routing.describe(report)
     assert "macro_f1:" in text and "precision" in text and "schools" in text
+    assert f"chosen: {report.chosen}" in text and "(baseline)" in text
 
 
-def test_training_leaves_out_small_categories_and_refuses_too_little_data(
-    data_dir: Path,
+# Selection ----------------------------------------------------------------------------------
+
+WORDS: dict[str, list[str]] = {
+    "parks": ["bench", "playground", "tree", "grass", "fountain", "swing"],
+    "water": ["leak", "pipe", "hydrant", "flood", "drain", "meter"],
+    "noise": ["music", "party", "barking", "drilling", "construction", "shouting"],
+}
+ENGLISH_FILLERS = ["please", "fix", "near", "the", "corner", "since", "monday", "our", "street"]
+
+
+def english_corpus(per_topic: int, seed: int = 1) -> tuple[list[str], list[str]]:
+    rng = random.Random(seed)
+    texts: list[str] = []
+    labels: list[str] = []
+    for _ in range(per_topic):
+        for topic, words in WORDS.items():
+            chosen = rng.sample(words, 2) + rng.sample(ENGLISH_FILLERS, 4)
+            rng.shuffle(chosen)
+            texts.append(" ".join(chosen).capitalize() + ".")
+            labels.append(topic)
+    return texts, labels
+
+
+def test_selection_never_chooses_a_model_below_the_baseline() -> None:
+    texts, labels = corpus(20)
+    weak = router.RouterSettings("weak", "svm", "char_wb", c=1e-6)
+    selection = router.select(texts, labels, candidates=[weak, router.BASELINE])
+
+    assert selection.folds == 3
+    assert selection.mean(router.BASELINE.name) > selection.mean("weak")
+    assert selection.chosen == router.BASELINE
+    assert len(selection.fold_f1["weak"]) == 3 and selection.spread("weak") >= 0.0
+    assert len(selection.out_of_fold) == len(texts)
+
+
+def test_selection_without_enough_messages_per_category_keeps_the_default() -> None:
+    selection = router.select(["路灯不亮", "医院挂号", "医院挂号难"], ["roads", "health", "health"])
+    assert selection.folds == 0 and selection.chosen == router.DEFAULT_SETTINGS
+    assert selection.fold_f1 == {}
+
+
+def test_word_ngrams_are_words_and_pairs_in_any_script() -> None:
+    english = router.word_ngrams("Water LEAK near the corner, since 12 May!")
+    assert english[:5] == ["water", "leak", "near", "the", "corner"]
+    assert "water leak" in english and "0" in english  # digit runs fold to 0
+    chinese = router.word_ngrams("小区门口路灯坏了")
+    assert "路灯" in chinese and all("，" not in w for w in chinese)
+
+
+@pytest.mark.parametrize("candidate", router.CANDIDATES, ids=lambda s: s.name)
+def test_every_candidate_learns_english_and_chinese_and_survives_saving(
+    candidate: router.RouterSettings, tmp_path: Path
 ) -> None:
-    texts, labels = corpus(12)
-    texts += ["垃圾没人清理", "垃圾桶满了"]
-    labels += ["waste", "waste"]
-    report = routing.train(zip(texts, labels, strict=True), min_per_category=5)
-    assert report.dropped == {"waste": 2}
-    assert report.categories == sorted(TOPICS)
+    for make in (english_corpus, corpus):
+        texts, labels = make(30)
+        model = CategoryRouter(settings=candidate).fit(texts, labels)
+        unseen, truth = make(10, seed=77)
+        predicted = [label for label, _ in model.predict(unseen)]
+        correct = sum(p == t for p, t in zip(predicted, truth, strict=True))
+        assert correct / len(truth) >= 0.9, (candidate.name, make.__name__)
+        loaded = CategoryRouter.load(model.save(tmp_path / f"{candidate.name}.joblib"))
+        assert loaded.predict(unseen) == model.predict(unseen)
 
-    with pytest.raises(RouterError, match="too little labelled data"):
-        routing.train([("路灯不亮", "roads"), ("医院挂号", "health")] * 3, min_per_category=1)
-    with pytest.raises(RouterError, match="too little labelled data"):
-        routing.train(zip(texts, labels, strict=True), min_per_category=50)
+
+def test_a_plain_svm_tells_two_categories_apart_with_calibrated_confidence() -> None:
+    texts, labels = english_corpus(30)
+    keep = [i for i, label in enumerate(labels) if label != "noise"]
+    model = CategoryRouter(settings=router.BASELINE).fit(
+        [texts[i] for i in keep], [labels[i] for i in keep]
+    )
+    (label, confidence), (_, unrelated) = model.predict(
+        ["Pipe leak and a flooded drain", "Hello, how are you"]
+    )
+    assert label == "water" and confidence > 0.8
+    assert unrelated < confidence
+
+
+def noisy_corpus(per_topic: int, seed: int, noise: float) -> tuple[list[str], list[str]]:
+    """Messages whose label is another category's with probability `noise`, as when senders
+    and staff file some messages under the wrong category."""
+    rng = random.Random(seed)
+    texts, labels = corpus(per_topic, seed=seed)
+    return texts, [
+        rng.choice([t for t in TOPICS if t != label]) if rng.random() < noise else label
+        for label in labels
+    ]
+
+
+def test_the_chosen_model_is_as_confident_as_it_is_right() -> None:
+    texts, labels = noisy_corpus(60, seed=2, noise=0.25)
+    model, selection = router.fit_selected(texts, labels)
+    assert model.settings == selection.chosen and model.scale == selection.scale
+
+    unseen, truth = noisy_corpus(60, seed=8, noise=0.25)
+    predicted = model.predict(unseen)
+    accuracy = sum(p == t for (p, _), t in zip(predicted, truth, strict=True)) / len(truth)
+    confidence = sum(c for _, c in predicted) / len(predicted)
+    assert 0.6 < accuracy < 0.9
+    assert abs(confidence - accuracy) < 0.1
 
 
 # Training from the cases --------------------------------------------------------------------
