@@ -162,30 +162,22 @@ def add_documents(count: int, services: list[Any]) -> None:
         {w for s in services for w in search.tokenizer().cut(s.published.name) if len(w) > 1}
     )
     english = sorted({w for s in services for w in s.published.name_en.lower().split()})
-    batch: list[SearchEntry] = []
+    batch: list[search.Document] = []
     for n in range(count):
         title = "".join(rng.sample(words, 3))
         title_en = " ".join(rng.sample(english, 3))
-        terms = search.index_terms(title=title, title_en=title_en, body=title, body_en=title_en)
-        batch.append(
-            SearchEntry(
-                kind="extra",
-                service=services[n % len(services)],
-                title=title,
-                title_en=title_en,
-                title_terms=terms.title_terms,
-                body_terms=terms.body_terms,
-                pinyin_terms=terms.pinyin_terms,
-            )
+        entry = SearchEntry(
+            kind="extra", service=services[n % len(services)], title=title, title_en=title_en
         )
-        if len(batch) == 2000:
-            SearchEntry.objects.bulk_create(batch)
+        batch.append(search.Document(entry=entry, body=title, body_en=title_en))
+        if len(batch) == 2000 or n == count - 1:
+            SearchEntry.objects.bulk_create([d.entry for d in batch])
+            search.entries_index(batch)
             batch = []
             note(f"{n + 1} documents")
-    SearchEntry.objects.bulk_create(batch)
-    search.vocabulary_changed()
     with connection.cursor() as db:
-        db.execute("ANALYZE portal_searchentry")  # as autovacuum would after a bulk load
+        for table in ("portal_searchentry", "portal_searchposting", "portal_searchtoken"):
+            db.execute(f"ANALYZE {table}")  # as autovacuum would after a bulk load
 
 
 def page_timings(services: list[Any]) -> None:
