@@ -201,6 +201,7 @@ def measure(args: argparse.Namespace) -> None:
 
     django.setup()
     from django.core.management import call_command
+    from django.urls import reverse
 
     from civichub.portal import demo, search, selectors
     from civichub.portal.tests.conftest import add_departments
@@ -220,6 +221,9 @@ def measure(args: argparse.Namespace) -> None:
     services = selectors.service_list()
     line("portal.services", len(services))
     labelled = labelled_queries(services)
+    # a serving process has read its URL configuration before its first request; the first
+    # `reverse` here would otherwise import every module's pages inside the first timed query
+    reverse("portal:service", args=[services[0].code])
     measure_relevance(labelled, prefix="portal.", baseline=True)
     page_timings(services)
 

@@ -129,6 +129,7 @@ B = 0.75
 CANDIDATES = 200
 EXPANSIONS = 8
 TOKEN_LENGTH = 64
+SqlValue = str | int | float | bool
 
 
 # Segmentation ----------------------------------------------------------------------------------
@@ -249,7 +250,7 @@ class Document:
 
 def entries_index(documents: Sequence[Document]) -> None:
     """Writes the postings of saved entries and counts their tokens."""
-    postings: list[SearchPosting] = []
+    postings: list[tuple[str, int, bool, float]] = []
     counts: Counter[str] = Counter()
     kinds: dict[str, str] = {"": ""}
     for document in documents:
@@ -258,15 +259,18 @@ def entries_index(documents: Sequence[Document]) -> None:
             title=entry.title, title_en=entry.title_en, body=document.body, body_en=document.body_en
         )
         for token, (kind, impact) in tokens.items():
-            postings.append(
-                SearchPosting(
-                    token=token, entry=entry, is_service=entry.kind == "service", impact=impact
-                )
-            )
+            postings.append((token, entry.pk, entry.kind == "service", impact))
             counts[token] += 1
             kinds.setdefault(token, kind)
     counts[""] += len(documents)
-    SearchPosting.objects.bulk_create(postings, batch_size=5000)
+    # plain rows rather than model instances: a bulk load writes millions
+    table = connection.ops.quote_name(SearchPosting._meta.db_table)
+    with connection.cursor() as db:
+        db.executemany(
+            f"INSERT INTO {table} (token, entry_id, is_service, impact)"  # noqa: S608  # nosec B608
+            " VALUES (%s, %s, %s, %s)",
+            postings,
+        )
     _count_tokens(counts, kinds)
     vocabulary_changed()
 
@@ -464,7 +468,7 @@ def _resolve(terms: tuple[Term, ...], version: str) -> tuple[tuple[Alternative, 
     return tuple(resolved)
 
 
-def _alternative_sql(alternative: Alternative, posting: str) -> tuple[str, list[object]]:
+def _alternative_sql(alternative: Alternative, posting: str) -> tuple[str, list[SqlValue]]:
     """The weighted impact of an alternative in the candidate entry `cand.entry_id` (0 when
     the entry does not hold every token): one index lookup per token."""
     tokens = list(alternative.tokens)
@@ -496,7 +500,8 @@ def _ranked(
         return sum(min(a.held_by, CANDIDATES) for a in alternatives)
 
     starting = [min(terms, key=estimate)] if every else list(terms)
-    sources, params = [], []
+    sources: list[str] = []
+    params: list[SqlValue] = []
     for term in starting:
         # the bound is shared by the starting words' alternatives
         per_alternative = max(limit, CANDIDATES // (max(len(term), 1) * len(starting)))
