@@ -3,7 +3,7 @@ latency at scale, and page timings.
 
     python benchmarks/portal.py [--docs N] [--quick] [--database sqlite|postgres] [--postgres URL]
 
-On SQLite (FTS5), or PostgreSQL (tsvector + GIN) in a fresh database dropped afterwards, with a
+On SQLite, or PostgreSQL in a fresh database dropped afterwards (the same index tables on both), with a
 temporary data directory (removed afterwards): the small test city with
 the five departments, the demo catalogue (about sixty services) published through the services,
 then
