@@ -3,9 +3,9 @@ latency at scale, and page timings.
 
     python benchmarks/portal.py [--docs N] [--quick] [--database sqlite|postgres] [--postgres URL]
 
-On SQLite, or PostgreSQL in a fresh database dropped afterwards (the same index tables on both), with a
-temporary data directory (removed afterwards): the small test city with
-the five departments, the demo catalogue (about sixty services) published through the services,
+On SQLite, or PostgreSQL in a fresh database dropped afterwards (the same index tables on
+both), with a temporary data directory (removed afterwards): the small test city with the five
+departments, the demo catalogue (about sixty services) published through the services,
 then
 
 - relevance on a labelled query set: the hand-written residents' queries of the search tests
