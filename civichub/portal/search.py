@@ -45,7 +45,7 @@ from functools import lru_cache
 import jieba
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count
+from django.db.models import Count, Exists, OuterRef, Subquery
 from pypinyin import Style, lazy_pinyin
 from rapidfuzz import fuzz, process
 
@@ -371,12 +371,21 @@ def _word_vocabulary(version: str) -> dict[str, list[str]]:
     return _vocabulary_words
 
 
-def _expansions(word: str, *, limit: int = EXPANSIONS) -> list[str]:
-    """The indexed ASCII words that start with `word`, first in order (the word itself first)."""
+def _expansions(word: str, *, is_service: bool | None = None, limit: int = EXPANSIONS) -> list[str]:
+    """The indexed ASCII words that start with `word`, first in order (the word itself first);
+    with `is_service`, only words an entry of that group holds (else the titles' keys of many
+    other entries could fill the places of a service's), looked for among the first
+    `CANDIDATES * 10` words."""
     word = word[:TOKEN_LENGTH]
     after = word[:-1] + chr(ord(word[-1]) + 1)
+    words = SearchToken.objects.filter(token__gte=word, token__lt=after, entries__gt=0)
+    if is_service is None:
+        return list(words.order_by("token").values_list("token", flat=True)[:limit])
+    first = words.order_by("token").values_list("token", flat=True)[: CANDIDATES * 10]
+    held = SearchPosting.objects.filter(token=OuterRef("token"), is_service=is_service)
     return list(
-        SearchToken.objects.filter(token__gte=word, token__lt=after, entries__gt=0)
+        SearchToken.objects.filter(token__in=Subquery(first))
+        .filter(Exists(held))
         .order_by("token")
         .values_list("token", flat=True)[:limit]
     )
@@ -440,17 +449,20 @@ def _phrase_tokens(phrase: str) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=2048)
-def _resolve(terms: tuple[Term, ...], version: str) -> tuple[tuple[Alternative, ...], ...]:
+def _resolve(
+    terms: tuple[Term, ...], is_service: bool, version: str
+) -> tuple[tuple[Alternative, ...], ...]:
     """Each query word's alternatives as indexed tokens with their weights; an alternative
     with a token no entry holds is left out."""
     wanted: list[list[tuple[str, ...]]] = []
     for term in terms:
         alternatives = [_phrase_tokens(p) for p in term.phrases]
         for prefix in term.prefixes:
-            # A whole indexed word stands for itself alone (plurals are folded already); a part
-            # of a word for the first words it starts.
-            words = _expansions(prefix)
-            alternatives += [(w,) for w in (words[:1] if words[:1] == [prefix] else words)]
+            # A whole word the group holds stands for itself alone (plurals are folded
+            # already); a part of a word for the first words it starts that the group holds.
+            whole = SearchPosting.objects.filter(token=prefix, is_service=is_service).exists()
+            words = [prefix] if whole else _expansions(prefix, is_service=is_service)
+            alternatives += [(w,) for w in words]
         wanted.append(list(dict.fromkeys(alternatives)))
     tokens = {t for alternatives in wanted for a in alternatives for t in a} | {""}
     held = dict(SearchToken.objects.filter(token__in=tokens).values_list("token", "entries"))
@@ -538,7 +550,7 @@ def search_ids(terms: list[Term], *, is_service: bool, limit: int = 10) -> list[
     first: every word if any entry has them all, else any."""
     if not terms:
         return []
-    resolved = _resolve(tuple(terms), _vocabulary_version())
+    resolved = _resolve(tuple(terms), is_service, _vocabulary_version())
     found: list[tuple[int, float]] = []
     if all(resolved):
         found = _ranked(resolved, every=True, is_service=is_service, limit=limit)

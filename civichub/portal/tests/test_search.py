@@ -124,3 +124,23 @@ def test_services_keep_their_places_among_many_shorter_entries(portal: Portal) -
     assert {h.title for h in found.services} >= {"户籍证明开具", "居住证申领"}
     assert len(found.faqs) == 10
     assert all(h.title.endswith("号") for h in found.faqs)
+
+
+def test_a_typed_part_of_a_key_stands_for_keys_the_services_hold(portal: Portal) -> None:
+    """Other entries whose titles' initials come first in order do not take the places of the
+    service's key among the keys a typed part stands for."""
+    service = selectors.service_get(code=selectors.service_list()[0].code)
+    documents = [
+        search.Document(
+            entry=SearchEntry(kind="faq", service=service, title=f"社会保障卡{word}"),
+            body="",
+            body_en="",
+        )
+        for word in ("申报", "上传", "审定", "收费", "申购", "审核", "随机", "送卡", "申报表")
+    ]
+    SearchEntry.objects.bulk_create([d.entry for d in documents])
+    search.entries_index(documents)
+    assert len(search._expansions("shbzks")) == search.EXPANSIONS
+    assert "shbzksl" not in search._expansions("shbzks")
+
+    assert _top("shbzks")[:1] == ["社会保障卡申领"]
