@@ -86,23 +86,56 @@ class ServiceVersion(CreatedModel):
 
 
 class SearchEntry(models.Model):
-    """One searchable document (a published service, one of its questions): the text shown and
-    the pre-segmented text the full-text index reads (`search.py` writes and queries it)."""
+    """One searchable document (a published service, one of its questions): the text shown.
+    `search.py` writes its tokens into `SearchPosting` and queries those."""
 
     kind = models.CharField(max_length=16)  # "service" or "faq"
     service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="+")
     title = models.CharField(max_length=300)
-    title_en = models.CharField(max_length=300, blank=True, default="")
+    title_en = models.CharField(blank=True, default="", max_length=300)
     summary = models.TextField(blank=True, default="")
     summary_en = models.TextField(blank=True, default="")
-    # space-separated index terms: title words (jieba) and title Han characters in order, body
-    # words and characters, and pinyin keys (word pinyin, whole-title pinyin and initials)
-    title_terms = models.TextField(default="")
-    body_terms = models.TextField(default="")
-    pinyin_terms = models.TextField(default="")
 
     def __str__(self) -> str:
         return self.title
+
+
+class SearchToken(models.Model):
+    """An indexed token and the number of entries holding it (its document frequency, for the
+    weight of a query word and for choosing the rarest word to start from). The row with the
+    empty token counts the entries."""
+
+    token = models.CharField(max_length=64, primary_key=True)
+    # "han" (a character or two adjacent ones), "en" (an English word), "py" (a word's pinyin
+    # or initials), "pyt" (a whole title's pinyin or initials), "" for the count row
+    kind = models.CharField(max_length=4)
+    entries = models.IntegerField(default=0)
+
+    def __str__(self) -> str:
+        return self.token
+
+
+class SearchPosting(models.Model):
+    """One token of one entry, with its static weight in that entry (`impact`: where it stands,
+    title, pinyin or body, how often, how long the field is). Read best-first per token and
+    group (services, everything else), so the first places of a query word are an index range
+    however many entries hold it."""
+
+    token = models.CharField(max_length=64)
+    entry = models.ForeignKey(SearchEntry, on_delete=models.CASCADE, related_name="+")
+    is_service = models.BooleanField()
+    impact = models.FloatField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["token", "entry"], name="portal_posting_token_entry")
+        ]
+        indexes = [
+            models.Index(fields=["token", "is_service", "-impact"], name="portal_posting_best"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.token} {self.entry_id}"
 
 
 class ApplicationStatus(models.TextChoices):

@@ -1,44 +1,58 @@
 """Chinese and English search over the service catalogue.
 
-The measured choice (research notes, "Bilingual portal search"): a full-text index on
-pre-segmented text, SQLite FTS5 (`unicode61`) when embedded and PostgreSQL `simple` tsvector
-with GIN at scale, queried the same way on both:
+An inverted index of our own, two tables the same on SQLite and PostgreSQL (`SearchToken`,
+`SearchPosting`), ranked inside the database. The earlier full-text indexes (FTS5, tsvector)
+ranked every match of a query, and a 1-character query matches tens of thousands of entries at
+scale; here each posting carries its weight in its entry, read best-first from an index, so a
+query reads a bounded number of postings however common its words are:
 
-- Han text is indexed character by character, in order, and a Chinese query word becomes a
-  phrase of its characters, so any substring is found whatever the segmenter made of the
-  document; 1- and 2-character queries work (SQLite's trigram tokenizer returns nothing for
-  them on SQLite 3.40, and jieba's `cut_for_search` splits 克拉玛依 into 克拉/拉玛).
+- Han text is indexed as single characters and pairs of adjacent characters; a Chinese query
+  word of one character asks for that character, a longer one for all its pairs, so any
+  substring is found whatever the segmenter made of the document (1- and 2-character queries
+  work; SQLite's trigram tokenizer returns nothing for them on SQLite 3.40, and jieba's
+  `cut_for_search` splits 克拉玛依 into 克拉/拉玛).
 - jieba (with a user dictionary of the deployment's place and department names, read from
   the organisation tree) splits the query into words, so 我要办社保卡 asks for 社保卡 and not for
   the filler words; every word must match, and if nothing matches any word may.
 - pinyin keys of each title word and of the whole title, full and initials, so `shebao`,
-  `shebaoka` and `sbk` find 社保卡 (prefix queries).
+  `shebaoka` and `sbk` find 社保卡 (a typed ASCII word stands for the indexed words it starts).
 - synonym groups from the profile (社保/社会保险, 户口/户籍) expand a query word, also when the
   synonym is part of it (社保卡 → 社会保险卡) or typed in pinyin.
 - English words are matched as prefixes after a light plural fold, and a word that no indexed
   word starts with is replaced by its closest indexed words (typos: `pasport` → passport).
+
+Ranking: a posting's `impact` is a BM25 weight with fixed field weights (title 10, pinyin 6,
+body 1) and fixed average lengths, so it needs no other row; a query word weighs its inverse
+document frequency (from `SearchToken`). A query starts from its rarest word: at most
+`CANDIDATES` entries in the order of that word's impact, then every other word is looked up for
+those entries alone (an index lookup each). Where the rarest word is held by more entries than
+that, the answer is the best of those candidates, not of every entry: the bound that keeps the
+time flat. Each group (services; guides' questions and other entries) is ranked apart.
 """
 
 from __future__ import annotations
 
-import bisect
-import difflib
+import math
 import re
 import threading
 import time
 import uuid
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 import jieba
 from django.core.cache import cache
 from django.db import connection
+from django.db.models import Count, Exists, OuterRef, Subquery
 from pypinyin import Style, lazy_pinyin
+from rapidfuzz import fuzz, process
 
 from civichub.core.config import module_config
 from civichub.core.models import Organisation
 from civichub.portal.conf import PortalSettings
-from civichub.portal.models import SearchEntry
+from civichub.portal.models import SearchEntry, SearchPosting, SearchToken
 
 HAN = re.compile(r"[\u3400-\u9fff]")
 HAN_RUN = re.compile(r"[\u3400-\u9fff]+")
@@ -101,9 +115,21 @@ _lock = threading.Lock()
 _tokenizer: jieba.Tokenizer | None = None
 _user_words: set[str] = set()
 _words_read_at = 0.0
-_vocabulary_words: list[str] = []
+_vocabulary_words: dict[str, list[str]] = {}
 _vocabulary_token = ""
 WORDS_REFRESH_SECONDS = 60.0
+
+# Field weights and the fixed average field lengths (in tokens) of the BM25 impact.
+FIELD_WEIGHTS = {"title": 10.0, "pinyin": 6.0, "body": 1.0}
+AVERAGE_LENGTHS = {"title": 16.0, "pinyin": 12.0, "body": 300.0}
+K1 = 1.2
+B = 0.75
+# The most entries a query reads from its rarest word (per group), and the most indexed words a
+# typed ASCII word stands for.
+CANDIDATES = 200
+EXPANSIONS = 8
+TOKEN_LENGTH = 64
+SqlValue = str | int | float | bool
 
 
 # Segmentation ----------------------------------------------------------------------------------
@@ -148,42 +174,133 @@ def english_words(text: str) -> list[str]:
     return [fold_english(w) for w in ASCII_WORD.findall(text.lower())]
 
 
-def pinyin_keys(text: str, jieba_tokenizer: jieba.Tokenizer) -> list[str]:
-    """Full pinyin and initials of each word of `text` and of the whole Han text."""
-    keys: list[str] = []
+def han_tokens(text: str) -> list[str]:
+    """Each Han character and each pair of adjacent ones, in order."""
+    tokens: list[str] = []
+    for run in HAN_RUN.findall(text):
+        tokens += list(run)
+        tokens += [run[i : i + 2] for i in range(len(run) - 1)]
+    return tokens
+
+
+def pinyin_keys(text: str, jieba_tokenizer: jieba.Tokenizer) -> tuple[list[str], list[str]]:
+    """Full pinyin and initials of each word of `text`, and of its whole Han text."""
     runs = HAN_RUN.findall(text)
     words = [w for run in runs for w in jieba_tokenizer.cut_for_search(run) if HAN.search(w)]
-    for word in [*words, "".join(runs)]:
-        if not word:
-            continue
-        keys.append("".join(lazy_pinyin(word)))
-        keys.append("".join(lazy_pinyin(word, style=Style.FIRST_LETTER)))
-    return keys
+
+    def keys(word: str) -> list[str]:
+        return [
+            "".join(lazy_pinyin(word)),
+            "".join(lazy_pinyin(word, style=Style.FIRST_LETTER)),
+        ]
+
+    whole = "".join(runs)
+    return [k for w in words for k in keys(w)], keys(whole) if whole else []
+
+
+def _impact(counts: dict[str, int], lengths: dict[str, int]) -> float:
+    """BM25's term weight without the idf, summed over the fields the token is in."""
+    total = 0.0
+    for field_name, tf in counts.items():
+        norm = 1 - B + B * lengths[field_name] / AVERAGE_LENGTHS[field_name]
+        total += FIELD_WEIGHTS[field_name] * tf * (K1 + 1) / (tf + K1 * norm)
+    return total
+
+
+def document_tokens(
+    *, title: str, title_en: str, body: str, body_en: str
+) -> dict[str, tuple[str, float]]:
+    """The index tokens of a document: token -> (kind, impact). The title's pinyin keys cover
+    its synonym variants too, so `sbk` finds 社会保障卡 (as 社保卡)."""
+    jieba_tokenizer = tokenizer()
+    kinds: dict[str, str] = {}
+    fields: dict[str, list[str]] = {"title": [], "pinyin": [], "body": []}
+    for field_name, han, english in (("title", title, title_en), ("body", body, body_en)):
+        for token in han_tokens(han):
+            kinds[token] = "han"
+            fields[field_name].append(token)
+        for token in english_words(english):
+            kinds.setdefault(token, "en")
+            fields[field_name].append(token)
+    for variant in sorted(_synonym_variants(title)):
+        words, whole = pinyin_keys(variant, jieba_tokenizer)
+        for kind, keys in (("py", words), ("pyt", whole)):
+            for key in keys:
+                if key not in fields["pinyin"]:
+                    kinds.setdefault(key[:TOKEN_LENGTH], kind)
+                    fields["pinyin"].append(key)
+    lengths = {name: len(tokens) for name, tokens in fields.items()}
+    counts: dict[str, dict[str, int]] = {}
+    for name, tokens in fields.items():
+        for token in tokens:
+            token = token[:TOKEN_LENGTH]
+            per_field = counts.setdefault(token, {})
+            per_field[name] = per_field.get(name, 0) + 1
+    return {token: (kinds[token], _impact(c, lengths)) for token, c in counts.items()}
 
 
 @dataclass(frozen=True)
-class IndexTerms:
-    title_terms: str
-    body_terms: str
-    pinyin_terms: str
+class Document:
+    """A saved entry with the text it is found by beyond its title."""
+
+    entry: SearchEntry
+    body: str
+    body_en: str
 
 
-def index_terms(*, title: str, title_en: str, body: str, body_en: str) -> IndexTerms:
-    """The index terms of a document. The title's pinyin keys cover its synonym variants too,
-    so `sbk` finds 社会保障卡 (as 社保卡)."""
-    jieba_tokenizer = tokenizer()
-    keys: list[str] = []
-    for variant in sorted(_synonym_variants(title)):
-        keys += [k for k in pinyin_keys(variant, jieba_tokenizer) if k not in keys]
-    return IndexTerms(
-        title_terms=" ".join([han_chars(title), *english_words(title_en)]),
-        body_terms=" ".join([han_chars(body), *english_words(body_en)]),
-        pinyin_terms=" ".join(keys),
+def entries_index(documents: Sequence[Document]) -> None:
+    """Writes the postings of saved entries and counts their tokens."""
+    postings: list[tuple[str, int, bool, float]] = []
+    counts: Counter[str] = Counter()
+    kinds: dict[str, str] = {"": ""}
+    for document in documents:
+        entry = document.entry
+        tokens = document_tokens(
+            title=entry.title, title_en=entry.title_en, body=document.body, body_en=document.body_en
+        )
+        for token, (kind, impact) in tokens.items():
+            postings.append((token, entry.pk, entry.kind == "service", impact))
+            counts[token] += 1
+            kinds.setdefault(token, kind)
+    counts[""] += len(documents)
+    # plain rows rather than model instances: a bulk load writes millions
+    table = connection.ops.quote_name(SearchPosting._meta.db_table)
+    with connection.cursor() as db:
+        db.executemany(
+            f"INSERT INTO {table} (token, entry_id, is_service, impact)"  # noqa: S608  # nosec B608
+            " VALUES (%s, %s, %s, %s)",
+            postings,
+        )
+    _count_tokens(counts, kinds)
+    vocabulary_changed()
+
+
+def entries_unindex(entry_ids: Iterable[int]) -> None:
+    """Removes the postings of entries about to be deleted, and their counts."""
+    ids = list(entry_ids)
+    if not ids:
+        return
+    held = SearchPosting.objects.filter(entry_id__in=ids)
+    counts: Counter[str] = Counter(
+        {row["token"]: -row["n"] for row in held.values("token").annotate(n=Count("id"))}
     )
+    counts[""] -= len(ids)
+    held.delete()
+    _count_tokens(counts, {})
+    vocabulary_changed()
 
 
-def vocabulary_changed() -> None:
-    cache.delete(VOCABULARY_KEY)
+def _count_tokens(counts: Counter[str], kinds: dict[str, str]) -> None:
+    """Adds to the tokens' entry counts; in token order, so that two writers never wait on
+    each other's rows in opposite orders."""
+    table = connection.ops.quote_name(SearchToken._meta.db_table)
+    rows = [(token, kinds.get(token, "han"), n) for token, n in sorted(counts.items()) if n]
+    with connection.cursor() as db:
+        db.executemany(
+            f"INSERT INTO {table} (token, kind, entries) VALUES (%s, %s, %s)"  # noqa: S608  # nosec B608
+            f" ON CONFLICT (token) DO UPDATE SET entries = {table}.entries + excluded.entries",
+            rows,
+        )
 
 
 # Queries ---------------------------------------------------------------------------------------
@@ -226,33 +343,72 @@ def _pinyin_keys_of(synonyms: tuple[tuple[str, ...], ...]) -> dict[str, set[str]
     return found
 
 
-def _vocabulary() -> list[str]:
-    """The indexed ASCII words (English and pinyin keys), sorted; kept in the process and read
-    again when another process's publication changed the index (a token in the cache)."""
-    global _vocabulary_words, _vocabulary_token
+def vocabulary_changed() -> None:
+    """The index changed: every process reads its words again and forgets its parsed queries."""
+    cache.delete(VOCABULARY_KEY)
+
+
+def _vocabulary_version() -> str:
+    """A token in the shared cache, new after every change of the index."""
     token = cache.get(VOCABULARY_KEY)
     if token is None:
         token = uuid.uuid4().hex
         cache.set(VOCABULARY_KEY, token, None)
-    if token != _vocabulary_token:
-        seen: set[str] = set()
-        for row in SearchEntry.objects.values_list("title_terms", "pinyin_terms").iterator():
-            seen.update(w for w in " ".join(row).split() if w.isascii())
-        _vocabulary_words, _vocabulary_token = sorted(seen), token
+    return str(token)
+
+
+def _word_vocabulary(version: str) -> dict[str, list[str]]:
+    """The indexed English words and words' pinyin keys by first letter (the choices for typo
+    correction; whole titles' keys are left out, there is one per entry)."""
+    global _vocabulary_words, _vocabulary_token
+    if version != _vocabulary_token:
+        words: dict[str, list[str]] = {}
+        for token in SearchToken.objects.filter(kind__in=("en", "py"), entries__gt=0).values_list(
+            "token", flat=True
+        ):
+            words.setdefault(token[:1], []).append(token)
+        _vocabulary_words, _vocabulary_token = words, version
     return _vocabulary_words
 
 
-def _ascii_alternatives(word: str, vocabulary: list[str]) -> tuple[str, ...]:
+def _expansions(word: str, *, is_service: bool | None = None, limit: int = EXPANSIONS) -> list[str]:
+    """The indexed ASCII words that start with `word`, first in order (the word itself first);
+    with `is_service`, only words an entry of that group holds (else the titles' keys of many
+    other entries could fill the places of a service's), looked for among the first
+    `CANDIDATES * 10` words."""
+    word = word[:TOKEN_LENGTH]
+    after = word[:-1] + chr(ord(word[-1]) + 1)
+    words = SearchToken.objects.filter(token__gte=word, token__lt=after, entries__gt=0)
+    if is_service is None:
+        return list(words.order_by("token").values_list("token", flat=True)[:limit])
+    first = words.order_by("token").values_list("token", flat=True)[: CANDIDATES * 10]
+    held = SearchPosting.objects.filter(token=OuterRef("token"), is_service=is_service)
+    return list(
+        SearchToken.objects.filter(token__in=Subquery(first))
+        .filter(Exists(held))
+        .order_by("token")
+        .values_list("token", flat=True)[:limit]
+    )
+
+
+def _ascii_alternatives(word: str, version: str) -> tuple[str, ...]:
     """The word as a prefix, or the closest indexed words when no indexed word starts with it."""
-    at = bisect.bisect_left(vocabulary, word)
-    if at < len(vocabulary) and vocabulary[at].startswith(word):
+    if _expansions(word, limit=1):
         return (word,)
-    close = difflib.get_close_matches(word, vocabulary, n=3, cutoff=0.75)
-    return tuple(close) or (word,)
+    choices = [
+        w for w in _word_vocabulary(version).get(word[:1], []) if abs(len(w) - len(word)) <= 3
+    ]
+    close = process.extract(word, choices, scorer=fuzz.ratio, score_cutoff=75, limit=3)
+    return tuple(c[0] for c in close) or (word,)
 
 
 def parse_query(text: str) -> list[Term]:
-    text = text.lower().strip()[:100]
+    return list(_parse_query(text.lower().strip()[:100], _vocabulary_version()))
+
+
+@lru_cache(maxsize=2048)
+def _parse_query(text: str, version: str) -> tuple[Term, ...]:
+    """The query's words; kept per version of the index, so frequent queries are parsed once."""
     jieba_tokenizer = tokenizer()
     pinyin_synonyms = _pinyin_synonyms()
     terms: list[Term] = []
@@ -268,53 +424,138 @@ def parse_query(text: str) -> list[Term]:
             continue
         word = fold_english(run)
         phrases = tuple(sorted(pinyin_synonyms.get(run, set())))
-        terms.append(Term(phrases=phrases, prefixes=_ascii_alternatives(word, _vocabulary())))
-    return terms
+        terms.append(Term(phrases=phrases, prefixes=_ascii_alternatives(word, version)))
+    return tuple(terms)
 
 
-def _fts5_term(term: Term) -> str:
-    parts = [f'{{title_terms body_terms}} : "{" ".join(p)}"' for p in term.phrases]
-    parts += [f'"{p}"*' for p in term.prefixes]
-    return "(" + " OR ".join(parts) + ")"
+# Ranking ---------------------------------------------------------------------------------------
 
 
-def _tsquery_term(term: Term) -> str:
-    parts = [" <-> ".join(f"'{c}'" for c in p) for p in term.phrases]
-    parts += [f"'{p}':*" for p in term.prefixes]
-    return "(" + " | ".join(f"({p})" for p in parts) + ")"
+@dataclass(frozen=True)
+class Alternative:
+    """One way to satisfy a query word: every token held; `weight` is the idf of its rarest
+    token, `start` that token and `held_by` the number of entries holding it."""
+
+    tokens: tuple[str, ...]
+    weight: float
+    start: str
+    held_by: int
 
 
-def _run(terms: list[Term], joiner: str, limit: int) -> list[tuple[int, float]]:
-    """(entry id, score) best first; terms joined by AND or OR."""
-    table = connection.ops.quote_name(SearchEntry._meta.db_table)
-    with connection.cursor() as db:
-        if connection.vendor == "postgresql":
-            query = f" {'&' if joiner == 'AND' else '|'} ".join(_tsquery_term(t) for t in terms)
-            db.execute(
-                f"SELECT id, ts_rank(search_vector, q) AS rank FROM {table},"  # noqa: S608  # nosec B608
-                " to_tsquery('simple', %s) q WHERE search_vector @@ q"
-                " ORDER BY rank DESC, id LIMIT %s",
-                [query, limit],
-            )
-            return [(row[0], float(row[1])) for row in db.fetchall()]
-        query = f" {joiner} ".join(_fts5_term(t) for t in terms)
-        db.execute(
-            "SELECT rowid, bm25(portal_search_fts, 10.0, 1.0, 6.0) AS rank"
-            " FROM portal_search_fts WHERE portal_search_fts MATCH %s"
-            " ORDER BY rank, rowid LIMIT %s",
-            [query, limit],
+def _phrase_tokens(phrase: str) -> tuple[str, ...]:
+    if len(phrase) == 1:
+        return (phrase,)
+    return tuple(dict.fromkeys(phrase[i : i + 2] for i in range(len(phrase) - 1)))
+
+
+@lru_cache(maxsize=2048)
+def _resolve(
+    terms: tuple[Term, ...], is_service: bool, version: str
+) -> tuple[tuple[Alternative, ...], ...]:
+    """Each query word's alternatives as indexed tokens with their weights; an alternative
+    with a token no entry holds is left out."""
+    wanted: list[list[tuple[str, ...]]] = []
+    for term in terms:
+        alternatives = [_phrase_tokens(p) for p in term.phrases]
+        for prefix in term.prefixes:
+            # A whole word the group holds stands for itself alone (plurals are folded
+            # already); a part of a word for the first words it starts that the group holds.
+            whole = SearchPosting.objects.filter(token=prefix, is_service=is_service).exists()
+            words = [prefix] if whole else _expansions(prefix, is_service=is_service)
+            alternatives += [(w,) for w in words]
+        wanted.append(list(dict.fromkeys(alternatives)))
+    tokens = {t for alternatives in wanted for a in alternatives for t in a} | {""}
+    held = dict(SearchToken.objects.filter(token__in=tokens).values_list("token", "entries"))
+    total = max(held.get("", 0), 1)
+    resolved = []
+    for alternatives in wanted:
+        found = []
+        for alternative in alternatives:
+            if not all(held.get(t, 0) > 0 for t in alternative):
+                continue
+            start = min(alternative, key=lambda t: held[t])
+            weight = math.log(1 + (total - held[start] + 0.5) / (held[start] + 0.5))
+            found.append(Alternative(alternative, weight, start, held[start]))
+        resolved.append(tuple(found))
+    return tuple(resolved)
+
+
+def _alternative_sql(alternative: Alternative, posting: str) -> tuple[str, list[SqlValue]]:
+    """The weighted impact of an alternative in the candidate entry `cand.entry_id` (0 when
+    the entry does not hold every token): one index lookup per token."""
+    tokens = list(alternative.tokens)
+    if len(tokens) == 1:
+        return (
+            f"%s * COALESCE((SELECT impact FROM {posting} p WHERE p.token = %s"  # noqa: S608  # nosec B608 - names and placeholders only
+            " AND p.entry_id = cand.entry_id), 0)",
+            [alternative.weight, tokens[0]],
         )
-        return [(row[0], -float(row[1])) for row in db.fetchall()]
+    marks = ", ".join(["%s"] * len(tokens))
+    return (
+        f"%s * (SELECT CASE WHEN COUNT(*) = %s THEN SUM(impact) / %s ELSE 0 END FROM {posting} p"  # noqa: S608  # nosec B608 - names and placeholders only
+        f" WHERE p.entry_id = cand.entry_id AND p.token IN ({marks}))",
+        [alternative.weight, len(tokens), float(len(tokens)), *tokens],
+    )
 
 
-def search_ids(terms: list[Term], *, limit: int = 50) -> list[tuple[int, float]]:
-    """Entry ids matching the query's terms, best first: every word if any entry has them all,
-    else any."""
+# The statements below are built from the posting table's quoted name, placeholders and
+# generated column aliases; every value is a parameter.
+def _ranked(
+    terms: Sequence[Sequence[Alternative]], *, every: bool, is_service: bool, limit: int
+) -> list[tuple[int, float]]:
+    """(entry id, score) best first among the candidates: the best postings of the rarest
+    word's alternatives (with `every`), or of every word's (without: any word may match)."""
+    posting = connection.ops.quote_name(SearchPosting._meta.db_table)
+    greatest = "GREATEST" if connection.vendor == "postgresql" else "MAX"
+
+    def estimate(alternatives: Sequence[Alternative]) -> int:
+        return sum(min(a.held_by, CANDIDATES) for a in alternatives)
+
+    starting = [min(terms, key=estimate)] if every else list(terms)
+    sources: list[str] = []
+    params: list[SqlValue] = []
+    for term in starting:
+        # the bound is shared by the starting words' alternatives
+        per_alternative = max(limit, CANDIDATES // (max(len(term), 1) * len(starting)))
+        for n, alternative in enumerate(term):
+            sources.append(
+                f"SELECT entry_id FROM (SELECT entry_id FROM {posting} WHERE token = %s"  # noqa: S608  # nosec B608 - names and placeholders only
+                f" AND is_service = %s ORDER BY impact DESC LIMIT %s) AS c{len(sources)}_{n}"
+            )
+            params += [alternative.start, is_service, per_alternative]
+    scores = []
+    for n, term in enumerate(terms):
+        parts = [_alternative_sql(a, posting) for a in term]
+        expression = (
+            parts[0][0] if len(parts) == 1 else f"{greatest}({', '.join(p[0] for p in parts)})"
+        )
+        scores.append(f"{expression} AS s{n}")
+        params += [value for p in parts for value in p[1]]
+    names = [f"s{n}" for n in range(len(terms))]
+    where = " AND ".join(f"{name} > 0" for name in names) if every else "1 = 1"
+    sql = (
+        f"WITH cand AS ({' UNION '.join(sources)}),"  # noqa: S608  # nosec B608 - names and placeholders only
+        f" scored AS MATERIALIZED (SELECT cand.entry_id AS entry_id, {', '.join(scores)} FROM cand)"
+        f" SELECT entry_id, {' + '.join(names)} AS score FROM scored WHERE {where}"
+        " ORDER BY score DESC, entry_id LIMIT %s"
+    )
+    params.append(limit)
+    with connection.cursor() as db:
+        db.execute(sql, params)
+        return [(row[0], float(row[1])) for row in db.fetchall()]
+
+
+def search_ids(terms: list[Term], *, is_service: bool, limit: int = 10) -> list[tuple[int, float]]:
+    """Entry ids of one group (services, or everything else) matching the query's terms, best
+    first: every word if any entry has them all, else any."""
     if not terms:
         return []
-    found = _run(terms, "AND", limit)
-    if not found and len(terms) > 1:
-        found = _run(terms, "OR", limit)
+    resolved = _resolve(tuple(terms), is_service, _vocabulary_version())
+    found: list[tuple[int, float]] = []
+    if all(resolved):
+        found = _ranked(resolved, every=True, is_service=is_service, limit=limit)
+    if not found and len(terms) > 1 and any(resolved):
+        found = _ranked([t for t in resolved if t], every=False, is_service=is_service, limit=limit)
     return found
 
 
@@ -325,7 +566,3 @@ def highlight_terms(terms: list[Term]) -> list[str]:
         marks.update(term.phrases)
         marks.update(p for p in term.prefixes if len(p) >= 2)
     return sorted(marks, key=len, reverse=True)
-
-
-# On PostgreSQL the document is the stored column `search_vector` (migration 0002): title (A),
-# pinyin (B), body (C), all pre-segmented, in the 'simple' configuration.

@@ -150,30 +150,26 @@ def service_search(*, text: str, english: bool = False, limit: int | None = None
     per_group = limit or module_config(PortalSettings).search_results
     results = SearchResults(query=text)
     terms = search.parse_query(text)
-    found = search.search_ids(terms, limit=per_group * 3)
-    if not found:
-        return results
-    entries = SearchEntry.objects.select_related("service").in_bulk([pk for pk, _s in found])
     marks = search.highlight_terms(terms)
-    for pk, score in found:
-        entry = entries.get(pk)
-        if entry is None:
-            continue
-        group = results.services if entry.kind == "service" else results.faqs
-        if len(group) >= per_group:
-            continue
-        summary = entry.summary_en if english and entry.summary_en else entry.summary
-        group.append(
-            SearchHit(
-                kind=entry.kind,
-                code=entry.service.code,
-                title=entry.title,
-                title_en=entry.title_en,
-                summary=highlighted(summary[:160], marks),
-                url=reverse("portal:service", args=[entry.service.code]),
-                score=score,
+    for is_service, group in ((True, results.services), (False, results.faqs)):
+        found = search.search_ids(terms, is_service=is_service, limit=per_group)
+        entries = SearchEntry.objects.select_related("service").in_bulk([pk for pk, _s in found])
+        for pk, score in found:
+            entry = entries.get(pk)
+            if entry is None:
+                continue
+            summary = entry.summary_en if english and entry.summary_en else entry.summary
+            group.append(
+                SearchHit(
+                    kind=entry.kind,
+                    code=entry.service.code,
+                    title=entry.title,
+                    title_en=entry.title_en,
+                    summary=highlighted(summary[:160], marks),
+                    url=reverse("portal:service", args=[entry.service.code]),
+                    score=score,
+                )
             )
-        )
     return results
 
 

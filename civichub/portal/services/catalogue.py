@@ -165,7 +165,9 @@ def version_return(*, actor: User | None, version: ServiceVersion, note: str) ->
 
 def _index_service(service: Service, version: ServiceVersion) -> None:
     """Rewrites the service's search entries from its published version."""
-    SearchEntry.objects.filter(service=service).delete()
+    old = SearchEntry.objects.filter(service=service)
+    search.entries_unindex(old.values_list("id", flat=True))
+    old.delete()
     content = version.content
     body = " ".join(
         [content.get("description", ""), content.get("conditions", ""), service.department.name]
@@ -174,8 +176,8 @@ def _index_service(service: Service, version: ServiceVersion) -> None:
     body_en = " ".join(
         [content.get("description_en", ""), service.department.name_en, service.code]
     )
-    entries = [
-        _entry(
+    documents = [
+        _document(
             "service",
             service,
             version.name,
@@ -187,8 +189,8 @@ def _index_service(service: Service, version: ServiceVersion) -> None:
         )
     ]
     for faq in content.get("faqs", []):
-        entries.append(
-            _entry(
+        documents.append(
+            _document(
                 "faq",
                 service,
                 faq.get("q", ""),
@@ -199,11 +201,11 @@ def _index_service(service: Service, version: ServiceVersion) -> None:
                 faq.get("a_en", ""),
             )
         )
-    SearchEntry.objects.bulk_create(entries)
-    search.vocabulary_changed()
+    SearchEntry.objects.bulk_create([d.entry for d in documents])
+    search.entries_index(documents)
 
 
-def _entry(
+def _document(
     kind: str,
     service: Service,
     title: str,
@@ -212,19 +214,16 @@ def _entry(
     summary_en: str,
     body: str,
     body_en: str,
-) -> SearchEntry:
-    terms = search.index_terms(title=title, title_en=title_en, body=body, body_en=body_en)
-    return SearchEntry(
+) -> search.Document:
+    entry = SearchEntry(
         kind=kind,
         service=service,
         title=title,
         title_en=title_en,
         summary=summary[:500],
         summary_en=summary_en[:500],
-        title_terms=terms.title_terms,
-        body_terms=terms.body_terms,
-        pinyin_terms=terms.pinyin_terms,
     )
+    return search.Document(entry=entry, body=body, body_en=body_en)
 
 
 @transaction.atomic

@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import pytest
+from django.db.models import Count
 
-from civichub.portal import search, selectors
+from civichub.portal import search, selectors, services
+from civichub.portal.models import SearchEntry, SearchPosting, SearchToken
 from civichub.portal.tests.conftest import Portal
 
 pytestmark = pytest.mark.django_db
@@ -80,3 +82,65 @@ def test_place_names_from_the_org_tree_stay_whole_in_queries(portal: Portal) -> 
 
 def test_a_snippet_is_escaped_before_it_is_marked() -> None:
     assert str(selectors.highlighted("<b>证</b>", ["证"])) == "&lt;b&gt;<mark>证</mark>&lt;/b&gt;"
+
+
+def test_a_typed_part_of_a_word_finds_the_words_it_starts(catalogue: Portal) -> None:
+    assert "出入境通行证件申领（护照）" in _top("passp")
+    assert "社会保障卡申领" in _top("shebaok")
+
+
+def test_token_counts_follow_the_postings_when_the_catalogue_is_indexed_again(
+    catalogue: Portal,
+) -> None:
+    services.catalogue_reindex()  # every entry removed and written again
+    counted = dict(
+        SearchToken.objects.exclude(token="").filter(entries__gt=0).values_list("token", "entries")
+    )
+    held = dict(
+        SearchPosting.objects.values("token").annotate(n=Count("id")).values_list("token", "n")
+    )
+    assert counted == held
+    assert SearchToken.objects.get(token="").entries == SearchEntry.objects.count()
+
+
+def test_services_keep_their_places_among_many_shorter_entries(portal: Portal) -> None:
+    """More entries hold 证 than a query reads from one word: the services' group is ranked
+    apart, and the other group still gives its best (the shortest titles) first."""
+    service = selectors.service_get(code=selectors.service_list()[0].code)
+    documents = [
+        search.Document(
+            entry=SearchEntry(
+                kind="faq", service=service, title=f"证{n:03d}号" if n % 2 else f"开具证明和证件{n}"
+            ),
+            body="",
+            body_en="",
+        )
+        for n in range(search.CANDIDATES * 2)
+    ]
+    SearchEntry.objects.bulk_create([d.entry for d in documents])
+    search.entries_index(documents)
+
+    found = selectors.service_search(text="证", limit=10)
+    assert {h.title for h in found.services} >= {"户籍证明开具", "居住证申领"}
+    assert len(found.faqs) == 10
+    assert all(h.title.endswith("号") for h in found.faqs)
+
+
+def test_a_typed_part_of_a_key_stands_for_keys_the_services_hold(portal: Portal) -> None:
+    """Other entries whose titles' initials come first in order do not take the places of the
+    service's key among the keys a typed part stands for."""
+    service = selectors.service_get(code=selectors.service_list()[0].code)
+    documents = [
+        search.Document(
+            entry=SearchEntry(kind="faq", service=service, title=f"社会保障卡{word}"),
+            body="",
+            body_en="",
+        )
+        for word in ("申报", "上传", "审定", "收费", "申购", "审核", "随机", "送卡", "申报表")
+    ]
+    SearchEntry.objects.bulk_create([d.entry for d in documents])
+    search.entries_index(documents)
+    assert len(search._expansions("shbzks")) == search.EXPANSIONS
+    assert "shbzksl" not in search._expansions("shbzks")
+
+    assert _top("shbzks")[:1] == ["社会保障卡申领"]
