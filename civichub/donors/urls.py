@@ -9,5 +9,6 @@ urlpatterns = [
     path("call-ups/<int:call_up_id>/mark/", views.call_up_mark, name="mark"),
     path("registry/", views.registry, name="list"),
     path("me/", views.mine, name="mine"),
+    path("me/register/", views.register, name="register"),
     path("r/<str:token>/", views.respond, name="respond"),
 ]
