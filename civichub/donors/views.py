@@ -14,15 +14,15 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from civichub.core import geo
 from civichub.core import selectors as core_selectors
 from civichub.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from civichub.core.http import request_user
-from civichub.core.views import domain_errors_as_http
 from civichub.core.models import OrganisationKind
+from civichub.core.views import domain_errors_as_http
 from civichub.donors import consent, forms, places, selectors, services
 from civichub.donors.links import call_up_from_token
 from civichub.donors.models import (
@@ -39,13 +39,13 @@ from civichub.donors.models import (
 )
 
 WEEKDAY_NAMES = [
-    ("0", _lazy("周一")),
-    ("1", _lazy("周二")),
-    ("2", _lazy("周三")),
-    ("3", _lazy("周四")),
-    ("4", _lazy("周五")),
-    ("5", _lazy("周六")),
-    ("6", _lazy("周日")),
+    ("0", gettext_lazy("周一")),
+    ("1", gettext_lazy("周二")),
+    ("2", gettext_lazy("周三")),
+    ("3", gettext_lazy("周四")),
+    ("4", gettext_lazy("周五")),
+    ("5", gettext_lazy("周六")),
+    ("6", gettext_lazy("周日")),
 ]
 REQUEST_ROLES = frozenset({"hospital_staff", "blood_centre", "operator"})
 
