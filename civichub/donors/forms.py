@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, time
 from typing import Any
 
 from django.http import QueryDict
@@ -43,4 +44,70 @@ def request_form(data: QueryDict) -> dict[str, Any]:
     }
     if errors:
         raise ValidationFailed(_("用血需求有误。"), errors=errors)
+    return values
+
+
+WEEKDAYS = range(7)
+
+
+def _date(data: QueryDict, field: str, errors: dict[str, list[str]]) -> date:
+    try:
+        return date.fromisoformat(data.get(field, "").strip())
+    except ValueError:
+        errors.setdefault(field, []).append(_("请按 年-月-日 填写日期。"))
+        return date.min
+
+
+def _time(data: QueryDict, field: str, errors: dict[str, list[str]]) -> time | None:
+    raw = data.get(field, "").strip()
+    if not raw:
+        return None
+    try:
+        return time.fromisoformat(raw)
+    except ValueError:
+        errors.setdefault("windows", []).append(_("请按 时:分 填写时间。"))
+        return None
+
+
+def registration_form(data: QueryDict) -> dict[str, Any]:
+    """The self-registration page's fields as typed values (the community is resolved by the
+    view); raises ValidationFailed with every field that is not a value at all."""
+    errors: dict[str, list[str]] = {}
+    location = data.get("location_consent") == "on"
+    latitude = longitude = None
+    if location and (data.get("latitude", "").strip() or data.get("longitude", "").strip()):
+        latitude = _float(data, "latitude", errors)
+        longitude = _float(data, "longitude", errors)
+    try:
+        weight = float(data.get("weight_kg", ""))
+    except ValueError:
+        errors["weight_kg"] = [_("请用数字填写体重（公斤）。")]
+        weight = 0.0
+    birth_date = _date(data, "birth_date", errors)
+    windows: list[tuple[int, time, time]] = []
+    days = [int(d) for d in data.getlist("weekday") if d.isdigit() and int(d) in WEEKDAYS]
+    starts, ends = _time(data, "starts", errors), _time(data, "ends", errors)
+    if days and (starts is None or ends is None):
+        errors.setdefault("windows", []).append(_("选了星期时请填写开始和结束时间。"))
+    elif days and starts is not None and ends is not None:
+        windows = [(day, starts, ends) for day in days]
+    values = {
+        "name": data.get("name", ""),
+        "phone": data.get("phone", ""),
+        "identity_number": data.get("identity_number", ""),
+        "sex": data.get("sex", ""),
+        "birth_date": birth_date,
+        "weight_kg": weight,
+        "abo": data.get("abo", ""),
+        "rhd": data.get("rhd", ""),
+        "health_consent": data.get("health_consent") == "on",
+        "location_consent": location,
+        "latitude": latitude,
+        "longitude": longitude,
+        "crs": data.get("crs", "gcj02"),
+        "windows": tuple(windows),
+        "paused": data.get("paused") == "on",
+    }
+    if errors:
+        raise ValidationFailed(_("登记信息有误，请按提示修改。"), errors=errors)
     return values

@@ -133,6 +133,8 @@ class Donor(TimestampedModel):
     had_reaction = models.BooleanField(default=False)
     health_consent_at = models.DateTimeField(null=True, blank=True)
     health_revoked_at = models.DateTimeField(null=True, blank=True)
+    # The version of the consent text the donor agreed to (consent.py), with the time above.
+    health_consent_version = models.CharField(max_length=32, blank=True, default="")
     # Coarse place (the location consent).
     cell = models.CharField(max_length=16, blank=True, default="")
     search_cell = models.CharField(max_length=16, blank=True, default="")
@@ -141,6 +143,7 @@ class Donor(TimestampedModel):
     cell_lng = models.FloatField(null=True, blank=True)
     location_consent_at = models.DateTimeField(null=True, blank=True)
     location_revoked_at = models.DateTimeField(null=True, blank=True)
+    location_consent_version = models.CharField(max_length=32, blank=True, default="")
     # Calling: a pause, the first days each kind of donation is possible again by the intervals,
     # the yearly count and the deferrals (age and weight are read from the fields above; the
     # full rule runs on every donor before a call), and this month's call-ups.

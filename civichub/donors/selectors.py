@@ -650,3 +650,13 @@ def open_requests_due(now: datetime) -> list[int]:
             status=RequestStatus.OPEN, next_wave_at__isnull=False, next_wave_at__lte=now
         ).values_list("pk", flat=True)[:200]
     )
+
+
+def donor_own(*, actor: User) -> Donor | None:
+    """The signed-in person's own donor record for the registration page (audited read)."""
+    donor = Donor.objects.select_related("community").filter(user=actor).order_by("pk").first()
+    if donor is None:
+        return None
+    require(actor, "donors.donor.view", donor)
+    audit_record(actor=actor, action="donors.donor.view", obj=donor, purpose="own registration")
+    return donor

@@ -6,6 +6,7 @@ every page works without JavaScript."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -13,25 +14,39 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from civichub.core import geo
 from civichub.core import selectors as core_selectors
 from civichub.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from civichub.core.http import request_user
+from civichub.core.models import OrganisationKind
 from civichub.core.views import domain_errors_as_http
-from civichub.donors import forms, places, selectors, services
+from civichub.donors import consent, forms, places, selectors, services
 from civichub.donors.links import call_up_from_token
 from civichub.donors.models import (
+    ABO,
     CallUp,
     CallUpState,
     Component,
     PatientABO,
     PatientRhD,
     RequestStatus,
+    RhD,
+    Sex,
     Urgency,
 )
 
+WEEKDAY_NAMES = [
+    ("0", gettext_lazy("周一")),
+    ("1", gettext_lazy("周二")),
+    ("2", gettext_lazy("周三")),
+    ("3", gettext_lazy("周四")),
+    ("4", gettext_lazy("周五")),
+    ("5", gettext_lazy("周六")),
+    ("6", gettext_lazy("周日")),
+]
 REQUEST_ROLES = frozenset({"hospital_staff", "blood_centre", "operator"})
 
 
@@ -143,7 +158,104 @@ def mine(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "donors/mine.html",
-        {"page": page, "language": request.LANGUAGE_CODE, "now": timezone.now()},
+        {
+            "page": page,
+            "language": request.LANGUAGE_CODE,
+            "now": timezone.now(),
+            "notice": request.session.pop("donors_notice", ""),
+        },
+    )
+
+
+def _registration_values(donor: Any) -> dict[str, Any]:
+    """A stored record as the form's values (what the page shows when editing)."""
+    if donor is None:
+        return {"health_consent": "", "location_consent": ""}
+    windows = list(donor.windows.order_by("weekday", "starts"))
+    return {
+        "name": donor.name,
+        "phone": donor.phone,
+        "community": str(donor.community_id),
+        "sex": donor.sex,
+        "birth_date": donor.birth_date.isoformat() if donor.birth_date else "",
+        "weight_kg": f"{donor.weight_kg:g}" if donor.weight_kg is not None else "",
+        "abo": donor.abo,
+        "rhd": donor.rhd,
+        "health_consent": "on" if donor.health_consent else "",
+        "location_consent": "on" if donor.location_consent else "",
+        "weekday": [str(w.weekday) for w in windows],
+        "starts": windows[0].starts.strftime("%H:%M") if windows else "",
+        "ends": windows[0].ends.strftime("%H:%M") if windows else "",
+        "paused": "on" if donor.paused_until and donor.paused_until > timezone.now() else "",
+    }
+
+
+@login_required
+@domain_errors_as_http
+def register(request: HttpRequest) -> HttpResponse:
+    """A resident registers as a volunteer, or edits or withdraws later: phone first, one page,
+    no JavaScript. The two consents are separate boxes; unticking one withdraws it."""
+    user = request_user(request)
+    donor = selectors.donor_own(actor=user)
+    communities = list(
+        core_selectors.organisation_list(kind=OrganisationKind.COMMUNITY).order_by("name")[:500]
+    )
+    message, errors = "", {}
+    values: dict[str, Any] = _registration_values(donor)
+    if request.method == "POST":
+        values = {key: request.POST.get(key, "") for key in request.POST}
+        values["weekday"] = request.POST.getlist("weekday")
+        try:
+            typed = forms.registration_form(request.POST)
+            community = next(
+                (c for c in communities if str(c.pk) == request.POST.get("community")), None
+            )
+            if community is None:
+                raise ValidationFailed.on("community", _("请选择您所在的社区。"))
+            details = services.DonorDetails(
+                sex=typed.pop("sex"),
+                birth_date=typed.pop("birth_date"),
+                weight_kg=typed.pop("weight_kg"),
+                abo=typed.pop("abo"),
+                rhd=typed.pop("rhd"),
+            )
+            saved = services.donor_self_register(
+                actor=user,
+                form=services.SelfRegistration(
+                    community=community,
+                    details=details,
+                    language=request.LANGUAGE_CODE,
+                    **typed,
+                ),
+            )
+        except ValidationFailed as exc:
+            message, errors = exc.message, exc.errors
+        else:
+            request.session["donors_notice"] = (
+                _("已保存，谢谢您成为献血志愿者。")
+                if saved is not None
+                else _("已撤回同意，您的健康和位置信息已删除。")
+            )
+            return HttpResponseRedirect(reverse("donors:mine"))
+    return render(
+        request,
+        "donors/register.html",
+        {
+            "donor": donor,
+            "form": values,
+            "message": message,
+            "errors": errors,
+            "communities": communities,
+            "sexes": Sex.choices,
+            "abos": ABO.choices,
+            "rhds": RhD.choices,
+            "weekdays": WEEKDAY_NAMES,
+            "health_text": consent.HEALTH_TEXT,
+            "location_text": consent.LOCATION_TEXT,
+            "health_version": consent.HEALTH_VERSION,
+            "location_version": consent.LOCATION_VERSION,
+        },
+        status=422 if message else 200,
     )
 
 

@@ -115,3 +115,46 @@ def test_a_request_is_met_by_a_donor_who_accepts_from_the_sms_link(
     finally:
         staff.close()
         donor.close()
+
+
+def test_a_resident_registers_as_a_donor_on_a_phone(chromium: Browser, live_server: Any) -> None:
+    from civichub.donors.models import Donor
+    from civichub.testing.city import build_city, staff_user
+
+    city = build_city()
+    resident = staff_user(None, None, username="lina", password=PASSWORD, last_name="李")
+    context = chromium.new_context(base_url=live_server.url, viewport=PHONE, locale="zh-CN")
+    context.set_default_timeout(10_000)
+    try:
+        page = context.new_page()
+        sign_in(page, resident.username)
+        page.goto("/donors/me/register/")
+        check_page(page, "donors-register")
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        page.get_by_label("姓名").fill("李娜")
+        page.get_by_label("手机号码（召集短信发到这里）").fill("13912345678")
+        page.get_by_label("居住或工作的社区（工作人员只看到社区，不看到地址）").select_option(
+            str(city.community_a1.pk)
+        )
+        page.get_by_label("我同意保存和使用我的健康信息").check()
+        page.get_by_label("ABO 血型（本人填报，血站检测后更正）").select_option("O")
+        page.get_by_label("RhD 血型").select_option("neg")
+        page.get_by_label("性别").select_option("female")
+        page.get_by_label("出生日期").fill("1995-04-02")
+        page.get_by_label("体重（公斤）").fill("五十二")
+        with page.expect_navigation():
+            page.get_by_role("button", name="登记").click()
+        # Refused with the reason next to the field; what was typed is still there.
+        assert "请用数字填写体重（公斤）。" in page.locator("#weight_kg-error").inner_text()
+        assert page.get_by_label("姓名").input_value() == "李娜"
+        assert page.get_by_label("我同意保存和使用我的健康信息").is_checked()
+        check_page(page, "donors-register-error")
+        page.get_by_label("体重（公斤）").fill("52")
+        with page.expect_navigation():
+            page.get_by_role("button", name="登记").click()
+        assert "谢谢您成为献血志愿者" in page.locator("#notice").inner_text()
+        donor = Donor.objects.get(user=resident)
+        assert donor.group_label == "O-" and donor.health_consent and not donor.location_consent
+        check_page(page, "donors-mine")
+    finally:
+        context.close()

@@ -17,6 +17,7 @@ from civichub.donors.services.calling import (
 )
 from civichub.donors.services.registry import (
     DonorDetails,
+    SelfRegistration,
     deferral_add,
     donation_record,
     donor_consent_withdraw,
@@ -24,6 +25,7 @@ from civichub.donors.services.registry import (
     donor_pause,
     donor_refresh_dates,
     donor_register,
+    donor_self_register,
     donor_windows_set,
 )
 
@@ -31,6 +33,7 @@ __all__ = [
     "KIND_CALL",
     "KIND_STAND_DOWN",
     "DonorDetails",
+    "SelfRegistration",
     "blood_request_cancel",
     "blood_request_create",
     "call_up_mark",
@@ -44,6 +47,7 @@ __all__ = [
     "donor_pause",
     "donor_refresh_dates",
     "donor_register",
+    "donor_self_register",
     "donor_windows_set",
     "patient_groups",
 ]

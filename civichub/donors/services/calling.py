@@ -25,7 +25,7 @@ from civichub.core.context import acting
 from civichub.core.errors import Conflict, ValidationFailed
 from civichub.core.models import CoordinateSystem, Organisation, User
 from civichub.core.permissions import require
-from civichub.donors import compatibility
+from civichub.donors import compatibility, live
 from civichub.donors.links import call_up_link
 from civichub.donors.models import (
     COMMITTED_STATES,
@@ -127,6 +127,7 @@ def blood_request_create(
         changes={"component": component, "units": units, "group": f"{patient_abo}/{patient_rhd}"},
     )
     transaction.on_commit(partial(call_up_wave_task.enqueue, request.pk))
+    live.request_changed(request.pk)
     return request
 
 
@@ -252,6 +253,7 @@ def call_up_wave(*, request_id: int, now: datetime | None = None) -> int:
         obj=request,
         changes={"wave": wave, "called": len(called)},
     )
+    live.request_changed(request.pk)
     return len(called)
 
 
@@ -304,6 +306,7 @@ def call_up_respond(*, call_up: CallUp, accept: bool, now: datetime | None = Non
         obj=call_up,
         changes={"state": call_up.state},
     )
+    live.request_changed(request.pk)
     return True
 
 
@@ -344,6 +347,7 @@ def call_up_mark(
         call_up.arrived_at = call_up.arrived_at or now
     call_up.save(update_fields=["state", "arrived_at", "donated_at"])
     audit_record(actor=actor, action="donors.call_up.mark", obj=call_up, changes={"state": state})
+    live.request_changed(request.pk)
     if state == CallUpState.DONATED:
         donation_record(
             actor=None,
@@ -391,6 +395,7 @@ def _close(request: BloodRequest, status: str, now: datetime) -> None:
         obj=request,
         changes={"status": status, "stood_down": len(standing)},
     )
+    live.request_changed(request.pk)
 
 
 @transaction.atomic

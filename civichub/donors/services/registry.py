@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -20,7 +20,7 @@ from civichub.core.errors import ValidationFailed
 from civichub.core.identity import identity_number_error
 from civichub.core.models import CoordinateSystem, Organisation, OrganisationKind, User
 from civichub.core.permissions import require
-from civichub.donors import eligibility, places
+from civichub.donors import consent, eligibility, places
 from civichub.donors.models import (
     ABO,
     AvailabilityWindow,
@@ -163,6 +163,22 @@ def donor_refresh_dates(donor: Donor, today: date | None = None) -> None:
         setattr(donor, field, value)
 
 
+def _own_existing(user: User, by_identity: Donor | None, phone: str) -> Donor | None:
+    """The record a signed-in volunteer's own registration updates: their own, or one the same
+    identity number already has when it is theirs or was imported with the same phone number
+    and no account (a duplicate merges). Someone else's record is never taken over."""
+    mine = Donor.objects.select_for_update().filter(user=user).order_by("pk").first()
+    if by_identity is None:
+        return mine
+    unclaimed = by_identity.user_id is None and by_identity.phone.strip() == phone.strip()
+    if (by_identity.user_id == user.pk or unclaimed) and mine in (None, by_identity):
+        return by_identity
+    raise ValidationFailed.on(
+        "identity_number",
+        _("这个身份证号已经登记过；如需合并，请联系血站。"),
+    )
+
+
 @transaction.atomic
 def donor_register(
     *,
@@ -214,17 +230,24 @@ def donor_register(
         "weight_kg": details.weight_kg,
         "health_consent_at": now,
         "health_revoked_at": None,
+        "health_consent_version": consent.HEALTH_VERSION,
         "updated_at": now,
     }
     if location_consent:
         values.update(_place_values(latitude, longitude, crs))
-        values.update(location_consent_at=now, location_revoked_at=None)
+        values.update(
+            location_consent_at=now,
+            location_revoked_at=None,
+            location_consent_version=consent.LOCATION_VERSION,
+        )
     identity = _identity_values(identity_number) if identity_number.strip() else {}
     existing = (
         Donor.objects.select_for_update().filter(identity_hash=identity["identity_hash"]).first()
         if identity
         else None
     )
+    if own and user is not None:
+        existing = _own_existing(user, existing, phone)
     group = {"abo": details.abo, "rhd": details.rhd}
     source = GroupSource.CENTRE if verified else GroupSource.SELF
     centre_held = existing is not None and existing.group_source == GroupSource.CENTRE
@@ -251,8 +274,73 @@ def donor_register(
         actor=actor,
         action=action,
         obj=donor,
-        changes={"group": donor.group_label, "source": donor.group_source},
+        changes={
+            "group": donor.group_label,
+            "source": donor.group_source,
+            "health_consent": donor.health_consent_version,
+            "location_consent": donor.location_consent_version if location_consent else "",
+        },
     )
+    return donor
+
+
+@dataclass(frozen=True)
+class SelfRegistration:
+    """What a signed-in resident fills in on the registration page."""
+
+    name: str
+    phone: str
+    community: Organisation
+    details: DonorDetails
+    health_consent: bool
+    location_consent: bool
+    latitude: float | None = None
+    longitude: float | None = None
+    crs: str = CoordinateSystem.GCJ02
+    identity_number: str = ""
+    windows: tuple[tuple[int, time, time], ...] = ()
+    paused: bool = False
+    language: str = "zh-hans"
+
+
+PAUSE_DAYS = 30
+
+
+@transaction.atomic
+def donor_self_register(*, actor: User, form: SelfRegistration) -> Donor | None:
+    """A resident registers or edits themselves. Unticking a consent already given withdraws
+    it (and erases what it covered); without the health consent nothing else is kept, so the
+    record stays only as a withdrawn one and None is returned. All or nothing."""
+    mine = Donor.objects.select_for_update().filter(user=actor).order_by("pk").first()
+    if mine is not None and not form.health_consent:
+        if mine.health_consent:
+            donor_consent_withdraw(actor=actor, donor=mine, which="health")
+        if mine.location_consent:
+            donor_consent_withdraw(actor=actor, donor=mine, which="location")
+        return None
+    donor = donor_register(
+        actor=actor,
+        user=actor,
+        name=form.name,
+        phone=form.phone,
+        community=form.community,
+        details=form.details,
+        health_consent=form.health_consent,
+        location_consent=form.location_consent,
+        latitude=form.latitude,
+        longitude=form.longitude,
+        crs=form.crs,
+        identity_number=form.identity_number,
+        language=form.language,
+    )
+    if not form.location_consent and donor.location_consent:
+        donor_consent_withdraw(actor=actor, donor=donor, which="location")
+    donor_windows_set(actor=actor, donor=donor, windows=list(form.windows))
+    paused = donor.paused_until is not None and donor.paused_until > timezone.now()
+    if form.paused and not paused:
+        donor_pause(actor=actor, donor=donor, until=timezone.now() + timedelta(days=PAUSE_DAYS))
+    elif not form.paused and paused:
+        donor_pause(actor=actor, donor=donor, until=None)
     return donor
 
 

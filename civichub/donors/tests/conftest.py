@@ -69,7 +69,7 @@ def make_donor(city: Any, staff: dict[str, Any]) -> Callable[..., Donor]:
         return services.donor_register(
             actor=staff["centre"],
             name="献血者",
-            phone=f"1380000{next(_phones):04d}",
+            phone=extra.pop("phone", None) or f"1380000{next(_phones):04d}",
             community=community or city.community_a1,
             details=services.DonorDetails(
                 sex=sex,

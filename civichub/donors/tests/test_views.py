@@ -127,3 +127,113 @@ def test_a_donor_sees_when_they_can_give_again_and_can_pause(
     assert not donor.location_consent
     other = _client(make_user(None, None)).get("/donors/me/").content.decode()
     assert "您还没有登记为献血志愿者。" in other
+
+
+def _registration(community: Any, **changes: str) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "name": "李娜",
+        "phone": "13912345678",
+        "community": str(community.pk),
+        "sex": "female",
+        "birth_date": "1995-04-02",
+        "weight_kg": "52",
+        "abo": "O",
+        "rhd": "neg",
+        "health_consent": "on",
+        "location_consent": "on",
+        "latitude": "30.6610",
+        "longitude": "104.0610",
+        "weekday": ["5", "6"],
+        "starts": "09:00",
+        "ends": "18:00",
+    }
+    values.update(changes)
+    return {key: value for key, value in values.items() if value != ""}
+
+
+def test_a_resident_registers_with_two_separate_consents_and_withdraws_one(
+    city: Any, make_user: Any
+) -> None:
+    from civichub.core.models import AuditEvent
+    from civichub.donors import consent
+    from civichub.donors.models import Donor
+
+    me = make_user(None, None)
+    client = _client(me)
+    assert client.get("/donors/me/register/").status_code == 200
+    response = client.post("/donors/me/register/", _registration(city.community_a1))
+    assert response.status_code == 302 and response["Location"] == "/donors/me/"
+    donor = Donor.objects.get(user=me)
+    assert donor.group_label == "O-" and donor.group_source == "self"
+    assert donor.health_consent_version == consent.HEALTH_VERSION
+    assert donor.location_consent_version == consent.LOCATION_VERSION
+    assert donor.cell and donor.windows.count() == 2
+    assert "已保存" in client.get("/donors/me/").content.decode()
+    # Unticking the location consent withdraws that one alone; the health data stays.
+    client.post("/donors/me/register/", _registration(city.community_a1, location_consent=""))
+    donor.refresh_from_db()
+    assert not donor.location_consent and not donor.cell and donor.cell_lat is None
+    assert donor.health_consent and donor.abo == "O"
+    assert Donor.objects.filter(user=me).count() == 1  # edited, not registered twice
+    # Unticking the health consent erases the group and the rest of the health data.
+    client.post("/donors/me/register/", _registration(city.community_a1, health_consent=""))
+    donor.refresh_from_db()
+    assert not donor.health_consent and donor.abo == "" and donor.birth_date is None
+    actions = set(AuditEvent.objects.values_list("action", flat=True))
+    assert {
+        "donors.donor.register",
+        "donors.donor.merge",
+        "donors.consent.withdraw.location",
+        "donors.consent.withdraw.health",
+    } <= actions
+
+
+def test_bad_registration_input_is_refused_and_keeps_what_was_typed(
+    city: Any, make_user: Any
+) -> None:
+    from civichub.donors.models import Donor
+
+    client = _client(make_user(None, None))
+    response = client.post(
+        "/donors/me/register/",
+        _registration(city.community_a1, weight_kg="heavy", name="王小明", starts=""),
+    )
+    html = response.content.decode()
+    assert response.status_code == 422 and 'role="alert"' in html
+    assert "请用数字填写体重（公斤）。" in html and 'value="王小明"' in html
+    assert 'value="heavy"' in html and 'id="weight_kg-error"' in html
+    no_consent = client.post(
+        "/donors/me/register/", _registration(city.community_a1, health_consent="")
+    )
+    assert no_consent.status_code == 422 and "单独同意" in no_consent.content.decode()
+    assert Donor.objects.count() == 0
+
+
+def test_a_duplicate_identity_merges_only_into_ones_own_record(
+    city: Any, make_user: Any, make_donor: Any
+) -> None:
+    from civichub.donors.models import Donor
+
+    imported = make_donor("A", "pos", phone="13912345678", identity_number="11010519491231002X")
+    me = make_user(None, None)
+    form = _registration(city.community_a1, identity_number="11010519491231002X")
+    assert _client(me).post("/donors/me/register/", form).status_code == 302
+    imported.refresh_from_db()
+    assert imported.user_id == me.pk and Donor.objects.count() == 1
+    # The blood centre's tested group is not replaced by the declared one.
+    assert imported.group_label == "A+" and imported.group_source == "centre"
+    # Someone else with the same number cannot take the record over.
+    other = _client(make_user(None, None)).post("/donors/me/register/", form)
+    assert other.status_code == 422 and "联系血站" in other.content.decode()
+    imported.refresh_from_db()
+    assert imported.user_id == me.pk and Donor.objects.count() == 1
+
+
+def test_registration_needs_a_sign_in_and_shows_only_ones_own_record(
+    city: Any, make_user: Any, make_donor: Any
+) -> None:
+    assert Client().get("/donors/me/register/").status_code == 302
+    someone = make_user(None, None)
+    make_donor(user=someone)
+    page = _client(make_user(None, None)).get("/donors/me/register/").content.decode()
+    assert "登记为献血志愿者" in page and "13800" not in page

@@ -1,0 +1,121 @@
+"""The request board's live updates: services announce a changed request after commit (ids
+only), and the stream, served by uvicorn as `civichub serve` does, delivers `changed` to staff
+who may see the request and to no one else."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from django.test import Client
+
+from civichub.core import events
+from civichub.core.events import publishing
+from civichub.core.tests.test_commands import free_port
+from civichub.donors import live, services
+
+
+def _published(monkeypatch: pytest.MonkeyPatch) -> list[tuple[list[str], Any]]:
+    sent: list[tuple[list[str], Any]] = []
+    monkeypatch.setattr(publishing, "publish_now", lambda c, e: sent.append((list(c), e)))
+    return sent
+
+
+@pytest.mark.django_db
+def test_a_change_is_announced_after_commit_with_ids_only(
+    make_donor: Any,
+    make_request: Any,
+    staff: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    make_donor()
+    sent = _published(monkeypatch)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        request = make_request(units=1)
+    assert sent == []  # nothing before the commit
+    for callback in callbacks:
+        callback()
+    channels, event = sent[0]
+    assert channels == [live.BOARD, live.request_channel(request.pk)]
+    assert event.kind == live.CHANGED and event.request_id == request.pk
+    assert set(vars(event)) == {"kind", "request_id", "id"}  # no donor's data
+    with django_capture_on_commit_callbacks(execute=True):
+        services.call_up_wave(request_id=request.pk)
+    assert sent[-1][1].request_id == request.pk
+
+
+@pytest.mark.django_db
+def test_without_an_asgi_server_the_stream_says_no_content(staff: Any) -> None:
+    client = Client()
+    client.force_login(staff["hospital"])
+    assert client.get("/donors/stream/").status_code == 204
+    html = client.get("/donors/").content.decode()
+    assert 'data-live-stream="/donors/stream/"' in html and "donors/live.js" in html
+
+
+@pytest.fixture
+def asgi_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    import uvicorn
+    from django.core.asgi import get_asgi_application
+
+    monkeypatch.setattr(events.streams, "HEARTBEAT_SECONDS", 0.2)
+    port = free_port()
+    config = uvicorn.Config(
+        get_asgi_application(), host="127.0.0.1", port=port, lifespan="off", log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(15)
+
+
+def _cookies(user: Any) -> dict[str, str]:
+    client = Client()
+    client.force_login(user)
+    return {name: morsel.value for name, morsel in client.cookies.items()}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_request_stream_delivers_changes_to_its_hospital_only(
+    asgi_server: str, make_donor: Any, make_request: Any, staff: Any, make_user: Any, city: Any
+) -> None:
+    make_donor()
+    request = make_request(units=1)
+    path = f"/donors/requests/{request.pk}/stream/"
+    outsider = make_user("hospital_staff", city.district_b)
+    with httpx.Client(base_url=asgi_server, timeout=10, cookies=_cookies(outsider)) as http:
+        assert http.get(path).status_code == 204
+    with httpx.Client(base_url=asgi_server, timeout=10) as http:
+        assert http.get(path).status_code == 204  # not signed in
+    cookies = _cookies(staff["hospital"])
+    with (
+        httpx.Client(base_url=asgi_server, timeout=10, cookies=cookies) as http,
+        http.stream("GET", path) as stream,
+    ):
+        assert stream.status_code == 200
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        lines = stream.iter_lines()
+        assert next(lines) == ":)"  # subscribed
+        deadline = time.monotonic() + 10
+        while live.request_channel(request.pk) not in events.bus().channels():
+            assert time.monotonic() < deadline, "the stream did not subscribe"
+            time.sleep(0.02)
+        services.call_up_wave(request_id=request.pk)
+        seen = []
+        for line in lines:
+            seen.append(line)
+            if line.startswith("data:"):
+                break
+        assert "event: changed" in seen
+        assert seen[-1] == f'data: {{"request": {request.pk}}}'
