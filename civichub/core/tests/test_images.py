@@ -84,3 +84,35 @@ def test_a_large_decode_waits_its_turn_and_is_refused_past_the_wait(settings: An
     finally:
         slots.release()
     assert _check(noisy_jpeg(40, 40), name="b.jpg").width == 40
+
+
+def jpeg_with_comment_and_exif(width: int, height: int) -> bytes:
+    exif = Image.Exif()
+    exif[0x010F] = "Camera maker"
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), "blue").save(
+        out, format="JPEG", exif=exif.tobytes(), comment=b"<script>x</script>"
+    )
+    return out.getvalue()
+
+
+def test_a_large_image_is_re_encoded_in_a_child_process_without_metadata(settings: Any) -> None:
+    settings.CIVICHUB_PROFILE = {"image_free_pixels": 100}
+
+    checked = _check(jpeg_with_comment_and_exif(80, 60), name="large.jpg")
+
+    assert (checked.width, checked.height, checked.format) == (80, 60, "JPEG")
+    with Image.open(io.BytesIO(checked.data)) as reread:
+        assert "comment" not in reread.info and "exif" not in reread.info
+        assert not reread.getexif()
+    assert b"<script>" not in checked.data
+
+
+def test_a_large_decode_past_its_time_limit_is_refused(settings: Any) -> None:
+    # No child process starts, decodes and answers within a microsecond.
+    settings.CIVICHUB_PROFILE = {"image_free_pixels": 100, "image_decode_seconds": 0.000001}
+
+    with translation.override("en"), pytest.raises(ValidationFailed) as caught:
+        _check(jpeg_with_comment_and_exif(80, 60), name="slow.jpg")
+
+    assert "timeout" in caught.value.message and "slow.jpg" in caught.value.message
