@@ -140,7 +140,7 @@ def test_a_large_image_is_processing_until_the_task_re_encodes_it_without_metada
     )
     assert [i.pk for i in post.images.all()] == [image.pk]
     served = Client().get(f"/broadcast/images/{image.pk}")
-    assert served.status_code == 200 and b"".join(served.streaming_content) == data
+    assert served.status_code == 200 and served.getvalue() == data
     actions = set(AuditEvent.objects.values_list("action", flat=True))
     assert {"broadcast.media.upload", "broadcast.media.ready"} <= actions
 
