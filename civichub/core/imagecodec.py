@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import resource
 import sys
 import warnings
 from dataclasses import dataclass
@@ -72,10 +73,14 @@ def _write(image: Image.Image, *, gps: dict[int, Any] | None) -> Encoded:
 
 
 def main() -> int:
-    """The child's side: arguments `keep_gps` (0/1) and `max_pixels`, the image on standard
-    input; one JSON line (format, width, height) then the re-encoded bytes on standard output,
-    or the error's name on standard error and exit status 3."""
-    keep_gps, max_pixels = sys.argv[1] == "1", int(sys.argv[2])
+    """The child's side: arguments `keep_gps` (0/1), `max_pixels` and `memory_bytes` (its own
+    address-space limit, 0 for none; set here rather than by the parent between fork and exec,
+    which is not safe in a threaded server), the image on standard input; one JSON line
+    (format, width, height) then the re-encoded bytes on standard output, or the error's name
+    on standard error and exit status 3."""
+    keep_gps, max_pixels, memory = sys.argv[1] == "1", int(sys.argv[2]), int(sys.argv[3])
+    if memory > 0:
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     Image.MAX_IMAGE_PIXELS = max_pixels
     try:
         done = reencode(sys.stdin.buffer.read(), keep_gps=keep_gps, max_pixels=max_pixels)

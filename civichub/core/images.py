@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import resource
 import subprocess  # nosec B404
 import sys
 import threading
@@ -255,10 +254,6 @@ def _checked(encoded: Encoded, *, name: str, location_kept: bool) -> CheckedImag
     )
 
 
-def _limit_memory(limit_bytes: int) -> None:  # pragma: no cover - runs in the child
-    resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, limit_bytes))
-
-
 def reencode_isolated(
     data: bytes, *, keep_location: bool = False, max_pixels: int | None = None
 ) -> Encoded:
@@ -277,12 +272,12 @@ def reencode_isolated(
                 "civichub.core.imagecodec",
                 "1" if keep_location else "0",
                 str(budget),
+                str(limit),
             ],
             input=data,
             capture_output=True,
             timeout=float(conf.image_decode_seconds),
             check=False,
-            preexec_fn=(lambda: _limit_memory(limit)) if limit > 0 else None,  # noqa: PLW1509
         )
     except subprocess.TimeoutExpired as exc:
         raise ImageDecodeFailed("timeout") from exc
