@@ -19,6 +19,7 @@ from civichub.broadcast.models import (
     BroadcastAccount,
     Comment,
     DrawnArea,
+    ImageState,
     Post,
     PostImage,
     PostVideo,
@@ -57,11 +58,15 @@ class AccountOut(Schema):
 
 class ImageOut(Schema):
     id: int
-    url: str
+    url: str | None = Field(description="Null until `state` is `ready`")
     alt_text: str
     content_type: str
     width: int
     height: int
+    state: str = Field(
+        description="`processing` (a large image being re-encoded), `ready` or `failed`"
+    )
+    error: str = Field(description="Why a `failed` image could not be read")
 
 
 class RenditionOut(Schema):
@@ -179,11 +184,17 @@ def _video_out(request: HttpRequest, video: PostVideo) -> VideoOut:
 def _image_out(request: HttpRequest, image: PostImage) -> ImageOut:
     return ImageOut(
         id=image.pk,
-        url=request.build_absolute_uri(selectors.image_url(image)),
+        url=(
+            request.build_absolute_uri(selectors.image_url(image))
+            if image.state == ImageState.READY
+            else None
+        ),
         alt_text=image.alt_text,
         content_type=image.content_type,
         width=image.width,
         height=image.height,
+        state=image.state,
+        error=image.error,
     )
 
 
@@ -350,9 +361,13 @@ def post_publish(request: HttpRequest, handle: str, payload: PostIn) -> Status[P
 
 @router.post(
     "/accounts/{handle}/media",
-    response={201: ImageOut},
+    response={201: ImageOut, 202: ImageOut},
     summary="Upload an image for a coming post, with its alt text (publishers); JPEG, PNG or "
     "WebP, re-encoded without metadata",
+    description="The header is checked at once (format, pixel budget, pixels per byte of file: "
+    "a decompression bomb is refused with 422). A small image is re-encoded at once (201); a "
+    "large one is re-encoded in the background (202, `state` `processing`, `url` null): poll "
+    "GET /media/{id} until `state` is `ready` before publishing with `media_ids`.",
 )
 def media_upload(
     request: HttpRequest,
@@ -365,7 +380,17 @@ def media_upload(
         account=selectors.account_get(handle),
         image=services.ImageIn(name=file.name or "image", data=file.read(), alt_text=alt_text),
     )
-    return Status(201, _image_out(request, image))
+    return Status(202 if image.state == ImageState.PROCESSING else 201, _image_out(request, image))
+
+
+@router.get(
+    "/media/{image_id}",
+    response=ImageOut,
+    auth=None,
+    summary="An image: its processing state, then its address (an unattached one: publishers)",
+)
+def media_get(request: HttpRequest, image_id: int) -> ImageOut:
+    return _image_out(request, selectors.image_get(_reader(request), image_id))
 
 
 @router.post(

@@ -273,9 +273,18 @@ class KeywordFilter(CreatedModel):
         return f"{self.account}: {self.word}"
 
 
+class ImageState(models.TextChoices):
+    PROCESSING = "processing", _("处理中")
+    READY = "ready", _("可用")
+    FAILED = "failed", _("处理失败")
+
+
 class PostImage(CreatedModel):
     """An image re-encoded on upload (real type and pixel count checked, metadata removed).
-    Uploaded through the API first (post empty), then attached when the post is published."""
+    Uploaded through the API first (post empty), then attached when the post is published.
+    A large upload is stored as received with state `processing` (its header checked, nothing
+    decoded) and re-encoded by a task; until `ready` it is served to no one and cannot be
+    attached, and a failed decode keeps its reason in `error` for the uploader."""
 
     account = models.ForeignKey(BroadcastAccount, on_delete=models.CASCADE, related_name="+")
     post = models.ForeignKey(
@@ -288,6 +297,8 @@ class PostImage(CreatedModel):
     height = models.PositiveIntegerField()
     size = models.PositiveIntegerField()
     position = models.PositiveSmallIntegerField(default=0)
+    state = models.CharField(max_length=12, choices=ImageState.choices, default=ImageState.READY)
+    error = models.CharField(max_length=200, blank=True, default="")
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )

@@ -9,11 +9,18 @@ from django_tasks import task
 from civichub.broadcast import services
 from civichub.broadcast.queue import priority
 from civichub.broadcast.services.alerts import push_alert
+from civichub.broadcast.services.media import process_image
 from civichub.broadcast.services.video import transcode_video
 from civichub.broadcast.streaming import announce_scheduled_post
 from civichub.core.context import acting
 
-__all__ = ["announce_scheduled_post", "expire_unattached_media", "push_alert", "transcode_video"]
+__all__ = [
+    "announce_scheduled_post",
+    "expire_unattached_media",
+    "process_image",
+    "push_alert",
+    "transcode_video",
+]
 
 
 @task(priority=priority(10))

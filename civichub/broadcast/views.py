@@ -38,6 +38,7 @@ from civichub.broadcast.models import (
     Category,
     Certainty,
     Follow,
+    ImageState,
     Post,
     PostVideo,
     Severity,
@@ -529,6 +530,9 @@ def compose(request: HttpRequest, handle: str, alert: bool = False) -> HttpRespo
 @domain_errors_as_http
 def image(request: HttpRequest, image_id: int) -> FileResponse:
     found = selectors.image_get(request_user_or_none(request), image_id)
+    if found.state != ImageState.READY:
+        # Still the upload as received (with its metadata), or a file that could not be read.
+        raise NotFound(_("没有这张图片。"))
     response = FileResponse(found.image.open("rb"), content_type=found.content_type)
     # Only an image anyone may see goes into shared caches (not one of a scheduled post).
     public = (

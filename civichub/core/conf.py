@@ -59,6 +59,10 @@ class CoreSettings(ModuleConfig):
     # arrive together.
     image_large_decodes: int = 2
     image_large_wait_seconds: float = 10.0
+    # A large image is decoded in a child process that is stopped after this many seconds and
+    # may take at most this much memory (address space; 0: no memory limit).
+    image_decode_seconds: float = 30.0
+    image_decode_memory_mb: int = 1536
 
 
 def core_settings() -> CoreSettings:

@@ -7,13 +7,17 @@ written back.
 
 Decoding is the costly part (a 131 KB PNG can hold 40 million pixels: 120 MB and seconds of
 work), so the header is checked first against a pixel budget and against the file's size
-(`core.conf.CoreSettings`: `image_max_pixels`, `image_max_pixels_per_byte`), and large images
-are decoded a few at a time per process."""
+(`core.conf.CoreSettings`: `image_max_pixels`, `image_max_pixels_per_byte`, `probe_image`),
+and large images are decoded a few at a time per process, each in a child process with a time
+and memory limit (`reencode_isolated`), or in a background task by a module that can wait."""
 
 from __future__ import annotations
 
 import contextlib
 import io
+import json
+import subprocess  # nosec B404
+import sys
 import threading
 import warnings
 from collections.abc import Iterator
@@ -21,15 +25,25 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.utils.translation import gettext as _
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from civichub.core.conf import core_settings
 from civichub.core.errors import DomainError, RateLimited, ValidationFailed
+from civichub.core.imagecodec import GPS_IFD, Encoded, reencode
 
-GPS_IFD = 0x8825
+__all__ = [
+    "GPS_IFD",
+    "CheckedImage",
+    "ImageDecodeFailed",
+    "ImageUpload",
+    "ProbedImage",
+    "check_image",
+    "probe_image",
+    "reencode_isolated",
+]
+
 CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
-KEPT_INFO = {"transparency"}
 
 
 @dataclass(frozen=True)
@@ -51,6 +65,31 @@ class CheckedImage:
     original_name: str
     location_kept: bool
     gps: dict[int, Any] | None
+
+
+@dataclass(frozen=True)
+class ProbedImage:
+    """What the header said of an image that passed the header checks; nothing decoded."""
+
+    format: str
+    content_type: str
+    extension: str
+    width: int
+    height: int
+    original_name: str
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+
+class ImageDecodeFailed(Exception):
+    """A decode in the child process failed: the file is broken, or it passed the time or
+    memory limit. `reason` is a short code for records ("timeout", "memory", an error name)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def _refuse(field: str, message: str) -> ValidationFailed:
@@ -132,19 +171,28 @@ def _header_check(
         )
 
 
-def check_image(
+def _name(upload: ImageUpload) -> str:
+    return (upload.name or "photo")[:200]
+
+
+def _unreadable(field: str, name: str, error: str) -> ValidationFailed:
+    return _refuse(
+        field, _("%(name)s：无法读取这个图片（%(error)s）。") % {"name": name, "error": error}
+    )
+
+
+def probe_image(
     upload: ImageUpload,
     *,
     field: str,
     max_bytes: int,
     max_pixels: int,
     allowed_formats: list[str],
-    keep_location: bool = False,
-) -> CheckedImage:
-    """The re-encoded image, or ValidationFailed naming `field` with a sentence for people.
-    The header is checked before anything is decoded (`_header_check`); a large image waits
-    for its turn to be decoded (`_decode_turn`)."""
-    name = (upload.name or "photo")[:200]
+) -> ProbedImage:
+    """The header checks alone (size in bytes, real format, pixel budget, pixels per byte):
+    cheap, so a request can refuse a decompression bomb at once; ValidationFailed naming
+    `field` otherwise. No pixel is decoded here."""
+    name = _name(upload)
     if not upload.data:
         raise _refuse(field, _("%(name)s：文件是空的。") % {"name": name})
     if len(upload.data) > max_bytes:
@@ -165,13 +213,8 @@ def check_image(
                     max_pixels=max_pixels,
                     allowed_formats=allowed_formats,
                 )
-                exif = probe.getexif()
-                gps = dict(exif.get_ifd(GPS_IFD)) if keep_location else None
-                with _decode_turn(probe.width * probe.height, name=name, field=field):
-                    probe.load()
-                    # In place: a copy would double the memory a large image takes.
-                    ImageOps.exif_transpose(probe, in_place=True)
-                    return _reencode(probe, name=name, gps=gps)
+                image_format = probe.format or ""
+                width, height = probe.size
     except DomainError:
         raise
     except (
@@ -182,40 +225,122 @@ def check_image(
         ValueError,
         SyntaxError,
     ) as exc:
-        raise _refuse(
-            field,
-            _("%(name)s：无法读取这个图片（%(error)s）。")
-            % {"name": name, "error": type(exc).__name__},
-        ) from exc
-
-
-def _reencode(image: Image.Image, *, name: str, gps: dict[int, Any] | None) -> CheckedImage:
-    image_format = image.format or ""
-    # Pillow's save() writes back what `info` carries (a JPEG comment, XMP, the ICC profile,
-    # EXIF); only the transparency, which is part of the picture, is kept.
-    image.info = {key: value for key, value in image.info.items() if key in KEPT_INFO}
-    out = io.BytesIO()
-    save_args: dict[str, Any] = {}
-    if image_format == "JPEG":
-        if image.mode not in {"RGB", "L"}:
-            image = image.convert("RGB")
-        save_args.update(quality=88, optimize=True)
-    elif image_format == "WEBP":
-        save_args.update(quality=88)
-    if gps:
-        fresh = Image.Exif()
-        fresh[GPS_IFD] = gps
-        save_args["exif"] = fresh.tobytes()
-    image.save(out, format=image_format, **save_args)
-    data = out.getvalue()
-    return CheckedImage(
-        data=data,
+        raise _unreadable(field, name, type(exc).__name__) from exc
+    return ProbedImage(
         format=image_format,
         content_type=CONTENT_TYPES[image_format],
         extension=EXTENSIONS[image_format],
-        width=image.width,
-        height=image.height,
+        width=width,
+        height=height,
         original_name=name,
-        location_kept=bool(gps),
-        gps=gps or None,
     )
+
+
+def _pixel_budget(max_pixels: int) -> int:
+    return min(max_pixels, int(core_settings().image_max_pixels))
+
+
+def _checked(encoded: Encoded, *, name: str, location_kept: bool) -> CheckedImage:
+    return CheckedImage(
+        data=encoded.data,
+        format=encoded.format,
+        content_type=CONTENT_TYPES[encoded.format],
+        extension=EXTENSIONS[encoded.format],
+        width=encoded.width,
+        height=encoded.height,
+        original_name=name,
+        location_kept=location_kept and bool(encoded.gps),
+        gps=encoded.gps if location_kept else None,
+    )
+
+
+def reencode_isolated(
+    data: bytes, *, keep_location: bool = False, max_pixels: int | None = None
+) -> Encoded:
+    """Decodes and re-encodes an image in a child process with a time limit
+    (`image_decode_seconds`) and an address-space limit (`image_decode_memory_mb`), so a
+    decode that runs away is stopped and takes nothing of the caller's memory. Raises
+    ImageDecodeFailed with the reason when the child fails or passes a limit."""
+    conf = core_settings()
+    budget = _pixel_budget(max_pixels or int(conf.image_max_pixels))
+    limit = int(conf.image_decode_memory_mb) * 1024 * 1024
+    try:
+        done = subprocess.run(  # noqa: S603  # nosec B603
+            [
+                sys.executable,
+                "-m",
+                "civichub.core.imagecodec",
+                "1" if keep_location else "0",
+                str(budget),
+                str(limit),
+            ],
+            input=data,
+            capture_output=True,
+            timeout=float(conf.image_decode_seconds),
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise ImageDecodeFailed("timeout") from exc
+    if done.returncode != 0:
+        error = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        last = error[-1][:60] if error else f"exit {done.returncode}"
+        raise ImageDecodeFailed("memory" if "MemoryError" in last else last)
+    head, _newline, body = done.stdout.partition(b"\n")
+    try:
+        found = json.loads(head)
+        image_format = str(found["format"])
+        width, height = int(found["width"]), int(found["height"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ImageDecodeFailed("bad output") from exc
+    if image_format not in CONTENT_TYPES:
+        raise ImageDecodeFailed("bad output")
+    gps = None
+    if keep_location:
+        # The output's own header: only the GPS block was written back.
+        with Image.open(io.BytesIO(body)) as written:
+            gps = dict(written.getexif().get_ifd(GPS_IFD)) or None
+    return Encoded(data=body, format=image_format, width=width, height=height, gps=gps)
+
+
+def check_image(
+    upload: ImageUpload,
+    *,
+    field: str,
+    max_bytes: int,
+    max_pixels: int,
+    allowed_formats: list[str],
+    keep_location: bool = False,
+) -> CheckedImage:
+    """The re-encoded image, or ValidationFailed naming `field` with a sentence for people.
+    The header is checked before anything is decoded (`probe_image`); a small image is decoded
+    here, a large one (over `image_free_pixels`) waits for its turn (`_decode_turn`) and is
+    decoded in a child process with a time and memory limit (`reencode_isolated`). Modules
+    that can wait for an image (broadcast's uploads ahead of a post) instead store a large one
+    as pending and re-encode it in a task."""
+    probed = probe_image(
+        upload,
+        field=field,
+        max_bytes=max_bytes,
+        max_pixels=max_pixels,
+        allowed_formats=allowed_formats,
+    )
+    name = probed.original_name
+    budget = _pixel_budget(max_pixels)
+    if probed.pixels <= int(core_settings().image_free_pixels):
+        try:
+            encoded = reencode(upload.data, keep_gps=keep_location, max_pixels=budget)
+        except (
+            Image.DecompressionBombError,
+            Image.DecompressionBombWarning,
+            OSError,
+            ValueError,
+            SyntaxError,
+        ) as exc:
+            raise _unreadable(field, name, type(exc).__name__) from exc
+        return _checked(encoded, name=name, location_kept=keep_location)
+    with _decode_turn(probed.pixels, name=name, field=field):
+        try:
+            encoded = reencode_isolated(upload.data, keep_location=keep_location, max_pixels=budget)
+        except ImageDecodeFailed as exc:
+            raise _unreadable(field, name, exc.reason) from exc
+    return _checked(encoded, name=name, location_kept=keep_location)

@@ -16,6 +16,7 @@ from civichub.broadcast.mastodon.selectors import NotificationRow
 from civichub.broadcast.models import (
     BroadcastAccount,
     Comment,
+    ImageState,
     Post,
     PostImage,
     PostVideo,
@@ -195,8 +196,10 @@ def reblog_json(request: HttpRequest, repost: Repost, original: Post, user: User
 
 def media_json(request: HttpRequest, image: PostImage, *, aspect: bool = False) -> dict[str, Any]:
     """An image as a Mastodon `MediaAttachment`; a status's attachments also give the image's
-    aspect ratio (an uploaded one's answer does not)."""
-    url = request.build_absolute_uri(selectors.image_url(image))
+    aspect ratio (an uploaded one's answer does not). A large upload still being re-encoded has
+    null URLs, as Mastodon answers while it processes media."""
+    ready = image.state == ImageState.READY
+    url = request.build_absolute_uri(selectors.image_url(image)) if ready else None
     size: dict[str, Any] = {
         "width": image.width,
         "height": image.height,

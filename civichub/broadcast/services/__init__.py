@@ -30,6 +30,7 @@ from civichub.broadcast.services.media import (
     IMAGE_MAX_PIXELS,
     UNATTACHED_MEDIA_HOURS,
     ImageIn,
+    image_process,
     media_unattached_delete,
     media_upload,
 )
@@ -107,6 +108,7 @@ __all__ = [
     "keyword_filter_add",
     "keyword_filter_remove",
     "media_unattached_delete",
+    "image_process",
     "media_upload",
     "post_counters_fold",
     "post_edit",

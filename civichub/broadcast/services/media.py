@@ -1,4 +1,10 @@
-"""Images: uploaded ahead of a post, attached to it, expired when never used."""
+"""Images: uploaded ahead of a post, attached to it, expired when never used.
+
+An upload's header is checked in the request (format, pixels, pixels per byte), so a
+decompression bomb is refused at once; a small image is re-encoded there too, a large one
+(over `image_free_pixels`) is stored as received, `processing`, and re-encoded by a task in a
+child process with a time and memory limit (`core.images.reencode_isolated`). It is served to
+no one and cannot be attached until `ready`; a failed decode is kept `failed` with its reason."""
 
 from __future__ import annotations
 
@@ -11,17 +17,32 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django_tasks import task
 
 from civichub.broadcast.models import (
     ALT_TEXT_MAX_CHARS,
     BroadcastAccount,
+    ImageState,
     Post,
     PostImage,
 )
+from civichub.broadcast.queue import priority
 from civichub.broadcast.services.checks import check_text
 from civichub.core.audit import audit_record
-from civichub.core.errors import ValidationFailed
-from civichub.core.images import CheckedImage, ImageUpload, check_image
+from civichub.core.conf import core_settings
+from civichub.core.context import acting
+from civichub.core.errors import NotFound, ValidationFailed
+from civichub.core.images import (
+    CONTENT_TYPES,
+    EXTENSIONS,
+    CheckedImage,
+    ImageDecodeFailed,
+    ImageUpload,
+    ProbedImage,
+    check_image,
+    probe_image,
+    reencode_isolated,
+)
 from civichub.core.models import User
 from civichub.core.permissions import require
 
@@ -39,13 +60,17 @@ class ImageIn:
     alt_text: str
 
 
-def image_checked(image: ImageIn, field: str) -> tuple[CheckedImage, str]:
+def _alt_checked(image: ImageIn, field: str) -> str:
     alt = image.alt_text.strip()
     if not alt:
         raise ValidationFailed.on(
             f"{field}.alt_text", _("请为每张图片填写替代文字，供看不见图片的读者使用。")
         )
-    alt = check_text(f"{field}.alt_text", alt, ALT_TEXT_MAX_CHARS)
+    return check_text(f"{field}.alt_text", alt, ALT_TEXT_MAX_CHARS)
+
+
+def image_checked(image: ImageIn, field: str) -> tuple[CheckedImage, str]:
+    alt = _alt_checked(image, field)
     checked = check_image(
         ImageUpload(name=image.name, data=image.data),
         field=field,
@@ -93,20 +118,138 @@ def image_store(
 
 @transaction.atomic
 def media_upload(*, actor: User | None, account: BroadcastAccount, image: ImageIn) -> PostImage:
-    """An image uploaded ahead of its post (the API's two steps, as Mastodon clients do):
-    checked and re-encoded now, attached by `post_publish(media_ids=...)`."""
+    """An image uploaded ahead of its post (the API's two steps, as Mastodon clients do),
+    attached by `post_publish(media_ids=...)`. Its header is checked now; a small image is
+    re-encoded now, a large one is stored `processing` and re-encoded by `process_image`."""
     if actor is not None:
         require(actor, "broadcast.post.publish", account)
-    checked, alt = image_checked(image, "file")
-    stored = image_store(account=account, checked=checked, alt_text=alt, uploader=actor)
+    alt = _alt_checked(image, "file")
+    probed = probe_image(
+        ImageUpload(name=image.name, data=image.data),
+        field="file",
+        max_bytes=IMAGE_MAX_BYTES,
+        max_pixels=IMAGE_MAX_PIXELS,
+        allowed_formats=IMAGE_FORMATS,
+    )
+    if probed.pixels > int(core_settings().image_free_pixels):
+        stored = _pending_store(
+            account=account, probed=probed, data=image.data, alt_text=alt, uploader=actor
+        )
+        image_id = stored.pk
+        transaction.on_commit(lambda: process_image.enqueue(image_id))
+    else:
+        checked, alt = image_checked(image, "file")
+        stored = image_store(account=account, checked=checked, alt_text=alt, uploader=actor)
     audit_record(
         actor=actor,
         action="broadcast.media.upload",
         obj=stored,
         organisation=account.organisation,
-        changes={"content_type": stored.content_type, "size": stored.size},
+        changes={"content_type": stored.content_type, "size": stored.size, "state": stored.state},
     )
     return stored
+
+
+def _pending_store(
+    *,
+    account: BroadcastAccount,
+    probed: ProbedImage,
+    data: bytes,
+    alt_text: str,
+    uploader: User | None,
+) -> PostImage:
+    """The upload as received (metadata and all, so never served), awaiting its task."""
+    image = PostImage(
+        account=account,
+        alt_text=alt_text,
+        content_type=probed.content_type,
+        width=probed.width,
+        height=probed.height,
+        size=len(data),
+        state=ImageState.PROCESSING,
+        uploaded_by=uploader,
+    )
+    image.image.save(
+        f"{account.handle}-pending-{secrets.token_hex(8)}", ContentFile(data), save=False
+    )
+    name = image.image.name
+    try:
+        image.save()
+    except BaseException:
+        default_storage.delete(name)
+        raise
+    return image
+
+
+def image_process(*, image_id: int) -> PostImage:
+    """Re-encodes a pending upload in a child process with a time and memory limit; the
+    re-encoded file replaces the original, which is deleted. A failure keeps the reason."""
+    found = PostImage.objects.select_related("account__organisation").filter(pk=image_id).first()
+    if found is None:
+        raise NotFound(_("没有这张图片。"))
+    if found.state != ImageState.PROCESSING:
+        return found
+    original = found.image.name
+    with found.image.open("rb") as handle:
+        data = handle.read()
+    try:
+        encoded = reencode_isolated(data, max_pixels=IMAGE_MAX_PIXELS)
+    except ImageDecodeFailed as exc:
+        return _image_failed(found, exc.reason)
+    fresh = f"{found.account.handle}-{secrets.token_hex(8)}.{EXTENSIONS[encoded.format]}"
+    new_name = default_storage.save(f"broadcast/images/{fresh}", ContentFile(encoded.data))
+    try:
+        with transaction.atomic():
+            row = PostImage.objects.select_for_update().filter(pk=image_id).first()
+            if row is None or row.state != ImageState.PROCESSING:
+                raise NotFound(_("没有这张图片。"))
+            row.image.name = new_name
+            row.content_type = CONTENT_TYPES[encoded.format]
+            row.width, row.height, row.size = encoded.width, encoded.height, len(encoded.data)
+            row.state = ImageState.READY
+            row.save(update_fields=["image", "content_type", "width", "height", "size", "state"])
+            audit_record(
+                actor=None,
+                action="broadcast.media.ready",
+                obj=row,
+                organisation=found.account.organisation,
+                changes={"size": row.size, "width": row.width, "height": row.height},
+            )
+            transaction.on_commit(lambda: default_storage.delete(original))
+    except BaseException:
+        default_storage.delete(new_name)
+        raise
+    return row
+
+
+def _image_failed(found: PostImage, reason: str) -> PostImage:
+    with transaction.atomic():
+        updated = PostImage.objects.filter(pk=found.pk, state=ImageState.PROCESSING).update(
+            state=ImageState.FAILED, error=reason[:200]
+        )
+        if updated:
+            audit_record(
+                actor=None,
+                action="broadcast.media.fail",
+                obj=found,
+                organisation=found.account.organisation,
+                changes={"error": reason[:200]},
+            )
+            original = found.image.name
+            transaction.on_commit(lambda: default_storage.delete(original))
+    found.refresh_from_db()
+    return found
+
+
+@task(priority=priority(30))
+def process_image(image_id: int) -> str:
+    """Re-encodes a large uploaded image; enqueued by `media_upload` once the upload has
+    committed."""
+    with acting(channel="task"):
+        try:
+            return str(image_process(image_id=int(image_id)).state)
+        except NotFound:
+            return "gone"
 
 
 UNATTACHED_MEDIA_HOURS = 24

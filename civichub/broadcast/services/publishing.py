@@ -24,6 +24,7 @@ from civichub.broadcast.models import (
     BroadcastAccount,
     CapMessageType,
     Category,
+    ImageState,
     Post,
     PostImage,
     PostRevision,
@@ -223,6 +224,14 @@ def _uploaded_media(account: BroadcastAccount, media_ids: Sequence[int]) -> list
     usable = [found[pk] for pk in ids if pk in found]
     bad = [pk for pk in ids if pk not in found]
     bad += [m.pk for m in usable if m.account_id != account.pk or m.post_id is not None]
+    if not bad:
+        waiting = [m.pk for m in usable if m.state != ImageState.READY]
+        if waiting:
+            raise ValidationFailed.on(
+                "media_ids",
+                _("这些图片还在处理中或处理失败，暂不能发布：%(ids)s。")
+                % {"ids": ", ".join(map(str, sorted(waiting)))},
+            )
     if bad:
         raise ValidationFailed.on(
             "media_ids",

@@ -115,9 +115,10 @@ def _is_image(head: bytes) -> bool:
 
 @endpoint(scopes_needed=WRITE_MEDIA, methods=("POST",))
 def media_upload(request: HttpRequest) -> HttpResponse:
-    """POST /api/v1/media and /api/v2/media: an image for a coming status, checked and
-    re-encoded at once (200 with its URL); or a video, probed now and transcoded in the
-    background: v2 answers 202 with a null URL while it is processing, as Mastodon does."""
+    """POST /api/v1/media and /api/v2/media: an image for a coming status, its header checked
+    at once, a small one re-encoded at once (200 with its URL), a large one re-encoded in the
+    background; or a video, probed now and transcoded in the background. While a large image
+    or a video is processing, v2 answers 202 with a null URL, as Mastodon does."""
     user = request_user(request)
     upload = request.FILES.get("file")
     if upload is None:
@@ -146,12 +147,15 @@ def media_upload(request: HttpRequest) -> HttpResponse:
             alt_text=request.POST.get("description", ""),
         ),
     )
-    return JsonResponse(media_json(request, image))
+    image.refresh_from_db()
+    processing = image.state == "processing" and "/api/v2/" in request.path
+    return JsonResponse(media_json(request, image), status=202 if processing else 200)
 
 
 @endpoint(scopes_needed=WRITE_MEDIA, methods=("GET",))
 def media_get(request: HttpRequest, media_id: str) -> HttpResponse:
-    """GET /api/v1/media/:id: an uploaded attachment; 206 while a video is still processing."""
+    """GET /api/v1/media/:id: an uploaded attachment; 206 while a video or a large image is
+    still processing; 422 with the reason when an image could not be read."""
     user = request_user(request)
     if media_id.startswith("v") and media_id[1:].isdigit():
         video = selectors.video_get(user, int(media_id[1:]))
@@ -160,7 +164,12 @@ def media_get(request: HttpRequest, media_id: str) -> HttpResponse:
     if not media_id.isdigit():
         raise NotFound("Record not found")
     image = selectors.image_get(user, int(media_id))
-    return JsonResponse(media_json(request, image))
+    if image.state == "failed":
+        raise ValidationFailed(
+            f"Error processing media: {image.error}", errors={"file": [image.error]}
+        )
+    status = 206 if image.state == "processing" else 200
+    return JsonResponse(media_json(request, image), status=status)
 
 
 @endpoint(auth=False, scopes_needed=READ_STATUSES)
