@@ -97,6 +97,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # Only under `civichub demo`, while the demo data is written (removes itself otherwise).
+    "civichub.core.middleware.DemoSeedingMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -107,6 +109,10 @@ MIDDLEWARE = [
     "civichub.core.middleware.ApiErrorMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
+
+# `civichub demo` sets it for its web server: the file telling how far the background seeding of
+# the demo data has come (`core.demo.status`); pages answer with the progress until it is done.
+DEMO_STATUS_FILE = os.environ.get("CIVICHUB_DEMO_STATUS_FILE") or None
 
 ROOT_URLCONF = "civichub.urls"
 # The Ninja API of the project (`civichub openapi` writes its document).

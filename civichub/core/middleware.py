@@ -4,16 +4,22 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from http import HTTPStatus
+from pathlib import Path
 from typing import cast
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.exceptions import MiddlewareNotUsed
 from django.core.handlers.asgi import ASGIRequest
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
+from django.utils.html import format_html
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from civichub.core.context import acting
 from civichub.core.counters import request_observed
+from civichub.core.demo.status import READY, SEEDING, status_read
 from civichub.core.http import client_address
 from civichub.core.views import error_response
 
@@ -120,3 +126,79 @@ async def _in_thread(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
     read = sync_to_async(_next_chunk, thread_sensitive=False)
     while (chunk := await read(chunks)) is not None:
         yield chunk
+
+
+class DemoSeedingMiddleware:
+    """While `civichub demo` writes the demo data in the background, every page answers
+    "演示数据正在生成…" with the progress and reloads itself, and the API answers 503 with
+    Retry-After, instead of pages over half a city. Only in the demo: without
+    DEMO_STATUS_FILE (`CIVICHUB_DEMO_STATUS_FILE`) the middleware removes itself."""
+
+    PASSING = ("/healthz", "/metrics", "/static/")
+    REFRESH_SECONDS = 2
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        path = getattr(settings, "DEMO_STATUS_FILE", None)
+        if not path:
+            raise MiddlewareNotUsed
+        self.status_file = Path(path)
+        self.ready = False
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        if self.ready or request.path.startswith(self.PASSING):
+            return self.get_response(request)
+        status = status_read(self.status_file)
+        if status is None or status.state == READY:
+            self.ready = True  # the demo data is complete; it does not go back
+            return self.get_response(request)
+        seeding = status.state == SEEDING
+        if request.path.startswith("/api/"):
+            response = JsonResponse(
+                {
+                    "status": HTTPStatus.SERVICE_UNAVAILABLE,
+                    "title": _("演示数据正在生成…") if seeding else _("演示数据生成失败"),
+                    "detail": f"{status.done}/{status.total}",
+                },
+                status=HTTPStatus.SERVICE_UNAVAILABLE,
+                content_type="application/problem+json",
+            )
+            response["Retry-After"] = str(self.REFRESH_SECONDS)
+            return response
+        return HttpResponse(self._page(status.done, status.total, status.phase, seeding))
+
+    def _page(self, done: int, total: int, phase: str, seeding: bool) -> str:
+        title = _("演示数据正在生成…") if seeding else _("演示数据生成失败")
+        detail = (
+            _(
+                "正在生成演示城市的数据，页面会自动刷新；演示账号已经印在终端里，生成完成后即可登录。"
+            )
+            if seeding
+            else _("生成演示数据时出错，请查看运行 civichub demo 的终端。")
+        )
+        refresh = (
+            format_html('<meta http-equiv="refresh" content="{}">', self.REFRESH_SECONDS)
+            if seeding
+            else ""
+        )
+        return format_html(
+            "<!doctype html>\n"
+            '<html lang="{}"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            "{}<title>{} · civichub</title></head>"
+            "<body><main><h1>{}</h1><p>{}</p>"
+            '<p><progress max="{}" value="{}">{}/{}</progress> {}/{} {}</p>'
+            "</main></body></html>",
+            get_language() or "zh-hans",
+            refresh,
+            title,
+            title,
+            detail,
+            total,
+            done,
+            done,
+            total,
+            done,
+            total,
+            phase,
+        )

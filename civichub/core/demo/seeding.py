@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,8 +48,17 @@ def database_is_empty() -> bool:
     return not Organisation.objects.exists()
 
 
+#: Called before each phase of the seeding and once at the end: (phases done, phases in all,
+#: the phase starting, or "" at the end).
+PhaseCallback = Callable[[int, int, str], None]
+
+
 def seed_city(
-    *, size: str = "small", progress: bool = True, seed: int = DEFAULT_SEED
+    *,
+    size: str = "small",
+    progress: bool = True,
+    seed: int = DEFAULT_SEED,
+    on_phase: PhaseCallback | None = None,
 ) -> SeedSummary:
     """Builds the demo city in an empty database and returns what was created."""
     plan = plan_city(size=size, seed=seed)
@@ -56,6 +66,14 @@ def seed_city(
         raise Conflict(gettext("数据库中已有组织机构，演示城市只能写入空数据库。"))
     started = time.perf_counter()
     summary = SeedSummary(size=size, seed=seed)
+    module_hooks = list(demo_data_hooks())
+    # organisations and staff, residents, resident accounts, each module, the closing signal
+    total = 3 + len(module_hooks) + 1
+    done = 0
+
+    def starting(name: str) -> None:
+        if on_phase is not None:
+            on_phase(done, total, name)
 
     def phase(name: str, since: float) -> float:
         now = time.perf_counter()
@@ -63,28 +81,39 @@ def seed_city(
         return now
 
     mark = started
+    starting("organisations")
     with transaction.atomic():
         organisations = organisations_create(plan.organisations)
         mark = phase("organisations", mark)
         users = staff_create(plan.staff, organisations)
         mark = phase("staff", mark)
+    done += 1
+    starting("residents")
     imported = residents_import(plan, organisations, progress=progress)
     summary.residents = imported.residents
     summary.import_batches = imported.batches
     mark = phase("residents", mark)
+    done += 1
+    starting("resident_accounts")
     with transaction.atomic():
         summary.resident_accounts = resident_accounts_create(
             seed=seed, first_residents=imported.first
         )
     mark = phase("resident_accounts", mark)
+    done += 1
     city = organisations[plan.city.code]
-    for label, seed_module in demo_data_hooks():
+    for label, seed_module in module_hooks:
+        starting(label)
         with transaction.atomic():
             seed_module(city=city, size=size, **_seed_argument(seed_module, seed))
         summary.modules.append(label)
         mark = phase(f"module:{label}", mark)
+        done += 1
+    starting("demo_seeded")
     with transaction.atomic():
         hooks.demo_seeded.send(hooks.DemoSeeded(size=size))
+    phase("demo_seeded", mark)
+    done += 1
     summary.organisations = len(organisations)
     summary.departments = sum(
         1 for o in plan.organisations if o.kind == OrganisationKind.DEPARTMENT
@@ -93,6 +122,8 @@ def seed_city(
     summary.users = len(users) + summary.resident_accounts
     summary.role_assignments = RoleAssignment.objects.count()
     summary.seconds = round(time.perf_counter() - started, 3)
+    if on_phase is not None:
+        on_phase(done, total, "")
     return summary
 
 

@@ -288,19 +288,59 @@ def test_worker_runs_tasks_and_stops_on_sigterm(
     assert "scheduler stopped" in output.text
 
 
+# `civichub demo` with its background seeding held until a file appears, so that a test sees for
+# certain what happens while the seeding is still running.
+GATED_DEMO = """
+import sys, time
+from pathlib import Path
+import django
+django.setup()
+from civichub.core.management.commands import demo
+
+gate = Path(sys.argv.pop(1))
+seed = demo._seed_in_background
+
+def gated(size, status_file):
+    while not gate.exists():
+        time.sleep(0.1)
+    seed(size, status_file)
+
+demo._seed_in_background = gated
+from civichub.cli import main
+main()
+"""
+
+
 def test_demo_serves_the_city_and_stops_cleanly_on_ctrl_c(
-    data_dir: Path, processes: list[subprocess.Popen[str]]
+    data_dir: Path, tmp_path: Path, processes: list[subprocess.Popen[str]]
 ) -> None:
     if not Path("/proc/self/stat").exists():
         pytest.fail("this test reads the process tree from /proc (Linux)")
     port = free_port()
-    demo, output = start(civichub("demo", "--port", str(port)), civichub_env(data_dir))
+    gate = tmp_path / "seed-now"
+    cache = tmp_path / "cache"
+    command = [sys.executable, "-c", GATED_DEMO, str(gate), "demo", "--port", str(port)]
+    demo, output = start(command, civichub_env(data_dir, CIVICHUB_CACHE_DIR=str(cache)))
     processes.append(demo)
+
+    # The server answers and the logins are printed while the seeding has not even begun.
     output.wait_for("Press Ctrl-C to stop.", demo, 240)
     assert f"http://127.0.0.1:{port}/" in output.text
-
-    role, username, password = first_printed_login(output.text)
+    first_printed_login(output.text)
+    assert "The demo data is ready" not in output.text
     base = f"http://127.0.0.1:{port}"
+    waiting = httpx.get(f"{base}/", timeout=30)
+    assert waiting.status_code == 200
+    assert "演示数据正在生成…" in waiting.text
+    assert "<progress" in waiting.text
+    assert list(cache.glob("migrated-*.sqlite3")), "the migrated template was not kept"
+
+    gate.touch()
+    output.wait_for("The demo data is ready", demo, 240)
+    progress = re.search(r"demo data \d+/\d+: \w+", output.text)
+    assert progress is not None, output.text
+    assert output.text.index("Press Ctrl-C to stop.") < progress.start()
+    role, username, password = first_printed_login(output.text)
     with httpx.Client(base_url=base, timeout=30) as client:
         page = client.get("/accounts/login/")
         assert page.status_code == 200

@@ -243,7 +243,23 @@ def test_modules_add_their_demo_data_after_cores(db: Any, monkeypatch: pytest.Mo
         (Plain(), ModuleManifest()),
     ]
     monkeypatch.setattr(demo_hooks, "modules", lambda: iter(installed))
-    summary = demo.seed_city(size="small", progress=False, seed=SEED)
+    phases: list[tuple[int, int, str]] = []
+
+    def on_phase(done: int, total: int, phase: str) -> None:
+        phases.append((done, total, phase))
+        if phase == "seedaware":  # each phase is announced before it runs
+            assert len(calls) == 1
+
+    summary = demo.seed_city(size="small", progress=False, seed=SEED, on_phase=on_phase)
+    assert phases == [
+        (0, 6, "organisations"),
+        (1, 6, "residents"),
+        (2, 6, "resident_accounts"),
+        (3, 6, "plain"),
+        (4, 6, "seedaware"),
+        (5, 6, "demo_seeded"),
+        (6, 6, ""),
+    ]
     assert calls == [
         {"city": demo.CITY_CODE, "size": "small", "residents": summary.residents},
         {"city": demo.CITY_CODE, "size": "small", "seed": SEED},
