@@ -108,3 +108,10 @@ def test_the_capability_checks_the_vouching_permission(placed: Chain) -> None:
             text="假公告",
             area_ids=[placed.city.community_a1.pk],
         )
+    with pytest.raises(LookupError):  # a caller that names no permission of its own
+        publish(
+            actor=placed.regulator,
+            organisation=placed.city.city,
+            authorised_by="",
+            text="公告",
+        )
