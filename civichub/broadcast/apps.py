@@ -40,7 +40,10 @@ class BroadcastConfig(CivicModuleConfig):
     default_auto_field = "django.db.models.BigAutoField"
     manifest = ModuleManifest(
         url_prefix="broadcast/",
-        provides={"public_notices": "civichub.broadcast.selectors:area_notices"},
+        provides={
+            "public_notices": "civichub.broadcast.selectors:area_notices",
+            "public_announcement": "civichub.broadcast.services.announcements:announcement_publish",
+        },
         urls="civichub.broadcast.urls",
         root_urls="civichub.broadcast.mastodon.urls",
         error_renderers=dict.fromkeys(

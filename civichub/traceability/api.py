@@ -77,6 +77,7 @@ class NoticeOut(Schema):
     notified_at: dt.datetime
     acknowledged_at: dt.datetime | None
     quantity_withdrawn: float | None
+    reminders_sent: int
 
 
 class RecallOut(Schema):
@@ -85,7 +86,12 @@ class RecallOut(Schema):
     reason: str
     state: str
     affected_codes: list[str]
+    announcement_url: str
     notices: list[NoticeOut]
+
+
+class RemindOut(Schema):
+    reminded: int
 
 
 class AcknowledgeIn(Schema):
@@ -104,6 +110,7 @@ def _notice(n: RecallNotice) -> NoticeOut:
         notified_at=n.notified_at,
         acknowledged_at=n.acknowledged_at,
         quantity_withdrawn=n.quantity_withdrawn,
+        reminders_sent=n.reminders_sent,
     )
 
 
@@ -115,6 +122,7 @@ def _recall(request: HttpRequest, recall: Recall) -> RecallOut:
         reason=recall.reason,
         state=recall.state,
         affected_codes=recall.affected_codes,
+        announcement_url=recall.announcement_url,
         notices=[_notice(n) for n in notices],
     )
 
@@ -189,6 +197,17 @@ def recall_start(request: HttpRequest, payload: RecallIn) -> tuple[int, RecallOu
 def recall_detail(request: HttpRequest, recall_id: int) -> RecallOut:
     recall = selectors.recall_detail(user=request_user(request), recall_id=recall_id)
     return _recall(request, recall)
+
+
+@router.post(
+    "/recalls/{recall_id}/remind",
+    response=RemindOut,
+    summary="Remind every participant that has not acknowledged the recall",
+)
+def recall_remind(request: HttpRequest, recall_id: int) -> RemindOut:
+    user = request_user(request)
+    recall = selectors.recall_detail(user=user, recall_id=recall_id)
+    return RemindOut(reminded=services.recall_remind(actor=user, recall=recall))
 
 
 @router.post(

@@ -5,7 +5,13 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 
 from civichub.core.measures import Measure, MeasureSource
-from civichub.core.registry import CivicModuleConfig, ModuleManifest, NavItem, Tile
+from civichub.core.registry import (
+    CivicModuleConfig,
+    ModuleManifest,
+    NavItem,
+    PeriodicTask,
+    Tile,
+)
 from civichub.traceability.conf import TraceabilitySettings
 from civichub.traceability.permissions import (
     ACTIONS,
@@ -91,6 +97,13 @@ class TraceabilityConfig(CivicModuleConfig):
             )
         ],
         notification_kinds="civichub.traceability.notifications:KINDS",
+        periodic_tasks=[
+            PeriodicTask(
+                "traceability.recall_reminders",
+                "civichub.traceability.tasks.recall_reminders_task",
+                900,
+            ),
+        ],
         measures=MEASURES,
         demo_data="civichub.traceability.demo:seed",
         demo_logins="civichub.traceability.demo:demo_logins",

@@ -33,3 +33,11 @@ class TraceabilitySettings(ModuleConfig):
     freshness_days: int = 3
     # The 6-digit GB/T 2260 area code that begins the deployment's 20-digit trace codes.
     trace_code_area: str = "610100"
+    # Hours a recall notice may stay unacknowledged before its participant is reminded (and
+    # again after as many hours from the last reminder), and the most reminders sent by the
+    # periodic check; the regulator can remind at any time from the recall's page.
+    recall_reminder_hours: float = 2.0
+    recall_max_reminders: int = 3
+    # The broadcast account (its handle) that announces recalls to the public; empty: the
+    # account of the recall's organisation or of the nearest organisation above it.
+    recall_announcement_account: str = ""

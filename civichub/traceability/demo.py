@@ -74,6 +74,13 @@ def seed(*, city: Organisation, size: str) -> None:
         return
     _user(REGULATOR_USERNAME, REGULATOR_PASSWORD, "food_regulator", city)
     keeper = _user(STALL_USERNAME, STALL_PASSWORD, "trace_operator", city)
+    # The places that sell and serve the food are in the city's first communities, where a
+    # recall's announcement goes.
+    communities = list(
+        Organisation.objects.filter(kind="community", path__startswith=city.path).order_by("path")[
+            :3
+        ]
+    )
     nodes = [
         services.participant_register(
             actor=None,
@@ -85,8 +92,9 @@ def seed(*, city: Organisation, size: str) -> None:
             latitude=lat,
             longitude=lon,
             members=[keeper] if kind == ParticipantKind.STALL else [],
+            area=communities[n % len(communities)] if communities and n >= 2 else None,
         )
-        for kind, name, name_en, gln, lat, lon in _NODES
+        for n, (kind, name, name_en, gln, lat, lon) in enumerate(_NODES)
     ]
     farm, slaughterhouse, market, stall, canteen = nodes
     product = services.product_register(

@@ -52,6 +52,15 @@ class Participant(CreatedModel):
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="units"
     )
     address = models.CharField(max_length=300, blank=True, default="")
+    # The community (or other area) the premises are in: a recall's public announcement goes
+    # to the areas of the places that received the food. Empty: the organisation's area.
+    area = models.ForeignKey(
+        Organisation,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="trace_participants_here",
+    )
     latitude = models.FloatField(null=True, blank=True)
     longitude = models.FloatField(null=True, blank=True)
     members = models.ManyToManyField(
@@ -179,6 +188,10 @@ class Recall(CreatedModel):
     # The trace as found when the recall started: nodes and edges, for the regulator to read.
     graph = models.JSONField(default=dict)
     affected_codes = models.JSONField(default=list)  # canonical EPCs/classes under recall
+    # The public announcement published through the broadcast module (its public address), and
+    # the areas it went to; empty when no module publishes announcements or no account exists.
+    announcement_url = models.CharField(max_length=300, blank=True, default="")
+    announcement_areas = models.JSONField(default=list, blank=True)
 
     def __str__(self) -> str:
         return f"recall {self.pk}"
@@ -194,6 +207,8 @@ class RecallNotice(models.Model):
     )
     quantity_withdrawn = models.FloatField(null=True, blank=True)
     note = models.CharField(max_length=500, blank=True, default="")
+    reminders_sent = models.PositiveSmallIntegerField(default=0)
+    last_reminded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -439,6 +439,41 @@ def notices_for(*, user: User, recall: Recall) -> QuerySet[RecallNotice]:
     return notices.filter(participant__members=user)
 
 
+@dataclass
+class Acknowledgements:
+    """Who has confirmed a recall's withdrawal and who has not, for the regulator."""
+
+    acknowledged: list[RecallNotice]
+    outstanding: list[RecallNotice]
+    quantity_withdrawn: float
+
+    @property
+    def total(self) -> int:
+        return len(self.acknowledged) + len(self.outstanding)
+
+
+def recall_acknowledgements(*, user: User, recall: Recall) -> Acknowledgements:
+    require(user, "traceability.recall.start", recall)
+    notices = list(
+        recall.notices.select_related("participant", "acknowledged_by")
+        .prefetch_related("participant__members")
+        .order_by("participant__name", "pk")
+    )
+    done = [n for n in notices if n.acknowledged_at is not None]
+    return Acknowledgements(
+        acknowledged=done,
+        outstanding=[n for n in notices if n.acknowledged_at is None],
+        quantity_withdrawn=sum(n.quantity_withdrawn or 0 for n in done),
+    )
+
+
+def participants_of(*, user: User) -> list[Participant]:
+    """The places the user works for (a stall keeper's stall)."""
+    if not user.is_authenticated:
+        return []
+    return list(Participant.objects.filter(members=user))
+
+
 def my_notices(*, user: User) -> QuerySet[RecallNotice]:
     return (
         RecallNotice.objects.filter(participant__members=user, recall__state=Recall.State.OPEN)

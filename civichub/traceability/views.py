@@ -8,6 +8,7 @@ import io
 from typing import Any
 
 import segno
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
@@ -15,11 +16,13 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
 
 from civichub.core.config import module_config
 from civichub.core.errors import DomainError, NotFound, ValidationFailed
 from civichub.core.http import request_user
+from civichub.core.permissions import allowed
 from civichub.core.views import domain_errors_as_http
 from civichub.traceability import selectors, services
 from civichub.traceability.conf import TraceabilitySettings
@@ -216,6 +219,14 @@ def recall(request: HttpRequest, recall_id: int) -> HttpResponse:
     user = request_user(request)
     found = selectors.recall_detail(user=user, recall_id=recall_id)
     errors: list[str] = []
+    if request.method == "POST" and request.POST.get("remind"):
+        reminded = services.recall_remind(actor=user, recall=found)
+        messages.success(
+            request,
+            ngettext("已提醒 %(n)d 个经营单位。", "已提醒 %(n)d 个经营单位。", reminded)
+            % {"n": reminded},
+        )
+        return redirect("traceability:recall", found.pk)
     if request.method == "POST":
         notice = selectors.notice_for_acknowledgement(
             user=user, notice_id=int(request.POST.get("notice", "0") or 0)
@@ -240,6 +251,12 @@ def recall(request: HttpRequest, recall_id: int) -> HttpResponse:
         {
             "recall": found,
             "notices": selectors.notices_for(user=user, recall=found),
+            "mine": selectors.participants_of(user=user),
+            "tally": (
+                selectors.recall_acknowledgements(user=user, recall=found)
+                if allowed(user, "traceability.recall.start", found)
+                else None
+            ),
             "errors": errors,
         },
     )

@@ -16,7 +16,15 @@ from civichub.traceability.services.nodes import (
     node_event_record,
     node_events_from_csv,
 )
-from civichub.traceability.services.recalls import recall_acknowledge, recall_close, recall_start
+from civichub.traceability.services.recalls import (
+    recall_acknowledge,
+    recall_areas,
+    recall_close,
+    recall_remind,
+    recall_reminders_due,
+    recall_reminders_task,
+    recall_start,
+)
 
 __all__ = [
     "NODE_STEPS",
@@ -32,6 +40,10 @@ __all__ = [
     "participant_register",
     "product_register",
     "recall_acknowledge",
+    "recall_areas",
     "recall_close",
+    "recall_remind",
+    "recall_reminders_due",
+    "recall_reminders_task",
     "recall_start",
 ]

@@ -64,10 +64,14 @@ def participant_register(
     latitude: float | None = None,
     longitude: float | None = None,
     members: list[User] | None = None,
+    area: Organisation | None = None,
 ) -> Participant:
-    """A node of the supply chain, located by its GLN or else by the deployment's own code."""
+    """A node of the supply chain, located by its GLN or else by the deployment's own code;
+    `area` is the community (or other area) its premises are in, where a recall is announced."""
     if actor is not None:
         require(actor, "traceability.participant.manage", organisation)
+    if area is not None and not area.is_area:
+        raise ValidationFailed.on("area", _("所在区域须为市、区、街道或社区。"))
     if not gln and not local_code:
         raise ValidationFailed.on("gln", _("请填写全球位置码（GLN）或本地编码。"))
     try:
@@ -89,6 +93,7 @@ def participant_register(
                 address=address,
                 latitude=latitude,
                 longitude=longitude,
+                area=area,
             )
         except IntegrityError as exc:
             raise Conflict(_("该位置码已登记。")) from exc

@@ -51,3 +51,16 @@ def test_recall_started_and_acknowledged(chain: Chain, api_as: Any) -> None:
     )
     journey = api_as(None).get(f"/api/traceability/codes/{chain.mince.trace_code}").json()
     assert journey["recalled"] is True and journey["recall_reasons"] == ["检出瘦肉精"]
+
+
+def test_the_regulator_reminds_those_who_have_not_acknowledged(chain: Chain, api_as: Any) -> None:
+    regulator = api_as(chain.regulator)
+    recall = regulator.post(
+        "/api/traceability/recalls", json_body={"lot_id": chain.carcass.pk, "reason": "抽检不合格"}
+    ).json()
+    remind = f"/api/traceability/recalls/{recall['id']}/remind"
+    assert api_as(chain.keeper).post(remind).status_code == 403
+    reminded = regulator.post(remind)
+    assert reminded.status_code == 200 and reminded.json() == {"reminded": 1}  # the keeper
+    notices = regulator.get(f"/api/traceability/recalls/{recall['id']}").json()["notices"]
+    assert {n["reminders_sent"] for n in notices} == {1}
