@@ -3,12 +3,9 @@ comments and alerts. Thin: parse, call a selector or service, shape the answer."
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Literal
-
 from django.http import HttpRequest
 from django.urls import reverse
-from ninja import Field, File, Form, Query, Router, Schema, Status
+from ninja import File, Form, Query, Router, Status
 from ninja.files import UploadedFile
 
 from civichub.broadcast import selectors, services
@@ -24,6 +21,39 @@ from civichub.broadcast.models import (
     PostImage,
     PostVideo,
 )
+from civichub.broadcast.schemas import (
+    AccountOut,
+    AreaSubscriptionIn,
+    AreaSubscriptionOut,
+    BlockIn,
+    BlockOut,
+    CapAlertOut,
+    CaptionsIn,
+    CommentIn,
+    CommentOut,
+    CountsOut,
+    CursorQuery,
+    DeliveryReportOut,
+    DrawnAreaOut,
+    EditIn,
+    FeedOut,
+    FollowOut,
+    ImageOut,
+    KeywordFilterIn,
+    KeywordFilterOut,
+    ModeratedCommentOut,
+    ModerationIn,
+    ModerationOut,
+    PostIn,
+    PostOut,
+    ReachHourOut,
+    ReachOut,
+    ReachQuery,
+    RenditionOut,
+    RepostIn,
+    RetractIn,
+    VideoOut,
+)
 from civichub.core.http import bearer_token, request_user, request_user_or_none
 from civichub.core.images import ImageUpload
 from civichub.core.models import User
@@ -32,125 +62,11 @@ from civichub.core.services import api_token_authenticate
 
 router = Router(tags=["broadcast"])
 
-CategoryKey = Literal[
-    "traffic", "road_closure", "safety", "weather", "public_health", "news", "notice"
-]
-
 
 def _reader(request: HttpRequest) -> User | None:
     """The signed-in reader of a public endpoint (session or bearer token), if any."""
     token = bearer_token(request)
     return request_user_or_none(request) or (api_token_authenticate(token) if token else None)
-
-
-class AccountOut(Schema):
-    id: int
-    handle: str
-    name: str
-    name_en: str
-    description: str
-    verified: bool
-    organisation_id: int
-    followers_count: int
-    posts_count: int
-    avatar_url: str | None
-
-
-class ImageOut(Schema):
-    id: int
-    url: str | None = Field(description="Null until `state` is `ready`")
-    alt_text: str
-    content_type: str
-    width: int
-    height: int
-    state: str = Field(
-        description="`processing` (a large image being re-encoded), `ready` or `failed`"
-    )
-    error: str = Field(description="Why a `failed` image could not be read")
-
-
-class RenditionOut(Schema):
-    name: str
-    width: int
-    height: int
-    bitrate: int
-
-
-class VideoOut(Schema):
-    id: int
-    state: str = Field(description="`processing`, `ready` or `failed`")
-    progress: int = Field(description="Transcoding progress, 0 to 100")
-    error: str = Field(description="Why transcoding failed (state `failed`)")
-    container: str = Field(description="The upload's probed container: `mp4`, `mov` or `webm`")
-    duration: float = Field(description="Seconds")
-    width: int
-    height: int
-    description: str
-    captions_lang: str
-    warnings: list[str] = Field(
-        description="What the publisher should fix: `no_captions` (the video has no captions)"
-    )
-    post_id: int | None
-    mp4_url: str | None = Field(description="H.264/AAC MP4, once ready")
-    hls_url: str | None = Field(description="HLS master playlist, once ready")
-    poster_url: str | None
-    captions_url: str | None = Field(description="WebVTT")
-    renditions: list[RenditionOut]
-
-
-class DrawnAreaOut(Schema):
-    kind: Literal["circle", "polygon"]
-    crs: str = Field(description="The system the publisher drew in; the shape below is WGS-84")
-    lat: float | None = Field(None, description="Circle centre, WGS-84")
-    lon: float | None = Field(None, description="Circle centre, WGS-84")
-    radius_m: float | None = None
-    points: list[list[float]] = Field(
-        [], description="Polygon ring of [lat, lon], WGS-84, the first point repeated last"
-    )
-
-
-class CapAlertOut(Schema):
-    category: str
-    event: str
-    urgency: str
-    severity: str
-    certainty: str
-    expires: dt.datetime | None
-    instruction: str
-    headline: str = Field(description="Empty: the CAP headline is the start of the text")
-    event_en: str
-    headline_en: str
-    instruction_en: str
-    cap_url: str = Field(description="The alert's newest CAP message, on the configured site")
-
-
-class PostOut(Schema):
-    id: int
-    account: str
-    text: str
-    text_en: str
-    category: str
-    state: str
-    published_at: dt.datetime
-    edited_at: dt.datetime | None
-    target_area_ids: list[int]
-    reposts_count: int
-    favourites_count: int
-    comments_count: int
-    alert: CapAlertOut | None
-    images: list[ImageOut]
-    video: VideoOut | None
-    drawn_areas: list[DrawnAreaOut]
-
-
-class FeedOut(Schema):
-    posts: list[PostOut]
-    next_cursor: str | None
-
-
-class CursorQuery(Schema):
-    cursor: str | None = None
-    limit: int = Field(20, ge=1, le=100)
 
 
 def _video_out(request: HttpRequest, video: PostVideo) -> VideoOut:
@@ -279,55 +195,6 @@ def account_posts(request: HttpRequest, handle: str, query: Query[CursorQuery]) 
     return _feed_out(request, page)
 
 
-class CapAlertIn(Schema):
-    category: str
-    event: str
-    urgency: str
-    severity: str
-    certainty: str
-    expires: dt.datetime
-    instruction: str = ""
-    headline: str = Field("", description="At most 80 characters; empty: the start of the text")
-    event_en: str = Field(
-        "", description="English event; with text_en it gives the CAP en-US block"
-    )
-    headline_en: str = ""
-    instruction_en: str = Field("", description="Required with English texts and instruction")
-
-
-class DrawnAreaIn(Schema):
-    kind: Literal["circle", "polygon"]
-    lat: float | None = Field(None, description="Circle centre")
-    lon: float | None = Field(None, description="Circle centre")
-    radius_m: float | None = Field(None, description="Circle radius, 50 to 50,000 m")
-    points: list[list[float]] = Field(
-        [], description="Polygon: a closed ring of [lat, lon], at most 200 points"
-    )
-    crs: Literal["wgs84", "gcj02", ""] = Field(
-        "", description="Coordinate system; empty means the deployment's default"
-    )
-
-
-class PostIn(Schema):
-    text: str
-    text_en: str = ""
-    category: CategoryKey
-    target_area_ids: list[int] = []
-    publish_at: dt.datetime | None = None
-    alert: CapAlertIn | None = None
-    drawn_areas: list[DrawnAreaIn] = Field(
-        [], description="Circles and polygons targeted besides target_area_ids (at most 5)"
-    )
-    media_ids: list[int] = Field(
-        [], description="Images uploaded through POST /accounts/{handle}/media (at most 4)"
-    )
-    video_id: int | None = Field(
-        None,
-        description="A video uploaded through POST /accounts/{handle}/videos, once ready "
-        "(not with images)",
-    )
-
-
 @router.post(
     "/accounts/{handle}/posts",
     response={201: PostOut},
@@ -434,11 +301,6 @@ def video_get(request: HttpRequest, video_id: int) -> VideoOut:
     return _video_out(request, selectors.video_get(_reader(request), video_id))
 
 
-class CaptionsIn(Schema):
-    captions: str = Field(description="WebVTT; empty removes the captions")
-    captions_lang: str = "zh-Hans"
-
-
 @router.put(
     "/videos/{video_id}/captions",
     response=VideoOut,
@@ -468,11 +330,6 @@ def avatar_set(request: HttpRequest, handle: str, file: File[UploadedFile]) -> A
     return _account_out(account, request)
 
 
-class FollowOut(Schema):
-    account: str
-    following: bool
-
-
 @router.post("/accounts/{handle}/follow", response=FollowOut, summary="Follow an account")
 def follow(request: HttpRequest, handle: str) -> FollowOut:
     account = selectors.account_get(handle)
@@ -500,14 +357,6 @@ def post_get(request: HttpRequest, post_id: int) -> PostOut:
     return _post_out(request, post)
 
 
-class EditIn(Schema):
-    text: str
-    text_en: str | None = None
-    event_en: str | None = Field(None, description="An alert's English event (None: unchanged)")
-    headline_en: str | None = None
-    instruction_en: str | None = None
-
-
 @router.patch("/posts/{post_id}", response=PostOut, summary="Edit a post (history kept)")
 def post_edit(request: HttpRequest, post_id: int, payload: EditIn) -> PostOut:
     post = services.post_edit(
@@ -524,27 +373,12 @@ def post_edit(request: HttpRequest, post_id: int, payload: EditIn) -> PostOut:
     return _post_out(request, post)
 
 
-class RetractIn(Schema):
-    reason: str = ""
-
-
 @router.post("/posts/{post_id}/retract", response=PostOut, summary="Retract a post")
 def post_retract(request: HttpRequest, post_id: int, payload: RetractIn) -> PostOut:
     post = services.post_retract(
         actor=request_user(request), post_id=post_id, reason=payload.reason
     )
     return _post_out(request, post)
-
-
-class RepostIn(Schema):
-    comment: str = ""
-
-
-class CountsOut(Schema):
-    post_id: int
-    reposts_count: int
-    favourites_count: int
-    comments_count: int
 
 
 def _counts(post_id: int) -> CountsOut:
@@ -585,20 +419,6 @@ def unfavourite(request: HttpRequest, post_id: int) -> CountsOut:
     return _counts(post_id)
 
 
-class CommentOut(Schema):
-    id: int
-    parent_id: int | None
-    text: str
-    created_at: dt.datetime
-    depth: int
-    held: bool = Field(description="Held by a keyword filter until the account's staff review it")
-
-
-class CommentIn(Schema):
-    text: str
-    parent_id: int | None = None
-
-
 def _depth(comment: Comment) -> int:
     depth, parent = 0, comment.parent
     while parent is not None:
@@ -635,10 +455,6 @@ def comment(request: HttpRequest, post_id: int, payload: CommentIn) -> Status[Co
     return Status(201, _comment_out(created))
 
 
-class ModerationIn(Schema):
-    reason: str = ""
-
-
 @router.post(
     "/comments/{comment_id}/hide",
     response=CommentOut,
@@ -665,37 +481,6 @@ def comment_unhide(
     return _comment_out(
         services.comment_unhide(actor=request_user(request), comment_id=comment_id, reason=reason)
     )
-
-
-class ModeratedCommentOut(Schema):
-    id: int
-    post_id: int
-    parent_id: int | None
-    author_id: int
-    author: str
-    text: str
-    created_at: dt.datetime
-    hidden: bool
-    held: bool
-
-
-class BlockOut(Schema):
-    user_id: int
-    user: str
-    reason: str
-    created_at: dt.datetime
-
-
-class KeywordFilterOut(Schema):
-    id: int
-    word: str
-
-
-class ModerationOut(Schema):
-    held: list[ModeratedCommentOut]
-    hidden: list[ModeratedCommentOut]
-    blocks: list[BlockOut]
-    keyword_filters: list[KeywordFilterOut]
 
 
 def _moderated(comment: Comment) -> ModeratedCommentOut:
@@ -736,11 +521,6 @@ def moderation(request: HttpRequest, handle: str) -> ModerationOut:
     )
 
 
-class BlockIn(Schema):
-    user_id: int
-    reason: str = ""
-
-
 @router.post(
     "/accounts/{handle}/blocks",
     response={201: BlockOut},
@@ -766,10 +546,6 @@ def block_delete(request: HttpRequest, handle: str, user_id: int) -> Status[None
         actor=request_user(request), account=selectors.account_get(handle), user_id=user_id
     )
     return Status(204, None)
-
-
-class KeywordFilterIn(Schema):
-    word: str
 
 
 @router.post(
@@ -798,15 +574,6 @@ def keyword_filter_remove(request: HttpRequest, handle: str, filter_id: int) -> 
     return Status(204, None)
 
 
-class DeliveryReportOut(Schema):
-    recipients: int
-    queued: int
-    sending: int
-    sent: int
-    failed: int
-    deferred: int
-
-
 @router.get(
     "/posts/{post_id}/delivery-report",
     response=DeliveryReportOut,
@@ -816,18 +583,6 @@ def delivery_report(request: HttpRequest, post_id: int) -> DeliveryReportOut:
     post = selectors.post_get(post_id)
     require(request_user(request), "broadcast.post.publish", post.account)
     return DeliveryReportOut(**selectors.delivery_report(post))
-
-
-class AreaSubscriptionOut(Schema):
-    area_id: int
-    name: str
-    name_en: str
-    kind: str
-    created_at: dt.datetime
-
-
-class AreaSubscriptionIn(Schema):
-    area_id: int
 
 
 def _subscription_out(subscription: AreaSubscription) -> AreaSubscriptionOut:
@@ -868,29 +623,6 @@ def area_subscribe(
 def area_unsubscribe(request: HttpRequest, area_id: int) -> Status[None]:
     services.area_unsubscribe(actor=request_user(request), area_id=area_id)
     return Status(204, None)
-
-
-class ReachHourOut(Schema):
-    hour: dt.datetime
-    views: int
-    reposts: int
-    favourites: int
-    followers: int
-
-
-class ReachOut(Schema):
-    account: str
-    post_id: int | None
-    days: int
-    followers: int
-    views: int
-    reposts: int
-    favourites: int
-    hours: list[ReachHourOut]
-
-
-class ReachQuery(Schema):
-    days: int = Field(7, description="The last 1, 7 or 30 days")
 
 
 def _reach_out(report: selectors.ReachReport) -> ReachOut:

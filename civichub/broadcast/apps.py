@@ -62,6 +62,8 @@ class BroadcastConfig(CivicModuleConfig):
         # The publisher's landing leads to compose first.
         tiles=[Tile(_("发布"), "broadcast:publish", "broadcast.post.publish", order=1)],
         measures=MEASURES,
+        # The Atom feeds' cache forgets what a change makes stale (signal receivers).
+        on_ready=["civichub.broadcast.feedcache:connect"],
         demo_data="civichub.broadcast.demo:seed",
         notification_kinds="civichub.broadcast.notifications:KINDS",
         periodic_tasks=[
@@ -70,8 +72,3 @@ class BroadcastConfig(CivicModuleConfig):
             ),
         ],
     )
-
-    def ready(self) -> None:
-        from civichub.broadcast import feedcache  # the models are loaded only now
-
-        feedcache.connect()

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from civichub.broadcast import streaming, syndication, views
+from civichub.broadcast import reach_pages, streaming, syndication, video_pages, views
 
 app_name = "broadcast"
 urlpatterns = [
@@ -15,20 +15,22 @@ urlpatterns = [
     path("cap/messages/<str:identifier>.xml", syndication.cap_message, name="cap_message"),
     path("posts/<int:post_id>/", views.post, name="post"),
     path("posts/<int:post_id>/cap.xml", syndication.cap, name="cap"),
-    path("posts/<int:post_id>/reach/", views.post_reach, name="post_reach"),
+    path("posts/<int:post_id>/reach/", reach_pages.post_reach, name="post_reach"),
     path("posts/<int:post_id>/<slug:action>/", views.interact, name="interact"),
     path("@<slug:handle>/", views.account, name="account"),
     path("@<slug:handle>/feed.atom", syndication.account_feed, name="account_feed"),
     path("@<slug:handle>/follow/", views.follow, name="follow"),
     path("@<slug:handle>/moderation/", views.moderation, name="moderation"),
-    path("@<slug:handle>/reach/", views.account_reach, name="account_reach"),
+    path("@<slug:handle>/reach/", reach_pages.account_reach, name="account_reach"),
     path("@<slug:handle>/avatar", views.avatar, name="avatar"),
     path("@<slug:handle>/avatar/set/", views.avatar_set, name="avatar_set"),
     path("images/<int:image_id>", views.image, name="image"),
-    path("@<slug:handle>/videos/", views.videos, name="videos"),
-    path("videos/<int:video_id>/captions.vtt", views.video_captions, name="video_captions"),
-    path("videos/<int:video_id>/captions/", views.video_captions_set, name="video_captions_set"),
-    path("videos/<int:video_id>/<str:name>", views.video_file, name="video_file"),
+    path("@<slug:handle>/videos/", video_pages.videos, name="videos"),
+    path("videos/<int:video_id>/captions.vtt", video_pages.video_captions, name="video_captions"),
+    path(
+        "videos/<int:video_id>/captions/", video_pages.video_captions_set, name="video_captions_set"
+    ),
+    path("videos/<int:video_id>/<str:name>", video_pages.video_file, name="video_file"),
     path("@<slug:handle>/compose/", views.compose, name="compose"),
     path("@<slug:handle>/alert/", views.compose, {"alert": True}, name="compose_alert"),
 ]

@@ -3,21 +3,17 @@ every action is a form that posts and redirects back."""
 
 from __future__ import annotations
 
-import csv
 import math
-import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.files.storage import default_storage
 from django.http import (
     FileResponse,
     HttpRequest,
     HttpResponse,
-    HttpResponseBase,
     HttpResponseRedirect,
 )
 from django.shortcuts import render
@@ -30,7 +26,7 @@ from shapely import MultiPoint
 
 from civichub.broadcast import capwords, geometry, selectors, services
 from civichub.broadcast.cap import CapIdentity, cap_document
-from civichub.broadcast.conf import broadcast_settings, cap_sender
+from civichub.broadcast.conf import cap_sender
 from civichub.broadcast.forms import IMAGE_SLOTS, ComposeForm, IdsField
 from civichub.broadcast.models import (
     BroadcastAccount,
@@ -545,161 +541,6 @@ def image(request: HttpRequest, image_id: int) -> FileResponse:
     return response
 
 
-# Videos ------------------------------------------------------------------------------------
-
-_VIDEO_TYPES = {
-    "mp4": "video/mp4",
-    "jpg": "image/jpeg",
-    "m3u8": "application/vnd.apple.mpegurl",
-    "ts": "video/mp2t",
-}
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-
-
-def _ranged(request: HttpRequest, name: str, content_type: str) -> HttpResponseBase:
-    """A stored file, or the one byte range a player asks for (seeking in an MP4 needs it)."""
-    size = default_storage.size(name)
-    wanted = _RANGE.match(request.headers.get("Range", "").strip())
-    if wanted is None or not any(wanted.groups()):
-        whole = FileResponse(default_storage.open(name, "rb"), content_type=content_type)
-        whole["Accept-Ranges"] = "bytes"
-        return whole
-    first, last = wanted.groups()
-    if first:
-        start, end = int(first), min(int(last) if last else size - 1, size - 1)
-    else:
-        start, end = max(size - int(last), 0), size - 1
-    if start > end or start >= size:
-        response = HttpResponse(status=416)
-        response["Content-Range"] = f"bytes */{size}"
-        return response
-    with default_storage.open(name, "rb") as handle:
-        handle.seek(start)
-        body = handle.read(end - start + 1)
-    response = HttpResponse(body, status=206, content_type=content_type)
-    response["Content-Range"] = f"bytes {start}-{end}/{size}"
-    response["Accept-Ranges"] = "bytes"
-    return response
-
-
-def _video_headers(response: HttpResponseBase, video: PostVideo) -> HttpResponseBase:
-    # Only a video anyone may see goes into shared caches (not one still being prepared).
-    public = selectors.video_public(video)
-    response["Cache-Control"] = "public, max-age=86400" if public else "private, no-store"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
-
-
-@domain_errors_as_http
-def video_file(request: HttpRequest, video_id: int, name: str) -> HttpResponseBase:
-    """A transcoded video's MP4, poster, playlists and segments."""
-    found = selectors.video_get(request_user_or_none(request), video_id)
-    if not found.folder or not services.VIDEO_OUTPUT.match(name):
-        raise NotFound(_("没有这个文件。"))
-    content_type = _VIDEO_TYPES[name.rpartition(".")[2]]
-    return _video_headers(_ranged(request, f"{found.folder}/{name}", content_type), found)
-
-
-@domain_errors_as_http
-def video_captions(request: HttpRequest, video_id: int) -> HttpResponseBase:
-    found = selectors.video_get(request_user_or_none(request), video_id)
-    if not found.captions:
-        raise NotFound(_("这段视频没有字幕。"))
-    response = HttpResponse(found.captions, content_type="text/vtt; charset=utf-8")
-    return _video_headers(response, found)
-
-
-def _videos_page(
-    request: HttpRequest, account: BroadcastAccount, *, errors: list[dict[str, str]] | None = None
-) -> HttpResponse:
-    errors = errors or []
-    videos = selectors.account_videos_pending(account)
-    return render(
-        request,
-        "broadcast/videos.html",
-        {
-            "account": account,
-            "videos": [(v, services.video_warnings(v)) for v in videos],
-            "processing": any(v.state == "processing" for v in videos),
-            "errors": errors,
-            "invalid": {e["field"] for e in errors},
-            "data": request.POST if request.method == "POST" else {},
-            "limits": broadcast_settings(),
-        },
-        status=422 if errors else 200,
-    )
-
-
-def _captions_text(request: HttpRequest) -> str:
-    upload = request.FILES.get("captions_file")
-    if upload is not None:
-        if upload.size is not None and upload.size > services.CAPTIONS_MAX_CHARS * 4:
-            raise ValidationFailed.on("captions_file", _("字幕文件太大。"))
-        try:
-            return upload.read().decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise ValidationFailed.on("captions_file", _("字幕文件须为 UTF-8 编码。")) from None
-    return request.POST.get("captions", "")
-
-
-@login_required
-@domain_errors_as_http
-def videos(request: HttpRequest, handle: str) -> HttpResponse:
-    """The publisher's videos waiting for a post: upload one, follow its transcoding, caption
-    it, then publish a post with it."""
-    user = request_user(request)
-    account = selectors.account_get(handle)
-    require(user, "broadcast.post.publish", account)
-    if request.method != "POST":
-        return _videos_page(request, account)
-    upload = request.FILES.get("video")
-    try:
-        if upload is None:
-            raise ValidationFailed.on("video", _("请选择一段视频。"))
-        services.video_upload(
-            actor=user,
-            account=account,
-            video=services.VideoIn(
-                name=upload.name or "video",
-                file=upload,
-                description=request.POST.get("description", ""),
-                captions=_captions_text(request),
-                captions_lang=request.POST.get("captions_lang", "zh-Hans"),
-            ),
-        )
-    except ValidationFailed as exc:
-        fields = {"file": "video", "description": "description", "captions_lang": "captions_lang"}
-        listed = [
-            {"field": fields.get(key, "captions"), "message": text}
-            for key, texts in (exc.errors or {"video": [exc.message]}).items()
-            for text in texts
-        ]
-        return _videos_page(request, account, errors=listed)
-    messages.success(request, _("视频已上传，正在处理。"))
-    return HttpResponseRedirect(reverse("broadcast:videos", args=[handle]))
-
-
-@login_required
-@require_POST
-@domain_errors_as_http
-def video_captions_set(request: HttpRequest, video_id: int) -> HttpResponse:
-    user = request_user(request)
-    video = selectors.video_get(user, video_id)
-    try:
-        services.video_captions_set(
-            actor=user,
-            video_id=video.pk,
-            captions=_captions_text(request),
-            captions_lang=request.POST.get("captions_lang", "zh-Hans"),
-        )
-        messages.success(request, _("字幕已保存。"))
-    except ValidationFailed as exc:
-        messages.error(request, exc.message)
-    if video.post_id is not None:
-        return HttpResponseRedirect(reverse("broadcast:post", args=[video.post_id]))
-    return HttpResponseRedirect(reverse("broadcast:videos", args=[video.account.handle]))
-
-
 @domain_errors_as_http
 def avatar(request: HttpRequest, handle: str) -> FileResponse:
     account = selectors.account_get(handle)
@@ -763,114 +604,6 @@ def areas(request: HttpRequest) -> HttpResponse:
         },
         status=status,
     )
-
-
-# Reach -----------------------------------------------------------------------------------
-
-CHART_WIDTH, CHART_HEIGHT, CHART_LEFT, CHART_BOTTOM = 720, 160, 44, 22
-SERIES = (
-    ("views", gettext_lazy("阅读")),
-    ("reposts", gettext_lazy("转发")),
-    ("favourites", gettext_lazy("收藏")),
-    ("followers", gettext_lazy("粉丝")),
-)
-
-
-def _chart(report: selectors.ReachReport, key: str) -> dict[str, Any]:
-    """Bar geometry for one series, each series on its own scale (views dwarf reposts)."""
-    values = [getattr(h, key) for h in report.hours]
-    top = max(values) or 1
-    plot_w = CHART_WIDTH - CHART_LEFT - 4
-    plot_h = CHART_HEIGHT - CHART_BOTTOM - 8
-    step = plot_w / len(values)
-    bars = []
-    for n, value in enumerate(values):
-        height = plot_h * value / top
-        bars.append(
-            {
-                "x": round(CHART_LEFT + n * step, 2),
-                "y": round(8 + plot_h - height, 2),
-                "width": round(max(step - 1, 0.5), 2),
-                "height": round(height, 2),
-            }
-        )
-    every = max(len(values) // 6, 1)
-    ticks = [
-        {
-            "x": round(CHART_LEFT + n * step, 2),
-            "label": timezone.localtime(report.hours[n].hour).strftime(
-                "%H:%M" if report.days == 1 else "%m-%d"
-            ),
-        }
-        for n in range(0, len(values), every)
-    ]
-    return {
-        "key": key,
-        "bars": bars,
-        "ticks": ticks,
-        "top": max(values),
-        "total": sum(values),
-        "baseline": 8 + plot_h,
-    }
-
-
-def _reach_csv(report: selectors.ReachReport) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    name = f"reach-{report.account.handle}" + (f"-post-{report.post.pk}" if report.post else "")
-    response["Content-Disposition"] = f'attachment; filename="{name}-{report.days}d.csv"'
-    writer = csv.writer(response)
-    writer.writerow(["hour_utc", "views", "reposts", "favourites", "followers"])
-    for h in report.hours:
-        writer.writerow(
-            [h.hour.strftime("%Y-%m-%dT%H:%MZ"), h.views, h.reposts, h.favourites, h.followers]
-        )
-    return response
-
-
-def _reach(
-    request: HttpRequest, account: BroadcastAccount, post: Post | None = None
-) -> HttpResponse:
-    days_text = request.GET.get("days", "7")
-    report = selectors.reach_report(
-        request_user_or_none(request),
-        account,
-        post=post,
-        days=int(days_text) if days_text.isdigit() else 0,
-    )
-    if request.GET.get("format") == "csv":
-        return _reach_csv(report)
-    charts = [(label, _chart(report, key)) for key, label in SERIES]
-    rows = [
-        (timezone.localtime(h.hour), h.views, h.reposts, h.favourites, h.followers)
-        for h in reversed(report.hours)
-        if h.views or h.reposts or h.favourites
-    ]
-    return render(
-        request,
-        "broadcast/reach.html",
-        {
-            "report": report,
-            "charts": charts,
-            "rows": rows,
-            "day_choices": selectors.REACH_DAYS,
-            "width": CHART_WIDTH,
-            "height": CHART_HEIGHT,
-            "left": CHART_LEFT,
-        },
-    )
-
-
-@login_required
-@domain_errors_as_http
-def account_reach(request: HttpRequest, handle: str) -> HttpResponse:
-    return _reach(request, selectors.account_get(handle))
-
-
-@login_required
-@domain_errors_as_http
-def post_reach(request: HttpRequest, post_id: int) -> HttpResponse:
-    post = selectors.post_get(post_id)
-    return _reach(request, post.account, post)
 
 
 @login_required

@@ -89,6 +89,7 @@ class CaseworkConfig(CivicModuleConfig):
             ),
         ],
         measures=[MEASURES],
+        on_ready=["civichub.casework.signals:connect"],
         demo_data="civichub.casework.demo:seed",
         periodic_tasks=[
             PeriodicTask("casework.sweep", "civichub.casework.tasks.sweep_cases", 300),
@@ -97,20 +98,3 @@ class CaseworkConfig(CivicModuleConfig):
             ),
         ],
     )
-
-    def ready(self) -> None:
-        super().ready()
-        # Intake keeps categories, the calendar and the receiving area in the process; any
-        # change to them, by a service, the admin or a data load, replaces the copies.
-        from django.db.models.signals import post_delete, post_save
-
-        from civichub.casework import models, reference
-        from civichub.core.models import Organisation
-
-        for model in (models.Category, models.CategoryAttribute, models.CalendarDay, Organisation):
-            post_save.connect(reference.changed, sender=model, dispatch_uid=f"reference-{model}")
-            post_delete.connect(reference.changed, sender=model, dispatch_uid=f"reference-{model}-")
-
-        from civichub.casework import boardcache
-
-        boardcache.connect()

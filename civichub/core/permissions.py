@@ -110,8 +110,8 @@ def require(user: Any, action: str, obj: Any = None) -> None:
     if not getattr(user, "is_authenticated", False):
         raise NotAuthenticated(_("请先登录。"))
     audit_refusal(actor=user, action=action, obj=obj)
-    # People read a sentence; the action's code goes to the API problem's `action` member
-    # and to the audit record, for the operators who need it.
+    # People read a sentence; the action's code stays on the exception and in the audit record
+    # of the refusal, for the operators who need it.
     raise PermissionDenied(
         _("您无权在此执行该操作。如需办理，请联系所在单位的管理员。"), action=action
     )

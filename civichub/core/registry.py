@@ -117,12 +117,20 @@ class ModuleManifest:
     # dotted path "pkg.metrics:readings" of a function returning `core.metrics.Reading`s, read
     # when /metrics is scraped (the module's backlogs and lags)
     metrics: str | None = None
+    # dotted paths "pkg.module:function" called once the app registry is ready (signal
+    # receivers of caches, for one): a module's code loaded at start without an import inside a
+    # function, which would hide a dependency cycle
+    on_ready: list[str] = field(default_factory=list)
 
 
 class CivicModuleConfig(AppConfig):
     """Base for every civichub app config; subclasses set `manifest`."""
 
     manifest: ModuleManifest = ModuleManifest()
+
+    def ready(self) -> None:
+        for path in self.manifest.on_ready:
+            import_string(path.replace(":", "."))()
 
 
 def modules() -> Iterator[tuple[AppConfig, ModuleManifest]]:

@@ -17,6 +17,7 @@ from civichub.core import events
 from civichub.core.errors import DomainError
 from civichub.core.events import db, event_stream, is_asgi, publish, sse, sse_event
 from civichub.core.permissions import require
+from civichub.donors import selectors
 
 CHANGED = "changed"
 BOARD = "donors:board"
@@ -41,8 +42,6 @@ def request_changed(request_id: int) -> None:
 def _allowed(user: Any, request_id: int | None) -> bool:
     """Whether the person may see the board, or this request (the board's events are filtered
     the same way, so no one learns of a request outside their hospital)."""
-    from civichub.donors import selectors
-
     if not getattr(user, "is_authenticated", False):
         return False
     try:
