@@ -124,10 +124,15 @@ def test_the_modules_kinds_lead_to_their_objects() -> None:
     assert kinds.target(replied, {"tracking_number": "PZ-7"}) == "/messages/PZ-7/#rate"
     assert kinds.target(alert, {"post_id": 5}) == "/broadcast/posts/5/"
     assert kinds.target(visit, {"visit_id": 3}) == "/wellbeing/visits/3/"
-    for key in ("wellbeing.alert_family", "donors.call_up", "traceability.recall"):
+    for key in ("wellbeing.alert_family", "donors.call_up"):
         kind = kinds.get(key)
         assert kind is not None
         assert kinds.target(kind, {"link": "https://city.example/x"}) == "https://city.example/x"
+    # A recall's notice leads to the recall page, where the stall confirms it.
+    for key in ("traceability.recall", "traceability.recall_reminder"):
+        kind = kinds.get(key)
+        assert kind is not None
+        assert kinds.target(kind, {"recall_id": 4}) == "/trace/recalls/4/"
     # Every declared URL name exists (the arguments are the kinds' own context keys).
     for kind in kinds.all_kinds().values():
         if kind.link is not None and kind.link.name:
