@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,8 @@ from civichub.datahub.models import (
 from civichub.datahub.services.linking import person_community_set, record_link
 
 SOURCES_DIR = Path(__file__).resolve().parent.parent / "sources"
+
+logger = logging.getLogger(__name__)
 
 
 def sources_dir() -> Path:
@@ -362,8 +365,13 @@ def sources_due(now: dt.datetime | None = None) -> list[Source]:
 
 
 def sources_pull_due() -> int:
-    """The periodic pull: every REST source whose interval has passed."""
+    """The periodic pull: every REST source whose interval has passed. A department's endpoint
+    that is down or refused is logged and tried again at the next run; it never keeps the other
+    departments' data from coming in."""
     pulled = 0
     for source in sources_due():
-        pulled += len(source_pull(actor=None, source=source))
+        try:
+            pulled += len(source_pull(actor=None, source=source))
+        except ValidationFailed as exc:
+            logger.warning("data source %s not pulled: %s", source.key, exc.message)
     return pulled

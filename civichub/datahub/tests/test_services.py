@@ -22,6 +22,7 @@ from civichub.datahub.models import (
     LinkMethod,
     Person,
     ReviewItem,
+    Source,
     SourceRecord,
 )
 from civichub.datahub.tests.conftest import LI_NA, ZHANG_WEI, Hub, police_row
@@ -240,6 +241,26 @@ def test_a_rest_source_on_a_private_address_is_refused(hub: Hub) -> None:
         services.source_pull(actor=None, source=source)
     assert "url" in refused.value.errors
     assert not ImportBatch.objects.exists()
+
+
+def test_one_department_endpoint_down_does_not_stop_the_periodic_pull_of_the_others(
+    hub: Hub, department_endpoint: str, settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings.OUTBOUND_ALLOW_LOOPBACK = True
+    _Department.pages = {"": {"items": [_student("S1", "张小雨", "实验小学")], "cursor": ""}}
+    refused, working = hub.sources["health"], hub.sources["education"]
+    # The refused one first, as the pull meets them: its failure must not end the run.
+    for source, url in ((refused, "http://10.1.2.3/records"), (working, department_endpoint)):
+        Source.objects.filter(pk=source.pk).update(format="rest", url=url, pull_every_minutes=60)
+    assert {s.pk for s in services.sources_due()} >= {refused.pk, working.pk}
+
+    assert services.sources_pull_due() == 1
+
+    working.refresh_from_db()
+    refused.refresh_from_db()
+    assert working.last_pulled_at is not None and _current("S1", "school") == ["实验小学"]
+    assert refused.last_pulled_at is None  # tried again at the next run
+    assert f"data source {refused.key} not pulled" in caplog.text
 
 
 def test_a_record_without_number_is_linked_by_its_fields(
