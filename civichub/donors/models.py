@@ -98,6 +98,33 @@ ACTIVE_STATES = (CallUpState.CALLED, CallUpState.ACCEPTED, CallUpState.ARRIVED)
 COMMITTED_STATES = (CallUpState.ACCEPTED, CallUpState.ARRIVED, CallUpState.DONATED)
 
 
+# What a call-up search reads and ranks by, held in its covering indexes (index-only scans).
+_RANKING_COLUMNS = [
+    "cell_lat",
+    "cell_lng",
+    "group_source",
+    "accepts",
+    "calls",
+    "last_called_at",
+    "paused_until",
+    "whole_blood_from",
+    "platelets_from",
+    "birth_date",
+    "sex",
+    "weight_kg",
+    "month_key",
+    "month_call_ups",
+    "had_reaction",
+    "id",
+]
+_CONSENT_COLUMNS = [
+    "health_consent_at",
+    "health_revoked_at",
+    "location_consent_at",
+    "location_revoked_at",
+]
+
+
 class Donor(TimestampedModel):
     """A volunteer. Health data (group, weight, birth date, history) is kept only under the
     health consent, the coarse place only under the location consent; each is revocable on its
@@ -172,33 +199,9 @@ class Donor(TimestampedModel):
             # centre for the distance, the stored eligibility dates, age, weight, this month's
             # call-ups and the order), so both databases answer it from the index alone.
             models.Index(
-                fields=[
-                    "cell",
-                    "abo",
-                    "rhd",
-                    "cell_lat",
-                    "cell_lng",
-                    "group_source",
-                    "accepts",
-                    "calls",
-                    "last_called_at",
-                    "paused_until",
-                    "whole_blood_from",
-                    "platelets_from",
-                    "birth_date",
-                    "sex",
-                    "weight_kg",
-                    "month_key",
-                    "month_call_ups",
-                    "had_reaction",
-                    "id",
-                    # The consents again: SQLite reads the columns of a partial index's
-                    # condition from the row unless the index holds them.
-                    "health_consent_at",
-                    "health_revoked_at",
-                    "location_consent_at",
-                    "location_revoked_at",
-                ],
+                # The consents again: SQLite reads the columns of a partial index's condition
+                # from the row unless the index holds them.
+                fields=["cell", "abo", "rhd", *_RANKING_COLUMNS, *_CONSENT_COLUMNS],
                 condition=Q(health_consent_at__isnull=False, health_revoked_at__isnull=True)
                 & Q(location_consent_at__isnull=False, location_revoked_at__isnull=True),
                 name="donors_donor_callable",
@@ -206,31 +209,7 @@ class Donor(TimestampedModel):
             # The same for RhD-negative donors (0.3 %: a small index) by region cell: a
             # city-wide search for an RhD-negative patient reads only this.
             models.Index(
-                fields=[
-                    "abo",
-                    "region_cell",
-                    "cell_lat",
-                    "cell_lng",
-                    "group_source",
-                    "accepts",
-                    "calls",
-                    "last_called_at",
-                    "paused_until",
-                    "whole_blood_from",
-                    "platelets_from",
-                    "birth_date",
-                    "sex",
-                    "weight_kg",
-                    "month_key",
-                    "month_call_ups",
-                    "had_reaction",
-                    "id",
-                    "rhd",
-                    "health_consent_at",
-                    "health_revoked_at",
-                    "location_consent_at",
-                    "location_revoked_at",
-                ],
+                fields=["abo", "region_cell", *_RANKING_COLUMNS, "rhd", *_CONSENT_COLUMNS],
                 condition=Q(rhd="neg")
                 & Q(health_consent_at__isnull=False, health_revoked_at__isnull=True)
                 & Q(location_consent_at__isnull=False, location_revoked_at__isnull=True),

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_tasks import task
@@ -49,6 +51,8 @@ from civichub.core.permissions import require
 IMAGE_MAX_BYTES = 10 * 1024 * 1024
 IMAGE_MAX_PIXELS = 40_000_000
 IMAGE_FORMATS = ["JPEG", "PNG", "WEBP"]
+
+M = TypeVar("M", bound=models.Model)
 
 
 @dataclass(frozen=True)
@@ -255,27 +259,51 @@ def process_image(image_id: int) -> str:
 UNATTACHED_MEDIA_HOURS = 24
 
 
-@transaction.atomic
 def media_unattached_delete(*, older_than: dt.timedelta | None = None) -> int:
     """Removes images uploaded for a post that was never published (rows, then their files
     once the deletion is committed). The system's own housekeeping, audited as one change."""
-    cutoff = timezone.now() - (older_than or dt.timedelta(hours=UNATTACHED_MEDIA_HOURS))
-    stale = list(PostImage.objects.filter(post__isnull=True, created_at__lt=cutoff)[:1000])
+    return unattached_delete(
+        PostImage,
+        older_than=older_than or dt.timedelta(hours=UNATTACHED_MEDIA_HOURS),
+        limit=1000,
+        action="broadcast.media.expire",
+        counted="images",
+        remove=_image_file_delete,
+    )
+
+
+def _image_file_delete(image: PostImage) -> None:
+    default_storage.delete(image.image.name)
+
+
+@transaction.atomic
+def unattached_delete(
+    model: type[M],
+    *,
+    older_than: dt.timedelta,
+    limit: int,
+    action: str,
+    counted: str,
+    remove: Callable[[M], None],
+) -> int:
+    """Deletes up to `limit` uploads (images, videos) older than `older_than` that no post took,
+    audited as one change, and `remove`s their files once the deletion is committed."""
+    cutoff = timezone.now() - older_than
+    stale = list(model._default_manager.filter(post__isnull=True, created_at__lt=cutoff)[:limit])
     if not stale:
         return 0
-    names = [image.image.name for image in stale]
-    PostImage.objects.filter(pk__in=[image.pk for image in stale]).delete()
+    model._default_manager.filter(pk__in=[item.pk for item in stale]).delete()
     audit_record(
         actor=None,
-        action="broadcast.media.expire",
-        object_type="broadcast.postimage",
-        object_id=",".join(str(image.pk) for image in stale[:50]),
-        changes={"images": len(stale)},
+        action=action,
+        object_type=model._meta.label_lower,
+        object_id=",".join(str(item.pk) for item in stale[:50]),
+        changes={counted: len(stale)},
     )
 
     def remove_files() -> None:
-        for name in names:
-            default_storage.delete(name)
+        for item in stale:
+            remove(item)
 
     transaction.on_commit(remove_files)
     return len(stale)

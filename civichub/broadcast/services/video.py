@@ -36,6 +36,7 @@ from civichub.broadcast.conf import broadcast_settings
 from civichub.broadcast.models import ALT_TEXT_MAX_CHARS, BroadcastAccount, PostVideo, VideoState
 from civichub.broadcast.queue import priority
 from civichub.broadcast.services.checks import check_text
+from civichub.broadcast.services.media import unattached_delete
 from civichub.core.audit import audit_record
 from civichub.core.context import acting
 from civichub.core.errors import NotFound, ValidationFailed
@@ -626,26 +627,14 @@ UNATTACHED_VIDEO_HOURS = 24
 
 def video_unattached_delete(*, older_than: dt.timedelta | None = None) -> int:
     """Removes videos uploaded for a post that was never published, with their files."""
-    cutoff = timezone.now() - (older_than or dt.timedelta(hours=UNATTACHED_VIDEO_HOURS))
-    with transaction.atomic():
-        stale = list(PostVideo.objects.filter(post__isnull=True, created_at__lt=cutoff)[:200])
-        if not stale:
-            return 0
-        PostVideo.objects.filter(pk__in=[v.pk for v in stale]).delete()
-        audit_record(
-            actor=None,
-            action="broadcast.video.expire",
-            object_type="broadcast.postvideo",
-            object_id=",".join(str(v.pk) for v in stale[:50]),
-            changes={"videos": len(stale)},
-        )
-
-        def remove_files() -> None:
-            for video in stale:
-                video_files_delete(video)
-
-        transaction.on_commit(remove_files)
-    return len(stale)
+    return unattached_delete(
+        PostVideo,
+        older_than=older_than or dt.timedelta(hours=UNATTACHED_VIDEO_HOURS),
+        limit=200,
+        action="broadcast.video.expire",
+        counted="videos",
+        remove=video_files_delete,
+    )
 
 
 def video_files_delete(video: PostVideo) -> None:
