@@ -411,6 +411,8 @@ _BROADCAST_VARIABLES: dict[str, tuple[str, Callable[[str], object]]] = {
     "video_max_bytes": ("CIVICHUB_VIDEO_MAX_MB", _megabytes),
     "video_max_seconds": ("CIVICHUB_VIDEO_MAX_SECONDS", int),
     "video_heights": ("CIVICHUB_VIDEO_HEIGHTS", _heights),
+    "federation_signature_seconds": ("CIVICHUB_FEDERATION_SIGNATURE_SECONDS", int),
+    "federation_max_attempts": ("CIVICHUB_FEDERATION_MAX_ATTEMPTS", int),
 }
 CIVICHUB_BROADCAST: dict[str, object] = {
     key: convert(os.environ[variable])

@@ -45,7 +45,7 @@ class BroadcastConfig(CivicModuleConfig):
             "public_announcement": "civichub.broadcast.services.announcements:announcement_publish",
         },
         urls="civichub.broadcast.urls",
-        root_urls="civichub.broadcast.mastodon.urls",
+        root_urls="civichub.broadcast.root_urls",
         error_renderers=dict.fromkeys(
             ("/api/v1/", "/api/v2/", "/oauth/token", "/oauth/revoke"),
             "civichub.broadcast.mastodon.views:error_for_status",
@@ -69,6 +69,12 @@ class BroadcastConfig(CivicModuleConfig):
         periodic_tasks=[
             PeriodicTask(
                 "broadcast.media_expire", "civichub.broadcast.tasks.expire_unattached_media", 3600
+            ),
+            PeriodicTask(
+                "broadcast.deliveries_due", "civichub.broadcast.tasks.retry_deliveries", 60
+            ),
+            PeriodicTask(
+                "broadcast.signatures_expire", "civichub.broadcast.tasks.expire_signatures", 3600
             ),
         ],
     )

@@ -33,6 +33,12 @@ class BroadcastSettings(ModuleConfig):
     video_max_bytes: int = 200 * 1024 * 1024
     video_max_seconds: int = 180
     video_heights: tuple[int, ...] = (360, 720)
+    # ActivityPub: how far a signed request's time may lie from now (its signature is kept
+    # this long, twice, to refuse the same request sent again), and how many times a
+    # delivery to another server is tried (1 minute after the first failure, then four
+    # times longer each time up to 12 hours: eight tries span about a day and a half).
+    federation_signature_seconds: int = 3600
+    federation_max_attempts: int = 8
 
 
 def broadcast_settings() -> BroadcastSettings:

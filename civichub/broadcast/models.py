@@ -89,6 +89,9 @@ class BroadcastAccount(CreatedModel):
     # Re-encoded like post images (metadata removed); empty when the account has none.
     avatar = models.FileField(upload_to="broadcast/avatars/", max_length=200, blank=True)
     avatar_content_type = models.CharField(max_length=32, blank=True, default="")
+    # Whether the ActivityPub followers collection lists the servers-elsewhere followers'
+    # addresses (its count is always public; residents who follow are never listed).
+    show_remote_followers = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return f"@{self.handle}"
@@ -584,3 +587,141 @@ class OAuthToken(CreatedModel):
 
     def __str__(self) -> str:
         return f"token of {self.app_id} for {self.user_id or 'the app'}"
+
+
+# ActivityPub: each government account is an actor that servers elsewhere follow
+# (broadcast/activitypub/). Residents' accounts are not actors and never federate.
+
+
+class AccountKey(CreatedModel):
+    """The account's RSA key pair for HTTP Signatures; the private key is encrypted under the
+    keys that protect identity numbers (core.crypto), so key rotation covers it."""
+
+    account = models.OneToOneField(BroadcastAccount, on_delete=models.CASCADE, related_name="+")
+    public_key_pem = models.TextField()
+    private_key_encrypted = models.BinaryField()
+
+    def __str__(self) -> str:
+        return f"key of {self.account_id}"
+
+
+class RemoteActor(models.Model):
+    """An actor of another server, as last fetched (through the guarded HTTP client)."""
+
+    uri = models.URLField(max_length=500, unique=True)
+    host = models.CharField(max_length=255, db_index=True)
+    inbox = models.URLField(max_length=500)
+    shared_inbox = models.URLField(max_length=500, blank=True, default="")
+    key_id = models.CharField(max_length=500, db_index=True)
+    public_key_pem = models.TextField()
+    fetched_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.uri
+
+    @property
+    def delivery_inbox(self) -> str:
+        """One delivery per server: its shared inbox where it has one."""
+        return self.shared_inbox or self.inbox
+
+
+class RemoteFollow(CreatedModel):
+    account = models.ForeignKey(BroadcastAccount, on_delete=models.CASCADE, related_name="+")
+    actor = models.ForeignKey(RemoteActor, on_delete=models.CASCADE, related_name="follows")
+    # The id of the Follow activity, which an Undo names.
+    activity_id = models.URLField(max_length=500)
+
+    class Meta:
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(
+                fields=["account", "actor"], name="broadcast_remote_follow_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.actor_id} → {self.account_id}"
+
+
+class BlockedServer(CreatedModel):
+    """A server the operators refused: its requests are refused and nothing is delivered to it."""
+
+    host = models.CharField(max_length=255, unique=True)
+    reason = models.CharField(max_length=200, blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return self.host
+
+
+class SeenSignature(models.Model):
+    """A signature already accepted, kept for the time window signatures are accepted in, so
+    the same request sent again is refused."""
+
+    digest = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return self.digest
+
+
+class DeliveryState(models.TextChoices):
+    PENDING = "pending", _("待投递")
+    DELIVERED = "delivered", _("已投递")
+    FAILED = "failed", _("投递失败")
+
+
+class Delivery(CreatedModel):
+    """One activity to one remote inbox (a server's shared inbox where it has one), retried
+    with growing delays until delivered or given up."""
+
+    post = models.ForeignKey(
+        Post, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    account = models.ForeignKey(BroadcastAccount, on_delete=models.CASCADE, related_name="+")
+    inbox = models.URLField(max_length=500)
+    activity = models.JSONField()
+    state = models.CharField(
+        max_length=12, choices=DeliveryState.choices, default=DeliveryState.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    last_error = models.CharField(max_length=200, blank=True, default="")
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=["state", "next_attempt_at"], name="broadcast_delivery_due_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.activity.get('type', '?')} → {self.inbox}"
+
+
+class RemoteInteractionKind(models.TextChoices):
+    LIKE = "like", _("点赞")
+    ANNOUNCE = "announce", _("转发")
+    REPLY = "reply", _("回复")
+
+
+class RemoteInteraction(CreatedModel):
+    """A Like, Announce or reply from another server on a post. Replies are held until the
+    account's staff release them, like comments a keyword filter holds."""
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="remote_interactions")
+    kind = models.CharField(max_length=12, choices=RemoteInteractionKind.choices)
+    actor_uri = models.URLField(max_length=500)
+    activity_id = models.URLField(max_length=500, unique=True)
+    # A reply's object id and its text as received (HTML stripped).
+    object_id = models.URLField(max_length=500, blank=True, default="")
+    text = models.CharField(max_length=COMMENT_MAX_CHARS, blank=True, default="")
+    held = models.BooleanField(default=False)
+
+    class Meta:
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=["post", "kind"], name="broadcast_remote_kind_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of {self.post_id} by {self.actor_uri}"

@@ -23,6 +23,11 @@ ACTIONS = [
         description="Create broadcast accounts and set their verified badge.",
     ),
     ActionDef(
+        "broadcast.federation.manage",
+        frozenset({"operator"}),
+        description="Block and unblock other servers (ActivityPub federation).",
+    ),
+    ActionDef(
         "broadcast.post.publish",
         frozenset({PUBLISHER}),
         description="Post, edit and retract posts of the organisation's accounts.",

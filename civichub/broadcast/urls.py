@@ -10,6 +10,7 @@ urlpatterns = [
     path("accounts/", views.directory, name="directory"),
     path("stream/", streaming.page_stream, name="stream"),
     path("mastodon/", include("civichub.broadcast.mastodon.urls")),
+    path("ap/", include("civichub.broadcast.activitypub.urls")),
     path("category/<slug:category>/feed.atom", syndication.category_feed, name="category_feed"),
     path("cap/index.atom", syndication.cap_index, name="cap_index"),
     path("cap/messages/<str:identifier>.xml", syndication.cap_message, name="cap_message"),

@@ -42,6 +42,7 @@ from civichub.broadcast.services.checks import (
     check_text,
     target_areas,
 )
+from civichub.broadcast.services.delivery import post_federation_schedule
 from civichub.broadcast.services.media import ImageIn, image_checked, image_store
 from civichub.core.audit import audit_record
 from civichub.core.errors import (
@@ -214,6 +215,7 @@ def post_publish(
     if alert is not None:
         cap_message_issue(actor=actor, post=post, msg_type=CapMessageType.ALERT, sent=now)
     streaming.post_published(post)
+    post_federation_schedule(post, "Create")
     if alert is not None:
         post_id = post.pk
         transaction.on_commit(lambda: push_alert.enqueue(post_id))
@@ -341,6 +343,7 @@ def post_edit(
     if post.is_alert:
         cap_message_issue(actor=actor, post=post, msg_type=CapMessageType.UPDATE, sent=now)
     streaming.post_edited(post)
+    post_federation_schedule(post, "Update")
     return post
 
 
@@ -384,4 +387,5 @@ def post_retract(*, actor: User | None, post_id: int, reason: str = "") -> Post:
         # The alert's Cancel: the feeds and the CAP index carry it in the alert's place.
         cap_message_issue(actor=actor, post=post, msg_type=CapMessageType.CANCEL, sent=now)
     streaming.post_retracted(post)
+    post_federation_schedule(post, "Delete")
     return post
