@@ -16,9 +16,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from civichub.broadcast import activitystreams as streams
+from civichub.broadcast import services
 from civichub.broadcast.conf import absolute
 from civichub.broadcast.models import BroadcastAccount, Post, PostState
-from civichub.broadcast.services import delivery, federation
 from civichub.core.errors import DomainError, NotFound
 
 JSON_TYPES = ("application/activity+json", "application/ld+json", "application/json")
@@ -90,7 +90,7 @@ def actor(request: HttpRequest, handle: str) -> HttpResponseBase:
     account = _account(handle)
     if not _wants_json(request):
         return redirect("broadcast:account", handle=handle)
-    key = delivery.account_key(account)
+    key = services.account_key(account)
     return _activity_json(streams.actor_document(account, key.public_key_pem))
 
 
@@ -133,9 +133,9 @@ def note(request: HttpRequest, post_id: int) -> HttpResponseBase:
 
 
 def _receive(request: HttpRequest, handle: str | None) -> HttpResponse:
-    outcome = federation.inbox_receive(
+    outcome = services.inbox_receive(
         handle=handle,
-        request=federation.InboxRequest(
+        request=services.InboxRequest(
             method=request.method or "POST",
             url=absolute(request.get_full_path()),
             headers=dict(request.headers),
