@@ -19,6 +19,7 @@ from django.utils import timezone
 from civichub.broadcast import services
 from civichub.broadcast.models import (
     AccountKey,
+    BlockedServer,
     Delivery,
     DeliveryState,
     RemoteFollow,
@@ -408,3 +409,25 @@ def test_likes_announces_and_replies_are_counted_and_replies_held(
         "announce",
         "reply",
     ]
+
+
+def test_operators_block_and_unblock_servers_in_the_admin(client: Any, bc: Broadcast) -> None:
+    client.force_login(bc.police_publisher)
+    refused = client.post("/admin/broadcast/blockedserver/add/", {"host": "spam.example"})
+    # Publishers have no admin: sent to its sign-in page, nothing blocked.
+    assert refused.status_code == 302 and refused["Location"].startswith("/admin/login/")
+    assert not BlockedServer.objects.exists()
+    operator = staff_user("operator", bc.city.city)
+    client.force_login(operator)
+    added = client.post(
+        "/admin/broadcast/blockedserver/add/", {"host": "Spam.Example", "reason": "垃圾信息"}
+    )
+    assert added.status_code == 302
+    (blocked,) = BlockedServer.objects.all()
+    assert blocked.host == "spam.example" and blocked.created_by == operator
+    assert AuditEvent.objects.get(action="broadcast.federation.block").actor == operator
+    assert client.get("/admin/broadcast/remoteactor/").status_code == 200
+    assert client.get("/admin/broadcast/delivery/").status_code == 200
+    removed = client.post(f"/admin/broadcast/blockedserver/{blocked.pk}/delete/", {"post": "yes"})
+    assert removed.status_code == 302 and not BlockedServer.objects.exists()
+    assert AuditEvent.objects.filter(action="broadcast.federation.unblock").count() == 1
