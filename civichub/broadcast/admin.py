@@ -13,9 +13,18 @@ from django.http import HttpRequest
 from civichub.broadcast import services
 from civichub.broadcast.models import BlockedServer, Delivery, RemoteActor
 from civichub.core.admin import CivicModelAdmin
+from civichub.core.errors import NotAuthenticated
+from civichub.core.models import User
 from civichub.core.permissions import allowed
 
 MANAGE = "broadcast.federation.manage"
+
+
+def _staff(request: HttpRequest) -> User:
+    """The signed-in user acting (the admin lets no one else this far)."""
+    if not isinstance(request.user, User):
+        raise NotAuthenticated("sign in")
+    return request.user
 
 
 @admin.register(BlockedServer)
@@ -31,15 +40,17 @@ class BlockedServerAdmin(CivicModelAdmin):
         return allowed(request.user, MANAGE)
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        blocked = services.blocked_server_add(actor=request.user, host=obj.host, reason=obj.reason)
+        blocked = services.blocked_server_add(
+            actor=_staff(request), host=obj.host, reason=obj.reason
+        )
         obj.pk = blocked.pk
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
-        services.blocked_server_remove(actor=request.user, host=obj.host)
+        services.blocked_server_remove(actor=_staff(request), host=obj.host)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         for host in queryset.values_list("host", flat=True):
-            services.blocked_server_remove(actor=request.user, host=host)
+            services.blocked_server_remove(actor=_staff(request), host=host)
 
 
 @admin.register(RemoteActor)
