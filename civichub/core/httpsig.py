@@ -32,6 +32,7 @@ __all__ = [
     "SignedRequest",
     "digest_header",
     "key_pair_new",
+    "private_key_load",
     "sign_request",
     "verify_request",
 ]
@@ -71,6 +72,15 @@ def key_pair_new() -> tuple[str, str]:
     return private, public
 
 
+def private_key_load(pem: str) -> rsa.RSAPrivateKey:
+    """A private key from PEM (checked on load, which costs more than a signature: a sender of
+    many requests loads it once)."""
+    key = serialization.load_pem_private_key(pem.encode(), password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError("only RSA keys sign requests")
+    return key
+
+
 def digest_header(body: bytes) -> str:
     return "SHA-256=" + base64.b64encode(hashlib.sha256(body).digest()).decode()
 
@@ -85,7 +95,7 @@ def sign_request(
     url: str,
     body: bytes,
     key_id: str,
-    private_key_pem: str,
+    private_key_pem: str | rsa.RSAPrivateKey,
     now: dt.datetime,
 ) -> dict[str, str]:
     """The headers that sign a request in the draft-cavage form (Host, Date, Digest on a body,
@@ -103,9 +113,7 @@ def sign_request(
         else f"{name}: {headers[name.capitalize()]}"
         for name in names
     ]
-    key = serialization.load_pem_private_key(private_key_pem.encode(), password=None)
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise ValueError("only RSA keys sign requests")
+    key = private_key_load(private_key_pem) if isinstance(private_key_pem, str) else private_key_pem
     signature = key.sign("\n".join(lines).encode(), padding.PKCS1v15(), hashes.SHA256())
     headers["Signature"] = (
         f'keyId="{key_id}",algorithm="rsa-sha256",headers="{" ".join(names)}",'

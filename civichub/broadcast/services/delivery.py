@@ -7,8 +7,11 @@ ones due), until delivered or given up after `federation_max_attempts`."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
+import threading
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -34,7 +37,7 @@ from civichub.broadcast.queue import priority
 from civichub.core.audit import audit_record
 from civichub.core.context import acting
 from civichub.core.crypto import decrypt_text, encrypt_text
-from civichub.core.httpsig import key_pair_new, sign_request
+from civichub.core.httpsig import key_pair_new, private_key_load, sign_request
 from civichub.core.outbound import OutboundRefused, guarded_session, url_check
 
 logger = logging.getLogger(__name__)
@@ -83,6 +86,30 @@ def account_key(account: BroadcastAccount) -> AccountKey:
                 changes={"key_id": streams.key_id(account)},
             )
     return key
+
+
+@lru_cache(maxsize=64)
+def _signing_key(encrypted_digest: str, encrypted: bytes) -> Any:
+    """The account's private key, decrypted and loaded once per process (loading checks the
+    key, which costs more than signing); keyed by the stored ciphertext, so a new key is
+    loaded anew."""
+    return private_key_load(decrypt_text(encrypted))
+
+
+def signing_key(key: AccountKey) -> Any:
+    encrypted = bytes(key.private_key_encrypted)
+    return _signing_key(hashlib.sha256(encrypted).hexdigest(), encrypted)
+
+
+_sessions = threading.local()
+
+
+def _session() -> Any:
+    """One guarded session per thread: its connections are kept for the next delivery."""
+    session = getattr(_sessions, "session", None)
+    if session is None:
+        session = _sessions.session = guarded_session()
+    return session
 
 
 def retry_delay(attempts: int) -> dt.timedelta:
@@ -174,14 +201,14 @@ def _send(delivery: Delivery) -> tuple[bool, bool, str]:
         url=delivery.inbox,
         body=body,
         key_id=streams.key_id(delivery.account),
-        private_key_pem=decrypt_text(key.private_key_encrypted),
+        private_key_pem=signing_key(key),
         now=timezone.now(),
     )
     headers["Content-Type"] = streams.ACTIVITY_JSON
     headers["User-Agent"] = f"civichub ({site_url()})"
     try:
         url_check(delivery.inbox, allow_http=allow_http())
-        response = guarded_session().post(
+        response = _session().post(
             delivery.inbox,
             data=body,
             headers=headers,
