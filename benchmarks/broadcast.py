@@ -44,6 +44,12 @@ H.264/AAC encode cut into HLS, the MP4 and the poster), and
 - `video.decode_only_seconds_per_minute`: the baseline in the same run: ffmpeg only decoding
   the same clip (`-f null`), the floor no transcoder goes below.
 
+Last (`--only-federation` runs this part alone), in a process of its own
+(benchmarks/broadcast_federation.py): one post delivered to `--remote-servers` followers on as
+many simulated servers (default 1,000; local inboxes in another process) —
+`federation.activities_per_second` (signed deliveries made, wall-clock and per CPU-second),
+with the publish and fan-out times.
+
 `--quick` is a smoke test of the script with small numbers, not a timing.
 """
 
@@ -683,23 +689,34 @@ def main() -> int:
     parser.add_argument("--repost-clients", choices=["threads", "processes"], default="processes")
     parser.add_argument("--video-seconds", type=int, default=60)
     parser.add_argument("--only-video", action="store_true", help="only the transcoding figures")
+    parser.add_argument("--remote-servers", type=int, default=1000)
+    parser.add_argument(
+        "--only-federation", action="store_true", help="only the remote delivery figures"
+    )
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.quick:
         for key, value in QUICK.items():
             setattr(args, key, value)
         args.video_seconds = min(args.video_seconds, 5)
+        args.remote_servers = min(args.remote_servers, 50)
     if args.measure:
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "civichub.settings")
         measure(args.measure, args)
         return 0
     print_machine(sqlite=True)  # the children set Django up, each with its own data directory
     status = 0
-    if not args.only_video:
+    if not (args.only_video or args.only_federation):
         databases = ["sqlite", "postgres"] if args.database == "both" else [args.database]
         for database in databases:
             status |= run_child(database, args)
-    measure_transcoding(args.video_seconds)
+    if not args.only_federation:
+        measure_transcoding(args.video_seconds)
+    if not args.only_video:
+        # Remote delivery rate (benchmarks/broadcast_federation.py), in a process of its own.
+        script = Path(__file__).with_name("broadcast_federation.py")
+        command = [sys.executable, str(script), "--inboxes", str(args.remote_servers)]
+        status |= subprocess.run(command, check=False).returncode
     return status
 
 

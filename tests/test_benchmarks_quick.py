@@ -79,7 +79,8 @@ QUICK_RUNS = [
         "broadcast.py",
         expect=tuple(f"{db}.reposts_exact: True" for db in BOTH)
         + tuple(f"{db}.alert_deliveries_queued_per_second" for db in BOTH)
-        + ("video.transcode_seconds_per_minute", "video.outputs: 360p 640x360, 720p 1280x720"),
+        + ("video.transcode_seconds_per_minute", "video.outputs: 360p 640x360, 720p 1280x720")
+        + ("federation.delivered: 50 of 50", "federation.activities_per_second"),
     ),
     QuickRun(
         "casework.py",
