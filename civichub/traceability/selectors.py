@@ -29,6 +29,7 @@ from civichub.traceability.models import (
     Event,
     EventEpc,
     Lot,
+    NamedQuery,
     Participant,
     Recall,
     RecallNotice,
@@ -415,6 +416,44 @@ def events_query(*, user: User | None, params: dict[str, str]) -> QuerySet[Event
         else:
             raise ValidationFailed.on(name, _("不支持的查询参数：%(name)s") % {"name": name})
     return events
+
+
+# Controls that belong to one request (a page of the results), not to a named query.
+_PAGE_CONTROLS = {"perPage", "nextPageToken"}
+
+
+def named_query_params(query: Any) -> dict[str, str]:
+    """A named query's definition (the EPCIS query language: a value or an array of values per
+    parameter) as the parameters `events_query` reads (alternatives joined by `|`)."""
+    if not isinstance(query, dict):
+        raise ValidationFailed.on("query", _("查询定义须为 JSON 对象。"))
+    params: dict[str, str] = {}
+    for name, value in query.items():
+        values = value if isinstance(value, list) else [value]
+        if (
+            name in _PAGE_CONTROLS
+            or not values
+            or not all(isinstance(v, str | int | float) and not isinstance(v, bool) for v in values)
+            or any("|" in str(v) for v in values)
+        ):
+            raise ValidationFailed.on(
+                f"query.{name}", _("不支持的查询参数或取值：%(name)s") % {"name": name}
+            )
+        params[name] = "|".join(str(v) for v in values)
+    return params
+
+
+def named_query_list(*, user: User | None) -> QuerySet[NamedQuery]:
+    require(user, "traceability.event.view")
+    return NamedQuery.objects.order_by("name")
+
+
+def named_query_get(*, user: User | None, name: str) -> NamedQuery:
+    require(user, "traceability.event.view")
+    found = NamedQuery.objects.filter(name=name).first()
+    if found is None:
+        raise NotFound(_("没有该查询。"))
+    return found
 
 
 def event_by_id(*, user: User | None, event_id: str) -> Event:
