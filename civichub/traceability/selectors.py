@@ -136,8 +136,8 @@ def _walk_sql(rules: tuple[tuple[str, str], ...]) -> str:
         f'JOIN "{event_table}" e ON e.id = a.event_id'
     )
     # Table names are the models' own and every value is a parameter.
-    return (  # nosec B608
-        "WITH RECURSIVE walk(source, target, kind, event, hop) AS ("  # noqa: S608
+    return (
+        "WITH RECURSIVE walk(source, target, kind, event, hop) AS ("  # noqa: S608  # nosec B608
         f"SELECT a.epc, b.epc, e.event_type, e.event_id, 1 {join} "
         f"WHERE a.epc = %s AND ({pairs}) AND e.declared_error = %s "
         "UNION "
