@@ -395,8 +395,9 @@ def _capture_workers(documents: list[dict[str, Any]], workers: int) -> None:
     jobs = [str(services.capture_job_submit(actor=None, document=d).pk) for d in documents]
     connections.close_all()  # each worker opens its own connection (and its own pool)
     for connection in connections.all():
-        if getattr(connection, "pool", None) is not None:
-            connection.close_pool()
+        close_pool = getattr(connection, "close_pool", None)  # PostgreSQL's pool, if pooled
+        if close_pool is not None:
+            close_pool()
     shares = [jobs[i::workers] for i in range(workers)]
     began = time.perf_counter()
     with multiprocessing.get_context("fork").Pool(workers) as pool:
