@@ -41,7 +41,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import line, note, percentile, postgres_database, print_machine  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    line,
+    load_average,
+    note,
+    percentile,
+    postgres_database,
+    print_machine,
+)
 
 CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
 GTINS = ("06901234000016", "06901234000023", "06901234000030")
@@ -53,6 +60,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--events", type=int, default=1_000_000, help="background events stored")
     parser.add_argument("--chains", type=int, default=1000, help="6-hop chains captured")
     parser.add_argument("--capture", type=int, default=3000, help="events captured for timing")
+    parser.add_argument("--workers", type=int, default=2, help="capture workers run at once")
     parser.add_argument(
         "--hash-baseline", type=int, default=500, help="events hashed by the reference too"
     )
@@ -61,7 +69,7 @@ def arguments() -> argparse.Namespace:
     )
     args = parser.parse_args()
     if args.quick:
-        args.events, args.chains, args.capture, args.hash_baseline = 300, 5, 20, 20
+        args.events, args.chains, args.capture, args.hash_baseline = 300, 5, 400, 20
     return args
 
 
@@ -153,42 +161,123 @@ def _sscc(uri: str) -> str:
     return f"https://id.gs1.org/00/{body}{gs1_standard_check_digit(body)}"
 
 
-def _background(count: int, places: list[str]) -> None:
-    """Unrelated receiving events on their own lots, bulk-inserted."""
-    from django.db import transaction
-    from django.utils import timezone
+# The generated chains: the same six hops as `_chain`, one row per event and per identifier
+# named, written by the database itself (INSERT … SELECT over a series of chain numbers), so
+# that ten million events are stored in minutes rather than hours. They are rows of the tables
+# the trace reads, of the shape the capture service writes, but not captured through it: no
+# validation, no hash (the hash column holds a unique placeholder), a body naming the type only.
+_STEPS = (  # step, event type, action, bizStep, place
+    (0, "TransformationEvent", "", "killing", 0),
+    (1, "TransformationEvent", "", "", 1),
+    (2, "TransformationEvent", "", "", 1),
+    (3, "TransformationEvent", "", "", 1),
+    (4, "AggregationEvent", "ADD", "packing", 1),
+    (5, "AggregationEvent", "ADD", "packing", 1),
+    (6, "ObjectEvent", "OBSERVE", "receiving", 2),
+)
+_STEP_EDGES = (  # step, role, is a class, what: a pig, a lot (by its step), the case, the pallet
+    (0, "input", False, "pig", 1),
+    (0, "input", False, "pig", 2),
+    (0, "output", True, "lot", 0),
+    (1, "input", True, "lot", 0),
+    (1, "output", True, "lot", 1),
+    (2, "input", True, "lot", 1),
+    (2, "output", True, "lot", 2),
+    (3, "input", True, "lot", 2),
+    (3, "output", True, "lot", 3),
+    (4, "parent", False, "case", 0),
+    (4, "child", True, "lot", 3),
+    (5, "parent", False, "pallet", 0),
+    (5, "child", False, "case", 0),
+    (6, "epc", False, "pallet", 0),
+)
+
+
+def generated_lot(chain: int) -> str:
+    """The lot a generated chain's trace starts from (its second, as for the captured ones)."""
+    return _lot(GTINS[1], f"G{chain:09d}-1")
+
+
+def _generate_chains(count: int, places: list[str], start: Any) -> int:
+    """`count` chains of seven events each; returns the first chain's event id."""
+    from django.db import connection, transaction
 
     from civichub.traceability.models import Event, EventEpc
 
-    now = timezone.now()
-    batch = 5000
+    postgres = connection.vendor == "postgresql"
+    q = connection.ops.quote_name
+    events, epcs = q(Event._meta.db_table), q(EventEpc._meta.db_table)
+
+    def pad(expression: str, width: int) -> str:
+        if postgres:
+            return f"lpad(({expression})::text, {width}, '0')"
+        return f"printf('%%0{width}d', {expression})"
+
+    def literal(value: Any) -> str:
+        if isinstance(value, bool):
+            return "TRUE" if value else "FALSE"
+        if isinstance(value, int):
+            return str(value)
+        return "'" + str(value).replace("'", "''") + "'"
+
+    steps = ", ".join(
+        "(" + ", ".join(literal(v) for v in (*row[:4], places[row[4]])) + ")" for row in _STEPS
+    )
+    edges = ", ".join("(" + ", ".join(literal(v) for v in row) + ")" for row in _STEP_EDGES)
+    series = (
+        "(SELECT generate_series(%s, %s - 1) AS c) chains"
+        if postgres
+        else "(WITH RECURSIVE n(c) AS (SELECT %s UNION ALL SELECT c + 1 FROM n WHERE c + 1 < %s)"
+        " SELECT c FROM n) chains"
+    )
+    pk = "(%s + chains.c * 7 + s.k)"
+    when = (
+        f"(%s::timestamptz + {pk} * interval '1 second')"
+        if postgres
+        else f"strftime('%%Y-%%m-%%d %%H:%%M:%%f', %s, '+' || {pk} || ' seconds')"
+    )
+    body = "('{\"type\": \"' || s.t || '\"}')" + ("::jsonb" if postgres else "")
+    insert_events = (  # nosec B608 - table names are the models' own, values are parameters
+        f"WITH s(k, t, a, b, p) AS (VALUES {steps}) "  # noqa: S608
+        f"INSERT INTO {events} (id, event_id, event_hash, event_type, event_time, record_time, "
+        "action, biz_step, disposition, read_point, biz_location, declared_error, body) "
+        f"SELECT {pk}, 'urn:uuid:00000000-0000-4000-8000-' || {pad(pk, 12)}, "
+        f"'ni:///sha-256;generated' || {pad(pk, 12)} || '?ver=bench', s.t, {when}, {when}, "
+        f"s.a, s.b, '', '', s.p, FALSE, {body} FROM {series} CROSS JOIN s"
+    )
+    code = (
+        f"CASE e.w WHEN 'pig' THEN 'https://id.gs1.org/01/{GTINS[0]}/21/GP' || "
+        f"{pad('chains.c', 9)} || '-' || e.n "
+        f"WHEN 'lot' THEN 'https://id.gs1.org/01/{GTINS[1]}/10/G' || {pad('chains.c', 9)} "
+        "|| '-' || e.n "
+        f"WHEN 'case' THEN 'https://id.gs1.org/00/3' || {pad('chains.c', 17)} "
+        f"ELSE 'https://id.gs1.org/00/4' || {pad('chains.c', 17)} END"
+    )
+    insert_edges = (  # nosec B608 - table names are the models' own, values are parameters
+        f"WITH e(k, r, i, w, n) AS (VALUES {edges}) "  # noqa: S608
+        f"INSERT INTO {epcs} (event_id, epc, role, is_class, quantity, uom) "
+        f"SELECT %s + chains.c * 7 + e.k, {code}, e.r, e.i, NULL, '' FROM {series} CROSS JOIN e"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {events}")  # noqa: S608  # nosec B608
+        base = int(cursor.fetchone()[0])
+    began = time.perf_counter()
+    first = start.isoformat() if postgres else start.strftime("%Y-%m-%d %H:%M:%S")
+    batch = 50_000
     for offset in range(0, count, batch):
-        rows = []
-        codes = []
-        for n in range(offset, min(count, offset + batch)):
-            code = _lot(GTINS[2], f"B{n}")
-            rows.append(
-                Event(
-                    event_id=f"urn:uuid:00000000-0000-4000-8000-{n:012d}",
-                    event_hash=f"ni:///sha-256;background{n}?ver=bench",
-                    event_type="ObjectEvent",
-                    event_time=now - timedelta(minutes=n % 100000),
-                    action="OBSERVE",
-                    biz_step="receiving",
-                    biz_location=places[n % len(places)],
-                    body={"type": "ObjectEvent", "quantityList": [{"epcClass": code}]},
-                )
+        end = min(count, offset + batch)
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(insert_events, [base, base, base, first, base, first, base, offset, end])
+            cursor.execute(insert_edges, [base, offset, end])
+        rate = end * 7 / (time.perf_counter() - began)
+        note(f"generated chains: {end}/{count} ({rate:.0f} events/s)")
+    if postgres:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT setval(pg_get_serial_sequence('{Event._meta.db_table}', 'id'), "  # noqa: S608  # nosec B608
+                f"(SELECT MAX(id) FROM {events}))"
             )
-            codes.append(code)
-        with transaction.atomic():
-            stored = Event.objects.bulk_create(rows)
-            EventEpc.objects.bulk_create(
-                [
-                    EventEpc(event=e, epc=c, role="epc", is_class=True)
-                    for e, c in zip(stored, codes, strict=True)
-                ]
-            )
-        note(f"background events: {offset + len(rows)}/{count}")
+    return base
 
 
 def _gs1_schema() -> str:
@@ -234,6 +323,103 @@ def _hash_figures(documents: list[dict[str, Any]], count: int) -> None:
     )
 
 
+def _server_cpu_seconds() -> float:
+    """CPU seconds so far of this connection's PostgreSQL backend (the server runs on this
+    machine; its process is readable in /proc), 0 on SQLite (which works inside this process)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return 0.0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _capture_one_process(documents: list[dict[str, Any]]) -> None:
+    """Documents through `events_capture` one after another in this process."""
+    from civichub.traceability import services
+
+    began = time.perf_counter()
+    cpu = time.process_time()
+    server = _server_cpu_seconds()
+    captured = 0
+    for doc in documents:
+        captured += len(services.events_capture(actor=None, document=doc).captured)
+    seconds = time.perf_counter() - began
+    cpu = time.process_time() - cpu
+    server = _server_cpu_seconds() - server
+    line("traceability.capture_events", captured)
+    line("traceability.capture_events_per_second", f"{captured / seconds:.0f}")
+    # On a shared machine the wall clock counts the other work too: the capture's own CPU time
+    # (this process; SQLite works inside it), and with PostgreSQL also its server process's.
+    line("traceability.capture_events_per_cpu_second", f"{captured / cpu:.0f}")
+    if server:
+        line(
+            "traceability.capture_events_per_cpu_second_with_server",
+            f"{captured / (cpu + server):.0f}",
+        )
+
+
+def _capture_worker(job_ids: list[str]) -> tuple[int, float, float]:
+    """One task worker's share: each job run as the capture task runs it."""
+    from django.db import connections
+
+    from civichub.traceability import services
+
+    cpu = time.process_time()
+    server = _server_cpu_seconds()
+    captured = sum(services.capture_job_run(job_id=j).captured for j in job_ids)
+    server = _server_cpu_seconds() - server
+    cpu = time.process_time() - cpu
+    connections.close_all()
+    return captured, cpu, server
+
+
+def _capture_workers(documents: list[dict[str, Any]], workers: int) -> None:
+    """Capture jobs (`POST /epcis/capture`) submitted, then run by `workers` processes at once,
+    each taking every `workers`-th job, as that many task workers would share the queue.
+    Events per second from the first job started to the last finished; per CPU second of the
+    workers (and their PostgreSQL server processes)."""
+    import multiprocessing
+
+    from django.db import connections
+
+    from civichub.traceability import services
+    from civichub.traceability.models import CaptureJob
+
+    jobs = [str(services.capture_job_submit(actor=None, document=d).pk) for d in documents]
+    connections.close_all()  # each worker opens its own connection (and its own pool)
+    for connection in connections.all():
+        close_pool = getattr(connection, "close_pool", None)  # PostgreSQL's pool, if pooled
+        if close_pool is not None:
+            close_pool()
+    shares = [jobs[i::workers] for i in range(workers)]
+    began = time.perf_counter()
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        results = pool.map(_capture_worker, shares)
+    seconds = time.perf_counter() - began
+    captured = sum(r[0] for r in results)
+    cpu = sum(r[1] for r in results)
+    server = sum(r[2] for r in results)
+    failed = CaptureJob.objects.filter(pk__in=jobs).exclude(state=CaptureJob.State.SUCCESS)
+    line("traceability.capture_workers", workers)
+    line("traceability.capture_workers_jobs_failed", failed.count())
+    line("traceability.capture_workers_events", captured)
+    line("traceability.capture_workers_events_per_second", f"{captured / seconds:.0f}")
+    line("traceability.capture_workers_events_per_cpu_second", f"{captured / cpu:.0f}")
+    if server:
+        line(
+            "traceability.capture_workers_events_per_cpu_second_with_server",
+            f"{captured / (cpu + server):.0f}",
+        )
+    line("machine.load_average_after_capture", load_average())
+
+
 def measure(args: argparse.Namespace) -> None:
     import django
     from django.conf import settings
@@ -248,7 +434,7 @@ def measure(args: argparse.Namespace) -> None:
 
     from civichub.testing.city import build_city
     from civichub.traceability import selectors, services
-    from civichub.traceability.models import Event, ParticipantKind
+    from civichub.traceability.models import Event, EventEpc, ParticipantKind
 
     call_command("migrate", interactive=False, verbosity=0)
     print_machine(sqlite=connection.vendor == "sqlite")
@@ -290,18 +476,9 @@ def measure(args: argparse.Namespace) -> None:
             )
         )
     _hash_figures(documents, args.hash_baseline)
-    began = time.perf_counter()
-    cpu = time.process_time()
-    captured = 0
-    for doc in documents:
-        captured += len(services.events_capture(actor=None, document=doc).captured)
-    seconds = time.perf_counter() - began
-    cpu = time.process_time() - cpu
-    line("traceability.capture_events", captured)
-    line("traceability.capture_events_per_second", f"{captured / seconds:.0f}")
-    # On a shared machine the wall clock counts the other work too: the capture's own CPU time
-    # (this process; SQLite works inside it, a PostgreSQL server's work is not counted).
-    line("traceability.capture_events_per_cpu_second", f"{captured / cpu:.0f}")
+    half = len(documents) // 2
+    _capture_one_process(documents[:half])
+    _capture_workers(documents[half:], args.workers)
 
     note(f"capturing {args.chains} chains")
     starts = []
@@ -309,24 +486,44 @@ def measure(args: argparse.Namespace) -> None:
         events, traced = _chain(n, start, places)
         services.events_capture(actor=None, document=_document(events))
         starts.append(traced)
-    _background(args.events, places)
+    chains = args.events // 7
+    began = time.perf_counter()
+    _generate_chains(chains, places, start - timedelta(days=400))
+    line("traceability.generated_chains", chains)
+    line("traceability.generated_seconds", f"{time.perf_counter() - began:.0f}")
     with connection.cursor() as cursor:  # what autovacuum does after a bulk load
         cursor.execute("ANALYZE")
     line("traceability.events_stored", Event.objects.count())
+    line("traceability.event_identifiers_stored", EventEpc.objects.count())
+    line("machine.load_average_before_trace", load_average())
 
     rng = random.Random(14)
     timings = []
     reached = hops = 0
-    for code in rng.choices(starts, k=200):
+    fewest = 10**9
+    # Half the lots from the chains captured through the service, half from the generated ones.
+    codes = rng.choices(starts, k=100)
+    codes += [generated_lot(rng.randrange(chains)) for _ in range(100 if chains else 0)]
+    rng.shuffle(codes)
+    cpu_timings = []
+    for code in codes:
         began = time.perf_counter()
+        cpu = time.process_time()
         trace = selectors.trace_code(code)
         timings.append((time.perf_counter() - began) * 1000)
+        cpu_timings.append((time.process_time() - cpu) * 1000)
         hops = max(hops, trace.hops)
         reached = max(reached, len(trace.upstream) + len(trace.downstream))
+        fewest = min(fewest, len(trace.upstream) + len(trace.downstream))
     line("traceability.trace_longest_direction_hops", hops)
     line("traceability.trace_codes_reached", reached)
+    line("traceability.trace_codes_reached_fewest", fewest)
     line("traceability.trace_p50_ms", f"{percentile(timings, 0.5):.2f}")
     line("traceability.trace_p99_ms", f"{percentile(timings, 0.99):.2f}")
+    # The CPU time of this process per trace (SQLite's work included, a server's not): on a
+    # loaded machine the wall clock also counts the waits for a core.
+    line("traceability.trace_cpu_p50_ms", f"{percentile(cpu_timings, 0.5):.2f}")
+    line("traceability.trace_cpu_p99_ms", f"{percentile(cpu_timings, 0.99):.2f}")
 
     lot = services.lot_register(actor=None, product=product, lot="K0-1")
     client = Client(SERVER_NAME="localhost")

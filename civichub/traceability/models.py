@@ -221,3 +221,17 @@ class RecallNotice(models.Model):
     @property
     def organisation(self) -> Organisation:
         return self.recall.organisation
+
+
+class NamedQuery(CreatedModel):
+    """An EPCIS 2.0 named query (`POST /queries`): a view on the events, by its name. The
+    definition is kept as sent (the EPCIS query language: arrays of values, time stamps)."""
+
+    name = models.CharField(max_length=64, unique=True)
+    query = models.JSONField(default=dict)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+
+    def __str__(self) -> str:
+        return self.name

@@ -40,6 +40,11 @@ ACTIONS = [
         description="Query the EPCIS repository and read a lot's full trace.",
     ),
     ActionDef(
+        "traceability.query.manage",
+        CAPTURERS,
+        description="Create and delete named EPCIS queries (views on the events).",
+    ),
+    ActionDef(
         "traceability.lot.view",
         frozenset(),
         public=True,

@@ -3,7 +3,6 @@ Link, the trace of a lot upstream and downstream, the shopper's journey, EPCIS q
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,6 +29,7 @@ from civichub.traceability.models import (
     Event,
     EventEpc,
     Lot,
+    NamedQuery,
     Participant,
     Recall,
     RecallNotice,
@@ -123,64 +123,84 @@ _FORWARD = (("input", "output"), ("child", "parent"))
 _BACKWARD = (("output", "input"),)
 
 
-def _links(frontier: set[str], rules: Iterable[tuple[str, str]]) -> list[tuple[str, ...]]:
-    """(known code, its role, code reached, its role, event type, eventID) of every stored,
-    undeclared event joining a frontier code to another: one self-join per hop."""
-    pairs = tuple(rules)
-    known_roles = sorted({a for a, _b in pairs})
-    next_roles = sorted({b for _a, b in pairs})
-    codes = sorted(frontier)
+def _walk_sql(rules: tuple[tuple[str, str], ...]) -> str:
+    """One recursive query for a whole direction of the trace: every link (code, code reached,
+    event type, eventID, hop) from the start through stored, undeclared events, up to the hop
+    limit. A hop per round trip cost a query each (a dozen for a 6-hop trace), which on a
+    database server over the network is most of the trace's time."""
     epc_table = EventEpc._meta.db_table
     event_table = Event._meta.db_table
-    # Table names are the models' own and every value is a parameter.
-    sql = (  # nosec B608
-        f"SELECT a.epc, a.role, b.epc, b.role, e.event_type, e.event_id "  # noqa: S608  # nosec B608
+    pairs = " OR ".join(["(a.role = %s AND b.role = %s)"] * len(rules))
+    join = (
         f'FROM "{epc_table}" a JOIN "{epc_table}" b ON b.event_id = a.event_id '
+        f'JOIN "{event_table}" e ON e.id = a.event_id'
+    )
+    # Table names are the models' own and every value is a parameter.
+    return (
+        "WITH RECURSIVE walk(source, target, kind, event, hop) AS ("  # noqa: S608  # nosec B608
+        f"SELECT a.epc, b.epc, e.event_type, e.event_id, 1 {join} "
+        f"WHERE a.epc = %s AND ({pairs}) AND e.declared_error = %s "
+        "UNION "
+        f"SELECT a.epc, b.epc, e.event_type, e.event_id, w.hop + 1 FROM walk w "
+        f'JOIN "{epc_table}" a ON a.epc = w.target '
+        f'JOIN "{epc_table}" b ON b.event_id = a.event_id '
         f'JOIN "{event_table}" e ON e.id = a.event_id '
-        f"WHERE a.epc IN ({', '.join(['%s'] * len(codes))}) "
-        f"AND a.role IN ({', '.join(['%s'] * len(known_roles))}) "
-        f"AND b.role IN ({', '.join(['%s'] * len(next_roles))}) "
-        "AND e.declared_error = %s"
+        f"WHERE w.hop < %s AND ({pairs}) AND e.declared_error = %s"
+        ") SELECT source, target, kind, event, hop FROM walk"
     )
+
+
+def _walk(start: str, rules: tuple[tuple[str, str], ...], trace: Trace, limit: int) -> set[str]:
+    """The codes reached from `start` hop by hop (breadth first: each code at the fewest hops
+    it is reached in, the links of each hop's new codes recorded as the trace's edges)."""
+    flat = [role for pair in rules for role in pair]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*codes, *known_roles, *next_roles, False])
+        cursor.execute(_walk_sql(rules), [start, *flat, False, limit, *flat, False])
         rows = cursor.fetchall()
-    return [row for row in rows if (row[1], row[3]) in pairs]
-
-
-def _step(frontier: set[str], rules: Iterable[tuple[str, str]], trace: Trace) -> set[str]:
-    reached: set[str] = set()
-    for source, _role, target, _next_role, kind, event_id in _links(frontier, rules):
-        trace.edges.append((source, target, kind, event_id))
-        reached.add(target)
-    return reached
-
-
-def _walk(start: str, rules: Any, trace: Trace, limit: int) -> set[str]:
-    seen: set[str] = {start}
-    frontier = {start}
+    by_hop: dict[int, list[tuple[str, str, str, str]]] = {}
+    for source, target, kind, event_id, hop in rows:
+        by_hop.setdefault(int(hop), []).append((source, target, kind, event_id))
+    hop_of = {start: 0}
     hops = 0
-    while frontier and hops < limit:
-        frontier = _step(frontier, rules, trace) - seen
-        seen |= frontier
-        hops += 1 if frontier else 0
+    for hop in sorted(by_hop):
+        for source, target, kind, event_id in by_hop[hop]:
+            if hop_of.get(source) != hop - 1:
+                continue  # a code met again later: its links were followed when first met
+            trace.edges.append((source, target, kind, event_id))
+            if target not in hop_of:
+                hop_of[target] = hop
+                hops = hop
     trace.hops = max(trace.hops, hops)
-    return seen - {start}
-
-
-def _locations(events: QuerySet[Event]) -> set[str]:
-    return set(
-        events.filter(declared_error=False)
-        .exclude(biz_location="")
-        .values_list("biz_location", flat=True)
-    )
-
-
-def _participants(locations: set[str]) -> list[Participant]:
-    return list(Participant.objects.filter(location_uri__in=locations).order_by("kind", "pk"))
+    return set(hop_of) - {start}
 
 
 _MADE = ("commissioning", "https://ref.gs1.org/cbv/BizStep-commissioning")
+
+
+def _places(trace: Trace) -> None:
+    """Upstream: the places of the inputs' events and where the code was made (an output, or
+    commissioned); downstream: every other place the code or what it became was seen. One query
+    for the events' places, one for the participants."""
+    codes = trace.upstream | trace.downstream | {trace.start}
+    rows = (
+        EventEpc.objects.filter(epc__in=codes, event__declared_error=False)
+        .exclude(event__biz_location="")
+        .values_list("epc", "role", "event__biz_step", "event__biz_location")
+    )
+    origin: set[str] = set()
+    reached: set[str] = set()
+    for epc, role, biz_step, location in rows:
+        if epc in trace.upstream:
+            origin.add(location)
+        if epc == trace.start and (role == "output" or (role == "epc" and biz_step in _MADE)):
+            origin.add(location)
+        if epc in trace.downstream or epc == trace.start:
+            reached.add(location)
+    found = list(
+        Participant.objects.filter(location_uri__in=origin | reached).order_by("kind", "pk")
+    )
+    trace.participants_upstream = [p for p in found if p.location_uri in origin]
+    trace.participants_downstream = [p for p in found if p.location_uri not in origin]
 
 
 def trace_code(code: str) -> Trace:
@@ -195,14 +215,7 @@ def trace_code(code: str) -> Trace:
     trace = Trace(start=start)
     trace.upstream = _walk(start, _BACKWARD, trace, limit)
     trace.downstream = _walk(start, _FORWARD, trace, limit)
-    made = EventEpc.objects.filter(epc=start).filter(
-        Q(role="output") | Q(role="epc", event__biz_step__in=_MADE)
-    )
-    origin = _locations(Event.objects.filter(epcs__epc__in=trace.upstream))
-    origin |= _locations(Event.objects.filter(pk__in=made.values("event_id")))
-    reached = _locations(Event.objects.filter(epcs__epc__in=trace.downstream | {start}))
-    trace.participants_upstream = _participants(origin)
-    trace.participants_downstream = _participants(reached - origin)
+    _places(trace)
     return trace
 
 
@@ -403,6 +416,44 @@ def events_query(*, user: User | None, params: dict[str, str]) -> QuerySet[Event
         else:
             raise ValidationFailed.on(name, _("不支持的查询参数：%(name)s") % {"name": name})
     return events
+
+
+# Controls that belong to one request (a page of the results), not to a named query.
+_PAGE_CONTROLS = {"perPage", "nextPageToken"}
+
+
+def named_query_params(query: Any) -> dict[str, str]:
+    """A named query's definition (the EPCIS query language: a value or an array of values per
+    parameter) as the parameters `events_query` reads (alternatives joined by `|`)."""
+    if not isinstance(query, dict):
+        raise ValidationFailed.on("query", _("查询定义须为 JSON 对象。"))
+    params: dict[str, str] = {}
+    for name, value in query.items():
+        values = value if isinstance(value, list) else [value]
+        if (
+            name in _PAGE_CONTROLS
+            or not values
+            or not all(isinstance(v, str | int | float) and not isinstance(v, bool) for v in values)
+            or any("|" in str(v) for v in values)
+        ):
+            raise ValidationFailed.on(
+                f"query.{name}", _("不支持的查询参数或取值：%(name)s") % {"name": name}
+            )
+        params[name] = "|".join(str(v) for v in values)
+    return params
+
+
+def named_query_list(*, user: User | None) -> QuerySet[NamedQuery]:
+    require(user, "traceability.event.view")
+    return NamedQuery.objects.order_by("name")
+
+
+def named_query_get(*, user: User | None, name: str) -> NamedQuery:
+    require(user, "traceability.event.view")
+    found = NamedQuery.objects.filter(name=name).first()
+    if found is None:
+        raise NotFound(_("没有该查询。"))
+    return found
 
 
 def event_by_id(*, user: User | None, event_id: str) -> Event:

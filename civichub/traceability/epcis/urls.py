@@ -16,4 +16,7 @@ urlpatterns: list[URLPattern] = [
     path("events/<path:event_id>", views.event_detail, name="event"),
     path("epcs/<path:epc>/events", views.epc_events, name="epc_events"),
     path("eventTypes/<str:event_type>/events", views.event_type_events, name="type_events"),
+    path("queries", views.queries, name="queries"),
+    path("queries/<str:name>", views.query_detail, name="query"),
+    path("queries/<str:name>/events", views.query_events, name="query_events"),
 ]

@@ -1,6 +1,7 @@
 """EPCIS 2.0 REST binding (GS1 EPCIS 2.0 OpenAPI, the common subset): `/capture` (202 and a
 job), `/capture/{id}`, `/events` (GET queries, POST one event), `/events/{eventID}`,
-`/epcs/{epc}/events`, `/eventTypes/{type}/events`, paging with `perPage` and `nextPageToken`.
+`/epcs/{epc}/events`, `/eventTypes/{type}/events`, named queries (`/queries`,
+`/queries/{name}`, `/queries/{name}/events`), paging with `perPage` and `nextPageToken`.
 Errors are problem documents with the EPCIS exception type and each error's JSON path."""
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from civichub.core.permissions import require
 from civichub.traceability import selectors, services
 from civichub.traceability.conf import TraceabilitySettings
 from civichub.traceability.gs1.epcis import DEFAULT_CONTEXT, EVENT_TYPES
-from civichub.traceability.models import CaptureJob, Event
+from civichub.traceability.models import CaptureJob, Event, NamedQuery
 
 View = Callable[..., HttpResponse]
 _EXCEPTIONS = {
@@ -99,7 +100,7 @@ def _json_body(request: HttpRequest) -> dict[str, Any]:
 
 @epcis_endpoint("GET")
 def top_level(request: HttpRequest) -> HttpResponse:
-    return JsonResponse(["capture", "events", "eventTypes", "epcs"], safe=False)
+    return JsonResponse(["capture", "events", "eventTypes", "epcs", "queries"], safe=False)
 
 
 @epcis_endpoint("GET", "POST")
@@ -159,7 +160,7 @@ def _query_document(events: list[Event], name: str = "") -> dict[str, Any]:
     }
 
 
-def _page(request: HttpRequest, params: dict[str, str], path: str) -> HttpResponse:
+def _page(request: HttpRequest, params: dict[str, str], path: str, name: str = "") -> HttpResponse:
     conf = module_config(TraceabilitySettings)
     user = request_user_or_none(request)
     events = selectors.events_query(user=user, params=params)
@@ -189,13 +190,13 @@ def _page(request: HttpRequest, params: dict[str, str], path: str) -> HttpRespon
             )
     order = ("-event_time", "-pk") if descending else ("event_time", "pk")
     found = list(events.order_by(*order)[: per_page + 1])
-    response = JsonResponse(_query_document(found[:per_page]))
+    response = JsonResponse(_query_document(found[:per_page], name))
     if len(found) > per_page:
         last = found[per_page - 1]
         next_token = signing.dumps(
             {"t": last.event_time.isoformat(), "i": last.pk}, salt=_TOKEN_SALT
         )
-        query = {k: v for k, v in params.items() if k != "nextPageToken"}
+        query = {k: v for k, v in request.GET.dict().items() if k != "nextPageToken"}
         query["nextPageToken"] = next_token
         response["Link"] = f'<{path}?{urlencode(query)}>; rel="next"'
     return response
@@ -247,3 +248,41 @@ def event_type_events(request: HttpRequest, event_type: str) -> HttpResponse:
     if event_type not in EVENT_TYPES:
         raise NotFound("no such event type")
     return _page(request, request.GET.dict() | {"eventType": event_type}, request.path)
+
+
+def _named(query: NamedQuery) -> dict[str, Any]:
+    return {"name": query.name, "query": query.query}
+
+
+@epcis_endpoint("GET", "POST")
+def queries(request: HttpRequest) -> HttpResponse:
+    user = request_user_or_none(request)
+    if request.method == "GET":
+        found = selectors.named_query_list(user=user)[:1000]
+        return JsonResponse([_named(q) for q in found], safe=False)
+    body = _json_body(request)
+    created = services.named_query_create(
+        actor=user, name=body.get("name", ""), query=body.get("query")
+    )
+    response = HttpResponse(status=201)
+    response["Location"] = f"/epcis/queries/{quote(created.name, safe='')}"
+    return response
+
+
+@epcis_endpoint("GET", "DELETE")
+def query_detail(request: HttpRequest, name: str) -> HttpResponse:
+    user = request_user_or_none(request)
+    if request.method == "DELETE":
+        services.named_query_delete(actor=user, name=name)
+        return HttpResponse(status=204)
+    return JsonResponse(_named(selectors.named_query_get(user=user, name=name)))
+
+
+@epcis_endpoint("GET")
+def query_events(request: HttpRequest, name: str) -> HttpResponse:
+    """The named query's results, a page at a time: its definition, with `perPage` and
+    `nextPageToken` from the request."""
+    query = selectors.named_query_get(user=request_user_or_none(request), name=name)
+    params = selectors.named_query_params(query.query)
+    params |= {k: v for k, v in request.GET.dict().items() if k in ("perPage", "nextPageToken")}
+    return _page(request, params, request.path, query.name)

@@ -16,6 +16,7 @@ from civichub.traceability.services.nodes import (
     node_event_record,
     node_events_from_csv,
 )
+from civichub.traceability.services.queries import named_query_create, named_query_delete
 from civichub.traceability.services.recalls import (
     recall_acknowledge,
     recall_areas,
@@ -34,6 +35,8 @@ __all__ = [
     "capture_job_task",
     "events_capture",
     "lot_register",
+    "named_query_create",
+    "named_query_delete",
     "node_event_document",
     "node_event_record",
     "node_events_from_csv",

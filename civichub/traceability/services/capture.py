@@ -7,9 +7,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
@@ -164,25 +165,48 @@ class CaptureResult:
     errors: list[dict[str, str]] = field(default_factory=list)  # {"path", "message"}
 
 
-@dataclass
+@dataclass(slots=True)
 class _Prepared:
+    """One event ready to store: the columns of its row, its identifiers, and the hash of the
+    event it declares erroneous (an error declaration)."""
+
     index: int
-    row: Event
+    event_id: str
+    event_hash: str
+    event_type: str
+    event_time: datetime
+    action: str
+    biz_step: str
+    disposition: str
+    read_point: str
+    biz_location: str
+    body: dict[str, Any]
     edges: list[epcis.Edge]
-    declares: str = ""  # the hash of the event this one declares erroneous
+    declares: str = ""
 
 
 def _when(value: Any) -> datetime | None:
-    parsed = parse_datetime(str(value)) if value else None
+    text = str(value) if value else ""
+    try:  # the common shape first: datetime's own parser is C and several times faster
+        parsed: datetime | None = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        parsed = parse_datetime(text) if text else None
     return parsed if parsed is not None and parsed.tzinfo is not None else None
 
 
-def _prepare(index: int, event: dict[str, Any], context: Any, digest: str) -> _Prepared:
+@lru_cache(maxsize=4096)
+def _location(value: str) -> str:
+    return selectors.location_key(value)
+
+
+def _prepare(
+    index: int, event: dict[str, Any], context: Any, digest: str, latest: datetime
+) -> _Prepared:
     path = f"$.epcisBody.eventList[{index}]"
     when = _when(event.get("eventTime"))
     if when is None:
         raise ValidationFailed.on(f"{path}.eventTime", _("事件时间须带时区。"))
-    if when > timezone.now() + timedelta(days=1):
+    if when > latest:
         raise ValidationFailed.on(f"{path}.eventTime", _("事件时间不能晚于当前时间。"))
     try:
         edges = epcis.event_edges(event)
@@ -195,7 +219,8 @@ def _prepare(index: int, event: dict[str, Any], context: Any, digest: str) -> _P
     declares = ""
     if isinstance(body.get("errorDeclaration"), dict):
         declares, digest = digest, f"{digest}#errorDeclaration"
-    row = Event(
+    return _Prepared(
+        index=index,
         event_id=str(body["eventID"]),
         event_hash=digest,
         event_type=str(body.get("type", "")),
@@ -203,11 +228,12 @@ def _prepare(index: int, event: dict[str, Any], context: Any, digest: str) -> _P
         action=str(body.get("action", "")),
         biz_step=str(body.get("bizStep", "")),
         disposition=str(body.get("disposition", "")),
-        read_point=selectors.location_key(epcis.field_uri(body.get("readPoint"))),
-        biz_location=selectors.location_key(epcis.field_uri(body.get("bizLocation"))),
+        read_point=_location(epcis.field_uri(body.get("readPoint"))),
+        biz_location=_location(epcis.field_uri(body.get("bizLocation"))),
         body=body,
+        edges=edges,
+        declares=declares,
     )
-    return _Prepared(index, row, edges, declares)
 
 
 def _check_limits(events: list[dict[str, Any]]) -> None:
@@ -223,19 +249,19 @@ def _split(prepared: list[_Prepared], result: CaptureResult) -> list[_Prepared]:
     """The events to store; duplicates by hash (held already, or earlier in the same document)
     go to the result, and so does an eventID that names a different event (held, or earlier in
     the document), as an error at its index. Two queries for the whole document."""
-    hashes = [p.row.event_hash for p in prepared]
+    hashes = [p.event_hash for p in prepared]
     held = set(Event.objects.filter(event_hash__in=hashes).values_list("event_hash", flat=True))
-    ids = [p.row.event_id for p in prepared]
+    ids = [p.event_id for p in prepared]
     taken = dict(Event.objects.filter(event_id__in=ids).values_list("event_id", "event_hash"))
     fresh: list[_Prepared] = []
     seen: set[str] = set()
     for p in prepared:
-        if p.row.event_hash in held or p.row.event_hash in seen:
-            result.duplicates.append(p.row.event_id)
+        if p.event_hash in held or p.event_hash in seen:
+            result.duplicates.append(p.event_id)
             continue
-        if p.row.event_id in taken:
-            if p.declares and taken[p.row.event_id] == p.declares:
-                p.row.event_id = f"{p.row.event_id}#errorDeclaration"
+        if p.event_id in taken:
+            if p.declares and taken[p.event_id] == p.declares:
+                p.event_id = f"{p.event_id}#errorDeclaration"
             else:
                 result.errors.append(
                     {
@@ -244,33 +270,95 @@ def _split(prepared: list[_Prepared], result: CaptureResult) -> list[_Prepared]:
                     }
                 )
                 continue
-        seen.add(p.row.event_hash)
-        taken[p.row.event_id] = p.row.event_hash
+        seen.add(p.event_hash)
+        taken[p.event_id] = p.event_hash
         fresh.append(p)
     return fresh
 
 
+_EVENT_COLUMNS = (
+    "event_id",
+    "event_hash",
+    "event_type",
+    "event_time",
+    "record_time",
+    "action",
+    "biz_step",
+    "disposition",
+    "read_point",
+    "biz_location",
+    "declared_error",
+    "body",
+    "job_id",
+)
+_EPC_COLUMNS = ("event_id", "epc", "role", "is_class", "quantity", "uom")
+
+
+def _insert(
+    table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]], returning: bool = False
+) -> list[int]:
+    """One multi-row INSERT (in slices the database's parameter limit allows), the ids of the
+    new rows in the order given when asked. The ORM's bulk_create does the same with about a
+    third of the capture's time spent compiling each value; the values here are adapted once
+    by the caller (the backend's own adapters for times and JSON)."""
+    if not rows:
+        return []
+    ops = connection.ops
+    names = ", ".join(ops.quote_name(c) for c in columns)
+    size = max(1, min(len(rows), 30_000 // len(columns), ops.bulk_batch_size(columns, rows)))
+    one = f"({', '.join(['%s'] * len(columns))})"
+    ids: list[int] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), size):
+            chunk = rows[start : start + size]
+            # Table and column names are the models' own; every value is a parameter.
+            sql = f"INSERT INTO {ops.quote_name(table)} ({names}) VALUES "  # noqa: S608  # nosec B608
+            sql += ", ".join([one] * len(chunk))
+            params = [value for row in chunk for value in row]
+            if returning:
+                sql += " RETURNING id"
+                cursor.execute(sql, params)
+                ids += [row[0] for row in cursor.fetchall()]
+            else:
+                cursor.execute(sql, params)
+    return ids
+
+
 def _store(fresh: list[_Prepared], job: CaptureJob | None) -> None:
     now = timezone.now()
+    ops = connection.ops
+    stamp = ops.adapt_datetimefield_value(now)
+    record_time = now.isoformat()
+    job_id = str(job.pk) if job is not None else None
+    if job_id is not None and connection.vendor != "postgresql":
+        job_id = job_id.replace("-", "")  # a UUID column on SQLite holds 32 hex digits
+    rows = []
     for p in fresh:
-        p.row.record_time = now
-        p.row.job = job
-        p.row.body.setdefault("recordTime", now.isoformat())
-    rows = Event.objects.bulk_create([p.row for p in fresh])
-    EventEpc.objects.bulk_create(
-        [
-            EventEpc(
-                event=row,
-                epc=e.epc,
-                role=e.role,
-                is_class=e.is_class,
-                quantity=e.quantity,
-                uom=e.uom,
+        p.body.setdefault("recordTime", record_time)
+        rows.append(
+            (
+                p.event_id,
+                p.event_hash,
+                p.event_type,
+                ops.adapt_datetimefield_value(p.event_time),
+                stamp,
+                p.action,
+                p.biz_step,
+                p.disposition,
+                p.read_point,
+                p.biz_location,
+                False,
+                ops.adapt_json_value(p.body, None),
+                job_id,
             )
-            for row, p in zip(rows, fresh, strict=True)
-            for e in p.edges
-        ]
-    )
+        )
+    ids = _insert(Event._meta.db_table, _EVENT_COLUMNS, rows, returning=True)
+    edges = [
+        (pk, e.epc, e.role, e.is_class, e.quantity, e.uom)
+        for pk, p in zip(ids, fresh, strict=True)
+        for e in p.edges
+    ]
+    _insert(EventEpc._meta.db_table, _EPC_COLUMNS, edges)
     declared = [p.declares for p in fresh if p.declares]
     if declared:
         Event.objects.filter(event_hash__in=declared).update(declared_error=True)
@@ -304,9 +392,10 @@ def events_capture(
     result = CaptureResult()
     prepared: list[_Prepared] = []
     hashes = epcis.event_hashes(events, document.get("@context"))
+    latest = timezone.now() + timedelta(days=1)
     for index, event in enumerate(events):
         try:
-            prepared.append(_prepare(index, event, document.get("@context"), hashes[index]))
+            prepared.append(_prepare(index, event, document.get("@context"), hashes[index], latest))
         except ValidationFailed as exc:
             result.errors += [{"path": p, "message": m[0]} for p, m in exc.errors.items()]
     with transaction.atomic():
@@ -317,7 +406,7 @@ def events_capture(
                 errors={e["path"]: [e["message"]] for e in result.errors},
             )
         _store(fresh, job)
-        result.captured = [p.row.event_id for p in fresh]
+        result.captured = [p.event_id for p in fresh]
         audit_record(
             actor=actor,
             action="traceability.events.capture",

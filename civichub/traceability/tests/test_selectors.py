@@ -3,6 +3,8 @@ place that received any of the lot, and nowhere else."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from civichub.traceability import selectors
 from civichub.traceability.tests.conftest import SSCC, Chain
 
@@ -44,3 +46,23 @@ def test_journey_shows_origin_inspection_and_stall_in_time_order(chain: Chain) -
     assert journey.steps[1].certificates == ["urn:civichub:certificate:A6101"]
     assert journey.fresh is True
     assert journey.recalls == []
+
+
+def test_a_trace_is_four_queries_however_many_hops_it_goes(
+    chain: Chain, django_assert_num_queries: Any
+) -> None:
+    # One recursive query per direction, one for the places, one for the participants: a
+    # database over the network pays a round trip per query, not per hop.
+    with django_assert_num_queries(4):
+        trace = selectors.trace_code(chain.mince.epc_class)
+    assert trace.hops == 2 and chain.carcass.epc_class in trace.upstream
+
+
+def test_a_code_met_again_is_followed_once_and_its_edges_come_from_its_first_hop(
+    chain: Chain,
+) -> None:
+    trace = selectors.trace_code(chain.carcass.epc_class)
+    edges = [(a, b) for a, b, _kind, _event in trace.edges]
+    assert len(edges) == len(set(edges))
+    assert (chain.carcass.epc_class, chain.mince.epc_class) in edges
+    assert (chain.carcass.epc_class, SSCC) in edges
