@@ -6,11 +6,11 @@ them. Business flow is in services; the database keeps the invariants that a rac
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, OrderBy, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -117,12 +117,41 @@ _RANKING_COLUMNS = [
     "had_reaction",
     "id",
 ]
+# Within a cell and group, the order donors are ranked in (`selectors.RANKING_ORDER`).
+_RANKING_ORDER: list[F | OrderBy] = [
+    F("cell"),
+    F("abo"),
+    F("rhd"),
+    F("group_source"),
+    F("accepts").desc(),
+    F("calls"),
+    F("last_called_at").asc(nulls_first=True),
+    F("id"),
+]
+_RANKING_ORDER_COLUMNS = frozenset({"group_source", "accepts", "calls", "last_called_at", "id"})
 _CONSENT_COLUMNS = [
     "health_consent_at",
     "health_revoked_at",
     "location_consent_at",
     "location_revoked_at",
 ]
+
+
+class RankingIndex(models.Index):
+    """An index whose columns may ask for NULLS FIRST, written only where the words are needed:
+    PostgreSQL sorts nulls last in an ascending index unless told, SQLite sorts them first
+    already and refuses the words in an index. Columns are plain column references, so both
+    databases treat them as columns (index-only scans, ordered reads)."""
+
+    def create_sql(self, model: Any, schema_editor: Any, using: str = "", **kwargs: Any) -> Any:
+        index = self
+        if schema_editor.connection.vendor != "postgresql":
+            index = self.clone()
+            index.expressions = tuple(
+                OrderBy(e.expression, descending=e.descending) if isinstance(e, OrderBy) else e
+                for e in self.expressions
+            )
+        return models.Index.create_sql(index, model, schema_editor, using=using, **kwargs)
 
 
 class Donor(TimestampedModel):
@@ -195,16 +224,20 @@ class Donor(TimestampedModel):
         ]
         indexes: ClassVar[list[models.Index]] = [
             # The call-up search: the rings of cells around a hospital, one group at a time,
-            # among donors with both consents. It covers the whole ranking query (the cell
-            # centre for the distance, the stored eligibility dates, age, weight, this month's
-            # call-ups and the order), so both databases answer it from the index alone.
-            models.Index(
-                # The consents again: SQLite reads the columns of a partial index's condition
-                # from the row unless the index holds them.
-                fields=["cell", "abo", "rhd", *_RANKING_COLUMNS, *_CONSENT_COLUMNS],
+            # among donors with both consents. Within a cell and group its entries come in the
+            # ranking's order, so a search of a few dozen cells merges their entries and stops
+            # after the first it needs instead of sorting every donor in the band. It covers
+            # the whole query (the cell centre for the distance, the stored eligibility dates,
+            # age, weight, this month's call-ups), so both databases answer from the index.
+            # The consents again: SQLite reads the columns of a partial index's condition
+            # from the row unless the index holds them.
+            RankingIndex(
+                *_RANKING_ORDER,
+                *[c for c in _RANKING_COLUMNS if c not in _RANKING_ORDER_COLUMNS],
+                *_CONSENT_COLUMNS,
                 condition=Q(health_consent_at__isnull=False, health_revoked_at__isnull=True)
                 & Q(location_consent_at__isnull=False, location_revoked_at__isnull=True),
-                name="donors_donor_callable",
+                name="donors_donor_ranking",
             ),
             # The same for RhD-negative donors (0.3 %: a small index) by region cell: a
             # city-wide search for an RhD-negative patient reads only this.
