@@ -11,11 +11,15 @@ On SQLite in a temporary data directory (removed afterwards), and on PostgreSQL 
   B 31 %, AB 11 %; RhD-negative 0.3 %), spread around a city centre (normal, σ 15 km), aged
   18-60, a fifth within their whole-blood interval, one in twenty paused;
 - `donors.rank_pos_p50_ms` / `_p99_ms`: `rank_candidates` (the service's own path: the H3
-  cells whose centre lies in each distance band, one covering-index query per group and band
-  in preference and distance order, then the full eligibility rule and availability on
-  each donor) for the first 50 for red cells within 10 km of a hospital, random RhD-positive
-  patient groups and hospital places; `donors.rank_neg_*` for RhD-negative patients (city-wide,
-  100 km, through the coarser region cells);
+  cells whose centre lies in each distance band, each cell's donors of a group read in the
+  ranking's order from the covering index `donors_donor_ranking` and merged, stopping after the
+  rows needed, group by group and band by band in preference and distance order, then the full
+  eligibility rule and availability on each donor) for the first 50 for red cells within 10 km
+  of a hospital, random RhD-positive patient groups and hospital places; `donors.rank_neg_*`
+  for RhD-negative patients (city-wide, 100 km, through the coarser region cells);
+  `_cpu_p50_ms` / `_cpu_p99_ms` are the CPU time of the same queries (this process, and on
+  PostgreSQL the server process serving its connection), which the load of other work on the
+  machine does not inflate as it does wall-clock time; the load average is printed with them;
 - `donors.scan_pos_p50_ms` / `_p99_ms`: the same first 50 by a plain SQL scan of the table (the
   same conditions and order, no cell filter), in the same run;
 - a simulation of call-ups on the ranked donors of real queries: each called donor accepts with

@@ -229,40 +229,50 @@ def _bands(radius_km: float) -> list[float]:
 
 
 def _history(ids: list[int]) -> list[tuple[int, str, str, str | None, str | None]]:
-    """Donations, deferrals and availability windows of these donors in one query, every
-    value as text (the three tables' columns differ in type): (donor, "d", kind, on, None),
-    (donor, "f", reason, starts_on, ends_on), (donor, "w", weekday, starts, ends)."""
+    """Donations, deferrals, availability windows and open call-ups of these donors in one
+    query, every value as text (the tables' columns differ in type): (donor, "d", kind, on,
+    None), (donor, "f", reason, starts_on, ends_on), (donor, "w", weekday, starts, ends),
+    (donor, "t", state, None, None) for a donor taken by an open call-up of any request."""
     if not ids:
         return []
     quote = connection.ops.quote_name
-    marks = ", ".join(f"%(i{n})s" for n in range(len(ids)))
+    params: dict[str, Any]
+    if connection.vendor == "postgresql":
+        # One array, not a parameter per donor: the client binds one value.
+        among, params = "= ANY(%(ids)s)", {"ids": ids}
+    else:
+        among = f"IN ({', '.join(f'%(i{n})s' for n in range(len(ids)))})"
+        params = {f"i{n}": pk for n, pk in enumerate(ids)}
 
     def text(column: str) -> str:
         return f"CAST({quote(column)} AS VARCHAR(200))"
 
+    active = ", ".join(f"'{state.value}'" for state in ACTIVE_STATES)
     parts = [
-        (Donation, "d", text("kind"), text("on"), "NULL"),
-        (Deferral, "f", text("reason"), text("starts_on"), text("ends_on")),
-        (AvailabilityWindow, "w", text("weekday"), text("starts"), text("ends")),
+        (Donation, "d", text("kind"), text("on"), "NULL", ""),
+        (Deferral, "f", text("reason"), text("starts_on"), text("ends_on"), ""),
+        (AvailabilityWindow, "w", text("weekday"), text("starts"), text("ends"), ""),
+        (CallUp, "t", text("state"), "NULL", "NULL", f" AND {quote('state')} IN ({active})"),
     ]
     sql = " UNION ALL ".join(
         f"SELECT {quote('donor_id')}, '{tag}', {a}, {b}, {c} "  # noqa: S608  # nosec B608
-        f"FROM {quote(model._meta.db_table)} WHERE {quote('donor_id')} IN ({marks})"
-        for model, tag, a, b, c in parts
+        f"FROM {quote(model._meta.db_table)} WHERE {quote('donor_id')} {among}{more}"
+        for model, tag, a, b, c, more in parts
     )
     with connection.cursor() as cursor:
-        # Names are the models' own, quoted; the ids are (named) parameters.
-        cursor.execute(sql, {f"i{n}": pk for n, pk in enumerate(ids)})  # nosec B608
+        # Names and states are the models' own; the ids are parameters.
+        cursor.execute(sql, params)  # nosec B608
         return [tuple(row) for row in cursor.fetchall()]
 
 
-def _facts_bulk(donors: list[Any]) -> dict[int, tuple[eligibility.DonorFacts, list]]:
-    """Each callable donor's eligibility facts and availability windows, in one query for
-    all (`donors` are `_Row`s)."""
+def _facts_bulk(donors: list[Any]) -> dict[int, tuple[eligibility.DonorFacts, list, bool]]:
+    """Each callable donor's eligibility facts, availability windows and whether an open
+    call-up takes them, in one query for all (`donors` are `_Row`s)."""
     ids = [d.pk for d in donors]
     donations: dict[int, list[eligibility.Donation]] = {i: [] for i in ids}
     deferrals: dict[int, list[eligibility.Deferral]] = {i: [] for i in ids}
     windows: dict[int, list] = {i: [] for i in ids}
+    taken: set[int] = set()
     for donor_id, tag, a, b, c in _history(ids):
         if tag == "d":
             on = date.fromisoformat(str(b)[:10])
@@ -272,10 +282,12 @@ def _facts_bulk(donors: list[Any]) -> dict[int, tuple[eligibility.DonorFacts, li
             deferrals[donor_id].append(
                 eligibility.Deferral(date.fromisoformat(str(b)[:10]), ends, a)
             )
-        else:
+        elif tag == "w":
             windows[donor_id].append(
                 (int(a), time.fromisoformat(str(b)), time.fromisoformat(str(c)))
             )
+        else:
+            taken.add(donor_id)
     return {
         donor.pk: (
             eligibility.DonorFacts(
@@ -287,6 +299,7 @@ def _facts_bulk(donors: list[Any]) -> dict[int, tuple[eligibility.DonorFacts, li
                 had_reaction=donor.had_reaction,
             ),
             windows[donor.pk],
+            donor.pk in taken,
         )
         for donor in donors
     }
@@ -304,10 +317,10 @@ def _in_window(windows: list, moment: datetime) -> bool:
 
 def _callable_sql(*, component: str, now: datetime) -> tuple[str, dict[str, Any]]:
     """`_callable` as a WHERE clause of plain SQL with its parameters (the ranking's hot path
-    builds no ORM query), without the donors taken by an open call-up (`_taken`, left out in
-    Python: the clause is repeated for every cell a query merges). The consent terms are those
-    of the partial index `donors_donor_ranking`, written the same way so that both databases
-    use it."""
+    builds no ORM query), without the donors taken by an open call-up: those are read with
+    the history of the rows found (`_history`), since the clause is repeated for every cell
+    a query merges. The consent terms are those of the partial index `donors_donor_ranking`,
+    written the same way so that both databases use it."""
     conf = settings_()
     ruleset = rules()
     ops = connection.ops
@@ -344,19 +357,6 @@ def _callable_sql(*, component: str, now: datetime) -> tuple[str, dict[str, Any]
     return sql, params
 
 
-def _taken() -> set[int]:
-    """Donors taken by an open call-up of any request (read from the small partial unique
-    index `donors_callup_one_active`)."""
-    quote = connection.ops.quote_name
-    states = ", ".join(f"'{state.value}'" for state in ACTIVE_STATES)
-    with connection.cursor() as cursor:
-        # Names are the model's own; the states are the model's constants.
-        cursor.execute(
-            f"SELECT donor_id FROM {quote(CallUp._meta.db_table)} WHERE state IN ({states})"  # noqa: S608  # nosec B608
-        )
-        return {row[0] for row in cursor.fetchall()}
-
-
 @dataclass(frozen=True)
 class _Row:
     pk: int
@@ -375,6 +375,60 @@ RANKING_ORDER = "group_source, accepts DESC, calls, last_called_at ASC NULLS FIR
 # stops after the rows asked for; a wider one (rare: the nearest bands usually hold enough
 # donors) is read whole and sorted.
 MERGE_MAX_CELLS = 96
+
+
+def _merged(
+    *,
+    select: str,
+    group: str,
+    where: tuple[str, dict[str, Any]],
+    cells: list[str],
+    offset: int,
+    limit: int,
+) -> list[tuple[Any, ...]]:
+    """Rows `offset` to `offset + limit` in ranking order of one group's callable donors in
+    `cells`, each cell's read in the order of the index `donors_donor_ranking`.
+
+    SQLite: one SELECT per cell under UNION ALL, one ORDER BY and LIMIT; its merge pulls each
+    cell's entries lazily and stops after the rows asked for. PostgreSQL plans such a union
+    slowly (a plan per cell) and sorts it whole, so there each cell gives its first `per_cell`
+    entries (LATERAL over the array of cells: one plan) and the rows are certain up to the
+    first cell that gave all it was allowed, which may hold more; when that comes before the
+    rows asked for, the query runs again allowing every cell all of them."""
+    sql_where, params = where
+    wanted = offset + limit
+    # The cell last, for counting each cell's rows (the index holds it: still index-only).
+    select = select.replace(" FROM", ", cell FROM", 1)
+    if connection.vendor != "postgresql":
+        sql = " UNION ALL ".join(
+            f"{select} WHERE cell = %(c{n})s AND {group} AND {sql_where}" for n in range(len(cells))
+        )
+        sql += f" ORDER BY {RANKING_ORDER} LIMIT %(limit)s OFFSET %(offset)s"
+        cell_params = {f"c{n}": cell for n, cell in enumerate(cells)}
+        with connection.cursor() as cursor:
+            cursor.execute(sql, {**params, **cell_params, "limit": limit, "offset": offset})
+            return list(cursor.fetchall())
+    per_cell = min(wanted, 2 * wanted // len(cells) + 4)
+    sql = (
+        "SELECT ranked.* FROM unnest(%(cells)s::varchar[]) AS place(place_cell)"  # noqa: S608  # nosec B608
+        f" CROSS JOIN LATERAL ({select} WHERE cell = place.place_cell AND {group}"
+        f" AND {sql_where} ORDER BY {RANKING_ORDER} LIMIT %(per_cell)s) AS ranked"
+        f" ORDER BY {RANKING_ORDER} LIMIT %(wanted)s"
+    )
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, {**params, "cells": cells, "per_cell": per_cell, "wanted": wanted})
+            rows = list(cursor.fetchall())
+        given: dict[str, int] = {}
+        certain = wanted  # no cell gave all it was allowed among these rows: all certain
+        for position, row in enumerate(rows):
+            given[row[-1]] = given.get(row[-1], 0) + 1
+            if given[row[-1]] == per_cell:
+                certain = position + 1
+                break
+        if certain >= wanted or per_cell >= wanted:
+            return rows[offset:]
+        per_cell = wanted
 
 
 def _ranked_rows(
@@ -419,10 +473,9 @@ def _ranked_rows(
     params.update({f"c{n}": cell for n, cell in enumerate(cells)})
     # Every name is the model's own or a constant above; every value is a parameter.
     if field == "cell" and not band_order and len(cells) <= MERGE_MAX_CELLS:
-        sql = " UNION ALL ".join(
-            f"{select} WHERE cell = %(c{n})s AND {group} AND {where}" for n in range(len(cells))
+        rows = _merged(
+            select=select, group=group, where=callable_sql, cells=cells, offset=offset, limit=limit
         )
-        sql += f" ORDER BY {RANKING_ORDER} LIMIT %(limit)s OFFSET %(offset)s"
     else:
         params.update(
             lat=lat,
@@ -452,9 +505,9 @@ def _ranked_rows(
             f" WHERE {quote(field)} IN ({marks}) AND {group} AND {where}) AS candidates"
             f" WHERE {outer} ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s"
         )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)  # nosec B608
-        rows = cursor.fetchall()
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)  # nosec B608
+            rows = cursor.fetchall()
     low, high = inner_km * inner_km, outer_km * outer_km
     found = []
     for row in rows:
@@ -499,7 +552,7 @@ def rank_candidates(
     today = timezone.localdate(now)
     ruleset = rules()
     callable_sql = _callable_sql(component=component, now=now)
-    skip = _taken() | set(exclude)
+    skip = set(exclude)
     found: list[Candidate] = []
     for abo, rhd, verdict in compatibility.donor_groups(component, patient):
         inner = 0.0
@@ -528,8 +581,8 @@ def rank_candidates(
                 rows = [row for row in rows if row.pk not in skip]
                 facts = _facts_bulk(rows)
                 for donor in rows:
-                    donor_facts_, windows = facts[donor.pk]
-                    if not _in_window(windows, now):
+                    donor_facts_, windows, taken = facts[donor.pk]
+                    if taken or not _in_window(windows, now):
                         continue
                     if not eligibility.assess(donor_facts_, kind, today, ruleset).eligible:
                         continue
