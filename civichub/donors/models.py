@@ -58,6 +58,14 @@ class GroupSource(models.TextChoices):
 VERIFIED_SOURCES = frozenset({GroupSource.CENTRE, GroupSource.HUB})
 
 
+class CallChannels(models.TextChoices):
+    """How a donor wants call-ups to reach them (push goes to the devices of their account)."""
+
+    SMS = "sms", _("短信")
+    PUSH = "push", _("应用推送")
+    BOTH = "both", _("短信和应用推送")
+
+
 class Component(models.TextChoices):
     RED_CELLS = "red_cells", _("红细胞")
     PLASMA = "plasma", _("血浆")
@@ -171,6 +179,10 @@ class Donor(TimestampedModel):
     name = models.CharField(max_length=100)
     phone = models.CharField(max_length=32)
     language = models.CharField(max_length=8, default="zh-hans")
+    # The donor's choice of channels for call-ups and stand-downs.
+    call_channels = models.CharField(
+        max_length=8, choices=CallChannels.choices, default=CallChannels.SMS
+    )
     community = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
     identity_encrypted = models.BinaryField(null=True, blank=True, editable=False)
     identity_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
