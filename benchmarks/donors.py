@@ -11,11 +11,15 @@ On SQLite in a temporary data directory (removed afterwards), and on PostgreSQL 
   B 31 %, AB 11 %; RhD-negative 0.3 %), spread around a city centre (normal, σ 15 km), aged
   18-60, a fifth within their whole-blood interval, one in twenty paused;
 - `donors.rank_pos_p50_ms` / `_p99_ms`: `rank_candidates` (the service's own path: the H3
-  cells whose centre lies in each distance band, one covering-index query per group and band
-  in preference and distance order, then the full eligibility rule and availability on
-  each donor) for the first 50 for red cells within 10 km of a hospital, random RhD-positive
-  patient groups and hospital places; `donors.rank_neg_*` for RhD-negative patients (city-wide,
-  100 km, through the coarser region cells);
+  cells whose centre lies in each distance band, each cell's donors of a group read in the
+  ranking's order from the covering index `donors_donor_ranking` and merged, stopping after the
+  rows needed, group by group and band by band in preference and distance order, then the full
+  eligibility rule and availability on each donor) for the first 50 for red cells within 10 km
+  of a hospital, random RhD-positive patient groups and hospital places; `donors.rank_neg_*`
+  for RhD-negative patients (city-wide, 100 km, through the coarser region cells);
+  `_cpu_p50_ms` / `_cpu_p99_ms` are the CPU time of the same queries (this process, and on
+  PostgreSQL the server process serving its connection), which the load of other work on the
+  machine does not inflate as it does wall-clock time; the load average is printed with them;
 - `donors.scan_pos_p50_ms` / `_p99_ms`: the same first 50 by a plain SQL scan of the table (the
   same conditions and order, no cell filter), in the same run;
 - a simulation of call-ups on the ranked donors of real queries: each called donor accepts with
@@ -46,7 +50,14 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.common import line, note, percentile, postgres_database, print_machine  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    line,
+    load_average,
+    note,
+    percentile,
+    postgres_database,
+    print_machine,
+)
 
 CENTRE = (30.6600, 104.0600)  # a city centre (WGS-84)
 ABO_SHARES = (("O", 0.30), ("A", 0.28), ("B", 0.31), ("AB", 0.11))
@@ -225,6 +236,30 @@ def scan_first_50(
         return [row[0] for row in cursor.fetchall()]
 
 
+class CpuClock:
+    """CPU time spent on a query, in nanoseconds: this process's own (SQLite runs inside it)
+    plus, on PostgreSQL, that of the server process serving this connection (read from
+    /proc/<pid>/schedstat, nanosecond resolution; the server runs on the same machine). Unlike
+    wall-clock time it does not grow when other work on the machine takes the cores."""
+
+    def __init__(self) -> None:
+        from django.db import connection
+
+        self.server: Path | None = None
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                pid = cursor.fetchone()[0]
+            candidate = Path(f"/proc/{pid}/schedstat")
+            self.server = candidate if candidate.exists() else None
+
+    def __call__(self) -> int:
+        spent = time.process_time_ns()
+        if self.server is not None:
+            spent += int(self.server.read_text().split()[0])
+        return spent
+
+
 def _patient(rng: random.Random, negative: bool) -> Any:
     from civichub.donors.compatibility import Patient
 
@@ -243,14 +278,17 @@ def measure_ranking(args: argparse.Namespace, negative: bool, rng: random.Random
     label = "neg" if negative else "pos"
     radius = 100.0 if negative else 10.0
     ranked_ms: list[float] = []
+    ranked_cpu_ms: list[float] = []
     scan_ms: list[float] = []
+    scan_cpu_ms: list[float] = []
+    cpu = CpuClock()
     found: list[int] = []
     pools: list[int] = []
     for n in range(args.queries):
         patient = _patient(rng, negative)
         lat, lng = _point(rng, 5.0)
         now = timezone.now()
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), cpu()
         result = rank_candidates(
             component="red_cells",
             patient=patient,
@@ -261,12 +299,14 @@ def measure_ranking(args: argparse.Namespace, negative: bool, rng: random.Random
             limit=50,
         )
         ranked_ms.append((time.perf_counter() - began) * 1000)
+        ranked_cpu_ms.append((cpu() - began_cpu) / 1e6)
         found.append(len(result))
         groups = [(a.value, r.value) for a, r, _v in donor_groups("red_cells", patient)]
         if n < args.scan_queries:
-            began = time.perf_counter()
+            began, began_cpu = time.perf_counter(), cpu()
             scan_first_50(groups=groups, lat=lat, lng=lng, radius_km=radius)
             scan_ms.append((time.perf_counter() - began) * 1000)
+            scan_cpu_ms.append((cpu() - began_cpu) / 1e6)
         if len(pools) < 30:
             reach = 50.0 if not negative else radius
             pools.append(
@@ -279,9 +319,15 @@ def measure_ranking(args: argparse.Namespace, negative: bool, rng: random.Random
                     now=now,
                 )[:20000].count()
             )
-    for name, values in (("rank", ranked_ms), ("scan", scan_ms)):
+    for name, values, cpu_values in (
+        ("rank", ranked_ms, ranked_cpu_ms),
+        ("scan", scan_ms, scan_cpu_ms),
+    ):
         line(f"donors.{name}_{label}_p50_ms", f"{percentile(values, 0.5):.2f}")
         line(f"donors.{name}_{label}_p99_ms", f"{percentile(values, 0.99):.2f}")
+        line(f"donors.{name}_{label}_cpu_p50_ms", f"{percentile(cpu_values, 0.5):.2f}")
+        line(f"donors.{name}_{label}_cpu_p99_ms", f"{percentile(cpu_values, 0.99):.2f}")
+    line(f"donors.rank_{label}_load_average", load_average())
     line(f"donors.rank_{label}_found_median", sorted(found)[len(found) // 2])
     return pools
 
@@ -379,6 +425,7 @@ def measure(args: argparse.Namespace) -> None:
     line("donors.pool_neg_median", sorted(pools_neg)[len(pools_neg) // 2])
     simulate(args, pools_pos, "pos", rng)
     simulate(args, pools_neg, "neg", rng)
+    line("machine.load_average_end", load_average())
 
 
 def main() -> None:

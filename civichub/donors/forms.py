@@ -107,6 +107,7 @@ def registration_form(data: QueryDict) -> dict[str, Any]:
         "crs": data.get("crs", "gcj02"),
         "windows": tuple(windows),
         "paused": data.get("paused") == "on",
+        "call_channels": data.get("call_channels", "sms"),
     }
     if errors:
         raise ValidationFailed(_("登记信息有误，请按提示修改。"), errors=errors)

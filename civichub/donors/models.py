@@ -6,11 +6,11 @@ them. Business flow is in services; the database keeps the invariants that a rac
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, OrderBy, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -56,6 +56,14 @@ class GroupSource(models.TextChoices):
 
 # Groups someone tested (not declared by the donor); ordered as "centre" < "hub" < "self".
 VERIFIED_SOURCES = frozenset({GroupSource.CENTRE, GroupSource.HUB})
+
+
+class CallChannels(models.TextChoices):
+    """How a donor wants call-ups to reach them (push goes to the devices of their account)."""
+
+    SMS = "sms", _("短信")
+    PUSH = "push", _("应用推送")
+    BOTH = "both", _("短信和应用推送")
 
 
 class Component(models.TextChoices):
@@ -117,12 +125,41 @@ _RANKING_COLUMNS = [
     "had_reaction",
     "id",
 ]
+# Within a cell and group, the order donors are ranked in (`selectors.RANKING_ORDER`).
+_RANKING_ORDER: list[F | OrderBy] = [
+    F("cell"),
+    F("abo"),
+    F("rhd"),
+    F("group_source"),
+    F("accepts").desc(),
+    F("calls"),
+    F("last_called_at").asc(nulls_first=True),
+    F("id"),
+]
+_RANKING_ORDER_COLUMNS = frozenset({"group_source", "accepts", "calls", "last_called_at", "id"})
 _CONSENT_COLUMNS = [
     "health_consent_at",
     "health_revoked_at",
     "location_consent_at",
     "location_revoked_at",
 ]
+
+
+class RankingIndex(models.Index):
+    """An index whose columns may ask for NULLS FIRST, written only where the words are needed:
+    PostgreSQL sorts nulls last in an ascending index unless told, SQLite sorts them first
+    already and refuses the words in an index. Columns are plain column references, so both
+    databases treat them as columns (index-only scans, ordered reads)."""
+
+    def create_sql(self, model: Any, schema_editor: Any, using: str = "", **kwargs: Any) -> Any:
+        index = self
+        if schema_editor.connection.vendor != "postgresql":
+            index = self.clone()
+            index.expressions = tuple(
+                OrderBy(e.expression, descending=e.descending) if isinstance(e, OrderBy) else e
+                for e in self.expressions
+            )
+        return models.Index.create_sql(index, model, schema_editor, using=using, **kwargs)
 
 
 class Donor(TimestampedModel):
@@ -142,6 +179,10 @@ class Donor(TimestampedModel):
     name = models.CharField(max_length=100)
     phone = models.CharField(max_length=32)
     language = models.CharField(max_length=8, default="zh-hans")
+    # The donor's choice of channels for call-ups and stand-downs.
+    call_channels = models.CharField(
+        max_length=8, choices=CallChannels.choices, default=CallChannels.SMS
+    )
     community = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
     identity_encrypted = models.BinaryField(null=True, blank=True, editable=False)
     identity_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
@@ -195,16 +236,20 @@ class Donor(TimestampedModel):
         ]
         indexes: ClassVar[list[models.Index]] = [
             # The call-up search: the rings of cells around a hospital, one group at a time,
-            # among donors with both consents. It covers the whole ranking query (the cell
-            # centre for the distance, the stored eligibility dates, age, weight, this month's
-            # call-ups and the order), so both databases answer it from the index alone.
-            models.Index(
-                # The consents again: SQLite reads the columns of a partial index's condition
-                # from the row unless the index holds them.
-                fields=["cell", "abo", "rhd", *_RANKING_COLUMNS, *_CONSENT_COLUMNS],
+            # among donors with both consents. Within a cell and group its entries come in the
+            # ranking's order, so a search of a few dozen cells merges their entries and stops
+            # after the first it needs instead of sorting every donor in the band. It covers
+            # the whole query (the cell centre for the distance, the stored eligibility dates,
+            # age, weight, this month's call-ups), so both databases answer from the index.
+            # The consents again: SQLite reads the columns of a partial index's condition
+            # from the row unless the index holds them.
+            RankingIndex(
+                *_RANKING_ORDER,
+                *[c for c in _RANKING_COLUMNS if c not in _RANKING_ORDER_COLUMNS],
+                *_CONSENT_COLUMNS,
                 condition=Q(health_consent_at__isnull=False, health_revoked_at__isnull=True)
                 & Q(location_consent_at__isnull=False, location_revoked_at__isnull=True),
-                name="donors_donor_callable",
+                name="donors_donor_ranking",
             ),
             # The same for RhD-negative donors (0.3 %: a small index) by region cell: a
             # city-wide search for an RhD-negative patient reads only this.

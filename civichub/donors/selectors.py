@@ -24,6 +24,7 @@ from civichub.core.permissions import require, scope_filter
 from civichub.donors import compatibility, eligibility, places
 from civichub.donors.conf import DonorsSettings
 from civichub.donors.models import (
+    ABO,
     ACTIVE_STATES,
     COMMITTED_STATES,
     VERIFIED_SOURCES,
@@ -228,40 +229,50 @@ def _bands(radius_km: float) -> list[float]:
 
 
 def _history(ids: list[int]) -> list[tuple[int, str, str, str | None, str | None]]:
-    """Donations, deferrals and availability windows of these donors in one query, every
-    value as text (the three tables' columns differ in type): (donor, "d", kind, on, None),
-    (donor, "f", reason, starts_on, ends_on), (donor, "w", weekday, starts, ends)."""
+    """Donations, deferrals, availability windows and open call-ups of these donors in one
+    query, every value as text (the tables' columns differ in type): (donor, "d", kind, on,
+    None), (donor, "f", reason, starts_on, ends_on), (donor, "w", weekday, starts, ends),
+    (donor, "t", state, None, None) for a donor taken by an open call-up of any request."""
     if not ids:
         return []
     quote = connection.ops.quote_name
-    marks = ", ".join(["%s"] * len(ids))
+    params: dict[str, Any]
+    if connection.vendor == "postgresql":
+        # One array, not a parameter per donor: the client binds one value.
+        among, params = "= ANY(%(ids)s)", {"ids": ids}
+    else:
+        among = f"IN ({', '.join(f'%(i{n})s' for n in range(len(ids)))})"
+        params = {f"i{n}": pk for n, pk in enumerate(ids)}
 
     def text(column: str) -> str:
         return f"CAST({quote(column)} AS VARCHAR(200))"
 
+    active = ", ".join(f"'{state.value}'" for state in ACTIVE_STATES)
     parts = [
-        (Donation, "d", text("kind"), text("on"), "NULL"),
-        (Deferral, "f", text("reason"), text("starts_on"), text("ends_on")),
-        (AvailabilityWindow, "w", text("weekday"), text("starts"), text("ends")),
+        (Donation, "d", text("kind"), text("on"), "NULL", ""),
+        (Deferral, "f", text("reason"), text("starts_on"), text("ends_on"), ""),
+        (AvailabilityWindow, "w", text("weekday"), text("starts"), text("ends"), ""),
+        (CallUp, "t", text("state"), "NULL", "NULL", f" AND {quote('state')} IN ({active})"),
     ]
     sql = " UNION ALL ".join(
         f"SELECT {quote('donor_id')}, '{tag}', {a}, {b}, {c} "  # noqa: S608  # nosec B608
-        f"FROM {quote(model._meta.db_table)} WHERE {quote('donor_id')} IN ({marks})"
-        for model, tag, a, b, c in parts
+        f"FROM {quote(model._meta.db_table)} WHERE {quote('donor_id')} {among}{more}"
+        for model, tag, a, b, c, more in parts
     )
     with connection.cursor() as cursor:
-        # Names are the models' own, quoted; the ids are parameters.
-        cursor.execute(sql, ids * len(parts))  # nosec B608
+        # Names and states are the models' own; the ids are parameters.
+        cursor.execute(sql, params)  # nosec B608
         return [tuple(row) for row in cursor.fetchall()]
 
 
-def _facts_bulk(donors: list[Any]) -> dict[int, tuple[eligibility.DonorFacts, list]]:
-    """Each callable donor's eligibility facts and availability windows, in one query for
-    all (`donors` are `_Row`s)."""
+def _facts_bulk(donors: list[Any]) -> dict[int, tuple[eligibility.DonorFacts, list, bool]]:
+    """Each callable donor's eligibility facts, availability windows and whether an open
+    call-up takes them, in one query for all (`donors` are `_Row`s)."""
     ids = [d.pk for d in donors]
     donations: dict[int, list[eligibility.Donation]] = {i: [] for i in ids}
     deferrals: dict[int, list[eligibility.Deferral]] = {i: [] for i in ids}
     windows: dict[int, list] = {i: [] for i in ids}
+    taken: set[int] = set()
     for donor_id, tag, a, b, c in _history(ids):
         if tag == "d":
             on = date.fromisoformat(str(b)[:10])
@@ -271,10 +282,12 @@ def _facts_bulk(donors: list[Any]) -> dict[int, tuple[eligibility.DonorFacts, li
             deferrals[donor_id].append(
                 eligibility.Deferral(date.fromisoformat(str(b)[:10]), ends, a)
             )
-        else:
+        elif tag == "w":
             windows[donor_id].append(
                 (int(a), time.fromisoformat(str(b)), time.fromisoformat(str(c)))
             )
+        else:
+            taken.add(donor_id)
     return {
         donor.pk: (
             eligibility.DonorFacts(
@@ -286,6 +299,7 @@ def _facts_bulk(donors: list[Any]) -> dict[int, tuple[eligibility.DonorFacts, li
                 had_reaction=donor.had_reaction,
             ),
             windows[donor.pk],
+            donor.pk in taken,
         )
         for donor in donors
     }
@@ -301,10 +315,12 @@ def _in_window(windows: list, moment: datetime) -> bool:
     )
 
 
-def _callable_sql(*, component: str, now: datetime, exclude: list[int]) -> tuple[str, list[Any]]:
+def _callable_sql(*, component: str, now: datetime) -> tuple[str, dict[str, Any]]:
     """`_callable` as a WHERE clause of plain SQL with its parameters (the ranking's hot path
-    builds no ORM query). The consent terms are those of the partial index
-    `donors_donor_callable`, written the same way so that both databases use it."""
+    builds no ORM query), without the donors taken by an open call-up: those are read with
+    the history of the rows found (`_history`), since the clause is repeated for every cell
+    a query merges. The consent terms are those of the partial index `donors_donor_ranking`,
+    written the same way so that both databases use it."""
     conf = settings_()
     ruleset = rules()
     ops = connection.ops
@@ -316,34 +332,28 @@ def _callable_sql(*, component: str, now: datetime, exclude: list[int]) -> tuple
         if DONATION_FOR[Component(component)] == DonationKind.PLATELETS
         else "whole_blood_from"
     )
-    active = ", ".join(["%s"] * len(ACTIVE_STATES))
     sql = (
-        "health_consent_at IS NOT NULL AND health_revoked_at IS NULL"  # noqa: S608  # nosec B608  (names are the models' own; values are parameters)
+        "health_consent_at IS NOT NULL AND health_revoked_at IS NULL"
         " AND location_consent_at IS NOT NULL AND location_revoked_at IS NULL"
-        " AND (paused_until IS NULL OR paused_until <= %s)"
-        f" AND ({ready} IS NULL OR {ready} <= %s)"
-        " AND birth_date <= %s AND birth_date > %s"
-        " AND ((sex = %s AND weight_kg >= %s) OR (sex = %s AND weight_kg >= %s))"
-        " AND (month_key <> %s OR month_call_ups < %s)"
-        f" AND id NOT IN (SELECT donor_id FROM {quote(CallUp._meta.db_table)}"
-        f" WHERE state IN ({active}))"
+        " AND (paused_until IS NULL OR paused_until <= %(now)s)"
+        f" AND ({ready} IS NULL OR {ready} <= %(today)s)"
+        " AND birth_date <= %(born_by)s AND birth_date > %(born_after)s"
+        " AND ((sex = %(male)s AND weight_kg >= %(male_kg)s)"
+        " OR (sex = %(female)s AND weight_kg >= %(female_kg)s))"
+        " AND (month_key <> %(month)s OR month_call_ups < %(cap)s)"
     )
-    params: list[Any] = [
-        ops.adapt_datetimefield_value(now),
-        ops.adapt_datefield_value(today),
-        ops.adapt_datefield_value(_years_before(today, ruleset.min_age)),
-        ops.adapt_datefield_value(_years_before(today, oldest + 1)),
-        Sex.MALE.value,
-        ruleset.min_weight_kg_male,
-        Sex.FEMALE.value,
-        ruleset.min_weight_kg_female,
-        month_key(now),
-        conf.monthly_call_up_cap,
-        *[state.value for state in ACTIVE_STATES],
-    ]
-    if exclude:
-        sql += f" AND id NOT IN ({', '.join(['%s'] * len(exclude))})"
-        params += exclude
+    params: dict[str, Any] = {
+        "now": ops.adapt_datetimefield_value(now),
+        "today": ops.adapt_datefield_value(today),
+        "born_by": ops.adapt_datefield_value(_years_before(today, ruleset.min_age)),
+        "born_after": ops.adapt_datefield_value(_years_before(today, oldest + 1)),
+        "male": Sex.MALE.value,
+        "male_kg": ruleset.min_weight_kg_male,
+        "female": Sex.FEMALE.value,
+        "female_kg": ruleset.min_weight_kg_female,
+        "month": month_key(now),
+        "cap": conf.monthly_call_up_cap,
+    }
     return sql, params
 
 
@@ -358,9 +368,72 @@ class _Row:
     dist2: float
 
 
+# The ranking's order within a group and distance band; the index `donors_donor_ranking` holds
+# each cell's donors of one group in it.
+RANKING_ORDER = "group_source, accepts DESC, calls, last_called_at ASC NULLS FIRST, id"
+# A band of at most this many cells is read by merging the cells' ordered index entries and
+# stops after the rows asked for; a wider one (rare: the nearest bands usually hold enough
+# donors) is read whole and sorted.
+MERGE_MAX_CELLS = 96
+
+
+def _merged(
+    *,
+    select: str,
+    group: str,
+    where: tuple[str, dict[str, Any]],
+    cells: list[str],
+    offset: int,
+    limit: int,
+) -> list[tuple[Any, ...]]:
+    """Rows `offset` to `offset + limit` in ranking order of one group's callable donors in
+    `cells`, each cell's read in the order of the index `donors_donor_ranking`.
+
+    SQLite: one SELECT per cell under UNION ALL, one ORDER BY and LIMIT; its merge pulls each
+    cell's entries lazily and stops after the rows asked for. PostgreSQL plans such a union
+    slowly (a plan per cell) and sorts it whole, so there each cell gives its first `per_cell`
+    entries (LATERAL over the array of cells: one plan) and the rows are certain up to the
+    first cell that gave all it was allowed, which may hold more; when that comes before the
+    rows asked for, the query runs again allowing every cell all of them."""
+    sql_where, params = where
+    wanted = offset + limit
+    # The cell last, for counting each cell's rows (the index holds it: still index-only).
+    select = select.replace(" FROM", ", cell FROM", 1)
+    if connection.vendor != "postgresql":
+        sql = " UNION ALL ".join(
+            f"{select} WHERE cell = %(c{n})s AND {group} AND {sql_where}" for n in range(len(cells))
+        )
+        sql += f" ORDER BY {RANKING_ORDER} LIMIT %(limit)s OFFSET %(offset)s"
+        cell_params = {f"c{n}": cell for n, cell in enumerate(cells)}
+        with connection.cursor() as cursor:
+            cursor.execute(sql, {**params, **cell_params, "limit": limit, "offset": offset})
+            return list(cursor.fetchall())
+    per_cell = min(wanted, 2 * wanted // len(cells) + 4)
+    sql = (
+        "SELECT ranked.* FROM unnest(%(cells)s::varchar[]) AS place(place_cell)"  # noqa: S608  # nosec B608
+        f" CROSS JOIN LATERAL ({select} WHERE cell = place.place_cell AND {group}"
+        f" AND {sql_where} ORDER BY {RANKING_ORDER} LIMIT %(per_cell)s) AS ranked"
+        f" ORDER BY {RANKING_ORDER} LIMIT %(wanted)s"
+    )
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, {**params, "cells": cells, "per_cell": per_cell, "wanted": wanted})
+            rows = list(cursor.fetchall())
+        given: dict[str, int] = {}
+        certain = wanted  # no cell gave all it was allowed among these rows: all certain
+        for position, row in enumerate(rows):
+            given[row[-1]] = given.get(row[-1], 0) + 1
+            if given[row[-1]] == per_cell:
+                certain = position + 1
+                break
+        if certain >= wanted or per_cell >= wanted:
+            return rows[offset:]
+        per_cell = wanted
+
+
 def _ranked_rows(
     *,
-    callable_sql: tuple[str, list[Any]],
+    callable_sql: tuple[str, dict[str, Any]],
     abo: str,
     rhd: str,
     lat: float,
@@ -370,63 +443,90 @@ def _ranked_rows(
     band_order: bool,
     offset: int,
     limit: int,
-) -> list[_Row]:
-    """One group's callable donors farther than `inner_km` and at most `outer_km` away, in
-    ranking order (by distance band first when `band_order`), `limit` from `offset`. The
-    rings of cells are the prefilter; the distance is computed from the cell centre kept in
-    the index, so the covering index answers without reading the table."""
+) -> tuple[int, list[_Row]]:
+    """One group's callable donors in the cells whose centre lies farther than `inner_km`
+    and at most `outer_km` away, in ranking order (by distance band first when
+    `band_order`), `limit` rows from `offset`; returns how many rows the database gave and
+    those of them whose cell centre lies in the band (the distance computed here exactly as
+    `_dist2` computes it, from the centre the index holds). Parameters are named, so that
+    each value is passed once however many cells repeat the conditions (and SQLite's
+    statement cache finds the same text for the same number of cells).
+
+    A band of few cells is one query per cell merged in order (UNION ALL under one ORDER BY
+    and LIMIT: SQLite's merge and PostgreSQL's Merge Append read each cell's entries lazily in
+    index order), so the database touches about `offset + limit` entries plus one per cell
+    instead of every donor in the band."""
     quote = connection.ops.quote_name
     field, cells = _cells(lat, lng, inner_km, outer_km)
+    if not cells:
+        return 0, []
     where, where_params = callable_sql
-    k_lat = _KM_PER_DEGREE
-    k_lng = _KM_PER_DEGREE * math.cos(math.radians(lat))
-    order = "group_source, accepts DESC, calls, last_called_at ASC NULLS FIRST, id"
-    order_params: list[Any] = []
-    if band_order:
-        bands = settings_().distance_bands_km
-        order = (
-            "CASE "
-            + " ".join(f"WHEN dist2 <= %s THEN {i}" for i in range(len(bands)))
-            + f" ELSE {len(bands)} END, "
-            + order
-        )
-        order_params = [b * b for b in bands]
-    # RhD written out (one of two constants), so that the planner sees that the partial index
-    # of RhD-negative donors holds every row asked for.
-    rhd_sql = "rhd = 'neg'" if rhd == RhD.NEG else "rhd = 'pos'"
-    outer = "dist2 <= %s" + (" AND dist2 > %s" if inner_km > 0 else "")
-    outer_params: list[Any] = [outer_km * outer_km] + (
-        [inner_km * inner_km] if inner_km > 0 else []
+    table = quote(Donor._meta.db_table)
+    # The group written out (constants of the models' choices), so that the planner sees that
+    # the partial index of RhD-negative donors holds every row asked for.
+    group = f"abo = '{ABO(abo).value}' AND rhd = '{RhD(rhd).value}'"
+    select = (
+        "SELECT id, sex, birth_date, weight_kg, had_reaction, group_source, cell_lat,"  # noqa: S608  # nosec B608
+        f" cell_lng, accepts, calls, last_called_at FROM {table}"
     )
+    params = {**where_params, "limit": limit, "offset": offset}
+    params.update({f"c{n}": cell for n, cell in enumerate(cells)})
     # Every name is the model's own or a constant above; every value is a parameter.
-    sql = (
-        "SELECT id, sex, birth_date, weight_kg, had_reaction, group_source, dist2 FROM ("  # noqa: S608  # nosec B608
-        " SELECT id, sex, birth_date, weight_kg, had_reaction, group_source, accepts, calls,"
-        " last_called_at,"
-        " ((cell_lat - %s) * %s) * ((cell_lat - %s) * %s)"
-        " + ((cell_lng - %s) * %s) * ((cell_lng - %s) * %s) AS dist2"
-        f" FROM {quote(Donor._meta.db_table)}"
-        f" WHERE {quote(field)} IN ({', '.join(['%s'] * len(cells))})"
-        f" AND abo = %s AND {rhd_sql} AND {where}"
-        f") AS candidates WHERE {outer} ORDER BY {order} LIMIT %s OFFSET %s"
-    )
-    params: list[Any] = [lat, k_lat, lat, k_lat, lng, k_lng, lng, k_lng, *cells, abo]
-    params += [*where_params, *outer_params, *order_params, limit, offset]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)  # nosec B608
-        rows = cursor.fetchall()
-    return [
-        _Row(
-            pk=row[0],
-            sex=row[1],
-            birth_date=row[2] if isinstance(row[2], date) else date.fromisoformat(row[2]),
-            weight_kg=row[3],
-            had_reaction=bool(row[4]),
-            group_source=row[5],
-            dist2=row[6],
+    if field == "cell" and not band_order and len(cells) <= MERGE_MAX_CELLS:
+        rows = _merged(
+            select=select, group=group, where=callable_sql, cells=cells, offset=offset, limit=limit
         )
-        for row in rows
-    ]
+    else:
+        params.update(
+            lat=lat,
+            lng=lng,
+            k_lat=_KM_PER_DEGREE,
+            k_lng=_KM_PER_DEGREE * math.cos(math.radians(lat)),
+            outer=outer_km * outer_km,
+            inner=inner_km * inner_km,
+        )
+        dist2 = (
+            "((cell_lat - %(lat)s) * %(k_lat)s) * ((cell_lat - %(lat)s) * %(k_lat)s)"
+            " + ((cell_lng - %(lng)s) * %(k_lng)s) * ((cell_lng - %(lng)s) * %(k_lng)s)"
+        )
+        order = RANKING_ORDER
+        if band_order:
+            bands = settings_().distance_bands_km
+            params.update({f"b{i}": b * b for i, b in enumerate(bands)})
+            order = (
+                "CASE "
+                + " ".join(f"WHEN dist2 <= %(b{i})s THEN {i}" for i in range(len(bands)))
+                + f" ELSE {len(bands)} END, {order}"
+            )
+        outer = "dist2 <= %(outer)s" + (" AND dist2 > %(inner)s" if inner_km > 0 else "")
+        marks = ", ".join(f"%(c{n})s" for n in range(len(cells)))
+        sql = (
+            f"SELECT * FROM ({select.replace(' FROM', f', {dist2} AS dist2 FROM', 1)}"  # noqa: S608  # nosec B608
+            f" WHERE {quote(field)} IN ({marks}) AND {group} AND {where}) AS candidates"
+            f" WHERE {outer} ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)  # nosec B608
+            rows = cursor.fetchall()
+    low, high = inner_km * inner_km, outer_km * outer_km
+    found = []
+    for row in rows:
+        distance2 = _dist2(lat, lng, row[6], row[7])
+        if distance2 > high or (inner_km > 0 and distance2 <= low):
+            continue
+        birth = row[2]
+        found.append(
+            _Row(
+                pk=row[0],
+                sex=row[1],
+                birth_date=birth if isinstance(birth, date) else date.fromisoformat(birth),
+                weight_kg=row[3],
+                had_reaction=bool(row[4]),
+                group_source=row[5],
+                dist2=distance2,
+            )
+        )
+    return len(rows), found
 
 
 def rank_candidates(
@@ -446,21 +546,26 @@ def rank_candidates(
     those who do not, the least called and the longest rested.
     Each is checked by the full eligibility rule for the day and by their availability
     windows; donors taken by an open call-up and those in `exclude` are left out. One small
-    query per group and band, nearest first, until `limit` are found."""
+    query per group and band, nearest first, until `limit` are found: the ranking stops as
+    soon as the first `limit` are certain."""
     kind = DONATION_FOR[Component(component)]
     today = timezone.localdate(now)
     ruleset = rules()
-    callable_sql = _callable_sql(component=component, now=now, exclude=list(exclude))
+    callable_sql = _callable_sql(component=component, now=now)
+    skip = set(exclude)
     found: list[Candidate] = []
     for abo, rhd, verdict in compatibility.donor_groups(component, patient):
         inner = 0.0
         # RhD-negative donors are few (0.3 %): one query over the whole radius, ordered by
-        # band; the others band by band, so that each query sorts only the nearest.
+        # band; the others band by band, so that each query reads only the nearest.
         sparse = rhd == compatibility.RhD.NEG
         for band in [radius_km] if sparse else _bands(radius_km):
-            offset, batch = 0, max(2 * (limit - len(found)), 20)
+            offset = 0
             while len(found) < limit:
-                rows = _ranked_rows(
+                # A few more than still needed: the full rule and the windows turn some away.
+                need = limit - len(found)
+                batch = need + max(need // 4, 4)
+                given, rows = _ranked_rows(
                     callable_sql=callable_sql,
                     abo=abo.value,
                     rhd=rhd.value,
@@ -473,12 +578,11 @@ def rank_candidates(
                     limit=batch,
                 )
                 offset += batch
-                if not rows:
-                    break
+                rows = [row for row in rows if row.pk not in skip]
                 facts = _facts_bulk(rows)
                 for donor in rows:
-                    donor_facts_, windows = facts[donor.pk]
-                    if not _in_window(windows, now):
+                    donor_facts_, windows, taken = facts[donor.pk]
+                    if taken or not _in_window(windows, now):
                         continue
                     if not eligibility.assess(donor_facts_, kind, today, ruleset).eligible:
                         continue
@@ -495,7 +599,7 @@ def rank_candidates(
                     )
                     if len(found) == limit:
                         return found
-                if len(rows) < batch:
+                if given < batch:
                     break
             inner = band
     return found

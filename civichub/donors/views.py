@@ -27,6 +27,7 @@ from civichub.donors import consent, forms, places, selectors, services
 from civichub.donors.links import call_up_from_token
 from civichub.donors.models import (
     ABO,
+    CallChannels,
     CallUp,
     CallUpState,
     Component,
@@ -170,7 +171,7 @@ def mine(request: HttpRequest) -> HttpResponse:
 def _registration_values(donor: Any) -> dict[str, Any]:
     """A stored record as the form's values (what the page shows when editing)."""
     if donor is None:
-        return {"health_consent": "", "location_consent": ""}
+        return {"health_consent": "", "location_consent": "", "call_channels": "sms"}
     windows = list(donor.windows.order_by("weekday", "starts"))
     return {
         "name": donor.name,
@@ -187,6 +188,7 @@ def _registration_values(donor: Any) -> dict[str, Any]:
         "starts": windows[0].starts.strftime("%H:%M") if windows else "",
         "ends": windows[0].ends.strftime("%H:%M") if windows else "",
         "paused": "on" if donor.paused_until and donor.paused_until > timezone.now() else "",
+        "call_channels": donor.call_channels,
     }
 
 
@@ -249,6 +251,7 @@ def register(request: HttpRequest) -> HttpResponse:
             "sexes": Sex.choices,
             "abos": ABO.choices,
             "rhds": RhD.choices,
+            "channels": CallChannels.choices,
             "weekdays": WEEKDAY_NAMES,
             "health_text": consent.HEALTH_TEXT,
             "location_text": consent.LOCATION_TEXT,

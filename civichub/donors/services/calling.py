@@ -1,6 +1,7 @@
 """Requests and call-ups: a hospital's request, the widening waves that call donors through the
-outbox (SMS at emergency priority, so quiet hours do not hold it), the donor's answer from the
-signed link, arrival, donation and no-show, and the close that stands everyone else down.
+outbox (SMS, push or both as the donor chose, at emergency priority, so quiet hours do not
+hold it), the donor's answer from the signed link, arrival, donation and no-show, and the
+close that stands everyone else down.
 
 Two requests at once never take the same donor: each call-up is inserted under a savepoint and
 the database refuses a second active call-up for a donor (`donors_callup_one_active`), on
@@ -30,6 +31,7 @@ from civichub.donors.links import call_up_link
 from civichub.donors.models import (
     COMMITTED_STATES,
     BloodRequest,
+    CallChannels,
     CallUp,
     CallUpState,
     Component,
@@ -47,7 +49,12 @@ from civichub.donors.selectors import (
     settings_,
 )
 from civichub.donors.services.registry import donation_record
-from civichub.notify.services import Channel, Priority, notification_send_to_address
+from civichub.notify.services import (
+    Channel,
+    Priority,
+    notification_send,
+    notification_send_to_address,
+)
 
 KIND_CALL = "donors.call_up"
 KIND_STAND_DOWN = "donors.stand_down"
@@ -195,6 +202,24 @@ def _send_sms(*, phone: str, kind: str, context: dict[str, Any], language: str, 
     )
 
 
+def _tell_donor(*, donor: Donor, kind: str, context: dict[str, Any], key: str) -> None:
+    """Through the channels the donor chose: SMS to their phone, push to the devices of their
+    account, or both, at emergency priority. A donor who chose push only and has no account
+    any more (it was removed) is told by SMS: a call is never silently lost."""
+    by_push = donor.call_channels in (CallChannels.PUSH, CallChannels.BOTH) and donor.user_id
+    if donor.call_channels != CallChannels.PUSH or not by_push:
+        _send_sms(phone=donor.phone, kind=kind, context=context, language=donor.language, key=key)
+    if by_push:
+        notification_send(
+            recipients=[donor.user_id],
+            kind=kind,
+            context=context,
+            priority=Priority.EMERGENCY,
+            channels=[Channel.PUSH],
+            dedupe_key=f"{key}.push",
+        )
+
+
 @transaction.atomic
 def call_up_wave(*, request_id: int, now: datetime | None = None) -> int:
     """Calls the next wave for an open request that still lacks donors; returns how many were
@@ -239,11 +264,10 @@ def call_up_wave(*, request_id: int, now: datetime | None = None) -> int:
         call_up.request = request
         transaction.on_commit(
             partial(
-                _send_sms,
-                phone=call_up.donor.phone,
+                _tell_donor,
+                donor=call_up.donor,
                 kind=KIND_CALL,
                 context=_call_context(call_up),
-                language=call_up.donor.language,
                 key=f"donors.call_up.{call_up.pk}",
             )
         )
@@ -381,11 +405,10 @@ def _close(request: BloodRequest, status: str, now: datetime) -> None:
     for call_up in standing:
         transaction.on_commit(
             partial(
-                _send_sms,
-                phone=call_up.donor.phone,
+                _tell_donor,
+                donor=call_up.donor,
                 kind=KIND_STAND_DOWN,
                 context=context,
-                language=call_up.donor.language,
                 key=f"donors.stand_down.{call_up.pk}",
             )
         )

@@ -24,6 +24,7 @@ from civichub.donors import consent, eligibility, places
 from civichub.donors.models import (
     ABO,
     AvailabilityWindow,
+    CallChannels,
     Deferral,
     Donation,
     DonationKind,
@@ -196,6 +197,7 @@ def donor_register(
     verified: bool = False,
     user: User | None = None,
     language: str = "zh-hans",
+    call_channels: str | None = None,
 ) -> Donor:
     """Registers a volunteer, phone first, or imports one from the blood centre (`verified`).
     The same identity number again merges into the record that has it: a verified group is
@@ -217,6 +219,11 @@ def donor_register(
         errors["phone"] = [_("请填写有效的手机号码。")]
     if community.kind != OrganisationKind.COMMUNITY:
         errors["community"] = [_("所选机构不是社区。")]
+    if call_channels is not None and call_channels not in CallChannels.values:
+        errors["call_channels"] = [_("请选择短信、应用推送或两者。")]
+    elif call_channels in (CallChannels.PUSH, CallChannels.BOTH) and user is None:
+        # Push reaches the devices of an account; a donor without one is called by SMS.
+        errors["call_channels"] = [_("应用推送需要志愿者本人登录账号后选择。")]
     if errors:
         raise ValidationFailed(_("志愿者信息有误。"), errors=errors)
     now = timezone.now()
@@ -261,6 +268,8 @@ def donor_register(
         values["phenotype"] = details.phenotype
     if user is not None:
         values["user"] = user
+    if call_channels is not None:
+        values["call_channels"] = call_channels
     if existing is not None:
         for key, value in values.items():
             setattr(existing, key, value)
@@ -301,6 +310,7 @@ class SelfRegistration:
     windows: tuple[tuple[int, time, time], ...] = ()
     paused: bool = False
     language: str = "zh-hans"
+    call_channels: str = CallChannels.SMS
 
 
 PAUSE_DAYS = 30
@@ -332,6 +342,7 @@ def donor_self_register(*, actor: User, form: SelfRegistration) -> Donor | None:
         crs=form.crs,
         identity_number=form.identity_number,
         language=form.language,
+        call_channels=form.call_channels,
     )
     if not form.location_consent and donor.location_consent:
         donor_consent_withdraw(actor=actor, donor=donor, which="location")

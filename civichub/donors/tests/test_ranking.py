@@ -12,9 +12,11 @@ from typing import Any
 
 import h3
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from civichub.donors import compatibility, eligibility, places
+from civichub.donors import compatibility, eligibility, places, selectors
 from civichub.donors.models import (
     ACTIVE_STATES,
     AvailabilityWindow,
@@ -221,10 +223,16 @@ def _plain_reading(
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize(
+    ("seed", "merge_max_cells"),
+    # The bands read by merging the cells' ordered index entries as deployed, every band
+    # read whole and sorted, and (almost) every band merged.
+    [(1, selectors.MERGE_MAX_CELLS), (2, 0), (3, 400)],
+)
 def test_the_prefilter_never_drops_or_reorders_a_donor_the_plain_reading_finds(
-    seed: int, city: Any, hospital: Any
+    seed: int, merge_max_cells: int, city: Any, hospital: Any, monkeypatch: Any
 ) -> None:
+    monkeypatch.setattr(selectors, "MERGE_MAX_CELLS", merge_max_cells)
     rng = random.Random(seed)
     _registry(rng, city.community_a1, hospital, 500)
     now = timezone.now()
@@ -303,3 +311,50 @@ def test_the_rings_hold_every_donor_cell_whose_centre_is_within_the_radius() -> 
                 ) ** 2
                 if dist2 <= radius * radius:
                     assert h3.cell_to_parent(cell, resolution) in rings
+
+
+@pytest.mark.django_db
+def test_a_band_of_few_cells_is_read_in_the_index_order_without_sorting(
+    city: Any, hospital: Any
+) -> None:
+    """The nearest band's query reads each cell's entries of `donors_donor_ranking` in the
+    ranking's order, so it stops after the rows asked for instead of sorting every donor in
+    the band: SQLite merges the cells (MERGE over covering-index searches, no sorting tree);
+    PostgreSQL reads each cell's first entries through an index-only scan under a LIMIT,
+    sorting only the few rows those give."""
+    _registry(random.Random(11), city.community_a1, hospital, 60)
+    with CaptureQueriesContext(connection) as queries:
+        rank_candidates(
+            component="red_cells",
+            patient=compatibility.Patient(abo="A", rhd="pos"),
+            lat=HOSPITAL_LAT,
+            lng=HOSPITAL_LNG,
+            radius_km=2.0,
+            now=timezone.now(),
+            limit=5,
+        )
+    marker = "LATERAL" if connection.vendor == "postgresql" else " UNION ALL "
+    merged = [
+        q["sql"]
+        for q in queries.captured_queries
+        if marker in q["sql"] and "group_source" in q["sql"]
+    ]
+    assert merged
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # The table is tiny: forbid what a large one would never choose, so that a Sort
+            # below the LIMIT remains only where the index cannot give the order.
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("SET LOCAL enable_bitmapscan = off")
+            cursor.execute("SET LOCAL enable_sort = off")
+            cursor.execute(f"EXPLAIN {merged[0]}")
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+            assert "Index Only Scan using donors_donor_ranking" in plan, plan
+            # The one sort is the outer one, of the rows the cells gave.
+            assert plan.count("Sort Key") == 1, plan
+        else:
+            cursor.execute(f"EXPLAIN QUERY PLAN {merged[0]}")
+            plan = "\n".join(str(row[-1]) for row in cursor.fetchall())
+            assert "MERGE (UNION ALL)" in plan, plan
+            assert "TEMP B-TREE" not in plan, plan
+            assert "COVERING INDEX donors_donor_ranking" in plan, plan

@@ -18,7 +18,7 @@ from civichub.core.models import AuditEvent
 from civichub.donors import services
 from civichub.donors.models import BloodRequest, CallUp, CallUpState, Donor
 from civichub.donors.tests.conftest import at_km
-from civichub.notify.models import Delivery, Dispatch
+from civichub.notify.models import Delivery, Dispatch, PushSubscription
 
 pytestmark = pytest.mark.django_db
 
@@ -215,6 +215,59 @@ def test_a_wave_calls_compatible_eligible_donors_best_first_by_emergency_sms(
     assert dispatches.count() == 5
     assert set(dispatches.values_list("priority", flat=True)) == {"emergency"}
     assert Delivery.objects.filter(channel="sms").count() == 5
+
+
+def test_a_call_up_and_its_stand_down_reach_each_donor_by_the_channels_they_chose(
+    make_donor: Any,
+    make_request: Any,
+    make_user: Any,
+    city: Any,
+    staff: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    accounts = {name: make_user(None, city.community_a1) for name in ("push", "both", "sms")}
+    for n, user in enumerate(accounts.values()):
+        PushSubscription.objects.create(
+            user=user, endpoint=f"https://push.example.org/donor-{n}", p256dh="k", auth="a"
+        )
+    by_push = make_donor(km=0.3, user=accounts["push"], call_channels="push")
+    by_both = make_donor(km=0.4, user=accounts["both"], call_channels="both")
+    by_sms = make_donor(km=0.5, user=accounts["sms"], call_channels="sms")
+    request = make_request(units=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _wave(request) == 3
+
+    def reached(donor: Any, kind: str) -> set[str]:
+        sms = Delivery.objects.filter(
+            channel="sms", address=donor.phone, notification__dispatch__kind=kind
+        )
+        push = Delivery.objects.filter(
+            channel="push",
+            notification__recipient=donor.user,
+            notification__dispatch__kind=kind,
+        )
+        return {name for name, found in (("sms", sms), ("push", push)) if found.exists()}
+
+    assert reached(by_push, "donors.call_up") == {"push"}
+    assert reached(by_both, "donors.call_up") == {"sms", "push"}
+    assert reached(by_sms, "donors.call_up") == {"sms"}
+    with django_capture_on_commit_callbacks(execute=True):
+        services.blood_request_cancel(actor=staff["hospital"], request=request)
+    assert reached(by_push, "donors.stand_down") == {"push"}
+    assert reached(by_both, "donors.stand_down") == {"sms", "push"}
+    assert reached(by_sms, "donors.stand_down") == {"sms"}
+
+
+def test_push_is_refused_for_a_donor_without_an_account_and_nothing_is_stored(
+    make_donor: Any,
+) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        make_donor(call_channels="push")
+    assert "call_channels" in refused.value.errors
+    with pytest.raises(ValidationFailed) as refused:
+        make_donor(call_channels="pigeon")
+    assert "call_channels" in refused.value.errors
+    assert not Donor.objects.exists()
 
 
 def test_ineligible_paused_capped_and_unavailable_donors_are_not_called(
