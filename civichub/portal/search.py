@@ -65,7 +65,13 @@ QUERY_STOPWORDS = frozenset(
         "要",
         "想",
         "怎么",
+        "怎么办",
         "怎样",
+        "哪些",
+        "手续",
+        "条件",
+        "家里",
+        "带什么",
         "如何",
         "哪里",
         "在哪",
@@ -184,18 +190,25 @@ def han_tokens(text: str) -> list[str]:
 
 
 def pinyin_keys(text: str, jieba_tokenizer: jieba.Tokenizer) -> tuple[list[str], list[str]]:
-    """Full pinyin and initials of each word of `text`, and of its whole Han text."""
+    """Full pinyin and initials of each word of `text` and of each two adjacent words (异地就医:
+    `yidijiuyi`, `ydjy`), and of its whole Han text."""
     runs = HAN_RUN.findall(text)
     words = [w for run in runs for w in jieba_tokenizer.cut_for_search(run) if HAN.search(w)]
-
-    def keys(word: str) -> list[str]:
-        return [
-            "".join(lazy_pinyin(word)),
-            "".join(lazy_pinyin(word, style=Style.FIRST_LETTER)),
-        ]
-
+    for run in runs:
+        cut = [w for w in jieba_tokenizer.cut(run) if HAN.search(w)]
+        words += [a + b for a, b in zip(cut, cut[1:], strict=False)]
     whole = "".join(runs)
-    return [k for w in words for k in keys(w)], keys(whole) if whole else []
+    return [k for w in dict.fromkeys(words) for k in _word_keys(w)], (
+        list(_word_keys(whole)) if whole else []
+    )
+
+
+@lru_cache(maxsize=65536)
+def _word_keys(word: str) -> tuple[str, str]:
+    return (
+        "".join(lazy_pinyin(word)),
+        "".join(lazy_pinyin(word, style=Style.FIRST_LETTER)),
+    )
 
 
 def _impact(counts: dict[str, int], lengths: dict[str, int]) -> float:
@@ -313,6 +326,9 @@ class Term:
 
     phrases: tuple[str, ...] = ()
     prefixes: tuple[str, ...] = ()
+    # A word an entry need not hold to be found (one character beside longer words: mostly a
+    # verb or filler, 打/领/丢/补); it still adds to the score of the entries that hold it.
+    optional: bool = False
 
 
 def _synonym_variants(word: str) -> set[str]:
@@ -414,11 +430,7 @@ def _parse_query(text: str, version: str) -> tuple[Term, ...]:
     terms: list[Term] = []
     for run in re.findall(r"[\u3400-\u9fff]+|[a-z0-9]+", text):
         if HAN.match(run):
-            words = [w for w in jieba_tokenizer.cut(run) if w not in QUERY_STOPWORDS]
-            if not words:  # nothing but filler words: search for what was typed
-                words = [run]
-            for word in words:
-                terms.append(Term(phrases=tuple(sorted(_synonym_variants(word)))))
+            terms += _han_terms(run, jieba_tokenizer)
             continue
         if run in QUERY_STOPWORDS or (len(run) < 2 and not run.isdigit()):
             continue
@@ -426,6 +438,34 @@ def _parse_query(text: str, version: str) -> tuple[Term, ...]:
         phrases = tuple(sorted(pinyin_synonyms.get(run, set())))
         terms.append(Term(phrases=phrases, prefixes=_ascii_alternatives(word, version)))
     return tuple(terms)
+
+
+def _han_terms(run: str, jieba_tokenizer: jieba.Tokenizer) -> list[Term]:
+    """The terms of a run of Han characters. A run with a word no entry holds (a wrong
+    character of the same sound: 身分证, 户藉, 公基金) is looked for by its pinyin instead, when
+    some indexed key starts with it; one-character words beside longer ones are optional."""
+    words = [w for w in jieba_tokenizer.cut(run) if w not in QUERY_STOPWORDS]
+    if not words:  # nothing but filler words: search for what was typed
+        words = [run]
+    variants = [tuple(sorted(_synonym_variants(word))) for word in words]
+    tokens = {t for group in variants for phrase in group for t in _phrase_tokens(phrase)}
+    held_tokens = set(
+        SearchToken.objects.filter(token__in=tokens, entries__gt=0).values_list("token", flat=True)
+    )
+    unheld = [
+        group
+        for group in variants
+        if not any(all(t in held_tokens for t in _phrase_tokens(p)) for p in group)
+    ]
+    if unheld:
+        spelled = "".join(lazy_pinyin("".join(words)))[:TOKEN_LENGTH]
+        if len(spelled) >= 4 and _expansions(spelled, limit=1):
+            return [Term(prefixes=(spelled,))]
+    longer = any(len(word) > 1 for word in words)
+    return [
+        Term(phrases=group, optional=longer and len(word) == 1)
+        for word, group in zip(words, variants, strict=True)
+    ]
 
 
 # Ranking ---------------------------------------------------------------------------------------
@@ -501,17 +541,25 @@ def _alternative_sql(alternative: Alternative, posting: str) -> tuple[str, list[
 # The statements below are built from the posting table's quoted name, placeholders and
 # generated column aliases; every value is a parameter.
 def _ranked(
-    terms: Sequence[Sequence[Alternative]], *, every: bool, is_service: bool, limit: int
+    terms: Sequence[Sequence[Alternative]],
+    *,
+    every: bool,
+    is_service: bool,
+    limit: int,
+    required: Sequence[bool] = (),
 ) -> list[tuple[int, float]]:
     """(entry id, score) best first among the candidates: the best postings of the rarest
-    word's alternatives (with `every`), or of every word's (without: any word may match)."""
+    required word's alternatives (with `every`: each required word must match), or of every
+    required word's (without: any word may match); optional words add to the score only."""
+    required = list(required) or [True] * len(terms)
     posting = connection.ops.quote_name(SearchPosting._meta.db_table)
     greatest = "GREATEST" if connection.vendor == "postgresql" else "MAX"
 
     def estimate(alternatives: Sequence[Alternative]) -> int:
         return sum(min(a.held_by, CANDIDATES) for a in alternatives)
 
-    starting = [min(terms, key=estimate)] if every else list(terms)
+    needed = [term for term, need in zip(terms, required, strict=True) if need] or list(terms)
+    starting = [min(needed, key=estimate)] if every else needed
     sources: list[str] = []
     params: list[SqlValue] = []
     for term in starting:
@@ -532,7 +580,11 @@ def _ranked(
         scores.append(f"{expression} AS s{n}")
         params += [value for p in parts for value in p[1]]
     names = [f"s{n}" for n in range(len(terms))]
-    where = " AND ".join(f"{name} > 0" for name in names) if every else "1 = 1"
+    where = (
+        " AND ".join(f"{name} > 0" for name, need in zip(names, required, strict=True) if need)
+        if every
+        else "1 = 1"
+    )
     sql = (
         f"WITH cand AS ({' UNION '.join(sources)}),"  # noqa: S608  # nosec B608 - names and placeholders only
         f" scored AS MATERIALIZED (SELECT cand.entry_id AS entry_id, {', '.join(scores)} FROM cand)"
@@ -551,11 +603,30 @@ def search_ids(terms: list[Term], *, is_service: bool, limit: int = 10) -> list[
     if not terms:
         return []
     resolved = _resolve(tuple(terms), is_service, _vocabulary_version())
+    # an optional word no entry of the group holds is left out
+    kept = [
+        (r, not t.optional) for r, t in zip(resolved, terms, strict=True) if r or not t.optional
+    ]
+    words = [r for r, _need in kept]
     found: list[tuple[int, float]] = []
-    if all(resolved):
-        found = _ranked(resolved, every=True, is_service=is_service, limit=limit)
-    if not found and len(terms) > 1 and any(resolved):
-        found = _ranked([t for t in resolved if t], every=False, is_service=is_service, limit=limit)
+    if words and all(words):
+        found = _ranked(
+            words,
+            every=True,
+            is_service=is_service,
+            limit=limit,
+            required=[need for _r, need in kept],
+        )
+    if not found and len(words) > 1 and any(words):
+        # any word may match; the entries are drawn from the required words' postings
+        held = [(r, need) for r, need in kept if r]
+        found = _ranked(
+            [r for r, _need in held],
+            every=False,
+            is_service=is_service,
+            limit=limit,
+            required=[need for _r, need in held],
+        )
     return found
 
 
