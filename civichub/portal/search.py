@@ -44,7 +44,7 @@ from functools import lru_cache
 
 import jieba
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Subquery
 from pypinyin import Style, lazy_pinyin
 from rapidfuzz import fuzz, process
@@ -191,16 +191,17 @@ def han_tokens(text: str) -> list[str]:
 
 def pinyin_keys(text: str, jieba_tokenizer: jieba.Tokenizer) -> tuple[list[str], list[str]]:
     """Full pinyin and initials of each word of `text` and of each two adjacent words (异地就医:
-    `yidijiuyi`, `ydjy`), and of its whole Han text."""
-    runs = HAN_RUN.findall(text)
-    words = [w for run in runs for w in jieba_tokenizer.cut_for_search(run) if HAN.search(w)]
-    for run in runs:
-        cut = [w for w in jieba_tokenizer.cut(run) if HAN.search(w)]
-        words += [a + b for a, b in zip(cut, cut[1:], strict=False)]
-    whole = "".join(runs)
-    return [k for w in dict.fromkeys(words) for k in _word_keys(w)], (
-        list(_word_keys(whole)) if whole else []
-    )
+    `yidijiuyi`, `ydjy`), and of its whole Han text. A longer key is its words' keys joined
+    (each word's pinyin is read once a process)."""
+    keys: list[tuple[str, str]] = []
+    sequence: list[tuple[str, str]] = []
+    for run in HAN_RUN.findall(text):
+        keys += [_word_keys(w) for w in jieba_tokenizer.cut_for_search(run)]
+        cut = [_word_keys(w) for w in jieba_tokenizer.cut(run)]
+        keys += [(a[0] + b[0], a[1] + b[1]) for a, b in zip(cut, cut[1:], strict=False)]
+        sequence += cut
+    whole = ["".join(k[0] for k in sequence), "".join(k[1] for k in sequence)] if sequence else []
+    return [k for pair in dict.fromkeys(keys) for k in pair], whole
 
 
 @lru_cache(maxsize=65536)
@@ -278,13 +279,14 @@ def entries_index(documents: Sequence[Document]) -> None:
     counts[""] += len(documents)
     # plain rows rather than model instances: a bulk load writes millions
     table = connection.ops.quote_name(SearchPosting._meta.db_table)
-    with connection.cursor() as db:
+    # one transaction: in autocommit each row of a bulk load would be a commit of its own
+    with transaction.atomic(), connection.cursor() as db:
         db.executemany(
             f"INSERT INTO {table} (token, entry_id, is_service, impact)"  # noqa: S608  # nosec B608
             " VALUES (%s, %s, %s, %s)",
             postings,
         )
-    _count_tokens(counts, kinds)
+        _count_tokens(counts, kinds)
     vocabulary_changed()
 
 
@@ -568,7 +570,8 @@ def _ranked(
         for n, alternative in enumerate(term):
             sources.append(
                 f"SELECT entry_id FROM (SELECT entry_id FROM {posting} WHERE token = %s"  # noqa: S608  # nosec B608 - names and placeholders only
-                f" AND is_service = %s ORDER BY impact DESC LIMIT %s) AS c{len(sources)}_{n}"
+                " AND is_service = %s ORDER BY impact DESC, entry_id LIMIT %s)"
+                f" AS c{len(sources)}_{n}"
             )
             params += [alternative.start, is_service, per_alternative]
     scores = []
@@ -597,6 +600,33 @@ def _ranked(
         return [(row[0], float(row[1])) for row in db.fetchall()]
 
 
+def _first_postings(
+    alternatives: Sequence[Alternative], *, is_service: bool, limit: int
+) -> list[tuple[int, float]]:
+    """(entry id, score) best first for a query of one word whose alternatives are single
+    tokens. An entry's score is then its best alternative's weighted impact, so the first
+    `limit` entries are among each alternative's first `limit` postings: read from the
+    index in its order, with no other lookup, however many entries hold the word."""
+    posting = connection.ops.quote_name(SearchPosting._meta.db_table)
+    parts: list[str] = []
+    params: list[SqlValue] = []
+    for n, alternative in enumerate(alternatives):
+        parts.append(
+            f"SELECT entry_id, score FROM (SELECT entry_id, %s * impact AS score FROM {posting}"  # noqa: S608  # nosec B608 - names and placeholders only
+            " WHERE token = %s AND is_service = %s ORDER BY impact DESC, entry_id LIMIT %s)"
+            f" AS f{n}"
+        )
+        params += [alternative.weight, alternative.tokens[0], is_service, limit]
+    sql = (
+        f"SELECT entry_id, MAX(score) AS best FROM ({' UNION ALL '.join(parts)}) AS f"  # noqa: S608  # nosec B608 - names and placeholders only
+        " GROUP BY entry_id ORDER BY best DESC, entry_id LIMIT %s"
+    )
+    params.append(limit)
+    with connection.cursor() as db:
+        db.execute(sql, params)
+        return [(row[0], float(row[1])) for row in db.fetchall()]
+
+
 def search_ids(terms: list[Term], *, is_service: bool, limit: int = 10) -> list[tuple[int, float]]:
     """Entry ids of one group (services, or everything else) matching the query's terms, best
     first: every word if any entry has them all, else any."""
@@ -609,6 +639,8 @@ def search_ids(terms: list[Term], *, is_service: bool, limit: int = 10) -> list[
     ]
     words = [r for r, _need in kept]
     found: list[tuple[int, float]] = []
+    if len(words) == 1 and words[0] and all(len(a.tokens) == 1 for a in words[0]):
+        return _first_postings(words[0], is_service=is_service, limit=limit)
     if words and all(words):
         found = _ranked(
             words,

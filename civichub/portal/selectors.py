@@ -151,9 +151,14 @@ def service_search(*, text: str, english: bool = False, limit: int | None = None
     results = SearchResults(query=text)
     terms = search.parse_query(text)
     marks = search.highlight_terms(terms)
-    for is_service, group in ((True, results.services), (False, results.faqs)):
-        found = search.search_ids(terms, is_service=is_service, limit=per_group)
-        entries = SearchEntry.objects.select_related("service").in_bulk([pk for pk, _s in found])
+    groups = [
+        (group, search.search_ids(terms, is_service=is_service, limit=per_group))
+        for is_service, group in ((True, results.services), (False, results.faqs))
+    ]
+    entries = SearchEntry.objects.select_related("service").in_bulk(
+        [pk for _group, found in groups for pk, _score in found]
+    )
+    for group, found in groups:
         for pk, score in found:
             entry = entries.get(pk)
             if entry is None:
