@@ -396,9 +396,16 @@ def _expansions(word: str, *, is_service: bool | None = None, limit: int = EXPAN
     `CANDIDATES * 10` words."""
     word = word[:TOKEN_LENGTH]
     after = word[:-1] + chr(ord(word[-1]) + 1)
+    if is_service is None:  # a plain range read, the commonest: without the ORM's work
+        table = connection.ops.quote_name(SearchToken._meta.db_table)
+        with connection.cursor() as db:
+            db.execute(
+                f"SELECT token FROM {table} WHERE token >= %s AND token < %s"  # noqa: S608  # nosec B608 - names and placeholders only
+                " AND entries > 0 ORDER BY token LIMIT %s",
+                [word, after, limit],
+            )
+            return [row[0] for row in db.fetchall()]
     words = SearchToken.objects.filter(token__gte=word, token__lt=after, entries__gt=0)
-    if is_service is None:
-        return list(words.order_by("token").values_list("token", flat=True)[:limit])
     first = words.order_by("token").values_list("token", flat=True)[: CANDIDATES * 10]
     held = SearchPosting.objects.filter(token=OuterRef("token"), is_service=is_service)
     return list(
@@ -484,6 +491,25 @@ class Alternative:
     held_by: int
 
 
+def _held_by_group(tokens: Sequence[str], is_service: bool) -> set[str]:
+    """The tokens an entry of the group holds: one statement, one index probe each."""
+    tokens = list(dict.fromkeys(tokens))
+    if not tokens:
+        return set()
+    posting = connection.ops.quote_name(SearchPosting._meta.db_table)
+    probes = [
+        f"SELECT token FROM (SELECT token FROM {posting} WHERE token = %s"  # noqa: S608  # nosec B608 - names and placeholders only
+        f" AND is_service = %s LIMIT 1) AS h{n}"
+        for n in range(len(tokens))
+    ]
+    params: list[SqlValue] = []
+    for token in tokens:
+        params += [token, is_service]
+    with connection.cursor() as db:
+        db.execute(" UNION ALL ".join(probes), params)
+        return {row[0] for row in db.fetchall()}
+
+
 def _phrase_tokens(phrase: str) -> tuple[str, ...]:
     if len(phrase) == 1:
         return (phrase,)
@@ -497,13 +523,13 @@ def _resolve(
     """Each query word's alternatives as indexed tokens with their weights; an alternative
     with a token no entry holds is left out."""
     wanted: list[list[tuple[str, ...]]] = []
+    whole = _held_by_group([p for term in terms for p in term.prefixes], is_service)
     for term in terms:
         alternatives = [_phrase_tokens(p) for p in term.phrases]
         for prefix in term.prefixes:
             # A whole word the group holds stands for itself alone (plurals are folded
             # already); a part of a word for the first words it starts that the group holds.
-            whole = SearchPosting.objects.filter(token=prefix, is_service=is_service).exists()
-            words = [prefix] if whole else _expansions(prefix, is_service=is_service)
+            words = [prefix] if prefix in whole else _expansions(prefix, is_service=is_service)
             alternatives += [(w,) for w in words]
         wanted.append(list(dict.fromkeys(alternatives)))
     tokens = {t for alternatives in wanted for a in alternatives for t in a} | {""}
