@@ -171,9 +171,9 @@ QUICK_RUNS = [
         "portal.py",
         ("--docs", "500"),
         expect=(
-            "portal.success_at_3",
-            "portal.baseline_success_at_3",
-            "portal.scale_search_p99_ms",
+            "portal.residents.success_at_3",
+            "portal.residents.baseline_success_at_3",
+            "portal.scale.residents.search_p99_ms",
         ),
     ),
     QuickRun(

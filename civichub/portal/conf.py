@@ -11,18 +11,34 @@ from civichub.core.config import ModuleConfig
 # Words residents use for the same thing: a query for one also finds the others.
 DEFAULT_SYNONYMS: tuple[tuple[str, ...], ...] = (
     ("社保", "社会保险", "社会保障"),
-    ("医保", "医疗保险"),
+    ("医保", "医疗保险", "新农合"),
     ("户口", "户籍"),
     ("身份证", "居民身份证"),
     ("低保", "最低生活保障"),
     ("结婚", "婚姻登记"),
     ("离婚", "婚姻登记"),
-    ("养老金", "养老保险"),
+    ("养老金", "养老保险", "退休金"),
     ("生孩子", "生育"),
     ("上学", "入学"),
     ("搬家", "迁移"),
-    ("死亡", "身故"),
-    ("公租房", "公共租赁住房"),
+    ("死亡", "身故", "去世", "过世"),
+    ("公租房", "公共租赁住房", "廉租房"),
+    # everyday and former names of services people still use
+    ("暂住证", "居住证"),
+    ("准生证", "生育登记"),
+    ("二胎", "二孩", "生育"),
+    ("疫苗", "预防接种"),
+    ("改名", "改名字", "姓名变更"),
+    ("小升初", "初中入学"),
+    ("养老院", "养老机构"),
+    ("怀孕", "孕妇"),
+    ("建档", "建册"),
+    ("第一次", "首次"),
+    ("丢失", "遗失"),
+    ("补助", "补贴", "资助"),
+    ("贫困", "困难"),
+    ("大病", "重大疾病"),
+    ("丧葬", "殡葬"),
 )
 
 # Life events on the home page: (key, zh-Hans, English). Services name the events they serve.

@@ -131,7 +131,11 @@ class SearchPosting(models.Model):
             models.UniqueConstraint(fields=["token", "entry"], name="portal_posting_token_entry")
         ]
         indexes = [
-            models.Index(fields=["token", "is_service", "-impact"], name="portal_posting_best"),
+            # a token's postings of a group best first, ties by entry, with the entry in the
+            # index: the first places are read from the index alone, the same on both databases
+            models.Index(
+                fields=["token", "is_service", "-impact", "entry"], name="portal_posting_order"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -44,7 +44,7 @@ from functools import lru_cache
 
 import jieba
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Subquery
 from pypinyin import Style, lazy_pinyin
 from rapidfuzz import fuzz, process
@@ -65,7 +65,13 @@ QUERY_STOPWORDS = frozenset(
         "要",
         "想",
         "怎么",
+        "怎么办",
         "怎样",
+        "哪些",
+        "手续",
+        "条件",
+        "家里",
+        "带什么",
         "如何",
         "哪里",
         "在哪",
@@ -184,18 +190,26 @@ def han_tokens(text: str) -> list[str]:
 
 
 def pinyin_keys(text: str, jieba_tokenizer: jieba.Tokenizer) -> tuple[list[str], list[str]]:
-    """Full pinyin and initials of each word of `text`, and of its whole Han text."""
-    runs = HAN_RUN.findall(text)
-    words = [w for run in runs for w in jieba_tokenizer.cut_for_search(run) if HAN.search(w)]
+    """Full pinyin and initials of each word of `text` and of each two adjacent words (异地就医:
+    `yidijiuyi`, `ydjy`), and of its whole Han text. A longer key is its words' keys joined
+    (each word's pinyin is read once a process)."""
+    keys: list[tuple[str, str]] = []
+    sequence: list[tuple[str, str]] = []
+    for run in HAN_RUN.findall(text):
+        keys += [_word_keys(w) for w in jieba_tokenizer.cut_for_search(run)]
+        cut = [_word_keys(w) for w in jieba_tokenizer.cut(run)]
+        keys += [(a[0] + b[0], a[1] + b[1]) for a, b in zip(cut, cut[1:], strict=False)]
+        sequence += cut
+    whole = ["".join(k[0] for k in sequence), "".join(k[1] for k in sequence)] if sequence else []
+    return [k for pair in dict.fromkeys(keys) for k in pair], whole
 
-    def keys(word: str) -> list[str]:
-        return [
-            "".join(lazy_pinyin(word)),
-            "".join(lazy_pinyin(word, style=Style.FIRST_LETTER)),
-        ]
 
-    whole = "".join(runs)
-    return [k for w in words for k in keys(w)], keys(whole) if whole else []
+@lru_cache(maxsize=65536)
+def _word_keys(word: str) -> tuple[str, str]:
+    return (
+        "".join(lazy_pinyin(word)),
+        "".join(lazy_pinyin(word, style=Style.FIRST_LETTER)),
+    )
 
 
 def _impact(counts: dict[str, int], lengths: dict[str, int]) -> float:
@@ -265,13 +279,14 @@ def entries_index(documents: Sequence[Document]) -> None:
     counts[""] += len(documents)
     # plain rows rather than model instances: a bulk load writes millions
     table = connection.ops.quote_name(SearchPosting._meta.db_table)
-    with connection.cursor() as db:
+    # one transaction: in autocommit each row of a bulk load would be a commit of its own
+    with transaction.atomic(), connection.cursor() as db:
         db.executemany(
             f"INSERT INTO {table} (token, entry_id, is_service, impact)"  # noqa: S608  # nosec B608
             " VALUES (%s, %s, %s, %s)",
             postings,
         )
-    _count_tokens(counts, kinds)
+        _count_tokens(counts, kinds)
     vocabulary_changed()
 
 
@@ -313,6 +328,9 @@ class Term:
 
     phrases: tuple[str, ...] = ()
     prefixes: tuple[str, ...] = ()
+    # A word an entry need not hold to be found (one character beside longer words: mostly a
+    # verb or filler, 打/领/丢/补); it still adds to the score of the entries that hold it.
+    optional: bool = False
 
 
 def _synonym_variants(word: str) -> set[str]:
@@ -378,9 +396,16 @@ def _expansions(word: str, *, is_service: bool | None = None, limit: int = EXPAN
     `CANDIDATES * 10` words."""
     word = word[:TOKEN_LENGTH]
     after = word[:-1] + chr(ord(word[-1]) + 1)
+    if is_service is None:  # a plain range read, the commonest: without the ORM's work
+        table = connection.ops.quote_name(SearchToken._meta.db_table)
+        with connection.cursor() as db:
+            db.execute(
+                f"SELECT token FROM {table} WHERE token >= %s AND token < %s"  # noqa: S608  # nosec B608 - names and placeholders only
+                " AND entries > 0 ORDER BY token LIMIT %s",
+                [word, after, limit],
+            )
+            return [row[0] for row in db.fetchall()]
     words = SearchToken.objects.filter(token__gte=word, token__lt=after, entries__gt=0)
-    if is_service is None:
-        return list(words.order_by("token").values_list("token", flat=True)[:limit])
     first = words.order_by("token").values_list("token", flat=True)[: CANDIDATES * 10]
     held = SearchPosting.objects.filter(token=OuterRef("token"), is_service=is_service)
     return list(
@@ -414,11 +439,7 @@ def _parse_query(text: str, version: str) -> tuple[Term, ...]:
     terms: list[Term] = []
     for run in re.findall(r"[\u3400-\u9fff]+|[a-z0-9]+", text):
         if HAN.match(run):
-            words = [w for w in jieba_tokenizer.cut(run) if w not in QUERY_STOPWORDS]
-            if not words:  # nothing but filler words: search for what was typed
-                words = [run]
-            for word in words:
-                terms.append(Term(phrases=tuple(sorted(_synonym_variants(word)))))
+            terms += _han_terms(run, jieba_tokenizer)
             continue
         if run in QUERY_STOPWORDS or (len(run) < 2 and not run.isdigit()):
             continue
@@ -426,6 +447,34 @@ def _parse_query(text: str, version: str) -> tuple[Term, ...]:
         phrases = tuple(sorted(pinyin_synonyms.get(run, set())))
         terms.append(Term(phrases=phrases, prefixes=_ascii_alternatives(word, version)))
     return tuple(terms)
+
+
+def _han_terms(run: str, jieba_tokenizer: jieba.Tokenizer) -> list[Term]:
+    """The terms of a run of Han characters. A run with a word no entry holds (a wrong
+    character of the same sound: 身分证, 户藉, 公基金) is looked for by its pinyin instead, when
+    some indexed key starts with it; one-character words beside longer ones are optional."""
+    words = [w for w in jieba_tokenizer.cut(run) if w not in QUERY_STOPWORDS]
+    if not words:  # nothing but filler words: search for what was typed
+        words = [run]
+    variants = [tuple(sorted(_synonym_variants(word))) for word in words]
+    tokens = {t for group in variants for phrase in group for t in _phrase_tokens(phrase)}
+    held_tokens = set(
+        SearchToken.objects.filter(token__in=tokens, entries__gt=0).values_list("token", flat=True)
+    )
+    unheld = [
+        group
+        for group in variants
+        if not any(all(t in held_tokens for t in _phrase_tokens(p)) for p in group)
+    ]
+    if unheld:
+        spelled = "".join(lazy_pinyin("".join(words)))[:TOKEN_LENGTH]
+        if len(spelled) >= 4 and _expansions(spelled, limit=1):
+            return [Term(prefixes=(spelled,))]
+    longer = any(len(word) > 1 for word in words)
+    return [
+        Term(phrases=group, optional=longer and len(word) == 1)
+        for word, group in zip(words, variants, strict=True)
+    ]
 
 
 # Ranking ---------------------------------------------------------------------------------------
@@ -442,6 +491,25 @@ class Alternative:
     held_by: int
 
 
+def _held_by_group(tokens: Sequence[str], is_service: bool) -> set[str]:
+    """The tokens an entry of the group holds: one statement, one index probe each."""
+    tokens = list(dict.fromkeys(tokens))
+    if not tokens:
+        return set()
+    posting = connection.ops.quote_name(SearchPosting._meta.db_table)
+    probes = [
+        f"SELECT token FROM (SELECT token FROM {posting} WHERE token = %s"  # noqa: S608  # nosec B608 - names and placeholders only
+        f" AND is_service = %s LIMIT 1) AS h{n}"
+        for n in range(len(tokens))
+    ]
+    params: list[SqlValue] = []
+    for token in tokens:
+        params += [token, is_service]
+    with connection.cursor() as db:
+        db.execute(" UNION ALL ".join(probes), params)
+        return {row[0] for row in db.fetchall()}
+
+
 def _phrase_tokens(phrase: str) -> tuple[str, ...]:
     if len(phrase) == 1:
         return (phrase,)
@@ -455,13 +523,13 @@ def _resolve(
     """Each query word's alternatives as indexed tokens with their weights; an alternative
     with a token no entry holds is left out."""
     wanted: list[list[tuple[str, ...]]] = []
+    whole = _held_by_group([p for term in terms for p in term.prefixes], is_service)
     for term in terms:
         alternatives = [_phrase_tokens(p) for p in term.phrases]
         for prefix in term.prefixes:
             # A whole word the group holds stands for itself alone (plurals are folded
             # already); a part of a word for the first words it starts that the group holds.
-            whole = SearchPosting.objects.filter(token=prefix, is_service=is_service).exists()
-            words = [prefix] if whole else _expansions(prefix, is_service=is_service)
+            words = [prefix] if prefix in whole else _expansions(prefix, is_service=is_service)
             alternatives += [(w,) for w in words]
         wanted.append(list(dict.fromkeys(alternatives)))
     tokens = {t for alternatives in wanted for a in alternatives for t in a} | {""}
@@ -501,17 +569,25 @@ def _alternative_sql(alternative: Alternative, posting: str) -> tuple[str, list[
 # The statements below are built from the posting table's quoted name, placeholders and
 # generated column aliases; every value is a parameter.
 def _ranked(
-    terms: Sequence[Sequence[Alternative]], *, every: bool, is_service: bool, limit: int
+    terms: Sequence[Sequence[Alternative]],
+    *,
+    every: bool,
+    is_service: bool,
+    limit: int,
+    required: Sequence[bool] = (),
 ) -> list[tuple[int, float]]:
     """(entry id, score) best first among the candidates: the best postings of the rarest
-    word's alternatives (with `every`), or of every word's (without: any word may match)."""
+    required word's alternatives (with `every`: each required word must match), or of every
+    required word's (without: any word may match); optional words add to the score only."""
+    required = list(required) or [True] * len(terms)
     posting = connection.ops.quote_name(SearchPosting._meta.db_table)
     greatest = "GREATEST" if connection.vendor == "postgresql" else "MAX"
 
     def estimate(alternatives: Sequence[Alternative]) -> int:
         return sum(min(a.held_by, CANDIDATES) for a in alternatives)
 
-    starting = [min(terms, key=estimate)] if every else list(terms)
+    needed = [term for term, need in zip(terms, required, strict=True) if need] or list(terms)
+    starting = [min(needed, key=estimate)] if every else needed
     sources: list[str] = []
     params: list[SqlValue] = []
     for term in starting:
@@ -520,7 +596,8 @@ def _ranked(
         for n, alternative in enumerate(term):
             sources.append(
                 f"SELECT entry_id FROM (SELECT entry_id FROM {posting} WHERE token = %s"  # noqa: S608  # nosec B608 - names and placeholders only
-                f" AND is_service = %s ORDER BY impact DESC LIMIT %s) AS c{len(sources)}_{n}"
+                " AND is_service = %s ORDER BY impact DESC, entry_id LIMIT %s)"
+                f" AS c{len(sources)}_{n}"
             )
             params += [alternative.start, is_service, per_alternative]
     scores = []
@@ -532,12 +609,43 @@ def _ranked(
         scores.append(f"{expression} AS s{n}")
         params += [value for p in parts for value in p[1]]
     names = [f"s{n}" for n in range(len(terms))]
-    where = " AND ".join(f"{name} > 0" for name in names) if every else "1 = 1"
+    where = (
+        " AND ".join(f"{name} > 0" for name, need in zip(names, required, strict=True) if need)
+        if every
+        else "1 = 1"
+    )
     sql = (
         f"WITH cand AS ({' UNION '.join(sources)}),"  # noqa: S608  # nosec B608 - names and placeholders only
         f" scored AS MATERIALIZED (SELECT cand.entry_id AS entry_id, {', '.join(scores)} FROM cand)"
         f" SELECT entry_id, {' + '.join(names)} AS score FROM scored WHERE {where}"
         " ORDER BY score DESC, entry_id LIMIT %s"
+    )
+    params.append(limit)
+    with connection.cursor() as db:
+        db.execute(sql, params)
+        return [(row[0], float(row[1])) for row in db.fetchall()]
+
+
+def _first_postings(
+    alternatives: Sequence[Alternative], *, is_service: bool, limit: int
+) -> list[tuple[int, float]]:
+    """(entry id, score) best first for a query of one word whose alternatives are single
+    tokens. An entry's score is then its best alternative's weighted impact, so the first
+    `limit` entries are among each alternative's first `limit` postings: read from the
+    index in its order, with no other lookup, however many entries hold the word."""
+    posting = connection.ops.quote_name(SearchPosting._meta.db_table)
+    parts: list[str] = []
+    params: list[SqlValue] = []
+    for n, alternative in enumerate(alternatives):
+        parts.append(
+            f"SELECT entry_id, score FROM (SELECT entry_id, %s * impact AS score FROM {posting}"  # noqa: S608  # nosec B608 - names and placeholders only
+            " WHERE token = %s AND is_service = %s ORDER BY impact DESC, entry_id LIMIT %s)"
+            f" AS f{n}"
+        )
+        params += [alternative.weight, alternative.tokens[0], is_service, limit]
+    sql = (
+        f"SELECT entry_id, MAX(score) AS best FROM ({' UNION ALL '.join(parts)}) AS f"  # noqa: S608  # nosec B608 - names and placeholders only
+        " GROUP BY entry_id ORDER BY best DESC, entry_id LIMIT %s"
     )
     params.append(limit)
     with connection.cursor() as db:
@@ -551,11 +659,32 @@ def search_ids(terms: list[Term], *, is_service: bool, limit: int = 10) -> list[
     if not terms:
         return []
     resolved = _resolve(tuple(terms), is_service, _vocabulary_version())
+    # an optional word no entry of the group holds is left out
+    kept = [
+        (r, not t.optional) for r, t in zip(resolved, terms, strict=True) if r or not t.optional
+    ]
+    words = [r for r, _need in kept]
     found: list[tuple[int, float]] = []
-    if all(resolved):
-        found = _ranked(resolved, every=True, is_service=is_service, limit=limit)
-    if not found and len(terms) > 1 and any(resolved):
-        found = _ranked([t for t in resolved if t], every=False, is_service=is_service, limit=limit)
+    if len(words) == 1 and words[0] and all(len(a.tokens) == 1 for a in words[0]):
+        return _first_postings(words[0], is_service=is_service, limit=limit)
+    if words and all(words):
+        found = _ranked(
+            words,
+            every=True,
+            is_service=is_service,
+            limit=limit,
+            required=[need for _r, need in kept],
+        )
+    if not found and len(words) > 1 and any(words):
+        # any word may match; the entries are drawn from the required words' postings
+        held = [(r, need) for r, need in kept if r]
+        found = _ranked(
+            [r for r, _need in held],
+            every=False,
+            is_service=is_service,
+            limit=limit,
+            required=[need for _r, need in held],
+        )
     return found
 
 

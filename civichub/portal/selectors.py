@@ -151,22 +151,30 @@ def service_search(*, text: str, english: bool = False, limit: int | None = None
     results = SearchResults(query=text)
     terms = search.parse_query(text)
     marks = search.highlight_terms(terms)
-    for is_service, group in ((True, results.services), (False, results.faqs)):
-        found = search.search_ids(terms, is_service=is_service, limit=per_group)
-        entries = SearchEntry.objects.select_related("service").in_bulk([pk for pk, _s in found])
+    groups = [
+        (group, search.search_ids(terms, is_service=is_service, limit=per_group))
+        for is_service, group in ((True, results.services), (False, results.faqs))
+    ]
+    # the columns a hit shows, without building model instances
+    fields = ("id", "kind", "title", "title_en", "summary", "summary_en", "service__code")
+    ids = [pk for _group, found in groups for pk, _score in found]
+    entries = {row[0]: row for row in SearchEntry.objects.filter(id__in=ids).values_list(*fields)}
+    # one URL resolved per query; a service code needs no quoting (letters, digits, -)
+    url = reverse("portal:service", args=["CODE"])
+    for group, found in groups:
         for pk, score in found:
-            entry = entries.get(pk)
-            if entry is None:
+            row = entries.get(pk)
+            if row is None:
                 continue
-            summary = entry.summary_en if english and entry.summary_en else entry.summary
+            _pk, kind, title, title_en, summary, summary_en, code = row
             group.append(
                 SearchHit(
-                    kind=entry.kind,
-                    code=entry.service.code,
-                    title=entry.title,
-                    title_en=entry.title_en,
-                    summary=highlighted(summary[:160], marks),
-                    url=reverse("portal:service", args=[entry.service.code]),
+                    kind=kind,
+                    code=code,
+                    title=title,
+                    title_en=title_en,
+                    summary=highlighted(((english and summary_en) or summary)[:160], marks),
+                    url=url.replace("CODE", code),
                     score=score,
                 )
             )
