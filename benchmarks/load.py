@@ -308,7 +308,9 @@ class CpuMeter:
 
     @staticmethod
     def used(before: dict[str, Any], after: dict[str, Any]) -> dict[str, float]:
-        result = {part: after[part] - before[part] for part in before if part not in ("at",)}
+        result = {
+            part: after[part] - before[part] for part in before if part not in ("at", "database")
+        }
         result["database"] = sum(
             seconds - before["database"].get(pid, 0.0) for pid, seconds in after["database"].items()
         )
