@@ -16,10 +16,10 @@ their timeout, so a missed bump cannot keep a stale value for longer than that).
 A value missing from the current generation is built by one reader at a time: the first takes a
 short lock in the cache and builds; readers arriving while it builds get the value last built for
 the same arguments (older by at most the build's own time) instead of each reading the database
-again. A reader inside a transaction never gets that older value (it may have made the change). Under a
-steady stream of changes (messages arriving several a second, each changing the board) readers
-would otherwise pile onto every new generation together. A reader with no earlier value to fall
-back on, or whose builder's lock has expired, builds the value itself.
+again. Under a steady stream of changes (messages arriving several a second, each changing the
+board) readers would otherwise pile onto every new generation together. A reader with no earlier
+value to fall back on, or whose builder's lock has expired, builds the value itself; a reader
+inside a transaction never gets the older value (it may have made the change itself).
 
 Only with a cache that all processes share (`PUBLIC_CACHE`, on with Redis): with each process's
 own memory, a change made by another process would not reach this one's copy."""
