@@ -37,7 +37,8 @@ def _threads() -> int:
     return max(1, int(os.environ.get("CIVICHUB_WEB_THREADS") or default))
 
 
-threaded_wsgi = WSGIMiddleware(django_wsgi, workers=_threads())
+# Django's handler returns its response, which is the iterable of bytes WSGI asks for.
+threaded_wsgi = WSGIMiddleware(django_wsgi, workers=_threads())  # type: ignore[arg-type]
 
 
 @lru_cache(maxsize=4096)

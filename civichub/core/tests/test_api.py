@@ -302,11 +302,11 @@ def test_the_api_rate_limit_counts_each_clients_requests_in_windows_of_its_perio
 
     cache.clear()
     throttle = WindowRateThrottle("3/m")
-    throttle.timer = lambda: 130.0  # type: ignore[method-assign]  # the window 120-180 s
+    throttle.clock = lambda: 130.0  # type: ignore[method-assign]  # the window 120-180 s
     client = RequestFactory().get("/api/casework/board", REMOTE_ADDR="192.0.2.9")
     other = RequestFactory().get("/api/casework/board", REMOTE_ADDR="192.0.2.10")
     assert [throttle.allow_request(client) for _ in range(4)] == [True, True, True, False]
     assert throttle.wait() == 50.0  # until the window ends
     assert throttle.allow_request(other)
-    throttle.timer = lambda: 180.0  # type: ignore[method-assign]
+    throttle.clock = lambda: 180.0  # type: ignore[method-assign]
     assert throttle.allow_request(client)
