@@ -354,7 +354,9 @@ def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
-def run_locust(users: int, seconds: int, https: int, world: Path, directory: Path) -> Path:
+def run_locust(
+    users: int, seconds: int, https: int, world: Path, directory: Path, processes: int = 1
+) -> Path:
     prefix = directory / f"locust-{users}"
     env = os.environ.copy()
     env.update(CIVICHUB_LOAD_WORLD=str(world), CIVICHUB_LOAD_SECONDS=str(seconds))
@@ -363,6 +365,8 @@ def run_locust(users: int, seconds: int, https: int, world: Path, directory: Pat
     command += ["--users", str(users), "--spawn-rate", str(spawn_rate), "--run-time", f"{seconds}s"]
     command += ["--host", f"https://localhost:{https}", "--csv", str(prefix), "--only-summary"]
     command += ["--stop-timeout", "10", "--exit-code-on-error", "0", "--loglevel", "WARNING"]
+    if processes > 1:  # locust forks workers: one process is one core at most
+        command += ["--processes", str(processes)]
     with (directory / f"locust-{users}.log").open("wb") as out:
         subprocess.run(command, env=env, stdout=out, stderr=subprocess.STDOUT, check=True)
     return Path(f"{prefix}_stats.csv")
@@ -453,6 +457,7 @@ def run(args: argparse.Namespace) -> int:
             )
             line("load.servers", f"{args.servers} × civichub serve --workers {args.workers}")
             line("load.task_workers", 1)
+            line("load.locust_processes", args.locust_processes)
             note("[load] migrating and seeding the small demo city...")
             subprocess.run(civichub_command("migrate", "--verbosity", "0"), env=env, check=True)
             subprocess.run(
@@ -522,7 +527,7 @@ def drive(
             line(f"load.users_{users}.load_average_before", load_average())
             cpu_before = meter.read()
             locust_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            stats = run_locust(users, args.seconds, https, world, directory)
+            stats = run_locust(users, args.seconds, https, world, directory, args.locust_processes)
             locust_after = resource.getrusage(resource.RUSAGE_CHILDREN)
             cpu_after = meter.read()
             line(f"load.users_{users}.load_average_after", load_average())
@@ -579,6 +584,9 @@ def main() -> int:
     parser.add_argument("--database", default=DATABASE, help="name of the run's own database")
     parser.add_argument("--redis", default=DEFAULT_REDIS, help="a Redis database of the run's own")
     parser.add_argument("--keep", action="store_true", help="keep the run's directory and logs")
+    parser.add_argument(
+        "--locust-processes", type=int, default=1, help="locust processes (default: 1)"
+    )
     parser.add_argument(
         "--first-port", type=int, default=None, help="listen on ports from this one (default: free)"
     )
