@@ -24,6 +24,7 @@ import json
 import os
 import pwd
 import re
+import resource
 import secrets
 import shutil
 import signal
@@ -236,24 +237,126 @@ def case_counts(database_url: str) -> dict[str, int]:
         return {str(channel): int(count) for channel, count in rows.fetchall()}
 
 
+def _cpu_of(stat: Path) -> tuple[int, int, float]:
+    """(pid, process group, CPU seconds: user + system) from /proc/<pid>/stat."""
+    fields = stat.read_text().rsplit(")", 1)[1].split()  # after the name: state, ppid, pgrp, ...
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    return int(stat.parent.name), int(fields[2]), ticks / os.sysconf("SC_CLK_TCK")
+
+
 def group_cpu_seconds(groups: list[int]) -> float:
     """CPU time (user + system) of the live processes in the given process groups: the web
     servers' masters and workers. With other work on the machine, CPU per request is the figure
     that does not depend on how much of the cores the servers got."""
-    total = 0
+    total = 0.0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         with contextlib.suppress(OSError, ValueError, IndexError):
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields[2]) in groups:  # after the name: state, ppid, pgrp, ...
-                total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
-    return total / os.sysconf("SC_CLK_TCK")
+            _pid, group, seconds = _cpu_of(stat)
+            if group in groups:
+                total += seconds
+    return total
+
+
+def pids_cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """CPU time of each of the given processes that is still alive."""
+    result = {}
+    for pid in pids:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            result[pid] = _cpu_of(Path(f"/proc/{pid}/stat"))[2]
+    return result
+
+
+def database_backends(database_url: str) -> list[int]:
+    """The PostgreSQL server processes serving the run's database (the servers' pools and
+    the worker's connections); on this machine, so their CPU can be read."""
+    import psycopg
+
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return [int(row[0]) for row in rows]
+
+
+class CpuMeter:
+    """CPU seconds spent during a round by each part of the deployment on this machine: the
+    web servers, the task worker, nginx, the database's server processes for the run's database
+    (those alive at the end of the round) and locust itself. Each part's idle use, measured
+    before the first round, is subtracted from the servers' figure, so that what is left is the
+    cost of the requests."""
+
+    IDLE_SECONDS = 3.0
+    IDLE_WINDOWS = 4
+
+    def __init__(self, groups: dict[str, list[int]], database_url: str) -> None:
+        self.groups = groups
+        self.database_url = database_url
+        self.idle: dict[str, float] = {}
+
+    def read(self) -> dict[str, Any]:
+        reading: dict[str, Any] = {
+            part: group_cpu_seconds(groups) for part, groups in self.groups.items()
+        }
+        reading["database"] = pids_cpu_seconds(database_backends(self.database_url))
+        reading["at"] = time.monotonic()
+        return reading
+
+    def measure_idle(self) -> None:
+        """Each part's least use over a few windows: the processes just started (a server's
+        second worker still importing, the task worker finishing the seeding's tasks) settle
+        in the first ones."""
+        windows = []
+        for _ in range(self.IDLE_WINDOWS):
+            before = self.read()
+            time.sleep(self.IDLE_SECONDS)
+            windows.append(self.rates(before, self.read()))
+        self.idle = {part: min(w[part] for w in windows) for part in windows[0]}
+
+    @staticmethod
+    def used(before: dict[str, Any], after: dict[str, Any]) -> dict[str, float]:
+        result = {
+            part: after[part] - before[part] for part in before if part not in ("at", "database")
+        }
+        result["database"] = sum(
+            seconds - before["database"].get(pid, 0.0) for pid, seconds in after["database"].items()
+        )
+        return result
+
+    def rates(self, before: dict[str, Any], after: dict[str, Any]) -> dict[str, float]:
+        seconds = max(after["at"] - before["at"], 1e-6)
+        return {part: used / seconds for part, used in self.used(before, after).items()}
+
+
+def report_cpu(
+    prefix: str, used: dict[str, float], idle: dict[str, float], seconds: float, requests: int
+) -> None:
+    """CPU milliseconds per request of each part, net of its idle use; and the requests per
+    second two quiet cores would carry at these costs, for the web servers alone and for the
+    whole deployment on one machine (servers, worker, nginx, database, not locust)."""
+    count = max(requests, 1)
+    net = {part: max(used[part] - idle.get(part, 0.0) * seconds, 0.0) for part in used}
+    line(f"{prefix}.server_cpu_ms_per_request", f"{used['servers'] * 1000 / count:.1f}")
+    for part in ("servers", "worker", "nginx", "database"):
+        line(f"{prefix}.cpu_ms_per_request_net_of_idle.{part}", f"{net[part] * 1000 / count:.2f}")
+    # locust's whole run, its start (imports, spawning the users) included.
+    line(f"{prefix}.locust_cpu_seconds", f"{used['locust']:.1f}")
+    stack = sum(net[part] for part in ("servers", "worker", "nginx", "database"))
+    if net["servers"] > 0:
+        line(
+            f"{prefix}.capacity_on_2_quiet_cores.servers_alone", f"{2 * count / net['servers']:.0f}"
+        )
+    if stack > 0:
+        line(f"{prefix}.capacity_on_2_quiet_cores.deployment", f"{2 * count / stack:.0f}")
 
 
 def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
-def run_locust(users: int, seconds: int, https: int, world: Path, directory: Path) -> Path:
+def run_locust(
+    users: int, seconds: int, https: int, world: Path, directory: Path, processes: int = 1
+) -> Path:
     prefix = directory / f"locust-{users}"
     env = os.environ.copy()
     env.update(CIVICHUB_LOAD_WORLD=str(world), CIVICHUB_LOAD_SECONDS=str(seconds))
@@ -262,6 +365,8 @@ def run_locust(users: int, seconds: int, https: int, world: Path, directory: Pat
     command += ["--users", str(users), "--spawn-rate", str(spawn_rate), "--run-time", f"{seconds}s"]
     command += ["--host", f"https://localhost:{https}", "--csv", str(prefix), "--only-summary"]
     command += ["--stop-timeout", "10", "--exit-code-on-error", "0", "--loglevel", "WARNING"]
+    if processes > 1:  # locust forks workers: one process is one core at most
+        command += ["--processes", str(processes)]
     with (directory / f"locust-{users}.log").open("wb") as out:
         subprocess.run(command, env=env, stdout=out, stderr=subprocess.STDOUT, check=True)
     return Path(f"{prefix}_stats.csv")
@@ -352,6 +457,7 @@ def run(args: argparse.Namespace) -> int:
             )
             line("load.servers", f"{args.servers} × civichub serve --workers {args.workers}")
             line("load.task_workers", 1)
+            line("load.locust_processes", args.locust_processes)
             note("[load] migrating and seeding the small demo city...")
             subprocess.run(civichub_command("migrate", "--verbosity", "0"), env=env, check=True)
             subprocess.run(
@@ -386,8 +492,11 @@ def drive(
     database_url: str,
     nginx: str,
 ) -> bool:
-    ports = [free_port() for _ in range(args.servers)]
-    https, http = free_port(), free_port()
+    if args.first_port:  # consecutive ports from the one given: servers, then https and http
+        numbers = list(range(args.first_port, args.first_port + args.servers + 2))
+    else:
+        numbers = [free_port() for _ in range(args.servers + 2)]
+    ports, (https, http) = numbers[: args.servers], numbers[args.servers :]
     failed = False
     groups: list[int] = []
     with contextlib.ExitStack() as stack:
@@ -398,27 +507,46 @@ def drive(
             process = stack.enter_context(started(command, env, directory / f"serve-{number}.log"))
             wait_until(lambda port=port: answers(port), process, f"civichub serve on {port}")
             groups.append(process.pid)
-        stack.enter_context(started(civichub_command("worker"), env, directory / "worker.log"))
+        worker = stack.enter_context(
+            started(civichub_command("worker"), env, directory / "worker.log")
+        )
         config = nginx_config(directory, ports, https, http)
         proxy = stack.enter_context(
             started([nginx, "-c", str(config), "-g", "daemon off;"], env, directory / "nginx.log")
         )
         wait_until(lambda: nginx_answers(https), proxy, "nginx")
+        meter = CpuMeter(
+            {"servers": groups, "worker": [worker.pid], "nginx": [proxy.pid]}, database_url
+        )
+        meter.measure_idle()
+        for part in ("servers", "worker", "nginx", "database"):
+            line(f"load.idle_cpu_ms_per_second.{part}", f"{meter.idle[part] * 1000:.1f}")
         for users in args.users:
             note(f"[load] {users} users for {args.seconds} s...")
             before = case_counts(database_url)
-            cpu_before = group_cpu_seconds(groups)
-            stats = run_locust(users, args.seconds, https, world, directory)
-            cpu = group_cpu_seconds(groups) - cpu_before
+            line(f"load.users_{users}.load_average_before", load_average())
+            cpu_before = meter.read()
+            locust_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            stats = run_locust(users, args.seconds, https, world, directory, args.locust_processes)
+            locust_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu_after = meter.read()
+            line(f"load.users_{users}.load_average_after", load_average())
             errors, p99 = report(users, stats, args.seconds)
             requests = sum(
                 int(r["Request Count"])
                 for r in csv.DictReader(stats.open(encoding="utf-8"))
                 if r["Name"] == "Aggregated"
             )
-            line(
-                f"load.users_{users}.server_cpu_ms_per_request",
-                f"{cpu * 1000 / max(requests, 1):.1f}",
+            used = meter.used(cpu_before, cpu_after)
+            used["locust"] = (locust_after.ru_utime + locust_after.ru_stime) - (
+                locust_before.ru_utime + locust_before.ru_stime
+            )
+            report_cpu(
+                f"load.users_{users}",
+                used,
+                meter.idle,
+                cpu_after["at"] - cpu_before["at"],
+                requests,
             )
             time.sleep(2)  # the last intakes commit
             after = case_counts(database_url)
@@ -456,6 +584,12 @@ def main() -> int:
     parser.add_argument("--database", default=DATABASE, help="name of the run's own database")
     parser.add_argument("--redis", default=DEFAULT_REDIS, help="a Redis database of the run's own")
     parser.add_argument("--keep", action="store_true", help="keep the run's directory and logs")
+    parser.add_argument(
+        "--locust-processes", type=int, default=1, help="locust processes (default: 1)"
+    )
+    parser.add_argument(
+        "--first-port", type=int, default=None, help="listen on ports from this one (default: free)"
+    )
     parser.add_argument("--setup", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.setup:

@@ -47,9 +47,17 @@ def scratch_postgres(prefix: str) -> Iterator[str]:
             )
 
 
+def system_redis_number(number: int) -> int:
+    """The test's own Redis database number, or the one CIVICHUB_TEST_SYSTEM_REDIS_DB names
+    (for a run beside another that uses the usual numbers)."""
+    return int(os.environ.get("CIVICHUB_TEST_SYSTEM_REDIS_DB") or number)
+
+
 @contextlib.contextmanager
 def redis_database(number: int) -> Iterator[str]:
-    """Database `number` on the run's Redis server, flushed before and after."""
+    """Database `number` (or CIVICHUB_TEST_SYSTEM_REDIS_DB) on the run's Redis server, flushed
+    before and after."""
+    number = system_redis_number(number)
     url = with_path(os.environ.get("REDIS_URL") or DEFAULT_REDIS, f"/{number}")
     client = redis.Redis.from_url(url, socket_connect_timeout=5)
     try:

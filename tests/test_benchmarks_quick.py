@@ -70,6 +70,15 @@ class QuickRun:
 BOTH = ("sqlite", "postgres")
 QUICK_RUNS = [
     QuickRun(
+        "load_profile.py",
+        expect=(
+            "profile.api.staff_inbox.cpu_ms_median",
+            "profile.mix.cpu_ms_per_request",
+            "profile.mix.requests_per_second_on_2_cores",
+        ),
+        services=("postgres", "redis"),
+    ),
+    QuickRun(
         "foundation.py",
         expect=tuple(f"{db}.{name}.p99_ms" for db in BOTH for name in ("healthz", "api_residents"))
         + tuple(f"{db}.permission_check_cold_us" for db in BOTH)
@@ -240,7 +249,7 @@ def run_benchmark(
     command = [sys.executable, str(BENCHMARKS / script), "--quick", *args]
     if script not in SQLITE_ONLY:
         command += ["--postgres", _postgres_server()]
-    if script == "casework.py":
+    if script in ("casework.py", "load_profile.py"):
         command += ["--redis", _redis_url()]
     environment = dict(os.environ if env is None else env)
     # Scratch databases of their own: a full run at the same time keeps its database.

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from conftest import require_service
+from tests.services import system_redis_number
 
 pytestmark = [pytest.mark.postgres, pytest.mark.system]
 
@@ -36,7 +37,8 @@ def test_the_quick_load_run_behind_nginx_has_no_errors() -> None:
     if shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists():
         require_service("nginx", "not installed (apt-get install nginx)")
     postgres = _server(os.environ.get("CIVICHUB_TEST_DATABASE_URL") or DEFAULT_POSTGRES, "")
-    redis_url = _server(os.environ.get("REDIS_URL") or DEFAULT_REDIS, f"/{LOAD_REDIS_DB}")
+    number = system_redis_number(LOAD_REDIS_DB)
+    redis_url = _server(os.environ.get("REDIS_URL") or DEFAULT_REDIS, f"/{number}")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CIVICHUB_", "DATABASE_"))}
     env.pop("REDIS_URL", None)
     env.pop("DJANGO_SETTINGS_MODULE", None)

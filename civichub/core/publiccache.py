@@ -13,11 +13,20 @@ while the transaction was open cannot keep them under the new generation. When t
 unreachable, reads go to the database and a failed bump is logged (values also expire after
 their timeout, so a missed bump cannot keep a stale value for longer than that).
 
+A value missing from the current generation is built by one reader at a time: the first takes a
+short lock in the cache and builds; readers arriving while it builds get the value last built for
+the same arguments (older by at most the build's own time) instead of each reading the database
+again. Under a steady stream of changes (messages arriving several a second, each changing the
+board) readers would otherwise pile onto every new generation together. A reader with no earlier
+value to fall back on, or whose builder's lock has expired, builds the value itself; a reader
+inside a transaction never gets the older value (it may have made the change itself).
+
 Only with a cache that all processes share (`PUBLIC_CACHE`, on with Redis): with each process's
 own memory, a change made by another process would not reach this one's copy."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import time
@@ -33,6 +42,9 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 _MISSING = object()
+# How long a reader may hold the right to build a value before others build it too (a builder
+# that died, or a read slower than this); builds take milliseconds.
+BUILD_SECONDS = 5
 
 
 def _generation_key(subject: str) -> str:
@@ -83,19 +95,33 @@ def cached(
     if not settings.PUBLIC_CACHE:
         return build()
     digest = hashlib.sha256(repr((translation.get_language(), parts)).encode()).hexdigest()[:32]
+    latest = f"public:{subject}:latest:{digest}"
     try:
-        key = f"public:{subject}:{generation(subject)}:{digest}"
+        current = generation(subject)
+        key = f"public:{subject}:{current}:{digest}"
         value = cache.get(key, _MISSING)
+        if value is not _MISSING:
+            return value
+        lock = f"public:{subject}:building:{current}:{digest}"
+        building = cache.add(lock, 1, timeout=BUILD_SECONDS)
+        # Inside a transaction the reader may have made the change itself: it reads it.
+        if not building and not transaction.get_connection().in_atomic_block:
+            value = cache.get(latest, _MISSING)  # the value last built, while another builds
+            if value is not _MISSING:
+                return value
     except Exception:
         logger.warning("cache unavailable: %s read from the database", subject, exc_info=True)
         return build()
-    if value is not _MISSING:
-        return value
-    value = build()
+    try:
+        value = build()
+    finally:
+        if building:
+            with contextlib.suppress(Exception):
+                cache.delete(lock)
     try:
         seconds = timeout(value) if callable(timeout) else timeout
         if seconds >= 1:
-            cache.set(key, value, timeout=seconds)
+            cache.set_many({key: value, latest: value}, timeout=seconds)
     except Exception:
         logger.warning("could not cache %s", subject, exc_info=True)
     return value

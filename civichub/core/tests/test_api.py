@@ -292,3 +292,21 @@ def test_no_two_api_schemas_share_a_name() -> None:
                             seen[cls.__name__].add(f"{cls.__module__}.{cls.__qualname__}")
     clashes = {name: sorted(where) for name, where in seen.items() if len(where) > 1}
     assert clashes == {}
+
+
+def test_the_api_rate_limit_counts_each_clients_requests_in_windows_of_its_period() -> None:
+    from django.core.cache import cache
+    from django.test import RequestFactory
+
+    from civichub.api import WindowRateThrottle
+
+    cache.clear()
+    throttle = WindowRateThrottle("3/m")
+    throttle.clock = lambda: 130.0  # type: ignore[method-assign]  # the window 120-180 s
+    client = RequestFactory().get("/api/casework/board", REMOTE_ADDR="192.0.2.9")
+    other = RequestFactory().get("/api/casework/board", REMOTE_ADDR="192.0.2.10")
+    assert [throttle.allow_request(client) for _ in range(4)] == [True, True, True, False]
+    assert throttle.wait() == 50.0  # until the window ends
+    assert throttle.allow_request(other)
+    throttle.clock = lambda: 180.0  # type: ignore[method-assign]
+    assert throttle.allow_request(client)
