@@ -23,21 +23,20 @@ from civichub.core.config import module_config
 from civichub.core.models import User
 from civichub.core.permissions import require
 from civichub.wellbeing.conf import WellbeingSettings
-from civichub.wellbeing.models import UNIT_DIVISOR, Household, Meter, Reading, Utility
+from civichub.wellbeing.models import Household, Meter, Reading, Utility
 from civichub.wellbeing.services.detection_runs import detection_queue
 from civichub.wellbeing.services.ingest_rows import (
     CODES,
     Columns,
     InOrder,
-    MeterColumns,
     MeterRow,
+    MeterTable,
     canonical,
     difference,
     implausible,
     meter_keys,
     rows_check,
     rows_in_order,
-    stored_time,
 )
 from civichub.wellbeing.services.sql import in_list
 
@@ -79,7 +78,7 @@ class _Stored:
     use: float
 
 
-def _meters_locked(meter_ids: set[str]) -> dict[str, MeterRow]:
+def _meters_locked(meter_ids: set[str]) -> MeterTable:
     """The batch's meters with their latest stored reading, locked for the transaction so that
     two batches for the same meter take turns (SQLite's write lock does the same there)."""
     quote = connection.ops.quote_name
@@ -88,18 +87,24 @@ def _meters_locked(meter_ids: set[str]) -> dict[str, MeterRow]:
     )
     postgres = connection.vendor == "postgresql"
     if postgres:
+        last_us = "(EXTRACT(EPOCH FROM last.at) * 1000000)::bigint"
         # One probe per meter for its latest reading (each partition's index, newest first).
         latest = (
             f"LEFT JOIN LATERAL (SELECT r.at, r.value FROM {readings} r "  # noqa: S608  # nosec B608
             "WHERE r.meter_id = m.id ORDER BY r.at DESC LIMIT 1) last ON true"
         )
     else:
+        # Django's SQLite backend stores UTC as 'YYYY-MM-DD HH:MM:SS[.ffffff]'.
+        last_us = (
+            "CAST(strftime('%%s', last.at) AS INTEGER) * 1000000 "
+            "+ CAST(substr(last.at, 21, 6) AS INTEGER)"
+        )
         latest = (
             f"LEFT JOIN {readings} last ON last.meter_id = m.id AND last.at = "  # noqa: S608  # nosec B608
             f"(SELECT MAX(r.at) FROM {readings} r WHERE r.meter_id = m.id)"
         )
     limits = _hourly_limits()
-    found: dict[str, MeterRow] = {}
+    found: list[tuple[Any, ...]] = []
     wanted = sorted(meter_ids)
     with connection.cursor() as cursor:
         for first in range(0, len(wanted), _CHUNK):
@@ -115,28 +120,13 @@ def _meters_locked(meter_ids: set[str]) -> dict[str, MeterRow]:
             cursor.execute(
                 "SELECT m.meter_id, m.id, m.household_id, m.utility, m.cumulative, m.unit, "  # noqa: S608  # nosec B608
                 "m.interval_minutes, m.active, m.removed_at, h.consent_withdrawn_at, "
-                f"last.at, last.value FROM {meters} m "
+                f"{last_us}, last.value FROM {meters} m "
                 f"JOIN {households} h ON h.id = m.household_id {latest} "
                 f"WHERE m.meter_id {where} ORDER BY m.id",
                 params,
             )
-            for meter_id, pk, home, utility, cumulative, unit, interval, *rest in cursor:
-                active, removed, withdrawn, at, value = rest
-                found[meter_id] = MeterRow(
-                    pk,
-                    home,
-                    utility,
-                    bool(cumulative),
-                    UNIT_DIVISOR[unit],
-                    interval,
-                    limits[utility],
-                    bool(active),
-                    stored_time(removed),
-                    withdrawn is not None,
-                    stored_time(at),
-                    value,
-                )
-    return found
+            found.extend(cursor.fetchall())
+    return MeterTable(found, limits)
 
 
 def _hourly_limits() -> dict[str, float]:
@@ -166,21 +156,23 @@ def readings_ingest(*, actor: User | None, rows: Sequence[Mapping[str, Any]]) ->
     keys = meter_keys(rows)
     meters = _meters_locked(set(keys))
     latest = timezone.now() + timedelta(minutes=module_config(WellbeingSettings).future_minutes)
-    columns, fields = rows_check(
-        rows, keys, meters, latest=latest, zone=timezone.get_current_timezone()
-    )
+    columns = rows_check(rows, keys, meters, latest=latest, zone=timezone.get_current_timezone())
     for row in np.flatnonzero(columns.code).tolist():
         _row_error(report, row, CODES[columns.code[row]], columns.message(row))
-    in_order = rows_in_order(columns, fields)
-    inserts = _in_order_inserts(columns, fields, in_order, report)
+    in_order = rows_in_order(columns)
+    inserts = _in_order_inserts(columns, in_order, report)
     candidates: dict[int, list[_Candidate]] = {}
+    by_pk: dict[int, MeterRow] = {}
     for row in in_order.walk.tolist():
         moment = columns.moments[columns.moment[row]]
         assert moment is not None
-        candidates.setdefault(columns.meters[columns.meter[row]].pk, []).append(
+        index = int(columns.meter[row])
+        pk = int(meters.pk[index])
+        if pk not in by_pk:
+            by_pk[pk] = meters.meter(index)
+        candidates.setdefault(pk, []).append(
             _Candidate(row, moment, float(columns.value[row]), bool(columns.reset[row]))
         )
-    by_pk = {meter.pk: meter for meter in meters.values()}
     _reading_store(by_pk, candidates, report, inserts)
     report.errors.sort(key=lambda error: int(error["row"]))
     audit_record(
@@ -200,11 +192,11 @@ def readings_ingest(*, actor: User | None, rows: Sequence[Mapping[str, Any]]) ->
 
 
 def _in_order_inserts(
-    columns: Columns, fields: MeterColumns, in_order: InOrder, report: IngestReport
+    columns: Columns, in_order: InOrder, report: IngestReport
 ) -> list[tuple[int, datetime, float, float, bool]]:
     """The rows `rows_in_order` decided, as rows to insert, counted in the report with each
     household's earliest new reading."""
-    rows = in_order.rows
+    rows, fields = in_order.rows, columns.meters
     if rows.size == 0:
         return []
     meter = columns.meter[rows]

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from civichub.wellbeing.models import Utility
+from civichub.wellbeing.models import UNIT_DIVISOR, Utility
 
 # Words a CSV file or a stream entry may use for a true reset flag.
 _TRUE_WORDS = frozenset({"1", "true", "yes", "y", "t", "on"})
@@ -173,7 +173,7 @@ class Columns:
     batch's distinct times, parsed once each); `code`: the index in `CODES` of why it was
     refused, 0 when it passed."""
 
-    meters: list[MeterRow]
+    meters: MeterTable
     meter: np.ndarray
     at_us: np.ndarray
     moment: np.ndarray
@@ -186,7 +186,7 @@ class Columns:
         """The sentence for people of a refused row's code."""
         code = CODES[int(self.code[row])]
         if code == "implausible":
-            meter = self.meters[int(self.meter[row])]
+            meter = self.meters.meter(int(self.meter[row]))
             use = canonical(float(self.value[row]), meter.divisor)
             return implausible(meter, use, meter.interval_minutes) or ""
         return {
@@ -242,49 +242,73 @@ def _resets(rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
     return np.array([flag(value) for value in raw], dtype=bool)
 
 
-class MeterColumns:
-    """The batch's meters' fields as arrays, with one extra last entry that an unknown meter's
-    index (-1) reads."""
+class MeterTable:
+    """The batch's meters as their lookup returned them, one tuple each: meter id, key,
+    household, utility, cumulative, unit, interval, active, removed at, consent withdrawn at,
+    the latest stored reading's time (microseconds since 1970 UTC) and value. Their fields as
+    arrays, with one extra last entry that an unknown meter's index (-1) reads; a meter as a
+    `MeterRow` only where the row-by-row walk or a message needs it."""
 
-    def __init__(self, meters: list[MeterRow]) -> None:
-        def column(values: list[Any], dtype: Any) -> np.ndarray:
-            return np.array(values, dtype=dtype)
+    def __init__(self, rows: list[tuple[Any, ...]], limits: Mapping[str, float]) -> None:
+        self.rows = rows
+        self.limits = limits
+        self.position = {row[0]: number for number, row in enumerate(rows)}
+        fields = [list(column) for column in zip(*rows, strict=True)] if rows else [[]] * 12
+        _key, pk, home, utility, cumulative, unit, interval, active, *rest = fields
+        removed, withdrawn, last_us, last_value = rest
 
-        rows = [*meters, None]
-        self.pk = column([m.pk if m else 0 for m in rows], np.int64)
-        self.household = column([m.household_id if m else 0 for m in rows], np.int64)
-        self.cumulative = column([bool(m and m.cumulative) for m in rows], bool)
-        self.divisor = column([m.divisor if m else 1 for m in rows], np.float64)
-        self.interval = column([m.interval_minutes if m else 1 for m in rows], np.float64)
-        self.max_per_hour = column([m.max_per_hour if m else 0.0 for m in rows], np.float64)
-        self.active = column([bool(m and m.active) for m in rows], bool)
-        self.withdrawn = column([bool(m and m.withdrawn) for m in rows], bool)
+        def column(values: list[Any], filler: Any, dtype: Any) -> np.ndarray:
+            return np.array([*values, filler], dtype=dtype)
+
+        self.pk = column(pk, 0, np.int64)
+        self.household = column(home, 0, np.int64)
+        self.cumulative = column(cumulative, False, bool)
+        self.divisor = column([UNIT_DIVISOR[u] for u in unit], 1, np.float64)
+        self.interval = column(interval, 1, np.float64)
+        self.max_per_hour = column([limits[u] for u in utility], 0.0, np.float64)
+        self.active = column(active, False, bool)
+        self.withdrawn = column([w is not None for w in withdrawn], False, bool)
         self.removed_us = column(
-            [_microseconds(m.removed_at) if m and m.removed_at else _NEVER for m in rows],
+            [_NEVER if r is None else _microseconds(stored_time(r)) for r in removed],  # type: ignore[arg-type]
+            _NEVER,
             np.int64,
         )
-        self.last_us = column(
-            [_microseconds(m.last_at) if m and m.last_at else _NEVER for m in rows], np.int64
-        )
+        self.last_us = column([_NEVER if t is None else t for t in last_us], _NEVER, np.int64)
         self.last_value = column(
-            [m.last_value if m and m.last_value is not None else math.nan for m in rows],
-            np.float64,
+            [math.nan if v is None else v for v in last_value], math.nan, np.float64
+        )
+
+    def meter(self, index: int) -> MeterRow:
+        _key, pk, home, utility, cumulative, unit, interval, active, *rest = self.rows[index]
+        removed, withdrawn, last_us, last_value = rest
+        return MeterRow(
+            pk,
+            home,
+            utility,
+            bool(cumulative),
+            UNIT_DIVISOR[unit],
+            interval,
+            self.limits[utility],
+            bool(active),
+            stored_time(removed),
+            withdrawn is not None,
+            None if last_us is None else _EPOCH + timedelta(microseconds=last_us),
+            last_value,
         )
 
 
 def rows_check(
     rows: Sequence[Mapping[str, Any]],
     keys: list[str],
-    meters: dict[str, MeterRow],
+    meters: MeterTable,
     *,
     latest: datetime,
     zone: Any,
-) -> tuple[Columns, MeterColumns]:
+) -> Columns:
     """Every row checked at once, in the order of `CODES`: its meter known and consenting, its
     time readable, not in the future and not after its meter's removal, its value a finite
     number, not negative, and (an interval meter's) plausible for one interval."""
-    listed = list(meters.values())
-    position = {key: number for number, key in enumerate(meters)}
+    position = meters.position
     meter = np.array([position.get(key, -1) for key in keys], dtype=np.int64)
     moment, moments = _times(rows, zone)
     times = np.array(
@@ -292,7 +316,7 @@ def rows_check(
     )
     at_us = times[moment] if len(rows) else np.zeros(0, dtype=np.int64)
     value, not_a_number = _values(rows)
-    fields = MeterColumns(listed)
+    fields = meters
     code = np.zeros(len(rows), dtype=np.int8)
 
     def refuse(failed: np.ndarray, name: str) -> None:
@@ -310,8 +334,7 @@ def rows_check(
         use = value / fields.divisor[meter]
         limit = fields.max_per_hour[meter] * fields.interval[meter] / 60
         refuse(~fields.cumulative[meter] & (use > limit * (1 + _LIMIT_TOLERANCE)), "implausible")
-    columns = Columns(listed, meter, at_us, moment, moments, value, _resets(rows), code)
-    return columns, fields
+    return Columns(meters, meter, at_us, moment, moments, value, _resets(rows), code)
 
 
 @dataclass
@@ -325,13 +348,14 @@ class InOrder:
     walk: np.ndarray
 
 
-def rows_in_order(columns: Columns, fields: MeterColumns) -> InOrder:
+def rows_in_order(columns: Columns) -> InOrder:
     """The use of each row whose meter's new readings simply follow its stored ones: an interval
     meter's value in the canonical unit, a register's difference from the reading before it
     (its stored last one, or the row before), its own value after a reset, nothing for the
     first reading a meter ever sends. A register going backwards without a reset or rising
     implausibly fast leaves its meter to the walk, which refuses the row and decides the rest
     against the readings it keeps."""
+    fields = columns.meters
     passed = np.flatnonzero(columns.code == 0)
     meter = columns.meter[passed]
     at_us = columns.at_us[passed]
