@@ -1,18 +1,21 @@
-"""Readings ingestion: a batch of meter readings checked row by row and stored set-wise. The API,
-the CSV and Parquet import and the stream consumer all come here."""
+"""Readings ingestion: a batch of meter readings checked and stored set-wise. The API, the CSV
+and Parquet import and the stream consumer all come here.
+
+The rows are checked as columns (`ingest_rows`): the rows of meters whose new readings simply
+follow the stored ones are decided there at once; the rest (a time already stored or sent twice,
+a late reading, a register refused) are walked row by row against the stored readings around
+them. Both give every refused row its code and sentence."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
 from django.db import connection, transaction
-from django.db.models import OuterRef, Subquery
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from civichub.core.audit import audit_record
@@ -20,20 +23,25 @@ from civichub.core.config import module_config
 from civichub.core.models import User
 from civichub.core.permissions import require
 from civichub.wellbeing.conf import WellbeingSettings
-from civichub.wellbeing.models import UNIT_DIVISOR, Meter, Reading, Utility
+from civichub.wellbeing.models import Household, Meter, Reading, Utility
 from civichub.wellbeing.services.detection_runs import detection_queue
+from civichub.wellbeing.services.ingest_rows import (
+    CODES,
+    Columns,
+    InOrder,
+    MeterRow,
+    MeterTable,
+    canonical,
+    difference,
+    implausible,
+    meter_keys,
+    rows_check,
+    rows_in_order,
+)
+from civichub.wellbeing.services.sql import in_list
 
-# Words a CSV file or a stream entry may use for a true reset flag.
-_TRUE_WORDS = frozenset({"1", "true", "yes", "y", "t", "on"})
 # Meter ids per query, well under every database's limit on query parameters.
 _CHUNK = 5000
-# Relative slack at the plausibility limit, so that a use exactly at it is never refused for a
-# rounding error in the last bit.
-_LIMIT_TOLERANCE = 1e-9
-# Decimal places a register's difference is rounded to (in the meter's unit).
-_REGISTER_DECIMALS = 9
-# The canonical unit of each utility, the one `Reading.use` and detection are in.
-_CANONICAL = {Utility.WATER: "m³", Utility.ELECTRICITY: "kWh", Utility.GAS: "m³"}
 
 
 @dataclass
@@ -53,76 +61,6 @@ def _row_error(report: IngestReport, row: int, code: str, message: str) -> None:
     report.errors.append({"row": row, "code": code, "error": message})
 
 
-def _parse_time(value: Any, zone: Any = None) -> datetime | None:
-    """An aware time in UTC, from a datetime or an ISO 8601 text; naive times are the
-    deployment's local time."""
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value.strip())
-        except ValueError:
-            try:
-                parsed = parse_datetime(value.strip())
-            except ValueError:
-                return None
-            if parsed is None:
-                return None
-            moment = parsed
-    else:
-        return None
-    try:
-        if moment.tzinfo is None:
-            moment = timezone.make_aware(moment, zone or timezone.get_current_timezone())
-        return moment.astimezone(UTC)
-    except (OverflowError, ValueError):  # the first or last days of the calendar
-        return None
-
-
-def _meter_key(raw: Any) -> str:
-    """A meter id as text: a Parquet column may hold numbers, a stream sends bytes."""
-    if raw is None:
-        return ""
-    if isinstance(raw, bytes):
-        raw = raw.decode("utf-8", "replace")
-    return str(raw).strip()
-
-
-def _reading_value(raw: Any) -> float | None:
-    if isinstance(raw, bool) or raw is None:
-        return None
-    try:
-        return float(raw.strip() if isinstance(raw, str) else raw)
-    except (TypeError, ValueError, OverflowError):
-        return None
-
-
-def _flag(raw: Any) -> bool:
-    if isinstance(raw, bytes):
-        raw = raw.decode("utf-8", "replace")
-    if isinstance(raw, str):
-        return raw.strip().lower() in _TRUE_WORDS
-    return bool(raw)
-
-
-@dataclass(slots=True)
-class _MeterRow:
-    pk: int
-    household_id: int
-    utility: str
-    cumulative: bool
-    # A reading's amount divided by this is in the canonical unit (m³ or kWh).
-    divisor: int
-    interval_minutes: int
-    # The most the household can use in an hour, in the canonical unit.
-    max_per_hour: float
-    active: bool
-    removed_at: datetime | None
-    withdrawn: bool
-    last_at: datetime | None
-    last_value: float | None
-
-
 @dataclass(slots=True)
 class _Candidate:
     row: int
@@ -140,62 +78,55 @@ class _Stored:
     use: float
 
 
-def _meters_locked(meter_ids: set[str]) -> dict[str, _MeterRow]:
+def _meters_locked(meter_ids: set[str]) -> MeterTable:
     """The batch's meters with their latest stored reading, locked for the transaction so that
     two batches for the same meter take turns (SQLite's write lock does the same there)."""
-    latest = Reading.objects.filter(meter=OuterRef("pk")).order_by("-at")
+    quote = connection.ops.quote_name
+    meters, households, readings = (
+        quote(model._meta.db_table) for model in (Meter, Household, Reading)
+    )
+    postgres = connection.vendor == "postgresql"
+    if postgres:
+        last_us = "(EXTRACT(EPOCH FROM last.at) * 1000000)::bigint"
+        # One probe per meter for its latest reading (each partition's index, newest first).
+        latest = (
+            f"LEFT JOIN LATERAL (SELECT r.at, r.value FROM {readings} r "  # noqa: S608  # nosec B608
+            "WHERE r.meter_id = m.id ORDER BY r.at DESC LIMIT 1) last ON true"
+        )
+    else:
+        # Django's SQLite backend stores UTC as 'YYYY-MM-DD HH:MM:SS[.ffffff]'.
+        last_us = (
+            "CAST(strftime('%%s', last.at) AS INTEGER) * 1000000 "
+            "+ CAST(substr(last.at, 21, 6) AS INTEGER)"
+        )
+        latest = (
+            f"LEFT JOIN {readings} last ON last.meter_id = m.id AND last.at = "  # noqa: S608  # nosec B608
+            f"(SELECT MAX(r.at) FROM {readings} r WHERE r.meter_id = m.id)"
+        )
     limits = _hourly_limits()
-    found: dict[str, _MeterRow] = {}
+    found: list[tuple[Any, ...]] = []
     wanted = sorted(meter_ids)
-    for first in range(0, len(wanted), _CHUNK):
-        chunk = wanted[first : first + _CHUNK]
-        # Lock first, then read: on PostgreSQL a statement that waited for a lock still reads
-        # with the snapshot it started with, so the latest readings must come from a new one.
-        list(
-            Meter.objects.select_for_update(of=("self",))
-            .filter(meter_id__in=chunk)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
-        rows = (
-            Meter.objects.filter(meter_id__in=chunk)
-            .annotate(
-                last_at=Subquery(latest.values("at")[:1]),
-                last_value=Subquery(latest.values("value")[:1]),
+    with connection.cursor() as cursor:
+        for first in range(0, len(wanted), _CHUNK):
+            where, params = in_list(wanted[first : first + _CHUNK])
+            if postgres:
+                # Lock first, then read: on PostgreSQL a statement that waited for a lock still
+                # reads with the snapshot it started with, so the latest readings must come
+                # from a new one.
+                cursor.execute(
+                    f"SELECT id FROM {meters} WHERE meter_id {where} ORDER BY id FOR UPDATE",  # noqa: S608  # nosec B608
+                    params,
+                )
+            cursor.execute(
+                "SELECT m.meter_id, m.id, m.household_id, m.utility, m.cumulative, m.unit, "  # noqa: S608  # nosec B608
+                "m.interval_minutes, m.active, m.removed_at, h.consent_withdrawn_at, "
+                f"{last_us}, last.value FROM {meters} m "
+                f"JOIN {households} h ON h.id = m.household_id {latest} "
+                f"WHERE m.meter_id {where} ORDER BY m.id",
+                params,
             )
-            .order_by("pk")
-            .values_list(
-                "meter_id",
-                "pk",
-                "household_id",
-                "utility",
-                "cumulative",
-                "unit",
-                "interval_minutes",
-                "active",
-                "removed_at",
-                "household__consent_withdrawn_at",
-                "last_at",
-                "last_value",
-            )
-        )
-        for meter_id, pk, home, utility, cumulative, unit, interval, *rest in rows:
-            active, removed, withdrawn, at, value = rest
-            found[meter_id] = _MeterRow(
-                pk,
-                home,
-                utility,
-                cumulative,
-                UNIT_DIVISOR[unit],
-                interval,
-                limits[utility],
-                active,
-                removed,
-                withdrawn is not None,
-                at,
-                value,
-            )
-    return found
+            found.extend(cursor.fetchall())
+    return MeterTable(found, limits)
 
 
 def _hourly_limits() -> dict[str, float]:
@@ -204,30 +135,6 @@ def _hourly_limits() -> dict[str, float]:
         Utility.WATER: config.water_max_m3_per_hour,
         Utility.ELECTRICITY: config.electricity_max_kw,
         Utility.GAS: config.gas_max_m3_per_hour,
-    }
-
-
-def _canonical(amount: float, divisor: int) -> float:
-    """An amount in the meter's unit in the canonical one: one division, so that an integer
-    number of litres or watt-hours gives the correctly rounded m³ or kWh."""
-    return amount if divisor == 1 else amount / divisor
-
-
-def _implausible(meter: _MeterRow, use: float, minutes: float) -> str | None:
-    """Why a use (canonical unit) over `minutes` is more than the household could use, or None
-    when it is plausible. A span shorter than the meter's interval counts as one interval."""
-    span = max(minutes, meter.interval_minutes)
-    limit = meter.max_per_hour * span / 60
-    if use <= limit * (1 + _LIMIT_TOLERANCE):
-        return None
-    return _(
-        "读数不合理：%(minutes)s 分钟内用量 %(use)s %(unit)s，超过住户的上限"
-        "（每小时 %(rate)s %(unit)s）；请核对表计的单位。"
-    ) % {
-        "minutes": round(span),
-        "use": round(use, 6),
-        "unit": _CANONICAL[Utility(meter.utility)],
-        "rate": meter.max_per_hour,
     }
 
 
@@ -246,57 +153,27 @@ def readings_ingest(*, actor: User | None, rows: Sequence[Mapping[str, Any]]) ->
     if actor is not None:
         require(actor, "wellbeing.readings.ingest")
     report = IngestReport()
-    keys = [_meter_key(row.get("meter_id")) for row in rows]
+    keys = meter_keys(rows)
     meters = _meters_locked(set(keys))
-    zone = timezone.get_current_timezone()
-    # A feed's batch shares a few times among many meters: each is parsed once.
-    times: dict[Any, datetime | None] = {}
     latest = timezone.now() + timedelta(minutes=module_config(WellbeingSettings).future_minutes)
+    columns = rows_check(rows, keys, meters, latest=latest, zone=timezone.get_current_timezone())
+    for row in np.flatnonzero(columns.code).tolist():
+        _row_error(report, row, CODES[columns.code[row]], columns.message(row))
+    in_order = rows_in_order(columns)
+    inserts = _in_order_inserts(columns, in_order, report)
     candidates: dict[int, list[_Candidate]] = {}
-    for index, row in enumerate(rows):
-        meter = meters.get(keys[index])
-        if meter is None:
-            _row_error(report, index, "unknown_meter", _("未知的表号。"))
-            continue
-        if meter.withdrawn:
-            _row_error(report, index, "consent_withdrawn", _("该户已撤回同意，不再处理其数据。"))
-            continue
-        raw_at = row.get("at")
-        if isinstance(raw_at, str):
-            if raw_at not in times:
-                times[raw_at] = _parse_time(raw_at, zone)
-            at = times[raw_at]
-        else:
-            at = _parse_time(raw_at, zone)
-        if at is None:
-            _row_error(report, index, "bad_time", _("读数时间无法识别。"))
-            continue
-        if at > latest:
-            _row_error(report, index, "future_time", _("读数时间晚于当前时间。"))
-            continue
-        if not meter.active and (meter.removed_at is None or at > meter.removed_at):
-            _row_error(report, index, "meter_removed", _("该表已更换停用。"))
-            continue
-        value = _reading_value(row.get("value"))
-        if value is None:
-            _row_error(report, index, "not_a_number", _("读数不是数字。"))
-            continue
-        if not math.isfinite(value):
-            _row_error(report, index, "not_finite", _("读数不是有限的数字。"))
-            continue
-        if value < 0:
-            _row_error(report, index, "negative", _("读数不能为负数。"))
-            continue
-        if not meter.cumulative:
-            reason = _implausible(meter, _canonical(value, meter.divisor), meter.interval_minutes)
-            if reason is not None:
-                _row_error(report, index, "implausible", reason)
-                continue
-        candidates.setdefault(meter.pk, []).append(
-            _Candidate(index, at, value, _flag(row.get("reset")))
+    by_pk: dict[int, MeterRow] = {}
+    for row in in_order.walk.tolist():
+        moment = columns.moments[columns.moment[row]]
+        assert moment is not None
+        index = int(columns.meter[row])
+        pk = int(meters.pk[index])
+        if pk not in by_pk:
+            by_pk[pk] = meters.meter(index)
+        candidates.setdefault(pk, []).append(
+            _Candidate(row, moment, float(columns.value[row]), bool(columns.reset[row]))
         )
-    by_pk = {meter.pk: meter for meter in meters.values()}
-    _reading_store(by_pk, candidates, report)
+    _reading_store(by_pk, candidates, report, inserts)
     report.errors.sort(key=lambda error: int(error["row"]))
     audit_record(
         actor=actor,
@@ -314,13 +191,52 @@ def readings_ingest(*, actor: User | None, rows: Sequence[Mapping[str, Any]]) ->
     return report
 
 
+def _in_order_inserts(
+    columns: Columns, in_order: InOrder, report: IngestReport
+) -> list[tuple[int, datetime, float, float, bool]]:
+    """The rows `rows_in_order` decided, as rows to insert, counted in the report with each
+    household's earliest new reading."""
+    rows, fields = in_order.rows, columns.meters
+    if rows.size == 0:
+        return []
+    meter = columns.meter[rows]
+    moment = columns.moment[rows]
+    household = fields.household[meter]
+    # Each household's earliest row: by household, then time.
+    order = np.lexsort((columns.at_us[rows], household))
+    leads = order[np.r_[True, household[order][1:] != household[order][:-1]]]
+    for home, when in zip(household[leads].tolist(), moment[leads].tolist(), strict=True):
+        first = columns.moments[when]
+        assert first is not None
+        report.households.add(home)
+        since = report.since.get(home)
+        if since is None or first < since:
+            report.since[home] = first
+    report.accepted += int(rows.size)
+    moments = columns.moments
+    return list(
+        zip(
+            fields.pk[meter].tolist(),
+            [moments[when] for when in moment.tolist()],
+            columns.value[rows].tolist(),
+            in_order.use.tolist(),
+            columns.reset[rows].tolist(),
+            strict=True,
+        )
+    )  # type: ignore[arg-type]
+
+
 def _reading_store(
-    meters: dict[int, _MeterRow], candidates: dict[int, list[_Candidate]], report: IngestReport
+    meters: dict[int, MeterRow],
+    candidates: dict[int, list[_Candidate]],
+    report: IngestReport,
+    inserts: list[tuple[int, datetime, float, float, bool]],
 ) -> None:
-    """Decides every candidate row against what is stored, then writes the accepted rows in one
-    bulk insert and the successors whose use a late reading split in one bulk update. The
-    meters are locked, so what was read stays true until the commit; the unique (meter, time)
-    constraint is the last guard and fails the whole batch rather than lose a row silently."""
+    """Decides every candidate row against what is stored, then writes the accepted rows, with
+    `inserts` (those decided already), in one bulk insert and the successors whose use a late
+    reading split in one bulk update. The meters are locked, so what was read stays true until
+    the commit; the unique (meter, time) constraint is the last guard and fails the whole
+    batch rather than lose a row silently."""
     for rows in candidates.values():
         rows.sort(key=lambda row: row.at)  # stable: the first of two equal times comes first
     overlapping = [
@@ -329,7 +245,6 @@ def _reading_store(
         if meters[pk].last_at is not None and rows[0].at <= meters[pk].last_at  # type: ignore[operator]
     ]
     stored = _stored_between(overlapping, meters, candidates)
-    inserts: list[tuple[int, datetime, float, float, bool]] = []
     updates: dict[int, float] = {}
     for pk, rows in candidates.items():
         meter = meters[pk]
@@ -362,7 +277,7 @@ def _reading_store(
         if meter.cumulative:
             accepted = _register_walk(meter, fresh, existing, report, updates)
         else:
-            accepted = [(row, _canonical(row.value, meter.divisor)) for row in fresh]
+            accepted = [(row, canonical(row.value, meter.divisor)) for row in fresh]
         if twins:
             taken = {row.row for row, _ in accepted}
             refused = {e["row"]: e for e in report.errors if e["row"] in twins}
@@ -390,7 +305,7 @@ def _reading_store(
 
 
 def _stored_between(
-    overlapping: list[int], meters: dict[int, _MeterRow], candidates: dict[int, list[_Candidate]]
+    overlapping: list[int], meters: dict[int, MeterRow], candidates: dict[int, list[_Candidate]]
 ) -> dict[int, dict[datetime, _Stored]]:
     """The stored readings inside each overlapping meter's span of new times (one query per
     chunk of meters): duplicates, conflicts and the neighbours of late readings."""
@@ -420,7 +335,7 @@ def _neighbour(meter_pk: int, at: datetime, *, before: bool) -> _Stored | None:
 
 
 def _register_walk(
-    meter: _MeterRow,
+    meter: MeterRow,
     fresh: list[_Candidate],
     existing: dict[datetime, _Stored],
     report: IngestReport,
@@ -462,32 +377,25 @@ def _register_walk(
             predecessor[position] = row.value
     for position, value in predecessor.items():
         stored = timeline[position]
-        use = _canonical(_difference(stored.value, value), meter.divisor)
+        use = canonical(difference(stored.value, value), meter.divisor)
         if not stored.reset and stored.pk and stored.use != use:
             updates[stored.pk] = use
     return accepted
 
 
 def _register_use(
-    meter: _MeterRow, previous: _Stored | _Candidate | None, row: _Stored | _Candidate
+    meter: MeterRow, previous: _Stored | _Candidate | None, row: _Stored | _Candidate
 ) -> float:
     """A register reading's use since the reading before it, in the canonical unit."""
     if row.reset:
-        return _canonical(row.value, meter.divisor)
+        return canonical(row.value, meter.divisor)
     if previous is None:
         return 0.0
-    return _canonical(_difference(row.value, previous.value), meter.divisor)
-
-
-def _difference(later: float, earlier: float) -> float:
-    """Two register values' difference without the binary round-off of the subtraction: meters
-    send decimals (12345.708 - 12345.678 kWh is 0.030000000000654836 in floating point, not
-    0.03), so it is rounded to `_REGISTER_DECIMALS` places, far below any meter's resolution."""
-    return round(later - earlier, _REGISTER_DECIMALS)
+    return canonical(difference(row.value, previous.value), meter.divisor)
 
 
 def _register_check(
-    meter: _MeterRow,
+    meter: MeterRow,
     previous: _Stored | _Candidate | None,
     row: _Candidate,
     following: _Stored | None,
@@ -505,13 +413,13 @@ def _register_check(
         return "above_later", message
     if previous is not None:
         minutes = (row.at - previous.at).total_seconds() / 60
-        reason = _implausible(meter, _register_use(meter, previous, row), minutes)
+        reason = implausible(meter, _register_use(meter, previous, row), minutes)
         if reason is not None:
             return "implausible", reason
     if following is not None and not following.reset:
         # The stored reading after a late one would count the rest of the use, in less time.
         minutes = (following.at - row.at).total_seconds() / 60
-        reason = _implausible(meter, _register_use(meter, row, following), minutes)
+        reason = implausible(meter, _register_use(meter, row, following), minutes)
         if reason is not None:
             return "implausible", reason
     return "", ""

@@ -18,8 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import transaction
-from django.db.models import Q
+from django.db import connection, transaction
 from django.utils import timezone
 from django_tasks import task
 
@@ -31,6 +30,7 @@ from civichub.wellbeing.services.detection_runs.passes import (
     detection_pass,
 )
 from civichub.wellbeing.services.detector_state import detector_blobs, detector_load
+from civichub.wellbeing.services.sql import in_list
 
 # Households per pass: enough that the detector's step is spread over many, few enough that a
 # batch's transaction (and on SQLite the write lock) is held for a second or two.
@@ -90,23 +90,33 @@ def _enqueue_detection(since: Mapping[int, datetime]) -> None:
     """Households already due are not queued again: the run that takes them will read these
     readings too. Each keeps the earliest reading stored since its last pass, which tells the
     pass whether half hours already detected must be detected again."""
-    now = timezone.now()
+    quote = connection.ops.quote_name
+    table = quote(Household._meta.db_table)
+    queued, earliest_column = quote("detection_queued_at"), quote("detection_since")
+    adapt = connection.ops.adapt_datetimefield_value
+    now = adapt(timezone.now())
     households = sorted(since)
     newly_due = 0
-    for first in range(0, len(households), _CHUNK):
-        chunk = households[first : first + _CHUNK]
-        newly_due += Household.objects.filter(
-            pk__in=chunk, detection_queued_at__isnull=True
-        ).update(detection_queued_at=now)
     # A feed's batch shares a few earliest times: one statement per time and chunk.
     by_time: dict[datetime, list[int]] = {}
     for household_id, earliest in since.items():
         by_time.setdefault(earliest, []).append(household_id)
-    for earliest, ids in by_time.items():
-        for first in range(0, len(ids), _CHUNK):
-            Household.objects.filter(pk__in=ids[first : first + _CHUNK]).filter(
-                Q(detection_since__isnull=True) | Q(detection_since__gt=earliest)
-            ).update(detection_since=earliest)
+    with connection.cursor() as cursor:
+        for first in range(0, len(households), _CHUNK):
+            where, params = in_list(households[first : first + _CHUNK])
+            cursor.execute(
+                f"UPDATE {table} SET {queued} = %s WHERE id {where} AND {queued} IS NULL",  # noqa: S608  # nosec B608
+                [now, *params],
+            )
+            newly_due += cursor.rowcount
+        for earliest, ids in by_time.items():
+            for first in range(0, len(ids), _CHUNK):
+                where, params = in_list(ids[first : first + _CHUNK])
+                cursor.execute(
+                    f"UPDATE {table} SET {earliest_column} = %s WHERE id {where} "  # noqa: S608  # nosec B608
+                    f"AND ({earliest_column} IS NULL OR {earliest_column} > %s)",
+                    [adapt(earliest), *params, adapt(earliest)],
+                )
     if newly_due:
         detect_due.enqueue()
 
