@@ -75,9 +75,14 @@ def seed_kind(seeds: list[int]) -> str:
 
 
 def baseline(meters: np.ndarray) -> WellbeingDetector:
-    """The comparison in the same run: the detector as it was before no use counted only the
-    water a person drew (`Rules.no_use_counts_automatic_water`)."""
-    return WellbeingDetector(meters, Rules(no_use_counts_automatic_water=True))
+    """The comparison in the same run: the detector as it was before a gas run lit in the small
+    hours needed somebody seen up (`Rules.night_stove_needs_someone_up`) and before one
+    appliance rising over two readings counted as one switch
+    (`Rules.electricity_ramp_is_one_switch`)."""
+    return WellbeingDetector(
+        meters,
+        Rules(night_stove_needs_someone_up=False, electricity_ramp_is_one_switch=False),
+    )
 
 
 def run(households: int, days: int, seeds: list[int], chunk: int = 500) -> None:
