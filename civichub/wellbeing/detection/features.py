@@ -316,9 +316,21 @@ def _runs(s: DetectorState, r: Rules, step: Step) -> None:
     pw = np.clip(
         s.p_water[:, step.hour_of_week], 1.0 - r.active_probability_cap, r.flow_probability_cap
     )
+    # An hourly meter's reading is split evenly over the hour's two half hours: the second
+    # half is the same draw seen again, not a second improbable one (a busy evening on an
+    # hourly meter looked twice as improbable as it was, and a leak).
+    evidence = np.log(pw)
+    if r.flow_counts_a_split_reading_once and step.slot % SLOTS_PER_HOUR == SLOTS_PER_HOUR - 1:
+        before = (step.slot - 1) % SLOTS_PER_DAY
+        split = (
+            (s.water_run >= 2)
+            & s.ring_present[:, before, WATER]
+            & (np.abs(step.x0[:, WATER] - s.ring[:, before, WATER]) <= TOLERANCE)
+        )
+        evidence = np.where(split, 0.0, evidence)
     s.flow_log_p = np.where(
         water_use,
-        s.flow_log_p + np.log(pw),
+        s.flow_log_p + evidence,
         np.where(present[:, WATER], 0.0, s.flow_log_p),
     )
     s.gas_day_longest = np.maximum(s.gas_day_longest, s.gas_run)

@@ -157,6 +157,9 @@ class Rules:
     # lately: draws are not independent hour by hour (a day at home draws in every hour, a day
     # out in none), so the improbability alone calls a busy day a leak.
     flow_beyond_longest_hours: float = 4.0
+    # ... counting the two half hours of one hourly reading split evenly between them once
+    # (see `features._runs`; off, as before, counted twice).
+    flow_counts_a_split_reading_once: bool = True
     gas_min_learned_hours: float = 1.5
     # A stove is lit by somebody up and about: water drawn or electricity switched by a person
     # within this long before its run began. A run that began without (a boiler firing in the

@@ -80,3 +80,36 @@ def test_a_heater_switched_on_over_two_readings_does_not_hold_no_use_back() -> N
     # Before, the two rising readings were taken for somebody about, an hour later.
     before = Rules(electricity_ramp_is_one_switch=False)
     assert _kind(_alerts(use, before), Kind.NO_USE, after=fall) == [_at(days, 13.0) + 12 * H]
+
+
+def _hourly_days(days: int, rng: np.random.Generator) -> np.ndarray:
+    """(slots, 3): a wash at 06:00, then water in about half of the hours from 08:00 to 20:00,
+    on an hourly meter (each hour's reading split evenly over its two half hours)."""
+    use = np.zeros((days * DAY, 3))
+    use[:, ELECTRICITY] = 0.02
+    for day in range(days):
+        use[_at(day, 6.0) : _at(day, 7.0), WATER] = 0.01
+        use[_at(day, 6.0) : _at(day, 7.0), ELECTRICITY] = 0.12
+        for hour in range(8, 20):
+            if rng.random() < 0.5:
+                use[_at(day, hour) : _at(day, hour + 1), WATER] = 0.004
+    return use
+
+
+def test_a_busy_day_on_an_hourly_water_meter_is_no_leak_but_a_leak_still_is() -> None:
+    days = 28
+    use = _hourly_days(days + 2, np.random.default_rng(3))
+    # Visitors: water in every hour from 08:00 to 20:00.
+    busy = use.copy()
+    busy[_at(days, 8.0) : _at(days, 20.0), WATER] = 0.004
+    assert _kind(_alerts(busy), Kind.CONTINUOUS_FLOW, after=_at(days, 0)) == []
+    # Before, each hour's reading counted twice, and twelve ordinary hours made a leak.
+    before = Rules(flow_counts_a_split_reading_once=False)
+    assert len(_kind(_alerts(busy, before), Kind.CONTINUOUS_FLOW, after=_at(days, 0))) == 1
+    # The same water going on through the night, at hours the household never draws: a leak,
+    # raised by the household's own routine hours before the fixed rule's 24.
+    leak = busy.copy()
+    leak[_at(days, 20.0) : _at(days + 1, 12.0), WATER] = 0.004
+    alerts = _kind(_alerts(leak), Kind.CONTINUOUS_FLOW, after=_at(days, 0))
+    assert len(alerts) == 1
+    assert alerts[0] < _at(days, 8.0) + 24 * H - 1
