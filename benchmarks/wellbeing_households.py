@@ -76,12 +76,17 @@ def seed_kind(seeds: list[int]) -> str:
 
 def baseline(meters: np.ndarray) -> WellbeingDetector:
     """The comparison in the same run: the detector as it was before a gas run lit in the small
-    hours needed somebody seen up (`Rules.night_stove_needs_someone_up`) and before one
+    hours needed somebody seen up (`Rules.night_stove_needs_someone_up`), before one
     appliance rising over two readings counted as one switch
-    (`Rules.electricity_ramp_is_one_switch`)."""
+    (`Rules.electricity_ramp_is_one_switch`) and before the learned leak rule counted an hourly
+    reading split over two half hours once (`Rules.flow_counts_a_split_reading_once`)."""
     return WellbeingDetector(
         meters,
-        Rules(night_stove_needs_someone_up=False, electricity_ramp_is_one_switch=False),
+        Rules(
+            night_stove_needs_someone_up=False,
+            electricity_ramp_is_one_switch=False,
+            flow_counts_a_split_reading_once=False,
+        ),
     )
 
 
