@@ -29,6 +29,7 @@ import argparse
 import os
 import platform
 import sys
+import time
 from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -94,6 +95,8 @@ def run(households: int, days: int, seeds: list[int], chunk: int = 500) -> None:
     """Print the households figures, prefixed `households_`, then the baseline's on the same
     households, prefixed `households_baseline_`."""
     emit("households_seeds_kind", seed_kind(seeds))
+    emit("households_load_average_before", " ".join(f"{x:.2f}" for x in os.getloadavg()))
+    cpu = time.process_time()
     report = evaluate(
         WellbeingDetector,
         baseline=baseline,
@@ -105,6 +108,9 @@ def run(households: int, days: int, seeds: list[int], chunk: int = 500) -> None:
     )
     for line in report.lines(prefix="households_"):
         print(line, flush=True)
+    # The wall-clock seconds above depend on the machine's load; the CPU seconds less so.
+    emit("households_cpu_seconds", f"{time.process_time() - cpu:.1f}")
+    emit("households_load_average_after", " ".join(f"{x:.2f}" for x in os.getloadavg()))
 
 
 def section(args: argparse.Namespace) -> None:
