@@ -198,7 +198,13 @@ def observe(
     # Switched on, twice: an appliance that switches itself on and off again is one event.
     elec_on = elec_switch & (elec_change > 0)
     s.elec_bits = ((s.elec_bits << 1) | elec_on) & ((1 << r.corroboration_slots) - 1)
-    elec_person = elec_on & (_bits(s.elec_bits) >= 2)
+    if r.electricity_ramp_is_one_switch:
+        # ... not in the half hour just before: one appliance switched on part of the way
+        # through a reading (a heater left on at a fall, a boiler's fan) rises over two
+        # readings, and that is one switch.
+        elec_person = elec_on & ((s.elec_bits >> 2) > 0)
+    else:
+        elec_person = elec_on & (_bits(s.elec_bits) >= 2)
     person = water_use | gas_use | elec_person
     _person_water(s, slot, np.where(water_use, np.maximum(x0[:, WATER] - trickle, 0.0), 0.0))
     s.person_bits = ((s.person_bits << 1) | person) & 0xFF
@@ -278,6 +284,16 @@ def _runs(s: DetectorState, r: Rules, step: Step) -> None:
     s.since_hands = np.where(water_use | step.elec_person, 0, s.since_hands + 1)
     # ... at an hour this household is usually up (a boiler's run starts in the night too).
     awake_hour = s.p_active[:, step.hour_of_week] >= r.night_rare_probability
+    if r.night_stove_needs_someone_up and r.night_start_hour <= step.hour < r.night_end_hour:
+        # In the small hours a flush on the way back to bed is no cook: somebody who got up
+        # to cook switches a light on, so a run lit then needs somebody seen up now (the
+        # night rule's own evidence, or a switch beyond the automatic pattern within the
+        # hour; without an electricity meter, water drawn within the hour).
+        hour_bits = (1 << SLOTS_PER_HOUR) - 1
+        seen_up = np.where(
+            s.meters[:, ELECTRICITY], (s.elec_bits & hour_bits) > 0, (s.water_bits & hour_bits) > 0
+        )
+        awake_hour = awake_hour & (seen_up | (s.night_run > 0))
     s.gas_lit = np.where(
         step.gas_flow & (s.gas_run == 0),
         (s.since_hands <= r.slots(r.lit_hours)) & awake_hour,
@@ -300,9 +316,21 @@ def _runs(s: DetectorState, r: Rules, step: Step) -> None:
     pw = np.clip(
         s.p_water[:, step.hour_of_week], 1.0 - r.active_probability_cap, r.flow_probability_cap
     )
+    # An hourly meter's reading is split evenly over the hour's two half hours: the second
+    # half is the same draw seen again, not a second improbable one (a busy evening on an
+    # hourly meter looked twice as improbable as it was, and a leak).
+    evidence = np.log(pw)
+    if r.flow_counts_a_split_reading_once and step.slot % SLOTS_PER_HOUR == SLOTS_PER_HOUR - 1:
+        before = (step.slot - 1) % SLOTS_PER_DAY
+        split = (
+            (s.water_run >= 2)
+            & s.ring_present[:, before, WATER]
+            & (np.abs(step.x0[:, WATER] - s.ring[:, before, WATER]) <= TOLERANCE)
+        )
+        evidence = np.where(split, 0.0, evidence)
     s.flow_log_p = np.where(
         water_use,
-        s.flow_log_p + np.log(pw),
+        s.flow_log_p + evidence,
         np.where(present[:, WATER], 0.0, s.flow_log_p),
     )
     s.gas_day_longest = np.maximum(s.gas_day_longest, s.gas_run)

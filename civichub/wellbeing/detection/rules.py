@@ -157,11 +157,18 @@ class Rules:
     # lately: draws are not independent hour by hour (a day at home draws in every hour, a day
     # out in none), so the improbability alone calls a busy day a leak.
     flow_beyond_longest_hours: float = 4.0
+    # ... counting the two half hours of one hourly reading split evenly between them once
+    # (see `features._runs`; off, as before, counted twice).
+    flow_counts_a_split_reading_once: bool = True
     gas_min_learned_hours: float = 1.5
     # A stove is lit by somebody up and about: water drawn or electricity switched by a person
     # within this long before its run began. A run that began without (a boiler firing in the
     # night on its thermostat, before the nights have taught its pattern) is not a stove.
     lit_hours: float = 4.0
+    # Between `night_start_hour` and `night_end_hour`, a run is lit by somebody only where
+    # somebody is seen up then (see `features._runs`); off, a toilet visit within `lit_hours`
+    # made a boiler's first cold night a stove left on.
+    night_stove_needs_someone_up: bool = True
     level_change_ratio: float = 2.0
     level_change_days: int = 3
     # What runs by itself (a fridge, a water heater, a boiler or heating on a thermostat, a
@@ -184,6 +191,10 @@ class Rules:
     # pattern in two of the last `corroboration_slots` half hours (one change may be a defrost
     # or a reheat at an hour the nights did not show).
     corroboration_slots: int = 4
+    # ... and the other switch is not in the half hour just before (see `features.observe`;
+    # off, as before: a heater switched on as its user fell rose over two hourly readings
+    # and counted as somebody about, holding no use back by an hour).
+    electricity_ramp_is_one_switch: bool = True
     # An absence incident ends when signs of a person come in two of the last four half
     # hours; the other incidents end when their condition has not held for these hours.
     clear_hours: float = 2.0
