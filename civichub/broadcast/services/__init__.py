@@ -27,6 +27,7 @@ from civichub.broadcast.services.federation import (
     blocked_server_add,
     blocked_server_remove,
     inbox_receive,
+    remote_followers_show,
     remote_reply_release,
     seen_signatures_expire,
 )
@@ -139,6 +140,7 @@ __all__ = [
     "post_retract",
     "post_view_record",
     "publish_once",
+    "remote_followers_show",
     "remote_reply_release",
     "repost_create",
     "repost_delete",

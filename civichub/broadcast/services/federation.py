@@ -501,6 +501,27 @@ def remote_reply_release(*, actor: User | None, interaction_id: int) -> RemoteIn
     return reply
 
 
+@transaction.atomic
+def remote_followers_show(
+    *, actor: User | None, account: BroadcastAccount, show: bool
+) -> BroadcastAccount:
+    """Whether the account's followers collection lists its followers on other servers (its
+    count is public either way; residents who follow are never listed)."""
+    if actor is not None:
+        require(actor, "broadcast.post.publish", account)
+    if account.show_remote_followers != show:
+        BroadcastAccount.objects.filter(pk=account.pk).update(show_remote_followers=show)
+        account.show_remote_followers = show
+        audit_record(
+            actor=actor,
+            action="broadcast.federation.followers_shown",
+            obj=account,
+            organisation=account.organisation,
+            changes={"show_remote_followers": show},
+        )
+    return account
+
+
 def seen_signatures_expire() -> int:
     """Forgets signatures older than the window (they would be refused for their time now)."""
     removed, _kinds = SeenSignature.objects.filter(expires_at__lt=timezone.now()).delete()

@@ -174,8 +174,15 @@ def test_a_signed_follow_is_accepted_and_answered_with_a_signed_accept(
     )
     assert signed.key_id == actor_url("safe-qingshan") + "#main-key"
     followers = client.get("/broadcast/ap/accounts/safe-qingshan/followers").json()
-    assert followers["totalItems"] == 1
+    assert followers["totalItems"] == 1 and "orderedItems" not in followers
     assert AuditEvent.objects.filter(action="broadcast.federation.follow").count() == 1
+    # The account may list its followers elsewhere (never the residents who follow it).
+    services.follow_create(actor=bc.resident_a, account_id=bc.police.pk)
+    with pytest.raises(PermissionDenied):
+        services.remote_followers_show(actor=bc.health_publisher, account=bc.police, show=True)
+    services.remote_followers_show(actor=bc.police_publisher, account=bc.police, show=True)
+    followers = client.get("/broadcast/ap/accounts/safe-qingshan/followers").json()
+    assert followers["totalItems"] == 2 and followers["orderedItems"] == [remote.actor("alice")]
 
 
 def test_an_rfc9421_signed_follow_and_its_undo_are_accepted(

@@ -31,7 +31,12 @@ from civichub.broadcast.tests.test_alerts import fields
 
 PEER = Path(__file__).resolve().parents[3] / "tests" / "fedify"
 
-pytestmark = [pytest.mark.system, pytest.mark.django_db(transaction=True)]
+# A system test (it starts a Node.js server): CI runs it once, in the system run on PostgreSQL.
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.system,
+    pytest.mark.django_db(transaction=True),
+]
 
 
 def _unavailable(reason: str) -> None:
