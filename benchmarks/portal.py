@@ -186,12 +186,12 @@ def measure_relevance(
     if baseline:
         print_relevance(f"{prefix}baseline_", base)
     if parts:
-        for name, keep in [
-            ("tuned", lambda i: not i.held_out),
-            ("held_out", lambda i: i.held_out),
-            *[(kind, lambda i, k=kind: i.kind == k) for kind in KINDS],
-        ]:
-            chosen = [n for n, item in enumerate(labelled) if keep(item)]
+        subsets = [
+            ("tuned", [n for n, i in enumerate(labelled) if not i.held_out]),
+            ("held_out", [n for n, i in enumerate(labelled) if i.held_out]),
+            *[(k, [n for n, i in enumerate(labelled) if i.kind == k]) for k in KINDS],
+        ]
+        for name, chosen in subsets:
             line(f"{prefix}{name}.queries", len(chosen))
             print_relevance(f"{prefix}{name}.", [ours[n] for n in chosen])
             if baseline:
