@@ -152,7 +152,7 @@ class RankingIndex(models.Index):
     databases treat them as columns (index-only scans, ordered reads)."""
 
     def create_sql(self, model: Any, schema_editor: Any, using: str = "", **kwargs: Any) -> Any:
-        index = self
+        index: models.Index = self
         if schema_editor.connection.vendor != "postgresql":
             index = self.clone()
             index.expressions = tuple(

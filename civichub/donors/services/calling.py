@@ -206,12 +206,13 @@ def _tell_donor(*, donor: Donor, kind: str, context: dict[str, Any], key: str) -
     """Through the channels the donor chose: SMS to their phone, push to the devices of their
     account, or both, at emergency priority. A donor who chose push only and has no account
     any more (it was removed) is told by SMS: a call is never silently lost."""
-    by_push = donor.call_channels in (CallChannels.PUSH, CallChannels.BOTH) and donor.user_id
+    account = donor.user_id
+    by_push = donor.call_channels in (CallChannels.PUSH, CallChannels.BOTH) and account is not None
     if donor.call_channels != CallChannels.PUSH or not by_push:
         _send_sms(phone=donor.phone, kind=kind, context=context, language=donor.language, key=key)
-    if by_push:
+    if by_push and account is not None:
         notification_send(
-            recipients=[donor.user_id],
+            recipients=[account],
             kind=kind,
             context=context,
             priority=Priority.EMERGENCY,

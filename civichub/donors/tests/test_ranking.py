@@ -227,12 +227,14 @@ def _plain_reading(
     ("seed", "merge_max_cells"),
     # The bands read by merging the cells' ordered index entries as deployed, every band
     # read whole and sorted, and (almost) every band merged.
-    [(1, selectors.MERGE_MAX_CELLS), (2, 0), (3, 400)],
+    [(1, None), (2, 0), (3, 400)],
 )
 def test_the_prefilter_never_drops_or_reorders_a_donor_the_plain_reading_finds(
-    seed: int, merge_max_cells: int, city: Any, hospital: Any, monkeypatch: Any
+    seed: int, merge_max_cells: int | None, city: Any, hospital: Any, monkeypatch: Any
 ) -> None:
-    monkeypatch.setattr(selectors, "MERGE_MAX_CELLS", merge_max_cells)
+    if merge_max_cells is not None:
+        monkeypatch.setattr(selectors, "MERGE_MAX_CELLS", merge_max_cells)
+        monkeypatch.setattr(selectors, "MERGE_MAX_CELLS_SQLITE", merge_max_cells)
     rng = random.Random(seed)
     _registry(rng, city.community_a1, hospital, 500)
     now = timezone.now()
