@@ -223,7 +223,7 @@ def _in_order_inserts(
             columns.reset[rows].tolist(),
             strict=True,
         )
-    )  # type: ignore[arg-type]
+    )
 
 
 def _reading_store(

@@ -204,7 +204,7 @@ class Columns:
 def meter_keys(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     raw = [row.get("meter_id") for row in rows]
     if set(map(type, raw)) <= {str}:
-        return [key.strip() for key in raw]
+        return [str(key).strip() for key in raw]
     return [meter_key(key) for key in raw]
 
 
