@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sys
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -181,7 +182,10 @@ def chinese_training(linker: Linker) -> None:
     linker.training.estimate_probability_two_random_records_match(
         [block_on("identity")], recall=0.6
     )
-    linker.training.estimate_u_using_random_sampling(max_pairs=U_MAX_PAIRS, seed=U_SEED)
+    # One pass over the sample (no chunks, no early stop): the same pairs on every engine.
+    linker.training.estimate_u_using_random_sampling(
+        max_pairs=U_MAX_PAIRS, seed=U_SEED, min_count_per_level=None, num_chunks=1
+    )
     linker.training.estimate_parameters_using_expectation_maximisation(
         block_on("birth_date"), max_pairs=EM_MAX_PAIRS
     )
@@ -227,10 +231,14 @@ def spark_session(*, cores: int = 2, memory: str = "2g") -> Any:
         .config("spark.driver.host", "127.0.0.1")
         .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", str(cores * 4))
         .config("spark.default.parallelism", str(cores * 4))
         .config("spark.sql.adaptive.enabled", "true")
     )
+    # The workers run this interpreter (with this environment's packages), not the first
+    # `python3` on the path.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     port = os.environ.get("CIVICHUB_SPARK_DRIVER_PORT", "")
     if port:
         builder = builder.config("spark.driver.port", port).config(
