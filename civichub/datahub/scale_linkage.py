@@ -37,6 +37,7 @@ from typing import Any, Literal
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+from splink.internals.comparison_level_creator import ComparisonLevelCreator
 from splink.internals.database_api import DatabaseAPI
 from splink.internals.waterfall_chart import records_to_waterfall_data
 
@@ -102,11 +103,13 @@ def row_from_keys(
         "phone": keys.get("phone", ""),
     }
     # An empty text is a missing value: splink's null levels take it out of the weight.
-    return {k: (v if v != "" or k in ("unique_id", "source_dataset") else None) for k, v in row.items()}
+    return {
+        k: (v if v != "" or k in ("unique_id", "source_dataset") else None) for k, v in row.items()
+    }
 
 
 def chinese_settings() -> SettingsCreator:
-    def same(column: str, label: str) -> cll.ComparisonLevelCreator:
+    def same(column: str, label: str) -> ComparisonLevelCreator:
         return cll.ExactMatchLevel(column).configure(label_for_charts=label)
 
     identity = cl.CustomComparison(
@@ -175,6 +178,10 @@ def chinese_settings() -> SettingsCreator:
         ],
         retain_intermediate_calculation_columns=True,
         additional_columns_to_retain=["source_dataset"],
+        # Each EM iteration is a query (on Spark, a job): ten are plenty for these few
+        # parameters, which settle to the third decimal well before.
+        em_convergence=0.001,
+        max_iterations=10,
     )
 
 
@@ -232,8 +239,8 @@ def spark_session(*, cores: int = 2, memory: str = "2g") -> Any:
         .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.shuffle.partitions", str(cores * 4))
-        .config("spark.default.parallelism", str(cores * 4))
+        .config("spark.sql.shuffle.partitions", str(cores))
+        .config("spark.default.parallelism", str(cores))
         .config("spark.sql.adaptive.enabled", "true")
     )
     # The workers run this interpreter (with this environment's packages), not the first
@@ -265,6 +272,15 @@ def _arrow(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> Any:
     import pyarrow as pa  # noqa: PLC0415 (splink's own dependency)
 
     return pa.table({c: pa.array([r.get(c) for r in rows], type=pa.string()) for c in columns})
+
+
+def _pair(
+    a: str, b: str, weight: float, probability: float, steps: tuple[dict[str, Any], ...] = ()
+) -> ScoredPair:
+    """A pair with its ends in order, so the same pair is equal whichever side splink put
+    each record on."""
+    left, right = (a, b) if a <= b else (b, a)
+    return ScoredPair(left, right, weight, probability, steps)
 
 
 def _groups(ids: Iterable[str], pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -306,12 +322,14 @@ def link(
     predicted = linker.inference.predict(
         threshold_match_probability=review_probability, warning_mode="never"
     )
+    # The only value put into the SQL is a float, formatted as one.
+    cut = f"{float(link_probability):f}"
+    columns_cut = "SELECT unique_id_l, unique_id_r, match_weight, match_probability FROM {this}"
     scored = predicted.query_sql(
-        "SELECT unique_id_l, unique_id_r, match_weight, match_probability FROM {this}"
-        f" WHERE match_probability >= {link_probability:f}"
+        columns_cut + " WHERE match_probability >= " + cut  # noqa: S608  # nosec B608
     ).as_dict()
     linked = [
-        ScoredPair(*sorted((str(a), str(b))), float(w), float(p))  # type: ignore[call-arg]
+        _pair(str(a), str(b), float(w), float(p))
         for a, b, w, p in zip(
             scored["unique_id_l"],
             scored["unique_id_r"],
@@ -321,7 +339,7 @@ def link(
         )
     ]
     uncertain = predicted.query_sql(
-        f"SELECT * FROM {{this}} WHERE match_probability < {link_probability:f}"
+        "SELECT * FROM {this} WHERE match_probability < " + cut  # noqa: S608  # nosec B608
     ).as_record_list()
     steps_of: dict[int, list[dict[str, Any]]] = {}
     for step in records_to_waterfall_data(uncertain, linker._settings_obj, hide_details=True):
@@ -329,11 +347,10 @@ def link(
     review = []
     for index, record in enumerate(uncertain):
         steps = steps_of.get(index, [])
-        a, b = sorted((str(record["unique_id_l"]), str(record["unique_id_r"])))
         review.append(
-            ScoredPair(
-                a,
-                b,
+            _pair(
+                str(record["unique_id_l"]),
+                str(record["unique_id_r"]),
                 float(record["match_weight"]),
                 float(record["match_probability"]),
                 tuple(explanation(steps)),

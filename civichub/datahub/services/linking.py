@@ -28,7 +28,6 @@ from civichub.core.models import Organisation, Resident, User
 from civichub.core.permissions import require
 from civichub.datahub.conf import DatahubSettings
 from civichub.datahub.linkage import best_candidate, record_keys
-from civichub.datahub.scale_linkage import Engine, ScoredPair, link, row_from_keys
 from civichub.datahub.models import (
     LinkMethod,
     Person,
@@ -36,6 +35,7 @@ from civichub.datahub.models import (
     ReviewStatus,
     SourceRecord,
 )
+from civichub.datahub.scale_linkage import Engine, ScoredPair, link, row_from_keys
 
 CANDIDATE_LIMIT = 200
 
@@ -200,7 +200,7 @@ def registry_link(*, actor: User | None, engine: Engine = "duckdb") -> dict[str,
     if actor is not None:
         require(actor, "datahub.registry.link")
     config = module_config(DatahubSettings)
-    records = {
+    records: dict[str, tuple[str, int | None]] = {
         str(pk): (method, person_id)
         for pk, method, person_id in SourceRecord.objects.values_list(
             "pk", "link_method", "person_id"
@@ -265,7 +265,7 @@ def _groups_join(
         for record_id in group:
             method, person_id = records[record_id]
             if method in _MOVABLE and person_id != target:
-                SourceRecord.objects.filter(pk=int(record_id), person_id=person_id).update(
+                SourceRecord.objects.filter(pk=int(record_id), person=person_id).update(
                     person_id=target, link_method=LinkMethod.SCORE, link_weight=best[record_id]
                 )
                 moved.append((int(record_id), person_id, target))

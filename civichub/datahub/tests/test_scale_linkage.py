@@ -110,9 +110,10 @@ def test_the_registry_run_moves_only_links_and_queues_uncertain_pairs(
 
     assert found["records"] == len(pop.truth)
     # Linkage links: no source's value changed, added or closed.
-    assert sorted(
-        AttributeValue.objects.values_list("record_id", "name", "value", "valid_to")
-    ) == values
+    assert (
+        sorted(AttributeValue.objects.values_list("record_id", "name", "value", "valid_to"))
+        == values
+    )
     event = AuditEvent.objects.get(action="datahub.registry.link")
     moves = event.changes["moved"]
     assert len(moves) == found["moved"]
