@@ -59,6 +59,9 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--scale-records", type=int, default=1_000_000, help="0: none")
     parser.add_argument("--spark-records", type=int, default=100_000, help="0: none")
     parser.add_argument(
+        "--parts", default="febrl,chinese,scale,spark", help="of the splink section"
+    )
+    parser.add_argument(
         "--linkage-only", action="store_true", help="only the splink section (no database)"
     )
     args = parser.parse_args()

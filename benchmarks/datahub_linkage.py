@@ -238,15 +238,19 @@ def measure_linkage(args: argparse.Namespace) -> None:
     line("linkage.engine_default", "duckdb")
     line("linkage.link_probability", LINK_PROBABILITY)
     line("linkage.review_probability", REVIEW_PROBABILITY)
-    for number in (3, 4):
+    parts = set(args.parts.split(","))
+    for number in (3, 4) if "febrl" in parts else ():
         note(f"FEBRL {number} ...")
         febrl(number, args.febrl_records)
-    note("the Chinese set ...")
-    chinese("linkage.chinese", args.chinese_records, args.seed, "duckdb")
-    if args.scale_records:
+    if "chinese" in parts:
+        note("the Chinese set ...")
+        chinese("linkage.chinese", args.chinese_records, args.seed, "duckdb")
+    if args.scale_records and "scale" in parts:
         note(f"{args.scale_records:,} records on DuckDB ...")
         chinese("linkage.duckdb_scale", args.scale_records, args.seed + 1, "duckdb", baseline=False)
-    if args.spark_records and not shutil.which("java") and os.environ.get("CI") != "true":
+    if "spark" not in parts:
+        pass
+    elif args.spark_records and not shutil.which("java") and os.environ.get("CI") != "true":
         line("linkage.spark_skipped", "no Java runtime here (Spark needs one)")
     elif args.spark_records:
         note(f"{args.spark_records:,} records on a local Spark ...")

@@ -15,7 +15,7 @@ from civichub.core.audit import AuditEvent
 from civichub.core.errors import PermissionDenied
 from civichub.datahub import services
 from civichub.datahub.models import AttributeValue, LinkMethod, ReviewItem, SourceRecord
-from civichub.datahub.scale_linkage import Links, link, linkage_row
+from civichub.datahub.scale_linkage import Links, link, linkage_row, spark_session
 from civichub.datahub.synthetic import pair_scores, person_records, population
 from civichub.datahub.tests.conftest import Hub, population_deliver
 
@@ -32,9 +32,15 @@ def _small_set() -> tuple[list[dict[str, Any]], dict[tuple[str, str], int]]:
 
 
 @functools.cache
-def _linked(engine: str) -> Links:
+def _linked(engine: str, spark: Any = None) -> Links:
     rows, _truth = _small_set()
-    return link(rows, link_probability=LINK, review_probability=REVIEW, engine=engine)  # type: ignore[arg-type]
+    return link(
+        rows,
+        link_probability=LINK,
+        review_probability=REVIEW,
+        engine=engine,  # type: ignore[arg-type]
+        spark=spark,
+    )
 
 
 def _scores(links: Links) -> tuple[float, float]:
@@ -88,7 +94,11 @@ def _java() -> bool:
     reason="no Java here: the Spark engine needs a JVM (CI installs openjdk-17-jre-headless)",
 )
 def test_duckdb_and_spark_give_the_same_links() -> None:
-    duckdb, spark = _linked("duckdb"), _linked("spark")
+    session = spark_session()
+    try:
+        duckdb, spark = _linked("duckdb"), _linked("spark", session)
+    finally:
+        session.stop()
     assert spark.pairs() == duckdb.pairs()
     assert {(p.left, p.right) for p in spark.review} == {(p.left, p.right) for p in duckdb.review}
     assert spark.groups == duckdb.groups
