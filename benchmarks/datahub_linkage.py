@@ -212,7 +212,9 @@ def _chinese_baseline(rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
     )
 
 
-def chinese(prefix: str, records: int, seed: int, engine: str, *, baseline: bool = True) -> None:
+def chinese(
+    prefix: str, records: int, seed: int, engine: str, *, baseline: bool = True, spark: Any = None
+) -> None:
     from civichub.datahub.scale_linkage import link
 
     if seed in TUNING_SEEDS:
@@ -227,6 +229,7 @@ def chinese(prefix: str, records: int, seed: int, engine: str, *, baseline: bool
             link_probability=LINK_PROBABILITY,
             review_probability=REVIEW_PROBABILITY,
             engine=engine,  # type: ignore[arg-type]
+            spark=spark,
         )
     _scores(prefix, links.groups, truth)
     line(f"{prefix}_review_pairs", len(links.review))
@@ -253,5 +256,19 @@ def measure_linkage(args: argparse.Namespace) -> None:
     elif args.spark_records and not shutil.which("java") and os.environ.get("CI") != "true":
         line("linkage.spark_skipped", "no Java runtime here (Spark needs one)")
     elif args.spark_records:
+        from civichub.datahub.scale_linkage import spark_session
+
         note(f"{args.spark_records:,} records on a local Spark ...")
-        chinese("linkage.spark", args.spark_records, args.seed + 2, "spark", baseline=False)
+        with timed("linkage.spark_session_start"):
+            session = spark_session()
+        try:
+            chinese(
+                "linkage.spark",
+                args.spark_records,
+                args.seed + 2,
+                "spark",
+                baseline=False,
+                spark=session,
+            )
+        finally:
+            session.stop()
