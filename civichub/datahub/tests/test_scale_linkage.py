@@ -31,8 +31,7 @@ def _small_set() -> tuple[list[dict[str, Any]], dict[tuple[str, str], int]]:
     return rows, pop.truth
 
 
-@functools.cache
-def _linked(engine: str, spark: Any = None) -> Links:
+def _link(engine: str, spark: Any = None) -> Links:
     rows, _truth = _small_set()
     return link(
         rows,
@@ -41,6 +40,11 @@ def _linked(engine: str, spark: Any = None) -> Links:
         engine=engine,  # type: ignore[arg-type]
         spark=spark,
     )
+
+
+@functools.cache
+def _linked(engine: str) -> Links:
+    return _link(engine)
 
 
 def _scores(links: Links) -> tuple[float, float]:
@@ -96,7 +100,7 @@ def _java() -> bool:
 def test_duckdb_and_spark_give_the_same_links() -> None:
     session = spark_session()
     try:
-        duckdb, spark = _linked("duckdb"), _linked("spark", session)
+        duckdb, spark = _linked("duckdb"), _link("spark", session)
     finally:
         session.stop()
     assert spark.pairs() == duckdb.pairs()
