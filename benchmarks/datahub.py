@@ -4,6 +4,7 @@ missing numbers, traditional characters, homophone surnames, romanised names, mi
 given names and birth dates, addresses written another way).
 
     python benchmarks/datahub.py [--people N] [--seed S] [--quick] [--postgres SERVER_URL]
+        [--chinese-records N] [--scale-records N] [--spark-records N] [--linkage-only]
 
 On SQLite in a temporary data directory (removed afterwards), or on a scratch PostgreSQL
 database (`--postgres postgresql://postgres@127.0.0.1:5432`): a small city, the five sources
@@ -16,7 +17,9 @@ registered from their mapping files, then three deliveries through the import se
   review counting as unlinked; `datahub.review_items`: pairs left to a person;
 - `datahub.baseline_*`: the same figures for an exact-key baseline (the identity number, else
   the exact name and birth date);
-- `datahub.score_pairs_per_second`: the Fellegi-Sunter scorer alone.
+- `datahub.score_pairs_per_second`: the Fellegi-Sunter scorer alone;
+- `linkage.*`: splink at scale (`benchmarks/datahub_linkage.py`): FEBRL 3 and 4, the Chinese
+  set, about 1,000,000 records on DuckDB and 100,000 on a local Spark.
 
 The seed defaults to a held-out one (the tests use others). Prints `name: value` lines on
 stdout (progress on stderr)."""
@@ -40,6 +43,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from benchmarks.common import line, note, postgres_database, print_machine  # noqa: E402
+from benchmarks.datahub_linkage import measure_linkage  # noqa: E402
 
 HELD_OUT_SEED = 2027
 
@@ -50,9 +54,23 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=HELD_OUT_SEED)
     parser.add_argument("--quick", action="store_true", help="1,000 people: a smoke run")
     parser.add_argument("--postgres", default="", help="a PostgreSQL server URL (no database)")
+    parser.add_argument("--febrl-records", type=int, default=0, help="per file; 0: all")
+    parser.add_argument("--chinese-records", type=int, default=40_000)
+    parser.add_argument("--scale-records", type=int, default=1_000_000, help="0: none")
+    parser.add_argument("--spark-records", type=int, default=100_000, help="0: none")
+    parser.add_argument(
+        "--parts", default="febrl,chinese,scale,spark", help="of the splink section"
+    )
+    parser.add_argument(
+        "--linkage-only", action="store_true", help="only the splink section (no database)"
+    )
     args = parser.parse_args()
     if args.quick:
         args.people = 1_000 if args.people == 20_000 else args.people
+        args.febrl_records = args.febrl_records or 1_000
+        args.chinese_records = min(args.chinese_records, 2_000)
+        args.scale_records = min(args.scale_records, 4_000)
+        args.spark_records = min(args.spark_records, 600)
     return args
 
 
@@ -196,10 +214,14 @@ def main() -> None:
     os.environ.pop("DATABASE_URL", None)
     try:
         with contextlib.ExitStack() as stack:
-            if args.postgres:
-                url = stack.enter_context(postgres_database(args.postgres, "bench_datahub"))
-                os.environ["DATABASE_URL"] = url
-            measure(args)
+            if not args.linkage_only:
+                if args.postgres:
+                    url = stack.enter_context(postgres_database(args.postgres, "bench_datahub"))
+                    os.environ["DATABASE_URL"] = url
+                measure(args)
+            else:
+                print_machine()
+            measure_linkage(args)
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
 

@@ -20,6 +20,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -188,7 +189,23 @@ QUICK_RUNS = [
     QuickRun(
         "datahub.py",
         ("--people", "300"),
-        expect=("datahub.linkage_f1", "datahub.baseline_f1"),
+        expect=(
+            "datahub.linkage_f1",
+            "datahub.baseline_f1",
+            "linkage.febrl3_f1",
+            "linkage.febrl4_f1",
+            "linkage.febrl4_baseline_f1",
+            "linkage.chinese_f1",
+            "linkage.chinese_baseline_f1",
+            "linkage.duckdb_scale_link_seconds",
+        )
+        # The Spark section needs a Java runtime: CI installs one; elsewhere, without it, the
+        # script says so (`linkage.spark_skipped`) instead.
+        + (
+            ("linkage.spark_link_seconds", "linkage.spark_f1")
+            if shutil.which("java") or os.environ.get("CI") == "true"
+            else ("linkage.spark_skipped",)
+        ),
     ),
     # Its section already ran on both databases above (`wellbeing.py --only pipeline`): here its
     # own entry point, on SQLite only.

@@ -22,6 +22,10 @@ class DatahubSettings(ModuleConfig):
     # Between this weight and `link_weight` a pair goes to the clerical review queue; below it
     # the record becomes a new person.
     review_weight: float = 8.0
+    # The registry-wide linkage (splink, `scale_linkage`): a pair at or above this match
+    # probability is linked; from `scale_review_probability` it goes to the review queue.
+    scale_link_probability: float = 0.99
+    scale_review_probability: float = 0.5
     # A source that has not delivered for this many hours is shown as stale.
     stale_hours: int = 48
     # The most rows one import reads (a larger file is refused before anything is written).

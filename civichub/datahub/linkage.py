@@ -18,6 +18,7 @@ fields, and its parts are kept so a reviewer sees why (`Score.parts`)."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 import unicodedata
@@ -56,11 +57,18 @@ def identity_upgrade(value: str) -> str | None:
 def pinyin_syllables(name: str) -> list[str]:
     """Toneless pinyin syllables of a name in hanzi (traditional or simplified), or the words
     of a romanised name."""
+    return list(_syllables(name))
+
+
+@functools.lru_cache(maxsize=200_000)
+def _syllables(name: str) -> tuple[str, ...]:
+    # Names repeat (a city's common surnames and given names): pypinyin is the costly part of
+    # a record's keys, so each distinct name is converted once.
     text = unicodedata.normalize("NFKC", name).strip().lower()
     syllables: list[str] = []
     for part in lazy_pinyin(text):
         syllables.extend(w for w in (_NOT_NAME.sub("", x) for x in part.split()) if w)
-    return syllables
+    return tuple(syllables)
 
 
 def address_normalise(address: str) -> str:

@@ -45,6 +45,11 @@ ACTIONS = [
         description="Withdraw every value an import brought in.",
     ),
     ActionDef(
+        "datahub.registry.link",
+        frozenset({"data_steward", "department_head"}),
+        description="Link the whole registry again at scale (splink) and queue uncertain pairs.",
+    ),
+    ActionDef(
         "datahub.review.decide",
         REVIEWERS,
         description="Settle an uncertain pair of the record linkage; merge and split records.",

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pypinyin import lazy_pinyin
 
 from civichub.core.identity import check_digit
+from civichub.datahub.mapping import parse_date
 
 SURNAMES = (
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾萧田董袁潘于蒋蔡余杜叶"
@@ -265,3 +266,39 @@ def pair_scores(
     precision = hits / len(guessed) if guessed else 1.0
     recall = hits / len(real) if real else 1.0
     return precision, recall, hits, len(guessed), len(real)
+
+
+_COLUMNS = {  # the person fields of each extract, as its mapping file names them
+    "public_security": ("rkbh", "xm", "sfzh", "csrq", "xb", "hjdz", "lxdh"),
+    "health": ("档案号", "姓名", "身份证号", "出生日期", "性别", "住址", "电话"),
+    "civil_affairs": ("record_id", "name", "id_number", "birth_date", "gender", "address", ""),
+}
+
+
+def person_records(pop: Population) -> list[tuple[str, str, dict[str, str]]]:
+    """Every record of the three extracts as (source, record id, person fields), the fields
+    in the form the import gives them (ISO birth date, M/F)."""
+    out = []
+    for source, rows in (
+        ("public_security", pop.police),
+        ("health", pop.health),
+        ("civil_affairs", pop.civil),
+    ):
+        rid, name, number, born, gender, address, phone = _COLUMNS[source]
+        for row in rows:
+            day = parse_date(str(row[born]))
+            out.append(
+                (
+                    source,
+                    str(row[rid]),
+                    {
+                        "name": str(row[name]),
+                        "identity_number": str(row[number]),
+                        "birth_date": day.isoformat() if day else "",
+                        "gender": "M" if row[gender] == "男" else "F",
+                        "address": str(row[address]),
+                        "phone": str(row[phone]) if phone else "",
+                    },
+                )
+            )
+    return out

@@ -13,7 +13,12 @@ from civichub.datahub.services.imports import (
     sources_due,
     sources_pull_due,
 )
-from civichub.datahub.services.linking import record_link, record_relink, review_decide
+from civichub.datahub.services.linking import (
+    record_link,
+    record_relink,
+    registry_link,
+    review_decide,
+)
 
 __all__ = [
     "agreement_create",
@@ -26,6 +31,7 @@ __all__ = [
     "import_task",
     "record_link",
     "record_relink",
+    "registry_link",
     "review_decide",
     "source_mapping",
     "source_pull",

@@ -5,6 +5,8 @@ crypto helpers; the number itself is stored only encrypted). A record without on
 against the registry's candidates (same birth date or same pinyin name) with the
 Fellegi-Sunter weights of `linkage`: at or above `link_weight` it is linked, from
 `review_weight` it waits for a person in the review queue, below it starts a new person.
+`registry_link` links the whole registry again at scale with splink (`scale_linkage`, DuckDB
+in-process or Spark), for the records a number could not settle.
 Linkage only links: a source's values are never changed, and every move of a record between
 people (a review decision, a merge, a split) is audited with where it came from, so it can be
 undone by the opposite move."""
@@ -33,6 +35,7 @@ from civichub.datahub.models import (
     ReviewStatus,
     SourceRecord,
 )
+from civichub.datahub.scale_linkage import Engine, ScoredPair, link, row_from_keys
 
 CANDIDATE_LIMIT = 200
 
@@ -180,3 +183,113 @@ def record_relink(*, actor: User, record: SourceRecord, person: Person | None) -
         changes={"from_person": before.pk if before else None, "to_person": person.pk},
     )
     return record
+
+
+# The records a registry-wide run may move: scored or new ones. A record linked by its identity
+# number or by a person's decision anchors its person; a pending one waits for a person.
+_MOVABLE = frozenset({LinkMethod.SCORE, LinkMethod.NEW})
+_ANCHORED = frozenset({LinkMethod.IDENTITY, LinkMethod.REVIEW})
+
+
+def registry_link(*, actor: User | None, engine: Engine = "duckdb") -> dict[str, int]:
+    """Links every record of the registry again with splink (trained without labels on the
+    registry itself): records the model is sure of join one person; an uncertain pair goes
+    to the review queue with splink's waterfall as its explanation. Only links move: no
+    value changes. A group holding two anchored people is left alone (a person decides).
+    One audit row lists every move (record, from, to), so each can be moved back."""
+    if actor is not None:
+        require(actor, "datahub.registry.link")
+    config = module_config(DatahubSettings)
+    records: dict[str, tuple[str, int | None]] = {
+        str(pk): (method, person_id)
+        for pk, method, person_id in SourceRecord.objects.values_list(
+            "pk", "link_method", "person_id"
+        )
+    }
+    rows = [
+        row_from_keys(str(pk), keys, identity=identity_hash)
+        for pk, keys, identity_hash in SourceRecord.objects.values_list(
+            "pk", "keys", "identity_hash"
+        )
+    ]
+    if len(rows) < 2:
+        return {"records": len(rows), "moved": 0, "review_items": 0}
+    links = link(
+        rows,
+        link_probability=config.scale_link_probability,
+        review_probability=config.scale_review_probability,
+        engine=engine,
+    )
+    best: dict[str, float] = {}
+    for pair in links.linked:
+        for end in (pair.left, pair.right):
+            best[end] = max(best.get(end, pair.weight), pair.weight)
+    members: dict[str, list[str]] = {}
+    for record_id, root in links.groups.items():
+        members.setdefault(root, []).append(record_id)
+    with transaction.atomic():
+        moved = _groups_join(members, records, best)
+        queued = _pairs_queue(links.review, records)
+        audit_record(
+            actor=actor,
+            action="datahub.registry.link",
+            changes={
+                "engine": engine,
+                "records": len(rows),
+                "moved": [list(m) for m in moved],
+                "review_items": queued,
+            },
+        )
+    return {"records": len(rows), "moved": len(moved), "review_items": queued}
+
+
+def _groups_join(
+    members: dict[str, list[str]],
+    records: dict[str, tuple[str, int | None]],
+    best: dict[str, float],
+) -> list[tuple[int, int | None, int]]:
+    moved: list[tuple[int, int | None, int]] = []
+    for group in members.values():
+        if len(group) < 2:
+            continue
+        anchored = {records[r][1] for r in group if records[r][0] in _ANCHORED}
+        if len(anchored) > 1:
+            continue
+        if anchored:
+            target = anchored.pop()
+        else:
+            placed = sorted((int(r), records[r][1]) for r in group if records[r][1] is not None)
+            target = placed[0][1] if placed else None
+        if target is None:
+            continue
+        for record_id in group:
+            method, person_id = records[record_id]
+            if method in _MOVABLE and person_id != target:
+                SourceRecord.objects.filter(pk=int(record_id), person=person_id).update(
+                    person_id=target, link_method=LinkMethod.SCORE, link_weight=best[record_id]
+                )
+                moved.append((int(record_id), person_id, target))
+    return moved
+
+
+def _pairs_queue(pairs: list[ScoredPair], records: dict[str, tuple[str, int | None]]) -> int:
+    queued = 0
+    for pair in pairs:
+        (a_method, a_person), (b_method, b_person) = records[pair.left], records[pair.right]
+        if a_person == b_person:
+            continue
+        # The record that may move waits beside the other's person.
+        if a_method in _MOVABLE and b_person is not None:
+            record_id, candidate = pair.left, b_person
+        elif b_method in _MOVABLE and a_person is not None:
+            record_id, candidate = pair.right, a_person
+        else:
+            continue
+        _item, created = ReviewItem.objects.get_or_create(
+            record_id=int(record_id),
+            candidate_id=candidate,
+            status=ReviewStatus.OPEN,
+            defaults={"weight": pair.weight, "explanation": list(pair.explanation)},
+        )
+        queued += created
+    return queued

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -190,3 +191,24 @@ def health_import(hub: Hub, django_capture_on_commit_callbacks: Any) -> Callable
 
 
 TODAY = dt.date(2026, 1, 1)
+
+
+def population_deliver(hub: Hub, pop: Any, capture: Any) -> None:
+    """A generated population's three extracts imported as their departments deliver them:
+    the household register as CSV, health as Excel, civil affairs as JSON."""
+    deliveries = [
+        (
+            hub.steward,
+            "public_security",
+            csv_bytes(POLICE_HEADER, [[r[h] for h in POLICE_HEADER] for r in pop.police]),
+        ),
+        (
+            hub.health_steward,
+            "health",
+            xlsx_bytes(HEALTH_HEADER, [[r[h] for h in HEALTH_HEADER] for r in pop.health]),
+        ),
+        (None, "civil_affairs", json.dumps(pop.civil, ensure_ascii=False).encode()),
+    ]
+    for actor, key, content in deliveries:
+        with capture(execute=True):
+            services.import_start(actor=actor, source=hub.sources[key], content=content)

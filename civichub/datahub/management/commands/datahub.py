@@ -5,7 +5,11 @@ department exists under the city.
 JSON, by its extension) as the operator, printing the counts, with the refused rows written to
 a rejects file.
 
-`civichub datahub pull [SOURCE]`: pulls one REST source now, or every one that is due."""
+`civichub datahub pull [SOURCE]`: pulls one REST source now, or every one that is due.
+
+`civichub datahub link [--engine duckdb|spark]`: links the whole registry again with splink,
+in-process on DuckDB (the default) or on Spark for a city that outgrows one machine (a local
+Spark here; `SPARK_REMOTE` or Spark's own configuration points it at a cluster)."""
 
 from __future__ import annotations
 
@@ -19,12 +23,13 @@ from civichub.core.errors import DomainError
 from civichub.core.models import Organisation
 from civichub.datahub import services
 from civichub.datahub.models import RowError, Source
+from civichub.datahub.scale_linkage import ENGINES
 
 FORMATS = {".csv": "csv", ".xlsx": "xlsx", ".json": "json"}
 
 
 class Command(BaseCommand):
-    help = "Data hub: register sources, import a delivery, pull REST sources."
+    help = "Data hub: register sources, import a delivery, pull REST sources, link."
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
@@ -36,6 +41,8 @@ class Command(BaseCommand):
         run.add_argument("--rejects", default="")
         pull = sub.add_parser("pull")
         pull.add_argument("source", nargs="?", default="")
+        relink = sub.add_parser("link")
+        relink.add_argument("--engine", choices=ENGINES, default="duckdb")
 
     def handle(self, *args: Any, **options: Any) -> None:
         with acting(channel="cli"):
@@ -83,3 +90,10 @@ class Command(BaseCommand):
             raise CommandError(f"no REST source {options['source']}")
         batches = services.source_pull(actor=None, source=source)
         self.stdout.write(f"{len(batches)} batches, cursor {source.cursor!r}")
+
+    def _link(self, options: dict[str, Any]) -> None:
+        found = services.registry_link(actor=None, engine=options["engine"])
+        self.stdout.write(
+            f"{found['records']} records, {found['moved']} moved,"
+            f" {found['review_items']} pairs to review ({options['engine']})"
+        )
