@@ -145,9 +145,8 @@ if _database_url:
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
         if env_bool("CIVICHUB_DB_POOL", True):
-            # Under ASGI (the event streams) each request runs in a fresh thread, so persistent
-            # connections are never reused; a per-process pool (psycopg-pool) is what keeps
-            # connection counts bounded.
+            # Under ASGI each request runs in a fresh thread, so persistent connections are never
+            # reused; a per-process pool (psycopg-pool) is what keeps connection counts bounded.
             DATABASES["default"]["CONN_MAX_AGE"] = 0
             # With the pool, health checks make Django hand the pool psycopg's check: a
             # connection the server dropped while it sat in the pool (a restart, a failover,

@@ -2,8 +2,8 @@
 
 ASGI rather than WSGI because the broadcast module holds many server-sent-event connections
 open, mostly idle; an event loop keeps each one for the price of a coroutine, where a WSGI server
-would tie up a thread or process per subscriber. Ordinary pages and API calls run Django's WSGI
-handler in a fixed pool of threads in the same process (`civichub/asgi.py` says why).
+would tie up a thread or process per subscriber. Ordinary pages and API calls run Django's sync
+views in a thread per request, as Django does under ASGI.
 
 Put it behind a reverse proxy (nginx) that terminates TLS. uvicorn's own proxy-header handling is
 off: it would believe X-Forwarded-For from any client on its FORWARDED_ALLOW_IPS (127.0.0.1 by
