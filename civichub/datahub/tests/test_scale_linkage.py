@@ -93,6 +93,8 @@ def _java() -> bool:
     return shutil.which("java") is not None or bool(os.environ.get("JAVA_HOME"))
 
 
+# A JVM is a real process started by the test: it runs once, with the system tests (CI's third run).
+@pytest.mark.system
 @pytest.mark.skipif(
     not _java() and os.environ.get("CI") != "true",
     reason="no Java here: the Spark engine needs a JVM (CI installs openjdk-17-jre-headless)",
