@@ -9,7 +9,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
-from civichub.core.http import request_user
+from civichub.core.http import client_address, request_user
 from civichub.portal import selectors, services
 from civichub.portal.models import Application, Service
 from civichub.portal.prefill import resident_facts
@@ -222,20 +222,28 @@ def application_get(request: HttpRequest, reference: str) -> ApplicationOut:
 
 
 class CertificateVerificationOut(Schema):
+    code: str
     reference: str
     service: str
     service_en: str
     department: str
     decided_at: dt.datetime | None
     applicant: str
+    valid: bool
+    revoked_at: dt.datetime | None
+    sha256: str
+    signature: str
+    key_id: str
+    pdf_matches: bool | None
 
 
 @router.get(
     "/verify/{code}",
     response=CertificateVerificationOut,
     auth=None,
-    summary="Check a result's code",
+    summary="Check a certificate's verification code (rate-limited per client)",
 )
 def verify(request: HttpRequest, code: str) -> CertificateVerificationOut:
+    selectors.verify_allow(client_address(request))
     found = selectors.verification_get(code=code)
     return CertificateVerificationOut(**found.__dict__)

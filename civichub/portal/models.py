@@ -230,3 +230,31 @@ class ApplicationEvent(CreatedModel):
 
     def __str__(self) -> str:
         return f"{self.application} {self.status}"
+
+
+class Certificate(CreatedModel):
+    """The result of an approved application as a PDF (办件结果), signed with the deployment's
+    Ed25519 key over its exact bytes. The verification code finds it on the public page; a
+    revoked certificate stays on record and shows as revoked."""
+
+    application = models.OneToOneField(
+        Application, on_delete=models.PROTECT, related_name="certificate"
+    )
+    code = models.CharField(max_length=32, unique=True)
+    pdf = models.BinaryField()
+    sha256 = models.CharField(max_length=64)
+    signature = models.BinaryField()
+    # the first 16 hex digits of the SHA-256 of the public key that signed it
+    key_id = models.CharField(max_length=16)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_reason = models.CharField(max_length=500, blank=True, default="")
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return self.code
+
+    @property
+    def organisation(self) -> Organisation:
+        return self.application.organisation

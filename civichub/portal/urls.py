@@ -10,10 +10,16 @@ urlpatterns = [
     path("queue/", views.queue, name="queue"),
     path("my-data/", views.my_data, name="my_data"),
     path("verify/", views.verify, name="verify"),
+    path("verify/key.pem", views.verify_key, name="verify_key"),
     path("manage/", views.guide_admin, name="guide_admin"),
     path("manage/versions/<int:pk>/<slug:action>/", views.version_action, name="version_action"),
     path("manage/<str:code>/", views.guide_edit, name="guide_edit"),
     path("applications/<str:reference>/", views.application_detail, name="application"),
+    path(
+        "applications/<str:reference>/certificate.pdf",
+        views.certificate_download,
+        name="certificate",
+    ),
     path(
         "applications/<str:reference>/materials/<int:pk>/",
         views.material_file,

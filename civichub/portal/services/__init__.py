@@ -19,6 +19,7 @@ from civichub.portal.services.catalogue import (
     version_return,
     version_submit,
 )
+from civichub.portal.services.certificates import certificate_issue, certificate_revoke
 
 __all__ = [
     "application_accept",
@@ -28,6 +29,8 @@ __all__ = [
     "application_request_more",
     "application_submit",
     "catalogue_reindex",
+    "certificate_issue",
+    "certificate_revoke",
     "material_add",
     "service_create",
     "version_draft",
