@@ -4,6 +4,7 @@ byte failing the signature, revocation, the rate limit, and the download permiss
 from __future__ import annotations
 
 import base64
+import io
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
@@ -154,3 +156,13 @@ def test_only_the_applicant_and_the_department_download_the_certificate(
     other = staff_user(None, None, username="stranger")
     client.force_login(other)
     assert client.get(url).status_code == 403
+
+
+def test_the_key_command_makes_the_key_once(settings: Any, tmp_path: Any) -> None:
+    settings.DATA_DIR = tmp_path
+    first, second = io.StringIO(), io.StringIO()
+    call_command("portal_certificate_key", stdout=first)
+    call_command("portal_certificate_key", stdout=second)
+    assert first.getvalue().startswith("created") and second.getvalue().startswith("kept")
+    assert (tmp_path / "keys" / "portal_certificate_ed25519.pem").stat().st_mode & 0o077 == 0
+    assert first.getvalue().split("key id:")[1] == second.getvalue().split("key id:")[1]
