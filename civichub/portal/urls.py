@@ -8,6 +8,7 @@ urlpatterns = [
     path("catalogue.jsonld", views.catalogue_cpsv, name="catalogue"),
     path("mine/", views.mine, name="mine"),
     path("queue/", views.queue, name="queue"),
+    path("measures/", views.measures, name="measures"),
     path("my-data/", views.my_data, name="my_data"),
     path("verify/", views.verify, name="verify"),
     path("verify/key.pem", views.verify_key, name="verify_key"),

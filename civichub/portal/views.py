@@ -22,12 +22,14 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from civichub.core.audit import audit_record
+from civichub.core.charts import bar_chart
 from civichub.core.errors import DomainError, NotFound, RateLimited
 from civichub.core.http import client_address, request_user, request_user_or_none
 from civichub.core.permissions import allowed
 from civichub.core.views import domain_errors_as_http
 from civichub.notify import selectors as notify_selectors
-from civichub.portal import certificates, forms, selectors, services
+from civichub.portal import certificates, forms, performance, selectors, services
 from civichub.portal.guide import GuideView
 from civichub.portal.models import ApplicationStatus, Certificate
 from civichub.portal.prefill import OWN_VIEW_PURPOSE, SOURCE_LABELS, resident_facts
@@ -265,6 +267,44 @@ def certificate_download(request: HttpRequest, reference: str) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="{reference}.pdf"'
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+@login_required
+@domain_errors_as_http
+def measures(request: HttpRequest) -> HttpResponse:
+    """Staff: the anchors' measures per department and service, with charts and a CSV."""
+    user = request_user(request)
+    departments = performance.performance(actor=user)
+    if request.GET.get("format") == "csv":
+        audit_record(actor=user, action="portal.measures.export")
+        response = HttpResponse(
+            performance.performance_csv(departments), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = 'attachment; filename="portal-measures.csv"'
+        return response
+    charts = [
+        (
+            "chart-online",
+            _("全程网办申请占比（%）"),
+            bar_chart([(d.name, d.online_share) for d in departments]),
+        ),
+        (
+            "chart-on-time",
+            _("按承诺时限办结占比（%）"),
+            bar_chart([(d.name, d.on_time_share) for d in departments]),
+        ),
+        (
+            "chart-days",
+            _("平均办结用时（天）"),
+            bar_chart([(d.name, d.mean_days) for d in departments]),
+        ),
+        (
+            "chart-rating",
+            _("平均评分（1–5）"),
+            bar_chart([(d.name, d.mean_rating) for d in departments]),
+        ),
+    ]
+    return render(request, "portal/measures.html", {"departments": departments, "charts": charts})
 
 
 def verify(request: HttpRequest) -> HttpResponse:
