@@ -258,3 +258,41 @@ class Certificate(CreatedModel):
     @property
     def organisation(self) -> Organisation:
         return self.application.organisation
+
+
+class Frequency(models.TextChoices):
+    """Update frequencies, as the EU's frequency vocabulary names them (DCAT-AP)."""
+
+    DAILY = "DAILY", _("每日")
+    WEEKLY = "WEEKLY", _("每周")
+    MONTHLY = "MONTHLY", _("每月")
+    QUARTERLY = "QUARTERLY", _("每季度")
+    ANNUAL = "ANNUAL", _("每年")
+    IRREGULAR = "IRREG", _("不定期")
+
+
+class Dataset(TimestampedModel):
+    """An open dataset (开放数据集) in the catalogue, described with DCAT's fields. Its rows
+    come from a named source (`opendata.SOURCES`), computed when downloaded: only
+    non-personal tables and aggregates, with small counts suppressed."""
+
+    slug = models.SlugField(max_length=80, unique=True)
+    title = models.CharField(max_length=200)
+    title_en = models.CharField(max_length=200, blank=True, default="")
+    description = models.TextField(blank=True, default="")
+    description_en = models.TextField(blank=True, default="")
+    publisher = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    licence = models.CharField(max_length=32)
+    frequency = models.CharField(max_length=12, choices=Frequency.choices)
+    keywords = models.JSONField(default=list, blank=True)
+    theme = models.CharField(max_length=32, blank=True, default="")
+    source = models.CharField(max_length=64)
+    issued_at = models.DateTimeField(null=True, blank=True)
+    published = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return self.slug
+
+    @property
+    def organisation(self) -> Organisation:
+        return self.publisher

@@ -36,6 +36,11 @@ ACTIONS = [
         "satisfaction).",
     ),
     ActionDef(
+        "portal.dataset.edit",
+        REVIEWERS,
+        description="Describe a department's open datasets and publish or withdraw them.",
+    ),
+    ActionDef(
         "portal.application.view",
         HANDLERS,
         owner=True,

@@ -515,3 +515,10 @@ def verify_allow(address: str | None) -> None:
     cache.add(key, 0, 120)
     if int(cache.incr(key)) > module_config(PortalSettings).verify_per_minute:
         raise RateLimited(_("核验次数过多，请一分钟后再试。"), limit="client")
+
+
+def organisation_by_code(*, code: str) -> Organisation:
+    organisation = Organisation.objects.filter(code=code).first()
+    if organisation is None:
+        raise NotFound(_("没有编码为 %(code)s 的机构。") % {"code": code})
+    return organisation

@@ -29,7 +29,7 @@ from civichub.core.http import client_address, request_user, request_user_or_non
 from civichub.core.permissions import allowed
 from civichub.core.views import domain_errors_as_http
 from civichub.notify import selectors as notify_selectors
-from civichub.portal import certificates, forms, performance, selectors, services
+from civichub.portal import certificates, forms, opendata, performance, selectors, services
 from civichub.portal.guide import GuideView
 from civichub.portal.models import ApplicationStatus, Certificate
 from civichub.portal.prefill import OWN_VIEW_PURPOSE, SOURCE_LABELS, resident_facts
@@ -305,6 +305,64 @@ def measures(request: HttpRequest) -> HttpResponse:
         ),
     ]
     return render(request, "portal/measures.html", {"departments": departments, "charts": charts})
+
+
+# Open data -------------------------------------------------------------------------------------
+
+
+def data_index(request: HttpRequest) -> HttpResponse:
+    """Public: the open data catalogue."""
+    datasets = [(d, *opendata.localized(d)) for d in opendata.published_datasets()]
+    return render(
+        request, "portal/data_index.html", {"datasets": datasets, "licences": opendata.LICENCES}
+    )
+
+
+@domain_errors_as_http
+def data_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    dataset = opendata.dataset_get(slug=slug)
+    title, description = opendata.localized(dataset)
+    table = opendata.dataset_table(dataset)
+    return render(
+        request,
+        "portal/data_detail.html",
+        {
+            "dataset": dataset,
+            "title": title,
+            "description": description,
+            "licence": opendata.LICENCES.get(dataset.licence),
+            "columns": table.columns,
+            "rows": [[row.get(c.key) for c in table.columns] for row in table.rows[:50]],
+            "row_count": len(table.rows),
+            "below": opendata.SUPPRESS_BELOW,
+            "json_ld": _json_script(opendata.dataset_dcat(dataset)),
+        },
+    )
+
+
+@domain_errors_as_http
+def data_download(request: HttpRequest, slug: str, fmt: str) -> HttpResponse:
+    dataset = opendata.dataset_get(slug=slug)
+    table = opendata.dataset_table(dataset)
+    if fmt == "csv":
+        response = HttpResponse(opendata.table_csv(table), content_type="text/csv; charset=utf-8")
+    elif fmt == "json":
+        response = JsonResponse(
+            opendata.table_json(dataset, table), json_dumps_params={"ensure_ascii": False}
+        )
+    else:
+        raise NotFound(_("没有该格式。"))
+    response["Content-Disposition"] = f'attachment; filename="{dataset.slug}.{fmt}"'
+    return response
+
+
+def data_catalogue(request: HttpRequest) -> JsonResponse:
+    """The catalogue in DCAT (JSON-LD), for harvesters."""
+    return JsonResponse(
+        opendata.catalogue_dcat(),
+        content_type="application/ld+json",
+        json_dumps_params={"ensure_ascii": False},
+    )
 
 
 def verify(request: HttpRequest) -> HttpResponse:

@@ -20,6 +20,7 @@ from civichub.portal.services.catalogue import (
     version_submit,
 )
 from civichub.portal.services.certificates import certificate_issue, certificate_revoke
+from civichub.portal.services.opendata import dataset_publish, dataset_save
 
 __all__ = [
     "application_accept",
@@ -31,6 +32,8 @@ __all__ = [
     "catalogue_reindex",
     "certificate_issue",
     "certificate_revoke",
+    "dataset_publish",
+    "dataset_save",
     "material_add",
     "service_create",
     "version_draft",
