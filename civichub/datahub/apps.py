@@ -49,6 +49,7 @@ class DatahubConfig(CivicModuleConfig):
         provides={
             "resident_facts": "civichub.datahub.capabilities:resident_facts",
             "verified_blood_group": "civichub.datahub.capabilities:verified_blood_group",
+            "population_counts": "civichub.datahub.capabilities:population_counts",
         },
         roles=ROLES,
         actions=ACTIONS,

@@ -4,7 +4,9 @@ as plain data so that neither side imports the other:
 - `resident_facts(actor=, purpose=)`: the signed-in resident's own values for the portal's
   prefill, each `{"value", "source", "updated_at"}` with the providing department's name;
 - `verified_blood_group(actor=, identity_number=, purpose=)`: the health department's ABO
-  and RhD group of a person, `{"abo", "rhd", "source", "updated_at"}`, or None.
+  and RhD group of a person, `{"abo", "rhd", "source", "updated_at"}`, or None;
+- `population_counts()`: persons by community, age band and gender, counts only, for the
+  portal's open data (which suppresses the small ones).
 
 Only values that a sharing agreement in force admits for the caller's purpose over the
 person's area are given (the reader here is the resident or the registry asking for them, so
@@ -142,3 +144,37 @@ def verified_blood_group(
             "updated_at": max(abo.received_at, rh.received_at),
         }
     return None
+
+
+def population_counts() -> list[dict[str, Any]]:
+    """Persons in the registry by community, age band and gender: counts only, no person.
+    Whoever publishes them suppresses the small ones (the portal's open data does)."""
+    year = timezone.localdate().year
+    counts: dict[tuple[str, str, str, str], int] = {}
+    rows = Person.objects.filter(community__isnull=False).values_list(
+        "community__code", "community__name", "birth_date", "gender"
+    )
+    for code, name, birth_date, gender in rows.iterator():
+        age = None if birth_date is None else year - birth_date.year
+        band = _age_band(age)
+        key = (code, name, band, gender or "")
+        counts[key] = counts.get(key, 0) + 1
+    return [
+        {
+            "community_code": code,
+            "community": name,
+            "age_band": band,
+            "gender": gender,
+            "persons": n,
+        }
+        for (code, name, band, gender), n in sorted(counts.items())
+    ]
+
+
+def _age_band(age: int | None) -> str:
+    if age is None:
+        return ""
+    for upper, band in ((17, "0-17"), (39, "18-39"), (59, "40-59"), (79, "60-79")):
+        if age <= upper:
+            return band
+    return "80+"

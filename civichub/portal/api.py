@@ -9,9 +9,9 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
-from civichub.core.http import request_user
-from civichub.portal import selectors, services
-from civichub.portal.models import Application, Service
+from civichub.core.http import client_address, request_user
+from civichub.portal import opendata, selectors, services
+from civichub.portal.models import Application, Dataset, Service
 from civichub.portal.prefill import resident_facts
 
 router = Router(tags=["portal"])
@@ -222,20 +222,134 @@ def application_get(request: HttpRequest, reference: str) -> ApplicationOut:
 
 
 class CertificateVerificationOut(Schema):
+    code: str
     reference: str
     service: str
     service_en: str
     department: str
     decided_at: dt.datetime | None
     applicant: str
+    valid: bool
+    revoked_at: dt.datetime | None
+    sha256: str
+    signature: str
+    key_id: str
+    pdf_matches: bool | None
 
 
 @router.get(
     "/verify/{code}",
     response=CertificateVerificationOut,
     auth=None,
-    summary="Check a result's code",
+    summary="Check a certificate's verification code (rate-limited per client)",
 )
 def verify(request: HttpRequest, code: str) -> CertificateVerificationOut:
+    selectors.verify_allow(client_address(request))
     found = selectors.verification_get(code=code)
     return CertificateVerificationOut(**found.__dict__)
+
+
+# Open data -------------------------------------------------------------------------------------
+
+
+class DatasetOut(Schema):
+    slug: str
+    title: str
+    title_en: str
+    description: str
+    description_en: str
+    publisher: str
+    licence: str
+    frequency: str
+    keywords: list[str]
+    theme: str
+    issued_at: dt.datetime | None
+    modified_at: dt.datetime
+    published: bool
+
+
+def _dataset_out(dataset: Dataset) -> DatasetOut:
+    return DatasetOut(
+        slug=dataset.slug,
+        title=dataset.title,
+        title_en=dataset.title_en,
+        description=dataset.description,
+        description_en=dataset.description_en,
+        publisher=dataset.publisher.name,
+        licence=dataset.licence,
+        frequency=dataset.frequency,
+        keywords=dataset.keywords,
+        theme=dataset.theme,
+        issued_at=dataset.issued_at,
+        modified_at=dataset.updated_at,
+        published=dataset.published,
+    )
+
+
+class DatasetRowsOut(Schema):
+    dataset: str
+    suppressed_below: int
+    columns: list[dict[str, Any]]
+    rows: list[dict[str, Any]]
+
+
+class DatasetIn(Schema):
+    slug: str
+    title: str
+    title_en: str = ""
+    description: str = ""
+    description_en: str = ""
+    publisher: str  # the publishing organisation's code
+    source: str
+    licence: str = "CC-BY-4.0"
+    frequency: str = "MONTHLY"
+    keywords: list[str] = []
+    theme: str = ""
+    published: bool = False
+
+
+@router.get("/datasets", response=list[DatasetOut], auth=None, summary="The open data catalogue")
+def dataset_list(request: HttpRequest) -> list[DatasetOut]:
+    return [_dataset_out(d) for d in opendata.published_datasets()]
+
+
+@router.get("/datasets/{slug}", response=DatasetOut, auth=None, summary="One open dataset")
+def dataset_get(request: HttpRequest, slug: str) -> DatasetOut:
+    return _dataset_out(opendata.dataset_get(slug=slug))
+
+
+@router.get(
+    "/datasets/{slug}/rows",
+    response=DatasetRowsOut,
+    auth=None,
+    summary="An open dataset's rows (counts below the threshold are null)",
+)
+def dataset_rows(request: HttpRequest, slug: str) -> DatasetRowsOut:
+    dataset = opendata.dataset_get(slug=slug)
+    return DatasetRowsOut(**opendata.table_json(dataset, opendata.dataset_table(dataset)))
+
+
+@router.put(
+    "/datasets/{slug}",
+    response=DatasetOut,
+    summary="Describe an open dataset and publish or withdraw it (department heads)",
+)
+def dataset_put(request: HttpRequest, slug: str, payload: DatasetIn) -> DatasetOut:
+    user = request_user(request)
+    dataset = services.dataset_save(
+        actor=user,
+        slug=slug[:80],
+        title=payload.title,
+        title_en=payload.title_en,
+        description=payload.description,
+        description_en=payload.description_en,
+        publisher=selectors.organisation_by_code(code=payload.publisher),
+        source=payload.source,
+        licence=payload.licence,
+        frequency=payload.frequency,
+        keywords=payload.keywords,
+        theme=payload.theme,
+    )
+    if dataset.published != payload.published:
+        dataset = services.dataset_publish(actor=user, dataset=dataset, published=payload.published)
+    return _dataset_out(dataset)

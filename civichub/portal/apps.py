@@ -35,6 +35,15 @@ MEASURES = MeasureSource(
             62,
         ),
         Measure("portal.approval", _("准予办理率"), "rate", "%", SERVICES, _("服务事项"), 63),
+        Measure(
+            "portal.on_time",
+            _("按承诺时限办结率"),
+            "rate",
+            "%",
+            SERVICES,
+            _("服务事项"),
+            64,
+        ),
     ),
 )
 
@@ -56,6 +65,7 @@ class PortalConfig(CivicModuleConfig):
         nav=[
             NavItem(_("办事指南管理"), "portal:guide_admin", "portal.service.edit", order=60),
             NavItem(_("办件受理"), "portal:queue", "portal.application.handle", order=61),
+            NavItem(_("政务服务指标"), "portal:measures", "portal.measures.view", order=62),
         ],
         tiles=[
             Tile(

@@ -74,3 +74,5 @@ class PortalSettings(ModuleConfig):
     site_url: str = ""
     # The area code prefix of service codes (6-digit division + 2-digit township).
     division_code: str = "99010000"
+    # Public checks of verification codes per client address and minute (`/services/verify/`).
+    verify_per_minute: int = 20

@@ -10,7 +10,7 @@ from civichub.core.models import Organisation, OrganisationKind
 from civichub.portal import services
 from civichub.portal.conf import PortalSettings
 from civichub.portal.demo_catalogue import DEPARTMENTS, FAQS, FORM, SERVICES, STEPS
-from civichub.portal.models import Service
+from civichub.portal.models import Dataset, Frequency, Service
 
 
 def _department(city: Organisation, function: str) -> Organisation | None:
@@ -115,7 +115,64 @@ def publish_catalogue(city: Organisation, names: set[str] | None = None) -> int:
     return created
 
 
+# (slug, title, English title, description, English description, source, frequency)
+DATASETS = (
+    (
+        "service-catalogue",
+        "政务服务事项目录",
+        "Government service catalogue",
+        "全部已发布的政务服务事项：编码、名称、实施机关、是否网上申请、到现场次数、承诺时限。",
+        "Every published service: code, name, authority, online application, visits, promised "
+        "time limit.",
+        "portal.services",
+        Frequency.WEEKLY,
+    ),
+    (
+        "online-applications",
+        "网上申请件数统计",
+        "Online applications",
+        "按事项、月份和办理状态统计的网上申请件数，少于 10 件的不予公布。",
+        "Online applications by service, month and status; counts below 10 are not published.",
+        "portal.applications",
+        Frequency.MONTHLY,
+    ),
+    (
+        "population-by-community",
+        "分社区人口登记人数",
+        "Registered population by community",
+        "数据中台人口登记按社区、年龄段和性别统计的人数，少于 10 人的不予公布。",
+        "Persons in the data hub's registry by community, age band and gender; counts below 10 "
+        "are not published.",
+        "datahub.population",
+        Frequency.QUARTERLY,
+    ),
+)
+
+
+def seed_datasets(city: Organisation) -> int:
+    """The demo's open datasets, published by the city's government office (idempotent)."""
+    created = 0
+    for slug, title, title_en, text, text_en, source, frequency in DATASETS:
+        if Dataset.objects.filter(slug=slug).exists():
+            continue
+        dataset = services.dataset_save(
+            actor=None,
+            slug=slug,
+            title=title,
+            title_en=title_en,
+            description=text,
+            description_en=text_en,
+            publisher=city,
+            source=source,
+            frequency=frequency,
+            keywords=[title],
+        )
+        services.dataset_publish(actor=None, dataset=dataset)
+        created += 1
+    return created
+
+
 def seed(*, city: Organisation, size: str) -> int:
-    """Publishes the demo catalogue (idempotent: existing codes are skipped)."""
+    """Publishes the demo catalogue and open datasets (idempotent: existing ones are skipped)."""
     del size  # the catalogue is the same at every size
-    return publish_catalogue(city)
+    return publish_catalogue(city) + seed_datasets(city)

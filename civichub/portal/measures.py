@@ -1,6 +1,7 @@
 """The portal's measures for the statistics module (declared in the manifest): applications
 submitted, by service; decisions, by outcome (approved or refused); days from submission to
-decision and the share approved, by service. All are read from the applications' history
+decision, the share approved and the share decided within the promised time limit, by
+service. All are read from the applications' history
 (`ApplicationEvent`, append-only) after a watermark, the last event id counted, and count under
 the department responsible for the service. Only counts and durations leave the module: no
 applicant, answer or material."""
@@ -21,6 +22,7 @@ SUBMITTED = "portal.submitted"
 DECIDED = "portal.decided"
 DECISION_DAYS = "portal.decision_days"
 APPROVAL = "portal.approval"
+ON_TIME = "portal.on_time"
 
 _DECISIONS = {ApplicationStatus.APPROVED, ApplicationStatus.REFUSED}
 _COUNTED = {ApplicationStatus.SUBMITTED, *_DECISIONS}
@@ -39,6 +41,7 @@ def application_measures(*, after: str, until: dt.datetime, limit: int) -> Colle
             "status",
             "created_at",
             "application__created_at",
+            "application__due_at",
             "application__service__code",
             "application__service__department_id",
         )[: limit + 1]
@@ -64,7 +67,10 @@ def _contributions(event: Mapping[str, Any]) -> list[Contribution]:
         return [Contribution(SUBMITTED, day, department, breakdown=service)]
     days = (event["created_at"] - event["application__created_at"]).total_seconds() / 86400
     approved = 1.0 if status == ApplicationStatus.APPROVED else 0.0
+    due = event["application__due_at"]
+    on_time = 1.0 if due is None or event["created_at"] <= due else 0.0
     return [
+        Contribution(ON_TIME, day, department, breakdown=service, value=on_time),
         Contribution(DECIDED, day, department, breakdown=str(status)),
         Contribution(DECISION_DAYS, day, department, breakdown=service, value=round(days, 4)),
         Contribution(APPROVAL, day, department, breakdown=service, value=approved),

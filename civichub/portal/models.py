@@ -230,3 +230,69 @@ class ApplicationEvent(CreatedModel):
 
     def __str__(self) -> str:
         return f"{self.application} {self.status}"
+
+
+class Certificate(CreatedModel):
+    """The result of an approved application as a PDF (办件结果), signed with the deployment's
+    Ed25519 key over its exact bytes. The verification code finds it on the public page; a
+    revoked certificate stays on record and shows as revoked."""
+
+    application = models.OneToOneField(
+        Application, on_delete=models.PROTECT, related_name="certificate"
+    )
+    code = models.CharField(max_length=32, unique=True)
+    pdf = models.BinaryField()
+    sha256 = models.CharField(max_length=64)
+    signature = models.BinaryField()
+    # the first 16 hex digits of the SHA-256 of the public key that signed it
+    key_id = models.CharField(max_length=16)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_reason = models.CharField(max_length=500, blank=True, default="")
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return self.code
+
+    @property
+    def organisation(self) -> Organisation:
+        return self.application.organisation
+
+
+class Frequency(models.TextChoices):
+    """Update frequencies, as the EU's frequency vocabulary names them (DCAT-AP)."""
+
+    DAILY = "DAILY", _("每日")
+    WEEKLY = "WEEKLY", _("每周")
+    MONTHLY = "MONTHLY", _("每月")
+    QUARTERLY = "QUARTERLY", _("每季度")
+    ANNUAL = "ANNUAL", _("每年")
+    IRREGULAR = "IRREG", _("不定期")
+
+
+class Dataset(TimestampedModel):
+    """An open dataset (开放数据集) in the catalogue, described with DCAT's fields. Its rows
+    come from a named source (`opendata.SOURCES`), computed when downloaded: only
+    non-personal tables and aggregates, with small counts suppressed."""
+
+    slug = models.SlugField(max_length=80, unique=True)
+    title = models.CharField(max_length=200)
+    title_en = models.CharField(max_length=200, blank=True, default="")
+    description = models.TextField(blank=True, default="")
+    description_en = models.TextField(blank=True, default="")
+    publisher = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    licence = models.CharField(max_length=32)
+    frequency = models.CharField(max_length=12, choices=Frequency.choices)
+    keywords = models.JSONField(default=list, blank=True)
+    theme = models.CharField(max_length=32, blank=True, default="")
+    source = models.CharField(max_length=64)
+    issued_at = models.DateTimeField(null=True, blank=True)
+    published = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return self.slug
+
+    @property
+    def organisation(self) -> Organisation:
+        return self.publisher

@@ -30,6 +30,17 @@ ACTIONS = [
         description="Review a draft service guide and publish or return it.",
     ),
     ActionDef(
+        "portal.measures.view",
+        HANDLERS,
+        description="See a department's service measures (online share, visits, time, "
+        "satisfaction).",
+    ),
+    ActionDef(
+        "portal.dataset.edit",
+        REVIEWERS,
+        description="Describe a department's open datasets and publish or withdraw them.",
+    ),
+    ActionDef(
         "portal.application.view",
         HANDLERS,
         owner=True,

@@ -4,10 +4,13 @@ catalogue's exports (schema.org JSON-LD, CPSV-AP), the home page's notices, and 
 
 from __future__ import annotations
 
+import base64
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
@@ -16,18 +19,20 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from civichub.core import registry
+from civichub.core.audit import audit_record
 from civichub.core.conf import core_settings
 from civichub.core.config import module_config
-from civichub.core.errors import NotFound
+from civichub.core.errors import NotFound, RateLimited
 from civichub.core.models import Organisation, User
 from civichub.core.permissions import require, scope_filter
-from civichub.portal import search
+from civichub.portal import certificates, search
 from civichub.portal.conf import PortalSettings
 from civichub.portal.models import (
     OPEN_STATUSES,
     Application,
     ApplicationEvent,
     ApplicationStatus,
+    Certificate,
     Material,
     SearchEntry,
     Service,
@@ -439,32 +444,81 @@ def is_overdue(application: Application) -> bool:
 
 @dataclass(frozen=True)
 class Verification:
+    """What the public page tells about a code: no more than the certificate itself shows,
+    with the applicant's name masked."""
+
+    code: str
     reference: str
     service: str
     service_en: str
     department: str
     decided_at: Any
     applicant: str
+    valid: bool
+    revoked_at: Any
+    sha256: str
+    signature: str  # base64
+    key_id: str
+    # None: no PDF was given; else whether its bytes carry the signature
+    pdf_matches: bool | None = None
 
 
-def verification_get(*, code: str) -> Verification:
-    """The public check of a result's verification code: what was decided, for whom (masked)."""
+def verification_get(*, code: str, pdf: bytes | None = None) -> Verification:
+    """The public check of a certificate's verification code, and of a PDF's bytes against
+    its signature when one is given (a changed byte fails)."""
     code = code.strip().upper()[:32]
-    application = (
-        Application.objects.select_related("version", "service__department", "resident")
-        .filter(verification_code=code, status=ApplicationStatus.APPROVED)
+    certificate = (
+        Certificate.objects.select_related(
+            "application__version", "application__service__department", "application__applicant"
+        )
+        .filter(code=code)
         .first()
         if code
         else None
     )
-    if application is None:
+    if certificate is None:
         raise NotFound(_("核验码无效。"))
-    name = str(application.answer("name") or application.applicant.get_username())
+    application = certificate.application
+    signature = bytes(certificate.signature)
     return Verification(
+        code=certificate.code,
         reference=application.reference,
         service=application.version.name,
         service_en=application.version.name_en,
         department=application.service.department.name,
         decided_at=application.decided_at,
-        applicant=name[:1] + "*" * max(len(name) - 1, 1),
+        applicant=certificates.masked_name(certificates.applicant_name(application)),
+        valid=certificate.revoked_at is None,
+        revoked_at=certificate.revoked_at,
+        sha256=certificate.sha256,
+        signature=base64.b64encode(signature).decode(),
+        key_id=certificate.key_id,
+        pdf_matches=None if pdf is None else certificates.signature_valid(pdf, signature),
     )
+
+
+def certificate_get(*, actor: User, reference: str) -> Certificate:
+    """The applicant's (or the department's) certificate, its download audited: it names the
+    applicant."""
+    application = application_get(actor=actor, reference=reference)
+    certificate = Certificate.objects.filter(application=application).first()
+    if certificate is None:
+        raise NotFound(_("该办件没有结果证明。"))
+    audit_record(actor=actor, action="portal.certificate.download", obj=application)
+    return certificate
+
+
+def verify_allow(address: str | None) -> None:
+    """Counts a public verification per client address and minute; past the deployment's limit
+    it is refused (429), so codes cannot be tried in bulk."""
+    key = f"portal:verify:{address or '-'}:{int(time.time() // 60)}"
+    cache.add(key, 0, 120)
+    if int(cache.incr(key)) > module_config(PortalSettings).verify_per_minute:
+        raise RateLimited(_("核验次数过多，请一分钟后再试。"), limit="client")
+
+
+def organisation_by_code(*, code: str) -> Organisation:
+    organisation = Organisation.objects.filter(code=code).first()
+    if organisation is None:
+        raise NotFound(_("没有编码为 %(code)s 的机构。") % {"code": code})
+    return organisation

@@ -22,14 +22,16 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from civichub.core.errors import DomainError, NotFound
-from civichub.core.http import request_user, request_user_or_none
+from civichub.core.audit import audit_record
+from civichub.core.charts import bar_chart
+from civichub.core.errors import DomainError, NotFound, RateLimited
+from civichub.core.http import client_address, request_user, request_user_or_none
 from civichub.core.permissions import allowed
 from civichub.core.views import domain_errors_as_http
 from civichub.notify import selectors as notify_selectors
-from civichub.portal import forms, selectors, services
+from civichub.portal import certificates, forms, opendata, performance, selectors, services
 from civichub.portal.guide import GuideView
-from civichub.portal.models import ApplicationStatus
+from civichub.portal.models import ApplicationStatus, Certificate
 from civichub.portal.prefill import OWN_VIEW_PURPOSE, SOURCE_LABELS, resident_facts
 
 
@@ -194,6 +196,7 @@ def application_detail(request: HttpRequest, reference: str) -> HttpResponse:
             "source_labels": SOURCE_LABELS,
             "fields": application.version.content.get("form", []),
             "statuses": ApplicationStatus,
+            "certificate": Certificate.objects.filter(application=application).first(),
         },
     )
 
@@ -228,6 +231,8 @@ def application_action(request: HttpRequest, reference: str, action: str) -> Htt
             services.material_add(
                 actor=user, application=application, materials=request.FILES.getlist("materials")
             )
+        elif action == "revoke":
+            services.certificate_revoke(actor=user, application=application, reason=note)
         elif action == "rate":
             rating = request.POST.get("rating", "")
             services.application_rate(
@@ -254,15 +259,140 @@ def queue(request: HttpRequest) -> HttpResponse:
     )
 
 
+@login_required
+@domain_errors_as_http
+def certificate_download(request: HttpRequest, reference: str) -> HttpResponse:
+    certificate = selectors.certificate_get(actor=request_user(request), reference=reference)
+    response = HttpResponse(bytes(certificate.pdf), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{reference}.pdf"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@login_required
+@domain_errors_as_http
+def measures(request: HttpRequest) -> HttpResponse:
+    """Staff: the anchors' measures per department and service, with charts and a CSV."""
+    user = request_user(request)
+    departments = performance.performance(actor=user)
+    if request.GET.get("format") == "csv":
+        audit_record(actor=user, action="portal.measures.export")
+        response = HttpResponse(
+            performance.performance_csv(departments), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = 'attachment; filename="portal-measures.csv"'
+        return response
+    charts = [
+        (
+            "chart-online",
+            _("全程网办申请占比（%）"),
+            bar_chart([(d.name, d.online_share) for d in departments]),
+        ),
+        (
+            "chart-on-time",
+            _("按承诺时限办结占比（%）"),
+            bar_chart([(d.name, d.on_time_share) for d in departments]),
+        ),
+        (
+            "chart-days",
+            _("平均办结用时（天）"),
+            bar_chart([(d.name, d.mean_days) for d in departments]),
+        ),
+        (
+            "chart-rating",
+            _("平均评分（1–5）"),
+            bar_chart([(d.name, d.mean_rating) for d in departments]),
+        ),
+    ]
+    return render(request, "portal/measures.html", {"departments": departments, "charts": charts})
+
+
+# Open data -------------------------------------------------------------------------------------
+
+
+def data_index(request: HttpRequest) -> HttpResponse:
+    """Public: the open data catalogue."""
+    datasets = [(d, *opendata.localized(d)) for d in opendata.published_datasets()]
+    return render(
+        request, "portal/data_index.html", {"datasets": datasets, "licences": opendata.LICENCES}
+    )
+
+
+@domain_errors_as_http
+def data_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    dataset = opendata.dataset_get(slug=slug)
+    title, description = opendata.localized(dataset)
+    table = opendata.dataset_table(dataset)
+    return render(
+        request,
+        "portal/data_detail.html",
+        {
+            "dataset": dataset,
+            "title": title,
+            "description": description,
+            "licence": opendata.LICENCES.get(dataset.licence),
+            "columns": table.columns,
+            "rows": [[row.get(c.key) for c in table.columns] for row in table.rows[:50]],
+            "row_count": len(table.rows),
+            "below": opendata.SUPPRESS_BELOW,
+            "json_ld": _json_script(opendata.dataset_dcat(dataset)),
+        },
+    )
+
+
+@domain_errors_as_http
+def data_download(request: HttpRequest, slug: str, fmt: str) -> HttpResponse:
+    dataset = opendata.dataset_get(slug=slug)
+    table = opendata.dataset_table(dataset)
+    if fmt == "csv":
+        response = HttpResponse(opendata.table_csv(table), content_type="text/csv; charset=utf-8")
+    elif fmt == "json":
+        response = JsonResponse(
+            opendata.table_json(dataset, table), json_dumps_params={"ensure_ascii": False}
+        )
+    else:
+        raise NotFound(_("没有该格式。"))
+    response["Content-Disposition"] = f'attachment; filename="{dataset.slug}.{fmt}"'
+    return response
+
+
+def data_catalogue(request: HttpRequest) -> JsonResponse:
+    """The catalogue in DCAT (JSON-LD), for harvesters."""
+    return JsonResponse(
+        opendata.catalogue_dcat(),
+        content_type="application/ld+json",
+        json_dumps_params={"ensure_ascii": False},
+    )
+
+
 def verify(request: HttpRequest) -> HttpResponse:
-    code = request.GET.get("code", "")
-    found, error = None, ""
+    """Public: a code (GET) or a code with the PDF to check against its signature (POST)."""
+    source = request.POST if request.method == "POST" else request.GET
+    code = source.get("code", "").strip()
+    found, error, status = None, "", 200
     if code:
+        upload = request.FILES.get("pdf") if request.method == "POST" else None
         try:
-            found = selectors.verification_get(code=code)
+            selectors.verify_allow(client_address(request))
+            pdf = upload.read(5 * 1024 * 1024 + 1) if upload is not None else None
+            if pdf is not None and len(pdf) > 5 * 1024 * 1024:
+                raise NotFound(_("文件过大，结果证明不超过 5 MB。"))
+            found = selectors.verification_get(code=code, pdf=pdf)
+        except RateLimited as exc:
+            error, status = exc.message, 429
         except NotFound as exc:
-            error = exc.message
-    return render(request, "portal/verify.html", {"code": code, "found": found, "error": error})
+            error, status = exc.message, 404
+    return render(
+        request,
+        "portal/verify.html",
+        {"code": code, "found": found, "error": error},
+        status=status,
+    )
+
+
+def verify_key(request: HttpRequest) -> HttpResponse:
+    """The public half of the certificate signing key (PEM), for checking PDFs offline."""
+    return HttpResponse(certificates.public_key_pem(), content_type="text/plain; charset=utf-8")
 
 
 # Staff: the guide's versions ---------------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.browser.support import PASSWORD, PHONE, check_page
+from tests.browser.support import PASSWORD, PHONE, check_page, sign_in
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -71,3 +71,50 @@ def test_a_visitor_finds_a_service_by_pinyin_signs_in_and_applies_with_prefilled
     page.goto("/services/mine/")
     assert "居住证申领" in page.locator("main").inner_text()
     check_page(page, "portal-mine")
+
+
+def test_a_resident_downloads_the_certificate_and_anyone_verifies_it(
+    page: Page, resident_account: Any, settings: Any, tmp_path: Path
+) -> None:
+    from civichub.portal import services
+    from civichub.portal.models import Service
+    from civichub.testing.city import staff_user
+
+    settings.DATA_DIR = tmp_path  # the signing key of this test
+    service = Service.objects.get(published__name="居住证申领")
+    assert service.published is not None
+    answers = {field["key"]: "工作" for field in service.published.content.get("form", [])}
+    application = services.application_submit(
+        actor=resident_account, service=service, answers=answers, consent=True
+    )
+    handler = staff_user("department_handler", service.department, username="handler")
+    services.application_approve(actor=handler, application=application)
+    application.refresh_from_db()
+
+    page.set_viewport_size(PHONE)
+    sign_in(page, "wangxm")
+    page.goto(f"/services/applications/{application.reference}/")
+    check_page(page, "portal-application-approved")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="下载结果证明（PDF）").click()
+    pdf = tmp_path / "certificate.pdf"
+    download.value.save_as(pdf)
+    assert pdf.read_bytes().startswith(b"%PDF")
+
+    page.context.clear_cookies()  # anyone, signed in or not
+    page.goto("/services/verify/")
+    check_page(page, "portal-verify")
+    page.locator("#code").fill(application.verification_code)
+    page.locator("#pdf").set_input_files(str(pdf))
+    page.get_by_role("button", name="核验").click()
+    text = page.locator("main").inner_text()
+    assert "核验通过：结果证明有效" in text and "文件签名核验通过" in text
+    assert "王**" in text and "王小梅" not in text
+    check_page(page, "portal-verify-result")
+
+    tampered = tmp_path / "tampered.pdf"
+    tampered.write_bytes(pdf.read_bytes().replace(b"/Title", b"/TitlE", 1))
+    page.locator("#pdf").set_input_files(str(tampered))
+    page.get_by_role("button", name="核验").click()
+    assert "文件签名核验不通过" in page.locator("main").inner_text()
+    check_page(page, "portal-verify-tampered")

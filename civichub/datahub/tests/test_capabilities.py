@@ -121,3 +121,25 @@ def test_no_group_without_the_rh_factor_an_agreement_or_the_person(
     assert read(actor=None, identity_number=LI_NA, purpose=BLOOD) is None  # not in the hub
     assert read(actor=None, identity_number=ZHANG_WEI, purpose="入户走访") is None
     assert not AccessEntry.objects.exists()
+
+
+def test_population_counts_give_counts_by_community_age_band_and_gender_only(
+    hub: Hub, police_import: Callable[..., ImportBatch]
+) -> None:
+    police_import(
+        [
+            police_row("P1", "张伟", ZHANG_WEI, "1980-01-01", "男"),
+            police_row("P2", "李娜", LI_NA, "1990-05-01", "女"),
+        ]
+    )
+    community = hub.city.community_a1
+    Person.objects.update(community=community)  # as linkage places them from their address
+    provided = registry.provided("population_counts")
+    assert provided is capabilities.population_counts
+    rows = provided()
+    assert sum(r["persons"] for r in rows) == 2
+    assert {r["community_code"] for r in rows} == {community.code}
+    assert all(
+        set(r) == {"community_code", "community", "age_band", "gender", "persons"} for r in rows
+    )
+    assert {r["age_band"] for r in rows} <= {"18-39", "40-59"}

@@ -19,6 +19,8 @@ from civichub.portal.services.catalogue import (
     version_return,
     version_submit,
 )
+from civichub.portal.services.certificates import certificate_issue, certificate_revoke
+from civichub.portal.services.opendata import dataset_publish, dataset_save
 
 __all__ = [
     "application_accept",
@@ -28,6 +30,10 @@ __all__ = [
     "application_request_more",
     "application_submit",
     "catalogue_reindex",
+    "certificate_issue",
+    "certificate_revoke",
+    "dataset_publish",
+    "dataset_save",
     "material_add",
     "service_create",
     "version_draft",

@@ -24,6 +24,7 @@ from civichub.core.errors import Conflict, NotAuthenticated, ValidationFailed
 from civichub.core.models import User
 from civichub.core.permissions import require
 from civichub.notify.services import notification_send
+from civichub.portal import certificates
 from civichub.portal.conf import PortalSettings
 from civichub.portal.models import (
     OPEN_STATUSES,
@@ -34,6 +35,7 @@ from civichub.portal.models import (
     Service,
 )
 from civichub.portal.prefill import resident_facts
+from civichub.portal.services.certificates import certificate_issue
 
 # Leading bytes of the accepted types: the declared type must match the content.
 MAGIC = {
@@ -41,7 +43,6 @@ MAGIC = {
     "image/jpeg": (b"\xff\xd8\xff",),
     "image/png": (b"\x89PNG\r\n\x1a\n",),
 }
-VERIFICATION_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
 def working_day_deadline(start: dt.datetime, days: int) -> dt.datetime:
@@ -309,24 +310,23 @@ def material_add(
     )
 
 
-def _verification_code() -> str:
-    return "".join(secrets.choice(VERIFICATION_ALPHABET) for _ in range(12))
-
-
 @transaction.atomic
 def application_approve(*, actor: User | None, application: Application) -> Application:
-    """Approves: the result carries a verification code anyone can check on the public page."""
+    """Approves: the result is a signed PDF certificate whose verification code anyone can
+    check on the public page."""
     if actor is not None:
         require(actor, "portal.application.handle", application)
     application = _locked(application)
     application.decided_at = timezone.now()
-    application.verification_code = _verification_code()
-    return _move(
+    application.verification_code = certificates.new_code()
+    application = _move(
         actor,
         application,
         to=ApplicationStatus.APPROVED,
         allowed_from=[ApplicationStatus.SUBMITTED, ApplicationStatus.ACCEPTED],
     )
+    certificate_issue(actor=actor, application=application)
+    return application
 
 
 @transaction.atomic

@@ -85,3 +85,9 @@ def handler(portal: Portal) -> Any:
 @pytest.fixture
 def head(portal: Portal) -> Any:
     return staff_user("department_head", portal.departments["civil_affairs"])
+
+
+@pytest.fixture(autouse=True)
+def certificate_key_dir(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The certificate signing key in a directory of the test run, not the data directory."""
+    settings.DATA_DIR = tmp_path_factory.getbasetemp() / "portal-data"

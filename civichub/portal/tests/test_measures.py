@@ -51,6 +51,8 @@ def test_applications_and_decisions_are_counted_once_under_the_department(
     ]
     assert sorted(value for _org, _key, value in figures["portal.approval"]) == [0.0, 1.0]
     assert all(0 <= days < 1 for _org, _key, days in figures["portal.decision_days"])
+    # both decided the day they came in, well before the promised limit
+    assert figures["portal.on_time"] == [(department, service.code, 1.0)] * 2
     assert again.contributions == [] and again.watermark == first.watermark
     assert service_names()[service.code] == "最低生活保障申请"
     assert set(decision_names()) == {"approved", "refused"}
