@@ -477,7 +477,7 @@ def verification_get(*, code: str, pdf: bytes | None = None) -> Verification:
         else None
     )
     if certificate is None:
-        raise NotFound(_("核验码无效。"))
+        return _verification_unsigned(code)
     application = certificate.application
     signature = bytes(certificate.signature)
     return Verification(
@@ -494,6 +494,35 @@ def verification_get(*, code: str, pdf: bytes | None = None) -> Verification:
         signature=base64.b64encode(signature).decode(),
         key_id=certificate.key_id,
         pdf_matches=None if pdf is None else certificates.signature_valid(pdf, signature),
+    )
+
+
+def _verification_unsigned(code: str) -> Verification:
+    """A result approved before certificates were signed keeps its code: the check still
+    answers what was decided, for whom (masked), with no file or signature to compare."""
+    application = (
+        Application.objects.select_related("version", "service__department", "applicant")
+        .filter(verification_code=code, status=ApplicationStatus.APPROVED)
+        .first()
+        if code
+        else None
+    )
+    if application is None:
+        raise NotFound(_("核验码无效。"))
+    return Verification(
+        code=code,
+        reference=application.reference,
+        service=application.version.name,
+        service_en=application.version.name_en,
+        department=application.service.department.name,
+        decided_at=application.decided_at,
+        applicant=certificates.masked_name(certificates.applicant_name(application)),
+        valid=True,
+        revoked_at=None,
+        sha256="",
+        signature="",
+        key_id="",
+        pdf_matches=None,
     )
 
 

@@ -108,6 +108,19 @@ def test_an_unknown_code_is_not_found(portal: Portal) -> None:
         selectors.verification_get(code="NOSUCHCODE23")
 
 
+def test_a_result_approved_before_signed_certificates_still_verifies(
+    portal: Portal, handler: Any
+) -> None:
+    application = _approved(portal, handler)
+    code = application.verification_code
+    Certificate.objects.filter(application=application).delete()  # as before migration 0005
+    found = selectors.verification_get(code=code)
+    assert found.valid and found.reference == application.reference
+    assert found.signature == "" and found.pdf_matches is None
+    page = Client().post(reverse("portal:verify"), {"code": code}).content.decode()
+    assert application.reference in page and "SHA-256" not in page
+
+
 def test_the_public_check_is_rate_limited_per_client(settings: Any) -> None:
     settings.CIVICHUB_PORTAL = {"verify_per_minute": 3}
     for _ in range(3):
