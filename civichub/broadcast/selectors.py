@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 
 from civichub.broadcast import geometry
 from civichub.broadcast.conf import broadcast_settings
+from civichub.broadcast.reach_channels import ChannelReach, channel_reach
 from civichub.broadcast.models import (
     AlertPush,
     AreaSubscription,
@@ -522,6 +523,7 @@ class ReachReport:
     reposts: int
     favourites: int
     hours: list[ReachHour]
+    channels: ChannelReach
 
 
 def _per_hour(rows: Any, value: str = "n") -> dict[dt.datetime, int]:
@@ -591,6 +593,9 @@ def reach_report(
         views=int(views_total),
         reposts=int(reposts_total),
         favourites=int(favourites_total),
+        channels=channel_reach(
+            account, post, reposts=int(reposts_total), favourites=int(favourites_total)
+        ),
         hours=[
             ReachHour(
                 hour=hour,
