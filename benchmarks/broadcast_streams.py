@@ -16,7 +16,9 @@ Parts: `one_process` (one web process; events within it, no Redis), then `two_pr
 published through the second). The soft limit of open files is raised to the hard limit for
 this process and the servers it starts.
 
-    python benchmarks/broadcast_streams.py [--streams 10000] [--port P] [--redis URL]
+    python benchmarks/broadcast_streams.py [--streams 10000] [--port P] [--redis URL] [--quick]
+
+`--quick` (200 streams) is a smoke test, run by `benchmarks/broadcast.py --quick`.
 """
 
 from __future__ import annotations
@@ -335,7 +337,10 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=0, help="first server port (default: any)")
     parser.add_argument("--redis", default=DEFAULT_REDIS, help="for the two-process part")
     parser.add_argument("--only", choices=["one", "two"], help="run one part only")
+    parser.add_argument("--quick", action="store_true", help="200 streams: a smoke test")
     args = parser.parse_args()
+    if args.quick:
+        args.streams = min(args.streams, 200)
     limit = raise_open_files_limit()
     line("streams.open_files_limit", limit)
     line("streams.database", "sqlite")

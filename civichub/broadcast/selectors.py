@@ -21,7 +21,6 @@ from django.utils.translation import gettext as _
 
 from civichub.broadcast import geometry
 from civichub.broadcast.conf import broadcast_settings
-from civichub.broadcast.reach_channels import ChannelReach, channel_reach
 from civichub.broadcast.models import (
     AlertPush,
     AreaSubscription,
@@ -44,6 +43,7 @@ from civichub.broadcast.models import (
     Repost,
     VideoState,
 )
+from civichub.broadcast.reach_channels import ChannelReach, channel_reach
 from civichub.core.errors import NotFound, ValidationFailed
 from civichub.core.models import Organisation, OrganisationKind, Resident, User
 from civichub.core.permissions import allowed, require
