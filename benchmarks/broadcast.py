@@ -50,7 +50,12 @@ many simulated servers (default 1,000; local inboxes in another process) —
 `federation.activities_per_second` (signed deliveries made, wall-clock and per CPU-second),
 with the publish and fan-out times.
 
-`--quick` is a smoke test of the script with small numbers, not a timing.
+Then (`--only-streams` runs this part alone; benchmarks/broadcast_streams.py): live updates
+for a city — `--streams` open Mastodon streams (default 10,000) against `civichub serve`, one
+post published, the time until every stream has it (p50/p99/max, dropped streams) and the
+server's memory per stream; with one web process, then two with Redis between them.
+
+`--quick` is a smoke test of the script with small numbers, not a timing (200 streams).
 """
 
 from __future__ import annotations
@@ -693,6 +698,8 @@ def main() -> int:
     parser.add_argument(
         "--only-federation", action="store_true", help="only the remote delivery figures"
     )
+    parser.add_argument("--streams", type=int, default=10_000, help="open live-update streams")
+    parser.add_argument("--only-streams", action="store_true", help="only the live updates")
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.quick:
@@ -700,22 +707,29 @@ def main() -> int:
             setattr(args, key, value)
         args.video_seconds = min(args.video_seconds, 5)
         args.remote_servers = min(args.remote_servers, 50)
+        args.streams = min(args.streams, 200)
     if args.measure:
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "civichub.settings")
         measure(args.measure, args)
         return 0
     print_machine(sqlite=True)  # the children set Django up, each with its own data directory
     status = 0
-    if not (args.only_video or args.only_federation):
+    only = args.only_video or args.only_federation or args.only_streams
+    if not only:
         databases = ["sqlite", "postgres"] if args.database == "both" else [args.database]
         for database in databases:
             status |= run_child(database, args)
-    if not args.only_federation:
+    if not only or args.only_video:
         measure_transcoding(args.video_seconds)
-    if not args.only_video:
+    if not only or args.only_federation:
         # Remote delivery rate (benchmarks/broadcast_federation.py), in a process of its own.
         script = Path(__file__).with_name("broadcast_federation.py")
         command = [sys.executable, str(script), "--inboxes", str(args.remote_servers)]
+        status |= subprocess.run(command, check=False).returncode
+    if not only or args.only_streams:
+        # Live updates for a city (benchmarks/broadcast_streams.py), servers of their own.
+        script = Path(__file__).with_name("broadcast_streams.py")
+        command = [sys.executable, str(script), "--streams", str(args.streams)]
         status |= subprocess.run(command, check=False).returncode
     return status
 

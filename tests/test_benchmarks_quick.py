@@ -90,7 +90,13 @@ QUICK_RUNS = [
         expect=tuple(f"{db}.reposts_exact: True" for db in BOTH)
         + tuple(f"{db}.alert_deliveries_queued_per_second" for db in BOTH)
         + ("video.transcode_seconds_per_minute", "video.outputs: 360p 640x360, 720p 1280x720")
-        + ("federation.delivered: 50 of 50", "federation.activities_per_second"),
+        + ("federation.delivered: 50 of 50", "federation.activities_per_second")
+        + tuple(
+            f"streams.{part}.{name}"
+            for part in ("one_process", "two_processes_redis")
+            for name in ("received: 200 of 200", "dropped: 0", "latency_p99_ms")
+        ),
+        services=("postgres", "redis"),
     ),
     QuickRun(
         "casework.py",
@@ -230,7 +236,10 @@ QUICK_RUNS = [
 # Scripts with no database to point at (they use SQLite of their own, or none).
 SQLITE_ONLY = frozenset({"wellbeing_households.py", "statistics_rollup.py", "donors.py"})
 # Scripts whose quick mode another test runs (behind nginx, with its own servers).
-QUICK_ELSEWHERE = {"load.py": "tests/test_load.py"}
+QUICK_ELSEWHERE = {
+    "load.py": "tests/test_load.py",
+    "broadcast_streams.py": "broadcast.py's quick run above",
+}
 
 
 def _postgres_server() -> str:

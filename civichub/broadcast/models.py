@@ -362,6 +362,25 @@ class PostVideo(CreatedModel):
         return f"video {self.pk} of {self.post_id}"
 
 
+class VideoWatch(CreatedModel):
+    """One signed-in viewer's watching of a video, so that a view is counted once per viewer and
+    video and a completion once, when the player reported 90 % watched. The viewer is kept
+    only as a keyed hash of the video and the person: the count is exact, and nothing says who
+    watched what."""
+
+    video = models.ForeignKey(PostVideo, on_delete=models.CASCADE, related_name="+")
+    viewer_key = models.CharField(max_length=64)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["video", "viewer_key"], name="broadcast_watch_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"watch of {self.video_id}"
+
+
 class AreaSubscription(CreatedModel):
     """A resident's wish to receive the alerts of an area they do not (only) live in."""
 

@@ -34,6 +34,48 @@ SERIES = (
 )
 
 
+CHANNEL_LABELS = {
+    "local_views": gettext_lazy("阅读（登录用户）"),
+    "video_views": gettext_lazy("视频观看"),
+    "video_completions": gettext_lazy("视频看完（90%）"),
+    "reposts": gettext_lazy("转发"),
+    "favourites": gettext_lazy("收藏"),
+    "remote_servers": gettext_lazy("送达的其他服务器"),
+    "remote_deliveries": gettext_lazy("投递到其他服务器"),
+    "remote_likes": gettext_lazy("其他服务器的点赞"),
+    "remote_announces": gettext_lazy("其他服务器的转发"),
+    "remote_replies": gettext_lazy("其他服务器的回复"),
+    "alert_inapp": gettext_lazy("预警：站内信"),
+    "alert_sms": gettext_lazy("预警：短信"),
+    "alert_email": gettext_lazy("预警：电子邮件"),
+    "alert_push": gettext_lazy("预警：浏览器推送"),
+}
+CHANNEL_ROW, CHANNEL_LABEL_WIDTH = 22, 200
+
+
+def _channels_chart(report: selectors.ReachReport) -> dict[str, Any]:
+    """One chart of every channel's total, on one scale, each bar labelled with its figure."""
+    figures = report.channels.figures()
+    top = max((n for _key, n in figures), default=0) or 1
+    plot_w = CHART_WIDTH - CHANNEL_LABEL_WIDTH - 60
+    bars = [
+        {
+            "key": key,
+            "label": CHANNEL_LABELS.get(key, key),
+            "value": value,
+            "y": 4 + n * CHANNEL_ROW,
+            "width": round(plot_w * value / top, 2),
+        }
+        for n, (key, value) in enumerate(figures)
+    ]
+    return {
+        "bars": bars,
+        "height": 8 + len(bars) * CHANNEL_ROW,
+        "left": CHANNEL_LABEL_WIDTH,
+        "total": sum(value for _key, value in figures),
+    }
+
+
 def _chart(report: selectors.ReachReport, key: str) -> dict[str, Any]:
     """Bar geometry for one series, each series on its own scale (views dwarf reposts)."""
     values = [getattr(h, key) for h in report.hours]
@@ -109,6 +151,7 @@ def _reach(
         {
             "report": report,
             "charts": charts,
+            "channels": _channels_chart(report),
             "rows": rows,
             "day_choices": selectors.REACH_DAYS,
             "width": CHART_WIDTH,

@@ -43,6 +43,7 @@ from civichub.broadcast.models import (
     Repost,
     VideoState,
 )
+from civichub.broadcast.reach_channels import ChannelReach, channel_reach
 from civichub.core.errors import NotFound, ValidationFailed
 from civichub.core.models import Organisation, OrganisationKind, Resident, User
 from civichub.core.permissions import allowed, require
@@ -522,6 +523,7 @@ class ReachReport:
     reposts: int
     favourites: int
     hours: list[ReachHour]
+    channels: ChannelReach
 
 
 def _per_hour(rows: Any, value: str = "n") -> dict[dt.datetime, int]:
@@ -591,6 +593,9 @@ def reach_report(
         views=int(views_total),
         reposts=int(reposts_total),
         favourites=int(favourites_total),
+        channels=channel_reach(
+            account, post, reposts=int(reposts_total), favourites=int(favourites_total)
+        ),
         hours=[
             ReachHour(
                 hour=hour,

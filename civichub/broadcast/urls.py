@@ -31,6 +31,7 @@ urlpatterns = [
     path(
         "videos/<int:video_id>/captions/", video_pages.video_captions_set, name="video_captions_set"
     ),
+    path("videos/<int:video_id>/watched/", video_pages.video_watched, name="video_watched"),
     path("videos/<int:video_id>/<str:name>", video_pages.video_file, name="video_file"),
     path("@<slug:handle>/compose/", views.compose, name="compose"),
     path("@<slug:handle>/alert/", views.compose, {"alert": True}, name="compose_alert"),

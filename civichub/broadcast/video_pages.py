@@ -12,6 +12,7 @@ from django.http import (
     FileResponse,
     HttpRequest,
     HttpResponse,
+    HttpResponseBadRequest,
     HttpResponseBase,
     HttpResponseRedirect,
 )
@@ -184,3 +185,22 @@ def video_captions_set(request: HttpRequest, video_id: int) -> HttpResponse:
     if video.post_id is not None:
         return HttpResponseRedirect(reverse("broadcast:post", args=[video.post_id]))
     return HttpResponseRedirect(reverse("broadcast:videos", args=[video.account.handle]))
+
+
+@require_POST
+@domain_errors_as_http
+def video_watched(request: HttpRequest, video_id: int) -> HttpResponse:
+    """What the page's player reports (`fraction`: 0 when playback starts, the share watched
+    later): a view and a completion for the reach report. Signed-in viewers of a visible post
+    only; anything else is answered 204 and counts nothing."""
+    viewer = request_user_or_none(request)
+    video = selectors.video_get(viewer, video_id)
+    try:
+        fraction = float(request.POST.get("fraction", ""))
+    except ValueError:
+        fraction = -1.0
+    if not 0.0 <= fraction <= 1.0:
+        return HttpResponseBadRequest(_("播放进度应是 0 到 1 之间的数。"))
+    if video.post_id is not None and selectors.video_public(video):
+        services.video_watch_record(viewer=viewer, video=video, fraction=fraction)
+    return HttpResponse(status=204)

@@ -14,6 +14,7 @@ from civichub.core.errors import NotFound
 from civichub.core.models import User
 from civichub.core.paging import Page
 from civichub.core.permissions import require
+from civichub.notify.choices import Channel, DeliveryState
 from civichub.notify.models import Delivery, Dispatch, Notification, NotificationPreference
 
 MAX_PAGE = 100
@@ -171,3 +172,19 @@ def dispatch_counts(*, dispatch_id: int) -> DispatchCounts:
         .annotate(n=Count("id"))
     )
     return DispatchCounts(recipients, {row["state"]: row["n"] for row in states})
+
+
+def sent_by_channel(*, dispatch_ids: Iterable[int]) -> dict[str, int]:
+    """What the sends `dispatch_ids` delivered, by channel: the in-app notifications (the inbox
+    row is the delivery) and the outside deliveries sent. Figures only, no personal data."""
+    ids = list(dispatch_ids)
+    if not ids:
+        return {}
+    sent = {Channel.INAPP.value: Notification.objects.filter(dispatch_id__in=ids).count()}
+    rows = (
+        Delivery.objects.filter(notification__dispatch_id__in=ids, state=DeliveryState.SENT)
+        .values("channel")
+        .annotate(n=Count("id"))
+    )
+    sent.update({row["channel"]: row["n"] for row in rows})
+    return sent

@@ -69,7 +69,7 @@ from civichub.broadcast.services.publishing import (
     publish_once,
     submit_once,
 )
-from civichub.broadcast.services.reach import post_view_record
+from civichub.broadcast.services.reach import post_view_record, video_watch_record
 from civichub.broadcast.services.video import (
     CAPTIONS_MAX_CHARS,
     UNATTACHED_VIDEO_HOURS,
@@ -139,6 +139,7 @@ __all__ = [
     "post_publish",
     "post_retract",
     "post_view_record",
+    "video_watch_record",
     "publish_once",
     "remote_followers_show",
     "remote_reply_release",

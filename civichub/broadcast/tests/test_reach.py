@@ -92,7 +92,8 @@ def test_reach_page_has_an_accessible_chart_a_data_table_and_a_csv(bc: Any) -> N
     signed_in(bc.resident_b).get(f"/broadcast/posts/{post.pk}/")
     staff = signed_in(bc.police_publisher)
     page = staff.get("/broadcast/@safe-qingshan/reach/").content.decode()
-    assert page.count('role="img"') == 4 and "<desc" in page and "<table" in page
+    # Four hourly charts and the one of every channel's total.
+    assert page.count('role="img"') == 5 and "<desc" in page and "<table" in page
     assert 'class="bar-reposts"' in page and 'class="bar-views"' in page
     one_post = staff.get(f"/broadcast/posts/{post.pk}/reach/?days=30")
     assert one_post.status_code == 200

@@ -8,6 +8,7 @@ import json
 import logging
 import threading
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, ClassVar
@@ -58,50 +59,75 @@ class Event:
 
 
 class Subscription:
-    """One stream's queue of events, on the event loop that reads it. Fed from any thread."""
+    """One stream's queue of events, on the event loop that reads it. Fed from any thread.
+
+    A deque and one waiting future rather than `asyncio.Queue` and `asyncio.wait_for`: an event
+    reaching ten thousand streams of a process wakes each without a task or a queue getter
+    made per stream, which is most of what delivering it costs."""
 
     def __init__(self, channels: Iterable[str], loop: asyncio.AbstractEventLoop) -> None:
         self.channels = set(channels)
         self.loop = loop
-        self.queue: asyncio.Queue[Event | None] = asyncio.Queue(QUEUE_SIZE)
+        self.pending: deque[Event | None] = deque()
+        self.waiter: asyncio.Future[None] | None = None
         self.closed = False
 
     def deliver(self, event: Event) -> None:
         try:
-            self.loop.call_soon_threadsafe(self._put, event)
+            self.loop.call_soon_threadsafe(self.put, event)
         except RuntimeError:  # the loop has closed: the stream is gone
             self.closed = True
 
-    def _put(self, event: Event | None) -> None:
+    def put(self, event: Event | None) -> None:
+        """Queues an event; called on the stream's own loop."""
         if self.closed:
             return
-        try:
-            self.queue.put_nowait(event)
-        except asyncio.QueueFull:
+        if event is not None and len(self.pending) >= QUEUE_SIZE:
             # A stream this far behind is ended rather than left to grow without bound.
             logger.warning("closing a stream that fell %d events behind", QUEUE_SIZE)
             self.closed = True
-            self.queue.get_nowait()
-            self.queue.put_nowait(None)
+            self.pending.clear()
+            event = None
+        self.pending.append(event)
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def end(self) -> None:
         try:
-            self.loop.call_soon_threadsafe(self._put, None)
+            self.loop.call_soon_threadsafe(self.put, None)
         except RuntimeError:
             self.closed = True
 
     async def get(self, timeout: float) -> Event | None:
         """The next event, or None when `timeout` passes first. Raises EOFError once ended."""
-        if self.closed and self.queue.empty():
-            raise EOFError
-        try:
-            event = await asyncio.wait_for(self.queue.get(), timeout)
-        except TimeoutError:
-            return None
+        if not self.pending:
+            if self.closed:
+                raise EOFError
+            waiter = self.waiter = self.loop.create_future()
+            timer = self.loop.call_later(timeout, _wake, waiter)
+            try:
+                await waiter
+            finally:
+                timer.cancel()
+                self.waiter = None
+            if not self.pending:
+                return None
+        event = self.pending.popleft()
         if event is None:
             self.closed = True
             raise EOFError
         return event
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+def _put_all(subscriptions: list[Subscription], event: Event) -> None:
+    for subscription in subscriptions:
+        subscription.put(event)
 
 
 class Fanout:
@@ -137,12 +163,28 @@ class Fanout:
         return emptied
 
     def deliver(self, channels: Iterable[str], event: Event) -> int:
+        """Queues `event` for every subscription of `channels`: one call per event loop (not
+        one per subscription), made at once when the caller runs on that loop."""
         with self._lock:
             targets: set[Subscription] = set()
             for channel in channels:
                 targets.update(self._by_channel.get(channel, ()))
+        by_loop: dict[asyncio.AbstractEventLoop, list[Subscription]] = {}
         for subscription in targets:
-            subscription.deliver(event)
+            by_loop.setdefault(subscription.loop, []).append(subscription)
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        for loop, subscriptions in by_loop.items():
+            if loop is running:
+                _put_all(subscriptions, event)
+                continue
+            try:
+                loop.call_soon_threadsafe(_put_all, subscriptions, event)
+            except RuntimeError:  # the loop has closed: its streams are gone
+                for subscription in subscriptions:
+                    subscription.closed = True
         return len(targets)
 
     def end_all(self) -> None:
