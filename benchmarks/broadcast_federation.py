@@ -127,7 +127,10 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--port", type=int, default=0, help="the inbox server's (default: any)")
     parser.add_argument("--machine", action="store_true", help="print the machine first")
+    parser.add_argument("--quick", action="store_true", help="50 inboxes: a smoke run")
     args = parser.parse_args()
+    if args.quick:
+        args.inboxes = min(args.inboxes, 50)
     if args.machine:
         print_machine(sqlite=True)
     port = args.port or free_port()

@@ -239,6 +239,7 @@ SQLITE_ONLY = frozenset({"wellbeing_households.py", "statistics_rollup.py", "don
 QUICK_ELSEWHERE = {
     "load.py": "tests/test_load.py",
     "broadcast_streams.py": "broadcast.py's quick run above",
+    "broadcast_federation.py": "broadcast.py's quick run above",
 }
 
 
