@@ -217,6 +217,18 @@ def my_data(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@require_POST
+@domain_errors_as_http
+def my_consent(request: HttpRequest, pk: int) -> HttpResponse:
+    """The resident gives (`give=1`) or withdraws their separate consent to an agreement."""
+    user = request_user(request)
+    person, agreement = selectors.my_consent_agreement(actor=user, pk=pk)
+    change = services.consent_give if request.POST.get("give") == "1" else services.consent_withdraw
+    change(actor=user, person=person, agreement=agreement)
+    return redirect("datahub:my_data")
+
+
+@login_required
 @domain_errors_as_http
 def corrections(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
