@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from types import SimpleNamespace
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
