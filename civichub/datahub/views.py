@@ -156,6 +156,10 @@ def agreements(request: HttpRequest) -> HttpResponse:
                 legal_basis=data["legal_basis"],
                 valid_from=data["valid_from"],
                 valid_until=data["valid_until"],
+                scope=data["scope"],
+                basis=data["basis"],
+                consent_text=data["consent_text"],
+                consent_version=data["consent_version"],
             )
         except DomainError as exc:
             for name, messages in (exc.errors or {"__all__": [exc.message]}).items():

@@ -417,3 +417,28 @@ def test_the_resident_gives_consent_over_the_api(
     assert [(c["agreement_id"], c["given"]) for c in mine["consents"]] == [(home_care.pk, True)]
     taken = api.post(f"/api/datahub/me/consents/{home_care.pk}", {"given": False})
     assert taken.status_code == 200 and taken.json()["withdrawn_at"] is not None
+
+
+def test_the_agreements_page_approves_one_resting_on_consent(hub: Hub) -> None:
+    client = Client()
+    client.force_login(hub.health_head)
+    form = {
+        "source": "health",
+        "reader": hub.city.community_a1.pk,
+        "role": "community_worker",
+        "area": hub.city.community_a1.pk,
+        "attributes": "chronic_condition",
+        "purpose": HOME_CARE,
+        "legal_basis": "",
+        "basis": "consent",
+        "scope": "area",
+        "consent_text": "我同意社区工作者查看我的慢病信息。",
+        "consent_version": "v1",
+        "valid_from": "2025-01-01",
+    }
+    refused = client.post("/datahub/agreements/", {**form, "consent_text": ""})
+    assert refused.status_code == 200 and not Agreement.objects.exists()
+    assert client.post("/datahub/agreements/", form).status_code == 302
+    made = Agreement.objects.get()
+    assert (made.basis, made.consent_version, made.legal_basis) == ("consent", "v1", "")
+    assert "本人单独同意（v1）" in client.get("/datahub/agreements/").content.decode()
