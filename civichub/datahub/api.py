@@ -123,7 +123,15 @@ class AgreementIn(Schema):
     area_id: int
     attributes: list[str] = Field(..., min_length=1, max_length=50)
     purpose: str = Field(..., min_length=1, max_length=100)
-    legal_basis: str = Field(..., min_length=1, max_length=200)
+    legal_basis: str = Field("", max_length=200, description="Required unless basis is consent.")
+    scope: str = Field(
+        "area",
+        description="area: everyone in the area; contracted: only the "
+        "people whose record names the reader in the source's contract attribute",
+    )
+    basis: str = Field("law", description="law (legal_basis) or consent (each person's own)")
+    consent_text: str = Field("", max_length=4000)
+    consent_version: str = Field("", max_length=20)
     valid_from: dt.date
     valid_until: dt.date | None = None
 
@@ -137,6 +145,9 @@ class AgreementOut(Schema):
     attributes: list[str]
     purpose: str
     legal_basis: str
+    scope: str
+    basis: str
+    consent_version: str
     valid_from: dt.date
     valid_until: dt.date | None
     ended_at: dt.datetime | None
@@ -218,12 +229,36 @@ class CorrectionAnswerIn(Schema):
     answer: str = Field(..., min_length=1, max_length=500)
 
 
+class ConsentOut(Schema):
+    agreement_id: int
+    purpose: str
+    text_version: str
+    given_at: dt.datetime
+    withdrawn_at: dt.datetime | None
+
+
+class ConsentChoiceOut(Schema):
+    agreement_id: int
+    source: str
+    purpose: str
+    attributes: list[str]
+    consent_text: str
+    consent_version: str
+    given: bool
+
+
+class ConsentIn(Schema):
+    given: bool = Field(..., description="true to give consent, false to withdraw it")
+
+
 class MyRecordOut(Schema):
     person_id: int | None
     values: list[ReadingOut]
     history: list[ReadingOut]
     accesses: list[AccessOut]
     corrections: list[CorrectionOut]
+    consents: list[ConsentChoiceOut] = []
+    consent_history: list[ConsentOut] = []
 
 
 @router.get("/sources", response=list[SourceOut], summary="Sources in scope, with their health")
@@ -312,6 +347,10 @@ def agreement_create(request: HttpRequest, body: AgreementIn) -> Status:
         legal_basis=body.legal_basis,
         valid_from=body.valid_from,
         valid_until=body.valid_until,
+        scope=body.scope,
+        basis=body.basis,
+        consent_text=body.consent_text,
+        consent_version=body.consent_version,
     )
     return Status(201, agreement)
 
@@ -371,7 +410,32 @@ def my_record(request: HttpRequest) -> MyRecordOut:
         history=[_reading(r) for r in mine.history],
         accesses=[_access(a) for a in mine.accesses],
         corrections=[CorrectionOut.from_orm(c) for c in mine.corrections],
+        consents=[
+            ConsentChoiceOut(
+                agreement_id=c.agreement.pk,
+                source=c.agreement.source.key,
+                purpose=c.agreement.purpose,
+                attributes=c.agreement.attributes,
+                consent_text=c.agreement.consent_text,
+                consent_version=c.agreement.consent_version,
+                given=c.consent is not None,
+            )
+            for c in mine.consents
+        ],
+        consent_history=[ConsentOut.from_orm(c) for c in mine.consent_history],
     )
+
+
+@router.post(
+    "/me/consents/{agreement_id}",
+    response=ConsentOut,
+    summary="Give or withdraw my separate consent to an agreement that rests on consent",
+)
+def my_consent(request: HttpRequest, agreement_id: int, body: ConsentIn) -> Any:
+    actor = request_user(request)
+    person, agreement = selectors.my_consent_agreement(actor=actor, pk=agreement_id)
+    change = services.consent_give if body.given else services.consent_withdraw
+    return change(actor=actor, person=person, agreement=agreement)
 
 
 @router.post(
@@ -415,11 +479,19 @@ class ExchangeOut(Schema):
     purpose: str
     status: int
     response_hash: str
+    sequence: int | None
+    previous_hash: str
+    entry_hash: str
 
 
 class ExchangeQuery(Schema):
     service: str = Field("", max_length=100)
     request_id: str = Field("", max_length=36)
+    client: str = Field("", max_length=150, description="The client account's username.")
+    acting_user: str = Field("", max_length=100)
+    purpose: str = Field("", max_length=200, description="A part of the purpose or case id.")
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
 
 
 @router.get(
@@ -428,7 +500,5 @@ class ExchangeQuery(Schema):
     summary="The exchange API's message log (auditors)",
 )
 def exchange_log(request: HttpRequest, query: Query[ExchangeQuery]) -> list[ExchangeEntry]:
-    found = selectors.exchange_log(
-        actor=request_user(request), service=query.service, request_id=query.request_id
-    )
+    found = selectors.exchange_log(actor=request_user(request), **query.model_dump())
     return list(found[:500])

@@ -10,8 +10,10 @@ as plain data so that neither side imports the other:
 
 Only values that a sharing agreement in force admits for the caller's purpose over the
 person's area are given (the reader here is the resident or the registry asking for them, so
-the agreement's reader role is not matched), and every read is written to the person's
-access log (the Data Tracker) and to the audit log."""
+the agreement's reader role is not matched, and an agreement limited to contracted residents
+admits nothing here), an agreement resting on consent only for a person whose separate consent
+to it is in force (PIPL), and every read is written to the person's access log (the Data
+Tracker) and to the audit log."""
 
 from __future__ import annotations
 
@@ -25,7 +27,15 @@ from civichub.core import crypto
 from civichub.core.audit import audit_record
 from civichub.core.models import User
 from civichub.core.permissions import require
-from civichub.datahub.models import AccessEntry, Agreement, AttributeValue, Person
+from civichub.datahub.models import (
+    AccessEntry,
+    Agreement,
+    AgreementBasis,
+    AgreementScope,
+    AttributeValue,
+    Consent,
+    Person,
+)
 
 # hub attribute name -> the portal's prefill key
 PREFILL_KEYS = {"name": "name", "phone": "phone", "address": "address"}
@@ -36,19 +46,28 @@ RH_CODES = {"阳性": "pos", "阴性": "neg"}
 
 def _admitted(person: Person, purpose: str) -> set[tuple[int, str]]:
     """(source, attribute) pairs that agreements in force admit for this purpose over the
-    person's area."""
+    person's area (those resting on consent only with the person's consent in force)."""
     if person.community is None or not purpose.strip():
         return set()
     today = timezone.localdate()
     agreements = (
         Agreement.objects.filter(ended_at=None, valid_from__lte=today, purpose=purpose.strip())
         .filter(Q(valid_until=None) | Q(valid_until__gte=today))
+        .exclude(scope=AgreementScope.CONTRACTED)
         .select_related("area")
     )
+    consented = {
+        (c.agreement_id, c.text_version)
+        for c in Consent.objects.filter(person=person, withdrawn_at=None)
+    }
     return {
         (agreement.source_id, name)
         for agreement in agreements
         if person.community.path.startswith(agreement.area.path)
+        and (
+            agreement.basis != AgreementBasis.CONSENT
+            or (agreement.pk, agreement.consent_version) in consented
+        )
         for name in agreement.attributes
     }
 

@@ -3,7 +3,7 @@ once here. A deployment overrides keys in `settings.CIVICHUB_DATAHUB`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 from civichub.core.config import ModuleConfig
@@ -38,3 +38,6 @@ class DatahubSettings(ModuleConfig):
     pull_max_pages: int = 50
     # Calls one client (an account's token) may make to the exchange operations a minute.
     exchange_calls_per_minute: int = 600
+    # A client's own limit, by its account's username, in place of the one above (a department's
+    # nightly synchronisation may need more, a small clinic's system less).
+    exchange_client_calls_per_minute: dict[str, int] = field(default_factory=dict)

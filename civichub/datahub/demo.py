@@ -58,6 +58,7 @@ STAFF = (
     ),
 )
 CARE, VISIT, BLOOD = "家庭医生签约服务", "入户走访", "紧急用血"
+HOME_CARE = "居家养老关怀（本人同意）"
 PREFILL = "网上办事预填（本人同意）"  # the purpose the resident portal's prefill reads with
 
 
@@ -216,6 +217,23 @@ def _agreements(city: Organisation, sources: dict[str, Source], head: User) -> N
         purpose=CARE,
         legal_basis="基本医疗卫生与健康促进法；家庭医生签约服务协议",
         valid_from=start,
+        scope="contracted",  # each doctor reads only the residents who signed with them
+    )
+    # sensitive data with no legal basis: only for the residents who consent on "my data"
+    services.agreement_create(
+        actor=head,
+        source=health,
+        reader=city,
+        role="community_worker",
+        area=city,
+        attributes=["chronic_condition"],
+        purpose=HOME_CARE,
+        valid_from=start,
+        legal_basis="",
+        basis="consent",
+        consent_text="我同意所在社区的社区工作者查看我的慢病管理信息，仅用于居家养老关怀走访；"
+        "我可以随时在“我的数据”中撤回。",
+        consent_version="2026-1",
     )
     services.agreement_create(
         actor=head,

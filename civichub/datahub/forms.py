@@ -7,6 +7,8 @@ import datetime as dt
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from civichub.datahub.models import AgreementBasis, AgreementScope
+
 
 class UploadForm(forms.Form):
     file = forms.FileField(label=_("数据文件"))
@@ -19,7 +21,13 @@ class AgreementForm(forms.Form):
     area = forms.IntegerField(label=_("人员范围"), min_value=1)
     attributes = forms.CharField(label=_("属性（以逗号分隔）"), max_length=1000)
     purpose = forms.CharField(label=_("用途"), max_length=100)
-    legal_basis = forms.CharField(label=_("法律依据"), max_length=200)
+    legal_basis = forms.CharField(label=_("法律依据"), max_length=200, required=False)
+    basis = forms.ChoiceField(label=_("处理依据"), choices=AgreementBasis.choices, initial="law")
+    scope = forms.ChoiceField(label=_("签约限制"), choices=AgreementScope.choices, initial="area")
+    consent_text = forms.CharField(
+        label=_("同意书文本（依据本人同意时）"), widget=forms.Textarea, required=False
+    )
+    consent_version = forms.CharField(label=_("同意书版本"), max_length=20, required=False)
     valid_from = forms.DateField(label=_("起始日期"), initial=dt.date.today)
     valid_until = forms.DateField(label=_("截止日期"), required=False)
 

@@ -81,6 +81,11 @@ class Mapping:
     identity_invalid: str = "reject"  # or "ignore": link the row without its number
     url: str = ""
     pull_every_minutes: int = 0
+    # the attribute naming the staff member a person is contracted with (a family doctor)
+    contract: str = ""
+    # the household register's attributes: the household number and the relation to its head
+    household: str = ""
+    household_relation: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def attribute(self, name: str) -> AttributeSpec | None:
@@ -131,6 +136,10 @@ def mapping_from_dict(data: dict[str, Any]) -> Mapping:
         )
     if fmt == "rest" and not data.get("url"):
         raise MappingError(f"{key}: a REST source needs 'url'")
+    names = {a.name for a in attributes}
+    for option in ("contract", "household", "household_relation"):
+        if data.get(option) and str(data[option]) not in names:
+            raise MappingError(f"{key}: '{option}' must name one of the attributes")
     identity_invalid = str(data.get("identity_invalid", "reject"))
     if identity_invalid not in ("reject", "ignore"):
         raise MappingError(f"{key}: identity_invalid must be 'reject' or 'ignore'")
@@ -146,6 +155,9 @@ def mapping_from_dict(data: dict[str, Any]) -> Mapping:
         identity_invalid=identity_invalid,
         url=str(data.get("url", "")),
         pull_every_minutes=int(data.get("pull_every_minutes", 0)),
+        contract=str(data.get("contract", "")),
+        household=str(data.get("household", "")),
+        household_relation=str(data.get("household_relation", "")),
     )
 
 

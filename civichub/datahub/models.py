@@ -232,10 +232,26 @@ class ReviewItem(CreatedModel):
         return self.candidate.community
 
 
+class AgreementScope(models.TextChoices):
+    AREA = "area", _("范围内全部人员")
+    CONTRACTED = "contracted", _("仅本人签约的居民")
+
+
+class AgreementBasis(models.TextChoices):
+    LAW = "law", _("法律依据")
+    CONSENT = "consent", _("本人单独同意")
+
+
 class Agreement(CreatedModel):
     """A sharing agreement (the X-Road model): the providing source admits the reader
     organisation's role to these attributes, for this purpose, on this legal basis, over the
-    people of `area`, between its dates; approved by the source department's head."""
+    people of `area`, between its dates; approved by the source department's head.
+
+    `scope` narrows the people further: `contracted` admits a reader only to the people whose
+    source record names them in the source's contract attribute (a family doctor and the
+    residents who signed with them). `basis` is PIPL's: `law` rests on the legal basis
+    written in the agreement; `consent` admits a reader only to the people who gave their
+    separate consent to this agreement's text (`consent_version`) and have not withdrawn it."""
 
     source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="agreements")
     reader = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
@@ -243,7 +259,13 @@ class Agreement(CreatedModel):
     area = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
     attributes = models.JSONField(default=list)
     purpose = models.CharField(max_length=100)
-    legal_basis = models.CharField(max_length=200)
+    legal_basis = models.CharField(max_length=200, blank=True, default="")
+    scope = models.CharField(
+        max_length=12, choices=AgreementScope.choices, default=AgreementScope.AREA
+    )
+    basis = models.CharField(max_length=8, choices=AgreementBasis.choices, default="law")
+    consent_text = models.TextField(blank=True, default="")
+    consent_version = models.CharField(max_length=20, blank=True, default="")
     valid_from = models.DateField()
     valid_until = models.DateField(null=True, blank=True)
     approved_by = models.ForeignKey(
@@ -262,6 +284,39 @@ class Agreement(CreatedModel):
     @property
     def organisation(self) -> Organisation:
         return self.source.department
+
+
+class Consent(models.Model):
+    """A resident's separate consent (PIPL art. 29) to one agreement that rests on consent: the
+    purpose and the version of the text they agreed to, when they gave it and when they
+    withdrew it. A withdrawn consent stays as it was; giving it again makes a new row."""
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="consents")
+    agreement = models.ForeignKey(Agreement, on_delete=models.PROTECT, related_name="consents")
+    purpose = models.CharField(max_length=100)
+    text_version = models.CharField(max_length=20)
+    given_at = models.DateTimeField(default=timezone.now)
+    given_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["-given_at", "-pk"]
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(
+                fields=["person", "agreement"],
+                condition=models.Q(withdrawn_at=None),
+                name="datahub_consent_one_in_force",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"consent {self.person_id}/{self.agreement_id}"
+
+    @property
+    def organisation(self) -> Organisation | None:
+        return self.person.community
 
 
 class AccessEntry(models.Model):
@@ -350,9 +405,95 @@ class ExchangeEntry(models.Model):
     purpose = models.CharField(max_length=200, blank=True, default="")
     status = models.PositiveSmallIntegerField()
     response_hash = models.CharField(max_length=64)
+    # the hash chain: each entry's hash covers its own fields and the previous entry's hash,
+    # so an edited, deleted or inserted entry breaks every hash after it (`exchange_verify`)
+    sequence = models.PositiveBigIntegerField(null=True, unique=True)
+    previous_hash = models.CharField(max_length=64, blank=True, default="")
+    entry_hash = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering: ClassVar[list[str]] = ["-at", "-pk"]
 
     def __str__(self) -> str:
         return f"{self.request_id} {self.service}"
+
+
+class ExchangeChainHead(models.Model):
+    """The one row holding the message log's last sequence number and hash. Writers lock it,
+    so entries are chained one after another; it also shows a deleted last entry."""
+
+    sequence = models.PositiveBigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, blank=True, default="")
+
+    def __str__(self) -> str:
+        return f"exchange chain at {self.sequence}"
+
+
+class Household(models.Model):
+    """A household of the registry, as the household register (户) numbers it, at an address."""
+
+    number = models.CharField(max_length=40)
+    address = models.ForeignKey(
+        "Address", null=True, blank=True, on_delete=models.SET_NULL, related_name="households"
+    )
+    community = models.ForeignKey(
+        Organisation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        verbose_name = _("户")
+        verbose_name_plural = _("户")
+        ordering: ClassVar[list[str]] = ["number"]
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["source", "number"], name="datahub_household_once")
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def organisation(self) -> Organisation | None:
+        return self.community
+
+
+class Address(models.Model):
+    """An address of the registry: the normalised text (`key`) is what makes two spellings of
+    one address the same entity; `text` keeps the first spelling seen."""
+
+    key = models.CharField(max_length=300, unique=True)
+    text = models.CharField(max_length=300)
+    community = models.ForeignKey(
+        Organisation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("地址")
+        verbose_name_plural = _("地址")
+
+    def __str__(self) -> str:
+        return self.text
+
+    @property
+    def organisation(self) -> Organisation | None:
+        return self.community
+
+
+class Membership(models.Model):
+    """A person's place in a household, from one source record (the register's relation to
+    the head); ended when a later delivery moves the record to another household."""
+
+    household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="members")
+    record = models.ForeignKey(SourceRecord, on_delete=models.CASCADE, related_name="+")
+    person = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.SET_NULL, related_name="households"
+    )
+    relation = models.CharField(max_length=20, blank=True, default="")
+    since = models.DateTimeField(default=timezone.now)
+    until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["household", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.household_id}: {self.record_id}"

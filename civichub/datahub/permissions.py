@@ -76,6 +76,12 @@ ACTIONS = [
         description="A resident reads their own record and who looked at it.",
     ),
     ActionDef(
+        "datahub.consent.manage",
+        frozenset(),
+        owner=True,
+        description="A resident gives or withdraws their separate consent to an agreement.",
+    ),
+    ActionDef(
         "datahub.correction.answer",
         IMPORTERS | frozenset({"department_head"}),
         description="Answer residents' requests to correct a department's value.",

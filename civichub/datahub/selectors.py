@@ -28,12 +28,16 @@ from civichub.datahub.mapping import mapping_from_dict
 from civichub.datahub.models import (
     AccessEntry,
     Agreement,
+    AgreementBasis,
+    AgreementScope,
     AttributeValue,
     BatchStatus,
+    Consent,
     CorrectionRequest,
     CorrectionStatus,
     ExchangeEntry,
     ImportBatch,
+    Membership,
     Person,
     ReviewItem,
     ReviewStatus,
@@ -219,10 +223,36 @@ class Grant:
     role: str
 
 
+def _contracted(actor: User, person: Person, source: Source) -> bool:
+    """Whether the person's current record of this source names the reader in the source's
+    contract attribute (the family doctor they signed with), by account name or full name."""
+    contract = mapping_from_dict(source.mapping).contract
+    if not contract:
+        return False
+    return AttributeValue.objects.filter(
+        record__person=person,
+        record__source=source,
+        name=contract,
+        valid_to=None,
+        value__in=[actor.get_username(), actor.display_name()],
+    ).exists()
+
+
+def _consented(person: Person, agreement: Agreement) -> bool:
+    """PIPL's separate consent: given to this agreement's current text and not withdrawn."""
+    return Consent.objects.filter(
+        person=person,
+        agreement=agreement,
+        withdrawn_at=None,
+        text_version=agreement.consent_version,
+    ).exists()
+
+
 def _grants(actor: User, person: Person, purpose: str) -> list[Grant]:
     """The agreements in force that let this user read this person for this purpose: the
-    user holds the agreement's role at its reader organisation (or below), and the person
-    lives in its area."""
+    user holds the agreement's role at its reader organisation (or below), the person lives
+    in its area, is contracted with the user where the agreement says so, and has consented
+    where the agreement rests on consent."""
     if person.community is None:
         return []
     today = timezone.localdate()
@@ -231,15 +261,28 @@ def _grants(actor: User, person: Person, purpose: str) -> list[Grant]:
     agreements = (
         Agreement.objects.filter(ended_at=None, valid_from__lte=today, purpose=purpose)
         .filter(Q(valid_until=None) | Q(valid_until__gte=today))
-        .select_related("reader", "area")
+        .select_related("reader", "area", "source")
     )
     for agreement in agreements:
         if not person.community.path.startswith(agreement.area.path):
             continue
-        for role, path in held:
-            if role == agreement.role and path.startswith(agreement.reader.path):
-                found.append(Grant(agreement, path, role))
-                break
+        grant = next(
+            (
+                Grant(agreement, path, role)
+                for role, path in held
+                if role == agreement.role and path.startswith(agreement.reader.path)
+            ),
+            None,
+        )
+        if grant is None:
+            continue
+        if agreement.scope == AgreementScope.CONTRACTED and not _contracted(
+            actor, person, agreement.source
+        ):
+            continue
+        if agreement.basis == AgreementBasis.CONSENT and not _consented(person, agreement):
+            continue
+        found.append(grant)
     return found
 
 
@@ -357,6 +400,14 @@ def person_attributes(
     )
 
 
+@dataclass(frozen=True)
+class ConsentChoice:
+    """An agreement resting on consent that covers the person, and their consent in force."""
+
+    agreement: Agreement
+    consent: Consent | None
+
+
 @dataclass
 class MyRecord:
     person: Person
@@ -364,6 +415,35 @@ class MyRecord:
     history: list[AttributeReading]
     accesses: list[AccessEntry]
     corrections: list[CorrectionRequest]
+    consents: list[ConsentChoice] = field(default_factory=list)
+    consent_history: list[Consent] = field(default_factory=list)
+    households: list[Membership] = field(default_factory=list)
+
+
+def _consent_agreements(person: Person) -> list[Agreement]:
+    """Agreements in force resting on consent whose area covers the person."""
+    if person.community is None:
+        return []
+    today = timezone.localdate()
+    found = (
+        Agreement.objects.filter(basis=AgreementBasis.CONSENT, ended_at=None)
+        .filter(valid_from__lte=today)
+        .filter(Q(valid_until=None) | Q(valid_until__gte=today))
+        .select_related("source", "reader", "area")
+    )
+    return [a for a in found if person.community.path.startswith(a.area.path)]
+
+
+def my_consent_agreement(*, actor: User, pk: int) -> tuple[Person, Agreement]:
+    """The signed-in resident and one agreement they may give or withdraw consent to."""
+    person = person_for_resident(resident_id=actor.resident_id) if actor.resident_id else None
+    if person is None:
+        raise NotFound(_("数据中台中还没有与您的账户关联的记录。"))
+    require(actor, "datahub.consent.manage", person)
+    found = next((a for a in _consent_agreements(person) if a.pk == pk), None)
+    if found is None:
+        raise NotFound(_("没有编号为 %(pk)s 的共享协议。") % {"pk": pk})
+    return person, found
 
 
 @transaction.atomic
@@ -380,6 +460,8 @@ def my_record(*, actor: User) -> MyRecord | None:
     history = [_reading(v) for v in _values(person, current=False).exclude(valid_to=None)]
     accesses = list(AccessEntry.objects.filter(person=person).select_related("organisation")[:500])
     corrections = list(CorrectionRequest.objects.filter(person=person).select_related("source"))
+    given = Consent.objects.filter(person=person).select_related("agreement__source")
+    in_force = {c.agreement_id: c for c in given if c.withdrawn_at is None}
     audit_record(actor=actor, action="datahub.mydata.view", obj=person, purpose="本人查看")
     return MyRecord(
         person=person,
@@ -387,6 +469,13 @@ def my_record(*, actor: User) -> MyRecord | None:
         history=history,
         accesses=accesses,
         corrections=corrections,
+        consents=[ConsentChoice(a, in_force.get(a.pk)) for a in _consent_agreements(person)],
+        consent_history=list(given),
+        households=list(
+            Membership.objects.filter(person=person, until=None).select_related(
+                "household__address"
+            )
+        ),
     )
 
 
@@ -426,12 +515,30 @@ def access_log(*, actor: User, person: Person) -> list[AccessEntry]:
 
 
 def exchange_log(
-    *, actor: User, service: str = "", request_id: str = ""
+    *,
+    actor: User,
+    service: str = "",
+    request_id: str = "",
+    client: str = "",
+    acting_user: str = "",
+    purpose: str = "",
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
 ) -> QuerySet[ExchangeEntry]:
-    """Auditors search the exchange API's message log within their subtree."""
+    """Auditors search the exchange API's message log within their subtree: by service,
+    request id, client, acting official, purpose (a part of it) and time."""
     queryset = ExchangeEntry.objects.all()
-    if service:
-        queryset = queryset.filter(service=service)
-    if request_id:
-        queryset = queryset.filter(request_id=request_id)
+    exact = {
+        "service": service,
+        "request_id": request_id,
+        "client_label": client,
+        "acting_user": acting_user,
+    }
+    queryset = queryset.filter(**{k: v for k, v in exact.items() if v})
+    if purpose:
+        queryset = queryset.filter(purpose__contains=purpose)
+    if since is not None:
+        queryset = queryset.filter(at__gte=since)
+    if until is not None:
+        queryset = queryset.filter(at__lt=until)
     return scope_filter(actor, "datahub.access.view", queryset, "organisation_path")

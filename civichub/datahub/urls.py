@@ -16,5 +16,6 @@ urlpatterns = [
     path("agreements/", views.agreements, name="agreements"),
     path("persons/<int:pk>/", views.person_detail, name="person"),
     path("my-data/", views.my_data, name="my_data"),
+    path("my-data/consents/<int:pk>/", views.my_consent, name="my_consent"),
     path("corrections/", views.corrections, name="corrections"),
 ]

@@ -156,6 +156,10 @@ def agreements(request: HttpRequest) -> HttpResponse:
                 legal_basis=data["legal_basis"],
                 valid_from=data["valid_from"],
                 valid_until=data["valid_until"],
+                scope=data["scope"],
+                basis=data["basis"],
+                consent_text=data["consent_text"],
+                consent_version=data["consent_version"],
             )
         except DomainError as exc:
             for name, messages in (exc.errors or {"__all__": [exc.message]}).items():
@@ -214,6 +218,18 @@ def my_data(request: HttpRequest) -> HttpResponse:
             return redirect("datahub:my_data")
     mine = selectors.my_record(actor=user)
     return render(request, "datahub/my_data.html", {"mine": mine, "form": form})
+
+
+@login_required
+@require_POST
+@domain_errors_as_http
+def my_consent(request: HttpRequest, pk: int) -> HttpResponse:
+    """The resident gives (`give=1`) or withdraws their separate consent to an agreement."""
+    user = request_user(request)
+    person, agreement = selectors.my_consent_agreement(actor=user, pk=pk)
+    change = services.consent_give if request.POST.get("give") == "1" else services.consent_withdraw
+    change(actor=user, person=person, agreement=agreement)
+    return redirect("datahub:my_data")
 
 
 @login_required

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from civichub.datahub import selectors, services
-from civichub.datahub.models import ImportBatch, LinkMethod, Person, SourceRecord
+from civichub.datahub.models import Consent, ImportBatch, LinkMethod, Person, SourceRecord
 from civichub.datahub.tests.conftest import (  # noqa: F401 (fixtures)
     ZHANG_WEI,
     Hub,
@@ -87,3 +87,33 @@ def test_a_resident_sees_a_values_source_and_who_looked(page: Page, linked: Hub)
     assert linked.city.health_a.name in accesses and CARE in accesses
     assert "blood_group" in accesses
     check_page(page, "datahub-my-data")
+
+
+def test_a_resident_gives_and_withdraws_a_separate_consent(page: Page, linked: Hub) -> None:
+    agreement = services.agreement_create(
+        actor=linked.health_head,
+        source=linked.sources["health"],
+        reader=linked.city.community_a1,
+        role="community_worker",
+        area=linked.city.community_a1,
+        attributes=["chronic_condition"],
+        purpose="居家养老关怀（本人同意）",
+        legal_basis="",
+        valid_from=dt.date(2025, 1, 1),
+        basis="consent",
+        consent_text="我同意社区工作者查看我的慢病信息，用于居家养老关怀。",
+        consent_version="2026-1",
+    )
+    sign_in(page, linked.resident_user.username)
+    page.goto("/datahub/my-data/")
+    consents = page.get_by_role("region", name="我的单独同意")
+    assert agreement.consent_text in consents.inner_text()
+    with page.expect_navigation():
+        consents.get_by_role("button", name="同意", exact=True).click()
+    assert Consent.objects.get().withdrawn_at is None
+    records = page.get_by_role("table", name="同意记录").inner_text()
+    assert "2026-1" in records
+    check_page(page, "datahub-my-data-consent")
+    with page.expect_navigation():
+        page.get_by_role("button", name="撤回同意").click()
+    assert Consent.objects.get().withdrawn_at is not None

@@ -1,6 +1,11 @@
 """The data hub's writers: sources and imports, linkage and review, sharing agreements."""
 
-from civichub.datahub.services.agreements import agreement_create, agreement_end
+from civichub.datahub.services.agreements import (
+    agreement_create,
+    agreement_end,
+    consent_give,
+    consent_withdraw,
+)
 from civichub.datahub.services.corrections import correction_answer, correction_request
 from civichub.datahub.services.imports import (
     import_rollback,
@@ -23,6 +28,8 @@ from civichub.datahub.services.linking import (
 __all__ = [
     "agreement_create",
     "agreement_end",
+    "consent_give",
+    "consent_withdraw",
     "correction_answer",
     "correction_request",
     "import_rollback",

@@ -51,6 +51,7 @@ from civichub.datahub.models import (
     Source,
     SourceRecord,
 )
+from civichub.datahub.services.households import household_place
 from civichub.datahub.services.linking import person_community_set, record_link
 
 SOURCES_DIR = Path(__file__).resolve().parent.parent / "sources"
@@ -239,7 +240,7 @@ def _import_step(
         seen.add(clean.record_id)
         if clean.community and clean.community not in communities:
             communities[clean.community] = Organisation.objects.filter(code=clean.community).first()
-        written = _record_apply(batch, clean, communities.get(clean.community), known)
+        written = _record_apply(batch, mapping, clean, communities.get(clean.community), known)
         batch.rows_accepted += 1
         batch.values_written += written
         batch.rows_unchanged += written == 0
@@ -259,6 +260,7 @@ def _import_step(
 
 def _record_apply(
     batch: ImportBatch,
+    mapping: Mapping,
     clean: CleanRow,
     community: Organisation | None,
     known: dict[str, SourceRecord],
@@ -274,6 +276,14 @@ def _record_apply(
         )
     if record.person is not None:
         person_community_set(record.person, community)
+    if mapping.household:
+        household_place(
+            record=record,
+            number=clean.values.get(mapping.household, ""),
+            relation=clean.values.get(mapping.household_relation, ""),
+            address=clean.person.get("address", ""),
+            community=community,
+        )
     now = timezone.now()
     delivered = {k: v for k, v in clean.person.items() if k != "identity_number"}
     delivered.update(clean.values)

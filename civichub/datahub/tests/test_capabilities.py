@@ -143,3 +143,30 @@ def test_population_counts_give_counts_by_community_age_band_and_gender_only(
         set(r) == {"community_code", "community", "age_band", "gender", "persons"} for r in rows
     )
     assert {r["age_band"] for r in rows} <= {"18-39", "40-59"}
+
+
+def test_a_blood_group_shared_on_consent_is_given_only_while_the_person_consents(
+    hub: Hub, police_person: Person, health_import: Callable[..., ImportBatch]
+) -> None:
+    health_import([_health_row("阳性")], header=[*HEALTH_HEADER, "Rh血型"])
+    agreement = services.agreement_create(
+        actor=hub.health_head,
+        source=hub.sources["health"],
+        reader=hub.city.health_a,
+        role="department_head",
+        area=hub.city.city,
+        attributes=["blood_group", "rh_factor"],
+        purpose=BLOOD,
+        legal_basis="",
+        valid_from=dt.date(2025, 1, 1),
+        basis="consent",
+        consent_text="我同意献血登记机构核对我的血型。",
+        consent_version="1",
+    )
+    read = capabilities.verified_blood_group
+    assert read(actor=None, identity_number=ZHANG_WEI, purpose=BLOOD) is None
+    services.consent_give(actor=hub.resident_user, person=police_person, agreement=agreement)
+    group = read(actor=None, identity_number=ZHANG_WEI, purpose=BLOOD)
+    assert group is not None and (group["abo"], group["rhd"]) == ("B", "pos")
+    services.consent_withdraw(actor=hub.resident_user, person=police_person, agreement=agreement)
+    assert read(actor=None, identity_number=ZHANG_WEI, purpose=BLOOD) is None

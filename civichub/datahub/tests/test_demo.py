@@ -40,10 +40,12 @@ def test_the_demo_city_has_a_hub_to_show(hub: Hub) -> None:
     assert RowError.objects.get().code == "choice_invalid"
     linked = SourceRecord.objects.exclude(person=None).count()
     assert linked / SourceRecord.objects.count() > 0.9
-    assert Agreement.objects.count() == 4
+    assert Agreement.objects.count() == 5
     mine = selectors.my_record(actor=hub.resident_user)
     assert mine is not None
+    # the family doctor read as the resident's contracted doctor
     assert {a.purpose for a in mine.accesses} == {"家庭医生签约服务", "入户走访"}
+    assert [(c.agreement.basis, c.consent) for c in mine.consents] == [("consent", None)]
     demo.seed(city=hub.city.city, size="small", seed=5)  # a second run adds nothing
     assert ImportBatch.objects.count() == 3
 
