@@ -117,7 +117,9 @@ def _focused_id(page: Page) -> str:
 
 
 @pytest.mark.parametrize(
-    ("language", "viewport"), [("en", PHONE_390), ("zh-hans", DESKTOP)], ids=["phone-en", "desktop-zh"]
+    ("language", "viewport"),
+    [("en", PHONE_390), ("zh-hans", DESKTOP)],
+    ids=["phone-en", "desktop-zh"],
 )
 def test_a_worker_finds_the_home_on_the_map_and_is_told_what_each_action_did(
     offline: tuple[BrowserContext, Offline],  # noqa: F811
@@ -171,9 +173,7 @@ def test_a_worker_finds_the_home_on_the_map_and_is_told_what_each_action_did(
 
     # An outcome sent without a choice (the browser's own check skipped, as by an old phone):
     # the summary at the top has the focus and leads to the field, which shows the error.
-    page.evaluate(
-        "document.querySelector('#outcome-fieldset').closest('form').noValidate = true"
-    )
+    page.evaluate("document.querySelector('#outcome-fieldset').closest('form').noValidate = true")
     with page.expect_navigation():
         page.get_by_role("button", name=words["record"]).click()
     assert _focused_id(page) == "wb-errors"
