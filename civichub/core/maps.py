@@ -32,9 +32,16 @@ class MapPoint:
     longitude: float
     label: str
     url: str = ""
+    # Optional: the marker drawn as this SVG path (in a 24 × 24 box) with these CSS classes,
+    # so that a state can be told by shape as well as colour; a pin otherwise.
+    shape: str = ""
+    kind: str = ""
 
     def as_json(self) -> dict[str, Any]:
-        return {"lat": self.latitude, "lng": self.longitude, "label": self.label, "url": self.url}
+        data = {"lat": self.latitude, "lng": self.longitude, "label": self.label, "url": self.url}
+        if self.shape:
+            data.update(shape=self.shape, kind=self.kind)
+        return data
 
 
 def map_crs() -> str:
@@ -50,10 +57,12 @@ def to_map(latitude: float, longitude: float) -> tuple[float, float]:
     return latitude, longitude
 
 
-def map_point(latitude: float, longitude: float, label: str, url: str = "") -> MapPoint:
+def map_point(
+    latitude: float, longitude: float, label: str, url: str = "", shape: str = "", kind: str = ""
+) -> MapPoint:
     """A WGS-84 place as a point on the base map."""
     lat, lng = to_map(latitude, longitude)
-    return MapPoint(round(lat, 7), round(lng, 7), label, url)
+    return MapPoint(round(lat, 7), round(lng, 7), label, url, shape, kind)
 
 
 def _with_key(template: str, key: str) -> str:

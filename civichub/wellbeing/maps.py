@@ -1,21 +1,18 @@
-"""The community map: a server-rendered SVG of the households' homes, each marker coloured and
-shaped by the household's state (so that colour is never the only cue), drawn from the WGS-84
-copies of the residents' home coordinates (`core.geo`). No tile server: nothing leaves the
-deployment, and the page works offline and without JavaScript. The table beside the map on the
-page says the same in words."""
+"""The community map: the households' homes on the platform's base map (`core.maps`, Leaflet
+driven by the shared map.js), each marker shaped and coloured by the household's state (so that
+colour is never the only cue), named by the household and its state, and leading to the
+household's page. Drawn from the WGS-84 copies of the residents' home coordinates. Without
+JavaScript the table beside the map on the page says the same in words and links."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
 
-WIDTH = 640
-MAX_HEIGHT = 480
-PADDING = 16
+from civichub.core.maps import MapPoint, map_point
+
 SIZE = 6.0
-MIN_SPAN_DEGREES = 0.005
 
 
 class Located(Protocol):
@@ -27,13 +24,9 @@ class Located(Protocol):
 
 
 @dataclass(frozen=True)
-class Marker:
-    household_id: int
-    name: str
-    state: str
-    x: float
-    y: float
-    shape: str  # SVG path data centred on (x, y)
+class HouseholdMap:
+    points: list[MapPoint] = field(default_factory=list)
+    unplaced: int = 0
 
 
 def shape_path(state: str, x: float, y: float, size: float = SIZE) -> str:
@@ -67,50 +60,31 @@ def shape_path(state: str, x: float, y: float, size: float = SIZE) -> str:
     )
 
 
-def community_map(households: Sequence[Located]) -> dict[str, Any]:
-    """Projects the homes that have coordinates into the map's box (equirectangular, with the
-    east-west scale shrunk by the cosine of the latitude, which is exact enough for the few
-    kilometres of a community or a district). Homes without coordinates are only in the list."""
-    placed = [h for h in households if h.latitude is not None and h.longitude is not None]
-    if not placed:
-        return {"markers": [], "width": WIDTH, "height": 0, "unplaced": len(households)}
-    lats = [float(h.latitude) for h in placed]  # type: ignore[arg-type]
-    lngs = [float(h.longitude) for h in placed]  # type: ignore[arg-type]
-    # At least about 500 m each way, centred on the homes, so that one home or a few close
-    # together sit in the middle of the map rather than in a corner of an extreme zoom.
-    mid_lat, mid_lng = (min(lats) + max(lats)) / 2, (min(lngs) + max(lngs)) / 2
-    scale_x = math.cos(math.radians(mid_lat))
-    span_y = max(max(lats) - min(lats), MIN_SPAN_DEGREES)
-    span_x = max((max(lngs) - min(lngs)) * scale_x, MIN_SPAN_DEGREES)
-    north = mid_lat + span_y / 2
-    west = mid_lng - span_x / scale_x / 2
-    inner = WIDTH - 2 * PADDING
-    per_degree = min(inner / span_x, (MAX_HEIGHT - 2 * PADDING) / span_y)
-    height = round(span_y * per_degree + 2 * PADDING)
-    offset_x = (inner - span_x * per_degree) / 2
-    markers = []
-    for h in placed:
-        x = PADDING + offset_x + (float(h.longitude) - west) * scale_x * per_degree  # type: ignore[arg-type]
-        y = PADDING + (north - float(h.latitude)) * per_degree  # type: ignore[arg-type]
-        markers.append(
-            Marker(
-                household_id=h.household_id,
-                name=h.name,
-                state=h.state,
-                x=round(x, 1),
-                y=round(y, 1),
-                shape=shape_path(h.state, x, y),
-            )
-        )
-    # The most pressing states are drawn last, on top.
+def household_map(
+    households: Sequence[Located],
+    state_label: Callable[[str], str],
+    url: Callable[[int], str],
+) -> HouseholdMap:
+    """The homes that have coordinates as points of the base map, each named "household ·
+    state" and leading to `url(household_id)`; the most pressing states last, drawn on top.
+    Homes without coordinates are only counted (they are in the list)."""
     order = {"withdrawn": 0, "ok": 1, "away": 2, "alert": 3, "visit": 4}
-    markers.sort(key=lambda m: order.get(m.state, 0))
-    return {
-        "markers": markers,
-        "width": WIDTH,
-        "height": height,
-        "unplaced": len(households) - len(placed),
-    }
+    placed = sorted(
+        (h for h in households if h.latitude is not None and h.longitude is not None),
+        key=lambda h: order.get(h.state, 0),
+    )
+    points = [
+        map_point(
+            float(h.latitude),  # type: ignore[arg-type]
+            float(h.longitude),  # type: ignore[arg-type]
+            f"{h.name} · {state_label(h.state)}",
+            url(h.household_id),
+            shape=shape_path(h.state, 12, 12),
+            kind=f"wb-marker wb-state-{h.state}",
+        )
+        for h in placed
+    ]
+    return HouseholdMap(points=points, unplaced=len(households) - len(placed))
 
 
 def legend() -> list[tuple[str, str]]:

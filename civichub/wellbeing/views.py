@@ -5,6 +5,8 @@ selectors and services as the API; every page works without JavaScript."""
 
 from __future__ import annotations
 
+import math
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -13,6 +15,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from civichub.core import selectors as core_selectors
@@ -22,7 +25,7 @@ from civichub.core.models import Resident
 from civichub.core.permissions import allowed
 from civichub.core.views import domain_errors_as_http
 from civichub.wellbeing import forms, selectors, services
-from civichub.wellbeing.maps import community_map, legend
+from civichub.wellbeing.maps import household_map, legend
 from civichub.wellbeing.models import (
     AwayKind,
     ConsentGiver,
@@ -40,44 +43,104 @@ from civichub.wellbeing.wording import (
     explain,
 )
 
-CHART_WIDTH, CHART_HEIGHT = 320, 120
+CHART_WIDTH, CHART_HEIGHT = 360, 160
+CHART_LEFT, CHART_RIGHT = 34, 34
 ERROR_KEY = "wellbeing_visit_error"
 NOTICE_KEY = "wellbeing_notice"
+
+
+# What each of the worker's actions confirms, at the top of the task page it returns to.
+VISIT_DONE = {
+    "accept": gettext_lazy("已接单。下一步：出发时点“我在路上”，到达后记录上门结果。"),
+    "on-the-way": gettext_lazy("已标记为“在路上”。到达后请记录上门结果。"),
+    "outcome": gettext_lazy("已记录上门结果，任务已完成，提醒已关闭。"),
+    "escalate": gettext_lazy("已上报社区负责人，任务状态见下方。"),
+}
 
 
 def _flash(request: HttpRequest, key: str, text: str) -> None:
     request.session[key] = text
 
 
+def _hour_label(at: str, first: bool) -> tuple[datetime | None, str]:
+    """The local time of an hour, with its date on the first hour and after midnight. The
+    detection grid's hours carry no offset: they are already the household's local time."""
+    try:
+        when = datetime.fromisoformat(at)
+    except (TypeError, ValueError):
+        return None, ""
+    if timezone.is_aware(when):
+        when = timezone.localtime(when)
+    return when, f"{when:%m-%d %H:%M}" if first or when.hour == 0 else f"{when:%H:%M}"
+
+
+def _nice_peak(value: float) -> float:
+    """The top of the litres axis: the peak rounded up to 1, 2 or 5 times a power of ten."""
+    magnitude = 10 ** math.floor(math.log10(value)) if value > 0 else 1.0
+    for step in (1, 2, 5, 10):
+        if value <= step * magnitude:
+            return float(step * magnitude)
+    return float(10 * magnitude)
+
+
 def chart_svg_points(chart: dict[str, Any]) -> dict[str, Any]:
     """Bars of water use per hour over the last two days, and the household's usual chance of
-    activity at each hour as a line, scaled into the chart's box."""
+    activity at each hour as a line, scaled into the chart's plot area, with a litres axis on
+    the left, a probability axis on the right and the local time at about four points below."""
     hours = chart.get("hours", [])
+    empty = {"bars": [], "usual": "", "width": CHART_WIDTH, "height": CHART_HEIGHT}
     if not hours:
-        return {"bars": [], "usual": "", "width": CHART_WIDTH, "height": CHART_HEIGHT}
-    step = CHART_WIDTH / len(hours)
-    peak = max([h["water_l"] or 0.0 for h in hours] + [1.0])
-    bars = []
+        return empty
+    left, right, top, bottom = CHART_LEFT, CHART_WIDTH - CHART_RIGHT, 8, CHART_HEIGHT - 22
+    plot_h = bottom - top
+    step = (right - left) / len(hours)
+    peak = _nice_peak(max([h["water_l"] or 0.0 for h in hours] + [1.0]))
+    bars, ticks = [], []
+    # About four time labels whatever the span: every 12 hours over two days.
+    every = max(1, math.ceil(len(hours) / 4))
     for i, hour in enumerate(hours):
         litres = hour["water_l"]
-        height = 0.0 if litres is None else (CHART_HEIGHT - 10) * litres / peak
+        height = 0.0 if litres is None else plot_h * min(litres / peak, 1.0)
+        when, label = _hour_label(hour.get("at", ""), i == 0)
         bars.append(
             {
-                "x": round(i * step, 1),
-                "y": round(CHART_HEIGHT - height, 1),
+                "x": round(left + i * step, 1),
+                "y": round(bottom - height, 1),
                 "w": round(max(step - 1, 1), 1),
                 "h": round(height, 1),
                 "missing": litres is None,
-                "label": hour["at"],
+                "label": label,
                 "litres": litres,
             }
         )
+        if when is not None and i % every == 0:
+            ticks.append({"x": round(left + i * step, 1), "label": label})
     points = []
     for i, hour in enumerate(hours):
-        y = CHART_HEIGHT - (CHART_HEIGHT - 10) * hour["usual"]
-        points.append(f"{round(i * step + step / 2, 1)},{round(y, 1)}")
-    usual = " ".join(points)
-    return {"bars": bars, "usual": usual, "width": CHART_WIDTH, "height": CHART_HEIGHT}
+        y = bottom - plot_h * hour["usual"]
+        points.append(f"{round(left + i * step + step / 2, 1)},{round(y, 1)}")
+    peak_label = f"{peak:g}"
+    half_label = f"{peak / 2:g}"
+    return {
+        "bars": bars,
+        "usual": " ".join(points),
+        "width": CHART_WIDTH,
+        "height": CHART_HEIGHT,
+        "left": left,
+        "right": right,
+        "top": top,
+        "bottom": bottom,
+        "middle": round((top + bottom) / 2, 1),
+        "missing_y": bottom - 4,
+        "x_ticks": ticks,
+        "y_ticks": [
+            {"y": bottom, "label": "0", "share": "0%"},
+            {"y": round((top + bottom) / 2, 1), "label": half_label, "share": "50%"},
+            {"y": top, "label": peak_label, "share": "100%"},
+        ],
+        "first": bars[0]["label"],
+        "last": bars[-1]["label"],
+    }
 
 
 # --- dashboard ------------------------------------------------------------------------------
@@ -105,12 +168,19 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         {"alert": a, "explanation": explain(a.kind, a.evidence, a.explanation)}
         for a in data.open_alerts
     ]
+    state_labels = dict(selectors.STATES)
+    shown = household_map(
+        data.households,
+        lambda state: str(state_labels.get(state, state)),
+        lambda pk: reverse("wellbeing:household", args=[pk]),
+    )
     return render(
         request,
         "wellbeing/dashboard.html",
         {
             "data": data,
-            "map": community_map(data.households),
+            "map": shown,
+            "map_points": [point.as_json() for point in shown.points],
             "legend": legend(),
             "areas": areas,
             "area": area,
@@ -216,6 +286,7 @@ def household(request: HttpRequest, household_id: int) -> HttpResponse:
     now = timezone.now()
     contacts = list(home.contacts.select_related("user"))
     meters = list(home.meters.all())
+    daily = selectors.household_daily_use(household=home)
     away = [
         {
             "period": period,
@@ -234,7 +305,13 @@ def household(request: HttpRequest, household_id: int) -> HttpResponse:
             "delay": detection_delay(selectors.detection_delay_minutes(meters)),
             "reading": forms.reading_choices(),
             "default_interval": str(forms.DEFAULT_INTERVAL),
-            "daily": selectors.household_daily_use(household=home),
+            "daily": daily,
+            "daily_any": any(
+                value is not None
+                for d in daily
+                for value in (d.water_l, d.electricity_kwh, d.gas_m3)
+            ),
+            "metered": {m.utility for m in meters},
             "contacts": contacts,
             "contact_rows": [
                 {"i": i, "c": contacts[i] if i < len(contacts) else None}
@@ -398,13 +475,17 @@ def withdraw(request: HttpRequest, household_id: int) -> HttpResponse:
 def alert_acknowledge(request: HttpRequest, alert_id: int) -> HttpResponse:
     user = request_user(request)
     alert = selectors.alert_detail(actor=user, alert_id=alert_id)
+    answer = request.POST.get("answer", "")
+    done = (
+        _("已记录：联系不上家属。已立即转为上门查看任务，提醒状态见下方。")
+        if answer == FamilyAnswer.UNREACHABLE
+        else _("已记录：家属已联系上，一切安好。提醒已关闭，状态见下方。")
+    )
     return _household_change(
         request,
         alert.household_id,
-        lambda: services.alert_acknowledge(
-            actor=user, alert=alert, answer=request.POST.get("answer", "")
-        ),
-        _("已记录您的确认。"),
+        lambda: services.alert_acknowledge(actor=user, alert=alert, answer=answer),
+        done,
     )
 
 
@@ -460,6 +541,13 @@ def visits(request: HttpRequest) -> HttpResponse:
     return render(request, "wellbeing/visits.html", {"tasks": tasks})
 
 
+def _visit_errors(kept: Any) -> dict[str, Any]:
+    """The error kept from the last action: its message, and each field's messages."""
+    if isinstance(kept, dict):
+        return {"error": kept.get("message", ""), "field_errors": kept.get("errors") or {}}
+    return {"error": kept or "", "field_errors": {}}
+
+
 @login_required
 @domain_errors_as_http
 def visit(request: HttpRequest, visit_id: int) -> HttpResponse:
@@ -471,7 +559,8 @@ def visit(request: HttpRequest, visit_id: int) -> HttpResponse:
         {
             "task": task,
             "alert": alert,
-            "error": request.session.pop(ERROR_KEY, ""),
+            "notice": request.session.pop(NOTICE_KEY, ""),
+            **_visit_errors(request.session.pop(ERROR_KEY, "")),
             "resident": alert.household.resident,
             "explanation": explain(alert.kind, alert.evidence, alert.explanation),
             "kind": KINDS.get(alert.kind, alert.kind),
@@ -496,6 +585,9 @@ def visit(request: HttpRequest, visit_id: int) -> HttpResponse:
 def visit_action(request: HttpRequest, visit_id: int, action: str) -> HttpResponse:
     user = request_user(request)
     task = selectors.visit_detail(actor=user, visit_id=visit_id)
+    done = VISIT_DONE.get(action)
+    if done is None:
+        raise NotFound(_("没有这个操作。"))
     try:
         if action == "accept":
             services.visit_accept(actor=user, task=task)
@@ -509,12 +601,13 @@ def visit_action(request: HttpRequest, visit_id: int, action: str) -> HttpRespon
                 real=request.POST.get("real") == "yes",
                 note=request.POST.get("note", "")[:2000],
             )
-        elif action == "escalate":
-            services.visit_escalate(actor=user, task=task, note=request.POST.get("note", "")[:2000])
         else:
-            raise NotFound(_("没有这个操作。"))
+            services.visit_escalate(actor=user, task=task, note=request.POST.get("note", "")[:2000])
     except (ValidationFailed, Conflict) as exc:
-        # Shown once on the task page. (The base template's message list carries role="status",
-        # which hides its items from assistive technology as list items; see the module notes.)
-        request.session[ERROR_KEY] = exc.message
-    return HttpResponseRedirect(reverse("wellbeing:visit", args=[visit_id]))
+        # Shown once on the task page: a summary at the top and each field's error at the
+        # field. (The base template's message list carries role="status", which hides its
+        # items from assistive technology as list items; see the module notes.)
+        request.session[ERROR_KEY] = {"message": exc.message, "errors": exc.errors}
+        return HttpResponseRedirect(reverse("wellbeing:visit", args=[visit_id]) + "#wb-errors")
+    _flash(request, NOTICE_KEY, str(done))
+    return HttpResponseRedirect(reverse("wellbeing:visit", args=[visit_id]) + "#wb-notice")

@@ -161,8 +161,11 @@ def test_a_worker_enrols_a_household_with_consent_and_sees_it_on_the_dashboard_m
         assert "住在子女家" in page.get_by_role("list", name="外出时段").inner_text()
 
         page.goto("/wellbeing/")
-        marker = page.locator(f'svg.wb-map path[data-household="{household.pk}"]')
-        assert marker.get_attribute("class") == "wb-marker wb-state-away"
+        # The home on the map: named with its state, shaped as "away", leading to its page.
+        marker = page.locator("#wb-map .map-shape")
+        marker.wait_for()
+        assert marker.get_attribute("title") == "郑桂芝 · 外出中"
+        assert marker.locator("path").get_attribute("class") == "wb-marker wb-state-away"
         row = page.get_by_role("row", name="郑桂芝")
         assert "外出中" in row.inner_text()
         check_page(page, "wellbeing-dashboard")

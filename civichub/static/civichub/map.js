@@ -55,6 +55,24 @@
     });
   }
 
+  // A marker drawn as the point's own SVG path (a 24 × 24 box), so that a state is told by
+  // its shape as well as its colour. Built as elements, never as markup from the data.
+  var SVG = "http://www.w3.org/2000/svg";
+  function shapeIcon(p) {
+    var svg = document.createElementNS(SVG, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "24");
+    svg.setAttribute("height", "24");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    var path = document.createElementNS(SVG, "path");
+    path.setAttribute("d", p.shape);
+    path.setAttribute("class", p.kind || "");
+    svg.appendChild(path);
+    return L.divIcon({html: svg, className: "map-shape", iconSize: [24, 24], iconAnchor: [12, 12],
+                      tooltipAnchor: [12, 0]});
+  }
+
   function baseMap(el) {
     var map = L.map(el, {
       zoomControl: false,
@@ -161,7 +179,9 @@
     var points = pointsOf(el);
     var bounds = [];
     points.forEach(function (p) {
-      var marker = L.marker([p.lat, p.lng], {icon: icon, alt: p.label, title: p.label, keyboard: Boolean(p.url)});
+      var marker = L.marker([p.lat, p.lng], {
+        icon: p.shape ? shapeIcon(p) : icon, alt: p.label, title: p.label, keyboard: Boolean(p.url)
+      });
       marker.bindTooltip(p.label);
       if (p.url) {
         marker.on("click keypress", function () { window.location.href = p.url; });

@@ -1,11 +1,12 @@
-"""The community map: homes projected into the SVG box with north up and east to the right, one
-home in the middle, each state its own shape, homes without coordinates left to the list."""
+"""The community map: each home a point of the base map named by the household and its state,
+leading to its page and shaped by its state; homes without coordinates left to the list."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from civichub.wellbeing.maps import PADDING, WIDTH, community_map, shape_path
+from civichub.wellbeing.maps import household_map, shape_path
 
 
 @dataclass
@@ -17,28 +18,46 @@ class Home:
     longitude: float | None
 
 
-def test_a_single_home_is_drawn_in_the_middle_of_the_map() -> None:
-    drawn = community_map([Home(1, "甲", "ok", 39.9, 116.4)])
-    marker = drawn["markers"][0]
-    assert abs(marker.x - WIDTH / 2) < 1
-    assert abs(marker.y - drawn["height"] / 2) < 1
+def _labels(state: str) -> str:
+    return {"ok": "正常", "visit": "待上门"}[state]
 
 
-def test_north_is_up_east_is_right_and_everything_fits_the_box() -> None:
+def test_homes_are_named_clickable_points_and_the_pressing_ones_drawn_last() -> None:
     homes = [
-        Home(1, "西南", "ok", 39.90, 116.40),
         Home(2, "东北", "visit", 39.93, 116.45),
-        Home(3, "无坐标", "alert", None, None),
+        Home(1, "西南", "ok", 39.90, 116.40),
+        Home(3, "无坐标", "visit", None, None),
     ]
-    drawn = community_map(homes)
-    by_id = {m.household_id: m for m in drawn["markers"]}
-    assert by_id[2].x > by_id[1].x and by_id[2].y < by_id[1].y
-    for m in drawn["markers"]:
-        assert PADDING - 0.1 <= m.x <= WIDTH - PADDING + 0.1
-        assert PADDING - 0.1 <= m.y <= drawn["height"] - PADDING + 0.1
-    assert drawn["unplaced"] == 1
-    # The pressing states are drawn last, on top of the others.
-    assert [m.state for m in drawn["markers"]] == ["ok", "visit"]
+    drawn = household_map(homes, _labels, lambda pk: f"/wellbeing/households/{pk}/")
+    assert [p.as_json() for p in drawn.points] == [
+        {
+            "lat": 39.9,
+            "lng": 116.4,
+            "label": "西南 · 正常",
+            "url": "/wellbeing/households/1/",
+            "shape": shape_path("ok", 12, 12),
+            "kind": "wb-marker wb-state-ok",
+        },
+        {
+            "lat": 39.93,
+            "lng": 116.45,
+            "label": "东北 · 待上门",
+            "url": "/wellbeing/households/2/",
+            "shape": shape_path("visit", 12, 12),
+            "kind": "wb-marker wb-state-visit",
+        },
+    ]
+    assert drawn.unplaced == 1
+
+
+def test_points_are_moved_into_the_base_maps_coordinate_system(settings: Any) -> None:
+    """On GCJ-02 tiles (AMap) a WGS-84 home is shifted as the tiles are, by a few hundred
+    metres in China."""
+    settings.CIVICHUB_PROFILE = {"map_tiles_crs": "gcj02"}
+    drawn = household_map([Home(1, "甲", "ok", 39.9, 116.4)], _labels, str)
+    point = drawn.points[0]
+    assert (point.latitude, point.longitude) != (39.9, 116.4)
+    assert abs(point.latitude - 39.9) < 0.01 and abs(point.longitude - 116.4) < 0.01
 
 
 def test_each_state_has_its_own_shape() -> None:

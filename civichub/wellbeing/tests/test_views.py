@@ -3,6 +3,7 @@ forms accept the visit and record the outcome."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 from typing import Any
@@ -141,9 +142,22 @@ def test_the_dashboard_draws_the_map_and_lists_the_same_households(
     client = Client()
     client.force_login(worker)
     page = client.get("/wellbeing/").content.decode()
-    markers = re.findall(r'wb-state-(\w+)" d="[^"]+" data-household="(\d+)"', page)
+    block = re.search(r'<script id="wb-map-points" type="application/json">(.+?)</script>', page)
+    assert block is not None
+    points = json.loads(block.group(1))
     located = Household.objects.exclude(resident__name="王秀英")  # she has no coordinates
-    assert sorted(markers) == sorted(("ok", str(h.pk)) for h in located)
+    # Each home is named, says its state, leads to its page and has its state's shape.
+    assert sorted((p["label"], p["url"], p["kind"]) for p in points) == sorted(
+        (
+            f"{h.resident.name} · 正常",
+            f"/wellbeing/households/{h.pk}/",
+            "wb-marker wb-state-ok",
+        )
+        for h in located
+    )
+    assert all(p["shape"].startswith("M") for p in points)
+    assert {(p["lat"], p["lng"]) for p in points} == {(39.9, 116.4), (39.92, 116.43)}
+    assert 'data-map="show"' in page and 'data-areas="/messages/map/areas/"' in page
     assert "1 户没有住址坐标" in page
     rows = re.findall(
         r'<tr class="wb-row-(\w+)"><td><a href="/wellbeing/households/\d+/">(.+?)<', page
@@ -319,6 +333,7 @@ def test_the_household_page_shows_each_days_use_and_no_reading_is_not_zero(
     client.force_login(home["worker"])
     page = client.get(f"/wellbeing/households/{home['household'].pk}/").content.decode()
     day = yesterday.strftime("%m-%d")
-    assert f'<th scope="row">{day}</th><td>30.0</td><td>1.5</td><td>—</td>' in page
+    # Only the utilities the home has meters for (water and electricity, no gas).
+    assert f'<th scope="row">{day}</th><td>30.0</td><td>1.5</td></tr>' in page
     today = timezone.localdate().strftime("%m-%d")
-    assert f'<th scope="row">{today}</th><td>—</td><td>—</td><td>—</td>' in page
+    assert f'<th scope="row">{today}</th><td>无读数</td><td>无读数</td></tr>' in page
