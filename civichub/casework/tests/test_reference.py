@@ -21,6 +21,7 @@ from civichub.casework.conf import casework_settings
 from civichub.casework.models import Case, Category
 from civichub.casework.selectors import active_category, jurisdiction
 from civichub.casework.services.intake import _next_tracking_number
+from civichub.core.context import acting
 from civichub.testing.open311 import Open311World, build_open311_world
 
 # A warm Open311 POST: the API key, then one transaction (two statements around it in a test,
@@ -159,3 +160,36 @@ def test_each_caller_gets_its_own_copy(world: Open311World) -> None:
     again = active_category("pothole")
     assert again is not None
     assert again.name == world.pothole.name
+
+
+class _CountingCache:
+    """A shared cache that counts its reads of the token."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+        self.value = uuid.uuid4().hex
+
+    def get(self, key: str) -> str:
+        assert key == reference.VERSION_KEY
+        self.reads += 1
+        return self.value
+
+
+def test_the_shared_token_is_read_once_per_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    shared = _CountingCache()
+    monkeypatch.setattr(reference, "_token_shared", lambda: True)
+    monkeypatch.setattr(reference, "cache", shared)
+
+    with acting(channel="web", request_id="first"):
+        tokens = {reference.token() for _ in range(4)}
+        with acting(channel="open311", request_id="first"):  # the Open311 layer's own context
+            tokens.add(reference.token())
+    assert tokens == {shared.value} and shared.reads == 1
+
+    shared.value = uuid.uuid4().hex  # another process published a change
+    with acting(channel="web", request_id="second"):
+        assert reference.token() == shared.value
+    assert shared.reads == 2
+
+    reference.token(), reference.token()  # outside any request or task: read every time
+    assert shared.reads == 4
