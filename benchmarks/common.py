@@ -84,9 +84,18 @@ def postgres_database(server_url: str, name: str) -> Iterator[str]:
 
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A free local port: the first free one in `CIVICHUB_BENCH_PORTS` ("first-last") when set
+    (a machine that gives each run its own range), else any the system picks."""
+    first, _, last = os.environ.get("CIVICHUB_BENCH_PORTS", "").partition("-")
+    candidates = range(int(first), int(last or first) + 1) if first else range(0, 1)
+    for candidate in candidates:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            return int(probe.getsockname()[1])
+    raise RuntimeError(f"no free port in CIVICHUB_BENCH_PORTS={first}-{last}")
 
 
 def answers(port: int) -> bool:

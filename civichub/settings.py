@@ -189,7 +189,9 @@ if REDIS_URL:
             "KEY_PREFIX": "civichub",
         }
     }
-    RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600}}
+    # The queue shares the cache's connection pool: with its own URL, django-rq builds a new
+    # client (a new connection and an INFO round trip) for every task enqueued.
+    RQ_QUEUES = {"default": {"USE_REDIS_CACHE": "default", "DEFAULT_TIMEOUT": 600}}
     INSTALLED_APPS.append("django_rq")
     TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
 else:

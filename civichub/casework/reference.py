@@ -29,6 +29,8 @@ from django.core.cache import cache, caches
 from django.core.cache.backends.locmem import LocMemCache
 from django.db import connection, transaction
 
+from civichub.core.context import current
+
 T = TypeVar("T")
 
 VERSION_KEY = "casework:reference-version"
@@ -48,9 +50,19 @@ def _token_shared() -> bool:
 
 
 def token() -> object:
-    """The deployment's current reference token (None before any change was recorded)."""
+    """The deployment's current reference token (None before any change was recorded). From
+    the shared cache it is read once per request or task (one Open311 POST asks four times):
+    another process's change is seen from the next one on; this process's own changes at once
+    (`_generation`)."""
     if _token_shared():
-        return cache.get(VERSION_KEY)
+        act = current().request_id
+        memo = getattr(_local, "token", None)
+        if act and memo is not None and memo[0] == act:
+            return memo[1]
+        value = cache.get(VERSION_KEY)
+        if act:
+            _local.token = (act, value)
+        return value
     try:
         stat = _stamp_path().stat()
     except FileNotFoundError:

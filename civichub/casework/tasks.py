@@ -1,8 +1,9 @@
 """Thin, idempotent tasks: load by id, call a service. Running one twice is harmless: routing
 does nothing to a case that has left `received`, and notifications carry dedupe keys.
 
-The casework task index: the periodic tasks are here; `route_case` and `acknowledge_case`,
-which intake enqueues after commit, are declared beside the routing services they call."""
+The casework task index: the periodic tasks are here; `after_intake` (which intake enqueues
+after commit), `route_case` and `acknowledge_case` are declared beside the routing services
+they call."""
 
 from __future__ import annotations
 
@@ -11,10 +12,16 @@ from dataclasses import asdict
 from django_tasks import task
 
 from civichub.casework import services
-from civichub.casework.services.routing import acknowledge_case, route_case
+from civichub.casework.services.routing import acknowledge_case, after_intake, route_case
 from civichub.core.context import acting
 
-__all__ = ["acknowledge_case", "escalate_overdue_cases", "route_case", "sweep_cases"]
+__all__ = [
+    "acknowledge_case",
+    "after_intake",
+    "escalate_overdue_cases",
+    "route_case",
+    "sweep_cases",
+]
 
 
 @task()

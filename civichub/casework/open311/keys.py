@@ -5,6 +5,7 @@ revoking are audited; `actor=None` is the operator at the command line (`system:
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
 import secrets
@@ -13,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from civichub.casework import reference
 from civichub.casework.models import Open311ApiKey
 from civichub.core.audit import audit_record
 from civichub.core.errors import Conflict, NotFound, ValidationFailed
@@ -82,18 +84,27 @@ def open311_key_revoke(*, actor: User | None, name: str) -> Open311ApiKey:
     return key
 
 
+def _read_active_keys() -> dict[str, Open311ApiKey]:
+    return {k.key_hash: k for k in Open311ApiKey.objects.filter(revoked_at__isnull=True)}
+
+
+# The active keys, kept in the process like intake's reference data: issuing or revoking a key
+# (any save or delete, `casework.signals`) replaces every process's copy once it commits.
+_active_keys = reference.ProcessCached(_read_active_keys)
+
+
 def open311_key_authenticate(secret: str) -> Open311ApiKey | None:
     """The active key `secret` is, or None."""
     if not secret:
         return None
-    key = Open311ApiKey.objects.filter(key_hash=key_hash(secret), revoked_at__isnull=True).first()
-    if key is None:
+    kept = _active_keys.get().get(key_hash(secret))
+    if kept is None:
         return None
     now = timezone.now()
-    if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
-        Open311ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
-        key.last_used_at = now
-    return key
+    if kept.last_used_at is None or now - kept.last_used_at > LAST_USED_RESOLUTION:
+        Open311ApiKey.objects.filter(pk=kept.pk).update(last_used_at=now)
+        kept.last_used_at = now
+    return copy.copy(kept)
 
 
 def open311_keys() -> list[Open311ApiKey]:

@@ -44,7 +44,7 @@ from civichub.casework.services._shared import (
     too_long,
 )
 from civichub.casework.services.contacts import contact_account, normalise_contact
-from civichub.casework.services.routing import acknowledge_case, route_case
+from civichub.casework.services.routing import after_intake
 from civichub.core import geo
 from civichub.core.audit import audit_record
 from civichub.core.conf import core_settings
@@ -481,5 +481,4 @@ def case_photos_add(
 
 
 def _enqueue_after_intake(case_id: int) -> None:
-    route_case.enqueue(case_id)
-    acknowledge_case.enqueue(case_id)
+    after_intake.enqueue(case_id)

@@ -1,9 +1,10 @@
 """Routing (system): a received case gets its category, department and community after
 intake commits; the periodic sweep routes and acknowledges any case a lost task missed.
 
-`route_case` and `acknowledge_case` are the tasks intake enqueues after commit. They are
-declared here, beside the services they call, so that intake needs nothing above the services
-layer; `casework.tasks` lists them with the periodic tasks."""
+`after_intake` (routing, then the acknowledgement) is the task intake enqueues after commit;
+`route_case` and `acknowledge_case` do each on its own. They are declared here, beside the
+services they call, so that intake needs nothing above the services layer; `casework.tasks`
+lists them with the periodic tasks."""
 
 from __future__ import annotations
 
@@ -227,3 +228,20 @@ def route_case(case_id: int) -> str:
 def acknowledge_case(case_id: int) -> bool:
     with acting(channel="task"):
         return case_acknowledge(case_id=int(case_id))
+
+
+@task()
+def after_intake(case_id: int) -> str:
+    """What intake schedules after commit, in one task (one enqueue on the request's path
+    instead of two): routes the case, then acknowledges it, telling the sender the department
+    routing found. A routing failure is recorded, the sender is still acknowledged, and the task
+    then fails; the sweep routes the case later."""
+    with acting(channel="task"):
+        try:
+            status = case_route(case_id=int(case_id)).status
+        except Exception as exc:
+            case_routing_failed(case_id=int(case_id), error=f"{type(exc).__name__}: {exc}")
+            case_acknowledge(case_id=int(case_id))
+            raise
+        case_acknowledge(case_id=int(case_id))
+        return str(status)

@@ -18,15 +18,17 @@ from django.utils import timezone
 
 from civichub.casework import reference, services, workdays
 from civichub.casework.conf import casework_settings
-from civichub.casework.models import Case, Category
+from civichub.casework.models import Case, Category, Open311ApiKey
+from civichub.casework.open311.keys import open311_key_revoke
 from civichub.casework.selectors import active_category, jurisdiction
 from civichub.casework.services.intake import _next_tracking_number
+from civichub.core.context import acting
 from civichub.testing.open311 import Open311World, build_open311_world
 
-# A warm Open311 POST: the API key, then one transaction (two statements around it in a test,
-# where it is a savepoint) with the tracking number (one upsert), the case, its event and the
-# audit row. No category, attribute, calendar or organisation read.
-OPEN311_POST_QUERIES = 7
+# A warm Open311 POST: one transaction (two statements around it in a test, where it is a
+# savepoint) with the tracking number (one upsert), the case, its event and the audit row. No
+# key, category, attribute, calendar or organisation read.
+OPEN311_POST_QUERIES = 6
 
 
 @pytest.fixture
@@ -65,7 +67,7 @@ def another_process_published() -> None:
     temporary.replace(path)
 
 
-def test_open311_post_takes_seven_queries_once_reference_data_is_kept(
+def test_open311_post_takes_six_queries_once_reference_data_is_kept(
     world: Open311World, django_assert_num_queries: Callable[..., Any]
 ) -> None:
     client = Client()
@@ -159,3 +161,55 @@ def test_each_caller_gets_its_own_copy(world: Open311World) -> None:
     again = active_category("pothole")
     assert again is not None
     assert again.name == world.pothole.name
+
+
+class _CountingCache:
+    """A shared cache that counts its reads of the token."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+        self.value = uuid.uuid4().hex
+
+    def get(self, key: str) -> str:
+        assert key == reference.VERSION_KEY
+        self.reads += 1
+        return self.value
+
+
+def test_the_shared_token_is_read_once_per_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    shared = _CountingCache()
+    monkeypatch.setattr(reference, "_token_shared", lambda: True)
+    monkeypatch.setattr(reference, "cache", shared)
+
+    with acting(channel="web", request_id="first"):
+        tokens = {reference.token() for _ in range(4)}
+        with acting(channel="open311", request_id="first"):  # the Open311 layer's own context
+            tokens.add(reference.token())
+    assert tokens == {shared.value} and shared.reads == 1
+
+    shared.value = uuid.uuid4().hex  # another process published a change
+    with acting(channel="web", request_id="second"):
+        assert reference.token() == shared.value
+    assert shared.reads == 2
+
+    reference.token(), reference.token()  # outside any request or task: read every time
+    assert shared.reads == 4
+
+
+def test_a_revoked_key_is_refused_at_once(world: Open311World) -> None:
+    client = Client()
+    assert post(client, pothole(world)).status_code == 200  # the key is kept now
+    with transaction.atomic():
+        open311_key_revoke(actor=None, name=world.key_name)
+    assert post(client, pothole(world)).status_code == 403
+
+
+def test_a_key_revoked_by_another_process_is_refused_once_it_publishes(
+    world: Open311World,
+) -> None:
+    client = Client()
+    assert post(client, pothole(world)).status_code == 200
+    # Another process's revocation: the row changes here without this process hearing of it.
+    Open311ApiKey.objects.filter(name=world.key_name).update(revoked_at=timezone.now())
+    another_process_published()
+    assert post(client, pothole(world)).status_code == 403

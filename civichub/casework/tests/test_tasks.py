@@ -9,6 +9,7 @@ from unittest import mock
 
 import pytest
 from django_tasks import TaskResultStatus
+from django_tasks.signals import task_enqueued
 
 from civichub.casework import services, tasks
 from civichub.casework.models import Case, CaseStatus
@@ -63,3 +64,40 @@ def test_periodic_tasks_are_declared_and_run(
 
     assert escalated.return_value == {"checked": 1, "escalated": 1}
     assert swept.return_value == {"routed": 0, "failed": 0, "acknowledged": 0}
+
+
+def test_intake_enqueues_one_task_that_routes_then_acknowledges(
+    cw: Casework, django_capture_on_commit_callbacks: Any
+) -> None:
+    from civichub.notify.models import Notification
+
+    enqueued: list[str] = []
+
+    def record(sender: Any, task_result: Any, **_: Any) -> None:
+        enqueued.append(task_result.task.name)
+
+    task_enqueued.connect(record)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            case = services.case_submit(actor=cw.resident, kind="complaint", text="医院挂号难").case
+    finally:
+        task_enqueued.disconnect(record)
+
+    assert enqueued == [tasks.after_intake.name]
+    case.refresh_from_db()
+    assert case.status == CaseStatus.ASSIGNED and case.extra.get("acknowledged") is True
+    assert Notification.objects.filter(
+        recipient=cw.resident, dispatch__kind="casework.case_received"
+    ).exists()
+
+
+def test_after_intake_still_acknowledges_when_routing_fails(cw: Casework) -> None:
+    case = services.case_submit(actor=cw.resident, kind="complaint", text="医院挂号难").case
+
+    with mock.patch("civichub.casework.routing.classify", side_effect=RuntimeError("boom")):
+        result = tasks.after_intake.enqueue(case.pk)
+
+    case.refresh_from_db()
+    assert result.status == TaskResultStatus.FAILED
+    assert case.status == CaseStatus.RECEIVED and case.routing_attempts == 1
+    assert case.extra.get("acknowledged") is True
