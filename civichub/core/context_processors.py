@@ -21,5 +21,10 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
                 url = reverse(item.url_name)
             except NoReverseMatch:
                 continue
-            items.append({"label": item.label, "url": url, "current": request.path.startswith(url)})
+            items.append({"label": item.label, "url": url, "current": False})
+    # One item is current: the longest address the page lies under (the board at /messages/board/
+    # is not also the inbox at /messages/).
+    matches = [entry for entry in items if request.path.startswith(entry["url"])]
+    if matches:
+        max(matches, key=lambda entry: len(entry["url"]))["current"] = True
     return {"civichub_nav": items}
