@@ -178,9 +178,7 @@ def test_field_worker_pages_fit_a_phone(page: Page, phone_city: Case, language: 
         _check_phone_page(page, url, f"{name}-{language}", language)
 
 
-def test_the_message_page_shows_its_title_before_its_facts(
-    page: Page, phone_city: Case
-) -> None:
+def test_the_message_page_shows_its_title_before_its_facts(page: Page, phone_city: Case) -> None:
     page.set_viewport_size(PHONE_390)  # type: ignore[arg-type]
     sign_in(page, "wangfang")
     page.goto(reverse("casework:case", args=[phone_city.tracking_number]))
@@ -202,7 +200,5 @@ def test_inbox_rows_are_cards_with_whole_status_pills(page: Page, phone_city: Ca
     line = float(pill.evaluate("(el) => parseFloat(getComputedStyle(el).lineHeight)"))
     assert box["height"] <= line * 1.5, f"the status pill wraps: {box}"
     # Each cell says what it is (the table's head is hidden on a phone).
-    label = row.locator("td").nth(2).evaluate(
-        "(el) => getComputedStyle(el, '::before').content"
-    )
+    label = row.locator("td").nth(2).evaluate("(el) => getComputedStyle(el, '::before').content")
     assert "状态" in label
