@@ -37,9 +37,11 @@ LOGINS = {
 }
 
 
-def wait_until_seeded(base: str, timeout: float = 900) -> None:
+def wait_until_seeded(base: str, demo: subprocess.Popen[bytes], timeout: float = 900) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if demo.poll() is not None:
+            raise SystemExit(f"civichub demo stopped (exit status {demo.returncode})")
         try:
             page = f"{base}/accounts/login/"  # always http://127.0.0.1
             with urllib.request.urlopen(page, timeout=5) as answer:  # noqa: S310  # nosec B310
@@ -149,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
             stdout=subprocess.DEVNULL,
         )
         try:
-            wait_until_seeded(base)
+            wait_until_seeded(base, demo)
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(
                     executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
