@@ -62,7 +62,7 @@ def column_chart(items: Sequence[tuple[str, float | int | None]], unit: str = ""
     highest = max(values, default=0) or 1
     pitch = (right - left) / max(len(items), 1)
     every = max(1, -(-len(items) // 6))
-    columns = []
+    columns: list[dict[str, object]] = []
     for i, ((label, _raw), value) in enumerate(zip(items, values, strict=True)):
         height = (bottom - top) * value / highest
         columns.append(
