@@ -4,6 +4,7 @@ charts, a table and CSV."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -127,10 +128,22 @@ def _reach_csv(report: selectors.ReachReport) -> HttpResponse:
     return response
 
 
+def _default_days(post: Post | None) -> int:
+    """The shortest range that covers the post's whole life: a report opened a minute after an
+    alert shows its first day by the hour, not one spike at the right edge of a week."""
+    if post is None:
+        return 7
+    age = timezone.now() - post.published_at
+    for days in sorted(selectors.REACH_DAYS):
+        if age <= dt.timedelta(days=days):
+            return days
+    return max(selectors.REACH_DAYS)
+
+
 def _reach(
     request: HttpRequest, account: BroadcastAccount, post: Post | None = None
 ) -> HttpResponse:
-    days_text = request.GET.get("days", "7")
+    days_text = request.GET.get("days") or str(_default_days(post))
     report = selectors.reach_report(
         request_user_or_none(request),
         account,
@@ -145,11 +158,13 @@ def _reach(
         for h in reversed(report.hours)
         if h.views or h.reposts or h.favourites
     ]
+    delivery = selectors.delivery_report(post) if post is not None and post.is_alert else None
     return render(
         request,
         "broadcast/reach.html",
         {
             "report": report,
+            "delivery": delivery,
             "charts": charts,
             "channels": _channels_chart(report),
             "rows": rows,

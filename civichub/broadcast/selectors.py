@@ -336,6 +336,16 @@ def post_counts(post_id: int) -> tuple[int, int, int]:
     return row
 
 
+def post_marks(post: Post, user: User | None) -> dict[str, bool]:
+    """Whether this person has already reposted and favourited the post, so its buttons say so."""
+    if user is None or not user.is_authenticated:
+        return {"reposted": False, "favourited": False}
+    return {
+        "reposted": Repost.objects.filter(post=post, user=user).exists(),
+        "favourited": Favourite.objects.filter(post=post, user=user).exists(),
+    }
+
+
 def thread(post: Post) -> list[Comment]:
     """Visible comments in order; replies follow their parent."""
     comments = list(

@@ -96,6 +96,7 @@ def post(request: HttpRequest, post_id: int) -> HttpResponse:
         "comments": selectors.thread(post),
         "revisions": post.revisions.order_by("-replaced_at"),
         "may_publish": allowed(user, "broadcast.post.publish", post.account),
+        **selectors.post_marks(post, user),
     }
     if post.is_alert and context["may_publish"]:
         context["report"] = selectors.delivery_report(post)

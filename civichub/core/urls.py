@@ -1,6 +1,6 @@
 from django.urls import path
 
-from civichub.core import views
+from civichub.core import design, views
 
 app_name = "core"
 urlpatterns = [
@@ -9,4 +9,5 @@ urlpatterns = [
     path("residents/", views.resident_list, name="resident_list"),
     path("residents/<int:pk>/", views.resident_detail, name="resident_detail"),
     path("audit/", views.audit_log, name="audit_log"),
+    path("design/", design.design, name="design"),
 ]

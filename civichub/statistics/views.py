@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
-from civichub.core.charts import bar_chart
+from civichub.core.charts import bar_chart, column_chart
 from civichub.core.errors import ValidationFailed
 from civichub.core.http import request_user
 from civichub.core.models import OrganisationKind
@@ -56,7 +56,10 @@ def figures(request: HttpRequest) -> HttpResponse:
             "measures": selectors.measure_list(),
             "organisations": choices,
             "areas": [o for o in choices if o.kind != OrganisationKind.DEPARTMENT],
-            "series_chart": bar_chart([(f.label, f.figure) for f in report.series[-31:]]),
+            # Time runs along x: one column per period, empty periods as gaps.
+            "series_chart": column_chart(
+                [(f.label, f.figure) for f in report.series[-31:]], unit=str(report.measure.unit)
+            ),
             "organisation_chart": bar_chart(
                 [(f.label or _("未分派"), f.figure) for f in report.organisations[:20]]
             ),

@@ -142,3 +142,22 @@ def test_concurrent_views_are_all_counted(bc: Any) -> None:
     for thread in threads:
         thread.join()
     assert sum(PostViewHour.objects.filter(post=post).values_list("views", flat=True)) == 30
+
+
+def test_a_posts_reach_opens_on_the_shortest_range_that_covers_its_life(bc: Any) -> None:
+    staff = Client()
+    staff.force_login(bc.police_publisher)
+    fresh = publish(bc, "刚发布的提示")
+    page = staff.get(f"/broadcast/posts/{fresh.pk}/reach/").content.decode()
+    assert '<strong aria-current="page">最近 1 天</strong>' in page
+    older = publish(bc, "十天前的提示")
+    Post.objects.filter(pk=older.pk).update(published_at=timezone.now() - dt.timedelta(days=10))
+    page = staff.get(f"/broadcast/posts/{older.pk}/reach/").content.decode()
+    assert '<strong aria-current="page">最近 30 天</strong>' in page
+    # The account's report and an explicit choice keep their range.
+    assert '<strong aria-current="page">最近 7 天</strong>' in (
+        staff.get("/broadcast/@safe-qingshan/reach/").content.decode()
+    )
+    assert '<strong aria-current="page">最近 7 天</strong>' in (
+        staff.get(f"/broadcast/posts/{older.pk}/reach/?days=7").content.decode()
+    )

@@ -126,3 +126,29 @@ def test_publisher_edits_a_post_on_its_page_and_the_old_text_stays_in_its_histor
     assert "broadcast.post." not in refused.content.decode()  # no internal code shown
     post.refresh_from_db()
     assert post.text == "周日封路"
+
+
+def test_post_page_shows_what_the_reader_already_did_and_who_commented(bc: Any) -> None:
+    post = services.post_publish(
+        actor=bc.police_publisher, account=bc.police, text="道路封闭通知", category="road_closure"
+    )
+    client = signed_in(bc.resident_a)
+    url = f"/broadcast/posts/{post.pk}/"
+    before = client.get(url).content.decode()
+    assert "repost-comment" in before and "您已转发" not in before
+    client.post(url + "repost/", {"comment": "扩散"})
+    client.post(url + "favourite/")
+    client.post(url + "comment/", {"text": "几点恢复？"})
+    after = client.get(url).content.decode()
+    # The buttons turn into what happened; the comment names its author.
+    assert "您已转发" in after and "repost-comment" not in after
+    assert "您已收藏" in after and f"{url}favourite/" not in after
+    assert f"{bc.resident_a.display_name()} · " in after
+
+
+def test_withdrawing_a_post_does_not_look_like_favouriting_it(bc: Any) -> None:
+    post = services.post_publish(
+        actor=bc.police_publisher, account=bc.police, text="周六封路", category="road_closure"
+    )
+    page = signed_in(bc.police_publisher).get(f"/broadcast/posts/{post.pk}/").content.decode()
+    assert 'class="danger">撤回这条发布</button>' in page
