@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.db import OperationalError, connection
 from django.test import Client, override_settings
 
@@ -25,7 +26,14 @@ def test_readyz_names_an_unreachable_cache(db: Any) -> None:
     unreachable = {
         "default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": UNREACHABLE_REDIS}
     }
-    with override_settings(CACHES=unreachable):
+    # The task queue shares the cache's Redis connection when Redis is configured; here it gets
+    # a connection of its own, so only the cache is unreachable.
+    own_queue = (
+        {"RQ_QUEUES": {"default": {"URL": settings.REDIS_URL, "DEFAULT_TIMEOUT": 600}}}
+        if settings.REDIS_URL
+        else {}
+    )
+    with override_settings(CACHES=unreachable, **own_queue):
         response = Client().get("/readyz")
     assert response.status_code == 503
     body = response.json()
