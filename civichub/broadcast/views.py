@@ -3,7 +3,6 @@ every action is a form that posts and redirects back."""
 
 from __future__ import annotations
 
-import math
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +23,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 from shapely import MultiPoint
 
-from civichub.broadcast import capwords, geometry, selectors, services
+from civichub.broadcast import capwords, selectors, services
 from civichub.broadcast.cap import CapIdentity, cap_document
 from civichub.broadcast.conf import cap_sender
 from civichub.broadcast.forms import IMAGE_SLOTS, ComposeForm, IdsField
@@ -40,6 +39,7 @@ from civichub.broadcast.models import (
     Severity,
     Urgency,
 )
+from civichub.core import maps
 from civichub.core.errors import DomainError, NotFound, ValidationFailed
 from civichub.core.http import request_user, request_user_or_none
 from civichub.core.images import ImageUpload
@@ -327,86 +327,47 @@ def _field_id(key: str, drawn: list[services.DrawnAreaIn]) -> str:
     return "text"
 
 
-def _map(account: BroadcastAccount, drawn: list[services.DrawnAreaIn]) -> dict[str, Any] | None:
-    """A server-drawn SVG map: communities at their residents' mean home, districts as the
-    outline around their communities, and the circle being drawn (WGS-84 throughout)."""
+def _map_areas(account: BroadcastAccount) -> dict[str, Any] | None:
+    """The districts and communities the account serves, as GeoJSON in the base map's
+    coordinate system, for the compose page's map: each community at its residents' mean home
+    (a circle, named), each district as the outline around its communities (named). Where
+    residents live is shown only as a community's mean, never a home."""
     root = account.organisation
     while root.parent_id is not None and root.kind == "department":
         root = root.parent  # type: ignore[assignment]
     places = selectors.area_map(root)
     if not places:
         return None
-    width, pad = 640.0, 28.0
-    lats = [p.lat for p in places]
-    lons = [p.lon for p in places]
-    min_lat, max_lat, min_lon, max_lon = min(lats), max(lats), min(lons), max(lons)
-    squash = math.cos(math.radians((min_lat + max_lat) / 2))
-    # At least 0.01° (about a kilometre) each way, and never flatter than 5:3, so that a
-    # city strung along a river still leaves room to draw a circle.
-    span_lon = max(max_lon - min_lon, 0.01)
-    span_lat = max(max_lat - min_lat, 0.01, span_lon * squash * 0.6)
-    middle_lat = (min_lat + max_lat) / 2
-    min_lat, max_lat = middle_lat - span_lat / 2, middle_lat + span_lat / 2
-    scale = (width - 2 * pad) / (span_lon * squash)
-    height = round(span_lat * scale + 2 * pad, 1)
-
-    def xy(lat: float, lon: float) -> tuple[float, float]:
-        return (
-            round(pad + (lon - min_lon) * squash * scale, 1),
-            round(pad + (max_lat - lat) * scale, 1),
-        )
-
+    features: list[dict[str, Any]] = []
     by_district: dict[int, list[Any]] = {}
     for place in places:
         if place.district is not None:
             by_district.setdefault(place.district.pk, []).append(place)
-    districts = []
-    for n, group in enumerate(by_district.values()):
-        hull = MultiPoint([xy(p.lat, p.lon) for p in group]).convex_hull.buffer(14)
-        outline = " ".join(f"{x:.1f},{y:.1f}" for x, y in hull.exterior.coords)
-        label_x, label_y = xy(max(p.lat for p in group), min(p.lon for p in group))
-        districts.append(
+    for group in by_district.values():
+        # About 600 m around the district's communities (in degrees of latitude; longitude
+        # degrees are shorter, which only makes the outline a little wider east to west).
+        hull = MultiPoint([(p.lon, p.lat) for p in group]).convex_hull.buffer(0.0055)
+        ring = []
+        for lon, lat in hull.exterior.coords:
+            y, x = maps.to_map(lat, lon)
+            ring.append([round(x, 6), round(y, 6)])
+        features.append(
             {
-                "name": group[0].district.name,
-                "outline": outline,
-                "shade": n % 4,
-                "x": label_x,
-                "y": max(label_y - 16, 10),
+                "type": "Feature",
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+                "properties": {"name": group[0].district.name, "kind": "district"},
             }
         )
-    dots = [
-        {"name": p.community.name, "xy": xy(p.lat, p.lon), "residents": p.residents} for p in places
-    ]
-    circle = None
-    for area in drawn:
-        if area.kind != "circle":
-            continue
-        try:
-            shape = geometry.circle_checked(
-                lat=area.lat, lon=area.lon, radius_m=area.radius_m, crs=area.crs
-            )
-        except ValidationFailed:
-            break
-        cx, cy = xy(shape.lat, shape.lon)
-        circle = {
-            "x": cx,
-            "y": cy,
-            "r": round(shape.radius_m / geometry.METRES_PER_DEGREE_LAT * scale, 1),
-        }
-    return {
-        "width": width,
-        "height": height,
-        "districts": districts,
-        "dots": dots,
-        "circle": circle,
-        "labels": len(dots) <= 30,  # names beside the dots while they fit
-        # For the click-to-fill script: the inverse of xy().
-        "min_lon": min_lon,
-        "max_lat": max_lat,
-        "scale": scale,
-        "squash": squash,
-        "pad": pad,
-    }
+    for place in places:
+        y, x = maps.to_map(place.lat, place.lon)
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [round(x, 6), round(y, 6)]},
+                "properties": {"name": place.community.name, "kind": "community", "radius_m": 250},
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
 
 
 def _compose_page(
@@ -419,7 +380,6 @@ def _compose_page(
 ) -> HttpResponse:
     errors = errors or []
     data = request.POST if form.is_bound else None
-    drawn = form.drawn() if form.is_bound else []
     return render(
         request,
         "broadcast/compose.html",
@@ -439,7 +399,8 @@ def _compose_page(
             "preview": preview,
             "image_slots": IMAGE_SLOTS,
             "video": _compose_video(request, account),
-            "map": _map(account, drawn),
+            "map_areas": _map_areas(account),
+            "map_crs": maps.map_crs(),
             "default_crs": selectors.default_crs(),
             # One token per form: sending the same form twice publishes once.
             "submission": (data.get("submission") if data is not None else None)

@@ -142,10 +142,26 @@ def test_publisher_clicks_the_map_to_centre_a_circle_and_staff_pages_pass_axe(
     page.goto(reverse("broadcast:compose", args=["safe-qingshan"]))
     check_page(page, "broadcast-compose-map")
     page.get_by_label("内容（中文）").fill("体育中心周边交通管制")
-    page.locator("#area-map").click()  # the middle of the map
+    area_map = page.locator("#area-map")
+    box = area_map.bounding_box()
+    assert box is not None
+    # A polygon first: three clicks, three vertices in the form's own field, drawn on the map.
+    page.get_by_label("画多边形").check()
+    for x, y in [(0.35, 0.35), (0.65, 0.35), (0.5, 0.7)]:
+        area_map.click(position={"x": box["width"] * x, "y": box["height"] * y})
+    vertices = page.get_by_label("多边形顶点（每行一个“纬度, 经度”）").input_value().splitlines()
+    assert len(vertices) == 3 and all(30.0 < float(v.split(",")[0]) < 30.5 for v in vertices)
+    assert page.locator("#draw-status").inner_text() == "已加入第 3 个顶点。"
+    assert page.locator("#area-map path.leaflet-interactive[stroke='#b00020']").count() == 1
+    page.get_by_role("button", name="清除画出的区域").click()
+    assert page.get_by_label("多边形顶点（每行一个“纬度, 经度”）").input_value() == ""
+    assert page.locator("#area-map path.leaflet-interactive[stroke='#b00020']").count() == 0
+    # Then a circle: one click centres it, the radius field sizes it.
+    page.get_by_label("画圆").check()
+    area_map.click()  # the middle of the map
     assert page.get_by_label("圆心纬度").input_value() != ""
     assert page.get_by_label("坐标系").input_value() == "wgs84"
-    assert page.locator("#area-map-circle").count() == 1
+    assert page.locator("#area-map path.leaflet-interactive[stroke='#b00020']").count() == 1
     page.get_by_label("半径（米）").fill("2000")
     with page.expect_navigation():
         page.get_by_role("button", name="发布", exact=True).click()

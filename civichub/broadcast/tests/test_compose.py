@@ -1,9 +1,10 @@
-"""The compose pages: a map of the city's districts and communities drawn on the server, a
+"""The compose pages: a map of the city's districts and communities to draw on, a
 circle or polygon entered beside the community checkboxes, the CAP preview checked like a real
 alert, and an error summary that names each field and keeps everything typed."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -48,11 +49,26 @@ def test_the_compose_page_draws_the_city_map_with_districts_and_communities(
 ) -> None:
     homes(bc, make_user)
     page = publisher.get("/broadcast/@safe-qingshan/compose/").content.decode()
-    assert 'id="area-map"' in page and 'role="img"' in page
-    assert page.count('class="community"') == 3
-    assert page.count('class="district district-') == 2
-    assert "东湖区" in page and "<title>松风社区</title>" in page
-    assert "compose-map.js" in page
+    assert 'id="area-map"' in page and 'data-map="draw"' in page
+    assert 'data-areas-data="area-map-areas"' in page and "civichub/map.js" in page
+    # The drawing tools wait for the script; without it the fields are typed in.
+    assert 'id="draw-tools" hidden' in page and 'name="circle_lat"' in page
+    block = page.split('<script id="area-map-areas" type="application/json">', 1)[1]
+    areas = json.loads(block.split("</script>", 1)[0])
+    kinds = [f["properties"]["kind"] for f in areas["features"]]
+    assert kinds.count("community") == 3 and kinds.count("district") == 2
+    names = {f["properties"]["name"] for f in areas["features"]}
+    assert {"东湖区", "松风社区"} <= names
+    for feature in areas["features"]:
+        if feature["properties"]["kind"] == "district":
+            ring = feature["geometry"]["coordinates"][0]
+            assert ring[0] == ring[-1] and len(ring) > 4  # a closed outline around its communities
+            assert all(119 < lng < 122 and 29 < lat < 32 for lng, lat in ring)
+
+
+def test_the_area_list_is_indented_by_district_and_community(bc: Any, publisher: Client) -> None:
+    page = publisher.get("/broadcast/@safe-qingshan/compose/").content.decode()
+    assert 'class="area-community"' in page and 'class="area-district"' in page
 
 
 def test_a_circle_entered_on_the_page_targets_the_post(

@@ -104,12 +104,19 @@
 
   function drawAreas(el, map, then) {
     var url = el.dataset.areas;
-    if (!url || !window.fetch) {
+    var inline = el.dataset.areasData && document.getElementById(el.dataset.areasData);
+    var loading;
+    if (inline) {
+      // The areas written into the page as a JSON block (json_script), no second request.
+      loading = Promise.resolve(null).then(function () { return JSON.parse(inline.textContent); });
+    } else if (url && window.fetch) {
+      loading = fetch(url, {credentials: "same-origin"})
+        .then(function (response) { return response.ok ? response.json() : null; });
+    } else {
       then(null);
       return;
     }
-    fetch(url, {credentials: "same-origin"})
-      .then(function (response) { return response.ok ? response.json() : null; })
+    loading
       .then(function (data) {
         if (!data || !data.features || !data.features.length) {
           then(null);
@@ -129,7 +136,10 @@
         });
         var layer = L.geoJSON(data, {
           interactive: false,
-          style: function () {
+          style: function (feature) {
+            if (feature && feature.properties.kind === "district") {
+              return {color: "#44546a", weight: 2, dashArray: "6 4", fillColor: "#c9d3de", fillOpacity: 0.15};
+            }
             return {color: "#1d5a8e", weight: 2, fillColor: "#8fb8de", fillOpacity: 0.2};
           },
           pointToLayer: function (feature, latlng) {
@@ -302,11 +312,137 @@
     return map;
   }
 
+  // "draw" maps: the compose page's area drawing. A click centres a circle (its radius from
+  // the radius field, 500 m when empty) or adds a polygon's vertex, into the form's own fields
+  // (circle_lat, circle_lon, circle_radius, polygon; shape_crs set to the map's system).
+  // Without this script the tools stay hidden and the fields are typed in.
+  function drawMap(el) {
+    var tools = document.getElementById("draw-tools");
+    if (tools) {
+      tools.hidden = false;
+    }
+    var lat = document.getElementById("circle_lat");
+    var lng = document.getElementById("circle_lon");
+    var radius = document.getElementById("circle_radius");
+    var polygon = document.getElementById("polygon");
+    var crs = document.getElementById("shape_crs");
+    var status = document.getElementById("draw-status");
+    var map = baseMap(el);
+    var style = {color: "#b00020", weight: 2, fillColor: "#b00020", fillOpacity: 0.15};
+    var circle = null;
+    var shape = null;
+
+    function say(key, values) {
+      var text = (status && status.dataset[key]) || "";
+      Object.keys(values || {}).forEach(function (name) {
+        text = text.replace("{" + name + "}", values[name]);
+      });
+      if (status) {
+        status.textContent = text;
+      }
+    }
+    function tool() {
+      var chosen = document.querySelector("input[name=draw_tool]:checked");
+      return chosen ? chosen.value : "circle";
+    }
+    function metres() {
+      var r = Number(radius.value);
+      return r > 0 ? r : 500;
+    }
+    function drawCircle(at) {
+      if (circle === null) {
+        circle = L.circle(at, Object.assign({radius: metres()}, style)).addTo(map);
+      } else {
+        circle.setLatLng(at);
+        circle.setRadius(metres());
+      }
+    }
+    function vertices() {
+      return polygon.value.split("\n").map(function (line) {
+        var parts = line.split(/[,，\s]+/).filter(Boolean).map(Number);
+        return parts.length === 2 && !isNaN(parts[0]) && !isNaN(parts[1]) ? parts : null;
+      }).filter(Boolean);
+    }
+    function drawPolygon() {
+      var points = vertices();
+      if (shape !== null) {
+        map.removeLayer(shape);
+        shape = null;
+      }
+      if (points.length) {
+        shape = (points.length > 2 ? L.polygon(points, style) : L.polyline(points, style)).addTo(map);
+      }
+    }
+    map.on("click", function (event) {
+      var at = event.latlng;
+      if (crs.value !== el.dataset.crs) {
+        // Coordinates typed in another system would be mixed with the map's: start afresh.
+        lat.value = "";
+        lng.value = "";
+        polygon.value = "";
+        drawPolygon();
+      }
+      crs.value = el.dataset.crs;
+      if (tool() === "polygon") {
+        polygon.value = (polygon.value.trim() ? polygon.value.trim() + "\n" : "") +
+          at.lat.toFixed(6) + ", " + at.lng.toFixed(6);
+        drawPolygon();
+        say("vertex", {n: vertices().length});
+      } else {
+        lat.value = at.lat.toFixed(6);
+        lng.value = at.lng.toFixed(6);
+        if (!radius.value) {
+          radius.value = "500";
+        }
+        drawCircle(at);
+        say("circle", {lat: at.lat.toFixed(5), lng: at.lng.toFixed(5), radius: metres()});
+      }
+    });
+    radius.addEventListener("input", function () {
+      if (circle !== null) {
+        circle.setRadius(metres());
+      }
+    });
+    polygon.addEventListener("change", drawPolygon);
+    var reset = document.getElementById("draw-clear");
+    if (reset) {
+      reset.addEventListener("click", function () {
+        if (circle !== null) {
+          map.removeLayer(circle);
+          circle = null;
+        }
+        lat.value = "";
+        lng.value = "";
+        radius.value = "";
+        polygon.value = "";
+        drawPolygon();
+        say("cleared");
+      });
+    }
+    var same = crs.value === el.dataset.crs;
+    var typed = same && lat.value && lng.value && !isNaN(Number(lat.value)) && !isNaN(Number(lng.value));
+    drawAreas(el, map, function (extent) {
+      if (extent) {
+        map.fitBounds(extent, {padding: [10, 10]});
+      } else if (!typed) {
+        map.setView([35, 105], 4);
+      }
+    });
+    if (typed) {
+      drawCircle([Number(lat.value), Number(lng.value)]);
+    }
+    if (same) {
+      drawPolygon();
+    }
+    return map;
+  }
+
   function start() {
     document.querySelectorAll("[data-map]").forEach(function (el) {
       var details = el.closest("details");
       function make() {
-        var map = el.dataset.map === "pick" ? pickMap(el) : showMap(el);
+        var kind = el.dataset.map;
+        var map = kind === "pick" ? pickMap(el) : kind === "draw" ? drawMap(el) : showMap(el);
         el.civichubMap = map;
       }
       if (details && !details.open) {
