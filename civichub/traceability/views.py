@@ -12,13 +12,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
 
+from civichub.core import maps
 from civichub.core.config import module_config
 from civichub.core.errors import DomainError, NotFound, ValidationFailed
 from civichub.core.http import request_user
@@ -107,11 +108,29 @@ def resolver_description(request: HttpRequest) -> JsonResponse:
 def _shopper_page(request: HttpRequest, lot: Lot) -> HttpResponse:
     journey = selectors.lot_journey(lot=lot)
     places = [s.participant for s in journey.steps if s.participant is not None]
-    mapped = [p for p in dict.fromkeys(places) if p.latitude is not None]
+    mapped = [
+        p for p in dict.fromkeys(places) if p.latitude is not None and p.longitude is not None
+    ]
+    english = (translation.get_language() or "").startswith("en")
+    # The places in the order the food passed them, numbered like the timeline, joined by a line.
+    map_points = [
+        maps.map_point(
+            p.latitude,  # type: ignore[arg-type]
+            p.longitude,  # type: ignore[arg-type]
+            f"{n}. {p.name_en if english and p.name_en else p.name}",
+        ).as_json()
+        for n, p in enumerate(mapped, 1)
+    ]
     return render(
         request,
         "traceability/shopper.html",
-        {"journey": journey, "lot": lot, "mapped": mapped, "link": lot_link(request, lot)},
+        {
+            "journey": journey,
+            "lot": lot,
+            "mapped": mapped,
+            "map_points": map_points,
+            "link": lot_link(request, lot),
+        },
     )
 
 

@@ -24,8 +24,19 @@ def chain(city: Any) -> Chain:
 
 
 def test_shopper_sees_the_journey_and_after_a_recall_the_warning(page: Page, chain: Chain) -> None:
+    from civichub.traceability.models import Participant
+
+    # The slaughterhouse's place too, so that the journey's map joins two places.
+    Participant.objects.filter(pk=chain.slaughterhouse.pk).update(latitude=34.30, longitude=108.95)
     page.set_viewport_size(PHONE)
     page.goto(f"/01/{chain.carcass.product.gtin}/10/C1")
+    journey_map = page.get_by_role("region", name="这批食品经过的地点，按先后连线")
+    journey_map.locator(".leaflet-marker-icon").first.wait_for()
+    markers = journey_map.locator(".leaflet-marker-icon")
+    assert markers.count() == 2
+    assert markers.nth(0).get_attribute("title") == f"1. {chain.slaughterhouse.name}"
+    assert markers.nth(1).get_attribute("title") == f"2. {chain.market.name}"
+    assert journey_map.locator("svg path").count() == 1  # the line from one place to the next
     journey = page.get_by_role("region", name="流通过程")
     assert (
         chain.farm.name in journey.inner_text() or chain.slaughterhouse.name in journey.inner_text()

@@ -199,6 +199,11 @@
       marker.addTo(map);
       bounds.push([p.lat, p.lng]);
     });
+    if (el.dataset.route && bounds.length > 1) {
+      // The points in their order (a food lot's journey): one line from each to the next.
+      L.polyline(bounds, {color: "#1d5a8e", weight: 3, dashArray: "8 6", interactive: false})
+        .addTo(map);
+    }
     if (bounds.length) {
       map.fitBounds(bounds, {maxZoom: 15, padding: [30, 30]});
     }
