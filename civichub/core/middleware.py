@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from civichub.core.context import acting
 from civichub.core.counters import request_observed
-from civichub.core.demo.status import READY, SEEDING, status_read
+from civichub.core.demo.status import MIGRATING, READY, SEEDING, status_read
 from civichub.core.http import client_address
 from civichub.core.views import error_response
 
@@ -168,6 +168,8 @@ class DemoSeedingMiddleware:
         return HttpResponse(self._page(status.done, status.total, status.phase, seeding))
 
     def _page(self, done: int, total: int, phase: str, seeding: bool) -> str:
+        if phase == MIGRATING:
+            phase = _("正在准备数据库（此版本第一次运行，约需一分钟）")
         title = _("演示数据正在生成…") if seeding else _("演示数据生成失败")
         detail = (
             _(

@@ -16,6 +16,8 @@ from pathlib import Path
 SEEDING = "seeding"
 READY = "ready"
 FAILED = "failed"
+# The phase while the first run of a code version migrates the database behind the progress page.
+MIGRATING = "migrations"
 
 
 @dataclass(frozen=True)

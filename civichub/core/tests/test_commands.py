@@ -300,10 +300,10 @@ from civichub.core.management.commands import demo
 gate = Path(sys.argv.pop(1))
 seed = demo._seed_in_background
 
-def gated(size, status_file):
+def gated(size, status_file, migrate_first=False):
     while not gate.exists():
         time.sleep(0.1)
-    seed(size, status_file)
+    seed(size, status_file, migrate_first)
 
 demo._seed_in_background = gated
 from civichub.cli import main
@@ -323,8 +323,10 @@ def test_demo_serves_the_city_and_stops_cleanly_on_ctrl_c(
     demo, output = start(command, civichub_env(data_dir, CIVICHUB_CACHE_DIR=str(cache)))
     processes.append(demo)
 
-    # The server answers and the logins are printed while the seeding has not even begun.
+    # The first run of this code version (no migrated template in the cache): the server
+    # answers and the logins are printed while even the migrations have not begun.
     output.wait_for("Press Ctrl-C to stop.", demo, 240)
+    assert "first run of this version" in output.text
     assert f"http://127.0.0.1:{port}/" in output.text
     first_printed_login(output.text)
     assert "The demo data is ready" not in output.text
@@ -333,10 +335,13 @@ def test_demo_serves_the_city_and_stops_cleanly_on_ctrl_c(
     assert waiting.status_code == 200
     assert "演示数据正在生成…" in waiting.text
     assert "<progress" in waiting.text
-    assert list(cache.glob("migrated-*.sqlite3")), "the migrated template was not kept"
+    assert "正在准备数据库" in waiting.text
+    assert not list(cache.glob("migrated-*.sqlite3"))
 
     gate.touch()
     output.wait_for("The demo data is ready", demo, 240)
+    assert "migrating the database..." in output.text
+    assert list(cache.glob("migrated-*.sqlite3")), "the migrated template was not kept"
     progress = re.search(r"demo data \d+/\d+: \w+", output.text)
     assert progress is not None, output.text
     assert output.text.index("Press Ctrl-C to stop.") < progress.start()

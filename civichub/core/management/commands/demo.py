@@ -35,13 +35,14 @@ from civichub.core.demo.processes import (
 )
 from civichub.core.demo.status import (
     FAILED,
+    MIGRATING,
     READY,
     SEEDING,
     SeedingStatus,
     status_read,
     status_write,
 )
-from civichub.core.demo.template import database_migrate
+from civichub.core.demo.template import database_migrate, first_migration_needed
 
 READY_TIMEOUT_SECONDS = 90
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -74,13 +75,20 @@ class Command(BaseCommand):
         if not port_is_free(host, port):
             raise CommandError(f"Port {port} on {host} is in use; choose another with --port.")
         status_file = settings.DATA_DIR / "demo-status.json"
-        size = self._prepare_database(status_file, reset=options["reset"], size=options["size"])
+        size, migrate_first = self._prepare_database(
+            status_file, reset=options["reset"], size=options["size"]
+        )
         # The children and the seeding thread open their own connections.
         connections.close_all()
-        self._run(host, port, status_file, size)
+        self._run(host, port, status_file, size, migrate_first)
 
-    def _prepare_database(self, status_file: Path, *, reset: bool, size: str) -> str | None:
-        """Migrates; returns the size to seed in the background, or None to seed nothing."""
+    def _prepare_database(
+        self, status_file: Path, *, reset: bool, size: str
+    ) -> tuple[str | None, bool]:
+        """Migrates; returns the size to seed in the background (None to seed nothing) and
+        whether the background must migrate first. The
+        first run of a code version on a fresh database leaves the migrations to the background
+        too, so that the server answers (with the progress page) within seconds."""
         previous = status_read(status_file)
         if not reset and previous is not None and previous.state != READY:
             self._say("The last seeding of the demo data did not finish: starting afresh.")
@@ -88,18 +96,27 @@ class Command(BaseCommand):
         if reset:
             self._say("Wiping the database...")
             demo.database_reset()
+        if first_migration_needed():
+            self._say(
+                "Preparing the database for the first run of this version "
+                "(about a minute, in the background)..."
+            )
+            status_write(status_file, SeedingStatus(state=SEEDING, phase=MIGRATING))
+            return size, True
         self._say("Preparing the database...")
         how = database_migrate()
         if how == "copied":
             self._say("  (copied from the migrated template of this version)")
         if demo.database_is_empty():
             status_write(status_file, SeedingStatus(state=SEEDING))
-            return size
+            return size, False
         status_file.unlink(missing_ok=True)
         self._say("The database already holds data: not seeding (--reset starts afresh).")
-        return None
+        return None, False
 
-    def _run(self, host: str, port: int, status_file: Path, size: str | None) -> None:
+    def _run(
+        self, host: str, port: int, status_file: Path, size: str | None, migrate_first: bool
+    ) -> None:
         """The web server at once, the seeding in a thread, the task worker once the data is
         complete; until Ctrl-C or a child stops."""
         env = os.environ.copy()
@@ -125,7 +142,9 @@ class Command(BaseCommand):
                 # A daemon thread: Ctrl-C must not wait for a city to be written; the status
                 # file, still "seeding", makes the next run start afresh.
                 seeding = threading.Thread(
-                    target=_seed_in_background, args=(size, status_file), daemon=True
+                    target=_seed_in_background,
+                    args=(size, status_file, migrate_first),
+                    daemon=True,
                 )
                 seeding.start()
             address = f"http://{browser_host(host)}:{port}/"
@@ -172,12 +191,16 @@ class Command(BaseCommand):
     ) -> bool:
         """Prints each phase of the seeding as it starts; True once the data is complete."""
         started = time.monotonic()
-        shown = None
+        shown: object = None
         while True:
             if supervisor.stop_requested or supervisor.exited():
                 return False
             status = status_read(status_file)
-            if status is not None and (status.done, status.phase) != shown:
+            migrating = status is not None and status.phase == MIGRATING
+            if status is not None and migrating and shown != MIGRATING:
+                shown = MIGRATING  # once, not once per migration
+                self._say("  migrating the database...")
+            elif status is not None and not migrating and (status.done, status.phase) != shown:
                 shown = (status.done, status.phase)
                 if status.state == SEEDING and status.phase:
                     self._say(f"  demo data {status.done}/{status.total}: {status.phase}...")
@@ -194,14 +217,23 @@ class Command(BaseCommand):
         self.stdout.flush()
 
 
-def _seed_in_background(size: str, status_file: Path) -> None:
-    """Seeds the demo city, writing the progress for the web server after every phase."""
+def _seed_in_background(size: str, status_file: Path, migrate_first: bool = False) -> None:
+    """Seeds the demo city (migrating the database first when asked), writing the progress for
+    the web server after every phase."""
 
     def progress(done: int, total: int, phase: str) -> None:
         state = SEEDING if phase else READY
         status_write(status_file, SeedingStatus(state=state, done=done, total=total, phase=phase))
 
+    def migrating(done: int, total: int) -> None:
+        status_write(
+            status_file, SeedingStatus(state=SEEDING, done=done, total=total, phase=MIGRATING)
+        )
+
     try:
+        if migrate_first:
+            database_migrate(progress=migrating)
+            connections.close_all()
         with acting(channel="cli"):
             demo.seed_city(size=size, progress=False, on_phase=progress)
     except Exception:
