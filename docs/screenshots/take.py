@@ -4,7 +4,8 @@ publisher's compose page with its preview, and a wellbeing alert handled by a co
 
 It starts `civichub demo` on a fresh data directory, waits until the demo city is seeded, walks
 the pages in Chromium (Debian's /usr/bin/chromium through Playwright) and writes small PNGs
-(palette of 256 colours, optimised) beside this file. Chinese text needs a CJK font
+(palette of 256 colours, optimised) beside this file, named `<page>.png` in Chinese and
+`<page>-en.png` with `--language en`. Chinese text needs a CJK font
 (Debian: `apt-get install fonts-noto-cjk`).
 
     python docs/screenshots/take.py [--port 8765] [--language zh-Hans|en]
@@ -53,11 +54,19 @@ def wait_until_seeded(base: str, demo: subprocess.Popen[bytes], timeout: float =
     raise SystemExit(f"the demo at {base} was not ready within {timeout:.0f} s")
 
 
+# "" for Chinese (the README's), "-en" for English: set by main().
+SUFFIX = {"language": ""}
+
+
+def english() -> bool:
+    return SUFFIX["language"] == "-en"
+
+
 def save(page: Page, name: str) -> Path:
     """The visible phone screen as a small PNG: 390 px wide, 256 colours, optimised."""
     raw = page.screenshot(full_page=False)
     image = Image.open(io.BytesIO(raw)).convert("RGB")
-    path = HERE / f"{name}.png"
+    path = HERE / f"{name}{SUFFIX['language']}.png"
     image.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
     print(f"{path.name}: {path.stat().st_size // 1024} KiB")  # noqa: T201
     return path
@@ -78,8 +87,14 @@ def resident_journey(page: Page) -> None:
     page.goto("/messages/new/")
     save(page, "resident-message-form")
     page.locator("#id_kind").select_option("complaint")
-    page.locator("#id_title").fill("楼下路灯坏了")
-    page.locator("#id_text").fill("桃园路 12 号楼下的路灯已经坏了三天，晚上很黑。")
+    if english():
+        page.locator("#id_title").fill("Street light out downstairs")
+        page.locator("#id_text").fill(
+            "The street light outside block 12 on Taoyuan Road has been out for three days."
+        )
+    else:
+        page.locator("#id_title").fill("楼下路灯坏了")
+        page.locator("#id_text").fill("桃园路 12 号楼下的路灯已经坏了三天，晚上很黑。")
     with page.expect_navigation():
         page.locator("main form button[type=submit]").last.click()
     save(page, "resident-message-sent")
@@ -109,13 +124,26 @@ def publisher_journey(page: Page) -> None:
         page.locator("main a.button[href$='/alert/']").first.click()
     page.locator("#text").fill("今晚 20 时起桃园路停水检修，预计次日 6 时恢复，请提前储水。")
     page.locator("#cap_event").fill("停水检修")
-    for field in ("cap_category", "cap_urgency", "cap_severity", "cap_certainty"):
-        # The publisher must choose: take the first real choice of each.
-        page.locator(f"#{field}").select_option(index=1)
+    if english():
+        page.locator("#text_en").fill(
+            "Water off on Taoyuan Road from 20:00 tonight until 06:00; please store water."
+        )
+        page.locator("#cap_event_en").fill("Water supply works")
+    # An ordinary notice, chosen as a publisher would: nothing at the extremes.
+    page.locator("#cap_category").select_option("Infra")
+    page.locator("#cap_urgency").select_option("Expected")
+    page.locator("#cap_severity").select_option("Minor")
+    page.locator("#cap_certainty").select_option("Likely")
     page.locator("#cap_expires").fill(
         time.strftime("%Y-%m-%dT%H:%M", time.localtime(time.time() + 86400))
     )
     page.locator("input[name=target_areas]").first.check()
+    area_map = page.locator("#area-map")
+    if area_map.count():
+        area_map.scroll_into_view_if_needed()
+        area_map.click()  # a circle at the middle of the map
+        page.locator("#draw-tools").scroll_into_view_if_needed()
+        save(page, "publisher-compose-map")
     with page.expect_navigation():
         page.locator("button[name=preview]").first.click()
     if page.locator("#preview").count():
@@ -141,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--language", default="zh-Hans", choices=["zh-Hans", "en"])
     args = parser.parse_args(argv)
+    SUFFIX["language"] = "-en" if args.language == "en" else ""
     base = f"http://127.0.0.1:{args.port}"
     with tempfile.TemporaryDirectory(prefix="civichub-screenshots-") as data:
         env = {**os.environ, "CIVICHUB_DATA_DIR": data}
