@@ -234,3 +234,40 @@ def test_residents_read_the_levels_in_their_language(bc: Any) -> None:
     with translation.override("en"):
         assert post.cap_words == "Extreme · Act within the hour · Possible"
     assert Post(is_alert=False).cap_words == ""
+
+
+def test_the_preview_shows_the_english_card_when_the_alert_has_english(
+    bc: Any, publisher: Client
+) -> None:
+    english = {
+        "text_en": "Gas leak near the chemical plant",
+        "cap_event_en": "Gas leak",
+        "cap_instruction_en": "Move north.",
+    }
+    page = publisher.post(
+        "/broadcast/@safe-qingshan/alert/", alert_form(**english)
+    ).content.decode()
+    card = page.split("英文界面的居民看到的预警", 1)[1].split("</div>", 1)[0]
+    assert "<strong>Gas leak</strong>" in card and "Move north." in card
+    assert "Severe" in card and "燃气泄漏" not in card  # levels in English words too
+    without = publisher.post("/broadcast/@safe-qingshan/alert/", alert_form()).content.decode()
+    assert "英文界面的居民看到的预警" not in without
+
+
+def test_a_post_is_read_in_the_readers_language_with_the_other_one_folded(
+    bc: Any, publisher: Client
+) -> None:
+    answer = publisher.post(
+        "/broadcast/@safe-qingshan/compose/",
+        {"text": "周日封路", "text_en": "Road closed on Sunday", "category": "notice"},
+    )
+    assert answer.status_code == 302
+    post = Post.objects.get(text="周日封路")
+    url = f"/broadcast/posts/{post.pk}/"
+    chinese = publisher.get(url, HTTP_ACCEPT_LANGUAGE="zh-Hans").content.decode()
+    assert '<p lang="zh-Hans">周日封路</p>' in chinese
+    assert '<summary lang="en">English</summary><p lang="en">Road closed on Sunday</p>' in chinese
+    publisher.cookies["django_language"] = "en"
+    english = publisher.get(url).content.decode()
+    assert '<p lang="en">Road closed on Sunday</p><details class="other-language">' in english
+    assert '<summary lang="zh-Hans">中文</summary><p lang="zh-Hans">周日封路</p>' in english
