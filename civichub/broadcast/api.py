@@ -3,6 +3,8 @@ comments and alerts. Thin: parse, call a selector or service, shape the answer."
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from django.http import HttpRequest
 from django.urls import reverse
 from ninja import File, Form, Query, Router, Status
@@ -29,6 +31,7 @@ from civichub.broadcast.schemas import (
     BlockOut,
     CapAlertOut,
     CaptionsIn,
+    ChannelReachOut,
     CommentIn,
     CommentOut,
     CountsOut,
@@ -635,6 +638,7 @@ def _reach_out(report: selectors.ReachReport) -> ReachOut:
         reposts=report.reposts,
         favourites=report.favourites,
         hours=[ReachHourOut(**vars(h)) for h in report.hours],
+        channels=ChannelReachOut(**asdict(report.channels)),
     )
 
 

@@ -292,6 +292,24 @@ class ReachHourOut(Schema):
     followers: int
 
 
+class ChannelReachOut(Schema):
+    """Reach across channels over the whole life of the account or post (not only `days`)."""
+
+    local_views: int
+    video_views: int = Field(description="Viewers who started the video, each counted once")
+    video_completions: int = Field(description="Viewers who watched at least 90 %")
+    reposts: int
+    favourites: int
+    remote_servers: int = Field(description="Other servers (shared inboxes) delivered to")
+    remote_deliveries: int = Field(description="Activities delivered to other servers")
+    remote_likes: int
+    remote_announces: int
+    remote_replies: int
+    alert_deliveries: dict[str, int] = Field(
+        description="An alert's deliveries sent, by notification channel (inapp, sms, email, push)"
+    )
+
+
 class ReachOut(Schema):
     account: str
     post_id: int | None
@@ -301,6 +319,7 @@ class ReachOut(Schema):
     reposts: int
     favourites: int
     hours: list[ReachHourOut]
+    channels: ChannelReachOut
 
 
 class ReachQuery(Schema):

@@ -176,3 +176,13 @@ def test_the_report_across_channels_adds_up(bc: Any, after_commit: Any) -> None:
     assert [b["value"] for b in chart["bars"]] == [value for _key, value in every.figures()]
     assert '<td data-key="alert_sms">1</td>' in html
     assert '<td data-key="video_completions">1</td>' in html
+
+    # The API gives the same figures across channels as the page.
+    api = signed_in(bc.police_publisher)
+    answer = api.get(f"/api/broadcast/accounts/{bc.police.handle}/reach")
+    assert answer.status_code == 200
+    channels = answer.json()["channels"]
+    assert channels.pop("alert_deliveries") == {"inapp": 2, "sms": 1}
+    assert channels == {k: v for k, v in every.figures() if not k.startswith("alert_")}
+    one_api = api.get(f"/api/broadcast/posts/{post.pk}/reach").json()["channels"]
+    assert (one_api["remote_likes"], one_api["video_completions"]) == (2, 1)
