@@ -415,6 +415,7 @@ _BROADCAST_VARIABLES: dict[str, tuple[str, Callable[[str], object]]] = {
     "video_heights": ("CIVICHUB_VIDEO_HEIGHTS", _heights),
     "federation_signature_seconds": ("CIVICHUB_FEDERATION_SIGNATURE_SECONDS", int),
     "federation_max_attempts": ("CIVICHUB_FEDERATION_MAX_ATTEMPTS", int),
+    "federation_inbox_per_minute": ("CIVICHUB_FEDERATION_INBOX_PER_MINUTE", int),
 }
 CIVICHUB_BROADCAST: dict[str, object] = {
     key: convert(os.environ[variable])

@@ -39,6 +39,10 @@ class BroadcastSettings(ModuleConfig):
     # times longer each time up to 12 hours: eight tries span about a day and a half).
     federation_signature_seconds: int = 3600
     federation_max_attempts: int = 8
+    # ActivityPub: the most activities the inboxes take in a minute from one server (the
+    # actor's host) and, separately, from one client address; more are answered 429 before any
+    # signature is checked or key fetched, so one busy or hostile server cannot starve the rest.
+    federation_inbox_per_minute: int = 600
 
 
 def broadcast_settings() -> BroadcastSettings:

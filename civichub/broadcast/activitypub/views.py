@@ -19,7 +19,8 @@ from civichub.broadcast import activitystreams as streams
 from civichub.broadcast import services
 from civichub.broadcast.conf import absolute
 from civichub.broadcast.models import BroadcastAccount, Post, PostState
-from civichub.core.errors import DomainError, NotFound
+from civichub.core.errors import DomainError, NotFound, RateLimited
+from civichub.core.http import client_address
 
 JSON_TYPES = ("application/activity+json", "application/ld+json", "application/json")
 
@@ -44,7 +45,10 @@ def _errors_as_json(view: Callable[..., HttpResponseBase]) -> Callable[..., Http
             body: dict[str, Any] = {"error": exc.message}
             if "reason" in exc.extra:
                 body["reason"] = exc.extra["reason"]
-            return JsonResponse(body, status=exc.status)
+            response = JsonResponse(body, status=exc.status)
+            if isinstance(exc, RateLimited):
+                response["Retry-After"] = "60"
+            return response
 
     wrapped.__name__ = view.__name__
     wrapped.__doc__ = view.__doc__
@@ -140,6 +144,7 @@ def _receive(request: HttpRequest, handle: str | None) -> HttpResponse:
             url=absolute(request.get_full_path()),
             headers=dict(request.headers),
             body=request.body,
+            address=client_address(request),
         ),
     )
     return HttpResponse(status=202, headers={"X-Civichub-Outcome": outcome})

@@ -12,12 +12,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urldefrag, urlsplit
 
 import requests
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.urls import Resolver404, resolve
 from django.utils import timezone
@@ -42,7 +44,13 @@ from civichub.broadcast.models import (
 )
 from civichub.broadcast.services.delivery import allow_http, deliver, server_blocked
 from civichub.core.audit import audit_record
-from civichub.core.errors import NotAuthenticated, NotFound, PermissionDenied, ValidationFailed
+from civichub.core.errors import (
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    ValidationFailed,
+)
 from civichub.core.httpsig import SignatureRefused, verify_request
 from civichub.core.models import User
 from civichub.core.outbound import OutboundRefused, guarded_session, url_check
@@ -221,6 +229,7 @@ class InboxRequest:
     url: str
     headers: Mapping[str, str]
     body: bytes
+    address: str | None = None  # the client's address, for the inbox's rate limit
 
 
 def _verified(request: InboxRequest, actor_uri: str) -> str:
@@ -260,6 +269,19 @@ def _remember_signature(replay_key: str) -> None:
         raise NotAuthenticated(_("请求重复。"), reason="replay") from exc
 
 
+def _inbox_allow(host: str, address: str | None) -> None:
+    """Counts an activity against its server's and its client address's minute; past
+    `federation_inbox_per_minute` either way it is refused (429) before its signature is
+    checked (which may fetch a key)."""
+    limit = broadcast_settings().federation_inbox_per_minute
+    minute = int(time.time() // 60)
+    for kind, who in (("server", host), ("address", address or "-")):
+        key = f"broadcast:inbox:{kind}:{who}:{minute}"
+        cache.add(key, 0, 120)
+        if int(cache.incr(key)) > limit:
+            raise RateLimited(_("该服务器发来的活动过多，请稍后再试。"), limit=kind)
+
+
 def inbox_receive(*, handle: str | None, request: InboxRequest) -> str:
     """Accepts one activity sent to an account's inbox (`handle`) or to the shared inbox, and
     returns what was done with it ("follow", "undo", "like", …, "ignored")."""
@@ -277,6 +299,7 @@ def inbox_receive(*, handle: str | None, request: InboxRequest) -> str:
         raise ValidationFailed.on("actor", _("缺少发送者。"))
     if server_blocked(host):
         raise PermissionDenied(_("该服务器已被屏蔽。"), action="broadcast.federation.blocked")
+    _inbox_allow(host, request.address)
     account = None
     if handle is not None:
         account = BroadcastAccount.objects.filter(handle=handle).first()

@@ -438,3 +438,43 @@ def test_operators_block_and_unblock_servers_in_the_admin(client: Any, bc: Broad
     removed = client.post(f"/admin/broadcast/blockedserver/{blocked.pk}/delete/", {"post": "yes"})
     assert removed.status_code == 302 and not BlockedServer.objects.exists()
     assert AuditEvent.objects.filter(action="broadcast.federation.unblock").count() == 1
+
+
+def test_the_inboxes_take_a_limited_number_of_activities_a_minute(
+    client: Any, remote: RemoteServer, bc: Broadcast, settings: Any
+) -> None:
+    """Past the limit a server (by its actor's host) is answered 429 with Retry-After before
+    any signature is checked; another server is not held back by it."""
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.CIVICHUB_BROADCAST = {"federation_inbox_per_minute": 2}
+    activity = follow(remote, "alice", "safe-qingshan")
+    body = json.dumps(activity).encode()
+    answers = [
+        client.post("/broadcast/ap/inbox", data=body, content_type=AP_JSON).status_code
+        for _ in range(3)
+    ]
+    assert answers == [401, 401, 429]  # unsigned: refused, then held back
+    held = client.post("/broadcast/ap/inbox", data=body, content_type=AP_JSON)
+    assert held["Retry-After"] == "60"
+    other = dict(activity, actor="https://elsewhere.example/users/carol")
+    answer = client.post(
+        "/broadcast/ap/inbox",
+        data=json.dumps(other).encode(),
+        content_type=AP_JSON,
+        REMOTE_ADDR="192.0.2.9",
+    )
+    assert answer.status_code == 401  # another server from another address: checked as usual
+    # One address sending for many servers is held back too.
+    many = [
+        client.post(
+            "/broadcast/ap/inbox",
+            data=json.dumps(dict(activity, actor=f"https://s{n}.example/users/x")).encode(),
+            content_type=AP_JSON,
+            REMOTE_ADDR="192.0.2.10",
+        ).status_code
+        for n in range(3)
+    ]
+    assert many == [401, 401, 429]
+    assert not RemoteFollow.objects.exists()
