@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import ClassVar
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import models
@@ -744,3 +745,10 @@ class RemoteInteraction(CreatedModel):
 
     def __str__(self) -> str:
         return f"{self.kind} of {self.post_id} by {self.actor_uri}"
+
+    @property
+    def actor_handle(self) -> str:
+        """`@name@server` as people on the fediverse write it (from the actor's address)."""
+        parts = urlsplit(self.actor_uri)
+        name = parts.path.rstrip("/").rsplit("/", 1)[-1].lstrip("@") or "?"
+        return f"@{name}@{parts.hostname or '?'}"

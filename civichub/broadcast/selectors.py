@@ -40,6 +40,8 @@ from civichub.broadcast.models import (
     PostState,
     PostVideo,
     PostViewHour,
+    RemoteInteraction,
+    RemoteInteractionKind,
     Repost,
     VideoState,
 )
@@ -386,6 +388,7 @@ class Moderation:
     hidden: list[Comment]
     blocks: list[Block]
     keyword_filters: list[KeywordFilter]
+    remote_held: list[RemoteInteraction]  # replies from other servers, held until released
 
 
 MODERATION_LIST_SIZE = 100
@@ -405,6 +408,39 @@ def moderation(actor: User | None, account: BroadcastAccount) -> Moderation:
         ),
         blocks=list(Block.objects.filter(account=account).select_related("user").order_by("-id")),
         keyword_filters=list(KeywordFilter.objects.filter(account=account).order_by("word")),
+        remote_held=list(
+            RemoteInteraction.objects.filter(
+                post__account=account, kind=RemoteInteractionKind.REPLY, held=True
+            ).order_by("created_at", "id")[:MODERATION_LIST_SIZE]
+        ),
+    )
+
+
+@dataclass
+class RemoteResponses:
+    """What people on other servers did with a post: likes and boosts counted, replies shown
+    once the account's staff released them."""
+
+    likes: int
+    announces: int
+    replies: list[RemoteInteraction]
+
+
+def remote_responses(post: Post) -> RemoteResponses:
+    counts = dict(
+        RemoteInteraction.objects.filter(post=post)
+        .exclude(kind=RemoteInteractionKind.REPLY)
+        .values_list("kind")
+        .annotate(n=Count("id"))
+        .values_list("kind", "n")
+    )
+    replies = RemoteInteraction.objects.filter(
+        post=post, kind=RemoteInteractionKind.REPLY, held=False
+    ).order_by("created_at", "id")[:MODERATION_LIST_SIZE]
+    return RemoteResponses(
+        likes=int(counts.get(RemoteInteractionKind.LIKE, 0)),
+        announces=int(counts.get(RemoteInteractionKind.ANNOUNCE, 0)),
+        replies=list(replies),
     )
 
 

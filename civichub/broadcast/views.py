@@ -94,6 +94,7 @@ def post(request: HttpRequest, post_id: int) -> HttpResponse:
     context: dict[str, Any] = {
         "post": post,
         "comments": selectors.thread(post),
+        "remote": selectors.remote_responses(post),
         "revisions": post.revisions.order_by("-replaced_at"),
         "may_publish": allowed(user, "broadcast.post.publish", post.account),
         **selectors.post_marks(post, user),
@@ -163,6 +164,7 @@ def _int(value: str | None) -> int:
 
 _MODERATION_DONE = {
     "release": gettext_lazy("评论已放行。"),
+    "remote_release": gettext_lazy("回复已放行，显示在发布页。"),
     "hide": gettext_lazy("评论已隐藏。"),
     "unhide": gettext_lazy("评论已恢复显示。"),
     "block": gettext_lazy("已禁止该用户评论和转发。"),
@@ -185,6 +187,10 @@ def moderation(request: HttpRequest, handle: str) -> HttpResponse:
         try:
             if action in {"release", "unhide"}:
                 services.comment_unhide(actor=user, comment_id=_int(data.get("comment_id")))
+            elif action == "remote_release":
+                services.remote_reply_release(
+                    actor=user, interaction_id=_int(data.get("interaction_id"))
+                )
             elif action == "hide":
                 services.comment_hide(actor=user, comment_id=_int(data.get("comment_id")))
             elif action == "block":

@@ -10,9 +10,11 @@ import datetime as dt
 import json
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -402,9 +404,22 @@ def test_likes_announces_and_replies_are_counted_and_replies_held(
     assert held.held and held.text == "请问几点恢复？"
     with pytest.raises(PermissionDenied):
         services.remote_reply_release(actor=bc.health_publisher, interaction_id=held.pk)
-    services.remote_reply_release(actor=bc.police_publisher, interaction_id=held.pk)
+    page = Client()
+    page.force_login(bc.police_publisher)
+    before = page.get(f"/broadcast/posts/{post.pk}/").content.decode()
+    assert "请问几点恢复？" not in before and "点赞 1 · 转发 1" in before
+    queue = page.get(f"/broadcast/@{bc.police.handle}/moderation/").content.decode()
+    assert "请问几点恢复？" in queue and held.actor_handle in queue
+    released = page.post(
+        f"/broadcast/@{bc.police.handle}/moderation/",
+        {"action": "remote_release", "interaction_id": held.pk},
+    )
+    assert released.status_code == 302
     held.refresh_from_db()
     assert not held.held
+    shown = page.get(f"/broadcast/posts/{post.pk}/").content.decode()
+    assert "请问几点恢复？" in shown and f'<span lang="en">{held.actor_handle}</span>' in shown
+    assert held.actor_handle == f"@alice@{urlsplit(actor).hostname}"
     undo = {
         "id": f"{actor}/undo/like",
         "type": "Undo",
