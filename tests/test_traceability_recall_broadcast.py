@@ -5,9 +5,9 @@ received the food and nowhere else: across two modules that import each other no
 from __future__ import annotations
 
 import pytest
-from lxml import etree
 from django.test import Client
 from django.utils import timezone
+from lxml import etree
 
 from civichub.broadcast import selectors as broadcast_selectors
 from civichub.broadcast import services as broadcast
