@@ -16,8 +16,9 @@ Prints `name: value` lines on stdout (progress on stderr):
   pack → case → pallet: transformations, then aggregations) among `--events` stored events
   (the target of the issue is 10,000,000; the default here is what one run on a shared laptop
   takes in minutes), p50 and p99 over 200 lots.
-- `shopper`: the shopper's page (resolver → journey → template) rendered in process by Django's
-  test client, one client, p50 and p99.
+- `shopper`: the shopper's page (resolver → journey → template) rendered by Django's test
+  client, one client in this process, then `--clients` (8) clients at once, each a process of
+  its own opening the page `--pages` times: p50 and p99 of every page, and pages per second.
 
 The background events are written with bulk inserts (rows of the same shape the service writes,
 without validating each) so that a large repository can be built in minutes; the chains that
@@ -61,6 +62,8 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--chains", type=int, default=1000, help="6-hop chains captured")
     parser.add_argument("--capture", type=int, default=3000, help="events captured for timing")
     parser.add_argument("--workers", type=int, default=2, help="capture workers run at once")
+    parser.add_argument("--clients", type=int, default=8, help="shopper's page clients at once")
+    parser.add_argument("--pages", type=int, default=50, help="pages each shopper client opens")
     parser.add_argument(
         "--hash-baseline", type=int, default=500, help="events hashed by the reference too"
     )
@@ -528,6 +531,7 @@ def measure(args: argparse.Namespace) -> None:
     lot = services.lot_register(actor=None, product=product, lot="K0-1")
     client = Client(SERVER_NAME="localhost")
     url = f"/01/{product.gtin}/10/{lot.lot}"
+    assert client.get(url).status_code == 200  # templates loaded, as in a running server
     page_timings = []
     for _ in range(5 if args.quick else 200):
         began = time.perf_counter()
@@ -537,6 +541,53 @@ def measure(args: argparse.Namespace) -> None:
     line("traceability.shopper_page_clients", 1)
     line("traceability.shopper_page_p50_ms", f"{percentile(page_timings, 0.5):.2f}")
     line("traceability.shopper_page_p99_ms", f"{percentile(page_timings, 0.99):.2f}")
+    _shopper_clients(url, args.clients, 3 if args.quick else args.pages)
+
+
+def _shopper_worker(job: tuple[str, int]) -> list[float]:
+    """One shopper client: its own process and connection, one page after another."""
+    from django.db import connections
+    from django.test import Client
+
+    url, count = job
+    client = Client(SERVER_NAME="localhost")
+    assert client.get(url).status_code == 200  # its connection opened, its templates loaded
+    timings = []
+    for _ in range(count):
+        began = time.perf_counter()
+        response = client.get(url)
+        timings.append((time.perf_counter() - began) * 1000)
+        assert response.status_code == 200
+    connections.close_all()
+    return timings
+
+
+def _shopper_clients(url: str, clients: int, pages: int) -> None:
+    """`clients` shoppers at once (processes, as a server's workers would serve them), each
+    opening the page `pages` times: the latency of every page, and pages per second."""
+    import multiprocessing
+
+    from django.db import connections
+
+    connections.close_all()  # each client opens its own connection (and its own pool)
+    for connection in connections.all():
+        close_pool = getattr(connection, "close_pool", None)
+        if close_pool is not None:
+            close_pool()
+    line("machine.load_average_before_shopper_clients", load_average())
+    began = time.perf_counter()
+    with multiprocessing.get_context("fork").Pool(clients) as pool:
+        results = pool.map(_shopper_worker, [(url, pages)] * clients)
+    seconds = time.perf_counter() - began
+    timings = [t for r in results for t in r]
+    line("traceability.shopper_page_clients", clients)
+    line("traceability.shopper_page_pages", len(timings))
+    line(f"traceability.shopper_page_{clients}_clients_p50_ms", f"{percentile(timings, 0.5):.2f}")
+    line(f"traceability.shopper_page_{clients}_clients_p99_ms", f"{percentile(timings, 0.99):.2f}")
+    line(
+        f"traceability.shopper_page_{clients}_clients_pages_per_second",
+        f"{len(timings) / seconds:.0f}",
+    )
 
 
 def main() -> None:

@@ -181,6 +181,7 @@ QUICK_RUNS = [
             "traceability.hash_agreement: 20/20",
             "traceability.trace_p99_ms",
             "traceability.shopper_page_p99_ms",
+            "traceability.shopper_page_8_clients_p99_ms",
         ),
     ),
     QuickRun(

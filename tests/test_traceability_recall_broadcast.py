@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import pytest
 from django.test import Client
+from django.utils import timezone
+from lxml import etree
 
 from civichub.broadcast import selectors as broadcast_selectors
 from civichub.broadcast import services as broadcast
+from civichub.broadcast.models import Post
 from civichub.core import registry
 from civichub.core.errors import PermissionDenied
 from civichub.core.models import AuditEvent
@@ -65,12 +68,41 @@ def test_the_recall_is_announced_to_the_receivers_areas_only(placed: Chain) -> N
         assert len(texts) == 1 and "冷鲜猪肉" in texts[0] and "瘦肉精抽检阳性" in texts[0]
     assert _notices(city.community_b1) == []  # the unrelated stall's, the farm's community
     assert _notices(None) == []  # not a city-wide notice
-    published = AuditEvent.objects.get(action="broadcast.post.publish")
+    published = AuditEvent.objects.get(action="broadcast.alert.publish")
     assert published.actor == placed.regulator
     assert published.changes["vouched_by"] == "traceability.recall.start"
     assert AuditEvent.objects.filter(action="traceability.recall.announce").count() == 1
     page = Client().get(recall.announcement_url).content.decode()
     assert "冷鲜猪肉" in page and "Food recall" in page
+
+
+def test_the_recall_announcement_is_a_health_alert_in_chinese_and_english(
+    placed: Chain,
+) -> None:
+    city = placed.city
+    broadcast.account_create(
+        actor=None, organisation=city.city, handle="qingshan", name="青山发布", verified=True
+    )
+    recall = _recall(placed)
+    post = Post.objects.get(pk=int(recall.announcement_url.rstrip("/").rsplit("/", 1)[1]))
+    assert post.is_alert and post.cap_category == "Health"
+    assert (post.cap_event, post.cap_event_en) == ("食品召回", "Food recall")
+    assert post.cap_expires is not None and post.cap_expires > timezone.now()
+    cap = Client().get(f"/broadcast/posts/{post.pk}/cap.xml")
+    assert cap.status_code == 200
+    root = etree.fromstring(cap.content)
+    ns = {"cap": "urn:oasis:names:tc:emergency:cap:1.2"}
+    infos = root.findall("cap:info", ns)
+    languages = [i.findtext("cap:language", namespaces=ns) for i in infos]
+    assert sorted(languages) == ["en-US", "zh-CN"]
+    for info in infos:
+        assert info.findtext("cap:category", namespaces=ns) == "Health"
+        assert info.findtext("cap:urgency", namespaces=ns) == "Immediate"
+    english = next(i for i in infos if i.findtext("cap:language", namespaces=ns) == "en-US")
+    assert "瘦肉精抽检阳性" in english.findtext("cap:description", namespaces=ns)  # type: ignore[operator]
+    assert english.findtext("cap:event", namespaces=ns) == "Food recall"
+    audit = AuditEvent.objects.get(action="traceability.recall.announce")
+    assert audit.changes["alert"] is True
 
 
 def test_the_nearest_account_above_the_regulator_announces(placed: Chain) -> None:

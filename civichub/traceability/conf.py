@@ -41,3 +41,6 @@ class TraceabilitySettings(ModuleConfig):
     # The broadcast account (its handle) that announces recalls to the public; empty: the
     # account of the recall's organisation or of the nearest organisation above it.
     recall_announcement_account: str = ""
+    # Days the public alert of a recall stays in force (its CAP `expires`); closing the recall
+    # sooner does not withdraw it.
+    recall_alert_days: int = 7

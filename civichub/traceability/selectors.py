@@ -123,40 +123,71 @@ _FORWARD = (("input", "output"), ("child", "parent"))
 _BACKWARD = (("output", "input"),)
 
 
-def _walk_sql(rules: tuple[tuple[str, str], ...]) -> str:
-    """One recursive query for a whole direction of the trace: every link (code, code reached,
-    event type, eventID, hop) from the start through stored, undeclared events, up to the hop
-    limit. A hop per round trip cost a query each (a dozen for a 6-hop trace), which on a
-    database server over the network is most of the trace's time."""
+# The hash an error declaration is stored under (capture appends this to the declared event's):
+# a declaration repeats the event it corrects, identifiers and all, and is never followed.
+_DECLARATION = "%#errorDeclaration"
+
+
+def _walk_cte(name: str, rules: tuple[tuple[str, str], ...]) -> str:
+    """A recursive walk through stored, undeclared events: every link (code, code reached, the
+    event's row id, hop) from the start, up to the hop limit. The event row is looked up only
+    to leave declared errors and the declarations themselves out (NOT EXISTS rather than a
+    join: SQLite would otherwise build a Bloom filter over the whole events table on every
+    round of the recursion)."""
     epc_table = EventEpc._meta.db_table
     event_table = Event._meta.db_table
     pairs = " OR ".join(["(a.role = %s AND b.role = %s)"] * len(rules))
-    join = (
-        f'FROM "{epc_table}" a JOIN "{epc_table}" b ON b.event_id = a.event_id '
-        f'JOIN "{event_table}" e ON e.id = a.event_id'
+    live = (
+        f'NOT EXISTS (SELECT 1 FROM "{event_table}" x '  # noqa: S608  # nosec B608
+        "WHERE x.id = a.event_id AND (x.declared_error = %s OR x.event_hash LIKE %s))"
+    )
+    return (
+        f"{name}(source, target, ev, hop) AS ("  # noqa: S608  # nosec B608
+        f'SELECT a.epc, b.epc, a.event_id, 1 FROM "{epc_table}" a '
+        f'JOIN "{epc_table}" b ON b.event_id = a.event_id '
+        f"WHERE a.epc = %s AND ({pairs}) AND {live} "
+        "UNION "
+        f"SELECT a.epc, b.epc, a.event_id, w.hop + 1 FROM {name} w "
+        f'JOIN "{epc_table}" a ON a.epc = w.target '
+        f'JOIN "{epc_table}" b ON b.event_id = a.event_id '
+        f"WHERE w.hop < %s AND ({pairs}) AND {live})"
+    )
+
+
+def _trace_sql() -> str:
+    """The whole trace in one statement, one round trip: the backward walk's links (`b`), the
+    forward walk's (`f`), and the places of the events on every code reached (`p`: code, role,
+    bizStep, bizLocation). On a database server each round trip waits for the server's turn on
+    a core, and a trace of four queries spent most of its time waiting."""
+    event_table = Event._meta.db_table
+    epc_table = EventEpc._meta.db_table
+    links = (
+        "SELECT %s, w.source, w.target, "  # noqa: S608  # nosec B608
+        f'(SELECT e.event_type FROM "{event_table}" e WHERE e.id = w.ev), '
+        f'(SELECT e.event_id FROM "{event_table}" e WHERE e.id = w.ev), w.hop FROM {{}} w'
     )
     # Table names are the models' own and every value is a parameter.
     return (
-        "WITH RECURSIVE walk(source, target, kind, event, hop) AS ("  # noqa: S608  # nosec B608
-        f"SELECT a.epc, b.epc, e.event_type, e.event_id, 1 {join} "
-        f"WHERE a.epc = %s AND ({pairs}) AND e.declared_error = %s "
-        "UNION "
-        f"SELECT a.epc, b.epc, e.event_type, e.event_id, w.hop + 1 FROM walk w "
-        f'JOIN "{epc_table}" a ON a.epc = w.target '
-        f'JOIN "{epc_table}" b ON b.event_id = a.event_id '
-        f'JOIN "{event_table}" e ON e.id = a.event_id '
-        f"WHERE w.hop < %s AND ({pairs}) AND e.declared_error = %s"
-        ") SELECT source, target, kind, event, hop FROM walk"
+        f"WITH RECURSIVE {_walk_cte('back', _BACKWARD)}, {_walk_cte('fwd', _FORWARD)} "  # noqa: S608  # nosec B608
+        f"{links.format('back')} UNION ALL {links.format('fwd')} UNION ALL "
+        f"SELECT %s, p.epc, p.role, e.biz_step, e.biz_location, 0 "
+        f'FROM "{epc_table}" p JOIN "{event_table}" e ON e.id = p.event_id '
+        "WHERE p.epc IN (SELECT target FROM back UNION SELECT target FROM fwd UNION SELECT %s) "
+        "AND e.declared_error = %s AND e.event_hash NOT LIKE %s AND e.biz_location <> %s"
     )
 
 
-def _walk(start: str, rules: tuple[tuple[str, str], ...], trace: Trace, limit: int) -> set[str]:
+def _trace_parameters(start: str, limit: int) -> list[Any]:
+    parameters: list[Any] = []
+    for rules in (_BACKWARD, _FORWARD):
+        flat = [role for pair in rules for role in pair]
+        parameters += [start, *flat, True, _DECLARATION, limit, *flat, True, _DECLARATION]
+    return [*parameters, "b", "f", "p", start, False, _DECLARATION, ""]
+
+
+def _walked(start: str, rows: list[tuple[str, str, str, str, int]], trace: Trace) -> set[str]:
     """The codes reached from `start` hop by hop (breadth first: each code at the fewest hops
     it is reached in, the links of each hop's new codes recorded as the trace's edges)."""
-    flat = [role for pair in rules for role in pair]
-    with connection.cursor() as cursor:
-        cursor.execute(_walk_sql(rules), [start, *flat, False, limit, *flat, False])
-        rows = cursor.fetchall()
     by_hop: dict[int, list[tuple[str, str, str, str]]] = {}
     for source, target, kind, event_id, hop in rows:
         by_hop.setdefault(int(hop), []).append((source, target, kind, event_id))
@@ -177,16 +208,9 @@ def _walk(start: str, rules: tuple[tuple[str, str], ...], trace: Trace, limit: i
 _MADE = ("commissioning", "https://ref.gs1.org/cbv/BizStep-commissioning")
 
 
-def _places(trace: Trace) -> None:
+def _places(trace: Trace, rows: list[tuple[str, str, str, str]]) -> None:
     """Upstream: the places of the inputs' events and where the code was made (an output, or
-    commissioned); downstream: every other place the code or what it became was seen. One query
-    for the events' places, one for the participants."""
-    codes = trace.upstream | trace.downstream | {trace.start}
-    rows = (
-        EventEpc.objects.filter(epc__in=codes, event__declared_error=False)
-        .exclude(event__biz_location="")
-        .values_list("epc", "role", "event__biz_step", "event__biz_location")
-    )
+    commissioned); downstream: every other place the code or what it became was seen."""
     origin: set[str] = set()
     reached: set[str] = set()
     for epc, role, biz_step, location in rows:
@@ -206,16 +230,21 @@ def _places(trace: Trace) -> None:
 def trace_code(code: str) -> Trace:
     """Backward and forward from one identifier, through transformations and aggregations.
     Upstream participants are where its inputs were and where it was made (an output, or
-    commissioned); downstream participants are every other place it or what it became went."""
+    commissioned); downstream participants are every other place it or what it became went.
+    Two queries: the walks with the places of their events, then the participants."""
     try:
         start = epc_canonical(code, verify=False)[0]
     except IdentifierError as exc:
         raise ValidationFailed.on("epc", str(exc)) from exc
-    limit = _conf().trace_max_hops
     trace = Trace(start=start)
-    trace.upstream = _walk(start, _BACKWARD, trace, limit)
-    trace.downstream = _walk(start, _FORWARD, trace, limit)
-    _places(trace)
+    with connection.cursor() as cursor:
+        cursor.execute(_trace_sql(), _trace_parameters(start, _conf().trace_max_hops))
+        rows = cursor.fetchall()
+    back = [(r[1], r[2], r[3], r[4], r[5]) for r in rows if r[0] == "b"]
+    forward = [(r[1], r[2], r[3], r[4], r[5]) for r in rows if r[0] == "f"]
+    trace.upstream = _walked(start, back, trace)
+    trace.downstream = _walked(start, forward, trace)
+    _places(trace, [(r[1], r[2], r[3], r[4]) for r in rows if r[0] == "p"])
     return trace
 
 

@@ -114,6 +114,30 @@ def _announcement_texts(recall: Recall) -> tuple[str, str]:
     return text, text_en
 
 
+def _announcement_alert(recall: Recall) -> dict[str, Any]:
+    """The CAP `info` fields of the recall's public alert: a health danger observed (the
+    regulator's finding), to act on now, in Chinese and English."""
+    lot = recall.lot
+    product = lot.product
+    return {
+        "category": "Health",
+        "event": "食品召回",
+        "event_en": "Food recall",
+        "urgency": "Immediate",
+        "severity": "Severe",
+        "certainty": "Observed",
+        "expires": timezone.now()
+        + timedelta(days=module_config(TraceabilitySettings).recall_alert_days),
+        "headline": f"食品召回：{product.name}（批号 {lot.lot}）"[:80],
+        "headline_en": f"Food recall: {product.name_en or product.name} (lot {lot.lot})"[:80],
+        "instruction": "已购买的请勿食用，退回购买处；扫描小票或包装上的追溯码查看是否受影响。",
+        "instruction_en": (
+            "Do not eat it; return it where you bought it. Scan the trace code on the receipt "
+            "or package to see whether yours is affected."
+        ),
+    }
+
+
 def _announce(actor: User, recall: Recall, participants: list[Participant]) -> None:
     """Publishes the public announcement where a module provides one; the recall goes on
     without it otherwise (the regulator's page says so)."""
@@ -130,6 +154,7 @@ def _announce(actor: User, recall: Recall, participants: list[Participant]) -> N
         text_en=text_en,
         area_ids=[a.pk for a in areas],
         account_handle=module_config(TraceabilitySettings).recall_announcement_account,
+        alert=_announcement_alert(recall),
     )
     if published is None:
         return
@@ -140,7 +165,11 @@ def _announce(actor: User, recall: Recall, participants: list[Participant]) -> N
         actor=actor,
         action="traceability.recall.announce",
         obj=recall,
-        changes={"announcement": recall.announcement_url, "areas": recall.announcement_areas},
+        changes={
+            "announcement": recall.announcement_url,
+            "areas": recall.announcement_areas,
+            "alert": bool(published.get("alert")),
+        },
     )
 
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from civichub.traceability import selectors
-from civichub.traceability.tests.conftest import SSCC, Chain
+from django.utils import timezone
+
+from civichub.traceability import selectors, services
+from civichub.traceability.models import Event
+from civichub.traceability.tests.conftest import SSCC, Chain, document
 
 
 def test_trace_of_a_carcass_lot_reaches_the_farm_and_every_receiver(chain: Chain) -> None:
@@ -48,12 +51,12 @@ def test_journey_shows_origin_inspection_and_stall_in_time_order(chain: Chain) -
     assert journey.recalls == []
 
 
-def test_a_trace_is_four_queries_however_many_hops_it_goes(
+def test_a_trace_is_two_queries_however_many_hops_it_goes(
     chain: Chain, django_assert_num_queries: Any
 ) -> None:
-    # One recursive query per direction, one for the places, one for the participants: a
+    # Both walks and their events' places in one statement, then the participants: a
     # database over the network pays a round trip per query, not per hop.
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(2):
         trace = selectors.trace_code(chain.mince.epc_class)
     assert trace.hops == 2 and chain.carcass.epc_class in trace.upstream
 
@@ -66,3 +69,22 @@ def test_a_code_met_again_is_followed_once_and_its_edges_come_from_its_first_hop
     assert len(edges) == len(set(edges))
     assert (chain.carcass.epc_class, chain.mince.epc_class) in edges
     assert (chain.carcass.epc_class, SSCC) in edges
+
+
+def test_a_transformation_declared_an_error_is_no_longer_followed(chain: Chain) -> None:
+    assert chain.mince.epc_class in selectors.trace_code(chain.carcass.epc_class).downstream
+    mincing = Event.objects.get(event_type="TransformationEvent", biz_step="commissioning")
+    body = {k: v for k, v in mincing.body.items() if k not in ("@context", "recordTime")}
+    declared = body | {
+        "errorDeclaration": {
+            "declarationTime": timezone.now().isoformat(),
+            "reason": "incorrect_data",
+        }
+    }
+    services.events_capture(actor=None, document=document(declared))
+
+    trace = selectors.trace_code(chain.carcass.epc_class)
+    assert chain.mince.epc_class not in trace.downstream
+    assert SSCC in trace.downstream  # the pallet still carried the carcass
+    assert chain.processor.name not in {p.name for p in trace.participants_downstream}
+    assert chain.carcass.epc_class not in selectors.trace_code(chain.mince.epc_class).upstream
