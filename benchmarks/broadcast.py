@@ -55,6 +55,8 @@ for a city — `--streams` open Mastodon streams (default 10,000) against `civic
 post published, the time until every stream has it (p50/p99/max, dropped streams) and the
 server's memory per stream; with one web process, then two with Redis between them.
 
+`--only-databases` runs the database figures alone (publish, feeds, reposts, alert).
+
 `--quick` is a smoke test of the script with small numbers, not a timing (200 streams).
 """
 
@@ -700,6 +702,11 @@ def main() -> int:
     )
     parser.add_argument("--streams", type=int, default=10_000, help="open live-update streams")
     parser.add_argument("--only-streams", action="store_true", help="only the live updates")
+    parser.add_argument(
+        "--only-databases",
+        action="store_true",
+        help="only the database figures (publish, feeds, reposts, alert)",
+    )
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.quick:
@@ -714,8 +721,8 @@ def main() -> int:
         return 0
     print_machine(sqlite=True)  # the children set Django up, each with its own data directory
     status = 0
-    only = args.only_video or args.only_federation or args.only_streams
-    if not only:
+    only = args.only_video or args.only_federation or args.only_streams or args.only_databases
+    if not only or args.only_databases:
         databases = ["sqlite", "postgres"] if args.database == "both" else [args.database]
         for database in databases:
             status |= run_child(database, args)

@@ -4,6 +4,7 @@ and a repeated repost by one resident counts once."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -138,6 +139,87 @@ def test_a_repost_does_not_wait_for_another_writer_holding_the_posts_row(bc: Any
     with transaction.atomic():
         Post.objects.select_for_update(no_key=True).get(pk=post.pk)
         in_other_connection(lambda: services.repost_delete(actor=bc.resident_a, post_id=post.pk))
+    assert services.post_counters_fold(post_id=post.pk).reposts_count == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_repost_cancelled_by_a_deadlock_runs_again_and_counts_once(
+    bc: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL cancels one statement of a lock cycle. The repost, alone in its transaction,
+    changed nothing and runs again: it is made, audited and counted once."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only: lock cycles between concurrent writers")
+    from types import SimpleNamespace
+
+    import psycopg
+
+    from civichub.broadcast.services import interactions
+
+    class CountedCursor(psycopg.Cursor[Any]):
+        runs = 0
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            CountedCursor.runs += 1
+            super().__init__(*args, **kwargs)
+
+    post = publish(bc)
+    user = bc.resident_a
+    monkeypatch.setattr(interactions, "random", SimpleNamespace(randrange=lambda _n: 0))
+    monkeypatch.setattr(interactions, "psycopg", SimpleNamespace(Cursor=CountedCursor))
+    connection.ensure_connection()
+    reposter_pid = connection.connection.info.backend_pid
+    held, errors = threading.Event(), []
+
+    def other_writer() -> None:
+        """Holds the post's row and counter slot 0, waits until the repost waits for the slot,
+        then waits for the repost's own row: a cycle."""
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                # PostgreSQL cancels the waiter that looks for a cycle first: the repost.
+                cursor.execute("SET LOCAL deadlock_timeout = '20s'")
+                cursor.execute(
+                    "SELECT id FROM broadcast_post WHERE id = %s FOR NO KEY UPDATE", [post.pk]
+                )
+                cursor.execute(
+                    "INSERT INTO broadcast_postcountershard (post_id, slot, reposts, favourites)"
+                    " VALUES (%s, 0, 0, 0)",
+                    [post.pk],
+                )
+                held.set()
+                for _ in range(300):
+                    cursor.execute(
+                        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = %s AND NOT granted)",
+                        [reposter_pid],
+                    )
+                    if cursor.fetchone()[0]:
+                        break
+                    time.sleep(0.01)
+                cursor.execute(
+                    "INSERT INTO broadcast_repost (post_id, user_id, created_at, comment)"
+                    " VALUES (%s, %s, now(), '') ON CONFLICT (post_id, user_id) DO NOTHING",
+                    [post.pk, user.pk],
+                )
+                transaction.set_rollback(True)  # it gives way: nothing of it stays
+        except BaseException as exc:  # noqa: BLE001  (reported below)
+            errors.append(exc)
+            held.set()
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=other_writer)
+    thread.start()
+    assert held.wait(timeout=30)
+    repost = services.repost_create(actor=user, post_id=post.pk)
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert not errors
+    assert CountedCursor.runs == 2  # cancelled once by the cycle, then made
+    assert list(Repost.objects.filter(post=post).values_list("pk", "user_id")) == [
+        (repost.pk, user.pk)
+    ]
+    assert AuditEvent.objects.filter(action="broadcast.repost.create").count() == 1
     assert services.post_counters_fold(post_id=post.pk).reposts_count == 1
 
 

@@ -68,6 +68,11 @@ def notification_broadcast(
             dedupe_key=dedupe_key,
         )
         dispatch, now, tally = send.dispatch, send.now, send.tally
+        if connection.vendor == "postgresql":
+            # A million recipients' rows are sorted and joined in memory, not in temporary
+            # files (the server's default of 4 MB spills them); for this transaction only.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL work_mem = '256MB'")
         # The recipient query itself, not `id IN (query)`: the database then starts from what
         # selects the recipients (a district's residents) instead of scanning every account.
         users = recipients if recipients.model is User else User.objects.filter(pk__in=recipients)

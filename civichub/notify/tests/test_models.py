@@ -113,6 +113,25 @@ def test_a_notification_has_at_most_one_delivery_per_channel(resident: User) -> 
         Delivery.objects.create(notification=notification, channel="sms")
 
 
+def test_deleting_a_recipient_or_a_dispatch_removes_their_inbox_rows_and_deliveries(
+    resident: User, make_user: Any
+) -> None:
+    """The outbox's references have no constraint in the database; the ORM's cascades keep
+    them whole."""
+    other = make_user(None, None)
+    dispatch = Dispatch.objects.create(kind="notify.test", category="system")
+    mine = Notification.objects.create(dispatch=dispatch, recipient=resident)
+    theirs = Notification.objects.create(dispatch=dispatch, recipient=other)
+    Delivery.objects.create(notification=mine, channel="sms")
+    Delivery.objects.create(notification=theirs, channel="sms")
+    resident.delete()
+    assert list(Notification.objects.values_list("pk", flat=True)) == [theirs.pk]
+    assert list(Delivery.objects.values_list("notification_id", flat=True)) == [theirs.pk]
+    dispatch.delete()
+    assert not Notification.objects.exists()
+    assert not Delivery.objects.exists()
+
+
 def test_notification_text_follows_its_language_and_falls_back_to_chinese(resident: Any) -> None:
     dispatch = Dispatch.objects.create(
         kind="notify.test",
