@@ -107,6 +107,16 @@ class DetectorState:
     nights_draw: Float = field(init=False)
     auto_draw: Float = field(init=False)  # (H,)
     nights_at: Int = field(init=False)  # (H,) where the next night goes in the ring
+    # A coarse register's trickle (see `Rules.trickle_steps_are_automatic`): the smallest
+    # water reading above zero seen (one register step, or half of one split over an hour),
+    # each night's water per half hour where it came only in single steps (NaN elsewhere),
+    # the rate learned from them (0 where none), the credit the rate has built up since the
+    # last step credited (at most one step), and whether the last half hour was credited.
+    water_quantum: Float = field(init=False)  # (H,)
+    nights_step: Float = field(init=False)  # (H, NIGHTS)
+    step_rate: Float = field(init=False)  # (H,)
+    step_credit: Float = field(init=False)  # (H,)
+    step_credited: Bool = field(init=False)  # (H,)
     auto_hi: Float = field(init=False)  # (H, 3) highest level the automatic pattern explains
     auto_change: Float = field(init=False)  # (H, 3) largest change it explains
     auto_lo: Float = field(init=False)  # (H, 3) its floor (a cistern's trickle, a boiler's)
@@ -206,6 +216,11 @@ class DetectorState:
         self.nights_draw = np.full((h, NIGHTS), np.nan)
         self.auto_draw = np.full(h, np.nan)
         self.nights_at = np.zeros(h, dtype=np.int64)
+        self.water_quantum = np.full(h, np.inf)
+        self.nights_step = np.full((h, NIGHTS), np.nan)
+        self.step_rate = np.zeros(h)
+        self.step_credit = np.zeros(h)
+        self.step_credited = np.zeros(h, dtype=bool)
         self.auto_hi = np.full((h, 3), np.nan)
         self.auto_change = np.full((h, 3), np.nan)
         self.auto_lo = np.full((h, 3), np.nan)
