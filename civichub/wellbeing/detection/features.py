@@ -271,7 +271,9 @@ def _trickle_steps(s: DetectorState, r: Rules, slot: int, present: Bool, water: 
     )
     allowed = np.where(split, water, credit + 0.5 * quantum)
     stepped = np.where(
-        learned & present & (water > TOLERANCE), np.minimum(np.minimum(water, allowed), quantum), 0.0
+        learned & present & (water > TOLERANCE),
+        np.minimum(np.minimum(water, allowed), quantum),
+        0.0,
     )
     # A split's second half draws on the next step's credit (so that an hourly meter's steps
     # are not explained twice as often as they come); otherwise an early step is forgiven.
@@ -345,6 +347,7 @@ def _runs(s: DetectorState, r: Rules, step: Step) -> None:
         s.gas_run + ~hot_water,
         np.where(present[:, GAS], 0, s.gas_run),
     )
+    _gas_hourly(s, step, step.gas_flow, hot_water)
     # Time away does not count towards a silence: the clock starts when the household is back.
     s.since_water = np.where(water_use | away, 0, s.since_water + 1)
     s.since_stir = np.where(step.person | away, 0, s.since_stir + 1)
@@ -376,6 +379,36 @@ def _runs(s: DetectorState, r: Rules, step: Step) -> None:
     )
     s.gas_day_longest = np.maximum(s.gas_day_longest, s.gas_run)
     s.water_day_longest = np.maximum(s.water_day_longest, s.water_run)
+
+
+def _gas_hourly(s: DetectorState, step: Step, burning: Bool, hot_water: Bool) -> None:
+    """Whether the household's gas comes in hourly readings, and the run's gas and fullest
+    half hour (see `Rules.stove_hourly_needs_flame_time`). A half hour that heated water
+    counts up to the run's fullest other half hour (a stove left on burns through a shower
+    too, and the shower's gas is not the flame's rate)."""
+    gas = step.x0[:, GAS]
+    if step.slot % SLOTS_PER_HOUR == SLOTS_PER_HOUR - 1:
+        before = (step.slot - 1) % SLOTS_PER_DAY
+        both = step.present[:, GAS] & s.ring_present[:, before, GAS] & (gas > TOLERANCE)
+        equal = np.abs(gas - s.ring[:, before, GAS]) <= TOLERANCE
+        s.gas_hours_equal += both & equal
+        s.gas_hours_unequal += both & ~equal
+    running = s.gas_run > 0
+    flame = np.where(burning & ~hot_water, gas, 0.0)
+    s.gas_run_peak = np.where(running, np.maximum(s.gas_run_peak, flame), 0.0)
+    heated = np.where(burning & hot_water, np.minimum(gas, s.gas_run_peak), 0.0)
+    s.gas_run_total = np.where(running, s.gas_run_total + flame + heated, 0.0)
+
+
+def flame_slots(s: DetectorState) -> Float:
+    """(H,) how many half hours the current gas run burnt at its fullest half hour's rate."""
+    return s.gas_run_total / np.maximum(s.gas_run_peak, TOLERANCE)
+
+
+def gas_hourly(s: DetectorState) -> Bool:
+    """(H,) the household's gas comes in hourly readings: enough hours with gas seen, each split
+    evenly over its two half hours."""
+    return (s.gas_hours_equal >= 6) & (s.gas_hours_unequal == 0)
 
 
 def _quiet(s: DetectorState, r: Rules, step: Step) -> None:

@@ -113,6 +113,12 @@ class DetectorState:
     # the rate learned from them (0 where none), the credit the rate has built up since the
     # last step credited (at most one step), and whether the last half hour was credited.
     water_quantum: Float = field(init=False)  # (H,)
+    # Gas read hourly (see `Rules.stove_hourly_needs_flame_time`): hours whose two half hours
+    # with gas were equal and unequal, and the current run's gas and its fullest half hour.
+    gas_hours_equal: Int = field(init=False)  # (H,)
+    gas_hours_unequal: Int = field(init=False)  # (H,)
+    gas_run_total: Float = field(init=False)  # (H,)
+    gas_run_peak: Float = field(init=False)  # (H,)
     nights_step: Float = field(init=False)  # (H, NIGHTS)
     step_rate: Float = field(init=False)  # (H,)
     step_credit: Float = field(init=False)  # (H,)
@@ -217,6 +223,10 @@ class DetectorState:
         self.auto_draw = np.full(h, np.nan)
         self.nights_at = np.zeros(h, dtype=np.int64)
         self.water_quantum = np.full(h, np.inf)
+        self.gas_hours_equal = np.zeros(h, dtype=np.int64)
+        self.gas_hours_unequal = np.zeros(h, dtype=np.int64)
+        self.gas_run_total = np.zeros(h)
+        self.gas_run_peak = np.zeros(h)
         self.nights_step = np.full((h, NIGHTS), np.nan)
         self.step_rate = np.zeros(h)
         self.step_credit = np.zeros(h)
