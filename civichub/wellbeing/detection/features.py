@@ -155,6 +155,7 @@ def observe(
         x0[:, ELECTRICITY] - s.ring[:, previous, ELECTRICITY],
         0.0,
     )
+    _hours(s, slot, present, x0)
     _windows(s, slot, present, x0)
     slot_in_day = slot % SLOTS_PER_DAY
     margin = r.electricity_margin_kwh
@@ -254,13 +255,19 @@ def _trickle_steps(s: DetectorState, r: Rules, slot: int, present: Bool, water: 
     (a step may come early), at most one step. The second half of an hourly reading split over
     two half hours is the same step seen again, explained where its first half was."""
     was_quantum = s.water_quantum
-    s.water_quantum = np.where(
-        present & (water > TOLERANCE), np.minimum(was_quantum, water), was_quantum
-    )
+    wet = present & (water > TOLERANCE)
+    s.water_quantum = np.where(wet, np.minimum(was_quantum, water), was_quantum)
+    s.dry_run = np.where(wet, 0, np.where(present, s.dry_run + 1, s.dry_run))
+    s.dry_today = np.maximum(s.dry_today, s.dry_run)
     if not r.trickle_steps_are_automatic:
         return np.zeros_like(water)
     quantum = np.where(np.isfinite(was_quantum), was_quantum, 0.0)
-    learned = (s.step_rate > 0) & (quantum >= 2 * r.water_use_m3 - TOLERANCE)
+    # A trickle steps the register at its period, day and night: a day with a longer spell
+    # without water (a night without a toilet visit, a morning out) says the nights' steps
+    # were somebody's.
+    period = np.where(read_hourly(s)[:, WATER], 2, 1) * quantum / np.maximum(s.step_rate, 1e-9)
+    steady = (s.dry_days.min(axis=1) >= 0) & (s.dry_days.max(axis=1) <= 1.25 * period + 1)
+    learned = (s.step_rate > 0) & (quantum >= 2 * r.water_use_m3 - TOLERANCE) & steady
     credit = np.minimum(s.step_credit + s.step_rate, quantum)
     before = (slot - 1) % SLOTS_PER_DAY
     split = (
@@ -387,12 +394,6 @@ def _gas_hourly(s: DetectorState, step: Step, burning: Bool, hot_water: Bool) ->
     counts up to the run's fullest other half hour (a stove left on burns through a shower
     too, and the shower's gas is not the flame's rate)."""
     gas = step.x0[:, GAS]
-    if step.slot % SLOTS_PER_HOUR == SLOTS_PER_HOUR - 1:
-        before = (step.slot - 1) % SLOTS_PER_DAY
-        both = step.present[:, GAS] & s.ring_present[:, before, GAS] & (gas > TOLERANCE)
-        equal = np.abs(gas - s.ring[:, before, GAS]) <= TOLERANCE
-        s.gas_hours_equal += both & equal
-        s.gas_hours_unequal += both & ~equal
     running = s.gas_run > 0
     flame = np.where(burning & ~hot_water, gas, 0.0)
     s.gas_run_peak = np.where(running, np.maximum(s.gas_run_peak, flame), 0.0)
@@ -405,10 +406,23 @@ def flame_slots(s: DetectorState) -> Float:
     return s.gas_run_total / np.maximum(s.gas_run_peak, TOLERANCE)
 
 
-def gas_hourly(s: DetectorState) -> Bool:
-    """(H,) the household's gas comes in hourly readings: enough hours with gas seen, each split
-    evenly over its two half hours."""
-    return (s.gas_hours_equal >= 6) & (s.gas_hours_unequal == 0)
+def read_hourly(s: DetectorState) -> Bool:
+    """(H, 3) the meter is read hourly: enough hours with use seen, each split evenly over its
+    two half hours, and never otherwise."""
+    return (s.hours_equal >= 6) & (s.hours_unequal == 0)
+
+
+def _hours(s: DetectorState, slot: int, present: Bool, x0: Float) -> None:
+    """Counts the hours with use whose two half hours were equal, and unequal (before the
+    ring takes the half hour in)."""
+    if slot % SLOTS_PER_HOUR != SLOTS_PER_HOUR - 1:
+        return
+    before = (slot - 1) % SLOTS_PER_DAY
+    earlier = s.ring[:, before, :]
+    both = present & s.ring_present[:, before, :] & ((x0 > TOLERANCE) | (earlier > TOLERANCE))
+    equal = np.abs(x0 - earlier) <= TOLERANCE
+    s.hours_equal += both & equal
+    s.hours_unequal += both & ~equal
 
 
 def _quiet(s: DetectorState, r: Rules, step: Step) -> None:

@@ -12,7 +12,7 @@ from civichub.wellbeing.detection.features import (
     Step,
     fire,
     flame_slots,
-    gas_hourly,
+    read_hourly,
     spell_start,
 )
 from civichub.wellbeing.detection.grid import (
@@ -126,7 +126,7 @@ def _use_rules(s: DetectorState, r: Rules, step: Step) -> None:
         needed = r.stove_flame_time_share * np.minimum(
             gas_fixed, np.where(learned, gas_learned, gas_fixed)
         )
-        gas_long &= ~gas_hourly(s) | (flame_slots(s) >= needed - TOLERANCE)
+        gas_long &= ~read_hourly(s)[:, GAS] | (flame_slots(s) >= needed - TOLERANCE)
     fire(
         s,
         step,

@@ -177,6 +177,9 @@ def learn_day(
     s.bedtime_early = np.where(known.sum(axis=1) >= 7, starts[:, 1], -1)
     s.quiet_today = np.where(s.since_stir > 0, s.since_stir, 0)
     s.quiet_start_today = spell_start(slot, s.since_stir)
+    # The day's longest spell without water (see `features._trickle_steps`).
+    s.dry_days = np.concatenate([s.dry_days[:, 1:], s.dry_today[:, None]], axis=1)
+    s.dry_today = s.dry_run.copy()
     # Likewise the longest run of water draws, but for a day that held a leak.
     ran = s.water_day_longest.astype(np.float64)
     s.water_longest = np.where(

@@ -113,10 +113,18 @@ class DetectorState:
     # the rate learned from them (0 where none), the credit the rate has built up since the
     # last step credited (at most one step), and whether the last half hour was credited.
     water_quantum: Float = field(init=False)  # (H,)
-    # Gas read hourly (see `Rules.stove_hourly_needs_flame_time`): hours whose two half hours
-    # with gas were equal and unequal, and the current run's gas and its fullest half hour.
-    gas_hours_equal: Int = field(init=False)  # (H,)
-    gas_hours_unequal: Int = field(init=False)  # (H,)
+    # ... and the longest run of half hours without water of each of the last days (-1 where
+    # none was seen), this day's, and the current one: a trickle leaves none longer than its
+    # steps' period.
+    dry_days: Int = field(init=False)  # (H, NIGHTS)
+    dry_today: Int = field(init=False)  # (H,)
+    dry_run: Int = field(init=False)  # (H,)
+    # Meters read hourly (see `features.read_hourly`): hours whose two half hours with use
+    # were equal and unequal, per utility.
+    hours_equal: Int = field(init=False)  # (H, 3)
+    hours_unequal: Int = field(init=False)  # (H, 3)
+    # The current gas run's gas and its fullest half hour (see
+    # `Rules.stove_hourly_needs_flame_time`).
     gas_run_total: Float = field(init=False)  # (H,)
     gas_run_peak: Float = field(init=False)  # (H,)
     nights_step: Float = field(init=False)  # (H, NIGHTS)
@@ -223,8 +231,11 @@ class DetectorState:
         self.auto_draw = np.full(h, np.nan)
         self.nights_at = np.zeros(h, dtype=np.int64)
         self.water_quantum = np.full(h, np.inf)
-        self.gas_hours_equal = np.zeros(h, dtype=np.int64)
-        self.gas_hours_unequal = np.zeros(h, dtype=np.int64)
+        self.dry_days = np.full((h, NIGHTS), -1, dtype=np.int64)
+        self.dry_today = np.zeros(h, dtype=np.int64)
+        self.dry_run = np.zeros(h, dtype=np.int64)
+        self.hours_equal = np.zeros((h, 3), dtype=np.int64)
+        self.hours_unequal = np.zeros((h, 3), dtype=np.int64)
         self.gas_run_total = np.zeros(h)
         self.gas_run_peak = np.zeros(h)
         self.nights_step = np.full((h, NIGHTS), np.nan)
