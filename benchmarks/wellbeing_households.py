@@ -81,15 +81,15 @@ def baseline(meters: np.ndarray) -> WellbeingDetector:
     appliance rising over two readings counted as one switch
     (`Rules.electricity_ramp_is_one_switch`) and before the learned leak rule counted an hourly
     reading split over two half hours once (`Rules.flow_counts_a_split_reading_once`) and
-    before a coarse register's steady trickle was told from a person
-    (`Rules.trickle_steps_are_automatic`)."""
+    before the stove rules judged an hourly gas meter's run by its flame time
+    (`Rules.stove_hourly_needs_flame_time`)."""
     return WellbeingDetector(
         meters,
         Rules(
             night_stove_needs_someone_up=False,
             electricity_ramp_is_one_switch=False,
             flow_counts_a_split_reading_once=False,
-            trickle_steps_are_automatic=False,
+            stove_hourly_needs_flame_time=False,
         ),
     )
 

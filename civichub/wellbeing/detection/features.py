@@ -177,10 +177,6 @@ def observe(
         & (x0[:, WATER] - trickle >= r.water_use_m3 + trickle - TOLERANCE)
         & (x0[:, WATER] > draw + TOLERANCE)
     )
-    # A coarse register's trickle: what the steady rate explains of the reading is no
-    # person's (see `Rules.trickle_steps_are_automatic`).
-    stepped = _trickle_steps(s, r, slot, present[:, WATER], x0[:, WATER])
-    water_use &= x0[:, WATER] - stepped >= r.water_use_m3 - TOLERANCE
     # A few quiet hours a night show a thermostat's cycles, not their extremes over a day:
     # levels count as a person's only half the nightly swing above the nights' highest.
     swing = 0.5 * (auto_hi - auto_lo)
@@ -211,9 +207,7 @@ def observe(
     else:
         elec_person = elec_on & (_bits(s.elec_bits) >= 2)
     person = water_use | gas_use | elec_person
-    _person_water(
-        s, slot, np.where(water_use, np.maximum(x0[:, WATER] - trickle - stepped, 0.0), 0.0)
-    )
+    _person_water(s, slot, np.where(water_use, np.maximum(x0[:, WATER] - trickle, 0.0), 0.0))
     s.person_bits = ((s.person_bits << 1) | person) & 0xFF
     s.water_bits = ((s.water_bits << 1) | water_use) & 0xFF
     step = Step(
@@ -247,49 +241,6 @@ def observe(
     _night(s, r, step)
     _first_use(s, r, step)
     return step
-
-
-def _trickle_steps(s: DetectorState, r: Rules, slot: int, present: Bool, water: Float) -> Float:
-    """(H,) the water of the half hour that a coarse register's steady trickle explains: the
-    credit its learned rate has built up since the last step it explained, half a step more
-    (a step may come early), at most one step. The second half of an hourly reading split over
-    two half hours is the same step seen again, explained where its first half was."""
-    was_quantum = s.water_quantum
-    wet = present & (water > TOLERANCE)
-    s.water_quantum = np.where(wet, np.minimum(was_quantum, water), was_quantum)
-    s.dry_run = np.where(wet, 0, np.where(present, s.dry_run + 1, s.dry_run))
-    s.dry_today = np.maximum(s.dry_today, s.dry_run)
-    if not r.trickle_steps_are_automatic:
-        return np.zeros_like(water)
-    quantum = np.where(np.isfinite(was_quantum), was_quantum, 0.0)
-    # A trickle steps the register at its period, day and night: a day with a longer spell
-    # without water (a night without a toilet visit, a morning out) says the nights' steps
-    # were somebody's.
-    period = np.where(read_hourly(s)[:, WATER], 2, 1) * quantum / np.maximum(s.step_rate, 1e-9)
-    steady = (s.dry_days.min(axis=1) >= 0) & (s.dry_days.max(axis=1) <= 1.25 * period + 1)
-    learned = (s.step_rate > 0) & (quantum >= 2 * r.water_use_m3 - TOLERANCE) & steady
-    credit = np.minimum(s.step_credit + s.step_rate, quantum)
-    before = (slot - 1) % SLOTS_PER_DAY
-    split = (
-        (slot % SLOTS_PER_HOUR == SLOTS_PER_HOUR - 1)
-        & s.step_credited
-        & s.ring_present[:, before, WATER]
-        & (np.abs(water - s.ring[:, before, WATER]) <= TOLERANCE)
-    )
-    allowed = np.where(split, water, credit + 0.5 * quantum)
-    stepped = np.where(
-        learned & present & (water > TOLERANCE),
-        np.minimum(np.minimum(water, allowed), quantum),
-        0.0,
-    )
-    # A split's second half draws on the next step's credit (so that an hourly meter's steps
-    # are not explained twice as often as they come); otherwise an early step is forgiven.
-    spent = credit - stepped
-    s.step_credit = np.where(
-        learned, np.where(split, np.maximum(spent, -quantum), np.maximum(spent, 0.0)), 0.0
-    )
-    s.step_credited = (stepped > 0) & (stepped >= water - TOLERANCE)
-    return stepped
 
 
 def _windows(s: DetectorState, slot: int, present: Bool, x0: Float) -> None:

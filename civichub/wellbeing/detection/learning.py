@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
 from civichub.wellbeing.detection.features import Step, spell_start
 from civichub.wellbeing.detection.grid import (
@@ -19,9 +18,8 @@ from civichub.wellbeing.detection.grid import (
     WATER,
     Bool,
     Float,
-    Int,
 )
-from civichub.wellbeing.detection.rules import TOLERANCE, Rules
+from civichub.wellbeing.detection.rules import Rules
 from civichub.wellbeing.detection.state import MORNINGS, NIGHTS, DetectorState
 
 
@@ -177,9 +175,6 @@ def learn_day(
     s.bedtime_early = np.where(known.sum(axis=1) >= 7, starts[:, 1], -1)
     s.quiet_today = np.where(s.since_stir > 0, s.since_stir, 0)
     s.quiet_start_today = spell_start(slot, s.since_stir)
-    # The day's longest spell without water (see `features._trickle_steps`).
-    s.dry_days = np.concatenate([s.dry_days[:, 1:], s.dry_today[:, None]], axis=1)
-    s.dry_today = s.dry_run.copy()
     # Likewise the longest run of water draws, but for a day that held a leak.
     ran = s.water_day_longest.astype(np.float64)
     s.water_longest = np.where(
@@ -235,7 +230,6 @@ def _night_over(s: DetectorState, r: Rules) -> None:
     # The second smallest where three nights or more were kept.
     s.auto_draw = np.where(kept >= 3, ordered[:, 1], np.nan)
     s.nights_lo[rows, at] = lows
-    _trickle_step_rate(s, r, rows, at)
     s.nights_at += 1
     last_hi = np.where(counted, s.night_hi, -np.inf)
     last_change = np.where(counted, s.night_change, -np.inf)
@@ -250,24 +244,6 @@ def _night_over(s: DetectorState, r: Rules) -> None:
     s.night_change[:] = -np.inf
     s.night_seen[:] = 0
     s.night_water[:] = np.nan
-
-
-def _trickle_step_rate(s: DetectorState, r: Rules, rows: npt.NDArray[np.int64], at: Int) -> None:
-    """A coarse register's trickle (see `Rules.trickle_steps_are_automatic`): the night's
-    water per half hour where every reading of it was one register step or none, and the
-    rate of the last nights where enough of them stepped."""
-    water = s.night_water
-    seen = (~np.isnan(water)).sum(axis=1)
-    largest = np.nanmax(np.where(seen[:, None] > 0, water, 0.0), axis=1)
-    quantum = s.water_quantum
-    single = (seen >= 4) & np.isfinite(quantum) & (largest <= quantum + TOLERANCE)
-    s.nights_step[rows, at] = np.where(
-        single, np.nansum(water, axis=1) / np.maximum(seen, 1), np.nan
-    )
-    kept = (~np.isnan(s.nights_step)).sum(axis=1)
-    stepped = (s.nights_step > 0).sum(axis=1)
-    rate = np.nansum(s.nights_step, axis=1) / np.maximum(kept, 1)
-    s.step_rate = np.where(stepped >= r.trickle_step_nights, rate, 0.0)
 
 
 def _trickle(water: Float) -> Float:

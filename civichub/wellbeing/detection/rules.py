@@ -195,15 +195,6 @@ class Rules:
     # of the nights' largest readings, up to this much, is no sign of a person (a toilet flush
     # is 6-9 litres; a night without a toilet visit keeps it out).
     automatic_draw_max_m3: float = 0.0015
-    # A register too coarse to show a cistern's trickle as a flow (10 litres a step) shows it
-    # as a step now and then at a steady rate, day and night: where the nights' water comes
-    # only in single steps on at least `trickle_step_nights` of the last nights, their rate is
-    # learned, and a reading is credited to the trickle as far as the rate since the last
-    # credited step allows (at most one register step; a step may come half a step early).
-    # Only water beyond the credit is a person's. Off, as before: each step of the trickle is
-    # a person drawing water, and a fall in such a home never reaches no use.
-    trickle_steps_are_automatic: bool = True
-    trickle_step_nights: int = 4
     # Electricity alone is a sign of a person only when it changes beyond the automatic
     # pattern in two of the last `corroboration_slots` half hours (one change may be a defrost
     # or a reheat at an hour the nights did not show).

@@ -107,18 +107,6 @@ class DetectorState:
     nights_draw: Float = field(init=False)
     auto_draw: Float = field(init=False)  # (H,)
     nights_at: Int = field(init=False)  # (H,) where the next night goes in the ring
-    # A coarse register's trickle (see `Rules.trickle_steps_are_automatic`): the smallest
-    # water reading above zero seen (one register step, or half of one split over an hour),
-    # each night's water per half hour where it came only in single steps (NaN elsewhere),
-    # the rate learned from them (0 where none), the credit the rate has built up since the
-    # last step credited (at most one step), and whether the last half hour was credited.
-    water_quantum: Float = field(init=False)  # (H,)
-    # ... and the longest run of half hours without water of each of the last days (-1 where
-    # none was seen), this day's, and the current one: a trickle leaves none longer than its
-    # steps' period.
-    dry_days: Int = field(init=False)  # (H, NIGHTS)
-    dry_today: Int = field(init=False)  # (H,)
-    dry_run: Int = field(init=False)  # (H,)
     # Meters read hourly (see `features.read_hourly`): hours whose two half hours with use
     # were equal and unequal, per utility.
     hours_equal: Int = field(init=False)  # (H, 3)
@@ -127,10 +115,6 @@ class DetectorState:
     # `Rules.stove_hourly_needs_flame_time`).
     gas_run_total: Float = field(init=False)  # (H,)
     gas_run_peak: Float = field(init=False)  # (H,)
-    nights_step: Float = field(init=False)  # (H, NIGHTS)
-    step_rate: Float = field(init=False)  # (H,)
-    step_credit: Float = field(init=False)  # (H,)
-    step_credited: Bool = field(init=False)  # (H,)
     auto_hi: Float = field(init=False)  # (H, 3) highest level the automatic pattern explains
     auto_change: Float = field(init=False)  # (H, 3) largest change it explains
     auto_lo: Float = field(init=False)  # (H, 3) its floor (a cistern's trickle, a boiler's)
@@ -230,18 +214,10 @@ class DetectorState:
         self.nights_draw = np.full((h, NIGHTS), np.nan)
         self.auto_draw = np.full(h, np.nan)
         self.nights_at = np.zeros(h, dtype=np.int64)
-        self.water_quantum = np.full(h, np.inf)
-        self.dry_days = np.full((h, NIGHTS), -1, dtype=np.int64)
-        self.dry_today = np.zeros(h, dtype=np.int64)
-        self.dry_run = np.zeros(h, dtype=np.int64)
         self.hours_equal = np.zeros((h, 3), dtype=np.int64)
         self.hours_unequal = np.zeros((h, 3), dtype=np.int64)
         self.gas_run_total = np.zeros(h)
         self.gas_run_peak = np.zeros(h)
-        self.nights_step = np.full((h, NIGHTS), np.nan)
-        self.step_rate = np.zeros(h)
-        self.step_credit = np.zeros(h)
-        self.step_credited = np.zeros(h, dtype=bool)
         self.auto_hi = np.full((h, 3), np.nan)
         self.auto_change = np.full((h, 3), np.nan)
         self.auto_lo = np.full((h, 3), np.nan)

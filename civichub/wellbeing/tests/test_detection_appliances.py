@@ -227,59 +227,6 @@ def test_days_away_unannounced_are_one_alert_under_a_register_stepping_now_and_t
     ]
 
 
-def _on_a_ten_litre_register(readings: np.ndarray, trickle_l: float, *, hourly: bool) -> None:
-    """Puts a cistern trickling `trickle_l` litres a half hour into the water of `readings`
-    (slots, 3) and reads it as a register counting 10 litres a step does: every half hour, or
-    every hour split evenly over the hour's two half hours."""
-    register = (
-        np.floor(
-            (np.cumsum(readings[:, WATER]) + np.arange(1, len(readings) + 1) * trickle_l / 1000)
-            / 0.01
-        )
-        * 0.01
-    )
-    water = np.diff(register, prepend=0.0)
-    if hourly:
-        water = np.repeat(water.reshape(-1, 2).sum(axis=1) / 2, 2)
-    readings[:, WATER] = water
-
-
-@pytest.mark.parametrize(("trickle_l", "hourly"), [(1.0, False), (0.7, True)])
-@pytest.mark.parametrize("automatic", [True, False])
-def test_a_fall_under_a_cistern_trickle_on_a_ten_litre_register_is_no_use_in_the_window(
-    trickle_l: float, hourly: bool, automatic: bool
-) -> None:
-    """A trickle on a register of 10 litres is a step every few hours, day and night, at a
-    steady rate: what that rate explains is nobody's use, so a fall still raises no use within
-    the rule's window (off, each step is a person, and no use never comes)."""
-    machines, use = home(("fridge",), seed=40)
-    quiet = machines + use
-    quiet[QUIET_FROM : QUIET_FROM + QUIET_HOURS * SLOTS_PER_HOUR] = machines[
-        QUIET_FROM : QUIET_FROM + QUIET_HOURS * SLOTS_PER_HOUR
-    ]
-    present = machines + use
-    readings = np.stack([quiet, present])
-    for row in readings:
-        _on_a_ten_litre_register(row, trickle_l, hourly=hourly)
-    meters = np.tile([True, True, False], (2, 1))
-    detector = WellbeingDetector(meters, Rules(trickle_steps_are_automatic=automatic))
-    alerts: list[Alert] = []
-    for start in range(0, readings.shape[1], DAY):
-        alerts += detector.process(readings[:, start : start + DAY], start)
-    end = QUIET_FROM + QUIET_HOURS * SLOTS_PER_HOUR
-    no_use = [a for a in alerts if a.household == 0 and a.kind == Kind.NO_USE]
-    within = [a for a in no_use if QUIET_FROM <= a.slot <= QUIET_FROM + 12 * SLOTS_PER_HOUR + 2]
-    if automatic:
-        assert len(within) == 1, [
-            (a.kind, a.slot - QUIET_FROM) for a in alerts if a.slot >= QUIET_FROM
-        ]
-        assert [a for a in no_use if a.slot < QUIET_FROM or a.slot >= end] == []
-        # The person at home with the same trickle raises nothing serious.
-        assert serious(alerts, 1, after=7 * DAY) == []
-    else:
-        assert within == []
-
-
 def _hourly_gas(litres_per_minute: np.ndarray) -> np.ndarray:
     """(slots,) m³ per half hour of gas burnt at `litres_per_minute` (one value a minute) as a
     meter read every hour with a register of 10 litres a step shows it: each hour's reading
