@@ -116,6 +116,13 @@ def _use_rules(s: DetectorState, r: Rules, step: Step) -> None:
         flow,
         lambda rows: [{"hours": s.water_run[i] / SLOTS_PER_HOUR} for i in rows],
     )
+    _stove_rule(s, r, step)
+
+
+def _stove_rule(s: DetectorState, r: Rules, step: Step) -> None:
+    """Gas left on: a run somebody lit, longer than the fixed rule or, once learned, than this
+    household's own longest cooking."""
+    learned = step.learned
     gas_learned = np.maximum(
         r.slots(r.gas_min_learned_hours), (s.gas_longest + SLOTS_PER_HOUR) * s.sensitivity
     )
