@@ -80,13 +80,16 @@ def baseline(meters: np.ndarray) -> WellbeingDetector:
     hours needed somebody seen up (`Rules.night_stove_needs_someone_up`), before one
     appliance rising over two readings counted as one switch
     (`Rules.electricity_ramp_is_one_switch`) and before the learned leak rule counted an hourly
-    reading split over two half hours once (`Rules.flow_counts_a_split_reading_once`)."""
+    reading split over two half hours once (`Rules.flow_counts_a_split_reading_once`) and
+    before the stove rules judged an hourly gas meter's run by its flame time
+    (`Rules.stove_hourly_needs_flame_time`)."""
     return WellbeingDetector(
         meters,
         Rules(
             night_stove_needs_someone_up=False,
             electricity_ramp_is_one_switch=False,
             flow_counts_a_split_reading_once=False,
+            stove_hourly_needs_flame_time=False,
         ),
     )
 

@@ -155,6 +155,7 @@ def observe(
         x0[:, ELECTRICITY] - s.ring[:, previous, ELECTRICITY],
         0.0,
     )
+    _hours(s, slot, present, x0)
     _windows(s, slot, present, x0)
     slot_in_day = slot % SLOTS_PER_DAY
     margin = r.electricity_margin_kwh
@@ -304,6 +305,7 @@ def _runs(s: DetectorState, r: Rules, step: Step) -> None:
         s.gas_run + ~hot_water,
         np.where(present[:, GAS], 0, s.gas_run),
     )
+    _gas_hourly(s, step, step.gas_flow, hot_water)
     # Time away does not count towards a silence: the clock starts when the household is back.
     s.since_water = np.where(water_use | away, 0, s.since_water + 1)
     s.since_stir = np.where(step.person | away, 0, s.since_stir + 1)
@@ -335,6 +337,43 @@ def _runs(s: DetectorState, r: Rules, step: Step) -> None:
     )
     s.gas_day_longest = np.maximum(s.gas_day_longest, s.gas_run)
     s.water_day_longest = np.maximum(s.water_day_longest, s.water_run)
+
+
+def _gas_hourly(s: DetectorState, step: Step, burning: Bool, hot_water: Bool) -> None:
+    """Whether the household's gas comes in hourly readings, and the run's gas and fullest
+    half hour (see `Rules.stove_hourly_needs_flame_time`). A half hour that heated water
+    counts up to the run's fullest other half hour (a stove left on burns through a shower
+    too, and the shower's gas is not the flame's rate)."""
+    gas = step.x0[:, GAS]
+    running = s.gas_run > 0
+    flame = np.where(burning & ~hot_water, gas, 0.0)
+    s.gas_run_peak = np.where(running, np.maximum(s.gas_run_peak, flame), 0.0)
+    heated = np.where(burning & hot_water, np.minimum(gas, s.gas_run_peak), 0.0)
+    s.gas_run_total = np.where(running, s.gas_run_total + flame + heated, 0.0)
+
+
+def flame_slots(s: DetectorState) -> Float:
+    """(H,) how many half hours the current gas run burnt at its fullest half hour's rate."""
+    return s.gas_run_total / np.maximum(s.gas_run_peak, TOLERANCE)
+
+
+def read_hourly(s: DetectorState) -> Bool:
+    """(H, 3) the meter is read hourly: enough hours with use seen, each split evenly over its
+    two half hours, and never otherwise."""
+    return (s.hours_equal >= 6) & (s.hours_unequal == 0)
+
+
+def _hours(s: DetectorState, slot: int, present: Bool, x0: Float) -> None:
+    """Counts the hours with use whose two half hours were equal, and unequal (before the
+    ring takes the half hour in)."""
+    if slot % SLOTS_PER_HOUR != SLOTS_PER_HOUR - 1:
+        return
+    before = (slot - 1) % SLOTS_PER_DAY
+    earlier = s.ring[:, before, :]
+    both = present & s.ring_present[:, before, :] & ((x0 > TOLERANCE) | (earlier > TOLERANCE))
+    equal = np.abs(x0 - earlier) <= TOLERANCE
+    s.hours_equal += both & equal
+    s.hours_unequal += both & ~equal
 
 
 def _quiet(s: DetectorState, r: Rules, step: Step) -> None:

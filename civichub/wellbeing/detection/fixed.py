@@ -8,7 +8,13 @@ import math
 
 import numpy as np
 
-from civichub.wellbeing.detection.features import Step, fire, spell_start
+from civichub.wellbeing.detection.features import (
+    Step,
+    fire,
+    flame_slots,
+    read_hourly,
+    spell_start,
+)
 from civichub.wellbeing.detection.grid import (
     ELECTRICITY,
     GAS,
@@ -110,12 +116,24 @@ def _use_rules(s: DetectorState, r: Rules, step: Step) -> None:
         flow,
         lambda rows: [{"hours": s.water_run[i] / SLOTS_PER_HOUR} for i in rows],
     )
+    _stove_rule(s, r, step)
+
+
+def _stove_rule(s: DetectorState, r: Rules, step: Step) -> None:
+    """Gas left on: a run somebody lit, longer than the fixed rule or, once learned, than this
+    household's own longest cooking."""
+    learned = step.learned
     gas_learned = np.maximum(
         r.slots(r.gas_min_learned_hours), (s.gas_longest + SLOTS_PER_HOUR) * s.sensitivity
     )
-    gas_long = s.gas_lit & (
-        (s.gas_run >= r.slots(r.gas_max_flow_hours)) | (learned & (s.gas_run >= gas_learned))
-    )
+    gas_fixed = np.full(s.gas_run.shape, float(r.slots(r.gas_max_flow_hours)))
+    gas_long = s.gas_lit & ((s.gas_run >= gas_fixed) | (learned & (s.gas_run >= gas_learned)))
+    if r.stove_hourly_needs_flame_time:
+        # An hourly meter's run is as long as its flame time (see the rule).
+        needed = r.stove_flame_time_share * np.minimum(
+            gas_fixed, np.where(learned, gas_learned, gas_fixed)
+        )
+        gas_long &= ~read_hourly(s)[:, GAS] | (flame_slots(s) >= needed - TOLERANCE)
     fire(
         s,
         step,

@@ -169,6 +169,14 @@ class Rules:
     # somebody is seen up then (see `features._runs`); off, a toilet visit within `lit_hours`
     # made a boiler's first cold night a stove left on.
     night_stove_needs_someone_up: bool = True
+    # A meter read hourly shows a stove's run in whole hours: three readings with gas may be
+    # a meal of an hour and a bit across two hour boundaries. Where the household's gas comes
+    # in hourly readings (split evenly over two half hours, never otherwise), a run is as
+    # long as its gas over the fullest reading's rate (a flame left on burns at one rate; a
+    # meal's flames vary), and the stove rules need this flame time to reach this share of
+    # their length. Off, as before: every half hour of the run counts in full.
+    stove_hourly_needs_flame_time: bool = True
+    stove_flame_time_share: float = 0.9
     level_change_ratio: float = 2.0
     level_change_days: int = 3
     # What runs by itself (a fridge, a water heater, a boiler or heating on a thermostat, a

@@ -107,6 +107,14 @@ class DetectorState:
     nights_draw: Float = field(init=False)
     auto_draw: Float = field(init=False)  # (H,)
     nights_at: Int = field(init=False)  # (H,) where the next night goes in the ring
+    # Meters read hourly (see `features.read_hourly`): hours whose two half hours with use
+    # were equal and unequal, per utility.
+    hours_equal: Int = field(init=False)  # (H, 3)
+    hours_unequal: Int = field(init=False)  # (H, 3)
+    # The current gas run's gas and its fullest half hour (see
+    # `Rules.stove_hourly_needs_flame_time`).
+    gas_run_total: Float = field(init=False)  # (H,)
+    gas_run_peak: Float = field(init=False)  # (H,)
     auto_hi: Float = field(init=False)  # (H, 3) highest level the automatic pattern explains
     auto_change: Float = field(init=False)  # (H, 3) largest change it explains
     auto_lo: Float = field(init=False)  # (H, 3) its floor (a cistern's trickle, a boiler's)
@@ -206,6 +214,10 @@ class DetectorState:
         self.nights_draw = np.full((h, NIGHTS), np.nan)
         self.auto_draw = np.full(h, np.nan)
         self.nights_at = np.zeros(h, dtype=np.int64)
+        self.hours_equal = np.zeros((h, 3), dtype=np.int64)
+        self.hours_unequal = np.zeros((h, 3), dtype=np.int64)
+        self.gas_run_total = np.zeros(h)
+        self.gas_run_peak = np.zeros(h)
         self.auto_hi = np.full((h, 3), np.nan)
         self.auto_change = np.full((h, 3), np.nan)
         self.auto_lo = np.full((h, 3), np.nan)

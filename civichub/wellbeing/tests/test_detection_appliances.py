@@ -16,6 +16,7 @@ from civichub.wellbeing.detection import (
     WATER,
     Alert,
     Kind,
+    Rules,
     Severity,
     WellbeingDetector,
 )
@@ -224,3 +225,49 @@ def test_days_away_unannounced_are_one_alert_under_a_register_stepping_now_and_t
     assert [a.family for a in gone if not a.follow_up] == ["absence"], [
         (a.kind, a.slot, a.follow_up) for a in gone
     ]
+
+
+def _hourly_gas(litres_per_minute: np.ndarray) -> np.ndarray:
+    """(slots,) m³ per half hour of gas burnt at `litres_per_minute` (one value a minute) as a
+    meter read every hour with a register of 10 litres a step shows it: each hour's reading
+    split evenly over its two half hours."""
+    register = np.floor(np.cumsum(litres_per_minute) / 10) * 10
+    hourly = np.diff(register[59::60], prepend=0.0) / 1000
+    return np.repeat(hourly / 2, 2)
+
+
+@pytest.mark.parametrize("flame_time", [True, False])
+def test_an_hourly_gas_meter_tells_a_stove_left_on_from_a_long_meal(flame_time: bool) -> None:
+    """A meal every day from 10:40 to 12:20 (a boil, a simmer, a fry) touches three hourly
+    readings, six half hours: the 3-hour rule's length, but 2.3 hours at the fullest reading's
+    rate. A stove left on at one flame for 3.5 hours is caught before the reading after it;
+    the meals are not (off, as before, every meal is a stove left on)."""
+    rng = np.random.default_rng(50)
+    slots = DAYS * DAY
+    readings = person(slots, rng, gas=False)
+    readings[:, ELECTRICITY] += 0.01
+    minutes = np.zeros(slots * 30)
+    for day in range(DAYS):
+        base = day * 24 * 60
+        minutes[base + 640 : base + 660] = 3.0
+        minutes[base + 660 : base + 720] = 1.5
+        minutes[base + 720 : base + 740] = 3.0
+    stove_from = (29 * 24 + 17) * 60 + 20
+    minutes[stove_from : stove_from + 210] += 2.0
+    readings[:, GAS] = _hourly_gas(minutes)
+    detector = WellbeingDetector(
+        np.array([[True, True, True]]), Rules(stove_hourly_needs_flame_time=flame_time)
+    )
+    alerts: list[Alert] = []
+    for start in range(0, slots, DAY):
+        alerts += detector.process(readings[None, start : start + DAY], start)
+    stove = [a for a in alerts if a.kind == Kind.GAS_LONG_FLOW]
+    meals = [a for a in stove if a.slot < stove_from // 30]
+    left_on = [a for a in stove if stove_from // 30 <= a.slot]
+    if flame_time:
+        assert meals == [], [(a.slot // DAY, a.slot % DAY) for a in meals]
+        assert len(left_on) == 1
+        # By the reading of the hour in which it was turned off (20:50): 21:00.
+        assert left_on[0].slot <= 29 * DAY + 41
+    else:
+        assert len(meals) > 5
