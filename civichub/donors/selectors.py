@@ -4,7 +4,10 @@ own page. Reads of personal data check permission and are audited."""
 
 from __future__ import annotations
 
+import bisect
+import functools
 import math
+import time as time_
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -160,26 +163,36 @@ def _cells(lat: float, lng: float, inner_km: float, outer_km: float) -> tuple[st
     the finest cells that do it in at most MAX_CELLS (few rows read for the nearest bands), or
     a short list of coarse cells for a whole city. A donor's place is the centre of their
     finest cell, so of those only the cells whose centre lies in the band can hold one (a
-    metre of margin either side: the query checks the distance again)."""
+    metre of margin either side: the query checks the distance again), nearest first."""
     conf = settings_()
-    resolution, field = conf.region_resolution, "region_cell"
-    for option in (
-        (conf.cell_resolution, "cell"),
-        (conf.search_resolution, "search_cell"),
-    ):
-        if places.ring_count(lat, lng, outer_km, option[0]) <= MAX_CELLS:
+    field, distances, cells = _disc(
+        lat, lng, outer_km, conf.cell_resolution, conf.search_resolution, conf.region_resolution
+    )
+    if field != "cell":
+        return field, list(cells)
+    low, high = max(inner_km - 0.001, 0.0) ** 2, (outer_km + 0.001) ** 2
+    first = bisect.bisect_right(distances, low) if inner_km > 0 else 0
+    return field, list(cells[first : bisect.bisect_right(distances, high)])
+
+
+@functools.lru_cache(maxsize=256)
+def _disc(
+    lat: float, lng: float, radius_km: float, fine: int, search: int, region: int
+) -> tuple[str, tuple[float, ...], tuple[str, ...]]:
+    """The column and cells of `_cells` for the whole disc; the finest cells with the squared
+    distance of their centre, nearest first. Kept: a request's bands, its waves and the
+    donors' pages ask for the same discs again, and finding the cells and their centres
+    costs more than the query of a sparse band."""
+    resolution, field = region, "region_cell"
+    for option in ((fine, "cell"), (search, "search_cell")):
+        if places.ring_count(lat, lng, radius_km, option[0]) <= MAX_CELLS:
             resolution, field = option
             break
-    cells = places.rings_for(lat, lng, outer_km, resolution)
-    if field == "cell":
-        low, high = max(inner_km - 0.001, 0.0) ** 2, (outer_km + 0.001) ** 2
-
-        def in_band(cell: str) -> bool:
-            dist2 = _dist2(lat, lng, *places.cell_centre(cell))
-            return dist2 <= high and (inner_km <= 0 or dist2 > low)
-
-        cells = [cell for cell in cells if in_band(cell)]
-    return field, cells
+    cells = places.rings_for(lat, lng, radius_km, resolution)
+    if field != "cell":
+        return field, (), tuple(cells)
+    pairs = sorted((_dist2(lat, lng, *places.cell_centre(cell)), cell) for cell in cells)
+    return field, tuple(d for d, _cell in pairs), tuple(cell for _d, cell in pairs)
 
 
 def _within(
@@ -366,6 +379,7 @@ class _Row:
     had_reaction: bool
     group_source: str
     dist2: float
+    abo: str
 
 
 # The ranking's order within a group and distance band; the index `donors_donor_ranking` holds
@@ -434,11 +448,39 @@ def _merged(
         per_cell = wanted
 
 
+# An RhD-negative search (0.3 % of donors) reads the compatible groups' entries of the small
+# partial index `donors_donor_negative` whole, with no list of cells, while it holds at most
+# this many donors: a city-wide disc covers nearly all of them anyway, and finding and binding
+# a few hundred region cells costs more than reading a few thousand index entries. A larger
+# registry (a province) reads them through the region cells of the disc instead.
+NEGATIVE_DIRECT_MAX = 20_000
+# How long the count of that index is trusted (it changes slowly: registrations, consents).
+NEGATIVE_COUNT_SECONDS = 600.0
+_negative_counts: dict[str, tuple[float, int]] = {}
+
+
+def _negative_count() -> int:
+    """How many donors the partial index of RhD-negative donors holds, counted again at most
+    every NEGATIVE_COUNT_SECONDS (per database)."""
+    key = f"{connection.alias}:{connection.settings_dict.get('NAME')}"
+    now = time_.monotonic()
+    known = _negative_counts.get(key)
+    if known is not None and now - known[0] < NEGATIVE_COUNT_SECONDS:
+        return known[1]
+    count = (
+        Donor.objects.filter(rhd=RhD.NEG)
+        .filter(health_consent_at__isnull=False, health_revoked_at__isnull=True)
+        .filter(location_consent_at__isnull=False, location_revoked_at__isnull=True)
+        .count()
+    )
+    _negative_counts[key] = (now, count)
+    return count
+
+
 def _ranked_rows(
     *,
     callable_sql: tuple[str, dict[str, Any]],
-    abo: str,
-    rhd: str,
+    groups: list[tuple[str, str]],
     lat: float,
     lng: float,
     inner_km: float,
@@ -446,37 +488,57 @@ def _ranked_rows(
     band_order: bool,
     offset: int,
     limit: int,
+    cells_needed: bool = True,
 ) -> tuple[int, list[_Row]]:
-    """One group's callable donors in the cells whose centre lies farther than `inner_km`
-    and at most `outer_km` away, in ranking order (by distance band first when
-    `band_order`), `limit` rows from `offset`; returns how many rows the database gave and
-    those of them whose cell centre lies in the band (the distance computed here exactly as
-    `_dist2` computes it, from the centre the index holds). Parameters are named, so that
-    each value is passed once however many cells repeat the conditions (and SQLite's
-    statement cache finds the same text for the same number of cells).
+    """The callable donors of `groups` (one group, or several RhD-negative ones in order of
+    preference) whose cell centre lies farther than `inner_km` and at most `outer_km` away,
+    in ranking order (by group first, then by distance band when `band_order`), `limit` rows
+    from `offset`; returns how many rows the database gave and those of them whose cell
+    centre lies in the band (the distance computed here exactly as `_dist2` computes it, from
+    the centre the index holds). Parameters are named, so that each value is passed once
+    however many cells repeat the conditions (and SQLite's statement cache finds the same
+    text for the same number of cells). Without `cells_needed` (RhD-negative groups only) no
+    cell is listed: the partial index of RhD-negative donors is read for the groups whole.
 
     A band of few cells is one query per cell merged in order (UNION ALL under one ORDER BY
     and LIMIT: SQLite's merge and PostgreSQL's Merge Append read each cell's entries lazily in
     index order), so the database touches about `offset + limit` entries plus one per cell
     instead of every donor in the band."""
     quote = connection.ops.quote_name
-    field, cells = _cells(lat, lng, inner_km, outer_km)
-    if not cells:
-        return 0, []
+    if cells_needed:
+        field, cells = _cells(lat, lng, inner_km, outer_km)
+        if not cells:
+            return 0, []
+    else:
+        field, cells = "", []
     where, where_params = callable_sql
     table = quote(Donor._meta.db_table)
-    # The group written out (constants of the models' choices), so that the planner sees that
-    # the partial index of RhD-negative donors holds every row asked for.
-    group = f"abo = '{ABO(abo).value}' AND rhd = '{RhD(rhd).value}'"
+    # The groups written out (constants of the models' choices), so that the planner sees
+    # that the partial index of RhD-negative donors holds every row asked for.
+    group_order = ""
+    if len(groups) == 1:
+        abo, rhd = groups[0]
+        group = f"abo = '{ABO(abo).value}' AND rhd = '{RhD(rhd).value}'"
+    else:
+        if any(RhD(rhd) != RhD.NEG for _abo, rhd in groups):
+            raise ValueError("several groups are read at once only when RhD-negative")
+        names = [ABO(abo).value for abo, _rhd in groups]
+        listed = ", ".join(f"'{n}'" for n in names)
+        group = f"rhd = 'neg' AND abo IN ({listed})"
+        group_order = (
+            "CASE "
+            + " ".join(f"WHEN abo = '{n}' THEN {i}" for i, n in enumerate(names))
+            + " END, "
+        )
     select = (
         "SELECT id, sex, birth_date, weight_kg, had_reaction, group_source, cell_lat,"  # noqa: S608  # nosec B608
-        f" cell_lng, accepts, calls, last_called_at FROM {table}"
+        f" cell_lng, accepts, calls, last_called_at, abo FROM {table}"
     )
     params = {**where_params, "limit": limit, "offset": offset}
     params.update({f"c{n}": cell for n, cell in enumerate(cells)})
     # Every name is the model's own or a constant above; every value is a parameter.
     merge_max = MERGE_MAX_CELLS if connection.vendor == "postgresql" else MERGE_MAX_CELLS_SQLITE
-    if field == "cell" and not band_order and len(cells) <= merge_max:
+    if field == "cell" and len(groups) == 1 and not band_order and len(cells) <= merge_max:
         rows = _merged(
             select=select, group=group, where=callable_sql, cells=cells, offset=offset, limit=limit
         )
@@ -503,11 +565,14 @@ def _ranked_rows(
                 + f" ELSE {len(bands)} END, {order}"
             )
         outer = "dist2 <= %(outer)s" + (" AND dist2 > %(inner)s" if inner_km > 0 else "")
-        marks = ", ".join(f"%(c{n})s" for n in range(len(cells)))
+        among = ""
+        if cells:
+            marks = ", ".join(f"%(c{n})s" for n in range(len(cells)))
+            among = f"{quote(field)} IN ({marks}) AND "
         sql = (
             f"SELECT * FROM ({select.replace(' FROM', f', {dist2} AS dist2 FROM', 1)}"  # noqa: S608  # nosec B608
-            f" WHERE {quote(field)} IN ({marks}) AND {group} AND {where}) AS candidates"
-            f" WHERE {outer} ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s"
+            f" WHERE {among}{group} AND {where}) AS candidates"
+            f" WHERE {outer} ORDER BY {group_order}{order} LIMIT %(limit)s OFFSET %(offset)s"
         )
         with connection.cursor() as cursor:
             cursor.execute(sql, params)  # nosec B608
@@ -528,9 +593,26 @@ def _ranked_rows(
                 had_reaction=bool(row[4]),
                 group_source=row[5],
                 dist2=distance2,
+                abo=row[11],
             )
         )
     return len(rows), found
+
+
+def _steps(
+    groups: list[tuple[compatibility.ABO, compatibility.RhD, compatibility.Verdict]],
+) -> list[list[tuple[compatibility.ABO, compatibility.RhD, compatibility.Verdict]]]:
+    """The groups in the order they are read: each RhD-positive group alone (band by band),
+    each run of consecutive RhD-negative groups together (one read over the whole radius,
+    by group, then band)."""
+    steps: list[list[tuple[compatibility.ABO, compatibility.RhD, compatibility.Verdict]]] = []
+    for item in groups:
+        negative = item[1] == compatibility.RhD.NEG
+        if negative and steps and steps[-1][-1][1] == compatibility.RhD.NEG:
+            steps[-1].append(item)
+        else:
+            steps.append([item])
+    return steps
 
 
 def rank_candidates(
@@ -551,18 +633,24 @@ def rank_candidates(
     Each is checked by the full eligibility rule for the day and by their availability
     windows; donors taken by an open call-up and those in `exclude` are left out. One small
     query per group and band, nearest first, until `limit` are found: the ranking stops as
-    soon as the first `limit` are certain."""
+    soon as the first `limit` are certain. RhD-negative donors are few (0.3 %): each run of
+    consecutive RhD-negative groups is one query over the whole radius, ordered by group and
+    band, reading the small partial index of RhD-negative donors without a list of cells
+    while it is small (`NEGATIVE_DIRECT_MAX`)."""
     kind = DONATION_FOR[Component(component)]
     today = timezone.localdate(now)
     ruleset = rules()
     callable_sql = _callable_sql(component=component, now=now)
     skip = set(exclude)
     found: list[Candidate] = []
-    for abo, rhd, verdict in compatibility.donor_groups(component, patient):
+    direct: bool | None = None  # the negative path, decided when first needed
+    for step in _steps(compatibility.donor_groups(component, patient)):
+        verdicts = {abo.value: verdict for abo, _rhd, verdict in step}
+        rhd = step[0][1]
         inner = 0.0
-        # RhD-negative donors are few (0.3 %): one query over the whole radius, ordered by
-        # band; the others band by band, so that each query reads only the nearest.
         sparse = rhd == compatibility.RhD.NEG
+        if sparse and direct is None:
+            direct = _negative_count() <= NEGATIVE_DIRECT_MAX
         for band in [radius_km] if sparse else _bands(radius_km):
             offset = 0
             while len(found) < limit:
@@ -571,8 +659,7 @@ def rank_candidates(
                 batch = need + max(need // 4, 4)
                 given, rows = _ranked_rows(
                     callable_sql=callable_sql,
-                    abo=abo.value,
-                    rhd=rhd.value,
+                    groups=[(abo.value, rhd.value) for abo, rhd, _v in step],
                     lat=lat,
                     lng=lng,
                     inner_km=inner,
@@ -580,6 +667,7 @@ def rank_candidates(
                     band_order=sparse,
                     offset=offset,
                     limit=batch,
+                    cells_needed=not (sparse and direct),
                 )
                 offset += batch
                 rows = [row for row in rows if row.pk not in skip]
@@ -590,10 +678,11 @@ def rank_candidates(
                         continue
                     if not eligibility.assess(donor_facts_, kind, today, ruleset).eligible:
                         continue
+                    verdict = verdicts[donor.abo]
                     found.append(
                         Candidate(
                             donor_id=donor.pk,
-                            abo=abo.value,
+                            abo=donor.abo,
                             rhd=rhd.value,
                             rank=verdict.rank,
                             conditions=verdict.conditions,
