@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from civichub.core.audit import audit_record
 from civichub.core.config import module_config
 from civichub.core.errors import NotFound
-from civichub.core.models import User
+from civichub.core.models import Organisation, OrganisationKind, User
 from civichub.core.permissions import require, scope_filter
 from civichub.donors import compatibility, eligibility, places
 from civichub.donors.conf import DonorsSettings
@@ -526,9 +526,7 @@ def _ranked_rows(
         listed = ", ".join(f"'{n}'" for n in names)
         group = f"rhd = 'neg' AND abo IN ({listed})"
         group_order = (
-            "CASE "
-            + " ".join(f"WHEN abo = '{n}' THEN {i}" for i, n in enumerate(names))
-            + " END, "
+            "CASE " + " ".join(f"WHEN abo = '{n}' THEN {i}" for i, n in enumerate(names)) + " END, "
         )
     select = (
         "SELECT id, sex, birth_date, weight_kg, had_reaction, group_source, cell_lat,"  # noqa: S608  # nosec B608
@@ -857,3 +855,8 @@ def donor_own(*, actor: User) -> Donor | None:
     require(actor, "donors.donor.view", donor)
     audit_record(actor=actor, action="donors.donor.view", obj=donor, purpose="own registration")
     return donor
+
+
+def community_by_code(code: str) -> Organisation | None:
+    """The community with this organisation code (an import names donors' communities so)."""
+    return Organisation.objects.filter(code=code, kind=OrganisationKind.COMMUNITY).first()
