@@ -112,7 +112,9 @@ def test_good_rows_are_stored_as_tested_groups_and_bad_rows_rejected_with_codes(
     assert first.group_source == GroupSource.CENTRE
     assert first.phenotype == {"K": "-", "Fya": "+"}
     assert first.health_consent and first.location_consent
+    assert first.identity_encrypted is not None
     assert identity(1).encode() not in bytes(first.identity_encrypted)
+    assert crypto.decrypt_identity(first.identity_encrypted) == identity(1)
     second = Donor.objects.get(identity_hash=crypto.identity_lookup_hash(identity(2)))
     assert (second.abo, second.rhd, second.sex) == ("O", "neg", "female")
     report = list(csv.reader(io.StringIO(result.rejects_csv())))
