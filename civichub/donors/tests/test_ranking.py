@@ -16,7 +16,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from civichub.donors import compatibility, eligibility, places, selectors
+from civichub.donors import compatibility, eligibility, places
 from civichub.donors.models import (
     ACTIVE_STATES,
     AvailabilityWindow,
@@ -36,6 +36,7 @@ from civichub.donors.selectors import (
     rules,
     settings_,
 )
+from civichub.donors.selectors import ranking as selectors
 from civichub.donors.tests.conftest import HOSPITAL_LAT, HOSPITAL_LNG, at_km
 
 KM_PER_DEGREE = 111.195
