@@ -10,6 +10,7 @@ urlpatterns = [
     path("requests/<int:request_id>/stream/", live.stream, name="request_stream"),
     path("call-ups/<int:call_up_id>/mark/", views.call_up_mark, name="mark"),
     path("registry/", views.registry, name="list"),
+    path("registry/import/", views.registry_import, name="import"),
     path("me/", views.mine, name="mine"),
     path("me/register/", views.register, name="register"),
     path("r/<str:token>/", views.respond, name="respond"),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from urllib.parse import quote
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -302,3 +303,34 @@ def respond(request: HttpRequest, token: str) -> HttpResponse:
             "now": timezone.now(),
         },
     )
+
+
+@login_required
+@domain_errors_as_http
+def registry_import(request: HttpRequest) -> HttpResponse:
+    """The blood centre's staff import its file: counts, and each rejected row with its number,
+    code and reason (also as a CSV report to correct and send again)."""
+    user = request_user(request)
+    context: dict[str, Any] = {"error": ""}
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        code = request.POST.get("community", "").strip()
+        community = selectors.community_by_code(code) if code else None
+        if upload is None:
+            context["error"] = _("请选择文件。")
+        elif code and community is None:
+            context["error"] = _("没有这个社区编码。")
+        else:
+            try:
+                result = services.donor_import(
+                    actor=user,
+                    filename=upload.name or "",
+                    content=upload.read(),
+                    community=community,
+                )
+            except services.ImportUnreadable as exc:
+                context["error"] = str(exc)
+            else:
+                context["result"] = result
+                context["report"] = quote(result.rejects_csv())
+    return render(request, "donors/import.html", context)

@@ -1,6 +1,6 @@
 """Every write of the donors module. By subject: `registry` (donors, consents, groups,
-availability, donations, deferrals) and `calling` (requests, waves, answers, arrivals, close).
-Callers import from here."""
+availability, donations, deferrals), `importing` (the blood centre's files) and `calling`
+(requests, waves, answers, arrivals, close). Callers import from here."""
 
 from __future__ import annotations
 
@@ -14,6 +14,12 @@ from civichub.donors.services.calling import (
     call_up_wave,
     call_up_wave_task,
     patient_groups,
+)
+from civichub.donors.services.importing import (
+    ImportResult,
+    ImportUnreadable,
+    Reject,
+    donor_import,
 )
 from civichub.donors.services.registry import (
     DonorDetails,
@@ -33,6 +39,9 @@ __all__ = [
     "KIND_CALL",
     "KIND_STAND_DOWN",
     "DonorDetails",
+    "ImportResult",
+    "ImportUnreadable",
+    "Reject",
     "SelfRegistration",
     "blood_request_cancel",
     "blood_request_create",
@@ -43,6 +52,7 @@ __all__ = [
     "deferral_add",
     "donation_record",
     "donor_consent_withdraw",
+    "donor_import",
     "donor_group_verify",
     "donor_pause",
     "donor_refresh_dates",

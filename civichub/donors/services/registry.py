@@ -293,6 +293,54 @@ def donor_register(
     return donor
 
 
+def donor_unchanged(
+    *,
+    name: str,
+    phone: str,
+    community: Organisation,
+    details: DonorDetails,
+    health_consent: bool,
+    location_consent: bool,
+    latitude: float | None = None,
+    longitude: float | None = None,
+    crs: str = CoordinateSystem.GCJ02,
+    identity_number: str = "",
+    verified: bool = False,
+) -> bool:
+    """Whether registering these values again would change nothing the donor with this identity
+    number has stored (an import run twice leaves the registry, its consent times and its
+    audit as the first run left them). A value that would be refused counts as a change:
+    the registration then says why."""
+    number = crypto.normalise_identity_number(identity_number)
+    if not number or identity_number_error(number):
+        return False
+    donor = Donor.objects.filter(identity_hash=crypto.identity_lookup_hash(number)).first()
+    if donor is None or not donor.health_consent or donor.location_consent != location_consent:
+        return False
+    source = GroupSource.CENTRE if verified else GroupSource.SELF
+    group_same = (donor.abo, donor.rhd) == (details.abo, details.rhd) or _RANK[source] < _RANK[
+        GroupSource(donor.group_source)
+    ]
+    same = (
+        group_same
+        and _RANK[source] <= _RANK[GroupSource(donor.group_source)]
+        and donor.name == name.strip()
+        and donor.phone == phone.strip()
+        and donor.community_id == community.pk
+        and (donor.sex, donor.birth_date, donor.weight_kg)
+        == (details.sex, details.birth_date, details.weight_kg)
+        and (details.phenotype is None or donor.phenotype == details.phenotype)
+        and health_consent
+    )
+    if same and location_consent:
+        if latitude is None or longitude is None or crs not in CoordinateSystem.values:
+            return False
+        if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+            return False
+        return _place_values(latitude, longitude, crs)["cell"] == donor.cell
+    return same
+
+
 @dataclass(frozen=True)
 class SelfRegistration:
     """What a signed-in resident fills in on the registration page."""

@@ -16,7 +16,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from civichub.donors import compatibility, eligibility, places, selectors
+from civichub.donors import compatibility, eligibility, places
 from civichub.donors.models import (
     ACTIVE_STATES,
     AvailabilityWindow,
@@ -36,6 +36,7 @@ from civichub.donors.selectors import (
     rules,
     settings_,
 )
+from civichub.donors.selectors import ranking as selectors
 from civichub.donors.tests.conftest import HOSPITAL_LAT, HOSPITAL_LNG, at_km
 
 KM_PER_DEGREE = 111.195
@@ -224,17 +225,27 @@ def _plain_reading(
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    ("seed", "merge_max_cells"),
+    ("seed", "merge_max_cells", "negative_direct_max"),
     # The bands read by merging the cells' ordered index entries as deployed, every band
-    # read whole and sorted, and (almost) every band merged.
-    [(1, None), (2, 0), (3, 400)],
+    # read whole and sorted, and (almost) every band merged; RhD-negative donors read from
+    # their partial index whole (a small registry) or through the cells of the disc.
+    [(1, None, None), (2, 0, 0), (3, 400, None), (4, None, 0)],
 )
 def test_the_prefilter_never_drops_or_reorders_a_donor_the_plain_reading_finds(
-    seed: int, merge_max_cells: int | None, city: Any, hospital: Any, monkeypatch: Any
+    seed: int,
+    merge_max_cells: int | None,
+    negative_direct_max: int | None,
+    city: Any,
+    hospital: Any,
+    monkeypatch: Any,
 ) -> None:
     if merge_max_cells is not None:
         monkeypatch.setattr(selectors, "MERGE_MAX_CELLS", merge_max_cells)
         monkeypatch.setattr(selectors, "MERGE_MAX_CELLS_SQLITE", merge_max_cells)
+    if negative_direct_max is not None:
+        monkeypatch.setattr(selectors, "NEGATIVE_DIRECT_MAX", negative_direct_max)
+    # The count of RhD-negative donors is kept for a while: counted again for this registry.
+    monkeypatch.setattr(selectors, "_negative_counts", {})
     rng = random.Random(seed)
     _registry(rng, city.community_a1, hospital, 500)
     now = timezone.now()
@@ -360,3 +371,35 @@ def test_a_band_of_few_cells_is_read_in_the_index_order_without_sorting(
             assert "MERGE (UNION ALL)" in plan, plan
             assert "TEMP B-TREE" not in plan, plan
             assert "COVERING INDEX donors_donor_ranking" in plan, plan
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("negative_direct_max", [20_000, 0])
+def test_rhd_negative_groups_are_read_in_one_query_by_the_chosen_path(
+    negative_direct_max: int, city: Any, hospital: Any, monkeypatch: Any
+) -> None:
+    """An RhD-negative patient's compatible groups (AB-: AB-, A-, B-, O-) are one query over
+    the whole radius, not one per group: through no list of cells while the partial index of
+    RhD-negative donors is small, through the region cells of the disc when it is large."""
+    monkeypatch.setattr(selectors, "NEGATIVE_DIRECT_MAX", negative_direct_max)
+    monkeypatch.setattr(selectors, "_negative_counts", {})
+    _registry(random.Random(5), city.community_a1, hospital, 200)
+    with CaptureQueriesContext(connection) as queries:
+        got = rank_candidates(
+            component="red_cells",
+            patient=compatibility.Patient(abo="AB", rhd="neg"),
+            lat=HOSPITAL_LAT,
+            lng=HOSPITAL_LNG,
+            radius_km=100.0,
+            now=timezone.now(),
+            limit=10_000,
+        )
+    ranking = [q["sql"] for q in queries.captured_queries if "group_source" in q["sql"]]
+    assert len(ranking) == 1, ranking
+    assert ("region_cell" in ranking[0]) is (negative_direct_max == 0), ranking[0]
+    # Several groups came from the one query.
+    assert len({c.abo for c in got}) >= 3, got
+    # Best group first: the preference order of the table, each group by distance band.
+    order = {"AB": 0, "A": 1, "B": 2, "O": 3}
+    assert [order[c.abo] for c in got] == sorted(order[c.abo] for c in got)
+    assert all(c.rhd == "neg" for c in got)

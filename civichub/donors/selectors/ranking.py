@@ -1,43 +1,37 @@
-"""Reads that pages, the API and tasks share: the ranking of donors for a request, the request
-board, the registry list (a community and a distance band, never an address) and a donor's
-own page. Reads of personal data check permission and are audited."""
+"""The ranking of donors for a request: the eligible, compatible donors to call, best first,
+read from the covering indexes, with the module's settings and eligibility helpers."""
 
 from __future__ import annotations
 
+import bisect
+import functools
 import math
+import time as time_
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import ExpressionWrapper, F, FloatField, Q, QuerySet
 from django.db.models import Value as V
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
-from civichub.core.audit import audit_record
 from civichub.core.config import module_config
-from civichub.core.errors import NotFound
-from civichub.core.models import User
-from civichub.core.permissions import require, scope_filter
 from civichub.donors import compatibility, eligibility, places
 from civichub.donors.conf import DonorsSettings
 from civichub.donors.models import (
     ABO,
     ACTIVE_STATES,
-    COMMITTED_STATES,
     VERIFIED_SOURCES,
     AvailabilityWindow,
     BloodRequest,
     CallUp,
-    CallUpState,
     Component,
     Deferral,
     Donation,
     DonationKind,
     Donor,
-    RequestStatus,
     RhD,
     Sex,
 )
@@ -160,26 +154,47 @@ def _cells(lat: float, lng: float, inner_km: float, outer_km: float) -> tuple[st
     the finest cells that do it in at most MAX_CELLS (few rows read for the nearest bands), or
     a short list of coarse cells for a whole city. A donor's place is the centre of their
     finest cell, so of those only the cells whose centre lies in the band can hold one (a
-    metre of margin either side: the query checks the distance again)."""
+    metre of margin either side: the query checks the distance again), nearest first."""
     conf = settings_()
-    resolution, field = conf.region_resolution, "region_cell"
-    for option in (
-        (conf.cell_resolution, "cell"),
-        (conf.search_resolution, "search_cell"),
-    ):
-        if places.ring_count(lat, lng, outer_km, option[0]) <= MAX_CELLS:
+    resolutions = (conf.cell_resolution, conf.search_resolution, conf.region_resolution)
+    field, distances, cells = _disc(lat, lng, outer_km, *resolutions)
+    if field != "cell":
+        return field, list(cells)
+    low, high = max(inner_km - 0.001, 0.0) ** 2, (outer_km + 0.001) ** 2
+    first = bisect.bisect_right(distances, low) if inner_km > 0 else 0
+    return field, list(cells[first : bisect.bisect_right(distances, high)])
+
+
+@functools.lru_cache(maxsize=256)
+def _disc(
+    lat: float, lng: float, radius_km: float, fine: int, search: int, region: int
+) -> tuple[str, tuple[float, ...], tuple[str, ...]]:
+    """The column and cells of `_cells` for the whole disc; the finest cells with the squared
+    distance of their centre, nearest first. Kept: a request's bands, its waves and the
+    donors' pages ask for the same discs again, and finding the cells and their centres
+    costs more than the query of a sparse band."""
+    resolution, field = region, "region_cell"
+    for option in ((fine, "cell"), (search, "search_cell")):
+        if places.ring_count(lat, lng, radius_km, option[0]) <= MAX_CELLS:
             resolution, field = option
             break
-    cells = places.rings_for(lat, lng, outer_km, resolution)
-    if field == "cell":
-        low, high = max(inner_km - 0.001, 0.0) ** 2, (outer_km + 0.001) ** 2
-
-        def in_band(cell: str) -> bool:
-            dist2 = _dist2(lat, lng, *places.cell_centre(cell))
-            return dist2 <= high and (inner_km <= 0 or dist2 > low)
-
-        cells = [cell for cell in cells if in_band(cell)]
-    return field, cells
+    cells = places.rings_for(lat, lng, radius_km, resolution)
+    if field != "cell":
+        return field, (), tuple(cells)
+    # `_dist2` written out (the same operations in the same order: the same values), since
+    # this runs for every cell of the disc.
+    k_lng = _KM_PER_DEGREE * math.cos(math.radians(lat))
+    centre = places.cell_centre
+    pairs = sorted(
+        (
+            ((c_lat - lat) * _KM_PER_DEGREE) * ((c_lat - lat) * _KM_PER_DEGREE)
+            + ((c_lng - lng) * k_lng) * ((c_lng - lng) * k_lng),
+            cell,
+        )
+        for cell in cells
+        for c_lat, c_lng in (centre(cell),)
+    )
+    return field, tuple(d for d, _cell in pairs), tuple(cell for _d, cell in pairs)
 
 
 def _within(
@@ -366,6 +381,7 @@ class _Row:
     had_reaction: bool
     group_source: str
     dist2: float
+    abo: str
 
 
 # The ranking's order within a group and distance band; the index `donors_donor_ranking` holds
@@ -434,11 +450,39 @@ def _merged(
         per_cell = wanted
 
 
+# An RhD-negative search (0.3 % of donors) reads the compatible groups' entries of the small
+# partial index `donors_donor_negative` whole, with no list of cells, while it holds at most
+# this many donors: a city-wide disc covers nearly all of them anyway, and finding and binding
+# a few hundred region cells costs more than reading a few thousand index entries. A larger
+# registry (a province) reads them through the region cells of the disc instead.
+NEGATIVE_DIRECT_MAX = 20_000
+# How long the count of that index is trusted (it changes slowly: registrations, consents).
+NEGATIVE_COUNT_SECONDS = 600.0
+_negative_counts: dict[str, tuple[float, int]] = {}
+
+
+def _negative_count() -> int:
+    """How many donors the partial index of RhD-negative donors holds, counted again at most
+    every NEGATIVE_COUNT_SECONDS (per database)."""
+    key = f"{connection.alias}:{connection.settings_dict.get('NAME')}"
+    now = time_.monotonic()
+    known = _negative_counts.get(key)
+    if known is not None and now - known[0] < NEGATIVE_COUNT_SECONDS:
+        return known[1]
+    count = (
+        Donor.objects.filter(rhd=RhD.NEG)
+        .filter(health_consent_at__isnull=False, health_revoked_at__isnull=True)
+        .filter(location_consent_at__isnull=False, location_revoked_at__isnull=True)
+        .count()
+    )
+    _negative_counts[key] = (now, count)
+    return count
+
+
 def _ranked_rows(
     *,
     callable_sql: tuple[str, dict[str, Any]],
-    abo: str,
-    rhd: str,
+    groups: list[tuple[str, str]],
     lat: float,
     lng: float,
     inner_km: float,
@@ -446,37 +490,55 @@ def _ranked_rows(
     band_order: bool,
     offset: int,
     limit: int,
+    cells_needed: bool = True,
 ) -> tuple[int, list[_Row]]:
-    """One group's callable donors in the cells whose centre lies farther than `inner_km`
-    and at most `outer_km` away, in ranking order (by distance band first when
-    `band_order`), `limit` rows from `offset`; returns how many rows the database gave and
-    those of them whose cell centre lies in the band (the distance computed here exactly as
-    `_dist2` computes it, from the centre the index holds). Parameters are named, so that
-    each value is passed once however many cells repeat the conditions (and SQLite's
-    statement cache finds the same text for the same number of cells).
+    """The callable donors of `groups` (one group, or several RhD-negative ones in order of
+    preference) whose cell centre lies farther than `inner_km` and at most `outer_km` away,
+    in ranking order (by group first, then by distance band when `band_order`), `limit` rows
+    from `offset`; returns how many rows the database gave and those of them whose cell
+    centre lies in the band (the distance computed here exactly as `_dist2` computes it, from
+    the centre the index holds). Parameters are named, so that each value is passed once
+    however many cells repeat the conditions (and SQLite's statement cache finds the same
+    text for the same number of cells). Without `cells_needed` (RhD-negative groups only) no
+    cell is listed: the partial index of RhD-negative donors is read for the groups whole.
 
     A band of few cells is one query per cell merged in order (UNION ALL under one ORDER BY
     and LIMIT: SQLite's merge and PostgreSQL's Merge Append read each cell's entries lazily in
     index order), so the database touches about `offset + limit` entries plus one per cell
     instead of every donor in the band."""
     quote = connection.ops.quote_name
-    field, cells = _cells(lat, lng, inner_km, outer_km)
-    if not cells:
-        return 0, []
+    if cells_needed:
+        field, cells = _cells(lat, lng, inner_km, outer_km)
+        if not cells:
+            return 0, []
+    else:
+        field, cells = "", []
     where, where_params = callable_sql
     table = quote(Donor._meta.db_table)
-    # The group written out (constants of the models' choices), so that the planner sees that
-    # the partial index of RhD-negative donors holds every row asked for.
-    group = f"abo = '{ABO(abo).value}' AND rhd = '{RhD(rhd).value}'"
+    # The groups written out (constants of the models' choices), so that the planner sees
+    # that the partial index of RhD-negative donors holds every row asked for.
+    group_order = ""
+    if len(groups) == 1:
+        abo, rhd = groups[0]
+        group = f"abo = '{ABO(abo).value}' AND rhd = '{RhD(rhd).value}'"
+    else:
+        if any(RhD(rhd) != RhD.NEG for _abo, rhd in groups):
+            raise ValueError("several groups are read at once only when RhD-negative")
+        names = [ABO(abo).value for abo, _rhd in groups]
+        listed = ", ".join(f"'{n}'" for n in names)
+        group = f"rhd = 'neg' AND abo IN ({listed})"
+        group_order = (
+            "CASE " + " ".join(f"WHEN abo = '{n}' THEN {i}" for i, n in enumerate(names)) + " END, "
+        )
     select = (
         "SELECT id, sex, birth_date, weight_kg, had_reaction, group_source, cell_lat,"  # noqa: S608  # nosec B608
-        f" cell_lng, accepts, calls, last_called_at FROM {table}"
+        f" cell_lng, accepts, calls, last_called_at, abo FROM {table}"
     )
     params = {**where_params, "limit": limit, "offset": offset}
     params.update({f"c{n}": cell for n, cell in enumerate(cells)})
     # Every name is the model's own or a constant above; every value is a parameter.
     merge_max = MERGE_MAX_CELLS if connection.vendor == "postgresql" else MERGE_MAX_CELLS_SQLITE
-    if field == "cell" and not band_order and len(cells) <= merge_max:
+    if field == "cell" and len(groups) == 1 and not band_order and len(cells) <= merge_max:
         rows = _merged(
             select=select, group=group, where=callable_sql, cells=cells, offset=offset, limit=limit
         )
@@ -503,11 +565,14 @@ def _ranked_rows(
                 + f" ELSE {len(bands)} END, {order}"
             )
         outer = "dist2 <= %(outer)s" + (" AND dist2 > %(inner)s" if inner_km > 0 else "")
-        marks = ", ".join(f"%(c{n})s" for n in range(len(cells)))
+        among = ""
+        if cells:
+            marks = ", ".join(f"%(c{n})s" for n in range(len(cells)))
+            among = f"{quote(field)} IN ({marks}) AND "
         sql = (
             f"SELECT * FROM ({select.replace(' FROM', f', {dist2} AS dist2 FROM', 1)}"  # noqa: S608  # nosec B608
-            f" WHERE {quote(field)} IN ({marks}) AND {group} AND {where}) AS candidates"
-            f" WHERE {outer} ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s"
+            f" WHERE {among}{group} AND {where}) AS candidates"
+            f" WHERE {outer} ORDER BY {group_order}{order} LIMIT %(limit)s OFFSET %(offset)s"
         )
         with connection.cursor() as cursor:
             cursor.execute(sql, params)  # nosec B608
@@ -528,9 +593,26 @@ def _ranked_rows(
                 had_reaction=bool(row[4]),
                 group_source=row[5],
                 dist2=distance2,
+                abo=row[11],
             )
         )
     return len(rows), found
+
+
+def _steps(
+    groups: list[tuple[compatibility.ABO, compatibility.RhD, compatibility.Verdict]],
+) -> list[list[tuple[compatibility.ABO, compatibility.RhD, compatibility.Verdict]]]:
+    """The groups in the order they are read: each RhD-positive group alone (band by band),
+    each run of consecutive RhD-negative groups together (one read over the whole radius,
+    by group, then band)."""
+    steps: list[list[tuple[compatibility.ABO, compatibility.RhD, compatibility.Verdict]]] = []
+    for item in groups:
+        negative = item[1] == compatibility.RhD.NEG
+        if negative and steps and steps[-1][-1][1] == compatibility.RhD.NEG:
+            steps[-1].append(item)
+        else:
+            steps.append([item])
+    return steps
 
 
 def rank_candidates(
@@ -551,18 +633,24 @@ def rank_candidates(
     Each is checked by the full eligibility rule for the day and by their availability
     windows; donors taken by an open call-up and those in `exclude` are left out. One small
     query per group and band, nearest first, until `limit` are found: the ranking stops as
-    soon as the first `limit` are certain."""
+    soon as the first `limit` are certain. RhD-negative donors are few (0.3 %): each run of
+    consecutive RhD-negative groups is one query over the whole radius, ordered by group and
+    band, reading the small partial index of RhD-negative donors without a list of cells
+    while it is small (`NEGATIVE_DIRECT_MAX`)."""
     kind = DONATION_FOR[Component(component)]
     today = timezone.localdate(now)
     ruleset = rules()
     callable_sql = _callable_sql(component=component, now=now)
     skip = set(exclude)
     found: list[Candidate] = []
-    for abo, rhd, verdict in compatibility.donor_groups(component, patient):
+    direct: bool | None = None  # the negative path, decided when first needed
+    for step in _steps(compatibility.donor_groups(component, patient)):
+        verdicts = {abo.value: verdict for abo, _rhd, verdict in step}
+        rhd = step[0][1]
         inner = 0.0
-        # RhD-negative donors are few (0.3 %): one query over the whole radius, ordered by
-        # band; the others band by band, so that each query reads only the nearest.
         sparse = rhd == compatibility.RhD.NEG
+        if sparse and direct is None:
+            direct = _negative_count() <= NEGATIVE_DIRECT_MAX
         for band in [radius_km] if sparse else _bands(radius_km):
             offset = 0
             while len(found) < limit:
@@ -571,8 +659,7 @@ def rank_candidates(
                 batch = need + max(need // 4, 4)
                 given, rows = _ranked_rows(
                     callable_sql=callable_sql,
-                    abo=abo.value,
-                    rhd=rhd.value,
+                    groups=[(abo.value, rhd.value) for abo, rhd, _v in step],
                     lat=lat,
                     lng=lng,
                     inner_km=inner,
@@ -580,6 +667,7 @@ def rank_candidates(
                     band_order=sparse,
                     offset=offset,
                     limit=batch,
+                    cells_needed=not (sparse and direct),
                 )
                 offset += batch
                 rows = [row for row in rows if row.pk not in skip]
@@ -590,10 +678,11 @@ def rank_candidates(
                         continue
                     if not eligibility.assess(donor_facts_, kind, today, ruleset).eligible:
                         continue
+                    verdict = verdicts[donor.abo]
                     found.append(
                         Candidate(
                             donor_id=donor.pk,
-                            abo=abo.value,
+                            abo=donor.abo,
                             rhd=rhd.value,
                             rank=verdict.rank,
                             conditions=verdict.conditions,
@@ -607,164 +696,3 @@ def rank_candidates(
                     break
             inner = band
     return found
-
-
-# Requests and the board ----------------------------------------------------------------------
-
-
-def request_get(*, actor: User, pk: int) -> BloodRequest:
-    found = BloodRequest.objects.select_related("hospital").filter(pk=pk).first()
-    if found is None:
-        raise NotFound(_("没有编号为 %(pk)s 的用血需求。") % {"pk": pk})
-    require(actor, "donors.request.view", found)
-    return found
-
-
-def request_list(*, actor: User, status: str | None = None) -> QuerySet[BloodRequest]:
-    require(actor, "donors.request.view")
-    queryset = scope_filter(
-        actor, "donors.request.view", BloodRequest.objects.all(), "hospital__path"
-    ).select_related("hospital")
-    if status:
-        queryset = queryset.filter(status=status)
-    return queryset.order_by("-created_at", "-pk")
-
-
-@dataclass(frozen=True)
-class BoardRow:
-    """One call-up as staff see it: the donor's group, community and distance band; no name,
-    no phone, no address."""
-
-    call_up_id: int
-    state: str
-    state_label: str
-    group: str
-    verified: bool
-    community: str
-    band_km: float | None
-    wave: int
-    check_in_code: str
-
-
-def request_counts(blood_request: BloodRequest) -> dict[str, int]:
-    counts = {state.value: 0 for state in CallUpState}
-    for state in blood_request.call_ups.values_list("state", flat=True):
-        counts[state] += 1
-    counts["committed"] = sum(counts[s] for s in COMMITTED_STATES)
-    return counts
-
-
-def request_board(*, actor: User, blood_request: BloodRequest) -> list[BoardRow]:
-    require(actor, "donors.request.view", blood_request)
-    bands = settings_().distance_bands_km
-    rows = []
-    for call_up in blood_request.call_ups.select_related("donor__community").order_by(
-        "wave", "rank_rhd", "rank_abo", "distance_km", "pk"
-    ):
-        donor = call_up.donor
-        rows.append(
-            BoardRow(
-                call_up_id=call_up.pk,
-                state=call_up.state,
-                state_label=str(CallUpState(call_up.state).label),
-                group=donor.group_label,
-                verified=donor.group_source in VERIFIED_SOURCES,
-                community=donor.community.name,
-                band_km=places.band_km(call_up.distance_km, bands),
-                wave=call_up.wave,
-                check_in_code=call_up.check_in_code
-                if call_up.state in (CallUpState.ACCEPTED, CallUpState.ARRIVED)
-                else "",
-            )
-        )
-    return rows
-
-
-# The registry --------------------------------------------------------------------------------
-
-
-@transaction.atomic
-def donor_list(*, actor: User, purpose: str, rhd: str | None = None) -> QuerySet[Donor]:
-    """The registry in the actor's scope (audited: health data)."""
-    require(actor, "donors.donor.view")
-    queryset = scope_filter(
-        actor,
-        "donors.donor.view",
-        Donor.objects.select_related("community"),
-        "community__path",
-        owner_q=Q(user=actor),
-    )
-    if rhd in RhD.values:
-        queryset = queryset.filter(rhd=rhd)
-    audit_record(actor=actor, action="donors.donor.list", purpose=purpose or "registry")
-    return queryset.order_by("community__name", "pk")
-
-
-@transaction.atomic
-def donor_get(*, actor: User, pk: int, purpose: str) -> Donor:
-    donor = Donor.objects.select_related("community").filter(pk=pk).first()
-    if donor is None:
-        raise NotFound(_("没有编号为 %(pk)s 的献血志愿者。") % {"pk": pk})
-    require(actor, "donors.donor.view", donor)
-    audit_record(actor=actor, action="donors.donor.view", obj=donor, purpose=purpose or "registry")
-    return donor
-
-
-@dataclass(frozen=True)
-class MyDonorPage:
-    donor: Donor
-    decisions: list[tuple[str, eligibility.Decision | None]]
-    donations: list[Donation]
-    call_ups: list[CallUp]
-
-
-@transaction.atomic
-def donor_mine(*, actor: User) -> MyDonorPage | None:
-    """A signed-in donor's own record: eligibility today for each kind of donation (with its
-    reasons and return date), history and call-ups; None when the person is not registered."""
-    donor = Donor.objects.select_related("community").filter(user=actor).first()
-    if donor is None:
-        return None
-    require(actor, "donors.donor.view", donor)
-    audit_record(actor=actor, action="donors.donor.view", obj=donor, purpose="own record")
-    today = timezone.localdate()
-    decisions: list[tuple[str, eligibility.Decision | None]] = [
-        (str(DonationKind(kind).label), donor_decision(donor, kind, today))
-        for kind in DonationKind.values
-    ]
-    return MyDonorPage(
-        donor=donor,
-        decisions=decisions,
-        donations=list(donor.donations.all()[:50]),
-        call_ups=list(donor.call_ups.select_related("request__hospital").order_by("-pk")[:50]),
-    )
-
-
-def eligible_count(user: User) -> int:
-    """The dashboard tile: donors with both consents who are not paused, in the user's scope."""
-    now = timezone.now()
-    queryset = scope_filter(user, "donors.donor.view", Donor.objects.all(), "community__path")
-    return (
-        queryset.filter(health_consent_at__isnull=False, health_revoked_at__isnull=True)
-        .filter(location_consent_at__isnull=False, location_revoked_at__isnull=True)
-        .filter(Q(paused_until__isnull=True) | Q(paused_until__lte=now))
-        .count()
-    )
-
-
-def open_requests_due(now: datetime) -> list[int]:
-    return list(
-        BloodRequest.objects.filter(
-            status=RequestStatus.OPEN, next_wave_at__isnull=False, next_wave_at__lte=now
-        ).values_list("pk", flat=True)[:200]
-    )
-
-
-def donor_own(*, actor: User) -> Donor | None:
-    """The signed-in person's own donor record for the registration page (audited read)."""
-    donor = Donor.objects.select_related("community").filter(user=actor).order_by("pk").first()
-    if donor is None:
-        return None
-    require(actor, "donors.donor.view", donor)
-    audit_record(actor=actor, action="donors.donor.view", obj=donor, purpose="own registration")
-    return donor
