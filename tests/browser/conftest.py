@@ -12,10 +12,13 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.browser.support import (
+    A1,
+    A2,
     BROWSER_LOCALE,
     DESKTOP,
     PASSWORD,
     RESIDENTS,
+    Offline,
 )
 
 if TYPE_CHECKING:
@@ -66,3 +69,52 @@ def auditor(city: Any, community_worker: User) -> User:
     return staff_user(
         "auditor", city.city, username="zhaomin", password=PASSWORD, last_name="赵", first_name="敏"
     )
+
+
+@pytest.fixture
+def mapped_city(city: Any, community_worker: User, settings: Any) -> Any:
+    """Two communities with areas (A1 also by its road's name), tasks run at once, and the
+    resident who writes."""
+    from civichub.casework import services
+    from civichub.testing.city import staff_user
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    services.community_area_set(
+        actor=None,
+        community=city.community_a1,
+        centre_latitude=A1[0],
+        centre_longitude=A1[1],
+        radius_m=800,
+        crs="wgs84",
+        address_terms=["桃园路"],
+    )
+    services.community_area_set(
+        actor=None,
+        community=city.community_a2,
+        centre_latitude=A2[0],
+        centre_longitude=A2[1],
+        radius_m=800,
+        crs="wgs84",
+    )
+    staff_user(
+        None,
+        None,
+        username="lixiuying",
+        password=PASSWORD,
+        last_name="李",
+        first_name="秀英",
+        phone="13800000001",
+    )
+    return city
+
+
+@pytest.fixture
+def offline(chromium: Browser, live_server: Any) -> Iterator[tuple[BrowserContext, Offline]]:
+    context = chromium.new_context(
+        base_url=live_server.url, viewport={"width": 1280, "height": 800}, locale="zh-CN"
+    )
+    context.set_default_timeout(10_000)
+    # The first page of a session also waits for the server's first answer on a busy machine.
+    context.set_default_navigation_timeout(30_000)
+    yield context, Offline(context, live_server.url)
+    context.close()

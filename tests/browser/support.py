@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page, ViewportSize
+    from playwright.sync_api import BrowserContext, Page, ViewportSize
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -104,3 +105,56 @@ def check_page(page: Page, name: str) -> None:
 
 def update_docs_screenshot() -> bool:
     return os.environ.get("CIVICHUB_UPDATE_DOCS_SCREENSHOT") == "1"
+
+
+# Maps, offline ---------------------------------------------------------------------------
+# Two communities' centres the map tests give areas to.
+A1 = (30.0, 120.0)
+A2 = (30.0, 120.03)  # about 2.9 km east of A1
+
+
+class Offline:
+    """Refuses every request that leaves the platform and keeps what the page tried, and every
+    Content-Security-Policy complaint the console printed."""
+
+    def __init__(self, context: BrowserContext, base_url: str) -> None:
+        self.outside: list[str] = []
+        self.csp: list[str] = []
+        self.host = urlsplit(base_url).netloc
+        context.route("**/*", self._route)
+
+    def _route(self, route: Any) -> None:
+        url = route.request.url
+        if url.startswith(("data:", "blob:")) or urlsplit(url).netloc == self.host:
+            route.continue_()
+        else:
+            self.outside.append(url)
+            route.abort()
+
+    def watch(self, page: Page) -> Page:
+        page.on(
+            "console",
+            lambda m: self.csp.append(m.text) if "Content Security Policy" in m.text else None,
+        )
+        return page
+
+
+def map_ready(page: Page, selector: str) -> None:
+    """Waits until map.js has drawn the map and the communities' areas on it."""
+    page.wait_for_function(
+        "(s) => { const el = document.querySelector(s);"
+        " return el && el.civichubMap && el.querySelectorAll('.map-area-label').length > 0; }",
+        arg=selector,
+    )
+
+
+def screen_point(page: Page, selector: str, lat: float, lng: float) -> tuple[float, float]:
+    page.locator(selector).scroll_into_view_if_needed()
+    box = page.locator(selector).bounding_box()
+    assert box is not None
+    point = page.evaluate(
+        "([s, lat, lng]) => { const p = document.querySelector(s).civichubMap"
+        ".latLngToContainerPoint([lat, lng]); return [p.x, p.y]; }",
+        [selector, lat, lng],
+    )
+    return box["x"] + point[0], box["y"] + point[1]

@@ -7,119 +7,26 @@ checked with axe, at phone width too, and nothing is fetched from outside the pl
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import pytest
 
-from tests.browser.support import PASSWORD, PHONE, check_page, sign_in
+from tests.browser.support import (
+    A1,
+    A2,
+    PHONE,
+    Offline,
+    check_page,
+    map_ready,
+    screen_point,
+    sign_in,
+)
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext, Page
+    from playwright.sync_api import Browser, BrowserContext
 
-    from civichub.core.models import User
 
 pytestmark = pytest.mark.browser
-
-A1 = (30.0, 120.0)
-A2 = (30.0, 120.03)  # about 2.9 km east of A1
-
-
-@pytest.fixture
-def mapped_city(city: Any, community_worker: User, settings: Any) -> Any:
-    """Two communities with areas (A1 also by its road's name), tasks run at once, and the
-    resident who writes."""
-    from civichub.casework import services
-    from civichub.testing.city import staff_user
-
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
-    services.community_area_set(
-        actor=None,
-        community=city.community_a1,
-        centre_latitude=A1[0],
-        centre_longitude=A1[1],
-        radius_m=800,
-        crs="wgs84",
-        address_terms=["桃园路"],
-    )
-    services.community_area_set(
-        actor=None,
-        community=city.community_a2,
-        centre_latitude=A2[0],
-        centre_longitude=A2[1],
-        radius_m=800,
-        crs="wgs84",
-    )
-    staff_user(
-        None,
-        None,
-        username="lixiuying",
-        password=PASSWORD,
-        last_name="李",
-        first_name="秀英",
-        phone="13800000001",
-    )
-    return city
-
-
-class Offline:
-    """Refuses every request that leaves the platform and keeps what the page tried, and every
-    Content-Security-Policy complaint the console printed."""
-
-    def __init__(self, context: BrowserContext, base_url: str) -> None:
-        self.outside: list[str] = []
-        self.csp: list[str] = []
-        self.host = urlsplit(base_url).netloc
-        context.route("**/*", self._route)
-
-    def _route(self, route: Any) -> None:
-        url = route.request.url
-        if url.startswith(("data:", "blob:")) or urlsplit(url).netloc == self.host:
-            route.continue_()
-        else:
-            self.outside.append(url)
-            route.abort()
-
-    def watch(self, page: Page) -> Page:
-        page.on(
-            "console",
-            lambda m: self.csp.append(m.text) if "Content Security Policy" in m.text else None,
-        )
-        return page
-
-
-@pytest.fixture
-def offline(chromium: Browser, live_server: Any) -> Iterator[tuple[BrowserContext, Offline]]:
-    context = chromium.new_context(
-        base_url=live_server.url, viewport={"width": 1280, "height": 800}, locale="zh-CN"
-    )
-    context.set_default_timeout(10_000)
-    # The first page of a session also waits for the server's first answer on a busy machine.
-    context.set_default_navigation_timeout(30_000)
-    yield context, Offline(context, live_server.url)
-    context.close()
-
-
-def _map_ready(page: Page, selector: str) -> None:
-    """Waits until map.js has drawn the map and the communities' areas on it."""
-    page.wait_for_function(
-        "(s) => { const el = document.querySelector(s);"
-        " return el && el.civichubMap && el.querySelectorAll('.map-area-label').length > 0; }",
-        arg=selector,
-    )
-
-
-def _screen_point(page: Page, selector: str, lat: float, lng: float) -> tuple[float, float]:
-    page.locator(selector).scroll_into_view_if_needed()
-    box = page.locator(selector).bounding_box()
-    assert box is not None
-    point = page.evaluate(
-        "([s, lat, lng]) => { const p = document.querySelector(s).civichubMap"
-        ".latLngToContainerPoint([lat, lng]); return [p.x, p.y]; }",
-        [selector, lat, lng],
-    )
-    return box["x"] + point[0], box["y"] + point[1]
 
 
 def test_resident_drops_a_pin_and_the_message_reaches_that_community(
@@ -131,7 +38,7 @@ def test_resident_drops_a_pin_and_the_message_reaches_that_community(
     page = guard.watch(context.new_page())
     sign_in(page, "lixiuying")
     page.goto("/messages/new/")
-    _map_ready(page, "#place-map")
+    map_ready(page, "#place-map")
     # People never see coordinate boxes: the pin fills hidden fields.
     assert page.locator("input[type=number]").count() == 0
     assert page.get_by_role("group", name="在地图上标出地点（可选）").is_visible()
@@ -140,7 +47,7 @@ def test_resident_drops_a_pin_and_the_message_reaches_that_community(
     page.get_by_label("留言类型").select_option("complaint")
     page.get_by_label("留言内容").fill("路灯坏了，晚上很黑。")
     # A click drops the pin in A2; dragging it moves it into A1.
-    x, y = _screen_point(page, "#place-map", *A2)
+    x, y = screen_point(page, "#place-map", *A2)
     page.mouse.click(x, y)
     assert "已标出地点" in page.locator("#place-status").inner_text()
     marker = page.locator("#place-map .leaflet-marker-icon")
@@ -148,7 +55,7 @@ def test_resident_drops_a_pin_and_the_message_reaches_that_community(
     box = marker.bounding_box()
     assert box is not None
     tip = (box["x"] + box["width"] / 2, box["y"] + box["height"] - 2)
-    to = _screen_point(page, "#place-map", *A1)
+    to = screen_point(page, "#place-map", *A1)
     page.mouse.move(*tip)
     page.mouse.down()
     page.mouse.move((tip[0] + to[0]) / 2, (tip[1] + to[1]) / 2, steps=5)
@@ -170,12 +77,12 @@ def test_resident_drops_a_pin_and_the_message_reaches_that_community(
     context.clear_cookies()
     sign_in(worker, "wangfang")
     worker.goto(f"/messages/{case.tracking_number}/")
-    _map_ready(worker, "#case-map")
+    map_ready(worker, "#case-map")
     assert worker.locator("#case-map .leaflet-marker-icon").count() == 1
     check_page(worker, "casework-map-case-staff")
     worker.goto("/messages/inbox/?status=")
     worker.get_by_text("在地图上查看本页 1 件有地点的留言").click()
-    _map_ready(worker, "#inbox-map")
+    map_ready(worker, "#inbox-map")
     check_page(worker, "casework-map-inbox")
     with worker.expect_navigation():
         worker.locator("#inbox-map .leaflet-marker-icon").click()
@@ -244,7 +151,7 @@ def test_maps_fit_a_phone_in_english_and_the_board_shows_only_the_community(
         ("/messages/board/", "#board-map", "casework-map-board-phone-en"),
     ):
         page.goto(url)
-        _map_ready(page, selector)
+        map_ready(page, selector)
         assert page.locator("html").get_attribute("lang") == "en"
         widths = page.evaluate(
             "({scroll: document.documentElement.scrollWidth, view: window.innerWidth})"

@@ -12,14 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.browser.support import check_page, sign_in
-from tests.browser.test_casework_maps import (  # noqa: F401 - fixtures used by name
-    A1,
-    Offline,
-    _map_ready,
-    mapped_city,
-    offline,
-)
+from tests.browser.support import A1, Offline, check_page, map_ready, sign_in
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Page
@@ -55,7 +48,7 @@ WORDS = {
 
 
 @pytest.fixture
-def visit_at_home(mapped_city: Any, community_worker: User) -> Any:  # noqa: F811
+def visit_at_home(mapped_city: Any, community_worker: User) -> Any:
     """A home in community A1, on the map, whose water stopped: a visit task for the worker."""
     from django.utils import timezone
 
@@ -122,7 +115,7 @@ def _focused_id(page: Page) -> str:
     ids=["phone-en", "desktop-zh"],
 )
 def test_a_worker_finds_the_home_on_the_map_and_is_told_what_each_action_did(
-    offline: tuple[BrowserContext, Offline],  # noqa: F811
+    offline: tuple[BrowserContext, Offline],
     community_worker: User,
     visit_at_home: Any,
     language: str,
@@ -143,7 +136,7 @@ def test_a_worker_finds_the_home_on_the_map_and_is_told_what_each_action_did(
 
     # The home on a real map, over the communities' areas, named with its state.
     page.goto("/wellbeing/")
-    _map_ready(page, "#wb-map")
+    map_ready(page, "#wb-map")
     marker = page.locator("#wb-map .map-shape")
     assert marker.count() == 1
     title = marker.get_attribute("title") or ""
