@@ -192,6 +192,7 @@ def nginx_config(directory: Path, ports: list[int], https: int, http: int) -> Pa
     site = site.replace("server_name gov.example.cn;", "server_name localhost;")
     site = site.replace("/etc/ssl/civichub/fullchain.pem", str(cert))
     site = site.replace("/etc/ssl/civichub/privkey.pem", str(key))
+    site = site.replace("/var/cache/nginx/civichub", str(directory / "cache"))
     temp = "\n".join(
         f"    {kind}_temp_path {directory / kind};"
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
