@@ -183,3 +183,11 @@ def test_a_signed_in_users_language_switch_still_needs_the_form_token(
         {"language": "en", "next": "/dashboard/", "csrfmiddlewaretoken": token.group(1)},
     )
     assert response.status_code == 302
+
+
+def test_the_operations_guide_deploys_the_nginx_configuration_the_load_test_runs_behind() -> None:
+    guide = (ROOT / "docs" / "operations.md").read_text()
+    assert "[`docs/nginx.conf`](nginx.conf)" in guide
+    assert "upstream civichub {" not in guide  # no second copy to drift from the tested one
+    load = (ROOT / "benchmarks" / "load.py").read_text()
+    assert 'NGINX_SITE = ROOT / "docs" / "nginx.conf"' in load
