@@ -192,6 +192,7 @@ def nginx_config(directory: Path, ports: list[int], https: int, http: int) -> Pa
     site = site.replace("server_name gov.example.cn;", "server_name localhost;")
     site = site.replace("/etc/ssl/civichub/fullchain.pem", str(cert))
     site = site.replace("/etc/ssl/civichub/privkey.pem", str(key))
+    site = site.replace("/var/cache/nginx/civichub", str(directory / "cache"))
     temp = "\n".join(
         f"    {kind}_temp_path {directory / kind};"
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
@@ -224,6 +225,39 @@ def nginx_answers(port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+def _cache_status(port: int, path: str, headers: dict[str, str]) -> str:
+    """nginx's X-Cache-Status for a GET through the proxy (HIT, MISS, BYPASS, ...)."""
+    context = __import__("ssl").create_default_context()
+    context.check_hostname = False
+    context.verify_mode = 0
+    request = urllib.request.Request(f"https://localhost:{port}{path}", headers=headers)
+    with urllib.request.urlopen(request, timeout=10, context=context) as response:
+        response.read()
+        return str(response.headers.get("X-Cache-Status", "none"))
+
+
+def check_micro_cache(port: int, world: dict[str, Any]) -> bool:
+    """The micro-cache through the run's nginx: a visitor's second read of a public page comes
+    from the cache; a request with a bearer token or a session cookie, and a page that did not
+    ask to be shared, never do. Prints each second read's status; True when one is wrong."""
+    bearer = {"Authorization": f"Bearer {world['resident_tokens'][0]}"}
+    cases = [
+        ("visitor_board_page", "/messages/board/", {}, True),
+        ("visitor_board_api", "/api/casework/board?limit=20", {}, True),
+        ("bearer_board_api", "/api/casework/board?limit=20", bearer, False),
+        ("bearer_own_messages", "/api/casework/cases/mine", bearer, False),
+        ("session_board_page", "/messages/board/", {"Cookie": "sessionid=anything"}, False),
+        ("visitor_login_page", "/accounts/login/", {}, False),
+    ]
+    wrong = False
+    for name, path, headers, shared in cases:
+        _cache_status(port, path, headers)
+        status = _cache_status(port, path, headers)
+        line(f"load.micro_cache.{name}", status)
+        wrong |= (status == "HIT") != shared
+    return wrong
 
 
 # Measuring ------------------------------------------------------------------------------------
@@ -515,6 +549,7 @@ def drive(
             started([nginx, "-c", str(config), "-g", "daemon off;"], env, directory / "nginx.log")
         )
         wait_until(lambda: nginx_answers(https), proxy, "nginx")
+        failed |= check_micro_cache(https, json.loads(world.read_text()))
         meter = CpuMeter(
             {"servers": groups, "worker": [worker.pid], "nginx": [proxy.pid]}, database_url
         )

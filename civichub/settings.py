@@ -92,6 +92,8 @@ INSTALLED_APPS += [app for app in env_list("CIVICHUB_EXTRA_APPS") if app not in 
 MIDDLEWARE = [
     # First, so that it times everything below it (core.metrics, `/metrics`).
     "civichub.core.middleware.RequestMetricsMiddleware",
+    # Before the session, CSRF and message middleware: it must see the cookies they set.
+    "civichub.core.middleware.SharedCacheMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "civichub.core.middleware.AsyncFileResponseMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -200,6 +202,9 @@ else:
 # The public reads shared through the cache (`core.publiccache`: the board, the Atom feeds) need
 # a cache that every process shares: with each process's own memory, a change made in another
 # process (the task worker routing a message) would not reach the web server's copy.
+# How long nginx's micro-cache (docs/nginx.conf) may give one anonymous visitor's answer of a
+# public page (the board, the Atom feeds) to the others; 0 turns it off.
+PUBLIC_PAGE_CACHE_SECONDS = int(os.environ.get("CIVICHUB_PUBLIC_PAGE_CACHE_SECONDS", "2"))
 PUBLIC_CACHE = env_bool("CIVICHUB_PUBLIC_CACHE", bool(REDIS_URL))
 if os.environ.get("CIVICHUB_TASK_BACKEND") == "immediate":
     TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}

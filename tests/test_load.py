@@ -51,6 +51,12 @@ def test_the_quick_load_run_behind_nginx_has_no_errors() -> None:
     figures = dict(re.findall(r"^([\w.]+): (.*)$", run.stdout, re.MULTILINE))
     assert int(figures["load.users_20.all.requests"]) > 0, output
     assert figures["load.users_20.all.errors"] == "0", output
+    # nginx's micro-cache: a visitor's public page is shared, nothing personal ever is.
+    assert figures["load.micro_cache.visitor_board_page"] == "HIT", output
+    assert figures["load.micro_cache.visitor_board_api"] == "HIT", output
+    for personal in ("bearer_board_api", "bearer_own_messages", "session_board_page"):
+        assert figures[f"load.micro_cache.{personal}"] == "BYPASS", output
+    assert figures["load.micro_cache.visitor_login_page"] != "HIT", output
     for channel in ("api", "open311"):
         acknowledged = int(figures[f"load.users_20.messages.{channel}.acknowledged"])
         stored = int(figures[f"load.users_20.messages.{channel}.stored"])

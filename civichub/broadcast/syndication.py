@@ -17,6 +17,7 @@ from civichub.broadcast.feeds import atom_feed, cap_index_feed, latest_message
 from civichub.broadcast.models import CapMessage, Category
 from civichub.broadcast.services.capmessages import cap_message_document
 from civichub.core.errors import NotFound
+from civichub.core.http import share_publicly
 from civichub.core.publiccache import cached
 from civichub.core.views import domain_errors_as_http
 
@@ -64,6 +65,7 @@ def cap_message(request: HttpRequest, identifier: str) -> HttpResponse:
 
 def cap_index(request: HttpRequest) -> HttpResponse:
     """Alerts in force and recent cancellations, each entry linking its newest CAP message."""
+    share_publicly(request)
     document = cap_index_feed(
         path=reverse("broadcast:cap_index"), posts=selectors.cap_index_posts()
     )
@@ -72,6 +74,8 @@ def cap_index(request: HttpRequest) -> HttpResponse:
 
 @domain_errors_as_http
 def account_feed(request: HttpRequest, handle: str) -> HttpResponse:
+    share_publicly(request)
+
     def build() -> tuple[bytes, int]:
         account = selectors.account_get(handle)  # NotFound: nothing cached
         document = atom_feed(
@@ -93,6 +97,7 @@ def account_feed(request: HttpRequest, handle: str) -> HttpResponse:
 
 @domain_errors_as_http
 def category_feed(request: HttpRequest, category: str) -> HttpResponse:
+    share_publicly(request)
     labels = dict(Category.choices)
     if category not in labels:
         raise NotFound(_("没有这个类别。"))

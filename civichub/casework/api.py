@@ -31,7 +31,7 @@ from civichub.casework.schemas import (
     event_out,
 )
 from civichub.core.errors import ValidationFailed
-from civichub.core.http import client_address, request_user
+from civichub.core.http import client_address, request_user, share_publicly
 from civichub.core.models import Organisation, User
 
 router = Router(tags=["casework"])
@@ -585,6 +585,7 @@ def board(
     offset: int = Query(0, ge=0),
     limit: int = Query(20, ge=1, le=100),
 ) -> BoardPageOut:
+    share_publicly(request)
     entries, total = selectors.board_list(
         q=q, department_id=department_id, offset=offset, limit=limit
     )

@@ -39,7 +39,12 @@ from civichub.casework.photos import PhotoUpload
 from civichub.casework.services import Submitted
 from civichub.core.charts import Chart, bar_chart
 from civichub.core.errors import Conflict, DomainError, NotFound, ValidationFailed
-from civichub.core.http import client_address, request_user, request_user_or_none
+from civichub.core.http import (
+    client_address,
+    request_user,
+    request_user_or_none,
+    share_publicly,
+)
 from civichub.core.models import Organisation, User
 from civichub.core.paging import page_links
 from civichub.core.permissions import allowed
@@ -571,6 +576,7 @@ def statistics(request: HttpRequest) -> HttpResponse:
 
 
 def board(request: HttpRequest) -> HttpResponse:
+    share_publicly(request)  # a visitor's copy: the signed-in see their name in the header
     q = request.GET.get("q", "").strip()[:100]
     raw_department = request.GET.get("department", "")
     department_id = int(raw_department) if raw_department.isdigit() else None

@@ -87,3 +87,20 @@ def _trusted_proxies() -> list[Network]:
 
 def _is_proxy(address: Address, proxies: list[Network]) -> bool:
     return any(address in network for network in proxies)
+
+
+# The attribute `share_publicly` sets on a request: how long a shared cache may keep the answer.
+_SHARED_SECONDS = "_civichub_shared_cache_seconds"
+
+
+def share_publicly(request: HttpRequest) -> None:
+    """Lets the proxy in front (nginx's micro-cache, `docs/nginx.conf`) keep this page's answer
+    for a visitor for `PUBLIC_PAGE_CACHE_SECONDS` and give it to other visitors. Only for pages
+    that show every visitor the same thing; `SharedCacheMiddleware` still refuses whenever the
+    request or the answer is personal (signed in, a session, a cookie set, a form token)."""
+    setattr(request, _SHARED_SECONDS, settings.PUBLIC_PAGE_CACHE_SECONDS)
+
+
+def shared_cache_seconds(request: HttpRequest) -> int:
+    """How long `share_publicly` allowed the answer to be shared (0: not at all)."""
+    return int(getattr(request, _SHARED_SECONDS, 0))

@@ -9,6 +9,7 @@ from typing import cast
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.contrib.messages.storage.cookie import CookieStorage
 from django.core.exceptions import MiddlewareNotUsed
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
@@ -20,7 +21,7 @@ from django.utils.translation import gettext as _
 from civichub.core.context import acting
 from civichub.core.counters import request_observed
 from civichub.core.demo.status import MIGRATING, READY, SEEDING, status_read
-from civichub.core.http import client_address
+from civichub.core.http import client_address, shared_cache_seconds
 from civichub.core.views import error_response
 
 
@@ -39,6 +40,49 @@ class RequestContextMiddleware:
             response = self.get_response(request)
         response["X-Request-ID"] = request_id
         return response
+
+
+class SharedCacheMiddleware:
+    """Marks the answer of a page that asked to be shared (`core.http.share_publicly`) with
+    `X-Accel-Expires`, the header by which nginx's micro-cache keeps it (`docs/nginx.conf`:
+    nothing is cached without it, and nginx does not pass it on to the client). Refused for
+    anything personal: a request that is signed in or carries a session, a bearer token or
+    pending messages; an answer other than 200, one that sets a cookie (a new session, a form
+    token) or one marked private or not to be stored. Listed before the session, CSRF and
+    message middleware so that it sees the cookies they set."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.get_response(request)
+        seconds = shared_cache_seconds(request)
+        if seconds > 0 and self._anonymous(request) and self._impersonal(response):
+            response["X-Accel-Expires"] = str(seconds)
+        else:
+            # An answer is never shared unless this says so, whatever a view wrote.
+            del response["X-Accel-Expires"]
+        return response
+
+    @staticmethod
+    def _anonymous(request: HttpRequest) -> bool:
+        if request.method not in ("GET", "HEAD") or "HTTP_AUTHORIZATION" in request.META:
+            return False
+        personal_cookies = {settings.SESSION_COOKIE_NAME, CookieStorage.cookie_name}
+        if personal_cookies & set(request.COOKIES):
+            return False
+        user = getattr(request, "user", None)
+        return user is None or not user.is_authenticated
+
+    @staticmethod
+    def _impersonal(response: HttpResponseBase) -> bool:
+        control = response.get("Cache-Control", "").lower()
+        return (
+            response.status_code == 200
+            and not response.cookies
+            and not response.has_header("Set-Cookie")
+            and not any(word in control for word in ("private", "no-store", "no-cache"))
+        )
 
 
 class RequestMetricsMiddleware:

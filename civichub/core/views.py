@@ -20,6 +20,7 @@ from django.utils.dateparse import parse_date
 from django.utils.html import format_html
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.i18n import set_language
 
 from civichub.core import registry, selectors, services
@@ -305,9 +306,22 @@ def service_unavailable(request: HttpRequest) -> HttpResponse:
     return response
 
 
+@csrf_exempt
 def language_switch(request: HttpRequest) -> HttpResponse:
     """Django's language switch (cookie, works without JavaScript); a signed-in user's choice is
-    also kept on the account, so notifications arrive in the same language."""
+    also kept on the account, so notifications arrive in the same language.
+
+    A visitor's switch needs no form token: the pages nginx's micro-cache shares among visitors
+    carry none (a token is one browser's), and a forged switch could only change the display
+    language of a browser that is not signed in. A signed-in user's switch changes the account
+    and keeps the CSRF check."""
+    if request_user_or_none(request) is None:
+        return set_language(request)
+    return _account_language_switch(request)
+
+
+@csrf_protect
+def _account_language_switch(request: HttpRequest) -> HttpResponse:
     response = set_language(request)
     language = request.POST.get("language", "")
     user = request_user_or_none(request)
