@@ -134,6 +134,8 @@ B = 0.75
 # typed ASCII word stands for.
 CANDIDATES = 200
 EXPANSIONS = 8
+# the groups ranked apart, as numbered in a combined statement
+SERVICES, OTHERS = 1, 0
 TOKEN_LENGTH = 64
 SqlValue = str | int | float | bool
 
@@ -568,17 +570,18 @@ def _alternative_sql(alternative: Alternative, posting: str) -> tuple[str, list[
 
 # The statements below are built from the posting table's quoted name, placeholders and
 # generated column aliases; every value is a parameter.
-def _ranked(
+def _ranked_sql(
     terms: Sequence[Sequence[Alternative]],
     *,
     every: bool,
     is_service: bool,
     limit: int,
     required: Sequence[bool] = (),
-) -> list[tuple[int, float]]:
-    """(entry id, score) best first among the candidates: the best postings of the rarest
-    required word's alternatives (with `every`: each required word must match), or of every
-    required word's (without: any word may match); optional words add to the score only."""
+) -> tuple[str, list[SqlValue]]:
+    """A statement of (entry id, score) best first among the candidates: the best postings of
+    the rarest required word's alternatives (with `every`: each required word must match), or
+    of every required word's (without: any word may match); optional words add to the score
+    only."""
     required = list(required) or [True] * len(terms)
     posting = connection.ops.quote_name(SearchPosting._meta.db_table)
     greatest = "GREATEST" if connection.vendor == "postgresql" else "MAX"
@@ -621,16 +624,14 @@ def _ranked(
         " ORDER BY score DESC, entry_id LIMIT %s"
     )
     params.append(limit)
-    with connection.cursor() as db:
-        db.execute(sql, params)
-        return [(row[0], float(row[1])) for row in db.fetchall()]
+    return sql, params
 
 
-def _first_postings(
+def _first_postings_sql(
     alternatives: Sequence[Alternative], *, is_service: bool, limit: int
-) -> list[tuple[int, float]]:
-    """(entry id, score) best first for a query of one word whose alternatives are single
-    tokens. An entry's score is then its best alternative's weighted impact, so the first
+) -> tuple[str, list[SqlValue]]:
+    """A statement of (entry id, score) best first for a query of one word whose alternatives
+    are single tokens. An entry's score is then its best alternative's weighted impact, so the first
     `limit` entries are among each alternative's first `limit` postings: read from the
     index in its order, with no other lookup, however many entries hold the word."""
     posting = connection.ops.quote_name(SearchPosting._meta.db_table)
@@ -644,13 +645,99 @@ def _first_postings(
         )
         params += [alternative.weight, alternative.tokens[0], is_service, limit]
     sql = (
-        f"SELECT entry_id, MAX(score) AS best FROM ({' UNION ALL '.join(parts)}) AS f"  # noqa: S608  # nosec B608 - names and placeholders only
-        " GROUP BY entry_id ORDER BY best DESC, entry_id LIMIT %s"
+        f"SELECT entry_id, MAX(score) AS score FROM ({' UNION ALL '.join(parts)}) AS f"  # noqa: S608  # nosec B608 - names and placeholders only
+        " GROUP BY entry_id ORDER BY MAX(score) DESC, entry_id LIMIT %s"
     )
     params.append(limit)
+    return sql, params
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How one group answers a query: the statement that ranks every word (or the first
+    postings of a one-word query), and the statement that lets any word match, run only
+    when the first finds nothing."""
+
+    first: tuple[str, list[SqlValue]] | None
+    fallback: tuple[str, list[SqlValue]] | None
+
+
+def _plan(terms: list[Term], *, is_service: bool, limit: int) -> _Plan:
+    resolved = _resolve(tuple(terms), is_service, _vocabulary_version())
+    # an optional word no entry of the group holds is left out
+    kept = [
+        (r, not t.optional) for r, t in zip(resolved, terms, strict=True) if r or not t.optional
+    ]
+    words = [r for r, _need in kept]
+    if len(words) == 1 and words[0] and all(len(a.tokens) == 1 for a in words[0]):
+        return _Plan(_first_postings_sql(words[0], is_service=is_service, limit=limit), None)
+    first = fallback = None
+    if words and all(words):
+        first = _ranked_sql(
+            words,
+            every=True,
+            is_service=is_service,
+            limit=limit,
+            required=[need for _r, need in kept],
+        )
+    if len(words) > 1 and any(words):
+        # any word may match; the entries are drawn from the required words' postings
+        held = [(r, need) for r, need in kept if r]
+        fallback = _ranked_sql(
+            [r for r, _need in held],
+            every=False,
+            is_service=is_service,
+            limit=limit,
+            required=[need for _r, need in held],
+        )
+    return _Plan(first, fallback)
+
+
+def _run(
+    statements: Sequence[tuple[int, tuple[str, list[SqlValue]]]],
+) -> dict[int, list[tuple[int, float]]]:
+    """Runs the groups' statements as one (one round trip to the database), each group's rows
+    in its own order: {group: [(entry id, score), ...]}."""
+    found: dict[int, list[tuple[int, float]]] = {group: [] for group, _s in statements}
+    if not statements:
+        return found
+    parts: list[str] = []
+    params: list[SqlValue] = []
+    for group, (sql, values) in statements:
+        # the group is a literal 0 or 1, never text from the query
+        parts.append(
+            f"SELECT {int(group)} AS grp, entry_id, score FROM ({sql}) AS g{int(group)}"  # noqa: S608  # nosec B608 - names and placeholders only
+        )
+        params += values
     with connection.cursor() as db:
-        db.execute(sql, params)
-        return [(row[0], float(row[1])) for row in db.fetchall()]
+        db.execute(
+            " UNION ALL ".join(parts) + " ORDER BY grp, score DESC, entry_id",  # nosec B608
+            params,
+        )
+        for group, entry_id, score in db.fetchall():
+            found[group].append((entry_id, float(score)))
+    return found
+
+
+def search_groups(
+    terms: list[Term], *, limit: int = 10
+) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+    """Entry ids of the services and of everything else matching the query's terms, best first
+    in each group: every word if some entry of the group has them all, else any. Both groups
+    in one statement; a second only for a group whose entries hold no query's every word."""
+    if not terms:
+        return [], []
+    plans = {
+        group: _plan(terms, is_service=bool(group), limit=limit) for group in (SERVICES, OTHERS)
+    }
+    found = _run([(group, plan.first) for group, plan in plans.items() if plan.first])
+    retry = [
+        (group, plan.fallback)
+        for group, plan in plans.items()
+        if plan.fallback and not found.get(group)
+    ]
+    found.update(_run(retry))
+    return found.get(SERVICES, []), found.get(OTHERS, [])
 
 
 def search_ids(terms: list[Term], *, is_service: bool, limit: int = 10) -> list[tuple[int, float]]:
@@ -658,34 +745,12 @@ def search_ids(terms: list[Term], *, is_service: bool, limit: int = 10) -> list[
     first: every word if any entry has them all, else any."""
     if not terms:
         return []
-    resolved = _resolve(tuple(terms), is_service, _vocabulary_version())
-    # an optional word no entry of the group holds is left out
-    kept = [
-        (r, not t.optional) for r, t in zip(resolved, terms, strict=True) if r or not t.optional
-    ]
-    words = [r for r, _need in kept]
-    found: list[tuple[int, float]] = []
-    if len(words) == 1 and words[0] and all(len(a.tokens) == 1 for a in words[0]):
-        return _first_postings(words[0], is_service=is_service, limit=limit)
-    if words and all(words):
-        found = _ranked(
-            words,
-            every=True,
-            is_service=is_service,
-            limit=limit,
-            required=[need for _r, need in kept],
-        )
-    if not found and len(words) > 1 and any(words):
-        # any word may match; the entries are drawn from the required words' postings
-        held = [(r, need) for r, need in kept if r]
-        found = _ranked(
-            [r for r, _need in held],
-            every=False,
-            is_service=is_service,
-            limit=limit,
-            required=[need for _r, need in held],
-        )
-    return found
+    group = SERVICES if is_service else OTHERS
+    plan = _plan(terms, is_service=is_service, limit=limit)
+    found = _run([(group, plan.first)] if plan.first else [])
+    if plan.fallback and not found.get(group):
+        found = _run([(group, plan.fallback)])
+    return found.get(group, [])
 
 
 def highlight_terms(terms: list[Term]) -> list[str]:

@@ -156,10 +156,8 @@ def service_search(*, text: str, english: bool = False, limit: int | None = None
     results = SearchResults(query=text)
     terms = search.parse_query(text)
     marks = search.highlight_terms(terms)
-    groups = [
-        (group, search.search_ids(terms, is_service=is_service, limit=per_group))
-        for is_service, group in ((True, results.services), (False, results.faqs))
-    ]
+    services, others = search.search_groups(terms, limit=per_group)
+    groups = [(results.services, services), (results.faqs, others)]
     # the columns a hit shows, without building model instances
     fields = ("id", "kind", "title", "title_en", "summary", "summary_en", "service__code")
     ids = [pk for _group, found in groups for pk, _score in found]
