@@ -52,7 +52,7 @@ from rapidfuzz import fuzz, process
 from civichub.core.config import module_config
 from civichub.core.models import Organisation
 from civichub.portal.conf import PortalSettings
-from civichub.portal.models import SearchEntry, SearchPosting, SearchToken
+from civichub.portal.models import SearchEntry, SearchPosting, SearchToken, Service
 
 HAN = re.compile(r"[\u3400-\u9fff]")
 HAN_RUN = re.compile(r"[\u3400-\u9fff]+")
@@ -693,12 +693,24 @@ def _plan(terms: list[Term], *, is_service: bool, limit: int) -> _Plan:
     return _Plan(first, fallback)
 
 
-def _run(
-    statements: Sequence[tuple[int, tuple[str, list[SqlValue]]]],
-) -> dict[int, list[tuple[int, float]]]:
-    """Runs the groups' statements as one (one round trip to the database), each group's rows
-    in its own order: {group: [(entry id, score), ...]}."""
-    found: dict[int, list[tuple[int, float]]] = {group: [] for group, _s in statements}
+@dataclass(frozen=True)
+class Found:
+    """A ranked entry with what a result shows of it."""
+
+    entry_id: int
+    score: float
+    kind: str
+    title: str
+    title_en: str
+    summary: str
+    summary_en: str
+    code: str
+
+
+def _run(statements: Sequence[tuple[int, tuple[str, list[SqlValue]]]]) -> dict[int, list[Found]]:
+    """Runs the groups' statements as one, with the entries' shown columns (one round trip to
+    the database), each group's rows in its own order."""
+    found: dict[int, list[Found]] = {group: [] for group, _s in statements}
     if not statements:
         return found
     parts: list[str] = []
@@ -709,22 +721,26 @@ def _run(
             f"SELECT {int(group)} AS grp, entry_id, score FROM ({sql}) AS g{int(group)}"  # noqa: S608  # nosec B608 - names and placeholders only
         )
         params += values
+    entry = connection.ops.quote_name(SearchEntry._meta.db_table)
+    service = connection.ops.quote_name(Service._meta.db_table)
+    sql = (
+        "SELECT r.grp, r.entry_id, r.score, e.kind, e.title, e.title_en, e.summary,"  # noqa: S608  # nosec B608 - names and placeholders only
+        f" e.summary_en, s.code FROM ({' UNION ALL '.join(parts)}) AS r"
+        f" JOIN {entry} e ON e.id = r.entry_id JOIN {service} s ON s.id = e.service_id"
+        " ORDER BY r.grp, r.score DESC, r.entry_id"
+    )
     with connection.cursor() as db:
-        db.execute(
-            " UNION ALL ".join(parts) + " ORDER BY grp, score DESC, entry_id",  # nosec B608
-            params,
-        )
-        for group, entry_id, score in db.fetchall():
-            found[group].append((entry_id, float(score)))
+        db.execute(sql, params)
+        for group, entry_id, score, *shown in db.fetchall():
+            found[group].append(Found(entry_id, float(score), *shown))
     return found
 
 
-def search_groups(
-    terms: list[Term], *, limit: int = 10
-) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
-    """Entry ids of the services and of everything else matching the query's terms, best first
-    in each group: every word if some entry of the group has them all, else any. Both groups
-    in one statement; a second only for a group whose entries hold no query's every word."""
+def search_groups(terms: list[Term], *, limit: int = 10) -> tuple[list[Found], list[Found]]:
+    """The services and everything else matching the query's terms, best first in each group:
+    every word if some entry of the group has them all, else any. Both groups and what their
+    results show in one statement; a second only for a group none of whose entries holds every
+    word of the query."""
     if not terms:
         return [], []
     plans = {
@@ -750,7 +766,7 @@ def search_ids(terms: list[Term], *, is_service: bool, limit: int = 10) -> list[
     found = _run([(group, plan.first)] if plan.first else [])
     if plan.fallback and not found.get(group):
         found = _run([(group, plan.fallback)])
-    return found.get(group, [])
+    return [(f.entry_id, f.score) for f in found.get(group, [])]
 
 
 def highlight_terms(terms: list[Term]) -> list[str]:
