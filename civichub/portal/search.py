@@ -493,23 +493,27 @@ class Alternative:
     held_by: int
 
 
-def _held_by_group(tokens: Sequence[str], is_service: bool) -> set[str]:
-    """The tokens an entry of the group holds: one statement, one index probe each."""
+def _held_by_groups(tokens: Sequence[str]) -> dict[bool, set[str]]:
+    """The tokens an entry of each group (services, the others) holds: one statement, one
+    index probe per token and group."""
     tokens = list(dict.fromkeys(tokens))
+    held: dict[bool, set[str]] = {True: set(), False: set()}
     if not tokens:
-        return set()
+        return held
     posting = connection.ops.quote_name(SearchPosting._meta.db_table)
     probes = [
-        f"SELECT token FROM (SELECT token FROM {posting} WHERE token = %s"  # noqa: S608  # nosec B608 - names and placeholders only
-        f" AND is_service = %s LIMIT 1) AS h{n}"
-        for n in range(len(tokens))
+        f"SELECT token, is_service FROM (SELECT token, is_service FROM {posting}"  # noqa: S608  # nosec B608 - names and placeholders only
+        f" WHERE token = %s AND is_service = %s LIMIT 1) AS h{n}"
+        for n in range(len(tokens) * 2)
     ]
     params: list[SqlValue] = []
     for token in tokens:
-        params += [token, is_service]
+        params += [token, True, token, False]
     with connection.cursor() as db:
         db.execute(" UNION ALL ".join(probes), params)
-        return {row[0] for row in db.fetchall()}
+        for token, is_service in db.fetchall():
+            held[bool(is_service)].add(token)
+    return held
 
 
 def _phrase_tokens(phrase: str) -> tuple[str, ...]:
@@ -520,34 +524,44 @@ def _phrase_tokens(phrase: str) -> tuple[str, ...]:
 
 @lru_cache(maxsize=2048)
 def _resolve(
-    terms: tuple[Term, ...], is_service: bool, version: str
-) -> tuple[tuple[Alternative, ...], ...]:
-    """Each query word's alternatives as indexed tokens with their weights; an alternative
-    with a token no entry holds is left out."""
-    wanted: list[list[tuple[str, ...]]] = []
-    whole = _held_by_group([p for term in terms for p in term.prefixes], is_service)
-    for term in terms:
-        alternatives = [_phrase_tokens(p) for p in term.phrases]
-        for prefix in term.prefixes:
-            # A whole word the group holds stands for itself alone (plurals are folded
-            # already); a part of a word for the first words it starts that the group holds.
-            words = [prefix] if prefix in whole else _expansions(prefix, is_service=is_service)
-            alternatives += [(w,) for w in words]
-        wanted.append(list(dict.fromkeys(alternatives)))
-    tokens = {t for alternatives in wanted for a in alternatives for t in a} | {""}
+    terms: tuple[Term, ...], version: str
+) -> dict[bool, tuple[tuple[Alternative, ...], ...]]:
+    """Each query word's alternatives as indexed tokens with their weights, for each group
+    (services, the others): the same statements serve both. An alternative with a token no
+    entry holds is left out."""
+    wanted: dict[bool, list[list[tuple[str, ...]]]] = {True: [], False: []}
+    whole = _held_by_groups([p for term in terms for p in term.prefixes])
+    for is_service, group_wanted in wanted.items():
+        for term in terms:
+            alternatives = [_phrase_tokens(p) for p in term.phrases]
+            for prefix in term.prefixes:
+                # A whole word the group holds stands for itself alone (plurals are folded
+                # already); a part of a word for the first words it starts that the group
+                # holds.
+                words = (
+                    [prefix]
+                    if prefix in whole[is_service]
+                    else _expansions(prefix, is_service=is_service)
+                )
+                alternatives += [(w,) for w in words]
+            group_wanted.append(list(dict.fromkeys(alternatives)))
+    tokens = {t for group in wanted.values() for a in group for alt in a for t in alt} | {""}
     held = dict(SearchToken.objects.filter(token__in=tokens).values_list("token", "entries"))
     total = max(held.get("", 0), 1)
-    resolved = []
-    for alternatives in wanted:
-        found = []
-        for alternative in alternatives:
-            if not all(held.get(t, 0) > 0 for t in alternative):
-                continue
-            start = min(alternative, key=lambda t: held[t])
-            weight = math.log(1 + (total - held[start] + 0.5) / (held[start] + 0.5))
-            found.append(Alternative(alternative, weight, start, held[start]))
-        resolved.append(tuple(found))
-    return tuple(resolved)
+    resolved: dict[bool, tuple[tuple[Alternative, ...], ...]] = {}
+    for is_service, group_wanted in wanted.items():
+        per_word: list[tuple[Alternative, ...]] = []
+        for alternatives in group_wanted:
+            found = []
+            for alternative in alternatives:
+                if not all(held.get(t, 0) > 0 for t in alternative):
+                    continue
+                start = min(alternative, key=lambda t: held[t])
+                weight = math.log(1 + (total - held[start] + 0.5) / (held[start] + 0.5))
+                found.append(Alternative(alternative, weight, start, held[start]))
+            per_word.append(tuple(found))
+        resolved[is_service] = tuple(per_word)
+    return resolved
 
 
 def _alternative_sql(alternative: Alternative, posting: str) -> tuple[str, list[SqlValue]]:
@@ -663,7 +677,7 @@ class _Plan:
 
 
 def _plan(terms: list[Term], *, is_service: bool, limit: int) -> _Plan:
-    resolved = _resolve(tuple(terms), is_service, _vocabulary_version())
+    resolved = _resolve(tuple(terms), _vocabulary_version())[is_service]
     # an optional word no entry of the group holds is left out
     kept = [
         (r, not t.optional) for r, t in zip(resolved, terms, strict=True) if r or not t.optional
