@@ -17,13 +17,16 @@ then
   on names and summaries;
 - `search_p50_ms` / `search_p99_ms` (wall clock) and `search_cpu_p50_ms` / `search_cpu_p99_ms`
   (this process's CPU time) over each set, `short_search_p99_ms` over its queries of one or
-  two characters, with the load average at the time;
+  two characters, with the load average at the time; on PostgreSQL on this machine
+  `search_server_cpu_mean_ms`, the server backend's CPU time per search;
 - the same relevance and latency figures as `portal.scale.*` after N extra documents (default
   100,000; 5,000 with --quick) made from the catalogue's words, which compete with the
   services for the first places; `results_digest` fingerprints every query's ranked list, the
   same on SQLite and PostgreSQL when both give the same results;
 - `portal.home_ms` / `portal.service_page_ms`: mean time of a request to `/` and to a guide page
-  through Django's test client (one client, in process).
+  through Django's test client (one client, in process); then `portal.home.*` and
+  `portal.service_page.*`: 8 clients at once (threads of this process, each with its own
+  database connection), requests per second, p50/p99 and this process's CPU per request.
 
 Prints `name: value` lines on stdout (progress on stderr).
 """
@@ -40,6 +43,7 @@ import shutil
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,6 +62,8 @@ from benchmarks.common import (  # noqa: E402
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 DATABASE = "civichub_bench_portal"
 RESIDENT_QUERIES = REPO / "benchmarks" / "data" / "portal_resident_queries.json"
+# clients at once for the pages' throughput
+CLIENTS = 8
 KINDS = ("zh_sentence", "zh_short", "pinyin", "initials", "english", "typo")
 
 
@@ -169,6 +175,8 @@ def measure_relevance(
     from civichub.portal import selectors
 
     ours, base, times, cpu, short, ranked = [], [], [], [], [], []
+    backend = server_backend()
+    server_began, server_spent = server_cpu_seconds(backend), 0.0
     for item in labelled:
         began, began_cpu = time.perf_counter(), time.process_time()
         found = [h.code for h in selectors.service_search(text=item.query, limit=10).services]
@@ -179,8 +187,12 @@ def measure_relevance(
         if len(item.query.strip()) <= 2:
             short.append(took)
         ours.append(relevance(found, item.relevant))
+        if server_began is not None:
+            # the server's CPU of the searches alone, not of the baseline's statements
+            server_spent += (server_cpu_seconds(backend) or 0.0) - server_began
         if baseline:
             base.append(relevance(selectors.like_search_codes(text=item.query), item.relevant))
+        server_began = server_cpu_seconds(backend) if server_began is not None else None
     line(f"{prefix}queries", len(labelled))
     print_relevance(prefix, ours)
     if baseline:
@@ -201,11 +213,39 @@ def measure_relevance(
     line(f"{prefix}search_max_ms", f"{max(times):.2f}")
     line(f"{prefix}search_cpu_p50_ms", f"{percentile(cpu, 0.5):.2f}")
     line(f"{prefix}search_cpu_p99_ms", f"{percentile(cpu, 0.99):.2f}")
+    if server_began is not None:
+        # in clock ticks (10 ms) per process: only the mean over the set is meaningful
+        line(f"{prefix}search_server_cpu_mean_ms", f"{server_spent * 1000 / len(labelled):.2f}")
     if short:
         line(f"{prefix}short_queries", len(short))
         line(f"{prefix}short_search_p99_ms", f"{percentile(short, 0.99):.2f}")
     line(f"{prefix}load_average", load_average())
     return ranked
+
+
+def server_backend() -> int | None:
+    """The process id of this connection's PostgreSQL backend (None on SQLite)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as db:
+        db.execute("SELECT pg_backend_pid()")
+        row = db.fetchone()
+    return int(row[0]) if row else None
+
+
+def server_cpu_seconds(pid: int | None) -> float | None:
+    """The CPU time so far of a PostgreSQL backend, when the server runs on this machine (its
+    process is then readable in /proc); None otherwise."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    # utime and stime, the 14th and 15th fields, in clock ticks
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def results_digest(ranked: list[list[str]]) -> str:
@@ -242,25 +282,62 @@ def add_documents(count: int, services: list[Any]) -> None:
             search.entries_index(batch)
             batch = []
             note(f"{n + 1} documents")
+    # as autovacuum would after a bulk load: statistics, and on PostgreSQL the visibility map
+    # too, without which an index-only scan still reads every row's heap page
+    command = "VACUUM ANALYZE" if connection.vendor == "postgresql" else "ANALYZE"
     with connection.cursor() as db:
         for table in ("portal_searchentry", "portal_searchposting", "portal_searchtoken"):
-            db.execute(f"ANALYZE {table}")  # as autovacuum would after a bulk load
+            db.execute(f"{command} {table}")
 
 
-def page_timings(services: list[Any]) -> None:
+def page_timings(services: list[Any], *, clients: int = CLIENTS, requests: int = 50) -> None:
+    """Mean and p99 of one client's requests to the home page and a guide; then `clients`
+    clients at once (threads of this process, each with its own database connection), each
+    making `requests` requests: requests per second and p99 latency."""
+    from django.db import connection
     from django.test import Client
 
+    pages = (("home", "/"), ("service_page", f"/services/{services[0].code}/"))
     client = Client(HTTP_HOST="localhost")
-    for name, path in (("home", "/"), ("service_page", f"/services/{services[0].code}/")):
+    for name, path in pages:
         client.get(path)  # warm
         times = []
-        for _ in range(50):
+        for _ in range(requests):
             began = time.perf_counter()
             response = client.get(path)
             times.append((time.perf_counter() - began) * 1000)
             assert response.status_code == 200, (path, response.status_code)
         line(f"portal.{name}_ms", f"{sum(times) / len(times):.1f}")
         line(f"portal.{name}_p99_ms", f"{percentile(times, 0.99):.1f}")
+
+    def one_client(path: str) -> list[float]:
+        own = Client(HTTP_HOST="localhost")
+        took = []
+        try:
+            for _ in range(requests):
+                began = time.perf_counter()
+                response = own.get(path)
+                took.append((time.perf_counter() - began) * 1000)
+                assert response.status_code == 200, (path, response.status_code)
+        finally:
+            connection.close()  # the thread's own connection
+        return took
+
+    for name, path in pages:
+        began, began_cpu = time.perf_counter(), time.process_time()
+        with ThreadPoolExecutor(max_workers=clients) as pool:
+            results = list(pool.map(one_client, [path] * clients))
+        wall = time.perf_counter() - began
+        times = [t for result in results for t in result]
+        line(f"portal.{name}.clients", clients)
+        line(f"portal.{name}.requests_per_second", f"{len(times) / wall:.1f}")
+        line(f"portal.{name}.p50_ms", f"{percentile(times, 0.5):.1f}")
+        line(f"portal.{name}.p99_ms", f"{percentile(times, 0.99):.1f}")
+        line(
+            f"portal.{name}.cpu_ms_per_request",
+            f"{(time.process_time() - began_cpu) * 1000 / len(times):.1f}",
+        )
+        line(f"portal.{name}.load_average", load_average())
 
 
 def measure(args: argparse.Namespace) -> None:

@@ -191,6 +191,8 @@ QUICK_RUNS = [
             "portal.residents.success_at_3",
             "portal.residents.baseline_success_at_3",
             "portal.scale.residents.search_p99_ms",
+            "portal.home.requests_per_second",
+            "portal.service_page.p99_ms",
         ),
     ),
     QuickRun(

@@ -52,7 +52,7 @@ from rapidfuzz import fuzz, process
 from civichub.core.config import module_config
 from civichub.core.models import Organisation
 from civichub.portal.conf import PortalSettings
-from civichub.portal.models import SearchEntry, SearchPosting, SearchToken
+from civichub.portal.models import SearchEntry, SearchPosting, SearchToken, Service
 
 HAN = re.compile(r"[\u3400-\u9fff]")
 HAN_RUN = re.compile(r"[\u3400-\u9fff]+")
@@ -134,6 +134,8 @@ B = 0.75
 # typed ASCII word stands for.
 CANDIDATES = 200
 EXPANSIONS = 8
+# the groups ranked apart, as numbered in a combined statement
+SERVICES, OTHERS = 1, 0
 TOKEN_LENGTH = 64
 SqlValue = str | int | float | bool
 
@@ -491,23 +493,27 @@ class Alternative:
     held_by: int
 
 
-def _held_by_group(tokens: Sequence[str], is_service: bool) -> set[str]:
-    """The tokens an entry of the group holds: one statement, one index probe each."""
+def _held_by_groups(tokens: Sequence[str]) -> dict[bool, set[str]]:
+    """The tokens an entry of each group (services, the others) holds: one statement, one
+    index probe per token and group."""
     tokens = list(dict.fromkeys(tokens))
+    held: dict[bool, set[str]] = {True: set(), False: set()}
     if not tokens:
-        return set()
+        return held
     posting = connection.ops.quote_name(SearchPosting._meta.db_table)
     probes = [
-        f"SELECT token FROM (SELECT token FROM {posting} WHERE token = %s"  # noqa: S608  # nosec B608 - names and placeholders only
-        f" AND is_service = %s LIMIT 1) AS h{n}"
-        for n in range(len(tokens))
+        f"SELECT token, is_service FROM (SELECT token, is_service FROM {posting}"  # noqa: S608  # nosec B608 - names and placeholders only
+        f" WHERE token = %s AND is_service = %s LIMIT 1) AS h{n}"
+        for n in range(len(tokens) * 2)
     ]
     params: list[SqlValue] = []
     for token in tokens:
-        params += [token, is_service]
+        params += [token, True, token, False]
     with connection.cursor() as db:
         db.execute(" UNION ALL ".join(probes), params)
-        return {row[0] for row in db.fetchall()}
+        for token, is_service in db.fetchall():
+            held[bool(is_service)].add(token)
+    return held
 
 
 def _phrase_tokens(phrase: str) -> tuple[str, ...]:
@@ -518,34 +524,44 @@ def _phrase_tokens(phrase: str) -> tuple[str, ...]:
 
 @lru_cache(maxsize=2048)
 def _resolve(
-    terms: tuple[Term, ...], is_service: bool, version: str
-) -> tuple[tuple[Alternative, ...], ...]:
-    """Each query word's alternatives as indexed tokens with their weights; an alternative
-    with a token no entry holds is left out."""
-    wanted: list[list[tuple[str, ...]]] = []
-    whole = _held_by_group([p for term in terms for p in term.prefixes], is_service)
-    for term in terms:
-        alternatives = [_phrase_tokens(p) for p in term.phrases]
-        for prefix in term.prefixes:
-            # A whole word the group holds stands for itself alone (plurals are folded
-            # already); a part of a word for the first words it starts that the group holds.
-            words = [prefix] if prefix in whole else _expansions(prefix, is_service=is_service)
-            alternatives += [(w,) for w in words]
-        wanted.append(list(dict.fromkeys(alternatives)))
-    tokens = {t for alternatives in wanted for a in alternatives for t in a} | {""}
+    terms: tuple[Term, ...], version: str
+) -> dict[bool, tuple[tuple[Alternative, ...], ...]]:
+    """Each query word's alternatives as indexed tokens with their weights, for each group
+    (services, the others): the same statements serve both. An alternative with a token no
+    entry holds is left out."""
+    wanted: dict[bool, list[list[tuple[str, ...]]]] = {True: [], False: []}
+    whole = _held_by_groups([p for term in terms for p in term.prefixes])
+    for is_service, group_wanted in wanted.items():
+        for term in terms:
+            alternatives = [_phrase_tokens(p) for p in term.phrases]
+            for prefix in term.prefixes:
+                # A whole word the group holds stands for itself alone (plurals are folded
+                # already); a part of a word for the first words it starts that the group
+                # holds.
+                words = (
+                    [prefix]
+                    if prefix in whole[is_service]
+                    else _expansions(prefix, is_service=is_service)
+                )
+                alternatives += [(w,) for w in words]
+            group_wanted.append(list(dict.fromkeys(alternatives)))
+    tokens = {t for group in wanted.values() for a in group for alt in a for t in alt} | {""}
     held = dict(SearchToken.objects.filter(token__in=tokens).values_list("token", "entries"))
     total = max(held.get("", 0), 1)
-    resolved = []
-    for alternatives in wanted:
-        found = []
-        for alternative in alternatives:
-            if not all(held.get(t, 0) > 0 for t in alternative):
-                continue
-            start = min(alternative, key=lambda t: held[t])
-            weight = math.log(1 + (total - held[start] + 0.5) / (held[start] + 0.5))
-            found.append(Alternative(alternative, weight, start, held[start]))
-        resolved.append(tuple(found))
-    return tuple(resolved)
+    resolved: dict[bool, tuple[tuple[Alternative, ...], ...]] = {}
+    for is_service, group_wanted in wanted.items():
+        per_word: list[tuple[Alternative, ...]] = []
+        for alternatives in group_wanted:
+            found = []
+            for alternative in alternatives:
+                if not all(held.get(t, 0) > 0 for t in alternative):
+                    continue
+                start = min(alternative, key=lambda t: held[t])
+                weight = math.log(1 + (total - held[start] + 0.5) / (held[start] + 0.5))
+                found.append(Alternative(alternative, weight, start, held[start]))
+            per_word.append(tuple(found))
+        resolved[is_service] = tuple(per_word)
+    return resolved
 
 
 def _alternative_sql(alternative: Alternative, posting: str) -> tuple[str, list[SqlValue]]:
@@ -568,17 +584,18 @@ def _alternative_sql(alternative: Alternative, posting: str) -> tuple[str, list[
 
 # The statements below are built from the posting table's quoted name, placeholders and
 # generated column aliases; every value is a parameter.
-def _ranked(
+def _ranked_sql(
     terms: Sequence[Sequence[Alternative]],
     *,
     every: bool,
     is_service: bool,
     limit: int,
     required: Sequence[bool] = (),
-) -> list[tuple[int, float]]:
-    """(entry id, score) best first among the candidates: the best postings of the rarest
-    required word's alternatives (with `every`: each required word must match), or of every
-    required word's (without: any word may match); optional words add to the score only."""
+) -> tuple[str, list[SqlValue]]:
+    """A statement of (entry id, score) best first among the candidates: the best postings of
+    the rarest required word's alternatives (with `every`: each required word must match), or
+    of every required word's (without: any word may match); optional words add to the score
+    only."""
     required = list(required) or [True] * len(terms)
     posting = connection.ops.quote_name(SearchPosting._meta.db_table)
     greatest = "GREATEST" if connection.vendor == "postgresql" else "MAX"
@@ -621,16 +638,14 @@ def _ranked(
         " ORDER BY score DESC, entry_id LIMIT %s"
     )
     params.append(limit)
-    with connection.cursor() as db:
-        db.execute(sql, params)
-        return [(row[0], float(row[1])) for row in db.fetchall()]
+    return sql, params
 
 
-def _first_postings(
+def _first_postings_sql(
     alternatives: Sequence[Alternative], *, is_service: bool, limit: int
-) -> list[tuple[int, float]]:
-    """(entry id, score) best first for a query of one word whose alternatives are single
-    tokens. An entry's score is then its best alternative's weighted impact, so the first
+) -> tuple[str, list[SqlValue]]:
+    """A statement of (entry id, score) best first for a query of one word whose alternatives
+    are single tokens. An entry's score is then its best alternative's weighted impact, so the first
     `limit` entries are among each alternative's first `limit` postings: read from the
     index in its order, with no other lookup, however many entries hold the word."""
     posting = connection.ops.quote_name(SearchPosting._meta.db_table)
@@ -644,13 +659,115 @@ def _first_postings(
         )
         params += [alternative.weight, alternative.tokens[0], is_service, limit]
     sql = (
-        f"SELECT entry_id, MAX(score) AS best FROM ({' UNION ALL '.join(parts)}) AS f"  # noqa: S608  # nosec B608 - names and placeholders only
-        " GROUP BY entry_id ORDER BY best DESC, entry_id LIMIT %s"
+        f"SELECT entry_id, MAX(score) AS score FROM ({' UNION ALL '.join(parts)}) AS f"  # noqa: S608  # nosec B608 - names and placeholders only
+        " GROUP BY entry_id ORDER BY MAX(score) DESC, entry_id LIMIT %s"
     )
     params.append(limit)
+    return sql, params
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How one group answers a query: the statement that ranks every word (or the first
+    postings of a one-word query), and the statement that lets any word match, run only
+    when the first finds nothing."""
+
+    first: tuple[str, list[SqlValue]] | None
+    fallback: tuple[str, list[SqlValue]] | None
+
+
+def _plan(terms: list[Term], *, is_service: bool, limit: int) -> _Plan:
+    resolved = _resolve(tuple(terms), _vocabulary_version())[is_service]
+    # an optional word no entry of the group holds is left out
+    kept = [
+        (r, not t.optional) for r, t in zip(resolved, terms, strict=True) if r or not t.optional
+    ]
+    words = [r for r, _need in kept]
+    if len(words) == 1 and words[0] and all(len(a.tokens) == 1 for a in words[0]):
+        return _Plan(_first_postings_sql(words[0], is_service=is_service, limit=limit), None)
+    first = fallback = None
+    if words and all(words):
+        first = _ranked_sql(
+            words,
+            every=True,
+            is_service=is_service,
+            limit=limit,
+            required=[need for _r, need in kept],
+        )
+    if len(words) > 1 and any(words):
+        # any word may match; the entries are drawn from the required words' postings
+        held = [(r, need) for r, need in kept if r]
+        fallback = _ranked_sql(
+            [r for r, _need in held],
+            every=False,
+            is_service=is_service,
+            limit=limit,
+            required=[need for _r, need in held],
+        )
+    return _Plan(first, fallback)
+
+
+@dataclass(frozen=True)
+class Found:
+    """A ranked entry with what a result shows of it."""
+
+    entry_id: int
+    score: float
+    kind: str
+    title: str
+    title_en: str
+    summary: str
+    summary_en: str
+    code: str
+
+
+def _run(statements: Sequence[tuple[int, tuple[str, list[SqlValue]]]]) -> dict[int, list[Found]]:
+    """Runs the groups' statements as one, with the entries' shown columns (one round trip to
+    the database), each group's rows in its own order."""
+    found: dict[int, list[Found]] = {group: [] for group, _s in statements}
+    if not statements:
+        return found
+    parts: list[str] = []
+    params: list[SqlValue] = []
+    for group, (sql, values) in statements:
+        # the group is a literal 0 or 1, never text from the query
+        parts.append(
+            f"SELECT {int(group)} AS grp, entry_id, score FROM ({sql}) AS g{int(group)}"  # noqa: S608  # nosec B608 - names and placeholders only
+        )
+        params += values
+    entry = connection.ops.quote_name(SearchEntry._meta.db_table)
+    service = connection.ops.quote_name(Service._meta.db_table)
+    sql = (
+        "SELECT r.grp, r.entry_id, r.score, e.kind, e.title, e.title_en, e.summary,"  # noqa: S608  # nosec B608 - names and placeholders only
+        f" e.summary_en, s.code FROM ({' UNION ALL '.join(parts)}) AS r"
+        f" JOIN {entry} e ON e.id = r.entry_id JOIN {service} s ON s.id = e.service_id"
+        " ORDER BY r.grp, r.score DESC, r.entry_id"
+    )
     with connection.cursor() as db:
         db.execute(sql, params)
-        return [(row[0], float(row[1])) for row in db.fetchall()]
+        for group, entry_id, score, *shown in db.fetchall():
+            found[group].append(Found(entry_id, float(score), *shown))
+    return found
+
+
+def search_groups(terms: list[Term], *, limit: int = 10) -> tuple[list[Found], list[Found]]:
+    """The services and everything else matching the query's terms, best first in each group:
+    every word if some entry of the group has them all, else any. Both groups and what their
+    results show in one statement; a second only for a group none of whose entries holds every
+    word of the query."""
+    if not terms:
+        return [], []
+    plans = {
+        group: _plan(terms, is_service=bool(group), limit=limit) for group in (SERVICES, OTHERS)
+    }
+    found = _run([(group, plan.first) for group, plan in plans.items() if plan.first])
+    retry = [
+        (group, plan.fallback)
+        for group, plan in plans.items()
+        if plan.fallback and not found.get(group)
+    ]
+    found.update(_run(retry))
+    return found.get(SERVICES, []), found.get(OTHERS, [])
 
 
 def search_ids(terms: list[Term], *, is_service: bool, limit: int = 10) -> list[tuple[int, float]]:
@@ -658,34 +775,12 @@ def search_ids(terms: list[Term], *, is_service: bool, limit: int = 10) -> list[
     first: every word if any entry has them all, else any."""
     if not terms:
         return []
-    resolved = _resolve(tuple(terms), is_service, _vocabulary_version())
-    # an optional word no entry of the group holds is left out
-    kept = [
-        (r, not t.optional) for r, t in zip(resolved, terms, strict=True) if r or not t.optional
-    ]
-    words = [r for r, _need in kept]
-    found: list[tuple[int, float]] = []
-    if len(words) == 1 and words[0] and all(len(a.tokens) == 1 for a in words[0]):
-        return _first_postings(words[0], is_service=is_service, limit=limit)
-    if words and all(words):
-        found = _ranked(
-            words,
-            every=True,
-            is_service=is_service,
-            limit=limit,
-            required=[need for _r, need in kept],
-        )
-    if not found and len(words) > 1 and any(words):
-        # any word may match; the entries are drawn from the required words' postings
-        held = [(r, need) for r, need in kept if r]
-        found = _ranked(
-            [r for r, _need in held],
-            every=False,
-            is_service=is_service,
-            limit=limit,
-            required=[need for _r, need in held],
-        )
-    return found
+    group = SERVICES if is_service else OTHERS
+    plan = _plan(terms, is_service=is_service, limit=limit)
+    found = _run([(group, plan.first)] if plan.first else [])
+    if plan.fallback and not found.get(group):
+        found = _run([(group, plan.fallback)])
+    return [(f.entry_id, f.score) for f in found.get(group, [])]
 
 
 def highlight_terms(terms: list[Term]) -> list[str]:

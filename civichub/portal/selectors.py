@@ -156,31 +156,20 @@ def service_search(*, text: str, english: bool = False, limit: int | None = None
     results = SearchResults(query=text)
     terms = search.parse_query(text)
     marks = search.highlight_terms(terms)
-    groups = [
-        (group, search.search_ids(terms, is_service=is_service, limit=per_group))
-        for is_service, group in ((True, results.services), (False, results.faqs))
-    ]
-    # the columns a hit shows, without building model instances
-    fields = ("id", "kind", "title", "title_en", "summary", "summary_en", "service__code")
-    ids = [pk for _group, found in groups for pk, _score in found]
-    entries = {row[0]: row for row in SearchEntry.objects.filter(id__in=ids).values_list(*fields)}
+    services, others = search.search_groups(terms, limit=per_group)
     # one URL resolved per query; a service code needs no quoting (letters, digits, -)
     url = reverse("portal:service", args=["CODE"])
-    for group, found in groups:
-        for pk, score in found:
-            row = entries.get(pk)
-            if row is None:
-                continue
-            _pk, kind, title, title_en, summary, summary_en, code = row
+    for group, found in ((results.services, services), (results.faqs, others)):
+        for hit in found:
             group.append(
                 SearchHit(
-                    kind=kind,
-                    code=code,
-                    title=title,
-                    title_en=title_en,
-                    summary=highlighted(((english and summary_en) or summary)[:160], marks),
-                    url=url.replace("CODE", code),
-                    score=score,
+                    kind=hit.kind,
+                    code=hit.code,
+                    title=hit.title,
+                    title_en=hit.title_en,
+                    summary=highlighted(((english and hit.summary_en) or hit.summary)[:160], marks),
+                    url=url.replace("CODE", hit.code),
+                    score=hit.score,
                 )
             )
     return results

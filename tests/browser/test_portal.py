@@ -118,3 +118,62 @@ def test_a_resident_downloads_the_certificate_and_anyone_verifies_it(
     page.get_by_role("button", name="核验").click()
     assert "文件签名核验不通过" in page.locator("main").inner_text()
     check_page(page, "portal-verify-tampered")
+
+
+def test_staff_ask_for_more_the_resident_adds_it_staff_approve_and_the_resident_downloads(
+    page: Page, resident_account: Any, settings: Any, tmp_path: Path
+) -> None:
+    from civichub.portal import services
+    from civichub.portal.models import Application, Service
+    from civichub.testing.city import staff_user
+
+    settings.DATA_DIR = tmp_path  # the signing key of this test
+    service = Service.objects.get(published__name="居住证申领")
+    assert service.published is not None
+    answers = {field["key"]: "工作" for field in service.published.content.get("form", [])}
+    application = services.application_submit(
+        actor=resident_account, service=service, answers=answers, consent=True
+    )
+    staff_user("department_handler", service.department, username="handler")
+    url = f"/services/applications/{application.reference}/"
+    page.set_viewport_size(PHONE)
+
+    sign_in(page, "handler")
+    page.goto(url)
+    check_page(page, "portal-handle-submitted")
+    page.locator("#note-more").fill("请补充房屋租赁合同的第二页")
+    page.get_by_role("button", name="要求补正").click()
+    assert "待补正" in page.locator("main").inner_text()
+    check_page(page, "portal-handle-more-needed")
+
+    page.context.clear_cookies()
+    sign_in(page, "wangxm")
+    page.goto(url)
+    text = page.locator("main").inner_text()
+    assert "请补充房屋租赁合同的第二页" in text and "补正期间暂停计时" in text
+    check_page(page, "portal-application-more-needed")
+    document = tmp_path / "租赁合同第二页.pdf"
+    document.write_bytes(b"%PDF-1.4\n% lease, page two\n")
+    page.locator("#more-materials").set_input_files(str(document))
+    page.get_by_role("button", name="提交补正材料").click()
+    assert "租赁合同第二页.pdf" in page.locator("main").inner_text()
+    check_page(page, "portal-application-materials-added")
+
+    page.context.clear_cookies()
+    sign_in(page, "handler")
+    page.goto(url)
+    page.get_by_role("button", name="准予办理").click()
+    assert "已办结（准予）" in page.locator("main").inner_text()
+    check_page(page, "portal-handle-approved")
+
+    page.context.clear_cookies()
+    sign_in(page, "wangxm")
+    page.goto(url)
+    with page.expect_download() as download:
+        page.get_by_role("link", name="下载结果证明（PDF）").click()
+    pdf = tmp_path / "certificate.pdf"
+    download.value.save_as(pdf)
+    assert pdf.read_bytes().startswith(b"%PDF")
+    check_page(page, "portal-application-certificate")
+    statuses = [e.status for e in Application.objects.get(pk=application.pk).events.order_by("pk")]
+    assert statuses == ["submitted", "more_needed", "accepted", "approved"]

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from django.utils import timezone
 
 from civichub.core import registry
@@ -194,6 +195,57 @@ def test_an_open_application_past_its_deadline_is_overdue(portal: Portal) -> Non
     )
     application.due_at = timezone.now() - dt.timedelta(minutes=1)
     assert selectors.is_overdue(application)
+
+
+def test_the_clock_stops_for_more_materials_and_the_limit_runs_afresh_when_they_arrive(
+    portal: Portal, handler: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def clock_at(moment: dt.datetime) -> None:
+        monkeypatch.setattr(timezone, "now", lambda: moment)
+
+    submitted = timezone.now()
+    clock_at(submitted)
+    application = services.application_submit(
+        actor=portal.applicant, service=_dibao(), answers={}, consent=True, materials=[_pdf()]
+    )
+    limit = application.version.content["promised_limit_days"]
+    first_due = services.working_day_deadline(submitted, limit)
+    assert limit > 0 and application.due_at == first_due
+    services.application_request_more(actor=handler, application=application, note="补收入证明")
+    # the applicant answers long after the first deadline: waiting for them is not overdue
+    later = first_due + dt.timedelta(days=30)
+    clock_at(later)
+    application.refresh_from_db()
+    assert application.paused_at == submitted and not selectors.is_overdue(application)
+    services.material_add(
+        actor=portal.applicant, application=application, materials=[_pdf("收入证明.pdf")]
+    )
+    application.refresh_from_db()
+    assert application.paused_at is None
+    assert application.due_at == services.working_day_deadline(later, limit) > later
+    assert not selectors.is_overdue(application)
+    clock_at(application.due_at + dt.timedelta(seconds=1))
+    assert selectors.is_overdue(application)
+
+
+def test_the_queue_marks_an_open_application_past_its_deadline_and_not_one_awaiting_materials(
+    portal: Portal, handler: Any
+) -> None:
+    late, waiting = (
+        services.application_submit(
+            actor=portal.applicant, service=_dibao(), answers={}, consent=True, materials=[_pdf()]
+        )
+        for _ in range(2)
+    )
+    services.application_request_more(actor=handler, application=waiting, note="补收入证明")
+    past = timezone.now() - dt.timedelta(days=1)
+    type(late).objects.filter(pk__in=[late.pk, waiting.pk]).update(due_at=past)
+    client = Client()
+    client.force_login(handler)
+    page = client.get("/services/queue/")
+    marked = {a.reference: overdue for a, overdue in page.context["applications"]}
+    assert marked == {late.reference: True, waiting.reference: False}
+    assert page.content.decode().count("已超期") == 1
 
 
 def test_materials_are_checked_for_type_content_and_size(portal: Portal) -> None:
