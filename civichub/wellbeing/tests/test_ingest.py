@@ -422,3 +422,20 @@ def test_two_feeds_sending_overlapping_batches_at_once_store_each_reading_once(
     assert sum(r.duplicates for r in reports) == 60
     assert all(r.errors == [] for r in reports)
     assert [use for _, use, _ in stored("E-1")] == [0.0] + [0.25] * 89
+
+
+def test_deleting_a_meter_or_its_household_deletes_its_readings(homes: dict[str, Any]) -> None:
+    # The database does not check a reading's meter (ingestion has found and locked it), so
+    # the deletion of a meter must still take its readings with it.
+    rows = [
+        {"meter_id": meter, "at": at(30 * step), "value": 0.01 if meter[0] == "W" else 100 + step}
+        for step in range(4)
+        for meter in ("W-1", "E-1", "W-2", "E-2")
+    ]
+    report = services.readings_ingest(actor=homes["feed"], rows=rows)
+    assert (report.accepted, report.errors) == (16, [])
+    Meter.objects.get(meter_id="W-1").delete()
+    assert stored("W-1") == []
+    assert len(stored("E-1")) == 4
+    Household.objects.filter(pk=homes["second"].pk).delete()
+    assert sorted(Reading.objects.values_list("meter__meter_id", flat=True).distinct()) == ["E-1"]
