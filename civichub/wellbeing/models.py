@@ -184,8 +184,17 @@ class FamilyContact(models.Model):
 class Reading(models.Model):
     # No index of its own: the unique (meter, at) constraint's index leads with the meter and
     # serves every lookup by meter; a second index would be written on each insert for nothing.
+    # No foreign key constraint in the database either: it checked every inserted reading's
+    # meter once more (on PostgreSQL a trigger per row at commit, as costly as the insert),
+    # while ingestion has already found and locked each meter in the same transaction (a
+    # reading for an unknown meter is refused as `unknown_meter`) and a meter's deletion still
+    # deletes its readings (CASCADE, done by Django).
     meter = models.ForeignKey(
-        Meter, on_delete=models.CASCADE, related_name="readings", db_index=False
+        Meter,
+        on_delete=models.CASCADE,
+        related_name="readings",
+        db_index=False,
+        db_constraint=False,
     )
     at = models.DateTimeField()
     # The register value or the interval's use, as sent, in the meter's unit.

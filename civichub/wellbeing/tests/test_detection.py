@@ -493,3 +493,39 @@ def test_households_left_due_by_a_lost_task_are_detected_by_the_periodic_run(
     assert household.detected_through == timezone.make_aware(
         START + timedelta(hours=23, minutes=30)
     )
+
+
+@pytest.mark.django_db
+def test_the_workers_pass_reads_few_fields_yet_raises_alerts_with_the_whole_household(
+    home: dict[str, Any],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+    task_queue: None,
+) -> None:
+    """The worker loads a batch's households with the fields detection reads only; a household
+    it raises an alert for is read in full first, so raising and notifying read nothing lazily."""
+    from civichub.wellbeing.services.detection_runs import passes
+
+    seen: list[tuple[set[str], set[str]]] = []
+    loaded = passes._member
+    raise_alert = passes.alert_raise
+
+    def member(household: Household, *args: Any) -> Any:
+        seen.append((household.get_deferred_fields(), set()))
+        return loaded(household, *args)
+
+    def alert_raise(household: Household, *args: Any) -> Any:
+        seen.append((set(), household.get_deferred_fields() or {"none deferred"}))
+        return raise_alert(household, *args)
+
+    monkeypatch.setattr(passes, "_member", member)
+    monkeypatch.setattr(passes, "alert_raise", alert_raise)
+    with django_capture_on_commit_callbacks(execute=True):  # the household is due
+        services.readings_ingest(actor=home["feed"], rows=quiet_day())
+    report = services.detection_due_run()
+    kinds = [a.kind for a in home["household"].alerts.all()]
+    assert "no_use" in kinds
+    assert report.alerts == len(kinds)
+    deferred_in_pass = seen[0][0]
+    assert "resident_id" in deferred_in_pass and "detector_state" not in deferred_in_pass
+    assert [raised for _, raised in seen[1:]] == [{"none deferred"}] * len(kinds)

@@ -422,3 +422,52 @@ def test_two_feeds_sending_overlapping_batches_at_once_store_each_reading_once(
     assert sum(r.duplicates for r in reports) == 60
     assert all(r.errors == [] for r in reports)
     assert [use for _, use, _ in stored("E-1")] == [0.0] + [0.25] * 89
+
+
+def test_deleting_a_meter_or_its_household_deletes_its_readings(homes: dict[str, Any]) -> None:
+    # The database does not check a reading's meter (ingestion has found and locked it), so
+    # the deletion of a meter must still take its readings with it.
+    rows = [
+        {"meter_id": meter, "at": at(30 * step), "value": 0.01 if meter[0] == "W" else 100 + step}
+        for step in range(4)
+        for meter in ("W-1", "E-1", "W-2", "E-2")
+    ]
+    report = services.readings_ingest(actor=homes["feed"], rows=rows)
+    assert (report.accepted, report.errors) == (16, [])
+    Meter.objects.get(meter_id="W-1").delete()
+    assert stored("W-1") == []
+    assert len(stored("E-1")) == 4
+    Household.objects.filter(pk=homes["second"].pk).delete()
+    assert sorted(Reading.objects.values_list("meter__meter_id", flat=True).distinct()) == ["E-1"]
+
+
+def test_stored_readings_keep_every_digit_of_value_and_time_on_either_database(
+    homes: dict[str, Any],
+) -> None:
+    """PostgreSQL copies a batch in binary, SQLite inserts its text: either way a reading reads
+    back with the exact float sent, its time to the microsecond, its use and reset flag."""
+    moments = [
+        timezone.make_aware(START + timedelta(minutes=30 * step, microseconds=123457 * step))
+        for step in range(1, 5)
+    ]
+    registers = [12345.678901234567, 12345.708901234567, 12345.708901234568, 0.1]
+    rows = [
+        {"meter_id": "E-1", "at": moment.isoformat(), "value": value, "reset": step == 3}
+        for step, (moment, value) in enumerate(zip(moments, registers, strict=True))
+    ]
+    rows.append({"meter_id": "W-1", "at": moments[0].isoformat(), "value": 1e-300})
+    before = timezone.now()
+    report = services.readings_ingest(actor=homes["feed"], rows=rows)
+    assert (report.accepted, report.errors) == (5, [])
+    got = list(
+        Reading.objects.filter(meter__meter_id="E-1")
+        .order_by("at")
+        .values_list("at", "value", "use", "reset", "received_at")
+    )
+    assert [r[0] for r in got] == moments
+    assert [r[1] for r in got] == registers
+    assert [r[2] for r in got] == [0.0, 0.03, 0.0, 0.1]
+    assert [r[3] for r in got] == [False, False, False, True]
+    assert all(before <= r[4] <= timezone.now() for r in got)
+    water = Reading.objects.get(meter__meter_id="W-1")
+    assert (water.at, water.value, water.use) == (moments[0], 1e-300, 1e-300)

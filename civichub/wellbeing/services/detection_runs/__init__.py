@@ -26,6 +26,7 @@ from civichub.core.context import acting
 from civichub.wellbeing.models import Alert, Household
 from civichub.wellbeing.services.detection_runs.passes import (
     CHECKPOINT_DAYS,
+    PASS_FIELDS,
     detection_clear,
     detection_pass,
 )
@@ -149,6 +150,8 @@ def detection_batch_run(*, batch: int = DETECTION_BATCH) -> tuple[int, list[Aler
         Household.objects.filter(detection_queued_at__isnull=False)
         .order_by("detection_queued_at", "pk")
         .select_for_update(skip_locked=True)
+        # What the pass reads of each; a household it raises an alert for is read in full.
+        .only(*PASS_FIELDS, "detection_since")
     )
     households = list(due[:batch])
     if not households:

@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import psycopg
 from django.db import connection
 from django.utils import timezone
 
 from civichub.wellbeing import detection
 from civichub.wellbeing.models import Meter, Reading, Utility
 from civichub.wellbeing.services.detector_state import UTILITY_INDEX
+from civichub.wellbeing.services.sql import in_list
 
 _US = 1_000_000
 SLOT_US = detection.SLOT_MINUTES * 60 * _US
@@ -90,13 +92,21 @@ def readings_fetch(meters: Sequence[int], after: datetime) -> StoredReadings:
     with connection.cursor() as cursor:
         for first in range(0, len(wanted), _CHUNK):
             chunk = wanted[first : first + _CHUNK]
-            marks = ", ".join(["%s"] * len(chunk))
-            cursor.execute(
+            where, params = in_list(chunk)
+            query = (
                 f"SELECT {meter_id}, {_epoch_us_sql()}, {use} FROM {table} "  # noqa: S608  # nosec B608
-                f"WHERE {meter_id} IN ({marks}) AND {at} > %s ORDER BY {meter_id}, {at}",
-                [*chunk, connection.ops.adapt_datetimefield_value(after)],
+                f"WHERE {meter_id} {where} AND {at} > %s ORDER BY {meter_id}, {at}"
             )
-            rows = cursor.fetchall()
+            params.append(connection.ops.adapt_datetimefield_value(after))
+            if connection.vendor == "postgresql":
+                # Binary results (which need the server to bind the parameters): the server
+                # does not print each number as text, nor the driver parse it back.
+                with psycopg.Cursor(connection.connection) as binary:
+                    binary.execute(query, params, binary=True)
+                    rows = binary.fetchall()
+            else:
+                cursor.execute(query, params)
+                rows = cursor.fetchall()
             if rows:
                 parts.append(np.array(rows, dtype=np.float64).reshape(-1, 3))
     table_rows = np.concatenate(parts) if parts else np.zeros((0, 3))

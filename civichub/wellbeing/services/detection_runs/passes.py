@@ -46,6 +46,8 @@ from civichub.wellbeing.services.detector_state import (
 # Readings that arrive this late or less are detected again from the last day boundary before
 # them; older ones are stored (and charted) but not detected again.
 CHECKPOINT_DAYS = 3
+# The fields of a household a pass reads (a batch's households may be loaded with these only).
+PASS_FIELDS = ("id", "consent_withdrawn_at", "detector_state", "detector_checkpoints")
 
 
 def _aware_slot_start(slot: int) -> datetime:
@@ -333,9 +335,14 @@ def _finish(members: list[_Member]) -> list[Alert]:
             checkpoints.append((checkpoints_pack(packed), member))
     _states_save(states, checkpoints)
     raised: list[Alert] = []
-    for member in members:
-        if not member.found:
-            continue
+    alerting = [m for m in members if m.found]
+    partial = [m for m in alerting if m.household.get_deferred_fields()]
+    if partial:
+        # Loaded with the fields the pass reads (`PASS_FIELDS`); an alert reads the rest.
+        full = Household.objects.in_bulk([m.household.pk for m in partial])
+        for member in partial:
+            member.household = full[member.household.pk]
+    for member in alerting:
         assert member.grid is not None
         found_now = alerts_new(member.household, member.found, replayed_from=member.replayed_from)
         detector = member.detector() if found_now else None
