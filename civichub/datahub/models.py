@@ -481,7 +481,8 @@ class Address(models.Model):
 
 class Membership(models.Model):
     """A person's place in a household, from one source record (the register's relation to
-    the head); ended when a later delivery moves the record to another household."""
+    the head); ended when a later delivery moves the record to another household or gives
+    another relation."""
 
     household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="members")
     record = models.ForeignKey(SourceRecord, on_delete=models.CASCADE, related_name="+")
@@ -491,6 +492,13 @@ class Membership(models.Model):
     relation = models.CharField(max_length=20, blank=True, default="")
     since = models.DateTimeField(default=timezone.now)
     until = models.DateTimeField(null=True, blank=True)
+    # The deliveries that started and ended it, so withdrawing a delivery undoes both.
+    batch = models.ForeignKey(
+        "ImportBatch", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    ended_by = models.ForeignKey(
+        "ImportBatch", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering: ClassVar[list[str]] = ["household", "pk"]

@@ -8,11 +8,19 @@ here: only the register's own numbers and exact normalised addresses are joined.
 
 from __future__ import annotations
 
+from django.db.models import Q
 from django.utils import timezone
 
 from civichub.core.models import Organisation
 from civichub.datahub.linkage import address_normalise
-from civichub.datahub.models import Address, Household, Membership, SourceRecord
+from civichub.datahub.models import (
+    Address,
+    AttributeValue,
+    Household,
+    ImportBatch,
+    Membership,
+    SourceRecord,
+)
 
 
 def address_get_or_create(*, text: str, community: Organisation | None) -> Address | None:
@@ -28,19 +36,26 @@ def address_get_or_create(*, text: str, community: Organisation | None) -> Addre
 def household_place(
     *,
     record: SourceRecord,
+    batch: ImportBatch | None = None,
     number: str,
     relation: str,
     address: str,
     community: Organisation | None,
 ) -> Membership | None:
-    """Called by the import in the row's transaction (the import is the audited change)."""
+    """Called by the import in the row's transaction (the import is the audited change). A
+    membership records the delivery that started it and the one that ended it (`batch`,
+    `ended_by`), so that withdrawing a delivery undoes its moves (`households_withdraw`)."""
     now = timezone.now()
     current = Membership.objects.filter(record=record, until=None).first()
     number = number.strip()[:40]
+
+    def end(membership: Membership) -> None:
+        membership.until, membership.ended_by = now, batch
+        membership.save(update_fields=["until", "ended_by"])
+
     if not number:
         if current is not None:
-            current.until = now
-            current.save(update_fields=["until"])
+            end(current)
         return None
     household, _created = Household.objects.get_or_create(
         source=record.source, number=number, defaults={"community": community}
@@ -55,14 +70,57 @@ def household_place(
         changed.append("community")
     if changed:
         household.save(update_fields=changed)
-    if current is not None and current.household_id == household.pk:
-        if (current.relation, current.person_id) != (relation, record.person_id):
-            current.relation, current.person_id = relation, record.person_id
-            current.save(update_fields=["relation", "person"])
+    if current is not None and (current.household_id, current.relation) == (
+        household.pk,
+        relation,
+    ):
+        if current.person_id != record.person_id:
+            # Linkage moved the record: the membership follows its person.
+            current.person_id = record.person_id
+            current.save(update_fields=["person"])
         return current
     if current is not None:
-        current.until = now
-        current.save(update_fields=["until"])
+        end(current)
     return Membership.objects.create(
-        household=household, record=record, person=record.person, relation=relation, since=now
+        household=household,
+        record=record,
+        person=record.person,
+        relation=relation,
+        since=now,
+        batch=batch,
     )
+
+
+def households_withdraw(*, batch: ImportBatch) -> dict[str, int]:
+    """Undoes a delivery's households, in the withdrawal's transaction and before its values
+    go: the memberships it
+    started go, the ones it ended hold again, households left without any member go, and a
+    household it moved is back at its latest remaining member's address. Addresses stay:
+    a place is not a fact of one delivery."""
+    readdressed = AttributeValue.objects.filter(batch=batch, name="address").values("record_id")
+    touched = set(
+        Membership.objects.filter(
+            Q(batch=batch) | Q(ended_by=batch) | Q(record_id__in=readdressed, until=None)
+        ).values_list("household_id", flat=True)
+    )
+    removed = Membership.objects.filter(batch=batch).delete()[0]
+    reopened = Membership.objects.filter(ended_by=batch).update(until=None, ended_by=None)
+    emptied = Household.objects.filter(pk__in=touched, members=None).delete()[0]
+    for household in Household.objects.filter(pk__in=touched):
+        member = household.members.filter(until=None).order_by("-since", "-pk").first()
+        if member is None:
+            continue
+        # The member's address once the delivery is withdrawn: its own values go, the ones
+        # it closed hold again.
+        text = (
+            AttributeValue.objects.filter(record_id=member.record_id, name="address")
+            .filter(Q(valid_to=None) | Q(closed_by=batch))
+            .exclude(batch=batch)
+            .values_list("value", flat=True)
+            .first()
+        )
+        place = address_get_or_create(text=text or "", community=household.community)
+        if place is not None and household.address_id != place.pk:
+            household.address = place
+            household.save(update_fields=["address"])
+    return {"memberships_removed": removed, "memberships_reopened": reopened, "households": emptied}

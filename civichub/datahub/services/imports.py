@@ -51,7 +51,7 @@ from civichub.datahub.models import (
     Source,
     SourceRecord,
 )
-from civichub.datahub.services.households import household_place
+from civichub.datahub.services.households import household_place, households_withdraw
 from civichub.datahub.services.linking import person_community_set, record_link
 
 SOURCES_DIR = Path(__file__).resolve().parent.parent / "sources"
@@ -279,6 +279,7 @@ def _record_apply(
     if mapping.household:
         household_place(
             record=record,
+            batch=batch,
             number=clean.values.get(mapping.household, ""),
             relation=clean.values.get(mapping.household_relation, ""),
             address=clean.person.get("address", ""),
@@ -309,12 +310,13 @@ def _record_apply(
 @transaction.atomic
 def import_rollback(*, actor: User, batch: ImportBatch) -> ImportBatch:
     """Withdraws a delivery: its values go, the values it replaced hold again, records that
-    only it brought are removed (with people left without any record), and the batch is
-    marked withdrawn, so the same file may be imported again."""
+    only it brought are removed (with people left without any record), the household moves it
+    made are undone (`households_withdraw`), and the batch is marked withdrawn, so the same file may be imported again."""
     batch = ImportBatch.objects.select_for_update().select_related("source").get(pk=batch.pk)
     require(actor, "datahub.import.rollback", batch)
     if batch.status == BatchStatus.ROLLED_BACK:
         return batch
+    households = households_withdraw(batch=batch)
     removed = AttributeValue.objects.filter(batch=batch).delete()[0]
     reopened = AttributeValue.objects.filter(closed_by=batch).update(valid_to=None, closed_by=None)
     orphans = SourceRecord.objects.filter(batch=batch).annotate(n=Count("values")).filter(n=0)
@@ -330,7 +332,12 @@ def import_rollback(*, actor: User, batch: ImportBatch) -> ImportBatch:
         actor=actor,
         action="datahub.import.rollback",
         obj=batch,
-        changes={"values_removed": removed, "values_reopened": reopened, "records": records},
+        changes={
+            "values_removed": removed,
+            "values_reopened": reopened,
+            "records": records,
+            **households,
+        },
     )
     return batch
 
