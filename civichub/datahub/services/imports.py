@@ -311,7 +311,8 @@ def _record_apply(
 def import_rollback(*, actor: User, batch: ImportBatch) -> ImportBatch:
     """Withdraws a delivery: its values go, the values it replaced hold again, records that
     only it brought are removed (with people left without any record), the household moves it
-    made are undone (`households_withdraw`), and the batch is marked withdrawn, so the same file may be imported again."""
+    made are undone (`households_withdraw`), and the batch is marked withdrawn, so the same
+    file may be imported again."""
     batch = ImportBatch.objects.select_for_update().select_related("source").get(pk=batch.pk)
     require(actor, "datahub.import.rollback", batch)
     if batch.status == BatchStatus.ROLLED_BACK:
