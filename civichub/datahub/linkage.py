@@ -81,6 +81,28 @@ def address_normalise(address: str) -> str:
     return text
 
 
+# The administrative part before a street (province, city, district, county, sub-district,
+# town): departments write it or leave it out. A 小区 (housing estate) is not a district.
+_ADMIN_PREFIX = re.compile(r"^.*(?:省|自治区|市|(?<!小)区|县|街道|镇|乡)")
+_NUMBERS = re.compile(r"\d+")
+
+
+def address_key(address: str) -> str:
+    """What makes two spellings of one address the same place across departments: the street
+    (or estate) words before the first number, without the administrative part in front, then
+    the numbers in order (building, unit, room). "幸福路12号3单元501室", "幸福路12号楼3-501"
+    and "桃园街道幸福路 12栋 3单元 501" give the same key. An address without a number keeps
+    its normalised text."""
+    text = address_normalise(address)
+    first = _NUMBERS.search(text)
+    if first is None:
+        return text
+    street = _ADMIN_PREFIX.sub("", text[: first.start()]) or text[: first.start()]
+    # The numbers of the text as written ("3-501": two numbers), leading zeros dropped.
+    numbers = _NUMBERS.findall(unicodedata.normalize("NFKC", address))
+    return f"{street}|{'-'.join(str(int(n)) for n in numbers)}"
+
+
 def record_keys(person: dict[str, str]) -> dict[str, Any]:
     """What linkage compares of one record, computed once when the record arrives."""
     name = person.get("name", "")

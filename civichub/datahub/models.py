@@ -162,6 +162,14 @@ class SourceRecord(CreatedModel):
     identity_hash = models.CharField(max_length=64, blank=True, default="", db_index=True)
     keys = models.JSONField(default=dict)  # the normalised fields linkage compares
     batch = models.ForeignKey(ImportBatch, on_delete=models.PROTECT, related_name="+")
+    # Where the record says the person lives, as the registry's address entity, and the
+    # household register's household there (the register's own records: their household).
+    address = models.ForeignKey(
+        "Address", null=True, blank=True, on_delete=models.SET_NULL, related_name="records"
+    )
+    household = models.ForeignKey(
+        "Household", null=True, blank=True, on_delete=models.SET_NULL, related_name="records"
+    )
 
     class Meta:
         constraints: ClassVar[list[models.BaseConstraint]] = [
@@ -458,8 +466,9 @@ class Household(models.Model):
 
 
 class Address(models.Model):
-    """An address of the registry: the normalised text (`key`) is what makes two spellings of
-    one address the same entity; `text` keeps the first spelling seen."""
+    """An address of the registry: the key (`linkage.address_key`: the street and the numbers)
+    is what makes two spellings of one address, by one department or several, the same
+    entity; `text` keeps the first spelling seen."""
 
     key = models.CharField(max_length=300, unique=True)
     text = models.CharField(max_length=300)

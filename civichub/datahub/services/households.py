@@ -1,10 +1,12 @@
-"""Households and addresses as entities of the registry. The household register (a source
-whose mapping names its `household` attribute) numbers households; each accepted row places
-its record, and the person it is linked to, in that household, and the household at the
-row's address (addresses are one entity per normalised text). A row that moves a record to
-another household ends the old membership, so the history stays. Linking households and
-addresses across sources (different numbering, differently written addresses) is not done
-here: only the register's own numbers and exact normalised addresses are joined."""
+"""Households and addresses as entities of the registry, across departments. The household
+register (a source whose mapping names its `household` attribute) numbers households; each
+accepted row places its record, and the person it is linked to, in that household, and the
+household at the row's address. Addresses are one entity per key (`linkage.address_key`: the
+street and the house numbers, however a department writes them), so every department's
+record with an address is placed at that entity, and, where the register has one household
+there, in that household (`record_place`; records that arrived before the register's are
+placed when it comes, `records_place`). A row that moves a record to another household ends
+the old membership, so the history stays; withdrawing a delivery undoes its moves."""
 
 from __future__ import annotations
 
@@ -12,19 +14,20 @@ from django.db.models import Q
 from django.utils import timezone
 
 from civichub.core.models import Organisation
-from civichub.datahub.linkage import address_normalise
+from civichub.datahub.linkage import address_key
 from civichub.datahub.models import (
     Address,
     AttributeValue,
     Household,
     ImportBatch,
     Membership,
+    Source,
     SourceRecord,
 )
 
 
 def address_get_or_create(*, text: str, community: Organisation | None) -> Address | None:
-    key = address_normalise(text)[:300]
+    key = address_key(text)[:300]
     if not key:
         return None
     address, _created = Address.objects.get_or_create(
@@ -56,11 +59,18 @@ def household_place(
     if not number:
         if current is not None:
             end(current)
+        record_place(record=record, address=address, community=community)
         return None
     household, _created = Household.objects.get_or_create(
         source=record.source, number=number, defaults={"community": community}
     )
     place = address_get_or_create(text=address, community=community)
+    if (record.address_id, record.household_id) != (
+        place.pk if place else None,
+        household.pk,
+    ):
+        record.address, record.household = place, household
+        record.save(update_fields=["address", "household"])
     changed = []
     if place is not None and household.address_id != place.pk:
         household.address = place
@@ -124,3 +134,52 @@ def households_withdraw(*, batch: ImportBatch) -> dict[str, int]:
             household.address = place
             household.save(update_fields=["address"])
     return {"memberships_removed": removed, "memberships_reopened": reopened, "households": emptied}
+
+
+def _household_at(place: Address, person_id: int | None) -> Household | None:
+    """The register's household at an address: the only one with members there, or, where
+    several households share it, the one the person is a member of; else none."""
+    households = list(Household.objects.filter(address=place, members__until=None).distinct()[:10])
+    if len(households) == 1:
+        return households[0]
+    if person_id is not None:
+        for household in households:
+            if household.members.filter(until=None, person_id=person_id).exists():
+                return household
+    return None
+
+
+def record_place(
+    *, record: SourceRecord, address: str, community: Organisation | None
+) -> SourceRecord:
+    """Places a record of a department other than the register (civil affairs, health, …) at
+    its address entity and in the register's household there. In the import's transaction."""
+    place = address_get_or_create(text=address, community=community)
+    household = _household_at(place, record.person_id) if place is not None else None
+    found = (place.pk if place else None, household.pk if household else None)
+    if (record.address_id, record.household_id) != found:
+        record.address, record.household = place, household
+        record.save(update_fields=["address", "household"])
+    return record
+
+
+def records_place(*, register: Source) -> int:
+    """After a delivery of the household register: places the other departments' records
+    whose address now has a household of the register (or whose household is gone), so the
+    order in which departments deliver does not matter. Returns the records placed."""
+    placed = 0
+    waiting = (
+        SourceRecord.objects.exclude(source=register)
+        .filter(address__isnull=False)
+        .filter(Q(household=None) | Q(household__members=None))
+        .distinct()
+        .select_related("address")
+    )
+    for record in waiting.iterator():
+        assert record.address is not None  # noqa: S101 (filtered above)
+        household = _household_at(record.address, record.person_id)
+        if household is not None or record.household_id is not None:
+            record.household = household
+            record.save(update_fields=["household"])
+            placed += household is not None
+    return placed

@@ -51,7 +51,12 @@ from civichub.datahub.models import (
     Source,
     SourceRecord,
 )
-from civichub.datahub.services.households import household_place, households_withdraw
+from civichub.datahub.services.households import (
+    household_place,
+    households_withdraw,
+    record_place,
+    records_place,
+)
 from civichub.datahub.services.linking import person_community_set, record_link
 
 SOURCES_DIR = Path(__file__).resolve().parent.parent / "sources"
@@ -190,6 +195,8 @@ def import_run(*, batch_id: int) -> ImportBatch:
             chunk = []
     _import_step(batch, mapping, chunk, seen)
     with transaction.atomic():
+        if mapping.household:
+            records_place(register=batch.source)
         batch.status = BatchStatus.DONE
         batch.finished_at = timezone.now()
         batch.save(update_fields=["status", "finished_at"])
@@ -285,6 +292,8 @@ def _record_apply(
             address=clean.person.get("address", ""),
             community=community,
         )
+    else:
+        record_place(record=record, address=clean.person.get("address", ""), community=community)
     now = timezone.now()
     delivered = {k: v for k, v in clean.person.items() if k != "identity_number"}
     delivered.update(clean.values)
@@ -327,6 +336,8 @@ def import_rollback(*, actor: User, batch: ImportBatch) -> ImportBatch:
     Person.objects.filter(pk__in=people).annotate(
         n=Count("records"), seen=Count("accesses")
     ).filter(n=0, seen=0).delete()
+    if source_mapping(batch.source).household:
+        records_place(register=batch.source)
     batch.status, batch.rolled_back_at = BatchStatus.ROLLED_BACK, timezone.now()
     batch.save(update_fields=["status", "rolled_back_at"])
     audit_record(
