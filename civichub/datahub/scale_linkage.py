@@ -246,6 +246,9 @@ def spark_session(*, cores: int = 2, memory: str = "2g") -> Any:
         .config("spark.sql.shuffle.partitions", str(cores))
         .config("spark.default.parallelism", str(cores))
         .config("spark.sql.adaptive.enabled", "true")
+        # Splink runs many small queries (each EM iteration, each persisted step) and brings
+        # their results back to Python: through Arrow rather than row by row.
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
     )
     # The workers run this interpreter (with this environment's packages), not the first
     # `python3` on the path.
