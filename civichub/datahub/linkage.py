@@ -25,6 +25,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 from pypinyin import lazy_pinyin
 from rapidfuzz.distance import JaroWinkler
 from rapidfuzz.fuzz import token_set_ratio
@@ -77,6 +79,28 @@ def address_normalise(address: str) -> str:
     for old, new in _ADDRESS_WORDS:
         text = text.replace(old, new)
     return text
+
+
+# The administrative part before a street (province, city, district, county, sub-district,
+# town): departments write it or leave it out. A 小区 (housing estate) is not a district.
+_ADMIN_PREFIX = re.compile(r"^.*(?:省|自治区|市|(?<!小)区|县|街道|镇|乡)")
+_NUMBERS = re.compile(r"\d+")
+
+
+def address_key(address: str) -> str:
+    """What makes two spellings of one address the same place across departments: the street
+    (or estate) words before the first number, without the administrative part in front, then
+    the numbers in order (building, unit, room). "幸福路12号3单元501室", "幸福路12号楼3-501"
+    and "桃园街道幸福路 12栋 3单元 501" give the same key. An address without a number keeps
+    its normalised text."""
+    text = address_normalise(address)
+    first = _NUMBERS.search(text)
+    if first is None:
+        return text
+    street = _ADMIN_PREFIX.sub("", text[: first.start()]) or text[: first.start()]
+    # The numbers of the text as written ("3-501": two numbers), leading zeros dropped.
+    numbers = _NUMBERS.findall(unicodedata.normalize("NFKC", address))
+    return f"{street}|{'-'.join(str(int(n)) for n in numbers)}"
 
 
 def record_keys(person: dict[str, str]) -> dict[str, Any]:
@@ -236,3 +260,56 @@ def best_candidate(
         if best is None or found.weight > best[1].weight:
             best = (candidate_id, found)
     return best
+
+
+# What the review page calls each compared field and each level, in people's words: the
+# explanation stores the scorer's level names (`LEVELS`) or, from a registry-wide run, splink's
+# labels (`scale_linkage.chinese_settings`, with splink's own labels for null and else levels).
+FIELD_LABELS: dict[str, Promise] = {
+    "prior": _("先验（两条记录本是同一人的可能）"),
+    "identity": _("身份证号"),
+    "name": _("姓名"),
+    "birth_date": _("出生日期"),
+    "gender": _("性别"),
+    "address": _("地址"),
+    "phone": _("电话"),
+}
+LEVEL_LABELS: dict[str, Promise] = {
+    "prior": _("比较之前"),
+    "missing": _("一方缺少，不计"),
+    "exact": _("完全相同"),
+    "same": _("相同"),
+    "pinyin": _("拼音相同"),
+    "similar": _("相近"),
+    "close": _("相近（一位数字不同或日月颠倒）"),
+    "numbers": _("门牌号相同"),
+    "different": _("不同"),
+    "same number": _("号码相同"),
+    "same hanzi": _("汉字相同"),
+    "same pinyin": _("拼音相同"),
+    "close pinyin": _("拼音相近"),
+    "same date": _("日期相同"),
+    "day and month swapped": _("日月颠倒"),
+    "one digit off": _("一位数字不同"),
+    "same address": _("地址相同"),
+    "same house numbers": _("门牌号相同"),
+    "similar address": _("地址相近"),
+    "All other comparisons": _("不同"),
+}
+
+
+def field_label(field_name: str) -> str:
+    """A compared field in the reader's language (the name itself when unknown)."""
+    return str(FIELD_LABELS.get(field_name, field_name))
+
+
+def level_label(level: str) -> str:
+    """A comparison level in the reader's language. splink names its levels "x is NULL" (a
+    missing value) and "Exact match on x"; unknown labels are shown as they are."""
+    if level in LEVEL_LABELS:
+        return str(LEVEL_LABELS[level])
+    if level.endswith(" is NULL"):
+        return str(LEVEL_LABELS["missing"])
+    if level.startswith("Exact match on "):
+        return str(LEVEL_LABELS["same"])
+    return level

@@ -162,6 +162,14 @@ class SourceRecord(CreatedModel):
     identity_hash = models.CharField(max_length=64, blank=True, default="", db_index=True)
     keys = models.JSONField(default=dict)  # the normalised fields linkage compares
     batch = models.ForeignKey(ImportBatch, on_delete=models.PROTECT, related_name="+")
+    # Where the record says the person lives, as the registry's address entity, and the
+    # household register's household there (the register's own records: their household).
+    address = models.ForeignKey(
+        "Address", null=True, blank=True, on_delete=models.SET_NULL, related_name="records"
+    )
+    household = models.ForeignKey(
+        "Household", null=True, blank=True, on_delete=models.SET_NULL, related_name="records"
+    )
 
     class Meta:
         constraints: ClassVar[list[models.BaseConstraint]] = [
@@ -458,8 +466,9 @@ class Household(models.Model):
 
 
 class Address(models.Model):
-    """An address of the registry: the normalised text (`key`) is what makes two spellings of
-    one address the same entity; `text` keeps the first spelling seen."""
+    """An address of the registry: the key (`linkage.address_key`: the street and the numbers)
+    is what makes two spellings of one address, by one department or several, the same
+    entity; `text` keeps the first spelling seen."""
 
     key = models.CharField(max_length=300, unique=True)
     text = models.CharField(max_length=300)
@@ -481,7 +490,8 @@ class Address(models.Model):
 
 class Membership(models.Model):
     """A person's place in a household, from one source record (the register's relation to
-    the head); ended when a later delivery moves the record to another household."""
+    the head); ended when a later delivery moves the record to another household or gives
+    another relation."""
 
     household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="members")
     record = models.ForeignKey(SourceRecord, on_delete=models.CASCADE, related_name="+")
@@ -491,6 +501,13 @@ class Membership(models.Model):
     relation = models.CharField(max_length=20, blank=True, default="")
     since = models.DateTimeField(default=timezone.now)
     until = models.DateTimeField(null=True, blank=True)
+    # The deliveries that started and ended it, so withdrawing a delivery undoes both.
+    batch = models.ForeignKey(
+        "ImportBatch", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    ended_by = models.ForeignKey(
+        "ImportBatch", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering: ClassVar[list[str]] = ["household", "pk"]

@@ -16,6 +16,7 @@ from civichub.core.permissions import allowed
 from civichub.core.selectors import organisation_get
 from civichub.core.views import domain_errors_as_http
 from civichub.datahub import forms, selectors, services
+from civichub.datahub.linkage import field_label, level_label
 from civichub.datahub.models import BatchStatus
 
 
@@ -124,10 +125,10 @@ def review_detail(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("datahub:reviews")
     fields = [
         (
-            part["field"],
+            field_label(part["field"]),
             item.record.keys.get(part["field"], ""),
             item.candidate.keys.get(part["field"], ""),
-            part["level"],
+            level_label(part["level"]),
             part["weight"],
         )
         for part in item.explanation

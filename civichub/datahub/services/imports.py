@@ -51,7 +51,12 @@ from civichub.datahub.models import (
     Source,
     SourceRecord,
 )
-from civichub.datahub.services.households import household_place
+from civichub.datahub.services.households import (
+    household_place,
+    households_withdraw,
+    record_place,
+    records_place,
+)
 from civichub.datahub.services.linking import person_community_set, record_link
 
 SOURCES_DIR = Path(__file__).resolve().parent.parent / "sources"
@@ -190,6 +195,8 @@ def import_run(*, batch_id: int) -> ImportBatch:
             chunk = []
     _import_step(batch, mapping, chunk, seen)
     with transaction.atomic():
+        if mapping.household:
+            records_place(register=batch.source)
         batch.status = BatchStatus.DONE
         batch.finished_at = timezone.now()
         batch.save(update_fields=["status", "finished_at"])
@@ -279,11 +286,14 @@ def _record_apply(
     if mapping.household:
         household_place(
             record=record,
+            batch=batch,
             number=clean.values.get(mapping.household, ""),
             relation=clean.values.get(mapping.household_relation, ""),
             address=clean.person.get("address", ""),
             community=community,
         )
+    else:
+        record_place(record=record, address=clean.person.get("address", ""), community=community)
     now = timezone.now()
     delivered = {k: v for k, v in clean.person.items() if k != "identity_number"}
     delivered.update(clean.values)
@@ -309,12 +319,14 @@ def _record_apply(
 @transaction.atomic
 def import_rollback(*, actor: User, batch: ImportBatch) -> ImportBatch:
     """Withdraws a delivery: its values go, the values it replaced hold again, records that
-    only it brought are removed (with people left without any record), and the batch is
-    marked withdrawn, so the same file may be imported again."""
+    only it brought are removed (with people left without any record), the household moves it
+    made are undone (`households_withdraw`), and the batch is marked withdrawn, so the same
+    file may be imported again."""
     batch = ImportBatch.objects.select_for_update().select_related("source").get(pk=batch.pk)
     require(actor, "datahub.import.rollback", batch)
     if batch.status == BatchStatus.ROLLED_BACK:
         return batch
+    households = households_withdraw(batch=batch)
     removed = AttributeValue.objects.filter(batch=batch).delete()[0]
     reopened = AttributeValue.objects.filter(closed_by=batch).update(valid_to=None, closed_by=None)
     orphans = SourceRecord.objects.filter(batch=batch).annotate(n=Count("values")).filter(n=0)
@@ -324,13 +336,20 @@ def import_rollback(*, actor: User, batch: ImportBatch) -> ImportBatch:
     Person.objects.filter(pk__in=people).annotate(
         n=Count("records"), seen=Count("accesses")
     ).filter(n=0, seen=0).delete()
+    if source_mapping(batch.source).household:
+        records_place(register=batch.source)
     batch.status, batch.rolled_back_at = BatchStatus.ROLLED_BACK, timezone.now()
     batch.save(update_fields=["status", "rolled_back_at"])
     audit_record(
         actor=actor,
         action="datahub.import.rollback",
         obj=batch,
-        changes={"values_removed": removed, "values_reopened": reopened, "records": records},
+        changes={
+            "values_removed": removed,
+            "values_reopened": reopened,
+            "records": records,
+            **households,
+        },
     )
     return batch
 

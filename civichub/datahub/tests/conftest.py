@@ -18,7 +18,7 @@ from civichub.core import services as core_services
 from civichub.core.identity import check_digit
 from civichub.core.models import Organisation, Resident, User
 from civichub.datahub import services
-from civichub.datahub.models import ImportBatch, Source
+from civichub.datahub.models import Agreement, ImportBatch, Source
 from civichub.testing.city import SmallCity, staff_user
 
 
@@ -104,6 +104,38 @@ def hub(city: SmallCity) -> Hub:
         resident=resident,
         resident_user=resident_user,
     )
+
+
+def department_head(hub: Hub, source_key: str) -> User:
+    """The head of the department that provides a source: the one who approves its
+    agreements (made once per test)."""
+    if source_key == "health":
+        return hub.health_head
+    username = f"head-{source_key}"
+    found = User.objects.filter(username=username).first()
+    return found or staff_user(
+        "department_head", hub.sources[source_key].department, username=username
+    )
+
+
+def agreement_make(hub: Hub, *, source: str = "health", **overrides: Any) -> Agreement:
+    """A sharing agreement through `services.agreement_create`, approved by the source's
+    department head: by default the family doctors of the health commission reading blood
+    groups of the whole city for their care, on a law, from 2025. A test overrides what it is
+    about (`attributes=`, `purpose=`, `reader=`, `scope=`, `basis=`, …)."""
+    fields: dict[str, Any] = {
+        "actor": department_head(hub, source),
+        "source": hub.sources[source],
+        "reader": hub.city.health_a,
+        "role": "family_doctor",
+        "area": hub.city.city,
+        "attributes": ["blood_group"],
+        "purpose": "家庭医生签约服务",
+        "legal_basis": "基本医疗卫生与健康促进法第三十一条",
+        "valid_from": dt.date(2025, 1, 1),
+    }
+    fields.update(overrides)
+    return services.agreement_create(**fields)
 
 
 def csv_bytes(header: list[str], rows: list[list[str]]) -> bytes:

@@ -4,7 +4,6 @@ purpose) and, further on, a verified blood group; every read is in the person's 
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -14,8 +13,14 @@ from civichub.core import registry
 from civichub.core.models import AuditEvent
 from civichub.datahub import capabilities, services
 from civichub.datahub.models import AccessEntry, ImportBatch, Person
-from civichub.datahub.tests.conftest import HEALTH_HEADER, LI_NA, ZHANG_WEI, Hub, police_row
-from civichub.testing.city import staff_user
+from civichub.datahub.tests.conftest import (
+    HEALTH_HEADER,
+    LI_NA,
+    ZHANG_WEI,
+    Hub,
+    agreement_make,
+    police_row,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -30,17 +35,14 @@ def police_person(hub: Hub, police_import: Callable[..., ImportBatch]) -> Person
 
 
 def _prefill_agreement(hub: Hub, purpose: str = PREFILL) -> None:
-    head = staff_user("department_head", hub.city.police_city, username="phead")
-    services.agreement_create(
-        actor=head,
-        source=hub.sources["public_security"],
+    agreement_make(
+        hub,
+        source="public_security",
         reader=hub.city.city,
         role="community_worker",
-        area=hub.city.city,
         attributes=["name", "address", "phone"],
         purpose=purpose,
         legal_basis="本人同意（网上办事预填）",
-        valid_from=dt.date(2025, 1, 1),
     )
 
 
@@ -77,16 +79,12 @@ def test_resident_facts_are_empty_for_an_account_with_no_linked_person(hub: Hub)
 
 
 def _blood_agreement(hub: Hub, attributes: list[str]) -> None:
-    services.agreement_create(
-        actor=hub.health_head,
-        source=hub.sources["health"],
-        reader=hub.city.health_a,
+    agreement_make(
+        hub,
         role="department_head",
-        area=hub.city.city,
         attributes=attributes,
         purpose=BLOOD,
         legal_basis="献血法；临床紧急用血预案",
-        valid_from=dt.date(2025, 1, 1),
     )
 
 
@@ -149,16 +147,12 @@ def test_a_blood_group_shared_on_consent_is_given_only_while_the_person_consents
     hub: Hub, police_person: Person, health_import: Callable[..., ImportBatch]
 ) -> None:
     health_import([_health_row("阳性")], header=[*HEALTH_HEADER, "Rh血型"])
-    agreement = services.agreement_create(
-        actor=hub.health_head,
-        source=hub.sources["health"],
-        reader=hub.city.health_a,
+    agreement = agreement_make(
+        hub,
         role="department_head",
-        area=hub.city.city,
         attributes=["blood_group", "rh_factor"],
         purpose=BLOOD,
         legal_basis="",
-        valid_from=dt.date(2025, 1, 1),
         basis="consent",
         consent_text="我同意献血登记机构核对我的血型。",
         consent_version="1",

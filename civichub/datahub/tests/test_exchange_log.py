@@ -13,10 +13,10 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from civichub.datahub import exchange, services
+from civichub.datahub import exchange
 from civichub.datahub.exchange import entry_digest, exchange_verify
 from civichub.datahub.models import ExchangeEntry, ImportBatch, Person
-from civichub.datahub.tests.conftest import ZHANG_WEI, Hub, police_row
+from civichub.datahub.tests.conftest import ZHANG_WEI, Hub, agreement_make, police_row
 from civichub.testing.city import staff_user
 
 pytestmark = pytest.mark.django_db
@@ -30,17 +30,7 @@ def calls(
 ) -> list[ExchangeEntry]:
     """Four calls of the exchange API by the doctor's clinic system, each naming the official."""
     police_import([police_row("P1", "张伟", ZHANG_WEI, "1980-01-01", "男")])
-    services.agreement_create(
-        actor=hub.health_head,
-        source=hub.sources["health"],
-        reader=hub.city.health_a,
-        role="family_doctor",
-        area=hub.city.city,
-        attributes=["blood_group"],
-        purpose=BLOOD,
-        legal_basis="献血法",
-        valid_from=dt.date(2025, 1, 1),
-    )
+    agreement_make(hub, purpose=BLOOD, legal_basis="献血法")
     doctor = api_as(hub.doctor)
     url = f"/api/datahub/persons/{Person.objects.get().pk}/attributes"
     for n in range(4):

@@ -11,10 +11,10 @@ import pytest
 from django.utils import timezone
 
 from civichub.core.errors import PermissionDenied
-from civichub.datahub import selectors, services
+from civichub.datahub import selectors
 from civichub.datahub.measures import purpose_names, read_measures
 from civichub.datahub.models import ImportBatch, Person
-from civichub.datahub.tests.conftest import ZHANG_WEI, Hub, police_row
+from civichub.datahub.tests.conftest import ZHANG_WEI, Hub, agreement_make, police_row
 
 pytestmark = pytest.mark.django_db
 
@@ -31,17 +31,7 @@ def test_reads_under_an_agreement_are_counted_once_by_purpose(
         [["D1", "张伟", ZHANG_WEI, "1980-01-01", "男", "", "", "刘医生", "高血压", "A", None]]
     )
     city = hub.city
-    services.agreement_create(
-        actor=hub.health_head,
-        source=hub.sources["health"],
-        reader=city.health_a,
-        role="family_doctor",
-        area=city.district_a,
-        attributes=["chronic_condition", "blood_group"],
-        purpose=CARE,
-        legal_basis="基本医疗卫生与健康促进法第三十一条",
-        valid_from=dt.date(2025, 1, 1),
-    )
+    agreement_make(hub, area=city.district_a, attributes=["chronic_condition", "blood_group"])
     person = Person.objects.get()
     for _read in range(2):
         selectors.person_attributes(actor=hub.doctor, person=person, names=None, purpose=CARE)

@@ -16,7 +16,14 @@ from civichub.core.errors import Conflict, PermissionDenied, ValidationFailed
 from civichub.core.models import User
 from civichub.datahub import selectors, services
 from civichub.datahub.models import Agreement, Consent, ImportBatch, Person
-from civichub.datahub.tests.conftest import HEALTH_HEADER, LI_NA, ZHANG_WEI, Hub, police_row
+from civichub.datahub.tests.conftest import (
+    HEALTH_HEADER,
+    LI_NA,
+    ZHANG_WEI,
+    Hub,
+    agreement_make,
+    police_row,
+)
 from civichub.testing.city import staff_user
 
 pytestmark = pytest.mark.django_db
@@ -106,50 +113,37 @@ def residents(
         ],
     )
     city = hub.city
-    services.agreement_create(
-        actor=hub.health_head,
-        source=hub.sources["health"],
-        reader=city.health_a,
-        role="family_doctor",
-        area=city.city,
+    agreement_make(
+        hub,
         attributes=["chronic_condition", "blood_group", "family_doctor", "last_vaccination"],
-        purpose=CARE,
-        legal_basis="基本医疗卫生与健康促进法第三十一条",
-        valid_from=START,
         scope="contracted",
     )
-    services.agreement_create(
-        actor=hub.health_head,
-        source=hub.sources["health"],
-        reader=city.health_a,
+    agreement_make(
+        hub,
         role="department_head",
-        area=city.city,
         attributes=["blood_group", "rh_factor"],
         purpose=BLOOD,
         legal_basis="献血法；临床紧急用血预案",
-        valid_from=START,
     )
-    services.agreement_create(
-        actor=staff_user("department_head", city.police_city, username="phead"),
-        source=hub.sources["public_security"],
+    agreement_make(
+        hub,
+        source="public_security",
         reader=city.community_a1,
         role="community_worker",
         area=city.community_a1,
         attributes=["name", "address", "household_number"],
         purpose=VISIT,
         legal_basis="城市居民委员会组织法",
-        valid_from=START,
     )
-    services.agreement_create(
-        actor=staff_user("department_head", hub.civil_affairs, username="chead"),
-        source=hub.sources["civil_affairs"],
+    agreement_make(
+        hub,
+        source="civil_affairs",
         reader=city.community_a1,
         role="community_worker",
         area=city.community_a1,
         attributes=["minimum_living_allowance", "lives_alone", "elderly_subsidy"],
         purpose=VISIT,
         legal_basis="社会救助暂行办法",
-        valid_from=START,
     )
     return {p.name: p for p in Person.objects.all()}
 
@@ -267,16 +261,15 @@ def test_a_contract_ending_ends_the_doctors_reads(
 
 def test_only_a_source_with_contracts_takes_an_agreement_limited_to_them(hub: Hub) -> None:
     with pytest.raises(ValidationFailed) as refused:
-        services.agreement_create(
-            actor=staff_user("department_head", hub.city.police_city, username="phead2"),
-            source=hub.sources["public_security"],
+        agreement_make(
+            hub,
+            source="public_security",
             reader=hub.city.community_a1,
             role="community_worker",
             area=hub.city.community_a1,
             attributes=["address"],
             purpose=VISIT,
             legal_basis="城市居民委员会组织法",
-            valid_from=START,
             scope="contracted",
         )
     assert set(refused.value.errors) == {"scope"}
@@ -289,16 +282,14 @@ def test_only_a_source_with_contracts_takes_an_agreement_limited_to_them(hub: Hu
 def home_care(hub: Hub, residents: dict[str, Person]) -> Agreement:
     """Health data to the community worker with no legal basis: only with each resident's
     own consent."""
-    return services.agreement_create(
-        actor=hub.health_head,
-        source=hub.sources["health"],
+    return agreement_make(
+        hub,
         reader=hub.city.community_a1,
         role="community_worker",
         area=hub.city.community_a1,
         attributes=["chronic_condition"],
         purpose=HOME_CARE,
         legal_basis="",
-        valid_from=START,
         basis="consent",
         consent_text="我同意社区工作者查看我的慢病信息，用于居家养老关怀。",
         consent_version="2026-1",
@@ -307,21 +298,18 @@ def home_care(hub: Hub, residents: dict[str, Person]) -> Agreement:
 
 def test_an_agreement_needs_a_legal_basis_or_a_consent_text(hub: Hub) -> None:
     common: dict[str, Any] = {
-        "actor": hub.health_head,
-        "source": hub.sources["health"],
         "reader": hub.city.community_a1,
         "role": "community_worker",
         "area": hub.city.community_a1,
         "attributes": ["chronic_condition"],
         "purpose": HOME_CARE,
         "legal_basis": "",
-        "valid_from": START,
     }
     with pytest.raises(ValidationFailed) as no_basis:
-        services.agreement_create(**common)
+        agreement_make(hub, **common)
     assert set(no_basis.value.errors) == {"legal_basis"}
     with pytest.raises(ValidationFailed) as no_text:
-        services.agreement_create(**common, basis="consent", consent_version="1")
+        agreement_make(hub, **common, basis="consent", consent_version="1")
     assert set(no_text.value.errors) == {"consent_text"}
 
 

@@ -4,7 +4,6 @@ scope."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 
 import pytest
@@ -13,7 +12,7 @@ from civichub.core.errors import PermissionDenied, ValidationFailed
 from civichub.core.models import AuditEvent, User
 from civichub.datahub import selectors, services
 from civichub.datahub.models import Agreement, ImportBatch, Person
-from civichub.datahub.tests.conftest import ZHANG_WEI, Hub, police_row
+from civichub.datahub.tests.conftest import ZHANG_WEI, Hub, agreement_make, police_row
 from civichub.testing.city import staff_user
 
 pytestmark = pytest.mark.django_db
@@ -34,40 +33,19 @@ def zhang(
         [["D1", "张伟", ZHANG_WEI, "1980-01-01", "男", "", "", "刘医生", "高血压", "A", None]]
     )
     city = hub.city
-    agree = services.agreement_create
-    agree(
-        actor=hub.health_head,
-        source=hub.sources["health"],
-        reader=city.health_a,
-        role="family_doctor",
-        area=city.district_a,
-        attributes=["chronic_condition", "blood_group", "family_doctor"],
-        purpose=CARE,
-        legal_basis="基本医疗卫生与健康促进法第三十一条",
-        valid_from=dt.date(2025, 1, 1),
+    agreement_make(
+        hub, area=city.district_a, attributes=["chronic_condition", "blood_group", "family_doctor"]
     )
-    agree(
-        actor=hub.health_head,
-        source=hub.sources["health"],
-        reader=city.health_a,
-        role="department_head",
-        area=city.city,
-        attributes=["blood_group"],
-        purpose=BLOOD,
-        legal_basis="献血法；紧急用血预案",
-        valid_from=dt.date(2025, 1, 1),
-    )
-    police_head = staff_user("department_head", city.police_city, username="phead")
-    agree(
-        actor=police_head,
-        source=hub.sources["public_security"],
+    agreement_make(hub, role="department_head", purpose=BLOOD, legal_basis="献血法；紧急用血预案")
+    agreement_make(
+        hub,
+        source="public_security",
         reader=city.community_a1,
         role="community_worker",
         area=city.community_a1,
         attributes=["name", "address", "household_number"],
         purpose=VISIT,
         legal_basis="城市居民委员会组织法",
-        valid_from=dt.date(2025, 1, 1),
     )
     return Person.objects.get()
 
@@ -126,30 +104,10 @@ def test_an_ended_agreement_admits_no_one(hub: Hub, zhang: Person) -> None:
 
 def test_an_agreement_names_attributes_the_source_has_and_a_legal_basis(hub: Hub) -> None:
     with pytest.raises(ValidationFailed) as refused:
-        services.agreement_create(
-            actor=hub.health_head,
-            source=hub.sources["health"],
-            reader=hub.city.health_a,
-            role="family_doctor",
-            area=hub.city.city,
-            attributes=["religion"],
-            purpose=CARE,
-            legal_basis=" ",
-            valid_from=dt.date(2025, 1, 1),
-        )
+        agreement_make(hub, attributes=["religion"], legal_basis=" ")
     assert set(refused.value.errors) == {"attributes", "legal_basis"}
     with pytest.raises(PermissionDenied):
-        services.agreement_create(
-            actor=hub.health_head,
-            source=hub.sources["public_security"],
-            reader=hub.city.health_a,
-            role="family_doctor",
-            area=hub.city.city,
-            attributes=["address"],
-            purpose=CARE,
-            legal_basis="—",
-            valid_from=dt.date(2025, 1, 1),
-        )
+        agreement_make(hub, source="public_security", actor=hub.health_head, attributes=["address"])
 
 
 def test_the_resident_sees_exactly_the_reads_of_their_record(hub: Hub, zhang: Person) -> None:
