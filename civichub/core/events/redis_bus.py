@@ -151,7 +151,9 @@ def redis_prefix() -> str:
     # asynchronous context asking, every stream's.
     db = connections.settings[DEFAULT_DB_ALIAS]
     name = str(db.get("NAME") or "")
-    if "sqlite" in str(db.get("ENGINE", "")) and (not name or "mode=memory" in name or name == ":memory:"):
+    if "sqlite" in str(db.get("ENGINE", "")) and (
+        not name or "mode=memory" in name or name == ":memory:"
+    ):
         name = f"memory-{os.getpid()}"  # nobody else can share an in-memory database
     where = f"{db.get('HOST') or ''}:{db.get('PORT') or ''}/{name}"
     return f"civichub:{where}:events:"
