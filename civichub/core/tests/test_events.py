@@ -139,3 +139,29 @@ def test_naming_the_redis_channels_from_many_streams_makes_no_database_connectio
     reader.join(10)
     assert len(found) == 1 and len(found[0]) == 1
     assert made == []
+
+
+def test_a_wide_fan_out_holds_the_garbage_collector_off_while_its_streams_send() -> None:
+    """Otherwise the short-lived objects of ten thousand streams' steps set off full collections
+    of everything the open streams keep, mid-delivery: seconds of pause."""
+    import asyncio
+    import gc
+
+    from civichub.core.events import Fanout, Subscription
+    from civichub.core.events.bus import HOLD_COLLECTOR_FROM
+
+    async def deliver() -> tuple[bool, bool, int]:
+        loop = asyncio.get_running_loop()
+        fanout = Fanout()
+        streams = [Subscription(["timeline:public"], loop) for _ in range(HOLD_COLLECTOR_FROM)]
+        for stream in streams:
+            fanout.add(stream, stream.channels)
+        fanout.deliver(["timeline:public"], events.Event("update"))
+        held = not gc.isenabled()
+        await asyncio.sleep(HOLD_COLLECTOR_FROM * 0.0002 + 0.3)
+        got = sum(1 for s in streams if s.pending)
+        return held, gc.isenabled(), got
+
+    assert gc.isenabled()
+    held, enabled_after, got = asyncio.run(deliver())
+    assert (held, enabled_after, got) == (True, True, HOLD_COLLECTOR_FROM)
