@@ -64,6 +64,14 @@ class BroadcastConfig(CivicModuleConfig):
         measures=MEASURES,
         # The Atom feeds' cache forgets what a change makes stale (signal receivers).
         on_ready=["civichub.broadcast.feedcache:connect"],
+        # Mastodon's public stream without a token, beside Django's request cycle.
+        asgi_streams={
+            f"{prefix}/api/v1/streaming/public{variant}": (
+                "civichub.broadcast.mastodon.streaming:public_stream_asgi"
+            )
+            for prefix in ("", "/broadcast/mastodon")
+            for variant in ("", "/local", "/remote")
+        },
         demo_data="civichub.broadcast.demo:seed",
         notification_kinds="civichub.broadcast.notifications:KINDS",
         periodic_tasks=[

@@ -121,6 +121,9 @@ class ModuleManifest:
     # receivers of caches, for one): a module's code loaded at start without an import inside a
     # function, which would hide a dependency cycle
     on_ready: list[str] = field(default_factory=list)
+    # exact path -> dotted "pkg.module:function(scope) -> ASGI app | None": event streams served
+    # beside Django's request cycle when the function takes the request (core.events.asgi)
+    asgi_streams: dict[str, str] = field(default_factory=dict)
 
 
 class CivicModuleConfig(AppConfig):

@@ -9,10 +9,13 @@ The token comes as `Authorization: Bearer` or the `access_token` query parameter
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from django.core.exceptions import DisallowedHost
+from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 
 from civichub.broadcast import selectors, streaming
@@ -25,6 +28,7 @@ from civichub.broadcast.mastodon.endpoint import (
 )
 from civichub.broadcast.mastodon.render import notification_json, status_json
 from civichub.broadcast.mastodon.selectors import alert_notification
+from civichub.core.events.asgi import ASGIApp, Scope, sse_app
 from civichub.core.http import bearer_token
 from civichub.core.models import User
 
@@ -39,6 +43,8 @@ async def _reader(
     error to answer: a bad token, or one without the scope the stream needs. The token comes
     as `Authorization: Bearer` or the `access_token` query parameter."""
     token = bearer_token(request) or request.GET.get("access_token", "").strip()
+    if not token and not user_required:
+        return None  # the public stream without a token: nothing to look up in the database
     found = await streaming.db(authenticated)(
         request, needed, user_required=user_required, token=token
     )
@@ -77,12 +83,16 @@ def _handler(
             if user is None:
                 return None
             data = await streaming.db(_notification)(request, user, event)
-        else:
-            post_id = event.post_id
-            data = await _renders.get(
-                (event.id, host), lambda: streaming.db(_status)(request, post_id)
-            )
-        return streaming.sse_event(event.kind, data) if data else None
+            return streaming.sse_event(event.kind, data) if data else None
+        # The event's bytes are made once for every stream of the process.
+        kind, post_id = event.kind, event.post_id
+
+        async def status_event() -> bytes | None:
+            data = await streaming.db(_status)(request, post_id)
+            return streaming.sse_event(kind, data) if data else None
+
+        chunk: bytes | None = await _renders.get((event.id, kind, host), status_event)
+        return chunk
 
     return handle
 
@@ -141,6 +151,28 @@ async def streaming_public(request: HttpRequest, **_kwargs: Any) -> HttpResponse
         return [streaming.PUBLIC]
 
     return _stream(request, user, channels, USER_EVENTS)
+
+
+def public_stream_asgi(scope: Scope) -> ASGIApp | None:
+    """The public stream of a reader without a token, served beside Django's request cycle
+    (`core.events.asgi`): nothing is looked up for the reader, so nothing but the stream is kept
+    per connection. A token (header or parameter) or a Host Django refuses leaves the request to
+    `streaming_public`."""
+    if b"access_token" in scope.get("query_string", b"") or any(
+        name.lower() == b"authorization" for name, _value in scope.get("headers", ())
+    ):
+        return None
+    # For the Host check and the absolute URLs of what the stream renders.
+    request = ASGIRequest(scope, io.BytesIO())
+    try:
+        request.get_host()
+    except DisallowedHost:
+        return None
+
+    async def channels() -> list[str]:
+        return [streaming.PUBLIC]
+
+    return sse_app(streaming.stream(channels, _handler(request, None, USER_EVENTS)))
 
 
 async def streaming_health(request: HttpRequest) -> HttpResponse:

@@ -88,10 +88,12 @@ def asgi_server(bc: Broadcast, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]
     import uvicorn
     from django.core.asgi import get_asgi_application
 
+    from civichub.core.events.asgi import module_streams, with_event_streams
+
     monkeypatch.setattr(events.streams, "HEARTBEAT_SECONDS", 0.2)
     port = free_port()
     config = uvicorn.Config(
-        get_asgi_application(),
+        with_event_streams(get_asgi_application(), module_streams()),
         host="127.0.0.1",
         port=port,
         lifespan="off",
@@ -367,6 +369,59 @@ def test_mastodon_py_stream_public_receives_every_accounts_posts(
         assert [s.id for s in listener.wait_for("update")] == [str(first.pk), str(second.pk)]
     finally:
         handle.close()
+
+
+def test_public_streams_without_a_token_keep_no_thread_each_and_all_get_the_post(
+    asgi_server: str, bc: Broadcast
+) -> None:
+    """Served beside Django's request cycle: under it each open stream kept a thread of its own
+    for synchronous code, ten thousand threads for ten thousand readers."""
+    readers = 12
+    opened: list[int] = []
+    got: list[dict[str, Any]] = []
+
+    async def read() -> None:
+        url = f"{asgi_server}/api/v1/streaming/public/local"
+        async with (
+            httpx.AsyncClient(timeout=15) as client,
+            client.stream("GET", url) as response,
+        ):
+            assert response.status_code == 200
+            assert response.headers["content-type"] == "text/event-stream"
+            lines = response.aiter_lines()
+            assert await anext(lines) == ":)"
+            opened.append(1)
+            name = ""
+            async for line in lines:
+                if line.startswith("event: "):
+                    name = line[7:]
+                elif line.startswith("data: ") and name == "update":
+                    got.append(json.loads(line[6:]))
+                    return
+
+    async def all_readers() -> None:
+        await asyncio.wait_for(asyncio.gather(*(read() for _ in range(readers))), 20)
+
+    threads_before = threading.active_count()
+    reading = threading.Thread(target=asyncio.run, args=(all_readers(),), daemon=True)
+    reading.start()
+    deadline = time.monotonic() + 10
+    while len(opened) < readers:
+        assert time.monotonic() < deadline, f"{len(opened)} of {readers} streams opened"
+        time.sleep(0.02)
+    grown = threading.active_count() - threads_before - 1  # the readers' own thread
+    assert grown <= 2, f"{grown} more threads for {readers} open streams"
+    publish(bc, "全市通知：地铁延长运营")
+    reading.join(20)
+    assert len(got) == readers
+    assert {data["content"] for data in got} == {"<p>全市通知：地铁延长运营</p>"}
+
+
+def test_a_public_stream_for_a_host_django_refuses_is_refused(asgi_server: str) -> None:
+    answer = httpx.get(
+        f"{asgi_server}/api/v1/streaming/public", headers={"Host": "evil.example"}, timeout=5
+    )
+    assert answer.status_code == 400
 
 
 def test_the_stream_sends_heartbeats_takes_the_token_as_a_parameter_and_refuses_a_bad_one(

@@ -12,7 +12,7 @@ from typing import Any
 
 import redis
 import redis.asyncio
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 
 from civichub.core.events.bus import Event, Fanout, LocalBus, Subscription
 
@@ -147,9 +147,13 @@ class RedisBus(LocalBus):
 def redis_prefix() -> str:
     """Redis channels are shared by every database number, so the names carry the database the
     processes share: deployments (and test runs) on one Redis server never hear each other."""
-    db = connection.settings_dict
+    # The settings, not `connection`: that would make a database connection object for each
+    # asynchronous context asking, every stream's.
+    db = connections.settings[DEFAULT_DB_ALIAS]
     name = str(db.get("NAME") or "")
-    if connection.vendor == "sqlite" and (not name or "mode=memory" in name or name == ":memory:"):
+    if "sqlite" in str(db.get("ENGINE", "")) and (
+        not name or "mode=memory" in name or name == ":memory:"
+    ):
         name = f"memory-{os.getpid()}"  # nobody else can share an in-memory database
     where = f"{db.get('HOST') or ''}:{db.get('PORT') or ''}/{name}"
     return f"civichub:{where}:events:"

@@ -64,6 +64,12 @@ class SharedRenders:
     async def get(self, key: Hashable, make: Callable[[], Awaitable[Any]]) -> Any:
         loop = asyncio.get_running_loop()
         task = self._done.get(key)
+        if task is not None and task.done() and task.get_loop() is loop:
+            # Every stream after the first takes the result as it is: no shield, no wait (a
+            # future and a wakeup each, ten thousand times over for one event).
+            if task.cancelled() or task.exception() is not None:
+                return None
+            return task.result()
         if task is None or task.get_loop() is not loop:
             task = loop.create_task(make())  # type: ignore[arg-type]
             self._done[key] = task

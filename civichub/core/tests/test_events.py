@@ -105,3 +105,63 @@ def test_an_event_of_a_module_comes_back_as_its_own_class() -> None:
     assert (received.kind, received.parcel_id, received.id) == ("arrived", 7, sent.id)
     with pytest.raises(ValueError, match="topic"):
         events.Event.decode(json.dumps({"type": "nobody", "kind": "x"}))
+
+
+def test_naming_the_redis_channels_from_many_streams_makes_no_database_connection_each(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each open stream runs in its own asynchronous context, where Django's `connection` is a
+    new database wrapper: a dozen objects per stream, kept for the stream's hour."""
+    import asyncio
+    import threading
+
+    from django.db import connections
+
+    made: list[str] = []
+    create = connections.create_connection
+
+    def counted(alias: str) -> object:
+        made.append(alias)
+        return create(alias)
+
+    monkeypatch.setattr(connections, "create_connection", counted)
+
+    async def streams() -> set[str]:
+        async def one() -> str:
+            return events.redis_prefix()
+
+        return set(await asyncio.gather(*(asyncio.create_task(one()) for _ in range(5))))
+
+    found: list[set[str]] = []
+    # A thread of its own: a fresh context, as the server's streams have.
+    reader = threading.Thread(target=lambda: found.append(asyncio.run(streams())))
+    reader.start()
+    reader.join(10)
+    assert len(found) == 1 and len(found[0]) == 1
+    assert made == []
+
+
+def test_a_wide_fan_out_holds_the_garbage_collector_off_while_its_streams_send() -> None:
+    """Otherwise the short-lived objects of ten thousand streams' steps set off full collections
+    of everything the open streams keep, mid-delivery: seconds of pause."""
+    import asyncio
+    import gc
+
+    from civichub.core.events import Fanout, Subscription
+    from civichub.core.events.bus import HOLD_COLLECTOR_FROM
+
+    async def deliver() -> tuple[bool, bool, int]:
+        loop = asyncio.get_running_loop()
+        fanout = Fanout()
+        streams = [Subscription(["timeline:public"], loop) for _ in range(HOLD_COLLECTOR_FROM)]
+        for stream in streams:
+            fanout.add(stream, stream.channels)
+        fanout.deliver(["timeline:public"], events.Event("update"))
+        held = not gc.isenabled()
+        await asyncio.sleep(HOLD_COLLECTOR_FROM * 0.0002 + 0.3)
+        got = sum(1 for s in streams if s.pending)
+        return held, gc.isenabled(), got
+
+    assert gc.isenabled()
+    held, enabled_after, got = asyncio.run(deliver())
+    assert (held, enabled_after, got) == (True, True, HOLD_COLLECTOR_FROM)

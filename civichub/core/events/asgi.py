@@ -1,0 +1,100 @@
+"""Event streams served beside Django's request cycle.
+
+A stream held open by ten thousand readers costs what its request costs, ten thousand times
+over: under Django's handler each one keeps its own thread for synchronous code (the request's
+thread-sensitive context lives as long as the response), runs the middleware stack, and leaves
+a few hundred objects that every full garbage collection walks again. A module names, in its
+manifest's `asgi_streams`, the exact paths of streams that need none of that (public streams,
+no session, no token); for each a function of the ASGI scope gives the stream's ASGI app, or
+None to leave the request to Django (a token to check, a bad Host)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from typing import Any
+
+from django.utils.module_loading import import_string
+
+from civichub.core.registry import modules
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[Mapping[str, Any]]]
+Send = Callable[[Mapping[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+StreamChooser = Callable[[Scope], "ASGIApp | None"]
+
+# The headers of an event stream, those Django's security middleware gives every answer too.
+SSE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"content-type", b"text/event-stream"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),  # nginx: pass each event on at once
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+)
+
+
+def sse_app(
+    body: AsyncIterator[bytes], headers: Iterable[tuple[bytes, bytes]] = SSE_HEADERS
+) -> ASGIApp:
+    """An ASGI app sending `body` as a server-sent event stream until it ends or the client
+    goes away (then the body is closed, which ends its subscription)."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        async def pump() -> None:
+            await send({"type": "http.response.start", "status": 200, "headers": list(headers)})
+            async for chunk in body:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+        async def until_disconnect() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+
+        loop = asyncio.get_running_loop()
+        sending, listening = loop.create_task(pump()), loop.create_task(until_disconnect())
+        try:
+            await asyncio.wait((sending, listening), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (sending, listening):
+                task.cancel()
+            for task in (sending, listening):
+                with contextlib.suppress(asyncio.CancelledError, OSError):
+                    await task
+            aclose = getattr(body, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        if sending.done() and not sending.cancelled() and sending.exception() is not None:
+            raise sending.exception()  # type: ignore[misc]
+
+    return app
+
+
+def with_event_streams(app: ASGIApp, streams: Mapping[str, StreamChooser]) -> ASGIApp:
+    """`app` (Django's handler) with the `streams` paths (without a trailing slash) answered by
+    their choosers' apps when they take the request."""
+    routes = {path.rstrip("/"): chooser for path, chooser in streams.items()}
+    if not routes:
+        return app
+
+    async def application(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("method") == "GET":
+            chooser = routes.get(scope["path"].rstrip("/"))
+            stream = chooser(scope) if chooser is not None else None
+            if stream is not None:
+                await stream(scope, receive, send)
+                return
+        await app(scope, receive, send)
+
+    return application
+
+
+def module_streams() -> dict[str, StreamChooser]:
+    """The `asgi_streams` of every module's manifest."""
+    found: dict[str, StreamChooser] = {}
+    for _config, manifest in modules():
+        for path, dotted in manifest.asgi_streams.items():
+            found[path] = import_string(dotted.replace(":", "."))
+    return found
