@@ -241,10 +241,16 @@ def probe_image(
                 gps = _header_gps(probe) if keep_location else None
     except DomainError:
         raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        # Pillow's own limit, met while it opens a header claiming far more pixels than ours.
+        budget = _pixel_budget(max_pixels)
+        raise _refuse(
+            field,
+            _("%(name)s：图片的像素过多，最多接受 %(max)s 像素。")
+            % {"name": name, "max": f"{budget:,}"},
+        ) from exc
     except (
         UnidentifiedImageError,
-        Image.DecompressionBombError,
-        Image.DecompressionBombWarning,
         OSError,
         ValueError,
         SyntaxError,
