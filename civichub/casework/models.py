@@ -399,9 +399,18 @@ class InCaseScope:
         return self.case.organisation
 
 
+class PhotoState(models.TextChoices):
+    PROCESSING = "processing", _("处理中")
+    READY = "ready", _("可用")
+    FAILED = "failed", _("处理失败")
+
+
 class CasePhoto(InCaseScope, CreatedModel):
     """A photo re-encoded by the intake service: checked type and size, metadata removed
-    (location kept only when the sender chose so)."""
+    (location kept only when the sender chose so). A large photo is stored as received with
+    state `processing` (its header checked, nothing decoded; `location_kept` then says what the
+    sender asked for) and re-encoded by a task; until `ready` its file is served to no one, and
+    a failed decode keeps its reason in `error` and its file is removed."""
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="photos")
     image = models.FileField(upload_to=_photo_path, max_length=200)
@@ -411,6 +420,8 @@ class CasePhoto(InCaseScope, CreatedModel):
     size = models.PositiveIntegerField(help_text=_("字节"))
     original_name = models.CharField(max_length=200, blank=True, default="")
     location_kept = models.BooleanField(default=False)
+    state = models.CharField(max_length=12, choices=PhotoState.choices, default=PhotoState.READY)
+    error = models.CharField(max_length=200, blank=True, default="")
 
     class Meta:
         ordering: ClassVar[list[str]] = ["case", "id"]

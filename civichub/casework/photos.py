@@ -1,18 +1,28 @@
 """Photo checks for intake (core.images: real type, size in bytes and pixels, a full decode,
 re-encoding that drops all metadata unless the sender keeps the location) and the reading of
-a kept location."""
+a kept location. A large photo (over the profile's `image_background_pixels`) is only checked
+from its header here and re-encoded later by a task (`services.photo_processing`); its kept
+location is read from the header's EXIF block, so the case is placed at intake all the same."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from civichub.core.images import GPS_IFD, CheckedImage, ImageUpload, check_image
+from civichub.core.images import GPS_IFD, CheckedImage, DeferredImage, ImageUpload, accept_image
 
-__all__ = ["GPS_IFD", "CheckedPhoto", "PhotoUpload", "check_photo", "gps_point"]
+__all__ = [
+    "GPS_IFD",
+    "CheckedPhoto",
+    "DeferredPhoto",
+    "PhotoUpload",
+    "check_photo",
+    "gps_point",
+]
 
 # The checks and the re-encoding are core's, shared with other modules that take images.
 PhotoUpload = ImageUpload
 CheckedPhoto = CheckedImage
+DeferredPhoto = DeferredImage
 
 
 def check_photo(
@@ -23,8 +33,8 @@ def check_photo(
     max_bytes: int,
     max_pixels: int,
     allowed_formats: list[str],
-) -> CheckedPhoto:
-    return check_image(
+) -> CheckedPhoto | DeferredPhoto:
+    return accept_image(
         upload,
         field=f"photos.{index}",
         keep_location=keep_location,

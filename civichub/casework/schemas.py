@@ -79,6 +79,10 @@ class PhotoOut(Schema):
     height: int
     size: int
     location_kept: bool
+    # "ready"; "processing" while a large photo awaits its re-encoding (not served until
+    # ready); "failed" when it could not be read (`error` says why; the photo is not kept).
+    state: str
+    error: str
 
 
 class RatingOut(Schema):

@@ -3,7 +3,7 @@ does nothing to a case that has left `received`, and notifications carry dedupe 
 
 The casework task index: the periodic tasks are here; `after_intake` (which intake enqueues
 after commit), `route_case` and `acknowledge_case` are declared beside the routing services
-they call."""
+they call, `process_case_photo` (a large photo's re-encoding) beside its service."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from dataclasses import asdict
 from django_tasks import task
 
 from civichub.casework import services
+from civichub.casework.services.photo_processing import process_case_photo
 from civichub.casework.services.routing import acknowledge_case, after_intake, route_case
 from civichub.core.context import acting
 
@@ -19,6 +20,7 @@ __all__ = [
     "acknowledge_case",
     "after_intake",
     "escalate_overdue_cases",
+    "process_case_photo",
     "route_case",
     "sweep_cases",
 ]

@@ -33,6 +33,7 @@ from civichub.casework.models import (
     ContactVerification,
     EventKind,
     ExtensionState,
+    PhotoState,
 )
 from civichub.casework.permissions import is_own_case, is_sender, may
 from civichub.casework.photos import PhotoUpload
@@ -643,6 +644,9 @@ def photo(request: HttpRequest, tracking_number: str, pk: int) -> HttpResponseBa
         item = found
     else:
         raise NotFound(_("没有找到该照片。"))
+    if item.state != PhotoState.READY:
+        # A photo awaiting its re-encoding is the file as received, metadata and all.
+        raise NotFound(_("该照片正在处理或无法读取。"))
     response = FileResponse(item.image.open("rb"), content_type=item.content_type)
     response["Cache-Control"] = "private, max-age=3600"
     return response

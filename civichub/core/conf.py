@@ -63,6 +63,11 @@ class CoreSettings(ModuleConfig):
     # may take at most this much memory (address space; 0: no memory limit).
     image_decode_seconds: float = 30.0
     image_decode_memory_mb: int = 1536
+    # Above this many pixels a module that can wait (casework photos) takes an image after its
+    # header checks alone and re-encodes it in a background task, in the same child process;
+    # the request decodes nothing. An ordinary 12-megapixel phone photo (4032×3024, ~6 MB)
+    # re-encodes in about a quarter of a second of CPU and 35 MB, so it stays in the request.
+    image_background_pixels: int = 16_000_000
 
 
 def core_settings() -> CoreSettings:

@@ -9,7 +9,9 @@ Decoding is the costly part (a 131 KB PNG can hold 40 million pixels: 120 MB and
 work), so the header is checked first against a pixel budget and against the file's size
 (`core.conf.CoreSettings`: `image_max_pixels`, `image_max_pixels_per_byte`, `probe_image`),
 and large images are decoded a few at a time per process, each in a child process with a time
-and memory limit (`reencode_isolated`), or in a background task by a module that can wait."""
+and memory limit (`reencode_isolated`). Above `image_background_pixels` a module that can wait
+(`accept_image`) takes the image after its header checks and re-encodes it in a background
+task, in the same child process, so that the request decodes nothing."""
 
 from __future__ import annotations
 
@@ -34,9 +36,11 @@ from civichub.core.imagecodec import GPS_IFD, Encoded, reencode
 __all__ = [
     "GPS_IFD",
     "CheckedImage",
+    "DeferredImage",
     "ImageDecodeFailed",
     "ImageUpload",
     "ProbedImage",
+    "accept_image",
     "check_image",
     "probe_image",
     "reencode_isolated",
@@ -77,10 +81,27 @@ class ProbedImage:
     width: int
     height: int
     original_name: str
+    # The EXIF GPS block as the header carries it, read only when asked (`keep_location`).
+    gps: dict[int, Any] | None = None
 
     @property
     def pixels(self) -> int:
         return self.width * self.height
+
+
+@dataclass(frozen=True)
+class DeferredImage:
+    """An image over `image_background_pixels` that passed the header checks and was not
+    decoded: the bytes as received (metadata and all, so never to be served), to be re-encoded
+    by a task with `reencode_isolated`."""
+
+    probed: ProbedImage
+    data: bytes
+    keep_location: bool
+
+    @property
+    def gps(self) -> dict[int, Any] | None:
+        return self.probed.gps
 
 
 class ImageDecodeFailed(Exception):
@@ -188,10 +209,12 @@ def probe_image(
     max_bytes: int,
     max_pixels: int,
     allowed_formats: list[str],
+    keep_location: bool = False,
 ) -> ProbedImage:
     """The header checks alone (size in bytes, real format, pixel budget, pixels per byte):
     cheap, so a request can refuse a decompression bomb at once; ValidationFailed naming
-    `field` otherwise. No pixel is decoded here."""
+    `field` otherwise. No pixel is decoded here; with `keep_location` the GPS block is read
+    from the EXIF segment that JPEG and WebP carry ahead of the pixels."""
     name = _name(upload)
     if not upload.data:
         raise _refuse(field, _("%(name)s：文件是空的。") % {"name": name})
@@ -215,12 +238,19 @@ def probe_image(
                 )
                 image_format = probe.format or ""
                 width, height = probe.size
+                gps = _header_gps(probe) if keep_location else None
     except DomainError:
         raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        # Pillow's own limit, met while it opens a header claiming far more pixels than ours.
+        budget = _pixel_budget(max_pixels)
+        raise _refuse(
+            field,
+            _("%(name)s：图片的像素过多，最多接受 %(max)s 像素。")
+            % {"name": name, "max": f"{budget:,}"},
+        ) from exc
     except (
         UnidentifiedImageError,
-        Image.DecompressionBombError,
-        Image.DecompressionBombWarning,
         OSError,
         ValueError,
         SyntaxError,
@@ -233,7 +263,19 @@ def probe_image(
         width=width,
         height=height,
         original_name=name,
+        gps=gps,
     )
+
+
+def _header_gps(probe: Image.Image) -> dict[int, Any] | None:
+    """The GPS block from the EXIF bytes the header gave (`info["exif"]`), never through
+    `getexif()`, which loads the whole picture of a PNG to look for a late eXIf chunk."""
+    raw = probe.info.get("exif")
+    if not isinstance(raw, bytes):
+        return None
+    exif = Image.Exif()
+    exif.load(raw)
+    return dict(exif.get_ifd(GPS_IFD)) or None
 
 
 def _pixel_budget(max_pixels: int) -> int:
@@ -315,8 +357,7 @@ def check_image(
     The header is checked before anything is decoded (`probe_image`); a small image is decoded
     here, a large one (over `image_free_pixels`) waits for its turn (`_decode_turn`) and is
     decoded in a child process with a time and memory limit (`reencode_isolated`). Modules
-    that can wait for an image (broadcast's uploads ahead of a post) instead store a large one
-    as pending and re-encode it in a task."""
+    that can wait for an image use `accept_image` instead."""
     probed = probe_image(
         upload,
         field=field,
@@ -324,6 +365,43 @@ def check_image(
         max_pixels=max_pixels,
         allowed_formats=allowed_formats,
     )
+    return _decoded(upload, probed, field=field, max_pixels=max_pixels, keep_location=keep_location)
+
+
+def accept_image(
+    upload: ImageUpload,
+    *,
+    field: str,
+    max_bytes: int,
+    max_pixels: int,
+    allowed_formats: list[str],
+    keep_location: bool = False,
+) -> CheckedImage | DeferredImage:
+    """For a module that can show an image later: one over `image_background_pixels` is taken
+    after the header checks alone and comes back as a DeferredImage for a task to re-encode
+    (`reencode_isolated`); a smaller one is re-encoded now, as by `check_image`. A bomb is
+    refused here either way, from its header."""
+    probed = probe_image(
+        upload,
+        field=field,
+        max_bytes=max_bytes,
+        max_pixels=max_pixels,
+        allowed_formats=allowed_formats,
+        keep_location=keep_location,
+    )
+    if probed.pixels > int(core_settings().image_background_pixels):
+        return DeferredImage(probed=probed, data=upload.data, keep_location=keep_location)
+    return _decoded(upload, probed, field=field, max_pixels=max_pixels, keep_location=keep_location)
+
+
+def _decoded(
+    upload: ImageUpload,
+    probed: ProbedImage,
+    *,
+    field: str,
+    max_pixels: int,
+    keep_location: bool,
+) -> CheckedImage:
     name = probed.original_name
     budget = _pixel_budget(max_pixels)
     if probed.pixels <= int(core_settings().image_free_pixels):

@@ -18,6 +18,7 @@ from civichub.broadcast.services.media import (
     stored_name,
 )
 from civichub.core.audit import audit_record
+from civichub.core.conf import core_settings
 from civichub.core.errors import (
     Conflict,
 )
@@ -64,14 +65,16 @@ def account_avatar_set(
     *, actor: User | None, account: BroadcastAccount, upload: ImageUpload
 ) -> BroadcastAccount:
     """The account's picture, re-encoded like post images. The previous file is removed once
-    the change is committed."""
+    the change is committed. A picture shown this small has no need of more pixels than
+    `image_background_pixels`: a larger one is refused from its header, so that setting an
+    avatar never waits on a large decode."""
     if actor is not None:
         require(actor, "broadcast.post.publish", account)
     checked = check_image(
         upload,
         field="avatar",
         max_bytes=IMAGE_MAX_BYTES,
-        max_pixels=IMAGE_MAX_PIXELS,
+        max_pixels=min(IMAGE_MAX_PIXELS, int(core_settings().image_background_pixels)),
         allowed_formats=IMAGE_FORMATS,
     )
     account = BroadcastAccount.objects.select_for_update().get(pk=account.pk)

@@ -38,9 +38,11 @@ from civichub.core.images import (
     CONTENT_TYPES,
     EXTENSIONS,
     CheckedImage,
+    DeferredImage,
     ImageDecodeFailed,
     ImageUpload,
     ProbedImage,
+    accept_image,
     check_image,
     probe_image,
     reencode_isolated,
@@ -83,6 +85,55 @@ def image_checked(image: ImageIn, field: str) -> tuple[CheckedImage, str]:
         allowed_formats=IMAGE_FORMATS,
     )
     return checked, alt
+
+
+def image_accepted(image: ImageIn, field: str) -> tuple[CheckedImage | DeferredImage, str]:
+    """For an image published with its post: one over `image_background_pixels` is taken
+    after its header checks alone and re-encoded by `process_image` (the post shows without
+    it until then); a smaller one is re-encoded now."""
+    alt = _alt_checked(image, field)
+    accepted = accept_image(
+        ImageUpload(name=image.name, data=image.data),
+        field=field,
+        max_bytes=IMAGE_MAX_BYTES,
+        max_pixels=IMAGE_MAX_PIXELS,
+        allowed_formats=IMAGE_FORMATS,
+    )
+    return accepted, alt
+
+
+def image_keep(
+    *,
+    account: BroadcastAccount,
+    accepted: CheckedImage | DeferredImage,
+    alt_text: str,
+    uploader: User | None,
+    post: Post,
+    position: int,
+) -> PostImage:
+    """Stores an image published with its post: re-encoded already, or `processing` with its
+    task enqueued once the post has committed."""
+    if isinstance(accepted, CheckedImage):
+        return image_store(
+            account=account,
+            checked=accepted,
+            alt_text=alt_text,
+            uploader=uploader,
+            post=post,
+            position=position,
+        )
+    stored = _pending_store(
+        account=account,
+        probed=accepted.probed,
+        data=accepted.data,
+        alt_text=alt_text,
+        uploader=uploader,
+        post=post,
+        position=position,
+    )
+    image_id = stored.pk
+    transaction.on_commit(lambda: process_image.enqueue(image_id))
+    return stored
 
 
 def stored_name(prefix: str, checked: CheckedImage) -> str:
@@ -161,10 +212,14 @@ def _pending_store(
     data: bytes,
     alt_text: str,
     uploader: User | None,
+    post: Post | None = None,
+    position: int = 0,
 ) -> PostImage:
     """The upload as received (metadata and all, so never served), awaiting its task."""
     image = PostImage(
         account=account,
+        post=post,
+        position=position,
         alt_text=alt_text,
         content_type=probed.content_type,
         width=probed.width,

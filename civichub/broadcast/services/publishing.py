@@ -43,14 +43,14 @@ from civichub.broadcast.services.checks import (
     target_areas,
 )
 from civichub.broadcast.services.delivery import post_federation_schedule
-from civichub.broadcast.services.media import ImageIn, image_checked, image_store
+from civichub.broadcast.services.media import ImageIn, image_accepted, image_keep
 from civichub.core.audit import audit_record
 from civichub.core.errors import (
     Conflict,
     NotFound,
     ValidationFailed,
 )
-from civichub.core.images import CheckedImage
+from civichub.core.images import CheckedImage, DeferredImage
 from civichub.core.models import User
 from civichub.core.permissions import require
 
@@ -175,7 +175,7 @@ def post_publish(
         raise ValidationFailed.on(
             "images", _("一条发布最多 %(n)d 张图片。") % {"n": POST_MAX_IMAGES}
         )
-    checked_images = [image_checked(image, f"images.{i}") for i, image in enumerate(images)]
+    checked_images = [image_accepted(image, f"images.{i}") for i, image in enumerate(images)]
     uploaded = _uploaded_media(account, media_ids)
     video = _uploaded_video(account, video_id, has_images=bool(images or media_ids))
     post = Post.objects.create(
@@ -272,15 +272,15 @@ def _attach_images(
     post: Post,
     actor: User | None,
     uploaded: list[PostImage],
-    checked_images: list[tuple[CheckedImage, str]],
+    checked_images: list[tuple[CheckedImage | DeferredImage, str]],
 ) -> None:
     for position, media in enumerate(uploaded):
         media.post, media.position = post, position
         media.save(update_fields=["post", "position"])
     for offset, (checked, alt) in enumerate(checked_images, start=len(uploaded)):
-        image_store(
+        image_keep(
             account=post.account,
-            checked=checked,
+            accepted=checked,
             alt_text=alt,
             uploader=actor,
             post=post,

@@ -243,3 +243,40 @@ def test_mastodon_clients_see_why_a_large_image_failed(
     failed = client.get(f"/api/v1/media/{uploaded.json()['id']}")
     assert failed.status_code == 422
     assert "Error processing media" in failed.json()["error"]
+
+
+def test_a_large_image_published_with_its_post_is_re_encoded_by_the_task_after_commit(
+    bc: Broadcast,
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    settings.CIVICHUB_PROFILE = {"image_background_pixels": 1000}
+    upload = services.ImageIn(name="map.jpg", data=jpeg_with_metadata(), alt_text="封闭路段示意图")
+
+    def no_decode(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the image was decoded in the request")
+
+    monkeypatch.setattr(Image.Image, "load", no_decode)
+    monkeypatch.setattr(services.media, "reencode_isolated", no_decode)
+    with django_capture_on_commit_callbacks(execute=False) as waiting:
+        post = services.post_publish(
+            actor=bc.police_publisher,
+            account=bc.police,
+            text="青山大道封闭施工",
+            category="road_closure",
+            images=[upload],
+        )
+    monkeypatch.undo()
+
+    image = post.images.get()
+    assert (image.state, image.width, image.height) == (ImageState.PROCESSING, 80, 60)
+    assert Client().get(f"/broadcast/images/{image.pk}").status_code == 404
+    with django_capture_on_commit_callbacks(execute=True):
+        for callback in waiting:
+            callback()
+    image.refresh_from_db()
+    assert image.state == ImageState.READY and image.post_id == post.pk
+    with image.image.open("rb") as stored:
+        assert b"TestCam" not in stored.read()
+    assert Client().get(f"/broadcast/images/{image.pk}").status_code == 200

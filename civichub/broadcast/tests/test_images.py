@@ -282,3 +282,22 @@ def test_an_image_of_a_scheduled_post_is_only_for_its_publishers_and_never_cache
     staff.force_login(bc.police_publisher)
     served = staff.get(f"/broadcast/images/{image.pk}")
     assert served.status_code == 200 and served["Cache-Control"] == "private, no-store"
+
+
+def test_an_avatar_over_the_background_threshold_is_refused_from_its_header(
+    bc: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.CIVICHUB_PROFILE = {"image_background_pixels": 1000}
+    data = png((40, 40))
+
+    def no_decode(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the avatar was decoded")
+
+    monkeypatch.setattr(Image.Image, "load", no_decode)
+    with pytest.raises(ValidationFailed) as caught:
+        services.account_avatar_set(
+            actor=bc.police_publisher, account=bc.police, upload=ImageUpload("big.png", data)
+        )
+    assert "40×40" in caught.value.errors["avatar"][0]
+    bc.police.refresh_from_db()
+    assert not bc.police.avatar

@@ -32,9 +32,16 @@ from civichub.casework.models import (
     ContactChannel,
     ContactVerification,
     EventKind,
+    PhotoState,
 )
 from civichub.casework.permissions import is_sender, may
-from civichub.casework.photos import CheckedPhoto, PhotoUpload, check_photo, gps_point
+from civichub.casework.photos import (
+    CheckedPhoto,
+    DeferredPhoto,
+    PhotoUpload,
+    check_photo,
+    gps_point,
+)
 from civichub.casework.selectors import active_category, jurisdiction
 from civichub.casework.services._shared import (
     add_event,
@@ -44,6 +51,7 @@ from civichub.casework.services._shared import (
     too_long,
 )
 from civichub.casework.services.contacts import contact_account, normalise_contact
+from civichub.casework.services.photo_processing import process_case_photo
 from civichub.casework.services.routing import after_intake
 from civichub.core import geo
 from civichub.core.audit import audit_record
@@ -137,7 +145,9 @@ class Submitted:
     access_code: str
 
 
-def checked_photos(photos: Sequence[PhotoUpload], keep_location: bool) -> list[CheckedPhoto]:
+def checked_photos(
+    photos: Sequence[PhotoUpload], keep_location: bool
+) -> list[CheckedPhoto | DeferredPhoto]:
     conf = casework_settings()
     if len(photos) > int(conf.photo_max_count):
         raise ValidationFailed.on("photos", photo_limit_message(int(conf.photo_max_count)))
@@ -357,7 +367,7 @@ def _store_submission(
     *,
     actor: User | None,
     sender: _Sender,
-    checked: Sequence[CheckedPhoto],
+    checked: Sequence[CheckedPhoto | DeferredPhoto],
     verification: ContactVerification | None,
     now: dt.datetime,
 ) -> Submitted:
@@ -421,30 +431,51 @@ def _spend_verification(verification: ContactVerification, case: Case, now: dt.d
 
 
 def store_photos(
-    case: Case, checked: Sequence[CheckedPhoto], written: list[str]
+    case: Case, checked: Sequence[CheckedPhoto | DeferredPhoto], written: list[str]
 ) -> list[CasePhoto]:
     """Writes the files and rows; each file name goes into `written` at once, so the caller
-    can remove the files if its transaction fails."""
+    can remove the files if its transaction fails. A deferred (large) photo is stored as
+    received, `processing`, and its task is enqueued once the transaction commits."""
     stored_photos = []
     for photo in checked:
-        stored = CasePhoto(
-            case=case,
-            content_type=photo.content_type,
-            width=photo.width,
-            height=photo.height,
-            size=len(photo.data),
-            original_name=photo.original_name,
-            location_kept=photo.location_kept,
-        )
-        stored.image.save(
-            f"{case.tracking_number}-{secrets.token_hex(6)}.{photo.extension}",
-            ContentFile(photo.data),
-            save=False,
-        )
+        if isinstance(photo, DeferredPhoto):
+            stored = _pending_photo(case, photo)
+            data, name = photo.data, f"{case.tracking_number}-pending-{secrets.token_hex(6)}"
+        else:
+            stored = CasePhoto(
+                case=case,
+                content_type=photo.content_type,
+                width=photo.width,
+                height=photo.height,
+                size=len(photo.data),
+                original_name=photo.original_name,
+                location_kept=photo.location_kept,
+            )
+            data, name = (
+                photo.data,
+                f"{case.tracking_number}-{secrets.token_hex(6)}.{photo.extension}",
+            )
+        stored.image.save(name, ContentFile(data), save=False)
         written.append(stored.image.name)
         stored.save()
+        if stored.state == PhotoState.PROCESSING:
+            transaction.on_commit(partial(process_case_photo.enqueue, stored.pk), robust=True)
         stored_photos.append(stored)
     return stored_photos
+
+
+def _pending_photo(case: Case, photo: DeferredPhoto) -> CasePhoto:
+    probed = photo.probed
+    return CasePhoto(
+        case=case,
+        content_type=probed.content_type,
+        width=probed.width,
+        height=probed.height,
+        size=len(photo.data),
+        original_name=probed.original_name,
+        location_kept=photo.keep_location,
+        state=PhotoState.PROCESSING,
+    )
 
 
 def case_photos_add(
