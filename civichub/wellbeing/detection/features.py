@@ -197,23 +197,7 @@ def observe(
     level = np.where(np.isnan(level), np.inf, level) + np.maximum(margin, swing[:, ELECTRICITY])
     elec_use = present[:, ELECTRICITY] & (x0[:, ELECTRICITY] > level + TOLERANCE)
     elec_switch = np.abs(elec_change) > change_limit + TOLERANCE
-    # Lights and the television switched off, from above what runs by itself down to it, in
-    # the household's own evening (from an hour before its early bedtime to 04:00): somebody
-    # going to bed (an option, see `Rules.no_use_lights_out_is_stir`).
-    if r.no_use_lights_out_is_stir:
-        after_noon = (slot - SLOTS_PER_DAY // 2) % SLOTS_PER_DAY
-        lights_out = (
-            elec_switch
-            & (elec_change < 0)
-            & present[:, ELECTRICITY]
-            & (x0[:, ELECTRICITY] <= level + TOLERANCE)
-            & (x0[:, ELECTRICITY] - elec_change > level + TOLERANCE)
-            & (s.bedtime_early >= 0)
-            & (after_noon >= s.bedtime_early - SLOTS_PER_HOUR)
-            & (after_noon < SLOTS_PER_DAY // 2 + DAY_START_SLOT)
-        )
-    else:
-        lights_out = np.zeros_like(elec_switch)
+    lights_out = _lights_out(s, r, slot, x0, present, elec_change, elec_switch, level)
     # Switched on, twice: an appliance that switches itself on and off again is one event.
     elec_on = elec_switch & (elec_change > 0)
     s.elec_bits = ((s.elec_bits << 1) | elec_on) & ((1 << r.corroboration_slots) - 1)
@@ -291,6 +275,35 @@ def _person_water(s: DetectorState, slot: int, drawn: Float) -> None:
     s.person_water12 += drawn - s.person_water[:, half_ago]
     s.person_water24 += drawn - s.person_water[:, ring_at]
     s.person_water[:, ring_at] = drawn
+
+
+def _lights_out(
+    s: DetectorState,
+    r: Rules,
+    slot: int,
+    x0: Float,
+    present: Bool,
+    elec_change: Float,
+    elec_switch: Bool,
+    level: Float,
+) -> Bool:
+    """Lights and the television switched off, from above what runs by itself (`level`) down to
+    it, in the household's own evening (from an hour before its early bedtime to 04:00):
+    somebody going to bed (an option, see `Rules.no_use_lights_out_is_stir`)."""
+    if not r.no_use_lights_out_is_stir:
+        return np.zeros_like(elec_switch)
+    after_noon = (slot - SLOTS_PER_DAY // 2) % SLOTS_PER_DAY
+    lights_out: Bool = (
+        elec_switch
+        & (elec_change < 0)
+        & present[:, ELECTRICITY]
+        & (x0[:, ELECTRICITY] <= level + TOLERANCE)
+        & (x0[:, ELECTRICITY] - elec_change > level + TOLERANCE)
+        & (s.bedtime_early >= 0)
+        & (after_noon >= s.bedtime_early - SLOTS_PER_HOUR)
+        & (after_noon < SLOTS_PER_DAY // 2 + DAY_START_SLOT)
+    )
+    return lights_out
 
 
 def _runs(s: DetectorState, r: Rules, step: Step) -> None:
