@@ -57,6 +57,7 @@ class Step:
     elec_change: Float  # (H,) electricity against the half hour before, 0 where unknown
     elec_switch: Bool  # electricity changed beyond what runs by itself
     elec_person: Bool  # ... and again within `Rules.corroboration_slots`: a person
+    lights_out: Bool  # (H,) electricity switched off down to what runs by itself
     trickle: Float  # (H,) water per half hour a cistern's trickle explains
     water_use: Bool  # water beyond what runs by itself (a cistern's trickle): a person
     gas_use: Bool  # gas beyond what runs by itself (a boiler): a person
@@ -196,6 +197,7 @@ def observe(
     level = np.where(np.isnan(level), np.inf, level) + np.maximum(margin, swing[:, ELECTRICITY])
     elec_use = present[:, ELECTRICITY] & (x0[:, ELECTRICITY] > level + TOLERANCE)
     elec_switch = np.abs(elec_change) > change_limit + TOLERANCE
+    lights_out = _lights_out(s, r, slot, x0, present, elec_change, elec_switch, level)
     # Switched on, twice: an appliance that switches itself on and off again is one event.
     elec_on = elec_switch & (elec_change > 0)
     s.elec_bits = ((s.elec_bits << 1) | elec_on) & ((1 << r.corroboration_slots) - 1)
@@ -225,6 +227,7 @@ def observe(
         elec_change=elec_change,
         elec_switch=elec_switch,
         elec_person=elec_person,
+        lights_out=lights_out,
         trickle=trickle,
         water_use=water_use,
         gas_use=gas_use,
@@ -274,6 +277,35 @@ def _person_water(s: DetectorState, slot: int, drawn: Float) -> None:
     s.person_water[:, ring_at] = drawn
 
 
+def _lights_out(
+    s: DetectorState,
+    r: Rules,
+    slot: int,
+    x0: Float,
+    present: Bool,
+    elec_change: Float,
+    elec_switch: Bool,
+    level: Float,
+) -> Bool:
+    """Lights and the television switched off, from above what runs by itself (`level`) down to
+    it, in the household's own evening (from an hour before its early bedtime to 04:00):
+    somebody going to bed (an option, see `Rules.no_use_lights_out_is_stir`)."""
+    if not r.no_use_lights_out_is_stir:
+        return np.zeros_like(elec_switch)
+    after_noon = (slot - SLOTS_PER_DAY // 2) % SLOTS_PER_DAY
+    lights_out: Bool = (
+        elec_switch
+        & (elec_change < 0)
+        & present[:, ELECTRICITY]
+        & (x0[:, ELECTRICITY] <= level + TOLERANCE)
+        & (x0[:, ELECTRICITY] - elec_change > level + TOLERANCE)
+        & (s.bedtime_early >= 0)
+        & (after_noon >= s.bedtime_early - SLOTS_PER_HOUR)
+        & (after_noon < SLOTS_PER_DAY // 2 + DAY_START_SLOT)
+    )
+    return lights_out
+
+
 def _runs(s: DetectorState, r: Rules, step: Step) -> None:
     """Runs of water and gas use, the time since the last use and the last sign of anybody
     about, and how improbable the current run of water draws is for this household."""
@@ -308,7 +340,7 @@ def _runs(s: DetectorState, r: Rules, step: Step) -> None:
     _gas_hourly(s, step, step.gas_flow, hot_water)
     # Time away does not count towards a silence: the clock starts when the household is back.
     s.since_water = np.where(water_use | away, 0, s.since_water + 1)
-    s.since_stir = np.where(step.person | away, 0, s.since_stir + 1)
+    s.since_stir = np.where(step.person | step.lights_out | away, 0, s.since_stir + 1)
     longer = s.since_stir > s.quiet_today
     s.quiet_start_today = np.where(
         longer, spell_start(step.slot, s.since_stir), s.quiet_start_today

@@ -112,3 +112,42 @@ def test_somebody_who_does_not_get_up_is_raised_after_the_households_late_mornin
     # After its own late rising (09:00, as every day) and the hour's margin, and within the
     # window and the extra hours.
     assert _at(days - 1, 10.0) <= alerts[0].slot <= _at(days - 1, 10.5)
+
+
+def _evenings_with_the_television(days: int) -> np.ndarray:
+    """(slots, 3) of one person's days, water in m³: a wash with the lights on at 08:00,
+    water at lunch and supper, the television from 19:00 until it is switched off at 23:00,
+    no water after supper and no wash before bed."""
+    use = np.zeros((days * DAY, 3))
+    use[:, ELECTRICITY] = 0.02
+    for day in range(days):
+        use[_at(day, 8.0), WATER] = 0.012
+        use[_at(day, 8.5), WATER] = 0.010
+        use[_at(day, 8.0) : _at(day, 9.0), ELECTRICITY] = 0.12
+        use[_at(day, 12.0), WATER] = 0.008
+        use[_at(day, 18.0), WATER] = 0.010
+        use[_at(day, 19.0) : _at(day, 23.0), ELECTRICITY] = 0.08
+    return use
+
+
+LIGHTS_OUT = Rules(no_use_lights_out_is_stir=True)
+
+
+def test_the_television_switched_off_at_bedtime_is_somebody_going_to_bed() -> None:
+    days = 35
+    use = _evenings_with_the_television(days)
+    # Twelve hours after supper's water (06:00) the person is asleep since 23:00.
+    assert _no_use(_run(use, LIGHTS_OUT), after=_at(28, 0)) == []
+    # Counting only switching on (the default), every morning at 06:00 is twelve quiet hours.
+    assert len(_no_use(_run(use), after=_at(28, 0))) >= 5
+
+
+def test_a_fall_with_the_television_left_on_is_raised_within_the_window() -> None:
+    days = 35
+    use = _evenings_with_the_television(days)
+    # A fall at 19:30 on the last evening but one: the television is never switched off.
+    fall = _at(days - 2, 19.5)
+    use[fall:, WATER] = 0.0
+    use[fall:, ELECTRICITY] = 0.08
+    alerts = _no_use(_run(use, LIGHTS_OUT), after=_at(days - 2, 18.0))
+    assert [a.slot for a in alerts] == [_at(days - 2, 18.0) + 12 * H]
