@@ -297,9 +297,12 @@ def node_event(request: HttpRequest) -> HttpResponse:
         except UnicodeDecodeError:
             errors.append(_("文件须为 UTF-8 编码的 CSV。"))
         except DomainError as exc:
-            errors += [f"{where}: {'; '.join(m)}" for where, m in exc.errors.items()] or [
-                exc.message
-            ]
+            rows = exc.extra.get("rows") or []
+            errors += (
+                [_("第 %(row)s 行（%(code)s）：%(message)s") % r for r in rows]
+                or [f"{where}: {'; '.join(m)}" for where, m in exc.errors.items()]
+                or [exc.message]
+            )
     elif request.method == "POST":
         try:
             lot = selectors.lot_by_trace_code(request.POST.get("trace_code", ""))

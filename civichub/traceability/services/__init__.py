@@ -11,6 +11,8 @@ from civichub.traceability.services.capture import (
     product_register,
 )
 from civichub.traceability.services.nodes import (
+    CSV_COLUMNS,
+    CSV_ROW_ERRORS,
     NODE_STEPS,
     node_event_document,
     node_event_record,
@@ -38,6 +40,8 @@ __all__ = [
     "named_query_create",
     "named_query_delete",
     "node_event_document",
+    "CSV_COLUMNS",
+    "CSV_ROW_ERRORS",
     "node_event_record",
     "node_events_from_csv",
     "participant_register",

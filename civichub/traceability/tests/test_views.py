@@ -229,3 +229,7 @@ def test_staff_upload_a_csv_batch(chain: Chain) -> None:
     response = keeper.post("/trace/record/", {"participant": chain.stall.pk, "file": upload})
     assert "已登记" in response.content.decode()
     assert Event.objects.count() == before + 1
+    bad = SimpleUploadedFile("batch.csv", (text + "cooking,1,,\n").encode(), "text/csv")
+    refused = keeper.post("/trace/record/", {"participant": chain.stall.pk, "file": bad})
+    assert "第 3 行（unknown_trace_code）" in refused.content.decode()
+    assert Event.objects.count() == before + 1
