@@ -27,6 +27,7 @@ from civichub.traceability.services.recalls import (
     recall_reminders_due,
     recall_reminders_task,
     recall_start,
+    recall_start_scoped,
 )
 
 __all__ = [
@@ -53,4 +54,5 @@ __all__ = [
     "recall_reminders_due",
     "recall_reminders_task",
     "recall_start",
+    "recall_start_scoped",
 ]
