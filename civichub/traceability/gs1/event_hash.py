@@ -84,12 +84,11 @@ def _expanded(
 _NOTHING: frozenset[str] = frozenset()
 
 
-@lru_cache(maxsize=50_000)
 def _contribution(
     context_key: str, event_type: str, path: tuple[Step, ...], value: str
 ) -> frozenset[str]:
-    """The vocabulary URIs the value at `path` adds (remembered per position and value: a
-    capture repeats the same positions and most values)."""
+    """The vocabulary URIs the value at `path` adds (the expansion's answers are remembered per
+    position, and per value only in vocabulary positions: identifiers are mostly new)."""
     if value.startswith(("http://", "https://")):
         # An absolute IRI is itself in every position the expansion keeps.
         kept = _PROBE in _expanded(context_key, event_type, path, _PROBE)
