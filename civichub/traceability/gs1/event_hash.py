@@ -9,8 +9,9 @@ computes is kept here, in the same order, with the costs moved:
   the same path (with the `type` of each enclosing object, which may select a scoped context),
   and remembered: a position that keeps its values as they are (a literal, an identifier) is
   asked once with a probe value, a vocabulary position once per value;
-- the reference's own conversion to its tuple model and its XML/JSON correction are reused as
-  they are (they are cheap); the pre-hash string is built by a port of its ordering rules over
+- the reference's conversion to its tuple model and its XML/JSON structure correction are
+  ported (the correction in one pass, without its list removals; a test compares the two trees);
+  the pre-hash string is built by a port of its ordering rules over
   tuples made for the purpose (no copies), with the canonical form of each value remembered and
   time stamps read by `datetime.fromisoformat` (anything unusual goes to the reference's parser).
 
