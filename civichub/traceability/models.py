@@ -188,6 +188,9 @@ class Recall(CreatedModel):
     # The trace as found when the recall started: nodes and edges, for the regulator to read.
     graph = models.JSONField(default=dict)
     affected_codes = models.JSONField(default=list)  # canonical EPCs/classes under recall
+    # A recall by scope (a farm, a feed batch, a date range): what the regulator chose and the
+    # identifiers the trace started from; empty for a recall of one lot.
+    scope = models.JSONField(default=dict, blank=True)
     # The public announcement published through the broadcast module (its public address), and
     # the areas it went to; empty when no module publishes announcements or no account exists.
     announcement_url = models.CharField(max_length=300, blank=True, default="")

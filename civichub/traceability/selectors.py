@@ -227,6 +227,39 @@ def _places(trace: Trace, rows: list[tuple[str, str, str, str]]) -> None:
     trace.participants_downstream = [p for p in found if p.location_uri not in origin]
 
 
+RECALL_SCOPE_MAX_CODES = 5000
+
+
+def recall_scope_codes(
+    *,
+    farm: Participant | None = None,
+    feed: Lot | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[str]:
+    """The identifiers a recall by scope starts from: a feed batch itself; everything seen at a
+    farm (its animals, the lots made there), within the date range if one is given; or, with a
+    date range alone, every lot or item made (an output, or commissioned) in it. Events declared
+    erroneous are left out."""
+    if feed is not None:
+        return [feed.epc_class]
+    rows = EventEpc.objects.filter(event__declared_error=False)
+    if farm is not None:
+        rows = rows.filter(event__biz_location=farm.location_uri)
+    elif since is None and until is None:
+        return []
+    else:
+        rows = rows.filter(Q(role="output") | Q(role="epc", event__biz_step__in=_MADE))
+    if since is not None:
+        rows = rows.filter(event__event_time__gte=since)
+    if until is not None:
+        rows = rows.filter(event__event_time__lt=until)
+    codes = set(rows.values_list("epc", flat=True).distinct()[:RECALL_SCOPE_MAX_CODES])
+    if farm is not None and since is None and until is None:
+        codes |= set(Lot.objects.filter(origin=farm).values_list("epc_class", flat=True))
+    return sorted(codes)
+
+
 def trace_code(code: str) -> Trace:
     """Backward and forward from one identifier, through transformations and aggregations.
     Upstream participants are where its inputs were and where it was made (an output, or

@@ -27,7 +27,7 @@ from civichub.core.permissions import allowed
 from civichub.core.views import domain_errors_as_http
 from civichub.traceability import selectors, services
 from civichub.traceability.conf import TraceabilitySettings
-from civichub.traceability.gs1.digital_link import DigitalLink
+from civichub.traceability.gs1.digital_link import DigitalLink, digital_link_parse
 from civichub.traceability.gs1.identifiers import IdentifierError, gtin_verified
 from civichub.traceability.models import Lot, Participant
 
@@ -85,6 +85,19 @@ def resolve(request: HttpRequest, gtin: str, lot: str) -> HttpResponse:
     if link_type and link_type not in LINK_TYPES:
         raise NotFound(_("该商品没有此类链接：%(type)s") % {"type": link_type})
     return _shopper_page(request, found)
+
+
+@domain_errors_as_http
+def resolve_compressed(request: HttpRequest, segment: str) -> HttpResponse:
+    """A compressed Digital Link (`/AQnYUc1gmiCNV4JG`): resolved as the uncompressed
+    `/01/{gtin}/10/{lot}` it stands for."""
+    try:
+        link = digital_link_parse(request.build_absolute_uri(f"/{segment}"))
+    except IdentifierError as exc:
+        raise NotFound(str(exc)) from exc
+    if not link.lot:
+        raise NotFound(f"{segment}: the Digital Link names no lot (AI 10)")
+    return resolve(request, link.gtin, link.lot)
 
 
 def resolver_description(request: HttpRequest) -> JsonResponse:
@@ -303,9 +316,12 @@ def node_event(request: HttpRequest) -> HttpResponse:
         except UnicodeDecodeError:
             errors.append(_("文件须为 UTF-8 编码的 CSV。"))
         except DomainError as exc:
-            errors += [f"{where}: {'; '.join(m)}" for where, m in exc.errors.items()] or [
-                exc.message
-            ]
+            rows = exc.extra.get("rows") or []
+            errors += (
+                [_("第 %(row)s 行（%(code)s）：%(message)s") % r for r in rows]
+                or [f"{where}: {'; '.join(m)}" for where, m in exc.errors.items()]
+                or [exc.message]
+            )
     elif request.method == "POST":
         try:
             lot = selectors.lot_by_trace_code(request.POST.get("trace_code", ""))

@@ -2,8 +2,8 @@
 
 Parsing goes through biip, with the two checks biip leaves out: a wrong GTIN check digit (biip
 keeps the element and drops its `.gtin`) and qualifiers out of the standard's order (biip
-silently loses the lot). Only the uncompressed form is written; a compressed URI is refused
-with a message saying so."""
+silently loses the lot). Only the uncompressed form is written; a compressed URI (GS1 Digital
+Link compression, `gs1/dl_compression.py`) is read as the uncompressed one it stands for."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from urllib.parse import quote, unquote, urlsplit
 from biip import ParseError
 from biip.gs1_digital_link_uris import GS1DigitalLinkURI
 
+from civichub.traceability.gs1.dl_compression import digital_link_decompress, is_compressed
 from civichub.traceability.gs1.identifiers import IdentifierError, gtin_verified, lot_verified
 
 _GTIN_QUALIFIERS = ("22", "10", "21", "235")
@@ -54,10 +55,10 @@ def digital_link_parse(uri: str) -> DigitalLink:
     parts = urlsplit(uri.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise IdentifierError(f"{uri!r}: a Digital Link is an http(s) URI")
+    if is_compressed(uri):
+        return digital_link_parse(digital_link_decompress(uri))
     start = parts.path.find("/01/")
     if start < 0:
-        if re.search(r"/[A-Za-z0-9_-]{20,}$", parts.path):
-            raise IdentifierError(f"{uri!r}: compressed Digital Links are not supported")
         raise IdentifierError(f"{uri!r}: no GTIN (/01/) in the path")
     if re.search(r"/(22|10|21|235)/[^/]+$", parts.path[:start]):
         raise IdentifierError(f"{uri!r}: a key qualifier before the GTIN (/01/) is out of order")

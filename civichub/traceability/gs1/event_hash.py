@@ -9,8 +9,9 @@ computes is kept here, in the same order, with the costs moved:
   the same path (with the `type` of each enclosing object, which may select a scoped context),
   and remembered: a position that keeps its values as they are (a literal, an identifier) is
   asked once with a probe value, a vocabulary position once per value;
-- the reference's own conversion to its tuple model and its XML/JSON correction are reused as
-  they are (they are cheap); the pre-hash string is built by a port of its ordering rules over
+- the reference's conversion to its tuple model and its XML/JSON structure correction are
+  ported (the correction in one pass, without its list removals; a test compares the two trees);
+  the pre-hash string is built by a port of its ordering rules over
   tuples made for the purpose (no copies), with the canonical form of each value remembered and
   time stamps read by `datetime.fromisoformat` (anything unusual goes to the reference's parser).
 
@@ -29,9 +30,6 @@ from typing import Any
 
 from epcis_event_hash_generator import JOIN_BY, PROP_ORDER, hash_generator
 from epcis_event_hash_generator.dl_normaliser import normaliser as dl_normaliser
-from epcis_event_hash_generator.json_xml_model_mismatch_correction import (
-    deep_structure_correction,
-)
 from pyld import jsonld
 
 _VOCABULARIES = ("https://ref.gs1.org/cbv", "https://gs1.org/voc")
@@ -84,21 +82,33 @@ def _expanded(
     return frozenset(found)
 
 
+_NOTHING: frozenset[str] = frozenset()
+
+
 def _contribution(
     context_key: str, event_type: str, path: tuple[Step, ...], value: str
-) -> set[str]:
+) -> frozenset[str]:
+    """The vocabulary URIs the value at `path` adds (the expansion's answers are remembered per
+    position, and per value only in vocabulary positions: identifiers are mostly new)."""
     if value.startswith(("http://", "https://")):
         # An absolute IRI is itself in every position the expansion keeps.
         kept = _PROBE in _expanded(context_key, event_type, path, _PROBE)
-        return {value} if kept else set()
+        return frozenset((value,)) if kept and value.startswith(_VOCABULARIES) else _NOTHING
     if ":" in value:
         prefix = value.split(":", 1)[0]
         probe = f"{prefix}:{_PROBE}"
         if probe in _expanded(context_key, event_type, path, probe):
-            return set()  # left as written: not a vocabulary URI
+            return _NOTHING  # left as written: not a vocabulary URI
     elif _PROBE in _expanded(context_key, event_type, path, _PROBE):
-        return set()  # a literal or an identifier position
-    return set(_expanded(context_key, event_type, path, value))
+        return _NOTHING  # a literal or an identifier position
+    return frozenset(
+        u for u in _expanded(context_key, event_type, path, value) if u.startswith(_VOCABULARIES)
+    )
+
+
+@lru_cache(maxsize=256)
+def _context_key(context_json: str) -> str:
+    return json.dumps(json.loads(context_json), sort_keys=True)
 
 
 def _walk(node: Any, path: tuple[Step, ...], leaves: list[tuple[tuple[Step, ...], str]]) -> None:
@@ -123,7 +133,7 @@ def _walk(node: Any, path: tuple[Step, ...], leaves: list[tuple[tuple[Step, ...]
 
 def vocabulary_uris(event: dict[str, Any], context: Any) -> set[str]:
     """The CBV/GS1 web-vocabulary URIs the JSON-LD expansion of the event contains."""
-    context_key = json.dumps(context, sort_keys=True)
+    context_key = _context_key(json.dumps(context))
     event_type = str(event.get("type", ""))
     leaves: list[tuple[tuple[Step, ...], str]] = []
     _walk(event, (), leaves)
@@ -131,8 +141,10 @@ def vocabulary_uris(event: dict[str, Any], context: Any) -> set[str]:
     for path, value in leaves:
         if path[0][2] is not None:  # the event level: its type is passed separately
             path = ((path[0][0], path[0][1], None), *path[1:])
-        uris |= _contribution(context_key, event_type, path, value)
-    return {u for u in uris if u.startswith(_VOCABULARIES)}
+        found = _contribution(context_key, event_type, path, value)
+        if found:
+            uris |= found
+    return uris
 
 
 @lru_cache(maxsize=1024)
@@ -215,6 +227,54 @@ def _context_namespaces(context: Any) -> dict[str, str]:
                 for key in entry:
                     namespaces[key] = "{" + entry[key] + "}"
     return namespaces
+
+
+# The reference's XML/JSON structure correction (`deep_structure_correction`), ported: the same
+# tree, built in one pass without list removals.
+
+_PAIR_LISTS = frozenset(("sourceList", "destinationList", "bizTransactionList"))
+_RENAMED = {
+    "inputEPC": "epc",
+    "outputEPC": "epc",
+    "inputQuantity": "quantityElement",
+    "outputQuantity": "quantityElement",
+    "childQuantity": "quantityElement",
+}
+
+
+def _corrected(node: Any) -> Any:
+    name, text = node[0], node[1]
+    children = node[2] if len(node) > 2 else []
+    if children:
+        kept: list[Any] = []
+        lists: dict[str, list[Any]] = {}
+        child_epcs: list[Any] = []
+        for child in children:
+            key = child[0]
+            if isinstance(key, tuple):
+                kept.append(child)
+            elif key.endswith("List"):
+                lists.setdefault(key, []).append((key[:-4], child[1], child[2]))
+            elif key == "childEPCs":
+                child_epcs.append(("epc", child[1], []))
+            else:
+                kept.append(child)
+        corrected = [
+            child if isinstance(child[0], str) and child[0] in _PAIR_LISTS else _corrected(child)
+            for child in kept
+        ]
+        for key, elements in lists.items():
+            if key in _PAIR_LISTS:
+                corrected.append((key, "", [(e[2][0], e[2][1]) for e in elements]))
+            else:
+                corrected.append(_corrected((key, "", elements)))
+        if child_epcs:
+            corrected.append(_corrected(("childEPCs", "", child_epcs)))
+        children = corrected
+        if name == "quantity":
+            return "quantityElement", text, children
+    renamed = _RENAMED.get(name) if isinstance(name, str) else None
+    return (renamed, text, children) if renamed else (name, text, children)
 
 
 # The pre-hash string (the reference's ordering rules, ported) --------------------------------
@@ -359,7 +419,7 @@ def pre_hash(event: dict[str, Any], context: Any) -> str:
     replaced = _replace_bare(event, index) if index else event
     # The reference keeps the namespaces of every document it has read in one module-level
     # table; here they come from this event's context alone.
-    tree = deep_structure_correction(_tree(replaced, _context_namespaces(context)))
+    tree = _corrected(_tree(replaced, _context_namespaces(context)))
     children = tree[2]
     ordered = _children_pre_hash(children, PROP_ORDER)
     rest = [c for c in children if c[0] not in _IGNORED]

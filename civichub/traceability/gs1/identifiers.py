@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import quote, unquote
 
 from biip import ParseError
@@ -45,15 +46,21 @@ def gln_verified(value: str) -> str:
         raise IdentifierError(f"GLN {value!r}: {exc}") from exc
 
 
+@lru_cache(maxsize=20_000)
+def _check_digit(payload: str) -> int:
+    """GS1's mod-10 check digit (remembered: a capture names the same few keys again and again)."""
+    return gs1_standard_check_digit(payload)
+
+
 def _with_check_digit(payload: str) -> str:
-    return payload + str(gs1_standard_check_digit(payload))
+    return payload + str(_check_digit(payload))
 
 
 def _key_digits(kind: str, digits: str, length: int) -> str:
     if not digits.isdigit() or len(digits) != length:
         raise IdentifierError(f"{kind} {digits!r}: {length} digits expected")
-    if gs1_standard_check_digit(digits[:-1]) != int(digits[-1]):
-        expected = gs1_standard_check_digit(digits[:-1])
+    if _check_digit(digits[:-1]) != int(digits[-1]):
+        expected = _check_digit(digits[:-1])
         raise IdentifierError(
             f"{kind} {digits}: check digit {digits[-1]} is wrong, expected {expected}"
         )

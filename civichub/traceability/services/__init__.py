@@ -11,6 +11,8 @@ from civichub.traceability.services.capture import (
     product_register,
 )
 from civichub.traceability.services.nodes import (
+    CSV_COLUMNS,
+    CSV_ROW_ERRORS,
     NODE_STEPS,
     node_event_document,
     node_event_record,
@@ -25,6 +27,7 @@ from civichub.traceability.services.recalls import (
     recall_reminders_due,
     recall_reminders_task,
     recall_start,
+    recall_start_scoped,
 )
 
 __all__ = [
@@ -38,6 +41,8 @@ __all__ = [
     "named_query_create",
     "named_query_delete",
     "node_event_document",
+    "CSV_COLUMNS",
+    "CSV_ROW_ERRORS",
     "node_event_record",
     "node_events_from_csv",
     "participant_register",
@@ -49,4 +54,5 @@ __all__ = [
     "recall_reminders_due",
     "recall_reminders_task",
     "recall_start",
+    "recall_start_scoped",
 ]

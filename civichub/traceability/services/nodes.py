@@ -113,34 +113,73 @@ def node_event_record(
     return events_capture(actor=actor, document=document)
 
 
-CSV_COLUMNS = ("step", "trace_code", "quantity", "certificate", "when")
+CSV_COLUMNS = (
+    "step",
+    "trace_code",
+    "quantity",
+    "certificate",
+    "residue_name",
+    "residue_value",
+    "when",
+)
+# The stable codes of a refused row (the message beside each is for people and translated).
+CSV_ROW_ERRORS = (
+    "missing_trace_code",
+    "unknown_trace_code",
+    "unknown_step",
+    "bad_quantity",
+    "bad_residue_value",
+    "bad_time",
+)
+
+
+class _RowError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
 
 
 def _csv_row_event(
-    number: int, row: dict[str, str], participant: Participant, lots: dict[str, Lot]
+    row: dict[str, str | None], participant: Participant, lots: dict[str, Lot]
 ) -> dict[str, Any]:
-    code = (row.get("trace_code") or "").strip()
+    """The event the staff form makes of the same entry; _RowError with a stable code."""
+    cell = {key: (value or "").strip() for key, value in row.items() if isinstance(key, str)}
+    code = cell.get("trace_code", "")
+    if not code:
+        raise _RowError("missing_trace_code", _("缺少追溯码。"))
     lot = lots.get(code)
     if lot is None:
-        raise ValidationFailed.on(f"row {number}", _("未知的追溯码：%(code)s") % {"code": code})
-    step = (row.get("step") or "").strip()
+        raise _RowError("unknown_trace_code", _("未知的追溯码：%(code)s") % {"code": code})
+    step = cell.get("step", "")
     if step not in NODE_STEPS:
-        raise ValidationFailed.on(f"row {number}", _("不支持的环节：%(step)s") % {"step": step})
-    when = parse_datetime((row.get("when") or "").strip()) or timezone.now()
-    if timezone.is_naive(when):
-        when = timezone.make_aware(when)
-    quantity = (row.get("quantity") or "").strip()
+        raise _RowError("unknown_step", _("不支持的环节：%(step)s") % {"step": step})
+    when = timezone.now()
+    if cell.get("when"):
+        try:
+            parsed = parse_datetime(cell["when"])
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            raise _RowError("bad_time", _("时间格式须为 2026-12-01T08:00:00+08:00。"))
+        when = timezone.make_aware(parsed) if timezone.is_naive(parsed) else parsed
     try:
-        amount = float(quantity) if quantity else None
-    except ValueError as exc:
-        raise ValidationFailed.on(f"row {number}", _("数量须为数字。")) from exc
+        amount = float(cell["quantity"]) if cell.get("quantity") else None
+    except ValueError:
+        raise _RowError("bad_quantity", _("数量须为数字。")) from None
+    results = None
+    if cell.get("residue_name"):
+        try:
+            results = {cell["residue_name"]: float(cell.get("residue_value") or 0)}
+        except ValueError:
+            raise _RowError("bad_residue_value", _("检测值须为数字。")) from None
     document = node_event_document(
         step=step,
         lot=lot,
         participant=participant,
         when=when,
         quantity=amount,
-        certificate=(row.get("certificate") or "").strip(),
+        certificate=cell.get("certificate", ""),
+        results=results,
     )
     return dict(document["epcisBody"]["eventList"][0])
 
@@ -148,8 +187,11 @@ def _csv_row_event(
 def node_events_from_csv(
     *, actor: User | None, text: str, participant: Participant
 ) -> CaptureResult:
-    """A batch of staff entries as CSV (step, trace_code, quantity, certificate, when): one
-    capture, all or nothing; an error names its row."""
+    """A batch of staff entries as CSV (the columns of CSV_COLUMNS; step and trace_code
+    required): the same events as the staff form, in one capture, all or nothing. A refused
+    file raises ValidationFailed whose `errors` are keyed `row N` (row 1 is the header) and
+    whose `extra["rows"]` lists each refused row as {"row", "code", "message"}, the code one of
+    CSV_ROW_ERRORS."""
     rows = list(csv.DictReader(io.StringIO(text)))
     if not rows:
         raise ValidationFailed.on("file", _("文件中没有记录。"))
@@ -163,15 +205,19 @@ def node_events_from_csv(
         lot.trace_code: lot
         for lot in Lot.objects.select_related("product").filter(trace_code__in=codes)
     }
-    errors: dict[str, list[str]] = {}
+    refused: list[dict[str, Any]] = []
     events = []
     for number, row in enumerate(rows, start=2):  # row 1 is the header
         try:
-            events.append(_csv_row_event(number, row, participant, lots))
-        except ValidationFailed as exc:
-            errors.update(exc.errors)
-    if errors:
-        raise ValidationFailed(_("文件有错误，未保存任何记录。"), errors=errors)
+            events.append(_csv_row_event(row, participant, lots))
+        except _RowError as exc:
+            refused.append({"row": number, "code": exc.code, "message": exc.message})
+    if refused:
+        raise ValidationFailed(
+            _("文件有错误，未保存任何记录。"),
+            errors={f"row {r['row']}": [r["message"]] for r in refused},
+            rows=refused,
+        )
     document = node_event_document_for(events)
     return events_capture(actor=actor, document=document)
 

@@ -6,7 +6,7 @@ quantity withdrawn; those who have not are reminded."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -66,6 +66,94 @@ def recall_start(*, actor: User, lot: Lot, reason: str, organisation: Organisati
             _notify(actor, recall, notice, kind="traceability.recall")
         _announce(actor, recall, trace.participants_downstream)
     return recall
+
+
+def recall_start_scoped(
+    *,
+    actor: User,
+    reason: str,
+    organisation: Organisation,
+    farm: Participant | None = None,
+    feed: Lot | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Recall:
+    """A recall by scope the regulator chooses: a farm (within a date range if given), a feed
+    batch, or a date range. The trace starts from every identifier in scope
+    (selectors.recall_scope_codes); the recall holds the union of their traces, notifies every
+    participant downstream of any of them once and announces it like a recall of one lot. Its
+    `lot` is the first lot the traces reach (the shopper's page and the announcement name it);
+    `scope` records the choice and the starting identifiers."""
+    require(actor, "traceability.recall.start", organisation)
+    reason = reason.strip()
+    if not reason:
+        raise ValidationFailed.on("reason", _("请填写召回原因。"))
+    if since is not None and until is not None and until <= since:
+        raise ValidationFailed.on("until", _("结束时间须晚于开始时间。"))
+    starts = selectors.recall_scope_codes(farm=farm, feed=feed, since=since, until=until)
+    if not starts:
+        raise ValidationFailed.on("scope", _("召回范围内没有任何批次。"))
+    traces = [selectors.trace_code(code) for code in starts]
+    affected = sorted({c for t in traces for c in {t.start} | t.downstream})
+    lot = Lot.objects.filter(epc_class__in=affected).order_by("pk").first()
+    if lot is None:
+        raise ValidationFailed.on("scope", _("召回范围内没有任何批次。"))
+    downstream: dict[int, Participant] = {}
+    for trace in traces:
+        for participant in trace.participants_downstream:
+            downstream.setdefault(participant.pk, participant)
+    participants = sorted(downstream.values(), key=lambda p: (p.kind, p.pk))
+    scope: dict[str, Any] = {
+        "kind": "feed" if feed is not None else "farm" if farm is not None else "dates",
+        "farm": farm.pk if farm is not None else None,
+        "feed": feed.pk if feed is not None else None,
+        "since": since.isoformat() if since is not None else None,
+        "until": until.isoformat() if until is not None else None,
+        "starts": starts,
+    }
+    with transaction.atomic():
+        if Recall.objects.filter(lot=lot, state=Recall.State.OPEN, scope=scope).exists():
+            raise Conflict(_("该批次已在召回中。"))
+        recall = Recall.objects.create(
+            lot=lot,
+            reason=reason,
+            organisation=organisation,
+            started_by=actor,
+            graph=_merged_graph(traces),
+            affected_codes=affected,
+            scope=scope,
+        )
+        notices = RecallNotice.objects.bulk_create(
+            [RecallNotice(recall=recall, participant=p) for p in participants]
+        )
+        audit_record(
+            actor=actor,
+            action="traceability.recall.start",
+            obj=recall,
+            changes={"notices": len(notices), "codes": len(affected), "scope": scope},
+        )
+        for notice in notices:
+            _notify(actor, recall, notice, kind="traceability.recall")
+        _announce(actor, recall, participants)
+    return recall
+
+
+def _merged_graph(traces: list[selectors.Trace]) -> dict[str, Any]:
+    """The graphs of several traces as one: each node and edge once, every start a start."""
+    nodes: dict[str, dict[str, Any]] = {}
+    edges: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+    for trace in traces:
+        graph = trace.as_graph()
+        for node in graph["nodes"]:
+            if node["kind"] == "start" or node["id"] not in nodes:
+                nodes[node["id"]] = node
+        for edge in graph["edges"]:
+            edges[(edge["from"], edge["to"], edge["via"], edge["event"])] = edge
+    return {
+        "nodes": list(nodes.values()),
+        "edges": list(edges.values()),
+        "hops": max((t.hops for t in traces), default=0),
+    }
 
 
 def recall_areas(participants: list[Participant]) -> list[Organisation]:

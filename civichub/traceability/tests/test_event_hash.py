@@ -141,3 +141,22 @@ def test_a_bare_vocabulary_value_hashes_as_its_uri() -> None:
 )
 def test_canonical_values_are_the_reference_generators(value: str) -> None:
     assert event_hash._canonical_value(value) == hash_generator._canonize_value(value)
+
+
+@pytest.mark.parametrize("seed", [6, 7])
+def test_structure_correction_is_the_reference_generators(seed: int) -> None:
+    from epcis_event_hash_generator.json_xml_model_mismatch_correction import (
+        deep_structure_correction,
+    )
+
+    namespaces = event_hash._context_namespaces(CONTEXT)
+    epcs = ["urn:epc:id:sgtin:6901234.000001.1", "urn:epc:id:sgtin:6901234.000001.2"]
+    lists = [
+        {"type": "AggregationEvent", "action": "ADD", "parentID": epcs[0], "childEPCs": epcs},
+        {"type": "TransformationEvent", "inputEPCList": epcs, "outputEPCList": epcs[:1]},
+        {"type": "ObjectEvent", "quantityList": [{"epcClass": epcs[0], "quantity": 1}]},
+    ]
+    for event in _events(seed) + lists:
+        tree = event_hash._tree(event, dict(namespaces))
+        expected = deep_structure_correction(copy.deepcopy(tree))
+        assert event_hash._corrected(tree) == expected, event

@@ -104,7 +104,7 @@ def test_digital_link_compose_round_trips() -> None:
         ("https://id.gs1.org/01/09521234543213/21/1/10/A", "order 22, 10, 21, 235"),
         ("https://id.gs1.org/01/09521234543213/99/A", "unknown or misplaced"),
         ("ftp://id.gs1.org/01/09521234543213", "http"),
-        ("https://id.gs1.org/ARHRVNa1FiAMa6qyvoFg8Zg2ovEA", "compressed"),
+        ("https://id.gs1.org/AQnYUc1gm", "ends in mid-element"),  # a compressed link cut short
     ],
 )
 def test_bad_digital_links_are_refused_with_the_reason(uri: str, message: str) -> None:

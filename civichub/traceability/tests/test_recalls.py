@@ -164,3 +164,85 @@ def test_the_regulators_page_shows_the_tally_and_reminds(chain: Chain) -> None:
     keeper.force_login(chain.keeper)
     mine = keeper.get(f"/trace/recalls/{recall.pk}/").content.decode()
     assert "1 / 4" not in mine  # the stall sees its own notice, not the tally
+
+
+def test_a_recall_by_farm_starts_from_everything_seen_there(chain: Chain) -> None:
+    recall = services.recall_start_scoped(
+        actor=chain.regulator, reason="非洲猪瘟", organisation=chain.city.city, farm=chain.farm
+    )
+    assert recall.scope["kind"] == "farm" and chain.carcass.epc_class in recall.scope["starts"]
+    assert any("/21/PIG-1" in code for code in recall.scope["starts"])
+    assert recall.lot == chain.carcass
+    assert {chain.carcass.epc_class, chain.mince.epc_class} <= set(recall.affected_codes)
+    notified = set(recall.notices.values_list("participant", flat=True))
+    assert {chain.slaughterhouse.pk, chain.stall.pk, chain.canteen.pk} <= notified
+    assert chain.other_stall.pk not in notified and chain.farm.pk not in notified
+    assert len(notified) == recall.notices.count()  # each participant once
+    starts = [n for n in recall.graph["nodes"] if n["kind"] == "start"]
+    assert len(starts) == len(recall.scope["starts"])
+
+
+def test_a_recall_by_date_range_starts_from_the_lots_made_in_it(chain: Chain) -> None:
+    from civichub.core.errors import ValidationFailed
+    from civichub.traceability.models import Event
+
+    killing = Event.objects.get(biz_step="killing").event_time
+    recall = services.recall_start_scoped(
+        actor=chain.regulator,
+        reason="屠宰线消毒失败",
+        organisation=chain.city.city,
+        since=killing - timedelta(minutes=30),
+        until=killing + timedelta(minutes=30),
+    )
+    assert recall.scope["kind"] == "dates" and recall.scope["starts"] == [chain.carcass.epc_class]
+    notified = set(recall.notices.values_list("participant", flat=True))
+    assert {chain.stall.pk, chain.canteen.pk} <= notified
+    assert chain.other_stall.pk not in notified
+    with pytest.raises(ValidationFailed):
+        services.recall_start_scoped(
+            actor=chain.regulator,
+            reason="x",
+            organisation=chain.city.city,
+            since=killing + timedelta(days=3),
+            until=killing + timedelta(days=4),
+        )
+    with pytest.raises(PermissionDenied):
+        services.recall_start_scoped(
+            actor=chain.keeper, reason="x", organisation=chain.city.city, farm=chain.farm
+        )
+
+
+def test_a_recall_by_feed_batch_reaches_what_the_feed_went_into(chain: Chain) -> None:
+    from civichub.traceability.tests.conftest import at, document, place
+
+    feed_product = services.product_register(actor=None, gtin="06901234000078", name="饲料")
+    feed = services.lot_register(actor=None, product=feed_product, lot="F1")
+    pig = f"https://id.gs1.org/01/{chain.pig.gtin}/21/PIG-9"
+    when = timezone.now() - timedelta(hours=3)
+    services.events_capture(
+        actor=None,
+        document=document(
+            at(
+                when,
+                type="TransformationEvent",
+                inputQuantityList=[{"epcClass": feed.epc_class, "quantity": 50, "uom": "KGM"}],
+                outputEPCList=[pig],
+                bizLocation=place(chain.farm),
+            ),
+            at(
+                when + timedelta(hours=1),
+                type="TransformationEvent",
+                bizStep="killing",
+                inputEPCList=[pig],
+                outputQuantityList=[{"epcClass": chain.other.epc_class}],
+                bizLocation=place(chain.slaughterhouse),
+            ),
+        ),
+    )
+    recall = services.recall_start_scoped(
+        actor=chain.regulator, reason="饲料霉变", organisation=chain.city.city, feed=feed
+    )
+    assert recall.scope["starts"] == [feed.epc_class] and recall.lot == chain.other
+    notified = set(recall.notices.values_list("participant", flat=True))
+    assert {chain.farm.pk, chain.other_stall.pk} <= notified
+    assert chain.stall.pk not in notified and chain.canteen.pk not in notified

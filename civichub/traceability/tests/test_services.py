@@ -182,3 +182,54 @@ def test_csv_batch_is_captured_all_or_nothing_with_the_row_named(chain: Chain) -
         services.node_events_from_csv(actor=chain.keeper, text=bad, participant=chain.stall)
     assert set(refused.value.errors) == {"row 3", "row 4"}
     assert Event.objects.count() == before + 2
+
+
+def test_csv_rows_are_refused_with_stable_codes_and_nothing_stored(chain: Chain) -> None:
+    before = Event.objects.count()
+    code = chain.other.trace_code
+    text = (
+        "step,trace_code,quantity,residue_name,residue_value,when\n"
+        f"receiving,{code},1,,,2026-12-01T08:00:00+08:00\n"  # a good row
+        f"receiving,,1,,,\n"
+        f"receiving,12345,1,,,\n"
+        f"cooking,{code},1,,,\n"
+        f"receiving,{code},many,,,\n"
+        f"inspecting,{code},,clenbuterol,high,\n"
+        f"receiving,{code},1,,,yesterday\n"
+    )
+    with pytest.raises(ValidationFailed) as refused:
+        services.node_events_from_csv(actor=chain.keeper, text=text, participant=chain.stall)
+    assert [(r["row"], r["code"]) for r in refused.value.extra["rows"]] == [
+        (3, "missing_trace_code"),
+        (4, "unknown_trace_code"),
+        (5, "unknown_step"),
+        (6, "bad_quantity"),
+        (7, "bad_residue_value"),
+        (8, "bad_time"),
+    ]
+    assert {r["code"] for r in refused.value.extra["rows"]} == set(services.CSV_ROW_ERRORS)
+    assert Event.objects.count() == before
+
+
+def test_a_csv_row_makes_the_same_event_as_the_staff_form(chain: Chain) -> None:
+    from datetime import datetime
+
+    from civichub.traceability.gs1.epcis import event_hash
+
+    when = "2026-12-01T08:00:00+08:00"
+    text = (
+        "step,trace_code,quantity,certificate,residue_name,residue_value,when\n"
+        f"inspecting,{chain.other.trace_code},2.5,A6101,clenbuterol,0.1,{when}\n"
+    )
+    from_csv = services.node_events_from_csv(actor=chain.keeper, text=text, participant=chain.stall)
+    form = services.node_event_document(
+        step="inspecting",
+        lot=chain.other,
+        participant=chain.stall,
+        when=datetime.fromisoformat(when),
+        quantity=2.5,
+        certificate="A6101",
+        results={"clenbuterol": 0.1},
+    )
+    stored = Event.objects.get(event_id=from_csv.captured[0])
+    assert stored.event_hash == event_hash(form["epcisBody"]["eventList"][0])

@@ -149,6 +149,23 @@ def test_resolver_answers_link_types_and_describes_itself(chain: Chain) -> None:
     assert description["supportedPrimaryKeys"] == ["01"]
 
 
+def test_a_compressed_digital_link_resolves_like_the_uncompressed_one(chain: Chain) -> None:
+    from civichub.traceability.gs1.dl_compression import digital_link_compress
+
+    client = _client()
+    path = f"/01/{chain.carcass.product.gtin}/10/C1"
+    compressed = digital_link_compress(f"https://id.gs1.org{path}").removeprefix(
+        "https://id.gs1.org"
+    )
+    epcis = client.get(f"{compressed}?linkType=gs1:epcis")
+    assert epcis.status_code == 302
+    assert epcis["Location"] == client.get(f"{path}?linkType=gs1:epcis")["Location"]
+    page = client.get(compressed)
+    assert page.status_code == 200 and chain.farm.name in page.content.decode()
+    unknown = digital_link_compress(f"https://id.gs1.org/01/{chain.carcass.product.gtin}/10/NO")
+    assert client.get(unknown.removeprefix("https://id.gs1.org")).status_code == 404
+
+
 def test_trace_code_lookup_opens_the_lot(chain: Chain) -> None:
     client = _client()
     found = client.get("/trace/lookup/", {"code": chain.carcass.trace_code})
@@ -211,4 +228,8 @@ def test_staff_upload_a_csv_batch(chain: Chain) -> None:
     upload = SimpleUploadedFile("batch.csv", text.encode(), content_type="text/csv")
     response = keeper.post("/trace/record/", {"participant": chain.stall.pk, "file": upload})
     assert "已登记" in response.content.decode()
+    assert Event.objects.count() == before + 1
+    bad = SimpleUploadedFile("batch.csv", (text + "cooking,1,,\n").encode(), "text/csv")
+    refused = keeper.post("/trace/record/", {"participant": chain.stall.pk, "file": bad})
+    assert "第 3 行（unknown_trace_code）" in refused.content.decode()
     assert Event.objects.count() == before + 1
