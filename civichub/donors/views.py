@@ -151,7 +151,12 @@ def registry(request: HttpRequest) -> HttpResponse:
             services.donor_phenotype_set(
                 actor=user,
                 donor=found,
-                phenotype=forms.phenotype_form(request.POST, PHENOTYPE_ANTIGENS),
+                # The registry's form leaves an antigen unchanged unless a sign is chosen.
+                phenotype={
+                    a: v
+                    for a, v in forms.phenotype_form(request.POST, PHENOTYPE_ANTIGENS).items()
+                    if v
+                },
             )
         except (ValidationFailed, NotFound) as exc:
             message = exc.message

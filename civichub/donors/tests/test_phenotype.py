@@ -176,6 +176,11 @@ def test_the_pages_show_and_record_phenotypes(
     donor.refresh_from_db()
     assert donor.phenotype == {"K": "-"} and donor.phenotype_verified == ["K"]
     assert "K− ✓" in centre.get("/donors/registry/").content.decode()
+    # "Unchanged" on the registry's form leaves a recorded antigen as it was.
+    centre.post("/donors/registry/", {"donor": str(donor.pk), "pheno_K": "", "pheno_E": "+"})
+    donor.refresh_from_db()
+    assert donor.phenotype == {"K": "-", "E": "+"}
+    services.donor_phenotype_set(actor=staff["centre"], donor=donor, phenotype={"E": ""})
     bad = centre.post("/donors/registry/", {"donor": "999999", "pheno_K": "-"})
     assert bad.status_code == 422 and 'role="alert"' in bad.content.decode()
     # The donor declares another on their own page; the tested one has no field there.
