@@ -35,6 +35,8 @@ class RequestIn(Schema):
     crs: Literal["wgs84", "gcj02"] = "gcj02"
     rhd_exception_consent: bool = False
     consent_note: str = ""
+    # Antigens the donors must be known to lack (K, Fya, Jka, ...); unknown is not called.
+    antigen_negative: list[str] = []
 
 
 class BoardRowOut(Schema):
@@ -57,6 +59,7 @@ class RequestOut(Schema):
     patient_abo: str
     patient_rhd: str
     anti_d: bool
+    antigen_negative: list[str]
     status: str
     waves: int
     created_at: dt.datetime
@@ -123,6 +126,7 @@ def _request_out(actor: object, blood_request: BloodRequest) -> RequestOut:
         patient_abo=blood_request.patient_abo,
         patient_rhd=blood_request.patient_rhd,
         anti_d=blood_request.anti_d,
+        antigen_negative=list(blood_request.antigen_negative),
         status=blood_request.status,
         waves=blood_request.waves,
         created_at=blood_request.created_at,

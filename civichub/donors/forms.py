@@ -41,6 +41,7 @@ def request_form(data: QueryDict) -> dict[str, Any]:
         "crs": data.get("crs", "gcj02"),
         "rhd_exception_consent": data.get("rhd_exception_consent") == "on",
         "consent_note": data.get("consent_note", ""),
+        "antigen_negative": tuple(data.getlist("antigen_negative")),
     }
     if errors:
         raise ValidationFailed(_("用血需求有误。"), errors=errors)
@@ -112,3 +113,9 @@ def registration_form(data: QueryDict) -> dict[str, Any]:
     if errors:
         raise ValidationFailed(_("登记信息有误，请按提示修改。"), errors=errors)
     return values
+
+
+def phenotype_form(data: QueryDict, antigens: tuple[str, ...]) -> dict[str, str]:
+    """The phenotype fields (`pheno_<antigen>`: "+", "-" or "" for unknown) of the antigens the
+    form shows; the service refuses any other value."""
+    return {a: data.get(f"pheno_{a}", "") for a in antigens if f"pheno_{a}" in data}

@@ -54,6 +54,19 @@ class GroupSource(models.TextChoices):
     HUB = "hub", _("数据中台（卫健）")  # a health department's record, through the data hub
 
 
+# The antigens a phenotype may record, and how they are written for people.
+PHENOTYPE_ANTIGENS = ("C", "c", "E", "e", "K", "k", "Fya", "Fyb", "Jka", "Jkb", "Dia", "DEL")
+ANTIGEN_LABELS = {"Fya": "Fy(a)", "Fyb": "Fy(b)", "Jka": "Jk(a)", "Jkb": "Jk(b)", "Dia": "Di(a)"}
+# The antigens a request may ask donors to lack (a patient with the matching antibody): every
+# antigen above but DEL, which describes an RhD-negative person's red cells, not an antigen a
+# patient forms antibodies to.
+REQUESTABLE_ANTIGENS = tuple(a for a in PHENOTYPE_ANTIGENS if a != "DEL")
+
+
+def antigen_label(antigen: str) -> str:
+    return ANTIGEN_LABELS.get(antigen, antigen)
+
+
 # Groups someone tested (not declared by the donor); ordered as "centre" < "hub" < "self".
 VERIFIED_SOURCES = frozenset({GroupSource.CENTRE, GroupSource.HUB})
 
@@ -198,6 +211,8 @@ class Donor(TimestampedModel):
     )
     # Extended phenotype when known: antigen → "+"/"-" (C, c, E, e, K, Fy(a), Jk(a), Di(a), DEL).
     phenotype = models.JSONField(default=dict, blank=True)
+    # The antigens of `phenotype` the blood centre tested (the others the donor declared).
+    phenotype_verified = models.JSONField(default=list, blank=True)
     had_reaction = models.BooleanField(default=False)
     health_consent_at = models.DateTimeField(null=True, blank=True)
     health_revoked_at = models.DateTimeField(null=True, blank=True)
@@ -371,6 +386,9 @@ class BloodRequest(TimestampedModel):
         related_name="+",
     )
     consent_note = models.CharField(max_length=200, blank=True, default="")
+    # Antigens the donors must be known to lack (the patient has the matching antibodies):
+    # a donor whose phenotype does not record the antigen as negative is not called.
+    antigen_negative = models.JSONField(default=list, blank=True)
     # Where accepted donors go (shown to them only once they accept), and its place.
     address = models.CharField(max_length=300)
     latitude = models.FloatField()

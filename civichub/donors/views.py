@@ -28,6 +28,8 @@ from civichub.donors import consent, forms, places, selectors, services
 from civichub.donors.links import call_up_from_token
 from civichub.donors.models import (
     ABO,
+    PHENOTYPE_ANTIGENS,
+    REQUESTABLE_ANTIGENS,
     CallChannels,
     CallUp,
     CallUpState,
@@ -38,6 +40,7 @@ from civichub.donors.models import (
     RhD,
     Sex,
     Urgency,
+    antigen_label,
 )
 
 WEEKDAY_NAMES = [
@@ -89,6 +92,8 @@ def board(request: HttpRequest) -> HttpResponse:
             "abos": PatientABO.choices,
             "rhds": PatientRhD.choices,
             "urgencies": Urgency.choices,
+            "antigens": [(a, antigen_label(a)) for a in REQUESTABLE_ANTIGENS],
+            "form_antigens": form.getlist("antigen_negative") if form is not None else [],
             "message": message,
             "errors": errors,
             "form": form,
@@ -136,8 +141,43 @@ def call_up_mark(request: HttpRequest, call_up_id: int) -> HttpResponse:
 def registry(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
     rhd = request.GET.get("rhd") or None
+    message = ""
+    if request.method == "POST":
+        # The blood centre records tested antigens of one donor (marked as tested).
+        try:
+            found = selectors.donor_get(
+                actor=user, pk=_int(request.POST.get("donor", "")), purpose="record phenotype"
+            )
+            services.donor_phenotype_set(
+                actor=user,
+                donor=found,
+                # The registry's form leaves an antigen unchanged unless a sign is chosen.
+                phenotype={
+                    a: v
+                    for a, v in forms.phenotype_form(request.POST, PHENOTYPE_ANTIGENS).items()
+                    if v
+                },
+            )
+        except (ValidationFailed, NotFound) as exc:
+            message = exc.message
+        else:
+            return HttpResponseRedirect(reverse("donors:list"))
     donors = list(selectors.donor_list(actor=user, purpose="registry page", rhd=rhd)[:200])
-    return render(request, "donors/registry.html", {"donors": donors, "rhd": rhd or ""})
+    return render(
+        request,
+        "donors/registry.html",
+        {
+            "donors": donors,
+            "rhd": rhd or "",
+            "antigens": [(a, antigen_label(a)) for a in PHENOTYPE_ANTIGENS],
+            "message": message,
+        },
+        status=422 if message else 200,
+    )
+
+
+def _int(value: str) -> int:
+    return int(value) if value.strip().isdigit() else 0
 
 
 @login_required
@@ -156,6 +196,15 @@ def mine(request: HttpRequest) -> HttpResponse:
             services.donor_pause(actor=user, donor=page.donor, until=None)
         elif action in ("health", "location"):
             services.donor_consent_withdraw(actor=user, donor=page.donor, which=action)
+        elif action == "phenotype":
+            try:
+                services.donor_phenotype_set(
+                    actor=user,
+                    donor=page.donor,
+                    phenotype=forms.phenotype_form(request.POST, PHENOTYPE_ANTIGENS),
+                )
+            except ValidationFailed as exc:
+                request.session["donors_notice"] = exc.message
         return HttpResponseRedirect(reverse("donors:mine"))
     return render(
         request,
@@ -165,6 +214,7 @@ def mine(request: HttpRequest) -> HttpResponse:
             "language": request.LANGUAGE_CODE,
             "now": timezone.now(),
             "notice": request.session.pop("donors_notice", ""),
+            "antigens": [(a, antigen_label(a)) for a in PHENOTYPE_ANTIGENS],
         },
     )
 

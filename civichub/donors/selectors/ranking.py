@@ -23,6 +23,7 @@ from civichub.donors.conf import DonorsSettings
 from civichub.donors.models import (
     ABO,
     ACTIVE_STATES,
+    REQUESTABLE_ANTIGENS,
     VERIFIED_SOURCES,
     AvailabilityWindow,
     BloodRequest,
@@ -225,12 +226,16 @@ def candidate_queryset(
     lng: float,
     radius_km: float,
     now: datetime,
+    antigen_negative: Iterable[str] = (),
 ) -> QuerySet[Donor]:
     """Every compatible donor who may be called now within `radius_km` (stored dates only),
-    unordered: the pool a request can reach."""
+    unordered: the pool a request can reach (with `antigen_negative`, only donors known to
+    lack each of those antigens)."""
     group_q = Q(pk__in=[])
     for abo, rhd, _verdict in compatibility.donor_groups(component, patient):
         group_q |= Q(abo=abo.value, rhd=rhd.value)
+    for antigen in antigen_negative:
+        group_q &= Q(**{f"phenotype__{antigen}": "-"})
     return _within(_callable(component=component, now=now).filter(group_q), lat, lng, 0, radius_km)
 
 
@@ -328,6 +333,21 @@ def _in_window(windows: list, moment: datetime) -> bool:
         weekday == local.weekday() and starts <= local.time() < ends
         for weekday, starts, ends in windows
     )
+
+
+def _antigen_sql(antigens: Iterable[str]) -> tuple[str, dict[str, Any]]:
+    """Donors whose phenotype records each of `antigens` as negative, as a condition of plain
+    SQL (" AND ..." or nothing) with its parameters: a donor whose phenotype leaves an antigen
+    out is unknown for it, so not taken. The antigen names are parameters too."""
+    clause, params = "", {}
+    for n, antigen in enumerate(a for a in REQUESTABLE_ANTIGENS if a in set(antigens)):
+        if connection.vendor == "postgresql":
+            clause += f" AND (phenotype ->> %(ag{n})s) = '-'"
+            params[f"ag{n}"] = antigen
+        else:
+            clause += f" AND json_extract(phenotype, %(ag{n})s) = '-'"
+            params[f"ag{n}"] = f'$."{antigen}"'
+    return clause, params
 
 
 def _callable_sql(*, component: str, now: datetime) -> tuple[str, dict[str, Any]]:
@@ -625,6 +645,7 @@ def rank_candidates(
     now: datetime,
     limit: int,
     exclude: Iterable[int] = (),
+    antigen_negative: Iterable[str] = (),
 ) -> list[Candidate]:
     """The first `limit` donors to call, best first: the order of preference of their group,
     then their distance band, then a group tested by the centre ("centre"), then one a
@@ -636,11 +657,14 @@ def rank_candidates(
     soon as the first `limit` are certain. RhD-negative donors are few (0.3 %): each run of
     consecutive RhD-negative groups is one query over the whole radius, ordered by group and
     band, reading the small partial index of RhD-negative donors without a list of cells
-    while it is small (`NEGATIVE_DIRECT_MAX`)."""
+    while it is small (`NEGATIVE_DIRECT_MAX`). With `antigen_negative` only donors whose
+    phenotype records each of those antigens as negative are taken (unknown is not negative)."""
     kind = DONATION_FOR[Component(component)]
     today = timezone.localdate(now)
     ruleset = rules()
-    callable_sql = _callable_sql(component=component, now=now)
+    where, where_params = _callable_sql(component=component, now=now)
+    antigen_where, antigen_params = _antigen_sql(antigen_negative)
+    callable_sql = (where + antigen_where, {**where_params, **antigen_params})
     skip = set(exclude)
     found: list[Candidate] = []
     direct: bool | None = None  # the negative path, decided when first needed

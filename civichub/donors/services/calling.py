@@ -10,6 +10,7 @@ PostgreSQL after the donor's row is locked; a wave that loses the race skips tha
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -30,6 +31,7 @@ from civichub.donors import compatibility, live
 from civichub.donors.links import call_up_link
 from civichub.donors.models import (
     COMMITTED_STATES,
+    REQUESTABLE_ANTIGENS,
     BloodRequest,
     CallChannels,
     CallUp,
@@ -77,9 +79,12 @@ def blood_request_create(
     urgency: str = Urgency.URGENT,
     rhd_exception_consent: bool = False,
     consent_note: str = "",
+    antigen_negative: Sequence[str] = (),
     now: datetime | None = None,
 ) -> BloodRequest:
-    """A hospital's request; the first wave is called at once (after commit)."""
+    """A hospital's request; the first wave is called at once (after commit). With
+    `antigen_negative` (a patient with antibodies to those antigens) only donors whose
+    phenotype records each of them as negative are called."""
     require(actor, "donors.request.create", hospital)
     errors: dict[str, list[str]] = {}
     if component not in Component.values:
@@ -104,8 +109,11 @@ def blood_request_create(
         ]
     if rhd_exception_consent and not consent_note.strip():
         errors["consent_note"] = [_("请记录患者或家属签署的知情同意书。")]
+    if any(a not in REQUESTABLE_ANTIGENS for a in antigen_negative):
+        errors["antigen_negative"] = [_("只能要求已知抗原为阴性。")]
     if errors:
         raise ValidationFailed(_("用血需求有误。"), errors=errors)
+    asked = [a for a in REQUESTABLE_ANTIGENS if a in set(antigen_negative)]
     lat, lng = geo.to_wgs84(latitude, longitude, crs)
     now = now or timezone.now()
     request = BloodRequest.objects.create(
@@ -120,6 +128,7 @@ def blood_request_create(
         rhd_exception_consent=rhd_exception_consent,
         consent_recorded_by=actor if rhd_exception_consent else None,
         consent_note=consent_note.strip()[:200],
+        antigen_negative=asked,
         address=address.strip(),
         latitude=lat,
         longitude=lng,
@@ -252,6 +261,7 @@ def call_up_wave(*, request_id: int, now: datetime | None = None) -> int:
         now=now,
         limit=max(size, missing),
         exclude=request.call_ups.values_list("donor_id", flat=True),
+        antigen_negative=request.antigen_negative,
     )
     called = []
     for candidate in candidates:

@@ -33,11 +33,11 @@ from civichub.donors.models import (
     RhD,
     Sex,
 )
+from civichub.donors.models import PHENOTYPE_ANTIGENS as PHENOTYPE_ANTIGENS_ORDER
+from civichub.donors.permissions import is_own_donor
 from civichub.donors.selectors import donor_facts, rules, settings_
 
-PHENOTYPE_ANTIGENS = frozenset(
-    {"C", "c", "E", "e", "K", "k", "Fya", "Fyb", "Jka", "Jkb", "Dia", "DEL"}
-)
+PHENOTYPE_ANTIGENS = frozenset(PHENOTYPE_ANTIGENS_ORDER)
 
 
 # Who vouches for a group: a declared one never replaces one a health department holds, and
@@ -265,7 +265,7 @@ def donor_register(
     if existing is None or _RANK[source] >= _RANK[GroupSource(existing.group_source)]:
         values.update(group, group_source=source)
     if details.phenotype is not None:
-        values["phenotype"] = details.phenotype
+        values.update(_phenotype_values(existing, details.phenotype, verified=verified))
     if user is not None:
         values["user"] = user
     if call_channels is not None:
@@ -329,7 +329,11 @@ def donor_unchanged(
         and donor.community_id == community.pk
         and (donor.sex, donor.birth_date, donor.weight_kg)
         == (details.sex, details.birth_date, details.weight_kg)
-        and (details.phenotype is None or donor.phenotype == details.phenotype)
+        and (
+            details.phenotype is None
+            or _phenotype_values(donor, details.phenotype, verified=verified)
+            == {"phenotype": donor.phenotype, "phenotype_verified": donor.phenotype_verified}
+        )
         and health_consent
     )
     if same and location_consent:
@@ -419,6 +423,7 @@ def donor_consent_withdraw(*, actor: User | None, donor: Donor, which: str) -> D
             "birth_date": None,
             "weight_kg": None,
             "phenotype": {},
+            "phenotype_verified": [],
             "group_source": GroupSource.SELF,
             "health_revoked_at": now,
         }
@@ -453,6 +458,65 @@ def donor_group_verify(*, actor: User, donor: Donor, abo: str, rhd: str) -> Dono
         action="donors.donor.verify",
         obj=donor,
         changes={"group": [before, donor.group_label]},
+    )
+    return donor
+
+
+def _phenotype_values(
+    existing: Donor | None, given: dict[str, str], *, verified: bool
+) -> dict[str, Any]:
+    """The phenotype after recording `given` (antigen → "+" or "-"): the blood centre's values
+    replace any and are marked tested; a donor's own never replace a tested one."""
+    phenotype = dict(existing.phenotype) if existing is not None else {}
+    tested = set(existing.phenotype_verified) if existing is not None else set()
+    for antigen, sign in given.items():
+        if verified:
+            phenotype[antigen] = sign
+            tested.add(antigen)
+        elif antigen not in tested:
+            phenotype[antigen] = sign
+    order = {a: n for n, a in enumerate(PHENOTYPE_ANTIGENS_ORDER)}
+    return {
+        "phenotype": {a: phenotype[a] for a in sorted(phenotype, key=order.__getitem__)},
+        "phenotype_verified": sorted(tested & set(phenotype), key=order.__getitem__),
+    }
+
+
+@transaction.atomic
+def donor_phenotype_set(*, actor: User, donor: Donor, phenotype: dict[str, str]) -> Donor:
+    """Records antigens of a donor's extended phenotype ("+", "-", or "" to forget one). The
+    blood centre's values are marked tested; the donor's own are declared and never replace
+    (or forget) a tested one."""
+    require(actor, "donors.donor.manage", donor)
+    if not donor.health_consent:
+        raise ValidationFailed.on("health_consent", _("该志愿者已撤回健康信息同意。"))
+    for antigen, value in phenotype.items():
+        if antigen not in PHENOTYPE_ANTIGENS or value not in ("+", "-", ""):
+            raise ValidationFailed.on(
+                "phenotype", _("表型只能记录已知抗原的阳性（+）或阴性（-）。")
+            )
+    verified = not is_own_donor(actor, donor)
+    tested = set(donor.phenotype_verified)
+    if not verified and any(
+        a in tested and donor.phenotype.get(a) != v for a, v in phenotype.items()
+    ):
+        raise ValidationFailed.on("phenotype", _("血站检测的表型只能由血站修改。"))
+    before = dict(donor.phenotype)
+    forget = {a for a, v in phenotype.items() if not v}
+    kept = Donor(
+        phenotype={a: v for a, v in donor.phenotype.items() if a not in forget},
+        phenotype_verified=[a for a in donor.phenotype_verified if a not in forget],
+    )
+    values = _phenotype_values(kept, {a: v for a, v in phenotype.items() if v}, verified=verified)
+    if values == {"phenotype": donor.phenotype, "phenotype_verified": donor.phenotype_verified}:
+        return donor
+    Donor.objects.filter(pk=donor.pk).update(**values, updated_at=timezone.now())
+    donor.refresh_from_db()
+    audit_record(
+        actor=actor,
+        action="donors.donor.phenotype",
+        obj=donor,
+        changes={"phenotype": [before, donor.phenotype], "tested": donor.phenotype_verified},
     )
     return donor
 

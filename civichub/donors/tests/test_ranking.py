@@ -30,6 +30,7 @@ from civichub.donors.models import (
 )
 from civichub.donors.selectors import (
     DONATION_FOR,
+    candidate_queryset,
     donor_facts,
     month_key,
     rank_candidates,
@@ -40,6 +41,7 @@ from civichub.donors.selectors import ranking as selectors
 from civichub.donors.tests.conftest import HOSPITAL_LAT, HOSPITAL_LNG, at_km
 
 KM_PER_DEGREE = 111.195
+PHENOTYPE_SAMPLE = ("K", "Fya", "Jka", "E")
 COMPONENTS = ("red_cells", "plasma", "platelets", "cryo", "whole_blood")
 
 
@@ -108,6 +110,8 @@ def _registry(rng: random.Random, community: Any, hospital: Any, count: int) -> 
                 calls=rng.randint(0, 2),
                 accepts=rng.randint(0, 1),
                 last_called_at=rng.choice((None, now - dt.timedelta(days=rng.randint(1, 3)))),
+                # Each of a few antigens known for most donors, negative more often.
+                phenotype={a: rng.choice("+--") for a in PHENOTYPE_SAMPLE if rng.random() < 0.7},
             )
         )
     donors = Donor.objects.bulk_create(donors)
@@ -173,8 +177,10 @@ def _plain_reading(
     radius_km: float,
     now: dt.datetime,
     exclude: set[int],
+    antigen_negative: tuple[str, ...] = (),
 ) -> list[tuple[int, float]]:
-    """Every donor read and judged in Python, in the ranking's order: (donor, distance)."""
+    """Every donor read and judged in Python, in the ranking's order: (donor, distance). With
+    `antigen_negative`, only donors whose phenotype records each of them as "-"."""
     kind = DONATION_FOR[Component(component)]
     today = timezone.localdate(now)
     ruleset = rules()
@@ -191,6 +197,8 @@ def _plain_reading(
         if (donor.abo, donor.rhd) not in groups or donor.pk in taken or donor.pk in exclude:
             continue
         if not (donor.health_consent and donor.location_consent):
+            continue
+        if any(donor.phenotype.get(a) != "-" for a in antigen_negative):
             continue
         if donor.paused_until is not None and donor.paused_until > now:
             continue
@@ -250,8 +258,8 @@ def test_the_prefilter_never_drops_or_reorders_a_donor_the_plain_reading_finds(
     _registry(rng, city.community_a1, hospital, 500)
     now = timezone.now()
     ids = list(Donor.objects.values_list("pk", flat=True))
-    checked = 0
-    for _ in range(24):
+    checked = with_antigens = 0
+    for _ in range(28):
         negative = rng.random() < 0.5
         patient = compatibility.Patient(
             abo=rng.choice(("O", "A", "B", "AB", "unknown")),
@@ -265,6 +273,8 @@ def test_the_prefilter_never_drops_or_reorders_a_donor_the_plain_reading_finds(
         east, north = rng.uniform(-3, 3), rng.uniform(-3, 3)
         lat, lng = at_km(east, north)
         exclude = set(rng.sample(ids, 10))
+        # Half the requests are for a patient with antibodies to one or two antigens.
+        antigens = tuple(rng.sample(PHENOTYPE_SAMPLE, rng.choice((0, 0, 0, 1, 1, 2))))
         got = rank_candidates(
             component=component,
             patient=patient,
@@ -274,6 +284,7 @@ def test_the_prefilter_never_drops_or_reorders_a_donor_the_plain_reading_finds(
             now=now,
             limit=limit,
             exclude=exclude,
+            antigen_negative=antigens,
         )
         expected = _plain_reading(
             component=component,
@@ -283,18 +294,40 @@ def test_the_prefilter_never_drops_or_reorders_a_donor_the_plain_reading_finds(
             radius_km=radius,
             now=now,
             exclude=exclude,
+            antigen_negative=antigens,
         )[:limit]
         assert [c.donor_id for c in got] == [pk for pk, _d in expected], (
             component,
             patient,
             radius,
             limit,
+            antigens,
         )
+        with_antigens += len(expected) if antigens else 0
+        if antigens:
+            # The pool a request can reach (the blast's) keeps the same antigen filter.
+            pool = candidate_queryset(
+                component=component,
+                patient=patient,
+                lat=lat,
+                lng=lng,
+                radius_km=radius,
+                now=now,
+                antigen_negative=antigens,
+            )
+            pooled = set(pool.values_list("pk", flat=True))
+            assert {c.donor_id for c in got} <= pooled
+            assert all(
+                all(p.get(a) == "-" for a in antigens)
+                for p in Donor.objects.filter(pk__in=pooled).values_list("phenotype", flat=True)
+            )
         for candidate, (_pk, distance) in zip(got, expected, strict=True):
             assert candidate.distance_km == pytest.approx(distance, abs=1e-6)
         checked += len(expected)
-    # The registries are large enough that most queries find someone.
+    # The registries are large enough that most queries find someone, those asking for
+    # antigen-negative donors too.
     assert checked > 200
+    assert with_antigens > 10
 
 
 @pytest.mark.django_db

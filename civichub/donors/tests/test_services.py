@@ -480,3 +480,57 @@ def test_a_donor_freed_by_a_decline_can_be_called_by_another_request(
     services.call_up_respond(call_up=CallUp.objects.get(request=first), accept=False)
     _wave(second)
     assert _called(second) == [donor.pk]
+
+
+def test_two_open_requests_share_donors_through_waves_declines_no_shows_and_closing(
+    make_donor: Any, make_request: Any, staff: Any
+) -> None:
+    """Two requests open at once, their waves interleaved: a donor is never taken by both; one
+    freed by a decline or a no-show may be called by the other; the first request met stands
+    its other donors down, who are then free for the second."""
+    donors = [make_donor(km=0.5 + i / 10) for i in range(4)]
+    first, second = make_request(units=1), make_request(units=2)
+
+    def check_no_donor_twice() -> None:
+        active = list(
+            CallUp.objects.filter(state__in=["called", "accepted", "arrived"]).values_list(
+                "donor_id", flat=True
+            )
+        )
+        assert len(active) == len(set(active))
+
+    def call_up(request: BloodRequest, donor: Donor) -> CallUp:
+        return CallUp.objects.get(request=request, donor=donor)
+
+    _wave(first)
+    _wave(second, minutes=1)
+    check_no_donor_twice()
+    assert set(_called(first)) == {d.pk for d in donors} and _called(second) == []
+    # A decline frees a donor for the other request's next wave.
+    services.call_up_respond(call_up=call_up(first, donors[1]), accept=False)
+    _wave(second, minutes=11)
+    check_no_donor_twice()
+    assert _called(second) == [donors[1].pk]
+    # An acceptance then a no-show: the donor is free again, and called by the other.
+    services.call_up_respond(call_up=call_up(first, donors[0]), accept=True)
+    services.call_up_mark(
+        actor=staff["hospital"], call_up=call_up(first, donors[0]), state="no_show"
+    )
+    _wave(second, minutes=22)
+    check_no_donor_twice()
+    assert donors[0].pk in _called(second)
+    # The first request is met by another donor: the rest are stood down and become free.
+    services.call_up_respond(call_up=call_up(first, donors[2]), accept=True)
+    for state in ("arrived", "donated"):
+        services.call_up_mark(
+            actor=staff["hospital"], call_up=call_up(first, donors[2]), state=state
+        )
+    first.refresh_from_db()
+    assert first.status == "met"
+    assert call_up(first, donors[3]).state == "stood_down"
+    _wave(second, minutes=33)
+    check_no_donor_twice()
+    assert donors[3].pk in _called(second) and donors[2].pk not in _called(second)
+    # A late answer to the closed request changes nothing.
+    assert services.call_up_respond(call_up=call_up(first, donors[3]), accept=True) is False
+    assert call_up(first, donors[3]).state == "stood_down"
