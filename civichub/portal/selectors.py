@@ -207,7 +207,7 @@ def like_search_codes(*, text: str, limit: int = 10) -> list[str]:
         .select_related("service")
         .order_by("id")[:limit]
     )
-    return [row.service.code for row in rows]
+    return [row.service.code for row in rows if row.service is not None]
 
 
 # Exports ---------------------------------------------------------------------------------------
