@@ -42,6 +42,7 @@ class BroadcastConfig(CivicModuleConfig):
         url_prefix="broadcast/",
         provides={
             "public_notices": "civichub.broadcast.selectors:area_notices",
+            "searchable_notices": "civichub.broadcast.selectors:searchable_notices",
             "public_announcement": "civichub.broadcast.services.announcements:announcement_publish",
         },
         urls="civichub.broadcast.urls",
@@ -63,7 +64,11 @@ class BroadcastConfig(CivicModuleConfig):
         tiles=[Tile(_("发布"), "broadcast:publish", "broadcast.post.publish", order=1)],
         measures=MEASURES,
         # The Atom feeds' cache forgets what a change makes stale (signal receivers).
-        on_ready=["civichub.broadcast.feedcache:connect"],
+        # A module that indexes public notices (the portal's search) hears of each change.
+        on_ready=[
+            "civichub.broadcast.feedcache:connect",
+            "civichub.broadcast.noticechanges:connect",
+        ],
         # Mastodon's public stream without a token, beside Django's request cycle.
         asgi_streams={
             f"{prefix}/api/v1/streaming/public{variant}": (

@@ -7,7 +7,7 @@ page. The cost grows with the number of accounts followed, never with an account
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -191,6 +191,7 @@ class PublicNotice:
     is_alert: bool
     published_at: dt.datetime
     url: str
+    key: int = 0  # the post's id, stable across edits
 
 
 def area_notices(area: Organisation | None, *, limit: int = 5) -> list[PublicNotice]:
@@ -211,8 +212,36 @@ def area_notices(area: Organisation | None, *, limit: int = 5) -> list[PublicNot
             is_alert=post.is_alert,
             published_at=post.published_at,
             url=reverse("broadcast:post", args=[post.pk]),
+            key=post.pk,
         )
         for post in rows
+    ]
+
+
+def searchable_notices(
+    *, since: dt.datetime, keys: Sequence[int] | None = None
+) -> list[PublicNotice]:
+    """The notices and alerts a public search may find: published since `since`, not
+    retracted, not past their expiry; those of `keys` alone when given. Public data only."""
+    now = timezone.now()
+    posts = (
+        visible_posts()
+        .filter(retracted_at__isnull=True, published_at__gte=since)
+        .filter(Q(cap_expires__isnull=True) | Q(cap_expires__gt=now))
+    )
+    if keys is not None:
+        posts = posts.filter(pk__in=list(keys))
+    return [
+        PublicNotice(
+            text=post.text,
+            text_en=post.text_en,
+            category=post.category,
+            is_alert=post.is_alert,
+            published_at=post.published_at,
+            url=reverse("broadcast:post", args=[post.pk]),
+            key=post.pk,
+        )
+        for post in posts.order_by("-published_at", "-id")
     ]
 
 

@@ -97,8 +97,8 @@ class SearchQuery(Schema):
 
 
 class HitOut(Schema):
-    kind: str
-    code: str
+    kind: str  # "service", "notice", "faq" or "dataset"
+    code: str  # the service's; empty for a notice or a dataset
     title: str
     title_en: str
     snippet: str
@@ -108,10 +108,17 @@ class HitOut(Schema):
 class SearchOut(Schema):
     query: str
     services: list[HitOut]
+    notices: list[HitOut]
     faqs: list[HitOut]
+    datasets: list[HitOut]
 
 
-@router.get("/search", response=SearchOut, auth=None, summary="Search services and their FAQs")
+@router.get(
+    "/search",
+    response=SearchOut,
+    auth=None,
+    summary="Search services, notices, FAQs and open data, grouped",
+)
 def search(request: HttpRequest, params: Query[SearchQuery]) -> SearchOut:
     found = selectors.service_search(text=params.q, english=params.lang.startswith("en"))
 
@@ -128,7 +135,13 @@ def search(request: HttpRequest, params: Query[SearchQuery]) -> SearchOut:
             for h in rows
         ]
 
-    return SearchOut(query=found.query, services=hits(found.services), faqs=hits(found.faqs))
+    return SearchOut(
+        query=found.query,
+        services=hits(found.services),
+        notices=hits(found.notices),
+        faqs=hits(found.faqs),
+        datasets=hits(found.datasets),
+    )
 
 
 class FactOut(Schema):

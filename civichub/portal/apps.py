@@ -6,7 +6,13 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 
 from civichub.core.measures import Measure, MeasureSource
-from civichub.core.registry import CivicModuleConfig, ModuleManifest, NavItem, Tile
+from civichub.core.registry import (
+    CivicModuleConfig,
+    ModuleManifest,
+    NavItem,
+    PeriodicTask,
+    Tile,
+)
 from civichub.portal.conf import PortalSettings
 from civichub.portal.permissions import ACTIONS, is_own_application
 
@@ -58,6 +64,8 @@ class PortalConfig(CivicModuleConfig):
         url_prefix="services/",
         urls="civichub.portal.urls",
         public_home="civichub.portal.views:home",
+        # the publishing module tells search of a written or deleted notice
+        provides={"public_notice_changed": "civichub.portal.services.searchindex:notice_changed"},
         api_router="civichub.portal.api:router",
         api_prefix="/portal/",
         actions=ACTIONS,
@@ -80,4 +88,8 @@ class PortalConfig(CivicModuleConfig):
         measures=[MEASURES],
         demo_data="civichub.portal.demo:seed",
         config=PortalSettings,
+        periodic_tasks=[
+            # notices that expired or grew older than the bound leave the search
+            PeriodicTask("portal.notices_refresh", "civichub.portal.tasks.notices_refresh", 86400)
+        ],
     )

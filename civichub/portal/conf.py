@@ -60,8 +60,10 @@ class PortalSettings(ModuleConfig):
 
     # How many notices and alerts from broadcast the home page shows.
     home_notices: int = 5
-    # Search results per group (services, guides' questions).
+    # Search results per group (services, notices, guides' questions, open data).
     search_results: int = 10
+    # How far back search finds broadcast's notices and alerts (days since published).
+    search_notice_days: int = 183
     # Synonym groups for search; every word of a group finds the others.
     synonyms: tuple[tuple[str, ...], ...] = DEFAULT_SYNONYMS
     # The life events offered on the home page.

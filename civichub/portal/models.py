@@ -86,11 +86,19 @@ class ServiceVersion(CreatedModel):
 
 
 class SearchEntry(models.Model):
-    """One searchable document (a published service, one of its questions): the text shown.
-    `search.py` writes its tokens into `SearchPosting` and queries those."""
+    """One searchable document (a published service, one of its questions, an open dataset, a
+    public notice): the text shown. `search.py` writes its tokens into `SearchPosting` and
+    queries those."""
 
-    kind = models.CharField(max_length=16)  # "service" or "faq"
-    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=16)  # "service", "faq", "dataset" or "notice"
+    # the service of a "service" or "faq" entry; none for the other kinds
+    service = models.ForeignKey(
+        Service, on_delete=models.CASCADE, related_name="+", null=True, blank=True
+    )
+    # what the entry stands for where it has no service ("dataset:<slug>", "notice:<id>"), so
+    # that a change of the source replaces its entry; and the page a result links to
+    source = models.CharField(max_length=100, blank=True, default="", db_index=True)
+    url = models.CharField(max_length=300, blank=True, default="")
     title = models.CharField(max_length=300)
     title_en = models.CharField(blank=True, default="", max_length=300)
     summary = models.TextField(blank=True, default="")

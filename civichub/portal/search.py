@@ -27,7 +27,7 @@ document frequency (from `SearchToken`). A query starts from its rarest word: at
 `CANDIDATES` entries in the order of that word's impact, then every other word is looked up for
 those entries alone (an index lookup each). Where the rarest word is held by more entries than
 that, the answer is the best of those candidates, not of every entry: the bound that keeps the
-time flat. Each group (services; guides' questions and other entries) is ranked apart.
+time flat. Each group (services; guides' questions, notices and datasets) is ranked apart.
 """
 
 from __future__ import annotations
@@ -718,7 +718,8 @@ class Found:
     title_en: str
     summary: str
     summary_en: str
-    code: str
+    code: str  # the service's, empty for an entry without one
+    url: str  # the entry's own page, empty for a service's entries
 
 
 def _run(statements: Sequence[tuple[int, tuple[str, list[SqlValue]]]]) -> dict[int, list[Found]]:
@@ -739,8 +740,8 @@ def _run(statements: Sequence[tuple[int, tuple[str, list[SqlValue]]]]) -> dict[i
     service = connection.ops.quote_name(Service._meta.db_table)
     sql = (
         "SELECT r.grp, r.entry_id, r.score, e.kind, e.title, e.title_en, e.summary,"  # noqa: S608  # nosec B608 - names and placeholders only
-        f" e.summary_en, s.code FROM ({' UNION ALL '.join(parts)}) AS r"
-        f" JOIN {entry} e ON e.id = r.entry_id JOIN {service} s ON s.id = e.service_id"
+        f" e.summary_en, COALESCE(s.code, ''), e.url FROM ({' UNION ALL '.join(parts)}) AS r"
+        f" JOIN {entry} e ON e.id = r.entry_id LEFT JOIN {service} s ON s.id = e.service_id"
         " ORDER BY r.grp, r.score DESC, r.entry_id"
     )
     with connection.cursor() as db:
@@ -750,15 +751,21 @@ def _run(statements: Sequence[tuple[int, tuple[str, list[SqlValue]]]]) -> dict[i
     return found
 
 
-def search_groups(terms: list[Term], *, limit: int = 10) -> tuple[list[Found], list[Found]]:
+def search_groups(
+    terms: list[Term], *, limit: int = 10, others_limit: int | None = None
+) -> tuple[list[Found], list[Found]]:
     """The services and everything else matching the query's terms, best first in each group:
     every word if some entry of the group has them all, else any. Both groups and what their
     results show in one statement; a second only for a group none of whose entries holds every
-    word of the query."""
+    word of the query. The other entries are of several kinds (questions, notices, datasets)
+    shown apart: `others_limit` reads more of them, so that one kind crowds out the others
+    less."""
     if not terms:
         return [], []
+    limits = {SERVICES: limit, OTHERS: others_limit or limit}
     plans = {
-        group: _plan(terms, is_service=bool(group), limit=limit) for group in (SERVICES, OTHERS)
+        group: _plan(terms, is_service=bool(group), limit=limits[group])
+        for group in (SERVICES, OTHERS)
     }
     found = _run([(group, plan.first) for group, plan in plans.items() if plan.first])
     retry = [

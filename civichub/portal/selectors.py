@@ -133,11 +133,22 @@ class SearchHit:
 class SearchResults:
     query: str
     services: list[SearchHit] = field(default_factory=list)
+    notices: list[SearchHit] = field(default_factory=list)
     faqs: list[SearchHit] = field(default_factory=list)
+    datasets: list[SearchHit] = field(default_factory=list)
 
     @property
     def total(self) -> int:
-        return len(self.services) + len(self.faqs)
+        return len(self.services) + len(self.notices) + len(self.faqs) + len(self.datasets)
+
+    def groups(self) -> list[tuple[str, list[SearchHit]]]:
+        """The groups in the order a results page shows them: (kind, hits)."""
+        return [
+            ("service", self.services),
+            ("notice", self.notices),
+            ("faq", self.faqs),
+            ("dataset", self.datasets),
+        ]
 
 
 def highlighted(text: str, marks: list[str]) -> SafeString:
@@ -150,28 +161,38 @@ def highlighted(text: str, marks: list[str]) -> SafeString:
 
 
 def service_search(*, text: str, english: bool = False, limit: int | None = None) -> SearchResults:
-    """Published services and their guides' questions matching `text`, best first, grouped,
-    with the query's words marked in the snippets."""
+    """Published services, public notices, their guides' questions and open datasets matching
+    `text`, best first in each group, with the query's words marked in the snippets."""
     per_group = limit or module_config(PortalSettings).search_results
     results = SearchResults(query=text)
     terms = search.parse_query(text)
     marks = search.highlight_terms(terms)
-    services, others = search.search_groups(terms, limit=per_group)
+    groups = {
+        "service": results.services,
+        "notice": results.notices,
+        "faq": results.faqs,
+        "dataset": results.datasets,
+    }
+    services, others = search.search_groups(
+        terms, limit=per_group, others_limit=per_group * (len(groups) - 1)
+    )
     # one URL resolved per query; a service code needs no quoting (letters, digits, -)
     url = reverse("portal:service", args=["CODE"])
-    for group, found in ((results.services, services), (results.faqs, others)):
-        for hit in found:
-            group.append(
-                SearchHit(
-                    kind=hit.kind,
-                    code=hit.code,
-                    title=hit.title,
-                    title_en=hit.title_en,
-                    summary=highlighted(((english and hit.summary_en) or hit.summary)[:160], marks),
-                    url=url.replace("CODE", hit.code),
-                    score=hit.score,
-                )
+    for hit in [*services, *others]:
+        group = groups.get(hit.kind)
+        if group is None or len(group) >= per_group:
+            continue
+        group.append(
+            SearchHit(
+                kind=hit.kind,
+                code=hit.code,
+                title=hit.title,
+                title_en=hit.title_en,
+                summary=highlighted(((english and hit.summary_en) or hit.summary)[:160], marks),
+                url=hit.url or url.replace("CODE", hit.code),
+                score=hit.score,
             )
+        )
     return results
 
 
@@ -186,7 +207,7 @@ def like_search_codes(*, text: str, limit: int = 10) -> list[str]:
         .select_related("service")
         .order_by("id")[:limit]
     )
-    return [row.service.code for row in rows]
+    return [row.service.code for row in rows if row.service is not None]
 
 
 # Exports ---------------------------------------------------------------------------------------

@@ -21,6 +21,13 @@ from civichub.portal.services.catalogue import (
 )
 from civichub.portal.services.certificates import certificate_issue, certificate_revoke
 from civichub.portal.services.opendata import dataset_publish, dataset_save
+from civichub.portal.services.searchindex import (
+    dataset_index,
+    notice_reindex,
+    notices_index,
+    notices_refresh,
+    notices_reindex,
+)
 
 __all__ = [
     "application_accept",
@@ -32,9 +39,14 @@ __all__ = [
     "catalogue_reindex",
     "certificate_issue",
     "certificate_revoke",
+    "dataset_index",
     "dataset_publish",
     "dataset_save",
     "material_add",
+    "notice_reindex",
+    "notices_index",
+    "notices_refresh",
+    "notices_reindex",
     "service_create",
     "version_draft",
     "version_publish",

@@ -16,7 +16,15 @@ from civichub.core.models import Organisation, OrganisationKind, User
 from civichub.core.permissions import require
 from civichub.portal import search
 from civichub.portal.guide import empty_guide, guide_errors
-from civichub.portal.models import SearchEntry, Service, ServiceKind, ServiceVersion, VersionState
+from civichub.portal.models import (
+    Dataset,
+    SearchEntry,
+    Service,
+    ServiceKind,
+    ServiceVersion,
+    VersionState,
+)
+from civichub.portal.services.searchindex import dataset_index, notices_reindex
 
 
 def _checked_content(content: dict[str, Any]) -> dict[str, Any]:
@@ -228,8 +236,9 @@ def _document(
 
 @transaction.atomic
 def catalogue_reindex() -> int:
-    """Rebuilds the whole search index from the published versions (after a change of the
-    synonyms, the segmenter's dictionary or the index's shape); returns the services indexed."""
+    """Rebuilds the whole search index from the published versions, the published datasets and
+    the public notices (after a change of the synonyms, the segmenter's dictionary or the
+    index's shape); returns the services indexed."""
     search.tokenizer(refresh=True)
     count = 0
     for service in Service.objects.filter(published__isnull=False).select_related(
@@ -238,4 +247,7 @@ def catalogue_reindex() -> int:
         assert service.published is not None
         _index_service(service, service.published)
         count += 1
+    for dataset in Dataset.objects.select_related("publisher"):
+        dataset_index(dataset)
+    notices_reindex()
     return count

@@ -15,6 +15,7 @@ from civichub.core.models import Organisation, User
 from civichub.core.permissions import require
 from civichub.portal.models import Dataset, Frequency
 from civichub.portal.opendata import LICENCES, SOURCES
+from civichub.portal.services.searchindex import dataset_index
 
 
 @transaction.atomic
@@ -58,6 +59,7 @@ def dataset_save(
     dataset.keywords = [k.strip() for k in keywords if k.strip()]
     dataset.updated_at = timezone.now()
     dataset.save()
+    dataset_index(dataset)
     audit_record(
         actor=actor,
         action="portal.dataset.save" if existing else "portal.dataset.create",
@@ -78,6 +80,7 @@ def dataset_publish(*, actor: User | None, dataset: Dataset, published: bool = T
         dataset.issued_at = timezone.now()
     dataset.updated_at = timezone.now()
     dataset.save()
+    dataset_index(dataset)
     audit_record(
         actor=actor,
         action="portal.dataset.publish" if published else "portal.dataset.withdraw",

@@ -15,7 +15,7 @@ from django.test import Client
 from civichub.core import registry
 from civichub.core.errors import PermissionDenied, ValidationFailed
 from civichub.core.models import AuditEvent
-from civichub.portal import demo, opendata, services
+from civichub.portal import demo, opendata, selectors, services
 from civichub.portal.models import Dataset, Service
 from civichub.portal.tests.conftest import Portal
 from civichub.testing.city import staff_user
@@ -150,3 +150,29 @@ def test_only_the_publishers_head_describes_and_publishes(portal: Portal, head: 
     assert response.status_code == 200 and response.json()["published"] is True
     actions = set(AuditEvent.objects.values_list("action", flat=True))
     assert {"portal.dataset.create", "portal.dataset.publish"} <= actions
+
+
+def test_published_datasets_are_found_in_their_own_group_until_withdrawn(portal: Portal) -> None:
+    demo.seed_datasets(portal.city.city)
+    found = selectors.service_search(text="人口")
+    assert [(h.kind, h.title) for h in found.datasets] == [("dataset", "分社区人口登记人数")]
+    assert found.datasets[0].url == "/services/data/population-by-community/"
+    assert "<mark>人口</mark>" in str(found.datasets[0].summary)
+    english = selectors.service_search(text="online applications", english=True)
+    assert english.datasets[0].title_en == "Online applications"
+    dataset = Dataset.objects.get(slug="population-by-community")
+    services.dataset_publish(actor=None, dataset=dataset, published=False)
+    assert selectors.service_search(text="人口").datasets == []
+    services.dataset_save(
+        actor=None,
+        slug="population-by-community",
+        title="分社区人口登记人数",
+        publisher=dataset.publisher,
+        source=dataset.source,
+    )
+    # described again but still withdrawn: not found; published again: found once
+    assert selectors.service_search(text="人口").datasets == []
+    services.dataset_publish(actor=None, dataset=dataset)
+    assert len(selectors.service_search(text="人口").datasets) == 1
+    page = Client().get("/services/", {"q": "人口"}).content.decode()
+    assert "开放数据" in page and "/services/data/population-by-community/" in page

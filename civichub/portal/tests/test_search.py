@@ -6,10 +6,14 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from django.db import connection
 from django.db.models import Count
+from django.test.utils import CaptureQueriesContext
 
+from civichub.core import registry
 from civichub.portal import search, selectors, services
 from civichub.portal.models import SearchEntry, SearchPosting, SearchToken
 from civichub.portal.tests.conftest import Portal
@@ -199,3 +203,27 @@ def test_one_character_words_beside_longer_ones_are_optional(catalogue: Portal) 
 def test_initials_of_two_adjacent_words_find_the_title(catalogue: Portal) -> None:
     assert _top("ydjy")[:1] == ["医疗保险异地就医备案"]
     assert _top("yidijiuyi")[:1] == ["医疗保险异地就医备案"]
+
+
+def test_a_known_query_is_one_statement_with_every_group(
+    catalogue: Portal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Services, questions, open data and notices come back from one statement once the query
+    has been seen; the notices' group reads a capability that another module provides."""
+    notice = SimpleNamespace(
+        key=7, text="社保卡换领通知：本月起可在线申请", text_en="", url="/notices/7/"
+    )
+    real = registry.provided
+    monkeypatch.setattr(
+        registry,
+        "provided",
+        lambda name: (lambda **kw: [notice]) if name == "searchable_notices" else real(name),
+    )
+    assert services.notices_index([7]) == 1
+    selectors.service_search(text="社保卡")
+    with CaptureQueriesContext(connection) as queries:
+        found = selectors.service_search(text="社保卡")
+    assert len(queries.captured_queries) == 1
+    assert found.services and found.faqs
+    assert [(h.kind, h.url, h.code) for h in found.notices] == [("notice", "/notices/7/", "")]
+    assert [kind for kind, _hits in found.groups()] == ["service", "notice", "faq", "dataset"]
