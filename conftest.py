@@ -11,6 +11,7 @@ import pytest
 from django.core.cache import cache, caches
 from django.core.cache.backends.locmem import LocMemCache
 from django.db.backends.base.operations import BaseDatabaseOperations
+from django.utils import translation
 
 from civichub.casework import reference
 from civichub.core import dbguard
@@ -40,6 +41,16 @@ def require_service(name: str, reason: str) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"{name} is required in CI: {reason}")
     pytest.skip(f"{name} not available: {reason}")
+
+
+@pytest.fixture(autouse=True)
+def _default_language() -> Iterator[None]:
+    """Each test starts in the default language: a request made in English through Django's test
+    client leaves English active in the thread afterwards (LocaleMiddleware activates it and
+    nothing deactivates it), which changed the messages later tests in the same run compared."""
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)
