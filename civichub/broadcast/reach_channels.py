@@ -95,3 +95,35 @@ def channel_reach(
         remote_replies=int(kinds.get(RemoteInteractionKind.REPLY, 0)),
         alert_deliveries=notify_selectors.sent_by_channel(dispatch_ids=list(dispatch_ids)),
     )
+
+
+# The replies from other servers shown on a post's page, oldest first.
+REMOTE_REPLIES_SHOWN = 100
+
+
+@dataclass
+class RemoteResponses:
+    """What people on other servers did with a post: likes and boosts counted, replies shown
+    once the account's staff released them."""
+
+    likes: int
+    announces: int
+    replies: list[RemoteInteraction]
+
+
+def remote_responses(post: Post) -> RemoteResponses:
+    counts = dict(
+        RemoteInteraction.objects.filter(post=post)
+        .exclude(kind=RemoteInteractionKind.REPLY)
+        .values_list("kind")
+        .annotate(n=Count("id"))
+        .values_list("kind", "n")
+    )
+    replies = RemoteInteraction.objects.filter(
+        post=post, kind=RemoteInteractionKind.REPLY, held=False
+    ).order_by("created_at", "id")[:REMOTE_REPLIES_SHOWN]
+    return RemoteResponses(
+        likes=int(counts.get(RemoteInteractionKind.LIKE, 0)),
+        announces=int(counts.get(RemoteInteractionKind.ANNOUNCE, 0)),
+        replies=list(replies),
+    )

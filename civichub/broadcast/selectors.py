@@ -204,18 +204,19 @@ def area_notices(area: Organisation | None, *, limit: int = 5) -> list[PublicNot
     else:
         posts = posts.filter(target_areas__isnull=True)
     rows = posts.distinct().order_by("-is_alert", "-published_at", "-id")[:limit]
-    return [
-        PublicNotice(
-            text=post.text,
-            text_en=post.text_en,
-            category=post.category,
-            is_alert=post.is_alert,
-            published_at=post.published_at,
-            url=reverse("broadcast:post", args=[post.pk]),
-            key=post.pk,
-        )
-        for post in rows
-    ]
+    return [_public_notice(post) for post in rows]
+
+
+def _public_notice(post: Post) -> PublicNotice:
+    return PublicNotice(
+        text=post.text,
+        text_en=post.text_en,
+        category=post.category,
+        is_alert=post.is_alert,
+        published_at=post.published_at,
+        url=reverse("broadcast:post", args=[post.pk]),
+        key=post.pk,
+    )
 
 
 def searchable_notices(
@@ -231,18 +232,7 @@ def searchable_notices(
     )
     if keys is not None:
         posts = posts.filter(pk__in=list(keys))
-    return [
-        PublicNotice(
-            text=post.text,
-            text_en=post.text_en,
-            category=post.category,
-            is_alert=post.is_alert,
-            published_at=post.published_at,
-            url=reverse("broadcast:post", args=[post.pk]),
-            key=post.pk,
-        )
-        for post in posts.order_by("-published_at", "-id")
-    ]
+    return [_public_notice(post) for post in posts.order_by("-published_at", "-id")]
 
 
 def _timeline(cursor: str | None, limit: int, **where: Any) -> FeedPage:
@@ -442,34 +432,6 @@ def moderation(actor: User | None, account: BroadcastAccount) -> Moderation:
                 post__account=account, kind=RemoteInteractionKind.REPLY, held=True
             ).order_by("created_at", "id")[:MODERATION_LIST_SIZE]
         ),
-    )
-
-
-@dataclass
-class RemoteResponses:
-    """What people on other servers did with a post: likes and boosts counted, replies shown
-    once the account's staff released them."""
-
-    likes: int
-    announces: int
-    replies: list[RemoteInteraction]
-
-
-def remote_responses(post: Post) -> RemoteResponses:
-    counts = dict(
-        RemoteInteraction.objects.filter(post=post)
-        .exclude(kind=RemoteInteractionKind.REPLY)
-        .values_list("kind")
-        .annotate(n=Count("id"))
-        .values_list("kind", "n")
-    )
-    replies = RemoteInteraction.objects.filter(
-        post=post, kind=RemoteInteractionKind.REPLY, held=False
-    ).order_by("created_at", "id")[:MODERATION_LIST_SIZE]
-    return RemoteResponses(
-        likes=int(counts.get(RemoteInteractionKind.LIKE, 0)),
-        announces=int(counts.get(RemoteInteractionKind.ANNOUNCE, 0)),
-        replies=list(replies),
     )
 
 

@@ -39,6 +39,7 @@ from civichub.broadcast.models import (
     Severity,
     Urgency,
 )
+from civichub.broadcast.reach_channels import remote_responses
 from civichub.core import maps
 from civichub.core.errors import DomainError, NotFound, ValidationFailed
 from civichub.core.http import request_user, request_user_or_none
@@ -94,7 +95,7 @@ def post(request: HttpRequest, post_id: int) -> HttpResponse:
     context: dict[str, Any] = {
         "post": post,
         "comments": selectors.thread(post),
-        "remote": selectors.remote_responses(post),
+        "remote": remote_responses(post),
         "revisions": post.revisions.order_by("-replaced_at"),
         "may_publish": allowed(user, "broadcast.post.publish", post.account),
         **selectors.post_marks(post, user),

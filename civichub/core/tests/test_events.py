@@ -3,6 +3,7 @@ datagram sockets, and a publication lists the socket directory only when it chan
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import socket
@@ -163,5 +164,8 @@ def test_a_wide_fan_out_holds_the_garbage_collector_off_while_its_streams_send()
         return held, gc.isenabled(), got
 
     assert gc.isenabled()
-    held, enabled_after, got = asyncio.run(deliver())
+    # On a thread of its own: an earlier test in the same run may leave an event loop running
+    # in this one (asyncio.run refuses to start inside it).
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        held, enabled_after, got = pool.submit(asyncio.run, deliver()).result()
     assert (held, enabled_after, got) == (True, True, HOLD_COLLECTOR_FROM)
