@@ -33,6 +33,8 @@ from benchmarks.common import line, load_average, note
 TUNING_SEEDS = (1, 2, 3)  # settings and thresholds were chosen on these; the figures use others
 LINK_PROBABILITY = 0.99
 REVIEW_PROBABILITY = 0.5
+# The Spark driver's heap for the benchmark's link (2g ran out at 100,000 records).
+SPARK_MEMORY = "6g"
 
 
 def _f1(precision: float, recall: float) -> float:
@@ -294,8 +296,9 @@ def measure_linkage(args: argparse.Namespace) -> None:
         from civichub.datahub.scale_linkage import spark_session
 
         note(f"{args.spark_records:,} records on a local Spark ...")
+        line("linkage.spark_driver_memory", SPARK_MEMORY)
         with timed("linkage.spark_session_start"):
-            session = spark_session()
+            session = spark_session(memory=SPARK_MEMORY)
         jvm = getattr(getattr(session.sparkContext._gateway, "proc", None), "pid", None)
         if jvm:
             _RUNNING_CHILDREN.append(jvm)

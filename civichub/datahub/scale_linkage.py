@@ -227,10 +227,13 @@ class Links:
         return {(p.left, p.right) for p in self.linked}
 
 
-def spark_session(*, cores: int = 2, memory: str = "2g") -> Any:
+def spark_session(*, cores: int = 2, memory: str = "") -> Any:
     """A local Spark on this machine's Java, with splink's similarity functions on its class
     path. Bound to the loopback address; `CIVICHUB_SPARK_DRIVER_PORT` fixes the ports it
-    opens (the driver's and the block manager's the next one up), else the JVM picks them."""
+    opens (the driver's and the block manager's the next one up), else the JVM picks them.
+    The driver's heap is `memory`, else `CIVICHUB_SPARK_DRIVER_MEMORY`, else 2g (a link of
+    100,000 records ran out of 2g: give it 6g or more)."""
+    memory = memory or os.environ.get("CIVICHUB_SPARK_DRIVER_MEMORY", "") or "2g"
     from pyspark.sql import SparkSession  # noqa: PLC0415 (Spark is an optional extra)
     from splink.backends.spark import similarity_jar_location  # noqa: PLC0415
 
