@@ -180,30 +180,42 @@ class Found:
     url: str  # the entry's own page, empty for a service's entries
 
 
-def _run(statements: Sequence[tuple[int, tuple[str, list[SqlValue]]]]) -> dict[int, list[Found]]:
+def _run(plans: Sequence[tuple[int, _Plan]]) -> dict[int, list[Found]]:
     """Runs the groups' statements as one, with the entries' shown columns (one round trip to
-    the database), each group's rows in its own order."""
-    found: dict[int, list[Found]] = {group: [] for group, _s in statements}
-    if not statements:
-        return found
+    the database), each group's rows in its own order. A group's statement that lets any word
+    match reads only when its first found nothing (a condition the database checks once,
+    before reading)."""
+    found: dict[int, list[Found]] = {group: [] for group, _plan in plans}
+    firsts: list[str] = []
     parts: list[str] = []
     params: list[SqlValue] = []
-    for group, (sql, values) in statements:
-        # the group is a literal 0 or 1, never text from the query
-        parts.append(
-            f"SELECT {int(group)} AS grp, entry_id, score FROM ({sql}) AS g{int(group)}"  # noqa: S608  # nosec B608 - names and placeholders only
-        )
-        params += values
+    later: list[SqlValue] = []
+    # the group is a literal 0 or 1, never text from the query
+    for group, plan in plans:
+        g = int(group)
+        if plan.first:
+            firsts.append(f"f{g} AS MATERIALIZED ({plan.first[0]})")
+            params += plan.first[1]
+            parts.append(f"SELECT {g} AS grp, entry_id, score FROM f{g}")  # noqa: S608  # nosec B608 - names and placeholders only
+        if plan.fallback:
+            guard = f" WHERE NOT EXISTS (SELECT 1 FROM f{g})" if plan.first else ""  # noqa: S608  # nosec B608 - names and placeholders only
+            parts.append(
+                f"SELECT {g} AS grp, entry_id, score FROM ({plan.fallback[0]}) AS b{g}{guard}"  # noqa: S608  # nosec B608 - names and placeholders only
+            )
+            later += plan.fallback[1]
+    if not parts:
+        return found
     entry = connection.ops.quote_name(SearchEntry._meta.db_table)
     service = connection.ops.quote_name(Service._meta.db_table)
+    with_firsts = f"WITH {', '.join(firsts)} " if firsts else ""
     sql = (
-        "SELECT r.grp, r.entry_id, r.score, e.kind, e.title, e.title_en, e.summary,"  # noqa: S608  # nosec B608 - names and placeholders only
+        f"{with_firsts}SELECT r.grp, r.entry_id, r.score, e.kind, e.title, e.title_en, e.summary,"  # noqa: S608  # nosec B608 - names and placeholders only
         f" e.summary_en, COALESCE(s.code, ''), e.url FROM ({' UNION ALL '.join(parts)}) AS r"
         f" JOIN {entry} e ON e.id = r.entry_id LEFT JOIN {service} s ON s.id = e.service_id"
         " ORDER BY r.grp, r.score DESC, r.entry_id"
     )
     with connection.cursor() as db:
-        db.execute(sql, params)
+        db.execute(sql, params + later)
         for group, entry_id, score, *shown in db.fetchall():
             found[group].append(Found(entry_id, float(score), *shown))
     return found
@@ -214,24 +226,18 @@ def search_groups(
 ) -> tuple[list[Found], list[Found]]:
     """The services and everything else matching the query's terms, best first in each group:
     every word if some entry of the group has them all, else any. Both groups and what their
-    results show in one statement; a second only for a group none of whose entries holds every
-    word of the query. The other entries are of several kinds (questions, notices, datasets)
-    shown apart: `others_limit` reads more of them, so that one kind crowds out the others
-    less."""
+    results show in one statement. The other entries are of several kinds (questions, notices,
+    datasets) shown apart: `others_limit` reads more of them, so that one kind crowds out the
+    others less."""
     if not terms:
         return [], []
     limits = {SERVICES: limit, OTHERS: others_limit or limit}
-    plans = {
-        group: _plan(terms, is_service=bool(group), limit=limits[group])
-        for group in (SERVICES, OTHERS)
-    }
-    found = _run([(group, plan.first) for group, plan in plans.items() if plan.first])
-    retry = [
-        (group, plan.fallback)
-        for group, plan in plans.items()
-        if plan.fallback and not found.get(group)
-    ]
-    found.update(_run(retry))
+    found = _run(
+        [
+            (group, _plan(terms, is_service=bool(group), limit=limits[group]))
+            for group in (SERVICES, OTHERS)
+        ]
+    )
     return found.get(SERVICES, []), found.get(OTHERS, [])
 
 
@@ -241,10 +247,7 @@ def search_ids(terms: list[Term], *, is_service: bool, limit: int = 10) -> list[
     if not terms:
         return []
     group = SERVICES if is_service else OTHERS
-    plan = _plan(terms, is_service=is_service, limit=limit)
-    found = _run([(group, plan.first)] if plan.first else [])
-    if plan.fallback and not found.get(group):
-        found = _run([(group, plan.fallback)])
+    found = _run([(group, _plan(terms, is_service=is_service, limit=limit))])
     return [(f.entry_id, f.score) for f in found.get(group, [])]
 
 

@@ -107,6 +107,12 @@ def tokenizer(*, refresh: bool = False) -> jieba.Tokenizer:
         return _tokenizer
 
 
+def words_generation() -> int:
+    """Grows whenever the segmenter's user dictionary does: what a query's words were cut
+    with (a cut kept in memory is valid while it stays the same)."""
+    return len(_user_words)
+
+
 def fold_english(word: str) -> str:
     """A light plural fold, the same for documents and queries (passports → passport)."""
     if len(word) > 4 and word.endswith("ies"):

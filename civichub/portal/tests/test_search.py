@@ -228,3 +228,40 @@ def test_a_known_query_is_one_statement_with_every_group(
     assert found.services and found.faqs
     assert [(h.kind, h.url, h.code) for h in found.notices] == [("notice", "/notices/7/", "")]
     assert [kind for kind, _hits in found.groups()] == ["service", "notice", "faq", "dataset"]
+
+
+def _statements(query: str) -> list[str]:
+    with CaptureQueriesContext(connection) as queries:
+        selectors.service_search(text=query)
+    return [q["sql"] for q in queries.captured_queries]
+
+
+def test_a_query_seen_first_reads_the_index_once_then_ranks(catalogue: Portal) -> None:
+    """The first time a query is seen (since the index last changed), what the index holds
+    of its words (counts, pinyin and English prefixes, each group's words) comes in one
+    statement and the ranking with the results in a second, also where a group has no entry
+    holding every word: Chinese, pinyin, initials, English, several words, and a typo once the
+    vocabulary has been read."""
+    search.tokenizer()  # the dictionary's own refresh (at most once a minute) is not counted
+    search.vocabulary_changed()  # every query below is new to this version of the index
+    selectors.service_search(text="pasport")  # the first typo reads the vocabulary
+    for query in (
+        "社保卡",
+        "我要办居住证",
+        "婚",
+        "shebao",
+        "sbk",
+        "gongjijin tiqu",
+        "passport",
+        "residence permit",
+        "marriage passport",  # no service holds both words: any word may match
+        "kindergarden",
+    ):
+        assert len(_statements(query)) == 2, query
+        assert len(_statements(query)) == 1, query  # seen before
+
+
+def test_a_wrong_character_reads_its_pinyin_in_one_more_statement(catalogue: Portal) -> None:
+    search.tokenizer()
+    search.vocabulary_changed()
+    assert len(_statements("身分证")) == 3
