@@ -5,6 +5,7 @@ The EPCIS 2.0 binding itself is under /epcis/ (its own standard); this is the pl
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any, Literal
 
 from django.http import HttpRequest
 from ninja import Router, Schema
@@ -69,6 +70,33 @@ class TraceOut(Schema):
 class RecallIn(Schema):
     lot_id: int
     reason: str
+
+
+class RecallScopeIn(Schema):
+    """A recall's scope: `farm` (farm_id, within since/until if given), `feed` (the feed
+    batch's 20-digit trace code) or `dates` (since and/or until: the lots made in the range)."""
+
+    kind: Literal["farm", "feed", "dates"]
+    farm_id: int | None = None
+    feed_trace_code: str = ""
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+
+class RecallScopedIn(RecallScopeIn):
+    reason: str
+
+
+class RecallScopePreviewOut(Schema):
+    kind: str
+    starts: int
+    limit: int
+    too_wide: bool
+    lots: int
+    codes: int
+    participants: list[ParticipantOut]
+    stalls: int
+    retail: int
 
 
 class NoticeOut(Schema):
@@ -223,3 +251,50 @@ def notice_acknowledge(request: HttpRequest, notice_id: int, payload: Acknowledg
         note=payload.note,
     )
     return _notice(notice)
+
+
+def _choice(payload: RecallScopeIn) -> dict[str, Any]:
+    return {
+        "kind": payload.kind,
+        "farm_id": payload.farm_id,
+        "feed_code": payload.feed_trace_code,
+        "since": payload.since,
+        "until": payload.until,
+    }
+
+
+@router.post(
+    "/recalls/scope/preview",
+    response=RecallScopePreviewOut,
+    summary="What a recall by farm, feed batch or dates would reach, before starting it",
+)
+def recall_scope_preview(request: HttpRequest, payload: RecallScopeIn) -> RecallScopePreviewOut:
+    scope = selectors.recall_scope_preview(user=request_user(request), **_choice(payload))
+    return RecallScopePreviewOut(
+        kind=scope.kind,
+        starts=len(scope.starts),
+        limit=scope.limit,
+        too_wide=scope.too_wide,
+        lots=scope.lots,
+        codes=len(scope.affected),
+        participants=[_participant(p) for p in scope.participants],
+        stalls=len(scope.stalls),
+        retail=len(scope.retail),
+    )
+
+
+@router.post(
+    "/recalls/scope/start",
+    response={201: RecallOut},
+    summary="Start a recall by farm, feed batch or dates",
+)
+def recall_start_scoped(request: HttpRequest, payload: RecallScopedIn) -> tuple[int, RecallOut]:
+    user = request_user(request)
+    organisation = selectors.regulator_organisation(user)  # the permission check comes first
+    recall = services.recall_start_scoped(
+        actor=user,
+        reason=payload.reason,
+        organisation=organisation,
+        **selectors.recall_scope_choice(**_choice(payload)),
+    )
+    return 201, _recall(request, recall)

@@ -26,11 +26,13 @@ from civichub.traceability.gs1.identifiers import (
     trace_code_verified,
 )
 from civichub.traceability.models import (
+    RETAIL_KINDS,
     Event,
     EventEpc,
     Lot,
     NamedQuery,
     Participant,
+    ParticipantKind,
     Recall,
     RecallNotice,
 )
@@ -227,7 +229,10 @@ def _places(trace: Trace, rows: list[tuple[str, str, str, str]]) -> None:
     trace.participants_downstream = [p for p in found if p.location_uri not in origin]
 
 
+# A recall by scope traces from each identifier in scope, one query each: past this many the
+# regulator narrows the scope (the preview says so and starting refuses) rather than wait.
 RECALL_SCOPE_MAX_CODES = 5000
+RECALL_SCOPE_KINDS = ("farm", "feed", "dates")
 
 
 def recall_scope_codes(
@@ -240,7 +245,8 @@ def recall_scope_codes(
     """The identifiers a recall by scope starts from: a feed batch itself; everything seen at a
     farm (its animals, the lots made there), within the date range if one is given; or, with a
     date range alone, every lot or item made (an output, or commissioned) in it. Events declared
-    erroneous are left out."""
+    erroneous are left out. At most RECALL_SCOPE_MAX_CODES + 1: one more than the limit means
+    the scope is too wide (never cut silently)."""
     if feed is not None:
         return [feed.epc_class]
     rows = EventEpc.objects.filter(event__declared_error=False)
@@ -254,10 +260,103 @@ def recall_scope_codes(
         rows = rows.filter(event__event_time__gte=since)
     if until is not None:
         rows = rows.filter(event__event_time__lt=until)
-    codes = set(rows.values_list("epc", flat=True).distinct()[:RECALL_SCOPE_MAX_CODES])
-    if farm is not None and since is None and until is None:
-        codes |= set(Lot.objects.filter(origin=farm).values_list("epc_class", flat=True))
-    return sorted(codes)
+    limit = RECALL_SCOPE_MAX_CODES + 1
+    codes = set(rows.values_list("epc", flat=True).distinct()[:limit])
+    if farm is not None and since is None and until is None and len(codes) < limit:
+        codes |= set(Lot.objects.filter(origin=farm).values_list("epc_class", flat=True)[:limit])
+    return sorted(codes)[:limit]
+
+
+@dataclass
+class RecallScope:
+    """What a recall by scope would reach: the identifiers it starts from, the union of their
+    traces, the lots among the identifiers reached and the participants downstream (notified
+    once each). `too_wide`: more identifiers in scope than a recall starts from, not traced."""
+
+    kind: str
+    starts: list[str]
+    too_wide: bool = False
+    traces: list[Trace] = field(default_factory=list)
+    affected: list[str] = field(default_factory=list)
+    lots: int = 0
+    participants: list[Participant] = field(default_factory=list)
+    limit: int = 0
+
+    @property
+    def retail(self) -> list[Participant]:
+        """The stalls, supermarkets and canteens reached: where the public buys or eats it."""
+        return [p for p in self.participants if p.kind in RETAIL_KINDS]
+
+    @property
+    def stalls(self) -> list[Participant]:
+        return [p for p in self.participants if p.kind == ParticipantKind.STALL]
+
+
+def recall_scope_choice(
+    *,
+    kind: str,
+    farm_id: int | None = None,
+    feed_code: str = "",
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> dict[str, Any]:
+    """The regulator's choice of scope as the arguments of recall_scope_trace (the page and the
+    API read it the same way): the kind names what is used, the rest of the form is ignored."""
+    if kind not in RECALL_SCOPE_KINDS:
+        raise ValidationFailed.on("kind", _("请选择召回范围。"))
+    if since is not None and until is not None and until <= since:
+        raise ValidationFailed.on("until", _("结束时间须晚于开始时间。"))
+    dates = {"since": since, "until": until}
+    if kind == "farm":
+        farm = Participant.objects.filter(pk=farm_id or 0, kind=ParticipantKind.FARM).first()
+        if farm is None:
+            raise ValidationFailed.on("farm", _("请选择养殖场/种植基地。"))
+        return {"farm": farm, **dates}
+    if kind == "feed":
+        if not feed_code.strip():
+            raise ValidationFailed.on("feed", _("请填写饲料批次的追溯码。"))
+        return {"feed": lot_by_trace_code(feed_code)}
+    if since is None and until is None:
+        raise ValidationFailed.on("since", _("请填写开始时间或结束时间。"))
+    return dates
+
+
+def recall_scope_trace(
+    *,
+    farm: Participant | None = None,
+    feed: Lot | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> RecallScope:
+    """Every identifier in scope traced, the traces joined (no permission check: the preview
+    and the service check first)."""
+    kind = "feed" if feed is not None else "farm" if farm is not None else "dates"
+    limit = RECALL_SCOPE_MAX_CODES
+    starts = recall_scope_codes(farm=farm, feed=feed, since=since, until=until)
+    if len(starts) > limit:
+        return RecallScope(kind=kind, starts=starts[:limit], too_wide=True, limit=limit)
+    traces = [trace_code(code) for code in starts]
+    affected = sorted({c for t in traces for c in {t.start} | t.downstream})
+    downstream: dict[int, Participant] = {}
+    for trace in traces:
+        for participant in trace.participants_downstream:
+            downstream.setdefault(participant.pk, participant)
+    return RecallScope(
+        kind=kind,
+        starts=starts,
+        traces=traces,
+        affected=affected,
+        lots=Lot.objects.filter(epc_class__in=affected).count() if affected else 0,
+        participants=sorted(downstream.values(), key=lambda p: (p.kind, p.pk)),
+        limit=limit,
+    )
+
+
+def recall_scope_preview(*, user: User, **choice: Any) -> RecallScope:
+    """What a recall by the scope chosen (recall_scope_choice's fields) would reach, before the
+    regulator confirms it: the same check as starting one, first."""
+    require(user, "traceability.recall.start", regulator_organisation(user))
+    return recall_scope_trace(**recall_scope_choice(**choice))
 
 
 def trace_code(code: str) -> Trace:

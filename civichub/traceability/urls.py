@@ -17,5 +17,6 @@ urlpatterns: list[URLPattern] = [
     path("lots/<int:lot_id>/labels/", views.labels, name="labels"),
     path("lots/<int:lot_id>/recall/", views.recall_start, name="recall_start"),
     path("recalls/", views.recalls, name="recalls"),
+    path("recalls/scope/", views.recall_scope, name="recall_scope"),
     path("recalls/<int:recall_id>/", views.recall, name="recall"),
 ]

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_http_methods
 
 from civichub.core import maps
 from civichub.core.config import module_config
-from civichub.core.errors import DomainError, NotFound, ValidationFailed
+from civichub.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from civichub.core.http import request_user
 from civichub.core.permissions import allowed
 from civichub.core.views import domain_errors_as_http
@@ -29,7 +29,7 @@ from civichub.traceability import selectors, services
 from civichub.traceability.conf import TraceabilitySettings
 from civichub.traceability.gs1.digital_link import DigitalLink, digital_link_parse
 from civichub.traceability.gs1.identifiers import IdentifierError, gtin_verified
-from civichub.traceability.models import Lot, Participant
+from civichub.traceability.models import Lot, Participant, ParticipantKind
 
 LINK_TYPES = ("gs1:pip", "gs1:epcis", "gs1:traceability", "gs1:defaultLink")
 
@@ -231,6 +231,60 @@ def recall_start(request: HttpRequest, lot_id: int) -> HttpResponse:
     return redirect("traceability:recall", recall.pk)
 
 
+def _form_time(value: str) -> Any:
+    """A `datetime-local` field in the deployment's time zone; empty or unreadable: none."""
+    when = parse_datetime(value.strip()) if value.strip() else None
+    if when is not None and timezone.is_naive(when):
+        when = timezone.make_aware(when)
+    return when
+
+
+def _scope_choice(form: Any) -> dict[str, Any]:
+    farm = form.get("farm", "")
+    return {
+        "kind": form.get("kind", ""),
+        "farm_id": int(farm) if farm.isdigit() else None,
+        "feed_code": form.get("feed", ""),
+        "since": _form_time(form.get("since", "")),
+        "until": _form_time(form.get("until", "")),
+    }
+
+
+@login_required
+@domain_errors_as_http
+def recall_scope(request: HttpRequest) -> HttpResponse:
+    """A recall by farm, feed batch or dates: the regulator chooses the scope, previews what
+    the trace reaches (lots, participants, stalls), then confirms; the service starts it."""
+    user = request_user(request)
+    organisation = selectors.regulator_organisation(user)  # the permission check comes first
+    preview = None
+    errors: list[str] = []
+    if request.method == "POST":
+        choice = _scope_choice(request.POST)
+        try:
+            if request.POST.get("confirm"):
+                recall = services.recall_start_scoped(
+                    actor=user,
+                    reason=request.POST.get("reason", ""),
+                    organisation=organisation,
+                    **selectors.recall_scope_choice(**choice),
+                )
+                return redirect("traceability:recall", recall.pk)
+            preview = selectors.recall_scope_preview(user=user, **choice)
+        except (ValidationFailed, NotFound, Conflict) as exc:
+            errors += [m for found in exc.errors.values() for m in found] or [exc.message]
+    return render(
+        request,
+        "traceability/recall_scope.html",
+        {
+            "form": request.POST,
+            "farms": selectors.participants(user=user).filter(kind=ParticipantKind.FARM),
+            "preview": preview,
+            "errors": errors,
+        },
+    )
+
+
 @login_required
 @domain_errors_as_http
 def recalls(request: HttpRequest) -> HttpResponse:
@@ -241,6 +295,7 @@ def recalls(request: HttpRequest) -> HttpResponse:
         {
             "recalls": selectors.recall_list(user=user)[:100],
             "notices": selectors.my_notices(user=user),
+            "can_start": allowed(user, "traceability.recall.start"),
         },
     )
 

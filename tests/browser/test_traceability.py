@@ -66,3 +66,23 @@ def test_shopper_sees_the_journey_and_after_a_recall_the_warning(page: Page, cha
     page.goto(f"/01/{chain.mince.product.gtin}/10/M1")
     assert "瘦肉精抽检阳性" in page.get_by_role("alert").inner_text()
     check_page(page, "traceability-shopper-recalled")
+
+
+def test_regulator_previews_a_recall_by_farm_then_starts_it(page: Page, chain: Chain) -> None:
+    page.set_viewport_size(PHONE)
+    sign_in(page, chain.regulator.username)
+    page.goto("/trace/recalls/")
+    page.get_by_role("link", name="按范围召回（养殖场、饲料批次、时间范围）").click()
+    page.get_by_label("养殖场/种植基地").check()
+    page.locator("#s-farm").select_option(label=chain.farm.name)
+    with page.expect_navigation():
+        page.get_by_role("button", name="预览召回范围").click()
+    preview = page.get_by_role("region", name="召回范围预览")
+    assert "涉及 2 个批次" in preview.inner_text()
+    assert "其中 1 个摊位" in preview.inner_text() and chain.stall.name in preview.inner_text()
+    check_page(page, "traceability-recall-scope-preview")
+    page.get_by_label("召回原因").fill("非洲猪瘟疫情")
+    with page.expect_navigation():
+        page.get_by_role("button", name="确认发起召回").click()
+    assert "非洲猪瘟疫情" in page.get_by_role("alert").first.inner_text()
+    assert chain.stall.name in page.get_by_role("table").inner_text()

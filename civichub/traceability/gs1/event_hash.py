@@ -178,8 +178,8 @@ _KEPT_IN_ORDER = ("bizTransaction", "source", "destination")
 
 
 def _namespaced(text: Any, namespaces: dict[str, str], is_value: bool = False) -> Any:
-    if not isinstance(text, str):
-        return text
+    if not isinstance(text, str) or ":" not in text:
+        return text  # no prefix to replace (most keys and values)
     parts = text.split(":", 1)
     if len(parts) > 1 and parts[0] in namespaces:
         if is_value:
@@ -198,7 +198,9 @@ def _tree(node: Any, namespaces: dict[str, str]) -> Any:
             tree = (node["type"], "", [])
         if "#text" in node:
             tree = (tree[0], node["#text"], tree[2])
-        for key, value in [item for item in node.items() if item[0] not in _NOT_CONVERTED]:
+        for key, value in node.items():
+            if key in _NOT_CONVERTED:
+                continue
             if key.startswith("@xmlns"):
                 namespaces[key[7:]] = "{" + value + "}"
                 tree = (_namespaced(tree[0], namespaces), tree[1], tree[2])
@@ -212,8 +214,8 @@ def _tree(node: Any, namespaces: dict[str, str]) -> Any:
                 tree[2].append((key, child[1], child[2]))
     else:
         return "", str(_namespaced(node, namespaces, True)), []
-    if not [k for k in _KEPT_IN_ORDER if k in node]:
-        tree[2].sort()
+    if "bizTransaction" not in node and "source" not in node and "destination" not in node:
+        tree[2].sort()  # the children of _KEPT_IN_ORDER's holders keep their order
     return tree
 
 
@@ -320,7 +322,8 @@ def _canonical_value(text: str) -> str:
 
 def _child_pre_hash(child: Any, order: Any) -> str:
     text = ""
-    nested = _children_pre_hash(child[2], order) if order else ""
+    # A leaf has no children to order (the walk over none would find nothing).
+    nested = _children_pre_hash(child[2], order) if order and child[2] else ""
     if child[1]:
         text = child[1].strip()
         name = child[0].lower()

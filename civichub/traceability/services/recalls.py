@@ -90,26 +90,24 @@ def recall_start_scoped(
         raise ValidationFailed.on("reason", _("请填写召回原因。"))
     if since is not None and until is not None and until <= since:
         raise ValidationFailed.on("until", _("结束时间须晚于开始时间。"))
-    starts = selectors.recall_scope_codes(farm=farm, feed=feed, since=since, until=until)
-    if not starts:
-        raise ValidationFailed.on("scope", _("召回范围内没有任何批次。"))
-    traces = [selectors.trace_code(code) for code in starts]
-    affected = sorted({c for t in traces for c in {t.start} | t.downstream})
-    lot = Lot.objects.filter(epc_class__in=affected).order_by("pk").first()
+    found = selectors.recall_scope_trace(farm=farm, feed=feed, since=since, until=until)
+    if found.too_wide:
+        raise ValidationFailed.on(
+            "scope",
+            _("召回范围内的起始标识超过 %(limit)s 个，请缩小时间范围后再发起。")
+            % {"limit": f"{found.limit:,}"},
+        )
+    traces, affected, participants = found.traces, found.affected, found.participants
+    lot = Lot.objects.filter(epc_class__in=affected).order_by("pk").first() if affected else None
     if lot is None:
         raise ValidationFailed.on("scope", _("召回范围内没有任何批次。"))
-    downstream: dict[int, Participant] = {}
-    for trace in traces:
-        for participant in trace.participants_downstream:
-            downstream.setdefault(participant.pk, participant)
-    participants = sorted(downstream.values(), key=lambda p: (p.kind, p.pk))
     scope: dict[str, Any] = {
-        "kind": "feed" if feed is not None else "farm" if farm is not None else "dates",
+        "kind": found.kind,
         "farm": farm.pk if farm is not None else None,
         "feed": feed.pk if feed is not None else None,
         "since": since.isoformat() if since is not None else None,
         "until": until.isoformat() if until is not None else None,
-        "starts": starts,
+        "starts": found.starts,
     }
     with transaction.atomic():
         if Recall.objects.filter(lot=lot, state=Recall.State.OPEN, scope=scope).exists():
