@@ -54,7 +54,10 @@ def test_a_visitor_reads_every_accounts_public_posts_not_the_login_page(bc: Any)
 def test_a_visitors_public_posts_page_on_to_older_posts(bc: Any) -> None:
     for number in range(25):
         services.post_publish(
-            actor=bc.police_publisher, account=bc.police, text=f"第{number}号通知", category="notice"
+            actor=bc.police_publisher,
+            account=bc.police,
+            text=f"第{number}号通知",
+            category="notice",
         )
     first = Client().get("/broadcast/").content.decode()
     assert "第24号通知" in first and "第0号通知" not in first
