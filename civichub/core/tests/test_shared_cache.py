@@ -23,6 +23,9 @@ SHARED_PAGES = {
     ("civichub/casework/views.py", "board"),
     ("civichub/casework/api.py", "board"),
     ("civichub/broadcast/views.py", "home"),
+    ("civichub/portal/views.py", "home"),
+    ("civichub/portal/views.py", "service_index"),
+    ("civichub/portal/views.py", "service_detail"),
     ("civichub/broadcast/syndication.py", "cap_index"),
     ("civichub/broadcast/syndication.py", "account_feed"),
     ("civichub/broadcast/syndication.py", "category_feed"),
@@ -32,6 +35,8 @@ PUBLIC_URLS = [
     "/api/casework/board",
     "/broadcast/cap/index.atom",
     "/broadcast/",
+    "/",
+    "/services/",
 ]
 
 
@@ -63,6 +68,10 @@ def test_a_signed_in_users_page_is_never_shared(city: Any, make_user: Any, url: 
     response = _signed_in(user).get(url)
     assert response.status_code == 200
     assert "X-Accel-Expires" not in response
+
+
+def test_a_search_of_the_service_catalogue_is_not_shared(db: Any) -> None:
+    assert "X-Accel-Expires" not in Client().get("/services/", {"q": "户口"})
 
 
 def test_a_bearer_token_request_is_never_shared(city: Any, make_user: Any) -> None:
