@@ -246,6 +246,7 @@ def check_micro_cache(port: int, world: dict[str, Any]) -> bool:
     cases = [
         ("visitor_board_page", "/messages/board/", {}, True),
         ("visitor_board_api", "/api/casework/board?limit=20", {}, True),
+        ("visitor_broadcast_home", "/broadcast/", {}, True),
         ("bearer_board_api", "/api/casework/board?limit=20", bearer, False),
         ("bearer_own_messages", "/api/casework/cases/mine", bearer, False),
         ("session_board_page", "/messages/board/", {"Cookie": "sessionid=anything"}, False),

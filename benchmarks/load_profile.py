@@ -55,8 +55,8 @@ def pages(world: dict[str, Any]) -> list[tuple[str, float, Callable[[Any, int], 
     resident_tasks = {
         "page: message board": (4, lambda c, n: c.get("/messages/board/")),
         "api: message board": (3, lambda c, n: c.get("/api/casework/board?limit=20")),
-        # Anonymous: redirected to the login page, which locust follows (two requests).
-        "page: broadcast home": (4, lambda c, n: c.get("/broadcast/", follow=True)),
+        # Anonymous: the public posts page, which the micro-cache shares between visitors.
+        "page: broadcast home": (4, lambda c, n: c.get("/broadcast/")),
         "feed: account (Atom)": (
             3,
             lambda c, n: c.get(f"/broadcast/@{handles[n % len(handles)]}/feed.atom"),

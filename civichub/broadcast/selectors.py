@@ -246,6 +246,11 @@ def _timeline(cursor: str | None, limit: int, **where: Any) -> FeedPage:
     return _page(posts, limit)
 
 
+def public_timeline(*, cursor: str | None = None, limit: int = PAGE_SIZE) -> FeedPage:
+    """Every government account's visible posts, newest first: the page a visitor reads."""
+    return _timeline(cursor, limit)
+
+
 def account_timeline(
     account: BroadcastAccount, *, cursor: str | None = None, limit: int = PAGE_SIZE
 ) -> FeedPage:

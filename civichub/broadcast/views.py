@@ -42,7 +42,7 @@ from civichub.broadcast.models import (
 from civichub.broadcast.reach_channels import remote_responses
 from civichub.core import maps
 from civichub.core.errors import DomainError, NotFound, ValidationFailed
-from civichub.core.http import request_user, request_user_or_none
+from civichub.core.http import request_user, request_user_or_none, share_publicly
 from civichub.core.images import ImageUpload
 from civichub.core.models import Organisation
 from civichub.core.paging import page_links
@@ -52,12 +52,20 @@ from civichub.core.views import domain_errors_as_http, page_number_from
 DIRECTORY_PAGE = 20
 
 
-@login_required
 @domain_errors_as_http
 def home(request: HttpRequest) -> HttpResponse:
+    """The followed accounts' posts; for a visitor, every government account's public posts
+    (what a resident expects before signing in), the same for all visitors and so shared."""
     user = request_user_or_none(request)
-    assert user is not None
-    page = selectors.home_feed(user, cursor=request.GET.get("cursor") or None)
+    cursor = request.GET.get("cursor") or None
+    if user is None:
+        share_publicly(request)
+        return render(
+            request,
+            "broadcast/public_home.html",
+            {"page": selectors.public_timeline(cursor=cursor)},
+        )
+    page = selectors.home_feed(user, cursor=cursor)
     followed = BroadcastAccount.objects.filter(
         pk__in=Follow.objects.filter(user=user).values("account_id")
     ).order_by("name")

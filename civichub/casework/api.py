@@ -26,7 +26,7 @@ from civichub.casework.schemas import (
     RatingOut,
     SubmittedOut,
     case_out,
-    case_summary_out,
+    case_page_out,
     category_out,
     event_out,
 )
@@ -239,7 +239,7 @@ def case_inbox(
         offset=offset,
         limit=limit,
     )
-    return CasePageOut(total=page.total, items=[case_summary_out(c) for c in page.items])
+    return case_page_out(page.total, page.items)
 
 
 @router.get("/cases/mine", response=CasePageOut, summary="The caller's own messages")
@@ -247,7 +247,7 @@ def own_cases(
     request: HttpRequest, offset: int = Query(0, ge=0), limit: int = Query(50, ge=1, le=200)
 ) -> CasePageOut:
     page = selectors.own_cases(actor=request_user(request), offset=offset, limit=limit)
-    return CasePageOut(total=page.total, items=[case_summary_out(c) for c in page.items])
+    return case_page_out(page.total, page.items)
 
 
 def _get(request: HttpRequest, tracking_number: str, purpose: str = "casework") -> Case:

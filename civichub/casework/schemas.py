@@ -5,6 +5,7 @@ only for staff; the sender sees a reduced event history)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any, Literal
 
 from ninja import Field, Schema
@@ -185,7 +186,9 @@ class CaseSummaryOut(Schema):
 
 
 def case_summary_out(case: Case) -> CaseSummaryOut:
-    return CaseSummaryOut(
+    # Built without validation: every value comes typed from the database, and validating them
+    # through Ninja's attribute getter cost more than the rest of a list of fifty.
+    return CaseSummaryOut.model_construct(
         id=case.pk,
         tracking_number=case.tracking_number,
         kind=case.kind,
@@ -203,6 +206,12 @@ def case_summary_out(case: Case) -> CaseSummaryOut:
 class CasePageOut(Schema):
     total: int
     items: list[CaseSummaryOut]
+
+
+def case_page_out(total: int, cases: Iterable[Case]) -> CasePageOut:
+    # Not validated again either: built with validation, each summary went through the
+    # attribute getter once more.
+    return CasePageOut.model_construct(total=total, items=[case_summary_out(c) for c in cases])
 
 
 class EventOut(Schema):

@@ -25,7 +25,7 @@ from django.views.decorators.http import require_POST
 from civichub.core.audit import audit_record
 from civichub.core.charts import bar_chart
 from civichub.core.errors import DomainError, NotFound, RateLimited
-from civichub.core.http import client_address, request_user, request_user_or_none
+from civichub.core.http import client_address, request_user, request_user_or_none, share_publicly
 from civichub.core.permissions import allowed
 from civichub.core.views import domain_errors_as_http
 from civichub.notify import selectors as notify_selectors
@@ -47,6 +47,7 @@ def _json_script(data: Any) -> SafeString:
 def home(request: HttpRequest) -> HttpResponse:
     """The public front door, phone first: search, life events, notices for the visitor's
     area, quick links; a signed-in resident also sees their applications and notifications."""
+    share_publicly(request)  # a visitor's copy: no area, nothing of theirs
     user = request_user_or_none(request)
     resident = user.resident if user is not None else None
     area = resident.community if resident is not None else None
@@ -64,6 +65,8 @@ def service_index(request: HttpRequest) -> HttpResponse:
     """The catalogue: search results for `q`, or the services of a life event."""
     query = request.GET.get("q", "").strip()[:100]
     event = request.GET.get("event", "")[:32]
+    if not query:  # the catalogue itself, not the visitor's own words
+        share_publicly(request)
     results = selectors.service_search(text=query, english=_english()) if query else None
     services_shown = [] if query else selectors.service_list(life_event=event)
     events = {e["key"]: e for e in selectors.life_events()}
@@ -84,6 +87,7 @@ def service_index(request: HttpRequest) -> HttpResponse:
 def service_detail(request: HttpRequest, code: str) -> HttpResponse:
     service = selectors.service_get(code=code)
     assert service.published is not None
+    share_publicly(request)
     return render(
         request,
         "portal/service.html",

@@ -35,6 +35,37 @@ def test_resident_follows_an_account_and_sees_its_posts_on_the_home_feed(bc: Any
     assert "假期高速免费通行" in home
 
 
+def test_a_visitor_reads_every_accounts_public_posts_not_the_login_page(bc: Any) -> None:
+    services.post_publish(
+        actor=bc.police_publisher, account=bc.police, text="假期高速免费通行", category="traffic"
+    )
+    services.post_publish(
+        actor=bc.health_publisher, account=bc.health, text="流感疫苗开始接种", category="notice"
+    )
+    response = Client().get("/broadcast/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "假期高速免费通行" in page and "流感疫苗开始接种" in page
+    assert 'name="password"' not in page
+    assert "/accounts/login/?next=/broadcast/" in page
+    assert not response.cookies  # nothing of one browser's: the page may be shared
+
+
+def test_a_visitors_public_posts_page_on_to_older_posts(bc: Any) -> None:
+    for number in range(25):
+        services.post_publish(
+            actor=bc.police_publisher,
+            account=bc.police,
+            text=f"第{number}号通知",
+            category="notice",
+        )
+    first = Client().get("/broadcast/").content.decode()
+    assert "第24号通知" in first and "第0号通知" not in first
+    cursor = first.split("?cursor=", 1)[1].split('"', 1)[0]
+    older = Client().get(f"/broadcast/?cursor={cursor}").content.decode()
+    assert "第0号通知" in older and "第24号通知" not in older
+
+
 def test_repost_favourite_and_comment_through_the_post_page(bc: Any) -> None:
     post = services.post_publish(
         actor=bc.police_publisher, account=bc.police, text="道路封闭通知", category="road_closure"

@@ -350,3 +350,33 @@ def test_triage_with_an_empty_category_is_a_422_for_anyone(
     assert response.status_code == 422
     assert response["Content-Type"] == "application/problem+json"
     assert "category" in response.json()["errors"]
+
+
+def _list_queries(client: Any, path: str) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(path)
+    assert response.status_code == 200, response.content
+    return len(captured.captured_queries)
+
+
+def test_the_senders_own_list_and_the_inbox_cost_the_same_queries_for_more_messages(
+    cw: Casework, api_as: Callable[..., Any], after_commit: Callable[[], Any]
+) -> None:
+    resident, handler = api_as(cw.resident), api_as(cw.handler)
+    with after_commit():
+        assert resident.post("/api/casework/cases", CASE).status_code == 201
+    own_one = _list_queries(resident, "/api/casework/cases/mine")
+    inbox_one = _list_queries(handler, "/api/casework/cases")
+    for _ in range(4):
+        with after_commit():
+            assert resident.post("/api/casework/cases", CASE).status_code == 201
+    mine = resident.get("/api/casework/cases/mine").json()
+    assert mine["total"] == 5 and all(item["community_name"] for item in mine["items"])
+    assert _list_queries(resident, "/api/casework/cases/mine") == own_one
+    assert _list_queries(handler, "/api/casework/cases") == inbox_one
+    inbox = handler.get("/api/casework/cases").json()
+    assert inbox["total"] == 5 and inbox["items"][0]["department_name"]
+    assert inbox["items"][0]["due_state"] in ("", "near", "overdue")

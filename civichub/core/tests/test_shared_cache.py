@@ -22,11 +22,22 @@ ROOT = Path(__file__).resolve().parents[3]
 SHARED_PAGES = {
     ("civichub/casework/views.py", "board"),
     ("civichub/casework/api.py", "board"),
+    ("civichub/broadcast/views.py", "home"),
+    ("civichub/portal/views.py", "home"),
+    ("civichub/portal/views.py", "service_index"),
+    ("civichub/portal/views.py", "service_detail"),
     ("civichub/broadcast/syndication.py", "cap_index"),
     ("civichub/broadcast/syndication.py", "account_feed"),
     ("civichub/broadcast/syndication.py", "category_feed"),
 }
-PUBLIC_URLS = ["/messages/board/", "/api/casework/board", "/broadcast/cap/index.atom"]
+PUBLIC_URLS = [
+    "/messages/board/",
+    "/api/casework/board",
+    "/broadcast/cap/index.atom",
+    "/broadcast/",
+    "/",
+    "/services/",
+]
 
 
 def _signed_in(user: Any) -> Client:
@@ -59,6 +70,10 @@ def test_a_signed_in_users_page_is_never_shared(city: Any, make_user: Any, url: 
     assert "X-Accel-Expires" not in response
 
 
+def test_a_search_of_the_service_catalogue_is_not_shared(db: Any) -> None:
+    assert "X-Accel-Expires" not in Client().get("/services/", {"q": "户口"})
+
+
 def test_a_bearer_token_request_is_never_shared(city: Any, make_user: Any) -> None:
     user = make_user(None, None)
     _token, secret = services.api_token_create(actor=user, name="test")
@@ -76,7 +91,7 @@ def test_a_request_with_a_session_or_messages_is_never_shared(db: Any, cookie: s
 
 def test_pages_that_did_not_ask_are_never_shared(city: Any, make_user: Any) -> None:
     assert "X-Accel-Expires" not in Client().get("/accounts/login/")
-    assert "X-Accel-Expires" not in Client().get("/broadcast/", follow=True)
+    assert "X-Accel-Expires" not in Client().get("/broadcast/publish/", follow=True)
     assert "X-Accel-Expires" not in Client().get("/healthz")
     user = make_user("community_worker", city.community_a1)
     client = _signed_in(user)
