@@ -299,6 +299,7 @@ RECORD_FIELDS = {
     "step": "e-step",
     "participant": "e-participant",
     "trace_code": "e-code",
+    "code": "e-code",
     "lot": "e-code",
     "quantity": "e-quantity",
     "certificate": "e-cert",

@@ -238,7 +238,7 @@ def test_staff_upload_a_csv_batch(chain: Chain) -> None:
 def test_a_bad_record_is_named_in_the_error_summary_linked_to_its_field(chain: Chain) -> None:
     """An unknown trace code: the shared summary at the top, focused, leads to the code's box."""
     page = _client(chain.keeper).post(
-        "/traceability/record/",
+        "/trace/record/",
         {"step": "receiving", "participant": chain.stall.pk, "trace_code": "000000"},
     )
     html = page.content.decode()
