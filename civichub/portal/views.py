@@ -108,6 +108,21 @@ def catalogue_cpsv(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def _summary_errors(
+    errors: dict[str, list[str]], rows: list[dict[str, Any]]
+) -> list[dict[str, str]]:
+    """The application's problems for the shared error summary, each linked to its box (the
+    correction box of a prefilled fact, else the field's own); others belong to no box."""
+    boxes = {
+        r["field"]["key"]: ("fix-" if r["fact"] else "field-") + r["field"]["key"] for r in rows
+    }
+    return [
+        {"field": boxes.get(key, ""), "message": str(message)}
+        for key, messages in errors.items()
+        for message in messages
+    ]
+
+
 @login_required
 @domain_errors_as_http
 def apply(request: HttpRequest, code: str) -> HttpResponse:
@@ -157,9 +172,7 @@ def apply(request: HttpRequest, code: str) -> HttpResponse:
             "step": step,
             "consent": consent,
             "rows": rows,
-            "general_errors": [
-                m for k, msgs in errors.items() if k not in {f["key"] for f in fields} for m in msgs
-            ],
+            "summary_errors": _summary_errors(errors, rows),
             "source_labels": SOURCE_LABELS,
         },
         status=422 if errors else 200,

@@ -13,6 +13,7 @@ from civichub.casework import services
 from civichub.casework.models import Case, Category
 from civichub.casework.open311.keys import open311_key_create
 from civichub.core.models import User
+from civichub.testing.areas import community_areas_set
 from civichub.testing.city import SmallCity, build_city, staff_user
 
 # WGS-84 pins inside the test communities' areas.
@@ -157,15 +158,7 @@ def _open311_case(
 
 def build_open311_world() -> Open311World:
     city = build_city()
-    for community, pin in ((city.community_a1, PIN_A1), (city.community_b1, PIN_B1)):
-        services.community_area_set(
-            actor=None,
-            community=community,
-            centre_latitude=pin[0],
-            centre_longitude=pin[1],
-            radius_m=800,
-            crs="wgs84",
-        )
+    community_areas_set({city.community_a1: PIN_A1, city.community_b1: PIN_B1}, radius_m=800)
     pothole, streetlight, bulky = _categories(city)
     key, secret = open311_key_create(actor=None, name="fixmystreet")
     handler = staff_user("department_handler", city.health_a)

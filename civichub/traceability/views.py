@@ -349,13 +349,39 @@ def recall(request: HttpRequest, recall_id: int) -> HttpResponse:
     )
 
 
+# The record form's controls, by the field a service names in its errors, for the error summary.
+RECORD_FIELDS = {
+    "step": "e-step",
+    "participant": "e-participant",
+    "trace_code": "e-code",
+    "code": "e-code",
+    "lot": "e-code",
+    "quantity": "e-quantity",
+    "certificate": "e-cert",
+    "results": "e-residue",
+    "when": "e-when",
+}
+
+
+def _record_errors(exc: DomainError) -> list[dict[str, str]]:
+    """A refused record's problems, each linked to its control (an unknown code to the code)."""
+    named = exc.errors
+    linked = [
+        {"field": RECORD_FIELDS.get(name, ""), "message": str(message)}
+        for name, messages in named.items()
+        for message in messages
+    ]
+    unknown_code = isinstance(exc, NotFound)
+    return linked or [{"field": "e-code" if unknown_code else "", "message": exc.message}]
+
+
 @login_required
 @domain_errors_as_http
 def node_event(request: HttpRequest) -> HttpResponse:
     """The staff form: one receiving, slaughter, inspection, shipping or sale."""
     user = request_user(request)
     mine = Participant.objects.filter(members=user).order_by("name")
-    errors: list[str] = []
+    errors: list[dict[str, str]] = []
     done = False
     if request.method == "POST" and "file" in request.FILES:
         try:
@@ -369,14 +395,17 @@ def node_event(request: HttpRequest) -> HttpResponse:
             services.node_events_from_csv(actor=user, text=text, participant=participant)
             done = True
         except UnicodeDecodeError:
-            errors.append(_("文件须为 UTF-8 编码的 CSV。"))
+            errors.append({"field": "c-file", "message": _("文件须为 UTF-8 编码的 CSV。")})
         except DomainError as exc:
             rows = exc.extra.get("rows") or []
-            errors += (
-                [_("第 %(row)s 行（%(code)s）：%(message)s") % r for r in rows]
-                or [f"{where}: {'; '.join(m)}" for where, m in exc.errors.items()]
-                or [exc.message]
-            )
+            errors += [
+                {"field": "c-file", "message": str(m)}
+                for m in (
+                    [_("第 %(row)s 行（%(code)s）：%(message)s") % r for r in rows]
+                    or [f"{where}: {'; '.join(m)}" for where, m in exc.errors.items()]
+                    or [exc.message]
+                )
+            ]
     elif request.method == "POST":
         try:
             lot = selectors.lot_by_trace_code(request.POST.get("trace_code", ""))
@@ -404,9 +433,9 @@ def node_event(request: HttpRequest) -> HttpResponse:
             )
             done = True
         except ValueError:
-            errors.append(_("数量须为数字。"))
+            errors.append({"field": "e-quantity", "message": _("数量须为数字。")})
         except DomainError as exc:
-            errors.append(exc.message)
+            errors += _record_errors(exc)
     return render(
         request,
         "traceability/node_event.html",

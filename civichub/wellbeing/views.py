@@ -608,6 +608,6 @@ def visit_action(request: HttpRequest, visit_id: int, action: str) -> HttpRespon
         # field. (The base template's message list carries role="status", which hides its
         # items from assistive technology as list items; see the module notes.)
         request.session[ERROR_KEY] = {"message": exc.message, "errors": exc.errors}
-        return HttpResponseRedirect(reverse("wellbeing:visit", args=[visit_id]) + "#wb-errors")
+        return HttpResponseRedirect(reverse("wellbeing:visit", args=[visit_id]) + "#error-summary")
     _flash(request, NOTICE_KEY, str(done))
     return HttpResponseRedirect(reverse("wellbeing:visit", args=[visit_id]) + "#wb-notice")

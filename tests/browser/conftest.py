@@ -75,26 +75,14 @@ def auditor(city: Any, community_worker: User) -> User:
 def mapped_city(city: Any, community_worker: User, settings: Any) -> Any:
     """Two communities with areas (A1 also by its road's name), tasks run at once, and the
     resident who writes."""
-    from civichub.casework import services
+    from civichub.testing.areas import community_areas_set
     from civichub.testing.city import staff_user
 
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
-    services.community_area_set(
-        actor=None,
-        community=city.community_a1,
-        centre_latitude=A1[0],
-        centre_longitude=A1[1],
+    community_areas_set(
+        {city.community_a1: A1, city.community_a2: A2},
         radius_m=800,
-        crs="wgs84",
-        address_terms=["桃园路"],
-    )
-    services.community_area_set(
-        actor=None,
-        community=city.community_a2,
-        centre_latitude=A2[0],
-        centre_longitude=A2[1],
-        radius_m=800,
-        crs="wgs84",
+        address_terms={city.community_a1: ["桃园路"]},
     )
     staff_user(
         None,

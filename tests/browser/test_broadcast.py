@@ -10,10 +10,18 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from django.urls import reverse
 
-from tests.browser.support import BROWSER_LOCALE, PHONE, check_page, sign_in
+from tests.browser.support import (
+    BROWSER_LOCALE,
+    DESKTOP,
+    PHONE,
+    check_page,
+    map_ready,
+    screen_point,
+    sign_in,
+)
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser, Page, ViewportSize
 
 pytestmark = pytest.mark.browser
 
@@ -172,3 +180,145 @@ def test_publisher_clicks_the_map_to_centre_a_circle_and_staff_pages_pass_axe(
     check_page(page, "broadcast-moderation")
     page.goto(reverse("broadcast:account_reach", args=["safe-qingshan"]))
     check_page(page, "broadcast-reach")
+
+
+PHONE_390: ViewportSize = {"width": 390, "height": 844}
+# Where the residents of the drawn-area journey live (WGS-84): one inside the circle the
+# publisher draws around the first, one 6 km away.
+INSIDE = (30.25, 120.15)
+OUTSIDE = (30.21, 120.10)
+
+
+@pytest.fixture
+def located(people: dict[str, Any], city: Any, make_user: Any) -> dict[str, Any]:
+    """Residents with homes on the map: the one the alert is for, and one it is not."""
+    from civichub.broadcast import services
+    from civichub.core import services as core_services
+
+    for key, community, (lat, lon) in (
+        ("inside", city.community_a1, INSIDE),
+        ("outside", city.community_b1, OUTSIDE),
+    ):
+        resident = core_services.resident_create(
+            actor=None,
+            name=f"居民{key}",
+            community=community,
+            latitude=lat,
+            longitude=lon,
+            crs="wgs84",
+        )
+        people[key] = make_user(None, None, username=f"resident-{key}", resident=resident)
+        services.follow_create(actor=people[key], account_id=people["police"].pk)
+    return people
+
+
+def _in_language(page: Page, language: str) -> None:
+    """Chooses the interface language with the switch every page has."""
+    if language == "en":
+        page.get_by_label("语言").select_option("en")
+        with page.expect_navigation():
+            page.get_by_role("button", name="切换").click()
+    assert (page.locator("html").get_attribute("lang") or "").lower() == language
+
+
+def _fits(page: Page) -> None:
+    widths = page.evaluate(
+        "({scroll: document.documentElement.scrollWidth, view: window.innerWidth})"
+    )
+    assert widths["scroll"] <= widths["view"], f"{page.url} scrolls sideways: {widths}"
+
+
+@pytest.mark.parametrize(
+    ("language", "viewport"),
+    [("zh-hans", PHONE_390), ("en", PHONE_390), ("zh-hans", DESKTOP), ("en", DESKTOP)],
+    ids=["phone-zh", "phone-en", "desktop-zh", "desktop-en"],
+)
+def test_publisher_finds_compose_draws_a_circle_previews_and_a_resident_inside_sees_the_alert(
+    chromium: Browser, live_server: Any, located: dict[str, Any], language: str, viewport: Any
+) -> None:
+    """From the landing page to an alert with ordinary levels for a circle drawn on the map, with
+    a preview in the publisher's words; a resident inside the circle reads it, one outside is
+    not told."""
+    from django.utils import translation
+
+    from civichub.broadcast.models import DrawnArea, Post
+    from civichub.notify.models import Notification
+
+    def words(text: str) -> str:
+        with translation.override(language):
+            return str(translation.gettext(text))
+
+    context = chromium.new_context(base_url=live_server.url, viewport=viewport, locale="zh-CN")
+    context.set_default_timeout(15_000)
+    # The first page also waits for the server's first answer on a busy machine.
+    context.set_default_navigation_timeout(60_000)
+    page = context.new_page()
+    shot = f"broadcast-drawn-alert-{language}-{viewport['width']}"
+    sign_in(page, "fabu")
+    _in_language(page, language)
+    # The landing page leads to compose: "Publish", then the account's alert.
+    page.goto("/")
+    with page.expect_navigation():
+        page.locator("main").get_by_role("link", name=words("发布"), exact=True).first.click()
+    with page.expect_navigation():
+        page.get_by_role("link", name=f"{words('发布预警')} (平安青山)").click()
+    assert page.url.endswith(reverse("broadcast:compose_alert", args=["safe-qingshan"]))
+    map_ready(page, "#area-map")
+    _fits(page)
+    check_page(page, f"{shot}-compose")
+
+    page.locator("#text").fill("桃源社区今晚停水，请提前储水。")
+    page.locator("#cap_event").fill("计划停水")
+    page.locator("#cap_category").select_option("Infra")
+    # Ordinary levels, each chosen by its words; nothing was chosen for the publisher.
+    page.locator("#cap_urgency").select_option(label=words("一小时内行动"))
+    page.locator("#cap_severity").select_option(label=words("较重：可能威胁生命或财产"))
+    page.locator("#cap_certainty").select_option(label=words("很可能发生（可能性过半）"))
+    page.locator("#cap_expires").fill("2099-01-01T08:00")
+    page.locator("#cap_instruction").fill("请提前储水。")
+    # A circle: a tap on the first resident's home centres it, the radius field sizes it.
+    page.get_by_label(words("画圆")).check()
+    page.mouse.click(*screen_point(page, "#area-map", *INSIDE))
+    assert abs(float(page.locator("#circle_lat").input_value()) - INSIDE[0]) < 0.002
+    assert abs(float(page.locator("#circle_lon").input_value()) - INSIDE[1]) < 0.002
+    assert page.locator("#shape_crs").input_value() == "wgs84"
+    page.locator("#circle_radius").fill("1500")
+
+    with page.expect_navigation():
+        page.get_by_role("button", name=words("预览"), exact=True).click()
+    levels = " · ".join(words(w) for w in ("较重", "一小时内行动", "很可能发生"))
+    preview = page.locator("#preview")
+    assert levels in preview.locator(".alert-card").inner_text()
+    assert "<cap:circle>" in preview.locator("pre.cap-document").inner_text() or (
+        "<circle>" in preview.locator("pre.cap-document").inner_text()
+    )
+    # The circle drawn before the preview is still there to publish.
+    assert page.locator("#circle_radius").input_value() == "1500"
+    _fits(page)
+    check_page(page, f"{shot}-preview")
+    # Publishing sends the notifications before it answers (tasks run at once here).
+    with page.expect_navigation():
+        page.get_by_role("button", name=words("发布"), exact=True).click(timeout=60_000)
+    assert "/broadcast/posts/" in page.url
+    area = DrawnArea.objects.get(post=Post.objects.get(text="桃源社区今晚停水，请提前储水。"))
+    assert area.radius_m == 1500 and abs(area.shape["lat"] - INSIDE[0]) < 0.002
+    _fits(page)
+    check_page(page, f"{shot}-published")
+
+    # The resident inside reads it on their phone, in their language.
+    context.clear_cookies()
+    page.set_viewport_size(PHONE_390)
+    sign_in(page, "resident-inside")
+    _in_language(page, language)
+    page.goto(reverse("broadcast:home"))
+    feed = page.locator("main").inner_text()
+    assert "桃源社区今晚停水，请提前储水。" in feed and levels in feed
+    _fits(page)
+    check_page(page, f"{shot}-resident-feed")
+    page.goto(reverse("notify:inbox"))
+    assert "计划停水" in page.locator("main").inner_text()
+    check_page(page, f"{shot}-resident-inbox")
+    context.close()
+
+    assert Notification.objects.filter(recipient=located["inside"]).count() == 1
+    assert not Notification.objects.filter(recipient=located["outside"]).exists()

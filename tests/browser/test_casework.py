@@ -26,6 +26,7 @@ def casework_city(city: Any, community_worker: User, settings: Any, tmp_path: An
     """The health category routed to the Donghu health commission, community A1's area around
     PIN, tasks run at once; returns the resident who will write."""
     from civichub.casework import services
+    from civichub.testing.areas import community_areas_set
     from civichub.testing.city import staff_user
 
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
@@ -37,14 +38,7 @@ def casework_city(city: Any, community_worker: User, settings: Any, tmp_path: An
         department=city.health_a,
         keywords=["医院", "挂号", "看病"],
     )
-    services.community_area_set(
-        actor=None,
-        community=city.community_a1,
-        centre_latitude=PIN[0],
-        centre_longitude=PIN[1],
-        radius_m=500,
-        crs="wgs84",
-    )
+    community_areas_set({city.community_a1: PIN}, radius_m=500)
     return staff_user(
         None,
         None,

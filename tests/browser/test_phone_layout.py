@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from django.urls import reverse
 
-from tests.browser.support import PASSWORD, check_page, sign_in
+from tests.browser.support import A1, PASSWORD, check_page, sign_in
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -66,18 +66,13 @@ INTERFACE_TEXT = """() => Array.from(document.querySelectorAll(
 def phone_city(city: Any, community_worker: User, settings: Any) -> Case:
     """A resident's message in community A1 with a reply, and a notification of that reply."""
     from civichub.casework import services
+    from civichub.testing.areas import community_areas_set
     from civichub.testing.city import staff_user
 
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
     # The address names a road of community A1, so the message reaches the worker there.
-    services.community_area_set(
-        actor=None,
-        community=city.community_a1,
-        centre_latitude=30.0,
-        centre_longitude=120.0,
-        radius_m=800,
-        crs="wgs84",
-        address_terms=["桃园路"],
+    community_areas_set(
+        {city.community_a1: A1}, radius_m=800, address_terms={city.community_a1: ["桃园路"]}
     )
     resident = staff_user(
         None,

@@ -169,8 +169,8 @@ def test_a_worker_finds_the_home_on_the_map_and_is_told_what_each_action_did(
     page.evaluate("document.querySelector('#outcome-fieldset').closest('form').noValidate = true")
     with page.expect_navigation():
         page.get_by_role("button", name=words["record"]).click()
-    assert _focused_id(page) == "wb-errors"
-    page.locator("#wb-errors a").first.click()
+    assert _focused_id(page) == "error-summary"
+    page.locator("#error-summary a").first.click()
     assert _focused_id(page) == "outcome-fieldset"
     assert page.locator("#outcome-error").is_visible()
     if words["missing"]:

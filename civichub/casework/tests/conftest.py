@@ -13,6 +13,7 @@ import pytest
 
 from civichub.casework import services
 from civichub.casework.models import Case, Category
+from civichub.testing.areas import community_areas_set
 
 # Pins (WGS-84) inside the test communities' areas.
 PIN_A1 = (30.0000, 120.0000)
@@ -72,30 +73,10 @@ def cw(city: Any, make_user: Callable[..., Any]) -> Casework:
         keywords=["盗窃", "治安", "小偷", "theft"],
         default_kind="complaint",
     )
-    services.community_area_set(
-        actor=None,
-        community=city.community_a1,
-        centre_latitude=PIN_A1[0],
-        centre_longitude=PIN_A1[1],
+    community_areas_set(
+        {city.community_a1: PIN_A1, city.community_a2: PIN_A2, city.community_b1: PIN_B1},
         radius_m=500,
-        crs="wgs84",
-        address_terms=["桃源路"],
-    )
-    services.community_area_set(
-        actor=None,
-        community=city.community_a2,
-        centre_latitude=PIN_A2[0],
-        centre_longitude=PIN_A2[1],
-        radius_m=500,
-        crs="wgs84",
-    )
-    services.community_area_set(
-        actor=None,
-        community=city.community_b1,
-        centre_latitude=PIN_B1[0],
-        centre_longitude=PIN_B1[1],
-        radius_m=500,
-        crs="wgs84",
+        address_terms={city.community_a1: ["桃源路"]},
     )
     return Casework(
         city=city,

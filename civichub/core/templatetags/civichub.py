@@ -48,3 +48,25 @@ def map_attributes() -> str:
     """The base map's data attributes for a map element (`<div {% map_attributes %}>`), read by
     static/civichub/map.js."""
     return format_html_join(" ", '{}="{}"', maps.map_attributes().items())
+
+
+@register.filter
+def error_items(errors: Any, anchors: str = "") -> list[dict[str, str]]:
+    """The problems of a form handled by a service, as the shared error summary lists them:
+    `errors|error_items` turns a mapping of field name to messages (core's ValidationFailed),
+    a list of messages or one message into `{"field": id, "message": text}` items. A field links
+    to the control whose id is its name, unless `anchors` names another (`"location=latitude"`,
+    comma-separated; `"service="` for a problem that belongs to no control). One message links
+    to the control that `anchors` names (`error|error_items:"purpose"`)."""
+    if not errors:
+        return []
+    if isinstance(errors, str):
+        return [{"field": anchors if "=" not in anchors else "", "message": errors}]
+    targets = dict((pair.split("=", 1) + [""])[:2] for pair in anchors.split(",") if pair.strip())
+    if hasattr(errors, "items"):
+        return [
+            {"field": targets.get(name, name), "message": str(message)}
+            for name, messages in errors.items()
+            for message in ([messages] if isinstance(messages, str) else messages)
+        ]
+    return [{"field": "", "message": str(message)} for message in errors]

@@ -87,3 +87,14 @@ def test_splink_levels_read_as_words(level: str, chinese: str, english: str) -> 
 def test_an_unknown_label_is_shown_as_it_is() -> None:
     assert level_label("a level of a later model") == "a level of a later model"
     assert field_label("shoe_size") == "shoe_size"
+
+
+def test_an_upload_without_a_file_is_summarised_and_linked_to_the_file_box(hub: Hub) -> None:
+    client = Client()
+    client.force_login(hub.steward)
+    html = client.post("/datahub/sources/public_security/", {}).content.decode()
+    summary = html[html.index('id="error-summary"') :]
+    summary = summary[: summary.index("</div>")]
+    assert 'role="alert" tabindex="-1" autofocus' in summary
+    assert '<a href="#id_file">' in summary
+    assert 'aria-describedby="id_file-error"' in html and 'id="id_file-error"' in html

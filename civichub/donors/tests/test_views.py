@@ -237,3 +237,30 @@ def test_registration_needs_a_sign_in_and_shows_only_ones_own_record(
     make_donor(user=someone)
     page = _client(make_user(None, None)).get("/donors/me/register/").content.decode()
     assert "登记为献血志愿者" in page and "13800" not in page
+
+
+def test_a_bad_request_is_summarised_at_the_top_each_problem_linked_to_its_field(
+    hospital: Any, staff: Any
+) -> None:
+    html = (
+        _client(staff["hospital"])
+        .post(
+            "/donors/",
+            {
+                "hospital": hospital.pk,
+                "component": "red_cells",
+                "units": "1",
+                "patient_abo": "A",
+                "patient_rhd": "pos",
+                "address": "人民医院",
+                "latitude": "north",
+                "longitude": "104.06",
+            },
+        )
+        .content.decode()
+    )
+    summary = html[html.index('id="error-summary"') :]
+    summary = summary[: summary.index("</div>")]
+    assert 'role="alert" tabindex="-1" autofocus' in summary
+    assert '<a href="#latitude">' in summary and 'id="latitude"' in html
+    assert "_errors" not in html and 'class="error" role="alert"' not in html

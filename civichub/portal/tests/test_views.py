@@ -138,3 +138,19 @@ def test_staff_edit_a_guide_and_publish_it_from_the_pages(
     _signed_in(head).post(f"/services/manage/versions/{draft.pk}/publish/", {"note": "ok"})
     page = Client().get(f"/services/{service.code}/").content.decode()
     assert "0990-88888888" in page
+
+
+def test_a_bad_application_is_summarised_at_the_top_each_problem_linked_to_its_box(
+    portal: Portal,
+) -> None:
+    service = Service.objects.get(published__name="社会保障卡申领")
+    client = _signed_in(portal.applicant)
+    refused = client.post(f"/services/{service.code}/apply/", {"step": "submit", "consent": "no"})
+    html = refused.content.decode()
+    assert refused.status_code == 422 and not Application.objects.exists()
+    summary = html[html.index('id="error-summary"') :]
+    summary = summary[: summary.index("</div>")]
+    assert 'role="alert" tabindex="-1" autofocus' in summary
+    links = re.findall(r'<a href="#([^"]+)">', summary)
+    assert links and all(f'id="{target}"' in html for target in links)
+    assert all(f'aria-describedby="err-{t.removeprefix("field-")}"' in html for t in links)

@@ -233,3 +233,16 @@ def test_staff_upload_a_csv_batch(chain: Chain) -> None:
     refused = keeper.post("/trace/record/", {"participant": chain.stall.pk, "file": bad})
     assert "第 3 行（unknown_trace_code）" in refused.content.decode()
     assert Event.objects.count() == before + 1
+
+
+def test_a_bad_record_is_named_in_the_error_summary_linked_to_its_field(chain: Chain) -> None:
+    """An unknown trace code: the shared summary at the top, focused, leads to the code's box."""
+    page = _client(chain.keeper).post(
+        "/trace/record/",
+        {"step": "receiving", "participant": chain.stall.pk, "trace_code": "000000"},
+    )
+    html = page.content.decode()
+    summary = html[html.index('id="error-summary"') :]
+    summary = summary[: summary.index("</div>")]
+    assert 'role="alert" tabindex="-1" autofocus' in summary
+    assert '<a href="#e-code">' in summary and 'id="e-code"' in html

@@ -35,7 +35,7 @@ def _top(page: str) -> str:
     part of the top)."""
     start = page.index("<h1")
     end = page.index("<h2", start)
-    while page.startswith('<h2 id="wb-errors-h"', end):
+    while page.startswith('<h2 id="error-summary-title"', end):
         end = page.index("<h2", end + 1)
     return page[start:end]
 
@@ -70,15 +70,15 @@ def test_a_missing_outcome_is_summarised_at_the_top_and_shown_at_its_field(
     client.post(f"/wellbeing/visits/{task.pk}/accept/")
     client.get(f"/wellbeing/visits/{task.pk}/")  # the confirmation is read
     response = client.post(f"/wellbeing/visits/{task.pk}/outcome/", {"real": "no"})
-    assert response["Location"] == f"/wellbeing/visits/{task.pk}/#wb-errors"
+    assert response["Location"] == f"/wellbeing/visits/{task.pk}/#error-summary"
     page = client.get(response["Location"]).content.decode()
     top = _top(page)
-    assert 'class="error-summary wb-error-summary" id="wb-errors" role="alert"' in top
+    assert 'class="error-summary" id="error-summary" role="alert" tabindex="-1" autofocus' in top
     assert '<a href="#outcome-fieldset">请选择上门结果。</a>' in top
     field = page[page.index('id="outcome-fieldset"') :]
     field = field[: field.index("</fieldset>")]
     assert 'aria-describedby="outcome-error"' in field
-    assert '<p class="error" id="outcome-error">请选择上门结果。</p>' in field
+    assert '<span id="outcome-error" class="field-error">请选择上门结果。</span>' in field
     task.refresh_from_db()
     assert task.status == "accepted"  # nothing recorded
 
