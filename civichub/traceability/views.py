@@ -258,7 +258,7 @@ def recall_scope(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
     organisation = selectors.regulator_organisation(user)  # the permission check comes first
     preview = None
-    errors: list[str] = []
+    errors: dict[str, list[str]] = {}
     if request.method == "POST":
         choice = _scope_choice(request.POST)
         try:
@@ -272,7 +272,9 @@ def recall_scope(request: HttpRequest) -> HttpResponse:
                 return redirect("traceability:recall", recall.pk)
             preview = selectors.recall_scope_preview(user=user, **choice)
         except (ValidationFailed, NotFound, Conflict) as exc:
-            errors += [m for found in exc.errors.values() for m in found] or [exc.message]
+            errors = {name: list(found) for name, found in exc.errors.items()} or {
+                "scope": [exc.message]
+            }
     return render(
         request,
         "traceability/recall_scope.html",
