@@ -82,10 +82,7 @@ def baseline(meters: np.ndarray) -> WellbeingDetector:
     (`Rules.electricity_ramp_is_one_switch`) and before the learned leak rule counted an hourly
     reading split over two half hours once (`Rules.flow_counts_a_split_reading_once`) and
     before the stove rules judged an hourly gas meter's run by its flame time
-    (`Rules.stove_hourly_needs_flame_time`), before no use waited for somebody who switched the
-    lights off at bedtime to wake (`Rules.no_use_sleep_needs_lights_out` with
-    `Rules.no_use_sleep_extra_hours`) and before a purifier's night flushes were learned from
-    most nights rather than nearly all (`Rules.automatic_draw_most_nights`)."""
+    (`Rules.stove_hourly_needs_flame_time`)."""
     return WellbeingDetector(
         meters,
         Rules(
@@ -93,9 +90,6 @@ def baseline(meters: np.ndarray) -> WellbeingDetector:
             electricity_ramp_is_one_switch=False,
             flow_counts_a_split_reading_once=False,
             stove_hourly_needs_flame_time=False,
-            no_use_sleep_extra_hours=0.0,
-            no_use_sleep_needs_lights_out=False,
-            automatic_draw_most_nights=False,
         ),
     )
 

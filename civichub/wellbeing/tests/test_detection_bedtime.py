@@ -1,7 +1,8 @@
-"""A long night after the lights were switched off at bedtime is somebody asleep, not no use; an
-evening fall with the lamp left on is still raised within the rule's window. A purifier that
-flushes in the night hours on most nights, not on every one, is learned as what runs by
-itself."""
+"""Two options, off by default (see `Rules`): with the sleep wait and its lights-out sign, a long
+night after the lights were switched off at bedtime is somebody asleep, not no use, and an
+evening fall with the lamp left on is still raised within the rule's window; learned from most
+nights, a purifier that flushes in the night hours on most nights, not on every one, is what runs
+by itself."""
 
 from __future__ import annotations
 
@@ -21,6 +22,10 @@ from civichub.wellbeing.detection import (
 DAY = SLOTS_PER_DAY
 H = SLOTS_PER_HOUR
 BEFORE = Rules(no_use_sleep_extra_hours=0.0, no_use_sleep_needs_lights_out=False)
+# The options (off by default, see `Rules`): the sleep wait with the lights-out sign, and the
+# purifier learned from most nights.
+BEDTIME = Rules(no_use_sleep_extra_hours=3.0)
+PURIFIER = Rules(automatic_draw_most_nights=True)
 
 
 def _at(day: int, hour: float) -> int:
@@ -54,7 +59,7 @@ def test_a_long_night_after_the_lights_go_out_is_sleep_not_no_use() -> None:
     use = _long_sleeper(days)
     # Once the household's bedtime and late rising are learned (four weeks), its long nights
     # raise nothing.
-    assert _no_use(use, after=_at(29, 0)) == []
+    assert _no_use(use, BEDTIME, after=_at(29, 0)) == []
     # Before, every morning at 07:00, twelve hours after supper's water.
     assert len(_no_use(use, BEFORE, after=_at(29, 0))) >= 5
 
@@ -66,7 +71,7 @@ def test_an_evening_fall_with_the_lamp_left_on_is_still_no_use_within_the_window
     fall = _at(days, 19.5)
     use[fall:, WATER] = 0.0
     use[fall:, ELECTRICITY] = 0.12
-    assert _no_use(use, after=fall) == [_at(days, 19.0) + 12 * H]
+    assert _no_use(use, BEDTIME, after=fall) == [_at(days, 19.0) + 12 * H]
     # The same without the lights-out sign (the wait on its own) also raises it: the spell
     # began before the household's bedtime.
     assert _no_use(use, BEFORE, after=fall) == [_at(days, 19.0) + 12 * H]
@@ -95,11 +100,10 @@ def test_a_purifier_flushing_on_most_nights_is_no_sign_of_a_person() -> None:
     quiet = use.copy()
     quiet[_at(days, 9.0) :, WATER] = np.where(purifier[_at(days, 9.0) :], 0.001, 0.0)
     quiet[_at(days, 9.0) :, ELECTRICITY] = 0.02
-    detector = WellbeingDetector(np.array([[True, True, False]]))
+    detector = WellbeingDetector(np.array([[True, True, False]]), PURIFIER)
     detector.process(quiet[None, : _at(days, 9.0)], 0)
     assert abs(detector.state.auto_draw[0] - 0.001) < 1e-9
     after = _at(days, 9.0)
-    assert _no_use(quiet, after=after) == [_at(days, 6.5) + 12 * H]
-    # Before, the two nights without a flush taught nothing, and each flush was a person.
-    before = Rules(automatic_draw_most_nights=False)
-    assert [s for s in _no_use(quiet, before, after=after) if s < _at(days + 1, 5.0)] == []
+    assert _no_use(quiet, PURIFIER, after=after) == [_at(days, 6.5) + 12 * H]
+    # By default the two nights without a flush teach nothing, and each flush is a person.
+    assert [s for s in _no_use(quiet, after=after) if s < _at(days + 1, 5.0)] == []
