@@ -290,7 +290,8 @@ def _lights_out(
     """Lights and the television switched off, from above what runs by itself (`level`) down to
     it, in the household's own evening (from an hour before its early bedtime to 04:00):
     somebody going to bed (an option, see `Rules.no_use_lights_out_is_stir`)."""
-    if not (r.no_use_lights_out_is_stir or r.no_use_sleep_needs_lights_out):
+    waits = r.no_use_sleep_needs_lights_out and r.no_use_sleep_extra_hours > 0
+    if not (r.no_use_lights_out_is_stir or waits):
         return np.zeros_like(elec_switch)
     after_noon = (slot - SLOTS_PER_DAY // 2) % SLOTS_PER_DAY
     lights_out: Bool = (
