@@ -290,7 +290,8 @@ def _lights_out(
     """Lights and the television switched off, from above what runs by itself (`level`) down to
     it, in the household's own evening (from an hour before its early bedtime to 04:00):
     somebody going to bed (an option, see `Rules.no_use_lights_out_is_stir`)."""
-    if not r.no_use_lights_out_is_stir:
+    waits = r.no_use_sleep_needs_lights_out and r.no_use_sleep_extra_hours > 0
+    if not (r.no_use_lights_out_is_stir or waits):
         return np.zeros_like(elec_switch)
     after_noon = (slot - SLOTS_PER_DAY // 2) % SLOTS_PER_DAY
     lights_out: Bool = (
@@ -340,7 +341,9 @@ def _runs(s: DetectorState, r: Rules, step: Step) -> None:
     _gas_hourly(s, step, step.gas_flow, hot_water)
     # Time away does not count towards a silence: the clock starts when the household is back.
     s.since_water = np.where(water_use | away, 0, s.since_water + 1)
-    s.since_stir = np.where(step.person | step.lights_out | away, 0, s.since_stir + 1)
+    stirred = step.person | (step.lights_out if r.no_use_lights_out_is_stir else False)
+    s.since_stir = np.where(stirred | away, 0, s.since_stir + 1)
+    s.gone_to_bed = np.where(step.lights_out, True, s.gone_to_bed & ~step.person & ~away)
     longer = s.since_stir > s.quiet_today
     s.quiet_start_today = np.where(
         longer, spell_start(step.slot, s.since_stir), s.quiet_start_today

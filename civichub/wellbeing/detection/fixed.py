@@ -46,7 +46,9 @@ def _use_rules(s: DetectorState, r: Rules, step: Step) -> None:
         window_sum = s.sum12 if r.no_use_hours <= 12 else s.sum24
         used = window_sum[:, WATER] - step.trickle * window_count[:, WATER]
     patience = r.slots(r.no_use_hours + r.no_use_quiet_extra_hours)
-    # Asleep in the household's own night (see `Rules.no_use_sleep_extra_hours`).
+    # Asleep in the household's own night (see `Rules.no_use_sleep_extra_hours`), gone to
+    # bed by switching the lights off where that is asked for.
+    bed_sign = s.gone_to_bed if r.no_use_sleep_needs_lights_out else True
     began = spell_start(step.slot, s.since_stir)
     asleep = (
         (s.bedtime_early >= 0)
@@ -54,6 +56,8 @@ def _use_rules(s: DetectorState, r: Rules, step: Step) -> None:
         & (began >= s.bedtime_early - r.slots(r.no_use_bedtime_margin_hours))
         & (step.day_slot <= s.rising_late + r.slots(r.no_use_rising_margin_hours))
         & (s.since_stir < r.slots(r.no_use_hours + r.no_use_sleep_extra_hours))
+        # ... and, where set, the spell began with the lights switched off at bedtime.
+        & bed_sign
     )
     no_use = (
         water_metered

@@ -227,8 +227,11 @@ def _night_over(s: DetectorState, r: Rules) -> None:
     s.nights_draw[rows, at] = np.where(seen >= 4, largest, np.nan)
     ordered = np.sort(s.nights_draw, axis=1)  # NaN last
     kept = (~np.isnan(s.nights_draw)).sum(axis=1)
-    # The second smallest where three nights or more were kept.
-    s.auto_draw = np.where(kept >= 3, ordered[:, 1], np.nan)
+    # The second smallest (or the median, see `Rules.automatic_draw_most_nights`) where three
+    # nights or more were kept.
+    rank = (kept - 1) // 2 if r.automatic_draw_most_nights else np.ones_like(kept)
+    chosen = np.take_along_axis(ordered, np.clip(rank, 0, NIGHTS - 1)[:, None], axis=1)[:, 0]
+    s.auto_draw = np.where(kept >= 3, chosen, np.nan)
     s.nights_lo[rows, at] = lows
     s.nights_at += 1
     last_hi = np.where(counted, s.night_hi, -np.inf)

@@ -137,6 +137,9 @@ class DetectorState:
     # mornings (its late rising), -1 until learned (see `Rules.no_use_sleep_extra_hours`).
     quiet_starts: Int = field(init=False)  # (H, MORNINGS)
     quiet_start_today: Int = field(init=False)
+    # Lights switched off at bedtime since the last sign of a person (see
+    # `Rules.no_use_sleep_needs_lights_out`).
+    gone_to_bed: Bool = field(init=False)
     bedtime_early: Int = field(init=False)
     rising_late: Int = field(init=False)
     mornings_at: Int = field(init=False)
@@ -230,6 +233,7 @@ class DetectorState:
         self.quiet_usual = np.full(h, -1, dtype=np.int64)
         self.quiet_starts = np.full((h, MORNINGS), -1, dtype=np.int64)
         self.quiet_start_today = np.zeros(h, dtype=np.int64)
+        self.gone_to_bed = np.zeros(h, dtype=bool)
         self.bedtime_early = np.full(h, -1, dtype=np.int64)
         self.rising_late = np.full(h, -1, dtype=np.int64)
         self.mornings_at = np.zeros(h, dtype=np.int64)

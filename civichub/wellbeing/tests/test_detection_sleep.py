@@ -74,7 +74,8 @@ def test_a_trickle_on_a_coarse_register_is_not_water_used_by_a_person() -> None:
     assert [a for a in _no_use(before, after=fall) if a.slot < _at(days - 2, 12.0) + 13 * H] == []
 
 
-SLEEPY = Rules(no_use_sleep_extra_hours=3.0)
+# The wait on its own, whatever the lights did (see `Rules.no_use_sleep_needs_lights_out`).
+SLEEPY = Rules(no_use_sleep_extra_hours=3.0, no_use_sleep_needs_lights_out=False)
 
 
 def test_a_long_sleeper_asleep_in_the_households_own_night_is_not_an_absence() -> None:
@@ -138,8 +139,11 @@ def test_the_television_switched_off_at_bedtime_is_somebody_going_to_bed() -> No
     use = _evenings_with_the_television(days)
     # Twelve hours after supper's water (06:00) the person is asleep since 23:00.
     assert _no_use(_run(use, LIGHTS_OUT), after=_at(28, 0)) == []
-    # Counting only switching on (the default), every morning at 06:00 is twelve quiet hours.
+    # Counting only switching on (the default), every morning at 06:00 is twelve quiet hours;
+    # the sleep wait with the lights-out sign waits for the household's late rising.
     assert len(_no_use(_run(use), after=_at(28, 0))) >= 5
+    bedtime = Rules(no_use_sleep_extra_hours=3.0)
+    assert _no_use(_run(use, bedtime), after=_at(28, 0)) == []
 
 
 def test_a_fall_with_the_television_left_on_is_raised_within_the_window() -> None:
