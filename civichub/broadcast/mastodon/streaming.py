@@ -28,7 +28,9 @@ from civichub.broadcast.mastodon.endpoint import (
 )
 from civichub.broadcast.mastodon.render import notification_json, status_json
 from civichub.broadcast.mastodon.selectors import alert_notification
-from civichub.core.events.asgi import ASGIApp, Scope, sse_app
+from civichub.core.events import Event
+from civichub.core.events.asgi import ASGIApp, Scope
+from civichub.core.events.shared import shared_sse_app
 from civichub.core.http import bearer_token
 from civichub.core.models import User
 
@@ -169,10 +171,22 @@ def public_stream_asgi(scope: Scope) -> ASGIApp | None:
     except DisallowedHost:
         return None
 
-    async def channels() -> list[str]:
-        return [streaming.PUBLIC]
+    # Every reader of one host gets the same bytes: one render and one pass over the open
+    # connections per event (`core.events.shared`), whatever their number. The renderer is made
+    # from the first reader's request only; the others keep no request.
+    host = request.build_absolute_uri("/")
+    return shared_sse_app(
+        ("mastodon:public", host), [streaming.PUBLIC], lambda: _public_render(scope)
+    )
 
-    return sse_app(streaming.stream(channels, _handler(request, None, USER_EVENTS)))
+
+def _public_render(scope: Scope) -> Callable[[Event], Awaitable[bytes | None]]:
+    handle = _handler(ASGIRequest(scope, io.BytesIO()), None, USER_EVENTS)
+
+    async def render(event: Event) -> bytes | None:
+        return await handle(event) if isinstance(event, streaming.Event) else None
+
+    return render
 
 
 async def streaming_health(request: HttpRequest) -> HttpResponse:
