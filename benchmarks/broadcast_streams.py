@@ -9,7 +9,8 @@ time. Then one post is published through the API and each stream's `update` even
 just before the request: `streams.<part>.latency_p50_ms`, `_p99_ms`, `_max_ms`, the streams that
 got it and those dropped (closed, or without the event within the timeout). Memory per stream is
 the server's resident set (the process and its children) after the streams opened minus before,
-divided by N; the server's CPU seconds spent delivering are printed beside the wall-clock time.
+divided by N; the server's CPU seconds spent delivering (in all and per delivery) are printed
+beside the wall-clock time, and the clients' own (they share the machine's cores).
 
 Parts: `one_process` (one web process; events within it, no Redis), then `two_processes_redis`
 (two web processes on two ports, half of the streams each, Redis pub/sub between them, the post
@@ -217,6 +218,7 @@ async def measure_streams(
         client.on_update = on_update
     line(f"streams.{part}.load_average_before_publish", load_average())
     cpu_before = sum(cpu_seconds(pid) for pid in pids)
+    client_cpu_before = time.process_time()
     sent = time.perf_counter()
     await loop.run_in_executor(None, publish, ports[-1], token)
     published = time.perf_counter()
@@ -224,6 +226,7 @@ async def measure_streams(
         await asyncio.wait_for(everyone.wait(), DELIVERY_TIMEOUT)
     await asyncio.sleep(0.5)
     cpu = sum(cpu_seconds(pid) for pid in pids) - cpu_before
+    client_cpu = time.process_time() - client_cpu_before
     latencies = [c.update_at - sent for c in clients if c.update_at is not None]
     dropped = count - len(latencies)
     line(f"streams.{part}.publish_request_ms", f"{(published - sent) * 1000:.0f}")
@@ -236,6 +239,11 @@ async def measure_streams(
     line(f"streams.{part}.server_cpu_seconds_publish_and_deliver", f"{cpu:.2f}")
     if cpu > 0:
         line(f"streams.{part}.deliveries_per_server_cpu_second", f"{len(latencies) / cpu:.0f}")
+    if latencies:
+        per_delivery = cpu / len(latencies) * 1e6
+        line(f"streams.{part}.server_cpu_us_per_delivery", f"{per_delivery:.0f}")
+    # The clients share the machine's cores with the server: what reading the events cost them.
+    line(f"streams.{part}.client_cpu_seconds", f"{client_cpu:.2f}")
     line(f"streams.{part}.load_average_after", load_average())
     for client in clients:
         if client.transport is not None:

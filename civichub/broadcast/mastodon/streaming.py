@@ -28,7 +28,9 @@ from civichub.broadcast.mastodon.endpoint import (
 )
 from civichub.broadcast.mastodon.render import notification_json, status_json
 from civichub.broadcast.mastodon.selectors import alert_notification
-from civichub.core.events.asgi import ASGIApp, Scope, sse_app
+from civichub.core.events import Event
+from civichub.core.events.asgi import SSE_HEADERS, ASGIApp, Receive, Scope, Send
+from civichub.core.events.shared import shared_sse_app
 from civichub.core.http import bearer_token
 from civichub.core.models import User
 
@@ -154,25 +156,75 @@ async def streaming_public(request: HttpRequest, **_kwargs: Any) -> HttpResponse
 
 
 def public_stream_asgi(scope: Scope) -> ASGIApp | None:
-    """The public stream of a reader without a token, served beside Django's request cycle
-    (`core.events.asgi`): nothing is looked up for the reader, so nothing but the stream is kept
-    per connection. A token (header or parameter) or a Host Django refuses leaves the request to
-    `streaming_public`."""
-    if b"access_token" in scope.get("query_string", b"") or any(
-        name.lower() == b"authorization" for name, _value in scope.get("headers", ())
-    ):
-        return None
+    """The public stream, served beside Django's request cycle (`core.events.asgi`): nothing but
+    the stream is kept per connection. A token (header or parameter) is checked once as the
+    stream opens, as `streaming_public` checks it: it must be valid and hold read:statuses. A
+    Host Django refuses leaves the request to Django."""
     # For the Host check and the absolute URLs of what the stream renders.
     request = ASGIRequest(scope, io.BytesIO())
     try:
         request.get_host()
     except DisallowedHost:
         return None
+    # Every reader of one host gets the same bytes: one render and one pass over the open
+    # connections per event (`core.events.shared`), whatever their number. The renderer is made
+    # from the first reader's request only; the others keep no request.
+    host = request.build_absolute_uri("/")
+    stream = shared_sse_app(
+        ("mastodon:public", host), [streaming.PUBLIC], lambda: _public_render(scope)
+    )
+    if not (bearer_token(request) or request.GET.get("access_token", "").strip()):
+        return stream
+    return _token_checked(stream)
 
-    async def channels() -> list[str]:
-        return [streaming.PUBLIC]
 
-    return sse_app(streaming.stream(channels, _handler(request, None, USER_EVENTS)))
+# The security headers Django's middleware gives an answer, for a refusal sent from here.
+_SECURITY_HEADERS = [
+    header
+    for header in SSE_HEADERS
+    if header[0] not in (b"content-type", b"cache-control", b"x-accel-buffering")
+]
+
+
+def _token_checked(stream: ASGIApp) -> ASGIApp:
+    """`stream` once the request's token is found valid with read:statuses; else the refusal."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        refused = await streaming.db(_public_refusal)(scope)
+        if refused is None:
+            await stream(scope, receive, send)
+            return
+        headers = [(k.lower().encode(), v.encode()) for k, v in refused.items()]
+        await send(
+            {
+                "type": "http.response.start",
+                "status": refused.status_code,
+                "headers": headers + _SECURITY_HEADERS,
+            }
+        )
+        await send({"type": "http.response.body", "body": refused.content})
+
+    return app
+
+
+def _public_refusal(scope: Scope) -> JsonResponse | None:
+    request = ASGIRequest(scope, io.BytesIO())
+    found = authenticated(
+        request,
+        READ_STATUSES,
+        user_required=False,
+        token=bearer_token(request) or request.GET.get("access_token", "").strip(),
+    )
+    return found if isinstance(found, JsonResponse) else None
+
+
+def _public_render(scope: Scope) -> Callable[[Event], Awaitable[bytes | None]]:
+    handle = _handler(ASGIRequest(scope, io.BytesIO()), None, USER_EVENTS)
+
+    async def render(event: Event) -> bytes | None:
+        return await handle(event) if isinstance(event, streaming.Event) else None
+
+    return render
 
 
 async def streaming_health(request: HttpRequest) -> HttpResponse:

@@ -380,15 +380,41 @@ def test_public_streams_without_a_token_keep_no_thread_each_and_all_get_the_post
 ) -> None:
     """Served beside Django's request cycle: under it each open stream kept a thread of its own
     for synchronous code, ten thousand threads for ten thousand readers."""
+    _readers_keep_no_thread_and_get_the_post(bc, f"{asgi_server}/api/v1/streaming/public/local")
+
+
+def test_a_token_on_the_public_stream_is_checked_as_it_opens_and_keeps_no_thread(
+    asgi_server: str, bc: Broadcast
+) -> None:
+    """Mastodon's apps send their token with every stream: checked once (valid, read:statuses),
+    the stream is then everyone's, with no thread of its own."""
+    base = f"{asgi_server}/broadcast/mastodon"
+    url = f"{base}/api/v1/streaming/public"
+    refused = httpx.get(url, params={"access_token": "wrong"}, timeout=5)
+    assert (refused.status_code, refused.json()) == (401, {"error": "The access token is invalid"})
+    assert refused.headers["x-content-type-options"] == "nosniff"
+    app_id, app_secret = Mastodon.create_app("writer", api_base_url=base, scopes=["write"])
+    writer = Mastodon(client_id=app_id, client_secret=app_secret, api_base_url=base)
+    writer.log_in(
+        username=bc.resident_a.username, password=PASSWORD, scopes=["write"], allow_http=True
+    )
+    unread = httpx.get(url, headers={"Authorization": f"Bearer {writer.access_token}"}, timeout=5)
+    assert unread.status_code == 403, "reading the stream needs read:statuses"
+    token = str(client_for(base, bc.resident_a.username).access_token)
+    _readers_keep_no_thread_and_get_the_post(bc, url, {"Authorization": f"Bearer {token}"})
+
+
+def _readers_keep_no_thread_and_get_the_post(
+    bc: Broadcast, url: str, headers: dict[str, str] | None = None
+) -> None:
     readers = 12
     opened: list[int] = []
     got: list[dict[str, Any]] = []
 
     async def read() -> None:
-        url = f"{asgi_server}/api/v1/streaming/public/local"
         async with (
             httpx.AsyncClient(timeout=15) as client,
-            client.stream("GET", url) as response,
+            client.stream("GET", url, headers=headers) as response,
         ):
             assert response.status_code == 200
             assert response.headers["content-type"] == "text/event-stream"
