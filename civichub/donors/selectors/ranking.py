@@ -335,12 +335,23 @@ def _in_window(windows: list, moment: datetime) -> bool:
     )
 
 
+def phenotyped_sql() -> str:
+    """The condition of the partial index `donors_donor_phenotyped` (a phenotype on record),
+    written as Django writes it in the index, so that both databases see that the index holds
+    every row a search for antigen-negative donors asks for."""
+    if connection.vendor == "postgresql":
+        return "NOT (phenotype = '{}'::jsonb)"
+    return "NOT (phenotype = '{}')"
+
+
 def _antigen_sql(antigens: Iterable[str]) -> tuple[str, dict[str, Any]]:
     """Donors whose phenotype records each of `antigens` as negative, as a condition of plain
     SQL (" AND ..." or nothing) with its parameters: a donor whose phenotype leaves an antigen
-    out is unknown for it, so not taken. The antigen names are parameters too."""
-    clause, params = "", {}
-    for n, antigen in enumerate(a for a in REQUESTABLE_ANTIGENS if a in set(antigens)):
+    out is unknown for it, so not taken. The antigen names are parameters too. Such a donor
+    has a phenotype on record: the condition says so too, for the index of those donors."""
+    wanted = [a for a in REQUESTABLE_ANTIGENS if a in set(antigens)]
+    clause, params = (f" AND {phenotyped_sql()}" if wanted else ""), {}
+    for n, antigen in enumerate(wanted):
         if connection.vendor == "postgresql":
             clause += f" AND (phenotype ->> %(ag{n})s) = '-'"
             params[f"ag{n}"] = antigen
@@ -665,6 +676,9 @@ def rank_candidates(
     where, where_params = _callable_sql(component=component, now=now)
     antigen_where, antigen_params = _antigen_sql(antigen_negative)
     callable_sql = (where + antigen_where, {**where_params, **antigen_params})
+    # Antigen-negative donors are few too (a phenotype is on record for 1-10 % of donors):
+    # each group is read over the whole radius at once, from the index of those donors.
+    few = bool(antigen_where)
     skip = set(exclude)
     found: list[Candidate] = []
     direct: bool | None = None  # the negative path, decided when first needed
@@ -672,8 +686,9 @@ def rank_candidates(
         verdicts = {abo.value: verdict for abo, _rhd, verdict in step}
         rhd = step[0][1]
         inner = 0.0
-        sparse = rhd == compatibility.RhD.NEG
-        if sparse and direct is None:
+        negative = rhd == compatibility.RhD.NEG
+        sparse = negative or few
+        if negative and direct is None:
             direct = _negative_count() <= NEGATIVE_DIRECT_MAX
         for band in [radius_km] if sparse else _bands(radius_km):
             offset = 0
@@ -691,7 +706,7 @@ def rank_candidates(
                     band_order=sparse,
                     offset=offset,
                     limit=batch,
-                    cells_needed=not (sparse and direct),
+                    cells_needed=not (negative and direct),
                 )
                 offset += batch
                 rows = [row for row in rows if row.pk not in skip]
