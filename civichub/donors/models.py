@@ -276,7 +276,7 @@ class Donor(TimestampedModel):
                 name="donors_donor_negative",
             ),
             # Donors with a phenotype on record (1-10 %: a small index), for requests that
-            # need antigen-negative donors: each group's entries by cell, with the phenotype
+            # need antigen-negative donors: each group's entries by search cell, with the phenotype
             # and everything the ranking reads, so such a search reads neither the whole
             # ranking index nor a row of the table. The condition is written in the
             # ranking's SQL the same way (`selectors.ranking.PHENOTYPED_SQL`).
@@ -284,9 +284,8 @@ class Donor(TimestampedModel):
                 fields=[
                     "abo",
                     "rhd",
-                    "cell",
-                    *_RANKING_COLUMNS,
                     "search_cell",
+                    *_RANKING_COLUMNS,
                     "region_cell",
                     "phenotype",
                     *_CONSENT_COLUMNS,

@@ -166,6 +166,20 @@ def _cells(lat: float, lng: float, inner_km: float, outer_km: float) -> tuple[st
     return field, list(cells[first : bisect.bisect_right(distances, high)])
 
 
+# A search among few donors (antigen-negative ones) lists at most this many coarse cells.
+MAX_COARSE_CELLS = 200
+
+
+def _coarse_cells(lat: float, lng: float, radius_km: float) -> tuple[str, list[str]]:
+    """The column and the search cells (about 5 km²) whose rings cover the disc, or its region
+    cells when those would be too many: for a search among few donors a short list to bind,
+    for a few more entries to read (the query checks the distance of each)."""
+    conf = settings_()
+    if places.ring_count(lat, lng, radius_km, conf.search_resolution) <= MAX_COARSE_CELLS:
+        return "search_cell", places.rings_for(lat, lng, radius_km, conf.search_resolution)
+    return "region_cell", places.rings_for(lat, lng, radius_km, conf.region_resolution)
+
+
 @functools.lru_cache(maxsize=256)
 def _disc(
     lat: float, lng: float, radius_km: float, fine: int, search: int, region: int
@@ -522,6 +536,7 @@ def _ranked_rows(
     offset: int,
     limit: int,
     cells_needed: bool = True,
+    coarse: bool = False,
 ) -> tuple[int, list[_Row]]:
     """The callable donors of `groups` (one group, or several RhD-negative ones in order of
     preference) whose cell centre lies farther than `inner_km` and at most `outer_km` away,
@@ -538,7 +553,9 @@ def _ranked_rows(
     index order), so the database touches about `offset + limit` entries plus one per cell
     instead of every donor in the band."""
     quote = connection.ops.quote_name
-    if cells_needed:
+    if cells_needed and coarse:
+        field, cells = _coarse_cells(lat, lng, outer_km)
+    elif cells_needed:
         field, cells = _cells(lat, lng, inner_km, outer_km)
         if not cells:
             return 0, []
@@ -707,6 +724,7 @@ def rank_candidates(
                     offset=offset,
                     limit=batch,
                     cells_needed=not (negative and direct),
+                    coarse=few,
                 )
                 offset += batch
                 rows = [row for row in rows if row.pk not in skip]
