@@ -9,7 +9,10 @@ On SQLite in a temporary data directory (removed afterwards), and on PostgreSQL 
 - N donors (default 1,000,000) loaded in bulk (COPY on PostgreSQL, batched inserts in one
   transaction on SQLite: setup, not measured) with China's group frequencies (O 30 %, A 28 %,
   B 31 %, AB 11 %; RhD-negative 0.3 %), spread around a city centre (normal, σ 15 km), aged
-  18-60, a fifth within their whole-blood interval, one in twenty paused;
+  18-60, a fifth within their whole-blood interval, one in twenty paused; `--phenotyped`
+  (default 5 %; 1-10 % in practice) with a phenotype on record: Rh (C, c, E, e) and K always,
+  Fy(a), Jk(a), Di(a) for half of them, each negative as often as in Han Chinese donors
+  (C− 12 %, c− 45 %, E− 52 %, e− 7 %, K− 99.8 %, Fy(a)− 0.5 %, Jk(a)− 36 %, Di(a)− 92 %);
 - `donors.rank_pos_p50_ms` / `_p99_ms`: `rank_candidates` (the service's own path: the H3
   cells whose centre lies in each distance band, each cell's donors of a group read in the
   ranking's order from the covering index `donors_donor_ranking` and merged, stopping after the
@@ -17,6 +20,10 @@ On SQLite in a temporary data directory (removed afterwards), and on PostgreSQL 
   eligibility rule and availability on each donor) for the first 50 for red cells within 10 km
   of a hospital, random RhD-positive patient groups and hospital places; `donors.rank_neg_*`
   for RhD-negative patients (city-wide, 100 km, through the coarser region cells);
+  `donors.rank_antigen_neg_*` for RhD-positive patients with an antibody, who need donors known
+  to lack the antigen (E−, c−, Jk(a)−, K− or Fy(a)−, as often as Chinese patients form those
+  antibodies; a donor whose phenotype leaves the antigen out is not taken), within 10 km,
+  read from the partial index of donors with a phenotype on record `donors_donor_phenotyped`;
   `_cpu_p50_ms` / `_cpu_p99_ms` are the CPU time of the same queries (this process, and on
   PostgreSQL the server process serving its connection), which the load of other work on the
   machine does not inflate as it does wall-clock time; the load average is printed with them;
@@ -62,6 +69,13 @@ from benchmarks.common import (  # noqa: E402
 CENTRE = (30.6600, 104.0600)  # a city centre (WGS-84)
 ABO_SHARES = (("O", 0.30), ("A", 0.28), ("B", 0.31), ("AB", 0.11))
 RHD_NEGATIVE = 0.003
+# How often each antigen is negative among Han Chinese donors (research notes: K extremely
+# rare, Fy(a) frequent, Jk(a) allele about 0.4, Di(a) about 0.04; Rh from Chinese donor surveys).
+ANTIGEN_NEGATIVE = {"C": 0.12, "c": 0.45, "E": 0.52, "e": 0.07, "K": 0.998}
+ANTIGEN_NEGATIVE_SOMETIMES = {"Fya": 0.005, "Jka": 0.36, "Dia": 0.92}
+# The antibodies of patients who need antigen-negative blood, as often as they are found in
+# Chinese patients (anti-E first, then anti-c and anti-Jk(a); anti-K and anti-Fy(a) rare).
+PATIENT_ANTIBODIES = (("E", 0.5), ("c", 0.2), ("Jka", 0.15), ("K", 0.1), ("Fya", 0.05))
 BENCH_DATABASE = "civichub_bench_donors"
 
 
@@ -73,6 +87,9 @@ def arguments() -> argparse.Namespace:
         "--scan-queries", type=int, default=20, help="plain scans timed (each reads every row)"
     )
     parser.add_argument("--simulations", type=int, default=400)
+    parser.add_argument(
+        "--phenotyped", type=float, default=0.05, help="share of donors with a phenotype"
+    )
     parser.add_argument("--accept", type=float, default=0.284)
     parser.add_argument("--delay", type=float, default=8.0)
     parser.add_argument(
@@ -97,7 +114,15 @@ def _point(rng: random.Random, sigma_km: float) -> tuple[float, float]:
     return lat, lng
 
 
-def insert_donors(count: int, community: Any, rng: random.Random) -> None:
+def _phenotype(rng: random.Random) -> dict[str, str]:
+    """A donor's phenotype as a blood centre records it: Rh and K always, the others for half."""
+    tested = dict(ANTIGEN_NEGATIVE)
+    if rng.random() < 0.5:
+        tested.update(ANTIGEN_NEGATIVE_SOMETIMES)
+    return {a: "-" if rng.random() < share else "+" for a, share in tested.items()}
+
+
+def insert_donors(count: int, community: Any, rng: random.Random, phenotyped: float) -> None:
     """Donors in bulk, as registration would have left them (coarse cells, consents, stored
     eligibility dates). Setup, not what is measured: rows go in as plain tuples, by COPY on
     PostgreSQL and by batched inserts in one transaction on SQLite."""
@@ -124,6 +149,7 @@ def insert_donors(count: int, community: Any, rng: random.Random) -> None:
         location_consent_at=ops.adapt_datetimefield_value(now),
     )
     paused = ops.adapt_datetimefield_value(now + dt.timedelta(days=7))
+    phenotype_field = Donor._meta.get_field("phenotype")
     centres: dict[str, tuple[str, str, str, float, float]] = {}
 
     def row(n: int) -> tuple[Any, ...]:
@@ -165,6 +191,8 @@ def insert_donors(count: int, community: Any, rng: random.Random) -> None:
             "calls": rng.randint(0, 6),
             "accepts": rng.randint(0, 2),
         }
+        if rng.random() < phenotyped:
+            values["phenotype"] = phenotype_field.get_db_prep_save(_phenotype(rng), connection)
         return tuple(values[f.attname] for f in fields)
 
     table = ops.quote_name(Donor._meta.db_table)
@@ -186,8 +214,23 @@ def insert_donors(count: int, community: Any, rng: random.Random) -> None:
                     note(f"  {first + batch} donors")
 
 
+def _antigen_condition(antigens: tuple[str, ...]) -> str:
+    """Donors whose phenotype records each antigen as negative, in plain SQL (the names are
+    constants of this script)."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        return "".join(f" AND (phenotype ->> '{a}') = '-'" for a in antigens)
+    return "".join(f" AND json_extract(phenotype, '$.\"{a}\"') = '-'" for a in antigens)
+
+
 def scan_first_50(
-    *, groups: list[tuple[str, str]], lat: float, lng: float, radius_km: float
+    *,
+    groups: list[tuple[str, str]],
+    lat: float,
+    lng: float,
+    radius_km: float,
+    antigens: tuple[str, ...] = (),
 ) -> list[int]:
     """The plain scan: every donor row read, distance computed for each, no cell filter."""
     from django.db import connection
@@ -214,6 +257,7 @@ def scan_first_50(
             AND (whole_blood_from IS NULL OR whole_blood_from <= %s)
             AND birth_date <= %s AND birth_date > %s
             AND ((sex = 'male' AND weight_kg >= %s) OR (sex = 'female' AND weight_kg >= %s))
+            {_antigen_condition(antigens)}
         ) AS d
         WHERE dist2 <= %s
         ORDER BY CASE {pref} ELSE 99 END, dist2, group_source, accepts DESC, calls
@@ -267,15 +311,18 @@ def _patient(rng: random.Random, negative: bool) -> Any:
     return Patient(abo=abo, rhd="neg" if negative else "pos")
 
 
-def measure_ranking(args: argparse.Namespace, negative: bool, rng: random.Random) -> list[int]:
+def measure_ranking(
+    args: argparse.Namespace, negative: bool, rng: random.Random, antibodies: bool = False
+) -> list[int]:
     """Times `rank_candidates` and the plain scan; returns the number of compatible, callable
-    donors within reach of the first queries (the pools the simulation calls from)."""
+    donors within reach of the first queries (the pools the simulation calls from). With
+    `antibodies`, RhD-positive patients who need donors negative for one antigen."""
     from django.utils import timezone
 
     from civichub.donors.compatibility import donor_groups
     from civichub.donors.selectors import candidate_queryset, rank_candidates
 
-    label = "neg" if negative else "pos"
+    label = "antigen_neg" if antibodies else "neg" if negative else "pos"
     radius = 100.0 if negative else 10.0
     ranked_ms: list[float] = []
     ranked_cpu_ms: list[float] = []
@@ -287,6 +334,10 @@ def measure_ranking(args: argparse.Namespace, negative: bool, rng: random.Random
     for n in range(args.queries):
         patient = _patient(rng, negative)
         lat, lng = _point(rng, 5.0)
+        antigens: tuple[str, ...] = ()
+        if antibodies:
+            names = [a for a, _share in PATIENT_ANTIBODIES]
+            antigens = (rng.choices(names, [share for _a, share in PATIENT_ANTIBODIES])[0],)
         now = timezone.now()
         began, began_cpu = time.perf_counter(), cpu()
         result = rank_candidates(
@@ -297,6 +348,7 @@ def measure_ranking(args: argparse.Namespace, negative: bool, rng: random.Random
             radius_km=radius,
             now=now,
             limit=50,
+            antigen_negative=antigens,
         )
         ranked_ms.append((time.perf_counter() - began) * 1000)
         ranked_cpu_ms.append((cpu() - began_cpu) / 1e6)
@@ -304,7 +356,7 @@ def measure_ranking(args: argparse.Namespace, negative: bool, rng: random.Random
         groups = [(a.value, r.value) for a, r, _v in donor_groups("red_cells", patient)]
         if n < args.scan_queries:
             began, began_cpu = time.perf_counter(), cpu()
-            scan_first_50(groups=groups, lat=lat, lng=lng, radius_km=radius)
+            scan_first_50(groups=groups, lat=lat, lng=lng, radius_km=radius, antigens=antigens)
             scan_ms.append((time.perf_counter() - began) * 1000)
             scan_cpu_ms.append((cpu() - began_cpu) / 1e6)
         if len(pools) < 30:
@@ -317,6 +369,7 @@ def measure_ranking(args: argparse.Namespace, negative: bool, rng: random.Random
                     lng=lng,
                     radius_km=reach,
                     now=now,
+                    antigen_negative=antigens,
                 )[:20000].count()
             )
     for name, values, cpu_values in (
@@ -412,7 +465,7 @@ def measure(args: argparse.Namespace) -> None:
     rng = random.Random(2026)
     note(f"inserting {args.donors} donors")
     began = time.perf_counter()
-    insert_donors(args.donors, city.community_a1, rng)
+    insert_donors(args.donors, city.community_a1, rng, args.phenotyped)
     line("donors.donors", args.donors)
     line("donors.insert_seconds", f"{time.perf_counter() - began:.1f}")
     with connection.cursor() as cursor:
@@ -421,6 +474,8 @@ def measure(args: argparse.Namespace) -> None:
         cursor.execute("VACUUM ANALYZE" if connection.vendor == "postgresql" else "ANALYZE")
     pools_pos = measure_ranking(args, negative=False, rng=rng)
     pools_neg = measure_ranking(args, negative=True, rng=rng)
+    # Its own generator, so that adding it left the other figures' queries as they were.
+    measure_ranking(args, negative=False, rng=random.Random(2027), antibodies=True)
     line("donors.pool_pos_median", sorted(pools_pos)[len(pools_pos) // 2])
     line("donors.pool_neg_median", sorted(pools_neg)[len(pools_neg) // 2])
     simulate(args, pools_pos, "pos", rng)
@@ -439,6 +494,7 @@ def main() -> None:
             command += ["--donors", str(args.donors), "--queries", str(args.queries)]
             command += ["--simulations", str(args.simulations)]
             command += ["--scan-queries", str(args.scan_queries)]
+            command += ["--phenotyped", str(args.phenotyped)]
             subprocess.run(command, env=env, check=True)
         return
     run_here(args)

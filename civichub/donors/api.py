@@ -209,24 +209,26 @@ def donor_register(request: HttpRequest, payload: DonorIn) -> Status:
     community = core_selectors.organisation_get(pk=payload.community_id)
     donor = services.donor_register(
         actor=user,
-        name=payload.name,
-        phone=payload.phone,
-        community=community,
-        details=services.DonorDetails(
-            sex=payload.sex,
-            birth_date=payload.birth_date,
-            weight_kg=payload.weight_kg,
-            abo=payload.abo,
-            rhd=payload.rhd,
-            phenotype=payload.phenotype,
+        registration=services.Registration(
+            name=payload.name,
+            phone=payload.phone,
+            community=community,
+            details=services.DonorDetails(
+                sex=payload.sex,
+                birth_date=payload.birth_date,
+                weight_kg=payload.weight_kg,
+                abo=payload.abo,
+                rhd=payload.rhd,
+                phenotype=payload.phenotype,
+            ),
+            health_consent=payload.health_consent,
+            location_consent=payload.location_consent,
+            latitude=payload.latitude,
+            longitude=payload.longitude,
+            crs=payload.crs,
+            identity_number=payload.identity_number,
+            verified=payload.verified,
         ),
-        health_consent=payload.health_consent,
-        location_consent=payload.location_consent,
-        latitude=payload.latitude,
-        longitude=payload.longitude,
-        crs=payload.crs,
-        identity_number=payload.identity_number,
-        verified=payload.verified,
     )
     return Status(
         201,

@@ -84,22 +84,24 @@ def seed(*, city: Organisation, size: str, seed: int = DEFAULT_SEED) -> None:
         sex = rng.choice(("male", "female"))
         donor = services.donor_register(
             actor=None,
-            name=f"志愿者{index + 1:03d}",
-            phone=f"139{index:08d}",
-            community=communities[code],
-            details=services.DonorDetails(
-                sex=sex,
-                birth_date=today - dt.timedelta(days=rng.randint(19 * 365, 54 * 365)),
-                weight_kg=float(rng.randint(48 if sex == "male" else 44, 90)),
-                abo=rng.choices(ABO_GROUPS, ABO_WEIGHTS)[0],
-                rhd="neg" if rng.random() < 0.05 else "pos",
+            registration=services.Registration(
+                name=f"志愿者{index + 1:03d}",
+                phone=f"139{index:08d}",
+                community=communities[code],
+                details=services.DonorDetails(
+                    sex=sex,
+                    birth_date=today - dt.timedelta(days=rng.randint(19 * 365, 54 * 365)),
+                    weight_kg=float(rng.randint(48 if sex == "male" else 44, 90)),
+                    abo=rng.choices(ABO_GROUPS, ABO_WEIGHTS)[0],
+                    rhd="neg" if rng.random() < 0.05 else "pos",
+                ),
+                health_consent=True,
+                location_consent=True,
+                latitude=lat + rng.uniform(-0.01, 0.01),
+                longitude=lng + rng.uniform(-0.01, 0.01),
+                crs="gcj02",
+                verified=rng.random() < 0.6,
             ),
-            health_consent=True,
-            location_consent=True,
-            latitude=lat + rng.uniform(-0.01, 0.01),
-            longitude=lng + rng.uniform(-0.01, 0.01),
-            crs="gcj02",
-            verified=rng.random() < 0.6,
         )
         if rng.random() < 0.3:
             services.donation_record(

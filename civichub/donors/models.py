@@ -275,6 +275,26 @@ class Donor(TimestampedModel):
                 & Q(location_consent_at__isnull=False, location_revoked_at__isnull=True),
                 name="donors_donor_negative",
             ),
+            # Donors with a phenotype on record (1-10 %: a small index), for requests that
+            # need antigen-negative donors: each group's entries by search cell, with the phenotype
+            # and everything the ranking reads, so such a search reads neither the whole
+            # ranking index nor a row of the table. The condition is written in the
+            # ranking's SQL the same way (`selectors.ranking.PHENOTYPED_SQL`).
+            models.Index(
+                fields=[
+                    "abo",
+                    "rhd",
+                    "search_cell",
+                    *_RANKING_COLUMNS,
+                    "region_cell",
+                    "phenotype",
+                    *_CONSENT_COLUMNS,
+                ],
+                condition=~Q(phenotype={})
+                & Q(health_consent_at__isnull=False, health_revoked_at__isnull=True)
+                & Q(location_consent_at__isnull=False, location_revoked_at__isnull=True),
+                name="donors_donor_phenotyped",
+            ),
             models.Index(fields=["search_cell", "abo", "rhd"], name="donors_donor_search"),
             models.Index(fields=["region_cell", "abo", "rhd"], name="donors_donor_region"),
             models.Index(fields=["community", "name"], name="donors_donor_community"),

@@ -87,6 +87,7 @@ def board(request: HttpRequest) -> HttpResponse:
         "donors/board.html",
         {
             "requests": requests,
+            "map_points": [p.as_json() for p in selectors.board_map_points(requests)],
             "hospitals": hospitals,
             "components": Component.choices,
             "abos": PatientABO.choices,
@@ -113,6 +114,10 @@ def request_detail(request: HttpRequest, request_id: int) -> HttpResponse:
         {
             "blood_request": blood_request,
             "rows": selectors.request_board(actor=user, blood_request=blood_request),
+            "map_points": [
+                p.as_json()
+                for p in selectors.request_map_points(actor=user, blood_request=blood_request)
+            ],
             "counts": selectors.request_counts(blood_request),
             "groups": services.patient_groups(blood_request),
             "error": request.session.pop("donors_error", ""),

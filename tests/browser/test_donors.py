@@ -38,22 +38,24 @@ def hospital_staff(city: Any) -> Any:
     today = timezone.localdate()
     services.donor_register(
         actor=None,
-        name="赵磊",
-        phone="13900000001",
-        community=city.community_a1,
-        details=services.DonorDetails(
-            sex="male",
-            birth_date=today.replace(year=today.year - 32),
-            weight_kg=70,
-            abo="O",
-            rhd="pos",
+        registration=services.Registration(
+            name="赵磊",
+            phone="13900000001",
+            community=city.community_a1,
+            details=services.DonorDetails(
+                sex="male",
+                birth_date=today.replace(year=today.year - 32),
+                weight_kg=70,
+                abo="O",
+                rhd="pos",
+            ),
+            health_consent=True,
+            location_consent=True,
+            latitude=30.6610,
+            longitude=104.0610,
+            crs="wgs84",
+            verified=True,
         ),
-        health_consent=True,
-        location_consent=True,
-        latitude=30.6610,
-        longitude=104.0610,
-        crs="wgs84",
-        verified=True,
     )
     return staff_user(
         "hospital_staff", hospital, username="linyi", password=PASSWORD, last_name="林"

@@ -1,6 +1,6 @@
 """Reads that pages, the API and tasks share. By subject: `ranking` (the donors a request may
-call, best first) and `board` (requests, the board, the registry and a donor's own page).
-Callers import from here."""
+call, best first), `board` (requests, the board, the registry and a donor's own page) and
+`maps` (the board's and a request's maps). Callers import from here."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from civichub.donors.selectors.board import (
     request_get,
     request_list,
 )
+from civichub.donors.selectors.maps import board_map_points, request_map_points
 from civichub.donors.selectors.ranking import (
     DONATION_FOR,
     MAX_CELLS,
@@ -41,6 +42,7 @@ __all__ = [
     "BoardRow",
     "Candidate",
     "MyDonorPage",
+    "board_map_points",
     "candidate_queryset",
     "community_by_code",
     "donor_decision",
@@ -58,6 +60,7 @@ __all__ = [
     "request_counts",
     "request_get",
     "request_list",
+    "request_map_points",
     "rules",
     "settings_",
 ]

@@ -166,6 +166,20 @@ def _cells(lat: float, lng: float, inner_km: float, outer_km: float) -> tuple[st
     return field, list(cells[first : bisect.bisect_right(distances, high)])
 
 
+# A search among few donors (antigen-negative ones) lists at most this many coarse cells.
+MAX_COARSE_CELLS = 200
+
+
+def _coarse_cells(lat: float, lng: float, radius_km: float) -> tuple[str, list[str]]:
+    """The column and the search cells (about 5 km²) whose rings cover the disc, or its region
+    cells when those would be too many: for a search among few donors a short list to bind,
+    for a few more entries to read (the query checks the distance of each)."""
+    conf = settings_()
+    if places.ring_count(lat, lng, radius_km, conf.search_resolution) <= MAX_COARSE_CELLS:
+        return "search_cell", places.rings_for(lat, lng, radius_km, conf.search_resolution)
+    return "region_cell", places.rings_for(lat, lng, radius_km, conf.region_resolution)
+
+
 @functools.lru_cache(maxsize=256)
 def _disc(
     lat: float, lng: float, radius_km: float, fine: int, search: int, region: int
@@ -335,12 +349,23 @@ def _in_window(windows: list, moment: datetime) -> bool:
     )
 
 
+def phenotyped_sql() -> str:
+    """The condition of the partial index `donors_donor_phenotyped` (a phenotype on record),
+    written as Django writes it in the index, so that both databases see that the index holds
+    every row a search for antigen-negative donors asks for."""
+    if connection.vendor == "postgresql":
+        return "NOT (phenotype = '{}'::jsonb)"
+    return "NOT (phenotype = '{}')"
+
+
 def _antigen_sql(antigens: Iterable[str]) -> tuple[str, dict[str, Any]]:
     """Donors whose phenotype records each of `antigens` as negative, as a condition of plain
     SQL (" AND ..." or nothing) with its parameters: a donor whose phenotype leaves an antigen
-    out is unknown for it, so not taken. The antigen names are parameters too."""
-    clause, params = "", {}
-    for n, antigen in enumerate(a for a in REQUESTABLE_ANTIGENS if a in set(antigens)):
+    out is unknown for it, so not taken. The antigen names are parameters too. Such a donor
+    has a phenotype on record: the condition says so too, for the index of those donors."""
+    wanted = [a for a in REQUESTABLE_ANTIGENS if a in set(antigens)]
+    clause, params = (f" AND {phenotyped_sql()}" if wanted else ""), {}
+    for n, antigen in enumerate(wanted):
         if connection.vendor == "postgresql":
             clause += f" AND (phenotype ->> %(ag{n})s) = '-'"
             params[f"ag{n}"] = antigen
@@ -511,6 +536,7 @@ def _ranked_rows(
     offset: int,
     limit: int,
     cells_needed: bool = True,
+    coarse: bool = False,
 ) -> tuple[int, list[_Row]]:
     """The callable donors of `groups` (one group, or several RhD-negative ones in order of
     preference) whose cell centre lies farther than `inner_km` and at most `outer_km` away,
@@ -527,7 +553,9 @@ def _ranked_rows(
     index order), so the database touches about `offset + limit` entries plus one per cell
     instead of every donor in the band."""
     quote = connection.ops.quote_name
-    if cells_needed:
+    if cells_needed and coarse:
+        field, cells = _coarse_cells(lat, lng, outer_km)
+    elif cells_needed:
         field, cells = _cells(lat, lng, inner_km, outer_km)
         if not cells:
             return 0, []
@@ -665,6 +693,9 @@ def rank_candidates(
     where, where_params = _callable_sql(component=component, now=now)
     antigen_where, antigen_params = _antigen_sql(antigen_negative)
     callable_sql = (where + antigen_where, {**where_params, **antigen_params})
+    # Antigen-negative donors are few too (a phenotype is on record for 1-10 % of donors):
+    # each group is read over the whole radius at once, from the index of those donors.
+    few = bool(antigen_where)
     skip = set(exclude)
     found: list[Candidate] = []
     direct: bool | None = None  # the negative path, decided when first needed
@@ -672,8 +703,9 @@ def rank_candidates(
         verdicts = {abo.value: verdict for abo, _rhd, verdict in step}
         rhd = step[0][1]
         inner = 0.0
-        sparse = rhd == compatibility.RhD.NEG
-        if sparse and direct is None:
+        negative = rhd == compatibility.RhD.NEG
+        sparse = negative or few
+        if negative and direct is None:
             direct = _negative_count() <= NEGATIVE_DIRECT_MAX
         for band in [radius_km] if sparse else _bands(radius_km):
             offset = 0
@@ -691,7 +723,8 @@ def rank_candidates(
                     band_order=sparse,
                     offset=offset,
                     limit=batch,
-                    cells_needed=not (sparse and direct),
+                    cells_needed=not (negative and direct),
+                    coarse=few,
                 )
                 offset += batch
                 rows = [row for row in rows if row.pk not in skip]

@@ -23,6 +23,7 @@ from civichub.donors.services.importing import (
 )
 from civichub.donors.services.registry import (
     DonorDetails,
+    Registration,
     SelfRegistration,
     deferral_add,
     donation_record,
@@ -42,6 +43,7 @@ __all__ = [
     "DonorDetails",
     "ImportResult",
     "ImportUnreadable",
+    "Registration",
     "Reject",
     "SelfRegistration",
     "blood_request_cancel",

@@ -45,6 +45,7 @@ from civichub.donors.selectors import community_by_code
 from civichub.donors.services.registry import (
     PHENOTYPE_ANTIGENS,
     DonorDetails,
+    Registration,
     donor_register,
     donor_unchanged,
 )
@@ -289,26 +290,26 @@ def _import_row(*, actor: User | None, row: dict[str, Any], community: Organisat
     )
     location = _yes(row, "location_consent", default=False)
     crs = _text(row.get("crs")).lower() or CoordinateSystem.GCJ02
-    arguments: dict[str, Any] = {
-        "name": _text(row.get("name")),
-        "phone": _text(row.get("phone")),
-        "community": place,
-        "details": details,
-        "health_consent": True,
-        "location_consent": location,
-        "latitude": _number(row, "latitude") if location else None,
-        "longitude": _number(row, "longitude") if location else None,
-        "crs": crs,
-        "identity_number": _text(row.get("identity_number")),
-        "verified": _yes(row, "verified", default=True),
-    }
-    if donor_unchanged(**arguments):
+    registration = Registration(
+        name=_text(row.get("name")),
+        phone=_text(row.get("phone")),
+        community=place,
+        details=details,
+        health_consent=True,
+        location_consent=location,
+        latitude=_number(row, "latitude") if location else None,
+        longitude=_number(row, "longitude") if location else None,
+        crs=crs,
+        identity_number=_text(row.get("identity_number")),
+        verified=_yes(row, "verified", default=True),
+    )
+    if donor_unchanged(registration=registration):
         return "unchanged"
-    number = crypto.normalise_identity_number(arguments["identity_number"])
+    number = crypto.normalise_identity_number(registration.identity_number)
     known = Donor.objects.filter(identity_hash=crypto.identity_lookup_hash(number)).exists()
     try:
         with transaction.atomic():
-            donor_register(actor=actor, **arguments)
+            donor_register(actor=actor, registration=registration)
     except ValidationFailed as exc:
         column = next(iter(exc.errors), "") if exc.errors else ""
         message = exc.errors[column][0] if column else exc.message

@@ -180,21 +180,30 @@ def _own_existing(user: User, by_identity: Donor | None, phone: str) -> Donor | 
     )
 
 
+@dataclass(frozen=True)
+class Registration:
+    """One volunteer's registration as given (by the volunteer, the API or a line of the blood
+    centre's file): what `donor_register` stores and `donor_unchanged` compares. `verified`:
+    the blood centre tested the group."""
+
+    name: str
+    phone: str
+    community: Organisation
+    details: DonorDetails
+    health_consent: bool
+    location_consent: bool
+    latitude: float | None = None
+    longitude: float | None = None
+    crs: str = CoordinateSystem.GCJ02
+    identity_number: str = ""
+    verified: bool = False
+
+
 @transaction.atomic
 def donor_register(
     *,
     actor: User | None,
-    name: str,
-    phone: str,
-    community: Organisation,
-    details: DonorDetails,
-    health_consent: bool,
-    location_consent: bool,
-    latitude: float | None = None,
-    longitude: float | None = None,
-    crs: str = CoordinateSystem.GCJ02,
-    identity_number: str = "",
-    verified: bool = False,
+    registration: Registration,
     user: User | None = None,
     language: str = "zh-hans",
     call_channels: str | None = None,
@@ -203,12 +212,15 @@ def donor_register(
     The same identity number again merges into the record that has it: a verified group is
     never replaced by a declared one. A group the data hub has from a health department for
     the identity number replaces a declared one (source "hub"), never the centre's."""
+    r = registration
+    name, phone, community, details = r.name, r.phone, r.community, r.details
+    verified, identity_number = r.verified, r.identity_number
     own = actor is not None and user is not None and user.pk == actor.pk
     if not own:
         _check(actor, "donors.donor.manage", community)
     if verified and actor is not None:
         require(actor, "donors.donor.manage", community)
-    if not health_consent:
+    if not r.health_consent:
         raise ValidationFailed.on(
             "health_consent", _("登记血型等健康信息需要您单独同意（可随时撤回）。")
         )
@@ -240,8 +252,8 @@ def donor_register(
         "health_consent_version": consent.HEALTH_VERSION,
         "updated_at": now,
     }
-    if location_consent:
-        values.update(_place_values(latitude, longitude, crs))
+    if r.location_consent:
+        values.update(_place_values(r.latitude, r.longitude, r.crs))
         values.update(
             location_consent_at=now,
             location_revoked_at=None,
@@ -287,31 +299,20 @@ def donor_register(
             "group": donor.group_label,
             "source": donor.group_source,
             "health_consent": donor.health_consent_version,
-            "location_consent": donor.location_consent_version if location_consent else "",
+            "location_consent": donor.location_consent_version if r.location_consent else "",
         },
     )
     return donor
 
 
-def donor_unchanged(
-    *,
-    name: str,
-    phone: str,
-    community: Organisation,
-    details: DonorDetails,
-    health_consent: bool,
-    location_consent: bool,
-    latitude: float | None = None,
-    longitude: float | None = None,
-    crs: str = CoordinateSystem.GCJ02,
-    identity_number: str = "",
-    verified: bool = False,
-) -> bool:
+def donor_unchanged(*, registration: Registration) -> bool:
     """Whether registering these values again would change nothing the donor with this identity
     number has stored (an import run twice leaves the registry, its consent times and its
     audit as the first run left them). A value that would be refused counts as a change:
     the registration then says why."""
-    number = crypto.normalise_identity_number(identity_number)
+    r = registration
+    details, verified, location_consent = r.details, r.verified, r.location_consent
+    number = crypto.normalise_identity_number(r.identity_number)
     if not number or identity_number_error(number):
         return False
     donor = Donor.objects.filter(identity_hash=crypto.identity_lookup_hash(number)).first()
@@ -324,9 +325,9 @@ def donor_unchanged(
     same = (
         group_same
         and _RANK[source] <= _RANK[GroupSource(donor.group_source)]
-        and donor.name == name.strip()
-        and donor.phone == phone.strip()
-        and donor.community_id == community.pk
+        and donor.name == r.name.strip()
+        and donor.phone == r.phone.strip()
+        and donor.community_id == r.community.pk
         and (donor.sex, donor.birth_date, donor.weight_kg)
         == (details.sex, details.birth_date, details.weight_kg)
         and (
@@ -334,9 +335,10 @@ def donor_unchanged(
             or _phenotype_values(donor, details.phenotype, verified=verified)
             == {"phenotype": donor.phenotype, "phenotype_verified": donor.phenotype_verified}
         )
-        and health_consent
+        and r.health_consent
     )
     if same and location_consent:
+        latitude, longitude, crs = r.latitude, r.longitude, r.crs
         if latitude is None or longitude is None or crs not in CoordinateSystem.values:
             return False
         if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
@@ -382,17 +384,19 @@ def donor_self_register(*, actor: User, form: SelfRegistration) -> Donor | None:
         return None
     donor = donor_register(
         actor=actor,
+        registration=Registration(
+            name=form.name,
+            phone=form.phone,
+            community=form.community,
+            details=form.details,
+            health_consent=form.health_consent,
+            location_consent=form.location_consent,
+            latitude=form.latitude,
+            longitude=form.longitude,
+            crs=form.crs,
+            identity_number=form.identity_number,
+        ),
         user=actor,
-        name=form.name,
-        phone=form.phone,
-        community=form.community,
-        details=form.details,
-        health_consent=form.health_consent,
-        location_consent=form.location_consent,
-        latitude=form.latitude,
-        longitude=form.longitude,
-        crs=form.crs,
-        identity_number=form.identity_number,
         language=form.language,
         call_channels=form.call_channels,
     )

@@ -66,8 +66,10 @@ def make_donor(city: Any, staff: dict[str, Any]) -> Callable[..., Donor]:
     ) -> Donor:
         lat, lng = at_km(km)
         today = timezone.localdate()
-        return services.donor_register(
-            actor=staff["centre"],
+        # Keywords of the registration itself go into it; the others (user, language,
+        # channels) are donor_register's own.
+        own = {k: extra.pop(k) for k in ("user", "language", "call_channels") if k in extra}
+        registration = services.Registration(
             name="献血者",
             phone=extra.pop("phone", None) or f"1380000{next(_phones):04d}",
             community=community or city.community_a1,
@@ -84,6 +86,7 @@ def make_donor(city: Any, staff: dict[str, Any]) -> Callable[..., Donor]:
             verified=verified,
             **{"health_consent": True, "location_consent": True, **extra},
         )
+        return services.donor_register(actor=staff["centre"], registration=registration, **own)
 
     return make
 

@@ -89,21 +89,23 @@ def _register(staff: Any, city: Any, phenotype: dict[str, str], *, verified: boo
     today = timezone.localdate()
     return services.donor_register(
         actor=staff["centre"],
-        name="献血者",
-        phone="13800009999",
-        community=city.community_a1,
-        details=services.DonorDetails(
-            sex="female",
-            birth_date=today.replace(year=today.year - 30) - timedelta(days=30),
-            weight_kg=55,
-            abo="O",
-            rhd="pos",
-            phenotype=phenotype,
+        registration=services.Registration(
+            name="献血者",
+            phone="13800009999",
+            community=city.community_a1,
+            details=services.DonorDetails(
+                sex="female",
+                birth_date=today.replace(year=today.year - 30) - timedelta(days=30),
+                weight_kg=55,
+                abo="O",
+                rhd="pos",
+                phenotype=phenotype,
+            ),
+            health_consent=True,
+            location_consent=False,
+            identity_number="11010519491231002X",
+            verified=verified,
         ),
-        health_consent=True,
-        location_consent=False,
-        identity_number="11010519491231002X",
-        verified=verified,
     )
 
 

@@ -436,3 +436,40 @@ def test_rhd_negative_groups_are_read_in_one_query_by_the_chosen_path(
     order = {"AB": 0, "A": 1, "B": 2, "O": 3}
     assert [order[c.abo] for c in got] == sorted(order[c.abo] for c in got)
     assert all(c.rhd == "neg" for c in got)
+
+
+@pytest.mark.django_db
+def test_antigen_negative_donors_are_read_from_the_index_of_phenotyped_donors(
+    city: Any, hospital: Any
+) -> None:
+    """A patient who needs donors known to lack an antigen: each compatible group is one query
+    over the whole radius (by band, then the ranking), answered from the small partial index
+    of donors with a phenotype on record, never the whole ranking index and its rows."""
+    _registry(random.Random(7), city.community_a1, hospital, 120)
+    with CaptureQueriesContext(connection) as queries:
+        got = rank_candidates(
+            component="red_cells",
+            patient=compatibility.Patient(abo="A", rhd="pos"),
+            lat=HOSPITAL_LAT,
+            lng=HOSPITAL_LNG,
+            radius_km=10.0,
+            now=timezone.now(),
+            limit=10_000,
+            antigen_negative=("K",),
+        )
+    ranking = [q["sql"] for q in queries.captured_queries if "group_source" in q["sql"]]
+    # At most one query per compatible group (A+, A-, O+, O-), none band by band.
+    assert len(ranking) <= 4, ranking
+    assert got
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("SET LOCAL enable_bitmapscan = off")
+            cursor.execute(f"EXPLAIN {ranking[0]}")
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+            assert "Index Only Scan using donors_donor_phenotyped" in plan, plan
+        else:
+            cursor.execute("ANALYZE")
+            cursor.execute(f"EXPLAIN QUERY PLAN {ranking[0]}")
+            plan = "\n".join(str(row[-1]) for row in cursor.fetchall())
+            assert "COVERING INDEX donors_donor_phenotyped" in plan, plan

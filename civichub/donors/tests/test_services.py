@@ -148,12 +148,14 @@ def test_names_and_phones_that_cannot_be_stored_are_refused(
     with pytest.raises(ValidationFailed) as caught:
         services.donor_register(
             actor=staff["centre"],
-            name=name,
-            phone=phone,
-            community=city.community_a1,
-            details=services.DonorDetails("male", dt.date(1990, 1, 1), 70, "O", "pos"),
-            health_consent=True,
-            location_consent=False,
+            registration=services.Registration(
+                name=name,
+                phone=phone,
+                community=city.community_a1,
+                details=services.DonorDetails("male", dt.date(1990, 1, 1), 70, "O", "pos"),
+                health_consent=True,
+                location_consent=False,
+            ),
         )
     assert field in caught.value.errors
     assert Donor.objects.count() == 0
