@@ -7,11 +7,15 @@ before is never served again (it expires by itself). Nothing personal is ever ca
 values are the selectors' public results, never a rendered page, so a page that greets its
 reader by name is still rendered per request.
 
-The bump happens at once and again when the transaction commits: at once so that the same
-transaction reads its own change, after the commit so that a reader that read the old rows
-while the transaction was open cannot keep them under the new generation. When the cache is
-unreachable, reads go to the database and a failed bump is logged (values also expire after
-their timeout, so a missed bump cannot keep a stale value for longer than that).
+A change inside a transaction bumps the generation once, when the transaction commits (a
+change outside one, at once): after the commit, so that a reader that read the old rows while
+the transaction was open cannot keep them under the new generation. Until then the transaction
+that made the change reads the subject from the database and stores nothing, so that it reads
+its own change and no other process is ever served rows that are not committed (and may never
+be, if the transaction rolls back). One cache write per change, none inside the transaction:
+an intake that puts a message on the board costs one round trip to Redis for it, not two. When
+the cache is unreachable, reads go to the database and a failed bump is logged (values also
+expire after their timeout, so a missed bump cannot keep a stale value for longer than that).
 
 A value missing from the current generation is built by one reader at a time: the first takes a
 short lock in the cache and builds; readers arriving while it builds get the value last built for
@@ -31,7 +35,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
@@ -74,11 +78,36 @@ def _bump(subject: str) -> None:
         logger.warning("could not invalidate the cached %s", subject, exc_info=True)
 
 
+class _BumpOnCommit:
+    """The commit callback of a change to `subject`; while it is pending, the transaction that
+    made the change reads the subject from the database (`_changed_here`)."""
+
+    def __init__(self, subject: str) -> None:
+        self.subject = subject
+
+    def __call__(self) -> None:
+        _bump(self.subject)
+
+
+def _pending_bumps() -> list[Any]:
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        return []
+    return [entry[1] for entry in connection.run_on_commit]
+
+
+def _changed_here(subject: str) -> bool:
+    """Whether the open transaction changed the subject: its bump is still waiting for the
+    commit (a rolled-back savepoint takes its callbacks, and so its change, with it)."""
+    return any(isinstance(b, _BumpOnCommit) and b.subject == subject for b in _pending_bumps())
+
+
 def invalidate(subject: str) -> None:
-    """Forgets every cached value of the subject: now, and again when the transaction (if any)
-    commits."""
-    _bump(subject)
-    transaction.on_commit(lambda: _bump(subject))
+    """Forgets every cached value of the subject once the transaction (if any) commits; at once
+    outside a transaction."""
+    if _changed_here(subject):
+        return  # one bump at the commit covers every change of the transaction
+    transaction.on_commit(_BumpOnCommit(subject))
 
 
 def cached(
@@ -92,7 +121,7 @@ def cached(
     key, since labels are translated when built. `timeout` bounds a value's life in seconds; a
     function of the value gives it for values that change with time alone (a post scheduled
     for later appears at its time without any write to invalidate the feeds)."""
-    if not settings.PUBLIC_CACHE:
+    if not settings.PUBLIC_CACHE or _changed_here(subject):
         return build()
     digest = hashlib.sha256(repr((translation.get_language(), parts)).encode()).hexdigest()[:32]
     latest = f"public:{subject}:latest:{digest}"
