@@ -35,7 +35,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
@@ -89,25 +89,38 @@ class _BumpOnCommit:
         _bump(self.subject)
 
 
-def _pending_bumps() -> list[Any]:
+def _changed_here_subjects() -> set[str]:
+    """The subjects the open transaction changed: those whose bump still waits for the commit.
+    Kept beside the connection's list of commit callbacks and read again only when Django
+    replaces that list (a commit, a rollback, a rolled-back savepoint taking its callbacks and
+    so its changes with it), so that a transaction changing many rows does not scan its
+    callbacks once per row."""
     connection = transaction.get_connection()
     if not connection.in_atomic_block:
-        return []
-    return [entry[1] for entry in connection.run_on_commit]
+        return set()
+    hooks = connection.run_on_commit
+    kept = getattr(connection, "_public_cache_changes", None)
+    if kept is None or kept[0] is not hooks:
+        subjects = {f.subject for _ids, f, _robust in hooks if isinstance(f, _BumpOnCommit)}
+        kept = (hooks, subjects)
+        connection._public_cache_changes = kept  # type: ignore[attr-defined]
+    return kept[1]
 
 
 def _changed_here(subject: str) -> bool:
-    """Whether the open transaction changed the subject: its bump is still waiting for the
-    commit (a rolled-back savepoint takes its callbacks, and so its change, with it)."""
-    return any(isinstance(b, _BumpOnCommit) and b.subject == subject for b in _pending_bumps())
+    """Whether the open transaction changed the subject."""
+    return subject in _changed_here_subjects()
 
 
 def invalidate(subject: str) -> None:
     """Forgets every cached value of the subject once the transaction (if any) commits; at once
     outside a transaction."""
-    if _changed_here(subject):
+    changed = _changed_here_subjects()
+    if subject in changed:
         return  # one bump at the commit covers every change of the transaction
     transaction.on_commit(_BumpOnCommit(subject))
+    if transaction.get_connection().in_atomic_block:
+        changed.add(subject)
 
 
 def cached(
