@@ -84,8 +84,15 @@ class _BumpOnCommit:
 
     def __init__(self, subject: str) -> None:
         self.subject = subject
+        self.done = False
 
     def __call__(self) -> None:
+        # Called at the commit, which also replaces the list of callbacks (or by a test that
+        # runs the callbacks of a transaction it never commits): the change is out.
+        self.done = True
+        kept = getattr(transaction.get_connection(), "_public_cache_changes", None)
+        if kept is not None:
+            kept[1].discard(self.subject)
         _bump(self.subject)
 
 
@@ -101,7 +108,9 @@ def _changed_here_subjects() -> set[str]:
     hooks = connection.run_on_commit
     kept = getattr(connection, "_public_cache_changes", None)
     if kept is None or kept[0] is not hooks:
-        subjects = {f.subject for _ids, f, _robust in hooks if isinstance(f, _BumpOnCommit)}
+        subjects = {
+            f.subject for _ids, f, _robust in hooks if isinstance(f, _BumpOnCommit) and not f.done
+        }
         kept = (hooks, subjects)
         connection._public_cache_changes = kept  # type: ignore[attr-defined]
     return kept[1]
