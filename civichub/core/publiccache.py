@@ -112,7 +112,7 @@ def _changed_here_subjects() -> set[str]:
             f.subject for _ids, f, _robust in hooks if isinstance(f, _BumpOnCommit) and not f.done
         }
         kept = (hooks, subjects)
-        connection._public_cache_changes = kept  # type: ignore[attr-defined]
+        connection._public_cache_changes = kept
     return kept[1]
 
 

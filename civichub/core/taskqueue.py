@@ -14,7 +14,7 @@ from django_rq.queues import DjangoRQ
 from rq.job import Job
 
 
-class Queue(DjangoRQ):  # type: ignore[misc]  # django_rq is untyped
+class Queue(DjangoRQ):
     def enqueue_job(
         self, job: Job, pipeline: Any = None, at_front: bool = False, unique: bool = False
     ) -> Job:
