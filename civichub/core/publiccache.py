@@ -7,15 +7,11 @@ before is never served again (it expires by itself). Nothing personal is ever ca
 values are the selectors' public results, never a rendered page, so a page that greets its
 reader by name is still rendered per request.
 
-A change inside a transaction bumps the generation once, when the transaction commits (a
-change outside one, at once): after the commit, so that a reader that read the old rows while
-the transaction was open cannot keep them under the new generation. Until then the transaction
-that made the change reads the subject from the database and stores nothing, so that it reads
-its own change and no other process is ever served rows that are not committed (and may never
-be, if the transaction rolls back). One cache write per change, none inside the transaction:
-an intake that puts a message on the board costs one round trip to Redis for it, not two. When
-the cache is unreachable, reads go to the database and a failed bump is logged (values also
-expire after their timeout, so a missed bump cannot keep a stale value for longer than that).
+The bump happens at once and again when the transaction commits: at once so that the same
+transaction reads its own change, after the commit so that a reader that read the old rows
+while the transaction was open cannot keep them under the new generation. When the cache is
+unreachable, reads go to the database and a failed bump is logged (values also expire after
+their timeout, so a missed bump cannot keep a stale value for longer than that).
 
 A value missing from the current generation is built by one reader at a time: the first takes a
 short lock in the cache and builds; readers arriving while it builds get the value last built for
@@ -78,58 +74,11 @@ def _bump(subject: str) -> None:
         logger.warning("could not invalidate the cached %s", subject, exc_info=True)
 
 
-class _BumpOnCommit:
-    """The commit callback of a change to `subject`; while it is pending, the transaction that
-    made the change reads the subject from the database (`_changed_here`)."""
-
-    def __init__(self, subject: str) -> None:
-        self.subject = subject
-        self.done = False
-
-    def __call__(self) -> None:
-        # Called at the commit, which also replaces the list of callbacks (or by a test that
-        # runs the callbacks of a transaction it never commits): the change is out.
-        self.done = True
-        kept = getattr(transaction.get_connection(), "_public_cache_changes", None)
-        if kept is not None:
-            kept[1].discard(self.subject)
-        _bump(self.subject)
-
-
-def _changed_here_subjects() -> set[str]:
-    """The subjects the open transaction changed: those whose bump still waits for the commit.
-    Kept beside the connection's list of commit callbacks and read again only when Django
-    replaces that list (a commit, a rollback, a rolled-back savepoint taking its callbacks and
-    so its changes with it), so that a transaction changing many rows does not scan its
-    callbacks once per row."""
-    connection = transaction.get_connection()
-    if not connection.in_atomic_block:
-        return set()
-    hooks = connection.run_on_commit
-    kept = getattr(connection, "_public_cache_changes", None)
-    if kept is None or kept[0] is not hooks:
-        subjects = {
-            f.subject for _ids, f, _robust in hooks if isinstance(f, _BumpOnCommit) and not f.done
-        }
-        kept = (hooks, subjects)
-        connection._public_cache_changes = kept
-    return kept[1]
-
-
-def _changed_here(subject: str) -> bool:
-    """Whether the open transaction changed the subject."""
-    return subject in _changed_here_subjects()
-
-
 def invalidate(subject: str) -> None:
-    """Forgets every cached value of the subject once the transaction (if any) commits; at once
-    outside a transaction."""
-    changed = _changed_here_subjects()
-    if subject in changed:
-        return  # one bump at the commit covers every change of the transaction
-    transaction.on_commit(_BumpOnCommit(subject))
-    if transaction.get_connection().in_atomic_block:
-        changed.add(subject)
+    """Forgets every cached value of the subject: now, and again when the transaction (if any)
+    commits."""
+    _bump(subject)
+    transaction.on_commit(lambda: _bump(subject))
 
 
 def cached(
@@ -143,7 +92,7 @@ def cached(
     key, since labels are translated when built. `timeout` bounds a value's life in seconds; a
     function of the value gives it for values that change with time alone (a post scheduled
     for later appears at its time without any write to invalidate the feeds)."""
-    if not settings.PUBLIC_CACHE or _changed_here(subject):
+    if not settings.PUBLIC_CACHE:
         return build()
     digest = hashlib.sha256(repr((translation.get_language(), parts)).encode()).hexdigest()[:32]
     latest = f"public:{subject}:latest:{digest}"

@@ -29,13 +29,9 @@ def board() -> dict[str, Any]:
 
 
 def test_a_second_read_of_the_board_asks_the_database_nothing(
-    cw: Casework,
-    submit: Callable[..., Case],
-    django_assert_num_queries: Any,
-    django_capture_on_commit_callbacks: Any,
+    cw: Casework, submit: Callable[..., Case], django_assert_num_queries: Any
 ) -> None:
-    with django_capture_on_commit_callbacks(execute=True):  # the message is committed
-        case = submit(is_public=True)
+    case = submit(is_public=True)
     first = board()
     selectors.board_departments()
     with django_assert_num_queries(0):

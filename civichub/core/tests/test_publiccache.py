@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from django.core.cache import cache
-from django.db import transaction
 
 from civichub.core import publiccache
 from civichub.core.publiccache import cached, invalidate
@@ -76,31 +75,3 @@ def test_inside_a_transaction_a_reader_never_gets_the_value_built_before() -> No
         60,
     )
     assert value == "second, inner: its own"
-
-
-@pytest.mark.django_db
-def test_a_change_in_a_transaction_bumps_the_generation_once_at_commit(
-    monkeypatch: Any, django_capture_on_commit_callbacks: Any
-) -> None:
-    bumps: list[str] = []
-    monkeypatch.setattr(publiccache, "_bump", bumps.append)
-    with django_capture_on_commit_callbacks(execute=True):
-        invalidate("subject")
-        invalidate("subject")  # a second change in the same transaction
-        assert bumps == []  # nothing written to the cache while the transaction is open
-    assert bumps == ["subject"]
-
-
-@pytest.mark.django_db
-def test_a_change_rolled_back_never_reaches_other_readers() -> None:
-    assert cached("subject", (1,), lambda: "committed", 60) == "committed"
-
-    def change_then_fail() -> None:
-        with transaction.atomic():
-            invalidate("subject")
-            assert cached("subject", (1,), lambda: "not committed", 60) == "not committed"
-            raise RuntimeError("rolled back")
-
-    with pytest.raises(RuntimeError):
-        change_then_fail()
-    assert cached("subject", (1,), lambda: "read again", 60) == "committed"
