@@ -194,6 +194,7 @@ if REDIS_URL:
     # The queue shares the cache's connection pool: with its own URL, django-rq builds a new
     # client (a new connection and an INFO round trip) for every task enqueued.
     RQ_QUEUES = {"default": {"USE_REDIS_CACHE": "default", "DEFAULT_TIMEOUT": 600}}
+    RQ = {"QUEUE_CLASS": "civichub.core.taskqueue.Queue"}  # one round trip per job enqueued
     INSTALLED_APPS.append("django_rq")
     TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
 else:
