@@ -9,11 +9,13 @@ computes is kept here, in the same order, with the costs moved:
   the same path (with the `type` of each enclosing object, which may select a scoped context),
   and remembered: a position that keeps its values as they are (a literal, an identifier) is
   asked once with a probe value, a vocabulary position once per value;
-- the reference's conversion to its tuple model and its XML/JSON structure correction are
-  ported (the correction in one pass, without its list removals; a test compares the two trees);
-  the pre-hash string is built by a port of its ordering rules over
-  tuples made for the purpose (no copies), with the canonical form of each value remembered and
-  time stamps read by `datetime.fromisoformat` (anything unusual goes to the reference's parser).
+- the reference's conversion to its tuple model, its XML/JSON structure correction and its
+  ordering rules are fused into a single pass from the event's JSON to the pre-hash string for
+  the shapes capture sees (`_single_pass`), with the canonical form of each value remembered and
+  time stamps read by `datetime.fromisoformat` (anything unusual goes to the reference's parser);
+- any other shape is read by those steps ported one by one (`_ported_pre_hash`: the tuple tree,
+  the correction in one pass without its list removals, the ordering over tuples made for the
+  purpose); tests compare the two, and the corrected tree with the reference's.
 
 Each event's hash depends on that event alone (the reference, given a whole document, lets one
 event's vocabulary decide another's bare values). Tests compare the result with the reference
@@ -591,7 +593,7 @@ def _extension(name: str, value: Any, index: Any, namespaces: Any) -> list[str]:
     leaves sorted. Only values and objects of values are read here."""
     if not isinstance(value, dict):
         return [_generic_leaf(name, _text(v, index, namespaces)) for v in _scalars(value)]
-    leaves = []
+    leaves: list[str] = []
     for key, item in value.items():
         if key in _COMMENTS:
             continue
