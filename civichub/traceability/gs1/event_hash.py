@@ -9,11 +9,13 @@ computes is kept here, in the same order, with the costs moved:
   the same path (with the `type` of each enclosing object, which may select a scoped context),
   and remembered: a position that keeps its values as they are (a literal, an identifier) is
   asked once with a probe value, a vocabulary position once per value;
-- the reference's conversion to its tuple model and its XML/JSON structure correction are
-  ported (the correction in one pass, without its list removals; a test compares the two trees);
-  the pre-hash string is built by a port of its ordering rules over
-  tuples made for the purpose (no copies), with the canonical form of each value remembered and
-  time stamps read by `datetime.fromisoformat` (anything unusual goes to the reference's parser).
+- the reference's conversion to its tuple model, its XML/JSON structure correction and its
+  ordering rules are fused into a single pass from the event's JSON to the pre-hash string for
+  the shapes capture sees (`_single_pass`), with the canonical form of each value remembered and
+  time stamps read by `datetime.fromisoformat` (anything unusual goes to the reference's parser);
+- any other shape is read by those steps ported one by one (`_ported_pre_hash`: the tuple tree,
+  the correction in one pass without its list removals, the ordering over tuples made for the
+  purpose); tests compare the two, and the corrected tree with the reference's.
 
 Each event's hash depends on that event alone (the reference, given a whole document, lets one
 event's vocabulary decide another's bare values). Tests compare the result with the reference
@@ -111,6 +113,19 @@ def _context_key(context_json: str) -> str:
     return json.dumps(json.loads(context_json), sort_keys=True)
 
 
+_LAST_CONTEXT: list[Any] = [None, ""]  # a copy of the context last read, and its key
+
+
+def _key_of(context: Any) -> str:
+    """The context's key; the documents of a deployment share one context, so the last one's key
+    is kept and reused while an equal context comes (comparing is cheaper than serialising)."""
+    if context == _LAST_CONTEXT[0] and _LAST_CONTEXT[1]:
+        return str(_LAST_CONTEXT[1])
+    key = _context_key(json.dumps(context))
+    _LAST_CONTEXT[:] = [json.loads(key), key]
+    return key
+
+
 def _walk(node: Any, path: tuple[Step, ...], leaves: list[tuple[tuple[Step, ...], str]]) -> None:
     if not isinstance(node, dict):
         return
@@ -133,7 +148,7 @@ def _walk(node: Any, path: tuple[Step, ...], leaves: list[tuple[tuple[Step, ...]
 
 def vocabulary_uris(event: dict[str, Any], context: Any) -> set[str]:
     """The CBV/GS1 web-vocabulary URIs the JSON-LD expansion of the event contains."""
-    context_key = _context_key(json.dumps(context))
+    context_key = _key_of(context)
     event_type = str(event.get("type", ""))
     leaves: list[tuple[tuple[Step, ...], str]] = []
     _walk(event, (), leaves)
@@ -416,9 +431,235 @@ def _generic_pre_hash(children: Any) -> str:
     return JOIN_BY.join(values)
 
 
-def pre_hash(event: dict[str, Any], context: Any) -> str:
-    """The CBV 2.0 canonical pre-hash string of one event (without its `@context`)."""
-    index = _suffix_index(frozenset(vocabulary_uris(event, context)))
+# The pre-hash string in a single pass ---------------------------------------------------------
+#
+# The reference reads an event in four steps: (1) bare values replaced by the vocabulary URIs
+# they stand for, (2) the JSON turned into a tree of (name, text, children) tuples, (3) that tree
+# corrected to the XML binding's structure (`fooList` items renamed `foo`, `childEPCs` items
+# `epc`, quantity elements `quantityElement`, the pairs of bizTransaction/source/destination
+# lists), (4) the pre-hash string: the children named in PROP_ORDER in its order, each name's
+# values sorted, then what is left (user extensions) in sorted order. For the shapes capture
+# sees, the pass below goes from the event's JSON to that string at once; what it reads here
+# is what steps 1-4 would have made of each value. Any other shape raises `_Unusual` and is read
+# by the ported steps (`_ported_pre_hash`), so the two never disagree on what they both read.
+
+
+class _Unusual(Exception):
+    """A shape the single pass does not read (the ported steps do)."""
+
+
+_LEAVES = frozenset(
+    name for name, sub in PROP_ORDER if sub is None and isinstance(name, str)
+)  # eventTime, eventTimeZoneOffset, certificationInfo, parentID, action, transformationID, …
+_EPC_LISTS = frozenset(("epcList", "inputEPCList", "outputEPCList", "childEPCs"))
+_QUANTITY_LISTS = frozenset(
+    ("quantityList", "childQuantityList", "inputQuantityList", "outputQuantityList")
+)
+_QUANTITY_FIELDS = ("epcClass", "quantity", "uom")
+_ID_HOLDERS = frozenset(("readPoint", "bizLocation"))
+_PAIRS = {"bizTransactionList": "bizTransaction", "sourceList": "source"}
+_PAIRS["destinationList"] = "destination"
+_ORDER_INDEX = {name: i for i, (name, _sub) in enumerate(PROP_ORDER) if isinstance(name, str)}
+_COMMENTS = frozenset(("rdfs:comment", "comment"))
+# Names the ported steps treat specially wherever they stand: not read as extensions here.
+_SPECIAL = frozenset(("bizTransaction", "source", "destination", "childEPCs", "quantity"))
+
+
+@lru_cache(maxsize=256)
+def _namespaces_of(context_key: str) -> dict[str, str]:
+    return _context_namespaces(json.loads(context_key))
+
+
+def _text(value: Any, index: dict[str, frozenset[str]], namespaces: dict[str, str]) -> str:
+    """A leaf's text after step 1 (a bare value one URI ends with becomes that URI) and step 2
+    (a prefix of the context written out, `str` of anything not a string)."""
+    if isinstance(value, str):
+        found = index.get(value)
+        if found and len(found) == 1:
+            value = next(iter(found))
+        return str(_namespaced(value, namespaces, True))
+    if isinstance(value, dict | list):
+        raise _Unusual
+    return str(value)
+
+
+@lru_cache(maxsize=50_000)
+def _ordered_leaf(name: str, text: str) -> str:
+    """Step 4 on a leaf named in PROP_ORDER: time stamps in UTC milliseconds, other values in
+    their canonical form; an empty value adds nothing."""
+    text = text.strip()
+    if not text:
+        return ""
+    lowered = name.lower()
+    text = (
+        _utc_millis(text)
+        if "time" in lowered and "offset" not in lowered
+        else _canonical_value(text)
+    )
+    return name + "=" + text if text else ""
+
+
+@lru_cache(maxsize=20_000)
+def _generic_leaf(name: str, text: str) -> str:
+    """Step 4 on a leaf left over (an extension): its name, and its canonical value if any."""
+    text = text.strip()
+    return name + "=" + _canonical_value(text) if text else name
+
+
+def _scalars(value: Any) -> list[Any]:
+    """A value, or the items of a list of values (step 2 makes each item a child of its own)."""
+    items = value if isinstance(value, list) else [value]
+    for item in items:
+        if isinstance(item, dict | list):
+            raise _Unusual
+    return items
+
+
+def _fields(node: Any, allowed: frozenset[str] | tuple[str, ...]) -> dict[str, Any]:
+    """A JSON object's fields, comments left out (step 2 skips them); only `allowed` names."""
+    if not isinstance(node, dict):
+        raise _Unusual
+    fields = {k: v for k, v in node.items() if k not in _COMMENTS}
+    if any(key not in allowed for key in fields):
+        raise _Unusual
+    return fields
+
+
+def _epc_list(name: str, value: Any, index: Any, namespaces: Any) -> str:
+    """An EPC list (step 3: its items become `epc` children, `childEPCs` ones too); step 4: the
+    list's name, then its items sorted."""
+    if not isinstance(value, list):
+        raise _Unusual
+    items = [_ordered_leaf("epc", _text(v, index, namespaces)) for v in _scalars(value)]
+    joined = JOIN_BY.join(sorted(item for item in items if item))
+    return name + joined if joined else ""
+
+
+def _quantity_list(name: str, value: Any, index: Any, namespaces: Any) -> str:
+    """A quantity list (step 3: each item a `quantityElement`); step 4: each element's epcClass,
+    quantity and uom in that order, the elements sorted."""
+    if not isinstance(value, list):
+        raise _Unusual
+    elements = []
+    for item in value:
+        fields = _fields(item, _QUANTITY_FIELDS)
+        if not fields:
+            raise _Unusual  # an empty element keeps the name `quantity` (step 3)
+        inner = JOIN_BY.join(
+            _ordered_leaf(key, _text(fields[key], index, namespaces))
+            for key in _QUANTITY_FIELDS
+            if key in fields
+        )
+        if inner:
+            elements.append("quantityElement" + inner)
+    joined = JOIN_BY.join(sorted(elements))
+    return name + joined if joined else ""
+
+
+def _flat_ordered(name: str, value: Any, order: tuple[str, ...], index: Any, ns: Any) -> str:
+    """An object of leaves named in a sub-order (readPoint's id, persistentDisposition's set and
+    unset): step 4 takes each name in order, its values sorted."""
+    fields = _fields(value, order)
+    parts = []
+    for key in order:
+        if key in fields:
+            items = [_ordered_leaf(key, _text(v, index, ns)) for v in _scalars(fields[key])]
+            parts.extend(sorted(item for item in items if item))
+    joined = JOIN_BY.join(parts)
+    return name + joined if joined else ""
+
+
+def _pair_list(name: str, value: Any, index: Any, namespaces: Any) -> str:
+    """A bizTransaction, source or destination list: step 3 keeps each item's two fields as a
+    pair in their written order; step 4 reads it as an extension, pairs sorted, fields not."""
+    if not isinstance(value, list):
+        raise _Unusual
+    allowed = ("type", _PAIRS[name])
+    pairs = []
+    for item in value:
+        fields = _fields(item, allowed)
+        if len(fields) != 2:
+            raise _Unusual  # the reference takes the first two fields, or fails
+        pairs.append(
+            JOIN_BY.join(
+                _generic_leaf(key, _text(v, index, namespaces)) for key, v in fields.items()
+            )
+        )
+    return name + JOIN_BY.join(sorted(pairs))
+
+
+def _extension(name: str, value: Any, index: Any, namespaces: Any) -> list[str]:
+    """A field PROP_ORDER does not name (ilmd, a user extension): step 4's generic reading, its
+    leaves sorted. Only values and objects of values are read here."""
+    if not isinstance(value, dict):
+        return [_generic_leaf(name, _text(v, index, namespaces)) for v in _scalars(value)]
+    leaves: list[str] = []
+    for key, item in value.items():
+        if key in _COMMENTS:
+            continue
+        if key == "type" or key.startswith(("@", "#")):
+            raise _Unusual  # an object's type names its node; #text and @xmlns change it
+        key = _namespaced(key, namespaces)
+        if key.endswith("List") or key in _SPECIAL or key in _RENAMED:
+            raise _Unusual  # step 3 restructures these
+        leaves.extend(_generic_leaf(key, _text(v, index, namespaces)) for v in _scalars(item))
+    return [name + JOIN_BY.join(sorted(leaves))]
+
+
+def _single_pass(
+    event: dict[str, Any], index: dict[str, frozenset[str]], namespaces: dict[str, str]
+) -> str:
+    """Steps 1-4 at once: `eventType=`, the PROP_ORDER fields in order, the rest sorted."""
+    if "eventTime" not in event or not isinstance(event.get("type"), str):
+        raise _Unusual  # without eventTime (or action) the top level's extensions move
+    ordered: list[tuple[int, str]] = []
+    rest: list[str] = []
+    for key, value in event.items():
+        if key in _IGNORED or key in _COMMENTS:
+            continue  # step 4 leaves recordTime, eventID, type and errorDeclaration out
+        if key.startswith(("@", "#")):
+            raise _Unusual
+        if key in _LEAVES:
+            items = [_ordered_leaf(key, _text(v, index, namespaces)) for v in _scalars(value)]
+            text = JOIN_BY.join(sorted(item for item in items if item))
+        elif key in _EPC_LISTS:
+            text = _epc_list(key, value, index, namespaces)
+        elif key in _QUANTITY_LISTS:
+            text = _quantity_list(key, value, index, namespaces)
+        elif key in _ID_HOLDERS:
+            text = _flat_ordered(key, value, ("id",), index, namespaces)
+        elif key == "persistentDisposition":
+            text = _flat_ordered(key, value, ("set", "unset"), index, namespaces)
+        elif key in _PAIRS:
+            rest.append(_pair_list(key, value, index, namespaces))
+            continue
+        else:
+            name = _namespaced(key, namespaces)
+            if name in _ORDER_INDEX or name.endswith("List") or name in _SPECIAL:
+                raise _Unusual  # sensorElementList, and names step 3 restructures
+            if name in _RENAMED:
+                raise _Unusual
+            rest.extend(_extension(name, value, index, namespaces))
+            continue
+        if text:
+            ordered.append((_ORDER_INDEX[key], text))
+    ordered.sort()
+    found = index.get(event["type"])
+    event_type = next(iter(found)) if found and len(found) == 1 else event["type"]
+    return (
+        "eventType="
+        + event_type
+        + JOIN_BY
+        + JOIN_BY.join(text for _i, text in ordered)
+        + JOIN_BY
+        + JOIN_BY.join(sorted(rest))
+    )
+
+
+def _ported_pre_hash(event: dict[str, Any], context: Any, index: dict[str, frozenset[str]]) -> str:
+    """The pre-hash string by the reference's own steps, ported one by one: bare values replaced,
+    the tuple tree built, its structure corrected, then ordered. The single pass below gives the
+    same string for the shapes capture sees; every other event is read here."""
     replaced = _replace_bare(event, index) if index else event
     # The reference keeps the namespaces of every document it has read in one module-level
     # table; here they come from this event's context alone.
@@ -436,9 +677,18 @@ def pre_hash(event: dict[str, Any], context: Any) -> str:
     )
 
 
+def pre_hash(event: dict[str, Any], context: Any) -> str:
+    """The CBV 2.0 canonical pre-hash string of one event (without its `@context`)."""
+    index = _suffix_index(frozenset(vocabulary_uris(event, context)))
+    try:
+        return _single_pass(event, index, _namespaces_of(_key_of(context)))
+    except _Unusual:
+        return _ported_pre_hash(event, context, index)
+
+
 def cbv_event_hash(event: dict[str, Any], context: Any) -> str:
     """The event's CBV 2.0 hash; raises HashUnavailable where the reference would fail too."""
-    body = {k: v for k, v in event.items() if k != "@context"}
+    body = {k: v for k, v in event.items() if k != "@context"} if "@context" in event else event
     try:
         text = pre_hash(body, context)
     except Exception as exc:  # the reference's own reading fails on this event
