@@ -476,16 +476,18 @@ def pending_image_reencode(
     stem: str,
     audit: PendingAudit,
     on_ready: Callable[[PendingRow, Encoded], Sequence[str]] | None = None,
+    on_failed: Callable[[PendingRow], None] | None = None,
     lost: Callable[[], Exception] | None = None,
 ) -> PendingRow | None:
     """Re-encodes a `processing` row's file with `reencode` (in a child process, with its
-    limits: `reencode_isolated`). The re-encoded file, named `stem` and its extension, replaces
-    the original, and the row becomes `ready` (`on_ready` may set more of its fields and names
-    them); a failed decode makes it `failed` with the reason. The original, which still carries
-    its metadata, is deleted once either outcome has committed. A row no longer `processing`
-    is returned untouched, so running twice is harmless; one that another run finished (or
-    that was deleted) while this one decoded keeps its state and loses the new file, and is
-    returned (None when deleted), or `lost()` is raised."""
+        limits: `reencode_isolated`). The re-encoded file, named `stem` and its extension, replaces
+        the original, and the row becomes `ready` (`on_ready` may set more of its fields and names
+        them); a failed decode makes it `failed` with the reason (`on_failed` is then called with
+    the row, in the same transaction, once: to tell someone). The original, which still carries
+        its metadata, is deleted once either outcome has committed. A row no longer `processing`
+        is returned untouched, so running twice is harmless; one that another run finished (or
+        that was deleted) while this one decoded keeps its state and loses the new file, and is
+        returned (None when deleted), or `lost()` is raised."""
     if getattr(row, states.state_field) != states.processing:
         return row
     original = getattr(row, states.file_field)
@@ -494,7 +496,7 @@ def pending_image_reencode(
     try:
         encoded = reencode(data)
     except ImageDecodeFailed as exc:
-        return _pending_failed(row, exc.reason, states=states, audit=audit)
+        return _pending_failed(row, exc.reason, states=states, audit=audit, on_failed=on_failed)
     fresh = original.field.generate_filename(row, f"{stem}.{EXTENSIONS[encoded.format]}")
     new_name = default_storage.save(fresh, ContentFile(encoded.data))
     try:
@@ -550,7 +552,12 @@ def _pending_ready(
 
 
 def _pending_failed(
-    row: PendingRow, reason: str, *, states: PendingStates, audit: PendingAudit
+    row: PendingRow,
+    reason: str,
+    *,
+    states: PendingStates,
+    audit: PendingAudit,
+    on_failed: Callable[[PendingRow], None] | None,
 ) -> PendingRow:
     error = reason[:200]
     with transaction.atomic():
@@ -566,6 +573,10 @@ def _pending_failed(
                 organisation=audit.organisation,
                 changes={**audit.keys, "error": error},
             )
+            if on_failed is not None:
+                setattr(row, states.state_field, states.failed)
+                setattr(row, states.error_field, error)
+                on_failed(row)
             original = getattr(row, states.file_field).name
             transaction.on_commit(lambda: default_storage.delete(original))
     row.refresh_from_db()

@@ -28,6 +28,7 @@ from civichub.broadcast.models import (
     Post,
     PostImage,
 )
+from civichub.broadcast.notifications import IMAGE_FAILED
 from civichub.broadcast.queue import priority
 from civichub.broadcast.services.checks import check_text
 from civichub.core.audit import audit_record
@@ -49,6 +50,7 @@ from civichub.core.images import (
 )
 from civichub.core.models import User
 from civichub.core.permissions import require
+from civichub.notify.services import notification_send
 
 IMAGE_MAX_BYTES = 10 * 1024 * 1024
 IMAGE_MAX_PIXELS = 40_000_000
@@ -256,6 +258,7 @@ def image_process(*, image_id: int) -> PostImage:
             failed="broadcast.media.fail",
             organisation=found.account.organisation,
         ),
+        on_failed=_author_told,
         lost=_image_gone,
     )
     if processed is None:  # `lost` raises first; this is for the type checker
@@ -266,6 +269,29 @@ def image_process(*, image_id: int) -> PostImage:
 _STATES = PendingStates(
     processing=ImageState.PROCESSING, ready=ImageState.READY, failed=ImageState.FAILED
 )
+
+
+def _author_told(image: PostImage) -> None:
+    """A post published with a large image shows without it until the task is done; when the
+    image fails, the post's author is told (an image uploaded ahead of its post has no post
+    yet: its uploader reads the failure in the API's answer)."""
+    if image.post_id is None:
+        return
+    post = Post.objects.select_related("account").get(pk=image.post_id)
+    if post.author_id is None:
+        return
+    notification_send(
+        recipients=[post.author_id],
+        kind=IMAGE_FAILED,
+        context={
+            "post_id": post.pk,
+            "account": post.account.name,
+            "account_en": post.account.name_en or post.account.name,
+            "alt_text": image.alt_text,
+            "error": image.error,
+        },
+        dedupe_key=f"{IMAGE_FAILED}:{image.pk}",
+    )
 
 
 def _image_gone() -> NotFound:
