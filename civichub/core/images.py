@@ -22,26 +22,34 @@ import subprocess  # nosec B404
 import sys
 import threading
 import warnings
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import models, transaction
 from django.utils.translation import gettext as _
 from PIL import Image, UnidentifiedImageError
 
+from civichub.core.audit import audit_record
 from civichub.core.conf import core_settings
 from civichub.core.errors import DomainError, RateLimited, ValidationFailed
 from civichub.core.imagecodec import GPS_IFD, Encoded, reencode
+from civichub.core.models import Organisation
 
 __all__ = [
     "GPS_IFD",
     "CheckedImage",
     "DeferredImage",
     "ImageDecodeFailed",
+    "PendingAudit",
+    "PendingStates",
     "ImageUpload",
     "ProbedImage",
     "accept_image",
     "check_image",
+    "pending_image_reencode",
     "probe_image",
     "reencode_isolated",
 ]
@@ -422,3 +430,154 @@ def _decoded(
         except ImageDecodeFailed as exc:
             raise _unreadable(field, name, exc.reason) from exc
     return _checked(encoded, name=name, location_kept=keep_location)
+
+
+# Background re-encoding ----------------------------------------------------------------------
+# A module that takes a large image after its header checks (`accept_image`) stores it as
+# received with a `processing` state, served to no one, and re-encodes it in a task. The task's
+# steps are the same for every such module; what differs (the states, how it decodes, what the
+# audit names) is passed in.
+
+PendingRow = TypeVar("PendingRow", bound=models.Model)
+
+
+@dataclass(frozen=True)
+class PendingStates:
+    """Where a row awaiting its re-encode keeps its state, the state's three values, and the
+    fields holding the file and a failure's reason."""
+
+    processing: str
+    ready: str
+    failed: str
+    state_field: str = "state"
+    file_field: str = "image"
+    error_field: str = "error"
+
+
+@dataclass(frozen=True)
+class PendingAudit:
+    """How the outcome is audited: the two actions, the object the record names (None: the
+    row itself), its organisation (None: the object's scope), the keys every record carries
+    and the row's fields a `ready` record adds."""
+
+    ready: str
+    failed: str
+    obj: models.Model | None = None
+    organisation: Organisation | None = None
+    keys: Mapping[str, Any] = field(default_factory=dict)
+    ready_fields: Sequence[str] = ("size", "width", "height")
+
+
+def pending_image_reencode(
+    row: PendingRow,
+    *,
+    states: PendingStates,
+    reencode: Callable[[bytes], Encoded],
+    stem: str,
+    audit: PendingAudit,
+    on_ready: Callable[[PendingRow, Encoded], Sequence[str]] | None = None,
+    on_failed: Callable[[PendingRow], None] | None = None,
+    lost: Callable[[], Exception] | None = None,
+) -> PendingRow | None:
+    """Re-encodes a `processing` row's file with `reencode` (in a child process, with its
+        limits: `reencode_isolated`). The re-encoded file, named `stem` and its extension, replaces
+        the original, and the row becomes `ready` (`on_ready` may set more of its fields and names
+        them); a failed decode makes it `failed` with the reason (`on_failed` is then called with
+    the row, in the same transaction, once: to tell someone). The original, which still carries
+        its metadata, is deleted once either outcome has committed. A row no longer `processing`
+        is returned untouched, so running twice is harmless; one that another run finished (or
+        that was deleted) while this one decoded keeps its state and loses the new file, and is
+        returned (None when deleted), or `lost()` is raised."""
+    if getattr(row, states.state_field) != states.processing:
+        return row
+    original = getattr(row, states.file_field)
+    with original.open("rb") as handle:
+        data = handle.read()
+    try:
+        encoded = reencode(data)
+    except ImageDecodeFailed as exc:
+        return _pending_failed(row, exc.reason, states=states, audit=audit, on_failed=on_failed)
+    fresh = original.field.generate_filename(row, f"{stem}.{EXTENSIONS[encoded.format]}")
+    new_name = default_storage.save(fresh, ContentFile(encoded.data))
+    try:
+        with transaction.atomic():
+            manager = type(row)._default_manager
+            locked = manager.select_for_update().filter(pk=row.pk).first()
+            if locked is None or getattr(locked, states.state_field) != states.processing:
+                if lost is not None:
+                    raise lost()
+                default_storage.delete(new_name)
+                return locked
+            _pending_ready(locked, encoded, new_name, states=states, on_ready=on_ready)
+            changes = {name: getattr(locked, name) for name in audit.ready_fields}
+            audit_record(
+                actor=None,
+                action=audit.ready,
+                obj=audit.obj if audit.obj is not None else locked,
+                organisation=audit.organisation,
+                changes={**audit.keys, **changes},
+            )
+            original_name = original.name
+            transaction.on_commit(lambda: default_storage.delete(original_name))
+    except BaseException:
+        default_storage.delete(new_name)
+        raise
+    return locked
+
+
+def _pending_ready(
+    row: PendingRow,
+    encoded: Encoded,
+    new_name: str,
+    *,
+    states: PendingStates,
+    on_ready: Callable[[PendingRow, Encoded], Sequence[str]] | None,
+) -> None:
+    getattr(row, states.file_field).name = new_name
+    row.content_type = CONTENT_TYPES[encoded.format]  # type: ignore[attr-defined]
+    row.width, row.height = encoded.width, encoded.height  # type: ignore[attr-defined]
+    row.size = len(encoded.data)  # type: ignore[attr-defined]
+    setattr(row, states.state_field, states.ready)
+    extra = list(on_ready(row, encoded)) if on_ready is not None else []
+    fields = [
+        states.file_field,
+        "content_type",
+        "width",
+        "height",
+        "size",
+        *extra,
+        states.state_field,
+    ]
+    row.save(update_fields=fields)
+
+
+def _pending_failed(
+    row: PendingRow,
+    reason: str,
+    *,
+    states: PendingStates,
+    audit: PendingAudit,
+    on_failed: Callable[[PendingRow], None] | None,
+) -> PendingRow:
+    error = reason[:200]
+    with transaction.atomic():
+        manager = type(row)._default_manager
+        updated = manager.filter(pk=row.pk, **{states.state_field: states.processing}).update(
+            **{states.state_field: states.failed, states.error_field: error}
+        )
+        if updated:
+            audit_record(
+                actor=None,
+                action=audit.failed,
+                obj=audit.obj if audit.obj is not None else row,
+                organisation=audit.organisation,
+                changes={**audit.keys, "error": error},
+            )
+            if on_failed is not None:
+                setattr(row, states.state_field, states.failed)
+                setattr(row, states.error_field, error)
+                on_failed(row)
+            original = getattr(row, states.file_field).name
+            transaction.on_commit(lambda: default_storage.delete(original))
+    row.refresh_from_db()
+    return row

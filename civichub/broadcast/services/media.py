@@ -28,6 +28,7 @@ from civichub.broadcast.models import (
     Post,
     PostImage,
 )
+from civichub.broadcast.notifications import IMAGE_FAILED
 from civichub.broadcast.queue import priority
 from civichub.broadcast.services.checks import check_text
 from civichub.core.audit import audit_record
@@ -35,20 +36,21 @@ from civichub.core.conf import core_settings
 from civichub.core.context import acting
 from civichub.core.errors import NotFound, ValidationFailed
 from civichub.core.images import (
-    CONTENT_TYPES,
-    EXTENSIONS,
     CheckedImage,
     DeferredImage,
-    ImageDecodeFailed,
     ImageUpload,
+    PendingAudit,
+    PendingStates,
     ProbedImage,
     accept_image,
     check_image,
+    pending_image_reencode,
     probe_image,
     reencode_isolated,
 )
 from civichub.core.models import User
 from civichub.core.permissions import require
+from civichub.notify.services import notification_send
 
 IMAGE_MAX_BYTES = 10 * 1024 * 1024
 IMAGE_MAX_PIXELS = 40_000_000
@@ -245,59 +247,55 @@ def image_process(*, image_id: int) -> PostImage:
     re-encoded file replaces the original, which is deleted. A failure keeps the reason."""
     found = PostImage.objects.select_related("account__organisation").filter(pk=image_id).first()
     if found is None:
-        raise NotFound(_("没有这张图片。"))
-    if found.state != ImageState.PROCESSING:
-        return found
-    original = found.image.name
-    with found.image.open("rb") as handle:
-        data = handle.read()
-    try:
-        encoded = reencode_isolated(data, max_pixels=IMAGE_MAX_PIXELS)
-    except ImageDecodeFailed as exc:
-        return _image_failed(found, exc.reason)
-    fresh = f"{found.account.handle}-{secrets.token_hex(8)}.{EXTENSIONS[encoded.format]}"
-    new_name = default_storage.save(f"broadcast/images/{fresh}", ContentFile(encoded.data))
-    try:
-        with transaction.atomic():
-            row = PostImage.objects.select_for_update().filter(pk=image_id).first()
-            if row is None or row.state != ImageState.PROCESSING:
-                raise NotFound(_("没有这张图片。"))
-            row.image.name = new_name
-            row.content_type = CONTENT_TYPES[encoded.format]
-            row.width, row.height, row.size = encoded.width, encoded.height, len(encoded.data)
-            row.state = ImageState.READY
-            row.save(update_fields=["image", "content_type", "width", "height", "size", "state"])
-            audit_record(
-                actor=None,
-                action="broadcast.media.ready",
-                obj=row,
-                organisation=found.account.organisation,
-                changes={"size": row.size, "width": row.width, "height": row.height},
-            )
-            transaction.on_commit(lambda: default_storage.delete(original))
-    except BaseException:
-        default_storage.delete(new_name)
-        raise
-    return row
+        raise _image_gone()
+    processed = pending_image_reencode(
+        found,
+        states=_STATES,
+        reencode=lambda data: reencode_isolated(data, max_pixels=IMAGE_MAX_PIXELS),
+        stem=f"{found.account.handle}-{secrets.token_hex(8)}",
+        audit=PendingAudit(
+            ready="broadcast.media.ready",
+            failed="broadcast.media.fail",
+            organisation=found.account.organisation,
+        ),
+        on_failed=_author_told,
+        lost=_image_gone,
+    )
+    if processed is None:  # `lost` raises first; this is for the type checker
+        raise _image_gone()
+    return processed
 
 
-def _image_failed(found: PostImage, reason: str) -> PostImage:
-    with transaction.atomic():
-        updated = PostImage.objects.filter(pk=found.pk, state=ImageState.PROCESSING).update(
-            state=ImageState.FAILED, error=reason[:200]
-        )
-        if updated:
-            audit_record(
-                actor=None,
-                action="broadcast.media.fail",
-                obj=found,
-                organisation=found.account.organisation,
-                changes={"error": reason[:200]},
-            )
-            original = found.image.name
-            transaction.on_commit(lambda: default_storage.delete(original))
-    found.refresh_from_db()
-    return found
+_STATES = PendingStates(
+    processing=ImageState.PROCESSING, ready=ImageState.READY, failed=ImageState.FAILED
+)
+
+
+def _author_told(image: PostImage) -> None:
+    """A post published with a large image shows without it until the task is done; when the
+    image fails, the post's author is told (an image uploaded ahead of its post has no post
+    yet: its uploader reads the failure in the API's answer)."""
+    if image.post_id is None:
+        return
+    post = Post.objects.select_related("account").get(pk=image.post_id)
+    if post.author_id is None:
+        return
+    notification_send(
+        recipients=[post.author_id],
+        kind=IMAGE_FAILED,
+        context={
+            "post_id": post.pk,
+            "account": post.account.name,
+            "account_en": post.account.name_en or post.account.name,
+            "alt_text": image.alt_text,
+            "error": image.error,
+        },
+        dedupe_key=f"{IMAGE_FAILED}:{image.pk}",
+    )
+
+
+def _image_gone() -> NotFound:
+    return NotFound(_("没有这张图片。"))
 
 
 @task(priority=priority(30))

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.urls import reverse
+from django.utils.html import escape
 from PIL import Image
 
 from civichub.broadcast import services
@@ -21,6 +23,7 @@ from civichub.broadcast.models import ImageState, PostImage
 from civichub.broadcast.tests.conftest import Broadcast
 from civichub.core.errors import ValidationFailed
 from civichub.core.models import AuditEvent
+from civichub.notify.models import Notification
 from civichub.testing.images import plain_png
 
 pytestmark = pytest.mark.django_db
@@ -280,3 +283,34 @@ def test_a_large_image_published_with_its_post_is_re_encoded_by_the_task_after_c
     with image.image.open("rb") as stored:
         assert b"TestCam" not in stored.read()
     assert Client().get(f"/broadcast/images/{image.pk}").status_code == 200
+
+
+def test_an_image_that_fails_after_its_post_is_published_is_named_to_the_author(
+    bc: Broadcast, settings: Any, uploader: Client, after_commit: Callable[[], Any]
+) -> None:
+    settings.CIVICHUB_PROFILE = {"image_background_pixels": 1000}
+    whole = jpeg_with_metadata((400, 300))
+    broken = services.ImageIn(
+        name="map.jpg", data=whole[: len(whole) // 3], alt_text="封闭路段示意图"
+    )  # the header is whole, the picture is not
+
+    with after_commit():  # the task runs once the post has committed
+        post = services.post_publish(
+            actor=bc.police_publisher,
+            account=bc.police,
+            text="青山大道封闭施工",
+            category="road_closure",
+            images=[broken],
+        )
+
+    image = post.images.get()
+    assert image.state == ImageState.FAILED and image.error
+    told = Notification.objects.get(recipient=bc.police_publisher)
+    assert told.dispatch.kind == "broadcast.image_failed"
+    assert "封闭路段示意图" in told.body and image.error in told.body
+    page = uploader.get(reverse("broadcast:post", args=[post.pk])).content.decode()
+    assert escape(f"图片「封闭路段示意图」处理失败（{image.error}）") in page
+    image_url = reverse("broadcast:image", args=[image.pk])
+    assert image_url not in page  # no broken picture in the post
+    public = Client().get(reverse("broadcast:post", args=[post.pk])).content.decode()
+    assert image_url not in public and "处理失败" not in public
