@@ -295,6 +295,8 @@ def learn_weekly_draws(s: DetectorState, r: Rules, step: Step) -> None:
     then = step.slot - k
     day_slot = then % SLOTS_PER_DAY
     known = s.ring_present[:, day_slot, WATER] & ((s.away_bits & width) == 0)
+    # A week it drew with somebody about says nothing either way (the resident up early).
+    known &= alone | ~drew
     week_slot = then % SLOTS_PER_WEEK
     volume = s.ring[:, day_slot, WATER].astype(np.float32)
     streak = s.weekly_streak[:, week_slot]
