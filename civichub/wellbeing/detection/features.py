@@ -209,7 +209,9 @@ def observe(
     else:
         elec_person = elec_on & (_bits(s.elec_bits) >= 2)
     if r.automatic_weekly_draw:
-        water_use = water_use & ~_weekly_draw(s, r, slot, x0, water_use, gas_use | elec_person, away)
+        water_use = water_use & ~_weekly_draw(
+            s, r, slot, x0, water_use, gas_use | elec_person, away
+        )
     person = water_use | gas_use | elec_person
     _person_water(s, slot, np.where(water_use, np.maximum(x0[:, WATER] - trickle, 0.0), 0.0))
     s.person_bits = ((s.person_bits << 1) | person) & 0xFF
@@ -297,7 +299,7 @@ def _weekly_draw(
     high = s.weekly_hi[:, week_slot].astype(np.float64) * band
     # Water a person drew in the hour before, or gas or a person's switch now or then.
     # ... on a few days of the week at this half hour of the day, not every day.
-    days = (s.weekly_streak[:, slot % SLOTS_PER_DAY :: SLOTS_PER_DAY] >= r.automatic_weekly_weeks)
+    days = s.weekly_streak[:, slot % SLOTS_PER_DAY :: SLOTS_PER_DAY] >= r.automatic_weekly_weeks
     some_days = days.sum(axis=1) <= r.automatic_weekly_max_days
     quiet = ((s.other_bits & ((1 << (k + 1)) - 1)) == 0) & ((s.water_bits & ((1 << k) - 1)) == 0)
     automatic: Bool = (
