@@ -208,10 +208,7 @@ def observe(
         elec_person = elec_on & ((s.elec_bits >> 2) > 0)
     else:
         elec_person = elec_on & (_bits(s.elec_bits) >= 2)
-    if r.automatic_weekly_draw:
-        water_use = water_use & ~_weekly_draw(
-            s, r, slot, x0, water_use, gas_use | elec_person, away
-        )
+    water_use = _weekly_draw(s, r, slot, x0, water_use, gas_use | elec_person, away)
     person = water_use | gas_use | elec_person
     _person_water(s, slot, np.where(water_use, np.maximum(x0[:, WATER] - trickle, 0.0), 0.0))
     s.person_bits = ((s.person_bits << 1) | person) & 0xFF
@@ -284,10 +281,12 @@ def _person_water(s: DetectorState, slot: int, drawn: Float) -> None:
 def _weekly_draw(
     s: DetectorState, r: Rules, slot: int, x0: Float, drawn: Bool, other: Bool, away: Bool
 ) -> Bool:
-    """Water drawn at a half hour of the week where it has drawn by itself in each of the last
-    weeks, about as much, with no sign of a person now nor in the hour before (see
-    `Rules.automatic_weekly_draw`); the half hour joins the bits `learning.learn_weekly_draws`
-    reads."""
+    """`drawn` less the water drawn at a half hour of the week where it has drawn by itself in
+    each of the last weeks, about as much, with no sign of a person now nor in the hour before
+    (see `Rules.automatic_weekly_draw`); the half hour joins the bits
+    `learning.learn_weekly_draws` reads."""
+    if not r.automatic_weekly_draw:
+        return drawn
     k = r.slots(r.automatic_weekly_isolation_hours)
     s.raw_water_bits = ((s.raw_water_bits << 1) | drawn) & 0xFF
     s.other_bits = ((s.other_bits << 1) | other) & 0xFF
@@ -311,7 +310,7 @@ def _weekly_draw(
         & some_days
         & quiet
     )
-    return automatic
+    return drawn & ~automatic
 
 
 def _lights_out(
