@@ -103,6 +103,7 @@ class WellbeingDetector:
         features.incidents_close(s, r, step)
         learning.learn(s, step, rates.week)
         learning.learn_automatic(s, r, step)
+        learning.learn_weekly_draws(s, r, step)
         if step.day_slot == SLOTS_PER_DAY - 1:
             learning.end_of_activity_day(s, rates.day)
         if step.slot_in_day == SLOTS_PER_DAY - 1:

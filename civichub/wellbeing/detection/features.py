@@ -208,6 +208,7 @@ def observe(
         elec_person = elec_on & ((s.elec_bits >> 2) > 0)
     else:
         elec_person = elec_on & (_bits(s.elec_bits) >= 2)
+    water_use = _weekly_draw(s, r, slot, x0, water_use, gas_use | elec_person, away)
     person = water_use | gas_use | elec_person
     _person_water(s, slot, np.where(water_use, np.maximum(x0[:, WATER] - trickle, 0.0), 0.0))
     s.person_bits = ((s.person_bits << 1) | person) & 0xFF
@@ -275,6 +276,41 @@ def _person_water(s: DetectorState, slot: int, drawn: Float) -> None:
     s.person_water12 += drawn - s.person_water[:, half_ago]
     s.person_water24 += drawn - s.person_water[:, ring_at]
     s.person_water[:, ring_at] = drawn
+
+
+def _weekly_draw(
+    s: DetectorState, r: Rules, slot: int, x0: Float, drawn: Bool, other: Bool, away: Bool
+) -> Bool:
+    """`drawn` less the water drawn at a half hour of the week where it has drawn by itself in
+    each of the last weeks, about as much, with no sign of a person now nor in the hour before
+    (see `Rules.automatic_weekly_draw`); the half hour joins the bits
+    `learning.learn_weekly_draws` reads."""
+    if not r.automatic_weekly_draw:
+        return drawn
+    k = r.slots(r.automatic_weekly_isolation_hours)
+    s.raw_water_bits = ((s.raw_water_bits << 1) | drawn) & 0xFF
+    s.other_bits = ((s.other_bits << 1) | other) & 0xFF
+    s.away_bits = ((s.away_bits << 1) | away) & 0xFF
+    s.raw_water_run = np.where(drawn, s.raw_water_run + 1, 0)
+    week_slot = slot % SLOTS_PER_WEEK
+    band = r.automatic_weekly_band
+    low = s.weekly_lo[:, week_slot].astype(np.float64) / band
+    high = s.weekly_hi[:, week_slot].astype(np.float64) * band
+    # Water a person drew in the hour before, or gas or a person's switch now or then.
+    # ... on a few days of the week at this half hour of the day, not every day.
+    days = s.weekly_streak[:, slot % SLOTS_PER_DAY :: SLOTS_PER_DAY] >= r.automatic_weekly_weeks
+    some_days = days.sum(axis=1) <= r.automatic_weekly_max_days
+    quiet = ((s.other_bits & ((1 << (k + 1)) - 1)) == 0) & ((s.water_bits & ((1 << k) - 1)) == 0)
+    automatic: Bool = (
+        drawn
+        & (s.weekly_streak[:, week_slot] >= r.automatic_weekly_weeks)
+        & (x0[:, WATER] >= low - TOLERANCE)
+        & (x0[:, WATER] <= high + TOLERANCE)
+        & (s.raw_water_run <= s.weekly_run[:, week_slot])
+        & some_days
+        & quiet
+    )
+    return drawn & ~automatic
 
 
 def _lights_out(

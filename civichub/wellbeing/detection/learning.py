@@ -15,6 +15,7 @@ from civichub.wellbeing.detection.grid import (
     ELECTRICITY,
     SLOTS_PER_DAY,
     SLOTS_PER_HOUR,
+    SLOTS_PER_WEEK,
     WATER,
     Bool,
     Float,
@@ -268,3 +269,51 @@ def _envelope(nights: Float, last: Float) -> Float:
     top, second = ordered[:, -1], ordered[:, -2]
     envelope = np.maximum(np.where(np.isfinite(second), second, top), last)
     return np.where(np.isfinite(envelope), envelope, np.nan)
+
+
+def learn_weekly_draws(s: DetectorState, r: Rules, step: Step) -> None:
+    """Whether the water drawn `automatic_weekly_isolation_hours` ago drew alone (see
+    `Rules.automatic_weekly_draw`): in a run of draws with a half hour without either side
+    within that long, and no other sign of a person nor a day away then. Its half hour of the
+    week counts one week more where it drew about as much the week before, starts again
+    where it did not, and is forgotten where water was drawn with a person about."""
+    if not r.automatic_weekly_draw:
+        return
+    k = r.slots(r.automatic_weekly_isolation_hours)
+    width = (1 << (2 * k + 1)) - 1
+    mask = s.raw_water_bits & width
+    lowest = mask & -mask
+    run = mask // np.maximum(lowest, 1)
+    drew = ((mask >> k) & 1) == 1
+    alone = (
+        drew
+        & ((run & (run + 1)) == 0)  # one run of draws
+        & ((mask & 1) == 0)
+        & (((mask >> (2 * k)) & 1) == 0)
+        & ((s.other_bits & width) == 0)
+    )
+    then = step.slot - k
+    day_slot = then % SLOTS_PER_DAY
+    known = s.ring_present[:, day_slot, WATER] & ((s.away_bits & width) == 0)
+    # A week it drew with somebody about says nothing either way (the resident up early).
+    known &= alone | ~drew
+    week_slot = then % SLOTS_PER_WEEK
+    volume = s.ring[:, day_slot, WATER].astype(np.float32)
+    streak = s.weekly_streak[:, week_slot]
+    lo, hi = s.weekly_lo[:, week_slot], s.weekly_hi[:, week_slot]
+    band = r.automatic_weekly_band
+    similar = alone & (streak > 0) & (volume >= lo / band) & (volume <= hi * band)
+    length = np.bitwise_count(mask).astype(np.int8)
+    length = np.where(similar, np.maximum(s.weekly_run[:, week_slot], length), length)
+    s.weekly_streak[:, week_slot] = np.where(
+        known, np.where(alone, np.where(similar, np.minimum(streak + 1, 100), 1), 0), streak
+    )
+    s.weekly_lo[:, week_slot] = np.where(
+        known & alone, np.where(similar, np.fmin(lo, volume), volume), lo
+    )
+    s.weekly_hi[:, week_slot] = np.where(
+        known & alone, np.where(similar, np.fmax(hi, volume), volume), hi
+    )
+    s.weekly_run[:, week_slot] = np.where(
+        known, np.where(alone, length, 0), s.weekly_run[:, week_slot]
+    )

@@ -5,8 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
-from civichub.wellbeing.detection.grid import HOURS_PER_WEEK, SLOTS_PER_DAY, Bool, Float, Int
+from civichub.wellbeing.detection.grid import (
+    HOURS_PER_WEEK,
+    SLOTS_PER_DAY,
+    SLOTS_PER_WEEK,
+    Bool,
+    Float,
+    Int,
+)
 from civichub.wellbeing.detection.rules import FAMILIES, SEVERITY
 
 # Nights of the automatic pattern kept, and mornings of first use (see `Rules`).
@@ -106,6 +114,19 @@ class DetectorState:
     # `Rules.automatic_draw_max_m3`): a purifier's flush, a coarse register's step of a trickle.
     nights_draw: Float = field(init=False)
     auto_draw: Float = field(init=False)  # (H,)
+    # Water drawn by itself at a half hour of the week (see `Rules.automatic_weekly_draw`):
+    # bits (newest lowest) of half hours with water beyond the trickle, with another sign of a
+    # person (gas, a switch counted as a person) and marked away; the current run of water;
+    # and per half hour of the week the weeks in a row it drew alone, the least and largest
+    # of those draws and the longest run they were part of.
+    raw_water_bits: Int = field(init=False)
+    other_bits: Int = field(init=False)
+    away_bits: Int = field(init=False)
+    raw_water_run: Int = field(init=False)
+    weekly_streak: npt.NDArray[np.int8] = field(init=False)  # (H, SLOTS_PER_WEEK)
+    weekly_lo: npt.NDArray[np.float32] = field(init=False)
+    weekly_hi: npt.NDArray[np.float32] = field(init=False)
+    weekly_run: npt.NDArray[np.int8] = field(init=False)
     nights_at: Int = field(init=False)  # (H,) where the next night goes in the ring
     # Meters read hourly (see `features.read_hourly`): hours whose two half hours with use
     # were equal and unequal, per utility.
@@ -216,6 +237,14 @@ class DetectorState:
         self.nights_lo = np.full((h, NIGHTS, 3), np.nan)
         self.nights_draw = np.full((h, NIGHTS), np.nan)
         self.auto_draw = np.full(h, np.nan)
+        self.raw_water_bits = np.zeros(h, dtype=np.int64)
+        self.other_bits = np.zeros(h, dtype=np.int64)
+        self.away_bits = np.zeros(h, dtype=np.int64)
+        self.raw_water_run = np.zeros(h, dtype=np.int64)
+        self.weekly_streak = np.zeros((h, SLOTS_PER_WEEK), dtype=np.int8)
+        self.weekly_lo = np.full((h, SLOTS_PER_WEEK), np.nan, dtype=np.float32)
+        self.weekly_hi = np.full((h, SLOTS_PER_WEEK), np.nan, dtype=np.float32)
+        self.weekly_run = np.zeros((h, SLOTS_PER_WEEK), dtype=np.int8)
         self.nights_at = np.zeros(h, dtype=np.int64)
         self.hours_equal = np.zeros((h, 3), dtype=np.int64)
         self.hours_unequal = np.zeros((h, 3), dtype=np.int64)
