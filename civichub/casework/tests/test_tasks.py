@@ -15,6 +15,7 @@ from civichub.casework import services, tasks
 from civichub.casework.models import Case, CaseStatus
 from civichub.casework.tests.conftest import Casework
 from civichub.core.registry import periodic_tasks
+from civichub.notify import tasks as notify_tasks
 
 pytestmark = pytest.mark.django_db
 
@@ -83,7 +84,13 @@ def test_intake_enqueues_one_task_that_routes_then_acknowledges(
     finally:
         task_enqueued.disconnect(record)
 
-    assert enqueued == [tasks.after_intake.name]
+    # Intake itself enqueues one task. Running it sends the acknowledgement, whose deliveries are
+    # notify's own tasks: enqueued at once outside the resident's quiet hours, held during them,
+    # so their number depends on the clock and is not this test's concern.
+    assert enqueued[0] == tasks.after_intake.name
+    assert [name for name in enqueued if name != notify_tasks.deliveries_send.name] == [
+        tasks.after_intake.name
+    ]
     case.refresh_from_db()
     assert case.status == CaseStatus.ASSIGNED and case.extra.get("acknowledged") is True
     assert Notification.objects.filter(
