@@ -75,24 +75,35 @@ def _ranked_sql(
                 f" AS c{len(sources)}_{n}"
             )
             params += [alternative.start, is_service, per_alternative]
-    scores = []
-    for n, term in enumerate(terms):
+    expressions: list[tuple[str, list[SqlValue]]] = []
+    for term in terms:
         parts = [_alternative_sql(a, posting) for a in term]
         expression = (
             parts[0][0] if len(parts) == 1 else f"{greatest}({', '.join(p[0] for p in parts)})"
         )
-        scores.append(f"{expression} AS s{n}")
-        params += [value for p in parts for value in p[1]]
+        expressions.append((expression, [value for p in parts for value in p[1]]))
+    scores = [f"{expression} AS s{n}" for n, (expression, _p) in enumerate(expressions)]
+    for _expression, values in expressions:
+        params += values
     names = [f"s{n}" for n in range(len(terms))]
-    where = (
-        " AND ".join(f"{name} > 0" for name, need in zip(names, required, strict=True) if need)
-        if every
-        else "1 = 1"
-    )
+    where = "1 = 1"
+    if every:
+        # A candidate must hold every required word: checked before any score is computed,
+        # the rarest word first and the word the candidates were drawn from last (they mostly
+        # hold it), so that most candidates cost one lookup, not one per word. Both databases
+        # stop at the first false condition; the scores of the candidates kept are the same.
+        checked = sorted(
+            (n for n, need in enumerate(required) if need),
+            key=lambda n: (terms[n] in starting, estimate(terms[n]), n),
+        )
+        where = " AND ".join(f"({expressions[n][0]}) > 0" for n in checked)
+        for n in checked:
+            params += expressions[n][1]
     sql = (
         f"WITH cand AS ({' UNION '.join(sources)}),"  # noqa: S608  # nosec B608 - names and placeholders only
-        f" scored AS MATERIALIZED (SELECT cand.entry_id AS entry_id, {', '.join(scores)} FROM cand)"
-        f" SELECT entry_id, {' + '.join(names)} AS score FROM scored WHERE {where}"
+        f" scored AS MATERIALIZED (SELECT cand.entry_id AS entry_id, {', '.join(scores)}"
+        f" FROM cand WHERE {where})"
+        f" SELECT entry_id, {' + '.join(names)} AS score FROM scored"
         " ORDER BY score DESC, entry_id LIMIT %s"
     )
     params.append(limit)
