@@ -478,13 +478,14 @@ def _security_headers(
     def security(answer: httpx.Response) -> dict[str, str]:
         return {k: v for k, v in answer.headers.items() if k not in _NOT_SECURITY}
 
-    page = httpx.get(f"{asgi_server}/accounts/login/", headers=headers, timeout=5)
+    # The first page a fresh server renders can take seconds on a busy machine.
+    page = httpx.get(f"{asgi_server}/accounts/login/", headers=headers, timeout=20)
     assert page.status_code == 200
     url = f"{asgi_server}/api/v1/streaming/public"
-    with httpx.stream("GET", url, headers=headers, timeout=5) as stream:
+    with httpx.stream("GET", url, headers=headers, timeout=20) as stream:
         assert stream.headers["content-type"] == "text/event-stream"
         streamed = security(stream)
-    refused = httpx.get(url, params={"access_token": "wrong"}, headers=headers, timeout=5)
+    refused = httpx.get(url, params={"access_token": "wrong"}, headers=headers, timeout=20)
     assert refused.status_code == 401
     return security(page), streamed, security(refused)
 
