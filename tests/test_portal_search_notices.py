@@ -6,11 +6,13 @@ nowhere (the portal reads broadcast's `searchable_notices`; broadcast tells the 
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 import pytest
 from django.test import Client
 from django.utils import timezone
+from django_tasks import default_task_backend
 
 from civichub.broadcast import services as broadcast
 from civichub.broadcast.models import Post
@@ -87,3 +89,29 @@ def test_old_and_expired_notices_leave_the_search_and_the_api_groups_them(
     assert body["notices"][0]["url"] == f"/broadcast/posts/{kept.pk}/"
     page = Client().get("/services/", {"q": "停水"}).content.decode()
     assert "通知公告" in page and f"/broadcast/posts/{kept.pk}/" in page
+
+
+def test_a_scheduled_notice_is_found_from_its_time_on(
+    city: SmallCity, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """The index is told when a scheduled post becomes a notice: a task held until that time
+    indexes it then, not the daily refresh."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    account = _account(city)
+    at = timezone.now() + dt.timedelta(seconds=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        post = broadcast.post_publish(
+            actor=None, account=account, text=TEXT, category="notice", publish_at=at
+        )
+    results = default_task_backend.results  # type: ignore[attr-defined]
+    reindexes = [r for r in results if r.task.name == "notice_reindex"]
+    assert {r.task.run_after for r in reindexes} == {None, at}
+    assert all(r.args == [post.pk] for r in reindexes)
+    for result in reindexes:  # all of them now: before its time the post is no notice yet
+        assert result.task.call(*result.args) == 0
+    assert _notice_titles("停水") == []
+
+    time.sleep(max(0.0, (at - timezone.now()).total_seconds()) + 0.05)
+    [then] = [r for r in reindexes if r.task.run_after == at]
+    assert then.task.call(*then.args) == 1
+    assert _notice_titles("停水") == [TEXT[:60]]

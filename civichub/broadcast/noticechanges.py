@@ -22,7 +22,8 @@ def _changed(sender: Any, instance: Post, **kwargs: Any) -> None:
         return
     notice_changed = registry.provided("public_notice_changed")
     if notice_changed is not None:
-        notice_changed(instance.pk)
+        # A scheduled post becomes a notice only at its time: the index is told when that is.
+        notice_changed(instance.pk, visible_at=instance.published_at)
 
 
 def connect() -> None:

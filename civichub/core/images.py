@@ -35,6 +35,7 @@ from PIL import Image, UnidentifiedImageError
 from civichub.core.audit import audit_record
 from civichub.core.conf import core_settings
 from civichub.core.errors import DomainError, RateLimited, ValidationFailed
+from civichub.core.files import files_kept_on_commit
 from civichub.core.imagecodec import GPS_IFD, Encoded, reencode
 from civichub.core.models import Organisation
 
@@ -499,29 +500,25 @@ def pending_image_reencode(
         return _pending_failed(row, exc.reason, states=states, audit=audit, on_failed=on_failed)
     fresh = original.field.generate_filename(row, f"{stem}.{EXTENSIONS[encoded.format]}")
     new_name = default_storage.save(fresh, ContentFile(encoded.data))
-    try:
-        with transaction.atomic():
-            manager = type(row)._default_manager
-            locked = manager.select_for_update().filter(pk=row.pk).first()
-            if locked is None or getattr(locked, states.state_field) != states.processing:
-                if lost is not None:
-                    raise lost()
-                default_storage.delete(new_name)
-                return locked
-            _pending_ready(locked, encoded, new_name, states=states, on_ready=on_ready)
-            changes = {name: getattr(locked, name) for name in audit.ready_fields}
-            audit_record(
-                actor=None,
-                action=audit.ready,
-                obj=audit.obj if audit.obj is not None else locked,
-                organisation=audit.organisation,
-                changes={**audit.keys, **changes},
-            )
-            original_name = original.name
-            transaction.on_commit(lambda: default_storage.delete(original_name))
-    except BaseException:
-        default_storage.delete(new_name)
-        raise
+    with files_kept_on_commit(new_name):
+        manager = type(row)._default_manager
+        locked = manager.select_for_update().filter(pk=row.pk).first()
+        if locked is None or getattr(locked, states.state_field) != states.processing:
+            if lost is not None:
+                raise lost()
+            default_storage.delete(new_name)
+            return locked
+        _pending_ready(locked, encoded, new_name, states=states, on_ready=on_ready)
+        changes = {name: getattr(locked, name) for name in audit.ready_fields}
+        audit_record(
+            actor=None,
+            action=audit.ready,
+            obj=audit.obj if audit.obj is not None else locked,
+            organisation=audit.organisation,
+            changes={**audit.keys, **changes},
+        )
+        original_name = original.name
+        transaction.on_commit(lambda: default_storage.delete(original_name))
     return locked
 
 

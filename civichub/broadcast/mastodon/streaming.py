@@ -29,7 +29,7 @@ from civichub.broadcast.mastodon.endpoint import (
 from civichub.broadcast.mastodon.render import notification_json, status_json
 from civichub.broadcast.mastodon.selectors import alert_notification
 from civichub.core.events import Event
-from civichub.core.events.asgi import SSE_HEADERS, ASGIApp, Receive, Scope, Send
+from civichub.core.events.asgi import ASGIApp, Receive, Scope, Send, security_headers
 from civichub.core.events.shared import shared_sse_app
 from civichub.core.http import bearer_token
 from civichub.core.models import User
@@ -178,14 +178,6 @@ def public_stream_asgi(scope: Scope) -> ASGIApp | None:
     return _token_checked(stream)
 
 
-# The security headers Django's middleware gives an answer, for a refusal sent from here.
-_SECURITY_HEADERS = [
-    header
-    for header in SSE_HEADERS
-    if header[0] not in (b"content-type", b"cache-control", b"x-accel-buffering")
-]
-
-
 def _token_checked(stream: ASGIApp) -> ASGIApp:
     """`stream` once the request's token is found valid with read:statuses; else the refusal."""
 
@@ -199,7 +191,7 @@ def _token_checked(stream: ASGIApp) -> ASGIApp:
             {
                 "type": "http.response.start",
                 "status": refused.status_code,
-                "headers": headers + _SECURITY_HEADERS,
+                "headers": [*headers, *security_headers(scope)],
             }
         )
         await send({"type": "http.response.body", "body": refused.content})

@@ -40,6 +40,7 @@ from civichub.broadcast.services.media import unattached_delete
 from civichub.core.audit import audit_record
 from civichub.core.context import acting
 from civichub.core.errors import NotFound, ValidationFailed
+from civichub.core.files import files_kept_on_commit
 from civichub.core.models import User
 from civichub.core.permissions import require
 
@@ -250,27 +251,22 @@ def video_upload(*, actor: User | None, account: BroadcastAccount, video: VideoI
         with path.open("rb") as stored:
             name = f"{account.handle}-{secrets.token_hex(8)}.{probed.container}"
             row.original.save(name, File(stored), save=False)
-    stored_name = row.original.name
-    try:
-        with transaction.atomic():
-            row.save()
-            audit_record(
-                actor=actor,
-                action="broadcast.video.upload",
-                obj=row,
-                organisation=account.organisation,
-                changes={
-                    "container": row.container,
-                    "size": size,
-                    "duration": round(row.duration, 3),
-                    "captions": bool(captions),
-                },
-            )
-            video_id = row.pk
-            transaction.on_commit(lambda: transcode_video.enqueue(video_id))
-    except BaseException:
-        default_storage.delete(stored_name)
-        raise
+    with files_kept_on_commit(row.original.name):
+        row.save()
+        audit_record(
+            actor=actor,
+            action="broadcast.video.upload",
+            obj=row,
+            organisation=account.organisation,
+            changes={
+                "container": row.container,
+                "size": size,
+                "duration": round(row.duration, 3),
+                "captions": bool(captions),
+            },
+        )
+        video_id = row.pk
+        transaction.on_commit(lambda: transcode_video.enqueue(video_id))
     return row
 
 

@@ -447,6 +447,78 @@ def _readers_keep_no_thread_and_get_the_post(
     assert {data["content"] for data in got} == {"<p>全市通知：地铁延长运营</p>"}
 
 
+# What an answer says of its content, caching, cookies and transport, and the request's id: the
+# rest of what Django sends on a page is its security headers.
+_NOT_SECURITY = frozenset(
+    {
+        "cache-control",
+        "connection",
+        "content-language",
+        "content-length",
+        "content-type",
+        "date",
+        "expires",
+        "server",
+        "set-cookie",
+        "transfer-encoding",
+        "vary",
+        "x-accel-buffering",
+        "x-accel-expires",
+        "x-request-id",
+    }
+)
+
+
+def _security_headers(
+    asgi_server: str, headers: dict[str, str]
+) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """The security headers of an ordinary page (Django's answer), of the public stream and of
+    its refusal of a bad token (both served beside Django)."""
+
+    def security(answer: httpx.Response) -> dict[str, str]:
+        return {k: v for k, v in answer.headers.items() if k not in _NOT_SECURITY}
+
+    # The first page a fresh server renders can take seconds on a busy machine.
+    page = httpx.get(f"{asgi_server}/accounts/login/", headers=headers, timeout=20)
+    assert page.status_code == 200
+    url = f"{asgi_server}/api/v1/streaming/public"
+    with httpx.stream("GET", url, headers=headers, timeout=20) as stream:
+        assert stream.headers["content-type"] == "text/event-stream"
+        streamed = security(stream)
+    refused = httpx.get(url, params={"access_token": "wrong"}, headers=headers, timeout=20)
+    assert refused.status_code == 401
+    return security(page), streamed, security(refused)
+
+
+def test_the_public_stream_sends_the_security_headers_django_sends_on_a_page(
+    asgi_server: str,
+) -> None:
+    page, streamed, refused = _security_headers(asgi_server, {})
+    for name in ("x-content-type-options", "x-frame-options", "content-security-policy"):
+        assert name in page, name
+    assert streamed == page
+    assert refused == page
+
+
+@pytest.fixture
+def https_and_other_policies(settings: Any) -> None:
+    """Set before the server starts: Django's security middleware reads its settings once."""
+    settings.SECURE_HSTS_SECONDS = 3600
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.SECURE_REFERRER_POLICY = "no-referrer"
+    settings.X_FRAME_OPTIONS = "SAMEORIGIN"
+
+
+def test_the_public_stream_follows_the_security_settings_and_https(
+    https_and_other_policies: None, asgi_server: str
+) -> None:
+    page, streamed, refused = _security_headers(asgi_server, {"X-Forwarded-Proto": "https"})
+    assert page["strict-transport-security"] == "max-age=3600"
+    assert (page["referrer-policy"], page["x-frame-options"]) == ("no-referrer", "SAMEORIGIN")
+    assert streamed == page
+    assert refused == page
+
+
 def test_a_public_stream_for_a_host_django_refuses_is_refused(asgi_server: str) -> None:
     answer = httpx.get(
         f"{asgi_server}/api/v1/streaming/public", headers={"Host": "evil.example"}, timeout=5

@@ -12,7 +12,6 @@ from functools import partial
 from typing import Any
 
 from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -57,6 +56,7 @@ from civichub.core import geo
 from civichub.core.audit import audit_record
 from civichub.core.conf import core_settings
 from civichub.core.errors import NotFound, PermissionDenied, ValidationFailed
+from civichub.core.files import files_kept_on_commit
 from civichub.core.models import CoordinateSystem, User
 from civichub.core.permissions import require
 from civichub.core.services import place_errors
@@ -375,49 +375,39 @@ def _store_submission(
     and the audit row, and schedules routing: all in one transaction. Photo files written
     before a failure are removed."""
     conf = casework_settings()
-    written: list[str] = []
-    try:
-        with transaction.atomic():
-            case.tracking_number = _next_tracking_number(now)
-            case.jurisdiction = jurisdiction()
-            case.due_at = workdays.deadline(now, int(conf.deadline_working_days[case.kind]))
-            access_code = ""
-            if (
-                sender.submitter is None
-                or not sender.signed_in
-                or case.channel == CaseChannel.PHONE
-            ):
-                access_code = secrets.token_urlsafe(9)
-                case.access_code_hash = code_hash(access_code)
-            case.save()
-            store_photos(case, checked, written)
-            if verification is not None and not sender.signed_in:
-                _spend_verification(verification, case, now)
-            add_event(
-                case,
-                EventKind.SUBMITTED,
-                actor=actor if sender.signed_in else None,
-                public=True,
-                data={"channel": case.channel, "photos": len(checked)},
-                at=now,
-            )
-            audit_record(
-                actor=actor if sender.signed_in else None,
-                action="casework.case.submit",
-                obj=case,
-                changes={
-                    "tracking_number": case.tracking_number,
-                    "channel": case.channel,
-                    "kind": case.kind,
-                    "photos": len(checked),
-                    "category": case.category.key if case.category else None,
-                },
-            )
-            transaction.on_commit(partial(_enqueue_after_intake, case.pk), robust=True)
-    except BaseException:
-        for name in written:
-            default_storage.delete(name)
-        raise
+    with files_kept_on_commit() as written:
+        case.tracking_number = _next_tracking_number(now)
+        case.jurisdiction = jurisdiction()
+        case.due_at = workdays.deadline(now, int(conf.deadline_working_days[case.kind]))
+        access_code = ""
+        if sender.submitter is None or not sender.signed_in or case.channel == CaseChannel.PHONE:
+            access_code = secrets.token_urlsafe(9)
+            case.access_code_hash = code_hash(access_code)
+        case.save()
+        store_photos(case, checked, written)
+        if verification is not None and not sender.signed_in:
+            _spend_verification(verification, case, now)
+        add_event(
+            case,
+            EventKind.SUBMITTED,
+            actor=actor if sender.signed_in else None,
+            public=True,
+            data={"channel": case.channel, "photos": len(checked)},
+            at=now,
+        )
+        audit_record(
+            actor=actor if sender.signed_in else None,
+            action="casework.case.submit",
+            obj=case,
+            changes={
+                "tracking_number": case.tracking_number,
+                "channel": case.channel,
+                "kind": case.kind,
+                "photos": len(checked),
+                "category": case.category.key if case.category else None,
+            },
+        )
+        transaction.on_commit(partial(_enqueue_after_intake, case.pk), robust=True)
     return Submitted(case=case, access_code=access_code)
 
 
@@ -433,9 +423,10 @@ def _spend_verification(verification: ContactVerification, case: Case, now: dt.d
 def store_photos(
     case: Case, checked: Sequence[CheckedPhoto | DeferredPhoto], written: list[str]
 ) -> list[CasePhoto]:
-    """Writes the files and rows; each file name goes into `written` at once, so the caller
-    can remove the files if its transaction fails. A deferred (large) photo is stored as
-    received, `processing`, and its task is enqueued once the transaction commits."""
+    """Writes the files and rows; each file name goes into `written` at once, so the caller's
+    `files_kept_on_commit` removes the files if its transaction does not commit. A deferred
+    (large) photo is stored as received, `processing`, and its task is enqueued once the
+    transaction commits."""
     stored_photos = []
     for photo in checked:
         if isinstance(photo, DeferredPhoto):
@@ -492,22 +483,16 @@ def case_photos_add(
     if existing + len(photos) > limit:
         raise ValidationFailed.on("photos", photo_limit_message(limit))
     checked = checked_photos(photos, keep_location)
-    written: list[str] = []
-    try:
-        with transaction.atomic():
-            case = locked(case)
-            stored = store_photos(case, checked, written)
-            save_case(case, [])
-            audit_record(
-                actor=actor,
-                action="casework.case.photos_add",
-                obj=case,
-                changes={"photos": len(stored)},
-            )
-    except BaseException:
-        for name in written:
-            default_storage.delete(name)
-        raise
+    with files_kept_on_commit() as written:
+        case = locked(case)
+        stored = store_photos(case, checked, written)
+        save_case(case, [])
+        audit_record(
+            actor=actor,
+            action="casework.case.photos_add",
+            obj=case,
+            changes={"photos": len(stored)},
+        )
     return stored
 
 

@@ -12,9 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+import functools
+import io
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
+from django.conf import settings
+from django.core.handlers.asgi import ASGIRequest
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.http import HttpRequest, HttpResponse
 from django.utils.module_loading import import_string
 
 from civichub.core.registry import modules
@@ -25,26 +32,81 @@ Send = Callable[[Mapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 StreamChooser = Callable[[Scope], "ASGIApp | None"]
 
-# The headers of an event stream, those Django's security middleware gives every answer too.
-SSE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+# What an event stream says of itself; the security headers come from Django's middleware.
+_STREAM_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"content-type", b"text/event-stream"),
     (b"cache-control", b"no-cache"),
     (b"x-accel-buffering", b"no"),  # nginx: pass each event on at once
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"same-origin"),
-    (b"cross-origin-opener-policy", b"same-origin"),
+)
+# Django's middleware that only adds security headers to an answer, each from its settings:
+# SECURE_* (HSTS, nosniff, the referrer and opener policies), X_FRAME_OPTIONS and
+# CONTENT_SECURITY_POLICY.
+SECURITY_MIDDLEWARE = frozenset(
+    {
+        "django.middleware.security.SecurityMiddleware",
+        "django.middleware.clickjacking.XFrameOptionsMiddleware",
+        "csp.middleware.CSPMiddleware",
+    }
 )
 
 
-def sse_app(
-    body: AsyncIterator[bytes], headers: Iterable[tuple[bytes, bytes]] = SSE_HEADERS
-) -> ASGIApp:
+def security_headers(scope: Scope) -> tuple[tuple[bytes, bytes], ...]:
+    """The security headers Django's middleware gives its answer to this request, for an answer
+    sent here without it: those of `settings.MIDDLEWARE` in SECURITY_MIDDLEWARE are run over an
+    empty answer, so the settings stay their one source. They depend on the request's path
+    (CSP may exclude some) and on whether it came over HTTPS (HSTS)."""
+    request = ASGIRequest(scope, io.BytesIO())
+    return _security_headers(request.path_info, request.is_secure())
+
+
+def sse_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
+    """The headers of an event stream answering this request."""
+    return [*_STREAM_HEADERS, *security_headers(scope)]
+
+
+class _Seen(HttpRequest):
+    """A request as the security middleware looks at it: its path and scheme."""
+
+    def __init__(self, path_info: str, secure: bool) -> None:
+        super().__init__()
+        self.method = "GET"
+        self.path = self.path_info = path_info
+        self._secure_scheme = "https" if secure else "http"
+
+    @property
+    def scheme(self) -> str:
+        return self._secure_scheme
+
+
+@functools.cache
+def _security_headers(path_info: str, secure: bool) -> tuple[tuple[bytes, bytes], ...]:
+    request, response = _Seen(path_info, secure), HttpResponse()
+    before = set(response.headers)
+    for dotted in reversed(settings.MIDDLEWARE):  # answers pass the middleware in reverse
+        if dotted in SECURITY_MIDDLEWARE:
+            middleware = import_string(dotted)(lambda _request: response)
+            # The answer only: a request's side (the HTTPS redirect) is Django's to give.
+            middleware.process_response(request, response)
+    return tuple(
+        (name.lower().encode("latin-1"), value.encode("latin-1"))
+        for name, value in response.items()
+        if name not in before
+    )
+
+
+@receiver(setting_changed)
+def _settings_changed(**_kwargs: Any) -> None:
+    _security_headers.cache_clear()
+
+
+def sse_app(body: AsyncIterator[bytes]) -> ASGIApp:
     """An ASGI app sending `body` as a server-sent event stream until it ends or the client
     goes away (then the body is closed, which ends its subscription)."""
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         async def pump() -> None:
-            await send({"type": "http.response.start", "status": 200, "headers": list(headers)})
+            headers = sse_headers(scope)
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
             async for chunk in body:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})

@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Hashable, Iterable, 
 from typing import Any
 
 from civichub.core.events import streams
-from civichub.core.events.asgi import SSE_HEADERS, ASGIApp, Receive, Scope, Send
+from civichub.core.events.asgi import ASGIApp, Receive, Scope, Send, sse_headers
 from civichub.core.events.bus import QUEUE_SIZE, Event
 from civichub.core.events.publishing import bus
 
@@ -107,13 +107,13 @@ class SharedStream:
         self.last_tick = self.loop.time()
         self.task = self.loop.create_task(self._run())
 
-    async def join(self, send: Send) -> _Reader:
-        """Opens the response once the subscription is in place; the reader then gets every
-        event that comes after the first line."""
+    async def join(self, send: Send, headers: list[tuple[bytes, bytes]]) -> _Reader:
+        """Opens the response (with `headers`) once the subscription is in place; the reader then
+        gets every event that comes after the first line."""
         self.joining += 1  # the stream is not ended meanwhile
         try:
             await asyncio.shield(self.ready)
-            await send({"type": "http.response.start", "status": 200, "headers": list(SSE_HEADERS)})
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
             await send({"type": "http.response.body", "body": OPENED, "more_body": True})
         finally:
             self.joining -= 1
@@ -243,7 +243,7 @@ def shared_sse_app(
             for gone in [k for k in _shared if k[0].is_closed()]:
                 del _shared[gone]
             stream = _shared[(loop, key)] = SharedStream(key, channels, renderer())
-        reader = await stream.join(send)
+        reader = await stream.join(send, sse_headers(scope))
         try:
             # After the response ends (the stream's age, a reader too far behind) the server
             # answers `http.disconnect` as well.

@@ -91,9 +91,12 @@ class Renders:
         return render
 
 
+SCOPE = {"type": "http", "method": "GET", "path": "/stream", "headers": []}
+
+
 def opened(app: Any, connections: list[Connection]) -> list[asyncio.Task[None]]:
     loop = asyncio.get_running_loop()
-    return [loop.create_task(app({"type": "http"}, c.receive, c.send)) for c in connections]
+    return [loop.create_task(app(dict(SCOPE), c.receive, c.send)) for c in connections]
 
 
 def test_every_reader_gets_each_event_rendered_once_with_no_task_of_its_own(

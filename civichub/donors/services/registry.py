@@ -5,6 +5,7 @@ availability windows and the pause, donations and deferrals."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -348,19 +349,12 @@ def donor_unchanged(*, registration: Registration) -> bool:
 
 
 @dataclass(frozen=True)
-class SelfRegistration:
-    """What a signed-in resident fills in on the registration page."""
+class SelfRegistration(Registration):
+    """What a signed-in resident fills in on the registration page: their registration and the
+    page's own choices. A resident never vouches for their own group, so `verified` is not
+    theirs to set."""
 
-    name: str
-    phone: str
-    community: Organisation
-    details: DonorDetails
-    health_consent: bool
-    location_consent: bool
-    latitude: float | None = None
-    longitude: float | None = None
-    crs: str = CoordinateSystem.GCJ02
-    identity_number: str = ""
+    verified: bool = dataclasses.field(default=False, init=False)
     windows: tuple[tuple[int, time, time], ...] = ()
     paused: bool = False
     language: str = "zh-hans"
@@ -384,18 +378,7 @@ def donor_self_register(*, actor: User, form: SelfRegistration) -> Donor | None:
         return None
     donor = donor_register(
         actor=actor,
-        registration=Registration(
-            name=form.name,
-            phone=form.phone,
-            community=form.community,
-            details=form.details,
-            health_consent=form.health_consent,
-            location_consent=form.location_consent,
-            latitude=form.latitude,
-            longitude=form.longitude,
-            crs=form.crs,
-            identity_number=form.identity_number,
-        ),
+        registration=form,
         user=actor,
         language=form.language,
         call_channels=form.call_channels,

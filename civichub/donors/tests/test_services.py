@@ -65,6 +65,23 @@ def test_a_declared_group_is_replaced_by_the_centres(make_donor: Any, staff: Any
     assert (donor.group_label, donor.group_source) == ("O-", "centre")
 
 
+def test_a_residents_own_form_cannot_say_the_group_was_tested(city: Any, make_user: Any) -> None:
+    given: dict[str, Any] = {
+        "name": "王五",
+        "phone": "13800000099",
+        "community": city.community_a1,
+        "details": services.DonorDetails("male", dt.date(1990, 1, 1), 70, "O", "neg"),
+        "health_consent": True,
+        "location_consent": False,
+    }
+    with pytest.raises(TypeError):
+        services.SelfRegistration(**given, verified=True)  # type: ignore[call-arg]
+    me = make_user(None, None)
+    donor = services.donor_self_register(actor=me, form=services.SelfRegistration(**given))
+    assert donor is not None
+    assert (donor.group_label, donor.group_source, donor.user_id) == ("O-", "self", me.pk)
+
+
 def _hub_knows(monkeypatch: pytest.MonkeyPatch, group: dict[str, Any] | None) -> list[Any]:
     """A module providing `verified_blood_group` (the data hub), met through core's registry."""
     asked: list[Any] = []

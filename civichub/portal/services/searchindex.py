@@ -12,7 +12,7 @@ from typing import Any
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
-from django_tasks import task
+from django_tasks import task, task_backends
 
 from civichub.core import registry
 from civichub.core.config import module_config
@@ -124,7 +124,13 @@ def notices_refresh() -> int:
     return notices_reindex()
 
 
-def notice_changed(key: int) -> None:
+def notice_changed(key: int, *, visible_at: dt.datetime | None = None) -> None:
     """Offered to the publishing module (`public_notice_changed`): a notice was written or
-    deleted; its entry is rebuilt by a task once the change commits."""
+    deleted; its entry is rebuilt by a task once the change commits. A notice that becomes
+    visible only later (a scheduled post: `visible_at`) is indexed again then, by a task the
+    backend holds until that time; a backend that cannot wait leaves it to the daily refresh."""
     transaction.on_commit(lambda: notice_reindex.enqueue(key))
+    if visible_at is None or visible_at <= timezone.now():
+        return
+    if task_backends[notice_reindex.backend].supports_defer:
+        transaction.on_commit(lambda: notice_reindex.using(run_after=visible_at).enqueue(key))
