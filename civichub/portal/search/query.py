@@ -55,8 +55,9 @@ def vocabulary_changed() -> None:
     cache.delete(VOCABULARY_KEY)
 
 
-def _vocabulary_version() -> str:
-    """A token in the shared cache, new after every change of the index."""
+def index_version() -> str:
+    """A token in the shared cache, new after every change of the index: one round trip, read
+    once per search and passed on (`parse_query`, `search_groups`)."""
     token = cache.get(VOCABULARY_KEY)
     if token is None:
         token = uuid.uuid4().hex
@@ -258,8 +259,10 @@ def _han_run(run: str, jieba_tokenizer: jieba.Tokenizer) -> _HanRun:
     return _HanRun(tuple(words), variants, spelled)
 
 
-def parse_query(text: str) -> list[Term]:
-    return list(_parse_query(text.lower().strip()[:100], _vocabulary_version()))
+def parse_query(text: str, *, version: str | None = None) -> list[Term]:
+    """The query's words as the index of `version` (`index_version`, read when not given)
+    understands them."""
+    return list(_parse_query(text.lower().strip()[:100], version or index_version()))
 
 
 @lru_cache(maxsize=2048)
