@@ -11,7 +11,7 @@ from functools import lru_cache
 
 import jieba
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, transaction
 from pypinyin import lazy_pinyin
 from rapidfuzz import fuzz, process
 
@@ -51,8 +51,13 @@ class Term:
 
 
 def vocabulary_changed() -> None:
-    """The index changed: every process reads its words again and forgets its parsed queries."""
+    """The index changed: every process reads its words again and forgets its parsed queries,
+    now and again once the transaction commits. A search elsewhere while the transaction was
+    open read the index as committed before it, under the version made after the first delete;
+    without the second its parse (what the index held of its words) would be kept after the
+    commit, until the next change of the index."""
     cache.delete(VOCABULARY_KEY)
+    transaction.on_commit(lambda: cache.delete(VOCABULARY_KEY))
 
 
 def index_version() -> str:

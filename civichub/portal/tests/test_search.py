@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from django.core.cache import caches
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count
 from django.test.utils import CaptureQueriesContext
 
@@ -297,3 +297,13 @@ def test_a_search_reads_the_index_version_from_the_cache_once(
         calls.clear()
         selectors.service_search(text=query)
         assert calls == [("get", search_query.VOCABULARY_KEY)], query
+
+
+def test_a_search_while_the_index_changes_is_parsed_again_once_the_change_commits(
+    portal: Portal, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        search.vocabulary_changed()
+        # Another process's search meanwhile reads the index as committed before the change.
+        during = search.index_version()
+    assert search.index_version() != during
