@@ -14,7 +14,7 @@ from django.db.backends.base.operations import BaseDatabaseOperations
 from django.utils import translation
 
 from civichub.casework import reference
-from civichub.core import dbguard
+from civichub.core import dbguard, uncommitted
 from civichub.testing.city import SmallCity, build_city, staff_user
 from civichub.testing.contract import ContractClient
 from tests.browser.support import CHROMIUM, CHROMIUM_ARGS
@@ -59,9 +59,11 @@ def _fresh_cache() -> Iterator[None]:
     from test to test. On Redis only the cache's own keys go: the task queue lives there too."""
     _cache_forget()
     reference.forget()  # casework's copies of categories, calendar and receiving area
+    uncommitted.forget()  # what an earlier test's rolled-back transaction changed
     yield
     _cache_forget()
     reference.forget()
+    uncommitted.forget()
 
 
 def _cache_forget() -> None:

@@ -10,9 +10,13 @@ cache upkeep, not domain flow). Where the token lives: in the shared cache when 
 machine sees it), else in a stamp file in the data directory (one machine, any number of
 processes), read with one `stat`.
 
-A thread that changed reference data inside a transaction not yet committed reads past the
-copies until the transaction ends, so it sees its own changes, and a rollback leaves no copy of
-what never was.
+A transaction that changed reference data reads past the copies until it ends (recorded by
+`core.uncommitted`, as for the public cache), so it sees its own changes, and a rollback leaves
+no copy of what never was.
+
+The copies stay in each process rather than in the shared public cache (`core.publiccache`):
+intake reads them several times a message, a copy in memory costs no round trip, and it works
+without Redis; only the token is shared.
 """
 
 from __future__ import annotations
@@ -27,13 +31,14 @@ from typing import Any, Generic, TypeVar
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.locmem import LocMemCache
-from django.db import connection, transaction
 
+from civichub.core import uncommitted
 from civichub.core.context import current
 
 T = TypeVar("T")
 
 VERSION_KEY = "casework:reference-version"
+SUBJECT = "casework.reference"  # what `core.uncommitted` records a transaction changed
 STAMP_NAME = "casework-reference.stamp"
 
 _lock = threading.Lock()
@@ -74,7 +79,6 @@ def _publish() -> None:
     """A new token for every process: a fresh value in the shared cache, a new stamp file
     (renamed over the old one, so its inode changes even within the clock's resolution)."""
     _generation[0] += 1
-    _local.pending = False
     value = uuid.uuid4().hex
     if _token_shared():
         cache.set(VERSION_KEY, value, None)
@@ -87,26 +91,15 @@ def _publish() -> None:
 
 
 def changed(**_signal: Any) -> None:
-    """Reference data changed: this thread reads past the copies until its transaction ends;
+    """Reference data changed: its transaction reads past the copies until it ends;
     every process drops its copies once it commits."""
     _generation[0] += 1
-    if connection.in_atomic_block:
-        _local.pending = True
-    transaction.on_commit(_publish)
+    uncommitted.record(SUBJECT, _publish)
 
 
 def forget() -> None:
     """Drops every copy in this process (tests, between databases)."""
     _generation[0] += 1
-    _local.pending = False
-
-
-def _reading_past() -> bool:
-    if getattr(_local, "pending", False):
-        if connection.in_atomic_block:
-            return True
-        _local.pending = False  # the changing transaction ended; a commit already published
-    return False
 
 
 class ProcessCached(Generic[T]):
@@ -118,7 +111,7 @@ class ProcessCached(Generic[T]):
         self._key: tuple[object, int] | None = None
 
     def get(self) -> T:
-        if _reading_past():
+        if uncommitted.changed(SUBJECT):
             return self._loader()
         key = (token(), _generation[0])  # read before loading: a change meanwhile reloads
         with _lock:

@@ -7,19 +7,22 @@ before is never served again (it expires by itself). Nothing personal is ever ca
 values are the selectors' public results, never a rendered page, so a page that greets its
 reader by name is still rendered per request.
 
-The bump happens at once and again when the transaction commits: at once so that the same
-transaction reads its own change, after the commit so that a reader that read the old rows
-while the transaction was open cannot keep them under the new generation. When the cache is
-unreachable, reads go to the database and a failed bump is logged (values also expire after
-their timeout, so a missed bump cannot keep a stale value for longer than that).
+The bump happens when the transaction commits (at once outside a transaction), never before:
+a value read in the changing transaction would hold rows no other reader may see yet, and
+after a rollback rows that never were. Until it ends, the changing transaction reads the
+subject from the database and neither reads nor stores the cache (`core.uncommitted`), so it
+sees its own change and shares none of it. A reader elsewhere that read the old rows while the
+transaction was open stored them under the generation it read before building, which the
+commit's bump leaves behind. When the cache is unreachable, reads go to the database and a
+failed bump is logged (values also expire after their timeout, so a missed bump cannot keep a
+stale value for longer than that).
 
 A value missing from the current generation is built by one reader at a time: the first takes a
 short lock in the cache and builds; readers arriving while it builds get the value last built for
 the same arguments (older by at most the build's own time) instead of each reading the database
 again. Under a steady stream of changes (messages arriving several a second, each changing the
 board) readers would otherwise pile onto every new generation together. A reader with no earlier
-value to fall back on, or whose builder's lock has expired, builds the value itself; a reader
-inside a transaction never gets the older value (it may have made the change itself).
+value to fall back on, or whose builder's lock has expired, builds the value itself.
 
 Only with a cache that all processes share (`PUBLIC_CACHE`, on with Redis): with each process's
 own memory, a change made by another process would not reach this one's copy."""
@@ -35,8 +38,9 @@ from typing import TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
 from django.utils import translation
+
+from civichub.core import uncommitted
 
 logger = logging.getLogger(__name__)
 
@@ -75,10 +79,9 @@ def _bump(subject: str) -> None:
 
 
 def invalidate(subject: str) -> None:
-    """Forgets every cached value of the subject: now, and again when the transaction (if any)
-    commits."""
-    _bump(subject)
-    transaction.on_commit(lambda: _bump(subject))
+    """Forgets every cached value of the subject once the transaction (if any) commits; until
+    then the transaction reads the subject from the database."""
+    uncommitted.record(subject, lambda: _bump(subject))
 
 
 def cached(
@@ -92,7 +95,7 @@ def cached(
     key, since labels are translated when built. `timeout` bounds a value's life in seconds; a
     function of the value gives it for values that change with time alone (a post scheduled
     for later appears at its time without any write to invalidate the feeds)."""
-    if not settings.PUBLIC_CACHE:
+    if not settings.PUBLIC_CACHE or uncommitted.changed(subject):
         return build()
     digest = hashlib.sha256(repr((translation.get_language(), parts)).encode()).hexdigest()[:32]
     latest = f"public:{subject}:latest:{digest}"
@@ -104,8 +107,7 @@ def cached(
             return value
         lock = f"public:{subject}:building:{current}:{digest}"
         building = cache.add(lock, 1, timeout=BUILD_SECONDS)
-        # Inside a transaction the reader may have made the change itself: it reads it.
-        if not building and not transaction.get_connection().in_atomic_block:
+        if not building:
             value = cache.get(latest, _MISSING)  # the value last built, while another builds
             if value is not _MISSING:
                 return value

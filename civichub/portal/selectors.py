@@ -165,7 +165,8 @@ def service_search(*, text: str, english: bool = False, limit: int | None = None
     `text`, best first in each group, with the query's words marked in the snippets."""
     per_group = limit or module_config(PortalSettings).search_results
     results = SearchResults(query=text)
-    terms = search.parse_query(text)
+    version = search.index_version()  # one round trip to the cache a search
+    terms = search.parse_query(text, version=version)
     marks = search.highlight_terms(terms)
     groups = {
         "service": results.services,
@@ -174,7 +175,7 @@ def service_search(*, text: str, english: bool = False, limit: int | None = None
         "dataset": results.datasets,
     }
     services, others = search.search_groups(
-        terms, limit=per_group, others_limit=per_group * (len(groups) - 1)
+        terms, limit=per_group, others_limit=per_group * (len(groups) - 1), version=version
     )
     # one URL resolved per query; a service code needs no quoting (letters, digits, -)
     url = reverse("portal:service", args=["CODE"])

@@ -4,10 +4,13 @@ reaches another."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.db import connections, transaction
 from django.test import Client
 from django.urls import reverse
 
@@ -16,6 +19,10 @@ from civichub.casework.models import Case, CaseStatus
 from civichub.casework.tests.conftest import Casework
 
 pytestmark = pytest.mark.django_db
+
+
+class Rollback(Exception):
+    pass
 
 
 @pytest.fixture(autouse=True)
@@ -129,3 +136,43 @@ def test_without_a_shared_cache_the_board_is_read_from_the_database_every_time(
     board()
     with django_assert_num_queries(3):  # the count, the page, its replies
         assert board()["total"] == 1
+
+
+def on_another_connection(read: Callable[[], Any]) -> Any:
+    """What a reader in another process gets (another thread here, with its own connection)."""
+    result: list[Any] = []
+
+    def run() -> None:
+        try:
+            result.append(read())
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(timeout=30)
+    assert result, "the other reader failed"
+    return result[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_reply_not_yet_committed_is_on_no_other_readers_board_nor_after_a_rollback(
+    cw: Casework, submit: Callable[..., Case]
+) -> None:
+    case = submit(is_public=True)
+
+    def replies(entries: dict[str, Any]) -> list[str]:
+        return [text for _at, text in entries["entries"][case.tracking_number].replies]
+
+    assert replies(board()) == []
+    with contextlib.suppress(Rollback), transaction.atomic():
+        services.case_reply(actor=cw.handler, case=case, text="已协调增加挂号窗口")
+        # The replying transaction reads its reply; no one else does before the commit.
+        assert replies(board()) == ["已协调增加挂号窗口"]
+        assert replies(on_another_connection(board)) == []
+        raise Rollback
+    assert replies(on_another_connection(board)) == []
+    assert replies(board()) == []
+
+    services.case_reply(actor=cw.handler, case=case, text="已协调增加挂号窗口")
+    assert replies(on_another_connection(board)) == replies(board()) == ["已协调增加挂号窗口"]

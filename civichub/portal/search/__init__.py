@@ -40,6 +40,7 @@ from civichub.portal.search.query import (
     CANDIDATES,
     EXPANSIONS,
     Term,
+    index_version,
     parse_query,
     vocabulary_changed,
 )
@@ -67,6 +68,7 @@ __all__ = [
     "han_chars",
     "han_tokens",
     "highlight_terms",
+    "index_version",
     "parse_query",
     "pinyin_keys",
     "search_groups",

@@ -11,7 +11,7 @@ from functools import lru_cache
 
 import jieba
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, transaction
 from pypinyin import lazy_pinyin
 from rapidfuzz import fuzz, process
 
@@ -51,12 +51,18 @@ class Term:
 
 
 def vocabulary_changed() -> None:
-    """The index changed: every process reads its words again and forgets its parsed queries."""
+    """The index changed: every process reads its words again and forgets its parsed queries,
+    now and again once the transaction commits. A search elsewhere while the transaction was
+    open read the index as committed before it, under the version made after the first delete;
+    without the second its parse (what the index held of its words) would be kept after the
+    commit, until the next change of the index."""
     cache.delete(VOCABULARY_KEY)
+    transaction.on_commit(lambda: cache.delete(VOCABULARY_KEY))
 
 
-def _vocabulary_version() -> str:
-    """A token in the shared cache, new after every change of the index."""
+def index_version() -> str:
+    """A token in the shared cache, new after every change of the index: one round trip, read
+    once per search and passed on (`parse_query`, `search_groups`)."""
     token = cache.get(VOCABULARY_KEY)
     if token is None:
         token = uuid.uuid4().hex
@@ -258,8 +264,10 @@ def _han_run(run: str, jieba_tokenizer: jieba.Tokenizer) -> _HanRun:
     return _HanRun(tuple(words), variants, spelled)
 
 
-def parse_query(text: str) -> list[Term]:
-    return list(_parse_query(text.lower().strip()[:100], _vocabulary_version()))
+def parse_query(text: str, *, version: str | None = None) -> list[Term]:
+    """The query's words as the index of `version` (`index_version`, read when not given)
+    understands them."""
+    return list(_parse_query(text.lower().strip()[:100], version or index_version()))
 
 
 @lru_cache(maxsize=2048)

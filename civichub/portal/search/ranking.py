@@ -15,7 +15,7 @@ from civichub.portal.search.query import (
     SqlValue,
     Term,
     _resolve,
-    _vocabulary_version,
+    index_version,
 )
 
 # the groups ranked apart, as numbered in a combined statement
@@ -145,8 +145,8 @@ class _Plan:
     fallback: tuple[str, list[SqlValue]] | None
 
 
-def _plan(terms: list[Term], *, is_service: bool, limit: int) -> _Plan:
-    resolved = _resolve(tuple(terms), _vocabulary_version())[is_service]
+def _plan(terms: list[Term], *, version: str, is_service: bool, limit: int) -> _Plan:
+    resolved = _resolve(tuple(terms), version)[is_service]
     # an optional word no entry of the group holds is left out
     kept = [
         (r, not t.optional) for r, t in zip(resolved, terms, strict=True) if r or not t.optional
@@ -233,32 +233,41 @@ def _run(plans: Sequence[tuple[int, _Plan]]) -> dict[int, list[Found]]:
 
 
 def search_groups(
-    terms: list[Term], *, limit: int = 10, others_limit: int | None = None
+    terms: list[Term],
+    *,
+    limit: int = 10,
+    others_limit: int | None = None,
+    version: str | None = None,
 ) -> tuple[list[Found], list[Found]]:
     """The services and everything else matching the query's terms, best first in each group:
     every word if some entry of the group has them all, else any. Both groups and what their
     results show in one statement. The other entries are of several kinds (questions, notices,
     datasets) shown apart: `others_limit` reads more of them, so that one kind crowds out the
-    others less."""
+    others less. `version`: the version of the index the terms were parsed in (read when not
+    given)."""
     if not terms:
         return [], []
+    version = version or index_version()
     limits = {SERVICES: limit, OTHERS: others_limit or limit}
     found = _run(
         [
-            (group, _plan(terms, is_service=bool(group), limit=limits[group]))
+            (group, _plan(terms, version=version, is_service=bool(group), limit=limits[group]))
             for group in (SERVICES, OTHERS)
         ]
     )
     return found.get(SERVICES, []), found.get(OTHERS, [])
 
 
-def search_ids(terms: list[Term], *, is_service: bool, limit: int = 10) -> list[tuple[int, float]]:
+def search_ids(
+    terms: list[Term], *, is_service: bool, limit: int = 10, version: str | None = None
+) -> list[tuple[int, float]]:
     """Entry ids of one group (services, or everything else) matching the query's terms, best
     first: every word if any entry has them all, else any."""
     if not terms:
         return []
     group = SERVICES if is_service else OTHERS
-    found = _run([(group, _plan(terms, is_service=is_service, limit=limit))])
+    plan = _plan(terms, version=version or index_version(), is_service=is_service, limit=limit)
+    found = _run([(group, plan)])
     return [(f.entry_id, f.score) for f in found.get(group, [])]
 
 

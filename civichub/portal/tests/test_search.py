@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
-from django.db import connection
+from django.core.cache import caches
+from django.db import connection, transaction
 from django.db.models import Count
 from django.test.utils import CaptureQueriesContext
 
@@ -265,3 +268,42 @@ def test_a_wrong_character_reads_its_pinyin_in_one_more_statement(catalogue: Por
     search.tokenizer()
     search.vocabulary_changed()
     assert len(_statements("身分证")) == 3
+
+
+# What a search asks of the cache: with Redis each call is a round trip.
+CACHE_CALLS = ("get", "get_many", "set", "set_many", "add", "delete", "incr", "has_key", "touch")
+
+
+def test_a_search_reads_the_index_version_from_the_cache_once(
+    portal: Portal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The version of the index is read once a search and kept for parsing the query and
+    ranking both groups, whether the query was seen before or not."""
+    search.tokenizer()
+    selectors.service_search(text="社保卡")
+    backend = caches["default"]
+    calls: list[tuple[str, Any]] = []
+
+    def counted(name: str, call: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            calls.append((name, args[0] if args else None))
+            return call(*args, **kwargs)
+
+        return run
+
+    for name in CACHE_CALLS:
+        monkeypatch.setattr(backend, name, counted(name, getattr(backend, name)))
+    for query in ("社保卡", "shebao", "passport"):  # seen before, then new
+        calls.clear()
+        selectors.service_search(text=query)
+        assert calls == [("get", search_query.VOCABULARY_KEY)], query
+
+
+def test_a_search_while_the_index_changes_is_parsed_again_once_the_change_commits(
+    portal: Portal, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        search.vocabulary_changed()
+        # Another process's search meanwhile reads the index as committed before the change.
+        during = search.index_version()
+    assert search.index_version() != during
