@@ -67,7 +67,7 @@ WEDNESDAY = 4 * 7 * DAY + 2 * DAY  # 00:00
 WEDNESDAY_NIGHT = WEDNESDAY + 1 * SLOTS_PER_HOUR  # 01:00
 WEDNESDAY_EVENING = WEDNESDAY + 20 * SLOTS_PER_HOUR  # 20:00
 # Every (kind, hours, start) that `incident_run` is asked for below.
-INCIDENTS = (
+INCIDENTS: tuple[tuple[str, float, int], ...] = (
     ("no_use", 30, ONSET),
     ("no_use", 30, WEDNESDAY_EVENING),
     ("no_use_lamp", 30, ONSET),
@@ -110,7 +110,7 @@ def _incident_runs() -> dict[tuple[str, float, int], tuple[Any, list[Alert]]]:
         usual_wake=np.concatenate([sim.usual_wake for sim in sims]),
     )
     alerts = run(together)
-    runs = {}
+    runs: dict[tuple[str, float, int], tuple[Any, list[Alert]]] = {}
     for n, (incident, sim) in enumerate(zip(INCIDENTS, sims, strict=True)):
         first = n * len(sim.meters)
         rows = range(first, first + len(sim.meters))
