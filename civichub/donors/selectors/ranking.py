@@ -332,6 +332,10 @@ def _history(ids: list[int]) -> list[tuple[int, str, str, str | None, str | None
         return [tuple(row) for row in cursor.fetchall()]
 
 
+# The stored sex as the rule takes it (a look-up for each row instead of the enum's call).
+_SEXES = {sex.value: sex for sex in eligibility.Sex}
+
+
 def _facts_bulk(donors: list[Any]) -> dict[int, tuple[eligibility.DonorFacts, list, bool]]:
     """Each callable donor's eligibility facts, availability windows and whether an open
     call-up takes them, in one query for all (`donors` are `_Row`s)."""
@@ -359,7 +363,7 @@ def _facts_bulk(donors: list[Any]) -> dict[int, tuple[eligibility.DonorFacts, li
         donor.pk: (
             eligibility.DonorFacts(
                 birth_date=donor.birth_date,
-                sex=eligibility.Sex(donor.sex),
+                sex=_SEXES[donor.sex],
                 weight_kg=donor.weight_kg,
                 donations=tuple(donations[donor.pk]),
                 deferrals=tuple(deferrals[donor.pk]),
@@ -506,7 +510,7 @@ def _merged(
         with connection.cursor() as cursor:
             cursor.execute(sql, {**params, **cell_params, "limit": limit, "offset": offset})
             return list(cursor.fetchall())
-    per_cell = min(wanted, 3 * wanted // len(cells) + 8)
+    per_cell = min(wanted, 2 * wanted // len(cells) + 8)
     sql = (
         "SELECT ranked.* FROM unnest(%(cells)s::varchar[]) AS place(place_cell)"  # noqa: S608  # nosec B608
         f" CROSS JOIN LATERAL ({select} WHERE cell = place.place_cell AND {group}"
@@ -776,7 +780,7 @@ def rank_candidates(
     band, reading the small partial index of RhD-negative donors without a list of cells
     while it is small (`NEGATIVE_DIRECT_MAX`). With `antigen_negative` only donors whose
     phenotype records each of those antigens as negative are taken (unknown is not negative)."""
-    kind = DONATION_FOR[Component(component)]
+    kind = eligibility.DonationKind(DONATION_FOR[Component(component)])
     today = timezone.localdate(now)
     ruleset = rules()
     where, where_params = _callable_sql(component=component, now=now)
