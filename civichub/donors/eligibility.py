@@ -245,6 +245,8 @@ def _weight_reason(facts: DonorFacts, rules: RuleSet) -> Reason | None:
 def _interval_reasons(
     facts: DonorFacts, kind: DonationKind, on: date, rules: RuleSet
 ) -> Iterable[tuple[Reason, date]]:
+    if not facts.donations:
+        return
     for previous_kind in DonationKind:
         earlier = [d.on for d in facts.donations if d.kind == previous_kind and d.on <= on]
         if not earlier:
@@ -323,7 +325,8 @@ def _deferral_reasons(facts: DonorFacts, on: date) -> Iterable[tuple[Reason, dat
 
 def assess(facts: DonorFacts, kind: DonationKind | str, on: date, rules: RuleSet) -> Decision:
     """Whether the donor may give `kind` on `on`, every reason why not, and from when."""
-    kind = DonationKind(kind)
+    if not isinstance(kind, DonationKind):
+        kind = DonationKind(kind)
     reasons: list[Reason] = []
     ready_days: list[date | None] = []
     age_reason, age_ready = _age_reason(facts, on, rules)

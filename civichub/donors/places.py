@@ -65,6 +65,13 @@ def cell_centre(cell: str) -> tuple[float, float]:
     return lat, lng
 
 
+@functools.lru_cache(maxsize=16384)
+def child_centres(cell: str, resolution: int) -> tuple[tuple[float, float], ...]:
+    """The centres of a cell's children at `resolution`: the places its donors can be kept at
+    (a donor's coarser cells are the parents of their finest one)."""
+    return tuple(cell_centre(child) for child in h3.cell_to_children(cell, resolution))
+
+
 def band_km(distance_km: float, bands: tuple[float, ...]) -> float | None:
     """The smallest band that holds the distance (None: farther than the last)."""
     for band in bands:

@@ -13,7 +13,7 @@ from datetime import date, datetime, time
 from typing import Any
 
 from django.db import connection
-from django.db.models import ExpressionWrapper, F, FloatField, Q, QuerySet
+from django.db.models import Count, ExpressionWrapper, F, FloatField, Q, QuerySet
 from django.db.models import Value as V
 from django.utils import timezone
 
@@ -171,13 +171,36 @@ MAX_COARSE_CELLS = 200
 
 
 def _coarse_cells(lat: float, lng: float, radius_km: float) -> tuple[str, list[str]]:
-    """The column and the search cells (about 5 km²) whose rings cover the disc, or its region
-    cells when those would be too many: for a search among few donors a short list to bind,
-    for a few more entries to read (the query checks the distance of each)."""
+    """The column and the search cells (about 5 km²) that can hold a donor within the disc, or
+    its region cells when the rings would be too many: for a search among few donors a short
+    list to bind, for a few more entries to read (the query checks the distance of each)."""
     conf = settings_()
     if places.ring_count(lat, lng, radius_km, conf.search_resolution) <= MAX_COARSE_CELLS:
-        return "search_cell", places.rings_for(lat, lng, radius_km, conf.search_resolution)
+        return "search_cell", list(
+            _reaching(lat, lng, radius_km, conf.cell_resolution, conf.search_resolution)
+        )
     return "region_cell", places.rings_for(lat, lng, radius_km, conf.region_resolution)
+
+
+@functools.lru_cache(maxsize=256)
+def _reaching(lat: float, lng: float, radius_km: float, fine: int, coarse: int) -> tuple[str, ...]:
+    """The cells of resolution `coarse` in the rings covering the disc of which a child of
+    resolution `fine` has its centre in the disc (a metre of margin): a donor's place is the
+    centre of their finest cell, whose parent is their coarser cell, so no other cell of the
+    rings holds a donor within the radius. The rings cover a hexagon about twice the disc's
+    area; these cells, the disc and a rim of about half a cell."""
+    high = (radius_km + 0.001) ** 2
+    k_lng = _KM_PER_DEGREE * math.cos(math.radians(lat))
+    return tuple(
+        cell
+        for cell in places.rings_for(lat, lng, radius_km, coarse)
+        if any(
+            ((c_lat - lat) * _KM_PER_DEGREE) * ((c_lat - lat) * _KM_PER_DEGREE)
+            + ((c_lng - lng) * k_lng) * ((c_lng - lng) * k_lng)
+            <= high
+            for c_lat, c_lng in places.child_centres(cell, fine)
+        )
+    )
 
 
 @functools.lru_cache(maxsize=256)
@@ -257,6 +280,16 @@ def _years_before(day: date, years: int) -> date:
     return eligibility.Interval(months=-12 * years).after(day)
 
 
+def _array(values: Iterable[int | str]) -> str:
+    """A PostgreSQL array literal of ids or H3 cells, bound as one text parameter and cast in
+    the query: the client adapts a list value by value, which for a few dozen values costs
+    more than the database's reading."""
+    items = [str(value) for value in values]
+    if not all(item.isalnum() for item in items):
+        raise ValueError("only ids and cells are passed as an array")
+    return "{" + ",".join(items) + "}"
+
+
 def _bands(radius_km: float) -> list[float]:
     inside = [b for b in settings_().distance_bands_km if b < radius_km]
     return [*inside, radius_km]
@@ -273,7 +306,7 @@ def _history(ids: list[int]) -> list[tuple[int, str, str, str | None, str | None
     params: dict[str, Any]
     if connection.vendor == "postgresql":
         # One array, not a parameter per donor: the client binds one value.
-        among, params = "= ANY(%(ids)s)", {"ids": ids}
+        among, params = "= ANY(%(ids)s::bigint[])", {"ids": _array(ids)}
     else:
         among = f"IN ({', '.join(f'%(i{n})s' for n in range(len(ids)))})"
         params = {f"i{n}": pk for n, pk in enumerate(ids)}
@@ -297,6 +330,10 @@ def _history(ids: list[int]) -> list[tuple[int, str, str, str | None, str | None
         # Names and states are the models' own; the ids are parameters.
         cursor.execute(sql, params)  # nosec B608
         return [tuple(row) for row in cursor.fetchall()]
+
+
+# The stored sex as the rule takes it (a look-up for each row instead of the enum's call).
+_SEXES = {sex.value: sex for sex in eligibility.Sex}
 
 
 def _facts_bulk(donors: list[Any]) -> dict[int, tuple[eligibility.DonorFacts, list, bool]]:
@@ -326,7 +363,7 @@ def _facts_bulk(donors: list[Any]) -> dict[int, tuple[eligibility.DonorFacts, li
         donor.pk: (
             eligibility.DonorFacts(
                 birth_date=donor.birth_date,
-                sex=eligibility.Sex(donor.sex),
+                sex=_SEXES[donor.sex],
                 weight_kg=donor.weight_kg,
                 donations=tuple(donations[donor.pk]),
                 deferrals=tuple(deferrals[donor.pk]),
@@ -427,6 +464,7 @@ class _Row:
     group_source: str
     dist2: float
     abo: str
+    rhd: str
 
 
 # The ranking's order within a group and distance band; the index `donors_donor_ranking` holds
@@ -472,7 +510,7 @@ def _merged(
         with connection.cursor() as cursor:
             cursor.execute(sql, {**params, **cell_params, "limit": limit, "offset": offset})
             return list(cursor.fetchall())
-    per_cell = min(wanted, 2 * wanted // len(cells) + 4)
+    per_cell = min(wanted, 2 * wanted // len(cells) + 8)
     sql = (
         "SELECT ranked.* FROM unnest(%(cells)s::varchar[]) AS place(place_cell)"  # noqa: S608  # nosec B608
         f" CROSS JOIN LATERAL ({select} WHERE cell = place.place_cell AND {group}"
@@ -481,7 +519,9 @@ def _merged(
     )
     while True:
         with connection.cursor() as cursor:
-            cursor.execute(sql, {**params, "cells": cells, "per_cell": per_cell, "wanted": wanted})
+            cursor.execute(
+                sql, {**params, "cells": _array(cells), "per_cell": per_cell, "wanted": wanted}
+            )
             rows = list(cursor.fetchall())
         given: dict[str, int] = {}
         certain = wanted  # no cell gave all it was allowed among these rows: all certain
@@ -503,25 +543,54 @@ def _merged(
 NEGATIVE_DIRECT_MAX = 20_000
 # How long the count of that index is trusted (it changes slowly: registrations, consents).
 NEGATIVE_COUNT_SECONDS = 600.0
-_negative_counts: dict[str, tuple[float, int]] = {}
+_negative_counts: dict[str, tuple[float, dict[str, int]]] = {}
+# A run of RhD-negative groups reads its first group alone when that group holds at least this
+# many times the donors asked for (most searches of a city-sized registry: their patient's own
+# group gives them all), the others together only when it did not give enough.
+NEGATIVE_ALONE_FACTOR = 4
 
 
-def _negative_count() -> int:
-    """How many donors the partial index of RhD-negative donors holds, counted again at most
-    every NEGATIVE_COUNT_SECONDS (per database)."""
+def _negative_group_counts() -> dict[str, int]:
+    """How many donors of each ABO group the partial index of RhD-negative donors holds,
+    counted again at most every NEGATIVE_COUNT_SECONDS (per database)."""
     key = f"{connection.alias}:{connection.settings_dict.get('NAME')}"
     now = time_.monotonic()
     known = _negative_counts.get(key)
     if known is not None and now - known[0] < NEGATIVE_COUNT_SECONDS:
         return known[1]
-    count = (
+    counts = dict(
         Donor.objects.filter(rhd=RhD.NEG)
         .filter(health_consent_at__isnull=False, health_revoked_at__isnull=True)
         .filter(location_consent_at__isnull=False, location_revoked_at__isnull=True)
-        .count()
+        .order_by()
+        .values_list("abo")
+        .annotate(count=Count("pk"))
     )
-    _negative_counts[key] = (now, count)
-    return count
+    _negative_counts[key] = (now, counts)
+    return counts
+
+
+def _negative_count() -> int:
+    """How many donors the partial index of RhD-negative donors holds (counted as above)."""
+    return sum(_negative_group_counts().values())
+
+
+def _split_negative_runs(
+    steps: list[list[tuple[compatibility.ABO, compatibility.RhD, compatibility.Verdict]]],
+    limit: int,
+) -> list[list[tuple[compatibility.ABO, compatibility.RhD, compatibility.Verdict]]]:
+    """Each run of RhD-negative groups whose first group is large (NEGATIVE_ALONE_FACTOR)
+    as two steps: that group alone, then the others together."""
+    if all(len(step) == 1 for step in steps):
+        return steps
+    counts = _negative_group_counts()
+    split: list[list[tuple[compatibility.ABO, compatibility.RhD, compatibility.Verdict]]] = []
+    for step in steps:
+        if len(step) > 1 and counts.get(step[0][0].value, 0) >= NEGATIVE_ALONE_FACTOR * limit:
+            split += [step[:1], step[1:]]
+        else:
+            split.append(step)
+    return split
 
 
 def _ranked_rows(
@@ -557,33 +626,39 @@ def _ranked_rows(
         field, cells = _coarse_cells(lat, lng, outer_km)
     elif cells_needed:
         field, cells = _cells(lat, lng, inner_km, outer_km)
-        if not cells:
-            return 0, []
     else:
         field, cells = "", []
+    if cells_needed and not cells:
+        return 0, []
     where, where_params = callable_sql
     table = quote(Donor._meta.db_table)
     # The groups written out (constants of the models' choices), so that the planner sees
     # that the partial index of RhD-negative donors holds every row asked for.
     group_order = ""
+    arms: list[str] = []
     if len(groups) == 1:
         abo, rhd = groups[0]
         group = f"abo = '{ABO(abo).value}' AND rhd = '{RhD(rhd).value}'"
-    else:
-        if any(RhD(rhd) != RhD.NEG for _abo, rhd in groups):
-            raise ValueError("several groups are read at once only when RhD-negative")
+    elif all(RhD(rhd) == RhD.NEG for _abo, rhd in groups):
         names = [ABO(abo).value for abo, _rhd in groups]
         listed = ", ".join(f"'{n}'" for n in names)
         group = f"rhd = 'neg' AND abo IN ({listed})"
         group_order = (
             "CASE " + " ".join(f"WHEN abo = '{n}' THEN {i}" for i, n in enumerate(names)) + " END, "
         )
+    elif coarse:
+        # Groups of both RhD types (an antigen-negative search's groups after the first): one
+        # SELECT per group, each an exact read of the index of phenotyped donors, their rows
+        # numbered in order of preference.
+        arms = [f"abo = '{ABO(abo).value}' AND rhd = '{RhD(rhd).value}'" for abo, rhd in groups]
+        group, group_order = "", "grp, "
+    else:
+        raise ValueError("groups of both RhD types are read at once only among few donors")
     select = (
         "SELECT id, sex, birth_date, weight_kg, had_reaction, group_source, cell_lat,"  # noqa: S608  # nosec B608
-        f" cell_lng, accepts, calls, last_called_at, abo FROM {table}"
+        f" cell_lng, accepts, calls, last_called_at, abo, rhd FROM {table}"
     )
     params = {**where_params, "limit": limit, "offset": offset}
-    params.update({f"c{n}": cell for n, cell in enumerate(cells)})
     # Every name is the model's own or a constant above; every value is a parameter.
     merge_max = MERGE_MAX_CELLS if connection.vendor == "postgresql" else MERGE_MAX_CELLS_SQLITE
     if field == "cell" and len(groups) == 1 and not band_order and len(cells) <= merge_max:
@@ -614,12 +689,29 @@ def _ranked_rows(
             )
         outer = "dist2 <= %(outer)s" + (" AND dist2 > %(inner)s" if inner_km > 0 else "")
         among = ""
-        if cells:
+        if cells and connection.vendor == "postgresql":
+            # One array: the client binds one value however many cells.
+            among = f"{quote(field)} = ANY(%(cells)s::varchar[]) AND "
+            params["cells"] = _array(cells)
+        elif cells:
             marks = ", ".join(f"%(c{n})s" for n in range(len(cells)))
             among = f"{quote(field)} IN ({marks}) AND "
+            params.update({f"c{n}": cell for n, cell in enumerate(cells)})
+        with_dist2 = select.replace(" FROM", f", {dist2} AS dist2 FROM", 1)
+        if arms:
+            inner_sql = " UNION ALL ".join(
+                f"{with_dist2.replace(' FROM', f', {i} AS grp FROM', 1)}"
+                f" WHERE {among}{arm} AND {where}"
+                for i, arm in enumerate(arms)
+            )
+        else:
+            inner_sql = f"{with_dist2} WHERE {among}{group} AND {where}"
+        if connection.vendor == "postgresql":
+            # Kept a subquery, so that the distance is computed once for each row, not again
+            # in the filter and in each WHEN of the band's CASE.
+            inner_sql += " OFFSET 0"
         sql = (
-            f"SELECT * FROM ({select.replace(' FROM', f', {dist2} AS dist2 FROM', 1)}"  # noqa: S608  # nosec B608
-            f" WHERE {among}{group} AND {where}) AS candidates"
+            f"SELECT * FROM ({inner_sql}) AS candidates"  # noqa: S608  # nosec B608
             f" WHERE {outer} ORDER BY {group_order}{order} LIMIT %(limit)s OFFSET %(offset)s"
         )
         with connection.cursor() as cursor:
@@ -642,6 +734,7 @@ def _ranked_rows(
                 group_source=row[5],
                 dist2=distance2,
                 abo=row[11],
+                rhd=row[12],
             )
         )
     return len(rows), found
@@ -687,32 +780,47 @@ def rank_candidates(
     band, reading the small partial index of RhD-negative donors without a list of cells
     while it is small (`NEGATIVE_DIRECT_MAX`). With `antigen_negative` only donors whose
     phenotype records each of those antigens as negative are taken (unknown is not negative)."""
-    kind = DONATION_FOR[Component(component)]
+    kind = eligibility.DonationKind(DONATION_FOR[Component(component)])
     today = timezone.localdate(now)
     ruleset = rules()
     where, where_params = _callable_sql(component=component, now=now)
     antigen_where, antigen_params = _antigen_sql(antigen_negative)
-    callable_sql = (where + antigen_where, {**where_params, **antigen_params})
+    # The antigens first: the databases test the conditions in the order written, and for a
+    # rare antigen that one turns nearly every entry away.
+    if antigen_where:
+        where = f"{antigen_where.removeprefix(' AND ')} AND {where}"
+    callable_sql = (where, {**where_params, **antigen_params})
     # Antigen-negative donors are few too (a phenotype is on record for 1-10 % of donors):
     # each group is read over the whole radius at once, from the index of those donors.
     few = bool(antigen_where)
     skip = set(exclude)
     found: list[Candidate] = []
     direct: bool | None = None  # the negative path, decided when first needed
-    for step in _steps(compatibility.donor_groups(component, patient)):
-        verdicts = {abo.value: verdict for abo, _rhd, verdict in step}
-        rhd = step[0][1]
+    steps = _steps(compatibility.donor_groups(component, patient))
+    if few and len(steps) > 2:
+        # The first group (or run of RhD-negative groups) alone: its donors are enough for
+        # most antigens. When they are not, the antigen is rare and every other group is read
+        # anyway: together, one statement for all of them.
+        steps = [steps[0], [item for step in steps[1:] for item in step]]
+    elif not few:
+        steps = _split_negative_runs(steps, limit)
+    for step in steps:
+        verdicts = {(abo.value, rhd.value): verdict for abo, rhd, verdict in step}
         inner = 0.0
-        negative = rhd == compatibility.RhD.NEG
+        negative = all(rhd == compatibility.RhD.NEG for _abo, rhd, _verdict in step)
         sparse = negative or few
         if negative and direct is None:
             direct = _negative_count() <= NEGATIVE_DIRECT_MAX
         for band in [radius_km] if sparse else _bands(radius_km):
             offset = 0
             while len(found) < limit:
-                # A few more than still needed: the full rule and the windows turn some away.
+                # More than still needed: the full rule and the windows turn some away. Their
+                # history is read for the first `usual` (enough for most searches), for the
+                # others only when those were not enough: a few rows more from the database
+                # cost less than running the ranking's query again.
                 need = limit - len(found)
-                batch = need + max(need // 4, 4)
+                usual = need + max(need // 4, 4)
+                batch = need + need // 2 + 8
                 given, rows = _ranked_rows(
                     callable_sql=callable_sql,
                     groups=[(abo.value, rhd.value) for abo, rhd, _v in step],
@@ -728,27 +836,28 @@ def rank_candidates(
                 )
                 offset += batch
                 rows = [row for row in rows if row.pk not in skip]
-                facts = _facts_bulk(rows)
-                for donor in rows:
-                    donor_facts_, windows, taken = facts[donor.pk]
-                    if taken or not _in_window(windows, now):
-                        continue
-                    if not eligibility.assess(donor_facts_, kind, today, ruleset).eligible:
-                        continue
-                    verdict = verdicts[donor.abo]
-                    found.append(
-                        Candidate(
-                            donor_id=donor.pk,
-                            abo=donor.abo,
-                            rhd=rhd.value,
-                            rank=verdict.rank,
-                            conditions=verdict.conditions,
-                            distance_km=math.sqrt(donor.dist2),
-                            verified=donor.group_source in VERIFIED_SOURCES,
+                for chunk in (rows[:usual], rows[usual:]):
+                    facts = _facts_bulk(chunk)
+                    for donor in chunk:
+                        donor_facts_, windows, taken = facts[donor.pk]
+                        if taken or not _in_window(windows, now):
+                            continue
+                        if not eligibility.assess(donor_facts_, kind, today, ruleset).eligible:
+                            continue
+                        verdict = verdicts[(donor.abo, donor.rhd)]
+                        found.append(
+                            Candidate(
+                                donor_id=donor.pk,
+                                abo=donor.abo,
+                                rhd=donor.rhd,
+                                rank=verdict.rank,
+                                conditions=verdict.conditions,
+                                distance_km=math.sqrt(donor.dist2),
+                                verified=donor.group_source in VERIFIED_SOURCES,
+                            )
                         )
-                    )
-                    if len(found) == limit:
-                        return found
+                        if len(found) == limit:
+                            return found
                 if given < batch:
                     break
             inner = band
