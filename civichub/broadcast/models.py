@@ -205,7 +205,12 @@ class Repost(CreatedModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user_id} ↻ {self.post_id}"
+        return self.label(self.user_id, self.post_id)
+
+    @staticmethod
+    def label(user_id: int, post_id: int) -> str:
+        """What `str()` gives, from the ids alone (the audit row's label, written by SQL)."""
+        return f"{user_id} ↻ {post_id}"
 
 
 class Favourite(CreatedModel):
@@ -218,7 +223,12 @@ class Favourite(CreatedModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user_id} ★ {self.post_id}"
+        return self.label(self.user_id, self.post_id)
+
+    @staticmethod
+    def label(user_id: int, post_id: int) -> str:
+        """What `str()` gives, from the ids alone (the audit row's label, written by SQL)."""
+        return f"{user_id} ★ {post_id}"
 
 
 class Comment(CreatedModel):

@@ -7,6 +7,7 @@ page. The cost grows with the number of accounts followed, never with an account
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -345,21 +346,33 @@ def post_get(post_id: int) -> Post:
     return post
 
 
+@functools.cache
+def _post_counts_sql() -> str:
+    """`post_counts`' one statement: what `exact_counts` sums, for one post. Written out once
+    rather than compiled by the ORM on every repost or favourite answered."""
+    q = connection.ops.quote_name
+    post, slots = q(Post._meta.db_table), q(PostCounterShard._meta.db_table)
+
+    def unfolded(column: str) -> str:
+        return f"COALESCE((SELECT SUM(s.{column}) FROM {slots} s WHERE s.post_id = p.id), 0)"  # noqa: S608  # nosec B608
+
+    return (
+        f"SELECT p.reposts_count + {unfolded('reposts')},"  # noqa: S608 (names are ours)  # nosec B608
+        f" p.favourites_count + {unfolded('favourites')}, p.comments_count"
+        f" FROM {post} p WHERE p.id = %s AND p.published_at <= %s"
+    )
+
+
 def post_counts(post_id: int) -> tuple[int, int, int]:
     """A post's exact repost, favourite and comment counts in one query (as `post_get` gives
     them, without loading the rest of the post)."""
-    row = (
-        Post.objects.filter(pk=post_id, published_at__lte=timezone.now())
-        .values_list(
-            F("reposts_count") + _unfolded("reposts"),
-            F("favourites_count") + _unfolded("favourites"),
-            "comments_count",
-        )
-        .first()
-    )
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(_post_counts_sql(), [post_id, now])
+        row = cursor.fetchone()
     if row is None:
         raise NotFound(_("没有这条发布。"))
-    return row
+    return int(row[0]), int(row[1]), int(row[2])
 
 
 def post_marks(post: Post, user: User | None) -> dict[str, bool]:

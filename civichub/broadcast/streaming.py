@@ -177,11 +177,9 @@ def post_retracted(post: Any) -> None:
     )
 
 
-def post_reposted(post: Any) -> None:
-    publish(
-        [account_channel(post.account_id)],
-        Event(REPOST, post_id=post.pk, account_id=post.account_id),
-    )
+def post_reposted(post_id: int, account_id: int) -> None:
+    """By ids: a repost knows its post's id and account without loading the post."""
+    publish([account_channel(account_id)], Event(REPOST, post_id=post_id, account_id=account_id))
 
 
 def alert_sent(post: Any, dispatch_id: int) -> None:

@@ -12,8 +12,15 @@ import random
 from typing import Any
 
 import psycopg
-from django.db import IntegrityError, OperationalError, connection, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    IntegrityError,
+    OperationalError,
+    connection,
+    connections,
+    transaction,
+)
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -34,11 +41,12 @@ from civichub.broadcast.models import (
 from civichub.broadcast.services.checks import (
     blocked_error,
     check_text,
-    refuse_blocked,
     signed_in,
 )
 from civichub.broadcast.services.reach import bump_hour
 from civichub.core.audit import audit_record, audit_sql, audit_sql_params
+from civichub.core.bounds import INT64_MAX, INT64_MIN
+from civichub.core.counters import action_written
 from civichub.core.errors import (
     Conflict,
     NotFound,
@@ -98,13 +106,15 @@ def _count(post_id: int, *, reposts: int = 0, favourites: int = 0) -> None:
     (or cannot go below zero) it adds to one of the post's slots instead, so that concurrent
     reposts do not queue on one row, each holding it through its commit. SQLite has one writer
     at a time: the row itself."""
-    if connection.vendor != "postgresql":
-        Post.objects.filter(pk=post_id).update(
-            reposts_count=F("reposts_count") + reposts,
-            favourites_count=F("favourites_count") + favourites,
-        )
-        return
     post_table = connection.ops.quote_name(Post._meta.db_table)
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {post_table} SET reposts_count = reposts_count + %s,"  # noqa: S608  # nosec B608
+                " favourites_count = favourites_count + %s WHERE id = %s",
+                [reposts, favourites, post_id],
+            )
+        return
     shard_table = connection.ops.quote_name(PostCounterShard._meta.db_table)
     with connection.cursor() as cursor:
         # The post's row if no other writer holds it, with its free slots: no row at all when
@@ -164,22 +174,20 @@ def post_counters_fold(*, post_id: int) -> Post:
     return post
 
 
-def _interaction_target(user: User, post_id: int) -> Post:
-    """The visible post a resident reposts or favourites, with its account's organisation (for
-    the audit row) and whether the account blocked them, in one query."""
-    post = (
-        Post.objects.select_related("account__organisation")
-        .annotate(
-            actor_blocked=Exists(
-                Block.objects.filter(account_id=OuterRef("account_id"), user_id=user.pk)
-            )
-        )
-        .filter(pk=post_id, state=PostState.PUBLISHED, published_at__lte=timezone.now())
-        .first()
+@functools.cache
+def _target_sql() -> str:
+    """The visible post's account, its organisation's path (for the audit row) and whether the
+    account blocked the resident: the read `_interaction_sql` begins with, on its own."""
+    q = connection.ops.quote_name
+    return (
+        "SELECT p.account_id, o.path, EXISTS (SELECT 1"  # noqa: S608 (names are ours)  # nosec B608
+        f" FROM {q(Block._meta.db_table)} b"
+        " WHERE b.account_id = p.account_id AND b.user_id = %s)"
+        f" FROM {q(Post._meta.db_table)} p"
+        f" JOIN {q(BroadcastAccount._meta.db_table)} a ON a.id = p.account_id"
+        f" JOIN {q(Organisation._meta.db_table)} o ON o.id = a.organisation_id"
+        " WHERE p.id = %s AND p.state = %s AND p.published_at <= %s"
     )
-    if post is None:
-        raise NotFound(_("没有这条发布。"))
-    return post
 
 
 def _insert_once(
@@ -194,10 +202,17 @@ def _insert_once(
             f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608  (names are ours)  # nosec B608
             f"VALUES ({', '.join(['%s'] * len(columns))}) "
             "ON CONFLICT (post_id, user_id) DO NOTHING RETURNING id",
-            [post_id, user_id, *values.values()],
+            [post_id, user_id, *(_db_value(v) for v in values.values())],
         )
         row = cursor.fetchone()
     return None if row is None else int(row[0])
+
+
+def _db_value(value: Any) -> Any:
+    """A time as the ORM writes it (SQLite: naive UTC text); anything else as it is."""
+    if isinstance(value, dt.datetime):
+        return connection.ops.adapt_datetimefield_value(value)
+    return value
 
 
 _DEADLOCK_RETRIES = 3
@@ -273,13 +288,16 @@ def _interact_once(
 ) -> tuple[int, bool, int | None]:
     """Runs `_interaction_sql` (PostgreSQL): (the post's account, whether the account blocked
     the resident, the new row's id or None). NotFound when the post is not visible."""
+    # The connection itself, looked up once: each use of the `connection` proxy is a lookup.
+    db = connections[DEFAULT_DB_ALIAS]
     params = audit_sql_params(
-        connection,
+        db,
         computed=_AUDIT_COMPUTED,
         at=now,
         actor=user,
         action=action,
-        obj=model(post_id=post_id, user_id=user.pk),
+        object_type=model._meta.label_lower,
+        object_label=model.label(user.pk, post_id),
     )
     is_repost = model is Repost
     params.update(
@@ -297,9 +315,9 @@ def _interact_once(
     # connection (Django's cursors send each statement as text, to be planned anew).
     sql = _interaction_sql(model, refuse_blocked)
     for attempt in range(_DEADLOCK_RETRIES + 1):
-        connection.ensure_connection()
+        db.ensure_connection()
         try:
-            with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+            with db.wrap_database_errors, psycopg.Cursor(db.connection) as cursor:
                 cursor.execute(sql, params, prepare=True)
                 row = cursor.fetchone()
             break
@@ -308,12 +326,99 @@ def _interact_once(
             # and cancels one statement. Alone in its transaction the statement changed
             # nothing and can run again; inside a caller's transaction, the caller decides.
             deadlock = getattr(exc.__cause__, "sqlstate", None) == "40P01"
-            if not deadlock or connection.in_atomic_block or attempt == _DEADLOCK_RETRIES:
+            if not deadlock or db.in_atomic_block or attempt == _DEADLOCK_RETRIES:
                 raise
     if row is None:
         raise NotFound(_("没有这条发布。"))
     account_id, blocked, pk = row
     return int(account_id), bool(blocked), None if pk is None else int(pk)
+
+
+def _interact_in_transaction(
+    model: type[Repost | Favourite],
+    *,
+    user: User,
+    post_id: int,
+    now: dt.datetime,
+    action: str,
+    refuse_blocked: bool,
+    comment: str = "",
+) -> tuple[int, bool, int | None]:
+    """What `_interact_once` does, for SQLite (which has no writing CTEs): one read of the
+    post outside the transaction, then one short transaction (SQLite's one writer at a time)
+    of three statements of our own: the row unless the resident has one, its audit row
+    (`audit_sql`, the same columns and values as `audit_record`) and the counter. No ORM
+    query is compiled while the database is held. Same answer as `_interact_once`."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _target_sql(),
+            [user.pk, post_id, PostState.PUBLISHED.value, _db_value(now)],
+        )
+        target = cursor.fetchone()
+    if target is None:
+        raise NotFound(_("没有这条发布。"))
+    account_id, path, blocked = int(target[0]), str(target[1]), bool(target[2])
+    if blocked and refuse_blocked:
+        return account_id, True, None
+    values = {"created_at": now, **({"comment": comment} if model is Repost else {})}
+    with transaction.atomic():
+        pk = _insert_once(model, post_id=post_id, user_id=user.pk, **values)
+        if pk is None:
+            return account_id, blocked, None
+        audit = _audit_insert_sql()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                audit,
+                audit_sql_params(
+                    connection,
+                    computed=(),
+                    at=now,
+                    organisation_path=path,
+                    actor=user,
+                    action=action,
+                    object_type=model._meta.label_lower,
+                    object_id=str(pk),
+                    object_label=model.label(user.pk, post_id),
+                ),
+            )
+        _count(post_id, **{f"{model._meta.model_name}s": 1})
+    return account_id, blocked, pk
+
+
+@functools.cache
+def _audit_insert_sql() -> str:
+    audit = audit_sql(connection, computed={})
+    return f"INSERT INTO {audit.table} ({audit.columns}) SELECT {audit.select}"  # noqa: S608  # nosec B608
+
+
+def _interact(
+    model: type[Repost | Favourite],
+    *,
+    user: User,
+    post_id: int,
+    now: dt.datetime,
+    action: str,
+    refuse_blocked: bool,
+    comment: str = "",
+) -> tuple[int, bool, int | None]:
+    """(the post's account, whether the account blocked the resident, the new row's id or
+    None when the resident already had one); NotFound when the post is not visible. A
+    refused (blocked) resident gets no row. The audit row and the counter come with the row."""
+    if not INT64_MIN <= post_id <= INT64_MAX:  # a page's URL is not bounded as the API's are
+        raise NotFound(_("没有这条发布。"))
+    interact = _interact_once if connection.vendor == "postgresql" else _interact_in_transaction
+    result = interact(
+        model,
+        user=user,
+        post_id=post_id,
+        now=now,
+        action=action,
+        refuse_blocked=refuse_blocked,
+        comment=comment,
+    )
+    if result[2] is not None:
+        action_written(action)
+    return result
 
 
 def repost_create(*, actor: User | None, post_id: int, comment: str = "") -> Repost:
@@ -322,46 +427,27 @@ def repost_create(*, actor: User | None, post_id: int, comment: str = "") -> Rep
     Built for a post reposted hundreds of thousands of times by many clients at once. On
     PostgreSQL it is ONE statement (`_interaction_sql`): the visibility and block check, the
     INSERT … ON CONFLICT DO NOTHING that keeps one repost per resident, the audit row and the
-    counter. Elsewhere one query reads the post, then one transaction inserts, audits and
-    counts. The stream event goes out once the repost has committed."""
+    counter. Elsewhere one query reads the post, then one short transaction inserts, audits
+    and counts (`_interact_in_transaction`). The stream event goes out once the repost has
+    committed. Nothing is loaded to be returned: the repost is built from what was written."""
     user = signed_in(actor)
     comment = check_text("comment", comment, COMMENT_MAX_CHARS, required=False)
     now = timezone.now()
-    if connection.vendor == "postgresql":
-        account_id, blocked, repost_pk = _interact_once(
-            Repost,
-            user=user,
-            post_id=post_id,
-            now=now,
-            action="broadcast.repost.create",
-            refuse_blocked=True,
-            comment=comment,
-        )
-        if blocked:
-            raise blocked_error()
-        if repost_pk is None:
-            raise _already_reposted()
-        streaming.post_reposted(Post(pk=post_id, account_id=account_id))
-        return Repost(pk=repost_pk, post_id=post_id, user=user, comment=comment, created_at=now)
-    post = _interaction_target(user, post_id)
-    if post.actor_blocked:  # type: ignore[attr-defined]
-        refuse_blocked(user, post.account_id)
-    with transaction.atomic():
-        repost_pk = _insert_once(
-            Repost, post_id=post.pk, user_id=user.pk, comment=comment, created_at=now
-        )
-        if repost_pk is None:
-            raise _already_reposted()
-        repost = Repost(pk=repost_pk, post=post, user=user, comment=comment, created_at=now)
-        audit_record(
-            actor=user,
-            action="broadcast.repost.create",
-            obj=repost,
-            organisation=post.account.organisation,
-        )
-        _count(post.pk, reposts=1)
-        streaming.post_reposted(post)
-    return repost
+    account_id, blocked, repost_pk = _interact(
+        Repost,
+        user=user,
+        post_id=post_id,
+        now=now,
+        action="broadcast.repost.create",
+        refuse_blocked=True,
+        comment=comment,
+    )
+    if blocked:
+        raise blocked_error()
+    if repost_pk is None:
+        raise _already_reposted()
+    streaming.post_reposted(post_id, account_id)
+    return Repost(pk=repost_pk, post_id=post_id, user=user, comment=comment, created_at=now)
 
 
 def _already_reposted() -> Conflict:
@@ -396,32 +482,17 @@ def favourite_create(*, actor: User | None, post_id: int) -> Favourite:
     lean path as `repost_create`."""
     user = signed_in(actor)
     now = timezone.now()
-    if connection.vendor == "postgresql":
-        _account_id, _blocked, favourite_pk = _interact_once(
-            Favourite,
-            user=user,
-            post_id=post_id,
-            now=now,
-            action="broadcast.favourite.create",
-            refuse_blocked=False,
-        )
-        if favourite_pk is None:
-            return Favourite.objects.get(post_id=post_id, user=user)
-        return Favourite(pk=favourite_pk, post_id=post_id, user=user, created_at=now)
-    post = _interaction_target(user, post_id)
-    with transaction.atomic():
-        favourite_pk = _insert_once(Favourite, post_id=post.pk, user_id=user.pk, created_at=now)
-        if favourite_pk is None:
-            return Favourite.objects.get(post=post, user=user)
-        favourite = Favourite(pk=favourite_pk, post=post, user=user, created_at=now)
-        audit_record(
-            actor=user,
-            action="broadcast.favourite.create",
-            obj=favourite,
-            organisation=post.account.organisation,
-        )
-        _count(post.pk, favourites=1)
-    return favourite
+    _account_id, _blocked, favourite_pk = _interact(
+        Favourite,
+        user=user,
+        post_id=post_id,
+        now=now,
+        action="broadcast.favourite.create",
+        refuse_blocked=False,
+    )
+    if favourite_pk is None:
+        return Favourite.objects.get(post_id=post_id, user=user)
+    return Favourite(pk=favourite_pk, post_id=post_id, user=user, created_at=now)
 
 
 @transaction.atomic

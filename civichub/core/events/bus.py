@@ -44,7 +44,9 @@ class Event:
             _event_types[topic] = cls
 
     def encode(self) -> str:
-        data = {"type": self.topic, **dataclasses.asdict(self)}
+        # An event's fields are plain values (ids, names): its own attributes as they are, not
+        # `dataclasses.asdict`'s deep copy, which cost more than the rest of publishing.
+        data = {"type": self.topic, **vars(self)}
         return json.dumps(data, separators=(",", ":"))
 
     @staticmethod
