@@ -4,6 +4,7 @@ who may see the request and to no one else."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
@@ -14,7 +15,9 @@ import pytest
 from django.test import Client
 
 from civichub.core import events
+from civichub.core import services as core_services
 from civichub.core.events import publishing
+from civichub.core.models import RoleAssignment
 from civichub.core.tests.test_commands import free_port
 from civichub.donors import live, services
 
@@ -63,10 +66,16 @@ def asgi_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     import uvicorn
     from django.core.asgi import get_asgi_application
 
+    from civichub.core.events.asgi import module_streams, with_event_streams
+
     monkeypatch.setattr(events.streams, "HEARTBEAT_SECONDS", 0.2)
     port = free_port()
     config = uvicorn.Config(
-        get_asgi_application(), host="127.0.0.1", port=port, lifespan="off", log_level="warning"
+        with_event_streams(get_asgi_application(), module_streams()),
+        host="127.0.0.1",
+        port=port,
+        lifespan="off",
+        log_level="warning",
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -119,3 +128,59 @@ def test_the_request_stream_delivers_changes_to_its_hospital_only(
                 break
         assert "event: changed" in seen
         assert seen[-1] == f'data: {{"request": {request.pk}}}'
+
+
+@pytest.mark.django_db(transaction=True)
+def test_board_streams_keep_no_thread_each_and_end_when_the_board_is_withdrawn(
+    asgi_server: str, make_donor: Any, make_request: Any, staff: Any, make_user: Any, hospital: Any
+) -> None:
+    """Served beside Django's request cycle, one task for every stream of the process: under it
+    each stream kept a thread. The person's permission is checked again with every change."""
+    make_donor()
+    request = make_request(units=1)
+    colleague = make_user("hospital_staff", hospital)
+    withdrawn, kept = staff["hospital"], colleague
+    opened = 0
+    ended: list[bool] = [False] * 6
+    changed: list[list[str]] = [[] for _ in range(6)]
+
+    async def read(n: int, user: Any) -> None:
+        nonlocal opened
+        async with (
+            httpx.AsyncClient(base_url=asgi_server, timeout=30, cookies=_cookies(user)) as http,
+            http.stream("GET", "/donors/stream/") as stream,
+        ):
+            assert stream.status_code == 200
+            lines = stream.aiter_lines()
+            assert await anext(lines) == ":)"
+            opened += 1
+            async for line in lines:
+                if line.startswith("data:"):
+                    changed[n].append(line)
+        ended[n] = True
+
+    async def all_streams() -> None:
+        users = [withdrawn] * 5 + [kept]
+        await asyncio.wait_for(asyncio.gather(*(read(n, u) for n, u in enumerate(users))), 20)
+
+    threads_before = threading.active_count()
+    reading = threading.Thread(target=asyncio.run, args=(all_streams(),), daemon=True)
+    reading.start()
+    deadline = time.monotonic() + 10
+    while opened < 6:
+        assert time.monotonic() < deadline, f"{opened} of 6 streams opened"
+        time.sleep(0.02)
+    grown = threading.active_count() - threads_before - 1  # the readers' own thread
+    assert grown <= 2, f"{grown} more threads for 6 open streams"
+    assignment = RoleAssignment.objects.get(user=withdrawn, role="hospital_staff")
+    core_services.role_revoke(actor=None, assignment=assignment)
+    services.call_up_wave(request_id=request.pk)
+    deadline = time.monotonic() + 10
+    while not (all(ended[:5]) and changed[5]):
+        assert time.monotonic() < deadline, (ended, changed)
+        time.sleep(0.02)
+    assert changed[:5] == [[]] * 5, "nothing reaches a person no longer allowed"
+    assert changed[5] == [f'data: {{"request": {request.pk}}}']
+    assert not ended[5]
+    with httpx.Client(base_url=asgi_server, timeout=10, cookies=_cookies(withdrawn)) as http:
+        assert http.get("/donors/stream/").status_code == 204
