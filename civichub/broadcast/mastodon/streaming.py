@@ -38,7 +38,7 @@ from civichub.broadcast.mastodon.endpoint import (
     error,
 )
 from civichub.broadcast.mastodon.render import notification_json, status_json
-from civichub.broadcast.mastodon.selectors import alert_notification
+from civichub.broadcast.mastodon.selectors import alert_notifications
 from civichub.broadcast.mastodon.services import secret_hash
 from civichub.core.events import Event, credential_channel
 from civichub.core.events.asgi import ASGIApp, Receive, Scope, Send, send_answer
@@ -331,15 +331,14 @@ async def _status_event(event: streaming.Event, request: HttpRequest) -> bytes |
 def _notification_events(
     dispatch_id: int, wanted: set[tuple[int, str]]
 ) -> dict[tuple[int, str], bytes]:
-    users = User.objects.in_bulk({user_id for user_id, _host in wanted})
+    rows = alert_notifications({user_id for user_id, _host in wanted}, dispatch_id)
+    # Only the alert's recipients (those the alert did not reach get nothing).
+    users = User.objects.in_bulk(list(rows))
     made: dict[tuple[int, str], bytes] = {}
     for user_id, host in wanted:
-        user, request = users.get(user_id), _requests.get(host)
-        if user is None or request is None:
+        row, user, request = rows.get(user_id), users.get(user_id), _requests.get(host)
+        if row is None or user is None or request is None:
             continue
-        row = alert_notification(user, dispatch_id)
-        if row is None:
-            continue  # the resident was not among the alert's recipients
         data = json.dumps(notification_json(request, row, user), ensure_ascii=False)
         made[(user_id, host)] = streaming.sse_event(streaming.NOTIFICATION, data)
     return made
