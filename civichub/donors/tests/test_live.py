@@ -138,14 +138,13 @@ def test_board_streams_keep_no_thread_each_and_end_when_the_board_is_withdrawn(
     each stream kept a thread. The person's permission is checked again with every change."""
     make_donor()
     request = make_request(units=1)
-    colleague = make_user("hospital_staff", hospital)
-    withdrawn, kept = staff["hospital"], colleague
-    opened = 0
-    ended: list[bool] = [False] * 6
+    withdrawn, kept = staff["hospital"], make_user("hospital_staff", hospital)
+    opened: list[int] = []
+    ended = [False] * 6
     changed: list[list[str]] = [[] for _ in range(6)]
+    stopping: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
 
     async def read(n: int, user: Any) -> None:
-        nonlocal opened
         async with (
             httpx.AsyncClient(base_url=asgi_server, timeout=30, cookies=_cookies(user)) as http,
             http.stream("GET", "/donors/stream/") as stream,
@@ -153,34 +152,46 @@ def test_board_streams_keep_no_thread_each_and_end_when_the_board_is_withdrawn(
             assert stream.status_code == 200
             lines = stream.aiter_lines()
             assert await anext(lines) == ":)"
-            opened += 1
+            opened.append(n)
             async for line in lines:
                 if line.startswith("data:"):
                     changed[n].append(line)
         ended[n] = True
 
     async def all_streams() -> None:
+        stop = asyncio.Event()
+        stopping.append((asyncio.get_running_loop(), stop))
         users = [withdrawn] * 5 + [kept]
-        await asyncio.wait_for(asyncio.gather(*(read(n, u) for n, u in enumerate(users))), 20)
+        reading = [asyncio.create_task(read(n, u)) for n, u in enumerate(users)]
+        await stop.wait()
+        for task in reading:
+            task.cancel()
+        await asyncio.gather(*reading, return_exceptions=True)
 
     threads_before = threading.active_count()
     reading = threading.Thread(target=asyncio.run, args=(all_streams(),), daemon=True)
     reading.start()
-    deadline = time.monotonic() + 10
-    while opened < 6:
-        assert time.monotonic() < deadline, f"{opened} of 6 streams opened"
-        time.sleep(0.02)
-    grown = threading.active_count() - threads_before - 1  # the readers' own thread
-    assert grown <= 2, f"{grown} more threads for 6 open streams"
-    assignment = RoleAssignment.objects.get(user=withdrawn, role="hospital_staff")
-    core_services.role_revoke(actor=None, assignment=assignment)
-    services.call_up_wave(request_id=request.pk)
-    deadline = time.monotonic() + 10
-    while not (all(ended[:5]) and changed[5]):
-        assert time.monotonic() < deadline, (ended, changed)
-        time.sleep(0.02)
-    assert changed[:5] == [[]] * 5, "nothing reaches a person no longer allowed"
-    assert changed[5] == [f'data: {{"request": {request.pk}}}']
-    assert not ended[5]
-    with httpx.Client(base_url=asgi_server, timeout=10, cookies=_cookies(withdrawn)) as http:
-        assert http.get("/donors/stream/").status_code == 204
+    try:
+        deadline = time.monotonic() + 10
+        while len(opened) < 6:
+            assert time.monotonic() < deadline, f"{len(opened)} of 6 streams opened"
+            time.sleep(0.02)
+        grown = threading.active_count() - threads_before - 1  # the readers' own thread
+        assert grown <= 2, f"{grown} more threads for 6 open streams"
+        assignment = RoleAssignment.objects.get(user=withdrawn, role="hospital_staff")
+        core_services.role_revoke(actor=None, assignment=assignment)
+        services.call_up_wave(request_id=request.pk)
+        deadline = time.monotonic() + 10
+        while not (all(ended[:5]) and changed[5]):
+            assert time.monotonic() < deadline, (ended, changed)
+            time.sleep(0.02)
+        assert changed[:5] == [[]] * 5, "nothing reaches a person no longer allowed"
+        assert changed[5] == [f'data: {{"request": {request.pk}}}']
+        assert not ended[5]
+        with httpx.Client(base_url=asgi_server, timeout=10, cookies=_cookies(withdrawn)) as http:
+            assert http.get("/donors/stream/").status_code == 204
+    finally:
+        if stopping:
+            loop, stop = stopping[0]
+            loop.call_soon_threadsafe(stop.set)
+        reading.join(10)
