@@ -247,7 +247,7 @@ def page_stream_asgi(scope: Scope) -> ASGIApp | None:
         return None  # Django refuses it
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        opened = await db(_page_opening)(request)
+        opened = await db(_page_opening, opening=True)(request)
         if opened is None:
             await send_answer(send, 204)
             return

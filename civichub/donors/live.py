@@ -104,8 +104,8 @@ def _stream_asgi(scope: Scope, request_id: int | None) -> ASGIApp | None:
         return None  # Django refuses it
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        user = await db(session_user)(request)
-        if not await db(_allowed)(user, request_id):
+        user = await db(_viewer, opening=True)(request, request_id)
+        if user is None:
             await send_answer(send, 204)
             return
         channel = BOARD if request_id is None else request_channel(request_id)
@@ -113,6 +113,12 @@ def _stream_asgi(scope: Scope, request_id: int | None) -> ASGIApp | None:
         await routed_sse_app(STREAMS, ChangeAudience, [channel], viewer)(scope, receive, send)
 
     return app
+
+
+def _viewer(request: HttpRequest, request_id: int | None) -> Any:
+    """The signed-in person if they may see the board or the request, else None."""
+    user = session_user(request)
+    return user if _allowed(user, request_id) else None
 
 
 class ChangeAudience(Audience):

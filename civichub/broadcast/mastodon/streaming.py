@@ -128,7 +128,7 @@ def _token_checked(stream: ASGIApp) -> ASGIApp:
     """`stream` once the request's token is found valid with read:statuses; else the refusal."""
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        refused = await streaming.db(_public_refusal)(scope)
+        refused = await streaming.db(_public_refusal, opening=True)(scope)
         if refused is None:
             await stream(scope, receive, send)
             return
@@ -227,7 +227,9 @@ def _person_stream(
     token = bearer_token(request) or request.GET.get("access_token", "").strip()
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        opened = await streaming.db(_person_opening)(request, token, needed, kinds, timeline)
+        opened = await streaming.db(_person_opening, opening=True)(
+            request, token, needed, kinds, timeline
+        )
         if isinstance(opened, JsonResponse):
             await send_answer(send, opened.status_code, opened.content)
             return

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
@@ -27,9 +29,26 @@ _RENDERS_KEPT = 512
 _DB_ATTEMPTS = 5
 
 
-def db(function: Callable[..., T]) -> Callable[..., Awaitable[T]]:
+# Streams opening at once check their tokens and sessions side by side in these few threads of
+# the process (each check waits on the database), not one after another, nor a thread each.
+OPENING_THREADS = 2
+_opening: list[ThreadPoolExecutor] = []
+_opening_lock = threading.Lock()
+
+
+def _opening_executor() -> ThreadPoolExecutor:
+    with _opening_lock:
+        if not _opening:
+            _opening.append(
+                ThreadPoolExecutor(OPENING_THREADS, thread_name_prefix="civichub-stream-open")
+            )
+        return _opening[0]
+
+
+def db(function: Callable[..., T], *, opening: bool = False) -> Callable[..., Awaitable[T]]:
     """Runs a database read from a stream, giving the connection back afterwards: a stream lives
-    for an hour and must not hold one of the process's pooled connections meanwhile."""
+    for an hour and must not hold one of the process's pooled connections meanwhile. `opening`:
+    the checks of a stream as it opens, run beside other streams' (OPENING_THREADS)."""
 
     def run(*args: Any, **kwargs: Any) -> T:
         try:
@@ -46,6 +65,8 @@ def db(function: Callable[..., T]) -> Callable[..., Awaitable[T]]:
         finally:
             connection.close()
 
+    if opening:
+        return sync_to_async(run, thread_sensitive=False, executor=_opening_executor())
     return sync_to_async(run)
 
 
