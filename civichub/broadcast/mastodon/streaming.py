@@ -285,8 +285,8 @@ class PersonAudience(Audience):
         if not readers or event.post_id is None:
             return []
         if event.kind == streaming.DELETE:
-            chunk = streaming.sse_event("delete", str(event.post_id))
-            return [(r, chunk) for r in readers]
+            deleted = streaming.sse_event("delete", str(event.post_id))
+            return [(r, deleted) for r in readers]
         if event.kind == streaming.NOTIFICATION:
             return await self._notifications(event, [r for r in readers if r.context.notifications])
         # A status's bytes are the same for every reader of a host.

@@ -6,6 +6,7 @@ token's streams end; a reader's channels change while it reads."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -56,13 +57,13 @@ class Greetings(routed.Audience):
 
 def opened(connections: dict[str, tuple[Connection, list[str], str]]) -> list[asyncio.Task[None]]:
     loop = asyncio.get_running_loop()
-    return [
-        loop.create_task(
-            routed.routed_sse_app("test", Greetings, channels, language)(
-                {"type": "http"}, connection.receive, connection.send
-            )
-        )
+    apps: list[Any] = [
+        (routed.routed_sse_app("test", Greetings, channels, language), connection)
         for connection, channels, language in connections.values()
+    ]
+    return [
+        loop.create_task(app({"type": "http"}, connection.receive, connection.send))
+        for app, connection in apps
     ]
 
 
