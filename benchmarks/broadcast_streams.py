@@ -2,11 +2,16 @@
 stream has it.
 
 `civichub serve` (uvicorn, one worker process) runs on a scratch SQLite data directory; N
-clients open Mastodon's public stream (`/broadcast/mastodon/api/v1/streaming/public`, no token)
-and wait for its first line (the stream is subscribed from then on). The clients are asyncio
+clients open a stream and wait for its first line (the stream is subscribed from then on):
+`--stream public`, Mastodon's public stream (`/broadcast/mastodon/api/v1/streaming/public`, no
+token); `user`, Mastodon's user stream of `--people` residents (default: as many as streams, at
+most 1,000) who follow the publishing account, each with an API token, the streams shared out
+among them; `page`, the home feed's live stream (`/broadcast/stream/`) of the same residents,
+signed in by a session cookie. The clients are asyncio
 protocols on raw sockets in this process (a few hundred bytes each), opened a few hundred at a
 time. Then one post is published through the API and each stream's `update` event is timed from
-just before the request: `streams.<part>.latency_p50_ms`, `_p99_ms`, `_max_ms`, the streams that
+just before the request (the `update` event; `post` on the page stream):
+`streams.<part>.latency_p50_ms`, `_p99_ms`, `_max_ms`, the streams that
 got it and those dropped (closed, or without the event within the timeout). Memory per stream is
 the server's resident set (the process and its children) after the streams opened minus before,
 divided by N; the server's CPU seconds spent delivering (in all and per delivery) are printed
@@ -17,7 +22,8 @@ Parts: `one_process` (one web process; events within it, no Redis), then `two_pr
 published through the second). The soft limit of open files is raised to the hard limit for
 this process and the servers it starts.
 
-    python benchmarks/broadcast_streams.py [--streams 10000] [--port P] [--redis URL] [--quick]
+    python benchmarks/broadcast_streams.py [--streams 10000] [--stream public|user|page]
+        [--people N] [--port P] [--redis URL] [--only one|two] [--quick]
 
 `--quick` (200 streams) is a smoke test, run by `benchmarks/broadcast.py --quick`.
 """
@@ -52,7 +58,9 @@ from benchmarks.common import (  # noqa: E402
     percentile,
 )
 
-STREAM_PATH = "/broadcast/mastodon/api/v1/streaming/public"
+PUBLIC_PATH = "/broadcast/mastodon/api/v1/streaming/public"
+USER_PATH = "/broadcast/mastodon/api/v1/streaming/user"
+PAGE_PATH = "/broadcast/stream/"
 OPENING_AT_ONCE = 200
 OPEN_TIMEOUT = 120.0
 DELIVERY_TIMEOUT = 60.0
@@ -70,6 +78,29 @@ services.role_grant(actor=None, user=publisher, role="broadcast_publisher", orga
 broadcast.account_create(actor=None, organisation=city, handle="safe-qingshan", name="平安青山")
 _, token = services.api_token_create(actor=publisher, name="publisher")
 print("SETUP " + json.dumps({"token": token}))
+"""
+# Residents who follow the account, each with a token and a session (`--stream user` / `page`).
+PEOPLE_SETUP = """
+import json
+from django.conf import settings
+from django.test import Client
+from civichub.broadcast import services as broadcast
+from civichub.broadcast.models import BroadcastAccount
+from civichub.core import services
+account = BroadcastAccount.objects.get(handle="safe-qingshan")
+people = []
+for n in range(PEOPLE):
+    person = services.user_create(actor=None, username=f"reader{n}", password=None,
+                                  validate=False)
+    broadcast.follow_create(actor=person, account_id=account.pk)
+    _, secret = services.api_token_create(actor=person, name="reader")
+    session = ""
+    if SESSIONS:
+        browser = Client()
+        browser.force_login(person)
+        session = browser.cookies[settings.SESSION_COOKIE_NAME].value
+    people.append({"token": secret, "session": session})
+print("SETUP " + json.dumps({"people": people, "cookie": settings.SESSION_COOKIE_NAME}))
 """
 
 
@@ -114,11 +145,20 @@ def cpu_seconds(pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def threads(pid: int) -> int:
+    total = 0
+    for member in _tree(pid):
+        with contextlib.suppress(OSError):
+            total += len(list(Path(f"/proc/{member}/task").iterdir()))
+    return total
+
+
 class StreamClient(asyncio.Protocol):
     """One open stream: notes when its first line came and when the post's `update` did."""
 
-    def __init__(self, request: bytes, opened: asyncio.Future[bool]) -> None:
+    def __init__(self, request: bytes, opened: asyncio.Future[bool], marker: bytes) -> None:
         self.request = request
+        self.marker = marker
         self.opened = opened
         self.tail = b""
         self.status_ok: bool | None = None
@@ -138,7 +178,7 @@ class StreamClient(asyncio.Protocol):
         self.tail = self.tail[-32:] + data
         if not self.opened.done() and b":)" in self.tail:
             self.opened.set_result(True)
-        if self.update_at is None and b"event: update" in self.tail:
+        if self.update_at is None and self.marker in self.tail:
             self.update_at = time.perf_counter()
             if self.on_update is not None:
                 self.on_update()
@@ -150,20 +190,37 @@ class StreamClient(asyncio.Protocol):
             self.opened.set_result(False)
 
 
-async def open_streams(ports: list[int], count: int) -> list[StreamClient]:
+class Readers:
+    """What the streams open: which stream, and as whom."""
+
+    def __init__(self, stream: str, people: list[dict[str, str]], cookie: str) -> None:
+        self.stream = stream
+        self.people = people
+        self.cookie = cookie
+        self.marker = b"event: post" if stream == "page" else b"event: update"
+
+    def request(self, n: int, port: int) -> bytes:
+        headers = f"Host: 127.0.0.1:{port}\r\nAccept: text/event-stream\r\n"
+        path = PUBLIC_PATH
+        if self.stream == "user":
+            path = f"{USER_PATH}?access_token={self.people[n % len(self.people)]['token']}"
+        elif self.stream == "page":
+            path = PAGE_PATH
+            headers += f"Cookie: {self.cookie}={self.people[n % len(self.people)]['session']}\r\n"
+        return f"GET {path} HTTP/1.1\r\n{headers}\r\n".encode()
+
+
+async def open_streams(ports: list[int], count: int, readers: Readers) -> list[StreamClient]:
     loop = asyncio.get_running_loop()
     limit = asyncio.Semaphore(OPENING_AT_ONCE)
     clients: list[StreamClient] = []
 
     async def open_one(n: int) -> None:
         port = ports[n % len(ports)]
-        request = (
-            f"GET {STREAM_PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-            "Accept: text/event-stream\r\n\r\n"
-        ).encode()
+        request = readers.request(n, port)
         async with limit:
             opened: asyncio.Future[bool] = loop.create_future()
-            client = StreamClient(request, opened)
+            client = StreamClient(request, opened, readers.marker)
             clients.append(client)
             try:
                 await loop.create_connection(lambda: client, "127.0.0.1", port)
@@ -190,11 +247,12 @@ def publish(port: int, token: str) -> None:
 
 
 async def measure_streams(
-    part: str, ports: list[int], pids: list[int], count: int, token: str
+    part: str, ports: list[int], pids: list[int], count: int, token: str, readers: Readers
 ) -> bool:
     rss_before = sum(rss_bytes(pid) for pid in pids)
+    threads_before = sum(threads(pid) for pid in pids)
     started = time.perf_counter()
-    clients = await open_streams(ports, count)
+    clients = await open_streams(ports, count, readers)
     opened = [c for c in clients if c.status_ok and not c.lost]
     line(f"streams.{part}.streams_open", f"{len(opened)} of {count}")
     line(f"streams.{part}.open_seconds", f"{time.perf_counter() - started:.1f}")
@@ -203,6 +261,9 @@ async def measure_streams(
     line(f"streams.{part}.server_rss_mib_before", f"{rss_before / 2**20:.1f}")
     line(f"streams.{part}.server_rss_mib_open", f"{rss_after / 2**20:.1f}")
     line(f"streams.{part}.memory_per_stream_kib", f"{(rss_after - rss_before) / count / 1024:.1f}")
+    # Threads the server started for the open streams (none when no stream keeps one).
+    line(f"streams.{part}.server_threads_before", threads_before)
+    line(f"streams.{part}.server_threads_open", sum(threads(pid) for pid in pids))
 
     loop = asyncio.get_running_loop()
     everyone = asyncio.Event()
@@ -300,21 +361,34 @@ def servers(env: dict[str, str], ports: list[int]) -> Iterator[list[int]]:
                 note("server errors:\n" + "".join(output.text[-40:]))
 
 
-def prepared(env: dict[str, str]) -> str:
-    subprocess.run(civichub("migrate", "--verbosity", "0"), env=env, check=True, timeout=600)
+def _shell(env: dict[str, str], command: str) -> dict[str, Any]:
     setup = subprocess.run(
-        civichub("shell", "--command", SETUP),
+        civichub("shell", "--command", command),
         env=env,
         check=True,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=1800,
     )
-    token: str = json.loads(setup.stdout.split("SETUP ", 1)[1])["token"]
-    return token
+    found: dict[str, Any] = json.loads(setup.stdout.split("SETUP ", 1)[1])
+    return found
 
 
-def run_part(part: str, count: int, ports: list[int], redis_url: str) -> bool:
+def prepared(env: dict[str, str], stream: str, people: int) -> tuple[str, Readers]:
+    subprocess.run(civichub("migrate", "--verbosity", "0"), env=env, check=True, timeout=600)
+    token: str = _shell(env, SETUP)["token"]
+    if stream == "public":
+        return token, Readers(stream, [], "")
+    started = time.perf_counter()
+    command = PEOPLE_SETUP.replace("PEOPLE", str(people)).replace("SESSIONS", str(stream == "page"))
+    found = _shell(env, command)
+    note(f"{people} residents set up in {time.perf_counter() - started:.0f} s")
+    return token, Readers(stream, found["people"], found["cookie"])
+
+
+def run_part(
+    part: str, count: int, ports: list[int], redis_url: str, stream: str, people: int
+) -> bool:
     with tempfile.TemporaryDirectory(prefix="civichub-bench-streams-") as data_dir:
         env = {
             k: v
@@ -332,11 +406,11 @@ def run_part(part: str, count: int, ports: list[int], redis_url: str) -> bool:
         )
         if redis_url:
             env["REDIS_URL"] = redis_url
-        token = prepared(env)
+        token, readers = prepared(env, stream, people)
         line(f"streams.{part}.web_processes", len(ports))
         line(f"streams.{part}.bus", "redis" if redis_url else "in-process")
         with servers(env, ports) as pids:
-            return asyncio.run(measure_streams(part, ports, pids, count, token))
+            return asyncio.run(measure_streams(part, ports, pids, count, token, readers))
 
 
 def main() -> int:
@@ -346,22 +420,30 @@ def main() -> int:
     parser.add_argument("--redis", default=DEFAULT_REDIS, help="for the two-process part")
     parser.add_argument("--only", choices=["one", "two"], help="run one part only")
     parser.add_argument("--quick", action="store_true", help="200 streams: a smoke test")
+    parser.add_argument("--stream", choices=["public", "user", "page"], default="public")
+    parser.add_argument("--people", type=int, default=0, help="residents reading (user, page)")
     args = parser.parse_args()
     if args.quick:
         args.streams = min(args.streams, 200)
+    people = args.people or min(args.streams, 1000)
     limit = raise_open_files_limit()
     line("streams.open_files_limit", limit)
     line("streams.database", "sqlite")
+    line("streams.stream", args.stream)
+    if args.stream != "public":
+        line("streams.people", people)
     line("streams.count", args.streams)
     if args.streams + 100 > limit:
         note(f"{args.streams} streams need more open files than the limit {limit}")
     ok = True
     first = args.port or free_port()
     if args.only in (None, "one"):
-        ok &= run_part("one_process", args.streams, [first], "")
+        ok &= run_part("one_process", args.streams, [first], "", args.stream, people)
     if args.only in (None, "two"):
         second = args.port + 1 if args.port else free_port()
-        ok &= run_part("two_processes_redis", args.streams, [first, second], args.redis)
+        ok &= run_part(
+            "two_processes_redis", args.streams, [first, second], args.redis, args.stream, people
+        )
     return 0 if ok else 1
 
 

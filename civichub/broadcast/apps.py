@@ -69,13 +69,23 @@ class BroadcastConfig(CivicModuleConfig):
             "civichub.broadcast.feedcache:connect",
             "civichub.broadcast.noticechanges:connect",
         ],
-        # Mastodon's public stream without a token, beside Django's request cycle.
+        # Every event stream, beside Django's request cycle (no thread per open stream):
+        # Mastodon's public and user streams, the pages' live feed.
         asgi_streams={
-            f"{prefix}/api/v1/streaming/public{variant}": (
-                "civichub.broadcast.mastodon.streaming:public_stream_asgi"
-            )
-            for prefix in ("", "/broadcast/mastodon")
-            for variant in ("", "/local", "/remote")
+            **{
+                f"{prefix}/api/v1/streaming/{stream}": (
+                    f"civichub.broadcast.mastodon.streaming:{chooser}"
+                )
+                for prefix in ("", "/broadcast/mastodon")
+                for stream, chooser in (
+                    ("public", "public_stream_asgi"),
+                    ("public/local", "public_stream_asgi"),
+                    ("public/remote", "public_stream_asgi"),
+                    ("user", "user_stream_asgi"),
+                    ("user/notification", "user_notification_stream_asgi"),
+                )
+            },
+            "/broadcast/stream/": "civichub.broadcast.streaming:page_stream_asgi",
         },
         demo_data="civichub.broadcast.demo:seed",
         notification_kinds="civichub.broadcast.notifications:KINDS",

@@ -21,12 +21,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import io
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from collections.abc import Hashable
 from typing import Any
 
-from django.conf import settings
+from django.core.exceptions import DisallowedHost
+from django.core.handlers.asgi import ASGIRequest
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.template.loader import render_to_string
@@ -41,13 +43,15 @@ from civichub.core.events import (
     SharedRenders,
     bus,
     db,
-    event_stream,
-    is_asgi,
     publish,
     publish_now,
-    sse,
     sse_event,
 )
+from civichub.core.events.asgi import ASGIApp, Receive, Scope, Send, send_answer
+from civichub.core.events.routed import Audience, RoutedStreams, routed_sse_app
+from civichub.core.events.shared import Reader
+from civichub.core.http import session_user
+from civichub.core.models import User
 
 __all__ = [
     "DELETE",
@@ -64,12 +68,9 @@ __all__ = [
     "bus",
     "channels_for",
     "db",
-    "event_stream",
-    "is_asgi",
     "page_stream",
-    "sse",
+    "page_stream_asgi",
     "sse_event",
-    "stream",
     "user_channel",
 ]
 
@@ -105,21 +106,6 @@ class Event(events.Event, topic="broadcast"):
     post_id: int | None = None
     account_id: int | None = None
     dispatch_id: int | None = None
-
-
-def stream(
-    channels: Callable[[], Awaitable[list[str]]],
-    handle: Callable[[Event], Awaitable[bytes | None]],
-    *,
-    flush: Callable[[], Awaitable[bytes | None]] | None = None,
-) -> AsyncIterator[bytes]:
-    """`events.sse` for broadcast's streams: `handle` gets broadcast's events, and a FOLLOWS
-    event makes the stream subscribe afresh (the person followed or unfollowed an account)."""
-
-    async def on_event(event: events.Event) -> bytes | None:
-        return await handle(event) if isinstance(event, Event) else None
-
-    return sse(channels, on_event, flush=flush, resubscribe_on=(FOLLOWS,))
 
 
 def _post_channels(account_id: int) -> list[str]:
@@ -227,68 +213,132 @@ def _post_fragment(post_id: int, language: str) -> str | None:
 
 
 async def page_stream(request: HttpRequest) -> HttpResponseBase:
+    """The pages' live feed is served by `page_stream_asgi` beside Django's request cycle; this
+    answers where that server is not in front: 204, nothing to stream (the browser does not
+    reconnect and the page stays as it was loaded)."""
+    return HttpResponse(status=204)
+
+
+PAGE_STREAMS = "broadcast:page"
+
+
+class _Viewer:
+    """What a page stream keeps about its reader, found as it opened."""
+
+    __slots__ = ("language", "user_id")
+
+    def __init__(self, language: str, user_id: int | None) -> None:
+        self.language = language
+        self.user_id = user_id  # the home feed's reader; None on an account's page
+
+
+def page_stream_asgi(scope: Scope) -> ASGIApp | None:
     """Server-sent events for the home feed (signed in) or one account's page (`?account=`):
-    `post` for a new post, `replace` for an edited or retracted post or changed counts, each
-    with the post rendered as on the page. Answers 204 where there is nothing to stream, which
-    tells the browser not to reconnect."""
-    if not is_asgi(request):
-        return HttpResponse(status=204)
+    `post` for a new post, `replace` for an edited or retracted post or changed counts (at most
+    every REFRESH_SECONDS), each with the post rendered as on the page in the reader's language.
+    The session is checked as the middleware checks it, once, as the stream opens. Answers 204
+    where there is nothing to stream, which tells the browser not to reconnect."""
+    request = ASGIRequest(scope, io.BytesIO())
+    try:
+        request.get_host()
+    except DisallowedHost:
+        return None  # Django refuses it
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        opened = await db(_page_opening, opening=True)(request)
+        if opened is None:
+            await send_answer(scope, send, 204)
+            return
+        channels, viewer = opened
+        await routed_sse_app(PAGE_STREAMS, PageAudience, channels, viewer)(scope, receive, send)
+
+    return app
+
+
+def _home_channels(user: Any) -> list[str]:
+    return [c for c in channels_for(user) if not c.startswith("area:")]
+
+
+def _page_opening(request: HttpRequest) -> tuple[list[str], _Viewer] | None:
     handle = request.GET.get("account", "")
-    language = translation.get_language() or settings.LANGUAGE_CODE
-
-    def reader_and_account() -> tuple[Any, int | None]:
-        user = (
-            request.user
-        )  # the session is read here, through `db`, which gives back the connection
-        signed_in = user if user.is_authenticated else None
+    language = translation.get_language_from_request(request)
+    if handle:
         found = BroadcastAccount.objects.filter(handle=handle).values_list("pk", flat=True)
-        return signed_in, (found.first() if handle else None)
-
-    signed_in, account_id = await db(reader_and_account)()
-    if handle and account_id is None:
-        return HttpResponse(status=204)
-    if not handle and signed_in is None:
-        return HttpResponse(status=204)
-
-    async def channels() -> list[str]:
-        if account_id is not None:
-            own = [user_channel(signed_in.pk)] if signed_in else []
-            return [account_channel(account_id), *own]
-        return [c for c in await db(channels_for)(signed_in) if not c.startswith("area:")]
-
-    refresh: set[int] = set()
-
-    async def render(post_id: int, key: Hashable) -> str | None:
-        data: str | None = await _page_renders.get(
-            key, lambda: db(_post_fragment)(post_id, language)
-        )
-        return data
-
-    async def handle_event(event: Event) -> bytes | None:
-        if event.post_id is None:
+        account_id = found.first()
+        if account_id is None:
             return None
-        if event.kind == UPDATE:
-            data = await render(event.post_id, (event.id, language))
-            return sse_event("post", data) if data else None
-        if event.kind in (STATUS_UPDATE, DELETE, REPOST):
-            refresh.add(event.post_id)
+        return [account_channel(account_id)], _Viewer(language, None)
+    user = session_user(request)
+    if not user.is_authenticated:
         return None
+    return _home_channels(user), _Viewer(language, user.pk)
 
-    last_flush = 0.0
 
-    async def flush() -> bytes | None:
-        nonlocal last_flush
-        loop = asyncio.get_running_loop()
-        if not refresh or loop.time() - last_flush < REFRESH_SECONDS:
-            return None
-        last_flush = loop.time()
-        chunks = []
-        tick = int(loop.time() / REFRESH_SECONDS)
-        for post_id in sorted(refresh):
-            data = await render(post_id, ("refresh", post_id, tick, language))
-            if data:
-                chunks.append(sse_event("replace", data))
-        refresh.clear()
-        return b"".join(chunks)
+class PageAudience(Audience):
+    """A new post once per language for every page showing it; changes of a post held back
+    and sent at most every REFRESH_SECONDS (a hot post's reposts), rendered once per language
+    whatever the number of pages."""
 
-    return event_stream(stream(channels, handle_event, flush=flush))
+    def __init__(self) -> None:
+        self.held: dict[int, tuple[Reader, set[int]]] = {}
+        self.last_flush = 0.0
+
+    async def render(
+        self, streams: RoutedStreams, event: events.Event, readers: list[Reader]
+    ) -> list[tuple[Reader, bytes]]:
+        if not isinstance(event, Event):
+            return []
+        if event.kind == FOLLOWS:
+            home = [r for r in readers if r.context.user_id is not None]
+            found = await db(_home_channels_by_person)({r.context.user_id for r in home})
+            for reader in home:
+                if reader.context.user_id in found:
+                    await streams.move(reader, found[reader.context.user_id])
+            return []
+        post_id = event.post_id
+        if post_id is None:
+            return []
+        if event.kind == UPDATE:
+            chunks: dict[str, bytes | None] = {}
+            for language in {r.context.language for r in readers}:
+                data = await _fragment(post_id, language, (event.id, language))
+                chunks[language] = sse_event("post", data) if data else None
+            return [(r, chunk) for r in readers if (chunk := chunks[r.context.language])]
+        if event.kind in (STATUS_UPDATE, DELETE, REPOST):
+            for reader in readers:
+                self.held.setdefault(id(reader), (reader, set()))[1].add(post_id)
+        return []
+
+    async def flush(self, streams: RoutedStreams) -> list[tuple[Reader, bytes]]:
+        now = asyncio.get_running_loop().time()
+        if not self.held or now - self.last_flush < REFRESH_SECONDS:
+            return []
+        self.last_flush = now
+        held, self.held = self.held, {}
+        tick = int(now / REFRESH_SECONDS)
+        renders: dict[tuple[int, str], bytes | None] = {}
+        sent = []
+        for reader, post_ids in held.values():
+            if id(reader) not in streams.readers:
+                continue
+            language = reader.context.language
+            parts = []
+            for post_id in sorted(post_ids):
+                if (post_id, language) not in renders:
+                    data = await _fragment(post_id, language, ("refresh", post_id, tick, language))
+                    renders[(post_id, language)] = sse_event("replace", data) if data else None
+                if part := renders[(post_id, language)]:
+                    parts.append(part)
+            if parts:
+                sent.append((reader, parts[0] if len(parts) == 1 else b"".join(parts)))
+        return sent
+
+
+async def _fragment(post_id: int, language: str, key: Hashable) -> str | None:
+    data: str | None = await _page_renders.get(key, lambda: db(_post_fragment)(post_id, language))
+    return data
+
+
+def _home_channels_by_person(user_ids: set[int]) -> dict[int, list[str]]:
+    users = User.objects.in_bulk(user_ids)
+    return {pk: _home_channels(user) for pk, user in users.items()}

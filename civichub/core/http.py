@@ -5,8 +5,11 @@ and the client's address the same way."""
 from __future__ import annotations
 
 import ipaddress
+from importlib import import_module
+from typing import Any
 
 from django.conf import settings
+from django.contrib import auth
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
@@ -28,6 +31,17 @@ def request_user(request: HttpRequest) -> User:
     user = request_user_or_none(request)
     if user is None:
         raise NotAuthenticated(_("请先登录。"))
+    return user
+
+
+def session_user(request: HttpRequest) -> Any:
+    """The person the request's session cookie signs in (or an anonymous user), checked as the
+    session and authentication middleware check it (the session's password hash, an active
+    account): for a stream served beside the middleware. Reads the database."""
+    engine = import_module(settings.SESSION_ENGINE)
+    request.session = engine.SessionStore(request.COOKIES.get(settings.SESSION_COOKIE_NAME))
+    user = auth.get_user(request)
+    request.user = user
     return user
 
 

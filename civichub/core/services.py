@@ -16,7 +16,7 @@ from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from civichub.core import crypto, geo, hooks
+from civichub.core import crypto, events, geo, hooks
 from civichub.core.audit import audit_record
 from civichub.core.errors import Conflict, ValidationFailed
 from civichub.core.identity import birth_year, identity_number_error
@@ -245,6 +245,8 @@ def api_token_revoke(*, actor: User, token: ApiToken) -> None:
     token.revoked_at = timezone.now()
     token.save(update_fields=["revoked_at"])
     audit_record(actor=actor, action="api_token.revoke", obj=token)
+    # The streams the token opened end with it.
+    events.publish([events.credential_channel(token.token_hash)], events.Event(events.STREAM_END))
 
 
 def api_token_authenticate(secret: str) -> User | None:

@@ -92,6 +92,11 @@ class DonorsConfig(CivicModuleConfig):
     manifest = ModuleManifest(
         url_prefix="donors/",
         urls="civichub.donors.urls",
+        # The live streams of the board and a request, beside Django's request cycle.
+        asgi_streams={
+            "/donors/stream/": "civichub.donors.live:board_stream_asgi",
+            "/donors/requests/<int:request_id>/stream/": "civichub.donors.live:request_stream_asgi",
+        },
         api_router="civichub.donors.api:router",
         api_prefix="/donors/",
         roles=ROLES,

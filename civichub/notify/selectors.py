@@ -126,6 +126,27 @@ def notification_ref(
     return NotificationRef(*found) if found else None
 
 
+def dispatch_notification_refs(
+    *, dispatch_id: int, recipient_ids: Iterable[int]
+) -> dict[int, NotificationRef]:
+    """The notification one send made for each of these people, by person (those it did not
+    reach left out): `notification_ref` for many people at once, as a stream telling them all
+    needs it."""
+    ids = list(recipient_ids)
+    found: dict[int, NotificationRef] = {}
+    for start in range(0, len(ids), _IDS_PER_QUERY):
+        rows = Notification.objects.filter(
+            dispatch_id=dispatch_id, recipient_id__in=ids[start : start + _IDS_PER_QUERY]
+        ).values_list("recipient_id", "pk", "dispatch_id", "created_at")
+        for recipient_id, pk, dispatch, created_at in rows:
+            found[recipient_id] = NotificationRef(pk, dispatch, created_at)
+    return found
+
+
+# Ids in one `IN (...)`: well under SQLite's limit on a statement's parameters.
+_IDS_PER_QUERY = 1000
+
+
 def notification_refs(
     *,
     recipient: User,

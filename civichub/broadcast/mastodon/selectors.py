@@ -5,6 +5,7 @@ notifications, and for the OAuth pages the apps a resident has let use their acc
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -353,12 +354,17 @@ def notification_page(user: User, query: NotificationQuery) -> list[Notification
     return rows
 
 
-def alert_notification(user: User, dispatch_id: int) -> NotificationRow | None:
-    """The resident's notification of one alert's push, with the alert (None when the
-    resident was not among its recipients)."""
-    note = notify_selectors.notification_ref(recipient=user, dispatch_id=dispatch_id)
+def alert_notifications(user_ids: Iterable[int], dispatch_id: int) -> dict[int, NotificationRow]:
+    """The residents' notifications of one alert's push, with the alert, by user id: those
+    among its recipients (two statements, whatever their number)."""
     push = AlertPush.objects.filter(dispatch_id=dispatch_id).select_related("post__account")
     alert = push.first()
-    if note is None or alert is None:
-        return None
-    return NotificationRow(Place(note.created_at, ALERT_KIND, note.pk), post=alert.post)
+    if alert is None:
+        return {}
+    notes = notify_selectors.dispatch_notification_refs(
+        dispatch_id=dispatch_id, recipient_ids=user_ids
+    )
+    return {
+        user_id: NotificationRow(Place(note.created_at, ALERT_KIND, note.pk), post=alert.post)
+        for user_id, note in notes.items()
+    }

@@ -19,6 +19,7 @@ from django.utils import timezone
 from civichub.broadcast.mastodon import scopes
 from civichub.broadcast.mastodon.models import OAuthAuthorization, OAuthToken
 from civichub.broadcast.models import ClientApp
+from civichub.core import events
 from civichub.core.audit import audit_record
 from civichub.core.errors import DomainError, ValidationFailed
 from civichub.core.models import User
@@ -268,6 +269,15 @@ def token_revoke(*, app: ClientApp, secret: str) -> None:
     token.revoked_at = timezone.now()
     token.save(update_fields=["revoked_at"])
     audit_record(actor=token.user, action="mastodon.token.revoke", obj=token)
+    _streams_end([token.token_hash])
+
+
+def _streams_end(token_hashes: list[str]) -> None:
+    """The streams the revoked tokens opened end once the revocation commits (Mastodon's
+    streaming server closes them too)."""
+    if token_hashes:
+        channels = [events.credential_channel(h) for h in token_hashes]
+        events.publish(channels, events.Event(events.STREAM_END))
 
 
 def token_authenticate(secret: str) -> OAuthToken | None:
@@ -302,9 +312,10 @@ def authorization_revoke(*, actor: User, app_id: int) -> int:
     app = ClientApp.objects.filter(pk=app_id).first()
     if app is None:
         return 0
-    revoked = OAuthToken.objects.filter(app=app, user=actor, revoked_at__isnull=True).update(
-        revoked_at=now
-    )
+    live = OAuthToken.objects.filter(app=app, user=actor, revoked_at__isnull=True)
+    hashes = list(live.values_list("token_hash", flat=True))
+    revoked = live.update(revoked_at=now)
+    _streams_end(hashes)
     OAuthAuthorization.objects.filter(app=app, user=actor, used_at__isnull=True).update(used_at=now)
     audit_record(
         actor=actor,

@@ -21,12 +21,17 @@ from django.utils import timezone
 from mastodon import Mastodon, StreamListener
 
 from civichub.broadcast import services, streaming
+from civichub.broadcast.mastodon.endpoint import OUTSIDE_SCOPES
 from civichub.broadcast.tests.conftest import Broadcast
 from civichub.broadcast.tests.test_mastodon import PASSWORD, client_for
 from civichub.core import events
 from civichub.core.tests.test_commands import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+# Threads a process may start for its streams, however many: the one for database reads and
+# those checking the streams as they open.
+THREADS_BESIDE_STREAMS = 1 + events.streams.OPENING_THREADS
 
 
 class Collector:
@@ -439,8 +444,10 @@ def _readers_keep_no_thread_and_get_the_post(
     while len(opened) < readers:
         assert time.monotonic() < deadline, f"{len(opened)} of {readers} streams opened"
         time.sleep(0.02)
-    grown = threading.active_count() - threads_before - 1  # the readers' own thread
-    assert grown <= 2, f"{grown} more threads for {readers} open streams"
+    # Beside the readers' own thread: the process's thread for database reads and those
+    # checking the streams as they open, however many streams.
+    grown = threading.active_count() - threads_before - 1
+    assert grown <= THREADS_BESIDE_STREAMS, f"{grown} more threads for {readers} open streams"
     publish(bc, "全市通知：地铁延长运营")
     reading.join(20)
     assert len(got) == readers
@@ -649,3 +656,253 @@ def test_an_open_user_stream_follows_the_accounts_the_resident_follows_meanwhile
         assert [s.id for s in listener.wait_for("update", timeout=0)] == [str(post.pk)]
     finally:
         handle.close()
+
+
+# Many streams of a person each, one task for all of them ----------------------------------------
+
+
+class Readers:
+    """Streams read on an event loop of a thread of their own, each stream's events kept as
+    (name, data) pairs, and whether the server ended it."""
+
+    def __init__(self, streams: list[tuple[str, dict[str, Any]]]) -> None:
+        self.got: list[list[tuple[str, str]]] = [[] for _ in streams]
+        self.ended = [False] * len(streams)
+        self.opened = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(
+            target=asyncio.run, args=(self._main(streams),), daemon=True
+        )
+        self._thread.start()
+
+    async def _read(self, n: int, url: str, options: dict[str, Any]) -> None:
+        async with (
+            httpx.AsyncClient(timeout=30) as client,
+            client.stream("GET", url, **options) as response,
+        ):
+            assert response.status_code == 200
+            lines = response.aiter_lines()
+            assert await anext(lines) == ":)"
+            self.opened += 1
+            name = ""
+            async for line in lines:
+                if line.startswith("event: "):
+                    name = line[7:]
+                elif line.startswith("data: "):
+                    self.got[n].append((name, line[6:]))
+        self.ended[n] = True
+
+    async def _main(self, streams: list[tuple[str, dict[str, Any]]]) -> None:
+        self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
+        reading = [asyncio.create_task(self._read(n, *s)) for n, s in enumerate(streams)]
+        await self._stop.wait()
+        for task in reading:
+            task.cancel()
+        await asyncio.gather(*reading, return_exceptions=True)
+
+    def until(self, condition: Any, what: str, timeout: float = 10) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            assert time.monotonic() < deadline, what
+            time.sleep(0.02)
+
+    def named(self, n: int, name: str) -> list[str]:
+        return [data for event, data in self.got[n] if event == name]
+
+    def close(self) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
+
+
+def _update_ids(readers: Readers, n: int) -> list[int]:
+    return [int(json.loads(data)["id"]) for data in readers.named(n, "update")]
+
+
+def test_user_streams_keep_no_thread_each_and_each_person_gets_only_their_own(
+    asgi_server: str, bc: Broadcast
+) -> None:
+    """Served beside Django's request cycle, like the public stream: under it each person's
+    stream kept a thread of its own."""
+    base = f"{asgi_server}/broadcast/mastodon"
+    services.follow_create(actor=bc.resident_a, account_id=bc.police.pk)
+    services.follow_create(actor=bc.resident_b, account_id=bc.health.pk)
+    token_a = str(client_for(base, bc.resident_a.username).access_token)
+    token_b = str(client_for(base, bc.resident_b.username).access_token)
+    url = f"{base}/api/v1/streaming/user"
+    per_person = 6
+    streams = [(url, {"params": {"access_token": token_a}})] * per_person
+    streams += [(url, {"headers": {"Authorization": f"Bearer {token_b}"}})] * per_person
+    threads_before = threading.active_count()
+    readers = Readers(streams)
+    try:
+        readers.until(lambda: readers.opened == 2 * per_person, "the streams did not open")
+        # Beside the readers' own thread: the process's thread for database reads and those
+        # checking the streams as they open, however many streams.
+        grown = threading.active_count() - threads_before - 1
+        assert grown <= THREADS_BESIDE_STREAMS, f"{grown} more threads for {len(streams)} streams"
+        police_1 = publish(bc, "东湖交警：第一条")
+        health_1 = written(
+            services.post_publish,
+            actor=bc.health_publisher,
+            account=bc.health,
+            text="卫健：第一条",
+            category="news",
+        )
+        police_2 = publish(bc, "东湖交警：第二条")
+        health_2 = written(
+            services.post_publish,
+            actor=bc.health_publisher,
+            account=bc.health,
+            text="卫健：第二条",
+            category="news",
+        )
+        readers.until(
+            lambda: (
+                all(police_2.pk in _update_ids(readers, n) for n in range(per_person))
+                and all(health_2.pk in _update_ids(readers, n) for n in range(per_person, 12))
+            ),
+            "not every stream got its person's posts",
+        )
+        for n in range(per_person):
+            assert _update_ids(readers, n)[:2] == [police_1.pk, police_2.pk]
+        for n in range(per_person, 2 * per_person):
+            assert _update_ids(readers, n)[:2] == [health_1.pk, health_2.pk]
+    finally:
+        readers.close()
+
+
+def _alert(bc: Broadcast, text: str) -> Any:
+    return publish(
+        bc,
+        text,
+        target_area_ids=[bc.city.district_a.pk],
+        alert=services.AlertFields(
+            category="Met",
+            event="大风",
+            urgency="Expected",
+            severity="Moderate",
+            certainty="Likely",
+            expires=timezone.now() + dt.timedelta(hours=3),
+        ),
+    )
+
+
+def _token(base: str, username: str, scopes: list[str]) -> str:
+    app_id, app_secret = Mastodon.create_app("scoped", api_base_url=base, scopes=scopes)
+    client = Mastodon(client_id=app_id, client_secret=app_secret, api_base_url=base)
+    client.log_in(username=username, password=PASSWORD, scopes=scopes, allow_http=True)
+    return str(client.access_token)
+
+
+def test_notifications_reach_only_their_recipients_with_a_token_that_may_read_them(
+    asgi_server: str, bc: Broadcast
+) -> None:
+    """Mastodon's scopes: the user stream needs read:statuses and carries notifications only
+    for a token that may read them; user/notification needs read:notifications."""
+    base = f"{asgi_server}/broadcast/mastodon"
+    services.follow_create(actor=bc.resident_a, account_id=bc.police.pk)
+    services.follow_create(actor=bc.resident_b, account_id=bc.police.pk)
+    statuses_only = _token(base, bc.resident_a.username, ["read:statuses"])
+    refused = httpx.get(
+        f"{base}/api/v1/streaming/user/notification",
+        params={"access_token": statuses_only},
+        timeout=5,
+    )
+    assert (refused.status_code, refused.json()) == (403, {"error": OUTSIDE_SCOPES})
+    full_a = str(client_for(base, bc.resident_a.username).access_token)
+    full_b = str(client_for(base, bc.resident_b.username).access_token)
+    user = f"{base}/api/v1/streaming/user"
+    readers = Readers(
+        [
+            (user, {"params": {"access_token": full_a}}),
+            (user, {"params": {"access_token": statuses_only}}),
+            (f"{base}/api/v1/streaming/user/notification", {"params": {"access_token": full_a}}),
+            (user, {"params": {"access_token": full_b}}),  # district B: not a recipient
+        ]
+    )
+    try:
+        readers.until(lambda: readers.opened == 4, "the streams did not open")
+        alert = _alert(bc, "东湖区大风预警")
+        readers.until(
+            lambda: readers.named(0, "notification") and readers.named(2, "notification"),
+            "the recipient's streams did not get the notification",
+        )
+        readers.until(
+            lambda: all(alert.pk in _update_ids(readers, n) for n in (0, 1, 3)),
+            "a follower's stream did not get the alert's status",
+        )
+        time.sleep(0.3)
+        [note] = readers.named(0, "notification")
+        assert json.loads(note)["status"]["id"] == str(alert.pk)
+        assert readers.named(2, "notification") == [note]
+        assert readers.named(2, "update") == []  # notifications only
+        assert readers.named(1, "notification") == []  # the token may not read them
+        assert readers.named(3, "notification") == []  # not a recipient
+    finally:
+        readers.close()
+
+
+def test_revoking_a_token_ends_its_streams_and_no_other(asgi_server: str, bc: Broadcast) -> None:
+    base = f"{asgi_server}/broadcast/mastodon"
+    revoked_client = client_for(base, bc.resident_a.username)
+    revoked = str(revoked_client.access_token)
+    kept = str(client_for(base, bc.resident_a.username).access_token)
+    url = f"{base}/api/v1/streaming/user"
+    readers = Readers(
+        [
+            (url, {"params": {"access_token": revoked}}),
+            (f"{url}/notification", {"params": {"access_token": revoked}}),
+            (url, {"params": {"access_token": kept}}),
+        ]
+    )
+    try:
+        readers.until(lambda: readers.opened == 3, "the streams did not open")
+        revoking = httpx.post(
+            f"{base}/oauth/revoke",
+            data={
+                "client_id": revoked_client.client_id,
+                "client_secret": revoked_client.client_secret,
+                "token": revoked,
+            },
+            timeout=5,
+        )
+        assert revoking.status_code == 200
+        readers.until(lambda: readers.ended[0] and readers.ended[1], "the streams went on")
+        assert httpx.get(url, params={"access_token": revoked}, timeout=5).status_code == 401
+        time.sleep(0.3)
+        assert not readers.ended[2]
+        services.follow_create(actor=bc.resident_a, account_id=bc.police.pk)
+        _until_subscribed(bc, streaming.account_channel(bc.police.pk))
+        post = publish(bc, "令牌撤销之后")
+        readers.until(lambda: _update_ids(readers, 2) == [post.pk], "the other token's stream")
+    finally:
+        readers.close()
+
+
+def test_home_feed_streams_keep_no_thread_each_and_show_the_readers_language(
+    asgi_server: str, bc: Broadcast
+) -> None:
+    services.follow_create(actor=bc.resident_a, account_id=bc.police.pk)
+    browser = Client()
+    browser.force_login(bc.resident_a)
+    cookies = {k: v.value for k, v in browser.cookies.items()}
+    url = f"{asgi_server}/broadcast/stream/"
+    streams = [(url, {"cookies": cookies, "headers": {"Accept-Language": "en"}})] * 5
+    streams += [(url, {"cookies": cookies, "headers": {"Accept-Language": "zh-hans"}})] * 5
+    threads_before = threading.active_count()
+    readers = Readers(streams)
+    try:
+        readers.until(lambda: readers.opened == 10, "the streams did not open")
+        grown = threading.active_count() - threads_before - 1
+        assert grown <= THREADS_BESIDE_STREAMS, f"{grown} more threads for 10 open streams"
+        post = publish(bc, "青山路口施工", text_en="Roadworks at Qingshan junction")
+        readers.until(lambda: all(readers.named(n, "post") for n in range(10)), "no post")
+        for n in range(10):
+            [data] = readers.named(n, "post")
+            html = json.loads(data)["html"]
+            assert json.loads(data)["id"] == post.pk
+            assert ("Reposts 0" in html) == (n < 5)
+    finally:
+        readers.close()

@@ -8,10 +8,20 @@ Backends: Redis pub/sub when `settings.REDIS_URL` is set, so an event published 
 process or the task worker reaches the streams held open by every other process, on any
 machine; otherwise the processes of one machine that share the database reach each other
 through Unix datagram sockets (an embedded install: the web server beside its task worker).
-Within a process the events fan out to its streams' queues. `sse` turns a subscription into a
-server-sent event stream."""
+Within a process the events fan out to its subscriptions' queues. The streams of a process are
+served beside Django's request cycle (`asgi`), all those of a kind by one task and one
+subscription: `shared` when every reader gets the same bytes (a public timeline), `routed` when
+each reader has its own channels and events (a person's timeline, a page's permissions)."""
 
-from civichub.core.events.bus import QUEUE_SIZE, Event, Fanout, LocalBus, Subscription
+from civichub.core.events.bus import (
+    QUEUE_SIZE,
+    STREAM_END,
+    Event,
+    Fanout,
+    LocalBus,
+    Subscription,
+    credential_channel,
+)
 from civichub.core.events.machine import MachineBus, machine_directory
 from civichub.core.events.publishing import bus, publish, publish_now
 from civichub.core.events.redis_bus import RedisBus, redis_prefix
@@ -21,9 +31,6 @@ from civichub.core.events.streams import (
     STREAM_MAX_SECONDS,
     SharedRenders,
     db,
-    event_stream,
-    is_asgi,
-    sse,
     sse_event,
 )
 
@@ -31,6 +38,7 @@ __all__ = [
     "HEARTBEAT_SECONDS",
     "QUEUE_SIZE",
     "REFRESH_SECONDS",
+    "STREAM_END",
     "STREAM_MAX_SECONDS",
     "Event",
     "Fanout",
@@ -40,13 +48,11 @@ __all__ = [
     "SharedRenders",
     "Subscription",
     "bus",
+    "credential_channel",
     "db",
-    "event_stream",
-    "is_asgi",
     "machine_directory",
     "publish",
     "publish_now",
     "redis_prefix",
-    "sse",
     "sse_event",
 ]

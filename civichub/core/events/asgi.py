@@ -4,17 +4,17 @@ A stream held open by ten thousand readers costs what its request costs, ten tho
 over: under Django's handler each one keeps its own thread for synchronous code (the request's
 thread-sensitive context lives as long as the response), runs the middleware stack, and leaves
 a few hundred objects that every full garbage collection walks again. A module names, in its
-manifest's `asgi_streams`, the exact paths of streams that need none of that (public streams,
-no session, no token); for each a function of the ASGI scope gives the stream's ASGI app, or
-None to leave the request to Django (a token to check, a bad Host)."""
+manifest's `asgi_streams`, the paths of its streams (Django's `<int:name>` converter allowed; the
+values are in the scope's `path_params`); for each a function of the ASGI scope gives the
+stream's ASGI app, or None to leave the request to Django (a Host Django refuses). The app
+checks the token or the session itself, once, as the stream opens (`shared`, `routed`)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import functools
 import io
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+import re
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from django.conf import settings
@@ -99,52 +99,65 @@ def _settings_changed(**_kwargs: Any) -> None:
     _security_headers.cache_clear()
 
 
-def sse_app(body: AsyncIterator[bytes]) -> ASGIApp:
-    """An ASGI app sending `body` as a server-sent event stream until it ends or the client
-    goes away (then the body is closed, which ends its subscription)."""
+async def send_answer(
+    scope: Scope,
+    send: Send,
+    status: int,
+    body: bytes = b"",
+    content_type: str = "application/json",
+    headers: Iterable[tuple[str, str]] = (),
+) -> None:
+    """A whole answer other than the stream (a refusal, 204 for nothing to stream), with its
+    own `headers` (else the content type of a body) and the security headers Django would give
+    it."""
+    own = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+    if body and not own:
+        own.append((b"content-type", content_type.encode()))
+    headers_sent = [*own, *security_headers(scope)]
+    await send({"type": "http.response.start", "status": status, "headers": headers_sent})
+    await send({"type": "http.response.body", "body": body})
 
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        async def pump() -> None:
-            headers = sse_headers(scope)
-            await send({"type": "http.response.start", "status": 200, "headers": headers})
-            async for chunk in body:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
 
-        async def until_disconnect() -> None:
-            while (await receive())["type"] != "http.disconnect":
-                pass
-
-        loop = asyncio.get_running_loop()
-        sending, listening = loop.create_task(pump()), loop.create_task(until_disconnect())
-        try:
-            await asyncio.wait((sending, listening), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (sending, listening):
-                task.cancel()
-            for task in (sending, listening):
-                with contextlib.suppress(asyncio.CancelledError, OSError):
-                    await task
-            aclose = getattr(body, "aclose", None)
-            if aclose is not None:
-                await aclose()
-        if sending.done() and not sending.cancelled() and sending.exception() is not None:
-            raise sending.exception()  # type: ignore[misc]
-
-    return app
+def _pattern(path: str) -> re.Pattern[str] | None:
+    """A path with `<int:name>` parts as a pattern; None for a plain path."""
+    if "<" not in path:
+        return None
+    parts = re.split(r"<int:(\w+)>", path)
+    pattern = "".join(
+        re.escape(part) if n % 2 == 0 else f"(?P<{part}>[0-9]+)" for n, part in enumerate(parts)
+    )
+    return re.compile(pattern + "/?")
 
 
 def with_event_streams(app: ASGIApp, streams: Mapping[str, StreamChooser]) -> ASGIApp:
-    """`app` (Django's handler) with the `streams` paths (without a trailing slash) answered by
-    their choosers' apps when they take the request."""
-    routes = {path.rstrip("/"): chooser for path, chooser in streams.items()}
-    if not routes:
+    """`app` (Django's handler) with the `streams` paths (with or without a trailing slash)
+    answered by their choosers' apps when they take the request."""
+    routes: dict[str, StreamChooser] = {}
+    patterns: list[tuple[re.Pattern[str], StreamChooser]] = []
+    for path, chooser in streams.items():
+        pattern = _pattern(path.rstrip("/"))
+        if pattern is None:
+            routes[path.rstrip("/")] = chooser
+        else:
+            patterns.append((pattern, chooser))
+    if not routes and not patterns:
         return app
+
+    def chosen(scope: Scope) -> ASGIApp | None:
+        path = scope["path"]
+        chooser = routes.get(path.rstrip("/"))
+        if chooser is not None:
+            return chooser(scope)
+        for pattern, chooser in patterns:
+            match = pattern.fullmatch(path)
+            if match is not None:
+                params = {name: int(value) for name, value in match.groupdict().items()}
+                return chooser({**scope, "path_params": params})
+        return None
 
     async def application(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope.get("method") == "GET":
-            chooser = routes.get(scope["path"].rstrip("/"))
-            stream = chooser(scope) if chooser is not None else None
+            stream = chosen(scope)
             if stream is not None:
                 await stream(scope, receive, send)
                 return

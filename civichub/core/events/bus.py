@@ -10,7 +10,7 @@ import logging
 import threading
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, ClassVar
 
@@ -19,7 +19,16 @@ logger = logging.getLogger(__name__)
 # Events a stream may fall behind by before it is closed (the client reconnects and reloads).
 QUEUE_SIZE = 1000
 
+# The kind of event that ends every routed stream (`routed`) of the channel it is published to.
+STREAM_END = "stream.end"
+
 _event_types: dict[str, type[Event]] = {}
+
+
+def credential_channel(secret_hash: str) -> str:
+    """The channel of one token, named by its stored hash: revoking the token publishes
+    STREAM_END there, which ends the streams it opened."""
+    return f"credential:{secret_hash[:32]}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,17 +80,21 @@ class Subscription:
     def __init__(self, channels: Iterable[str], loop: asyncio.AbstractEventLoop) -> None:
         self.channels = set(channels)
         self.loop = loop
-        self.pending: deque[Event | None] = deque()
+        # Each event with the channels it was published to (a stream serving many readers
+        # passes it on to the readers of those channels only).
+        self.pending: deque[tuple[Event | None, Collection[str]]] = deque()
         self.waiter: asyncio.Future[None] | None = None
         self.closed = False
+        # The channels the event `get` last returned was published to.
+        self.arrived_on: Collection[str] = ()
 
-    def deliver(self, event: Event) -> None:
+    def deliver(self, event: Event, channels: Collection[str] = ()) -> None:
         try:
-            self.loop.call_soon_threadsafe(self.put, event)
+            self.loop.call_soon_threadsafe(self.put, event, channels)
         except RuntimeError:  # the loop has closed: the stream is gone
             self.closed = True
 
-    def put(self, event: Event | None) -> None:
+    def put(self, event: Event | None, channels: Collection[str] = ()) -> None:
         """Queues an event; called on the stream's own loop."""
         if self.closed:
             return
@@ -91,7 +104,7 @@ class Subscription:
             self.closed = True
             self.pending.clear()
             event = None
-        self.pending.append(event)
+        self.pending.append((event, channels))
         waiter = self.waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -116,7 +129,7 @@ class Subscription:
                 self.waiter = None
             if not self.pending:
                 return None
-        event = self.pending.popleft()
+        event, self.arrived_on = self.pending.popleft()
         if event is None:
             self.closed = True
             raise EOFError
@@ -135,13 +148,15 @@ HOLD_COLLECTOR_FROM = 1000
 _HOLD_SECONDS_PER_STREAM = 0.0002
 
 
-def _put_all(subscriptions: list[Subscription], event: Event) -> None:
+def _put_all(
+    subscriptions: list[Subscription], event: Event, channels: Collection[str] = ()
+) -> None:
     if len(subscriptions) >= HOLD_COLLECTOR_FROM and gc.isenabled():
         gc.disable()
         hold = len(subscriptions) * _HOLD_SECONDS_PER_STREAM
         asyncio.get_running_loop().call_later(hold, gc.enable)
     for subscription in subscriptions:
-        subscription.put(event)
+        subscription.put(event, channels)
 
 
 class Fanout:
@@ -179,6 +194,7 @@ class Fanout:
     def deliver(self, channels: Iterable[str], event: Event) -> int:
         """Queues `event` for every subscription of `channels`: one call per event loop (not
         one per subscription), made at once when the caller runs on that loop."""
+        channels = tuple(channels)
         with self._lock:
             targets: set[Subscription] = set()
             for channel in channels:
@@ -192,10 +208,10 @@ class Fanout:
             running = None
         for loop, subscriptions in by_loop.items():
             if loop is running:
-                _put_all(subscriptions, event)
+                _put_all(subscriptions, event, channels)
                 continue
             try:
-                loop.call_soon_threadsafe(_put_all, subscriptions, event)
+                loop.call_soon_threadsafe(_put_all, subscriptions, event, channels)
             except RuntimeError:  # the loop has closed: its streams are gone
                 for subscription in subscriptions:
                     subscription.closed = True
@@ -236,8 +252,15 @@ class LocalBus:
         finally:
             self.fanout.remove(subscription, subscription.channels)
 
-    async def resubscribe(self, subscription: Subscription, channels: Iterable[str]) -> None:
-        """Changes what an open stream listens to (the person followed or unfollowed)."""
-        self.fanout.remove(subscription, subscription.channels - set(channels))
-        subscription.channels = set(channels)
-        self.fanout.add(subscription, subscription.channels)
+    async def extend(self, subscription: Subscription, channels: Iterable[str]) -> None:
+        """Adds channels to an open subscription (a reader joined a stream shared by many):
+        costs what the channels added cost, however many the subscription holds."""
+        added = [c for c in channels if c not in subscription.channels]
+        subscription.channels.update(added)
+        self.fanout.add(subscription, added)
+
+    async def reduce(self, subscription: Subscription, channels: Iterable[str]) -> None:
+        """Takes channels off an open subscription."""
+        gone = [c for c in channels if c in subscription.channels]
+        subscription.channels.difference_update(gone)
+        self.fanout.remove(subscription, gone)

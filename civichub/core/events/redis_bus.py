@@ -134,13 +134,16 @@ class RedisBus(LocalBus):
         finally:
             await hub.detach(hub.fanout.remove(subscription, subscription.channels))
 
-    async def resubscribe(self, subscription: Subscription, channels: Iterable[str]) -> None:
+    async def extend(self, subscription: Subscription, channels: Iterable[str]) -> None:
         hub = self._hub()
-        wanted = set(channels)
-        gone = subscription.channels - wanted
-        added = wanted - subscription.channels
-        subscription.channels = wanted
+        added = [c for c in channels if c not in subscription.channels]
+        subscription.channels.update(added)
         await hub.attach(hub.fanout.add(subscription, added))
+
+    async def reduce(self, subscription: Subscription, channels: Iterable[str]) -> None:
+        hub = self._hub()
+        gone = [c for c in channels if c in subscription.channels]
+        subscription.channels.difference_update(gone)
         await hub.detach(hub.fanout.remove(subscription, gone))
 
 

@@ -1,14 +1,15 @@
 """Streams whose every reader gets the same bytes (a public timeline for one host), served with
 no task, queue or timer per connection.
 
-Through `sse_app` each open stream has its own tasks and subscription: an event reaching ten
-thousand readers of a process wakes ten thousand tasks, each stepping through its generators to
-`send`, about a hundred microseconds of the one event loop each — a second per event and more on
+Were each open stream to have its own tasks and subscription, an event reaching ten thousand
+readers of a process would wake ten thousand tasks, each stepping through its generators to
+`send`, about a hundred microseconds of the one event loop each: a second per event and more on
 a busy machine. Here the streams of one event loop that share a key share one subscription and
-one task: it renders each event once and writes the same message to every reader's `send` in one
-pass, and one timer a second sends the heartbeats that are due and closes the streams that have
-been open for STREAM_MAX_SECONDS. Per connection there is only the server's own request task,
-waiting for the client to go away.
+one task (`routed` serves readers of different channels the same way): it renders each event
+once and writes the same message to every reader's `send` in one pass, and one timer a second
+sends the heartbeats that are due and closes the streams that have been open for
+STREAM_MAX_SECONDS. Per connection there is only the server's own request task, waiting for the
+client to go away.
 
 A `send` is stepped in place rather than awaited in a task of its own: uvicorn's writes to the
 socket at once and returns without suspending unless the client stopped reading (the transport
@@ -40,13 +41,27 @@ _END = {"type": "http.response.body", "body": b"", "more_body": False}
 _TICK_SECONDS = 1.0
 
 
-class _Reader:
+class Reader:
     """One open connection of a shared stream."""
 
-    __slots__ = ("backlog", "ended", "last_sent", "opened_at", "send", "sending")
+    __slots__ = (
+        "backlog",
+        "channels",
+        "context",
+        "ended",
+        "last_sent",
+        "opened_at",
+        "send",
+        "sending",
+    )
 
-    def __init__(self, send: Send, now: float) -> None:
+    def __init__(
+        self, send: Send, now: float, channels: frozenset[str] = frozenset(), context: Any = None
+    ) -> None:
         self.send = send
+        # A routed stream's reader: its channels, and what its module keeps about it.
+        self.channels = channels
+        self.context = context
         self.opened_at = self.last_sent = now
         # While a send waits for the client to read, the messages after it, in order.
         self.sending: asyncio.Task[None] | None = None
@@ -93,39 +108,113 @@ async def _finish(coroutine: Coroutine[Any, Any, None], waiting: Any) -> None:
             return
 
 
-class SharedStream:
-    """The readers of one event loop that get the same bytes (same `key`), one subscription."""
+class Readers:
+    """Open connections of one event loop served by one task: the heartbeats due, the streams
+    past their age, and a send that waits for its client taken over by a task of its own."""
 
-    def __init__(self, key: Hashable, channels: Iterable[str], render: Render) -> None:
-        self.key = key
-        self.channels = list(channels)
-        self.render = render
+    def __init__(self) -> None:
         self.loop = asyncio.get_running_loop()
-        self.readers: dict[int, _Reader] = {}
+        self.readers: dict[int, Reader] = {}
         self.joining = 0
         self.ready: asyncio.Future[None] = self.loop.create_future()
         self.last_tick = self.loop.time()
+        # Set as the task decides to end: a reader opening then goes to a new one.
+        self.closing = False
+
+    @staticmethod
+    async def _open(send: Send, headers: list[tuple[bytes, bytes]]) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": OPENED, "more_body": True})
+
+    def _forget(self, reader: Reader) -> bool:
+        """Takes the reader off the streams; False when it was already gone."""
+        return self.readers.pop(id(reader), None) is not None
+
+    def leave(self, reader: Reader) -> None:
+        reader.ended = True
+        self._forget(reader)
+        if reader.sending is not None:
+            reader.sending.cancel()
+
+    def _tick(self) -> None:
+        now = self.last_tick = self.loop.time()
+        beat_before = now - streams.HEARTBEAT_SECONDS
+        end_before = now - streams.STREAM_MAX_SECONDS
+        for reader in list(self.readers.values()):
+            if reader.opened_at <= end_before:
+                self._end(reader)
+            elif reader.last_sent <= beat_before:
+                self._write(reader, _HEARTBEAT, now)
+
+    def close(self, reader: Reader) -> None:
+        """Ends a reader's stream (it may no longer see what the stream shows)."""
+        self._end(reader)
+
+    def _end(self, reader: Reader) -> None:
+        """Ends the response: the server then tells the request's task the client has gone."""
+        self._forget(reader)
+        if not reader.ended:
+            self._write(reader, _END, self.loop.time())
+            reader.ended = True
+
+    def _write(self, reader: Reader, message: Message, now: float) -> None:
+        reader.last_sent = now
+        if reader.sending is not None:
+            if len(reader.backlog) >= QUEUE_SIZE:
+                logger.warning("closing a stream that fell %d events behind", QUEUE_SIZE)
+                reader.backlog.clear()
+                reader.backlog.append(_END)
+                reader.ended = True
+                self._forget(reader)
+            elif not reader.ended:
+                reader.backlog.append(message)
+            return
+        try:
+            waiting = _step(reader.send, message)
+        except Exception:  # the connection failed: the server ends its request
+            self.leave(reader)
+            return
+        if waiting is not None:
+            reader.sending = self.loop.create_task(self._catch_up(reader, *waiting))
+
+    async def _catch_up(
+        self, reader: Reader, coroutine: Coroutine[Any, Any, None], waiting: Any
+    ) -> None:
+        """A reader's send waited for the client: finishes it, then sends what came meanwhile."""
+        try:
+            await _finish(coroutine, waiting)
+            while reader.backlog:
+                await reader.send(reader.backlog.popleft())
+        except Exception:
+            self.leave(reader)
+        finally:
+            reader.sending = None
+
+
+class SharedStream(Readers):
+    """The readers of one event loop that get the same bytes (same `key`), one subscription."""
+
+    def __init__(self, key: Hashable, channels: Iterable[str], render: Render) -> None:
+        super().__init__()
+        self.key = key
+        self.channels = list(channels)
+        self.render = render
         self.task = self.loop.create_task(self._run())
 
-    async def join(self, send: Send, headers: list[tuple[bytes, bytes]]) -> _Reader:
-        """Opens the response (with `headers`) once the subscription is in place; the reader then
-        gets every event that comes after the first line."""
+    async def join(self, send: Send, headers: list[tuple[bytes, bytes]]) -> Reader:
+        """Opens the response (with `headers`) once the subscription is in place; the reader
+        then gets every event that comes after the first line."""
         self.joining += 1  # the stream is not ended meanwhile
         try:
             await asyncio.shield(self.ready)
-            await send({"type": "http.response.start", "status": 200, "headers": headers})
-            await send({"type": "http.response.body", "body": OPENED, "more_body": True})
+            await self._open(send, headers)
         finally:
             self.joining -= 1
-        reader = _Reader(send, self.loop.time())
+        reader = Reader(send, self.loop.time())
         self.readers[id(reader)] = reader
+        if self.closing:
+            self._end(reader)  # the client reconnects
         return reader
-
-    def leave(self, reader: _Reader) -> None:
-        reader.ended = True
-        self.readers.pop(id(reader), None)
-        if reader.sending is not None:
-            reader.sending.cancel()
 
     async def _run(self) -> None:
         try:
@@ -137,6 +226,7 @@ class SharedStream:
                     try:
                         event = await subscription.get(tick)
                     except EOFError:
+                        self.closing = True
                         return
                     if event is not None:
                         await self._deliver(event)
@@ -145,10 +235,12 @@ class SharedStream:
                     if self.readers or self.joining:
                         idle = False
                     elif idle:
+                        self.closing = True
                         return  # nobody has read it for a while: unsubscribed
                     else:
                         idle = True
         except Exception as exc:
+            self.closing = True
             if not self.ready.done():
                 self.ready.set_exception(exc)
             logger.exception("a shared event stream failed")
@@ -174,56 +266,6 @@ class SharedStream:
         for reader in list(self.readers.values()):
             self._write(reader, message, now)
 
-    def _tick(self) -> None:
-        now = self.last_tick = self.loop.time()
-        beat_before = now - streams.HEARTBEAT_SECONDS
-        end_before = now - streams.STREAM_MAX_SECONDS
-        for reader in list(self.readers.values()):
-            if reader.opened_at <= end_before:
-                self._end(reader)
-            elif reader.last_sent <= beat_before:
-                self._write(reader, _HEARTBEAT, now)
-
-    def _end(self, reader: _Reader) -> None:
-        """Ends the response: the server then tells the request's task the client has gone."""
-        self.readers.pop(id(reader), None)
-        if not reader.ended:
-            self._write(reader, _END, self.loop.time())
-            reader.ended = True
-
-    def _write(self, reader: _Reader, message: Message, now: float) -> None:
-        reader.last_sent = now
-        if reader.sending is not None:
-            if len(reader.backlog) >= QUEUE_SIZE:
-                logger.warning("closing a stream that fell %d events behind", QUEUE_SIZE)
-                reader.backlog.clear()
-                reader.backlog.append(_END)
-                reader.ended = True
-                self.readers.pop(id(reader), None)
-            elif not reader.ended:
-                reader.backlog.append(message)
-            return
-        try:
-            waiting = _step(reader.send, message)
-        except Exception:  # the connection failed: the server ends its request
-            self.leave(reader)
-            return
-        if waiting is not None:
-            reader.sending = self.loop.create_task(self._catch_up(reader, *waiting))
-
-    async def _catch_up(
-        self, reader: _Reader, coroutine: Coroutine[Any, Any, None], waiting: Any
-    ) -> None:
-        """A reader's send waited for the client: finishes it, then sends what came meanwhile."""
-        try:
-            await _finish(coroutine, waiting)
-            while reader.backlog:
-                await reader.send(reader.backlog.popleft())
-        except Exception:
-            self.leave(reader)
-        finally:
-            reader.sending = None
-
 
 _shared: dict[tuple[asyncio.AbstractEventLoop, Hashable], SharedStream] = {}
 
@@ -239,7 +281,7 @@ def shared_sse_app(
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         loop = asyncio.get_running_loop()
         stream = _shared.get((loop, key))
-        if stream is None or stream.task.done():
+        if stream is None or stream.closing or stream.task.done():
             for gone in [k for k in _shared if k[0].is_closed()]:
                 del _shared[gone]
             stream = _shared[(loop, key)] = SharedStream(key, channels, renderer())

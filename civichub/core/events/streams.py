@@ -1,22 +1,19 @@
-"""Server-sent event streams over the bus: the stream body with its heartbeat, database reads
-that give their connection back, and renders shared by every stream of a process."""
+"""What the event streams share: their timings, database reads that give their connection back,
+renders shared by every stream of a process, and the server-sent event format."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Hashable
+from collections.abc import Awaitable, Callable, Hashable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
-from django.core.handlers.asgi import ASGIRequest
 from django.db import OperationalError, connection
-from django.http import HttpRequest, StreamingHttpResponse
-
-from civichub.core.events.bus import Event
-from civichub.core.events.publishing import bus
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -32,9 +29,26 @@ _RENDERS_KEPT = 512
 _DB_ATTEMPTS = 5
 
 
-def db(function: Callable[..., T]) -> Callable[..., Awaitable[T]]:
+# Streams opening at once check their tokens and sessions side by side in these few threads of
+# the process (each check waits on the database), not one after another, nor a thread each.
+OPENING_THREADS = 2
+_opening: list[ThreadPoolExecutor] = []
+_opening_lock = threading.Lock()
+
+
+def _opening_executor() -> ThreadPoolExecutor:
+    with _opening_lock:
+        if not _opening:
+            _opening.append(
+                ThreadPoolExecutor(OPENING_THREADS, thread_name_prefix="civichub-stream-open")
+            )
+        return _opening[0]
+
+
+def db(function: Callable[..., T], *, opening: bool = False) -> Callable[..., Awaitable[T]]:
     """Runs a database read from a stream, giving the connection back afterwards: a stream lives
-    for an hour and must not hold one of the process's pooled connections meanwhile."""
+    for an hour and must not hold one of the process's pooled connections meanwhile. `opening`:
+    the checks of a stream as it opens, run beside other streams' (OPENING_THREADS)."""
 
     def run(*args: Any, **kwargs: Any) -> T:
         try:
@@ -51,6 +65,8 @@ def db(function: Callable[..., T]) -> Callable[..., Awaitable[T]]:
         finally:
             connection.close()
 
+    if opening:
+        return sync_to_async(run, thread_sensitive=False, executor=_opening_executor())
     return sync_to_async(run)
 
 
@@ -80,58 +96,6 @@ class SharedRenders:
         except Exception:
             logger.exception("could not render the stream event %r", key)
             return None
-
-
-def is_asgi(request: HttpRequest) -> bool:
-    """Streams need the ASGI server (`civichub serve`); a WSGI server would buffer them."""
-    return isinstance(request, ASGIRequest)
-
-
-def event_stream(events: AsyncIterator[bytes]) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(events, content_type="text/event-stream")
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
-    return response
-
-
-async def sse(
-    channels: Callable[[], Awaitable[list[str]]],
-    handle: Callable[[Event], Awaitable[bytes | None]],
-    *,
-    flush: Callable[[], Awaitable[bytes | None]] | None = None,
-    resubscribe_on: Collection[str] = (),
-) -> AsyncIterator[bytes]:
-    """The body of an event stream: subscribes to `channels()`, sends what `handle` makes of each
-    event and a heartbeat when nothing else was sent for HEARTBEAT_SECONDS. An event of a kind in
-    `resubscribe_on` makes the stream subscribe afresh to `channels()`. `flush` is called at
-    least every REFRESH_SECONDS for what was held back to coalesce."""
-    the_bus = bus()
-    loop = asyncio.get_running_loop()
-    async with the_bus.subscribe(await channels()) as subscription:
-        yield b":)\n\n"
-        started = last_sent = loop.time()
-        while loop.time() - started < STREAM_MAX_SECONDS:
-            wait = HEARTBEAT_SECONDS - (loop.time() - last_sent)
-            if flush is not None:
-                wait = min(wait, REFRESH_SECONDS)
-            try:
-                event = await subscription.get(max(0.0, wait))
-            except EOFError:
-                return
-            chunk: bytes | None = None
-            if event is not None and event.kind in resubscribe_on:
-                await the_bus.resubscribe(subscription, await channels())
-            elif event is not None:
-                chunk = await handle(event)
-            if flush is not None:
-                held = await flush()
-                chunk = (chunk or b"") + held if held else chunk
-            if chunk:
-                yield chunk
-                last_sent = loop.time()
-            elif loop.time() - last_sent >= HEARTBEAT_SECONDS:
-                yield b":thump\n\n"
-                last_sent = loop.time()
 
 
 def sse_event(name: str, data: str) -> bytes:

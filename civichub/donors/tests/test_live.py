@@ -4,6 +4,7 @@ who may see the request and to no one else."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
@@ -14,9 +15,15 @@ import pytest
 from django.test import Client
 
 from civichub.core import events
+from civichub.core import services as core_services
 from civichub.core.events import publishing
+from civichub.core.models import RoleAssignment
 from civichub.core.tests.test_commands import free_port
 from civichub.donors import live, services
+
+# Threads a process may start for its streams, however many: the one for database reads and
+# those checking the streams as they open.
+THREADS_BESIDE_STREAMS = 1 + events.streams.OPENING_THREADS
 
 
 def _published(monkeypatch: pytest.MonkeyPatch) -> list[tuple[list[str], Any]]:
@@ -63,10 +70,16 @@ def asgi_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     import uvicorn
     from django.core.asgi import get_asgi_application
 
+    from civichub.core.events.asgi import module_streams, with_event_streams
+
     monkeypatch.setattr(events.streams, "HEARTBEAT_SECONDS", 0.2)
     port = free_port()
     config = uvicorn.Config(
-        get_asgi_application(), host="127.0.0.1", port=port, lifespan="off", log_level="warning"
+        with_event_streams(get_asgi_application(), module_streams()),
+        host="127.0.0.1",
+        port=port,
+        lifespan="off",
+        log_level="warning",
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -119,3 +132,72 @@ def test_the_request_stream_delivers_changes_to_its_hospital_only(
                 break
         assert "event: changed" in seen
         assert seen[-1] == f'data: {{"request": {request.pk}}}'
+
+
+@pytest.mark.django_db(transaction=True)
+def test_board_streams_keep_no_thread_each_and_end_when_the_board_is_withdrawn(
+    asgi_server: str, make_donor: Any, make_request: Any, staff: Any, make_user: Any, hospital: Any
+) -> None:
+    """Served beside Django's request cycle, one task for every stream of the process: under it
+    each stream kept a thread. The person's permission is checked again with every change."""
+    make_donor()
+    request = make_request(units=1)
+    withdrawn, kept = staff["hospital"], make_user("hospital_staff", hospital)
+    opened: list[int] = []
+    ended = [False] * 6
+    changed: list[list[str]] = [[] for _ in range(6)]
+    stopping: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
+
+    async def read(n: int, user: Any) -> None:
+        async with (
+            httpx.AsyncClient(base_url=asgi_server, timeout=30, cookies=_cookies(user)) as http,
+            http.stream("GET", "/donors/stream/") as stream,
+        ):
+            assert stream.status_code == 200
+            lines = stream.aiter_lines()
+            assert await anext(lines) == ":)"
+            opened.append(n)
+            async for line in lines:
+                if line.startswith("data:"):
+                    changed[n].append(line)
+        ended[n] = True
+
+    async def all_streams() -> None:
+        stop = asyncio.Event()
+        stopping.append((asyncio.get_running_loop(), stop))
+        users = [withdrawn] * 5 + [kept]
+        reading = [asyncio.create_task(read(n, u)) for n, u in enumerate(users)]
+        await stop.wait()
+        for task in reading:
+            task.cancel()
+        await asyncio.gather(*reading, return_exceptions=True)
+
+    threads_before = threading.active_count()
+    reading = threading.Thread(target=asyncio.run, args=(all_streams(),), daemon=True)
+    reading.start()
+    try:
+        deadline = time.monotonic() + 10
+        while len(opened) < 6:
+            assert time.monotonic() < deadline, f"{len(opened)} of 6 streams opened"
+            time.sleep(0.02)
+        # Beside the readers' own thread: the process's thread for database reads and those
+        # checking the streams as they open, however many streams.
+        grown = threading.active_count() - threads_before - 1
+        assert grown <= THREADS_BESIDE_STREAMS, f"{grown} more threads for 6 open streams"
+        assignment = RoleAssignment.objects.get(user=withdrawn, role="hospital_staff")
+        core_services.role_revoke(actor=None, assignment=assignment)
+        services.call_up_wave(request_id=request.pk)
+        deadline = time.monotonic() + 10
+        while not (all(ended[:5]) and changed[5]):
+            assert time.monotonic() < deadline, (ended, changed)
+            time.sleep(0.02)
+        assert changed[:5] == [[]] * 5, "nothing reaches a person no longer allowed"
+        assert changed[5] == [f'data: {{"request": {request.pk}}}']
+        assert not ended[5]
+        with httpx.Client(base_url=asgi_server, timeout=10, cookies=_cookies(withdrawn)) as http:
+            assert http.get("/donors/stream/").status_code == 204
+    finally:
+        if stopping:
+            loop, stop = stopping[0]
+            loop.call_soon_threadsafe(stop.set)
+        reading.join(10)
