@@ -55,6 +55,10 @@ class Greetings(routed.Audience):
         return [(r, b"event: held\n\n") for r in held]
 
 
+# as a server gives it: the security headers follow the path and scheme
+SCOPE = {"type": "http", "method": "GET", "path": "/stream", "headers": []}
+
+
 def opened(connections: dict[str, tuple[Connection, list[str], str]]) -> list[asyncio.Task[None]]:
     loop = asyncio.get_running_loop()
     apps: list[Any] = [
@@ -62,7 +66,7 @@ def opened(connections: dict[str, tuple[Connection, list[str], str]]) -> list[as
         for connection, channels, language in connections.values()
     ]
     return [
-        loop.create_task(app({"type": "http"}, connection.receive, connection.send))
+        loop.create_task(app(SCOPE, connection.receive, connection.send))
         for app, connection in apps
     ]
 
