@@ -82,13 +82,14 @@ class CaseForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["category"].choices = category_choices()  # type: ignore[attr-defined]
 
-    def _post_clean(self) -> None:
-        super()._post_clean()
+    def clean(self) -> dict[str, Any] | None:
+        cleaned = super().clean()
         # The pin is hidden fields: a problem with it is shown at the place's address box, the
         # visible control of the place (the map sits beside it), which the summary links to.
         for name in PIN_FIELDS:
-            for message in self._errors.pop(name, []) if self._errors else []:
+            for message in self.errors.pop(name, []):
                 self.add_error("address", _("地图上的标记有误：%(e)s") % {"e": message})
+        return cleaned
 
 
 class PhoneCallForm(CaseForm):

@@ -95,7 +95,8 @@ def _shows_form_errors(text: str) -> bool:
 
 def _fieldset_openings(form: str) -> list[tuple[int, int, str]]:
     """(start, end, opening tag) of each fieldset of a form."""
-    spans, stack = [], []
+    spans: list[tuple[int, int, str]] = []
+    stack: list[tuple[int, str]] = []
     for match in FIELDSET.finditer(form):
         if match.group(0).startswith("</"):
             if stack:
@@ -197,8 +198,8 @@ def test_the_scan_sees_a_field_without_its_own_message() -> None:
     )
     assert fields_without_message('<form method="post">{{ form.farm }}</form>') == ["form.farm"]
     assert not fields_without_message(
-        '<form method="post">{{ form.farm }}{% include "_field_error.html" with form_field=form.farm %}'
-        "</form>"
+        '<form method="post">{{ form.farm }}'
+        '{% include "_field_error.html" with form_field=form.farm %}</form>'
     )
     assert fields_without_message(
         '<form method="post">{% for field in form %}{{ field.as_field_group }}{% endfor %}</form>'
