@@ -97,9 +97,11 @@ def video_captions(request: HttpRequest, video_id: int) -> HttpResponseBase:
 
 
 def _videos_page(
-    request: HttpRequest, account: BroadcastAccount, *, errors: list[dict[str, str]] | None = None
+    request: HttpRequest, account: BroadcastAccount, *, errors: dict[str, list[str]] | None = None
 ) -> HttpResponse:
-    errors = errors or []
+    """The page; `errors` by the id of the control each is about (the upload form's, or a waiting
+    video's captions form's, kept from its refused change)."""
+    errors = errors or request.session.pop(CAPTIONS_ERRORS, None) or {}
     videos = selectors.account_videos_pending(account)
     return render(
         request,
@@ -109,12 +111,31 @@ def _videos_page(
             "videos": [(v, services.video_warnings(v)) for v in videos],
             "processing": any(v.state == "processing" for v in videos),
             "errors": errors,
-            "invalid": {e["field"] for e in errors},
             "data": request.POST if request.method == "POST" else {},
             "limits": broadcast_settings(),
         },
-        status=422 if errors else 200,
+        status=422 if errors and request.method == "POST" else 200,
     )
+
+
+# The upload form's controls by the field a service names; a problem that names none is the
+# video's. A waiting video's captions form has the same controls, its number after them.
+VIDEO_CONTROLS = {
+    "video": "video",
+    "file": "video",
+    "description": "description",
+    "captions": "captions",
+    "captions_file": "captions_file",
+    "captions_lang": "captions_lang",
+}
+CAPTIONS_ERRORS = "broadcast_captions_errors"
+
+
+def _video_errors(exc: ValidationFailed) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    for key, texts in (exc.errors or {"video": [exc.message]}).items():
+        errors.setdefault(VIDEO_CONTROLS.get(key, "captions"), []).extend(map(str, texts))
+    return errors
 
 
 def _captions_text(request: HttpRequest) -> str:
@@ -155,13 +176,7 @@ def videos(request: HttpRequest, handle: str) -> HttpResponse:
             ),
         )
     except ValidationFailed as exc:
-        fields = {"file": "video", "description": "description", "captions_lang": "captions_lang"}
-        listed = [
-            {"field": fields.get(key, "captions"), "message": text}
-            for key, texts in (exc.errors or {"video": [exc.message]}).items()
-            for text in texts
-        ]
-        return _videos_page(request, account, errors=listed)
+        return _videos_page(request, account, errors=_video_errors(exc))
     messages.success(request, _("视频已上传，正在处理。"))
     return HttpResponseRedirect(reverse("broadcast:videos", args=[handle]))
 
@@ -181,7 +196,13 @@ def video_captions_set(request: HttpRequest, video_id: int) -> HttpResponse:
         )
         messages.success(request, _("字幕已保存。"))
     except ValidationFailed as exc:
-        messages.error(request, exc.message)
+        if video.post_id is not None:
+            messages.error(request, exc.message)
+        else:
+            # Shown on the videos page at the waiting video's own controls.
+            request.session[CAPTIONS_ERRORS] = {
+                f"{control}-{video.pk}": found for control, found in _video_errors(exc).items()
+            }
     if video.post_id is not None:
         return HttpResponseRedirect(reverse("broadcast:post", args=[video.post_id]))
     return HttpResponseRedirect(reverse("broadcast:videos", args=[video.account.handle]))

@@ -410,7 +410,8 @@ def _compose_page(
             "data": data or {},
             "selected_areas": IdsField().to_python(data.getlist("target_areas")) if data else [],
             "errors": errors,
-            "invalid": {e["field"] for e in errors},
+            # Each control's own messages, shown beside it.
+            "field_errors": _by_control(errors),
             "preview": preview,
             "image_slots": IMAGE_SLOTS,
             "video": _compose_video(request, account),
@@ -423,6 +424,13 @@ def _compose_page(
         },
         status=422 if errors else 200,
     )
+
+
+def _by_control(errors: list[dict[str, str]]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for error in errors:
+        found.setdefault(error["field"], []).append(error["message"])
+    return found
 
 
 def _choices(values: list[str], words: dict[str, Any]) -> list[tuple[str, str]]:

@@ -36,6 +36,10 @@ def category_choices() -> list[tuple[str, str]]:
     return choices
 
 
+# The fields map.js fills from the pin on the map.
+PIN_FIELDS = ("latitude", "longitude", "crs")
+
+
 class CaseForm(forms.Form):
     kind = forms.ChoiceField(label=_("留言类型"), choices=CaseKind.choices)
     category = forms.ChoiceField(label=_("问题类别"), required=False, choices=())
@@ -77,6 +81,15 @@ class CaseForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["category"].choices = category_choices()  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any] | None:
+        cleaned = super().clean()
+        # The pin is hidden fields: a problem with it is shown at the place's address box, the
+        # visible control of the place (the map sits beside it), which the summary links to.
+        for name in PIN_FIELDS:
+            for message in self.errors.pop(name, []):
+                self.add_error("address", _("地图上的标记有误：%(e)s") % {"e": message})
+        return cleaned
 
 
 class PhoneCallForm(CaseForm):
@@ -127,9 +140,9 @@ def add_domain_errors(form: forms.Form, exc: DomainError) -> None:
     placed = False
     for key, messages in exc.errors.items():
         field = key.split(".")[0]
-        if field in ("location", "latitude", "longitude", "crs"):
-            # The pin is hidden fields: its errors are the form's, shown above it.
-            field = "__all__"
+        if field == "location" or field in PIN_FIELDS:
+            # The pin is hidden fields: its problems are shown at the address box.
+            field = "address"
         if field == "__all__":
             for message in messages:
                 form.add_error(None, message)

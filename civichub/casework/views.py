@@ -427,6 +427,36 @@ def _perform(request: HttpRequest, action: str, user: User, case: Case) -> str:
     raise NotFound(_("未知操作。"))
 
 
+# The staff actions' controls by the field a service names in its errors, and the control a
+# problem of the action as a whole is shown at (the first of each list): every problem links to a
+# control of the form it came from.
+ACTION_CONTROLS: dict[str, dict[str, str]] = {
+    "triage": {"category": "triage-category", "department": "triage-department"},
+    "reply": {"text": "reply-text", "resolved": "reply-resolved", "public": "reply-public"},
+    "assign": {"assignee": "assign-user"},
+    "transfer": {
+        "department": "transfer-department",
+        "category": "transfer-category",
+        "reason": "transfer-reason",
+    },
+    "extend_request": {"days": "ext-days", "reason": "ext-reason"},
+    "extend_decide": {"decision": "dec-decision", "note": "dec-note"},
+    "merge": {"into": "merge-into", "reason": "merge-reason"},
+    "note": {"text": "note-text", "public": "note-public"},
+    "close": {"note": "close-note"},
+}
+
+
+def _action_errors(action: str, exc: DomainError) -> dict[str, list[str]]:
+    """A refused action's problems by the id of the control each is about."""
+    controls = ACTION_CONTROLS.get(action, {})
+    first = next(iter(controls.values()), "")
+    found: dict[str, list[str]] = {}
+    for name, messages_ in (exc.errors or {"": [exc.message]}).items():
+        found.setdefault(controls.get(name.split(".")[0], first), []).extend(map(str, messages_))
+    return found
+
+
 @login_required
 @require_POST
 @domain_errors_as_http
@@ -436,13 +466,13 @@ def case_action(request: HttpRequest, tracking_number: str, action: str) -> Http
     try:
         message = _perform(request, action, user, case)
     except (ValidationFailed, Conflict) as exc:
-        # Field messages are sentences in the reader's language; one that repeats the summary
-        # is not shown twice.
-        details = [m for messages_ in exc.errors.values() for m in messages_ if m != exc.message]
+        # Each problem at its control; the message of the whole is said above them unless it
+        # is one of theirs.
+        fields = _action_errors(action, exc)
         request.session["casework_action_errors"] = {
             "action": action,
-            "message": exc.message,
-            "details": details,
+            "message": "" if any(str(exc.message) in m for m in fields.values()) else exc.message,
+            "fields": fields,
             # What was typed comes back into the form: a refused reply loses nothing.
             "text": request.POST.get("text", "")[:8000],
         }

@@ -173,7 +173,7 @@ def resident_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = request_user(request)
     resident = selectors.resident_get(actor=user, pk=pk, purpose=RESIDENT_VIEW_PURPOSE)
     identity = None
-    error = ""
+    errors: dict[str, list[str]] = {}
     if request.method == "POST" and allowed(user, "core.resident.view_identity", resident):
         purpose = request.POST.get("purpose", "")
         try:
@@ -181,14 +181,14 @@ def resident_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 actor=user, resident=resident, purpose=purpose
             )
         except DomainError as exc:
-            error = exc.message
+            errors = {"purpose": [exc.message]}
     return render(
         request,
         "core/resident_detail.html",
         {
             "resident": resident,
             "identity": identity,
-            "error": error,
+            "errors": errors,
             "may_reveal": allowed(user, "core.resident.view_identity", resident),
         },
     )

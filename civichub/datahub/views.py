@@ -185,18 +185,18 @@ def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = request_user(request)
     person = selectors.person_get(pk=pk)
     form = forms.ReadForm(request.GET or None)
-    found, error = None, ""
+    found = None
     if form.is_valid():
         try:
             found = selectors.person_attributes(
                 actor=user, person=person, names=None, purpose=form.cleaned_data["purpose"]
             )
         except DomainError as exc:
-            error = exc.message
+            form.add_error("purpose", exc.message)
     return render(
         request,
         "datahub/person_detail.html",
-        {"person_id": pk, "form": form, "found": found, "error": error},
+        {"person_id": pk, "form": form, "found": found},
     )
 
 
@@ -214,7 +214,11 @@ def my_data(request: HttpRequest) -> HttpResponse:
                 reason=form.cleaned_data["reason"],
             )
         except DomainError as exc:
-            form.add_error(None, exc.message)
+            # Each problem at the control it is about; one of the request as a whole (a value
+            # that is no longer current) at the value chosen.
+            for name, messages in (exc.errors or {"value": [exc.message]}).items():
+                for message in messages:
+                    form.add_error(name if name in form.fields else "value", message)
         else:
             return redirect("datahub:my_data")
     mine = selectors.my_record(actor=user)
@@ -237,7 +241,8 @@ def my_consent(request: HttpRequest, pk: int) -> HttpResponse:
 @domain_errors_as_http
 def corrections(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
-    error = ""
+    errors: dict[str, list[str]] = {}
+    refused: str | None = None  # the request whose answer was refused: its form shows it
     if request.method == "POST":
         try:
             services.correction_answer(
@@ -247,8 +252,22 @@ def corrections(request: HttpRequest) -> HttpResponse:
                 answer=request.POST.get("answer", ""),
             )
         except (DomainError, ValueError) as exc:
-            error = getattr(exc, "message", str(exc))
+            errors = {"answer": [getattr(exc, "message", str(exc))]}
+            refused = request.POST.get("pk", "")
         else:
             return redirect("datahub:corrections")
     items = selectors.correction_list(actor=user)[:100]
-    return render(request, "datahub/corrections.html", {"items": items, "error": error})
+    # The summary links to the refused answer's box, or to the request's heading once it is no
+    # longer open (answered meanwhile).
+    still_open = {str(c.pk) for c in items if c.status == "open"}
+    target = f"answer-{refused}" if refused in still_open else f"c{refused}"
+    return render(
+        request,
+        "datahub/corrections.html",
+        {
+            "items": items,
+            "errors": errors,
+            "refused": refused,
+            "error_list": [{"field": target, "message": m} for m in errors.get("answer", [])],
+        },
+    )

@@ -146,7 +146,7 @@ def call_up_mark(request: HttpRequest, call_up_id: int) -> HttpResponse:
 def registry(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
     rhd = request.GET.get("rhd") or None
-    message = ""
+    errors: dict[str, list[str]] = {}
     if request.method == "POST":
         # The blood centre records tested antigens of one donor (marked as tested).
         try:
@@ -164,7 +164,13 @@ def registry(request: HttpRequest) -> HttpResponse:
                 },
             )
         except (ValidationFailed, NotFound) as exc:
-            message = exc.message
+            # A problem of the phenotype is shown at the antigens; any other (an unknown donor, a
+            # withdrawn consent) at the donor's number.
+            field = "donor" if isinstance(exc, NotFound) else "phenotype"
+            errors = {
+                "phenotype" if name == "phenotype" else "donor": list(messages_)
+                for name, messages_ in exc.errors.items()
+            } or {field: [exc.message]}
         else:
             return HttpResponseRedirect(reverse("donors:list"))
     donors = list(selectors.donor_list(actor=user, purpose="registry page", rhd=rhd)[:200])
@@ -175,9 +181,9 @@ def registry(request: HttpRequest) -> HttpResponse:
             "donors": donors,
             "rhd": rhd or "",
             "antigens": [(a, antigen_label(a)) for a in PHENOTYPE_ANTIGENS],
-            "message": message,
+            "errors": errors,
         },
-        status=422 if message else 200,
+        status=422 if errors else 200,
     )
 
 
@@ -366,15 +372,15 @@ def registry_import(request: HttpRequest) -> HttpResponse:
     """The blood centre's staff import its file: counts, and each rejected row with its number,
     code and reason (also as a CSV report to correct and send again)."""
     user = request_user(request)
-    context: dict[str, Any] = {"error": ""}
+    context: dict[str, Any] = {"errors": {}}
     if request.method == "POST":
         upload = request.FILES.get("file")
         code = request.POST.get("community", "").strip()
         community = selectors.community_by_code(code) if code else None
         if upload is None:
-            context["error"] = _("请选择文件。")
+            context["errors"] = {"file": [_("请选择文件。")]}
         elif code and community is None:
-            context["error"] = _("没有这个社区编码。")
+            context["errors"] = {"community": [_("没有这个社区编码。")]}
         else:
             try:
                 result = services.donor_import(
@@ -384,7 +390,7 @@ def registry_import(request: HttpRequest) -> HttpResponse:
                     community=community,
                 )
             except services.ImportUnreadable as exc:
-                context["error"] = str(exc)
+                context["errors"] = {"file": [str(exc)]}
             else:
                 context["result"] = result
                 context["report"] = quote(result.rejects_csv())

@@ -115,7 +115,7 @@ def _summary_errors(
     correction box of a prefilled fact, else the field's own); others belong to no box."""
     boxes = {
         r["field"]["key"]: ("fix-" if r["fact"] else "field-") + r["field"]["key"] for r in rows
-    }
+    } | {"materials": "materials"}
     return [
         {"field": boxes.get(key, ""), "message": str(message)}
         for key, messages in errors.items()
@@ -173,6 +173,7 @@ def apply(request: HttpRequest, code: str) -> HttpResponse:
             "consent": consent,
             "rows": rows,
             "summary_errors": _summary_errors(errors, rows),
+            "errors": errors,
             "source_labels": SOURCE_LABELS,
         },
         status=422 if errors else 200,
@@ -386,23 +387,24 @@ def verify(request: HttpRequest) -> HttpResponse:
     """Public: a code (GET) or a code with the PDF to check against its signature (POST)."""
     source = request.POST if request.method == "POST" else request.GET
     code = source.get("code", "").strip()
-    found, error, status = None, "", 200
+    found, errors, status = None, {}, 200
     if code:
         upload = request.FILES.get("pdf") if request.method == "POST" else None
         try:
             selectors.verify_allow(client_address(request))
             pdf = upload.read(5 * 1024 * 1024 + 1) if upload is not None else None
             if pdf is not None and len(pdf) > 5 * 1024 * 1024:
-                raise NotFound(_("文件过大，结果证明不超过 5 MB。"))
-            found = selectors.verification_get(code=code, pdf=pdf)
+                errors, status = {"pdf": [_("文件过大，结果证明不超过 5 MB。")]}, 404
+            else:
+                found = selectors.verification_get(code=code, pdf=pdf)
         except RateLimited as exc:
-            error, status = exc.message, 429
+            errors, status = {"code": [exc.message]}, 429
         except NotFound as exc:
-            error, status = exc.message, 404
+            errors, status = {"code": [exc.message]}, 404
     return render(
         request,
         "portal/verify.html",
-        {"code": code, "found": found, "error": error},
+        {"code": code, "found": found, "errors": errors},
         status=status,
     )
 

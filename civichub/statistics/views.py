@@ -30,7 +30,7 @@ def figures(request: HttpRequest) -> HttpResponse:
         "organisation_id": chosen.organisation_id,
         "area_id": chosen.area_id,
     }
-    errors: list[str] = []
+    errors: dict[str, list[str]] = {}
     try:
         if request.GET.get("format") == "csv":
             response = HttpResponse(
@@ -41,7 +41,10 @@ def figures(request: HttpRequest) -> HttpResponse:
             return response
         report = selectors.figures_report(actor=user, measure=chosen.measure, **scope)
     except ValidationFailed as exc:
-        errors = [str(exc.message)]
+        # Each problem at the control it is about (the dates when it names none).
+        errors = {name: list(map(str, found)) for name, found in exc.errors.items()} or {
+            "until": [str(exc.message)]
+        }
         scope.update(since=chosen.until, period="week")
         report = selectors.figures_report(actor=user, **scope)
     choices = selectors.organisation_choices(user)

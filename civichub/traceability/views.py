@@ -159,7 +159,11 @@ def lookup(request: HttpRequest) -> HttpResponse:
             error = exc.message
         else:
             return redirect(DigitalLink(gtin=lot.product.gtin, lot=lot.lot).path())
-    return render(request, "traceability/lookup.html", {"code": code, "error": error})
+    return render(
+        request,
+        "traceability/lookup.html",
+        {"code": code, "errors": {"code": [error]} if error else {}},
+    )
 
 
 @domain_errors_as_http
@@ -250,31 +254,52 @@ def _scope_choice(form: Any) -> dict[str, Any]:
     }
 
 
+def _scope_errors(exc: DomainError, kind: str) -> dict[str, list[str]]:
+    """A refused scope's problems by the control each is about: the service's fields, and a
+    problem of the scope as a whole (too wide, nothing found) at the control that chose it (the
+    feed batch's code, the farm, else the time range that narrows it)."""
+    errors = {name: list(found) for name, found in exc.errors.items()}
+    whole = errors.pop("scope", None) or ([] if errors else [exc.message])
+    if whole:
+        chosen = (
+            "feed"
+            if kind == "feed"
+            else "farm"
+            if kind == "farm" and isinstance(exc, NotFound)
+            else "since"
+        )
+        errors.setdefault(chosen, []).extend(whole)
+    return errors
+
+
 @login_required
 @domain_errors_as_http
 def recall_scope(request: HttpRequest) -> HttpResponse:
     """A recall by farm, feed batch or dates: the regulator chooses the scope, previews what
-    the trace reaches (lots, participants, stalls), then confirms; the service starts it."""
+    the trace reaches (lots, participants, stalls), then confirms; the service starts it. A
+    refused confirmation shows the preview again, so that the reason's control is there."""
     user = request_user(request)
     organisation = selectors.regulator_organisation(user)  # the permission check comes first
     preview = None
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         choice = _scope_choice(request.POST)
-        try:
-            if request.POST.get("confirm"):
+        if request.POST.get("confirm"):
+            try:
                 recall = services.recall_start_scoped(
                     actor=user,
                     reason=request.POST.get("reason", ""),
                     organisation=organisation,
                     **selectors.recall_scope_choice(**choice),
                 )
+            except (ValidationFailed, NotFound, Conflict) as exc:
+                errors = _scope_errors(exc, choice["kind"])
+            else:
                 return redirect("traceability:recall", recall.pk)
+        try:
             preview = selectors.recall_scope_preview(user=user, **choice)
         except (ValidationFailed, NotFound, Conflict) as exc:
-            errors = {name: list(found) for name, found in exc.errors.items()} or {
-                "scope": [exc.message]
-            }
+            errors = errors or _scope_errors(exc, choice["kind"])
     return render(
         request,
         "traceability/recall_scope.html",
@@ -302,12 +327,18 @@ def recalls(request: HttpRequest) -> HttpResponse:
     )
 
 
+# A downstream participant's acknowledgement in a recall's table: its controls' ids by field,
+# before the notice's number.
+RECALL_CONTROLS = {"quantity_withdrawn": "q", "note": "n"}
+
+
 @login_required
 @domain_errors_as_http
 def recall(request: HttpRequest, recall_id: int) -> HttpResponse:
     user = request_user(request)
     found = selectors.recall_detail(user=user, recall_id=recall_id)
-    errors: list[str] = []
+    errors: dict[str, list[str]] = {}
+    refused: int | None = None  # the notice whose acknowledgement was refused: its row shows it
     if request.method == "POST" and request.POST.get("remind"):
         reminded = services.recall_remind(actor=user, recall=found)
         messages.success(
@@ -329,9 +360,10 @@ def recall(request: HttpRequest, recall_id: int) -> HttpResponse:
                 note=request.POST.get("note", ""),
             )
         except ValueError:
-            errors.append(_("请填写下架数量。"))
+            errors, refused = {"quantity_withdrawn": [_("请填写下架数量。")]}, notice.pk
         except ValidationFailed as exc:
-            errors.append(exc.message)
+            errors = {"note" if "note" in exc.errors else "quantity_withdrawn": [exc.message]}
+            refused = notice.pk
         else:
             return redirect("traceability:recall", found.pk)
     return render(
@@ -347,11 +379,19 @@ def recall(request: HttpRequest, recall_id: int) -> HttpResponse:
                 else None
             ),
             "errors": errors,
+            "refused": refused,
+            # Each problem links to the control of the row it is about.
+            "error_list": [
+                {"field": f"{RECALL_CONTROLS[name]}-{refused}", "message": message}
+                for name, found in errors.items()
+                for message in found
+            ],
         },
     )
 
 
-# The record form's controls, by the field a service names in its errors, for the error summary.
+# The record form's controls, by the field a service names in its errors: each problem is shown
+# at its control (the summary links there, the control names the message).
 RECORD_FIELDS = {
     "step": "e-step",
     "participant": "e-participant",
@@ -365,25 +405,48 @@ RECORD_FIELDS = {
 }
 
 
-def _record_errors(exc: DomainError) -> list[dict[str, str]]:
-    """A refused record's problems, each linked to its control (an unknown code to the code)."""
-    named = exc.errors
-    linked = [
-        {"field": RECORD_FIELDS.get(name, ""), "message": str(message)}
-        for name, messages in named.items()
-        for message in messages
-    ]
-    unknown_code = isinstance(exc, NotFound)
-    return linked or [{"field": "e-code" if unknown_code else "", "message": exc.message}]
+def _record_errors(exc: DomainError) -> dict[str, list[str]]:
+    """A refused record's problems by control; one that names no field is about the lot the
+    code names (an unknown code, a step the lot cannot take)."""
+    errors: dict[str, list[str]] = {}
+    for name, found in exc.errors.items():
+        errors.setdefault(RECORD_FIELDS.get(name, "e-code"), []).extend(map(str, found))
+    return errors or {"e-code": [exc.message]}
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _upload_errors(exc: DomainError) -> dict[str, list[str]]:
+    """A refused upload's problems, all at the file: the rows that are wrong, else the fields."""
+    if exc.errors.get("participant"):
+        return {"c-participant": list(map(str, exc.errors["participant"]))}
+    rows = exc.extra.get("rows") or []
+    return {
+        "c-file": [
+            str(m)
+            for m in (
+                [_("第 %(row)s 行（%(code)s）：%(message)s") % r for r in rows]
+                or [f"{where}: {'; '.join(m)}" for where, m in exc.errors.items()]
+                or [exc.message]
+            )
+        ]
+    }
 
 
 @login_required
 @domain_errors_as_http
 def node_event(request: HttpRequest) -> HttpResponse:
-    """The staff form: one receiving, slaughter, inspection, shipping or sale."""
+    """The staff form: one receiving, slaughter, inspection, shipping or sale. A refused record
+    keeps what was typed."""
     user = request_user(request)
     mine = Participant.objects.filter(members=user).order_by("name")
-    errors: list[dict[str, str]] = []
+    errors: dict[str, list[str]] = {}
     done = False
     if request.method == "POST" and "file" in request.FILES:
         try:
@@ -397,17 +460,9 @@ def node_event(request: HttpRequest) -> HttpResponse:
             services.node_events_from_csv(actor=user, text=text, participant=participant)
             done = True
         except UnicodeDecodeError:
-            errors.append({"field": "c-file", "message": _("文件须为 UTF-8 编码的 CSV。")})
+            errors = {"c-file": [_("文件须为 UTF-8 编码的 CSV。")]}
         except DomainError as exc:
-            rows = exc.extra.get("rows") or []
-            errors += [
-                {"field": "c-file", "message": str(m)}
-                for m in (
-                    [_("第 %(row)s 行（%(code)s）：%(message)s") % r for r in rows]
-                    or [f"{where}: {'; '.join(m)}" for where, m in exc.errors.items()]
-                    or [exc.message]
-                )
-            ]
+            errors = _upload_errors(exc)
     elif request.method == "POST":
         try:
             lot = selectors.lot_by_trace_code(request.POST.get("trace_code", ""))
@@ -435,11 +490,21 @@ def node_event(request: HttpRequest) -> HttpResponse:
             )
             done = True
         except ValueError:
-            errors.append({"field": "e-quantity", "message": _("数量须为数字。")})
+            errors = (
+                {"e-value": [_("检测值须为数字。")]}
+                if not _is_number(request.POST.get("residue_value") or "0")
+                else {"e-quantity": [_("数量须为数字。")]}
+            )
         except DomainError as exc:
-            errors += _record_errors(exc)
+            errors = _record_errors(exc)
     return render(
         request,
         "traceability/node_event.html",
-        {"participants": mine, "steps": services.NODE_STEPS, "errors": errors, "done": done},
+        {
+            "participants": mine,
+            "steps": services.NODE_STEPS,
+            "errors": errors,
+            "done": done,
+            "form": request.POST if errors else {},
+        },
     )

@@ -328,9 +328,29 @@ def household(request: HttpRequest, household_id: int) -> HttpResponse:
             "utilities": Utility.choices,
             "answers": FamilyAnswer.choices,
             "notice": request.session.pop(NOTICE_KEY, ""),
-            "error": request.session.pop(ERROR_KEY, ""),
+            **_visit_errors(request.session.pop(ERROR_KEY, "")),
         },
     )
+
+
+# The household page's forms: the service's field name -> the control (its id and message name)
+# a problem is shown at, the first for a problem that names no field.
+METER_CONTROLS = {
+    "meter_id": "meter-id",
+    "meters": "meter-id",
+    "utility": "meter-utility",
+    "kind": "meter-kind",
+    "unit": "meter-unit",
+    "interval_minutes": "meter-interval",
+    "report_every_minutes": "meter-report",
+}
+AWAY_CONTROLS = {
+    "starts_at": "away-starts",
+    "ends_at": "away-ends",
+    "kind": "away-kind",
+    "reason": "away-reason",
+    "review_on": "away-review",
+}
 
 
 def _back_to(household_id: int) -> HttpResponseRedirect:
@@ -338,13 +358,29 @@ def _back_to(household_id: int) -> HttpResponseRedirect:
 
 
 def _household_change(
-    request: HttpRequest, household_id: int, change: Any, done: str
+    request: HttpRequest,
+    household_id: int,
+    change: Any,
+    done: str,
+    controls: dict[str, str] | None = None,
 ) -> HttpResponse:
-    """Runs a change from a household page's form and returns to the page with its outcome."""
+    """Runs a change from a household page's form and returns to the page with its outcome. A
+    refused change's problems are kept by the control each is about (`controls`: the service's
+    field name -> the control's message name; a problem that names no field goes to the first);
+    a change made by a button alone keeps its message only."""
     try:
         change()
     except (ValidationFailed, Conflict) as exc:
-        _flash(request, ERROR_KEY, exc.message)
+        fields: dict[str, list[str]] = {}
+        if controls:
+            first = next(iter(controls.values()))
+            for name, found in (exc.errors or {"": [exc.message]}).items():
+                fields.setdefault(controls.get(name, first), []).extend(map(str, found))
+        repeated = any(str(exc.message) in found for found in fields.values())
+        request.session[ERROR_KEY] = {
+            "message": "" if repeated else exc.message,
+            "errors": fields,
+        }
     else:
         _flash(request, NOTICE_KEY, done)
     return _back_to(household_id)
@@ -363,7 +399,9 @@ def contacts_set(request: HttpRequest, household_id: int) -> HttpResponse:
             raise ValidationFailed(errors[0], errors={"contacts": errors})
         services.household_contacts_set(actor=user, household=home, contacts=specs)
 
-    return _household_change(request, household_id, change, _("家属联系人已更新。"))
+    return _household_change(
+        request, household_id, change, _("家属联系人已更新。"), {"contacts": "contacts"}
+    )
 
 
 @login_required
@@ -378,6 +416,7 @@ def meter_add(request: HttpRequest, household_id: int) -> HttpResponse:
         household_id,
         lambda: services.meter_add(actor=user, household=home, spec=spec),
         _("已添加表计。"),
+        METER_CONTROLS,
     )
 
 
@@ -419,7 +458,7 @@ def away_mark(request: HttpRequest, household_id: int) -> HttpResponse:
             review_on=forms.form_date(request.POST.get("review_on", "")),
         )
 
-    return _household_change(request, household_id, change, _("已登记外出时段。"))
+    return _household_change(request, household_id, change, _("已登记外出时段。"), AWAY_CONTROLS)
 
 
 @login_required
@@ -460,13 +499,13 @@ def withdraw(request: HttpRequest, household_id: int) -> HttpResponse:
         return render(
             request,
             "wellbeing/withdraw.html",
-            {"home": home, "error": _("请勾选确认撤回同意。")},
+            {"home": home, "errors": {"confirm": [_("请勾选确认撤回同意。")]}},
         )
     # The confirmation page shows the household: an audited read like any other.
     shown = selectors.household_detail(
         actor=user, household_id=household_id, purpose=selectors.WITHDRAW_PURPOSE
     )
-    return render(request, "wellbeing/withdraw.html", {"home": shown, "error": ""})
+    return render(request, "wellbeing/withdraw.html", {"home": shown, "errors": {}})
 
 
 @login_required
@@ -607,7 +646,10 @@ def visit_action(request: HttpRequest, visit_id: int, action: str) -> HttpRespon
         # Shown once on the task page: a summary at the top and each field's error at the
         # field. (The base template's message list carries role="status", which hides its
         # items from assistive technology as list items; see the module notes.)
-        request.session[ERROR_KEY] = {"message": exc.message, "errors": exc.errors}
+        errors = exc.errors
+        if action == "escalate":  # its note is not the outcome's note: its own control
+            errors = {"escalate-note" if k == "note" else k: v for k, v in errors.items()}
+        request.session[ERROR_KEY] = {"message": exc.message, "errors": errors}
         return HttpResponseRedirect(reverse("wellbeing:visit", args=[visit_id]) + "#error-summary")
     _flash(request, NOTICE_KEY, str(done))
     return HttpResponseRedirect(reverse("wellbeing:visit", args=[visit_id]) + "#wb-notice")

@@ -33,6 +33,8 @@ def browser_context(chromium: Browser, live_server: Any) -> Iterator[BrowserCont
         base_url=live_server.url, viewport=DESKTOP, locale=BROWSER_LOCALE
     )
     context.set_default_timeout(10_000)
+    # The first page of a session also waits for the server's first answer on a busy machine.
+    context.set_default_navigation_timeout(60_000)
     yield context
     context.close()
 

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+import pytest
+
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Page, ViewportSize
 
@@ -31,6 +33,14 @@ ARTIFACTS = REPO_ROOT / "test-artifacts"
 DOCS_SCREENSHOT = REPO_ROOT / "docs" / "screenshot.png"
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 PHONE: ViewportSize = {"width": 375, "height": 740}
+# The journeys people take are each run four ways: a phone and a desktop, Chinese and English.
+PHONE_390: ViewportSize = {"width": 390, "height": 844}
+DESKTOP_1366: ViewportSize = {"width": 1366, "height": 900}
+FOUR_WAYS = pytest.mark.parametrize(
+    ("language", "viewport"),
+    [("zh-hans", PHONE_390), ("en", PHONE_390), ("zh-hans", DESKTOP_1366), ("en", DESKTOP_1366)],
+    ids=["phone-zh", "phone-en", "desktop-zh", "desktop-en"],
+)
 PASSWORD = "correct horse battery 9"
 # (name, English name, address) of the residents in the community worker's care.
 RESIDENTS = [
@@ -101,6 +111,31 @@ def check_page(page: Page, name: str) -> None:
     assert not dangling, f"{name} refers to ids that are not on the page: {dangling}"
     violations = blocking_violations(page)
     assert not violations, f"axe found problems on {name} ({page.url}):\n{describe(violations)}"
+
+
+def choose_language(page: Page, language: str) -> None:
+    """Chooses the interface language with the switch every page has."""
+    if language == "en":
+        page.get_by_label("语言").select_option("en")
+        with page.expect_navigation():
+            page.get_by_role("button", name="切换").click()
+    assert (page.locator("html").get_attribute("lang") or "").lower() == language
+
+
+def fits_width(page: Page) -> None:
+    """The page does not scroll sideways."""
+    widths = page.evaluate(
+        "({scroll: document.documentElement.scrollWidth, view: window.innerWidth})"
+    )
+    assert widths["scroll"] <= widths["view"], f"{page.url} scrolls sideways: {widths}"
+
+
+def words(language: str, text: str) -> str:
+    """What the interface says for `text` in `language`."""
+    from django.utils import translation
+
+    with translation.override(language):
+        return str(translation.gettext(text))
 
 
 def update_docs_screenshot() -> bool:

@@ -12,16 +12,19 @@ from django.urls import reverse
 
 from tests.browser.support import (
     BROWSER_LOCALE,
-    DESKTOP,
+    FOUR_WAYS,
     PHONE,
+    PHONE_390,
     check_page,
+    choose_language,
+    fits_width,
     map_ready,
     screen_point,
     sign_in,
 )
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page, ViewportSize
+    from playwright.sync_api import Browser, Page
 
 pytestmark = pytest.mark.browser
 
@@ -182,7 +185,6 @@ def test_publisher_clicks_the_map_to_centre_a_circle_and_staff_pages_pass_axe(
     check_page(page, "broadcast-reach")
 
 
-PHONE_390: ViewportSize = {"width": 390, "height": 844}
 # Where the residents of the drawn-area journey live (WGS-84): one inside the circle the
 # publisher draws around the first, one 6 km away.
 INSIDE = (30.25, 120.15)
@@ -212,27 +214,7 @@ def located(people: dict[str, Any], city: Any, make_user: Any) -> dict[str, Any]
     return people
 
 
-def _in_language(page: Page, language: str) -> None:
-    """Chooses the interface language with the switch every page has."""
-    if language == "en":
-        page.get_by_label("语言").select_option("en")
-        with page.expect_navigation():
-            page.get_by_role("button", name="切换").click()
-    assert (page.locator("html").get_attribute("lang") or "").lower() == language
-
-
-def _fits(page: Page) -> None:
-    widths = page.evaluate(
-        "({scroll: document.documentElement.scrollWidth, view: window.innerWidth})"
-    )
-    assert widths["scroll"] <= widths["view"], f"{page.url} scrolls sideways: {widths}"
-
-
-@pytest.mark.parametrize(
-    ("language", "viewport"),
-    [("zh-hans", PHONE_390), ("en", PHONE_390), ("zh-hans", DESKTOP), ("en", DESKTOP)],
-    ids=["phone-zh", "phone-en", "desktop-zh", "desktop-en"],
-)
+@FOUR_WAYS
 def test_publisher_finds_compose_draws_a_circle_previews_and_a_resident_inside_sees_the_alert(
     chromium: Browser, live_server: Any, located: dict[str, Any], language: str, viewport: Any
 ) -> None:
@@ -255,7 +237,7 @@ def test_publisher_finds_compose_draws_a_circle_previews_and_a_resident_inside_s
     page = context.new_page()
     shot = f"broadcast-drawn-alert-{language}-{viewport['width']}"
     sign_in(page, "fabu")
-    _in_language(page, language)
+    choose_language(page, language)
     # The landing page leads to compose: "Publish", then the account's alert.
     page.goto("/")
     with page.expect_navigation():
@@ -264,7 +246,7 @@ def test_publisher_finds_compose_draws_a_circle_previews_and_a_resident_inside_s
         page.get_by_role("link", name=f"{words('发布预警')} (平安青山)").click()
     assert page.url.endswith(reverse("broadcast:compose_alert", args=["safe-qingshan"]))
     map_ready(page, "#area-map")
-    _fits(page)
+    fits_width(page)
     check_page(page, f"{shot}-compose")
 
     page.locator("#text").fill("桃源社区今晚停水，请提前储水。")
@@ -294,7 +276,7 @@ def test_publisher_finds_compose_draws_a_circle_previews_and_a_resident_inside_s
     )
     # The circle drawn before the preview is still there to publish.
     assert page.locator("#circle_radius").input_value() == "1500"
-    _fits(page)
+    fits_width(page)
     check_page(page, f"{shot}-preview")
     # Publishing sends the notifications before it answers (tasks run at once here).
     with page.expect_navigation():
@@ -302,18 +284,18 @@ def test_publisher_finds_compose_draws_a_circle_previews_and_a_resident_inside_s
     assert "/broadcast/posts/" in page.url
     area = DrawnArea.objects.get(post=Post.objects.get(text="桃源社区今晚停水，请提前储水。"))
     assert area.radius_m == 1500 and abs(area.shape["lat"] - INSIDE[0]) < 0.002
-    _fits(page)
+    fits_width(page)
     check_page(page, f"{shot}-published")
 
     # The resident inside reads it on their phone, in their language.
     context.clear_cookies()
     page.set_viewport_size(PHONE_390)
     sign_in(page, "resident-inside")
-    _in_language(page, language)
+    choose_language(page, language)
     page.goto(reverse("broadcast:home"))
     feed = page.locator("main").inner_text()
     assert "桃源社区今晚停水，请提前储水。" in feed and levels in feed
-    _fits(page)
+    fits_width(page)
     check_page(page, f"{shot}-resident-feed")
     page.goto(reverse("notify:inbox"))
     assert "计划停水" in page.locator("main").inner_text()

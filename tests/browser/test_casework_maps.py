@@ -14,12 +14,16 @@ import pytest
 from tests.browser.support import (
     A1,
     A2,
+    FOUR_WAYS,
     PHONE,
     Offline,
     check_page,
+    choose_language,
+    fits_width,
     map_ready,
     screen_point,
     sign_in,
+    words,
 )
 
 if TYPE_CHECKING:
@@ -164,3 +168,59 @@ def test_maps_fit_a_phone_in_english_and_the_board_shows_only_the_community(
     assert [(p["lat"], p["lng"]) for p in points] == [A2]
     assert points[0]["label"].startswith("Xinghua Community")
     assert guard.outside == [] and guard.csp == []
+
+
+@FOUR_WAYS
+def test_a_pin_dropped_on_the_map_reaches_a_worker_who_finds_it_on_the_inbox_map(
+    chromium: Browser, live_server: Any, mapped_city: Any, language: str, viewport: Any
+) -> None:
+    """The resident's journey and the worker's, on a phone and a desktop, in Chinese and English:
+    a message placed by a tap on the map reaches the community the pin is in; the worker opens
+    the inbox's map and follows the marker to the message. Every page fits the screen's width,
+    passes axe and fetches nothing from outside the platform."""
+    from civichub.casework.models import Case
+
+    context = chromium.new_context(base_url=live_server.url, viewport=viewport, locale="zh-CN")
+    context.set_default_timeout(15_000)
+    context.set_default_navigation_timeout(60_000)
+    guard = Offline(context, live_server.url)
+    page = guard.watch(context.new_page())
+    shot = f"casework-pin-{language}-{viewport['width']}"
+    try:
+        sign_in(page, "lixiuying")
+        choose_language(page, language)
+        page.goto("/messages/new/")
+        map_ready(page, "#place-map")
+        fits_width(page)
+        check_page(page, f"{shot}-form")
+        page.locator("#id_kind").select_option("complaint")
+        page.locator("#id_text").fill("路灯坏了，晚上很黑。")
+        page.mouse.click(*screen_point(page, "#place-map", *A1))
+        assert page.locator("#place-map .leaflet-marker-icon").count() == 1
+        assert abs(float(page.locator("#id_latitude").input_value()) - A1[0]) < 0.002
+        with page.expect_navigation():
+            page.get_by_role("button", name=words(language, "提交留言")).click()
+        case = Case.objects.get()
+        assert case.community == mapped_city.community_a1 and case.crs == "wgs84"
+        assert case.tracking_number in page.locator("main").inner_text()
+        fits_width(page)
+        check_page(page, f"{shot}-sent")
+
+        context.clear_cookies()
+        sign_in(page, "wangfang")
+        choose_language(page, language)
+        page.goto("/messages/inbox/?status=")
+        page.locator("#inbox-map-box summary").click()
+        map_ready(page, "#inbox-map")
+        fits_width(page)
+        check_page(page, f"{shot}-inbox-map")
+        with page.expect_navigation():
+            page.locator("#inbox-map .leaflet-marker-icon").click()
+        assert page.url.endswith(f"/messages/{case.tracking_number}/")
+        map_ready(page, "#case-map")
+        fits_width(page)
+        check_page(page, f"{shot}-case")
+    finally:
+        context.close()
+    assert guard.outside == [], f"pages reached outside the platform: {guard.outside}"
+    assert guard.csp == [], f"the Content-Security-Policy refused something: {guard.csp}"

@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.browser.support import PHONE, check_page, sign_in
+from tests.browser.support import (
+    FOUR_WAYS,
+    PHONE,
+    check_page,
+    choose_language,
+    fits_width,
+    sign_in,
+    words,
+)
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -214,3 +222,67 @@ def test_a_family_member_answers_the_alert_from_the_sms_link_without_an_account(
     alert.refresh_from_db()
     assert alert.status == AlertStatus.VISIT
     assert VisitTask.objects.filter(alert=alert).exists()
+
+
+@FOUR_WAYS
+def test_a_worker_handles_an_alert_to_an_outcome_with_a_confirmation_at_each_step(
+    chromium: Browser,
+    live_server: Any,
+    community_worker: User,
+    visit_task: Any,
+    language: str,
+    viewport: Any,
+) -> None:
+    """On a phone and a desktop, in Chinese and English: from the list of visits to the task,
+    accepted, on the way, the outcome recorded; each step says what happened at the top of the
+    page. Every page fits the screen's width and passes axe."""
+    from django.utils import translation
+
+    from civichub.wellbeing.views import VISIT_DONE
+
+    context = chromium.new_context(base_url=live_server.url, viewport=viewport, locale="zh-CN")
+    context.set_default_timeout(15_000)
+    context.set_default_navigation_timeout(60_000)
+    page = context.new_page()
+    shot = f"wellbeing-visit-{language}-{viewport['width']}"
+
+    def confirmed(action: str) -> None:
+        notice = page.locator("#wb-notice")
+        with translation.override(language):
+            said = str(VISIT_DONE[action])
+        assert notice.inner_text().strip() == said
+        assert page.evaluate("document.activeElement && document.activeElement.id") == "wb-notice"
+        fits_width(page)
+        check_page(page, f"{shot}-{action}")
+
+    try:
+        sign_in(page, community_worker.username)
+        choose_language(page, language)
+        page.goto("/wellbeing/visits/")
+        fits_width(page)
+        check_page(page, f"{shot}-list")
+        with page.expect_navigation():
+            page.locator(f'main a[href$="/wellbeing/visits/{visit_task.pk}/"]').first.click()
+        assert page.locator("svg.wb-chart rect.wb-bar").count() > 0
+        fits_width(page)
+        check_page(page, f"{shot}-task")
+        with page.expect_navigation():
+            page.get_by_role("button", name=words(language, "接单"), exact=True).click()
+        confirmed("accept")
+        with page.expect_navigation():
+            page.get_by_role("button", name=words(language, "我在路上"), exact=True).click()
+        confirmed("on-the-way")
+        page.locator("#outcome-not_home").check()
+        page.locator("#real-no").check()
+        page.locator("#note").fill("老人在女儿家，电话确认平安")
+        with page.expect_navigation():
+            page.get_by_role("button", name=words(language, "记录结果"), exact=True).click()
+        confirmed("outcome")
+    finally:
+        context.close()
+    visit_task.refresh_from_db()
+    assert (visit_task.status, visit_task.outcome, visit_task.real) == (
+        "visited",
+        "not_home",
+        False,
+    )

@@ -12,6 +12,7 @@ from django.test import Client
 from django.urls import reverse
 
 from civichub.casework.tests.conftest import Casework
+from civichub.testing.summaries import described_by, summary_targets
 
 pytestmark = pytest.mark.django_db
 MARCH = {"since": "2026-03-01", "until": "2026-03-31"}
@@ -46,12 +47,22 @@ def test_figures_page_exports_csv(rolled: Casework) -> None:
 
 
 def test_figures_page_shows_a_bad_range_as_an_error(rolled: Casework) -> None:
+    """The problem is at the end of the range, which the summary links to and which names it;
+    an unknown measure, at the list of measures."""
     answer = client_for(rolled.dispatcher).get(
         reverse("statistics:figures"), {"since": "2026-03-31", "until": "2026-03-01"}
     )
 
     assert answer.status_code == 200
-    assert 'role="alert"' in answer.content.decode()
+    html = answer.content.decode()
+    assert summary_targets(html) == ["f-until"]
+    assert described_by(html, "f-until") == ["until-error"]
+    measure = client_for(rolled.dispatcher).get(
+        reverse("statistics:figures"), {**MARCH, "measure": "casework.nothing"}
+    )
+    html = measure.content.decode()
+    assert summary_targets(html) == ["f-measure"]
+    assert described_by(html, "f-measure") == ["measure-error"]
 
 
 def test_figures_page_needs_a_login_and_the_permission(rolled: Casework) -> None:

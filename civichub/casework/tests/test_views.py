@@ -19,6 +19,7 @@ from civichub.casework.photos import PhotoUpload
 from civichub.casework.tests.conftest import PIN_A1, Casework, jpeg_with_gps
 from civichub.core.models import AuditEvent
 from civichub.notify.models import Notification
+from civichub.testing.summaries import described_by, summary_targets
 
 pytestmark = pytest.mark.django_db
 
@@ -243,12 +244,43 @@ def test_staff_action_errors_are_shown_on_the_case_page_in_the_readers_language(
     worker.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     english = worker.post(url, data, follow=True).content.decode()
 
-    # The sentence once (the field's message repeats the summary), never a bare error code.
-    assert chinese.count("请填写转办理由。") == 1
-    assert english.count("Give the reason for the transfer.") == 1
+    # The sentence in the summary, linked to the reason's box, and beside the box (never twice in
+    # the summary), never a bare error code.
+    assert chinese.count("请填写转办理由。") == 2
+    assert english.count("Give the reason for the transfer.") == 2
+    assert summary_targets(chinese) == ["transfer-reason"]
+    assert described_by(chinese, "transfer-reason") == ["transfer-reason-error"]
     assert "请填写转办理由" not in english and "<p>required</p>" not in english
     case.refresh_from_db()
     assert case.department == cw.city.health_a
+
+
+def test_a_pin_off_the_map_is_shown_at_the_address_box(cw: Casework) -> None:
+    """The pin is hidden fields: its problem is at the place's visible box, which the summary
+    links to and which names the message, beside its hint."""
+    page = (
+        client_for(cw.resident)
+        .post(reverse("casework:submit"), {**FORM, "latitude": "95"})
+        .content.decode()
+    )
+    assert summary_targets(page) == ["id_address"]
+    assert described_by(page, "id_address") == ["id_address_helptext", "id_address_error"]
+    assert "地图上的标记有误：" in page
+    assert not Case.objects.exists()
+
+
+def test_a_reply_without_its_outcome_is_shown_at_the_choice(
+    cw: Casework, submit: Callable[..., Case]
+) -> None:
+    """The handler must say whether the reply resolves the matter: the problem links to that
+    choice, which names it, and the typed reply comes back."""
+    case = submit()
+    worker = client_for(cw.worker_a1)
+    url = reverse("casework:action", args=[case.tracking_number, "reply"])
+    page = worker.post(url, {"text": "明天派人维修。"}, follow=True).content.decode()
+    assert summary_targets(page) == ["reply-resolved"]
+    assert described_by(page, "reply-resolved") == ["reply-resolved-error"]
+    assert "明天派人维修。</textarea>" in page
 
 
 def test_english_pages_show_english_names_counts_and_actions(

@@ -7,7 +7,7 @@ from typing import Any
 from django import template
 from django.conf import settings
 from django.utils import translation
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 
 from civichub.core import maps
 
@@ -70,3 +70,19 @@ def error_items(errors: Any, anchors: str = "") -> list[dict[str, str]]:
             for message in ([messages] if isinstance(messages, str) else messages)
         ]
     return [{"field": "", "message": str(message)} for message in errors]
+
+
+@register.simple_tag(takes_context=True)
+def field_aria(context: Any, name: str, errors: Any = None, hint: str = "") -> str:
+    """The attributes that tie a control to its own message from `_field_error.html`:
+    `<input id="phone" name="phone"{% field_aria "phone" %}>` gives ` aria-invalid="true"
+    aria-describedby="phone-error"` while `errors` (field name -> messages, from the context
+    unless given) has a message for "phone", and nothing otherwise, so that the control never
+    names a message that is not on the page. `hint="id"` names the control's hint as well (one
+    aria-describedby for both)."""
+    if errors is None:
+        errors = context.get("errors")
+    if not lookup(errors, name):
+        return format_html(' aria-describedby="{}"', hint) if hint else ""
+    described = f"{hint} {name}-error" if hint else f"{name}-error"
+    return format_html(' aria-invalid="true" aria-describedby="{}"', described)

@@ -25,6 +25,7 @@ from civichub.datahub.tests.conftest import (
     police_row,
 )
 from civichub.testing.city import staff_user
+from civichub.testing.summaries import described_by, summary_targets
 
 pytestmark = pytest.mark.django_db
 
@@ -426,7 +427,26 @@ def test_the_agreements_page_approves_one_resting_on_consent(hub: Hub) -> None:
     }
     refused = client.post("/datahub/agreements/", {**form, "consent_text": ""})
     assert refused.status_code == 200 and not Agreement.objects.exists()
+    html = refused.content.decode()
+    assert summary_targets(html) == ["id_consent_text"]
+    assert "id_consent_text_error" in described_by(html, "id_consent_text")
     assert client.post("/datahub/agreements/", form).status_code == 302
     made = Agreement.objects.get()
     assert (made.basis, made.consent_version, made.legal_basis) == ("consent", "v1", "")
     assert "本人单独同意（v1）" in client.get("/datahub/agreements/").content.decode()
+
+
+def test_a_refused_correction_request_shows_each_problem_at_its_box(
+    hub: Hub, residents: dict[str, Person]
+) -> None:
+    """My data: a request without a reason, and one for information that is not the resident's,
+    each linked from the summary to the box it is about, which names its message."""
+    client = Client()
+    client.force_login(hub.resident_user)
+    html = client.post("/datahub/my-data/", {"value": "1", "reason": ""}).content.decode()
+    assert summary_targets(html) == ["id_reason"]
+    assert described_by(html, "id_reason") == ["id_reason_error"]
+    html = client.post("/datahub/my-data/", {"value": "999999", "reason": "错了"}).content.decode()
+    assert summary_targets(html) == ["id_value"]
+    assert described_by(html, "id_value") == ["id_value_error"]
+    assert 'value="错了"' in html  # what was typed stays

@@ -97,4 +97,4 @@ def test_an_upload_without_a_file_is_summarised_and_linked_to_the_file_box(hub: 
     summary = summary[: summary.index("</div>")]
     assert 'role="alert" tabindex="-1" autofocus' in summary
     assert '<a href="#id_file">' in summary
-    assert 'aria-describedby="id_file-error"' in html and 'id="id_file-error"' in html
+    assert 'aria-describedby="id_file_error"' in html and 'id="id_file_error"' in html

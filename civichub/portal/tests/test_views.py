@@ -153,4 +153,4 @@ def test_a_bad_application_is_summarised_at_the_top_each_problem_linked_to_its_b
     assert 'role="alert" tabindex="-1" autofocus' in summary
     links = re.findall(r'<a href="#([^"]+)">', summary)
     assert links and all(f'id="{target}"' in html for target in links)
-    assert all(f'aria-describedby="err-{t.removeprefix("field-")}"' in html for t in links)
+    assert all(f'aria-describedby="{t.removeprefix("field-")}-error"' in html for t in links)

@@ -15,6 +15,7 @@ from django.test import Client
 from django.utils import timezone
 from PIL import Image
 
+from civichub.testing.summaries import described_by, summary_targets
 from civichub.traceability.models import CaptureJob, Event
 from civichub.traceability.tests.conftest import Chain, at, document, place
 
@@ -246,3 +247,60 @@ def test_a_bad_record_is_named_in_the_error_summary_linked_to_its_field(chain: C
     summary = summary[: summary.index("</div>")]
     assert 'role="alert" tabindex="-1" autofocus' in summary
     assert '<a href="#e-code">' in summary and 'id="e-code"' in html
+
+
+def test_a_refused_acknowledgement_links_to_the_quantity_of_its_row(chain: Chain) -> None:
+    """A recall's table has one form per downstream participant: a quantity that is not a number
+    is shown at that row's quantity box, which the summary links to and which names it."""
+    regulator = _client(chain.regulator)
+    recall_url = regulator.post(f"/trace/lots/{chain.carcass.pk}/recall/", {"reason": "抽检阳性"})[
+        "Location"
+    ]
+    notice = chain.stall.notices.get()
+    html = (
+        _client(chain.keeper)
+        .post(recall_url, {"notice": notice.pk, "quantity_withdrawn": "十二"})
+        .content.decode()
+    )
+    assert summary_targets(html) == [f"q-{notice.pk}"]
+    assert described_by(html, f"q-{notice.pk}") == ["quantity_withdrawn-error"]
+    assert 'id="quantity_withdrawn-error" class="field-error">请填写下架数量。' in html
+
+
+def test_a_recall_scope_too_wide_links_to_the_time_range(
+    chain: Chain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Refused as a whole (wider than the limit), the scope's problem is at the start of the time
+    range that narrows it; a missing reason, at the reason's box, which the page shows again."""
+    from civichub.traceability import selectors
+
+    regulator = _client(chain.regulator)
+    scope = {"kind": "farm", "farm": str(chain.farm.pk), "since": "", "until": ""}
+    missing = regulator.post("/trace/recalls/scope/", scope | {"confirm": "1", "reason": ""})
+    html = missing.content.decode()
+    assert summary_targets(html) == ["s-reason"]
+    assert described_by(html, "s-reason") == ["reason-error"]
+    monkeypatch.setattr(selectors, "RECALL_SCOPE_MAX_CODES", 1)
+    wide = regulator.post("/trace/recalls/scope/", scope | {"confirm": "1", "reason": "x"})
+    html = wide.content.decode()
+    assert summary_targets(html) == ["s-since"]
+    assert described_by(html, "s-since") == ["since-error"]
+
+
+def test_the_record_form_keeps_what_was_typed_and_links_each_problem(chain: Chain) -> None:
+    keeper = _client(chain.keeper)
+    typed = {
+        "step": "receiving",
+        "participant": chain.stall.pk,
+        "trace_code": chain.other.trace_code,
+        "quantity": "3",
+        "residue_name": "克伦特罗",
+        "residue_value": "阴性",
+    }
+    html = keeper.post("/trace/record/", typed).content.decode()
+    assert summary_targets(html) == ["e-value"]
+    assert described_by(html, "e-value") == ["e-value-error"]
+    assert f'value="{chain.other.trace_code}"' in html and 'value="克伦特罗"' in html
+    unknown = keeper.get("/trace/lookup/", {"code": "12345"}).content.decode()
+    assert summary_targets(unknown) == ["t-code"]
+    assert described_by(unknown, "t-code") == ["code-error"]

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from civichub.core import services as core
 from civichub.core.models import AuditEvent
+from civichub.testing.summaries import described_by, summary_targets
 from civichub.wellbeing import services
 from civichub.wellbeing.models import Household, VisitStatus, VisitTask
 from civichub.wellbeing.services import MeterSpec
@@ -98,6 +99,14 @@ def test_a_worker_enrols_a_household_with_recorded_consent_from_the_page(
     assert refused.status_code == 200
     assert 'role="alert"' in refused.content.decode()
     assert "W-PAGE" in refused.content.decode()  # what was typed is kept
+    # Each problem is linked from the summary to its box, which names its message beside it.
+    assert summary_targets(refused.content.decode()) == ["consent_document"]
+    assert described_by(refused.content.decode(), "consent_document") == ["consent_document-error"]
+    unreachable = client.post(
+        "/wellbeing/enrol/", {**form, "consent_document": "F-1", "contact_0_phone": ""}
+    ).content.decode()
+    assert summary_targets(unreachable) == ["contact_0_name"]
+    assert described_by(unreachable, "contact_0_phone") == ["contacts-error"]
     done = client.post("/wellbeing/enrol/", {**form, "consent_document": "F-1"})
     household = Household.objects.get(resident=resident)
     assert done["Location"] == f"/wellbeing/households/{household.pk}/"
@@ -337,3 +346,23 @@ def test_the_household_page_shows_each_days_use_and_no_reading_is_not_zero(
     assert f'<th scope="row">{day}</th><td>30.0</td><td>1.5</td></tr>' in page
     today = timezone.localdate().strftime("%m-%d")
     assert f'<th scope="row">{today}</th><td>无读数</td><td>无读数</td></tr>' in page
+
+
+def test_the_household_page_shows_a_refused_change_at_its_controls(
+    home: dict[str, Any],  # noqa: F811
+) -> None:
+    """Time away without its times, a meter without its number: back on the household page, the
+    summary links to the control each problem is about, and the control names its message."""
+    client = Client()
+    client.force_login(home["worker"])
+    household = home["household"]
+    page = f"/wellbeing/households/{household.pk}/"
+    client.post(f"{page}away/", {"kind": "other", "starts_at": "", "ends_at": ""})
+    html = client.get(page).content.decode()
+    assert summary_targets(html) == ["away-starts"]
+    assert described_by(html, "away-starts") == ["away-starts-error"]
+    client.post(f"{page}meters/", {"utility": "water", "meter_id": ""})
+    html = client.get(page).content.decode()
+    assert summary_targets(html) == ["meter-id"]
+    assert described_by(html, "meter-id") == ["meter-id-error"]
+    assert "error-summary" not in client.get(page).content.decode()  # shown once
