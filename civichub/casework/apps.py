@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from civichub.casework.actions import ACTIONS, ROLES, is_own_case
 from civichub.casework.conf import CaseworkSettings
@@ -14,7 +15,15 @@ MEASURES = MeasureSource(
     "casework.cases",
     "civichub.casework.measures:case_measures",
     (
-        Measure("casework.received", _("收到留言"), "count", _("件"), SERVICES, _("服务事项"), 10),
+        Measure(
+            "casework.received",
+            _("收到留言"),
+            "count",
+            pgettext_lazy("count of messages", "件"),
+            SERVICES,
+            _("服务事项"),
+            10,
+        ),
         Measure(
             "casework.response_hours",
             _("首次答复平均用时"),

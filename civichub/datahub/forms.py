@@ -6,6 +6,7 @@ import datetime as dt
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from civichub.datahub.models import AgreementBasis, AgreementScope
 
@@ -28,8 +29,8 @@ class AgreementForm(forms.Form):
         label=_("同意书文本（依据本人同意时）"), widget=forms.Textarea, required=False
     )
     consent_version = forms.CharField(label=_("同意书版本"), max_length=20, required=False)
-    valid_from = forms.DateField(label=_("起始日期"), initial=dt.date.today)
-    valid_until = forms.DateField(label=_("截止日期"), required=False)
+    valid_from = forms.DateField(label=pgettext_lazy("validity", "起始日期"), initial=dt.date.today)
+    valid_until = forms.DateField(label=pgettext_lazy("validity", "截止日期"), required=False)
 
     def attribute_list(self) -> list[str]:
         text = self.cleaned_data["attributes"].replace("，", ",")

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from civichub.core.models import CreatedModel, Organisation, Resident
 
@@ -48,7 +49,7 @@ class BatchStatus(models.TextChoices):
     RUNNING = "running", _("导入中")
     DONE = "done", _("已完成")
     FAILED = "failed", _("失败")
-    ROLLED_BACK = "rolled_back", _("已撤回")
+    ROLLED_BACK = "rolled_back", pgettext_lazy("import batch state", "已撤回")
 
 
 class ImportBatch(CreatedModel):

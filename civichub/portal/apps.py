@@ -4,6 +4,7 @@ applications). The manifest names its pages, API, permissions and demo data."""
 from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from civichub.core.measures import Measure, MeasureSource
 from civichub.core.registry import (
@@ -21,12 +22,20 @@ MEASURES = MeasureSource(
     "portal.applications",
     "civichub.portal.measures:application_measures",
     (
-        Measure("portal.submitted", _("网上申请"), "count", _("件"), SERVICES, _("服务事项"), 60),
+        Measure(
+            "portal.submitted",
+            _("网上申请"),
+            "count",
+            pgettext_lazy("count of applications", "件"),
+            SERVICES,
+            _("服务事项"),
+            60,
+        ),
         Measure(
             "portal.decided",
             _("办结申请"),
             "count",
-            _("件"),
+            pgettext_lazy("count of applications", "件"),
             "civichub.portal.measures:decision_names",
             _("办理结果"),
             61,

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from civichub.core.models import CreatedModel, Organisation, Resident, TimestampedModel
 
@@ -156,7 +157,7 @@ class ApplicationStatus(models.TextChoices):
     MORE_NEEDED = "more_needed", _("待补正")
     APPROVED = "approved", _("已办结（准予）")
     REFUSED = "refused", _("已办结（不予）")
-    WITHDRAWN = "withdrawn", _("已撤回")
+    WITHDRAWN = "withdrawn", pgettext_lazy("application state", "已撤回")
 
 
 OPEN_STATUSES = (

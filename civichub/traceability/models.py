@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from civichub.core.models import CreatedModel, Organisation
 
@@ -101,7 +102,7 @@ class Lot(CreatedModel):
 
 class CaptureJob(models.Model):
     class State(models.TextChoices):
-        RUNNING = "running", _("处理中")
+        RUNNING = "running", pgettext_lazy("capture job state", "处理中")
         SUCCESS = "success", _("成功")
         FAILED = "failed", _("失败")
 
@@ -176,7 +177,7 @@ class EventEpc(models.Model):
 class Recall(CreatedModel):
     class State(models.TextChoices):
         OPEN = "open", _("召回中")
-        CLOSED = "closed", _("已结束")
+        CLOSED = "closed", pgettext_lazy("recall state", "已结束")
 
     lot = models.ForeignKey(Lot, on_delete=models.PROTECT, related_name="recalls")
     reason = models.TextField()

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from civichub.core.models import Organisation, Resident
 
@@ -335,7 +336,7 @@ class VisitTask(models.Model):
 
 
 class AggregatePeriod(models.TextChoices):
-    HOUR = "hour", _("小时")
+    HOUR = "hour", pgettext_lazy("aggregation period", "小时")
     DAY = "day", _("日")
 
 

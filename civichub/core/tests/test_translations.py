@@ -257,6 +257,26 @@ def test_django_loads_the_english_catalogue() -> None:
         assert translation.gettext("登录") == "登录"
 
 
+def test_no_message_has_two_english_texts_in_two_catalogues() -> None:
+    """Django merges every catalogue into one table per language, so a (context, msgid) has one
+    English text in the whole process, whichever catalogue wins: a module that means other words
+    gives its usages a context (pgettext, `translate ... context`), and two catalogues that mean
+    the same thing say it in the same words."""
+    texts: dict[Key, dict[str, str]] = {}
+    for path in [PO, *APP_CATALOGUES]:
+        name = path.relative_to(PACKAGE).parts[0] if path != PO else "(shared)"
+        for entry in _live(polib.pofile(str(path))):
+            if entry.msgid:
+                text = str(dict(entry.msgstr_plural)) if entry.msgid_plural else entry.msgstr
+                texts.setdefault((entry.msgctxt, entry.msgid), {})[name] = text
+    clashes = sorted(
+        f"{msgid!r}" + (f" (context {context!r})" if context else "") + f": {by_catalogue}"
+        for (context, msgid), by_catalogue in texts.items()
+        if len(set(by_catalogue.values())) > 1
+    )
+    assert not clashes, f"{len(clashes)} message(s) with two English texts: " + "; ".join(clashes)
+
+
 # The catalogue against the code ------------------------------------------------------------
 
 
@@ -273,8 +293,8 @@ def test_app_catalogues_are_translated_and_compiled() -> None:
     for path in _app_catalogue_paths():
         po, mo = polib.pofile(str(path)), polib.mofile(str(path.with_suffix(".mo")))
         assert not po.untranslated_entries() and not po.fuzzy_entries(), path
-        assert {e.msgid: e.msgstr for e in po.translated_entries()} == {
-            e.msgid: e.msgstr for e in mo
+        assert {(e.msgctxt, e.msgid): e.msgstr for e in po.translated_entries()} == {
+            (e.msgctxt, e.msgid): e.msgstr for e in mo
         }, f"{path} and its .mo differ: msgfmt -c -o {path.with_suffix('.mo')} {path}"
         assert not [e.msgstr for e in po if CJK.search(e.msgstr)], path
 
@@ -391,3 +411,21 @@ def test_a_notification_reaches_an_english_reader_in_english(
     for text in ("Notifications", "Mark all as read", "Mark as read", "Notification settings"):
         assert text in html, text
     assert not _remaining(IDEOGRAPHS, html)
+
+
+def test_the_donor_registration_button_says_register_in_english(
+    db: Any, make_user: Callable[..., User]
+) -> None:
+    """ "登记" is "Log call" on a case page; the donors' registration form, the traceability event
+    form and the wellbeing enrolment form ask for their own words through a context."""
+    client = _english(Client())
+    client.force_login(make_user(None, None))
+    html = client.get("/donors/me/register/").content.decode()
+    assert '<button type="submit">Register</button>' in html
+    assert "Log call" not in html
+    with translation.override("en"):
+        assert translation.gettext("登记") == "Log call"
+        assert translation.pgettext("traceability event", "登记") == "Record"
+        assert translation.pgettext("household enrolment", "登记") == "Enrol"
+        assert translation.pgettext("import batch", "批次") == "Batch"
+        assert translation.gettext("批次") == "Lots"

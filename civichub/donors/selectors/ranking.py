@@ -9,7 +9,7 @@ import math
 import time as time_
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime
 from typing import Any
 
 from django.db import connection
@@ -25,17 +25,15 @@ from civichub.donors.models import (
     ACTIVE_STATES,
     REQUESTABLE_ANTIGENS,
     VERIFIED_SOURCES,
-    AvailabilityWindow,
     BloodRequest,
     CallUp,
     Component,
-    Deferral,
-    Donation,
     DonationKind,
     Donor,
     RhD,
     Sex,
 )
+from civichub.donors.selectors.history import _array, _facts_bulk, _in_window
 
 # The donation a component is collected by: apheresis for platelets, whole blood (separated
 # at the centre) for the others.
@@ -280,110 +278,9 @@ def _years_before(day: date, years: int) -> date:
     return eligibility.Interval(months=-12 * years).after(day)
 
 
-def _array(values: Iterable[int | str]) -> str:
-    """A PostgreSQL array literal of ids or H3 cells, bound as one text parameter and cast in
-    the query: the client adapts a list value by value, which for a few dozen values costs
-    more than the database's reading."""
-    items = [str(value) for value in values]
-    if not all(item.isalnum() for item in items):
-        raise ValueError("only ids and cells are passed as an array")
-    return "{" + ",".join(items) + "}"
-
-
 def _bands(radius_km: float) -> list[float]:
     inside = [b for b in settings_().distance_bands_km if b < radius_km]
     return [*inside, radius_km]
-
-
-def _history(ids: list[int]) -> list[tuple[int, str, str, str | None, str | None]]:
-    """Donations, deferrals, availability windows and open call-ups of these donors in one
-    query, every value as text (the tables' columns differ in type): (donor, "d", kind, on,
-    None), (donor, "f", reason, starts_on, ends_on), (donor, "w", weekday, starts, ends),
-    (donor, "t", state, None, None) for a donor taken by an open call-up of any request."""
-    if not ids:
-        return []
-    quote = connection.ops.quote_name
-    params: dict[str, Any]
-    if connection.vendor == "postgresql":
-        # One array, not a parameter per donor: the client binds one value.
-        among, params = "= ANY(%(ids)s::bigint[])", {"ids": _array(ids)}
-    else:
-        among = f"IN ({', '.join(f'%(i{n})s' for n in range(len(ids)))})"
-        params = {f"i{n}": pk for n, pk in enumerate(ids)}
-
-    def text(column: str) -> str:
-        return f"CAST({quote(column)} AS VARCHAR(200))"
-
-    active = ", ".join(f"'{state.value}'" for state in ACTIVE_STATES)
-    parts = [
-        (Donation, "d", text("kind"), text("on"), "NULL", ""),
-        (Deferral, "f", text("reason"), text("starts_on"), text("ends_on"), ""),
-        (AvailabilityWindow, "w", text("weekday"), text("starts"), text("ends"), ""),
-        (CallUp, "t", text("state"), "NULL", "NULL", f" AND {quote('state')} IN ({active})"),
-    ]
-    sql = " UNION ALL ".join(
-        f"SELECT {quote('donor_id')}, '{tag}', {a}, {b}, {c} "  # noqa: S608  # nosec B608
-        f"FROM {quote(model._meta.db_table)} WHERE {quote('donor_id')} {among}{more}"
-        for model, tag, a, b, c, more in parts
-    )
-    with connection.cursor() as cursor:
-        # Names and states are the models' own; the ids are parameters.
-        cursor.execute(sql, params)  # nosec B608
-        return [tuple(row) for row in cursor.fetchall()]
-
-
-# The stored sex as the rule takes it (a look-up for each row instead of the enum's call).
-_SEXES = {sex.value: sex for sex in eligibility.Sex}
-
-
-def _facts_bulk(donors: list[Any]) -> dict[int, tuple[eligibility.DonorFacts, list, bool]]:
-    """Each callable donor's eligibility facts, availability windows and whether an open
-    call-up takes them, in one query for all (`donors` are `_Row`s)."""
-    ids = [d.pk for d in donors]
-    donations: dict[int, list[eligibility.Donation]] = {i: [] for i in ids}
-    deferrals: dict[int, list[eligibility.Deferral]] = {i: [] for i in ids}
-    windows: dict[int, list] = {i: [] for i in ids}
-    taken: set[int] = set()
-    for donor_id, tag, a, b, c in _history(ids):
-        if tag == "d":
-            on = date.fromisoformat(str(b)[:10])
-            donations[donor_id].append(eligibility.Donation(eligibility.DonationKind(a), on))
-        elif tag == "f":
-            ends = date.fromisoformat(str(c)[:10]) if c else None
-            deferrals[donor_id].append(
-                eligibility.Deferral(date.fromisoformat(str(b)[:10]), ends, a)
-            )
-        elif tag == "w":
-            windows[donor_id].append(
-                (int(a), time.fromisoformat(str(b)), time.fromisoformat(str(c)))
-            )
-        else:
-            taken.add(donor_id)
-    return {
-        donor.pk: (
-            eligibility.DonorFacts(
-                birth_date=donor.birth_date,
-                sex=_SEXES[donor.sex],
-                weight_kg=donor.weight_kg,
-                donations=tuple(donations[donor.pk]),
-                deferrals=tuple(deferrals[donor.pk]),
-                had_reaction=donor.had_reaction,
-            ),
-            windows[donor.pk],
-            donor.pk in taken,
-        )
-        for donor in donors
-    }
-
-
-def _in_window(windows: list, moment: datetime) -> bool:
-    if not windows:
-        return True
-    local = timezone.localtime(moment)
-    return any(
-        weekday == local.weekday() and starts <= local.time() < ends
-        for weekday, starts, ends in windows
-    )
 
 
 def phenotyped_sql() -> str:
@@ -593,6 +490,62 @@ def _split_negative_runs(
     return split
 
 
+def _group_condition(groups: list[tuple[str, str]], *, coarse: bool) -> tuple[str, str, list[str]]:
+    """The condition on the groups, the order of preference among them (a prefix of ORDER BY)
+    and, for an antigen search's later groups, one condition per SELECT."""
+    # The groups written out (constants of the models' choices), so that the planner sees
+    # that the partial index of RhD-negative donors holds every row asked for.
+    group_order = ""
+    arms: list[str] = []
+    if len(groups) == 1:
+        abo, rhd = groups[0]
+        group = f"abo = '{ABO(abo).value}' AND rhd = '{RhD(rhd).value}'"
+    elif all(RhD(rhd) == RhD.NEG for _abo, rhd in groups):
+        names = [ABO(abo).value for abo, _rhd in groups]
+        listed = ", ".join(f"'{n}'" for n in names)
+        group = f"rhd = 'neg' AND abo IN ({listed})"
+        group_order = (
+            "CASE " + " ".join(f"WHEN abo = '{n}' THEN {i}" for i, n in enumerate(names)) + " END, "
+        )
+    elif coarse:
+        # Groups of both RhD types (an antigen-negative search's groups after the first): one
+        # SELECT per group, each an exact read of the index of phenotyped donors, their rows
+        # numbered in order of preference.
+        arms = [f"abo = '{ABO(abo).value}' AND rhd = '{RhD(rhd).value}'" for abo, rhd in groups]
+        group, group_order = "", "grp, "
+    else:
+        raise ValueError("groups of both RhD types are read at once only among few donors")
+    return group, group_order, arms
+
+
+def _in_band(
+    rows: list[Any], lat: float, lng: float, inner_km: float, outer_km: float
+) -> list[_Row]:
+    """The rows whose cell centre lies in the band, the distance computed here exactly as
+    `_dist2` computes it."""
+    low, high = inner_km * inner_km, outer_km * outer_km
+    found = []
+    for row in rows:
+        distance2 = _dist2(lat, lng, row[6], row[7])
+        if distance2 > high or (inner_km > 0 and distance2 <= low):
+            continue
+        birth = row[2]
+        found.append(
+            _Row(
+                pk=row[0],
+                sex=row[1],
+                birth_date=birth if isinstance(birth, date) else date.fromisoformat(birth),
+                weight_kg=row[3],
+                had_reaction=bool(row[4]),
+                group_source=row[5],
+                dist2=distance2,
+                abo=row[11],
+                rhd=row[12],
+            )
+        )
+    return found
+
+
 def _ranked_rows(
     *,
     callable_sql: tuple[str, dict[str, Any]],
@@ -632,28 +585,7 @@ def _ranked_rows(
         return 0, []
     where, where_params = callable_sql
     table = quote(Donor._meta.db_table)
-    # The groups written out (constants of the models' choices), so that the planner sees
-    # that the partial index of RhD-negative donors holds every row asked for.
-    group_order = ""
-    arms: list[str] = []
-    if len(groups) == 1:
-        abo, rhd = groups[0]
-        group = f"abo = '{ABO(abo).value}' AND rhd = '{RhD(rhd).value}'"
-    elif all(RhD(rhd) == RhD.NEG for _abo, rhd in groups):
-        names = [ABO(abo).value for abo, _rhd in groups]
-        listed = ", ".join(f"'{n}'" for n in names)
-        group = f"rhd = 'neg' AND abo IN ({listed})"
-        group_order = (
-            "CASE " + " ".join(f"WHEN abo = '{n}' THEN {i}" for i, n in enumerate(names)) + " END, "
-        )
-    elif coarse:
-        # Groups of both RhD types (an antigen-negative search's groups after the first): one
-        # SELECT per group, each an exact read of the index of phenotyped donors, their rows
-        # numbered in order of preference.
-        arms = [f"abo = '{ABO(abo).value}' AND rhd = '{RhD(rhd).value}'" for abo, rhd in groups]
-        group, group_order = "", "grp, "
-    else:
-        raise ValueError("groups of both RhD types are read at once only among few donors")
+    group, group_order, arms = _group_condition(groups, coarse=coarse)
     select = (
         "SELECT id, sex, birth_date, weight_kg, had_reaction, group_source, cell_lat,"  # noqa: S608  # nosec B608
         f" cell_lng, accepts, calls, last_called_at, abo, rhd FROM {table}"
@@ -717,27 +649,7 @@ def _ranked_rows(
         with connection.cursor() as cursor:
             cursor.execute(sql, params)  # nosec B608
             rows = cursor.fetchall()
-    low, high = inner_km * inner_km, outer_km * outer_km
-    found = []
-    for row in rows:
-        distance2 = _dist2(lat, lng, row[6], row[7])
-        if distance2 > high or (inner_km > 0 and distance2 <= low):
-            continue
-        birth = row[2]
-        found.append(
-            _Row(
-                pk=row[0],
-                sex=row[1],
-                birth_date=birth if isinstance(birth, date) else date.fromisoformat(birth),
-                weight_kg=row[3],
-                had_reaction=bool(row[4]),
-                group_source=row[5],
-                dist2=distance2,
-                abo=row[11],
-                rhd=row[12],
-            )
-        )
-    return len(rows), found
+    return len(rows), _in_band(rows, lat, lng, inner_km, outer_km)
 
 
 def _steps(
