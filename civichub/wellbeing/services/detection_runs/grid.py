@@ -202,10 +202,10 @@ def grids_build(
     offsets = np.array([c[3] for c in chosen], dtype=np.int64)[order]
     owner, slots = contributions.owner, contributions.slot
     where = np.clip(np.searchsorted(households, owner), 0, households.size - 1)
-    window, latest = windows[where], latests[where]
-    keep = (households[where] == owner) & (slots >= window) & (slots <= latest)
+    row_window, row_latest = windows[where], latests[where]
+    keep = (households[where] == owner) & (slots >= row_window) & (slots <= row_latest)
     # Sums in the order the readings come, as one household's own sums would be.
-    cell = (offsets[where] + (slots - window) * 3 + contributions.column)[keep]
+    cell = (offsets[where] + (slots - row_window) * 3 + contributions.column)[keep]
     total = np.zeros(size)
     count = np.zeros(size, dtype=np.int64)
     np.add.at(total, cell, contributions.use[keep])
