@@ -382,10 +382,8 @@ def _finish(members: list[_Member], zone: tzinfo) -> list[Alert]:
 def _states_save(
     states: list[tuple[bytes, datetime, _Member]], checkpoints: list[tuple[bytes, _Member]]
 ) -> None:
-    """The detectors' columns: on PostgreSQL one statement per column set, joining the batch's
-    values sent as arrays (a statement per household cost the driver and the server more
-    than the writes); elsewhere one prepared statement each (the ORM's bulk update builds a
-    CASE per column over the whole batch, which costs more than the writes)."""
+    """The detectors' columns, written with one prepared statement each (the ORM's bulk
+    update builds a CASE per column over the whole batch, which costs more than the writes)."""
     quote = connection.ops.quote_name
     table = quote(Household._meta.db_table)
     state, through, checkpoint, pk = (
@@ -393,34 +391,15 @@ def _states_save(
     )
     adapt = connection.ops.adapt_datetimefield_value
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                f"UPDATE {table} SET {state} = v.state, {through} = v.through "  # noqa: S608  # nosec B608
-                "FROM unnest(%s::bigint[], %s::bytea[], %s::timestamptz[]) "
-                f"AS v(id, state, through) WHERE {table}.{pk} = v.id",
-                [
-                    [m.household.pk for _, _, m in states],
-                    [blob for blob, _, _ in states],
-                    [at for _, at, _ in states],
-                ],
-            )
-            if checkpoints:
-                cursor.execute(
-                    f"UPDATE {table} SET {checkpoint} = v.checkpoints "  # noqa: S608  # nosec B608
-                    "FROM unnest(%s::bigint[], %s::bytea[]) AS v(id, checkpoints) "
-                    f"WHERE {table}.{pk} = v.id",
-                    [[m.household.pk for _, m in checkpoints], [blob for blob, _ in checkpoints]],
-                )
-        else:
+        cursor.executemany(
+            f"UPDATE {table} SET {state} = %s, {through} = %s WHERE {pk} = %s",  # noqa: S608  # nosec B608
+            [(blob, adapt(at), m.household.pk) for blob, at, m in states],
+        )
+        if checkpoints:
             cursor.executemany(
-                f"UPDATE {table} SET {state} = %s, {through} = %s WHERE {pk} = %s",  # noqa: S608  # nosec B608
-                [(blob, adapt(at), m.household.pk) for blob, at, m in states],
+                f"UPDATE {table} SET {checkpoint} = %s WHERE {pk} = %s",  # noqa: S608  # nosec B608
+                [(blob, m.household.pk) for blob, m in checkpoints],
             )
-            if checkpoints:
-                cursor.executemany(
-                    f"UPDATE {table} SET {checkpoint} = %s WHERE {pk} = %s",  # noqa: S608  # nosec B608
-                    [(blob, m.household.pk) for blob, m in checkpoints],
-                )
     for blob, at, m in states:
         m.household.detector_state, m.household.detected_through = blob, at
     for blob, m in checkpoints:
