@@ -225,6 +225,18 @@ def rows_encode(state: detection.DetectorState) -> np.ndarray:
     return rows
 
 
+def fresh_row(meters: tuple[bool, bool, bool]) -> np.ndarray:
+    """A new household's state as a row (`rows_encode`), for the utilities it has meters for:
+    every household's first pass starts from one of eight rows."""
+    return _fresh_row(tuple(bool(m) for m in meters)).copy()
+
+
+@functools.lru_cache(maxsize=8)
+def _fresh_row(meters: tuple[bool, ...]) -> np.ndarray:
+    state = detection.DetectorState(meters=np.array([meters], dtype=bool))
+    return rows_encode(state)[0]
+
+
 def rows_decode(rows: np.ndarray, slot: int) -> detection.DetectorState:
     """One state holding every row of `rows` (today's layout), all at half hour `slot`."""
     count = rows.shape[0]

@@ -161,40 +161,61 @@ def grids_build(
     gap_slots: int,
 ) -> dict[int, HouseholdGrid]:
     """Each household's grid from its window through the latest half hour all its active meters
-    have reported (households with nothing new to detect are left out)."""
+    have reported (households with nothing new to detect are left out). Every household's
+    grid is summed in one pass over the readings, into one array the grids are views of."""
     by_pk = {meter.pk: meter for meter in meters}
     first_run = {r.household for r in requests if r.done < 0}
     spread = _spread(readings, by_pk, first_run)
     last_slot = _last_slots(readings)
-    grids: dict[int, HouseholdGrid] = {}
-    rows_of = _rows_by_household(readings, spread, by_pk)
+    contributions = _contributions(readings, spread, meters)
     meters_of_household: dict[int, list[MeterInfo]] = {}
     for meter in meters:
         meters_of_household.setdefault(meter.household_id, []).append(meter)
+    # Each household's window and latest half hour, and where its grid starts in the array.
+    chosen: list[tuple[int, int, int, int]] = []  # household, window, latest, offset
+    size = 0
     for request in requests:
         own = meters_of_household.get(request.household, [])
         latest = _frontier(
             [last_slot[m.pk] for m in own if m.active and m.pk in last_slot], gap_slots
         )
-        rows = rows_of.get(request.household)
-        if latest is None or rows is None:
+        first = contributions.first_slot.get(request.household)
+        if latest is None or first is None:
             continue
-        slots, columns, values = rows
         window = request.window
         if window < 0:
-            if slots.size == 0:
+            if first == _NO_SLOT:
                 continue
-            window = int(slots.min())
+            window = first
         latest = max(latest, request.done)
         if latest < window:
             continue
-        keep = (slots >= window) & (slots <= latest)
-        total = np.zeros((latest - window + 1, 3))
-        count = np.zeros((latest - window + 1, 3), dtype=np.int64)
-        np.add.at(total, (slots[keep] - window, columns[keep]), values[keep])
-        np.add.at(count, (slots[keep] - window, columns[keep]), 1)
-        grid = np.where(count > 0, total, np.nan)[np.newaxis]
-        grids[request.household] = HouseholdGrid(window=window, latest=latest, values=grid)
+        chosen.append((request.household, window, latest, size))
+        size += (latest - window + 1) * 3
+    if not chosen:
+        return {}
+    households = np.array([c[0] for c in chosen], dtype=np.int64)
+    order = np.argsort(households)
+    households = households[order]
+    windows = np.array([c[1] for c in chosen], dtype=np.int64)[order]
+    latests = np.array([c[2] for c in chosen], dtype=np.int64)[order]
+    offsets = np.array([c[3] for c in chosen], dtype=np.int64)[order]
+    owner, slots = contributions.owner, contributions.slot
+    where = np.clip(np.searchsorted(households, owner), 0, households.size - 1)
+    row_window, row_latest = windows[where], latests[where]
+    keep = (households[where] == owner) & (slots >= row_window) & (slots <= row_latest)
+    # Sums in the order the readings come, as one household's own sums would be.
+    cell = (offsets[where] + (slots - row_window) * 3 + contributions.column)[keep]
+    total = np.zeros(size)
+    count = np.zeros(size, dtype=np.int64)
+    np.add.at(total, cell, contributions.use[keep])
+    np.add.at(count, cell, 1)
+    values = np.where(count > 0, total, np.nan)
+    grids: dict[int, HouseholdGrid] = {}
+    for household, window_at, latest_at, offset in chosen:
+        rows = latest_at - window_at + 1
+        grid = values[offset : offset + rows * 3].reshape(1, rows, 3)
+        grids[household] = HouseholdGrid(window=window_at, latest=latest_at, values=grid)
     return grids
 
 
@@ -260,18 +281,39 @@ def _usual_interval(meter: np.ndarray, spacing: np.ndarray, first: np.ndarray) -
     return medians[segment].astype(np.float64)
 
 
-def _rows_by_household(
-    readings: StoredReadings, spread: _Spread, meters: dict[int, MeterInfo]
-) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """The (half hour, column, use) contributions of every non-gap reading, by household."""
-    household = np.array(
-        [meters[pk].household_id if pk in meters else -1 for pk in readings.meter.tolist()],
-        dtype=np.int64,
-    )
-    column = np.array(
-        [meters[pk].utility if pk in meters else 0 for pk in readings.meter.tolist()],
-        dtype=np.int64,
-    )
+# A household whose readings are all gaps: it has a grid (of NaN) only from a known window.
+_NO_SLOT = np.iinfo(np.int64).max
+
+
+@dataclass
+class _Contributions:
+    """The (household, half hour, column, use) contributions of every non-gap reading, by
+    household (stable: in the readings' order within each), and each household with
+    readings its first half hour (`_NO_SLOT` where all its readings are gaps)."""
+
+    owner: np.ndarray
+    slot: np.ndarray
+    column: np.ndarray
+    use: np.ndarray
+    first_slot: dict[int, int]
+
+
+def _contributions(
+    readings: StoredReadings, spread: _Spread, meters: Sequence[MeterInfo]
+) -> _Contributions:
+    pks = np.array([meter.pk for meter in meters], dtype=np.int64)
+    order = np.argsort(pks)
+    pks = pks[order]
+    homes = np.array([meter.household_id for meter in meters], dtype=np.int64)[order]
+    utilities = np.array([meter.utility for meter in meters], dtype=np.int64)[order]
+    if pks.size:
+        at = np.clip(np.searchsorted(pks, readings.meter), 0, pks.size - 1)
+        known = pks[at] == readings.meter
+        household = np.where(known, homes[at], -1)
+        column = np.where(known, utilities[at], 0)
+    else:
+        household = np.full(readings.meter.size, -1, dtype=np.int64)
+        column = np.zeros(readings.meter.size, dtype=np.int64)
     end = readings.end_slot
     slots, columns, values, owners = [], [], [], []
     counted = ~spread.gap & (household >= 0)
@@ -282,16 +324,18 @@ def _rows_by_household(
         values.append(readings.use[take] / spread.parts[take])
         owners.append(household[take])
     every_owner = np.concatenate(owners)
-    every = (np.concatenate(slots), np.concatenate(columns), np.concatenate(values))
-    found: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-    order = np.argsort(every_owner, kind="stable")
-    owners_sorted = every_owner[order]
-    bounds = np.flatnonzero(np.diff(owners_sorted)) + 1
-    for chunk in np.split(order, bounds):
-        if chunk.size:
-            found[int(every_owner[chunk[0]])] = (every[0][chunk], every[1][chunk], every[2][chunk])
-    # Households whose readings are all gaps still have a grid (of NaN).
-    for pk in set(household[household >= 0].tolist()) - found.keys():
-        empty = np.zeros(0, dtype=np.int64)
-        found[pk] = (empty, empty, np.zeros(0))
-    return found
+    by_owner = np.argsort(every_owner, kind="stable")
+    owner = every_owner[by_owner]
+    slot = np.concatenate(slots)[by_owner]
+    first_slot = dict.fromkeys(np.unique(household[household >= 0]).tolist(), _NO_SLOT)
+    if owner.size:
+        leads = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+        firsts = np.minimum.reduceat(slot, leads)
+        first_slot.update(zip(owner[leads].tolist(), firsts.tolist(), strict=True))
+    return _Contributions(
+        owner,
+        slot,
+        np.concatenate(columns)[by_owner],
+        np.concatenate(values)[by_owner],
+        first_slot,
+    )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 import numpy as np
 from django.db import connection
@@ -35,6 +35,7 @@ from civichub.wellbeing.services.detector_state import (
     checkpoint_row,
     checkpoints_pack,
     checkpoints_split,
+    fresh_row,
     is_row_blob,
     rows_decode,
     rows_encode,
@@ -50,12 +51,16 @@ CHECKPOINT_DAYS = 3
 PASS_FIELDS = ("id", "consent_withdrawn_at", "detector_state", "detector_checkpoints")
 
 
-def _aware_slot_start(slot: int) -> datetime:
-    return timezone.make_aware(detection.slot_start(slot))
+# The deployment's zone is looked up once per pass and handed down: Django's lookup of the
+# current zone goes through a context-local variable, dear enough to show at a few per household.
 
 
-def _local_slot(moment: datetime) -> int:
-    return detection.slot_of(timezone.localtime(moment))
+def _aware_slot_start(slot: int, zone: tzinfo) -> datetime:
+    return timezone.make_aware(detection.slot_start(slot), zone)
+
+
+def _local_slot(moment: datetime, zone: tzinfo) -> int:
+    return detection.slot_of(timezone.localtime(moment, zone))
 
 
 @dataclass
@@ -117,13 +122,14 @@ def detection_pass(
     utilities: dict[int, list[int]] = {}
     for meter in meters:
         utilities.setdefault(meter.household_id, []).append(meter.utility)
-    members = [_member(h, utilities.get(h.pk, []), since.get(h.pk)) for h in consenting]
+    zone = timezone.get_current_timezone()
+    members = [_member(h, utilities.get(h.pk, []), since.get(h.pk), zone) for h in consenting]
     rules = detection.Rules()
     requests = [_request(m) for m in members]
     # A reading's predecessor is needed to tell its interval: the fetch reaches back as far as
     # the data-gap rule (a longer silence is a gap whatever the meter's interval).
     margin = timedelta(hours=rules.gap_hours)
-    readings = readings_fetch([m.pk for m in meters], _fetch_after(requests) - margin)
+    readings = readings_fetch([m.pk for m in meters], _fetch_after(requests, zone) - margin)
     grids = grids_build(requests, meters, readings, gap_slots=rules.slots(rules.gap_hours))
     ready = []
     for member in members:
@@ -131,23 +137,40 @@ def detection_pass(
             ready.append(member)
     if not ready:
         return []
-    _away_masks(ready)
+    _away_masks(ready, zone)
     _run(ready)
-    return _finish(ready)
+    return _finish(ready, zone)
 
 
-def _fetch_after(requests: Sequence[GridRequest]) -> datetime:
+def _fetch_after(requests: Sequence[GridRequest], zone: tzinfo) -> datetime:
     """The earliest half hour any household needs (the first reading on, on a first run)."""
     if any(r.window < 0 for r in requests):
-        return timezone.make_aware(detection.EPOCH)
-    return min(_aware_slot_start(r.window) for r in requests)
+        return timezone.make_aware(detection.EPOCH, zone)
+    return _aware_slot_start(min(r.window for r in requests), zone)
 
 
-def _member(household: Household, utilities: list[int], since: datetime | None) -> _Member:
+def _member(
+    household: Household, utilities: list[int], since: datetime | None, zone: tzinfo
+) -> _Member:
     mask = np.zeros((1, 3), dtype=bool)
     mask[0, utilities] = True
     blob = bytes(household.detector_state) if household.detector_state else b""
-    if is_row_blob(blob):
+    if not blob:
+        # A first run: the new state every household starts from, encoded once per kind.
+        row = fresh_row((mask[0, 0], mask[0, 1], mask[0, 2]))
+        member = _Member(
+            household,
+            mask,
+            -1,
+            row,
+            [],
+            [],
+            np.zeros((0, 3)),
+            done=-1,
+            full=True,
+            checkpoints_changed=True,
+        )
+    elif is_row_blob(blob):
         saved = saved_state(blob)
         member = _Member(
             household,
@@ -161,8 +184,8 @@ def _member(household: Household, utilities: list[int], since: datetime | None) 
             full=True,
         )
     else:
-        # A first run, or a detector saved in one blob with its checkpoints (the older kind):
-        # its checkpoints move to their own column when the pass saves it.
+        # A detector saved in one blob with its checkpoints (the older kind): its checkpoints
+        # move to their own column when the pass saves it.
         detector = state_load(household, mask)
         checkpoints: list[tuple[int, bytes | np.ndarray]] = [
             (c.slot, rows_encode(c)[0]) for c in detector.checkpoints
@@ -183,7 +206,7 @@ def _member(household: Household, utilities: list[int], since: datetime | None) 
     member.full = not (
         since is not None
         and done >= 0
-        and _local_slot(since - timedelta(microseconds=1)) > done
+        and _local_slot(since - timedelta(microseconds=1), zone) > done
         and member.seen.shape[0] == done - member.oldest + 1
     )
     return member
@@ -248,21 +271,21 @@ def _replay_start(member: _Member, grid: HouseholdGrid, done: int) -> int:
     return start
 
 
-def _away_masks(members: list[_Member]) -> None:
+def _away_masks(members: list[_Member], zone: tzinfo) -> None:
     """The half hours of each member's grid its household said it was away (one query)."""
     by_pk = {m.household.pk: m for m in members}
     for m in members:
         assert m.grid is not None
         m.away = np.zeros((1, m.grid.latest - m.grid.window + 1), dtype=bool)
-    earliest = min(_aware_slot_start(m.grid.window) for m in members if m.grid is not None)
+    earliest = _aware_slot_start(min(m.grid.window for m in members if m.grid is not None), zone)
     periods = AwayPeriod.objects.filter(
         household_id__in=list(by_pk), cancelled_at__isnull=True, ends_at__gt=earliest
     ).values_list("household_id", "starts_at", "ends_at")
     for household_id, starts_at, ends_at in periods:
         m = by_pk[household_id]
         assert m.grid is not None
-        a = max(_local_slot(starts_at) - m.grid.window, 0)
-        b = min(_local_slot(ends_at) - m.grid.window, m.away.shape[1])
+        a = max(_local_slot(starts_at, zone) - m.grid.window, 0)
+        b = min(_local_slot(ends_at, zone) - m.grid.window, m.away.shape[1])
         if a < b:
             m.away[0, a:b] = True
 
@@ -315,7 +338,7 @@ def _cut(array: np.ndarray, member: _Member, step: int, stop: int) -> np.ndarray
     return array[:, step - window : stop - window + 1]
 
 
-def _finish(members: list[_Member]) -> list[Alert]:
+def _finish(members: list[_Member], zone: tzinfo) -> list[Alert]:
     """Saves every member's detector (one statement per household, sent at once) and raises
     what was found."""
     states, checkpoints = [], []
@@ -324,7 +347,7 @@ def _finish(members: list[_Member]) -> list[Alert]:
         assert grid is not None
         slots = member.checkpoint_slots[-CHECKPOINT_DAYS:]
         seen = grid.values[0, slots[0] + 1 - grid.window :]
-        through = timezone.make_aware(detection.slot_end(grid.latest))
+        through = timezone.make_aware(detection.slot_end(grid.latest), zone)
         states.append((state_pack(member.slot, slots, seen, member.row), through, member))
         if member.checkpoints_changed:
             kept = member.checkpoints_read()[-CHECKPOINT_DAYS:]
