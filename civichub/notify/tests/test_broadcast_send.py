@@ -79,10 +79,14 @@ def small_city(city: Any, make_user: Callable[..., User]) -> list[User]:
             time_zone="Asia/Shanghai",
         )
     NotificationPreference.objects.create(user=by_name["never_quiet"], quiet_hours_enabled=False)
+    # Quiet now in New York, whatever the hour: two hours around New York's present (never
+    # around Shanghai's, 12 or 13 hours away), so the recipient's own time zone decides. A
+    # window of 00:00-23:59 left the minute before midnight out.
+    new_york = local_now("America/New_York")
     NotificationPreference.objects.create(
         user=by_name["far_away"],
-        quiet_start=dt.time(0, 0),
-        quiet_end=dt.time(23, 59),
+        quiet_start=(new_york - dt.timedelta(hours=1)).time(),
+        quiet_end=(new_york + dt.timedelta(hours=1)).time(),
         time_zone="America/New_York",
     )
     inactive = make_user(None, None, username="inactive", phone="13800000099")
