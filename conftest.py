@@ -17,6 +17,7 @@ from civichub.casework import reference
 from civichub.core import dbguard, uncommitted
 from civichub.testing.city import SmallCity, build_city, staff_user
 from civichub.testing.contract import ContractClient
+from civichub.testing.pooled import ledger
 from tests.browser.support import CHROMIUM, CHROMIUM_ARGS
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ def pytest_configure(config: pytest.Config) -> None:
             original(self, sql_list)
 
     BaseDatabaseOperations.execute_sql_flush = execute_sql_flush  # type: ignore[assignment,method-assign]
+    ledger.install()
 
 
 def require_service(name: str, reason: str) -> None:
@@ -41,6 +43,20 @@ def require_service(name: str, reason: str) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"{name} is required in CI: {reason}")
     pytest.skip(f"{name} not available: {reason}")
+
+
+@pytest.fixture(autouse=True)
+def _no_pooled_connection_left_behind() -> Iterator[None]:
+    """A thread of the test that took one of the pool's PostgreSQL connections and ended without
+    closing it fails the test here, and its connection goes back to the pool: otherwise the slot
+    stays lent and, a few such tests later, unrelated tests time out waiting for a connection."""
+    yield
+    if orphans := ledger.reclaim_orphans():
+        pytest.fail(
+            f"{len(orphans)} pooled database connection(s) kept by threads that ended "
+            f"({', '.join(sorted(set(orphans)))}): a thread that queries must close its "
+            "connection before it ends (django.db.connections.close_all())"
+        )
 
 
 @pytest.fixture(autouse=True)

@@ -112,7 +112,7 @@ def test_atom_feeds_and_cap_documents_rendered_at_once_in_threads_keep_their_nam
     areas = list(warning.target_areas.all())
     # Everything the renders read is loaded here: the threads render, they do not query.
     warning = (
-        Post.objects.select_related("account")
+        Post.objects.select_related("account", "video")
         .prefetch_related("images", "cap_messages", "drawn_areas")
         .get(pk=warning.pk)
     )

@@ -85,6 +85,7 @@ def asgi_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         port=port,
         lifespan="off",
         log_level="warning",
+        timeout_graceful_shutdown=2,  # streams still open at the end are cut, not waited for
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -155,10 +156,10 @@ def test_board_streams_keep_no_thread_each_and_end_when_the_board_is_withdrawn(
     changed: list[list[str]] = [[] for _ in range(6)]
     stopping: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
 
-    async def read(n: int, user: Any) -> None:
+    async def read(n: int, cookies: dict[str, str]) -> None:
         async with (
             httpx.AsyncClient(
-                base_url=asgi_server, timeout=OPENING_SECONDS, cookies=_cookies(user)
+                base_url=asgi_server, timeout=OPENING_SECONDS, cookies=cookies
             ) as http,
             http.stream("GET", "/donors/stream/") as stream,
         ):
@@ -174,13 +175,15 @@ def test_board_streams_keep_no_thread_each_and_end_when_the_board_is_withdrawn(
     async def all_streams() -> None:
         stop = asyncio.Event()
         stopping.append((asyncio.get_running_loop(), stop))
-        users = [withdrawn] * 5 + [kept]
-        reading = [asyncio.create_task(read(n, u)) for n, u in enumerate(users)]
+        reading = [asyncio.create_task(read(n, c)) for n, c in enumerate(sessions)]
         await stop.wait()
         for task in reading:
             task.cancel()
         await asyncio.gather(*reading, return_exceptions=True)
 
+    # Signed in here, not in the readers' thread: there each task would take a database
+    # connection of its own and keep it when the thread ends.
+    sessions = [_cookies(user) for user in [withdrawn] * 5 + [kept]]
     threads_before = threading.active_count()
     reading = threading.Thread(target=asyncio.run, args=(all_streams(),), daemon=True)
     reading.start()
