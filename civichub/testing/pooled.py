@@ -42,8 +42,8 @@ class PoolLedger:
                 ledger._lent.pop(id(conn), None)
             putconn(pool, conn)
 
-        ConnectionPool.getconn = lend  # type: ignore[method-assign]
-        ConnectionPool.putconn = give_back  # type: ignore[method-assign]
+        ConnectionPool.getconn = lend  # type: ignore[method-assign,assignment]
+        ConnectionPool.putconn = give_back  # type: ignore[method-assign,assignment]
         self.installed = True
 
     def reclaim_orphans(self) -> list[str]:
