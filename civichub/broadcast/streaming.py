@@ -50,7 +50,7 @@ from civichub.core.events import (
 from civichub.core.events.asgi import ASGIApp, Receive, Scope, Send, send_answer
 from civichub.core.events.routed import Audience, RoutedStreams, routed_sse_app
 from civichub.core.events.shared import Reader
-from civichub.core.http import session_user
+from civichub.core.http import session_channel, session_user
 from civichub.core.models import User
 
 __all__ = [
@@ -225,11 +225,15 @@ PAGE_STREAMS = "broadcast:page"
 class _Viewer:
     """What a page stream keeps about its reader, found as it opened."""
 
-    __slots__ = ("language", "user_id")
+    __slots__ = ("language", "session", "user_id")
 
-    def __init__(self, language: str, user_id: int | None) -> None:
+    def __init__(self, language: str, user_id: int | None, session: str | None = None) -> None:
         self.language = language
         self.user_id = user_id  # the home feed's reader; None on an account's page
+        self.session = session  # the home feed's session channel: signing out ends the stream
+
+    def channels(self, channels: list[str]) -> list[str]:
+        return [*channels, self.session] if self.session else channels
 
 
 def page_stream_asgi(scope: Scope) -> ASGIApp | None:
@@ -271,7 +275,8 @@ def _page_opening(request: HttpRequest) -> tuple[list[str], _Viewer] | None:
     user = session_user(request)
     if not user.is_authenticated:
         return None
-    return _home_channels(user), _Viewer(language, user.pk)
+    viewer = _Viewer(language, user.pk, session_channel(request.session.session_key))
+    return viewer.channels(_home_channels(user)), viewer
 
 
 class PageAudience(Audience):
@@ -293,7 +298,8 @@ class PageAudience(Audience):
             found = await db(_home_channels_by_person)({r.context.user_id for r in home})
             for reader in home:
                 if reader.context.user_id in found:
-                    await streams.move(reader, found[reader.context.user_id])
+                    channels = reader.context.channels(found[reader.context.user_id])
+                    await streams.move(reader, channels)
             return []
         post_id = event.post_id
         if post_id is None:

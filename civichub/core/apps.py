@@ -97,4 +97,5 @@ class CoreConfig(CivicModuleConfig):
         ],
         demo_data=None,
         config=conf.CoreSettings,
+        on_ready=["civichub.core.http:connect"],
     )

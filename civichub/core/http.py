@@ -4,6 +4,7 @@ and the client's address the same way."""
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from importlib import import_module
 from typing import Any
@@ -14,6 +15,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from civichub.core.errors import NotAuthenticated
+from civichub.core.events import STREAM_END, Event, credential_channel, publish
 from civichub.core.models import User
 
 
@@ -43,6 +45,30 @@ def session_user(request: HttpRequest) -> Any:
     user = auth.get_user(request)
     request.user = user
     return user
+
+
+def session_channel(session_key: str | None) -> str | None:
+    """The channel of one signed-in session (named by a hash of its key, never the key): a page
+    stream the session opened listens on it, and signing out publishes STREAM_END there, which
+    ends those streams (`session_ended`). None for a request without a session."""
+    if not session_key:
+        return None
+    return credential_channel(hashlib.sha256(f"session:{session_key}".encode()).hexdigest())
+
+
+def session_ended(sender: Any, request: HttpRequest | None = None, **_kwargs: Any) -> None:
+    """`user_logged_out`'s receiver (sent before the session is flushed): the page streams the
+    session opened end with it, in every process, as a revoked token's streams do."""
+    session = getattr(request, "session", None)
+    channel = session_channel(getattr(session, "session_key", None))
+    if channel is not None:
+        publish([channel], Event(STREAM_END))
+
+
+def connect() -> None:
+    """Core's signal receivers, connected when the app registry is ready (the manifest's
+    `on_ready`)."""
+    auth.signals.user_logged_out.connect(session_ended, dispatch_uid="core-session-ended")
 
 
 def bearer_token(request: HttpRequest) -> str | None:

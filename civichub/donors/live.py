@@ -23,7 +23,7 @@ from civichub.core.events import db, publish, sse_event
 from civichub.core.events.asgi import ASGIApp, Receive, Scope, Send, send_answer
 from civichub.core.events.routed import Audience, RoutedStreams, routed_sse_app
 from civichub.core.events.shared import Reader
-from civichub.core.http import session_user
+from civichub.core.http import session_channel, session_user
 from civichub.core.models import User
 from civichub.core.permissions import require
 from civichub.donors import selectors
@@ -108,9 +108,12 @@ def _stream_asgi(scope: Scope, request_id: int | None) -> ASGIApp | None:
         if user is None:
             await send_answer(scope, send, 204)
             return
-        channel = BOARD if request_id is None else request_channel(request_id)
+        channels = [BOARD if request_id is None else request_channel(request_id)]
+        # Signing out ends the stream (core publishes the end on the session's channel).
+        if session := session_channel(request.session.session_key):
+            channels.append(session)
         viewer = _Viewer(user.pk, request_id)
-        await routed_sse_app(STREAMS, ChangeAudience, [channel], viewer)(scope, receive, send)
+        await routed_sse_app(STREAMS, ChangeAudience, channels, viewer)(scope, receive, send)
 
     return app
 

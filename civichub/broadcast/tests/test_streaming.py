@@ -25,6 +25,7 @@ from civichub.broadcast.mastodon.endpoint import OUTSIDE_SCOPES
 from civichub.broadcast.tests.conftest import Broadcast
 from civichub.broadcast.tests.test_mastodon import PASSWORD, client_for
 from civichub.core import events
+from civichub.core.http import session_channel
 from civichub.core.tests.test_commands import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -613,6 +614,30 @@ def test_the_home_feed_stream_sends_new_posts_of_followed_accounts_as_page_fragm
         services.repost_create(actor=bc.resident_b, post_id=post.pk)
         [changed] = _events(lines, "replace", 1)
         assert changed["id"] == post.pk and "Reposts 1" in changed["html"]
+
+
+def test_signing_out_ends_the_home_feed_stream_after_a_follow_moved_it(
+    asgi_server: str, bc: Broadcast
+) -> None:
+    """The home feed's stream checks the session once, as it opens; signing out ends it, also
+    after a follow has changed the channels it listens on."""
+    browser = Client()
+    browser.force_login(bc.resident_a)
+    session = session_channel(browser.session.session_key)
+    assert session is not None
+    cookies = {k: v.value for k, v in browser.cookies.items()}
+    with httpx.stream(
+        "GET", f"{asgi_server}/broadcast/stream/", cookies=cookies, timeout=20
+    ) as response:
+        assert response.status_code == 200
+        _until_subscribed(bc, session)
+        services.follow_create(actor=bc.resident_a, account_id=bc.police.pk)
+        _until_subscribed(bc, streaming.account_channel(bc.police.pk))
+        assert session in streaming.bus().channels()
+        browser.logout()
+        deadline = time.monotonic() + 20
+        for _line in response.iter_lines():  # heartbeats until the stream ends
+            assert time.monotonic() < deadline, "signing out did not end the stream"
 
 
 def test_the_page_stream_needs_a_signed_in_person_or_an_account(

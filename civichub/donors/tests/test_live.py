@@ -17,6 +17,7 @@ from django.test import Client
 from civichub.core import events
 from civichub.core import services as core_services
 from civichub.core.events import publishing
+from civichub.core.http import session_channel
 from civichub.core.models import RoleAssignment
 from civichub.core.tests.test_commands import free_port
 from civichub.donors import live, services
@@ -215,3 +216,45 @@ def test_board_streams_keep_no_thread_each_and_end_when_the_board_is_withdrawn(
             loop, stop = stopping[0]
             loop.call_soon_threadsafe(stop.set)
         reading.join(OPENING_SECONDS)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_signing_out_ends_that_sessions_streams_and_no_other(
+    asgi_server: str, make_donor: Any, make_request: Any, staff: Any
+) -> None:
+    """A stream checks the session once, as it opens: signing out (on this device) must still
+    end it, and only it: the same person signed in on another device keeps theirs."""
+    make_donor()
+    request = make_request(units=1)
+    leaving, staying = Client(), Client()
+    for client in (leaving, staying):
+        client.force_login(staff["hospital"])
+    channel = session_channel(leaving.session.session_key)
+    assert channel is not None and channel != session_channel(staying.session.session_key)
+
+    def cookies(client: Client) -> dict[str, str]:
+        return {name: morsel.value for name, morsel in client.cookies.items()}
+
+    with (
+        httpx.Client(base_url=asgi_server, timeout=OPENING_SECONDS) as http,
+        http.stream("GET", "/donors/stream/", cookies=cookies(staying)) as kept,
+        http.stream("GET", "/donors/stream/", cookies=cookies(leaving)) as ended,
+    ):
+        kept_lines, ended_lines = kept.iter_lines(), ended.iter_lines()
+        assert next(kept_lines) == ":)" and next(ended_lines) == ":)"
+        deadline = time.monotonic() + OPENING_SECONDS
+        while channel not in events.bus().channels():
+            assert time.monotonic() < deadline, "the stream did not listen on its session"
+            time.sleep(0.02)
+        leaving.logout()
+        deadline = time.monotonic() + OPENING_SECONDS
+        for _line in ended_lines:  # heartbeats every 0.2 s until the stream ends
+            assert time.monotonic() < deadline, "signing out did not end the session's stream"
+        services.call_up_wave(request_id=request.pk)
+        for line in kept_lines:
+            assert time.monotonic() < deadline, "the other session's stream ended or got nothing"
+            if line.startswith("data:"):
+                assert line == f'data: {{"request": {request.pk}}}'
+                break
+        else:
+            raise AssertionError("the other session's stream ended")
