@@ -527,6 +527,29 @@ def test_the_public_stream_follows_the_security_settings_and_https(
     assert refused == page
 
 
+@pytest.fixture
+def https_redirect(settings: Any) -> None:
+    """Set before the server starts: Django's security middleware reads its settings once."""
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+
+def test_a_stream_asked_for_over_http_is_sent_to_https_as_a_page_is(
+    https_redirect: None, asgi_server: str
+) -> None:
+    for path in ("/api/v1/streaming/public", "/broadcast/stream/?account=x", "/donors/stream/"):
+        page = httpx.get(f"{asgi_server}/accounts/login/", timeout=20)
+        with httpx.stream("GET", f"{asgi_server}{path}", timeout=20) as answer:
+            assert answer.status_code == page.status_code == 301, path
+            assert answer.headers["location"].startswith("https://"), path
+            assert answer.headers["location"].endswith(path), path
+    secure = {"X-Forwarded-Proto": "https"}
+    url = f"{asgi_server}/api/v1/streaming/public"
+    with httpx.stream("GET", url, headers=secure, timeout=20) as stream:
+        assert stream.status_code == 200
+        assert stream.headers["content-type"] == "text/event-stream"
+
+
 def test_a_public_stream_for_a_host_django_refuses_is_refused(asgi_server: str) -> None:
     answer = httpx.get(
         f"{asgi_server}/api/v1/streaming/public", headers={"Host": "evil.example"}, timeout=5

@@ -18,10 +18,12 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import DisallowedHost
 from django.core.handlers.asgi import ASGIRequest
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
+from django.middleware.security import SecurityMiddleware
 from django.utils.module_loading import import_string
 
 from civichub.core.registry import modules
@@ -41,9 +43,10 @@ _STREAM_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 # Django's middleware that only adds security headers to an answer, each from its settings:
 # SECURE_* (HSTS, nosniff, the referrer and opener policies), X_FRAME_OPTIONS and
 # CONTENT_SECURITY_POLICY.
+_SECURITY = "django.middleware.security.SecurityMiddleware"
 SECURITY_MIDDLEWARE = frozenset(
     {
-        "django.middleware.security.SecurityMiddleware",
+        _SECURITY,
         "django.middleware.clickjacking.XFrameOptionsMiddleware",
         "csp.middleware.CSPMiddleware",
     }
@@ -85,7 +88,8 @@ def _security_headers(path_info: str, secure: bool) -> tuple[tuple[bytes, bytes]
     for dotted in reversed(settings.MIDDLEWARE):  # answers pass the middleware in reverse
         if dotted in SECURITY_MIDDLEWARE:
             middleware = import_string(dotted)(lambda _request: response)
-            # The answer only: a request's side (the HTTPS redirect) is Django's to give.
+            # The answer only: a request's side (the HTTPS redirect) is Django's to give
+            # (`_redirected`).
             middleware.process_response(request, response)
     return tuple(
         (name.lower().encode("latin-1"), value.encode("latin-1"))
@@ -156,7 +160,7 @@ def with_event_streams(app: ASGIApp, streams: Mapping[str, StreamChooser]) -> AS
         return None
 
     async def application(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope.get("method") == "GET":
+        if scope["type"] == "http" and scope.get("method") == "GET" and not _redirected(scope):
             stream = chosen(scope)
             if stream is not None:
                 await stream(scope, receive, send)
@@ -164,6 +168,21 @@ def with_event_streams(app: ASGIApp, streams: Mapping[str, StreamChooser]) -> AS
         await app(scope, receive, send)
 
     return application
+
+
+def _redirected(scope: Scope) -> bool:
+    """Whether Django's security middleware sends this request to HTTPS (SECURE_SSL_REDIRECT):
+    such a request is left to Django, which answers with the redirect, as for any page; a Host
+    Django refuses is left to it too."""
+    if not settings.SECURE_SSL_REDIRECT or _SECURITY not in settings.MIDDLEWARE:
+        return False
+    try:
+        answer = SecurityMiddleware(lambda _request: HttpResponse()).process_request(
+            ASGIRequest(scope, io.BytesIO())
+        )
+    except DisallowedHost:
+        return True
+    return answer is not None
 
 
 def module_streams() -> dict[str, StreamChooser]:
