@@ -26,7 +26,7 @@ from civichub.broadcast.tests.conftest import Broadcast
 from civichub.broadcast.tests.test_mastodon import PASSWORD, client_for
 from civichub.core import events
 from civichub.core.http import session_channel
-from civichub.core.tests.test_commands import free_port
+from civichub.testing.servers import uvicorn_in_thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -91,31 +91,9 @@ def collector() -> Iterator[Any]:
 @pytest.fixture
 def asgi_server(bc: Broadcast, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """civichub's ASGI application under uvicorn, with a heartbeat every 0.2 s."""
-    import uvicorn
-    from django.core.asgi import get_asgi_application
-
-    from civichub.core.events.asgi import module_streams, with_event_streams
-
     monkeypatch.setattr(events.streams, "HEARTBEAT_SECONDS", 0.2)
-    port = free_port()
-    config = uvicorn.Config(
-        with_event_streams(get_asgi_application(), module_streams()),
-        host="127.0.0.1",
-        port=port,
-        lifespan="off",
-        log_level="warning",
-        timeout_graceful_shutdown=2,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(15)
+    with uvicorn_in_thread() as base:
+        yield base
 
 
 def written(service: Any, /, **kwargs: Any) -> Any:

@@ -6,14 +6,11 @@ that is where a loopback client's forged header used to become the client's addr
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from django.core.asgi import get_asgi_application
 from django.core.management import call_command
 from django.test import Client, RequestFactory, override_settings
@@ -22,8 +19,8 @@ from civichub.core import services
 from civichub.core.http import client_address
 from civichub.core.management.commands import serve
 from civichub.core.models import AuditEvent
-from civichub.core.tests.test_commands import free_port
 from civichub.testing.city import staff_user
+from civichub.testing.servers import uvicorn_in_thread
 
 PASSWORD = "the right one 123"
 FORGED = "203.0.113.7"
@@ -38,25 +35,8 @@ def served(transactional_db: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[s
     options = {
         key: passed[key] for key in ("proxy_headers", "forwarded_allow_ips") if key in passed
     }
-    config = uvicorn.Config(
-        get_asgi_application(),
-        host="127.0.0.1",
-        port=free_port(),
-        lifespan="off",
-        log_level="warning",
-        timeout_graceful_shutdown=2,
-        **options,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{config.port}"
-    server.should_exit = True
-    thread.join(15)
+    with uvicorn_in_thread(get_asgi_application(), **options) as base:
+        yield base
 
 
 def log_in(base: str, password: str, forwarded_for: str | None = None) -> int:

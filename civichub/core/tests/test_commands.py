@@ -8,7 +8,6 @@ import os
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -26,6 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from civichub.core.models import PeriodicTaskRun
 from civichub.core.registry import PeriodicTask
 from civichub.core.scheduler import Scheduler, slot_of
+from civichub.testing.servers import free_port
 
 SLOT_START = 1_800_000_000 - 1_800_000_000 % 60  # a minute boundary
 SWEEP = PeriodicTask(name="test.sweep", task="unused.by.these.tests", every_seconds=60)
@@ -146,12 +146,6 @@ def civichub_env(data_dir: Path, **extra: str) -> dict[str, str]:
 
 def civichub(*arguments: str) -> list[str]:
     return [sys.executable, "-m", "civichub.cli", *arguments]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Output:

@@ -19,8 +19,8 @@ from civichub.core import services as core_services
 from civichub.core.events import publishing
 from civichub.core.http import session_channel
 from civichub.core.models import RoleAssignment
-from civichub.core.tests.test_commands import free_port
 from civichub.donors import live, services
+from civichub.testing.servers import uvicorn_in_thread
 
 # Threads a process may start for its streams, however many: the one for database reads and
 # those checking the streams as they open.
@@ -73,31 +73,9 @@ def test_without_an_asgi_server_the_stream_says_no_content(staff: Any) -> None:
 
 @pytest.fixture
 def asgi_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    import uvicorn
-    from django.core.asgi import get_asgi_application
-
-    from civichub.core.events.asgi import module_streams, with_event_streams
-
     monkeypatch.setattr(events.streams, "HEARTBEAT_SECONDS", 0.2)
-    port = free_port()
-    config = uvicorn.Config(
-        with_event_streams(get_asgi_application(), module_streams()),
-        host="127.0.0.1",
-        port=port,
-        lifespan="off",
-        log_level="warning",
-        timeout_graceful_shutdown=2,  # streams still open at the end are cut, not waited for
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(15)
+    with uvicorn_in_thread() as base:
+        yield base
 
 
 def _cookies(user: Any) -> dict[str, str]:
