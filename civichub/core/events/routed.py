@@ -21,11 +21,10 @@ from collections import Counter, OrderedDict
 from collections.abc import Collection, Hashable, Iterable
 from typing import Any
 
-from civichub.core.events import streams
 from civichub.core.events.asgi import ASGIApp, Receive, Scope, Send, sse_headers
 from civichub.core.events.bus import STREAM_END, Event, Subscription
 from civichub.core.events.publishing import bus
-from civichub.core.events.shared import _TICK_SECONDS, Message, Reader, Readers
+from civichub.core.events.shared import Message, Reader, Readers
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +50,7 @@ class RoutedStreams(Readers):
     """The readers of one event loop served by one audience, each on its own channels."""
 
     def __init__(self, key: Hashable, audience: Audience) -> None:
-        super().__init__()
-        self.key = key
+        super().__init__(key)
         self.audience = audience
         self.by_channel: dict[str, dict[int, Reader]] = {}
         # The readers (open or opening) wanting each channel; the subscription holds these.
@@ -146,43 +144,15 @@ class RoutedStreams(Readers):
             await bus().reduce(self.subscription, gone)
 
     async def _run(self) -> None:
-        try:
-            async with bus().subscribe([]) as subscription:
-                self.subscription = subscription
-                self.ready.set_result(None)
-                idle = False
-                while True:
-                    tick = min(_TICK_SECONDS, streams.HEARTBEAT_SECONDS / 2)
-                    try:
-                        event = await subscription.get(tick)
-                    except EOFError:
-                        self.closing = True
-                        return
-                    if event is not None:
-                        await self._deliver(event, subscription.arrived_on)
-                    if self.loop.time() - self.last_tick >= tick:
-                        self._tick()
-                        await self._flush()
-                        await self._unsubscribe()
-                    if self.readers or self.joining:
-                        idle = False
-                    elif idle:
-                        self.closing = True
-                        return  # nobody has read them for a while: unsubscribed
-                    else:
-                        idle = True
-        except Exception as exc:
-            self.closing = True
-            if not self.ready.done():
-                self.ready.set_exception(exc)
-            logger.exception("routed event streams failed")
-        finally:
-            if _routed.get((self.loop, self.key)) is self:
-                del _routed[(self.loop, self.key)]
-            for reader in list(self.readers.values()):
-                self._end(reader)
-            if not self.ready.done():
-                self.ready.cancel()
+        await self._serve(bus().subscribe([]), _routed, "routed event streams")
+
+    def _subscribed(self, subscription: Subscription) -> None:
+        self.subscription = subscription
+
+    async def _timed(self) -> None:
+        self._tick()
+        await self._flush()
+        await self._unsubscribe()
 
     def _targets(self, event: Event, channels: Collection[str]) -> list[Reader]:
         """The open readers of `channels` that have not had the event through another."""

@@ -21,12 +21,21 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Hashable, Iterable, Mapping
+from collections.abc import (
+    Awaitable,
+    Callable,
+    Collection,
+    Coroutine,
+    Hashable,
+    Iterable,
+    Mapping,
+)
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from civichub.core.events import streams
 from civichub.core.events.asgi import ASGIApp, Receive, Scope, Send, sse_headers
-from civichub.core.events.bus import QUEUE_SIZE, Event
+from civichub.core.events.bus import QUEUE_SIZE, Event, Subscription
 from civichub.core.events.publishing import bus
 
 logger = logging.getLogger(__name__)
@@ -112,7 +121,8 @@ class Readers:
     """Open connections of one event loop served by one task: the heartbeats due, the streams
     past their age, and a send that waits for its client taken over by a task of its own."""
 
-    def __init__(self) -> None:
+    def __init__(self, key: Hashable) -> None:
+        self.key = key
         self.loop = asyncio.get_running_loop()
         self.readers: dict[int, Reader] = {}
         self.joining = 0
@@ -120,6 +130,61 @@ class Readers:
         self.last_tick = self.loop.time()
         # Set as the task decides to end: a reader opening then goes to a new one.
         self.closing = False
+
+    async def _serve(
+        self,
+        subscribing: AbstractAsyncContextManager[Subscription],
+        registry: dict[tuple[asyncio.AbstractEventLoop, Hashable], Any],
+        what: str,
+    ) -> None:
+        """The one task's loop: each event delivered as it comes (`_deliver`), the timed work
+        (`_timed`) every tick; it ends when the subscription ends or nobody has read for a tick,
+        and then ends every open reader and leaves `registry`, so the next reader starts anew."""
+        try:
+            async with subscribing as subscription:
+                self._subscribed(subscription)
+                self.ready.set_result(None)
+                idle = False
+                while True:
+                    tick = min(_TICK_SECONDS, streams.HEARTBEAT_SECONDS / 2)
+                    try:
+                        event = await subscription.get(tick)
+                    except EOFError:
+                        self.closing = True
+                        return
+                    if event is not None:
+                        await self._deliver(event, subscription.arrived_on)
+                    if self.loop.time() - self.last_tick >= tick:
+                        await self._timed()
+                    if self.readers or self.joining:
+                        idle = False
+                    elif idle:
+                        self.closing = True
+                        return  # nobody has read them for a while: unsubscribed
+                    else:
+                        idle = True
+        except Exception as exc:
+            self.closing = True
+            if not self.ready.done():
+                self.ready.set_exception(exc)
+            logger.exception("%s failed", what)
+        finally:
+            if registry.get((self.loop, self.key)) is self:
+                del registry[(self.loop, self.key)]
+            for reader in list(self.readers.values()):
+                self._end(reader)
+            if not self.ready.done():
+                self.ready.cancel()
+
+    def _subscribed(self, subscription: Subscription) -> None:
+        """The subscription is in place (before any reader is let in)."""
+
+    async def _deliver(self, event: Event, channels: Collection[str]) -> None:
+        raise NotImplementedError
+
+    async def _timed(self) -> None:
+        """Every tick: heartbeats and streams past their age."""
+        self._tick()
 
     @staticmethod
     async def _open(send: Send, headers: list[tuple[bytes, bytes]]) -> None:
@@ -195,8 +260,7 @@ class SharedStream(Readers):
     """The readers of one event loop that get the same bytes (same `key`), one subscription."""
 
     def __init__(self, key: Hashable, channels: Iterable[str], render: Render) -> None:
-        super().__init__()
-        self.key = key
+        super().__init__(key)
         self.channels = list(channels)
         self.render = render
         self.task = self.loop.create_task(self._run())
@@ -217,42 +281,9 @@ class SharedStream(Readers):
         return reader
 
     async def _run(self) -> None:
-        try:
-            async with bus().subscribe(self.channels) as subscription:
-                self.ready.set_result(None)
-                idle = False
-                while True:
-                    tick = min(_TICK_SECONDS, streams.HEARTBEAT_SECONDS / 2)
-                    try:
-                        event = await subscription.get(tick)
-                    except EOFError:
-                        self.closing = True
-                        return
-                    if event is not None:
-                        await self._deliver(event)
-                    if self.loop.time() - self.last_tick >= tick:
-                        self._tick()
-                    if self.readers or self.joining:
-                        idle = False
-                    elif idle:
-                        self.closing = True
-                        return  # nobody has read it for a while: unsubscribed
-                    else:
-                        idle = True
-        except Exception as exc:
-            self.closing = True
-            if not self.ready.done():
-                self.ready.set_exception(exc)
-            logger.exception("a shared event stream failed")
-        finally:
-            if _shared.get((self.loop, self.key)) is self:
-                del _shared[(self.loop, self.key)]
-            for reader in list(self.readers.values()):
-                self._end(reader)
-            if not self.ready.done():
-                self.ready.cancel()
+        await self._serve(bus().subscribe(self.channels), _shared, "a shared event stream")
 
-    async def _deliver(self, event: Event) -> None:
+    async def _deliver(self, event: Event, channels: Collection[str] = ()) -> None:
         try:
             chunk = await self.render(event)
         except Exception:
