@@ -112,12 +112,15 @@ def _summary_errors(
     errors: dict[str, list[str]], rows: list[dict[str, Any]]
 ) -> list[dict[str, str]]:
     """The application's problems for the shared error summary, each linked to its box (the
-    correction box of a prefilled fact, else the field's own); others belong to no box."""
+    correction box of a prefilled fact, else the field's own); a problem of the application as a
+    whole (the service not open to online applications, a clash of references) links to the
+    form's first box."""
     boxes = {
         r["field"]["key"]: ("fix-" if r["fact"] else "field-") + r["field"]["key"] for r in rows
     } | {"materials": "materials"}
+    first = next(iter(boxes.values()))
     return [
-        {"field": boxes.get(key, ""), "message": str(message)}
+        {"field": boxes.get(key, first), "message": str(message)}
         for key, messages in errors.items()
         for message in messages
     ]

@@ -14,6 +14,7 @@ from django.test import Client
 from civichub.portal.models import Application, Service
 from civichub.portal.tests.conftest import Portal
 from civichub.testing.city import staff_user
+from civichub.testing.summaries import summary_targets
 
 pytestmark = pytest.mark.django_db
 
@@ -154,3 +155,15 @@ def test_a_bad_application_is_summarised_at_the_top_each_problem_linked_to_its_b
     links = re.findall(r'<a href="#([^"]+)">', summary)
     assert links and all(f'id="{target}"' in html for target in links)
     assert all(f'aria-describedby="{t.removeprefix("field-")}-error"' in html for t in links)
+
+
+def test_an_application_refused_as_a_whole_links_to_the_first_box(portal: Portal) -> None:
+    """A service closed to online applications after the form was opened: the problem is of the
+    application as a whole, and the summary links to the form's first box."""
+    service = Service.objects.get(published__name="社会保障卡申领")
+    client = _signed_in(portal.applicant)
+    Service.objects.filter(pk=service.pk).update(online_application=False)
+    refused = client.post(f"/services/{service.code}/apply/", {"step": "submit", "consent": "no"})
+    html = refused.content.decode()
+    targets = summary_targets(html)
+    assert len(targets) == 1 and targets[0].startswith("field-") and "暂不支持网上申请" in html
