@@ -251,6 +251,10 @@ def test_publisher_finds_compose_draws_a_circle_previews_and_a_resident_inside_s
     shows_no_code(page)
     check_page(page, f"{shot}-compose")
 
+    # The content box is one people can write in: the column's width (up to 40 rem), six lines.
+    box = page.locator("#text").bounding_box()
+    assert box is not None and box["height"] >= 120, box
+    assert box["width"] >= min(viewport["width"] - 80, 560), box
     page.locator("#text").fill("桃源社区今晚停水，请提前储水。")
     page.locator("#cap_event").fill("计划停水")
     page.locator("#cap_category").select_option("Infra")
