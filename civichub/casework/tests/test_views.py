@@ -162,6 +162,11 @@ def test_community_worker_replies_from_the_inbox_and_the_resident_rates(
     assert case.tracking_number in inbox
     detail = worker.get(reverse("casework:case", args=[case.tracking_number])).content.decode()
     assert "答复来信人" in detail
+    # A signed-in resident is named by their account, not shown as "—".
+    sender = detail[
+        detail.index("来信人</h2>") : detail.index("</dl>", detail.index("来信人</h2>"))
+    ]
+    assert f"<dd>{cw.resident.display_name()}</dd>" in sender and "res@example.org" in sender
     worker.post(
         reverse("casework:action", args=[case.tracking_number, "reply"]),
         {"text": "已联系医院增加号源。", "public": "on", "resolved": "yes"},
