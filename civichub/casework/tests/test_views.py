@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +18,7 @@ from civichub.casework import services
 from civichub.casework.models import Case, CaseStatus
 from civichub.casework.photos import PhotoUpload
 from civichub.casework.tests.conftest import PIN_A1, Casework, jpeg_with_gps
-from civichub.core.models import AuditEvent
+from civichub.core.models import AuditEvent, Organisation, OrganisationKind
 from civichub.notify.models import Notification
 from civichub.testing.summaries import described_by, summary_targets
 
@@ -435,3 +436,22 @@ def test_staff_read_the_routing_and_transfers_in_words_not_codes(
     assert "置信度" not in html
     assert f"{cw.city.health_a.name} → {cw.city.police_city.name}" in html
     assert f"{cw.city.health_a.code} →" not in html
+
+
+def test_the_transfer_list_groups_departments_under_their_city_or_district(
+    cw: Casework, submit: Callable[..., Case]
+) -> None:
+    """Forty departments in one flat list were hard to search: each is listed once, under the
+    city or district it belongs to."""
+    case = submit()
+    html = client_for(cw.worker_a1).get(reverse("casework:case", args=[case.tracking_number]))
+    page = html.content.decode()
+    start = page.index('id="transfer-department"')
+    listing = page[start : page.index("</select>", start)]
+    groups = re.findall(r'<optgroup label="([^"]+)">(.*?)</optgroup>', listing, re.S)
+    departments = Organisation.objects.filter(kind=OrganisationKind.DEPARTMENT)
+    assert len(groups) == len({d.parent_id for d in departments}) >= 2
+    for label, options in groups:
+        listed = {int(pk) for pk in re.findall(r'<option value="(\d+)">', options)}
+        assert listed and {d.parent.name for d in departments if d.pk in listed} == {label}
+    assert sum(len(re.findall(r"<option value=\"\d+\">", o)) for _, o in groups) == len(departments)
