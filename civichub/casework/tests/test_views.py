@@ -322,6 +322,9 @@ def test_out_of_scope_staff_get_a_403_page(cw: Casework, submit: Callable[..., C
 
     assert response.status_code == 403
     assert page.status_code == 404
+    # The refusal is said in words; the permission's code stays inside.
+    refusal = response.content.decode()
+    assert "您无权在此执行该操作" in refusal and "casework.case" not in refusal
 
 
 def test_inbox_highlights_overdue_cases_in_words(cw: Casework, submit: Callable[..., Case]) -> None:
