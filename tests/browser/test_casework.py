@@ -206,6 +206,11 @@ def test_a_resident_follows_the_reply_notification_and_rates_the_reply(
         for check in (fits_width, shows_no_code):
             check(page)
         check_page(page, f"{shot}-message")
+        # Each choice sits beside its words on one line (the buttons stood above them).
+        radio = page.locator("input[name=value][value=basic]")
+        line, box = page.locator("label", has=radio).bounding_box(), radio.bounding_box()
+        assert line is not None and box is not None and line["height"] < 60, line
+        assert line["y"] <= box["y"] + box["height"] / 2 <= line["y"] + line["height"]
         page.get_by_label(words(language, "基本满意")).check()
         with page.expect_navigation():
             page.get_by_role("button", name=words(language, "提交评价")).click()
