@@ -14,7 +14,7 @@ from django.test import Client
 from civichub.portal.models import Application, Service
 from civichub.portal.tests.conftest import Portal
 from civichub.testing.city import staff_user
-from civichub.testing.summaries import summary_targets
+from civichub.testing.summaries import described_by, summary_targets
 
 pytestmark = pytest.mark.django_db
 
@@ -167,3 +167,26 @@ def test_an_application_refused_as_a_whole_links_to_the_first_box(portal: Portal
     html = refused.content.decode()
     targets = summary_targets(html)
     assert len(targets) == 1 and targets[0].startswith("field-") and "暂不支持网上申请" in html
+
+
+def test_a_refused_handling_step_links_to_its_box_or_to_the_status(
+    portal: Portal, handler: Any
+) -> None:
+    """A refusal without its reason is shown at the reason's box; a rating before the decision,
+    a refusal of the application's state, at its status."""
+    service = Service.objects.get(published__name="最低生活保障申请")
+    applicant = _signed_in(portal.applicant)
+    pdf = SimpleUploadedFile("a.pdf", b"%PDF-1.4 x", content_type="application/pdf")
+    applicant.post(
+        f"/services/{service.code}/apply/", {"step": "submit", "consent": "yes", "materials": pdf}
+    )
+    page = f"/services/applications/{Application.objects.get().reference}/"
+    staff = _signed_in(handler)
+    staff.post(f"{page}refuse/", {"note": ""})
+    html = staff.get(page).content.decode()
+    assert summary_targets(html) == ["note-refuse"] and "不予办理须说明理由和依据。" in html
+    assert described_by(html, "note-refuse") == ["note-refuse-error"]
+    assert "error-summary" not in staff.get(page).content.decode()  # shown once
+    applicant.post(f"{page}rate/", {"rating": "5"})
+    html = applicant.get(page).content.decode()
+    assert summary_targets(html) == ["application-status"] and "办结后才能评价" in html
