@@ -231,6 +231,6 @@ def test_moderation_page_releases_blocks_and_filters_without_javascript(bc: Any)
     assert summary_targets(empty.content.decode()) == ["word"]
     assert described_by(empty.content.decode(), "word") == ["word-error"]
     # A step made by a button alone, refused: at the heading of the list it is about.
-    refused = staff.post(url, {"action": "block", "user_id": "0"})
-    assert refused.status_code == 422 and "没有这个用户。" in refused.content.decode()
-    assert summary_targets(refused.content.decode()) == ["blocks-h"]
+    unknown = staff.post(url, {"action": "block", "user_id": "0"})
+    assert unknown.status_code == 422 and "没有这个用户。" in unknown.content.decode()
+    assert summary_targets(unknown.content.decode()) == ["blocks-h"]
