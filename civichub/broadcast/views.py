@@ -183,6 +183,19 @@ _MODERATION_DONE = {
 }
 
 
+# A refused moderation step is shown at the list it is about (its heading takes the focus); a new
+# filter word's problem at its box.
+MODERATION_LISTS = {
+    "release": "held-h",
+    "hide": "held-h",
+    "remote_release": "remote-held-h",
+    "unhide": "hidden-h",
+    "block": "blocks-h",
+    "unblock": "blocks-h",
+    "filter_remove": "filters-h",
+}
+
+
 @login_required
 @domain_errors_as_http
 def moderation(request: HttpRequest, handle: str) -> HttpResponse:
@@ -222,11 +235,12 @@ def moderation(request: HttpRequest, handle: str) -> HttpResponse:
             else:
                 raise NotFound(_("没有这个操作。"))
         except ValidationFailed as exc:
-            messages.error(request, exc.message)
+            # A new filter word's problem at its box; any other refusal at the list it is about.
+            at = MODERATION_LISTS.get(action, "word")
             return render(
                 request,
                 "broadcast/moderation.html",
-                {"account": account, "queue": queue, "data": data},
+                {"account": account, "queue": queue, "data": data, "errors": {at: [exc.message]}},
                 status=422,
             )
         messages.success(request, str(_MODERATION_DONE[action]))
@@ -564,6 +578,7 @@ def areas(request: HttpRequest) -> HttpResponse:
     for where they live."""
     user = request_user_or_none(request)
     status = 200
+    errors: dict[str, list[str]] = {}
     if request.method == "POST":
         area_id = _int(request.POST.get("area_id"))
         try:
@@ -575,8 +590,9 @@ def areas(request: HttpRequest) -> HttpResponse:
                 messages.success(request, _("已订阅该区域的预警。"))
             return HttpResponseRedirect(reverse("broadcast:areas"))
         except ValidationFailed as exc:
-            messages.error(request, exc.message)
-            status = 422
+            # At the list of areas to subscribe to, or at the subscriptions for a withdrawal.
+            unsubscribing = request.POST.get("action") == "unsubscribe"
+            errors, status = {"subscribed-h" if unsubscribing else "area_id": [exc.message]}, 422
     assert user is not None
     subscribed = selectors.area_subscriptions(user)
     taken = {s.area_id for s in subscribed}
@@ -586,6 +602,7 @@ def areas(request: HttpRequest) -> HttpResponse:
         {
             "subscriptions": subscribed,
             "choices": [a for a in selectors.subscribable_areas() if a.pk not in taken],
+            "errors": errors,
         },
         status=status,
     )

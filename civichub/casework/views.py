@@ -473,6 +473,7 @@ def case_action(request: HttpRequest, tracking_number: str, action: str) -> Http
             "action": action,
             "message": "" if any(str(exc.message) in m for m in fields.values()) else exc.message,
             "fields": fields,
+            "at": next(iter(fields), ""),
             # What was typed comes back into the form: a refused reply loses nothing.
             "text": request.POST.get("text", "")[:8000],
         }

@@ -166,7 +166,13 @@ class User(AbstractUser):
         verbose_name = _("账号")
         verbose_name_plural = pgettext_lazy("plural", "账号")
 
-    def display_name(self) -> str:
+    def display_name(self, language: str = "") -> str:
+        """The account's name; on an English page (`language` "en") the English name of the
+        resident it belongs to, when one is recorded."""
+        if language.startswith("en") and self.resident_id is not None:
+            english = self.resident.name_en if self.resident is not None else ""
+            if english:
+                return english
         full = f"{self.last_name}{self.first_name}".strip()
         return full or self.username
 

@@ -24,7 +24,7 @@ from django.views.decorators.http import require_POST
 
 from civichub.core.audit import audit_record
 from civichub.core.charts import bar_chart
-from civichub.core.errors import DomainError, NotFound, RateLimited
+from civichub.core.errors import DomainError, NotFound, RateLimited, ValidationFailed
 from civichub.core.http import client_address, request_user, request_user_or_none, share_publicly
 from civichub.core.permissions import allowed
 from civichub.core.views import domain_errors_as_http
@@ -112,12 +112,15 @@ def _summary_errors(
     errors: dict[str, list[str]], rows: list[dict[str, Any]]
 ) -> list[dict[str, str]]:
     """The application's problems for the shared error summary, each linked to its box (the
-    correction box of a prefilled fact, else the field's own); others belong to no box."""
+    correction box of a prefilled fact, else the field's own); a problem of the application as a
+    whole (the service not open to online applications, a clash of references) links to the
+    form's first box."""
     boxes = {
         r["field"]["key"]: ("fix-" if r["fact"] else "field-") + r["field"]["key"] for r in rows
     } | {"materials": "materials"}
+    first = next(iter(boxes.values()))
     return [
-        {"field": boxes.get(key, ""), "message": str(message)}
+        {"field": boxes.get(key, first), "message": str(message)}
         for key, messages in errors.items()
         for message in messages
     ]
@@ -215,6 +218,7 @@ def application_detail(request: HttpRequest, reference: str) -> HttpResponse:
             "fields": application.version.content.get("form", []),
             "statuses": ApplicationStatus,
             "certificate": Certificate.objects.filter(application=application).first(),
+            "errors": request.session.pop(ACTION_ERRORS, None) or {},
         },
     )
 
@@ -227,6 +231,19 @@ def material_file(request: HttpRequest, reference: str, pk: int) -> FileResponse
     response["Content-Disposition"] = "attachment"
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+# A refused action is shown on the application's page in the shared error summary: a problem of
+# what was entered at the control of the form it came from, a refusal of the state (accepted
+# already, rated already) at the application's status.
+ACTION_CONTROLS = {
+    "more": "note-more",
+    "refuse": "note-refuse",
+    "revoke": "note-revoke",
+    "materials": "more-materials",
+    "rate": "rating",
+}
+ACTION_ERRORS = "portal_action_errors"
 
 
 @login_required
@@ -258,8 +275,11 @@ def application_action(request: HttpRequest, reference: str, action: str) -> Htt
             )
         else:
             raise NotFound(_("未知的操作。"))
+    except ValidationFailed as exc:
+        at = ACTION_CONTROLS.get(action, "application-status")
+        request.session[ACTION_ERRORS] = {at: [str(exc.message)]}
     except DomainError as exc:
-        messages.error(request, exc.message)
+        request.session[ACTION_ERRORS] = {"application-status": [str(exc.message)]}
     else:
         messages.success(request, _("已保存。"))
     return HttpResponseRedirect(reverse("portal:application", args=[reference]))

@@ -366,8 +366,9 @@ def _household_change(
 ) -> HttpResponse:
     """Runs a change from a household page's form and returns to the page with its outcome. A
     refused change's problems are kept by the control each is about (`controls`: the service's
-    field name -> the control's message name; a problem that names no field goes to the first);
-    a change made by a button alone keeps its message only."""
+    field name -> the control's message name; a problem that names no field goes to the first).
+    A change made by a button alone names the list that shows what it changes (`{"": "wb-away"}`):
+    its refusal is about the state shown there."""
     try:
         change()
     except (ValidationFailed, Conflict) as exc:
@@ -431,6 +432,7 @@ def meter_remove(request: HttpRequest, household_id: int, meter_id: int) -> Http
         household_id,
         lambda: services.meter_remove(actor=user, meter=meter),
         _("该表已停用。"),
+        {"": "wb-meters"},
     )
 
 
@@ -473,6 +475,7 @@ def away_change(request: HttpRequest, away_id: int, action: str) -> HttpResponse
             period.household_id,
             lambda: services.away_end(actor=user, period=period),
             _("外出时段已提前结束。"),
+            {"": "wb-away"},
         )
     if action == "cancel":
         return _household_change(
@@ -480,6 +483,7 @@ def away_change(request: HttpRequest, away_id: int, action: str) -> HttpResponse
             period.household_id,
             lambda: services.away_cancel(actor=user, period=period),
             _("外出时段已取消。"),
+            {"": "wb-away"},
         )
     raise NotFound(_("没有这个操作。"))
 
@@ -525,6 +529,7 @@ def alert_acknowledge(request: HttpRequest, alert_id: int) -> HttpResponse:
         alert.household_id,
         lambda: services.alert_acknowledge(actor=user, alert=alert, answer=answer),
         done,
+        {"": "wb-alerts"},
     )
 
 

@@ -8,6 +8,7 @@ dashboard test also rewrites docs/screenshot.png, the picture the README shows.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -128,6 +129,17 @@ def fits_width(page: Page) -> None:
         "({scroll: document.documentElement.scrollWidth, view: window.innerWidth})"
     )
     assert widths["scroll"] <= widths["view"], f"{page.url} scrolls sideways: {widths}"
+
+
+# Permission, audit and routing codes as they are stored (casework.case.view, social_aid): pages
+# name them in the reader's words.
+INTERNAL_CODE = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b|\b[a-z]+\.[a-z_]+\.[a-z_]+\b")
+
+
+def shows_no_code(page: Page) -> None:
+    """The page's text shows no internal code."""
+    codes = INTERNAL_CODE.findall(page.locator("body").inner_text())
+    assert not codes, f"{page.url} shows internal codes: {codes}"
 
 
 def words(language: str, text: str) -> str:

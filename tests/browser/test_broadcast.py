@@ -20,6 +20,7 @@ from tests.browser.support import (
     fits_width,
     map_ready,
     screen_point,
+    shows_no_code,
     sign_in,
 )
 
@@ -247,8 +248,13 @@ def test_publisher_finds_compose_draws_a_circle_previews_and_a_resident_inside_s
     assert page.url.endswith(reverse("broadcast:compose_alert", args=["safe-qingshan"]))
     map_ready(page, "#area-map")
     fits_width(page)
+    shows_no_code(page)
     check_page(page, f"{shot}-compose")
 
+    # The content box is one people can write in: the column's width (up to 40 rem), six lines.
+    box = page.locator("#text").bounding_box()
+    assert box is not None and box["height"] >= 120, box
+    assert box["width"] >= min(viewport["width"] - 80, 560), box
     page.locator("#text").fill("桃源社区今晚停水，请提前储水。")
     page.locator("#cap_event").fill("计划停水")
     page.locator("#cap_category").select_option("Infra")
@@ -277,6 +283,7 @@ def test_publisher_finds_compose_draws_a_circle_previews_and_a_resident_inside_s
     # The circle drawn before the preview is still there to publish.
     assert page.locator("#circle_radius").input_value() == "1500"
     fits_width(page)
+    shows_no_code(page)
     check_page(page, f"{shot}-preview")
     # Publishing sends the notifications before it answers (tasks run at once here).
     with page.expect_navigation():
@@ -285,6 +292,7 @@ def test_publisher_finds_compose_draws_a_circle_previews_and_a_resident_inside_s
     area = DrawnArea.objects.get(post=Post.objects.get(text="桃源社区今晚停水，请提前储水。"))
     assert area.radius_m == 1500 and abs(area.shape["lat"] - INSIDE[0]) < 0.002
     fits_width(page)
+    shows_no_code(page)
     check_page(page, f"{shot}-published")
 
     # The resident inside reads it on their phone, in their language.
@@ -296,6 +304,7 @@ def test_publisher_finds_compose_draws_a_circle_previews_and_a_resident_inside_s
     feed = page.locator("main").inner_text()
     assert "桃源社区今晚停水，请提前储水。" in feed and levels in feed
     fits_width(page)
+    shows_no_code(page)
     check_page(page, f"{shot}-resident-feed")
     page.goto(reverse("notify:inbox"))
     assert "计划停水" in page.locator("main").inner_text()

@@ -1,6 +1,7 @@
 """Citizens' messages in a real browser: a resident sends a message with a photo, the community
-worker finds it in the inbox and replies, the resident reads the reply and rates it. Every page
-on the way is checked with axe."""
+worker finds it in the inbox and replies, the resident reads the reply and rates it; on a phone
+and a desktop, in Chinese and English, the resident follows the reply's notification to the
+message and rates it there. Every page on the way is checked with axe."""
 
 from __future__ import annotations
 
@@ -9,7 +10,17 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.browser.support import PASSWORD, PHONE, check_page, sign_in
+from tests.browser.support import (
+    FOUR_WAYS,
+    PASSWORD,
+    PHONE,
+    check_page,
+    choose_language,
+    fits_width,
+    shows_no_code,
+    sign_in,
+    words,
+)
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -139,3 +150,75 @@ def test_public_board_and_message_form_fit_a_phone(page: Page, casework_city: Us
         )
         assert widths["scroll"] <= widths["view"], f"{url} scrolls sideways: {widths}"
         check_page(page, name)
+
+
+@FOUR_WAYS
+def test_a_resident_follows_the_reply_notification_and_rates_the_reply(
+    chromium: Browser, live_server: Any, mapped_city: Any, language: str, viewport: Any
+) -> None:
+    """The reply's notification links to the message; opened, it is read, the reply and the
+    rating form are there, and the rating closes the resolved case. Every page fits the screen's
+    width, shows no internal code and passes axe."""
+    from civichub.casework import services
+    from civichub.casework.models import Case
+    from civichub.core.models import User
+    from civichub.notify.models import Notification
+
+    resident = User.objects.get(username="lixiuying")
+    sent = services.case_submit(
+        actor=resident,
+        kind="complaint",
+        title="楼下路灯坏了",
+        text="桃园路 12 号楼下的路灯已经坏了三天，晚上很黑。",
+        address="桃园路 12 号",
+    )
+    streets = services.category_create(
+        actor=None, key="streets", name="市政设施", department=mapped_city.health_a
+    )
+    case = services.case_triage(
+        actor=None, case=Case.objects.get(pk=sent.case.pk), category=streets
+    )
+    services.case_reply(
+        actor=User.objects.get(username="wangfang"),
+        case=case,
+        text="路灯已修好，请您看看。",
+        resolved=True,
+    )
+    reply = Notification.objects.get(recipient=resident, dispatch__kind="casework.case_replied")
+    context = chromium.new_context(base_url=live_server.url, viewport=viewport, locale="zh-CN")
+    context.set_default_timeout(15_000)
+    context.set_default_navigation_timeout(60_000)
+    page = context.new_page()
+    shot = f"casework-rate-{language}-{viewport['width']}"
+    try:
+        sign_in(page, "lixiuying")
+        choose_language(page, language)
+        page.goto("/notifications/")
+        for check in (fits_width, shows_no_code):
+            check(page)
+        check_page(page, f"{shot}-notifications")
+        with page.expect_navigation():
+            page.locator(f'main a[href="/notifications/{reply.pk}/open/"]').first.click()
+        assert f"/messages/{case.tracking_number}/" in page.url
+        reply.refresh_from_db()
+        assert reply.read_at is not None
+        assert "路灯已修好，请您看看。" in page.locator("main").inner_text()
+        for check in (fits_width, shows_no_code):
+            check(page)
+        check_page(page, f"{shot}-message")
+        # Each choice sits beside its words on one line (the buttons stood above them).
+        radio = page.locator("input[name=value][value=basic]")
+        line, box = page.locator("label", has=radio).bounding_box(), radio.bounding_box()
+        assert line is not None and box is not None and line["height"] < 60, line
+        assert line["y"] <= box["y"] + box["height"] / 2 <= line["y"] + line["height"]
+        page.get_by_label(words(language, "基本满意")).check()
+        with page.expect_navigation():
+            page.get_by_role("button", name=words(language, "提交评价")).click()
+        assert words(language, "感谢您的评价。") in page.locator("main").inner_text()
+        for check in (fits_width, shows_no_code):
+            check(page)
+        check_page(page, f"{shot}-rated")
+    finally:
+        context.close()
+    case.refresh_from_db()
+    assert case.status == "closed" and case.ratings.get().value == "basic"

@@ -22,6 +22,7 @@ from tests.browser.support import (
     fits_width,
     map_ready,
     screen_point,
+    shows_no_code,
     sign_in,
     words,
 )
@@ -96,28 +97,40 @@ def test_resident_drops_a_pin_and_the_message_reaches_that_community(
     assert guard.csp == [], f"the Content-Security-Policy refused something: {guard.csp}"
 
 
+@FOUR_WAYS
 def test_without_javascript_the_address_places_the_message(
-    chromium: Browser, live_server: Any, mapped_city: Any
+    chromium: Browser, live_server: Any, mapped_city: Any, language: str, viewport: Any
 ) -> None:
+    """Without JavaScript the form shows no map and no coordinate boxes, and the address places
+    the message in its community; the pages fit the screen and show no internal code."""
     from civichub.casework.models import Case
 
     context = chromium.new_context(
-        base_url=live_server.url, viewport=PHONE, locale="zh-CN", java_script_enabled=False
+        base_url=live_server.url, viewport=viewport, locale="zh-CN", java_script_enabled=False
     )
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(15_000)
+    context.set_default_navigation_timeout(60_000)
     page = context.new_page()
-    sign_in(page, "lixiuying")
-    page.goto("/messages/new/")
-    assert not page.locator("#place-picker").is_visible()
-    assert page.locator("input[type=number]").count() == 0
-    page.get_by_label("留言类型").select_option("help")
-    page.get_by_label("留言内容").fill("楼道灯不亮。")
-    page.get_by_label("地点（地址）").fill("桃园路 12 号 3 单元")
-    with page.expect_navigation():
-        page.get_by_role("button", name="提交留言").click()
-    case = Case.objects.get()
-    assert case.latitude is None and case.community == mapped_city.community_a1
-    context.close()
+    try:
+        sign_in(page, "lixiuying")
+        choose_language(page, language)
+        page.goto("/messages/new/")
+        assert not page.locator("#place-picker").is_visible()
+        assert page.locator("input[type=number]").count() == 0
+        fits_width(page)
+        shows_no_code(page)
+        page.locator("#id_kind").select_option("help")
+        page.locator("#id_text").fill("楼道灯不亮。")
+        page.get_by_label(words(language, "地点（地址）")).fill("桃园路 12 号 3 单元")
+        with page.expect_navigation():
+            page.get_by_role("button", name=words(language, "提交留言")).click()
+        case = Case.objects.get()
+        assert case.latitude is None and case.community == mapped_city.community_a1
+        assert case.tracking_number in page.locator("main").inner_text()
+        fits_width(page)
+        shows_no_code(page)
+    finally:
+        context.close()
 
 
 def test_maps_fit_a_phone_in_english_and_the_board_shows_only_the_community(
@@ -192,6 +205,7 @@ def test_a_pin_dropped_on_the_map_reaches_a_worker_who_finds_it_on_the_inbox_map
         page.goto("/messages/new/")
         map_ready(page, "#place-map")
         fits_width(page)
+        shows_no_code(page)
         check_page(page, f"{shot}-form")
         page.locator("#id_kind").select_option("complaint")
         page.locator("#id_text").fill("路灯坏了，晚上很黑。")
@@ -204,6 +218,7 @@ def test_a_pin_dropped_on_the_map_reaches_a_worker_who_finds_it_on_the_inbox_map
         assert case.community == mapped_city.community_a1 and case.crs == "wgs84"
         assert case.tracking_number in page.locator("main").inner_text()
         fits_width(page)
+        shows_no_code(page)
         check_page(page, f"{shot}-sent")
 
         context.clear_cookies()
@@ -213,12 +228,14 @@ def test_a_pin_dropped_on_the_map_reaches_a_worker_who_finds_it_on_the_inbox_map
         page.locator("#inbox-map-box summary").click()
         map_ready(page, "#inbox-map")
         fits_width(page)
+        shows_no_code(page)
         check_page(page, f"{shot}-inbox-map")
         with page.expect_navigation():
             page.locator("#inbox-map .leaflet-marker-icon").click()
         assert page.url.endswith(f"/messages/{case.tracking_number}/")
         map_ready(page, "#case-map")
         fits_width(page)
+        shows_no_code(page)
         check_page(page, f"{shot}-case")
     finally:
         context.close()

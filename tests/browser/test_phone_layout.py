@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from django.urls import reverse
 
-from tests.browser.support import A1, PASSWORD, check_page, sign_in
+from tests.browser.support import A1, PASSWORD, check_page, shows_no_code, sign_in
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -26,8 +26,6 @@ PHONE_390 = {"width": 390, "height": 844}
 # the menu wrapped to three or four rows took 221 px of it before.
 HEADER_MAX_PX = 200
 TOUCH_PX = 44
-# Permission, audit and routing codes as they are stored: casework.case.view, social_aid.
-CODE = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b|\b[a-z]+\.[a-z_]+\.[a-z_]+\b")
 IDEOGRAPHS = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 
 # Main controls that are smaller than a fingertip: buttons, selects, text boxes, menu lines,
@@ -113,9 +111,7 @@ def _check_phone_page(page: Page, url: str, name: str, language: str) -> None:
     )
     small = page.evaluate(SMALL_TARGETS)
     assert not small, f"{url}: controls too small to tap: {small}"
-    text = page.locator("body").inner_text()
-    codes = CODE.findall(text)
-    assert not codes, f"{url} shows internal codes: {codes}"
+    shows_no_code(page)
     if language == "en":
         chinese = [t for t in page.evaluate(INTERFACE_TEXT) if IDEOGRAPHS.search(t)]
         assert not chinese, f"{url}: interface words left in Chinese: {chinese}"

@@ -16,6 +16,7 @@ from civichub.broadcast.models import AreaSubscription, Post
 from civichub.core.errors import NotAuthenticated, ValidationFailed
 from civichub.core.models import AuditEvent
 from civichub.notify.models import Notification
+from civichub.testing.summaries import described_by, summary_targets
 
 pytestmark = pytest.mark.django_db
 
@@ -138,5 +139,8 @@ def test_area_subscriptions_page_without_javascript(bc: Any) -> None:
     assert [s.area for s in selectors.area_subscriptions(bc.resident_a)] == [bc.city.community_b1]
     bad = client.post("/broadcast/areas/", {"action": "subscribe", "area_id": "999999"})
     assert bad.status_code == 422 and "未知的区域" in bad.content.decode()
+    # In the shared summary, at the list of areas, which names its message.
+    assert summary_targets(bad.content.decode()) == ["area_id"]
+    assert described_by(bad.content.decode(), "area_id") == ["area_id-error"]
     client.post("/broadcast/areas/", {"action": "unsubscribe", "area_id": bc.city.community_b1.pk})
     assert selectors.area_subscriptions(bc.resident_a) == []

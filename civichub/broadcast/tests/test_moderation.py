@@ -13,6 +13,7 @@ from civichub.broadcast import selectors, services
 from civichub.broadcast.models import Block, Comment, Post, Repost
 from civichub.core.errors import PermissionDenied, ValidationFailed
 from civichub.core.models import AuditEvent
+from civichub.testing.summaries import described_by, summary_targets
 
 pytestmark = pytest.mark.django_db
 
@@ -227,3 +228,9 @@ def test_moderation_page_releases_blocks_and_filters_without_javascript(bc: Any)
 
     empty = staff.post(url, {"action": "filter_add", "word": " "})
     assert empty.status_code == 422 and "内容不能为空" in empty.content.decode()
+    assert summary_targets(empty.content.decode()) == ["word"]
+    assert described_by(empty.content.decode(), "word") == ["word-error"]
+    # A step made by a button alone, refused: at the heading of the list it is about.
+    unknown = staff.post(url, {"action": "block", "user_id": "0"})
+    assert unknown.status_code == 422 and "没有这个用户。" in unknown.content.decode()
+    assert summary_targets(unknown.content.decode()) == ["blocks-h"]

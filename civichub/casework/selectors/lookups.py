@@ -40,7 +40,13 @@ def contact_verification_find(pk: int, token: str) -> ContactVerification | None
 
 
 def departments() -> list[Organisation]:
-    return list(Organisation.objects.filter(kind=OrganisationKind.DEPARTMENT).order_by("path"))
+    """Every department, each organisation's together (the staff page lists them under the city
+    or district they belong to)."""
+    return list(
+        Organisation.objects.filter(kind=OrganisationKind.DEPARTMENT)
+        .select_related("parent")
+        .order_by("parent__path", "path")
+    )
 
 
 def organisations_by_code(codes: set[str]) -> dict[str, Organisation]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +18,7 @@ from civichub.casework import services
 from civichub.casework.models import Case, CaseStatus
 from civichub.casework.photos import PhotoUpload
 from civichub.casework.tests.conftest import PIN_A1, Casework, jpeg_with_gps
-from civichub.core.models import AuditEvent
+from civichub.core.models import AuditEvent, Organisation, OrganisationKind
 from civichub.notify.models import Notification
 from civichub.testing.summaries import described_by, summary_targets
 
@@ -162,6 +163,11 @@ def test_community_worker_replies_from_the_inbox_and_the_resident_rates(
     assert case.tracking_number in inbox
     detail = worker.get(reverse("casework:case", args=[case.tracking_number])).content.decode()
     assert "答复来信人" in detail
+    # A signed-in resident is named by their account, not shown as "—".
+    sender = detail[
+        detail.index("来信人</h2>") : detail.index("</dl>", detail.index("来信人</h2>"))
+    ]
+    assert f"<dd>{cw.resident.display_name()}</dd>" in sender and "res@example.org" in sender
     worker.post(
         reverse("casework:action", args=[case.tracking_number, "reply"]),
         {"text": "已联系医院增加号源。", "public": "on", "resolved": "yes"},
@@ -316,6 +322,9 @@ def test_out_of_scope_staff_get_a_403_page(cw: Casework, submit: Callable[..., C
 
     assert response.status_code == 403
     assert page.status_code == 404
+    # The refusal is said in words; the permission's code stays inside.
+    refusal = response.content.decode()
+    assert "您无权在此执行该操作" in refusal and "casework.case" not in refusal
 
 
 def test_inbox_highlights_overdue_cases_in_words(cw: Casework, submit: Callable[..., Case]) -> None:
@@ -430,3 +439,23 @@ def test_staff_read_the_routing_and_transfers_in_words_not_codes(
     assert "置信度" not in html
     assert f"{cw.city.health_a.name} → {cw.city.police_city.name}" in html
     assert f"{cw.city.health_a.code} →" not in html
+
+
+def test_the_transfer_list_groups_departments_under_their_city_or_district(
+    cw: Casework, submit: Callable[..., Case]
+) -> None:
+    """Forty departments in one flat list were hard to search: each is listed once, under the
+    city or district it belongs to."""
+    case = submit()
+    html = client_for(cw.worker_a1).get(reverse("casework:case", args=[case.tracking_number]))
+    page = html.content.decode()
+    start = page.index('id="transfer-department"')
+    listing = page[start : page.index("</select>", start)]
+    groups = re.findall(r'<optgroup label="([^"]+)">(.*?)</optgroup>', listing, re.S)
+    departments = Organisation.objects.filter(kind=OrganisationKind.DEPARTMENT)
+    assert len(groups) == len({d.parent_id for d in departments}) >= 2
+    for label, options in groups:
+        listed = {int(pk) for pk in re.findall(r'<option value="(\d+)">', options)}
+        parents = {d.parent.name for d in departments if d.pk in listed and d.parent is not None}
+        assert listed and parents == {label}
+    assert sum(len(re.findall(r"<option value=\"\d+\">", o)) for _, o in groups) == len(departments)

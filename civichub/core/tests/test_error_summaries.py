@@ -54,6 +54,9 @@ DJANGO_FIELD = re.compile(
 DJANGO_DRAWN = re.compile(r"\.as_(?:field_group|p|div|table|ul)\b|\{\{\s*form\s*\}\}")
 FIELDSET = re.compile(r"<fieldset\b(" + _INSIDE + r")>|</fieldset>", re.I)
 INCLUDE = re.compile(r"\{%\s*include\s+\"([^\"]+)\"[^%]*%\}")
+# The shared summary as a page includes it, and an anchor of `error_items` that names no control.
+SUMMARY = re.compile(r"\{%\s*include\s+\"_error_summary\.html\"\s+with\b([^%]*)%\}")
+NO_ANCHOR = re.compile(r"error_items:\"(?:[^\"]*,)?\s*[\w.]+=\s*(?:,|\")")
 
 # Pages whose "errors" are not a form's: a data import's rejected rows, listed as a report.
 REPORTS = {"datahub/templates/datahub/batch_detail.html"}
@@ -153,6 +156,19 @@ def fields_without_message(text: str) -> list[str]:
     return missing
 
 
+def problems_without_link(text: str) -> list[str]:
+    """The summaries of a page that can list a problem linked to nothing: a message of the whole
+    form without the control it is about (`message_at`), shown alone when no field has a problem,
+    and a field's problem that `error_items` sends to no control (`"service="`)."""
+    found = []
+    for match in SUMMARY.finditer(text):
+        given = match.group(1)
+        if re.search(r"\bmessage=", given) and not re.search(r"\bmessage_at=", given):
+            found.append(match.group(0))
+        found.extend(NO_ANCHOR.findall(given))
+    return found
+
+
 def _checked(path: Path, text: str) -> bool:
     return (_shows_form_errors(text) or SHARED in text) and str(
         path.relative_to(CIVICHUB)
@@ -240,3 +256,26 @@ def test_every_field_shows_its_own_message(path: Path) -> None:
     text = path.read_text()
     if _checked(path, text):
         assert not fields_without_message(text), f"{path.name}: fields without their message"
+
+
+def test_the_scan_sees_a_problem_that_links_to_nothing() -> None:
+    """A message alone, and a field's problem sent to no control, are seen; a message with its
+    control, and anchors that each name one, pass."""
+    alone = '{% include "_error_summary.html" with message=error only %}'
+    assert problems_without_link(alone) == [alone]
+    assert not problems_without_link(
+        '{% include "_error_summary.html" with message=error message_at="review-same" only %}'
+    )
+    nowhere = '{% include "_error_summary.html" with errors=errors|error_items:"a=b,service=" %}'
+    assert problems_without_link(nowhere) == ['error_items:"a=b,service="']
+    assert problems_without_link(
+        '{% include "_error_summary.html" with errors=errors|error_items:"service=,a=b" %}'
+    )
+    assert not problems_without_link(
+        '{% include "_error_summary.html" with errors=errors|error_items:"a=b,c=d" only %}'
+    )
+
+
+@pytest.mark.parametrize("path", _templates(), ids=lambda p: str(p.relative_to(CIVICHUB)))
+def test_every_problem_links_to_what_it_is_about(path: Path) -> None:
+    assert not problems_without_link(path.read_text()), f"{path.name}: a problem without a link"

@@ -160,6 +160,20 @@ def test_language_switch_sets_the_cookie_and_the_account_language(
     assert '<html lang="en">' in page
 
 
+def test_the_account_is_named_in_the_pages_language(city: Any, make_user: Any) -> None:
+    """An English page names the account by the English name its resident has, a Chinese page
+    by the registered name."""
+    resident = services.resident_create(
+        actor=None, name="李秀英", name_en="Li Xiuying", community=city.community_a1
+    )
+    user = make_user(None, None, resident=resident, last_name="李", first_name="秀英")
+    client = _client(user)
+    account = '<div class="account">\n      <span>{}</span>'
+    assert account.format("李秀英") in client.get("/dashboard/").content.decode()
+    client.post("/i18n/setlang/", {"language": "en", "next": "/dashboard/"})
+    assert account.format("Li Xiuying") in client.get("/dashboard/").content.decode()
+
+
 def test_login_is_throttled_after_repeated_failures(city: Any, make_user: Any) -> None:
     make_user(None, None, username="target", password="the right one 123")
     client = Client()

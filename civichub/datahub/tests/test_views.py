@@ -14,6 +14,7 @@ from django.utils import translation
 from civichub.datahub.linkage import field_label, level_label
 from civichub.datahub.models import ImportBatch, ReviewItem
 from civichub.datahub.tests.conftest import Hub, police_row
+from civichub.testing.summaries import summary_targets
 
 pytestmark = pytest.mark.django_db
 
@@ -98,3 +99,13 @@ def test_an_upload_without_a_file_is_summarised_and_linked_to_the_file_box(hub: 
     assert 'role="alert" tabindex="-1" autofocus' in summary
     assert '<a href="#id_file">' in summary
     assert 'aria-describedby="id_file_error"' in html and 'id="id_file_error"' in html
+
+
+def test_a_review_decided_twice_links_to_the_decision(hub: Hub, review: ReviewItem) -> None:
+    """The refusal is about the decision as a whole: the summary links to its first button."""
+    client = Client()
+    client.force_login(hub.worker)
+    page = f"/datahub/reviews/{review.pk}/"
+    client.post(page, {"same": "1"})
+    html = client.post(page, {"same": "1"}).content.decode()
+    assert summary_targets(html) == ["review-same"] and "该待审核记录已处理。" in html

@@ -12,6 +12,7 @@ from civichub.donors import services
 from civichub.donors.links import call_up_token
 from civichub.donors.models import BloodRequest, CallUp
 from civichub.donors.tests.conftest import HOSPITAL_LAT, HOSPITAL_LNG
+from civichub.testing.summaries import summary_targets
 
 pytestmark = pytest.mark.django_db
 
@@ -264,3 +265,18 @@ def test_a_bad_request_is_summarised_at_the_top_each_problem_linked_to_its_field
     assert 'role="alert" tabindex="-1" autofocus' in summary
     assert '<a href="#latitude">' in summary and 'id="latitude"' in html
     assert "_errors" not in html and 'class="error" role="alert"' not in html
+
+
+def test_a_refused_mark_links_to_the_call_up_list(
+    make_donor: Any, make_request: Any, staff: Any
+) -> None:
+    """A donor marked as arrived before accepting: the refusal is about the call-up's state,
+    which the list shows; the summary links there."""
+    make_donor()
+    request = make_request()
+    services.call_up_wave(request_id=request.pk)
+    call_up = CallUp.objects.get(request=request)
+    client = _client(staff["hospital"])
+    client.post(f"/donors/call-ups/{call_up.pk}/mark/", {"state": "arrived"})
+    html = client.get(f"/donors/requests/{request.pk}/").content.decode()
+    assert summary_targets(html) == ["call-ups"]

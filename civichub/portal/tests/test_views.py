@@ -14,6 +14,7 @@ from django.test import Client
 from civichub.portal.models import Application, Service
 from civichub.portal.tests.conftest import Portal
 from civichub.testing.city import staff_user
+from civichub.testing.summaries import described_by, summary_targets
 
 pytestmark = pytest.mark.django_db
 
@@ -154,3 +155,38 @@ def test_a_bad_application_is_summarised_at_the_top_each_problem_linked_to_its_b
     links = re.findall(r'<a href="#([^"]+)">', summary)
     assert links and all(f'id="{target}"' in html for target in links)
     assert all(f'aria-describedby="{t.removeprefix("field-")}-error"' in html for t in links)
+
+
+def test_an_application_refused_as_a_whole_links_to_the_first_box(portal: Portal) -> None:
+    """A service closed to online applications after the form was opened: the problem is of the
+    application as a whole, and the summary links to the form's first box."""
+    service = Service.objects.get(published__name="社会保障卡申领")
+    client = _signed_in(portal.applicant)
+    Service.objects.filter(pk=service.pk).update(online_application=False)
+    refused = client.post(f"/services/{service.code}/apply/", {"step": "submit", "consent": "no"})
+    html = refused.content.decode()
+    targets = summary_targets(html)
+    assert len(targets) == 1 and targets[0].startswith("field-") and "暂不支持网上申请" in html
+
+
+def test_a_refused_handling_step_links_to_its_box_or_to_the_status(
+    portal: Portal, handler: Any
+) -> None:
+    """A refusal without its reason is shown at the reason's box; a rating before the decision,
+    a refusal of the application's state, at its status."""
+    service = Service.objects.get(published__name="最低生活保障申请")
+    applicant = _signed_in(portal.applicant)
+    pdf = SimpleUploadedFile("a.pdf", b"%PDF-1.4 x", content_type="application/pdf")
+    applicant.post(
+        f"/services/{service.code}/apply/", {"step": "submit", "consent": "yes", "materials": pdf}
+    )
+    page = f"/services/applications/{Application.objects.get().reference}/"
+    staff = _signed_in(handler)
+    staff.post(f"{page}refuse/", {"note": ""})
+    html = staff.get(page).content.decode()
+    assert summary_targets(html) == ["note-refuse"] and "不予办理须说明理由和依据。" in html
+    assert described_by(html, "note-refuse") == ["note-refuse-error"]
+    assert "error-summary" not in staff.get(page).content.decode()  # shown once
+    applicant.post(f"{page}rate/", {"rating": "5"})
+    html = applicant.get(page).content.decode()
+    assert summary_targets(html) == ["application-status"] and "办结后才能评价" in html

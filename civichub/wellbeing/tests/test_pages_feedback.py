@@ -57,7 +57,7 @@ def test_each_visit_action_confirms_at_the_top_with_focus_and_the_new_state(
         assert 'id="wb-notice" role="status" tabindex="-1" autofocus' in top
         assert said in top
         task.refresh_from_db()
-        assert f'<strong id="wb-status">{task.get_status_display()}</strong>' in top
+        assert f'<strong id="wb-status" tabindex="-1">{task.get_status_display()}</strong>' in top
         assert state in task.get_status_display()
     # Once shown, the confirmation is gone.
     assert "wb-notice" not in client.get(f"/wellbeing/visits/{task.pk}/").content.decode()

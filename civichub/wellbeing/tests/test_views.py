@@ -114,6 +114,10 @@ def test_a_worker_enrols_a_household_with_recorded_consent_from_the_page(
     assert household.meters.get().cumulative is False
     page = client.get(done["Location"]).content.decode()
     assert "F-1" in page and "陈强" in page
+    # Enrolled already: a problem of the resident chosen, linked to the choice of resident.
+    again = {**form, "consent_document": "F-1", "meter_water": "W-PAGE-2"}
+    twice = client.post("/wellbeing/enrol/", again).content.decode()
+    assert summary_targets(twice) == ["resident"] and "该居民的住户已登记关爱服务。" in twice
 
 
 def test_a_resident_enrols_their_own_home_and_sees_it(
@@ -366,3 +370,58 @@ def test_the_household_page_shows_a_refused_change_at_its_controls(
     assert summary_targets(html) == ["meter-id"]
     assert described_by(html, "meter-id") == ["meter-id-error"]
     assert "error-summary" not in client.get(page).content.decode()  # shown once
+
+
+def test_a_refused_button_links_to_the_list_it_changes(home: dict[str, Any]) -> None:  # noqa: F811
+    """Time away cancelled twice (a button alone, refused because the state moved on): the
+    summary links to the list of time away, which shows it cancelled."""
+    household = home["household"]
+    client = Client()
+    client.force_login(home["daughter"])
+    now = timezone.localtime()
+    page = f"/wellbeing/households/{household.pk}/"
+    client.post(
+        f"{page}away/",
+        {
+            "kind": "hospital",
+            "starts_at": (now + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
+            "ends_at": (now + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M"),
+        },
+    )
+    period = household.away.get()
+    client.post(f"/wellbeing/away/{period.pk}/cancel/")
+    client.post(f"/wellbeing/away/{period.pk}/cancel/")
+    html = client.get(page).content.decode()
+    assert summary_targets(html) == ["wb-away"] and "该外出时段已取消。" in html
+
+
+def test_a_visit_accepted_twice_links_to_its_status(home: dict[str, Any]) -> None:  # noqa: F811
+    services.readings_ingest(actor=home["feed"], rows=quiet_day())
+    services.detection_run(household_id=home["household"].pk)
+    services.alerts_escalate(now=timezone.now() + timedelta(minutes=30))
+    task = VisitTask.objects.get(alert__kind="no_use")
+    client = Client()
+    client.force_login(home["worker"])
+    client.post(f"/wellbeing/visits/{task.pk}/accept/")
+    client.post(f"/wellbeing/visits/{task.pk}/accept/")
+    html = client.get(f"/wellbeing/visits/{task.pk}/").content.decode()
+    assert summary_targets(html) == ["wb-status"] and "不能执行此操作" in html
+
+
+def test_a_family_link_answered_twice_links_to_what_it_says_now(
+    home: dict[str, Any],  # noqa: F811
+) -> None:
+    """A wrong answer links to the first answer's button; an answer after the alert was handled,
+    to the sentence that says so."""
+    services.readings_ingest(actor=home["feed"], rows=quiet_day())
+    alert = next(
+        a for a in services.detection_run(household_id=home["household"].pk) if a.kind == "no_use"
+    )
+    link = services.ack_link(alert=alert, contact=home["household"].contacts.get())
+    family = Client()
+    wrong = family.post(link, {"answer": "maybe"}).content.decode()
+    assert summary_targets(wrong) == ["ack"] and 'name="answer" value="fine" id="ack"' in wrong
+    family.post(link, {"answer": "fine"})
+    again = family.post(link, {"answer": "fine"}).content.decode()
+    assert summary_targets(again) == ["ack"] and "该提醒已不在等待家属确认。" in again
+    assert '<p id="ack" tabindex="-1">' in again
