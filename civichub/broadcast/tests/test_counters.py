@@ -215,7 +215,11 @@ def test_a_repost_cancelled_by_a_deadlock_runs_again_and_counts_once(
     thread.join(timeout=30)
     assert not thread.is_alive()
     assert not errors
-    assert CountedCursor.runs == 2  # cancelled once by the cycle, then made
+    # Cancelled by the cycle, then made. On a busy machine the run again can come before the
+    # other writer's waiting insert, closing the same cycle once more (seen: four runs in a CI
+    # run of the three suites side by side); each run is cancelled whole, so however many, the
+    # repost is made, audited and counted once.
+    assert 2 <= CountedCursor.runs <= 1 + interactions._DEADLOCK_RETRIES
     assert list(Repost.objects.filter(post=post).values_list("pk", "user_id")) == [
         (repost.pk, user.pk)
     ]
