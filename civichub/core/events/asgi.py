@@ -160,9 +160,10 @@ def with_event_streams(app: ASGIApp, streams: Mapping[str, StreamChooser]) -> AS
         return None
 
     async def application(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope.get("method") == "GET" and not _redirected(scope):
+        if scope["type"] == "http" and scope.get("method") == "GET":
             stream = chosen(scope)
-            if stream is not None:
+            # Only a stream's request is asked about HTTPS here: every other one is Django's.
+            if stream is not None and not _redirected(scope):
                 await stream(scope, receive, send)
                 return
         await app(scope, receive, send)

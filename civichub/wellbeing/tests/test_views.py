@@ -23,13 +23,20 @@ from civichub.wellbeing.tests.test_services import home, quiet_day  # noqa: F401
 pytestmark = pytest.mark.django_db
 
 
-def test_a_worker_sees_the_alert_and_records_the_visit(home: dict[str, Any]) -> None:  # noqa: F811
+def _no_use_visit_and_its_worker(home: dict[str, Any]) -> tuple[VisitTask, Client]:  # noqa: F811
+    """A quiet day raises a no-use alert whose visit task goes to the community's worker: the
+    task, and a client signed in as that worker."""
     services.readings_ingest(actor=home["feed"], rows=quiet_day())
     services.detection_run(household_id=home["household"].pk)
     services.alerts_escalate(now=timezone.now() + timedelta(minutes=30))
     task = VisitTask.objects.get(alert__kind="no_use")
     client = Client()
     client.force_login(home["worker"])
+    return task, client
+
+
+def test_a_worker_sees_the_alert_and_records_the_visit(home: dict[str, Any]) -> None:  # noqa: F811
+    task, client = _no_use_visit_and_its_worker(home)
     listing = client.get("/wellbeing/visits/")
     assert "王秀英" in listing.content.decode()
     page = client.get(f"/wellbeing/visits/{task.pk}/").content.decode()
@@ -396,12 +403,7 @@ def test_a_refused_button_links_to_the_list_it_changes(home: dict[str, Any]) -> 
 
 
 def test_a_visit_accepted_twice_links_to_its_status(home: dict[str, Any]) -> None:  # noqa: F811
-    services.readings_ingest(actor=home["feed"], rows=quiet_day())
-    services.detection_run(household_id=home["household"].pk)
-    services.alerts_escalate(now=timezone.now() + timedelta(minutes=30))
-    task = VisitTask.objects.get(alert__kind="no_use")
-    client = Client()
-    client.force_login(home["worker"])
+    task, client = _no_use_visit_and_its_worker(home)
     client.post(f"/wellbeing/visits/{task.pk}/accept/")
     client.post(f"/wellbeing/visits/{task.pk}/accept/")
     html = client.get(f"/wellbeing/visits/{task.pk}/").content.decode()
