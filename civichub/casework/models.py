@@ -381,6 +381,8 @@ class Case(models.Model):
 
 
 def _photo_path(instance: CasePhoto, filename: str) -> str:
+    """The photos' folder before it was declared as a plain `upload_to` (the stored-file sweep
+    finds a field's folder from it); kept for the first migration, which names it."""
     now = timezone.now()
     return f"casework/photos/{now:%Y/%m}/{filename}"
 
@@ -413,7 +415,7 @@ class CasePhoto(InCaseScope, CreatedModel):
     a failed decode keeps its reason in `error` and its file is removed."""
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="photos")
-    image = models.FileField(upload_to=_photo_path, max_length=200)
+    image = models.FileField(upload_to="casework/photos/%Y/%m/", max_length=200)
     content_type = models.CharField(max_length=32)
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()

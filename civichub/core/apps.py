@@ -10,6 +10,7 @@ from civichub.core.registry import (
     CivicModuleConfig,
     ModuleManifest,
     NavItem,
+    PeriodicTask,
     RoleDef,
     Tile,
 )
@@ -96,6 +97,11 @@ class CoreConfig(CivicModuleConfig):
             ),
         ],
         demo_data=None,
+        periodic_tasks=[
+            # Files that no row names (a transaction rolled back after storing one, a process
+            # killed between the write and the commit) are removed a day after their write.
+            PeriodicTask("core.files_sweep", "civichub.core.tasks.sweep_stored_files", 6 * 3600)
+        ],
         config=conf.CoreSettings,
         on_ready=["civichub.core.http:connect"],
     )
