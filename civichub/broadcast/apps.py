@@ -39,6 +39,7 @@ class BroadcastConfig(CivicModuleConfig):
     verbose_name = _("政务发布")
     default_auto_field = "django.db.models.BigAutoField"
     manifest = ModuleManifest(
+        audit_actions="civichub.broadcast.audit_actions:LABELS",
         url_prefix="broadcast/",
         provides={
             "public_notices": "civichub.broadcast.selectors:area_notices",

@@ -54,6 +54,7 @@ class CaseworkConfig(CivicModuleConfig):
     verbose_name = _("群众留言")
     default_auto_field = "django.db.models.BigAutoField"
     manifest = ModuleManifest(
+        audit_actions="civichub.casework.audit_actions:LABELS",
         url_prefix="messages/",
         provides={"working_day_deadline": "civichub.casework.workdays:deadline"},
         demo_logins="civichub.casework.demo:demo_logins",

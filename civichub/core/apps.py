@@ -42,6 +42,7 @@ class CoreConfig(CivicModuleConfig):
     verbose_name = _("平台核心")
     default_auto_field = "django.db.models.BigAutoField"
     manifest = ModuleManifest(
+        audit_actions="civichub.core.audit_actions:LABELS",
         urls="civichub.core.urls",
         api_router="civichub.core.api:router",
         api_prefix="/",

@@ -4,6 +4,7 @@ them, so core never imports a module by name."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -109,6 +110,9 @@ class ModuleManifest:
     # dotted path "pkg.notifications:KINDS" of a sequence of notify's NotificationKind; notify
     # registers them (core does not know notify's types)
     notification_kinds: str | None = None
+    # dotted path "pkg.audit_actions:LABELS" of a dict from the module's audit actions to their
+    # names in people's words, for the audit log
+    audit_actions: str | None = None
     # the module's part of the deployment profile: a `core.config.ModuleConfig` dataclass
     config: type[ModuleConfig] | None = None
     # the figures the module produces for the statistics module's daily rollups
@@ -205,6 +209,16 @@ def error_renderer_for(path: str) -> str | None:
 def notification_kind_paths() -> list[str]:
     """Dotted paths of every module's notification kinds, for notify to register."""
     return [m.notification_kinds for _, m in modules() if m.notification_kinds]
+
+
+@functools.cache
+def audit_action_labels() -> dict[str, Any]:
+    """Every module's audit actions and their names in people's words (lazy translations)."""
+    labels: dict[str, Any] = {}
+    for _, manifest in modules():
+        if manifest.audit_actions:
+            labels.update(import_string(manifest.audit_actions.replace(":", ".")))
+    return labels
 
 
 def module_config_types() -> list[type[ModuleConfig]]:

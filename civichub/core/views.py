@@ -236,6 +236,9 @@ def audit_log(request: HttpRequest) -> HttpResponse:
             "filters": request.GET,
             "page_obj": page_links(total=total, per_page=per_page, number=page_number),
             "query": query.urlencode(),
+            "actions": sorted(
+                (code, str(label)) for code, label in registry.audit_action_labels().items()
+            ),
         },
     )
 

@@ -42,6 +42,7 @@ class DatahubConfig(CivicModuleConfig):
     verbose_name = _("数据中台")
     default_auto_field = "django.db.models.BigAutoField"
     manifest = ModuleManifest(
+        audit_actions="civichub.datahub.audit_actions:LABELS",
         url_prefix="datahub/",
         urls="civichub.datahub.urls",
         api_router="civichub.datahub.api:router",

@@ -90,6 +90,7 @@ class DonorsConfig(CivicModuleConfig):
     verbose_name = _("应急献血")
     default_auto_field = "django.db.models.BigAutoField"
     manifest = ModuleManifest(
+        audit_actions="civichub.donors.audit_actions:LABELS",
         url_prefix="donors/",
         urls="civichub.donors.urls",
         # The live streams of the board and a request, beside Django's request cycle.

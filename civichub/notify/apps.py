@@ -21,6 +21,7 @@ class NotifyConfig(CivicModuleConfig):
     verbose_name = _("通知")
     default_auto_field = "django.db.models.BigAutoField"
     manifest = ModuleManifest(
+        audit_actions="civichub.notify.audit_actions:LABELS",
         url_prefix="notifications/",
         urls="civichub.notify.urls",
         api_router="civichub.notify.api:router",

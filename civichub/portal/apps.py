@@ -70,6 +70,7 @@ class PortalConfig(CivicModuleConfig):
     verbose_name = _("政务服务门户")
     default_auto_field = "django.db.models.BigAutoField"
     manifest = ModuleManifest(
+        audit_actions="civichub.portal.audit_actions:LABELS",
         url_prefix="services/",
         urls="civichub.portal.urls",
         public_home="civichub.portal.views:home",

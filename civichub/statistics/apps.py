@@ -17,6 +17,7 @@ class StatisticsConfig(CivicModuleConfig):
     verbose_name = _("统计分析")
     default_auto_field = "django.db.models.BigAutoField"
     manifest = ModuleManifest(
+        audit_actions="civichub.statistics.audit_actions:LABELS",
         url_prefix="",
         urls="civichub.statistics.urls",
         api_router="civichub.statistics.api:router",

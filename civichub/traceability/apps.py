@@ -72,6 +72,7 @@ class TraceabilityConfig(CivicModuleConfig):
     verbose_name = _("食品追溯")
     default_auto_field = "django.db.models.BigAutoField"
     manifest = ModuleManifest(
+        audit_actions="civichub.traceability.audit_actions:LABELS",
         url_prefix="trace/",
         urls="civichub.traceability.urls",
         root_urls="civichub.traceability.root_urls",

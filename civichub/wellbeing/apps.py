@@ -50,6 +50,7 @@ class WellbeingConfig(CivicModuleConfig):
     verbose_name = _("独居老人关爱")
     default_auto_field = "django.db.models.BigAutoField"
     manifest = ModuleManifest(
+        audit_actions="civichub.wellbeing.audit_actions:LABELS",
         url_prefix="wellbeing/",
         urls="civichub.wellbeing.urls",
         nav=[

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.apps import apps
 from django.conf import settings
 from django.utils import translation
 from django.utils.html import format_html, format_html_join
 
 from civichub.core import maps
+from civichub.core.registry import audit_action_labels
 
 register = template.Library()
 
@@ -33,6 +35,26 @@ def localized_name(obj: Any, field: str = "name") -> str:
     if language.startswith("en") and english:
         return str(english)
     return str(name or "")
+
+
+@register.filter
+def audit_action(code: str) -> str:
+    """An audit action in people's words in the page's language (`casework.case.view`: "查看留言",
+    "Case viewed"), or "" when no module names it."""
+    label = audit_action_labels().get(code)
+    return str(label) if label is not None else ""
+
+
+@register.filter
+def object_type(code: str) -> str:
+    """An audit row's object type (`core.resident`) as its model's name in the page's language,
+    or "" when it names no model."""
+    app_label, _, model_name = (code or "").partition(".")
+    try:
+        model = apps.get_model(app_label, model_name)
+    except (LookupError, ValueError):
+        return ""
+    return str(model._meta.verbose_name)
 
 
 @register.filter
