@@ -527,6 +527,7 @@ def measure(args: argparse.Namespace) -> None:
     # loaded machine the wall clock also counts the waits for a core.
     line("traceability.trace_cpu_p50_ms", f"{percentile(cpu_timings, 0.5):.2f}")
     line("traceability.trace_cpu_p99_ms", f"{percentile(cpu_timings, 0.99):.2f}")
+    _scope_figures(selectors, starts, chains, 200 if args.quick else 2000)
 
     lot = services.lot_register(actor=None, product=product, lot="K0-1")
     client = Client(SERVER_NAME="localhost")
@@ -542,6 +543,30 @@ def measure(args: argparse.Namespace) -> None:
     line("traceability.shopper_page_p50_ms", f"{percentile(page_timings, 0.5):.2f}")
     line("traceability.shopper_page_p99_ms", f"{percentile(page_timings, 0.99):.2f}")
     _shopper_clients(url, args.clients, 3 if args.quick else args.pages)
+
+
+def _scope_figures(selectors: Any, starts: list[str], chains: int, count: int) -> None:
+    """A recall by scope: many starts traced a chunk at a time (`trace_codes`), against the
+    baseline of one trace per start, in the same run; each start's trace must be the same."""
+    generated = [generated_lot(n) for n in range(min(chains, count))]
+    scope = list(dict.fromkeys(starts + generated))[:count]
+    began = time.perf_counter()
+    together = selectors.trace_codes(scope)
+    together_seconds = time.perf_counter() - began
+    began = time.perf_counter()
+    alone = [selectors.trace_code(code) for code in scope]
+    alone_seconds = time.perf_counter() - began
+    same = all(
+        (a.upstream, a.downstream, a.hops) == (b.upstream, b.downstream, b.hops)
+        for a, b in zip(together, alone, strict=True)
+    )
+    line("traceability.scope_trace_starts", len(scope))
+    line("traceability.scope_trace_same_as_one_by_one", "yes" if same else "NO")
+    line("traceability.scope_trace_ms_per_start", f"{together_seconds * 1000 / len(scope):.2f}")
+    line(
+        "traceability.scope_trace_one_by_one_ms_per_start_baseline",
+        f"{alone_seconds * 1000 / len(scope):.2f}",
+    )
 
 
 def _shopper_worker(job: tuple[str, int]) -> list[float]:

@@ -180,6 +180,7 @@ QUICK_RUNS = [
             "traceability.capture_events_per_second",
             "traceability.hash_agreement: 20/20",
             "traceability.trace_p99_ms",
+            "traceability.scope_trace_same_as_one_by_one: yes",
             "traceability.shopper_page_p99_ms",
             "traceability.shopper_page_8_clients_p99_ms",
         ),

@@ -14,7 +14,7 @@ from django.test import Client
 from civichub.core.errors import PermissionDenied, ValidationFailed
 from civichub.core.models import AuditEvent
 from civichub.traceability import selectors, services
-from civichub.traceability.models import Event, Recall
+from civichub.traceability.models import Event, EventEpc, Recall
 from civichub.traceability.tests.conftest import Chain
 
 
@@ -136,3 +136,30 @@ def test_only_regulators_open_the_scope_page(chain: Chain) -> None:
     client = Client()
     client.force_login(chain.keeper)
     assert client.get("/trace/recalls/scope/").status_code == 403
+
+
+def _summary(trace: selectors.Trace) -> tuple[Any, ...]:
+    return (
+        trace.start,
+        sorted(trace.upstream),
+        sorted(trace.downstream),
+        sorted(trace.edges),
+        trace.hops,
+        [p.pk for p in trace.participants_upstream],
+        [p.pk for p in trace.participants_downstream],
+    )
+
+
+def test_many_starts_traced_at_once_are_each_traced_as_alone(
+    chain: Chain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A recall by scope traces its starts a chunk at a time; each start's trace is the one it
+    has alone (every identifier of the chain, in chunks of two so that chunks meet)."""
+    codes = sorted(set(EventEpc.objects.values_list("epc", flat=True)))
+    assert len(codes) >= 5
+    monkeypatch.setattr(selectors, "_SCOPE_CHUNK", 2)
+    together = selectors.trace_codes([*codes, codes[0]])
+    alone = [selectors.trace_code(code) for code in [*codes, codes[0]]]
+    assert [_summary(t) for t in together] == [_summary(t) for t in alone]
+    assert any(t.downstream for t in together) and any(t.upstream for t in together)
+    assert any(t.participants_downstream for t in together)
