@@ -245,14 +245,33 @@ def _check_limits(events: list[dict[str, Any]]) -> None:
         )
 
 
+def _held(hashes: list[str], ids: list[str]) -> tuple[set[str], dict[str, str]]:
+    """The hashes among `hashes` already held, and the hash held under each of `ids`."""
+    if connection.vendor != "postgresql":
+        held = set(Event.objects.filter(event_hash__in=hashes).values_list("event_hash", flat=True))
+        taken = Event.objects.filter(event_id__in=ids).values_list("event_id", "event_hash")
+        return held, dict(taken)
+    # One round trip, two arrays as two parameters: the statement's text is the same for every
+    # document (psycopg binds on the client, and parses a statement with a hundred placeholders
+    # anew each time; the server plans two index scans either way).
+    table = connection.ops.quote_name(Event._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT event_hash, event_id FROM {table} "  # noqa: S608  # nosec B608
+            "WHERE event_hash = ANY(%s) OR event_id = ANY(%s)",
+            [hashes, ids],
+        )
+        rows = cursor.fetchall()
+    wanted_hashes, wanted_ids = set(hashes), set(ids)
+    held = {h for h, _i in rows if h in wanted_hashes}
+    return held, {i: h for h, i in rows if i in wanted_ids}
+
+
 def _split(prepared: list[_Prepared], result: CaptureResult) -> list[_Prepared]:
     """The events to store; duplicates by hash (held already, or earlier in the same document)
     go to the result, and so does an eventID that names a different event (held, or earlier in
-    the document), as an error at its index. Two queries for the whole document."""
-    hashes = [p.event_hash for p in prepared]
-    held = set(Event.objects.filter(event_hash__in=hashes).values_list("event_hash", flat=True))
-    ids = [p.event_id for p in prepared]
-    taken = dict(Event.objects.filter(event_id__in=ids).values_list("event_id", "event_hash"))
+    the document), as an error at its index. One query (two on SQLite) for the whole document."""
+    held, taken = _held([p.event_hash for p in prepared], [p.event_id for p in prepared])
     fresh: list[_Prepared] = []
     seen: set[str] = set()
     for p in prepared:
@@ -324,6 +343,40 @@ def _insert(
     return ids
 
 
+def _copy(table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    """PostgreSQL: the rows by COPY, one stream, values written by psycopg's C row writer.
+    A multi-row INSERT of a hundred events is 1,300 placeholders that psycopg (binding on the
+    client) parses and quotes anew for each document and the server parses again: about a
+    quarter of the capture's CPU time, the two sides together."""
+    if not rows:
+        return
+    ops = connection.ops
+    names = ", ".join(ops.quote_name(c) for c in columns)
+    # Table and column names are the models' own; the values travel as COPY data.
+    sql = f"COPY {ops.quote_name(table)} ({names}) FROM STDIN"
+    with (
+        connection.cursor() as cursor,
+        connection.wrap_database_errors,
+        cursor.cursor.copy(sql) as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
+
+
+def _copy_events(rows: list[tuple[Any, ...]]) -> list[int]:
+    """PostgreSQL: the event rows by COPY with ids drawn from the table's sequence first (COPY
+    returns nothing, and each event's identifiers need its id)."""
+    table = Event._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [connection.ops.quote_name(table), len(rows)],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    _copy(table, ("id", *_EVENT_COLUMNS), [(pk, *row) for pk, row in zip(ids, rows, strict=True)])
+    return ids
+
+
 def _store(fresh: list[_Prepared], job: CaptureJob | None) -> None:
     now = timezone.now()
     ops = connection.ops
@@ -352,13 +405,19 @@ def _store(fresh: list[_Prepared], job: CaptureJob | None) -> None:
                 job_id,
             )
         )
-    ids = _insert(Event._meta.db_table, _EVENT_COLUMNS, rows, returning=True)
+    if connection.vendor == "postgresql":
+        ids = _copy_events(rows)
+    else:
+        ids = _insert(Event._meta.db_table, _EVENT_COLUMNS, rows, returning=True)
     edges = [
         (pk, e.epc, e.role, e.is_class, e.quantity, e.uom)
         for pk, p in zip(ids, fresh, strict=True)
         for e in p.edges
     ]
-    _insert(EventEpc._meta.db_table, _EPC_COLUMNS, edges)
+    if connection.vendor == "postgresql":
+        _copy(EventEpc._meta.db_table, _EPC_COLUMNS, edges)
+    else:
+        _insert(EventEpc._meta.db_table, _EPC_COLUMNS, edges)
     declared = [p.declares for p in fresh if p.declares]
     if declared:
         Event.objects.filter(event_hash__in=declared).update(declared_error=True)
@@ -407,6 +466,8 @@ def events_capture(
             )
         _store(fresh, job)
         result.captured = [p.event_id for p in fresh]
+        if job is not None:
+            _job_finish(job, result)
         audit_record(
             actor=actor,
             action="traceability.events.capture",
@@ -446,7 +507,8 @@ def capture_job_run(*, job_id: str) -> CaptureJob:
     if job.state != CaptureJob.State.RUNNING:
         return job
     try:
-        result = events_capture(
+        # A job that succeeds records its outcome in the transaction that stores its events.
+        events_capture(
             actor=job.created_by,
             document=job.document,
             error_behaviour=job.error_behaviour,
@@ -457,14 +519,23 @@ def capture_job_run(*, job_id: str) -> CaptureJob:
         job.errors = [{"path": p, "message": m[0]} for p, m in exc.errors.items()] or [
             {"path": "$", "message": exc.message}
         ]
-    else:
-        job.state = CaptureJob.State.SUCCESS
-        job.errors = result.errors
-        job.captured = len(result.captured)
-        job.duplicates = len(result.duplicates)
-    job.finished_at = timezone.now()
-    job.save(update_fields=["state", "errors", "captured", "duplicates", "finished_at"])
+        job.finished_at = timezone.now()
+        job.save(update_fields=_JOB_OUTCOME)
     return job
+
+
+_JOB_OUTCOME = ["state", "errors", "captured", "duplicates", "finished_at"]
+
+
+def _job_finish(job: CaptureJob, result: CaptureResult) -> None:
+    """A capture job's outcome, written in the transaction that stores its events: one commit
+    a document rather than two (each a flush of the write-ahead log on PostgreSQL)."""
+    job.state = CaptureJob.State.SUCCESS
+    job.errors = result.errors
+    job.captured = len(result.captured)
+    job.duplicates = len(result.duplicates)
+    job.finished_at = timezone.now()
+    job.save(update_fields=_JOB_OUTCOME)
 
 
 @task()
