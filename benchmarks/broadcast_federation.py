@@ -7,11 +7,11 @@ followers); the fan-out writes 1,000 deliveries (timed); then the deliveries are
 signed (RSA-SHA256, draft-cavage with a digest) and POSTed through core's guarded HTTP client
 — by a pool of worker threads, as delivery tasks would run them. Prints activities per second,
 wall-clock and per CPU-second of the measuring process (neither the inbox server's CPU nor
-PostgreSQL's is counted), with the load average. Each database in a child process of its own with a scratch data directory
-(`--database sqlite|postgres|both`, default sqlite; PostgreSQL in a scratch database on the
-`--postgres` server, through the connection pool as a task worker has it); the figures are
-named `federation.sqlite.*` and `federation.postgres.*`. Run by benchmarks/broadcast.py, or
-alone:
+PostgreSQL's is counted), with the load average. Each database runs in a child process of its
+own with a scratch data directory (`--database sqlite|postgres|both`, default sqlite; PostgreSQL
+in a scratch database on the `--postgres` server, through the connection pool as a task worker
+has it); the figures are named `federation.sqlite.*` and `federation.postgres.*`. Run by
+benchmarks/broadcast.py, or alone:
 
     python benchmarks/broadcast_federation.py [--inboxes 1000] [--workers 8] [--database both]
 """

@@ -1,6 +1,7 @@
 """Followers on other servers (ActivityPub): the accounts' key pairs, the actors of other
-servers (fetched through core's guarded HTTP client, signed by the site's own actor), what their inboxes accept — `Follow` and
-`Undo`, `Like`, `Announce` and replies — and the servers operators block.
+servers (fetched through core's guarded HTTP client, signed by the site's own actor), what
+their inboxes accept — `Follow` and `Undo`, `Like`, `Announce` and replies — and the servers
+operators block.
 
 Every request to an inbox is refused unless: its server is not blocked; it is signed (draft-cavage
 as Mastodon sends it, or RFC 9421) by a key of the activity's actor, fetched from that actor;
