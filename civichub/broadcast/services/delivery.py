@@ -114,9 +114,9 @@ def instance_key() -> InstanceKey:
 
 @lru_cache(maxsize=64)
 def _signing_key(encrypted_digest: str, encrypted: bytes) -> Any:
-    """The private key, decrypted and loaded once per process (loading checks the
-    key, which costs more than signing); keyed by the stored ciphertext, so a new key is
-    loaded anew."""
+    """A private key (an account's or the site's), decrypted and loaded once per process
+    (loading checks the key, which costs more than signing); keyed by the stored ciphertext,
+    so a new key is loaded anew."""
     return private_key_load(decrypt_text(encrypted))
 
 
