@@ -46,9 +46,9 @@ H.264/AAC encode cut into HLS, the MP4 and the poster), and
 
 Last (`--only-federation` runs this part alone), in a process of its own
 (benchmarks/broadcast_federation.py): one post delivered to `--remote-servers` followers on as
-many simulated servers (default 1,000; local inboxes in another process) —
-`federation.activities_per_second` (signed deliveries made, wall-clock and per CPU-second),
-with the publish and fan-out times.
+many simulated servers (default 1,000; local inboxes in another process), on each database of
+`--database` — `federation.<database>.activities_per_second` (signed deliveries made,
+wall-clock and per CPU-second), with the publish and fan-out times.
 
 Then (`--only-streams` runs this part alone; benchmarks/broadcast_streams.py): live updates
 for a city — `--streams` open Mastodon streams (default 10,000) against `civichub serve`, one
@@ -732,6 +732,7 @@ def main() -> int:
         # Remote delivery rate (benchmarks/broadcast_federation.py), in a process of its own.
         script = Path(__file__).with_name("broadcast_federation.py")
         command = [sys.executable, str(script), "--inboxes", str(args.remote_servers)]
+        command += ["--database", args.database, "--postgres", args.postgres]
         status |= subprocess.run(command, check=False).returncode
     if not only or args.only_streams:
         # Live updates for a city (benchmarks/broadcast_streams.py), servers of their own.

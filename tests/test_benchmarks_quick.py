@@ -90,7 +90,8 @@ QUICK_RUNS = [
         expect=tuple(f"{db}.reposts_exact: True" for db in BOTH)
         + tuple(f"{db}.alert_deliveries_queued_per_second" for db in BOTH)
         + ("video.transcode_seconds_per_minute", "video.outputs: 360p 640x360, 720p 1280x720")
-        + ("federation.delivered: 50 of 50", "federation.activities_per_second")
+        + tuple(f"federation.{db}.delivered: 50 of 50" for db in BOTH)
+        + tuple(f"federation.{db}.activities_per_second" for db in BOTH)
         + tuple(
             f"streams.{part}.{name}"
             for part in ("one_process", "two_processes_redis")

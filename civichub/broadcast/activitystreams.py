@@ -1,7 +1,8 @@
 """ActivityStreams documents of broadcast's accounts and posts, as servers elsewhere read them:
-the actor (with its public key), notes, the activities delivered to followers, the outbox and
-followers collections, and the WebFinger answer. Every address is on the configured site
-(`conf.absolute`), never a request's Host header. Reads only; keys are made by the services."""
+the actor (with its public key), the site's own actor (whose key signs the site's fetches),
+notes, the activities delivered to followers, the outbox and followers collections, and the
+WebFinger answers. Every address is on the configured site (`conf.absolute`), never a request's
+Host header. Reads only; keys are made by the services."""
 
 from __future__ import annotations
 
@@ -54,6 +55,50 @@ def shared_inbox_id() -> str:
 def site_host() -> str:
     """The host (and port, where not the default) in `acct:handle@host`."""
     return site_url().split("://", 1)[1].split("/", 1)[0]
+
+
+# The site's own actor is found as `acct:civichub.internal@<host>` (Mastodon's instance actor is
+# `mastodon.internal`): a name with a dot, which no account's handle (a slug) can take.
+INSTANCE_ACTOR_NAME = "civichub.internal"
+
+
+def instance_actor_id() -> str:
+    return absolute(reverse("broadcast:ap_instance_actor"))
+
+
+def instance_key_id() -> str:
+    return instance_actor_id() + "#main-key"
+
+
+def instance_actor_document(public_key_pem: str) -> dict[str, Any]:
+    """The site itself as an `Application`: its key signs the site's fetches of other servers'
+    actors (servers in secure mode answer only signed fetches). Nobody follows it; what
+    reaches its inbox goes to the shared inbox."""
+    actor = instance_actor_id()
+    return {
+        "@context": CONTEXT,
+        "id": actor,
+        "type": "Application",
+        "preferredUsername": INSTANCE_ACTOR_NAME,
+        "name": site_host(),
+        "url": site_url() + "/",
+        "inbox": shared_inbox_id(),
+        "outbox": absolute(reverse("broadcast:ap_instance_outbox")),
+        "endpoints": {"sharedInbox": shared_inbox_id()},
+        "manuallyApprovesFollowers": True,
+        "discoverable": False,
+        "publicKey": {"id": instance_key_id(), "owner": actor, "publicKeyPem": public_key_pem},
+    }
+
+
+def instance_outbox_document() -> dict[str, Any]:
+    return {
+        "@context": CONTEXT,
+        "id": absolute(reverse("broadcast:ap_instance_outbox")),
+        "type": "OrderedCollection",
+        "totalItems": 0,
+        "orderedItems": [],
+    }
 
 
 def actor_document(account: BroadcastAccount, public_key_pem: str) -> dict[str, Any]:
@@ -263,6 +308,15 @@ def webfinger_document(account: BroadcastAccount) -> dict[str, Any]:
             {"rel": "self", "type": ACTIVITY_JSON, "href": actor},
             {"rel": "http://webfinger.net/rel/profile-page", "type": "text/html", "href": page},
         ],
+    }
+
+
+def instance_webfinger_document() -> dict[str, Any]:
+    actor = instance_actor_id()
+    return {
+        "subject": f"acct:{INSTANCE_ACTOR_NAME}@{site_host()}",
+        "aliases": [actor],
+        "links": [{"rel": "self", "type": ACTIVITY_JSON, "href": actor}],
     }
 
 

@@ -635,6 +635,25 @@ class AccountKey(CreatedModel):
         return f"key of {self.account_id}"
 
 
+class InstanceKey(CreatedModel):
+    """The key pair of the site's own actor (an `Application` at /broadcast/ap/actor, as
+    Mastodon's instance actor), which signs the site's fetches of other servers' actors and
+    keys: servers in secure mode (Mastodon's AUTHORIZED_FETCH, Fedify's authorised actors)
+    answer only signed fetches. One row (id 1), made the first time it is needed; the private
+    key is encrypted like the accounts' keys."""
+
+    public_key_pem = models.TextField()
+    private_key_encrypted = models.BinaryField()
+
+    class Meta:
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.CheckConstraint(condition=models.Q(id=1), name="broadcast_instance_key_one"),
+        ]
+
+    def __str__(self) -> str:
+        return "instance key"
+
+
 class RemoteActor(models.Model):
     """An actor of another server, as last fetched (through the guarded HTTP client)."""
 

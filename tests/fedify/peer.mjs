@@ -6,7 +6,10 @@
 //   POST /control/undo                 send Undo{Follow} for the last follow
 //   POST /control/fail?count=<n>       answer the next n inbox requests with 503
 //   GET  /control/received             the activities the inboxes accepted, as JSON
-// Usage: node peer.mjs <port>; prints "listening <origin>" once it serves.
+//   GET  /control/fetches              in secure mode, the fetches of the actor: who signed
+// With --secure the actor is served only to signed fetches (Fedify's `authorize`, as Mastodon's
+// AUTHORIZED_FETCH): a fetch without a signature Fedify verifies is answered 401.
+// Usage: node peer.mjs <port> [--secure]; prints "listening <origin>" once it serves.
 import http from "node:http";
 
 import {
@@ -26,6 +29,7 @@ import {
 } from "@fedify/fedify";
 
 const port = Number(process.argv[2] || 0);
+const secure = process.argv.includes("--secure");
 const origin = `http://127.0.0.1:${port}`;
 const federation = createFederation({
   kv: new MemoryKvStore(),
@@ -36,9 +40,10 @@ const federation = createFederation({
 const keyPair = await generateCryptoKeyPair("RSASSA-PKCS1-v1_5");
 const received = [];
 let failNext = 0;
+const fetches = [];
 let lastFollow = null;
 
-federation
+const actors = federation
   .setActorDispatcher("/users/{identifier}", async (ctx, identifier) => {
     if (identifier !== "peer") return null;
     const [key] = await ctx.getActorKeyPairs(identifier);
@@ -52,6 +57,13 @@ federation
     });
   })
   .setKeyPairsDispatcher(async (_ctx, identifier) => (identifier === "peer" ? [keyPair] : []));
+if (secure) {
+  actors.authorize(async (ctx, identifier) => {
+    const owner = await ctx.getSignedKeyOwner();
+    fetches.push({ identifier, signedBy: owner?.id?.href ?? null });
+    return owner != null;
+  });
+}
 
 async function record(ctx, activity) {
   received.push({
@@ -81,6 +93,7 @@ async function control(url, res) {
     res.end(JSON.stringify(body));
   };
   if (url.pathname === "/control/received") return reply(200, received);
+  if (url.pathname === "/control/fetches") return reply(200, fetches);
   if (url.pathname === "/control/fail") {
     failNext = Number(url.searchParams.get("count") || 1);
     return reply(200, { failNext });

@@ -9,6 +9,8 @@ from civichub.broadcast.activitypub import views
 
 urlpatterns = [
     path("inbox", views.shared_inbox, name="ap_shared_inbox"),
+    path("actor", views.instance_actor, name="ap_instance_actor"),
+    path("actor/outbox", views.instance_outbox, name="ap_instance_outbox"),
     path("accounts/<slug:handle>", views.actor, name="ap_actor"),
     path("accounts/<slug:handle>/inbox", views.inbox, name="ap_inbox"),
     path("accounts/<slug:handle>/outbox", views.outbox, name="ap_outbox"),

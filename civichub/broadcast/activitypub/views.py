@@ -70,7 +70,8 @@ def _account(handle: str) -> BroadcastAccount:
 @require_GET
 @_errors_as_json
 def webfinger(request: HttpRequest) -> HttpResponseBase:
-    """`acct:handle@host` (or the actor's address) to the actor; residents are not found."""
+    """`acct:handle@host` (or the actor's address) to the actor; residents are not found. The
+    site's own actor is `acct:civichub.internal@host`."""
     resource = request.GET.get("resource", "")
     handle = ""
     if resource.startswith("acct:"):
@@ -79,10 +80,14 @@ def webfinger(request: HttpRequest) -> HttpResponseBase:
             handle = user
     elif resource.startswith(absolute(reverse("broadcast:ap_actor", args=["x"]))[:-1]):
         handle = resource.rstrip("/").rsplit("/", 1)[1]
-    account = BroadcastAccount.objects.filter(handle=handle).first() if handle else None
-    if account is None:
-        raise NotFound(_("没有这个账号。"))
-    response = JsonResponse(streams.webfinger_document(account))
+    if handle == streams.INSTANCE_ACTOR_NAME or resource == streams.instance_actor_id():
+        document = streams.instance_webfinger_document()
+    else:
+        account = BroadcastAccount.objects.filter(handle=handle).first() if handle else None
+        if account is None:
+            raise NotFound(_("没有这个账号。"))
+        document = streams.webfinger_document(account)
+    response = JsonResponse(document)
     response["Content-Type"] = "application/jrd+json; charset=utf-8"
     response["Access-Control-Allow-Origin"] = "*"
     return response
@@ -96,6 +101,20 @@ def actor(request: HttpRequest, handle: str) -> HttpResponseBase:
         return redirect("broadcast:account", handle=handle)
     key = services.account_key(account)
     return _activity_json(streams.actor_document(account, key.public_key_pem))
+
+
+@require_GET
+@_errors_as_json
+def instance_actor(request: HttpRequest) -> HttpResponseBase:
+    """The site's own actor, whose key signs the site's fetches; public, as every actor here."""
+    key = services.instance_key()
+    return _activity_json(streams.instance_actor_document(key.public_key_pem))
+
+
+@require_GET
+@_errors_as_json
+def instance_outbox(request: HttpRequest) -> HttpResponseBase:
+    return _activity_json(streams.instance_outbox_document())
 
 
 @require_GET

@@ -19,6 +19,7 @@ from civichub.broadcast.services.delivery import (
     account_key,
     deliveries_due,
     delivery_attempt,
+    instance_key,
     post_federate,
     retry_delay,
 )
@@ -132,6 +133,7 @@ __all__ = [
     "keyword_filter_remove",
     "media_unattached_delete",
     "image_process",
+    "instance_key",
     "media_upload",
     "post_counters_fold",
     "post_edit",

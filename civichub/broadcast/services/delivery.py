@@ -29,6 +29,7 @@ from civichub.broadcast.models import (
     BroadcastAccount,
     Delivery,
     DeliveryState,
+    InstanceKey,
     Post,
     PostState,
     RemoteActor,
@@ -88,15 +89,38 @@ def account_key(account: BroadcastAccount) -> AccountKey:
     return key
 
 
+def instance_key() -> InstanceKey:
+    """The key pair of the site's own actor (`streams.instance_actor_document`), which signs
+    the site's fetches of other servers' actors; made the first time it is needed. Two
+    processes making it at once keep the one written first."""
+    found = InstanceKey.objects.filter(pk=1).first()
+    if found is not None:
+        return found
+    private, public = key_pair_new()
+    with transaction.atomic():
+        key, created = InstanceKey.objects.get_or_create(
+            pk=1,
+            defaults={"public_key_pem": public, "private_key_encrypted": encrypt_text(private)},
+        )
+        if created:
+            audit_record(
+                actor=None,
+                action="broadcast.federation.instance_key",
+                obj=key,
+                changes={"key_id": streams.instance_key_id()},
+            )
+    return key
+
+
 @lru_cache(maxsize=64)
 def _signing_key(encrypted_digest: str, encrypted: bytes) -> Any:
-    """The account's private key, decrypted and loaded once per process (loading checks the
-    key, which costs more than signing); keyed by the stored ciphertext, so a new key is
-    loaded anew."""
+    """A private key (an account's or the site's), decrypted and loaded once per process
+    (loading checks the key, which costs more than signing); keyed by the stored ciphertext,
+    so a new key is loaded anew."""
     return private_key_load(decrypt_text(encrypted))
 
 
-def signing_key(key: AccountKey) -> Any:
+def signing_key(key: AccountKey | InstanceKey) -> Any:
     encrypted = bytes(key.private_key_encrypted)
     return _signing_key(hashlib.sha256(encrypted).hexdigest(), encrypted)
 

@@ -1,6 +1,7 @@
 """Followers on other servers (ActivityPub): the accounts' key pairs, the actors of other
-servers (fetched through core's guarded HTTP client), what their inboxes accept — `Follow` and
-`Undo`, `Like`, `Announce` and replies — and the servers operators block.
+servers (fetched through core's guarded HTTP client, signed by the site's own actor), what
+their inboxes accept — `Follow` and `Undo`, `Like`, `Announce` and replies — and the servers
+operators block.
 
 Every request to an inbox is refused unless: its server is not blocked; it is signed (draft-cavage
 as Mastodon sends it, or RFC 9421) by a key of the activity's actor, fetched from that actor;
@@ -42,7 +43,13 @@ from civichub.broadcast.models import (
     RemoteInteractionKind,
     SeenSignature,
 )
-from civichub.broadcast.services.delivery import allow_http, deliver, server_blocked
+from civichub.broadcast.services.delivery import (
+    allow_http,
+    deliver,
+    instance_key,
+    server_blocked,
+    signing_key,
+)
 from civichub.core.audit import audit_record
 from civichub.core.errors import (
     NotAuthenticated,
@@ -51,7 +58,7 @@ from civichub.core.errors import (
     RateLimited,
     ValidationFailed,
 )
-from civichub.core.httpsig import SignatureRefused, verify_request
+from civichub.core.httpsig import SignatureRefused, sign_request, verify_request
 from civichub.core.models import User
 from civichub.core.outbound import OutboundRefused, guarded_session, url_check
 from civichub.core.permissions import require
@@ -144,12 +151,21 @@ def _id_of(value: Any) -> str:
 
 
 def _fetch_json(url: str) -> dict[str, Any]:
+    """A document of another server, fetched with a GET signed by the site's own actor (as
+    Mastodon signs its fetches: draft-cavage over (request-target), host and date), which
+    servers in secure mode require and the others ignore."""
     url_check(url, allow_http=allow_http())
+    headers = sign_request(
+        method="GET",
+        url=url,
+        body=b"",
+        key_id=streams.instance_key_id(),
+        private_key_pem=signing_key(instance_key()),
+        now=timezone.now(),
+    )
+    headers |= {"Accept": streams.ACTIVITY_JSON, "User-Agent": f"civichub ({site_url()})"}
     response = guarded_session().get(
-        url,
-        headers={"Accept": streams.ACTIVITY_JSON, "User-Agent": f"civichub ({site_url()})"},
-        timeout=FETCH_TIMEOUT,
-        allow_redirects=False,
+        url, headers=headers, timeout=FETCH_TIMEOUT, allow_redirects=False
     )
     if response.status_code != 200 or len(response.content) > ACTIVITY_MAX_BYTES:
         raise SignatureRefused("key")

@@ -53,6 +53,8 @@ class RemoteServer:
     private_pem: str = ""
     public_pem: str = ""
     received: list[Received] = field(default_factory=list)
+    # The GETs of its actors (their headers: civichub signs its fetches).
+    fetched: list[Received] = field(default_factory=list)
     statuses: deque[int] = field(default_factory=deque)
     _server: ThreadingHTTPServer | None = None
 
@@ -92,6 +94,7 @@ class RemoteServer:
                 pass
 
             def do_GET(self) -> None:
+                remote.fetched.append(Received(self.path, dict(self.headers), b""))
                 name = self.path.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
                 if not self.path.startswith("/users/"):
                     self.send_response(404)

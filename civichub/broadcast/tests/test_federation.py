@@ -24,6 +24,7 @@ from civichub.broadcast.models import (
     BlockedServer,
     Delivery,
     DeliveryState,
+    InstanceKey,
     RemoteFollow,
     RemoteInteraction,
 )
@@ -185,6 +186,60 @@ def test_a_signed_follow_is_accepted_and_answered_with_a_signed_accept(
     services.remote_followers_show(actor=bc.police_publisher, account=bc.police, show=True)
     followers = client.get("/broadcast/ap/accounts/safe-qingshan/followers").json()
     assert followers["totalItems"] == 2 and followers["orderedItems"] == [remote.actor("alice")]
+
+
+def test_the_sites_own_actor_serves_its_key_to_anyone_and_is_found_by_webfinger(
+    client: Any, remote: RemoteServer, bc: Broadcast
+) -> None:
+    # Unsigned, as any actor here: a server checking a signed fetch reads it without signing.
+    response = client.get("/broadcast/ap/actor", headers={"Accept": AP_JSON})
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith(AP_JSON)
+    actor = response.json()
+    key = InstanceKey.objects.get()
+    assert actor["type"] == "Application" and actor["id"] == f"{SITE}/broadcast/ap/actor"
+    assert actor["preferredUsername"] == "civichub.internal"
+    assert actor["inbox"] == f"{SITE}/broadcast/ap/inbox"
+    assert actor["publicKey"] == {
+        "id": f"{SITE}/broadcast/ap/actor#main-key",
+        "owner": f"{SITE}/broadcast/ap/actor",
+        "publicKeyPem": key.public_key_pem,
+    }
+    assert b"PRIVATE KEY" not in bytes(key.private_key_encrypted)
+    outbox = client.get(actor["outbox"].removeprefix(SITE)).json()
+    assert outbox["type"] == "OrderedCollection" and outbox["totalItems"] == 0
+    for resource in ("acct:civichub.internal@testserver", f"{SITE}/broadcast/ap/actor"):
+        found = client.get("/.well-known/webfinger", {"resource": resource})
+        assert found.status_code == 200
+        assert found.json()["links"] == [
+            {"rel": "self", "type": AP_JSON, "href": f"{SITE}/broadcast/ap/actor"}
+        ]
+    # The key is made once, audited once.
+    assert services.instance_key().pk == key.pk
+    assert InstanceKey.objects.count() == 1
+    assert AuditEvent.objects.filter(action="broadcast.federation.instance_key").count() == 1
+
+
+def test_fetches_of_remote_actors_are_signed_by_the_sites_own_actor(
+    client: Any, remote: RemoteServer, bc: Broadcast, after_commit: Any
+) -> None:
+    with after_commit():
+        response = send(client, remote, follow(remote, "alice", "safe-qingshan"))
+    assert response.status_code == 202, response.content
+    (fetch,) = remote.fetched
+    assert fetch.path == "/users/alice"
+    assert "(request-target) host date" in fetch.headers["Signature"]
+    public = InstanceKey.objects.get().public_key_pem
+    signed = verify_request(
+        method="GET",
+        url=remote.origin + fetch.path,
+        headers=fetch.headers,
+        body=b"",
+        public_key_for=lambda key_id: public,
+        now=timezone.now(),
+        window=dt.timedelta(minutes=5),
+    )
+    assert signed.key_id == f"{SITE}/broadcast/ap/actor#main-key"
 
 
 def test_an_rfc9421_signed_follow_and_its_undo_are_accepted(

@@ -3,7 +3,9 @@ from the npm registry; tests/fedify/peer.mjs) looks up a government account's ac
 it (civichub verifies Fedify's draft-cavage signature and answers with an Accept, which Fedify
 verifies against the account's key), receives a post and an alert through its shared inbox,
 receives a post again after refusing the first try, and undoes the follow. The test reads what
-Fedify's inboxes accepted (Fedify refuses what it cannot verify).
+Fedify's inboxes accepted (Fedify refuses what it cannot verify). The same in Fedify's secure
+mode, where its actor is served only to signed fetches (as Mastodon's AUTHORIZED_FETCH):
+civichub's fetches are signed by the site's own actor, and an unsigned one is refused.
 
 Needs Node.js 20 or later and `npm ci` in tests/fedify (.ci/run does both); outside CI a
 missing node or missing packages skip the test with the reason."""
@@ -60,8 +62,7 @@ class Peer:
         return [item for item in self.control("received", "GET") if item["type"] == kind]
 
 
-@pytest.fixture
-def peer() -> Iterator[Peer]:
+def _peer(*options: str) -> Iterator[Peer]:
     node = shutil.which("node")
     if node is None:
         _unavailable("Node.js is not installed: the Fedify peer cannot run")
@@ -73,7 +74,7 @@ def peer() -> Iterator[Peer]:
         _unavailable("Fedify is not installed: run `npm ci` in tests/fedify")
     port = free_port()
     process = subprocess.Popen(
-        [node, "peer.mjs", str(port)],
+        [node, "peer.mjs", str(port), *options],
         cwd=PEER,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -90,6 +91,17 @@ def peer() -> Iterator[Peer]:
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+@pytest.fixture
+def peer() -> Iterator[Peer]:
+    yield from _peer()
+
+
+@pytest.fixture
+def secure_peer() -> Iterator[Peer]:
+    """The peer in secure mode: its actor is served only to fetches it can verify."""
+    yield from _peer("--secure")
 
 
 def wait_for(check: Any, timeout: float = 30) -> Any:
@@ -156,6 +168,46 @@ def test_a_fedify_server_follows_receives_a_post_and_an_alert_and_unfollows(
     assert delivery.state == DeliveryState.DELIVERED and delivery.attempts == 2
     assert len(peer.received("Create")) == 3
     # Fedify verified every delivery (it answers 401 to a signature it cannot verify).
+    assert set(Delivery.objects.values_list("state", flat=True)) == {DeliveryState.DELIVERED}
+
+    peer.control("undo")
+    assert not RemoteFollow.objects.exists()
+
+
+def test_a_fedify_server_in_secure_mode_refuses_unsigned_fetches_and_follows_all_the_same(
+    live_server: Any, settings: Any, bc: Broadcast, secure_peer: Peer
+) -> None:
+    peer = secure_peer
+    settings.CIVICHUB_PROFILE = {**settings.CIVICHUB_PROFILE, "site_url": live_server.url}
+    settings.OUTBOUND_ALLOW_LOOPBACK = True
+    actor = f"{live_server.url}/broadcast/ap/accounts/safe-qingshan"
+    peer_actor = f"{peer.origin}/users/peer"
+    # The peer refuses a fetch of its actor without a signature.
+    unsigned = requests.get(peer_actor, headers={"Accept": "application/activity+json"}, timeout=30)
+    assert unsigned.status_code == 401, unsigned.text
+    assert peer.control("fetches", "GET") == [{"identifier": "peer", "signedBy": None}]
+
+    # civichub fetches the follower's actor to verify the Follow: signed by the site's actor,
+    # which Fedify fetches and verifies in turn.
+    followed = peer.control("follow", actor=actor)
+    assert followed == {"followed": actor, "name": "平安青山"}
+    follow = RemoteFollow.objects.select_related("actor").get(account=bc.police)
+    assert follow.actor.uri == peer_actor
+    assert follow.actor.shared_inbox == f"{peer.origin}/inbox"
+    signed_by = [fetch["signedBy"] for fetch in peer.control("fetches", "GET")[1:]]
+    assert signed_by and set(signed_by) == {f"{live_server.url}/broadcast/ap/actor"}
+    (accept,) = wait_for(lambda: peer.received("Accept"))
+    assert accept["actor"] == actor
+
+    post = services.post_publish(
+        actor=bc.police_publisher,
+        account=bc.police,
+        text="青山大道今晚封闭施工",
+        category="traffic",
+    )
+    (created,) = wait_for(lambda: peer.received("Create"))
+    assert created["inbox"] == "shared"
+    assert created["json"]["object"]["id"] == f"{live_server.url}/broadcast/ap/posts/{post.pk}"
     assert set(Delivery.objects.values_list("state", flat=True)) == {DeliveryState.DELIVERED}
 
     peer.control("undo")
