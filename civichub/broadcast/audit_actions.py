@@ -58,4 +58,5 @@ LABELS: dict[str, Promise] = {
     "mastodon.authorization.revoke": pgettext_lazy("audit action", "撤销客户端授权"),
     "mastodon.token.create": pgettext_lazy("audit action", "签发客户端令牌"),
     "mastodon.token.revoke": pgettext_lazy("audit action", "吊销客户端令牌"),
+    "broadcast.federation.instance_key": pgettext_lazy("audit action", "生成本站联邦密钥"),
 }
