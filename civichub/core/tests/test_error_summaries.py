@@ -279,3 +279,32 @@ def test_the_scan_sees_a_problem_that_links_to_nothing() -> None:
 @pytest.mark.parametrize("path", _templates(), ids=lambda p: str(p.relative_to(CIVICHUB)))
 def test_every_problem_links_to_what_it_is_about(path: Path) -> None:
     assert not problems_without_link(path.read_text()), f"{path.name}: a problem without a link"
+
+
+# A page's refusal kept as a passing notice for the next page, where it names no control.
+PASSING_NOTICE = re.compile(r"\bmessages\.(?:error|warning)\(")
+
+
+def _page_modules() -> list[Path]:
+    return sorted(
+        p
+        for p in CIVICHUB.glob("*/**/*.py")
+        if "tests" not in p.relative_to(CIVICHUB).parts and "templatetags" not in p.parts
+    )
+
+
+def test_the_scan_sees_a_refusal_kept_as_a_passing_notice() -> None:
+    """The post page's actions as they were: a refused comment or repost was a notice on the
+    next page."""
+    assert PASSING_NOTICE.search(
+        "    except ValidationFailed as exc:\n        messages.error(request, exc.message)"
+    )
+    assert not PASSING_NOTICE.search('messages.success(request, _("已转发。"))')
+
+
+@pytest.mark.parametrize("path", _page_modules(), ids=lambda p: str(p.relative_to(CIVICHUB)))
+def test_no_page_shows_a_refusal_as_a_passing_notice(path: Path) -> None:
+    """Every refused form goes to the shared summary of the page it came from, linked to its
+    control (rendered again with 422, or kept for the page it redirects to): a notice on the
+    next page names no control and is gone once read."""
+    assert not PASSING_NOTICE.search(path.read_text()), f"{path.name}: a refusal as a notice"
