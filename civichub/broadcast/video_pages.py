@@ -27,6 +27,7 @@ from civichub.broadcast.models import (
     BroadcastAccount,
     PostVideo,
 )
+from civichub.broadcast.views import post_page
 from civichub.core.errors import NotFound, ValidationFailed
 from civichub.core.http import request_user, request_user_or_none
 from civichub.core.permissions import require
@@ -197,12 +198,17 @@ def video_captions_set(request: HttpRequest, video_id: int) -> HttpResponse:
         messages.success(request, _("字幕已保存。"))
     except ValidationFailed as exc:
         if video.post_id is not None:
-            messages.error(request, exc.message)
-        else:
-            # Shown on the videos page at the waiting video's own controls.
-            request.session[CAPTIONS_ERRORS] = {
-                f"{control}-{video.pk}": found for control, found in _video_errors(exc).items()
-            }
+            # Shown on the post's page at its captions form, with what was typed.
+            return post_page(
+                request,
+                selectors.post_get(video.post_id),
+                errors=_video_errors(exc),
+                data={"action": "captions", **request.POST.dict()},
+            )
+        # Shown on the videos page at the waiting video's own controls.
+        request.session[CAPTIONS_ERRORS] = {
+            f"{control}-{video.pk}": found for control, found in _video_errors(exc).items()
+        }
     if video.post_id is not None:
         return HttpResponseRedirect(reverse("broadcast:post", args=[video.post_id]))
     return HttpResponseRedirect(reverse("broadcast:videos", args=[video.account.handle]))

@@ -78,7 +78,14 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @domain_errors_as_http
 def account(request: HttpRequest, handle: str) -> HttpResponse:
-    account = selectors.account_get(handle)
+    return _account_page(request, selectors.account_get(handle))
+
+
+def _account_page(
+    request: HttpRequest, account: BroadcastAccount, *, errors: dict[str, list[str]] | None = None
+) -> HttpResponse:
+    """The account's page; `errors` by the id of the control each is about (a refused avatar,
+    answered 422)."""
     user = request_user_or_none(request)
     page = selectors.account_timeline(account, cursor=request.GET.get("cursor") or None)
     following = bool(user and Follow.objects.filter(user=user, account=account).exists())
@@ -91,7 +98,9 @@ def account(request: HttpRequest, handle: str) -> HttpResponse:
             "following": following,
             "may_publish": allowed(user, "broadcast.post.publish", account),
             "may_moderate": allowed(user, "broadcast.comment.moderate", account),
+            "errors": errors or {},
         },
+        status=422 if errors else 200,
     )
 
 
@@ -100,21 +109,59 @@ def post(request: HttpRequest, post_id: int) -> HttpResponse:
     post = selectors.post_get(post_id)
     user = request_user_or_none(request)
     services.post_view_record(viewer=user, post=post)
+    return post_page(request, post)
+
+
+def post_page(
+    request: HttpRequest,
+    post: Post,
+    *,
+    errors: dict[str, list[str]] | None = None,
+    data: Any = None,
+) -> HttpResponse:
+    """The post's page; `errors` by the id of the control each is about, from a refused action
+    on it (answered 422, with what was typed in `data`)."""
+    user = request_user_or_none(request)
     context: dict[str, Any] = {
         "post": post,
         "comments": selectors.thread(post),
         "remote": remote_responses(post),
         "revisions": post.revisions.order_by("-replaced_at"),
         "may_publish": allowed(user, "broadcast.post.publish", post.account),
+        "errors": errors or {},
+        "data": data or {},
         **selectors.post_marks(post, user),
     }
     if post.is_alert and context["may_publish"]:
         context["report"] = selectors.delivery_report(post)
-    return render(request, "broadcast/post.html", context)
+    return render(request, "broadcast/post.html", context, status=422 if errors else 200)
 
 
 def _back(request: HttpRequest, fallback: str) -> HttpResponseRedirect:
     return HttpResponseRedirect(fallback)
+
+
+# A refused action on a post is shown at the control it came from: each field a service names
+# at its box, anything else at the action's first control (its button where it has no box). An
+# action on a post no longer published is refused at the page's heading, above the post's state.
+INTERACT_CONTROLS: dict[str, dict[str, str]] = {
+    "repost": {"": "repost-comment"},
+    "favourite": {"": "favourite"},
+    "comment": {"": "comment-text", "parent": "comment-parent"},
+    "hide": {"": "comments-h"},
+    "retract": {"": "retract"},
+    "edit": {"": "edit-text", "text_en": "edit-text-en"},
+}
+
+
+def _interact_errors(post: Post, action: str, exc: DomainError) -> dict[str, list[str]]:
+    controls = INTERACT_CONTROLS.get(action, {})
+    if post.state != "published" or not controls:
+        return {"post-h": [exc.message]}
+    errors: dict[str, list[str]] = {}
+    for key, texts in (exc.errors or {"": [exc.message]}).items():
+        errors.setdefault(controls.get(key, controls[""]), []).extend(map(str, texts))
+    return errors
 
 
 @login_required
@@ -163,7 +210,13 @@ def interact(request: HttpRequest, post_id: int, action: str) -> HttpResponse:
     except (ValidationFailed, DomainError) as exc:
         if isinstance(exc, NotFound):
             raise
-        messages.error(request, exc.message)
+        post = selectors.post_get(post_id)
+        return post_page(
+            request,
+            post,
+            errors=_interact_errors(post, action, exc),
+            data={"action": action, **request.POST.dict()},
+        )
     return _back(request, target)
 
 
@@ -567,7 +620,8 @@ def avatar_set(request: HttpRequest, handle: str) -> HttpResponse:
         )
         messages.success(request, _("头像已更新。"))
     except ValidationFailed as exc:
-        messages.error(request, exc.message)
+        # Every problem of an avatar is the chosen file's: shown at its box.
+        return _account_page(request, account, errors={"avatar": [exc.message]})
     return HttpResponseRedirect(reverse("broadcast:account", args=[handle]))
 
 

@@ -289,6 +289,46 @@ def case_detail(request: HttpRequest, tracking_number: str) -> HttpResponse:
     )
 
 
+def case_actions(case: Case, can: dict[str, bool], *, has_staff: bool) -> list[str]:
+    """The handling forms the staff member may use on an open case now, in the page's order."""
+    routed = case.status not in {CaseStatus.RECEIVED, CaseStatus.TRIAGE}
+    pending = case.extension_state == ExtensionState.REQUESTED
+    shown = {
+        "triage": can["triage"] and not routed,
+        "reply": routed and can["reply"],
+        "assign": routed and can["assign"] and has_staff,
+        "transfer": can["transfer"],
+        "extend_request": routed and can["extend_request"] and not pending,
+        "extend_decide": pending and can["extend_approve"],
+        "merge": can["merge"],
+        "note": can["note"],
+        "close": routed and can["close"],
+    }
+    return [action for action, available in shown.items() if available]
+
+
+# The case's next step by its state, most wanted first: the first the staff member may take is
+# the page's one primary action; the others wait under "more actions". A requested extension
+# waits for its decision before anything else.
+NEXT_STEPS: dict[str, tuple[str, ...]] = {
+    CaseStatus.RECEIVED: ("triage", "transfer"),
+    CaseStatus.TRIAGE: ("triage", "transfer"),
+    CaseStatus.ASSIGNED: ("reply", "assign", "transfer"),
+    CaseStatus.IN_PROGRESS: ("reply", "assign", "transfer"),
+    CaseStatus.REOPENED: ("reply", "assign", "transfer"),
+    CaseStatus.REPLIED: ("close",),
+}
+
+
+def primary_action(case: Case, actions: list[str]) -> str:
+    """The one action the page puts first for the case's state; where the staff member may take
+    none of the state's next steps, the first they may take ("" when there is none)."""
+    wanted = NEXT_STEPS.get(case.status, ())
+    if case.extension_state == ExtensionState.REQUESTED:
+        wanted = ("extend_decide", *wanted)
+    return next((a for a in wanted if a in actions), actions[0] if actions else "")
+
+
 def _staff_detail(request: HttpRequest, tracking_number: str) -> HttpResponse:
     user = request_user(request)
     case = selectors.case_get(actor=user, tracking_number=tracking_number, purpose=PURPOSE)
@@ -318,6 +358,9 @@ def _staff_detail(request: HttpRequest, tracking_number: str) -> HttpResponse:
         for e in events
         for key in ("department", "from_department", "to_department")
     }
+    staff = selectors.assignable_staff(case=case) if can["assign"] else []
+    actions = case_actions(case, can, has_staff=bool(staff)) if open_ else []
+    primary = primary_action(case, actions)
     return render(
         request,
         "casework/case_staff.html",
@@ -329,12 +372,12 @@ def _staff_detail(request: HttpRequest, tracking_number: str) -> HttpResponse:
             "due_state": selectors.due_state(case),
             "can": can,
             "is_open": open_,
-            "routed": case.status not in {CaseStatus.RECEIVED, CaseStatus.TRIAGE},
-            "awaiting_triage": case.status in {CaseStatus.RECEIVED, CaseStatus.TRIAGE},
+            "primary": primary,
+            "secondary": [a for a in actions if a != primary],
             "extension_pending": case.extension_state == ExtensionState.REQUESTED,
             "categories": categories,
             "departments": selectors.departments() if (can["transfer"] or can["triage"]) else [],
-            "staff": selectors.assignable_staff(case=case) if can["assign"] else [],
+            "staff": staff,
             "duplicates": duplicates,
             "errors": request.session.pop("casework_action_errors", None),
             "map_points": [p.as_json() for p in selectors.case_map_points(case)],

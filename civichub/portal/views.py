@@ -477,9 +477,21 @@ def guide_edit(request: HttpRequest, code: str) -> HttpResponse:
     return render(
         request,
         "portal/guide_edit.html",
-        {"service": service, "form": form, "history": history},
+        {
+            "service": service,
+            "form": form,
+            "history": history,
+            "errors": request.session.pop(VERSION_ERRORS, None) or {},
+        },
         status=422 if form.errors else 200,
     )
+
+
+# A refused review step is shown on the guide's page in the shared error summary: at the box of
+# the form it came from while the version still waits for review, else (reviewed meanwhile) at
+# the version history, which shows its state.
+VERSION_CONTROLS = {"publish": "note-{pk}", "return": "ret-{pk}"}
+VERSION_ERRORS = "portal_version_errors"
 
 
 @login_required
@@ -499,7 +511,10 @@ def version_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         else:
             raise NotFound(_("未知的操作。"))
     except DomainError as exc:
-        messages.error(request, exc.message)
+        version.refresh_from_db(fields=["state"])
+        control = VERSION_CONTROLS.get(action, "")
+        at = control.format(pk=version.pk) if control and version.state == "in_review" else ""
+        request.session[VERSION_ERRORS] = {at or "history-h": [str(exc.message)]}
     else:
         messages.success(request, _("已保存。"))
     return HttpResponseRedirect(reverse("portal:guide_edit", args=[version.service.code]))

@@ -1,6 +1,7 @@
 """Screenshots of each journey's main pages at phone width (390×844), for the README and the
-docs: a resident sends a message and follows a notification, a community worker's inbox map, a
-publisher's compose page with its preview, and a wellbeing alert handled by a community worker.
+docs: a resident sends a message and follows a notification, a community worker's inbox map and
+a message's actions, a publisher's compose page with its preview, and a wellbeing alert handled
+by a community worker.
 
 It starts `civichub demo` on a fresh data directory, waits until the demo city is seeded, walks
 the pages in Chromium (Debian's /usr/bin/chromium through Playwright) and writes small PNGs
@@ -114,6 +115,14 @@ def worker_journey(page: Page) -> None:
     save(page, "worker-inbox-map")
     page.locator(".nav-compact summary").click()
     save(page, "worker-menu-open")
+    # A message in hand: its one primary action, the others under "more actions".
+    page.goto("/messages/inbox/")
+    message = page.locator("main td a[href^='/messages/']")
+    if message.count():
+        with page.expect_navigation():
+            message.first.click()
+        page.locator("#actions-heading").evaluate("(el) => el.scrollIntoView()")
+        save(page, "worker-message-actions")
 
 
 def publisher_journey(page: Page) -> None:

@@ -115,6 +115,11 @@ def test_resident_writes_worker_replies_resident_rates(
         worker.get_by_role("link", name=case.tracking_number).click()
     assert worker.get_by_role("img", name="留言照片 1").is_visible()
     check_page(worker, "casework-case-staff")
+    # One primary action for a case in hand, the reply; the others wait under "more actions".
+    assert worker.get_by_role("button", name="发送答复").is_visible()
+    assert not worker.get_by_role("button", name="保存备注").is_visible()
+    worker.get_by_text("更多操作").click()
+    assert worker.get_by_role("button", name="保存备注").is_visible()
     worker.get_by_label("答复内容").fill("您好，已协调社区医院增加上午号源，并开通电话预约。")
     worker.get_by_label("已解决：请来信人评价，满意即办结").check()
     with worker.expect_navigation():

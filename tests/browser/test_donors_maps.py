@@ -12,7 +12,16 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.browser.support import A1, PASSWORD, Offline, check_page, map_ready, sign_in
+from tests.browser.support import (
+    A1,
+    A2,
+    PASSWORD,
+    Offline,
+    check_page,
+    map_ready,
+    screen_point,
+    sign_in,
+)
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
@@ -161,5 +170,122 @@ def test_without_javascript_the_request_page_is_the_list(
         assert rows.count() == 2
         assert "已接受" in rows.nth(0).inner_text() or "已接受" in rows.nth(1).inner_text()
         assert page.get_by_role("button", name="已到达").count() == 1
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def mapped_hospital(mapped_city: Any) -> Any:
+    """A hospital in district A with its staff member, and no request yet."""
+    from civichub.core import services as core_services
+    from civichub.testing.city import staff_user
+
+    hospital = core_services.organisation_create(
+        actor=None,
+        kind="department",
+        name="东湖区人民医院",
+        name_en="Donghu People's Hospital",
+        code="T1.1.H1",
+        parent=mapped_city.district_a,
+        function="hospital",
+    )
+    return staff_user("hospital_staff", hospital, username="linyi", password=PASSWORD)
+
+
+def _marker_near(page: Page, selector: str, lat: float, lng: float) -> None:
+    """The pick map's one pin is drawn within a few pixels of (lat, lng)."""
+    x, y = screen_point(page, selector, lat, lng)
+    marker = page.locator(f"{selector} .leaflet-marker-icon")
+    assert marker.count() == 1
+    box = marker.bounding_box()
+    assert box is not None
+    tip = (box["x"] + box["width"] / 2, box["y"] + box["height"])
+    assert abs(tip[0] - x) < 6 and abs(tip[1] - y) < 6, (tip, (x, y))
+
+
+def test_the_hospital_and_the_donor_mark_their_place_with_a_pin(
+    offline: tuple[BrowserContext, Offline], mapped_hospital: Any
+) -> None:
+    """The request form and the donor's sign-up take a pin instead of typed coordinates: a
+    click fills the latitude and longitude boxes (and their system), the pin follows what is
+    typed in them, and the request is placed where the pin was."""
+    from civichub.donors.models import BloodRequest
+
+    context, guard = offline
+    page = guard.watch(context.new_page())
+    sign_in(page, mapped_hospital.username)
+    page.goto("/donors/")
+    map_ready(page, "#place-map")
+    assert page.locator("#place-picker").is_visible()
+    check_page(page, "donors-map-pick-board")
+    # Typed coordinates move the pin there.
+    page.get_by_label("坐标系").select_option("wgs84")
+    page.get_by_label("纬度").fill(str(A1[0] + 0.003))
+    page.get_by_label("经度").fill(str(A1[1] + 0.003))
+    page.get_by_label("经度").dispatch_event("change")
+    _marker_near(page, "#place-map", A1[0] + 0.003, A1[1] + 0.003)
+    # A click puts the pin at the hospital and fills the boxes.
+    page.get_by_label("坐标系").select_option("gcj02")
+    page.mouse.click(*screen_point(page, "#place-map", *A1))
+    assert "已标出地点" in page.locator("#place-status").inner_text()
+    lat = float(page.get_by_label("纬度").input_value())
+    lng = float(page.get_by_label("经度").input_value())
+    assert abs(lat - A1[0]) < 0.002 and abs(lng - A1[1]) < 0.002, (lat, lng)
+    assert page.get_by_label("坐标系").input_value() == "wgs84"
+    page.get_by_label("血液成分").select_option("red_cells")
+    page.get_by_label("患者 ABO 血型").select_option("O")
+    page.get_by_label("患者 RhD").select_option("pos")
+    page.get_by_label("献血地点（接受召集后才告知献血者）").fill("东湖区人民医院输血科")
+    with page.expect_navigation():
+        page.get_by_role("button", name="发起召集").click()
+    request = BloodRequest.objects.get()
+    assert request.latitude == pytest.approx(lat) and request.longitude == pytest.approx(lng)
+
+    # The donor's sign-up: the pin fills the boxes of the rough place, in the map's system.
+    context.clear_cookies()
+    sign_in(page, "lixiuying")
+    page.goto("/donors/me/register/")
+    map_ready(page, "#place-map")
+    check_page(page, "donors-map-pick-register")
+    page.mouse.click(*screen_point(page, "#place-map", *A2))
+    lat = float(page.locator("#latitude").input_value())
+    lng = float(page.locator("#longitude").input_value())
+    assert abs(lat - A2[0]) < 0.002 and abs(lng - A2[1]) < 0.002, (lat, lng)
+    assert page.locator("#crs").input_value() == "wgs84"
+    _fits(page)
+    assert guard.outside == [], f"pages reached outside the platform: {guard.outside}"
+    assert guard.csp == [], f"the Content-Security-Policy refused something: {guard.csp}"
+
+
+def test_without_javascript_the_coordinates_are_typed(
+    chromium: Browser, live_server: Any, mapped_hospital: Any
+) -> None:
+    """Without JavaScript no map shows and the request is placed by the typed boxes."""
+    from civichub.donors.models import BloodRequest
+
+    context = chromium.new_context(
+        base_url=live_server.url, viewport=PHONE_390, locale="zh-CN", java_script_enabled=False
+    )
+    context.set_default_timeout(10_000)
+    context.set_default_navigation_timeout(30_000)
+    try:
+        page = context.new_page()
+        sign_in(page, mapped_hospital.username)
+        page.goto("/donors/")
+        assert not page.locator("#place-picker").is_visible()
+        page.get_by_label("血液成分").select_option("red_cells")
+        page.get_by_label("患者 ABO 血型").select_option("O")
+        page.get_by_label("患者 RhD").select_option("pos")
+        page.get_by_label("献血地点（接受召集后才告知献血者）").fill("东湖区人民医院输血科")
+        page.get_by_label("纬度").fill(str(A1[0]))
+        page.get_by_label("经度").fill(str(A1[1]))
+        page.get_by_label("坐标系").select_option("wgs84")
+        with page.expect_navigation():
+            page.get_by_role("button", name="发起召集").click()
+        request = BloodRequest.objects.get()
+        assert (request.latitude, request.longitude) == pytest.approx(A1)
+        page.goto("/donors/me/register/")
+        assert not page.locator("#place-picker").is_visible()
+        assert page.get_by_label("纬度").is_visible()
     finally:
         context.close()

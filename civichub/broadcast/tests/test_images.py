@@ -16,6 +16,7 @@ from civichub.broadcast.models import Post, PostImage
 from civichub.core.errors import PermissionDenied, ValidationFailed
 from civichub.core.images import ImageUpload
 from civichub.core.models import AuditEvent
+from civichub.testing.summaries import described_by, summary_targets
 
 pytestmark = pytest.mark.django_db
 
@@ -210,6 +211,11 @@ def test_account_avatar_is_re_encoded_served_and_replaced(
     assert response.status_code == 302
     bc.police.refresh_from_db()
     assert bc.police.avatar.name != first and bc.police.avatar_content_type == "image/png"
+    # A file that is no image: in the shared summary, at the file's box, which names its message.
+    refused = page.post("/broadcast/@safe-qingshan/avatar/set/", {"avatar": io.BytesIO(b"x")})
+    assert refused.status_code == 422
+    assert summary_targets(refused.content.decode()) == ["avatar"]
+    assert described_by(refused.content.decode(), "avatar") == ["avatar-error"]
     assert not (settings.MEDIA_ROOT / first).exists()
 
 

@@ -225,6 +225,9 @@ def test_moderation_page_releases_blocks_and_filters_without_javascript(bc: Any)
     ).content.decode()
     assert "禁止您评论和转发" in refused
     assert not Comment.objects.filter(text="又来了").exists()
+    # In the shared summary at the comment's box, which keeps what was typed.
+    assert summary_targets(refused) == ["comment-text"] and ">又来了</textarea>" in refused
+    assert described_by(refused, "comment-text") == ["comment-text-error"]
 
     empty = staff.post(url, {"action": "filter_add", "word": " "})
     assert empty.status_code == 422 and "内容不能为空" in empty.content.decode()
@@ -234,3 +237,27 @@ def test_moderation_page_releases_blocks_and_filters_without_javascript(bc: Any)
     unknown = staff.post(url, {"action": "block", "user_id": "0"})
     assert unknown.status_code == 422 and "没有这个用户。" in unknown.content.decode()
     assert summary_targets(unknown.content.decode()) == ["blocks-h"]
+
+
+def test_refused_actions_on_a_post_are_summarised_at_their_controls(bc: Any) -> None:
+    """Repost and edit refused on the post's page: each in the shared summary,
+    linked to the control it came from (the edit's box opened, its text kept), and an edit of a
+    retracted post at the page's heading."""
+    post = publish(bc)
+    page = f"/broadcast/posts/{post.pk}/"
+    staff = signed_in(bc.police_publisher)
+    staff.post(
+        "/broadcast/@safe-qingshan/moderation/", {"action": "block", "user_id": bc.resident_a.pk}
+    )
+    reposted = signed_in(bc.resident_a).post(f"{page}repost/", {"comment": "转给邻居"})
+    assert reposted.status_code == 422
+    html = reposted.content.decode()
+    assert summary_targets(html) == ["repost-comment"] and 'value="转给邻居"' in html
+    assert described_by(html, "repost-comment") == ["repost-comment-error"]
+    edited = staff.post(f"{page}edit/", {"text": " ", "text_en": "Drill"})
+    html = edited.content.decode()
+    assert edited.status_code == 422 and summary_targets(html) == ["edit-text"]
+    assert "<details open>" in html and ">Drill</textarea>" in html
+    assert staff.post(f"{page}retract/").status_code == 302
+    again = staff.post(f"{page}edit/", {"text": "改"})
+    assert again.status_code == 422 and summary_targets(again.content.decode()) == ["post-h"]

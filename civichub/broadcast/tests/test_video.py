@@ -21,6 +21,7 @@ from civichub.broadcast.models import PostVideo, VideoState
 from civichub.broadcast.tests.conftest import Broadcast
 from civichub.core.errors import PermissionDenied, ValidationFailed
 from civichub.core.models import AuditEvent
+from civichub.testing.summaries import described_by, summary_targets
 
 pytestmark = [
     pytest.mark.django_db,
@@ -341,6 +342,13 @@ def test_pages_upload_caption_publish_and_play_a_video(
     assert anonymous.get(f"/broadcast/videos/{video.pk}/..%2Fsecret").status_code == 404
     captions = anonymous.get(f"/broadcast/videos/{video.pk}/captions.vtt")
     assert captions["Content-Type"].startswith("text/vtt")
+    # Captions changed after posting, from the post's page; refused ones are shown there in the
+    # shared summary at the captions box, with what was typed.
+    refused = publisher.post(f"/broadcast/videos/{video.pk}/captions/", {"captions": "青山路"})
+    assert refused.status_code == 422
+    assert summary_targets(refused.content.decode()) == ["captions"]
+    assert described_by(refused.content.decode(), "captions") == ["captions-error"]
+    assert ">青山路</textarea>" in refused.content.decode()
     feed = anonymous.get("/broadcast/@safe-qingshan/feed.atom").content.decode()
     enclosure = re.search(
         r'<link rel="enclosure" href="([^"]+)" type="video/mp4" length="(\d+)"', feed

@@ -459,3 +459,60 @@ def test_the_transfer_list_groups_departments_under_their_city_or_district(
         parents = {d.parent.name for d in departments if d.pk in listed and d.parent is not None}
         assert listed and parents == {label}
     assert sum(len(re.findall(r"<option value=\"\d+\">", o)) for _, o in groups) == len(departments)
+
+
+def _primary_and_more(html: str) -> tuple[str, list[str]]:
+    """The staff page's primary action (the form's id) and the actions under "more actions"."""
+    start = html.index('<section aria-labelledby="actions-heading">')
+    section = html[start : html.index("</section>", start)]
+    primary = re.search(r'<div class="primary-action">\s*<form [^>]*id="(\w+)"', section)
+    more = section[section.index('<details class="more-actions"') :]
+    return (primary[1] if primary else ""), re.findall(r'<form [^>]*class="card" id="(\w+)"', more)
+
+
+def test_the_staff_page_puts_the_next_step_first_by_the_cases_state(
+    cw: Casework, submit: Callable[..., Case]
+) -> None:
+    """One primary action, filled; the others under "more actions" (a <details>, no script):
+    triage while the message waits for it, the reply while the case is in hand, the decision
+    while an extension waits for it, closing once replied."""
+
+    def page(user: Any, case: Case) -> str:
+        url = reverse("casework:case", args=[case.tracking_number])
+        return client_for(user).get(url).content.decode()
+
+    unsure = submit(title="一件事", text="想反映一个情况，不知道找谁。")
+    primary, more = _primary_and_more(page(cw.dispatcher, unsure))
+    assert primary == "triage" and "transfer" in more and "triage" not in more
+
+    case = submit()
+    html = page(cw.worker_a1, case)
+    primary, more = _primary_and_more(html)
+    assert primary == "reply" and "note" in more and "reply" not in more
+    assert '<details class="more-actions">' in html  # closed until asked for
+    reply = html[html.index('id="reply"') : html.index("</form>", html.index('id="reply"'))]
+    assert 'class="secondary"' not in reply
+    assert html.count('<button type="submit" class="secondary">') == len(more)
+
+    services.case_extension_request(actor=cw.handler, case=case, days=1, reason="等待化验结果")
+    assert _primary_and_more(page(cw.head, case))[0] == "extend_decide"
+    assert "延期申请待部门负责人审批。" in page(cw.worker_a1, case)
+
+    progress = submit()
+    client_for(cw.worker_a1).post(
+        reverse("casework:action", args=[progress.tracking_number, "reply"]),
+        {"text": "已联系医院增加号源。", "resolved": "yes"},
+    )
+    assert _primary_and_more(page(cw.handler, progress))[0] == "close"
+
+
+def test_a_refused_secondary_action_opens_more_actions(
+    cw: Casework, submit: Callable[..., Case]
+) -> None:
+    """The summary links to a box under "more actions": the group is open, so the link lands."""
+    case = submit()
+    worker = client_for(cw.worker_a1)
+    url = reverse("casework:action", args=[case.tracking_number, "note"])
+    html = worker.post(url, {"text": ""}, follow=True).content.decode()
+    assert summary_targets(html) == ["note-text"]
+    assert '<details class="more-actions" open>' in html

@@ -190,3 +190,34 @@ def test_a_refused_handling_step_links_to_its_box_or_to_the_status(
     applicant.post(f"{page}rate/", {"rating": "5"})
     html = applicant.get(page).content.decode()
     assert summary_targets(html) == ["application-status"] and "办结后才能评价" in html
+
+
+def test_a_refused_review_step_links_to_its_box_or_to_the_history(
+    portal: Portal, handler: Any, head: Any
+) -> None:
+    """A return without its reason is shown at the reason's box of the version; a draft's own
+    author (who may not review) publishing it, at the note's box; a bad guide at its box; a
+    step on a version that no longer waits for review, at the version history."""
+    service = Service.objects.get(published__name="最低生活保障申请")
+    assert service.published is not None
+    page = f"/services/manage/{service.code}/"
+    editor = _signed_in(handler)
+    bad = editor.post(page, {"name": "最低生活保障申请", "content": "{", "submit_for_review": "on"})
+    assert bad.status_code == 422
+    assert summary_targets(bad.content.decode()) == ["id_content"]
+    content = json.dumps(service.published.content, ensure_ascii=False)
+    editor.post(page, {"name": "最低生活保障申请", "content": content, "submit_for_review": "on"})
+    draft = service.versions.get(number=2)
+    reviewer = _signed_in(head)
+    reviewer.post(f"/services/manage/versions/{draft.pk}/return/", {"note": ""})
+    html = reviewer.get(page).content.decode()
+    assert summary_targets(html) == [f"ret-{draft.pk}"] and "退回须说明理由。" in html
+    assert described_by(html, f"ret-{draft.pk}") == [f"ret-{draft.pk}-error"]
+    assert "error-summary" not in reviewer.get(page).content.decode()  # shown once
+    editor.post(f"/services/manage/versions/{draft.pk}/publish/", {"note": ""})
+    html = editor.get(page).content.decode()
+    assert summary_targets(html) == [f"note-{draft.pk}"]
+    reviewer.post(f"/services/manage/versions/{draft.pk}/publish/", {"note": "ok"})
+    reviewer.post(f"/services/manage/versions/{draft.pk}/publish/", {"note": "ok"})
+    html = reviewer.get(page).content.decode()
+    assert summary_targets(html) == ["history-h"] and "只有待审核的版本可以发布。" in html

@@ -4,7 +4,9 @@
  * coordinate system, the marker images, the controls' words, the communities' areas (GeoJSON)
  * and, for "show" maps, the id of a JSON block of points. "pick" maps put one draggable pin
  * into hidden latitude/longitude/crs fields; without this script those fields stay empty and
- * the form is sent with its address. No inline script or style, so the CSP stays strict.
+ * the form is sent with its address. A "pick" map may instead serve boxes people type into
+ * (data-typed): the pin fills them and follows what is typed, and without this script the
+ * boxes are the form. No inline script or style, so the CSP stays strict.
  */
 (function () {
   "use strict";
@@ -40,6 +42,23 @@
     dlat = (dlat * 180.0) / ((A * (1 - EE)) / (magic * sqrtMagic) * PI);
     dlng = (dlng * 180.0) / (A / sqrtMagic * Math.cos(rad) * PI);
     return [lat + dlat, lng + dlng];
+  }
+
+  // GCJ-02 → WGS-84 by inverting the forward transform (a few steps reach millimetres), to show
+  // coordinates typed in one system on a map drawn in the other.
+  function fromGcj02(lat, lng) {
+    var wgs = [lat, lng];
+    for (var i = 0; i < 4; i += 1) {
+      var there = toGcj02(wgs[0], wgs[1]);
+      wgs = [wgs[0] + lat - there[0], wgs[1] + lng - there[1]];
+    }
+    return wgs;
+  }
+  function between(lat, lng, from, to) {
+    if (!from || from === to) {
+      return [lat, lng];
+    }
+    return to === "gcj02" ? toGcj02(lat, lng) : fromGcj02(lat, lng);
   }
 
   function markerIcon(el) {
@@ -228,6 +247,9 @@
     var lng = document.getElementById(el.dataset.longitude);
     var crs = document.getElementById(el.dataset.crsInput);
     var status = document.getElementById("place-status");
+    // "typed": the coordinates are boxes people may fill in by hand (donors' forms), not hidden
+    // fields; the pin follows what is typed, and nothing typed is ever cleared on its own.
+    var typed = el.dataset.typed === "1";
     var map = baseMap(el);
     var marker = null;
     var icon = markerIcon(el);
@@ -268,8 +290,36 @@
       say("cleared");
     }
 
+    // What is typed, in the map's system, or null while it is not a place.
+    function typedPlace() {
+      var a = parseFloat(lat.value);
+      var b = parseFloat(lng.value);
+      if (isNaN(a) || isNaN(b) || Math.abs(a) > 90 || Math.abs(b) > 180) {
+        return null;
+      }
+      return between(a, b, crs.value, el.dataset.crs);
+    }
+
+    function follow() {
+      var at = typedPlace();
+      if (at === null) {
+        return;
+      }
+      if (marker === null) {
+        marker = L.marker(at, {icon: icon, draggable: true, alt: el.dataset.marker, title: el.dataset.marker});
+        marker.on("dragend", function () { place(marker.getLatLng()); });
+        marker.addTo(map);
+      } else {
+        marker.setLatLng(at);
+      }
+      map.setView(at, Math.max(map.getZoom(), 15), {animate: false});
+    }
+
     map.on("click", function (event) { place(event.latlng); });
-    var initial = lat.value && lng.value && (!crs.value || crs.value === el.dataset.crs);
+    if (typed) {
+      [lat, lng, crs].forEach(function (input) { input.addEventListener("change", follow); });
+    }
+    var initial = lat.value && lng.value && (typed || !crs.value || crs.value === el.dataset.crs);
     drawAreas(el, map, function (extent) {
       if (initial) {
         return;
@@ -280,10 +330,12 @@
         map.setView([35, 105], 4);
       }
     });
-    if (initial) {
+    if (initial && typed) {
+      follow();
+    } else if (initial) {
       map.setView([Number(lat.value), Number(lng.value)], 16);
       place([Number(lat.value), Number(lng.value)]);
-    } else if (lat.value || lng.value) {
+    } else if ((lat.value || lng.value) && !typed) {
       clear();
     }
 
