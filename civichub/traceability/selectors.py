@@ -130,9 +130,10 @@ _BACKWARD = (("output", "input"),)
 _DECLARATION = "%#errorDeclaration"
 
 
-def _walk_cte(name: str, rules: tuple[tuple[str, str], ...]) -> str:
+def _walk_cte(name: str, rules: tuple[tuple[str, str], ...], *, many: bool = False) -> str:
     """A recursive walk through stored, undeclared events: every link (code, code reached, the
-    event's row id, hop) from the start, up to the hop limit. The event row is looked up only
+    event's row id, hop) from the start, up to the hop limit; with `many`, from every code of a
+    `starts` table, each row carrying its start first. The event row is looked up only
     to leave declared errors and the declarations themselves out (NOT EXISTS rather than a
     join: SQLite would otherwise build a Bloom filter over the whole events table on every
     round of the recursion)."""
@@ -143,13 +144,16 @@ def _walk_cte(name: str, rules: tuple[tuple[str, str], ...]) -> str:
         f'NOT EXISTS (SELECT 1 FROM "{event_table}" x '  # noqa: S608  # nosec B608
         "WHERE x.id = a.event_id AND (x.declared_error = %s OR x.event_hash LIKE %s))"
     )
+    start, seed, carried = ("start, ", "s.code, ", "w.start, ") if many else ("", "", "")
+    source = f'starts s JOIN "{epc_table}" a ON a.epc = s.code' if many else f'"{epc_table}" a'
+    first = "" if many else "a.epc = %s AND "
     return (
-        f"{name}(source, target, ev, hop) AS ("  # noqa: S608  # nosec B608
-        f'SELECT a.epc, b.epc, a.event_id, 1 FROM "{epc_table}" a '
+        f"{name}({start}source, target, ev, hop) AS ("  # noqa: S608  # nosec B608
+        f"SELECT {seed}a.epc, b.epc, a.event_id, 1 FROM {source} "
         f'JOIN "{epc_table}" b ON b.event_id = a.event_id '
-        f"WHERE a.epc = %s AND ({pairs}) AND {live} "
+        f"WHERE {first}({pairs}) AND {live} "
         "UNION "
-        f"SELECT a.epc, b.epc, a.event_id, w.hop + 1 FROM {name} w "
+        f"SELECT {carried}a.epc, b.epc, a.event_id, w.hop + 1 FROM {name} w "
         f'JOIN "{epc_table}" a ON a.epc = w.target '
         f'JOIN "{epc_table}" b ON b.event_id = a.event_id '
         f"WHERE w.hop < %s AND ({pairs}) AND {live})"
@@ -250,27 +254,6 @@ def _places(trace: Trace, rows: list[tuple[str, str, str, str]]) -> None:
 _SCOPE_CHUNK = 250
 
 
-def _scope_walk_cte(name: str, rules: tuple[tuple[str, str], ...], starts: int) -> str:
-    epc_table = EventEpc._meta.db_table
-    event_table = Event._meta.db_table
-    pairs = " OR ".join(["(a.role = %s AND b.role = %s)"] * len(rules))
-    live = (
-        f'NOT EXISTS (SELECT 1 FROM "{event_table}" x '  # noqa: S608  # nosec B608
-        "WHERE x.id = a.event_id AND (x.declared_error = %s OR x.event_hash LIKE %s))"
-    )
-    return (
-        f"{name}(start, source, target, ev, hop) AS ("  # noqa: S608  # nosec B608
-        f'SELECT s.code, a.epc, b.epc, a.event_id, 1 FROM starts s JOIN "{epc_table}" a '
-        f'ON a.epc = s.code JOIN "{epc_table}" b ON b.event_id = a.event_id '
-        f"WHERE ({pairs}) AND {live} "
-        "UNION "
-        f"SELECT w.start, a.epc, b.epc, a.event_id, w.hop + 1 FROM {name} w "
-        f'JOIN "{epc_table}" a ON a.epc = w.target '
-        f'JOIN "{epc_table}" b ON b.event_id = a.event_id '
-        f"WHERE w.hop < %s AND ({pairs}) AND {live})"
-    )
-
-
 def _scope_trace_sql(starts: int) -> str:
     """`_trace_sql` for `starts` identifiers at once: every row names its start first."""
     event_table = Event._meta.db_table
@@ -281,8 +264,8 @@ def _scope_trace_sql(starts: int) -> str:
         f'(SELECT e.event_type FROM "{event_table}" e WHERE e.id = w.ev), '
         f'(SELECT e.event_id FROM "{event_table}" e WHERE e.id = w.ev), w.hop FROM {{}} w'
     )
-    back = _scope_walk_cte("back", _BACKWARD, starts)
-    fwd = _scope_walk_cte("fwd", _FORWARD, starts)
+    back = _walk_cte("back", _BACKWARD, many=True)
+    fwd = _walk_cte("fwd", _FORWARD, many=True)
     return (
         f"WITH RECURSIVE starts(code) AS (VALUES {values}), {back}, {fwd}, "  # noqa: S608  # nosec B608
         "reached(start, code) AS (SELECT start, target FROM back UNION "

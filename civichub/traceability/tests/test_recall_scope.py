@@ -108,7 +108,7 @@ def test_the_page_previews_then_confirms_a_recall_by_farm(chain: Chain) -> None:
     scope = {"kind": "farm", "farm": str(chain.farm.pk), "feed": "", "since": "", "until": ""}
     page = client.post("/trace/recalls/scope/", scope | {"preview": "1"}).content.decode()
     assert "涉及 2 个批次" in page and "其中 1 个摊位" in page and chain.stall.name in page
-    assert "5000" in page  # the limit is said, not hidden
+    assert str(selectors.RECALL_SCOPE_MAX_CODES) in page  # the limit is said, not hidden
     assert not Recall.objects.exists()
     confirmed = client.post("/trace/recalls/scope/", scope | {"confirm": "1", "reason": "非洲猪瘟"})
     recall = Recall.objects.get()
