@@ -183,12 +183,14 @@ def _trace_sql() -> str:
     )
 
 
-def _trace_parameters(start: str, limit: int) -> list[Any]:
-    parameters: list[Any] = []
+def _trace_parameters(starts: list[str], limit: int, *, many: bool = False) -> list[Any]:
+    """`_trace_sql`'s parameters (one start), or `_scope_trace_sql`'s (`many`)."""
+    one = [] if many else starts
+    parameters: list[Any] = list(starts) if many else []
     for rules in (_BACKWARD, _FORWARD):
         flat = [role for pair in rules for role in pair]
-        parameters += [start, *flat, True, _DECLARATION, limit, *flat, True, _DECLARATION]
-    return [*parameters, "b", "f", "p", start, False, _DECLARATION, ""]
+        parameters += [*one, *flat, True, _DECLARATION, limit, *flat, True, _DECLARATION]
+    return [*parameters, "b", "f", "p", *one, False, _DECLARATION, ""]
 
 
 def _walked(start: str, rows: list[tuple[str, str, str, str, int]], trace: Trace) -> set[str]:
@@ -240,17 +242,8 @@ def _participants_set(
     ]
 
 
-def _places(trace: Trace, rows: list[tuple[str, str, str, str]]) -> None:
-    origin, reached = _place_sets(trace, rows)
-    found = list(
-        Participant.objects.filter(location_uri__in=origin | reached).order_by("kind", "pk")
-    )
-    _participants_set(trace, origin, reached, found)
-
-
-# Many starts at once (a recall by scope): the same walks, each row carrying the start it
-# belongs to, so that every start's trace is what `trace_code` gives it alone, with one round
-# trip per chunk of starts instead of one per start.
+# Many starts at once (a recall by scope): the walks' rows carry their start, so that every
+# start's trace is the one `trace_code` gives it alone, with a round trip per chunk of starts.
 _SCOPE_CHUNK = 250
 
 
@@ -277,24 +270,15 @@ def _scope_trace_sql(starts: int) -> str:
     )
 
 
-def _scope_trace_parameters(starts: list[str], limit: int) -> list[Any]:
-    parameters: list[Any] = list(starts)
-    for rules in (_BACKWARD, _FORWARD):
-        flat = [role for pair in rules for role in pair]
-        parameters += [*flat, True, _DECLARATION, limit, *flat, True, _DECLARATION]
-    return [*parameters, "b", "f", "p", False, _DECLARATION, ""]
-
-
 def trace_codes(codes: list[str]) -> list[Trace]:
-    """`trace_code` of each identifier (canonical already, as stored), in order, with one
-    statement per chunk of identifiers and one read of the participants per chunk."""
+    """`trace_code` of each identifier (canonical, as stored): a statement per chunk of them."""
     traces: list[Trace] = []
     hops = _conf().trace_max_hops
     for first in range(0, len(codes), _SCOPE_CHUNK):
         chunk = list(dict.fromkeys(codes[first : first + _SCOPE_CHUNK]))
         rows: dict[str, dict[str, list[Any]]] = {c: {"b": [], "f": [], "p": []} for c in chunk}
         with connection.cursor() as cursor:
-            cursor.execute(_scope_trace_sql(len(chunk)), _scope_trace_parameters(chunk, hops))
+            cursor.execute(_scope_trace_sql(len(chunk)), _trace_parameters(chunk, hops, many=True))
             for row in cursor.fetchall():
                 rows[row[1]][row[0]].append(row[2:])
         places: dict[str, tuple[set[str], set[str]]] = {}
@@ -455,13 +439,15 @@ def trace_code(code: str) -> Trace:
         raise ValidationFailed.on("epc", str(exc)) from exc
     trace = Trace(start=start)
     with connection.cursor() as cursor:
-        cursor.execute(_trace_sql(), _trace_parameters(start, _conf().trace_max_hops))
+        cursor.execute(_trace_sql(), _trace_parameters([start], _conf().trace_max_hops))
         rows = cursor.fetchall()
     back = [(r[1], r[2], r[3], r[4], r[5]) for r in rows if r[0] == "b"]
     forward = [(r[1], r[2], r[3], r[4], r[5]) for r in rows if r[0] == "f"]
     trace.upstream = _walked(start, back, trace)
     trace.downstream = _walked(start, forward, trace)
-    _places(trace, [(r[1], r[2], r[3], r[4]) for r in rows if r[0] == "p"])
+    origin, reached = _place_sets(trace, [(r[1], r[2], r[3], r[4]) for r in rows if r[0] == "p"])
+    places = Participant.objects.filter(location_uri__in=origin | reached).order_by("kind", "pk")
+    _participants_set(trace, origin, reached, list(places))
     return trace
 
 
