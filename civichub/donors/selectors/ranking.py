@@ -649,15 +649,14 @@ def _ranked_rows(
     index order), so the database touches about `offset + limit` entries plus one per cell
     instead of every donor in the band."""
     quote = connection.ops.quote_name
+    field, cells = "", list[str]()
     if rare:
-        field, cells = "", []
+        cells_needed = False
     elif cells_needed and coarse:
         field, cells = _coarse_cells(lat, lng, outer_km)
     elif cells_needed:
         field, cells = _cells(lat, lng, inner_km, outer_km)
-    else:
-        field, cells = "", []
-    if cells_needed and not rare and not cells:
+    if cells_needed and not cells:
         return 0, []
     where, where_params = callable_sql
     table = quote(Donor._meta.db_table)
