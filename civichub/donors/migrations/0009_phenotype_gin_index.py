@@ -1,7 +1,7 @@
 """A GIN index of the phenotypes on record, on PostgreSQL, for searches of donors lacking a
-rare antigen (`selectors.ranking.RARE_ANTIGEN_MAX`): `phenotype @> '{"Fya": "-"}'` finds the
+rare antigen (`selectors.antigens.RARE_ANTIGEN_MAX`): `phenotype @> '{"Fya": "-"}'` finds the
 few such donors of the whole registry without reading every phenotyped donor of the disc.
-Its condition is written as the ranking writes it (`selectors.ranking.phenotyped_sql`).
+Its condition is written as the ranking writes it (`selectors.antigens.phenotyped_sql`).
 SQLite has no such index: the migration does nothing there, and the search reads the index
 of phenotyped donors as before.
 """

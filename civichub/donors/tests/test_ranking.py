@@ -37,6 +37,7 @@ from civichub.donors.selectors import (
     rules,
     settings_,
 )
+from civichub.donors.selectors import antigens as antigen_counts
 from civichub.donors.selectors import ranking as selectors
 from civichub.donors.tests.conftest import HOSPITAL_LAT, HOSPITAL_LNG, at_km
 
@@ -256,11 +257,11 @@ def test_the_prefilter_never_drops_or_reorders_a_donor_the_plain_reading_finds(
     if negative_direct_max is not None:
         monkeypatch.setattr(selectors, "NEGATIVE_DIRECT_MAX", negative_direct_max)
     if rare_antigen_max is not None:
-        monkeypatch.setattr(selectors, "RARE_ANTIGEN_MAX", rare_antigen_max)
+        monkeypatch.setattr(antigen_counts, "RARE_ANTIGEN_MAX", rare_antigen_max)
     # The counts of RhD-negative donors and of donors lacking each antigen are kept for a
     # while: counted again for this registry.
     monkeypatch.setattr(selectors, "_negative_counts", {})
-    monkeypatch.setattr(selectors, "_antigen_counts", {})
+    monkeypatch.setattr(antigen_counts, "_antigen_counts", {})
     rng = random.Random(seed)
     _registry(rng, city.community_a1, hospital, 500)
     now = timezone.now()
@@ -453,7 +454,7 @@ def test_antigen_negative_donors_are_read_from_the_index_of_phenotyped_donors(
     over the whole radius (by band, then the ranking), answered from the small partial index
     of donors with a phenotype on record, never the whole ranking index and its rows."""
     # A common antigen (in this small registry every antigen is rare: none is).
-    monkeypatch.setattr(selectors, "RARE_ANTIGEN_MAX", -1)
+    monkeypatch.setattr(antigen_counts, "RARE_ANTIGEN_MAX", -1)
     _registry(random.Random(7), city.community_a1, hospital, 120)
     with CaptureQueriesContext(connection) as queries:
         got = rank_candidates(
@@ -492,7 +493,7 @@ def test_a_rare_antigens_other_groups_are_read_in_one_statement_from_the_same_in
     """When the patient's own group has too few donors lacking the antigen, every other
     compatible group (of both RhD types) is read in one statement, one exact read of the
     index of phenotyped donors for each group, best group first."""
-    monkeypatch.setattr(selectors, "RARE_ANTIGEN_MAX", -1)
+    monkeypatch.setattr(antigen_counts, "RARE_ANTIGEN_MAX", -1)
     _registry(random.Random(7), city.community_a1, hospital, 120)
     with CaptureQueriesContext(connection) as queries:
         got = rank_candidates(
@@ -543,7 +544,7 @@ def test_donors_lacking_a_rare_antigen_are_read_at_once_through_the_gin_index(
     """On PostgreSQL, donors lacking an antigen few donors lack: every compatible group in one
     statement, best group first, with no list of cells, found through the GIN index of
     phenotypes; SQLite, without that index, reads the cells of the disc group by group."""
-    monkeypatch.setattr(selectors, "_antigen_counts", {})
+    monkeypatch.setattr(antigen_counts, "_antigen_counts", {})
     _registry(random.Random(7), city.community_a1, hospital, 120)
     patient = compatibility.Patient(abo="AB", rhd="pos")
     with CaptureQueriesContext(connection) as queries:
