@@ -23,7 +23,9 @@ On SQLite in a temporary data directory (removed afterwards), and on PostgreSQL 
   `donors.rank_antigen_neg_*` for RhD-positive patients with an antibody, who need donors known
   to lack the antigen (E−, c−, Jk(a)−, K− or Fy(a)−, as often as Chinese patients form those
   antibodies; a donor whose phenotype leaves the antigen out is not taken), within 10 km,
-  read from the partial index of donors with a phenotype on record `donors_donor_phenotyped`;
+  read from the partial index of donors with a phenotype on record `donors_donor_phenotyped`
+  (on PostgreSQL those lacking a rare antigen, Fy(a) here, through the GIN index of phenotypes
+  `donors_donor_phenotype_gin`, every compatible group at once);
   `_cpu_p50_ms` / `_cpu_p99_ms` are the CPU time of the same queries (this process, and on
   PostgreSQL the server process serving its connection), which the load of other work on the
   machine does not inflate as it does wall-clock time; the load average is printed with them;

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import json
 import math
 import time as time_
 from collections.abc import Iterable
@@ -33,6 +34,7 @@ from civichub.donors.models import (
     RhD,
     Sex,
 )
+from civichub.donors.selectors.antigens import antigen_sql, rare_antigens
 from civichub.donors.selectors.history import _array, _facts_bulk, _in_window
 
 # The donation a component is collected by: apheresis for platelets, whole blood (separated
@@ -283,32 +285,6 @@ def _bands(radius_km: float) -> list[float]:
     return [*inside, radius_km]
 
 
-def phenotyped_sql() -> str:
-    """The condition of the partial index `donors_donor_phenotyped` (a phenotype on record),
-    written as Django writes it in the index, so that both databases see that the index holds
-    every row a search for antigen-negative donors asks for."""
-    if connection.vendor == "postgresql":
-        return "NOT (phenotype = '{}'::jsonb)"
-    return "NOT (phenotype = '{}')"
-
-
-def _antigen_sql(antigens: Iterable[str]) -> tuple[str, dict[str, Any]]:
-    """Donors whose phenotype records each of `antigens` as negative, as a condition of plain
-    SQL (" AND ..." or nothing) with its parameters: a donor whose phenotype leaves an antigen
-    out is unknown for it, so not taken. The antigen names are parameters too. Such a donor
-    has a phenotype on record: the condition says so too, for the index of those donors."""
-    wanted = [a for a in REQUESTABLE_ANTIGENS if a in set(antigens)]
-    clause, params = (f" AND {phenotyped_sql()}" if wanted else ""), {}
-    for n, antigen in enumerate(wanted):
-        if connection.vendor == "postgresql":
-            clause += f" AND (phenotype ->> %(ag{n})s) = '-'"
-            params[f"ag{n}"] = antigen
-        else:
-            clause += f" AND json_extract(phenotype, %(ag{n})s) = '-'"
-            params[f"ag{n}"] = f'$."{antigen}"'
-    return clause, params
-
-
 def _callable_sql(*, component: str, now: datetime) -> tuple[str, dict[str, Any]]:
     """`_callable` as a WHERE clause of plain SQL with its parameters (the ranking's hot path
     builds no ORM query), without the donors taken by an open call-up: those are read with
@@ -490,9 +466,12 @@ def _split_negative_runs(
     return split
 
 
-def _group_condition(groups: list[tuple[str, str]], *, coarse: bool) -> tuple[str, str, list[str]]:
+def _group_condition(
+    groups: list[tuple[str, str]], *, coarse: bool, one_select: bool = False
+) -> tuple[str, str, list[str]]:
     """The condition on the groups, the order of preference among them (a prefix of ORDER BY)
-    and, for an antigen search's later groups, one condition per SELECT."""
+    and, for an antigen search's later groups, one condition per SELECT (or, `one_select`,
+    every group in one condition: a read of the GIN index of phenotypes, not by group)."""
     # The groups written out (constants of the models' choices), so that the planner sees
     # that the partial index of RhD-negative donors holds every row asked for.
     group_order = ""
@@ -506,6 +485,12 @@ def _group_condition(groups: list[tuple[str, str]], *, coarse: bool) -> tuple[st
         group = f"rhd = 'neg' AND abo IN ({listed})"
         group_order = (
             "CASE " + " ".join(f"WHEN abo = '{n}' THEN {i}" for i, n in enumerate(names)) + " END, "
+        )
+    elif one_select:
+        each = [f"(abo = '{ABO(abo).value}' AND rhd = '{RhD(rhd).value}')" for abo, rhd in groups]
+        group = f"({' OR '.join(each)})"
+        group_order = (
+            "CASE " + " ".join(f"WHEN {g} THEN {i}" for i, g in enumerate(each)) + " END, "
         )
     elif coarse:
         # Groups of both RhD types (an antigen-negative search's groups after the first): one
@@ -559,6 +544,7 @@ def _ranked_rows(
     limit: int,
     cells_needed: bool = True,
     coarse: bool = False,
+    rare: bool = False,
 ) -> tuple[int, list[_Row]]:
     """The callable donors of `groups` (one group, or several RhD-negative ones in order of
     preference) whose cell centre lies farther than `inner_km` and at most `outer_km` away,
@@ -569,23 +555,26 @@ def _ranked_rows(
     however many cells repeat the conditions (and SQLite's statement cache finds the same
     text for the same number of cells). Without `cells_needed` (RhD-negative groups only) no
     cell is listed: the partial index of RhD-negative donors is read for the groups whole.
+    With `rare` (a search for donors lacking a rare antigen, PostgreSQL) neither: every group
+    at once, from the GIN index of phenotypes, in order of preference.
 
     A band of few cells is one query per cell merged in order (UNION ALL under one ORDER BY
     and LIMIT: SQLite's merge and PostgreSQL's Merge Append read each cell's entries lazily in
     index order), so the database touches about `offset + limit` entries plus one per cell
     instead of every donor in the band."""
     quote = connection.ops.quote_name
-    if cells_needed and coarse:
+    field, cells = "", list[str]()
+    if rare:
+        cells_needed = False
+    elif cells_needed and coarse:
         field, cells = _coarse_cells(lat, lng, outer_km)
     elif cells_needed:
         field, cells = _cells(lat, lng, inner_km, outer_km)
-    else:
-        field, cells = "", []
     if cells_needed and not cells:
         return 0, []
     where, where_params = callable_sql
     table = quote(Donor._meta.db_table)
-    group, group_order, arms = _group_condition(groups, coarse=coarse)
+    group, group_order, arms = _group_condition(groups, coarse=coarse, one_select=rare)
     select = (
         "SELECT id, sex, birth_date, weight_kg, had_reaction, group_source, cell_lat,"  # noqa: S608  # nosec B608
         f" cell_lng, accepts, calls, last_called_at, abo, rhd FROM {table}"
@@ -622,8 +611,14 @@ def _ranked_rows(
         outer = "dist2 <= %(outer)s" + (" AND dist2 > %(inner)s" if inner_km > 0 else "")
         among = ""
         if cells and connection.vendor == "postgresql":
-            # One array: the client binds one value however many cells.
-            among = f"{quote(field)} = ANY(%(cells)s::varchar[]) AND "
+            # One array: the client binds one value however many cells. An antigen search's
+            # (up to MAX_COARSE_CELLS, in a SELECT per group) is read through a subquery: the
+            # index is read the same way, but the planner no longer weighs each cell against
+            # the column's statistics in each SELECT, which cost more than the reading.
+            cell_array = "%(cells)s::varchar[]"
+            if coarse:
+                cell_array = f"ARRAY(SELECT unnest({cell_array}))"
+            among = f"{quote(field)} = ANY({cell_array}) AND "
             params["cells"] = _array(cells)
         elif cells:
             marks = ", ".join(f"%(c{n})s" for n in range(len(cells)))
@@ -696,11 +691,19 @@ def rank_candidates(
     today = timezone.localdate(now)
     ruleset = rules()
     where, where_params = _callable_sql(component=component, now=now)
-    antigen_where, antigen_params = _antigen_sql(antigen_negative)
+    asked = set(antigen_negative)
+    wanted = [a for a in REQUESTABLE_ANTIGENS if a in asked]
+    antigen_where, antigen_params = antigen_sql(wanted)
     # The antigens first: the databases test the conditions in the order written, and for a
     # rare antigen that one turns nearly every entry away.
     if antigen_where:
         where = f"{antigen_where.removeprefix(' AND ')} AND {where}"
+    # Few donors lack a rare antigen: the GIN index of phenotypes finds them (the containment
+    # says no more than the conditions above; it lets PostgreSQL use that index).
+    rare = rare_antigens(wanted)
+    if rare:
+        where = f"phenotype @> %(lacking)s::jsonb AND {where}"
+        antigen_params["lacking"] = json.dumps(dict.fromkeys(wanted, "-"))
     callable_sql = (where, {**where_params, **antigen_params})
     # Antigen-negative donors are few too (a phenotype is on record for 1-10 % of donors):
     # each group is read over the whole radius at once, from the index of those donors.
@@ -709,7 +712,10 @@ def rank_candidates(
     found: list[Candidate] = []
     direct: bool | None = None  # the negative path, decided when first needed
     steps = _steps(compatibility.donor_groups(component, patient))
-    if few and len(steps) > 2:
+    if rare:
+        # Every group in one statement, by group, then band, then the ranking.
+        steps = [[item for step in steps for item in step]]
+    elif few and len(steps) > 2:
         # The first group (or run of RhD-negative groups) alone: its donors are enough for
         # most antigens. When they are not, the antigen is rare and every other group is read
         # anyway: together, one statement for all of them.
@@ -721,7 +727,7 @@ def rank_candidates(
         inner = 0.0
         negative = all(rhd == compatibility.RhD.NEG for _abo, rhd, _verdict in step)
         sparse = negative or few
-        if negative and direct is None:
+        if negative and direct is None and not rare:
             direct = _negative_count() <= NEGATIVE_DIRECT_MAX
         for band in [radius_km] if sparse else _bands(radius_km):
             offset = 0
@@ -745,6 +751,7 @@ def rank_candidates(
                     limit=batch,
                     cells_needed=not (negative and direct),
                     coarse=few,
+                    rare=rare,
                 )
                 offset += batch
                 rows = [row for row in rows if row.pk not in skip]

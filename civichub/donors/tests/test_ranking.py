@@ -37,6 +37,7 @@ from civichub.donors.selectors import (
     rules,
     settings_,
 )
+from civichub.donors.selectors import antigens as antigen_counts
 from civichub.donors.selectors import ranking as selectors
 from civichub.donors.tests.conftest import HOSPITAL_LAT, HOSPITAL_LNG, at_km
 
@@ -233,16 +234,19 @@ def _plain_reading(
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    ("seed", "merge_max_cells", "negative_direct_max"),
+    ("seed", "merge_max_cells", "negative_direct_max", "rare_antigen_max"),
     # The bands read by merging the cells' ordered index entries as deployed, every band
     # read whole and sorted, and (almost) every band merged; RhD-negative donors read from
-    # their partial index whole (a small registry) or through the cells of the disc.
-    [(1, None, None), (2, 0, 0), (3, 400, None), (4, None, 0)],
+    # their partial index whole (a small registry) or through the cells of the disc; on
+    # PostgreSQL, donors lacking an antigen read through the GIN index of phenotypes (every
+    # antigen is rare in a small registry) or through the cells of the disc.
+    [(1, None, None, None), (2, 0, 0, -1), (3, 400, None, None), (4, None, 0, -1)],
 )
 def test_the_prefilter_never_drops_or_reorders_a_donor_the_plain_reading_finds(
     seed: int,
     merge_max_cells: int | None,
     negative_direct_max: int | None,
+    rare_antigen_max: int | None,
     city: Any,
     hospital: Any,
     monkeypatch: Any,
@@ -252,8 +256,12 @@ def test_the_prefilter_never_drops_or_reorders_a_donor_the_plain_reading_finds(
         monkeypatch.setattr(selectors, "MERGE_MAX_CELLS_SQLITE", merge_max_cells)
     if negative_direct_max is not None:
         monkeypatch.setattr(selectors, "NEGATIVE_DIRECT_MAX", negative_direct_max)
-    # The count of RhD-negative donors is kept for a while: counted again for this registry.
+    if rare_antigen_max is not None:
+        monkeypatch.setattr(antigen_counts, "RARE_ANTIGEN_MAX", rare_antigen_max)
+    # The counts of RhD-negative donors and of donors lacking each antigen are kept for a
+    # while: counted again for this registry.
     monkeypatch.setattr(selectors, "_negative_counts", {})
+    monkeypatch.setattr(antigen_counts, "_antigen_counts", {})
     rng = random.Random(seed)
     _registry(rng, city.community_a1, hospital, 500)
     now = timezone.now()
@@ -440,11 +448,13 @@ def test_rhd_negative_groups_are_read_in_one_query_by_the_chosen_path(
 
 @pytest.mark.django_db
 def test_antigen_negative_donors_are_read_from_the_index_of_phenotyped_donors(
-    city: Any, hospital: Any
+    city: Any, hospital: Any, monkeypatch: Any
 ) -> None:
     """A patient who needs donors known to lack an antigen: each compatible group is one query
     over the whole radius (by band, then the ranking), answered from the small partial index
     of donors with a phenotype on record, never the whole ranking index and its rows."""
+    # A common antigen (in this small registry every antigen is rare: none is).
+    monkeypatch.setattr(antigen_counts, "RARE_ANTIGEN_MAX", -1)
     _registry(random.Random(7), city.community_a1, hospital, 120)
     with CaptureQueriesContext(connection) as queries:
         got = rank_candidates(
@@ -478,11 +488,12 @@ def test_antigen_negative_donors_are_read_from_the_index_of_phenotyped_donors(
 
 @pytest.mark.django_db
 def test_a_rare_antigens_other_groups_are_read_in_one_statement_from_the_same_index(
-    city: Any, hospital: Any
+    city: Any, hospital: Any, monkeypatch: Any
 ) -> None:
     """When the patient's own group has too few donors lacking the antigen, every other
     compatible group (of both RhD types) is read in one statement, one exact read of the
     index of phenotyped donors for each group, best group first."""
+    monkeypatch.setattr(antigen_counts, "RARE_ANTIGEN_MAX", -1)
     _registry(random.Random(7), city.community_a1, hospital, 120)
     with CaptureQueriesContext(connection) as queries:
         got = rank_candidates(
@@ -524,6 +535,49 @@ def test_a_rare_antigens_other_groups_are_read_in_one_statement_from_the_same_in
             cursor.execute(f"EXPLAIN QUERY PLAN {ranking[1]}")
             plan = "\n".join(str(row[-1]) for row in cursor.fetchall())
             assert plan.count("COVERING INDEX donors_donor_phenotyped") == 7, plan
+
+
+@pytest.mark.django_db
+def test_donors_lacking_a_rare_antigen_are_read_at_once_through_the_gin_index(
+    city: Any, hospital: Any, monkeypatch: Any
+) -> None:
+    """On PostgreSQL, donors lacking an antigen few donors lack: every compatible group in one
+    statement, best group first, with no list of cells, found through the GIN index of
+    phenotypes; SQLite, without that index, reads the cells of the disc group by group."""
+    monkeypatch.setattr(antigen_counts, "_antigen_counts", {})
+    _registry(random.Random(7), city.community_a1, hospital, 120)
+    patient = compatibility.Patient(abo="AB", rhd="pos")
+    with CaptureQueriesContext(connection) as queries:
+        got = rank_candidates(
+            component="red_cells",
+            patient=patient,
+            lat=HOSPITAL_LAT,
+            lng=HOSPITAL_LNG,
+            radius_km=10.0,
+            now=timezone.now(),
+            limit=10_000,
+            antigen_negative=("K",),
+        )
+    ranking = [q["sql"] for q in queries.captured_queries if "group_source" in q["sql"]]
+    order = [(a.value, r.value) for a, r, _v in compatibility.donor_groups("red_cells", patient)]
+    groups = [(c.abo, c.rhd) for c in got]
+    assert len(set(groups)) >= 3, groups
+    assert [order.index(g) for g in groups] == sorted(order.index(g) for g in groups)
+    if connection.vendor != "postgresql":
+        assert all("@>" not in sql for sql in ranking), ranking
+        return
+    assert len(ranking) == 1, ranking
+    assert "UNION ALL" not in ranking[0] and "search_cell" not in ranking[0], ranking[0]
+    assert "phenotype @> " in ranking[0], ranking[0]
+    # The index the containment is for (on a table this small the planner reads any index
+    # as cheaply; on a million donors it takes this one: docs/donors.md).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'donors_donor_phenotype_gin'"
+        )
+        (definition,) = cursor.fetchone()
+    assert "USING gin (phenotype jsonb_path_ops)" in definition, definition
+    assert "WHERE (NOT (phenotype = '{}'::jsonb))" in definition, definition
 
 
 @pytest.mark.django_db
