@@ -8,7 +8,11 @@ end to end, named in a short JSON header): a pass decodes the states of a whole 
 one array copy per field rather than per household, and encodes them back the same way. A blob
 whose header differs from today's layout (a field added since) is read field by field by name.
 Blobs of the older kinds, the state and its checkpoints in one compressed blob or a NumPy
-archive (`np.savez_compressed`), are still read. No pickle: nothing in the blob is executed."""
+archive (`np.savez_compressed`), are still read. No pickle: nothing in the blob is executed.
+
+States and checkpoints are compressed with LZ4 (the codec pyarrow ships): as small as zlib's
+fastest level on these rows and more than ten times faster both ways, where zlib had been a
+fifth of a pass's work. Those saved with zlib are still read."""
 
 from __future__ import annotations
 
@@ -118,7 +122,7 @@ def state_load(household: Household, meters: np.ndarray) -> detection.WellbeingD
     readings it has seen since the oldest of them (`seen`, one row per half hour)."""
     detector = detection.WellbeingDetector(meters)
     blob = bytes(household.detector_state) if household.detector_state else b""
-    if blob.startswith(_MAGIC2):
+    if is_row_blob(blob):
         saved = saved_state(blob)
         detector.state = rows_decode(saved.row[np.newaxis], saved.slot)
         detector.seen = saved.seen
@@ -164,7 +168,11 @@ def detector_blobs(detector: detection.WellbeingDetector) -> tuple[bytes, bytes]
 
 # The layout of a state as one row of bytes.
 
-_MAGIC2 = b"CHDS2"
+_MAGIC2 = b"CHDS2"  # zlib (still read)
+_MAGIC3 = b"CHDS3"  # LZ4
+# A checkpoint's payload compressed with LZ4 starts with this (a zlib stream starts with "x").
+_LZ4_CHECKPOINT = b"CHL4"
+_LENGTH = struct.Struct("<I")
 _CHECKPOINTS = b"CHCP1"
 _SEGMENT = struct.Struct("<qI")  # a checkpoint's half hour and its compressed length
 
@@ -295,12 +303,33 @@ def state_pack(
             np.ascontiguousarray(seen, dtype="<f8").tobytes(),
         )
     )
-    return _MAGIC2 + zlib.compress(body, 1)
+    return _MAGIC3 + _lz4_compress(body)
+
+
+@functools.cache
+def _lz4() -> Any:
+    # Imported on first use: pyarrow is large, and most processes never decode a state.
+    import pyarrow  # noqa: PLC0415
+
+    return pyarrow.Codec("lz4")
+
+
+def _lz4_compress(body: bytes) -> bytes:
+    """The body's length, then its LZ4 frame (the decoder needs the length up front)."""
+    return _LENGTH.pack(len(body)) + _lz4().compress(body, asbytes=True)
+
+
+def _lz4_decompress(payload: bytes | memoryview) -> bytes:
+    (length,) = _LENGTH.unpack_from(payload)
+    return bytes(_lz4().decompress(memoryview(payload)[_LENGTH.size :], length, asbytes=True))
 
 
 def saved_state(blob: bytes) -> SavedState:
     """A state saved by `state_pack` (callers check the blob's kind with `is_row_blob`)."""
-    raw = zlib.decompress(memoryview(blob)[len(_MAGIC2) :])
+    if blob.startswith(_MAGIC3):
+        raw = _lz4_decompress(memoryview(blob)[len(_MAGIC3) :])
+    else:
+        raw = zlib.decompress(memoryview(blob)[len(_MAGIC2) :])
     head_length, count = struct.unpack_from("<II", raw)
     offset = 8 + head_length
     head = raw[8:offset]
@@ -315,16 +344,19 @@ def saved_state(blob: bytes) -> SavedState:
 
 
 def is_row_blob(blob: bytes) -> bool:
-    return blob.startswith(_MAGIC2)
+    return blob.startswith((_MAGIC3, _MAGIC2))
 
 
 def checkpoint_compress(row: np.ndarray) -> bytes:
     head = _layout().head
-    return zlib.compress(struct.pack("<I", len(head)) + head + row.tobytes(), 1)
+    return _LZ4_CHECKPOINT + _lz4_compress(struct.pack("<I", len(head)) + head + row.tobytes())
 
 
 def checkpoint_row(payload: bytes) -> np.ndarray:
-    raw = zlib.decompress(payload)
+    if payload.startswith(_LZ4_CHECKPOINT):
+        raw = _lz4_decompress(memoryview(payload)[len(_LZ4_CHECKPOINT) :])
+    else:
+        raw = zlib.decompress(payload)
     (length,) = struct.unpack_from("<I", raw)
     return _row_of(raw[4 : 4 + length], raw[4 + length :])
 

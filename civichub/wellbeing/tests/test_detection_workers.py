@@ -266,3 +266,28 @@ def test_a_state_saved_before_a_field_was_added_is_read_with_that_fields_start()
     np.testing.assert_array_equal(state.sensitivity, [1.0])
     np.testing.assert_array_equal(state.p_active, detector.state.p_active)
     np.testing.assert_array_equal(state.ring, detector.state.ring)
+
+
+def test_states_and_checkpoints_saved_with_zlib_are_still_read() -> None:
+    """States and checkpoints are compressed with LZ4 now; those saved with zlib before read
+    the same."""
+    sim = simulate(1, 2, seed=5)
+    detector = WellbeingDetector(sim.meters)
+    detector.process(sim.readings[:, :SLOTS_PER_DAY], 0)
+    row = detector_state.rows_encode(detector.state)[0]
+    seen = sim.readings[0, :SLOTS_PER_DAY]
+    blob = detector_state.state_pack(SLOTS_PER_DAY - 1, [SLOTS_PER_DAY - 1], seen, row)
+    assert blob.startswith(detector_state._MAGIC3)
+    body = detector_state._lz4_decompress(blob[len(detector_state._MAGIC3) :])
+    older = detector_state._MAGIC2 + zlib.compress(body, 1)
+    assert detector_state.is_row_blob(older)
+    for saved in (detector_state.saved_state(blob), detector_state.saved_state(older)):
+        assert saved.slot == SLOTS_PER_DAY - 1
+        assert saved.checkpoint_slots == [SLOTS_PER_DAY - 1]
+        np.testing.assert_array_equal(saved.seen, seen)
+        np.testing.assert_array_equal(saved.row, row)
+    payload = detector_state.checkpoint_compress(row)
+    head = detector_state._layout().head
+    zlib_payload = zlib.compress(struct.pack("<I", len(head)) + head + row.tobytes(), 1)
+    for stored in (payload, zlib_payload):
+        np.testing.assert_array_equal(detector_state.checkpoint_row(stored), row)

@@ -27,7 +27,6 @@ from civichub.wellbeing.models import Alert, Household
 from civichub.wellbeing.services.detection_runs.passes import (
     CHECKPOINT_DAYS,
     PASS_FIELDS,
-    detection_clear,
     detection_pass,
 )
 from civichub.wellbeing.services.detector_state import detector_blobs, detector_load
@@ -157,7 +156,6 @@ def detection_batch_run(*, batch: int = DETECTION_BATCH) -> tuple[int, list[Aler
     if not households:
         return 0, []
     since = {household.pk: household.detection_since for household in households}
-    detection_clear([household.pk for household in households])
     return len(households), detection_pass(households, since)
 
 
@@ -166,7 +164,6 @@ def detection_run(*, household_id: int) -> list[Alert]:
     """Runs one household's detector over the half hours that have readings since it last ran,
     and raises what it finds (the pass of `detection_batch_run`, for one household)."""
     household = Household.objects.select_for_update().get(pk=household_id)
-    detection_clear([household_id])
     return detection_pass([household], {household_id: None})
 
 

@@ -111,10 +111,23 @@ class _Member:
 def detection_pass(
     households: Sequence[Household], since: Mapping[int, datetime | None]
 ) -> list[Alert]:
-    """Detects `households` (locked by the caller, in its transaction) over their new readings.
-    `since` is each household's earliest reading stored since its last pass, None when unknown:
-    only a household with readings at or before the half hours already detected is read from
-    its oldest checkpoint and compared with what it saw."""
+    """Detects `households` (locked by the caller, in its transaction) over their new readings
+    and marks them as no longer waiting for detection. `since` is each household's earliest
+    reading stored since its last pass, None when unknown: only a household with readings at or
+    before the half hours already detected is read from its oldest checkpoint and compared with
+    what it saw. A household whose state is saved is marked in the same statement; the others
+    with one statement for all."""
+    saved: set[int] = set()
+    alerts = _pass(households, since, saved)
+    rest = [household.pk for household in households if household.pk not in saved]
+    if rest:
+        detection_clear(rest)
+    return alerts
+
+
+def _pass(
+    households: Sequence[Household], since: Mapping[int, datetime | None], saved: set[int]
+) -> list[Alert]:
     consenting = [h for h in households if h.consenting]
     if not consenting:
         return []
@@ -139,7 +152,7 @@ def detection_pass(
         return []
     _away_masks(ready, zone)
     _run(ready)
-    return _finish(ready, zone)
+    return _finish(ready, zone, saved)
 
 
 def _fetch_after(requests: Sequence[GridRequest], zone: tzinfo) -> datetime:
@@ -338,9 +351,9 @@ def _cut(array: np.ndarray, member: _Member, step: int, stop: int) -> np.ndarray
     return array[:, step - window : stop - window + 1]
 
 
-def _finish(members: list[_Member], zone: tzinfo) -> list[Alert]:
-    """Saves every member's detector (one statement per household, sent at once) and raises
-    what was found."""
+def _finish(members: list[_Member], zone: tzinfo, saved: set[int]) -> list[Alert]:
+    """Saves every member's detector (one statement per household, sent at once; `saved` gets
+    their ids) and raises what was found."""
     states, checkpoints = [], []
     for member in members:
         grid = member.grid
@@ -357,6 +370,7 @@ def _finish(members: list[_Member], zone: tzinfo) -> list[Alert]:
             ]
             checkpoints.append((checkpoints_pack(packed), member))
     _states_save(states, checkpoints)
+    saved.update(member.household.pk for member in members)
     raised: list[Alert] = []
     alerting = [m for m in members if m.found]
     partial = [m for m in alerting if m.household.get_deferred_fields()]
@@ -382,23 +396,43 @@ def _finish(members: list[_Member], zone: tzinfo) -> list[Alert]:
 def _states_save(
     states: list[tuple[bytes, datetime, _Member]], checkpoints: list[tuple[bytes, _Member]]
 ) -> None:
-    """The detectors' columns, written with one prepared statement each (the ORM's bulk
-    update builds a CASE per column over the whole batch, which costs more than the writes)."""
+    """The detectors' columns, written with one prepared statement per kind of row (the ORM's
+    bulk update builds a CASE per column over the whole batch, which costs more than the
+    writes), each household's in one statement that also marks it as no longer due: one new
+    row version per household and pass (on PostgreSQL each update writes one)."""
     quote = connection.ops.quote_name
     table = quote(Household._meta.db_table)
-    state, through, checkpoint, pk = (
-        quote(name) for name in ("detector_state", "detected_through", "detector_checkpoints", "id")
+    state, through, checkpoint, queued, earliest, pk = (
+        quote(name)
+        for name in (
+            "detector_state",
+            "detected_through",
+            "detector_checkpoints",
+            "detection_queued_at",
+            "detection_since",
+            "id",
+        )
     )
     adapt = connection.ops.adapt_datetimefield_value
+    new_checkpoints = {id(m): blob for blob, m in checkpoints}
+    plain, with_checkpoints = [], []
+    for blob, at, m in states:
+        if id(m) in new_checkpoints:
+            with_checkpoints.append((blob, adapt(at), new_checkpoints[id(m)], m.household.pk))
+        else:
+            plain.append((blob, adapt(at), m.household.pk))
+    cleared = f"{queued} = NULL, {earliest} = NULL"
     with connection.cursor() as cursor:
-        cursor.executemany(
-            f"UPDATE {table} SET {state} = %s, {through} = %s WHERE {pk} = %s",  # noqa: S608  # nosec B608
-            [(blob, adapt(at), m.household.pk) for blob, at, m in states],
-        )
-        if checkpoints:
+        if plain:
             cursor.executemany(
-                f"UPDATE {table} SET {checkpoint} = %s WHERE {pk} = %s",  # noqa: S608  # nosec B608
-                [(blob, m.household.pk) for blob, m in checkpoints],
+                f"UPDATE {table} SET {state} = %s, {through} = %s, {cleared} WHERE {pk} = %s",  # noqa: S608  # nosec B608
+                plain,
+            )
+        if with_checkpoints:
+            cursor.executemany(
+                f"UPDATE {table} SET {state} = %s, {through} = %s, {checkpoint} = %s, "  # noqa: S608  # nosec B608
+                f"{cleared} WHERE {pk} = %s",
+                with_checkpoints,
             )
     for blob, at, m in states:
         m.household.detector_state, m.household.detected_through = blob, at
