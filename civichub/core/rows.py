@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Field, Model
+from django.db.models import NOT_PROVIDED, Field, Model
 from django.db.models.signals import post_save, pre_save
 
 
@@ -38,7 +38,8 @@ def _compiled(model: type[Model], vendor: str) -> _Insert | None:
         return None
     fields = tuple(f for f in meta.local_concrete_fields if f is not meta.auto_field)
     for field in fields:
-        if field.generated or field.has_db_default() or hasattr(field, "get_placeholder"):
+        own_sql = field.db_default is not NOT_PROVIDED or hasattr(field, "get_placeholder")
+        if field.generated or own_sql:
             return None
     q = connection.ops.quote_name
     columns = ", ".join(q(f.column) for f in fields)
@@ -58,14 +59,15 @@ def insert_row(instance: Model) -> None:
     if plan is None or instance.pk is not None:
         instance.save(force_insert=True)
         return
-    instance._prepare_related_fields_for_save(operation_name="save")
+    # What save() checks first: no related object unsaved, foreign keys set from them.
+    instance._prepare_related_fields_for_save(operation_name="save")  # type: ignore[attr-defined]
     alias = connection.alias
     pre_save.send(sender=model, instance=instance, raw=False, using=alias, update_fields=None)
     params = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in plan.fields]
     with transaction.mark_for_rollback_on_error(alias), connection.cursor() as cursor:
         cursor.execute(plan.sql, params)
         row = cursor.fetchone()
-    instance.pk = model._meta.pk.to_python(row[0])  # type: ignore[union-attr]
+    instance.pk = model._meta.pk.to_python(row[0])
     instance._state.adding = False
     instance._state.db = alias
     post_save.send(
