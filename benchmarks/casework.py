@@ -11,7 +11,9 @@ Prints `name: value` lines on stdout (progress goes to stderr). Each section is 
   request is a full intake through casework's `case_submit` (tracking number, history, audit row,
   routing and acknowledgement tasks queued after commit), so the figure is end to end. The
   section creates its own database and data directory and removes both afterwards; clients and
-  server share the machine's cores.
+  server share the machine's cores. Besides throughput and latency it prints the CPU time per
+  request of the server's processes and of the PostgreSQL backends serving them, and the
+  transactions committed per request: on a busy machine these are the figures to compare.
 - `routing-quality`: macro-F1 of the message router (`civichub.casework.router`) by nested
   cross-validation: on each of 5 outer stratified folds the router chooses its model by 3-fold
   cross-validation inside the training part only (as `train-router` does on a deployment's
@@ -208,6 +210,45 @@ print(json.dumps({"key": world.key}))
 """
 
 
+def database_backends(database_url: str) -> list[int]:
+    """Process ids of the PostgreSQL backends serving the database (the server's pooled
+    connections), when the database server runs on this machine."""
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return [int(row[0]) for row in rows]
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of one process so far; 0 once it is gone or unreadable (a
+    backend of another user's server on another machine)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def database_cpu_seconds(pids: list[int]) -> dict[int, float]:
+    return {pid: process_cpu_seconds(pid) for pid in pids}
+
+
+def database_transactions(database_url: str) -> int:
+    """Transactions committed in the database so far (statistics lag about a second)."""
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        row = conn.execute(
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+
 def db_sessions(database_url: str) -> int:
     """Sessions the PostgreSQL server has opened on the database so far (statistics lag about a
     second behind)."""
@@ -284,11 +325,18 @@ def open311(args: argparse.Namespace) -> int:
                 post_load(port, key, requests=min(300, args.requests), seconds=10, first=10**6)
                 stored_before = open311_cases(database_url)
                 sessions_before = db_sessions(database_url)
+                commits_before = database_transactions(database_url)
                 note(f"[open311] {args.requests} POSTs, at most {args.seconds:.0f} s...")
+                backends = database_cpu_seconds(database_backends(database_url))
                 cpu_before = group_cpu_seconds(group)
                 result = post_load(port, key, args.requests, args.seconds)
                 server_cpu = group_cpu_seconds(group) - cpu_before
+                # Backends opened during the run count from zero; the pool keeps them open.
+                after = database_cpu_seconds(database_backends(database_url))
+                database_cpu = sum(t - backends.get(pid, 0.0) for pid, t in after.items())
                 sessions = db_sessions(database_url) - sessions_before - 1
+                # The statistics' own few reads count too: noise over thousands of requests.
+                commits = database_transactions(database_url) - commits_before
                 stored = open311_cases(database_url) - stored_before
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
@@ -307,7 +355,10 @@ def open311(args: argparse.Namespace) -> int:
     line("open311.post.p99_ms", f"{p99:.1f}")
     line("open311.post.max_ms", f"{max(result.latencies) * 1000:.1f}")
     line("open311.post.server_cpu_ms_per_request", f"{server_cpu * 1000 / max(count, 1):.1f}")
+    line("open311.post.database_cpu_ms_per_request", f"{database_cpu * 1000 / max(count, 1):.1f}")
     line("open311.post.db_sessions_opened_per_request", f"{sessions / max(count, 1):.2f}")
+    line("open311.post.db_transactions_per_request", f"{commits / max(count, 1):.2f}")
+    line("open311.post.load_average", load_average())
     line("open311.post.target", f">= {OPEN311_TARGET_RPS}/s, p99 <= {OPEN311_TARGET_P99_MS:.0f} ms")
     met = rps >= OPEN311_TARGET_RPS and p99 <= OPEN311_TARGET_P99_MS and not result.errors
     line("open311.post.target_met", "yes" if met else "no")
