@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_POST
 
 from civichub.casework import forms, selectors, services
@@ -38,7 +39,7 @@ from civichub.casework.models import (
 from civichub.casework.permissions import is_own_case, is_sender, may
 from civichub.casework.photos import PhotoUpload
 from civichub.casework.services import Submitted
-from civichub.core.charts import Chart, bar_chart
+from civichub.core.charts import Chart, bar_chart, column_chart
 from civichub.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from civichub.core.http import (
     client_address,
@@ -634,14 +635,18 @@ def statistics(request: HttpRequest) -> HttpResponse:
     query = request.GET.copy()
     query["format"] = "csv"
     group_bars = _bars(stats.groups[:15], "volume")
-    period_bars = _bars(stats.periods[-26:], "volume")
+    # Time runs along x: one column per week or month, an empty one as a gap.
+    period_columns = column_chart(
+        [(p.label, p.volume) for p in stats.periods[-26:]],
+        unit=pgettext("count of messages", "件"),
+    )
     return render(
         request,
         "casework/statistics.html",
         {
             "stats": stats,
             "group_chart": group_bars,
-            "period_chart": period_bars,
+            "period_chart": period_columns,
             "csv_query": query.urlencode(),
         },
     )

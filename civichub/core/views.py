@@ -27,7 +27,7 @@ from civichub.core import registry, selectors, services
 from civichub.core.errors import DomainError, NotAuthenticated, NotFound
 from civichub.core.errors import PermissionDenied as DomainPermissionDenied
 from civichub.core.http import request_user, request_user_or_none
-from civichub.core.models import Organisation
+from civichub.core.models import Organisation, User
 from civichub.core.outages import RETRY_AFTER_SECONDS, is_outage
 from civichub.core.paging import page_links
 from civichub.core.permissions import allowed, role_paths
@@ -42,6 +42,14 @@ RESIDENT_VIEW_PURPOSE = "查看居民档案"
 class CivicLoginView(LoginView):
     template_name = "core/login.html"
     redirect_authenticated_user = True
+
+    def get_default_redirect_url(self) -> str:
+        """Staff land on their workbench; a resident, whose menu has no workbench, on the front
+        door (`/`, the public home page a module offers) unless the sign-in named a page."""
+        user = request_user_or_none(self.request)
+        if not self.next_page and user is not None and not _is_staff(user):
+            return reverse("core:home")
+        return str(super().get_default_redirect_url())
 
 
 class CivicPasswordChangeView(PasswordChangeView):
@@ -95,12 +103,15 @@ def home(request: HttpRequest) -> HttpResponse:
     """`/`: staff get their workbench; visitors and residents get the public home page a module
     offers (the portal), or the sign-in page where no module offers one."""
     user = request_user_or_none(request)
-    is_staff = user is not None and (user.is_staff or bool(role_paths(user)))
-    public = None if is_staff else registry.public_home()
+    public = None if user is not None and _is_staff(user) else registry.public_home()
     if public is not None:
         response: HttpResponse = public(request)
         return response
     return login_required(dashboard)(request)
+
+
+def _is_staff(user: User) -> bool:
+    return user.is_staff or bool(role_paths(user))
 
 
 @login_required

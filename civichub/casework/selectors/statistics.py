@@ -121,6 +121,12 @@ def _period_start(day: dt.date, period: str) -> dt.date:
     return day - dt.timedelta(days=day.weekday())
 
 
+def _period_after(start: dt.date, period: str) -> dt.date:
+    if period == "month":
+        return (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return start + dt.timedelta(days=7)
+
+
 def case_statistics(
     *,
     actor: User,
@@ -131,7 +137,9 @@ def case_statistics(
     now: dt.datetime | None = None,
 ) -> Statistics:
     """Figures for cases received from `since` to `until` (inclusive, local dates) in the
-    caller's scope, grouped by department or community, and over time by week or month."""
+    caller's scope, grouped by department or community, and over time by week or month: every
+    period of the range, a week or month without messages as zeros, so that a trend read from
+    them has no gaps closed up."""
     require(actor, "casework.stats.view")
     if group_by not in {"department", "community"}:
         raise ValidationFailed.on("group_by", _("请按部门或按社区分组。"))
@@ -173,6 +181,10 @@ def case_statistics(
     total = Figures(key="all", label="")
     groups: dict[str, Figures] = {}
     periods: dict[dt.date, Figures] = {}
+    bucket = _period_start(since, period)
+    while bucket <= until:
+        periods[bucket] = Figures(key=bucket.isoformat(), label=bucket.isoformat())
+        bucket = _period_after(bucket, period)
     for row in rows:
         rating = final_rating.get(row["pk"])
         total.add(row, rating, now)
@@ -186,10 +198,7 @@ def case_statistics(
             )
         groups[key].add(row, rating, now)
         day = timezone.localtime(row["created_at"], tz).date()
-        bucket = _period_start(day, period)
-        if bucket not in periods:
-            periods[bucket] = Figures(key=bucket.isoformat(), label=bucket.isoformat())
-        periods[bucket].add(row, rating, now)
+        periods[_period_start(day, period)].add(row, rating, now)
     return Statistics(
         since=since,
         until=until,

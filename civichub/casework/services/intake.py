@@ -187,6 +187,7 @@ def case_submit(
     verification: ContactVerification | None = None,
     extra: dict[str, Any] | None = None,
     received_at: dt.datetime | None = None,
+    schedule_routing: bool = True,
 ) -> Submitted:
     """Accepts a message and gives it a tracking number at once.
 
@@ -198,7 +199,9 @@ def case_submit(
     `category_key` is the sender's (or Open311 service_code's) choice; without it the router
     picks one after commit. Photos are checked before anything is stored: one bad photo refuses
     the whole message with a message naming it. Routing and the acknowledgement are scheduled
-    with `transaction.on_commit` and never delay or endanger the intake.
+    with `transaction.on_commit` and never delay or endanger the intake; `schedule_routing=False`
+    leaves both to a caller that routes the case itself in the same transaction (the demo city,
+    whose made-up history would otherwise queue a task per message ahead of the first real one).
     """
     now = received_at or timezone.now()
     crs = crs or core_settings().default_crs
@@ -258,7 +261,13 @@ def case_submit(
     if latitude is not None and longitude is not None:
         case.wgs84_latitude, case.wgs84_longitude = geo.to_wgs84(latitude, longitude, crs)
     return _store_submission(
-        case, actor=actor, sender=sender, checked=checked, verification=verification, now=now
+        case,
+        actor=actor,
+        sender=sender,
+        checked=checked,
+        verification=verification,
+        now=now,
+        schedule_routing=schedule_routing,
     )
 
 
@@ -371,10 +380,11 @@ def _store_submission(
     checked: Sequence[CheckedPhoto | DeferredPhoto],
     verification: ContactVerification | None,
     now: dt.datetime,
+    schedule_routing: bool = True,
 ) -> Submitted:
     """Numbers and saves the case with its photos, spends the verification, records the event
-    and the audit row, and schedules routing: all in one transaction. Photo files written
-    before a failure are removed."""
+    and the audit row, and schedules routing (unless told not to): all in one transaction.
+    Photo files written before a failure are removed."""
     conf = casework_settings()
     with files_kept_on_commit() as written:
         case.tracking_number = _next_tracking_number(now)
@@ -408,7 +418,8 @@ def _store_submission(
                 "category": case.category.key if case.category else None,
             },
         )
-        transaction.on_commit(partial(_enqueue_after_intake, case.pk), robust=True)
+        if schedule_routing:
+            transaction.on_commit(partial(_enqueue_after_intake, case.pk), robust=True)
     return Submitted(case=case, access_code=access_code)
 
 

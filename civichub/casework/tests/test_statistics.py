@@ -104,6 +104,27 @@ def test_figures_per_department_and_per_week(cw: Casework, known: dict[str, Case
     assert [(p.label, p.volume) for p in stats.periods] == [("2026-03-09", 3), ("2026-03-16", 3)]
 
 
+def test_a_week_without_messages_is_a_zero_period_not_skipped(
+    cw: Casework, known: dict[str, Case]
+) -> None:
+    # The known cases fall in the weeks of 9 and 16 March; the weeks around them had none.
+    stats = stats_for(cw.dispatcher, since=dt.date(2026, 3, 4), until=dt.date(2026, 3, 29))
+
+    assert [(p.label, p.volume) for p in stats.periods] == [
+        ("2026-03-02", 0),
+        ("2026-03-09", 3),
+        ("2026-03-16", 3),
+        ("2026-03-23", 0),
+    ]
+    assert stats.periods[0].response_rate is None
+    by_month = stats_for(cw.dispatcher, period="month", until=dt.date(2026, 5, 3))
+    assert [(p.label, p.volume) for p in by_month.periods] == [
+        ("2026-03-01", 6),
+        ("2026-04-01", 0),
+        ("2026-05-01", 0),
+    ]
+
+
 def test_figures_per_community(cw: Casework, known: dict[str, Case]) -> None:
     stats = stats_for(cw.dispatcher, group_by="community", period="month")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import re
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from civichub.casework import services
 from civichub.casework.models import Case, CaseStatus
@@ -379,6 +381,27 @@ def test_statistics_page_draws_bars_and_exports_csv(
     rows = list(csv.DictReader(io.StringIO(export.content.decode())))
     assert rows[0]["section"] == "total" and rows[0]["volume"] == "1"
     assert client_for(cw.handler).get(reverse("casework:statistics")).status_code == 403
+
+
+def test_statistics_trend_is_columns_over_time_with_empty_weeks(
+    cw: Casework, submit: Callable[..., Case]
+) -> None:
+    submit()
+    client = client_for(cw.dispatcher)
+    today = timezone.localdate()
+
+    page = client.get(
+        reverse("casework:statistics"),
+        {"since": (today - dt.timedelta(days=27)).isoformat(), "until": today.isoformat()},
+    ).content.decode()
+
+    trend = page[page.index('id="over-time"') :]
+    trend = trend[: trend.index("</svg>")]
+    # Time along x: one column per week of the four (and a part), the empty ones at height 0.
+    assert 'class="chart chart-columns"' in trend and 'class="axis"' in trend
+    heights = [float(h) for h in re.findall(r'<rect [^>]*height="([0-9.]+)"', trend)]
+    assert len(heights) in {4, 5} and heights.count(0) >= 3 and heights[-1] > 0
+    assert "件</text>" in trend
 
 
 def test_dashboard_shows_open_and_overdue_tiles(cw: Casework, submit: Callable[..., Case]) -> None:

@@ -190,6 +190,28 @@ def test_the_account_is_named_in_the_pages_language(city: Any, make_user: Any) -
     assert account.format("Li Xiuying") in client.get("/dashboard/").content.decode()
 
 
+def test_a_resident_signs_in_to_the_front_door_and_staff_to_their_workbench(
+    city: Any, make_user: Any
+) -> None:
+    """The workbench is not in a resident's menu: signing in takes them to the public home page,
+    staff to the workbench, and a page the sign-in was asked for wins over both."""
+    resident = make_user(None, None, username="li.xiuying")
+    make_user("community_worker", city.community_a1, username="wang.fang")
+    signed_in = {"password": "correct horse battery 9"}
+
+    def landing(username: str, query: str = "") -> str:
+        response = Client().post(f"/accounts/login/{query}", {"username": username, **signed_in})
+        assert response.status_code == 302, response.content.decode()[:300]
+        return str(response["Location"])
+
+    assert landing("li.xiuying") == "/"
+    assert landing("wang.fang") == "/dashboard/"
+    assert landing("li.xiuying", "?next=/messages/mine/") == "/messages/mine/"
+    front_door = Client()
+    front_door.force_login(resident)
+    assert "网上办事大厅" in front_door.get("/").content.decode()
+
+
 def test_login_is_throttled_after_repeated_failures(city: Any, make_user: Any) -> None:
     make_user(None, None, username="target", password="the right one 123")
     client = Client()
