@@ -112,14 +112,16 @@ def test_a_dead_consumers_entries_are_claimed_once_they_have_been_idle(
 ) -> None:
     for step in range(3):
         reading_publish(client, meter_id="W-1", at=at(30 * step), value=0.02, stream=stream)
-    survivor = consumer(client, [stream], "survivor", claim_idle_ms=200)
-    survivor.ensure_groups()
+    # A wait far longer than the test first (a busy machine may take more than a fraction of
+    # a second between two statements), then a short one once the entries have been idle.
+    patient = consumer(client, [stream], "survivor", claim_idle_ms=60_000)
+    patient.ensure_groups()
     # "dead" takes the entries and never acknowledges them.
     client.xreadgroup(readings_stream.DEFAULT_GROUP, "dead", {stream: ">"}, count=10)
-    assert survivor.run(max_batches=3).accepted == 0  # not idle long enough yet
+    assert patient.run(max_batches=3).accepted == 0  # not idle long enough yet
     assert pending(client, stream) == 3
     time.sleep(0.3)
-    report = survivor.run(max_batches=3)
+    report = consumer(client, [stream], "survivor", claim_idle_ms=200).run(max_batches=3)
     assert (report.claimed, report.accepted) == (3, 3)
     assert pending(client, stream) == 0
 
