@@ -18,7 +18,6 @@ from civichub.core.context import current
 from civichub.core.errors import Conflict
 from civichub.core.models import Organisation, OrganisationKind, RoleAssignment, User
 from civichub.core.permissions import require
-from civichub.core.rows import insert_row
 from civichub.notify.services import notification_send
 
 
@@ -57,7 +56,7 @@ def add_event(
     data: dict[str, Any] | None = None,
     at: dt.datetime | None = None,
 ) -> CaseEvent:
-    event = CaseEvent(
+    return CaseEvent.objects.create(
         case=case,
         kind=kind,
         actor=actor,
@@ -68,8 +67,6 @@ def add_event(
         data=data or {},
         created_at=at or timezone.now(),
     )
-    insert_row(event)  # every service writes history: its INSERT is compiled once
-    return event
 
 
 def locked(case: Case) -> Case:

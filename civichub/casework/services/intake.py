@@ -59,7 +59,6 @@ from civichub.core.errors import NotFound, PermissionDenied, ValidationFailed
 from civichub.core.files import files_kept_on_commit
 from civichub.core.models import CoordinateSystem, User
 from civichub.core.permissions import require
-from civichub.core.rows import insert_row
 from civichub.core.services import place_errors
 
 TITLE_MAX = 200
@@ -394,7 +393,7 @@ def _store_submission(
         if sender.submitter is None or not sender.signed_in or case.channel == CaseChannel.PHONE:
             access_code = secrets.token_urlsafe(9)
             case.access_code_hash = code_hash(access_code)
-        insert_row(case)  # some forty columns: the INSERT is compiled once, not per message
+        case.save()
         store_photos(case, checked, written)
         if verification is not None and not sender.signed_in:
             _spend_verification(verification, case, now)
