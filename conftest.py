@@ -38,6 +38,32 @@ def pytest_configure(config: pytest.Config) -> None:
     ledger.install()
 
 
+# The fixtures through which a test reaches the run's database.
+DATABASE_FIXTURES = frozenset(
+    {"db", "transactional_db", "django_db_setup", "live_server", "django_db_reset_sequences"}
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With CIVICHUB_TEST_ONCE_LEFT_OUT=1 (CI's run on PostgreSQL and Redis) the tests marked
+    `once` that reach no database through a fixture are left out: they test the same thing on
+    any database (pure computation, static checks of the code, processes of their own on
+    SQLite), and the SQLite run has run them."""
+    if os.environ.get("CIVICHUB_TEST_ONCE_LEFT_OUT") != "1":
+        return
+    kept, left = [], []
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        once = item.get_closest_marker("once") is not None
+        database = item.get_closest_marker("django_db") is not None or bool(
+            fixtures & DATABASE_FIXTURES
+        )
+        (left if once and not database else kept).append(item)
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = kept
+
+
 def require_service(name: str, reason: str) -> None:
     """Skip on a laptop without the service; in CI (CI=true) nothing may skip."""
     if os.environ.get("CI") == "true":

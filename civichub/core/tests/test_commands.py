@@ -27,6 +27,8 @@ from civichub.core.registry import PeriodicTask
 from civichub.core.scheduler import Scheduler, slot_of
 from civichub.testing.servers import free_port
 
+pytestmark = pytest.mark.once  # the same on any database: the SQLite run runs it
+
 SLOT_START = 1_800_000_000 - 1_800_000_000 % 60  # a minute boundary
 SWEEP = PeriodicTask(name="test.sweep", task="unused.by.these.tests", every_seconds=60)
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.once  # the same on any database: the SQLite run runs it
+
 CIVICHUB = Path(__file__).resolve().parents[2]
 SHARED = "_error_summary.html"
 FIELD_MESSAGE = "_field_error.html"

@@ -15,6 +15,8 @@ from civichub.core.errors import RateLimited, ValidationFailed
 from civichub.core.images import ImageUpload, _large_decode_slots, check_image
 from civichub.testing.images import plain_png
 
+pytestmark = pytest.mark.once  # the same on any database: the SQLite run runs it
+
 
 def noisy_jpeg(width: int, height: int) -> bytes:
     pixels = bytes((i * 7919) % 251 for i in range(width * height * 3))

@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from django.conf import settings
 
+pytestmark = pytest.mark.once  # the same on any database: the SQLite run runs it
+
 PACKAGE = Path(__file__).resolve().parents[2]
 MAX_FILE_LINES = 800
 MAX_FUNCTION_LINES = 100

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import polib  # type: ignore[import-untyped, unused-ignore]  # typed only in newer releases
+import pytest
 from django.conf import settings
 from django.test import Client
 from django.utils import translation
@@ -26,6 +27,8 @@ from civichub.core import services
 from civichub.core.models import User
 from civichub.notify import kinds
 from civichub.notify import services as notify_services
+
+pytestmark = pytest.mark.once  # the same on any database: the SQLite run runs it
 
 PACKAGE = Path(civichub.__file__).resolve().parent
 CATALOGUE = PACKAGE / "locale" / "en" / "LC_MESSAGES"

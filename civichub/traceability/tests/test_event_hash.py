@@ -14,6 +14,8 @@ from epcis_event_hash_generator import hash_generator, json_to_py
 from civichub.traceability.gs1 import event_hash
 from civichub.traceability.gs1.epcis import DEFAULT_CONTEXT
 
+pytestmark = pytest.mark.once  # the same on any database: the SQLite run runs it
+
 CONTEXT: list[Any] = [DEFAULT_CONTEXT, {"example": "http://ns.example.com/epcis/"}]
 
 

@@ -33,6 +33,8 @@ from civichub.wellbeing.models import Household
 from civichub.wellbeing.services import detector_state
 from civichub.wellbeing.tests.test_services import START, at, home, quiet_day  # noqa: F401
 
+pytestmark = pytest.mark.once  # the same on any database: the SQLite run runs it
+
 WEEKS = 5
 MASK = np.array([[True, True, False]])  # the test home: water and electricity meters
 DAY = SLOTS_PER_DAY

@@ -21,6 +21,8 @@ from civichub.wellbeing.detection import (
     WellbeingDetector,
 )
 
+pytestmark = pytest.mark.once  # the same on any database: the SQLite run runs it
+
 DAY = SLOTS_PER_DAY
 DAYS = 30
 # A Wednesday after four weeks, 09:00: the household goes quiet for 14 hours.

@@ -15,6 +15,8 @@ from civichub.wellbeing.detection.batch import split, stack, take
 from civichub.wellbeing.models import Household
 from civichub.wellbeing.services import detector_state
 
+pytestmark = pytest.mark.once  # the same on any database: the SQLite run runs it
+
 DAY = SLOTS_PER_DAY
 
 

@@ -7,6 +7,7 @@ by itself."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from civichub.wellbeing.detection import (
     ELECTRICITY,
@@ -18,6 +19,8 @@ from civichub.wellbeing.detection import (
     Rules,
     WellbeingDetector,
 )
+
+pytestmark = pytest.mark.once  # the same on any database: the SQLite run runs it
 
 DAY = SLOTS_PER_DAY
 H = SLOTS_PER_HOUR

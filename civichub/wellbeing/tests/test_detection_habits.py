@@ -5,6 +5,7 @@ purifier's flush), and (an option) its own long quiet spells."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from civichub.wellbeing.detection import (
     ELECTRICITY,
@@ -17,6 +18,8 @@ from civichub.wellbeing.detection import (
     Rules,
     WellbeingDetector,
 )
+
+pytestmark = pytest.mark.once  # the same on any database: the SQLite run runs it
 
 DAY = SLOTS_PER_DAY
 H = SLOTS_PER_HOUR

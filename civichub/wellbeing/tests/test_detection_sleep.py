@@ -4,6 +4,7 @@ adds up to more than the rule's ten litres with nobody drawing any, and people w
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from civichub.wellbeing.detection import (
     ELECTRICITY,
@@ -15,6 +16,8 @@ from civichub.wellbeing.detection import (
     Rules,
     WellbeingDetector,
 )
+
+pytestmark = pytest.mark.once  # the same on any database: the SQLite run runs it
 
 DAY = SLOTS_PER_DAY
 H = SLOTS_PER_HOUR

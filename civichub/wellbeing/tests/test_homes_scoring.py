@@ -25,6 +25,8 @@ from civichub.testing.wellbeing_homes_incidents import (
 from civichub.testing.wellbeing_scoring import Tally, evaluate
 from civichub.wellbeing.detection import SEVERITY, Kind, WellbeingDetector
 
+pytestmark = pytest.mark.once  # the same on any database: the SQLite run runs it
+
 DAY = 24 * 60  # minutes
 WARMUP = 21
 

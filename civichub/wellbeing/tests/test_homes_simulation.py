@@ -34,6 +34,8 @@ from civichub.testing.wellbeing_homes_canvas import (
 from civichub.testing.wellbeing_homes_incidents import FALL, LEAK, SHIFTED, STOVE
 from civichub.wellbeing.detection import ELECTRICITY, GAS, SLOTS_PER_DAY, slot_of
 
+pytestmark = pytest.mark.once  # the same on any database: the SQLite run runs it
+
 NIGHT = np.arange(SLOTS_PER_DAY) < 10  # 00:00-05:00
 
 

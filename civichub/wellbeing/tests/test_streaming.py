@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from civichub.testing.wellbeing_stream import StreamingDetector, StreamingSettings
+
+pytestmark = pytest.mark.once  # the same on any database: the SQLite run runs it
 
 REPORT = StreamingSettings().report_level
 ONSET = 1500
