@@ -51,7 +51,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     SQLite), and the SQLite run has run them."""
     if os.environ.get("CIVICHUB_TEST_ONCE_LEFT_OUT") != "1":
         return
-    kept, left = [], []
+    kept: list[pytest.Item] = []
+    left: list[pytest.Item] = []
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
         once = item.get_closest_marker("once") is not None

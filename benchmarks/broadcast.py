@@ -84,8 +84,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import (  # noqa: E402
+    # noqa: E402
     line,
     load_average,
+    migrate_database,
     note,
     percentile,
     postgres_database,
@@ -593,7 +595,6 @@ def measure(database: str, args: argparse.Namespace) -> None:
     import django
 
     django.setup()
-    from django.core.management import call_command
     from django.db import connection
     from django.utils import timezone
 
@@ -604,7 +605,7 @@ def measure(database: str, args: argparse.Namespace) -> None:
 
     global PREFIX
     p = PREFIX = database
-    call_command("migrate", interactive=False, verbosity=0)
+    migrate_database()
     line(f"{p}.vendor", connection.vendor)
     started = time.perf_counter()
     data = load(args)

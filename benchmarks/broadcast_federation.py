@@ -35,9 +35,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import (  # noqa: E402
+    # noqa: E402
     free_port,
     line,
     load_average,
+    migrate_database,
     note,
     postgres_database,
     print_machine,
@@ -69,14 +71,13 @@ def measure(database: str, inboxes: int, workers: int, port: int) -> None:
     import django
 
     django.setup()
-    from django.core.management import call_command
     from django.db import connection, connections
 
     from civichub.broadcast import services
     from civichub.broadcast.models import Delivery, DeliveryState, RemoteActor, RemoteFollow
     from civichub.testing.city import build_city
 
-    call_command("migrate", interactive=False, verbosity=0)
+    migrate_database()
     city = build_city()
     account = services.account_create(
         actor=None, organisation=city.police_city, handle="bench-police", name="平安青山"

@@ -42,7 +42,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.common import line, note, postgres_database, print_machine  # noqa: E402
+from benchmarks.common import line, migrate_database, note, postgres_database, print_machine  # noqa: E402
 from benchmarks.datahub_linkage import measure_linkage  # noqa: E402
 
 HELD_OUT_SEED = 2027
@@ -133,11 +133,10 @@ def measure(args: argparse.Namespace) -> None:
     import django
 
     django.setup()
-    from django.core.management import call_command
 
     print_machine(sqlite=not args.postgres)
     line("datahub.database", "postgresql" if args.postgres else "sqlite")
-    call_command("migrate", interactive=False, verbosity=0)
+    migrate_database()
 
     from civichub.core import services as core_services
     from civichub.core.context import acting

@@ -60,8 +60,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from benchmarks.common import (  # noqa: E402
+    # noqa: E402
     line,
     load_average,
+    migrate_database,
     note,
     percentile,
     postgres_database,
@@ -446,13 +448,12 @@ def measure(args: argparse.Namespace) -> None:
     import django
 
     django.setup()
-    from django.core.management import call_command
     from django.db import connection
 
     from civichub.core import services as core_services
     from civichub.testing.city import build_city
 
-    call_command("migrate", interactive=False, verbosity=0)
+    migrate_database()
     print_machine(sqlite=connection.vendor == "sqlite")
     line("database", connection.vendor)
     city = build_city()

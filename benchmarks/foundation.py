@@ -32,10 +32,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import (  # noqa: E402
+    # noqa: E402
     answers,
     free_port,
     line,
     load_average,
+    migrate_database,
     note,
     percentile,
     postgres_database,
@@ -95,7 +97,6 @@ def measure(database: str, args: argparse.Namespace) -> None:
     import django
 
     django.setup()
-    from django.core.management import call_command
     from django.db import connection, connections
 
     from civichub.core import demo
@@ -109,7 +110,7 @@ def measure(database: str, args: argparse.Namespace) -> None:
         import sqlite3
 
         line(f"{prefix}.server_version", sqlite3.sqlite_version)
-    call_command("migrate", interactive=False, verbosity=0)
+    migrate_database()
 
     note(f"[{database}] seeding the demo city ({args.size})...")
     cpu_before, started = cpu_seconds(), time.perf_counter()

@@ -52,8 +52,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from benchmarks.common import (  # noqa: E402
+    # noqa: E402
     line,
     load_average,
+    migrate_database,
     note,
     postgres_database,
     print_machine,
@@ -344,14 +346,13 @@ def measure(args: argparse.Namespace) -> None:
     import django
 
     django.setup()
-    from django.core.management import call_command
     from django.urls import reverse
 
     from civichub.portal import demo, search, selectors
     from civichub.portal.tests.conftest import add_departments
     from civichub.testing.city import build_city
 
-    call_command("migrate", interactive=False, verbosity=0)
+    migrate_database()
     print_machine(sqlite=args.database == "sqlite")
     line("portal.database", args.database)
     city = build_city()

@@ -34,7 +34,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.common import line, note, print_machine  # noqa: E402
+from benchmarks.common import line, migrate_database, note, print_machine  # noqa: E402
 
 
 def arguments() -> argparse.Namespace:
@@ -95,7 +95,6 @@ def measure(args: argparse.Namespace) -> None:
     import django
 
     django.setup()
-    from django.core.management import call_command
     from django.utils import timezone
 
     from civichub.casework import services as casework
@@ -105,7 +104,7 @@ def measure(args: argparse.Namespace) -> None:
     from civichub.statistics.services import figures_roll_up
     from civichub.testing.city import build_city, staff_user
 
-    call_command("migrate", interactive=False, verbosity=0)
+    migrate_database()
     print_machine(sqlite=True)
     city = build_city()
     category = casework.category_create(

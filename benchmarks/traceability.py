@@ -45,8 +45,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import (  # noqa: E402
+    # noqa: E402
     line,
     load_average,
+    migrate_database,
     note,
     percentile,
     postgres_database,
@@ -439,7 +441,6 @@ def measure(args: argparse.Namespace) -> None:
     schema = _gs1_schema()
     django.setup()
     settings.CIVICHUB_TRACEABILITY = {"epcis_json_schema_path": schema}
-    from django.core.management import call_command
     from django.db import connection
     from django.utils import timezone
 
@@ -447,7 +448,7 @@ def measure(args: argparse.Namespace) -> None:
     from civichub.traceability import services
     from civichub.traceability.models import ParticipantKind
 
-    call_command("migrate", interactive=False, verbosity=0)
+    migrate_database()
     print_machine(sqlite=connection.vendor == "sqlite")
     line("traceability.database", connection.vendor)
     line("traceability.capture_schema", "gs1" if schema else "civichub")

@@ -615,18 +615,17 @@ def measure_ingest(database: str, households: int, days: int) -> None:
     django.setup()
     from datetime import datetime, timedelta
 
-    from django.core.management import call_command
     from django.db import connection
     from django.utils import timezone
 
-    from benchmarks.common import load_average
+    from benchmarks.common import load_average, migrate_database
     from civichub.core import services as core
     from civichub.testing.city import build_city, staff_user
     from civichub.wellbeing import services
     from civichub.wellbeing.models import Household
     from civichub.wellbeing.services import MeterSpec, ingest
 
-    call_command("migrate", interactive=False, verbosity=0)
+    migrate_database()
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("SHOW server_version")

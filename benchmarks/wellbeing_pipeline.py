@@ -43,7 +43,7 @@ import numpy as np  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.common import line, load_average, note, postgres_database  # noqa: E402
+from benchmarks.common import line, load_average, migrate_database, note, postgres_database  # noqa: E402
 
 DATABASE = "civichub_bench_pipeline"
 BATCH_ROWS = 5000
@@ -172,14 +172,13 @@ def measure(database: str, args: argparse.Namespace) -> None:
     import django
 
     django.setup()
-    from django.core.management import call_command
     from django.db import connection
 
     from civichub.testing.city import build_city, staff_user
     from civichub.testing.wellbeing_simulation import simulate
     from civichub.wellbeing.models import Alert
 
-    call_command("migrate", interactive=False, verbosity=0)
+    migrate_database()
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("SHOW server_version")

@@ -16,6 +16,7 @@ import psycopg
 import redis
 from psycopg import sql
 
+from civichub.testing.migrated import create_migrated_postgres
 from conftest import require_service
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -29,7 +30,8 @@ def with_path(url: str, path: str) -> str:
 
 @contextlib.contextmanager
 def scratch_postgres(prefix: str) -> Iterator[str]:
-    """A fresh, empty database named `<prefix>_<random>`, dropped afterwards."""
+    """A fresh database named `<prefix>_<random>`, migrated (a copy of the migrated template of
+    this code: `civichub.testing.migrated`), dropped afterwards."""
     server = os.environ.get("CIVICHUB_TEST_DATABASE_URL") or DEFAULT_POSTGRES
     maintenance = with_path(server, "/postgres")
     name = f"{prefix}_{secrets.token_hex(4)}"
@@ -38,7 +40,7 @@ def scratch_postgres(prefix: str) -> Iterator[str]:
     except psycopg.OperationalError as exc:
         require_service("PostgreSQL", f"{urlsplit(maintenance).netloc}: {exc}")
     with admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        create_migrated_postgres(maintenance, name)
         try:
             yield with_path(server, f"/{name}")
         finally:
