@@ -84,14 +84,13 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import (  # noqa: E402
-    # noqa: E402
     line,
     load_average,
     migrate_database,
     note,
     percentile,
-    postgres_database,
     print_machine,
+    run_measuring_child,
 )
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432"
@@ -123,15 +122,9 @@ def run_child(database: str, args: argparse.Namespace) -> int:
     for option in ("followers", "district_residents", "posts", "reposts", "feed_readers"):
         command += [f"--{option.replace('_', '-')}", str(getattr(args, option))]
     command += ["--repost-clients", args.repost_clients]
-    try:
-        with contextlib.ExitStack() as stack:
-            if database == "postgres":
-                env["DATABASE_URL"] = stack.enter_context(
-                    postgres_database(args.postgres, DATABASE)
-                )
-            return subprocess.run(command, env=env, check=False).returncode
-    finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
+    return run_measuring_child(
+        command, env, database=database, postgres=args.postgres, name=DATABASE, data_dir=data_dir
+    )
 
 
 # Inside the child: loading ---------------------------------------------------------------------

@@ -19,11 +19,8 @@ benchmarks/broadcast.py, or alone:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import multiprocessing
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,14 +32,13 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import (  # noqa: E402
-    # noqa: E402
     free_port,
     line,
     load_average,
     migrate_database,
     note,
-    postgres_database,
     print_machine,
+    run_measuring_child,
 )
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432"
@@ -154,15 +150,9 @@ def run_child(database: str, args: argparse.Namespace, port: int) -> int:
         env.pop(variable, None)
     command = [sys.executable, __file__, "--measure", database, "--port", str(port)]
     command += ["--inboxes", str(args.inboxes), "--workers", str(args.workers)]
-    try:
-        with contextlib.ExitStack() as stack:
-            if database == "postgres":
-                env["DATABASE_URL"] = stack.enter_context(
-                    postgres_database(args.postgres, DATABASE)
-                )
-            return subprocess.run(command, env=env, check=False).returncode
-    finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
+    return run_measuring_child(
+        command, env, database=database, postgres=args.postgres, name=DATABASE, data_dir=data_dir
+    )
 
 
 def main() -> int:

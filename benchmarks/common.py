@@ -7,7 +7,9 @@ import contextlib
 import http.client
 import os
 import platform
+import shutil
 import socket
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -83,6 +85,27 @@ def postgres_database(server_url: str, name: str) -> Iterator[str]:
     finally:
         with psycopg.connect(f"{server_url}/postgres", autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def run_measuring_child(
+    command: list[str],
+    env: dict[str, str],
+    *,
+    database: str,
+    postgres: str,
+    name: str,
+    data_dir: str | Path,
+) -> int:
+    """Runs a benchmark's measuring child on `database` ("sqlite" or "postgres") and returns its
+    exit status: on PostgreSQL with DATABASE_URL naming a fresh database `name` on the server
+    `postgres` (dropped afterwards); the child's data directory is removed afterwards."""
+    try:
+        with contextlib.ExitStack() as stack:
+            if database == "postgres":
+                env["DATABASE_URL"] = stack.enter_context(postgres_database(postgres, name))
+            return subprocess.run(command, env=env, check=False).returncode
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def free_port() -> int:

@@ -60,7 +60,6 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from benchmarks.common import (  # noqa: E402
-    # noqa: E402
     line,
     load_average,
     migrate_database,

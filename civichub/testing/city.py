@@ -106,3 +106,16 @@ def staff_user(
     if role and organisation is not None:
         services.role_grant(actor=None, user=user, role=role, organisation=organisation)
     return user
+
+
+def hospital_create(district: Organisation) -> Organisation:
+    """The district's hospital (the donors tests' and browser tests' own)."""
+    return services.organisation_create(
+        actor=None,
+        kind="department",
+        name="东湖区人民医院",
+        name_en="Donghu People's Hospital",
+        code="T1.1.H1",
+        parent=district,
+        function="hospital",
+    )

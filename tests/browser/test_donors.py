@@ -22,19 +22,10 @@ pytestmark = pytest.mark.browser
 def hospital_staff(city: Any) -> Any:
     from django.utils import timezone
 
-    from civichub.core import services as core_services
     from civichub.donors import services
-    from civichub.testing.city import staff_user
+    from civichub.testing.city import hospital_create, staff_user
 
-    hospital = core_services.organisation_create(
-        actor=None,
-        kind="department",
-        name="东湖区人民医院",
-        name_en="Donghu People's Hospital",
-        code="T1.1.H1",
-        parent=city.district_a,
-        function="hospital",
-    )
+    hospital = hospital_create(city.district_a)
     today = timezone.localdate()
     services.donor_register(
         actor=None,

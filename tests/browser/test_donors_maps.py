@@ -39,20 +39,11 @@ def called_request(mapped_city: Any) -> dict[str, Any]:
     wave, one of whom accepted."""
     from django.utils import timezone
 
-    from civichub.core import services as core_services
     from civichub.donors import services
     from civichub.donors.models import CallUp
-    from civichub.testing.city import staff_user
+    from civichub.testing.city import hospital_create, staff_user
 
-    hospital = core_services.organisation_create(
-        actor=None,
-        kind="department",
-        name="东湖区人民医院",
-        name_en="Donghu People's Hospital",
-        code="T1.1.H1",
-        parent=mapped_city.district_a,
-        function="hospital",
-    )
+    hospital = hospital_create(mapped_city.district_a)
     today = timezone.localdate()
     donors = [
         services.donor_register(
@@ -177,18 +168,9 @@ def test_without_javascript_the_request_page_is_the_list(
 @pytest.fixture
 def mapped_hospital(mapped_city: Any) -> Any:
     """A hospital in district A with its staff member, and no request yet."""
-    from civichub.core import services as core_services
-    from civichub.testing.city import staff_user
+    from civichub.testing.city import hospital_create, staff_user
 
-    hospital = core_services.organisation_create(
-        actor=None,
-        kind="department",
-        name="东湖区人民医院",
-        name_en="Donghu People's Hospital",
-        code="T1.1.H1",
-        parent=mapped_city.district_a,
-        function="hospital",
-    )
+    hospital = hospital_create(mapped_city.district_a)
     return staff_user("hospital_staff", hospital, username="linyi", password=PASSWORD)
 
 

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from civichub.core import services as core_services
 from civichub.core.models import Organisation
 from civichub.donors import services
 from civichub.donors.models import Donor
+from civichub.testing.city import hospital_create
 
 HOSPITAL_LAT, HOSPITAL_LNG = 30.6600, 104.0600
 _phones = count(1)
@@ -23,15 +23,7 @@ _phones = count(1)
 
 @pytest.fixture
 def hospital(city: Any) -> Organisation:
-    return core_services.organisation_create(
-        actor=None,
-        kind="department",
-        name="东湖区人民医院",
-        name_en="Donghu People's Hospital",
-        code="T1.1.H1",
-        parent=city.district_a,
-        function="hospital",
-    )
+    return hospital_create(city.district_a)
 
 
 @pytest.fixture
