@@ -3,6 +3,7 @@ read from the covering indexes, with the module's settings and eligibility helpe
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import time as time_
@@ -639,8 +640,18 @@ def rank_candidates(
         steps = [steps[0], [item for step in steps[1:] for item in step]]
     elif not few:
         steps = _split_negative_runs(steps, limit)
+    check = functools.partial(
+        _check,
+        kind=kind,
+        today=today,
+        ruleset=ruleset,
+        now=now,
+        verdicts={(abo.value, rhd.value): v for step in steps for abo, rhd, v in step},
+        found=found,
+        limit=limit,
+    )
+    held: list[_Row] = []  # rows read, not yet checked (see below)
     for step in steps:
-        verdicts = {(abo.value, rhd.value): verdict for abo, rhd, verdict in step}
         inner = 0.0
         negative = all(rhd == compatibility.RhD.NEG for _abo, rhd, _verdict in step)
         sparse = negative or few
@@ -652,12 +663,8 @@ def rank_candidates(
         for band in outers:
             offset = 0
             while len(found) < limit:
-                # More than still needed: the full rule and the windows turn some away. Their
-                # history is read for the first `usual` (enough for most searches), for the
-                # others only when those were not enough: a few rows more from the database
-                # cost less than running the ranking's query again.
+                # More than still needed: the full rule and the windows turn some away.
                 need = limit - len(found)
-                usual = need + max(need // 4, 4)
                 batch = need + need // 2 + 8
                 given, rows = _ranked_rows(
                     callable_sql=callable_sql,
@@ -674,30 +681,60 @@ def rank_candidates(
                     rare=rare,
                 )
                 offset += batch
-                rows = [row for row in rows if row.pk not in skip]
-                for chunk in (rows[:usual], rows[usual:]):
-                    facts = _facts_bulk(chunk)
-                    for donor in chunk:
-                        donor_facts_, windows, taken = facts[donor.pk]
-                        if taken or not _in_window(windows, now):
-                            continue
-                        if not eligibility.assess(donor_facts_, kind, today, ruleset).eligible:
-                            continue
-                        verdict = verdicts[(donor.abo, donor.rhd)]
-                        found.append(
-                            Candidate(
-                                donor_id=donor.pk,
-                                abo=donor.abo,
-                                rhd=donor.rhd,
-                                rank=verdict.rank,
-                                conditions=verdict.conditions,
-                                distance_km=math.sqrt(donor.dist2),
-                                verified=donor.group_source in VERIFIED_SOURCES,
-                            )
-                        )
-                        if len(found) == limit:
-                            return found
+                rows = held + [row for row in rows if row.pk not in skip]
+                # A read that ended with fewer rows than still needed cannot end the search
+                # even if every row passes: its rows wait for the next read's, so that one
+                # query of their history serves both (an antigen search's inner ring, a sparse
+                # band or group).
+                held = rows if given < batch and len(rows) < need else []
+                if not held and check(rows):
+                    return found
                 if given < batch:
                     break
             inner = band
+    if held:
+        check(held)
     return found
+
+
+def _check(
+    rows: list[_Row],
+    *,
+    kind: eligibility.DonationKind,
+    today: date,
+    ruleset: eligibility.RuleSet,
+    now: datetime,
+    verdicts: dict[tuple[str, str], compatibility.Verdict],
+    found: list[Candidate],
+    limit: int,
+) -> bool:
+    """Adds to `found` the rows, in order, that the full rule for the day and the availability
+    windows let be called, not taken by an open call-up; True once `limit` are found. Their
+    history is read for the first `usual` (enough for most searches), for the others only
+    when those were not enough: a few rows more from the database cost less than running the
+    ranking's query again."""
+    need = limit - len(found)
+    usual = need + max(need // 4, 4)
+    for chunk in (rows[:usual], rows[usual:]):
+        facts = _facts_bulk(chunk)
+        for donor in chunk:
+            donor_facts_, windows, taken = facts[donor.pk]
+            if taken or not _in_window(windows, now):
+                continue
+            if not eligibility.assess(donor_facts_, kind, today, ruleset).eligible:
+                continue
+            verdict = verdicts[(donor.abo, donor.rhd)]
+            found.append(
+                Candidate(
+                    donor_id=donor.pk,
+                    abo=donor.abo,
+                    rhd=donor.rhd,
+                    rank=verdict.rank,
+                    conditions=verdict.conditions,
+                    distance_km=math.sqrt(donor.dist2),
+                    verified=donor.group_source in VERIFIED_SOURCES,
+                )
+            )
+            if len(found) == limit:
+                return True
+    return False
