@@ -663,9 +663,10 @@ def rank_candidates(
         for band in outers:
             offset = 0
             while len(found) < limit:
-                # More than still needed: the full rule and the windows turn some away.
+                # More than still needed (less the rows held from a short read, below): the
+                # full rule and the windows turn some away.
                 need = limit - len(found)
-                batch = need + need // 2 + 8
+                batch = (need - len(held)) * 3 // 2 + 8
                 given, rows = _ranked_rows(
                     callable_sql=callable_sql,
                     groups=[(abo.value, rhd.value) for abo, rhd, _v in step],
