@@ -19,10 +19,10 @@ from civichub.donors.selectors.board import (
     request_get,
     request_list,
 )
+from civichub.donors.selectors.discs import MAX_CELLS
 from civichub.donors.selectors.maps import board_map_points, request_map_points
 from civichub.donors.selectors.ranking import (
     DONATION_FOR,
-    MAX_CELLS,
     RANKING_ORDER,
     Candidate,
     candidate_queryset,

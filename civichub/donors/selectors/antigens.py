@@ -55,8 +55,9 @@ _antigen_counts: dict[str, tuple[float, int]] = {}
 
 # How many phenotyped donors are read to tell a common antigen from a rare one, and how many
 # of them lacking it make it common (5 %): the GIN index is then not counted (its count reads
-# every entry of the antigen, a read of its own for a common one).
-ANTIGEN_SAMPLE = 4_000
+# every entry of the antigen, a read of its own for a common one). A rare antigen's sample is
+# read whole, on the first request for it (1 ms for these; 4 ms for 4,000).
+ANTIGEN_SAMPLE = 1_000
 ANTIGEN_SAMPLE_COMMON = ANTIGEN_SAMPLE // 20
 
 
@@ -72,19 +73,26 @@ def _lacking_count(antigen: str) -> int:
     if known is not None and now - known[0] < COUNT_SECONDS:
         return known[1]
     table = connection.ops.quote_name(Donor._meta.db_table)
+    # The donors lacking it among the sample, counted up to one more than makes it common:
+    # the outer LIMIT stops the reading there, after a few hundred entries for a common
+    # antigen (counting all the sample's took 4 ms, on the first request for each antigen).
     sample = (
-        f"SELECT count(*) FILTER (WHERE (phenotype ->> %(antigen)s) = '-') FROM (SELECT phenotype"  # noqa: S608  # nosec B608
+        "SELECT count(*) FROM (SELECT 1 FROM (SELECT phenotype"  # noqa: S608  # nosec B608
         f" FROM {table} WHERE {phenotyped_sql()}"
         " AND health_consent_at IS NOT NULL AND health_revoked_at IS NULL"
         " AND location_consent_at IS NOT NULL AND location_revoked_at IS NULL"
-        " LIMIT %(sample)s) AS sample"
+        " LIMIT %(sample)s) AS sample WHERE (phenotype ->> %(antigen)s) = '-'"
+        " LIMIT %(common)s) AS lacking"
     )
     bounded = (
         f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE phenotype @> %(lacking)s::jsonb"  # noqa: S608  # nosec B608
         f" AND {phenotyped_sql()} LIMIT %(bound)s) AS lacking"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sample, {"antigen": antigen, "sample": ANTIGEN_SAMPLE})
+        cursor.execute(
+            sample,
+            {"antigen": antigen, "sample": ANTIGEN_SAMPLE, "common": ANTIGEN_SAMPLE_COMMON + 1},
+        )
         row = cursor.fetchone()
         count = RARE_ANTIGEN_MAX + 1
         if row is None or int(row[0]) <= ANTIGEN_SAMPLE_COMMON:

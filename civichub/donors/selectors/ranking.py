@@ -3,7 +3,6 @@ read from the covering indexes, with the module's settings and eligibility helpe
 
 from __future__ import annotations
 
-import bisect
 import functools
 import json
 import math
@@ -19,7 +18,7 @@ from django.db.models import Value as V
 from django.utils import timezone
 
 from civichub.core.config import module_config
-from civichub.donors import compatibility, eligibility, places
+from civichub.donors import compatibility, eligibility
 from civichub.donors.conf import DonorsSettings
 from civichub.donors.models import (
     ABO,
@@ -35,6 +34,12 @@ from civichub.donors.models import (
     Sex,
 )
 from civichub.donors.selectors.antigens import antigen_sql, rare_antigens
+from civichub.donors.selectors.discs import (
+    _KM_PER_DEGREE,
+    _cells,
+    _coarse_cells,
+    _dist2,
+)
 from civichub.donors.selectors.history import _array, _facts_bulk, _in_window
 
 # The donation a component is collected by: apheresis for platelets, whole blood (separated
@@ -46,10 +51,6 @@ DONATION_FOR = {
     Component.CRYO: DonationKind.WHOLE_BLOOD,
     Component.PLATELETS: DonationKind.PLATELETS,
 }
-
-_KM_PER_DEGREE = 111.195
-# At most this many cells in one search (a 10 km disc of resolution-8 cells is 721).
-MAX_CELLS = 800
 
 
 def settings_() -> DonorsSettings:
@@ -141,100 +142,6 @@ def _callable(*, component: str, now: datetime) -> QuerySet[Donor]:
     )
 
 
-def _dist2(lat: float, lng: float, cell_lat: float, cell_lng: float) -> float:
-    """The ranking's distance in km² (an equirectangular one, exact enough within 100 km to
-    band and order by), computed exactly as the SQL computes it."""
-    k_lng = _KM_PER_DEGREE * math.cos(math.radians(lat))
-    north = (cell_lat - lat) * _KM_PER_DEGREE
-    east = (cell_lng - lng) * k_lng
-    return north * north + east * east
-
-
-def _cells(lat: float, lng: float, inner_km: float, outer_km: float) -> tuple[str, list[str]]:
-    """The column and the cells whose rings cover every place within `outer_km` of the point:
-    the finest cells that do it in at most MAX_CELLS (few rows read for the nearest bands), or
-    a short list of coarse cells for a whole city. A donor's place is the centre of their
-    finest cell, so of those only the cells whose centre lies in the band can hold one (a
-    metre of margin either side: the query checks the distance again), nearest first."""
-    conf = settings_()
-    resolutions = (conf.cell_resolution, conf.search_resolution, conf.region_resolution)
-    field, distances, cells = _disc(lat, lng, outer_km, *resolutions)
-    if field != "cell":
-        return field, list(cells)
-    low, high = max(inner_km - 0.001, 0.0) ** 2, (outer_km + 0.001) ** 2
-    first = bisect.bisect_right(distances, low) if inner_km > 0 else 0
-    return field, list(cells[first : bisect.bisect_right(distances, high)])
-
-
-# A search among few donors (antigen-negative ones) lists at most this many coarse cells.
-MAX_COARSE_CELLS = 200
-
-
-def _coarse_cells(lat: float, lng: float, radius_km: float) -> tuple[str, list[str]]:
-    """The column and the search cells (about 5 km²) that can hold a donor within the disc, or
-    its region cells when the rings would be too many: for a search among few donors a short
-    list to bind, for a few more entries to read (the query checks the distance of each)."""
-    conf = settings_()
-    if places.ring_count(lat, lng, radius_km, conf.search_resolution) <= MAX_COARSE_CELLS:
-        return "search_cell", list(
-            _reaching(lat, lng, radius_km, conf.cell_resolution, conf.search_resolution)
-        )
-    return "region_cell", places.rings_for(lat, lng, radius_km, conf.region_resolution)
-
-
-@functools.lru_cache(maxsize=256)
-def _reaching(lat: float, lng: float, radius_km: float, fine: int, coarse: int) -> tuple[str, ...]:
-    """The cells of resolution `coarse` in the rings covering the disc of which a child of
-    resolution `fine` has its centre in the disc (a metre of margin): a donor's place is the
-    centre of their finest cell, whose parent is their coarser cell, so no other cell of the
-    rings holds a donor within the radius. The rings cover a hexagon about twice the disc's
-    area; these cells, the disc and a rim of about half a cell."""
-    high = (radius_km + 0.001) ** 2
-    k_lng = _KM_PER_DEGREE * math.cos(math.radians(lat))
-    return tuple(
-        cell
-        for cell in places.rings_for(lat, lng, radius_km, coarse)
-        if any(
-            ((c_lat - lat) * _KM_PER_DEGREE) * ((c_lat - lat) * _KM_PER_DEGREE)
-            + ((c_lng - lng) * k_lng) * ((c_lng - lng) * k_lng)
-            <= high
-            for c_lat, c_lng in places.child_centres(cell, fine)
-        )
-    )
-
-
-@functools.lru_cache(maxsize=256)
-def _disc(
-    lat: float, lng: float, radius_km: float, fine: int, search: int, region: int
-) -> tuple[str, tuple[float, ...], tuple[str, ...]]:
-    """The column and cells of `_cells` for the whole disc; the finest cells with the squared
-    distance of their centre, nearest first. Kept: a request's bands, its waves and the
-    donors' pages ask for the same discs again, and finding the cells and their centres
-    costs more than the query of a sparse band."""
-    resolution, field = region, "region_cell"
-    for option in ((fine, "cell"), (search, "search_cell")):
-        if places.ring_count(lat, lng, radius_km, option[0]) <= MAX_CELLS:
-            resolution, field = option
-            break
-    cells = places.rings_for(lat, lng, radius_km, resolution)
-    if field != "cell":
-        return field, (), tuple(cells)
-    # `_dist2` written out (the same operations in the same order: the same values), since
-    # this runs for every cell of the disc.
-    k_lng = _KM_PER_DEGREE * math.cos(math.radians(lat))
-    centre = places.cell_centre
-    pairs = sorted(
-        (
-            ((c_lat - lat) * _KM_PER_DEGREE) * ((c_lat - lat) * _KM_PER_DEGREE)
-            + ((c_lng - lng) * k_lng) * ((c_lng - lng) * k_lng),
-            cell,
-        )
-        for cell in cells
-        for c_lat, c_lng in (centre(cell),)
-    )
-    return field, tuple(d for d, _cell in pairs), tuple(cell for _d, cell in pairs)
-
-
 def _within(
     queryset: QuerySet[Donor], lat: float, lng: float, inner_km: float, outer_km: float
 ) -> QuerySet[Donor]:
@@ -283,6 +190,17 @@ def _years_before(day: date, years: int) -> date:
 def _bands(radius_km: float) -> list[float]:
     inside = [b for b in settings_().distance_bands_km if b < radius_km]
     return [*inside, radius_km]
+
+
+def _rings(radius_km: float) -> list[float]:
+    """The outer radii an antigen search reads one group in: first the distance bands up to
+    half the radius, then the rest. The whole disc's donors of the group lacking a common
+    antigen are a few thousand index entries, each read and tested, then sorted (10 ms at a
+    million donors); a quarter of the disc holds enough of them for most requests of a city,
+    and the outer ring is read only when it did not. Ring by ring is the disc's order: by
+    band, then the ranking."""
+    inner = [b for b in settings_().distance_bands_km if b <= radius_km / 2]
+    return [inner[-1], radius_km] if inner else [radius_km]
 
 
 def _callable_sql(*, component: str, now: datetime) -> tuple[str, dict[str, Any]]:
@@ -567,7 +485,7 @@ def _ranked_rows(
     if rare:
         cells_needed = False
     elif cells_needed and coarse:
-        field, cells = _coarse_cells(lat, lng, outer_km)
+        field, cells = _coarse_cells(lat, lng, outer_km, inner_km)
     elif cells_needed:
         field, cells = _cells(lat, lng, inner_km, outer_km)
     if cells_needed and not cells:
@@ -706,7 +624,7 @@ def rank_candidates(
         antigen_params["lacking"] = json.dumps(dict.fromkeys(wanted, "-"))
     callable_sql = (where, {**where_params, **antigen_params})
     # Antigen-negative donors are few too (a phenotype is on record for 1-10 % of donors):
-    # each group is read over the whole radius at once, from the index of those donors.
+    # each group is read in at most two rings (`_rings`), from the index of those donors.
     few = bool(antigen_where)
     skip = set(exclude)
     found: list[Candidate] = []
@@ -722,23 +640,33 @@ def rank_candidates(
         steps = [steps[0], [item for step in steps[1:] for item in step]]
     elif not few:
         steps = _split_negative_runs(steps, limit)
+    check = functools.partial(
+        _check,
+        kind=kind,
+        today=today,
+        ruleset=ruleset,
+        now=now,
+        verdicts={(abo.value, rhd.value): v for step in steps for abo, rhd, v in step},
+        found=found,
+        limit=limit,
+    )
+    held: list[_Row] = []  # rows read, not yet checked (see below)
     for step in steps:
-        verdicts = {(abo.value, rhd.value): verdict for abo, rhd, verdict in step}
         inner = 0.0
         negative = all(rhd == compatibility.RhD.NEG for _abo, rhd, _verdict in step)
         sparse = negative or few
         if negative and direct is None and not rare:
             direct = _negative_count() <= NEGATIVE_DIRECT_MAX
-        for band in [radius_km] if sparse else _bands(radius_km):
+        outers = [radius_km] if sparse else _bands(radius_km)
+        if few and not rare and len(step) == 1:
+            outers = _rings(radius_km)
+        for band in outers:
             offset = 0
             while len(found) < limit:
-                # More than still needed: the full rule and the windows turn some away. Their
-                # history is read for the first `usual` (enough for most searches), for the
-                # others only when those were not enough: a few rows more from the database
-                # cost less than running the ranking's query again.
+                # More than still needed (less the rows held from a short read, below): the
+                # full rule and the windows turn some away.
                 need = limit - len(found)
-                usual = need + max(need // 4, 4)
-                batch = need + need // 2 + 8
+                batch = (need - len(held)) * 3 // 2 + 8
                 given, rows = _ranked_rows(
                     callable_sql=callable_sql,
                     groups=[(abo.value, rhd.value) for abo, rhd, _v in step],
@@ -754,30 +682,60 @@ def rank_candidates(
                     rare=rare,
                 )
                 offset += batch
-                rows = [row for row in rows if row.pk not in skip]
-                for chunk in (rows[:usual], rows[usual:]):
-                    facts = _facts_bulk(chunk)
-                    for donor in chunk:
-                        donor_facts_, windows, taken = facts[donor.pk]
-                        if taken or not _in_window(windows, now):
-                            continue
-                        if not eligibility.assess(donor_facts_, kind, today, ruleset).eligible:
-                            continue
-                        verdict = verdicts[(donor.abo, donor.rhd)]
-                        found.append(
-                            Candidate(
-                                donor_id=donor.pk,
-                                abo=donor.abo,
-                                rhd=donor.rhd,
-                                rank=verdict.rank,
-                                conditions=verdict.conditions,
-                                distance_km=math.sqrt(donor.dist2),
-                                verified=donor.group_source in VERIFIED_SOURCES,
-                            )
-                        )
-                        if len(found) == limit:
-                            return found
+                rows = held + [row for row in rows if row.pk not in skip]
+                # A read that ended with fewer rows than still needed cannot end the search
+                # even if every row passes: its rows wait for the next read's, so that one
+                # query of their history serves both (an antigen search's inner ring, a sparse
+                # band or group).
+                held = rows if given < batch and len(rows) < need else []
+                if not held and check(rows):
+                    return found
                 if given < batch:
                     break
             inner = band
+    if held:
+        check(held)
     return found
+
+
+def _check(
+    rows: list[_Row],
+    *,
+    kind: eligibility.DonationKind,
+    today: date,
+    ruleset: eligibility.RuleSet,
+    now: datetime,
+    verdicts: dict[tuple[str, str], compatibility.Verdict],
+    found: list[Candidate],
+    limit: int,
+) -> bool:
+    """Adds to `found` the rows, in order, that the full rule for the day and the availability
+    windows let be called, not taken by an open call-up; True once `limit` are found. Their
+    history is read for the first `usual` (enough for most searches), for the others only
+    when those were not enough: a few rows more from the database cost less than running the
+    ranking's query again."""
+    need = limit - len(found)
+    usual = need + max(need // 4, 4)
+    for chunk in (rows[:usual], rows[usual:]):
+        facts = _facts_bulk(chunk)
+        for donor in chunk:
+            donor_facts_, windows, taken = facts[donor.pk]
+            if taken or not _in_window(windows, now):
+                continue
+            if not eligibility.assess(donor_facts_, kind, today, ruleset).eligible:
+                continue
+            verdict = verdicts[(donor.abo, donor.rhd)]
+            found.append(
+                Candidate(
+                    donor_id=donor.pk,
+                    abo=donor.abo,
+                    rhd=donor.rhd,
+                    rank=verdict.rank,
+                    conditions=verdict.conditions,
+                    distance_km=math.sqrt(donor.dist2),
+                    verified=donor.group_source in VERIFIED_SOURCES,
+                )
+            )
+            if len(found) == limit:
+                return True
+    return False

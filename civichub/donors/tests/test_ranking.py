@@ -450,9 +450,10 @@ def test_rhd_negative_groups_are_read_in_one_query_by_the_chosen_path(
 def test_antigen_negative_donors_are_read_from_the_index_of_phenotyped_donors(
     city: Any, hospital: Any, monkeypatch: Any
 ) -> None:
-    """A patient who needs donors known to lack an antigen: each compatible group is one query
-    over the whole radius (by band, then the ranking), answered from the small partial index
-    of donors with a phenotype on record, never the whole ranking index and its rows."""
+    """A patient who needs donors known to lack an antigen: the first compatible group is read
+    in two rings (the bands up to half the radius, then the rest; each by band, then the
+    ranking), answered from the small partial index of donors with a phenotype on record,
+    never the whole ranking index and its rows."""
     # A common antigen (in this small registry every antigen is rare: none is).
     monkeypatch.setattr(antigen_counts, "RARE_ANTIGEN_MAX", -1)
     _registry(random.Random(7), city.community_a1, hospital, 120)
@@ -468,9 +469,12 @@ def test_antigen_negative_donors_are_read_from_the_index_of_phenotyped_donors(
             antigen_negative=("K",),
         )
     ranking = [q["sql"] for q in queries.captured_queries if "group_source" in q["sql"]]
-    # The first compatible group alone, then every other (A-, O+, O-) in one statement, none
-    # band by band.
-    assert len(ranking) <= 2, ranking
+    # The first compatible group alone in two rings, then every other (A-, O+, O-) in one
+    # statement over the whole radius.
+    assert len(ranking) == 3, ranking
+    assert "abo = 'A' AND rhd = 'pos'" in ranking[0] and "UNION ALL" not in ranking[0]
+    assert "AND dist2 > " not in ranking[0] and "AND dist2 > " in ranking[1], ranking[1]
+    assert ranking[2].count("UNION ALL") == 2, ranking[2]
     assert got
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -507,8 +511,9 @@ def test_a_rare_antigens_other_groups_are_read_in_one_statement_from_the_same_in
             antigen_negative=("K",),
         )
     ranking = [q["sql"] for q in queries.captured_queries if "group_source" in q["sql"]]
-    assert len(ranking) == 2, ranking
-    assert ranking[1].count("UNION ALL") == 6, ranking[1]  # AB-, A+, A-, B+, B-, O+, O-
+    # AB+ in two rings, then the others.
+    assert len(ranking) == 3, ranking
+    assert ranking[2].count("UNION ALL") == 6, ranking[2]  # AB-, A+, A-, B+, B-, O+, O-
     groups = [(c.abo, c.rhd) for c in got]
     assert len(set(groups)) >= 3, groups
     order = [
@@ -522,7 +527,7 @@ def test_a_rare_antigens_other_groups_are_read_in_one_statement_from_the_same_in
         if connection.vendor == "postgresql":
             cursor.execute("SET LOCAL enable_seqscan = off")
             cursor.execute("SET LOCAL enable_bitmapscan = off")
-            cursor.execute(f"EXPLAIN {ranking[1]}")
+            cursor.execute(f"EXPLAIN {ranking[2]}")
             plan = "\n".join(row[0] for row in cursor.fetchall())
             # On a table this small the planner may read an RhD-negative group's few rows
             # through their own partial index instead: a small index either way, never the
@@ -532,7 +537,7 @@ def test_a_rare_antigens_other_groups_are_read_in_one_statement_from_the_same_in
             assert "Seq Scan" not in plan, plan
         else:
             cursor.execute("ANALYZE")
-            cursor.execute(f"EXPLAIN QUERY PLAN {ranking[1]}")
+            cursor.execute(f"EXPLAIN QUERY PLAN {ranking[2]}")
             plan = "\n".join(str(row[-1]) for row in cursor.fetchall())
             assert plan.count("COVERING INDEX donors_donor_phenotyped") == 7, plan
 
