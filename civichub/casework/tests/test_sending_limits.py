@@ -10,10 +10,20 @@ import pytest
 
 from civichub.casework import services
 from civichub.casework.models import ContactVerification
+from civichub.casework.services import sending_limits
 from civichub.casework.services.sending_limits import client_network
 from civichub.casework.tests.conftest import Casework
 from civichub.core.errors import RateLimited
 from civichub.notify.models import Notification
+
+
+@pytest.fixture(autouse=True)
+def _one_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every count of a test in one hour's window: the limits count in fixed windows of the
+    clock's hours, and a test running across the top of an hour would count its second half
+    afresh."""
+    window = sending_limits._window()
+    monkeypatch.setattr(sending_limits, "_window", lambda: window)
 
 
 def _start(number: int, client: str | None, channel: str = "sms") -> Any:
