@@ -377,8 +377,11 @@ def _shell(env: dict[str, str], command: str) -> dict[str, Any]:
 def prepared(env: dict[str, str], stream: str, people: int) -> tuple[str, Readers]:
     # A fresh SQLite database as a copy of the migrated template (`database_migrate`), not every
     # migration run again: most of a minute of CPU each time.
-    migrate = "from civichub.core.demo.template import database_migrate; database_migrate()"
-    subprocess.run(civichub("shell", "--command", migrate), env=env, check=True, timeout=600)
+    _shell(
+        env,
+        "import json\nfrom civichub.core.demo.template import database_migrate\n"
+        "print('SETUP ' + json.dumps({'database': database_migrate()}))",
+    )
     token: str = _shell(env, SETUP)["token"]
     if stream == "public":
         return token, Readers(stream, [], "")
