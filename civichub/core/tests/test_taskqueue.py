@@ -14,7 +14,9 @@ from rq.job import JobStatus
 
 from civichub.core.taskqueue import Queue
 
-REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15"
+# Without REDIS_URL (the SQLite run, beside CI's PostgreSQL + Redis run on database 15) a
+# Redis database number of its own, so that the two runs never share these keys.
+REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/12"
 
 
 @pytest.fixture

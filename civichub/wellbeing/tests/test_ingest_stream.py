@@ -20,7 +20,9 @@ from civichub.wellbeing.tests.test_ingest import at, homes, stored  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
-REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15"
+# Without REDIS_URL (the SQLite run, beside CI's PostgreSQL + Redis run on database 15) a
+# Redis database number of its own, so that the two runs never share these keys.
+REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/12"
 
 
 @pytest.fixture
