@@ -17,12 +17,13 @@ import pytest
 
 from civichub.core.tests.test_commands import Output, civichub, civichub_env, free_port, start
 
+pytestmark = pytest.mark.once  # the same on any database: the SQLite run runs it
+
 SETUP = """
 import json
 from civichub.broadcast import services as broadcast
 from civichub.core import services
 
-pytestmark = pytest.mark.once  # the same on any database: the SQLite run runs it
 city = services.organisation_create(actor=None, kind="city", name="青山市", name_en="Qingshan",
                                     code="S1")
 publisher = services.user_create(actor=None, username="publisher", password=None,
