@@ -12,7 +12,7 @@ from civichub.core.config import module_config
 from civichub.donors import places
 from civichub.donors.conf import DonorsSettings
 
-_KM_PER_DEGREE = 111.195
+KM_PER_DEGREE = 111.195
 # At most this many cells in one search (a 10 km disc of resolution-8 cells is 721).
 MAX_CELLS = 800
 
@@ -21,16 +21,16 @@ def _settings() -> DonorsSettings:
     return module_config(DonorsSettings)
 
 
-def _dist2(lat: float, lng: float, cell_lat: float, cell_lng: float) -> float:
+def dist2(lat: float, lng: float, cell_lat: float, cell_lng: float) -> float:
     """The ranking's distance in km² (an equirectangular one, exact enough within 100 km to
     band and order by), computed exactly as the SQL computes it."""
-    k_lng = _KM_PER_DEGREE * math.cos(math.radians(lat))
-    north = (cell_lat - lat) * _KM_PER_DEGREE
+    k_lng = KM_PER_DEGREE * math.cos(math.radians(lat))
+    north = (cell_lat - lat) * KM_PER_DEGREE
     east = (cell_lng - lng) * k_lng
     return north * north + east * east
 
 
-def _cells(lat: float, lng: float, inner_km: float, outer_km: float) -> tuple[str, list[str]]:
+def band_cells(lat: float, lng: float, inner_km: float, outer_km: float) -> tuple[str, list[str]]:
     """The column and the cells whose rings cover every place within `outer_km` of the point:
     the finest cells that do it in at most MAX_CELLS (few rows read for the nearest bands), or
     a short list of coarse cells for a whole city. A donor's place is the centre of their
@@ -50,7 +50,7 @@ def _cells(lat: float, lng: float, inner_km: float, outer_km: float) -> tuple[st
 MAX_COARSE_CELLS = 200
 
 
-def _coarse_cells(
+def coarse_cells(
     lat: float, lng: float, radius_km: float, inner_km: float = 0.0
 ) -> tuple[str, list[str]]:
     """The column and the search cells (about 5 km²) that can hold a donor within the disc
@@ -77,13 +77,13 @@ def _reaching(
     about half a cell (without the cells wholly inside `inner_km`)."""
     low = max(inner_km - 0.001, 0.0) ** 2 if inner_km > 0 else -1.0
     high = (outer_km + 0.001) ** 2
-    k_lng = _KM_PER_DEGREE * math.cos(math.radians(lat))
+    k_lng = KM_PER_DEGREE * math.cos(math.radians(lat))
     return tuple(
         cell
         for cell in places.rings_for(lat, lng, outer_km, coarse)
         if any(
             low
-            < ((c_lat - lat) * _KM_PER_DEGREE) * ((c_lat - lat) * _KM_PER_DEGREE)
+            < ((c_lat - lat) * KM_PER_DEGREE) * ((c_lat - lat) * KM_PER_DEGREE)
             + ((c_lng - lng) * k_lng) * ((c_lng - lng) * k_lng)
             <= high
             for c_lat, c_lng in places.child_centres(cell, fine)
@@ -95,7 +95,7 @@ def _reaching(
 def _disc(
     lat: float, lng: float, radius_km: float, fine: int, search: int, region: int
 ) -> tuple[str, tuple[float, ...], tuple[str, ...]]:
-    """The column and cells of `_cells` for the whole disc; the finest cells with the squared
+    """The column and cells of `band_cells` for the whole disc; the finest cells with the squared
     distance of their centre, nearest first. Kept: a request's bands, its waves and the
     donors' pages ask for the same discs again, and finding the cells and their centres
     costs more than the query of a sparse band."""
@@ -107,13 +107,13 @@ def _disc(
     cells = places.rings_for(lat, lng, radius_km, resolution)
     if field != "cell":
         return field, (), tuple(cells)
-    # `_dist2` written out (the same operations in the same order: the same values), since
+    # `dist2` written out (the same operations in the same order: the same values), since
     # this runs for every cell of the disc.
-    k_lng = _KM_PER_DEGREE * math.cos(math.radians(lat))
+    k_lng = KM_PER_DEGREE * math.cos(math.radians(lat))
     centre = places.cell_centre
     pairs = sorted(
         (
-            ((c_lat - lat) * _KM_PER_DEGREE) * ((c_lat - lat) * _KM_PER_DEGREE)
+            ((c_lat - lat) * KM_PER_DEGREE) * ((c_lat - lat) * KM_PER_DEGREE)
             + ((c_lng - lng) * k_lng) * ((c_lng - lng) * k_lng),
             cell,
         )

@@ -35,10 +35,10 @@ from civichub.donors.models import (
 )
 from civichub.donors.selectors.antigens import antigen_sql, rare_antigens
 from civichub.donors.selectors.discs import (
-    _KM_PER_DEGREE,
-    _cells,
-    _coarse_cells,
-    _dist2,
+    KM_PER_DEGREE,
+    band_cells,
+    coarse_cells,
+    dist2,
 )
 from civichub.donors.selectors.history import _array, _facts_bulk, _in_window
 
@@ -147,12 +147,12 @@ def _within(
 ) -> QuerySet[Donor]:
     """The donors whose cell centre lies farther than `inner_km` and at most `outer_km` from
     the point, found through the rings of cells that cover `outer_km`."""
-    field, cells = _cells(lat, lng, inner_km, outer_km)
+    field, cells = band_cells(lat, lng, inner_km, outer_km)
     cos_lat = math.cos(math.radians(lat))
     # An equirectangular distance in km², exact enough within 100 km to band and order by.
     dist2 = ExpressionWrapper(
-        ((F("cell_lat") - V(lat)) * V(_KM_PER_DEGREE)) ** 2
-        + ((F("cell_lng") - V(lng)) * V(_KM_PER_DEGREE * cos_lat)) ** 2,
+        ((F("cell_lat") - V(lat)) * V(KM_PER_DEGREE)) ** 2
+        + ((F("cell_lng") - V(lng)) * V(KM_PER_DEGREE * cos_lat)) ** 2,
         output_field=FloatField(),
     )
     queryset = queryset.filter(**{f"{field}__in": cells})
@@ -425,11 +425,11 @@ def _in_band(
     rows: list[Any], lat: float, lng: float, inner_km: float, outer_km: float
 ) -> list[_Row]:
     """The rows whose cell centre lies in the band, the distance computed here exactly as
-    `_dist2` computes it."""
+    `dist2` computes it."""
     low, high = inner_km * inner_km, outer_km * outer_km
     found = []
     for row in rows:
-        distance2 = _dist2(lat, lng, row[6], row[7])
+        distance2 = dist2(lat, lng, row[6], row[7])
         if distance2 > high or (inner_km > 0 and distance2 <= low):
             continue
         birth = row[2]
@@ -468,7 +468,7 @@ def _ranked_rows(
     preference) whose cell centre lies farther than `inner_km` and at most `outer_km` away,
     in ranking order (by group first, then by distance band when `band_order`), `limit` rows
     from `offset`; returns how many rows the database gave and those of them whose cell
-    centre lies in the band (the distance computed here exactly as `_dist2` computes it, from
+    centre lies in the band (the distance computed here exactly as `dist2` computes it, from
     the centre the index holds). Parameters are named, so that each value is passed once
     however many cells repeat the conditions (and SQLite's statement cache finds the same
     text for the same number of cells). Without `cells_needed` (RhD-negative groups only) no
@@ -485,9 +485,9 @@ def _ranked_rows(
     if rare:
         cells_needed = False
     elif cells_needed and coarse:
-        field, cells = _coarse_cells(lat, lng, outer_km, inner_km)
+        field, cells = coarse_cells(lat, lng, outer_km, inner_km)
     elif cells_needed:
-        field, cells = _cells(lat, lng, inner_km, outer_km)
+        field, cells = band_cells(lat, lng, inner_km, outer_km)
     if cells_needed and not cells:
         return 0, []
     where, where_params = callable_sql
@@ -508,8 +508,8 @@ def _ranked_rows(
         params.update(
             lat=lat,
             lng=lng,
-            k_lat=_KM_PER_DEGREE,
-            k_lng=_KM_PER_DEGREE * math.cos(math.radians(lat)),
+            k_lat=KM_PER_DEGREE,
+            k_lng=KM_PER_DEGREE * math.cos(math.radians(lat)),
             outer=outer_km * outer_km,
             inner=inner_km * inner_km,
         )

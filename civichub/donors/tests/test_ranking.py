@@ -622,7 +622,7 @@ def test_an_antigen_search_reads_only_the_coarse_cells_that_can_hold_a_donor_in_
     for _ in range(30):
         lat, lng = at_km(rng.uniform(-20, 20), rng.uniform(-20, 20))
         radius = rng.choice((2.0, 5.0, 10.0))
-        field, cells = selectors._coarse_cells(lat, lng, radius)
+        field, cells = selectors.coarse_cells(lat, lng, radius)
         assert field == "search_cell"
         rings = places.rings_for(lat, lng, radius, conf.search_resolution)
         assert set(cells) <= set(rings)
