@@ -10,22 +10,17 @@ import contextlib
 import os
 import secrets
 from collections.abc import Iterator
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import psycopg
 import redis
 from psycopg import sql
 
-from civichub.testing.migrated import create_migrated_postgres
+from civichub.testing.migrated import create_migrated_postgres, with_path
 from conftest import require_service
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
-
-
-def with_path(url: str, path: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
 
 @contextlib.contextmanager

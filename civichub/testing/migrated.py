@@ -46,7 +46,7 @@ def code_digest() -> str:
     return digest.hexdigest()[:16]
 
 
-def _with_path(url: str, path: str) -> str:
+def with_path(url: str, path: str) -> str:
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
@@ -85,7 +85,7 @@ def _template(admin: psycopg.Connection, server_url: str) -> str:
     partial = f"{name}_partial_{secrets.token_hex(3)}"
     admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(partial)))
     try:
-        _migrate_into(_with_path(server_url, f"/{partial}"))
+        _migrate_into(with_path(server_url, f"/{partial}"))
         admin.execute(
             sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
                 sql.Identifier(partial), sql.Identifier(name)
@@ -104,7 +104,7 @@ def create_migrated_postgres(server_url: str, name: str) -> None:
     """Database `name` on the server of `server_url` (any database path), made afresh as a
     migrated copy of this code's template, the template made first when missing. A database of
     that name is dropped first."""
-    maintenance = _with_path(server_url, "/postgres")
+    maintenance = with_path(server_url, "/postgres")
     with psycopg.connect(maintenance, autocommit=True, connect_timeout=10) as admin:
         template = _template(admin, server_url)
         admin.execute(
