@@ -4,7 +4,8 @@ acknowledgements. Keyword-only, atomic, permission-checked, audited."""
 
 from __future__ import annotations
 
-import uuid
+import json
+import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -183,6 +184,10 @@ class _Prepared:
     body: dict[str, Any]
     edges: list[epcis.Edge]
     declares: str = ""
+    # The event time and the body as the database takes them, adapted before the write
+    # transaction begins (SQLite: one writer at a time, so the less done inside it the better).
+    time_value: Any = None
+    body_value: Any = None
 
 
 def _when(value: Any) -> datetime | None:
@@ -199,8 +204,23 @@ def _location(value: str) -> str:
     return selectors.location_key(value)
 
 
+_UUID_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))  # the version and variant bits
+_UUID_V4 = (0x4000 << 64) | (0x8000 << 48)  # version 4, RFC 4122 variant
+
+
+def _new_event_ids(count: int) -> list[str]:
+    """`count` eventIDs (`urn:uuid:` and a random UUID, version 4) from one read of the
+    system's random source, as `uuid.uuid4()` makes each from one read of its own."""
+    raw = os.urandom(16 * count)
+    ids = []
+    for start in range(0, 16 * count, 16):
+        text = "%032x" % (int.from_bytes(raw[start : start + 16], "big") & _UUID_CLEAR | _UUID_V4)
+        ids.append(f"urn:uuid:{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}")
+    return ids
+
+
 def _prepare(
-    index: int, event: dict[str, Any], context: Any, digest: str, latest: datetime
+    index: int, event: dict[str, Any], context: Any, digest: str, latest: datetime, new_id: Any
 ) -> _Prepared:
     path = f"$.epcisBody.eventList[{index}]"
     when = _when(event.get("eventTime"))
@@ -213,7 +233,8 @@ def _prepare(
     except IdentifierError as exc:
         raise ValidationFailed.on(path, str(exc)) from exc
     body = dict(event)
-    body.setdefault("eventID", f"urn:uuid:{uuid.uuid4()}")
+    if "eventID" not in body:
+        body["eventID"] = next(new_id)
     if context is not None:
         body.setdefault("@context", context)
     declares = ""
@@ -247,19 +268,25 @@ def _check_limits(events: list[dict[str, Any]]) -> None:
 
 def _held(hashes: list[str], ids: list[str]) -> tuple[set[str], dict[str, str]]:
     """The hashes among `hashes` already held, and the hash held under each of `ids`."""
-    if connection.vendor != "postgresql":
-        held = set(Event.objects.filter(event_hash__in=hashes).values_list("event_hash", flat=True))
-        taken = Event.objects.filter(event_id__in=ids).values_list("event_id", "event_hash")
-        return held, dict(taken)
-    # One round trip, two arrays as two parameters: the statement's text is the same for every
+    # One query, two arrays as two parameters: the statement's text is the same for every
     # document (psycopg binds on the client, and parses a statement with a hundred placeholders
-    # anew each time; the server plans two index scans either way).
+    # anew each time; SQLite reuses its prepared statement). Either database plans two index
+    # scans (SQLite: a multi-index OR over the two unique indexes). The ORM's two queries cost
+    # more to compile than to run.
     table = connection.ops.quote_name(Event._meta.db_table)
+    if connection.vendor == "postgresql":
+        where = "event_hash = ANY(%s) OR event_id = ANY(%s)"
+        params: list[Any] = [hashes, ids]
+    else:
+        where = (
+            "event_hash IN (SELECT value FROM json_each(%s)) "
+            "OR event_id IN (SELECT value FROM json_each(%s))"
+        )
+        params = [json.dumps(hashes), json.dumps(ids)]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT event_hash, event_id FROM {table} "  # noqa: S608  # nosec B608
-            "WHERE event_hash = ANY(%s) OR event_id = ANY(%s)",
-            [hashes, ids],
+            f"SELECT event_hash, event_id FROM {table} WHERE {where}",  # noqa: S608  # nosec B608
+            params,
         )
         rows = cursor.fetchall()
     wanted_hashes, wanted_ids = set(hashes), set(ids)
@@ -377,34 +404,39 @@ def _copy_events(rows: list[tuple[Any, ...]]) -> list[int]:
     return ids
 
 
-def _store(fresh: list[_Prepared], job: CaptureJob | None) -> None:
-    now = timezone.now()
+def _adapt(prepared: list[_Prepared], now: datetime) -> None:
+    """Each event's time and body (with its recordTime) as the database takes them."""
     ops = connection.ops
-    stamp = ops.adapt_datetimefield_value(now)
     record_time = now.isoformat()
+    for p in prepared:
+        p.body.setdefault("recordTime", record_time)
+        p.time_value = ops.adapt_datetimefield_value(p.event_time)
+        p.body_value = ops.adapt_json_value(p.body, None)
+
+
+def _store(fresh: list[_Prepared], job: CaptureJob | None, now: datetime) -> None:
+    stamp = connection.ops.adapt_datetimefield_value(now)
     job_id = str(job.pk) if job is not None else None
     if job_id is not None and connection.vendor != "postgresql":
         job_id = job_id.replace("-", "")  # a UUID column on SQLite holds 32 hex digits
-    rows = []
-    for p in fresh:
-        p.body.setdefault("recordTime", record_time)
-        rows.append(
-            (
-                p.event_id,
-                p.event_hash,
-                p.event_type,
-                ops.adapt_datetimefield_value(p.event_time),
-                stamp,
-                p.action,
-                p.biz_step,
-                p.disposition,
-                p.read_point,
-                p.biz_location,
-                False,
-                ops.adapt_json_value(p.body, None),
-                job_id,
-            )
+    rows = [
+        (
+            p.event_id,
+            p.event_hash,
+            p.event_type,
+            p.time_value,
+            stamp,
+            p.action,
+            p.biz_step,
+            p.disposition,
+            p.read_point,
+            p.biz_location,
+            False,
+            p.body_value,
+            job_id,
         )
+        for p in fresh
+    ]
     if connection.vendor == "postgresql":
         ids = _copy_events(rows)
     else:
@@ -452,11 +484,17 @@ def events_capture(
     prepared: list[_Prepared] = []
     hashes = epcis.event_hashes(events, document.get("@context"))
     latest = timezone.now() + timedelta(days=1)
+    new_ids = iter(_new_event_ids(sum("eventID" not in e for e in events)))
     for index, event in enumerate(events):
         try:
-            prepared.append(_prepare(index, event, document.get("@context"), hashes[index], latest))
+            prepared.append(
+                _prepare(index, event, document.get("@context"), hashes[index], latest, new_ids)
+            )
         except ValidationFailed as exc:
             result.errors += [{"path": p, "message": m[0]} for p, m in exc.errors.items()]
+    now = timezone.now()
+    if not (result.errors and error_behaviour == "rollback"):
+        _adapt(prepared, now)  # before the write transaction, which a refusal never stores
     with transaction.atomic():
         fresh = _split(prepared, result)
         if result.errors and error_behaviour == "rollback":
@@ -464,7 +502,7 @@ def events_capture(
                 _("文档有错误，未保存任何事件。"),
                 errors={e["path"]: [e["message"]] for e in result.errors},
             )
-        _store(fresh, job)
+        _store(fresh, job, now)
         result.captured = [p.event_id for p in fresh]
         if job is not None:
             _job_finish(job, result)
