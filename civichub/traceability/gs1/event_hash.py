@@ -93,9 +93,12 @@ def _contribution(
     """The vocabulary URIs the value at `path` adds (the expansion's answers are remembered per
     position, and per value only in vocabulary positions: identifiers are mostly new)."""
     if value.startswith(("http://", "https://")):
-        # An absolute IRI is itself in every position the expansion keeps.
+        # An absolute IRI is itself in every position the expansion keeps: one outside the
+        # vocabularies (an identifier, a location) adds nothing wherever it stands.
+        if not value.startswith(_VOCABULARIES):
+            return _NOTHING
         kept = _PROBE in _expanded(context_key, event_type, path, _PROBE)
-        return frozenset((value,)) if kept and value.startswith(_VOCABULARIES) else _NOTHING
+        return frozenset((value,)) if kept else _NOTHING
     if ":" in value:
         prefix = value.split(":", 1)[0]
         probe = f"{prefix}:{_PROBE}"
@@ -135,6 +138,9 @@ def _walk(
         return
     holder_type = None if top or not isinstance(node.get("type"), str) else node["type"]
     for key, item in node.items():
+        if isinstance(item, str):  # most leaves: no list of one made for them
+            leaves.append(((*path, (key, False, holder_type)), item))
+            continue
         listed = isinstance(item, list)
         here = (*path, (key, listed, holder_type))
         for element in item if listed else [item]:
@@ -195,14 +201,15 @@ _KEPT_IN_ORDER = ("bizTransaction", "source", "destination")
 
 
 def _namespaced(text: Any, namespaces: dict[str, str], is_value: bool = False) -> Any:
-    if not isinstance(text, str) or ":" not in text:
+    if not isinstance(text, str):
+        return text
+    colon = text.find(":")
+    if colon < 0 or text[:colon] not in namespaces:
         return text  # no prefix to replace (most keys and values)
-    parts = text.split(":", 1)
-    if len(parts) > 1 and parts[0] in namespaces:
-        if is_value:
-            return namespaces[parts[0]].replace("{", "").replace("}", "") + parts[1]
-        return namespaces[parts[0]] + parts[1]
-    return text
+    namespace = namespaces[text[:colon]]
+    if is_value:
+        return namespace.replace("{", "").replace("}", "") + text[colon + 1 :]
+    return namespace + text[colon + 1 :]
 
 
 def _tree(node: Any, namespaces: dict[str, str]) -> Any:
@@ -497,7 +504,7 @@ def _text(value: Any, index: dict[str, frozenset[str]], namespaces: dict[str, st
         found = index.get(value)
         if found and len(found) == 1:
             value = next(iter(found))
-        return str(_namespaced(value, namespaces, True))
+        return _namespaced(value, namespaces, True)
     if isinstance(value, dict | list):
         raise _Unusual
     return str(value)
