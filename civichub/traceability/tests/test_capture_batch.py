@@ -1,11 +1,12 @@
 """A capture document is one batch: its events are validated and hashed each on their own,
-checked for duplicates in two queries, stored in one transaction and audited as one entry that
+checked for duplicates in one query, stored in one transaction and audited as one entry that
 names the eventIDs. A duplicate inside the document or of an event held already is skipped and
 reported; an eventID that names two different events is an error at its index; with the default
 `rollback` one bad event stores nothing."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -134,3 +135,21 @@ def test_the_queries_of_a_batch_do_not_grow_with_its_events(chain: Chain) -> Non
     queries(2, 200)  # the actor's roles are read once and remembered
     # Up to the inserts' own batching (dozens of rows a statement), one query count.
     assert queries(60, 0) == queries(5, 100)
+
+
+def test_events_without_an_event_id_get_time_ordered_uuids(chain: Chain) -> None:
+    first = services.events_capture(
+        actor=chain.keeper, document=document(*[_receiving(chain, 300 + n) for n in range(3)])
+    )
+    then = services.events_capture(actor=chain.keeper, document=document(_receiving(chain, 310)))
+    ids = first.captured + then.captured
+    assert len(set(ids)) == 4
+    for event_id in ids:
+        assert event_id.startswith("urn:uuid:")
+        value = uuid.UUID(event_id.removeprefix("urn:uuid:"))
+        assert (value.version, value.variant) == (7, uuid.RFC_4122)
+        assert Event.objects.get(event_id=event_id).body["eventID"] == event_id
+    # The milliseconds come first: a later document's ids sort after an earlier one's.
+    assert max(first.captured) < then.captured[0] or (
+        uuid.UUID(max(first.captured)[9:]).int >> 80 == uuid.UUID(then.captured[0][9:]).int >> 80
+    )
