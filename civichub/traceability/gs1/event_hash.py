@@ -588,6 +588,10 @@ def _quantity_list(name: str, value: Any, index: Any, namespaces: Any) -> str:
 def _flat_ordered(name: str, value: Any, order: tuple[str, ...], index: Any, ns: Any) -> str:
     """An object of leaves named in a sub-order (readPoint's id, persistentDisposition's set and
     unset): step 4 takes each name in order, its values sorted."""
+    if type(value) is dict and len(value) == 1 and isinstance(value.get(order[0]), str):
+        # The common shape, `{"id": …}`: what the loop below makes of it.
+        text = _ordered_leaf(order[0], _text(value[order[0]], index, ns))
+        return name + text if text else ""
     fields = _fields(value, order)
     parts = []
     for key in order:
