@@ -106,6 +106,15 @@ def _contribution(
             return _NOTHING  # left as written: not a vocabulary URI
     elif _PROBE in _expanded(context_key, event_type, path, _PROBE):
         return _NOTHING  # a literal or an identifier position
+    return _vocabulary_in(context_key, event_type, path, value)
+
+
+@lru_cache(maxsize=20_000)
+def _vocabulary_in(
+    context_key: str, event_type: str, path: tuple[Step, ...], value: str
+) -> frozenset[str]:
+    """The vocabulary URIs among the expansion's strings for a value in a vocabulary position
+    (remembered with the expansion itself: these values are the few a vocabulary has)."""
     return frozenset(
         u for u in _expanded(context_key, event_type, path, value) if u.startswith(_VOCABULARIES)
     )
