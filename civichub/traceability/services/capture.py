@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -230,7 +231,12 @@ def _new_event_ids(count: int) -> list[str]:
 
 
 def _prepare(
-    index: int, event: dict[str, Any], context: Any, digest: str, latest: datetime, new_id: Any
+    index: int,
+    event: dict[str, Any],
+    context: Any,
+    digest: str,
+    latest: datetime,
+    new_id: Iterator[str],
 ) -> _Prepared:
     path = f"$.epcisBody.eventList[{index}]"
     when = _when(event.get("eventTime"))
