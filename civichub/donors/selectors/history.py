@@ -3,6 +3,7 @@ availability windows and open call-ups, as eligibility facts."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import date, datetime, time
 from typing import Any
@@ -24,21 +25,11 @@ def _array(values: Iterable[int | str]) -> str:
     return "{" + ",".join(items) + "}"
 
 
-def _history(ids: list[int]) -> list[tuple[int, str, str, str | None, str | None]]:
-    """Donations, deferrals, availability windows and open call-ups of these donors in one
-    query, every value as text (the tables' columns differ in type): (donor, "d", kind, on,
-    None), (donor, "f", reason, starts_on, ends_on), (donor, "w", weekday, starts, ends),
-    (donor, "t", state, None, None) for a donor taken by an open call-up of any request."""
-    if not ids:
-        return []
+def _history_parts(among: str) -> list[str]:
+    """The SELECTs of a history read, one per table, each of the donors matching `among`
+    (" = ANY(...)", " IN (...)" or " = <column>"): (donor, tag, a, b, c), every value as text
+    (the tables' columns differ in type)."""
     quote = connection.ops.quote_name
-    params: dict[str, Any]
-    if connection.vendor == "postgresql":
-        # One array, not a parameter per donor: the client binds one value.
-        among, params = "= ANY(%(ids)s::bigint[])", {"ids": _array(ids)}
-    else:
-        among = f"IN ({', '.join(f'%(i{n})s' for n in range(len(ids)))})"
-        params = {f"i{n}": pk for n, pk in enumerate(ids)}
 
     def text(column: str) -> str:
         return f"CAST({quote(column)} AS VARCHAR(200))"
@@ -50,15 +41,58 @@ def _history(ids: list[int]) -> list[tuple[int, str, str, str | None, str | None
         (AvailabilityWindow, "w", text("weekday"), text("starts"), text("ends"), ""),
         (CallUp, "t", text("state"), "NULL", "NULL", f" AND {quote('state')} IN ({active})"),
     ]
-    sql = " UNION ALL ".join(
+    return [
         f"SELECT {quote('donor_id')}, '{tag}', {a}, {b}, {c} "  # noqa: S608  # nosec B608
-        f"FROM {quote(model._meta.db_table)} WHERE {quote('donor_id')} {among}{more}"
+        f"FROM {quote(model._meta.db_table)} WHERE {quote('donor_id')}{among}{more}"
         for model, tag, a, b, c, more in parts
+    ]
+
+
+def history_column(id_column: str) -> str:
+    """The history of the donor whose id is `id_column` (a column of the query around it) as a
+    JSON array of [tag, a, b, c] entries, or NULL without any (PostgreSQL): the ranking's read
+    of the rows asks for it too, so that one statement serves both (one round trip to the
+    server instead of two; a busy machine makes each one wait for a core)."""
+    union = " UNION ALL ".join(_history_parts(f" = {id_column}"))
+    return (
+        "(SELECT json_agg(json_build_array(h.t, h.a, h.b, h.c))"  # noqa: S608  # nosec B608
+        f" FROM ({union}) AS h(i, t, a, b, c))"
     )
+
+
+def _history(ids: list[int]) -> list[tuple[int, str, str, str | None, str | None]]:
+    """Donations, deferrals, availability windows and open call-ups of these donors in one
+    query, every value as text (the tables' columns differ in type): (donor, "d", kind, on,
+    None), (donor, "f", reason, starts_on, ends_on), (donor, "w", weekday, starts, ends),
+    (donor, "t", state, None, None) for a donor taken by an open call-up of any request."""
+    if not ids:
+        return []
+    params: dict[str, Any]
+    if connection.vendor == "postgresql":
+        # One array, not a parameter per donor: the client binds one value.
+        among, params = " = ANY(%(ids)s::bigint[])", {"ids": _array(ids)}
+    else:
+        among = f" IN ({', '.join(f'%(i{n})s' for n in range(len(ids)))})"
+        params = {f"i{n}": pk for n, pk in enumerate(ids)}
+    sql = " UNION ALL ".join(_history_parts(among))
     with connection.cursor() as cursor:
         # Names and states are the models' own; the ids are parameters.
         cursor.execute(sql, params)  # nosec B608
         return [tuple(row) for row in cursor.fetchall()]
+
+
+def _read_history(donors: list[Any]) -> list[tuple[int, str, str, str | None, str | None]]:
+    """The history of these donors (`_Row`s): as read with the rows when each carries it (a
+    JSON array, or None without any; `history_column`), else in one query for all."""
+    if not donors or any(d.history is False for d in donors):
+        return _history([d.pk for d in donors])
+    entries: list[tuple[int, str, str, str | None, str | None]] = []
+    for donor in donors:
+        found = donor.history
+        if isinstance(found, str):
+            found = json.loads(found)
+        entries += [(donor.pk, e[0], e[1], e[2], e[3]) for e in found or ()]
+    return entries
 
 
 # The stored sex as the rule takes it (a look-up for each row instead of the enum's call).
@@ -73,7 +107,7 @@ def _facts_bulk(donors: list[Any]) -> dict[int, tuple[eligibility.DonorFacts, li
     deferrals: dict[int, list[eligibility.Deferral]] = {i: [] for i in ids}
     windows: dict[int, list] = {i: [] for i in ids}
     taken: set[int] = set()
-    for donor_id, tag, a, b, c in _history(ids):
+    for donor_id, tag, a, b, c in _read_history(donors):
         if tag == "d":
             on = date.fromisoformat(str(b)[:10])
             donations[donor_id].append(eligibility.Donation(eligibility.DonationKind(a), on))

@@ -40,7 +40,7 @@ from civichub.donors.selectors.discs import (
     coarse_cells,
     dist2,
 )
-from civichub.donors.selectors.history import _array, _facts_bulk, _in_window
+from civichub.donors.selectors.history import _array, _facts_bulk, _in_window, history_column
 
 # The donation a component is collected by: apheresis for platelets, whole blood (separated
 # at the centre) for the others.
@@ -256,6 +256,9 @@ class _Row:
     dist2: float
     abo: str
     rhd: str
+    # The donor's history as read with the row (`history_column`; None: none), or False
+    # when it was not (SQLite: read for the rows found, `_facts_bulk`).
+    history: Any = False
 
 
 # The ranking's order within a group and distance band; the index `donors_donor_ranking` holds
@@ -302,8 +305,10 @@ def _merged(
             cursor.execute(sql, {**params, **cell_params, "limit": limit, "offset": offset})
             return list(cursor.fetchall())
     per_cell = min(wanted, 2 * wanted // len(cells) + 8)
+    # Each row's history last (`history_column`), the cell before it.
     sql = (
-        "SELECT ranked.* FROM unnest(%(cells)s::varchar[]) AS place(place_cell)"  # noqa: S608  # nosec B608
+        f"SELECT ranked.*, {history_column('ranked.id')}"  # noqa: S608  # nosec B608
+        " FROM unnest(%(cells)s::varchar[]) AS place(place_cell)"  # noqa: S608  # nosec B608
         f" CROSS JOIN LATERAL ({select} WHERE cell = place.place_cell AND {group}"
         f" AND {sql_where} ORDER BY {RANKING_ORDER} LIMIT %(per_cell)s) AS ranked"
         f" ORDER BY {RANKING_ORDER} LIMIT %(wanted)s"
@@ -317,8 +322,8 @@ def _merged(
         given: dict[str, int] = {}
         certain = wanted  # no cell gave all it was allowed among these rows: all certain
         for position, row in enumerate(rows):
-            given[row[-1]] = given.get(row[-1], 0) + 1
-            if given[row[-1]] == per_cell:
+            given[row[-2]] = given.get(row[-2], 0) + 1
+            if given[row[-2]] == per_cell:
                 certain = position + 1
                 break
         if certain >= wanted or per_cell >= wanted:
@@ -427,6 +432,7 @@ def _in_band(
     """The rows whose cell centre lies in the band, the distance computed here exactly as
     `dist2` computes it."""
     low, high = inner_km * inner_km, outer_km * outer_km
+    with_history = connection.vendor == "postgresql"  # the last column (`_ranked_rows`)
     found = []
     for row in rows:
         distance2 = dist2(lat, lng, row[6], row[7])
@@ -444,6 +450,7 @@ def _in_band(
                 dist2=distance2,
                 abo=row[11],
                 rhd=row[12],
+                history=row[-1] if with_history else False,
             )
         )
     return found
@@ -555,8 +562,12 @@ def _ranked_rows(
             # Kept a subquery, so that the distance is computed once for each row, not again
             # in the filter and in each WHEN of the band's CASE.
             inner_sql += " OFFSET 0"
+        # On PostgreSQL each row's history last (`history_column`): one statement, not two.
+        history = ""
+        if connection.vendor == "postgresql":
+            history = f", {history_column('candidates.id')}"
         sql = (
-            f"SELECT * FROM ({inner_sql}) AS candidates"  # noqa: S608  # nosec B608
+            f"SELECT candidates.*{history} FROM ({inner_sql}) AS candidates"  # noqa: S608  # nosec B608
             f" WHERE {outer} ORDER BY {group_order}{order} LIMIT %(limit)s OFFSET %(offset)s"
         )
         with connection.cursor() as cursor:
@@ -638,8 +649,6 @@ def rank_candidates(
         # most antigens. When they are not, the antigen is rare and every other group is read
         # anyway: together, one statement for all of them.
         steps = [steps[0], [item for step in steps[1:] for item in step]]
-    elif not few:
-        steps = _split_negative_runs(steps, limit)
     check = functools.partial(
         _check,
         kind=kind,
@@ -651,7 +660,15 @@ def rank_candidates(
         limit=limit,
     )
     held: list[_Row] = []  # rows read, not yet checked (see below)
-    for step in steps:
+    pending = [(step, not few) for step in reversed(steps)]
+    while pending:
+        step, split = pending.pop()
+        if split and len(step) > 1:
+            # A run of RhD-negative groups, read in two when its first group is large:
+            # decided only when the search reaches it (the count it needs is a query of its
+            # own on its first use, which most searches for RhD-positive patients never need).
+            step, *rest = _split_negative_runs([step], limit)
+            pending += [(other, False) for other in rest]
         inner = 0.0
         negative = all(rhd == compatibility.RhD.NEG for _abo, rhd, _verdict in step)
         sparse = negative or few
