@@ -1,4 +1,5 @@
-"""Shared test set-up: the audit guard around database flushes, a small city built through the
+"""Shared test set-up: the audit guard around database flushes (and, on PostgreSQL, a flush that
+empties only the tables holding rows: civichub.testing.flush), a small city built through the
 services, and users in every role."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from django.utils import translation
 
 from civichub.casework import reference
 from civichub.core import dbguard, uncommitted
+from civichub.testing import flush
 from civichub.testing.city import SmallCity, build_city, staff_user
 from civichub.testing.contract import ContractClient
 from civichub.testing.pooled import ledger
@@ -35,6 +37,7 @@ def pytest_configure(config: pytest.Config) -> None:
             original(self, sql_list)
 
     BaseDatabaseOperations.execute_sql_flush = execute_sql_flush  # type: ignore[assignment,method-assign]
+    flush.install()  # after a transactional test, only the tables holding rows are emptied
     ledger.install()
 
 
