@@ -1,5 +1,6 @@
-"""Shared test set-up: the audit guard around database flushes, a small city built through the
-services, and users in every role."""
+"""Shared test set-up: the audit guard around database flushes (and, on PostgreSQL, a flush that
+empties only the tables holding rows: civichub.testing.flush), the tests CI's PostgreSQL run
+leaves to the SQLite run, a small city built through the services, and users in every role."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from django.utils import translation
 
 from civichub.casework import reference
 from civichub.core import dbguard, uncommitted
+from civichub.testing import flush
 from civichub.testing.city import SmallCity, build_city, staff_user
 from civichub.testing.contract import ContractClient
 from civichub.testing.pooled import ledger
@@ -35,6 +37,7 @@ def pytest_configure(config: pytest.Config) -> None:
             original(self, sql_list)
 
     BaseDatabaseOperations.execute_sql_flush = execute_sql_flush  # type: ignore[assignment,method-assign]
+    flush.install()  # after a transactional test, only the tables holding rows are emptied
     ledger.install()
 
 
@@ -45,10 +48,14 @@ DATABASE_FIXTURES = frozenset(
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """With CIVICHUB_TEST_ONCE_LEFT_OUT=1 (CI's run on PostgreSQL and Redis) the tests marked
-    `once` that reach no database through a fixture are left out: they test the same thing on
-    any database (pure computation, static checks of the code, processes of their own on
-    SQLite), and the SQLite run has run them."""
+    """With CIVICHUB_TEST_ONCE_LEFT_OUT=1 (CI's run on PostgreSQL and Redis) two kinds of tests
+    are left out, which the SQLite run has run:
+    - the tests marked `once` that reach no database through a fixture: they test the same
+      thing on any database (pure computation, static checks of the code, processes of their
+      own on SQLite);
+    - the tests marked `either_database`, which use the run's database but test what does not
+      depend on it (pages in a real browser: layout, keyboard, axe; the queries behind those
+      pages are tested without a browser in both runs)."""
     if os.environ.get("CIVICHUB_TEST_ONCE_LEFT_OUT") != "1":
         return
     kept: list[pytest.Item] = []
@@ -56,10 +63,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
         once = item.get_closest_marker("once") is not None
+        either = item.get_closest_marker("either_database") is not None
         database = item.get_closest_marker("django_db") is not None or bool(
             fixtures & DATABASE_FIXTURES
         )
-        (left if once and not database else kept).append(item)
+        (left if (once and not database) or either else kept).append(item)
     if left:
         config.hook.pytest_deselected(items=left)
         items[:] = kept

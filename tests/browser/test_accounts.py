@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     from civichub.core.models import User
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.either_database]
 
 ENGLISH_CATALOGUE = REPO_ROOT / "civichub" / "locale" / "en" / "LC_MESSAGES" / "django.mo"
 

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
     from civichub.core.models import User
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.either_database]
 
 
 def _actions(page: Page) -> list[str]:

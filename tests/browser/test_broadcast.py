@@ -27,7 +27,7 @@ from tests.browser.support import (
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.either_database]
 
 
 @pytest.fixture(autouse=True)

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.either_database,
     pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed"),
 ]
 __all__ = ["people", "phone_page"]  # fixtures used here

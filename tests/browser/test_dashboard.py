@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from civichub.core.models import User
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.either_database]
 
 
 def _tiles(page: Page) -> dict[str, str]:

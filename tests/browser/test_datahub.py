@@ -26,7 +26,7 @@ from tests.browser.support import check_page, sign_in
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.either_database]
 CARE = "家庭医生签约服务"
 
 

@@ -15,7 +15,7 @@ from tests.browser.support import DESKTOP, PASSWORD, PHONE, check_page, sign_in
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.either_database]
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from tests.browser.support import (
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.either_database]
 
 PHONE_390 = {"width": 390, "height": 844}
 DESKTOP = {"width": 1366, "height": 900}

@@ -16,7 +16,7 @@ from tests.browser.support import BROWSER_LOCALE, PASSWORD, PHONE, check_page
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.either_database]
 
 
 @pytest.fixture

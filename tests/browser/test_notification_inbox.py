@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     from civichub.core.models import User
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.either_database]
 
 
 def test_sent_notification_appears_unread_and_can_be_marked_read(

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from civichub.casework.models import Case
     from civichub.core.models import User
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.either_database]
 
 PHONE_390 = {"width": 390, "height": 844}
 # The header (brand, language, menu line, account line) may take this much of an 844 px screen;

@@ -14,7 +14,7 @@ from tests.browser.support import PASSWORD, PHONE, check_page, sign_in
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.either_database]
 
 
 @pytest.fixture

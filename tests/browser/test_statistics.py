@@ -26,7 +26,7 @@ from tests.statistics.conftest import LATER
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.either_database]
 MARCH = "?since=2026-03-01&until=2026-03-31"
 
 

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from civichub.core.models import User
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.either_database]
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from civichub.core.models import User
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.either_database]
 
 WORDS = {
     "zh-hans": {

@@ -18,7 +18,11 @@ from tests.browser.support import BROWSER_LOCALE, DESKTOP, check_page, sign_in
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.either_database,
+    pytest.mark.django_db(transaction=True),
+]
 __all__ = ["asgi_server"]  # fixture used here
 
 
