@@ -4,7 +4,6 @@ read from the covering indexes, with the module's settings and eligibility helpe
 from __future__ import annotations
 
 import functools
-import json
 import math
 import time as time_
 from collections.abc import Iterable
@@ -33,7 +32,7 @@ from civichub.donors.models import (
     RhD,
     Sex,
 )
-from civichub.donors.selectors.antigens import antigen_sql, rare_antigens
+from civichub.donors.selectors.antigens import antigen_sql, lacking_sql, rare_antigens
 from civichub.donors.selectors.discs import (
     KM_PER_DEGREE,
     band_cells,
@@ -480,8 +479,8 @@ def _ranked_rows(
     however many cells repeat the conditions (and SQLite's statement cache finds the same
     text for the same number of cells). Without `cells_needed` (RhD-negative groups only) no
     cell is listed: the partial index of RhD-negative donors is read for the groups whole.
-    With `rare` (a search for donors lacking a rare antigen, PostgreSQL) neither: every group
-    at once, from the GIN index of phenotypes, in order of preference.
+    With `rare` (a search for donors lacking a rare antigen) neither: every group at once, from
+    the index of the donors lacking it (`antigens.lacking_sql`), in order of preference.
 
     A band of few cells is one query per cell merged in order (UNION ALL under one ORDER BY
     and LIMIT: SQLite's merge and PostgreSQL's Merge Append read each cell's entries lazily in
@@ -627,12 +626,13 @@ def rank_candidates(
     # rare antigen that one turns nearly every entry away.
     if antigen_where:
         where = f"{antigen_where.removeprefix(' AND ')} AND {where}"
-    # Few donors lack a rare antigen: the GIN index of phenotypes finds them (the containment
-    # says no more than the conditions above; it lets PostgreSQL use that index).
+    # Few donors lack a rare antigen: an index of them finds them (the condition says no more
+    # than those above; it lets the database use that index: `antigens.lacking_sql`).
     rare = rare_antigens(wanted)
     if rare:
-        where = f"phenotype @> %(lacking)s::jsonb AND {where}"
-        antigen_params["lacking"] = json.dumps(dict.fromkeys(wanted, "-"))
+        lacking_where, lacking_params = lacking_sql(wanted)
+        where = f"{lacking_where.removeprefix(' AND ')} AND {where}"
+        antigen_params.update(lacking_params)
     callable_sql = (where, {**where_params, **antigen_params})
     # Antigen-negative donors are few too (a phenotype is on record for 1-10 % of donors):
     # each group is read in at most two rings (`_rings`), from the index of those donors.
