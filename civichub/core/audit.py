@@ -123,9 +123,14 @@ def audit_refusal(*, actor: Any, action: str, obj: Any = None) -> None:
     after_act(lambda: _refusal_write(actor=actor, action=action, path=path, target=target))
 
 
+def _minute() -> int:
+    """The clock's minute the refusals are counted in."""
+    return int(time.time() // 60)
+
+
 def _refusal_write(*, actor: Any, action: str, path: str, target: AuditTarget) -> None:
     try:
-        minute = int(time.time() // 60)
+        minute = _minute()
         obj = target.get("obj")
         about = f"{obj._meta.label_lower}:{obj.pk}" if obj is not None else action
         if not cache.add(f"{_REFUSAL_KEY}:{actor.pk}:{about}:{minute}", 1, 120):
