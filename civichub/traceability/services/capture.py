@@ -5,14 +5,13 @@ acknowledgements. Keyword-only, atomic, permission-checked, audited."""
 from __future__ import annotations
 
 import json
-import os
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+import uuid_utils
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -208,26 +207,11 @@ def _location(value: str) -> str:
 
 def _new_event_ids(count: int) -> list[str]:
     """`count` eventIDs for events that came without one: `urn:uuid:` and a time-ordered UUID
-    (version 7, RFC 9562: the milliseconds since 1970 in 48 bits, then 74 random bits, from one
-    read of the system's random source). A random UUID (version 4) would land each new event on
-    a random page of the event_id index, and a commit writes every page it changed: the events
-    of a document then cost a hundred pages of that index, where time-ordered ids add to its
-    last few."""
-    millis = time.time_ns() // 1_000_000
-    raw = os.urandom(10 * count)
-    ids = []
-    for start in range(0, 10 * count, 10):
-        bits = int.from_bytes(raw[start : start + 10], "big")  # 80 random bits, 74 used
-        value = (
-            (millis & 0xFFFF_FFFF_FFFF) << 80
-            | 0x7 << 76  # version 7
-            | (bits >> 68) << 64  # rand_a, 12 bits
-            | 0b10 << 62  # the RFC's variant
-            | bits & 0x3FFF_FFFF_FFFF_FFFF  # rand_b, 62 bits
-        )
-        text = f"{value:032x}"
-        ids.append(f"urn:uuid:{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}")
-    return ids
+    (version 7, RFC 9562: the milliseconds since 1970, then random bits). A random UUID
+    (version 4) would land each new event on a random page of the event_id index, and a commit
+    writes every page it changed: the events of a document then cost a hundred pages of that
+    index, where time-ordered ids add to its last few."""
+    return [f"urn:uuid:{uuid_utils.uuid7()}" for _ in range(count)]
 
 
 def _prepare(
