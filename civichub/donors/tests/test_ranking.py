@@ -47,6 +47,30 @@ PHENOTYPE_SAMPLE = ("K", "Fya", "Jka", "E")
 COMPONENTS = ("red_cells", "plasma", "platelets", "cryo", "whole_blood")
 
 
+def _rank_red_cells(
+    patient: compatibility.Patient | str,
+    *,
+    radius_km: float,
+    limit: int,
+    antigen_negative: tuple[str, ...] = (),
+) -> list[Any]:
+    """`rank_candidates` for red cells at the test hospital, now; `patient` may be written as
+    a group ("A+", "AB-")."""
+    if isinstance(patient, str):
+        rhd = "neg" if patient.endswith("-") else "pos"
+        patient = compatibility.Patient(abo=patient[:-1], rhd=rhd)
+    return rank_candidates(
+        component="red_cells",
+        patient=patient,
+        lat=HOSPITAL_LAT,
+        lng=HOSPITAL_LNG,
+        radius_km=radius_km,
+        now=timezone.now(),
+        limit=limit,
+        antigen_negative=antigen_negative,
+    )
+
+
 def _birth_date(rng: random.Random, today: dt.date) -> dt.date:
     """Ages across the whole range, a quarter of them a day either side of a limit."""
     if rng.random() < 0.25:
@@ -391,15 +415,7 @@ def test_a_band_of_few_cells_is_read_in_the_index_order_without_sorting(
     sorting only the few rows those give."""
     _registry(random.Random(11), city.community_a1, hospital, 60)
     with CaptureQueriesContext(connection) as queries:
-        rank_candidates(
-            component="red_cells",
-            patient=compatibility.Patient(abo="A", rhd="pos"),
-            lat=HOSPITAL_LAT,
-            lng=HOSPITAL_LNG,
-            radius_km=2.0,
-            now=timezone.now(),
-            limit=5,
-        )
+        _rank_red_cells("A+", radius_km=2.0, limit=5)
     marker = "LATERAL" if connection.vendor == "postgresql" else " UNION ALL "
     merged = [
         q["sql"]
@@ -439,15 +455,7 @@ def test_rhd_negative_groups_are_read_in_one_query_by_the_chosen_path(
     monkeypatch.setattr(selectors, "_negative_counts", {})
     _registry(random.Random(5), city.community_a1, hospital, 200)
     with CaptureQueriesContext(connection) as queries:
-        got = rank_candidates(
-            component="red_cells",
-            patient=compatibility.Patient(abo="AB", rhd="neg"),
-            lat=HOSPITAL_LAT,
-            lng=HOSPITAL_LNG,
-            radius_km=100.0,
-            now=timezone.now(),
-            limit=10_000,
-        )
+        got = _rank_red_cells("AB-", radius_km=100.0, limit=10_000)
     ranking = _ranking_sql(queries)
     assert len(ranking) == 1, ranking
     assert ("region_cell" in ranking[0]) is (negative_direct_max == 0), ranking[0]
@@ -471,16 +479,7 @@ def test_antigen_negative_donors_are_read_from_the_index_of_phenotyped_donors(
     monkeypatch.setattr(antigen_counts, "RARE_ANTIGEN_MAX", -1)
     _registry(random.Random(7), city.community_a1, hospital, 120)
     with CaptureQueriesContext(connection) as queries:
-        got = rank_candidates(
-            component="red_cells",
-            patient=compatibility.Patient(abo="A", rhd="pos"),
-            lat=HOSPITAL_LAT,
-            lng=HOSPITAL_LNG,
-            radius_km=10.0,
-            now=timezone.now(),
-            limit=10_000,
-            antigen_negative=("K",),
-        )
+        got = _rank_red_cells("A+", radius_km=10.0, limit=10_000, antigen_negative=("K",))
     ranking = _ranking_sql(queries)
     # The first compatible group alone in two rings, then every other (A-, O+, O-) in one
     # statement over the whole radius.
@@ -513,16 +512,7 @@ def test_a_rare_antigens_other_groups_are_read_in_one_statement_from_the_same_in
     monkeypatch.setattr(antigen_counts, "RARE_ANTIGEN_MAX", -1)
     _registry(random.Random(7), city.community_a1, hospital, 120)
     with CaptureQueriesContext(connection) as queries:
-        got = rank_candidates(
-            component="red_cells",
-            patient=compatibility.Patient(abo="AB", rhd="pos"),
-            lat=HOSPITAL_LAT,
-            lng=HOSPITAL_LNG,
-            radius_km=10.0,
-            now=timezone.now(),
-            limit=10_000,
-            antigen_negative=("K",),
-        )
+        got = _rank_red_cells("AB+", radius_km=10.0, limit=10_000, antigen_negative=("K",))
     ranking = _ranking_sql(queries)
     # AB+ in two rings, then the others.
     assert len(ranking) == 3, ranking
@@ -567,16 +557,7 @@ def test_donors_lacking_a_rare_antigen_are_read_at_once_through_an_index_of_them
     _registry(random.Random(7), city.community_a1, hospital, 120)
     patient = compatibility.Patient(abo="AB", rhd="pos")
     with CaptureQueriesContext(connection) as queries:
-        got = rank_candidates(
-            component="red_cells",
-            patient=patient,
-            lat=HOSPITAL_LAT,
-            lng=HOSPITAL_LNG,
-            radius_km=10.0,
-            now=timezone.now(),
-            limit=10_000,
-            antigen_negative=("K",),
-        )
+        got = _rank_red_cells(patient, radius_km=10.0, limit=10_000, antigen_negative=("K",))
     ranking = _ranking_sql(queries)
     order = [(a.value, r.value) for a, r, _v in compatibility.donor_groups("red_cells", patient)]
     groups = [(c.abo, c.rhd) for c in got]
@@ -612,15 +593,7 @@ def test_on_postgresql_each_rows_history_is_read_with_it(city: Any, hospital: An
     donors unless it reaches their groups."""
     _registry(random.Random(11), city.community_a1, hospital, 300)
     with CaptureQueriesContext(connection) as queries:
-        got = rank_candidates(
-            component="red_cells",
-            patient=compatibility.Patient(abo="B", rhd="pos"),
-            lat=HOSPITAL_LAT,
-            lng=HOSPITAL_LNG,
-            radius_km=100.0,
-            now=timezone.now(),
-            limit=3,
-        )
+        got = _rank_red_cells("B+", radius_km=100.0, limit=3)
     assert len(got) == 3 and all(c.abo == "B" and c.rhd == "pos" for c in got), got
     statements = [q["sql"] for q in queries.captured_queries]
     history = [sql for sql in statements if "donors_donation" in sql]
@@ -642,15 +615,7 @@ def test_a_large_rhd_negative_group_is_read_alone_first(
     monkeypatch.setattr(selectors, "NEGATIVE_ALONE_FACTOR", 0)
     _registry(random.Random(5), city.community_a1, hospital, 200)
     with CaptureQueriesContext(connection) as queries:
-        got = rank_candidates(
-            component="red_cells",
-            patient=compatibility.Patient(abo="AB", rhd="neg"),
-            lat=HOSPITAL_LAT,
-            lng=HOSPITAL_LNG,
-            radius_km=100.0,
-            now=timezone.now(),
-            limit=10_000,
-        )
+        got = _rank_red_cells("AB-", radius_km=100.0, limit=10_000)
     ranking = _ranking_sql(queries)
     assert len(ranking) == 2, ranking
     assert "abo = 'AB'" in ranking[0] and "abo IN" not in ranking[0], ranking[0]
