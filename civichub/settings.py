@@ -146,6 +146,11 @@ if _database_url:
     DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+        # No JIT compilation: the platform's statements read a few rows through indexes, where
+        # compiling costs more than it saves, and a planner's estimate past `jit_above_cost`
+        # (a recursive trace at ten million events, a recall by scope) made a 5 ms statement
+        # spend 100-1,600 ms compiling first. A DATABASE_URL that sets `options` keeps its own.
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
         if env_bool("CIVICHUB_DB_POOL", True):
             # Under ASGI each request runs in a fresh thread, so persistent connections are never
             # reused; a per-process pool (psycopg-pool) is what keeps connection counts bounded.
