@@ -22,7 +22,7 @@ Prints `name: value` lines on stdout (progress goes to stderr). Each section is 
   folds; mean and spread over the folds, near-duplicates dropped before splitting, on every
   labelled set there is: the Teddy Cup 2020 problem C messages (`titles`, and the bodies we
   have, `details`; target: macro-F1 at least 0.93 on titles) and the Konstanz Mängelmelder
-  reports (`konstanz`: German, 20 categories, committed under `benchmarks/data/` with its
+  reports (`konstanz`: German, 19 categories, committed under `benchmarks/data/` with its
   licence); also the chosen models, the calibration (ECE) and the share of messages routed
   without triage. `--corpus`, `--folds`, `--selection-folds` and `--every` narrow a run.
 - `routing-speed`: messages classified per second on one core (BLAS/OpenMP pinned to one thread),
