@@ -19,9 +19,11 @@ Prints `name: value` lines on stdout (progress goes to stderr). Each section is 
   cross-validation inside the training part only (as `train-router` does on a deployment's
   data) and is scored on the held-out fold, beside the baseline it must beat (character
   1-3-gram TF-IDF + LinearSVC) and the previous fixed router (char NBSVM) trained on the same
-  folds; mean and spread over the folds, on the Teddy Cup 2020 problem C messages (titles, and
-  the bodies we have), near-duplicates dropped before splitting (target: macro-F1 at least 0.93
-  on titles); also the chosen models, the calibration (ECE) and the share of messages routed
+  folds; mean and spread over the folds, near-duplicates dropped before splitting, on every
+  labelled set there is: the Teddy Cup 2020 problem C messages (`titles`, and the bodies we
+  have, `details`; target: macro-F1 at least 0.93 on titles) and the Konstanz Mängelmelder
+  reports (`konstanz`: German, 19 categories, committed under `benchmarks/data/` with its
+  licence); also the chosen models, the calibration (ECE) and the share of messages routed
   without triage. `--corpus`, `--folds`, `--selection-folds` and `--every` narrow a run.
 - `routing-speed`: messages classified per second on one core (BLAS/OpenMP pinned to one thread),
   router and baseline, in batches and one at a time (target: at least 5,000 per second).
@@ -29,10 +31,11 @@ Prints `name: value` lines on stdout (progress goes to stderr). Each section is 
 `--quick` is a smoke test of the script, not a timing: 100 Open311 requests for at most 3
 seconds, and the routing sections on every sixth message with 2 folds.
 
-The routing sections read the labelled messages in place, from
+The routing sections read the Teddy Cup messages in place, from
 `$CIVICHUB_SHARED_DATA/messages/teddycup2020c/full/` or else `shared/data/...` beside the
-repository, and skip with a message when they are absent. That data has no licence: nothing
-derived from it is written anywhere.
+repository, and skip them with a message when they are absent. That data has no licence: nothing
+derived from it is written anywhere. The Konstanz reports (CC BY 4.0, see
+`benchmarks/data/README.md`) are in the repository, so every run evaluates at least them.
 """
 
 from __future__ import annotations
@@ -373,6 +376,14 @@ def open311(args: argparse.Namespace) -> int:
 MESSAGES_DIR = Path("messages") / "teddycup2020c" / "full"
 TITLES_FILE = "fj2_titles_labelled.csv"
 DETAILS_FILE = "fj2_details_labelled_partial.csv"
+# Citizens' reports to the city of Konstanz (German), CC BY 4.0: see benchmarks/data/README.md.
+KONSTANZ_FILE = Path(__file__).resolve().parent / "data" / "konstanz_maengelmelder.csv.gz"
+KONSTANZ_SOURCE = (
+    "Stadt Konstanz, Mängelmelder 2020-01 to 2022-10 (offenedaten-konstanz.de, CC BY 4.0)"
+)
+# As `train-router` does (`router.DEFAULT_MIN_PER_CATEGORY`): rarer categories are left out.
+MIN_PER_CATEGORY = 10
+CORPORA = ("titles", "details", "konstanz")
 ROUTER_TARGET_F1_TITLES = 0.93
 ROUTER_TARGET_RATE = 5000
 ROUTING_FOLDS = 5
@@ -408,39 +419,60 @@ def near_duplicate_key(text: str) -> str:
     return re.sub(r"[\W_]+", "", unicodedata.normalize("NFKC", text).lower())
 
 
-def read_labelled(path: Path, text_column: str) -> tuple[list[str], list[str], int]:
+def read_labelled(
+    path: Path, text_column: str, label_column: str = "label"
+) -> tuple[list[str], list[str], int]:
     """(texts, labels, near-duplicates dropped): each text once, with its first label; texts
-    that differ only in punctuation, white space, width or case count as one."""
+    that differ only in punctuation, white space, width or case count as one. A `.gz` file is
+    read decompressed."""
     import csv
+    import gzip
 
     seen: dict[str, tuple[str, str]] = {}
     rows = 0
-    with path.open(encoding="utf-8", newline="") as handle:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle):
             rows += 1
             text = (row[text_column] or "").strip()
-            if text and row["label"]:
-                seen.setdefault(near_duplicate_key(text), (text, row["label"]))
+            if text and row[label_column]:
+                seen.setdefault(near_duplicate_key(text), (text, row[label_column]))
     return [t for t, _ in seen.values()], [y for _, y in seen.values()], rows - len(seen)
 
 
-def routing_corpora(args: argparse.Namespace) -> dict[str, tuple[list[str], list[str], int]] | None:
-    """Titles and bodies; with `--quick`, every `QUICK_MESSAGES_STEP`th message only."""
+def common_categories(
+    texts: list[str], labels: list[str], minimum: int = MIN_PER_CATEGORY
+) -> tuple[list[str], list[str]]:
+    """The messages of categories with at least `minimum` of them, as training keeps them."""
+    from collections import Counter
+
+    counts = Counter(labels)
+    kept = [i for i, label in enumerate(labels) if counts[label] >= minimum]
+    return [texts[i] for i in kept], [labels[i] for i in kept]
+
+
+def routing_corpora(args: argparse.Namespace) -> dict[str, tuple[list[str], list[str], int]]:
+    """The labelled sets asked for (all by default): the Teddy Cup titles and bodies when the
+    shared data is there, and the committed Konstanz reports; with `--quick`, every
+    `QUICK_MESSAGES_STEP`th message only."""
+    wanted = [name for name in CORPORA if args.corpus in (None, name)]
+    corpora: dict[str, tuple[list[str], list[str], int]] = {}
     folder = messages_dir()
     titles, details = folder / TITLES_FILE, folder / DETAILS_FILE
-    if not (titles.is_file() and details.is_file()):
-        line("routing.skipped", f"labelled messages not found in {folder}")
-        note(f"[routing] set CIVICHUB_SHARED_DATA to the folder holding {MESSAGES_DIR}")
-        return None
-    corpora = {
-        "titles": read_labelled(titles, "title"),
-        "details": read_labelled(details, "detail"),
-    }
+    if {"titles", "details"} & set(wanted):
+        if titles.is_file() and details.is_file():
+            corpora["titles"] = read_labelled(titles, "title")
+            corpora["details"] = read_labelled(details, "detail")
+        else:
+            line("routing.skipped", f"Teddy Cup messages not found in {folder}")
+            note(f"[routing] set CIVICHUB_SHARED_DATA to the folder holding {MESSAGES_DIR}")
+    if "konstanz" in wanted:
+        texts, labels, duplicates = read_labelled(KONSTANZ_FILE, "text", "category")
+        corpora["konstanz"] = (*common_categories(texts, labels), duplicates)
+        line("routing.konstanz.source", KONSTANZ_SOURCE)
     step = QUICK_MESSAGES_STEP if args.quick else args.every
     return {
-        name: (t[::step], y[::step], d)
-        for name, (t, y, d) in corpora.items()
-        if args.corpus in (None, name)
+        name: (t[::step], y[::step], d) for name, (t, y, d) in corpora.items() if name in wanted
     }
 
 
@@ -498,7 +530,7 @@ def routing_quality(args: argparse.Namespace) -> int:
     duplicates are dropped before splitting."""
     pin_one_thread()
     corpora = routing_corpora(args)
-    if corpora is None:
+    if not corpora:
         return 0
     import numpy as np
     from sklearn.metrics import accuracy_score, f1_score
@@ -590,7 +622,7 @@ def routing_speed(args: argparse.Namespace) -> int:
     as routing calls it."""
     pin_one_thread()
     corpora = routing_corpora(args)
-    if corpora is None:
+    if not corpora:
         return 0
     import numpy as np
     from sklearn.model_selection import train_test_split
@@ -656,9 +688,7 @@ def main() -> int:
         default=OPEN311_REDIS,
         help="open311: the Redis database it queues in and empties",
     )
-    parser.add_argument(
-        "--corpus", choices=["titles", "details"], help="routing: one labelled set only"
-    )
+    parser.add_argument("--corpus", choices=list(CORPORA), help="routing: one labelled set only")
     parser.add_argument(
         "--folds", type=int, default=ROUTING_FOLDS, help="routing-quality: outer folds"
     )

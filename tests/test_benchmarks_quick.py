@@ -119,6 +119,16 @@ QUICK_RUNS = [
     ),
     QuickRun(
         "casework.py",
+        ("--only", "routing-quality", "--corpus", "konstanz"),
+        expect=(
+            "router_macro_f1_konstanz",
+            "baseline_macro_f1_konstanz",
+            "router_chosen_models_konstanz",
+        ),
+        services=(),
+    ),
+    QuickRun(
+        "casework.py",
         ("--only", "routing-speed"),
         expect=("router_messages_per_second_one_core", "router_ms_per_single_message_details"),
         data=("the labelled messages", _messages),

@@ -176,7 +176,9 @@ def test_training_chooses_by_cross_validation_and_reports_every_candidate(
     report = routing.train_from_cases(zip(texts, labels, strict=True), min_per_category=5)
 
     assert report.messages == 60 and report.folds == 3
-    assert set(report.candidates) == {c.name for c in router.CANDIDATES}
+    singles = {c.name for c in router.CANDIDATES}
+    (ensemble,) = set(report.candidates) - singles  # the two best, averaged
+    assert singles < set(report.candidates) and ensemble.startswith(f"{router.ENSEMBLE}(")
     assert report.chosen in report.candidates
     assert report.macro_f1 == report.candidates[report.chosen][0]
     assert report.baseline_macro_f1 == report.candidates[router.BASELINE.name][0]
@@ -222,6 +224,38 @@ def test_selection_never_chooses_a_model_below_the_baseline() -> None:
     assert selection.chosen == router.BASELINE
     assert len(selection.fold_f1["weak"]) == 3 and selection.spread("weak") >= 0.0
     assert len(selection.out_of_fold) == len(texts)
+
+
+def test_the_ensemble_of_the_two_best_is_chosen_only_when_it_beats_both() -> None:
+    texts, labels = noisy_corpus(30, seed=4, noise=0.2)
+    selection = router.select(texts, labels)
+    singles = [selection.mean(c.name) for c in router.CANDIDATES]
+    (ensemble,) = set(selection.fold_f1) - {c.name for c in router.CANDIDATES}
+    if selection.members:
+        assert selection.chosen.name == ensemble and selection.chosen.classifier == "ensemble"
+        assert selection.mean(ensemble) > max(singles) and len(selection.member_scales) == 2
+    else:
+        assert selection.chosen in router.CANDIDATES
+        assert selection.mean(selection.chosen.name) == max(singles) >= selection.mean(ensemble)
+
+
+def test_an_ensemble_averages_its_members_and_survives_saving(tmp_path: Path) -> None:
+    members = (router.BASELINE, router.CANDIDATES[-1])
+    settings = router.RouterSettings("ensemble(test)", router.ENSEMBLE)
+    for make in (english_corpus, corpus):
+        texts, labels = make(30)
+        model = router.EnsembleRouter(
+            settings=settings, members=members, member_scales=(2.0, 3.0)
+        ).fit(texts, labels)
+        unseen, truth = make(10, seed=77)
+        predicted = model.predict(unseen)
+        assert sum(p == t for (p, _), t in zip(predicted, truth, strict=True)) >= 0.9 * len(truth)
+        first = [m.probabilities(unseen) for m in model.members]
+        assert [m.scale for m in model.members] == [2.0, 3.0]
+        mean = (first[0] + first[1]) / 2
+        assert abs(model.probabilities(unseen) - mean).max() < 1e-6  # scale 1: the mean itself
+        loaded = CategoryRouter.load(model.save(tmp_path / "ensemble.joblib"))
+        assert isinstance(loaded, router.EnsembleRouter) and loaded.predict(unseen) == predicted
 
 
 def test_selection_without_enough_messages_per_category_keeps_the_default() -> None:

@@ -5,8 +5,9 @@
     civichub casework train-router --from-csv past.csv --text-column text --label-column category
 
 `train-router` trains the message router on past messages whose category a person decided or
-confirmed: it scores every candidate model (character n-grams, with or without word n-grams;
-NBSVM or a linear SVM; the char baseline among them) by 3-fold stratified cross-validation on
+confirmed: it scores every candidate model (character n-grams, with or without word n-grams,
+with or without categories weighted by their rarity; NBSVM or a linear SVM; the char baseline
+among them; and the average of the two best) by 3-fold stratified cross-validation on
 them, prints each candidate's macro-F1 (mean ± spread over the folds) and the chosen one's
 out-of-fold per-category precision and recall, then trains the chosen model on all of them and
 saves it to `DATA_DIR/models/router.joblib`, which routing picks up at once. The chosen model
