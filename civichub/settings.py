@@ -18,7 +18,6 @@ import dj_database_url
 from csp.constants import NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
-from civichub.core.dbcheck import pooled_connection_check
 from civichub.core.keyfiles import read_or_create
 
 
@@ -154,18 +153,16 @@ if _database_url:
             # A per-process pool (psycopg-pool) keeps connection counts bounded whatever the
             # threads: the web server's, a task worker's, the event streams' own.
             DATABASES["default"]["CONN_MAX_AGE"] = 0
-            # Every connection is checked as the pool lends it: one the server dropped while it
-            # sat in the pool (a restart, a failover, pg_terminate_backend) is replaced before a
-            # request gets it, so the requests after an outage do not fail one per pooled
-            # connection. The check is core.dbcheck's, which needs no round trip for a sound
-            # connection; Django's CONN_HEALTH_CHECKS would give the pool psycopg's, a round
-            # trip and a transaction on every request.
-            DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+            # With the pool, health checks make Django hand the pool psycopg's check: a
+            # connection the server dropped while it sat in the pool (a restart, a failover,
+            # pg_terminate_backend) is replaced before a request gets it, so the requests after
+            # an outage do not fail one per pooled connection. (Django gives the pool its check
+            # itself, so it cannot be given a cheaper one through OPTIONS.)
+            DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
             DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
                 "min_size": 1,
                 "max_size": int(os.environ.get("CIVICHUB_DB_POOL_MAX", "8")),
                 "timeout": 20,
-                "check": pooled_connection_check,
             }
     if os.environ.get("CIVICHUB_TEST_DATABASE_NAME"):
         DATABASES["default"]["TEST"] = {"NAME": os.environ["CIVICHUB_TEST_DATABASE_NAME"]}
