@@ -136,6 +136,9 @@ TEMPLATES = [
     },
 ]
 WSGI_APPLICATION = "civichub.wsgi.application"
+# The threads of one `civichub serve` process that run Django's requests (core.serving): the
+# requests it serves at once, event streams apart.
+WEB_THREADS = int(os.environ.get("CIVICHUB_WEB_THREADS", "8"))
 ASGI_APPLICATION = "civichub.asgi.application"
 
 # Databases -------------------------------------------------------------------------------
@@ -152,13 +155,14 @@ if _database_url:
         # spend 100-1,600 ms compiling first. A DATABASE_URL that sets `options` keeps its own.
         DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
         if env_bool("CIVICHUB_DB_POOL", True):
-            # Under ASGI each request runs in a fresh thread, so persistent connections are never
-            # reused; a per-process pool (psycopg-pool) is what keeps connection counts bounded.
+            # A per-process pool (psycopg-pool) keeps connection counts bounded whatever the
+            # threads: the web server's, a task worker's, the event streams' own.
             DATABASES["default"]["CONN_MAX_AGE"] = 0
             # With the pool, health checks make Django hand the pool psycopg's check: a
             # connection the server dropped while it sat in the pool (a restart, a failover,
             # pg_terminate_backend) is replaced before a request gets it, so the requests after
-            # an outage do not fail one per pooled connection.
+            # an outage do not fail one per pooled connection. (Django gives the pool its check
+            # itself, so it cannot be given a cheaper one through OPTIONS.)
             DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
             DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
                 "min_size": 1,

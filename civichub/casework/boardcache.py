@@ -16,8 +16,11 @@ from civichub.core.publiccache import invalidate
 
 
 def _case_saved(sender: Any, instance: Case, created: bool, **kwargs: Any) -> None:
-    # A new private message cannot be on the board; any other change may take one on or off.
-    if created and not instance.is_public:
+    # A new message is on the board only if it is public, has its department and is merged into
+    # no other (the board's filter, `selectors.board`); intake stores it without a department,
+    # which routing gives it in a save of its own. Any other change may take one on or off.
+    on_board = instance.is_public and instance.department_id and not instance.merged_into_id
+    if created and not on_board:
         return
     invalidate(BOARD_CACHE)
 

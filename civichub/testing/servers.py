@@ -11,9 +11,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
-from django.core.asgi import get_asgi_application
+from django.core.wsgi import get_wsgi_application
 
-from civichub.core.events.asgi import ASGIApp, module_streams, with_event_streams
+from civichub.core.events.asgi import ASGIApp
+from civichub.core.serving import web_application
 
 
 def free_port() -> int:
@@ -24,7 +25,7 @@ def free_port() -> int:
 
 def civichub_asgi() -> ASGIApp:
     """Django's handler with every module's event streams beside it (as `civichub.asgi`)."""
-    return with_event_streams(get_asgi_application(), module_streams())
+    return web_application(get_wsgi_application())
 
 
 @contextlib.contextmanager

@@ -16,7 +16,9 @@ from django.urls import reverse
 
 from civichub.casework import selectors, services
 from civichub.casework.models import Case, CaseStatus
+from civichub.casework.selectors.board import BOARD_CACHE
 from civichub.casework.tests.conftest import Casework
+from civichub.core import publiccache
 
 pytestmark = pytest.mark.django_db
 
@@ -63,6 +65,28 @@ def test_new_messages_replies_and_status_changes_show_at_the_next_read(
 
     services.case_close(actor=cw.handler, case=first)
     assert board()["entries"][first.tracking_number].status == CaseStatus.CLOSED
+
+
+def test_intake_leaves_the_shared_board_as_it_is_and_routing_brings_the_message_to_it(
+    cw: Casework, after_commit: Callable[[], Any]
+) -> None:
+    # A message arrives without its department, so it cannot be on the board yet: its intake
+    # costs the board nothing. Routing gives it the department and the board is read again.
+    assert board()["total"] == 0
+    generation = publiccache.generation(BOARD_CACHE)
+    with after_commit():
+        submitted = services.case_submit(
+            actor=cw.resident,
+            kind="complaint",
+            text="社区医院每天挂号排队很久，看病很难。",
+            is_public=True,
+            schedule_routing=False,
+        )
+    assert publiccache.generation(BOARD_CACHE) == generation
+    with after_commit():
+        services.case_route(case_id=submitted.case.pk)
+    assert publiccache.generation(BOARD_CACHE) != generation
+    assert set(board()["entries"]) == {submitted.case.tracking_number}
 
 
 def test_a_private_message_is_never_on_the_board_and_a_message_made_private_leaves_it(

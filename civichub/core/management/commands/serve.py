@@ -2,8 +2,9 @@
 
 ASGI rather than WSGI because the broadcast module holds many server-sent-event connections
 open, mostly idle; an event loop keeps each one for the price of a coroutine, where a WSGI server
-would tie up a thread or process per subscriber. Ordinary pages and API calls run Django's sync
-views in a thread per request, as Django does under ASGI.
+would tie up a thread or process per subscriber. Ordinary pages and API calls go to Django's
+WSGI handler on a fixed pool of threads in each process (`civichub.core.serving`,
+`CIVICHUB_WEB_THREADS`), where each runs from the first middleware to the response.
 
 Put it behind a reverse proxy (nginx) that terminates TLS. uvicorn's own proxy-header handling is
 off: it would believe X-Forwarded-For from any client on its FORWARDED_ALLOW_IPS (127.0.0.1 by
