@@ -18,9 +18,10 @@ import contextlib
 import os
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 from django.db import transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.sqlite3.base import DatabaseWrapper
 
 try:
@@ -50,7 +51,7 @@ def _gate(path: str) -> tuple[threading.Lock, int] | None:
 
 
 @contextlib.contextmanager
-def sqlite_writer(connection: DatabaseWrapper) -> Iterator[Any]:
+def sqlite_writer(connection: BaseDatabaseWrapper) -> Iterator[Any]:
     """A cursor of the driver itself (its own `?` and `:name` placeholders) in a write
     transaction that commits when the block ends and rolls back if it raises; the driver's
     errors come out as Django's. Inside a caller's transaction it is a savepoint of it, with
@@ -60,7 +61,8 @@ def sqlite_writer(connection: DatabaseWrapper) -> Iterator[Any]:
         with transaction.atomic(using=connection.alias), connection.wrap_database_errors:
             yield connection.connection.cursor()
         return
-    gate = None if connection.is_in_memory_db() else _gate(connection.settings_dict["NAME"])
+    in_memory = cast(DatabaseWrapper, connection).is_in_memory_db()
+    gate = None if in_memory else _gate(connection.settings_dict["NAME"])
     with contextlib.ExitStack() as held:
         if gate is not None and fcntl is not None:
             lock, fd = gate

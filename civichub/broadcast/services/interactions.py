@@ -373,14 +373,14 @@ def _interact_in_transaction(
         if inserted is None:
             return account_id, blocked, None
         cursor.execute(statements.audit, audit)
-        cursor.execute(statements.count, [int(is_repost), int(not is_repost), post_id])
+        cursor.execute(statements.counter, [int(is_repost), int(not is_repost), post_id])
     return account_id, blocked, int(inserted[0])
 
 
 class _SqliteStatements(NamedTuple):
     row: str
     audit: str
-    count: str
+    counter: str
 
 
 @functools.cache
@@ -400,7 +400,7 @@ def _sqlite_statements(model: type[Repost | Favourite]) -> _SqliteStatements:
             r":\1",
             f"INSERT INTO {audit.table} ({audit.columns}) SELECT {audit.select}",  # noqa: S608  # nosec B608
         ),
-        count=f"UPDATE {q(Post._meta.db_table)} SET reposts_count = reposts_count + ?,"  # noqa: S608  # nosec B608
+        counter=f"UPDATE {q(Post._meta.db_table)} SET reposts_count = reposts_count + ?,"  # noqa: S608  # nosec B608
         " favourites_count = favourites_count + ? WHERE id = ?",
     )
 
