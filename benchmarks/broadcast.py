@@ -27,7 +27,12 @@ Then it measures:
 - `reposts_per_second`: `--reposts` reposts (default 290,000) of one post by distinct residents
   from 8 concurrent clients through `repost_create`; `reposts_exact` says whether the post's
   counter equals the number of rows and of reposts made, and each client also repeats one
-  repost, which must be refused and count nothing (target ≥ 2,000/s).
+  repost, which must be refused and count nothing (target ≥ 2,000/s). Then the kill -9 check
+  (`reposts_kill9_*`): a quarter of those residents repost another post from 8 processes, each
+  logging every repost acknowledged to it; one is killed with SIGKILL a third of the way
+  through. `reposts_kill9_exact` says whether every acknowledged repost was stored with its
+  audit row, the counter equals the rows, and at most one repost per killed client was stored
+  without its acknowledgement.
 - `alert_deliveries_queued_per_second`: `alert_push` of an alert for the district: inbox rows and
   one SMS delivery per resident written to the outbox and the delivery tasks enqueued, divided by
   its wall time (target ≥ 100,000/s).
@@ -65,7 +70,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import multiprocessing
 import os
 import random
 import resource
@@ -74,15 +78,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.broadcast_reposts import measure_reposts  # noqa: E402
 from benchmarks.common import (  # noqa: E402
     line,
     load_average,
@@ -95,7 +98,6 @@ from benchmarks.common import (  # noqa: E402
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 DATABASE = "civichub_bench_broadcast"
-CLIENTS = 8
 SQLITE_CHUNK = 50_000
 PROGRESS_STEP = 50_000
 PREFIX = ""  # the database's name in the printed lines
@@ -480,110 +482,6 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
 # Inside the child: measuring -------------------------------------------------------------------
 
 
-_START: Any = None  # the barrier all clients pass together once set up
-
-
-def client_setup(start: Any) -> None:
-    import django
-
-    global _START
-    _START = start
-    django.setup()
-
-
-def repost_share(post_id: int, share: list[int]) -> tuple[int, int, list[str], float, float, float]:
-    """One client: reposts by each resident of its share, then one repeated repost. Returns
-    (reposts made, repeats refused, errors, start, end, CPU seconds); the clock is the machine's
-    monotonic one, the same in every process, and starts when all clients are ready."""
-    import django.db
-    from django.db import connections
-
-    from civichub.broadcast import services
-    from civichub.core.errors import Conflict
-    from civichub.core.models import User
-
-    made, refused, errors = 0, 0, []
-    if _START is not None:
-        _START.wait()
-    began, cpu = time.monotonic(), time.process_time()
-    try:
-        for start in range(0, len(share), 500):
-            # The client knows its users (a signed-in session would): loaded 500 at a time.
-            users = User.objects.in_bulk(share[start : start + 500])
-            for pk in share[start : start + 500]:
-                for attempt in range(50):
-                    try:
-                        services.repost_create(actor=users[pk], post_id=post_id)
-                        made += 1
-                        break
-                    except django.db.utils.OperationalError:  # SQLite: database is locked
-                        time.sleep(0.001 * (attempt + 1))
-                else:
-                    errors.append(f"gave up on {pk}")
-        ended, cpu = time.monotonic(), time.process_time() - cpu
-        if share:
-            try:
-                services.repost_create(actor=User.objects.get(pk=share[0]), post_id=post_id)
-                errors.append(f"a repeated repost by {share[0]} was accepted")
-            except Conflict:
-                refused += 1
-    finally:
-        connections.close_all()
-    return made, refused, errors, began, ended, cpu
-
-
-def measure_reposts(p: str, args: argparse.Namespace, data: dict[str, Any]) -> None:
-
-    from civichub.broadcast import services
-    from civichub.broadcast.models import PostCounterShard, Repost
-
-    target = services.post_publish(
-        actor=data["publisher"], account=data["big"], text="转发测试", category="news"
-    )
-    reposts = min(args.reposts, args.followers)
-    ids = list(range(data["first_user"], data["first_user"] + reposts))
-    shares = [ids[i::CLIENTS] for i in range(CLIENTS)]
-    pool: Executor
-    if args.repost_clients == "processes":
-        context = multiprocessing.get_context("spawn")
-        pool = ProcessPoolExecutor(
-            CLIENTS,
-            mp_context=context,
-            initializer=client_setup,
-            initargs=(context.Barrier(CLIENTS),),
-        )
-    else:
-        global _START
-        _START = threading.Barrier(CLIENTS)
-        pool = ThreadPoolExecutor(CLIENTS)
-    with pool:
-        results = list(pool.map(repost_share, [target.pk] * CLIENTS, shares))
-    elapsed = max(r[4] for r in results) - min(r[3] for r in results)
-    made = sum(r[0] for r in results)
-    refused = sum(r[1] for r in results)
-    errors = [e for r in results for e in r[2]]
-    for error in errors[:5]:
-        note(error)
-    slots = PostCounterShard.objects.filter(post=target).count()
-    counter = services.post_counters_fold(post_id=target.pk).reposts_count
-    rows = Repost.objects.filter(post=target).count()
-    line(f"{p}.reposts", reposts)
-    line(f"{p}.repost_clients", f"{CLIENTS} {args.repost_clients}")
-    line(f"{p}.reposts_seconds", f"{elapsed:.1f}")
-    line(f"{p}.reposts_per_second", f"{made / elapsed:.0f}")
-    if args.repost_clients == "processes":
-        # The clients' own CPU per repost (Python, Django, the driver; not the database's):
-        # with the wall time it shows how much of the machine the clients got.
-        cpu = sum(r[5] for r in results)
-        line(f"{p}.reposts_client_cpu_ms_per_repost", f"{cpu / max(made, 1) * 1000:.2f}")
-        line(f"{p}.reposts_client_cpu_share_of_one_core", f"{cpu / elapsed:.2f}")
-    line(f"{p}.reposts_counter_slots_left_to_fold", slots)
-    line(f"{p}.reposts_counter", counter)
-    line(f"{p}.reposts_rows", rows)
-    line(f"{p}.reposts_repeats_refused", refused)
-    line(f"{p}.reposts_exact", counter == rows == made == reposts and not errors)
-
-
 def measure(database: str, args: argparse.Namespace) -> None:
     import django
 
@@ -642,7 +540,7 @@ def measure(database: str, args: argparse.Namespace) -> None:
     line(f"{p}.home_feed_first_page_p50_ms", f"{percentile(samples, 0.5) * 1000:.2f}")
     line(f"{p}.home_feed_first_page_p99_ms", f"{percentile(samples, 0.99) * 1000:.2f}")
 
-    measure_reposts(p, args, data)
+    measure_reposts(p, args, data)  # benchmarks/broadcast_reposts.py
 
     alert = services.post_publish(
         actor=publisher,

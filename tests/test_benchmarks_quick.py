@@ -88,6 +88,7 @@ QUICK_RUNS = [
     QuickRun(
         "broadcast.py",
         expect=tuple(f"{db}.reposts_exact: True" for db in BOTH)
+        + tuple(f"{db}.reposts_kill9_exact: True" for db in BOTH)
         + tuple(f"{db}.alert_deliveries_queued_per_second" for db in BOTH)
         + ("video.transcode_seconds_per_minute", "video.outputs: 360p 640x360, 720p 1280x720")
         + tuple(f"federation.{db}.delivered: 50 of 50" for db in BOTH)

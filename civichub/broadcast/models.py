@@ -4,7 +4,7 @@ residents' follows, reposts, favourites and comments.
 Publishing writes one row whatever the follower count: the home feed merges the followed
 accounts' posts at read time through the (account, published_at, id) index. Hot counters on
 a post are changed only by atomic updates in the services, never read-modify-write; reposts
-and favourites may sit in the post's counter slots for a moment (`PostCounterShard`)."""
+and favourites sit in the post's counter slots until folded (`PostCounterShard`)."""
 
 from __future__ import annotations
 
@@ -559,7 +559,8 @@ class PostCounterShard(models.Model):
     """Part of a post's repost and favourite counts, kept apart from the post's row while many
     residents repost it at once: a writer that finds the post's row locked by another adds to
     one of `COUNTER_SLOTS` slots instead of queueing behind it. The exact count is the post's
-    column plus its slots; a writer holding the post's row folds the free slots into it."""
+    column plus its slots. Reposts and favourites only ever add to a free slot; a withdrawal
+    that takes the post's row folds the free slots into it, as `post_counters_fold` does."""
 
     post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="+")
     slot = models.PositiveSmallIntegerField()

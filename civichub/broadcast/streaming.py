@@ -37,6 +37,7 @@ from django_tasks import task, task_backends
 
 from civichub.broadcast.models import BroadcastAccount, Follow, Post, PostState
 from civichub.broadcast.queue import priority
+from civichub.broadcast.selectors import exact_counts
 from civichub.core import events
 from civichub.core.events import (
     REFRESH_SECONDS,
@@ -206,6 +207,7 @@ def _post_fragment(post_id: int, language: str) -> str | None:
     )
     if post is None:
         return None
+    exact_counts([post])  # its column and its counter slots, as the pages show them
     with translation.override(language):
         html = render_to_string("broadcast/_post.html", {"p": post})
     data = {"id": post.pk, "html": html, "live": post.state == PostState.PUBLISHED}

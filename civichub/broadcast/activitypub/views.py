@@ -16,7 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from civichub.broadcast import activitystreams as streams
-from civichub.broadcast import services
+from civichub.broadcast import selectors, services
 from civichub.broadcast.conf import absolute
 from civichub.broadcast.models import BroadcastAccount, Post, PostState
 from civichub.core.errors import DomainError, NotFound, RateLimited
@@ -152,6 +152,7 @@ def note(request: HttpRequest, post_id: int) -> HttpResponseBase:
         return redirect("broadcast:post", post_id=post.pk)
     if post.state == PostState.RETRACTED:
         return _activity_json({"id": streams.note_id(post), "type": "Tombstone"}, status=410)
+    selectors.exact_counts([post])  # likes and shares: the column and the counter slots
     return _activity_json(streams.note_document(post))
 
 

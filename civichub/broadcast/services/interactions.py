@@ -9,7 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import random
-from typing import Any
+import re
+from typing import Any, NamedTuple
 
 import psycopg
 from django.db import (
@@ -52,6 +53,7 @@ from civichub.core.errors import (
     NotFound,
 )
 from civichub.core.models import Organisation, User
+from civichub.core.sqlitewrite import sqlite_writer
 
 
 def follow_create(*, actor: User | None, account_id: int) -> Follow:
@@ -161,8 +163,8 @@ def _count(post_id: int, *, reposts: int = 0, favourites: int = 0) -> None:
 @transaction.atomic
 def post_counters_fold(*, post_id: int) -> Post:
     """Folds a post's counter slots into its row, waiting for writers in flight, and returns
-    the post with exact counts. Writers fold as they go; this is for a read that must be exact
-    at once after a burst (and for tests). Moving counts between a post and its slots changes
+    the post with exact counts: for a read of the post's row alone that must be exact (the
+    selectors add the slots themselves). Moving counts between a post and its slots changes
     no count, so it writes no audit row."""
     post = Post.objects.select_for_update(no_key=True).get(pk=post_id)
     slots = list(PostCounterShard.objects.select_for_update().filter(post_id=post_id))
@@ -225,10 +227,13 @@ def _interaction_sql(model: type[Repost | Favourite], refuse_blocked: bool) -> s
     """ONE PostgreSQL statement for a repost or a favourite: it reads the visible post with its
     organisation's path and whether the account blocked the resident; inserts the row unless
     the resident has one (ON CONFLICT DO NOTHING on the unique (post, user)) or is blocked; for
-    a new row, writes its audit row and adds to the post's counter as `_count` does: the post's
-    row if no other writer holds it (SKIP LOCKED), folding the free counter slots into it when
-    the column stays a true partial sum, else one counter slot. As one statement it commits by
-    itself (outside a transaction) or with the caller's transaction. Built once per model."""
+    a new row, writes its audit row and adds one to a counter slot of the post that no other
+    writer holds (else to a new slot). It neither touches the post's row nor folds slots: a
+    writer that folded deleted slots that other writers then queued behind until its commit
+    (a WAL flush), and on a loaded disk the reposts of one post went one flush at a time.
+    The slots stay at most `COUNTER_SLOTS` per post; reads add them (`exact_counts`) and
+    `post_counters_fold` folds them. As one statement it commits by itself (outside a
+    transaction) or with the caller's transaction. Built once per model."""
     q = connection.ops.quote_name
     post_t, shard_t = q(Post._meta.db_table), q(PostCounterShard._meta.db_table)
     account_t, org_t = q(BroadcastAccount._meta.db_table), q(Organisation._meta.db_table)
@@ -248,29 +253,17 @@ def _interaction_sql(model: type[Repost | Favourite], refuse_blocked: bool) -> s
         " ON CONFLICT (post_id, user_id) DO NOTHING RETURNING id),"
         f" audit AS (INSERT INTO {audit.table} ({audit.columns})"
         f" SELECT {audit.select} FROM i CROSS JOIN t),"
-        # The post's row, if no other writer holds it, and then its free slots.
-        " r AS (SELECT id, reposts_count, favourites_count FROM "
-        f"{post_t} WHERE id = %(post)s AND EXISTS (SELECT 1 FROM i)"
-        " FOR NO KEY UPDATE SKIP LOCKED),"
-        f" f AS (SELECT s.id, s.reposts, s.favourites FROM {shard_t} s"
-        " WHERE s.post_id = %(post)s AND EXISTS (SELECT 1 FROM r) FOR UPDATE SKIP LOCKED),"
-        # Fold them only if the column stays >= 0: free slots may hold decrements whose
-        # increments sit in slots locked by other writers.
-        " plan AS (SELECT r.id, COALESCE(SUM(f.reposts), 0) AS fr,"
-        " COALESCE(SUM(f.favourites), 0) AS ff,"
-        " r.reposts_count + COALESCE(SUM(f.reposts), 0) + %(reposts)s >= 0"
-        " AND r.favourites_count + COALESCE(SUM(f.favourites), 0) + %(favourites)s >= 0 AS fold"
-        " FROM r LEFT JOIN f ON true GROUP BY r.id, r.reposts_count, r.favourites_count),"
-        f" gone AS (DELETE FROM {shard_t} WHERE id IN (SELECT id FROM f)"
-        " AND (SELECT fold FROM plan)),"
-        f" bump AS (UPDATE {post_t} p SET"
-        " reposts_count = p.reposts_count + %(reposts)s"
-        " + CASE WHEN plan.fold THEN plan.fr ELSE 0 END,"
-        " favourites_count = p.favourites_count + %(favourites)s"
-        " + CASE WHEN plan.fold THEN plan.ff ELSE 0 END FROM plan WHERE p.id = plan.id),"
+        # A counter slot of the post that no other writer holds (SKIP LOCKED: in flight,
+        # each writer takes another), else a new slot. Neither the post's row nor a slot
+        # another writer holds is ever waited for.
+        f" free AS (SELECT id FROM {shard_t} WHERE post_id = %(post)s AND EXISTS (SELECT 1 FROM i)"
+        " LIMIT 1 FOR UPDATE SKIP LOCKED),"
+        f" added AS (UPDATE {shard_t} s SET reposts = s.reposts + %(reposts)s,"
+        " favourites = s.favourites + %(favourites)s FROM free WHERE s.id = free.id"
+        " RETURNING s.id),"
         f" slot AS (INSERT INTO {shard_t} AS s (post_id, slot, reposts, favourites)"
         " SELECT %(post)s, %(slot)s, %(reposts)s, %(favourites)s FROM i"
-        " WHERE NOT EXISTS (SELECT 1 FROM r) ON CONFLICT (post_id, slot) DO UPDATE SET"
+        " WHERE NOT EXISTS (SELECT 1 FROM added) ON CONFLICT (post_id, slot) DO UPDATE SET"
         " reposts = s.reposts + EXCLUDED.reposts, favourites = s.favourites + EXCLUDED.favourites)"
         " SELECT t.account_id, t.blocked, (SELECT id FROM i) FROM t"
     )
@@ -347,8 +340,9 @@ def _interact_in_transaction(
     """What `_interact_once` does, for SQLite (which has no writing CTEs): one read of the
     post outside the transaction, then one short transaction (SQLite's one writer at a time)
     of three statements of our own: the row unless the resident has one, its audit row
-    (`audit_sql`, the same columns and values as `audit_record`) and the counter. No ORM
-    query is compiled while the database is held. Same answer as `_interact_once`."""
+    (`audit_sql`, the same columns and values as `audit_record`) and the counter. Everything
+    is prepared before the database is taken (`sqlite_writer`), so that it is held only for
+    the statements themselves. Same answer as `_interact_once`."""
     with connection.cursor() as cursor:
         cursor.execute(
             _target_sql(),
@@ -360,35 +354,55 @@ def _interact_in_transaction(
     account_id, path, blocked = int(target[0]), str(target[1]), bool(target[2])
     if blocked and refuse_blocked:
         return account_id, True, None
-    values = {"created_at": now, **({"comment": comment} if model is Repost else {})}
-    with transaction.atomic():
-        pk = _insert_once(model, post_id=post_id, user_id=user.pk, **values)
-        if pk is None:
+    is_repost = model is Repost
+    statements = _sqlite_statements(model)
+    row = [post_id, user.pk, _db_value(now), *([comment] if is_repost else [])]
+    audit = audit_sql_params(
+        connection,
+        computed=("object_id",),
+        at=now,
+        organisation_path=path,
+        actor=user,
+        action=action,
+        object_type=model._meta.label_lower,
+        object_label=model.label(user.pk, post_id),
+    )
+    with sqlite_writer(connection) as cursor:
+        cursor.execute(statements.row, row)
+        inserted = cursor.fetchone()
+        if inserted is None:
             return account_id, blocked, None
-        audit = _audit_insert_sql()
-        with connection.cursor() as cursor:
-            cursor.execute(
-                audit,
-                audit_sql_params(
-                    connection,
-                    computed=(),
-                    at=now,
-                    organisation_path=path,
-                    actor=user,
-                    action=action,
-                    object_type=model._meta.label_lower,
-                    object_id=str(pk),
-                    object_label=model.label(user.pk, post_id),
-                ),
-            )
-        _count(post_id, **{f"{model._meta.model_name}s": 1})
-    return account_id, blocked, pk
+        cursor.execute(statements.audit, audit)
+        cursor.execute(statements.counter, [int(is_repost), int(not is_repost), post_id])
+    return account_id, blocked, int(inserted[0])
+
+
+class _SqliteStatements(NamedTuple):
+    row: str
+    audit: str
+    counter: str
 
 
 @functools.cache
-def _audit_insert_sql() -> str:
-    audit = audit_sql(connection, computed={})
-    return f"INSERT INTO {audit.table} ({audit.columns}) SELECT {audit.select}"  # noqa: S608  # nosec B608
+def _sqlite_statements(model: type[Repost | Favourite]) -> _SqliteStatements:
+    """The three statements of `_interact_in_transaction` in the driver's own placeholders:
+    they go to the driver's cursor as they are, not rewritten on every call."""
+    q = connection.ops.quote_name
+    columns = ["post_id", "user_id", "created_at", *(["comment"] if model is Repost else [])]
+    # The audit row's object is the row inserted just before, on the same connection.
+    audit = audit_sql(connection, computed={"object_id": "CAST(last_insert_rowid() AS TEXT)"})
+    return _SqliteStatements(
+        row=f"INSERT INTO {q(model._meta.db_table)} ({', '.join(columns)})"  # noqa: S608  # nosec B608
+        f" VALUES ({', '.join('?' * len(columns))})"
+        " ON CONFLICT (post_id, user_id) DO NOTHING RETURNING id",
+        audit=re.sub(
+            r"%\((\w+)\)s",
+            r":\1",
+            f"INSERT INTO {audit.table} ({audit.columns}) SELECT {audit.select}",  # noqa: S608  # nosec B608
+        ),
+        counter=f"UPDATE {q(Post._meta.db_table)} SET reposts_count = reposts_count + ?,"  # noqa: S608  # nosec B608
+        " favourites_count = favourites_count + ? WHERE id = ?",
+    )
 
 
 def _interact(

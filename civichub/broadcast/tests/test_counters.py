@@ -122,24 +122,36 @@ def in_other_connection(work: Callable[[], Any]) -> Any:
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_a_repost_does_not_wait_for_another_writer_holding_the_posts_row(bc: Any) -> None:
+def test_a_repost_waits_neither_for_the_posts_row_nor_for_a_slot_another_writer_holds(
+    bc: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL only: SQLite has one writer at a time")
+    from types import SimpleNamespace
+
+    from civichub.broadcast.services import interactions
+
     post = publish(bc)
+    services.repost_create(actor=bc.resident_a, post_id=post.pk)
+    (held,) = PostCounterShard.objects.filter(post=post)
+    # A new slot, when one is needed, is not the held one.
+    other_slot = SimpleNamespace(randrange=lambda n: (held.slot + 1) % n)
+    monkeypatch.setattr(interactions, "random", other_slot)
     with transaction.atomic():
-        # Another repost in flight holds the post's row until its commit.
+        # Other writers in flight hold the post's row and the post's one slot until they commit.
         Post.objects.select_for_update(no_key=True).get(pk=post.pk)
-        in_other_connection(lambda: services.repost_create(actor=bc.resident_a, post_id=post.pk))
-        assert PostCounterShard.objects.filter(post=post).count() == 1
-    assert Post.objects.get(pk=post.pk).reposts_count == 0  # counted in a slot meanwhile
-    services.repost_create(actor=bc.resident_b, post_id=post.pk)  # takes the row and folds
-    assert Post.objects.get(pk=post.pk).reposts_count == 2
-    assert not PostCounterShard.objects.filter(post=post).exists()
+        PostCounterShard.objects.select_for_update().get(pk=held.pk)
+        in_other_connection(lambda: services.repost_create(actor=bc.resident_b, post_id=post.pk))
+    assert PostCounterShard.objects.filter(post=post).count() == 2
+    assert Post.objects.get(pk=post.pk).reposts_count == 0  # reposts never write the post's row
+    services.repost_create(actor=bc.resident_a2, post_id=post.pk)  # the first free slot
+    assert PostCounterShard.objects.filter(post=post).count() == 2
     # A withdrawal while the row is held goes to a slot too, and the sum stays exact.
     with transaction.atomic():
         Post.objects.select_for_update(no_key=True).get(pk=post.pk)
         in_other_connection(lambda: services.repost_delete(actor=bc.resident_a, post_id=post.pk))
-    assert services.post_counters_fold(post_id=post.pk).reposts_count == 1
+    assert services.post_counters_fold(post_id=post.pk).reposts_count == 2
+    assert not PostCounterShard.objects.filter(post=post).exists()
 
 
 @pytest.mark.postgres

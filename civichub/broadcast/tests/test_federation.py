@@ -455,6 +455,11 @@ def test_likes_announces_and_replies_are_counted_and_replies_held(
     assert send(client, remote, reply).status_code == 202
     document = client.get(f"/broadcast/ap/posts/{post.pk}", headers={"Accept": AP_JSON}).json()
     assert document["likes"]["totalItems"] == 1 and document["shares"]["totalItems"] == 1
+    # A resident's repost and favourite count too, wherever their counts sit (a counter slot).
+    services.repost_create(actor=bc.resident_a, post_id=post.pk)
+    services.favourite_create(actor=bc.resident_a, post_id=post.pk)
+    document = client.get(f"/broadcast/ap/posts/{post.pk}", headers={"Accept": AP_JSON}).json()
+    assert document["likes"]["totalItems"] == 2 and document["shares"]["totalItems"] == 2
     held = RemoteInteraction.objects.get(kind="reply")
     assert held.held and held.text == "请问几点恢复？"
     with pytest.raises(PermissionDenied):
