@@ -15,7 +15,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import line, note
+from benchmarks.common import backend_cpu_seconds, line, note
 
 CLIENTS = 8
 
@@ -29,23 +29,6 @@ def client_setup(start: Any) -> None:
     global _START
     _START = start
     django.setup()
-
-
-def backend_cpu_seconds() -> float | None:
-    """CPU seconds of this process's PostgreSQL server process so far, when the server runs on
-    this machine and /proc shows it; None otherwise (SQLite runs inside the client)."""
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def repost_share(

@@ -134,6 +134,24 @@ def answers(port: int) -> bool:
         client.close()
 
 
+def backend_cpu_seconds() -> float | None:
+    """CPU seconds so far of this process's PostgreSQL backend (the server runs on this
+    machine and /proc shows its process); None on SQLite, which works inside this process, or
+    when /proc does not show the server."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]

@@ -45,6 +45,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import (  # noqa: E402
+    backend_cpu_seconds,
     line,
     load_average,
     migrate_database,
@@ -336,36 +337,19 @@ def _hash_figures(documents: list[dict[str, Any]], count: int) -> None:
     )
 
 
-def _server_cpu_seconds() -> float:
-    """CPU seconds so far of this connection's PostgreSQL backend (the server runs on this
-    machine; its process is readable in /proc), 0 on SQLite (which works inside this process)."""
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        return 0.0
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _capture_one_process(documents: list[dict[str, Any]]) -> None:
     """Documents through `events_capture` one after another in this process."""
     from civichub.traceability import services
 
     began = time.perf_counter()
     cpu = time.process_time()
-    server = _server_cpu_seconds()
+    server = backend_cpu_seconds() or 0.0
     captured = 0
     for doc in documents:
         captured += len(services.events_capture(actor=None, document=doc).captured)
     seconds = time.perf_counter() - began
     cpu = time.process_time() - cpu
-    server = _server_cpu_seconds() - server
+    server = (backend_cpu_seconds() or 0.0) - server
     line("traceability.capture_events", captured)
     line("traceability.capture_events_per_second", f"{captured / seconds:.0f}")
     # On a shared machine the wall clock counts the other work too: the capture's own CPU time
@@ -385,9 +369,9 @@ def _capture_worker(job_ids: list[str]) -> tuple[int, float, float]:
     from civichub.traceability import services
 
     cpu = time.process_time()
-    server = _server_cpu_seconds()
+    server = backend_cpu_seconds() or 0.0
     captured = sum(services.capture_job_run(job_id=j).captured for j in job_ids)
-    server = _server_cpu_seconds() - server
+    server = (backend_cpu_seconds() or 0.0) - server
     cpu = time.process_time() - cpu
     connections.close_all()
     return captured, cpu, server
