@@ -412,11 +412,11 @@ def messages_dir() -> Path:
 
 
 def near_duplicate_key(text: str) -> str:
-    """What two texts that differ only in punctuation, white space, width or case share."""
-    import re
-    import unicodedata
+    """What two texts that differ only in punctuation, white space, width or case share: the
+    rule `train-router` applies too (`civichub.casework.router.near_duplicate_key`)."""
+    from civichub.casework.router import near_duplicate_key as key
 
-    return re.sub(r"[\W_]+", "", unicodedata.normalize("NFKC", text).lower())
+    return key(text)
 
 
 def read_labelled(

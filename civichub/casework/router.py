@@ -68,6 +68,13 @@ def normalise(text: str, max_chars: int = 1000) -> str:
     return text[:max_chars]
 
 
+def near_duplicate_key(text: str) -> str:
+    """What two messages that differ only in punctuation, white space, width or case share:
+    such messages count as one when training, so that a copy cannot sit on both sides of a
+    cross-validation split and flatter the figures."""
+    return re.sub(r"[\W_]+", "", unicodedata.normalize("NFKC", text).lower())
+
+
 def _softmax(scores: np.ndarray) -> np.ndarray:
     shifted = scores - scores.max(axis=1, keepdims=True)
     np.exp(shifted, out=shifted)
@@ -575,6 +582,7 @@ class TrainingReport:
     messages: int
     categories: list[str]
     dropped: dict[str, int] = field(default_factory=dict)
+    near_duplicates: int = 0
     folds: int = 0
     candidates: dict[str, tuple[float, float]] = field(default_factory=dict)  # mean, spread
     chosen: str = ""
@@ -586,14 +594,24 @@ class TrainingReport:
 
 def _prepare(
     samples: Iterable[tuple[str, str]], min_per_category: int
-) -> tuple[list[str], list[str], dict[str, int]]:
+) -> tuple[list[str], list[str], dict[str, int], int]:
+    """(texts, categories, categories left out with their counts, near-duplicates left out):
+    each message once (`near_duplicate_key`), with the category of its first copy."""
     texts: list[str] = []
     labels: list[str] = []
+    seen: set[str] = set()
+    near_duplicates = 0
     for text, label in samples:
         text, label = (text or "").strip(), (label or "").strip()
-        if text and label:
-            texts.append(text)
-            labels.append(label)
+        if not (text and label):
+            continue
+        key = near_duplicate_key(text)
+        if key in seen:  # the first one's category stands
+            near_duplicates += 1
+            continue
+        seen.add(key)
+        texts.append(text)
+        labels.append(label)
     counts = Counter(labels)
     dropped = {label: n for label, n in sorted(counts.items()) if n < min_per_category}
     if dropped:
@@ -613,7 +631,7 @@ def _prepare(
                 else ""
             )
         )
-    return texts, labels, dropped
+    return texts, labels, dropped, near_duplicates
 
 
 def train(
@@ -626,13 +644,18 @@ def train(
 ) -> TrainingReport:
     """Trains on (text, category) pairs: every candidate is scored by stratified `folds`-fold
     cross-validation on them, the best (never below the char baseline, one of the candidates)
-    is trained on everything and saved to `path`. Categories with fewer than
-    `min_per_category` examples are left out."""
+    is trained on everything and saved to `path`. Near-duplicates are counted once, and
+    categories with fewer than `min_per_category` examples are left out."""
     # scikit-learn is heavy (over a second to import): loaded only to train.
     from sklearn.metrics import classification_report
 
-    texts, labels, dropped = _prepare(samples, max(1, min_per_category))
-    report = TrainingReport(messages=len(texts), categories=sorted(set(labels)), dropped=dropped)
+    texts, labels, dropped, near_duplicates = _prepare(samples, max(1, min_per_category))
+    report = TrainingReport(
+        messages=len(texts),
+        categories=sorted(set(labels)),
+        dropped=dropped,
+        near_duplicates=near_duplicates,
+    )
     router, selection = fit_selected(texts, labels, folds=folds, random_state=random_state)
     report.folds = selection.folds
     report.chosen = selection.chosen.name
@@ -653,6 +676,8 @@ def describe(report: TrainingReport) -> str:
     """The report as the training command prints it."""
     out = io.StringIO()
     out.write(f"messages: {report.messages}\n")
+    if report.near_duplicates:
+        out.write(f"left out (near-duplicates of another message): {report.near_duplicates}\n")
     out.write(f"categories: {len(report.categories)}\n")
     for label, n in report.dropped.items():
         out.write(f"left out (too few examples): {label} ({n})\n")

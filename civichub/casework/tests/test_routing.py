@@ -191,6 +191,23 @@ def test_training_chooses_by_cross_validation_and_reports_every_candidate(
     assert f"chosen: {report.chosen}" in text and "(baseline)" in text
 
 
+def test_training_counts_near_duplicates_once_with_their_first_category(data_dir: Path) -> None:
+    """A message sent again with other punctuation, spacing, width or case is one message: a
+    copy on each side of a split would flatter the cross-validated figures."""
+    texts, labels = corpus(20)
+    copies = [
+        (f"  {texts[0].upper()}!! ", labels[0]),
+        (texts[1].replace(" ", "\u3000") + "。", labels[-1]),  # another category: ignored
+        (texts[2], labels[2]),
+    ]
+    samples = list(zip(texts, labels, strict=True)) + copies
+    report = routing.train_from_cases(samples, min_per_category=5)
+    assert report.messages == 60 and report.near_duplicates == 3
+    assert "left out (near-duplicates of another message): 3" in routing.describe(report)
+    assert router.near_duplicate_key("Ａ b,c") == router.near_duplicate_key("abc")
+    assert router.near_duplicate_key("路灯 不亮") != router.near_duplicate_key("路灯 亮")
+
+
 # Selection ----------------------------------------------------------------------------------
 
 WORDS: dict[str, list[str]] = {
