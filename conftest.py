@@ -55,7 +55,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
       own on SQLite);
     - the tests marked `either_database`, which use the run's database but test what does not
       depend on it (pages in a real browser: layout, keyboard, axe; the queries behind those
-      pages are tested without a browser in both runs)."""
+      pages are tested without a browser in both runs);
+    - the tests marked `sqlite`, which test SQLite's own machinery (the write queue)."""
     if os.environ.get("CIVICHUB_TEST_ONCE_LEFT_OUT") != "1":
         return
     kept: list[pytest.Item] = []
@@ -64,6 +65,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         fixtures = set(getattr(item, "fixturenames", ()))
         once = item.get_closest_marker("once") is not None
         either = item.get_closest_marker("either_database") is not None
+        either = either or item.get_closest_marker("sqlite") is not None
         database = item.get_closest_marker("django_db") is not None or bool(
             fixtures & DATABASE_FIXTURES
         )
