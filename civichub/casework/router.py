@@ -244,6 +244,13 @@ class CategoryRouter:
         from scipy import sparse
         from sklearn.svm import LinearSVC
 
+        # Both classifiers' SVMs, with the settings' regularisation and category weights.
+        new_svm = partial(
+            LinearSVC,
+            C=self.settings.c,
+            class_weight="balanced" if self.settings.balanced else None,
+            random_state=self.random_state,
+        )
         vectorizer = _Features(
             self.settings,
             ngram_range=self.ngram_range,
@@ -254,11 +261,7 @@ class CategoryRouter:
         if self.settings.classifier == "svm":
             # One-vs-rest linear SVMs on the TF-IDF features, as the baseline trains them.
             present_labels = np.unique(y)
-            svm = LinearSVC(
-                C=self.settings.c,
-                class_weight="balanced" if self.settings.balanced else None,
-                random_state=self.random_state,
-            )
+            svm = new_svm()
             weights = np.zeros((x.shape[1], n_labels), dtype=np.float64)
             bias = np.full(n_labels, -1e3)
             if len(present_labels) == 2:
@@ -283,11 +286,7 @@ class CategoryRouter:
             p = self.nb_alpha + np.asarray(present[mine].sum(axis=0)).ravel()
             q = total + 2 * self.nb_alpha - p  # alpha + the count in the other categories
             ratio = np.log((p / p.sum()) / (q / q.sum()))
-            svm = LinearSVC(
-                C=self.settings.c,
-                class_weight="balanced" if self.settings.balanced else None,
-                random_state=self.random_state,
-            )
+            svm = new_svm()
             svm.fit(x @ sparse.diags(ratio), mine.astype(np.int8))
             weights[:, label] = ratio * svm.coef_.ravel()
             bias[label] = float(svm.intercept_[0])
